@@ -1,0 +1,110 @@
+# popgate - build, test, run, install.
+#
+#   make            release build: build/popgate
+#   make run        bootstrap, build, demo instance in ./run, serve
+#   make test       bootstrap, ASan+UBSan build, unit + black-box tests
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+CC	?= cc
+PYTHON	?= /usr/bin/python3
+WERROR	?= -Werror
+V	?= 0
+# Build directory (helpers working in parallel use their own).
+B	?= build
+Q	:= $(if $(filter 1,$(V)),,@)
+
+PKGS	:= libevent_core libevent_openssl libevent_pthreads openssl sqlite3 \
+	   libcares libcrypt libpq hiredis
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN	:= -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wvla $(WERROR)
+CPPFLAGS_ALL := -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+CFLAGS_rel  := -std=c11 -O2 -g -pthread -fstack-protector-strong \
+	       -D_FORTIFY_SOURCE=2 $(WARN)
+CFLAGS_asan := -std=c11 -O1 -g -pthread -fno-omit-frame-pointer \
+	       -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	       $(WARN)
+LDFLAGS_rel  := -pthread -Wl,--as-needed
+LDFLAGS_asan := -pthread -fsanitize=address,undefined
+
+SRCS	:= $(sort $(wildcard src/*/*.c))
+MAIN	:= src/main.c
+TESTS	:= $(sort $(wildcard tests/unit/test_*.c))
+TOOLS	:= $(sort $(wildcard tests/tools/*.c))
+
+OBJS_rel   := $(SRCS:%.c=$(B)/rel/%.o)
+OBJS_asan  := $(SRCS:%.c=$(B)/asan/%.o)
+TESTBINS   := $(TESTS:%.c=$(B)/asan/%)
+TOOLBINS   := $(TOOLS:%.c=$(B)/asan/%)
+
+.PHONY: all asan test unit run install clean bootstrap check-layers
+
+all: $(B)/popgate
+
+$(B)/popgate: $(B)/rel/popgate
+	cp $< $@
+
+$(B)/rel/popgate: $(OBJS_rel) $(B)/rel/src/main.o
+	$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
+
+$(B)/asan/popgate: $(OBJS_asan) $(B)/asan/src/main.o
+	$(CC) $(LDFLAGS_asan) -o $@ $^ $(PKG_LIBS)
+
+$(B)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_rel) -MMD -MP -c -o $@ $<
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC/asan $<"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -MMD -MP -c -o $@ $<
+
+$(B)/asan/tests/unit/%: tests/unit/%.c $(OBJS_asan)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
+	    $(shell pkg-config --cflags cmocka) -o $@ $< $(OBJS_asan) \
+	    $(LDFLAGS_asan) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
+$(B)/asan/tests/tools/%: tests/tools/%.c $(OBJS_asan)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
+	    -o $@ $< $(OBJS_asan) $(LDFLAGS_asan) $(PKG_LIBS)
+
+asan: $(B)/asan/popgate $(TESTBINS) $(TOOLBINS)
+
+bootstrap:
+	@scripts/bootstrap
+
+# The layering of STYLE.md section 1, checked on every test run.
+check-layers:
+	@scripts/check-layers
+
+test: bootstrap
+	@$(MAKE) --no-print-directory -j$$(nproc) check-layers asan
+	@POPGATE_BIN=$(CURDIR)/$(B)/asan/popgate POPGATE_BUILD=$(CURDIR)/$(B) \
+	    PYTHON=$(PYTHON) \
+	    $(PYTHON) scripts/run-tests $(TESTBINS)
+
+unit: asan
+	@$(PYTHON) scripts/run-tests --unit-only $(TESTBINS)
+
+run: bootstrap
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@scripts/run-dev
+
+install: $(B)/popgate
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 $(B)/popgate $(DESTDIR)$(PREFIX)/sbin/popgate
+	install -m 0644 docs/popgate.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf $(B)
+
+-include $(OBJS_rel:.o=.d) $(OBJS_asan:.o=.d) $(B)/rel/src/main.d \
+	$(B)/asan/src/main.d

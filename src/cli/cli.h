@@ -1,0 +1,117 @@
+/*
+ * cli.h - what the subcommands share: one option parser, config and store
+ * opening (with the drop from root to `user`), password input, and
+ * aligned-column or JSON output.
+ *
+ * Exit codes: 0 done, 1 the user asked for something wrong, 2 the system
+ * failed (I/O, store, daemon).
+ */
+#ifndef POPGATE_CLI_H
+#define POPGATE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "store/store.h"
+#include "util/str.h"
+
+#define EXIT_USER	1
+#define EXIT_SYSTEM	2
+
+/* Options a command accepts (cli_cmd.opts). */
+#define OPT_JSON	0x01	/* --json */
+#define OPT_FORCE	0x02	/* --force */
+#define OPT_CUSTOMER	0x04	/* --customer NAME */
+#define OPT_QUOTA	0x08	/* --quota SIZE */
+#define OPT_HASH	0x10	/* --hash HASH */
+#define OPT_FOR		0x20	/* --for DURATION */
+#define OPT_DEV		0x40	/* --dev */
+#define OPT_USER	0x80	/* --user USER */
+#define OPT_PORTBASE	0x100	/* --port-base N */
+#define OPT_HOSTNAME	0x200	/* --hostname NAME */
+#define OPT_NOSTORE	0x400	/* the command opens no store */
+
+struct cli {
+	const char	*name;		/* "customer add" */
+	const char	*config_path;
+	struct config	*cfg;
+	struct store	*store;
+	bool		 json, force, dev;
+	const char	*customer;
+	const char	*hash;
+	const char	*user;
+	const char	*hostname;
+	bool		 have_quota, have_for;
+	uint64_t	 quota;
+	uint64_t	 duration;
+	uint64_t	 port_base;
+	char		**pos;		/* positional arguments */
+	int		 npos;
+};
+
+struct cli_cmd {
+	const char	*name;
+	int		(*fn)(struct cli *);
+	unsigned	 opts;
+	int		 min_pos, max_pos;	/* -1: no maximum */
+	const char	*usage;		/* arguments, after the name */
+	const char	*help;		/* one line */
+};
+
+/* Runs the command of TABLE named by ARGV[1] (ARGV[0] is the group). */
+int	cli_dispatch(const char *group, const struct cli_cmd *table,
+	    size_t n, int argc, char **argv);
+
+/* Loads the configuration (printing every error): 0 or an exit code. */
+int	cli_load_config(struct cli *);
+/* When root: change into data_dir and become `user`. 0 or exit code. */
+int	cli_drop_root(struct cli *);
+/* Loads config, drops root, opens and migrates the store. */
+int	cli_open(struct cli *);
+void	cli_close(struct cli *);
+
+/* Maps a store result (0, -1, STORE_REFUSED) to an exit code, printing
+   ERROR for failures. */
+int	cli_store_result(struct cli *, int r, const char *error);
+/* Begins / commits the command's one transaction (exit codes). */
+int	cli_begin(struct cli *);
+int	cli_commit(struct cli *);
+
+/* Reads a password: prompted twice without echo on a terminal, else
+   one line of stdin. 0, or an exit code after printing why. */
+int	cli_read_password(struct cli *, char *out, size_t outsz);
+
+/* Prints to stderr "popgate NAME: MSG". */
+void	cli_err(struct cli *, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+/* Output: a table of rows with named columns, printed as aligned text
+   or as a JSON array of objects. */
+struct cli_table {
+	const char *const	*cols;
+	size_t			 ncols;
+	struct strlist		 cells;
+	const bool		*numeric;	/* JSON: unquoted columns */
+};
+void	cli_table_init(struct cli_table *, const char *const *cols,
+	    size_t ncols, const bool *numeric);
+/* Adds one row of NCOLS strings. */
+void	cli_table_row(struct cli_table *, ...);
+void	cli_table_print(struct cli_table *, bool json);
+/* One record as "key: value" lines or a JSON object. */
+void	cli_table_print_record(struct cli_table *, bool json);
+void	cli_table_free(struct cli_table *);
+
+/* Formats a unix time as UTC "YYYY-MM-DD HH:MM:SS". */
+void	cli_fmt_time(char *, size_t, int64_t);
+
+/* The subcommand groups. */
+int	cli_customer(int argc, char **argv);
+int	cli_domain(int argc, char **argv);
+int	cli_mailbox(int argc, char **argv);
+int	cli_alias(int argc, char **argv);
+int	cli_init(int argc, char **argv);
+int	cli_check_config(int argc, char **argv);
+int	cli_serve(int argc, char **argv);
+
+#endif

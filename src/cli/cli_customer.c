@@ -1,0 +1,151 @@
+/*
+ * cli_customer.c - popgate customer add|list|show|suspend|resume|delete.
+ */
+#include "cli/cli.h"
+#include "util/compat.h"
+
+static const char *const cols[] = { "name", "status", "domains",
+	"mailboxes", "created" };
+static const bool numeric[] = { false, false, true, true, false };
+
+static void
+add_row(const struct store_customer *c, void *arg)
+{
+	char nd[24], nm[24], created[32];
+
+	(void)str_fmt(nd, sizeof(nd), "%llu", (unsigned long long)c->ndomains);
+	(void)str_fmt(nm, sizeof(nm), "%llu",
+	    (unsigned long long)c->nmailboxes);
+	cli_fmt_time(created, sizeof(created), c->created);
+	cli_table_row(arg, c->name, c->suspended ? "suspended" : "active", nd,
+	    nm, created);
+}
+
+static int
+cmd_add(struct cli *c)
+{
+	const char *err;
+	int r;
+
+	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+		return r;
+	r = store_customer_add(c->store, c->pos[0], &err);
+	if (r != 0) {
+		store_rollback(c->store);
+		return cli_store_result(c, r, err);
+	}
+	if ((r = cli_commit(c)) != 0)
+		return r;
+	printf("customer %s added\n", c->pos[0]);
+	return 0;
+}
+
+static int
+cmd_list(struct cli *c)
+{
+	struct cli_table t;
+	const char *err;
+	int r;
+
+	if ((r = cli_open(c)) != 0)
+		return r;
+	cli_table_init(&t, cols, nitems(cols), numeric);
+	r = store_customer_list(c->store, add_row, &t, &err);
+	if (r == 0)
+		cli_table_print(&t, c->json);
+	cli_table_free(&t);
+	return cli_store_result(c, r, err);
+}
+
+static int
+cmd_show(struct cli *c)
+{
+	struct store_customer cu;
+	struct cli_table t;
+	const char *err;
+	int r;
+
+	if ((r = cli_open(c)) != 0)
+		return r;
+	r = store_customer_get(c->store, c->pos[0], &cu, &err);
+	if (r <= 0) {
+		if (r == 0)
+			cli_err(c, "no customer '%s'", c->pos[0]);
+		return r == 0 ? EXIT_USER : cli_store_result(c, -1, err);
+	}
+	cli_table_init(&t, cols, nitems(cols), numeric);
+	add_row(&cu, &t);
+	cli_table_print_record(&t, c->json);
+	cli_table_free(&t);
+	return 0;
+}
+
+static int
+set_status(struct cli *c, bool suspended)
+{
+	const char *err;
+	int r;
+
+	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+		return r;
+	r = store_customer_set_suspended(c->store, c->pos[0], suspended,
+	    &err);
+	if (r != 0) {
+		store_rollback(c->store);
+		return cli_store_result(c, r, err);
+	}
+	if ((r = cli_commit(c)) != 0)
+		return r;
+	printf("customer %s %s\n", c->pos[0],
+	    suspended ? "suspended" : "resumed");
+	return 0;
+}
+
+static int
+cmd_suspend(struct cli *c)
+{
+	return set_status(c, true);
+}
+
+static int
+cmd_resume(struct cli *c)
+{
+	return set_status(c, false);
+}
+
+static int
+cmd_delete(struct cli *c)
+{
+	const char *err;
+	int r;
+
+	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+		return r;
+	r = store_customer_delete(c->store, c->pos[0], c->force, &err);
+	if (r != 0) {
+		store_rollback(c->store);
+		return cli_store_result(c, r, err);
+	}
+	if ((r = cli_commit(c)) != 0)
+		return r;
+	printf("customer %s deleted (Maildirs under %s are kept)\n",
+	    c->pos[0], c->cfg->mail_dir);
+	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "add", cmd_add, 0, 1, 1, "NAME", "add a customer (active)" },
+	{ "list", cmd_list, OPT_JSON, 0, 0, "", "list the customers" },
+	{ "show", cmd_show, OPT_JSON, 1, 1, "NAME", "show one customer" },
+	{ "suspend", cmd_suspend, 0, 1, 1, "NAME",
+	    "suspend: no relaying, authorizations revoked at once" },
+	{ "resume", cmd_resume, 0, 1, 1, "NAME", "make active again" },
+	{ "delete", cmd_delete, OPT_FORCE, 1, 1, "NAME [--force]",
+	    "delete (--force: with its domains and mailboxes)" },
+};
+
+int
+cli_customer(int argc, char **argv)
+{
+	return cli_dispatch("customer", cmds, nitems(cmds), argc, argv);
+}

@@ -1,0 +1,355 @@
+/*
+ * cli_init.c - popgate init [DIR]: a working instance in one command.
+ *
+ * Writes the configuration, the data directory, a self-signed TLS
+ * certificate (OpenSSL API, no shell-out) and a demo customer, domain and
+ * mailbox whose password is printed once. As root (without --dev) it
+ * uses the standard ports and makes everything belong to `user`; as an
+ * ordinary user, or with --dev, it listens on high loopback ports.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "cli/cli.h"
+#include "core/tls.h"
+#include "maildir/maildir.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/priv.h"
+#include "util/compat.h"
+
+#define DEMO_CUSTOMER	"demo"
+#define DEMO_DOMAIN	"demo.test"
+#define DEMO_MAILBOX	"demo@demo.test"
+
+struct init_plan {
+	char		 conf[1024];
+	char		 data[1024];
+	bool		 root;		/* chown to user, drop afterwards */
+	bool		 dev;		/* high loopback ports */
+	const char	*user;
+	char		 hostname[256];
+	uint64_t	 base;
+};
+
+static int
+random_password(char *out, size_t len)
+{
+	static const char alpha[] = "abcdefghijkmnpqrstuvwxyz"
+	    "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	unsigned char rnd[64];
+	size_t i;
+
+	if (len > sizeof(rnd) || RAND_bytes(rnd, (int)len) != 1)
+		return -1;
+	for (i = 0; i + 1 < len; i++)
+		out[i] = alpha[rnd[i] % (sizeof(alpha) - 1)];
+	out[len - 1] = '\0';
+	return 0;
+}
+
+static void
+listen_lines(struct buf *b, const struct init_plan *p)
+{
+	if (!p->dev) {
+		(void)buf_append_str(b,
+		    "listen = 0.0.0.0:25 smtp\n"
+		    "listen = 0.0.0.0:2525 smtp\n"
+		    "listen = 0.0.0.0:587 submission\n"
+		    "listen = 0.0.0.0:465 submissions\n"
+		    "listen = 0.0.0.0:110 pop3\n"
+		    "listen = 0.0.0.0:995 pop3s\n"
+		    "listen = 127.0.0.1:2526 smtp gate=connect\n");
+		return;
+	}
+	(void)buf_printf(b,
+	    "listen = 127.0.0.1:%llu smtp\n"
+	    "listen = 127.0.0.1:%llu smtp\n"
+	    "listen = 127.0.0.1:%llu submission\n"
+	    "listen = 127.0.0.1:%llu submissions\n"
+	    "listen = 127.0.0.1:%llu pop3\n"
+	    "listen = 127.0.0.1:%llu pop3s\n"
+	    "listen = 127.0.0.1:%llu smtp gate=connect\n",
+	    (unsigned long long)(p->base + 25),
+	    (unsigned long long)(p->base + 2525),
+	    (unsigned long long)(p->base + 587),
+	    (unsigned long long)(p->base + 465),
+	    (unsigned long long)(p->base + 110),
+	    (unsigned long long)(p->base + 995),
+	    (unsigned long long)(p->base + 2526));
+}
+
+static int
+write_config(struct cli *c, const struct init_plan *p)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, 64 * 1024);
+	(void)buf_printf(&b,
+	    "# popgate configuration, written by 'popgate init'.\n"
+	    "# Every key, its default and meaning: man 5 popgate.conf\n"
+	    "# (docs/popgate.conf.5); 'popgate check-config' shows the "
+	    "effective values.\n\n"
+	    "hostname = %s\n"
+	    "data_dir = %s\n"
+	    "mail_dir = %s/mail\n"
+	    "%s%s%s"
+	    "tls_cert = %s/tls/cert.pem\n"
+	    "tls_key = %s/tls/key.pem\n"
+	    "log = stderr\n\n", p->hostname, p->data, p->data,
+	    p->root ? "user = " : "", p->root ? p->user : "",
+	    p->root ? "\n" : "", p->data, p->data);
+	listen_lines(&b, p);
+	(void)buf_printf(&b,
+	    "\n# The relay opens for a client IP for relay_window after a "
+	    "POP3 login.\n"
+	    "relay_window = 90m\n"
+	    "relay_ipv6_prefix = 64\n"
+	    "trusted_networks =\n"
+	    "sender_policy = domain\n"
+	    "relay_max_recipients = 50\n"
+	    "relay_max_messages_per_hour = 200\n"
+	    "relay_max_recipients_per_hour = 500\n"
+	    "relay_max_message_size = 10M\n"
+	    "max_message_size = 50M\n"
+	    "pop3_plaintext_auth = loopback\n"
+	    "postmaster = %s\n\n"
+	    "store = sqlite\n"
+	    "relay_store = local\n"
+	    "dns_servers =\n"
+	    "reverse_dns = %s\n"
+	    "relayhost =\n"
+	    "max_queue_lifetime = 5d\n"
+	    "retry_min = 5m\n"
+	    "retry_max = 4h\n"
+	    "delay_warning = 4h\n", DEMO_MAILBOX, p->dev ? "no" : "yes");
+	if (buf_append(&b, "", 0) == -1 ||
+	    fs_write_atomic(p->conf, b.data, b.len, 0640) == -1) {
+		cli_err(c, "cannot write %s: %s", p->conf, strerror(errno));
+		r = EXIT_SYSTEM;
+	} else {
+		r = 0;
+	}
+	buf_free(&b);
+	return r;
+}
+
+static int
+make_dirs(struct cli *c, const struct init_plan *p)
+{
+	static const char *const subs[] = { "", "/mail", "/tls" };
+	char path[1100], conf_dir[1024];
+	const char *err;
+	size_t i;
+
+	(void)str_copy(conf_dir, p->conf, sizeof(conf_dir));
+	*strrchr(conf_dir, '/') = '\0';
+	/* The instance directory stays searchable (the config in it is
+	   not readable): the daemon's user must reach data_dir by path. */
+	(void)umask(022);
+	if (*conf_dir != '\0' && fs_mkdir_p(conf_dir, 0755, true) == -1) {
+		cli_err(c, "cannot create %s: %s", conf_dir, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	(void)umask(027);
+	for (i = 0; i < nitems(subs); i++) {
+		(void)str_fmt(path, sizeof(path), "%s%s", p->data, subs[i]);
+		if (fs_mkdir_p(path, 0750, true) == -1 ||
+		    chmod(path, i == 2 ? 0700 : 0750) == -1) {
+			cli_err(c, "cannot create %s: %s", path,
+			    strerror(errno));
+			return EXIT_SYSTEM;
+		}
+	}
+	(void)str_fmt(path, sizeof(path), "%s/tls/cert.pem", p->data);
+	{
+		char key[1100];
+
+		(void)str_fmt(key, sizeof(key), "%s/tls/key.pem", p->data);
+		if (tls_make_selfsigned(p->hostname, path, key, &err) == -1) {
+			cli_err(c, "cannot make the TLS certificate: %s", err);
+			return EXIT_SYSTEM;
+		}
+	}
+	return 0;
+}
+
+/* The demo customer, domain, mailbox and postmaster alias, in one
+   transaction; the password goes to PW. */
+static int
+make_demo(struct cli *c, char *pw, size_t pwsz)
+{
+	char hash[PASSWD_HASH_MAX + 1];
+	const char *err;
+	int r;
+
+	if (random_password(pw, pwsz) == -1) {
+		cli_err(c, "no randomness for the demo password");
+		return EXIT_SYSTEM;
+	}
+	if (passwd_hash(pw, hash, sizeof(hash), &err) == -1) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+		return r;
+	if ((r = store_customer_add(c->store, DEMO_CUSTOMER, &err)) != 0 ||
+	    (r = store_domain_add(c->store, DEMO_DOMAIN, DEMO_CUSTOMER,
+	    &err)) != 0 ||
+	    (r = store_mailbox_add(c->store, DEMO_MAILBOX, hash, 0, &err)) !=
+	    0 ||
+	    (r = store_alias_add(c->store, "postmaster@" DEMO_DOMAIN,
+	    DEMO_MAILBOX, &err)) != 0) {
+		store_rollback(c->store);
+		return cli_store_result(c, r, err);
+	}
+	if (maildir_create(config_rel(c->cfg, c->cfg->mail_dir), DEMO_DOMAIN,
+	    "demo", &err) == -1) {
+		store_rollback(c->store);
+		cli_err(c, "cannot create the demo Maildir: %s", err);
+		return EXIT_SYSTEM;
+	}
+	return cli_commit(c);
+}
+
+static int
+plan(struct cli *c, struct init_plan *p)
+{
+	char cwd[900];
+	const char *dir = c->npos > 0 ? c->pos[0] : NULL;
+
+	memset(p, 0, sizeof(*p));
+	p->root = geteuid() == 0;
+	p->dev = c->dev || !p->root;
+	p->user = c->user != NULL ? c->user : "popgate";
+	p->base = c->port_base != 0 ? c->port_base : 10000;
+	if (c->user != NULL && !p->root) {
+		cli_err(c, "--user only applies when run as root");
+		return EXIT_USER;
+	}
+	if (dir == NULL && !p->root) {
+		cli_err(c, "give a directory for the instance, e.g. "
+		    "popgate init ./popgate-dev");
+		return EXIT_USER;
+	}
+	if (dir == NULL) {
+		(void)str_copy(p->conf, CONFIG_DEFAULT_PATH, sizeof(p->conf));
+		(void)str_copy(p->data, "/var/lib/popgate", sizeof(p->data));
+	} else {
+		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL) {
+			cli_err(c, "getcwd: %s", strerror(errno));
+			return EXIT_SYSTEM;
+		}
+		if (str_fmt(p->data, sizeof(p->data), "%s%s%s/data",
+		    dir[0] == '/' ? "" : cwd, dir[0] == '/' ? "" : "/", dir) ==
+		    -1 || str_fmt(p->conf, sizeof(p->conf), "%.*s/popgate.conf",
+		    (int)(strlen(p->data) - 5), p->data) == -1) {
+			cli_err(c, "directory name too long");
+			return EXIT_USER;
+		}
+	}
+	if (c->hostname != NULL) {
+		const char *err;
+
+		if (addr_domain_check(c->hostname, strlen(c->hostname), 0,
+		    &err) == -1) {
+			cli_err(c, "bad --hostname '%s': %s", c->hostname,
+			    err);
+			return EXIT_USER;
+		}
+		(void)str_copy(p->hostname, c->hostname, sizeof(p->hostname));
+	} else if (p->dev) {
+		(void)str_copy(p->hostname, "localhost", sizeof(p->hostname));
+	} else if (gethostname(p->hostname, sizeof(p->hostname)) == -1) {
+		(void)str_copy(p->hostname, "localhost", sizeof(p->hostname));
+	}
+	return 0;
+}
+
+static void
+print_summary(const struct init_plan *p, const char *pw)
+{
+	printf("popgate instance written:\n"
+	    "  config     %s\n  data       %s\n  TLS        %s/tls/cert.pem "
+	    "(self-signed)\n", p->conf, p->data, p->data);
+	if (p->dev)
+		printf("  ports      SMTP %llu and %llu, submission %llu, "
+		    "submissions %llu,\n             POP3 %llu, POP3S %llu, "
+		    "SMTP gate=connect %llu (127.0.0.1)\n",
+		    (unsigned long long)(p->base + 25),
+		    (unsigned long long)(p->base + 2525),
+		    (unsigned long long)(p->base + 587),
+		    (unsigned long long)(p->base + 465),
+		    (unsigned long long)(p->base + 110),
+		    (unsigned long long)(p->base + 995),
+		    (unsigned long long)(p->base + 2526));
+	else
+		printf("  ports      25, 2525, 587, 465, 110, 995 (and 2526 "
+		    "gate=connect on 127.0.0.1)\n");
+	printf("  demo       customer %s, domain %s\n"
+	    "  mailbox    %s  password: %s\n"
+	    "             (shown once; change it with: popgate mailbox "
+	    "passwd %s)\n\n"
+	    "Start it:    popgate serve -c %s\n", DEMO_CUSTOMER, DEMO_DOMAIN,
+	    DEMO_MAILBOX, pw, DEMO_MAILBOX, p->conf);
+}
+
+static int
+cmd_init(struct cli *c)
+{
+	struct init_plan p;
+	char pw[17];
+	uid_t uid;
+	gid_t gid;
+	const char *err;
+	int r;
+
+	if ((r = plan(c, &p)) != 0)
+		return r;
+	if (access(p.conf, F_OK) == 0) {
+		cli_err(c, "%s already exists; not overwritten (remove it to "
+		    "start afresh)", p.conf);
+		return EXIT_USER;
+	}
+	if (p.root && priv_lookup(p.user, &uid, &gid, &err) == -1) {
+		cli_err(c, "user '%s': %s; create it with: useradd --system "
+		    "--home-dir %s --shell /usr/sbin/nologin %s", p.user, err,
+		    p.data, p.user);
+		return EXIT_USER;
+	}
+	umask(027);
+	if ((r = make_dirs(c, &p)) != 0 || (r = write_config(c, &p)) != 0)
+		return r;
+	if (p.root && priv_chown_tree(p.data, uid, gid) == -1) {
+		cli_err(c, "cannot give %s to %s: %s", p.data, p.user,
+		    strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	c->config_path = p.conf;
+	if ((r = make_demo(c, pw, sizeof(pw))) != 0)
+		return r;
+	print_summary(&p, pw);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return 0;
+}
+
+static const struct cli_cmd cmd[] = {
+	{ "", cmd_init, OPT_DEV | OPT_USER | OPT_PORTBASE | OPT_HOSTNAME |
+	    OPT_NOSTORE, 0, 1,
+	    "[--dev] [--user USER] [--port-base N] [--hostname NAME] [DIR]",
+	    "write a working instance: config (DIR/popgate.conf), data "
+	    "directory\n(DIR/data), self-signed certificate, demo mailbox. "
+	    "Without DIR, as root:\n" CONFIG_DEFAULT_PATH
+	    " and /var/lib/popgate." },
+};
+
+int
+cli_init(int argc, char **argv)
+{
+	return cli_dispatch("init", cmd, 1, argc, argv);
+}

@@ -1,0 +1,261 @@
+/*
+ * cli_serve.c - popgate serve: the daemon plumbing in one place.
+ *
+ * Order of start-up (SPEC 2): read the configuration (any error: exit 1
+ * before binding), load the TLS key and bind every listener while still
+ * root, change into data_dir and drop to `user` before the first byte is
+ * read from the network, then open the store (migrating it), start the
+ * workers and run one libevent loop. SIGTERM and SIGINT stop it cleanly:
+ * listeners close, sessions are told and freed, workers joined.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cli/cli.h"
+#include "core/conn.h"
+#include "core/tls.h"
+#include "util/log.h"
+#include "util/priv.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+struct daemon {
+	struct config		*cfg;
+	struct event_base	*base;
+	SSL_CTX			*ssl_ctx;
+	struct conn_hub		*hub;
+	struct listener		**listeners;
+	size_t			 nlisteners;
+	struct event		*sig_term, *sig_int;
+};
+
+static const char *
+refuse_text(enum listen_role role)
+{
+	if (role == ROLE_POP3 || role == ROLE_POP3S)
+		return "-ERR [SYS/TEMP] too many connections, try again "
+		    "later\r\n";
+	return "421 4.7.0 too many connections, try again later\r\n";
+}
+
+/* Until the protocol modules are wired in, a listener answers that the
+   service is not there yet and closes. */
+static void
+interim_close(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(&c);
+}
+
+static void
+interim_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_tls_done(c);
+		return;
+	}
+	conn_free(&c);
+}
+
+static void
+interim_accept(struct conn *c, void *arg)
+{
+	(void)arg;
+	bufferevent_setcb(c->bev, NULL, interim_close, interim_event, c);
+	bufferevent_enable(c->bev, EV_WRITE);
+	if (c->lc->role == ROLE_POP3 || c->lc->role == ROLE_POP3S)
+		(void)evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "-ERR [SYS/TEMP] POP3 service not available yet\r\n");
+	else
+		(void)evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "421 4.3.2 SMTP service not available yet\r\n");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	log_info("daemon stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	event_base_loopbreak(d->base);
+}
+
+static int
+bind_all(struct daemon *d)
+{
+	const char *err;
+	size_t i;
+
+	d->listeners = xcalloc(d->cfg->nlisten, sizeof(*d->listeners));
+	for (i = 0; i < d->cfg->nlisten; i++) {
+		const struct listen_cfg *lc = &d->cfg->listen[i];
+
+		d->listeners[i] = listener_new(d->hub, lc, interim_accept, d,
+		    refuse_text(lc->role), &err);
+		if (d->listeners[i] == NULL) {
+			log_error("%s", err);
+			return -1;
+		}
+		d->nlisteners++;
+	}
+	return 0;
+}
+
+static bool
+needs_tls(const struct config *cfg)
+{
+	(void)cfg;
+	return true;	/* STARTTLS and STLS are offered on every listener */
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nlisteners; i++)
+		listener_free(&d->listeners[i]);
+	free(d->listeners);
+	if (d->sig_term != NULL)
+		event_free(d->sig_term);
+	if (d->sig_int != NULL)
+		event_free(d->sig_int);
+	conn_hub_free(&d->hub);
+	if (d->ssl_ctx != NULL)
+		SSL_CTX_free(d->ssl_ctx);
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+/* Everything that needs root: the key and the ports. */
+static int
+start_privileged(struct daemon *d)
+{
+	const char *err;
+
+	if (needs_tls(d->cfg)) {
+		d->ssl_ctx = tls_server_ctx(d->cfg->tls_cert, d->cfg->tls_key,
+		    &err);
+		if (d->ssl_ctx == NULL) {
+			log_error("TLS: %s", err);
+			return -1;
+		}
+	}
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		log_error("cannot create the event loop");
+		return -1;
+	}
+	d->hub = conn_hub_new(d->base, d->ssl_ctx, d->cfg->max_connections,
+	    d->cfg->max_connections_per_ip);
+	return bind_all(d);
+}
+
+static int
+drop_root(struct daemon *d)
+{
+	const char *err;
+
+	if (chdir(d->cfg->data_dir) == -1) {
+		log_error("data directory %s: %s", d->cfg->data_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (geteuid() != 0)
+		return 0;
+	if (priv_drop(d->cfg->user, &err) == -1) {
+		log_error("cannot switch to user '%s': %s", d->cfg->user, err);
+		return -1;
+	}
+	if (access(d->cfg->data_dir, R_OK | W_OK | X_OK) == -1) {
+		log_error("user '%s' cannot use %s: %s (every parent "
+		    "directory must be searchable by it)", d->cfg->user,
+		    d->cfg->data_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_store(struct daemon *d)
+{
+	struct store *s;
+	const char *err;
+	int r;
+
+	s = store_open(d->cfg->store, ".", &err);
+	if (s == NULL) {
+		log_error("store: %s", err);
+		return -1;
+	}
+	r = store_migrate(s, &err);
+	if (r == -1)
+		log_error("store: %s", err);
+	store_close(&s);
+	return r;
+}
+
+static int
+cmd_serve(struct cli *c)
+{
+	struct daemon d;
+	int r;
+
+	if ((r = cli_load_config(c)) != 0)
+		return r;
+	if (geteuid() == 0 && *c->cfg->user == '\0') {
+		cli_err(c, "refusing to serve as root without 'user' in %s",
+		    c->config_path);
+		return EXIT_USER;
+	}
+	memset(&d, 0, sizeof(d));
+	d.cfg = c->cfg;
+	log_init("popgate", d.cfg->log);
+	log_set_debug(d.cfg->debug);
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (start_privileged(&d) == -1 || drop_root(&d) == -1 ||
+	    open_store(&d) == -1) {
+		daemon_free(&d);
+		return EXIT_SYSTEM;
+	}
+	d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	d.sig_int = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (d.sig_term == NULL || d.sig_int == NULL ||
+	    event_add(d.sig_term, NULL) == -1 ||
+	    event_add(d.sig_int, NULL) == -1) {
+		log_error("cannot watch signals");
+		daemon_free(&d);
+		return EXIT_SYSTEM;
+	}
+	log_info("daemon started version=0.1.0 listeners=%zu user=%s "
+	    "data_dir=%s", d.nlisteners, geteuid() == 0 ? "root" :
+	    (*d.cfg->user != '\0' ? d.cfg->user : "(unchanged)"),
+	    d.cfg->data_dir);
+	r = event_base_dispatch(d.base);
+	daemon_free(&d);
+	log_info("daemon stopped");
+	return r == -1 ? EXIT_SYSTEM : 0;
+}
+
+static const struct cli_cmd cmd[] = {
+	{ "", cmd_serve, OPT_NOSTORE, 0, 0, "[-c FILE]",
+	    "run the daemon in the foreground (logs to stderr or syslog)" },
+};
+
+int
+cli_serve(int argc, char **argv)
+{
+	return cli_dispatch("serve", cmd, 1, argc, argv);
+}

@@ -1,0 +1,133 @@
+/*
+ * config.h - popgate.conf: one table of typed keys (SPEC 8, STYLE.md 8).
+ *
+ * "key = value" per line, '#' comments, sizes with units (10M), durations
+ * with units (30s, 90m, 4h, 5d). listen and transport repeat; every other
+ * key may appear once. Every error names FILE:LINE and what was expected;
+ * loading collects all errors instead of stopping at the first.
+ */
+#ifndef POPGATE_CONFIG_H
+#define POPGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/log.h"
+#include "util/net.h"
+#include "util/str.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/popgate/popgate.conf"
+
+enum listen_role {
+	ROLE_SMTP,
+	ROLE_SUBMISSION,
+	ROLE_SUBMISSIONS,
+	ROLE_POP3,
+	ROLE_POP3S,
+};
+
+struct listen_cfg {
+	char			 host[NET_ADDRSTRLEN];
+	uint16_t		 port;
+	enum listen_role	 role;
+	bool			 gate_connect;
+};
+
+struct transport_cfg {
+	char		domain[256];
+	char		host[256];
+	uint16_t	port;
+};
+
+enum plaintext_auth {
+	PLAINTEXT_NO,
+	PLAINTEXT_LOOPBACK,
+	PLAINTEXT_YES,
+};
+
+enum sender_policy {
+	SENDER_POLICY_DOMAIN,
+	SENDER_POLICY_ADDRESS,
+};
+
+enum received_auth {
+	RECEIVED_AUTH_NONE,
+	RECEIVED_AUTH_MAILBOX,
+	RECEIVED_AUTH_CUSTOMER,
+};
+
+struct config {
+	char			*path;		/* the file it came from */
+	char			*hostname;
+	char			*data_dir;
+	char			*mail_dir;
+	char			*user;		/* "" = do not switch */
+	char			*tls_cert;
+	char			*tls_key;
+	enum log_target		 log;
+	struct listen_cfg	*listen;
+	size_t			 nlisten;
+
+	uint64_t		 relay_window;
+	uint64_t		 relay_ipv6_prefix;
+	struct netlist		 trusted_networks;
+	struct netlist		 relay_never_authorize;
+	enum sender_policy	 sender_policy;
+	uint64_t		 relay_max_recipients;
+	uint64_t		 relay_max_messages_per_hour;
+	uint64_t		 relay_max_recipients_per_hour;
+	uint64_t		 relay_max_message_size;
+	uint64_t		 max_message_size;
+	enum received_auth	 received_auth;
+
+	enum plaintext_auth	 pop3_plaintext_auth;
+	char			*store;
+	char			*relay_store;
+	char			*dns_servers;
+	bool			 reverse_dns;
+	char			*relayhost;	/* "" or host:port */
+	struct transport_cfg	*transport;
+	size_t			 ntransport;
+	uint64_t		 max_queue_lifetime;
+	uint64_t		 retry_min;
+	uint64_t		 retry_max;
+	uint64_t		 delay_warning;
+
+	char			*postmaster;	/* "" = data_dir/postmaster */
+	uint64_t		 max_recipients;
+	uint64_t		 max_connections;
+	uint64_t		 max_connections_per_ip;
+	uint64_t		 max_errors;
+	uint64_t		 smtp_timeout;
+	uint64_t		 pop3_timeout;
+	uint64_t		 auth_failure_delay;
+	uint64_t		 auth_max_failures;
+	uint64_t		 delivery_concurrency;
+	uint64_t		 delivery_concurrency_per_destination;
+	uint64_t		 connect_timeout;
+	bool			 tls_verify_peer;
+	bool			 debug;
+};
+
+/* Parses TEXT as if read from NAME. Returns the configuration, or NULL
+   with every error appended to ERRORS ("NAME:LINE: ..."). */
+struct config *config_parse(const char *name, const char *text,
+	    struct strlist *errors);
+/* Reads and parses PATH. NULL with ERRORS filled on failure. */
+struct config *config_load(const char *path, struct strlist *errors);
+void	config_free(struct config **);
+/* Writes the effective configuration, every key, to F. */
+void	config_print(const struct config *, FILE *);
+/* The path the CLI uses: EXPLICIT, else $POPGATE_CONFIG, else the
+   default. Borrowed. */
+const char *config_default_path(const char *explicit_path);
+const char *config_role_name(enum listen_role);
+/* PATH relative to data_dir when it lies inside it (the daemon and the
+   CLI work from data_dir after chdir, so parents need no permissions),
+   else PATH. Borrowed from PATH. */
+const char *config_rel(const struct config *, const char *path);
+/* The transport route for DOMAIN, or NULL. */
+const struct transport_cfg *config_transport(const struct config *,
+	    const char *domain);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * conn.c - accepting, counting, TLS-wrapping and closing connections.
+ *
+ * When the process runs out of file descriptors, accept(2) fails with
+ * EMFILE and the pending client would spin the loop: we keep one spare
+ * descriptor, give it up to accept that client, send it the refusal and
+ * close it, then take the spare back (the classic libev/Postfix trick).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "core/conn.h"
+#include "core/tls.h"
+#include "util/clock.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+struct conn_hub {
+	struct event_base	*base;
+	SSL_CTX			*ssl_ctx;
+	uint64_t		 max_total, max_per_ip;
+	uint64_t		 count;
+	struct hmap		*per_ip;	/* peer_str -> count */
+	int			 spare_fd;
+	char			 err[256];
+};
+
+struct listener {
+	struct conn_hub		*hub;
+	const struct listen_cfg	*lc;
+	struct evconnlistener	*lev;
+	conn_accept_fn		*cb;
+	void			*arg;
+	const char		*refuse;
+};
+
+static void
+spare_take(struct conn_hub *h)
+{
+	if (h->spare_fd == -1)
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+struct conn_hub *
+conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
+    uint64_t max_per_ip)
+{
+	struct conn_hub *h = xcalloc(1, sizeof(*h));
+
+	h->base = base;
+	h->ssl_ctx = ctx;
+	h->max_total = max_total;
+	h->max_per_ip = max_per_ip;
+	h->per_ip = hmap_new();
+	h->spare_fd = -1;
+	spare_take(h);
+	return h;
+}
+
+void
+conn_hub_free(struct conn_hub **hp)
+{
+	struct conn_hub *h = *hp;
+
+	if (h == NULL)
+		return;
+	*hp = NULL;
+	hmap_free(&h->per_ip, NULL);
+	if (h->spare_fd != -1)
+		(void)close(h->spare_fd);
+	free(h);
+}
+
+struct event_base *
+conn_hub_base(struct conn_hub *h)
+{
+	return h->base;
+}
+
+uint64_t
+conn_hub_count(struct conn_hub *h)
+{
+	return h->count;
+}
+
+static uintptr_t
+ip_count(struct conn_hub *h, const char *ip)
+{
+	return (uintptr_t)hmap_get(h->per_ip, ip);
+}
+
+static void
+ip_adjust(struct conn_hub *h, const char *ip, int delta)
+{
+	uintptr_t n = ip_count(h, ip);
+
+	if (delta < 0 && n <= 1)
+		(void)hmap_del(h->per_ip, ip);
+	else
+		(void)hmap_put(h->per_ip, ip, (void *)(n + (uintptr_t)delta));
+}
+
+/* Best effort: the refusal goes out if the socket buffer takes it. */
+static void
+refuse(int fd, const char *text)
+{
+	(void)!send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)close(fd);
+}
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct conn_hub *h = l->hub;
+	struct conn *c;
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	int one = 1;
+
+	(void)lev;
+	(void)salen;
+	c = xcalloc(1, sizeof(*c));
+	if (net_addr_from_sockaddr(sa, &c->peer) == -1) {
+		free(c);
+		(void)close(fd);
+		return;
+	}
+	c->peer_port = ntohs(sa->sa_family == AF_INET ?
+	    ((struct sockaddr_in *)(void *)sa)->sin_port :
+	    ((struct sockaddr_in6 *)(void *)sa)->sin6_port);
+	net_addr_format(&c->peer, c->peer_str, sizeof(c->peer_str));
+	if (h->count >= h->max_total ||
+	    ip_count(h, c->peer_str) >= h->max_per_ip) {
+		log_warn("conn refused client=%s listener=%s reason=%s",
+		    c->peer_str, config_role_name(l->lc->role),
+		    h->count >= h->max_total ? "max_connections" :
+		    "max_connections_per_ip");
+		free(c);
+		refuse(fd, l->refuse);
+		return;
+	}
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) == -1 ||
+	    net_addr_from_sockaddr((struct sockaddr *)&local, &c->local) ==
+	    -1)
+		memset(&c->local, 0, sizeof(c->local));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->hub = h;
+	c->lc = l->lc;
+	c->start_ms = clock_mono_ms();
+	ids_new(c->id);
+	if (l->lc->role == ROLE_SUBMISSIONS || l->lc->role == ROLE_POP3S) {
+		c->ssl = SSL_new(h->ssl_ctx);
+		c->bev = c->ssl == NULL ? NULL :
+		    bufferevent_openssl_socket_new(h->base, fd, c->ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		c->bev = bufferevent_socket_new(h->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (c->bev == NULL) {
+		log_error("conn client=%s: cannot set up the connection",
+		    c->peer_str);
+		if (c->ssl != NULL)
+			SSL_free(c->ssl);
+		free(c);
+		(void)close(fd);
+		return;
+	}
+	h->count++;
+	ip_adjust(h, c->peer_str, 1);
+	l->cb(c, l->arg);
+}
+
+/* accept(2) failed: on descriptor exhaustion, refuse one client with the
+   spare descriptor so the loop does not spin on it. */
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l = arg;
+	struct conn_hub *h = l->hub;
+	int err = EVUTIL_SOCKET_ERROR(), fd;
+
+	if (err != EMFILE && err != ENFILE) {
+		log_warn("accept: %s", strerror(err));
+		return;
+	}
+	if (h->spare_fd != -1) {
+		(void)close(h->spare_fd);
+		h->spare_fd = -1;
+	}
+	fd = accept4(evconnlistener_get_fd(lev), NULL, NULL, SOCK_CLOEXEC);
+	if (fd != -1) {
+		log_warn("conn refused listener=%s reason=out-of-descriptors",
+		    config_role_name(l->lc->role));
+		refuse(fd, l->refuse);
+	}
+	spare_take(h);
+}
+
+struct listener *
+listener_new(struct conn_hub *h, const struct listen_cfg *lc,
+    conn_accept_fn *cb, void *arg, const char *refuse_text,
+    const char **error_r)
+{
+	struct listener *l;
+	struct netaddr a;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (net_addr_parse(lc->host, &a) == -1) {
+		*error_r = "bad listen address";
+		return NULL;
+	}
+	sl = net_addr_to_sockaddr(&a, lc->port, &ss);
+	l = xcalloc(1, sizeof(*l));
+	l->hub = h;
+	l->lc = lc;
+	l->cb = cb;
+	l->arg = arg;
+	l->refuse = refuse_text;
+	l->lev = evconnlistener_new_bind(h->base, on_accept, l,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	    (a.family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0), 1024,
+	    (struct sockaddr *)&ss, (int)sl);
+	if (l->lev == NULL) {
+		(void)snprintf(h->err, sizeof(h->err), "cannot listen on "
+		    "%s%s%s:%u: %s", a.family == AF_INET6 ? "[" : "",
+		    lc->host, a.family == AF_INET6 ? "]" : "",
+		    (unsigned)lc->port, strerror(errno));
+		*error_r = h->err;
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->lev, on_accept_error);
+	return l;
+}
+
+void
+listener_free(struct listener **lp)
+{
+	struct listener *l = *lp;
+
+	if (l == NULL)
+		return;
+	*lp = NULL;
+	evconnlistener_free(l->lev);
+	free(l);
+}
+
+void
+conn_free(struct conn **cp)
+{
+	struct conn *c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	if (c->bev != NULL) {
+		if (c->ssl != NULL) {
+			/* Send close_notify if we can; never wait for it. */
+			SSL_set_shutdown(c->ssl, SSL_RECEIVED_SHUTDOWN);
+			(void)SSL_shutdown(c->ssl);
+		}
+		bufferevent_free(c->bev);
+	}
+	c->hub->count--;
+	ip_adjust(c->hub, c->peer_str, -1);
+	free(c);
+}
+
+int
+conn_starttls(struct conn *c, const char **error_r)
+{
+	struct bufferevent *tls;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	/* STARTTLS injection: whatever followed the command in the same
+	   packet was sent in the clear and is thrown away unread. */
+	(void)evbuffer_drain(in, evbuffer_get_length(in));
+	c->ssl = SSL_new(c->hub->ssl_ctx);
+	if (c->ssl == NULL) {
+		*error_r = "cannot start TLS";
+		return -1;
+	}
+	tls = bufferevent_openssl_filter_new(c->hub->base, c->bev, c->ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		*error_r = "cannot start TLS";
+		return -1;
+	}
+	c->bev = tls;
+	return 0;
+}
+
+void
+conn_tls_done(struct conn *c)
+{
+	c->tls = true;
+}
+
+void
+conn_tls_info(const struct conn *c, char *out, size_t outsz)
+{
+	if (c->ssl == NULL || !c->tls) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return;
+	}
+	tls_describe(c->ssl, out, outsz);
+}
+
+void
+conn_set_timeout(struct conn *c, uint64_t seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	bufferevent_set_timeouts(c->bev, seconds != 0 ? &tv : NULL, NULL);
+}

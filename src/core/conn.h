@@ -1,0 +1,76 @@
+/*
+ * conn.h - listeners and client connections over libevent bufferevents,
+ * with TLS (implicit or STARTTLS) and connection caps.
+ *
+ * The hub owns what all listeners share: the event base, the server TLS
+ * context, the connection counts in total and per client IP. A listener
+ * accepts, enforces the caps (refusing with the role's text, e.g.
+ * "421 4.7.0 ..."), wraps implicit-TLS sockets and hands a struct conn to
+ * the protocol. The protocol owns the conn from then on and frees it
+ * with conn_free().
+ */
+#ifndef POPGATE_CONN_H
+#define POPGATE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "core/config.h"
+#include "core/ids.h"
+#include "util/net.h"
+
+struct conn_hub;
+struct listener;
+
+struct conn {
+	struct conn_hub		*hub;
+	struct bufferevent	*bev;
+	const struct listen_cfg	*lc;
+	struct netaddr		 peer;
+	uint16_t		 peer_port;
+	char			 peer_str[NET_ADDRSTRLEN];
+	struct netaddr		 local;
+	SSL			*ssl;		/* NULL until TLS */
+	bool			 tls;		/* handshake done */
+	char			 id[ID_LEN + 1];
+	uint64_t		 start_ms;
+};
+
+/* Called with a new connection; the callee owns it. */
+typedef void conn_accept_fn(struct conn *, void *arg);
+
+struct conn_hub *conn_hub_new(struct event_base *, SSL_CTX *,
+	    uint64_t max_total, uint64_t max_per_ip);
+void	conn_hub_free(struct conn_hub **);
+struct event_base *conn_hub_base(struct conn_hub *);
+/* Connections open now. */
+uint64_t conn_hub_count(struct conn_hub *);
+
+/* Binds LC's address (IPv6 sockets are v6-only). REFUSE is the line sent
+   when a cap is reached (borrowed for the listener's life). NULL with
+   *ERROR_R (valid until the next call). */
+struct listener *listener_new(struct conn_hub *, const struct listen_cfg *,
+	    conn_accept_fn *, void *arg, const char *refuse,
+	    const char **error_r);
+void	listener_free(struct listener **);
+
+/* Closes the connection and updates the counts. Sets *C to NULL. */
+void	conn_free(struct conn **);
+/* STARTTLS/STLS: discards every byte already received (RFC 3207 section
+   4.2: nothing sent before the handshake may be acted on) and puts a TLS
+   filter over the connection. The caller sets its callbacks on the new
+   c->bev again. 0, or -1 with *ERROR_R. */
+int	conn_starttls(struct conn *, const char **error_r);
+/* Call on BEV_EVENT_CONNECTED of a TLS bufferevent: records the TLS
+   state. */
+void	conn_tls_done(struct conn *);
+/* "TLSv1.3 with cipher ..." or "" into OUT. */
+void	conn_tls_info(const struct conn *, char *out, size_t outsz);
+/* Read timeout (idle) in seconds; 0 = none. */
+void	conn_set_timeout(struct conn *, uint64_t seconds);
+
+#endif

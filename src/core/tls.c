@@ -1,0 +1,231 @@
+/*
+ * tls.c - server and client TLS contexts, self-signed certificates.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "core/tls.h"
+#include "util/str.h"
+#include "util/compat.h"
+
+static const char *
+ssl_error(const char *what)
+{
+	static _Thread_local char msg[256];
+	unsigned long e = ERR_get_error();
+	char detail[160];
+
+	if (e != 0)
+		ERR_error_string_n(e, detail, sizeof(detail));
+	else
+		(void)str_copy(detail, "unknown error", sizeof(detail));
+	ERR_clear_error();
+	(void)snprintf(msg, sizeof(msg), "%s: %s", what, detail);
+	return msg;
+}
+
+static int
+add_ext(X509 *cert, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ex;
+	int r;
+
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+	ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (ex == NULL)
+		return -1;
+	r = X509_add_ext(cert, ex, -1) == 1 ? 0 : -1;
+	X509_EXTENSION_free(ex);
+	return r;
+}
+
+/* Opens PATH for writing with MODE, replacing any file. */
+static FILE *
+open_mode(const char *path, mode_t mode)
+{
+	int fd;
+	FILE *f;
+
+	(void)unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd == -1)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (f == NULL)
+		(void)close(fd);
+	return f;
+}
+
+int
+tls_make_selfsigned(const char *hostname, const char *cert_path,
+    const char *key_path, const char **error_r)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	X509_NAME *name;
+	unsigned char serial[16];
+	BIGNUM *bn = NULL;
+	char san[600];
+	FILE *f = NULL;
+	int r = -1;
+
+	key = EVP_EC_gen("P-256");
+	if (key == NULL) {
+		*error_r = ssl_error("key generation");
+		goto out;
+	}
+	cert = X509_new();
+	if (cert == NULL || RAND_bytes(serial, sizeof(serial)) != 1) {
+		*error_r = ssl_error("certificate");
+		goto out;
+	}
+	serial[0] &= 0x7f;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (bn == NULL || X509_set_version(cert, 2) != 1 ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL ||
+	    X509_gmtime_adj(X509_getm_notBefore(cert), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 86400) ==
+	    NULL || X509_set_pubkey(cert, key) != 1) {
+		*error_r = ssl_error("certificate fields");
+		goto out;
+	}
+	name = X509_get_subject_name(cert);
+	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)hostname, -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	    (const unsigned char *)"popgate self-signed", -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(cert, name) != 1) {
+		*error_r = ssl_error("certificate name");
+		goto out;
+	}
+	if (str_fmt(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,"
+	    "IP:::1", hostname) == -1 ||
+	    add_ext(cert, NID_subject_alt_name, san) == -1 ||
+	    add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
+	    add_ext(cert, NID_key_usage, "critical,digitalSignature") == -1 ||
+	    add_ext(cert, NID_ext_key_usage, "serverAuth") == -1) {
+		*error_r = ssl_error("certificate extensions");
+		goto out;
+	}
+	if (X509_sign(cert, key, EVP_sha256()) == 0) {
+		*error_r = ssl_error("signing");
+		goto out;
+	}
+	f = open_mode(key_path, 0600);
+	if (f == NULL) {
+		*error_r = strerror(errno);
+		goto out;
+	}
+	if (PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1) {
+		*error_r = ssl_error("writing the key");
+		goto out;
+	}
+	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
+		*error_r = strerror(errno);
+		goto out;
+	}
+	if (fclose(f) == EOF) {
+		f = NULL;
+		*error_r = strerror(errno);
+		goto out;
+	}
+	f = open_mode(cert_path, 0644);
+	if (f == NULL) {
+		*error_r = strerror(errno);
+		goto out;
+	}
+	if (PEM_write_X509(f, cert) != 1) {
+		*error_r = ssl_error("writing the certificate");
+		goto out;
+	}
+	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
+		*error_r = strerror(errno);
+		goto out;
+	}
+	r = fclose(f) == EOF ? -1 : 0;
+	f = NULL;
+	if (r == -1)
+		*error_r = strerror(errno);
+out:
+	if (f != NULL)
+		(void)fclose(f);
+	BN_free(bn);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+SSL_CTX *
+tls_server_ctx(const char *cert, const char *key, const char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL) {
+		*error_r = ssl_error("TLS context");
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		*error_r = ssl_error(cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = ssl_error(key);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	(void)SSL_CTX_set_session_id_context(ctx,
+	    (const unsigned char *)"popgate", 7);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *
+tls_client_ctx(bool verify, const char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		*error_r = ssl_error("TLS client context");
+		return NULL;
+	}
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (verify) {
+		if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			*error_r = ssl_error("trust store");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	return ctx;
+}
+
+void
+tls_describe(SSL *ssl, char *out, size_t outsz)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+	int alg = 0, bits = c != NULL ? SSL_CIPHER_get_bits(c, &alg) : 0;
+
+	(void)snprintf(out, outsz, "%s with cipher %s (%d/%d bits)",
+	    SSL_get_version(ssl), c != NULL ? SSL_CIPHER_get_name(c) : "none",
+	    bits, alg);
+}

@@ -1,0 +1,68 @@
+/*
+ * main.c - the popgate binary: one table of subcommands.
+ */
+#include <locale.h>
+
+#include "cli/cli.h"
+#include "util/compat.h"
+
+#define POPGATE_VERSION "0.1.0"
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*help;
+} commands[] = {
+	{ "init", cli_init, "write a working config, data directory, "
+	    "certificate and demo" },
+	{ "serve", cli_serve, "run the daemon (foreground)" },
+	{ "check-config", cli_check_config, "check the configuration and "
+	    "print it" },
+	{ "customer", cli_customer, "add|list|show|suspend|resume|delete "
+	    "customers" },
+	{ "domain", cli_domain, "add|list|show|delete hosted domains" },
+	{ "mailbox", cli_mailbox, "add|list|show|passwd|quota|delete "
+	    "mailboxes" },
+	{ "alias", cli_alias, "add|list|show|delete aliases" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: popgate COMMAND [ARGS]   (popgate %s)\n\n"
+	    "commands:\n", POPGATE_VERSION);
+	for (i = 0; i < nitems(commands); i++)
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nEvery command takes --help and -c FILE (default: "
+	    "$POPGATE_CONFIG, then %s).\n", CONFIG_DEFAULT_PATH);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	(void)setlocale(LC_ALL, "C");
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USER;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("popgate %s\n", POPGATE_VERSION);
+		return 0;
+	}
+	for (i = 0; i < nitems(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "popgate: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USER;
+}

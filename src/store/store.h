@@ -1,0 +1,146 @@
+/*
+ * store.h - the account store: customers, domains, mailboxes, aliases.
+ *
+ * One interface for every backend (SQLite now, PostgreSQL later), chosen
+ * by the `store` URI. Calls are synchronous: the daemon makes them from
+ * worker threads, each with its own handle. The generic layer validates
+ * and canonicalizes input (lower-case domains and addresses, RFC 5321
+ * syntax) so backends only store and fetch.
+ *
+ * Results (STYLE.md section 2):
+ *   lookups  1 found, 0 absent, -1 temporary failure
+ *   changes  0 done, STORE_REFUSED (-2) the request is wrong (exists,
+ *            unknown, invalid: *error_r says which), -1 system failure
+ * *error_r is valid until the next call on the same handle.
+ */
+#ifndef POPGATE_STORE_H
+#define POPGATE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "store/passwd.h"
+#include "util/str.h"
+
+#define STORE_REFUSED		(-2)
+#define STORE_NAME_MAX		64	/* customer names */
+
+struct store;
+
+struct store_customer {
+	char		name[STORE_NAME_MAX + 1];
+	bool		suspended;
+	int64_t		created;
+	uint64_t	ndomains;	/* filled by list and get */
+	uint64_t	nmailboxes;
+};
+
+struct store_domain {
+	char		name[ADDR_DOMAIN_MAX + 1];
+	char		customer[STORE_NAME_MAX + 1];
+	bool		suspended;	/* the customer's status */
+	int64_t		created;
+	uint64_t	nmailboxes;	/* filled by list and get */
+	uint64_t	naliases;
+};
+
+struct store_mailbox {
+	char		address[ADDR_BUFSZ];
+	char		domain[ADDR_DOMAIN_MAX + 1];
+	char		local[ADDR_LOCAL_MAX + 1];
+	char		hash[PASSWD_HASH_MAX + 1];
+	uint64_t	quota;		/* bytes, 0 = unlimited */
+	char		customer[STORE_NAME_MAX + 1];
+	bool		suspended;	/* the customer's status */
+	int64_t		created;
+};
+
+struct store_alias {
+	char		address[ADDR_BUFSZ];
+	char		target[ADDR_BUFSZ];
+	char		customer[STORE_NAME_MAX + 1];
+};
+
+/* Opens the store named by URI ("sqlite", "sqlite:/path",
+   "postgresql://..."); "sqlite" means DATA_DIR/store.db (DATA_DIR may be
+   "." when the caller has changed into it). Does not create or migrate
+   the schema. NULL with *ERROR_R (static or valid until the next open). */
+struct store *store_open(const char *uri, const char *data_dir,
+	    const char **error_r);
+void	store_close(struct store **);
+/* Creates or upgrades the schema to the current version. 0 or -1. */
+int	store_migrate(struct store *, const char **error_r);
+/* Schema version found (0 = empty store), -1 on failure. */
+int	store_schema_version(struct store *, const char **error_r);
+
+/* Transactions: everything between begin and commit is one change. */
+int	store_begin(struct store *, const char **error_r);
+int	store_commit(struct store *, const char **error_r);
+void	store_rollback(struct store *);
+
+/* Validation shared with the CLI: 0, or -1 with *ERROR_R. */
+int	store_check_customer_name(const char *, const char **error_r);
+/* Parses and canonicalizes a mailbox or alias address (no literals, no
+   UTF-8). */
+int	store_parse_address(const char *, struct mailaddr *,
+	    const char **error_r);
+
+/* Customers. */
+int	store_customer_add(struct store *, const char *name,
+	    const char **error_r);
+int	store_customer_get(struct store *, const char *name,
+	    struct store_customer *, const char **error_r);
+int	store_customer_set_suspended(struct store *, const char *name,
+	    bool suspended, const char **error_r);
+/* Refuses a customer with domains unless FORCE (then they go too). */
+int	store_customer_delete(struct store *, const char *name, bool force,
+	    const char **error_r);
+typedef void store_customer_cb(const struct store_customer *, void *);
+int	store_customer_list(struct store *, store_customer_cb *, void *,
+	    const char **error_r);
+
+/* Domains. */
+int	store_domain_add(struct store *, const char *domain,
+	    const char *customer, const char **error_r);
+int	store_domain_get(struct store *, const char *domain,
+	    struct store_domain *, const char **error_r);
+/* Refuses a domain with mailboxes or aliases unless FORCE. */
+int	store_domain_delete(struct store *, const char *domain, bool force,
+	    const char **error_r);
+typedef void store_domain_cb(const struct store_domain *, void *);
+/* CUSTOMER NULL: all domains. */
+int	store_domain_list(struct store *, const char *customer,
+	    store_domain_cb *, void *, const char **error_r);
+
+/* Mailboxes. HASH is a crypt(3) hash (passwd_hash()). */
+int	store_mailbox_add(struct store *, const char *address,
+	    const char *hash, uint64_t quota, const char **error_r);
+int	store_mailbox_get(struct store *, const char *address,
+	    struct store_mailbox *, const char **error_r);
+int	store_mailbox_set_hash(struct store *, const char *address,
+	    const char *hash, const char **error_r);
+int	store_mailbox_set_quota(struct store *, const char *address,
+	    uint64_t quota, const char **error_r);
+int	store_mailbox_delete(struct store *, const char *address,
+	    const char **error_r);
+typedef void store_mailbox_cb(const struct store_mailbox *, void *);
+/* FILTER NULL: all; a domain name; or "customer:NAME". */
+int	store_mailbox_list(struct store *, const char *filter,
+	    store_mailbox_cb *, void *, const char **error_r);
+
+/* Aliases: ADDRESS in a hosted domain, TARGET any valid address. */
+int	store_alias_add(struct store *, const char *address,
+	    const char *target, const char **error_r);
+/* The targets of ADDRESS appended to OUT: 1, 0 (no alias), -1. */
+int	store_alias_targets(struct store *, const char *address,
+	    struct strlist *out, const char **error_r);
+/* TARGET NULL deletes every target of ADDRESS. */
+int	store_alias_delete(struct store *, const char *address,
+	    const char *target, const char **error_r);
+typedef void store_alias_cb(const struct store_alias *, void *);
+/* FILTER as for store_mailbox_list(). */
+int	store_alias_list(struct store *, const char *filter,
+	    store_alias_cb *, void *, const char **error_r);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * store_int.h - the backend vtable behind store.h. Not for outside use.
+ *
+ * The generic layer (store.c) has validated and canonicalized every
+ * argument before a backend sees it. Backends return the store.h result
+ * codes and set the error through store_set_error().
+ */
+#ifndef POPGATE_STORE_INT_H
+#define POPGATE_STORE_INT_H
+
+#include "store/store.h"
+#include "util/buf.h"
+
+/* Statements shared by every backend, one SQL text each, with $N
+   parameters that SQLite and PostgreSQL both accept. */
+enum store_stmt {
+	SQL_CUSTOMER_ADD,
+	SQL_CUSTOMER_GET,
+	SQL_CUSTOMER_SET_STATUS,
+	SQL_CUSTOMER_DELETE,
+	SQL_CUSTOMER_LIST,
+	SQL_DOMAIN_ADD,
+	SQL_DOMAIN_GET,
+	SQL_DOMAIN_DELETE,
+	SQL_DOMAIN_LIST,
+	SQL_MAILBOX_ADD,
+	SQL_MAILBOX_GET,
+	SQL_MAILBOX_SET_HASH,
+	SQL_MAILBOX_SET_QUOTA,
+	SQL_MAILBOX_DELETE,
+	SQL_MAILBOX_LIST,
+	SQL_ALIAS_ADD,
+	SQL_ALIAS_TARGETS,
+	SQL_ALIAS_DELETE_ONE,
+	SQL_ALIAS_DELETE_ALL,
+	SQL_ALIAS_LIST,
+	SQL_SCHEMA_VERSION,
+	SQL_NSTMTS
+};
+
+extern const char *const store_sql[SQL_NSTMTS];
+
+/* Schema migrations: store_migrations[i] takes version i to i + 1. */
+extern const char *const store_migrations[];
+extern const unsigned store_nmigrations;
+
+/* A bound value for a statement parameter. */
+enum store_vtype {
+	SV_NULL,
+	SV_TEXT,
+	SV_INT,
+};
+
+struct store_val {
+	enum store_vtype	 type;
+	const char		*s;
+	int64_t			 i;
+};
+
+#define SV_T(x) ((struct store_val){ SV_TEXT, (x), 0 })
+#define SV_I(x) ((struct store_val){ SV_INT, NULL, (int64_t)(x) })
+#define SV_N ((struct store_val){ SV_NULL, NULL, 0 })
+
+/* One result row, read column by column (NULL reads as "" and 0). The
+   text is valid until the callback returns. */
+struct store_row {
+	const struct store_backend	*be;
+	void				*impl;
+};
+const char *store_row_text(struct store_row *, int col);
+int64_t	store_row_int(struct store_row *, int col);
+
+typedef void store_row_cb(struct store_row *, void *);
+
+struct store_backend {
+	const char	*scheme;
+	/* URI as given; DATA_DIR for relative defaults. */
+	struct store	*(*open)(const char *uri, const char *data_dir,
+			    const char **error_r);
+	void		 (*close)(struct store *);
+	/* Runs STMT with ARGS; calls CB for each row. Returns the number
+	   of rows seen (for queries) or changed (for updates), -1 on a
+	   failure, STORE_REFUSED on a constraint violation. */
+	int64_t		 (*exec)(struct store *, enum store_stmt,
+			    const struct store_val *args, int nargs,
+			    store_row_cb *cb, void *cbarg);
+	/* Runs a literal script (migrations, BEGIN, COMMIT). 0 or -1. */
+	int		 (*script)(struct store *, const char *sql);
+	const char	*(*row_text)(struct store_row *, int col);
+	int64_t		 (*row_int)(struct store_row *, int col);
+	/* Starts a write transaction that holds its lock from the start. */
+	const char	*begin_sql;
+};
+
+/* Every backend's handle starts with this. */
+struct store {
+	const struct store_backend	*be;
+	struct buf			 err;
+};
+
+/* Sets the handle's error text; returns it. */
+const char *store_set_error(struct store *, const char *fmt, ...)
+	    PRINTFLIKE(2, 3);
+
+extern const struct store_backend store_backend_sqlite;
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * store_sql.c - the schema and the statements, in the SQL that SQLite and
+ * PostgreSQL both accept: $N parameters, TEXT and BIGINT columns, no
+ * auto-increment keys (names are the keys), CAST(... AS TEXT) where a
+ * parameter must have a type before it is compared with NULL.
+ */
+#include "store/store_int.h"
+#include "util/compat.h"
+
+const char *const store_migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
+	"INSERT INTO schema_version (version) VALUES (0);"
+	"CREATE TABLE customers ("
+	"  name TEXT PRIMARY KEY,"
+	"  status TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (status IN ('active', 'suspended')),"
+	"  created BIGINT NOT NULL);"
+	"CREATE TABLE domains ("
+	"  name TEXT PRIMARY KEY,"
+	"  customer TEXT NOT NULL REFERENCES customers (name)"
+	"    ON DELETE CASCADE,"
+	"  created BIGINT NOT NULL);"
+	"CREATE INDEX domains_customer ON domains (customer);"
+	"CREATE TABLE mailboxes ("
+	"  address TEXT PRIMARY KEY,"
+	"  domain TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,"
+	"  local TEXT NOT NULL,"
+	"  password TEXT NOT NULL,"
+	"  quota BIGINT NOT NULL DEFAULT 0,"
+	"  created BIGINT NOT NULL);"
+	"CREATE INDEX mailboxes_domain ON mailboxes (domain);"
+	"CREATE TABLE aliases ("
+	"  address TEXT NOT NULL,"
+	"  domain TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,"
+	"  target TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  PRIMARY KEY (address, target));"
+	"CREATE INDEX aliases_domain ON aliases (domain);",
+};
+
+const unsigned store_nmigrations = nitems(store_migrations);
+
+#define CUSTOMER_COLS                                                      \
+	"c.name, c.status, c.created,"                                     \
+	" (SELECT count(*) FROM domains d WHERE d.customer = c.name),"     \
+	" (SELECT count(*) FROM mailboxes m JOIN domains d"                \
+	"   ON d.name = m.domain WHERE d.customer = c.name)"
+
+#define DOMAIN_COLS                                                        \
+	"d.name, d.customer, c.status, d.created,"                         \
+	" (SELECT count(*) FROM mailboxes m WHERE m.domain = d.name),"     \
+	" (SELECT count(DISTINCT a.address) FROM aliases a"                \
+	"   WHERE a.domain = d.name)"
+
+#define MAILBOX_COLS                                                       \
+	"m.address, m.domain, m.local, m.password, m.quota, m.created,"    \
+	" d.customer, c.status"
+
+#define FILTER                                                             \
+	" (CAST($1 AS TEXT) IS NULL OR d.name = $1)"                       \
+	" AND (CAST($2 AS TEXT) IS NULL OR d.customer = $2)"
+
+const char *const store_sql[SQL_NSTMTS] = {
+	[SQL_CUSTOMER_ADD] = "INSERT INTO customers (name, status, created)"
+	    " VALUES ($1, 'active', $2)",
+	[SQL_CUSTOMER_GET] = "SELECT " CUSTOMER_COLS
+	    " FROM customers c WHERE c.name = $1",
+	[SQL_CUSTOMER_SET_STATUS] = "UPDATE customers SET status = $2"
+	    " WHERE name = $1",
+	[SQL_CUSTOMER_DELETE] = "DELETE FROM customers WHERE name = $1",
+	[SQL_CUSTOMER_LIST] = "SELECT " CUSTOMER_COLS
+	    " FROM customers c ORDER BY c.name",
+	[SQL_DOMAIN_ADD] = "INSERT INTO domains (name, customer, created)"
+	    " VALUES ($1, $2, $3)",
+	[SQL_DOMAIN_GET] = "SELECT " DOMAIN_COLS " FROM domains d"
+	    " JOIN customers c ON c.name = d.customer WHERE d.name = $1",
+	[SQL_DOMAIN_DELETE] = "DELETE FROM domains WHERE name = $1",
+	[SQL_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains d"
+	    " JOIN customers c ON c.name = d.customer"
+	    " WHERE (CAST($1 AS TEXT) IS NULL OR d.customer = $1)"
+	    " ORDER BY d.name",
+	[SQL_MAILBOX_ADD] = "INSERT INTO mailboxes"
+	    " (address, domain, local, password, quota, created)"
+	    " VALUES ($1, $2, $3, $4, $5, $6)",
+	[SQL_MAILBOX_GET] = "SELECT " MAILBOX_COLS " FROM mailboxes m"
+	    " JOIN domains d ON d.name = m.domain"
+	    " JOIN customers c ON c.name = d.customer WHERE m.address = $1",
+	[SQL_MAILBOX_SET_HASH] = "UPDATE mailboxes SET password = $2"
+	    " WHERE address = $1",
+	[SQL_MAILBOX_SET_QUOTA] = "UPDATE mailboxes SET quota = $2"
+	    " WHERE address = $1",
+	[SQL_MAILBOX_DELETE] = "DELETE FROM mailboxes WHERE address = $1",
+	[SQL_MAILBOX_LIST] = "SELECT " MAILBOX_COLS " FROM mailboxes m"
+	    " JOIN domains d ON d.name = m.domain"
+	    " JOIN customers c ON c.name = d.customer WHERE" FILTER
+	    " ORDER BY m.domain, m.local",
+	[SQL_ALIAS_ADD] = "INSERT INTO aliases (address, domain, target,"
+	    " created) VALUES ($1, $2, $3, $4)",
+	[SQL_ALIAS_TARGETS] = "SELECT target FROM aliases WHERE address = $1"
+	    " ORDER BY target",
+	[SQL_ALIAS_DELETE_ONE] = "DELETE FROM aliases WHERE address = $1"
+	    " AND target = $2",
+	[SQL_ALIAS_DELETE_ALL] = "DELETE FROM aliases WHERE address = $1",
+	[SQL_ALIAS_LIST] = "SELECT a.address, a.target, d.customer"
+	    " FROM aliases a JOIN domains d ON d.name = a.domain WHERE" FILTER
+	    " ORDER BY a.address, a.target",
+	[SQL_SCHEMA_VERSION] = "SELECT version FROM schema_version",
+};

@@ -1,0 +1,33 @@
+/*
+ * fsutil.h - file system steps with every result checked (STYLE.md 7).
+ */
+#ifndef POPGATE_FSUTIL_H
+#define POPGATE_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+#include "util/compat.h"
+
+/* fsync(2) of the directory PATH. 0, or -1 with errno set. */
+int	fs_fsync_dir(const char *path) WARN_UNUSED;
+/* fsync of the directory that holds PATH. */
+int	fs_fsync_parent(const char *path) WARN_UNUSED;
+/* mkdir -p with MODE for each created directory; when DURABLE, the parent
+   of each created directory is fsynced. 0, or -1 with errno set. */
+int	fs_mkdir_p(const char *path, mode_t mode, bool durable) WARN_UNUSED;
+/* Writes LEN bytes fully, retrying on EINTR. 0 or -1 (errno). */
+int	fs_write_all(int fd, const void *, size_t) WARN_UNUSED;
+/* Writes PATH atomically and durably: PATH.tmp, fsync, close, rename,
+   fsync of the directory. 0 or -1 (errno; the temporary is removed). */
+int	fs_write_atomic(const char *path, const void *, size_t, mode_t)
+	    WARN_UNUSED;
+/* Reads the whole file into B (which enforces its own max). 0 or -1
+   (errno, EFBIG when B's limit was reached). */
+int	fs_read_file(const char *path, struct buf *b) WARN_UNUSED;
+/* True when errno means the disk (or the quota) is full. */
+bool	fs_errno_is_full(int err);
+
+#endif

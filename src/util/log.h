@@ -1,0 +1,38 @@
+/*
+ * log.h - one event per line, to stderr or syslog (STYLE.md section 5).
+ *
+ * Lines are "ids first, then key=value". Network text must go through
+ * str_vis() before it is logged; passwords and AUTH data never are.
+ * Safe to call from worker threads: a line is written with one write(2).
+ */
+#ifndef POPGATE_LOG_H
+#define POPGATE_LOG_H
+
+#include <stdbool.h>
+
+#include "util/compat.h"
+
+enum log_target {
+	LOG_TO_STDERR,
+	LOG_TO_SYSLOG,
+};
+
+/* Where lines go from now on. PROGNAME is kept by reference. */
+void	log_init(const char *progname, enum log_target);
+/* Debug traces on or off (off by default). */
+void	log_set_debug(bool);
+bool	log_debug_enabled(void);
+
+void	log_info(const char *, ...) PRINTFLIKE(1, 2);
+void	log_warn(const char *, ...) PRINTFLIKE(1, 2);
+void	log_error(const char *, ...) PRINTFLIKE(1, 2);
+void	log_debug(const char *, ...) PRINTFLIKE(1, 2);
+/* Startup only (config, bind, privilege drop): logs and exits 1. */
+void	log_fatal(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
+/* A broken invariant: logs with the location and aborts. */
+void	log_panic(const char *file, int line, const char *, ...)
+	    PRINTFLIKE(3, 4) NORETURN;
+
+#define PANIC(...) log_panic(__FILE__, __LINE__, __VA_ARGS__)
+
+#endif
