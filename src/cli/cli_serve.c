@@ -19,8 +19,13 @@
 #include "cli/cli.h"
 #include "core/conn.h"
 #include "core/tls.h"
+#include "policy/policy.h"
+#include "queue/queue.h"
+#include "smtp/smtp.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/priv.h"
+#include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
@@ -32,19 +37,29 @@ struct daemon {
 	struct listener		**listeners;
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int;
+	struct worker_pool	*io, *cpu;
+	struct smtp_server	*smtp;
 };
+
+#define IO_THREADS	32	/* fsync-bound: many, so commits batch */
+
+static bool
+is_pop3(enum listen_role role)
+{
+	return role == ROLE_POP3 || role == ROLE_POP3S;
+}
 
 static const char *
 refuse_text(enum listen_role role)
 {
-	if (role == ROLE_POP3 || role == ROLE_POP3S)
+	if (is_pop3(role))
 		return "-ERR [SYS/TEMP] too many connections, try again "
 		    "later\r\n";
-	return "421 4.7.0 too many connections, try again later\r\n";
+	return smtp_refuse_line;
 }
 
-/* Until the protocol modules are wired in, a listener answers that the
-   service is not there yet and closes. */
+/* Until the POP3 module is wired in, its listeners answer that the
+   service is not there yet and close. */
 static void
 interim_close(struct bufferevent *bev, void *arg)
 {
@@ -74,12 +89,20 @@ interim_accept(struct conn *c, void *arg)
 	(void)arg;
 	bufferevent_setcb(c->bev, NULL, interim_close, interim_event, c);
 	bufferevent_enable(c->bev, EV_WRITE);
-	if (c->lc->role == ROLE_POP3 || c->lc->role == ROLE_POP3S)
-		(void)evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "-ERR [SYS/TEMP] POP3 service not available yet\r\n");
+	(void)evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "-ERR [SYS/TEMP] POP3 service not available yet\r\n");
+}
+
+/* Every listener's connections: to the protocol of its role. */
+static void
+daemon_accept(struct conn *c, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (is_pop3(c->lc->role))
+		interim_accept(c, d);
 	else
-		(void)evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "421 4.3.2 SMTP service not available yet\r\n");
+		smtp_server_accept(c, d->smtp);
 }
 
 static void
@@ -102,7 +125,7 @@ bind_all(struct daemon *d)
 	for (i = 0; i < d->cfg->nlisten; i++) {
 		const struct listen_cfg *lc = &d->cfg->listen[i];
 
-		d->listeners[i] = listener_new(d->hub, lc, interim_accept, d,
+		d->listeners[i] = listener_new(d->hub, lc, daemon_accept, d,
 		    refuse_text(lc->role), &err);
 		if (d->listeners[i] == NULL) {
 			log_error("%s", err);
@@ -128,6 +151,9 @@ daemon_free(struct daemon *d)
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(&d->listeners[i]);
 	free(d->listeners);
+	smtp_server_free(&d->smtp);
+	worker_pool_free(&d->io);
+	worker_pool_free(&d->cpu);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)
@@ -161,6 +187,38 @@ start_privileged(struct daemon *d)
 	d->hub = conn_hub_new(d->base, d->ssl_ctx, d->cfg->max_connections,
 	    d->cfg->max_connections_per_ip);
 	return bind_all(d);
+}
+
+/* The services, after the privilege drop: workers open their store
+   handles as the daemon's user. Listeners are bound before (as root)
+   but only accept once the loop runs. */
+static int
+start_services(struct daemon *d)
+{
+	struct smtp_deps sd;
+	const char *err;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (fs_mkdir_p("tmp", 0700, false) == -1) {
+		log_error("cannot create %s/tmp: %s", d->cfg->data_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (queue_init_dirs(&err) == -1) {
+		log_error("cannot create the queue: %s", err);
+		return -1;
+	}
+	d->io = worker_pool_new(d->base, "io", IO_THREADS,
+	    backends_thread_init, backends_thread_fini, d->cfg);
+	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,
+	    backends_thread_init, backends_thread_fini, d->cfg);
+	memset(&sd, 0, sizeof(sd));
+	sd.base = d->base;
+	sd.cfg = d->cfg;
+	sd.io = d->io;
+	sd.cpu = d->cpu;
+	d->smtp = smtp_server_new(&sd);
+	return 0;
 }
 
 static int
@@ -226,7 +284,7 @@ cmd_serve(struct cli *c)
 	log_set_debug(d.cfg->debug);
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (start_privileged(&d) == -1 || drop_root(&d) == -1 ||
-	    open_store(&d) == -1) {
+	    open_store(&d) == -1 || start_services(&d) == -1) {
 		daemon_free(&d);
 		return EXIT_SYSTEM;
 	}

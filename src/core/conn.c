@@ -328,5 +328,8 @@ conn_set_timeout(struct conn *c, uint64_t seconds)
 {
 	struct timeval tv = { (time_t)seconds, 0 };
 
-	bufferevent_set_timeouts(c->bev, seconds != 0 ? &tv : NULL, NULL);
+	/* Both ways: a client that never reads its replies must time out
+	   too, even while we stopped reading from it. */
+	bufferevent_set_timeouts(c->bev, seconds != 0 ? &tv : NULL,
+	    seconds != 0 ? &tv : NULL);
 }

@@ -70,7 +70,8 @@ int	conn_starttls(struct conn *, const char **error_r);
 void	conn_tls_done(struct conn *);
 /* "TLSv1.3 with cipher ..." or "" into OUT. */
 void	conn_tls_info(const struct conn *, char *out, size_t outsz);
-/* Read timeout (idle) in seconds; 0 = none. */
+/* Idle timeout (reading, and writing pending output) in seconds;
+   0 = none. */
 void	conn_set_timeout(struct conn *, uint64_t seconds);
 
 #endif

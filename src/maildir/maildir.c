@@ -2,10 +2,18 @@
  * maildir.c - Maildir layout and creation.
  */
 #include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "maildir/maildir.h"
 #include "util/fsutil.h"
+#include "util/log.h"
+#include "util/spool.h"
 #include "util/str.h"
 #include "util/compat.h"
 
@@ -71,4 +79,230 @@ maildir_create(const char *mail_dir, const char *domain, const char *local,
 		}
 	}
 	return 0;
+}
+
+int
+maildir_create_path(const char *path)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char sub[MAILDIR_PATH_MAX + 8];
+	size_t i;
+
+	for (i = 0; i < nitems(subs); i++) {
+		if (str_fmt(sub, sizeof(sub), "%s/%s", path, subs[i]) == -1) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (fs_mkdir_p(sub, 0700, true) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- delivery ---- */
+
+static _Atomic unsigned long long deliver_seq;
+
+/* The host part of Maildir names: '/' and ':' are encoded as the
+   Maildir specification asks. */
+static void
+safe_host(const char *hostname, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *hostname != '\0' && o + 5 < outsz; hostname++) {
+		if (*hostname == '/' || *hostname == ':') {
+			(void)snprintf(out + o, outsz - o, "\\%03o",
+			    (unsigned char)*hostname);
+			o += 4;
+		} else {
+			out[o++] = *hostname;
+		}
+	}
+	out[o] = '\0';
+}
+
+static int
+unique_name(char *out, size_t outsz, const char *host, uint64_t size,
+    uint64_t vsize)
+{
+	struct timespec ts;
+	unsigned char rnd[4];
+	uint32_t r;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	memcpy(&r, rnd, sizeof(r));
+	return str_fmt(out, outsz, "%lld.M%06ldP%ldQ%lluR%08x.%s,S=%llu,W=%llu",
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
+	    ++deliver_seq, r, host, (unsigned long long)size,
+	    (unsigned long long)vsize);
+}
+
+/* Writes prefix + body to FD. */
+static int
+write_msg(int fd, const struct maildir_msg *m)
+{
+	char chunk[65536];
+	uint64_t off = 0;
+	const struct spool *b = m->body;
+
+	if (fs_write_all(fd, m->prefix, m->prefix_len) == -1)
+		return -1;
+	if (b->fd == -1)
+		return fs_write_all(fd, b->mem.data, b->len);
+	while (off < b->len) {
+		size_t n = b->len - off > sizeof(chunk) ? sizeof(chunk) :
+		    (size_t)(b->len - off);
+
+		if (spool_read(b, off, chunk, n) == -1 ||
+		    fs_write_all(fd, chunk, n) == -1)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/* A complete, fsynced copy at PATH. */
+static int
+write_copy(const char *path, const struct maildir_msg *m)
+{
+	int fd, saved;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (write_msg(fd, m) == -1 || fsync(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		(void)unlink(path);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) == -1) {
+		saved = errno;
+		(void)unlink(path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+maildir_usage(const char *path, uint64_t *used_r)
+{
+	static const char *const subs[] = { "new", "cur" };
+	char dir[MAILDIR_PATH_MAX + 8], file[MAILDIR_PATH_MAX + 300];
+	struct dirent *de;
+	uint64_t used = 0, v;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < nitems(subs); i++) {
+		if (str_fmt(dir, sizeof(dir), "%s/%s", path, subs[i]) == -1)
+			return -1;
+		d = opendir(dir);
+		if (d == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		while ((de = readdir(d)) != NULL) {
+			const char *s;
+			struct stat st;
+
+			if (de->d_name[0] == '.')
+				continue;
+			s = strstr(de->d_name, ",S=");
+			if (s != NULL && str_to_uint_n(s + 3,
+			    strspn(s + 3, "0123456789"), 0, UINT64_MAX,
+			    &v) == 0) {
+				used += v;
+			} else if (str_fmt(file, sizeof(file), "%s/%s", dir,
+			    de->d_name) == 0 && stat(file, &st) == 0) {
+				used += (uint64_t)st.st_size;
+			}
+		}
+		(void)closedir(d);
+	}
+	*used_r = used;
+	return 0;
+}
+
+int
+maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
+    const char *hostname, size_t *failed_r)
+{
+	char host[256], tmp[MAILDIR_PATH_MAX + 300], dst[MAILDIR_PATH_MAX + 300];
+	char newdir[MAILDIR_PATH_MAX + 8];
+	uint64_t size = m->prefix_len + m->body->len, used;
+	size_t i, done = 0;
+	int saved = 0;
+
+	safe_host(hostname, host, sizeof(host));
+	tmp[0] = '\0';
+	for (i = 0; i < n; i++) {
+		*failed_r = i;
+		if (maildir_create_path(d[i].path) == -1)
+			goto fail;
+		if (d[i].quota != 0) {
+			if (maildir_usage(d[i].path, &used) == -1)
+				goto fail;
+			if (used + size > d[i].quota) {
+				errno = EDQUOT;
+				goto fail;
+			}
+		}
+		if (unique_name(d[i].name, sizeof(d[i].name), host, size,
+		    size + m->lines) == -1 ||
+		    str_fmt(dst, sizeof(dst), "%s/new/%s", d[i].path,
+		    d[i].name) == -1) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		if (tmp[0] == '\0') {
+			/* The one real write: tmp/ of the first Maildir. */
+			if (str_fmt(tmp, sizeof(tmp), "%s/tmp/%s", d[i].path,
+			    d[i].name) == -1) {
+				errno = ENAMETOOLONG;
+				goto fail;
+			}
+			if (write_copy(tmp, m) == -1) {
+				tmp[0] = '\0';
+				goto fail;
+			}
+		}
+		if (link(tmp, dst) == -1) {
+			if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+				goto fail;
+			if (write_copy(dst, m) == -1)
+				goto fail;
+		}
+		done = i + 1;
+	}
+	/* The links are durable once each new/ is synced. */
+	for (i = 0; i < n; i++) {
+		*failed_r = i;
+		if (str_fmt(newdir, sizeof(newdir), "%s/new", d[i].path) == -1 ||
+		    fs_fsync_dir(newdir) == -1)
+			goto fail;
+	}
+	if (tmp[0] != '\0')
+		(void)unlink(tmp);
+	return 0;
+fail:
+	saved = errno;
+	for (i = 0; i < done; i++) {
+		if (str_fmt(dst, sizeof(dst), "%s/new/%s", d[i].path,
+		    d[i].name) == 0 && unlink(dst) == 0 &&
+		    str_fmt(newdir, sizeof(newdir), "%s/new", d[i].path) == 0 &&
+		    fs_fsync_dir(newdir) == -1)
+			log_warn("maildir %s: fsync after removing a partial "
+			    "delivery: %s", newdir, strerror(errno));
+	}
+	if (tmp[0] != '\0')
+		(void)unlink(tmp);
+	errno = saved;
+	return -1;
 }

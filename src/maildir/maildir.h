@@ -25,5 +25,38 @@ int	maildir_path(const char *mail_dir, const char *domain,
    with *ERROR_R (static or strerror). */
 int	maildir_create(const char *mail_dir, const char *domain,
 	    const char *local, const char **error_r) WARN_UNUSED;
+/* Same for a Maildir given by its path. 0 or -1 (errno). */
+int	maildir_create_path(const char *path) WARN_UNUSED;
+
+struct spool;
+
+/* One Maildir to deliver into. */
+struct maildir_dest {
+	const char	*path;		/* the Maildir (made if missing) */
+	uint64_t	 quota;		/* octets, 0 = none */
+	char		 name[256];	/* out: file name in new/ */
+};
+
+/* The message: PREFIX (trace headers) then BODY, LF line ends, LINES
+   the number of LF in both (for the W= size POP3 reports). */
+struct maildir_msg {
+	const char		*prefix;
+	size_t			 prefix_len;
+	const struct spool	*body;
+	uint64_t		 lines;
+};
+
+/* Delivers one durable copy into each destination's new/: written once
+   into tmp/, fsync, hard links (copies across file systems) into each
+   new/, fsync of each new/. File names carry ,S=<octets>,W=<octets with
+   CRLF>. All or nothing: on failure every copy already made is removed
+   again. 0, or -1 with errno set (EDQUOT: destination *FAILED_R is over
+   its quota; ENOSPC: disk full) and *FAILED_R the index that failed. */
+int	maildir_deliver(struct maildir_dest *, size_t n,
+	    const struct maildir_msg *, const char *hostname,
+	    size_t *failed_r) WARN_UNUSED;
+/* Octets used by the messages of the Maildir at PATH (from the ,S= of
+   the file names, stat(2) for names without). 0 or -1 (errno). */
+int	maildir_usage(const char *path, uint64_t *used_r) WARN_UNUSED;
 
 #endif

@@ -1,0 +1,241 @@
+/*
+ * policy_resolve.c - recipient resolution: hosted mailboxes, aliases
+ * (expanded recursively, loop-safe, depth and fan-out bounded) and the
+ * postmaster of RFC 5321 section 4.5.1.
+ *
+ * Only the domain as parsed decides whether an address is hosted: a
+ * source route, '%', '!' or quotes never turn a remote address into a
+ * local one (the parser keeps them in the local part).
+ */
+#include "policy/policy.h"
+#include "maildir/maildir.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+void *
+backends_thread_init(void *cfg)
+{
+	struct backends *b = xcalloc(1, sizeof(*b));
+
+	b->cfg = cfg;
+	return b;
+}
+
+void
+backends_thread_fini(void *p)
+{
+	struct backends *b = p;
+
+	if (b == NULL)
+		return;
+	store_close(&b->store);
+	free(b);
+}
+
+struct store *
+backends_store(struct backends *b, const char **error_r)
+{
+	if (b->store == NULL)
+		b->store = store_open(b->cfg->store, ".", error_r);
+	return b->store;
+}
+
+void
+backends_reset(struct backends *b)
+{
+	store_close(&b->store);
+}
+
+void
+resolution_free(struct resolution *r)
+{
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
+
+struct expand {
+	struct backends		*b;
+	struct store		*s;
+	struct resolution	*r;
+	struct strlist		 seen;
+	const char		*error;
+	bool			 temp;
+};
+
+static bool
+has_target(const struct resolution *r, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].address, address) == 0)
+			return true;
+	return false;
+}
+
+static struct target *
+add_target(struct resolution *r, enum target_kind kind, const char *address)
+{
+	struct target *t;
+
+	if (r->n >= POLICY_MAX_TARGETS || has_target(r, address))
+		return NULL;
+	r->v = xreallocarray(r->v, r->n + 1, sizeof(*r->v));
+	t = &r->v[r->n++];
+	memset(t, 0, sizeof(*t));
+	t->kind = kind;
+	(void)str_copy(t->address, address, sizeof(t->address));
+	return t;
+}
+
+/* The postmaster of a hosted domain without a mailbox or alias of that
+   name: the configured address, or the system Maildir. */
+static void
+add_postmaster(struct expand *e, int depth);
+
+static void
+add_mailbox(struct expand *e, const struct store_mailbox *m)
+{
+	struct target *t = add_target(e->r, TARGET_MAILBOX, m->address);
+
+	if (t == NULL)
+		return;
+	t->quota = m->quota;
+	(void)str_copy(t->customer, m->customer, sizeof(t->customer));
+	if (maildir_path(config_rel(e->b->cfg, e->b->cfg->mail_dir),
+	    m->domain, m->local, t->path, sizeof(t->path)) == -1)
+		e->r->n--;	/* cannot happen for a stored address */
+}
+
+static void expand(struct expand *, const char *address, int depth);
+
+static void
+expand_hosted(struct expand *e, const char *address, int depth)
+{
+	struct store_mailbox m;
+	struct strlist targets;
+	const char *err;
+	size_t i;
+	int r;
+
+	strlist_init(&targets);
+	r = store_alias_targets(e->s, address, &targets, &err);
+	if (r == -1) {
+		e->temp = true;
+		e->error = err;
+		return;
+	}
+	if (r == 1) {
+		for (i = 0; i < targets.n && !e->temp; i++) {
+			if (strcmp(targets.v[i], address) != 0) {
+				expand(e, targets.v[i], depth + 1);
+				continue;
+			}
+			/* The alias keeps a copy in its own mailbox. */
+			r = store_mailbox_get(e->s, address, &m, &err);
+			if (r == 1)
+				add_mailbox(e, &m);
+			else if (r == -1) {
+				e->temp = true;
+				e->error = err;
+			}
+		}
+		strlist_free(&targets);
+		return;
+	}
+	strlist_free(&targets);
+	r = store_mailbox_get(e->s, address, &m, &err);
+	if (r == 1) {
+		add_mailbox(e, &m);
+	} else if (r == -1) {
+		e->temp = true;
+		e->error = err;
+	} else if (strncmp(address, "postmaster@", 11) == 0) {
+		add_postmaster(e, depth);
+	}
+}
+
+static void
+expand(struct expand *e, const char *address, int depth)
+{
+	struct store_domain d;
+	const char *err;
+	int r;
+
+	if (e->temp)
+		return;
+	if (depth > POLICY_MAX_DEPTH) {
+		log_warn("alias expansion too deep at %s: loop?", address);
+		return;
+	}
+	if (strlist_has(&e->seen, address, false))
+		return;		/* a loop, or reached twice: once is enough */
+	strlist_add(&e->seen, address);
+	r = store_domain_get(e->s, addr_domain_of(address), &d, &err);
+	if (r == -1) {
+		e->temp = true;
+		e->error = err;
+		return;
+	}
+	if (r == 0) {
+		(void)add_target(e->r, TARGET_REMOTE, address);
+		return;
+	}
+	expand_hosted(e, address, depth);
+}
+
+static void
+add_postmaster(struct expand *e, int depth)
+{
+	const char *pm = e->b->cfg->postmaster;
+	struct target *t;
+
+	if (*pm != '\0' && !strlist_has(&e->seen, pm, false)) {
+		expand(e, pm, depth + 1);
+		return;
+	}
+	t = add_target(e->r, TARGET_SYSTEM, "postmaster");
+	if (t != NULL)
+		(void)str_copy(t->path, "postmaster", sizeof(t->path));
+}
+
+int
+policy_resolve(struct backends *b, const char *address, bool postmaster,
+    struct resolution *r, const char **error_r)
+{
+	struct expand e;
+	struct store_domain d;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(&e, 0, sizeof(e));
+	e.b = b;
+	e.r = r;
+	e.s = backends_store(b, error_r);
+	if (e.s == NULL)
+		return -1;
+	strlist_init(&e.seen);
+	if (postmaster) {
+		r->hosted = true;
+		add_postmaster(&e, 0);
+		goto done;
+	}
+	rc = store_domain_get(e.s, addr_domain_of(address), &d, error_r);
+	if (rc != 1) {
+		strlist_free(&e.seen);
+		return rc;
+	}
+	r->hosted = true;
+	(void)str_copy(r->customer, d.customer, sizeof(r->customer));
+	expand(&e, address, 0);
+done:
+	strlist_free(&e.seen);
+	if (e.temp) {
+		*error_r = e.error;
+		resolution_free(r);
+		return -1;
+	}
+	return r->n > 0 ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * queue.h - the durable queue of mail for remote recipients (SPEC 4, 6).
+ *
+ * One file per message in queue/msg/ID: a version header, typed
+ * length-prefixed records (envelope, then the message) and a mandatory
+ * END record holding a SHA-256 of everything before it (STYLE.md 7), so
+ * a reader rejects anything incomplete. Per-recipient delivery state
+ * lives beside it in queue/state/ID, replaced atomically. Files are made
+ * in queue/tmp, fsynced, renamed into msg/, and msg/ is fsynced: once
+ * queue_write() returns 0 the message survives a crash.
+ */
+#ifndef POPGATE_QUEUE_H
+#define POPGATE_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/addr.h"
+#include "core/ids.h"
+#include "util/buf.h"
+#include "util/compat.h"
+
+struct spool;
+
+#define QUEUE_DIR	"queue"
+
+enum queue_rstate {
+	QR_PENDING,
+	QR_DEFERRED,
+	QR_DELIVERED,
+	QR_BOUNCED,
+};
+
+struct queue_rcpt {
+	char			address[ADDR_BUFSZ];
+	char			orcpt[ADDR_BUFSZ + 8];	/* "" if none */
+	char			notify[40];
+	enum queue_rstate	state;
+	time_t			next_try;
+	unsigned		attempts;
+	char			last_error[512];
+};
+
+struct queue_env {
+	char			 id[ID_LEN + 1];
+	time_t			 arrival;
+	char			 sender[ADDR_BUFSZ];	/* "" = <> */
+	char			 auth[512];	/* what let it through */
+	char			 client[300];	/* host [ip] */
+	bool			 body8bit, smtputf8;
+	bool			 is_bounce;	/* a DSN we made */
+	char			 envid[101];
+	char			 ret[8];
+	time_t			 warned;	/* delay notice sent at */
+	struct queue_rcpt	*rcpts;
+	size_t			 nrcpts;
+};
+
+void	queue_env_init(struct queue_env *);
+void	queue_env_free(struct queue_env *);
+struct queue_rcpt *queue_env_add_rcpt(struct queue_env *,
+	    const char *address);
+
+/* Creates queue/{tmp,msg,state} under the current directory. */
+int	queue_init_dirs(const char **error_r) WARN_UNUSED;
+/* Writes ENV (a fresh id is made into env->id) and the message, PREFIX
+   then BODY, durably. 0, or -1 with errno and *ERROR_R. */
+int	queue_write(struct queue_env *env, const char *prefix,
+	    size_t prefix_len, const struct spool *body,
+	    const char **error_r) WARN_UNUSED;
+/* Reads the envelope of message ID; the message starts at *BODY_OFF and
+   is *BODY_LEN octets (LF line ends). Recipient states come from the
+   state file. 1 read, 0 no such message, -1 damaged or I/O error
+   (*ERROR_R). */
+int	queue_read(const char *id, struct queue_env *env, uint64_t *body_off,
+	    uint64_t *body_len, const char **error_r) WARN_UNUSED;
+/* Parses a queue file image (for the reader and the fuzzer). */
+int	queue_parse(const unsigned char *data, size_t len,
+	    struct queue_env *env, uint64_t *body_off, uint64_t *body_len,
+	    const char **error_r) WARN_UNUSED;
+/* Replaces the state file of ENV durably. 0 or -1 (errno). */
+int	queue_write_state(const struct queue_env *) WARN_UNUSED;
+/* Removes message ID (state first, then the message), durably. */
+int	queue_remove(const char *id) WARN_UNUSED;
+/* The path of message ID's file into OUT. */
+void	queue_msg_path(const char *id, char *out, size_t outsz);
+/* Calls FN for each queued message id; 0 or -1. */
+int	queue_scan(void (*fn)(const char *id, void *), void *arg)
+	    WARN_UNUSED;
+
+#endif

@@ -1,0 +1,516 @@
+/*
+ * smtp_data.c - message bodies: DATA (RFC 5321 4.1.1.4, dot-stuffing of
+ * 4.5.2) and BDAT (RFC 3030), then the durable delivery of the message.
+ *
+ * Lines must end in CRLF. A bare CR or LF never ends a line, so "\n.\n",
+ * "\r\n.\n" and "\n.\r\n" can never end DATA (SMTP smuggling); a message
+ * that contains one is refused at its end. Text lines over 1000 octets
+ * and messages over the size limit are read to their end and refused.
+ * The body is stored with LF line ends (the Maildir convention).
+ *
+ * Delivery runs on a worker: the queue file for remote recipients first,
+ * then one durable copy per local mailbox (maildir_deliver); "250" is
+ * sent only when all of it is on stable storage, and a failure removes
+ * whatever was already written, so no recipient keeps a partial or a
+ * single copy of a refused message.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "smtp/smtp_int.h"
+#include "maildir/maildir.h"
+#include "queue/queue.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+static void
+body_start(struct smtp_tx *tx, bool dot)
+{
+	memset(&tx->bp, 0, sizeof(tx->bp));
+	tx->bp.dot = dot;
+	tx->bp.bol = true;
+	tx->bp.in_headers = true;
+}
+
+/* Content octets of one line (no line end) into the spool and, while in
+   the header section, the header copy. */
+static void
+emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	if (!(tx->flags & TX_8BIT))
+		for (i = 0; i < n; i++)
+			if (p[i] >= 0x80) {
+				tx->flags |= TX_8BIT;
+				break;
+			}
+	tx->size += n;
+	tx->bp.line_len += n;
+	if (tx->size > tx->max_size)
+		tx->flags |= TX_TOOBIG;
+	if (tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG))
+		return;		/* refused anyway: keep nothing more */
+	spool_append(&tx->body, p, n);
+	if (tx->bp.in_headers && buf_append(&tx->headers, p, n) == -1)
+		tx->flags |= TX_HDRBIG;
+}
+
+/* The CRLF that ends a line. */
+static void
+end_line(struct smtp_tx *tx)
+{
+	if (tx->bp.in_headers && tx->bp.line_len == 0)
+		tx->bp.in_headers = false;	/* the empty line */
+	else if (tx->bp.in_headers && buf_putc(&tx->headers, '\n') == -1)
+		tx->flags |= TX_HDRBIG;
+	if (tx->bp.line_len + 2 > SMTP_TEXT_LINE_MAX)
+		tx->flags |= TX_LONG;
+	tx->size += 2;
+	tx->lines++;
+	if (tx->size > tx->max_size)
+		tx->flags |= TX_TOOBIG;
+	if (!(tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG)))
+		spool_append(&tx->body, "\n", 1);
+	tx->bp.line_len = 0;
+	tx->bp.bol = true;
+}
+
+/* A CR or LF that is not part of a CRLF. */
+static void
+bare(struct smtp_tx *tx, unsigned char c)
+{
+	tx->flags |= TX_BARE;
+	tx->bp.bol = false;	/* a bare LF starts no line */
+	emit(tx, &c, 1);
+}
+
+/* Feeds N octets; returns how many were consumed. In DATA mode it stops
+   after the terminating ".\r\n" (*END set) or before a '.' at a line
+   start whose meaning needs octets not yet received. */
+static size_t
+body_feed(struct smtp_tx *tx, const unsigned char *p, size_t n, bool *end)
+{
+	struct body_proc *bp = &tx->bp;
+	size_t i = 0;
+
+	*end = false;
+	while (i < n) {
+		const unsigned char *lf, *cr;
+		size_t span;
+
+		if (bp->pending_cr) {
+			bp->pending_cr = false;
+			if (p[i] == '\n') {
+				end_line(tx);
+				i++;
+				continue;
+			}
+			bare(tx, '\r');
+		}
+		if (bp->dot && bp->bol && p[i] == '.') {
+			if (n - i < 3 && !(n - i == 2 && p[i + 1] != '\r'))
+				return i;	/* ".", ".\r": wait */
+			if (p[i + 1] == '\r' && p[i + 2] == '\n') {
+				*end = true;
+				return i + 3;
+			}
+			i++;		/* RFC 5321 4.5.2: drop the dot */
+			bp->line_len++;
+			bp->bol = false;
+			continue;
+		}
+		bp->bol = false;
+		lf = memchr(p + i, '\n', n - i);
+		span = (lf != NULL ? (size_t)(lf - p) : n) - i;
+		/* Any CR inside the span but at its very end is bare. */
+		while ((cr = memchr(p + i, '\r', span)) != NULL &&
+		    cr != p + i + span - 1) {
+			emit(tx, p + i, (size_t)(cr - (p + i)));
+			span -= (size_t)(cr - (p + i)) + 1;
+			i = (size_t)(cr - p) + 1;
+			bare(tx, '\r');
+		}
+		if (span > 0 && p[i + span - 1] == '\r') {
+			emit(tx, p + i, span - 1);
+			i += span;
+			if (lf == NULL) {
+				bp->pending_cr = true;
+				continue;
+			}
+			end_line(tx);	/* CRLF */
+			i++;
+			continue;
+		}
+		emit(tx, p + i, span);
+		i += span;
+		if (lf != NULL) {
+			bare(tx, '\n');
+			i++;
+		}
+	}
+	return i;
+}
+
+/* ---- the Received: header and delivery ---- */
+
+static void
+rfc5322_date(char *out, size_t outsz, time_t t)
+{
+	struct tm tm;
+
+	(void)gmtime_r(&t, &tm);
+	if (strftime(out, outsz, "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
+		(void)str_copy(out, "Thu, 01 Jan 1970 00:00:00 +0000", outsz);
+}
+
+static void
+received(struct smtp_session *s, struct buf *b)
+{
+	struct smtp_tx *tx = s->tx;
+	char date[64], tls[160];
+
+	rfc5322_date(date, sizeof(date), time(NULL));
+	conn_tls_info(s->conn, tls, sizeof(tls));
+	(void)buf_printf(b, "Received: from %s (%s [%s])\n\tby %s (popgate) "
+	    "with %s%s id %s", s->helo[0] != '\0' ? s->helo : "unknown",
+	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str,
+	    s->cfg->hostname, s->esmtp ? "ESMTP" : "SMTP",
+	    s->conn->tls ? "S" : "", tx->id);
+	if (tls[0] != '\0')
+		(void)buf_printf(b, "\n\t(using %s)", tls);
+	if (tx->rcpts.n == 1)
+		(void)buf_printf(b, "\n\tfor <%s>", tx->rcpts.v[0]);
+	(void)buf_printf(b, "; %s\n", date);
+}
+
+struct deliver_job {
+	struct smtp_session	*s;
+	char			 id[ID_LEN + 1];
+	const char		*hostname;
+	struct buf		 local_prefix;	/* Return-Path + Received */
+	struct buf		 remote_prefix;	/* Received */
+	struct spool		 body;
+	uint64_t		 lines;
+	struct target		*targets;
+	size_t			 ntargets;
+	struct queue_env	 env;
+	/* results */
+	int			 err;		/* errno, 0 ok */
+	char			 failed[ADDR_BUFSZ];
+	bool			 queued;
+};
+
+static void
+deliver_release(void *arg)
+{
+	struct deliver_job *j = arg;
+
+	buf_free(&j->local_prefix);
+	buf_free(&j->remote_prefix);
+	spool_free(&j->body);
+	free(j->targets);
+	queue_env_free(&j->env);
+	free(j);
+}
+
+static uint64_t
+count_lf(const struct buf *b)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		n += b->data[i] == '\n';
+	return n;
+}
+
+static void
+deliver_work(void *ctx, void *arg)
+{
+	struct deliver_job *j = arg;
+	struct maildir_dest *dests;
+	struct maildir_msg m;
+	size_t i, n = 0, failed = 0;
+	const char *err;
+
+	(void)ctx;
+	if (j->body.err != 0) {
+		j->err = j->body.err;
+		return;
+	}
+	if (j->env.nrcpts > 0) {
+		if (queue_write(&j->env, j->remote_prefix.data,
+		    j->remote_prefix.len, &j->body, &err) == -1) {
+			j->err = errno;
+			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
+			return;
+		}
+		j->queued = true;
+	}
+	dests = xcalloc(j->ntargets + 1, sizeof(*dests));
+	for (i = 0; i < j->ntargets; i++) {
+		if (j->targets[i].kind == TARGET_REMOTE)
+			continue;
+		dests[n].path = j->targets[i].path;
+		dests[n].quota = j->targets[i].quota;
+		n++;
+	}
+	m.prefix = j->local_prefix.data;
+	m.prefix_len = j->local_prefix.len;
+	m.body = &j->body;
+	m.lines = j->lines + count_lf(&j->local_prefix);
+	if (n > 0 && maildir_deliver(dests, n, &m, j->hostname, &failed) ==
+	    -1) {
+		j->err = errno;
+		for (i = 0; i < j->ntargets; i++)
+			if (j->targets[i].path == dests[failed].path)
+				(void)str_copy(j->failed, j->targets[i].address,
+				    sizeof(j->failed));
+		if (j->queued && queue_remove(j->env.id) == -1)
+			log_error("qid=%s cannot remove after a failed local "
+			    "delivery: %s", j->env.id, strerror(errno));
+		j->queued = false;
+	}
+	free(dests);
+}
+
+static void
+log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
+{
+	struct smtp_tx *tx = s->tx;
+	size_t i;
+
+	for (i = 0; i < tx->ntargets; i++)
+		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
+		    "client=%s result=\"%s\"", s->conn->id, j->id,
+		    tx->targets[i].kind == TARGET_REMOTE ? "queued" :
+		    j->err == 0 ? "delivered" : "not-delivered",
+		    tx->targets[i].address, tx->sender,
+		    (unsigned long long)tx->size, s->conn->peer_str, res);
+}
+
+static void
+deliver_done(void *arg)
+{
+	struct deliver_job *j = arg;
+	struct smtp_session *s = j->s;
+	char res[128];
+
+	s->job = NULL;
+	if (j->err == 0) {
+		(void)str_fmt(res, sizeof(res), "250 2.0.0 Ok: queued as %s",
+		    j->id);
+		log_results(s, j, res);
+		smtp_reply_id(s, R_QUEUED, j->id);
+		s->nmsgs++;
+		if (j->queued && s->srv->d.queued != NULL)
+			s->srv->d.queued(s->srv->d.queued_arg, j->env.id);
+	} else if (j->err == EDQUOT) {
+		log_results(s, j, "452 4.2.2 mailbox full");
+		smtp_reply_id(s, R_OVER_QUOTA, j->failed);
+	} else if (fs_errno_is_full(j->err)) {
+		log_error("sess=%s qid=%s disk full delivering to <%s>",
+		    s->conn->id, j->id, j->failed);
+		log_results(s, j, "452 4.3.1 insufficient storage");
+		smtp_reply_id(s, R_DISK_FULL);
+	} else {
+		log_error("sess=%s qid=%s delivery to <%s> failed: %s",
+		    s->conn->id, j->id, j->failed, strerror(j->err));
+		log_results(s, j, "451 4.3.0 local error");
+		smtp_reply_id(s, R_LOCAL_ERROR);
+	}
+	deliver_release(j);
+	smtp_tx_free(&s->tx);
+	smtp_enter_state(s, SS_READY);
+	smtp_resume(s);
+}
+
+static const struct worker_ops deliver_ops = {
+	deliver_work, deliver_done, deliver_release,
+};
+
+/* The transaction's envelope for its remote targets. */
+static void
+make_env(struct smtp_session *s, struct deliver_job *j)
+{
+	struct smtp_tx *tx = s->tx;
+	size_t i;
+
+	queue_env_init(&j->env);
+	(void)str_copy(j->env.id, tx->id, sizeof(j->env.id));
+	j->env.arrival = time(NULL);
+	(void)str_copy(j->env.sender, tx->sender, sizeof(j->env.sender));
+	(void)str_fmt(j->env.client, sizeof(j->env.client), "%s [%s]",
+	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str);
+	(void)str_copy(j->env.auth, "forward", sizeof(j->env.auth));
+	j->env.body8bit = (tx->flags & TX_8BIT) != 0;
+	j->env.smtputf8 = tx->mail.smtputf8;
+	(void)str_copy(j->env.envid, tx->mail.envid, sizeof(j->env.envid));
+	(void)str_copy(j->env.ret, tx->mail.ret, sizeof(j->env.ret));
+	for (i = 0; i < tx->ntargets; i++)
+		if (tx->targets[i].kind == TARGET_REMOTE)
+			(void)queue_env_add_rcpt(&j->env,
+			    tx->targets[i].address);
+}
+
+static void
+deliver(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct deliver_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	(void)str_copy(j->id, tx->id, sizeof(j->id));
+	j->hostname = s->cfg->hostname;
+	buf_init(&j->local_prefix, BUF_UNLIMITED);
+	buf_init(&j->remote_prefix, BUF_UNLIMITED);
+	(void)buf_printf(&j->local_prefix, "Return-Path: <%s>\n", tx->sender);
+	received(s, &j->local_prefix);
+	received(s, &j->remote_prefix);
+	spool_move(&j->body, &tx->body);
+	j->lines = tx->lines;
+	j->ntargets = tx->ntargets;
+	j->targets = xreallocarray(NULL, tx->ntargets, sizeof(*j->targets));
+	memcpy(j->targets, tx->targets, tx->ntargets * sizeof(*j->targets));
+	make_env(s, j);
+	s->busy = true;
+	s->job = worker_submit(s->srv->d.io, &deliver_ops, j);
+}
+
+/* The whole message was read: refuse it or deliver it. */
+static void
+message_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	enum reply_id rid;
+
+	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
+	    tx->body.err != 0) {
+		rid = tx->flags & TX_BARE ? R_DATA_BARE :
+		    tx->flags & TX_LONG ? R_DATA_LONG_LINE :
+		    tx->flags & TX_TOOBIG ? R_MSG_TOO_BIG : R_LOCAL_ERROR;
+		log_info("sess=%s qid=%s smtp message-rejected client=%s "
+		    "from=<%s> size=%llu reason=%s", s->conn->id, tx->id,
+		    s->conn->peer_str, tx->sender,
+		    (unsigned long long)tx->size,
+		    rid == R_DATA_BARE ? "bare-cr-lf" : rid == R_DATA_LONG_LINE ?
+		    "line-too-long" : rid == R_MSG_TOO_BIG ? "too-big" :
+		    "spool-error");
+		if (rid == R_MSG_TOO_BIG)
+			smtp_reply_id(s, rid,
+			    (unsigned long long)tx->max_size);
+		else if (rid == R_LOCAL_ERROR)
+			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
+			    R_DISK_FULL : R_LOCAL_ERROR);
+		else
+			smtp_reply_error(s, rid);
+		smtp_tx_free(&s->tx);
+		if (s->state != SS_CLOSING)
+			smtp_enter_state(s, SS_READY);
+		return;
+	}
+	deliver(s);
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	if (s->tx->bdat) {
+		smtp_reply_error(s, R_BDAT_MIXED);
+		return;
+	}
+	body_start(s->tx, true);
+	smtp_enter_state(s, SS_DATA);
+	smtp_reply_id(s, R_DATA_GO);
+}
+
+void
+smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
+{
+	uint64_t size;
+	bool last;
+
+	if (smtp_parse_bdat(arg, len, &size, &last) == -1) {
+		/* RFC 3030 section 2: the chunk that follows cannot be
+		   found any more; the session cannot go on. */
+		smtp_reply_error(s, R_SYNTAX, "BDAT needs SIZE [LAST]");
+		smtp_close(s, "bad BDAT");
+		return;
+	}
+	if (!s->tx->bdat) {
+		s->tx->bdat = true;
+		body_start(s->tx, false);
+	}
+	s->tx->bdat_left = size;
+	s->tx->bdat_last = last;
+	smtp_enter_state(s, SS_BDAT);
+}
+
+/* BDAT chunk done: answer it, or end the message. */
+static void
+chunk_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+
+	if (!tx->bdat_last) {
+		smtp_enter_state(s, SS_RCPT);
+		smtp_reply_id(s, R_BDAT_OK, (unsigned long long)tx->size);
+		return;
+	}
+	if (tx->bp.pending_cr) {
+		tx->bp.pending_cr = false;
+		bare(tx, '\r');
+	}
+	if (!tx->bp.bol)
+		end_line(tx);	/* RFC 3030: complete the last line */
+	message_end(s);
+}
+
+bool
+smtp_data_input(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->conn->bev);
+	struct smtp_tx *tx = s->tx;
+	size_t have = evbuffer_get_length(in), used;
+	const unsigned char *p;
+	bool end = false;
+
+	if (s->state == SS_BDAT) {
+		if (tx->bdat_left == 0) {
+			chunk_end(s);
+			return true;
+		}
+		if (have == 0)
+			return false;
+		if (have > tx->bdat_left)
+			have = (size_t)tx->bdat_left;
+		p = evbuffer_pullup(in, (ssize_t)have);
+		used = body_feed(tx, p, have, &end);
+		(void)evbuffer_drain(in, used);
+		tx->bdat_left -= used;
+		if (tx->bdat_left == 0)
+			chunk_end(s);
+		return true;
+	}
+	if (have == 0)
+		return false;
+	p = evbuffer_pullup(in, (ssize_t)have);
+	used = body_feed(tx, p, have, &end);
+	(void)evbuffer_drain(in, used);
+	if (end) {
+		message_end(s);
+		return true;
+	}
+	return false;
+}

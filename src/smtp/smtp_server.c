@@ -1,0 +1,438 @@
+/*
+ * smtp_server.c - SMTP session life and I/O: accept, the input loop with
+ * table-driven dispatch, replies, flow control, closing (RFC 5321, RFC
+ * 2920 pipelining).
+ *
+ * Input is processed line by line until a command starts an async step
+ * (a lookup or a delivery on a worker); its callback resumes the loop,
+ * so pipelined commands keep their order. Reading stops while the
+ * output exceeds SMTP_OUTPUT_MAX (a client that does not read its
+ * replies) and the read watermark caps buffered input. A session is
+ * never freed inside its own callbacks: it is marked and freed from a
+ * deferred event.
+ */
+#include <stdarg.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "smtp/smtp_int.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+const char smtp_refuse_line[] =
+    "421 4.7.0 Too many connections, try again later\r\n";
+
+static const char *const state_names[SS_NSTATES] = {
+	[SS_CONNECTED] = "connected", [SS_HELO] = "helo",
+	[SS_READY] = "ready", [SS_MAIL] = "mail", [SS_RCPT] = "rcpt",
+	[SS_DATA] = "data", [SS_BDAT] = "bdat", [SS_TLS] = "tls",
+	[SS_CLOSING] = "closing",
+};
+
+const char *
+smtp_state_name(enum smtp_state st)
+{
+	return state_names[st];
+}
+
+void
+smtp_enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug("sess=%s smtp state %s -> %s", s->conn->id,
+	    state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+struct smtp_server *
+smtp_server_new(const struct smtp_deps *d)
+{
+	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
+
+	memcpy((void *)&srv->d, d, sizeof(*d));
+	(void)str_copy(srv->tmpdir, "tmp", sizeof(srv->tmpdir));
+	return srv;
+}
+
+static void
+session_free(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+
+	worker_cancel(&s->job);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	srv->nsessions--;
+	log_info("sess=%s smtp disconnect client=%s msgs=%llu errors=%u "
+	    "duration=%llums", s->conn->id, s->conn->peer_str,
+	    (unsigned long long)s->nmsgs, s->errors,
+	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
+	smtp_tx_free(&s->tx);
+	buf_free(&s->line);
+	if (s->ev_later != NULL)
+		event_free(s->ev_later);
+	conn_free(&s->conn);
+	free(s);
+}
+
+void
+smtp_server_free(struct smtp_server **sp)
+{
+	struct smtp_server *srv = *sp;
+
+	if (srv == NULL)
+		return;
+	*sp = NULL;
+	while (srv->sessions != NULL) {
+		struct smtp_session *s = srv->sessions;
+
+		/* Best effort: the socket may take the line at once. */
+		if (s->state != SS_TLS && s->state != SS_CLOSING) {
+			smtp_reply_id(s, R_SHUTDOWN);
+			(void)bufferevent_flush(s->conn->bev, EV_WRITE,
+			    BEV_FLUSH);
+		}
+		session_free(s);
+	}
+	free(srv);
+}
+
+/* Deferred work: free a closed session, or resume its input. */
+static void
+on_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->free_me)
+		session_free(s);
+	else
+		smtp_process(s);
+}
+
+static void
+schedule_free(struct smtp_session *s)
+{
+	s->free_me = true;
+	bufferevent_disable(s->conn->bev, EV_READ | EV_WRITE);
+	event_active(s->ev_later, 0, 0);
+}
+
+void
+smtp_close(struct smtp_session *s, const char *why)
+{
+	if (s->state == SS_CLOSING || s->free_me)
+		return;
+	log_debug("sess=%s smtp closing: %s", s->conn->id, why);
+	smtp_enter_state(s, SS_CLOSING);
+	worker_cancel(&s->job);
+	s->busy = false;
+	bufferevent_disable(s->conn->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) == 0)
+		schedule_free(s);
+}
+
+static void
+write_line(struct smtp_session *s, const char *text, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(s->conn->bev);
+
+	if (s->free_me)
+		return;
+	(void)evbuffer_add(out, text, len);
+	(void)evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+vreply(struct smtp_session *s, int code, const char *esc, const char *fmt,
+    va_list ap)
+{
+	char line[SMTP_LINE_MAX + 64];
+	int n, m;
+
+	n = snprintf(line, sizeof(line), "%d %s%s", code, esc,
+	    *esc != '\0' ? " " : "");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+#pragma GCC diagnostic pop
+	if (m < 0)
+		m = 0;
+	if ((size_t)(n + m) >= sizeof(line))
+		m = (int)(sizeof(line) - (size_t)n - 1);
+	write_line(s, line, (size_t)(n + m));
+	log_debug("sess=%s smtp reply \"%.*s\"", s->conn->id, n + m, line);
+}
+
+void
+smtp_reply(struct smtp_session *s, int code, const char *esc,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreply(s, code, esc, fmt, ap);
+	va_end(ap);
+}
+
+void
+smtp_reply_id(struct smtp_session *s, enum reply_id id, ...)
+{
+	va_list ap;
+
+	va_start(ap, id);
+	vreply(s, replies[id].code, replies[id].esc, replies[id].text, ap);
+	va_end(ap);
+}
+
+void
+smtp_reply_error(struct smtp_session *s, enum reply_id id, ...)
+{
+	va_list ap;
+
+	va_start(ap, id);
+	vreply(s, replies[id].code, replies[id].esc, replies[id].text, ap);
+	va_end(ap);
+	if (++s->errors >= s->cfg->max_errors) {
+		log_warn("sess=%s smtp too-many-errors client=%s errors=%u",
+		    s->conn->id, s->conn->peer_str, s->errors);
+		smtp_reply_id(s, R_TOO_MANY_ERRORS);
+		smtp_close(s, "too many errors");
+	}
+}
+
+static void
+dispatch(struct smtp_session *s)
+{
+	const struct smtp_cmd *cmd;
+	const char *arg;
+	size_t arglen;
+	enum smtp_verb verb;
+
+	verb = smtp_cmd_verb(s->line.data, s->line.len, &arg, &arglen);
+	if (log_debug_enabled()) {
+		char vis[128];
+
+		/* Never log AUTH data (STYLE.md section 5). */
+		log_debug("sess=%s smtp command \"%s\"", s->conn->id,
+		    verb == V_AUTH ? "AUTH ..." : str_vis(vis, sizeof(vis),
+		    s->line.data, s->line.len));
+	}
+	cmd = smtp_cmd_find(verb);
+	if (cmd == NULL) {
+		smtp_reply_error(s, verb == V_UNKNOWN ? R_UNKNOWN_CMD :
+		    R_NOT_IMPL);
+		return;
+	}
+	if (!(cmd->states & ST(s->state))) {
+		uint64_t size;
+		bool last;
+
+		/* A refused BDAT is still followed by its chunk (RFC 3030
+		   section 2): skip it, or it would be read as commands. */
+		if (verb == V_BDAT &&
+		    smtp_parse_bdat(arg, arglen, &size, &last) == 0 &&
+		    size > 0) {
+			s->discard = size;
+			s->discard_reply = smtp_sequence_error(s, verb);
+			return;
+		}
+		smtp_reply_error(s, smtp_sequence_error(s, verb));
+		return;
+	}
+	if ((cmd->flags & CMD_NOARG) && arglen > 0) {
+		smtp_reply_error(s, R_SYNTAX, "no arguments allowed");
+		return;
+	}
+	cmd->fn(s, arg, arglen);
+}
+
+void
+smtp_process(struct smtp_session *s)
+{
+	struct evbuffer *in, *out;
+
+	while (!s->busy && !s->free_me) {
+		if (s->state == SS_CONNECTED || s->state == SS_TLS ||
+		    s->state == SS_CLOSING)
+			return;
+		in = bufferevent_get_input(s->conn->bev);
+		out = bufferevent_get_output(s->conn->bev);
+		if (evbuffer_get_length(out) > SMTP_OUTPUT_MAX) {
+			/* Resumed by on_write once the client reads. */
+			bufferevent_disable(s->conn->bev, EV_READ);
+			return;
+		}
+		if (s->discard > 0) {
+			size_t n = evbuffer_get_length(in);
+
+			if (n == 0)
+				return;
+			if (n > s->discard)
+				n = (size_t)s->discard;
+			(void)evbuffer_drain(in, n);
+			s->discard -= n;
+			if (s->discard == 0)
+				smtp_reply_error(s, s->discard_reply);
+			continue;
+		}
+		if (s->state == SS_DATA || s->state == SS_BDAT) {
+			if (!smtp_data_input(s))
+				return;
+			continue;
+		}
+		switch (linereader_get(&s->lr, in, &s->line)) {
+		case LINE_NONE:
+			return;
+		case LINE_TOO_LONG:
+			smtp_reply_error(s, R_LINE_TOO_LONG);
+			break;
+		case LINE_BARE:
+			smtp_reply_error(s, R_BARE_LF);
+			break;
+		case LINE_OK:
+			dispatch(s);
+			break;
+		}
+	}
+}
+
+void
+smtp_resume(struct smtp_session *s)
+{
+	s->busy = false;
+	if (s->state != SS_CLOSING && !s->free_me)
+		smtp_process(s);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	smtp_process(arg);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->free_me)
+		return;
+	if (s->state == SS_CLOSING) {
+		schedule_free(s);
+		return;
+	}
+	if (!(bufferevent_get_enabled(s->conn->bev) & EV_READ) &&
+	    s->state != SS_TLS) {
+		bufferevent_enable(s->conn->bev, EV_READ);
+		event_active(s->ev_later, 0, 0);
+	}
+}
+
+static void on_event(struct bufferevent *, short, void *);
+
+/* (Re)installs the callbacks on the connection's current bufferevent. */
+static void
+setup_bev(struct smtp_session *s)
+{
+	bufferevent_setcb(s->conn->bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(s->conn->bev, EV_READ, 0, SMTP_INPUT_MAX);
+	conn_set_timeout(s->conn, s->cfg->smtp_timeout);
+	bufferevent_enable(s->conn->bev, EV_READ | EV_WRITE);
+}
+
+void
+smtp_starttls_begin(struct smtp_session *s)
+{
+	const char *err;
+
+	smtp_enter_state(s, SS_TLS);
+	if (conn_starttls(s->conn, &err) == -1) {
+		log_error("sess=%s smtp starttls: %s", s->conn->id, err);
+		schedule_free(s);
+		return;
+	}
+	setup_bev(s);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->free_me)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		char info[160];
+
+		conn_tls_done(s->conn);
+		conn_tls_info(s->conn, info, sizeof(info));
+		log_info("sess=%s smtp tls client=%s %s", s->conn->id,
+		    s->conn->peer_str, info);
+		if (s->state == SS_TLS) {
+			/* RFC 3207 section 4.2: forget everything. */
+			s->helo[0] = '\0';
+			s->esmtp = false;
+			smtp_enter_state(s, SS_HELO);
+			smtp_process(s);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("sess=%s smtp timeout client=%s state=%s",
+		    s->conn->id, s->conn->peer_str, state_names[s->state]);
+		if (s->state != SS_TLS && s->state != SS_CLOSING) {
+			smtp_reply_id(s, R_TIMEOUT);
+			smtp_close(s, "timeout");
+			bufferevent_enable(s->conn->bev, EV_WRITE);
+			conn_set_timeout(s->conn, 10);
+			return;
+		}
+		schedule_free(s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		log_debug("sess=%s smtp connection error", s->conn->id);
+	if (s->tx != NULL && (s->state == SS_DATA || s->state == SS_BDAT))
+		log_info("sess=%s smtp lost client=%s during %s",
+		    s->conn->id, s->conn->peer_str, state_names[s->state]);
+	schedule_free(s);
+}
+
+void
+smtp_server_accept(struct conn *c, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+
+	s->srv = srv;
+	s->cfg = srv->d.cfg;
+	s->conn = c;
+	linereader_init(&s->lr, SMTP_LINE_MAX);
+	buf_init(&s->line, SMTP_LINE_MAX);
+	s->ev_later = event_new(srv->d.base, -1, 0, on_later, s);
+	s->next = srv->sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	log_info("sess=%s smtp connect client=%s port=%u listener=%s",
+	    c->id, c->peer_str, (unsigned)c->peer_port,
+	    config_role_name(c->lc->role));
+	setup_bev(s);
+	smtp_greet(s);
+}

@@ -1,0 +1,397 @@
+/*
+ * smtp_session.c - the SMTP commands (RFC 5321 section 4.1) and their
+ * table: which states allow each one. The dispatcher alone answers 503
+ * for a command in the wrong state and 500/502 for unknown ones.
+ *
+ * RCPT is the only command here that waits: recipient resolution (store
+ * lookups, alias expansion, quota) runs on a worker.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "smtp/smtp_int.h"
+#include "maildir/maildir.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+static void cmd_helo(struct smtp_session *, const char *, size_t);
+static void cmd_ehlo(struct smtp_session *, const char *, size_t);
+static void cmd_mail(struct smtp_session *, const char *, size_t);
+static void cmd_rcpt(struct smtp_session *, const char *, size_t);
+static void cmd_rset(struct smtp_session *, const char *, size_t);
+static void cmd_noop(struct smtp_session *, const char *, size_t);
+static void cmd_quit(struct smtp_session *, const char *, size_t);
+static void cmd_vrfy(struct smtp_session *, const char *, size_t);
+static void cmd_help(struct smtp_session *, const char *, size_t);
+static void cmd_starttls(struct smtp_session *, const char *, size_t);
+
+#define ANY (ST(SS_HELO) | ST(SS_READY) | ST(SS_MAIL) | ST(SS_RCPT))
+
+const struct smtp_cmd smtp_cmds[] = {
+	{ "EHLO", V_EHLO, cmd_ehlo, ANY, 0 },
+	{ "HELO", V_HELO, cmd_helo, ANY, 0 },
+	{ "MAIL", V_MAIL, cmd_mail, ST(SS_READY), 0 },
+	{ "RCPT", V_RCPT, cmd_rcpt, ST(SS_MAIL) | ST(SS_RCPT), 0 },
+	{ "DATA", V_DATA, smtp_cmd_data, ST(SS_RCPT), CMD_LAST | CMD_NOARG },
+	{ "BDAT", V_BDAT, smtp_cmd_bdat, ST(SS_RCPT), 0 },
+	{ "RSET", V_RSET, cmd_rset, ANY, CMD_NOARG },
+	{ "NOOP", V_NOOP, cmd_noop, ANY, 0 },
+	{ "QUIT", V_QUIT, cmd_quit, ANY, CMD_LAST | CMD_NOARG },
+	{ "VRFY", V_VRFY, cmd_vrfy, ANY, 0 },
+	{ "HELP", V_HELP, cmd_help, ANY, 0 },
+	{ "STARTTLS", V_STARTTLS, cmd_starttls, ST(SS_READY),
+	    CMD_LAST | CMD_NOARG },
+	{ NULL, V_UNKNOWN, NULL, 0, 0 },
+};
+
+const struct smtp_cmd *
+smtp_cmd_find(enum smtp_verb verb)
+{
+	const struct smtp_cmd *c;
+
+	for (c = smtp_cmds; c->name != NULL; c++)
+		if (c->verb == verb)
+			return c;
+	return NULL;
+}
+
+enum reply_id
+smtp_sequence_error(const struct smtp_session *s, enum smtp_verb verb)
+{
+	if (s->state == SS_HELO)
+		return R_NEED_HELO;
+	switch (verb) {
+	case V_MAIL:
+		return R_NESTED_MAIL;
+	case V_RCPT:
+		return R_NEED_MAIL;
+	case V_DATA:
+	case V_BDAT:
+		return s->state == SS_MAIL ? R_NEED_RCPT : R_NEED_MAIL;
+	case V_STARTTLS:
+		return s->conn->tls ? R_TLS_ALREADY : R_NO_TLS_YET;
+	default:
+		return R_BAD_SEQUENCE;
+	}
+}
+
+void
+smtp_tx_free(struct smtp_tx **txp)
+{
+	struct smtp_tx *tx = *txp;
+
+	if (tx == NULL)
+		return;
+	*txp = NULL;
+	strlist_free(&tx->rcpts);
+	free(tx->targets);
+	spool_free(&tx->body);
+	buf_free(&tx->headers);
+	free(tx);
+}
+
+void
+smtp_greet(struct smtp_session *s)
+{
+	/* RFC 5321 4.3.1: "220 domain text"; no enhanced code can come
+	   before the domain. */
+	smtp_reply(s, 220, "", "%s ESMTP popgate", s->cfg->hostname);
+	smtp_enter_state(s, SS_HELO);
+}
+
+static bool
+set_helo(struct smtp_session *s, const char *arg, size_t len)
+{
+	const char *err;
+
+	if (smtp_parse_helo(arg, len, &err) == -1) {
+		smtp_reply_error(s, R_SYNTAX, err);
+		return false;
+	}
+	(void)str_ncopy(s->helo, arg, len, sizeof(s->helo));
+	smtp_tx_free(&s->tx);
+	return true;
+}
+
+static void
+cmd_helo(struct smtp_session *s, const char *arg, size_t len)
+{
+	if (!set_helo(s, arg, len))
+		return;
+	s->esmtp = false;
+	smtp_enter_state(s, SS_READY);
+	smtp_reply(s, 250, "", "%s", s->cfg->hostname);
+}
+
+/* The SIZE we announce: the most any message may have. */
+static uint64_t
+size_limit(const struct smtp_session *s)
+{
+	return s->cfg->max_message_size;
+}
+
+static void
+cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct evbuffer *out;
+
+	if (!set_helo(s, arg, len))
+		return;
+	s->esmtp = true;
+	smtp_enter_state(s, SS_READY);
+	out = bufferevent_get_output(s->conn->bev);
+	/* RFC 5321 4.1.1.1: the first line names us, not a status. */
+	(void)evbuffer_add_printf(out, "250-%s Hello %s [%s]\r\n",
+	    s->cfg->hostname, s->helo, s->conn->peer_str);
+	(void)evbuffer_add_printf(out, "250-PIPELINING\r\n"
+	    "250-SIZE %llu\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n",
+	    (unsigned long long)size_limit(s));
+	if (!s->conn->tls)
+		(void)evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	(void)evbuffer_add_printf(out, "250-SMTPUTF8\r\n250 CHUNKING\r\n");
+}
+
+static void
+cmd_mail(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_mail_args m;
+	struct smtp_tx *tx;
+	enum reply_id rid;
+	const char *detail;
+
+	if (smtp_parse_mail(arg, len, &m, &rid, &detail) == -1) {
+		smtp_reply_error(s, rid, detail);
+		return;
+	}
+	if (m.body == BODY_BINARYMIME) {
+		smtp_reply_error(s, R_PARAM_UNKNOWN, "BINARYMIME is not "
+		    "offered");
+		return;
+	}
+	if (m.has_size && m.size > size_limit(s)) {
+		smtp_reply(s, replies[R_MSG_TOO_BIG].code,
+		    replies[R_MSG_TOO_BIG].esc, "Message size exceeds the "
+		    "limit of %llu octets", (unsigned long long)size_limit(s));
+		return;
+	}
+	tx = xcalloc(1, sizeof(*tx));
+	ids_new(tx->id);
+	tx->mail = m;
+	if (m.kind == ADDR_PATH_MAILBOX) {
+		/* Keep the local part as given, the domain lower-case. */
+		str_lower(tx->mail.addr.domain);
+		addr_format(&tx->mail.addr, tx->sender, sizeof(tx->sender));
+	}
+	strlist_init(&tx->rcpts);
+	spool_init(&tx->body, s->srv->tmpdir);
+	buf_init(&tx->headers, SMTP_HEADER_MAX);
+	tx->max_size = size_limit(s);
+	s->tx = tx;
+	smtp_enter_state(s, SS_MAIL);
+	log_debug("sess=%s qid=%s smtp mail from=<%s> size=%llu", s->conn->id,
+	    tx->id, tx->sender, (unsigned long long)m.size);
+	smtp_reply_id(s, R_SENDER_OK);
+}
+
+/* ---- RCPT: resolution on a worker ---- */
+
+struct rcpt_job {
+	struct smtp_session	*s;
+	struct backends		*b;
+	char			 address[ADDR_BUFSZ];
+	char			 given[ADDR_BUFSZ];
+	bool			 postmaster;
+	uint64_t		 size;		/* SIZE= or 0 */
+	/* results */
+	int			 r;
+	struct resolution	 res;
+	char			 error[256];
+	char			 full[ADDR_BUFSZ];	/* over quota */
+};
+
+static void
+rcpt_work(void *ctx, void *arg)
+{
+	struct rcpt_job *j = arg;
+	const char *err = "";
+	size_t i;
+
+	j->r = policy_resolve(ctx, j->address, j->postmaster, &j->res, &err);
+	if (j->r == -1) {
+		(void)str_copy(j->error, err, sizeof(j->error));
+		return;
+	}
+	for (i = 0; j->r == 1 && i < j->res.n; i++) {
+		const struct target *t = &j->res.v[i];
+		uint64_t used;
+
+		if (t->kind != TARGET_MAILBOX || t->quota == 0)
+			continue;
+		if (maildir_usage(t->path, &used) == 0 &&
+		    used + j->size > t->quota) {
+			(void)str_copy(j->full, t->address, sizeof(j->full));
+			return;
+		}
+	}
+}
+
+static void
+rcpt_release(void *arg)
+{
+	struct rcpt_job *j = arg;
+
+	resolution_free(&j->res);
+	free(j);
+}
+
+static void
+rcpt_accept(struct smtp_session *s, struct rcpt_job *j)
+{
+	struct smtp_tx *tx = s->tx;
+	size_t i, k;
+
+	for (i = 0; i < j->res.n; i++) {
+		for (k = 0; k < tx->ntargets; k++)
+			if (strcmp(tx->targets[k].address,
+			    j->res.v[i].address) == 0)
+				break;
+		if (k < tx->ntargets)
+			continue;	/* already a target of this message */
+		tx->targets = xreallocarray(tx->targets, tx->ntargets + 1,
+		    sizeof(*tx->targets));
+		tx->targets[tx->ntargets++] = j->res.v[i];
+	}
+	strlist_add(&tx->rcpts, j->given);
+	smtp_enter_state(s, SS_RCPT);
+	smtp_reply_id(s, R_RCPT_OK);
+}
+
+static void
+rcpt_done(void *arg)
+{
+	struct rcpt_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job = NULL;
+	if (j->r == -1) {
+		log_warn("sess=%s smtp rcpt-deferred to=<%s> reason=\"%s\"",
+		    s->conn->id, j->given, j->error);
+		smtp_reply_id(s, R_TEMP_FAIL);
+	} else if (j->full[0] != '\0') {
+		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=quota",
+		    s->conn->id, j->full);
+		smtp_reply_id(s, R_OVER_QUOTA, j->full);
+	} else if (j->r == 1) {
+		rcpt_accept(s, j);
+	} else if (!j->res.hosted) {
+		log_info("sess=%s smtp rcpt-rejected client=%s from=<%s> "
+		    "to=<%s> rule=authorized", s->conn->id, s->conn->peer_str,
+		    s->tx->sender, j->given);
+		smtp_reply_error(s, R_RELAY_DENIED, j->given);
+	} else {
+		log_info("sess=%s smtp rcpt-rejected client=%s to=<%s> "
+		    "rule=unknown-user", s->conn->id, s->conn->peer_str,
+		    j->given);
+		smtp_reply_error(s, R_UNKNOWN_USER, j->given);
+	}
+	rcpt_release(j);
+	smtp_resume(s);
+}
+
+static const struct worker_ops rcpt_ops = {
+	rcpt_work, rcpt_done, rcpt_release,
+};
+
+static void
+cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_rcpt_args a;
+	struct rcpt_job *j;
+	enum reply_id rid;
+	const char *detail;
+
+	if (smtp_parse_rcpt(arg, len, s->tx->mail.smtputf8, &a, &rid,
+	    &detail) == -1) {
+		smtp_reply_error(s, rid, detail);
+		return;
+	}
+	if (s->tx->rcpts.n >= s->cfg->max_recipients) {
+		smtp_reply_id(s, R_TOO_MANY_RCPTS);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->size = s->tx->mail.size;
+	if (a.kind == ADDR_PATH_POSTMASTER) {
+		j->postmaster = true;
+		(void)str_copy(j->given, "postmaster", sizeof(j->given));
+	} else {
+		addr_format(&a.addr, j->given, sizeof(j->given));
+		addr_canonicalize(&a.addr);
+		addr_format(&a.addr, j->address, sizeof(j->address));
+	}
+	s->busy = true;
+	s->job = worker_submit(s->srv->d.io, &rcpt_ops, j);
+}
+
+static void
+cmd_rset(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_tx_free(&s->tx);
+	if (s->state != SS_HELO)
+		smtp_enter_state(s, SS_READY);
+	smtp_reply_id(s, R_RESET);
+}
+
+static void
+cmd_noop(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply_id(s, R_NOOP);
+}
+
+static void
+cmd_quit(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply_id(s, R_BYE);
+	smtp_close(s, "quit");
+}
+
+static void
+cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len == 0) {
+		smtp_reply_error(s, R_SYNTAX, "VRFY needs an argument");
+		return;
+	}
+	smtp_reply_id(s, R_VRFY);
+}
+
+static void
+cmd_help(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply_id(s, R_HELP);
+}
+
+static void
+cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	if (s->conn->tls || s->conn->ssl != NULL) {
+		smtp_reply_error(s, R_TLS_ALREADY);
+		return;
+	}
+	smtp_reply_id(s, R_STARTTLS_GO);
+	smtp_starttls_begin(s);
+}
