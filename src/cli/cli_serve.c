@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "core/conn.h"
+#include "core/dns.h"
 #include "core/tls.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
@@ -38,6 +39,7 @@ struct daemon {
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int;
 	struct worker_pool	*io, *cpu;
+	struct dns		*dns;
 	struct smtp_server	*smtp;
 };
 
@@ -152,6 +154,7 @@ daemon_free(struct daemon *d)
 		listener_free(&d->listeners[i]);
 	free(d->listeners);
 	smtp_server_free(&d->smtp);
+	dns_free(&d->dns);
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
 	if (d->sig_term != NULL)
@@ -208,6 +211,11 @@ start_services(struct daemon *d)
 		log_error("cannot create the queue: %s", err);
 		return -1;
 	}
+	d->dns = dns_new(d->base, d->cfg->dns_servers, &err);
+	if (d->dns == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
 	d->io = worker_pool_new(d->base, "io", IO_THREADS,
 	    backends_thread_init, backends_thread_fini, d->cfg);
 	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,
@@ -217,6 +225,7 @@ start_services(struct daemon *d)
 	sd.cfg = d->cfg;
 	sd.io = d->io;
 	sd.cpu = d->cpu;
+	sd.dns = d->dns;
 	d->smtp = smtp_server_new(&sd);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/conn.h"
+#include "core/dns.h"
 #include "core/ids.h"
 #include "core/linereader.h"
 #include "core/reply.h"
@@ -94,6 +95,7 @@ struct smtp_session {
 	bool			 esmtp;
 	bool			 busy;		/* an async step runs */
 	struct worker_job	*job;
+	struct dns_req		*dnsreq;
 	struct event		*ev_later;	/* resume / free */
 	bool			 free_me;
 	struct smtp_tx		*tx;

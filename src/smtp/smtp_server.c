@@ -66,6 +66,7 @@ session_free(struct smtp_session *s)
 	struct smtp_server *srv = s->srv;
 
 	worker_cancel(&s->job);
+	dns_cancel(&s->dnsreq);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -413,6 +414,25 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	schedule_free(s);
 }
 
+#define RDNS_TIMEOUT_MS 10000
+
+static void
+on_rdns(int status, const char *name, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->dnsreq = NULL;
+	if (status == 1) {
+		(void)str_copy(s->rdns, name, sizeof(s->rdns));
+		str_lower(s->rdns);
+	}
+	log_info("sess=%s smtp client=%s name=%s", s->conn->id,
+	    s->conn->peer_str, status == 1 ? s->rdns : status == -1 ?
+	    "unknown(temporary)" : "unknown");
+	smtp_greet(s);
+	smtp_process(s);
+}
+
 void
 smtp_server_accept(struct conn *c, void *arg)
 {
@@ -434,5 +454,13 @@ smtp_server_accept(struct conn *c, void *arg)
 	    c->id, c->peer_str, (unsigned)c->peer_port,
 	    config_role_name(c->lc->role));
 	setup_bev(s);
+	if (srv->d.dns != NULL && s->cfg->reverse_dns) {
+		/* Postfix-like: the client's name is known before the
+		   greeting (for Received: and the logs). */
+		s->dnsreq = dns_reverse(srv->d.dns, &c->peer, RDNS_TIMEOUT_MS,
+		    on_rdns, s);
+		return;
+	}
 	smtp_greet(s);
+	smtp_process(s);
 }

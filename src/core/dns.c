@@ -1,0 +1,478 @@
+/*
+ * dns.c - c-ares driven by libevent.
+ *
+ * c-ares tells us which sockets it wants watched (ARES_OPT_SOCK_STATE_CB);
+ * each gets a libevent event that calls ares_process_fd(), and one timer
+ * follows ares_timeout(). c-ares cannot cancel a single query, so a
+ * request that timed out or was cancelled stays allocated, marked done,
+ * until c-ares has called back for each of its queries.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <arpa/nameser.h>
+
+#include <ares.h>
+#include <event2/event.h>
+
+#include "core/dns.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+struct dns_sock {
+	struct dns_sock		*next;
+	ares_socket_t		 fd;
+	struct event		*ev;
+	struct dns		*dns;
+};
+
+struct dns {
+	struct event_base	*base;
+	ares_channel		 ch;
+	struct dns_sock		*socks;
+	struct event		*timer;
+	char			 err[256];
+};
+
+enum req_kind {
+	REQ_REVERSE,
+	REQ_MX,
+	REQ_ADDRS,
+};
+
+#define MAX_ADDRS	32
+#define MAX_MX		32
+
+struct dns_req {
+	struct dns		*dns;
+	enum req_kind		 kind;
+	void			*cb;
+	void			*arg;
+	struct event		*timer;		/* the time limit */
+	struct event		*deliver;	/* answers, deferred */
+	int			 pending;	/* c-ares queries out */
+	bool			 done;		/* the result is set */
+	bool			 delivered;	/* the user was called */
+	bool			 cancelled;
+	int			 status;
+	struct netaddr		 addr;		/* REVERSE: the client */
+	char			 name[256];	/* REVERSE: the PTR name */
+	struct dns_mx		 mx[MAX_MX];
+	size_t			 nmx;
+	struct netaddr		 addrs[MAX_ADDRS];
+	size_t			 naddrs;
+};
+
+static void dns_schedule(struct dns *);
+
+static void
+on_sock(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_sock *ds = arg;
+
+	ares_process_fd(ds->dns->ch,
+	    (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+	    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	dns_schedule(ds->dns);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	(void)fd;
+	(void)what;
+	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	dns_schedule(d);
+}
+
+static void
+dns_schedule(struct dns *d)
+{
+	struct timeval tv, *t;
+
+	t = ares_timeout(d->ch, NULL, &tv);
+	if (t == NULL)
+		(void)event_del(d->timer);
+	else
+		(void)event_add(d->timer, t);
+}
+
+static void
+sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns *d = data;
+	struct dns_sock **pp, *ds;
+
+	for (pp = &d->socks; (ds = *pp) != NULL; pp = &ds->next)
+		if (ds->fd == fd)
+			break;
+	if (!readable && !writable) {
+		if (ds != NULL) {
+			*pp = ds->next;
+			event_free(ds->ev);
+			free(ds);
+		}
+		return;
+	}
+	if (ds == NULL) {
+		ds = xcalloc(1, sizeof(*ds));
+		ds->fd = fd;
+		ds->dns = d;
+		ds->next = d->socks;
+		d->socks = ds;
+	} else {
+		event_free(ds->ev);
+	}
+	ds->ev = event_new(d->base, fd, EV_PERSIST |
+	    (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0), on_sock, ds);
+	if (ds->ev == NULL || event_add(ds->ev, NULL) == -1)
+		log_error("dns: cannot watch a resolver socket");
+}
+
+struct dns *
+dns_new(struct event_base *base, const char *servers, const char **error_r)
+{
+	struct dns *d = xcalloc(1, sizeof(*d));
+	struct ares_options o;
+	int mask, r;
+
+	memset(&o, 0, sizeof(o));
+	o.sock_state_cb = sock_state;
+	o.sock_state_cb_data = d;
+	o.timeout = 2000;	/* per try, ms */
+	o.tries = 2;
+	o.lookups = (char *)"b";	/* DNS only, never /etc/hosts */
+	mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+	    ARES_OPT_LOOKUPS;
+	d->base = base;
+	r = ares_library_init(ARES_LIB_INIT_ALL);
+	if (r == ARES_SUCCESS)
+		r = ares_init_options(&d->ch, &o, mask);
+	if (r == ARES_SUCCESS && servers != NULL && *servers != '\0')
+		r = ares_set_servers_ports_csv(d->ch, servers);
+	if (r != ARES_SUCCESS) {
+		(void)snprintf(d->err, sizeof(d->err), "resolver: %s",
+		    ares_strerror(r));
+		*error_r = d->err;
+		free(d);
+		return NULL;
+	}
+	d->timer = evtimer_new(base, on_timer, d);
+	return d;
+}
+
+void
+dns_free(struct dns **dp)
+{
+	struct dns *d = *dp;
+	struct dns_sock *ds;
+
+	if (d == NULL)
+		return;
+	*dp = NULL;
+	/* Calls every outstanding callback with ARES_EDESTRUCTION. */
+	ares_destroy(d->ch);
+	while ((ds = d->socks) != NULL) {
+		d->socks = ds->next;
+		event_free(ds->ev);
+		free(ds);
+	}
+	event_free(d->timer);
+	ares_library_cleanup();
+	free(d);
+}
+
+static void
+req_put(struct dns_req *r)
+{
+	if (r->pending == 0 && r->done && (r->delivered || r->cancelled)) {
+		event_free(r->timer);
+		event_free(r->deliver);
+		free(r);
+	}
+}
+
+static int
+map_status(int status)
+{
+	switch (status) {
+	case ARES_SUCCESS:
+		return 1;
+	case ARES_ENODATA:
+		return 0;
+	case ARES_ENOTFOUND:
+		return DNS_NXDOMAIN;
+	default:
+		return -1;
+	}
+}
+
+/* Sets the result once; the user hears of it from the loop, never from
+   inside the call that started the request. */
+static void
+finish(struct dns_req *r, int status)
+{
+	if (r->done)
+		return;
+	r->done = true;
+	r->status = status;
+	(void)event_del(r->timer);
+	event_active(r->deliver, 0, 0);
+}
+
+static void
+on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_req *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (!r->cancelled) {
+		r->delivered = true;
+		switch (r->kind) {
+		case REQ_REVERSE:
+			((dns_name_cb *)r->cb)(r->status, r->status == 1 ?
+			    r->name : NULL, r->arg);
+			break;
+		case REQ_MX:
+			((dns_mx_cb *)r->cb)(r->status, r->mx, r->nmx, r->arg);
+			break;
+		case REQ_ADDRS:
+			((dns_addr_cb *)r->cb)(r->status, r->addrs, r->naddrs,
+			    r->arg);
+			break;
+		}
+	}
+	req_put(r);
+}
+
+static void
+on_req_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_req *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->nmx = r->naddrs = 0;
+	finish(r, -1);
+}
+
+static struct dns_req *
+req_new(struct dns *d, enum req_kind kind, void *cb, void *arg,
+    unsigned timeout_ms)
+{
+	struct dns_req *r = xcalloc(1, sizeof(*r));
+	struct timeval tv = { timeout_ms / 1000,
+		(suseconds_t)(timeout_ms % 1000) * 1000 };
+
+	r->dns = d;
+	r->kind = kind;
+	r->cb = cb;
+	r->arg = arg;
+	r->timer = evtimer_new(d->base, on_req_timeout, r);
+	r->deliver = event_new(d->base, -1, 0, on_deliver, r);
+	(void)evtimer_add(r->timer, &tv);
+	return r;
+}
+
+void
+dns_cancel(struct dns_req **rp)
+{
+	struct dns_req *r = *rp;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	r->cancelled = true;
+	if (!r->done) {
+		r->done = true;
+		(void)event_del(r->timer);
+	}
+	(void)event_del(r->deliver);
+	req_put(r);
+}
+
+/* Collects the addresses of an addrinfo result. */
+static size_t
+collect(const struct ares_addrinfo *ai, struct netaddr *out, size_t max)
+{
+	const struct ares_addrinfo_node *n;
+	size_t k = 0;
+	int fam;
+
+	/* IPv4 first, then IPv6: most MX hosts are reached over v4. */
+	for (fam = 0; fam < 2; fam++) {
+		for (n = ai != NULL ? ai->nodes : NULL; n != NULL && k < max;
+		    n = n->ai_next) {
+			if ((fam == 0) != (n->ai_family == AF_INET))
+				continue;
+			if (net_addr_from_sockaddr(n->ai_addr, &out[k]) == 0)
+				k++;
+		}
+	}
+	return k;
+}
+
+/* ---- reverse ---- */
+
+static void
+on_confirm(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct dns_req *r = arg;
+	struct netaddr a[MAX_ADDRS];
+	size_t n, i;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		int st = map_status(status);
+
+		n = st == 1 ? collect(ai, a, MAX_ADDRS) : 0;
+		for (i = 0; i < n; i++)
+			if (net_addr_equal(&a[i], &r->addr))
+				break;
+		finish(r, st == -1 ? -1 : i < n ? 1 : 0);
+	}
+	if (ai != NULL)
+		ares_freeaddrinfo(ai);
+	req_put(r);
+}
+
+static void
+on_ptr(void *arg, int status, int timeouts, struct hostent *he)
+{
+	struct dns_req *r = arg;
+	struct ares_addrinfo_hints hints;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		int st = map_status(status);
+
+		if (st != 1 || he == NULL || he->h_name == NULL ||
+		    str_copy(r->name, he->h_name, sizeof(r->name)) == -1 ||
+		    strspn(r->name, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+		    strlen(r->name)) {
+			finish(r, st == -1 ? -1 : 0);
+		} else {
+			memset(&hints, 0, sizeof(hints));
+			hints.ai_family = AF_UNSPEC;
+			hints.ai_flags = ARES_AI_NOSORT;
+			r->pending++;
+			ares_getaddrinfo(r->dns->ch, r->name, NULL, &hints,
+			    on_confirm, r);
+			dns_schedule(r->dns);
+		}
+	}
+	req_put(r);
+}
+
+struct dns_req *
+dns_reverse(struct dns *d, const struct netaddr *addr, unsigned timeout_ms,
+    dns_name_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_REVERSE, (void *)cb, arg,
+	    timeout_ms);
+
+	r->addr = *addr;
+	r->pending++;
+	ares_gethostbyaddr(d->ch, addr->a, addr->family == AF_INET ? 4 : 16,
+	    addr->family, on_ptr, r);
+	dns_schedule(d);
+	return r;
+}
+
+/* ---- MX ---- */
+
+static void
+on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	struct ares_mx_reply *mx = NULL, *m;
+	int st;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		if (st == 1) {
+			int pr = ares_parse_mx_reply(abuf, alen, &mx);
+
+			if (pr == ARES_ENODATA)
+				st = 0;
+			else if (pr != ARES_SUCCESS)
+				st = -1;
+		}
+		for (m = mx; st == 1 && m != NULL && r->nmx < MAX_MX;
+		    m = m->next) {
+			struct dns_mx *o = &r->mx[r->nmx];
+			const char *h = strcmp(m->host, ".") == 0 ? "" :
+			    m->host;
+
+			if (str_copy(o->host, h, sizeof(o->host)) == -1)
+				continue;
+			o->pref = m->priority;
+			r->nmx++;
+		}
+		if (st == 1 && r->nmx == 0)
+			st = 0;
+		finish(r, st);
+	}
+	if (mx != NULL)
+		ares_free_data(mx);
+	req_put(r);
+}
+
+struct dns_req *
+dns_mx(struct dns *d, const char *domain, unsigned timeout_ms, dns_mx_cb *cb,
+    void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_MX, (void *)cb, arg, timeout_ms);
+
+	r->pending++;
+	ares_query(d->ch, domain, ns_c_in, ns_t_mx, on_mx, r);
+	dns_schedule(d);
+	return r;
+}
+
+/* ---- A / AAAA ---- */
+
+static void
+on_addrs(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct dns_req *r = arg;
+	int st;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		r->naddrs = st == 1 ? collect(ai, r->addrs, MAX_ADDRS) : 0;
+		if (st == 1 && r->naddrs == 0)
+			st = 0;
+		finish(r, st);
+	}
+	if (ai != NULL)
+		ares_freeaddrinfo(ai);
+	req_put(r);
+}
+
+struct dns_req *
+dns_addrs(struct dns *d, const char *host, unsigned timeout_ms,
+    dns_addr_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_ADDRS, (void *)cb, arg, timeout_ms);
+	struct ares_addrinfo_hints hints;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = ARES_AI_NOSORT;
+	r->pending++;
+	ares_getaddrinfo(d->ch, host, NULL, &hints, on_addrs, r);
+	dns_schedule(d);
+	return r;
+}
