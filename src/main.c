@@ -24,6 +24,8 @@ static const struct {
 	{ "mailbox", cli_mailbox, "add|list|show|passwd|quota|delete "
 	    "mailboxes" },
 	{ "alias", cli_alias, "add|list|show|delete aliases" },
+	{ "relay", cli_relay, "list|allow|revoke|explain relay "
+	    "authorizations" },
 };
 
 static void

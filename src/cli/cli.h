@@ -105,6 +105,10 @@ void	cli_table_free(struct cli_table *);
 /* Formats a unix time as UTC "YYYY-MM-DD HH:MM:SS". */
 void	cli_fmt_time(char *, size_t, int64_t);
 
+/* Revokes every relay authorization of CUSTOMER (after suspend or
+   delete). 0 or an exit code. */
+int	cli_relay_revoke_customer(struct cli *, const char *customer);
+
 /* The subcommand groups. */
 int	cli_customer(int argc, char **argv);
 int	cli_domain(int argc, char **argv);
@@ -113,5 +117,6 @@ int	cli_alias(int argc, char **argv);
 int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
+int	cli_relay(int argc, char **argv);
 
 #endif

@@ -98,7 +98,9 @@ set_status(struct cli *c, bool suspended)
 		return r;
 	printf("customer %s %s\n", c->pos[0],
 	    suspended ? "suspended" : "resumed");
-	return 0;
+	/* SPEC 1: suspending revokes the customer's authorizations at
+	   once; the daemon also checks the standing at every MAIL. */
+	return suspended ? cli_relay_revoke_customer(c, c->pos[0]) : 0;
 }
 
 static int
@@ -130,7 +132,7 @@ cmd_delete(struct cli *c)
 		return r;
 	printf("customer %s deleted (Maildirs under %s are kept)\n",
 	    c->pos[0], c->cfg->mail_dir);
-	return 0;
+	return cli_relay_revoke_customer(c, c->pos[0]);
 }
 
 static const struct cli_cmd cmds[] = {

@@ -22,6 +22,7 @@
 #include "core/tls.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
+#include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -40,10 +41,13 @@ struct daemon {
 	struct event		*sig_term, *sig_int;
 	struct worker_pool	*io, *cpu;
 	struct dns		*dns;
+	struct auth_throttle	*throttle;
 	struct smtp_server	*smtp;
+	struct pop3_server	*pop3;
 };
 
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
+#define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
 
 static bool
 is_pop3(enum listen_role role)
@@ -55,44 +59,8 @@ static const char *
 refuse_text(enum listen_role role)
 {
 	if (is_pop3(role))
-		return "-ERR [SYS/TEMP] too many connections, try again "
-		    "later\r\n";
+		return pop3_refuse_line;
 	return smtp_refuse_line;
-}
-
-/* Until the POP3 module is wired in, its listeners answer that the
-   service is not there yet and close. */
-static void
-interim_close(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_free(&c);
-}
-
-static void
-interim_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		conn_tls_done(c);
-		return;
-	}
-	conn_free(&c);
-}
-
-static void
-interim_accept(struct conn *c, void *arg)
-{
-	(void)arg;
-	bufferevent_setcb(c->bev, NULL, interim_close, interim_event, c);
-	bufferevent_enable(c->bev, EV_WRITE);
-	(void)evbuffer_add_printf(bufferevent_get_output(c->bev),
-	    "-ERR [SYS/TEMP] POP3 service not available yet\r\n");
 }
 
 /* Every listener's connections: to the protocol of its role. */
@@ -102,7 +70,7 @@ daemon_accept(struct conn *c, void *arg)
 	struct daemon *d = arg;
 
 	if (is_pop3(c->lc->role))
-		interim_accept(c, d);
+		pop3_server_accept(c, d->pop3);
 	else
 		smtp_server_accept(c, d->smtp);
 }
@@ -154,7 +122,9 @@ daemon_free(struct daemon *d)
 		listener_free(&d->listeners[i]);
 	free(d->listeners);
 	smtp_server_free(&d->smtp);
+	pop3_server_free(&d->pop3);
 	dns_free(&d->dns);
+	auth_throttle_free(&d->throttle);
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
 	if (d->sig_term != NULL)
@@ -199,6 +169,7 @@ static int
 start_services(struct daemon *d)
 {
 	struct smtp_deps sd;
+	struct pop3_deps pd;
 	const char *err;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -227,6 +198,15 @@ start_services(struct daemon *d)
 	sd.cpu = d->cpu;
 	sd.dns = d->dns;
 	d->smtp = smtp_server_new(&sd);
+	d->throttle = auth_throttle_new((unsigned)d->cfg->auth_max_failures,
+	    AUTH_THROTTLE_WINDOW);
+	memset(&pd, 0, sizeof(pd));
+	pd.base = d->base;
+	pd.cfg = d->cfg;
+	pd.io = d->io;
+	pd.cpu = d->cpu;
+	pd.throttle = d->throttle;
+	d->pop3 = pop3_server_new(&pd);
 	return 0;
 }
 

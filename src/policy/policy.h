@@ -14,12 +14,14 @@
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "relay/relay_auth.h"
 #include "store/store.h"
 
 /* A worker thread's handles, opened on first use. */
 struct backends {
 	const struct config	*cfg;
 	struct store		*store;
+	struct relay_auth	*relay;
 };
 
 /* worker_init_fn / worker_fini_fn for the pools: ARG is the config. */
@@ -27,8 +29,8 @@ void	*backends_thread_init(void *cfg);
 void	 backends_thread_fini(void *);
 /* The thread's store, opened now if needed; NULL with *ERROR_R. */
 struct store *backends_store(struct backends *, const char **error_r);
-/* After a failure the handle is reopened on next use. */
-void	 backends_reset(struct backends *);
+/* The thread's relay table, opened now if needed; NULL with *ERROR_R. */
+struct relay_auth *backends_relay(struct backends *, const char **error_r);
 
 enum target_kind {
 	TARGET_MAILBOX,		/* a hosted mailbox */
@@ -63,5 +65,41 @@ struct resolution {
 int	policy_resolve(struct backends *, const char *address,
 	    bool postmaster, struct resolution *r, const char **error_r);
 void	resolution_free(struct resolution *);
+
+/* ---- logins (POP3, SMTP AUTH): policy_auth.c ---- */
+
+struct login {
+	/* in */
+	char		user[ADDR_BUFSZ];
+	char		pass[PASSWD_MAX + 1];	/* wiped after use */
+	struct netaddr	client;
+	char		listener[32];
+	/* out */
+	int		result;		/* 1 ok, 0 refused, -1 temporary */
+	struct store_mailbox mbox;
+	bool		relay_opened;
+	const char	*relay_note;	/* why not opened, or NULL */
+	char		error[256];
+};
+
+/* Verifies the login (store lookup, crypt(3)); fills L->mbox on
+   success. On a worker thread. */
+void	policy_login(struct backends *, struct login *);
+/* After a successful POP3 login: records the relay authorization for
+   L->client, unless the customer is suspended or the address is in
+   relay_never_authorize (L->relay_note says which). */
+void	policy_record_relay(struct backends *, struct login *);
+
+/* Failed logins per client address, on the loop thread: after
+   auth_max_failures failures within the window, further logins from that
+   address are refused without checking the password. */
+struct auth_throttle;
+struct auth_throttle *auth_throttle_new(unsigned max_failures,
+	    unsigned window_seconds);
+void	auth_throttle_free(struct auth_throttle **);
+bool	auth_throttle_blocked(struct auth_throttle *, const struct netaddr *,
+	    time_t now);
+void	auth_throttle_failed(struct auth_throttle *, const struct netaddr *,
+	    time_t now);
 
 #endif

@@ -30,6 +30,7 @@ backends_thread_fini(void *p)
 	if (b == NULL)
 		return;
 	store_close(&b->store);
+	relay_close(&b->relay);
 	free(b);
 }
 
@@ -41,10 +42,12 @@ backends_store(struct backends *b, const char **error_r)
 	return b->store;
 }
 
-void
-backends_reset(struct backends *b)
+struct relay_auth *
+backends_relay(struct backends *b, const char **error_r)
 {
-	store_close(&b->store);
+	if (b->relay == NULL)
+		b->relay = relay_open(b->cfg->relay_store, ".", error_r);
+	return b->relay;
 }
 
 void

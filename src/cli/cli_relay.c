@@ -1,0 +1,217 @@
+/*
+ * cli_relay.c - popgate relay list|allow|revoke|explain: the live relay
+ * authorizations, edited in the table the daemon reads, so a change acts
+ * on the running daemon at once.
+ *
+ * `allow` lets another POP/IMAP server (a Dovecot post-login script, for
+ * example) open the relay, so popgate can front an existing system.
+ */
+#include <time.h>
+
+#include "cli/cli.h"
+#include "relay/relay_auth.h"
+#include "util/clock.h"
+#include "util/compat.h"
+
+static const char *const cols[] = { "address", "customer", "mailbox",
+	"client", "listener", "opened", "expires" };
+
+static int
+open_relay(struct cli *c, struct relay_auth **ra)
+{
+	const char *err;
+	int r;
+
+	if ((r = cli_open(c)) != 0)
+		return r;
+	*ra = relay_open(c->cfg->relay_store, ".", &err);
+	if (*ra == NULL) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	return 0;
+}
+
+static void
+add_row(const struct relay_entry *e, void *arg)
+{
+	char opened[32], expires[32];
+
+	cli_fmt_time(opened, sizeof(opened), e->opened);
+	cli_fmt_time(expires, sizeof(expires), e->expires);
+	cli_table_row(arg, e->key, e->customer, e->mailbox[0] != '\0' ?
+	    e->mailbox : "-", e->client[0] != '\0' ? e->client : "-",
+	    e->listener, opened, expires);
+}
+
+static int
+cmd_list(struct cli *c)
+{
+	struct relay_auth *ra = NULL;
+	struct cli_table t;
+	const char *err;
+	int r;
+
+	if ((r = open_relay(c, &ra)) != 0)
+		return r;
+	cli_table_init(&t, cols, nitems(cols), NULL);
+	r = relay_list(ra, clock_now(), add_row, &t, &err);
+	if (r == 0)
+		cli_table_print(&t, c->json);
+	else
+		cli_err(c, "%s", err);
+	cli_table_free(&t);
+	relay_close(&ra);
+	return r == 0 ? 0 : EXIT_SYSTEM;
+}
+
+/* The table key for an address or network typed by the administrator:
+   a host (an IPv6 one widened to relay_ipv6_prefix) is keyed like a
+   login; any other network is stored as a network. */
+static int
+parse_target(struct cli *c, const char *arg, struct relay_entry *e)
+{
+	struct netprefix p;
+	unsigned host_bits;
+
+	if (net_prefix_parse(arg, false, &p) == -1) {
+		cli_err(c, "bad address or network '%s' (expected e.g. "
+		    "192.0.2.7, 192.0.2.0/24 or 2001:db8::/64)", arg);
+		return EXIT_USER;
+	}
+	host_bits = p.addr.family == AF_INET ? 32 :
+	    (unsigned)c->cfg->relay_ipv6_prefix;
+	if (p.bits == (p.addr.family == AF_INET ? 32 : 128) ||
+	    p.bits == host_bits) {
+		relay_key(&p.addr, (unsigned)c->cfg->relay_ipv6_prefix, e->key,
+		    sizeof(e->key));
+		e->net = false;
+	} else {
+		net_prefix_format(&p, e->key, sizeof(e->key));
+		e->net = true;
+	}
+	return 0;
+}
+
+static int
+cmd_allow(struct cli *c)
+{
+	struct relay_auth *ra = NULL;
+	struct store_customer cu;
+	struct relay_entry e;
+	const char *err;
+	char until[32];
+	time_t now = clock_now();
+	int r;
+
+	if (c->customer == NULL) {
+		cli_err(c, "whose authorization is it? give --customer NAME");
+		return EXIT_USER;
+	}
+	if ((r = open_relay(c, &ra)) != 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	if ((r = parse_target(c, c->pos[0], &e)) != 0)
+		goto out;
+	r = store_customer_get(c->store, c->customer, &cu, &err);
+	if (r != 1) {
+		if (r == 0)
+			cli_err(c, "no customer '%s'", c->customer);
+		else
+			cli_err(c, "%s", err);
+		r = r == 0 ? EXIT_USER : EXIT_SYSTEM;
+		goto out;
+	}
+	if (cu.suspended) {
+		cli_err(c, "customer '%s' is suspended: it may not relay",
+		    cu.name);
+		r = EXIT_USER;
+		goto out;
+	}
+	(void)str_copy(e.customer, cu.name, sizeof(e.customer));
+	(void)str_copy(e.listener, "cli", sizeof(e.listener));
+	e.opened = now;
+	e.expires = now + (time_t)(c->have_for ? c->duration :
+	    c->cfg->relay_window);
+	if (relay_record(ra, &e, &err) == -1) {
+		cli_err(c, "%s", err);
+		r = EXIT_SYSTEM;
+		goto out;
+	}
+	cli_fmt_time(until, sizeof(until), e.expires);
+	printf("relay open for %s (customer %s) until %s UTC\n", e.key,
+	    e.customer, until);
+	r = 0;
+out:
+	relay_close(&ra);
+	return r;
+}
+
+static int
+cmd_revoke(struct cli *c)
+{
+	struct relay_auth *ra = NULL;
+	struct relay_entry e;
+	const char *err;
+	int r, n;
+
+	if (c->npos == 0 && c->customer == NULL) {
+		cli_err(c, "give an address or network, --customer NAME, or "
+		    "both");
+		return EXIT_USER;
+	}
+	if ((r = open_relay(c, &ra)) != 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	if (c->npos > 0 && (r = parse_target(c, c->pos[0], &e)) != 0) {
+		relay_close(&ra);
+		return r;
+	}
+	n = relay_revoke(ra, c->npos > 0 ? e.key : NULL, c->customer, &err);
+	relay_close(&ra);
+	if (n < 0) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	printf("%d authorization(s) revoked\n", n);
+	return 0;
+}
+
+int
+cli_relay_revoke_customer(struct cli *c, const char *customer)
+{
+	struct relay_auth *ra;
+	const char *err;
+	char name[STORE_NAME_MAX + 1];
+	int n;
+
+	(void)str_copy(name, customer, sizeof(name));
+	str_lower(name);
+	ra = relay_open(c->cfg->relay_store, ".", &err);
+	n = ra != NULL ? relay_revoke(ra, NULL, name, &err) : -1;
+	relay_close(&ra);
+	if (n < 0) {
+		cli_err(c, "the change is made, but its relay authorizations "
+		    "could not be revoked: %s", err);
+		return EXIT_SYSTEM;
+	}
+	if (n > 0)
+		printf("%d relay authorization(s) of %s revoked\n", n, name);
+	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "list", cmd_list, OPT_JSON, 0, 0, "",
+	    "the live relay authorizations" },
+	{ "allow", cmd_allow, OPT_CUSTOMER | OPT_FOR, 1, 1,
+	    "IP|NETWORK --customer NAME [--for 90m]",
+	    "open the relay for an address on behalf of a customer" },
+	{ "revoke", cmd_revoke, OPT_CUSTOMER, 0, 1,
+	    "[IP|NETWORK] [--customer NAME]", "close it again" },
+};
+
+int
+cli_relay(int argc, char **argv)
+{
+	return cli_dispatch("relay", cmds, nitems(cmds), argc, argv);
+}

@@ -1,0 +1,364 @@
+/*
+ * pop3_auth.c - the AUTHORIZATION state: CAPA (RFC 2449), STLS (RFC
+ * 2595), USER/PASS (RFC 1939), AUTH PLAIN (RFC 5034, RFC 4616), the
+ * login, the mailbox lock, and the relay authorization it records.
+ *
+ * A login goes through three steps off the event loop: the password
+ * check (cpu pool), then - once the mailbox lock is taken - opening the
+ * maildrop and recording the relay authorization (io pool). A failed
+ * login is answered after auth_failure_delay, counted from the command,
+ * so the time tells nothing; failures are throttled per address.
+ * Plaintext logins need TLS unless pop3_plaintext_auth allows them.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "pop3/pop3_int.h"
+#include "core/sasl.h"
+#include "maildir/maildir.h"
+#include "util/clock.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+void
+pop3_cmd_capa(struct pop3_session *s, const char *arg, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(s->conn->bev);
+
+	(void)arg;
+	(void)len;
+	(void)evbuffer_add_printf(out, "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
+	if (s->state == PS_AUTHORIZATION) {
+		if (pop3_plaintext_ok(s))
+			(void)evbuffer_add_printf(out,
+			    "USER\r\nSASL PLAIN\r\n");
+		if (!s->conn->tls && s->conn->ssl == NULL)
+			(void)evbuffer_add_printf(out, "STLS\r\n");
+	}
+	(void)evbuffer_add_printf(out, "IMPLEMENTATION popgate\r\n.\r\n");
+}
+
+void
+pop3_cmd_stls(struct pop3_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	if (s->conn->tls || s->conn->ssl != NULL) {
+		pop3_error(s, "-ERR TLS is already active");
+		return;
+	}
+	pop3_reply(s, "+OK Begin TLS negotiation");
+	pop3_starttls_begin(s);
+}
+
+static bool
+plaintext_refused(struct pop3_session *s)
+{
+	if (pop3_plaintext_ok(s))
+		return false;
+	pop3_error(s, "-ERR [AUTH] Plaintext authentication is not allowed "
+	    "without TLS: use STLS, or port 995");
+	return true;
+}
+
+void
+pop3_cmd_user(struct pop3_session *s, const char *arg, size_t len)
+{
+	if (plaintext_refused(s))
+		return;
+	if (len >= sizeof(s->user)) {
+		pop3_error(s, "-ERR [AUTH] User name too long");
+		return;
+	}
+	(void)str_ncopy(s->user, arg, len, sizeof(s->user));
+	/* Whether the user exists is told by PASS, after the delay. */
+	pop3_reply(s, "+OK");
+}
+
+void
+pop3_unlock(struct pop3_session *s)
+{
+	if (s->mailbox[0] == '\0')
+		return;
+	if (hmap_get(s->srv->locks, s->mailbox) == s)
+		(void)hmap_del(s->srv->locks, s->mailbox);
+}
+
+/* ---- the login steps ---- */
+
+struct login_job {
+	struct pop3_session	*s;
+	struct login		 l;
+	uint64_t		 started_ms;
+	/* open step */
+	char			 path[1024];
+	struct maildrop		 drop;
+	int			 open_r;
+	char			 error[256];
+};
+
+static void
+login_release(void *arg)
+{
+	struct login_job *j = arg;
+
+	OPENSSL_cleanse(&j->l, sizeof(j->l));
+	maildrop_free(&j->drop);
+	free(j);
+}
+
+static void
+failure_reply(evutil_socket_t fd, short what, void *arg)
+{
+	struct pop3_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	pop3_reply(s, "-ERR [AUTH] Authentication failed");
+	if (++s->auth_failures >= POP3_MAX_AUTH_FAILURES) {
+		pop3_close(s, "too many failed logins");
+		return;
+	}
+	s->busy = false;
+	pop3_resume(s);
+}
+
+/* Answers a failed login once auth_failure_delay has passed since the
+   command arrived. */
+static void
+fail_later(struct pop3_session *s, uint64_t started_ms)
+{
+	uint64_t delay = s->cfg->auth_failure_delay * 1000, spent;
+	struct timeval tv;
+
+	auth_throttle_failed(s->srv->d.throttle, &s->conn->peer, clock_now());
+	spent = clock_mono_ms() - started_ms;
+	delay = spent >= delay ? 0 : delay - spent;
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	if (s->ev_delay == NULL)
+		s->ev_delay = evtimer_new(s->srv->d.base, failure_reply, s);
+	s->busy = true;
+	(void)evtimer_add(s->ev_delay, &tv);
+}
+
+static void
+open_work(void *ctx, void *arg)
+{
+	struct login_job *j = arg;
+	const char *err = "";
+
+	j->open_r = maildrop_open(&j->drop, j->path, &err);
+	if (j->open_r == -1) {
+		(void)str_copy(j->error, err, sizeof(j->error));
+		return;
+	}
+	policy_record_relay(ctx, &j->l);
+}
+
+static void
+open_done(void *arg)
+{
+	struct login_job *j = arg;
+	struct pop3_session *s = j->s;
+
+	s->job = NULL;
+	if (j->open_r == -1) {
+		log_error("sess=%s pop3 cannot open the mailbox of %s: %s",
+		    s->conn->id, s->mailbox, j->error);
+		pop3_reply(s, "-ERR [SYS/TEMP] Cannot open the mailbox, try "
+		    "again later");
+		pop3_unlock(s);
+		s->mailbox[0] = '\0';
+	} else {
+		s->drop = j->drop;
+		memset(&j->drop, 0, sizeof(j->drop));
+		pop3_enter_state(s, PS_TRANSACTION);
+		log_info("sess=%s pop3 login user=%s customer=%s client=%s "
+		    "listener=%s messages=%zu relay=%s%s%s%s", s->conn->id,
+		    s->mailbox, j->l.mbox.customer, s->conn->peer_str,
+		    j->l.listener, s->drop.n, j->l.relay_opened ? "opened" :
+		    "not-opened", j->l.relay_note != NULL ? " reason=\"" : "",
+		    j->l.relay_note != NULL ? j->l.relay_note : "",
+		    j->l.relay_note != NULL ? "\"" : "");
+		pop3_reply(s, "+OK Logged in, %zu message(s)", s->drop.n);
+	}
+	login_release(j);
+	s->busy = false;
+	pop3_resume(s);
+}
+
+static const struct worker_ops open_ops = {
+	open_work, open_done, login_release,
+};
+
+static void
+login_work(void *ctx, void *arg)
+{
+	struct login_job *j = arg;
+
+	policy_login(ctx, &j->l);
+}
+
+static void
+login_done(void *arg)
+{
+	struct login_job *j = arg;
+	struct pop3_session *s = j->s;
+	const char *err;
+
+	s->job = NULL;
+	if (j->l.result == 0) {
+		log_info("sess=%s pop3 login-failed user=%s client=%s",
+		    s->conn->id, j->l.user, s->conn->peer_str);
+		fail_later(s, j->started_ms);
+		login_release(j);
+		return;
+	}
+	if (j->l.result == -1) {
+		log_error("sess=%s pop3 login user=%s: %s", s->conn->id,
+		    j->l.user, j->l.error);
+		pop3_reply(s, "-ERR [SYS/TEMP] Temporary server failure, try "
+		    "again later");
+		goto resume;
+	}
+	if (hmap_get(s->srv->locks, j->l.mbox.address) != NULL) {
+		log_info("sess=%s pop3 login-in-use user=%s client=%s",
+		    s->conn->id, j->l.mbox.address, s->conn->peer_str);
+		pop3_reply(s, "-ERR [IN-USE] Mailbox is in use by another "
+		    "POP3 session");
+		goto resume;
+	}
+	if (maildir_path(config_rel(s->cfg, s->cfg->mail_dir),
+	    j->l.mbox.domain, j->l.mbox.local, j->path, sizeof(j->path)) ==
+	    -1) {
+		err = "mailbox path too long";
+		log_error("sess=%s pop3 %s: %s", s->conn->id, j->l.mbox.address,
+		    err);
+		pop3_reply(s, "-ERR [SYS/PERM] Mailbox unavailable");
+		goto resume;
+	}
+	(void)str_copy(s->mailbox, j->l.mbox.address, sizeof(s->mailbox));
+	(void)hmap_put(s->srv->locks, s->mailbox, s);
+	s->job = worker_submit(s->srv->d.io, &open_ops, j);
+	return;
+resume:
+	login_release(j);
+	s->busy = false;
+	pop3_resume(s);
+}
+
+static const struct worker_ops login_ops = {
+	login_work, login_done, login_release,
+};
+
+/* Starts the login of USER with PASS (both wiped by the caller). */
+static void
+login(struct pop3_session *s, const char *user, const char *pass)
+{
+	struct login_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->started_ms = clock_mono_ms();
+	(void)str_copy(j->l.user, user, sizeof(j->l.user));
+	(void)str_copy(j->l.pass, pass, sizeof(j->l.pass));
+	j->l.client = s->conn->peer;
+	(void)str_copy(j->l.listener, config_role_name(s->conn->lc->role),
+	    sizeof(j->l.listener));
+	s->busy = true;
+	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
+	    clock_now())) {
+		/* Not even checked: a correct password gets the same. */
+		log_warn("sess=%s pop3 login-throttled user=%s client=%s",
+		    s->conn->id, j->l.user, s->conn->peer_str);
+		fail_later(s, j->started_ms);
+		login_release(j);
+		return;
+	}
+	s->job = worker_submit(s->srv->d.cpu, &login_ops, j);
+}
+
+void
+pop3_cmd_pass(struct pop3_session *s, const char *arg, size_t len)
+{
+	char pass[PASSWD_MAX + 1];
+
+	if (plaintext_refused(s))
+		return;
+	if (s->user[0] == '\0') {
+		pop3_error(s, "-ERR No user name given: send USER first");
+		return;
+	}
+	if (len > PASSWD_MAX) {
+		pop3_error(s, "-ERR [AUTH] Password too long");
+		return;
+	}
+	(void)str_ncopy(pass, arg, len, sizeof(pass));
+	login(s, s->user, pass);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	s->user[0] = '\0';
+}
+
+/* A base64 PLAIN response (initial or after "+ "). */
+static void
+sasl_plain(struct pop3_session *s, const char *b64, size_t len)
+{
+	char user[SASL_USER_MAX], pass[SASL_PASS_MAX];
+	const char *err;
+
+	if (sasl_plain_decode(b64, len, user, pass, &err) == -1) {
+		pop3_error(s, "-ERR [AUTH] Invalid AUTH PLAIN response: %s",
+		    err);
+		return;
+	}
+	login(s, user, pass);
+	OPENSSL_cleanse(pass, sizeof(pass));
+}
+
+void
+pop3_sasl_response(struct pop3_session *s, const char *line, size_t len)
+{
+	s->sasl_pending = false;
+	if (len == 1 && line[0] == '*') {
+		pop3_error(s, "-ERR Authentication cancelled");
+		return;
+	}
+	sasl_plain(s, line, len);
+	OPENSSL_cleanse(s->line.data, s->line.len);
+}
+
+void
+pop3_cmd_auth(struct pop3_session *s, const char *arg, size_t len)
+{
+	const char *sp = memchr(arg, ' ', len);
+	size_t mlen = sp != NULL ? (size_t)(sp - arg) : len;
+
+	if (len == 0) {
+		pop3_reply(s, "+OK Mechanisms follow\r\nPLAIN\r\n.");
+		return;
+	}
+	if (mlen != 5 || strncasecmp(arg, "PLAIN", 5) != 0) {
+		pop3_error(s, "-ERR Unsupported authentication mechanism");
+		return;
+	}
+	if (plaintext_refused(s))
+		return;
+	if (sp == NULL) {
+		pop3_reply(s, "+ ");
+		s->sasl_pending = true;
+		return;
+	}
+	/* RFC 5034 section 4: "=" is an empty initial response. */
+	if (len - mlen - 1 == 1 && sp[1] == '=') {
+		pop3_error(s, "-ERR [AUTH] Empty PLAIN response");
+		return;
+	}
+	sasl_plain(s, sp + 1, len - mlen - 1);
+	OPENSSL_cleanse(s->line.data, s->line.len);
+}

@@ -1,0 +1,421 @@
+/*
+ * pop3_maildrop.c - Maildir listing, sizes, UIDLs, deletion and message
+ * streaming for POP3 (RFC 1939 sections 5-7, 11).
+ *
+ * What LIST and STAT report is exactly what RETR sends before dot-
+ * stuffing: every LF not preceded by a CR becomes CRLF, and a last line
+ * without a line end gets one. Streaming reads the file in bounded
+ * chunks; a message is never held in memory whole.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
+
+#include "pop3/pop3_maildrop.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+#define INDEX_FILE	"popgate-sizes"
+#define CHUNK		(64 * 1024)
+
+/* The UIDL of a file name: its unique part (before the first ',' or
+   ':'), or a SHA-256 prefix of it when that is not a valid UIDL. */
+static void
+make_uidl(const char *file, char out[POP3_UIDL_MAX + 1])
+{
+	size_t n = strcspn(file, ",:"), i;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	bool ok = n > 0 && n <= POP3_UIDL_MAX;
+
+	for (i = 0; ok && i < n; i++)
+		if (file[i] < 0x21 || file[i] > 0x7e)
+			ok = false;
+	if (ok) {
+		memcpy(out, file, n);
+		out[n] = '\0';
+		return;
+	}
+	(void)EVP_Digest(file, n, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 20 && i < mdlen; i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The ,W= size in the base name (before ':'), if any. */
+static int
+name_vsize(const char *file, uint64_t *size)
+{
+	size_t base = strcspn(file, ":");
+	const char *w = file;
+
+	while ((w = strstr(w, ",W=")) != NULL && (size_t)(w - file) < base) {
+		size_t digits = strspn(w + 3, "0123456789");
+
+		if (digits > 0 && str_to_uint_n(w + 3, digits, 0, UINT64_MAX,
+		    size) == 0)
+			return 0;
+		w += 3;
+	}
+	return -1;
+}
+
+/* Reads the file once: the octets RETR will send (before stuffing). */
+static int
+count_size(const char *path, uint64_t *size)
+{
+	unsigned char buf[CHUNK];
+	uint64_t total = 0;
+	bool prev_cr = false, any = false;
+	unsigned char last = '\n';
+	ssize_t n, i;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' && !prev_cr)
+				total++;
+			prev_cr = buf[i] == '\r';
+		}
+		total += (uint64_t)n;
+		last = buf[n - 1];
+		any = true;
+	}
+	(void)close(fd);
+	if (n == -1)
+		return -1;
+	if (any && last != '\n')
+		total += 2;
+	*size = total;
+	return 0;
+}
+
+static void
+move_new(const char *path)
+{
+	char dir[1100], from[1400], to[1400];
+	struct dirent *de;
+	bool moved = false;
+	DIR *d;
+
+	(void)str_fmt(dir, sizeof(dir), "%s/new", path);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (str_fmt(from, sizeof(from), "%s/new/%s", path,
+		    de->d_name) == -1 ||
+		    str_fmt(to, sizeof(to), "%s/cur/%s%s", path, de->d_name,
+		    strchr(de->d_name, ':') != NULL ? "" : ":2,") == -1)
+			continue;
+		if (rename(from, to) == 0)
+			moved = true;
+		else if (errno != ENOENT)
+			log_warn("maildir %s: cannot move %s to cur/: %s",
+			    path, de->d_name, strerror(errno));
+	}
+	(void)closedir(d);
+	/* Not needed for safety (a lost rename only shows the message
+	   in new/ again, with the same UIDL), but cheap once per login. */
+	if (moved) {
+		(void)str_fmt(dir, sizeof(dir), "%s/cur", path);
+		if (fs_fsync_dir(dir) == -1)
+			log_warn("maildir %s: fsync: %s", dir, strerror(errno));
+	}
+}
+
+static void
+load_index(const char *path, struct hmap *idx)
+{
+	char file[1100], *line, *save = NULL;
+	struct buf b;
+
+	(void)str_fmt(file, sizeof(file), "%s/" INDEX_FILE, path);
+	buf_init(&b, 64 * 1024 * 1024);
+	if (fs_read_file(file, &b) == 0 && b.len > 0) {
+		for (line = strtok_r(b.data, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			char *sp = strrchr(line, ' ');
+			uint64_t v;
+
+			if (sp == NULL || str_to_uint(sp + 1, 0, UINT64_MAX,
+			    &v) == -1)
+				continue;
+			*sp = '\0';
+			(void)hmap_put(idx, line, (void *)(uintptr_t)(v + 1));
+		}
+	}
+	buf_free(&b);
+}
+
+static void
+save_index(struct maildrop *d)
+{
+	char file[1100];
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (i = 0; i < d->n; i++) {
+		uint64_t v;
+
+		if (name_vsize(d->v[i].file, &v) == 0)
+			continue;	/* the name has it */
+		(void)buf_printf(&b, "%.*s %llu\n",
+		    (int)strcspn(d->v[i].file, ":"), d->v[i].file,
+		    (unsigned long long)d->v[i].size);
+	}
+	(void)str_fmt(file, sizeof(file), "%s/" INDEX_FILE, d->path);
+	if (fs_write_atomic(file, buf_cstr(&b), b.len, 0600) == -1)
+		log_warn("maildir %s: cannot write the size index: %s",
+		    d->path, strerror(errno));
+	buf_free(&b);
+}
+
+static int
+cmp_msg(const void *a, const void *b)
+{
+	return strcmp(((const struct pop3_msg *)a)->file,
+	    ((const struct pop3_msg *)b)->file);
+}
+
+/* Size of one listed message; *COUNTED when the file had to be read. */
+static int
+msg_size(struct maildrop *d, struct pop3_msg *m, struct hmap *idx,
+    bool *counted)
+{
+	char key[512], file[1400];
+	uintptr_t v;
+
+	if (name_vsize(m->file, &m->size) == 0)
+		return 0;
+	(void)str_fmt(key, sizeof(key), "%.*s", (int)strcspn(m->file, ":"),
+	    m->file);
+	v = (uintptr_t)hmap_get(idx, key);
+	if (v != 0) {
+		m->size = (uint64_t)(v - 1);
+		return 0;
+	}
+	(void)str_fmt(file, sizeof(file), "%s/cur/%s", d->path, m->file);
+	if (count_size(file, &m->size) == -1)
+		return -1;
+	*counted = true;
+	return 0;
+}
+
+int
+maildrop_open(struct maildrop *d, const char *path, const char **error_r)
+{
+	char dir[1100];
+	struct dirent *de;
+	struct hmap *idx;
+	bool counted = false;
+	size_t i, keep;
+	DIR *dp;
+
+	memset(d, 0, sizeof(*d));
+	if (str_copy(d->path, path, sizeof(d->path)) == -1) {
+		*error_r = "mailbox path too long";
+		return -1;
+	}
+	move_new(path);
+	(void)str_fmt(dir, sizeof(dir), "%s/cur", path);
+	dp = opendir(dir);
+	if (dp == NULL) {
+		if (errno == ENOENT)
+			return 0;	/* never got mail: empty */
+		*error_r = strerror(errno);
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		d->v = xreallocarray(d->v, d->n + 1, sizeof(*d->v));
+		memset(&d->v[d->n], 0, sizeof(d->v[d->n]));
+		d->v[d->n].file = xstrdup(de->d_name);
+		d->n++;
+	}
+	(void)closedir(dp);
+	qsort(d->v, d->n, sizeof(*d->v), cmp_msg);
+	idx = hmap_new();
+	load_index(path, idx);
+	for (i = keep = 0; i < d->n; i++) {
+		if (msg_size(d, &d->v[i], idx, &counted) == -1) {
+			/* Vanished since the listing: skip it. */
+			free(d->v[i].file);
+			continue;
+		}
+		make_uidl(d->v[i].file, d->v[i].uidl);
+		d->total += d->v[i].size;
+		d->v[keep++] = d->v[i];
+	}
+	d->n = keep;
+	hmap_free(&idx, NULL);
+	if (counted)
+		save_index(d);
+	return 0;
+}
+
+void
+maildrop_free(struct maildrop *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i].file);
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
+
+unsigned
+maildrop_commit(struct maildrop *d)
+{
+	char file[1400], dir[1100];
+	unsigned failed = 0, removed = 0;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (!d->v[i].deleted)
+			continue;
+		(void)str_fmt(file, sizeof(file), "%s/cur/%s", d->path,
+		    d->v[i].file);
+		if (unlink(file) == -1 && errno != ENOENT) {
+			log_warn("maildir %s: cannot delete %s: %s", d->path,
+			    d->v[i].file, strerror(errno));
+			failed++;
+		} else {
+			removed++;
+		}
+	}
+	(void)str_fmt(dir, sizeof(dir), "%s/cur", d->path);
+	if (removed > 0 && fs_fsync_dir(dir) == -1) {
+		log_warn("maildir %s: fsync: %s", dir, strerror(errno));
+		failed++;
+	}
+	return failed;
+}
+
+/* ---- streaming ---- */
+
+int
+pop3_stream_open(struct pop3_stream *st, const struct maildrop *d,
+    const struct pop3_msg *m, long top_lines)
+{
+	char file[1400];
+
+	memset(st, 0, sizeof(*st));
+	(void)str_fmt(file, sizeof(file), "%s/cur/%s", d->path, m->file);
+	st->fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (st->fd == -1)
+		return -1;
+	st->bol = true;
+	st->in_headers = true;
+	st->body_lines = top_lines;
+	return 0;
+}
+
+void
+pop3_stream_close(struct pop3_stream *st)
+{
+	if (st->fd != -1)
+		(void)close(st->fd);
+	st->fd = -1;
+}
+
+static void
+finish(struct pop3_stream *st, struct evbuffer *out)
+{
+	if (!st->bol)
+		(void)evbuffer_add(out, "\r\n", 2);
+	(void)evbuffer_add(out, ".\r\n", 3);
+	st->done = true;
+	pop3_stream_close(st);
+}
+
+/* One chunk: returns false when TOP has sent enough. */
+static bool
+convert(struct pop3_stream *st, struct evbuffer *out, const char *p,
+    size_t n, size_t *line_len)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *lf = memchr(p + i, '\n', n - i);
+		size_t seg = (lf != NULL ? (size_t)(lf - p) : n) - i;
+
+		if (st->bol && seg > 0 && p[i] == '.')
+			(void)evbuffer_add(out, ".", 1);	/* stuffing */
+		if (seg > 0) {
+			(void)evbuffer_add(out, p + i, seg);
+			st->prev_cr = p[i + seg - 1] == '\r';
+			st->bol = false;
+			*line_len += seg;
+		}
+		i += seg;
+		if (lf == NULL)
+			break;
+		(void)evbuffer_add(out, st->prev_cr && *line_len > 0 ? "\n" :
+		    "\r\n", st->prev_cr && *line_len > 0 ? 1 : 2);
+		i++;
+		if (st->in_headers &&
+		    (*line_len == 0 || (*line_len == 1 && st->prev_cr)))
+			st->in_headers = false;
+		else if (!st->in_headers && st->body_lines > 0)
+			st->body_lines--;
+		st->bol = true;
+		st->prev_cr = false;
+		*line_len = 0;
+		if (!st->in_headers && st->body_lines == 0)
+			return false;
+	}
+	return true;
+}
+
+int
+pop3_stream_fill(struct pop3_stream *st, struct evbuffer *out, size_t want)
+{
+	char buf[CHUNK];
+	size_t start = evbuffer_get_length(out), line_len = 0;
+	ssize_t n;
+
+	if (st->done)
+		return 1;
+	if (st->body_lines == 0 && !st->in_headers) {
+		finish(st, out);
+		return 1;
+	}
+	while (evbuffer_get_length(out) - start < want) {
+		n = read(st->fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			finish(st, out);
+			return 1;
+		}
+		/* line_len only matters within a chunk for empty lines; a
+		   line split across chunks is never empty. */
+		if (!st->bol)
+			line_len = 1;
+		if (!convert(st, out, buf, (size_t)n, &line_len)) {
+			finish(st, out);
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * relay_auth.h - the relay authorization table and the per-customer rate
+ * counters (SPEC sections 1 and 4).
+ *
+ * A POP3 login (or `popgate relay allow`) records who opened the relay
+ * for a client address: customer, mailbox, login time, listener, expiry.
+ * The key is the client IP, or for IPv6 its relay_ipv6_prefix network
+ * (privacy addresses change). Several customers may hold a key at once
+ * (NAT). Calls are synchronous and made from worker threads, each with
+ * its own handle; the `local` backend is a SQLite file in the data
+ * directory that the daemon and the CLI share, so a restart keeps live
+ * authorizations and the CLI acts on the running daemon at once.
+ *
+ * Results as in STYLE.md: lookups 1/0/-1, changes 0/-1 (or a count).
+ */
+#ifndef POPGATE_RELAY_AUTH_H
+#define POPGATE_RELAY_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/addr.h"
+#include "util/net.h"
+
+#define RELAY_NAME_MAX	64
+
+struct relay_auth;
+
+struct relay_entry {
+	char	key[NET_ADDRSTRLEN];	/* "192.0.2.7", "2001:db8::/64" */
+	char	customer[RELAY_NAME_MAX + 1];
+	char	mailbox[ADDR_BUFSZ];	/* "" when opened by the CLI */
+	char	client[NET_ADDRSTRLEN];	/* the exact address of the login */
+	char	listener[32];		/* pop3, pop3s, cli, ... */
+	time_t	opened;
+	time_t	expires;
+	bool	net;	/* KEY is a network allowed by the administrator */
+};
+
+/* The table key of ADDR: the address itself, or its IPv6 network of
+   PREFIX bits, as text. */
+void	relay_key(const struct netaddr *, unsigned ipv6_prefix,
+	    char *out, size_t outsz);
+
+/* URI "local" (DATA_DIR/relay.db; DATA_DIR may be "."). Creates the
+   tables if needed. NULL with *ERROR_R. */
+struct relay_auth *relay_open(const char *uri, const char *data_dir,
+	    const char **error_r);
+void	relay_close(struct relay_auth **);
+
+/* Records or refreshes E (key + customer identify it). 0 or -1. */
+int	relay_record(struct relay_auth *, const struct relay_entry *e,
+	    const char **error_r);
+/* The live entries (expires > NOW) that cover ADDR - its own key, and
+   any administrator network containing it - into *OUT (malloc'ed, *N of
+   them), newest first. 1 found, 0 none, -1 failure. */
+int	relay_lookup(struct relay_auth *, const struct netaddr *addr,
+	    unsigned ipv6_prefix, time_t now, struct relay_entry **out,
+	    size_t *n, const char **error_r);
+/* Removes entries by KEY and/or CUSTOMER (NULL = any; not both NULL).
+   Returns the number removed, or -1. */
+int	relay_revoke(struct relay_auth *, const char *key,
+	    const char *customer, const char **error_r);
+typedef void relay_entry_cb(const struct relay_entry *, void *);
+/* Every live entry, ordered by key. 0 or -1. */
+int	relay_list(struct relay_auth *, time_t now, relay_entry_cb *,
+	    void *, const char **error_r);
+/* Deletes expired entries and old rate buckets. 0 or -1. */
+int	relay_expire(struct relay_auth *, time_t now, const char **error_r);
+
+/* Hourly rate counters: a sliding window of one hour in one-minute
+   buckets. Adds MSGS messages and RCPTS recipients at NOW. 0 or -1. */
+int	relay_rate_add(struct relay_auth *, const char *customer, time_t now,
+	    uint64_t msgs, uint64_t rcpts, const char **error_r);
+/* Totals of the last hour before NOW. 0 or -1. */
+int	relay_rate_get(struct relay_auth *, const char *customer, time_t now,
+	    uint64_t *msgs_r, uint64_t *rcpts_r, const char **error_r);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * relay_local.c - the `local` relay table: a SQLite file (relay.db) in
+ * the data directory, shared by the daemon's workers and the CLI.
+ *
+ * WAL mode with synchronous=NORMAL: a commit is not fsynced (a power
+ * loss may forget the last logins, which only means checking mail once
+ * more) but survives a crash of the daemon, and readers never wait for
+ * writers. Statements are prepared once per handle, values bound.
+ *
+ * Rate counters: rows (customer, minute, msgs, rcpts); the hourly total
+ * is the sum over the last 60 one-minute buckets, a sliding window with
+ * one minute of granularity.
+ */
+#include <sqlite3.h>
+
+#include "relay/relay_auth.h"
+#include "util/buf.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+enum stmt {
+	S_RECORD,
+	S_LOOKUP,
+	S_REVOKE,
+	S_LIST,
+	S_EXPIRE,
+	S_EXPIRE_RATE,
+	S_RATE_ADD,
+	S_RATE_GET,
+	S_NSTMTS
+};
+
+static const char *const sql[S_NSTMTS] = {
+	[S_RECORD] = "INSERT INTO relay_auth (key, customer, mailbox, client,"
+	    " listener, opened, expires, net) VALUES ($1, $2, $3, $4, $5, $6,"
+	    " $7, $8) ON CONFLICT (key, customer) DO UPDATE SET mailbox = $3,"
+	    " client = $4, listener = $5, opened = $6, expires = $7, net = $8",
+	[S_LOOKUP] = "SELECT key, customer, mailbox, client, listener,"
+	    " opened, expires, net FROM relay_auth WHERE (key = $1 OR net = 1)"
+	    " AND expires > $2 ORDER BY opened DESC",
+	[S_REVOKE] = "DELETE FROM relay_auth WHERE"
+	    " (CAST($1 AS TEXT) IS NULL OR key = $1) AND"
+	    " (CAST($2 AS TEXT) IS NULL OR customer = $2)",
+	[S_LIST] = "SELECT key, customer, mailbox, client, listener, opened,"
+	    " expires, net FROM relay_auth WHERE expires > $1 ORDER BY key,"
+	    " customer",
+	[S_EXPIRE] = "DELETE FROM relay_auth WHERE expires <= $1",
+	[S_EXPIRE_RATE] = "DELETE FROM relay_rate WHERE minute < $1",
+	[S_RATE_ADD] = "INSERT INTO relay_rate (customer, minute, msgs, rcpts)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT (customer, minute) DO"
+	    " UPDATE SET msgs = msgs + $3, rcpts = rcpts + $4",
+	[S_RATE_GET] = "SELECT coalesce(sum(msgs), 0), coalesce(sum(rcpts),"
+	    " 0) FROM relay_rate WHERE customer = $1 AND minute > $2",
+};
+
+/* Relay state is short-lived: a table of an older layout is dropped and
+   made anew rather than migrated (PRAGMA user_version tells which). */
+#define SCHEMA_VERSION 1
+static const char schema[] =
+    "DROP TABLE IF EXISTS relay_auth; DROP TABLE IF EXISTS relay_rate;"
+    "CREATE TABLE relay_auth ("
+    "  key TEXT NOT NULL, customer TEXT NOT NULL, mailbox TEXT NOT NULL,"
+    "  client TEXT NOT NULL, listener TEXT NOT NULL,"
+    "  opened INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  net INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (key, customer));"
+    "CREATE INDEX relay_auth_net ON relay_auth (net)"
+    "  WHERE net = 1;"
+    "CREATE INDEX relay_auth_customer"
+    "  ON relay_auth (customer);"
+    "CREATE TABLE relay_rate ("
+    "  customer TEXT NOT NULL, minute INTEGER NOT NULL,"
+    "  msgs INTEGER NOT NULL, rcpts INTEGER NOT NULL,"
+    "  PRIMARY KEY (customer, minute));"
+    "PRAGMA user_version = 1;";
+
+/* Creates the tables unless they have the current layout. */
+static int
+ensure_schema(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v == SCHEMA_VERSION)
+		return 0;
+	return sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) ==
+	    SQLITE_OK && sqlite3_exec(db, schema, NULL, NULL, NULL) ==
+	    SQLITE_OK && sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+struct relay_auth {
+	sqlite3		*db;
+	sqlite3_stmt	*st[S_NSTMTS];
+	struct buf	 err;
+};
+
+static const char *
+fail(struct relay_auth *r, const char *what)
+{
+	int rc = sqlite3_errcode(r->db);
+
+	buf_reset(&r->err);
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		(void)buf_printf(&r->err, "relay table busy (%s)", what);
+	else
+		(void)buf_printf(&r->err, "relay table: %s: %s", what,
+		    sqlite3_errmsg(r->db));
+	return buf_cstr(&r->err);
+}
+
+void
+relay_key(const struct netaddr *a, unsigned ipv6_prefix, char *out,
+    size_t outsz)
+{
+	struct netprefix p;
+
+	p.addr = *a;
+	p.bits = a->family == AF_INET ? 32 : ipv6_prefix;
+	net_addr_mask(&p.addr, p.bits);
+	net_prefix_format(&p, out, outsz);
+}
+
+struct relay_auth *
+relay_open(const char *uri, const char *data_dir, const char **error_r)
+{
+	static _Thread_local char msg[512];
+	struct relay_auth *r;
+	char path[4096];
+
+	if (strcmp(uri, "local") != 0) {
+		*error_r = strncmp(uri, "redis://", 8) == 0 ?
+		    "the Redis relay table is not available in this build "
+		    "yet; use relay_store = local" : "unknown relay_store";
+		return NULL;
+	}
+	if (str_fmt(path, sizeof(path), "%s/relay.db", data_dir) == -1) {
+		*error_r = "relay table path too long";
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	buf_init(&r->err, 1024);
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(r->db, 2000) != SQLITE_OK ||
+	    sqlite3_exec(r->db, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL) != SQLITE_OK ||
+	    ensure_schema(r->db) == -1) {
+		(void)snprintf(msg, sizeof(msg), "cannot open %.200s: %s", path,
+		    r->db != NULL ? sqlite3_errmsg(r->db) : "out of memory");
+		*error_r = msg;
+		sqlite3_close(r->db);
+		buf_free(&r->err);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+relay_close(struct relay_auth **rp)
+{
+	struct relay_auth *r = *rp;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	for (i = 0; i < S_NSTMTS; i++)
+		sqlite3_finalize(r->st[i]);
+	sqlite3_close(r->db);
+	buf_free(&r->err);
+	free(r);
+}
+
+/* The prepared statement WHICH, reset and ready for binding. */
+static sqlite3_stmt *
+stmt(struct relay_auth *r, enum stmt which)
+{
+	if (r->st[which] == NULL &&
+	    sqlite3_prepare_v3(r->db, sql[which], -1,
+	    SQLITE_PREPARE_PERSISTENT, &r->st[which], NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_reset(r->st[which]);
+	sqlite3_clear_bindings(r->st[which]);
+	return r->st[which];
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		(void)sqlite3_bind_null(st, i);
+	else
+		(void)sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Runs a statement without rows; the number of changed rows or -1. */
+static int
+run(struct relay_auth *r, sqlite3_stmt *st, const char *what,
+    const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE) {
+		*error_r = fail(r, what);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return sqlite3_changes(r->db);
+}
+
+int
+relay_record(struct relay_auth *r, const struct relay_entry *e,
+    const char **error_r)
+{
+	sqlite3_stmt *st = stmt(r, S_RECORD);
+
+	if (st == NULL) {
+		*error_r = fail(r, "record");
+		return -1;
+	}
+	bind_text(st, 1, e->key);
+	bind_text(st, 2, e->customer);
+	bind_text(st, 3, e->mailbox);
+	bind_text(st, 4, e->client);
+	bind_text(st, 5, e->listener);
+	(void)sqlite3_bind_int64(st, 6, e->opened);
+	(void)sqlite3_bind_int64(st, 7, e->expires);
+	(void)sqlite3_bind_int(st, 8, e->net ? 1 : 0);
+	return run(r, st, "record", error_r) < 0 ? -1 : 0;
+}
+
+static void
+row_entry(sqlite3_stmt *st, struct relay_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+#define COL(i) ((const char *)sqlite3_column_text(st, (i)) != NULL ? \
+	    (const char *)sqlite3_column_text(st, (i)) : "")
+	(void)str_copy(e->key, COL(0), sizeof(e->key));
+	(void)str_copy(e->customer, COL(1), sizeof(e->customer));
+	(void)str_copy(e->mailbox, COL(2), sizeof(e->mailbox));
+	(void)str_copy(e->client, COL(3), sizeof(e->client));
+	(void)str_copy(e->listener, COL(4), sizeof(e->listener));
+#undef COL
+	e->opened = (time_t)sqlite3_column_int64(st, 5);
+	e->expires = (time_t)sqlite3_column_int64(st, 6);
+	e->net = sqlite3_column_int(st, 7) != 0;
+}
+
+int
+relay_lookup(struct relay_auth *r, const struct netaddr *addr,
+    unsigned ipv6_prefix, time_t now, struct relay_entry **out, size_t *n,
+    const char **error_r)
+{
+	sqlite3_stmt *st = stmt(r, S_LOOKUP);
+	struct relay_entry e;
+	struct netprefix p;
+	char key[NET_ADDRSTRLEN];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL) {
+		*error_r = fail(r, "lookup");
+		return -1;
+	}
+	relay_key(addr, ipv6_prefix, key, sizeof(key));
+	bind_text(st, 1, key);
+	(void)sqlite3_bind_int64(st, 2, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_entry(st, &e);
+		if (e.net && strcmp(e.key, key) != 0 &&
+		    (net_prefix_parse(e.key, false, &p) == -1 ||
+		    !net_prefix_match(&p, addr)))
+			continue;
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		(*out)[(*n)++] = e;
+	}
+	if (rc != SQLITE_DONE) {
+		*error_r = fail(r, "lookup");
+		sqlite3_reset(st);
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	sqlite3_reset(st);
+	return *n > 0;
+}
+
+int
+relay_revoke(struct relay_auth *r, const char *key, const char *customer,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if (key == NULL && customer == NULL) {
+		*error_r = "revoke needs an address or a customer";
+		return -1;
+	}
+	st = stmt(r, S_REVOKE);
+	if (st == NULL) {
+		*error_r = fail(r, "revoke");
+		return -1;
+	}
+	bind_text(st, 1, key);
+	bind_text(st, 2, customer);
+	return run(r, st, "revoke", error_r);
+}
+
+int
+relay_list(struct relay_auth *r, time_t now, relay_entry_cb *cb, void *arg,
+    const char **error_r)
+{
+	sqlite3_stmt *st = stmt(r, S_LIST);
+	struct relay_entry e;
+	int rc;
+
+	if (st == NULL) {
+		*error_r = fail(r, "list");
+		return -1;
+	}
+	(void)sqlite3_bind_int64(st, 1, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_entry(st, &e);
+		cb(&e, arg);
+	}
+	if (rc != SQLITE_DONE) {
+		*error_r = fail(r, "list");
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+relay_expire(struct relay_auth *r, time_t now, const char **error_r)
+{
+	sqlite3_stmt *st = stmt(r, S_EXPIRE);
+
+	if (st == NULL) {
+		*error_r = fail(r, "expire");
+		return -1;
+	}
+	(void)sqlite3_bind_int64(st, 1, now);
+	if (run(r, st, "expire", error_r) < 0)
+		return -1;
+	st = stmt(r, S_EXPIRE_RATE);
+	if (st == NULL) {
+		*error_r = fail(r, "expire");
+		return -1;
+	}
+	(void)sqlite3_bind_int64(st, 1, now / 60 - 120);
+	return run(r, st, "expire", error_r) < 0 ? -1 : 0;
+}
+
+int
+relay_rate_add(struct relay_auth *r, const char *customer, time_t now,
+    uint64_t msgs, uint64_t rcpts, const char **error_r)
+{
+	sqlite3_stmt *st = stmt(r, S_RATE_ADD);
+
+	if (st == NULL) {
+		*error_r = fail(r, "rate");
+		return -1;
+	}
+	bind_text(st, 1, customer);
+	(void)sqlite3_bind_int64(st, 2, now / 60);
+	(void)sqlite3_bind_int64(st, 3, (sqlite3_int64)msgs);
+	(void)sqlite3_bind_int64(st, 4, (sqlite3_int64)rcpts);
+	return run(r, st, "rate", error_r) < 0 ? -1 : 0;
+}
+
+int
+relay_rate_get(struct relay_auth *r, const char *customer, time_t now,
+    uint64_t *msgs_r, uint64_t *rcpts_r, const char **error_r)
+{
+	sqlite3_stmt *st = stmt(r, S_RATE_GET);
+	int rc;
+
+	if (st == NULL) {
+		*error_r = fail(r, "rate");
+		return -1;
+	}
+	bind_text(st, 1, customer);
+	(void)sqlite3_bind_int64(st, 2, now / 60 - 60);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		*error_r = fail(r, "rate");
+		sqlite3_reset(st);
+		return -1;
+	}
+	*msgs_r = (uint64_t)sqlite3_column_int64(st, 0);
+	*rcpts_r = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
