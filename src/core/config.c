@@ -252,6 +252,17 @@ enum_expected(const char *const *names, struct buf *b)
 		    names[i + 1] == NULL ? " or " : ", ", names[i]);
 }
 
+/* A destination host: an IP address or a domain name. */
+static bool
+good_host(const char *h)
+{
+	struct netaddr a;
+	const char *err;
+
+	return net_addr_parse(h, &a) == 0 ||
+	    addr_domain_check(h, strlen(h), 0, &err) == 0;
+}
+
 /* "HOST:PORT ROLE [gate=connect|rcpt]" */
 static int
 parse_listen(struct config *c, struct pstate *ps, const char *v)
@@ -332,7 +343,8 @@ parse_transport(struct config *c, struct pstate *ps, const char *domain,
 		return -1;
 	}
 	str_lower(t.domain);
-	if (net_hostport_parse(v, t.host, sizeof(t.host), &t.port) == -1) {
+	if (net_hostport_parse(v, t.host, sizeof(t.host), &t.port) == -1 ||
+	    !good_host(t.host)) {
 		perr(ps, "bad value for 'transport %s': '%s' (expected "
 		    "HOST:PORT)", domain, v);
 		return -1;
@@ -359,20 +371,15 @@ check_relayhost(const char *v)
 
 	if (n == 0)
 		return 0;
+	(void)err;
 	if (net_hostport_parse(v, host, sizeof(host), &port) == 0)
-		return 0;
+		return good_host(host) ? 0 : -1;
 	if (v[0] == '[' && v[n - 1] == ']' &&
 	    str_ncopy(host, v + 1, n - 2, sizeof(host)) == 0)
 		v = host;
 	else if (strchr(v, ':') != NULL)
 		return -1;
-	if (addr_domain_check(v, strlen(v), 0, &err) == 0)
-		return 0;
-	{
-		struct netaddr a;
-
-		return net_addr_parse(v, &a);
-	}
+	return good_host(v) ? 0 : -1;
 }
 
 static int
@@ -692,6 +699,15 @@ join_path(const char *dir, const char *rel)
 	return r;
 }
 
+static bool
+same_listen(const struct listen_cfg *x, const struct listen_cfg *y)
+{
+	struct netaddr a, b;
+
+	return x->port == y->port && net_addr_parse(x->host, &a) == 0 &&
+	    net_addr_parse(y->host, &b) == 0 && net_addr_equal(&a, &b);
+}
+
 static void
 derive(struct config *c, struct pstate *ps)
 {
@@ -741,8 +757,7 @@ derive(struct config *c, struct pstate *ps)
 		size_t j;
 
 		for (j = 0; j < i; j++)
-			if (strcmp(c->listen[i].host, c->listen[j].host) == 0 &&
-			    c->listen[i].port == c->listen[j].port)
+			if (same_listen(&c->listen[i], &c->listen[j]))
 				perr(ps, "two 'listen' lines for %s port %u",
 				    c->listen[i].host,
 				    (unsigned)c->listen[i].port);

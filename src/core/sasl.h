@@ -11,7 +11,8 @@
 #include "util/compat.h"
 
 #define SASL_USER_MAX	ADDR_BUFSZ	/* with NUL */
-#define SASL_PASS_MAX	1025		/* with NUL */
+#define SASL_PASS_MAX	1025		/* with NUL; longer than PASSWD_MAX,
+					   so too long fails as a mismatch */
 
 /* Decodes a base64 PLAIN response: authzid NUL authcid NUL passwd. The
    authzid must be empty or equal to the authcid (no proxy logins).

@@ -65,8 +65,11 @@ passwd_verify(const char *password, const char *hash)
 	size_t n = strlen(hash);
 	int r;
 
-	if (passwd_check_hash(hash) == -1 || strlen(password) > PASSWD_MAX)
-		return strlen(password) > PASSWD_MAX ? 0 : -1;
+	/* Too long to be anyone's password: a plain mismatch. */
+	if (strlen(password) > PASSWD_MAX)
+		return 0;
+	if (passwd_check_hash(hash) == -1)
+		return -1;
 	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r(password, hash, cd);
 	if (h == NULL || h[0] == '*')

@@ -13,7 +13,7 @@
 #include "util/compat.h"
 
 #define PASSWD_HASH_MAX	256	/* longest hash we store, without NUL */
-#define PASSWD_MAX	1024	/* longest password we accept */
+#define PASSWD_MAX	511	/* longest password (libxcrypt's limit) */
 
 /* Hashes PASSWORD with a fresh yescrypt salt into OUT (OUTSZ bytes,
    PASSWD_HASH_MAX + 1 is enough). 0, or -1 with *ERROR_R. */

@@ -31,13 +31,18 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+/* No buffer grows past this, whatever its max: an absurd size is a
+   refusal, not an abort. */
+#define BUF_CEILING ((size_t)1 << 39)
+
 /* Makes room for N more bytes plus the terminating NUL. */
 static int
 buf_reserve(struct buf *b, size_t n)
 {
 	size_t need, cap;
+	char *p;
 
-	if (n > b->max || b->len > b->max - n)
+	if (n > b->max || b->len > b->max - n || n > BUF_CEILING - b->len)
 		return -1;
 	need = b->len + n + 1;
 	if (need <= b->cap)
@@ -45,7 +50,12 @@ buf_reserve(struct buf *b, size_t n)
 	cap = b->cap < 64 ? 64 : b->cap;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	b->data = xreallocarray(b->data, cap, 1);
+	/* Fails softly: a buffer fed from the network must not be able
+	   to abort the daemon with an absurd size. */
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		return -1;
+	b->data = p;
 	b->cap = cap;
 	return 0;
 }

@@ -140,9 +140,16 @@ net_prefix_parse(const char *s, bool loose, struct netprefix *p)
 	if (str_ncopy(host, s, (size_t)(slash - s), sizeof(host)) == -1 ||
 	    net_addr_parse(host, &p->addr) == -1)
 		return -1;
-	if (str_to_uint(slash + 1, 0, p->addr.family == AF_INET ? 32 : 128,
+	/* The length counts bits of the address as written: an IPv4-mapped
+	   IPv6 network (stored as IPv4) loses its 96-bit prefix. */
+	if (str_to_uint(slash + 1, 0, strchr(host, ':') != NULL ? 128 : 32,
 	    &bits) == -1)
 		return -1;
+	if (strchr(host, ':') != NULL && p->addr.family == AF_INET) {
+		if (bits < 96)
+			return -1;
+		bits -= 96;
+	}
 	p->bits = (unsigned)bits;
 	masked = p->addr;
 	net_addr_mask(&masked, p->bits);

@@ -191,29 +191,34 @@ str_fmt_duration(char *dst, size_t dstsz, uint64_t v)
 		(void)snprintf(dst, dstsz, "%llus", (unsigned long long)v);
 }
 
+static size_t
+vis_len(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' && c != '"' ? 1 : 4;
+}
+
 char *
 str_vis(char *dst, size_t dstsz, const void *src, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = src;
-	size_t i, o = 0;
+	size_t i, o = 0, total = 0, room;
 
 	if (dstsz < 8) {
 		if (dstsz > 0)
 			dst[0] = '\0';
 		return dst;
 	}
+	for (i = 0; i < len && total < dstsz; i++)
+		total += vis_len(p[i]);
+	/* Everything fits, or keep room for "..." and the NUL. */
+	room = total < dstsz ? dstsz - 1 : dstsz - 4;
 	for (i = 0; i < len; i++) {
 		unsigned char c = p[i];
-		size_t need = (c >= 0x20 && c < 0x7f && c != '\\' &&
-		    c != '"') ? 1 : 4;
 
-		if (o + need + 4 > dstsz) {
-			memcpy(dst + o, "...", 3);
-			o += 3;
+		if (o + vis_len(c) > room)
 			break;
-		}
-		if (need == 1) {
+		if (vis_len(c) == 1) {
 			dst[o++] = (char)c;
 		} else {
 			dst[o++] = '\\';
@@ -221,6 +226,10 @@ str_vis(char *dst, size_t dstsz, const void *src, size_t len)
 			dst[o++] = hex[c >> 4];
 			dst[o++] = hex[c & 15];
 		}
+	}
+	if (i < len) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
 	}
 	dst[o] = '\0';
 	return dst;
