@@ -1,0 +1,956 @@
+/*
+ * test_store.c - the account store (src/store/store.c + the SQLite
+ * backend).
+ *
+ * Every test gets a fresh store in its own temporary directory, filled
+ * with a small fixture (customers acme and beta, domains example.com and
+ * beta.example, the mailbox ann@example.com and the alias
+ * info@example.com -> ann@example.com) and a frozen clock. Refusals are
+ * table-driven: each row names the change, the expected result code and
+ * the EXACT message, and checks afterwards that nothing changed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/str.h"
+#include "util/compat.h"
+
+#define NOW	1700000000
+#define HASH	"$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46" \
+	"nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1"
+#define HASH2	"$2b$05$CCCCCCCCCCCCCCCCCCCCC." \
+	"E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+
+static struct CMUnitTest *tests;
+static size_t ntests, captests;
+
+static int setup(void **state);
+static int teardown(void **state);
+
+static void
+add_test(const char *name, CMUnitTestFunction fn, const void *row)
+{
+	if (ntests == captests) {
+		captests = captests == 0 ? 64 : captests * 2;
+		tests = realloc(tests, captests * sizeof(*tests));
+		if (tests == NULL)
+			abort();
+	}
+	tests[ntests].name = name;
+	tests[ntests].test_func = fn;
+	tests[ntests].setup_func = setup;
+	tests[ntests].teardown_func = teardown;
+	tests[ntests].initial_state = (void *)(uintptr_t)row;
+	ntests++;
+}
+
+/* ---- fixture ---- */
+
+struct fx {
+	char		 dir[64];
+	struct store	*s;
+	const void	*row;	/* the table row, for table tests */
+};
+
+/* CALL must succeed; its error text is in the caller's ERR. */
+#define OK(call)                                                           \
+	do {                                                               \
+		int r_ = (call);                                           \
+		if (r_ != 0)                                               \
+			fail_msg("%s: %d %s", #call, r_,                   \
+			    err != NULL ? err : "");                       \
+	} while (0)
+
+static struct store *
+open_store(const char *dir)
+{
+	const char *err = NULL;
+	struct store *s = store_open("sqlite", dir, &err);
+
+	if (s == NULL)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	const char *err = NULL;
+
+	if (fx == NULL)
+		return -1;
+	fx->row = *state;
+	memcpy(fx->dir, "/tmp/popgate-test-store-XXXXXX", 31);
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	clock_set_fake(NOW);
+	fx->s = open_store(fx->dir);
+	assert_int_equal(store_schema_version(fx->s, &err), 0);
+	if (store_migrate(fx->s, &err) != 0)
+		fail_msg("migrate: %s", err);
+	assert_int_equal(store_customer_add(fx->s, "acme", &err), 0);
+	assert_int_equal(store_customer_add(fx->s, "beta", &err), 0);
+	assert_int_equal(store_domain_add(fx->s, "example.com", "acme", &err),
+	    0);
+	assert_int_equal(store_domain_add(fx->s, "beta.example", "beta",
+	    &err), 0);
+	assert_int_equal(store_mailbox_add(fx->s, "ann@example.com", HASH,
+	    1048576, &err), 0);
+	assert_int_equal(store_alias_add(fx->s, "info@example.com",
+	    "ann@example.com", &err), 0);
+	*state = fx;
+	return 0;
+}
+
+static void
+rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		(void)unlink(path);
+	}
+	(void)closedir(d);
+	(void)rmdir(dir);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	store_close(&fx->s);
+	rm_dir(fx->dir);
+	clock_set_fake(0);
+	free(fx);
+	return 0;
+}
+
+/* ---- snapshots: everything in the store as text ---- */
+
+static void
+cb_customer(const struct store_customer *c, void *arg)
+{
+	char line[256];
+
+	(void)snprintf(line, sizeof(line), "customer %s %s %lld d=%llu m=%llu",
+	    c->name, c->suspended ? "suspended" : "active",
+	    (long long)c->created, (unsigned long long)c->ndomains,
+	    (unsigned long long)c->nmailboxes);
+	strlist_add(arg, line);
+}
+
+static void
+cb_domain(const struct store_domain *d, void *arg)
+{
+	char line[512];
+
+	(void)snprintf(line, sizeof(line), "domain %s %s%s %lld m=%llu a=%llu",
+	    d->name, d->customer, d->suspended ? " suspended" : "",
+	    (long long)d->created, (unsigned long long)d->nmailboxes,
+	    (unsigned long long)d->naliases);
+	strlist_add(arg, line);
+}
+
+static void
+cb_mailbox(const struct store_mailbox *m, void *arg)
+{
+	char line[1024];
+
+	(void)snprintf(line, sizeof(line), "mailbox %s %s %s %s q=%llu %s%s",
+	    m->address, m->local, m->domain, m->hash,
+	    (unsigned long long)m->quota, m->customer,
+	    m->suspended ? " suspended" : "");
+	strlist_add(arg, line);
+}
+
+static void
+cb_alias(const struct store_alias *a, void *arg)
+{
+	char line[1024];
+
+	(void)snprintf(line, sizeof(line), "alias %s -> %s %s", a->address,
+	    a->target, a->customer);
+	strlist_add(arg, line);
+}
+
+static void
+snapshot(struct store *s, struct strlist *l)
+{
+	const char *err = NULL;
+
+	strlist_init(l);
+	if (store_customer_list(s, cb_customer, l, &err) != 0 ||
+	    store_domain_list(s, NULL, cb_domain, l, &err) != 0 ||
+	    store_mailbox_list(s, NULL, cb_mailbox, l, &err) != 0 ||
+	    store_alias_list(s, NULL, cb_alias, l, &err) != 0)
+		fail_msg("snapshot: %s", err);
+}
+
+static void
+assert_list(const struct strlist *got, const char *const *want)
+{
+	size_t i, n = 0;
+
+	while (want[n] != NULL)
+		n++;
+	for (i = 0; i < got->n && i < n; i++)
+		if (strcmp(got->v[i], want[i]) != 0)
+			break;
+	if (i == n && got->n == n)
+		return;
+	for (i = 0; i < got->n; i++)
+		print_error("  got:  %s\n", got->v[i]);
+	for (i = 0; i < n; i++)
+		print_error("  want: %s\n", want[i]);
+	fail_msg("lists differ");
+}
+
+#define T "1700000000"
+
+static const char *const fixture_snapshot[] = {
+	"customer acme active " T " d=1 m=1",
+	"customer beta active " T " d=1 m=0",
+	"domain beta.example beta " T " m=0 a=0",
+	"domain example.com acme " T " m=1 a=1",
+	"mailbox ann@example.com ann example.com " HASH " q=1048576 acme",
+	"alias info@example.com -> ann@example.com acme",
+	NULL
+};
+
+static void
+test_fixture(void **state)
+{
+	struct fx *fx = *state;
+	struct strlist l;
+	const char *err = NULL;
+
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+	assert_int_equal(store_schema_version(fx->s, &err), 1);
+	/* migrating again changes nothing */
+	assert_int_equal(store_migrate(fx->s, &err), 0);
+	assert_int_equal(store_schema_version(fx->s, &err), 1);
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+}
+
+/* ---- refusals ---- */
+
+enum op {
+	CUST_ADD, CUST_DEL, CUST_SUSPEND, DOM_ADD, DOM_DEL, MBOX_ADD,
+	MBOX_DEL, MBOX_HASH, MBOX_QUOTA, ALIAS_ADD, ALIAS_DEL, MBOX_LIST,
+	DOM_LIST,
+};
+
+struct refuse_case {
+	const char	*name;
+	enum op		 op;
+	const char	*a, *b;
+	int		 rc;
+	const char	*err;
+};
+
+#define BADNAME "customer names are letters, digits and . _ - (not first)"
+#define BADLEN "customer names are 1 to 64 characters"
+#define L65 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij" \
+	"abcde"
+#define NOTHOSTED(d) "domain '" d "' is not hosted here (add it with: " \
+	"popgate domain add " d " --customer NAME)"
+#define R STORE_REFUSED
+
+static const struct refuse_case refuse_cases[] = {
+	{ "customer add duplicate", CUST_ADD, "acme", NULL, R,
+	    "customer 'acme' already exists" },
+	{ "customer add duplicate other case", CUST_ADD, "AcMe", NULL, R,
+	    "customer 'acme' already exists" },
+	{ "customer add leading dash", CUST_ADD, "-acme", NULL, R,
+	    "bad customer name '-acme': " BADNAME },
+	{ "customer add leading dot", CUST_ADD, ".acme", NULL, R,
+	    "bad customer name '.acme': " BADNAME },
+	{ "customer add blank", CUST_ADD, "ac me", NULL, R,
+	    "bad customer name 'ac me': " BADNAME },
+	{ "customer add quote", CUST_ADD, "ac'me", NULL, R,
+	    "bad customer name 'ac'me': " BADNAME },
+	{ "customer add non-ASCII", CUST_ADD, "acm\xc3\xa9", NULL, R,
+	    "bad customer name 'acm\xc3\xa9': " BADNAME },
+	{ "customer add empty", CUST_ADD, "", NULL, R,
+	    "bad customer name '': " BADLEN },
+	{ "customer add 65 characters", CUST_ADD, L65, NULL, R,
+	    "bad customer name '" L65 "': " BADLEN },
+	{ "customer delete unknown", CUST_DEL, "nobody", NULL, R,
+	    "no customer 'nobody'" },
+	{ "customer delete with domains", CUST_DEL, "ACME", NULL, R,
+	    "customer 'acme' still has 1 domain(s) with 1 mailbox(es); delete "
+	    "them first or use --force to delete them all" },
+	{ "customer delete with an empty domain", CUST_DEL, "beta", NULL, R,
+	    "customer 'beta' still has 1 domain(s) with 0 mailbox(es); delete "
+	    "them first or use --force to delete them all" },
+	{ "customer suspend unknown", CUST_SUSPEND, "nobody", NULL, R,
+	    "no customer 'nobody'" },
+	{ "customer suspend bad name", CUST_SUSPEND, "no body", NULL, R,
+	    "bad customer name 'no body': " BADNAME },
+	{ "domain add duplicate", DOM_ADD, "Example.COM", "acme", R,
+	    "domain 'example.com' already exists (customer 'acme')" },
+	{ "domain add duplicate for another customer", DOM_ADD, "example.com",
+	    "beta", R, "domain 'example.com' already exists (customer "
+	    "'acme')" },
+	{ "domain add unknown customer", DOM_ADD, "new.example", "Nobody", R,
+	    "no customer 'nobody' (add it with: popgate customer add "
+	    "nobody)" },
+	{ "domain add bad domain", DOM_ADD, "bad..example", "acme", R,
+	    "bad domain 'bad..example': empty label in domain" },
+	{ "domain add trailing dot", DOM_ADD, "example.org.", "acme", R,
+	    "bad domain 'example.org.': domain ends with a dot" },
+	{ "domain add literal", DOM_ADD, "[127.0.0.1]", "acme", R,
+	    "bad domain '[127.0.0.1]': invalid character in domain" },
+	{ "domain add bad customer name", DOM_ADD, "new.example", "-x", R,
+	    "bad customer name '-x': " BADNAME },
+	{ "domain delete unknown", DOM_DEL, "nowhere.example", NULL, R,
+	    "no domain 'nowhere.example'" },
+	{ "domain delete with children", DOM_DEL, "EXAMPLE.com", NULL, R,
+	    "domain 'example.com' still has 1 mailbox(es) and 1 alias(es); "
+	    "delete them first or use --force" },
+	{ "mailbox add domain not hosted", MBOX_ADD, "bob@elsewhere.test",
+	    HASH, R, NOTHOSTED("elsewhere.test") },
+	{ "mailbox add subdomain not hosted", MBOX_ADD,
+	    "bob@sub.example.com", HASH, R, NOTHOSTED("sub.example.com") },
+	{ "mailbox add duplicate", MBOX_ADD, "Ann@EXAMPLE.com", HASH, R,
+	    "mailbox 'ann@example.com' already exists" },
+	{ "mailbox add duplicate quoted", MBOX_ADD, "\"ann\"@example.com",
+	    HASH, R, "mailbox 'ann@example.com' already exists" },
+	{ "mailbox add no domain", MBOX_ADD, "ann", HASH, R,
+	    "bad address 'ann': address has no '@domain'" },
+	{ "mailbox add literal", MBOX_ADD, "bob@[127.0.0.1]", HASH, R,
+	    "bad address 'bob@[127.0.0.1]': address literals are not "
+	    "accepted here" },
+	{ "mailbox add non-ASCII", MBOX_ADD, "j\xc3\xb6rg@example.com", HASH,
+	    R, "bad address 'j\xc3\xb6rg@example.com': non-ASCII address "
+	    "(internationalized addresses are not supported here)" },
+	{ "mailbox add two at signs", MBOX_ADD, "bob@elsewhere.test@"
+	    "example.com", HASH, R, "bad address 'bob@elsewhere.test@"
+	    "example.com': invalid character in domain" },
+	{ "mailbox add plain password", MBOX_ADD, "bob@example.com", "s3cret",
+	    R, "not a supported password hash" },
+	{ "mailbox add MD5 hash", MBOX_ADD, "bob@example.com",
+	    "$1$saltsalt$RwMqRjSWhXMKbW72DwzGd1", R,
+	    "not a supported password hash" },
+	{ "mailbox delete unknown", MBOX_DEL, "zed@example.com", NULL, R,
+	    "no mailbox 'zed@example.com'" },
+	{ "mailbox delete bad address", MBOX_DEL, "zed", NULL, R,
+	    "bad address 'zed': address has no '@domain'" },
+	{ "mailbox set hash unknown", MBOX_HASH, "zed@example.com", HASH2, R,
+	    "no mailbox 'zed@example.com'" },
+	{ "mailbox set hash unsupported", MBOX_HASH, "ann@example.com",
+	    "s3cret", R, "not a supported password hash" },
+	{ "mailbox set quota unknown", MBOX_QUOTA, "zed@example.com", "5", R,
+	    "no mailbox 'zed@example.com'" },
+	{ "mailbox set quota too large", MBOX_QUOTA, "ann@example.com",
+	    "9223372036854775808", R, "quota too large" },
+	{ "alias add domain not hosted", ALIAS_ADD, "x@elsewhere.test",
+	    "ann@example.com", R, NOTHOSTED("elsewhere.test") },
+	{ "alias add duplicate", ALIAS_ADD, "info@example.com",
+	    "ann@example.com", R,
+	    "alias 'info@example.com' -> 'ann@example.com' already exists" },
+	{ "alias add duplicate other case", ALIAS_ADD, "INFO@example.com",
+	    "Ann@Example.COM", R,
+	    "alias 'info@example.com' -> 'ann@example.com' already exists" },
+	{ "alias target missing in hosted domain", ALIAS_ADD,
+	    "sales@example.com", "nobody@example.com", R,
+	    "target 'nobody@example.com' is in a hosted domain but is no "
+	    "mailbox or alias" },
+	{ "alias target missing in another hosted domain", ALIAS_ADD,
+	    "sales@example.com", "nobody@Beta.Example", R,
+	    "target 'nobody@beta.example' is in a hosted domain but is no "
+	    "mailbox or alias" },
+	{ "alias bad target", ALIAS_ADD, "sales@example.com", "nope", R,
+	    "bad address 'nope': address has no '@domain'" },
+	{ "alias bad address", ALIAS_ADD, "sales@", "ann@example.com", R,
+	    "bad address 'sales@': empty domain" },
+	{ "alias delete unknown", ALIAS_DEL, "nobody@example.com", NULL, R,
+	    "no alias 'nobody@example.com'" },
+	{ "alias delete unknown target", ALIAS_DEL, "info@example.com",
+	    "x@y.example", R, "no alias 'info@example.com' -> 'x@y.example'" },
+	{ "alias delete mailbox is no alias", ALIAS_DEL, "ann@example.com",
+	    NULL, R, "no alias 'ann@example.com'" },
+	{ "mailbox list bad domain filter", MBOX_LIST, "bad..example", NULL,
+	    R, "bad domain 'bad..example': empty label in domain" },
+	{ "mailbox list bad customer filter", MBOX_LIST, "customer:-x", NULL,
+	    R, "bad customer name '-x': " BADNAME },
+	{ "domain list bad customer", DOM_LIST, "a b", NULL, R,
+	    "bad customer name 'a b': " BADNAME },
+};
+
+static void
+cb_ignore_mailbox(const struct store_mailbox *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	fail_msg("no rows expected");
+}
+
+static void
+cb_ignore_domain(const struct store_domain *d, void *arg)
+{
+	(void)d;
+	(void)arg;
+	fail_msg("no rows expected");
+}
+
+static int
+do_op(struct store *s, enum op op, const char *a, const char *b,
+    const char **err)
+{
+	uint64_t q;
+
+	switch (op) {
+	case CUST_ADD:
+		return store_customer_add(s, a, err);
+	case CUST_DEL:
+		return store_customer_delete(s, a, false, err);
+	case CUST_SUSPEND:
+		return store_customer_set_suspended(s, a, true, err);
+	case DOM_ADD:
+		return store_domain_add(s, a, b, err);
+	case DOM_DEL:
+		return store_domain_delete(s, a, false, err);
+	case MBOX_ADD:
+		return store_mailbox_add(s, a, b, 0, err);
+	case MBOX_DEL:
+		return store_mailbox_delete(s, a, err);
+	case MBOX_HASH:
+		return store_mailbox_set_hash(s, a, b, err);
+	case MBOX_QUOTA:
+		if (str_to_uint(b, 0, UINT64_MAX, &q) != 0)
+			fail_msg("test bug: quota %s", b);
+		return store_mailbox_set_quota(s, a, q, err);
+	case ALIAS_ADD:
+		return store_alias_add(s, a, b, err);
+	case ALIAS_DEL:
+		return store_alias_delete(s, a, b, err);
+	case MBOX_LIST:
+		return store_mailbox_list(s, a, cb_ignore_mailbox, NULL, err);
+	case DOM_LIST:
+		return store_domain_list(s, a, cb_ignore_domain, NULL, err);
+	}
+	return -100;
+}
+
+static void
+test_refuse(void **state)
+{
+	struct fx *fx = *state;
+	const struct refuse_case *tc = fx->row;
+	const char *err = NULL;
+	struct strlist l;
+	int r;
+
+	r = do_op(fx->s, tc->op, tc->a, tc->b, &err);
+	if (r != tc->rc)
+		fail_msg("result %d, expected %d (%s)", r, tc->rc,
+		    err != NULL ? err : "no error text");
+	assert_non_null(err);
+	assert_string_equal(err, tc->err);
+	/* A refusal changes nothing. */
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+}
+
+/* ---- changes that work ---- */
+
+static void
+test_customers(void **state)
+{
+	struct fx *fx = *state;
+	struct store_customer c;
+	const char *err = NULL;
+	struct strlist l;
+	static const char *const want[] = {
+		"customer acme active " T " d=1 m=1",
+		"customer beta active " T " d=1 m=0",
+		"customer my_shop-2.de active 1700000100 d=0 m=0",
+		"customer zeta active 1700000100 d=0 m=0",
+		NULL
+	};
+
+	clock_set_fake(NOW + 100);
+	OK(store_customer_add(fx->s, "Zeta", &err));
+	OK(store_customer_add(fx->s, "my_shop-2.DE", &err));
+	/* 64 characters is the limit */
+	OK(store_customer_add(fx->s, "a123456789b123456789c123456789d123456789"
+	    "e123456789f123456789g123", &err));
+	assert_int_equal(store_customer_get(fx->s, "ZETA", &c, &err), 1);
+	assert_string_equal(c.name, "zeta");
+	assert_false(c.suspended);
+	assert_int_equal(c.created, NOW + 100);
+	assert_int_equal(c.ndomains, 0);
+	assert_int_equal(store_customer_get(fx->s, "nobody", &c, &err), 0);
+	assert_int_equal(store_customer_get(fx->s, "bad name", &c, &err), 0);
+	OK(store_customer_delete(fx->s, "a123456789b123456789c123456789d12345"
+	    "6789e123456789f123456789g123", false, &err));
+	strlist_init(&l);
+	OK(store_customer_list(fx->s, cb_customer, &l, &err));
+	assert_list(&l, want);
+	strlist_free(&l);
+	/* an empty customer goes without --force */
+	OK(store_customer_delete(fx->s, "zeta", false, &err));
+	assert_int_equal(store_customer_get(fx->s, "zeta", &c, &err), 0);
+}
+
+static void
+test_suspend(void **state)
+{
+	struct fx *fx = *state;
+	struct store_customer c;
+	struct store_domain d;
+	struct store_mailbox m;
+	const char *err = NULL;
+
+	OK(store_customer_set_suspended(fx->s, "ACME", true, &err));
+	assert_int_equal(store_customer_get(fx->s, "acme", &c, &err), 1);
+	assert_true(c.suspended);
+	assert_int_equal(store_domain_get(fx->s, "example.com", &d, &err), 1);
+	assert_true(d.suspended);
+	assert_int_equal(store_mailbox_get(fx->s, "ann@example.com", &m,
+	    &err), 1);
+	assert_true(m.suspended);
+	/* the other customer is untouched */
+	assert_int_equal(store_customer_get(fx->s, "beta", &c, &err), 1);
+	assert_false(c.suspended);
+	/* twice is fine, and resume */
+	OK(store_customer_set_suspended(fx->s, "acme", true, &err));
+	OK(store_customer_set_suspended(fx->s, "acme", false, &err));
+	assert_int_equal(store_mailbox_get(fx->s, "ann@example.com", &m,
+	    &err), 1);
+	assert_false(m.suspended);
+}
+
+static void
+test_domains(void **state)
+{
+	struct fx *fx = *state;
+	struct store_domain d;
+	const char *err = NULL;
+	struct strlist l;
+	static const char *const want_all[] = {
+		"domain beta.example beta " T " m=0 a=0",
+		"domain example.com acme " T " m=1 a=1",
+		"domain example.org acme " T " m=0 a=0",
+		"domain xn--bcher-kva.example acme " T " m=0 a=0",
+		NULL
+	};
+	static const char *const want_acme[] = {
+		"domain example.com acme " T " m=1 a=1",
+		"domain example.org acme " T " m=0 a=0",
+		"domain xn--bcher-kva.example acme " T " m=0 a=0",
+		NULL
+	};
+	static const char *const want_none[] = { NULL };
+
+	OK(store_domain_add(fx->s, "EXAMPLE.ORG", "Acme", &err));
+	OK(store_domain_add(fx->s, "xn--bcher-kva.example", "acme", &err));
+	assert_int_equal(store_domain_get(fx->s, "Example.Org", &d, &err), 1);
+	assert_string_equal(d.name, "example.org");
+	assert_string_equal(d.customer, "acme");
+	assert_int_equal(d.created, NOW);
+	assert_false(d.suspended);
+	assert_int_equal(store_domain_get(fx->s, "example.net", &d, &err), 0);
+	assert_int_equal(store_domain_get(fx->s, "bad..name", &d, &err), 0);
+
+	strlist_init(&l);
+	OK(store_domain_list(fx->s, NULL, cb_domain, &l, &err));
+	assert_list(&l, want_all);
+	strlist_free(&l);
+	strlist_init(&l);
+	OK(store_domain_list(fx->s, "ACME", cb_domain, &l, &err));
+	assert_list(&l, want_acme);
+	strlist_free(&l);
+	strlist_init(&l);
+	OK(store_domain_list(fx->s, "nobody", cb_domain, &l, &err));
+	assert_list(&l, want_none);
+	strlist_free(&l);
+
+	/* an empty domain goes without force */
+	OK(store_domain_delete(fx->s, "example.org", false, &err));
+	assert_int_equal(store_domain_get(fx->s, "example.org", &d, &err), 0);
+}
+
+static void
+test_mailboxes(void **state)
+{
+	struct fx *fx = *state;
+	struct store_mailbox m;
+	const char *err = NULL;
+	struct strlist l;
+	static const char *const want_example[] = {
+		"mailbox ann@example.com ann example.com " HASH2 " q=0 acme",
+		"mailbox bob.smith@example.com bob.smith example.com " HASH
+		    " q=5242880 acme",
+		NULL
+	};
+	static const char *const want_beta[] = {
+		"mailbox carol@beta.example carol beta.example " HASH
+		    " q=0 beta",
+		NULL
+	};
+
+	OK(store_mailbox_add(fx->s, "Bob.Smith@Example.COM", HASH, 5242880,
+	    &err));
+	OK(store_mailbox_add(fx->s, "\"carol\"@beta.example", HASH, 0, &err));
+	assert_int_equal(store_mailbox_get(fx->s, "BOB.SMITH@example.com", &m,
+	    &err), 1);
+	assert_string_equal(m.address, "bob.smith@example.com");
+	assert_string_equal(m.local, "bob.smith");
+	assert_string_equal(m.domain, "example.com");
+	assert_string_equal(m.hash, HASH);
+	assert_int_equal(m.quota, 5242880);
+	assert_string_equal(m.customer, "acme");
+	assert_false(m.suspended);
+	assert_int_equal(m.created, NOW);
+	assert_int_equal(store_mailbox_get(fx->s, "bob@example.com", &m,
+	    &err), 0);
+	assert_int_equal(store_mailbox_get(fx->s, "not an address", &m, &err),
+	    0);
+
+	OK(store_mailbox_set_hash(fx->s, "ANN@example.com", HASH2, &err));
+	OK(store_mailbox_set_quota(fx->s, "ann@example.com", 0, &err));
+	OK(store_mailbox_set_quota(fx->s, "ann@example.com", INT64_MAX, &err));
+	assert_int_equal(store_mailbox_get(fx->s, "ann@example.com", &m,
+	    &err), 1);
+	assert_int_equal(m.quota, INT64_MAX);
+	OK(store_mailbox_set_quota(fx->s, "ann@example.com", 0, &err));
+
+	strlist_init(&l);
+	OK(store_mailbox_list(fx->s, "Example.com", cb_mailbox, &l, &err));
+	assert_list(&l, want_example);
+	strlist_free(&l);
+	strlist_init(&l);
+	OK(store_mailbox_list(fx->s, "customer:acme", cb_mailbox, &l, &err));
+	assert_list(&l, want_example);
+	strlist_free(&l);
+	strlist_init(&l);
+	OK(store_mailbox_list(fx->s, "customer:BETA", cb_mailbox, &l, &err));
+	assert_list(&l, want_beta);
+	strlist_free(&l);
+
+	OK(store_mailbox_delete(fx->s, "Bob.Smith@example.com", &err));
+	assert_int_equal(store_mailbox_get(fx->s, "bob.smith@example.com", &m,
+	    &err), 0);
+}
+
+static void
+test_aliases(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	struct strlist l;
+	static const char *const want_targets[] = {
+		"ann@elsewhere.test", "ann@example.com", NULL
+	};
+	static const char *const want_all[] = {
+		"alias ann@example.com -> ann@example.com acme",
+		"alias info@example.com -> ann@elsewhere.test acme",
+		"alias info@example.com -> ann@example.com acme",
+		"alias sales@example.com -> info@example.com acme",
+		"alias x@beta.example -> ann@example.com beta",
+		NULL
+	};
+	static const char *const want_beta[] = {
+		"alias x@beta.example -> ann@example.com beta",
+		NULL
+	};
+	static const char *const want_after[] = {
+		"alias ann@example.com -> ann@example.com acme",
+		"alias sales@example.com -> info@example.com acme",
+		"alias x@beta.example -> ann@example.com beta",
+		NULL
+	};
+
+	/* an external target, an alias as target (a chain), a target in
+	   another customer's domain, and a mailbox keeping a copy */
+	OK(store_alias_add(fx->s, "Info@Example.com", "Ann@Elsewhere.TEST",
+	    &err));
+	OK(store_alias_add(fx->s, "sales@example.com", "info@example.com",
+	    &err));
+	OK(store_alias_add(fx->s, "x@beta.example", "ann@example.com", &err));
+	OK(store_alias_add(fx->s, "ann@example.com", "ann@example.com", &err));
+
+	strlist_init(&l);
+	assert_int_equal(store_alias_targets(fx->s, "INFO@example.com", &l,
+	    &err), 1);
+	assert_list(&l, want_targets);
+	strlist_free(&l);
+	strlist_init(&l);
+	assert_int_equal(store_alias_targets(fx->s, "nobody@example.com", &l,
+	    &err), 0);
+	assert_int_equal(l.n, 0);
+	strlist_free(&l);
+
+	strlist_init(&l);
+	OK(store_alias_list(fx->s, NULL, cb_alias, &l, &err));
+	assert_list(&l, want_all);
+	strlist_free(&l);
+	strlist_init(&l);
+	OK(store_alias_list(fx->s, "customer:beta", cb_alias, &l, &err));
+	assert_list(&l, want_beta);
+	strlist_free(&l);
+	strlist_init(&l);
+	OK(store_alias_list(fx->s, "beta.example", cb_alias, &l, &err));
+	assert_list(&l, want_beta);
+	strlist_free(&l);
+
+	/* one target, then all targets */
+	OK(store_alias_delete(fx->s, "info@example.com", "ANN@elsewhere.test",
+	    &err));
+	strlist_init(&l);
+	assert_int_equal(store_alias_targets(fx->s, "info@example.com", &l,
+	    &err), 1);
+	assert_int_equal(l.n, 1);
+	strlist_free(&l);
+	OK(store_alias_delete(fx->s, "info@example.com", NULL, &err));
+	strlist_init(&l);
+	OK(store_alias_list(fx->s, NULL, cb_alias, &l, &err));
+	assert_list(&l, want_after);
+	strlist_free(&l);
+}
+
+static void
+test_delete_force(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	struct strlist l;
+	static const char *const want_after_domain[] = {
+		"customer acme active " T " d=1 m=0",
+		"customer beta active " T " d=1 m=0",
+		"domain beta.example beta " T " m=0 a=0",
+		"domain example.org acme " T " m=0 a=0",
+		NULL
+	};
+	static const char *const want_after_customer[] = {
+		"customer beta active " T " d=1 m=0",
+		"domain beta.example beta " T " m=0 a=0",
+		NULL
+	};
+	struct store_mailbox m;
+
+	OK(store_domain_add(fx->s, "example.org", "acme", &err));
+	/* force takes the mailboxes and aliases with the domain */
+	OK(store_domain_delete(fx->s, "example.com", true, &err));
+	snapshot(fx->s, &l);
+	assert_list(&l, want_after_domain);
+	strlist_free(&l);
+	assert_int_equal(store_mailbox_get(fx->s, "ann@example.com", &m,
+	    &err), 0);
+
+	/* the customer's remaining domains go with it */
+	OK(store_mailbox_add(fx->s, "zoe@example.org", HASH, 0, &err));
+	OK(store_alias_add(fx->s, "a@example.org", "zoe@example.org", &err));
+	OK(store_customer_delete(fx->s, "acme", true, &err));
+	snapshot(fx->s, &l);
+	assert_list(&l, want_after_customer);
+	strlist_free(&l);
+	assert_int_equal(store_mailbox_get(fx->s, "zoe@example.org", &m,
+	    &err), 0);
+}
+
+/* Everything between begin and rollback is gone, also when one step in
+   the middle was refused. */
+static void
+test_rollback(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	struct strlist l;
+	struct store_customer c;
+
+	OK(store_begin(fx->s, &err));
+	OK(store_customer_add(fx->s, "tx", &err));
+	OK(store_domain_add(fx->s, "tx.example", "tx", &err));
+	OK(store_mailbox_add(fx->s, "a@tx.example", HASH, 0, &err));
+	OK(store_alias_add(fx->s, "b@tx.example", "a@tx.example", &err));
+	OK(store_mailbox_delete(fx->s, "ann@example.com", &err));
+	OK(store_customer_set_suspended(fx->s, "beta", true, &err));
+	/* inside the transaction the changes are visible */
+	assert_int_equal(store_customer_get(fx->s, "tx", &c, &err), 1);
+	assert_int_equal(c.ndomains, 1);
+	/* a refused step */
+	assert_int_equal(store_mailbox_add(fx->s, "a@tx.example", HASH, 0,
+	    &err), STORE_REFUSED);
+	assert_string_equal(err, "mailbox 'a@tx.example' already exists");
+	store_rollback(fx->s);
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+
+	/* the handle still works after a rollback */
+	OK(store_begin(fx->s, &err));
+	OK(store_customer_add(fx->s, "tx", &err));
+	OK(store_commit(fx->s, &err));
+	assert_int_equal(store_customer_get(fx->s, "tx", &c, &err), 1);
+}
+
+/* What one handle commits, another sees; closing keeps it. */
+static void
+test_persist(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s2;
+	struct store_mailbox m;
+	const char *err = NULL;
+	struct strlist l;
+
+	s2 = open_store(fx->dir);
+	assert_int_equal(store_schema_version(s2, &err), 1);
+	OK(store_mailbox_add(fx->s, "dave@example.com", HASH2, 7, &err));
+	assert_int_equal(store_mailbox_get(s2, "dave@example.com", &m, &err),
+	    1);
+	assert_int_equal(m.quota, 7);
+	store_close(&s2);
+	assert_null(s2);
+	store_close(&s2);	/* NULL is fine */
+
+	store_close(&fx->s);
+	fx->s = open_store(fx->dir);
+	OK(store_mailbox_delete(fx->s, "dave@example.com", &err));
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+}
+
+/* A store made by a newer popgate is left alone. */
+static void
+test_newer_schema(void **state)
+{
+	struct fx *fx = *state;
+	char path[128];
+	sqlite3 *db;
+	const char *err = NULL;
+	struct strlist l;
+
+	(void)snprintf(path, sizeof(path), "%s/store.db", fx->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET "
+	    "version = 99", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(store_schema_version(fx->s, &err), 99);
+	assert_int_equal(store_migrate(fx->s, &err), -1);
+	assert_string_equal(err, "the store has schema version 99, newer "
+	    "than this popgate knows (1): upgrade popgate");
+	assert_int_equal(store_schema_version(fx->s, &err), 99);
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+}
+
+/* A store locked by another writer is a temporary failure (-1), never
+   "not found" or a refusal; readers are not blocked (WAL). */
+static void
+test_busy(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s2 = open_store(fx->dir);
+	struct store_customer c;
+	const char *err = NULL;
+	struct strlist l;
+
+	OK(store_begin(s2, &err));
+	OK(store_customer_add(s2, "holder", &err));
+	assert_int_equal(store_customer_get(fx->s, "acme", &c, &err), 1);
+	assert_int_equal(store_customer_add(fx->s, "newco", &err), -1);
+	assert_string_equal(err, "the account store is busy (locked by "
+	    "another writer); try again");
+	assert_int_equal(store_begin(fx->s, &err), -1);
+	assert_string_equal(err, "the account store is busy (locked by "
+	    "another writer); try again");
+	store_rollback(s2);
+	store_close(&s2);
+	OK(store_customer_add(fx->s, "newco", &err));
+	OK(store_customer_delete(fx->s, "newco", false, &err));
+	snapshot(fx->s, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct fx *fx = *state;
+	const char *err = NULL;
+	struct store *s;
+	char path[128];
+
+	s = store_open("mysql://db", fx->dir, &err);
+	assert_null(s);
+	assert_string_equal(err, "unknown store type (expected sqlite or "
+	    "postgresql://...)");
+	s = store_open("postgresql://db.example/popgate", fx->dir, &err);
+	assert_null(s);
+	assert_string_equal(err, "the PostgreSQL store is not available in "
+	    "this build yet; use store = sqlite");
+	s = store_open("sqlitex", fx->dir, &err);
+	assert_null(s);
+	s = store_open("sqlite", "/nonexistent/popgate", &err);
+	assert_null(s);
+	assert_string_equal(err, "cannot open /nonexistent/popgate/store.db: "
+	    "unable to open database file");
+	/* sqlite:/PATH names the file itself */
+	(void)snprintf(path, sizeof(path), "sqlite:%s/other.db", fx->dir);
+	s = store_open(path, "/nonexistent", &err);
+	if (s == NULL)
+		fail_msg("%s: %s", path, err);
+	assert_int_equal(store_schema_version(s, &err), 0);
+	assert_int_equal(store_migrate(s, &err), 0);
+	assert_int_equal(store_customer_add(s, "solo", &err), 0);
+	store_close(&s);
+	(void)snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
+int
+main(void)
+{
+	size_t i;
+	int r;
+
+	add_test("fixture and migrate", test_fixture, NULL);
+	for (i = 0; i < nitems(refuse_cases); i++)
+		add_test(refuse_cases[i].name, test_refuse, &refuse_cases[i]);
+	add_test("customers", test_customers, NULL);
+	add_test("suspend and resume", test_suspend, NULL);
+	add_test("domains", test_domains, NULL);
+	add_test("mailboxes", test_mailboxes, NULL);
+	add_test("aliases", test_aliases, NULL);
+	add_test("delete with force", test_delete_force, NULL);
+	add_test("rollback leaves nothing", test_rollback, NULL);
+	add_test("persistence across handles", test_persist, NULL);
+	add_test("newer schema refused", test_newer_schema, NULL);
+	add_test("busy store is a temporary failure", test_busy, NULL);
+	add_test("open errors and sqlite:/PATH", test_open_errors, NULL);
+	r = _cmocka_run_group_tests("store", tests, ntests, NULL, NULL);
+	free(tests);
+	return r;
+}
