@@ -54,7 +54,7 @@ usage(FILE *f, const char *group, const struct cli_cmd *cmd, bool single)
 	fprintf(f, "usage: popgate %s%s%s %s\n", group, single ? "" : " ",
 	    single ? "" : cmd->name, cmd->usage);
 	fprintf(f, "%s\n\noptions:\n", cmd->help);
-	if (!(cmd->opts & OPT_NOSTORE) || strcmp(cmd->name, "init") != 0)
+	if (strcmp(group, "init") != 0)
 		fprintf(f, "  -c, --config FILE the configuration (default: "
 		    "$POPGATE_CONFIG, then %s)\n", CONFIG_DEFAULT_PATH);
 	for (i = 0; i < nitems(opt_help); i++)
@@ -73,6 +73,15 @@ group_usage(FILE *f, const char *group, const struct cli_cmd *t, size_t n)
 		fprintf(f, "  %-8s %-36s %s\n", t[i].name, t[i].usage,
 		    t[i].help);
 	fprintf(f, "\n'popgate %s COMMAND --help' tells more.\n", group);
+}
+
+static const char *
+long_name(const struct option *o, int ch)
+{
+	for (; o->name != NULL; o++)
+		if (o->val == ch)
+			return o->name;
+	return "?";
 }
 
 /* Parses options and positionals for CMD. -1 to continue, else an exit
@@ -113,8 +122,8 @@ parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
 	while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
 		for (i = 0; i < nitems(needs); i++) {
 			if (needs[i].ch == ch && !(cmd->opts & needs[i].flag)) {
-				cli_err(c, "option '%s' does not apply here",
-				    argv[optind - 1]);
+				cli_err(c, "option '--%s' does not apply here",
+				    long_name(longopts, ch));
 				usage(stderr, group, cmd, single);
 				return EXIT_USER;
 			}
@@ -165,10 +174,11 @@ parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
 			c->user = optarg;
 			break;
 		case 'P':
-			if (str_to_uint(optarg, 1024, 64000, &c->port_base) ==
+			/* The highest dev port is base + 2526. */
+			if (str_to_uint(optarg, 1024, 63000, &c->port_base) ==
 			    -1) {
 				cli_err(c, "bad --port-base '%s' (expected a "
-				    "number from 1024 to 64000)", optarg);
+				    "number from 1024 to 63000)", optarg);
 				return EXIT_USER;
 			}
 			break;
@@ -176,11 +186,21 @@ parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
 			c->hostname = optarg;
 			break;
 		case ':':
-			cli_err(c, "option '%s' needs a value",
-			    argv[optind - 1]);
+			if (optopt != 0 && optopt != 'c')
+				cli_err(c, "option '--%s' needs a value",
+				    long_name(longopts, optopt));
+			else
+				cli_err(c, "option '%s' needs a value",
+				    optopt == 'c' ? "-c" : argv[optind - 1]);
 			return EXIT_USER;
 		default:
-			cli_err(c, "unknown option '%s'", argv[optind - 1]);
+			/* getopt names a short option in optopt; for a long
+			   one argv[optind - 1] is the word itself. */
+			if (optopt != 0)
+				cli_err(c, "unknown option '-%c'", optopt);
+			else
+				cli_err(c, "unknown option '%s'",
+				    argv[optind - 1]);
 			usage(stderr, group, cmd, single);
 			return EXIT_USER;
 		}
@@ -326,6 +346,35 @@ cli_close(struct cli *c)
 {
 	store_close(&c->store);
 	config_free(&c->cfg);
+}
+
+int
+cli_need_filter(struct cli *c, const char *customer, const char *domain)
+{
+	struct store_customer cu;
+	struct store_domain d;
+	const char *err = "";
+	int r;
+
+	if (customer != NULL) {
+		r = store_customer_get(c->store, customer, &cu, &err);
+		if (r == 0) {
+			cli_err(c, "no customer '%s'", customer);
+			return EXIT_USER;
+		}
+		if (r == -1)
+			return cli_store_result(c, -1, err);
+	}
+	if (domain != NULL) {
+		r = store_domain_get(c->store, domain, &d, &err);
+		if (r == 0) {
+			cli_err(c, "no domain '%s' is hosted here", domain);
+			return EXIT_USER;
+		}
+		if (r == -1)
+			return cli_store_result(c, -1, err);
+	}
+	return 0;
 }
 
 int

@@ -44,7 +44,9 @@ list(struct cli *c, const char *filter, bool only_address)
 	const char *err;
 	int r;
 
-	if ((r = cli_open(c)) != 0)
+	if ((r = cli_open(c)) != 0 || (!only_address &&
+	    (r = cli_need_filter(c, c->customer, c->customer == NULL &&
+	    c->npos > 0 ? c->pos[0] : NULL)) != 0))
 		return r;
 	cli_table_init(&t, cols, nitems(cols), NULL);
 	r = store_alias_list(c->store, filter, add_row, &t, &err);

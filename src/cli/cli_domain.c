@@ -51,7 +51,8 @@ cmd_list(struct cli *c)
 	const char *err;
 	int r;
 
-	if ((r = cli_open(c)) != 0)
+	if ((r = cli_open(c)) != 0 ||
+	    (r = cli_need_filter(c, c->customer, NULL)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
 	r = store_domain_list(c->store, c->customer, add_row, &t, &err);

@@ -8,6 +8,7 @@
  * ordinary user, or with --dev, it listens on high loopback ports.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,14 +84,13 @@ listen_lines(struct buf *b, const struct init_plan *p)
 	    (unsigned long long)(p->base + 2526));
 }
 
-static int
-write_config(struct cli *c, const struct init_plan *p)
+/* The configuration text for plan P into B. */
+static void
+config_text(struct buf *b0, const struct init_plan *p)
 {
-	struct buf b;
-	int r;
+	struct buf *b = b0;
 
-	buf_init(&b, 64 * 1024);
-	(void)buf_printf(&b,
+	(void)buf_printf(b,
 	    "# popgate configuration, written by 'popgate init'.\n"
 	    "# Every key, its default and meaning: man 5 popgate.conf\n"
 	    "# (docs/popgate.conf.5); 'popgate check-config' shows the "
@@ -104,8 +104,8 @@ write_config(struct cli *c, const struct init_plan *p)
 	    "log = stderr\n\n", p->hostname, p->data, p->data,
 	    p->root ? "user = " : "", p->root ? p->user : "",
 	    p->root ? "\n" : "", p->data, p->data);
-	listen_lines(&b, p);
-	(void)buf_printf(&b,
+	listen_lines(b, p);
+	(void)buf_printf(b,
 	    "\n# The relay opens for a client IP for relay_window after a "
 	    "POP3 login.\n"
 	    "relay_window = 90m\n"
@@ -128,15 +128,6 @@ write_config(struct cli *c, const struct init_plan *p)
 	    "retry_min = 5m\n"
 	    "retry_max = 4h\n"
 	    "delay_warning = 4h\n", DEMO_MAILBOX, p->dev ? "no" : "yes");
-	if (buf_append(&b, "", 0) == -1 ||
-	    fs_write_atomic(p->conf, b.data, b.len, 0640) == -1) {
-		cli_err(c, "cannot write %s: %s", p->conf, strerror(errno));
-		r = EXIT_SYSTEM;
-	} else {
-		r = 0;
-	}
-	buf_free(&b);
-	return r;
 }
 
 static int
@@ -196,7 +187,18 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
 	}
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	/* Still as the invoking user (root included): everything made here
+	   is given to the daemon's user afterwards. */
+	c->store = store_open(c->cfg->store, c->cfg->data_dir, &err);
+	if (c->store == NULL) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	if (store_migrate(c->store, &err) == -1) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	if ((r = cli_begin(c)) != 0)
 		return r;
 	if ((r = store_customer_add(c->store, DEMO_CUSTOMER, &err)) != 0 ||
 	    (r = store_domain_add(c->store, DEMO_DOMAIN, DEMO_CUSTOMER,
@@ -208,13 +210,16 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 		store_rollback(c->store);
 		return cli_store_result(c, r, err);
 	}
-	if (maildir_create(config_rel(c->cfg, c->cfg->mail_dir), DEMO_DOMAIN,
-	    "demo", &err) == -1) {
+	if (maildir_create(c->cfg->mail_dir, DEMO_DOMAIN, "demo", &err) ==
+	    -1) {
 		store_rollback(c->store);
 		cli_err(c, "cannot create the demo Maildir: %s", err);
 		return EXIT_SYSTEM;
 	}
-	return cli_commit(c);
+	if ((r = cli_commit(c)) != 0)
+		return r;
+	store_close(&c->store);
+	return 0;
 }
 
 static int
@@ -300,13 +305,67 @@ print_summary(const struct init_plan *p, const char *pw)
 }
 
 static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 ? -1 : 0;
+}
+
+/* Builds the instance; on failure the caller removes what it made. */
+static int
+build(struct cli *c, const struct init_plan *p, char *pw, size_t pwsz)
+{
+	struct strlist errors;
+	struct buf text;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	const char *err;
+	size_t i;
+	int r;
+
+	if (p->root && priv_lookup(p->user, &uid, &gid, &err) == -1) {
+		cli_err(c, "user '%s': %s; create it with: useradd --system "
+		    "--home-dir %s --shell /usr/sbin/nologin %s", p->user, err,
+		    p->data, p->user);
+		return EXIT_USER;
+	}
+	if ((r = make_dirs(c, p)) != 0)
+		return r;
+	buf_init(&text, 64 * 1024);
+	config_text(&text, p);
+	strlist_init(&errors);
+	/* Parsed before it is written: init never leaves a config that
+	   popgate itself would refuse. */
+	c->cfg = config_parse(p->conf, buf_cstr(&text), &errors);
+	for (i = 0; i < errors.n; i++)
+		cli_err(c, "%s", errors.v[i]);
+	strlist_free(&errors);
+	if (c->cfg == NULL) {
+		buf_free(&text);
+		return EXIT_USER;
+	}
+	if ((r = make_demo(c, pw, pwsz)) == 0 && p->root &&
+	    priv_chown_tree(p->data, uid, gid) == -1) {
+		cli_err(c, "cannot give %s to %s: %s", p->data, p->user,
+		    strerror(errno));
+		r = EXIT_SYSTEM;
+	}
+	if (r == 0 && fs_write_atomic(p->conf, text.data, text.len, 0640) ==
+	    -1) {
+		cli_err(c, "cannot write %s: %s", p->conf, strerror(errno));
+		r = EXIT_SYSTEM;
+	}
+	buf_free(&text);
+	return r;
+}
+
+static int
 cmd_init(struct cli *c)
 {
 	struct init_plan p;
 	char pw[17];
-	uid_t uid;
-	gid_t gid;
-	const char *err;
+	bool had_data;
 	int r;
 
 	if ((r = plan(c, &p)) != 0)
@@ -316,23 +375,26 @@ cmd_init(struct cli *c)
 		    "start afresh)", p.conf);
 		return EXIT_USER;
 	}
-	if (p.root && priv_lookup(p.user, &uid, &gid, &err) == -1) {
-		cli_err(c, "user '%s': %s; create it with: useradd --system "
-		    "--home-dir %s --shell /usr/sbin/nologin %s", p.user, err,
-		    p.data, p.user);
-		return EXIT_USER;
+	had_data = access(p.data, F_OK) == 0;
+	{
+		char db[1100];
+
+		(void)str_fmt(db, sizeof(db), "%s/store.db", p.data);
+		if (access(db, F_OK) == 0) {
+			cli_err(c, "%s already holds an instance; not "
+			    "overwritten", p.data);
+			return EXIT_USER;
+		}
 	}
 	umask(027);
-	if ((r = make_dirs(c, &p)) != 0 || (r = write_config(c, &p)) != 0)
+	r = build(c, &p, pw, sizeof(pw));
+	if (r != 0) {
+		store_close(&c->store);
+		if (!had_data)
+			(void)nftw(p.data, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+		(void)unlink(p.conf);
 		return r;
-	if (p.root && priv_chown_tree(p.data, uid, gid) == -1) {
-		cli_err(c, "cannot give %s to %s: %s", p.data, p.user,
-		    strerror(errno));
-		return EXIT_SYSTEM;
 	}
-	c->config_path = p.conf;
-	if ((r = make_demo(c, pw, sizeof(pw))) != 0)
-		return r;
 	print_summary(&p, pw);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	return 0;

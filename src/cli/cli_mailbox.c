@@ -108,7 +108,8 @@ cmd_list(struct cli *c)
 		    c->customer);
 	else if (c->npos > 0)
 		(void)str_copy(filter, c->pos[0], sizeof(filter));
-	if ((r = cli_open(c)) != 0)
+	if ((r = cli_open(c)) != 0 || (r = cli_need_filter(c, c->customer,
+	    c->npos > 0 ? c->pos[0] : NULL)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
 	r = store_mailbox_list(c->store, c->customer != NULL || c->npos > 0 ?

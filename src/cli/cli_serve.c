@@ -157,6 +157,17 @@ start_privileged(struct daemon *d)
 		log_error("cannot create the event loop");
 		return -1;
 	}
+	/* Caught from now on: a SIGTERM during the rest of the start-up
+	   (binding, a store busy with a migration) ends the loop as soon as
+	   it runs, cleanly. */
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	if (d->sig_term == NULL || d->sig_int == NULL ||
+	    event_add(d->sig_term, NULL) == -1 ||
+	    event_add(d->sig_int, NULL) == -1) {
+		log_error("cannot watch signals");
+		return -1;
+	}
 	d->hub = conn_hub_new(d->base, d->ssl_ctx, d->cfg->max_connections,
 	    d->cfg->max_connections_per_ip);
 	return bind_all(d);
@@ -274,15 +285,6 @@ cmd_serve(struct cli *c)
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (start_privileged(&d) == -1 || drop_root(&d) == -1 ||
 	    open_store(&d) == -1 || start_services(&d) == -1) {
-		daemon_free(&d);
-		return EXIT_SYSTEM;
-	}
-	d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
-	d.sig_int = evsignal_new(d.base, SIGINT, on_signal, &d);
-	if (d.sig_term == NULL || d.sig_int == NULL ||
-	    event_add(d.sig_term, NULL) == -1 ||
-	    event_add(d.sig_int, NULL) == -1) {
-		log_error("cannot watch signals");
 		daemon_free(&d);
 		return EXIT_SYSTEM;
 	}

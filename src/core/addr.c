@@ -302,6 +302,12 @@ addr_parse(const char *s, size_t len, unsigned flags, struct mailaddr *a,
 		*error_r = "domain longer than 255 octets";
 		return -1;
 	}
+	/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, so with its
+	   angle brackets an address has 254 at most. */
+	if (n + 1 + dlen > ADDR_MAX_LEN) {
+		*error_r = "address longer than 254 octets";
+		return -1;
+	}
 	memcpy(a->domain, d, dlen);
 	if (!str_is_ascii(d, dlen))
 		a->utf8 = true;

@@ -17,6 +17,7 @@
 #define ADDR_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1 */
 #define ADDR_DOMAIN_MAX	255	/* RFC 5321 4.5.3.1.2 */
 #define ADDR_LABEL_MAX	63
+#define ADDR_MAX_LEN	254	/* local@domain, RFC 5321 4.5.3.1.3 */
 /* local@domain plus NUL */
 #define ADDR_BUFSZ	(ADDR_LOCAL_MAX + 1 + ADDR_DOMAIN_MAX + 1)
 

@@ -142,6 +142,7 @@ struct pstate {
 	unsigned	 line;
 	struct strlist	*errors;
 	unsigned	 seen[nitems(params)];	/* line of first setting */
+	unsigned	 listen_line[64];	/* of the first listen lines */
 };
 
 static void PRINTFLIKE(2, 3)
@@ -318,6 +319,8 @@ parse_listen(struct config *c, struct pstate *ps, const char *v)
 	}
 	c->listen = xreallocarray(c->listen, c->nlisten + 1,
 	    sizeof(*c->listen));
+	if (c->nlisten < nitems(ps->listen_line))
+		ps->listen_line[c->nlisten] = ps->line;
 	c->listen[c->nlisten++] = l;
 	return 0;
 }
@@ -699,6 +702,17 @@ join_path(const char *dir, const char *rel)
 	return r;
 }
 
+/* The line where KEY (else OTHER) was set, 0 if neither was. */
+static unsigned
+seen_line(const struct pstate *ps, const char *key, const char *other)
+{
+	const struct param *p = find_param(key), *q = find_param(other);
+
+	if (ps->seen[p - params] != 0)
+		return ps->seen[p - params];
+	return ps->seen[q - params];
+}
+
 static bool
 same_listen(const struct listen_cfg *x, const struct listen_cfg *y)
 {
@@ -745,22 +759,32 @@ derive(struct config *c, struct pstate *ps)
 		for (i = 0; i < nitems(default_listen); i++)
 			(void)parse_listen(c, ps, default_listen[i]);
 	}
-	ps->line = 0;
-	if (c->retry_min > c->retry_max)
+	if (c->retry_min > c->retry_max) {
+		ps->line = seen_line(ps, "retry_min", "retry_max");
 		perr(ps, "retry_min (%llus) is larger than retry_max (%llus)",
 		    (unsigned long long)c->retry_min,
 		    (unsigned long long)c->retry_max);
-	if (c->relay_max_message_size > c->max_message_size)
+	}
+	if (c->relay_max_message_size > c->max_message_size) {
+		ps->line = seen_line(ps, "relay_max_message_size",
+		    "max_message_size");
 		perr(ps, "relay_max_message_size is larger than "
 		    "max_message_size");
+	}
 	for (i = 0; i < c->nlisten; i++) {
 		size_t j;
 
-		for (j = 0; j < i; j++)
-			if (same_listen(&c->listen[i], &c->listen[j]))
-				perr(ps, "two 'listen' lines for %s port %u",
-				    c->listen[i].host,
-				    (unsigned)c->listen[i].port);
+		for (j = 0; j < i; j++) {
+			if (!same_listen(&c->listen[i], &c->listen[j]))
+				continue;
+			ps->line = i < nitems(ps->listen_line) ?
+			    ps->listen_line[i] : 0;
+			perr(ps, "a second 'listen' for %s port %u (first at "
+			    "line %u)", c->listen[i].host,
+			    (unsigned)c->listen[i].port,
+			    j < nitems(ps->listen_line) ?
+			    ps->listen_line[j] : 0);
+		}
 	}
 }
 

@@ -804,7 +804,8 @@ static const struct bad_case bad_cases[] = {
 	      "gate=connect now'" } },
 	{ "two listen lines for one address and port",
 	    "listen = 127.0.0.1:25 smtp\nlisten = 127.0.0.1:25 pop3\n",
-	    { "t.conf: two 'listen' lines for 127.0.0.1 port 25" } },
+	    { "t.conf:2: a second 'listen' for 127.0.0.1 port 25 (first at "
+	      "line 1)" } },
 	/* transport */
 	{ "transport without domain", "transport = 127.0.0.1:25\n",
 	    { "t.conf:1: 'transport' needs a domain: transport DOMAIN = "
@@ -898,15 +899,15 @@ static const struct bad_case bad_cases[] = {
 	      "'bad..host:25' (expected HOST:PORT)" } },
 	/* checks across keys */
 	{ "retry_min larger than retry_max", "retry_min = 5h\n",
-	    { "t.conf: retry_min (18000s) is larger than retry_max "
+	    { "t.conf:1: retry_min (18000s) is larger than retry_max "
 	      "(14400s)" } },
 	{ "retry_min larger than explicit retry_max",
 	    "retry_min = 2h\nretry_max = 1h\n",
-	    { "t.conf: retry_min (7200s) is larger than retry_max "
+	    { "t.conf:1: retry_min (7200s) is larger than retry_max "
 	      "(3600s)" } },
 	{ "relay size larger than inbound size",
 	    "relay_max_message_size = 60M\n",
-	    { "t.conf: relay_max_message_size is larger than "
+	    { "t.conf:1: relay_max_message_size is larger than "
 	      "max_message_size" } },
 	/* all errors of a file, in file order, derived checks last */
 	{ "every error is reported",
@@ -927,7 +928,7 @@ static const struct bad_case bad_cases[] = {
 	      "absolute path)",
 	      "t.conf:7: bad role in 'listen': 'imap' (expected smtp, "
 	      "submission, submissions, pop3 or pop3s)",
-	      "t.conf: retry_min (604800s) is larger than retry_max "
+	      "t.conf:8: retry_min (604800s) is larger than retry_max "
 	      "(14400s)" } },
 	{ "errors on CRLF lines are numbered like LF lines",
 	    "log = stderr\r\n\r\nsender_policy = loose\r\n",
@@ -1180,7 +1181,7 @@ test_listen_dup_spelling(void **state)
 			fail_msg("expected one 'two listen lines' error");
 		}
 		assert_true(strncmp(errs.v[0],
-		    "t.conf: two 'listen' lines for ", 31) == 0);
+		    "t.conf:2: a second 'listen' for ", 32) == 0);
 		strlist_free(&errs);
 	}
 }

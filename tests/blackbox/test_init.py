@@ -1,0 +1,214 @@
+"""`popgate init` as a new user meets it (SPEC 7): one command writes a
+config, data directory, certificate and demo mailbox, and `popgate serve`
+then runs at once. Always with --dev and a free --port-base here: init
+without DIR as root would write /etc/popgate."""
+import os
+import re
+import shutil
+import stat
+import tempfile
+import types
+
+import pytest
+
+import harness
+from harness import Instance, parse_table, run_popgate
+
+# init --dev listens on BASE + these (SPEC 2's ports, shifted).
+OFFSETS = {"smtp": 25, "smtp2": 2525, "submission": 587,
+           "submissions": 465, "pop3": 110, "pop3s": 995,
+           "smtp_gate": 2526}
+
+
+@pytest.fixture
+def init_dir():
+    """An empty directory (0755) for `popgate init DIR`; any daemon
+    adopted from it is killed and the directory removed afterwards."""
+    d = tempfile.mkdtemp(dir="/tmp", prefix="popgate-test-init-")
+    os.chmod(d, 0o755)
+    adopted = []
+    yield types.SimpleNamespace(path=d, adopted=adopted)
+    try:
+        for inst in adopted:
+            if inst.running:
+                inst.stop()
+    finally:
+        for inst in adopted:
+            inst.kill()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def init(path, *args, cwd=None):
+    base = harness.find_port_base(OFFSETS.values())
+    p = run_popgate("init", "--dev", "--port-base", base, *args, path,
+                    cwd=cwd)
+    return p, {name: base + off for name, off in OFFSETS.items()}
+
+
+def test_init_then_serve(init_dir):
+    d = init_dir.path
+    p, ports = init(d)
+    assert p.returncode == 0, p.stderr
+    conf = os.path.join(d, "popgate.conf")
+    assert os.path.isfile(conf)
+    assert conf in p.stdout
+
+    # It prints the demo mailbox and its password, once.
+    assert "demo@demo.test" in p.stdout
+    m = re.search(r"password:\s*(\S+)", p.stdout)
+    assert m, p.stdout
+    password = m.group(1)
+    assert len(password) >= 12
+
+    inst = Instance.adopt(d, ports)
+    init_dir.adopted.append(inst)
+    # The printed password is the mailbox's password.
+    hashes = {r[0]: r[3] for r in inst.store_dump()["mailboxes"]}
+    assert set(hashes) == {"demo@demo.test"}
+    assert harness.crypt_verify(password, hashes["demo@demo.test"])
+
+    # check-config accepts it, with loopback listeners on the dev ports.
+    c = inst.cli("check-config", check=True)
+    listen = sorted(l.split(" = ", 1)[1] for l in c.stdout.splitlines()
+                    if l.startswith("listen = "))
+    assert listen == sorted(
+        [f"127.0.0.1:{ports[n]} smtp" for n in ("smtp", "smtp2")] +
+        [f"127.0.0.1:{ports['submission']} submission",
+         f"127.0.0.1:{ports['submissions']} submissions",
+         f"127.0.0.1:{ports['pop3']} pop3",
+         f"127.0.0.1:{ports['pop3s']} pop3s",
+         f"127.0.0.1:{ports['smtp_gate']} smtp gate=connect"])
+
+    rows = parse_table(inst.cli("mailbox", "list", check=True).stdout)
+    assert [(r["address"], r["customer"]) for r in rows] == \
+        [("demo@demo.test", "demo")]
+    assert os.path.isdir(inst.maildir("demo@demo.test") + "/new")
+
+    # It serves at once.
+    inst.start()
+    assert inst.probe_ports() == set(ports.values())
+    inst.cli("mailbox", "add", "second@demo.test", input="pw\n",
+             check=True)
+    inst.stop()
+
+
+def test_init_demo_contents(init_dir):
+    p, ports = init(init_dir.path)
+    assert p.returncode == 0, p.stderr
+    inst = Instance.adopt(init_dir.path, ports)
+    assert [c["name"] for c in inst.cli_json("customer", "list")] == ["demo"]
+    d = inst.cli_json("domain", "show", "demo.test")
+    assert d["customer"] == "demo" and d["status"] == "active"
+    aliases = inst.cli_json("alias", "list")
+    assert [(a["address"], a["target"]) for a in aliases] == \
+        [("postmaster@demo.test", "demo@demo.test")]
+
+
+def test_init_refuses_to_overwrite(init_dir):
+    p, ports = init(init_dir.path)
+    assert p.returncode == 0, p.stderr
+    conf = os.path.join(init_dir.path, "popgate.conf")
+    with open(conf, "rb") as f:
+        before_conf = f.read()
+    inst = Instance.adopt(init_dir.path, ports)
+    before_store = inst.store_dump()
+
+    again, _ = init(init_dir.path)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and conf in again.stderr
+    assert again.stdout == ""
+    with open(conf, "rb") as f:
+        assert f.read() == before_conf
+    assert inst.store_dump() == before_store
+
+
+def test_init_permissions(init_dir):
+    p, _ = init(init_dir.path)
+    assert p.returncode == 0, p.stderr
+    data = os.path.join(init_dir.path, "data")
+    key = os.path.join(data, "tls", "key.pem")
+    assert os.path.isfile(os.path.join(data, "tls", "cert.pem"))
+    assert not os.stat(key).st_mode & (stat.S_IRWXG | stat.S_IRWXO), \
+        "the TLS key is readable by others"
+    assert not os.stat(data).st_mode & stat.S_IRWXO
+    assert not os.stat(os.path.join(init_dir.path, "popgate.conf")).st_mode \
+        & stat.S_IWOTH
+    if harness.IS_ROOT:
+        uid, gid = harness.daemon_ids()
+        for root, dirs, files in os.walk(data):
+            for name in [root] + [os.path.join(root, f) for f in files]:
+                st = os.stat(name)
+                assert (st.st_uid, st.st_gid) == (uid, gid), name
+        with open(os.path.join(init_dir.path, "popgate.conf")) as f:
+            assert re.search(r"^user\s*=\s*popgate\s*$", f.read(), re.M)
+
+
+def test_init_relative_directory(init_dir):
+    p, _ = init("inst", cwd=init_dir.path)
+    assert p.returncode == 0, p.stderr
+    conf = os.path.join(init_dir.path, "inst", "popgate.conf")
+    c = run_popgate("check-config", "-c", conf)
+    assert c.returncode == 0, c.stderr
+    assert f"data_dir = {init_dir.path}/inst/data\n" in c.stdout
+
+
+def test_init_hostname(init_dir):
+    p, _ = init(init_dir.path, "--hostname", "MX.Example.Test")
+    assert p.returncode == 0, p.stderr
+    c = run_popgate("check-config", "-c",
+                    os.path.join(init_dir.path, "popgate.conf"))
+    assert "hostname = mx.example.test\n" in c.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port-base", "80"], "--port-base"),
+    (["--port-base", "70000"], "--port-base"),
+    (["--port-base", "ten"], "--port-base"),
+    (["--hostname", "bad_host"], "--hostname"),
+    (["--bogus"], "unknown option"),
+])
+def test_init_bad_arguments_write_nothing(init_dir, args, message):
+    p = run_popgate("init", "--dev", *args, init_dir.path)
+    assert p.returncode == 1
+    assert message in p.stderr
+    assert os.listdir(init_dir.path) == []
+
+
+def test_init_too_many_arguments(init_dir):
+    p = run_popgate("init", "--dev", init_dir.path, init_dir.path + "/b")
+    assert p.returncode == 1
+    assert os.listdir(init_dir.path) == []
+
+
+@pytest.mark.skipif(not harness.IS_ROOT, reason="--user is for root")
+def test_init_unknown_user_writes_nothing(init_dir):
+    p = run_popgate("init", "--dev", "--user", "no-such-user-x",
+                    init_dir.path)
+    assert p.returncode == 1
+    assert "no-such-user-x" in p.stderr and "useradd" in p.stderr
+    assert os.listdir(init_dir.path) == []
+
+
+def test_init_highest_port_base(init_dir):
+    # --port-base accepts up to 64000, but the dev ports go up to
+    # BASE+2526. BUG: `init --dev --port-base 64000 DIR` writes a config
+    # with ports 66525 and 66526, then fails on it (exit 1) and leaves the
+    # half-made instance behind (a second init refuses to overwrite it).
+    p = run_popgate("init", "--dev", "--port-base", "64000", init_dir.path)
+    if p.returncode == 0:
+        c = run_popgate("check-config", "-c",
+                        os.path.join(init_dir.path, "popgate.conf"))
+        assert c.returncode == 0, c.stderr
+    else:
+        assert p.returncode == 1, p.stderr
+        assert os.listdir(init_dir.path) == [], \
+            f"a refused init left files behind:\n{p.stderr}"
+
+
+def test_init_help_does_not_offer_config():
+    # init takes DIR, not -c FILE (it writes the config). BUG: its --help
+    # lists "-c, --config FILE" (the test in usage() compares the empty
+    # name of a single command with "init"), and init ignores -c.
+    p = run_popgate("init", "--help")
+    assert p.returncode == 0
+    assert "--config" not in p.stdout
