@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "policy/policy.h"
 #include "relay/relay_auth.h"
 #include "util/clock.h"
 #include "util/compat.h"
@@ -200,6 +201,88 @@ cli_relay_revoke_customer(struct cli *c, const char *customer)
 	return 0;
 }
 
+static void
+explain_line(void *arg, const char *rule, int ok, const char *detail)
+{
+	(void)arg;
+	printf("  %-18s %-5s %s\n", rule, ok == 1 ? "yes" : ok == 0 ? "NO" :
+	    "ERROR", detail);
+}
+
+/* popgate relay explain IP SENDER RECIPIENT: every rule, now. */
+static int
+cmd_explain(struct cli *c)
+{
+	struct backends b;
+	struct relay_session rs;
+	struct relay_verdict v;
+	struct relay_trace t = { explain_line, NULL };
+	struct resolution res;
+	struct mailaddr sa, ra;
+	char sender[ADDR_BUFSZ] = "", rcpt[ADDR_BUFSZ], grant[512];
+	const char *err = "";
+	int r;
+
+	memset(&rs, 0, sizeof(rs));
+	if (net_addr_parse(c->pos[0], &rs.client) == -1) {
+		cli_err(c, "bad client address '%s'", c->pos[0]);
+		return EXIT_USER;
+	}
+	if (strcmp(c->pos[1], "<>") != 0 && strcmp(c->pos[1], "") != 0) {
+		if (addr_parse(c->pos[1], strlen(c->pos[1]), 0, &sa, &err) ==
+		    -1) {
+			cli_err(c, "bad sender '%s': %s (use <> for the null "
+			    "sender)", c->pos[1], err);
+			return EXIT_USER;
+		}
+		str_lower(sa.domain);
+		addr_format(&sa, sender, sizeof(sender));
+	}
+	if (addr_parse(c->pos[2], strlen(c->pos[2]), ADDR_F_LITERAL, &ra,
+	    &err) == -1) {
+		cli_err(c, "bad recipient '%s': %s", c->pos[2], err);
+		return EXIT_USER;
+	}
+	addr_canonicalize(&ra);
+	addr_format(&ra, rcpt, sizeof(rcpt));
+	if ((r = cli_open(c)) != 0)
+		return r;
+	memset(&b, 0, sizeof(b));
+	b.cfg = c->cfg;
+	b.store = c->store;
+	rs.role = ROLE_SMTP;
+	rs.trusted = netlist_match(&c->cfg->trusted_networks, &rs.client);
+	printf("client %s, sender <%s>, recipient <%s>:\n", c->pos[0], sender,
+	    rcpt);
+	r = policy_resolve(&b, rcpt, false, &res, &err);
+	if (r == -1) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	if (res.hosted) {
+		printf("  %s is a hosted domain: inbound mail, accepted from "
+		    "anyone; no relay rule applies.\n  => %s\n",
+		    ra.domain, r == 1 ? "accepted (250 2.1.5)" :
+		    "refused: 550 5.1.1 no such mailbox here");
+		resolution_free(&res);
+		b.store = NULL;
+		return 0;
+	}
+	r = policy_relay_check(&b, &rs, sender, 0, 0, clock_now(), &t, &v);
+	relay_close(&b.relay);
+	b.store = NULL;
+	if (r == 1) {
+		policy_grant_describe(&v.grant, grant, sizeof(grant));
+		printf("  => relayed now (%s); From: must name the same "
+		    "customer, size at most %llu octets\n", grant,
+		    (unsigned long long)c->cfg->relay_max_message_size);
+	} else {
+		printf("  => refused by rule %s: %d %s %s\n",
+		    policy_rule_name(v.rule), v.code, v.esc, v.text);
+	}
+	return 0;
+}
+
 static const struct cli_cmd cmds[] = {
 	{ "list", cmd_list, OPT_JSON, 0, 0, "",
 	    "the live relay authorizations" },
@@ -208,6 +291,8 @@ static const struct cli_cmd cmds[] = {
 	    "open the relay for an address on behalf of a customer" },
 	{ "revoke", cmd_revoke, OPT_CUSTOMER, 0, 1,
 	    "[IP|NETWORK] [--customer NAME]", "close it again" },
+	{ "explain", cmd_explain, 0, 3, 3, "IP SENDER RECIPIENT",
+	    "which rule would allow or refuse that relay now, and why" },
 };
 
 int

@@ -208,9 +208,10 @@ start_services(struct daemon *d)
 	sd.io = d->io;
 	sd.cpu = d->cpu;
 	sd.dns = d->dns;
-	d->smtp = smtp_server_new(&sd);
 	d->throttle = auth_throttle_new((unsigned)d->cfg->auth_max_failures,
 	    AUTH_THROTTLE_WINDOW);
+	sd.throttle = d->throttle;
+	d->smtp = smtp_server_new(&sd);
 	memset(&pd, 0, sizeof(pd));
 	pd.base = d->base;
 	pd.cfg = d->cfg;

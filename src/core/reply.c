@@ -68,4 +68,9 @@ const struct reply replies[R_NREPLIES] = {
 	[R_BDAT_MIXED] = { 503, "5.5.1", "Error: DATA after BDAT" },
 	[R_SUBMISSION_ONLY] = { 530, "5.7.0", "Must issue a STARTTLS "
 	    "command first" },
+	[R_AUTH_MECH] = { 504, "5.5.4", "Unrecognized authentication "
+	    "mechanism" },
+	[R_AUTH_BAD] = { 501, "5.5.2", "Invalid AUTH response: %s" },
+	[R_GATE] = { 554, "5.7.1", "Relay access denied: check your mail "
+	    "first (POP3 login), or use SMTP AUTH on port 587" },
 };

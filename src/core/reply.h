@@ -57,6 +57,9 @@ enum reply_id {
 	R_NEED_8BIT,		/* 554 5.6.7 */
 	R_BDAT_MIXED,		/* 503 5.5.1 */
 	R_SUBMISSION_ONLY,	/* 530 5.7.0 */
+	R_AUTH_MECH,		/* 504 5.5.4 */
+	R_AUTH_BAD,		/* 501 5.5.2 %s */
+	R_GATE,			/* 554 5.7.1 (greeting) */
 	R_NREPLIES
 };
 

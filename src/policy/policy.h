@@ -40,6 +40,7 @@ enum target_kind {
 
 struct target {
 	enum target_kind	kind;
+	bool			relayed;	/* by a customer's grant */
 	char			address[ADDR_BUFSZ];
 	char			path[1024];	/* Maildir (MAILBOX, SYSTEM) */
 	uint64_t		quota;
@@ -65,6 +66,87 @@ struct resolution {
 int	policy_resolve(struct backends *, const char *address,
 	    bool postmaster, struct resolution *r, const char **error_r);
 void	resolution_free(struct resolution *);
+
+/* ---- the relay rules of SPEC section 1: policy_rules.c ---- */
+
+/* What the session knows about itself. */
+struct relay_session {
+	struct netaddr		client;
+	enum listen_role	role;
+	bool			trusted;	/* in trusted_networks */
+	bool			authenticated;	/* SMTP AUTH done */
+	char			auth_mailbox[ADDR_BUFSZ];
+	char			auth_customer[STORE_NAME_MAX + 1];
+};
+
+enum relay_grant_kind {
+	GRANT_NONE,
+	GRANT_TRUSTED,		/* trusted_networks */
+	GRANT_AUTH,		/* SMTP AUTH in this session */
+	GRANT_POP,		/* a POP3 login (or `relay allow`) */
+};
+
+/* What let a message relay: the audit trail of SPEC section 1. */
+struct relay_grant {
+	enum relay_grant_kind	kind;
+	char			customer[STORE_NAME_MAX + 1];
+	char			mailbox[ADDR_BUFSZ];
+	char			key[NET_ADDRSTRLEN];
+	char			client[NET_ADDRSTRLEN];
+	char			listener[32];
+	time_t			opened, expires;
+};
+
+enum relay_rule {
+	RULE_OK,
+	RULE_AUTHORIZED,	/* 554 5.7.1 */
+	RULE_STANDING,		/* 550 5.7.1 */
+	RULE_NULL_SENDER,	/* 550 5.7.1 */
+	RULE_SENDER,		/* 553 5.7.1 */
+	RULE_RCPT_CAP,		/* 452 4.5.3 */
+	RULE_HOURLY_MESSAGES,	/* 450 4.7.1 */
+	RULE_HOURLY_RECIPIENTS,	/* 450 4.7.1 */
+	RULE_SIZE,		/* 552 5.3.4 */
+	RULE_HEADER_FROM,	/* 550 5.7.1 */
+	RULE_TEMP,		/* 451 4.3.0 */
+};
+
+struct relay_verdict {
+	enum relay_rule		rule;
+	int			code;
+	const char		*esc;
+	char			text[400];	/* reply text */
+	char			why[400];	/* for the log */
+	struct relay_grant	grant;		/* RULE_OK: who */
+};
+
+/* Optional rule-by-rule trace (popgate relay explain). */
+struct relay_trace {
+	void	(*fn)(void *arg, const char *rule, int ok, const char *detail);
+	void	*arg;
+};
+
+/* The rule name for logs ("authorized", "sender", ...). */
+const char *policy_rule_name(enum relay_rule);
+
+/* May SENDER ("" for <>) relay one more message or recipient now? The
+   rules in order: authorized, good standing, null sender, sender
+   affiliated, recipients per message (NRELAYED already accepted),
+   hourly caps, size (SIZE from MAIL, 0 if none). Fills V; returns 1
+   allowed, 0 refused, -1 temporary failure (V says which). */
+int	policy_relay_check(struct backends *, const struct relay_session *,
+	    const char *sender, uint64_t size, size_t nrelayed, time_t now,
+	    const struct relay_trace *, struct relay_verdict *v);
+/* End of DATA: every address of every From: in HEADERS (LF line ends)
+   must belong to the grant's customer. 1, 0 (V filled), -1. */
+int	policy_check_from(struct backends *, const struct relay_grant *,
+	    const char *headers, size_t len, struct relay_verdict *v);
+/* Counts a relayed message with NRCPTS recipients against the hourly
+   caps of the grant's customer. 0 or -1 (*ERROR_R). */
+int	policy_charge(struct backends *, const struct relay_grant *,
+	    uint64_t nrcpts, time_t now, const char **error_r);
+/* One line for logs naming the grant. */
+void	policy_grant_describe(const struct relay_grant *, char *, size_t);
 
 /* ---- logins (POP3, SMTP AUTH): policy_auth.c ---- */
 

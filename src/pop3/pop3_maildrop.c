@@ -249,7 +249,9 @@ maildrop_open(struct maildrop *d, const char *path, const char **error_r)
 		d->n++;
 	}
 	(void)closedir(dp);
-	qsort(d->v, d->n, sizeof(*d->v), cmp_msg);
+	/* qsort(NULL, 0, ...) is undefined: an empty cur/ has no array. */
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), cmp_msg);
 	idx = hmap_new();
 	load_index(path, idx);
 	for (i = keep = 0; i < d->n; i++) {
@@ -389,7 +391,7 @@ int
 pop3_stream_fill(struct pop3_stream *st, struct evbuffer *out, size_t want)
 {
 	char buf[CHUNK];
-	size_t start = evbuffer_get_length(out), line_len = 0;
+	size_t start = evbuffer_get_length(out);
 	ssize_t n;
 
 	if (st->done)
@@ -408,11 +410,9 @@ pop3_stream_fill(struct pop3_stream *st, struct evbuffer *out, size_t want)
 			finish(st, out);
 			return 1;
 		}
-		/* line_len only matters within a chunk for empty lines; a
-		   line split across chunks is never empty. */
-		if (!st->bol)
-			line_len = 1;
-		if (!convert(st, out, buf, (size_t)n, &line_len)) {
+		/* The line length lives in the stream: a header line whose
+		   CR ends one read and LF starts the next is not empty. */
+		if (!convert(st, out, buf, (size_t)n, &st->line_len)) {
 			finish(st, out);
 			return 1;
 		}

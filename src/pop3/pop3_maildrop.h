@@ -47,6 +47,7 @@ struct pop3_stream {
 	bool		bol;		/* at a line start */
 	bool		prev_cr;
 	bool		in_headers;
+	size_t		line_len;	/* octets of the line so far */
 	long		body_lines;	/* TOP: lines still to send; -1 all */
 	bool		done;
 };

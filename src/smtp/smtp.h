@@ -16,6 +16,7 @@
 struct event_base;
 struct worker_pool;
 struct dns;
+struct auth_throttle;
 struct smtp_server;
 
 struct smtp_deps {
@@ -24,6 +25,7 @@ struct smtp_deps {
 	struct worker_pool	*io;	/* lookups, delivery: may block */
 	struct worker_pool	*cpu;	/* password verification */
 	struct dns		*dns;	/* NULL: no reverse DNS */
+	struct auth_throttle	*throttle;	/* failed AUTH, with POP3 */
 	/* Called after a message was queued for remote delivery. */
 	void			(*queued)(void *arg, const char *id);
 	void			*queued_arg;

@@ -23,6 +23,7 @@
 #include "smtp/smtp_int.h"
 #include "maildir/maildir.h"
 #include "queue/queue.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/worker.h"
@@ -180,13 +181,30 @@ received(struct smtp_session *s, struct buf *b)
 
 	rfc5322_date(date, sizeof(date), time(NULL));
 	conn_tls_info(s->conn, tls, sizeof(tls));
+	/* RFC 3848: ESMTPS with TLS, ESMTPA with AUTH. */
 	(void)buf_printf(b, "Received: from %s (%s [%s])\n\tby %s (popgate) "
-	    "with %s%s id %s", s->helo[0] != '\0' ? s->helo : "unknown",
+	    "with %s%s%s id %s", s->helo[0] != '\0' ? s->helo : "unknown",
 	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str,
 	    s->cfg->hostname, s->esmtp ? "ESMTP" : "SMTP",
-	    s->conn->tls ? "S" : "", tx->id);
+	    s->conn->tls ? "S" : "", s->rs.authenticated ? "A" : "", tx->id);
 	if (tls[0] != '\0')
 		(void)buf_printf(b, "\n\t(using %s)", tls);
+	/* Who sent it, as much as the administrator lets us say: never the
+	   address of the POP3 login. */
+	if ((tx->nrelayed > 0 || s->rs.authenticated) &&
+	    s->cfg->received_auth != RECEIVED_AUTH_NONE) {
+		const char *who = s->rs.authenticated ? s->rs.auth_mailbox :
+		    tx->grant.mailbox;
+		const char *cust = s->rs.authenticated ? s->rs.auth_customer :
+		    tx->grant.customer;
+
+		if (s->cfg->received_auth == RECEIVED_AUTH_CUSTOMER ||
+		    *who == '\0')
+			(void)buf_printf(b, "\n\t(authenticated: customer %s)",
+			    cust);
+		else
+			(void)buf_printf(b, "\n\t(authenticated: %s)", who);
+	}
 	if (tx->rcpts.n == 1)
 		(void)buf_printf(b, "\n\tfor <%s>", tx->rcpts.v[0]);
 	(void)buf_printf(b, "; %s\n", date);
@@ -203,10 +221,15 @@ struct deliver_job {
 	struct target		*targets;
 	size_t			 ntargets;
 	struct queue_env	 env;
+	struct relay_grant	 grant;
+	size_t			 nrelayed;
+	struct buf		 headers;	/* for the From: rule */
 	/* results */
 	int			 err;		/* errno, 0 ok */
 	char			 failed[ADDR_BUFSZ];
 	bool			 queued;
+	int			 from_ok;	/* policy_check_from() */
+	struct relay_verdict	 verdict;
 };
 
 static void
@@ -216,6 +239,7 @@ deliver_release(void *arg)
 
 	buf_free(&j->local_prefix);
 	buf_free(&j->remote_prefix);
+	buf_free(&j->headers);
 	spool_free(&j->body);
 	free(j->targets);
 	queue_env_free(&j->env);
@@ -242,10 +266,17 @@ deliver_work(void *ctx, void *arg)
 	size_t i, n = 0, failed = 0;
 	const char *err;
 
-	(void)ctx;
+	j->from_ok = 1;
 	if (j->body.err != 0) {
 		j->err = j->body.err;
 		return;
+	}
+	if (j->nrelayed > 0) {
+		/* SPEC 1: every From: address belongs to the customer. */
+		j->from_ok = policy_check_from(ctx, &j->grant, j->headers.data,
+		    j->headers.len, &j->verdict);
+		if (j->from_ok != 1)
+			return;
 	}
 	if (j->env.nrcpts > 0) {
 		if (queue_write(&j->env, j->remote_prefix.data,
@@ -281,6 +312,10 @@ deliver_work(void *ctx, void *arg)
 		j->queued = false;
 	}
 	free(dests);
+	if (j->err == 0 && j->nrelayed > 0 &&
+	    policy_charge(ctx, &j->grant, j->nrelayed, clock_now(), &err) ==
+	    -1)
+		log_error("qid=%s rate counters not updated: %s", j->id, err);
 }
 
 static void
@@ -289,13 +324,19 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 	struct smtp_tx *tx = s->tx;
 	size_t i;
 
+	char grant[512];
+
+	policy_grant_describe(&tx->grant, grant, sizeof(grant));
 	for (i = 0; i < tx->ntargets; i++)
 		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
-		    "client=%s result=\"%s\"", s->conn->id, j->id,
-		    tx->targets[i].kind == TARGET_REMOTE ? "queued" :
-		    j->err == 0 ? "delivered" : "not-delivered",
-		    tx->targets[i].address, tx->sender,
-		    (unsigned long long)tx->size, s->conn->peer_str, res);
+		    "client=%s%s%s%s result=\"%s\"", s->conn->id, j->id,
+		    j->err != 0 ? "not-delivered" : tx->targets[i].relayed ?
+		    "relayed" : tx->targets[i].kind == TARGET_REMOTE ?
+		    "forwarded" : "delivered", tx->targets[i].address,
+		    tx->sender, (unsigned long long)tx->size,
+		    s->conn->peer_str, tx->targets[i].relayed ? " grant=\"" :
+		    "", tx->targets[i].relayed ? grant : "",
+		    tx->targets[i].relayed ? "\"" : "", res);
 }
 
 static void
@@ -306,7 +347,15 @@ deliver_done(void *arg)
 	char res[128];
 
 	s->job = NULL;
-	if (j->err == 0) {
+	if (j->from_ok != 1) {
+		log_info("sess=%s qid=%s smtp message-rejected client=%s "
+		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
+		    s->conn->id, j->id, s->conn->peer_str, s->tx->sender,
+		    policy_rule_name(j->verdict.rule), j->verdict.why,
+		    j->verdict.code, j->verdict.esc, j->verdict.text);
+		smtp_reply(s, j->verdict.code, j->verdict.esc, "%s",
+		    j->verdict.text);
+	} else if (j->err == 0) {
 		(void)str_fmt(res, sizeof(res), "250 2.0.0 Ok: queued as %s",
 		    j->id);
 		log_results(s, j, res);
@@ -351,7 +400,11 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 	(void)str_copy(j->env.sender, tx->sender, sizeof(j->env.sender));
 	(void)str_fmt(j->env.client, sizeof(j->env.client), "%s [%s]",
 	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str);
-	(void)str_copy(j->env.auth, "forward", sizeof(j->env.auth));
+	if (tx->nrelayed > 0)
+		policy_grant_describe(&tx->grant, j->env.auth,
+		    sizeof(j->env.auth));
+	else
+		(void)str_copy(j->env.auth, "forward", sizeof(j->env.auth));
 	j->env.body8bit = (tx->flags & TX_8BIT) != 0;
 	j->env.smtputf8 = tx->mail.smtputf8;
 	(void)str_copy(j->env.envid, tx->mail.envid, sizeof(j->env.envid));
@@ -382,6 +435,12 @@ deliver(struct smtp_session *s)
 	j->targets = xreallocarray(NULL, tx->ntargets, sizeof(*j->targets));
 	memcpy(j->targets, tx->targets, tx->ntargets * sizeof(*j->targets));
 	make_env(s, j);
+	j->grant = tx->grant;
+	j->nrelayed = tx->nrelayed;
+	buf_init(&j->headers, BUF_UNLIMITED);
+	if (tx->nrelayed > 0)
+		(void)buf_append(&j->headers, tx->headers.data,
+		    tx->headers.len);
 	s->busy = true;
 	s->job = worker_submit(s->srv->d.io, &deliver_ops, j);
 }
@@ -393,6 +452,17 @@ message_end(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	enum reply_id rid;
 
+	if (tx->nrelayed > 0 && (tx->flags & TX_HDRBIG) &&
+	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
+		/* The From: rule needs the whole header section. */
+		log_info("sess=%s qid=%s smtp message-rejected client=%s "
+		    "reason=header-too-large", s->conn->id, tx->id,
+		    s->conn->peer_str);
+		smtp_reply_id(s, R_HEADER_TOO_BIG);
+		smtp_tx_free(&s->tx);
+		smtp_enter_state(s, SS_READY);
+		return;
+	}
 	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
 	    tx->body.err != 0) {
 		rid = tx->flags & TX_BARE ? R_DATA_BARE :

@@ -20,6 +20,7 @@
 #include "util/str.h"
 
 #define SMTP_LINE_MAX		512	/* command line incl. CRLF */
+#define SMTP_SASL_MAX		12288	/* AUTH responses (RFC 4954 4) */
 #define SMTP_TEXT_LINE_MAX	1000	/* text line incl. CRLF */
 #define SMTP_HEADER_MAX		(256 * 1024)
 #define SMTP_INPUT_MAX		(64 * 1024)	/* read watermark */
@@ -74,10 +75,12 @@ struct smtp_tx {
 	bool			 bdat;		/* BDAT used */
 	bool			 bdat_last;
 	uint64_t		 bdat_left;	/* octets of the chunk */
+	struct relay_grant	 grant;		/* who lets it relay */
+	size_t			 nrelayed;	/* remote rcpts via grant */
 };
 
 struct smtp_server {
-	const struct smtp_deps	 d;
+	struct smtp_deps	 d;
 	struct smtp_session	*sessions;	/* list, for shutdown */
 	uint64_t		 nsessions;
 	char			 tmpdir[16];	/* spool files */
@@ -103,6 +106,16 @@ struct smtp_session {
 	uint64_t		 nmsgs;
 	uint64_t		 discard;	/* octets of a refused BDAT */
 	enum reply_id		 discard_reply;
+	unsigned		 pre_greet;	/* steps before the greeting */
+	struct relay_session	 rs;		/* for the relay rules */
+	bool			 ip_authorized;	/* at connect time */
+	/* AUTH (smtp_auth.c) */
+	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS }
+				 sasl;
+	char			 sasl_user[ADDR_BUFSZ];
+	unsigned		 auth_failures;
+	struct event		*ev_delay;
+	uint64_t		 auth_started_ms;
 	struct smtp_session	*next, *prev;
 };
 
@@ -141,6 +154,16 @@ enum reply_id smtp_sequence_error(const struct smtp_session *,
 	    enum smtp_verb);
 void	smtp_greet(struct smtp_session *);
 void	smtp_tx_free(struct smtp_tx **);
+
+/* Sessions that relay get the smaller relay limits advertised. */
+bool	smtp_relay_capable(const struct smtp_session *);
+
+/* smtp_auth.c: SMTP AUTH (RFC 4954). */
+void	smtp_cmd_auth(struct smtp_session *, const char *, size_t);
+/* The line after "334 " while an AUTH exchange is running. */
+void	smtp_auth_response(struct smtp_session *, const char *, size_t);
+/* AUTH is offered: after TLS, on submissions, or from loopback. */
+bool	smtp_auth_offered(const struct smtp_session *);
 
 /* smtp_data.c: message bodies and their delivery. */
 void	smtp_cmd_data(struct smtp_session *, const char *, size_t);

@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "smtp/smtp_int.h"
 #include "util/clock.h"
@@ -67,6 +68,8 @@ session_free(struct smtp_session *s)
 
 	worker_cancel(&s->job);
 	dns_cancel(&s->dnsreq);
+	if (s->ev_delay != NULL)
+		event_free(s->ev_delay);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -138,6 +141,8 @@ smtp_close(struct smtp_session *s, const char *why)
 	log_debug("sess=%s smtp closing: %s", s->conn->id, why);
 	smtp_enter_state(s, SS_CLOSING);
 	worker_cancel(&s->job);
+	if (s->ev_delay != NULL)
+		(void)event_del(s->ev_delay);
 	s->busy = false;
 	bufferevent_disable(s->conn->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) == 0)
@@ -297,13 +302,24 @@ smtp_process(struct smtp_session *s)
 		case LINE_NONE:
 			return;
 		case LINE_TOO_LONG:
+			s->sasl = SASL_NONE;
+			s->lr.max = SMTP_LINE_MAX;
 			smtp_reply_error(s, R_LINE_TOO_LONG);
 			break;
 		case LINE_BARE:
+			s->sasl = SASL_NONE;
+			s->lr.max = SMTP_LINE_MAX;
 			smtp_reply_error(s, R_BARE_LF);
 			break;
 		case LINE_OK:
-			dispatch(s);
+			if (s->sasl != SASL_NONE)
+				smtp_auth_response(s, s->line.data,
+				    s->line.len);
+			else
+				dispatch(s);
+			/* No copy of credentials stays behind. */
+			if (s->line.data != NULL)
+				OPENSSL_cleanse(s->line.data, s->line.len);
 			break;
 		}
 	}
@@ -416,6 +432,26 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 #define RDNS_TIMEOUT_MS 10000
 
+/* One pre-greeting step (reverse DNS, the relay lookup) is done. */
+static void
+pre_greet_done(struct smtp_session *s)
+{
+	if (--s->pre_greet > 0 || s->free_me)
+		return;
+	if (s->conn->lc->gate_connect && !s->rs.trusted &&
+	    !s->ip_authorized) {
+		/* SPEC 2: the original relay-host behaviour. */
+		log_info("sess=%s smtp gate-refused client=%s rule=authorized",
+		    s->conn->id, s->conn->peer_str);
+		smtp_reply(s, replies[R_GATE].code, replies[R_GATE].esc, "%s %s",
+		    s->cfg->hostname, replies[R_GATE].text);
+		smtp_close(s, "gate=connect");
+		return;
+	}
+	smtp_greet(s);
+	smtp_process(s);
+}
+
 static void
 on_rdns(int status, const char *name, void *arg)
 {
@@ -429,9 +465,57 @@ on_rdns(int status, const char *name, void *arg)
 	log_info("sess=%s smtp client=%s name=%s", s->conn->id,
 	    s->conn->peer_str, status == 1 ? s->rdns : status == -1 ?
 	    "unknown(temporary)" : "unknown");
-	smtp_greet(s);
-	smtp_process(s);
+	pre_greet_done(s);
 }
+
+/* Is the client authorized to relay right now? For gate=connect and for
+   the limits a relaying session is told in EHLO. */
+struct authz_job {
+	struct smtp_session	*s;
+	struct netaddr		 client;
+	int			 r;
+};
+
+static void
+authz_work(void *ctx, void *arg)
+{
+	struct authz_job *j = arg;
+	struct backends *b = ctx;
+	struct relay_auth *ra;
+	struct relay_entry *e = NULL;
+	const char *err = "";
+	size_t n = 0;
+
+	ra = backends_relay(b, &err);
+	j->r = ra == NULL ? -1 : relay_lookup(ra, &j->client,
+	    (unsigned)b->cfg->relay_ipv6_prefix, clock_now(), &e, &n, &err);
+	if (j->r == -1)
+		log_warn("relay lookup for %s at connect: %s",
+		    "client", err);
+	free(e);
+}
+
+static void
+authz_release(void *arg)
+{
+	free(arg);
+}
+
+static void
+authz_done(void *arg)
+{
+	struct authz_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job = NULL;
+	s->ip_authorized = j->r == 1;
+	free(j);
+	pre_greet_done(s);
+}
+
+static const struct worker_ops authz_ops = {
+	authz_work, authz_done, authz_release,
+};
 
 void
 smtp_server_accept(struct conn *c, void *arg)
@@ -443,24 +527,36 @@ smtp_server_accept(struct conn *c, void *arg)
 	s->cfg = srv->d.cfg;
 	s->conn = c;
 	linereader_init(&s->lr, SMTP_LINE_MAX);
-	buf_init(&s->line, SMTP_LINE_MAX);
+	buf_init(&s->line, SMTP_SASL_MAX);
 	s->ev_later = event_new(srv->d.base, -1, 0, on_later, s);
 	s->next = srv->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
+	s->rs.client = c->peer;
+	s->rs.role = c->lc->role;
+	s->rs.trusted = netlist_match(&s->cfg->trusted_networks, &c->peer);
 	log_info("sess=%s smtp connect client=%s port=%u listener=%s",
 	    c->id, c->peer_str, (unsigned)c->peer_port,
 	    config_role_name(c->lc->role));
 	setup_bev(s);
+	/* Before the greeting (Postfix-like): the client's name, for
+	   Received: and the logs; and on smtp listeners whether it may
+	   relay (gate=connect, and the limits EHLO announces). */
+	s->pre_greet = 1;
 	if (srv->d.dns != NULL && s->cfg->reverse_dns) {
-		/* Postfix-like: the client's name is known before the
-		   greeting (for Received: and the logs). */
+		s->pre_greet++;
 		s->dnsreq = dns_reverse(srv->d.dns, &c->peer, RDNS_TIMEOUT_MS,
 		    on_rdns, s);
-		return;
 	}
-	smtp_greet(s);
-	smtp_process(s);
+	if (c->lc->role == ROLE_SMTP && !s->rs.trusted) {
+		struct authz_job *j = xcalloc(1, sizeof(*j));
+
+		j->s = s;
+		j->client = c->peer;
+		s->pre_greet++;
+		s->job = worker_submit(srv->d.io, &authz_ops, j);
+	}
+	pre_greet_done(s);
 }

@@ -11,6 +11,7 @@
 
 #include "smtp/smtp_int.h"
 #include "maildir/maildir.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xalloc.h"
@@ -26,6 +27,7 @@ static void cmd_quit(struct smtp_session *, const char *, size_t);
 static void cmd_vrfy(struct smtp_session *, const char *, size_t);
 static void cmd_help(struct smtp_session *, const char *, size_t);
 static void cmd_starttls(struct smtp_session *, const char *, size_t);
+static void mail_check(struct smtp_session *);
 
 #define ANY (ST(SS_HELO) | ST(SS_READY) | ST(SS_MAIL) | ST(SS_RCPT))
 
@@ -43,6 +45,7 @@ const struct smtp_cmd smtp_cmds[] = {
 	{ "HELP", V_HELP, cmd_help, ANY, 0 },
 	{ "STARTTLS", V_STARTTLS, cmd_starttls, ST(SS_READY),
 	    CMD_LAST | CMD_NOARG },
+	{ "AUTH", V_AUTH, smtp_cmd_auth, ST(SS_READY), 0 },
 	{ NULL, V_UNKNOWN, NULL, 0, 0 },
 };
 
@@ -125,11 +128,21 @@ cmd_helo(struct smtp_session *s, const char *arg, size_t len)
 	smtp_reply(s, 250, "", "%s", s->cfg->hostname);
 }
 
-/* The SIZE we announce: the most any message may have. */
+bool
+smtp_relay_capable(const struct smtp_session *s)
+{
+	return s->conn->lc->role != ROLE_SMTP || s->rs.authenticated ||
+	    s->rs.trusted || s->ip_authorized;
+}
+
+/* The SIZE we announce: the relay limit once the session is known to
+   relay (submission, AUTH, an authorized address), else the inbound
+   limit. */
 static uint64_t
 size_limit(const struct smtp_session *s)
 {
-	return s->cfg->max_message_size;
+	return smtp_relay_capable(s) ? s->cfg->relay_max_message_size :
+	    s->cfg->max_message_size;
 }
 
 static void
@@ -150,6 +163,13 @@ cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
 	    (unsigned long long)size_limit(s));
 	if (!s->conn->tls)
 		(void)evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	if (smtp_auth_offered(s) && !s->rs.authenticated)
+		(void)evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN\r\n");
+	/* RFC 9422: the per-message recipient cap a relaying client meets
+	   (the anti-mailing-list rule), else the inbound one. */
+	(void)evbuffer_add_printf(out, "250-LIMITS RCPTMAX=%llu\r\n",
+	    (unsigned long long)(smtp_relay_capable(s) ?
+	    s->cfg->relay_max_recipients : s->cfg->max_recipients));
 	(void)evbuffer_add_printf(out, "250-SMTPUTF8\r\n250 CHUNKING\r\n");
 }
 
@@ -161,6 +181,12 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	enum reply_id rid;
 	const char *detail;
 
+	if (s->conn->lc->role != ROLE_SMTP && !s->rs.authenticated) {
+		/* RFC 6409: submission needs AUTH, and AUTH needs TLS. */
+		smtp_reply_error(s, smtp_auth_offered(s) ? R_AUTH_REQUIRED :
+		    R_SUBMISSION_ONLY);
+		return;
+	}
 	if (smtp_parse_mail(arg, len, &m, &rid, &detail) == -1) {
 		smtp_reply_error(s, rid, detail);
 		return;
@@ -170,10 +196,9 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		    "offered");
 		return;
 	}
-	if (m.has_size && m.size > size_limit(s)) {
-		smtp_reply(s, replies[R_MSG_TOO_BIG].code,
-		    replies[R_MSG_TOO_BIG].esc, "Message size exceeds the "
-		    "limit of %llu octets", (unsigned long long)size_limit(s));
+	if (m.has_size && m.size > s->cfg->max_message_size) {
+		smtp_reply_id(s, R_MSG_TOO_BIG,
+		    (unsigned long long)s->cfg->max_message_size);
 		return;
 	}
 	tx = xcalloc(1, sizeof(*tx));
@@ -187,12 +212,111 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	strlist_init(&tx->rcpts);
 	spool_init(&tx->body, s->srv->tmpdir);
 	buf_init(&tx->headers, SMTP_HEADER_MAX);
-	tx->max_size = size_limit(s);
+	tx->max_size = s->cfg->max_message_size;
 	s->tx = tx;
 	smtp_enter_state(s, SS_MAIL);
 	log_debug("sess=%s qid=%s smtp mail from=<%s> size=%llu", s->conn->id,
 	    tx->id, tx->sender, (unsigned long long)m.size);
+	if (s->conn->lc->role != ROLE_SMTP) {
+		/* SPEC 1: on submission everything is submission: the
+		   customer rules apply to the sender at MAIL. */
+		mail_check(s);
+		return;
+	}
 	smtp_reply_id(s, R_SENDER_OK);
+}
+
+/* ---- the relay rules on a worker ---- */
+
+struct relay_job {
+	struct smtp_session	*s;
+	struct relay_session	 rs;
+	char			 sender[ADDR_BUFSZ];
+	uint64_t		 size;
+	size_t			 nrelayed;
+	struct relay_verdict	 v;
+	int			 r;
+};
+
+static void
+relay_job_fill(struct smtp_session *s, struct relay_job *j)
+{
+	j->s = s;
+	j->rs = s->rs;
+	(void)str_copy(j->sender, s->tx->sender, sizeof(j->sender));
+	j->size = s->tx->mail.size;
+	j->nrelayed = s->tx->nrelayed;
+}
+
+/* Logs and answers a refusal of the relay rules (ADDR: the recipient,
+   NULL at MAIL). */
+static void
+relay_refused(struct smtp_session *s, const struct relay_verdict *v,
+    const char *addr)
+{
+	log_info("sess=%s qid=%s smtp %s-rejected client=%s from=<%s>%s%s%s "
+	    "rule=%s why=\"%s\" result=\"%d %s %s\"", s->conn->id,
+	    s->tx->id, addr != NULL ? "rcpt" : "mail", s->conn->peer_str,
+	    s->tx->sender, addr != NULL ? " to=<" : "", addr != NULL ? addr :
+	    "", addr != NULL ? ">" : "", policy_rule_name(v->rule), v->why,
+	    v->code, v->esc, v->text);
+	if (addr != NULL && v->rule == RULE_AUTHORIZED)
+		smtp_reply(s, v->code, v->esc, "<%s>: %s", addr, v->text);
+	else
+		smtp_reply(s, v->code, v->esc, "%s", v->text);
+	if (v->code >= 500 && ++s->errors >= s->cfg->max_errors) {
+		smtp_reply_id(s, R_TOO_MANY_ERRORS);
+		smtp_close(s, "too many errors");
+	}
+}
+
+static void
+mail_work(void *ctx, void *arg)
+{
+	struct relay_job *j = arg;
+
+	j->r = policy_relay_check(ctx, &j->rs, j->sender, j->size, 0,
+	    clock_now(), NULL, &j->v);
+}
+
+static void
+mail_release(void *arg)
+{
+	free(arg);
+}
+
+static void
+mail_done(void *arg)
+{
+	struct relay_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job = NULL;
+	if (j->r == 1) {
+		s->tx->grant = j->v.grant;
+		smtp_reply_id(s, R_SENDER_OK);
+	} else {
+		relay_refused(s, &j->v, NULL);
+		smtp_tx_free(&s->tx);
+		if (s->state != SS_CLOSING)
+			smtp_enter_state(s, SS_READY);
+	}
+	free(j);
+	smtp_resume(s);
+}
+
+static const struct worker_ops mail_ops = {
+	mail_work, mail_done, mail_release,
+};
+
+static void
+mail_check(struct smtp_session *s)
+{
+	struct relay_job *j = xcalloc(1, sizeof(*j));
+
+	relay_job_fill(s, j);
+	s->busy = true;
+	s->job = worker_submit(s->srv->d.io, &mail_ops, j);
 }
 
 /* ---- RCPT: resolution on a worker ---- */
@@ -204,11 +328,13 @@ struct rcpt_job {
 	char			 given[ADDR_BUFSZ];
 	bool			 postmaster;
 	uint64_t		 size;		/* SIZE= or 0 */
+	struct relay_job	 relay;		/* for a remote recipient */
 	/* results */
 	int			 r;
 	struct resolution	 res;
 	char			 error[256];
 	char			 full[ADDR_BUFSZ];	/* over quota */
+	bool			 relayed;	/* remote, rules applied */
 };
 
 static void
@@ -221,6 +347,14 @@ rcpt_work(void *ctx, void *arg)
 	j->r = policy_resolve(ctx, j->address, j->postmaster, &j->res, &err);
 	if (j->r == -1) {
 		(void)str_copy(j->error, err, sizeof(j->error));
+		return;
+	}
+	if (j->r == 0 && !j->res.hosted) {
+		/* Not ours: the relay rules decide (SPEC 1). */
+		j->relayed = true;
+		j->relay.r = policy_relay_check(ctx, &j->relay.rs,
+		    j->relay.sender, j->relay.size, j->relay.nrelayed,
+		    clock_now(), NULL, &j->relay.v);
 		return;
 	}
 	for (i = 0; j->r == 1 && i < j->res.n; i++) {
@@ -268,6 +402,35 @@ rcpt_accept(struct smtp_session *s, struct rcpt_job *j)
 	smtp_reply_id(s, R_RCPT_OK);
 }
 
+/* A remote recipient after the relay rules. */
+static void
+rcpt_relay(struct smtp_session *s, struct rcpt_job *j)
+{
+	struct smtp_tx *tx = s->tx;
+	struct target *t;
+
+	if (j->relay.r != 1) {
+		relay_refused(s, &j->relay.v, j->given);
+		return;
+	}
+	tx->grant = j->relay.v.grant;
+	tx->nrelayed++;
+	/* SPEC 1: relayed messages have the smaller size limit. */
+	if (tx->max_size > s->cfg->relay_max_message_size)
+		tx->max_size = s->cfg->relay_max_message_size;
+	tx->targets = xreallocarray(tx->targets, tx->ntargets + 1,
+	    sizeof(*tx->targets));
+	t = &tx->targets[tx->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->kind = TARGET_REMOTE;
+	t->relayed = true;
+	(void)str_copy(t->address, j->given, sizeof(t->address));
+	(void)str_copy(t->customer, tx->grant.customer, sizeof(t->customer));
+	strlist_add(&tx->rcpts, j->given);
+	smtp_enter_state(s, SS_RCPT);
+	smtp_reply_id(s, R_RCPT_OK);
+}
+
 static void
 rcpt_done(void *arg)
 {
@@ -279,6 +442,8 @@ rcpt_done(void *arg)
 		log_warn("sess=%s smtp rcpt-deferred to=<%s> reason=\"%s\"",
 		    s->conn->id, j->given, j->error);
 		smtp_reply_id(s, R_TEMP_FAIL);
+	} else if (j->relayed) {
+		rcpt_relay(s, j);
 	} else if (j->full[0] != '\0') {
 		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=quota",
 		    s->conn->id, j->full);
@@ -324,6 +489,7 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	j->size = s->tx->mail.size;
+	relay_job_fill(s, &j->relay);
 	if (a.kind == ADDR_PATH_POSTMASTER) {
 		j->postmaster = true;
 		(void)str_copy(j->given, "postmaster", sizeof(j->given));

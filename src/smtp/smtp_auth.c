@@ -1,0 +1,251 @@
+/*
+ * smtp_auth.c - SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN.
+ *
+ * Offered only over TLS, on submissions, or from loopback: a password is
+ * never asked for in the clear. The check runs on the cpu pool like a
+ * POP3 login and shares its throttle; a failure is answered after
+ * auth_failure_delay. A good login binds the session to its mailbox and
+ * customer: the relay rules then apply to that customer exactly as to a
+ * POP3 authorization (SPEC section 1), and the address opens nothing.
+ */
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "smtp/smtp_int.h"
+#include "core/sasl.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+#define SMTP_AUTH_MAX_FAILURES	3	/* per session, then close */
+
+bool
+smtp_auth_offered(const struct smtp_session *s)
+{
+	return s->conn->tls || s->conn->lc->role == ROLE_SUBMISSIONS ||
+	    net_addr_is_loopback(&s->conn->peer);
+}
+
+struct auth_job {
+	struct smtp_session	*s;
+	struct login		 l;
+	uint64_t		 started_ms;
+};
+
+static void
+auth_release(void *arg)
+{
+	struct auth_job *j = arg;
+
+	OPENSSL_cleanse(&j->l, sizeof(j->l));
+	free(j);
+}
+
+static void
+auth_failed_reply(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
+	if (++s->auth_failures >= SMTP_AUTH_MAX_FAILURES) {
+		smtp_reply_id(s, R_TOO_MANY_ERRORS);
+		smtp_close(s, "too many failed logins");
+		return;
+	}
+	smtp_resume(s);
+}
+
+static void
+fail_later(struct smtp_session *s, uint64_t started_ms)
+{
+	uint64_t delay = s->cfg->auth_failure_delay * 1000, spent;
+	struct timeval tv;
+
+	auth_throttle_failed(s->srv->d.throttle, &s->conn->peer, clock_now());
+	spent = clock_mono_ms() - started_ms;
+	delay = spent >= delay ? 0 : delay - spent;
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	if (s->ev_delay == NULL)
+		s->ev_delay = evtimer_new(s->srv->d.base, auth_failed_reply, s);
+	s->busy = true;
+	(void)evtimer_add(s->ev_delay, &tv);
+}
+
+static void
+auth_work(void *ctx, void *arg)
+{
+	struct auth_job *j = arg;
+
+	policy_login(ctx, &j->l);
+}
+
+static void
+auth_done(void *arg)
+{
+	struct auth_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job = NULL;
+	if (j->l.result == 1) {
+		s->rs.authenticated = true;
+		(void)str_copy(s->rs.auth_mailbox, j->l.mbox.address,
+		    sizeof(s->rs.auth_mailbox));
+		(void)str_copy(s->rs.auth_customer, j->l.mbox.customer,
+		    sizeof(s->rs.auth_customer));
+		log_info("sess=%s smtp auth user=%s customer=%s client=%s%s",
+		    s->conn->id, j->l.mbox.address, j->l.mbox.customer,
+		    s->conn->peer_str, j->l.mbox.suspended ?
+		    " note=\"customer suspended: relaying will be refused\"" :
+		    "");
+		smtp_reply(s, 235, "2.7.0", "Authentication successful");
+	} else if (j->l.result == 0) {
+		log_info("sess=%s smtp auth-failed user=%s client=%s",
+		    s->conn->id, j->l.user, s->conn->peer_str);
+		fail_later(s, j->started_ms);
+		auth_release(j);
+		return;
+	} else {
+		log_error("sess=%s smtp auth user=%s: %s", s->conn->id,
+		    j->l.user, j->l.error);
+		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure, "
+		    "try again later");
+	}
+	auth_release(j);
+	smtp_resume(s);
+}
+
+static const struct worker_ops auth_ops = {
+	auth_work, auth_done, auth_release,
+};
+
+static void
+login(struct smtp_session *s, const char *user, const char *pass)
+{
+	struct auth_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->started_ms = s->auth_started_ms;
+	(void)str_copy(j->l.user, user, sizeof(j->l.user));
+	(void)str_copy(j->l.pass, pass, sizeof(j->l.pass));
+	j->l.client = s->conn->peer;
+	(void)str_copy(j->l.listener, config_role_name(s->conn->lc->role),
+	    sizeof(j->l.listener));
+	s->busy = true;
+	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
+	    clock_now())) {
+		log_warn("sess=%s smtp auth-throttled user=%s client=%s",
+		    s->conn->id, j->l.user, s->conn->peer_str);
+		fail_later(s, j->started_ms);
+		auth_release(j);
+		return;
+	}
+	s->job = worker_submit(s->srv->d.cpu, &auth_ops, j);
+}
+
+static void
+plain(struct smtp_session *s, const char *b64, size_t len)
+{
+	char user[SASL_USER_MAX], pass[SASL_PASS_MAX];
+	const char *err;
+
+	if (sasl_plain_decode(b64, len, user, pass, &err) == -1) {
+		smtp_reply_error(s, R_AUTH_BAD, err);
+		return;
+	}
+	login(s, user, pass);
+	OPENSSL_cleanse(pass, sizeof(pass));
+}
+
+void
+smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
+{
+	char pass[SASL_PASS_MAX];
+	const char *err;
+	int step = s->sasl;
+
+	s->sasl = SASL_NONE;
+	s->lr.max = SMTP_LINE_MAX;
+	if (len == 1 && line[0] == '*') {
+		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	}
+	switch (step) {
+	case SASL_PLAIN:
+		plain(s, line, len);
+		break;
+	case SASL_LOGIN_USER:
+		if (sasl_login_decode(line, len, s->sasl_user,
+		    sizeof(s->sasl_user), &err) == -1) {
+			smtp_reply_error(s, R_AUTH_BAD, err);
+			return;
+		}
+		smtp_reply(s, 334, "", "UGFzc3dvcmQ6");	/* "Password:" */
+		s->sasl = SASL_LOGIN_PASS;
+		s->lr.max = SMTP_SASL_MAX;
+		break;
+	case SASL_LOGIN_PASS:
+		if (sasl_login_decode(line, len, pass, sizeof(pass), &err) ==
+		    -1) {
+			smtp_reply_error(s, R_AUTH_BAD, err);
+			return;
+		}
+		login(s, s->sasl_user, pass);
+		OPENSSL_cleanse(pass, sizeof(pass));
+		break;
+	}
+}
+
+void
+smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
+{
+	const char *sp = memchr(arg, ' ', len), *ir;
+	size_t mlen = sp != NULL ? (size_t)(sp - arg) : len, irlen;
+
+	if (s->rs.authenticated) {
+		smtp_reply_error(s, R_BAD_SEQUENCE);
+		return;
+	}
+	if (!smtp_auth_offered(s)) {
+		smtp_reply(s, 538, "5.7.11", "Encryption required for "
+		    "requested authentication mechanism");
+		return;
+	}
+	s->auth_started_ms = clock_mono_ms();
+	ir = sp != NULL ? sp + 1 : NULL;
+	irlen = sp != NULL ? len - mlen - 1 : 0;
+	/* RFC 4954 section 4: "=" is an empty initial response. */
+	if (ir != NULL && irlen == 1 && ir[0] == '=')
+		irlen = 0;
+	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
+		if (ir != NULL) {
+			plain(s, ir, irlen);
+			return;
+		}
+		smtp_reply(s, 334, "", "%s", "");
+		s->sasl = SASL_PLAIN;
+	} else if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
+		if (ir != NULL) {
+			const char *err;
+
+			if (sasl_login_decode(ir, irlen, s->sasl_user,
+			    sizeof(s->sasl_user), &err) == -1) {
+				smtp_reply_error(s, R_AUTH_BAD, err);
+				return;
+			}
+			smtp_reply(s, 334, "", "UGFzc3dvcmQ6");
+			s->sasl = SASL_LOGIN_PASS;
+		} else {
+			smtp_reply(s, 334, "", "VXNlcm5hbWU6"); /* Username: */
+			s->sasl = SASL_LOGIN_USER;
+		}
+	} else {
+		smtp_reply_error(s, R_AUTH_MECH);
+		return;
+	}
+	s->lr.max = SMTP_SASL_MAX;
+}
