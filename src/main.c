@@ -26,6 +26,7 @@ static const struct {
 	{ "alias", cli_alias, "add|list|show|delete aliases" },
 	{ "relay", cli_relay, "list|allow|revoke|explain relay "
 	    "authorizations" },
+	{ "queue", cli_queue, "list|show|flush|delete the outbound queue" },
 };
 
 static void

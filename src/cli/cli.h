@@ -121,5 +121,6 @@ int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
+int	cli_queue(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
  * workers and run one libevent loop. SIGTERM and SIGINT stop it cleanly:
  * listeners close, sessions are told and freed, workers joined.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,11 +18,13 @@
 #include <event2/event.h>
 
 #include "cli/cli.h"
+#include "cli/cli_control.h"
 #include "core/conn.h"
 #include "core/dns.h"
 #include "core/tls.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
+#include "delivery/dlv.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "util/fsutil.h"
@@ -44,6 +47,9 @@ struct daemon {
 	struct auth_throttle	*throttle;
 	struct smtp_server	*smtp;
 	struct pop3_server	*pop3;
+	SSL_CTX			*tls_client;
+	struct qmgr		*qmgr;
+	struct control		*control;
 };
 
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
@@ -123,6 +129,10 @@ daemon_free(struct daemon *d)
 	free(d->listeners);
 	smtp_server_free(&d->smtp);
 	pop3_server_free(&d->pop3);
+	control_free(&d->control);
+	qmgr_free(&d->qmgr);
+	if (d->tls_client != NULL)
+		SSL_CTX_free(d->tls_client);
 	dns_free(&d->dns);
 	auth_throttle_free(&d->throttle);
 	worker_pool_free(&d->io);
@@ -173,6 +183,58 @@ start_privileged(struct daemon *d)
 	return bind_all(d);
 }
 
+/* Removes the files of DIR (temporary files of an earlier run). */
+static void
+clean_dir(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *dp = opendir(dir);
+
+	if (dp == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (str_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) == 0 &&
+		    unlink(path) == -1 && errno != ENOENT)
+			log_warn("cannot remove %s: %s", path, strerror(errno));
+	}
+	(void)closedir(dp);
+}
+
+/* The queue manager; leftovers of an interrupted queue write go. */
+static int
+start_delivery(struct daemon *d)
+{
+	struct qmgr_deps qd;
+	const char *err;
+
+	clean_dir(QUEUE_DIR "/tmp");
+	clean_dir("tmp");
+	d->tls_client = tls_client_ctx(d->cfg->tls_verify_peer, &err);
+	if (d->tls_client == NULL)
+		log_warn("outbound TLS unavailable: %s", err);
+	memset(&qd, 0, sizeof(qd));
+	qd.base = d->base;
+	qd.cfg = d->cfg;
+	qd.io = d->io;
+	qd.dns = d->dns;
+	qd.tls = d->tls_client;
+	d->qmgr = qmgr_new(&qd, &err);
+	if (d->qmgr == NULL) {
+		log_error("queue: %s", err);
+		return -1;
+	}
+	d->control = control_new(d->base, d->qmgr, &err);
+	if (d->control == NULL) {
+		log_error("control socket %s/control: %s", d->cfg->data_dir,
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The services, after the privilege drop: workers open their store
    handles as the daemon's user. Listeners are bound before (as root)
    but only accept once the loop runs. */
@@ -211,6 +273,10 @@ start_services(struct daemon *d)
 	d->throttle = auth_throttle_new((unsigned)d->cfg->auth_max_failures,
 	    AUTH_THROTTLE_WINDOW);
 	sd.throttle = d->throttle;
+	if (start_delivery(d) == -1)
+		return -1;
+	sd.queued = qmgr_queued;
+	sd.queued_arg = d->qmgr;
 	d->smtp = smtp_server_new(&sd);
 	memset(&pd, 0, sizeof(pd));
 	pd.base = d->base;

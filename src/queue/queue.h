@@ -53,6 +53,7 @@ struct queue_env {
 	char			 envid[101];
 	char			 ret[8];
 	time_t			 warned;	/* delay notice sent at */
+	uint64_t		 lines;		/* LF count of the message */
 	struct queue_rcpt	*rcpts;
 	size_t			 nrcpts;
 };
@@ -75,6 +76,13 @@ int	queue_write(struct queue_env *env, const char *prefix,
    (*ERROR_R). */
 int	queue_read(const char *id, struct queue_env *env, uint64_t *body_off,
 	    uint64_t *body_len, const char **error_r) WARN_UNUSED;
+/* Opens message ID for delivery without reading the message into
+   memory: the envelope and states into ENV, the file descriptor (close
+   it) and where the message is. The checksum is verified by one
+   streaming pass. 1, 0 (no such message), -1 (*ERROR_R). */
+int	queue_open(const char *id, struct queue_env *env, int *fd_r,
+	    uint64_t *body_off, uint64_t *body_len, const char **error_r)
+	    WARN_UNUSED;
 /* Parses a queue file image (for the reader and the fuzzer). */
 int	queue_parse(const unsigned char *data, size_t len,
 	    struct queue_env *env, uint64_t *body_off, uint64_t *body_len,

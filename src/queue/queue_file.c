@@ -42,6 +42,7 @@ enum rec_type {
 	REC_FLAGS = 'F',
 	REC_ENVID = 'E',
 	REC_RET = 'X',
+	REC_LINES = 'L',
 	REC_MESSAGE = 'M',
 	REC_END = 'Z',
 };
@@ -161,6 +162,8 @@ w_env(struct writer *w, const struct queue_env *e)
 	w_str(w, REC_FLAGS, num);
 	w_str(w, REC_ENVID, e->envid);
 	w_str(w, REC_RET, e->ret);
+	(void)str_fmt(num, sizeof(num), "%llu", (unsigned long long)e->lines);
+	w_str(w, REC_LINES, num);
 }
 
 static void
@@ -201,7 +204,10 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 	memset(&w, 0, sizeof(w));
 	w.fd = -1;
 	for (tries = 0; tries < 5 && w.fd == -1; tries++) {
-		ids_new(e->id);
+		/* The id the client was told (and Received: names), unless
+		   it is taken. */
+		if (tries > 0 || e->id[0] == '\0')
+			ids_new(e->id);
 		(void)str_fmt(tmp, sizeof(tmp), QUEUE_DIR "/tmp/%s", e->id);
 		queue_msg_path(e->id, dst, sizeof(dst));
 		if (access(dst, F_OK) == 0)
@@ -309,9 +315,53 @@ parse_record(struct queue_env *e, int type, const unsigned char *p,
 		return copy_field(e->envid, sizeof(e->envid), p, n);
 	case REC_RET:
 		return copy_field(e->ret, sizeof(e->ret), p, n);
+	case REC_LINES:
+		if (copy_field(num, sizeof(num), p, n) == -1 ||
+		    str_to_uint(num, 0, UINT64_MAX, &v) == -1)
+			return -1;
+		e->lines = v;
+		return 0;
 	default:
 		return -1;
 	}
+}
+
+/* The envelope records of DATA (the file up to its message record). */
+static int
+parse_envelope(struct queue_env *e, const unsigned char *data, size_t len,
+    const char **error_r)
+{
+	size_t off = MAGIC_LEN;
+
+	if (len < MAGIC_LEN || memcmp(data, MAGIC, MAGIC_LEN) != 0) {
+		*error_r = "not a queue file (bad header)";
+		return -1;
+	}
+	while (off + REC_HDR <= len) {
+		uint64_t n = 0;
+		int i;
+
+		for (i = 0; i < 8; i++)
+			n = (n << 8) | data[off + 1 + i];
+		if (n > len - off - REC_HDR) {
+			*error_r = "truncated record";
+			return -1;
+		}
+		if (data[off] == REC_MESSAGE || data[off] == REC_END) {
+			*error_r = "bad record order";
+			return -1;
+		}
+		if (parse_record(e, data[off], data + off + REC_HDR, n) == -1) {
+			*error_r = "bad envelope record";
+			return -1;
+		}
+		off += REC_HDR + (size_t)n;
+	}
+	if (off != len || e->id[0] == '\0' || e->nrcpts == 0) {
+		*error_r = "envelope incomplete";
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -455,6 +505,141 @@ queue_read(const char *id, struct queue_env *e, uint64_t *body_off,
 		return -1;
 	}
 	return 1;
+}
+
+/* Reads exactly N octets at OFF. */
+static int
+pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+	char *c = p;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, c, n, (off_t)off);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		c += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+int
+queue_open(const char *id, struct queue_env *e, int *fd_r,
+    uint64_t *body_off, uint64_t *body_len, const char **error_r)
+{
+	unsigned char hdr[REC_HDR], sum[EVP_MAX_MD_SIZE], want[32];
+	unsigned char chunk[65536];
+	char path[128];
+	struct buf env;
+	struct stat st;
+	uint64_t off = MAGIC_LEN, end, n = 0, pos;
+	unsigned sumlen = 0;
+	EVP_MD_CTX *md = NULL;
+	int fd, i, r = -1;
+
+	queue_env_init(e);
+	queue_msg_path(id, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = strerror(errno);
+		return -1;
+	}
+	buf_init(&env, 16 * 1024 * 1024);
+	if (fstat(fd, &st) == -1) {
+		*error_r = strerror(errno);
+		goto out;
+	}
+	end = (uint64_t)st.st_size;
+	/* Walk the record headers up to the message. */
+	for (;;) {
+		if (off + REC_HDR > end || pread_all(fd, hdr, REC_HDR, off) ==
+		    -1) {
+			*error_r = "truncated queue file";
+			goto out;
+		}
+		for (n = 0, i = 0; i < 8; i++)
+			n = (n << 8) | hdr[1 + i];
+		if (n > end - off - REC_HDR) {
+			*error_r = "truncated record";
+			goto out;
+		}
+		if (hdr[0] == REC_MESSAGE)
+			break;
+		off += REC_HDR + n;
+		if (off > 16 * 1024 * 1024) {
+			*error_r = "envelope too large";
+			goto out;
+		}
+	}
+	*body_off = off + REC_HDR;
+	*body_len = n;
+	/* The END record follows the message: check it, then the sum. */
+	pos = off + REC_HDR + n;
+	if (pos + REC_HDR + 32 != end || pread_all(fd, hdr, REC_HDR, pos) ==
+	    -1 || hdr[0] != REC_END || pread_all(fd, want, 32, pos + REC_HDR) ==
+	    -1) {
+		*error_r = "no END record (incomplete file)";
+		goto out;
+	}
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		*error_r = "out of memory";
+		goto out;
+	}
+	for (off = 0; off < pos; off += n) {
+		n = pos - off > sizeof(chunk) ? sizeof(chunk) : pos - off;
+		if (pread_all(fd, chunk, (size_t)n, off) == -1 ||
+		    EVP_DigestUpdate(md, chunk, (size_t)n) != 1) {
+			*error_r = strerror(errno);
+			goto out;
+		}
+		/* Keep the envelope records (up to the message's record
+		   header) for parsing. */
+		if (off < *body_off - REC_HDR && buf_append(&env, chunk,
+		    (size_t)(*body_off - REC_HDR - off < n ?
+		    *body_off - REC_HDR - off : n)) == -1) {
+			*error_r = "envelope too large";
+			goto out;
+		}
+	}
+	if (EVP_DigestFinal_ex(md, sum, &sumlen) != 1 || sumlen != 32 ||
+	    memcmp(sum, want, 32) != 0) {
+		*error_r = "checksum mismatch";
+		goto out;
+	}
+	r = parse_envelope(e, (const unsigned char *)env.data, env.len,
+	    error_r);
+	if (r == 0 && strcmp(e->id, id) != 0) {
+		*error_r = "file name and queue id differ";
+		r = -1;
+	}
+	if (r == 0 && read_state(e) == -1) {
+		*error_r = strerror(errno);
+		r = -1;
+	}
+	if (r == 0) {
+		*fd_r = fd;
+		fd = -1;
+		r = 1;
+	} else {
+		queue_env_free(e);
+		r = -1;
+	}
+out:
+	EVP_MD_CTX_free(md);
+	buf_free(&env);
+	if (fd != -1)
+		(void)close(fd);
+	return r;
 }
 
 int

@@ -435,6 +435,7 @@ deliver(struct smtp_session *s)
 	j->targets = xreallocarray(NULL, tx->ntargets, sizeof(*j->targets));
 	memcpy(j->targets, tx->targets, tx->ntargets * sizeof(*j->targets));
 	make_env(s, j);
+	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
 	j->grant = tx->grant;
 	j->nrelayed = tx->nrelayed;
 	buf_init(&j->headers, BUF_UNLIMITED);

@@ -1,0 +1,66 @@
+/*
+ * dlv.h - the queue manager and outbound delivery (SPEC section 6).
+ *
+ * Relayed and forwarded mail waits in the durable queue (queue.h). The
+ * queue manager tries each message at once, then again with exponential
+ * back-off (retry_min doubling up to retry_max) until it is delivered or
+ * max_queue_lifetime has passed; permanent failures and expiry send an
+ * RFC 3464 bounce to the sender, never to the null sender. Routes:
+ * `transport DOMAIN = HOST:PORT`, then `relayhost`, else the MX records
+ * (RFC 7505 null MX: bounce at once; no MX: the domain's addresses).
+ * Only as many messages are loaded as are being delivered, so a burst of
+ * queued mail costs bounded memory and descriptors.
+ */
+#ifndef POPGATE_DLV_H
+#define POPGATE_DLV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "core/config.h"
+#include "core/dns.h"
+
+struct event_base;
+struct worker_pool;
+struct qmgr;
+
+struct qmgr_deps {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct worker_pool	*io;	/* queue files, bounces */
+	struct dns		*dns;
+	SSL_CTX			*tls;	/* client context for STARTTLS */
+};
+
+/* Scans the queue (a restart picks it up where it was) and starts
+   delivering. NULL with *ERROR_R. */
+struct qmgr *qmgr_new(const struct qmgr_deps *, const char **error_r);
+/* Stops: connections are dropped (their messages stay queued). */
+void	qmgr_free(struct qmgr **);
+/* A new message was queued (smtp_deps.queued): try it now. */
+void	qmgr_queued(void *qmgr, const char *id);
+/* Retries ID (or every message when ID is NULL) now. The number of
+   messages affected. */
+unsigned qmgr_flush(struct qmgr *, const char *id);
+/* Removes ID from the queue (after its delivery attempt, if one is
+   running). 1 removed or marked, 0 no such message. */
+int	qmgr_delete(struct qmgr *, const char *id);
+
+/* ---- pure helpers, unit-tested with an injected clock and RNG ---- */
+
+/* When to try again after ATTEMPTS failed attempts: retry_min doubled
+   for each attempt after the first, at most retry_max. */
+time_t	dlv_next_try(time_t now, unsigned attempts, uint64_t retry_min,
+	    uint64_t retry_max);
+/* Orders MX records by preference, shuffling equal preferences with
+   RND (RFC 5321 5.1). */
+void	dlv_mx_order(struct dns_mx *, size_t n,
+	    uint32_t (*rnd)(void *), void *rnd_arg);
+/* The RFC 3464 status of an SMTP reply ("550 5.1.1 ..." -> "5.1.1";
+   without an enhanced code, from the reply code class). */
+void	dlv_status_of(const char *reply, char out[16]);
+
+#endif

@@ -1,0 +1,985 @@
+/*
+ * dlv_client.c - the SMTP client of outbound delivery (RFC 5321, with
+ * RFC 2920 PIPELINING, RFC 3207 STARTTLS, RFC 1870 SIZE, RFC 6152
+ * 8BITMIME, RFC 6531 SMTPUTF8).
+ *
+ * A connection finds its destination (a transport or relayhost route,
+ * else the MX hosts in preference order, equal ones shuffled, else the
+ * domain's own addresses; each address tried in turn with
+ * connect_timeout), says EHLO (HELO if refused), starts TLS when offered
+ * (the certificate is checked only with tls_verify_peer = yes; logs say
+ * so), then delivers the items queued for its destination one after
+ * another over the same connection, and quits when none is left.
+ * Results are per recipient: 2xx delivered, 4xx deferred, 5xx bounced.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "delivery/dlv_int.h"
+#include "core/tls.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+#define REPLY_LINE_MAX	4096
+#define REPLY_LINES_MAX	100
+#define BODY_CHUNK	(64 * 1024)
+#define OUT_HIGH	(256 * 1024)
+
+enum cstate {
+	CS_RESOLVE,
+	CS_CONNECT,
+	CS_GREETING,
+	CS_EHLO,
+	CS_HELO,
+	CS_STARTTLS,
+	CS_TLS,
+	CS_TRANS,	/* MAIL, RCPT, DATA replies pending */
+	CS_BODY,
+	CS_DOT,
+	CS_RSET,
+	CS_IDLE,	/* kept open a moment for more mail */
+	CS_QUIT,
+	CS_CLOSED,
+};
+
+#define IDLE_SECONDS	2	/* like Postfix's connection cache */
+
+enum expect {
+	E_MAIL,
+	E_RCPT,
+	E_DATA,
+};
+
+struct dlv_conn {
+	struct dlv_conn		*next, *prev;
+	struct qmgr		*q;
+	struct dlv_dest		*d;
+	enum cstate		 state;
+	struct bufferevent	*bev;
+	SSL			*ssl;
+	struct dns_req		*dnsreq;
+	struct event		*ev_close;
+	/* where to */
+	char			 hosts[DLV_MAX_HOSTS][256];
+	size_t			 nhosts, hi;
+	struct netaddr		 addrs[32];
+	size_t			 naddrs, ai;
+	char			 peer[320];	/* host[ip]:port */
+	char			 lasterr[600];
+	bool			 tls_failed;
+	/* what the server offers */
+	bool			 pipelining, starttls, eightbit, utf8;
+	uint64_t		 size_max;
+	/* the reply being read */
+	struct buf		 rline;
+	struct buf		 reply;		/* "250 text" of its last line */
+	struct buf		 ehlo;		/* all EHLO lines */
+	unsigned		 rlines;
+	/* the transaction */
+	struct dlv_item		*item;
+	char			**replies;	/* per recipient */
+	size_t			 rcpt_sent, rcpt_replied, naccepted;
+	bool			 mail_ok;
+	char			*mail_reply;
+	enum expect		 expect[1024];
+	size_t			 exp_head, exp_tail;
+	uint64_t		 body_pos;
+	bool			 bol;
+	unsigned		 nmsgs;
+};
+
+static void conn_next_address(struct dlv_conn *);
+static void conn_resolve_host(struct dlv_conn *);
+static void ready(struct dlv_conn *);
+static void on_event(struct bufferevent *, short, void *);
+
+static uint32_t
+rnd32(void *arg)
+{
+	(void)arg;
+	return arc4random();
+}
+
+void
+dlv_mx_order(struct dns_mx *v, size_t n, uint32_t (*rnd)(void *), void *arg)
+{
+	size_t i, j;
+
+	/* Insertion sort by preference (n is small), then Fisher-Yates
+	   within each run of equal preference. */
+	for (i = 1; i < n; i++) {
+		struct dns_mx t = v[i];
+
+		for (j = i; j > 0 && v[j - 1].pref > t.pref; j--)
+			v[j] = v[j - 1];
+		v[j] = t;
+	}
+	for (i = 0; i < n; i = j) {
+		size_t k;
+
+		for (j = i + 1; j < n && v[j].pref == v[i].pref; j++)
+			;
+		for (k = j - 1; k > i; k--) {
+			size_t r = i + rnd(arg) % (k - i + 1);
+			struct dns_mx t = v[k];
+
+			v[k] = v[r];
+			v[r] = t;
+		}
+	}
+}
+
+/* ---- life ---- */
+
+static void
+close_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct dlv_conn *c = arg;
+	struct qmgr *q = c->q;
+	struct dlv_dest *d = c->d;
+
+	(void)fd;
+	(void)what;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		q->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	dns_cancel(&c->dnsreq);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	buf_free(&c->rline);
+	buf_free(&c->reply);
+	buf_free(&c->ehlo);
+	event_free(c->ev_close);
+	free(c);
+	d->nconn--;
+	q->nconn--;
+	/* More may be waiting, for this destination or another. */
+	if (!q->stopping)
+		qmgr_kick(q);
+	if (!q->stopping && d->nqueued > 0 && d->nconn == 0)
+		dlv_conn_start(q, d);
+}
+
+static void
+conn_close(struct dlv_conn *c)
+{
+	if (c->state == CS_CLOSED)
+		return;
+	c->state = CS_CLOSED;
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->ev_close, 0, 0);
+}
+
+/* The current transaction ends with FAILURE for every recipient that
+   has no final reply yet. */
+static void
+item_end(struct dlv_conn *c, const char *failure)
+{
+	size_t i;
+
+	size_t n;
+
+	if (c->item == NULL)
+		return;
+	n = c->item->n;
+	/* qmgr_item_done() frees the item. */
+	qmgr_item_done(c->q, c->item, c->replies, failure, c->peer);
+	for (i = 0; c->replies != NULL && i < n; i++)
+		free(c->replies[i]);
+	free(c->replies);
+	free(c->mail_reply);
+	c->replies = NULL;
+	c->mail_reply = NULL;
+	c->item = NULL;
+}
+
+/* Nothing could be reached: the items queued here wait for the next
+   try, unless another connection to this destination still works. */
+static void
+conn_failed(struct dlv_conn *c)
+{
+	char rep[700];
+
+	log_info("delivery to=%s failed: %s", c->d->domain, c->lasterr);
+	if (c->item != NULL) {
+		(void)str_fmt(rep, sizeof(rep), "451 4.4.1 %s", c->lasterr);
+		item_end(c, rep);
+	}
+	if (c->d->nconn == 1) {
+		(void)str_fmt(rep, sizeof(rep), "451 4.4.1 %s", c->lasterr);
+		qmgr_fail_dest(c->q, c->d, rep, false);
+	}
+	conn_close(c);
+}
+
+static void PRINTFLIKE(2, 3)
+send_line(struct dlv_conn *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	(void)evbuffer_add(out, "\r\n", 2);
+}
+
+/* ---- connecting ---- */
+
+static void
+set_timeouts(struct dlv_conn *c, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg);
+static void
+on_write(struct bufferevent *bev, void *arg);
+
+static void
+connect_addr(struct dlv_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char ip[NET_ADDRSTRLEN];
+	struct timeval tv = { (time_t)c->q->d.cfg->connect_timeout, 0 };
+
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->ssl = NULL;
+	}
+	net_addr_format(&c->addrs[c->ai], ip, sizeof(ip));
+	(void)str_fmt(c->peer, sizeof(c->peer), "%s[%s]:%u",
+	    c->hosts[c->hi], ip, (unsigned)c->d->port);
+	sl = net_addr_to_sockaddr(&c->addrs[c->ai], c->d->port, &ss);
+	c->bev = bufferevent_socket_new(c->q->d.base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		(void)str_copy(c->lasterr, "out of sockets", sizeof(c->lasterr));
+		conn_failed(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	c->state = CS_CONNECT;
+	buf_reset(&c->rline);
+	buf_reset(&c->reply);
+	c->rlines = 0;
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss,
+	    (int)sl) == -1) {
+		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "connect to "
+		    "%s: %s", c->peer, strerror(errno));
+		conn_next_address(c);
+	}
+}
+
+/* The current address did not work: the next one, or the next host. */
+static void
+conn_next_address(struct dlv_conn *c)
+{
+	if (c->state == CS_CLOSED)
+		return;
+	if (++c->ai < c->naddrs) {
+		connect_addr(c);
+		return;
+	}
+	if (++c->hi < c->nhosts) {
+		conn_resolve_host(c);
+		return;
+	}
+	conn_failed(c);
+}
+
+static void
+on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
+{
+	struct dlv_conn *c = arg;
+
+	c->dnsreq = NULL;
+	if (status != 1) {
+		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "%s: %s",
+		    c->hosts[c->hi], status == DNS_NXDOMAIN ?
+		    "host not found" : status == 0 ? "no address" :
+		    "temporary DNS failure");
+		if (c->d->route == ROUTE_MX && c->nhosts == 1 &&
+		    strcmp(c->hosts[0], c->d->domain) == 0 &&
+		    (status == DNS_NXDOMAIN || status == 0)) {
+			/* No MX and no address: the domain takes no mail. */
+			qmgr_fail_dest(c->q, c->d, status == DNS_NXDOMAIN ?
+			    "550 5.1.2 Host or domain name not found" :
+			    "550 5.1.2 The domain has no mail server", true);
+			conn_close(c);
+			return;
+		}
+		c->naddrs = 0;
+		c->ai = 0;
+		conn_next_address(c);
+		return;
+	}
+	c->naddrs = n > nitems(c->addrs) ? nitems(c->addrs) : n;
+	memcpy(c->addrs, a, c->naddrs * sizeof(*a));
+	c->ai = 0;
+	connect_addr(c);
+}
+
+static void
+conn_resolve_host(struct dlv_conn *c)
+{
+	struct netaddr a;
+
+	c->state = CS_RESOLVE;
+	if (net_addr_parse(c->hosts[c->hi], &a) == 0) {
+		on_addrs(1, &a, 1, c);
+		return;
+	}
+	c->dnsreq = dns_addrs(c->q->d.dns, c->hosts[c->hi], DLV_DNS_TIMEOUT_MS,
+	    on_addrs, c);
+}
+
+static void
+on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
+{
+	struct dlv_conn *c = arg;
+	struct dns_mx v[DLV_MAX_HOSTS];
+	size_t i;
+
+	c->dnsreq = NULL;
+	if (status == -1) {
+		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "temporary DNS "
+		    "failure looking up the MX of %s", c->d->domain);
+		conn_failed(c);
+		return;
+	}
+	if (status == DNS_NXDOMAIN) {
+		qmgr_fail_dest(c->q, c->d, "550 5.1.2 Host or domain name not "
+		    "found", true);
+		conn_close(c);
+		return;
+	}
+	if (status == 1 && n == 1 && mx[0].host[0] == '\0') {
+		/* RFC 7505: a null MX - this domain accepts no mail. */
+		qmgr_fail_dest(c->q, c->d, "556 5.1.10 The domain does not "
+		    "accept mail (null MX)", true);
+		conn_close(c);
+		return;
+	}
+	if (status == 0 || n == 0) {
+		/* RFC 5321 5.1: no MX, the domain itself is the host. */
+		(void)str_copy(c->hosts[0], c->d->route == ROUTE_MX ?
+		    c->d->domain : c->d->host, sizeof(c->hosts[0]));
+		c->nhosts = 1;
+	} else {
+		n = n > DLV_MAX_HOSTS ? DLV_MAX_HOSTS : n;
+		memcpy(v, mx, n * sizeof(*v));
+		dlv_mx_order(v, n, rnd32, NULL);
+		for (i = c->nhosts = 0; i < n; i++)
+			if (v[i].host[0] != '\0')
+				(void)str_copy(c->hosts[c->nhosts++], v[i].host,
+				    sizeof(c->hosts[0]));
+	}
+	c->hi = 0;
+	conn_resolve_host(c);
+}
+
+void
+dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
+{
+	struct dlv_conn *c = xcalloc(1, sizeof(*c));
+
+	c->q = q;
+	c->d = d;
+	buf_init(&c->rline, REPLY_LINE_MAX);
+	buf_init(&c->reply, REPLY_LINE_MAX);
+	buf_init(&c->ehlo, 64 * 1024);
+	c->ev_close = event_new(q->d.base, -1, 0, close_now, c);
+	c->next = q->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	q->conns = c;
+	d->nconn++;
+	q->nconn++;
+	c->state = CS_RESOLVE;
+	if (d->route == ROUTE_HOST && !d->host_mx) {
+		(void)str_copy(c->hosts[0], d->host, sizeof(c->hosts[0]));
+		c->nhosts = 1;
+		conn_resolve_host(c);
+		return;
+	}
+	c->dnsreq = dns_mx(q->d.dns, d->route == ROUTE_MX ? d->domain :
+	    d->host, DLV_DNS_TIMEOUT_MS, on_mx, c);
+}
+
+void
+dlv_conn_free_all(struct qmgr *q)
+{
+	while (q->conns != NULL) {
+		struct dlv_conn *c = q->conns;
+
+		/* The message stays queued; the next start retries it. */
+		if (c->item != NULL) {
+			size_t i;
+
+			for (i = 0; c->replies != NULL && i < c->item->n; i++)
+				free(c->replies[i]);
+			free(c->replies);
+			c->replies = NULL;
+			free(c->item->idx);
+			free(c->item);
+			c->item = NULL;
+		}
+		free(c->mail_reply);
+		c->mail_reply = NULL;
+		c->state = CS_CLOSED;
+		close_now(-1, 0, c);
+	}
+}
+
+/* ---- the protocol ---- */
+
+static void
+expect_push(struct dlv_conn *c, enum expect e)
+{
+	c->expect[c->exp_tail++ % nitems(c->expect)] = e;
+}
+
+/* Capabilities from the EHLO reply lines in c->ehlo. */
+static void
+parse_ehlo(struct dlv_conn *c)
+{
+	const char *p = buf_cstr(&c->ehlo), *nl;
+
+	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
+	c->size_max = 0;
+	for (; *p != '\0'; p = nl + 1) {
+		char kw[64];
+		size_t n;
+
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		if ((size_t)(nl - p) > 4) {
+			n = strcspn(p + 4, " \n");
+			(void)str_fmt(kw, sizeof(kw), "%.*s", (int)(n > 60 ?
+			    60 : n), p + 4);
+			if (strcasecmp(kw, "PIPELINING") == 0)
+				c->pipelining = true;
+			else if (strcasecmp(kw, "STARTTLS") == 0)
+				c->starttls = true;
+			else if (strcasecmp(kw, "8BITMIME") == 0)
+				c->eightbit = true;
+			else if (strcasecmp(kw, "SMTPUTF8") == 0)
+				c->utf8 = true;
+			else if (strcasecmp(kw, "SIZE") == 0) {
+				uint64_t v;
+
+				if (str_to_uint_n(p + 9, strspn(p + 9,
+				    "0123456789"), 0, UINT64_MAX, &v) == 0)
+					c->size_max = v;
+			}
+		}
+		if (*nl == '\0')
+			break;
+	}
+}
+
+/* Octets on the wire for the message (CRLF line ends). */
+static uint64_t
+wire_size(const struct dlv_msg *m)
+{
+	return m->body_len + m->env.lines;
+}
+
+static void
+send_rcpt(struct dlv_conn *c)
+{
+	const struct queue_rcpt *r =
+	    &c->item->m->env.rcpts[c->item->idx[c->rcpt_sent]];
+
+	if (r->orcpt[0] != '\0' || r->notify[0] != '\0')
+		send_line(c, "RCPT TO:<%s>", r->address);
+	else
+		send_line(c, "RCPT TO:<%s>", r->address);
+	c->rcpt_sent++;
+	expect_push(c, E_RCPT);
+}
+
+/* Starts delivering ITEM. */
+static void
+transaction(struct dlv_conn *c, struct dlv_item *it)
+{
+	const struct queue_env *e = &it->m->env;
+	char rep[200];
+	size_t i;
+
+	c->item = it;
+	c->replies = xcalloc(it->n + 1, sizeof(*c->replies));
+	c->rcpt_sent = c->rcpt_replied = c->naccepted = 0;
+	c->mail_ok = false;
+	c->exp_head = c->exp_tail = 0;
+	if (c->size_max > 0 && wire_size(it->m) > c->size_max) {
+		/* RFC 1870: never send what the peer said it refuses. */
+		(void)str_fmt(rep, sizeof(rep), "552 5.3.4 Message size "
+		    "exceeds the limit of %s (%llu octets)", c->peer,
+		    (unsigned long long)c->size_max);
+		item_end(c, rep);
+		ready(c);
+		return;
+	}
+	if (e->smtputf8 && !c->utf8) {
+		item_end(c, "553 5.6.7 The destination does not support "
+		    "SMTPUTF8, needed for this message");
+		ready(c);
+		return;
+	}
+	c->state = CS_TRANS;
+	set_timeouts(c, DLV_CMD_TIMEOUT);
+	send_line(c, "MAIL FROM:<%s> SIZE=%llu%s%s", e->sender,
+	    (unsigned long long)wire_size(it->m),
+	    e->body8bit && c->eightbit ? " BODY=8BITMIME" : "",
+	    e->smtputf8 ? " SMTPUTF8" : "");
+	expect_push(c, E_MAIL);
+	if (!c->pipelining)
+		return;
+	for (i = 0; i < it->n && i < nitems(c->expect) - 2; i++)
+		send_rcpt(c);
+	send_line(c, "DATA");
+	expect_push(c, E_DATA);
+}
+
+/* Between transactions: the next item, or goodbye. */
+static void
+ready(struct dlv_conn *c)
+{
+	struct dlv_item *it;
+
+	if (c->state == CS_CLOSED)
+		return;
+	it = qmgr_take(c->q, c->d);
+	if (it == NULL) {
+		/* Mail often comes in bursts: wait a moment before QUIT. */
+		c->state = CS_IDLE;
+		set_timeouts(c, IDLE_SECONDS);
+		return;
+	}
+	transaction(c, it);
+}
+
+bool
+dlv_conn_wake(struct qmgr *q, struct dlv_dest *d)
+{
+	struct dlv_conn *c;
+
+	for (c = q->conns; c != NULL; c = c->next) {
+		if (c->d == d && c->state == CS_IDLE) {
+			ready(c);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+stream_body(struct dlv_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct dlv_msg *m = c->item->m;
+	char chunk[BODY_CHUNK];
+
+	while (evbuffer_get_length(out) < OUT_HIGH &&
+	    c->body_pos < m->body_len) {
+		size_t n = m->body_len - c->body_pos > sizeof(chunk) ?
+		    sizeof(chunk) : (size_t)(m->body_len - c->body_pos);
+		ssize_t r = pread(m->fd, chunk, n,
+		    (off_t)(m->body_off + c->body_pos));
+		size_t i = 0;
+
+		if (r <= 0) {
+			(void)str_fmt(c->lasterr, sizeof(c->lasterr), "cannot "
+			    "read the queue file: %s", r == 0 ? "short file" :
+			    strerror(errno));
+			log_error("qid=%s %s", m->env.id, c->lasterr);
+			item_end(c, "451 4.3.0 Local error reading the queued "
+			    "message");
+			conn_close(c);
+			return;
+		}
+		c->body_pos += (uint64_t)r;
+		/* LF -> CRLF, and RFC 5321 4.5.2 dot-stuffing. */
+		while (i < (size_t)r) {
+			const char *lf = memchr(chunk + i, '\n', (size_t)r - i);
+			size_t seg = (lf != NULL ? (size_t)(lf - chunk) :
+			    (size_t)r) - i;
+
+			if (c->bol && seg > 0 && chunk[i] == '.')
+				(void)evbuffer_add(out, ".", 1);
+			(void)evbuffer_add(out, chunk + i, seg);
+			i += seg;
+			c->bol = false;
+			if (lf != NULL) {
+				(void)evbuffer_add(out, "\r\n", 2);
+				c->bol = true;
+				i++;
+			}
+		}
+	}
+	if (c->body_pos < m->body_len)
+		return;		/* on_write continues */
+	if (!c->bol)
+		(void)evbuffer_add(out, "\r\n", 2);
+	(void)evbuffer_add(out, ".\r\n", 3);
+	c->state = CS_DOT;
+	set_timeouts(c, DLV_DATA_TIMEOUT);
+}
+
+static char *
+reply_dup(struct dlv_conn *c)
+{
+	return xstrdup(buf_cstr(&c->reply));
+}
+
+/* A reply in the transaction. */
+static void
+trans_reply(struct dlv_conn *c, int code)
+{
+	enum expect e;
+
+	if (c->exp_head == c->exp_tail)
+		return;		/* nothing was asked: ignore */
+	e = c->expect[c->exp_head++ % nitems(c->expect)];
+	switch (e) {
+	case E_MAIL:
+		c->mail_ok = code / 100 == 2;
+		if (!c->mail_ok)
+			c->mail_reply = reply_dup(c);
+		if (!c->pipelining) {
+			if (c->mail_ok)
+				send_rcpt(c);
+			else
+				goto give_up;
+		}
+		return;
+	case E_RCPT:
+		if (!c->mail_ok) {
+			c->replies[c->rcpt_replied] = xstrdup(c->mail_reply);
+		} else if (code / 100 == 2) {
+			c->naccepted++;
+		} else {
+			c->replies[c->rcpt_replied] = reply_dup(c);
+		}
+		c->rcpt_replied++;
+		if (!c->pipelining) {
+			if (c->rcpt_sent < c->item->n)
+				send_rcpt(c);
+			else if (c->naccepted > 0) {
+				send_line(c, "DATA");
+				expect_push(c, E_DATA);
+			} else
+				goto give_up;
+		}
+		return;
+	case E_DATA:
+		if (code == 354 && c->naccepted > 0 && c->mail_ok) {
+			c->state = CS_BODY;
+			c->body_pos = 0;
+			c->bol = true;
+			stream_body(c);
+			return;
+		}
+		if (code == 354) {
+			/* RFC 2920 3.1: nobody to send to, end it empty. */
+			send_line(c, ".");
+			c->state = CS_DOT;
+			c->naccepted = 0;
+			return;
+		}
+		if (c->naccepted > 0) {
+			size_t i;
+
+			for (i = 0; i < c->item->n; i++)
+				if (c->replies[i] == NULL)
+					c->replies[i] = reply_dup(c);
+		}
+		goto give_up;
+	}
+	return;
+give_up:
+	/* Everyone without a reply gets MAIL's (or nobody is left). */
+	item_end(c, c->mail_reply != NULL ? c->mail_reply :
+	    "451 4.3.0 The transaction was aborted");
+	c->state = CS_RSET;
+	send_line(c, "RSET");
+}
+
+static void
+start_tls(struct dlv_conn *c)
+{
+	struct bufferevent *tls;
+
+	c->ssl = SSL_new(c->q->d.tls);
+	if (c->ssl == NULL) {
+		ready(c);
+		return;
+	}
+	(void)SSL_set_tlsext_host_name(c->ssl, c->hosts[c->hi]);
+	if (c->q->d.cfg->tls_verify_peer)
+		(void)SSL_set1_host(c->ssl, c->hosts[c->hi]);
+	tls = bufferevent_openssl_filter_new(c->q->d.base, c->bev, c->ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		ready(c);
+		return;
+	}
+	c->bev = tls;
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	set_timeouts(c, DLV_CMD_TIMEOUT);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->state = CS_TLS;
+}
+
+/* A complete reply: its code; the text is in c->reply. */
+static void
+handle_reply(struct dlv_conn *c, int code)
+{
+	switch (c->state) {
+	case CS_GREETING:
+		if (code / 100 != 2) {
+			(void)str_fmt(c->lasterr, sizeof(c->lasterr), "host %s "
+			    "refused to talk to me: %s", c->peer,
+			    buf_cstr(&c->reply));
+			conn_next_address(c);
+			return;
+		}
+		c->state = CS_EHLO;
+		buf_reset(&c->ehlo);
+		send_line(c, "EHLO %s", c->q->d.cfg->hostname);
+		return;
+	case CS_EHLO:
+		if (code / 100 == 2) {
+			parse_ehlo(c);
+			if (c->starttls && c->ssl == NULL && c->q->d.tls != NULL &&
+			    !c->tls_failed) {
+				c->state = CS_STARTTLS;
+				send_line(c, "STARTTLS");
+				return;
+			}
+			ready(c);
+			return;
+		}
+		if (code / 100 == 5) {
+			c->state = CS_HELO;
+			send_line(c, "HELO %s", c->q->d.cfg->hostname);
+			return;
+		}
+		/* FALLTHROUGH */
+	case CS_HELO:
+		if (code / 100 == 2) {
+			parse_ehlo(c);		/* nothing offered */
+			c->pipelining = c->starttls = false;
+			ready(c);
+			return;
+		}
+		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "host %s refused "
+		    "EHLO/HELO: %s", c->peer, buf_cstr(&c->reply));
+		conn_next_address(c);
+		return;
+	case CS_STARTTLS:
+		if (code == 220)
+			start_tls(c);
+		else
+			ready(c);	/* opportunistic: go on in the clear */
+		return;
+	case CS_TRANS:
+		trans_reply(c, code);
+		return;
+	case CS_DOT:
+		if (c->naccepted > 0) {
+			size_t i;
+
+			for (i = 0; i < c->item->n; i++)
+				if (c->replies[i] == NULL)
+					c->replies[i] = reply_dup(c);
+			c->nmsgs++;
+			item_end(c, buf_cstr(&c->reply));
+			ready(c);
+		} else {
+			item_end(c, c->mail_reply != NULL ? c->mail_reply :
+			    "451 4.3.0 The transaction was aborted");
+			c->state = CS_RSET;
+			send_line(c, "RSET");
+		}
+		return;
+	case CS_RSET:
+		ready(c);
+		return;
+	case CS_QUIT:
+		conn_close(c);
+		return;
+	default:
+		return;
+	}
+}
+
+/* Reads reply lines; a line "ddd text" ends a reply, "ddd-text" goes
+   on. Servers are taken at their word on line ends: LF or CRLF. */
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct dlv_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (c->state != CS_CLOSED) {
+		struct evbuffer_ptr eol;
+		size_t n;
+		const char *l;
+		int code;
+
+		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			if (evbuffer_get_length(in) > REPLY_LINE_MAX)
+				goto bad;
+			return;
+		}
+		n = (size_t)eol.pos + 1;
+		if (n > REPLY_LINE_MAX)
+			goto bad;
+		buf_reset(&c->rline);
+		if (buf_append(&c->rline, evbuffer_pullup(in, (ssize_t)n),
+		    n) == -1)
+			goto bad;
+		(void)evbuffer_drain(in, n);
+		buf_truncate(&c->rline, c->rline.len - 1);
+		if (c->rline.len > 0 && c->rline.data[c->rline.len - 1] == '\r')
+			buf_truncate(&c->rline, c->rline.len - 1);
+		l = buf_cstr(&c->rline);
+		if (c->rline.len < 3 || l[0] < '2' || l[0] > '5' ||
+		    l[1] < '0' || l[1] > '9' || l[2] < '0' || l[2] > '9' ||
+		    (c->rline.len > 3 && l[3] != ' ' && l[3] != '-') ||
+		    ++c->rlines > REPLY_LINES_MAX)
+			goto bad;
+		if (c->state == CS_EHLO &&
+		    buf_printf(&c->ehlo, "%s\n", l) == -1)
+			goto bad;
+		if (c->rline.len > 3 && l[3] == '-')
+			continue;
+		code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+		buf_reset(&c->reply);
+		(void)buf_append(&c->reply, l, c->rline.len);
+		c->rlines = 0;
+		handle_reply(c, code);
+	}
+	return;
+bad:
+	(void)str_fmt(c->lasterr, sizeof(c->lasterr), "protocol error from "
+	    "%s (bad reply line)", c->peer);
+	if (c->item != NULL) {
+		char rep[700];
+
+		(void)str_fmt(rep, sizeof(rep), "451 4.4.2 %s", c->lasterr);
+		item_end(c, rep);
+	}
+	conn_close(c);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct dlv_conn *c = arg;
+
+	(void)bev;
+	if (c->state == CS_BODY)
+		stream_body(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct dlv_conn *c = arg;
+	char rep[700];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == CS_TLS) {
+			char info[200];
+
+			tls_describe(c->ssl, info, sizeof(info));
+			log_info("delivery tls peer=%s %s verify=%s", c->peer,
+			    info, c->q->d.cfg->tls_verify_peer ? "yes" :
+			    "no (certificate not verified: tls_verify_peer = "
+			    "no)");
+			c->state = CS_EHLO;
+			buf_reset(&c->ehlo);
+			send_line(c, "EHLO %s", c->q->d.cfg->hostname);
+			return;
+		}
+		c->state = CS_GREETING;
+		set_timeouts(c, DLV_CMD_TIMEOUT);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	switch (c->state) {
+	case CS_CONNECT:
+		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "connect to %s: "
+		    "%s", c->peer, (what & BEV_EVENT_TIMEOUT) ?
+		    "Connection timed out" : evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+		conn_next_address(c);
+		return;
+	case CS_TLS:
+		/* Opportunistic TLS failed: the same address in the clear. */
+		log_warn("delivery tls peer=%s failed; retrying without TLS",
+		    c->peer);
+		c->tls_failed = true;
+		connect_addr(c);
+		return;
+	case CS_GREETING:
+	case CS_EHLO:
+	case CS_HELO:
+	case CS_STARTTLS:
+		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "lost connection "
+		    "with %s while %s", c->peer, (what & BEV_EVENT_TIMEOUT) ?
+		    "waiting for the greeting" : "greeting");
+		conn_next_address(c);
+		return;
+	case CS_IDLE:
+		if (what & BEV_EVENT_TIMEOUT) {
+			/* Nothing more came: say goodbye properly. */
+			c->state = CS_QUIT;
+			set_timeouts(c, 10);
+			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+			send_line(c, "QUIT");
+			return;
+		}
+		conn_close(c);
+		return;
+	case CS_QUIT:
+	case CS_RSET:
+	case CS_CLOSED:
+		conn_close(c);
+		return;
+	default:
+		(void)str_fmt(rep, sizeof(rep), "451 4.4.2 %s with %s while "
+		    "sending the message", (what & BEV_EVENT_TIMEOUT) ?
+		    "timeout" : "lost connection", c->peer);
+		item_end(c, rep);
+		conn_close(c);
+		return;
+	}
+}

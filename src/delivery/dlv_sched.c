@@ -1,0 +1,798 @@
+/*
+ * dlv_sched.c - the queue manager: which message is tried when, with
+ * how many at once, and what becomes of each recipient.
+ *
+ * Every queued message has a small entry (its id and next try); only
+ * DLV_MAX_ACTIVE messages are loaded at a time. An active message is
+ * split into one item per recipient domain, queued on that domain's
+ * destination, and picked up by its connections (at most
+ * delivery_concurrency_per_destination, delivery_concurrency in all).
+ * When every item has come back, the state file is rewritten durably,
+ * notices go out (bounces, delay warnings), and the message is removed
+ * or waits for its next try: retry_min doubling up to retry_max, until
+ * max_queue_lifetime. Queue files are read and written on the io pool.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "delivery/dlv_int.h"
+#include "policy/policy.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+/* ---- pure helpers ---- */
+
+time_t
+dlv_next_try(time_t now, unsigned attempts, uint64_t retry_min,
+    uint64_t retry_max)
+{
+	uint64_t wait = retry_min;
+	unsigned i;
+
+	for (i = 1; i < attempts && wait < retry_max; i++)
+		wait *= 2;
+	if (wait > retry_max)
+		wait = retry_max;
+	return now + (time_t)wait;
+}
+
+void
+dlv_status_of(const char *reply, char out[16])
+{
+	size_t n;
+
+	/* "550 5.1.1 text": a class digit, a dot, digits, a dot, digits. */
+	if (strlen(reply) > 4 && reply[4] >= '2' && reply[4] <= '5' &&
+	    reply[5] == '.') {
+		n = strspn(reply + 4, "0123456789.");
+		if (n >= 5 && n < 12) {
+			memcpy(out, reply + 4, n);
+			out[n] = '\0';
+			return;
+		}
+	}
+	(void)snprintf(out, 16, "%c.0.0", reply[0] >= '2' && reply[0] <= '5' ?
+	    reply[0] : '4');
+}
+
+/* ---- the waiting heap, by next_try ---- */
+
+static void
+heap_swap(struct qmgr *q, size_t a, size_t b)
+{
+	struct qentry *t = q->heap[a];
+
+	q->heap[a] = q->heap[b];
+	q->heap[b] = t;
+	q->heap[a]->heap = a;
+	q->heap[b]->heap = b;
+}
+
+static void
+heap_up(struct qmgr *q, size_t i)
+{
+	while (i > 0 && q->heap[(i - 1) / 2]->next_try > q->heap[i]->next_try) {
+		heap_swap(q, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct qmgr *q, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < q->nheap && q->heap[l]->next_try < q->heap[m]->next_try)
+			m = l;
+		if (r < q->nheap && q->heap[r]->next_try < q->heap[m]->next_try)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(q, i, m);
+		i = m;
+	}
+}
+
+static void
+heap_push(struct qmgr *q, struct qentry *e)
+{
+	if (q->nheap == q->heapcap) {
+		q->heapcap = q->heapcap == 0 ? 64 : q->heapcap * 2;
+		q->heap = xreallocarray(q->heap, q->heapcap, sizeof(*q->heap));
+	}
+	e->heap = q->nheap;
+	q->heap[q->nheap++] = e;
+	heap_up(q, e->heap);
+}
+
+static void
+heap_remove(struct qmgr *q, struct qentry *e)
+{
+	size_t i = e->heap;
+
+	q->nheap--;
+	if (i != q->nheap) {
+		heap_swap(q, i, q->nheap);
+		heap_down(q, i);
+		heap_up(q, i);
+	}
+}
+
+/* ---- entries ---- */
+
+static void
+ready_push(struct qmgr *q, struct qentry *e)
+{
+	e->where = QE_READY;
+	e->next = NULL;
+	if (q->ready_tail != NULL)
+		q->ready_tail->next = e;
+	else
+		q->ready_head = e;
+	q->ready_tail = e;
+}
+
+static struct qentry *
+ready_pop(struct qmgr *q)
+{
+	struct qentry *e = q->ready_head;
+
+	if (e != NULL) {
+		q->ready_head = e->next;
+		if (q->ready_head == NULL)
+			q->ready_tail = NULL;
+	}
+	return e;
+}
+
+static void
+ready_unlink(struct qmgr *q, struct qentry *e)
+{
+	struct qentry **pp, *prev = NULL;
+
+	for (pp = &q->ready_head; *pp != NULL; prev = *pp, pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			if (q->ready_tail == e)
+				q->ready_tail = prev;
+			return;
+		}
+}
+
+static void
+forget(struct qmgr *q, struct qentry *e)
+{
+	(void)hmap_del(q->entries, e->id);
+	free(e);
+}
+
+static struct qentry *
+entry_add(struct qmgr *q, const char *id)
+{
+	struct qentry *e = hmap_get(q->entries, id);
+
+	if (e != NULL)
+		return e;
+	e = xcalloc(1, sizeof(*e));
+	(void)str_copy(e->id, id, sizeof(e->id));
+	(void)hmap_put(q->entries, e->id, e);
+	ready_push(q, e);
+	return e;
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr *q = arg;
+	time_t now = clock_now();
+
+	(void)fd;
+	(void)what;
+	while (q->nheap > 0 && q->heap[0]->next_try <= now) {
+		struct qentry *e = q->heap[0];
+
+		heap_remove(q, e);
+		ready_push(q, e);
+	}
+	qmgr_kick(q);
+}
+
+static void
+arm_timer(struct qmgr *q)
+{
+	struct timeval tv = { 0, 0 };
+	time_t now = clock_now();
+
+	if (q->nheap == 0) {
+		(void)event_del(q->timer);
+		return;
+	}
+	if (q->heap[0]->next_try > now)
+		tv.tv_sec = q->heap[0]->next_try - now;
+	(void)event_add(q->timer, &tv);
+}
+
+/* ---- destinations ---- */
+
+#define CONN_SHARE	4	/* queued messages per new connection */
+
+static struct dlv_dest *
+dest_get(struct qmgr *q, const char *domain)
+{
+	const struct config *cfg = q->d.cfg;
+	const struct transport_cfg *t;
+	struct dlv_dest *d = hmap_get(q->dests, domain);
+
+	if (d != NULL)
+		return d;
+	d = xcalloc(1, sizeof(*d));
+	(void)str_copy(d->domain, domain, sizeof(d->domain));
+	t = config_transport(cfg, domain);
+	if (t != NULL) {
+		d->route = ROUTE_HOST;
+		(void)str_copy(d->host, t->host, sizeof(d->host));
+		d->port = t->port;
+	} else if (*cfg->relayhost != '\0') {
+		char host[256];
+		uint16_t port = 25;
+		const char *rh = cfg->relayhost;
+
+		d->route = ROUTE_HOST;
+		if (net_hostport_parse(rh, host, sizeof(host), &port) == -1) {
+			size_t n = strlen(rh);
+
+			if (rh[0] == '[' && rh[n - 1] == ']')
+				(void)str_ncopy(host, rh + 1, n - 2,
+				    sizeof(host));
+			else
+				(void)str_copy(host, rh, sizeof(host));
+		}
+		/* Postfix: "host" means its MX, "[host]" the host itself. */
+		d->host_mx = rh[0] != '[' && strchr(rh, ':') == NULL;
+		(void)str_copy(d->host, host, sizeof(d->host));
+		d->port = port;
+	} else {
+		d->route = ROUTE_MX;
+		d->port = 25;
+	}
+	(void)hmap_put(q->dests, d->domain, d);
+	return d;
+}
+
+static void
+dest_kick(struct qmgr *q, struct dlv_dest *d)
+{
+	const struct config *cfg = q->d.cfg;
+
+	while (d->nqueued > 0 && dlv_conn_wake(q, d))
+		;
+	/* A connection delivers one message after another: open another
+	   only for every few waiting (and never past the limits). */
+	while (!q->stopping && d->nqueued > 0 &&
+	    d->nqueued > CONN_SHARE * d->nconn &&
+	    d->nconn < cfg->delivery_concurrency_per_destination &&
+	    q->nconn < cfg->delivery_concurrency)
+		dlv_conn_start(q, d);
+}
+
+struct dlv_item *
+qmgr_take(struct qmgr *q, struct dlv_dest *d)
+{
+	struct dlv_item *it = d->head;
+
+	(void)q;
+	if (it == NULL)
+		return NULL;
+	d->head = it->next;
+	if (d->head == NULL)
+		d->tail = NULL;
+	d->nqueued--;
+	it->next = NULL;
+	return it;
+}
+
+static void
+dest_push(struct qmgr *q, struct dlv_dest *d, struct dlv_item *it)
+{
+	it->d = d;
+	it->next = NULL;
+	if (d->tail != NULL)
+		d->tail->next = it;
+	else
+		d->head = it;
+	d->tail = it;
+	d->nqueued++;
+	dest_kick(q, d);
+}
+
+/* ---- activation: load, split, finish ---- */
+
+struct load_job {
+	struct qmgr	*q;
+	struct qentry	*qe;
+	struct dlv_msg	*m;
+	int		 r;
+	char		 error[256];
+};
+
+static void
+load_work(void *ctx, void *arg)
+{
+	struct load_job *j = arg;
+	const char *err = "";
+
+	(void)ctx;
+	j->r = queue_open(j->qe->id, &j->m->env, &j->m->fd, &j->m->body_off,
+	    &j->m->body_len, &err);
+	if (j->r == -1)
+		(void)str_copy(j->error, err, sizeof(j->error));
+}
+
+static void
+msg_free(struct dlv_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->fd != -1)
+		(void)close(m->fd);
+	queue_env_free(&m->env);
+	free(m->bounced_now);
+	free(m->delayed_now);
+	free(m);
+}
+
+static void
+load_release(void *arg)
+{
+	struct load_job *j = arg;
+
+	msg_free(j->m);
+	free(j);
+}
+
+static void finish(struct qmgr *, struct dlv_msg *);
+
+/* Recipients due now, grouped by domain into items. */
+static void
+split(struct qmgr *q, struct dlv_msg *m)
+{
+	const struct config *cfg = q->d.cfg;
+	struct queue_env *e = &m->env;
+	time_t now = clock_now();
+	bool expired = now - e->arrival >= (time_t)cfg->max_queue_lifetime;
+	size_t i, k;
+	bool *taken = xcalloc(e->nrcpts + 1, sizeof(*taken));
+
+	for (i = 0; i < e->nrcpts; i++) {
+		struct queue_rcpt *r = &e->rcpts[i];
+
+		if (r->state == QR_DELIVERED || r->state == QR_BOUNCED)
+			taken[i] = true;
+		else if (expired) {
+			char last[512];
+
+			(void)str_copy(last, r->last_error, sizeof(last));
+			/* RFC 3463 X.4.7: delivery time expired. */
+			(void)snprintf(r->last_error, sizeof(r->last_error),
+			    "554 5.4.7 message expired after %llus in the "
+			    "queue%s%.400s", (unsigned long long)
+			    cfg->max_queue_lifetime, last[0] != '\0' ?
+			    "; last error: " : "", last);
+			r->state = QR_BOUNCED;
+			m->bounced_now[i] = true;
+			taken[i] = true;
+			log_info("qid=%s delivery to=<%s> status=expired "
+			    "reason=\"%s\"", e->id, r->address, r->last_error);
+		} else if (r->state == QR_DEFERRED && r->next_try > now &&
+		    !m->qe->flush) {
+			taken[i] = true;	/* not due yet */
+		}
+	}
+	m->qe->flush = false;
+	for (i = 0; i < e->nrcpts; i++) {
+		struct dlv_item *it;
+		const char *dom;
+
+		if (taken[i])
+			continue;
+		dom = addr_domain_of(e->rcpts[i].address);
+		it = xcalloc(1, sizeof(*it));
+		it->m = m;
+		it->idx = xcalloc(e->nrcpts, sizeof(*it->idx));
+		for (k = i; k < e->nrcpts; k++) {
+			if (taken[k] || strcasecmp(addr_domain_of(
+			    e->rcpts[k].address), dom) != 0)
+				continue;
+			it->idx[it->n++] = k;
+			taken[k] = true;
+		}
+		m->items++;
+		dest_push(q, dest_get(q, dom), it);
+	}
+	free(taken);
+	if (m->items == 0)
+		finish(q, m);
+}
+
+static void
+load_done(void *arg)
+{
+	struct load_job *j = arg;
+	struct qmgr *q = j->q;
+	struct qentry *qe = j->qe;
+	struct dlv_msg *m = j->m;
+	int r = j->r;
+
+	if (r == -1)
+		log_error("qid=%s cannot read the queue file: %s; left in "
+		    "place", qe->id, j->error);
+	free(j);
+	if (r != 1) {
+		msg_free(m);
+		q->nactive--;
+		forget(q, qe);
+		qmgr_kick(q);
+		return;
+	}
+	qe->msg = m;
+	m->bounced_now = xcalloc(m->env.nrcpts + 1, sizeof(bool));
+	m->delayed_now = xcalloc(m->env.nrcpts + 1, sizeof(bool));
+	if (qe->delete_me) {
+		finish(q, m);
+		return;
+	}
+	split(q, m);
+}
+
+static const struct worker_ops load_ops = {
+	load_work, load_done, load_release,
+};
+
+void
+qmgr_kick(struct qmgr *q)
+{
+	struct qentry *e;
+
+	while (!q->stopping && q->nactive < DLV_MAX_ACTIVE &&
+	    (e = ready_pop(q)) != NULL) {
+		struct load_job *j = xcalloc(1, sizeof(*j));
+
+		j->q = q;
+		j->qe = e;
+		j->m = xcalloc(1, sizeof(*j->m));
+		j->m->q = q;
+		j->m->qe = e;
+		j->m->fd = -1;
+		e->where = QE_ACTIVE;
+		q->nactive++;
+		(void)worker_submit(q->d.io, &load_ops, j);
+	}
+	arm_timer(q);
+}
+
+/* ---- results ---- */
+
+void
+qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **replies,
+    const char *failure, const char *relay)
+{
+	const struct config *cfg = q->d.cfg;
+	struct dlv_msg *m = it->m;
+	struct queue_env *e = &m->env;
+	time_t now = clock_now();
+	size_t i;
+
+	for (i = 0; i < it->n; i++) {
+		struct queue_rcpt *r = &e->rcpts[it->idx[i]];
+		const char *rep = replies != NULL && replies[i] != NULL ?
+		    replies[i] : failure;
+		char dsn[16];
+		const char *status;
+
+		dlv_status_of(rep, dsn);
+		if (rep[0] == '2') {
+			r->state = QR_DELIVERED;
+			status = "sent";
+		} else if (rep[0] == '5') {
+			r->state = QR_BOUNCED;
+			m->bounced_now[it->idx[i]] = true;
+			status = "bounced";
+		} else {
+			r->state = QR_DEFERRED;
+			r->attempts++;
+			r->next_try = dlv_next_try(now, r->attempts,
+			    cfg->retry_min, cfg->retry_max);
+			status = "deferred";
+		}
+		if (r->state != QR_DELIVERED)
+			(void)str_copy(r->last_error, rep,
+			    sizeof(r->last_error));
+		log_info("qid=%s delivery to=<%s> from=<%s> relay=%s "
+		    "delay=%llds attempts=%u status=%s dsn=%s reply=\"%s\"",
+		    e->id, r->address, e->sender, relay,
+		    (long long)(now - e->arrival), r->attempts +
+		    (r->state != QR_DEFERRED), status, dsn, rep);
+	}
+	free(it->idx);
+	free(it);
+	if (--m->items == 0)
+		finish(q, m);
+}
+
+void
+qmgr_fail_dest(struct qmgr *q, struct dlv_dest *d, const char *text,
+    bool permanent)
+{
+	struct dlv_item *it;
+	char rep[600];
+
+	(void)str_fmt(rep, sizeof(rep), "%s", text);
+	if (permanent && rep[0] != '5')
+		(void)str_fmt(rep, sizeof(rep), "550 5.4.4 %s", text);
+	while ((it = qmgr_take(q, d)) != NULL)
+		qmgr_item_done(q, it, NULL, rep, d->domain);
+}
+
+/* ---- finishing a round: state, notices, removal ---- */
+
+struct finish_job {
+	struct qmgr	*q;
+	struct dlv_msg	*m;
+	bool		 all_final;
+	bool		 removed;
+	struct strlist	 new_ids;
+	int		 err;
+};
+
+static void
+finish_work(void *ctx, void *arg)
+{
+	struct finish_job *j = arg;
+	struct dlv_msg *m = j->m;
+
+	if (m->qe->delete_me) {
+		if (queue_remove(m->env.id) == -1)
+			j->err = errno;
+		j->removed = j->err == 0;
+		return;
+	}
+	dlv_bounce_send(ctx, m, j->q->d.cfg->hostname, &j->new_ids);
+	if (j->all_final) {
+		if (queue_remove(m->env.id) == -1)
+			j->err = errno;
+		j->removed = j->err == 0;
+	} else if (queue_write_state(&m->env) == -1) {
+		j->err = errno;
+	}
+}
+
+static void
+finish_release(void *arg)
+{
+	struct finish_job *j = arg;
+
+	strlist_free(&j->new_ids);
+	msg_free(j->m);
+	free(j);
+}
+
+static void
+finish_done(void *arg)
+{
+	struct finish_job *j = arg;
+	struct qmgr *q = j->q;
+	struct dlv_msg *m = j->m;
+	struct qentry *qe = m->qe;
+	time_t next = 0;
+	size_t i;
+
+	if (j->err != 0)
+		log_error("qid=%s cannot update the queue: %s", m->env.id,
+		    strerror(j->err));
+	for (i = 0; i < j->new_ids.n; i++)
+		(void)entry_add(q, j->new_ids.v[i]);
+	q->nactive--;
+	if (j->removed) {
+		log_info("qid=%s removed%s", m->env.id, qe->delete_me ?
+		    " (deleted by the administrator)" : "");
+		forget(q, qe);
+	} else {
+		for (i = 0; i < m->env.nrcpts; i++) {
+			const struct queue_rcpt *r = &m->env.rcpts[i];
+
+			if (r->state == QR_DEFERRED &&
+			    (next == 0 || r->next_try < next))
+				next = r->next_try;
+		}
+		qe->msg = NULL;
+		qe->next_try = next != 0 ? next : clock_now() +
+		    (time_t)q->d.cfg->retry_min;
+		qe->where = QE_WAITING;
+		heap_push(q, qe);
+	}
+	finish_release(j);
+	qmgr_kick(q);
+}
+
+static const struct worker_ops finish_ops = {
+	finish_work, finish_done, finish_release,
+};
+
+/* Every item of M has come back. */
+static void
+finish(struct qmgr *q, struct dlv_msg *m)
+{
+	const struct config *cfg = q->d.cfg;
+	struct finish_job *j = xcalloc(1, sizeof(*j));
+	time_t now = clock_now();
+	size_t i;
+
+	j->q = q;
+	j->m = m;
+	j->all_final = true;
+	strlist_init(&j->new_ids);
+	for (i = 0; i < m->env.nrcpts; i++)
+		if (m->env.rcpts[i].state == QR_PENDING ||
+		    m->env.rcpts[i].state == QR_DEFERRED)
+			j->all_final = false;
+	/* One delay notice per message, after delay_warning. */
+	if (!j->all_final && cfg->delay_warning > 0 && m->env.warned == 0 &&
+	    now - m->env.arrival >= (time_t)cfg->delay_warning) {
+		for (i = 0; i < m->env.nrcpts; i++)
+			if (m->env.rcpts[i].state == QR_DEFERRED)
+				m->delayed_now[i] = true;
+		m->env.warned = now;
+	}
+	/* The job owns the message from here. */
+	m->qe->msg = NULL;
+	(void)worker_submit(q->d.io, &finish_ops, j);
+}
+
+/* ---- the public side ---- */
+
+static void
+scan_one(const char *id, void *arg)
+{
+	(void)entry_add(arg, id);
+}
+
+struct qmgr *
+qmgr_new(const struct qmgr_deps *d, const char **error_r)
+{
+	struct qmgr *q = xcalloc(1, sizeof(*q));
+
+	q->d = *d;
+	q->entries = hmap_new();
+	q->dests = hmap_new();
+	q->timer = evtimer_new(d->base, on_timer, q);
+	if (queue_scan(scan_one, q) == -1) {
+		*error_r = strerror(errno);
+		qmgr_free(&q);
+		return NULL;
+	}
+	log_info("queue manager started messages=%zu",
+	    hmap_count(q->entries));
+	qmgr_kick(q);
+	return q;
+}
+
+static void
+free_dest(void *p)
+{
+	struct dlv_dest *d = p;
+	struct dlv_item *it;
+
+	while ((it = d->head) != NULL) {
+		d->head = it->next;
+		free(it->idx);
+		free(it);
+	}
+	free(d);
+}
+
+static bool
+drop_entry(const char *key, void *val, void *arg)
+{
+	struct qentry *e = val;
+
+	(void)key;
+	(void)arg;
+	if (e->msg != NULL)
+		msg_free(e->msg);
+	free(e);
+	return true;
+}
+
+void
+qmgr_free(struct qmgr **qp)
+{
+	struct qmgr *q = *qp;
+
+	if (q == NULL)
+		return;
+	*qp = NULL;
+	q->stopping = true;
+	dlv_conn_free_all(q);
+	hmap_free(&q->dests, free_dest);
+	hmap_sweep(q->entries, drop_entry, NULL);
+	hmap_free(&q->entries, NULL);
+	free(q->heap);
+	if (q->timer != NULL)
+		event_free(q->timer);
+	free(q);
+}
+
+void
+qmgr_queued(void *arg, const char *id)
+{
+	struct qmgr *q = arg;
+
+	(void)entry_add(q, id);
+	qmgr_kick(q);
+}
+
+static unsigned
+flush_one(struct qmgr *q, struct qentry *e)
+{
+	e->flush = true;
+	if (e->where == QE_WAITING) {
+		heap_remove(q, e);
+		ready_push(q, e);
+	}
+	return 1;
+}
+
+static bool
+flush_each(const char *key, void *val, void *arg)
+{
+	unsigned *n = ((void **)arg)[1];
+
+	(void)key;
+	*n += flush_one(((void **)arg)[0], val);
+	return false;
+}
+
+unsigned
+qmgr_flush(struct qmgr *q, const char *id)
+{
+	unsigned n = 0;
+
+	if (id != NULL) {
+		struct qentry *e = hmap_get(q->entries, id);
+
+		if (e != NULL)
+			n = flush_one(q, e);
+	} else {
+		void *args[2] = { q, &n };
+
+		hmap_sweep(q->entries, flush_each, args);
+	}
+	qmgr_kick(q);
+	return n;
+}
+
+int
+qmgr_delete(struct qmgr *q, const char *id)
+{
+	struct qentry *e = hmap_get(q->entries, id);
+
+	if (e == NULL)
+		return 0;
+	e->delete_me = true;
+	/* Not active: load it to remove it (finish() sees delete_me). */
+	if (e->where == QE_WAITING) {
+		heap_remove(q, e);
+		ready_push(q, e);
+	} else if (e->where == QE_READY) {
+		ready_unlink(q, e);
+		ready_push(q, e);
+	}
+	qmgr_kick(q);
+	return 1;
+}
