@@ -323,6 +323,16 @@ conn_tls_info(const struct conn *c, char *out, size_t outsz)
 	tls_describe(c->ssl, out, outsz);
 }
 
+bool
+conn_flushed(const struct conn *c)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+	    (under == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(under)) == 0);
+}
+
 void
 conn_set_timeout(struct conn *c, uint64_t seconds)
 {

@@ -70,6 +70,9 @@ int	conn_starttls(struct conn *, const char **error_r);
 void	conn_tls_done(struct conn *);
 /* "TLSv1.3 with cipher ..." or "" into OUT. */
 void	conn_tls_info(const struct conn *, char *out, size_t outsz);
+/* True when everything written has left for the socket, including what
+   a TLS filter still holds below it. */
+bool	conn_flushed(const struct conn *);
 /* Idle timeout (reading, and writing pending output) in seconds;
    0 = none. */
 void	conn_set_timeout(struct conn *, uint64_t seconds);

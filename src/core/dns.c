@@ -70,11 +70,13 @@ static void
 on_sock(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_sock *ds = arg;
+	struct dns *d = ds->dns;
 
-	ares_process_fd(ds->dns->ch,
-	    (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+	/* ares_process_fd() may close the socket: sock_state() then frees
+	   DS, so nothing of it is used afterwards. */
+	ares_process_fd(d->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
 	    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-	dns_schedule(ds->dns);
+	dns_schedule(d);
 }
 
 static void

@@ -46,6 +46,7 @@ struct pop3_session {
 	struct buf		 line;
 	bool			 busy;		/* async step running */
 	bool			 free_me;
+	unsigned		 lingers;	/* closing: flush checks */
 	struct worker_job	*job;
 	struct event		*ev_later;	/* resume / free */
 	struct event		*ev_delay;	/* failed-login delay */

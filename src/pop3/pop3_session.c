@@ -147,6 +147,8 @@ pop3_server_free(struct pop3_server **sp)
 	free(srv);
 }
 
+static void linger(struct pop3_session *);
+
 static void
 on_later(evutil_socket_t fd, short what, void *arg)
 {
@@ -156,6 +158,8 @@ on_later(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->free_me)
 		session_free(s);
+	else if (s->state == PS_CLOSING)
+		linger(s);
 	else
 		pop3_resume(s);
 }
@@ -166,6 +170,19 @@ schedule_free(struct pop3_session *s)
 	s->free_me = true;
 	bufferevent_disable(s->conn->bev, EV_READ | EV_WRITE);
 	event_active(s->ev_later, 0, 0);
+}
+
+/* Closing: free once the last reply has left, TLS layer included. */
+static void
+linger(struct pop3_session *s)
+{
+	static const struct timeval tick = { 0, 20000 };
+
+	if (conn_flushed(s->conn) || ++s->lingers > 250) {
+		schedule_free(s);
+		return;
+	}
+	(void)event_add(s->ev_later, &tick);
 }
 
 /*
@@ -452,9 +469,11 @@ cmd_rset(struct pop3_session *s, const char *arg, size_t len)
 
 /* ---- QUIT and the UPDATE state ---- */
 
+/* The job owns the maildrop: a client that hangs up after QUIT frees
+   its session while the worker is still deleting. */
 struct update_job {
 	struct pop3_session	*s;
-	struct maildrop		*drop;	/* the session's, untouched meanwhile */
+	struct maildrop		 drop;
 	unsigned		 failed;
 };
 
@@ -464,13 +483,16 @@ update_work(void *ctx, void *arg)
 	struct update_job *j = arg;
 
 	(void)ctx;
-	j->failed = maildrop_commit(j->drop);
+	j->failed = maildrop_commit(&j->drop);
 }
 
 static void
 update_release(void *arg)
 {
-	free(arg);
+	struct update_job *j = arg;
+
+	maildrop_free(&j->drop);
+	free(j);
 }
 
 static void
@@ -486,7 +508,7 @@ update_done(void *arg)
 	else
 		pop3_reply(s, "+OK Logging out, %llu message(s) deleted",
 		    (unsigned long long)s->deleted);
-	free(j);
+	update_release(j);
 	pop3_unlock(s);
 	s->busy = false;
 	pop3_close(s, "quit");
@@ -520,7 +542,8 @@ cmd_quit(struct pop3_session *s, const char *arg, size_t len)
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->s = s;
-	j->drop = &s->drop;
+	j->drop = s->drop;
+	memset(&s->drop, 0, sizeof(s->drop));
 	s->busy = true;
 	s->job = worker_submit(s->srv->d.io, &update_ops, j);
 }

@@ -139,19 +139,11 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 		*detail_r = "use MAIL FROM:<address>";
 		return -1;
 	}
-	/* SMTPUTF8 decides how the path parses: look for it first. */
+	/* Parsed with UTF-8 allowed; whether it may be used is known only
+	   from the SMTPUTF8 parameter that follows (checked below). */
 	p = arg + off;
-	{
-		const char *q = memchr(p, '>', (size_t)(end - p));
-
-		if (q != NULL)
-			q++;
-		while (q != NULL && (r = next_param(&q, end, &pm)) == 1)
-			if (is_key(&pm, "SMTPUTF8") && pm.val == NULL)
-				flags |= ADDR_F_UTF8;
-	}
-	if (addr_parse_path(p, (size_t)(end - p), flags, &m->addr, &m->kind,
-	    &used, &err) == -1) {
+	if (addr_parse_path(p, (size_t)(end - p), flags | ADDR_F_UTF8,
+	    &m->addr, &m->kind, &used, &err) == -1) {
 		*reply_r = R_BAD_SENDER_ADDR;
 		*detail_r = err;
 		return -1;
@@ -209,6 +201,11 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 	if (r == -1) {
 		*reply_r = R_SYNTAX;
 		*detail_r = "bad MAIL parameter syntax";
+		return -1;
+	}
+	if (m->addr.utf8 && !m->smtputf8) {
+		*reply_r = R_BAD_SENDER_ADDR;
+		*detail_r = "non-ASCII address without SMTPUTF8";
 		return -1;
 	}
 	return 0;
@@ -292,6 +289,10 @@ smtp_parse_helo(const char *arg, size_t len, const char **detail_r)
 
 	if (len == 0) {
 		*detail_r = "EHLO and HELO need a domain name";
+		return -1;
+	}
+	if (memchr(arg, '\0', len) != NULL) {
+		*detail_r = "bad character in EHLO/HELO name";
 		return -1;
 	}
 	if (arg[0] == '[') {

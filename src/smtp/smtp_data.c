@@ -536,7 +536,7 @@ chunk_end(struct smtp_session *s)
 
 	if (!tx->bdat_last) {
 		smtp_enter_state(s, SS_RCPT);
-		smtp_reply_id(s, R_BDAT_OK, (unsigned long long)tx->size);
+		smtp_reply_id(s, R_BDAT_OK, (unsigned long long)tx->bdat_total);
 		return;
 	}
 	if (tx->bp.pending_cr) {
@@ -570,6 +570,7 @@ smtp_data_input(struct smtp_session *s)
 		used = body_feed(tx, p, have, &end);
 		(void)evbuffer_drain(in, used);
 		tx->bdat_left -= used;
+		tx->bdat_total += used;
 		if (tx->bdat_left == 0)
 			chunk_end(s);
 		return true;

@@ -75,6 +75,7 @@ struct smtp_tx {
 	bool			 bdat;		/* BDAT used */
 	bool			 bdat_last;
 	uint64_t		 bdat_left;	/* octets of the chunk */
+	uint64_t		 bdat_total;	/* octets of all chunks */
 	struct relay_grant	 grant;		/* who lets it relay */
 	size_t			 nrelayed;	/* remote rcpts via grant */
 };
@@ -101,6 +102,7 @@ struct smtp_session {
 	struct dns_req		*dnsreq;
 	struct event		*ev_later;	/* resume / free */
 	bool			 free_me;
+	unsigned		 lingers;	/* closing: flush checks */
 	struct smtp_tx		*tx;
 	unsigned		 errors;
 	uint64_t		 nmsgs;

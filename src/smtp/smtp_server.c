@@ -112,6 +112,8 @@ smtp_server_free(struct smtp_server **sp)
 }
 
 /* Deferred work: free a closed session, or resume its input. */
+static void linger(struct smtp_session *);
+
 static void
 on_later(evutil_socket_t fd, short what, void *arg)
 {
@@ -121,6 +123,8 @@ on_later(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->free_me)
 		session_free(s);
+	else if (s->state == SS_CLOSING)
+		linger(s);
 	else
 		smtp_process(s);
 }
@@ -131,6 +135,20 @@ schedule_free(struct smtp_session *s)
 	s->free_me = true;
 	bufferevent_disable(s->conn->bev, EV_READ | EV_WRITE);
 	event_active(s->ev_later, 0, 0);
+}
+
+/* Closing: free once the last reply has left, TLS layer included (its
+   filter hands data down without telling us when it is sent). */
+static void
+linger(struct smtp_session *s)
+{
+	static const struct timeval tick = { 0, 20000 };
+
+	if (conn_flushed(s->conn) || ++s->lingers > 250) {
+		schedule_free(s);
+		return;
+	}
+	(void)event_add(s->ev_later, &tick);
 }
 
 void
@@ -145,8 +163,7 @@ smtp_close(struct smtp_session *s, const char *why)
 		(void)event_del(s->ev_delay);
 	s->busy = false;
 	bufferevent_disable(s->conn->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) == 0)
-		schedule_free(s);
+	linger(s);
 }
 
 static void
@@ -349,7 +366,7 @@ on_write(struct bufferevent *bev, void *arg)
 	if (s->free_me)
 		return;
 	if (s->state == SS_CLOSING) {
-		schedule_free(s);
+		linger(s);
 		return;
 	}
 	if (!(bufferevent_get_enabled(s->conn->bev) & EV_READ) &&

@@ -44,8 +44,10 @@ The pytest fixtures in conftest.py (`instance`, `server`, `make_instance`)
 do the start/stop/cleanup bookkeeping; POPGATE_KEEP=1 keeps the
 directories. Sanitizer reports (ASan, LSan, UBSan) in the output of any
 CLI command or in serve.log at stop() fail the test. No test may use the
-system resolver: `reverse_dns = no`, and `dns_servers` only when a test
-sets it.
+system resolver: `reverse_dns = no`, and `dns_servers` points at a
+loopback port where nothing answers (so an MX lookup of a relayed
+message fails at once as temporary and the message stays queued) unless
+a test sets it, e.g. to a tests/blackbox/dnsstub.py stub.
 """
 import ctypes
 import ctypes.util
@@ -70,6 +72,8 @@ BIN = os.environ.get("POPGATE_BIN",
                      os.path.join(REPO, "build", "asan", "popgate"))
 
 IS_ROOT = os.geteuid() == 0
+# dns_servers by default: a loopback port where nothing answers.
+NO_DNS = "127.0.0.1:9"
 DAEMON_USER = "popgate"      # created by scripts/bootstrap
 
 # Listeners of every instance unless a test passes its own `listeners`:
@@ -336,6 +340,8 @@ class Instance:
             "tls_key": os.path.join(self.data_dir, "tls", "key.pem"),
             "log": "stderr",
             "reverse_dns": "no",
+            # Never the machine's resolver: nothing listens on UDP 9.
+            "dns_servers": NO_DNS,
         }
         if IS_ROOT:
             c["user"] = DAEMON_USER
