@@ -50,10 +50,12 @@ $(B)/popgate: $(B)/rel/popgate
 	cp $< $@
 
 $(B)/rel/popgate: $(OBJS_rel) $(B)/rel/src/main.o
-	$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
 
 $(B)/asan/popgate: $(OBJS_asan) $(B)/asan/src/main.o
-	$(CC) $(LDFLAGS_asan) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_asan) -o $@ $^ $(PKG_LIBS)
 
 $(B)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,13 +69,15 @@ $(B)/asan/%.o: %.c
 
 $(B)/asan/tests/unit/%: tests/unit/%.c $(OBJS_asan)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
+	@echo "  TEST    $<"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
 	    $(shell pkg-config --cflags cmocka) -o $@ $< $(OBJS_asan) \
 	    $(LDFLAGS_asan) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
 $(B)/asan/tests/tools/%: tests/tools/%.c $(OBJS_asan)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
+	@echo "  TOOL    $<"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
 	    -o $@ $< $(OBJS_asan) $(LDFLAGS_asan) $(PKG_LIBS)
 
 asan: $(B)/asan/popgate $(TESTBINS) $(TOOLBINS)

@@ -23,6 +23,8 @@
 #include "core/config.h"
 #include "core/dns.h"
 
+#define DLV_MAX_HOSTS	16	/* MX hosts tried per connection */
+
 struct event_base;
 struct worker_pool;
 struct qmgr;
@@ -59,6 +61,15 @@ time_t	dlv_next_try(time_t now, unsigned attempts, uint64_t retry_min,
    RND (RFC 5321 5.1). */
 void	dlv_mx_order(struct dns_mx *, size_t n,
 	    uint32_t (*rnd)(void *), void *rnd_arg);
+/* The hosts to try for DOMAIN from its MX answer (STATUS and records as
+   dns_mx() gives them): 1 with HOSTS filled (MX hosts in order, or the
+   domain itself when it has no MX), 0 when the mail must bounce
+   (*VERDICT_R: NXDOMAIN, null MX), -1 when it must wait (*VERDICT_R:
+   temporary DNS failure). HOSTS has room for DLV_MAX_HOSTS. */
+int	dlv_plan_hosts(const char *domain, int status,
+	    const struct dns_mx *, size_t n, uint32_t (*rnd)(void *),
+	    void *rnd_arg, char hosts[][256], size_t *nhosts_r,
+	    const char **verdict_r);
 /* The RFC 3464 status of an SMTP reply ("550 5.1.1 ..." -> "5.1.1";
    without an enhanced code, from the reply code class). */
 void	dlv_status_of(const char *reply, char out[16]);

@@ -108,35 +108,6 @@ rnd32(void *arg)
 	return arc4random();
 }
 
-void
-dlv_mx_order(struct dns_mx *v, size_t n, uint32_t (*rnd)(void *), void *arg)
-{
-	size_t i, j;
-
-	/* Insertion sort by preference (n is small), then Fisher-Yates
-	   within each run of equal preference. */
-	for (i = 1; i < n; i++) {
-		struct dns_mx t = v[i];
-
-		for (j = i; j > 0 && v[j - 1].pref > t.pref; j--)
-			v[j] = v[j - 1];
-		v[j] = t;
-	}
-	for (i = 0; i < n; i = j) {
-		size_t k;
-
-		for (j = i + 1; j < n && v[j].pref == v[i].pref; j++)
-			;
-		for (k = j - 1; k > i; k--) {
-			size_t r = i + rnd(arg) % (k - i + 1);
-			struct dns_mx t = v[k];
-
-			v[k] = v[r];
-			v[r] = t;
-		}
-	}
-}
-
 /* ---- life ---- */
 
 static void
@@ -356,42 +327,21 @@ static void
 on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
 {
 	struct dlv_conn *c = arg;
-	struct dns_mx v[DLV_MAX_HOSTS];
-	size_t i;
+	const char *verdict;
+	int r;
 
 	c->dnsreq = NULL;
-	if (status == -1) {
-		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "temporary DNS "
-		    "failure looking up the MX of %s", c->d->domain);
+	r = dlv_plan_hosts(c->d->route == ROUTE_MX ? c->d->domain : c->d->host,
+	    status, mx, n, rnd32, NULL, c->hosts, &c->nhosts, &verdict);
+	if (r == -1) {
+		(void)str_copy(c->lasterr, verdict, sizeof(c->lasterr));
 		conn_failed(c);
 		return;
 	}
-	if (status == DNS_NXDOMAIN) {
-		qmgr_fail_dest(c->q, c->d, "550 5.1.2 Host or domain name not "
-		    "found", true);
+	if (r == 0) {
+		qmgr_fail_dest(c->q, c->d, verdict, true);
 		conn_close(c);
 		return;
-	}
-	if (status == 1 && n == 1 && mx[0].host[0] == '\0') {
-		/* RFC 7505: a null MX - this domain accepts no mail. */
-		qmgr_fail_dest(c->q, c->d, "556 5.1.10 The domain does not "
-		    "accept mail (null MX)", true);
-		conn_close(c);
-		return;
-	}
-	if (status == 0 || n == 0) {
-		/* RFC 5321 5.1: no MX, the domain itself is the host. */
-		(void)str_copy(c->hosts[0], c->d->route == ROUTE_MX ?
-		    c->d->domain : c->d->host, sizeof(c->hosts[0]));
-		c->nhosts = 1;
-	} else {
-		n = n > DLV_MAX_HOSTS ? DLV_MAX_HOSTS : n;
-		memcpy(v, mx, n * sizeof(*v));
-		dlv_mx_order(v, n, rnd32, NULL);
-		for (i = c->nhosts = 0; i < n; i++)
-			if (v[i].host[0] != '\0')
-				(void)str_copy(c->hosts[c->nhosts++], v[i].host,
-				    sizeof(c->hosts[0]));
 	}
 	c->hi = 0;
 	conn_resolve_host(c);

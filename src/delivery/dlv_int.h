@@ -27,7 +27,6 @@
 #define DLV_DNS_TIMEOUT_MS	15000
 #define DLV_CMD_TIMEOUT		300	/* RFC 5321 4.5.3.2 */
 #define DLV_DATA_TIMEOUT	600	/* after the final "." */
-#define DLV_MAX_HOSTS		16	/* MX hosts tried per connection */
 
 enum qe_where {
 	QE_READY,
