@@ -259,6 +259,29 @@ listener_free(struct listener **lp)
 	free(l);
 }
 
+struct conn *
+conn_adopt(struct conn_hub *h, const struct listen_cfg *lc, evutil_socket_t fd,
+    const struct netaddr *peer)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->hub = h;
+	c->lc = lc;
+	c->peer = *peer;
+	c->local = *peer;
+	net_addr_format(&c->peer, c->peer_str, sizeof(c->peer_str));
+	c->start_ms = clock_mono_ms();
+	ids_new(c->id);
+	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	h->count++;
+	ip_adjust(h, c->peer_str, 1);
+	return c;
+}
+
 void
 conn_free(struct conn **cp)
 {

@@ -58,6 +58,10 @@ struct listener *listener_new(struct conn_hub *, const struct listen_cfg *,
 	    const char **error_r);
 void	listener_free(struct listener **);
 
+/* A connection for an already connected socket FD from PEER (tests and
+   fuzzers drive sessions through a socketpair). NULL on failure. */
+struct conn *conn_adopt(struct conn_hub *, const struct listen_cfg *,
+	    evutil_socket_t fd, const struct netaddr *peer);
 /* Closes the connection and updates the counts. Sets *C to NULL. */
 void	conn_free(struct conn **);
 /* STARTTLS/STLS: discards every byte already received (RFC 3207 section

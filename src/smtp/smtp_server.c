@@ -418,9 +418,13 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		log_info("sess=%s smtp tls client=%s %s", s->conn->id,
 		    s->conn->peer_str, info);
 		if (s->state == SS_TLS) {
-			/* RFC 3207 section 4.2: forget everything. */
+			/* RFC 3207 section 4.2: forget everything learnt
+			   before the handshake, a login included. */
 			s->helo[0] = '\0';
 			s->esmtp = false;
+			s->rs.authenticated = false;
+			s->rs.auth_mailbox[0] = '\0';
+			s->rs.auth_customer[0] = '\0';
 			smtp_enter_state(s, SS_HELO);
 			smtp_process(s);
 		}

@@ -408,10 +408,29 @@ rcpt_relay(struct smtp_session *s, struct rcpt_job *j)
 {
 	struct smtp_tx *tx = s->tx;
 	struct target *t;
+	char addr[ADDR_BUFSZ];
+	struct mailaddr a;
+	const char *err;
+	size_t k;
 
 	if (j->relay.r != 1) {
 		relay_refused(s, &j->relay.v, j->given);
 		return;
+	}
+	/* The same remote recipient twice is one recipient (domains match
+	   in any case), counted once against the caps. */
+	(void)str_copy(addr, j->given, sizeof(addr));
+	if (addr_parse(j->given, strlen(j->given), ADDR_F_LITERAL |
+	    ADDR_F_UTF8, &a, &err) == 0) {
+		str_lower(a.domain);
+		addr_format(&a, addr, sizeof(addr));
+	}
+	for (k = 0; k < tx->ntargets; k++) {
+		if (tx->targets[k].kind == TARGET_REMOTE &&
+		    strcmp(tx->targets[k].address, addr) == 0) {
+			smtp_reply_id(s, R_RCPT_OK);
+			return;
+		}
 	}
 	tx->grant = j->relay.v.grant;
 	tx->nrelayed++;
@@ -424,7 +443,7 @@ rcpt_relay(struct smtp_session *s, struct rcpt_job *j)
 	memset(t, 0, sizeof(*t));
 	t->kind = TARGET_REMOTE;
 	t->relayed = true;
-	(void)str_copy(t->address, j->given, sizeof(t->address));
+	(void)str_copy(t->address, addr, sizeof(t->address));
 	(void)str_copy(t->customer, tx->grant.customer, sizeof(t->customer));
 	strlist_add(&tx->rcpts, j->given);
 	smtp_enter_state(s, SS_RCPT);
