@@ -42,7 +42,21 @@ OBJS_asan  := $(SRCS:%.c=$(B)/asan/%.o)
 TESTBINS   := $(TESTS:%.c=$(B)/asan/%)
 TOOLBINS   := $(TOOLS:%.c=$(B)/asan/%)
 
-.PHONY: all asan test unit run install clean bootstrap check-layers
+# Fuzzing (STYLE.md 10): harnesses in fuzz/, run with libFuzzer by
+# `make fuzz`, replayed over their corpora by `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(basename $(notdir $(sort $(wildcard fuzz/fuzz_*.c))))
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/asan/fuzz/%)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/bin/%)
+OBJS_fuzz    := $(SRCS:%.c=$(B)/fuzz/%.o)
+CLANG        ?= clang
+CFLAGS_fuzz  := -std=c11 -O1 -g -pthread -fno-omit-frame-pointer \
+	        -fsanitize=fuzzer-no-link,address,undefined \
+	        -fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-command-line-argument
+
+.PHONY: all asan test unit run install clean bootstrap check-layers fuzz
+# Objects made through pattern chains are kept, not deleted.
+.SECONDARY:
 
 all: $(B)/popgate
 
@@ -80,7 +94,30 @@ $(B)/asan/tests/tools/%: tests/tools/%.c $(OBJS_asan)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
 	    -o $@ $< $(OBJS_asan) $(LDFLAGS_asan) $(PKG_LIBS)
 
-asan: $(B)/asan/popgate $(TESTBINS) $(TOOLBINS)
+$(B)/asan/fuzz/%.o: fuzz/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC/asan $<"
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Ifuzz $(CFLAGS_asan) -Wno-missing-prototypes \
+	    -MMD -MP -c -o $@ $<
+
+$(B)/asan/fuzz/fuzz_%: $(B)/asan/fuzz/fuzz_%.o $(B)/asan/fuzz/session.o \
+    $(B)/asan/fuzz/standalone_main.o $(OBJS_asan)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(LDFLAGS_asan) -o $@ $^ $(PKG_LIBS)
+
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC/fuzz $<"
+	$(Q)$(CLANG) $(CPPFLAGS_ALL) -Ifuzz $(CFLAGS_fuzz) -c -o $@ $<
+
+$(B)/fuzz/bin/fuzz_%: $(B)/fuzz/fuzz/fuzz_%.o $(B)/fuzz/fuzz/session.o \
+    $(OBJS_fuzz)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZER  $@"
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ \
+	    $(PKG_LIBS)
+
+asan: $(B)/asan/popgate $(TESTBINS) $(TOOLBINS) $(FUZZ_REPLAY)
 
 bootstrap:
 	@scripts/bootstrap
@@ -93,7 +130,7 @@ test: bootstrap
 	@$(MAKE) --no-print-directory -j$$(nproc) check-layers asan
 	@POPGATE_BIN=$(CURDIR)/$(B)/asan/popgate POPGATE_BUILD=$(CURDIR)/$(B) \
 	    PYTHON=$(PYTHON) \
-	    $(PYTHON) scripts/run-tests $(TESTBINS)
+	    $(PYTHON) scripts/run-tests $(TESTBINS) $(FUZZ_REPLAY:%=--replay=%)
 
 unit: asan
 	@$(PYTHON) scripts/run-tests --unit-only $(TESTBINS)
@@ -101,6 +138,12 @@ unit: asan
 run: bootstrap
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@scripts/run-dev
+
+# make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="fuzz_addr ..."]: each harness
+# for N seconds on its corpus; new inputs go to $(B)/fuzz/corpus, crashes
+# to $(B)/fuzz/artifacts (add them to fuzz/corpus/ once fixed).
+fuzz: $(FUZZ_BINS)
+	@scripts/fuzz-run $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 install: $(B)/popgate
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5
@@ -111,4 +154,4 @@ clean:
 	rm -rf $(B)
 
 -include $(OBJS_rel:.o=.d) $(OBJS_asan:.o=.d) $(B)/rel/src/main.d \
-	$(B)/asan/src/main.d
+	$(B)/asan/src/main.d $(wildcard $(B)/asan/fuzz/*.d)

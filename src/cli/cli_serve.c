@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -148,12 +149,28 @@ daemon_free(struct daemon *d)
 		event_base_free(d->base);
 }
 
+/* As many descriptors as the system lets us have: every connection is
+   one, and max_connections may well pass the usual soft limit of 1024. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("cannot raise the descriptor limit: %s",
+			    strerror(errno));
+	}
+}
+
 /* Everything that needs root: the key and the ports. */
 static int
 start_privileged(struct daemon *d)
 {
 	const char *err;
 
+	raise_fd_limit();
 	if (needs_tls(d->cfg)) {
 		d->ssl_ctx = tls_server_ctx(d->cfg->tls_cert, d->cfg->tls_key,
 		    &err);

@@ -7,6 +7,7 @@
  * close it, then take the spare back (the classic libev/Postfix trick).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -344,6 +345,36 @@ conn_tls_info(const struct conn *c, char *out, size_t outsz)
 		return;
 	}
 	tls_describe(c->ssl, out, outsz);
+}
+
+void
+conn_flush_now(struct conn *c)
+{
+	struct bufferevent *bev = c->bev;
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+	unsigned char *p;
+	size_t n;
+
+	/* A socket bufferevent's output cannot be drained from outside its
+	   callbacks (libevent freezes it): copy, do not evbuffer_write(). */
+	if (under != NULL) {
+		/* STARTTLS: the filter passed it on, encrypted, at once. */
+		bev = under;
+		out = bufferevent_get_output(under);
+	} else if (c->ssl != NULL) {
+		/* Implicit TLS: the SSL object writes to the socket. */
+		n = evbuffer_get_length(out);
+		p = evbuffer_pullup(out, -1);
+		if (p != NULL && n > 0 && n <= INT_MAX)
+			(void)SSL_write(c->ssl, p, (int)n);
+		return;
+	}
+	n = evbuffer_get_length(out);
+	p = evbuffer_pullup(out, -1);
+	if (p != NULL && n > 0)
+		(void)send(bufferevent_getfd(bev), p, n, MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
 }
 
 bool

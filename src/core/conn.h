@@ -74,6 +74,9 @@ int	conn_starttls(struct conn *, const char **error_r);
 void	conn_tls_done(struct conn *);
 /* "TLSv1.3 with cipher ..." or "" into OUT. */
 void	conn_tls_info(const struct conn *, char *out, size_t outsz);
+/* At shutdown (the loop no longer runs): hands what is buffered for the
+   client straight to the kernel, best effort, without blocking. */
+void	conn_flush_now(struct conn *);
 /* True when everything written has left for the socket, including what
    a TLS filter still holds below it. */
 bool	conn_flushed(const struct conn *);

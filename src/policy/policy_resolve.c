@@ -17,8 +17,16 @@ void *
 backends_thread_init(void *cfg)
 {
 	struct backends *b = xcalloc(1, sizeof(*b));
+	const char *err;
 
 	b->cfg = cfg;
+	/* Opened now, not on first use: the daemon's descriptors are all
+	   taken at start-up, and a store it cannot open shows at once. A
+	   failure here is retried on use. */
+	if (backends_store(b, &err) == NULL)
+		log_warn("worker: account store: %s", err);
+	if (backends_relay(b, &err) == NULL)
+		log_warn("worker: relay table: %s", err);
 	return b;
 }
 

@@ -50,7 +50,6 @@ struct pop3_session {
 	struct worker_job	*job;
 	struct event		*ev_later;	/* resume / free */
 	struct event		*ev_delay;	/* failed-login delay */
-	struct evbuffer_cb_entry *drain_cb;	/* closing after STLS */
 	char			 user[ADDR_BUFSZ];	/* after USER */
 	bool			 sasl_pending;	/* waiting for AUTH data */
 	unsigned		 auth_failures;

@@ -11,7 +11,6 @@
  */
 #include <sys/socket.h>
 
-#include <limits.h>
 #include <stdarg.h>
 
 #include <event2/buffer.h>
@@ -77,9 +76,6 @@ session_free(struct pop3_session *s)
 	    s->conn->id, s->conn->peer_str,
 	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
 	pop3_unlock(s);
-	if (s->drain_cb != NULL)
-		(void)evbuffer_remove_cb_entry(bufferevent_get_output(
-		    bufferevent_get_underlying(s->conn->bev)), s->drain_cb);
 	pop3_stream_close(&s->stream);
 	maildrop_free(&s->drop);
 	buf_free(&s->line);
@@ -89,41 +85,6 @@ session_free(struct pop3_session *s)
 		event_free(s->ev_delay);
 	conn_free(&s->conn);
 	free(s);
-}
-
-/*
- * At shutdown the event loop has stopped and bufferevent_flush() does
- * nothing on sockets, so the last line would never leave: hand it to the
- * kernel here, best effort (the socket does not block). A socket
- * bufferevent's output cannot be drained from outside its callbacks
- * (libevent freezes it), so it is copied, not written with
- * evbuffer_write().
- */
-static void
-flush_now(struct pop3_session *s)
-{
-	struct bufferevent *bev = s->conn->bev;
-	struct bufferevent *under = bufferevent_get_underlying(bev);
-	struct evbuffer *out = bufferevent_get_output(bev);
-	size_t n;
-	unsigned char *p;
-
-	if (under != NULL) {
-		/* STLS: the TLS filter passed it on, encrypted, at once. */
-		bev = under;
-		out = bufferevent_get_output(under);
-	} else if (s->conn->ssl != NULL) {
-		/* Implicit TLS: the SSL object writes to the socket itself. */
-		n = evbuffer_get_length(out);
-		p = evbuffer_pullup(out, -1);
-		if (p != NULL && n > 0 && n <= INT_MAX)
-			(void)SSL_write(s->conn->ssl, p, (int)n);
-		return;
-	}
-	n = evbuffer_get_length(out);
-	p = evbuffer_pullup(out, -1);
-	if (p != NULL && n > 0)
-		(void)send(bufferevent_getfd(bev), p, n, MSG_NOSIGNAL);
 }
 
 void
@@ -139,7 +100,7 @@ pop3_server_free(struct pop3_server **sp)
 
 		if (s->state != PS_TLS && s->state != PS_CLOSING && !s->free_me) {
 			pop3_reply(s, "-ERR [SYS/TEMP] Server shutting down");
-			flush_now(s);
+			conn_flush_now(s->conn);
 		}
 		session_free(s);
 	}
@@ -185,41 +146,9 @@ linger(struct pop3_session *s)
 	(void)event_add(s->ev_later, &tick);
 }
 
-/*
- * Octets not yet handed to the kernel. After STLS the session's
- * bufferevent is a TLS filter: it passes its output on at once to the
- * socket bufferevent beneath, and tells nobody when that one has written
- * it, so the last reply (QUIT's) would be lost if we freed then.
- */
-static size_t
-output_pending(struct pop3_session *s)
-{
-	struct bufferevent *under = bufferevent_get_underlying(s->conn->bev);
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->conn->bev));
-
-	if (under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(under));
-	return n;
-}
-
-/* The socket beneath a TLS filter wrote something: free once all went. */
-static void
-on_under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct pop3_session *s = arg;
-
-	(void)buf;
-	if (info->n_deleted > 0 && !s->free_me && s->state == PS_CLOSING &&
-	    output_pending(s) == 0)
-		schedule_free(s);
-}
-
 void
 pop3_close(struct pop3_session *s, const char *why)
 {
-	struct bufferevent *under;
-
 	if (s->state == PS_CLOSING || s->free_me)
 		return;
 	log_debug("sess=%s pop3 closing: %s", s->conn->id, why);
@@ -227,14 +156,7 @@ pop3_close(struct pop3_session *s, const char *why)
 	worker_cancel(&s->job);
 	s->busy = false;
 	bufferevent_disable(s->conn->bev, EV_READ);
-	if (output_pending(s) == 0) {
-		schedule_free(s);
-		return;
-	}
-	under = bufferevent_get_underlying(s->conn->bev);
-	if (under != NULL && s->drain_cb == NULL)
-		s->drain_cb = evbuffer_add_cb(bufferevent_get_output(under),
-		    on_under_drained, s);
+	linger(s);
 }
 
 static void
@@ -721,8 +643,7 @@ on_write(struct bufferevent *bev, void *arg)
 	if (s->free_me)
 		return;
 	if (s->state == PS_CLOSING) {
-		if (output_pending(s) == 0)
-			schedule_free(s);
+		linger(s);
 		return;
 	}
 	if (s->streaming || evbuffer_get_length(bufferevent_get_input(

@@ -52,7 +52,7 @@ auth_failed_reply(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 	if (++s->auth_failures >= SMTP_AUTH_MAX_FAILURES) {
-		smtp_reply_id(s, R_TOO_MANY_ERRORS);
+		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
 		smtp_close(s, "too many failed logins");
 		return;
 	}
@@ -154,7 +154,7 @@ plain(struct smtp_session *s, const char *b64, size_t len)
 	const char *err;
 
 	if (sasl_plain_decode(b64, len, user, pass, &err) == -1) {
-		smtp_reply_error(s, R_AUTH_BAD, err);
+		smtp_reply_error(s, REPLY_AUTH_BAD, err);
 		return;
 	}
 	login(s, user, pass);
@@ -181,7 +181,7 @@ smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 	case SASL_LOGIN_USER:
 		if (sasl_login_decode(line, len, s->sasl_user,
 		    sizeof(s->sasl_user), &err) == -1) {
-			smtp_reply_error(s, R_AUTH_BAD, err);
+			smtp_reply_error(s, REPLY_AUTH_BAD, err);
 			return;
 		}
 		smtp_reply(s, 334, "", "UGFzc3dvcmQ6");	/* "Password:" */
@@ -191,7 +191,7 @@ smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 	case SASL_LOGIN_PASS:
 		if (sasl_login_decode(line, len, pass, sizeof(pass), &err) ==
 		    -1) {
-			smtp_reply_error(s, R_AUTH_BAD, err);
+			smtp_reply_error(s, REPLY_AUTH_BAD, err);
 			return;
 		}
 		login(s, s->sasl_user, pass);
@@ -207,7 +207,7 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 	size_t mlen = sp != NULL ? (size_t)(sp - arg) : len, irlen;
 
 	if (s->rs.authenticated) {
-		smtp_reply_error(s, R_BAD_SEQUENCE);
+		smtp_reply_error(s, REPLY_BAD_SEQUENCE);
 		return;
 	}
 	if (!smtp_auth_offered(s)) {
@@ -234,7 +234,7 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 
 			if (sasl_login_decode(ir, irlen, s->sasl_user,
 			    sizeof(s->sasl_user), &err) == -1) {
-				smtp_reply_error(s, R_AUTH_BAD, err);
+				smtp_reply_error(s, REPLY_AUTH_BAD, err);
 				return;
 			}
 			smtp_reply(s, 334, "", "UGFzc3dvcmQ6");
@@ -244,7 +244,7 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 			s->sasl = SASL_LOGIN_USER;
 		}
 	} else {
-		smtp_reply_error(s, R_AUTH_MECH);
+		smtp_reply_error(s, REPLY_AUTH_MECH);
 		return;
 	}
 	s->lr.max = SMTP_SASL_MAX;

@@ -135,7 +135,7 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 
 	memset(m, 0, sizeof(*m));
 	if (skip_prefix(arg, len, "FROM:", &off) == -1) {
-		*reply_r = R_SYNTAX;
+		*reply_r = REPLY_SYNTAX;
 		*detail_r = "use MAIL FROM:<address>";
 		return -1;
 	}
@@ -144,13 +144,13 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 	p = arg + off;
 	if (addr_parse_path(p, (size_t)(end - p), flags | ADDR_F_UTF8,
 	    &m->addr, &m->kind, &used, &err) == -1) {
-		*reply_r = R_BAD_SENDER_ADDR;
+		*reply_r = REPLY_BAD_SENDER_ADDR;
 		*detail_r = err;
 		return -1;
 	}
 	p += used;
 	if (p < end && *p != ' ') {
-		*reply_r = R_SYNTAX;
+		*reply_r = REPLY_SYNTAX;
 		*detail_r = "junk after the address";
 		return -1;
 	}
@@ -159,7 +159,7 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 		    !m->has_size) {
 			if (str_to_uint_n(pm.val, pm.vlen, 0, UINT64_MAX,
 			    &m->size) == -1) {
-				*reply_r = R_SYNTAX;
+				*reply_r = REPLY_SYNTAX;
 				*detail_r = "bad SIZE value";
 				return -1;
 			}
@@ -175,7 +175,7 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 			    strncasecmp(pm.val, "BINARYMIME", 10) == 0)
 				m->body = BODY_BINARYMIME;
 			else {
-				*reply_r = R_PARAM_UNKNOWN;
+				*reply_r = REPLY_PARAM_UNKNOWN;
 				*detail_r = "BODY must be 7BIT, 8BITMIME or "
 				    "BINARYMIME";
 				return -1;
@@ -193,18 +193,18 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 			(void)str_ncopy(m->envid, pm.val, pm.vlen,
 			    sizeof(m->envid));
 		} else {
-			*reply_r = R_PARAM_UNKNOWN;
+			*reply_r = REPLY_PARAM_UNKNOWN;
 			*detail_r = "unknown or repeated MAIL parameter";
 			return -1;
 		}
 	}
 	if (r == -1) {
-		*reply_r = R_SYNTAX;
+		*reply_r = REPLY_SYNTAX;
 		*detail_r = "bad MAIL parameter syntax";
 		return -1;
 	}
 	if (m->addr.utf8 && !m->smtputf8) {
-		*reply_r = R_BAD_SENDER_ADDR;
+		*reply_r = REPLY_BAD_SENDER_ADDR;
 		*detail_r = "non-ASCII address without SMTPUTF8";
 		return -1;
 	}
@@ -222,7 +222,7 @@ smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
 
 	memset(rc, 0, sizeof(*rc));
 	if (skip_prefix(arg, len, "TO:", &off) == -1) {
-		*reply_r = R_SYNTAX;
+		*reply_r = REPLY_SYNTAX;
 		*detail_r = "use RCPT TO:<address>";
 		return -1;
 	}
@@ -230,13 +230,13 @@ smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
 	if (addr_parse_path(p, (size_t)(end - p), ADDR_F_POSTMASTER |
 	    ADDR_F_LITERAL | (smtputf8 ? ADDR_F_UTF8 : 0), &rc->addr,
 	    &rc->kind, &used, &err) == -1) {
-		*reply_r = R_BAD_ADDR;
+		*reply_r = REPLY_BAD_ADDR;
 		*detail_r = err;
 		return -1;
 	}
 	p += used;
 	if (p < end && *p != ' ') {
-		*reply_r = R_SYNTAX;
+		*reply_r = REPLY_SYNTAX;
 		*detail_r = "junk after the address";
 		return -1;
 	}
@@ -250,13 +250,13 @@ smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
 			(void)str_ncopy(rc->orcpt, pm.val, pm.vlen,
 			    sizeof(rc->orcpt));
 		} else {
-			*reply_r = R_PARAM_UNKNOWN;
+			*reply_r = REPLY_PARAM_UNKNOWN;
 			*detail_r = "unknown RCPT parameter";
 			return -1;
 		}
 	}
 	if (r == -1) {
-		*reply_r = R_SYNTAX;
+		*reply_r = REPLY_SYNTAX;
 		*detail_r = "bad RCPT parameter syntax";
 		return -1;
 	}

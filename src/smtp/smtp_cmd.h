@@ -64,8 +64,8 @@ struct smtp_rcpt_args {
    (after one space; *ARG_R points into LINE). */
 enum smtp_verb smtp_cmd_verb(const char *line, size_t len,
 	    const char **arg_r, size_t *arglen_r);
-/* "FROM:<path> [params]". On error returns -1 with *REPLY_R (R_SYNTAX,
-   R_BAD_SENDER_ADDR or R_PARAM_UNKNOWN) and *DETAIL_R. UTF8_OK: the
+/* "FROM:<path> [params]". On error returns -1 with *REPLY_R (REPLY_SYNTAX,
+   REPLY_BAD_SENDER_ADDR or REPLY_PARAM_UNKNOWN) and *DETAIL_R. UTF8_OK: the
    server offers SMTPUTF8. */
 int	smtp_parse_mail(const char *arg, size_t len,
 	    struct smtp_mail_args *, enum reply_id *reply_r,

@@ -359,23 +359,23 @@ deliver_done(void *arg)
 		(void)str_fmt(res, sizeof(res), "250 2.0.0 Ok: queued as %s",
 		    j->id);
 		log_results(s, j, res);
-		smtp_reply_id(s, R_QUEUED, j->id);
+		smtp_reply_id(s, REPLY_QUEUED, j->id);
 		s->nmsgs++;
 		if (j->queued && s->srv->d.queued != NULL)
 			s->srv->d.queued(s->srv->d.queued_arg, j->env.id);
 	} else if (j->err == EDQUOT) {
 		log_results(s, j, "452 4.2.2 mailbox full");
-		smtp_reply_id(s, R_OVER_QUOTA, j->failed);
+		smtp_reply_id(s, REPLY_OVER_QUOTA, j->failed);
 	} else if (fs_errno_is_full(j->err)) {
 		log_error("sess=%s qid=%s disk full delivering to <%s>",
 		    s->conn->id, j->id, j->failed);
 		log_results(s, j, "452 4.3.1 insufficient storage");
-		smtp_reply_id(s, R_DISK_FULL);
+		smtp_reply_id(s, REPLY_DISK_FULL);
 	} else {
 		log_error("sess=%s qid=%s delivery to <%s> failed: %s",
 		    s->conn->id, j->id, j->failed, strerror(j->err));
 		log_results(s, j, "451 4.3.0 local error");
-		smtp_reply_id(s, R_LOCAL_ERROR);
+		smtp_reply_id(s, REPLY_LOCAL_ERROR);
 	}
 	deliver_release(j);
 	smtp_tx_free(&s->tx);
@@ -459,29 +459,29 @@ message_end(struct smtp_session *s)
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "reason=header-too-large", s->conn->id, tx->id,
 		    s->conn->peer_str);
-		smtp_reply_id(s, R_HEADER_TOO_BIG);
+		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
 		smtp_tx_free(&s->tx);
 		smtp_enter_state(s, SS_READY);
 		return;
 	}
 	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
 	    tx->body.err != 0) {
-		rid = tx->flags & TX_BARE ? R_DATA_BARE :
-		    tx->flags & TX_LONG ? R_DATA_LONG_LINE :
-		    tx->flags & TX_TOOBIG ? R_MSG_TOO_BIG : R_LOCAL_ERROR;
+		rid = tx->flags & TX_BARE ? REPLY_DATA_BARE :
+		    tx->flags & TX_LONG ? REPLY_DATA_LONG_LINE :
+		    tx->flags & TX_TOOBIG ? REPLY_MSG_TOO_BIG : REPLY_LOCAL_ERROR;
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> size=%llu reason=%s", s->conn->id, tx->id,
 		    s->conn->peer_str, tx->sender,
 		    (unsigned long long)tx->size,
-		    rid == R_DATA_BARE ? "bare-cr-lf" : rid == R_DATA_LONG_LINE ?
-		    "line-too-long" : rid == R_MSG_TOO_BIG ? "too-big" :
+		    rid == REPLY_DATA_BARE ? "bare-cr-lf" : rid == REPLY_DATA_LONG_LINE ?
+		    "line-too-long" : rid == REPLY_MSG_TOO_BIG ? "too-big" :
 		    "spool-error");
-		if (rid == R_MSG_TOO_BIG)
+		if (rid == REPLY_MSG_TOO_BIG)
 			smtp_reply_id(s, rid,
 			    (unsigned long long)tx->max_size);
-		else if (rid == R_LOCAL_ERROR)
+		else if (rid == REPLY_LOCAL_ERROR)
 			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
-			    R_DISK_FULL : R_LOCAL_ERROR);
+			    REPLY_DISK_FULL : REPLY_LOCAL_ERROR);
 		else
 			smtp_reply_error(s, rid);
 		smtp_tx_free(&s->tx);
@@ -498,12 +498,12 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 	(void)arg;
 	(void)len;
 	if (s->tx->bdat) {
-		smtp_reply_error(s, R_BDAT_MIXED);
+		smtp_reply_error(s, REPLY_BDAT_MIXED);
 		return;
 	}
 	body_start(s->tx, true);
 	smtp_enter_state(s, SS_DATA);
-	smtp_reply_id(s, R_DATA_GO);
+	smtp_reply_id(s, REPLY_DATA_GO);
 }
 
 void
@@ -515,7 +515,7 @@ smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 	if (smtp_parse_bdat(arg, len, &size, &last) == -1) {
 		/* RFC 3030 section 2: the chunk that follows cannot be
 		   found any more; the session cannot go on. */
-		smtp_reply_error(s, R_SYNTAX, "BDAT needs SIZE [LAST]");
+		smtp_reply_error(s, REPLY_SYNTAX, "BDAT needs SIZE [LAST]");
 		smtp_close(s, "bad BDAT");
 		return;
 	}
@@ -536,7 +536,7 @@ chunk_end(struct smtp_session *s)
 
 	if (!tx->bdat_last) {
 		smtp_enter_state(s, SS_RCPT);
-		smtp_reply_id(s, R_BDAT_OK, (unsigned long long)tx->bdat_total);
+		smtp_reply_id(s, REPLY_BDAT_OK, (unsigned long long)tx->bdat_total);
 		return;
 	}
 	if (tx->bp.pending_cr) {

@@ -101,10 +101,10 @@ smtp_server_free(struct smtp_server **sp)
 		struct smtp_session *s = srv->sessions;
 
 		/* Best effort: the socket may take the line at once. */
-		if (s->state != SS_TLS && s->state != SS_CLOSING) {
-			smtp_reply_id(s, R_SHUTDOWN);
-			(void)bufferevent_flush(s->conn->bev, EV_WRITE,
-			    BEV_FLUSH);
+		if (s->state != SS_TLS && s->state != SS_CLOSING &&
+		    !s->free_me) {
+			smtp_reply_id(s, REPLY_SHUTDOWN);
+			conn_flush_now(s->conn);
 		}
 		session_free(s);
 	}
@@ -230,7 +230,7 @@ smtp_reply_error(struct smtp_session *s, enum reply_id id, ...)
 	if (++s->errors >= s->cfg->max_errors) {
 		log_warn("sess=%s smtp too-many-errors client=%s errors=%u",
 		    s->conn->id, s->conn->peer_str, s->errors);
-		smtp_reply_id(s, R_TOO_MANY_ERRORS);
+		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
 		smtp_close(s, "too many errors");
 	}
 }
@@ -254,8 +254,8 @@ dispatch(struct smtp_session *s)
 	}
 	cmd = smtp_cmd_find(verb);
 	if (cmd == NULL) {
-		smtp_reply_error(s, verb == V_UNKNOWN ? R_UNKNOWN_CMD :
-		    R_NOT_IMPL);
+		smtp_reply_error(s, verb == V_UNKNOWN ? REPLY_UNKNOWN_CMD :
+		    REPLY_NOT_IMPL);
 		return;
 	}
 	if (!(cmd->states & ST(s->state))) {
@@ -275,7 +275,7 @@ dispatch(struct smtp_session *s)
 		return;
 	}
 	if ((cmd->flags & CMD_NOARG) && arglen > 0) {
-		smtp_reply_error(s, R_SYNTAX, "no arguments allowed");
+		smtp_reply_error(s, REPLY_SYNTAX, "no arguments allowed");
 		return;
 	}
 	cmd->fn(s, arg, arglen);
@@ -321,12 +321,12 @@ smtp_process(struct smtp_session *s)
 		case LINE_TOO_LONG:
 			s->sasl = SASL_NONE;
 			s->lr.max = SMTP_LINE_MAX;
-			smtp_reply_error(s, R_LINE_TOO_LONG);
+			smtp_reply_error(s, REPLY_LINE_TOO_LONG);
 			break;
 		case LINE_BARE:
 			s->sasl = SASL_NONE;
 			s->lr.max = SMTP_LINE_MAX;
-			smtp_reply_error(s, R_BARE_LF);
+			smtp_reply_error(s, REPLY_BARE_LF);
 			break;
 		case LINE_OK:
 			if (s->sasl != SASL_NONE)
@@ -434,7 +434,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		log_info("sess=%s smtp timeout client=%s state=%s",
 		    s->conn->id, s->conn->peer_str, state_names[s->state]);
 		if (s->state != SS_TLS && s->state != SS_CLOSING) {
-			smtp_reply_id(s, R_TIMEOUT);
+			smtp_reply_id(s, REPLY_TIMEOUT);
 			smtp_close(s, "timeout");
 			bufferevent_enable(s->conn->bev, EV_WRITE);
 			conn_set_timeout(s->conn, 10);
@@ -464,8 +464,8 @@ pre_greet_done(struct smtp_session *s)
 		/* SPEC 2: the original relay-host behaviour. */
 		log_info("sess=%s smtp gate-refused client=%s rule=authorized",
 		    s->conn->id, s->conn->peer_str);
-		smtp_reply(s, replies[R_GATE].code, replies[R_GATE].esc, "%s %s",
-		    s->cfg->hostname, replies[R_GATE].text);
+		smtp_reply(s, replies[REPLY_GATE].code, replies[REPLY_GATE].esc, "%s %s",
+		    s->cfg->hostname, replies[REPLY_GATE].text);
 		smtp_close(s, "gate=connect");
 		return;
 	}

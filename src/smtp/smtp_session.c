@@ -64,19 +64,19 @@ enum reply_id
 smtp_sequence_error(const struct smtp_session *s, enum smtp_verb verb)
 {
 	if (s->state == SS_HELO)
-		return R_NEED_HELO;
+		return REPLY_NEED_HELO;
 	switch (verb) {
 	case V_MAIL:
-		return R_NESTED_MAIL;
+		return REPLY_NESTED_MAIL;
 	case V_RCPT:
-		return R_NEED_MAIL;
+		return REPLY_NEED_MAIL;
 	case V_DATA:
 	case V_BDAT:
-		return s->state == SS_MAIL ? R_NEED_RCPT : R_NEED_MAIL;
+		return s->state == SS_MAIL ? REPLY_NEED_RCPT : REPLY_NEED_MAIL;
 	case V_STARTTLS:
-		return s->conn->tls ? R_TLS_ALREADY : R_NO_TLS_YET;
+		return s->conn->tls ? REPLY_TLS_ALREADY : REPLY_NO_TLS_YET;
 	default:
-		return R_BAD_SEQUENCE;
+		return REPLY_BAD_SEQUENCE;
 	}
 }
 
@@ -110,7 +110,7 @@ set_helo(struct smtp_session *s, const char *arg, size_t len)
 	const char *err;
 
 	if (smtp_parse_helo(arg, len, &err) == -1) {
-		smtp_reply_error(s, R_SYNTAX, err);
+		smtp_reply_error(s, REPLY_SYNTAX, err);
 		return false;
 	}
 	(void)str_ncopy(s->helo, arg, len, sizeof(s->helo));
@@ -183,8 +183,8 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 
 	if (s->conn->lc->role != ROLE_SMTP && !s->rs.authenticated) {
 		/* RFC 6409: submission needs AUTH, and AUTH needs TLS. */
-		smtp_reply_error(s, smtp_auth_offered(s) ? R_AUTH_REQUIRED :
-		    R_SUBMISSION_ONLY);
+		smtp_reply_error(s, smtp_auth_offered(s) ? REPLY_AUTH_REQUIRED :
+		    REPLY_SUBMISSION_ONLY);
 		return;
 	}
 	if (smtp_parse_mail(arg, len, &m, &rid, &detail) == -1) {
@@ -192,12 +192,12 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (m.body == BODY_BINARYMIME) {
-		smtp_reply_error(s, R_PARAM_UNKNOWN, "BINARYMIME is not "
+		smtp_reply_error(s, REPLY_PARAM_UNKNOWN, "BINARYMIME is not "
 		    "offered");
 		return;
 	}
 	if (m.has_size && m.size > s->cfg->max_message_size) {
-		smtp_reply_id(s, R_MSG_TOO_BIG,
+		smtp_reply_id(s, REPLY_MSG_TOO_BIG,
 		    (unsigned long long)s->cfg->max_message_size);
 		return;
 	}
@@ -223,7 +223,7 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		mail_check(s);
 		return;
 	}
-	smtp_reply_id(s, R_SENDER_OK);
+	smtp_reply_id(s, REPLY_SENDER_OK);
 }
 
 /* ---- the relay rules on a worker ---- */
@@ -265,7 +265,7 @@ relay_refused(struct smtp_session *s, const struct relay_verdict *v,
 	else
 		smtp_reply(s, v->code, v->esc, "%s", v->text);
 	if (v->code >= 500 && ++s->errors >= s->cfg->max_errors) {
-		smtp_reply_id(s, R_TOO_MANY_ERRORS);
+		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
 		smtp_close(s, "too many errors");
 	}
 }
@@ -294,7 +294,7 @@ mail_done(void *arg)
 	s->job = NULL;
 	if (j->r == 1) {
 		s->tx->grant = j->v.grant;
-		smtp_reply_id(s, R_SENDER_OK);
+		smtp_reply_id(s, REPLY_SENDER_OK);
 	} else {
 		relay_refused(s, &j->v, NULL);
 		smtp_tx_free(&s->tx);
@@ -399,7 +399,7 @@ rcpt_accept(struct smtp_session *s, struct rcpt_job *j)
 	}
 	strlist_add(&tx->rcpts, j->given);
 	smtp_enter_state(s, SS_RCPT);
-	smtp_reply_id(s, R_RCPT_OK);
+	smtp_reply_id(s, REPLY_RCPT_OK);
 }
 
 /* A remote recipient after the relay rules. */
@@ -428,7 +428,7 @@ rcpt_relay(struct smtp_session *s, struct rcpt_job *j)
 	for (k = 0; k < tx->ntargets; k++) {
 		if (tx->targets[k].kind == TARGET_REMOTE &&
 		    strcmp(tx->targets[k].address, addr) == 0) {
-			smtp_reply_id(s, R_RCPT_OK);
+			smtp_reply_id(s, REPLY_RCPT_OK);
 			return;
 		}
 	}
@@ -447,7 +447,7 @@ rcpt_relay(struct smtp_session *s, struct rcpt_job *j)
 	(void)str_copy(t->customer, tx->grant.customer, sizeof(t->customer));
 	strlist_add(&tx->rcpts, j->given);
 	smtp_enter_state(s, SS_RCPT);
-	smtp_reply_id(s, R_RCPT_OK);
+	smtp_reply_id(s, REPLY_RCPT_OK);
 }
 
 static void
@@ -460,25 +460,25 @@ rcpt_done(void *arg)
 	if (j->r == -1) {
 		log_warn("sess=%s smtp rcpt-deferred to=<%s> reason=\"%s\"",
 		    s->conn->id, j->given, j->error);
-		smtp_reply_id(s, R_TEMP_FAIL);
+		smtp_reply_id(s, REPLY_TEMP_FAIL);
 	} else if (j->relayed) {
 		rcpt_relay(s, j);
 	} else if (j->full[0] != '\0') {
 		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=quota",
 		    s->conn->id, j->full);
-		smtp_reply_id(s, R_OVER_QUOTA, j->full);
+		smtp_reply_id(s, REPLY_OVER_QUOTA, j->full);
 	} else if (j->r == 1) {
 		rcpt_accept(s, j);
 	} else if (!j->res.hosted) {
 		log_info("sess=%s smtp rcpt-rejected client=%s from=<%s> "
 		    "to=<%s> rule=authorized", s->conn->id, s->conn->peer_str,
 		    s->tx->sender, j->given);
-		smtp_reply_error(s, R_RELAY_DENIED, j->given);
+		smtp_reply_error(s, REPLY_RELAY_DENIED, j->given);
 	} else {
 		log_info("sess=%s smtp rcpt-rejected client=%s to=<%s> "
 		    "rule=unknown-user", s->conn->id, s->conn->peer_str,
 		    j->given);
-		smtp_reply_error(s, R_UNKNOWN_USER, j->given);
+		smtp_reply_error(s, REPLY_UNKNOWN_USER, j->given);
 	}
 	rcpt_release(j);
 	smtp_resume(s);
@@ -502,7 +502,7 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (s->tx->rcpts.n >= s->cfg->max_recipients) {
-		smtp_reply_id(s, R_TOO_MANY_RCPTS);
+		smtp_reply_id(s, REPLY_TOO_MANY_RCPTS);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -529,7 +529,7 @@ cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 	smtp_tx_free(&s->tx);
 	if (s->state != SS_HELO)
 		smtp_enter_state(s, SS_READY);
-	smtp_reply_id(s, R_RESET);
+	smtp_reply_id(s, REPLY_RESET);
 }
 
 static void
@@ -537,7 +537,7 @@ cmd_noop(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
-	smtp_reply_id(s, R_NOOP);
+	smtp_reply_id(s, REPLY_NOOP);
 }
 
 static void
@@ -545,7 +545,7 @@ cmd_quit(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
-	smtp_reply_id(s, R_BYE);
+	smtp_reply_id(s, REPLY_BYE);
 	smtp_close(s, "quit");
 }
 
@@ -554,10 +554,10 @@ cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	if (len == 0) {
-		smtp_reply_error(s, R_SYNTAX, "VRFY needs an argument");
+		smtp_reply_error(s, REPLY_SYNTAX, "VRFY needs an argument");
 		return;
 	}
-	smtp_reply_id(s, R_VRFY);
+	smtp_reply_id(s, REPLY_VRFY);
 }
 
 static void
@@ -565,7 +565,7 @@ cmd_help(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
-	smtp_reply_id(s, R_HELP);
+	smtp_reply_id(s, REPLY_HELP);
 }
 
 static void
@@ -574,9 +574,9 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 	(void)arg;
 	(void)len;
 	if (s->conn->tls || s->conn->ssl != NULL) {
-		smtp_reply_error(s, R_TLS_ALREADY);
+		smtp_reply_error(s, REPLY_TLS_ALREADY);
 		return;
 	}
-	smtp_reply_id(s, R_STARTTLS_GO);
+	smtp_reply_id(s, REPLY_STARTTLS_GO);
 	smtp_starttls_begin(s);
 }

@@ -178,7 +178,7 @@ struct mail_case {
 };
 
 #define MOK(nm, s, kd, lo, dom, hs, sz, bd, u8, env, rt)                 \
-	{ nm, s, 0, 0, R_OK, NULL, kd, lo, dom, hs, sz, bd, u8, env, rt }
+	{ nm, s, 0, 0, REPLY_OK, NULL, kd, lo, dom, hs, sz, bd, u8, env, rt }
 #define MBOX(nm, s, lo, dom)                                              \
 	MOK(nm, s, ADDR_PATH_MAILBOX, lo, dom, false, 0, BODY_UNSPEC, false, \
 	    "", "")
@@ -211,36 +211,36 @@ static const struct mail_case mail_cases[] = {
 	    false, 0, BODY_UNSPEC, false, "", ""),
 	MOK("mail null path with SIZE", "FROM:<> SIZE=100", ADDR_PATH_NULL,
 	    "", "", true, 100, BODY_UNSPEC, false, "", ""),
-	MBAD("mail no colon", "FROM <a@example.org>", R_SYNTAX,
+	MBAD("mail no colon", "FROM <a@example.org>", REPLY_SYNTAX,
 	    "use MAIL FROM:<address>"),
-	MBAD("mail TO instead of FROM", "TO:<a@example.org>", R_SYNTAX,
+	MBAD("mail TO instead of FROM", "TO:<a@example.org>", REPLY_SYNTAX,
 	    "use MAIL FROM:<address>"),
-	MBAD("mail empty", "", R_SYNTAX, "use MAIL FROM:<address>"),
-	MBAD("mail FRO", "FRO", R_SYNTAX, "use MAIL FROM:<address>"),
-	MBAD("mail no path", "FROM:", R_BAD_SENDER_ADDR, NULL),
-	MBAD("mail only blanks", "FROM:   ", R_BAD_SENDER_ADDR, NULL),
+	MBAD("mail empty", "", REPLY_SYNTAX, "use MAIL FROM:<address>"),
+	MBAD("mail FRO", "FRO", REPLY_SYNTAX, "use MAIL FROM:<address>"),
+	MBAD("mail no path", "FROM:", REPLY_BAD_SENDER_ADDR, NULL),
+	MBAD("mail only blanks", "FROM:   ", REPLY_BAD_SENDER_ADDR, NULL),
 	MBAD("mail without brackets", "FROM:a@example.org",
-	    R_BAD_SENDER_ADDR, NULL),
+	    REPLY_BAD_SENDER_ADDR, NULL),
 	MBAD("mail unterminated path", "FROM:<a@example.org",
-	    R_BAD_SENDER_ADDR, NULL),
+	    REPLY_BAD_SENDER_ADDR, NULL),
 	MBAD("mail postmaster is no sender", "FROM:<postmaster>",
-	    R_BAD_SENDER_ADDR, NULL),
+	    REPLY_BAD_SENDER_ADDR, NULL),
 	MBAD("mail local part of 65", "FROM:<" L65 "@example.org>",
-	    R_BAD_SENDER_ADDR, NULL),
-	MBAD("mail domain of 256", "FROM:<a@" D256 ">", R_BAD_SENDER_ADDR,
+	    REPLY_BAD_SENDER_ADDR, NULL),
+	MBAD("mail domain of 256", "FROM:<a@" D256 ">", REPLY_BAD_SENDER_ADDR,
 	    NULL),
-	MBAD("mail trailing dot", "FROM:<a@example.org.>", R_BAD_SENDER_ADDR,
+	MBAD("mail trailing dot", "FROM:<a@example.org.>", REPLY_BAD_SENDER_ADDR,
 	    NULL),
 	MBAD("mail UTF-8 without SMTPUTF8", "FROM:<j\xc3\xb6@example.org>",
-	    R_BAD_SENDER_ADDR, NULL),
+	    REPLY_BAD_SENDER_ADDR, NULL),
 	MBAD("mail junk after the path", "FROM:<a@example.org>junk",
-	    R_SYNTAX, "junk after the address"),
+	    REPLY_SYNTAX, "junk after the address"),
 	MBAD("mail parameter glued to the path", "FROM:<a@example.org>SIZE=1",
-	    R_SYNTAX, "junk after the address"),
+	    REPLY_SYNTAX, "junk after the address"),
 	MBAD("mail second path", "FROM:<a@example.org><b@example.org>",
-	    R_SYNTAX, "junk after the address"),
+	    REPLY_SYNTAX, "junk after the address"),
 	MBAD("mail blank inside the path", "FROM:< a@example.org>",
-	    R_BAD_SENDER_ADDR, NULL),
+	    REPLY_BAD_SENDER_ADDR, NULL),
 	/* SIZE (RFC 1870) */
 	MOK("mail SIZE", "FROM:<a@example.org> SIZE=12345", ADDR_PATH_MAILBOX,
 	    "a", "example.org", true, 12345, BODY_UNSPEC, false, "", ""),
@@ -256,17 +256,17 @@ static const struct mail_case mail_cases[] = {
 	    "FROM:<a@example.org>   SIZE=5   ", ADDR_PATH_MAILBOX, "a",
 	    "example.org", true, 5, BODY_UNSPEC, false, "", ""),
 	MBAD("mail SIZE overflow", "FROM:<a@example.org> "
-	    "SIZE=18446744073709551616", R_SYNTAX, "bad SIZE value"),
+	    "SIZE=18446744073709551616", REPLY_SYNTAX, "bad SIZE value"),
 	MBAD("mail SIZE not a number", "FROM:<a@example.org> SIZE=12a",
-	    R_SYNTAX, "bad SIZE value"),
-	MBAD("mail SIZE negative", "FROM:<a@example.org> SIZE=-1", R_SYNTAX,
+	    REPLY_SYNTAX, "bad SIZE value"),
+	MBAD("mail SIZE negative", "FROM:<a@example.org> SIZE=-1", REPLY_SYNTAX,
 	    "bad SIZE value"),
-	MBAD("mail SIZE empty value", "FROM:<a@example.org> SIZE=", R_SYNTAX,
+	MBAD("mail SIZE empty value", "FROM:<a@example.org> SIZE=", REPLY_SYNTAX,
 	    "bad MAIL parameter syntax"),
 	MBAD("mail SIZE without value", "FROM:<a@example.org> SIZE",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	MBAD("mail SIZE repeated", "FROM:<a@example.org> SIZE=1 SIZE=1",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	/* BODY (RFC 6152, 3030) */
 	MOK("mail BODY=7BIT", "FROM:<a@example.org> BODY=7BIT",
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_7BIT,
@@ -281,14 +281,14 @@ static const struct mail_case mail_cases[] = {
 	    "BODY=BINARYMIME", ADDR_PATH_MAILBOX, "a", "example.org", false,
 	    0, BODY_BINARYMIME, false, "", ""),
 	MBAD("mail BODY unknown", "FROM:<a@example.org> BODY=9BIT",
-	    R_PARAM_UNKNOWN, "BODY must be 7BIT, 8BITMIME or BINARYMIME"),
+	    REPLY_PARAM_UNKNOWN, "BODY must be 7BIT, 8BITMIME or BINARYMIME"),
 	MBAD("mail BODY prefix", "FROM:<a@example.org> BODY=8BIT",
-	    R_PARAM_UNKNOWN, "BODY must be 7BIT, 8BITMIME or BINARYMIME"),
+	    REPLY_PARAM_UNKNOWN, "BODY must be 7BIT, 8BITMIME or BINARYMIME"),
 	MBAD("mail BODY repeated", "FROM:<a@example.org> BODY=7BIT "
-	    "BODY=8BITMIME", R_PARAM_UNKNOWN,
+	    "BODY=8BITMIME", REPLY_PARAM_UNKNOWN,
 	    "unknown or repeated MAIL parameter"),
 	MBAD("mail BODY without value", "FROM:<a@example.org> BODY",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	/* SMTPUTF8 (RFC 6531) */
 	MOK("mail SMTPUTF8", "FROM:<a@example.org> SMTPUTF8",
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
@@ -306,7 +306,7 @@ static const struct mail_case mail_cases[] = {
 	    "\"a>\xc3\xb6\"", "example.org", false, 0, BODY_UNSPEC, true,
 	    "", ""),
 	MBAD("mail SMTPUTF8 with a value", "FROM:<a@example.org> "
-	    "SMTPUTF8=yes", R_PARAM_UNKNOWN,
+	    "SMTPUTF8=yes", REPLY_PARAM_UNKNOWN,
 	    "unknown or repeated MAIL parameter"),
 	/* AUTH= (RFC 4954 section 5) */
 	MBOX("mail AUTH=<>", "FROM:<a@example.org> AUTH=<>", "a",
@@ -316,7 +316,7 @@ static const struct mail_case mail_cases[] = {
 	MBOX("mail AUTH xtext", "FROM:<a@example.org> AUTH=a+2Bb@example.org",
 	    "a", "example.org"),
 	MBAD("mail AUTH without value", "FROM:<a@example.org> AUTH",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	/* RET and ENVID (RFC 3461) */
 	MOK("mail RET=FULL", "FROM:<a@example.org> RET=FULL",
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
@@ -325,7 +325,7 @@ static const struct mail_case mail_cases[] = {
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
 	    false, "", "HDRS"),
 	MBAD("mail RET too long", "FROM:<a@example.org> RET=HEADERS",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	MOK("mail ENVID", "FROM:<a@example.org> ENVID=QQ314159",
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
 	    false, "QQ314159", ""),
@@ -333,35 +333,35 @@ static const struct mail_case mail_cases[] = {
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
 	    false, E100, ""),
 	MBAD("mail ENVID of 101", "FROM:<a@example.org> ENVID=" E101,
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	MBAD("mail ENVID with '='", "FROM:<a@example.org> ENVID=a=b",
-	    R_SYNTAX, "bad MAIL parameter syntax"),
+	    REPLY_SYNTAX, "bad MAIL parameter syntax"),
 	MOK("mail every parameter", "FROM:<a@example.org> SIZE=1000 "
 	    "BODY=8BITMIME SMTPUTF8 AUTH=<> RET=HDRS ENVID=id1",
 	    ADDR_PATH_MAILBOX, "a", "example.org", true, 1000, BODY_8BITMIME,
 	    true, "id1", "HDRS"),
 	/* unknown parameters, bad syntax */
 	MBAD("mail unknown parameter", "FROM:<a@example.org> FOO=bar",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	MBAD("mail unknown keyword alone", "FROM:<a@example.org> X-FOO",
-	    R_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
 	MBAD("mail RCPT parameter on MAIL", "FROM:<a@example.org> "
-	    "NOTIFY=NEVER", R_PARAM_UNKNOWN,
+	    "NOTIFY=NEVER", REPLY_PARAM_UNKNOWN,
 	    "unknown or repeated MAIL parameter"),
 	MBAD("mail keyword starting with '-'", "FROM:<a@example.org> -X=1",
-	    R_SYNTAX, "bad MAIL parameter syntax"),
+	    REPLY_SYNTAX, "bad MAIL parameter syntax"),
 	MBAD("mail keyword with '_'", "FROM:<a@example.org> X_Y=1",
-	    R_SYNTAX, "bad MAIL parameter syntax"),
-	MBAD("mail empty keyword", "FROM:<a@example.org> =1", R_SYNTAX,
+	    REPLY_SYNTAX, "bad MAIL parameter syntax"),
+	MBAD("mail empty keyword", "FROM:<a@example.org> =1", REPLY_SYNTAX,
 	    "bad MAIL parameter syntax"),
 	MBAD("mail control character in value",
-	    "FROM:<a@example.org> ENVID=a\x01" "b", R_SYNTAX,
+	    "FROM:<a@example.org> ENVID=a\x01" "b", REPLY_SYNTAX,
 	    "bad MAIL parameter syntax"),
 	{ "mail NUL in value", "FROM:<a@example.org> ENVID=a\0b", 30, -1,
-	    R_SYNTAX, "bad MAIL parameter syntax", 0, NULL, NULL, false, 0,
+	    REPLY_SYNTAX, "bad MAIL parameter syntax", 0, NULL, NULL, false, 0,
 	    0, false, NULL, NULL },
 	{ "mail length shorter than string",
-	    "FROM:<a@example.org> SIZE=12junk", 28, 0, R_OK, NULL,
+	    "FROM:<a@example.org> SIZE=12junk", 28, 0, REPLY_OK, NULL,
 	    ADDR_PATH_MAILBOX, "a", "example.org", true, 12, BODY_UNSPEC,
 	    false, "", "" },
 };
@@ -373,7 +373,7 @@ test_mail(void **state)
 	size_t n = in_len(tc->in, tc->len), i;
 	char *buf = exact(tc->in, n);
 	struct smtp_mail_args m;
-	enum reply_id rid = R_OK;
+	enum reply_id rid = REPLY_OK;
 	const char *detail = NULL;
 	int r;
 
@@ -420,7 +420,7 @@ struct rcpt_case {
 };
 
 #define ROK(nm, s, u8, kd, lo, dom, nt, oc)                              \
-	{ nm, s, u8, 0, R_OK, NULL, kd, lo, dom, nt, oc }
+	{ nm, s, u8, 0, REPLY_OK, NULL, kd, lo, dom, nt, oc }
 #define RBOX(nm, s, lo, dom)                                             \
 	ROK(nm, s, false, ADDR_PATH_MAILBOX, lo, dom, "", "")
 #define RBAD(nm, s, u8, rid, det)                                        \
@@ -453,23 +453,23 @@ static const struct rcpt_case rcpt_cases[] = {
 	RBOX("rcpt address literal", "TO:<user@[127.0.0.1]>", "user",
 	    "[127.0.0.1]"),
 	RBAD("rcpt two at signs", "TO:<user@elsewhere.test@acme.test>",
-	    false, R_BAD_ADDR, NULL),
+	    false, REPLY_BAD_ADDR, NULL),
 	RBAD("rcpt trailing dot", "TO:<user@elsewhere.test.>", false,
-	    R_BAD_ADDR, NULL),
-	RBAD("rcpt null path", "TO:<>", false, R_BAD_ADDR, NULL),
-	RBAD("rcpt no brackets", "TO:ann@acme.test", false, R_BAD_ADDR,
+	    REPLY_BAD_ADDR, NULL),
+	RBAD("rcpt null path", "TO:<>", false, REPLY_BAD_ADDR, NULL),
+	RBAD("rcpt no brackets", "TO:ann@acme.test", false, REPLY_BAD_ADDR,
 	    NULL),
 	RBAD("rcpt postmaster without brackets", "TO:postmaster", false,
-	    R_BAD_ADDR, NULL),
-	RBAD("rcpt no colon", "TO <ann@acme.test>", false, R_SYNTAX,
+	    REPLY_BAD_ADDR, NULL),
+	RBAD("rcpt no colon", "TO <ann@acme.test>", false, REPLY_SYNTAX,
 	    "use RCPT TO:<address>"),
-	RBAD("rcpt FROM", "FROM:<ann@acme.test>", false, R_SYNTAX,
+	RBAD("rcpt FROM", "FROM:<ann@acme.test>", false, REPLY_SYNTAX,
 	    "use RCPT TO:<address>"),
-	RBAD("rcpt empty", "", false, R_SYNTAX, "use RCPT TO:<address>"),
+	RBAD("rcpt empty", "", false, REPLY_SYNTAX, "use RCPT TO:<address>"),
 	RBAD("rcpt junk after the path", "TO:<ann@acme.test>x", false,
-	    R_SYNTAX, "junk after the address"),
+	    REPLY_SYNTAX, "junk after the address"),
 	RBAD("rcpt UTF-8 without SMTPUTF8", "TO:<j\xc3\xb6@acme.test>", false,
-	    R_BAD_ADDR, NULL),
+	    REPLY_BAD_ADDR, NULL),
 	ROK("rcpt UTF-8 with SMTPUTF8", "TO:<j\xc3\xb6@acme.test>", true,
 	    ADDR_PATH_MAILBOX, "j\xc3\xb6", "acme.test", "", ""),
 	/* DSN (RFC 3461) */
@@ -490,17 +490,17 @@ static const struct rcpt_case rcpt_cases[] = {
 	    false, ADDR_PATH_POSTMASTER, NULL, NULL, "NEVER", ""),
 	RBAD("rcpt NOTIFY too long", "TO:<ann@acme.test> "
 	    "NOTIFY=SUCCESS,FAILURE,DELAY,SUCCESS,FAILURE,DELAY", false,
-	    R_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
 	RBAD("rcpt NOTIFY without value", "TO:<ann@acme.test> NOTIFY", false,
-	    R_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
 	RBAD("rcpt unknown parameter", "TO:<ann@acme.test> FOO=1", false,
-	    R_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
 	RBAD("rcpt MAIL parameter on RCPT", "TO:<ann@acme.test> SIZE=1",
-	    false, R_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    false, REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
 	RBAD("rcpt bad parameter syntax", "TO:<ann@acme.test> =x", false,
-	    R_SYNTAX, "bad RCPT parameter syntax"),
+	    REPLY_SYNTAX, "bad RCPT parameter syntax"),
 	RBAD("rcpt value with '='", "TO:<ann@acme.test> ORCPT=a=b", false,
-	    R_SYNTAX, "bad RCPT parameter syntax"),
+	    REPLY_SYNTAX, "bad RCPT parameter syntax"),
 };
 
 static void
@@ -510,7 +510,7 @@ test_rcpt(void **state)
 	size_t n = strlen(tc->in), i;
 	char *buf = exact(tc->in, n);
 	struct smtp_rcpt_args a;
-	enum reply_id rid = R_OK;
+	enum reply_id rid = REPLY_OK;
 	const char *detail = NULL;
 	int r;
 
