@@ -142,7 +142,19 @@ daemon_free(struct daemon *d)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)
 		event_free(d->sig_int);
+	/* Stopping already: a second SIGTERM must not kill us half-way
+	   (after event_free(), which puts the default action back). */
+	(void)signal(SIGTERM, SIG_IGN);
+	(void)signal(SIGINT, SIG_IGN);
 	conn_hub_free(&d->hub);
+	if (d->base != NULL) {
+		/* Freed bufferevents (TLS filters and the sockets beneath)
+		   are finalized by the loop: let it run those callbacks. */
+		int turn;
+
+		for (turn = 0; turn < 4; turn++)
+			(void)event_base_loop(d->base, EVLOOP_NONBLOCK);
+	}
 	if (d->ssl_ctx != NULL)
 		SSL_CTX_free(d->ssl_ctx);
 	if (d->base != NULL)

@@ -77,7 +77,8 @@ struct dlv_conn {
 	bool			 tls_failed;
 	/* what the server offers */
 	bool			 pipelining, starttls, eightbit, utf8;
-	uint64_t		 size_max;
+	bool			 size_offered;
+	uint64_t		 size_max;	/* 0: no limit announced */
 	/* the reply being read */
 	struct buf		 rline;
 	struct buf		 reply;		/* "250 text" of its last line */
@@ -133,13 +134,12 @@ close_now(evutil_socket_t fd, short what, void *arg)
 	buf_free(&c->ehlo);
 	event_free(c->ev_close);
 	free(c);
-	d->nconn--;
-	q->nconn--;
-	/* More may be waiting, for this destination or another. */
-	if (!q->stopping)
+	/* A connection is free: mail waiting for this destination, or for
+	   any other held back by delivery_concurrency, may go now. */
+	if (!q->stopping) {
 		qmgr_kick(q);
-	if (!q->stopping && d->nqueued > 0 && d->nconn == 0)
-		dlv_conn_start(q, d);
+		qmgr_kick_dests(q, d);
+	}
 }
 
 static void
@@ -148,6 +148,10 @@ conn_close(struct dlv_conn *c)
 	if (c->state == CS_CLOSED)
 		return;
 	c->state = CS_CLOSED;
+	/* Counted out at once: a connection failing right after sees
+	   whether it is the last one to this destination. */
+	c->d->nconn--;
+	c->q->nconn--;
 	if (c->bev != NULL)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_active(c->ev_close, 0, 0);
@@ -395,7 +399,11 @@ dlv_conn_free_all(struct qmgr *q)
 		}
 		free(c->mail_reply);
 		c->mail_reply = NULL;
-		c->state = CS_CLOSED;
+		if (c->state != CS_CLOSED) {
+			c->state = CS_CLOSED;
+			c->d->nconn--;
+			q->nconn--;
+		}
 		close_now(-1, 0, c);
 	}
 }
@@ -415,6 +423,7 @@ parse_ehlo(struct dlv_conn *c)
 	const char *p = buf_cstr(&c->ehlo), *nl;
 
 	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
+	c->size_offered = false;
 	c->size_max = 0;
 	for (; *p != '\0'; p = nl + 1) {
 		char kw[64];
@@ -438,8 +447,12 @@ parse_ehlo(struct dlv_conn *c)
 			else if (strcasecmp(kw, "SIZE") == 0) {
 				uint64_t v;
 
-				if (str_to_uint_n(p + 9, strspn(p + 9,
-				    "0123456789"), 0, UINT64_MAX, &v) == 0)
+				/* RFC 1870: "SIZE" alone means no fixed
+				   limit; the number is on the same line. */
+				c->size_offered = true;
+				if (p[8] == ' ' && str_to_uint_n(p + 9,
+				    strspn(p + 9, "0123456789"), 0, UINT64_MAX,
+				    &v) == 0)
 					c->size_max = v;
 			}
 		}
@@ -499,14 +512,22 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 	}
 	c->state = CS_TRANS;
 	set_timeouts(c, DLV_CMD_TIMEOUT);
-	send_line(c, "MAIL FROM:<%s> SIZE=%llu%s%s", e->sender,
-	    (unsigned long long)wire_size(it->m),
-	    e->body8bit && c->eightbit ? " BODY=8BITMIME" : "",
-	    e->smtputf8 ? " SMTPUTF8" : "");
+	{
+		char size[40] = "";
+
+		/* Parameters only for extensions the server offered. */
+		if (c->size_offered)
+			(void)str_fmt(size, sizeof(size), " SIZE=%llu",
+			    (unsigned long long)wire_size(it->m));
+		send_line(c, "MAIL FROM:<%s>%s%s%s", e->sender, size,
+		    e->body8bit && c->eightbit ? " BODY=8BITMIME" : "",
+		    e->smtputf8 ? " SMTPUTF8" : "");
+	}
 	expect_push(c, E_MAIL);
 	if (!c->pipelining)
 		return;
-	for (i = 0; i < it->n && i < nitems(c->expect) - 2; i++)
+	/* Items hold at most DLV_RCPTS_PER_TXN recipients (dlv_sched.c). */
+	for (i = 0; i < it->n; i++)
 		send_rcpt(c);
 	send_line(c, "DATA");
 	expect_push(c, E_DATA);

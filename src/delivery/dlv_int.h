@@ -24,6 +24,9 @@
 #include "util/hmap.h"
 
 #define DLV_MAX_ACTIVE		256	/* messages loaded at once */
+/* Recipients per transaction: RFC 5321 4.5.3.1.8 makes servers take at
+   least 100; more are split over several transactions. */
+#define DLV_RCPTS_PER_TXN	100
 #define DLV_DNS_TIMEOUT_MS	15000
 #define DLV_CMD_TIMEOUT		300	/* RFC 5321 4.5.3.2 */
 #define DLV_DATA_TIMEOUT	600	/* after the final "." */
@@ -103,6 +106,9 @@ void	qmgr_kick(struct qmgr *);
    FAILURE). RELAY names the host it talked to. */
 void	qmgr_item_done(struct qmgr *, struct dlv_item *, char **replies,
 	    const char *failure, const char *relay);
+/* Starts connections for D first, then for every destination with mail
+   waiting (after a connection ended, delivery_concurrency has room). */
+void	qmgr_kick_dests(struct qmgr *, struct dlv_dest *d);
 /* Takes the next item queued for D, or NULL. */
 struct dlv_item *qmgr_take(struct qmgr *, struct dlv_dest *);
 /* Defers (PERMANENT: bounces) every queued item of D with TEXT. */

@@ -281,6 +281,26 @@ dest_kick(struct qmgr *q, struct dlv_dest *d)
 		dlv_conn_start(q, d);
 }
 
+static bool
+kick_one(const char *key, void *val, void *arg)
+{
+	struct dlv_dest *d = val;
+
+	(void)key;
+	if (d->nqueued > 0)
+		dest_kick(arg, d);
+	return false;
+}
+
+void
+qmgr_kick_dests(struct qmgr *q, struct dlv_dest *d)
+{
+	if (d->nqueued > 0)
+		dest_kick(q, d);
+	if (q->nconn < q->d.cfg->delivery_concurrency)
+		hmap_sweep(q->dests, kick_one, q);
+}
+
 struct dlv_item *
 qmgr_take(struct qmgr *q, struct dlv_dest *d)
 {
@@ -404,8 +424,8 @@ split(struct qmgr *q, struct dlv_msg *m)
 		dom = addr_domain_of(e->rcpts[i].address);
 		it = xcalloc(1, sizeof(*it));
 		it->m = m;
-		it->idx = xcalloc(e->nrcpts, sizeof(*it->idx));
-		for (k = i; k < e->nrcpts; k++) {
+		it->idx = xcalloc(DLV_RCPTS_PER_TXN, sizeof(*it->idx));
+		for (k = i; k < e->nrcpts && it->n < DLV_RCPTS_PER_TXN; k++) {
 			if (taken[k] || strcasecmp(addr_domain_of(
 			    e->rcpts[k].address), dom) != 0)
 				continue;

@@ -23,10 +23,18 @@ backends_thread_init(void *cfg)
 	/* Opened now, not on first use: the daemon's descriptors are all
 	   taken at start-up, and a store it cannot open shows at once. A
 	   failure here is retried on use. */
-	if (backends_store(b, &err) == NULL)
+	/* A first read opens the WAL files too. */
+	if (backends_store(b, &err) == NULL ||
+	    store_schema_version(b->store, &err) == -1)
 		log_warn("worker: account store: %s", err);
 	if (backends_relay(b, &err) == NULL)
 		log_warn("worker: relay table: %s", err);
+	else {
+		uint64_t m, r;
+
+		if (relay_rate_get(b->relay, "", 0, &m, &r, &err) == -1)
+			log_warn("worker: relay table: %s", err);
+	}
 	return b;
 }
 

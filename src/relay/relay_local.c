@@ -75,9 +75,8 @@ static const char schema[] =
     "  PRIMARY KEY (customer, minute));"
     "PRAGMA user_version = 1;";
 
-/* Creates the tables unless they have the current layout. */
 static int
-ensure_schema(sqlite3 *db)
+user_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	int v = -1;
@@ -88,12 +87,31 @@ ensure_schema(sqlite3 *db)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (v == SCHEMA_VERSION)
+	return v;
+}
+
+/* Creates the tables unless they have the current layout. Every worker
+   opens the table at start-up: the version is checked again under the
+   write lock, so one creates it and the others see it made (a second
+   DROP would wipe authorizations already recorded). */
+static int
+ensure_schema(sqlite3 *db)
+{
+	int v;
+
+	if (user_version(db) == SCHEMA_VERSION)
 		return 0;
-	return sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) ==
-	    SQLITE_OK && sqlite3_exec(db, schema, NULL, NULL, NULL) ==
-	    SQLITE_OK && sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) ==
-	    SQLITE_OK ? 0 : -1;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	v = user_version(db);
+	if (v != SCHEMA_VERSION &&
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		(void)sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+		return -1;
+	}
+	return sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
 }
 
 struct relay_auth {

@@ -39,6 +39,8 @@ struct worker_pool {
 	const char		*name;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
+	pthread_cond_t		 ready_cond;
+	unsigned		 ready;		/* threads past init() */
 	struct worker_job	*head, *tail;	/* queued */
 	struct worker_job	*done_head, *done_tail;
 	unsigned		 backlog;
@@ -99,6 +101,8 @@ worker_main(void *p)
 	bool wake;
 
 	pthread_mutex_lock(&pool->lock);
+	pool->ready++;
+	pthread_cond_broadcast(&pool->ready_cond);
 	for (;;) {
 		while (pool->head == NULL && !pool->stopping)
 			pthread_cond_wait(&pool->cond, &pool->lock);
@@ -185,6 +189,7 @@ worker_pool_new(struct event_base *base, const char *name, unsigned nthreads,
 	pool->efd = -1;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
+	pthread_cond_init(&pool->ready_cond, NULL);
 	if (nthreads == 0) {
 		pool->inline_ctx = init != NULL ? init(init_arg) : NULL;
 		pool->ev = event_new(base, -1, 0, on_inline, pool);
@@ -207,6 +212,12 @@ worker_pool_new(struct event_base *base, const char *name, unsigned nthreads,
 			    strerror(e));
 		pool->nthreads++;
 	}
+	/* Started means ready: every thread has its context (its store and
+	   relay handles) before the daemon says it runs. */
+	pthread_mutex_lock(&pool->lock);
+	while (pool->ready < pool->nthreads)
+		pthread_cond_wait(&pool->ready_cond, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
 	return pool;
 }
 
@@ -242,6 +253,7 @@ worker_pool_free(struct worker_pool **pp)
 		(void)close(pool->efd);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->cond);
+	pthread_cond_destroy(&pool->ready_cond);
 	free(pool->threads);
 	free(pool);
 }

@@ -460,8 +460,8 @@ class Instance:
     def start(self, timeout=START_TIMEOUT):
         """Starts the daemon and waits until it is ready: every listener
         port is in LISTEN state on a socket of the daemon (so it accepts
-        TCP connections) and SIGTERM/SIGINT are caught, so stop() right
-        away is a clean stop. Readiness is read from /proc, not probed
+        TCP connections), SIGTERM/SIGINT are caught, so stop() right
+        away is a clean stop, and it has logged "daemon started". Readiness is read from /proc, not probed
         with connections: a probe would be a session the daemon logs and
         counts against 127.0.0.1's limits.
         Fails the test, with the log, when it exits or is not ready in
@@ -473,7 +473,10 @@ class Instance:
             waiting = set(self.ports.values())
             while self.proc.poll() is None:
                 waiting -= self.listening_ports()
-                if not waiting and self.handles_stop_signals():
+                # Bound ports come first (as root); "daemon started" is
+                # logged once the workers have their store handles too.
+                if (not waiting and self.handles_stop_signals() and
+                        "daemon started" in self.log(self.log_offset)):
                     return self
                 if time.monotonic() > deadline:
                     self.kill()
