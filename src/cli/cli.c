@@ -387,6 +387,16 @@ cli_store_result(struct cli *c, int r, const char *error)
 }
 
 int
+cli_finish(struct cli *c, int r, const char *error)
+{
+	if (r != 0) {
+		store_rollback(c->store);
+		return cli_store_result(c, r, error);
+	}
+	return cli_commit(c);
+}
+
+int
 cli_begin(struct cli *c)
 {
 	const char *err = "";

@@ -77,6 +77,9 @@ int	cli_need_filter(struct cli *, const char *customer, const char *domain);
 /* Maps a store result (0, -1, STORE_REFUSED) to an exit code, printing
    ERROR for failures. */
 int	cli_store_result(struct cli *, int r, const char *error);
+/* Ends the command's one transaction: R is the result of its change;
+   0 commits, anything else rolls back and reports ERROR. An exit code. */
+int	cli_finish(struct cli *, int r, const char *error);
 /* Begins / commits the command's one transaction (exit codes). */
 int	cli_begin(struct cli *);
 int	cli_commit(struct cli *);

@@ -23,14 +23,9 @@ cmd_add(struct cli *c)
 
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
-	for (i = 1; i < c->npos; i++) {
+	for (i = 1, r = 0; i < c->npos && r == 0; i++)
 		r = store_alias_add(c->store, c->pos[0], c->pos[i], &err);
-		if (r != 0) {
-			store_rollback(c->store);
-			return cli_store_result(c, r, err);
-		}
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	for (i = 1; i < c->npos; i++)
 		printf("alias %s -> %s added\n", c->pos[0], c->pos[i]);
@@ -116,15 +111,10 @@ cmd_delete(struct cli *c)
 
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
-	for (i = 1; i < c->npos || i == 1; i++) {
+	for (i = 1, r = 0; (i < c->npos || i == 1) && r == 0; i++)
 		r = store_alias_delete(c->store, c->pos[0],
 		    c->npos > 1 ? c->pos[i] : NULL, &err);
-		if (r != 0) {
-			store_rollback(c->store);
-			return cli_store_result(c, r, err);
-		}
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	if (c->npos == 1)
 		printf("alias %s deleted\n", c->pos[0]);

@@ -30,11 +30,7 @@ cmd_add(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_customer_add(c->store, c->pos[0], &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("customer %s added\n", c->pos[0]);
 	return 0;
@@ -90,11 +86,7 @@ set_status(struct cli *c, bool suspended)
 		return r;
 	r = store_customer_set_suspended(c->store, c->pos[0], suspended,
 	    &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("customer %s %s\n", c->pos[0],
 	    suspended ? "suspended" : "resumed");
@@ -124,11 +116,7 @@ cmd_delete(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_customer_delete(c->store, c->pos[0], c->force, &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("customer %s deleted (Maildirs under %s are kept)\n",
 	    c->pos[0], c->cfg->mail_dir);

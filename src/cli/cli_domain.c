@@ -34,11 +34,7 @@ cmd_add(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_domain_add(c->store, c->pos[0], c->customer, &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("domain %s added for customer %s\n", c->pos[0], c->customer);
 	return 0;
@@ -94,11 +90,7 @@ cmd_delete(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_domain_delete(c->store, c->pos[0], c->force, &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("domain %s deleted (Maildirs under %s are kept)\n", c->pos[0],
 	    c->cfg->mail_dir);

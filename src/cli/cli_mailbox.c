@@ -76,16 +76,13 @@ cmd_add(struct cli *c)
 	    0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_mailbox_add(c->store, c->pos[0], hash, c->quota, &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if (maildir_create(config_rel(c->cfg, c->cfg->mail_dir), a.domain, a.local, &err) == -1) {
+	if (r == 0 && maildir_create(config_rel(c->cfg, c->cfg->mail_dir),
+	    a.domain, a.local, &err) == -1) {
 		store_rollback(c->store);
 		cli_err(c, "cannot create the Maildir: %s", err);
 		return EXIT_SYSTEM;
 	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("mailbox %s added\n", c->pos[0]);
 	return 0;
@@ -164,11 +161,7 @@ cmd_passwd(struct cli *c)
 	    (r = cli_begin(c)) != 0)
 		return r;
 	r = store_mailbox_set_hash(c->store, c->pos[0], hash, &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("password of %s changed\n", c->pos[0]);
 	return 0;
@@ -191,11 +184,7 @@ cmd_quota(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_mailbox_set_quota(c->store, c->pos[0], q, &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("quota of %s set to %s\n", c->pos[0], q == 0 ? "unlimited" :
 	    c->pos[1]);
@@ -211,11 +200,7 @@ cmd_delete(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_mailbox_delete(c->store, c->pos[0], &err);
-	if (r != 0) {
-		store_rollback(c->store);
-		return cli_store_result(c, r, err);
-	}
-	if ((r = cli_commit(c)) != 0)
+	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
 	printf("mailbox %s deleted (its Maildir is kept)\n", c->pos[0]);
 	return 0;

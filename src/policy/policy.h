@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #include "core/addr.h"
 #include "core/config.h"
@@ -183,5 +184,10 @@ bool	auth_throttle_blocked(struct auth_throttle *, const struct netaddr *,
 	    time_t now);
 void	auth_throttle_failed(struct auth_throttle *, const struct netaddr *,
 	    time_t now);
+/* A failed login from ADDR: counts it, and says how long to wait before
+   answering so that the answer comes DELAY seconds after the command
+   (STARTED_MS, clock_mono_ms()), however long the check took. */
+void	auth_failure_wait(struct auth_throttle *, const struct netaddr *,
+	    uint64_t delay, uint64_t started_ms, struct timeval *wait_r);
 
 #endif

@@ -166,6 +166,18 @@ auth_throttle_blocked(struct auth_throttle *t, const struct netaddr *a,
 }
 
 void
+auth_failure_wait(struct auth_throttle *t, const struct netaddr *a,
+    uint64_t delay, uint64_t started_ms, struct timeval *wait_r)
+{
+	uint64_t ms = delay * 1000, spent = clock_mono_ms() - started_ms;
+
+	auth_throttle_failed(t, a, clock_now());
+	ms = spent >= ms ? 0 : ms - spent;
+	wait_r->tv_sec = (time_t)(ms / 1000);
+	wait_r->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+void
 auth_throttle_failed(struct auth_throttle *t, const struct netaddr *a,
     time_t now)
 {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/conn.h"
+#include "core/life.h"
 #include "core/linereader.h"
 #include "policy/policy.h"
 #include "pop3/pop3.h"
@@ -45,10 +46,8 @@ struct pop3_session {
 	struct linereader	 lr;
 	struct buf		 line;
 	bool			 busy;		/* async step running */
-	bool			 free_me;
-	unsigned		 lingers;	/* closing: flush checks */
+	struct life		 life;		/* resume, close, free */
 	struct worker_job	*job;
-	struct event		*ev_later;	/* resume / free */
 	struct event		*ev_delay;	/* failed-login delay */
 	char			 user[ADDR_BUFSZ];	/* after USER */
 	bool			 sasl_pending;	/* waiting for AUTH data */

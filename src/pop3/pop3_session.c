@@ -79,8 +79,7 @@ session_free(struct pop3_session *s)
 	pop3_stream_close(&s->stream);
 	maildrop_free(&s->drop);
 	buf_free(&s->line);
-	if (s->ev_later != NULL)
-		event_free(s->ev_later);
+	life_fini(&s->life);
 	if (s->ev_delay != NULL)
 		event_free(s->ev_delay);
 	conn_free(&s->conn);
@@ -98,7 +97,7 @@ pop3_server_free(struct pop3_server **sp)
 	while (srv->sessions != NULL) {
 		struct pop3_session *s = srv->sessions;
 
-		if (s->state != PS_TLS && s->state != PS_CLOSING && !s->free_me) {
+		if (s->state != PS_TLS && s->state != PS_CLOSING && !s->life.dying) {
 			pop3_reply(s, "-ERR [SYS/TEMP] Server shutting down");
 			conn_flush_now(s->conn);
 		}
@@ -108,55 +107,28 @@ pop3_server_free(struct pop3_server **sp)
 	free(srv);
 }
 
-static void linger(struct pop3_session *);
-
 static void
-on_later(evutil_socket_t fd, short what, void *arg)
+destroy(void *arg)
 {
-	struct pop3_session *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->free_me)
-		session_free(s);
-	else if (s->state == PS_CLOSING)
-		linger(s);
-	else
-		pop3_resume(s);
+	session_free(arg);
 }
 
 static void
-schedule_free(struct pop3_session *s)
+resume(void *arg)
 {
-	s->free_me = true;
-	bufferevent_disable(s->conn->bev, EV_READ | EV_WRITE);
-	event_active(s->ev_later, 0, 0);
-}
-
-/* Closing: free once the last reply has left, TLS layer included. */
-static void
-linger(struct pop3_session *s)
-{
-	static const struct timeval tick = { 0, 20000 };
-
-	if (conn_flushed(s->conn) || ++s->lingers > 250) {
-		schedule_free(s);
-		return;
-	}
-	(void)event_add(s->ev_later, &tick);
+	pop3_resume(arg);
 }
 
 void
 pop3_close(struct pop3_session *s, const char *why)
 {
-	if (s->state == PS_CLOSING || s->free_me)
+	if (s->state == PS_CLOSING || s->life.dying)
 		return;
 	log_debug("sess=%s pop3 closing: %s", s->conn->id, why);
 	pop3_enter_state(s, PS_CLOSING);
 	worker_cancel(&s->job);
 	s->busy = false;
-	bufferevent_disable(s->conn->bev, EV_READ);
-	linger(s);
+	life_close(&s->life);
 }
 
 static void
@@ -164,7 +136,7 @@ vreply(struct pop3_session *s, const char *fmt, va_list ap)
 {
 	struct evbuffer *out = bufferevent_get_output(s->conn->bev);
 
-	if (s->free_me)
+	if (s->life.dying)
 		return;
 	(void)evbuffer_add_vprintf(out, fmt, ap);
 	(void)evbuffer_add(out, "\r\n", 2);
@@ -591,7 +563,7 @@ pop3_resume(struct pop3_session *s)
 {
 	struct evbuffer *in, *out;
 
-	while (!s->busy && !s->free_me && s->state != PS_TLS &&
+	while (!s->busy && !s->life.dying && s->state != PS_TLS &&
 	    s->state != PS_CLOSING && s->state != PS_UPDATE) {
 		in = bufferevent_get_input(s->conn->bev);
 		out = bufferevent_get_output(s->conn->bev);
@@ -640,15 +612,11 @@ on_write(struct bufferevent *bev, void *arg)
 	struct pop3_session *s = arg;
 
 	(void)bev;
-	if (s->free_me)
+	if (life_written(&s->life))
 		return;
-	if (s->state == PS_CLOSING) {
-		linger(s);
-		return;
-	}
 	if (s->streaming || evbuffer_get_length(bufferevent_get_input(
 	    s->conn->bev)) > 0)
-		event_active(s->ev_later, 0, 0);
+		life_wake(&s->life);
 }
 
 static void on_event(struct bufferevent *, short, void *);
@@ -670,7 +638,7 @@ pop3_starttls_begin(struct pop3_session *s)
 	pop3_enter_state(s, PS_TLS);
 	if (conn_starttls(s->conn, &err) == -1) {
 		log_error("sess=%s pop3 stls: %s", s->conn->id, err);
-		schedule_free(s);
+		life_kill(&s->life);
 		return;
 	}
 	setup_bev(s);
@@ -682,7 +650,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct pop3_session *s = arg;
 
 	(void)bev;
-	if (s->free_me)
+	if (s->life.dying)
 		return;
 	if (what & BEV_EVENT_CONNECTED) {
 		char info[160];
@@ -709,7 +677,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		conn_set_timeout(s->conn, 10);
 		return;
 	}
-	schedule_free(s);
+	life_kill(&s->life);
 }
 
 void
@@ -724,7 +692,7 @@ pop3_server_accept(struct conn *c, void *arg)
 	s->stream.fd = -1;
 	linereader_init(&s->lr, POP3_LINE_MAX);
 	buf_init(&s->line, POP3_SASL_MAX);
-	s->ev_later = event_new(srv->d.base, -1, 0, on_later, s);
+	life_init(&s->life, srv->d.base, c, resume, destroy, s);
 	s->next = srv->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;

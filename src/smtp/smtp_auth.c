@@ -62,14 +62,10 @@ auth_failed_reply(evutil_socket_t fd, short what, void *arg)
 static void
 fail_later(struct smtp_session *s, uint64_t started_ms)
 {
-	uint64_t delay = s->cfg->auth_failure_delay * 1000, spent;
 	struct timeval tv;
 
-	auth_throttle_failed(s->srv->d.throttle, &s->conn->peer, clock_now());
-	spent = clock_mono_ms() - started_ms;
-	delay = spent >= delay ? 0 : delay - spent;
-	tv.tv_sec = (time_t)(delay / 1000);
-	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	auth_failure_wait(s->srv->d.throttle, &s->conn->peer,
+	    s->cfg->auth_failure_delay, started_ms, &tv);
 	if (s->ev_delay == NULL)
 		s->ev_delay = evtimer_new(s->srv->d.base, auth_failed_reply, s);
 	s->busy = true;

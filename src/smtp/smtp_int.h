@@ -10,6 +10,7 @@
 #include "core/conn.h"
 #include "core/dns.h"
 #include "core/ids.h"
+#include "core/life.h"
 #include "core/linereader.h"
 #include "core/reply.h"
 #include "policy/policy.h"
@@ -100,9 +101,7 @@ struct smtp_session {
 	bool			 busy;		/* an async step runs */
 	struct worker_job	*job;
 	struct dns_req		*dnsreq;
-	struct event		*ev_later;	/* resume / free */
-	bool			 free_me;
-	unsigned		 lingers;	/* closing: flush checks */
+	struct life		 life;		/* resume, close, free */
 	struct smtp_tx		*tx;
 	unsigned		 errors;
 	uint64_t		 nmsgs;

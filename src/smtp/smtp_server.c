@@ -83,8 +83,7 @@ session_free(struct smtp_session *s)
 	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
 	smtp_tx_free(&s->tx);
 	buf_free(&s->line);
-	if (s->ev_later != NULL)
-		event_free(s->ev_later);
+	life_fini(&s->life);
 	conn_free(&s->conn);
 	free(s);
 }
@@ -102,7 +101,7 @@ smtp_server_free(struct smtp_server **sp)
 
 		/* Best effort: the socket may take the line at once. */
 		if (s->state != SS_TLS && s->state != SS_CLOSING &&
-		    !s->free_me) {
+		    !s->life.dying) {
 			smtp_reply_id(s, REPLY_SHUTDOWN);
 			conn_flush_now(s->conn);
 		}
@@ -111,50 +110,22 @@ smtp_server_free(struct smtp_server **sp)
 	free(srv);
 }
 
-/* Deferred work: free a closed session, or resume its input. */
-static void linger(struct smtp_session *);
-
 static void
-on_later(evutil_socket_t fd, short what, void *arg)
+destroy(void *arg)
 {
-	struct smtp_session *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->free_me)
-		session_free(s);
-	else if (s->state == SS_CLOSING)
-		linger(s);
-	else
-		smtp_process(s);
+	session_free(arg);
 }
 
 static void
-schedule_free(struct smtp_session *s)
+resume(void *arg)
 {
-	s->free_me = true;
-	bufferevent_disable(s->conn->bev, EV_READ | EV_WRITE);
-	event_active(s->ev_later, 0, 0);
-}
-
-/* Closing: free once the last reply has left, TLS layer included (its
-   filter hands data down without telling us when it is sent). */
-static void
-linger(struct smtp_session *s)
-{
-	static const struct timeval tick = { 0, 20000 };
-
-	if (conn_flushed(s->conn) || ++s->lingers > 250) {
-		schedule_free(s);
-		return;
-	}
-	(void)event_add(s->ev_later, &tick);
+	smtp_process(arg);
 }
 
 void
 smtp_close(struct smtp_session *s, const char *why)
 {
-	if (s->state == SS_CLOSING || s->free_me)
+	if (s->state == SS_CLOSING || s->life.dying)
 		return;
 	log_debug("sess=%s smtp closing: %s", s->conn->id, why);
 	smtp_enter_state(s, SS_CLOSING);
@@ -162,8 +133,7 @@ smtp_close(struct smtp_session *s, const char *why)
 	if (s->ev_delay != NULL)
 		(void)event_del(s->ev_delay);
 	s->busy = false;
-	bufferevent_disable(s->conn->bev, EV_READ);
-	linger(s);
+	life_close(&s->life);
 }
 
 static void
@@ -171,7 +141,7 @@ write_line(struct smtp_session *s, const char *text, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(s->conn->bev);
 
-	if (s->free_me)
+	if (s->life.dying)
 		return;
 	(void)evbuffer_add(out, text, len);
 	(void)evbuffer_add(out, "\r\n", 2);
@@ -286,7 +256,7 @@ smtp_process(struct smtp_session *s)
 {
 	struct evbuffer *in, *out;
 
-	while (!s->busy && !s->free_me) {
+	while (!s->busy && !s->life.dying) {
 		if (s->state == SS_CONNECTED || s->state == SS_TLS ||
 		    s->state == SS_CLOSING)
 			return;
@@ -346,7 +316,7 @@ void
 smtp_resume(struct smtp_session *s)
 {
 	s->busy = false;
-	if (s->state != SS_CLOSING && !s->free_me)
+	if (s->state != SS_CLOSING && !s->life.dying)
 		smtp_process(s);
 }
 
@@ -363,16 +333,13 @@ on_write(struct bufferevent *bev, void *arg)
 	struct smtp_session *s = arg;
 
 	(void)bev;
-	if (s->free_me)
+	if (life_written(&s->life))
 		return;
-	if (s->state == SS_CLOSING) {
-		linger(s);
-		return;
-	}
 	if (!(bufferevent_get_enabled(s->conn->bev) & EV_READ) &&
 	    s->state != SS_TLS) {
+		/* The client read its replies: read its input again. */
 		bufferevent_enable(s->conn->bev, EV_READ);
-		event_active(s->ev_later, 0, 0);
+		life_wake(&s->life);
 	}
 }
 
@@ -396,7 +363,7 @@ smtp_starttls_begin(struct smtp_session *s)
 	smtp_enter_state(s, SS_TLS);
 	if (conn_starttls(s->conn, &err) == -1) {
 		log_error("sess=%s smtp starttls: %s", s->conn->id, err);
-		schedule_free(s);
+		life_kill(&s->life);
 		return;
 	}
 	setup_bev(s);
@@ -408,7 +375,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct smtp_session *s = arg;
 
 	(void)bev;
-	if (s->free_me)
+	if (s->life.dying)
 		return;
 	if (what & BEV_EVENT_CONNECTED) {
 		char info[160];
@@ -440,7 +407,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			conn_set_timeout(s->conn, 10);
 			return;
 		}
-		schedule_free(s);
+		life_kill(&s->life);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR)
@@ -448,7 +415,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (s->tx != NULL && (s->state == SS_DATA || s->state == SS_BDAT))
 		log_info("sess=%s smtp lost client=%s during %s",
 		    s->conn->id, s->conn->peer_str, state_names[s->state]);
-	schedule_free(s);
+	life_kill(&s->life);
 }
 
 #define RDNS_TIMEOUT_MS 10000
@@ -457,7 +424,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 static void
 pre_greet_done(struct smtp_session *s)
 {
-	if (--s->pre_greet > 0 || s->free_me)
+	if (--s->pre_greet > 0 || s->life.dying)
 		return;
 	if (s->conn->lc->gate_connect && !s->rs.trusted &&
 	    !s->ip_authorized) {
@@ -549,7 +516,7 @@ smtp_server_accept(struct conn *c, void *arg)
 	s->conn = c;
 	linereader_init(&s->lr, SMTP_LINE_MAX);
 	buf_init(&s->line, SMTP_SASL_MAX);
-	s->ev_later = event_new(srv->d.base, -1, 0, on_later, s);
+	life_init(&s->life, srv->d.base, c, resume, destroy, s);
 	s->next = srv->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;
