@@ -256,6 +256,25 @@ result(struct store *s, int64_t r, const char **error_r)
 	return 0;
 }
 
+/* One row by KEY into OUT (cleared first): the lookup convention. */
+static int
+lookup(struct store *s, enum store_stmt st, const char *key,
+    store_row_cb *cb, void *out, size_t outsz, const char **error_r)
+{
+	struct store_val v[1];
+	int64_t r;
+
+	v[0] = SV_T(key);
+	if (outsz > 0)
+		memset(out, 0, outsz);
+	r = run(s, st, v, 1, cb, out);
+	if (r < 0) {
+		*error_r = buf_cstr(&s->err);
+		return -1;
+	}
+	return r > 0;
+}
+
 /* ---- customers ---- */
 
 static void
@@ -275,19 +294,11 @@ store_customer_get(struct store *s, const char *name,
     struct store_customer *c, const char **error_r)
 {
 	char n[STORE_NAME_MAX + 1];
-	struct store_val v[1];
-	int64_t r;
 
 	if (canon_customer(s, name, n, error_r) != 0)
 		return 0;
-	v[0] = SV_T(n);
-	memset(c, 0, sizeof(*c));
-	r = run(s, SQL_CUSTOMER_GET, v, 1, row_customer, c);
-	if (r < 0) {
-		*error_r = buf_cstr(&s->err);
-		return -1;
-	}
-	return r > 0;
+	return lookup(s, SQL_CUSTOMER_GET, n, row_customer, c, sizeof(*c),
+	    error_r);
 }
 
 int
@@ -410,19 +421,11 @@ store_domain_get(struct store *s, const char *domain, struct store_domain *d,
     const char **error_r)
 {
 	char n[ADDR_DOMAIN_MAX + 1];
-	struct store_val v[1];
-	int64_t r;
 
 	if (canon_domain(s, domain, n, error_r) != 0)
 		return 0;
-	v[0] = SV_T(n);
-	memset(d, 0, sizeof(*d));
-	r = run(s, SQL_DOMAIN_GET, v, 1, row_domain, d);
-	if (r < 0) {
-		*error_r = buf_cstr(&s->err);
-		return -1;
-	}
-	return r > 0;
+	return lookup(s, SQL_DOMAIN_GET, n, row_domain, d, sizeof(*d),
+	    error_r);
 }
 
 int
@@ -541,19 +544,11 @@ store_mailbox_get(struct store *s, const char *address,
 {
 	char n[ADDR_BUFSZ];
 	struct mailaddr a;
-	struct store_val v[1];
-	int64_t r;
 
 	if (canon_address(s, address, &a, n, error_r) != 0)
 		return 0;
-	v[0] = SV_T(n);
-	memset(m, 0, sizeof(*m));
-	r = run(s, SQL_MAILBOX_GET, v, 1, row_mailbox, m);
-	if (r < 0) {
-		*error_r = buf_cstr(&s->err);
-		return -1;
-	}
-	return r > 0;
+	return lookup(s, SQL_MAILBOX_GET, n, row_mailbox, m, sizeof(*m),
+	    error_r);
 }
 
 /* The hosted domain of A, or a refusal naming it. */
@@ -724,18 +719,10 @@ store_alias_targets(struct store *s, const char *address, struct strlist *out,
 {
 	char n[ADDR_BUFSZ];
 	struct mailaddr a;
-	struct store_val v[1];
-	int64_t r;
 
 	if (canon_address(s, address, &a, n, error_r) != 0)
 		return 0;
-	v[0] = SV_T(n);
-	r = run(s, SQL_ALIAS_TARGETS, v, 1, row_target, out);
-	if (r < 0) {
-		*error_r = buf_cstr(&s->err);
-		return -1;
-	}
-	return r > 0;
+	return lookup(s, SQL_ALIAS_TARGETS, n, row_target, out, 0, error_r);
 }
 
 int
