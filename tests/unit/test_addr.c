@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <stdbool.h>
 
 #include "core/addr.h"
@@ -21,25 +23,6 @@
 
 /* ---- helpers ---- */
 
-static struct CMUnitTest *tests;
-static size_t ntests, captests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, const void *row)
-{
-	if (ntests == captests) {
-		captests = captests == 0 ? 64 : captests * 2;
-		tests = realloc(tests, captests * sizeof(*tests));
-		if (tests == NULL)
-			abort();
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = (void *)(uintptr_t)row;
-	ntests++;
-}
 
 /* N bytes of S in a buffer of exactly N bytes (no NUL after them). */
 static char *

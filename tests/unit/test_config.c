@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -30,25 +32,6 @@
 /* ---- helpers ---- */
 
 /* The dynamic test list: one entry per table row. */
-static struct CMUnitTest *tests;
-static size_t ntests, captests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, const void *row)
-{
-	if (ntests == captests) {
-		captests = captests == 0 ? 64 : captests * 2;
-		tests = realloc(tests, captests * sizeof(*tests));
-		if (tests == NULL)
-			abort();
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = (void *)(uintptr_t)row;
-	ntests++;
-}
 
 static void
 print_errors(const struct strlist *errs)

@@ -29,27 +29,12 @@
 
 /* ---- helpers ---- */
 
-static struct CMUnitTest *tests;
-static size_t ntests, captests;
 
 static int cleanup(void **);
 
-static void
-add_test(const char *name, CMUnitTestFunction fn, const void *row)
-{
-	if (ntests == captests) {
-		captests = captests == 0 ? 64 : captests * 2;
-		tests = realloc(tests, captests * sizeof(*tests));
-		if (tests == NULL)
-			abort();
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = cleanup;
-	tests[ntests].initial_state = (void *)(uintptr_t)row;
-	ntests++;
-}
+#define TEST_TEARDOWN cleanup
+#include "testlib.h"
+
 
 #define MAXEV	8
 

@@ -24,8 +24,6 @@
 
 /* ---- helpers ---- */
 
-static struct CMUnitTest *tests;
-static size_t ntests, captests;
 
 /* The one input buffer alive: exact() replaces it, the teardown frees
    it, so that a failed assertion (a longjmp) leaks nothing. */
@@ -40,22 +38,9 @@ free_input(void **state)
 	return 0;
 }
 
-static void
-add_test(const char *name, CMUnitTestFunction fn, const void *row)
-{
-	if (ntests == captests) {
-		captests = captests == 0 ? 64 : captests * 2;
-		tests = realloc(tests, captests * sizeof(*tests));
-		if (tests == NULL)
-			abort();
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = free_input;
-	tests[ntests].initial_state = (void *)(uintptr_t)row;
-	ntests++;
-}
+#define TEST_TEARDOWN free_input
+#include "testlib.h"
+
 
 /* N bytes of S in a buffer of exactly N bytes (no NUL after them); the
    previous one is freed. */

@@ -32,28 +32,14 @@
 #define HASH2	"$2b$05$CCCCCCCCCCCCCCCCCCCCC." \
 	"E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
 
-static struct CMUnitTest *tests;
-static size_t ntests, captests;
 
 static int setup(void **state);
 static int teardown(void **state);
 
-static void
-add_test(const char *name, CMUnitTestFunction fn, const void *row)
-{
-	if (ntests == captests) {
-		captests = captests == 0 ? 64 : captests * 2;
-		tests = realloc(tests, captests * sizeof(*tests));
-		if (tests == NULL)
-			abort();
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = setup;
-	tests[ntests].teardown_func = teardown;
-	tests[ntests].initial_state = (void *)(uintptr_t)row;
-	ntests++;
-}
+#define TEST_SETUP setup
+#define TEST_TEARDOWN teardown
+#include "testlib.h"
+
 
 /* ---- fixture ---- */
 

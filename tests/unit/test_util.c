@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -23,25 +25,6 @@
 #include "util/str.h"
 #include "util/compat.h"
 
-static struct CMUnitTest *tests;
-static size_t ntests, captests;
-
-static void
-add_test(const char *name, CMUnitTestFunction fn, const void *row)
-{
-	if (ntests == captests) {
-		captests = captests == 0 ? 64 : captests * 2;
-		tests = realloc(tests, captests * sizeof(*tests));
-		if (tests == NULL)
-			abort();
-	}
-	tests[ntests].name = name;
-	tests[ntests].test_func = fn;
-	tests[ntests].setup_func = NULL;
-	tests[ntests].teardown_func = NULL;
-	tests[ntests].initial_state = (void *)(uintptr_t)row;
-	ntests++;
-}
 
 /* ==== buf ==== */
 
