@@ -1,0 +1,856 @@
+"""Several hosts (SPEC 4, issue 9): two `popgate serve` instances, A and
+B, with their own listeners and data directories but one account store
+on PostgreSQL (`store = postgresql://...`), one relay table in Redis
+(`relay_store = redis://...`) and one Maildir tree (mail_dir, as a
+shared NFS export would be). PostgreSQL and Redis are real servers from
+Debian, started for this module by multihost_helpers.py as an
+unprivileged user on loopback ports in a temporary directory.
+
+Every test uses its own customer and its own client address 127.0.0.N,
+so the shared store and relay table carry nothing from one test into
+the next. The tests that stop Redis or PostgreSQL come last and start
+them again whatever happens.
+"""
+import itertools
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import harness
+import multihost_helpers as mh
+from relay_helpers import DENIED_TEXT, PASSWORD, Smtp, message, queued_id
+from smtpsink import SmtpSink
+
+REDIS_DB = 3                 # not 0: the URI's database must be honoured
+RELAY_WINDOW = 600           # seconds (relay_window = 10m)
+CAP = 4                      # relay_max_messages_per_hour of A and B
+REMOTE_DOMAIN = "example.org"
+TIMEOUT = 15
+
+# Short delivery timings (as in delivery_helpers.FAST), no login delay.
+COMMON = {
+    "auth_failure_delay": "0",
+    "retry_min": "1s",
+    "retry_max": "2s",
+    "max_queue_lifetime": "1h",
+    "delay_warning": "0",
+    "connect_timeout": "3s",
+    "relay_window": "10m",
+    "relay_max_messages_per_hour": str(CAP),
+}
+
+_ips = itertools.count(20)
+_names = itertools.count(1)
+
+
+def next_ip():
+    """A client address no other test of this module has used."""
+    n = next(_ips)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
+# ---- fixtures ----
+
+@pytest.fixture(scope="session")
+def backends():
+    """PostgreSQL and Redis, running for the whole test run. A server
+    that cannot start fails the tests (never skips them)."""
+    try:
+        b = mh.Backends()
+    except (mh.ServerError, OSError, subprocess.SubprocessError) as e:
+        pytest.fail(f"cannot start PostgreSQL and Redis for the two-host "
+                    f"test (scripts/bootstrap installs them): {e}",
+                    pytrace=False)
+    yield b
+    b.cleanup()
+
+
+class Cluster:
+    """A and B sharing DB (on PG), Redis database REDIS_DB and MAIL_DIR;
+    SINK gets what they relay to example.org."""
+
+    def __init__(self, backends, tls_files):
+        self.pg = backends.pg
+        self.redis = backends.redis
+        self.db = "popgate_mh"
+        self.uri = self.pg.create_db(self.db)
+        self.relay_uri = self.redis.uri(REDIS_DB)
+        self.mail_dir = os.path.join(backends.base, "mail")
+        os.makedirs(self.mail_dir, mode=0o750)
+        harness.chown_tree(self.mail_dir)
+        self.sink = SmtpSink().start()
+        self.instances = []
+        self.a = self.instance(tls_files)
+        self.b = self.instance(tls_files)
+
+    def config(self, **extra):
+        c = dict(COMMON, store=self.uri, relay_store=self.relay_uri,
+                 mail_dir=self.mail_dir)
+        c.update(extra)
+        return c
+
+    def instance(self, tls_files, **extra):
+        inst = harness.Instance(
+            config=self.config(**extra), tls=tls_files,
+            extra_lines=[f"transport {REMOTE_DOMAIN} = "
+                         f"127.0.0.1:{self.sink.port}"])
+        self.instances.append(inst)
+        return inst
+
+    def start(self):
+        # A first: its first store open creates the schema (a race of two
+        # hosts on an empty database is a test of its own).
+        self.a.start()
+        self.b.start()
+
+    def close(self):
+        try:
+            for inst in self.instances:
+                if inst.running:
+                    inst.stop()
+        finally:
+            for inst in self.instances:
+                inst.cleanup()
+            self.sink.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(backends, tls_files):
+    c = Cluster(backends, tls_files)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def hosts(cluster):
+    """(A, B), both running (a test that stopped one fails here)."""
+    for inst in (cluster.a, cluster.b):
+        assert inst.running, f"popgate serve died:\n{inst.log()[-4000:]}"
+    return cluster.a, cluster.b
+
+
+# ---- helpers ----
+
+def add_customer(inst, boxes=("ann",), name=None, password=PASSWORD):
+    """A new customer with domain NAME.test and mailboxes BOXES there,
+    made with INST's CLI; returns (name, domain, [addresses])."""
+    name = name or f"mh{next(_names)}"
+    domain = f"{name}.test"
+    inst.cli("customer", "add", name, check=True)
+    inst.cli("domain", "add", domain, "--customer", name, check=True)
+    addrs = []
+    for box in boxes:
+        addr = f"{box}@{domain}"
+        inst.cli("mailbox", "add", addr, input=password + "\n", check=True)
+        addrs.append(addr)
+    return name, domain, addrs
+
+
+def pop3(inst, user, password=PASSWORD, source="127.0.0.1", port="pop3"):
+    """USER/PASS from SOURCE, then QUIT; the reply that decided the login
+    (PASS, or USER when that one was refused)."""
+    with socket.create_connection(("127.0.0.1", inst.ports[port]),
+                                  timeout=TIMEOUT,
+                                  source_address=(source, 0)) as s:
+        f = s.makefile("rb")
+
+        def line():
+            l = f.readline()
+            assert l.endswith(b"\r\n"), f"POP3 connection closed: {l!r}"
+            return l[:-2].decode("utf-8", "replace")
+
+        def cmd(text):
+            s.sendall(text.encode() + b"\r\n")
+            return line()
+
+        try:
+            g = line()
+            assert g.startswith("+OK"), f"POP3 greeting: {g}"
+            r = cmd(f"USER {user}")
+            if r.startswith("+OK"):
+                r = cmd(f"PASS {password}")
+            try:
+                cmd("QUIT")
+            except (AssertionError, OSError):
+                pass
+            return r
+        finally:
+            f.close()
+
+
+def login(inst, user, source, password=PASSWORD):
+    r = pop3(inst, user, password, source)
+    assert r.startswith("+OK"), \
+        f"POP3 login of {user} from {source} on port " \
+        f"{inst.ports['pop3']}: {r}\n{inst.log()[-3000:]}"
+    return r
+
+
+def relay(inst, source, sender, rcpt, port="smtp"):
+    """One transaction in a new session from SOURCE: [Reply] up to the
+    refusal or the end of DATA."""
+    with Smtp(inst.ports[port], source=source) as c:
+        c.ehlo()
+        return c.send_mail(sender, [rcpt])
+
+
+def assert_relayed(replies):
+    assert [r.code for r in replies] == [250, 250, 250], replies
+    return queued_id(replies[-1])
+
+
+def assert_denied(replies, rcpt):
+    """Refused by the rule `authorized` (README: 554 5.7.1 at RCPT)."""
+    assert [r.code for r in replies] == [250, 554], replies
+    assert replies[1].text == f"554 5.7.1 <{rcpt}>: {DENIED_TEXT}", replies
+
+
+def remote(tag):
+    """A unique external recipient for this test."""
+    return f"{tag}-{next(_names)}@{REMOTE_DOMAIN}"
+
+
+def sink_got(sink, rcpt, timeout=20):
+    """The message the sink received for RCPT (waits for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sink.lock:
+            for m in sink.messages:
+                if rcpt in m.rcpts:
+                    return m
+        time.sleep(0.05)
+    return None
+
+
+def sink_count(sink, rcpts):
+    with sink.lock:
+        return sum(1 for m in sink.messages for r in m.rcpts if r in rcpts)
+
+
+def relay_rows(inst, address=None):
+    rows = inst.cli_json("relay", "list")
+    return [r for r in rows if address is None or r["address"] == address]
+
+
+def log_size(inst):
+    try:
+        return os.path.getsize(inst.log_path)
+    except FileNotFoundError:
+        return 0
+
+
+def wait_log(inst, pattern, since=0, timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        for l in inst.log(since).splitlines():
+            if re.search(pattern, l):
+                return l
+        if time.monotonic() > deadline:
+            pytest.fail(f"no log line matching {pattern!r} in "
+                        f"{inst.log_path}:\n{inst.log(since)[-4000:]}")
+        time.sleep(0.05)
+
+
+# ---- one account base ----
+
+def test_accounts_made_on_a_are_seen_on_b_at_once(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    # No wait, no restart: B reads the same store.
+    assert login(b, ann, "127.0.0.1").startswith("+OK")
+    assert [m["address"] for m in b.cli_json("mailbox", "list")
+            if m["customer"] == name] == [ann]
+    assert b.cli_json("customer", "show", name)["status"] == "active"
+    # A password change on B is what A checks next.
+    b.cli("mailbox", "passwd", ann, input="n3w-pass\n", check=True)
+    assert pop3(a, ann, PASSWORD).startswith("-ERR [AUTH]")
+    login(a, ann, "127.0.0.1", password="n3w-pass")
+    # Mail accepted by B for the mailbox is read through A (shared
+    # mail_dir, one account base).
+    with Smtp(b.ports["smtp"]) as c:
+        c.ehlo()
+        assert_relayed(c.send_mail("someone@outside.test", [ann]))
+    r = pop3(a, ann, "n3w-pass")
+    assert r.startswith("+OK") and "1 message" in r, r
+    # The schema is popgate's own, in the database of the URI.
+    assert cluster.pg.tables(cluster.db), "no tables in the PG database"
+
+
+# ---- the relay table is shared ----
+
+def test_without_a_login_b_refuses_relay(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    for inst in (b, a):
+        for port in ("smtp", "smtp2"):
+            rcpt = remote("nologin")
+            assert_denied(relay(inst, ip, ann, rcpt, port=port), rcpt)
+    # The gate=connect listener refuses in the greeting.
+    with Smtp(b.ports["smtp_gate"], source=ip, greet=False) as c:
+        g = c.reply()
+        assert g.text.startswith("554 5.7.1"), g
+    # A failed login on A opens nothing on B.
+    assert pop3(a, ann, "wrong", ip).startswith("-ERR [AUTH]")
+    rcpt = remote("nologin")
+    assert_denied(relay(b, ip, ann, rcpt), rcpt)
+    # Mail to a hosted mailbox needs no authorization (the MX job).
+    with Smtp(b.ports["smtp"], source=ip) as c:
+        c.ehlo()
+        assert_relayed(c.send_mail("someone@outside.test", [ann]))
+    assert relay_rows(b, ip) == []
+
+
+def test_pop3_login_on_a_opens_relay_on_b(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    rcpt = remote("opened")
+    assert_denied(relay(b, ip, ann, rcpt), rcpt)
+    login(a, ann, ip)
+    since = log_size(b)
+    qid = assert_relayed(relay(b, ip, ann, rcpt))
+    line = wait_log(b, rf"qid={qid} smtp relayed to=<{re.escape(rcpt)}>",
+                    since)
+    assert (f'grant="pop-before-smtp key={ip} customer={name} '
+            f'mailbox={ann} ') in line, line
+    assert f"login-client={ip} listener=pop3" in line, line
+    m = sink_got(cluster.sink, rcpt)
+    assert m is not None, f"the sink got nothing for {rcpt}:\n" \
+        f"{b.log(since)[-4000:]}"
+    assert m.mail_from == ann
+    # And the other way round: a login on B opens A (another address).
+    ip2 = next_ip()
+    rcpt2 = remote("opened")
+    assert_denied(relay(a, ip2, ann, rcpt2), rcpt2)
+    login(b, ann, ip2)
+    assert_relayed(relay(a, ip2, ann, rcpt2))
+    assert sink_got(cluster.sink, rcpt2) is not None
+    # The relay rules still apply on B: a sender of another customer is
+    # refused even from the opened address.
+    other, _, [zed] = add_customer(a, boxes=("zed",))
+    r = relay(b, ip, zed, remote("opened"))
+    assert r[1].text.startswith("553 5.7.1"), r
+
+
+def test_relay_list_on_b_shows_the_authorization_made_on_a(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    rows = relay_rows(b, ip)
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert (row["address"], row["customer"], row["mailbox"], row["client"],
+            row["listener"]) == (ip, name, ann, ip, "pop3"), row
+    # Expires one relay_window after it was opened.
+    fmt = "%Y-%m-%d %H:%M:%S"
+    opened = time.mktime(time.strptime(row["opened"], fmt))
+    expires = time.mktime(time.strptime(row["expires"], fmt))
+    assert expires - opened == RELAY_WINDOW, row
+    assert relay_rows(a, ip) == rows
+    # The aligned table too.
+    p = b.cli("relay", "list", check=True)
+    assert any(l.split()[:3] == [ip, name, ann]
+               for l in p.stdout.splitlines()), p.stdout
+    # `relay explain` on B sees it.
+    p = b.cli("relay", "explain", ip, ann, remote("explain"))
+    assert p.returncode == 0, p
+    assert not re.search(r"authorized\s+NO", p.stdout), p.stdout
+    # `relay revoke` on B closes A; `relay allow` on A opens B.
+    p = b.cli("relay", "revoke", ip, check=True)
+    assert "1 authorization(s) revoked" in p.stdout, p.stdout
+    assert relay_rows(a, ip) == []
+    rcpt = remote("revoked")
+    assert_denied(relay(a, ip, ann, rcpt), rcpt)
+    ip2 = next_ip()
+    a.cli("relay", "allow", ip2, "--customer", name, check=True)
+    [row] = relay_rows(b, ip2)
+    assert (row["customer"], row["listener"]) == (name, "cli"), row
+    assert_relayed(relay(b, ip2, ann, remote("allowed")))
+    a.cli("relay", "revoke", "--customer", name, check=True)
+    assert relay_rows(b, ip2) == []
+
+
+def test_redis_keys_expire_with_the_window(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    assert_relayed(relay(b, ip, ann, remote("ttl")))
+    keys = cluster.redis.keys(REDIS_DB)
+    assert keys, f"nothing in Redis database {REDIS_DB} after a login"
+    forever = [k for k, ttl in keys.items() if ttl < 0]
+    assert not forever, f"Redis keys without a TTL: {forever}"
+    assert any(0 < ttl <= RELAY_WINDOW for ttl in keys.values()), \
+        f"no key expiring within relay_window ({RELAY_WINDOW}s): {keys}"
+    assert all(ttl <= 2 * 3600 for ttl in keys.values()), keys
+    # Only the database of the URI is used.
+    assert cluster.redis.keys(0) == {}, cluster.redis.keys(0)
+
+
+def test_suspend_on_a_closes_relay_on_b_within_a_second(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann, bob] = add_customer(a, boxes=("ann", "bob"))
+    other, _, [zed] = add_customer(a, boxes=("zed",))
+    ip, ip2 = next_ip(), next_ip()
+    login(a, ann, ip)
+    login(a, bob, ip2)
+    login(a, zed, ip2)                  # NAT: two customers on ip2
+    assert len(relay_rows(b, ip)) == 1 and len(relay_rows(b, ip2)) == 2
+    with Smtp(b.ports["smtp"], source=ip) as c:
+        c.ehlo()
+        assert_relayed(c.send_mail(ann, [remote("susp")]))
+        t0 = time.monotonic()
+        p = a.cli("customer", "suspend", name, check=True)
+        t1 = time.monotonic()
+        assert f"2 relay authorization(s) of {name} revoked" in p.stdout, \
+            p.stdout
+        # Poll B with new sessions until it refuses (at most 1 s).
+        deadline = t1 + 1.0
+        tries = 0
+        while True:
+            tries += 1
+            rcpt = remote("susp")
+            r = relay(b, ip, ann, rcpt)
+            if r[-1].code != 250:
+                break
+            assert time.monotonic() < deadline, \
+                f"B still relays for suspended {name} " \
+                f"{time.monotonic() - t1:.2f}s after `customer suspend` " \
+                f"returned ({tries} tries): {r}"
+            time.sleep(0.05)
+        elapsed = time.monotonic() - t1
+        assert [x.code for x in r][:1] == [250] and len(r) == 2, r
+        assert r[1].code in (550, 554) and \
+            r[1].text[4:9] == "5.7.1", r
+        # The session opened before the suspension is refused too (the
+        # check is made for every transaction).
+        r = c.send_mail(ann, [remote("susp")])
+        assert r[1].code in (550, 554) and r[1].text[4:9] == "5.7.1", r
+    print(f"suspend via A: CLI {t1 - t0:.2f}s, refused on B "
+          f"{elapsed:.2f}s after it returned")
+    # Its authorizations are gone everywhere; the other customer behind
+    # the NAT keeps its own.
+    assert relay_rows(b, ip) == []
+    assert [row["customer"] for row in relay_rows(b, ip2)] == [other]
+    assert_relayed(relay(b, ip2, zed, remote("susp")))
+    r = relay(b, ip2, bob, remote("susp"))
+    assert r[1].code in (550, 553, 554), r
+    # A login of the suspended customer reads mail but opens nothing.
+    login(b, ann, ip)
+    assert relay_rows(a, ip) == []
+    a.cli("customer", "resume", name, check=True)
+    login(b, ann, ip)
+    assert_relayed(relay(a, ip, ann, remote("susp")))
+
+
+def test_hourly_cap_is_shared(hosts, cluster):
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    sent = []
+    for i in range(CAP):
+        inst = a if i < CAP // 2 else b
+        rcpt = remote("cap")
+        assert_relayed(relay(inst, ip, ann, rcpt))
+        sent.append(rcpt)
+    for inst in (a, b):
+        r = relay(inst, ip, ann, remote("cap"))
+        assert [x.code for x in r] == [250, 450], r
+        assert r[1].text == (f"450 4.7.1 Hourly message limit reached "
+                             f"({CAP} per hour), try again later"), r
+    p = b.cli("relay", "explain", ip, ann, remote("cap"))
+    assert "refused by rule hourly-messages: 450 4.7.1" in p.stdout, p
+    # Another customer from the same address is not charged for it.
+    other, _, [zed] = add_customer(a, boxes=("zed",))
+    login(b, zed, ip)
+    assert_relayed(relay(b, ip, zed, remote("cap")))
+    deadline = time.monotonic() + 20
+    while sink_count(cluster.sink, sent) < CAP and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sink_count(cluster.sink, sent) == CAP
+
+
+def test_hourly_cap_counts_concurrent_messages_atomically(hosts, cluster):
+    """CAP messages whose ends of DATA reach A and B at the same moment
+    must all be counted: the next one is refused."""
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    conns = []
+    try:
+        for i in range(CAP):
+            c = Smtp((a if i % 2 else b).ports["smtp"], source=ip)
+            conns.append(c)
+            c.ehlo()
+            c.expect(f"MAIL FROM:<{ann}>", "250")
+            c.expect(f"RCPT TO:<{remote('atomic')}>", "250")
+            c.expect("DATA", "354")
+            c.send(message(ann, "x@example.org"))
+        barrier = threading.Barrier(len(conns))
+        replies = [None] * len(conns)
+
+        def finish(i, c):
+            barrier.wait()
+            c.send(".\r\n")
+            replies[i] = c.reply()
+
+        threads = [threading.Thread(target=finish, args=(i, c))
+                   for i, c in enumerate(conns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT * 2)
+        assert [r.code if r else None for r in replies] == [250] * CAP, \
+            replies
+    finally:
+        for c in conns:
+            c.close()
+    for inst in (a, b):
+        r = relay(inst, ip, ann, remote("atomic"))
+        assert r[1].text.startswith("450 4.7.1 Hourly message limit"), \
+            f"the counter lost concurrent increments: {r}"
+
+
+# ---- the store on PostgreSQL: migration, socket URI, concurrent start ----
+
+def test_store_copy_from_sqlite(backends, make_instance):
+    pg = backends.pg
+    # A populated single-host installation (SQLite, local relay table).
+    old = make_instance(start=False, config={"auth_failure_delay": "0"})
+    sha512 = subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", "mhsaltsalt", "imp0rted"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    old.cli("customer", "add", "acme", check=True)
+    old.cli("customer", "add", "beta", check=True)
+    old.cli("customer", "add", "gamma", check=True)    # no domains
+    old.cli("domain", "add", "acme.test", "--customer", "acme", check=True)
+    old.cli("domain", "add", "acme2.test", "--customer", "acme", check=True)
+    old.cli("domain", "add", "beta.test", "--customer", "beta", check=True)
+    old.cli("mailbox", "add", "ann@acme.test", "--quota", "10M",
+            input=PASSWORD + "\n", check=True)
+    old.cli("mailbox", "add", "bob@acme.test", input="b0b-pass\n",
+            check=True)
+    old.cli("mailbox", "add", "carl@acme2.test", input=PASSWORD + "\n",
+            check=True)
+    old.cli("mailbox", "add", "dave@beta.test", "--hash", sha512,
+            check=True)
+    old.cli("alias", "add", "sales@acme.test", "ann@acme.test",
+            "bob@acme.test", check=True)
+    old.cli("alias", "add", "ext@acme.test", "someone@example.org",
+            check=True)
+    old.cli("customer", "suspend", "beta", check=True)
+    old.start()
+    with Smtp(old.ports["smtp"]) as c:
+        c.ehlo()
+        assert_relayed(c.send_mail("someone@outside.test",
+                                   ["ann@acme.test"]))
+    old.stop()
+
+    listings = [("customer", "list"), ("domain", "list"),
+                ("mailbox", "list"), ("alias", "list")]
+    before = {cmd: old.cli_json(*cmd) for cmd in listings}
+
+    db = "popgate_copy"
+    uri = pg.create_db(db)
+    src = "sqlite:" + os.path.join(old.data_dir, "store.db")
+    p = old.cli("store", "copy", "--from", src, "--to", uri)
+    assert p.returncode == 0, \
+        f"store copy exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
+
+    # A host on the PostgreSQL copy, over the same Maildirs.
+    new = make_instance(start=False, config={
+        "auth_failure_delay": "0", "store": uri, "mail_dir": old.mail_dir})
+    after = {cmd: new.cli_json(*cmd) for cmd in listings}
+    for cmd in listings:
+        assert after[cmd] == before[cmd], \
+            f"`{' '.join(cmd)} --json` differs after the copy:\n" \
+            f"sqlite:     {json.dumps(before[cmd])}\n" \
+            f"postgresql: {json.dumps(after[cmd])}"
+    for box in ("ann@acme.test", "dave@beta.test"):
+        assert new.cli_json("mailbox", "show", box) == \
+            old.cli_json("mailbox", "show", box)
+
+    new.start()
+    r = pop3(new, "ann@acme.test")
+    assert r.startswith("+OK") and "1 message" in r, r
+    login(new, "bob@acme.test", "127.0.0.1", password="b0b-pass")
+    login(new, "carl@acme2.test", "127.0.0.1")
+    login(new, "dave@beta.test", "127.0.0.1", password="imp0rted")
+    assert pop3(new, "ann@acme.test", "wrong").startswith("-ERR [AUTH]")
+    # Aliases work from the copy.
+    with Smtp(new.ports["smtp"]) as c:
+        c.ehlo()
+        assert_relayed(c.send_mail("someone@outside.test",
+                                   ["sales@acme.test"]))
+        r = c.send_mail("someone@outside.test", ["nobody@acme.test"])
+        assert r[1].text.startswith("550 5.1.1"), r
+    new.stop()
+
+    # A second copy into the now populated database is refused and
+    # changes nothing (no duplicates, no half-merge).
+    p = old.cli("store", "copy", "--from", src, "--to", uri)
+    assert p.returncode != 0, \
+        f"a copy into a non-empty store succeeded:\n{p.stdout}\n{p.stderr}"
+    assert p.stderr.strip(), "the refusal says nothing"
+    for cmd in listings:
+        assert new.cli_json(*cmd) == before[cmd], cmd
+    pg.drop_db(db)
+
+
+def test_store_over_the_unix_socket_uri(backends, make_instance):
+    pg = backends.pg
+    db = "popgate_sock"
+    pg.create_db(db)
+    uri = pg.socket_uri(db)
+    inst = make_instance(start=False, config={"store": uri,
+                                              "auth_failure_delay": "0"})
+    inst.setup_mailbox("ann@sock.test", PASSWORD, customer="sock")
+    assert [c["name"] for c in inst.cli_json("customer", "list")] == \
+        ["sock"]
+    assert pg.tables(db), "no schema in the database of the socket URI"
+    inst.start()
+    login(inst, "ann@sock.test", "127.0.0.1")
+    inst.stop()
+    pg.drop_db(db)
+
+
+def test_two_hosts_start_at_once_on_an_empty_database(backends,
+                                                      make_instance):
+    """Both create (or find) the schema at the same moment."""
+    pg = backends.pg
+    db = "popgate_race"
+    uri = pg.create_db(db)
+    cfg = {"store": uri, "relay_store": backends.redis.uri(5),
+           "auth_failure_delay": "0"}
+    insts = [make_instance(start=False, config=cfg) for _ in range(2)]
+    errors = []
+
+    def start(inst):
+        try:
+            inst.start()
+        except BaseException as e:      # pytest.fail is a BaseException
+            errors.append(f"{e}")
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in insts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, "\n\n".join(errors)
+    insts[0].setup_mailbox("ann@race.test", PASSWORD, customer="race")
+    login(insts[1], "ann@race.test", "127.0.0.1")
+    for inst in insts:
+        inst.stop()
+    pg.drop_db(db)
+
+
+# ---- check-config ----
+
+GOOD_URIS = [
+    ("store", "postgresql://popgate@127.0.0.1:5432/popgate"),
+    ("store", "postgresql://popgate@db.example.net/popgate"),
+    ("store", "postgresql:///popgate?host=/tmp/pgsock&port=5433"),
+    ("store", "postgresql://popgate@[::1]:5432/popgate"
+              "?connect_timeout=5&sslmode=disable"),
+    ("store", "postgres://popgate@127.0.0.1/popgate"),
+    ("relay_store", "redis://127.0.0.1:6379/0"),
+    ("relay_store", "redis://redis.example.net:6380/15"),
+]
+
+BAD_URIS = [
+    ("relay_store", "redis://host:notaport/0"),
+    ("relay_store", "redis://h:6379/x"),
+    ("relay_store", "redis://h:65536/0"),
+    ("relay_store", "redis://:6379/0"),
+    ("store", "postgresql:garbage"),
+    ("store", "postgresql://h/db?nosuchoption=1"),
+    ("store", "postgresql://[::1/db"),
+    ("store", "postgresql://u@h:notaport/db"),
+]
+
+
+@pytest.mark.parametrize("key,value", GOOD_URIS,
+                         ids=[v for _, v in GOOD_URIS])
+def test_check_config_accepts_store_uris(instance, key, value):
+    """Only the syntax is checked: nothing needs to listen there."""
+    instance.config_overrides[key] = value
+    instance.write_config()
+    p = instance.cli("check-config")
+    assert p.returncode == 0, p.stderr
+    eff = dict(l.partition(" = ")[::2] for l in p.stdout.splitlines())
+    assert eff[key].strip() == value, p.stdout
+
+
+@pytest.mark.parametrize("key,value", BAD_URIS,
+                         ids=[v for _, v in BAD_URIS])
+def test_check_config_rejects_malformed_uris(instance, key, value):
+    path = os.path.join(instance.dir, "bad.conf")
+    with open(path, "w") as f:
+        f.write(f"# two hosts\nhostname = mx.test\n{key} = {value}\n"
+                f"log = stderr\n")
+    p = harness.run_popgate("check-config", "-c", path)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert p.stdout == "", "a failed check printed a configuration"
+    lines = [l for l in p.stderr.splitlines() if l.startswith(f"{path}:3: ")]
+    assert len(lines) == 1, p.stderr
+    assert f"'{key}'" in lines[0] and value in lines[0], lines[0]
+
+
+# ---- Redis and PostgreSQL go away and come back (last: they disturb) ----
+
+def test_redis_down_relay_451_logins_work_then_recovers(hosts, cluster):
+    a, b = hosts
+    rd = cluster.redis
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    assert_relayed(relay(b, ip, ann, remote("redis")))
+    pids = (a.pid, b.pid)
+    rd.stop()
+    try:
+        since = (log_size(a), log_size(b))
+        # Fail closed, temporary: 451 4.7.1 at the relaying RCPT.
+        for inst in (b, a):
+            r = relay(inst, ip, ann, remote("redis"))
+            assert [x.code for x in r] == [250, 451], r
+            assert r[1].text.startswith("451 4.7.1"), r
+        # A client that never logged in: the same (the table can't say).
+        r = relay(b, next_ip(), ann, remote("redis"))
+        assert [x.code for x in r] == [250, 451], r
+        # POP3 logins still work, on both hosts.
+        for inst in (a, b):
+            r = pop3(inst, ann, source=ip)
+            assert r.startswith("+OK"), f"POP3 login with Redis down: {r}"
+        # Mail to a hosted mailbox does not need the relay table.
+        with Smtp(b.ports["smtp"], source=ip) as c:
+            c.ehlo()
+            assert_relayed(c.send_mail("someone@outside.test", [ann]))
+        assert (a.pid, b.pid) == pids and a.running and b.running
+    finally:
+        rd.start()
+    t0 = time.monotonic()
+    # Redis lost its data (no persistence): a new login opens the relay
+    # again, without restarting popgate.
+    deadline = t0 + 10
+    while True:
+        login(a, ann, ip)
+        r = relay(b, ip, ann, remote("redis"))
+        if [x.code for x in r] == [250, 250, 250]:
+            break
+        assert time.monotonic() < deadline, \
+            f"no relay 10s after Redis came back: {r}\n" \
+            f"A:\n{a.log(since[0])[-3000:]}\nB:\n{b.log(since[1])[-3000:]}"
+        time.sleep(0.2)
+    print(f"relay back {time.monotonic() - t0:.2f}s after Redis restarted")
+    assert (a.pid, b.pid) == pids
+    assert relay_rows(b, ip), "relay list shows nothing after recovery"
+
+
+def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
+    a, b = hosts
+    pg = cluster.pg
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    pids = (a.pid, b.pid)
+    pg.stop("fast")
+    try:
+        # SMTP: the recipient can't be looked up: 451 4.3.0, never a 5xx
+        # and never "unknown user".
+        with Smtp(b.ports["smtp"], source=ip) as c:
+            c.ehlo()
+            for rcpt in (ann, f"nobody@{domain}"):
+                r = c.cmd("MAIL FROM:<someone@outside.test>")
+                if r.code == 250:
+                    r = c.cmd(f"RCPT TO:<{rcpt}>")
+                assert r.text.startswith("451 4.3.0"), \
+                    f"RCPT TO:<{rcpt}> with PostgreSQL down: {r}"
+                c.expect("RSET", "250")
+            # A relay from an authorized client: temporary too.
+            r = c.cmd(f"MAIL FROM:<{ann}>")
+            if r.code == 250:
+                r = c.cmd(f"RCPT TO:<{remote('pgdown')}>")
+            assert 400 <= r.code < 500, \
+                f"relay with PostgreSQL down: {r}"
+        # POP3: -ERR [SYS/TEMP], for a good and a wrong password alike.
+        for inst in (a, b):
+            for pw in (PASSWORD, "wrong"):
+                r = pop3(inst, ann, pw, source=ip)
+                assert r.startswith("-ERR [SYS/TEMP]"), \
+                    f"POP3 login with PostgreSQL down: {r}"
+        # The CLI: exit 2 (the system failed), a message, no traceback.
+        p = a.cli("customer", "list")
+        assert p.returncode == 2, p
+        assert p.stderr.strip() and p.stdout == "", p
+        assert (a.pid, b.pid) == pids and a.running and b.running
+    finally:
+        pg.start()
+    t0 = time.monotonic()
+    deadline = t0 + 10
+    while True:
+        with Smtp(b.ports["smtp"], source=ip) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<someone@outside.test>", "250")
+            r = c.cmd(f"RCPT TO:<{ann}>")
+        if r.code == 250:
+            break
+        assert r.code == 451, r
+        assert time.monotonic() < deadline, \
+            f"B still answers {r} 10s after PostgreSQL came back:\n" \
+            f"{b.log()[-3000:]}"
+        time.sleep(0.2)
+    while True:
+        r = pop3(a, ann, source=ip)
+        if r.startswith("+OK"):
+            break
+        assert r.startswith("-ERR [SYS/TEMP]"), r
+        assert time.monotonic() < deadline, \
+            f"A still answers {r} 10s after PostgreSQL came back:\n" \
+            f"{a.log()[-3000:]}"
+        time.sleep(0.2)
+    print(f"lookups back {time.monotonic() - t0:.2f}s after PostgreSQL "
+          f"restarted")
+    r = relay(b, ip, "someone@outside.test", f"nobody@{domain}")
+    assert r[1].text.startswith("550 5.1.1"), r
+    assert_relayed(relay(b, ip, ann, remote("pgdown")))
+    assert (a.pid, b.pid) == pids
+    a.cli("customer", "list", check=True)
+
+
+def test_postgresql_restart_is_invisible_once_it_is_back(hosts, cluster):
+    """A restart while the hosts are idle: the first lookups afterwards
+    already succeed (a broken connection is reopened and the query
+    retried), on every worker of both hosts."""
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    # Every worker has used its connection.
+    for _ in range(4):
+        login(a, ann, ip)
+        login(b, ann, ip)
+    cluster.pg.restart("fast")
+    for i in range(6):
+        for inst in (a, b):
+            r = pop3(inst, ann, source=ip)
+            assert r.startswith("+OK"), \
+                f"POP3 login #{i + 1} on {'AB'[inst is b]} right after " \
+                f"a PostgreSQL restart: {r}\n{inst.log()[-2000:]}"
+    for i in range(4):
+        with Smtp(b.ports["smtp"], source=ip) as c:
+            c.ehlo()
+            c.expect("MAIL FROM:<someone@outside.test>", "250")
+            c.expect(f"RCPT TO:<{ann}>", "250")
