@@ -27,6 +27,8 @@ static const struct {
 	{ "relay", cli_relay, "list|allow|revoke|explain relay "
 	    "authorizations" },
 	{ "queue", cli_queue, "list|show|flush|delete the outbound queue" },
+	{ "store", cli_store, "copy|info the account store (SQLite, "
+	    "PostgreSQL)" },
 };
 
 static void
@@ -61,6 +63,20 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "version") == 0) {
 		printf("popgate %s\n", POPGATE_VERSION);
 		return 0;
+	}
+	/* `popgate -c FILE COMMAND ...` as well as `COMMAND -c FILE`. */
+	if (argc >= 3 && (strcmp(argv[1], "-c") == 0 ||
+	    strcmp(argv[1], "--config") == 0)) {
+		if (setenv("POPGATE_CONFIG", argv[2], 1) == -1) {
+			perror("popgate: setenv");
+			return EXIT_SYSTEM;
+		}
+		argc -= 2;
+		argv += 2;
+		if (argc < 2) {
+			usage(stderr);
+			return EXIT_USER;
+		}
 	}
 	for (i = 0; i < nitems(commands); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)

@@ -44,6 +44,10 @@ static const struct {
 	    "(default 10000)" },
 	{ OPT_HOSTNAME, "  --hostname NAME   the server's name (default: "
 	    "this host's)" },
+	{ OPT_FROM, "  --from URI        the store to read (default: the "
+	    "configuration's)" },
+	{ OPT_TO, "  --to URI          the store to write: postgresql://... "
+	    "or sqlite:/PATH" },
 };
 
 static void
@@ -103,6 +107,8 @@ parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
 		{ "user", required_argument, NULL, 'U' },
 		{ "port-base", required_argument, NULL, 'P' },
 		{ "hostname", required_argument, NULL, 'N' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct {
@@ -112,7 +118,7 @@ parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
 		{ 'J', OPT_JSON }, { 'F', OPT_FORCE }, { 'C', OPT_CUSTOMER },
 		{ 'Q', OPT_QUOTA }, { 'H', OPT_HASH }, { 'D', OPT_FOR },
 		{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
-		{ 'N', OPT_HOSTNAME },
+		{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
 	};
 	size_t i;
 	int ch;
@@ -184,6 +190,12 @@ parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
 			break;
 		case 'N':
 			c->hostname = optarg;
+			break;
+		case 'f':
+			c->from = optarg;
+			break;
+		case 't':
+			c->to = optarg;
 			break;
 		case ':':
 			if (optopt != 0 && optopt != 'c')

@@ -31,6 +31,8 @@
 #define OPT_PORTBASE	0x100	/* --port-base N */
 #define OPT_HOSTNAME	0x200	/* --hostname NAME */
 #define OPT_NOSTORE	0x400	/* the command opens no store */
+#define OPT_FROM	0x800	/* --from URI */
+#define OPT_TO		0x1000	/* --to URI */
 
 struct cli {
 	const char	*name;		/* "customer add" */
@@ -42,6 +44,7 @@ struct cli {
 	const char	*hash;
 	const char	*user;
 	const char	*hostname;
+	const char	*from, *to;
 	bool		 have_quota, have_for;
 	uint64_t	 quota;
 	uint64_t	 duration;
@@ -125,5 +128,6 @@ int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
+int	cli_store(int argc, char **argv);
 
 #endif

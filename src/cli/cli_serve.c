@@ -27,7 +27,9 @@
 #include "queue/queue.h"
 #include "delivery/dlv.h"
 #include "pop3/pop3.h"
+#include "relay/relay_auth.h"
 #include "smtp/smtp.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/priv.h"
@@ -51,10 +53,13 @@ struct daemon {
 	SSL_CTX			*tls_client;
 	struct qmgr		*qmgr;
 	struct control		*control;
+	struct event		*tidy;		/* relay table expiry */
+	struct worker_job	*tidy_job;
 };
 
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
 #define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
+#define TIDY_INTERVAL	300	/* seconds between relay table clean-ups */
 
 static bool
 is_pop3(enum listen_role role)
@@ -90,6 +95,46 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_info("daemon stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	event_base_loopbreak(d->base);
+}
+
+/* Expired relay authorizations and old rate buckets go, on a worker
+   (lookups skip them anyway; this keeps the table small). */
+static void
+tidy_work(void *ctx, void *arg)
+{
+	struct backends *b = ctx;
+	struct relay_auth *ra;
+	const char *err = "";
+
+	(void)arg;
+	ra = backends_relay(b, &err);
+	if (ra == NULL || relay_expire(ra, clock_now(), &err) == -1)
+		log_warn("relay table clean-up: %s", err);
+}
+
+static void
+tidy_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->tidy_job = NULL;
+}
+
+static const struct worker_ops tidy_ops = {
+	.work = tidy_work,
+	.done = tidy_done,
+	.release = tidy_done,
+};
+
+static void
+on_tidy(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->tidy_job == NULL)
+		d->tidy_job = worker_submit(d->io, &tidy_ops, d);
 }
 
 static int
@@ -128,6 +173,9 @@ daemon_free(struct daemon *d)
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(&d->listeners[i]);
 	free(d->listeners);
+	if (d->tidy != NULL)
+		event_free(d->tidy);
+	worker_cancel(&d->tidy_job);
 	smtp_server_free(&d->smtp);
 	pop3_server_free(&d->pop3);
 	control_free(&d->control);
@@ -314,6 +362,13 @@ start_services(struct daemon *d)
 	pd.cpu = d->cpu;
 	pd.throttle = d->throttle;
 	d->pop3 = pop3_server_new(&pd);
+	d->tidy = event_new(d->base, -1, EV_PERSIST, on_tidy, d);
+	if (d->tidy != NULL) {
+		struct timeval tv = { TIDY_INTERVAL, 0 };
+
+		(void)event_add(d->tidy, &tv);
+		event_active(d->tidy, EV_TIMEOUT, 0);
+	}
 	return 0;
 }
 

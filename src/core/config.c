@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "core/config.h"
 #include "core/addr.h"
 #include "util/buf.h"
@@ -385,6 +387,165 @@ check_relayhost(const char *v)
 	return good_host(v) ? 0 : -1;
 }
 
+int
+config_redis_uri(const char *uri, struct redis_uri *out,
+    const char **error_r)
+{
+	const char *p, *at, *end, *slash, *colon;
+	unsigned long v;
+	char *ep;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	out->port = 6379;
+	if (strncmp(uri, "redis://", 8) != 0) {
+		*error_r = "does not start with redis://";
+		return -1;
+	}
+	p = uri + 8;
+	slash = strchr(p, '/');
+	end = slash != NULL ? slash : p + strlen(p);
+	at = memrchr(p, '@', (size_t)(end - p));
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon == NULL) {
+			*error_r = "expected :PASSWORD@ or USER:PASSWORD@ "
+			    "before the host";
+			return -1;
+		}
+		if (str_ncopy(out->user, p, (size_t)(colon - p),
+		    sizeof(out->user)) == -1 ||
+		    str_ncopy(out->password, colon + 1,
+		    (size_t)(at - colon - 1), sizeof(out->password)) == -1) {
+			*error_r = "user name or password too long";
+			return -1;
+		}
+		p = at + 1;
+	}
+	n = (size_t)(end - p);
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', n);
+
+		if (rb == NULL || str_ncopy(out->host, p + 1,
+		    (size_t)(rb - p - 1), sizeof(out->host)) == -1) {
+			*error_r = "bad [IPv6] host";
+			return -1;
+		}
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		if (colon != NULL && *colon != ':') {
+			*error_r = "expected :PORT after the ]";
+			return -1;
+		}
+	} else {
+		colon = memchr(p, ':', n);
+		if (str_ncopy(out->host, p, (size_t)((colon != NULL ? colon :
+		    end) - p), sizeof(out->host)) == -1) {
+			*error_r = "host name too long";
+			return -1;
+		}
+	}
+	if (out->host[0] == '\0' || !good_host(out->host)) {
+		*error_r = "expected a host name or an IP address";
+		return -1;
+	}
+	if (colon != NULL) {
+		errno = 0;
+		v = strtoul(colon + 1, &ep, 10);
+		if (ep == colon + 1 || ep != end || v == 0 || v > 65535 ||
+		    colon[1] == '-' || colon[1] == '+' || errno != 0) {
+			*error_r = "the port is not a number from 1 to 65535";
+			return -1;
+		}
+		out->port = (uint16_t)v;
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		errno = 0;
+		v = strtoul(slash + 1, &ep, 10);
+		if (*ep != '\0' || !isdigit((unsigned char)slash[1]) ||
+		    v > 1000000 || errno != 0) {
+			*error_r = "the database after / is not a number";
+			return -1;
+		}
+		out->db = (unsigned)v;
+	}
+	return 0;
+}
+
+/* libpq's port list: "5432" or "5432,5433" (one per host). */
+static bool
+good_ports(const char *v)
+{
+	unsigned long n;
+	char *ep;
+
+	for (;;) {
+		if (!isdigit((unsigned char)*v))
+			return false;
+		n = strtoul(v, &ep, 10);
+		if (n == 0 || n > 65535)
+			return false;
+		if (*ep == '\0')
+			return true;
+		if (*ep != ',')
+			return false;
+		v = ep + 1;
+	}
+}
+
+int
+config_postgresql_uri(const char *uri, const char **error_r)
+{
+	static _Thread_local char msg[256];
+	PQconninfoOption *opts, *o;
+	char *err = NULL;
+
+	if (strncmp(uri, "postgresql://", 13) != 0 &&
+	    strncmp(uri, "postgres://", 11) != 0) {
+		*error_r = "does not start with postgresql://";
+		return -1;
+	}
+	opts = PQconninfoParse(uri, &err);
+	if (opts == NULL) {
+		(void)snprintf(msg, sizeof(msg), "%s", err != NULL ? err :
+		    "out of memory");
+		msg[strcspn(msg, "\n")] = '\0';
+		PQfreemem(err);
+		*error_r = msg;
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "port") == 0 && o->val != NULL &&
+		    !good_ports(o->val)) {
+			(void)snprintf(msg, sizeof(msg), "bad port \"%.64s\"",
+			    o->val);
+			PQconninfoFree(opts);
+			*error_r = msg;
+			return -1;
+		}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+void
+config_uri_masked(const char *uri, char *out, size_t outsz)
+{
+	const char *scheme = strstr(uri, "://"), *at, *colon, *end;
+
+	if (scheme == NULL) {
+		(void)str_copy(out, uri, outsz);
+		return;
+	}
+	scheme += 3;
+	end = scheme + strcspn(scheme, "/?");
+	at = memrchr(scheme, '@', (size_t)(end - scheme));
+	colon = at != NULL ? memchr(scheme, ':', (size_t)(at - scheme)) : NULL;
+	if (colon == NULL) {
+		(void)str_copy(out, uri, outsz);
+		return;
+	}
+	(void)snprintf(out, outsz, "%.*s:***%s", (int)(colon - uri), uri, at);
+}
+
 static int
 set_value(struct config *c, struct pstate *ps, const struct param *p,
     const char *v)
@@ -520,24 +681,45 @@ set_value(struct config *c, struct pstate *ps, const struct param *p,
 		set_str(c, p, v);
 		return 0;
 	case P_STORE:
+		if (strncmp(v, "postgres", 8) == 0) {
+			if (config_postgresql_uri(v, &err) == -1) {
+				perr(ps, "bad value for '%s': %s (expected "
+				    "postgresql://[USER[:PASSWORD]@]HOST"
+				    "[:PORT]/DBNAME[?OPTIONS])", p->name, err);
+				return -1;
+			}
+			set_str(c, p, v);
+			return 0;
+		}
 		if (strcmp(v, "sqlite") == 0 ||
-		    (strncmp(v, "sqlite:", 7) == 0 && v[7] == '/') ||
-		    strncmp(v, "postgresql://", 13) == 0 ||
-		    strncmp(v, "postgres://", 11) == 0) {
+		    (strncmp(v, "sqlite:", 7) == 0 && v[7] == '/')) {
 			set_str(c, p, v);
 			return 0;
 		}
 		perr(ps, "bad value for '%s': '%s' (expected sqlite, "
 		    "sqlite:/PATH or postgresql://...)", p->name, v);
 		return -1;
-	case P_RELAY_STORE:
-		if (strcmp(v, "local") == 0 || strncmp(v, "redis://", 8) == 0) {
+	case P_RELAY_STORE: {
+		struct redis_uri ru;
+
+		if (strcmp(v, "local") == 0) {
+			set_str(c, p, v);
+			return 0;
+		}
+		if (strncmp(v, "redis:", 6) == 0) {
+			if (config_redis_uri(v, &ru, &err) == -1) {
+				perr(ps, "bad value for '%s': '%s': %s "
+				    "(expected redis://HOST:PORT/DB)", p->name,
+				    v, err);
+				return -1;
+			}
 			set_str(c, p, v);
 			return 0;
 		}
 		perr(ps, "bad value for '%s': '%s' (expected local or "
 		    "redis://HOST:PORT/DB)", p->name, v);
 		return -1;
+	}
 	case P_ADDRESS: {
 		struct mailaddr a;
 
@@ -906,10 +1088,17 @@ print_param(const struct config *cc, const struct param *p, FILE *f)
 
 	switch (p->type) {
 	case P_STRING: case P_PATH: case P_HOSTNAME: case P_USER:
-	case P_RELAYHOST: case P_DNS: case P_STORE: case P_RELAY_STORE:
-	case P_ADDRESS:
+	case P_RELAYHOST: case P_DNS: case P_ADDRESS:
 		fprintf(f, "%s = %s\n", p->name, *str_field(c, p));
 		break;
+	case P_STORE: case P_RELAY_STORE: {
+		/* Like doveconf: passwords are not printed. */
+		char uri[1024];
+
+		config_uri_masked(*str_field(c, p), uri, sizeof(uri));
+		fprintf(f, "%s = %s\n", p->name, uri);
+		break;
+	}
 	case P_SIZE:
 		str_fmt_size(tmp, sizeof(tmp), *u64_field(c, p));
 		fprintf(f, "%s = %s\n", p->name, tmp);

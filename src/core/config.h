@@ -109,6 +109,24 @@ struct config {
 	bool			 debug;
 };
 
+/* relay_store = redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
+struct redis_uri {
+	char		host[256];
+	uint16_t	port;		/* 6379 when absent */
+	unsigned	db;		/* 0 when absent */
+	char		user[128];	/* "" unless given */
+	char		password[256];	/* "" unless given */
+};
+
+/* Parses URI into *OUT: 0, or -1 with *ERROR_R saying what is wrong. */
+int	config_redis_uri(const char *uri, struct redis_uri *out,
+	    const char **error_r);
+/* Whether URI is a PostgreSQL connection URI libpq accepts: 0, or -1
+   with *ERROR_R (static). */
+int	config_postgresql_uri(const char *uri, const char **error_r);
+/* URI with any password replaced by "***", into OUT. */
+void	config_uri_masked(const char *uri, char *out, size_t outsz);
+
 /* Parses TEXT as if read from NAME. Returns the configuration, or NULL
    with every error appended to ERRORS ("NAME:LINE: ..."). */
 struct config *config_parse(const char *name, const char *text,

@@ -7,11 +7,31 @@
  * source route, '%', '!' or quotes never turn a remote address into a
  * local one (the parser keeps them in the local part).
  */
+#include <stdatomic.h>
+
 #include "policy/policy.h"
 #include "maildir/maildir.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
+
+/* Every worker thread would say the same at start-up: once is enough. */
+static atomic_bool store_warned, relay_warned;
+
+static void
+warn_once(atomic_bool *warned, const char *what, const char *err)
+{
+	if (!atomic_exchange(warned, true))
+		log_warn("workers: %s unavailable at start-up (tried again on "
+		    "use): %s", what, err);
+}
+
+/* postgresql://, redis://: a server, not a file of ours. */
+static bool
+is_network(const char *uri)
+{
+	return strstr(uri, "://") != NULL;
+}
 
 void *
 backends_thread_init(void *cfg)
@@ -20,20 +40,21 @@ backends_thread_init(void *cfg)
 	const char *err;
 
 	b->cfg = cfg;
-	/* Opened now, not on first use: the daemon's descriptors are all
-	   taken at start-up, and a store it cannot open shows at once. A
-	   failure here is retried on use. */
-	/* A first read opens the WAL files too. */
-	if (backends_store(b, &err) == NULL ||
-	    store_schema_version(b->store, &err) == -1)
-		log_warn("worker: account store: %s", err);
-	if (backends_relay(b, &err) == NULL)
-		log_warn("worker: relay table: %s", err);
-	else {
+	/* Local files are opened now, not on first use: the daemon's
+	   descriptors are all taken at start-up, and a store it cannot open
+	   shows at once (a first read opens the WAL files too). Network
+	   stores connect on first use: every worker thread would hold a
+	   server connection it may seldom need. A failure is retried on
+	   use. */
+	if (!is_network(b->cfg->store) && (backends_store(b, &err) == NULL ||
+	    store_schema_version(b->store, &err) == -1))
+		warn_once(&store_warned, "account store", err);
+	if (!is_network(b->cfg->relay_store)) {
 		uint64_t m, r;
 
-		if (relay_rate_get(b->relay, "", 0, &m, &r, &err) == -1)
-			log_warn("worker: relay table: %s", err);
+		if (backends_relay(b, &err) == NULL ||
+		    relay_rate_get(b->relay, "", 0, &m, &r, &err) == -1)
+			warn_once(&relay_warned, "relay table", err);
 	}
 	return b;
 }

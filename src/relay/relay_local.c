@@ -7,17 +7,17 @@
  * more) but survives a crash of the daemon, and readers never wait for
  * writers. Statements are prepared once per handle, values bound.
  *
+ * The generic layer (relay.c) checks arguments and orders results.
+ *
  * Rate counters: rows (customer, minute, msgs, rcpts); the hourly total
  * is the sum over the last 60 one-minute buckets, a sliding window with
  * one minute of granularity.
  */
 #include <sqlite3.h>
 
-#include "relay/relay_auth.h"
-#include "util/buf.h"
+#include "relay/relay_int.h"
 #include "util/str.h"
 #include "util/xalloc.h"
-#include "util/compat.h"
 
 enum stmt {
 	S_RECORD,
@@ -38,7 +38,7 @@ static const char *const sql[S_NSTMTS] = {
 	    " client = $4, listener = $5, opened = $6, expires = $7, net = $8",
 	[S_LOOKUP] = "SELECT key, customer, mailbox, client, listener,"
 	    " opened, expires, net FROM relay_auth WHERE (key = $1 OR net = 1)"
-	    " AND expires > $2 ORDER BY opened DESC",
+	    " AND expires > $2",
 	[S_REVOKE] = "DELETE FROM relay_auth WHERE"
 	    " (CAST($1 AS TEXT) IS NULL OR key = $1) AND"
 	    " (CAST($2 AS TEXT) IS NULL OR customer = $2)",
@@ -51,7 +51,8 @@ static const char *const sql[S_NSTMTS] = {
 	    " VALUES ($1, $2, $3, $4) ON CONFLICT (customer, minute) DO"
 	    " UPDATE SET msgs = msgs + $3, rcpts = rcpts + $4",
 	[S_RATE_GET] = "SELECT coalesce(sum(msgs), 0), coalesce(sum(rcpts),"
-	    " 0) FROM relay_rate WHERE customer = $1 AND minute > $2",
+	    " 0) FROM relay_rate WHERE customer = $1 AND minute >= $2"
+	    " AND minute <= $3",
 };
 
 /* Relay state is short-lived: a table of an older layout is dropped and
@@ -114,57 +115,36 @@ ensure_schema(sqlite3 *db)
 	    0 : -1;
 }
 
-struct relay_auth {
-	sqlite3		*db;
-	sqlite3_stmt	*st[S_NSTMTS];
-	struct buf	 err;
+struct relay_local {
+	struct relay_auth	 base;	/* first: relay.c's view */
+	sqlite3			*db;
+	sqlite3_stmt		*st[S_NSTMTS];
 };
 
-static const char *
-fail(struct relay_auth *r, const char *what)
+static int
+fail(struct relay_local *r, const char *what)
 {
 	int rc = sqlite3_errcode(r->db);
 
-	buf_reset(&r->err);
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		(void)buf_printf(&r->err, "relay table busy (%s)", what);
-	else
-		(void)buf_printf(&r->err, "relay table: %s: %s", what,
-		    sqlite3_errmsg(r->db));
-	return buf_cstr(&r->err);
+		return relay_set_error(&r->base, "relay table busy (%s)", what);
+	return relay_set_error(&r->base, "relay table: %s: %s", what,
+	    sqlite3_errmsg(r->db));
 }
 
-void
-relay_key(const struct netaddr *a, unsigned ipv6_prefix, char *out,
-    size_t outsz)
-{
-	struct netprefix p;
-
-	p.addr = *a;
-	p.bits = a->family == AF_INET ? 32 : ipv6_prefix;
-	net_addr_mask(&p.addr, p.bits);
-	net_prefix_format(&p, out, outsz);
-}
-
-struct relay_auth *
-relay_open(const char *uri, const char *data_dir, const char **error_r)
+static struct relay_auth *
+local_open(const char *uri, const char *data_dir, const char **error_r)
 {
 	static _Thread_local char msg[512];
-	struct relay_auth *r;
+	struct relay_local *r;
 	char path[4096];
 
-	if (strcmp(uri, "local") != 0) {
-		*error_r = strncmp(uri, "redis://", 8) == 0 ?
-		    "the Redis relay table is not available in this build "
-		    "yet; use relay_store = local" : "unknown relay_store";
-		return NULL;
-	}
+	(void)uri;
 	if (str_fmt(path, sizeof(path), "%s/relay.db", data_dir) == -1) {
 		*error_r = "relay table path too long";
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	buf_init(&r->err, 1024);
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(r->db, 2000) != SQLITE_OK ||
@@ -175,32 +155,27 @@ relay_open(const char *uri, const char *data_dir, const char **error_r)
 		    r->db != NULL ? sqlite3_errmsg(r->db) : "out of memory");
 		*error_r = msg;
 		sqlite3_close(r->db);
-		buf_free(&r->err);
 		free(r);
 		return NULL;
 	}
-	return r;
+	return &r->base;
 }
 
-void
-relay_close(struct relay_auth **rp)
+static void
+local_close(struct relay_auth *base)
 {
-	struct relay_auth *r = *rp;
+	struct relay_local *r = (struct relay_local *)base;
 	size_t i;
 
-	if (r == NULL)
-		return;
-	*rp = NULL;
 	for (i = 0; i < S_NSTMTS; i++)
 		sqlite3_finalize(r->st[i]);
 	sqlite3_close(r->db);
-	buf_free(&r->err);
 	free(r);
 }
 
 /* The prepared statement WHICH, reset and ready for binding. */
 static sqlite3_stmt *
-stmt(struct relay_auth *r, enum stmt which)
+stmt(struct relay_local *r, enum stmt which)
 {
 	if (r->st[which] == NULL &&
 	    sqlite3_prepare_v3(r->db, sql[which], -1,
@@ -222,30 +197,24 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 
 /* Runs a statement without rows; the number of changed rows or -1. */
 static int
-run(struct relay_auth *r, sqlite3_stmt *st, const char *what,
-    const char **error_r)
+run(struct relay_local *r, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 
-	if (rc != SQLITE_DONE) {
-		*error_r = fail(r, what);
-		sqlite3_reset(st);
-		return -1;
-	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(r, what);
 	return sqlite3_changes(r->db);
 }
 
-int
-relay_record(struct relay_auth *r, const struct relay_entry *e,
-    const char **error_r)
+static int
+local_record(struct relay_auth *base, const struct relay_entry *e)
 {
+	struct relay_local *r = (struct relay_local *)base;
 	sqlite3_stmt *st = stmt(r, S_RECORD);
 
-	if (st == NULL) {
-		*error_r = fail(r, "record");
-		return -1;
-	}
+	if (st == NULL)
+		return fail(r, "record");
 	bind_text(st, 1, e->key);
 	bind_text(st, 2, e->customer);
 	bind_text(st, 3, e->mailbox);
@@ -254,7 +223,7 @@ relay_record(struct relay_auth *r, const struct relay_entry *e,
 	(void)sqlite3_bind_int64(st, 6, e->opened);
 	(void)sqlite3_bind_int64(st, 7, e->expires);
 	(void)sqlite3_bind_int(st, 8, e->net ? 1 : 0);
-	return run(r, st, "record", error_r) < 0 ? -1 : 0;
+	return run(r, st, "record") < 0 ? -1 : 0;
 }
 
 static void
@@ -274,152 +243,144 @@ row_entry(sqlite3_stmt *st, struct relay_entry *e)
 	e->net = sqlite3_column_int(st, 7) != 0;
 }
 
-int
-relay_lookup(struct relay_auth *r, const struct netaddr *addr,
-    unsigned ipv6_prefix, time_t now, struct relay_entry **out, size_t *n,
-    const char **error_r)
+/* Steps ST to its end, giving each row to CB (NULL: none expected). */
+static int
+rows(struct relay_local *r, sqlite3_stmt *st, const char *what,
+    void (*cb)(const struct relay_entry *, void *), void *arg)
 {
-	sqlite3_stmt *st = stmt(r, S_LOOKUP);
-	struct relay_entry e;
-	struct netprefix p;
-	char key[NET_ADDRSTRLEN];
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	if (st == NULL) {
-		*error_r = fail(r, "lookup");
-		return -1;
-	}
-	relay_key(addr, ipv6_prefix, key, sizeof(key));
-	bind_text(st, 1, key);
-	(void)sqlite3_bind_int64(st, 2, now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_entry(st, &e);
-		if (e.net && strcmp(e.key, key) != 0 &&
-		    (net_prefix_parse(e.key, false, &p) == -1 ||
-		    !net_prefix_match(&p, addr)))
-			continue;
-		*out = xreallocarray(*out, *n + 1, sizeof(**out));
-		(*out)[(*n)++] = e;
-	}
-	if (rc != SQLITE_DONE) {
-		*error_r = fail(r, "lookup");
-		sqlite3_reset(st);
-		free(*out);
-		*out = NULL;
-		*n = 0;
-		return -1;
-	}
-	sqlite3_reset(st);
-	return *n > 0;
-}
-
-int
-relay_revoke(struct relay_auth *r, const char *key, const char *customer,
-    const char **error_r)
-{
-	sqlite3_stmt *st;
-
-	if (key == NULL && customer == NULL) {
-		*error_r = "revoke needs an address or a customer";
-		return -1;
-	}
-	st = stmt(r, S_REVOKE);
-	if (st == NULL) {
-		*error_r = fail(r, "revoke");
-		return -1;
-	}
-	bind_text(st, 1, key);
-	bind_text(st, 2, customer);
-	return run(r, st, "revoke", error_r);
-}
-
-int
-relay_list(struct relay_auth *r, time_t now, relay_entry_cb *cb, void *arg,
-    const char **error_r)
-{
-	sqlite3_stmt *st = stmt(r, S_LIST);
 	struct relay_entry e;
 	int rc;
 
-	if (st == NULL) {
-		*error_r = fail(r, "list");
-		return -1;
-	}
-	(void)sqlite3_bind_int64(st, 1, now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_entry(st, &e);
 		cb(&e, arg);
 	}
-	if (rc != SQLITE_DONE) {
-		*error_r = fail(r, "list");
-		sqlite3_reset(st);
-		return -1;
-	}
 	sqlite3_reset(st);
-	return 0;
+	return rc == SQLITE_DONE ? 0 : fail(r, what);
 }
 
-int
-relay_expire(struct relay_auth *r, time_t now, const char **error_r)
+struct lookup {
+	const char		*key;
+	const struct netaddr	*addr;
+	struct relay_entry	**out;
+	size_t			*n;
+};
+
+static void
+lookup_row(const struct relay_entry *e, void *arg)
 {
+	struct lookup *l = arg;
+
+	if (relay_entry_covers(e, l->key, l->addr))
+		relay_entry_push(l->out, l->n, e);
+}
+
+static int
+local_lookup(struct relay_auth *base, const char *key,
+    const struct netaddr *addr, time_t now, struct relay_entry **out,
+    size_t *n)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	sqlite3_stmt *st = stmt(r, S_LOOKUP);
+	struct lookup l = { key, addr, out, n };
+
+	if (st == NULL)
+		return fail(r, "lookup");
+	bind_text(st, 1, key);
+	(void)sqlite3_bind_int64(st, 2, now);
+	return rows(r, st, "lookup", lookup_row, &l);
+}
+
+static int
+local_revoke(struct relay_auth *base, const char *key, const char *customer)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	sqlite3_stmt *st = stmt(r, S_REVOKE);
+
+	if (st == NULL)
+		return fail(r, "revoke");
+	bind_text(st, 1, key);
+	bind_text(st, 2, customer);
+	return run(r, st, "revoke");
+}
+
+static int
+local_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
+    void *arg)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	sqlite3_stmt *st = stmt(r, S_LIST);
+
+	if (st == NULL)
+		return fail(r, "list");
+	(void)sqlite3_bind_int64(st, 1, now);
+	return rows(r, st, "list", cb, arg);
+}
+
+static int
+local_expire(struct relay_auth *base, time_t now)
+{
+	struct relay_local *r = (struct relay_local *)base;
 	sqlite3_stmt *st = stmt(r, S_EXPIRE);
 
-	if (st == NULL) {
-		*error_r = fail(r, "expire");
-		return -1;
-	}
+	if (st == NULL)
+		return fail(r, "expire");
 	(void)sqlite3_bind_int64(st, 1, now);
-	if (run(r, st, "expire", error_r) < 0)
+	if (run(r, st, "expire") < 0)
 		return -1;
-	st = stmt(r, S_EXPIRE_RATE);
-	if (st == NULL) {
-		*error_r = fail(r, "expire");
-		return -1;
-	}
+	if ((st = stmt(r, S_EXPIRE_RATE)) == NULL)
+		return fail(r, "expire");
 	(void)sqlite3_bind_int64(st, 1, now / 60 - 120);
-	return run(r, st, "expire", error_r) < 0 ? -1 : 0;
+	return run(r, st, "expire") < 0 ? -1 : 0;
 }
 
-int
-relay_rate_add(struct relay_auth *r, const char *customer, time_t now,
-    uint64_t msgs, uint64_t rcpts, const char **error_r)
+static int
+local_rate_add(struct relay_auth *base, const char *customer,
+    int64_t minute, uint64_t msgs, uint64_t rcpts)
 {
+	struct relay_local *r = (struct relay_local *)base;
 	sqlite3_stmt *st = stmt(r, S_RATE_ADD);
 
-	if (st == NULL) {
-		*error_r = fail(r, "rate");
-		return -1;
-	}
+	if (st == NULL)
+		return fail(r, "rate");
 	bind_text(st, 1, customer);
-	(void)sqlite3_bind_int64(st, 2, now / 60);
+	(void)sqlite3_bind_int64(st, 2, minute);
 	(void)sqlite3_bind_int64(st, 3, (sqlite3_int64)msgs);
 	(void)sqlite3_bind_int64(st, 4, (sqlite3_int64)rcpts);
-	return run(r, st, "rate", error_r) < 0 ? -1 : 0;
+	return run(r, st, "rate") < 0 ? -1 : 0;
 }
 
-int
-relay_rate_get(struct relay_auth *r, const char *customer, time_t now,
-    uint64_t *msgs_r, uint64_t *rcpts_r, const char **error_r)
+static int
+local_rate_get(struct relay_auth *base, const char *customer, int64_t first,
+    int64_t last, uint64_t *msgs_r, uint64_t *rcpts_r)
 {
+	struct relay_local *r = (struct relay_local *)base;
 	sqlite3_stmt *st = stmt(r, S_RATE_GET);
 	int rc;
 
-	if (st == NULL) {
-		*error_r = fail(r, "rate");
-		return -1;
-	}
+	if (st == NULL)
+		return fail(r, "rate");
 	bind_text(st, 1, customer);
-	(void)sqlite3_bind_int64(st, 2, now / 60 - 60);
+	(void)sqlite3_bind_int64(st, 2, first);
+	(void)sqlite3_bind_int64(st, 3, last);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		*error_r = fail(r, "rate");
-		sqlite3_reset(st);
-		return -1;
+	if (rc == SQLITE_ROW) {
+		*msgs_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*rcpts_r = (uint64_t)sqlite3_column_int64(st, 1);
 	}
-	*msgs_r = (uint64_t)sqlite3_column_int64(st, 0);
-	*rcpts_r = (uint64_t)sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
-	return 0;
+	return rc == SQLITE_ROW ? 0 : fail(r, "rate");
 }
+
+const struct relay_backend relay_backend_local = {
+	.name = "local",
+	.open = local_open,
+	.close = local_close,
+	.record = local_record,
+	.lookup = local_lookup,
+	.revoke = local_revoke,
+	.list = local_list,
+	.expire = local_expire,
+	.rate_add = local_rate_add,
+	.rate_get = local_rate_get,
+};

@@ -15,6 +15,7 @@
 
 static const struct store_backend *const backends[] = {
 	&store_backend_sqlite,
+	&store_backend_pgsql,
 };
 
 const char *
@@ -49,6 +50,9 @@ store_open(const char *uri, const char *data_dir, const char **error_r)
 {
 	size_t i;
 
+	/* libpq takes both spellings of its URI scheme. */
+	if (strncmp(uri, "postgres://", 11) == 0)
+		return store_backend_pgsql.open(uri, data_dir, error_r);
 	for (i = 0; i < nitems(backends); i++) {
 		size_t n = strlen(backends[i]->scheme);
 
@@ -56,13 +60,8 @@ store_open(const char *uri, const char *data_dir, const char **error_r)
 		    (uri[n] == '\0' || uri[n] == ':'))
 			return backends[i]->open(uri, data_dir, error_r);
 	}
-	if (strncmp(uri, "postgresql:", 11) == 0 ||
-	    strncmp(uri, "postgres:", 9) == 0)
-		*error_r = "the PostgreSQL store is not available in this "
-		    "build yet; use store = sqlite";
-	else
-		*error_r = "unknown store type (expected sqlite or "
-		    "postgresql://...)";
+	*error_r = "unknown store type (expected sqlite, sqlite:/PATH or "
+	    "postgresql://...)";
 	return NULL;
 }
 
@@ -97,8 +96,13 @@ store_schema_version(struct store *s, const char **error_r)
 	int v = 0;
 
 	/* A missing table means an empty store: version 0. */
-	if (s->be->script(s, "SELECT 1 FROM schema_version LIMIT 1") == -1)
+	switch (s->be->has_schema(s)) {
+	case -1:
+		*error_r = buf_cstr(&s->err);
+		return -1;
+	case 0:
 		return 0;
+	}
 	if (run(s, SQL_SCHEMA_VERSION, NULL, 0, row_version, &v) < 0) {
 		*error_r = buf_cstr(&s->err);
 		return -1;
@@ -819,6 +823,8 @@ row_alias_list(struct store_row *r, void *arg)
 	(void)str_copy(al.target, store_row_text(r, 1), sizeof(al.target));
 	(void)str_copy(al.customer, store_row_text(r, 2),
 	    sizeof(al.customer));
+	(void)str_copy(al.domain, store_row_text(r, 3), sizeof(al.domain));
+	al.created = store_row_int(r, 4);
 	((store_alias_cb *)lc->cb)(&al, lc->arg);
 }
 
@@ -835,4 +841,127 @@ store_alias_list(struct store *s, const char *filter, store_alias_cb *cb,
 		return r;
 	return result(s, run(s, SQL_ALIAS_LIST, v, 2, row_alias_list, &lc),
 	    error_r);
+}
+
+/* ---- copying a whole store ---- */
+
+struct copy {
+	struct store		*to;
+	struct store_counts	*n;
+	int64_t			 r;	/* the first failure, else 0 */
+};
+
+static void
+copy_insert(struct copy *cp, enum store_stmt st, const struct store_val *v,
+    int nv)
+{
+	if (cp->r == 0 && run(cp->to, st, v, nv, NULL, NULL) < 0)
+		cp->r = -1;
+}
+
+static void
+copy_customer(const struct store_customer *c, void *arg)
+{
+	struct copy *cp = arg;
+	struct store_val v[2];
+
+	v[0] = SV_T(c->name);
+	v[1] = SV_I(c->created);
+	copy_insert(cp, SQL_CUSTOMER_ADD, v, 2);
+	if (c->suspended) {
+		v[1] = SV_T("suspended");
+		copy_insert(cp, SQL_CUSTOMER_SET_STATUS, v, 2);
+	}
+	cp->n->customers++;
+}
+
+static void
+copy_domain(const struct store_domain *d, void *arg)
+{
+	struct copy *cp = arg;
+	struct store_val v[3];
+
+	v[0] = SV_T(d->name);
+	v[1] = SV_T(d->customer);
+	v[2] = SV_I(d->created);
+	copy_insert(cp, SQL_DOMAIN_ADD, v, 3);
+	cp->n->domains++;
+}
+
+static void
+copy_mailbox(const struct store_mailbox *m, void *arg)
+{
+	struct copy *cp = arg;
+	struct store_val v[6];
+
+	v[0] = SV_T(m->address);
+	v[1] = SV_T(m->domain);
+	v[2] = SV_T(m->local);
+	v[3] = SV_T(m->hash);
+	v[4] = SV_I(m->quota);
+	v[5] = SV_I(m->created);
+	copy_insert(cp, SQL_MAILBOX_ADD, v, 6);
+	cp->n->mailboxes++;
+}
+
+static void
+copy_alias(const struct store_alias *a, void *arg)
+{
+	struct copy *cp = arg;
+	struct store_val v[4];
+
+	v[0] = SV_T(a->address);
+	v[1] = SV_T(a->domain);
+	v[2] = SV_T(a->target);
+	v[3] = SV_I(a->created);
+	copy_insert(cp, SQL_ALIAS_ADD, v, 4);
+	cp->n->aliases++;
+}
+
+static void
+count_customer(const struct store_customer *c, void *arg)
+{
+	(void)c;
+	(*(uint64_t *)arg)++;
+}
+
+int
+store_copy(struct store *from, struct store *to,
+    struct store_counts *counts_r, const char **error_r)
+{
+	struct copy cp = { to, counts_r, 0 };
+	uint64_t present = 0;
+	const char *err;
+
+	memset(counts_r, 0, sizeof(*counts_r));
+	if (store_migrate(to, error_r) == -1 || store_begin(to, error_r) == -1)
+		return -1;
+	if (store_customer_list(to, count_customer, &present, error_r) == -1)
+		goto fail;
+	if (present > 0) {
+		*error_r = store_set_error(to, "the destination already holds "
+		    "%llu customer(s); copy only into an empty store",
+		    (unsigned long long)present);
+		store_rollback(to);
+		return STORE_REFUSED;
+	}
+	/* In the order of the foreign keys. */
+	if (store_customer_list(from, copy_customer, &cp, &err) == -1 ||
+	    (cp.r == 0 && store_domain_list(from, NULL, copy_domain, &cp,
+	    &err) == -1) ||
+	    (cp.r == 0 && store_mailbox_list(from, NULL, copy_mailbox, &cp,
+	    &err) == -1) ||
+	    (cp.r == 0 && store_alias_list(from, NULL, copy_alias, &cp,
+	    &err) == -1)) {
+		*error_r = store_set_error(to, "reading the source: %s", err);
+		goto fail;
+	}
+	if (cp.r != 0) {
+		*error_r = buf_cstr(&to->err);
+		goto fail;
+	}
+	return store_commit(to, error_r);
+fail:
+	store_rollback(to);
+	return -1;
 }

@@ -60,6 +60,8 @@ struct store_alias {
 	char		address[ADDR_BUFSZ];
 	char		target[ADDR_BUFSZ];
 	char		customer[STORE_NAME_MAX + 1];
+	char		domain[ADDR_DOMAIN_MAX + 1];
+	int64_t		created;
 };
 
 /* Opens the store named by URI ("sqlite", "sqlite:/path",
@@ -142,5 +144,15 @@ typedef void store_alias_cb(const struct store_alias *, void *);
 /* FILTER as for store_mailbox_list(). */
 int	store_alias_list(struct store *, const char *filter,
 	    store_alias_cb *, void *, const char **error_r);
+
+/* Copies everything in FROM into TO, which must hold no customers yet,
+   in one transaction on TO, keeping names, statuses, hashes, quotas and
+   creation times; TO's schema is made first. Counts in *COUNTS_R.
+   0, STORE_REFUSED (TO not empty), or -1; *ERROR_R names the side. */
+struct store_counts {
+	uint64_t	customers, domains, mailboxes, aliases;
+};
+int	store_copy(struct store *from, struct store *to,
+	    struct store_counts *counts_r, const char **error_r);
 
 #endif

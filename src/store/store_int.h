@@ -86,6 +86,10 @@ struct store_backend {
 			    store_row_cb *cb, void *cbarg);
 	/* Runs a literal script (migrations, BEGIN, COMMIT). 0 or -1. */
 	int		 (*script)(struct store *, const char *sql);
+	/* Whether the schema_version table exists: 1, 0, or -1. Asks the
+	   catalog, so it works inside a PostgreSQL transaction too (where a
+	   failed statement would abort the transaction). */
+	int		 (*has_schema)(struct store *);
 	const char	*(*row_text)(struct store_row *, int col);
 	int64_t		 (*row_int)(struct store_row *, int col);
 	/* Starts a write transaction that holds its lock from the start. */
@@ -103,5 +107,6 @@ const char *store_set_error(struct store *, const char *fmt, ...)
 	    PRINTFLIKE(2, 3);
 
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_pgsql;
 
 #endif

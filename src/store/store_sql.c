@@ -102,7 +102,8 @@ const char *const store_sql[SQL_NSTMTS] = {
 	[SQL_ALIAS_DELETE_ONE] = "DELETE FROM aliases WHERE address = $1"
 	    " AND target = $2",
 	[SQL_ALIAS_DELETE_ALL] = "DELETE FROM aliases WHERE address = $1",
-	[SQL_ALIAS_LIST] = "SELECT a.address, a.target, d.customer"
+	[SQL_ALIAS_LIST] = "SELECT a.address, a.target, d.customer,"
+	    " a.domain, a.created"
 	    " FROM aliases a JOIN domains d ON d.name = a.domain WHERE" FILTER
 	    " ORDER BY a.address, a.target",
 	[SQL_SCHEMA_VERSION] = "SELECT version FROM schema_version",

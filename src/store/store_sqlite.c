@@ -195,12 +195,35 @@ sqlite_script(struct store *base, const char *sql)
 	return 0;
 }
 
+static int
+sqlite_has_schema(struct store *base)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'schema_version'", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		(void)errtext(s, rc);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		(void)errtext(s, rc);
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
 const struct store_backend store_backend_sqlite = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.exec = sqlite_exec,
 	.script = sqlite_script,
+	.has_schema = sqlite_has_schema,
 	.row_text = sqlite_row_text,
 	.row_int = sqlite_row_int,
 	.begin_sql = "BEGIN IMMEDIATE",

@@ -855,6 +855,14 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown relay_store", "relay_store = memcached://127.0.0.1\n",
 	    { "t.conf:1: bad value for 'relay_store': 'memcached://127.0.0.1'"
 	      " (expected local or redis://HOST:PORT/DB)" } },
+	{ "malformed redis relay_store", "relay_store = redis://h:x/0\n",
+	    { "t.conf:1: bad value for 'relay_store': 'redis://h:x/0': the "
+	      "port is not a number from 1 to 65535 (expected "
+	      "redis://HOST:PORT/DB)" } },
+	{ "malformed postgresql store", "store = postgresql://u@h/db?bad=1\n",
+	    { "t.conf:1: bad value for 'store': invalid URI query parameter: "
+	      "\"bad\" (expected postgresql://[USER[:PASSWORD]@]HOST[:PORT]"
+	      "/DBNAME[?OPTIONS])" } },
 	{ "dns_servers with a name", "dns_servers = ns1.example.net\n",
 	    { "t.conf:1: bad value for 'dns_servers': 'ns1.example.net' "
 	      "(expected IP addresses with optional ports, like 127.0.0.1, "
@@ -1297,6 +1305,108 @@ test_roundtrip(void **state)
 	config_free(&c2);
 }
 
+/* ---- store URIs ---- */
+
+struct redis_case {
+	const char	*name;
+	const char	*uri;
+	const char	*host;	/* NULL: an error containing ERR */
+	unsigned	 port, db;
+	const char	*user, *password, *err;
+};
+
+static const struct redis_case redis_cases[] = {
+	{ "redis host:port/db", "redis://127.0.0.1:6380/2", "127.0.0.1", 6380,
+	    2, "", "", NULL },
+	{ "redis defaults", "redis://cache.example", "cache.example", 6379, 0,
+	    "", "", NULL },
+	{ "redis trailing slash", "redis://h:1/", "h", 1, 0, "", "", NULL },
+	{ "redis password", "redis://:s3cret@10.0.0.5/1", "10.0.0.5", 6379, 1,
+	    "", "s3cret", NULL },
+	{ "redis user and password", "redis://app:pw@h:7000/0", "h", 7000, 0,
+	    "app", "pw", NULL },
+	{ "redis ipv6", "redis://[::1]:6390/3", "::1", 6390, 3, "", "", NULL },
+	{ "redis bad port", "redis://h:notaport/0", NULL, 0, 0, NULL, NULL,
+	    "the port is not a number from 1 to 65535" },
+	{ "redis port 0", "redis://h:0/0", NULL, 0, 0, NULL, NULL,
+	    "the port is not a number" },
+	{ "redis port too big", "redis://h:65536", NULL, 0, 0, NULL, NULL,
+	    "the port is not a number" },
+	{ "redis bad db", "redis://h:6379/x", NULL, 0, 0, NULL, NULL,
+	    "the database after / is not a number" },
+	{ "redis negative db", "redis://h:6379/-1", NULL, 0, 0, NULL, NULL,
+	    "the database after / is not a number" },
+	{ "redis no host", "redis://:6379/0", NULL, 0, 0, NULL, NULL,
+	    "expected a host name or an IP address" },
+	{ "redis user without colon", "redis://user@h/0", NULL, 0, 0, NULL,
+	    NULL, "expected :PASSWORD@" },
+	{ "redis bad ipv6", "redis://[::1/0", NULL, 0, 0, NULL, NULL,
+	    "bad [IPv6] host" },
+	{ "redis not redis", "http://h/0", NULL, 0, 0, NULL, NULL,
+	    "does not start with redis://" },
+};
+
+static void
+test_redis_uri(void **state)
+{
+	const struct redis_case *t = *state;
+	struct redis_uri u;
+	const char *err = NULL;
+	int r = config_redis_uri(t->uri, &u, &err);
+
+	if (t->host == NULL) {
+		assert_int_equal(r, -1);
+		assert_non_null(strstr(err, t->err));
+		return;
+	}
+	assert_int_equal(r, 0);
+	assert_string_equal(u.host, t->host);
+	assert_int_equal(u.port, t->port);
+	assert_int_equal(u.db, t->db);
+	assert_string_equal(u.user, t->user);
+	assert_string_equal(u.password, t->password);
+}
+
+static void
+test_postgresql_uri(void **state)
+{
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(config_postgresql_uri("postgresql://u@127.0.0.1:5432/"
+	    "db", &err), 0);
+	assert_int_equal(config_postgresql_uri("postgres:///db?host=/tmp/s&"
+	    "port=5433", &err), 0);
+	assert_int_equal(config_postgresql_uri("postgresql://u@h/db?"
+	    "nosuchoption=1", &err), -1);
+	assert_non_null(strstr(err, "nosuchoption"));
+	assert_int_equal(config_postgresql_uri("postgresql://u@h:x/db", &err),
+	    -1);
+	assert_int_equal(config_postgresql_uri("mysql://h/db", &err), -1);
+}
+
+static void
+test_uri_masked(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "postgresql://u:pw@h/db", "postgresql://u:***@h/db" },
+		{ "redis://:pw@h:6379/0", "redis://:***@h:6379/0" },
+		{ "redis://h:6379/0", "redis://h:6379/0" },
+		{ "postgresql://u@h/db", "postgresql://u@h/db" },
+		{ "sqlite", "sqlite" },
+		{ "postgresql:///db?host=/tmp/a@b", "postgresql:///db?host="
+		    "/tmp/a@b" },
+	};
+	char out[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		config_uri_masked(cases[i][0], out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+}
+
 int
 main(void)
 {
@@ -1324,6 +1434,9 @@ main(void)
 	add_test("duplicate listen, two spellings",
 	    test_listen_dup_spelling, NULL);
 	add_test("longest line", test_longest_line, NULL);
+	ADD(redis_cases, test_redis_uri);
+	add_test("postgresql URIs", test_postgresql_uri, NULL);
+	add_test("passwords masked in URIs", test_uri_masked, NULL);
 	i = (size_t)_cmocka_run_group_tests("config", tests, ntests, NULL,
 	    NULL);
 	free(tests);

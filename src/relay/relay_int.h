@@ -1,0 +1,61 @@
+/*
+ * relay_int.h - the backend vtable behind relay_auth.h. Not for outside
+ * use.
+ *
+ * relay.c dispatches on the relay_store URI and checks arguments; a
+ * backend (relay_local.c, relay_redis.c) only stores and fetches. Every
+ * handle starts with struct relay_auth; backends set errors through
+ * relay_set_error().
+ */
+#ifndef POPGATE_RELAY_INT_H
+#define POPGATE_RELAY_INT_H
+
+#include "relay/relay_auth.h"
+#include "util/buf.h"
+#include "util/compat.h"
+
+struct relay_backend {
+	const char	*name;		/* for messages: "local", "redis" */
+	/* Opens URI (already matched to this backend). NULL with
+	   *ERROR_R in static storage. */
+	struct relay_auth *(*open)(const char *uri, const char *data_dir,
+			    const char **error_r);
+	void	(*close)(struct relay_auth *);
+	int	(*record)(struct relay_auth *, const struct relay_entry *);
+	/* KEY is ADDR's table key; the backend adds the administrator
+	   networks that contain ADDR. Entries are appended to *OUT. */
+	int	(*lookup)(struct relay_auth *, const char *key,
+		    const struct netaddr *addr, time_t now,
+		    struct relay_entry **out, size_t *n);
+	int	(*revoke)(struct relay_auth *, const char *key,
+		    const char *customer);
+	int	(*list)(struct relay_auth *, time_t now, relay_entry_cb *,
+		    void *);
+	int	(*expire)(struct relay_auth *, time_t now);
+	int	(*rate_add)(struct relay_auth *, const char *customer,
+		    int64_t minute, uint64_t msgs, uint64_t rcpts);
+	/* Sums of the buckets FIRST..LAST (minutes) inclusive. */
+	int	(*rate_get)(struct relay_auth *, const char *customer,
+		    int64_t first, int64_t last, uint64_t *msgs_r,
+		    uint64_t *rcpts_r);
+};
+
+struct relay_auth {
+	const struct relay_backend	*be;
+	struct buf			 err;
+};
+
+/* Sets the handle's error text; returns -1. */
+int	relay_set_error(struct relay_auth *, const char *fmt, ...)
+	    PRINTFLIKE(2, 3);
+/* Appends E to the growing array *OUT of *N. */
+void	relay_entry_push(struct relay_entry **out, size_t *n,
+	    const struct relay_entry *e);
+/* Whether entry E (a row for KEY or a network) covers ADDR. */
+bool	relay_entry_covers(const struct relay_entry *e, const char *key,
+	    const struct netaddr *addr);
+
+extern const struct relay_backend relay_backend_local;
+extern const struct relay_backend relay_backend_redis;
+
+#endif

@@ -1,0 +1,701 @@
+/*
+ * relay_redis.c - the relay table in Redis (relay_store = redis://...),
+ * shared by every popgate host that points at the same server: a POP3
+ * login on one host opens the relay on all of them, `customer suspend`
+ * on any host closes it everywhere, and the hourly counters add up
+ * across hosts.
+ *
+ * Keys (one Redis server or a primary, not Redis Cluster):
+ *   popgate:auth:KEY    hash  CUSTOMER -> "MAILBOX\tCLIENT\tLISTENER\t
+ *                             OPENED\tEXPIRES\tNET"; the key's TTL runs
+ *                             to the latest EXPIRES of its fields
+ *   popgate:cust:NAME   set   the KEYs where customer NAME holds an
+ *                             authorization (for revocation by customer)
+ *   popgate:nets        set   KEYs that are administrator networks
+ *   popgate:rate:NAME   hash  mMINUTE, rMINUTE -> messages, recipients
+ * Changes that touch several keys are Lua scripts, so each is atomic
+ * across hosts; lookups are one pipelined round trip (two when an
+ * administrator network matches). Expired fields inside a live hash
+ * are skipped on read; the key TTLs remove the rest.
+ *
+ * Calls are synchronous, like every relay_auth.h call: they run on the
+ * policy worker threads, each with its own connection, never on the
+ * event loop. A lost connection is made again on the next call; after a
+ * failed connect the handle fails at once for RETRY_MS, so an
+ * unreachable server costs each worker one connect timeout per second
+ * at most, and the relay answers 451 4.7.1 meanwhile.
+ */
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include "core/config.h"
+#include "relay/relay_int.h"
+#include "util/clock.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+
+#define CONNECT_MS	1000
+#define COMMAND_MS	2000
+#define RETRY_MS	1000
+#define RATE_TTL	7200	/* seconds a rate hash outlives its last add */
+
+#define K_AUTH		"popgate:auth:"
+#define K_CUST		"popgate:cust:"
+#define K_NETS		"popgate:nets"
+#define K_RATE		"popgate:rate:"
+
+/* KEYS: auth:KEY cust:CUSTOMER nets; ARGV: customer value ttl net key */
+static const char lua_record[] =
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "local ttl = tonumber(ARGV[3])\n"
+    "if redis.call('TTL', KEYS[1]) < ttl then\n"
+    "  redis.call('EXPIRE', KEYS[1], ttl) end\n"
+    "redis.call('SADD', KEYS[2], ARGV[5])\n"
+    "if redis.call('TTL', KEYS[2]) < ttl then\n"
+    "  redis.call('EXPIRE', KEYS[2], ttl) end\n"
+    "if ARGV[4] == '1' then redis.call('SADD', KEYS[3], ARGV[5]) end\n"
+    "return 1\n";
+
+/* KEYS: auth:KEY cust:CUSTOMER nets; ARGV: key customer. Either may be
+   "" (any); returns the number of authorizations removed. */
+static const char lua_revoke[] =
+    "local n = 0\n"
+    "local function drop(k, c)\n"
+    "  local a = 'popgate:auth:' .. k\n"
+    "  n = n + redis.call('HDEL', a, c)\n"
+    "  redis.call('SREM', 'popgate:cust:' .. c, k)\n"
+    "  if redis.call('EXISTS', a) == 0 then\n"
+    "    redis.call('SREM', KEYS[3], k) end\n"
+    "end\n"
+    "if ARGV[1] ~= '' and ARGV[2] ~= '' then drop(ARGV[1], ARGV[2])\n"
+    "elseif ARGV[1] ~= '' then\n"
+    "  for _, c in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "    drop(ARGV[1], c) end\n"
+    "else\n"
+    "  for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
+    "    drop(k, ARGV[2]) end\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "end\n"
+    "return n\n";
+
+/* KEYS: rate:CUSTOMER; ARGV: minute msgs rcpts ttl. Fields older than
+   an hour go once the hash has grown. */
+static const char lua_rate_add[] =
+    "redis.call('HINCRBY', KEYS[1], 'm' .. ARGV[1], ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[1], 'r' .. ARGV[1], ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    "if redis.call('HLEN', KEYS[1]) > 160 then\n"
+    "  local old = tonumber(ARGV[1]) - 60\n"
+    "  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "    if tonumber(string.sub(f, 2)) < old then\n"
+    "      redis.call('HDEL', KEYS[1], f) end end end\n"
+    "return 1\n";
+
+enum script {
+	LUA_RECORD,
+	LUA_REVOKE,
+	LUA_RATE_ADD,
+	LUA_NSCRIPTS
+};
+
+static const char *const scripts[LUA_NSCRIPTS] = {
+	[LUA_RECORD] = lua_record,
+	[LUA_REVOKE] = lua_revoke,
+	[LUA_RATE_ADD] = lua_rate_add,
+};
+
+struct relay_redis {
+	struct relay_auth	 base;	/* first: relay.c's view */
+	struct redis_uri	 uri;
+	redisContext		*c;
+	uint64_t		 retry_at;	/* monotonic ms; 0 = now */
+	char			 sha[LUA_NSCRIPTS][SHA_DIGEST_LENGTH * 2 + 1];
+};
+
+static struct timeval
+ms_tv(unsigned ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) *
+	    1000 };
+
+	return tv;
+}
+
+static void
+drop_connection(struct relay_redis *r)
+{
+	if (r->c != NULL)
+		redisFree(r->c);
+	r->c = NULL;
+}
+
+/* A reply that is an error, or a lost connection: -1 with the text. */
+static int
+reply_error(struct relay_redis *r, redisReply *rep, const char *what)
+{
+	int rc;
+
+	if (rep == NULL) {
+		rc = relay_set_error(&r->base, "relay table (redis %s:%u): %s: "
+		    "%s", r->uri.host, r->uri.port, what, r->c != NULL &&
+		    r->c->errstr[0] != '\0' ? r->c->errstr : "connection lost");
+		drop_connection(r);
+		return rc;
+	}
+	rc = relay_set_error(&r->base, "relay table (redis %s:%u): %s: %.*s",
+	    r->uri.host, r->uri.port, what, (int)rep->len, rep->str);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Runs a command given as argv while connecting; the reply or NULL. */
+static redisReply *
+command(struct relay_redis *r, int argc, const char **argv)
+{
+	return redisCommandArgv(r->c, argc, argv, NULL);
+}
+
+/* Logs in and selects the database on a fresh connection. */
+static int
+handshake(struct relay_redis *r)
+{
+	const char *auth[3] = { "AUTH", r->uri.user, r->uri.password };
+	char db[16];
+	const char *sel[2] = { "SELECT", db };
+	redisReply *rep;
+
+	if (r->uri.password[0] != '\0') {
+		rep = r->uri.user[0] != '\0' ? command(r, 3, auth) :
+		    (auth[1] = r->uri.password, command(r, 2, auth));
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+			return reply_error(r, rep, "AUTH");
+		freeReplyObject(rep);
+	}
+	if (r->uri.db != 0) {
+		(void)snprintf(db, sizeof(db), "%u", r->uri.db);
+		rep = command(r, 2, sel);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+			return reply_error(r, rep, "SELECT");
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+/* Makes sure there is a connection: 0, or -1 (and no retry before
+   RETRY_MS has passed). */
+static int
+connected(struct relay_redis *r)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (r->c != NULL)
+		return 0;
+	if (r->retry_at != 0 && now < r->retry_at)
+		return relay_set_error(&r->base, "relay table (redis %s:%u) "
+		    "unreachable; next try in %llu ms", r->uri.host,
+		    r->uri.port, (unsigned long long)(r->retry_at - now));
+	r->c = redisConnectWithTimeout(r->uri.host, r->uri.port,
+	    ms_tv(CONNECT_MS));
+	if (r->c == NULL || r->c->err != 0) {
+		(void)relay_set_error(&r->base, "relay table (redis %s:%u): "
+		    "cannot connect: %s", r->uri.host, r->uri.port,
+		    r->c != NULL ? r->c->errstr : "out of memory");
+		drop_connection(r);
+		r->retry_at = now + RETRY_MS;
+		return -1;
+	}
+	if (redisSetTimeout(r->c, ms_tv(COMMAND_MS)) != REDIS_OK ||
+	    redisEnableKeepAlive(r->c) != REDIS_OK || handshake(r) == -1) {
+		if (r->c != NULL)
+			(void)relay_set_error(&r->base, "relay table (redis "
+			    "%s:%u): %s", r->uri.host, r->uri.port,
+			    r->c->errstr);
+		drop_connection(r);
+		r->retry_at = now + RETRY_MS;
+		return -1;
+	}
+	r->retry_at = 0;
+	return 0;
+}
+
+/* Runs script WHICH (EVALSHA, EVAL when the server has not seen it yet,
+   as after a restart) with NKEYS keys and the rest as arguments. The
+   reply, or NULL with the error set. */
+static redisReply *
+eval(struct relay_redis *r, enum script which, const char *what, int nkeys,
+    int argc, const char **args)
+{
+	const char *argv[16];
+	char nk[8];
+	redisReply *rep;
+
+	if (connected(r) == -1)
+		return NULL;
+	(void)snprintf(nk, sizeof(nk), "%d", nkeys);
+	argv[0] = "EVALSHA";
+	argv[1] = r->sha[which];
+	argv[2] = nk;
+	memcpy(argv + 3, args, (size_t)argc * sizeof(*args));
+	rep = command(r, argc + 3, argv);
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(rep);
+		argv[0] = "EVAL";
+		argv[1] = scripts[which];
+		rep = command(r, argc + 3, argv);
+	}
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+		(void)reply_error(r, rep, what);
+		return NULL;
+	}
+	return rep;
+}
+
+static void
+script_sha(const char *text, char out[SHA_DIGEST_LENGTH * 2 + 1])
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	size_t i;
+
+	(void)SHA1((const unsigned char *)text, strlen(text), md);
+	for (i = 0; i < sizeof(md); i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static struct relay_auth *
+redis_open(const char *uri, const char *data_dir, const char **error_r)
+{
+	static _Thread_local char msg[512];
+	struct relay_redis *r;
+	const char *err;
+	size_t i;
+
+	(void)data_dir;
+	r = xcalloc(1, sizeof(*r));
+	if (config_redis_uri(uri, &r->uri, &err) == -1) {
+		(void)snprintf(msg, sizeof(msg), "bad relay_store: %s", err);
+		*error_r = msg;
+		free(r);
+		return NULL;
+	}
+	for (i = 0; i < LUA_NSCRIPTS; i++)
+		script_sha(scripts[i], r->sha[i]);
+	/* Not connected yet: a server that is down now is tried again on
+	   use, and the daemon starts regardless (POP3 works without it). */
+	return &r->base;
+}
+
+static void
+redis_close(struct relay_auth *base)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+
+	drop_connection(r);
+	free(r);
+}
+
+static void
+key_of(char *out, size_t outsz, const char *prefix, const char *name)
+{
+	(void)snprintf(out, outsz, "%s%s", prefix, name);
+}
+
+static int
+redis_record(struct relay_auth *base, const struct relay_entry *e)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	char auth[128], cust[128], value[512], ttl[32];
+	const char *args[8];
+	time_t now = clock_now();
+	redisReply *rep;
+
+	key_of(auth, sizeof(auth), K_AUTH, e->key);
+	key_of(cust, sizeof(cust), K_CUST, e->customer);
+	(void)snprintf(value, sizeof(value), "%s\t%s\t%s\t%lld\t%lld\t%d",
+	    e->mailbox, e->client, e->listener, (long long)e->opened,
+	    (long long)e->expires, e->net ? 1 : 0);
+	(void)snprintf(ttl, sizeof(ttl), "%lld", e->expires > now ?
+	    (long long)(e->expires - now) : 1LL);
+	args[0] = auth;
+	args[1] = cust;
+	args[2] = K_NETS;
+	args[3] = e->customer;
+	args[4] = value;
+	args[5] = ttl;
+	args[6] = e->net ? "1" : "0";
+	args[7] = e->key;
+	rep = eval(r, LUA_RECORD, "record", 3, 8, args);
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* Parses field CUSTOMER = VALUE of hash KEY into *E. 0 or -1. */
+static int
+parse_entry(const char *key, const redisReply *f, const redisReply *v,
+    struct relay_entry *e)
+{
+	char tmp[512], *fld[6], *p = tmp;
+	long long opened, expires;
+	char *ep;
+	int i;
+
+	memset(e, 0, sizeof(*e));
+	if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+	    v->len >= sizeof(tmp) || str_copy(e->key, key,
+	    sizeof(e->key)) == -1 || str_ncopy(e->customer, f->str, f->len,
+	    sizeof(e->customer)) == -1)
+		return -1;
+	memcpy(tmp, v->str, v->len);
+	tmp[v->len] = '\0';
+	for (i = 0; i < 6; i++) {
+		fld[i] = strsep(&p, "\t");
+		if (fld[i] == NULL)
+			return -1;
+	}
+	opened = strtoll(fld[3], &ep, 10);
+	if (*ep != '\0')
+		return -1;
+	expires = strtoll(fld[4], &ep, 10);
+	if (*ep != '\0')
+		return -1;
+	(void)str_copy(e->mailbox, fld[0], sizeof(e->mailbox));
+	(void)str_copy(e->client, fld[1], sizeof(e->client));
+	(void)str_copy(e->listener, fld[2], sizeof(e->listener));
+	e->opened = (time_t)opened;
+	e->expires = (time_t)expires;
+	e->net = strcmp(fld[5], "1") == 0;
+	return 0;
+}
+
+typedef void entry_fn(const struct relay_entry *, void *);
+
+/* Gives every live entry of the HGETALL reply REP of KEY to FN. */
+static void
+hash_entries(const char *key, const redisReply *rep, time_t now,
+    entry_fn *fn, void *arg)
+{
+	struct relay_entry e;
+	size_t i;
+
+	if (rep->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i + 1 < rep->elements; i += 2)
+		if (parse_entry(key, rep->element[i], rep->element[i + 1],
+		    &e) == 0 && e.expires > now)
+			fn(&e, arg);
+}
+
+struct collect {
+	const char		*key;
+	const struct netaddr	*addr;
+	struct relay_entry	**out;
+	size_t			*n;
+};
+
+static void
+collect_entry(const struct relay_entry *e, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->addr == NULL || relay_entry_covers(e, c->key, c->addr))
+		relay_entry_push(c->out, c->n, e);
+}
+
+/* Sends each command of CMDS (NCMDS argv lists of ARGC words) at once
+   and reads the replies into REPS: one round trip. 0, or -1 (and no
+   reply to free). */
+static int
+pipeline(struct relay_redis *r, const char *what, size_t ncmds,
+    const char **cmds[], const int argc[], redisReply *reps[])
+{
+	size_t i, got;
+	void *rep;
+	int rc = 0;
+
+	if (connected(r) == -1)
+		return -1;
+	for (i = 0; i < ncmds; i++)
+		if (redisAppendCommandArgv(r->c, argc[i], cmds[i], NULL) !=
+		    REDIS_OK)
+			return reply_error(r, NULL, what);
+	for (got = 0; got < ncmds; got++) {
+		if (redisGetReply(r->c, &rep) != REDIS_OK) {
+			rc = reply_error(r, NULL, what);
+			break;
+		}
+		reps[got] = rep;
+	}
+	for (i = 0; i < got && rc == 0; i++)
+		if (reps[i]->type == REDIS_REPLY_ERROR)
+			rc = relay_set_error(&r->base, "relay table (redis "
+			    "%s:%u): %s: %.*s", r->uri.host, r->uri.port, what,
+			    (int)reps[i]->len, reps[i]->str);
+	if (rc == -1)
+		for (i = 0; i < got; i++)
+			freeReplyObject(reps[i]);
+	return rc;
+}
+
+static int
+redis_lookup(struct relay_auth *base, const char *key,
+    const struct netaddr *addr, time_t now, struct relay_entry **out,
+    size_t *n)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	struct collect c = { key, addr, out, n };
+	char auth[128];
+	const char *hget[2] = { "HGETALL", auth }, *smem[2] = { "SMEMBERS",
+	    K_NETS };
+	const char **cmds[2] = { hget, smem };
+	const int argc[2] = { 2, 2 };
+	redisReply *reps[2];
+	struct netprefix p;
+	size_t i;
+	int rc = 0;
+
+	key_of(auth, sizeof(auth), K_AUTH, key);
+	if (pipeline(r, "lookup", 2, cmds, argc, reps) == -1)
+		return -1;
+	hash_entries(key, reps[0], now, collect_entry, &c);
+	/* Administrator networks: rare, few; one more round trip each. */
+	for (i = 0; reps[1]->type == REDIS_REPLY_ARRAY &&
+	    i < reps[1]->elements && rc == 0; i++) {
+		const redisReply *m = reps[1]->element[i];
+		char net[NET_ADDRSTRLEN];
+		redisReply *h;
+
+		if (m->type != REDIS_REPLY_STRING ||
+		    str_ncopy(net, m->str, m->len, sizeof(net)) == -1 ||
+		    strcmp(net, key) == 0 ||
+		    net_prefix_parse(net, false, &p) == -1 ||
+		    !net_prefix_match(&p, addr))
+			continue;
+		key_of(auth, sizeof(auth), K_AUTH, net);
+		h = command(r, 2, hget);
+		if (h == NULL || h->type == REDIS_REPLY_ERROR) {
+			rc = reply_error(r, h, "lookup");
+			break;
+		}
+		hash_entries(net, h, now, collect_entry, &c);
+		freeReplyObject(h);
+	}
+	freeReplyObject(reps[0]);
+	freeReplyObject(reps[1]);
+	return rc;
+}
+
+static int
+redis_revoke(struct relay_auth *base, const char *key, const char *customer)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	char auth[128], cust[128];
+	const char *args[5];
+	redisReply *rep;
+	int n;
+
+	key_of(auth, sizeof(auth), K_AUTH, key != NULL ? key : "");
+	key_of(cust, sizeof(cust), K_CUST, customer != NULL ? customer : "");
+	args[0] = auth;
+	args[1] = cust;
+	args[2] = K_NETS;
+	args[3] = key != NULL ? key : "";
+	args[4] = customer != NULL ? customer : "";
+	rep = eval(r, LUA_REVOKE, "revoke", 3, 5, args);
+	if (rep == NULL)
+		return -1;
+	n = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : 0;
+	freeReplyObject(rep);
+	return n;
+}
+
+/* By key, then customer: the order relay_list() promises. */
+static int
+cmp_key(const void *a, const void *b)
+{
+	const struct relay_entry *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : strcmp(x->customer, y->customer);
+}
+
+/* Every live entry, from a SCAN over the auth keys, into *OUT. */
+static int
+scan_all(struct relay_redis *r, time_t now, struct relay_entry **out,
+    size_t *n)
+{
+	struct collect c = { NULL, NULL, out, n };
+	char cursor[32] = "0", key[128];
+	const char *scan[6] = { "SCAN", cursor, "MATCH", K_AUTH "*", "COUNT",
+	    "1000" };
+	const char *hget[2] = { "HGETALL", key };
+	redisReply *rep, *h;
+	size_t i;
+
+	if (connected(r) == -1)
+		return -1;
+	do {
+		rep = command(r, 6, scan);
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
+		    rep->elements != 2)
+			return reply_error(r, rep, "list");
+		(void)str_ncopy(cursor, rep->element[0]->str,
+		    rep->element[0]->len, sizeof(cursor));
+		for (i = 0; i < rep->element[1]->elements; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+
+			if (str_ncopy(key, k->str, k->len, sizeof(key)) == -1)
+				continue;
+			h = command(r, 2, hget);
+			if (h == NULL || h->type == REDIS_REPLY_ERROR) {
+				freeReplyObject(rep);
+				return reply_error(r, h, "list");
+			}
+			hash_entries(key + strlen(K_AUTH), h, now,
+			    collect_entry, &c);
+			freeReplyObject(h);
+		}
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
+}
+
+static int
+redis_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
+    void *arg)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	struct relay_entry *v = NULL;
+	size_t i, n = 0;
+
+	if (scan_all(r, now, &v, &n) == -1) {
+		free(v);
+		return -1;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_key);
+	for (i = 0; i < n; i++)
+		cb(&v[i], arg);
+	free(v);
+	return 0;
+}
+
+/* The key TTLs do the expiry; what is left is to drop the networks
+   whose authorizations have all gone from the set of networks. */
+static int
+redis_expire(struct relay_auth *base, time_t now)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	const char *smem[2] = { "SMEMBERS", K_NETS };
+	char key[128], net[NET_ADDRSTRLEN];
+	const char *exists[2] = { "EXISTS", key };
+	const char *srem[3] = { "SREM", K_NETS, net };
+	redisReply *rep, *x;
+	size_t i;
+	int rc = 0;
+
+	(void)now;
+	if (connected(r) == -1)
+		return -1;
+	rep = command(r, 2, smem);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+		return reply_error(r, rep, "expire");
+	for (i = 0; i < rep->elements && rc == 0; i++) {
+		const redisReply *m = rep->element[i];
+
+		if (m->type != REDIS_REPLY_STRING ||
+		    str_ncopy(net, m->str, m->len, sizeof(net)) == -1)
+			continue;
+		key_of(key, sizeof(key), K_AUTH, net);
+		x = command(r, 2, exists);
+		if (x != NULL && x->type == REDIS_REPLY_INTEGER &&
+		    x->integer == 0) {
+			freeReplyObject(x);
+			x = command(r, 3, srem);
+		}
+		if (x == NULL || x->type == REDIS_REPLY_ERROR)
+			rc = reply_error(r, x, "expire");
+		else
+			freeReplyObject(x);
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int
+redis_rate_add(struct relay_auth *base, const char *customer,
+    int64_t minute, uint64_t msgs, uint64_t rcpts)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	char key[128], min[32], m[32], rc[32], ttl[16];
+	const char *args[5] = { key, min, m, rc, ttl };
+	redisReply *rep;
+
+	key_of(key, sizeof(key), K_RATE, customer);
+	(void)snprintf(min, sizeof(min), "%lld", (long long)minute);
+	(void)snprintf(m, sizeof(m), "%llu", (unsigned long long)msgs);
+	(void)snprintf(rc, sizeof(rc), "%llu", (unsigned long long)rcpts);
+	(void)snprintf(ttl, sizeof(ttl), "%d", RATE_TTL);
+	rep = eval(r, LUA_RATE_ADD, "rate", 1, 5, args);
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+static int
+redis_rate_get(struct relay_auth *base, const char *customer, int64_t first,
+    int64_t last, uint64_t *msgs_r, uint64_t *rcpts_r)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	char key[128], fld[32];
+	const char *hget[2] = { "HGETALL", key };
+	redisReply *rep;
+	long long minute, v;
+	size_t i;
+	char *ep;
+
+	if (connected(r) == -1)
+		return -1;
+	key_of(key, sizeof(key), K_RATE, customer);
+	rep = command(r, 2, hget);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+		return reply_error(r, rep, "rate");
+	for (i = 0; i + 1 < rep->elements; i += 2) {
+		const redisReply *f = rep->element[i], *x = rep->element[i + 1];
+
+		if (f->type != REDIS_REPLY_STRING ||
+		    x->type != REDIS_REPLY_STRING ||
+		    str_ncopy(fld, f->str, f->len, sizeof(fld)) == -1 ||
+		    (fld[0] != 'm' && fld[0] != 'r'))
+			continue;
+		minute = strtoll(fld + 1, &ep, 10);
+		if (*ep != '\0' || minute < first || minute > last)
+			continue;
+		v = strtoll(x->str, &ep, 10);
+		if (v < 0)
+			continue;
+		if (fld[0] == 'm')
+			*msgs_r += (uint64_t)v;
+		else
+			*rcpts_r += (uint64_t)v;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+const struct relay_backend relay_backend_redis = {
+	.name = "redis",
+	.open = redis_open,
+	.close = redis_close,
+	.record = redis_record,
+	.lookup = redis_lookup,
+	.revoke = redis_revoke,
+	.list = redis_list,
+	.expire = redis_expire,
+	.rate_add = redis_rate_add,
+	.rate_get = redis_rate_get,
+};
