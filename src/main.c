@@ -1,6 +1,8 @@
 /*
  * main.c - the popgate binary: one table of subcommands.
  */
+#include <sys/stat.h>
+
 #include <locale.h>
 
 #include "cli/cli.h"
@@ -50,6 +52,9 @@ main(int argc, char **argv)
 	size_t i;
 
 	(void)setlocale(LC_ALL, "C");
+	/* Whatever popgate creates (stores, relay table, queue, Maildirs)
+	   is nobody else's business: the daemon's group at most. */
+	(void)umask(027);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USER;
