@@ -30,6 +30,7 @@ static struct event_base *base;
 static struct config *cfg;
 static struct conn_hub *hub;
 static struct worker_pool *pool;
+static struct policy_env penv;
 static struct auth_throttle *throttle;
 static struct listen_cfg lc_smtp, lc_sub, lc_pop3;
 static unsigned runs;
@@ -120,8 +121,9 @@ fuzz_session_init(void)
 	setup_mail();
 	base = event_base_new();
 	hub = conn_hub_new(base, NULL, 1000, 1000);
+	penv.cfg = cfg;
 	pool = worker_pool_new(base, "fuzz", 0, backends_thread_init,
-	    backends_thread_fini, cfg);
+	    backends_thread_fini, &penv);
 	throttle = auth_throttle_new(1000000, 600);
 	(void)str_copy(lc_smtp.host, "127.0.0.1", sizeof(lc_smtp.host));
 	lc_smtp.role = ROLE_SMTP;

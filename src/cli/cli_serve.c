@@ -53,6 +53,7 @@ struct daemon {
 	SSL_CTX			*tls_client;
 	struct qmgr		*qmgr;
 	struct control		*control;
+	struct policy_env	 penv;		/* shared by the workers */
 	struct event		*tidy;		/* relay table expiry */
 	struct worker_job	*tidy_job;
 };
@@ -60,6 +61,7 @@ struct daemon {
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
 #define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
 #define TIDY_INTERVAL	300	/* seconds between relay table clean-ups */
+#define LOGIN_CACHE_MAX	100000	/* verified logins remembered */
 
 static bool
 is_pop3(enum listen_role role)
@@ -186,6 +188,7 @@ daemon_free(struct daemon *d)
 	auth_throttle_free(&d->throttle);
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
+	login_cache_free(&d->penv.logins);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)
@@ -337,10 +340,14 @@ start_services(struct daemon *d)
 		log_error("%s", err);
 		return -1;
 	}
+	d->penv.cfg = d->cfg;
+	if (d->cfg->auth_cache_ttl > 0)
+		d->penv.logins = login_cache_new(
+		    (unsigned)d->cfg->auth_cache_ttl, LOGIN_CACHE_MAX);
 	d->io = worker_pool_new(d->base, "io", IO_THREADS,
-	    backends_thread_init, backends_thread_fini, d->cfg);
+	    backends_thread_init, backends_thread_fini, &d->penv);
 	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,
-	    backends_thread_init, backends_thread_fini, d->cfg);
+	    backends_thread_init, backends_thread_fini, &d->penv);
 	memset(&sd, 0, sizeof(sd));
 	sd.base = d->base;
 	sd.cfg = d->cfg;

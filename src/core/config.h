@@ -102,6 +102,7 @@ struct config {
 	uint64_t		 pop3_timeout;
 	uint64_t		 auth_failure_delay;
 	uint64_t		 auth_max_failures;
+	uint64_t		 auth_cache_ttl;	/* 0: no login cache */
 	uint64_t		 delivery_concurrency;
 	uint64_t		 delivery_concurrency_per_destination;
 	uint64_t		 connect_timeout;

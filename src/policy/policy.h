@@ -18,15 +18,26 @@
 #include "relay/relay_auth.h"
 #include "store/store.h"
 
+struct login_cache;
+
+/* What every worker thread shares: the configuration, and the cache of
+   recently verified logins (NULL: every login runs crypt(3)). */
+struct policy_env {
+	const struct config	*cfg;
+	struct login_cache	*logins;
+};
+
 /* A worker thread's handles, opened on first use. */
 struct backends {
 	const struct config	*cfg;
+	struct login_cache	*logins;
 	struct store		*store;
 	struct relay_auth	*relay;
 };
 
-/* worker_init_fn / worker_fini_fn for the pools: ARG is the config. */
-void	*backends_thread_init(void *cfg);
+/* worker_init_fn / worker_fini_fn for the pools: ARG is a struct
+   policy_env that outlives the pool. */
+void	*backends_thread_init(void *env);
 void	 backends_thread_fini(void *);
 /* The thread's store, opened now if needed; NULL with *ERROR_R. */
 struct store *backends_store(struct backends *, const char **error_r);
@@ -165,8 +176,25 @@ struct login {
 	char		error[256];
 };
 
-/* Verifies the login (store lookup, crypt(3)); fills L->mbox on
-   success. On a worker thread. */
+/* Recently verified logins, so that a mail client checking every minute
+   does not cost a yescrypt computation each time. An entry is an
+   HMAC-SHA256, under a key drawn at start-up and kept only in memory,
+   of the address, the stored hash and the password: a copy of the cache
+   reveals no password, and a changed hash (`mailbox passwd`, on any
+   host) no longer matches, so the entry is dropped on its next use.
+   Entries expire TTL seconds after the login that verified them; the
+   store is still read on every login (status, current hash). Shared by
+   the worker threads. */
+struct login_cache *login_cache_new(unsigned ttl_seconds, size_t max_entries);
+void	login_cache_free(struct login_cache **);
+/* Whether ADDRESS with PASSWORD matched HASH within the TTL. */
+bool	login_cache_check(struct login_cache *, const char *address,
+	    const char *hash, const char *password);
+void	login_cache_add(struct login_cache *, const char *address,
+	    const char *hash, const char *password);
+
+/* Verifies the login (store lookup, then the login cache or crypt(3));
+   fills L->mbox on success. On a worker thread. */
 void	policy_login(struct backends *, struct login *);
 /* After a successful POP3 login: records the relay authorization for
    L->client, unless the customer is suspended or the address is in

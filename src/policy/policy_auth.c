@@ -4,11 +4,17 @@
  * throttle of failed logins.
  *
  * The password is checked against the crypt(3) hash (slow on purpose:
- * this runs on the cpu worker pool). An unknown user costs a hash
- * computation too, so the answer time does not tell whether a mailbox
- * exists.
+ * this runs on the cpu worker pool), or against the login cache of
+ * recent successes. An unknown user costs a hash computation too, so the
+ * answer time does not tell whether a mailbox exists; so does a failed
+ * login (failures are never cached).
  */
+#include <pthread.h>
+
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "policy/policy.h"
 #include "util/clock.h"
@@ -61,6 +67,150 @@ policy_record_relay(struct backends *b, struct login *l)
 	l->relay_opened = true;
 }
 
+/* ---- the login cache ---- */
+
+#define CACHE_KEY_LEN	32
+
+struct cached_login {
+	unsigned char	mac[EVP_MAX_MD_SIZE];
+	uint64_t	expires_ms;	/* clock_mono_ms() */
+};
+
+struct login_cache {
+	pthread_mutex_t	 lock;
+	struct hmap	*entries;	/* address -> struct cached_login */
+	unsigned char	 key[CACHE_KEY_LEN];
+	uint64_t	 ttl_ms;
+	size_t		 max;
+};
+
+struct login_cache *
+login_cache_new(unsigned ttl_seconds, size_t max_entries)
+{
+	struct login_cache *c = xcalloc(1, sizeof(*c));
+
+	if (RAND_bytes(c->key, sizeof(c->key)) != 1)
+		log_fatal("login cache: no random key");
+	if (pthread_mutex_init(&c->lock, NULL) != 0)
+		log_fatal("login cache: mutex");
+	c->entries = hmap_new();
+	c->ttl_ms = (uint64_t)ttl_seconds * 1000;
+	c->max = max_entries;
+	return c;
+}
+
+void
+login_cache_free(struct login_cache **cp)
+{
+	struct login_cache *c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	hmap_free(&c->entries, free);
+	(void)pthread_mutex_destroy(&c->lock);
+	OPENSSL_cleanse(c->key, sizeof(c->key));
+	free(c);
+}
+
+/* HMAC(key, address NUL hash NUL password) into MAC. */
+static void
+login_mac(const struct login_cache *c, const char *address,
+    const char *hash, const char *password, unsigned char *mac)
+{
+	char msg[ADDR_BUFSZ + PASSWD_HASH_MAX + PASSWD_MAX + 3];
+	size_t na = strlen(address) + 1, nh = strlen(hash) + 1;
+	size_t np = strlen(password);
+	unsigned int n = 0;
+
+	if (na + nh + np > sizeof(msg))
+		log_fatal("login cache: oversized login");
+	memcpy(msg, address, na);
+	memcpy(msg + na, hash, nh);
+	memcpy(msg + na + nh, password, np);
+	if (HMAC(EVP_sha256(), c->key, sizeof(c->key),
+	    (const unsigned char *)msg, na + nh + np, mac, &n) == NULL)
+		log_fatal("login cache: HMAC failed");
+	OPENSSL_cleanse(msg, sizeof(msg));
+}
+
+bool
+login_cache_check(struct login_cache *c, const char *address,
+    const char *hash, const char *password)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	struct cached_login *e;
+	bool ok = false;
+
+	login_mac(c, address, hash, password, mac);
+	(void)pthread_mutex_lock(&c->lock);
+	e = hmap_get(c->entries, address);
+	if (e != NULL) {
+		if (e->expires_ms > clock_mono_ms() &&
+		    CRYPTO_memcmp(e->mac, mac, 32) == 0)
+			ok = true;
+		else if (e->expires_ms <= clock_mono_ms())
+			free(hmap_del(c->entries, address));
+	}
+	(void)pthread_mutex_unlock(&c->lock);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return ok;
+}
+
+static bool
+cache_expired(const char *key, void *val, void *arg)
+{
+	struct cached_login *e = val;
+
+	(void)key;
+	if (e->expires_ms > *(uint64_t *)arg)
+		return false;
+	free(e);
+	return true;
+}
+
+void
+login_cache_add(struct login_cache *c, const char *address, const char *hash,
+    const char *password)
+{
+	struct cached_login *e = xcalloc(1, sizeof(*e));
+	uint64_t now = clock_mono_ms();
+
+	login_mac(c, address, hash, password, e->mac);
+	e->expires_ms = now + c->ttl_ms;
+	(void)pthread_mutex_lock(&c->lock);
+	if (hmap_count(c->entries) >= c->max)
+		hmap_sweep(c->entries, cache_expired, &now);
+	if (hmap_count(c->entries) < c->max || hmap_get(c->entries, address))
+		free(hmap_put(c->entries, address, e));
+	else
+		free(e);	/* full of live entries: this one is not kept */
+	(void)pthread_mutex_unlock(&c->lock);
+}
+
+/* The password check: the cache, else crypt(3) (then cached). 1, 0, or
+   -1 for a hash this system cannot check. */
+static int
+check_password(struct backends *b, struct login *l, bool known)
+{
+	int v;
+
+	if (!known) {
+		/* As long as a known user's check; the answer is no. */
+		v = passwd_verify(l->pass, dummy_hash);
+		(void)v;
+		return 0;
+	}
+	if (b->logins != NULL && login_cache_check(b->logins, l->mbox.address,
+	    l->mbox.hash, l->pass))
+		return 1;
+	v = passwd_verify(l->pass, l->mbox.hash);
+	if (v == 1 && b->logins != NULL)
+		login_cache_add(b->logins, l->mbox.address, l->mbox.hash,
+		    l->pass);
+	return v;
+}
+
 void
 policy_login(struct backends *b, struct login *l)
 {
@@ -79,7 +229,7 @@ policy_login(struct backends *b, struct login *l)
 		(void)str_copy(l->error, err, sizeof(l->error));
 		goto out;
 	}
-	v = passwd_verify(l->pass, r == 1 ? l->mbox.hash : dummy_hash);
+	v = check_password(b, l, r == 1);
 	if (r == 0 || v == 0) {
 		l->result = 0;
 		goto out;

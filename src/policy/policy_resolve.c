@@ -34,12 +34,14 @@ is_network(const char *uri)
 }
 
 void *
-backends_thread_init(void *cfg)
+backends_thread_init(void *arg)
 {
+	const struct policy_env *env = arg;
 	struct backends *b = xcalloc(1, sizeof(*b));
 	const char *err;
 
-	b->cfg = cfg;
+	b->cfg = env->cfg;
+	b->logins = env->logins;
 	/* Local files are opened now, not on first use: the daemon's
 	   descriptors are all taken at start-up, and a store it cannot open
 	   shows at once (a first read opens the WAL files too). Network

@@ -334,3 +334,47 @@ def test_stop_during_failed_login_delay(make_instance):
         wait_for(lambda: "login-failed" in inst.log(), what="the check")
         inst.stop()
         assert c.closed()
+
+
+def test_login_cache_follows_the_store(srv):
+    """The cache of verified logins (auth_cache_ttl, on by default) never
+    lets an old password in: after `mailbox passwd` the old one fails and
+    the new one works, at once; a suspension or deletion acts at once."""
+    for _ in range(3):                      # verified, then from the cache
+        with Client(srv.ports["pop3"]) as c:
+            c.login("bob@acme.test", "b0bpw")
+            c.quit()
+    srv.cli("mailbox", "passwd", "bob@acme.test", input="n3w-pw\n",
+            check=True)
+    with Client(srv.ports["pop3"]) as c:
+        c.ok("USER bob@acme.test")
+        assert c.cmd("PASS b0bpw") == FAILED
+        c.login("bob@acme.test", "n3w-pw")
+        c.quit()
+    # Back to the first password: a new hash (new salt), verified anew.
+    srv.cli("mailbox", "passwd", "bob@acme.test", input="b0bpw\n",
+            check=True)
+    with Client(srv.ports["pop3"]) as c:
+        c.ok("USER bob@acme.test")
+        assert c.cmd("PASS n3w-pw") == FAILED
+        c.login("bob@acme.test", "b0bpw")
+        c.quit()
+    srv.cli("mailbox", "delete", "bob@acme.test", check=True)
+    with Client(srv.ports["pop3"]) as c:
+        c.ok("USER bob@acme.test")
+        assert c.cmd("PASS b0bpw") == FAILED
+        c.quit()
+
+
+def test_login_cache_off(make_instance):
+    srv = start_pop3(make_instance, {"auth_failure_delay": "0",
+                                     "auth_cache_ttl": "0"}, [])
+    for _ in range(2):
+        with Client(srv.ports["pop3"]) as c:
+            c.login()
+            c.quit()
+    srv.cli("mailbox", "passwd", USER, input="other\n", check=True)
+    with Client(srv.ports["pop3"]) as c:
+        c.ok(f"USER {USER}")
+        assert c.cmd(f"PASS {PASS}") == FAILED
+        c.quit()
