@@ -214,7 +214,7 @@ class Postgres:
                  "-c", "fsync=off",
                  "-c", "synchronous_commit=off",
                  "-c", "full_page_writes=off",
-                 "-c", "max_connections=100",
+                 "-c", "max_connections=300",
                  "-c", "shared_buffers=32MB",
                  "-c", "logging_collector=off",
                  "-c", "log_connections=off",
