@@ -980,3 +980,62 @@ def test_redis_down_relay_451_logins_work_then_recovers(hosts, cluster):
         f"{time.monotonic() - t0:.1f}s after Redis came back, " \
         f"{len(failed)} of {len(rcpts)} relay checks failed " \
         f"({failed[:3]}), and the logs say:\n" + "\n".join(trouble[:12])
+
+
+def test_redis_down_cli_gate_and_submission(hosts, cluster):
+    """What else meets a Redis that is down: the gate=connect listener,
+    SMTP AUTH relaying, and the CLI commands that touch the relay table.
+    Every problem is collected and reported together. Last in the file:
+    it leaves Redis restarted under the hosts."""
+    a, b = hosts
+    rd = cluster.redis
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    problems = []
+    rd.stop()
+    try:
+        # gate=connect: a temporary refusal in the greeting (421, the
+        # only 4xx a greeting may have), not 554 "check your mail first".
+        with Smtp(b.ports["smtp_gate"], source=ip, greet=False) as c:
+            g = c.reply()
+            if not (g.code == 421 and g.text[4:7] == "4.7"):
+                problems.append(f"gate=connect greeting: {g}")
+        # SMTP AUTH needs no authorization, but the hourly counters are
+        # in Redis: fail closed, temporary.
+        with Smtp(b.ports["submission"], source=ip) as c:
+            c.ehlo()
+            c.starttls()
+            c.ehlo()
+            assert c.auth_plain(ann).code == 235
+            r = c.cmd(f"MAIL FROM:<{ann}>")     # checked at MAIL or RCPT
+            if r.code == 250:
+                r = c.cmd(f"RCPT TO:<{remote('redisauth')}>")
+            if not r.text.startswith("451 4.7.1"):
+                problems.append(f"relay after SMTP AUTH: {r}")
+        # relay list: the system failed (exit 2), says why.
+        p = harness.run_popgate("relay", "list", "-c", b.conf_path)
+        if not (p.returncode == 2 and "redis" in p.stderr):
+            problems.append(f"relay list: exit {p.returncode}: "
+                            f"{p.stderr[-300:]}")
+        # customer suspend cannot revoke the authorizations: it must not
+        # crash; exit 2 (the system failed) saying what was done, or 0
+        # when it is done (the daemons check the standing anyway). Not
+        # through inst.cli(): a sanitizer report would end the test
+        # before the other checks.
+        p = subprocess.run([harness.BIN, "customer", "suspend", name, "-c",
+                            a.conf_path], capture_output=True, text=True,
+                           env=harness.popgate_env(), timeout=60,
+                           stdin=subprocess.DEVNULL)
+        status = a.cli_json("customer", "show", name)["status"]
+        marker = harness.sanitizer_report(p.stderr)
+        if marker:
+            problems.append(f"customer suspend: {marker}:\n"
+                            f"{p.stderr[:1500]}")
+        if (p.returncode, status) not in ((0, "suspended"),
+                                          (2, "suspended"), (2, "active")):
+            problems.append(f"customer suspend: exit {p.returncode}, "
+                            f"status afterwards {status}")
+    finally:
+        rd.start()
+    assert not problems, "with Redis down:\n" + "\n".join(problems)
