@@ -11,6 +11,7 @@ two-host black-box test (test_multihost.py, issue 9).
     rd.uri(3)                           # redis://127.0.0.1:P/3
     rd.command("PING", db=3)            # RESP over a socket -> "PONG"
     rd.stop() / rd.start()              # same port again
+    rd.pause() / rd.resume()            # SIGSTOP / SIGCONT: a hung server
 
 Both servers come from Debian's packages (scripts/bootstrap installs them
 and keeps their system services from starting); nothing here uses or
@@ -458,6 +459,14 @@ class Redis:
         while not harness.port_is_free(self.port) and \
                 time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def pause(self):
+        """SIGSTOP: Redis hangs (connections are accepted by the kernel,
+        nothing is answered), as an overloaded or stuck server does."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def uri(self, db=0):
         return f"redis://127.0.0.1:{self.port}/{db}"

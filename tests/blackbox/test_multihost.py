@@ -805,6 +805,47 @@ def test_check_config_rejects_malformed_uris(instance, key, value):
 
 # ---- Redis and PostgreSQL go away and come back (last: they disturb) ----
 
+def test_redis_hanging_fails_closed_in_bounded_time(hosts, cluster):
+    """A Redis that accepts connections but answers nothing (SIGSTOP):
+    the relay answers 451 4.7.1, POP3 logins and local delivery go on,
+    each within a few seconds (popgate's Redis timeouts), nothing hangs."""
+    a, b = hosts
+    rd = cluster.redis
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    rd.pause()
+    try:
+        t0 = time.monotonic()
+        with Smtp(b.ports["smtp"], source=ip) as c:
+            c.ehlo()
+            c.expect(f"MAIL FROM:<{ann}>", "250")
+            r = c.cmd(f"RCPT TO:<{remote('hung')}>")
+            assert r.text.startswith("451 4.7.1"), r
+            c.expect("RSET", "250")
+            assert_relayed(c.send_mail("someone@outside.test", [ann]))
+        t1 = time.monotonic()
+        r = pop3(a, ann, source=ip)
+        t2 = time.monotonic()
+        assert r.startswith("+OK"), f"POP3 login with Redis hanging: {r}"
+        print(f"Redis hanging: SMTP session {t1 - t0:.1f}s, POP3 login "
+              f"{t2 - t1:.1f}s")
+        assert t1 - t0 < 10 and t2 - t1 < 5, (t1 - t0, t2 - t1)
+    finally:
+        rd.resume()
+    # Once it answers again, the relay works (a new login: the one made
+    # while it hung opened nothing).
+    deadline = time.monotonic() + 5
+    while True:
+        login(a, ann, ip)
+        r = relay(b, ip, ann, remote("hung"))
+        if r[-1].code == 250:
+            break
+        assert time.monotonic() < deadline, \
+            f"relay still refused 5s after Redis answers again: {r}"
+        time.sleep(0.2)
+
+
 def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
     a, b = hosts
     pg = cluster.pg
