@@ -229,8 +229,8 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 			;
 		(void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		if (sent == plen + len && ((smtp != NULL &&
-		    smtp->sessions == NULL) || (pop3 != NULL &&
-		    pop3->sessions == NULL)))
+		    LIST_EMPTY(&smtp->sessions)) || (pop3 != NULL &&
+		    LIST_EMPTY(&pop3->sessions))))
 			break;
 	}
 	close(sv[1]);

@@ -18,7 +18,7 @@ add_row(const struct store_alias *al, void *arg)
 static int
 cmd_add(struct cli *c)
 {
-	const char *err;
+	const char *err = "";
 	int i, r;
 
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
@@ -106,7 +106,7 @@ cmd_show(struct cli *c)
 static int
 cmd_delete(struct cli *c)
 {
-	const char *err;
+	const char *err = "";
 	int i, r;
 
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)

@@ -59,7 +59,7 @@ enum expect {
 };
 
 struct dlv_conn {
-	struct dlv_conn		*next, *prev;
+	LIST_ENTRY(dlv_conn)	 entry;		/* in the qmgr's conns */
 	struct qmgr		*q;
 	struct dlv_dest		*d;
 	enum cstate		 state;
@@ -120,12 +120,7 @@ close_now(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		q->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, entry);
 	dns_cancel(&c->dnsreq);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
@@ -362,10 +357,7 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 	buf_init(&c->reply, REPLY_LINE_MAX);
 	buf_init(&c->ehlo, 64 * 1024);
 	c->ev_close = event_new(q->d.base, -1, 0, close_now, c);
-	c->next = q->conns;
-	if (c->next != NULL)
-		c->next->prev = c;
-	q->conns = c;
+	LIST_INSERT_HEAD(&q->conns, c, entry);
 	d->nconn++;
 	q->nconn++;
 	c->state = CS_RESOLVE;
@@ -382,9 +374,10 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 void
 dlv_conn_free_all(struct qmgr *q)
 {
-	while (q->conns != NULL) {
-		struct dlv_conn *c = q->conns;
+	struct dlv_conn *c, *next;
 
+	for (c = LIST_FIRST(&q->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
 		/* The message stays queued; the next start retries it. */
 		if (c->item != NULL) {
 			size_t i;
@@ -474,10 +467,9 @@ send_rcpt(struct dlv_conn *c)
 	const struct queue_rcpt *r =
 	    &c->item->m->env.rcpts[c->item->idx[c->rcpt_sent]];
 
-	if (r->orcpt[0] != '\0' || r->notify[0] != '\0')
-		send_line(c, "RCPT TO:<%s>", r->address);
-	else
-		send_line(c, "RCPT TO:<%s>", r->address);
+	/* ORCPT and NOTIFY are kept in the queue but not passed on: the DSN
+	   extension is not implemented (README, Not yet). */
+	send_line(c, "RCPT TO:<%s>", r->address);
 	c->rcpt_sent++;
 	expect_push(c, E_RCPT);
 }
@@ -556,7 +548,7 @@ dlv_conn_wake(struct qmgr *q, struct dlv_dest *d)
 {
 	struct dlv_conn *c;
 
-	for (c = q->conns; c != NULL; c = c->next) {
+	LIST_FOREACH(c, &q->conns, entry) {
 		if (c->d == d && c->state == CS_IDLE) {
 			ready(c);
 			return true;

@@ -12,6 +12,8 @@
 #ifndef POPGATE_DLV_INT_H
 #define POPGATE_DLV_INT_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -92,7 +94,7 @@ struct qmgr {
 	struct qentry		**heap;		/* waiting, by next_try */
 	size_t			 nheap, heapcap;
 	struct hmap		*dests;		/* domain -> dlv_dest */
-	struct dlv_conn		*conns;		/* all open connections */
+	LIST_HEAD(, dlv_conn)	 conns;		/* all open connections */
 	unsigned		 nactive;	/* loaded messages */
 	unsigned		 nconn;
 	struct event		*timer;		/* next waiting entry */

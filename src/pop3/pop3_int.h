@@ -4,6 +4,8 @@
 #ifndef POPGATE_POP3_INT_H
 #define POPGATE_POP3_INT_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,7 +36,7 @@ enum pop3_state {
 
 struct pop3_server {
 	struct pop3_deps	 d;
-	struct pop3_session	*sessions;
+	LIST_HEAD(, pop3_session) sessions;
 	struct hmap		*locks;		/* mailbox -> session */
 };
 
@@ -60,7 +62,7 @@ struct pop3_session {
 	size_t			 list_next;	/* LIST/UIDL continuation */
 	bool			 list_uidl;
 	uint64_t		 retrieved, deleted;
-	struct pop3_session	*next, *prev;
+	LIST_ENTRY(pop3_session) entry;	/* in the server's sessions */
 };
 
 /* pop3_session.c */

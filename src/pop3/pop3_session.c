@@ -58,15 +58,8 @@ pop3_server_new(const struct pop3_deps *d)
 static void
 session_free(struct pop3_session *s)
 {
-	struct pop3_server *srv = s->srv;
-
 	worker_cancel(&s->job);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, entry);
 	if (s->mailbox[0] != '\0')
 		log_info("sess=%s pop3 logout user=%s client=%s retrieved=%llu "
 		    "deleted=%llu", s->conn->id, s->mailbox, s->conn->peer_str,
@@ -90,13 +83,13 @@ void
 pop3_server_free(struct pop3_server **sp)
 {
 	struct pop3_server *srv = *sp;
+	struct pop3_session *s, *next;
 
 	if (srv == NULL)
 		return;
 	*sp = NULL;
-	while (srv->sessions != NULL) {
-		struct pop3_session *s = srv->sessions;
-
+	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
 		if (s->state != PS_TLS && s->state != PS_CLOSING && !s->life.dying) {
 			pop3_reply(s, "-ERR [SYS/TEMP] Server shutting down");
 			conn_flush_now(s->conn);
@@ -693,10 +686,7 @@ pop3_server_accept(struct conn *c, void *arg)
 	linereader_init(&s->lr, POP3_LINE_MAX);
 	buf_init(&s->line, POP3_SASL_MAX);
 	life_init(&s->life, srv->d.base, c, resume, destroy, s);
-	s->next = srv->sessions;
-	if (s->next != NULL)
-		s->next->prev = s;
-	srv->sessions = s;
+	LIST_INSERT_HEAD(&srv->sessions, s, entry);
 	log_info("sess=%s pop3 connect client=%s port=%u listener=%s",
 	    c->id, c->peer_str, (unsigned)c->peer_port,
 	    config_role_name(c->lc->role));

@@ -420,20 +420,25 @@ pipeline(struct relay_redis *r, const char *what, size_t ncmds,
 		return -1;
 	for (i = 0; i < ncmds; i++)
 		if (redisAppendCommandArgv(r->c, argc[i], cmds[i], NULL) !=
-		    REDIS_OK)
-			return reply_error(r, NULL, what);
+		    REDIS_OK) {
+			(void)reply_error(r, NULL, what);
+			return -1;
+		}
 	for (got = 0; got < ncmds; got++) {
-		if (redisGetReply(r->c, &rep) != REDIS_OK) {
-			rc = reply_error(r, NULL, what);
+		if (redisGetReply(r->c, &rep) != REDIS_OK || rep == NULL) {
+			(void)reply_error(r, NULL, what);
+			rc = -1;
 			break;
 		}
 		reps[got] = rep;
 	}
 	for (i = 0; i < got && rc == 0; i++)
-		if (reps[i]->type == REDIS_REPLY_ERROR)
-			rc = relay_set_error(&r->base, "relay table (redis "
+		if (reps[i]->type == REDIS_REPLY_ERROR) {
+			(void)relay_set_error(&r->base, "relay table (redis "
 			    "%s:%u): %s: %.*s", r->uri.host, r->uri.port, what,
 			    (int)reps[i]->len, reps[i]->str);
+			rc = -1;
+		}
 	if (rc == -1)
 		for (i = 0; i < got; i++)
 			freeReplyObject(reps[i]);
@@ -452,7 +457,7 @@ redis_lookup(struct relay_auth *base, const char *key,
 	    K_NETS };
 	const char **cmds[2] = { hget, smem };
 	const int argc[2] = { 2, 2 };
-	redisReply *reps[2];
+	redisReply *reps[2] = { NULL, NULL };
 	struct netprefix p;
 	size_t i;
 	int rc = 0;
@@ -529,7 +534,8 @@ scan_all(struct relay_redis *r, time_t now, struct relay_entry **out,
 {
 	struct collect c = { NULL, NULL, out, n };
 	char cursor[32] = "0", key[128];
-	const char *scan[6] = { "SCAN", cursor, "MATCH", K_AUTH "*", "COUNT",
+	static const char pattern[] = K_AUTH "*";
+	const char *scan[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT",
 	    "1000" };
 	const char *hget[2] = { "HGETALL", key };
 	redisReply *rep, *h;

@@ -4,6 +4,8 @@
 #ifndef POPGATE_SMTP_INT_H
 #define POPGATE_SMTP_INT_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -83,7 +85,7 @@ struct smtp_tx {
 
 struct smtp_server {
 	struct smtp_deps	 d;
-	struct smtp_session	*sessions;	/* list, for shutdown */
+	LIST_HEAD(, smtp_session) sessions;	/* for shutdown */
 	uint64_t		 nsessions;
 	char			 tmpdir[16];	/* spool files */
 };
@@ -117,7 +119,7 @@ struct smtp_session {
 	unsigned		 auth_failures;
 	struct event		*ev_delay;
 	uint64_t		 auth_started_ms;
-	struct smtp_session	*next, *prev;
+	LIST_ENTRY(smtp_session) entry;	/* in the server's sessions */
 };
 
 /* smtp_server.c: output and session life. */

@@ -70,12 +70,7 @@ session_free(struct smtp_session *s)
 	dns_cancel(&s->dnsreq);
 	if (s->ev_delay != NULL)
 		event_free(s->ev_delay);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, entry);
 	srv->nsessions--;
 	log_info("sess=%s smtp disconnect client=%s msgs=%llu errors=%u "
 	    "duration=%llums", s->conn->id, s->conn->peer_str,
@@ -92,13 +87,13 @@ void
 smtp_server_free(struct smtp_server **sp)
 {
 	struct smtp_server *srv = *sp;
+	struct smtp_session *s, *next;
 
 	if (srv == NULL)
 		return;
 	*sp = NULL;
-	while (srv->sessions != NULL) {
-		struct smtp_session *s = srv->sessions;
-
+	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
 		/* Best effort: the socket may take the line at once. */
 		if (s->state != SS_TLS && s->state != SS_CLOSING &&
 		    !s->life.dying) {
@@ -517,10 +512,7 @@ smtp_server_accept(struct conn *c, void *arg)
 	linereader_init(&s->lr, SMTP_LINE_MAX);
 	buf_init(&s->line, SMTP_SASL_MAX);
 	life_init(&s->life, srv->d.base, c, resume, destroy, s);
-	s->next = srv->sessions;
-	if (s->next != NULL)
-		s->next->prev = s;
-	srv->sessions = s;
+	LIST_INSERT_HEAD(&srv->sessions, s, entry);
 	srv->nsessions++;
 	s->rs.client = c->peer;
 	s->rs.role = c->lc->role;

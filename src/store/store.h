@@ -99,7 +99,7 @@ int	store_customer_set_suspended(struct store *, const char *name,
 int	store_customer_delete(struct store *, const char *name, bool force,
 	    const char **error_r);
 typedef void store_customer_cb(const struct store_customer *, void *);
-int	store_customer_list(struct store *, store_customer_cb *, void *,
+int	store_customer_list(struct store *, store_customer_cb *cb, void *arg,
 	    const char **error_r);
 
 /* Domains. */
@@ -113,7 +113,7 @@ int	store_domain_delete(struct store *, const char *domain, bool force,
 typedef void store_domain_cb(const struct store_domain *, void *);
 /* CUSTOMER NULL: all domains. */
 int	store_domain_list(struct store *, const char *customer,
-	    store_domain_cb *, void *, const char **error_r);
+	    store_domain_cb *cb, void *arg, const char **error_r);
 
 /* Mailboxes. HASH is a crypt(3) hash (passwd_hash()). */
 int	store_mailbox_add(struct store *, const char *address,
@@ -129,7 +129,7 @@ int	store_mailbox_delete(struct store *, const char *address,
 typedef void store_mailbox_cb(const struct store_mailbox *, void *);
 /* FILTER NULL: all; a domain name; or "customer:NAME". */
 int	store_mailbox_list(struct store *, const char *filter,
-	    store_mailbox_cb *, void *, const char **error_r);
+	    store_mailbox_cb *cb, void *arg, const char **error_r);
 
 /* Aliases: ADDRESS in a hosted domain, TARGET any valid address. */
 int	store_alias_add(struct store *, const char *address,
@@ -143,7 +143,7 @@ int	store_alias_delete(struct store *, const char *address,
 typedef void store_alias_cb(const struct store_alias *, void *);
 /* FILTER as for store_mailbox_list(). */
 int	store_alias_list(struct store *, const char *filter,
-	    store_alias_cb *, void *, const char **error_r);
+	    store_alias_cb *cb, void *arg, const char **error_r);
 
 /* Copies everything in FROM into TO, which must hold no customers yet,
    in one transaction on TO, keeping names, statuses, hashes, quotas and
