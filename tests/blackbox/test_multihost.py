@@ -85,6 +85,7 @@ class Cluster:
         os.makedirs(self.mail_dir, mode=0o750)
         harness.chown_tree(self.mail_dir)
         self.sink = SmtpSink().start()
+        self.tls_files = tls_files
         self.instances = []
         self.a = self.instance(tls_files)
         self.b = self.instance(tls_files)
@@ -95,9 +96,10 @@ class Cluster:
         c.update(extra)
         return c
 
-    def instance(self, tls_files, **extra):
+    def instance(self, tls_files=None, **extra):
+        """Another host like A and B (not started)."""
         inst = harness.Instance(
-            config=self.config(**extra), tls=tls_files,
+            config=self.config(**extra), tls=tls_files or self.tls_files,
             extra_lines=[f"transport {REMOTE_DOMAIN} = "
                          f"127.0.0.1:{self.sink.port}"])
         self.instances.append(inst)
@@ -849,7 +851,8 @@ def test_redis_hanging_fails_closed_in_bounded_time(hosts, cluster):
 def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
     a, b = hosts
     pg = cluster.pg
-    name, domain, [ann] = add_customer(a)
+    name, domain, boxes = add_customer(a, boxes=BUSY_BOXES)
+    ann = boxes[0]
     ip = next_ip()
     login(a, ann, ip)
     pids = (a.pid, b.pid)
@@ -882,6 +885,13 @@ def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
         p = a.cli("customer", "list")
         assert p.returncode == 2, p
         assert p.stderr.strip() and p.stdout == "", p
+        # A host that starts now refuses to (README: it needs the
+        # database at start-up), exit 2, saying why.
+        c = cluster.instance()
+        c.spawn()
+        rc = c.wait()
+        c.check_log()
+        assert rc == 2 and "postgresql" in c.log(), (rc, c.log())
         assert (a.pid, b.pid) == pids and a.running and b.running
     finally:
         pg.start()
@@ -915,6 +925,18 @@ def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
     assert_relayed(relay(b, ip, ann, remote("pgdown")))
     assert (a.pid, b.pid) == pids
     a.cli("customer", "list", check=True)
+    # A worker thread that failed while the server was down waits up to
+    # a second before it tries again (popgate's back-off); after that,
+    # every lookup of every worker of both hosts works.
+    time.sleep(max(0.0, t0 + 1.2 - time.monotonic()))
+    since = (log_size(a), log_size(b))
+    logins, rcpts = busy(a, b, boxes, ip)
+    bad = [r for r in logins if not r.startswith("+OK")] + \
+        [str(r) for r in rcpts if r.code != 250]
+    assert not bad, \
+        f"{time.monotonic() - t0:.1f}s after PostgreSQL came back: " \
+        f"{bad[:4]} ({len(bad)} of {len(logins) + len(rcpts)})\n" \
+        f"A:\n{a.log(since[0])[-2000:]}\nB:\n{b.log(since[1])[-2000:]}"
 
 
 def test_postgresql_restart_is_invisible_once_it_is_back(hosts, cluster):
@@ -1077,6 +1099,14 @@ def test_redis_down_cli_gate_and_submission(hosts, cluster):
                                           (2, "suspended"), (2, "active")):
             problems.append(f"customer suspend: exit {p.returncode}, "
                             f"status afterwards {status}")
+        # A host starts without Redis, and its POP3 works.
+        d = cluster.instance()
+        d.start()
+        r = pop3(d, ann, source=ip)
+        if not r.startswith("+OK"):
+            problems.append(f"POP3 login on a host started without "
+                            f"Redis: {r}")
+        d.stop()
     finally:
         rd.start()
     assert not problems, "with Redis down:\n" + "\n".join(problems)
