@@ -145,6 +145,41 @@ run: bootstrap
 fuzz: $(FUZZ_BINS)
 	@scripts/fuzz-run $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Benchmarks (bench/README.md): `make bench` runs the release build alone
+# under the load generator $(B)/bench/pgbench; `make bench-compare` also
+# installs Postfix and Dovecot and runs them side by side. BENCH_QUICK=1
+# is a short smoke run; BENCH_ROWS="id ..." runs some rows only.
+.PHONY: bench bench-compare
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/bench/obj/%.o)
+BENCH_RUN  = $(PYTHON) bench/run.py --build $(B) \
+	     $(if $(filter 1,$(BENCH_QUICK)),--quick) \
+	     $(if $(BENCH_ROWS),--rows "$(BENCH_ROWS)")
+
+$(B)/bench/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) -D_GNU_SOURCE $(PKG_CFLAGS) $(CFLAGS_rel) -MMD -MP -c \
+	    -o $@ $<
+
+$(B)/bench/pgbench: $(BENCH_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_rel) -o $@ $^ \
+	    $(shell pkg-config --libs libevent_core 2>/dev/null)
+
+bench: bootstrap
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(B)/bench/pgbench
+	@$(BENCH_RUN)
+
+bench-compare:
+	@echo "bench-compare: installs Postfix and Dovecot from Debian" \
+	    "(scripts/bootstrap; their system services stay disabled)"
+	@scripts/bootstrap postfix dovecot-pop3d
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(B)/bench/pgbench
+	@$(BENCH_RUN) --compare
+
+-include $(BENCH_OBJS:.o=.d)
+
 install: $(B)/popgate
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0755 $(B)/popgate $(DESTDIR)$(PREFIX)/sbin/popgate

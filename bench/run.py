@@ -1,0 +1,598 @@
+#!/usr/bin/python3
+"""bench/run.py - `make bench` and `make bench-compare`.
+
+    run.py --build DIR [--compare] [--quick] [--rows "ID ..."] [--runs N]
+
+Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench.
+Makes a temporary directory /tmp/pgbench-*, writes the accounts and
+mailboxes, starts each server alone (popgate; with --compare also
+Postfix, then Dovecot), runs the load generator for every row, prints
+the table (median [min-max] of the runs) and writes it to
+DIR/bench/results-popgate.txt or, with --compare, DIR/bench/results.txt.
+Everything it started is stopped and the directory removed at the end,
+also on Ctrl-C or failure (--keep keeps the directory).
+
+Rows and what they measure: bench/README.md. --rows takes row ids or
+their prefixes ("local-1k", "pop3-check-10k-first").
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+from servers import DOMAIN, PASSWORD, SINK_DOMAIN  # noqa: E402
+
+GEN_TIMEOUT = 900           # seconds for one generator run
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Row:
+    """One line of the table: ID, TITLE, UNIT, BETTER ("higher" or
+    "lower"), GOAL (text) and CHECK(popgate, peer) -> bool or None, KIND
+    (which peer: "smtp" = Postfix, "pop3" = Dovecot, None = none)."""
+
+    def __init__(self, id, title, unit, better, kind, goal="", check=None):
+        self.id, self.title, self.unit, self.better = id, title, unit, better
+        self.kind, self.goal, self.check = kind, goal, check
+        self.values = {}        # server name -> [values]
+        self.other = []         # other processes' CPU % in its runs
+
+
+def ratio_at_least(x):
+    return lambda p, q: p / q >= x if p and q else None
+
+
+def ratio_at_most(x):
+    return lambda p, q: p / q <= x if p and q else None
+
+
+def at_most(x):
+    return lambda p, q: p <= x if p is not None else None
+
+
+def at_least(x):
+    return lambda p, q: p >= x if p is not None else None
+
+
+def make_rows():
+    rows = [Row("fsync-ref", "fsync reference: create+write 4 KiB+fsync+"
+                "rename+fsync dir, 1 stream", "ops/s", "higher", None)]
+    for size in ("1k", "64k"):
+        for c in (1, 10, 50):
+            goal = check = None
+            if c in (10, 50):
+                goal, check = ">= 10x Postfix", ratio_at_least(10)
+            rows.append(Row(f"local-{size}-c{c}", f"local delivery "
+                            f"{size[:-1]} KiB, C={c}, 1 msg/conn", "msg/s",
+                            "higher", "smtp", goal or "", check))
+            rows.append(Row(f"local-{size}-c{c}-cpu", "  server CPU per message",
+                            "ms", "lower", "smtp",
+                            "<= 0.3 ms" if size == "1k" else "",
+                            at_most(0.3) if size == "1k" else None))
+    rows.append(Row("local-1k-c10-pipe", "local delivery 1 KiB, C=10, 100 "
+                    "msg/conn, PIPELINING", "msg/s", "higher", "smtp"))
+    rows.append(Row("local-1k-c10-pipe-cpu", "  server CPU per message",
+                    "ms", "lower", "smtp", "<= 0.3 ms", at_most(0.3)))
+    for c in (10, 50):
+        rows.append(Row(f"relay-1k-c{c}", f"relay 1 KiB to the sink, C={c}, "
+                        "1 msg/conn", "msg/s", "higher", "smtp",
+                        ">= 10x Postfix", ratio_at_least(10)))
+        rows.append(Row(f"relay-1k-c{c}-cpu", "  server CPU per message",
+                        "ms", "lower", "smtp", "<= 0.3 ms", at_most(0.3)))
+    rows.append(Row("durable-vs-fsync", "local 1 KiB C=50 / fsync reference",
+                    "x", "higher", None, ">= 2", at_least(2)))
+    for m in ("1k", "10k"):
+        for when in ("first", "warm"):
+            rows.append(Row(f"pop3-check-{m}-{when}", f"POP3 check-mail, "
+                            f"{m} msgs, {when} access", "ms", "lower",
+                            "pop3", "<= 0.5x Dovecot (2x faster)",
+                            ratio_at_most(0.5)))
+    rows.append(Row("pop3-retr-1k-64k", "POP3 RETR all, 1000 x 64 KiB",
+                    "MB/s", "higher", "pop3", ">= 2x Dovecot",
+                    ratio_at_least(2)))
+    for rid, title, goal, check in (
+            ("pop3-load-yescrypt-vs-plain", "50 POP3 sessions, popgate "
+             "yescrypt vs Dovecot PLAIN", ">= 1x Dovecot", ratio_at_least(1)),
+            ("pop3-load-yescrypt", "50 POP3 sessions, both yescrypt",
+             ">= 2x Dovecot", ratio_at_least(2)),
+            ("pop3-load-sha512", "50 POP3 sessions, both SHA512-CRYPT",
+             ">= 2x Dovecot", ratio_at_least(2))):
+        rows.append(Row(rid, title, "logins/s", "higher", "pop3", goal,
+                        check))
+        rows.append(Row(f"{rid}-p50", "  session latency p50", "ms",
+                        "lower", "pop3"))
+        rows.append(Row(f"{rid}-p99", "  session latency p99", "ms",
+                        "lower", "pop3"))
+    rows.append(Row("idle-rss", "idle SMTP sessions after EHLO: server RSS",
+                    "MiB", "lower", "smtp", "<= 64 MiB", at_most(64)))
+    rows.append(Row("idle-pss", "  server PSS (all processes)", "MiB",
+                    "lower", "smtp"))
+    rows.append(Row("idle-per-session", "  PSS per session", "KiB", "lower",
+                    "smtp"))
+    return rows
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.gen_bin = os.path.join(self.build, "bench", "pgbench")
+        self.quick = args.quick
+        self.runs = args.runs or (1 if self.quick else 3)
+        self.secs = 1.0 if self.quick else 4.0
+        self.idle_n = 1000 if self.quick else 10000
+        self.rows = {r.id: r for r in make_rows()}
+        self.order = list(self.rows)
+        self.wanted = args.rows.split() if args.rows else None
+        self.root = None
+        self.templates = {}
+        self.running = []
+        self.failures = []
+        self.notes = []
+        self.other_cpu = []     # other processes' CPU % during runs
+
+    # ---- helpers ----
+
+    def want(self, rid):
+        if self.wanted is None:
+            return True
+        return any(rid.startswith(w) for w in self.wanted)
+
+    def gen(self, server, *args):
+        """Runs pgbench; its RESULT line as a dict (numbers as float),
+        with "rc" added. A failed run is noted for the report."""
+        cmd = [self.gen_bin, *map(str, args)]
+        for pid in server.pids() if server else []:
+            cmd += ["--pid", str(pid)]
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=GEN_TIMEOUT)
+        res = {"rc": p.returncode}
+        for line in p.stdout.splitlines():
+            if line.startswith("RESULT "):
+                for kv in line.split()[1:]:
+                    k, _, v = kv.partition("=")
+                    try:
+                        res[k] = float(v)
+                    except ValueError:
+                        res[k] = v
+        if isinstance(res.get("other_cpu_pct"), float):
+            self.other_cpu.append(res["other_cpu_pct"])
+        if p.returncode != 0 or "mode" not in res:
+            name = server.name if server else "-"
+            self.failures.append(f"{name}: pgbench {' '.join(args)}: exit "
+                                 f"{p.returncode}\n{p.stderr.strip()}")
+            log(f"    pgbench exited {p.returncode}: "
+                f"{p.stderr.strip()[-500:]}")
+        return res
+
+    def add(self, rid, server, value, res=None):
+        """Adds a run's VALUE to row RID for SERVER (or a server name);
+        RES: the generator's result, for the load of other processes."""
+        name = server if isinstance(server, str) else server.name
+        if value is None or rid not in self.rows:
+            return
+        self.rows[rid].values.setdefault(name, []).append(value)
+        if res is not None and isinstance(res.get("other_cpu_pct"), float):
+            self.rows[rid].other.append(res["other_cpu_pct"])
+
+    def template(self, name, count, size):
+        """A Maildir of COUNT messages of SIZE octets, made once."""
+        if name not in self.templates:
+            path = os.path.join(self.root, "templates", name)
+            log(f"  making a Maildir of {count} x {size} octets")
+            servers.fill_maildir(path, count, size)
+            self.templates[name] = path
+        return self.templates[name]
+
+    def start(self, server):
+        server.start()
+        self.running.append(server)
+
+    def stop(self, server):
+        if server in self.running:
+            self.running.remove(server)
+        server.stop()
+
+    # ---- SMTP rows ----
+
+    def smtp_rows(self, server):
+        for size in ("1k", "64k"):
+            for c in (1, 10, 50):
+                self.smtp_row(server, f"local-{size}-c{c}", size, c)
+        self.smtp_row(server, "local-1k-c10-pipe", "1k", 10, per_conn=100,
+                      pipelining=True)
+        for c in (10, 50):
+            self.smtp_row(server, f"relay-1k-c{c}", "1k", c, relay=True)
+
+    def smtp_row(self, server, rid, size, conc, per_conn=1,
+                 pipelining=False, relay=False):
+        if not self.want(rid):
+            return
+        for i in range(self.runs):
+            for local in servers.DELIVERY_BOXES:
+                servers.empty_new(server.maildir(local))
+            args = ["smtp", "--port", server.smtp_port, "-c", conc, "-s",
+                    size.upper(), "--duration", self.secs, "--per-conn",
+                    per_conn, "--from", f"pgbench@{DOMAIN}", "--rcpts",
+                    len(servers.DELIVERY_BOXES)]
+            if pipelining:
+                args.append("--pipelining")
+            if relay:
+                args += ["--rcpt", f"r@{SINK_DOMAIN}", "--sink-port",
+                         self.sink_port]
+            else:
+                args += ["--rcpt", f"u@{DOMAIN}", "--maildir",
+                         server.domain_dir]
+            r = self.gen(server, *args)
+            if "rate" in r:
+                self.add(rid, server, r["rate"], r)
+                self.add(f"{rid}-cpu", server, r["cpu_ms_per_msg"])
+                log(f"  {server.name} {rid} run {i + 1}: {r['rate']:.0f} "
+                    f"msg/s, {r['cpu_ms_per_msg']:.3f} ms CPU/msg"
+                    f"{'' if r['rc'] == 0 else ' (FAILED: see below)'}")
+            self.settle(server)
+
+    def settle(self, server):
+        """Lets a server finish its queue between runs."""
+        if isinstance(server, servers.Postfix):
+            deadline = time.monotonic() + 60
+            while not server.queue_empty() and time.monotonic() < deadline:
+                time.sleep(0.2)
+        time.sleep(0.3)
+
+    def idle_rows(self, server, runs):
+        if not self.want("idle"):
+            return
+        for i in range(runs):
+            r = self.gen(server, "idle", "--port", server.smtp_port, "-n",
+                         self.idle_n, "-c", 100, "--hold", 1)
+            if "rss_kb" in r:
+                self.add("idle-rss", server, r["rss_kb"] / 1024)
+                self.add("idle-pss", server, r["pss_kb"] / 1024)
+                self.add("idle-per-session", server,
+                         r["pss_kb_per_session"])
+                log(f"  {server.name} idle run {i + 1}: {r['sessions']:.0f} "
+                    f"sessions, RSS {r['rss_kb'] / 1024:.1f} MiB, PSS "
+                    f"{r['pss_kb'] / 1024:.1f} MiB")
+            time.sleep(1)
+
+    # ---- POP3 rows ----
+
+    def pop3_rows(self, server):
+        for m, count in (("1k", 1000), ("10k", 10000)):
+            if self.want(f"pop3-check-{m}"):
+                self.check_rows(server, m, count)
+        if self.want("pop3-retr"):
+            self.retr_row(server)
+        load = [("pop3-load-yescrypt", "py", "py"),
+                ("pop3-load-sha512", "ps", "ps"),
+                ("pop3-load-yescrypt-vs-plain", "py", "pl")]
+        done = {}
+        for rid, ours, theirs in load:
+            prefix = ours if server.name == "popgate" else theirs
+            if not self.want(rid):
+                continue
+            if prefix not in done:
+                done[prefix] = self.load_runs(server, prefix)
+            for vals in done[prefix]:
+                self.add(rid, server, vals[0], vals[3])
+                self.add(f"{rid}-p50", server, vals[1])
+                self.add(f"{rid}-p99", server, vals[2])
+
+    def check_rows(self, server, m, count):
+        """First access: a fresh copy of the mailbox and a server
+        started after it was made; then warm: the next sessions."""
+        tpl = self.template(f"check-{m}", count, 2048)
+        box = f"m{m}"
+        warm_n = 5
+        for i in range(self.runs):
+            self.stop(server)
+            servers.copy_maildir(tpl, server.maildir(box))
+            self.start(server)
+            r = self.gen(server, "pop3-check", "--port", server.pop3_port,
+                         "--user", f"{box}@{DOMAIN}", "--pass", PASSWORD,
+                         "--sessions", 1 + warm_n)
+            times = [float(t) for t in str(r.get("times_ms", "")).split(",")
+                     if t]
+            if len(times) == 1 + warm_n:
+                self.add(f"pop3-check-{m}-first", server, times[0], r)
+                self.add(f"pop3-check-{m}-warm", server,
+                         statistics.median(times[1:]), r)
+                log(f"  {server.name} check-mail {m} run {i + 1}: first "
+                    f"{times[0]:.1f} ms, warm "
+                    f"{statistics.median(times[1:]):.1f} ms")
+
+    def retr_row(self, server):
+        tpl = self.template("retr-1k-64k", 1000, 65536)
+        box = "r1k"
+        servers.copy_maildir(tpl, server.maildir(box))
+        args = ["pop3-retr", "--port", server.pop3_port, "--user",
+                f"{box}@{DOMAIN}", "--pass", PASSWORD]
+        self.gen(server, *args)         # first access: not counted
+        for i in range(self.runs):
+            r = self.gen(server, *args)
+            if "mbps" in r:
+                self.add("pop3-retr-1k-64k", server, r["mbps"], r)
+                log(f"  {server.name} RETR run {i + 1}: {r['mbps']:.1f} MB/s")
+
+    def load_runs(self, server, prefix):
+        """[(logins/s, p50, p99)] of the runs with mailboxes PREFIX0..49;
+        a short run first warms the mailboxes and caches."""
+        args = ["pop3-load", "--port", server.pop3_port, "-c",
+                servers.LOAD_SESSIONS, "--user", f"{prefix}@{DOMAIN}",
+                "--users", servers.LOAD_SESSIONS, "--pass", PASSWORD]
+        self.gen(server, *args, "--duration", 1)
+        out = []
+        for i in range(self.runs):
+            r = self.gen(server, *args, "--duration", self.secs)
+            if "rate" in r:
+                out.append((r["rate"], r["sess_p50_ms"], r["sess_p99_ms"],
+                            r))
+                log(f"  {server.name} {prefix}* logins run {i + 1}: "
+                    f"{r['rate']:.0f}/s, p50 {r['sess_p50_ms']:.1f} ms, "
+                    f"p99 {r['sess_p99_ms']:.1f} ms")
+        return out
+
+    def fill_load_boxes(self, server, prefixes):
+        tpl = self.template("load-20", 20, 2048)
+        for prefix in prefixes:
+            for i in range(servers.LOAD_SESSIONS):
+                servers.copy_maildir(tpl, server.maildir(f"{prefix}{i}"))
+
+    # ---- the servers in turn ----
+
+    def run_popgate(self, accounts):
+        pg = servers.Popgate(self.root, self.build, accounts, self.sink_port)
+        self.fill_load_boxes(pg, ("py", "ps"))
+        servers.chown_tree(pg.mail_dir)
+        self.start(pg)
+        log(f"popgate: SMTP 127.0.0.1:{pg.smtp_port}, POP3 "
+            f"127.0.0.1:{pg.pop3_port}, dir {pg.dir}")
+        self.smtp_rows(pg)
+        self.pop3_rows(pg)
+        self.idle_rows(pg, self.runs)
+        self.stop(pg)
+        errors = pg.log_errors()
+        if errors:
+            self.notes.append(f"popgate logged {len(errors)} warning/error "
+                              f"lines; the first ones:")
+            self.notes += [f"  {line}" for line in errors[:10]]
+
+    def run_postfix(self, accounts):
+        if not (self.want("local") or self.want("relay") or
+                self.want("idle")):
+            return
+        pf = servers.Postfix(self.root, accounts, self.sink_port,
+                             self.idle_n)
+        self.start(pf)
+        log(f"Postfix: SMTP 127.0.0.1:{pf.smtp_port}, dir {pf.dir}")
+        self.smtp_rows(pf)
+        # One run: Postfix forks an smtpd per session, ~2 min for 10 000.
+        self.idle_rows(pf, 1)
+        self.stop(pf)
+
+    def run_dovecot(self, accounts):
+        if not self.want("pop3"):
+            return
+        dc = servers.Dovecot(self.root, accounts)
+        self.fill_load_boxes(dc, ("py", "ps", "pl"))
+        servers.chown_tree(dc.mail_dir)
+        self.start(dc)
+        log(f"Dovecot: POP3 127.0.0.1:{dc.pop3_port}, dir {dc.dir}")
+        self.pop3_rows(dc)
+        self.stop(dc)
+
+    def fsync_ref(self):
+        if not (self.want("fsync-ref") or self.want("durable-vs-fsync")):
+            return
+        for i in range(self.runs):
+            r = self.gen(None, "fsync", "--dir",
+                         os.path.join(self.root, "fsync-ref"),
+                         "--duration", self.secs)
+            if "rate" in r:
+                self.add("fsync-ref", "popgate", r["rate"], r)
+                log(f"  fsync reference run {i + 1}: {r['rate']:.0f}/s")
+
+    def run(self):
+        self.root = tempfile.mkdtemp(dir="/tmp", prefix="pgbench-")
+        os.chmod(self.root, 0o755)
+        self.sink_port, = servers.free_ports(1)
+        log(f"bench: {self.runs} run(s) per row, {self.secs:.0f} s each; "
+            f"working in {self.root}")
+        self.fsync_ref()
+        accounts = servers.Accounts(["m1k", "m10k", "r1k"])
+        self.run_popgate(accounts)
+        if self.args.compare:
+            self.run_postfix(accounts)
+            self.run_dovecot(accounts)
+        self.derived()
+
+    def derived(self):
+        pg = self.rows["local-1k-c50"].values.get("popgate")
+        ref = self.rows["fsync-ref"].values.get("popgate")
+        if pg and ref:
+            self.rows["durable-vs-fsync"].values["popgate"] = [
+                v / statistics.median(ref) for v in pg]
+
+    def cleanup(self):
+        for server in list(self.running):
+            try:
+                self.stop(server)
+            except Exception as e:      # keep cleaning up
+                log(f"bench: stopping {server.name}: {e}")
+        if self.root and not self.args.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # ---- the table ----
+
+    def table(self):
+        compare = self.args.compare
+        head = ["row", "unit", "better", "popgate"]
+        if compare:
+            head += ["peer", "peer value", "popgate/peer"]
+        head += ["goal", "met", "bg%"]
+        lines = []
+        for rid in self.order:
+            row = self.rows[rid]
+            if not self.want(rid) and not row.values:
+                continue
+            pv = row.values.get("popgate")
+            peer = {"smtp": "Postfix", "pop3": "Dovecot"}.get(row.kind)
+            qv = row.values.get(peer) if peer else None
+            pm = statistics.median(pv) if pv else None
+            qm = statistics.median(qv) if qv else None
+            cells = [row.title, row.unit, row.better, fmt_range(pv)]
+            if compare:
+                ratio = f"{pm / qm:.2f}" if pm and qm else ""
+                cells += [peer or "", fmt_range(qv), ratio]
+            met = ""
+            if row.check is not None:
+                ok = None
+                try:
+                    ok = row.check(pm, qm)
+                except (TypeError, ZeroDivisionError):
+                    pass
+                met = "" if ok is None else ("yes" if ok else "NO")
+            cells += [row.goal if (compare or row.kind is None or
+                                   "x" not in row.goal) else "", met,
+                      f"{max(row.other):.0f}" if row.other else ""]
+            lines.append(cells)
+        widths = [max(len(c[i]) for c in lines + [head])
+                  for i in range(len(head))]
+        out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(),
+               "  ".join("-" * w for w in widths)]
+        for cells in lines:
+            out.append("  ".join(c.ljust(w) if i < 3 or
+                                 head[i] in ("peer", "goal", "met")
+                                 else c.rjust(w) for i, (c, w) in
+                                 enumerate(zip(cells, widths))).rstrip())
+        return "\n".join(out)
+
+    def report(self, elapsed):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        what = ("popgate vs Postfix (SMTP rows) and Dovecot (POP3 rows)"
+                if self.args.compare else "popgate alone")
+        cmd = (f"make B={self.args.build} "
+               f"{'bench-compare' if self.args.compare else 'bench'}"
+               f"{' BENCH_QUICK=1' if self.quick else ''}"
+               f"{' BENCH_ROWS=' + repr(self.args.rows) if self.args.rows else ''}")
+        text = [f"popgate benchmark, {what}",
+                f"date: {now:%Y-%m-%d %H:%M} UTC; took {elapsed / 60:.1f} min",
+                f"machine: {machine()}",
+                f"command: {cmd}",
+                f"cells: median [min-max] of {self.runs} run(s); SMTP and "
+                f"login runs last {self.secs:.0f} s, idle: "
+                f"{self.idle_n} sessions",
+                f"other processes on the machine during the runs: "
+                f"{other_load(self.other_cpu)}; bg% = the most in a run "
+                f"of the row",
+                "", self.table()]
+        if self.failures:
+            text += ["", "failed runs (exit status 1 = some message or "
+                     "session failed, or a timeout):"]
+            text += [f"  {f}" for f in self.failures]
+        if self.notes:
+            text += ["", "notes:"] + [f"  {n}" for n in self.notes]
+        return "\n".join(text) + "\n"
+
+
+def fmt_num(v):
+    if v is None:
+        return ""
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def fmt_range(vals):
+    if not vals:
+        return "-"
+    m = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt_num(m)
+    return f"{fmt_num(m)} [{fmt_num(min(vals))}-{fmt_num(max(vals))}]"
+
+
+def other_load(vals):
+    if not vals:
+        return "not measured"
+    return (f"mean {statistics.mean(vals):.0f}%, max {max(vals):.0f}% of "
+            f"the CPUs (0% = the servers and pgbench had the machine)")
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    fs = "?"
+    try:
+        out = subprocess.run(["df", "-T", "/tmp"], capture_output=True,
+                             text=True).stdout.splitlines()[-1].split()
+        fs = f"{out[1]} on {out[0]}"
+    except (OSError, IndexError):
+        pass
+    return (f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Linux "
+            f"{platform.release()}, /tmp: {fs}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rows", default="")
+    ap.add_argument("--runs", type=int, default=0)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    bench = Bench(args)
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    t0 = time.monotonic()
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        log("bench: interrupted; cleaning up")
+        bench.cleanup()
+        return 130
+    except Exception:
+        bench.cleanup()
+        raise
+    bench.cleanup()
+    text = bench.report(time.monotonic() - t0)
+    print(text, end="")
+    name = "results.txt" if args.compare else "results-popgate.txt"
+    path = os.path.join(bench.build, "bench", name)
+    with open(path, "w") as f:
+        f.write(text)
+    log(f"bench: table written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
