@@ -29,7 +29,9 @@ migrations run with the rights a real installation gives it. Trust
 authentication on loopback (a test database).
 
 A server that cannot start raises ServerError with its log: the fixtures
-turn it into a test failure, never a skip.
+turn it into a test failure, never a skip. Backends.cleanup() stops both
+servers and removes the directory; if the test process is killed before
+it can, a small detached watchdog (/bin/sh, polling once a second) does.
 """
 import atexit
 import glob
@@ -422,7 +424,8 @@ class Redis:
                 [REDIS_SERVER, "--port", str(self.port),
                  "--bind", "127.0.0.1", "--protected-mode", "yes",
                  "--unixsocket", "", "--daemonize", "no",
-                 "--supervised", "no", "--pidfile", "",
+                 "--supervised", "no",
+                 "--pidfile", os.path.join(self.dir, "redis.pid"),
                  "--dir", self.dir, "--logfile", "",
                  "--save", "", "--appendonly", "no",
                  "--databases", "16", "--loglevel", "warning"],
@@ -509,6 +512,34 @@ class Redis:
 
 # ---- both ----
 
+# Stops the servers and removes BASE when the test process is gone
+# without its clean-up (killed): polls once a second. Ends by itself once
+# BASE is removed (the normal clean-up).
+WATCHDOG = r"""
+parent=$1 base=$2
+while kill -0 "$parent" 2>/dev/null && [ -d "$base" ]; do sleep 1; done
+[ -d "$base" ] || exit 0
+if [ -f "$base/pg/data/postmaster.pid" ]; then
+    read -r pid < "$base/pg/data/postmaster.pid" && kill -QUIT "$pid"
+fi
+if [ -f "$base/redis/redis.pid" ]; then
+    read -r pid < "$base/redis/redis.pid" && kill -KILL "$pid"
+fi
+sleep 2
+rm -rf "$base"
+"""
+
+
+def start_watchdog(base):
+    """A detached /bin/sh running WATCHDOG for BASE and this process."""
+    return subprocess.Popen(["/bin/sh", "-c", WATCHDOG, "watchdog",
+                             str(os.getpid()), base],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
 class Backends:
     """PostgreSQL and Redis in one base directory; cleanup() stops both
     and removes it (kept with POPGATE_KEEP=1)."""
@@ -517,8 +548,11 @@ class Backends:
         self.base = make_base_dir()
         self.pg = None
         self.redis = None
-        # Also when pytest is interrupted before the fixtures' teardown.
+        self.watchdog = None
+        # Also when pytest is interrupted before the fixtures' teardown,
+        # and (the watchdog) when it is killed.
         atexit.register(self.cleanup)
+        self.watchdog = start_watchdog(self.base)
         try:
             self.pg = Postgres(self.base).start()
             self.redis = Redis(self.base).start()
@@ -535,3 +569,6 @@ class Backends:
                 self.redis.cleanup()
             if os.environ.get("POPGATE_KEEP") != "1":
                 shutil.rmtree(self.base, ignore_errors=True)
+            if self.watchdog is not None:
+                self.watchdog.kill()
+                self.watchdog.wait()
