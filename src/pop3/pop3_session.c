@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "pop3/pop3_cmd.h"
 #include "pop3/pop3_int.h"
 #include "util/clock.h"
 #include "util/hmap.h"
@@ -187,7 +188,7 @@ msg_arg(struct pop3_session *s, const char *arg, size_t len,
 	uint64_t n;
 	struct pop3_msg *m;
 
-	if (str_to_uint_n(arg, len, 1, UINT64_MAX, &n) == -1) {
+	if (pop3_msgno(arg, len, &n) == -1) {
 		pop3_error(s, "-ERR Invalid message number: %.*s",
 		    (int)(len > 20 ? 20 : len), arg);
 		return NULL;
@@ -306,16 +307,15 @@ cmd_retr(struct pop3_session *s, const char *arg, size_t len)
 static void
 cmd_top(struct pop3_session *s, const char *arg, size_t len)
 {
-	const char *sp = memchr(arg, ' ', len);
 	struct pop3_msg *m;
 	uint64_t lines;
+	size_t msglen;
 
-	if (sp == NULL || str_to_uint_n(sp + 1, len - (size_t)(sp - arg) - 1,
-	    0, 1000000000, &lines) == -1) {
+	if (pop3_top_args(arg, len, &msglen, &lines) == -1) {
 		pop3_error(s, "-ERR Usage: TOP message lines");
 		return;
 	}
-	m = msg_arg(s, arg, (size_t)(sp - arg), false);
+	m = msg_arg(s, arg, msglen, false);
 	if (m != NULL)
 		start_stream(s, m, (long)lines);
 }
@@ -437,84 +437,64 @@ cmd_quit(struct pop3_session *s, const char *arg, size_t len)
 
 /* ---- dispatch ---- */
 
-struct pop3_cmd {
-	const char	*name;
-	void		(*fn)(struct pop3_session *, const char *, size_t);
-	unsigned	 states;
-	unsigned	 flags;
-};
-
-#define NOARG	0x01	/* takes no argument */
-#define ARG	0x02	/* needs one */
 #define ANY	(PST(PS_AUTHORIZATION) | PST(PS_TRANSACTION))
 #define AUTHZ	PST(PS_AUTHORIZATION)
 #define TRANS	PST(PS_TRANSACTION)
 
-static const struct pop3_cmd cmds[] = {
-	{ "CAPA", pop3_cmd_capa, ANY, NOARG },
-	{ "QUIT", cmd_quit, ANY, NOARG },
-	{ "NOOP", cmd_noop, TRANS, NOARG },
-	{ "USER", pop3_cmd_user, AUTHZ, ARG },
-	{ "PASS", pop3_cmd_pass, AUTHZ, ARG },
-	{ "AUTH", pop3_cmd_auth, AUTHZ, 0 },
-	{ "STLS", pop3_cmd_stls, AUTHZ, NOARG },
-	{ "STAT", cmd_stat, TRANS, NOARG },
-	{ "LIST", cmd_list, TRANS, 0 },
-	{ "UIDL", cmd_uidl, TRANS, 0 },
-	{ "RETR", cmd_retr, TRANS, ARG },
-	{ "TOP", cmd_top, TRANS, ARG },
-	{ "DELE", cmd_dele, TRANS, ARG },
-	{ "RSET", cmd_rset, TRANS, NOARG },
+/* What each command does, and in which states. */
+static const struct {
+	void		(*fn)(struct pop3_session *, const char *, size_t);
+	unsigned	 states;
+} cmds[P3_NVERBS] = {
+	[P3_CAPA] = { pop3_cmd_capa, ANY },
+	[P3_QUIT] = { cmd_quit, ANY },
+	[P3_NOOP] = { cmd_noop, TRANS },
+	[P3_USER] = { pop3_cmd_user, AUTHZ },
+	[P3_PASS] = { pop3_cmd_pass, AUTHZ },
+	[P3_AUTH] = { pop3_cmd_auth, AUTHZ },
+	[P3_STLS] = { pop3_cmd_stls, AUTHZ },
+	[P3_STAT] = { cmd_stat, TRANS },
+	[P3_LIST] = { cmd_list, TRANS },
+	[P3_UIDL] = { cmd_uidl, TRANS },
+	[P3_RETR] = { cmd_retr, TRANS },
+	[P3_TOP] = { cmd_top, TRANS },
+	[P3_DELE] = { cmd_dele, TRANS },
+	[P3_RSET] = { cmd_rset, TRANS },
 };
 
 static void
 dispatch(struct pop3_session *s)
 {
-	const char *line = s->line.data, *arg;
-	size_t len = s->line.len, n = strcspn(line, " "), arglen, i;
+	const char *line = s->line.data;
+	size_t len = s->line.len;
+	struct pop3_line pl;
+	char err[POP3_ERR_MAX];
+	int r;
 
-	arg = n < len ? line + n + 1 : line + len;
-	arglen = n < len ? len - n - 1 : 0;
 	if (log_debug_enabled()) {
 		char vis[64];
 
 		log_debug("sess=%s pop3 command \"%s\"", s->conn->id,
-		    (n == 4 && (strncasecmp(line, "PASS", 4) == 0 ||
+		    (len >= 4 && (strncasecmp(line, "PASS", 4) == 0 ||
 		    strncasecmp(line, "AUTH", 4) == 0)) ? "(credentials)" :
 		    str_vis(vis, sizeof(vis), line, len));
 	}
-	/* The commands see C strings: a NUL would cut the name or the
-	   argument short ("USER ann@acme.test\0junk" logging in as ann). */
-	if (memchr(line, '\0', len) != NULL) {
-		pop3_error(s, "-ERR NUL in command line");
+	r = pop3_cmd_parse(line, len, &pl, err);
+	if (r == -1) {
+		pop3_error(s, "%s", err);
 		return;
 	}
-	for (i = 0; i < nitems(cmds); i++)
-		if (strlen(cmds[i].name) == n &&
-		    strncasecmp(line, cmds[i].name, n) == 0)
-			break;
-	if (i == nitems(cmds) || n == 0) {
-		char vis[24];
-
-		pop3_error(s, "-ERR Unknown command: %s",
-		    str_vis(vis, sizeof(vis), line, n));
+	if (!(cmds[pl.verb].states & PST(s->state))) {
+		pop3_error(s, "-ERR %s is not valid %s",
+		    pop3_verb_name(pl.verb), s->state == PS_AUTHORIZATION ?
+		    "before login" : "after login");
 		return;
 	}
-	if (!(cmds[i].states & PST(s->state))) {
-		pop3_error(s, "-ERR %s is not valid %s", cmds[i].name,
-		    s->state == PS_AUTHORIZATION ? "before login" :
-		    "after login");
+	if (r == POP3_BAD_ARG) {
+		pop3_error(s, "%s", err);
 		return;
 	}
-	if ((cmds[i].flags & NOARG) && arglen > 0) {
-		pop3_error(s, "-ERR %s takes no argument", cmds[i].name);
-		return;
-	}
-	if ((cmds[i].flags & ARG) && arglen == 0) {
-		pop3_error(s, "-ERR %s needs an argument", cmds[i].name);
-		return;
-	}
-	cmds[i].fn(s, arg, arglen);
+	cmds[pl.verb].fn(s, pl.arg, pl.arglen);
 }
 
 /* Writes pending LIST/UIDL lines or message octets; true when done. */
