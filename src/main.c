@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <locale.h>
+#include <signal.h>
 
 #include "cli/cli.h"
 #include "util/compat.h"
@@ -55,6 +56,9 @@ main(int argc, char **argv)
 	/* Whatever popgate creates (stores, relay table, queue, Maildirs)
 	   is nobody else's business: the daemon's group at most. */
 	(void)umask(027);
+	/* A server (Redis, PostgreSQL, the control socket) that went away
+	   is an error to report, not a reason to die. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USER;

@@ -169,11 +169,12 @@ cmd_revoke(struct cli *c)
 		return r;
 	}
 	n = relay_revoke(ra, c->npos > 0 ? e.key : NULL, c->customer, &err);
-	relay_close(&ra);
 	if (n < 0) {
-		cli_err(c, "%s", err);
+		cli_err(c, "%s", err);	/* ERR may live in RA */
+		relay_close(&ra);
 		return EXIT_SYSTEM;
 	}
+	relay_close(&ra);
 	printf("%d authorization(s) revoked\n", n);
 	return 0;
 }
@@ -190,12 +191,14 @@ cli_relay_revoke_customer(struct cli *c, const char *customer)
 	str_lower(name);
 	ra = relay_open(c->cfg->relay_store, ".", &err);
 	n = ra != NULL ? relay_revoke(ra, NULL, name, &err) : -1;
-	relay_close(&ra);
 	if (n < 0) {
+		/* ERR may live in RA: say it before closing. */
 		cli_err(c, "the change is made, but its relay authorizations "
 		    "could not be revoked: %s", err);
+		relay_close(&ra);
 		return EXIT_SYSTEM;
 	}
+	relay_close(&ra);
 	if (n > 0)
 		printf("%d relay authorization(s) of %s revoked\n", n, name);
 	return 0;

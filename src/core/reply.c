@@ -73,4 +73,6 @@ const struct reply replies[REPLY_NREPLIES] = {
 	[REPLY_AUTH_BAD] = { 501, "5.5.2", "Invalid AUTH response: %s" },
 	[REPLY_GATE] = { 554, "5.7.1", "Relay access denied: check your mail "
 	    "first (POP3 login), or use SMTP AUTH on port 587" },
+	[REPLY_GATE_TEMP] = { 421, "4.7.1", "Relay check temporarily "
+	    "unavailable, try again later" },
 };

@@ -60,6 +60,7 @@ enum reply_id {
 	REPLY_AUTH_MECH,		/* 504 5.5.4 */
 	REPLY_AUTH_BAD,		/* 501 5.5.2 %s */
 	REPLY_GATE,			/* 554 5.7.1 (greeting) */
+	REPLY_GATE_TEMP,		/* 421 4.7.1 (greeting) */
 	REPLY_NREPLIES
 };
 

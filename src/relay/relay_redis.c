@@ -20,12 +20,18 @@
  *
  * Calls are synchronous, like every relay_auth.h call: they run on the
  * policy worker threads, each with its own connection, never on the
- * event loop. A lost connection is made again on the next call; after a
- * failed connect the handle fails at once for RETRY_MS, so an
- * unreachable server costs each worker one connect timeout per second
- * at most, and the relay answers 451 4.7.1 meanwhile.
+ * event loop. A connection the server closed (Redis restarted while it
+ * sat idle) is made again and the call tried once more, so the first
+ * lookup after a restart already works. A server that cannot be reached
+ * or does not answer within COMMAND_MS is taken as down by every handle
+ * of the process for RETRY_MS: calls fail at once (the relay answers
+ * 451 4.7.1) instead of each worker waiting out its own timeout, and
+ * one call a second finds out whether it is back.
  */
 #include <sys/time.h>
+
+#include <errno.h>
+#include <stdatomic.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
@@ -110,9 +116,20 @@ struct relay_redis {
 	struct relay_auth	 base;	/* first: relay.c's view */
 	struct redis_uri	 uri;
 	redisContext		*c;
-	uint64_t		 retry_at;	/* monotonic ms; 0 = now */
+	bool			 fresh;	/* C was made during this call */
+	bool			 stale;	/* the server had closed C */
 	char			 sha[LUA_NSCRIPTS][SHA_DIGEST_LENGTH * 2 + 1];
 };
+
+/* Until when (clock_mono_ms()) the server counts as down, for every
+   handle: a process has one relay_store. */
+static _Atomic uint64_t down_until;
+
+static void
+mark_down(void)
+{
+	atomic_store(&down_until, clock_mono_ms() + RETRY_MS);
+}
 
 static struct timeval
 ms_tv(unsigned ms)
@@ -131,13 +148,21 @@ drop_connection(struct relay_redis *r)
 	r->c = NULL;
 }
 
-/* A reply that is an error, or a lost connection: -1 with the text. */
+/* A reply that is an error, or a lost connection: -1 with the text. A
+   connection the server closed is worth one more try when it was not
+   new (r->stale); one that timed out marks the server down. */
 static int
 reply_error(struct relay_redis *r, redisReply *rep, const char *what)
 {
-	int rc;
+	int rc, e = errno;
 
 	if (rep == NULL) {
+		if (r->c != NULL && (r->c->err == REDIS_ERR_EOF ||
+		    (r->c->err == REDIS_ERR_IO && (e == ECONNRESET ||
+		    e == EPIPE))))
+			r->stale = !r->fresh;
+		else
+			mark_down();
 		rc = relay_set_error(&r->base, "relay table (redis %s:%u): %s: "
 		    "%s", r->uri.host, r->uri.port, what, r->c != NULL &&
 		    r->c->errstr[0] != '\0' ? r->c->errstr : "connection lost");
@@ -183,19 +208,20 @@ handshake(struct relay_redis *r)
 	return 0;
 }
 
-/* Makes sure there is a connection: 0, or -1 (and no retry before
-   RETRY_MS has passed). */
+/* Makes sure there is a connection: 0, or -1 (at once while the
+   server counts as down). */
 static int
 connected(struct relay_redis *r)
 {
-	uint64_t now = clock_mono_ms();
+	uint64_t now = clock_mono_ms(), until = atomic_load(&down_until);
 
-	if (r->c != NULL)
-		return 0;
-	if (r->retry_at != 0 && now < r->retry_at)
+	if (now < until)
 		return relay_set_error(&r->base, "relay table (redis %s:%u) "
 		    "unreachable; next try in %llu ms", r->uri.host,
-		    r->uri.port, (unsigned long long)(r->retry_at - now));
+		    r->uri.port, (unsigned long long)(until - now));
+	if (r->c != NULL)
+		return 0;
+	r->fresh = true;
 	r->c = redisConnectWithTimeout(r->uri.host, r->uri.port,
 	    ms_tv(CONNECT_MS));
 	if (r->c == NULL || r->c->err != 0) {
@@ -203,7 +229,7 @@ connected(struct relay_redis *r)
 		    "cannot connect: %s", r->uri.host, r->uri.port,
 		    r->c != NULL ? r->c->errstr : "out of memory");
 		drop_connection(r);
-		r->retry_at = now + RETRY_MS;
+		mark_down();
 		return -1;
 	}
 	if (redisSetTimeout(r->c, ms_tv(COMMAND_MS)) != REDIS_OK ||
@@ -213,11 +239,29 @@ connected(struct relay_redis *r)
 			    "%s:%u): %s", r->uri.host, r->uri.port,
 			    r->c->errstr);
 		drop_connection(r);
-		r->retry_at = now + RETRY_MS;
+		mark_down();
 		return -1;
 	}
-	r->retry_at = 0;
 	return 0;
+}
+
+/* Starts a call. */
+static void
+begin(struct relay_redis *r)
+{
+	r->fresh = false;
+	r->stale = false;
+}
+
+/* Whether a call that returned RC should run once more: it failed on a
+   connection the server had closed, and has not been retried. */
+static bool
+again(struct relay_redis *r, int rc, int *tries)
+{
+	if (rc != -1 || !r->stale || (*tries)++ > 0)
+		return false;
+	begin(r);
+	return true;
 }
 
 /* Runs script WHICH (EVALSHA, EVAL when the server has not seen it yet,
@@ -303,9 +347,8 @@ key_of(char *out, size_t outsz, const char *prefix, const char *name)
 }
 
 static int
-redis_record(struct relay_auth *base, const struct relay_entry *e)
+record_once(struct relay_redis *r, const struct relay_entry *e)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	char auth[128], cust[128], value[512], ttl[32];
 	const char *args[8];
 	time_t now = clock_now();
@@ -446,11 +489,10 @@ pipeline(struct relay_redis *r, const char *what, size_t ncmds,
 }
 
 static int
-redis_lookup(struct relay_auth *base, const char *key,
+lookup_once(struct relay_redis *r, const char *key,
     const struct netaddr *addr, time_t now, struct relay_entry **out,
     size_t *n)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	struct collect c = { key, addr, out, n };
 	char auth[128];
 	const char *hget[2] = { "HGETALL", auth }, *smem[2] = { "SMEMBERS",
@@ -494,9 +536,8 @@ redis_lookup(struct relay_auth *base, const char *key,
 }
 
 static int
-redis_revoke(struct relay_auth *base, const char *key, const char *customer)
+revoke_once(struct relay_redis *r, const char *key, const char *customer)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	char auth[128], cust[128];
 	const char *args[5];
 	redisReply *rep;
@@ -570,10 +611,9 @@ scan_all(struct relay_redis *r, time_t now, struct relay_entry **out,
 }
 
 static int
-redis_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
+list_once(struct relay_redis *r, time_t now, relay_entry_cb *cb,
     void *arg)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	struct relay_entry *v = NULL;
 	size_t i, n = 0;
 
@@ -592,9 +632,8 @@ redis_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
 /* The key TTLs do the expiry; what is left is to drop the networks
    whose authorizations have all gone from the set of networks. */
 static int
-redis_expire(struct relay_auth *base, time_t now)
+expire_once(struct relay_redis *r, time_t now)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	const char *smem[2] = { "SMEMBERS", K_NETS };
 	char key[128], net[NET_ADDRSTRLEN];
 	const char *exists[2] = { "EXISTS", key };
@@ -632,10 +671,9 @@ redis_expire(struct relay_auth *base, time_t now)
 }
 
 static int
-redis_rate_add(struct relay_auth *base, const char *customer,
+rate_add_once(struct relay_redis *r, const char *customer,
     int64_t minute, uint64_t msgs, uint64_t rcpts)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	char key[128], min[32], m[32], rc[32], ttl[16];
 	const char *args[5] = { key, min, m, rc, ttl };
 	redisReply *rep;
@@ -653,10 +691,9 @@ redis_rate_add(struct relay_auth *base, const char *customer,
 }
 
 static int
-redis_rate_get(struct relay_auth *base, const char *customer, int64_t first,
+rate_get_once(struct relay_redis *r, const char *customer, int64_t first,
     int64_t last, uint64_t *msgs_r, uint64_t *rcpts_r)
 {
-	struct relay_redis *r = (struct relay_redis *)base;
 	char key[128], fld[32];
 	const char *hget[2] = { "HGETALL", key };
 	redisReply *rep;
@@ -691,6 +728,109 @@ redis_rate_get(struct relay_auth *base, const char *customer, int64_t first,
 	}
 	freeReplyObject(rep);
 	return 0;
+}
+
+/* ---- the calls: each tried twice when its connection had gone ---- */
+
+static int
+redis_record(struct relay_auth *base, const struct relay_entry *e)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = record_once(r, e);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
+static int
+redis_lookup(struct relay_auth *base, const char *key,
+    const struct netaddr *addr, time_t now, struct relay_entry **out,
+    size_t *n)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	for (;;) {
+		rc = lookup_once(r, key, addr, now, out, n);
+		if (!again(r, rc, &tries))
+			return rc;
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+}
+
+static int
+redis_revoke(struct relay_auth *base, const char *key, const char *customer)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = revoke_once(r, key, customer);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
+static int
+redis_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
+    void *arg)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = list_once(r, now, cb, arg);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
+static int
+redis_expire(struct relay_auth *base, time_t now)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = expire_once(r, now);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
+static int
+redis_rate_add(struct relay_auth *base, const char *customer,
+    int64_t minute, uint64_t msgs, uint64_t rcpts)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = rate_add_once(r, customer, minute, msgs, rcpts);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
+static int
+redis_rate_get(struct relay_auth *base, const char *customer, int64_t first,
+    int64_t last, uint64_t *msgs_r, uint64_t *rcpts_r)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do {
+		*msgs_r = *rcpts_r = 0;
+		rc = rate_get_once(r, customer, first, last, msgs_r, rcpts_r);
+	} while (again(r, rc, &tries));
+	return rc;
 }
 
 const struct relay_backend relay_backend_redis = {

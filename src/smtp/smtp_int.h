@@ -112,6 +112,7 @@ struct smtp_session {
 	unsigned		 pre_greet;	/* steps before the greeting */
 	struct relay_session	 rs;		/* for the relay rules */
 	bool			 ip_authorized;	/* at connect time */
+	bool			 ip_authz_failed; /* the lookup failed */
 	/* AUTH (smtp_auth.c) */
 	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS }
 				 sasl;

@@ -423,11 +423,16 @@ pre_greet_done(struct smtp_session *s)
 		return;
 	if (s->conn->lc->gate_connect && !s->rs.trusted &&
 	    !s->ip_authorized) {
-		/* SPEC 2: the original relay-host behaviour. */
-		log_info("sess=%s smtp gate-refused client=%s rule=authorized",
-		    s->conn->id, s->conn->peer_str);
-		smtp_reply(s, replies[REPLY_GATE].code, replies[REPLY_GATE].esc, "%s %s",
-		    s->cfg->hostname, replies[REPLY_GATE].text);
+		/* SPEC 2: the original relay-host behaviour; closed, but only
+		   for now, when the relay table could not be asked. */
+		enum reply_id id = s->ip_authz_failed ? REPLY_GATE_TEMP :
+		    REPLY_GATE;
+
+		log_info("sess=%s smtp gate-refused client=%s rule=%s",
+		    s->conn->id, s->conn->peer_str, s->ip_authz_failed ?
+		    "temporary-failure" : "authorized");
+		smtp_reply(s, replies[id].code, replies[id].esc, "%s %s",
+		    s->cfg->hostname, replies[id].text);
 		smtp_close(s, "gate=connect");
 		return;
 	}
@@ -473,8 +478,7 @@ authz_work(void *ctx, void *arg)
 	j->r = ra == NULL ? -1 : relay_lookup(ra, &j->client,
 	    (unsigned)b->cfg->relay_ipv6_prefix, clock_now(), &e, &n, &err);
 	if (j->r == -1)
-		log_warn("relay lookup for %s at connect: %s",
-		    "client", err);
+		log_warn("relay lookup at connect: %s", err);
 	free(e);
 }
 
@@ -492,6 +496,7 @@ authz_done(void *arg)
 
 	s->job = NULL;
 	s->ip_authorized = j->r == 1;
+	s->ip_authz_failed = j->r == -1;
 	free(j);
 	pre_greet_done(s);
 }
