@@ -54,7 +54,8 @@ CFLAGS_fuzz  := -std=c11 -O1 -g -pthread -fno-omit-frame-pointer \
 	        -fsanitize=fuzzer-no-link,address,undefined \
 	        -fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-command-line-argument
 
-.PHONY: all asan test unit run install clean bootstrap check-layers fuzz
+.PHONY: all asan test unit run install clean bootstrap check-layers fuzz \
+	fuzz-tools lint valgrind
 # Objects made through pattern chains are kept, not deleted.
 .SECONDARY:
 
@@ -142,8 +143,24 @@ run: bootstrap
 # make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="fuzz_addr ..."]: each harness
 # for N seconds on its corpus; new inputs go to $(B)/fuzz/corpus, crashes
 # to $(B)/fuzz/artifacts (add them to fuzz/corpus/ once fixed).
-fuzz: $(FUZZ_BINS)
+fuzz: fuzz-tools
+	@$(MAKE) --no-print-directory -j$$(nproc) $(FUZZ_BINS)
 	@scripts/fuzz-run $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-tools:
+	@scripts/bootstrap clang
+
+# Static checks (scripts/lint): cppcheck and clang-tidy, zero findings.
+lint:
+	@scripts/bootstrap cppcheck clang-tidy
+	@scripts/lint
+
+# The black-box suite against a release build run under valgrind: zero
+# errors, zero definite leaks (scripts/valgrind-test; about 20 minutes).
+valgrind: bootstrap
+	@scripts/bootstrap valgrind
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@$(PYTHON) scripts/valgrind-test $(CURDIR)/$(B)/popgate
 
 # Benchmarks (bench/README.md): `make bench` runs the release build alone
 # under the load generator $(B)/bench/pgbench; `make bench-compare` also
