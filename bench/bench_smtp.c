@@ -539,5 +539,13 @@ pgb_smtp_run(const struct pgb_opts *o)
 	(void)pgb_cpu_sample(o, &u1);
 	report(&r, &u0, &u1);
 	pgb_sink_stop(&r.sink);
+	/* Connections left by a timeout go with the process. */
+	if (r.w.ev != NULL)
+		event_free(r.w.ev);
+	if (r.w.fd != -1)
+		(void)close(r.w.fd);
+	event_free(r.tick);
+	pgb_stats_free(&r.lat);
+	free(r.body);
 	return r.timed_out || r.failed > 0 ? 1 : 0;
 }

@@ -431,6 +431,9 @@ class Bench:
                 v / statistics.median(ref) for v in pg]
 
     def cleanup(self):
+        # A second Ctrl-C must not leave servers behind.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         for server in list(self.running):
             try:
                 self.stop(server)
@@ -578,7 +581,9 @@ def main():
 
     def on_signal(sig, frame):
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
+    # Also when started with SIGINT ignored (in the background).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     t0 = time.monotonic()
     try:
         bench.run()
