@@ -165,13 +165,15 @@ valgrind: bootstrap
 # Benchmarks (bench/README.md): `make bench` runs the release build alone
 # under the load generator $(B)/bench/pgbench; `make bench-compare` also
 # installs Postfix and Dovecot and runs them side by side. BENCH_QUICK=1
-# is a short smoke run; BENCH_ROWS="id ..." runs some rows only.
+# is a short smoke run; BENCH_ROWS="id ..." runs some rows only;
+# BENCH_PERF=1 profiles popgate into $(B)/bench/perf-ROW.data.
 .PHONY: bench bench-compare
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/bench/obj/%.o)
 BENCH_RUN  = $(PYTHON) bench/run.py --build $(B) \
 	     $(if $(filter 1,$(BENCH_QUICK)),--quick) \
-	     $(if $(BENCH_ROWS),--rows "$(BENCH_ROWS)")
+	     $(if $(BENCH_ROWS),--rows "$(BENCH_ROWS)") \
+	     $(if $(filter 1,$(BENCH_PERF)),--perf)
 
 $(B)/bench/obj/%.o: %.c
 	@mkdir -p $(dir $@)

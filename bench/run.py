@@ -2,6 +2,7 @@
 """bench/run.py - `make bench` and `make bench-compare`.
 
     run.py --build DIR [--compare] [--quick] [--rows "ID ..."] [--runs N]
+           [--keep] [--perf]
 
 Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench.
 Makes a temporary directory /tmp/pgbench-*, writes the accounts and
@@ -13,7 +14,9 @@ Everything it started is stopped and the directory removed at the end,
 also on Ctrl-C or failure (--keep keeps the directory).
 
 Rows and what they measure: bench/README.md. --rows takes row ids or
-their prefixes ("local-1k", "pop3-check-10k-first").
+their prefixes ("local-1k", "pop3-check-10k-first"). --perf records
+popgate with `perf record --call-graph dwarf` during the last run of
+each row into DIR/bench/perf-ROW.data.
 """
 import argparse
 import datetime
@@ -150,14 +153,19 @@ class Bench:
             return True
         return any(rid.startswith(w) for w in self.wanted)
 
-    def gen(self, server, *args):
+    def gen(self, server, *args, row=None):
         """Runs pgbench; its RESULT line as a dict (numbers as float),
-        with "rc" added. A failed run is noted for the report."""
+        with "rc" added. A failed run is noted for the report. With
+        --perf, popgate is profiled during the runs of ROW."""
         cmd = [self.gen_bin, *map(str, args)]
         for pid in server.pids() if server else []:
             cmd += ["--pid", str(pid)]
-        p = subprocess.run(cmd, capture_output=True, text=True,
-                           timeout=GEN_TIMEOUT)
+        perf = self.perf_start(server, row)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=GEN_TIMEOUT)
+        finally:
+            self.perf_stop(perf)
         res = {"rc": p.returncode}
         for line in p.stdout.splitlines():
             if line.startswith("RESULT "):
@@ -176,6 +184,31 @@ class Bench:
             log(f"    pgbench exited {p.returncode}: "
                 f"{p.stderr.strip()[-500:]}")
         return res
+
+    def perf_start(self, server, row):
+        """`perf record` of popgate for ROW into DIR/bench/perf-ROW.data
+        (the last run of the row stays), or None."""
+        if not self.args.perf or row is None or server is None or \
+                server.name != "popgate":
+            return None
+        path = os.path.join(self.build, "bench", f"perf-{row}.data")
+        p = subprocess.Popen(["perf", "record", "-q", "-F", "999",
+                              "--call-graph", "dwarf", "-o", path, "-p",
+                              str(server.pids()[0])],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(0.3)         # attached before the load starts
+        return p
+
+    @staticmethod
+    def perf_stop(p):
+        if p is not None:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
     def add(self, rid, server, value, res=None):
         """Adds a run's VALUE to row RID for SERVER (or a server name);
@@ -235,7 +268,7 @@ class Bench:
             else:
                 args += ["--rcpt", f"u@{DOMAIN}", "--maildir",
                          server.domain_dir]
-            r = self.gen(server, *args)
+            r = self.gen(server, *args, row=rid)
             if "rate" in r:
                 self.add(rid, server, r["rate"], r)
                 self.add(f"{rid}-cpu", server, r["cpu_ms_per_msg"])
@@ -307,7 +340,7 @@ class Bench:
             self.start(server)
             r = self.gen(server, "pop3-check", "--port", server.pop3_port,
                          "--user", f"{box}@{DOMAIN}", "--pass", PASSWORD,
-                         "--sessions", 1 + warm_n)
+                         "--sessions", 1 + warm_n, row=f"pop3-check-{m}")
             times = [float(t) for t in str(r.get("times_ms", "")).split(",")
                      if t]
             if len(times) == 1 + warm_n:
@@ -326,7 +359,8 @@ class Bench:
                 f"{box}@{DOMAIN}", "--pass", PASSWORD]
         self.gen(server, *args)         # first access: not counted
         for i in range(self.runs):
-            r = self.gen(server, *args)
+            r = self.gen(server, *args, "--sessions", 3,
+                         row="pop3-retr-1k-64k")
             if "mbps" in r:
                 self.add("pop3-retr-1k-64k", server, r["mbps"], r)
                 log(f"  {server.name} RETR run {i + 1}: {r['mbps']:.1f} MB/s")
@@ -340,7 +374,8 @@ class Bench:
         self.gen(server, *args, "--duration", 1)
         out = []
         for i in range(self.runs):
-            r = self.gen(server, *args, "--duration", self.secs)
+            r = self.gen(server, *args, "--duration", self.secs,
+                         row=f"pop3-load-{prefix}")
             if "rate" in r:
                 out.append((r["rate"], r["sess_p50_ms"], r["sess_p99_ms"],
                             r))
@@ -576,6 +611,7 @@ def main():
     ap.add_argument("--rows", default="")
     ap.add_argument("--runs", type=int, default=0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--perf", action="store_true")
     args = ap.parse_args()
     bench = Bench(args)
 
