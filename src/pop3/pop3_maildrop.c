@@ -101,40 +101,15 @@ count_size(const char *path, uint64_t *size)
 	return 0;
 }
 
+/* The path of M's file: in new/ or cur/, where the listing found it.
+   Messages are not moved from new/ to cur/: POP3 has no flags to keep,
+   and 10 000 renames would make a first login slow for nothing. */
 static void
-move_new(const char *path)
+msg_path(const struct maildrop *d, const struct pop3_msg *m, char *out,
+    size_t outsz)
 {
-	char dir[1100], from[1400], to[1400];
-	struct dirent *de;
-	bool moved = false;
-	DIR *d;
-
-	(void)str_fmt(dir, sizeof(dir), "%s/new", path);
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (str_fmt(from, sizeof(from), "%s/new/%s", path,
-		    de->d_name) == -1 ||
-		    str_fmt(to, sizeof(to), "%s/cur/%s%s", path, de->d_name,
-		    strchr(de->d_name, ':') != NULL ? "" : ":2,") == -1)
-			continue;
-		if (rename(from, to) == 0)
-			moved = true;
-		else if (errno != ENOENT)
-			log_warn("maildir %s: cannot move %s to cur/: %s",
-			    path, de->d_name, strerror(errno));
-	}
-	(void)closedir(d);
-	/* Not needed for safety (a lost rename only shows the message
-	   in new/ again, with the same UIDL), but cheap once per login. */
-	if (moved) {
-		(void)str_fmt(dir, sizeof(dir), "%s/cur", path);
-		if (fs_fsync_dir(dir) == -1)
-			log_warn("maildir %s: fsync: %s", dir, strerror(errno));
-	}
+	(void)str_fmt(out, outsz, "%s/%s/%s", d->path, m->in_new ? "new" :
+	    "cur", m->file);
 }
 
 static void
@@ -209,54 +184,79 @@ msg_size(struct maildrop *d, struct pop3_msg *m, struct hmap *idx,
 		m->size = (uint64_t)(v - 1);
 		return 0;
 	}
-	(void)str_fmt(file, sizeof(file), "%s/cur/%s", d->path, m->file);
+	msg_path(d, m, file, sizeof(file));
 	if (count_size(file, &m->size) == -1)
 		return -1;
 	*counted = true;
 	return 0;
 }
 
-int
-maildrop_open(struct maildrop *d, const char *path, const char **error_r)
+/* Appends the messages of PATH/SUB to D. 0, or -1 (errno); a missing
+   directory is empty. */
+static int
+list_dir(struct maildrop *d, const char *sub, bool in_new)
 {
 	char dir[1100];
 	struct dirent *de;
+	DIR *dp;
+
+	(void)str_fmt(dir, sizeof(dir), "%s/%s", d->path, sub);
+	dp = opendir(dir);
+	if (dp == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (d->n == d->cap) {
+			d->cap = d->cap == 0 ? 64 : d->cap * 2;
+			d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
+		}
+		memset(&d->v[d->n], 0, sizeof(d->v[d->n]));
+		d->v[d->n].file = xstrdup(de->d_name);
+		d->v[d->n].in_new = in_new;
+		d->n++;
+	}
+	(void)closedir(dp);
+	return 0;
+}
+
+/* Whether two names are the same message: the same unique part (a file
+   caught in both new/ and cur/ while another reader moved it). */
+static bool
+same_message(const char *a, const char *b)
+{
+	size_t n = strcspn(a, ",:");
+
+	return n == strcspn(b, ",:") && strncmp(a, b, n) == 0;
+}
+
+int
+maildrop_open(struct maildrop *d, const char *path, const char **error_r)
+{
 	struct hmap *idx;
 	bool counted = false;
 	size_t i, keep;
-	DIR *dp;
 
 	memset(d, 0, sizeof(*d));
 	if (str_copy(d->path, path, sizeof(d->path)) == -1) {
 		*error_r = "mailbox path too long";
 		return -1;
 	}
-	move_new(path);
-	(void)str_fmt(dir, sizeof(dir), "%s/cur", path);
-	dp = opendir(dir);
-	if (dp == NULL) {
-		if (errno == ENOENT)
-			return 0;	/* never got mail: empty */
+	if (list_dir(d, "cur", false) == -1 || list_dir(d, "new", true) == -1) {
 		*error_r = strerror(errno);
+		maildrop_free(d);
 		return -1;
 	}
-	while ((de = readdir(dp)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		d->v = xreallocarray(d->v, d->n + 1, sizeof(*d->v));
-		memset(&d->v[d->n], 0, sizeof(d->v[d->n]));
-		d->v[d->n].file = xstrdup(de->d_name);
-		d->n++;
-	}
-	(void)closedir(dp);
-	/* qsort(NULL, 0, ...) is undefined: an empty cur/ has no array. */
+	/* qsort(NULL, 0, ...) is undefined: an empty Maildir has no array. */
 	if (d->n > 1)
 		qsort(d->v, d->n, sizeof(*d->v), cmp_msg);
 	idx = hmap_new();
 	load_index(path, idx);
 	for (i = keep = 0; i < d->n; i++) {
-		if (msg_size(d, &d->v[i], idx, &counted) == -1) {
-			/* Vanished since the listing: skip it. */
+		if ((keep > 0 && same_message(d->v[keep - 1].file,
+		    d->v[i].file)) ||
+		    msg_size(d, &d->v[i], idx, &counted) == -1) {
+			/* Listed twice, or vanished since the listing. */
 			free(d->v[i].file);
 			continue;
 		}
@@ -287,26 +287,33 @@ unsigned
 maildrop_commit(struct maildrop *d)
 {
 	char file[1400], dir[1100];
-	unsigned failed = 0, removed = 0;
+	unsigned failed = 0;
+	bool removed[2] = { false, false };	/* cur/, new/ */
 	size_t i;
+	int k;
 
 	for (i = 0; i < d->n; i++) {
 		if (!d->v[i].deleted)
 			continue;
-		(void)str_fmt(file, sizeof(file), "%s/cur/%s", d->path,
-		    d->v[i].file);
+		msg_path(d, &d->v[i], file, sizeof(file));
 		if (unlink(file) == -1 && errno != ENOENT) {
 			log_warn("maildir %s: cannot delete %s: %s", d->path,
 			    d->v[i].file, strerror(errno));
 			failed++;
 		} else {
-			removed++;
+			removed[d->v[i].in_new] = true;
 		}
 	}
-	(void)str_fmt(dir, sizeof(dir), "%s/cur", d->path);
-	if (removed > 0 && fs_fsync_dir(dir) == -1) {
-		log_warn("maildir %s: fsync: %s", dir, strerror(errno));
-		failed++;
+	for (k = 0; k < 2; k++) {
+		if (!removed[k])
+			continue;
+		(void)str_fmt(dir, sizeof(dir), "%s/%s", d->path,
+		    k ? "new" : "cur");
+		if (fs_fsync_dir(dir) == -1) {
+			log_warn("maildir %s: fsync: %s", dir,
+			    strerror(errno));
+			failed++;
+		}
 	}
 	return failed;
 }
@@ -320,7 +327,7 @@ pop3_stream_open(struct pop3_stream *st, const struct maildrop *d,
 	char file[1400];
 
 	memset(st, 0, sizeof(*st));
-	(void)str_fmt(file, sizeof(file), "%s/cur/%s", d->path, m->file);
+	msg_path(d, m, file, sizeof(file));
 	st->fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (st->fd == -1)
 		return -1;

@@ -19,16 +19,17 @@ struct evbuffer;
 #define POP3_UIDL_MAX	70	/* RFC 1939: 1 to 70 characters */
 
 struct pop3_msg {
-	char		*file;		/* name in cur/ */
+	char		*file;		/* name in new/ or cur/ */
 	char		 uidl[POP3_UIDL_MAX + 1];
 	uint64_t	 size;		/* octets RETR sends, unstuffed */
 	bool		 deleted;
+	bool		 in_new;	/* in new/, else cur/ */
 };
 
 struct maildrop {
 	char		 path[1024];
 	struct pop3_msg	*v;
-	size_t		 n;
+	size_t		 n, cap;
 	uint64_t	 total;		/* sum of sizes */
 };
 
@@ -36,8 +37,8 @@ struct maildrop {
 int	maildrop_open(struct maildrop *, const char *path,
 	    const char **error_r);
 void	maildrop_free(struct maildrop *);
-/* UPDATE state: unlinks the messages marked deleted, then fsyncs cur/.
-   Returns the number that could not be removed (0 all went). */
+/* UPDATE state: unlinks the messages marked deleted, then fsyncs their
+   directories. Returns the number that could not be removed (0 all went). */
 unsigned maildrop_commit(struct maildrop *);
 
 /* A message being sent (RETR, TOP): CRLF line ends, dot-stuffed, then

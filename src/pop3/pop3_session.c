@@ -281,8 +281,9 @@ static void
 start_stream(struct pop3_session *s, struct pop3_msg *m, long top)
 {
 	if (pop3_stream_open(&s->stream, &s->drop, m, top) == -1) {
-		log_error("sess=%s pop3 cannot open %s/cur/%s: %s",
-		    s->conn->id, s->drop.path, m->file, strerror(errno));
+		log_error("sess=%s pop3 cannot open %s/%s/%s: %s",
+		    s->conn->id, s->drop.path, m->in_new ? "new" : "cur",
+		    m->file, strerror(errno));
 		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read the message");
 		return;
 	}
