@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +123,20 @@ safe_host(const char *hostname, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
+/* getpid() once: popgate does not fork. */
+static long
+my_pid(void)
+{
+	static _Atomic long pid;
+	long p = atomic_load(&pid);
+
+	if (p == 0) {
+		p = (long)getpid();
+		atomic_store(&pid, p);
+	}
+	return p;
+}
+
 static int
 unique_name(char *out, size_t outsz, const char *host, uint64_t size,
     uint64_t vsize)
@@ -135,7 +150,7 @@ unique_name(char *out, size_t outsz, const char *host, uint64_t size,
 		return -1;
 	memcpy(&r, rnd, sizeof(r));
 	return str_fmt(out, outsz, "%lld.M%06ldP%ldQ%lluR%08x.%s,S=%llu,W=%llu",
-	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, my_pid(),
 	    ++deliver_seq, r, host, (unsigned long long)size,
 	    (unsigned long long)vsize);
 }
@@ -244,8 +259,6 @@ maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
 	tmp[0] = '\0';
 	for (i = 0; i < n; i++) {
 		*failed_r = i;
-		if (maildir_create_path(d[i].path) == -1)
-			goto fail;
 		if (d[i].quota != 0) {
 			if (maildir_usage(d[i].path, &used) == -1)
 				goto fail;
@@ -268,12 +281,17 @@ maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
 				errno = ENAMETOOLONG;
 				goto fail;
 			}
-			if (write_copy(tmp, m) == -1) {
+			/* A Maildir is made on its first delivery. */
+			if (write_copy(tmp, m) == -1 && (errno != ENOENT ||
+			    maildir_create_path(d[i].path) == -1 ||
+			    write_copy(tmp, m) == -1)) {
 				tmp[0] = '\0';
 				goto fail;
 			}
 		}
-		if (link(tmp, dst) == -1) {
+		if (link(tmp, dst) == -1 && (errno != ENOENT ||
+		    maildir_create_path(d[i].path) == -1 ||
+		    link(tmp, dst) == -1)) {
 			if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 				goto fail;
 			if (write_copy(dst, m) == -1)
@@ -285,7 +303,7 @@ maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
 	for (i = 0; i < n; i++) {
 		*failed_r = i;
 		if (str_fmt(newdir, sizeof(newdir), "%s/new", d[i].path) == -1 ||
-		    fs_fsync_dir(newdir) == -1)
+		    fs_fsync_dir_shared(newdir) == -1)
 			goto fail;
 	}
 	if (tmp[0] != '\0')

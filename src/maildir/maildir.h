@@ -48,7 +48,8 @@ struct maildir_msg {
 
 /* Delivers one durable copy into each destination's new/: written once
    into tmp/, fsync, hard links (copies across file systems) into each
-   new/, fsync of each new/. File names carry ,S=<octets>,W=<octets with
+   new/, fsync of each new/. A missing Maildir is made (tmp/ new/ cur/)
+   on the way. File names carry ,S=<octets>,W=<octets with
    CRLF>. All or nothing: on failure every copy already made is removed
    again. 0, or -1 with errno set (EDQUOT: destination *FAILED_R is over
    its quota; ENOSPC: disk full) and *FAILED_R the index that failed. */

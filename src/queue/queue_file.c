@@ -246,7 +246,7 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 		w.err = errno;
 	if (w.err == 0 && rename(tmp, dst) == -1)
 		w.err = errno;
-	if (w.err == 0 && fs_fsync_dir(QUEUE_DIR "/msg") == -1)
+	if (w.err == 0 && fs_fsync_dir_shared(QUEUE_DIR "/msg") == -1)
 		w.err = errno;
 	if (w.err != 0) {
 		(void)unlink(tmp);
@@ -682,7 +682,7 @@ queue_remove(const char *id)
 	queue_msg_path(id, path, sizeof(path));
 	if (unlink(path) == -1 && errno != ENOENT)
 		return -1;
-	return fs_fsync_dir(QUEUE_DIR "/msg");
+	return fs_fsync_dir_shared(QUEUE_DIR "/msg");
 }
 
 int

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,105 @@ fs_fsync_dir(const char *path)
 	if (close(fd) == -1 && r == 0)
 		return -1;
 	errno = saved;
+	return r;
+}
+
+/*
+ * Group commit of directory syncs. Threads that each need the same
+ * directory synced after their own change (a link into a Maildir's new/,
+ * a rename into the queue) share fsync(2) calls: one thread syncs while
+ * the others that asked meanwhile wait for the next one, which covers
+ * all of them. A sync started after a caller asked covers its change;
+ * one already running when it asked may not, so that caller waits for
+ * the next. A slot serves one directory at a time; a caller that finds
+ * its slot busy with another directory syncs on its own.
+ */
+#define SYNC_SLOTS	64
+
+struct sync_slot {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	char		 path[256];	/* "" when free */
+	unsigned	 users;
+	uint64_t	 requested, completed;
+	uint64_t	 failed;	/* the last batch that failed */
+	int		 fail_errno;
+	bool		 running;
+};
+
+static struct sync_slot slots[SYNC_SLOTS];
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void
+slots_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < SYNC_SLOTS; i++) {
+		(void)pthread_mutex_init(&slots[i].lock, NULL);
+		(void)pthread_cond_init(&slots[i].cond, NULL);
+	}
+}
+
+static size_t
+slot_of(const char *path)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *path != '\0'; path++)
+		h = (h ^ (unsigned char)*path) * 1099511628211ULL;
+	return (size_t)(h % SYNC_SLOTS);
+}
+
+int
+fs_fsync_dir_shared(const char *path)
+{
+	struct sync_slot *s;
+	uint64_t mine, target;
+	int r = 0, e;
+
+	if (strlen(path) >= sizeof(s->path))
+		return fs_fsync_dir(path);
+	(void)pthread_once(&slots_once, slots_init);
+	s = &slots[slot_of(path)];
+	(void)pthread_mutex_lock(&s->lock);
+	if (s->path[0] != '\0' && strcmp(s->path, path) != 0) {
+		(void)pthread_mutex_unlock(&s->lock);
+		return fs_fsync_dir(path);
+	}
+	(void)str_copy(s->path, path, sizeof(s->path));
+	s->users++;
+	mine = ++s->requested;
+	while (s->completed < mine) {
+		if (s->running) {
+			(void)pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		s->running = true;
+		target = s->requested;
+		(void)pthread_mutex_unlock(&s->lock);
+		r = fs_fsync_dir(path);
+		e = errno;
+		(void)pthread_mutex_lock(&s->lock);
+		s->running = false;
+		s->completed = target;
+		if (r == -1) {
+			s->failed = target;
+			s->fail_errno = e;
+		}
+		(void)pthread_cond_broadcast(&s->cond);
+	}
+	/* A failure of any sync that may have carried this change counts
+	   (at worst a later one's: the caller answers 4xx, nothing is lost). */
+	r = s->failed >= mine ? -1 : 0;
+	e = s->fail_errno;
+	if (--s->users == 0) {
+		s->path[0] = '\0';
+		s->requested = s->completed = s->failed = 0;
+	}
+	(void)pthread_mutex_unlock(&s->lock);
+	if (r == -1)
+		errno = e;
 	return r;
 }
 

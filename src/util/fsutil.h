@@ -13,6 +13,10 @@
 
 /* fsync(2) of the directory PATH. 0, or -1 with errno set. */
 int	fs_fsync_dir(const char *path) WARN_UNUSED;
+/* The same for many threads at once: callers that need PATH synced
+   after their own change share fsync calls (group commit). Thread-safe.
+   0, or -1 with errno set. */
+int	fs_fsync_dir_shared(const char *path) WARN_UNUSED;
 /* fsync of the directory that holds PATH. */
 int	fs_fsync_parent(const char *path) WARN_UNUSED;
 /* mkdir -p with MODE for each created directory; when DURABLE, the parent

@@ -13,10 +13,14 @@ static const char *log_prog = "popgate";
 static enum log_target log_target = LOG_TO_STDERR;
 static bool log_debug_on;
 
+/* The daemon never forks: the pid of log_init() stays true. */
+static long log_pid;
+
 void
 log_init(const char *progname, enum log_target target)
 {
 	log_prog = progname;
+	log_pid = (long)getpid();
 	if (log_target == LOG_TO_SYSLOG && target != LOG_TO_SYSLOG)
 		closelog();
 	log_target = target;
@@ -55,7 +59,8 @@ log_vline(int prio, const char *fmt, va_list ap)
 		(void)gmtime_r(&ts.tv_sec, &tm);
 		off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 		n = snprintf(line + off, sizeof(line) - off, ".%03ldZ %s[%ld]: ",
-		    ts.tv_nsec / 1000000, log_prog, (long)getpid());
+		    ts.tv_nsec / 1000000, log_prog, log_pid != 0 ? log_pid :
+		    (long)getpid());
 		if (n > 0)
 			off += (size_t)n;
 	}

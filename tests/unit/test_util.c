@@ -14,12 +14,15 @@
 #include "testlib.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/hmap.h"
 #include "util/net.h"
 #include "util/str.h"
@@ -984,6 +987,65 @@ test_hmap_sweep_all(void **state)
 	hmap_free(&h, NULL);
 }
 
+/* ---- shared directory syncs ---- */
+
+struct sync_arg {
+	const char	*path;
+	int		 rounds;
+	int		 failures;
+	int		 last_errno;
+};
+
+static void *
+sync_thread(void *p)
+{
+	struct sync_arg *a = p;
+	int i;
+
+	for (i = 0; i < a->rounds; i++)
+		if (fs_fsync_dir_shared(a->path) == -1) {
+			a->failures++;
+			a->last_errno = errno;
+		}
+	return NULL;
+}
+
+static void
+test_fsync_dir_shared(void **state)
+{
+	char dir[] = "/tmp/popgate-unit-XXXXXX", missing[64];
+	struct sync_arg a[8];
+	pthread_t t[8];
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(missing, sizeof(missing), "%s/none", dir);
+	/* Eight threads on one directory and two on a missing one: every
+	   call returns, each with its own directory's answer. */
+	for (i = 0; i < 8; i++) {
+		a[i].path = i < 6 ? dir : missing;
+		a[i].rounds = 50;
+		a[i].failures = 0;
+		a[i].last_errno = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, sync_thread,
+		    &a[i]), 0);
+	}
+	for (i = 0; i < 8; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(a[i].failures, 0);
+	for (i = 6; i < 8; i++) {
+		assert_int_equal(a[i].failures, 50);
+		assert_int_equal(a[i].last_errno, ENOENT);
+	}
+	/* The slot is free again after use: one call alone works too. */
+	assert_int_equal(fs_fsync_dir_shared(dir), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(fs_fsync_dir_shared(dir), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 int
 main(void)
 {
@@ -1016,6 +1078,7 @@ main(void)
 	ADD(hostport_cases, test_hostport);
 	add_test("hmap 5000 keys", test_hmap, NULL);
 	add_test("hmap sweep all", test_hmap_sweep_all, NULL);
+	add_test("fsync of a directory, shared", test_fsync_dir_shared, NULL);
 	r = _cmocka_run_group_tests("util", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
