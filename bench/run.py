@@ -445,6 +445,7 @@ class Bench:
                 log(f"  fsync reference run {i + 1}: {r['rate']:.0f}/s")
 
     def run(self):
+        self.version = source_version()
         self.root = tempfile.mkdtemp(dir="/tmp", prefix="pgbench-")
         os.chmod(self.root, 0o755)
         self.sink_port, = servers.free_ports(1)
@@ -535,6 +536,7 @@ class Bench:
         text = [f"popgate benchmark, {what}",
                 f"date: {now:%Y-%m-%d %H:%M} UTC; took {elapsed / 60:.1f} min",
                 f"machine: {machine()}",
+                f"popgate: {self.version}",
                 f"command: {cmd}",
                 f"cells: median [min-max] of {self.runs} run(s); SMTP and "
                 f"login runs last {self.secs:.0f} s, idle: "
@@ -579,6 +581,23 @@ def other_load(vals):
         return "not measured"
     return (f"mean {statistics.mean(vals):.0f}%, max {max(vals):.0f}% of "
             f"the CPUs (0% = the servers and pgbench had the machine)")
+
+
+def source_version():
+    """The commit popgate was built from, and whether src/ had changes
+    not committed (the build is made from the working tree)."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", top, "log", "-1",
+                               "--format=%h %cd", "--date=iso"],
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", top, "status", "--porcelain",
+                                "--", "src"], capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        return "unknown commit"
+    return (f"commit {head or '?'}"
+            f"{', with uncommitted changes in src/' if dirty else ''}")
 
 
 def machine():
