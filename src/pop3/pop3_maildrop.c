@@ -355,51 +355,62 @@ finish(struct pop3_stream *st, struct evbuffer *out)
 	pop3_stream_close(st);
 }
 
-/* One chunk: returns false when TOP has sent enough. */
-static bool
-convert(struct pop3_stream *st, struct evbuffer *out, const char *p,
-    size_t n, size_t *line_len)
+/* Converts one chunk of N octets at P into O (room for 2 * N + 2): LF
+   to CRLF, dot-stuffing, TOP's line count. Returns the octets written;
+   *MORE is false when TOP has sent enough. Output is built here and
+   committed once per chunk: a call into the evbuffer per line would
+   cost more than the conversion. */
+static size_t
+convert(struct pop3_stream *st, char *o, const char *p, size_t n,
+    bool *more)
 {
-	size_t i = 0;
+	size_t i = 0, w = 0;
 
+	*more = true;
 	while (i < n) {
 		const char *lf = memchr(p + i, '\n', n - i);
 		size_t seg = (lf != NULL ? (size_t)(lf - p) : n) - i;
 
 		if (st->bol && seg > 0 && p[i] == '.')
-			(void)evbuffer_add(out, ".", 1);	/* stuffing */
+			o[w++] = '.';		/* stuffing */
 		if (seg > 0) {
-			(void)evbuffer_add(out, p + i, seg);
+			memcpy(o + w, p + i, seg);
+			w += seg;
 			st->prev_cr = p[i + seg - 1] == '\r';
 			st->bol = false;
-			*line_len += seg;
+			st->line_len += seg;
 		}
 		i += seg;
 		if (lf == NULL)
 			break;
-		(void)evbuffer_add(out, st->prev_cr && *line_len > 0 ? "\n" :
-		    "\r\n", st->prev_cr && *line_len > 0 ? 1 : 2);
+		if (!(st->prev_cr && st->line_len > 0))
+			o[w++] = '\r';
+		o[w++] = '\n';
 		i++;
-		if (st->in_headers &&
-		    (*line_len == 0 || (*line_len == 1 && st->prev_cr)))
+		if (st->in_headers && (st->line_len == 0 ||
+		    (st->line_len == 1 && st->prev_cr)))
 			st->in_headers = false;
 		else if (!st->in_headers && st->body_lines > 0)
 			st->body_lines--;
 		st->bol = true;
 		st->prev_cr = false;
-		*line_len = 0;
-		if (!st->in_headers && st->body_lines == 0)
-			return false;
+		st->line_len = 0;
+		if (!st->in_headers && st->body_lines == 0) {
+			*more = false;
+			break;
+		}
 	}
-	return true;
+	return w;
 }
 
 int
 pop3_stream_fill(struct pop3_stream *st, struct evbuffer *out, size_t want)
 {
 	char buf[CHUNK];
+	struct evbuffer_iovec v;
 	size_t start = evbuffer_get_length(out);
 	ssize_t n;
+	bool more;
 
 	if (st->done)
 		return 1;
@@ -417,9 +428,13 @@ pop3_stream_fill(struct pop3_stream *st, struct evbuffer *out, size_t want)
 			finish(st, out);
 			return 1;
 		}
-		/* The line length lives in the stream: a header line whose
-		   CR ends one read and LF starts the next is not empty. */
-		if (!convert(st, out, buf, (size_t)n, &st->line_len)) {
+		/* At most every octet doubled (LF to CRLF, "." to ".."). */
+		if (evbuffer_reserve_space(out, 2 * (size_t)n + 2, &v, 1) < 1)
+			return -1;
+		v.iov_len = convert(st, v.iov_base, buf, (size_t)n, &more);
+		if (evbuffer_commit_space(out, &v, 1) == -1)
+			return -1;
+		if (!more) {
 			finish(st, out);
 			return 1;
 		}

@@ -272,6 +272,13 @@ def maildir_files(inst, address=USER):
             for d in ("new", "cur") if os.path.isdir(os.path.join(md, d))}
 
 
+def message_files(inst, address=USER):
+    """The message files of ADDRESS's Maildir, new/ and cur/ together
+    (popgate leaves each where it is), sorted."""
+    f = maildir_files(inst, address)
+    return sorted(f.get("new", []) + f.get("cur", []))
+
+
 def relay_list(inst):
     return inst.cli_json("relay", "list")
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from pop3_helpers import (PASS, TIMEOUT, USER, Client, maildir_files,
-                          message, plain, put_file, retr_form, start_pop3,
-                          top_form, wait_for)
+                          message, message_files, plain, put_file, retr_form,
+                          start_pop3, top_form, wait_for)
 
 ALL_CAPA_AUTHZ = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
                   "PIPELINING", "USER", "SASL PLAIN", "STLS",
@@ -249,8 +249,9 @@ def test_top_headers_longer_than_a_read(srv):
 
 
 def test_uidl_stable(srv):
-    """UIDLs are the unique part of the file name: the same before and
-    after the move from new/ to cur/, across sessions and restarts."""
+    """UIDLs are the unique part of the file name: the same in new/ and
+    cur/ (popgate leaves files where they are; another Maildir reader may
+    move them), across sessions and restarts."""
     u_new = put_file(srv, message("in new"), name="1700000001.a1.host")
     u_cur = put_file(srv, message("in cur"), name="1700000002.a2.host",
                      sub="cur")
@@ -264,10 +265,12 @@ def test_uidl_stable(srv):
                    for n, u in first.items())
         c.quit()
     files = maildir_files(srv)
-    assert files["new"] == []
-    assert sorted(files["cur"]) == sorted([
-        "1700000001.a1.host:2,", "1700000002.a2.host:2,",
-        "1700000003.a3.host,S=123:2,"])
+    assert files["new"] == ["1700000001.a1.host", "1700000003.a3.host,S=123"]
+    assert files["cur"] == ["1700000002.a2.host:2,"]
+    # Another reader (Dovecot, mutt) moves a message and sets a flag.
+    md = srv.maildir(USER)
+    os.rename(os.path.join(md, "new", "1700000001.a1.host"),
+              os.path.join(md, "cur", "1700000001.a1.host:2,S"))
     with Client(srv.ports["pop3"]) as c:
         c.login()
         assert c.uidl() == first
@@ -300,7 +303,7 @@ def test_dele_rset(srv):
         assert c.stat() == (3, total)
         c.retr(2)
         c.quit()
-    assert len(maildir_files(srv)["cur"]) == 3
+    assert len(message_files(srv)) == 3
 
 
 def test_dele_quit_removes_files(srv):
@@ -311,7 +314,7 @@ def test_dele_quit_removes_files(srv):
         c.ok("DELE 1")
         c.ok("DELE 3")
         assert c.quit() == "+OK Logging out, 2 message(s) deleted"
-    assert maildir_files(srv)["cur"] == [uids[1] + ":2,"]
+    assert message_files(srv) == [uids[1]]
     with Client(srv.ports["pop3"]) as c:
         c.login()
         assert c.uidl() == {1: uids[1]}
@@ -328,7 +331,7 @@ def test_dele_then_drop_deletes_nothing(srv):
     # The lock goes with the dropped connection; nothing was deleted.
     wait_for(lambda: "pop3 disconnect" in srv.log(srv.log_offset),
              what="the server to notice the drop")
-    assert len(maildir_files(srv)["cur"]) == 2
+    assert len(message_files(srv)) == 2
     with Client(srv.ports["pop3"]) as c:
         assert c.login() == "+OK Logged in, 2 message(s)"
         c.quit()
@@ -450,7 +453,7 @@ def test_message_vanishes_during_session(srv):
     put_file(srv, message("kept"))
     with Client(srv.ports["pop3"]) as c:
         c.login()
-        md = os.path.join(srv.maildir(USER), "cur")
+        md = os.path.join(srv.maildir(USER), "new")
         first = sorted(os.listdir(md))[0]
         os.unlink(os.path.join(md, first))
         assert c.cmd("RETR 1") == "-ERR [SYS/TEMP] Cannot read the message"
@@ -523,7 +526,7 @@ def test_hang_up_right_after_quit(srv):
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
     c.close()
-    wait_for(lambda: maildir_files(srv)["cur"] == [], what="the deletions")
+    wait_for(lambda: message_files(srv) == [], what="the deletions")
     with Client(srv.ports["pop3"]) as c:
         assert login_retry_ok(c) == "+OK Logged in, 0 message(s)"
         c.quit()

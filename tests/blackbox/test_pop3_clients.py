@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from pop3_helpers import (PASS, USER, POP3From, maildir_files, message,
+from pop3_helpers import (PASS, USER, POP3From, message, message_files,
                           put_file, relay_for, start_pop3)
 
 needs = pytest.mark.skipif
@@ -89,7 +89,7 @@ def test_poplib_session(pop3):
         p.quit()
     finally:
         p.close()
-    assert len(maildir_files(pop3)["cur"]) == 1
+    assert len(message_files(pop3)) == 1
     assert relay_for(pop3, "127.0.0.5")[0]["mailbox"] == USER
 
 
@@ -127,7 +127,7 @@ def test_fetchmail(pop3, tmp_path, mode):
     assert text.count("Subject: ") == 2
     assert "Subject: for fetchmail" in text
     assert "\n.leading\nbody\n" in text
-    assert maildir_files(pop3)["cur"] == []
+    assert message_files(pop3) == []
     # Nothing left: fetchmail exits 1 ("no mail").
     p = subprocess.run(args + ["127.0.0.1"], capture_output=True,
                        text=True, env=env, timeout=60,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pop3_helpers import (PASS, USER, Client, maildir_files, message,
+from pop3_helpers import (PASS, USER, Client, message, message_files,
                           put_file, retr_form, start_pop3, unstuff)
 
 
@@ -55,7 +55,7 @@ def test_pipelining(srv):
         assert c.line() == f"+OK 1 {size}"
         assert c.line() == "+OK Logging out"
         assert c.closed()
-    assert len(maildir_files(srv)["cur"]) == 1
+    assert len(message_files(srv)) == 1
 
 
 def test_pipelining_across_a_failed_login(srv):
@@ -218,7 +218,7 @@ def test_closing_replies_after_stls(srv):
         c.ok("DELE 1")
         assert c.cmd("QUIT") == "+OK Logging out, 1 message(s) deleted"
         assert c.closed()
-    assert maildir_files(srv)["cur"] == []
+    assert message_files(srv) == []
 
 
 def test_quit_before_login(srv):
@@ -298,7 +298,7 @@ def test_shutdown_with_open_sessions(srv):
         assert cl.closed()
         assert cl.buf == b"-ERR [SYS/TEMP] Server shutting down\r\n"
         cl.close()
-    assert len(maildir_files(srv)["cur"]) == 1
+    assert len(message_files(srv)) == 1
 
 
 def test_shutdown_with_stls_session(srv):
