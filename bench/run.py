@@ -2,7 +2,7 @@
 """bench/run.py - `make bench` and `make bench-compare`.
 
     run.py --build DIR [--compare] [--quick] [--rows "ID ..."] [--runs N]
-           [--keep] [--perf]
+           [--keep] [--perf] [--set 'KEY = VALUE' ...]
 
 Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench.
 Makes a temporary directory /tmp/pgbench-*, writes the accounts and
@@ -16,7 +16,8 @@ also on Ctrl-C or failure (--keep keeps the directory).
 Rows and what they measure: bench/README.md. --rows takes row ids or
 their prefixes ("local-1k", "pop3-check-10k-first"). --perf records
 popgate with `perf record --call-graph dwarf` during the last run of
-each row into DIR/bench/perf-ROW.data.
+each row into DIR/bench/perf-ROW.data. --set adds a line to popgate's
+configuration (repeatable), to try a setting.
 """
 import argparse
 import datetime
@@ -393,7 +394,8 @@ class Bench:
     # ---- the servers in turn ----
 
     def run_popgate(self, accounts):
-        pg = servers.Popgate(self.root, self.build, accounts, self.sink_port)
+        pg = servers.Popgate(self.root, self.build, accounts, self.sink_port,
+                             self.args.set)
         self.fill_load_boxes(pg, ("py", "ps"))
         servers.chown_tree(pg.mail_dir)
         self.start(pg)
@@ -445,7 +447,11 @@ class Bench:
                 log(f"  fsync reference run {i + 1}: {r['rate']:.0f}/s")
 
     def run(self):
-        self.version = source_version()
+        built = datetime.datetime.fromtimestamp(
+            os.path.getmtime(os.path.join(self.build, "popgate")),
+            datetime.timezone.utc)
+        self.version = (f"{source_version()}; binary built "
+                        f"{built:%Y-%m-%d %H:%M:%S} UTC")
         self.root = tempfile.mkdtemp(dir="/tmp", prefix="pgbench-")
         os.chmod(self.root, 0o755)
         self.sink_port, = servers.free_ports(1)
@@ -536,7 +542,8 @@ class Bench:
         text = [f"popgate benchmark, {what}",
                 f"date: {now:%Y-%m-%d %H:%M} UTC; took {elapsed / 60:.1f} min",
                 f"machine: {machine()}",
-                f"popgate: {self.version}",
+                f"popgate: {self.version}"
+                f"{'; with ' + ', '.join(self.args.set) if self.args.set else ''}",
                 f"command: {cmd}",
                 f"cells: median [min-max] of {self.runs} run(s); SMTP and "
                 f"login runs last {self.secs:.0f} s, idle: "
@@ -596,7 +603,7 @@ def source_version():
                                text=True).stdout.strip()
     except OSError:
         return "unknown commit"
-    return (f"commit {head or '?'}"
+    return (f"source tree at commit {head or '?'}"
             f"{', with uncommitted changes in src/' if dirty else ''}")
 
 
@@ -631,6 +638,8 @@ def main():
     ap.add_argument("--runs", type=int, default=0)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--perf", action="store_true")
+    ap.add_argument("--set", action="append", default=[],
+                    metavar="'KEY = VALUE'")
     args = ap.parse_args()
     bench = Bench(args)
 

@@ -21,7 +21,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -253,7 +252,8 @@ class Popgate:
     the idle row."""
     name = "popgate"
 
-    def __init__(self, root, build, accounts, sink_port):
+    def __init__(self, root, build, accounts, sink_port, extra=()):
+        """EXTRA: more configuration lines ("key = value")."""
         self.dir = os.path.join(root, "popgate")
         self.bin = os.path.join(build, "popgate")
         self.data_dir = os.path.join(self.dir, "data")
@@ -286,6 +286,7 @@ class Popgate:
         ]
         if IS_ROOT:
             lines.insert(7, f"user = {MAIL_USER}")
+        lines += list(extra)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         os.chmod(self.conf, 0o644)
