@@ -103,20 +103,51 @@ state_path(const char *id, char *out, size_t outsz)
 
 /* ---- writer ---- */
 
+/* Records are gathered in BUF and written 64 KiB at a time: a write(2)
+   per record would be some thirty calls for a small message. */
 struct writer {
 	int		 fd;
 	EVP_MD_CTX	*md;
 	int		 err;
+	size_t		 used;
+	unsigned char	 buf[64 * 1024];
 };
+
+static void
+w_flush(struct writer *w)
+{
+	if (w->err == 0 && w->used > 0 &&
+	    fs_write_all(w->fd, w->buf, w->used) == -1)
+		w->err = errno;
+	w->used = 0;
+}
+
+/* Octets for the file, outside the checksum. */
+static void
+w_out(struct writer *w, const void *p, size_t n)
+{
+	if (w->err != 0)
+		return;
+	if (n > sizeof(w->buf) - w->used) {
+		w_flush(w);
+		if (n > sizeof(w->buf)) {
+			if (w->err == 0 && fs_write_all(w->fd, p, n) == -1)
+				w->err = errno;
+			return;
+		}
+	}
+	memcpy(w->buf + w->used, p, n);
+	w->used += n;
+}
 
 static void
 w_raw(struct writer *w, const void *p, size_t n)
 {
 	if (w->err != 0)
 		return;
-	if (fs_write_all(w->fd, p, n) == -1 ||
-	    EVP_DigestUpdate(w->md, p, n) != 1)
-		w->err = errno != 0 ? errno : EIO;
+	if (EVP_DigestUpdate(w->md, p, n) != 1)
+		w->err = EIO;
+	w_out(w, p, n);
 }
 
 static void
@@ -198,12 +229,11 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 	char tmp[128], dst[128];
 	unsigned char sum[EVP_MAX_MD_SIZE];
 	unsigned sumlen = 0;
-	struct writer w;
-	int tries;
+	struct writer *w = xcalloc(1, sizeof(*w));	/* 64 KiB */
+	int tries, err;
 
-	memset(&w, 0, sizeof(w));
-	w.fd = -1;
-	for (tries = 0; tries < 5 && w.fd == -1; tries++) {
+	w->fd = -1;
+	for (tries = 0; tries < 5 && w->fd == -1; tries++) {
 		/* The id the client was told (and Received: names), unless
 		   it is taken. */
 		if (tries > 0 || e->id[0] == '\0')
@@ -212,47 +242,53 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 		queue_msg_path(e->id, dst, sizeof(dst));
 		if (access(dst, F_OK) == 0)
 			continue;
-		w.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w.fd == -1 && errno != EEXIST) {
-			*error_r = strerror(errno);
+		w->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (w->fd == -1 && errno != EEXIST) {
+			err = errno;
+			free(w);
+			errno = err;
+			*error_r = strerror(err);
 			return -1;
 		}
 	}
-	if (w.fd == -1) {
+	if (w->fd == -1) {
+		free(w);
 		errno = EEXIST;
 		*error_r = "no free queue id";
 		return -1;
 	}
-	w.md = EVP_MD_CTX_new();
-	if (w.md == NULL || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1)
-		w.err = ENOMEM;
-	w_raw(&w, MAGIC, MAGIC_LEN);
-	w_env(&w, e);
-	w_body(&w, prefix, plen, body);
-	if (w.err == 0 && EVP_DigestFinal_ex(w.md, sum, &sumlen) != 1)
-		w.err = EIO;
-	if (w.err == 0) {
+	w->md = EVP_MD_CTX_new();
+	if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
+		w->err = ENOMEM;
+	w_raw(w, MAGIC, MAGIC_LEN);
+	w_env(w, e);
+	w_body(w, prefix, plen, body);
+	if (w->err == 0 && EVP_DigestFinal_ex(w->md, sum, &sumlen) != 1)
+		w->err = EIO;
+	if (w->err == 0) {
 		/* The END record is not part of its own checksum. */
 		unsigned char h[REC_HDR] = { REC_END, 0, 0, 0, 0, 0, 0, 0, 32 };
 
-		if (fs_write_all(w.fd, h, sizeof(h)) == -1 ||
-		    fs_write_all(w.fd, sum, sumlen) == -1)
-			w.err = errno;
+		w_out(w, h, sizeof(h));
+		w_out(w, sum, sumlen);
 	}
-	EVP_MD_CTX_free(w.md);
-	if (w.err == 0 && fsync(w.fd) == -1)
-		w.err = errno;
-	if (close(w.fd) == -1 && w.err == 0)
-		w.err = errno;
-	if (w.err == 0 && rename(tmp, dst) == -1)
-		w.err = errno;
-	if (w.err == 0 && fs_fsync_dir_shared(QUEUE_DIR "/msg") == -1)
-		w.err = errno;
-	if (w.err != 0) {
+	w_flush(w);
+	EVP_MD_CTX_free(w->md);
+	if (w->err == 0 && fsync(w->fd) == -1)
+		w->err = errno;
+	if (close(w->fd) == -1 && w->err == 0)
+		w->err = errno;
+	if (w->err == 0 && rename(tmp, dst) == -1)
+		w->err = errno;
+	if (w->err == 0 && fs_fsync_dir_shared(QUEUE_DIR "/msg") == -1)
+		w->err = errno;
+	err = w->err;
+	free(w);
+	if (err != 0) {
 		(void)unlink(tmp);
 		(void)unlink(dst);
-		errno = w.err;
-		*error_r = strerror(w.err);
+		errno = err;
+		*error_r = strerror(err);
 		return -1;
 	}
 	return 0;
@@ -530,6 +566,19 @@ pread_all(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+/* N octets at OFF: from HEAD (the file's first HEADLEN octets, read
+   once) when they lie there, else from the file. */
+static int
+read_at(int fd, const unsigned char *head, size_t headlen, void *p,
+    size_t n, uint64_t off)
+{
+	if (off + n <= headlen) {
+		memcpy(p, head + off, n);
+		return 0;
+	}
+	return pread_all(fd, p, n, off);
+}
+
 int
 queue_open(const char *id, struct queue_env *e, int *fd_r,
     uint64_t *body_off, uint64_t *body_len, const char **error_r)
@@ -540,6 +589,7 @@ queue_open(const char *id, struct queue_env *e, int *fd_r,
 	struct buf env;
 	struct stat st;
 	uint64_t off = MAGIC_LEN, end, n = 0, pos;
+	size_t headlen;
 	unsigned sumlen = 0;
 	EVP_MD_CTX *md = NULL;
 	int fd, i, r = -1;
@@ -559,10 +609,16 @@ queue_open(const char *id, struct queue_env *e, int *fd_r,
 		goto out;
 	}
 	end = (uint64_t)st.st_size;
+	/* One read for the envelope, and all of a small message. */
+	headlen = end < sizeof(chunk) ? (size_t)end : sizeof(chunk);
+	if (pread_all(fd, chunk, headlen, 0) == -1) {
+		*error_r = "truncated queue file";
+		goto out;
+	}
 	/* Walk the record headers up to the message. */
 	for (;;) {
-		if (off + REC_HDR > end || pread_all(fd, hdr, REC_HDR, off) ==
-		    -1) {
+		if (off + REC_HDR > end || read_at(fd, chunk, headlen, hdr,
+		    REC_HDR, off) == -1) {
 			*error_r = "truncated queue file";
 			goto out;
 		}
@@ -584,9 +640,9 @@ queue_open(const char *id, struct queue_env *e, int *fd_r,
 	*body_len = n;
 	/* The END record follows the message: check it, then the sum. */
 	pos = off + REC_HDR + n;
-	if (pos + REC_HDR + 32 != end || pread_all(fd, hdr, REC_HDR, pos) ==
-	    -1 || hdr[0] != REC_END || pread_all(fd, want, 32, pos + REC_HDR) ==
-	    -1) {
+	if (pos + REC_HDR + 32 != end || read_at(fd, chunk, headlen, hdr,
+	    REC_HDR, pos) == -1 || hdr[0] != REC_END || read_at(fd, chunk,
+	    headlen, want, 32, pos + REC_HDR) == -1) {
 		*error_r = "no END record (incomplete file)";
 		goto out;
 	}
@@ -597,8 +653,13 @@ queue_open(const char *id, struct queue_env *e, int *fd_r,
 	}
 	for (off = 0; off < pos; off += n) {
 		n = pos - off > sizeof(chunk) ? sizeof(chunk) : pos - off;
-		if (pread_all(fd, chunk, (size_t)n, off) == -1 ||
-		    EVP_DigestUpdate(md, chunk, (size_t)n) != 1) {
+		/* The first chunk is in hand already. */
+		if ((off != 0 || n > headlen) &&
+		    pread_all(fd, chunk, (size_t)n, off) == -1) {
+			*error_r = strerror(errno);
+			goto out;
+		}
+		if (EVP_DigestUpdate(md, chunk, (size_t)n) != 1) {
 			*error_r = strerror(errno);
 			goto out;
 		}
