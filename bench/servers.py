@@ -280,6 +280,9 @@ class Popgate:
             "trusted_networks = 127.0.0.0/8",
             "max_connections = 20000",
             "max_connections_per_ip = 20000",
+            # As many sink connections as Postfix is given (its
+            # *_destination_concurrency_limit = 50): each at its best.
+            "delivery_concurrency_per_destination = 50",
             f"listen = 127.0.0.1:{self.smtp_port} smtp",
             f"listen = 127.0.0.1:{self.pop3_port} pop3",
             f"transport {SINK_DOMAIN} = 127.0.0.1:{sink_port}",
