@@ -181,13 +181,15 @@ daemon_free(struct daemon *d)
 	smtp_server_free(&d->smtp);
 	pop3_server_free(&d->pop3);
 	control_free(&d->control);
+	/* The pools before the queue manager: its jobs (loading a message,
+	   finishing one) use its entries until they return. */
+	worker_pool_free(&d->io);
+	worker_pool_free(&d->cpu);
 	qmgr_free(&d->qmgr);
 	if (d->tls_client != NULL)
 		SSL_CTX_free(d->tls_client);
 	dns_free(&d->dns);
 	auth_throttle_free(&d->throttle);
-	worker_pool_free(&d->io);
-	worker_pool_free(&d->cpu);
 	login_cache_free(&d->penv.logins);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
