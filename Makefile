@@ -109,7 +109,7 @@ $(B)/asan/fuzz/fuzz_%: $(B)/asan/fuzz/fuzz_%.o $(B)/asan/fuzz/session.o \
 $(B)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC/fuzz $<"
-	$(Q)$(CLANG) $(CPPFLAGS_ALL) -Ifuzz $(CFLAGS_fuzz) -c -o $@ $<
+	$(Q)$(CLANG) $(CPPFLAGS_ALL) -Ifuzz $(CFLAGS_fuzz) -MMD -MP -c -o $@ $<
 
 $(B)/fuzz/bin/fuzz_%: $(B)/fuzz/fuzz/fuzz_%.o $(B)/fuzz/fuzz/session.o \
     $(OBJS_fuzz)
@@ -208,4 +208,5 @@ clean:
 	rm -rf $(B)
 
 -include $(OBJS_rel:.o=.d) $(OBJS_asan:.o=.d) $(B)/rel/src/main.d \
-	$(B)/asan/src/main.d $(wildcard $(B)/asan/fuzz/*.d)
+	$(B)/asan/src/main.d $(wildcard $(B)/asan/fuzz/*.d) \
+	$(OBJS_fuzz:.o=.d) $(wildcard $(B)/fuzz/fuzz/*.d)

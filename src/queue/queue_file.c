@@ -126,7 +126,7 @@ w_flush(struct writer *w)
 static void
 w_out(struct writer *w, const void *p, size_t n)
 {
-	if (w->err != 0)
+	if (w->err != 0 || n == 0)
 		return;
 	if (n > sizeof(w->buf) - w->used) {
 		w_flush(w);
