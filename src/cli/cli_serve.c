@@ -217,9 +217,10 @@ daemon_free(struct daemon *d)
 /* As many descriptors as the system lets us have: every connection is
    one, and max_connections may well pass the usual soft limit of 1024. */
 static void
-raise_fd_limit(void)
+raise_fd_limit(const struct config *cfg)
 {
 	struct rlimit rl;
+	uint64_t ceiling;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -227,6 +228,15 @@ raise_fd_limit(void)
 			log_warn("cannot raise the descriptor limit: %s",
 			    strerror(errno));
 	}
+	/* Each connection is a descriptor; a few dozen go to the stores,
+	   the listeners and the workers. */
+	ceiling = conn_fd_ceiling();
+	if (ceiling < UINT64_MAX && cfg->max_connections + 64 > ceiling)
+		log_warn("max_connections = %llu cannot be reached: the "
+		    "descriptor limit (ulimit -n) leaves room for about %llu; "
+		    "clients past that get 421", (unsigned long long)
+		    cfg->max_connections, (unsigned long long)(ceiling > 64 ?
+		    ceiling - 64 : 0));
 }
 
 /* Everything that needs root: the key and the ports. */
@@ -235,7 +245,7 @@ start_privileged(struct daemon *d)
 {
 	const char *err;
 
-	raise_fd_limit();
+	raise_fd_limit(d->cfg);
 	if (needs_tls(d->cfg)) {
 		d->ssl_ctx = tls_server_ctx(d->cfg->tls_cert, d->cfg->tls_key,
 		    &err);

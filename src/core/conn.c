@@ -5,12 +5,19 @@
  * EMFILE and the pending client would spin the loop: we keep one spare
  * descriptor, give it up to accept that client, send it the refusal and
  * close it, then take the spare back (the classic libev/Postfix trick).
+ *
+ * That alone would let new clients take the last descriptors the sessions
+ * already open need (a Maildir file, a queue file, a message to RETR).
+ * So a client is refused while its descriptor falls within a reserve below
+ * the limit: descriptors are handed out lowest first, so the number of the
+ * new one tells how many are in use.
  */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +40,7 @@ struct conn_hub {
 	uint64_t		 count;
 	struct hmap		*per_ip;	/* peer_str -> count */
 	int			 spare_fd;
+	uint64_t		 fd_refuse;	/* refuse a client fd >= this */
 	char			 err[256];
 };
 
@@ -52,6 +60,23 @@ spare_take(struct conn_hub *h)
 		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+uint64_t
+conn_fd_ceiling(void)
+{
+	struct rlimit rl;
+	uint64_t lim, reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	lim = (uint64_t)rl.rlim_cur;
+	reserve = lim / 16;
+	if (reserve < CONN_FD_RESERVE_MIN)
+		reserve = CONN_FD_RESERVE_MIN;
+	if (reserve > CONN_FD_RESERVE_MAX)
+		reserve = CONN_FD_RESERVE_MAX;
+	return lim > reserve ? lim - reserve : 0;
+}
+
 struct conn_hub *
 conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
     uint64_t max_per_ip)
@@ -64,6 +89,7 @@ conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
 	h->max_per_ip = max_per_ip;
 	h->per_ip = hmap_new();
 	h->spare_fd = -1;
+	h->fd_refuse = conn_fd_ceiling();
 	spare_take(h);
 	return h;
 }
@@ -143,11 +169,13 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	    ((struct sockaddr_in6 *)(void *)sa)->sin6_port);
 	net_addr_format(&c->peer, c->peer_str, sizeof(c->peer_str));
 	if (h->count >= h->max_total ||
-	    ip_count(h, c->peer_str) >= h->max_per_ip) {
+	    ip_count(h, c->peer_str) >= h->max_per_ip ||
+	    (uint64_t)fd >= h->fd_refuse) {
 		log_warn("conn refused client=%s listener=%s reason=%s",
 		    c->peer_str, config_role_name(l->lc->role),
 		    h->count >= h->max_total ? "max_connections" :
-		    "max_connections_per_ip");
+		    ip_count(h, c->peer_str) >= h->max_per_ip ?
+		    "max_connections_per_ip" : "descriptors");
 		free(c);
 		refuse(fd, l->refuse);
 		return;

@@ -43,6 +43,12 @@ struct conn {
 /* Called with a new connection; the callee owns it. */
 typedef void conn_accept_fn(struct conn *, void *arg);
 
+/* Descriptors kept back from new clients for the sessions already open:
+   1/16 of the limit, within these bounds. */
+#define CONN_FD_RESERVE_MIN	32
+#define CONN_FD_RESERVE_MAX	1024
+/* The first client descriptor number refused under RLIMIT_NOFILE. */
+uint64_t conn_fd_ceiling(void);
 struct conn_hub *conn_hub_new(struct event_base *, SSL_CTX *,
 	    uint64_t max_total, uint64_t max_per_ip);
 void	conn_hub_free(struct conn_hub **);
