@@ -128,6 +128,8 @@ static const struct param params[] = {
 	    60, NULL },
 	{ "auth_max_failures", P_UINT, OFF(auth_max_failures), "10", 1, 10000,
 	    NULL },
+	{ "login_default_domain", P_HOSTNAME, OFF(login_default_domain), "",
+	    0, 0, NULL },
 	{ "auth_cache_ttl", P_DURATION, OFF(auth_cache_ttl), "1h", 0, DAY,
 	    NULL },
 	{ "delivery_concurrency", P_UINT, OFF(delivery_concurrency), "100", 1,

@@ -59,6 +59,7 @@ enum received_auth {
 struct config {
 	char			*path;		/* the file it came from */
 	char			*hostname;
+	char			*login_default_domain;	/* "" = none */
 	char			*data_dir;
 	char			*mail_dir;
 	char			*user;		/* "" = do not switch */

@@ -10,6 +10,8 @@
  * login (failures are never cached).
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -221,6 +223,18 @@ policy_login(struct backends *b, struct login *l)
 	int r, v;
 
 	l->result = -1;
+	if (strchr(l->user, '@') == NULL && b->cfg != NULL &&
+	    b->cfg->login_default_domain != NULL &&
+	    *b->cfg->login_default_domain != '\0') {
+		char full[sizeof(l->user)];
+
+		if (snprintf(full, sizeof(full), "%s@%s", l->user,
+		    b->cfg->login_default_domain) >= (int)sizeof(full)) {
+			l->result = 0;
+			goto out;
+		}
+		(void)str_copy(l->user, full, sizeof(l->user));
+	}
 	s = backends_store(b, &err);
 	if (s == NULL) {
 		(void)str_copy(l->error, err, sizeof(l->error));

@@ -378,3 +378,36 @@ def test_login_cache_off(make_instance):
         c.ok(f"USER {USER}")
         assert c.cmd(f"PASS {PASS}") == FAILED
         c.quit()
+
+
+def test_login_default_domain(make_instance):
+    """login_default_domain: a login name without @ is a mailbox of that
+    domain (as Dovecot's auth_default_realm), for POP3 and SMTP AUTH; a
+    whole address still works, and one of another domain is not
+    rewritten."""
+    import smtplib
+    srv = start_pop3(make_instance, {"auth_failure_delay": "0",
+                                     "login_default_domain": "ACME.test"},
+                     [("ann@other.test", "0ther", "other")])
+    with Client(srv.ports["pop3"]) as c:
+        c.login("ann", PASS)
+        c.quit()
+    assert relay_for(srv, "127.0.0.1")[0]["mailbox"] == USER
+    with Client(srv.ports["pop3"]) as c:
+        assert c.ok(f"AUTH PLAIN {plain(user='ann')}").startswith(
+            "+OK Logged in")
+        c.quit()
+    with Client(srv.ports["pop3"]) as c:
+        c.login(USER, PASS)
+        c.quit()
+    with Client(srv.ports["pop3"]) as c:
+        c.login("ann@other.test", "0ther")
+        c.quit()
+    with Client(srv.ports["pop3"]) as c:
+        c.ok("USER ann")
+        assert c.cmd("PASS 0ther") == FAILED
+        c.quit()
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=TIMEOUT) as s:
+        s.ehlo()
+        code, _ = s.login("ann", PASS)
+        assert code == 235

@@ -1019,6 +1019,7 @@ static const char default_print[] =
     "pop3_timeout = 10m\n"
     "auth_failure_delay = 1s\n"
     "auth_max_failures = 10\n"
+    "login_default_domain = \n"
     "auth_cache_ttl = 1h\n"
     "delivery_concurrency = 100\n"
     "delivery_concurrency_per_destination = 10\n"
