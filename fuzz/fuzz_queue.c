@@ -1,27 +1,64 @@
 /* fuzz_queue.c - the queue file reader: anything incomplete or damaged
-   is refused, nothing is read past the data. */
+   is refused, nothing is read past the data. Each input is read as it
+   is, then once more with a valid END record (its SHA-256) appended, so
+   that the records behind the checksum are reached too; the input is
+   also applied as a state file to the envelope that parsed. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "fuzz.h"
 #include "queue/queue.h"
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+#define END_LEN	(1 + 8 + 32)
+
+static void
+parse(const unsigned char *p, size_t len, const uint8_t *state,
+    size_t slen)
 {
-	unsigned char *p = malloc(len ? len : 1);
 	struct queue_env e;
 	uint64_t off, blen;
 	const char *err;
+	char *text;
+	size_t i;
+
+	if (queue_parse(p, len, &e, &off, &blen, &err) != 0)
+		return;
+	if (off > len || blen > len - off || e.id[0] == '\0' ||
+	    e.nrcpts == 0)
+		abort();
+	text = malloc(slen + 1);
+	if (text != NULL) {
+		memcpy(text, state, slen);
+		text[slen] = '\0';
+		queue_state_parse(&e, text);
+		for (i = 0; i < e.nrcpts; i++)
+			if (e.rcpts[i].state > QR_BOUNCED ||
+			    strlen(e.rcpts[i].last_error) >=
+			    sizeof(e.rcpts[i].last_error))
+				abort();
+		free(text);
+	}
+	queue_env_free(&e);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	unsigned char *p = malloc(len + END_LEN);
+	unsigned sumlen = 0;
 
 	if (p == NULL)
 		return 0;
-	memcpy(p, data, len);
-	if (queue_parse(p, len, &e, &off, &blen, &err) == 0) {
-		if (off > len || blen > len - off)
-			abort();
-		queue_env_free(&e);
-	}
+	if (len > 0)
+		memcpy(p, data, len);
+	parse(p, len, data, len);
+	p[len] = 'Z';
+	memset(p + len + 1, 0, 7);
+	p[len + 8] = 32;
+	if (EVP_Digest(p, len, p + len + 9, &sumlen, EVP_sha256(), NULL) == 1)
+		parse(p, len + END_LEN, data, len);
 	free(p);
 	return 0;
 }

@@ -87,6 +87,9 @@ int	queue_open(const char *id, struct queue_env *env, int *fd_r,
 int	queue_parse(const unsigned char *data, size_t len,
 	    struct queue_env *env, uint64_t *body_off, uint64_t *body_len,
 	    const char **error_r) WARN_UNUSED;
+/* Applies the text of a state file (NUL-terminated, changed in place) to
+   ENV: lines it cannot use are skipped. */
+void	queue_state_parse(struct queue_env *, char *text);
 /* Replaces the state file of ENV durably. 0 or -1 (errno). */
 int	queue_write_state(const struct queue_env *) WARN_UNUSED;
 /* Removes message ID (state first, then the message), durably. */

@@ -466,21 +466,12 @@ fail:
 static const char *const state_names[] = { "pending", "deferred",
 	"delivered", "bounced" };
 
-/* Applies the state file, if any, to E. */
-static int
-read_state(struct queue_env *e)
+void
+queue_state_parse(struct queue_env *e, char *text)
 {
-	char path[128];
-	struct buf b;
 	char *line, *save = NULL;
 
-	state_path(e->id, path, sizeof(path));
-	buf_init(&b, 4 * 1024 * 1024);
-	if (fs_read_file(path, &b) == -1) {
-		buf_free(&b);
-		return errno == ENOENT ? 0 : -1;
-	}
-	for (line = strtok_r(b.data, "\n", &save); line != NULL;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		char st[16], *tab = strchr(line, '\t');
 		unsigned long long idx, next, att;
@@ -502,6 +493,23 @@ read_state(struct queue_env *e)
 			(void)str_copy(e->rcpts[idx].last_error, tab + 1,
 			    sizeof(e->rcpts[idx].last_error));
 	}
+}
+
+/* Applies the state file, if any, to E. */
+static int
+read_state(struct queue_env *e)
+{
+	char path[128];
+	struct buf b;
+
+	state_path(e->id, path, sizeof(path));
+	buf_init(&b, 4 * 1024 * 1024);
+	if (fs_read_file(path, &b) == -1) {
+		buf_free(&b);
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (b.len > 0)
+		queue_state_parse(e, b.data);
 	buf_free(&b);
 	return 0;
 }
