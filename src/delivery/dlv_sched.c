@@ -584,7 +584,7 @@ finish_work(void *ctx, void *arg)
 	}
 	dlv_bounce_send(ctx, m, j->q->d.cfg->hostname, &j->new_ids);
 	if (j->all_final) {
-		if (queue_remove(m->env.id) == -1)
+		if (queue_remove_done(m->env.id) == -1)
 			j->err = errno;
 		j->removed = j->err == 0;
 	} else if (queue_write_state(&m->env) == -1) {

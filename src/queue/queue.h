@@ -94,6 +94,11 @@ void	queue_state_parse(struct queue_env *, char *text);
 int	queue_write_state(const struct queue_env *) WARN_UNUSED;
 /* Removes message ID (state first, then the message), durably. */
 int	queue_remove(const char *id) WARN_UNUSED;
+/* Removes message ID when every recipient is final (delivered, or
+   bounced with the bounce queued). Not waited onto the disk: only a
+   crash of the whole system before the directory is written can bring
+   it back, for a second delivery, never a lost one (as Postfix). */
+int	queue_remove_done(const char *id) WARN_UNUSED;
 /* The path of message ID's file into OUT. */
 void	queue_msg_path(const char *id, char *out, size_t outsz);
 /* Calls FN for each queued message id; 0 or -1. */

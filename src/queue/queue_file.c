@@ -740,8 +740,8 @@ queue_write_state(const struct queue_env *e)
 	return r;
 }
 
-int
-queue_remove(const char *id)
+static int
+remove_files(const char *id)
 {
 	char path[128];
 
@@ -751,7 +751,21 @@ queue_remove(const char *id)
 	queue_msg_path(id, path, sizeof(path));
 	if (unlink(path) == -1 && errno != ENOENT)
 		return -1;
+	return 0;
+}
+
+int
+queue_remove(const char *id)
+{
+	if (remove_files(id) == -1)
+		return -1;
 	return fs_fsync_dir_shared(QUEUE_DIR "/msg");
+}
+
+int
+queue_remove_done(const char *id)
+{
+	return remove_files(id);
 }
 
 int
