@@ -2,6 +2,7 @@
  * log.c - line logger for stderr and syslog.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,15 +41,49 @@ log_debug_enabled(void)
 	return log_debug_on;
 }
 
+/*
+ * Copies the formatted message MSG into DST (room for DSTSZ octets, no
+ * NUL) with every control octet and every octet above 0x7e as \xNN: a
+ * log line is one line of ASCII whatever a client sent, even where a
+ * caller logs an untrusted string without str_vis(). Returns the length.
+ */
+static size_t
+log_escape(char *dst, size_t dstsz, const char *msg)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t off = 0;
+
+	for (p = (const unsigned char *)msg; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			if (off + 1 > dstsz)
+				break;
+			dst[off++] = (char)*p;
+			continue;
+		}
+		if (off + 4 > dstsz)
+			break;
+		dst[off++] = '\\';
+		dst[off++] = 'x';
+		dst[off++] = hex[*p >> 4];
+		dst[off++] = hex[*p & 15];
+	}
+	return off;
+}
+
 static void
 log_vline(int prio, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[2048], msg[2048];
 	size_t off = 0;
 	int n;
 
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
 	if (log_target == LOG_TO_SYSLOG) {
-		vsyslog(prio, fmt, ap);
+		off = log_escape(line, sizeof(line) - 1, msg);
+		line[off] = '\0';
+		syslog(prio, "%s", line);
 		return;
 	}
 	{
@@ -72,12 +107,9 @@ log_vline(int prio, const char *fmt, va_list ap)
 		if (n > 0)
 			off += (size_t)n;
 	}
-	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
-	if (n < 0)
-		n = 0;
-	off += (size_t)n;
-	if (off > sizeof(line) - 2)
-		off = sizeof(line) - 2;
+	if (off > sizeof(line) - 1)
+		off = sizeof(line) - 1;
+	off += log_escape(line + off, sizeof(line) - 1 - off, msg);
 	line[off++] = '\n';
 	(void)!write(STDERR_FILENO, line, off);
 }

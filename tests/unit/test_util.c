@@ -24,6 +24,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/hmap.h"
+#include "util/log.h"
 #include "util/net.h"
 #include "util/str.h"
 #include "util/compat.h"
@@ -1046,6 +1047,32 @@ test_fsync_dir_shared(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* A log line is one line of ASCII whatever a client's bytes were. */
+static void
+test_log_escape(void **state)
+{
+	char path[] = "/tmp/popgate-logtest-XXXXXX", got[4096];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd != -1 && saved != -1);
+	log_init("t", LOG_TO_STDERR);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	log_info("user=%s client=1", "a\x16" "b\xc8\r\nfake: line\\");
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	(void)close(saved);
+	n = pread(fd, got, sizeof(got) - 1, 0);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_non_null(strstr(got, " t["));
+	assert_non_null(strstr(got, "]: user=a\\x16b\\xc8\\x0d\\x0afake: "
+	    "line\\ client=1\n"));
+	assert_ptr_equal(strchr(got, '\n'), got + n - 1);
+	(void)close(fd);
+	(void)unlink(path);
+}
+
 int
 main(void)
 {
@@ -1069,6 +1096,8 @@ main(void)
 	add_test("str misc", test_str_misc, NULL);
 	ADD(vis_cases, test_vis);
 	add_test("strlist", test_strlist, NULL);
+	add_test("log lines escape control and 8-bit octets", test_log_escape,
+	    NULL);
 	ADD(addr_cases, test_addr);
 	add_test("addr from mapped sockaddr", test_addr_mapped_sockaddr,
 	    NULL);
