@@ -278,7 +278,7 @@ class Popgate:
             "reverse_dns = no",
             f"dns_servers = 127.0.0.1:{dns_port}",
             "trusted_networks = 127.0.0.0/8",
-            "max_connections = 20000",
+            "max_connections = 15000",   # 10 000 idle + the clients
             "max_connections_per_ip = 20000",
             # As many sink connections as Postfix is given (its
             # *_destination_concurrency_limit = 50): each at its best.
