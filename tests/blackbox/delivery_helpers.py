@@ -55,6 +55,15 @@ def _cleanup_template():
 atexit.register(_cleanup_template)
 
 
+def transport_lines(routes):
+    """`transport` lines for ROUTES ({domain: sink or port})."""
+    lines = []
+    for dom, dest in (routes or {}).items():
+        port = dest.port if hasattr(dest, "port") else int(dest)
+        lines.append(f"transport {dom} = 127.0.0.1:{port}")
+    return lines
+
+
 def dlv_instance(make_instance, config=None, extra_lines=None, routes=None,
                  aliases=None, start=True):
     """An instance with MAILBOXES (made with the CLI once per run, then
@@ -64,10 +73,7 @@ def dlv_instance(make_instance, config=None, extra_lines=None, routes=None,
     global _template
     cfg = dict(FAST)
     cfg.update(config or {})
-    lines = list(extra_lines or [])
-    for dom, dest in (routes or {}).items():
-        port = dest.port if hasattr(dest, "port") else int(dest)
-        lines.append(f"transport {dom} = 127.0.0.1:{port}")
+    lines = list(extra_lines or []) + transport_lines(routes)
     inst = make_instance(config=cfg, extra_lines=lines, start=False)
     if _template is None:
         for addr in MAILBOXES:

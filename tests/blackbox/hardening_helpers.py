@@ -34,7 +34,8 @@ import time
 import pytest
 
 import harness
-from delivery_helpers import wait_until  # noqa: F401 (re-exported)
+from delivery_helpers import (transport_lines,  # noqa: F401 (re-exported)
+                              wait_until)
 
 PASSWORD = "s3cret"
 HOSTNAME = "mail.test.example"
@@ -274,10 +275,7 @@ def hardening_instance(make_instance, config=None, extra_lines=None,
     or port}); started unless START is false."""
     cfg = dict(UNLIMITED)
     cfg.update(config or {})
-    lines = list(extra_lines or [])
-    for dom, dest in (routes or {}).items():
-        port = dest.port if hasattr(dest, "port") else int(dest)
-        lines.append(f"transport {dom} = 127.0.0.1:{port}")
+    lines = list(extra_lines or []) + transport_lines(routes)
     inst = make_instance(config=cfg, extra_lines=lines, start=False)
     if accounts:
         setup_accounts(inst, aliases=aliases)
@@ -404,6 +402,22 @@ def tmpfs(path, size="2m", mode=0o750, owner=True):
             time.sleep(0.1)
         else:
             subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+def first_line(sock, timeout=10):
+    """The first line SOCK sends (a greeting), without CRLF; what came
+    when the peer closes or the time runs out."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n" not in buf:
+        try:
+            chunk = sock.recv(1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf.split(b"\r\n", 1)[0].decode("utf-8", "replace").strip()
 
 
 def fs_free(path):

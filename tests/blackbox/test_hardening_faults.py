@@ -27,7 +27,7 @@ import pytest
 import harness
 import pop3_helpers
 from hardening_helpers import (MAILBOXES, PASSWORD, QUEUED_RE, Session,
-                               dot_stuff,
+                               dot_stuff, first_line,
                                fs_free, hardening_instance, make_message,
                                maildir_files, pop3_login, queue_check,
                                scan_maildirs, setup_accounts, tmpfs)
@@ -180,17 +180,7 @@ HEADROOM = 100
 
 
 def greeting_of(sock, timeout=10):
-    sock.settimeout(timeout)
-    buf = b""
-    while b"\r\n" not in buf:
-        try:
-            chunk = sock.recv(1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return buf.decode("utf-8", "replace").strip()
+    return first_line(sock, timeout)
 
 
 def test_descriptors_exhausted(make_instance, monkeypatch, tmp_path):

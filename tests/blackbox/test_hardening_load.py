@@ -25,7 +25,8 @@ import time
 import pytest
 
 import harness
-from hardening_helpers import (QUEUED_RE, Session, hardening_instance,
+from hardening_helpers import (QUEUED_RE, Session, first_line,
+                               hardening_instance,
                                make_message, pop3_login, raise_nofile,
                                status_kib, wait_until)
 
@@ -290,16 +291,7 @@ def test_thousands_of_connections_slowloris_and_floods(make_instance,
 def greeting(port, source, timeout=10):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                  source_address=(source, 0))
-    buf = b""
-    while b"\r\n" not in buf:
-        try:
-            chunk = s.recv(512)
-        except OSError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return s, buf.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+    return s, first_line(s, timeout)
 
 
 def closed_soon(s, timeout=5):
