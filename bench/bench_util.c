@@ -35,15 +35,21 @@ pgb_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void
+vwarn(const char *fmt, va_list ap)
+{
+	(void)fputs("pgbench: ", stderr);
+	(void)vfprintf(stderr, fmt, ap);
+	(void)fputc('\n', stderr);
+}
+
 void
 pgb_fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)fputs("pgbench: ", stderr);
-	(void)vfprintf(stderr, fmt, ap);
-	(void)fputc('\n', stderr);
+	vwarn(fmt, ap);
 	va_end(ap);
 	exit(2);
 }
@@ -54,9 +60,7 @@ pgb_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)fputs("pgbench: ", stderr);
-	(void)vfprintf(stderr, fmt, ap);
-	(void)fputc('\n', stderr);
+	vwarn(fmt, ap);
 	va_end(ap);
 }
 

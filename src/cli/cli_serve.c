@@ -58,6 +58,7 @@ struct daemon {
 	struct worker_job	*tidy_job;
 };
 
+#define OWN_FDS		64	/* descriptors that are not connections */
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
 #define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
 #define TIDY_INTERVAL	300	/* seconds between relay table clean-ups */
@@ -220,7 +221,7 @@ static void
 raise_fd_limit(const struct config *cfg)
 {
 	struct rlimit rl;
-	uint64_t ceiling;
+	uint64_t ceiling, room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -228,15 +229,16 @@ raise_fd_limit(const struct config *cfg)
 			log_warn("cannot raise the descriptor limit: %s",
 			    strerror(errno));
 	}
-	/* Each connection is a descriptor; a few dozen go to the stores,
-	   the listeners and the workers. */
+	/* Each connection is a descriptor; a few dozen more go to the
+	   stores, the listeners and the workers. */
 	ceiling = conn_fd_ceiling();
-	if (ceiling < UINT64_MAX && cfg->max_connections + 64 > ceiling)
+	room = ceiling > OWN_FDS ? ceiling - OWN_FDS : 0;
+	if (ceiling < UINT64_MAX && cfg->max_connections > room)
 		log_warn("max_connections = %llu cannot be reached: the "
 		    "descriptor limit (ulimit -n) leaves room for about %llu; "
-		    "clients past that get 421", (unsigned long long)
-		    cfg->max_connections, (unsigned long long)(ceiling > 64 ?
-		    ceiling - 64 : 0));
+		    "clients past that get 421",
+		    (unsigned long long)cfg->max_connections,
+		    (unsigned long long)room);
 }
 
 /* Everything that needs root: the key and the ports. */

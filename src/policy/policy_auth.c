@@ -10,7 +10,6 @@
  * login (failures are never cached).
  */
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -224,12 +223,11 @@ policy_login(struct backends *b, struct login *l)
 
 	l->result = -1;
 	if (strchr(l->user, '@') == NULL && b->cfg != NULL &&
-	    b->cfg->login_default_domain != NULL &&
 	    *b->cfg->login_default_domain != '\0') {
 		char full[sizeof(l->user)];
 
-		if (snprintf(full, sizeof(full), "%s@%s", l->user,
-		    b->cfg->login_default_domain) >= (int)sizeof(full)) {
+		if (str_fmt(full, sizeof(full), "%s@%s", l->user,
+		    b->cfg->login_default_domain) == -1) {
 			l->result = 0;
 			goto out;
 		}

@@ -740,8 +740,8 @@ queue_write_state(const struct queue_env *e)
 	return r;
 }
 
-static int
-remove_files(const char *id)
+int
+queue_remove_done(const char *id)
 {
 	char path[128];
 
@@ -757,15 +757,9 @@ remove_files(const char *id)
 int
 queue_remove(const char *id)
 {
-	if (remove_files(id) == -1)
+	if (queue_remove_done(id) == -1)
 		return -1;
 	return fs_fsync_dir_shared(QUEUE_DIR "/msg");
-}
-
-int
-queue_remove_done(const char *id)
-{
-	return remove_files(id);
 }
 
 int
