@@ -1116,9 +1116,10 @@ def test_swaks_starttls_and_pipelining(mx):
          "--from", "someone@example.org", "--to", "bob@acme.test",
          "--tls", "--pipeline"],
         capture_output=True, text=True, timeout=30)
+    # swaks's own transcript first: a failure then says what it saw.
+    assert p.returncode == 0, p.stdout + p.stderr
     _, content = one_new(mx, "bob@acme.test", before)
     assert "with ESMTPS" in received_field(content)
-    assert p.returncode == 0, p.stdout + p.stderr
 
 
 # ---- reverse DNS ----
