@@ -124,8 +124,8 @@ struct redis_uri {
 int	config_redis_uri(const char *uri, struct redis_uri *out,
 	    const char **error_r);
 /* Whether URI is a PostgreSQL connection URI libpq accepts: 0, or -1
-   with *ERROR_R (static). */
-int	config_postgresql_uri(const char *uri, const char **error_r);
+   with the reason in the caller's ERR (ERRSZ bytes; 256 is enough). */
+int	config_postgresql_uri(const char *uri, char *err, size_t errsz);
 /* URI with any password replaced by "***", into OUT. */
 void	config_uri_masked(const char *uri, char *out, size_t outsz);
 

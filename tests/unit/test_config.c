@@ -1372,19 +1372,26 @@ test_redis_uri(void **state)
 static void
 test_postgresql_uri(void **state)
 {
-	const char *err = NULL;
+	char err[256] = "";
 
 	(void)state;
 	assert_int_equal(config_postgresql_uri("postgresql://u@127.0.0.1:5432/"
-	    "db", &err), 0);
+	    "db", err, sizeof(err)), 0);
 	assert_int_equal(config_postgresql_uri("postgres:///db?host=/tmp/s&"
-	    "port=5433", &err), 0);
+	    "port=5433", err, sizeof(err)), 0);
 	assert_int_equal(config_postgresql_uri("postgresql://u@h/db?"
-	    "nosuchoption=1", &err), -1);
+	    "nosuchoption=1", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nosuchoption"));
-	assert_int_equal(config_postgresql_uri("postgresql://u@h:x/db", &err),
-	    -1);
-	assert_int_equal(config_postgresql_uri("mysql://h/db", &err), -1);
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(config_postgresql_uri("postgresql://u@h:x/db", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "bad port \"x\"");
+	assert_int_equal(config_postgresql_uri("mysql://h/db", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "does not start with postgresql://");
+	/* A small buffer truncates, never overflows. */
+	assert_int_equal(config_postgresql_uri("mysql://h/db", err, 8), -1);
+	assert_string_equal(err, "does no");
 }
 
 static void
