@@ -1323,6 +1323,34 @@ config_print(const struct config *c, FILE *f)
 }
 
 const char *
+config_key_name(size_t i)
+{
+	return i < nitems(params) ? params[i].name : NULL;
+}
+
+const char *
+config_key_default(const char *key)
+{
+	const struct param *p = find_param(key);
+
+	return p != NULL ? p->def : NULL;
+}
+
+bool
+config_key_range(const char *key, char *lo, size_t losz, char *hi,
+    size_t hisz)
+{
+	const struct param *p = find_param(key);
+
+	if (p == NULL || (p->type != P_SIZE && p->type != P_DURATION &&
+	    p->type != P_UINT))
+		return false;
+	fmt_number(p, p->min, lo, losz);
+	fmt_number(p, p->max, hi, hisz);
+	return true;
+}
+
+const char *
 config_default_path(const char *explicit_path)
 {
 	const char *env;
