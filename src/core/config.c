@@ -410,42 +410,38 @@ check_relayhost(const char *v)
 	return good_host(v) ? 0 : -1;
 }
 
-int
-config_redis_uri(const char *uri, struct redis_uri *out,
+/* "[USER]:PASSWORD" of P..AT into OUT. */
+static int
+redis_userinfo(const char *p, const char *at, struct redis_uri *out,
     const char **error_r)
 {
-	const char *p, *at, *end, *slash, *colon;
-	unsigned long v;
-	char *ep;
-	size_t n;
+	const char *colon = memchr(p, ':', (size_t)(at - p));
 
-	memset(out, 0, sizeof(*out));
-	out->port = 6379;
-	if (strncmp(uri, "redis://", 8) != 0) {
-		*error_r = "does not start with redis://";
+	if (colon == NULL) {
+		*error_r = "expected :PASSWORD@ or USER:PASSWORD@ before the "
+		    "host";
 		return -1;
 	}
-	p = uri + 8;
-	slash = strchr(p, '/');
-	end = slash != NULL ? slash : p + strlen(p);
-	at = memrchr(p, '@', (size_t)(end - p));
-	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon == NULL) {
-			*error_r = "expected :PASSWORD@ or USER:PASSWORD@ "
-			    "before the host";
-			return -1;
-		}
-		if (str_ncopy(out->user, p, (size_t)(colon - p),
-		    sizeof(out->user)) == -1 ||
-		    str_ncopy(out->password, colon + 1,
-		    (size_t)(at - colon - 1), sizeof(out->password)) == -1) {
-			*error_r = "user name or password too long";
-			return -1;
-		}
-		p = at + 1;
+	if (str_ncopy(out->user, p, (size_t)(colon - p),
+	    sizeof(out->user)) == -1 ||
+	    str_ncopy(out->password, colon + 1, (size_t)(at - colon - 1),
+	    sizeof(out->password)) == -1) {
+		*error_r = "user name or password too long";
+		return -1;
 	}
-	n = (size_t)(end - p);
+	return 0;
+}
+
+/* "HOST[:PORT]" or "[IPV6][:PORT]" of P..END into OUT. */
+static int
+redis_hostport(const char *p, const char *end, struct redis_uri *out,
+    const char **error_r)
+{
+	const char *colon;
+	size_t n = (size_t)(end - p);
+	unsigned long v;
+	char *ep;
+
 	if (*p == '[') {
 		const char *rb = memchr(p, ']', n);
 
@@ -471,16 +467,44 @@ config_redis_uri(const char *uri, struct redis_uri *out,
 		*error_r = "expected a host name or an IP address";
 		return -1;
 	}
-	if (colon != NULL) {
-		errno = 0;
-		v = strtoul(colon + 1, &ep, 10);
-		if (ep == colon + 1 || ep != end || v == 0 || v > 65535 ||
-		    colon[1] == '-' || colon[1] == '+' || errno != 0) {
-			*error_r = "the port is not a number from 1 to 65535";
-			return -1;
-		}
-		out->port = (uint16_t)v;
+	if (colon == NULL)
+		return 0;
+	errno = 0;
+	v = strtoul(colon + 1, &ep, 10);
+	if (ep == colon + 1 || ep != end || v == 0 || v > 65535 ||
+	    colon[1] == '-' || colon[1] == '+' || errno != 0) {
+		*error_r = "the port is not a number from 1 to 65535";
+		return -1;
 	}
+	out->port = (uint16_t)v;
+	return 0;
+}
+
+int
+config_redis_uri(const char *uri, struct redis_uri *out,
+    const char **error_r)
+{
+	const char *p, *at, *end, *slash;
+	unsigned long v;
+	char *ep;
+
+	memset(out, 0, sizeof(*out));
+	out->port = 6379;
+	if (strncmp(uri, "redis://", 8) != 0) {
+		*error_r = "does not start with redis://";
+		return -1;
+	}
+	p = uri + 8;
+	slash = strchr(p, '/');
+	end = slash != NULL ? slash : p + strlen(p);
+	at = memrchr(p, '@', (size_t)(end - p));
+	if (at != NULL) {
+		if (redis_userinfo(p, at, out, error_r) == -1)
+			return -1;
+		p = at + 1;
+	}
+	if (redis_hostport(p, end, out, error_r) == -1)
+		return -1;
 	if (slash != NULL && slash[1] != '\0') {
 		errno = 0;
 		v = strtoul(slash + 1, &ep, 10);
@@ -1152,6 +1176,58 @@ same_listen(const struct listen_cfg *x, const struct listen_cfg *y)
 	    net_addr_parse(y->host, &b) == 0 && net_addr_equal(&a, &b);
 }
 
+/* The empty hostname: this host's name when it is a domain name. */
+static void
+derive_hostname(struct config *c)
+{
+	char h[256];
+	const char *err;
+
+	free(c->hostname);
+	if (gethostname(h, sizeof(h)) == 0 &&
+	    memchr(h, '\0', sizeof(h)) != NULL &&
+	    addr_domain_check(h, strlen(h), 0, &err) == 0) {
+		c->hostname = xstrdup(h);
+		str_lower(c->hostname);
+	} else {
+		c->hostname = xstrdup("localhost");
+	}
+}
+
+/* The rules across keys, each error at the line of the key set last. */
+static void
+check_across(struct config *c, struct pstate *ps)
+{
+	size_t i, j;
+
+	if (c->retry_min > c->retry_max) {
+		ps->line = seen_line(ps, "retry_min", "retry_max");
+		perr(ps, "retry_min (%llus) is larger than retry_max (%llus)",
+		    (unsigned long long)c->retry_min,
+		    (unsigned long long)c->retry_max);
+	}
+	if (c->relay_max_message_size > c->max_message_size) {
+		ps->line = seen_line(ps, "relay_max_message_size",
+		    "max_message_size");
+		perr(ps, "relay_max_message_size is larger than "
+		    "max_message_size");
+	}
+	for (i = 0; i < c->nlisten; i++) {
+		for (j = 0; j < i; j++) {
+			if (!same_listen(&c->listen[i], &c->listen[j]))
+				continue;
+			ps->line = i < nitems(ps->listen_line) ?
+			    ps->listen_line[i] : 0;
+			perr(ps, "a second 'listen' for %s port %u (first at "
+			    "line %u)", c->listen[i].host,
+			    (unsigned)c->listen[i].port,
+			    j < nitems(ps->listen_line) ?
+			    ps->listen_line[j] : 0);
+		}
+	}
+}
+
+/* The defaults that depend on other keys, then the checks across keys. */
 static void
 derive(struct config *c, struct pstate *ps)
 {
@@ -1169,53 +1245,14 @@ derive(struct config *c, struct pstate *ps)
 		free(c->tls_key);
 		c->tls_key = join_path(c->data_dir, "tls/key.pem");
 	}
-	if (*c->hostname == '\0') {
-		char h[256];
-		const char *err;
-
-		if (gethostname(h, sizeof(h)) == 0 &&
-		    memchr(h, '\0', sizeof(h)) != NULL &&
-		    addr_domain_check(h, strlen(h), 0, &err) == 0) {
-			free(c->hostname);
-			c->hostname = xstrdup(h);
-			str_lower(c->hostname);
-		} else {
-			free(c->hostname);
-			c->hostname = xstrdup("localhost");
-		}
-	}
+	if (*c->hostname == '\0')
+		derive_hostname(c);
 	if (c->nlisten == 0) {
 		ps->line = 0;
 		for (i = 0; i < nitems(default_listen); i++)
 			(void)parse_listen(c, ps, default_listen[i]);
 	}
-	if (c->retry_min > c->retry_max) {
-		ps->line = seen_line(ps, "retry_min", "retry_max");
-		perr(ps, "retry_min (%llus) is larger than retry_max (%llus)",
-		    (unsigned long long)c->retry_min,
-		    (unsigned long long)c->retry_max);
-	}
-	if (c->relay_max_message_size > c->max_message_size) {
-		ps->line = seen_line(ps, "relay_max_message_size",
-		    "max_message_size");
-		perr(ps, "relay_max_message_size is larger than "
-		    "max_message_size");
-	}
-	for (i = 0; i < c->nlisten; i++) {
-		size_t j;
-
-		for (j = 0; j < i; j++) {
-			if (!same_listen(&c->listen[i], &c->listen[j]))
-				continue;
-			ps->line = i < nitems(ps->listen_line) ?
-			    ps->listen_line[i] : 0;
-			perr(ps, "a second 'listen' for %s port %u (first at "
-			    "line %u)", c->listen[i].host,
-			    (unsigned)c->listen[i].port,
-			    j < nitems(ps->listen_line) ?
-			    ps->listen_line[j] : 0);
-		}
-	}
+	check_across(c, ps);
 }
 
 struct config *
