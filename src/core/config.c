@@ -6,6 +6,13 @@
  * collected, each prefixed with FILE:LINE, and the whole load fails if
  * there is any. Defaults that depend on other keys (mail_dir, tls_*,
  * hostname) are derived after the file was read.
+ *
+ * Two tables: params[] (one row per key: name, type, default, limits,
+ * field) and types[] (one row per type: parse, release, print), so
+ * parsing, freeing and printing walk params[] and never switch on a
+ * type. docs/popgate.conf.5 gives every default and range of params[]
+ * (tests/unit/test_config.c checks it), and `popgate init` writes its
+ * defaults from it (config_key_default).
  */
 #include <ctype.h>
 #include <errno.h>
