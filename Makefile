@@ -86,6 +86,7 @@ $(B)/asan/tests/unit/%: tests/unit/%.c $(OBJS_asan)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $<"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
+	    -DPOPGATE_SRCDIR='"$(CURDIR)"' \
 	    $(shell pkg-config --cflags cmocka) -o $@ $< $(OBJS_asan) \
 	    $(LDFLAGS_asan) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 

@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	size_t arglen;
 	struct smtp_mail_args m;
 	struct smtp_rcpt_args r;
-	enum reply_id rid;
+	enum reply_text_id rid;
 	uint64_t size;
 	bool last;
 

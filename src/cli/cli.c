@@ -88,134 +88,174 @@ long_name(const struct option *o, int ch)
 	return "?";
 }
 
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "force", no_argument, NULL, 'F' },
+	{ "customer", required_argument, NULL, 'C' },
+	{ "quota", required_argument, NULL, 'Q' },
+	{ "hash", required_argument, NULL, 'H' },
+	{ "for", required_argument, NULL, 'D' },
+	{ "dev", no_argument, NULL, 'V' },
+	{ "user", required_argument, NULL, 'U' },
+	{ "port-base", required_argument, NULL, 'P' },
+	{ "hostname", required_argument, NULL, 'N' },
+	{ "from", required_argument, NULL, 'f' },
+	{ "to", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options a command must declare (cli_cmd.opts) to take them;
+   -c and -h apply everywhere. */
+static const struct {
+	int		 ch;
+	unsigned	 flag;
+} opt_needs[] = {
+	{ 'J', OPT_JSON }, { 'F', OPT_FORCE }, { 'C', OPT_CUSTOMER },
+	{ 'Q', OPT_QUOTA }, { 'H', OPT_HASH }, { 'D', OPT_FOR },
+	{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
+	{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
+};
+
+/* Whether CMD takes option CH. */
+static bool
+opt_applies(const struct cli_cmd *cmd, int ch)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(opt_needs); i++)
+		if (opt_needs[i].ch == ch)
+			return (cmd->opts & opt_needs[i].flag) != 0;
+	return true;
+}
+
+/* An option with a value that needs checking: 0, or an exit code. */
+static int
+set_checked(struct cli *c, int ch, const char *v)
+{
+	switch (ch) {
+	case 'Q':
+		if (strcmp(v, "unlimited") == 0) {
+			c->quota = 0;
+		} else if (str_parse_size(v, &c->quota) == -1) {
+			cli_err(c, "bad --quota '%s' (expected a size like "
+			    "500M or 2G, or 0 for unlimited)", v);
+			return EXIT_USER;
+		}
+		c->have_quota = true;
+		return 0;
+	case 'D':
+		if (str_parse_duration(v, &c->duration) == -1 ||
+		    c->duration == 0) {
+			cli_err(c, "bad --for '%s' (expected a duration like "
+			    "90m or 2h)", v);
+			return EXIT_USER;
+		}
+		c->have_for = true;
+		return 0;
+	case 'P':
+		/* The highest dev port is base + 2526. */
+		if (str_to_uint(v, 1024, 63000, &c->port_base) == -1) {
+			cli_err(c, "bad --port-base '%s' (expected a number "
+			    "from 1024 to 63000)", v);
+			return EXIT_USER;
+		}
+		return 0;
+	}
+	PANIC("option '%c' is not checked", ch);
+}
+
+/* Stores option CH (getopt's optarg in V): 0, or an exit code. */
+static int
+set_option(struct cli *c, int ch, const char *v)
+{
+	switch (ch) {
+	case 'c':
+		c->config_path = v;
+		break;
+	case 'J':
+		c->json = true;
+		break;
+	case 'F':
+		c->force = true;
+		break;
+	case 'C':
+		c->customer = v;
+		break;
+	case 'H':
+		c->hash = v;
+		break;
+	case 'V':
+		c->dev = true;
+		break;
+	case 'U':
+		c->user = v;
+		break;
+	case 'N':
+		c->hostname = v;
+		break;
+	case 'f':
+		c->from = v;
+		break;
+	case 't':
+		c->to = v;
+		break;
+	default:
+		return set_checked(c, ch, v);
+	}
+	return 0;
+}
+
+/* getopt's ':' (a value missing) or '?' (unknown): the exit code. */
+static int
+bad_option(struct cli *c, const char *group, const struct cli_cmd *cmd,
+    bool single, int ch, char **argv)
+{
+	if (ch == ':') {
+		if (optopt != 0 && optopt != 'c')
+			cli_err(c, "option '--%s' needs a value",
+			    long_name(longopts, optopt));
+		else
+			cli_err(c, "option '%s' needs a value",
+			    optopt == 'c' ? "-c" : argv[optind - 1]);
+		return EXIT_USER;
+	}
+	/* getopt names a short option in optopt; for a long one
+	   argv[optind - 1] is the word itself. */
+	if (optopt != 0)
+		cli_err(c, "unknown option '-%c'", optopt);
+	else
+		cli_err(c, "unknown option '%s'", argv[optind - 1]);
+	usage(stderr, group, cmd, single);
+	return EXIT_USER;
+}
+
 /* Parses options and positionals for CMD. -1 to continue, else an exit
    code. */
 static int
 parse(struct cli *c, const char *group, const struct cli_cmd *cmd,
     bool single, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "force", no_argument, NULL, 'F' },
-		{ "customer", required_argument, NULL, 'C' },
-		{ "quota", required_argument, NULL, 'Q' },
-		{ "hash", required_argument, NULL, 'H' },
-		{ "for", required_argument, NULL, 'D' },
-		{ "dev", no_argument, NULL, 'V' },
-		{ "user", required_argument, NULL, 'U' },
-		{ "port-base", required_argument, NULL, 'P' },
-		{ "hostname", required_argument, NULL, 'N' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const struct {
-		int	 ch;
-		unsigned flag;
-	} needs[] = {
-		{ 'J', OPT_JSON }, { 'F', OPT_FORCE }, { 'C', OPT_CUSTOMER },
-		{ 'Q', OPT_QUOTA }, { 'H', OPT_HASH }, { 'D', OPT_FOR },
-		{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
-		{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
-	};
-	size_t i;
-	int ch;
+	int ch, r;
 
 	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-		for (i = 0; i < nitems(needs); i++) {
-			if (needs[i].ch == ch && !(cmd->opts & needs[i].flag)) {
-				cli_err(c, "option '--%s' does not apply here",
-				    long_name(longopts, ch));
-				usage(stderr, group, cmd, single);
-				return EXIT_USER;
-			}
-		}
-		switch (ch) {
-		case 'c':
-			c->config_path = optarg;
-			break;
-		case 'h':
-			usage(stdout, group, cmd, single);
-			return 0;
-		case 'J':
-			c->json = true;
-			break;
-		case 'F':
-			c->force = true;
-			break;
-		case 'C':
-			c->customer = optarg;
-			break;
-		case 'Q':
-			if (strcmp(optarg, "unlimited") == 0) {
-				c->quota = 0;
-			} else if (str_parse_size(optarg, &c->quota) == -1) {
-				cli_err(c, "bad --quota '%s' (expected a size "
-				    "like 500M or 2G, or 0 for unlimited)",
-				    optarg);
-				return EXIT_USER;
-			}
-			c->have_quota = true;
-			break;
-		case 'H':
-			c->hash = optarg;
-			break;
-		case 'D':
-			if (str_parse_duration(optarg, &c->duration) == -1 ||
-			    c->duration == 0) {
-				cli_err(c, "bad --for '%s' (expected a "
-				    "duration like 90m or 2h)", optarg);
-				return EXIT_USER;
-			}
-			c->have_for = true;
-			break;
-		case 'V':
-			c->dev = true;
-			break;
-		case 'U':
-			c->user = optarg;
-			break;
-		case 'P':
-			/* The highest dev port is base + 2526. */
-			if (str_to_uint(optarg, 1024, 63000, &c->port_base) ==
-			    -1) {
-				cli_err(c, "bad --port-base '%s' (expected a "
-				    "number from 1024 to 63000)", optarg);
-				return EXIT_USER;
-			}
-			break;
-		case 'N':
-			c->hostname = optarg;
-			break;
-		case 'f':
-			c->from = optarg;
-			break;
-		case 't':
-			c->to = optarg;
-			break;
-		case ':':
-			if (optopt != 0 && optopt != 'c')
-				cli_err(c, "option '--%s' needs a value",
-				    long_name(longopts, optopt));
-			else
-				cli_err(c, "option '%s' needs a value",
-				    optopt == 'c' ? "-c" : argv[optind - 1]);
-			return EXIT_USER;
-		default:
-			/* getopt names a short option in optopt; for a long
-			   one argv[optind - 1] is the word itself. */
-			if (optopt != 0)
-				cli_err(c, "unknown option '-%c'", optopt);
-			else
-				cli_err(c, "unknown option '%s'",
-				    argv[optind - 1]);
+		if (ch == ':' || ch == '?')
+			return bad_option(c, group, cmd, single, ch, argv);
+		if (!opt_applies(cmd, ch)) {
+			cli_err(c, "option '--%s' does not apply here",
+			    long_name(longopts, ch));
 			usage(stderr, group, cmd, single);
 			return EXIT_USER;
 		}
+		if (ch == 'h') {
+			usage(stdout, group, cmd, single);
+			return 0;
+		}
+		if ((r = set_option(c, ch, optarg)) != 0)
+			return r;
 	}
 	c->pos = argv + optind;
 	c->npos = argc - optind;

@@ -84,11 +84,39 @@ listen_lines(struct buf *b, const struct init_plan *p)
 	    (unsigned long long)(p->base + 2526));
 }
 
+/* "KEY = DEFAULT" for each of KEYS, the defaults taken from the table of
+   src/core/config.c: what init writes out is what popgate.conf(5) shows
+   and what popgate would use without the line. */
+static void
+default_lines(struct buf *b, const char *const *keys, size_t n)
+{
+	const char *def;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		def = config_key_default(keys[i]);
+		if (def == NULL)
+			PANIC("init writes '%s', which has no default", keys[i]);
+		(void)buf_printf(b, "%s =%s%s\n", keys[i], *def != '\0' ?
+		    " " : "", def);
+	}
+}
+
 /* The configuration text for plan P into B. */
 static void
-config_text(struct buf *b0, const struct init_plan *p)
+config_text(struct buf *b, const struct init_plan *p)
 {
-	struct buf *b = b0;
+	static const char *const log_keys[] = { "log" };
+	static const char *const relay_keys[] = { "relay_window",
+		"relay_ipv6_prefix", "trusted_networks", "sender_policy",
+		"relay_max_recipients", "relay_max_messages_per_hour",
+		"relay_max_recipients_per_hour", "relay_max_message_size",
+		"max_message_size", "pop3_plaintext_auth" };
+	static const char *const store_keys[] = { "store", "relay_store",
+		"dns_servers" };
+	static const char *const queue_keys[] = { "relayhost",
+		"max_queue_lifetime", "retry_min", "retry_max",
+		"delay_warning" };
 
 	(void)buf_printf(b,
 	    "# popgate configuration, written by 'popgate init'.\n"
@@ -100,34 +128,21 @@ config_text(struct buf *b0, const struct init_plan *p)
 	    "mail_dir = %s/mail\n"
 	    "%s%s%s"
 	    "tls_cert = %s/tls/cert.pem\n"
-	    "tls_key = %s/tls/key.pem\n"
-	    "log = stderr\n\n", p->hostname, p->data, p->data,
+	    "tls_key = %s/tls/key.pem\n", p->hostname, p->data, p->data,
 	    p->root ? "user = " : "", p->root ? p->user : "",
 	    p->root ? "\n" : "", p->data, p->data);
+	default_lines(b, log_keys, nitems(log_keys));
+	(void)buf_append_str(b, "\n");
 	listen_lines(b, p);
-	(void)buf_printf(b,
-	    "\n# The relay opens for a client IP for relay_window after a "
-	    "POP3 login.\n"
-	    "relay_window = 90m\n"
-	    "relay_ipv6_prefix = 64\n"
-	    "trusted_networks =\n"
-	    "sender_policy = domain\n"
-	    "relay_max_recipients = 50\n"
-	    "relay_max_messages_per_hour = 200\n"
-	    "relay_max_recipients_per_hour = 500\n"
-	    "relay_max_message_size = 10M\n"
-	    "max_message_size = 50M\n"
-	    "pop3_plaintext_auth = loopback\n"
-	    "postmaster = %s\n\n"
-	    "store = sqlite\n"
-	    "relay_store = local\n"
-	    "dns_servers =\n"
-	    "reverse_dns = %s\n"
-	    "relayhost =\n"
-	    "max_queue_lifetime = 5d\n"
-	    "retry_min = 5m\n"
-	    "retry_max = 4h\n"
-	    "delay_warning = 4h\n", DEMO_MAILBOX, p->dev ? "no" : "yes");
+	(void)buf_append_str(b, "\n# The relay opens for a client IP for "
+	    "relay_window after a POP3 login.\n");
+	default_lines(b, relay_keys, nitems(relay_keys));
+	(void)buf_printf(b, "postmaster = %s\n\n", DEMO_MAILBOX);
+	default_lines(b, store_keys, nitems(store_keys));
+	/* Dev instances answer without waiting for DNS. */
+	(void)buf_printf(b, "reverse_dns = %s\n", p->dev ? "no" :
+	    config_key_default("reverse_dns"));
+	default_lines(b, queue_keys, nitems(queue_keys));
 }
 
 static int

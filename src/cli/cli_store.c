@@ -10,13 +10,13 @@
 static int
 check_uri(struct cli *c, const char *opt, const char *uri)
 {
-	const char *err;
+	char err[256];
 
 	if (strcmp(uri, "sqlite") == 0 ||
 	    (strncmp(uri, "sqlite:", 7) == 0 && uri[7] == '/'))
 		return 0;
 	if (strncmp(uri, "postgres", 8) == 0) {
-		if (config_postgresql_uri(uri, &err) == 0)
+		if (config_postgresql_uri(uri, err, sizeof(err)) == 0)
 			return 0;
 		cli_err(c, "bad %s '%s': %s", opt, uri, err);
 		return EXIT_USER;

@@ -6,6 +6,13 @@
  * collected, each prefixed with FILE:LINE, and the whole load fails if
  * there is any. Defaults that depend on other keys (mail_dir, tls_*,
  * hostname) are derived after the file was read.
+ *
+ * Two tables: params[] (one row per key: name, type, default, limits,
+ * field) and types[] (one row per type: parse, release, print), so
+ * parsing, freeing and printing walk params[] and never switch on a
+ * type. docs/popgate.conf.5 gives every default and range of params[]
+ * (tests/unit/test_config.c checks it), and `popgate init` writes its
+ * defaults from it (config_key_default).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +48,7 @@ enum ptype {
 	P_STORE,	/* "sqlite", "sqlite:PATH", "postgresql://..." */
 	P_RELAY_STORE,	/* "local", "redis://host:port/db" */
 	P_ADDRESS,	/* a mail address, or empty */
+	P_NTYPES
 };
 
 struct param {
@@ -179,6 +187,24 @@ static uint64_t *
 u64_field(struct config *c, const struct param *p)
 {
 	return (uint64_t *)(void *)((char *)c + p->off);
+}
+
+static void *
+field(struct config *c, const struct param *p)
+{
+	return (char *)c + p->off;
+}
+
+static const void *
+cfield(const struct config *c, const struct param *p)
+{
+	return (const char *)c + p->off;
+}
+
+static char *const *
+cstr_field(const struct config *c, const struct param *p)
+{
+	return cfield(c, p);
 }
 
 static void
@@ -391,42 +417,38 @@ check_relayhost(const char *v)
 	return good_host(v) ? 0 : -1;
 }
 
-int
-config_redis_uri(const char *uri, struct redis_uri *out,
+/* "[USER]:PASSWORD" of P..AT into OUT. */
+static int
+redis_userinfo(const char *p, const char *at, struct redis_uri *out,
     const char **error_r)
 {
-	const char *p, *at, *end, *slash, *colon;
-	unsigned long v;
-	char *ep;
-	size_t n;
+	const char *colon = memchr(p, ':', (size_t)(at - p));
 
-	memset(out, 0, sizeof(*out));
-	out->port = 6379;
-	if (strncmp(uri, "redis://", 8) != 0) {
-		*error_r = "does not start with redis://";
+	if (colon == NULL) {
+		*error_r = "expected :PASSWORD@ or USER:PASSWORD@ before the "
+		    "host";
 		return -1;
 	}
-	p = uri + 8;
-	slash = strchr(p, '/');
-	end = slash != NULL ? slash : p + strlen(p);
-	at = memrchr(p, '@', (size_t)(end - p));
-	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon == NULL) {
-			*error_r = "expected :PASSWORD@ or USER:PASSWORD@ "
-			    "before the host";
-			return -1;
-		}
-		if (str_ncopy(out->user, p, (size_t)(colon - p),
-		    sizeof(out->user)) == -1 ||
-		    str_ncopy(out->password, colon + 1,
-		    (size_t)(at - colon - 1), sizeof(out->password)) == -1) {
-			*error_r = "user name or password too long";
-			return -1;
-		}
-		p = at + 1;
+	if (str_ncopy(out->user, p, (size_t)(colon - p),
+	    sizeof(out->user)) == -1 ||
+	    str_ncopy(out->password, colon + 1, (size_t)(at - colon - 1),
+	    sizeof(out->password)) == -1) {
+		*error_r = "user name or password too long";
+		return -1;
 	}
-	n = (size_t)(end - p);
+	return 0;
+}
+
+/* "HOST[:PORT]" or "[IPV6][:PORT]" of P..END into OUT. */
+static int
+redis_hostport(const char *p, const char *end, struct redis_uri *out,
+    const char **error_r)
+{
+	const char *colon;
+	size_t n = (size_t)(end - p);
+	unsigned long v;
+	char *ep;
+
 	if (*p == '[') {
 		const char *rb = memchr(p, ']', n);
 
@@ -452,16 +474,44 @@ config_redis_uri(const char *uri, struct redis_uri *out,
 		*error_r = "expected a host name or an IP address";
 		return -1;
 	}
-	if (colon != NULL) {
-		errno = 0;
-		v = strtoul(colon + 1, &ep, 10);
-		if (ep == colon + 1 || ep != end || v == 0 || v > 65535 ||
-		    colon[1] == '-' || colon[1] == '+' || errno != 0) {
-			*error_r = "the port is not a number from 1 to 65535";
-			return -1;
-		}
-		out->port = (uint16_t)v;
+	if (colon == NULL)
+		return 0;
+	errno = 0;
+	v = strtoul(colon + 1, &ep, 10);
+	if (ep == colon + 1 || ep != end || v == 0 || v > 65535 ||
+	    colon[1] == '-' || colon[1] == '+' || errno != 0) {
+		*error_r = "the port is not a number from 1 to 65535";
+		return -1;
 	}
+	out->port = (uint16_t)v;
+	return 0;
+}
+
+int
+config_redis_uri(const char *uri, struct redis_uri *out,
+    const char **error_r)
+{
+	const char *p, *at, *end, *slash;
+	unsigned long v;
+	char *ep;
+
+	memset(out, 0, sizeof(*out));
+	out->port = 6379;
+	if (strncmp(uri, "redis://", 8) != 0) {
+		*error_r = "does not start with redis://";
+		return -1;
+	}
+	p = uri + 8;
+	slash = strchr(p, '/');
+	end = slash != NULL ? slash : p + strlen(p);
+	at = memrchr(p, '@', (size_t)(end - p));
+	if (at != NULL) {
+		if (redis_userinfo(p, at, out, error_r) == -1)
+			return -1;
+		p = at + 1;
+	}
+	if (redis_hostport(p, end, out, error_r) == -1)
+		return -1;
 	if (slash != NULL && slash[1] != '\0') {
 		errno = 0;
 		v = strtoul(slash + 1, &ep, 10);
@@ -497,33 +547,30 @@ good_ports(const char *v)
 }
 
 int
-config_postgresql_uri(const char *uri, const char **error_r)
+config_postgresql_uri(const char *uri, char *err, size_t errsz)
 {
-	static _Thread_local char msg[256];
 	PQconninfoOption *opts, *o;
-	char *err = NULL;
+	char *pqerr = NULL;
 
 	if (strncmp(uri, "postgresql://", 13) != 0 &&
 	    strncmp(uri, "postgres://", 11) != 0) {
-		*error_r = "does not start with postgresql://";
+		(void)snprintf(err, errsz, "does not start with postgresql://");
 		return -1;
 	}
-	opts = PQconninfoParse(uri, &err);
+	opts = PQconninfoParse(uri, &pqerr);
 	if (opts == NULL) {
-		(void)snprintf(msg, sizeof(msg), "%s", err != NULL ? err :
+		(void)snprintf(err, errsz, "%s", pqerr != NULL ? pqerr :
 		    "out of memory");
-		msg[strcspn(msg, "\n")] = '\0';
-		PQfreemem(err);
-		*error_r = msg;
+		err[strcspn(err, "\n")] = '\0';
+		PQfreemem(pqerr);
 		return -1;
 	}
 	for (o = opts; o->keyword != NULL; o++)
 		if (strcmp(o->keyword, "port") == 0 && o->val != NULL &&
 		    !good_ports(o->val)) {
-			(void)snprintf(msg, sizeof(msg), "bad port \"%.64s\"",
+			(void)snprintf(err, errsz, "bad port \"%.64s\"",
 			    o->val);
 			PQconninfoFree(opts);
-			*error_r = msg;
 			return -1;
 		}
 	PQconninfoFree(opts);
@@ -550,199 +597,427 @@ config_uri_masked(const char *uri, char *out, size_t outsz)
 	(void)snprintf(out, outsz, "%.*s:***%s", (int)(colon - uri), uri, at);
 }
 
+/*
+ * The value types. Each has a parser (checks V and stores it in P's
+ * field of C, or reports with perr and returns -1), a release (frees
+ * what the parser allocated) and a printer (the value as the file would
+ * write it). types[] below ties them to enum ptype, so config_parse,
+ * config_free and config_print only walk params[].
+ */
+
+/* "bad value for 'KEY': 'V' (WHAT)": the common form of a refusal. */
+static int
+bad_value(struct pstate *ps, const struct param *p, const char *v,
+    const char *what)
+{
+	perr(ps, "bad value for '%s': '%s' (%s)", p->name, v, what);
+	return -1;
+}
+
+static int
+parse_string(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	(void)ps;
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_path(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	if (*v != '\0' && *v != '/')
+		return bad_value(ps, p, v, "expected an absolute path");
+	if (strlen(v) >= PATH_MAX - 256) {
+		perr(ps, "bad value for '%s': path too long", p->name);
+		return -1;
+	}
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_hostname(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	const char *err;
+
+	if (*v != '\0' && addr_domain_check(v, strlen(v), 0, &err) == -1)
+		return bad_value(ps, p, v, err);
+	set_str(c, p, v);
+	str_lower(*str_field(c, p));
+	return 0;
+}
+
+static int
+parse_user(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(v) ||
+	    strlen(v) > 32 || v[0] == '-')
+		return bad_value(ps, p, v, "expected a user name");
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_size(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	char lo[32], hi[32];
+	uint64_t u;
+
+	if (str_parse_size(v, &u) == 0 && u >= p->min && u <= p->max) {
+		*u64_field(c, p) = u;
+		return 0;
+	}
+	str_fmt_size(lo, sizeof(lo), p->min);
+	str_fmt_size(hi, sizeof(hi), p->max);
+	perr(ps, "bad value for '%s': '%s' (expected a size from %s to %s, "
+	    "like 512K or 10M)", p->name, v, lo, hi);
+	return -1;
+}
+
+static int
+parse_duration(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	char lo[32], hi[32];
+	uint64_t u;
+
+	if (str_parse_duration(v, &u) == 0 && u >= p->min && u <= p->max) {
+		*u64_field(c, p) = u;
+		return 0;
+	}
+	str_fmt_duration(lo, sizeof(lo), p->min);
+	str_fmt_duration(hi, sizeof(hi), p->max);
+	perr(ps, "bad value for '%s': '%s' (expected a duration from %s to "
+	    "%s, like 30s, 90m, 4h or 5d)", p->name, v, lo, hi);
+	return -1;
+}
+
+static int
+parse_uint(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	uint64_t u;
+
+	if (str_to_uint(v, p->min, p->max, &u) == 0) {
+		*u64_field(c, p) = u;
+		return 0;
+	}
+	perr(ps, "bad value for '%s': '%s' (expected a whole number from "
+	    "%llu to %llu)", p->name, v, (unsigned long long)p->min,
+	    (unsigned long long)p->max);
+	return -1;
+}
+
+static int
+parse_bool(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+		return bad_value(ps, p, v, "expected yes or no");
+	*(bool *)field(c, p) = strcmp(v, "yes") == 0;
+	return 0;
+}
+
+static int
+parse_enum_value(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	struct buf exp;
+	int e = parse_enum(p->names, v);
+
+	if (e >= 0) {
+		*(int *)field(c, p) = e;
+		return 0;
+	}
+	buf_init(&exp, 256);
+	(void)buf_append_str(&exp, "expected ");
+	enum_expected(p->names, &exp);
+	(void)bad_value(ps, p, v, buf_cstr(&exp));
+	buf_free(&exp);
+	return -1;
+}
+
+static int
+parse_netlist(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	struct netlist *l = field(c, p);
+
+	netlist_free(l);
+	if (for_each_item(v, add_prefix, l) == -1)
+		return bad_value(ps, p, v, "expected IP addresses or networks "
+		    "like 192.0.2.0/24, 2001:db8::/32, separated by commas");
+	return 0;
+}
+
+static int
+parse_dns(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	if (for_each_item(v, check_dns_item, NULL) == -1)
+		return bad_value(ps, p, v, "expected IP addresses with "
+		    "optional ports, like 127.0.0.1, 127.0.0.1:5353 or "
+		    "[::1]:53");
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_relayhost(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	if (check_relayhost(v) == -1)
+		return bad_value(ps, p, v, "expected HOST, HOST:PORT or "
+		    "[HOST]:PORT");
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_store(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	char err[256];
+
+	if (strncmp(v, "postgres", 8) == 0) {
+		if (config_postgresql_uri(v, err, sizeof(err)) == -1) {
+			perr(ps, "bad value for '%s': %s (expected "
+			    "postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DBNAME"
+			    "[?OPTIONS])", p->name, err);
+			return -1;
+		}
+	} else if (strcmp(v, "sqlite") != 0 &&
+	    (strncmp(v, "sqlite:", 7) != 0 || v[7] != '/')) {
+		return bad_value(ps, p, v, "expected sqlite, sqlite:/PATH or "
+		    "postgresql://...");
+	}
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_relay_store(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	struct redis_uri ru;
+	const char *err;
+
+	if (strncmp(v, "redis:", 6) == 0) {
+		if (config_redis_uri(v, &ru, &err) == -1) {
+			perr(ps, "bad value for '%s': '%s': %s (expected "
+			    "redis://HOST:PORT/DB)", p->name, v, err);
+			return -1;
+		}
+	} else if (strcmp(v, "local") != 0) {
+		return bad_value(ps, p, v, "expected local or "
+		    "redis://HOST:PORT/DB");
+	}
+	set_str(c, p, v);
+	return 0;
+}
+
+static int
+parse_address(struct config *c, struct pstate *ps, const struct param *p,
+    const char *v)
+{
+	struct mailaddr a;
+	const char *err;
+
+	if (*v != '\0' && addr_parse(v, strlen(v), 0, &a, &err) == -1)
+		return bad_value(ps, p, v, err);
+	set_str(c, p, v);
+	str_lower(*str_field(c, p));
+	return 0;
+}
+
+static int
+parse_listen_value(struct config *c, struct pstate *ps,
+    const struct param *p, const char *v)
+{
+	(void)p;
+	return parse_listen(c, ps, v);
+}
+
+/* transport takes its domain from the key ("transport DOMAIN = ..."):
+   parse_line calls parse_transport itself, and it has no default. */
+static int
+parse_transport_value(struct config *c, struct pstate *ps,
+    const struct param *p, const char *v)
+{
+	(void)c;
+	(void)v;
+	PANIC("%s is parsed with its domain, line %u", p->name, ps->line);
+}
+
+static void
+release_none(struct config *c, const struct param *p)
+{
+	(void)c;
+	(void)p;
+}
+
+static void
+release_str(struct config *c, const struct param *p)
+{
+	free(*str_field(c, p));
+}
+
+static void
+release_netlist(struct config *c, const struct param *p)
+{
+	netlist_free(field(c, p));
+}
+
+static void
+release_listen(struct config *c, const struct param *p)
+{
+	(void)p;
+	free(c->listen);
+}
+
+static void
+release_transport(struct config *c, const struct param *p)
+{
+	(void)p;
+	free(c->transport);
+}
+
+/* A number of P's type as the file would write it; 0 as "0". */
+static void
+fmt_number(const struct param *p, uint64_t u, char *out, size_t outsz)
+{
+	if (p->type == P_SIZE)
+		str_fmt_size(out, outsz, u);
+	else if (p->type == P_DURATION && u != 0)
+		str_fmt_duration(out, outsz, u);
+	else
+		(void)snprintf(out, outsz, "%llu", (unsigned long long)u);
+}
+
+static void
+print_str(const struct config *c, const struct param *p, FILE *f)
+{
+	fprintf(f, "%s = %s\n", p->name, *cstr_field(c, p));
+}
+
+/* Like doveconf: passwords are not printed. */
+static void
+print_uri(const struct config *c, const struct param *p, FILE *f)
+{
+	char uri[1024];
+
+	config_uri_masked(*cstr_field(c, p), uri, sizeof(uri));
+	fprintf(f, "%s = %s\n", p->name, uri);
+}
+
+static void
+print_number(const struct config *c, const struct param *p, FILE *f)
+{
+	char tmp[64];
+
+	fmt_number(p, *(const uint64_t *)cfield(c, p), tmp, sizeof(tmp));
+	fprintf(f, "%s = %s\n", p->name, tmp);
+}
+
+static void
+print_bool(const struct config *c, const struct param *p, FILE *f)
+{
+	fprintf(f, "%s = %s\n", p->name,
+	    *(const bool *)cfield(c, p) ? "yes" : "no");
+}
+
+static void
+print_enum(const struct config *c, const struct param *p, FILE *f)
+{
+	fprintf(f, "%s = %s\n", p->name,
+	    p->names[*(const int *)cfield(c, p)]);
+}
+
+static void
+print_netlist(const struct config *c, const struct param *p, FILE *f)
+{
+	const struct netlist *l = cfield(c, p);
+	char pfx[NET_ADDRSTRLEN];
+	size_t i;
+
+	fprintf(f, "%s =", p->name);
+	for (i = 0; i < l->n; i++) {
+		net_prefix_format(&l->v[i], pfx, sizeof(pfx));
+		fprintf(f, "%s%s", i == 0 ? " " : ", ", pfx);
+	}
+	fputc('\n', f);
+}
+
+static void
+print_listen(const struct config *c, const struct param *p, FILE *f)
+{
+	size_t i;
+
+	(void)p;
+	for (i = 0; i < c->nlisten; i++) {
+		const struct listen_cfg *l = &c->listen[i];
+		bool v6 = strchr(l->host, ':') != NULL;
+
+		fprintf(f, "listen = %s%s%s:%u %s%s\n", v6 ? "[" : "",
+		    l->host, v6 ? "]" : "", (unsigned)l->port,
+		    role_names[l->role], l->gate_connect ? " gate=connect" : "");
+	}
+}
+
+static void
+print_transport(const struct config *c, const struct param *p, FILE *f)
+{
+	size_t i;
+
+	(void)p;
+	for (i = 0; i < c->ntransport; i++) {
+		const struct transport_cfg *t = &c->transport[i];
+		bool v6 = strchr(t->host, ':') != NULL;
+
+		fprintf(f, "transport %s = %s%s%s:%u\n", t->domain,
+		    v6 ? "[" : "", t->host, v6 ? "]" : "", (unsigned)t->port);
+	}
+}
+
+static const struct ptype_ops {
+	int	(*parse)(struct config *, struct pstate *,
+		    const struct param *, const char *);
+	void	(*release)(struct config *, const struct param *);
+	void	(*print)(const struct config *, const struct param *,
+		    FILE *);
+} types[] = {
+	[P_STRING] = { parse_string, release_str, print_str },
+	[P_PATH] = { parse_path, release_str, print_str },
+	[P_HOSTNAME] = { parse_hostname, release_str, print_str },
+	[P_USER] = { parse_user, release_str, print_str },
+	[P_SIZE] = { parse_size, release_none, print_number },
+	[P_DURATION] = { parse_duration, release_none, print_number },
+	[P_UINT] = { parse_uint, release_none, print_number },
+	[P_BOOL] = { parse_bool, release_none, print_bool },
+	[P_ENUM] = { parse_enum_value, release_none, print_enum },
+	[P_NETLIST] = { parse_netlist, release_netlist, print_netlist },
+	[P_LISTEN] = { parse_listen_value, release_listen, print_listen },
+	[P_TRANSPORT] = { parse_transport_value, release_transport,
+	    print_transport },
+	[P_RELAYHOST] = { parse_relayhost, release_str, print_str },
+	[P_DNS] = { parse_dns, release_str, print_str },
+	[P_STORE] = { parse_store, release_str, print_uri },
+	[P_RELAY_STORE] = { parse_relay_store, release_str, print_uri },
+	[P_ADDRESS] = { parse_address, release_str, print_str },
+};
+_Static_assert(nitems(types) == P_NTYPES, "every type has its operations");
+
 static int
 set_value(struct config *c, struct pstate *ps, const struct param *p,
     const char *v)
 {
-	struct buf exp;
-	uint64_t u;
-	const char *err;
-	int e;
-
-	switch (p->type) {
-	case P_STRING:
-		set_str(c, p, v);
-		return 0;
-	case P_PATH:
-		if (*v != '\0' && *v != '/') {
-			perr(ps, "bad value for '%s': '%s' (expected an "
-			    "absolute path)", p->name, v);
-			return -1;
-		}
-		if (strlen(v) >= PATH_MAX - 256) {
-			perr(ps, "bad value for '%s': path too long",
-			    p->name);
-			return -1;
-		}
-		set_str(c, p, v);
-		return 0;
-	case P_HOSTNAME:
-		if (*v != '\0' &&
-		    addr_domain_check(v, strlen(v), 0, &err) == -1) {
-			perr(ps, "bad value for '%s': '%s' (%s)", p->name, v,
-			    err);
-			return -1;
-		}
-		set_str(c, p, v);
-		str_lower(*str_field(c, p));
-		return 0;
-	case P_USER:
-		if (strspn(v, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(v) ||
-		    strlen(v) > 32 || v[0] == '-') {
-			perr(ps, "bad value for '%s': '%s' (expected a user "
-			    "name)", p->name, v);
-			return -1;
-		}
-		set_str(c, p, v);
-		return 0;
-	case P_SIZE:
-		if (str_parse_size(v, &u) == -1 || u < p->min || u > p->max) {
-			char lo[32], hi[32];
-
-			str_fmt_size(lo, sizeof(lo), p->min);
-			str_fmt_size(hi, sizeof(hi), p->max);
-			perr(ps, "bad value for '%s': '%s' (expected a size "
-			    "from %s to %s, like 512K or 10M)", p->name, v,
-			    lo, hi);
-			return -1;
-		}
-		*u64_field(c, p) = u;
-		return 0;
-	case P_DURATION:
-		if (str_parse_duration(v, &u) == -1 || u < p->min ||
-		    u > p->max) {
-			char lo[32], hi[32];
-
-			str_fmt_duration(lo, sizeof(lo), p->min);
-			str_fmt_duration(hi, sizeof(hi), p->max);
-			perr(ps, "bad value for '%s': '%s' (expected a "
-			    "duration from %s to %s, like 30s, 90m, 4h or "
-			    "5d)", p->name, v, lo, hi);
-			return -1;
-		}
-		*u64_field(c, p) = u;
-		return 0;
-	case P_UINT:
-		if (str_to_uint(v, p->min, p->max, &u) == -1) {
-			perr(ps, "bad value for '%s': '%s' (expected a whole "
-			    "number from %llu to %llu)", p->name, v,
-			    (unsigned long long)p->min,
-			    (unsigned long long)p->max);
-			return -1;
-		}
-		*u64_field(c, p) = u;
-		return 0;
-	case P_BOOL:
-		if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0) {
-			*(bool *)(void *)((char *)c + p->off) =
-			    strcmp(v, "yes") == 0;
-			return 0;
-		}
-		perr(ps, "bad value for '%s': '%s' (expected yes or no)",
-		    p->name, v);
-		return -1;
-	case P_ENUM:
-		e = parse_enum(p->names, v);
-		if (e >= 0) {
-			*(int *)(void *)((char *)c + p->off) = e;
-			return 0;
-		}
-		buf_init(&exp, 256);
-		enum_expected(p->names, &exp);
-		perr(ps, "bad value for '%s': '%s' (expected %s)", p->name, v,
-		    buf_cstr(&exp));
-		buf_free(&exp);
-		return -1;
-	case P_NETLIST: {
-		struct netlist *l = (void *)((char *)c + p->off);
-
-		netlist_free(l);
-		if (for_each_item(v, add_prefix, l) == -1) {
-			perr(ps, "bad value for '%s': '%s' (expected IP "
-			    "addresses or networks like 192.0.2.0/24, "
-			    "2001:db8::/32, separated by commas)", p->name,
-			    v);
-			return -1;
-		}
-		return 0;
-	}
-	case P_DNS:
-		if (for_each_item(v, check_dns_item, NULL) == -1) {
-			perr(ps, "bad value for '%s': '%s' (expected IP "
-			    "addresses with optional ports, like 127.0.0.1, "
-			    "127.0.0.1:5353 or [::1]:53)", p->name, v);
-			return -1;
-		}
-		set_str(c, p, v);
-		return 0;
-	case P_RELAYHOST:
-		if (check_relayhost(v) == -1) {
-			perr(ps, "bad value for '%s': '%s' (expected HOST, "
-			    "HOST:PORT or [HOST]:PORT)", p->name, v);
-			return -1;
-		}
-		set_str(c, p, v);
-		return 0;
-	case P_STORE:
-		if (strncmp(v, "postgres", 8) == 0) {
-			if (config_postgresql_uri(v, &err) == -1) {
-				perr(ps, "bad value for '%s': %s (expected "
-				    "postgresql://[USER[:PASSWORD]@]HOST"
-				    "[:PORT]/DBNAME[?OPTIONS])", p->name, err);
-				return -1;
-			}
-			set_str(c, p, v);
-			return 0;
-		}
-		if (strcmp(v, "sqlite") == 0 ||
-		    (strncmp(v, "sqlite:", 7) == 0 && v[7] == '/')) {
-			set_str(c, p, v);
-			return 0;
-		}
-		perr(ps, "bad value for '%s': '%s' (expected sqlite, "
-		    "sqlite:/PATH or postgresql://...)", p->name, v);
-		return -1;
-	case P_RELAY_STORE: {
-		struct redis_uri ru;
-
-		if (strcmp(v, "local") == 0) {
-			set_str(c, p, v);
-			return 0;
-		}
-		if (strncmp(v, "redis:", 6) == 0) {
-			if (config_redis_uri(v, &ru, &err) == -1) {
-				perr(ps, "bad value for '%s': '%s': %s "
-				    "(expected redis://HOST:PORT/DB)", p->name,
-				    v, err);
-				return -1;
-			}
-			set_str(c, p, v);
-			return 0;
-		}
-		perr(ps, "bad value for '%s': '%s' (expected local or "
-		    "redis://HOST:PORT/DB)", p->name, v);
-		return -1;
-	}
-	case P_ADDRESS: {
-		struct mailaddr a;
-
-		if (*v != '\0' &&
-		    addr_parse(v, strlen(v), 0, &a, &err) == -1) {
-			perr(ps, "bad value for '%s': '%s' (%s)", p->name, v,
-			    err);
-			return -1;
-		}
-		set_str(c, p, v);
-		str_lower(*str_field(c, p));
-		return 0;
-	}
-	case P_LISTEN:
-		return parse_listen(c, ps, v);
-	case P_TRANSPORT:
-		break;
-	}
-	return -1;
+	return types[p->type].parse(c, ps, p, v);
 }
 
 static const struct param *
@@ -908,6 +1183,58 @@ same_listen(const struct listen_cfg *x, const struct listen_cfg *y)
 	    net_addr_parse(y->host, &b) == 0 && net_addr_equal(&a, &b);
 }
 
+/* The empty hostname: this host's name when it is a domain name. */
+static void
+derive_hostname(struct config *c)
+{
+	char h[256];
+	const char *err;
+
+	free(c->hostname);
+	if (gethostname(h, sizeof(h)) == 0 &&
+	    memchr(h, '\0', sizeof(h)) != NULL &&
+	    addr_domain_check(h, strlen(h), 0, &err) == 0) {
+		c->hostname = xstrdup(h);
+		str_lower(c->hostname);
+	} else {
+		c->hostname = xstrdup("localhost");
+	}
+}
+
+/* The rules across keys, each error at the line of the key set last. */
+static void
+check_across(struct config *c, struct pstate *ps)
+{
+	size_t i, j;
+
+	if (c->retry_min > c->retry_max) {
+		ps->line = seen_line(ps, "retry_min", "retry_max");
+		perr(ps, "retry_min (%llus) is larger than retry_max (%llus)",
+		    (unsigned long long)c->retry_min,
+		    (unsigned long long)c->retry_max);
+	}
+	if (c->relay_max_message_size > c->max_message_size) {
+		ps->line = seen_line(ps, "relay_max_message_size",
+		    "max_message_size");
+		perr(ps, "relay_max_message_size is larger than "
+		    "max_message_size");
+	}
+	for (i = 0; i < c->nlisten; i++) {
+		for (j = 0; j < i; j++) {
+			if (!same_listen(&c->listen[i], &c->listen[j]))
+				continue;
+			ps->line = i < nitems(ps->listen_line) ?
+			    ps->listen_line[i] : 0;
+			perr(ps, "a second 'listen' for %s port %u (first at "
+			    "line %u)", c->listen[i].host,
+			    (unsigned)c->listen[i].port,
+			    j < nitems(ps->listen_line) ?
+			    ps->listen_line[j] : 0);
+		}
+	}
+}
+
+/* The defaults that depend on other keys, then the checks across keys. */
 static void
 derive(struct config *c, struct pstate *ps)
 {
@@ -925,53 +1252,14 @@ derive(struct config *c, struct pstate *ps)
 		free(c->tls_key);
 		c->tls_key = join_path(c->data_dir, "tls/key.pem");
 	}
-	if (*c->hostname == '\0') {
-		char h[256];
-		const char *err;
-
-		if (gethostname(h, sizeof(h)) == 0 &&
-		    memchr(h, '\0', sizeof(h)) != NULL &&
-		    addr_domain_check(h, strlen(h), 0, &err) == 0) {
-			free(c->hostname);
-			c->hostname = xstrdup(h);
-			str_lower(c->hostname);
-		} else {
-			free(c->hostname);
-			c->hostname = xstrdup("localhost");
-		}
-	}
+	if (*c->hostname == '\0')
+		derive_hostname(c);
 	if (c->nlisten == 0) {
 		ps->line = 0;
 		for (i = 0; i < nitems(default_listen); i++)
 			(void)parse_listen(c, ps, default_listen[i]);
 	}
-	if (c->retry_min > c->retry_max) {
-		ps->line = seen_line(ps, "retry_min", "retry_max");
-		perr(ps, "retry_min (%llus) is larger than retry_max (%llus)",
-		    (unsigned long long)c->retry_min,
-		    (unsigned long long)c->retry_max);
-	}
-	if (c->relay_max_message_size > c->max_message_size) {
-		ps->line = seen_line(ps, "relay_max_message_size",
-		    "max_message_size");
-		perr(ps, "relay_max_message_size is larger than "
-		    "max_message_size");
-	}
-	for (i = 0; i < c->nlisten; i++) {
-		size_t j;
-
-		for (j = 0; j < i; j++) {
-			if (!same_listen(&c->listen[i], &c->listen[j]))
-				continue;
-			ps->line = i < nitems(ps->listen_line) ?
-			    ps->listen_line[i] : 0;
-			perr(ps, "a second 'listen' for %s port %u (first at "
-			    "line %u)", c->listen[i].host,
-			    (unsigned)c->listen[i].port,
-			    j < nitems(ps->listen_line) ?
-			    ps->listen_line[j] : 0);
-		}
-	}
+	check_across(c, ps);
 }
 
 struct config *
@@ -1063,102 +1351,10 @@ config_free(struct config **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
-	for (i = 0; i < nitems(params); i++) {
-		switch (params[i].type) {
-		case P_STRING: case P_PATH: case P_HOSTNAME: case P_USER:
-		case P_RELAYHOST: case P_DNS: case P_STORE: case P_RELAY_STORE:
-		case P_ADDRESS:
-			free(*str_field(c, &params[i]));
-			break;
-		case P_NETLIST:
-			netlist_free((void *)((char *)c + params[i].off));
-			break;
-		default:
-			break;
-		}
-	}
-	free(c->listen);
-	free(c->transport);
+	for (i = 0; i < nitems(params); i++)
+		types[params[i].type].release(c, &params[i]);
 	free(c->path);
 	free(c);
-}
-
-static void
-print_param(const struct config *cc, const struct param *p, FILE *f)
-{
-	struct config *c = (struct config *)(uintptr_t)cc;
-	char tmp[64];
-	size_t i;
-
-	switch (p->type) {
-	case P_STRING: case P_PATH: case P_HOSTNAME: case P_USER:
-	case P_RELAYHOST: case P_DNS: case P_ADDRESS:
-		fprintf(f, "%s = %s\n", p->name, *str_field(c, p));
-		break;
-	case P_STORE: case P_RELAY_STORE: {
-		/* Like doveconf: passwords are not printed. */
-		char uri[1024];
-
-		config_uri_masked(*str_field(c, p), uri, sizeof(uri));
-		fprintf(f, "%s = %s\n", p->name, uri);
-		break;
-	}
-	case P_SIZE:
-		str_fmt_size(tmp, sizeof(tmp), *u64_field(c, p));
-		fprintf(f, "%s = %s\n", p->name, tmp);
-		break;
-	case P_DURATION:
-		str_fmt_duration(tmp, sizeof(tmp), *u64_field(c, p));
-		fprintf(f, "%s = %s\n", p->name,
-		    *u64_field(c, p) == 0 ? "0" : tmp);
-		break;
-	case P_UINT:
-		fprintf(f, "%s = %llu\n", p->name,
-		    (unsigned long long)*u64_field(c, p));
-		break;
-	case P_BOOL:
-		fprintf(f, "%s = %s\n", p->name,
-		    *(bool *)(void *)((char *)c + p->off) ? "yes" : "no");
-		break;
-	case P_ENUM:
-		fprintf(f, "%s = %s\n", p->name,
-		    p->names[*(int *)(void *)((char *)c + p->off)]);
-		break;
-	case P_NETLIST: {
-		const struct netlist *l = (void *)((char *)c + p->off);
-
-		fprintf(f, "%s =", p->name);
-		for (i = 0; i < l->n; i++) {
-			char pfx[NET_ADDRSTRLEN];
-
-			net_prefix_format(&l->v[i], pfx, sizeof(pfx));
-			fprintf(f, "%s%s", i == 0 ? " " : ", ", pfx);
-		}
-		fputc('\n', f);
-		break;
-	}
-	case P_LISTEN:
-		for (i = 0; i < c->nlisten; i++) {
-			const struct listen_cfg *l = &c->listen[i];
-			bool v6 = strchr(l->host, ':') != NULL;
-
-			fprintf(f, "listen = %s%s%s:%u %s%s\n", v6 ? "[" : "",
-			    l->host, v6 ? "]" : "", (unsigned)l->port,
-			    role_names[l->role],
-			    l->gate_connect ? " gate=connect" : "");
-		}
-		break;
-	case P_TRANSPORT:
-		for (i = 0; i < c->ntransport; i++) {
-			const struct transport_cfg *t = &c->transport[i];
-			bool v6 = strchr(t->host, ':') != NULL;
-
-			fprintf(f, "transport %s = %s%s%s:%u\n", t->domain,
-			    v6 ? "[" : "", t->host, v6 ? "]" : "",
-			    (unsigned)t->port);
-		}
-		break;
-	}
 }
 
 void
@@ -1167,7 +1363,35 @@ config_print(const struct config *c, FILE *f)
 	size_t i;
 
 	for (i = 0; i < nitems(params); i++)
-		print_param(c, &params[i], f);
+		types[params[i].type].print(c, &params[i], f);
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < nitems(params) ? params[i].name : NULL;
+}
+
+const char *
+config_key_default(const char *key)
+{
+	const struct param *p = find_param(key);
+
+	return p != NULL ? p->def : NULL;
+}
+
+bool
+config_key_range(const char *key, char *lo, size_t losz, char *hi,
+    size_t hisz)
+{
+	const struct param *p = find_param(key);
+
+	if (p == NULL || (p->type != P_SIZE && p->type != P_DURATION &&
+	    p->type != P_UINT))
+		return false;
+	fmt_number(p, p->min, lo, losz);
+	fmt_number(p, p->max, hi, hisz);
+	return true;
 }
 
 const char *

@@ -124,8 +124,8 @@ struct redis_uri {
 int	config_redis_uri(const char *uri, struct redis_uri *out,
 	    const char **error_r);
 /* Whether URI is a PostgreSQL connection URI libpq accepts: 0, or -1
-   with *ERROR_R (static). */
-int	config_postgresql_uri(const char *uri, const char **error_r);
+   with the reason in the caller's ERR (ERRSZ bytes; 256 is enough). */
+int	config_postgresql_uri(const char *uri, char *err, size_t errsz);
 /* URI with any password replaced by "***", into OUT. */
 void	config_uri_masked(const char *uri, char *out, size_t outsz);
 
@@ -138,6 +138,18 @@ struct config *config_load(const char *path, struct strlist *errors);
 void	config_free(struct config **);
 /* Writes the effective configuration, every key, to F. */
 void	config_print(const struct config *, FILE *);
+/* The table of keys, read by `popgate init` for the values it writes and
+   by the test that holds docs/popgate.conf.5 to it. The name of key I in
+   the table's order, NULL past the last. */
+const char *config_key_name(size_t i);
+/* KEY's default as it would be written in the file ("" when empty),
+   borrowed from the table; NULL for an unknown key and for listen and
+   transport, which have none. */
+const char *config_key_default(const char *key);
+/* Whether KEY is a number, size or duration; then its lowest and
+   highest value, as the file would write them, into LO and HI. */
+bool	config_key_range(const char *key, char *lo, size_t losz, char *hi,
+	    size_t hisz);
 /* The path the CLI uses: EXPLICIT, else $POPGATE_CONFIG, else the
    default. Borrowed. */
 const char *config_default_path(const char *explicit_path);

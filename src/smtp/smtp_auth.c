@@ -50,7 +50,7 @@ auth_failed_reply(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
+	smtp_reply_id(s, REPLY_AUTH_INVALID);
 	if (++s->auth_failures >= SMTP_AUTH_MAX_FAILURES) {
 		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
 		smtp_close(s, "too many failed logins");
@@ -98,7 +98,7 @@ auth_done(void *arg)
 		    s->conn->peer_str, j->l.mbox.suspended ?
 		    " note=\"customer suspended: relaying will be refused\"" :
 		    "");
-		smtp_reply(s, 235, "2.7.0", "Authentication successful");
+		smtp_reply_id(s, REPLY_AUTH_OK);
 	} else if (j->l.result == 0) {
 		log_info("sess=%s smtp auth-failed user=%s client=%s",
 		    s->conn->id, j->l.user, s->conn->peer_str);
@@ -108,8 +108,7 @@ auth_done(void *arg)
 	} else {
 		log_error("sess=%s smtp auth user=%s: %s", s->conn->id,
 		    j->l.user, j->l.error);
-		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure, "
-		    "try again later");
+		smtp_reply_id(s, REPLY_AUTH_TEMP);
 	}
 	auth_release(j);
 	smtp_resume(s);
@@ -150,7 +149,7 @@ plain(struct smtp_session *s, const char *b64, size_t len)
 	const char *err;
 
 	if (sasl_plain_decode(b64, len, user, pass, &err) == -1) {
-		smtp_reply_error(s, REPLY_AUTH_BAD, err);
+		smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 		return;
 	}
 	login(s, user, pass);
@@ -167,7 +166,7 @@ smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 	s->sasl = SASL_NONE;
 	s->lr.max = SMTP_LINE_MAX;
 	if (len == 1 && line[0] == '*') {
-		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
+		smtp_reply_id(s, REPLY_AUTH_CANCELLED);
 		return;
 	}
 	switch (step) {
@@ -177,17 +176,17 @@ smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 	case SASL_LOGIN_USER:
 		if (sasl_login_decode(line, len, s->sasl_user,
 		    sizeof(s->sasl_user), &err) == -1) {
-			smtp_reply_error(s, REPLY_AUTH_BAD, err);
+			smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 			return;
 		}
-		smtp_reply(s, 334, "", "UGFzc3dvcmQ6");	/* "Password:" */
+		smtp_reply_id(s, REPLY_AUTH_PASSWORD);
 		s->sasl = SASL_LOGIN_PASS;
 		s->lr.max = SMTP_SASL_MAX;
 		break;
 	case SASL_LOGIN_PASS:
 		if (sasl_login_decode(line, len, pass, sizeof(pass), &err) ==
 		    -1) {
-			smtp_reply_error(s, REPLY_AUTH_BAD, err);
+			smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 			return;
 		}
 		login(s, s->sasl_user, pass);
@@ -207,8 +206,7 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (!smtp_auth_offered(s)) {
-		smtp_reply(s, 538, "5.7.11", "Encryption required for "
-		    "requested authentication mechanism");
+		smtp_reply_id(s, REPLY_AUTH_ENCRYPT);
 		return;
 	}
 	s->auth_started_ms = clock_mono_ms();
@@ -222,7 +220,7 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 			plain(s, ir, irlen);
 			return;
 		}
-		smtp_reply(s, 334, "", "%s", "");
+		smtp_reply_id(s, REPLY_AUTH_CHALLENGE);
 		s->sasl = SASL_PLAIN;
 	} else if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
 		if (ir != NULL) {
@@ -230,13 +228,13 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 
 			if (sasl_login_decode(ir, irlen, s->sasl_user,
 			    sizeof(s->sasl_user), &err) == -1) {
-				smtp_reply_error(s, REPLY_AUTH_BAD, err);
+				smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 				return;
 			}
-			smtp_reply(s, 334, "", "UGFzc3dvcmQ6");
+			smtp_reply_id(s, REPLY_AUTH_PASSWORD);
 			s->sasl = SASL_LOGIN_PASS;
 		} else {
-			smtp_reply(s, 334, "", "VXNlcm5hbWU6"); /* Username: */
+			smtp_reply_id(s, REPLY_AUTH_USERNAME);
 			s->sasl = SASL_LOGIN_USER;
 		}
 	} else {

@@ -125,7 +125,7 @@ skip_prefix(const char *arg, size_t len, const char *prefix, size_t *off)
 
 int
 smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
-    enum reply_id *reply_r, const char **detail_r)
+    enum reply_text_id *reply_r, const char **detail_r)
 {
 	const char *p, *end = arg + len, *err;
 	struct param pm;
@@ -213,7 +213,8 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 
 int
 smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
-    struct smtp_rcpt_args *rc, enum reply_id *reply_r, const char **detail_r)
+    struct smtp_rcpt_args *rc, enum reply_text_id *reply_r,
+    const char **detail_r)
 {
 	const char *p, *end = arg + len, *err;
 	struct param pm;

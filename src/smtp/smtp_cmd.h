@@ -68,11 +68,11 @@ enum smtp_verb smtp_cmd_verb(const char *line, size_t len,
    REPLY_BAD_SENDER_ADDR or REPLY_PARAM_UNKNOWN) and *DETAIL_R. UTF8_OK: the
    server offers SMTPUTF8. */
 int	smtp_parse_mail(const char *arg, size_t len,
-	    struct smtp_mail_args *, enum reply_id *reply_r,
+	    struct smtp_mail_args *, enum reply_text_id *reply_r,
 	    const char **detail_r);
 /* "TO:<path> [params]"; SMTPUTF8 is the transaction's flag. */
 int	smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
-	    struct smtp_rcpt_args *, enum reply_id *reply_r,
+	    struct smtp_rcpt_args *, enum reply_text_id *reply_r,
 	    const char **detail_r);
 /* "SIZE [LAST]" of RFC 3030 BDAT. 0 or -1. */
 int	smtp_parse_bdat(const char *arg, size_t len, uint64_t *size_r,

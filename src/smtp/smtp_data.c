@@ -356,16 +356,15 @@ deliver_done(void *arg)
 		smtp_reply(s, j->verdict.code, j->verdict.esc, "%s",
 		    j->verdict.text);
 	} else if (j->err == 0) {
-		(void)str_fmt(res, sizeof(res), "250 2.0.0 Ok: queued as %s",
-		    j->id);
+		(void)reply_line_text(res, sizeof(res), REPLY_QUEUED, j->id);
 		log_results(s, j, res);
-		smtp_reply_id(s, REPLY_QUEUED, j->id);
+		smtp_reply_text(s, REPLY_QUEUED, j->id);
 		s->nmsgs++;
 		if (j->queued && s->srv->d.queued != NULL)
 			s->srv->d.queued(s->srv->d.queued_arg, j->env.id);
 	} else if (j->err == EDQUOT) {
 		log_results(s, j, "452 4.2.2 mailbox full");
-		smtp_reply_id(s, REPLY_OVER_QUOTA, j->failed);
+		smtp_reply_text(s, REPLY_OVER_QUOTA, j->failed);
 	} else if (fs_errno_is_full(j->err)) {
 		log_error("sess=%s qid=%s disk full delivering to <%s>",
 		    s->conn->id, j->id, j->failed);
@@ -451,7 +450,6 @@ static void
 message_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	enum reply_id rid;
 
 	if (tx->nrelayed > 0 && (tx->flags & TX_HDRBIG) &&
 	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
@@ -466,24 +464,21 @@ message_end(struct smtp_session *s)
 	}
 	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
 	    tx->body.err != 0) {
-		rid = tx->flags & TX_BARE ? REPLY_DATA_BARE :
-		    tx->flags & TX_LONG ? REPLY_DATA_LONG_LINE :
-		    tx->flags & TX_TOOBIG ? REPLY_MSG_TOO_BIG : REPLY_LOCAL_ERROR;
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> size=%llu reason=%s", s->conn->id, tx->id,
 		    s->conn->peer_str, tx->sender,
 		    (unsigned long long)tx->size,
-		    rid == REPLY_DATA_BARE ? "bare-cr-lf" : rid == REPLY_DATA_LONG_LINE ?
-		    "line-too-long" : rid == REPLY_MSG_TOO_BIG ? "too-big" :
+		    tx->flags & TX_BARE ? "bare-cr-lf" : tx->flags & TX_LONG ?
+		    "line-too-long" : tx->flags & TX_TOOBIG ? "too-big" :
 		    "spool-error");
-		if (rid == REPLY_MSG_TOO_BIG)
-			smtp_reply_id(s, rid,
-			    (unsigned long long)tx->max_size);
-		else if (rid == REPLY_LOCAL_ERROR)
+		if (tx->flags & (TX_BARE | TX_LONG))
+			smtp_reply_error(s, tx->flags & TX_BARE ?
+			    REPLY_DATA_BARE : REPLY_DATA_LONG_LINE);
+		else if (tx->flags & TX_TOOBIG)
+			smtp_reply_num(s, REPLY_MSG_TOO_BIG, tx->max_size);
+		else
 			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
 			    REPLY_DISK_FULL : REPLY_LOCAL_ERROR);
-		else
-			smtp_reply_error(s, rid);
 		smtp_tx_free(&s->tx);
 		if (s->state != SS_CLOSING)
 			smtp_enter_state(s, SS_READY);
@@ -515,7 +510,7 @@ smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 	if (smtp_parse_bdat(arg, len, &size, &last) == -1) {
 		/* RFC 3030 section 2: the chunk that follows cannot be
 		   found any more; the session cannot go on. */
-		smtp_reply_error(s, REPLY_SYNTAX, "BDAT needs SIZE [LAST]");
+		smtp_reply_error_text(s, REPLY_SYNTAX, "BDAT needs SIZE [LAST]");
 		smtp_close(s, "bad BDAT");
 		return;
 	}
@@ -536,7 +531,7 @@ chunk_end(struct smtp_session *s)
 
 	if (!tx->bdat_last) {
 		smtp_enter_state(s, SS_RCPT);
-		smtp_reply_id(s, REPLY_BDAT_OK, (unsigned long long)tx->bdat_total);
+		smtp_reply_num(s, REPLY_BDAT_OK, tx->bdat_total);
 		return;
 	}
 	if (tx->bp.pending_cr) {

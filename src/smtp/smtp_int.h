@@ -123,12 +123,24 @@ struct smtp_session {
 	LIST_ENTRY(smtp_session) entry;	/* in the server's sessions */
 };
 
-/* smtp_server.c: output and session life. */
+/* smtp_server.c: output and session life. Every reply of the server's
+   own is an entry of src/core/reply.c, sent by the helper of its kind;
+   the compiler checks the id and the value. */
+void	smtp_reply_id(struct smtp_session *, enum reply_id);
+/* A reply carrying the text VALUE (borrowed for the call). */
+void	smtp_reply_text(struct smtp_session *, enum reply_text_id,
+	    const char *value);
+void	smtp_reply_num(struct smtp_session *, enum reply_num_id,
+	    uint64_t value);
+/* A negative reply caused by the client: counts towards max_errors (and
+   closes the session at the limit). */
+void	smtp_reply_error(struct smtp_session *, enum reply_id);
+void	smtp_reply_error_text(struct smtp_session *, enum reply_text_id,
+	    const char *value);
+/* A reply whose code and text are data from elsewhere (a relay rule's
+   verdict, policy/): FMT is a literal at the call site. */
 void	smtp_reply(struct smtp_session *, int code, const char *esc,
 	    const char *fmt, ...) PRINTFLIKE(4, 5);
-void	smtp_reply_id(struct smtp_session *, enum reply_id, ...);
-/* A negative reply caused by the client: counts towards max_errors. */
-void	smtp_reply_error(struct smtp_session *, enum reply_id, ...);
 void	smtp_enter_state(struct smtp_session *, enum smtp_state);
 /* Flushes the output and closes. */
 void	smtp_close(struct smtp_session *, const char *why);

@@ -142,62 +142,84 @@ write_line(struct smtp_session *s, const char *text, size_t len)
 	(void)evbuffer_add(out, "\r\n", 2);
 }
 
+/* Sends LINE (LEN octets, no CRLF) as a reply and traces it. */
 static void
-vreply(struct smtp_session *s, int code, const char *esc, const char *fmt,
-    va_list ap)
+send_reply(struct smtp_session *s, const char *line, size_t len)
 {
-	char line[SMTP_LINE_MAX + 64];
-	int n, m;
-
-	n = snprintf(line, sizeof(line), "%d %s%s", code, esc,
-	    *esc != '\0' ? " " : "");
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-#pragma GCC diagnostic pop
-	if (m < 0)
-		m = 0;
-	if ((size_t)(n + m) >= sizeof(line))
-		m = (int)(sizeof(line) - (size_t)n - 1);
-	write_line(s, line, (size_t)(n + m));
-	log_debug("sess=%s smtp reply \"%.*s\"", s->conn->id, n + m, line);
+	write_line(s, line, len);
+	log_debug("sess=%s smtp reply \"%.*s\"", s->conn->id, (int)len, line);
 }
 
-void
-smtp_reply(struct smtp_session *s, int code, const char *esc,
-    const char *fmt, ...)
+/* A negative reply caused by the client counts towards max_errors. */
+static void
+count_error(struct smtp_session *s)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreply(s, code, esc, fmt, ap);
-	va_end(ap);
-}
-
-void
-smtp_reply_id(struct smtp_session *s, enum reply_id id, ...)
-{
-	va_list ap;
-
-	va_start(ap, id);
-	vreply(s, replies[id].code, replies[id].esc, replies[id].text, ap);
-	va_end(ap);
-}
-
-void
-smtp_reply_error(struct smtp_session *s, enum reply_id id, ...)
-{
-	va_list ap;
-
-	va_start(ap, id);
-	vreply(s, replies[id].code, replies[id].esc, replies[id].text, ap);
-	va_end(ap);
 	if (++s->errors >= s->cfg->max_errors) {
 		log_warn("sess=%s smtp too-many-errors client=%s errors=%u",
 		    s->conn->id, s->conn->peer_str, s->errors);
 		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
 		smtp_close(s, "too many errors");
 	}
+}
+
+void
+smtp_reply(struct smtp_session *s, int code, const char *esc,
+    const char *fmt, ...)
+{
+	char line[SMTP_LINE_MAX + 64];
+	va_list ap;
+	int n, m;
+
+	n = snprintf(line, sizeof(line), "%d %s%s", code, esc,
+	    *esc != '\0' ? " " : "");
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	if ((size_t)(n + m) >= sizeof(line))
+		m = (int)(sizeof(line) - (size_t)n - 1);
+	send_reply(s, line, (size_t)(n + m));
+}
+
+void
+smtp_reply_id(struct smtp_session *s, enum reply_id id)
+{
+	char line[SMTP_LINE_MAX + 64];
+
+	send_reply(s, line, reply_line(line, sizeof(line), id));
+}
+
+void
+smtp_reply_text(struct smtp_session *s, enum reply_text_id id,
+    const char *value)
+{
+	char line[SMTP_LINE_MAX + 64];
+
+	send_reply(s, line, reply_line_text(line, sizeof(line), id, value));
+}
+
+void
+smtp_reply_num(struct smtp_session *s, enum reply_num_id id, uint64_t value)
+{
+	char line[SMTP_LINE_MAX + 64];
+
+	send_reply(s, line, reply_line_num(line, sizeof(line), id, value));
+}
+
+void
+smtp_reply_error(struct smtp_session *s, enum reply_id id)
+{
+	smtp_reply_id(s, id);
+	count_error(s);
+}
+
+void
+smtp_reply_error_text(struct smtp_session *s, enum reply_text_id id,
+    const char *value)
+{
+	smtp_reply_text(s, id, value);
+	count_error(s);
 }
 
 static void
@@ -240,7 +262,7 @@ dispatch(struct smtp_session *s)
 		return;
 	}
 	if ((cmd->flags & CMD_NOARG) && arglen > 0) {
-		smtp_reply_error(s, REPLY_SYNTAX, "no arguments allowed");
+		smtp_reply_error_text(s, REPLY_SYNTAX, "no arguments allowed");
 		return;
 	}
 	cmd->fn(s, arg, arglen);
@@ -425,14 +447,13 @@ pre_greet_done(struct smtp_session *s)
 	    !s->ip_authorized) {
 		/* SPEC 2: the original relay-host behaviour; closed, but only
 		   for now, when the relay table could not be asked. */
-		enum reply_id id = s->ip_authz_failed ? REPLY_GATE_TEMP :
-		    REPLY_GATE;
+		enum reply_text_id id = s->ip_authz_failed ?
+		    REPLY_GATE_TEMP : REPLY_GATE;
 
 		log_info("sess=%s smtp gate-refused client=%s rule=%s",
 		    s->conn->id, s->conn->peer_str, s->ip_authz_failed ?
 		    "temporary-failure" : "authorized");
-		smtp_reply(s, replies[id].code, replies[id].esc, "%s %s",
-		    s->cfg->hostname, replies[id].text);
+		smtp_reply_text(s, id, s->cfg->hostname);
 		smtp_close(s, "gate=connect");
 		return;
 	}

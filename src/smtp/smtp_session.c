@@ -98,9 +98,7 @@ smtp_tx_free(struct smtp_tx **txp)
 void
 smtp_greet(struct smtp_session *s)
 {
-	/* RFC 5321 4.3.1: "220 domain text"; no enhanced code can come
-	   before the domain. */
-	smtp_reply(s, 220, "", "%s ESMTP popgate", s->cfg->hostname);
+	smtp_reply_text(s, REPLY_GREETING, s->cfg->hostname);
 	smtp_enter_state(s, SS_HELO);
 }
 
@@ -110,7 +108,7 @@ set_helo(struct smtp_session *s, const char *arg, size_t len)
 	const char *err;
 
 	if (smtp_parse_helo(arg, len, &err) == -1) {
-		smtp_reply_error(s, REPLY_SYNTAX, err);
+		smtp_reply_error_text(s, REPLY_SYNTAX, err);
 		return false;
 	}
 	(void)str_ncopy(s->helo, arg, len, sizeof(s->helo));
@@ -125,7 +123,7 @@ cmd_helo(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	s->esmtp = false;
 	smtp_enter_state(s, SS_READY);
-	smtp_reply(s, 250, "", "%s", s->cfg->hostname);
+	smtp_reply_text(s, REPLY_HELO, s->cfg->hostname);
 }
 
 bool
@@ -178,7 +176,7 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct smtp_mail_args m;
 	struct smtp_tx *tx;
-	enum reply_id rid;
+	enum reply_text_id rid;
 	const char *detail;
 
 	if (s->conn->lc->role != ROLE_SMTP && !s->rs.authenticated) {
@@ -188,17 +186,16 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (smtp_parse_mail(arg, len, &m, &rid, &detail) == -1) {
-		smtp_reply_error(s, rid, detail);
+		smtp_reply_error_text(s, rid, detail);
 		return;
 	}
 	if (m.body == BODY_BINARYMIME) {
-		smtp_reply_error(s, REPLY_PARAM_UNKNOWN, "BINARYMIME is not "
-		    "offered");
+		smtp_reply_error_text(s, REPLY_PARAM_UNKNOWN, "BINARYMIME is "
+		    "not offered");
 		return;
 	}
 	if (m.has_size && m.size > s->cfg->max_message_size) {
-		smtp_reply_id(s, REPLY_MSG_TOO_BIG,
-		    (unsigned long long)s->cfg->max_message_size);
+		smtp_reply_num(s, REPLY_MSG_TOO_BIG, s->cfg->max_message_size);
 		return;
 	}
 	tx = xcalloc(1, sizeof(*tx));
@@ -466,19 +463,19 @@ rcpt_done(void *arg)
 	} else if (j->full[0] != '\0') {
 		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=quota",
 		    s->conn->id, j->full);
-		smtp_reply_id(s, REPLY_OVER_QUOTA, j->full);
+		smtp_reply_text(s, REPLY_OVER_QUOTA, j->full);
 	} else if (j->r == 1) {
 		rcpt_accept(s, j);
 	} else if (!j->res.hosted) {
 		log_info("sess=%s smtp rcpt-rejected client=%s from=<%s> "
 		    "to=<%s> rule=authorized", s->conn->id, s->conn->peer_str,
 		    s->tx->sender, j->given);
-		smtp_reply_error(s, REPLY_RELAY_DENIED, j->given);
+		smtp_reply_error_text(s, REPLY_RELAY_DENIED, j->given);
 	} else {
 		log_info("sess=%s smtp rcpt-rejected client=%s to=<%s> "
 		    "rule=unknown-user", s->conn->id, s->conn->peer_str,
 		    j->given);
-		smtp_reply_error(s, REPLY_UNKNOWN_USER, j->given);
+		smtp_reply_error_text(s, REPLY_UNKNOWN_USER, j->given);
 	}
 	rcpt_release(j);
 	smtp_resume(s);
@@ -493,12 +490,12 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct smtp_rcpt_args a;
 	struct rcpt_job *j;
-	enum reply_id rid;
+	enum reply_text_id rid;
 	const char *detail;
 
 	if (smtp_parse_rcpt(arg, len, s->tx->mail.smtputf8, &a, &rid,
 	    &detail) == -1) {
-		smtp_reply_error(s, rid, detail);
+		smtp_reply_error_text(s, rid, detail);
 		return;
 	}
 	if (s->tx->rcpts.n >= s->cfg->max_recipients) {
@@ -554,7 +551,7 @@ cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	if (len == 0) {
-		smtp_reply_error(s, REPLY_SYNTAX, "VRFY needs an argument");
+		smtp_reply_error_text(s, REPLY_SYNTAX, "VRFY needs an argument");
 		return;
 	}
 	smtp_reply_id(s, REPLY_VRFY);

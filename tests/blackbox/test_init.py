@@ -212,3 +212,99 @@ def test_init_help_does_not_offer_config():
     p = run_popgate("init", "--help")
     assert p.returncode == 0
     assert "--config" not in p.stdout
+
+
+# ---- one default in three places: the table, the man page, init ----
+
+MAN_PAGE = os.path.join(harness.REPO, "docs", "popgate.conf.5")
+# Keys init writes with a value of its own, not the default: paths of
+# the instance, its listeners and demo postmaster; a --dev instance does
+# not wait for reverse DNS.
+INIT_OWN = {"hostname", "data_dir", "mail_dir", "user", "tls_cert",
+            "tls_key", "listen", "postmaster", "reverse_dns"}
+# Keys whose empty default is derived from others after reading.
+DERIVED = {"hostname", "mail_dir", "tls_cert", "tls_key"}
+
+
+def man_defaults():
+    """{key: default} from the KEYS section of popgate.conf(5): '' for
+    'Default: empty', None for 'Default: none', else the value on the
+    next line (.BR VALUE .)."""
+    lines = open(MAN_PAGE).read().split("\n")
+    start = lines.index(".SH KEYS")
+    out, key = {}, None
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        if line.startswith(".SH "):
+            break
+        m = re.match(r'\.B[IR] "([a-z0-9_]+) ', line)
+        if m and lines[i - 1] == ".TP":
+            key = m.group(1)
+            assert key not in out, f"{key} described twice"
+        elif line.startswith("Default:") and key is not None:
+            rest = line[len("Default:"):]
+            if rest.startswith(" empty"):
+                out[key] = ""
+            elif rest.startswith(" none"):
+                out[key] = None
+            else:
+                m = re.match(r"\.BR? (\S+)", lines[i + 1])
+                assert rest == "" and m, f"{key}: cannot read {line!r}"
+                out[key] = m.group(1)
+    return out
+
+
+def config_values(text):
+    """'key = value' lines as {key: value} (listen and transport left
+    out; they repeat)."""
+    out = {}
+    for line in text.splitlines():
+        line = line.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if key == "listen" or key.startswith("transport "):
+            continue
+        assert key not in out, f"{key} twice"
+        out[key] = value
+    return out
+
+
+def test_defaults_agree_in_table_man_page_and_init(init_dir):
+    """A default changed in one place only fails here: init writes the
+    man page's default for every key it does not set itself, and
+    check-config of a file without those keys (the table's defaults)
+    prints the man page's default for every key."""
+    man = man_defaults()
+    assert len(man) >= 40, f"only {len(man)} keys read from {MAN_PAGE}"
+    p, _ = init(init_dir.path)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(init_dir.path, "popgate.conf")) as f:
+        written = config_values(f.read())
+    compared = 0
+    for key, value in written.items():
+        assert key in man, f"init writes {key}, the man page lacks it"
+        if key in INIT_OWN:
+            continue
+        assert value == man[key], \
+            f"init writes {key} = {value!r}, the man page's default " \
+            f"is {man[key]!r}"
+        compared += 1
+    assert compared >= 18, f"only {compared} defaults compared"
+
+    conf = os.path.join(init_dir.path, "defaults.conf")
+    with open(conf, "w") as f:
+        f.write(f"data_dir = {init_dir.path}/data\n")
+    p = run_popgate("check-config", "-c", conf)
+    assert p.returncode == 0, p.stderr
+    table = config_values(p.stdout)
+    assert set(table) == {k for k in man if k not in
+                          ("listen", "transport")}, \
+        "check-config and the man page name different keys"
+    for key, value in table.items():
+        if key in DERIVED or key == "data_dir":
+            continue
+        assert value == man[key], \
+            f"the table's default of {key} is {value!r}, the man " \
+            f"page's {man[key]!r}"

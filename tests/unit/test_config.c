@@ -17,11 +17,14 @@
 #include "testlib.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <unistd.h>
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/net.h"
 #include "util/str.h"
 #include "util/compat.h"
@@ -1372,19 +1375,26 @@ test_redis_uri(void **state)
 static void
 test_postgresql_uri(void **state)
 {
-	const char *err = NULL;
+	char err[256] = "";
 
 	(void)state;
 	assert_int_equal(config_postgresql_uri("postgresql://u@127.0.0.1:5432/"
-	    "db", &err), 0);
+	    "db", err, sizeof(err)), 0);
 	assert_int_equal(config_postgresql_uri("postgres:///db?host=/tmp/s&"
-	    "port=5433", &err), 0);
+	    "port=5433", err, sizeof(err)), 0);
 	assert_int_equal(config_postgresql_uri("postgresql://u@h/db?"
-	    "nosuchoption=1", &err), -1);
+	    "nosuchoption=1", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nosuchoption"));
-	assert_int_equal(config_postgresql_uri("postgresql://u@h:x/db", &err),
-	    -1);
-	assert_int_equal(config_postgresql_uri("mysql://h/db", &err), -1);
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(config_postgresql_uri("postgresql://u@h:x/db", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "bad port \"x\"");
+	assert_int_equal(config_postgresql_uri("mysql://h/db", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "does not start with postgresql://");
+	/* A small buffer truncates, never overflows. */
+	assert_int_equal(config_postgresql_uri("mysql://h/db", err, 8), -1);
+	assert_string_equal(err, "does no");
 }
 
 static void
@@ -1409,6 +1419,241 @@ test_uri_masked(void **state)
 	}
 }
 
+/* ---- docs/popgate.conf.5 against the table ---- */
+
+/* The man page says, for every key, its default and range; they must be
+   the table's (config_key_default, config_key_range), so that changing
+   one without the other fails here. The page's shape: in the KEYS
+   section each key is a ".TP" followed by '.BI "KEY = " form' (or .BR;
+   'transport DOMAIN = ...'); its text holds "Default:" followed by
+   "empty ...", "none ..." or, on the next line, ".BR VALUE ." and, for
+   numbers, a line "LOW to HIGH." */
+#ifndef POPGATE_SRCDIR
+#define POPGATE_SRCDIR "."
+#endif
+#define MAN_PATH POPGATE_SRCDIR "/docs/popgate.conf.5"
+
+static struct buf man;
+
+static const char *
+man_text(void)
+{
+	if (man.data == NULL) {
+		buf_init(&man, 1024 * 1024);
+		if (fs_read_file(MAN_PATH, &man) == -1)
+			fail_msg("cannot read %s: %s", MAN_PATH,
+			    strerror(errno));
+	}
+	return buf_cstr(&man);
+}
+
+/* The line after P, or NULL at the end of the text. */
+static const char *
+next_line(const char *p)
+{
+	p = strchr(p, '\n');
+	return p != NULL ? p + 1 : NULL;
+}
+
+/* If LINE is a key heading (the line after a ".TP" in KEYS), its key
+   into KEY. */
+static bool
+heading_key(const char *line, char *key, size_t keysz)
+{
+	size_t n;
+
+	if (strncmp(line, ".BI \"", 5) != 0 && strncmp(line, ".BR \"", 5) != 0)
+		return false;
+	line += 5;
+	n = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (n == 0 || line[n] != ' ')
+		return false;
+	return str_ncopy(key, line, n, keysz) == 0;
+}
+
+/* Calls FN for every key entry of the KEYS section with the key and the
+   text from its heading to the next heading or section. */
+static void
+man_entries(void (*fn)(const char *key, const char *start, size_t len,
+    void *arg), void *arg)
+{
+	const char *p = strstr(man_text(), "\n.SH KEYS\n"), *prev = NULL,
+	    *start = NULL;
+	char key[64], cur[64];
+
+	assert_non_null(p);
+	for (p = next_line(p + 1); p != NULL; prev = p, p = next_line(p)) {
+		bool head = prev != NULL && strncmp(prev, ".TP\n", 4) == 0 &&
+		    heading_key(p, key, sizeof(key));
+		bool end = strncmp(p, ".SH ", 4) == 0;
+
+		if (start != NULL && (head || end || strncmp(p, ".SS ", 4) == 0))
+			fn(cur, start, (size_t)(prev - start), arg);
+		if (head || strncmp(p, ".SS ", 4) == 0)
+			start = NULL;
+		if (end)
+			break;
+		if (head) {
+			(void)str_copy(cur, key, sizeof(cur));
+			start = p;
+		}
+	}
+}
+
+struct man_key {
+	const char	*key;
+	bool		 found;
+	bool		 has_default;	/* else "Default: none" */
+	char		 def[64];
+	bool		 has_range;
+	char		 lo[32], hi[32];
+};
+
+/* "LOW to HIGH" at the start of LINE, ending the sentence or the line. */
+static bool
+range_line(const char *line, char *lo, size_t losz, char *hi, size_t hisz)
+{
+	static const char word[] = "0123456789KMGsmhdw";
+	size_t a = strspn(line, word), b;
+
+	if (a == 0 || strncmp(line + a, " to ", 4) != 0)
+		return false;
+	b = strspn(line + a + 4, word);
+	if (b == 0 || strchr(".,\n", line[a + 4 + b]) == NULL)
+		return false;
+	return str_ncopy(lo, line, a, losz) == 0 &&
+	    str_ncopy(hi, line + a + 4, b, hisz) == 0;
+}
+
+/* The value of "Default:" at P (just after the colon) into M. */
+static void
+default_value(const char *p, struct man_key *m)
+{
+	size_t n;
+
+	if (strncmp(p, " empty", 6) == 0) {
+		m->has_default = true;
+		m->def[0] = '\0';
+		return;
+	}
+	if (strncmp(p, " none", 5) == 0)
+		return;
+	if (*p != '\n' || (strncmp(p + 1, ".BR ", 4) != 0 &&
+	    strncmp(p + 1, ".B ", 3) != 0))
+		fail_msg("%s: cannot read 'Default:%.20s'", m->key, p);
+	p += p[3] == 'R' ? 5 : 4;
+	n = strcspn(p, " \n");
+	assert_int_equal(str_ncopy(m->def, p, n, sizeof(m->def)), 0);
+	m->has_default = true;
+}
+
+static void
+read_entry(const char *key, const char *start, size_t len, void *arg)
+{
+	struct man_key *m = arg;
+	const char *p, *end = start + len;
+
+	if (strcmp(key, m->key) != 0)
+		return;
+	if (m->found)
+		fail_msg("%s is described twice", key);
+	m->found = true;
+	for (p = start; p != NULL && p < end; p = next_line(p)) {
+		if (strncmp(p, "Default:", 8) == 0)
+			default_value(p + 8, m);
+		else if (!m->has_range)
+			m->has_range = range_line(p, m->lo, sizeof(m->lo),
+			    m->hi, sizeof(m->hi));
+	}
+}
+
+/* "man page: KEY", kept for the run. */
+static const char *
+man_test_name(const char *key)
+{
+	static char names[96][64];
+	static size_t n;
+
+	if (n == nitems(names))
+		abort();
+	(void)str_fmt(names[n], sizeof(names[n]), "man page: %s", key);
+	return names[n++];
+}
+
+static void
+test_man_key(void **state)
+{
+	const char *key = *state, *def = config_key_default(key);
+	struct man_key m;
+	char lo[32], hi[32];
+
+	memset(&m, 0, sizeof(m));
+	m.key = key;
+	man_entries(read_entry, &m);
+	if (!m.found)
+		fail_msg("%s: not described in %s", key, MAN_PATH);
+	if (def == NULL && m.has_default)
+		fail_msg("%s: the man page says 'Default: %s', the table has "
+		    "none", key, m.def);
+	if (def != NULL && !m.has_default)
+		fail_msg("%s: the man page has no default, the table '%s'",
+		    key, def);
+	if (def != NULL && strcmp(def, m.def) != 0)
+		fail_msg("%s: the man page's default is '%s', the table's "
+		    "'%s'", key, m.def, def);
+	if (config_key_range(key, lo, sizeof(lo), hi, sizeof(hi))) {
+		if (!m.has_range)
+			fail_msg("%s: the man page gives no range, the table "
+			    "%s to %s", key, lo, hi);
+		if (strcmp(lo, m.lo) != 0 || strcmp(hi, m.hi) != 0)
+			fail_msg("%s: the man page says %s to %s, the table "
+			    "%s to %s", key, m.lo, m.hi, lo, hi);
+	} else if (m.has_range) {
+		fail_msg("%s: the man page gives a range (%s to %s) the table "
+		    "does not have", key, m.lo, m.hi);
+	}
+}
+
+static void
+count_unknown(const char *key, const char *start, size_t len, void *arg)
+{
+	size_t i;
+
+	(void)start;
+	(void)len;
+	for (i = 0; config_key_name(i) != NULL; i++)
+		if (strcmp(config_key_name(i), key) == 0)
+			return;
+	print_error("%s describes '%s', which is not in the table\n", MAN_PATH,
+	    key);
+	++*(size_t *)arg;
+}
+
+static void
+count_entry(const char *key, const char *start, size_t len, void *arg)
+{
+	(void)key;
+	(void)start;
+	(void)len;
+	++*(size_t *)arg;
+}
+
+static void
+test_man_only_table_keys(void **state)
+{
+	size_t unknown = 0, n = 0;
+
+	(void)state;
+	man_entries(count_unknown, &unknown);
+	man_entries(count_entry, &n);
+	assert_int_equal(unknown, 0);
+	/* The reader above still finds the entries: not one per key would
+	   mean the page's shape changed under it. */
+	for (unknown = 0; config_key_name(unknown) != NULL; unknown++)
+		continue;
+	assert_int_equal(n, unknown);
+}
+
 int
 main(void)
 {
@@ -1428,6 +1673,11 @@ main(void)
 	ADD(bad_cases, test_bad);
 	ADD(rt_cases, test_roundtrip);
 	add_test("defaults printed, every key", test_defaults_printed, NULL);
+	for (i = 0; config_key_name(i) != NULL; i++)
+		add_test(man_test_name(config_key_name(i)), test_man_key,
+		    config_key_name(i));
+	add_test("man page: only the table's keys", test_man_only_table_keys,
+	    NULL);
 	add_test("default hostname", test_default_hostname, NULL);
 	add_test("path recorded, free NULL", test_path_recorded, NULL);
 	add_test("config_rel", test_config_rel, NULL);

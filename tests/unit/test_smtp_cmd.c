@@ -22,6 +22,9 @@
 #include "smtp/smtp_cmd.h"
 #include "util/compat.h"
 
+/* No reply: the expectation of the cases that parse. */
+#define NO_REPLY REPLY_NTEXT
+
 /* ---- helpers ---- */
 
 
@@ -150,7 +153,7 @@ struct mail_case {
 	const char		*in;
 	size_t			 len;
 	int			 r;
-	enum reply_id		 reply;		/* when r == -1 */
+	enum reply_text_id	 reply;		/* when r == -1 */
 	const char		*detail;	/* when r == -1, or NULL */
 	/* when r == 0 */
 	enum addr_path_kind	 kind;
@@ -163,7 +166,7 @@ struct mail_case {
 };
 
 #define MOK(nm, s, kd, lo, dom, hs, sz, bd, u8, env, rt)                 \
-	{ nm, s, 0, 0, REPLY_OK, NULL, kd, lo, dom, hs, sz, bd, u8, env, rt }
+	{ nm, s, 0, 0, NO_REPLY, NULL, kd, lo, dom, hs, sz, bd, u8, env, rt }
 #define MBOX(nm, s, lo, dom)                                              \
 	MOK(nm, s, ADDR_PATH_MAILBOX, lo, dom, false, 0, BODY_UNSPEC, false, \
 	    "", "")
@@ -346,7 +349,7 @@ static const struct mail_case mail_cases[] = {
 	    REPLY_SYNTAX, "bad MAIL parameter syntax", 0, NULL, NULL, false, 0,
 	    0, false, NULL, NULL },
 	{ "mail length shorter than string",
-	    "FROM:<a@example.org> SIZE=12junk", 28, 0, REPLY_OK, NULL,
+	    "FROM:<a@example.org> SIZE=12junk", 28, 0, NO_REPLY, NULL,
 	    ADDR_PATH_MAILBOX, "a", "example.org", true, 12, BODY_UNSPEC,
 	    false, "", "" },
 };
@@ -358,7 +361,7 @@ test_mail(void **state)
 	size_t n = in_len(tc->in, tc->len), i;
 	char *buf = exact(tc->in, n);
 	struct smtp_mail_args m;
-	enum reply_id rid = REPLY_OK;
+	enum reply_text_id rid = NO_REPLY;
 	const char *detail = NULL;
 	int r;
 
@@ -397,7 +400,7 @@ struct rcpt_case {
 	const char		*in;
 	bool			 smtputf8;
 	int			 r;
-	enum reply_id		 reply;
+	enum reply_text_id	 reply;
 	const char		*detail;
 	enum addr_path_kind	 kind;
 	const char		*local, *domain;
@@ -405,7 +408,7 @@ struct rcpt_case {
 };
 
 #define ROK(nm, s, u8, kd, lo, dom, nt, oc)                              \
-	{ nm, s, u8, 0, REPLY_OK, NULL, kd, lo, dom, nt, oc }
+	{ nm, s, u8, 0, NO_REPLY, NULL, kd, lo, dom, nt, oc }
 #define RBOX(nm, s, lo, dom)                                             \
 	ROK(nm, s, false, ADDR_PATH_MAILBOX, lo, dom, "", "")
 #define RBAD(nm, s, u8, rid, det)                                        \
@@ -495,7 +498,7 @@ test_rcpt(void **state)
 	size_t n = strlen(tc->in), i;
 	char *buf = exact(tc->in, n);
 	struct smtp_rcpt_args a;
-	enum reply_id rid = REPLY_OK;
+	enum reply_text_id rid = NO_REPLY;
 	const char *detail = NULL;
 	int r;
 
