@@ -155,28 +155,19 @@ unique_name(char *out, size_t outsz, const char *host, uint64_t size,
 	    (unsigned long long)vsize);
 }
 
+static int
+write_chunk(void *arg, const void *p, size_t n)
+{
+	return fs_write_all(*(int *)arg, p, n);
+}
+
 /* Writes prefix + body to FD. */
 static int
 write_msg(int fd, const struct maildir_msg *m)
 {
-	char chunk[65536];
-	uint64_t off = 0;
-	const struct spool *b = m->body;
-
 	if (fs_write_all(fd, m->prefix, m->prefix_len) == -1)
 		return -1;
-	if (b->fd == -1)
-		return fs_write_all(fd, b->mem.data, b->len);
-	while (off < b->len) {
-		size_t n = b->len - off > sizeof(chunk) ? sizeof(chunk) :
-		    (size_t)(b->len - off);
-
-		if (spool_read(b, off, chunk, n) == -1 ||
-		    fs_write_all(fd, chunk, n) == -1)
-			return -1;
-		off += n;
-	}
-	return 0;
+	return spool_copy(m->body, write_chunk, &fd);
 }
 
 /* A complete, fsynced copy at PATH. */

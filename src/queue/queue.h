@@ -70,26 +70,23 @@ int	queue_init_dirs(const char **error_r) WARN_UNUSED;
 int	queue_write(struct queue_env *env, const char *prefix,
 	    size_t prefix_len, const struct spool *body,
 	    const char **error_r) WARN_UNUSED;
-/* Reads the envelope of message ID; the message starts at *BODY_OFF and
-   is *BODY_LEN octets (LF line ends). Recipient states come from the
-   state file. 1 read, 0 no such message, -1 damaged or I/O error
-   (*ERROR_R). */
-int	queue_read(const char *id, struct queue_env *env, uint64_t *body_off,
-	    uint64_t *body_len, const char **error_r) WARN_UNUSED;
 /* Opens message ID for delivery without reading the message into
    memory: the envelope and states into ENV, the file descriptor (close
-   it) and where the message is. The checksum is verified by one
-   streaming pass. 1, 0 (no such message), -1 (*ERROR_R). */
+   it) and where the message is (LF line ends). The checksum is verified
+   by one streaming pass. 1, 0 (no such message), -1 (damaged or I/O
+   error, *ERROR_R). */
 int	queue_open(const char *id, struct queue_env *env, int *fd_r,
 	    uint64_t *body_off, uint64_t *body_len, const char **error_r)
 	    WARN_UNUSED;
-/* Parses a queue file image (for the reader and the fuzzer). */
+/* Parses a queue file image with the reader of queue_open (for the
+   fuzzer and tests). 0, or -1 (*ERROR_R). */
 int	queue_parse(const unsigned char *data, size_t len,
 	    struct queue_env *env, uint64_t *body_off, uint64_t *body_len,
 	    const char **error_r) WARN_UNUSED;
-/* Applies the text of a state file (NUL-terminated, changed in place) to
-   ENV: lines it cannot use are skipped. */
-void	queue_state_parse(struct queue_env *, char *text);
+/* Applies the text of a state file, LEN octets, to ENV: lines it cannot
+   use (bad numbers, an unknown state, an index past the recipients) are
+   skipped. */
+void	queue_state_parse(struct queue_env *, const char *text, size_t len);
 /* Replaces the state file of ENV durably. 0 or -1 (errno). */
 int	queue_write_state(const struct queue_env *) WARN_UNUSED;
 /* Removes message ID (state first, then the message), durably. */

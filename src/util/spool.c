@@ -1,5 +1,6 @@
 /*
- * spool.c - memory-then-file body storage.
+ * spool.c - memory-then-file body storage. Readers get the content
+ * through spool_copy() only, never through the layout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 
 #include "util/spool.h"
 #include "util/fsutil.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
 
 void
@@ -60,34 +62,38 @@ spool_append(struct spool *s, const void *p, size_t n)
 	s->len += n;
 }
 
-int
-spool_read(const struct spool *s, uint64_t off, void *p, size_t len)
-{
-	char *c = p;
+#define SPOOL_CHUNK (64 * 1024)
 
-	if (off > s->len || len > s->len - off) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (s->fd == -1) {
-		memcpy(p, s->mem.data + off, len);
-		return 0;
-	}
-	while (len > 0) {
-		ssize_t n = pread(s->fd, c, len, (off_t)off);
+int
+spool_copy(const struct spool *s, spool_sink_fn *sink, void *arg)
+{
+	char *chunk;
+	uint64_t off = 0;
+	int r = 0, saved;
+
+	if (s->fd == -1)
+		return s->len == 0 ? 0 : sink(arg, s->mem.data, (size_t)s->len);
+	chunk = xmalloc(SPOOL_CHUNK);
+	while (off < s->len && r == 0) {
+		size_t want = s->len - off > SPOOL_CHUNK ? SPOOL_CHUNK :
+		    (size_t)(s->len - off);
+		ssize_t n = pread(s->fd, chunk, want, (off_t)off);
 
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;
-			return -1;
+			r = -1;
+			break;
 		}
-		c += n;
+		r = sink(arg, chunk, (size_t)n);
 		off += (uint64_t)n;
-		len -= (size_t)n;
 	}
-	return 0;
+	saved = errno;
+	free(chunk);
+	errno = saved;
+	return r;
 }
 
 void
