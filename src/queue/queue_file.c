@@ -74,32 +74,58 @@ queue_env_add_rcpt(struct queue_env *e, const char *address)
 	return r;
 }
 
-int
-queue_init_dirs(const char **error_r)
+bool
+queue_id_ok(const char *id)
+{
+	return strlen(id) == ID_LEN &&
+	    strspn(id, "0123456789abcdef") == ID_LEN;
+}
+
+/* The queue's directories, held open: every file is reached below one
+   of them, never through a path from the current directory. */
+struct queue {
+	int	tmp_fd, msg_fd, state_fd;
+};
+
+struct queue *
+queue_new(int data_fd, const char **error_r)
 {
 	static const char *const dirs[] = { QUEUE_DIR "/tmp",
 		QUEUE_DIR "/msg", QUEUE_DIR "/state" };
+	struct queue *q = xcalloc(1, sizeof(*q));
+	int *fds[3];
 	size_t i;
 
+	fds[0] = &q->tmp_fd;
+	fds[1] = &q->msg_fd;
+	fds[2] = &q->state_fd;
+	q->tmp_fd = q->msg_fd = q->state_fd = -1;
 	for (i = 0; i < nitems(dirs); i++) {
-		if (fs_mkdir_p(dirs[i], 0700, true) == -1) {
+		if (fs_mkdir_p_at(data_fd, dirs[i], 0700, true) == -1 ||
+		    (*fds[i] = fs_open_dir(data_fd, dirs[i])) == -1) {
 			*error_r = strerror(errno);
-			return -1;
+			queue_free(&q);
+			return NULL;
 		}
 	}
-	return 0;
+	return q;
 }
 
 void
-queue_msg_path(const char *id, char *out, size_t outsz)
+queue_free(struct queue **qp)
 {
-	(void)str_fmt(out, outsz, QUEUE_DIR "/msg/%s", id);
-}
+	struct queue *q = *qp;
 
-static void
-state_path(const char *id, char *out, size_t outsz)
-{
-	(void)str_fmt(out, outsz, QUEUE_DIR "/state/%s", id);
+	if (q == NULL)
+		return;
+	if (q->tmp_fd != -1)
+		(void)close(q->tmp_fd);
+	if (q->msg_fd != -1)
+		(void)close(q->msg_fd);
+	if (q->state_fd != -1)
+		(void)close(q->state_fd);
+	free(q);
+	*qp = NULL;
 }
 
 /* ---- writer ---- */
@@ -221,41 +247,40 @@ w_body(struct writer *w, const char *prefix, size_t plen,
 		w->err = errno != 0 ? errno : EIO;
 }
 
-int
-queue_write(struct queue_env *e, const char *prefix, size_t plen,
-    const struct spool *body, const char **error_r)
+/* A new file in queue/tmp for E, under the id the client was told (and
+   Received: names) unless it is taken. The descriptor, or -1. */
+static int
+create_tmp(struct queue *q, struct queue_env *e, const char **error_r)
 {
-	char tmp[128], dst[128];
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned sumlen = 0;
-	struct writer *w = xcalloc(1, sizeof(*w));	/* 64 KiB */
-	int tries, err;
+	int tries, fd;
 
-	w->fd = -1;
-	for (tries = 0; tries < 5 && w->fd == -1; tries++) {
-		/* The id the client was told (and Received: names), unless
-		   it is taken. */
+	for (tries = 0; tries < 5; tries++) {
 		if (tries > 0 || e->id[0] == '\0')
 			ids_new(e->id);
-		(void)str_fmt(tmp, sizeof(tmp), QUEUE_DIR "/tmp/%s", e->id);
-		queue_msg_path(e->id, dst, sizeof(dst));
-		if (access(dst, F_OK) == 0)
+		if (faccessat(q->msg_fd, e->id, F_OK, 0) == 0)
 			continue;
-		w->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w->fd == -1 && errno != EEXIST) {
-			err = errno;
-			free(w);
-			errno = err;
-			*error_r = strerror(err);
+		fd = openat(q->tmp_fd, e->id, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (fd != -1)
+			return fd;
+		if (errno != EEXIST) {
+			*error_r = strerror(errno);
 			return -1;
 		}
 	}
-	if (w->fd == -1) {
-		free(w);
-		errno = EEXIST;
-		*error_r = "no free queue id";
-		return -1;
-	}
+	errno = EEXIST;
+	*error_r = "no free queue id";
+	return -1;
+}
+
+/* The records of E and the message through W, then the END record. */
+static void
+w_file(struct writer *w, const struct queue_env *e, const char *prefix,
+    size_t plen, const struct spool *body)
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned sumlen = 0;
+
 	w->md = EVP_MD_CTX_new();
 	if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		w->err = ENOMEM;
@@ -273,19 +298,34 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 	}
 	w_flush(w);
 	EVP_MD_CTX_free(w->md);
+	w->md = NULL;
+}
+
+int
+queue_write(struct queue *q, struct queue_env *e, const char *prefix,
+    size_t plen, const struct spool *body, const char **error_r)
+{
+	struct writer *w;
+	int fd, err;
+
+	if ((fd = create_tmp(q, e, error_r)) == -1)
+		return -1;
+	w = xcalloc(1, sizeof(*w));	/* 64 KiB */
+	w->fd = fd;
+	w_file(w, e, prefix, plen, body);
 	if (w->err == 0 && fsync(w->fd) == -1)
 		w->err = errno;
 	if (close(w->fd) == -1 && w->err == 0)
 		w->err = errno;
-	if (w->err == 0 && rename(tmp, dst) == -1)
+	if (w->err == 0 && renameat(q->tmp_fd, e->id, q->msg_fd, e->id) == -1)
 		w->err = errno;
-	if (w->err == 0 && fs_fsync_dir_shared(QUEUE_DIR "/msg") == -1)
+	if (w->err == 0 && fs_fsync_dir_shared_at(q->msg_fd, ".") == -1)
 		w->err = errno;
 	err = w->err;
 	free(w);
 	if (err != 0) {
-		(void)unlink(tmp);
-		(void)unlink(dst);
+		(void)unlinkat(q->tmp_fd, e->id, 0);
+		(void)unlinkat(q->msg_fd, e->id, 0);
 		errno = err;
 		*error_r = strerror(err);
 		return -1;
@@ -724,14 +764,12 @@ queue_state_parse(struct queue_env *e, const char *text, size_t len)
 
 /* Applies the state file, if any, to E. */
 static int
-read_state(struct queue_env *e)
+read_state(struct queue *q, struct queue_env *e)
 {
-	char path[128];
 	struct buf b;
 
-	state_path(e->id, path, sizeof(path));
 	buf_init(&b, 4 * 1024 * 1024);
-	if (fs_read_file(path, &b) == -1) {
+	if (fs_read_file_at(q->state_fd, e->id, &b) == -1) {
 		buf_free(&b);
 		return errno == ENOENT ? 0 : -1;
 	}
@@ -763,18 +801,20 @@ open_src(int fd, unsigned char *head, struct qsrc *s, const char **error_r)
 }
 
 int
-queue_open(const char *id, struct queue_env *e, int *fd_r,
+queue_open(struct queue *q, const char *id, struct queue_env *e, int *fd_r,
     uint64_t *body_off, uint64_t *body_len, const char **error_r)
 {
 	unsigned char *head;
-	char path[128];
 	struct qsrc s;
 	struct qlayout l;
 	int fd, r = -1;
 
 	queue_env_init(e);
-	queue_msg_path(id, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!queue_id_ok(id)) {
+		*error_r = "bad queue id";
+		return -1;
+	}
+	fd = openat(q->msg_fd, id, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 0;
@@ -789,7 +829,7 @@ queue_open(const char *id, struct queue_env *e, int *fd_r,
 	if (strcmp(e->id, id) != 0) {
 		*error_r = "file name and queue id differ";
 		r = -1;
-	} else if (read_state(e) == -1) {
+	} else if (read_state(q, e) == -1) {
 		*error_r = strerror(errno);
 		r = -1;
 	}
@@ -809,14 +849,12 @@ out:
 }
 
 int
-queue_write_state(const struct queue_env *e)
+queue_write_state(struct queue *q, const struct queue_env *e)
 {
-	char path[128];
 	struct buf b;
 	size_t i;
 	int r;
 
-	state_path(e->id, path, sizeof(path));
 	buf_init(&b, BUF_UNLIMITED);
 	if (e->warned != 0)
 		(void)buf_printf(&b, "warned %lld\n", (long long)e->warned);
@@ -832,45 +870,94 @@ queue_write_state(const struct queue_env *e)
 			    r0->last_error[k]);
 		(void)buf_putc(&b, '\n');
 	}
-	r = fs_write_atomic(path, buf_cstr(&b), b.len, 0600);
+	r = fs_write_atomic_at(q->state_fd, e->id, buf_cstr(&b), b.len, 0600);
 	buf_free(&b);
 	return r;
 }
 
 int
-queue_remove_done(const char *id)
+queue_remove_done(struct queue *q, const char *id)
 {
-	char path[128];
-
-	state_path(id, path, sizeof(path));
-	if (unlink(path) == -1 && errno != ENOENT)
+	if (!queue_id_ok(id)) {
+		errno = EINVAL;
 		return -1;
-	queue_msg_path(id, path, sizeof(path));
-	if (unlink(path) == -1 && errno != ENOENT)
+	}
+	if (unlinkat(q->state_fd, id, 0) == -1 && errno != ENOENT)
+		return -1;
+	if (unlinkat(q->msg_fd, id, 0) == -1 && errno != ENOENT)
 		return -1;
 	return 0;
 }
 
 int
-queue_remove(const char *id)
+queue_remove(struct queue *q, const char *id)
 {
-	if (queue_remove_done(id) == -1)
+	if (queue_remove_done(q, id) == -1)
 		return -1;
-	return fs_fsync_dir_shared(QUEUE_DIR "/msg");
+	return fs_fsync_dir_shared_at(q->msg_fd, ".");
 }
 
 int
-queue_scan(void (*fn)(const char *, void *), void *arg)
+queue_exists(struct queue *q, const char *id)
 {
-	DIR *d = opendir(QUEUE_DIR "/msg");
-	struct dirent *de;
+	if (!queue_id_ok(id))
+		return 0;
+	if (faccessat(q->msg_fd, id, F_OK, 0) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
 
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) == ID_LEN &&
-		    strspn(de->d_name, "0123456789abcdef") == ID_LEN)
-			fn(de->d_name, arg);
+/* Calls FN for each name in the directory DIR_FD that is a queue id
+   (with ALL, every name but dot-files). */
+static int
+scan_dir(int dir_fd, bool all, void (*fn)(const char *, void *), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = fs_open_dir(dir_fd, ".");
+
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
 	}
+	while ((de = readdir(d)) != NULL)
+		if (all ? de->d_name[0] != '.' : queue_id_ok(de->d_name))
+			fn(de->d_name, arg);
 	return closedir(d);
+}
+
+int
+queue_scan(struct queue *q, void (*fn)(const char *, void *), void *arg)
+{
+	return scan_dir(q->msg_fd, false, fn, arg);
+}
+
+struct clean_ctx {
+	struct queue	*q;
+	unsigned	 failed;
+};
+
+static void
+clean_one(const char *id, void *arg)
+{
+	struct clean_ctx *c = arg;
+
+	if (unlinkat(c->q->tmp_fd, id, 0) == -1 && errno != ENOENT)
+		c->failed++;
+}
+
+int
+queue_clean_tmp(struct queue *q)
+{
+	struct clean_ctx c = { q, 0 };
+
+	if (scan_dir(q->tmp_fd, true, clean_one, &c) == -1)
+		return -1;
+	if (c.failed > 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }

@@ -12,11 +12,12 @@
 #include "util/compat.h"
 
 void
-spool_init(struct spool *s, const char *tmpdir)
+spool_init(struct spool *s, int dir_fd, const char *tmpdir)
 {
 	buf_init(&s->mem, SPOOL_MEM_MAX);
 	s->fd = -1;
 	s->len = 0;
+	s->dir_fd = dir_fd;
 	s->tmpdir = tmpdir;
 	s->err = 0;
 }
@@ -36,7 +37,8 @@ spool_free(struct spool *s)
 static int
 to_file(struct spool *s)
 {
-	s->fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	s->fd = openat(s->dir_fd, s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    0600);
 	if (s->fd == -1)
 		return -1;
 	if (fs_write_all(s->fd, s->mem.data, s->mem.len) == -1)
@@ -100,5 +102,5 @@ void
 spool_move(struct spool *to, struct spool *from)
 {
 	*to = *from;
-	spool_init(from, from->tmpdir);
+	spool_init(from, from->dir_fd, from->tmpdir);
 }

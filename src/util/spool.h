@@ -18,12 +18,14 @@ struct spool {
 	struct buf	 mem;
 	int		 fd;		/* -1 while in memory */
 	uint64_t	 len;
+	int		 dir_fd;	/* borrowed: TMPDIR is below it */
 	const char	*tmpdir;	/* borrowed */
 	int		 err;		/* first write error (errno), sticky */
 };
 
-/* Empty spool; a file is made in TMPDIR when needed. */
-void	spool_init(struct spool *, const char *tmpdir);
+/* Empty spool; an unnamed file is made in the directory TMPDIR below
+   DIR_FD when needed (both must outlive the spool). */
+void	spool_init(struct spool *, int dir_fd, const char *tmpdir);
 void	spool_free(struct spool *);
 /* Appends; on failure the error is kept in ->err and later appends are
    ignored. */
