@@ -20,7 +20,6 @@ parse(const unsigned char *p, size_t len, const uint8_t *state,
 	struct queue_env e;
 	uint64_t off, blen;
 	const char *err;
-	char *text;
 	size_t i;
 
 	if (queue_parse(p, len, &e, &off, &blen, &err) != 0)
@@ -28,18 +27,13 @@ parse(const unsigned char *p, size_t len, const uint8_t *state,
 	if (off > len || blen > len - off || e.id[0] == '\0' ||
 	    e.nrcpts == 0)
 		abort();
-	text = malloc(slen + 1);
-	if (text != NULL) {
-		memcpy(text, state, slen);
-		text[slen] = '\0';
-		queue_state_parse(&e, text);
-		for (i = 0; i < e.nrcpts; i++)
-			if (e.rcpts[i].state > QR_BOUNCED ||
-			    strlen(e.rcpts[i].last_error) >=
-			    sizeof(e.rcpts[i].last_error))
-				abort();
-		free(text);
-	}
+	queue_state_parse(&e, (const char *)state, slen);
+	for (i = 0; i < e.nrcpts; i++)
+		if (e.rcpts[i].state > QR_BOUNCED ||
+		    strnlen(e.rcpts[i].last_error,
+		    sizeof(e.rcpts[i].last_error)) >=
+		    sizeof(e.rcpts[i].last_error))
+			abort();
 	queue_env_free(&e);
 }
 

@@ -1,7 +1,8 @@
 /*
  * session.c - whole SMTP and POP3 sessions for the fuzzers: the real
  * session code, fed through a socketpair, with the real store on a
- * temporary directory and workers that run inline on the loop thread.
+ * temporary directory (held open, as the daemon holds its data
+ * directory) and workers that run inline on the loop thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,9 @@
 #include "util/worker.h"
 
 static char dir[] = "/tmp/popgate-fuzz-XXXXXX";
+static int data_fd = -1;
+static char data_path[32];	/* its /proc/self/fd path */
+static struct queue *queue;
 static struct event_base *base;
 static struct config *cfg;
 static struct conn_hub *hub;
@@ -49,7 +53,8 @@ put_message(const char *path, const char *name, const char *text)
 	int fd;
 
 	snprintf(file, sizeof(file), "%s/cur/%s", path, name);
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fd = openat(data_fd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
 	if (fd == -1 || fs_write_all(fd, text, strlen(text)) == -1)
 		die(file);
 	close(fd);
@@ -62,7 +67,7 @@ setup_mail(void)
 	const char *err;
 	char path[1024];
 
-	if (maildir_create("mail", "acme.test", "ann", &err) == -1)
+	if (maildir_create(data_fd, "mail", "acme.test", "ann", &err) == -1)
 		die(err);
 	if (maildir_path("mail", "acme.test", "ann", path, sizeof(path)) ==
 	    -1)
@@ -77,6 +82,7 @@ void
 fuzz_session_init(void)
 {
 	struct strlist errs;
+	struct errbuf eb;
 	struct store *s;
 	struct buf text;
 	const char *err;
@@ -84,7 +90,9 @@ fuzz_session_init(void)
 	if (base != NULL)
 		return;
 	signal(SIGPIPE, SIG_IGN);
-	if (mkdtemp(dir) == NULL || chdir(dir) == -1)
+	if (mkdtemp(dir) == NULL ||
+	    (data_fd = fs_open_dir(AT_FDCWD, dir)) == -1 ||
+	    fs_fd_path(data_fd, data_path, sizeof(data_path)) == -1)
 		die("temporary directory");
 	log_init("popgate-fuzz", LOG_TO_STDERR);
 	if (getenv("FUZZ_QUIET_LOGS") == NULL && freopen("/dev/null", "w",
@@ -102,7 +110,7 @@ fuzz_session_init(void)
 		die(errs.n > 0 ? errs.v[0] : "config");
 	buf_free(&text);
 	strlist_free(&errs);
-	s = store_open("sqlite", ".", &err);
+	s = store_open("sqlite", data_path, &eb, &err);
 	if (s == NULL || store_migrate(s, &err) == -1 ||
 	    store_customer_add(s, "acme", &err) != 0 ||
 	    store_domain_add(s, "acme.test", "acme", &err) != 0 ||
@@ -113,15 +121,15 @@ fuzz_session_init(void)
 	    store_alias_add(s, "fwd@acme.test", "out@example.org", &err) != 0)
 		die(err);
 	store_close(&s);
-	if (fs_mkdir_p("tmp", 0700, false) == -1 ||
-	    fs_mkdir_p("queue/tmp", 0700, false) == -1 ||
-	    fs_mkdir_p("queue/msg", 0700, false) == -1 ||
-	    fs_mkdir_p("queue/state", 0700, false) == -1)
+	if (fs_mkdir_p_at(data_fd, "tmp", 0700, false) == -1 ||
+	    (queue = queue_new(data_fd, &err)) == NULL)
 		die("dirs");
 	setup_mail();
 	base = event_base_new();
 	hub = conn_hub_new(base, NULL, 1000, 1000);
 	penv.cfg = cfg;
+	penv.data_fd = data_fd;
+	penv.queue = queue;
 	pool = worker_pool_new(base, "fuzz", 0, backends_thread_init,
 	    backends_thread_fini, &penv);
 	throttle = auth_throttle_new(1000000, 600);
@@ -151,15 +159,12 @@ tidy(void)
 
 	if (++runs % 200 != 0)
 		return;
-	(void)nftw("queue/msg", rm_one, 8, FTW_PHYS);
-	(void)nftw("queue/state", rm_one, 8, FTW_PHYS);
-	if (maildir_path("mail", "acme.test", "ann", path, sizeof(path)) ==
-	    0) {
-		char nw[1100];
-
-		snprintf(nw, sizeof(nw), "%s/new", path);
-		(void)nftw(nw, rm_one, 8, FTW_PHYS);
-	}
+	snprintf(path, sizeof(path), "%s/queue/msg", dir);
+	(void)nftw(path, rm_one, 8, FTW_PHYS);
+	snprintf(path, sizeof(path), "%s/queue/state", dir);
+	(void)nftw(path, rm_one, 8, FTW_PHYS);
+	snprintf(path, sizeof(path), "%s/mail/acme.test/ann/new", dir);
+	(void)nftw(path, rm_one, 8, FTW_PHYS);
 }
 
 void
@@ -210,6 +215,7 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 		sd.cfg = cfg;
 		sd.io = sd.cpu = pool;
 		sd.throttle = throttle;
+		sd.data_fd = data_fd;
 		smtp = smtp_server_new(&sd);
 		smtp_server_accept(c, smtp);
 	}

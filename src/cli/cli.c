@@ -2,6 +2,7 @@
  * cli.c - shared machinery of the admin subcommands.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <termios.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/fsutil.h"
+#include "util/log.h"
 #include "util/priv.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
@@ -278,6 +281,7 @@ run(const char *group, const struct cli_cmd *cmd, bool single, int argc,
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	c.data_fd = -1;
 	if (single)
 		(void)str_copy(name, group, sizeof(name));
 	else
@@ -343,31 +347,56 @@ cli_load_config(struct cli *c)
 }
 
 int
-cli_drop_root(struct cli *c)
+cli_open_data_dir(const struct config *cfg, struct errbuf *eb)
+{
+	int fd = fs_open_dir(AT_FDCWD, cfg->data_dir);
+
+	if (fd == -1)
+		(void)errbuf_set(eb, "data directory %s: %s", cfg->data_dir,
+		    strerror(errno));
+	return fd;
+}
+
+int
+cli_become_user(const struct config *cfg, int data_fd, struct errbuf *eb)
 {
 	const char *err;
 
-	if (chdir(c->cfg->data_dir) == -1) {
-		cli_err(c, "data directory %s: %s", c->cfg->data_dir,
-		    strerror(errno));
-		return EXIT_SYSTEM;
-	}
 	if (geteuid() != 0)
 		return 0;
-	if (*c->cfg->user == '\0') {
+	if (priv_drop(cfg->user, &err) == -1) {
+		(void)errbuf_set(eb, "cannot switch to user '%s': %s",
+		    cfg->user, err);
+		return -1;
+	}
+	/* The directory itself: its parents were passed as root. */
+	if (faccessat(data_fd, ".", R_OK | W_OK | X_OK, 0) == -1) {
+		(void)errbuf_set(eb, "user '%s' cannot use %s: %s", cfg->user,
+		    cfg->data_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_drop_root(struct cli *c)
+{
+	struct errbuf eb;
+
+	if (c->data_fd == -1 &&
+	    (c->data_fd = cli_open_data_dir(c->cfg, &eb)) == -1) {
+		cli_err(c, "%s", eb.text);
+		return EXIT_SYSTEM;
+	}
+	if (fs_fd_path(c->data_fd, c->data_path, sizeof(c->data_path)) == -1)
+		PANIC("descriptor path");
+	if (geteuid() == 0 && *c->cfg->user == '\0') {
 		cli_err(c, "refusing to work as root on %s: set 'user' in %s",
 		    c->cfg->data_dir, c->config_path);
 		return EXIT_USER;
 	}
-	if (priv_drop(c->cfg->user, &err) == -1) {
-		cli_err(c, "cannot switch to user '%s': %s", c->cfg->user,
-		    err);
-		return EXIT_SYSTEM;
-	}
-	if (access(c->cfg->data_dir, R_OK | W_OK | X_OK) == -1) {
-		cli_err(c, "user '%s' cannot use %s: %s (every parent "
-		    "directory must be searchable by it)", c->cfg->user,
-		    c->cfg->data_dir, strerror(errno));
+	if (cli_become_user(c->cfg, c->data_fd, &eb) == -1) {
+		cli_err(c, "%s", eb.text);
 		return EXIT_SYSTEM;
 	}
 	return 0;
@@ -381,7 +410,8 @@ cli_open(struct cli *c)
 
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
-	c->store = store_open(c->cfg->store, ".", &err);
+	c->store = store_open(c->cfg->store, c->data_path, &c->open_error,
+	    &err);
 	if (c->store == NULL) {
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
@@ -398,6 +428,9 @@ cli_close(struct cli *c)
 {
 	store_close(&c->store);
 	config_free(&c->cfg);
+	if (c->data_fd != -1)
+		(void)close(c->data_fd);
+	c->data_fd = -1;
 }
 
 int

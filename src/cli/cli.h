@@ -39,6 +39,9 @@ struct cli {
 	const char	*config_path;
 	struct config	*cfg;
 	struct store	*store;
+	int		 data_fd;	/* data_dir, -1 until cli_drop_root */
+	char		 data_path[32];	/* its /proc/self/fd path */
+	struct errbuf	 open_error;	/* of a failed store or relay open */
 	bool		 json, force, dev;
 	const char	*customer;
 	const char	*hash;
@@ -68,8 +71,17 @@ int	cli_dispatch(const char *group, const struct cli_cmd *table,
 
 /* Loads the configuration (printing every error): 0 or an exit code. */
 int	cli_load_config(struct cli *);
-/* When root: change into data_dir and become `user`. 0 or exit code. */
+/* Opens data_dir into c->data_fd (as root, before anything else: its
+   parents need no permission for `user`), and when root becomes `user`.
+   Every file of the data directory is reached below c->data_fd, never
+   from the current directory. 0 or exit code. */
 int	cli_drop_root(struct cli *);
+/* The two steps for the daemon too: data_dir opened, the descriptor or
+   -1 with *EB; `user` become (when root) and the directory usable by
+   it, 0 or -1 with *EB. */
+int	cli_open_data_dir(const struct config *, struct errbuf *eb);
+int	cli_become_user(const struct config *, int data_fd,
+	    struct errbuf *eb);
 /* Loads config, drops root, opens and migrates the store. */
 int	cli_open(struct cli *);
 void	cli_close(struct cli *);

@@ -5,7 +5,9 @@
  * A Unix socket "control" in the data directory, mode 0600, owned by
  * the daemon's user (the CLI becomes that user too). One request line
  * per connection - "flush", "flush ID", "delete ID" - and one answer
- * line: "ok N" or "error TEXT".
+ * line: "ok N" or "error TEXT". Both sides name the socket below the
+ * data directory they hold open (its /proc/self/fd path: an address
+ * must be a path), so its parents need no permission.
  */
 #include <errno.h>
 #include <sys/socket.h>
@@ -18,7 +20,7 @@
 #include <event2/listener.h>
 
 #include "cli/cli_control.h"
-#include "core/ids.h"
+#include "queue/queue.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -30,13 +32,22 @@
 struct control {
 	struct evconnlistener	*lev;
 	struct qmgr		*q;
+	int			 data_fd;	/* borrowed */
 };
 
-static bool
-good_id(const char *id)
+/* The socket's address below the directory DATA_FD. 0 or -1. */
+static int
+control_addr(int data_fd, struct sockaddr_un *sun)
 {
-	return strlen(id) == ID_LEN &&
-	    strspn(id, "0123456789abcdef") == ID_LEN;
+	char dir[64];
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (fs_fd_path(data_fd, dir, sizeof(dir)) == -1 ||
+	    str_fmt(sun->sun_path, sizeof(sun->sun_path), "%s/%s", dir,
+	    CONTROL_PATH) == -1)
+		return -1;
+	return 0;
 }
 
 static void
@@ -75,9 +86,9 @@ on_read(struct bufferevent *bev, void *arg)
 	bufferevent_setcb(bev, NULL, on_write, NULL, ctl);
 	if (strcmp(line, "flush") == 0)
 		answer(bev, qmgr_flush(ctl->q, NULL));
-	else if (strncmp(line, "flush ", 6) == 0 && good_id(line + 6))
+	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6))
 		answer(bev, qmgr_flush(ctl->q, line + 6));
-	else if (strncmp(line, "delete ", 7) == 0 && good_id(line + 7))
+	else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
 		answer(bev, qmgr_delete(ctl->q, line + 7));
 	else
 		answer(bev, -1);
@@ -114,16 +125,21 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 }
 
 struct control *
-control_new(struct event_base *base, struct qmgr *q, const char **error_r)
+control_new(struct event_base *base, struct qmgr *q, int data_fd,
+    const char **error_r)
 {
-	struct control *ctl = xcalloc(1, sizeof(*ctl));
+	struct control *ctl;
 	struct sockaddr_un sun;
 	mode_t old;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	(void)str_copy(sun.sun_path, CONTROL_PATH, sizeof(sun.sun_path));
-	(void)unlink(CONTROL_PATH);	/* left by an earlier daemon */
+	if (control_addr(data_fd, &sun) == -1) {
+		*error_r = "no data directory";
+		return NULL;
+	}
+	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->data_fd = data_fd;
+	/* Left by an earlier daemon. */
+	(void)unlinkat(data_fd, CONTROL_PATH, 0);
 	old = umask(077);
 	ctl->lev = evconnlistener_new_bind(base, on_accept, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
@@ -147,21 +163,21 @@ control_free(struct control **cp)
 		return;
 	*cp = NULL;
 	evconnlistener_free(ctl->lev);
-	(void)unlink(CONTROL_PATH);
+	(void)unlinkat(ctl->data_fd, CONTROL_PATH, 0);
 	free(ctl);
 }
 
 int
-control_call(const char *request, char *answer_r, size_t answersz)
+control_call(int data_fd, const char *request, char *answer_r,
+    size_t answersz)
 {
 	struct sockaddr_un sun;
 	struct timeval tv = { 10, 0 };
 	size_t got = 0;
 	int fd, r = -1;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	(void)str_copy(sun.sun_path, CONTROL_PATH, sizeof(sun.sun_path));
+	if (control_addr(data_fd, &sun) == -1)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;

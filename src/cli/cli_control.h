@@ -1,6 +1,6 @@
 /*
- * cli_control.h - the daemon's control socket (daemon and CLI sides).
- * Both work in the data directory (after chdir).
+ * cli_control.h - the daemon's control socket (daemon and CLI sides):
+ * "control" in the data directory each side holds open (DATA_FD).
  */
 #ifndef POPGATE_CLI_CONTROL_H
 #define POPGATE_CLI_CONTROL_H
@@ -12,12 +12,14 @@
 struct event_base;
 struct control;
 
-/* Daemon: listens on DATA_DIR/control. NULL with *ERROR_R. */
+/* Daemon: listens on DATA_DIR/control (DATA_FD must outlive it). NULL
+   with *ERROR_R. */
 struct control *control_new(struct event_base *, struct qmgr *,
-	    const char **error_r);
+	    int data_fd, const char **error_r);
 void	control_free(struct control **);
 /* CLI: sends REQUEST, puts the answer line in ANSWER_R. 0, or -1 when
    no daemon answers. */
-int	control_call(const char *request, char *answer_r, size_t answersz);
+int	control_call(int data_fd, const char *request, char *answer_r,
+	    size_t answersz);
 
 #endif

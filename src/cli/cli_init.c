@@ -8,6 +8,7 @@
  * ordinary user, or with --dev, it listens on high loopback ports.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,7 +157,9 @@ make_dirs(struct cli *c, const struct init_plan *p)
 	(void)str_copy(conf_dir, p->conf, sizeof(conf_dir));
 	*strrchr(conf_dir, '/') = '\0';
 	/* The instance directory stays searchable (the config in it is
-	   not readable): the daemon's user must reach data_dir by path. */
+	   not readable), as before: the daemon reaches data_dir through a
+	   descriptor opened as root, but a mail_dir or sqlite:/PATH moved
+	   outside data_dir is reached by its path. */
 	(void)umask(022);
 	if (*conf_dir != '\0' && fs_mkdir_p(conf_dir, 0755, true) == -1) {
 		cli_err(c, "cannot create %s: %s", conf_dir, strerror(errno));
@@ -204,7 +207,8 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 	}
 	/* Still as the invoking user (root included): everything made here
 	   is given to the daemon's user afterwards. */
-	c->store = store_open(c->cfg->store, c->cfg->data_dir, &err);
+	c->store = store_open(c->cfg->store, c->cfg->data_dir, &c->open_error,
+	    &err);
 	if (c->store == NULL) {
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
@@ -225,8 +229,8 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 		store_rollback(c->store);
 		return cli_store_result(c, r, err);
 	}
-	if (maildir_create(c->cfg->mail_dir, DEMO_DOMAIN, "demo", &err) ==
-	    -1) {
+	if (maildir_create(AT_FDCWD, c->cfg->mail_dir, DEMO_DOMAIN, "demo",
+	    &err) == -1) {
 		store_rollback(c->store);
 		cli_err(c, "cannot create the demo Maildir: %s", err);
 		return EXIT_SYSTEM;

@@ -76,7 +76,8 @@ cmd_add(struct cli *c)
 	    0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_mailbox_add(c->store, c->pos[0], hash, c->quota, &err);
-	if (r == 0 && maildir_create(config_rel(c->cfg, c->cfg->mail_dir),
+	if (r == 0 && maildir_create(c->data_fd,
+	    config_rel(c->cfg, c->cfg->mail_dir),
 	    a.domain, a.local, &err) == -1) {
 		store_rollback(c->store);
 		cli_err(c, "cannot create the Maildir: %s", err);

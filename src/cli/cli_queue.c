@@ -44,9 +44,24 @@ fmt_age(char *out, size_t outsz, time_t since)
 
 struct list_ctx {
 	struct cli		*c;
+	struct queue		*q;
 	struct cli_table	*t;
 	unsigned		 n, damaged;
 };
+
+/* The queue below the data directory (after cli_drop_root). NULL when
+   it cannot be opened (said). */
+static struct queue *
+open_queue(struct cli *c)
+{
+	struct queue *q;
+	const char *err;
+
+	q = queue_new(c->data_fd, &err);
+	if (q == NULL)
+		cli_err(c, "cannot read the queue: %s", err);
+	return q;
+}
 
 static void
 list_one(const char *id, void *arg)
@@ -59,7 +74,7 @@ list_one(const char *id, void *arg)
 	size_t i;
 	int fd = -1, r;
 
-	r = queue_open(id, &e, &fd, &off, &len, &err);
+	r = queue_open(lc->q, id, &e, &fd, &off, &len, &err);
 	if (r != 1) {
 		if (r == -1) {
 			cli_table_row(lc->t, id, "?", "?", "?", "?", "damaged",
@@ -96,15 +111,19 @@ cmd_list(struct cli *c)
 
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
-	cli_table_init(&t, cols, nitems(cols), NULL);
 	memset(&lc, 0, sizeof(lc));
+	if ((lc.q = open_queue(c)) == NULL)
+		return EXIT_SYSTEM;
+	cli_table_init(&t, cols, nitems(cols), NULL);
 	lc.c = c;
 	lc.t = &t;
-	if (queue_scan(list_one, &lc) == -1) {
+	if (queue_scan(lc.q, list_one, &lc) == -1) {
 		cli_err(c, "cannot read the queue: %s", strerror(errno));
 		cli_table_free(&t);
+		queue_free(&lc.q);
 		return EXIT_SYSTEM;
 	}
+	queue_free(&lc.q);
 	if (!c->json && lc.n == 0 && lc.damaged == 0)
 		printf("the queue is empty\n");
 	else
@@ -116,7 +135,7 @@ cmd_list(struct cli *c)
 static bool
 good_id(struct cli *c, const char *id)
 {
-	if (strlen(id) == ID_LEN && strspn(id, "0123456789abcdef") == ID_LEN)
+	if (queue_id_ok(id))
 		return true;
 	cli_err(c, "bad queue id '%s' (%d hexadecimal digits)", id, ID_LEN);
 	return false;
@@ -161,18 +180,22 @@ cmd_show(struct cli *c)
 		return EXIT_USER;
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
-	r = queue_open(c->pos[0], &e, &fd, &off, &len, &err);
+	memset(&lc, 0, sizeof(lc));
+	if ((lc.q = open_queue(c)) == NULL)
+		return EXIT_SYSTEM;
+	r = queue_open(lc.q, c->pos[0], &e, &fd, &off, &len, &err);
 	if (r != 1) {
 		if (r == 0)
 			cli_err(c, "no message %s in the queue", c->pos[0]);
 		else
 			cli_err(c, "message %s: %s", c->pos[0], err);
+		queue_free(&lc.q);
 		return r == 0 ? EXIT_USER : EXIT_SYSTEM;
 	}
 	cli_table_init(&t, cols, nitems(cols), NULL);
-	memset(&lc, 0, sizeof(lc));
 	lc.t = &t;
 	list_one(c->pos[0], &lc);
+	queue_free(&lc.q);
 	cli_table_print(&t, c->json);
 	cli_table_free(&t);
 	if (!c->json) {
@@ -196,7 +219,7 @@ cmd_flush(struct cli *c)
 		return r;
 	(void)str_fmt(req, sizeof(req), "flush%s%s", c->npos > 0 ? " " : "",
 	    c->npos > 0 ? c->pos[0] : "");
-	if (control_call(req, ans, sizeof(ans)) == -1) {
+	if (control_call(c->data_fd, req, ans, sizeof(ans)) == -1) {
 		cli_err(c, "the daemon is not running: the queue is tried as "
 		    "soon as it starts");
 		return EXIT_SYSTEM;
@@ -216,6 +239,7 @@ cmd_flush(struct cli *c)
 static int
 cmd_delete(struct cli *c)
 {
+	struct queue *q;
 	char req[64], ans[128];
 	int r;
 
@@ -224,7 +248,7 @@ cmd_delete(struct cli *c)
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
 	(void)str_fmt(req, sizeof(req), "delete %s", c->pos[0]);
-	if (control_call(req, ans, sizeof(ans)) == 0) {
+	if (control_call(c->data_fd, req, ans, sizeof(ans)) == 0) {
 		if (strcmp(ans, "ok 1") != 0) {
 			cli_err(c, "no message %s in the queue", c->pos[0]);
 			return EXIT_USER;
@@ -233,20 +257,23 @@ cmd_delete(struct cli *c)
 		return 0;
 	}
 	/* No daemon: nobody else touches the queue. */
-	{
-		char path[128];
-
-		queue_msg_path(c->pos[0], path, sizeof(path));
-		if (access(path, F_OK) == -1) {
+	if ((q = open_queue(c)) == NULL)
+		return EXIT_SYSTEM;
+	if ((r = queue_exists(q, c->pos[0])) != 1) {
+		if (r == 0)
 			cli_err(c, "no message %s in the queue", c->pos[0]);
-			return EXIT_USER;
-		}
-		if (queue_remove(c->pos[0]) == -1) {
-			cli_err(c, "cannot delete %s: %s", c->pos[0],
+		else
+			cli_err(c, "cannot read the queue: %s",
 			    strerror(errno));
-			return EXIT_SYSTEM;
-		}
+		queue_free(&q);
+		return r == 0 ? EXIT_USER : EXIT_SYSTEM;
 	}
+	if (queue_remove(q, c->pos[0]) == -1) {
+		cli_err(c, "cannot delete %s: %s", c->pos[0], strerror(errno));
+		queue_free(&q);
+		return EXIT_SYSTEM;
+	}
+	queue_free(&q);
 	printf("message %s deleted\n", c->pos[0]);
 	return 0;
 }

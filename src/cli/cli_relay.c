@@ -25,7 +25,8 @@ open_relay(struct cli *c, struct relay_auth **ra)
 
 	if ((r = cli_open(c)) != 0)
 		return r;
-	*ra = relay_open(c->cfg->relay_store, ".", &err);
+	*ra = relay_open(c->cfg->relay_store, c->data_path, &c->open_error,
+	    &err);
 	if (*ra == NULL) {
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
@@ -189,7 +190,8 @@ cli_relay_revoke_customer(struct cli *c, const char *customer)
 
 	(void)str_copy(name, customer, sizeof(name));
 	str_lower(name);
-	ra = relay_open(c->cfg->relay_store, ".", &err);
+	ra = relay_open(c->cfg->relay_store, c->data_path, &c->open_error,
+	    &err);
 	n = ra != NULL ? relay_revoke(ra, NULL, name, &err) : -1;
 	if (n < 0) {
 		/* ERR may live in RA: say it before closing. */
@@ -252,6 +254,7 @@ cmd_explain(struct cli *c)
 		return r;
 	memset(&b, 0, sizeof(b));
 	b.cfg = c->cfg;
+	b.data_fd = c->data_fd;
 	b.store = c->store;
 	rs.role = ROLE_SMTP;
 	rs.trusted = netlist_match(&c->cfg->trusted_networks, &rs.client);

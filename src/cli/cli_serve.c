@@ -3,10 +3,13 @@
  *
  * Order of start-up (SPEC 2): read the configuration (any error: exit 1
  * before binding), load the TLS key and bind every listener while still
- * root, change into data_dir and drop to `user` before the first byte is
- * read from the network, then open the store (migrating it), start the
- * workers and run one libevent loop. SIGTERM and SIGINT stop it cleanly:
- * listeners close, sessions are told and freed, workers joined.
+ * root, open data_dir and drop to `user` before the first byte is read
+ * from the network, then open the store (migrating it), start the
+ * workers and run one libevent loop. Every file of the data directory
+ * is reached below its descriptor, opened as root (so its parents need
+ * no permission for `user`), never from the current directory. SIGTERM
+ * and SIGINT stop it cleanly: listeners close, sessions are told and
+ * freed, workers joined.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,13 +35,14 @@
 #include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/log.h"
-#include "util/priv.h"
 #include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
 struct daemon {
 	struct config		*cfg;
+	int			 data_fd;	/* data_dir, held open */
+	struct queue		*queue;
 	struct event_base	*base;
 	SSL_CTX			*ssl_ctx;
 	struct conn_hub		*hub;
@@ -187,6 +191,7 @@ daemon_free(struct daemon *d)
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
 	qmgr_free(&d->qmgr);
+	queue_free(&d->queue);
 	if (d->tls_client != NULL)
 		SSL_CTX_free(d->tls_client);
 	dns_free(&d->dns);
@@ -213,6 +218,9 @@ daemon_free(struct daemon *d)
 		SSL_CTX_free(d->ssl_ctx);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	if (d->data_fd != -1)
+		(void)close(d->data_fd);
+	d->data_fd = -1;
 }
 
 /* As many descriptors as the system lets us have: every connection is
@@ -277,22 +285,26 @@ start_privileged(struct daemon *d)
 	return bind_all(d);
 }
 
-/* Removes the files of DIR (temporary files of an earlier run). */
+/* Removes the files of DIR below the data directory (temporary files
+   of an earlier run). */
 static void
-clean_dir(const char *dir)
+clean_dir(int data_fd, const char *dir)
 {
-	char path[512];
 	struct dirent *de;
-	DIR *dp = opendir(dir);
+	DIR *dp;
+	int fd = fs_open_dir(data_fd, dir);
 
-	if (dp == NULL)
+	if (fd == -1 || (dp = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
 		return;
+	}
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (str_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) == 0 &&
-		    unlink(path) == -1 && errno != ENOENT)
-			log_warn("cannot remove %s: %s", path, strerror(errno));
+		if (unlinkat(dirfd(dp), de->d_name, 0) == -1 && errno != ENOENT)
+			log_warn("cannot remove %s/%s: %s", dir, de->d_name,
+			    strerror(errno));
 	}
 	(void)closedir(dp);
 }
@@ -304,8 +316,9 @@ start_delivery(struct daemon *d)
 	struct qmgr_deps qd;
 	const char *err;
 
-	clean_dir(QUEUE_DIR "/tmp");
-	clean_dir("tmp");
+	if (queue_clean_tmp(d->queue) == -1)
+		log_warn("cannot clean %s/tmp: %s", QUEUE_DIR, strerror(errno));
+	clean_dir(d->data_fd, "tmp");
 	d->tls_client = tls_client_ctx(d->cfg->tls_verify_peer, &err);
 	if (d->tls_client == NULL)
 		log_warn("outbound TLS unavailable: %s", err);
@@ -315,12 +328,13 @@ start_delivery(struct daemon *d)
 	qd.io = d->io;
 	qd.dns = d->dns;
 	qd.tls = d->tls_client;
+	qd.queue = d->queue;
 	d->qmgr = qmgr_new(&qd, &err);
 	if (d->qmgr == NULL) {
 		log_error("queue: %s", err);
 		return -1;
 	}
-	d->control = control_new(d->base, d->qmgr, &err);
+	d->control = control_new(d->base, d->qmgr, d->data_fd, &err);
 	if (d->control == NULL) {
 		log_error("control socket %s/control: %s", d->cfg->data_dir,
 		    err);
@@ -340,12 +354,13 @@ start_services(struct daemon *d)
 	const char *err;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (fs_mkdir_p("tmp", 0700, false) == -1) {
+	if (fs_mkdir_p_at(d->data_fd, "tmp", 0700, false) == -1) {
 		log_error("cannot create %s/tmp: %s", d->cfg->data_dir,
 		    strerror(errno));
 		return -1;
 	}
-	if (queue_init_dirs(&err) == -1) {
+	d->queue = queue_new(d->data_fd, &err);
+	if (d->queue == NULL) {
 		log_error("cannot create the queue: %s", err);
 		return -1;
 	}
@@ -355,6 +370,8 @@ start_services(struct daemon *d)
 		return -1;
 	}
 	d->penv.cfg = d->cfg;
+	d->penv.data_fd = d->data_fd;
+	d->penv.queue = d->queue;
 	if (d->cfg->auth_cache_ttl > 0)
 		d->penv.logins = login_cache_new(
 		    (unsigned)d->cfg->auth_cache_ttl, LOGIN_CACHE_MAX);
@@ -368,6 +385,7 @@ start_services(struct daemon *d)
 	sd.io = d->io;
 	sd.cpu = d->cpu;
 	sd.dns = d->dns;
+	sd.data_fd = d->data_fd;
 	d->throttle = auth_throttle_new((unsigned)d->cfg->auth_max_failures,
 	    AUTH_THROTTLE_WINDOW);
 	sd.throttle = d->throttle;
@@ -396,23 +414,11 @@ start_services(struct daemon *d)
 static int
 drop_root(struct daemon *d)
 {
-	const char *err;
+	struct errbuf eb;
 
-	if (chdir(d->cfg->data_dir) == -1) {
-		log_error("data directory %s: %s", d->cfg->data_dir,
-		    strerror(errno));
-		return -1;
-	}
-	if (geteuid() != 0)
-		return 0;
-	if (priv_drop(d->cfg->user, &err) == -1) {
-		log_error("cannot switch to user '%s': %s", d->cfg->user, err);
-		return -1;
-	}
-	if (access(d->cfg->data_dir, R_OK | W_OK | X_OK) == -1) {
-		log_error("user '%s' cannot use %s: %s (every parent "
-		    "directory must be searchable by it)", d->cfg->user,
-		    d->cfg->data_dir, strerror(errno));
+	if ((d->data_fd = cli_open_data_dir(d->cfg, &eb)) == -1 ||
+	    cli_become_user(d->cfg, d->data_fd, &eb) == -1) {
+		log_error("%s", eb.text);
 		return -1;
 	}
 	return 0;
@@ -421,11 +427,15 @@ drop_root(struct daemon *d)
 static int
 open_store(struct daemon *d)
 {
+	struct errbuf eb;
 	struct store *s;
+	char dir[64];
 	const char *err;
 	int r;
 
-	s = store_open(d->cfg->store, ".", &err);
+	if (fs_fd_path(d->data_fd, dir, sizeof(dir)) == -1)
+		PANIC("descriptor path");
+	s = store_open(d->cfg->store, dir, &eb, &err);
 	if (s == NULL) {
 		log_error("store: %s", err);
 		return -1;
@@ -451,6 +461,7 @@ cmd_serve(struct cli *c)
 		return EXIT_USER;
 	}
 	memset(&d, 0, sizeof(d));
+	d.data_fd = -1;
 	d.cfg = c->cfg;
 	log_init("popgate", d.cfg->log);
 	log_set_debug(d.cfg->debug);

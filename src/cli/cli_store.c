@@ -33,7 +33,7 @@ open_uri(struct cli *c, const char *uri)
 	struct store *s;
 	const char *err;
 
-	s = store_open(uri, ".", &err);
+	s = store_open(uri, c->data_path, &c->open_error, &err);
 	if (s == NULL)
 		cli_err(c, "%s", err);
 	return s;

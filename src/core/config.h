@@ -155,8 +155,8 @@ bool	config_key_range(const char *key, char *lo, size_t losz, char *hi,
 const char *config_default_path(const char *explicit_path);
 const char *config_role_name(enum listen_role);
 /* PATH relative to data_dir when it lies inside it (the daemon and the
-   CLI work from data_dir after chdir, so parents need no permissions),
-   else PATH. Borrowed from PATH. */
+   CLI reach it below the data directory's descriptor, opened as root, so
+   parents need no permissions), else PATH. Borrowed from PATH. */
 const char *config_rel(const struct config *, const char *path);
 /* The transport route for DOMAIN, or NULL. */
 const struct transport_cfg *config_transport(const struct config *,

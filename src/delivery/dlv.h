@@ -35,6 +35,7 @@ struct qmgr_deps {
 	struct worker_pool	*io;	/* queue files, bounces */
 	struct dns		*dns;
 	SSL_CTX			*tls;	/* client context for STARTTLS */
+	struct queue		*queue;	/* the daemon's, outlives the qmgr */
 };
 
 /* Scans the queue (a restart picks it up where it was) and starts

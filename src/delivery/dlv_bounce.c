@@ -184,7 +184,7 @@ send_notice(struct backends *b, const char *sender, const struct buf *text,
 	struct mailaddr sa;
 	char canon[ADDR_BUFSZ];
 
-	spool_init(&body, "tmp");
+	spool_init(&body, b->data_fd, "tmp");
 	spool_append(&body, text->data, text->len);
 	queue_env_init(&env);
 	memset(&res, 0, sizeof(res));
@@ -213,8 +213,8 @@ send_notice(struct backends *b, const char *sender, const struct buf *text,
 	mm.prefix_len = strlen(prefix);
 	mm.body = &body;
 	mm.lines = count_lf(text->data, text->len) + 1;
-	if (n > 0 && maildir_deliver(dests, n, &mm, hostname, &failed) ==
-	    -1) {
+	if (n > 0 && maildir_deliver(b->data_fd, dests, n, &mm, hostname,
+	    &failed) == -1) {
 		*error_r = strerror(errno);
 		goto out;
 	}
@@ -224,7 +224,7 @@ send_notice(struct backends *b, const char *sender, const struct buf *text,
 		env.lines = count_lf(text->data, text->len);
 		(void)str_copy(env.auth, "bounce", sizeof(env.auth));
 		(void)str_copy(env.client, "popgate", sizeof(env.client));
-		if (queue_write(&env, "", 0, &body, error_r) == -1)
+		if (queue_write(b->queue, &env, "", 0, &body, error_r) == -1)
 			goto out;
 		strlist_add(new_ids, env.id);
 	}

@@ -348,8 +348,8 @@ load_work(void *ctx, void *arg)
 	const char *err = "";
 
 	(void)ctx;
-	j->r = queue_open(j->qe->id, &j->m->env, &j->m->fd, &j->m->body_off,
-	    &j->m->body_len, &err);
+	j->r = queue_open(j->q->d.queue, j->qe->id, &j->m->env, &j->m->fd,
+	    &j->m->body_off, &j->m->body_len, &err);
 	if (j->r == -1)
 		(void)str_copy(j->error, err, sizeof(j->error));
 }
@@ -577,17 +577,17 @@ finish_work(void *ctx, void *arg)
 	struct dlv_msg *m = j->m;
 
 	if (m->qe->delete_me) {
-		if (queue_remove(m->env.id) == -1)
+		if (queue_remove(j->q->d.queue, m->env.id) == -1)
 			j->err = errno;
 		j->removed = j->err == 0;
 		return;
 	}
 	dlv_bounce_send(ctx, m, j->q->d.cfg->hostname, &j->new_ids);
 	if (j->all_final) {
-		if (queue_remove_done(m->env.id) == -1)
+		if (queue_remove_done(j->q->d.queue, m->env.id) == -1)
 			j->err = errno;
 		j->removed = j->err == 0;
-	} else if (queue_write_state(&m->env) == -1) {
+	} else if (queue_write_state(j->q->d.queue, &m->env) == -1) {
 		j->err = errno;
 	}
 }
@@ -691,7 +691,7 @@ qmgr_new(const struct qmgr_deps *d, const char **error_r)
 	q->entries = hmap_new();
 	q->dests = hmap_new();
 	q->timer = evtimer_new(d->base, on_timer, q);
-	if (queue_scan(scan_one, q) == -1) {
+	if (queue_scan(q->d.queue, scan_one, q) == -1) {
 		*error_r = strerror(errno);
 		qmgr_free(&q);
 		return NULL;

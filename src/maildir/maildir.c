@@ -58,8 +58,8 @@ maildir_path(const char *mail_dir, const char *domain, const char *local,
 }
 
 int
-maildir_create(const char *mail_dir, const char *domain, const char *local,
-    const char **error_r)
+maildir_create(int dir_fd, const char *mail_dir, const char *domain,
+    const char *local, const char **error_r)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	char path[MAILDIR_PATH_MAX], sub[MAILDIR_PATH_MAX + 8];
@@ -74,7 +74,7 @@ maildir_create(const char *mail_dir, const char *domain, const char *local,
 			*error_r = "mailbox path too long";
 			return -1;
 		}
-		if (fs_mkdir_p(sub, 0700, true) == -1) {
+		if (fs_mkdir_p_at(dir_fd, sub, 0700, true) == -1) {
 			*error_r = strerror(errno);
 			return -1;
 		}
@@ -83,7 +83,7 @@ maildir_create(const char *mail_dir, const char *domain, const char *local,
 }
 
 int
-maildir_create_path(const char *path)
+maildir_create_path(int dir_fd, const char *path)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	char sub[MAILDIR_PATH_MAX + 8];
@@ -94,7 +94,7 @@ maildir_create_path(const char *path)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (fs_mkdir_p(sub, 0700, true) == -1)
+		if (fs_mkdir_p_at(dir_fd, sub, 0700, true) == -1)
 			return -1;
 	}
 	return 0;
@@ -155,60 +155,66 @@ unique_name(char *out, size_t outsz, const char *host, uint64_t size,
 	    (unsigned long long)vsize);
 }
 
+static int
+write_chunk(void *arg, const void *p, size_t n)
+{
+	return fs_write_all(*(int *)arg, p, n);
+}
+
 /* Writes prefix + body to FD. */
 static int
 write_msg(int fd, const struct maildir_msg *m)
 {
-	char chunk[65536];
-	uint64_t off = 0;
-	const struct spool *b = m->body;
-
 	if (fs_write_all(fd, m->prefix, m->prefix_len) == -1)
 		return -1;
-	if (b->fd == -1)
-		return fs_write_all(fd, b->mem.data, b->len);
-	while (off < b->len) {
-		size_t n = b->len - off > sizeof(chunk) ? sizeof(chunk) :
-		    (size_t)(b->len - off);
-
-		if (spool_read(b, off, chunk, n) == -1 ||
-		    fs_write_all(fd, chunk, n) == -1)
-			return -1;
-		off += n;
-	}
-	return 0;
+	return spool_copy(m->body, write_chunk, &fd);
 }
 
 /* A complete, fsynced copy at PATH. */
 static int
-write_copy(const char *path, const struct maildir_msg *m)
+write_copy(int dir_fd, const char *path, const struct maildir_msg *m)
 {
 	int fd, saved;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = openat(dir_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
 	if (fd == -1)
 		return -1;
 	if (write_msg(fd, m) == -1 || fsync(fd) == -1) {
 		saved = errno;
 		(void)close(fd);
-		(void)unlink(path);
+		(void)unlinkat(dir_fd, path, 0);
 		errno = saved;
 		return -1;
 	}
 	if (close(fd) == -1) {
 		saved = errno;
-		(void)unlink(path);
+		(void)unlinkat(dir_fd, path, 0);
 		errno = saved;
 		return -1;
 	}
 	return 0;
 }
 
+/* DIR below DIR_FD as a directory stream, or NULL (errno). */
+static DIR *
+open_dir_stream(int dir_fd, const char *dir)
+{
+	int fd = fs_open_dir(dir_fd, dir);
+	DIR *d;
+
+	if (fd == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		(void)close(fd);
+	return d;
+}
+
 int
-maildir_usage(const char *path, uint64_t *used_r)
+maildir_usage(int dir_fd, const char *path, uint64_t *used_r)
 {
 	static const char *const subs[] = { "new", "cur" };
-	char dir[MAILDIR_PATH_MAX + 8], file[MAILDIR_PATH_MAX + 300];
+	char dir[MAILDIR_PATH_MAX + 8];
 	struct dirent *de;
 	uint64_t used = 0, v;
 	size_t i;
@@ -217,7 +223,7 @@ maildir_usage(const char *path, uint64_t *used_r)
 	for (i = 0; i < nitems(subs); i++) {
 		if (str_fmt(dir, sizeof(dir), "%s/%s", path, subs[i]) == -1)
 			return -1;
-		d = opendir(dir);
+		d = open_dir_stream(dir_fd, dir);
 		if (d == NULL) {
 			if (errno == ENOENT)
 				continue;
@@ -234,8 +240,7 @@ maildir_usage(const char *path, uint64_t *used_r)
 			    strspn(s + 3, "0123456789"), 0, UINT64_MAX,
 			    &v) == 0) {
 				used += v;
-			} else if (str_fmt(file, sizeof(file), "%s/%s", dir,
-			    de->d_name) == 0 && stat(file, &st) == 0) {
+			} else if (fstatat(dirfd(d), de->d_name, &st, 0) == 0) {
 				used += (uint64_t)st.st_size;
 			}
 		}
@@ -246,8 +251,8 @@ maildir_usage(const char *path, uint64_t *used_r)
 }
 
 int
-maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
-    const char *hostname, size_t *failed_r)
+maildir_deliver(int dir_fd, struct maildir_dest *d, size_t n,
+    const struct maildir_msg *m, const char *hostname, size_t *failed_r)
 {
 	char host[256], tmp[MAILDIR_PATH_MAX + 300], dst[MAILDIR_PATH_MAX + 300];
 	char newdir[MAILDIR_PATH_MAX + 8];
@@ -260,7 +265,7 @@ maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
 	for (i = 0; i < n; i++) {
 		*failed_r = i;
 		if (d[i].quota != 0) {
-			if (maildir_usage(d[i].path, &used) == -1)
+			if (maildir_usage(dir_fd, d[i].path, &used) == -1)
 				goto fail;
 			if (used + size > d[i].quota) {
 				errno = EDQUOT;
@@ -282,19 +287,21 @@ maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
 				goto fail;
 			}
 			/* A Maildir is made on its first delivery. */
-			if (write_copy(tmp, m) == -1 && (errno != ENOENT ||
-			    maildir_create_path(d[i].path) == -1 ||
-			    write_copy(tmp, m) == -1)) {
+			if (write_copy(dir_fd, tmp, m) == -1 &&
+			    (errno != ENOENT ||
+			    maildir_create_path(dir_fd, d[i].path) == -1 ||
+			    write_copy(dir_fd, tmp, m) == -1)) {
 				tmp[0] = '\0';
 				goto fail;
 			}
 		}
-		if (link(tmp, dst) == -1 && (errno != ENOENT ||
-		    maildir_create_path(d[i].path) == -1 ||
-		    link(tmp, dst) == -1)) {
+		if (linkat(dir_fd, tmp, dir_fd, dst, 0) == -1 &&
+		    (errno != ENOENT ||
+		    maildir_create_path(dir_fd, d[i].path) == -1 ||
+		    linkat(dir_fd, tmp, dir_fd, dst, 0) == -1)) {
 			if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 				goto fail;
-			if (write_copy(dst, m) == -1)
+			if (write_copy(dir_fd, dst, m) == -1)
 				goto fail;
 		}
 		done = i + 1;
@@ -303,24 +310,24 @@ maildir_deliver(struct maildir_dest *d, size_t n, const struct maildir_msg *m,
 	for (i = 0; i < n; i++) {
 		*failed_r = i;
 		if (str_fmt(newdir, sizeof(newdir), "%s/new", d[i].path) == -1 ||
-		    fs_fsync_dir_shared(newdir) == -1)
+		    fs_fsync_dir_shared_at(dir_fd, newdir) == -1)
 			goto fail;
 	}
 	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+		(void)unlinkat(dir_fd, tmp, 0);
 	return 0;
 fail:
 	saved = errno;
 	for (i = 0; i < done; i++) {
 		if (str_fmt(dst, sizeof(dst), "%s/new/%s", d[i].path,
-		    d[i].name) == 0 && unlink(dst) == 0 &&
+		    d[i].name) == 0 && unlinkat(dir_fd, dst, 0) == 0 &&
 		    str_fmt(newdir, sizeof(newdir), "%s/new", d[i].path) == 0 &&
-		    fs_fsync_dir(newdir) == -1)
+		    fs_fsync_dir_at(dir_fd, newdir) == -1)
 			log_warn("maildir %s: fsync after removing a partial "
 			    "delivery: %s", newdir, strerror(errno));
 	}
 	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+		(void)unlinkat(dir_fd, tmp, 0);
 	errno = saved;
 	return -1;
 }

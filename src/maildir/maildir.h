@@ -5,6 +5,9 @@
  * part is encoded for the file system: '/', '%', control bytes and a
  * leading '.' become %XX, so no address can name a path outside its
  * domain's directory.
+ *
+ * Paths are below a directory descriptor DIR_FD (the data directory the
+ * caller holds; an absolute path, a mail_dir outside it, ignores it).
  */
 #ifndef POPGATE_MAILDIR_H
 #define POPGATE_MAILDIR_H
@@ -23,10 +26,10 @@ int	maildir_path(const char *mail_dir, const char *domain,
 	    const char *local, char *out, size_t outsz) WARN_UNUSED;
 /* Creates the Maildir (and tmp, new, cur) if missing, durably. 0, or -1
    with *ERROR_R (static or strerror). */
-int	maildir_create(const char *mail_dir, const char *domain,
+int	maildir_create(int dir_fd, const char *mail_dir, const char *domain,
 	    const char *local, const char **error_r) WARN_UNUSED;
 /* Same for a Maildir given by its path. 0 or -1 (errno). */
-int	maildir_create_path(const char *path) WARN_UNUSED;
+int	maildir_create_path(int dir_fd, const char *path) WARN_UNUSED;
 
 struct spool;
 
@@ -53,11 +56,12 @@ struct maildir_msg {
    CRLF>. All or nothing: on failure every copy already made is removed
    again. 0, or -1 with errno set (EDQUOT: destination *FAILED_R is over
    its quota; ENOSPC: disk full) and *FAILED_R the index that failed. */
-int	maildir_deliver(struct maildir_dest *, size_t n,
+int	maildir_deliver(int dir_fd, struct maildir_dest *, size_t n,
 	    const struct maildir_msg *, const char *hostname,
 	    size_t *failed_r) WARN_UNUSED;
 /* Octets used by the messages of the Maildir at PATH (from the ,S= of
    the file names, stat(2) for names without). 0 or -1 (errno). */
-int	maildir_usage(const char *path, uint64_t *used_r) WARN_UNUSED;
+int	maildir_usage(int dir_fd, const char *path, uint64_t *used_r)
+	    WARN_UNUSED;
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "queue/queue.h"
 #include "relay/relay_auth.h"
 #include "store/store.h"
 
@@ -25,14 +26,21 @@ struct login_cache;
 struct policy_env {
 	const struct config	*cfg;
 	struct login_cache	*logins;
+	int			 data_fd;	/* data_dir, held open */
+	struct queue		*queue;		/* below it */
 };
 
-/* A worker thread's handles, opened on first use. */
+/* A worker thread's handles, opened on first use. Files are reached
+   below DATA_FD (the store and relay table by its /proc/self/fd path,
+   Maildirs by the *at calls), never from the current directory. */
 struct backends {
 	const struct config	*cfg;
 	struct login_cache	*logins;
+	int			 data_fd;	/* borrowed from the env */
+	struct queue		*queue;		/* borrowed from the env */
 	struct store		*store;
 	struct relay_auth	*relay;
+	struct errbuf		 open_error;	/* of the last failed open */
 };
 
 /* worker_init_fn / worker_fini_fn for the pools: ARG is a struct

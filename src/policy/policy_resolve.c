@@ -11,6 +11,7 @@
 
 #include "policy/policy.h"
 #include "maildir/maildir.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
@@ -42,6 +43,8 @@ backends_thread_init(void *arg)
 
 	b->cfg = env->cfg;
 	b->logins = env->logins;
+	b->data_fd = env->data_fd;
+	b->queue = env->queue;
 	/* Local files are opened now, not on first use: the daemon's
 	   descriptors are all taken at start-up, and a store it cannot open
 	   shows at once (a first read opens the WAL files too). Network
@@ -76,16 +79,31 @@ backends_thread_fini(void *p)
 struct store *
 backends_store(struct backends *b, const char **error_r)
 {
-	if (b->store == NULL)
-		b->store = store_open(b->cfg->store, ".", error_r);
+	char dir[64];
+
+	if (b->store != NULL)
+		return b->store;
+	if (fs_fd_path(b->data_fd, dir, sizeof(dir)) == -1) {
+		*error_r = "no data directory";
+		return NULL;
+	}
+	b->store = store_open(b->cfg->store, dir, &b->open_error, error_r);
 	return b->store;
 }
 
 struct relay_auth *
 backends_relay(struct backends *b, const char **error_r)
 {
-	if (b->relay == NULL)
-		b->relay = relay_open(b->cfg->relay_store, ".", error_r);
+	char dir[64];
+
+	if (b->relay != NULL)
+		return b->relay;
+	if (fs_fd_path(b->data_fd, dir, sizeof(dir)) == -1) {
+		*error_r = "no data directory";
+		return NULL;
+	}
+	b->relay = relay_open(b->cfg->relay_store, dir, &b->open_error,
+	    error_r);
 	return b->relay;
 }
 

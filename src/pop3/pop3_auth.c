@@ -150,7 +150,8 @@ open_work(void *ctx, void *arg)
 	struct login_job *j = arg;
 	const char *err = "";
 
-	j->open_r = maildrop_open(&j->drop, j->path, &err);
+	j->open_r = maildrop_open(&j->drop, ((struct backends *)ctx)->data_fd,
+	    j->path, &err);
 	if (j->open_r == -1) {
 		(void)str_copy(j->error, err, sizeof(j->error));
 		return;

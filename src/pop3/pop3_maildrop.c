@@ -71,14 +71,14 @@ name_vsize(const char *file, uint64_t *size)
 
 /* Reads the file once: the octets RETR will send (before stuffing). */
 static int
-count_size(const char *path, uint64_t *size)
+count_size(int dir_fd, const char *path, uint64_t *size)
 {
 	unsigned char buf[CHUNK];
 	uint64_t total = 0;
 	bool prev_cr = false, any = false;
 	unsigned char last = '\n';
 	ssize_t n, i;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
 
 	if (fd == -1)
 		return -1;
@@ -113,14 +113,14 @@ msg_path(const struct maildrop *d, const struct pop3_msg *m, char *out,
 }
 
 static void
-load_index(const char *path, struct hmap *idx)
+load_index(int dir_fd, const char *path, struct hmap *idx)
 {
 	char file[1100], *line, *save = NULL;
 	struct buf b;
 
 	(void)str_fmt(file, sizeof(file), "%s/" INDEX_FILE, path);
 	buf_init(&b, 64 * 1024 * 1024);
-	if (fs_read_file(file, &b) == 0 && b.len > 0) {
+	if (fs_read_file_at(dir_fd, file, &b) == 0 && b.len > 0) {
 		for (line = strtok_r(b.data, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save)) {
 			char *sp = strrchr(line, ' ');
@@ -154,7 +154,8 @@ save_index(struct maildrop *d)
 		    (unsigned long long)d->v[i].size);
 	}
 	(void)str_fmt(file, sizeof(file), "%s/" INDEX_FILE, d->path);
-	if (fs_write_atomic(file, buf_cstr(&b), b.len, 0600) == -1)
+	if (fs_write_atomic_at(d->dir_fd, file, buf_cstr(&b), b.len, 0600) ==
+	    -1)
 		log_warn("maildir %s: cannot write the size index: %s",
 		    d->path, strerror(errno));
 	buf_free(&b);
@@ -185,7 +186,7 @@ msg_size(struct maildrop *d, struct pop3_msg *m, struct hmap *idx,
 		return 0;
 	}
 	msg_path(d, m, file, sizeof(file));
-	if (count_size(file, &m->size) == -1)
+	if (count_size(d->dir_fd, file, &m->size) == -1)
 		return -1;
 	*counted = true;
 	return 0;
@@ -199,11 +200,16 @@ list_dir(struct maildrop *d, const char *sub, bool in_new)
 	char dir[1100];
 	struct dirent *de;
 	DIR *dp;
+	int fd;
 
 	(void)str_fmt(dir, sizeof(dir), "%s/%s", d->path, sub);
-	dp = opendir(dir);
-	if (dp == NULL)
+	fd = fs_open_dir(d->dir_fd, dir);
+	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
+	if ((dp = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -231,13 +237,15 @@ same_message(const char *a, const char *b)
 }
 
 int
-maildrop_open(struct maildrop *d, const char *path, const char **error_r)
+maildrop_open(struct maildrop *d, int dir_fd, const char *path,
+    const char **error_r)
 {
 	struct hmap *idx;
 	bool counted = false;
 	size_t i, keep;
 
 	memset(d, 0, sizeof(*d));
+	d->dir_fd = dir_fd;
 	if (str_copy(d->path, path, sizeof(d->path)) == -1) {
 		*error_r = "mailbox path too long";
 		return -1;
@@ -251,7 +259,7 @@ maildrop_open(struct maildrop *d, const char *path, const char **error_r)
 	if (d->n > 1)
 		qsort(d->v, d->n, sizeof(*d->v), cmp_msg);
 	idx = hmap_new();
-	load_index(path, idx);
+	load_index(dir_fd, path, idx);
 	for (i = keep = 0; i < d->n; i++) {
 		if ((keep > 0 && same_message(d->v[keep - 1].file,
 		    d->v[i].file)) ||
@@ -296,7 +304,7 @@ maildrop_commit(struct maildrop *d)
 		if (!d->v[i].deleted)
 			continue;
 		msg_path(d, &d->v[i], file, sizeof(file));
-		if (unlink(file) == -1 && errno != ENOENT) {
+		if (unlinkat(d->dir_fd, file, 0) == -1 && errno != ENOENT) {
 			log_warn("maildir %s: cannot delete %s: %s", d->path,
 			    d->v[i].file, strerror(errno));
 			failed++;
@@ -309,7 +317,7 @@ maildrop_commit(struct maildrop *d)
 			continue;
 		(void)str_fmt(dir, sizeof(dir), "%s/%s", d->path,
 		    k ? "new" : "cur");
-		if (fs_fsync_dir(dir) == -1) {
+		if (fs_fsync_dir_at(d->dir_fd, dir) == -1) {
 			log_warn("maildir %s: fsync: %s", dir,
 			    strerror(errno));
 			failed++;
@@ -328,7 +336,7 @@ pop3_stream_open(struct pop3_stream *st, const struct maildrop *d,
 
 	memset(st, 0, sizeof(*st));
 	msg_path(d, m, file, sizeof(file));
-	st->fd = open(file, O_RDONLY | O_CLOEXEC);
+	st->fd = openat(d->dir_fd, file, O_RDONLY | O_CLOEXEC);
 	if (st->fd == -1)
 		return -1;
 	st->bol = true;

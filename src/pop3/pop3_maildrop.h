@@ -27,14 +27,16 @@ struct pop3_msg {
 };
 
 struct maildrop {
+	int		 dir_fd;	/* borrowed: PATH is below it */
 	char		 path[1024];
 	struct pop3_msg	*v;
 	size_t		 n, cap;
 	uint64_t	 total;		/* sum of sizes */
 };
 
-/* On a worker. 0, or -1 with *ERROR_R (static or strerror). */
-int	maildrop_open(struct maildrop *, const char *path,
+/* The Maildir PATH below the directory DIR_FD (which must outlive the
+   maildrop). On a worker. 0, or -1 with *ERROR_R (static or strerror). */
+int	maildrop_open(struct maildrop *, int dir_fd, const char *path,
 	    const char **error_r);
 void	maildrop_free(struct maildrop *);
 /* UPDATE state: unlinks the messages marked deleted, then fsyncs their

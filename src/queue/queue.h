@@ -8,6 +8,10 @@
  * lives beside it in queue/state/ID, replaced atomically. Files are made
  * in queue/tmp, fsynced, renamed into msg/, and msg/ is fsynced: once
  * queue_write() returns 0 the message survives a crash.
+ *
+ * A struct queue holds those directories open, below the data directory
+ * it was made from: no path depends on the current directory. It is
+ * only read after queue_new(), so threads share one.
  */
 #ifndef POPGATE_QUEUE_H
 #define POPGATE_QUEUE_H
@@ -63,46 +67,54 @@ void	queue_env_free(struct queue_env *);
 struct queue_rcpt *queue_env_add_rcpt(struct queue_env *,
 	    const char *address);
 
-/* Creates queue/{tmp,msg,state} under the current directory. */
-int	queue_init_dirs(const char **error_r) WARN_UNUSED;
-/* Writes ENV (a fresh id is made into env->id) and the message, PREFIX
-   then BODY, durably. 0, or -1 with errno and *ERROR_R. */
-int	queue_write(struct queue_env *env, const char *prefix,
+struct queue;
+
+/* Whether ID is a queue id (hexadecimal, ID_LEN digits). */
+bool	queue_id_ok(const char *id);
+/* The queue below the data directory DATA_FD: queue/{tmp,msg,state},
+   made (durably) when missing, each held open. NULL with *ERROR_R. */
+struct queue *queue_new(int data_fd, const char **error_r);
+void	queue_free(struct queue **);
+/* Writes ENV (a fresh id is made into env->id unless it has a free one)
+   and the message, PREFIX then BODY, durably. 0, or -1 with errno and
+   *ERROR_R. */
+int	queue_write(struct queue *, struct queue_env *env, const char *prefix,
 	    size_t prefix_len, const struct spool *body,
 	    const char **error_r) WARN_UNUSED;
-/* Reads the envelope of message ID; the message starts at *BODY_OFF and
-   is *BODY_LEN octets (LF line ends). Recipient states come from the
-   state file. 1 read, 0 no such message, -1 damaged or I/O error
-   (*ERROR_R). */
-int	queue_read(const char *id, struct queue_env *env, uint64_t *body_off,
-	    uint64_t *body_len, const char **error_r) WARN_UNUSED;
 /* Opens message ID for delivery without reading the message into
    memory: the envelope and states into ENV, the file descriptor (close
-   it) and where the message is. The checksum is verified by one
-   streaming pass. 1, 0 (no such message), -1 (*ERROR_R). */
-int	queue_open(const char *id, struct queue_env *env, int *fd_r,
-	    uint64_t *body_off, uint64_t *body_len, const char **error_r)
-	    WARN_UNUSED;
-/* Parses a queue file image (for the reader and the fuzzer). */
+   it) and where the message is (LF line ends). The checksum is verified
+   by one streaming pass. 1, 0 (no such message), -1 (damaged or I/O
+   error, *ERROR_R). */
+int	queue_open(struct queue *, const char *id, struct queue_env *env,
+	    int *fd_r, uint64_t *body_off, uint64_t *body_len,
+	    const char **error_r) WARN_UNUSED;
+/* Parses a queue file image with the reader of queue_open (for the
+   fuzzer and tests). 0, or -1 (*ERROR_R). */
 int	queue_parse(const unsigned char *data, size_t len,
 	    struct queue_env *env, uint64_t *body_off, uint64_t *body_len,
 	    const char **error_r) WARN_UNUSED;
-/* Applies the text of a state file (NUL-terminated, changed in place) to
-   ENV: lines it cannot use are skipped. */
-void	queue_state_parse(struct queue_env *, char *text);
+/* Applies the text of a state file, LEN octets, to ENV: lines it cannot
+   use (bad numbers, an unknown state, an index past the recipients) are
+   skipped. */
+void	queue_state_parse(struct queue_env *, const char *text, size_t len);
 /* Replaces the state file of ENV durably. 0 or -1 (errno). */
-int	queue_write_state(const struct queue_env *) WARN_UNUSED;
+int	queue_write_state(struct queue *, const struct queue_env *)
+	    WARN_UNUSED;
 /* Removes message ID (state first, then the message), durably. */
-int	queue_remove(const char *id) WARN_UNUSED;
+int	queue_remove(struct queue *, const char *id) WARN_UNUSED;
 /* Removes message ID when every recipient is final (delivered, or
    bounced with the bounce queued). Not waited onto the disk: only a
    crash of the whole system before the directory is written can bring
    it back, for a second delivery, never a lost one (as Postfix). */
-int	queue_remove_done(const char *id) WARN_UNUSED;
-/* The path of message ID's file into OUT. */
-void	queue_msg_path(const char *id, char *out, size_t outsz);
+int	queue_remove_done(struct queue *, const char *id) WARN_UNUSED;
+/* 1 when message ID is queued, 0 not, -1 (errno). */
+int	queue_exists(struct queue *, const char *id) WARN_UNUSED;
 /* Calls FN for each queued message id; 0 or -1. */
-int	queue_scan(void (*fn)(const char *id, void *), void *arg)
-	    WARN_UNUSED;
+int	queue_scan(struct queue *, void (*fn)(const char *id, void *),
+	    void *arg) WARN_UNUSED;
+/* Removes what an interrupted queue_write() left in queue/tmp (at
+   start-up, before anything writes). 0 or -1 (errno). */
+int	queue_clean_tmp(struct queue *) WARN_UNUSED;
 
 #endif

@@ -12,6 +12,7 @@
  * plus an optional "warned TIME" line.
  */
 #include <errno.h>
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -73,32 +74,58 @@ queue_env_add_rcpt(struct queue_env *e, const char *address)
 	return r;
 }
 
-int
-queue_init_dirs(const char **error_r)
+bool
+queue_id_ok(const char *id)
+{
+	return strlen(id) == ID_LEN &&
+	    strspn(id, "0123456789abcdef") == ID_LEN;
+}
+
+/* The queue's directories, held open: every file is reached below one
+   of them, never through a path from the current directory. */
+struct queue {
+	int	tmp_fd, msg_fd, state_fd;
+};
+
+struct queue *
+queue_new(int data_fd, const char **error_r)
 {
 	static const char *const dirs[] = { QUEUE_DIR "/tmp",
 		QUEUE_DIR "/msg", QUEUE_DIR "/state" };
+	struct queue *q = xcalloc(1, sizeof(*q));
+	int *fds[3];
 	size_t i;
 
+	fds[0] = &q->tmp_fd;
+	fds[1] = &q->msg_fd;
+	fds[2] = &q->state_fd;
+	q->tmp_fd = q->msg_fd = q->state_fd = -1;
 	for (i = 0; i < nitems(dirs); i++) {
-		if (fs_mkdir_p(dirs[i], 0700, true) == -1) {
+		if (fs_mkdir_p_at(data_fd, dirs[i], 0700, true) == -1 ||
+		    (*fds[i] = fs_open_dir(data_fd, dirs[i])) == -1) {
 			*error_r = strerror(errno);
-			return -1;
+			queue_free(&q);
+			return NULL;
 		}
 	}
-	return 0;
+	return q;
 }
 
 void
-queue_msg_path(const char *id, char *out, size_t outsz)
+queue_free(struct queue **qp)
 {
-	(void)str_fmt(out, outsz, QUEUE_DIR "/msg/%s", id);
-}
+	struct queue *q = *qp;
 
-static void
-state_path(const char *id, char *out, size_t outsz)
-{
-	(void)str_fmt(out, outsz, QUEUE_DIR "/state/%s", id);
+	if (q == NULL)
+		return;
+	if (q->tmp_fd != -1)
+		(void)close(q->tmp_fd);
+	if (q->msg_fd != -1)
+		(void)close(q->msg_fd);
+	if (q->state_fd != -1)
+		(void)close(q->state_fd);
+	free(q);
+	*qp = NULL;
 }
 
 /* ---- writer ---- */
@@ -197,66 +224,63 @@ w_env(struct writer *w, const struct queue_env *e)
 	w_str(w, REC_LINES, num);
 }
 
+static int
+w_chunk(void *arg, const void *p, size_t n)
+{
+	struct writer *w = arg;
+
+	w_raw(w, p, n);
+	if (w->err != 0) {
+		errno = w->err;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 w_body(struct writer *w, const char *prefix, size_t plen,
     const struct spool *body)
 {
-	char chunk[65536];
-	uint64_t off = 0;
-
 	w_hdr(w, REC_MESSAGE, plen + body->len);
 	w_raw(w, prefix, plen);
-	if (body->fd == -1) {
-		w_raw(w, body->mem.data, body->len);
-		return;
-	}
-	while (off < body->len && w->err == 0) {
-		size_t n = body->len - off > sizeof(chunk) ? sizeof(chunk) :
-		    (size_t)(body->len - off);
-
-		if (spool_read(body, off, chunk, n) == -1)
-			w->err = errno;
-		else
-			w_raw(w, chunk, n);
-		off += n;
-	}
+	if (w->err == 0 && spool_copy(body, w_chunk, w) == -1 && w->err == 0)
+		w->err = errno != 0 ? errno : EIO;
 }
 
-int
-queue_write(struct queue_env *e, const char *prefix, size_t plen,
-    const struct spool *body, const char **error_r)
+/* A new file in queue/tmp for E, under the id the client was told (and
+   Received: names) unless it is taken. The descriptor, or -1. */
+static int
+create_tmp(struct queue *q, struct queue_env *e, const char **error_r)
 {
-	char tmp[128], dst[128];
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned sumlen = 0;
-	struct writer *w = xcalloc(1, sizeof(*w));	/* 64 KiB */
-	int tries, err;
+	int tries, fd;
 
-	w->fd = -1;
-	for (tries = 0; tries < 5 && w->fd == -1; tries++) {
-		/* The id the client was told (and Received: names), unless
-		   it is taken. */
+	for (tries = 0; tries < 5; tries++) {
 		if (tries > 0 || e->id[0] == '\0')
 			ids_new(e->id);
-		(void)str_fmt(tmp, sizeof(tmp), QUEUE_DIR "/tmp/%s", e->id);
-		queue_msg_path(e->id, dst, sizeof(dst));
-		if (access(dst, F_OK) == 0)
+		if (faccessat(q->msg_fd, e->id, F_OK, 0) == 0)
 			continue;
-		w->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w->fd == -1 && errno != EEXIST) {
-			err = errno;
-			free(w);
-			errno = err;
-			*error_r = strerror(err);
+		fd = openat(q->tmp_fd, e->id, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (fd != -1)
+			return fd;
+		if (errno != EEXIST) {
+			*error_r = strerror(errno);
 			return -1;
 		}
 	}
-	if (w->fd == -1) {
-		free(w);
-		errno = EEXIST;
-		*error_r = "no free queue id";
-		return -1;
-	}
+	errno = EEXIST;
+	*error_r = "no free queue id";
+	return -1;
+}
+
+/* The records of E and the message through W, then the END record. */
+static void
+w_file(struct writer *w, const struct queue_env *e, const char *prefix,
+    size_t plen, const struct spool *body)
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned sumlen = 0;
+
 	w->md = EVP_MD_CTX_new();
 	if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		w->err = ENOMEM;
@@ -274,19 +298,34 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 	}
 	w_flush(w);
 	EVP_MD_CTX_free(w->md);
+	w->md = NULL;
+}
+
+int
+queue_write(struct queue *q, struct queue_env *e, const char *prefix,
+    size_t plen, const struct spool *body, const char **error_r)
+{
+	struct writer *w;
+	int fd, err;
+
+	if ((fd = create_tmp(q, e, error_r)) == -1)
+		return -1;
+	w = xcalloc(1, sizeof(*w));	/* 64 KiB */
+	w->fd = fd;
+	w_file(w, e, prefix, plen, body);
 	if (w->err == 0 && fsync(w->fd) == -1)
 		w->err = errno;
 	if (close(w->fd) == -1 && w->err == 0)
 		w->err = errno;
-	if (w->err == 0 && rename(tmp, dst) == -1)
+	if (w->err == 0 && renameat(q->tmp_fd, e->id, q->msg_fd, e->id) == -1)
 		w->err = errno;
-	if (w->err == 0 && fs_fsync_dir_shared(QUEUE_DIR "/msg") == -1)
+	if (w->err == 0 && fs_fsync_dir_shared_at(q->msg_fd, ".") == -1)
 		w->err = errno;
 	err = w->err;
 	free(w);
 	if (err != 0) {
-		(void)unlink(tmp);
-		(void)unlink(dst);
+		(void)unlinkat(q->tmp_fd, e->id, 0);
+		(void)unlinkat(q->msg_fd, e->id, 0);
 		errno = err;
 		*error_r = strerror(err);
 		return -1;
@@ -296,260 +335,32 @@ queue_write(struct queue_env *e, const char *prefix, size_t plen,
 
 /* ---- reader ---- */
 
-static int
-copy_field(char *dst, size_t dstsz, const unsigned char *p, uint64_t n)
-{
-	if (n >= dstsz || memchr(p, '\0', (size_t)n) != NULL ||
-	    memchr(p, '\n', (size_t)n) != NULL)
-		return -1;
-	memcpy(dst, p, (size_t)n);
-	dst[n] = '\0';
-	return 0;
-}
+/*
+ * One reader for every use - the delivery (queue_open), `popgate queue
+ * list|show` (the same) and the fuzzer (queue_parse, an image in memory)
+ * - with one strictness: the header, envelope records up to the message,
+ * the message, the END record right after it and last, its SHA-256 over
+ * everything before it, an id and a recipient. The octets come from a
+ * source: the file's first HEADLEN octets in memory (one read holds the
+ * envelope and all of a small message), the rest read where it lies.
+ */
+#define ENVELOPE_MAX	(16 * 1024 * 1024)
+#define HEAD_MAX	(64 * 1024)
+#define SUM_LEN		32
 
-static int
-parse_record(struct queue_env *e, int type, const unsigned char *p,
-    uint64_t n)
-{
-	struct queue_rcpt *last = e->nrcpts > 0 ? &e->rcpts[e->nrcpts - 1] :
-	    NULL;
-	char num[32];
-	uint64_t v;
+struct qsrc {
+	int			 fd;	/* -1: the whole file is HEAD */
+	const unsigned char	*head;
+	size_t			 headlen;
+	uint64_t		 size;
+};
 
-	switch (type) {
-	case REC_ID:
-		return copy_field(e->id, sizeof(e->id), p, n);
-	case REC_TIME:
-		if (copy_field(num, sizeof(num), p, n) == -1 ||
-		    str_to_uint(num, 0, INT64_MAX, &v) == -1)
-			return -1;
-		e->arrival = (time_t)v;
-		return 0;
-	case REC_SENDER:
-		return copy_field(e->sender, sizeof(e->sender), p, n);
-	case REC_RCPT:
-		last = queue_env_add_rcpt(e, "");
-		return copy_field(last->address, sizeof(last->address), p, n);
-	case REC_ORCPT:
-		return last == NULL ? -1 :
-		    copy_field(last->orcpt, sizeof(last->orcpt), p, n);
-	case REC_NOTIFY:
-		return last == NULL ? -1 :
-		    copy_field(last->notify, sizeof(last->notify), p, n);
-	case REC_AUTH:
-		return copy_field(e->auth, sizeof(e->auth), p, n);
-	case REC_CLIENT:
-		return copy_field(e->client, sizeof(e->client), p, n);
-	case REC_FLAGS:
-		if (copy_field(num, sizeof(num), p, n) == -1)
-			return -1;
-		e->body8bit = strchr(num, '8') != NULL;
-		e->smtputf8 = strchr(num, 'U') != NULL;
-		e->is_bounce = strchr(num, 'B') != NULL;
-		return 0;
-	case REC_ENVID:
-		return copy_field(e->envid, sizeof(e->envid), p, n);
-	case REC_RET:
-		return copy_field(e->ret, sizeof(e->ret), p, n);
-	case REC_LINES:
-		if (copy_field(num, sizeof(num), p, n) == -1 ||
-		    str_to_uint(num, 0, UINT64_MAX, &v) == -1)
-			return -1;
-		e->lines = v;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* The envelope records of DATA (the file up to its message record). */
-static int
-parse_envelope(struct queue_env *e, const unsigned char *data, size_t len,
-    const char **error_r)
-{
-	size_t off = MAGIC_LEN;
-
-	if (len < MAGIC_LEN || memcmp(data, MAGIC, MAGIC_LEN) != 0) {
-		*error_r = "not a queue file (bad header)";
-		return -1;
-	}
-	while (off + REC_HDR <= len) {
-		uint64_t n = 0;
-		int i;
-
-		for (i = 0; i < 8; i++)
-			n = (n << 8) | data[off + 1 + i];
-		if (n > len - off - REC_HDR) {
-			*error_r = "truncated record";
-			return -1;
-		}
-		if (data[off] == REC_MESSAGE || data[off] == REC_END) {
-			*error_r = "bad record order";
-			return -1;
-		}
-		if (parse_record(e, data[off], data + off + REC_HDR, n) == -1) {
-			*error_r = "bad envelope record";
-			return -1;
-		}
-		off += REC_HDR + (size_t)n;
-	}
-	if (off != len || e->id[0] == '\0' || e->nrcpts == 0) {
-		*error_r = "envelope incomplete";
-		return -1;
-	}
-	return 0;
-}
-
-int
-queue_parse(const unsigned char *data, size_t len, struct queue_env *e,
-    uint64_t *body_off, uint64_t *body_len, const char **error_r)
-{
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned sumlen = 0;
-	size_t off = MAGIC_LEN;
-	bool have_body = false;
-
-	queue_env_init(e);
-	if (len < MAGIC_LEN || memcmp(data, MAGIC, MAGIC_LEN) != 0) {
-		*error_r = "not a queue file (bad header)";
-		return -1;
-	}
-	while (off + REC_HDR <= len) {
-		int type = data[off];
-		uint64_t n = 0;
-		int i;
-
-		for (i = 0; i < 8; i++)
-			n = (n << 8) | data[off + 1 + i];
-		if (n > len - off - REC_HDR) {
-			*error_r = "truncated record";
-			goto fail;
-		}
-		if (type == REC_END) {
-			if (n != 32 || off + REC_HDR + n != len || !have_body) {
-				*error_r = "bad END record";
-				goto fail;
-			}
-			if (EVP_Digest(data, off, sum, &sumlen, EVP_sha256(),
-			    NULL) != 1 || sumlen != 32 ||
-			    memcmp(sum, data + off + REC_HDR, 32) != 0) {
-				*error_r = "checksum mismatch";
-				goto fail;
-			}
-			if (e->id[0] == '\0' || e->nrcpts == 0) {
-				*error_r = "envelope incomplete";
-				goto fail;
-			}
-			return 0;
-		}
-		if (have_body) {
-			*error_r = "record after the message";
-			goto fail;
-		}
-		if (type == REC_MESSAGE) {
-			have_body = true;
-			*body_off = off + REC_HDR;
-			*body_len = n;
-		} else if (parse_record(e, type, data + off + REC_HDR, n) ==
-		    -1) {
-			*error_r = "bad envelope record";
-			goto fail;
-		}
-		off += REC_HDR + (size_t)n;
-	}
-	*error_r = "no END record (incomplete file)";
-fail:
-	queue_env_free(e);
-	return -1;
-}
-
-static const char *const state_names[] = { "pending", "deferred",
-	"delivered", "bounced" };
-
-void
-queue_state_parse(struct queue_env *e, char *text)
-{
-	char *line, *save = NULL;
-
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		char st[16], *tab = strchr(line, '\t');
-		unsigned long long idx, next, att;
-		size_t k;
-
-		if (sscanf(line, "warned %llu", &next) == 1) {
-			e->warned = (time_t)next;
-			continue;
-		}
-		if (sscanf(line, "%llu %15s %llu %llu", &idx, st, &next,
-		    &att) != 4 || idx >= e->nrcpts)
-			continue;
-		for (k = 0; k < nitems(state_names); k++)
-			if (strcmp(st, state_names[k]) == 0)
-				e->rcpts[idx].state = (enum queue_rstate)k;
-		e->rcpts[idx].next_try = (time_t)next;
-		e->rcpts[idx].attempts = (unsigned)att;
-		if (tab != NULL)
-			(void)str_copy(e->rcpts[idx].last_error, tab + 1,
-			    sizeof(e->rcpts[idx].last_error));
-	}
-}
-
-/* Applies the state file, if any, to E. */
-static int
-read_state(struct queue_env *e)
-{
-	char path[128];
-	struct buf b;
-
-	state_path(e->id, path, sizeof(path));
-	buf_init(&b, 4 * 1024 * 1024);
-	if (fs_read_file(path, &b) == -1) {
-		buf_free(&b);
-		return errno == ENOENT ? 0 : -1;
-	}
-	if (b.len > 0)
-		queue_state_parse(e, b.data);
-	buf_free(&b);
-	return 0;
-}
-
-int
-queue_read(const char *id, struct queue_env *e, uint64_t *body_off,
-    uint64_t *body_len, const char **error_r)
-{
-	char path[128];
-	struct buf b;
-	int r;
-
-	queue_msg_path(id, path, sizeof(path));
-	buf_init(&b, BUF_UNLIMITED);
-	if (fs_read_file(path, &b) == -1) {
-		buf_free(&b);
-		if (errno == ENOENT) {
-			queue_env_init(e);
-			return 0;
-		}
-		*error_r = strerror(errno);
-		return -1;
-	}
-	r = queue_parse((const unsigned char *)b.data, b.len, e, body_off,
-	    body_len, error_r);
-	buf_free(&b);
-	if (r == -1)
-		return -1;
-	if (strcmp(e->id, id) != 0) {
-		*error_r = "file name and queue id differ";
-		queue_env_free(e);
-		return -1;
-	}
-	if (read_state(e) == -1) {
-		*error_r = strerror(errno);
-		queue_env_free(e);
-		return -1;
-	}
-	return 1;
-}
+/* Where the records put the message and the END record. */
+struct qlayout {
+	uint64_t	body_off, body_len;
+	uint64_t	end_off;	/* the checksum covers [0, end_off) */
+	unsigned char	want[SUM_LEN];
+};
 
 /* Reads exactly N octets at OFF. */
 static int
@@ -574,152 +385,476 @@ pread_all(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* N octets at OFF: from HEAD (the file's first HEADLEN octets, read
-   once) when they lie there, else from the file. */
+/* N octets at OFF (within the file: the caller checked) into P. */
 static int
-read_at(int fd, const unsigned char *head, size_t headlen, void *p,
-    size_t n, uint64_t off)
+src_read(const struct qsrc *s, void *p, size_t n, uint64_t off)
 {
-	if (off + n <= headlen) {
-		memcpy(p, head + off, n);
+	if (off + n <= s->headlen) {
+		memcpy(p, s->head + off, n);
 		return 0;
 	}
-	return pread_all(fd, p, n, off);
+	if (s->fd == -1) {
+		errno = EIO;
+		return -1;
+	}
+	return pread_all(s->fd, p, n, off);
+}
+
+/* N octets at OFF: in the head, or read into *SCRATCH (malloc'ed,
+   replaced on each call). */
+static const unsigned char *
+src_view(const struct qsrc *s, uint64_t off, size_t n,
+    unsigned char **scratch)
+{
+	if (off + n <= s->headlen)
+		return s->head + off;
+	free(*scratch);
+	*scratch = xmalloc(n > 0 ? n : 1);
+	if (src_read(s, *scratch, n, off) == -1)
+		return NULL;
+	return *scratch;
+}
+
+static int
+copy_field(char *dst, size_t dstsz, const unsigned char *p, uint64_t n)
+{
+	if (n >= dstsz || memchr(p, '\0', (size_t)n) != NULL ||
+	    memchr(p, '\n', (size_t)n) != NULL)
+		return -1;
+	memcpy(dst, p, (size_t)n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int
+parse_number(const unsigned char *p, uint64_t n, uint64_t max, uint64_t *v)
+{
+	return n > 20 ? -1 : str_to_uint_n((const char *)p, (size_t)n, 0,
+	    max, v);
+}
+
+static int
+parse_record(struct queue_env *e, int type, const unsigned char *p,
+    uint64_t n)
+{
+	struct queue_rcpt *last = e->nrcpts > 0 ? &e->rcpts[e->nrcpts - 1] :
+	    NULL;
+	char flags[32];
+	uint64_t v;
+
+	switch (type) {
+	case REC_ID:
+		return copy_field(e->id, sizeof(e->id), p, n);
+	case REC_TIME:
+		if (parse_number(p, n, INT64_MAX, &v) == -1)
+			return -1;
+		e->arrival = (time_t)v;
+		return 0;
+	case REC_SENDER:
+		return copy_field(e->sender, sizeof(e->sender), p, n);
+	case REC_RCPT:
+		last = queue_env_add_rcpt(e, "");
+		return copy_field(last->address, sizeof(last->address), p, n);
+	case REC_ORCPT:
+		return last == NULL ? -1 :
+		    copy_field(last->orcpt, sizeof(last->orcpt), p, n);
+	case REC_NOTIFY:
+		return last == NULL ? -1 :
+		    copy_field(last->notify, sizeof(last->notify), p, n);
+	case REC_AUTH:
+		return copy_field(e->auth, sizeof(e->auth), p, n);
+	case REC_CLIENT:
+		return copy_field(e->client, sizeof(e->client), p, n);
+	case REC_FLAGS:
+		if (copy_field(flags, sizeof(flags), p, n) == -1)
+			return -1;
+		e->body8bit = strchr(flags, '8') != NULL;
+		e->smtputf8 = strchr(flags, 'U') != NULL;
+		e->is_bounce = strchr(flags, 'B') != NULL;
+		return 0;
+	case REC_ENVID:
+		return copy_field(e->envid, sizeof(e->envid), p, n);
+	case REC_RET:
+		return copy_field(e->ret, sizeof(e->ret), p, n);
+	case REC_LINES:
+		if (parse_number(p, n, UINT64_MAX, &v) == -1)
+			return -1;
+		e->lines = v;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The record header at OFF: 0 with its type and length (which fits the
+   file), 1 when no header fits before the end, -1 (*ERROR_R). */
+static int
+read_hdr(const struct qsrc *s, uint64_t off, int *type_r, uint64_t *n_r,
+    const char **error_r)
+{
+	unsigned char h[REC_HDR];
+	uint64_t n = 0;
+	int i;
+
+	if (off + REC_HDR > s->size)
+		return 1;
+	if (src_read(s, h, sizeof(h), off) == -1) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	for (i = 0; i < 8; i++)
+		n = (n << 8) | h[1 + i];
+	if (n > s->size - off - REC_HDR) {
+		*error_r = "truncated record";
+		return -1;
+	}
+	*type_r = h[0];
+	*n_r = n;
+	return 0;
+}
+
+/* The envelope records after the header, into E, up to the message
+   record, whose place goes into L. */
+static int
+read_envelope(const struct qsrc *s, struct queue_env *e, struct qlayout *l,
+    const char **error_r)
+{
+	unsigned char magic[MAGIC_LEN];
+	const unsigned char *p;
+	unsigned char *scratch = NULL;
+	uint64_t off = MAGIC_LEN, n;
+	int type, r = -1;
+
+	if (s->size < MAGIC_LEN || src_read(s, magic, MAGIC_LEN, 0) == -1 ||
+	    memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
+		*error_r = "not a queue file (bad header)";
+		return -1;
+	}
+	for (;;) {
+		if ((r = read_hdr(s, off, &type, &n, error_r)) != 0) {
+			if (r == 1)
+				*error_r = "no END record (incomplete file)";
+			r = -1;
+			break;
+		}
+		if (type == REC_MESSAGE) {
+			l->body_off = off + REC_HDR;
+			l->body_len = n;
+			r = 0;
+			break;
+		}
+		r = -1;
+		if (type == REC_END) {
+			*error_r = "bad END record";
+			break;
+		}
+		if (off + REC_HDR + n > ENVELOPE_MAX) {
+			*error_r = "envelope too large";
+			break;
+		}
+		p = src_view(s, off + REC_HDR, (size_t)n, &scratch);
+		if (p == NULL || parse_record(e, type, p, n) == -1) {
+			*error_r = p == NULL ? strerror(errno) :
+			    "bad envelope record";
+			break;
+		}
+		off += REC_HDR + n;
+	}
+	free(scratch);
+	return r;
+}
+
+/* The END record: right after the message, SUM_LEN octets, the last. */
+static int
+read_end(const struct qsrc *s, struct qlayout *l, const char **error_r)
+{
+	uint64_t off = l->body_off + l->body_len, n;
+	int type, r;
+
+	r = read_hdr(s, off, &type, &n, error_r);
+	if (r == 1) {
+		*error_r = "no END record (incomplete file)";
+		return -1;
+	}
+	if (r == -1)
+		return -1;
+	if (type != REC_END) {
+		*error_r = "record after the message";
+		return -1;
+	}
+	if (n != SUM_LEN || off + REC_HDR + n != s->size) {
+		*error_r = "bad END record";
+		return -1;
+	}
+	if (src_read(s, l->want, SUM_LEN, off + REC_HDR) == -1) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	l->end_off = off;
+	return 0;
+}
+
+/* The SHA-256 of [0, end_off), in one streaming pass. */
+static int
+check_sum(const struct qsrc *s, const struct qlayout *l,
+    const char **error_r)
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned char *chunk = NULL;
+	unsigned sumlen = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint64_t off = 0, n;
+	int r = -1;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		*error_r = "out of memory";
+		goto out;
+	}
+	n = l->end_off < s->headlen ? l->end_off : s->headlen;
+	if (EVP_DigestUpdate(md, s->head, (size_t)n) != 1)
+		goto fail_md;
+	if (n < l->end_off)
+		chunk = xmalloc(HEAD_MAX);
+	for (off = n; off < l->end_off; off += n) {
+		n = l->end_off - off > HEAD_MAX ? HEAD_MAX : l->end_off - off;
+		if (src_read(s, chunk, (size_t)n, off) == -1) {
+			*error_r = strerror(errno);
+			goto out;
+		}
+		if (EVP_DigestUpdate(md, chunk, (size_t)n) != 1)
+			goto fail_md;
+	}
+	if (EVP_DigestFinal_ex(md, sum, &sumlen) != 1)
+		goto fail_md;
+	if (sumlen != SUM_LEN || memcmp(sum, l->want, SUM_LEN) != 0) {
+		*error_r = "checksum mismatch";
+		goto out;
+	}
+	r = 0;
+	goto out;
+fail_md:
+	*error_r = "cannot compute the checksum";
+out:
+	free(chunk);
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* The whole file of S into E and L. 0, or -1 (*ERROR_R; E freed). */
+static int
+read_file(const struct qsrc *s, struct queue_env *e, struct qlayout *l,
+    const char **error_r)
+{
+	queue_env_init(e);
+	if (read_envelope(s, e, l, error_r) == -1 ||
+	    read_end(s, l, error_r) == -1 || check_sum(s, l, error_r) == -1)
+		goto fail;
+	if (e->id[0] == '\0' || e->nrcpts == 0) {
+		*error_r = "envelope incomplete";
+		goto fail;
+	}
+	return 0;
+fail:
+	queue_env_free(e);
+	return -1;
 }
 
 int
-queue_open(const char *id, struct queue_env *e, int *fd_r,
+queue_parse(const unsigned char *data, size_t len, struct queue_env *e,
     uint64_t *body_off, uint64_t *body_len, const char **error_r)
 {
-	unsigned char hdr[REC_HDR], sum[EVP_MAX_MD_SIZE], want[32];
-	unsigned char chunk[65536];
-	char path[128];
-	struct buf env;
+	struct qsrc s = { -1, data, len, len };
+	struct qlayout l;
+
+	if (read_file(&s, e, &l, error_r) == -1)
+		return -1;
+	*body_off = l.body_off;
+	*body_len = l.body_len;
+	return 0;
+}
+
+static const char *const state_names[] = { "pending", "deferred",
+	"delivered", "bounced" };
+
+/* The next field of the line [*P, END) up to SEP (or the end) into
+   *F and *FLEN; *P moves past SEP. -1 when SEP is not there. */
+static int
+next_field(const char **p, const char *end, char sep, const char **f,
+    size_t *flen)
+{
+	const char *q = memchr(*p, sep, (size_t)(end - *p));
+
+	if (q == NULL)
+		return -1;
+	*f = *p;
+	*flen = (size_t)(q - *p);
+	*p = q + 1;
+	return 0;
+}
+
+static int
+state_of(const char *f, size_t n, enum queue_rstate *st_r)
+{
+	size_t k;
+
+	for (k = 0; k < nitems(state_names); k++) {
+		if (strlen(state_names[k]) == n &&
+		    memcmp(f, state_names[k], n) == 0) {
+			*st_r = (enum queue_rstate)k;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* One line "INDEX STATE NEXT_TRY ATTEMPTS[<TAB>LAST_ERROR]" or
+   "warned TIME", [P, END) without its LF. */
+static void
+state_line(struct queue_env *e, const char *p, const char *end)
+{
+	const char *f[4], *tab = memchr(p, '\t', (size_t)(end - p));
+	size_t n[4], i;
+	uint64_t idx, next, att;
+	enum queue_rstate st;
+
+	if ((size_t)(end - p) > 7 && memcmp(p, "warned ", 7) == 0) {
+		if (str_to_uint_n(p + 7, (size_t)(end - p - 7), 0, INT64_MAX,
+		    &next) == 0)
+			e->warned = (time_t)next;
+		return;
+	}
+	if (tab == NULL)
+		tab = end;
+	for (i = 0; i < 3; i++)
+		if (next_field(&p, tab, ' ', &f[i], &n[i]) == -1)
+			return;
+	f[3] = p;
+	n[3] = (size_t)(tab - p);
+	if (str_to_uint_n(f[0], n[0], 0, e->nrcpts > 0 ? e->nrcpts - 1 : 0,
+	    &idx) == -1 || e->nrcpts == 0 || state_of(f[1], n[1], &st) == -1 ||
+	    str_to_uint_n(f[2], n[2], 0, INT64_MAX, &next) == -1 ||
+	    str_to_uint_n(f[3], n[3], 0, UINT_MAX, &att) == -1)
+		return;
+	e->rcpts[idx].state = st;
+	e->rcpts[idx].next_try = (time_t)next;
+	e->rcpts[idx].attempts = (unsigned)att;
+	if (tab != end)
+		(void)str_ncopy(e->rcpts[idx].last_error, tab + 1,
+		    (size_t)(end - tab - 1) < sizeof(e->rcpts[idx].last_error) ?
+		    (size_t)(end - tab - 1) :
+		    sizeof(e->rcpts[idx].last_error) - 1,
+		    sizeof(e->rcpts[idx].last_error));
+}
+
+void
+queue_state_parse(struct queue_env *e, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl != NULL ? nl : end;
+
+		/* A NUL cannot be in a line we wrote. */
+		if (memchr(p, '\0', (size_t)(eol - p)) == NULL)
+			state_line(e, p, eol);
+		p = eol + (nl != NULL);
+	}
+}
+
+/* Applies the state file, if any, to E. */
+static int
+read_state(struct queue *q, struct queue_env *e)
+{
+	struct buf b;
+
+	buf_init(&b, 4 * 1024 * 1024);
+	if (fs_read_file_at(q->state_fd, e->id, &b) == -1) {
+		buf_free(&b);
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (b.len > 0)
+		queue_state_parse(e, b.data, b.len);
+	buf_free(&b);
+	return 0;
+}
+
+/* The open file FD of message ID, its first octets in HEAD, as a source. */
+static int
+open_src(int fd, unsigned char *head, struct qsrc *s, const char **error_r)
+{
 	struct stat st;
-	uint64_t off = MAGIC_LEN, end, n = 0, pos;
-	size_t headlen;
-	unsigned sumlen = 0;
-	EVP_MD_CTX *md = NULL;
-	int fd, i, r = -1;
+
+	if (fstat(fd, &st) == -1) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	s->fd = fd;
+	s->head = head;
+	s->size = (uint64_t)st.st_size;
+	s->headlen = s->size < HEAD_MAX ? (size_t)s->size : HEAD_MAX;
+	if (pread_all(fd, head, s->headlen, 0) == -1) {
+		*error_r = "truncated queue file";
+		return -1;
+	}
+	return 0;
+}
+
+int
+queue_open(struct queue *q, const char *id, struct queue_env *e, int *fd_r,
+    uint64_t *body_off, uint64_t *body_len, const char **error_r)
+{
+	unsigned char *head;
+	struct qsrc s;
+	struct qlayout l;
+	int fd, r = -1;
 
 	queue_env_init(e);
-	queue_msg_path(id, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!queue_id_ok(id)) {
+		*error_r = "bad queue id";
+		return -1;
+	}
+	fd = openat(q->msg_fd, id, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 0;
 		*error_r = strerror(errno);
 		return -1;
 	}
-	buf_init(&env, 16 * 1024 * 1024);
-	if (fstat(fd, &st) == -1) {
-		*error_r = strerror(errno);
+	head = xmalloc(HEAD_MAX);
+	if (open_src(fd, head, &s, error_r) == -1 ||
+	    read_file(&s, e, &l, error_r) == -1)
 		goto out;
-	}
-	end = (uint64_t)st.st_size;
-	/* One read for the envelope, and all of a small message. */
-	headlen = end < sizeof(chunk) ? (size_t)end : sizeof(chunk);
-	if (pread_all(fd, chunk, headlen, 0) == -1) {
-		*error_r = "truncated queue file";
-		goto out;
-	}
-	/* Walk the record headers up to the message. */
-	for (;;) {
-		if (off + REC_HDR > end || read_at(fd, chunk, headlen, hdr,
-		    REC_HDR, off) == -1) {
-			*error_r = "truncated queue file";
-			goto out;
-		}
-		for (n = 0, i = 0; i < 8; i++)
-			n = (n << 8) | hdr[1 + i];
-		if (n > end - off - REC_HDR) {
-			*error_r = "truncated record";
-			goto out;
-		}
-		if (hdr[0] == REC_MESSAGE)
-			break;
-		off += REC_HDR + n;
-		if (off > 16 * 1024 * 1024) {
-			*error_r = "envelope too large";
-			goto out;
-		}
-	}
-	*body_off = off + REC_HDR;
-	*body_len = n;
-	/* The END record follows the message: check it, then the sum. */
-	pos = off + REC_HDR + n;
-	if (pos + REC_HDR + 32 != end || read_at(fd, chunk, headlen, hdr,
-	    REC_HDR, pos) == -1 || hdr[0] != REC_END || read_at(fd, chunk,
-	    headlen, want, 32, pos + REC_HDR) == -1) {
-		*error_r = "no END record (incomplete file)";
-		goto out;
-	}
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		*error_r = "out of memory";
-		goto out;
-	}
-	for (off = 0; off < pos; off += n) {
-		n = pos - off > sizeof(chunk) ? sizeof(chunk) : pos - off;
-		/* The first chunk is in hand already. */
-		if ((off != 0 || n > headlen) &&
-		    pread_all(fd, chunk, (size_t)n, off) == -1) {
-			*error_r = strerror(errno);
-			goto out;
-		}
-		if (EVP_DigestUpdate(md, chunk, (size_t)n) != 1) {
-			*error_r = strerror(errno);
-			goto out;
-		}
-		/* Keep the envelope records (up to the message's record
-		   header) for parsing. */
-		if (off < *body_off - REC_HDR && buf_append(&env, chunk,
-		    (size_t)(*body_off - REC_HDR - off < n ?
-		    *body_off - REC_HDR - off : n)) == -1) {
-			*error_r = "envelope too large";
-			goto out;
-		}
-	}
-	if (EVP_DigestFinal_ex(md, sum, &sumlen) != 1 || sumlen != 32 ||
-	    memcmp(sum, want, 32) != 0) {
-		*error_r = "checksum mismatch";
-		goto out;
-	}
-	r = parse_envelope(e, (const unsigned char *)env.data, env.len,
-	    error_r);
-	if (r == 0 && strcmp(e->id, id) != 0) {
+	r = 1;
+	if (strcmp(e->id, id) != 0) {
 		*error_r = "file name and queue id differ";
 		r = -1;
-	}
-	if (r == 0 && read_state(e) == -1) {
+	} else if (read_state(q, e) == -1) {
 		*error_r = strerror(errno);
 		r = -1;
 	}
-	if (r == 0) {
-		*fd_r = fd;
-		fd = -1;
-		r = 1;
-	} else {
+	if (r == -1) {
 		queue_env_free(e);
-		r = -1;
+		goto out;
 	}
+	*fd_r = fd;
+	fd = -1;
+	*body_off = l.body_off;
+	*body_len = l.body_len;
 out:
-	EVP_MD_CTX_free(md);
-	buf_free(&env);
+	free(head);
 	if (fd != -1)
 		(void)close(fd);
 	return r;
 }
 
 int
-queue_write_state(const struct queue_env *e)
+queue_write_state(struct queue *q, const struct queue_env *e)
 {
-	char path[128];
 	struct buf b;
 	size_t i;
 	int r;
 
-	state_path(e->id, path, sizeof(path));
 	buf_init(&b, BUF_UNLIMITED);
 	if (e->warned != 0)
 		(void)buf_printf(&b, "warned %lld\n", (long long)e->warned);
@@ -735,45 +870,94 @@ queue_write_state(const struct queue_env *e)
 			    r0->last_error[k]);
 		(void)buf_putc(&b, '\n');
 	}
-	r = fs_write_atomic(path, buf_cstr(&b), b.len, 0600);
+	r = fs_write_atomic_at(q->state_fd, e->id, buf_cstr(&b), b.len, 0600);
 	buf_free(&b);
 	return r;
 }
 
 int
-queue_remove_done(const char *id)
+queue_remove_done(struct queue *q, const char *id)
 {
-	char path[128];
-
-	state_path(id, path, sizeof(path));
-	if (unlink(path) == -1 && errno != ENOENT)
+	if (!queue_id_ok(id)) {
+		errno = EINVAL;
 		return -1;
-	queue_msg_path(id, path, sizeof(path));
-	if (unlink(path) == -1 && errno != ENOENT)
+	}
+	if (unlinkat(q->state_fd, id, 0) == -1 && errno != ENOENT)
+		return -1;
+	if (unlinkat(q->msg_fd, id, 0) == -1 && errno != ENOENT)
 		return -1;
 	return 0;
 }
 
 int
-queue_remove(const char *id)
+queue_remove(struct queue *q, const char *id)
 {
-	if (queue_remove_done(id) == -1)
+	if (queue_remove_done(q, id) == -1)
 		return -1;
-	return fs_fsync_dir_shared(QUEUE_DIR "/msg");
+	return fs_fsync_dir_shared_at(q->msg_fd, ".");
 }
 
 int
-queue_scan(void (*fn)(const char *, void *), void *arg)
+queue_exists(struct queue *q, const char *id)
 {
-	DIR *d = opendir(QUEUE_DIR "/msg");
-	struct dirent *de;
+	if (!queue_id_ok(id))
+		return 0;
+	if (faccessat(q->msg_fd, id, F_OK, 0) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
 
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) == ID_LEN &&
-		    strspn(de->d_name, "0123456789abcdef") == ID_LEN)
-			fn(de->d_name, arg);
+/* Calls FN for each name in the directory DIR_FD that is a queue id
+   (with ALL, every name but dot-files). */
+static int
+scan_dir(int dir_fd, bool all, void (*fn)(const char *, void *), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = fs_open_dir(dir_fd, ".");
+
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
 	}
+	while ((de = readdir(d)) != NULL)
+		if (all ? de->d_name[0] != '.' : queue_id_ok(de->d_name))
+			fn(de->d_name, arg);
 	return closedir(d);
+}
+
+int
+queue_scan(struct queue *q, void (*fn)(const char *, void *), void *arg)
+{
+	return scan_dir(q->msg_fd, false, fn, arg);
+}
+
+struct clean_ctx {
+	struct queue	*q;
+	unsigned	 failed;
+};
+
+static void
+clean_one(const char *id, void *arg)
+{
+	struct clean_ctx *c = arg;
+
+	if (unlinkat(c->q->tmp_fd, id, 0) == -1 && errno != ENOENT)
+		c->failed++;
+}
+
+int
+queue_clean_tmp(struct queue *q)
+{
+	struct clean_ctx c = { q, 0 };
+
+	if (scan_dir(q->tmp_fd, true, clean_one, &c) == -1)
+		return -1;
+	if (c.failed > 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }

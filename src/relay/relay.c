@@ -57,7 +57,8 @@ relay_entry_covers(const struct relay_entry *e, const char *key,
 }
 
 struct relay_auth *
-relay_open(const char *uri, const char *data_dir, const char **error_r)
+relay_open(const char *uri, const char *data_dir, struct errbuf *eb,
+    const char **error_r)
 {
 	const struct relay_backend *be;
 	struct relay_auth *r;
@@ -71,7 +72,7 @@ relay_open(const char *uri, const char *data_dir, const char **error_r)
 		    "redis://HOST:PORT/DB)";
 		return NULL;
 	}
-	r = be->open(uri, data_dir, error_r);
+	r = be->open(uri, data_dir, eb, error_r);
 	if (r == NULL)
 		return NULL;
 	r->be = be;

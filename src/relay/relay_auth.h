@@ -22,6 +22,7 @@
 
 #include "core/addr.h"
 #include "util/net.h"
+#include "util/str.h"
 
 #define RELAY_NAME_MAX	64
 
@@ -43,10 +44,11 @@ struct relay_entry {
 void	relay_key(const struct netaddr *, unsigned ipv6_prefix,
 	    char *out, size_t outsz);
 
-/* URI "local" (DATA_DIR/relay.db; DATA_DIR may be "."). Creates the
-   tables if needed. NULL with *ERROR_R. */
+/* URI "local" (DATA_DIR/relay.db; DATA_DIR may be "/proc/self/fd/N", a
+   directory the caller holds open). Creates the tables if needed. NULL
+   with *ERROR_R (static, or in EB). */
 struct relay_auth *relay_open(const char *uri, const char *data_dir,
-	    const char **error_r);
+	    struct errbuf *eb, const char **error_r);
 void	relay_close(struct relay_auth **);
 
 /* Records or refreshes E (key + customer identify it). 0 or -1. */

@@ -17,9 +17,9 @@
 struct relay_backend {
 	const char	*name;		/* for messages: "local", "redis" */
 	/* Opens URI (already matched to this backend). NULL with
-	   *ERROR_R in static storage. */
+	   *ERROR_R static or in EB. */
 	struct relay_auth *(*open)(const char *uri, const char *data_dir,
-			    const char **error_r);
+			    struct errbuf *eb, const char **error_r);
 	void	(*close)(struct relay_auth *);
 	int	(*record)(struct relay_auth *, const struct relay_entry *);
 	/* KEY is ADDR's table key; the backend adds the administrator

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "relay/relay_int.h"
+#include "util/sqlite_fd.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -133,11 +134,11 @@ fail(struct relay_local *r, const char *what)
 }
 
 static struct relay_auth *
-local_open(const char *uri, const char *data_dir, const char **error_r)
+local_open(const char *uri, const char *data_dir, struct errbuf *eb,
+    const char **error_r)
 {
-	static _Thread_local char msg[512];
 	struct relay_local *r;
-	char path[4096];
+	char path[4096], shown[4096];
 
 	(void)uri;
 	if (str_fmt(path, sizeof(path), "%s/relay.db", data_dir) == -1) {
@@ -146,14 +147,15 @@ local_open(const char *uri, const char *data_dir, const char **error_r)
 	}
 	r = xcalloc(1, sizeof(*r));
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, sqlite_fd_vfs(path)) !=
+	    SQLITE_OK ||
 	    sqlite3_busy_timeout(r->db, 2000) != SQLITE_OK ||
 	    sqlite3_exec(r->db, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL) != SQLITE_OK ||
 	    ensure_schema(r->db) == -1) {
-		(void)snprintf(msg, sizeof(msg), "cannot open %.200s: %s", path,
-		    r->db != NULL ? sqlite3_errmsg(r->db) : "out of memory");
-		*error_r = msg;
+		*error_r = errbuf_set(eb, "cannot open %.200s: %s",
+		    sqlite_fd_display(path, shown, sizeof(shown)), r->db != NULL ?
+		    sqlite3_errmsg(r->db) : "out of memory");
 		sqlite3_close(r->db);
 		free(r);
 		return NULL;

@@ -309,9 +309,9 @@ script_sha(const char *text, char out[SHA_DIGEST_LENGTH * 2 + 1])
 }
 
 static struct relay_auth *
-redis_open(const char *uri, const char *data_dir, const char **error_r)
+redis_open(const char *uri, const char *data_dir, struct errbuf *eb,
+    const char **error_r)
 {
-	static _Thread_local char msg[512];
 	struct relay_redis *r;
 	const char *err;
 	size_t i;
@@ -319,8 +319,7 @@ redis_open(const char *uri, const char *data_dir, const char **error_r)
 	(void)data_dir;
 	r = xcalloc(1, sizeof(*r));
 	if (config_redis_uri(uri, &r->uri, &err) == -1) {
-		(void)snprintf(msg, sizeof(msg), "bad relay_store: %s", err);
-		*error_r = msg;
+		*error_r = errbuf_set(eb, "bad relay_store: %s", err);
 		free(r);
 		return NULL;
 	}

@@ -26,6 +26,7 @@ struct smtp_deps {
 	struct worker_pool	*cpu;	/* password verification */
 	struct dns		*dns;	/* NULL: no reverse DNS */
 	struct auth_throttle	*throttle;	/* failed AUTH, with POP3 */
+	int			 data_fd;	/* data_dir: spool files in tmp/ */
 	/* Called after a message was queued for remote delivery. */
 	void			(*queued)(void *arg, const char *id);
 	void			*queued_arg;

@@ -260,6 +260,7 @@ count_lf(const struct buf *b)
 static void
 deliver_work(void *ctx, void *arg)
 {
+	struct backends *b = ctx;
 	struct deliver_job *j = arg;
 	struct maildir_dest *dests;
 	struct maildir_msg m;
@@ -273,13 +274,13 @@ deliver_work(void *ctx, void *arg)
 	}
 	if (j->nrelayed > 0) {
 		/* SPEC 1: every From: address belongs to the customer. */
-		j->from_ok = policy_check_from(ctx, &j->grant, j->headers.data,
+		j->from_ok = policy_check_from(b, &j->grant, j->headers.data,
 		    j->headers.len, &j->verdict);
 		if (j->from_ok != 1)
 			return;
 	}
 	if (j->env.nrcpts > 0) {
-		if (queue_write(&j->env, j->remote_prefix.data,
+		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
 		    j->remote_prefix.len, &j->body, &err) == -1) {
 			j->err = errno;
 			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
@@ -299,21 +300,21 @@ deliver_work(void *ctx, void *arg)
 	m.prefix_len = j->local_prefix.len;
 	m.body = &j->body;
 	m.lines = j->lines + count_lf(&j->local_prefix);
-	if (n > 0 && maildir_deliver(dests, n, &m, j->hostname, &failed) ==
-	    -1) {
+	if (n > 0 && maildir_deliver(b->data_fd, dests, n, &m, j->hostname,
+	    &failed) == -1) {
 		j->err = errno;
 		for (i = 0; i < j->ntargets; i++)
 			if (j->targets[i].path == dests[failed].path)
 				(void)str_copy(j->failed, j->targets[i].address,
 				    sizeof(j->failed));
-		if (j->queued && queue_remove(j->env.id) == -1)
+		if (j->queued && queue_remove(b->queue, j->env.id) == -1)
 			log_error("qid=%s cannot remove after a failed local "
 			    "delivery: %s", j->env.id, strerror(errno));
 		j->queued = false;
 	}
 	free(dests);
 	if (j->err == 0 && j->nrelayed > 0 &&
-	    policy_charge(ctx, &j->grant, j->nrelayed, clock_now(), &err) ==
+	    policy_charge(b, &j->grant, j->nrelayed, clock_now(), &err) ==
 	    -1)
 		log_error("qid=%s rate counters not updated: %s", j->id, err);
 }

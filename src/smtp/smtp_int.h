@@ -87,7 +87,6 @@ struct smtp_server {
 	struct smtp_deps	 d;
 	LIST_HEAD(, smtp_session) sessions;	/* for shutdown */
 	uint64_t		 nsessions;
-	char			 tmpdir[16];	/* spool files */
 };
 
 struct smtp_session {

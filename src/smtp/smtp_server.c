@@ -57,7 +57,6 @@ smtp_server_new(const struct smtp_deps *d)
 	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
 
 	memcpy((void *)&srv->d, d, sizeof(*d));
-	(void)str_copy(srv->tmpdir, "tmp", sizeof(srv->tmpdir));
 	return srv;
 }
 

@@ -207,7 +207,7 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		addr_format(&tx->mail.addr, tx->sender, sizeof(tx->sender));
 	}
 	strlist_init(&tx->rcpts);
-	spool_init(&tx->body, s->srv->tmpdir);
+	spool_init(&tx->body, s->srv->d.data_fd, "tmp");
 	buf_init(&tx->headers, SMTP_HEADER_MAX);
 	tx->max_size = s->cfg->max_message_size;
 	s->tx = tx;
@@ -360,7 +360,8 @@ rcpt_work(void *ctx, void *arg)
 
 		if (t->kind != TARGET_MAILBOX || t->quota == 0)
 			continue;
-		if (maildir_usage(t->path, &used) == 0 &&
+		if (maildir_usage(((struct backends *)ctx)->data_fd, t->path,
+		    &used) == 0 &&
 		    used + j->size > t->quota) {
 			(void)str_copy(j->full, t->address, sizeof(j->full));
 			return;

@@ -46,19 +46,20 @@ store_row_int(struct store_row *r, int col)
 }
 
 struct store *
-store_open(const char *uri, const char *data_dir, const char **error_r)
+store_open(const char *uri, const char *data_dir, struct errbuf *eb,
+    const char **error_r)
 {
 	size_t i;
 
 	/* libpq takes both spellings of its URI scheme. */
 	if (strncmp(uri, "postgres://", 11) == 0)
-		return store_backend_pgsql.open(uri, data_dir, error_r);
+		return store_backend_pgsql.open(uri, data_dir, eb, error_r);
 	for (i = 0; i < nitems(backends); i++) {
 		size_t n = strlen(backends[i]->scheme);
 
 		if (strncmp(uri, backends[i]->scheme, n) == 0 &&
 		    (uri[n] == '\0' || uri[n] == ':'))
-			return backends[i]->open(uri, data_dir, error_r);
+			return backends[i]->open(uri, data_dir, eb, error_r);
 	}
 	*error_r = "unknown store type (expected sqlite, sqlite:/PATH or "
 	    "postgresql://...)";

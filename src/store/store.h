@@ -66,10 +66,10 @@ struct store_alias {
 
 /* Opens the store named by URI ("sqlite", "sqlite:/path",
    "postgresql://..."); "sqlite" means DATA_DIR/store.db (DATA_DIR may be
-   "." when the caller has changed into it). Does not create or migrate
-   the schema. NULL with *ERROR_R (static or valid until the next open). */
+   "/proc/self/fd/N", a directory the caller holds open). Does not create
+   or migrate the schema. NULL with *ERROR_R (static, or in EB). */
 struct store *store_open(const char *uri, const char *data_dir,
-	    const char **error_r);
+	    struct errbuf *eb, const char **error_r);
 void	store_close(struct store **);
 /* Creates or upgrades the schema to the current version. 0 or -1. */
 int	store_migrate(struct store *, const char **error_r);

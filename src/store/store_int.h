@@ -74,9 +74,10 @@ typedef void store_row_cb(struct store_row *, void *);
 
 struct store_backend {
 	const char	*scheme;
-	/* URI as given; DATA_DIR for relative defaults. */
+	/* URI as given; DATA_DIR for relative defaults. NULL with
+	   *ERROR_R static or in EB. */
 	struct store	*(*open)(const char *uri, const char *data_dir,
-			    const char **error_r);
+			    struct errbuf *eb, const char **error_r);
 	void		 (*close)(struct store *);
 	/* Runs STMT with ARGS; calls CB for each row. Returns the number
 	   of rows seen (for queries) or changed (for updates), -1 on a

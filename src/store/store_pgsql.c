@@ -102,9 +102,9 @@ connected(struct store_pgsql *s)
 }
 
 static struct store *
-pg_open(const char *uri, const char *data_dir, const char **error_r)
+pg_open(const char *uri, const char *data_dir, struct errbuf *eb,
+    const char **error_r)
 {
-	static _Thread_local char msg[512];
 	struct store_pgsql *s;
 
 	(void)data_dir;
@@ -113,8 +113,7 @@ pg_open(const char *uri, const char *data_dir, const char **error_r)
 	buf_init(&s->base.err, 4096);
 	s->uri = xstrdup(uri);
 	if (connected(s) == -1) {
-		(void)snprintf(msg, sizeof(msg), "%s", buf_cstr(&s->base.err));
-		*error_r = msg;
+		*error_r = errbuf_set(eb, "%s", buf_cstr(&s->base.err));
 		buf_free(&s->base.err);
 		free(s->uri);
 		free(s);

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "store/store_int.h"
+#include "util/sqlite_fd.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
@@ -35,10 +36,11 @@ errtext(struct store_sqlite *s, int rc)
 }
 
 static struct store *
-sqlite_open(const char *uri, const char *data_dir, const char **error_r)
+sqlite_open(const char *uri, const char *data_dir, struct errbuf *eb,
+    const char **error_r)
 {
 	struct store_sqlite *s;
-	char path[4096];
+	char path[4096], shown[4096];
 	int rc;
 
 	if (strcmp(uri, "sqlite") == 0) {
@@ -54,31 +56,20 @@ sqlite_open(const char *uri, const char *data_dir, const char **error_r)
 	s->base.be = &store_backend_sqlite;
 	buf_init(&s->base.err, 4096);
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		*error_r = store_set_error(&s->base, "cannot open %s: %s", path,
-		    s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto fail;
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, sqlite_fd_vfs(path));
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(s->db, SQLITE_BUSY_MS);
+		(void)sqlite3_extended_result_codes(s->db, 0);
+		rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL;"
+		    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+		    NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return &s->base;
 	}
-	sqlite3_busy_timeout(s->db, SQLITE_BUSY_MS);
-	(void)sqlite3_extended_result_codes(s->db, 0);
-	rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;", NULL,
-	    NULL, NULL);
-	if (rc != SQLITE_OK) {
-		*error_r = store_set_error(&s->base, "cannot open %s: %s", path,
-		    sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	return &s->base;
-fail:
-	/* The caller only has the error: keep it in static storage. */
-	{
-		static _Thread_local char msg[512];
-
-		(void)snprintf(msg, sizeof(msg), "%s", *error_r);
-		*error_r = msg;
-	}
+	/* The handle goes: the text goes to the caller's buffer. */
+	*error_r = errbuf_set(eb, "cannot open %s: %s",
+	    sqlite_fd_display(path, shown, sizeof(shown)), s->db != NULL ?
+	    sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 	sqlite3_close(s->db);
 	buf_free(&s->base.err);
 	free(s);

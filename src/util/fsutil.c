@@ -1,5 +1,7 @@
 /*
- * fsutil.c - durable file writes and directory syncs.
+ * fsutil.c - durable file writes and directory syncs. Every step takes
+ * a directory descriptor and a path below it (the _at forms); the forms
+ * without take paths as the user gave them (the CLI's arguments).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +14,13 @@
 #include "util/compat.h"
 
 int
-fs_fsync_dir(const char *path)
+fs_fsync_dir_at(int dirfd, const char *path)
 {
 	int fd, r, saved;
 
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd != AT_FDCWD && strcmp(path, ".") == 0)
+		return fsync(dirfd);
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	r = fsync(fd);
@@ -27,6 +31,12 @@ fs_fsync_dir(const char *path)
 	return r;
 }
 
+int
+fs_fsync_dir(const char *path)
+{
+	return fs_fsync_dir_at(AT_FDCWD, path);
+}
+
 /*
  * Group commit of directory syncs. Threads that each need the same
  * directory synced after their own change (a link into a Maildir's new/,
@@ -35,13 +45,15 @@ fs_fsync_dir(const char *path)
  * all of them. A sync started after a caller asked covers its change;
  * one already running when it asked may not, so that caller waits for
  * the next. A slot serves one directory at a time; a caller that finds
- * its slot busy with another directory syncs on its own.
+ * its slot busy with another directory syncs on its own. A directory
+ * is a path below a directory descriptor (or AT_FDCWD).
  */
 #define SYNC_SLOTS	64
 
 struct sync_slot {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 cond;
+	int		 dirfd;
 	char		 path[256];	/* "" when free */
 	unsigned	 users;
 	uint64_t	 requested, completed;
@@ -65,31 +77,34 @@ slots_init(void)
 }
 
 static size_t
-slot_of(const char *path)
+slot_of(int dirfd, const char *path)
 {
 	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
 
+	h = (h ^ (uint64_t)(unsigned)dirfd) * 1099511628211ULL;
 	for (; *path != '\0'; path++)
 		h = (h ^ (unsigned char)*path) * 1099511628211ULL;
 	return (size_t)(h % SYNC_SLOTS);
 }
 
 int
-fs_fsync_dir_shared(const char *path)
+fs_fsync_dir_shared_at(int dirfd, const char *path)
 {
 	struct sync_slot *s;
 	uint64_t mine, target;
 	int r = 0, e;
 
-	if (strlen(path) >= sizeof(s->path))
-		return fs_fsync_dir(path);
+	if (*path == '\0' || strlen(path) >= sizeof(s->path))
+		return fs_fsync_dir_at(dirfd, path);
 	(void)pthread_once(&slots_once, slots_init);
-	s = &slots[slot_of(path)];
+	s = &slots[slot_of(dirfd, path)];
 	(void)pthread_mutex_lock(&s->lock);
-	if (s->path[0] != '\0' && strcmp(s->path, path) != 0) {
+	if (s->path[0] != '\0' && (s->dirfd != dirfd ||
+	    strcmp(s->path, path) != 0)) {
 		(void)pthread_mutex_unlock(&s->lock);
-		return fs_fsync_dir(path);
+		return fs_fsync_dir_at(dirfd, path);
 	}
+	s->dirfd = dirfd;
 	(void)str_copy(s->path, path, sizeof(s->path));
 	s->users++;
 	mine = ++s->requested;
@@ -101,7 +116,7 @@ fs_fsync_dir_shared(const char *path)
 		s->running = true;
 		target = s->requested;
 		(void)pthread_mutex_unlock(&s->lock);
-		r = fs_fsync_dir(path);
+		r = fs_fsync_dir_at(dirfd, path);
 		e = errno;
 		(void)pthread_mutex_lock(&s->lock);
 		s->running = false;
@@ -127,24 +142,36 @@ fs_fsync_dir_shared(const char *path)
 }
 
 int
-fs_fsync_parent(const char *path)
+fs_fsync_dir_shared(const char *path)
+{
+	return fs_fsync_dir_shared_at(AT_FDCWD, path);
+}
+
+int
+fs_fsync_parent_at(int dirfd, const char *path)
 {
 	char dir[4096];
 	const char *slash = strrchr(path, '/');
 
 	if (slash == NULL)
-		return fs_fsync_dir(".");
+		return fs_fsync_dir_at(dirfd, ".");
 	if (slash == path)
 		return fs_fsync_dir("/");
 	if (str_ncopy(dir, path, (size_t)(slash - path), sizeof(dir)) == -1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return fs_fsync_dir(dir);
+	return fs_fsync_dir_at(dirfd, dir);
 }
 
 int
-fs_mkdir_p(const char *path, mode_t mode, bool durable)
+fs_fsync_parent(const char *path)
+{
+	return fs_fsync_parent_at(AT_FDCWD, path);
+}
+
+int
+fs_mkdir_p_at(int dirfd, const char *path, mode_t mode, bool durable)
 {
 	char tmp[4096];
 	size_t i, len = strlen(path);
@@ -158,8 +185,8 @@ fs_mkdir_p(const char *path, mode_t mode, bool durable)
 		if (tmp[i] != '/' && tmp[i] != '\0')
 			continue;
 		tmp[i] = '\0';
-		if (mkdir(tmp, mode) == 0) {
-			if (durable && fs_fsync_parent(tmp) == -1)
+		if (mkdirat(dirfd, tmp, mode) == 0) {
+			if (durable && fs_fsync_parent_at(dirfd, tmp) == -1)
 				return -1;
 		} else if (errno != EEXIST) {
 			return -1;
@@ -168,6 +195,12 @@ fs_mkdir_p(const char *path, mode_t mode, bool durable)
 			tmp[i] = '/';
 	}
 	return 0;
+}
+
+int
+fs_mkdir_p(const char *path, mode_t mode, bool durable)
+{
+	return fs_mkdir_p_at(AT_FDCWD, path, mode, durable);
 }
 
 int
@@ -190,7 +223,8 @@ fs_write_all(int fd, const void *p, size_t len)
 }
 
 int
-fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode)
+fs_write_atomic_at(int dirfd, const char *path, const void *p, size_t len,
+    mode_t mode)
 {
 	char tmp[4096];
 	int fd, saved;
@@ -199,7 +233,8 @@ fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    mode);
 	if (fd == -1)
 		return -1;
 	if (fs_write_all(fd, p, len) == -1 || fsync(fd) == -1) {
@@ -207,25 +242,31 @@ fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode)
 		(void)close(fd);
 		goto fail;
 	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
+	if (close(fd) == -1 || renameat(dirfd, tmp, dirfd, path) == -1) {
 		saved = errno;
 		goto fail;
 	}
-	return fs_fsync_parent(path);
+	return fs_fsync_parent_at(dirfd, path);
 fail:
-	(void)unlink(tmp);
+	(void)unlinkat(dirfd, tmp, 0);
 	errno = saved;
 	return -1;
 }
 
 int
-fs_read_file(const char *path, struct buf *b)
+fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode)
+{
+	return fs_write_atomic_at(AT_FDCWD, path, p, len, mode);
+}
+
+int
+fs_read_file_at(int dirfd, const char *path, struct buf *b)
 {
 	char chunk[8192];
 	int fd, saved;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	for (;;) {
@@ -247,6 +288,28 @@ fs_read_file(const char *path, struct buf *b)
 		return -1;
 	}
 	return 0;
+}
+
+int
+fs_read_file(const char *path, struct buf *b)
+{
+	return fs_read_file_at(AT_FDCWD, path, b);
+}
+
+int
+fs_open_dir(int dirfd, const char *path)
+{
+	return openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int
+fs_fd_path(int fd, char *out, size_t outsz)
+{
+	if (fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	return str_fmt(out, outsz, "/proc/self/fd/%d", fd);
 }
 
 bool

@@ -1,5 +1,6 @@
 /*
- * spool.c - memory-then-file body storage.
+ * spool.c - memory-then-file body storage. Readers get the content
+ * through spool_copy() only, never through the layout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,14 +8,16 @@
 
 #include "util/spool.h"
 #include "util/fsutil.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
 
 void
-spool_init(struct spool *s, const char *tmpdir)
+spool_init(struct spool *s, int dir_fd, const char *tmpdir)
 {
 	buf_init(&s->mem, SPOOL_MEM_MAX);
 	s->fd = -1;
 	s->len = 0;
+	s->dir_fd = dir_fd;
 	s->tmpdir = tmpdir;
 	s->err = 0;
 }
@@ -34,7 +37,8 @@ spool_free(struct spool *s)
 static int
 to_file(struct spool *s)
 {
-	s->fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	s->fd = openat(s->dir_fd, s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    0600);
 	if (s->fd == -1)
 		return -1;
 	if (fs_write_all(s->fd, s->mem.data, s->mem.len) == -1)
@@ -60,39 +64,43 @@ spool_append(struct spool *s, const void *p, size_t n)
 	s->len += n;
 }
 
-int
-spool_read(const struct spool *s, uint64_t off, void *p, size_t len)
-{
-	char *c = p;
+#define SPOOL_CHUNK (64 * 1024)
 
-	if (off > s->len || len > s->len - off) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (s->fd == -1) {
-		memcpy(p, s->mem.data + off, len);
-		return 0;
-	}
-	while (len > 0) {
-		ssize_t n = pread(s->fd, c, len, (off_t)off);
+int
+spool_copy(const struct spool *s, spool_sink_fn *sink, void *arg)
+{
+	char *chunk;
+	uint64_t off = 0;
+	int r = 0, saved;
+
+	if (s->fd == -1)
+		return s->len == 0 ? 0 : sink(arg, s->mem.data, (size_t)s->len);
+	chunk = xmalloc(SPOOL_CHUNK);
+	while (off < s->len && r == 0) {
+		size_t want = s->len - off > SPOOL_CHUNK ? SPOOL_CHUNK :
+		    (size_t)(s->len - off);
+		ssize_t n = pread(s->fd, chunk, want, (off_t)off);
 
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;
-			return -1;
+			r = -1;
+			break;
 		}
-		c += n;
+		r = sink(arg, chunk, (size_t)n);
 		off += (uint64_t)n;
-		len -= (size_t)n;
 	}
-	return 0;
+	saved = errno;
+	free(chunk);
+	errno = saved;
+	return r;
 }
 
 void
 spool_move(struct spool *to, struct spool *from)
 {
 	*to = *from;
-	spool_init(from, from->tmpdir);
+	spool_init(from, from->dir_fd, from->tmpdir);
 }

@@ -18,18 +18,26 @@ struct spool {
 	struct buf	 mem;
 	int		 fd;		/* -1 while in memory */
 	uint64_t	 len;
+	int		 dir_fd;	/* borrowed: TMPDIR is below it */
 	const char	*tmpdir;	/* borrowed */
 	int		 err;		/* first write error (errno), sticky */
 };
 
-/* Empty spool; a file is made in TMPDIR when needed. */
-void	spool_init(struct spool *, const char *tmpdir);
+/* Empty spool; an unnamed file is made in the directory TMPDIR below
+   DIR_FD when needed (both must outlive the spool). */
+void	spool_init(struct spool *, int dir_fd, const char *tmpdir);
 void	spool_free(struct spool *);
 /* Appends; on failure the error is kept in ->err and later appends are
    ignored. */
 void	spool_append(struct spool *, const void *, size_t);
-/* Reads LEN bytes at OFF (memory or pread). 0 or -1 (errno). */
-int	spool_read(const struct spool *, uint64_t off, void *, size_t len)
+/* Receives the spool's content in order, N octets at P (borrowed for
+   the call). 0 to go on, or -1 to stop (errno set). */
+typedef int spool_sink_fn(void *arg, const void *p, size_t n);
+/* The one way to read a spool: hands its content to SINK from the
+   first octet to the last, in chunks of at most 64 KiB (one call for a
+   spool in memory). 0, or -1 with errno (the sink's, or EIO for a file
+   shorter than LEN). */
+int	spool_copy(const struct spool *, spool_sink_fn *sink, void *arg)
 	    WARN_UNUSED;
 /* Moves the content of FROM into TO (TO must be empty/freed). */
 void	spool_move(struct spool *to, struct spool *from);

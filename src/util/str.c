@@ -46,6 +46,17 @@ str_fmt(char *dst, size_t dstsz, const char *fmt, ...)
 	return 0;
 }
 
+const char *
+errbuf_set(struct errbuf *eb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(eb->text, sizeof(eb->text), fmt, ap);
+	va_end(ap);
+	return eb->text;
+}
+
 int
 str_to_uint_n(const char *s, size_t len, uint64_t min, uint64_t max,
     uint64_t *r)

@@ -18,6 +18,15 @@ int	str_ncopy(char *dst, const char *src, size_t n, size_t dstsz);
 /* snprintf that fails (returns -1, DST "") on truncation. */
 int	str_fmt(char *dst, size_t dstsz, const char *fmt, ...)
 	    PRINTFLIKE(3, 4);
+/* Room for the text of an error whose maker cannot keep it: a
+   constructor that fails has no handle to hold it, so the caller lends
+   this (STYLE.md 6: errors go to the caller, never to static storage). */
+struct errbuf {
+	char	text[512];
+};
+/* Formats into EB (truncated to fit) and returns its text. */
+const char *errbuf_set(struct errbuf *, const char *fmt, ...)
+	    PRINTFLIKE(2, 3);
 /* Parses a whole decimal number in [MIN, MAX]. 0 or -1. */
 int	str_to_uint(const char *, uint64_t min, uint64_t max, uint64_t *r)
 	    WARN_UNUSED;

@@ -19,6 +19,7 @@ other test files' helpers.
 """
 import atexit
 import base64
+import hashlib
 import os
 import re
 import shutil
@@ -337,7 +338,15 @@ def pop3_login(inst, user, password=PASSWORD, source="127.0.0.1",
 
 class QueueFile:
     """A queue file (queue/msg/ID): its records by type, and MESSAGE,
-    the message text as queued (bytes)."""
+    the message text as queued (bytes).
+
+    Decoded here from the format (src/queue/queue_file.c), as strictly as
+    the daemon reads it: envelope records, the message last but one, an
+    END record last holding the SHA-256 of all before it. This is the
+    tests' own reading of the file format, kept apart from the C reader
+    on purpose (a writer and a reader that agree on a wrong format would
+    pass a test that asked only the C side); queued() also asks the C
+    reader, through `popgate queue list`, and requires both to agree."""
 
     def __init__(self, path):
         self.path = path
@@ -347,13 +356,21 @@ class QueueFile:
         assert data[:10] == b"POPGATEQ1\n", f"{path}: bad magic"
         self.records = {}
         i = 10
-        while i < len(data):
+        while i + 9 <= len(data):
             t = chr(data[i])
             (n,) = struct.unpack(">Q", data[i + 1:i + 9])
+            assert i + 9 + n <= len(data), f"{path}: truncated record"
+            if t == "Z":
+                break
+            assert "M" not in self.records, f"{path}: record after M"
             self.records.setdefault(t, []).append(data[i + 9:i + 9 + n])
             i += 9 + n
-        assert i == len(data), f"{path}: truncated record"
-        self.message = self.records.get("M", [b""])[0]
+        assert data[i:i + 9] == b"Z" + struct.pack(">Q", 32) and \
+            i + 9 + 32 == len(data), f"{path}: no END record last"
+        assert hashlib.sha256(data[:i]).digest() == data[i + 9:], \
+            f"{path}: checksum mismatch"
+        assert len(self.records.get("M", [])) == 1, f"{path}: no message"
+        self.message = self.records["M"][0]
         self.sender = self.text("S")
         self.rcpts = [r.decode() for r in self.records.get("R", [])]
         self.auth = self.text("A")
@@ -385,8 +402,25 @@ def queue_ids(inst):
 
 
 def queued(inst):
-    return [QueueFile(os.path.join(queue_dir(inst), n))
-            for n in queue_ids(inst)]
+    """The queued messages, read by QueueFile and by the daemon's own
+    reader (`popgate queue list`, which opens each file as the delivery
+    does): both must take every file and agree on it."""
+    files = [QueueFile(os.path.join(queue_dir(inst), n))
+             for n in queue_ids(inst)]
+    if files:
+        rows = {}
+        for row in inst.cli_json("queue", "list"):
+            rows.setdefault(row["id"], []).append(row)
+        for q in files:
+            got = rows.get(q.id)
+            if got is None:
+                continue        # delivered between the two readings
+            assert all(r["state"] != "damaged" for r in got), got
+            assert [r["recipient"] for r in got] == q.rcpts, (got, q.rcpts)
+            assert {r["sender"] for r in got} == {q.sender or "<>"}, got
+            size = len(q.message) + q.message.count(b"\n")
+            assert {r["size"] for r in got} == {str(size)}, (got, size)
+    return files
 
 
 def maildir_new(inst, address):

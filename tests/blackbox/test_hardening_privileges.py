@@ -190,6 +190,38 @@ def test_data_dir_private(make_instance):
         sink.stop()
 
 
+def test_parents_of_data_dir_need_no_permission(make_instance):
+    """The daemon and the CLI open data_dir as root, before dropping to
+    the user, and reach every file below that descriptor (queue, Maildirs,
+    store.db, relay.db, the control socket): a parent the user cannot
+    search stops neither."""
+    sink = recording_sink()
+    try:
+        inst = hardening_instance(make_instance, start=False,
+                                  routes={"example.org": sink})
+        os.chown(inst.dir, 0, 0)
+        os.chmod(inst.dir, 0o700)
+        uid, _ = harness.daemon_ids()
+        assert os.stat(inst.data_dir).st_uid == uid
+        inst.start()
+        check_credentials(inst.pid)
+        exercise(inst, sink)
+        inst.cli("mailbox", "add", "new@acme.test", input=PASSWORD + "\n",
+                 check=True)
+        inst.cli("relay", "allow", "192.0.2.1", "--customer", "acme",
+                 check=True)
+        inst.cli("queue", "list", check=True)
+        p = inst.cli("queue", "flush", check=True)     # the control socket
+        assert "to be tried now" in p.stdout, p.stdout
+        assert os.path.isdir(os.path.join(inst.maildir("new@acme.test"),
+                                          "new"))
+        inst.stop()
+        inst.start()
+        assert inst.running
+    finally:
+        sink.stop()
+
+
 def test_init_installation_private():
     d = tempfile.mkdtemp(dir="/tmp", prefix="popgate-test-priv-")
     os.chmod(d, 0o755)

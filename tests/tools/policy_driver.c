@@ -23,6 +23,7 @@
  * frozen at 2027-01-15 08:00:00 UTC plus the "time" steps.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -78,8 +79,9 @@ need_config(void)
 	if (cfg == NULL)
 		die("config: %s", errs.n > 0 ? errs.v[0] : "?");
 	strlist_free(&errs);
-	if (chdir(tmpdir) == -1)
-		die("chdir: %s", strerror(errno));
+	b.data_fd = fs_open_dir(AT_FDCWD, tmpdir);
+	if (b.data_fd == -1)
+		die("%s: %s", tmpdir, strerror(errno));
 	b.cfg = cfg;
 	if (backends_store(&b, &err) == NULL ||
 	    store_migrate(b.store, &err) == -1)

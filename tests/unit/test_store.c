@@ -61,8 +61,9 @@ struct fx {
 static struct store *
 open_store(const char *dir)
 {
+	static struct errbuf eb;
 	const char *err = NULL;
-	struct store *s = store_open("sqlite", dir, &err);
+	struct store *s = store_open("sqlite", dir, &eb, &err);
 
 	if (s == NULL)
 		fail_msg("store_open: %s", err);
@@ -884,30 +885,31 @@ test_busy(void **state)
 static void
 test_open_errors(void **state)
 {
+	struct errbuf eb;
 	struct fx *fx = *state;
 	const char *err = NULL;
 	struct store *s;
 	char path[128];
 
-	s = store_open("mysql://db", fx->dir, &err);
+	s = store_open("mysql://db", fx->dir, &eb, &err);
 	assert_null(s);
 	assert_string_equal(err, "unknown store type (expected sqlite, "
 	    "sqlite:/PATH or postgresql://...)");
 	/* Loopback port 1: nothing listens, no name to look up. */
-	s = store_open("postgresql://u@127.0.0.1:1/popgate", fx->dir, &err);
+	s = store_open("postgresql://u@127.0.0.1:1/popgate", fx->dir, &eb, &err);
 	assert_null(s);
 	assert_non_null(strstr(err, "account store (postgresql): cannot "
 	    "connect: "));
 	assert_non_null(strstr(err, "127.0.0.1"));
-	s = store_open("sqlitex", fx->dir, &err);
+	s = store_open("sqlitex", fx->dir, &eb, &err);
 	assert_null(s);
-	s = store_open("sqlite", "/nonexistent/popgate", &err);
+	s = store_open("sqlite", "/nonexistent/popgate", &eb, &err);
 	assert_null(s);
 	assert_string_equal(err, "cannot open /nonexistent/popgate/store.db: "
 	    "unable to open database file");
 	/* sqlite:/PATH names the file itself */
 	(void)snprintf(path, sizeof(path), "sqlite:%s/other.db", fx->dir);
-	s = store_open(path, "/nonexistent", &err);
+	s = store_open(path, "/nonexistent", &eb, &err);
 	if (s == NULL)
 		fail_msg("%s: %s", path, err);
 	assert_int_equal(store_schema_version(s, &err), 0);
