@@ -4,8 +4,6 @@
 #ifndef POPGATE_POP3_INT_H
 #define POPGATE_POP3_INT_H
 
-#include <sys/queue.h>
-
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -4,8 +4,6 @@
 #ifndef POPGATE_SMTP_INT_H
 #define POPGATE_SMTP_INT_H
 
-#include <sys/queue.h>
-
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -92,7 +90,8 @@ struct smtp_server {
 };
 
 /* What the client told us or proved: forgotten as a whole when TLS
-   starts (RFC 3207 section 4.2), by smtp_client_init() again. */
+   starts (RFC 3207 section 4.2), when smtp_session.c initialises it
+   again as at connect. */
 struct smtp_client {
 	char			 helo[ADDR_DOMAIN_MAX + 1];
 	bool			 esmtp;
@@ -157,9 +156,6 @@ void	smtp_reply_error(struct smtp_session *, enum reply_id, ...);
 /* smtp_session.c: the session, its states and its commands. */
 /* A session for C (owned from now on), before its greeting. */
 struct smtp_session *smtp_session_new(struct smtp_server *, struct conn *c);
-/* The 503 text for VERB in STATE. */
-enum reply_id smtp_sequence_error(const struct smtp_session *,
-	    enum smtp_verb);
 void	smtp_greet(struct smtp_session *);
 void	smtp_tx_free(struct smtp_tx **);
 

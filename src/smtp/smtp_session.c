@@ -50,6 +50,8 @@ static void cmd_vrfy(struct session *, const char *, size_t);
 static void cmd_help(struct session *, const char *, size_t);
 static void cmd_starttls(struct session *, const char *, size_t);
 static void mail_check(struct smtp_session *);
+static enum reply_id sequence_error(const struct smtp_session *,
+    enum smtp_verb);
 
 #define ANY (ST(SS_HELO) | ST(SS_READY) | ST(SS_MAIL) | ST(SS_RCPT))
 #define NOARG	SESSION_CMD_NOARG
@@ -117,10 +119,10 @@ refuse(struct session *base, const struct session_cmd *cmd,
 		    smtp_parse_bdat(arg, arglen, &size, &last) == 0 &&
 		    size > 0) {
 			s->discard = size;
-			s->discard_reply = smtp_sequence_error(s, verb);
+			s->discard_reply = sequence_error(s, verb);
 			return;
 		}
-		smtp_reply_error(s, smtp_sequence_error(s, verb));
+		smtp_reply_error(s, sequence_error(s, verb));
 		break;
 	case SESSION_EXTRA_ARG:
 		smtp_reply_error(s, REPLY_SYNTAX, "no arguments allowed");
@@ -288,8 +290,9 @@ smtp_session_new(struct smtp_server *srv, struct conn *c)
 	return s;
 }
 
-enum reply_id
-smtp_sequence_error(const struct smtp_session *s, enum smtp_verb verb)
+/* The 503 text for VERB in the current state. */
+static enum reply_id
+sequence_error(const struct smtp_session *s, enum smtp_verb verb)
 {
 	if (s->base.state == SS_HELO)
 		return REPLY_NEED_HELO;
