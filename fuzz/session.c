@@ -235,8 +235,8 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 			;
 		(void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		if (sent == plen + len && ((smtp != NULL &&
-		    LIST_EMPTY(&smtp->sessions)) || (pop3 != NULL &&
-		    LIST_EMPTY(&pop3->sessions))))
+		    smtp->sessions.n == 0) || (pop3 != NULL &&
+		    pop3->sessions.n == 0)))
 			break;
 	}
 	close(sv[1]);

@@ -150,8 +150,7 @@ static int
 make_dirs(struct cli *c, const struct init_plan *p)
 {
 	static const char *const subs[] = { "", "/mail", "/tls" };
-	char path[1100], conf_dir[1024];
-	const char *err;
+	char path[1100], conf_dir[1024], err[TLS_ERROR_MAX];
 	size_t i;
 
 	(void)str_copy(conf_dir, p->conf, sizeof(conf_dir));
@@ -180,7 +179,7 @@ make_dirs(struct cli *c, const struct init_plan *p)
 		char key[1100];
 
 		(void)str_fmt(key, sizeof(key), "%s/tls/key.pem", p->data);
-		if (tls_make_selfsigned(p->hostname, path, key, &err) == -1) {
+		if (tls_make_selfsigned(p->hostname, path, key, err) == -1) {
 			cli_err(c, "cannot make the TLS certificate: %s", err);
 			return EXIT_SYSTEM;
 		}

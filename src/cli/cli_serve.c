@@ -253,12 +253,12 @@ raise_fd_limit(const struct config *cfg)
 static int
 start_privileged(struct daemon *d)
 {
-	const char *err;
+	char err[TLS_ERROR_MAX];
 
 	raise_fd_limit(d->cfg);
 	if (needs_tls(d->cfg)) {
 		d->ssl_ctx = tls_server_ctx(d->cfg->tls_cert, d->cfg->tls_key,
-		    &err);
+		    err);
 		if (d->ssl_ctx == NULL) {
 			log_error("TLS: %s", err);
 			return -1;
@@ -314,14 +314,15 @@ static int
 start_delivery(struct daemon *d)
 {
 	struct qmgr_deps qd;
+	char tlserr[TLS_ERROR_MAX];
 	const char *err;
 
 	if (queue_clean_tmp(d->queue) == -1)
 		log_warn("cannot clean %s/tmp: %s", QUEUE_DIR, strerror(errno));
 	clean_dir(d->data_fd, "tmp");
-	d->tls_client = tls_client_ctx(d->cfg->tls_verify_peer, &err);
+	d->tls_client = tls_client_ctx(d->cfg->tls_verify_peer, tlserr);
 	if (d->tls_client == NULL)
-		log_warn("outbound TLS unavailable: %s", err);
+		log_warn("outbound TLS unavailable: %s", tlserr);
 	memset(&qd, 0, sizeof(qd));
 	qd.base = d->base;
 	qd.cfg = d->cfg;

@@ -16,10 +16,11 @@
 #include "util/str.h"
 #include "util/compat.h"
 
-static const char *
-ssl_error(const char *what)
+/* "WHAT: OpenSSL's first queued error" into ERROR_R; the queue is
+   emptied. */
+static void
+ssl_error(const char *what, char error_r[TLS_ERROR_MAX])
 {
-	static _Thread_local char msg[256];
 	unsigned long e = ERR_get_error();
 	char detail[160];
 
@@ -28,8 +29,13 @@ ssl_error(const char *what)
 	else
 		(void)str_copy(detail, "unknown error", sizeof(detail));
 	ERR_clear_error();
-	(void)snprintf(msg, sizeof(msg), "%s: %s", what, detail);
-	return msg;
+	(void)snprintf(error_r, TLS_ERROR_MAX, "%s: %s", what, detail);
+}
+
+static void
+errno_error(char error_r[TLS_ERROR_MAX])
+{
+	(void)str_copy(error_r, strerror(errno), TLS_ERROR_MAX);
 }
 
 static int
@@ -68,7 +74,7 @@ open_mode(const char *path, mode_t mode)
 
 int
 tls_make_selfsigned(const char *hostname, const char *cert_path,
-    const char *key_path, const char **error_r)
+    const char *key_path, char error_r[TLS_ERROR_MAX])
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
@@ -81,12 +87,12 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 
 	key = EVP_EC_gen("P-256");
 	if (key == NULL) {
-		*error_r = ssl_error("key generation");
+		ssl_error("key generation", error_r);
 		goto out;
 	}
 	cert = X509_new();
 	if (cert == NULL || RAND_bytes(serial, sizeof(serial)) != 1) {
-		*error_r = ssl_error("certificate");
+		ssl_error("certificate", error_r);
 		goto out;
 	}
 	serial[0] &= 0x7f;
@@ -96,7 +102,7 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 	    X509_gmtime_adj(X509_getm_notBefore(cert), -3600) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 86400) ==
 	    NULL || X509_set_pubkey(cert, key) != 1) {
-		*error_r = ssl_error("certificate fields");
+		ssl_error("certificate fields", error_r);
 		goto out;
 	}
 	name = X509_get_subject_name(cert);
@@ -105,7 +111,7 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 	    (const unsigned char *)"popgate self-signed", -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(cert, name) != 1) {
-		*error_r = ssl_error("certificate name");
+		ssl_error("certificate name", error_r);
 		goto out;
 	}
 	if (str_fmt(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,"
@@ -114,48 +120,48 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 	    add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
 	    add_ext(cert, NID_key_usage, "critical,digitalSignature") == -1 ||
 	    add_ext(cert, NID_ext_key_usage, "serverAuth") == -1) {
-		*error_r = ssl_error("certificate extensions");
+		ssl_error("certificate extensions", error_r);
 		goto out;
 	}
 	if (X509_sign(cert, key, EVP_sha256()) == 0) {
-		*error_r = ssl_error("signing");
+		ssl_error("signing", error_r);
 		goto out;
 	}
 	f = open_mode(key_path, 0600);
 	if (f == NULL) {
-		*error_r = strerror(errno);
+		errno_error(error_r);
 		goto out;
 	}
 	if (PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		*error_r = ssl_error("writing the key");
+		ssl_error("writing the key", error_r);
 		goto out;
 	}
 	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
-		*error_r = strerror(errno);
+		errno_error(error_r);
 		goto out;
 	}
 	if (fclose(f) == EOF) {
 		f = NULL;
-		*error_r = strerror(errno);
+		errno_error(error_r);
 		goto out;
 	}
 	f = open_mode(cert_path, 0644);
 	if (f == NULL) {
-		*error_r = strerror(errno);
+		errno_error(error_r);
 		goto out;
 	}
 	if (PEM_write_X509(f, cert) != 1) {
-		*error_r = ssl_error("writing the certificate");
+		ssl_error("writing the certificate", error_r);
 		goto out;
 	}
 	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
-		*error_r = strerror(errno);
+		errno_error(error_r);
 		goto out;
 	}
 	r = fclose(f) == EOF ? -1 : 0;
 	f = NULL;
 	if (r == -1)
-		*error_r = strerror(errno);
+		errno_error(error_r);
 out:
 	if (f != NULL)
 		(void)fclose(f);
@@ -166,22 +172,23 @@ out:
 }
 
 SSL_CTX *
-tls_server_ctx(const char *cert, const char *key, const char **error_r)
+tls_server_ctx(const char *cert, const char *key,
+    char error_r[TLS_ERROR_MAX])
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
 	if (ctx == NULL) {
-		*error_r = ssl_error("TLS context");
+		ssl_error("TLS context", error_r);
 		return NULL;
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		*error_r = ssl_error(cert);
+		ssl_error(cert, error_r);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		*error_r = ssl_error(key);
+		ssl_error(key, error_r);
 		goto fail;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
@@ -196,19 +203,19 @@ fail:
 }
 
 SSL_CTX *
-tls_client_ctx(bool verify, const char **error_r)
+tls_client_ctx(bool verify, char error_r[TLS_ERROR_MAX])
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL) {
-		*error_r = ssl_error("TLS client context");
+		ssl_error("TLS client context", error_r);
 		return NULL;
 	}
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (verify) {
 		if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-			*error_r = ssl_error("trust store");
+			ssl_error("trust store", error_r);
 			SSL_CTX_free(ctx);
 			return NULL;
 		}

@@ -12,18 +12,23 @@
 
 #include "util/compat.h"
 
+/* Room for an error text of the functions below, with its NUL. */
+#define TLS_ERROR_MAX	256
+
 /* Writes a new EC P-256 key (mode 0600) and a self-signed certificate for
    HOSTNAME (and localhost, 127.0.0.1, ::1), valid ten years. 0, or -1
-   with *ERROR_R (static or OpenSSL's text). */
+   with the reason (the step and OpenSSL's text, or errno's) in the
+   caller's ERROR_R. */
 int	tls_make_selfsigned(const char *hostname, const char *cert_path,
-	    const char *key_path, const char **error_r) WARN_UNUSED;
+	    const char *key_path, char error_r[TLS_ERROR_MAX]) WARN_UNUSED;
 /* A server context with CERT and KEY; TLS 1.2 and later only (RFC 8996).
-   NULL with *ERROR_R. */
+   NULL with the reason in ERROR_R. */
 SSL_CTX	*tls_server_ctx(const char *cert, const char *key,
-	    const char **error_r);
+	    char error_r[TLS_ERROR_MAX]);
 /* A client context for outbound STARTTLS; VERIFY checks the peer's
-   certificate against the system trust store. */
-SSL_CTX	*tls_client_ctx(bool verify, const char **error_r);
+   certificate against the system trust store. NULL with the reason in
+   ERROR_R. */
+SSL_CTX	*tls_client_ctx(bool verify, char error_r[TLS_ERROR_MAX]);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" for
    Received: headers and logs. */
 void	tls_describe(SSL *, char *out, size_t outsz);

@@ -26,15 +26,16 @@
 #include "util/compat.h"
 
 void
-pop3_cmd_capa(struct pop3_session *s, const char *arg, size_t len)
+pop3_cmd_capa(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	struct evbuffer *out = bufferevent_get_output(s->conn->bev);
 
 	(void)arg;
 	(void)len;
 	(void)evbuffer_add_printf(out, "+OK Capability list follows\r\n"
 	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
-	if (s->state == PS_AUTHORIZATION) {
+	if (s->base.state == PS_AUTHORIZATION) {
 		if (pop3_plaintext_ok(s))
 			(void)evbuffer_add_printf(out,
 			    "USER\r\nSASL PLAIN\r\n");
@@ -45,8 +46,10 @@ pop3_cmd_capa(struct pop3_session *s, const char *arg, size_t len)
 }
 
 void
-pop3_cmd_stls(struct pop3_session *s, const char *arg, size_t len)
+pop3_cmd_stls(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
+
 	(void)arg;
 	(void)len;
 	if (s->conn->tls || s->conn->ssl != NULL) {
@@ -54,7 +57,7 @@ pop3_cmd_stls(struct pop3_session *s, const char *arg, size_t len)
 		return;
 	}
 	pop3_reply(s, "+OK Begin TLS negotiation");
-	pop3_starttls_begin(s);
+	session_starttls(&s->base);
 }
 
 static bool
@@ -68,8 +71,10 @@ plaintext_refused(struct pop3_session *s)
 }
 
 void
-pop3_cmd_user(struct pop3_session *s, const char *arg, size_t len)
+pop3_cmd_user(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
+
 	if (plaintext_refused(s))
 		return;
 	if (len >= sizeof(s->user)) {
@@ -114,18 +119,15 @@ login_release(void *arg)
 }
 
 static void
-failure_reply(evutil_socket_t fd, short what, void *arg)
+failure_reply(struct session *base)
 {
-	struct pop3_session *s = arg;
+	struct pop3_session *s = pop3_of(base);
 
-	(void)fd;
-	(void)what;
 	pop3_reply(s, "-ERR [AUTH] Authentication failed");
 	if (++s->auth_failures >= POP3_MAX_AUTH_FAILURES) {
 		pop3_close(s, "too many failed logins");
 		return;
 	}
-	s->busy = false;
 	pop3_resume(s);
 }
 
@@ -138,10 +140,7 @@ fail_later(struct pop3_session *s, uint64_t started_ms)
 
 	auth_failure_wait(s->srv->d.throttle, &s->conn->peer,
 	    s->cfg->auth_failure_delay, started_ms, &tv);
-	if (s->ev_delay == NULL)
-		s->ev_delay = evtimer_new(s->srv->d.base, failure_reply, s);
-	s->busy = true;
-	(void)evtimer_add(s->ev_delay, &tv);
+	session_delay(&s->base, &tv, failure_reply);
 }
 
 static void
@@ -165,7 +164,7 @@ open_done(void *arg)
 	struct login_job *j = arg;
 	struct pop3_session *s = j->s;
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->open_r == -1) {
 		log_error("sess=%s pop3 cannot open the mailbox of %s: %s",
 		    s->conn->id, s->mailbox, j->error);
@@ -187,7 +186,6 @@ open_done(void *arg)
 		pop3_reply(s, "+OK Logged in, %zu message(s)", s->drop.n);
 	}
 	login_release(j);
-	s->busy = false;
 	pop3_resume(s);
 }
 
@@ -210,7 +208,7 @@ login_done(void *arg)
 	struct pop3_session *s = j->s;
 	const char *err;
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->l.result == 0) {
 		log_info("sess=%s pop3 login-failed user=%s client=%s",
 		    s->conn->id, j->l.user, s->conn->peer_str);
@@ -243,11 +241,10 @@ login_done(void *arg)
 	}
 	(void)str_copy(s->mailbox, j->l.mbox.address, sizeof(s->mailbox));
 	(void)hmap_put(s->srv->locks, s->mailbox, s);
-	s->job = worker_submit(s->srv->d.io, &open_ops, j);
+	session_submit(&s->base, s->srv->d.io, &open_ops, j);
 	return;
 resume:
 	login_release(j);
-	s->busy = false;
 	pop3_resume(s);
 }
 
@@ -268,7 +265,6 @@ login(struct pop3_session *s, const char *user, const char *pass)
 	j->l.client = s->conn->peer;
 	(void)str_copy(j->l.listener, config_role_name(s->conn->lc->role),
 	    sizeof(j->l.listener));
-	s->busy = true;
 	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
 	    clock_now())) {
 		/* Not even checked: a correct password gets the same. */
@@ -278,12 +274,13 @@ login(struct pop3_session *s, const char *user, const char *pass)
 		login_release(j);
 		return;
 	}
-	s->job = worker_submit(s->srv->d.cpu, &login_ops, j);
+	session_submit(&s->base, s->srv->d.cpu, &login_ops, j);
 }
 
 void
-pop3_cmd_pass(struct pop3_session *s, const char *arg, size_t len)
+pop3_cmd_pass(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	char pass[PASSWD_MAX + 1];
 
 	if (plaintext_refused(s))
@@ -319,20 +316,22 @@ sasl_plain(struct pop3_session *s, const char *b64, size_t len)
 }
 
 void
-pop3_sasl_response(struct pop3_session *s, const char *line, size_t len)
+pop3_sasl_response(struct session *base, const char *line, size_t len)
 {
-	s->sasl_pending = false;
+	struct pop3_session *s = pop3_of(base);
+
+	pop3_enter_state(s, PS_AUTHORIZATION);
 	if (len == 1 && line[0] == '*') {
 		pop3_error(s, "-ERR Authentication cancelled");
 		return;
 	}
 	sasl_plain(s, line, len);
-	OPENSSL_cleanse(s->line.data, s->line.len);
 }
 
 void
-pop3_cmd_auth(struct pop3_session *s, const char *arg, size_t len)
+pop3_cmd_auth(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	const char *sp = memchr(arg, ' ', len);
 	size_t mlen = sp != NULL ? (size_t)(sp - arg) : len;
 
@@ -348,7 +347,7 @@ pop3_cmd_auth(struct pop3_session *s, const char *arg, size_t len)
 		return;
 	if (sp == NULL) {
 		pop3_reply(s, "+ ");
-		s->sasl_pending = true;
+		pop3_enter_state(s, PS_AUTH_PLAIN);
 		return;
 	}
 	/* RFC 5034 section 4: "=" is an empty initial response. */
@@ -357,5 +356,4 @@ pop3_cmd_auth(struct pop3_session *s, const char *arg, size_t len)
 		return;
 	}
 	sasl_plain(s, sp + 1, len - mlen - 1);
-	OPENSSL_cleanse(s->line.data, s->line.len);
 }

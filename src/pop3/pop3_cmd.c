@@ -7,34 +7,15 @@
 #include "util/str.h"
 #include "util/compat.h"
 
-#define NOARG	0x01	/* takes no argument */
-#define ARG	0x02	/* needs one */
-
-static const struct {
-	const char	*name;
-	unsigned	 flags;
-} verbs[P3_NVERBS] = {
-	[P3_CAPA] = { "CAPA", NOARG },
-	[P3_QUIT] = { "QUIT", NOARG },
-	[P3_NOOP] = { "NOOP", NOARG },
-	[P3_USER] = { "USER", ARG },
-	[P3_PASS] = { "PASS", ARG },
-	[P3_AUTH] = { "AUTH", 0 },
-	[P3_STLS] = { "STLS", NOARG },
-	[P3_STAT] = { "STAT", NOARG },
-	[P3_LIST] = { "LIST", 0 },
-	[P3_UIDL] = { "UIDL", 0 },
-	[P3_RETR] = { "RETR", ARG },
-	[P3_TOP] = { "TOP", ARG },
-	[P3_DELE] = { "DELE", ARG },
-	[P3_RSET] = { "RSET", NOARG },
+/* The names; which state allows each command and which argument it
+   takes is the session's command table (pop3_session.c). */
+static const char *const verbs[P3_NVERBS] = {
+	[P3_CAPA] = "CAPA", [P3_QUIT] = "QUIT", [P3_NOOP] = "NOOP",
+	[P3_USER] = "USER", [P3_PASS] = "PASS", [P3_AUTH] = "AUTH",
+	[P3_STLS] = "STLS", [P3_STAT] = "STAT", [P3_LIST] = "LIST",
+	[P3_UIDL] = "UIDL", [P3_RETR] = "RETR", [P3_TOP] = "TOP",
+	[P3_DELE] = "DELE", [P3_RSET] = "RSET",
 };
-
-const char *
-pop3_verb_name(enum pop3_verb v)
-{
-	return verbs[v].name;
-}
 
 int
 pop3_cmd_parse(const char *line, size_t len, struct pop3_line *out,
@@ -52,8 +33,8 @@ pop3_cmd_parse(const char *line, size_t len, struct pop3_line *out,
 		return -1;
 	}
 	for (v = 0; v < P3_NVERBS; v++)
-		if (n > 0 && strlen(verbs[v].name) == n &&
-		    strncasecmp(line, verbs[v].name, n) == 0)
+		if (n > 0 && strlen(verbs[v]) == n &&
+		    strncasecmp(line, verbs[v], n) == 0)
 			break;
 	if (v == P3_NVERBS) {
 		(void)snprintf(err, POP3_ERR_MAX, "-ERR Unknown command: %s",
@@ -63,16 +44,6 @@ pop3_cmd_parse(const char *line, size_t len, struct pop3_line *out,
 	out->verb = (enum pop3_verb)v;
 	out->arg = sp != NULL ? sp + 1 : line + len;
 	out->arglen = sp != NULL ? len - n - 1 : 0;
-	if ((verbs[v].flags & NOARG) && out->arglen > 0) {
-		(void)snprintf(err, POP3_ERR_MAX, "-ERR %s takes no argument",
-		    verbs[v].name);
-		return POP3_BAD_ARG;
-	}
-	if ((verbs[v].flags & ARG) && out->arglen == 0) {
-		(void)snprintf(err, POP3_ERR_MAX, "-ERR %s needs an argument",
-		    verbs[v].name);
-		return POP3_BAD_ARG;
-	}
 	return 0;
 }
 

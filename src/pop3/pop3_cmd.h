@@ -37,14 +37,10 @@ struct pop3_line {
 
 #define POP3_ERR_MAX	96	/* an error text, with its NUL */
 
-/* The name of VERB, upper case. */
-const char *pop3_verb_name(enum pop3_verb);
 /* Parses LINE (LEN octets, no CRLF; not NUL-terminated): the verb, case
-   insensitive, and whether it has the argument it needs. 0; -1 (no such
-   command, or a NUL in the line); or POP3_BAD_ARG with *OUT filled (the
-   verb is known, its argument is missing or extra). On failure ERR holds
-   the -ERR line for the client. */
-#define POP3_BAD_ARG	(-2)
+   insensitive, and its argument (after one space). 0, or -1 (no such
+   command, or a NUL in the line) with the -ERR line for the client in
+   ERR. Whether the verb may take an argument is the session's rule. */
 int	pop3_cmd_parse(const char *line, size_t len, struct pop3_line *out,
 	    char err[POP3_ERR_MAX]);
 /* A message number: 1 to UINT64_MAX, digits only. 0 or -1. */

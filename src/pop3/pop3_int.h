@@ -4,14 +4,11 @@
 #ifndef POPGATE_POP3_INT_H
 #define POPGATE_POP3_INT_H
 
-#include <sys/queue.h>
-
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/conn.h"
-#include "core/life.h"
-#include "core/linereader.h"
+#include "core/session.h"
 #include "policy/policy.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_maildrop.h"
@@ -25,6 +22,7 @@
 
 enum pop3_state {
 	PS_AUTHORIZATION,
+	PS_AUTH_PLAIN,	/* AUTH PLAIN: waiting for the response */
 	PS_TRANSACTION,
 	PS_UPDATE,	/* QUIT: deleting */
 	PS_TLS,		/* STLS handshake */
@@ -32,29 +30,23 @@ enum pop3_state {
 	PS_NSTATES
 };
 
-#define PST(s)	(1u << (s))
+#define PST(s)	SESSION_ST(s)
 
 struct pop3_server {
 	struct pop3_deps	 d;
-	LIST_HEAD(, pop3_session) sessions;
+	struct session_set	 sessions;
 	struct hmap		*locks;		/* mailbox -> session */
 };
 
+/* The POP3 session: its centre is pop3_session.c (states, commands,
+   life); BASE is the protocol-independent part (core/session.h). */
 struct pop3_session {
+	struct session		 base;		/* first: see pop3_of() */
 	struct pop3_server	*srv;
 	const struct config	*cfg;
-	struct conn		*conn;
-	enum pop3_state		 state;
-	struct linereader	 lr;
-	struct buf		 line;
-	bool			 busy;		/* async step running */
-	struct life		 life;		/* resume, close, free */
-	struct worker_job	*job;
-	struct event		*ev_delay;	/* failed-login delay */
+	struct conn		*conn;		/* base.conn, borrowed */
 	char			 user[ADDR_BUFSZ];	/* after USER */
-	bool			 sasl_pending;	/* waiting for AUTH data */
 	unsigned		 auth_failures;
-	unsigned		 errors;
 	char			 mailbox[ADDR_BUFSZ];	/* locked */
 	struct maildrop		 drop;
 	bool			 streaming;
@@ -62,8 +54,33 @@ struct pop3_session {
 	size_t			 list_next;	/* LIST/UIDL continuation */
 	bool			 list_uidl;
 	uint64_t		 retrieved, deleted;
-	LIST_ENTRY(pop3_session) entry;	/* in the server's sessions */
 };
+
+static inline struct pop3_session *
+pop3_of(struct session *base)
+{
+	return (struct pop3_session *)(void *)base;
+}
+
+static inline void
+pop3_enter_state(struct pop3_session *s, enum pop3_state st)
+{
+	session_enter_state(&s->base, st);
+}
+
+/* Flushes the output and closes. */
+static inline void
+pop3_close(struct pop3_session *s, const char *why)
+{
+	session_close(&s->base, why);
+}
+
+/* Goes on with the input after an async step. */
+static inline void
+pop3_resume(struct pop3_session *s)
+{
+	session_resume(&s->base);
+}
 
 /* pop3_session.c */
 void	pop3_reply(struct pop3_session *, const char *fmt, ...)
@@ -71,20 +88,16 @@ void	pop3_reply(struct pop3_session *, const char *fmt, ...)
 /* A "-ERR" caused by the client: counts towards max_errors. */
 void	pop3_error(struct pop3_session *, const char *fmt, ...)
 	    PRINTFLIKE(2, 3);
-void	pop3_enter_state(struct pop3_session *, enum pop3_state);
-void	pop3_close(struct pop3_session *, const char *why);
-void	pop3_resume(struct pop3_session *);
-void	pop3_starttls_begin(struct pop3_session *);
 bool	pop3_plaintext_ok(const struct pop3_session *);
 
 /* pop3_auth.c: AUTHORIZATION state. */
-void	pop3_cmd_capa(struct pop3_session *, const char *, size_t);
-void	pop3_cmd_user(struct pop3_session *, const char *, size_t);
-void	pop3_cmd_pass(struct pop3_session *, const char *, size_t);
-void	pop3_cmd_auth(struct pop3_session *, const char *, size_t);
-void	pop3_cmd_stls(struct pop3_session *, const char *, size_t);
-/* The SASL response line after "+ ". */
-void	pop3_sasl_response(struct pop3_session *, const char *, size_t);
+void	pop3_cmd_capa(struct session *, const char *, size_t);
+void	pop3_cmd_user(struct session *, const char *, size_t);
+void	pop3_cmd_pass(struct session *, const char *, size_t);
+void	pop3_cmd_auth(struct session *, const char *, size_t);
+void	pop3_cmd_stls(struct session *, const char *, size_t);
+/* The SASL response line after "+ " (PS_AUTH_PLAIN). */
+void	pop3_sasl_response(struct session *, const char *, size_t);
 void	pop3_unlock(struct pop3_session *);
 
 #endif

@@ -1,21 +1,26 @@
 /*
- * pop3_session.c - POP3 session life, I/O and the TRANSACTION commands
- * (RFC 1939 sections 3-6, RFC 2449 PIPELINING).
+ * pop3_session.c - the POP3 session (RFC 1939 sections 3-6, RFC 2449
+ * PIPELINING, RFC 2595 STLS): the centre of struct pop3_session
+ * (pop3_int.h). Here it is made and freed, here are its states, the
+ * command table (which states allow each command, which take an
+ * argument) and the TRANSACTION commands; the skeleton of
+ * core/session.h runs it. pop3_auth.c adds the AUTHORIZATION state,
+ * pop3_maildrop.c the Maildir, pop3_cmd.c the pure parsing.
  *
- * One table says which state allows each command; the dispatcher alone
- * answers unknown and out-of-state commands. RETR, TOP, LIST and UIDL
- * stream through a continuation that writes while the output is below
- * POP3_OUTPUT_MAX and resumes when the client has read it. DELE only
- * marks: files are removed at QUIT, in the UPDATE state; a dropped
- * connection removes nothing.
+ * The dispatcher alone answers out-of-state commands and missing or
+ * extra arguments. RETR, TOP, LIST and UIDL stream through a
+ * continuation that writes while the output is below POP3_OUTPUT_MAX
+ * and resumes when the client has read it. DELE only marks: files are
+ * removed at QUIT, in the UPDATE state; a dropped connection removes
+ * nothing.
  */
 #include <sys/socket.h>
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "pop3/pop3_cmd.h"
@@ -27,24 +32,17 @@
 #include "util/xalloc.h"
 #include "util/compat.h"
 
+_Static_assert(offsetof(struct pop3_session, base) == 0,
+    "pop3_of() needs the session skeleton first");
+
 const char pop3_refuse_line[] =
     "-ERR [SYS/TEMP] Too many connections, try again later\r\n";
 
 static const char *const state_names[PS_NSTATES] = {
-	[PS_AUTHORIZATION] = "authorization",
+	[PS_AUTHORIZATION] = "authorization", [PS_AUTH_PLAIN] = "auth-plain",
 	[PS_TRANSACTION] = "transaction", [PS_UPDATE] = "update",
 	[PS_TLS] = "tls", [PS_CLOSING] = "closing",
 };
-
-void
-pop3_enter_state(struct pop3_session *s, enum pop3_state st)
-{
-	if (s->state == st)
-		return;
-	log_debug("sess=%s pop3 state %s -> %s", s->conn->id,
-	    state_names[s->state], state_names[st]);
-	s->state = st;
-}
 
 struct pop3_server *
 pop3_server_new(const struct pop3_deps *d)
@@ -56,73 +54,17 @@ pop3_server_new(const struct pop3_deps *d)
 	return srv;
 }
 
-static void
-session_free(struct pop3_session *s)
-{
-	worker_cancel(&s->job);
-	LIST_REMOVE(s, entry);
-	if (s->mailbox[0] != '\0')
-		log_info("sess=%s pop3 logout user=%s client=%s retrieved=%llu "
-		    "deleted=%llu", s->conn->id, s->mailbox, s->conn->peer_str,
-		    (unsigned long long)s->retrieved,
-		    (unsigned long long)s->deleted);
-	log_info("sess=%s pop3 disconnect client=%s duration=%llums",
-	    s->conn->id, s->conn->peer_str,
-	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
-	pop3_unlock(s);
-	pop3_stream_close(&s->stream);
-	maildrop_free(&s->drop);
-	buf_free(&s->line);
-	life_fini(&s->life);
-	if (s->ev_delay != NULL)
-		event_free(s->ev_delay);
-	conn_free(&s->conn);
-	free(s);
-}
-
 void
 pop3_server_free(struct pop3_server **sp)
 {
 	struct pop3_server *srv = *sp;
-	struct pop3_session *s, *next;
 
 	if (srv == NULL)
 		return;
 	*sp = NULL;
-	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
-		next = LIST_NEXT(s, entry);
-		if (s->state != PS_TLS && s->state != PS_CLOSING && !s->life.dying) {
-			pop3_reply(s, "-ERR [SYS/TEMP] Server shutting down");
-			conn_flush_now(s->conn);
-		}
-		session_free(s);
-	}
+	session_set_free(&srv->sessions);
 	hmap_free(&srv->locks, NULL);
 	free(srv);
-}
-
-static void
-destroy(void *arg)
-{
-	session_free(arg);
-}
-
-static void
-resume(void *arg)
-{
-	pop3_resume(arg);
-}
-
-void
-pop3_close(struct pop3_session *s, const char *why)
-{
-	if (s->state == PS_CLOSING || s->life.dying)
-		return;
-	log_debug("sess=%s pop3 closing: %s", s->conn->id, why);
-	pop3_enter_state(s, PS_CLOSING);
-	worker_cancel(&s->job);
-	s->busy = false;
-	life_close(&s->life);
 }
 
 static void
@@ -130,7 +72,7 @@ vreply(struct pop3_session *s, const char *fmt, va_list ap)
 {
 	struct evbuffer *out = bufferevent_get_output(s->conn->bev);
 
-	if (s->life.dying)
+	if (s->base.life.dying)
 		return;
 	(void)evbuffer_add_vprintf(out, fmt, ap);
 	(void)evbuffer_add(out, "\r\n", 2);
@@ -154,12 +96,7 @@ pop3_error(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreply(s, fmt, ap);
 	va_end(ap);
-	if (++s->errors >= s->cfg->max_errors) {
-		log_warn("sess=%s pop3 too-many-errors client=%s",
-		    s->conn->id, s->conn->peer_str);
-		pop3_reply(s, "-ERR Too many bad commands, closing");
-		pop3_close(s, "too many errors");
-	}
+	session_count_error(&s->base);
 }
 
 bool
@@ -222,8 +159,9 @@ live_counts(const struct pop3_session *s, uint64_t *n, uint64_t *size)
 }
 
 static void
-cmd_stat(struct pop3_session *s, const char *arg, size_t len)
+cmd_stat(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	uint64_t n, size;
 
 	(void)arg;
@@ -266,14 +204,18 @@ list_or_uidl(struct pop3_session *s, const char *arg, size_t len, bool uidl)
 }
 
 static void
-cmd_list(struct pop3_session *s, const char *arg, size_t len)
+cmd_list(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
+
 	list_or_uidl(s, arg, len, false);
 }
 
 static void
-cmd_uidl(struct pop3_session *s, const char *arg, size_t len)
+cmd_uidl(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
+
 	list_or_uidl(s, arg, len, true);
 }
 
@@ -297,8 +239,9 @@ start_stream(struct pop3_session *s, struct pop3_msg *m, long top)
 }
 
 static void
-cmd_retr(struct pop3_session *s, const char *arg, size_t len)
+cmd_retr(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	struct pop3_msg *m = msg_arg(s, arg, len, false);
 
 	if (m != NULL)
@@ -306,8 +249,9 @@ cmd_retr(struct pop3_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_top(struct pop3_session *s, const char *arg, size_t len)
+cmd_top(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	struct pop3_msg *m;
 	uint64_t lines;
 	size_t msglen;
@@ -322,8 +266,9 @@ cmd_top(struct pop3_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_dele(struct pop3_session *s, const char *arg, size_t len)
+cmd_dele(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	struct pop3_msg *m = msg_arg(s, arg, len, false);
 
 	if (m == NULL)
@@ -333,16 +278,19 @@ cmd_dele(struct pop3_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_noop(struct pop3_session *s, const char *arg, size_t len)
+cmd_noop(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
+
 	(void)arg;
 	(void)len;
 	pop3_reply(s, "+OK");
 }
 
 static void
-cmd_rset(struct pop3_session *s, const char *arg, size_t len)
+cmd_rset(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	uint64_t n, size;
 	size_t i;
 
@@ -389,7 +337,7 @@ update_done(void *arg)
 	struct update_job *j = arg;
 	struct pop3_session *s = j->s;
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->failed > 0)
 		pop3_reply(s, "-ERR [SYS/TEMP] %u deleted message(s) could not "
 		    "be removed", j->failed);
@@ -398,7 +346,6 @@ update_done(void *arg)
 		    (unsigned long long)s->deleted);
 	update_release(j);
 	pop3_unlock(s);
-	s->busy = false;
 	pop3_close(s, "quit");
 }
 
@@ -407,14 +354,15 @@ static const struct worker_ops update_ops = {
 };
 
 static void
-cmd_quit(struct pop3_session *s, const char *arg, size_t len)
+cmd_quit(struct session *base, const char *arg, size_t len)
 {
+	struct pop3_session *s = pop3_of(base);
 	struct update_job *j;
 	size_t i;
 
 	(void)arg;
 	(void)len;
-	if (s->state != PS_TRANSACTION) {
+	if (s->base.state != PS_TRANSACTION) {
 		pop3_reply(s, "+OK Bye");
 		pop3_close(s, "quit");
 		return;
@@ -432,45 +380,42 @@ cmd_quit(struct pop3_session *s, const char *arg, size_t len)
 	j->s = s;
 	j->drop = s->drop;
 	memset(&s->drop, 0, sizeof(s->drop));
-	s->busy = true;
-	s->job = worker_submit(s->srv->d.io, &update_ops, j);
+	session_submit(&s->base, s->srv->d.io, &update_ops, j);
 }
 
-/* ---- dispatch ---- */
+/* ---- the command table and the hooks of the session skeleton ---- */
 
 #define ANY	(PST(PS_AUTHORIZATION) | PST(PS_TRANSACTION))
 #define AUTHZ	PST(PS_AUTHORIZATION)
 #define TRANS	PST(PS_TRANSACTION)
+#define NOARG	SESSION_CMD_NOARG
+#define ARG	SESSION_CMD_ARG
 
-/* What each command does, and in which states. */
-static const struct {
-	void		(*fn)(struct pop3_session *, const char *, size_t);
-	unsigned	 states;
-} cmds[P3_NVERBS] = {
-	[P3_CAPA] = { pop3_cmd_capa, ANY },
-	[P3_QUIT] = { cmd_quit, ANY },
-	[P3_NOOP] = { cmd_noop, TRANS },
-	[P3_USER] = { pop3_cmd_user, AUTHZ },
-	[P3_PASS] = { pop3_cmd_pass, AUTHZ },
-	[P3_AUTH] = { pop3_cmd_auth, AUTHZ },
-	[P3_STLS] = { pop3_cmd_stls, AUTHZ },
-	[P3_STAT] = { cmd_stat, TRANS },
-	[P3_LIST] = { cmd_list, TRANS },
-	[P3_UIDL] = { cmd_uidl, TRANS },
-	[P3_RETR] = { cmd_retr, TRANS },
-	[P3_TOP] = { cmd_top, TRANS },
-	[P3_DELE] = { cmd_dele, TRANS },
-	[P3_RSET] = { cmd_rset, TRANS },
+/* What each command does, in which states, with which argument. */
+static const struct session_cmd cmds[P3_NVERBS] = {
+	[P3_CAPA] = { "CAPA", pop3_cmd_capa, ANY, NOARG },
+	[P3_QUIT] = { "QUIT", cmd_quit, ANY, NOARG },
+	[P3_NOOP] = { "NOOP", cmd_noop, TRANS, NOARG },
+	[P3_USER] = { "USER", pop3_cmd_user, AUTHZ, ARG },
+	[P3_PASS] = { "PASS", pop3_cmd_pass, AUTHZ, ARG },
+	[P3_AUTH] = { "AUTH", pop3_cmd_auth, AUTHZ, 0 },
+	[P3_STLS] = { "STLS", pop3_cmd_stls, AUTHZ, NOARG },
+	[P3_STAT] = { "STAT", cmd_stat, TRANS, NOARG },
+	[P3_LIST] = { "LIST", cmd_list, TRANS, 0 },
+	[P3_UIDL] = { "UIDL", cmd_uidl, TRANS, 0 },
+	[P3_RETR] = { "RETR", cmd_retr, TRANS, ARG },
+	[P3_TOP] = { "TOP", cmd_top, TRANS, ARG },
+	[P3_DELE] = { "DELE", cmd_dele, TRANS, ARG },
+	[P3_RSET] = { "RSET", cmd_rset, TRANS, NOARG },
 };
 
-static void
-dispatch(struct pop3_session *s)
+static const struct session_cmd *
+parse(struct session *base, const char *line, size_t len, const char **arg_r,
+    size_t *arglen_r)
 {
-	const char *line = s->line.data;
-	size_t len = s->line.len;
+	struct pop3_session *s = pop3_of(base);
 	struct pop3_line pl;
 	char err[POP3_ERR_MAX];
-	int r;
 
 	if (log_debug_enabled()) {
 		char vis[64];
@@ -480,22 +425,52 @@ dispatch(struct pop3_session *s)
 		    strncasecmp(line, "AUTH", 4) == 0)) ? "(credentials)" :
 		    str_vis(vis, sizeof(vis), line, len));
 	}
-	r = pop3_cmd_parse(line, len, &pl, err);
-	if (r == -1) {
+	if (pop3_cmd_parse(line, len, &pl, err) == -1) {
 		pop3_error(s, "%s", err);
+		return NULL;
+	}
+	*arg_r = pl.arg;
+	*arglen_r = pl.arglen;
+	return &cmds[pl.verb];
+}
+
+static void
+refuse(struct session *base, const struct session_cmd *cmd,
+    enum session_refusal why, const char *arg, size_t arglen)
+{
+	struct pop3_session *s = pop3_of(base);
+
+	(void)arg;
+	(void)arglen;
+	switch (why) {
+	case SESSION_WRONG_STATE:
+		pop3_error(s, "-ERR %s is not valid %s", cmd->name,
+		    s->base.state == PS_AUTHORIZATION ? "before login" :
+		    "after login");
+		break;
+	case SESSION_EXTRA_ARG:
+		pop3_error(s, "-ERR %s takes no argument", cmd->name);
+		break;
+	case SESSION_MISSING_ARG:
+		pop3_error(s, "-ERR %s needs an argument", cmd->name);
+		break;
+	}
+}
+
+static void
+bad_line(struct session *base, enum line_result r)
+{
+	struct pop3_session *s = pop3_of(base);
+	size_t max = s->base.lr.max;
+
+	if (r == LINE_BARE) {
+		pop3_error(s, "-ERR Lines must end with CRLF");
 		return;
 	}
-	if (!(cmds[pl.verb].states & PST(s->state))) {
-		pop3_error(s, "-ERR %s is not valid %s",
-		    pop3_verb_name(pl.verb), s->state == PS_AUTHORIZATION ?
-		    "before login" : "after login");
-		return;
-	}
-	if (r == POP3_BAD_ARG) {
-		pop3_error(s, "%s", err);
-		return;
-	}
-	cmds[pl.verb].fn(s, pl.arg, pl.arglen);
+	/* An over-long AUTH response ends the exchange. */
+	if (s->base.state == PS_AUTH_PLAIN)
+		pop3_enter_state(s, PS_AUTHORIZATION);
+	pop3_error(s, "-ERR Line too long (at most %zu octets)", max);
 }
 
 /* Writes pending LIST/UIDL lines or message octets; true when done. */
@@ -532,145 +507,110 @@ continue_output(struct pop3_session *s, struct evbuffer *out)
 	return true;
 }
 
-void
-pop3_resume(struct pop3_session *s)
+static enum session_input
+output(struct session *base, struct evbuffer *out)
 {
-	struct evbuffer *in, *out;
+	struct pop3_session *s = pop3_of(base);
 
-	while (!s->busy && !s->life.dying && s->state != PS_TLS &&
-	    s->state != PS_CLOSING && s->state != PS_UPDATE) {
-		in = bufferevent_get_input(s->conn->bev);
-		out = bufferevent_get_output(s->conn->bev);
-		if (s->streaming) {
-			if (!continue_output(s, out))
-				return;		/* on_write brings us back */
-			s->streaming = false;
-			continue;
-		}
-		if (evbuffer_get_length(out) > POP3_OUTPUT_MAX)
-			return;
-		switch (linereader_get(&s->lr, in, &s->line)) {
-		case LINE_NONE:
-			return;
-		case LINE_TOO_LONG:
-			pop3_error(s, "-ERR Line too long (at most %d octets)",
-			    s->sasl_pending ? POP3_SASL_MAX : POP3_LINE_MAX);
-			s->sasl_pending = false;
-			break;
-		case LINE_BARE:
-			pop3_error(s, "-ERR Lines must end with CRLF");
-			break;
-		case LINE_OK:
-			if (s->sasl_pending)
-				pop3_sasl_response(s, s->line.data,
-				    s->line.len);
-			else
-				dispatch(s);
-			break;
-		}
-		/* SASL lines may be longer than commands. */
-		s->lr.max = s->sasl_pending ? POP3_SASL_MAX : POP3_LINE_MAX;
-	}
+	if (!s->streaming)
+		return SESSION_INPUT_LINES;
+	if (!continue_output(s, out))
+		return SESSION_INPUT_WAIT;	/* on_write brings us back */
+	s->streaming = false;
+	return SESSION_INPUT_AGAIN;
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+tls_reset(struct session *base)
 {
-	(void)bev;
-	pop3_resume(arg);
+	struct pop3_session *s = pop3_of(base);
+
+	/* RFC 2595 section 4: what came before STLS is forgotten. */
+	s->user[0] = '\0';
+	pop3_enter_state(s, PS_AUTHORIZATION);
 }
 
 static void
-on_write(struct bufferevent *bev, void *arg)
+timeout(struct session *base, bool reply)
 {
-	struct pop3_session *s = arg;
+	struct pop3_session *s = pop3_of(base);
 
-	(void)bev;
-	if (life_written(&s->life))
+	if (!reply)
 		return;
-	if (s->streaming || evbuffer_get_length(bufferevent_get_input(
-	    s->conn->bev)) > 0)
-		life_wake(&s->life);
-}
-
-static void on_event(struct bufferevent *, short, void *);
-
-static void
-setup_bev(struct pop3_session *s)
-{
-	bufferevent_setcb(s->conn->bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->conn->bev, EV_READ, 0, POP3_INPUT_MAX);
-	conn_set_timeout(s->conn, s->cfg->pop3_timeout);
-	bufferevent_enable(s->conn->bev, EV_READ | EV_WRITE);
-}
-
-void
-pop3_starttls_begin(struct pop3_session *s)
-{
-	const char *err;
-
-	pop3_enter_state(s, PS_TLS);
-	if (conn_starttls(s->conn, &err) == -1) {
-		log_error("sess=%s pop3 stls: %s", s->conn->id, err);
-		life_kill(&s->life);
-		return;
-	}
-	setup_bev(s);
+	/* RFC 1939 section 3: the autologout timer; no UPDATE. */
+	log_info("sess=%s pop3 timeout client=%s", s->conn->id,
+	    s->conn->peer_str);
+	pop3_reply(s, "-ERR Disconnected for inactivity");
 }
 
 static void
-on_event(struct bufferevent *bev, short what, void *arg)
+too_many_errors(struct session *base)
 {
-	struct pop3_session *s = arg;
+	struct pop3_session *s = pop3_of(base);
 
-	(void)bev;
-	if (s->life.dying)
-		return;
-	if (what & BEV_EVENT_CONNECTED) {
-		char info[160];
-
-		conn_tls_done(s->conn);
-		conn_tls_info(s->conn, info, sizeof(info));
-		log_info("sess=%s pop3 tls client=%s %s", s->conn->id,
-		    s->conn->peer_str, info);
-		if (s->state == PS_TLS) {
-			s->user[0] = '\0';
-			pop3_enter_state(s, PS_AUTHORIZATION);
-			pop3_resume(s);
-		}
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && s->state != PS_TLS &&
-	    s->state != PS_CLOSING) {
-		/* RFC 1939 section 3: the autologout timer; no UPDATE. */
-		log_info("sess=%s pop3 timeout client=%s", s->conn->id,
-		    s->conn->peer_str);
-		pop3_reply(s, "-ERR Disconnected for inactivity");
-		pop3_close(s, "timeout");
-		bufferevent_enable(s->conn->bev, EV_WRITE);
-		conn_set_timeout(s->conn, 10);
-		return;
-	}
-	life_kill(&s->life);
+	log_warn("sess=%s pop3 too-many-errors client=%s", s->conn->id,
+	    s->conn->peer_str);
+	pop3_reply(s, "-ERR Too many bad commands, closing");
 }
+
+static void
+shutdown_reply(struct session *base)
+{
+	pop3_reply(pop3_of(base), "-ERR [SYS/TEMP] Server shutting down");
+}
+
+static void
+fini(struct session *base)
+{
+	struct pop3_session *s = pop3_of(base);
+
+	if (s->mailbox[0] != '\0')
+		log_info("sess=%s pop3 logout user=%s client=%s retrieved=%llu "
+		    "deleted=%llu", s->conn->id, s->mailbox, s->conn->peer_str,
+		    (unsigned long long)s->retrieved,
+		    (unsigned long long)s->deleted);
+	log_info("sess=%s pop3 disconnect client=%s duration=%llums",
+	    s->conn->id, s->conn->peer_str,
+	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
+	pop3_unlock(s);
+	pop3_stream_close(&s->stream);
+	maildrop_free(&s->drop);
+}
+
+static const struct session_proto pop3_proto = {
+	.name = "pop3",
+	.starttls_name = "stls",
+	.state_names = state_names,
+	.tls_state = PS_TLS,
+	.closing_state = PS_CLOSING,
+	.auth_states = PST(PS_AUTH_PLAIN),
+	.line_max = POP3_LINE_MAX,
+	.auth_line_max = POP3_SASL_MAX,
+	.input_max = POP3_INPUT_MAX,
+	.output_max = POP3_OUTPUT_MAX,
+	.parse = parse,
+	.refuse = refuse,
+	.auth_line = pop3_sasl_response,
+	.bad_line = bad_line,
+	.output = output,
+	.tls_reset = tls_reset,
+	.timeout = timeout,
+	.too_many_errors = too_many_errors,
+	.shutdown = shutdown_reply,
+	.fini = fini,
+};
 
 void
 pop3_server_accept(struct conn *c, void *arg)
 {
 	struct pop3_server *srv = arg;
-	struct pop3_session *s = xcalloc(1, sizeof(*s));
+	struct pop3_session *s = pop3_of(session_new(&pop3_proto, sizeof(*s),
+	    &srv->sessions, srv->d.base, c, srv->d.cfg->pop3_timeout,
+	    srv->d.cfg->max_errors));
 
 	s->srv = srv;
 	s->cfg = srv->d.cfg;
 	s->conn = c;
 	s->stream.fd = -1;
-	linereader_init(&s->lr, POP3_LINE_MAX);
-	buf_init(&s->line, POP3_SASL_MAX);
-	life_init(&s->life, srv->d.base, c, resume, destroy, s);
-	LIST_INSERT_HEAD(&srv->sessions, s, entry);
-	log_info("sess=%s pop3 connect client=%s port=%u listener=%s",
-	    c->id, c->peer_str, (unsigned)c->peer_port,
-	    config_role_name(c->lc->role));
-	setup_bev(s);
 	pop3_reply(s, "+OK popgate POP3 ready");
 }

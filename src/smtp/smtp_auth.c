@@ -44,12 +44,10 @@ auth_release(void *arg)
 }
 
 static void
-auth_failed_reply(evutil_socket_t fd, short what, void *arg)
+auth_failed_reply(struct session *base)
 {
-	struct smtp_session *s = arg;
+	struct smtp_session *s = smtp_of(base);
 
-	(void)fd;
-	(void)what;
 	smtp_reply_id(s, REPLY_AUTH_INVALID);
 	if (++s->auth_failures >= SMTP_AUTH_MAX_FAILURES) {
 		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
@@ -66,10 +64,7 @@ fail_later(struct smtp_session *s, uint64_t started_ms)
 
 	auth_failure_wait(s->srv->d.throttle, &s->conn->peer,
 	    s->cfg->auth_failure_delay, started_ms, &tv);
-	if (s->ev_delay == NULL)
-		s->ev_delay = evtimer_new(s->srv->d.base, auth_failed_reply, s);
-	s->busy = true;
-	(void)evtimer_add(s->ev_delay, &tv);
+	session_delay(&s->base, &tv, auth_failed_reply);
 }
 
 static void
@@ -86,13 +81,13 @@ auth_done(void *arg)
 	struct auth_job *j = arg;
 	struct smtp_session *s = j->s;
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->l.result == 1) {
-		s->rs.authenticated = true;
-		(void)str_copy(s->rs.auth_mailbox, j->l.mbox.address,
-		    sizeof(s->rs.auth_mailbox));
-		(void)str_copy(s->rs.auth_customer, j->l.mbox.customer,
-		    sizeof(s->rs.auth_customer));
+		s->client.rs.authenticated = true;
+		(void)str_copy(s->client.rs.auth_mailbox, j->l.mbox.address,
+		    sizeof(s->client.rs.auth_mailbox));
+		(void)str_copy(s->client.rs.auth_customer, j->l.mbox.customer,
+		    sizeof(s->client.rs.auth_customer));
 		log_info("sess=%s smtp auth user=%s customer=%s client=%s%s",
 		    s->conn->id, j->l.mbox.address, j->l.mbox.customer,
 		    s->conn->peer_str, j->l.mbox.suspended ?
@@ -130,7 +125,6 @@ login(struct smtp_session *s, const char *user, const char *pass)
 	j->l.client = s->conn->peer;
 	(void)str_copy(j->l.listener, config_role_name(s->conn->lc->role),
 	    sizeof(j->l.listener));
-	s->busy = true;
 	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
 	    clock_now())) {
 		log_warn("sess=%s smtp auth-throttled user=%s client=%s",
@@ -139,7 +133,7 @@ login(struct smtp_session *s, const char *user, const char *pass)
 		auth_release(j);
 		return;
 	}
-	s->job = worker_submit(s->srv->d.cpu, &auth_ops, j);
+	session_submit(&s->base, s->srv->d.cpu, &auth_ops, j);
 }
 
 static void
@@ -157,51 +151,54 @@ plain(struct smtp_session *s, const char *b64, size_t len)
 }
 
 void
-smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
+smtp_auth_response(struct session *base, const char *line, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
 	char pass[SASL_PASS_MAX];
 	const char *err;
-	int step = s->sasl;
+	enum smtp_state step = s->base.state;
 
-	s->sasl = SASL_NONE;
-	s->lr.max = SMTP_LINE_MAX;
+	/* One response per step; the next step, if any, is entered anew. */
+	smtp_enter_state(s, SS_READY);
 	if (len == 1 && line[0] == '*') {
 		smtp_reply_id(s, REPLY_AUTH_CANCELLED);
 		return;
 	}
 	switch (step) {
-	case SASL_PLAIN:
+	case SS_AUTH_PLAIN:
 		plain(s, line, len);
 		break;
-	case SASL_LOGIN_USER:
-		if (sasl_login_decode(line, len, s->sasl_user,
-		    sizeof(s->sasl_user), &err) == -1) {
+	case SS_AUTH_LOGIN_USER:
+		if (sasl_login_decode(line, len, s->client.sasl_user,
+		    sizeof(s->client.sasl_user), &err) == -1) {
 			smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 			return;
 		}
 		smtp_reply_id(s, REPLY_AUTH_PASSWORD);
-		s->sasl = SASL_LOGIN_PASS;
-		s->lr.max = SMTP_SASL_MAX;
+		smtp_enter_state(s, SS_AUTH_LOGIN_PASS);
 		break;
-	case SASL_LOGIN_PASS:
+	case SS_AUTH_LOGIN_PASS:
 		if (sasl_login_decode(line, len, pass, sizeof(pass), &err) ==
 		    -1) {
 			smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 			return;
 		}
-		login(s, s->sasl_user, pass);
+		login(s, s->client.sasl_user, pass);
 		OPENSSL_cleanse(pass, sizeof(pass));
 		break;
+	default:
+		PANIC("AUTH response in state %s", session_state_name(base));
 	}
 }
 
 void
-smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
+smtp_cmd_auth(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
 	const char *sp = memchr(arg, ' ', len), *ir;
 	size_t mlen = sp != NULL ? (size_t)(sp - arg) : len, irlen;
 
-	if (s->rs.authenticated) {
+	if (s->client.rs.authenticated) {
 		smtp_reply_error(s, REPLY_BAD_SEQUENCE);
 		return;
 	}
@@ -221,25 +218,23 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 			return;
 		}
 		smtp_reply_id(s, REPLY_AUTH_CHALLENGE);
-		s->sasl = SASL_PLAIN;
+		smtp_enter_state(s, SS_AUTH_PLAIN);
 	} else if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
 		if (ir != NULL) {
 			const char *err;
 
-			if (sasl_login_decode(ir, irlen, s->sasl_user,
-			    sizeof(s->sasl_user), &err) == -1) {
+			if (sasl_login_decode(ir, irlen, s->client.sasl_user,
+			    sizeof(s->client.sasl_user), &err) == -1) {
 				smtp_reply_error_text(s, REPLY_AUTH_BAD, err);
 				return;
 			}
 			smtp_reply_id(s, REPLY_AUTH_PASSWORD);
-			s->sasl = SASL_LOGIN_PASS;
+			smtp_enter_state(s, SS_AUTH_LOGIN_PASS);
 		} else {
 			smtp_reply_id(s, REPLY_AUTH_USERNAME);
-			s->sasl = SASL_LOGIN_USER;
+			smtp_enter_state(s, SS_AUTH_LOGIN_USER);
 		}
 	} else {
 		smtp_reply_error(s, REPLY_AUTH_MECH);
-		return;
 	}
-	s->lr.max = SMTP_SASL_MAX;
 }

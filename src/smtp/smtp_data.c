@@ -183,19 +183,22 @@ received(struct smtp_session *s, struct buf *b)
 	conn_tls_info(s->conn, tls, sizeof(tls));
 	/* RFC 3848: ESMTPS with TLS, ESMTPA with AUTH. */
 	(void)buf_printf(b, "Received: from %s (%s [%s])\n\tby %s (popgate) "
-	    "with %s%s%s id %s", s->helo[0] != '\0' ? s->helo : "unknown",
+	    "with %s%s%s id %s", s->client.helo[0] != '\0' ?
+	    s->client.helo : "unknown",
 	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str,
-	    s->cfg->hostname, s->esmtp ? "ESMTP" : "SMTP",
-	    s->conn->tls ? "S" : "", s->rs.authenticated ? "A" : "", tx->id);
+	    s->cfg->hostname, s->client.esmtp ? "ESMTP" : "SMTP",
+	    s->conn->tls ? "S" : "", s->client.rs.authenticated ? "A" : "",
+	    tx->id);
 	if (tls[0] != '\0')
 		(void)buf_printf(b, "\n\t(using %s)", tls);
 	/* Who sent it, as much as the administrator lets us say: never the
 	   address of the POP3 login. */
-	if ((tx->nrelayed > 0 || s->rs.authenticated) &&
+	if ((tx->nrelayed > 0 || s->client.rs.authenticated) &&
 	    s->cfg->received_auth != RECEIVED_AUTH_NONE) {
-		const char *who = s->rs.authenticated ? s->rs.auth_mailbox :
+		const struct relay_session *rs = &s->client.rs;
+		const char *who = rs->authenticated ? rs->auth_mailbox :
 		    tx->grant.mailbox;
-		const char *cust = s->rs.authenticated ? s->rs.auth_customer :
+		const char *cust = rs->authenticated ? rs->auth_customer :
 		    tx->grant.customer;
 
 		if (s->cfg->received_auth == RECEIVED_AUTH_CUSTOMER ||
@@ -347,7 +350,7 @@ deliver_done(void *arg)
 	struct smtp_session *s = j->s;
 	char res[128];
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
@@ -442,8 +445,7 @@ deliver(struct smtp_session *s)
 	if (tx->nrelayed > 0)
 		(void)buf_append(&j->headers, tx->headers.data,
 		    tx->headers.len);
-	s->busy = true;
-	s->job = worker_submit(s->srv->d.io, &deliver_ops, j);
+	session_submit(&s->base, s->srv->d.io, &deliver_ops, j);
 }
 
 /* The whole message was read: refuse it or deliver it. */
@@ -481,7 +483,7 @@ message_end(struct smtp_session *s)
 			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
 			    REPLY_DISK_FULL : REPLY_LOCAL_ERROR);
 		smtp_tx_free(&s->tx);
-		if (s->state != SS_CLOSING)
+		if (s->base.state != SS_CLOSING)
 			smtp_enter_state(s, SS_READY);
 		return;
 	}
@@ -489,8 +491,10 @@ message_end(struct smtp_session *s)
 }
 
 void
-smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+smtp_cmd_data(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
 	(void)len;
 	if (s->tx->bdat) {
@@ -503,8 +507,9 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 }
 
 void
-smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
+smtp_cmd_bdat(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
 	uint64_t size;
 	bool last;
 
@@ -553,7 +558,7 @@ smtp_data_input(struct smtp_session *s)
 	const unsigned char *p;
 	bool end = false;
 
-	if (s->state == SS_BDAT) {
+	if (s->base.state == SS_BDAT) {
 		if (tx->bdat_left == 0) {
 			chunk_end(s);
 			return true;

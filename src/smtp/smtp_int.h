@@ -4,17 +4,14 @@
 #ifndef POPGATE_SMTP_INT_H
 #define POPGATE_SMTP_INT_H
 
-#include <sys/queue.h>
-
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/conn.h"
 #include "core/dns.h"
 #include "core/ids.h"
-#include "core/life.h"
-#include "core/linereader.h"
 #include "core/reply.h"
+#include "core/session.h"
 #include "policy/policy.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_cmd.h"
@@ -37,12 +34,15 @@ enum smtp_state {
 	SS_RCPT,	/* at least one RCPT accepted */
 	SS_DATA,	/* reading DATA */
 	SS_BDAT,	/* reading a BDAT chunk */
+	SS_AUTH_PLAIN,	/* AUTH PLAIN: waiting for the response */
+	SS_AUTH_LOGIN_USER,	/* AUTH LOGIN: waiting for the user name */
+	SS_AUTH_LOGIN_PASS,	/* AUTH LOGIN: waiting for the password */
 	SS_TLS,		/* STARTTLS handshake */
 	SS_CLOSING,	/* flushing the last reply */
 	SS_NSTATES
 };
 
-#define ST(s)	(1u << (s))
+#define ST(s)	SESSION_ST(s)
 
 /* Body flags. */
 #define TX_BARE		0x01	/* bare CR or LF seen */
@@ -85,46 +85,69 @@ struct smtp_tx {
 
 struct smtp_server {
 	struct smtp_deps	 d;
-	LIST_HEAD(, smtp_session) sessions;	/* for shutdown */
-	uint64_t		 nsessions;
+	struct session_set	 sessions;	/* for shutdown */
 };
 
+/* What the client told us or proved: forgotten as a whole when TLS
+   starts (RFC 3207 section 4.2), when smtp_session.c initialises it
+   again as at connect. */
+struct smtp_client {
+	char			 helo[ADDR_DOMAIN_MAX + 1];
+	bool			 esmtp;
+	struct relay_session	 rs;		/* for the relay rules */
+	char			 sasl_user[ADDR_BUFSZ];	/* AUTH LOGIN */
+};
+
+/* The SMTP session: its centre is smtp_session.c (states, commands,
+   life); BASE is the protocol-independent part (core/session.h). */
 struct smtp_session {
+	struct session		 base;		/* first: see smtp_of() */
 	struct smtp_server	*srv;
 	const struct config	*cfg;
-	struct conn		*conn;
-	enum smtp_state		 state;
-	struct linereader	 lr;
-	struct buf		 line;
-	char			 helo[ADDR_DOMAIN_MAX + 1];
+	struct conn		*conn;		/* base.conn, borrowed */
+	struct smtp_client	 client;
 	char			 rdns[ADDR_DOMAIN_MAX + 1];	/* "" unknown */
-	bool			 esmtp;
-	bool			 busy;		/* an async step runs */
-	struct worker_job	*job;
 	struct dns_req		*dnsreq;
-	struct life		 life;		/* resume, close, free */
 	struct smtp_tx		*tx;
-	unsigned		 errors;
 	uint64_t		 nmsgs;
 	uint64_t		 discard;	/* octets of a refused BDAT */
 	enum reply_id		 discard_reply;
 	unsigned		 pre_greet;	/* steps before the greeting */
-	struct relay_session	 rs;		/* for the relay rules */
 	bool			 ip_authorized;	/* at connect time */
 	bool			 ip_authz_failed; /* the lookup failed */
-	/* AUTH (smtp_auth.c) */
-	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS }
-				 sasl;
-	char			 sasl_user[ADDR_BUFSZ];
-	unsigned		 auth_failures;
-	struct event		*ev_delay;
+	unsigned		 auth_failures;	/* smtp_auth.c */
 	uint64_t		 auth_started_ms;
-	LIST_ENTRY(smtp_session) entry;	/* in the server's sessions */
 };
 
-/* smtp_server.c: output and session life. Every reply of the server's
-   own is an entry of src/core/reply.c, sent by the helper of its kind;
-   the compiler checks the id and the value. */
+static inline struct smtp_session *
+smtp_of(struct session *base)
+{
+	return (struct smtp_session *)(void *)base;
+}
+
+static inline void
+smtp_enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	session_enter_state(&s->base, st);
+}
+
+/* Flushes the output and closes. */
+static inline void
+smtp_close(struct smtp_session *s, const char *why)
+{
+	session_close(&s->base, why);
+}
+
+/* Resumes input processing after an async step. */
+static inline void
+smtp_resume(struct smtp_session *s)
+{
+	session_resume(&s->base);
+}
+
+/* smtp_server.c: the server, the connection's start, replies. Every
+   reply of the server's own is an entry of src/core/reply.c, sent by the
+   helper of its kind; the compiler checks the id and the value. */
 void	smtp_reply_id(struct smtp_session *, enum reply_id);
 /* A reply carrying the text VALUE (borrowed for the call). */
 void	smtp_reply_text(struct smtp_session *, enum reply_text_id,
@@ -140,33 +163,10 @@ void	smtp_reply_error_text(struct smtp_session *, enum reply_text_id,
    verdict, policy/): FMT is a literal at the call site. */
 void	smtp_reply(struct smtp_session *, int code, const char *esc,
 	    const char *fmt, ...) PRINTFLIKE(4, 5);
-void	smtp_enter_state(struct smtp_session *, enum smtp_state);
-/* Flushes the output and closes. */
-void	smtp_close(struct smtp_session *, const char *why);
-/* Puts TLS over the connection after "220 Ready to start TLS". */
-void	smtp_starttls_begin(struct smtp_session *);
-/* Resumes input processing after an async step. */
-void	smtp_resume(struct smtp_session *);
-void	smtp_process(struct smtp_session *);
-const char *smtp_state_name(enum smtp_state);
 
-/* smtp_session.c: the command handlers. */
-struct smtp_cmd {
-	const char	*name;
-	enum smtp_verb	 verb;
-	void		(*fn)(struct smtp_session *, const char *arg,
-			    size_t arglen);
-	unsigned	 states;	/* ST(...) where it is allowed */
-	unsigned	 flags;
-};
-#define CMD_LAST	0x01	/* must be last in a pipelined group */
-#define CMD_NOARG	0x02	/* takes no argument */
-
-extern const struct smtp_cmd smtp_cmds[];
-const struct smtp_cmd *smtp_cmd_find(enum smtp_verb);
-/* The 503 text for VERB in STATE. */
-enum reply_id smtp_sequence_error(const struct smtp_session *,
-	    enum smtp_verb);
+/* smtp_session.c: the session, its states and its commands. */
+/* A session for C (owned from now on), before its greeting. */
+struct smtp_session *smtp_session_new(struct smtp_server *, struct conn *c);
 void	smtp_greet(struct smtp_session *);
 void	smtp_tx_free(struct smtp_tx **);
 
@@ -174,15 +174,15 @@ void	smtp_tx_free(struct smtp_tx **);
 bool	smtp_relay_capable(const struct smtp_session *);
 
 /* smtp_auth.c: SMTP AUTH (RFC 4954). */
-void	smtp_cmd_auth(struct smtp_session *, const char *, size_t);
-/* The line after "334 " while an AUTH exchange is running. */
-void	smtp_auth_response(struct smtp_session *, const char *, size_t);
+void	smtp_cmd_auth(struct session *, const char *, size_t);
+/* The line after "334 " in the SS_AUTH_* states. */
+void	smtp_auth_response(struct session *, const char *, size_t);
 /* AUTH is offered: after TLS, on submissions, or from loopback. */
 bool	smtp_auth_offered(const struct smtp_session *);
 
 /* smtp_data.c: message bodies and their delivery. */
-void	smtp_cmd_data(struct smtp_session *, const char *, size_t);
-void	smtp_cmd_bdat(struct smtp_session *, const char *, size_t);
+void	smtp_cmd_data(struct session *, const char *, size_t);
+void	smtp_cmd_bdat(struct session *, const char *, size_t);
 /* Consumes body input in SS_DATA/SS_BDAT; false when it needs more. */
 bool	smtp_data_input(struct smtp_session *);
 

@@ -1,11 +1,20 @@
 /*
- * smtp_session.c - the SMTP commands (RFC 5321 section 4.1) and their
- * table: which states allow each one. The dispatcher alone answers 503
- * for a command in the wrong state and 500/502 for unknown ones.
+ * smtp_session.c - the SMTP session (RFC 5321, RFC 2920 pipelining, RFC
+ * 3207 STARTTLS): the centre of struct smtp_session (smtp_int.h). Here
+ * it is made and freed, here are its states and their names, the
+ * command table (which states allow each command) and the commands of
+ * the session itself; the skeleton of core/session.h runs it. The other
+ * files add to it: smtp_server.c the server, the steps before the
+ * greeting and the replies; smtp_auth.c AUTH; smtp_data.c the message
+ * bodies and their delivery; smtp_cmd.c the pure parsing.
  *
- * RCPT is the only command here that waits: recipient resolution (store
- * lookups, alias expansion, quota) runs on a worker.
+ * The dispatcher alone answers 503 for a command in the wrong state and
+ * 501 for a missing or extra argument; the parse hook answers 500/502
+ * for unknown ones. RCPT is the only command here that waits: recipient
+ * resolution (store lookups, alias expansion, quota) runs on a worker.
  */
+#include <stddef.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
@@ -17,53 +26,275 @@
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-static void cmd_helo(struct smtp_session *, const char *, size_t);
-static void cmd_ehlo(struct smtp_session *, const char *, size_t);
-static void cmd_mail(struct smtp_session *, const char *, size_t);
-static void cmd_rcpt(struct smtp_session *, const char *, size_t);
-static void cmd_rset(struct smtp_session *, const char *, size_t);
-static void cmd_noop(struct smtp_session *, const char *, size_t);
-static void cmd_quit(struct smtp_session *, const char *, size_t);
-static void cmd_vrfy(struct smtp_session *, const char *, size_t);
-static void cmd_help(struct smtp_session *, const char *, size_t);
-static void cmd_starttls(struct smtp_session *, const char *, size_t);
-static void mail_check(struct smtp_session *);
+_Static_assert(offsetof(struct smtp_session, base) == 0,
+    "smtp_of() needs the session skeleton first");
 
-#define ANY (ST(SS_HELO) | ST(SS_READY) | ST(SS_MAIL) | ST(SS_RCPT))
-
-const struct smtp_cmd smtp_cmds[] = {
-	{ "EHLO", V_EHLO, cmd_ehlo, ANY, 0 },
-	{ "HELO", V_HELO, cmd_helo, ANY, 0 },
-	{ "MAIL", V_MAIL, cmd_mail, ST(SS_READY), 0 },
-	{ "RCPT", V_RCPT, cmd_rcpt, ST(SS_MAIL) | ST(SS_RCPT), 0 },
-	{ "DATA", V_DATA, smtp_cmd_data, ST(SS_RCPT), CMD_LAST | CMD_NOARG },
-	{ "BDAT", V_BDAT, smtp_cmd_bdat, ST(SS_RCPT), 0 },
-	{ "RSET", V_RSET, cmd_rset, ANY, CMD_NOARG },
-	{ "NOOP", V_NOOP, cmd_noop, ANY, 0 },
-	{ "QUIT", V_QUIT, cmd_quit, ANY, CMD_LAST | CMD_NOARG },
-	{ "VRFY", V_VRFY, cmd_vrfy, ANY, 0 },
-	{ "HELP", V_HELP, cmd_help, ANY, 0 },
-	{ "STARTTLS", V_STARTTLS, cmd_starttls, ST(SS_READY),
-	    CMD_LAST | CMD_NOARG },
-	{ "AUTH", V_AUTH, smtp_cmd_auth, ST(SS_READY), 0 },
-	{ NULL, V_UNKNOWN, NULL, 0, 0 },
+static const char *const state_names[SS_NSTATES] = {
+	[SS_CONNECTED] = "connected", [SS_HELO] = "helo",
+	[SS_READY] = "ready", [SS_MAIL] = "mail", [SS_RCPT] = "rcpt",
+	[SS_DATA] = "data", [SS_BDAT] = "bdat",
+	[SS_AUTH_PLAIN] = "auth-plain",
+	[SS_AUTH_LOGIN_USER] = "auth-login-user",
+	[SS_AUTH_LOGIN_PASS] = "auth-login-pass",
+	[SS_TLS] = "tls", [SS_CLOSING] = "closing",
 };
 
-const struct smtp_cmd *
-smtp_cmd_find(enum smtp_verb verb)
-{
-	const struct smtp_cmd *c;
+static void cmd_helo(struct session *, const char *, size_t);
+static void cmd_ehlo(struct session *, const char *, size_t);
+static void cmd_mail(struct session *, const char *, size_t);
+static void cmd_rcpt(struct session *, const char *, size_t);
+static void cmd_rset(struct session *, const char *, size_t);
+static void cmd_noop(struct session *, const char *, size_t);
+static void cmd_quit(struct session *, const char *, size_t);
+static void cmd_vrfy(struct session *, const char *, size_t);
+static void cmd_help(struct session *, const char *, size_t);
+static void cmd_starttls(struct session *, const char *, size_t);
+static void mail_check(struct smtp_session *);
+static enum reply_id sequence_error(const struct smtp_session *,
+    enum smtp_verb);
 
-	for (c = smtp_cmds; c->name != NULL; c++)
-		if (c->verb == verb)
-			return c;
-	return NULL;
+#define ANY (ST(SS_HELO) | ST(SS_READY) | ST(SS_MAIL) | ST(SS_RCPT))
+#define NOARG	SESSION_CMD_NOARG
+#define LAST	SESSION_CMD_LAST
+
+/* Indexed by verb; EXPN has no handler (502). */
+static const struct session_cmd smtp_cmds[V_UNKNOWN] = {
+	[V_EHLO] = { "EHLO", cmd_ehlo, ANY, 0 },
+	[V_HELO] = { "HELO", cmd_helo, ANY, 0 },
+	[V_MAIL] = { "MAIL", cmd_mail, ST(SS_READY), 0 },
+	[V_RCPT] = { "RCPT", cmd_rcpt, ST(SS_MAIL) | ST(SS_RCPT), 0 },
+	[V_DATA] = { "DATA", smtp_cmd_data, ST(SS_RCPT), LAST | NOARG },
+	[V_BDAT] = { "BDAT", smtp_cmd_bdat, ST(SS_RCPT), 0 },
+	[V_RSET] = { "RSET", cmd_rset, ANY, NOARG },
+	[V_NOOP] = { "NOOP", cmd_noop, ANY, 0 },
+	[V_QUIT] = { "QUIT", cmd_quit, ANY, LAST | NOARG },
+	[V_VRFY] = { "VRFY", cmd_vrfy, ANY, SESSION_CMD_ARG },
+	[V_EXPN] = { "EXPN", NULL, 0, 0 },
+	[V_HELP] = { "HELP", cmd_help, ANY, 0 },
+	[V_STARTTLS] = { "STARTTLS", cmd_starttls, ST(SS_READY),
+	    LAST | NOARG },
+	[V_AUTH] = { "AUTH", smtp_cmd_auth, ST(SS_READY), 0 },
+};
+
+/* ---- the hooks of the session skeleton ---- */
+
+static const struct session_cmd *
+parse(struct session *base, const char *line, size_t len, const char **arg_r,
+    size_t *arglen_r)
+{
+	struct smtp_session *s = smtp_of(base);
+	enum smtp_verb verb = smtp_cmd_verb(line, len, arg_r, arglen_r);
+
+	if (log_debug_enabled()) {
+		char vis[128];
+
+		/* Never log AUTH data (STYLE.md section 5). */
+		log_debug("sess=%s smtp command \"%s\"", s->conn->id,
+		    verb == V_AUTH ? "AUTH ..." : str_vis(vis, sizeof(vis),
+		    line, len));
+	}
+	if (verb == V_UNKNOWN || smtp_cmds[verb].fn == NULL) {
+		smtp_reply_error(s, verb == V_UNKNOWN ? REPLY_UNKNOWN_CMD :
+		    REPLY_NOT_IMPL);
+		return NULL;
+	}
+	return &smtp_cmds[verb];
 }
 
-enum reply_id
-smtp_sequence_error(const struct smtp_session *s, enum smtp_verb verb)
+static void
+refuse(struct session *base, const struct session_cmd *cmd,
+    enum session_refusal why, const char *arg, size_t arglen)
 {
-	if (s->state == SS_HELO)
+	struct smtp_session *s = smtp_of(base);
+	enum smtp_verb verb = (enum smtp_verb)(cmd - smtp_cmds);
+	char detail[64];
+	uint64_t size;
+	bool last;
+
+	switch (why) {
+	case SESSION_WRONG_STATE:
+		/* A refused BDAT is still followed by its chunk (RFC 3030
+		   section 2): skip it, or it would be read as commands. */
+		if (verb == V_BDAT &&
+		    smtp_parse_bdat(arg, arglen, &size, &last) == 0 &&
+		    size > 0) {
+			s->discard = size;
+			s->discard_reply = sequence_error(s, verb);
+			return;
+		}
+		smtp_reply_error(s, sequence_error(s, verb));
+		break;
+	case SESSION_EXTRA_ARG:
+		smtp_reply_error_text(s, REPLY_SYNTAX, "no arguments allowed");
+		break;
+	case SESSION_MISSING_ARG:
+		(void)str_fmt(detail, sizeof(detail), "%s needs an argument",
+		    cmd->name);
+		smtp_reply_error_text(s, REPLY_SYNTAX, detail);
+		break;
+	}
+}
+
+static void
+bad_line(struct session *base, enum line_result r)
+{
+	struct smtp_session *s = smtp_of(base);
+
+	/* A broken AUTH response ends the exchange. */
+	if (ST(s->base.state) & s->base.proto->auth_states)
+		smtp_enter_state(s, SS_READY);
+	smtp_reply_error(s, r == LINE_TOO_LONG ? REPLY_LINE_TOO_LONG :
+	    REPLY_BARE_LF);
+}
+
+/* A refused BDAT chunk to skip, or a message body. */
+static enum session_input
+input(struct session *base, struct evbuffer *in)
+{
+	struct smtp_session *s = smtp_of(base);
+	size_t n;
+
+	if (s->discard > 0) {
+		n = evbuffer_get_length(in);
+		if (n == 0)
+			return SESSION_INPUT_WAIT;
+		if (n > s->discard)
+			n = (size_t)s->discard;
+		(void)evbuffer_drain(in, n);
+		s->discard -= n;
+		if (s->discard == 0)
+			smtp_reply_error(s, s->discard_reply);
+		return SESSION_INPUT_AGAIN;
+	}
+	if (s->base.state == SS_DATA || s->base.state == SS_BDAT)
+		return smtp_data_input(s) ? SESSION_INPUT_AGAIN :
+		    SESSION_INPUT_WAIT;
+	return SESSION_INPUT_LINES;
+}
+
+/* What the client told or proved, as at connect; the transaction
+   goes too. */
+static void
+client_init(struct smtp_session *s)
+{
+	struct relay_session *rs = &s->client.rs;
+
+	smtp_tx_free(&s->tx);
+	memset(&s->client, 0, sizeof(s->client));
+	rs->client = s->conn->peer;
+	rs->role = s->conn->lc->role;
+	rs->trusted = netlist_match(&s->cfg->trusted_networks,
+	    &s->conn->peer);
+}
+
+static void
+tls_reset(struct session *base)
+{
+	struct smtp_session *s = smtp_of(base);
+
+	/* RFC 3207 section 4.2: forget everything learnt before the
+	   handshake, a login included. */
+	client_init(s);
+	smtp_enter_state(s, SS_HELO);
+}
+
+static void
+timeout(struct session *base, bool reply)
+{
+	struct smtp_session *s = smtp_of(base);
+
+	log_info("sess=%s smtp timeout client=%s state=%s", s->conn->id,
+	    s->conn->peer_str, session_state_name(base));
+	if (reply)
+		smtp_reply_id(s, REPLY_TIMEOUT);
+}
+
+static void
+lost(struct session *base)
+{
+	struct smtp_session *s = smtp_of(base);
+
+	if (s->tx != NULL && (s->base.state == SS_DATA ||
+	    s->base.state == SS_BDAT))
+		log_info("sess=%s smtp lost client=%s during %s",
+		    s->conn->id, s->conn->peer_str, session_state_name(base));
+}
+
+static void
+too_many_errors(struct session *base)
+{
+	struct smtp_session *s = smtp_of(base);
+
+	log_warn("sess=%s smtp too-many-errors client=%s errors=%u",
+	    s->conn->id, s->conn->peer_str, s->base.errors);
+	smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
+}
+
+static void
+shutdown_reply(struct session *base)
+{
+	smtp_reply_id(smtp_of(base), REPLY_SHUTDOWN);
+}
+
+static void
+fini(struct session *base)
+{
+	struct smtp_session *s = smtp_of(base);
+
+	dns_cancel(&s->dnsreq);
+	log_info("sess=%s smtp disconnect client=%s msgs=%llu errors=%u "
+	    "duration=%llums", s->conn->id, s->conn->peer_str,
+	    (unsigned long long)s->nmsgs, s->base.errors,
+	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
+	smtp_tx_free(&s->tx);
+}
+
+static const struct session_proto smtp_proto = {
+	.name = "smtp",
+	.starttls_name = "starttls",
+	.state_names = state_names,
+	.tls_state = SS_TLS,
+	.closing_state = SS_CLOSING,
+	.auth_states = ST(SS_AUTH_PLAIN) | ST(SS_AUTH_LOGIN_USER) |
+	    ST(SS_AUTH_LOGIN_PASS),
+	.line_max = SMTP_LINE_MAX,
+	.auth_line_max = SMTP_SASL_MAX,
+	.input_max = SMTP_INPUT_MAX,
+	.output_max = SMTP_OUTPUT_MAX,
+	.parse = parse,
+	.refuse = refuse,
+	.auth_line = smtp_auth_response,
+	.bad_line = bad_line,
+	.input = input,
+	.tls_reset = tls_reset,
+	.timeout = timeout,
+	.lost = lost,
+	.too_many_errors = too_many_errors,
+	.shutdown = shutdown_reply,
+	.fini = fini,
+};
+
+struct smtp_session *
+smtp_session_new(struct smtp_server *srv, struct conn *c)
+{
+	struct smtp_session *s = smtp_of(session_new(&smtp_proto, sizeof(*s),
+	    &srv->sessions, srv->d.base, c, srv->d.cfg->smtp_timeout,
+	    srv->d.cfg->max_errors));
+
+	s->srv = srv;
+	s->cfg = srv->d.cfg;
+	s->conn = c;
+	client_init(s);
+	/* No input is read before the greeting (smtp_greet()). */
+	s->base.busy = true;
+	return s;
+}
+
+/* The 503 text for VERB in the current state. */
+static enum reply_id
+sequence_error(const struct smtp_session *s, enum smtp_verb verb)
+{
+	if (s->base.state == SS_HELO)
 		return REPLY_NEED_HELO;
 	switch (verb) {
 	case V_MAIL:
@@ -72,7 +303,8 @@ smtp_sequence_error(const struct smtp_session *s, enum smtp_verb verb)
 		return REPLY_NEED_MAIL;
 	case V_DATA:
 	case V_BDAT:
-		return s->state == SS_MAIL ? REPLY_NEED_RCPT : REPLY_NEED_MAIL;
+		return s->base.state == SS_MAIL ? REPLY_NEED_RCPT :
+		    REPLY_NEED_MAIL;
 	case V_STARTTLS:
 		return s->conn->tls ? REPLY_TLS_ALREADY : REPLY_NO_TLS_YET;
 	default:
@@ -111,17 +343,19 @@ set_helo(struct smtp_session *s, const char *arg, size_t len)
 		smtp_reply_error_text(s, REPLY_SYNTAX, err);
 		return false;
 	}
-	(void)str_ncopy(s->helo, arg, len, sizeof(s->helo));
+	(void)str_ncopy(s->client.helo, arg, len, sizeof(s->client.helo));
 	smtp_tx_free(&s->tx);
 	return true;
 }
 
 static void
-cmd_helo(struct smtp_session *s, const char *arg, size_t len)
+cmd_helo(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	if (!set_helo(s, arg, len))
 		return;
-	s->esmtp = false;
+	s->client.esmtp = false;
 	smtp_enter_state(s, SS_READY);
 	smtp_reply_text(s, REPLY_HELO, s->cfg->hostname);
 }
@@ -129,8 +363,8 @@ cmd_helo(struct smtp_session *s, const char *arg, size_t len)
 bool
 smtp_relay_capable(const struct smtp_session *s)
 {
-	return s->conn->lc->role != ROLE_SMTP || s->rs.authenticated ||
-	    s->rs.trusted || s->ip_authorized;
+	return s->conn->lc->role != ROLE_SMTP || s->client.rs.authenticated ||
+	    s->client.rs.trusted || s->ip_authorized;
 }
 
 /* The SIZE we announce: the relay limit once the session is known to
@@ -144,24 +378,25 @@ size_limit(const struct smtp_session *s)
 }
 
 static void
-cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
+cmd_ehlo(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
 	struct evbuffer *out;
 
 	if (!set_helo(s, arg, len))
 		return;
-	s->esmtp = true;
+	s->client.esmtp = true;
 	smtp_enter_state(s, SS_READY);
 	out = bufferevent_get_output(s->conn->bev);
 	/* RFC 5321 4.1.1.1: the first line names us, not a status. */
 	(void)evbuffer_add_printf(out, "250-%s Hello %s [%s]\r\n",
-	    s->cfg->hostname, s->helo, s->conn->peer_str);
+	    s->cfg->hostname, s->client.helo, s->conn->peer_str);
 	(void)evbuffer_add_printf(out, "250-PIPELINING\r\n"
 	    "250-SIZE %llu\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n",
 	    (unsigned long long)size_limit(s));
 	if (!s->conn->tls)
 		(void)evbuffer_add_printf(out, "250-STARTTLS\r\n");
-	if (smtp_auth_offered(s) && !s->rs.authenticated)
+	if (smtp_auth_offered(s) && !s->client.rs.authenticated)
 		(void)evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN\r\n");
 	/* RFC 9422: the per-message recipient cap a relaying client meets
 	   (the anti-mailing-list rule), else the inbound one. */
@@ -172,14 +407,15 @@ cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_mail(struct smtp_session *s, const char *arg, size_t len)
+cmd_mail(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
 	struct smtp_mail_args m;
 	struct smtp_tx *tx;
 	enum reply_text_id rid;
 	const char *detail;
 
-	if (s->conn->lc->role != ROLE_SMTP && !s->rs.authenticated) {
+	if (s->conn->lc->role != ROLE_SMTP && !s->client.rs.authenticated) {
 		/* RFC 6409: submission needs AUTH, and AUTH needs TLS. */
 		smtp_reply_error(s, smtp_auth_offered(s) ? REPLY_AUTH_REQUIRED :
 		    REPLY_SUBMISSION_ONLY);
@@ -239,7 +475,7 @@ static void
 relay_job_fill(struct smtp_session *s, struct relay_job *j)
 {
 	j->s = s;
-	j->rs = s->rs;
+	j->rs = s->client.rs;
 	(void)str_copy(j->sender, s->tx->sender, sizeof(j->sender));
 	j->size = s->tx->mail.size;
 	j->nrelayed = s->tx->nrelayed;
@@ -261,7 +497,7 @@ relay_refused(struct smtp_session *s, const struct relay_verdict *v,
 		smtp_reply(s, v->code, v->esc, "<%s>: %s", addr, v->text);
 	else
 		smtp_reply(s, v->code, v->esc, "%s", v->text);
-	if (v->code >= 500 && ++s->errors >= s->cfg->max_errors) {
+	if (v->code >= 500 && ++s->base.errors >= s->cfg->max_errors) {
 		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
 		smtp_close(s, "too many errors");
 	}
@@ -288,14 +524,14 @@ mail_done(void *arg)
 	struct relay_job *j = arg;
 	struct smtp_session *s = j->s;
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->r == 1) {
 		s->tx->grant = j->v.grant;
 		smtp_reply_id(s, REPLY_SENDER_OK);
 	} else {
 		relay_refused(s, &j->v, NULL);
 		smtp_tx_free(&s->tx);
-		if (s->state != SS_CLOSING)
+		if (s->base.state != SS_CLOSING)
 			smtp_enter_state(s, SS_READY);
 	}
 	free(j);
@@ -312,8 +548,7 @@ mail_check(struct smtp_session *s)
 	struct relay_job *j = xcalloc(1, sizeof(*j));
 
 	relay_job_fill(s, j);
-	s->busy = true;
-	s->job = worker_submit(s->srv->d.io, &mail_ops, j);
+	session_submit(&s->base, s->srv->d.io, &mail_ops, j);
 }
 
 /* ---- RCPT: resolution on a worker ---- */
@@ -454,7 +689,7 @@ rcpt_done(void *arg)
 	struct rcpt_job *j = arg;
 	struct smtp_session *s = j->s;
 
-	s->job = NULL;
+	s->base.job = NULL;
 	if (j->r == -1) {
 		log_warn("sess=%s smtp rcpt-deferred to=<%s> reason=\"%s\"",
 		    s->conn->id, j->given, j->error);
@@ -487,8 +722,9 @@ static const struct worker_ops rcpt_ops = {
 };
 
 static void
-cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
+cmd_rcpt(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
 	struct smtp_rcpt_args a;
 	struct rcpt_job *j;
 	enum reply_text_id rid;
@@ -515,32 +751,37 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		addr_canonicalize(&a.addr);
 		addr_format(&a.addr, j->address, sizeof(j->address));
 	}
-	s->busy = true;
-	s->job = worker_submit(s->srv->d.io, &rcpt_ops, j);
+	session_submit(&s->base, s->srv->d.io, &rcpt_ops, j);
 }
 
 static void
-cmd_rset(struct smtp_session *s, const char *arg, size_t len)
+cmd_rset(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
 	(void)len;
 	smtp_tx_free(&s->tx);
-	if (s->state != SS_HELO)
+	if (s->base.state != SS_HELO)
 		smtp_enter_state(s, SS_READY);
 	smtp_reply_id(s, REPLY_RESET);
 }
 
 static void
-cmd_noop(struct smtp_session *s, const char *arg, size_t len)
+cmd_noop(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
 	(void)len;
 	smtp_reply_id(s, REPLY_NOOP);
 }
 
 static void
-cmd_quit(struct smtp_session *s, const char *arg, size_t len)
+cmd_quit(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
 	(void)len;
 	smtp_reply_id(s, REPLY_BYE);
@@ -548,27 +789,30 @@ cmd_quit(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
+cmd_vrfy(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
-	if (len == 0) {
-		smtp_reply_error_text(s, REPLY_SYNTAX, "VRFY needs an argument");
-		return;
-	}
+	(void)len;
 	smtp_reply_id(s, REPLY_VRFY);
 }
 
 static void
-cmd_help(struct smtp_session *s, const char *arg, size_t len)
+cmd_help(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
 	(void)len;
 	smtp_reply_id(s, REPLY_HELP);
 }
 
 static void
-cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
+cmd_starttls(struct session *base, const char *arg, size_t len)
 {
+	struct smtp_session *s = smtp_of(base);
+
 	(void)arg;
 	(void)len;
 	if (s->conn->tls || s->conn->ssl != NULL) {
@@ -576,5 +820,5 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	smtp_reply_id(s, REPLY_STARTTLS_GO);
-	smtp_starttls_begin(s);
+	session_starttls(&s->base);
 }
