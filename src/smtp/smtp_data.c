@@ -56,7 +56,7 @@ emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
 			}
 	tx->size += n;
 	tx->bp.line_len += n;
-	if (tx->size > tx->max_size)
+	if (tx->size > tx->pol.max_size)
 		tx->flags |= TX_TOOBIG;
 	if (tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG))
 		return;		/* refused anyway: keep nothing more */
@@ -77,7 +77,7 @@ end_line(struct smtp_tx *tx)
 		tx->flags |= TX_LONG;
 	tx->size += 2;
 	tx->lines++;
-	if (tx->size > tx->max_size)
+	if (tx->size > tx->pol.max_size)
 		tx->flags |= TX_TOOBIG;
 	if (!(tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG)))
 		spool_append(&tx->body, "\n", 1);
@@ -191,12 +191,12 @@ received(struct smtp_session *s, struct buf *b)
 		(void)buf_printf(b, "\n\t(using %s)", tls);
 	/* Who sent it, as much as the administrator lets us say: never the
 	   address of the POP3 login. */
-	if ((tx->nrelayed > 0 || s->rs.authenticated) &&
+	if ((tx->pol.nrelayed > 0 || s->rs.authenticated) &&
 	    s->cfg->received_auth != RECEIVED_AUTH_NONE) {
 		const char *who = s->rs.authenticated ? s->rs.auth_mailbox :
-		    tx->grant.mailbox;
+		    tx->pol.grant.mailbox;
 		const char *cust = s->rs.authenticated ? s->rs.auth_customer :
-		    tx->grant.customer;
+		    tx->pol.grant.customer;
 
 		if (s->cfg->received_auth == RECEIVED_AUTH_CUSTOMER ||
 		    *who == '\0')
@@ -205,8 +205,8 @@ received(struct smtp_session *s, struct buf *b)
 		else
 			(void)buf_printf(b, "\n\t(authenticated: %s)", who);
 	}
-	if (tx->rcpts.n == 1)
-		(void)buf_printf(b, "\n\tfor <%s>", tx->rcpts.v[0]);
+	if (tx->pol.rcpts.n == 1)
+		(void)buf_printf(b, "\n\tfor <%s>", tx->pol.rcpts.v[0]);
 	(void)buf_printf(b, "; %s\n", date);
 }
 
@@ -228,8 +228,8 @@ struct deliver_job {
 	int			 err;		/* errno, 0 ok */
 	char			 failed[ADDR_BUFSZ];
 	bool			 queued;
-	int			 from_ok;	/* policy_check_from() */
-	struct relay_verdict	 verdict;
+	int			 from_ok;	/* policy_end_of_data() */
+	struct policy_decision	 verdict;
 };
 
 static void
@@ -257,8 +257,11 @@ count_lf(const struct buf *b)
 	return n;
 }
 
-static void
-deliver_work(void *ctx, void *arg)
+/* The message on stable storage: the queue file for the remote
+   targets, then a copy per local mailbox; on failure J->err and
+   J->failed say why, and nothing stays written. */
+static int
+store_message(void *arg)
 {
 	struct deliver_job *j = arg;
 	struct maildir_dest *dests;
@@ -266,24 +269,12 @@ deliver_work(void *ctx, void *arg)
 	size_t i, n = 0, failed = 0;
 	const char *err;
 
-	j->from_ok = 1;
-	if (j->body.err != 0) {
-		j->err = j->body.err;
-		return;
-	}
-	if (j->nrelayed > 0) {
-		/* SPEC 1: every From: address belongs to the customer. */
-		j->from_ok = policy_check_from(ctx, &j->grant, j->headers.data,
-		    j->headers.len, &j->verdict);
-		if (j->from_ok != 1)
-			return;
-	}
 	if (j->env.nrcpts > 0) {
 		if (queue_write(&j->env, j->remote_prefix.data,
 		    j->remote_prefix.len, &j->body, &err) == -1) {
 			j->err = errno;
 			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
-			return;
+			return -1;
 		}
 		j->queued = true;
 	}
@@ -312,9 +303,24 @@ deliver_work(void *ctx, void *arg)
 		j->queued = false;
 	}
 	free(dests);
-	if (j->err == 0 && j->nrelayed > 0 &&
-	    policy_charge(ctx, &j->grant, j->nrelayed, clock_now(), &err) ==
-	    -1)
+	return j->err == 0 ? 0 : -1;
+}
+
+static void
+deliver_work(void *ctx, void *arg)
+{
+	struct deliver_job *j = arg;
+	const char *err;
+
+	j->from_ok = 1;
+	if (j->body.err != 0) {
+		j->err = j->body.err;
+		return;
+	}
+	j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
+	    j->headers.data, j->headers.len, store_message, j, &j->verdict,
+	    &err);
+	if (j->from_ok == 1 && err != NULL)
 		log_error("qid=%s rate counters not updated: %s", j->id, err);
 }
 
@@ -322,21 +328,19 @@ static void
 log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 {
 	struct smtp_tx *tx = s->tx;
+	const struct target *t = tx->pol.targets;
+	char grant[512];
 	size_t i;
 
-	char grant[512];
-
-	policy_grant_describe(&tx->grant, grant, sizeof(grant));
-	for (i = 0; i < tx->ntargets; i++)
+	policy_grant_describe(&tx->pol.grant, grant, sizeof(grant));
+	for (i = 0; i < tx->pol.ntargets; i++)
 		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
 		    "client=%s%s%s%s result=\"%s\"", s->conn->id, j->id,
-		    j->err != 0 ? "not-delivered" : tx->targets[i].relayed ?
-		    "relayed" : tx->targets[i].kind == TARGET_REMOTE ?
-		    "forwarded" : "delivered", tx->targets[i].address,
-		    tx->sender, (unsigned long long)tx->size,
-		    s->conn->peer_str, tx->targets[i].relayed ? " grant=\"" :
-		    "", tx->targets[i].relayed ? grant : "",
-		    tx->targets[i].relayed ? "\"" : "", res);
+		    j->err != 0 ? "not-delivered" : t[i].relayed ? "relayed" :
+		    t[i].kind == TARGET_REMOTE ? "forwarded" : "delivered",
+		    t[i].address, tx->pol.sender, (unsigned long long)tx->size,
+		    s->conn->peer_str, t[i].relayed ? " grant=\"" : "",
+		    t[i].relayed ? grant : "", t[i].relayed ? "\"" : "", res);
 }
 
 static void
@@ -350,11 +354,11 @@ deliver_done(void *arg)
 	if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
-		    s->conn->id, j->id, s->conn->peer_str, s->tx->sender,
-		    policy_rule_name(j->verdict.rule), j->verdict.why,
+		    s->conn->id, j->id, s->conn->peer_str, s->tx->pol.sender,
+		    policy_reason_name(j->verdict.reason), j->verdict.why,
 		    j->verdict.code, j->verdict.esc, j->verdict.text);
 		smtp_reply(s, j->verdict.code, j->verdict.esc, "%s",
-		    j->verdict.text);
+		    j->verdict.reply);
 	} else if (j->err == 0) {
 		(void)str_fmt(res, sizeof(res), "250 2.0.0 Ok: queued as %s",
 		    j->id);
@@ -397,11 +401,11 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 	queue_env_init(&j->env);
 	(void)str_copy(j->env.id, tx->id, sizeof(j->env.id));
 	j->env.arrival = time(NULL);
-	(void)str_copy(j->env.sender, tx->sender, sizeof(j->env.sender));
+	(void)str_copy(j->env.sender, tx->pol.sender, sizeof(j->env.sender));
 	(void)str_fmt(j->env.client, sizeof(j->env.client), "%s [%s]",
 	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str);
-	if (tx->nrelayed > 0)
-		policy_grant_describe(&tx->grant, j->env.auth,
+	if (tx->pol.nrelayed > 0)
+		policy_grant_describe(&tx->pol.grant, j->env.auth,
 		    sizeof(j->env.auth));
 	else
 		(void)str_copy(j->env.auth, "forward", sizeof(j->env.auth));
@@ -409,10 +413,10 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 	j->env.smtputf8 = tx->mail.smtputf8;
 	(void)str_copy(j->env.envid, tx->mail.envid, sizeof(j->env.envid));
 	(void)str_copy(j->env.ret, tx->mail.ret, sizeof(j->env.ret));
-	for (i = 0; i < tx->ntargets; i++)
-		if (tx->targets[i].kind == TARGET_REMOTE)
+	for (i = 0; i < tx->pol.ntargets; i++)
+		if (tx->pol.targets[i].kind == TARGET_REMOTE)
 			(void)queue_env_add_rcpt(&j->env,
-			    tx->targets[i].address);
+			    tx->pol.targets[i].address);
 }
 
 static void
@@ -426,20 +430,23 @@ deliver(struct smtp_session *s)
 	j->hostname = s->cfg->hostname;
 	buf_init(&j->local_prefix, BUF_UNLIMITED);
 	buf_init(&j->remote_prefix, BUF_UNLIMITED);
-	(void)buf_printf(&j->local_prefix, "Return-Path: <%s>\n", tx->sender);
+	(void)buf_printf(&j->local_prefix, "Return-Path: <%s>\n",
+	    tx->pol.sender);
 	received(s, &j->local_prefix);
 	received(s, &j->remote_prefix);
 	spool_move(&j->body, &tx->body);
 	j->lines = tx->lines;
-	j->ntargets = tx->ntargets;
-	j->targets = xreallocarray(NULL, tx->ntargets, sizeof(*j->targets));
-	memcpy(j->targets, tx->targets, tx->ntargets * sizeof(*j->targets));
+	j->ntargets = tx->pol.ntargets;
+	j->targets = xreallocarray(NULL, tx->pol.ntargets,
+	    sizeof(*j->targets));
+	memcpy(j->targets, tx->pol.targets,
+	    tx->pol.ntargets * sizeof(*j->targets));
 	make_env(s, j);
 	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
-	j->grant = tx->grant;
-	j->nrelayed = tx->nrelayed;
+	j->grant = tx->pol.grant;
+	j->nrelayed = tx->pol.nrelayed;
 	buf_init(&j->headers, BUF_UNLIMITED);
-	if (tx->nrelayed > 0)
+	if (policy_needs_headers(&tx->pol))
 		(void)buf_append(&j->headers, tx->headers.data,
 		    tx->headers.len);
 	s->busy = true;
@@ -453,7 +460,7 @@ message_end(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	enum reply_id rid;
 
-	if (tx->nrelayed > 0 && (tx->flags & TX_HDRBIG) &&
+	if (policy_needs_headers(&tx->pol) && (tx->flags & TX_HDRBIG) &&
 	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
 		/* The From: rule needs the whole header section. */
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
@@ -471,14 +478,14 @@ message_end(struct smtp_session *s)
 		    tx->flags & TX_TOOBIG ? REPLY_MSG_TOO_BIG : REPLY_LOCAL_ERROR;
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> size=%llu reason=%s", s->conn->id, tx->id,
-		    s->conn->peer_str, tx->sender,
+		    s->conn->peer_str, tx->pol.sender,
 		    (unsigned long long)tx->size,
 		    rid == REPLY_DATA_BARE ? "bare-cr-lf" : rid == REPLY_DATA_LONG_LINE ?
 		    "line-too-long" : rid == REPLY_MSG_TOO_BIG ? "too-big" :
 		    "spool-error");
 		if (rid == REPLY_MSG_TOO_BIG)
 			smtp_reply_id(s, rid,
-			    (unsigned long long)tx->max_size);
+			    (unsigned long long)tx->pol.max_size);
 		else if (rid == REPLY_LOCAL_ERROR)
 			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
 			    REPLY_DISK_FULL : REPLY_LOCAL_ERROR);
