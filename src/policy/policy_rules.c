@@ -37,68 +37,72 @@ enum slot {
 };
 
 /* Every answer of the decisions: the rule it names in logs, and its
-   reply. A relay rule's reply is its own, HEAD, the slot, TAIL; the
-   answers about hosted recipients are generic SMTP replies of
+   reply. A relay rule's reply is its own: CODE, ESC, and HEAD, the slot,
+   TAIL. The answers about hosted recipients are GENERIC replies of
    core/reply.h (REPLY) naming the recipient. */
 static const struct reason_entry {
 	const char	*rule;
-	enum reply_id	 reply;		/* REPLY_NREPLIES: the fields below */
-	int		 code;
 	const char	*esc;
 	const char	*head;
-	enum slot	 slot;
 	const char	*tail;
+	enum reply_id	 reply;		/* GENERIC: this one */
+	int		 code;
+	enum slot	 slot;
+	bool		 generic;
 	bool		 temp;		/* a temporary failure, not a no */
 	bool		 names_rcpt;	/* at RCPT: "<recipient>: TEXT" */
 } reasons[POLICY_NREASONS] = {
-	[POLICY_OK] = { "ok", REPLY_RCPT_OK, 0, NULL, NULL, SLOT_NONE, NULL,
-	    false, false },
-	[POLICY_AUTHORIZED] = { "authorized", REPLY_NREPLIES, 554, "5.7.1",
-	    "Relay access denied: check your mail first (POP3 login), or use "
-	    "SMTP AUTH on port 587", SLOT_NONE, "", false, true },
-	[POLICY_STANDING] = { "good-standing", REPLY_NREPLIES, 550, "5.7.1",
-	    "Relaying denied: the account is suspended", SLOT_NONE, "", false,
-	    false },
-	[POLICY_NULL_SENDER] = { "null-sender", REPLY_NREPLIES, 550, "5.7.1",
-	    "Relaying denied: the null sender <> may not relay", SLOT_NONE,
-	    "", false, false },
-	[POLICY_SENDER] = { "sender", REPLY_NREPLIES, 553, "5.7.1", "<",
-	    SLOT_STR, ">: Sender address rejected: not an address of your "
-	    "account", false, false },
-	[POLICY_RCPT_CAP] = { "recipients", REPLY_NREPLIES, 452, "4.5.3",
-	    "Too many recipients for one relayed message (at most ", SLOT_NUM,
-	    ")", false, false },
-	[POLICY_HOURLY_MESSAGES] = { "hourly-messages", REPLY_NREPLIES, 450,
-	    "4.7.1", "Hourly message limit reached (", SLOT_NUM, " per hour), "
-	    "try again later", false, false },
-	[POLICY_HOURLY_RECIPIENTS] = { "hourly-recipients", REPLY_NREPLIES,
-	    450, "4.7.1", "Hourly recipient limit reached (", SLOT_NUM, " per "
-	    "hour), try again later", false, false },
-	[POLICY_SIZE] = { "size", REPLY_NREPLIES, 552, "5.3.4", "Message too "
-	    "large to relay (at most ", SLOT_NUM, " octets)", false, false },
-	[POLICY_FROM_UNPARSEABLE] = { "header-from", REPLY_NREPLIES, 550,
-	    "5.7.1", "Message refused: the From: header cannot be parsed (",
-	    SLOT_STR, ")", false, false },
-	[POLICY_FROM_FOREIGN] = { "header-from", REPLY_NREPLIES, 550, "5.7.1",
-	    "Message refused: From: address <", SLOT_STR, "> is not an "
-	    "address of your account", false, false },
-	[POLICY_TEMP_RELAY] = { "temporary-failure", REPLY_NREPLIES, 451,
-	    "4.7.1", "Relay check temporarily unavailable, try again later",
-	    SLOT_NONE, "", true, false },
-	[POLICY_TEMP_SENDER] = { "temporary-failure", REPLY_NREPLIES, 451,
-	    "4.3.0", "Temporary failure checking the sender, try again later",
-	    SLOT_NONE, "", true, false },
-	[POLICY_TEMP_FROM] = { "temporary-failure", REPLY_NREPLIES, 451,
-	    "4.7.1", "Temporary failure checking the From: header, try again "
-	    "later", SLOT_NONE, "", true, false },
-	[POLICY_UNKNOWN_USER] = { "unknown-user", REPLY_UNKNOWN_USER, 0, NULL,
-	    NULL, SLOT_NONE, NULL, false, false },
-	[POLICY_QUOTA] = { "quota", REPLY_OVER_QUOTA, 0, NULL, NULL,
-	    SLOT_NONE, NULL, false, false },
-	[POLICY_TEMP_LOOKUP] = { "temporary-failure", REPLY_TEMP_FAIL, 0,
-	    NULL, NULL, SLOT_NONE, NULL, true, false },
-	[POLICY_TOO_MANY_RCPTS] = { "max-recipients", REPLY_TOO_MANY_RCPTS, 0,
-	    NULL, NULL, SLOT_NONE, NULL, false, false },
+	[POLICY_OK] = { .rule = "ok", .generic = true,
+	    .reply = REPLY_RCPT_OK },
+	[POLICY_AUTHORIZED] = { .rule = "authorized", .code = 554,
+	    .esc = "5.7.1", .head = "Relay access denied: check your mail "
+	    "first (POP3 login), or use SMTP AUTH on port 587",
+	    .names_rcpt = true },
+	[POLICY_STANDING] = { .rule = "good-standing", .code = 550,
+	    .esc = "5.7.1", .head = "Relaying denied: the account is "
+	    "suspended" },
+	[POLICY_NULL_SENDER] = { .rule = "null-sender", .code = 550,
+	    .esc = "5.7.1", .head = "Relaying denied: the null sender <> may "
+	    "not relay" },
+	[POLICY_SENDER] = { .rule = "sender", .code = 553, .esc = "5.7.1",
+	    .head = "<", .slot = SLOT_STR, .tail = ">: Sender address "
+	    "rejected: not an address of your account" },
+	[POLICY_RCPT_CAP] = { .rule = "recipients", .code = 452,
+	    .esc = "4.5.3", .head = "Too many recipients for one relayed "
+	    "message (at most ", .slot = SLOT_NUM, .tail = ")" },
+	[POLICY_HOURLY_MESSAGES] = { .rule = "hourly-messages", .code = 450,
+	    .esc = "4.7.1", .head = "Hourly message limit reached (",
+	    .slot = SLOT_NUM, .tail = " per hour), try again later" },
+	[POLICY_HOURLY_RECIPIENTS] = { .rule = "hourly-recipients",
+	    .code = 450, .esc = "4.7.1", .head = "Hourly recipient limit "
+	    "reached (", .slot = SLOT_NUM, .tail = " per hour), try again "
+	    "later" },
+	[POLICY_SIZE] = { .rule = "size", .code = 552, .esc = "5.3.4",
+	    .head = "Message too large to relay (at most ", .slot = SLOT_NUM,
+	    .tail = " octets)" },
+	[POLICY_FROM_UNPARSEABLE] = { .rule = "header-from", .code = 550,
+	    .esc = "5.7.1", .head = "Message refused: the From: header cannot "
+	    "be parsed (", .slot = SLOT_STR, .tail = ")" },
+	[POLICY_FROM_FOREIGN] = { .rule = "header-from", .code = 550,
+	    .esc = "5.7.1", .head = "Message refused: From: address <",
+	    .slot = SLOT_STR, .tail = "> is not an address of your account" },
+	[POLICY_TEMP_RELAY] = { .rule = "temporary-failure", .code = 451,
+	    .esc = "4.7.1", .head = "Relay check temporarily unavailable, try "
+	    "again later", .temp = true },
+	[POLICY_TEMP_SENDER] = { .rule = "temporary-failure", .code = 451,
+	    .esc = "4.3.0", .head = "Temporary failure checking the sender, "
+	    "try again later", .temp = true },
+	[POLICY_TEMP_FROM] = { .rule = "temporary-failure", .code = 451,
+	    .esc = "4.7.1", .head = "Temporary failure checking the From: "
+	    "header, try again later", .temp = true },
+	[POLICY_UNKNOWN_USER] = { .rule = "unknown-user", .generic = true,
+	    .reply = REPLY_UNKNOWN_USER },
+	[POLICY_QUOTA] = { .rule = "quota", .generic = true,
+	    .reply = REPLY_OVER_QUOTA },
+	[POLICY_TEMP_LOOKUP] = { .rule = "temporary-failure", .generic = true,
+	    .reply = REPLY_TEMP_FAIL, .temp = true },
+	[POLICY_TOO_MANY_RCPTS] = { .rule = "max-recipients", .generic = true,
+	    .reply = REPLY_TOO_MANY_RCPTS },
 };
 
 const char *
@@ -121,8 +125,8 @@ policy_decide(struct policy_decision *d, enum policy_reason reason,
 	char val[32] = "";
 
 	d->reason = reason;
-	d->reply_id = e->reply;
-	if (e->reply != REPLY_NREPLIES) {
+	d->reply_id = e->generic ? e->reply : REPLY_NREPLIES;
+	if (e->generic) {
 		d->code = replies[e->reply].code;
 		d->esc = replies[e->reply].esc;
 		d->text[0] = d->reply[0] = '\0';
@@ -134,7 +138,8 @@ policy_decide(struct policy_decision *d, enum policy_reason reason,
 		if (e->slot == SLOT_NUM)
 			(void)str_fmt(val, sizeof(val), "%llu", num);
 		(void)str_fmt(d->text, sizeof(d->text), "%s%s%s", e->head,
-		    e->slot == SLOT_STR ? str : val, e->tail);
+		    e->slot == SLOT_STR ? str : val, e->tail != NULL ?
+		    e->tail : "");
 		(void)str_copy(d->reply, d->text, sizeof(d->reply));
 	}
 	return reason == POLICY_OK ? 1 : e->temp ? -1 : 0;
