@@ -214,77 +214,103 @@ explain_line(void *arg, const char *rule, int ok, const char *detail)
 	    "ERROR", detail);
 }
 
-/* popgate relay explain IP SENDER RECIPIENT: every rule, now. */
-static int
-cmd_explain(struct cli *c)
+/* The verdict on a recipient in a hosted domain. */
+static void
+explain_hosted(const struct addr_canon *rcpt, int r,
+    const struct policy_decision *d)
 {
-	struct backends b;
-	struct relay_session rs;
-	struct relay_verdict v;
-	struct relay_trace t = { explain_line, NULL };
-	struct resolution res;
-	struct mailaddr sa, ra;
-	char sender[ADDR_BUFSZ] = "", rcpt[ADDR_BUFSZ], grant[512];
-	const char *err = "";
-	int r;
+	printf("  %s is a hosted domain: inbound mail, accepted from anyone; "
+	    "no relay rule applies.\n  => ", rcpt->a.domain);
+	if (r == 1)
+		printf("accepted (250 2.1.5)\n");
+	else if (d->reason == POLICY_UNKNOWN_USER)
+		printf("refused: 550 5.1.1 no such mailbox here\n");
+	else
+		printf("refused by rule %s: %d %s\n",
+		    policy_reason_name(d->reason), d->code, d->esc);
+}
 
-	memset(&rs, 0, sizeof(rs));
-	if (net_addr_parse(c->pos[0], &rs.client) == -1) {
+/* The client, sender and recipient of `relay explain`, parsed as the
+   server parses them; SENDER NULL for <>. 0 or EXIT_USER. */
+static int
+explain_args(struct cli *c, struct relay_session *rs, struct mailaddr *sa,
+    const struct mailaddr **sender_r, struct policy_rcpt *rcpt)
+{
+	const char *err = "";
+
+	memset(rs, 0, sizeof(*rs));
+	memset(rcpt, 0, sizeof(*rcpt));
+	if (net_addr_parse(c->pos[0], &rs->client) == -1) {
 		cli_err(c, "bad client address '%s'", c->pos[0]);
 		return EXIT_USER;
 	}
+	*sender_r = NULL;
 	if (strcmp(c->pos[1], "<>") != 0 && strcmp(c->pos[1], "") != 0) {
-		if (addr_parse(c->pos[1], strlen(c->pos[1]), 0, &sa, &err) ==
+		if (addr_parse(c->pos[1], strlen(c->pos[1]), 0, sa, &err) ==
 		    -1) {
 			cli_err(c, "bad sender '%s': %s (use <> for the null "
 			    "sender)", c->pos[1], err);
 			return EXIT_USER;
 		}
-		str_lower(sa.domain);
-		addr_format(&sa, sender, sizeof(sender));
+		*sender_r = sa;
 	}
-	if (addr_parse(c->pos[2], strlen(c->pos[2]), ADDR_F_LITERAL, &ra,
-	    &err) == -1) {
+	if (addr_parse(c->pos[2], strlen(c->pos[2]), ADDR_F_LITERAL,
+	    &rcpt->addr, &err) == -1) {
 		cli_err(c, "bad recipient '%s': %s", c->pos[2], err);
 		return EXIT_USER;
 	}
-	addr_canonicalize(&ra);
-	addr_format(&ra, rcpt, sizeof(rcpt));
-	if ((r = cli_open(c)) != 0)
+	rs->role = ROLE_SMTP;
+	return 0;
+}
+
+/* popgate relay explain IP SENDER RECIPIENT: every rule, now, by the
+   server's own RCPT decision (policy_check_rcpt). */
+static int
+cmd_explain(struct cli *c)
+{
+	struct backends b;
+	struct relay_session rs;
+	struct policy_decision d;
+	struct relay_trace t = { explain_line, NULL };
+	struct policy_tx tx;
+	struct policy_rcpt rcpt;
+	struct addr_canon key;
+	struct mailaddr sa;
+	const struct mailaddr *sender;
+	char grant[512];
+	int r;
+
+	if ((r = explain_args(c, &rs, &sa, &sender, &rcpt)) != 0 ||
+	    (r = cli_open(c)) != 0)
 		return r;
+	addr_canon_set(&key, &rcpt.addr);
 	memset(&b, 0, sizeof(b));
 	b.cfg = c->cfg;
 	b.data_fd = c->data_fd;
 	b.store = c->store;
-	rs.role = ROLE_SMTP;
 	rs.trusted = netlist_match(&c->cfg->trusted_networks, &rs.client);
-	printf("client %s, sender <%s>, recipient <%s>:\n", c->pos[0], sender,
-	    rcpt);
-	r = policy_resolve(&b, rcpt, false, &res, &err);
-	if (r == -1) {
-		cli_err(c, "%s", err);
-		return EXIT_SYSTEM;
-	}
-	if (res.hosted) {
-		printf("  %s is a hosted domain: inbound mail, accepted from "
-		    "anyone; no relay rule applies.\n  => %s\n",
-		    ra.domain, r == 1 ? "accepted (250 2.1.5)" :
-		    "refused: 550 5.1.1 no such mailbox here");
-		resolution_free(&res);
-		b.store = NULL;
-		return 0;
-	}
-	r = policy_relay_check(&b, &rs, sender, 0, 0, clock_now(), &t, &v);
+	policy_tx_init(&tx, c->cfg, sender, sender == NULL ? ADDR_PATH_NULL :
+	    ADDR_PATH_MAILBOX, 0);
+	printf("client %s, sender <%s>, recipient <%s>:\n", c->pos[0],
+	    tx.sender, key.text);
+	r = policy_check_rcpt(&b, &rs, &tx, &rcpt, clock_now(), &t, &d);
 	relay_close(&b.relay);
 	b.store = NULL;
-	if (r == 1) {
-		policy_grant_describe(&v.grant, grant, sizeof(grant));
+	policy_tx_free(&tx);
+	if (r == -1 && !d.relayed) {
+		cli_err(c, "%s", d.why);
+		return EXIT_SYSTEM;
+	}
+	if (!d.relayed) {
+		explain_hosted(&key, r, &d);
+	} else if (r == 1) {
+		policy_grant_describe(&d.grant, grant, sizeof(grant));
 		printf("  => relayed now (%s); From: must name the same "
 		    "customer, size at most %llu octets\n", grant,
 		    (unsigned long long)c->cfg->relay_max_message_size);
 	} else {
 		printf("  => refused by rule %s: %d %s %s\n",
-		    policy_rule_name(v.rule), v.code, v.esc, v.text);
+		    policy_reason_name(d.reason), d.code, d.esc, d.text);
 	}
 	return 0;
 }

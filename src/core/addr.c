@@ -440,3 +440,22 @@ addr_domain_of(const char *address)
 
 	return at != NULL ? at + 1 : "";
 }
+
+void
+addr_canon_set(struct addr_canon *c, const struct mailaddr *a)
+{
+	if (&c->a != a)
+		c->a = *a;
+	addr_canonicalize(&c->a);
+	addr_format(&c->a, c->text, sizeof(c->text));
+}
+
+int
+addr_canon_parse(const char *s, size_t len, unsigned flags,
+    struct addr_canon *c, const char **error_r)
+{
+	if (addr_parse(s, len, flags, &c->a, error_r) == -1)
+		return -1;
+	addr_canon_set(c, &c->a);
+	return 0;
+}

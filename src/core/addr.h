@@ -64,4 +64,21 @@ void	addr_canonicalize(struct mailaddr *);
 /* Domain part of a "local@domain" string (after the last '@'). */
 const char *addr_domain_of(const char *address);
 
+/* A mailbox address canonicalized once (addr_canonicalize) with its
+   "local@domain" text: the key of hosted mailboxes and aliases, made
+   where an address enters (the SMTP parser's struct mailaddr, a stored
+   alias target, a From: address) and passed down to the store as it is,
+   so no floor formats it to a string and parses it again. */
+struct addr_canon {
+	struct mailaddr	a;		/* canonical parts */
+	char		text[ADDR_BUFSZ];	/* a.local@a.domain */
+};
+
+/* C from the parsed address A (copied, then canonicalized). */
+void	addr_canon_set(struct addr_canon *c, const struct mailaddr *a);
+/* Parses "local@domain" (FLAGS as for addr_parse) into C. 0 or -1
+   (*ERROR_R). */
+int	addr_canon_parse(const char *, size_t, unsigned flags,
+	    struct addr_canon *c, const char **error_r) WARN_UNUSED;
+
 #endif

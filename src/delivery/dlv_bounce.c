@@ -179,24 +179,18 @@ send_notice(struct backends *b, const char *sender, const struct buf *text,
 	struct spool body;
 	const char *prefix = "Return-Path: <>\n";
 	size_t i, n = 0, failed;
-	int r, rc = -1;
-
-	struct mailaddr sa;
-	char canon[ADDR_BUFSZ];
+	struct addr_canon sa;
+	const char *err;
+	int rc = -1;
 
 	spool_init(&body, b->data_fd, "tmp");
 	spool_append(&body, text->data, text->len);
 	queue_env_init(&env);
 	memset(&res, 0, sizeof(res));
-	if (addr_parse(sender, strlen(sender), ADDR_F_LITERAL | ADDR_F_UTF8,
-	    &sa, error_r) == 0) {
-		addr_canonicalize(&sa);
-		addr_format(&sa, canon, sizeof(canon));
-	} else {
-		(void)str_copy(canon, sender, sizeof(canon));
-	}
-	r = policy_resolve(b, canon, false, &res, error_r);
-	if (r == -1)
+	/* A sender that does not parse is no mailbox here: the queue. */
+	if (addr_canon_parse(sender, strlen(sender), ADDR_F_LITERAL |
+	    ADDR_F_UTF8, &sa, &err) == 0 &&
+	    policy_resolve(b, &sa, &res, error_r) == -1)
 		goto out;
 	for (i = 0; i < res.n; i++) {
 		if (res.v[i].kind == TARGET_REMOTE) {

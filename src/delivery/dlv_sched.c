@@ -499,7 +499,7 @@ qmgr_kick(struct qmgr *q)
 /* ---- results ---- */
 
 void
-qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **replies,
+qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
     const char *failure, const char *relay)
 {
 	const struct config *cfg = q->d.cfg;
@@ -510,8 +510,8 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **replies,
 
 	for (i = 0; i < it->n; i++) {
 		struct queue_rcpt *r = &e->rcpts[it->idx[i]];
-		const char *rep = replies != NULL && replies[i] != NULL ?
-		    replies[i] : failure;
+		const char *rep = rcpt_replies != NULL &&
+		    rcpt_replies[i] != NULL ? rcpt_replies[i] : failure;
 		char dsn[16];
 		const char *status;
 

@@ -3,8 +3,10 @@
  * aliases, postmaster) and the relay rules of SPEC section 1.
  *
  * Everything here is synchronous and runs on worker threads with the
- * thread's own backend handles (struct backends), so the rules can be
- * driven directly by the golden-file tests of tests/policy.
+ * thread's own backend handles (struct backends). Each decision is one
+ * call (policy_check_mail, policy_check_rcpt, policy_end_of_data) that
+ * the SMTP session only applies, and that the golden-file tests of
+ * tests/policy and `popgate relay explain` call the same way.
  */
 #ifndef POPGATE_POLICY_H
 #define POPGATE_POLICY_H
@@ -15,6 +17,7 @@
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "core/reply.h"
 #include "queue/queue.h"
 #include "relay/relay_auth.h"
 #include "store/store.h"
@@ -77,17 +80,16 @@ struct resolution {
 	size_t		 n;
 };
 
-/* Where mail for ADDRESS (canonical, see addr_canonicalize) goes.
-   POSTMASTER: the bare <postmaster> of RFC 5321 section 4.5.1. Returns 1
-   with R->v filled (hosted and deliverable), 0 when the domain is not
-   hosted (R->hosted false) or nothing takes the mail (R->hosted true,
-   R->n 0), -1 on a temporary failure (*ERROR_R). Free with
-   resolution_free(). */
-int	policy_resolve(struct backends *, const char *address,
-	    bool postmaster, struct resolution *r, const char **error_r);
+/* Where mail for ADDRESS goes; NULL: the bare <postmaster> of RFC 5321
+   section 4.5.1. Returns 1 with R->v filled (hosted and deliverable), 0
+   when the domain is not hosted (R->hosted false) or nothing takes the
+   mail (R->hosted true, R->n 0), -1 on a temporary failure (*ERROR_R).
+   Free with resolution_free(). */
+int	policy_resolve(struct backends *, const struct addr_canon *address,
+	    struct resolution *r, const char **error_r);
 void	resolution_free(struct resolution *);
 
-/* ---- the relay rules of SPEC section 1: policy_rules.c ---- */
+/* ---- the MAIL, RCPT and end-of-DATA decisions: policy_check.c ---- */
 
 /* What the session knows about itself. */
 struct relay_session {
@@ -117,28 +119,54 @@ struct relay_grant {
 	time_t			opened, expires;
 };
 
-enum relay_rule {
-	RULE_OK,
-	RULE_AUTHORIZED,	/* 554 5.7.1 */
-	RULE_STANDING,		/* 550 5.7.1 */
-	RULE_NULL_SENDER,	/* 550 5.7.1 */
-	RULE_SENDER,		/* 553 5.7.1 */
-	RULE_RCPT_CAP,		/* 452 4.5.3 */
-	RULE_HOURLY_MESSAGES,	/* 450 4.7.1 */
-	RULE_HOURLY_RECIPIENTS,	/* 450 4.7.1 */
-	RULE_SIZE,		/* 552 5.3.4 */
-	RULE_HEADER_FROM,	/* 550 5.7.1 */
-	RULE_TEMP,		/* 451 4.3.0 */
+/* Every answer a decision can give. Each has one entry in the table of
+   policy_rules.c: its rule name (rule= in the logs, relay explain) and
+   its reply: a relay rule's own code, enhanced code and text, or for a
+   hosted recipient a generic reply of core/reply.h. */
+enum policy_reason {
+	POLICY_OK,
+	/* the relay rules of SPEC section 1, in their order */
+	POLICY_AUTHORIZED,
+	POLICY_STANDING,
+	POLICY_NULL_SENDER,
+	POLICY_SENDER,
+	POLICY_RCPT_CAP,
+	POLICY_HOURLY_MESSAGES,
+	POLICY_HOURLY_RECIPIENTS,
+	POLICY_SIZE,
+	POLICY_FROM_UNPARSEABLE,	/* end of DATA */
+	POLICY_FROM_FOREIGN,
+	POLICY_TEMP_RELAY,		/* the relay table failed */
+	POLICY_TEMP_SENDER,		/* the store, checking the sender */
+	POLICY_TEMP_FROM,		/* the store, checking From: */
+	/* recipients in hosted domains, and the inbound limits */
+	POLICY_UNKNOWN_USER,
+	POLICY_QUOTA,
+	POLICY_TEMP_LOOKUP,		/* resolving the recipient failed */
+	POLICY_TOO_MANY_RCPTS,		/* max_recipients */
+	POLICY_NREASONS
 };
 
-struct relay_verdict {
-	enum relay_rule		rule;
-	int			code;
-	const char		*esc;
-	char			text[400];	/* reply text */
-	char			why[400];	/* for the log */
-	struct relay_grant	grant;		/* RULE_OK: who */
+/* A decision: the answer for the client, and what the log says. */
+struct policy_decision {
+	enum policy_reason	 reason;
+	bool			 relayed;	/* the relay rules decided */
+	int			 code;
+	const char		*esc;		/* enhanced status code */
+	/* The reply: a generic one of core/reply.h, with a fixed text
+	   (REPLY_ID) or naming ADDR (REPLY_TEXT_ID); when neither
+	   (REPLY_NREPLIES and REPLY_NTEXT), REPLY is its text. */
+	enum reply_id		 reply_id;
+	enum reply_text_id	 reply_text_id;
+	char			 reply[ADDR_BUFSZ + 400];
+	char			 text[400];	/* the rule's text (result=) */
+	char			 why[400];	/* for the log */
+	char			 addr[ADDR_BUFSZ];	/* the address named */
+	struct relay_grant	 grant;		/* who lets it relay */
 };
+
+/* The rule name of R for logs ("authorized", "sender", "quota", ...). */
+const char *policy_reason_name(enum policy_reason r);
 
 /* Optional rule-by-rule trace (popgate relay explain). */
 struct relay_trace {
@@ -146,25 +174,75 @@ struct relay_trace {
 	void	*arg;
 };
 
-/* The rule name for logs ("authorized", "sender", ...). */
-const char *policy_rule_name(enum relay_rule);
+/* A transaction as the decisions see it, from MAIL to the end of DATA.
+   The session owns it; while a decision runs on a worker the job holds
+   it (moved, not shared). */
+struct policy_tx {
+	char			 sender[ADDR_BUFSZ];	/* "" = <>; as given,
+							   domain lower-case */
+	struct addr_canon	 sender_key;	/* its canonical form */
+	uint64_t		 size;		/* SIZE= of MAIL, 0 if none */
+	uint64_t		 max_size;	/* the message size limit */
+	struct strlist		 rcpts;		/* accepted, as given */
+	struct target		*targets;	/* resolved, unique */
+	size_t			 ntargets;
+	struct relay_grant	 grant;		/* who lets it relay */
+	size_t			 nrelayed;	/* remote rcpts via grant */
+};
 
-/* May SENDER ("" for <>) relay one more message or recipient now? The
-   rules in order: authorized, good standing, null sender, sender
-   affiliated, recipients per message (NRELAYED already accepted),
-   hourly caps, size (SIZE from MAIL, 0 if none). Fills V; returns 1
-   allowed, 0 refused, -1 temporary failure (V says which). */
-int	policy_relay_check(struct backends *, const struct relay_session *,
-	    const char *sender, uint64_t size, size_t nrelayed, time_t now,
-	    const struct relay_trace *, struct relay_verdict *v);
-/* End of DATA: every address of every From: in HEADERS (LF line ends)
-   must belong to the grant's customer. 1, 0 (V filled), -1. */
-int	policy_check_from(struct backends *, const struct relay_grant *,
-	    const char *headers, size_t len, struct relay_verdict *v);
-/* Counts a relayed message with NRCPTS recipients against the hourly
-   caps of the grant's customer. 0 or -1 (*ERROR_R). */
-int	policy_charge(struct backends *, const struct relay_grant *,
-	    uint64_t nrcpts, time_t now, const char **error_r);
+/* Starts TX for the sender of MAIL (KIND ADDR_PATH_NULL: <>) declaring
+   SIZE (0: none). */
+void	policy_tx_init(struct policy_tx *tx, const struct config *,
+	    const struct mailaddr *sender, enum addr_path_kind kind,
+	    uint64_t size);
+void	policy_tx_free(struct policy_tx *tx);
+
+/* Whether policy_check_mail() needs the store (the customer rules apply
+   at MAIL on submission). When false it decides at once, without
+   touching B, and may run on the loop thread with B NULL. */
+bool	policy_mail_blocks(const struct relay_session *);
+/* MAIL: on submission everything is submission, so the relay rules
+   apply to the sender now (SPEC 1); on port 25 every sender is taken.
+   Fills D, records the grant in TX; 1 accepted, 0 refused, -1
+   temporary failure. */
+int	policy_check_mail(struct backends *, const struct relay_session *,
+	    struct policy_tx *tx, time_t now, const struct relay_trace *,
+	    struct policy_decision *d);
+
+/* A recipient as the SMTP parser gave it. */
+struct policy_rcpt {
+	struct mailaddr		addr;		/* as parsed */
+	bool			postmaster;	/* the bare <postmaster> */
+};
+
+/* RCPT: max_recipients, then resolution (hosted mailboxes, aliases,
+   quota) or, for a domain not hosted here, the relay rules. On
+   acceptance adds the recipient and its targets to TX (once: the same
+   target twice is one) and counts a relayed one. Fills D; 1 accepted, 0
+   refused, -1 temporary failure. On a worker (it blocks on the store). */
+int	policy_check_rcpt(struct backends *, const struct relay_session *,
+	    struct policy_tx *tx, const struct policy_rcpt *,
+	    time_t now, const struct relay_trace *, struct policy_decision *d);
+
+/* Whether the end-of-DATA rule reads the whole header section (the
+   From: rule of a relayed message). */
+bool	policy_needs_headers(const struct policy_tx *);
+/* Stores the message (the queue, the Maildirs): 0, or -1 when it is
+   not stored (the reason kept in ARG). */
+typedef int policy_store_fn(void *arg);
+/* End of DATA of a message relayed NRELAYED times on grant G (0: none):
+   the From: rule (SPEC 1: every address of every From: in HEADERS, LF
+   line ends, belongs to the grant's customer), then STORE, then, once
+   stored, the message charged to the customer's hourly caps (at
+   clock_now()). Returns 1 when the rule let it pass and STORE ran; 0
+   refused or -1 temporary failure (D filled, STORE not called).
+   *CHARGE_ERROR_R: NULL, or why the counters of a stored message could
+   not be updated. On a worker. */
+int	policy_end_of_data(struct backends *, const struct relay_grant *g,
+	    size_t nrelayed, const char *headers, size_t len,
+	    policy_store_fn *store, void *arg, struct policy_decision *d,
+	    const char **charge_error_r);
+
 /* One line for logs naming the grant. */
 void	policy_grant_describe(const struct relay_grant *, char *, size_t);
 

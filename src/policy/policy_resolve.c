@@ -169,10 +169,49 @@ add_mailbox(struct expand *e, const struct store_mailbox *m)
 		e->r->n--;	/* cannot happen for a stored address */
 }
 
-static void expand(struct expand *, const char *address, int depth);
+static void
+temp_failure(struct expand *e, const char *err)
+{
+	e->temp = true;
+	e->error = err;
+}
+
+/* The mailbox of C, when there is one (an alias keeping a copy). */
+static void
+add_own_mailbox(struct expand *e, const struct addr_canon *c)
+{
+	struct store_mailbox m;
+	const char *err;
+	int r;
+
+	r = store_mailbox_get_addr(e->s, c, &m, &err);
+	if (r == 1)
+		add_mailbox(e, &m);
+	else if (r == -1)
+		temp_failure(e, err);
+}
+
+static void expand(struct expand *, const struct addr_canon *, int depth);
+
+/* An alias target, as stored: canonical text, parsed once here. */
+static void
+expand_target(struct expand *e, const char *target, int depth)
+{
+	struct addr_canon c;
+	const char *err;
+
+	if (addr_canon_parse(target, strlen(target), 0, &c, &err) == -1) {
+		/* Not written by popgate (the store refuses it): forwarded
+		   as it stands, so a bounce tells the sender. */
+		log_warn("alias target <%s> unparseable: %s", target, err);
+		(void)add_target(e->r, TARGET_REMOTE, target);
+		return;
+	}
+	expand(e, &c, depth);
+}
 
 static void
-expand_hosted(struct expand *e, const char *address, int depth)
+expand_hosted(struct expand *e, const struct addr_canon *c, int depth)
 {
 	struct store_mailbox m;
 	struct strlist targets;
@@ -181,44 +220,33 @@ expand_hosted(struct expand *e, const char *address, int depth)
 	int r;
 
 	strlist_init(&targets);
-	r = store_alias_targets(e->s, address, &targets, &err);
+	r = store_alias_targets_addr(e->s, c, &targets, &err);
 	if (r == -1) {
-		e->temp = true;
-		e->error = err;
+		temp_failure(e, err);
 		return;
 	}
 	if (r == 1) {
 		for (i = 0; i < targets.n && !e->temp; i++) {
-			if (strcmp(targets.v[i], address) != 0) {
-				expand(e, targets.v[i], depth + 1);
-				continue;
-			}
-			/* The alias keeps a copy in its own mailbox. */
-			r = store_mailbox_get(e->s, address, &m, &err);
-			if (r == 1)
-				add_mailbox(e, &m);
-			else if (r == -1) {
-				e->temp = true;
-				e->error = err;
-			}
+			if (strcmp(targets.v[i], c->text) != 0)
+				expand_target(e, targets.v[i], depth + 1);
+			else	/* the alias keeps a copy in its own mailbox */
+				add_own_mailbox(e, c);
 		}
 		strlist_free(&targets);
 		return;
 	}
 	strlist_free(&targets);
-	r = store_mailbox_get(e->s, address, &m, &err);
-	if (r == 1) {
+	r = store_mailbox_get_addr(e->s, c, &m, &err);
+	if (r == 1)
 		add_mailbox(e, &m);
-	} else if (r == -1) {
-		e->temp = true;
-		e->error = err;
-	} else if (strncmp(address, "postmaster@", 11) == 0) {
+	else if (r == -1)
+		temp_failure(e, err);
+	else if (strcmp(c->a.local, "postmaster") == 0)
 		add_postmaster(e, depth);
-	}
 }
 
 static void
-expand(struct expand *e, const char *address, int depth)
+expand(struct expand *e, const struct addr_canon *c, int depth)
 {
 	struct store_domain d;
 	const char *err;
@@ -227,23 +255,22 @@ expand(struct expand *e, const char *address, int depth)
 	if (e->temp)
 		return;
 	if (depth > POLICY_MAX_DEPTH) {
-		log_warn("alias expansion too deep at %s: loop?", address);
+		log_warn("alias expansion too deep at %s: loop?", c->text);
 		return;
 	}
-	if (strlist_has(&e->seen, address, false))
+	if (strlist_has(&e->seen, c->text, false))
 		return;		/* a loop, or reached twice: once is enough */
-	strlist_add(&e->seen, address);
-	r = store_domain_get(e->s, addr_domain_of(address), &d, &err);
+	strlist_add(&e->seen, c->text);
+	r = store_domain_get(e->s, c->a.domain, &d, &err);
 	if (r == -1) {
-		e->temp = true;
-		e->error = err;
+		temp_failure(e, err);
 		return;
 	}
 	if (r == 0) {
-		(void)add_target(e->r, TARGET_REMOTE, address);
+		(void)add_target(e->r, TARGET_REMOTE, c->text);
 		return;
 	}
-	expand_hosted(e, address, depth);
+	expand_hosted(e, c, depth);
 }
 
 static void
@@ -253,7 +280,7 @@ add_postmaster(struct expand *e, int depth)
 	struct target *t;
 
 	if (*pm != '\0' && !strlist_has(&e->seen, pm, false)) {
-		expand(e, pm, depth + 1);
+		expand_target(e, pm, depth + 1);
 		return;
 	}
 	t = add_target(e->r, TARGET_SYSTEM, "postmaster");
@@ -262,7 +289,7 @@ add_postmaster(struct expand *e, int depth)
 }
 
 int
-policy_resolve(struct backends *b, const char *address, bool postmaster,
+policy_resolve(struct backends *b, const struct addr_canon *address,
     struct resolution *r, const char **error_r)
 {
 	struct expand e;
@@ -277,12 +304,12 @@ policy_resolve(struct backends *b, const char *address, bool postmaster,
 	if (e.s == NULL)
 		return -1;
 	strlist_init(&e.seen);
-	if (postmaster) {
+	if (address == NULL) {
 		r->hosted = true;
 		add_postmaster(&e, 0);
 		goto done;
 	}
-	rc = store_domain_get(e.s, addr_domain_of(address), &d, error_r);
+	rc = store_domain_get(e.s, address->a.domain, &d, error_r);
 	if (rc != 1) {
 		strlist_free(&e.seen);
 		return rc;

@@ -16,33 +16,142 @@
  * picks the one it belongs to, and that one is charged. Trusted networks
  * relay without a customer (no customer rules, no counting). A temporary
  * failure of the store or relay table is a 4xx, never a refusal.
+ *
+ * Every answer of the decisions has one entry in the table below: the
+ * rule name the logs and `relay explain` show, and the reply, so a rule's
+ * code, enhanced code, text and name cannot drift apart.
  */
 #include <stdarg.h>
 #include <time.h>
 
-#include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "core/rfc5322.h"
 #include "util/log.h"
 #include "util/compat.h"
 
-static const char *const rule_names[] = {
-	[RULE_OK] = "ok",
-	[RULE_AUTHORIZED] = "authorized",
-	[RULE_STANDING] = "good-standing",
-	[RULE_NULL_SENDER] = "null-sender",
-	[RULE_SENDER] = "sender",
-	[RULE_RCPT_CAP] = "recipients",
-	[RULE_HOURLY_MESSAGES] = "hourly-messages",
-	[RULE_HOURLY_RECIPIENTS] = "hourly-recipients",
-	[RULE_SIZE] = "size",
-	[RULE_HEADER_FROM] = "header-from",
-	[RULE_TEMP] = "temporary-failure",
+/* What goes in the slot of a reply text. */
+enum slot {
+	SLOT_NONE,
+	SLOT_STR,
+	SLOT_NUM,
+};
+
+/* Every answer of the decisions: the rule it names in logs, and its
+   reply. A relay rule's reply is its own: CODE, ESC, and HEAD, the slot,
+   TAIL. The answers about hosted recipients are GENERIC replies of
+   core/reply.h: REPLY, a fixed text, or with NAMES_ADDR the reply
+   REPLY_TEXT that names the recipient. */
+static const struct reason_entry {
+	const char	*rule;
+	const char	*esc;
+	const char	*head;
+	const char	*tail;
+	enum reply_id	 reply;		/* GENERIC: this one */
+	enum reply_text_id reply_text;	/* GENERIC and NAMES_ADDR */
+	int		 code;
+	enum slot	 slot;
+	bool		 generic;
+	bool		 names_addr;	/* GENERIC: REPLY_TEXT, not REPLY */
+	bool		 temp;		/* a temporary failure, not a no */
+	bool		 names_rcpt;	/* at RCPT: "<recipient>: TEXT" */
+} reasons[POLICY_NREASONS] = {
+	[POLICY_OK] = { .rule = "ok", .generic = true,
+	    .reply = REPLY_RCPT_OK },
+	[POLICY_AUTHORIZED] = { .rule = "authorized", .code = 554,
+	    .esc = "5.7.1", .head = "Relay access denied: check your mail "
+	    "first (POP3 login), or use SMTP AUTH on port 587",
+	    .names_rcpt = true },
+	[POLICY_STANDING] = { .rule = "good-standing", .code = 550,
+	    .esc = "5.7.1", .head = "Relaying denied: the account is "
+	    "suspended" },
+	[POLICY_NULL_SENDER] = { .rule = "null-sender", .code = 550,
+	    .esc = "5.7.1", .head = "Relaying denied: the null sender <> may "
+	    "not relay" },
+	[POLICY_SENDER] = { .rule = "sender", .code = 553, .esc = "5.7.1",
+	    .head = "<", .slot = SLOT_STR, .tail = ">: Sender address "
+	    "rejected: not an address of your account" },
+	[POLICY_RCPT_CAP] = { .rule = "recipients", .code = 452,
+	    .esc = "4.5.3", .head = "Too many recipients for one relayed "
+	    "message (at most ", .slot = SLOT_NUM, .tail = ")" },
+	[POLICY_HOURLY_MESSAGES] = { .rule = "hourly-messages", .code = 450,
+	    .esc = "4.7.1", .head = "Hourly message limit reached (",
+	    .slot = SLOT_NUM, .tail = " per hour), try again later" },
+	[POLICY_HOURLY_RECIPIENTS] = { .rule = "hourly-recipients",
+	    .code = 450, .esc = "4.7.1", .head = "Hourly recipient limit "
+	    "reached (", .slot = SLOT_NUM, .tail = " per hour), try again "
+	    "later" },
+	[POLICY_SIZE] = { .rule = "size", .code = 552, .esc = "5.3.4",
+	    .head = "Message too large to relay (at most ", .slot = SLOT_NUM,
+	    .tail = " octets)" },
+	[POLICY_FROM_UNPARSEABLE] = { .rule = "header-from", .code = 550,
+	    .esc = "5.7.1", .head = "Message refused: the From: header cannot "
+	    "be parsed (", .slot = SLOT_STR, .tail = ")" },
+	[POLICY_FROM_FOREIGN] = { .rule = "header-from", .code = 550,
+	    .esc = "5.7.1", .head = "Message refused: From: address <",
+	    .slot = SLOT_STR, .tail = "> is not an address of your account" },
+	[POLICY_TEMP_RELAY] = { .rule = "temporary-failure", .code = 451,
+	    .esc = "4.7.1", .head = "Relay check temporarily unavailable, try "
+	    "again later", .temp = true },
+	[POLICY_TEMP_SENDER] = { .rule = "temporary-failure", .code = 451,
+	    .esc = "4.3.0", .head = "Temporary failure checking the sender, "
+	    "try again later", .temp = true },
+	[POLICY_TEMP_FROM] = { .rule = "temporary-failure", .code = 451,
+	    .esc = "4.7.1", .head = "Temporary failure checking the From: "
+	    "header, try again later", .temp = true },
+	[POLICY_UNKNOWN_USER] = { .rule = "unknown-user", .generic = true,
+	    .names_addr = true, .reply_text = REPLY_UNKNOWN_USER },
+	[POLICY_QUOTA] = { .rule = "quota", .generic = true,
+	    .names_addr = true, .reply_text = REPLY_OVER_QUOTA },
+	[POLICY_TEMP_LOOKUP] = { .rule = "temporary-failure", .generic = true,
+	    .reply = REPLY_TEMP_FAIL, .temp = true },
+	[POLICY_TOO_MANY_RCPTS] = { .rule = "max-recipients", .generic = true,
+	    .reply = REPLY_TOO_MANY_RCPTS },
 };
 
 const char *
-policy_rule_name(enum relay_rule r)
+policy_reason_name(enum policy_reason r)
 {
-	return rule_names[r];
+	return reasons[r].rule;
+}
+
+bool
+policy_names_rcpt(enum policy_reason r)
+{
+	return reasons[r].names_rcpt;
+}
+
+int
+policy_decide(struct policy_decision *d, enum policy_reason reason,
+    const char *str, unsigned long long num)
+{
+	const struct reason_entry *e = &reasons[reason];
+	char val[32] = "";
+
+	d->reason = reason;
+	d->reply_id = e->generic && !e->names_addr ? e->reply :
+	    REPLY_NREPLIES;
+	d->reply_text_id = e->generic && e->names_addr ? e->reply_text :
+	    REPLY_NTEXT;
+	if (e->generic) {
+		const struct reply *r = e->names_addr ?
+		    &replies_text[e->reply_text] : &replies[e->reply];
+
+		d->code = r->code;
+		d->esc = r->esc;
+		d->text[0] = d->reply[0] = '\0';
+		(void)str_copy(d->addr, str != NULL ? str : "",
+		    sizeof(d->addr));
+	} else {
+		d->code = e->code;
+		d->esc = e->esc;
+		if (e->slot == SLOT_NUM)
+			(void)str_fmt(val, sizeof(val), "%llu", num);
+		(void)str_fmt(d->text, sizeof(d->text), "%s%s%s", e->head,
+		    e->slot == SLOT_STR ? str : val, e->tail != NULL ?
+		    e->tail : "");
+		(void)str_copy(d->reply, d->text, sizeof(d->reply));
+	}
+	return reason == POLICY_OK ? 1 : e->temp ? -1 : 0;
 }
 
 static void
@@ -64,52 +173,17 @@ trace(const struct relay_trace *t, const char *rule, int ok,
 	t->fn(t->arg, rule, ok, detail);
 }
 
-/* Fills V for RULE; returns 0 (refused) or -1 (RULE_TEMP). */
-static int
-refuse(struct relay_verdict *v, enum relay_rule rule, const char *fmt, ...)
-    PRINTFLIKE(3, 4);
-
-static int
-refuse(struct relay_verdict *v, enum relay_rule rule, const char *fmt, ...)
-{
-	static const struct {
-		int		 code;
-		const char	*esc;
-	} codes[] = {
-		[RULE_OK] = { 250, "2.0.0" },
-		[RULE_AUTHORIZED] = { 554, "5.7.1" },
-		[RULE_STANDING] = { 550, "5.7.1" },
-		[RULE_NULL_SENDER] = { 550, "5.7.1" },
-		[RULE_SENDER] = { 553, "5.7.1" },
-		[RULE_RCPT_CAP] = { 452, "4.5.3" },
-		[RULE_HOURLY_MESSAGES] = { 450, "4.7.1" },
-		[RULE_HOURLY_RECIPIENTS] = { 450, "4.7.1" },
-		[RULE_SIZE] = { 552, "5.3.4" },
-		[RULE_HEADER_FROM] = { 550, "5.7.1" },
-		[RULE_TEMP] = { 451, "4.7.1" },
-	};
-	va_list ap;
-
-	v->rule = rule;
-	v->code = codes[rule].code;
-	v->esc = codes[rule].esc;
-	va_start(ap, fmt);
-	(void)vsnprintf(v->text, sizeof(v->text), fmt, ap);
-	va_end(ap);
-	return rule == RULE_TEMP ? -1 : 0;
-}
-
-/* Is ADDRESS one of CUSTOMER's, by sender_policy? 1, 0, -1. */
+/* Is the address C one of CUSTOMER's, by sender_policy? 1, 0, -1. */
 static int
 affiliated(struct store *s, const struct config *cfg, const char *customer,
-    const char *address, const char **why_r, const char **error_r)
+    const struct addr_canon *c, const char **why_r, const char **error_r)
 {
 	struct store_domain d;
 	struct store_mailbox m;
 	struct strlist targets;
 	int r;
 
-	r = store_domain_get(s, addr_domain_of(address), &d, error_r);
+	r = store_domain_get(s, c->a.domain, &d, error_r);
 	if (r != 1) {
 		*why_r = "its domain is not hosted here";
 		return r;
@@ -122,13 +196,13 @@ affiliated(struct store *s, const struct config *cfg, const char *customer,
 		*why_r = "its domain belongs to the customer";
 		return 1;
 	}
-	r = store_mailbox_get(s, address, &m, error_r);
+	r = store_mailbox_get_addr(s, c, &m, error_r);
 	if (r != 0) {
 		*why_r = "it is a mailbox of the customer";
 		return r;
 	}
 	strlist_init(&targets);
-	r = store_alias_targets(s, address, &targets, error_r);
+	r = store_alias_targets_addr(s, c, &targets, error_r);
 	strlist_free(&targets);
 	*why_r = r == 1 ? "it is an alias of the customer" :
 	    "no such mailbox or alias (sender_policy = address)";
@@ -153,7 +227,7 @@ grant_from_entry(struct relay_grant *g, const struct relay_entry *e)
 static int
 authorized(struct backends *b, const struct relay_session *rs, time_t now,
     const struct relay_trace *t, struct relay_entry **cand, size_t *ncand,
-    struct relay_verdict *v)
+    struct policy_decision *d)
 {
 	struct relay_auth *ra;
 	const char *err = "";
@@ -175,19 +249,16 @@ authorized(struct backends *b, const struct relay_session *rs, time_t now,
 	if (ra == NULL || relay_lookup(ra, &rs->client,
 	    (unsigned)b->cfg->relay_ipv6_prefix, now, cand, ncand, &err) ==
 	    -1) {
-		(void)str_copy(v->why, err, sizeof(v->why));
+		(void)str_copy(d->why, err, sizeof(d->why));
 		trace(t, "authorized", -1, "relay table unavailable: %s", err);
-		return refuse(v, RULE_TEMP, "Relay check temporarily "
-		    "unavailable, try again later");
+		return policy_decide(d, POLICY_TEMP_RELAY, NULL, 0);
 	}
 	if (*ncand == 0) {
 		trace(t, "authorized", 0, "no POP3 login from %s within the "
 		    "relay window, no SMTP AUTH, not a trusted network", ip);
-		(void)str_fmt(v->why, sizeof(v->why), "no authorization for "
+		(void)str_fmt(d->why, sizeof(d->why), "no authorization for "
 		    "%s", ip);
-		return refuse(v, RULE_AUTHORIZED, "Relay access denied: check "
-		    "your mail first (POP3 login), or use SMTP AUTH on port "
-		    "587");
+		return policy_decide(d, POLICY_AUTHORIZED, NULL, 0);
 	}
 	trace(t, "authorized", 1, "%zu live authorization(s) for %s, newest "
 	    "by %s (customer %s) via %s", *ncand, ip, (*cand)[0].mailbox[0] !=
@@ -206,217 +277,247 @@ active(struct store *s, const char *customer, const char **error_r)
 	return r == 1 ? !cu.suspended : r;
 }
 
-/* Rules 2-4 for SMTP AUTH and POP3 grants. With several POP3
-   authorizations (NAT) the sender picks the customer. */
-static int
-customer_rules(struct backends *b, const struct relay_session *rs,
-    const char *sender, const struct relay_entry *cand, size_t ncand,
-    const struct relay_trace *t, struct relay_verdict *v)
-{
-	struct store *s;
-	const char *err = "", *why = "no authorized customer owns it";
-	const char *who;
-	size_t i, pick = ncand;
-	int aff = 0, act = 0, r;
+/* What the customer rules found out before deciding. */
+struct standing {
+	int		 act;	/* the customer is active: 1, 0 */
+	int		 aff;	/* the sender is the customer's: 1, 0 */
+	const char	*why;	/* of AFF */
+	const char	*who;	/* the customer, for traces and logs */
+	const char	*err;	/* the store's, on -1 */
+};
 
-	s = backends_store(b, &err);
-	if (s == NULL)
-		goto temp;
-	if (rs->authenticated) {
-		memset(&v->grant, 0, sizeof(v->grant));
-		v->grant.kind = GRANT_AUTH;
-		(void)str_copy(v->grant.customer, rs->auth_customer,
-		    sizeof(v->grant.customer));
-		(void)str_copy(v->grant.mailbox, rs->auth_mailbox,
-		    sizeof(v->grant.mailbox));
-		net_addr_format(&rs->client, v->grant.client,
-		    sizeof(v->grant.client));
-		(void)str_copy(v->grant.listener, config_role_name(rs->role),
-		    sizeof(v->grant.listener));
-		if ((act = active(s, rs->auth_customer, &err)) == -1)
-			goto temp;
-		if (*sender != '\0' && (aff = affiliated(s, b->cfg,
-		    rs->auth_customer, sender, &why, &err)) == -1)
-			goto temp;
-	} else {
-		for (i = 0; *sender != '\0' && i < ncand && aff == 0; i++) {
-			aff = affiliated(s, b->cfg, cand[i].customer, sender,
-			    &why, &err);
-			if (aff == -1)
-				goto temp;
-			if (aff == 1)
-				pick = i;
-		}
-		/* Standing: of the customer the sender picked, else of
-		   anyone authorized here. */
-		for (i = pick < ncand ? pick : 0; i < ncand && act == 0; i++) {
-			if ((act = active(s, cand[i].customer, &err)) == -1)
-				goto temp;
-			if (pick < ncand)
-				break;
-		}
-		if (pick < ncand)
-			grant_from_entry(&v->grant, &cand[pick]);
-	}
-	who = rs->authenticated || pick < ncand ? v->grant.customer :
-	    ncand == 1 ? cand[0].customer : "every customer authorized here";
-	if (!act) {
-		trace(t, "good-standing", 0, "customer %s is suspended", who);
-		(void)str_fmt(v->why, sizeof(v->why), "customer %s suspended",
-		    who);
-		return refuse(v, RULE_STANDING, "Relaying denied: the account "
-		    "is suspended");
-	}
-	trace(t, "good-standing", 1, "customer %s is active", who);
-	if (*sender == '\0') {
-		trace(t, "null-sender", 0, "the null sender <> may not relay");
-		(void)str_copy(v->why, "null sender", sizeof(v->why));
-		return refuse(v, RULE_NULL_SENDER, "Relaying denied: the null "
-		    "sender <> may not relay");
-	}
-	trace(t, "null-sender", 1, "the sender is not <>");
-	if (aff != 1) {
-		trace(t, "sender", 0, "<%s> is not an address of %s: %s",
-		    sender, who, why);
-		(void)str_fmt(v->why, sizeof(v->why), "sender <%s> not "
-		    "affiliated with %s: %s", sender, who, why);
-		return refuse(v, RULE_SENDER, "<%s>: Sender address rejected: "
-		    "not an address of your account", sender);
-	}
-	trace(t, "sender", 1, "<%s>: %s (customer %s, sender_policy = %s)",
-	    sender, why, v->grant.customer,
-	    b->cfg->sender_policy == SENDER_POLICY_DOMAIN ? "domain" :
-	    "address");
-	return 1;
-temp:
-	(void)str_copy(v->why, err, sizeof(v->why));
-	trace(t, "good-standing", -1, "account store unavailable: %s", err);
-	r = refuse(v, RULE_TEMP, "Temporary failure checking the sender, try "
-	    "again later");
-	v->esc = "4.3.0";
-	return r;
+/* SMTP AUTH: the grant is the session's own mailbox and customer. */
+static int
+auth_standing(struct store *s, const struct config *cfg,
+    const struct relay_session *rs, const struct policy_tx *tx,
+    struct relay_grant *g, struct standing *st)
+{
+	memset(g, 0, sizeof(*g));
+	g->kind = GRANT_AUTH;
+	(void)str_copy(g->customer, rs->auth_customer, sizeof(g->customer));
+	(void)str_copy(g->mailbox, rs->auth_mailbox, sizeof(g->mailbox));
+	net_addr_format(&rs->client, g->client, sizeof(g->client));
+	(void)str_copy(g->listener, config_role_name(rs->role),
+	    sizeof(g->listener));
+	st->who = g->customer;
+	if ((st->act = active(s, rs->auth_customer, &st->err)) == -1)
+		return -1;
+	if (tx->sender[0] != '\0' && (st->aff = affiliated(s, cfg,
+	    rs->auth_customer, &tx->sender_key, &st->why, &st->err)) == -1)
+		return -1;
+	return 0;
 }
 
-/* Rules 5-7: counts and sizes. */
+/* POP3 authorizations: with several from one address (NAT) the sender
+   picks the customer; standing is of that one, else of anyone
+   authorized here. */
 static int
-limits(struct backends *b, const struct relay_grant *g, uint64_t size,
-    size_t nrelayed, time_t now, const struct relay_trace *t,
-    struct relay_verdict *v)
+pop_standing(struct store *s, const struct config *cfg,
+    const struct policy_tx *tx, const struct relay_entry *cand,
+    size_t ncand, struct relay_grant *g, struct standing *st)
+{
+	size_t i, pick = ncand;
+
+	for (i = 0; tx->sender[0] != '\0' && i < ncand && st->aff == 0;
+	    i++) {
+		st->aff = affiliated(s, cfg, cand[i].customer, &tx->sender_key,
+		    &st->why, &st->err);
+		if (st->aff == -1)
+			return -1;
+		if (st->aff == 1)
+			pick = i;
+	}
+	for (i = pick < ncand ? pick : 0; i < ncand && st->act == 0; i++) {
+		if ((st->act = active(s, cand[i].customer, &st->err)) == -1)
+			return -1;
+		if (pick < ncand)
+			break;
+	}
+	if (pick < ncand) {
+		grant_from_entry(g, &cand[pick]);
+		st->who = g->customer;
+	} else {
+		st->who = ncand == 1 ? cand[0].customer :
+		    "every customer authorized here";
+	}
+	return 0;
+}
+
+/* Rules 2-4 for SMTP AUTH and POP3 grants, once their customer is
+   known. */
+static int
+customer_verdict(const struct config *cfg, const struct policy_tx *tx,
+    const struct standing *st, const struct relay_trace *t,
+    struct policy_decision *d)
+{
+	if (!st->act) {
+		trace(t, "good-standing", 0, "customer %s is suspended",
+		    st->who);
+		(void)str_fmt(d->why, sizeof(d->why), "customer %s suspended",
+		    st->who);
+		return policy_decide(d, POLICY_STANDING, NULL, 0);
+	}
+	trace(t, "good-standing", 1, "customer %s is active", st->who);
+	if (tx->sender[0] == '\0') {
+		trace(t, "null-sender", 0, "the null sender <> may not relay");
+		(void)str_copy(d->why, "null sender", sizeof(d->why));
+		return policy_decide(d, POLICY_NULL_SENDER, NULL, 0);
+	}
+	trace(t, "null-sender", 1, "the sender is not <>");
+	if (st->aff != 1) {
+		trace(t, "sender", 0, "<%s> is not an address of %s: %s",
+		    tx->sender, st->who, st->why);
+		(void)str_fmt(d->why, sizeof(d->why), "sender <%s> not "
+		    "affiliated with %s: %s", tx->sender, st->who, st->why);
+		return policy_decide(d, POLICY_SENDER, tx->sender, 0);
+	}
+	trace(t, "sender", 1, "<%s>: %s (customer %s, sender_policy = %s)",
+	    tx->sender, st->why, d->grant.customer,
+	    cfg->sender_policy == SENDER_POLICY_DOMAIN ? "domain" : "address");
+	return 1;
+}
+
+static int
+customer_rules(struct backends *b, const struct relay_session *rs,
+    const struct policy_tx *tx, const struct relay_entry *cand,
+    size_t ncand, const struct relay_trace *t, struct policy_decision *d)
+{
+	struct standing st = { 0, 0, "no authorized customer owns it", "",
+	    "" };
+	struct store *s;
+	int r;
+
+	s = backends_store(b, &st.err);
+	if (s == NULL)
+		r = -1;
+	else if (rs->authenticated)
+		r = auth_standing(s, b->cfg, rs, tx, &d->grant, &st);
+	else
+		r = pop_standing(s, b->cfg, tx, cand, ncand, &d->grant, &st);
+	if (r == 0)
+		return customer_verdict(b->cfg, tx, &st, t, d);
+	(void)str_copy(d->why, st.err, sizeof(d->why));
+	trace(t, "good-standing", -1, "account store unavailable: %s",
+	    st.err);
+	return policy_decide(d, POLICY_TEMP_SENDER, NULL, 0);
+}
+
+/* Rule 6: the customer's messages and recipients in the last hour. */
+static int
+hourly(struct backends *b, const struct relay_grant *g, size_t nrelayed,
+    time_t now, const struct relay_trace *t, struct policy_decision *d)
 {
 	const struct config *cfg = b->cfg;
+	unsigned long long mmax = cfg->relay_max_messages_per_hour;
+	unsigned long long rmax = cfg->relay_max_recipients_per_hour;
 	struct relay_auth *ra;
 	uint64_t msgs = 0, rcpts = 0;
 	const char *err = "";
 
-	if (nrelayed >= cfg->relay_max_recipients) {
+	ra = backends_relay(b, &err);
+	if (ra == NULL || relay_rate_get(ra, g->customer, now, &msgs, &rcpts,
+	    &err) == -1) {
+		(void)str_copy(d->why, err, sizeof(d->why));
+		trace(t, "hourly-messages", -1, "counters unavailable: %s",
+		    err);
+		return policy_decide(d, POLICY_TEMP_RELAY, NULL, 0);
+	}
+	/* The message counts once, at its first relayed recipient. */
+	if (nrelayed == 0 && msgs >= mmax) {
+		trace(t, "hourly-messages", 0, "%llu messages in the last "
+		    "hour, at most %llu", (unsigned long long)msgs, mmax);
+		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
+		    "messages in the last hour", g->customer,
+		    (unsigned long long)msgs);
+		return policy_decide(d, POLICY_HOURLY_MESSAGES, NULL, mmax);
+	}
+	trace(t, "hourly-messages", 1, "%llu of %llu in the last hour",
+	    (unsigned long long)msgs, mmax);
+	rcpts += nrelayed;
+	if (rcpts >= rmax) {
+		trace(t, "hourly-recipients", 0, "%llu recipients in the last "
+		    "hour, at most %llu", (unsigned long long)rcpts, rmax);
+		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
+		    "recipients in the last hour", g->customer,
+		    (unsigned long long)rcpts);
+		return policy_decide(d, POLICY_HOURLY_RECIPIENTS, NULL, rmax);
+	}
+	trace(t, "hourly-recipients", 1, "%llu of %llu in the last hour",
+	    (unsigned long long)rcpts, rmax);
+	return 1;
+}
+
+/* Rules 5-7: counts and sizes. */
+static int
+limits(struct backends *b, const struct policy_tx *tx, time_t now,
+    const struct relay_trace *t, struct policy_decision *d)
+{
+	unsigned long long cap = b->cfg->relay_max_recipients;
+	unsigned long long max = b->cfg->relay_max_message_size;
+	int r;
+
+	if (tx->nrelayed >= cap) {
 		trace(t, "recipients", 0, "%zu recipients already, at most "
-		    "%llu per message", nrelayed,
-		    (unsigned long long)cfg->relay_max_recipients);
-		(void)str_fmt(v->why, sizeof(v->why), "more than %llu "
-		    "recipients", (unsigned long long)cfg->relay_max_recipients);
-		return refuse(v, RULE_RCPT_CAP, "Too many recipients for one "
-		    "relayed message (at most %llu)",
-		    (unsigned long long)cfg->relay_max_recipients);
+		    "%llu per message", tx->nrelayed, cap);
+		(void)str_fmt(d->why, sizeof(d->why), "more than %llu "
+		    "recipients", cap);
+		return policy_decide(d, POLICY_RCPT_CAP, NULL, cap);
 	}
-	trace(t, "recipients", 1, "%zu of %llu per message", nrelayed + 1,
-	    (unsigned long long)cfg->relay_max_recipients);
-	if (g->kind != GRANT_TRUSTED) {
-		ra = backends_relay(b, &err);
-		if (ra == NULL || relay_rate_get(ra, g->customer, now, &msgs,
-		    &rcpts, &err) == -1) {
-			(void)str_copy(v->why, err, sizeof(v->why));
-			trace(t, "hourly-messages", -1, "counters unavailable: "
-			    "%s", err);
-			return refuse(v, RULE_TEMP, "Relay check temporarily "
-			    "unavailable, try again later");
-		}
-		/* The message counts once, at its first relayed recipient. */
-		if (nrelayed == 0 && msgs >= cfg->relay_max_messages_per_hour) {
-			trace(t, "hourly-messages", 0, "%llu messages in the "
-			    "last hour, at most %llu",
-			    (unsigned long long)msgs, (unsigned long long)
-			    cfg->relay_max_messages_per_hour);
-			(void)str_fmt(v->why, sizeof(v->why), "customer %s: "
-			    "%llu messages in the last hour", g->customer,
-			    (unsigned long long)msgs);
-			return refuse(v, RULE_HOURLY_MESSAGES, "Hourly message "
-			    "limit reached (%llu per hour), try again later",
-			    (unsigned long long)
-			    cfg->relay_max_messages_per_hour);
-		}
-		trace(t, "hourly-messages", 1, "%llu of %llu in the last hour",
-		    (unsigned long long)msgs,
-		    (unsigned long long)cfg->relay_max_messages_per_hour);
-		if (rcpts + nrelayed >= cfg->relay_max_recipients_per_hour) {
-			trace(t, "hourly-recipients", 0, "%llu recipients in "
-			    "the last hour, at most %llu",
-			    (unsigned long long)(rcpts + nrelayed),
-			    (unsigned long long)
-			    cfg->relay_max_recipients_per_hour);
-			(void)str_fmt(v->why, sizeof(v->why), "customer %s: "
-			    "%llu recipients in the last hour", g->customer,
-			    (unsigned long long)(rcpts + nrelayed));
-			return refuse(v, RULE_HOURLY_RECIPIENTS, "Hourly "
-			    "recipient limit reached (%llu per hour), try "
-			    "again later", (unsigned long long)
-			    cfg->relay_max_recipients_per_hour);
-		}
-		trace(t, "hourly-recipients", 1, "%llu of %llu in the last "
-		    "hour", (unsigned long long)(rcpts + nrelayed),
-		    (unsigned long long)cfg->relay_max_recipients_per_hour);
-	}
-	if (size > cfg->relay_max_message_size) {
+	trace(t, "recipients", 1, "%zu of %llu per message", tx->nrelayed + 1,
+	    cap);
+	if (d->grant.kind != GRANT_TRUSTED &&
+	    (r = hourly(b, &d->grant, tx->nrelayed, now, t, d)) != 1)
+		return r;
+	if (tx->size > max) {
 		trace(t, "size", 0, "SIZE=%llu, at most %llu",
-		    (unsigned long long)size,
-		    (unsigned long long)cfg->relay_max_message_size);
-		(void)str_fmt(v->why, sizeof(v->why), "SIZE=%llu",
-		    (unsigned long long)size);
-		return refuse(v, RULE_SIZE, "Message too large to relay (at "
-		    "most %llu octets)",
-		    (unsigned long long)cfg->relay_max_message_size);
+		    (unsigned long long)tx->size, max);
+		(void)str_fmt(d->why, sizeof(d->why), "SIZE=%llu",
+		    (unsigned long long)tx->size);
+		return policy_decide(d, POLICY_SIZE, NULL, max);
 	}
 	trace(t, "size", 1, "at most %llu octets (checked at MAIL SIZE= and "
-	    "while reading DATA)",
-	    (unsigned long long)cfg->relay_max_message_size);
+	    "while reading DATA)", max);
+	return 1;
+}
+
+/* Trusted networks relay without a customer: no customer rules, no
+   counting; only the null sender is refused. */
+static int
+trusted(const struct relay_session *rs, const struct policy_tx *tx,
+    const struct relay_trace *t, struct policy_decision *d)
+{
+	memset(&d->grant, 0, sizeof(d->grant));
+	d->grant.kind = GRANT_TRUSTED;
+	net_addr_format(&rs->client, d->grant.client, sizeof(d->grant.client));
+	if (tx->sender[0] == '\0') {
+		trace(t, "null-sender", 0, "the null sender <> may not relay");
+		(void)str_copy(d->why, "null sender", sizeof(d->why));
+		return policy_decide(d, POLICY_NULL_SENDER, NULL, 0);
+	}
+	trace(t, "sender", 1, "trusted network: no customer rules");
 	return 1;
 }
 
 int
 policy_relay_check(struct backends *b, const struct relay_session *rs,
-    const char *sender, uint64_t size, size_t nrelayed, time_t now,
-    const struct relay_trace *t, struct relay_verdict *v)
+    const struct policy_tx *tx, time_t now, const struct relay_trace *t,
+    struct policy_decision *d)
 {
 	struct relay_entry *cand = NULL;
 	size_t ncand = 0;
 	int r;
 
-	memset(v, 0, sizeof(*v));
-	r = authorized(b, rs, now, t, &cand, &ncand, v);
-	if (r != 1)
-		goto out;
-	if (rs->trusted && !rs->authenticated) {
-		memset(&v->grant, 0, sizeof(v->grant));
-		v->grant.kind = GRANT_TRUSTED;
-		net_addr_format(&rs->client, v->grant.client,
-		    sizeof(v->grant.client));
-		if (*sender == '\0') {
-			trace(t, "null-sender", 0, "the null sender <> may not "
-			    "relay");
-			(void)str_copy(v->why, "null sender", sizeof(v->why));
-			r = refuse(v, RULE_NULL_SENDER, "Relaying denied: the "
-			    "null sender <> may not relay");
-			goto out;
-		}
-		trace(t, "sender", 1, "trusted network: no customer rules");
-	} else {
-		r = customer_rules(b, rs, sender, cand, ncand, t, v);
-		if (r != 1)
-			goto out;
-	}
-	r = limits(b, &v->grant, size, nrelayed, now, t, v);
+	memset(d, 0, sizeof(*d));
+	d->relayed = true;
+	r = authorized(b, rs, now, t, &cand, &ncand, d);
+	if (r == 1 && rs->trusted && !rs->authenticated)
+		r = trusted(rs, tx, t, d);
+	else if (r == 1)
+		r = customer_rules(b, rs, tx, cand, ncand, t, d);
 	if (r == 1)
-		v->rule = RULE_OK;
-out:
+		r = limits(b, tx, now, t, d);
+	if (r == 1)
+		r = policy_decide(d, POLICY_OK, NULL, 0);
 	free(cand);
 	return r;
 }
@@ -437,52 +538,65 @@ collect_from(const char *body, size_t len, void *arg)
 		fc->error = err;
 }
 
+/* Each From: address must be the customer's: 1, 0 (D filled), -1. */
+static int
+from_affiliated(struct backends *b, const struct relay_grant *g,
+    const struct strlist *addrs, struct policy_decision *d,
+    const char **error_r)
+{
+	struct addr_canon c;
+	struct store *s;
+	const char *why;
+	size_t i;
+	int r;
+
+	if ((s = backends_store(b, error_r)) == NULL)
+		return -1;
+	for (i = 0; i < addrs->n; i++) {
+		/* Canonical already (rfc5322_parse_addresses): this parse
+		   only splits it. */
+		if (addr_canon_parse(addrs->v[i], strlen(addrs->v[i]),
+		    ADDR_F_LITERAL | ADDR_F_UTF8, &c, &why) == -1)
+			r = 0;
+		else
+			r = affiliated(s, b->cfg, g->customer, &c, &why,
+			    error_r);
+		if (r == 0) {
+			(void)str_fmt(d->why, sizeof(d->why), "From: <%s> not "
+			    "affiliated (%s)", addrs->v[i], why);
+			return policy_decide(d, POLICY_FROM_FOREIGN,
+			    addrs->v[i], 0);
+		}
+		if (r == -1)
+			return -1;
+	}
+	return 1;
+}
+
 int
 policy_check_from(struct backends *b, const struct relay_grant *g,
-    const char *headers, size_t len, struct relay_verdict *v)
+    const char *headers, size_t len, struct policy_decision *d)
 {
 	struct from_ctx fc;
-	struct store *s;
-	const char *err = "", *why;
-	size_t i;
-	int r = 1;
+	const char *err = "";
+	int r;
 
-	memset(v, 0, sizeof(*v));
+	memset(d, 0, sizeof(*d));
 	if (g->kind == GRANT_TRUSTED)
-		return 1;
+		return policy_decide(d, POLICY_OK, NULL, 0);
 	strlist_init(&fc.addrs);
 	fc.error = NULL;
 	(void)rfc5322_fields(headers, len, "From", collect_from, &fc);
 	if (fc.error != NULL) {
-		(void)str_fmt(v->why, sizeof(v->why), "From: unparseable: %s",
+		(void)str_fmt(d->why, sizeof(d->why), "From: unparseable: %s",
 		    fc.error);
-		r = refuse(v, RULE_HEADER_FROM, "Message refused: the From: "
-		    "header cannot be parsed (%s)", fc.error);
-		goto out;
+		r = policy_decide(d, POLICY_FROM_UNPARSEABLE, fc.error, 0);
+	} else if ((r = from_affiliated(b, g, &fc.addrs, d, &err)) == -1) {
+		(void)str_copy(d->why, err, sizeof(d->why));
+		r = policy_decide(d, POLICY_TEMP_FROM, NULL, 0);
+	} else if (r == 1) {
+		r = policy_decide(d, POLICY_OK, NULL, 0);
 	}
-	s = backends_store(b, &err);
-	for (i = 0; s != NULL && i < fc.addrs.n; i++) {
-		r = affiliated(s, b->cfg, g->customer, fc.addrs.v[i], &why,
-		    &err);
-		if (r == 0) {
-			(void)str_fmt(v->why, sizeof(v->why), "From: <%s> not "
-			    "affiliated (%s)", fc.addrs.v[i], why);
-			r = refuse(v, RULE_HEADER_FROM, "Message refused: From: "
-			    "address <%s> is not an address of your account",
-			    fc.addrs.v[i]);
-			goto out;
-		}
-		if (r == -1)
-			break;
-	}
-	if (s == NULL || r == -1) {
-		(void)str_copy(v->why, err, sizeof(v->why));
-		r = refuse(v, RULE_TEMP, "Temporary failure checking the "
-		    "From: header, try again later");
-		goto out;
-	}
-	r = 1;
-out:
 	strlist_free(&fc.addrs);
 	return r;
 }

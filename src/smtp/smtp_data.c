@@ -56,7 +56,7 @@ emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
 			}
 	tx->size += n;
 	tx->bp.line_len += n;
-	if (tx->size > tx->max_size)
+	if (tx->size > tx->pol.max_size)
 		tx->flags |= TX_TOOBIG;
 	if (tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG))
 		return;		/* refused anyway: keep nothing more */
@@ -77,7 +77,7 @@ end_line(struct smtp_tx *tx)
 		tx->flags |= TX_LONG;
 	tx->size += 2;
 	tx->lines++;
-	if (tx->size > tx->max_size)
+	if (tx->size > tx->pol.max_size)
 		tx->flags |= TX_TOOBIG;
 	if (!(tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG)))
 		spool_append(&tx->body, "\n", 1);
@@ -193,13 +193,13 @@ received(struct smtp_session *s, struct buf *b)
 		(void)buf_printf(b, "\n\t(using %s)", tls);
 	/* Who sent it, as much as the administrator lets us say: never the
 	   address of the POP3 login. */
-	if ((tx->nrelayed > 0 || s->client.rs.authenticated) &&
+	if ((tx->pol.nrelayed > 0 || s->client.rs.authenticated) &&
 	    s->cfg->received_auth != RECEIVED_AUTH_NONE) {
 		const struct relay_session *rs = &s->client.rs;
 		const char *who = rs->authenticated ? rs->auth_mailbox :
-		    tx->grant.mailbox;
+		    tx->pol.grant.mailbox;
 		const char *cust = rs->authenticated ? rs->auth_customer :
-		    tx->grant.customer;
+		    tx->pol.grant.customer;
 
 		if (s->cfg->received_auth == RECEIVED_AUTH_CUSTOMER ||
 		    *who == '\0')
@@ -208,13 +208,14 @@ received(struct smtp_session *s, struct buf *b)
 		else
 			(void)buf_printf(b, "\n\t(authenticated: %s)", who);
 	}
-	if (tx->rcpts.n == 1)
-		(void)buf_printf(b, "\n\tfor <%s>", tx->rcpts.v[0]);
+	if (tx->pol.rcpts.n == 1)
+		(void)buf_printf(b, "\n\tfor <%s>", tx->pol.rcpts.v[0]);
 	(void)buf_printf(b, "; %s\n", date);
 }
 
 struct deliver_job {
 	struct smtp_session	*s;
+	struct backends		*b;		/* the worker's, while it runs */
 	char			 id[ID_LEN + 1];
 	const char		*hostname;
 	struct buf		 local_prefix;	/* Return-Path + Received */
@@ -231,8 +232,8 @@ struct deliver_job {
 	int			 err;		/* errno, 0 ok */
 	char			 failed[ADDR_BUFSZ];
 	bool			 queued;
-	int			 from_ok;	/* policy_check_from() */
-	struct relay_verdict	 verdict;
+	int			 from_ok;	/* policy_end_of_data() */
+	struct policy_decision	 verdict;
 };
 
 static void
@@ -260,34 +261,25 @@ count_lf(const struct buf *b)
 	return n;
 }
 
-static void
-deliver_work(void *ctx, void *arg)
+/* The message on stable storage: the queue file for the remote
+   targets, then a copy per local mailbox; on failure J->err and
+   J->failed say why, and nothing stays written. */
+static int
+store_message(void *arg)
 {
-	struct backends *b = ctx;
 	struct deliver_job *j = arg;
+	struct backends *b = j->b;
 	struct maildir_dest *dests;
 	struct maildir_msg m;
 	size_t i, n = 0, failed = 0;
 	const char *err;
 
-	j->from_ok = 1;
-	if (j->body.err != 0) {
-		j->err = j->body.err;
-		return;
-	}
-	if (j->nrelayed > 0) {
-		/* SPEC 1: every From: address belongs to the customer. */
-		j->from_ok = policy_check_from(b, &j->grant, j->headers.data,
-		    j->headers.len, &j->verdict);
-		if (j->from_ok != 1)
-			return;
-	}
 	if (j->env.nrcpts > 0) {
 		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
 		    j->remote_prefix.len, &j->body, &err) == -1) {
 			j->err = errno;
 			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
-			return;
+			return -1;
 		}
 		j->queued = true;
 	}
@@ -316,9 +308,25 @@ deliver_work(void *ctx, void *arg)
 		j->queued = false;
 	}
 	free(dests);
-	if (j->err == 0 && j->nrelayed > 0 &&
-	    policy_charge(b, &j->grant, j->nrelayed, clock_now(), &err) ==
-	    -1)
+	return j->err == 0 ? 0 : -1;
+}
+
+static void
+deliver_work(void *ctx, void *arg)
+{
+	struct deliver_job *j = arg;
+	const char *err;
+
+	j->from_ok = 1;
+	if (j->body.err != 0) {
+		j->err = j->body.err;
+		return;
+	}
+	j->b = ctx;
+	j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
+	    j->headers.data, j->headers.len, store_message, j, &j->verdict,
+	    &err);
+	if (j->from_ok == 1 && err != NULL)
 		log_error("qid=%s rate counters not updated: %s", j->id, err);
 }
 
@@ -326,21 +334,19 @@ static void
 log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 {
 	struct smtp_tx *tx = s->tx;
+	const struct target *t = tx->pol.targets;
+	char grant[512];
 	size_t i;
 
-	char grant[512];
-
-	policy_grant_describe(&tx->grant, grant, sizeof(grant));
-	for (i = 0; i < tx->ntargets; i++)
+	policy_grant_describe(&tx->pol.grant, grant, sizeof(grant));
+	for (i = 0; i < tx->pol.ntargets; i++)
 		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
 		    "client=%s%s%s%s result=\"%s\"", s->conn->id, j->id,
-		    j->err != 0 ? "not-delivered" : tx->targets[i].relayed ?
-		    "relayed" : tx->targets[i].kind == TARGET_REMOTE ?
-		    "forwarded" : "delivered", tx->targets[i].address,
-		    tx->sender, (unsigned long long)tx->size,
-		    s->conn->peer_str, tx->targets[i].relayed ? " grant=\"" :
-		    "", tx->targets[i].relayed ? grant : "",
-		    tx->targets[i].relayed ? "\"" : "", res);
+		    j->err != 0 ? "not-delivered" : t[i].relayed ? "relayed" :
+		    t[i].kind == TARGET_REMOTE ? "forwarded" : "delivered",
+		    t[i].address, tx->pol.sender, (unsigned long long)tx->size,
+		    s->conn->peer_str, t[i].relayed ? " grant=\"" : "",
+		    t[i].relayed ? grant : "", t[i].relayed ? "\"" : "", res);
 }
 
 static void
@@ -354,11 +360,11 @@ deliver_done(void *arg)
 	if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
-		    s->conn->id, j->id, s->conn->peer_str, s->tx->sender,
-		    policy_rule_name(j->verdict.rule), j->verdict.why,
+		    s->conn->id, j->id, s->conn->peer_str, s->tx->pol.sender,
+		    policy_reason_name(j->verdict.reason), j->verdict.why,
 		    j->verdict.code, j->verdict.esc, j->verdict.text);
 		smtp_reply(s, j->verdict.code, j->verdict.esc, "%s",
-		    j->verdict.text);
+		    j->verdict.reply);
 	} else if (j->err == 0) {
 		(void)reply_line_text(res, sizeof(res), REPLY_QUEUED, j->id);
 		log_results(s, j, res);
@@ -400,11 +406,11 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 	queue_env_init(&j->env);
 	(void)str_copy(j->env.id, tx->id, sizeof(j->env.id));
 	j->env.arrival = time(NULL);
-	(void)str_copy(j->env.sender, tx->sender, sizeof(j->env.sender));
+	(void)str_copy(j->env.sender, tx->pol.sender, sizeof(j->env.sender));
 	(void)str_fmt(j->env.client, sizeof(j->env.client), "%s [%s]",
 	    s->rdns[0] != '\0' ? s->rdns : "unknown", s->conn->peer_str);
-	if (tx->nrelayed > 0)
-		policy_grant_describe(&tx->grant, j->env.auth,
+	if (tx->pol.nrelayed > 0)
+		policy_grant_describe(&tx->pol.grant, j->env.auth,
 		    sizeof(j->env.auth));
 	else
 		(void)str_copy(j->env.auth, "forward", sizeof(j->env.auth));
@@ -412,10 +418,10 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 	j->env.smtputf8 = tx->mail.smtputf8;
 	(void)str_copy(j->env.envid, tx->mail.envid, sizeof(j->env.envid));
 	(void)str_copy(j->env.ret, tx->mail.ret, sizeof(j->env.ret));
-	for (i = 0; i < tx->ntargets; i++)
-		if (tx->targets[i].kind == TARGET_REMOTE)
+	for (i = 0; i < tx->pol.ntargets; i++)
+		if (tx->pol.targets[i].kind == TARGET_REMOTE)
 			(void)queue_env_add_rcpt(&j->env,
-			    tx->targets[i].address);
+			    tx->pol.targets[i].address);
 }
 
 static void
@@ -429,20 +435,23 @@ deliver(struct smtp_session *s)
 	j->hostname = s->cfg->hostname;
 	buf_init(&j->local_prefix, BUF_UNLIMITED);
 	buf_init(&j->remote_prefix, BUF_UNLIMITED);
-	(void)buf_printf(&j->local_prefix, "Return-Path: <%s>\n", tx->sender);
+	(void)buf_printf(&j->local_prefix, "Return-Path: <%s>\n",
+	    tx->pol.sender);
 	received(s, &j->local_prefix);
 	received(s, &j->remote_prefix);
 	spool_move(&j->body, &tx->body);
 	j->lines = tx->lines;
-	j->ntargets = tx->ntargets;
-	j->targets = xreallocarray(NULL, tx->ntargets, sizeof(*j->targets));
-	memcpy(j->targets, tx->targets, tx->ntargets * sizeof(*j->targets));
+	j->ntargets = tx->pol.ntargets;
+	j->targets = xreallocarray(NULL, tx->pol.ntargets,
+	    sizeof(*j->targets));
+	memcpy(j->targets, tx->pol.targets,
+	    tx->pol.ntargets * sizeof(*j->targets));
 	make_env(s, j);
 	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
-	j->grant = tx->grant;
-	j->nrelayed = tx->nrelayed;
+	j->grant = tx->pol.grant;
+	j->nrelayed = tx->pol.nrelayed;
 	buf_init(&j->headers, BUF_UNLIMITED);
-	if (tx->nrelayed > 0)
+	if (policy_needs_headers(&tx->pol))
 		(void)buf_append(&j->headers, tx->headers.data,
 		    tx->headers.len);
 	session_submit(&s->base, s->srv->d.io, &deliver_ops, j);
@@ -454,7 +463,7 @@ message_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 
-	if (tx->nrelayed > 0 && (tx->flags & TX_HDRBIG) &&
+	if (policy_needs_headers(&tx->pol) && (tx->flags & TX_HDRBIG) &&
 	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
 		/* The From: rule needs the whole header section. */
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
@@ -469,7 +478,7 @@ message_end(struct smtp_session *s)
 	    tx->body.err != 0) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> size=%llu reason=%s", s->conn->id, tx->id,
-		    s->conn->peer_str, tx->sender,
+		    s->conn->peer_str, tx->pol.sender,
 		    (unsigned long long)tx->size,
 		    tx->flags & TX_BARE ? "bare-cr-lf" : tx->flags & TX_LONG ?
 		    "line-too-long" : tx->flags & TX_TOOBIG ? "too-big" :
@@ -478,7 +487,7 @@ message_end(struct smtp_session *s)
 			smtp_reply_error(s, tx->flags & TX_BARE ?
 			    REPLY_DATA_BARE : REPLY_DATA_LONG_LINE);
 		else if (tx->flags & TX_TOOBIG)
-			smtp_reply_num(s, REPLY_MSG_TOO_BIG, tx->max_size);
+			smtp_reply_num(s, REPLY_MSG_TOO_BIG, tx->pol.max_size);
 		else
 			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
 			    REPLY_DISK_FULL : REPLY_LOCAL_ERROR);

@@ -64,11 +64,9 @@ struct body_proc {
 struct smtp_tx {
 	char			 id[ID_LEN + 1];
 	struct smtp_mail_args	 mail;
-	char			 sender[ADDR_BUFSZ];	/* "" = <> */
-	struct strlist		 rcpts;		/* accepted, as given */
-	struct target		*targets;	/* resolved, unique */
-	size_t			 ntargets;
-	uint64_t		 max_size;
+	/* Sender, recipients, targets, grant, size limit: what the policy
+	   decisions read and change (NULLed while a decision runs). */
+	struct policy_tx	 pol;
 	struct body_proc	 bp;
 	struct spool		 body;		/* LF line ends */
 	struct buf		 headers;	/* header section, LF */
@@ -79,8 +77,6 @@ struct smtp_tx {
 	bool			 bdat_last;
 	uint64_t		 bdat_left;	/* octets of the chunk */
 	uint64_t		 bdat_total;	/* octets of all chunks */
-	struct relay_grant	 grant;		/* who lets it relay */
-	size_t			 nrelayed;	/* remote rcpts via grant */
 };
 
 struct smtp_server {

@@ -10,8 +10,10 @@
  *
  * The dispatcher alone answers 503 for a command in the wrong state and
  * 501 for a missing or extra argument; the parse hook answers 500/502
- * for unknown ones. RCPT is the only command here that waits: recipient
- * resolution (store lookups, alias expansion, quota) runs on a worker.
+ * for unknown ones. MAIL and RCPT are decided by policy/
+ * (policy_check_mail, _rcpt), on a worker when the store is needed; the
+ * handlers here parse the command and apply the decision: reply, log
+ * line, state.
  */
 #include <stddef.h>
 
@@ -49,7 +51,7 @@ static void cmd_quit(struct session *, const char *, size_t);
 static void cmd_vrfy(struct session *, const char *, size_t);
 static void cmd_help(struct session *, const char *, size_t);
 static void cmd_starttls(struct session *, const char *, size_t);
-static void mail_check(struct smtp_session *);
+static void mail_decide(struct smtp_session *);
 static enum reply_id sequence_error(const struct smtp_session *,
     enum smtp_verb);
 
@@ -320,8 +322,7 @@ smtp_tx_free(struct smtp_tx **txp)
 	if (tx == NULL)
 		return;
 	*txp = NULL;
-	strlist_free(&tx->rcpts);
-	free(tx->targets);
+	policy_tx_free(&tx->pol);
 	spool_free(&tx->body);
 	buf_free(&tx->headers);
 	free(tx);
@@ -426,8 +427,8 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 		return;
 	}
 	if (m.body == BODY_BINARYMIME) {
-		smtp_reply_error_text(s, REPLY_PARAM_UNKNOWN, "BINARYMIME is "
-		    "not offered");
+		smtp_reply_error_text(s, REPLY_PARAM_UNKNOWN, "BINARYMIME is not "
+		    "offered");
 		return;
 	}
 	if (m.has_size && m.size > s->cfg->max_message_size) {
@@ -437,296 +438,180 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 	tx = xcalloc(1, sizeof(*tx));
 	ids_new(tx->id);
 	tx->mail = m;
-	if (m.kind == ADDR_PATH_MAILBOX) {
-		/* Keep the local part as given, the domain lower-case. */
-		str_lower(tx->mail.addr.domain);
-		addr_format(&tx->mail.addr, tx->sender, sizeof(tx->sender));
-	}
-	strlist_init(&tx->rcpts);
+	policy_tx_init(&tx->pol, s->cfg, &m.addr, m.kind, m.size);
 	spool_init(&tx->body, s->srv->d.data_fd, "tmp");
 	buf_init(&tx->headers, SMTP_HEADER_MAX);
-	tx->max_size = s->cfg->max_message_size;
 	s->tx = tx;
 	smtp_enter_state(s, SS_MAIL);
 	log_debug("sess=%s qid=%s smtp mail from=<%s> size=%llu", s->conn->id,
-	    tx->id, tx->sender, (unsigned long long)m.size);
-	if (s->conn->lc->role != ROLE_SMTP) {
-		/* SPEC 1: on submission everything is submission: the
-		   customer rules apply to the sender at MAIL. */
-		mail_check(s);
-		return;
-	}
-	smtp_reply_id(s, REPLY_SENDER_OK);
+	    tx->id, tx->pol.sender, (unsigned long long)m.size);
+	mail_decide(s);
 }
 
-/* ---- the relay rules on a worker ---- */
+/* ---- applying the policy decisions (policy_check_mail, _rcpt) ---- */
 
-struct relay_job {
-	struct smtp_session	*s;
-	struct relay_session	 rs;
-	char			 sender[ADDR_BUFSZ];
-	uint64_t		 size;
-	size_t			 nrelayed;
-	struct relay_verdict	 v;
-	int			 r;
-};
-
+/* The reply of D: a relay rule's own text, or a generic reply naming
+   at most the address. */
 static void
-relay_job_fill(struct smtp_session *s, struct relay_job *j)
+reply_decision(struct smtp_session *s, const struct policy_decision *d)
 {
-	j->s = s;
-	j->rs = s->client.rs;
-	(void)str_copy(j->sender, s->tx->sender, sizeof(j->sender));
-	j->size = s->tx->mail.size;
-	j->nrelayed = s->tx->nrelayed;
+	if (d->reply_text_id != REPLY_NTEXT)
+		smtp_reply_text(s, d->reply_text_id, d->addr);
+	else if (d->reply_id != REPLY_NREPLIES)
+		smtp_reply_id(s, d->reply_id);
+	else
+		smtp_reply(s, d->code, d->esc, "%s", d->reply);
 }
 
 /* Logs and answers a refusal of the relay rules (ADDR: the recipient,
    NULL at MAIL). */
 static void
-relay_refused(struct smtp_session *s, const struct relay_verdict *v,
+relay_refused(struct smtp_session *s, const struct policy_decision *d,
     const char *addr)
 {
 	log_info("sess=%s qid=%s smtp %s-rejected client=%s from=<%s>%s%s%s "
 	    "rule=%s why=\"%s\" result=\"%d %s %s\"", s->conn->id,
 	    s->tx->id, addr != NULL ? "rcpt" : "mail", s->conn->peer_str,
-	    s->tx->sender, addr != NULL ? " to=<" : "", addr != NULL ? addr :
-	    "", addr != NULL ? ">" : "", policy_rule_name(v->rule), v->why,
-	    v->code, v->esc, v->text);
-	if (addr != NULL && v->rule == RULE_AUTHORIZED)
-		smtp_reply(s, v->code, v->esc, "<%s>: %s", addr, v->text);
-	else
-		smtp_reply(s, v->code, v->esc, "%s", v->text);
-	if (v->code >= 500 && ++s->base.errors >= s->cfg->max_errors) {
-		smtp_reply_id(s, REPLY_TOO_MANY_ERRORS);
-		smtp_close(s, "too many errors");
-	}
+	    s->tx->pol.sender, addr != NULL ? " to=<" : "", addr != NULL ?
+	    addr : "", addr != NULL ? ">" : "", policy_reason_name(d->reason),
+	    d->why, d->code, d->esc, d->text);
+	reply_decision(s, d);
+	if (d->code >= 500)
+		session_count_error(&s->base);
 }
 
 static void
-mail_work(void *ctx, void *arg)
+mail_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 {
-	struct relay_job *j = arg;
-
-	j->r = policy_relay_check(ctx, &j->rs, j->sender, j->size, 0,
-	    clock_now(), NULL, &j->v);
-}
-
-static void
-mail_release(void *arg)
-{
-	free(arg);
-}
-
-static void
-mail_done(void *arg)
-{
-	struct relay_job *j = arg;
-	struct smtp_session *s = j->s;
-
-	s->base.job = NULL;
-	if (j->r == 1) {
-		s->tx->grant = j->v.grant;
-		smtp_reply_id(s, REPLY_SENDER_OK);
-	} else {
-		relay_refused(s, &j->v, NULL);
-		smtp_tx_free(&s->tx);
-		if (s->base.state != SS_CLOSING)
-			smtp_enter_state(s, SS_READY);
-	}
-	free(j);
-	smtp_resume(s);
-}
-
-static const struct worker_ops mail_ops = {
-	mail_work, mail_done, mail_release,
-};
-
-static void
-mail_check(struct smtp_session *s)
-{
-	struct relay_job *j = xcalloc(1, sizeof(*j));
-
-	relay_job_fill(s, j);
-	session_submit(&s->base, s->srv->d.io, &mail_ops, j);
-}
-
-/* ---- RCPT: resolution on a worker ---- */
-
-struct rcpt_job {
-	struct smtp_session	*s;
-	struct backends		*b;
-	char			 address[ADDR_BUFSZ];
-	char			 given[ADDR_BUFSZ];
-	bool			 postmaster;
-	uint64_t		 size;		/* SIZE= or 0 */
-	struct relay_job	 relay;		/* for a remote recipient */
-	/* results */
-	int			 r;
-	struct resolution	 res;
-	char			 error[256];
-	char			 full[ADDR_BUFSZ];	/* over quota */
-	bool			 relayed;	/* remote, rules applied */
-};
-
-static void
-rcpt_work(void *ctx, void *arg)
-{
-	struct rcpt_job *j = arg;
-	const char *err = "";
-	size_t i;
-
-	j->r = policy_resolve(ctx, j->address, j->postmaster, &j->res, &err);
-	if (j->r == -1) {
-		(void)str_copy(j->error, err, sizeof(j->error));
+	if (r == 1) {
+		reply_decision(s, d);
 		return;
 	}
-	if (j->r == 0 && !j->res.hosted) {
-		/* Not ours: the relay rules decide (SPEC 1). */
-		j->relayed = true;
-		j->relay.r = policy_relay_check(ctx, &j->relay.rs,
-		    j->relay.sender, j->relay.size, j->relay.nrelayed,
-		    clock_now(), NULL, &j->relay.v);
+	relay_refused(s, d, NULL);
+	smtp_tx_free(&s->tx);
+	if (s->base.state != SS_CLOSING)
+		smtp_enter_state(s, SS_READY);
+}
+
+static void
+rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
+{
+	if (r != 1 && d->relayed) {
+		relay_refused(s, d, d->addr);
 		return;
 	}
-	for (i = 0; j->r == 1 && i < j->res.n; i++) {
-		const struct target *t = &j->res.v[i];
-		uint64_t used;
-
-		if (t->kind != TARGET_MAILBOX || t->quota == 0)
-			continue;
-		if (maildir_usage(((struct backends *)ctx)->data_fd, t->path,
-		    &used) == 0 &&
-		    used + j->size > t->quota) {
-			(void)str_copy(j->full, t->address, sizeof(j->full));
-			return;
-		}
-	}
-}
-
-static void
-rcpt_release(void *arg)
-{
-	struct rcpt_job *j = arg;
-
-	resolution_free(&j->res);
-	free(j);
-}
-
-static void
-rcpt_accept(struct smtp_session *s, struct rcpt_job *j)
-{
-	struct smtp_tx *tx = s->tx;
-	size_t i, k;
-
-	for (i = 0; i < j->res.n; i++) {
-		for (k = 0; k < tx->ntargets; k++)
-			if (strcmp(tx->targets[k].address,
-			    j->res.v[i].address) == 0)
-				break;
-		if (k < tx->ntargets)
-			continue;	/* already a target of this message */
-		tx->targets = xreallocarray(tx->targets, tx->ntargets + 1,
-		    sizeof(*tx->targets));
-		tx->targets[tx->ntargets++] = j->res.v[i];
-	}
-	strlist_add(&tx->rcpts, j->given);
-	smtp_enter_state(s, SS_RCPT);
-	smtp_reply_id(s, REPLY_RCPT_OK);
-}
-
-/* A remote recipient after the relay rules. */
-static void
-rcpt_relay(struct smtp_session *s, struct rcpt_job *j)
-{
-	struct smtp_tx *tx = s->tx;
-	struct target *t;
-	char addr[ADDR_BUFSZ];
-	struct mailaddr a;
-	const char *err;
-	size_t k;
-
-	if (j->relay.r != 1) {
-		relay_refused(s, &j->relay.v, j->given);
-		return;
-	}
-	/* The same remote recipient twice is one recipient (domains match
-	   in any case), counted once against the caps. */
-	(void)str_copy(addr, j->given, sizeof(addr));
-	if (addr_parse(j->given, strlen(j->given), ADDR_F_LITERAL |
-	    ADDR_F_UTF8, &a, &err) == 0) {
-		str_lower(a.domain);
-		addr_format(&a, addr, sizeof(addr));
-	}
-	for (k = 0; k < tx->ntargets; k++) {
-		if (tx->targets[k].kind == TARGET_REMOTE &&
-		    strcmp(tx->targets[k].address, addr) == 0) {
-			smtp_reply_id(s, REPLY_RCPT_OK);
-			return;
-		}
-	}
-	tx->grant = j->relay.v.grant;
-	tx->nrelayed++;
-	/* SPEC 1: relayed messages have the smaller size limit. */
-	if (tx->max_size > s->cfg->relay_max_message_size)
-		tx->max_size = s->cfg->relay_max_message_size;
-	tx->targets = xreallocarray(tx->targets, tx->ntargets + 1,
-	    sizeof(*tx->targets));
-	t = &tx->targets[tx->ntargets++];
-	memset(t, 0, sizeof(*t));
-	t->kind = TARGET_REMOTE;
-	t->relayed = true;
-	(void)str_copy(t->address, addr, sizeof(t->address));
-	(void)str_copy(t->customer, tx->grant.customer, sizeof(t->customer));
-	strlist_add(&tx->rcpts, j->given);
-	smtp_enter_state(s, SS_RCPT);
-	smtp_reply_id(s, REPLY_RCPT_OK);
-}
-
-static void
-rcpt_done(void *arg)
-{
-	struct rcpt_job *j = arg;
-	struct smtp_session *s = j->s;
-
-	s->base.job = NULL;
-	if (j->r == -1) {
+	switch (d->reason) {
+	case POLICY_OK:
+		smtp_enter_state(s, SS_RCPT);
+		reply_decision(s, d);
+		break;
+	case POLICY_TEMP_LOOKUP:
 		log_warn("sess=%s smtp rcpt-deferred to=<%s> reason=\"%s\"",
-		    s->conn->id, j->given, j->error);
-		smtp_reply_id(s, REPLY_TEMP_FAIL);
-	} else if (j->relayed) {
-		rcpt_relay(s, j);
-	} else if (j->full[0] != '\0') {
-		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=quota",
-		    s->conn->id, j->full);
-		smtp_reply_text(s, REPLY_OVER_QUOTA, j->full);
-	} else if (j->r == 1) {
-		rcpt_accept(s, j);
-	} else if (!j->res.hosted) {
-		log_info("sess=%s smtp rcpt-rejected client=%s from=<%s> "
-		    "to=<%s> rule=authorized", s->conn->id, s->conn->peer_str,
-		    s->tx->sender, j->given);
-		smtp_reply_error_text(s, REPLY_RELAY_DENIED, j->given);
-	} else {
-		log_info("sess=%s smtp rcpt-rejected client=%s to=<%s> "
-		    "rule=unknown-user", s->conn->id, s->conn->peer_str,
-		    j->given);
-		smtp_reply_error_text(s, REPLY_UNKNOWN_USER, j->given);
+		    s->conn->id, d->addr, d->why);
+		reply_decision(s, d);
+		break;
+	case POLICY_QUOTA:
+		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=%s",
+		    s->conn->id, d->addr, policy_reason_name(d->reason));
+		reply_decision(s, d);
+		break;
+	case POLICY_UNKNOWN_USER:
+		log_info("sess=%s smtp rcpt-rejected client=%s to=<%s> rule=%s",
+		    s->conn->id, s->conn->peer_str, d->addr,
+		    policy_reason_name(d->reason));
+		smtp_reply_error_text(s, d->reply_text_id, d->addr);
+		break;
+	default:	/* max_recipients */
+		reply_decision(s, d);
+		break;
 	}
-	rcpt_release(j);
+}
+
+/* A decision on a worker: the store may block. The job holds the
+   transaction's policy state until done. */
+struct decide_job {
+	struct smtp_session	*s;
+	struct relay_session	 rs;
+	struct policy_tx	 tx;
+	bool			 is_rcpt;	/* else MAIL */
+	struct policy_rcpt	 rcpt;
+	struct policy_decision	 d;
+	int			 r;
+};
+
+static void
+decide_work(void *ctx, void *arg)
+{
+	struct decide_job *j = arg;
+
+	if (j->is_rcpt)
+		j->r = policy_check_rcpt(ctx, &j->rs, &j->tx, &j->rcpt,
+		    clock_now(), NULL, &j->d);
+	else
+		j->r = policy_check_mail(ctx, &j->rs, &j->tx, clock_now(),
+		    NULL, &j->d);
+}
+
+static void
+decide_release(void *arg)
+{
+	struct decide_job *j = arg;
+
+	policy_tx_free(&j->tx);
+	free(j);
+}
+
+static void
+decide_done(void *arg)
+{
+	struct decide_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->base.job = NULL;
+	s->tx->pol = j->tx;
+	if (j->is_rcpt)
+		rcpt_apply(s, &j->d, j->r);
+	else
+		mail_apply(s, &j->d, j->r);
+	free(j);
 	smtp_resume(s);
 }
 
-static const struct worker_ops rcpt_ops = {
-	rcpt_work, rcpt_done, rcpt_release,
+static const struct worker_ops decide_ops = {
+	decide_work, decide_done, decide_release,
 };
+
+static void
+decide_submit(struct smtp_session *s, struct decide_job *j)
+{
+	j->s = s;
+	j->rs = s->client.rs;
+	j->tx = s->tx->pol;
+	memset(&s->tx->pol, 0, sizeof(s->tx->pol));
+	session_submit(&s->base, s->srv->d.io, &decide_ops, j);
+}
+
+static void
+mail_decide(struct smtp_session *s)
+{
+	struct policy_decision d;
+	int r;
+
+	if (policy_mail_blocks(&s->client.rs)) {
+		decide_submit(s, xcalloc(1, sizeof(struct decide_job)));
+		return;
+	}
+	r = policy_check_mail(NULL, &s->client.rs, &s->tx->pol, clock_now(), NULL,
+	    &d);
+	mail_apply(s, &d, r);
+}
 
 static void
 cmd_rcpt(struct session *base, const char *arg, size_t len)
 {
 	struct smtp_session *s = smtp_of(base);
 	struct smtp_rcpt_args a;
-	struct rcpt_job *j;
+	struct decide_job *j;
 	enum reply_text_id rid;
 	const char *detail;
 
@@ -735,23 +620,11 @@ cmd_rcpt(struct session *base, const char *arg, size_t len)
 		smtp_reply_error_text(s, rid, detail);
 		return;
 	}
-	if (s->tx->rcpts.n >= s->cfg->max_recipients) {
-		smtp_reply_id(s, REPLY_TOO_MANY_RCPTS);
-		return;
-	}
 	j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->size = s->tx->mail.size;
-	relay_job_fill(s, &j->relay);
-	if (a.kind == ADDR_PATH_POSTMASTER) {
-		j->postmaster = true;
-		(void)str_copy(j->given, "postmaster", sizeof(j->given));
-	} else {
-		addr_format(&a.addr, j->given, sizeof(j->given));
-		addr_canonicalize(&a.addr);
-		addr_format(&a.addr, j->address, sizeof(j->address));
-	}
-	session_submit(&s->base, s->srv->d.io, &rcpt_ops, j);
+	j->is_rcpt = true;
+	j->rcpt.addr = a.addr;
+	j->rcpt.postmaster = a.kind == ADDR_PATH_POSTMASTER;
+	decide_submit(s, j);
 }
 
 static void

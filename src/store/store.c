@@ -235,19 +235,28 @@ canon_domain(struct store *s, const char *domain,
 	return 0;
 }
 
+/* ADDRESS parsed and canonicalized once into C, or a refusal. */
 static int
-canon_address(struct store *s, const char *address, struct mailaddr *a,
-    char out[ADDR_BUFSZ], const char **error_r)
+canon_address(struct store *s, const char *address, struct addr_canon *c,
+    const char **error_r)
 {
 	const char *err;
 
-	if (store_parse_address(address, a, &err) == -1) {
+	if (store_parse_address(address, &c->a, &err) == -1) {
 		*error_r = store_set_error(s, "bad address '%s': %s", address,
 		    err);
 		return STORE_REFUSED;
 	}
-	addr_format(a, out, ADDR_BUFSZ);
+	addr_canon_set(c, &c->a);
 	return 0;
+}
+
+/* Whether C is an address the store can hold: what store_parse_address()
+   accepts (no address literal, no UTF-8). */
+static bool
+storable(const struct addr_canon *c)
+{
+	return !c->a.literal && !c->a.utf8;
 }
 
 /* Maps a backend result to the store.h convention. */
@@ -544,29 +553,39 @@ row_mailbox(struct store_row *r, void *arg)
 }
 
 int
+store_mailbox_get_addr(struct store *s, const struct addr_canon *c,
+    struct store_mailbox *m, const char **error_r)
+{
+	if (!storable(c)) {
+		memset(m, 0, sizeof(*m));
+		return 0;
+	}
+	return lookup(s, SQL_MAILBOX_GET, c->text, row_mailbox, m,
+	    sizeof(*m), error_r);
+}
+
+int
 store_mailbox_get(struct store *s, const char *address,
     struct store_mailbox *m, const char **error_r)
 {
-	char n[ADDR_BUFSZ];
-	struct mailaddr a;
+	struct addr_canon c;
 
-	if (canon_address(s, address, &a, n, error_r) != 0)
+	if (canon_address(s, address, &c, error_r) != 0)
 		return 0;
-	return lookup(s, SQL_MAILBOX_GET, n, row_mailbox, m, sizeof(*m),
-	    error_r);
+	return store_mailbox_get_addr(s, &c, m, error_r);
 }
 
-/* The hosted domain of A, or a refusal naming it. */
+/* The hosted domain of C, or a refusal naming it. */
 static int
-need_domain(struct store *s, const struct mailaddr *a,
+need_domain(struct store *s, const struct addr_canon *c,
     struct store_domain *d, const char **error_r)
 {
-	int r = store_domain_get(s, a->domain, d, error_r);
+	int r = store_domain_get(s, c->a.domain, d, error_r);
 
 	if (r == 0) {
 		*error_r = store_set_error(s, "domain '%s' is not hosted here "
 		    "(add it with: popgate domain add %s --customer NAME)",
-		    a->domain, a->domain);
+		    c->a.domain, c->a.domain);
 		return STORE_REFUSED;
 	}
 	return r == 1 ? 0 : -1;
@@ -576,34 +595,33 @@ int
 store_mailbox_add(struct store *s, const char *address, const char *hash,
     uint64_t quota, const char **error_r)
 {
-	char n[ADDR_BUFSZ];
-	struct mailaddr a;
+	struct addr_canon a;
 	struct store_domain d;
 	struct store_mailbox m;
 	struct store_val v[6];
 	int r;
 
-	if ((r = canon_address(s, address, &a, n, error_r)) != 0 ||
+	if ((r = canon_address(s, address, &a, error_r)) != 0 ||
 	    (r = need_domain(s, &a, &d, error_r)) != 0)
 		return r;
 	if (passwd_check_hash(hash) == -1) {
 		*error_r = store_set_error(s, "not a supported password hash");
 		return STORE_REFUSED;
 	}
-	r = store_mailbox_get(s, n, &m, error_r);
+	r = store_mailbox_get_addr(s, &a, &m, error_r);
 	if (r != 0) {
 		if (r == 1)
 			*error_r = store_set_error(s, "mailbox '%s' already "
-			    "exists", n);
+			    "exists", a.text);
 		return r == 1 ? STORE_REFUSED : -1;
 	}
 	if (quota > INT64_MAX) {
 		*error_r = store_set_error(s, "quota too large");
 		return STORE_REFUSED;
 	}
-	v[0] = SV_T(n);
-	v[1] = SV_T(a.domain);
-	v[2] = SV_T(a.local);
+	v[0] = SV_T(a.text);
+	v[1] = SV_T(a.a.domain);
+	v[2] = SV_T(a.a.local);
 	v[3] = SV_T(hash);
 	v[4] = SV_I(quota);
 	v[5] = SV_I(clock_now());
@@ -615,19 +633,18 @@ static int
 mailbox_change(struct store *s, enum store_stmt st, const char *address,
     struct store_val extra, const char **error_r)
 {
-	char n[ADDR_BUFSZ];
-	struct mailaddr a;
+	struct addr_canon a;
 	struct store_val v[2];
 	int64_t r;
 	int rc;
 
-	if ((rc = canon_address(s, address, &a, n, error_r)) != 0)
+	if ((rc = canon_address(s, address, &a, error_r)) != 0)
 		return rc;
-	v[0] = SV_T(n);
+	v[0] = SV_T(a.text);
 	v[1] = extra;
 	r = run(s, st, v, extra.type == SV_NULL ? 1 : 2, NULL, NULL);
 	if (r == 0) {
-		*error_r = store_set_error(s, "no mailbox '%s'", n);
+		*error_r = store_set_error(s, "no mailbox '%s'", a.text);
 		return STORE_REFUSED;
 	}
 	return result(s, r, error_r);
@@ -719,66 +736,74 @@ row_target(struct store_row *r, void *arg)
 }
 
 int
+store_alias_targets_addr(struct store *s, const struct addr_canon *c,
+    struct strlist *out, const char **error_r)
+{
+	if (!storable(c))
+		return 0;
+	return lookup(s, SQL_ALIAS_TARGETS, c->text, row_target, out, 0,
+	    error_r);
+}
+
+int
 store_alias_targets(struct store *s, const char *address, struct strlist *out,
     const char **error_r)
 {
-	char n[ADDR_BUFSZ];
-	struct mailaddr a;
+	struct addr_canon c;
 
-	if (canon_address(s, address, &a, n, error_r) != 0)
+	if (canon_address(s, address, &c, error_r) != 0)
 		return 0;
-	return lookup(s, SQL_ALIAS_TARGETS, n, row_target, out, 0, error_r);
+	return store_alias_targets_addr(s, &c, out, error_r);
 }
 
 int
 store_alias_add(struct store *s, const char *address, const char *target,
     const char **error_r)
 {
-	char n[ADDR_BUFSZ], t[ADDR_BUFSZ];
-	struct mailaddr a, ta;
+	struct addr_canon a, t;
 	struct store_domain d, td;
 	struct store_mailbox m;
 	struct strlist cur;
 	struct store_val v[4];
 	int r;
 
-	if ((r = canon_address(s, address, &a, n, error_r)) != 0 ||
+	if ((r = canon_address(s, address, &a, error_r)) != 0 ||
 	    (r = need_domain(s, &a, &d, error_r)) != 0 ||
-	    (r = canon_address(s, target, &ta, t, error_r)) != 0)
+	    (r = canon_address(s, target, &t, error_r)) != 0)
 		return r;
 	/* A target in a hosted domain must exist, unless it is the alias
 	   itself (an alias that also keeps a copy in its mailbox). */
-	r = store_domain_get(s, ta.domain, &td, error_r);
+	r = store_domain_get(s, t.a.domain, &td, error_r);
 	if (r == -1)
 		return -1;
-	if (r == 1 && strcmp(n, t) != 0) {
+	if (r == 1 && strcmp(a.text, t.text) != 0) {
 		strlist_init(&cur);
-		r = store_mailbox_get(s, t, &m, error_r);
+		r = store_mailbox_get_addr(s, &t, &m, error_r);
 		if (r == 0)
-			r = store_alias_targets(s, t, &cur, error_r);
+			r = store_alias_targets_addr(s, &t, &cur, error_r);
 		strlist_free(&cur);
 		if (r == -1)
 			return -1;
 		if (r == 0) {
 			*error_r = store_set_error(s, "target '%s' is in a "
-			    "hosted domain but is no mailbox or alias", t);
+			    "hosted domain but is no mailbox or alias", t.text);
 			return STORE_REFUSED;
 		}
 	}
 	strlist_init(&cur);
-	r = store_alias_targets(s, n, &cur, error_r);
-	if (r == 1 && strlist_has(&cur, t, false)) {
+	r = store_alias_targets_addr(s, &a, &cur, error_r);
+	if (r == 1 && strlist_has(&cur, t.text, false)) {
 		strlist_free(&cur);
 		*error_r = store_set_error(s, "alias '%s' -> '%s' already "
-		    "exists", n, t);
+		    "exists", a.text, t.text);
 		return STORE_REFUSED;
 	}
 	strlist_free(&cur);
 	if (r == -1)
 		return -1;
-	v[0] = SV_T(n);
-	v[1] = SV_T(a.domain);
-	v[2] = SV_T(t);
+	v[0] = SV_T(a.text);
+	v[1] = SV_T(a.a.domain);
+	v[2] = SV_T(t.text);
 	v[3] = SV_I(clock_now());
 	return result(s, run(s, SQL_ALIAS_ADD, v, 4, NULL, NULL), error_r);
 }
@@ -787,27 +812,26 @@ int
 store_alias_delete(struct store *s, const char *address, const char *target,
     const char **error_r)
 {
-	char n[ADDR_BUFSZ], t[ADDR_BUFSZ];
-	struct mailaddr a, ta;
+	struct addr_canon a, t;
 	struct store_val v[2];
 	int64_t r;
 	int rc;
 
-	if ((rc = canon_address(s, address, &a, n, error_r)) != 0)
+	if ((rc = canon_address(s, address, &a, error_r)) != 0)
 		return rc;
-	v[0] = SV_T(n);
+	v[0] = SV_T(a.text);
 	if (target != NULL) {
-		if ((rc = canon_address(s, target, &ta, t, error_r)) != 0)
+		if ((rc = canon_address(s, target, &t, error_r)) != 0)
 			return rc;
-		v[1] = SV_T(t);
+		v[1] = SV_T(t.text);
 		r = run(s, SQL_ALIAS_DELETE_ONE, v, 2, NULL, NULL);
 	} else {
 		r = run(s, SQL_ALIAS_DELETE_ALL, v, 1, NULL, NULL);
 	}
 	if (r == 0) {
 		*error_r = target != NULL ?
-		    store_set_error(s, "no alias '%s' -> '%s'", n, t) :
-		    store_set_error(s, "no alias '%s'", n);
+		    store_set_error(s, "no alias '%s' -> '%s'", a.text,
+		    t.text) : store_set_error(s, "no alias '%s'", a.text);
 		return STORE_REFUSED;
 	}
 	return result(s, r, error_r);

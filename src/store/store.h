@@ -120,6 +120,11 @@ int	store_mailbox_add(struct store *, const char *address,
 	    const char *hash, uint64_t quota, const char **error_r);
 int	store_mailbox_get(struct store *, const char *address,
 	    struct store_mailbox *, const char **error_r);
+/* The same lookup of an address already canonical (the mail path: the
+   SMTP parser's address, an alias target): no second parse. An address
+   no mailbox can have (a literal, UTF-8) is absent. */
+int	store_mailbox_get_addr(struct store *, const struct addr_canon *,
+	    struct store_mailbox *, const char **error_r);
 int	store_mailbox_set_hash(struct store *, const char *address,
 	    const char *hash, const char **error_r);
 int	store_mailbox_set_quota(struct store *, const char *address,
@@ -136,6 +141,9 @@ int	store_alias_add(struct store *, const char *address,
 	    const char *target, const char **error_r);
 /* The targets of ADDRESS appended to OUT: 1, 0 (no alias), -1. */
 int	store_alias_targets(struct store *, const char *address,
+	    struct strlist *out, const char **error_r);
+/* The same for an address already canonical (as store_mailbox_get_addr). */
+int	store_alias_targets_addr(struct store *, const struct addr_canon *,
 	    struct strlist *out, const char **error_r);
 /* TARGET NULL deletes every target of ADDRESS. */
 int	store_alias_delete(struct store *, const char *address,

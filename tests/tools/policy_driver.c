@@ -13,11 +13,19 @@
  *   revoke-customer NAME
  *   time +SECONDS             the clock moves on
  *   session IP [smtp|submission] [auth=MAILBOX]
- *   mail SENDER [SIZE]        ("<>" for the null sender)
+ *   mail SENDER [SIZE]        ("<>" for the null sender; on submission
+ *                             -> prints the decision)
  *   rcpt ADDRESS              -> prints the decision
- *   from FIELD-BODY           -> the From: rule for the transaction
- *   deliver                   -> counts the transaction (end of DATA)
+ *   from FIELD-BODY           -> the end of DATA with that From: field,
+ *                             the message then not stored (nothing
+ *                             counted; the transaction stays open)
+ *   deliver                   -> the end of DATA, stored: counts the
+ *                             transaction
  *   # comment
+ *
+ * MAIL and RCPT go through the server's own parser (smtp_parse_mail,
+ * smtp_parse_rcpt) and decisions (policy_check_mail, policy_check_rcpt,
+ * policy_end_of_data), so the goldens test the code the server runs.
  *
  * The store and relay table live in a temporary directory; the clock is
  * frozen at 2027-01-15 08:00:00 UTC plus the "time" steps.
@@ -29,6 +37,7 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "smtp/smtp_cmd.h"
 #include "store/passwd.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -43,10 +52,7 @@ static struct config *cfg;
 static struct buf cfgtext;
 static struct backends b;
 static struct relay_session rs;
-static char sender[ADDR_BUFSZ];
-static uint64_t size;
-static size_t nrelayed;
-static struct relay_grant grant;
+static struct policy_tx tx;
 static bool in_tx;
 static unsigned lineno;
 
@@ -96,16 +102,16 @@ check(int r, const char *err)
 }
 
 static void
-show_verdict(const char *what, int r, const struct relay_verdict *v)
+show_decision(const char *what, int r, const struct policy_decision *d)
 {
 	char g[512];
 
 	if (r == 1) {
-		policy_grant_describe(&v->grant, g, sizeof(g));
+		policy_grant_describe(&d->grant, g, sizeof(g));
 		printf("%s -> ok (%s)\n", what, g);
 	} else {
-		printf("%s -> %d %s rule=%s (%s)\n", what, v->code, v->esc,
-		    policy_rule_name(v->rule), v->text);
+		printf("%s -> %d %s rule=%s (%s)\n", what, d->code, d->esc,
+		    policy_reason_name(d->reason), d->text);
 	}
 }
 
@@ -183,65 +189,96 @@ cmd_session(char *args)
 static void
 cmd_mail(char *args)
 {
-	char s[ADDR_BUFSZ];
+	char line[ADDR_BUFSZ + 64], what[ADDR_BUFSZ + 16], a[ADDR_BUFSZ];
 	unsigned long long sz = 0;
-	struct relay_verdict v;
-	char what[ADDR_BUFSZ + 16];
+	struct smtp_mail_args m;
+	struct policy_decision d;
+	enum reply_text_id rid;
+	const char *err;
 	int r;
 
-	if (sscanf(args, "%319s %llu", s, &sz) < 1)
+	if (sscanf(args, "%319s %llu", a, &sz) < 1)
 		die("mail SENDER [SIZE]");
-	(void)str_copy(sender, strcmp(s, "<>") == 0 ? "" : s, sizeof(sender));
-	size = sz;
-	nrelayed = 0;
-	memset(&grant, 0, sizeof(grant));
+	(void)str_fmt(line, sizeof(line), "FROM:<%s>", strcmp(a, "<>") == 0 ?
+	    "" : a);
+	if (sz > 0)
+		(void)str_fmt(line + strlen(line), sizeof(line) - strlen(line),
+		    " SIZE=%llu", sz);
+	if (smtp_parse_mail(line, strlen(line), &m, &rid, &err) == -1)
+		die("mail: %s", err);
+	policy_tx_free(&tx);
+	policy_tx_init(&tx, cfg, &m.addr, m.kind, m.size);
 	in_tx = true;
-	if (rs.role == ROLE_SMTP)
-		return;
-	/* Submission: the customer rules apply at MAIL. */
-	r = policy_relay_check(&b, &rs, sender, size, 0, now, NULL, &v);
-	(void)str_fmt(what, sizeof(what), "mail <%s>", sender);
-	show_verdict(what, r, &v);
-	if (r == 1)
-		grant = v.grant;
-	else
+	r = policy_check_mail(&b, &rs, &tx, now, NULL, &d);
+	if (policy_mail_blocks(&rs)) {
+		/* Submission: the customer rules apply at MAIL. */
+		(void)str_fmt(what, sizeof(what), "mail <%s>", tx.sender);
+		show_decision(what, r, &d);
+	}
+	if (r != 1)
 		in_tx = false;
 }
 
 static void
 cmd_rcpt(char *args)
 {
-	char a[ADDR_BUFSZ + 8], what[ADDR_BUFSZ + 16];
-	struct resolution res;
-	struct relay_verdict v;
+	char a[ADDR_BUFSZ + 8], line[ADDR_BUFSZ + 16], what[ADDR_BUFSZ + 16];
+	struct smtp_rcpt_args ra;
+	struct policy_rcpt rc;
+	struct policy_decision d;
+	enum reply_text_id rid;
 	const char *err;
 	int r;
 
 	if (!in_tx || sscanf(args, "%327s", a) != 1)
 		die("rcpt ADDRESS (after mail)");
-	r = policy_resolve(&b, a, false, &res, &err);
-	if (r == -1)
-		die("resolve: %s", err);
+	(void)str_fmt(line, sizeof(line), "TO:<%s>", a);
+	if (smtp_parse_rcpt(line, strlen(line), false, &ra, &rid, &err) == -1)
+		die("rcpt: %s", err);
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = ra.addr;
+	rc.postmaster = ra.kind == ADDR_PATH_POSTMASTER;
+	r = policy_check_rcpt(&b, &rs, &tx, &rc, now, NULL, &d);
 	(void)str_fmt(what, sizeof(what), "rcpt <%s>", a);
-	if (res.hosted) {
-		printf("%s -> %s\n", what, r == 1 ? "ok (hosted)" :
-		    "550 5.1.1 (no such mailbox)");
-		resolution_free(&res);
-		return;
-	}
-	r = policy_relay_check(&b, &rs, sender, size, nrelayed, now, NULL,
-	    &v);
-	show_verdict(what, r, &v);
-	if (r == 1) {
-		grant = v.grant;
-		nrelayed++;
-	}
+	if (d.relayed)
+		show_decision(what, r, &d);
+	else if (r == 1)
+		printf("%s -> ok (hosted)\n", what);
+	else if (d.reason == POLICY_UNKNOWN_USER)
+		printf("%s -> 550 5.1.1 (no such mailbox)\n", what);
+	else if (r == -1)
+		die("resolve: %s", d.why);
+	else
+		printf("%s -> %d %s rule=%s\n", what, d.code, d.esc,
+		    policy_reason_name(d.reason));
+}
+
+/* The store step of the end of DATA: stored, or not. */
+static int
+stored(void *arg)
+{
+	return *(const bool *)arg ? 0 : -1;
+}
+
+/* The end of DATA of the transaction with HEADERS; STORE: whether the
+   message is then stored (and charged). */
+static int
+end_of_data(const char *headers, bool store, struct policy_decision *d)
+{
+	const char *err;
+	int r;
+
+	r = policy_end_of_data(&b, &tx.grant, tx.nrelayed, headers,
+	    strlen(headers), stored, &store, d, &err);
+	if (err != NULL)
+		die("%s", err);
+	return r;
 }
 
 static void
 cmd_from(char *args)
 {
-	struct relay_verdict v;
+	struct policy_decision d;
 	struct buf h;
 	int r;
 
@@ -249,23 +286,23 @@ cmd_from(char *args)
 	if (buf_printf(&h, "Subject: test\nFrom: %s\nTo: x@example.org\n",
 	    args) == -1)
 		die("from: too long");
-	r = policy_check_from(&b, &grant, h.data, h.len, &v);
+	r = end_of_data(buf_cstr(&h), false, &d);
 	if (r == 1)
 		printf("from %s -> ok\n", args);
 	else
-		printf("from %s -> %d %s rule=%s (%s)\n", args, v.code, v.esc,
-		    policy_rule_name(v.rule), v.text);
+		printf("from %s -> %d %s rule=%s (%s)\n", args, d.code, d.esc,
+		    policy_reason_name(d.reason), d.text);
 	buf_free(&h);
 }
 
 static void
 cmd_deliver(void)
 {
-	const char *err;
+	struct policy_decision d;
 
-	if (nrelayed > 0)
-		check(policy_charge(&b, &grant, nrelayed, now, &err), err);
-	printf("deliver -> %zu relayed recipient(s) counted\n", nrelayed);
+	if (end_of_data("", true, &d) != 1)
+		die("deliver: %s", d.text);
+	printf("deliver -> %zu relayed recipient(s) counted\n", tx.nrelayed);
 	in_tx = false;
 }
 
@@ -378,6 +415,7 @@ main(int argc, char **argv)
 		line(text);
 	}
 	(void)fclose(f);
+	policy_tx_free(&tx);
 	store_close(&b.store);
 	relay_close(&b.relay);
 	config_free(&cfg);

@@ -658,6 +658,46 @@ test_canon(void **state)
 	assert_string_equal(a.domain, tc->domain);
 }
 
+/* addr_canon_parse: the same canonical parts, and their text. */
+static void
+test_canon_type(void **state)
+{
+	const struct canon_case *tc = *state;
+	struct addr_canon c, again;
+	struct mailaddr given;
+	const char *err;
+	char want[ADDR_BUFSZ];
+
+	if (addr_canon_parse(tc->in, strlen(tc->in), tc->flags, &c, &err) !=
+	    0)
+		fail_msg("refused: %s", err);
+	assert_string_equal(c.a.local, tc->local);
+	assert_string_equal(c.a.domain, tc->domain);
+	assert_int_equal(c.a.quoted, tc->quoted);
+	(void)snprintf(want, sizeof(want), "%s@%s", tc->local, tc->domain);
+	assert_string_equal(c.text, want);
+	/* From a parsed address: that one is left as given. */
+	assert_int_equal(addr_parse(tc->in, strlen(tc->in), tc->flags,
+	    &given, &err), 0);
+	addr_canon_set(&again, &given);
+	assert_string_equal(again.text, want);
+	addr_format(&given, want, sizeof(want));
+	assert_string_equal(want, tc->in);
+}
+
+static void
+test_canon_refused(void **state)
+{
+	struct addr_canon c;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(addr_canon_parse("a@[192.0.2.1]", 13, 0, &c, &err),
+	    -1);
+	assert_non_null(err);
+	assert_int_equal(addr_canon_parse("no-at-sign", 10, 0, &c, &err), -1);
+}
+
 static void
 test_format_longest(void **state)
 {
@@ -697,6 +737,15 @@ main(void)
 	ADD(mbox_cases, test_mbox);
 	ADD(path_cases, test_path);
 	ADD(canon_cases, test_canon);
+	for (i = 0; i < nitems(canon_cases); i++) {
+		static char names[nitems(canon_cases)][96];
+
+		(void)snprintf(names[i], sizeof(names[i]), "addr_canon: %s",
+		    canon_cases[i].name);
+		add_test(names[i], test_canon_type, &canon_cases[i]);
+	}
+	add_test("addr_canon refuses what addr_parse refuses",
+	    test_canon_refused, NULL);
 	add_test("format the longest address", test_format_longest, NULL);
 	add_test("addr_domain_of", test_domain_of, NULL);
 	r = _cmocka_run_group_tests("addr", tests, ntests, NULL, NULL);

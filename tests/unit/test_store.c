@@ -882,6 +882,47 @@ test_busy(void **state)
 	strlist_free(&l);
 }
 
+/* The lookups of an address parsed once (the mail path): the same rows
+   as the string lookups, and nothing for what the store cannot hold. */
+static void
+test_lookup_parsed(void **state)
+{
+	struct fx *fx = *state;
+	struct store_mailbox m;
+	struct addr_canon c;
+	struct strlist l;
+	const char *err = NULL;
+	static const struct {
+		const char	*in;
+		int		 mailbox, alias;
+	} cases[] = {
+		{ "Ann@Example.COM", 1, 0 },
+		{ "\"ann\"@example.com", 1, 0 },
+		{ "INFO@example.com", 0, 1 },
+		{ "nobody@example.com", 0, 0 },
+		{ "ann@[192.0.2.1]", 0, 0 },
+		{ "\xc3\xa4nn@example.com", 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		if (addr_canon_parse(cases[i].in, strlen(cases[i].in),
+		    ADDR_F_LITERAL | ADDR_F_UTF8, &c, &err) == -1)
+			fail_msg("%s: %s", cases[i].in, err);
+		assert_int_equal(store_mailbox_get_addr(fx->s, &c, &m, &err),
+		    cases[i].mailbox);
+		if (cases[i].mailbox == 1)
+			assert_string_equal(m.address, "ann@example.com");
+		strlist_init(&l);
+		assert_int_equal(store_alias_targets_addr(fx->s, &c, &l,
+		    &err), cases[i].alias);
+		assert_int_equal(l.n, (size_t)cases[i].alias);
+		if (cases[i].alias == 1)
+			assert_string_equal(l.v[0], "ann@example.com");
+		strlist_free(&l);
+	}
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -940,6 +981,7 @@ main(void)
 	add_test("newer schema refused", test_newer_schema, NULL);
 	add_test("busy store is a temporary failure", test_busy, NULL);
 	add_test("open errors and sqlite:/PATH", test_open_errors, NULL);
+	add_test("lookups of a parsed address", test_lookup_parsed, NULL);
 	r = _cmocka_run_group_tests("store", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;

@@ -1,0 +1,236 @@
+/*
+ * policy_check.c - the decisions of a mail transaction, one call each:
+ * MAIL (policy_check_mail), RCPT (policy_check_rcpt) and the end of DATA
+ * (policy_end_of_data). Each takes the transaction as the policy sees it
+ * (struct policy_tx) and returns the whole answer: the targets added to
+ * the transaction, the reply, and the rule the log names. The SMTP
+ * session only applies it; the golden tests (tests/tools/policy_driver.c)
+ * and `popgate relay explain` call the same functions.
+ *
+ * RCPT, for an address in a hosted domain: resolution (mailboxes,
+ * aliases, the postmaster of RFC 5321 section 4.5.1) and quota; for any
+ * other domain: the relay rules of policy_rules.c (SPEC section 1).
+ */
+#include "policy/policy_int.h"
+#include "maildir/maildir.h"
+#include "util/clock.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+void
+policy_tx_init(struct policy_tx *tx, const struct config *cfg,
+    const struct mailaddr *sender, enum addr_path_kind kind, uint64_t size)
+{
+	struct mailaddr given;
+
+	memset(tx, 0, sizeof(*tx));
+	strlist_init(&tx->rcpts);
+	tx->size = size;
+	tx->max_size = cfg->max_message_size;
+	if (kind != ADDR_PATH_MAILBOX)
+		return;
+	/* As given, the domain lower-case: logs, the queue, Return-Path. */
+	given = *sender;
+	str_lower(given.domain);
+	addr_format(&given, tx->sender, sizeof(tx->sender));
+	addr_canon_set(&tx->sender_key, sender);
+}
+
+void
+policy_tx_free(struct policy_tx *tx)
+{
+	strlist_free(&tx->rcpts);
+	free(tx->targets);
+	tx->targets = NULL;
+	tx->ntargets = 0;
+}
+
+/* D accepts, with the generic reply ID naming ADDR. */
+static int
+accepted(struct policy_decision *d, enum reply_id id, const char *addr)
+{
+	(void)policy_decide(d, POLICY_OK, addr, 0);
+	d->reply_id = id;
+	d->reply_text_id = REPLY_NTEXT;
+	d->code = replies[id].code;
+	d->esc = replies[id].esc;
+	return 1;
+}
+
+bool
+policy_mail_blocks(const struct relay_session *rs)
+{
+	return rs->role != ROLE_SMTP;
+}
+
+int
+policy_check_mail(struct backends *b, const struct relay_session *rs,
+    struct policy_tx *tx, time_t now, const struct relay_trace *t,
+    struct policy_decision *d)
+{
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (!policy_mail_blocks(rs))
+		return accepted(d, REPLY_SENDER_OK, tx->sender);
+	r = policy_relay_check(b, rs, tx, now, t, d);
+	if (r != 1)
+		return r;
+	tx->grant = d->grant;
+	return accepted(d, REPLY_SENDER_OK, tx->sender);
+}
+
+static void
+add_target(struct policy_tx *tx, const struct target *t)
+{
+	tx->targets = xreallocarray(tx->targets, tx->ntargets + 1,
+	    sizeof(*tx->targets));
+	tx->targets[tx->ntargets++] = *t;
+}
+
+/* The first mailbox of R that a message of SIZE octets would put over
+   its quota, or NULL. */
+static const struct target *
+over_quota(const struct backends *b, const struct resolution *r,
+    uint64_t size)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		const struct target *t = &r->v[i];
+		uint64_t used;
+
+		if (t->kind != TARGET_MAILBOX || t->quota == 0)
+			continue;
+		if (maildir_usage(b->data_fd, t->path, &used) == 0 &&
+		    used + size > t->quota)
+			return t;
+	}
+	return NULL;
+}
+
+/* A hosted recipient: its targets join the message, each once. */
+static void
+add_hosted(struct policy_tx *tx, const struct resolution *r)
+{
+	size_t i, k;
+
+	for (i = 0; i < r->n; i++) {
+		for (k = 0; k < tx->ntargets; k++)
+			if (strcmp(tx->targets[k].address,
+			    r->v[i].address) == 0)
+				break;
+		if (k == tx->ntargets)
+			add_target(tx, &r->v[i]);
+	}
+}
+
+/* A recipient in a domain not hosted here: the relay rules decide. */
+static int
+relay_rcpt(struct backends *b, const struct relay_session *rs,
+    struct policy_tx *tx, const struct mailaddr *a, const char *given,
+    time_t now, const struct relay_trace *tr, struct policy_decision *d)
+{
+	struct mailaddr ra = *a;
+	struct target t;
+	size_t k;
+	int r;
+
+	r = policy_relay_check(b, rs, tx, now, tr, d);
+	(void)str_copy(d->addr, given, sizeof(d->addr));
+	if (r != 1) {
+		if (policy_names_rcpt(d->reason))
+			(void)str_fmt(d->reply, sizeof(d->reply), "<%s>: %s",
+			    given, d->text);
+		return r;
+	}
+	/* The same remote recipient twice is one recipient (domains match
+	   in any case), counted once against the caps. */
+	memset(&t, 0, sizeof(t));
+	str_lower(ra.domain);
+	addr_format(&ra, t.address, sizeof(t.address));
+	for (k = 0; k < tx->ntargets; k++)
+		if (tx->targets[k].kind == TARGET_REMOTE &&
+		    strcmp(tx->targets[k].address, t.address) == 0)
+			return accepted(d, REPLY_RCPT_OK, given);
+	tx->grant = d->grant;
+	tx->nrelayed++;
+	/* SPEC 1: relayed messages have the smaller size limit. */
+	if (tx->max_size > b->cfg->relay_max_message_size)
+		tx->max_size = b->cfg->relay_max_message_size;
+	t.kind = TARGET_REMOTE;
+	t.relayed = true;
+	(void)str_copy(t.customer, tx->grant.customer, sizeof(t.customer));
+	add_target(tx, &t);
+	strlist_add(&tx->rcpts, given);
+	return accepted(d, REPLY_RCPT_OK, given);
+}
+
+int
+policy_check_rcpt(struct backends *b, const struct relay_session *rs,
+    struct policy_tx *tx, const struct policy_rcpt *rc, time_t now,
+    const struct relay_trace *tr, struct policy_decision *d)
+{
+	char given[ADDR_BUFSZ];
+	struct addr_canon key;
+	struct resolution res;
+	const struct target *full;
+	const char *err = "";
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (rc->postmaster)
+		(void)str_copy(given, "postmaster", sizeof(given));
+	else
+		addr_format(&rc->addr, given, sizeof(given));
+	if (tx->rcpts.n >= b->cfg->max_recipients)
+		return policy_decide(d, POLICY_TOO_MANY_RCPTS, given, 0);
+	if (!rc->postmaster)
+		addr_canon_set(&key, &rc->addr);
+	r = policy_resolve(b, rc->postmaster ? NULL : &key, &res, &err);
+	if (r == -1) {
+		(void)str_copy(d->why, err, sizeof(d->why));
+		return policy_decide(d, POLICY_TEMP_LOOKUP, given, 0);
+	}
+	if (r == 0 && !res.hosted) {
+		r = relay_rcpt(b, rs, tx, &rc->addr, given, now, tr, d);
+	} else if (r == 1 && (full = over_quota(b, &res, tx->size)) != NULL) {
+		r = policy_decide(d, POLICY_QUOTA, full->address, 0);
+	} else if (r == 1) {
+		add_hosted(tx, &res);
+		strlist_add(&tx->rcpts, given);
+		r = accepted(d, REPLY_RCPT_OK, given);
+	} else {
+		r = policy_decide(d, POLICY_UNKNOWN_USER, given, 0);
+	}
+	resolution_free(&res);
+	return r;
+}
+
+bool
+policy_needs_headers(const struct policy_tx *tx)
+{
+	return tx->nrelayed > 0;
+}
+
+int
+policy_end_of_data(struct backends *b, const struct relay_grant *g,
+    size_t nrelayed, const char *headers, size_t len, policy_store_fn *store,
+    void *arg, struct policy_decision *d, const char **charge_error_r)
+{
+	const char *err;
+	int r;
+
+	*charge_error_r = NULL;
+	memset(d, 0, sizeof(*d));
+	/* SPEC 1: every From: address belongs to the customer. */
+	if (nrelayed > 0 && (r = policy_check_from(b, g, headers, len, d)) !=
+	    1)
+		return r;
+	if (store(arg) == -1)
+		return 1;
+	if (nrelayed > 0 && policy_charge(b, g, nrelayed, clock_now(), &err) ==
+	    -1)
+		*charge_error_r = err;
+	return 1;
+}

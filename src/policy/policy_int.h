@@ -1,0 +1,34 @@
+/*
+ * policy_int.h - what the files of src/policy share. Not for outside use:
+ * the decisions of policy.h are the way in.
+ */
+#ifndef POPGATE_POLICY_INT_H
+#define POPGATE_POLICY_INT_H
+
+#include "policy/policy.h"
+
+/* policy_rules.c: the relay rules of SPEC section 1. */
+
+/* D for REASON from its table entry, with the one value its text names
+   (STR, or NUM; unused otherwise); D->why is left to the caller. Returns
+   1 for POLICY_OK, -1 for a temporary failure, else 0. */
+int	policy_decide(struct policy_decision *d, enum policy_reason reason,
+	    const char *str, unsigned long long num);
+/* Whether REASON's reply at RCPT starts with "<recipient>: ". */
+bool	policy_names_rcpt(enum policy_reason reason);
+/* May TX's sender relay one more message or recipient now? The rules in
+   order: authorized, good standing, null sender, sender affiliated,
+   recipients per message, hourly caps, size. Fills D (D->grant: who);
+   1, 0, -1. */
+int	policy_relay_check(struct backends *, const struct relay_session *,
+	    const struct policy_tx *tx, time_t now,
+	    const struct relay_trace *, struct policy_decision *d);
+/* The From: rule for the grant G. 1, 0 or -1 (D filled). */
+int	policy_check_from(struct backends *, const struct relay_grant *g,
+	    const char *headers, size_t len, struct policy_decision *d);
+/* Counts a relayed message with NRCPTS recipients against the hourly
+   caps of G's customer. 0 or -1 (*ERROR_R). */
+int	policy_charge(struct backends *, const struct relay_grant *g,
+	    uint64_t nrcpts, time_t now, const char **error_r);
+
+#endif
