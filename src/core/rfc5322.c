@@ -200,6 +200,110 @@ is_special(const struct tok *t, char c)
 	return t->type == T_SPECIAL && t->c == c;
 }
 
+/* word *("." word) into B, the words atoms, and quoted strings too when
+   QUOTED_R is not NULL (*QUOTED_R is then set if there was one): the
+   obsolete forms, with CFWS between, are the same tokens. 1 when it ended
+   after a word, 0 when it ended wanting one, -1 when B is full. */
+static int
+dotted_words(struct parser *ps, struct buf *b, bool *quoted_r)
+{
+	const struct tok *t;
+	bool want_word;
+
+	for (want_word = true;; want_word = !want_word, ps->i++) {
+		t = peek(ps);
+		if (want_word && t->type == T_ATOM) {
+			if (buf_append(b, t->s, t->len) == -1)
+				return -1;
+		} else if (want_word && quoted_r != NULL &&
+		    t->type == T_QSTRING) {
+			*quoted_r = true;
+			if (buf_append(b, t->qs->data, t->qs->len) == -1)
+				return -1;
+		} else if (!want_word && is_special(t, '.')) {
+			if (buf_putc(b, '.') == -1)
+				return -1;
+		} else {
+			return want_word ? 0 : 1;
+		}
+	}
+}
+
+/* local-part "@": the local part into LOCAL, unquoted; *QUOTED_R set
+   when a word of it was a quoted string. */
+static int
+local_part(struct parser *ps, struct buf *local, bool *quoted_r)
+{
+	int r = dotted_words(ps, local, quoted_r);
+
+	if (r == -1) {
+		ps->error = "address too long";
+		return -1;
+	}
+	if (r == 0 || !is_special(peek(ps), '@')) {
+		ps->error = "expected local-part@domain";
+		return -1;
+	}
+	ps->i++;
+	return 0;
+}
+
+/* domain: a domain literal or a dot-atom, into DOM. */
+static int
+domain_part(struct parser *ps, struct buf *dom)
+{
+	const struct tok *t = peek(ps);
+	int r;
+
+	if (t->type == T_DLITERAL) {
+		if (buf_append(dom, t->s, t->len) == -1) {
+			ps->error = "address too long";
+			return -1;
+		}
+		ps->i++;
+		return 0;
+	}
+	r = dotted_words(ps, dom, NULL);
+	if (r == -1)
+		ps->error = "address too long";
+	else if (r == 0)
+		ps->error = "bad domain in address";
+	return r == 1 ? 0 : -1;
+}
+
+/* Rebuilds "local@domain" and checks it with the RFC 5321 parser into
+   *A (a quoted local part is re-quoted). */
+static int
+check_spec(struct parser *ps, const struct buf *local, bool quoted,
+    const struct buf *dom, struct mailaddr *a)
+{
+	struct buf whole;
+	const char *err;
+	int r;
+
+	buf_init(&whole, ADDR_BUFSZ * 3);
+	if (quoted) {
+		size_t k;
+
+		(void)buf_putc(&whole, '"');
+		for (k = 0; k < local->len; k++) {
+			if (local->data[k] == '"' || local->data[k] == '\\')
+				(void)buf_putc(&whole, '\\');
+			(void)buf_putc(&whole, local->data[k]);
+		}
+		(void)buf_putc(&whole, '"');
+	} else {
+		(void)buf_append(&whole, local->data, local->len);
+	}
+	(void)buf_printf(&whole, "@%s", buf_cstr(dom));
+	r = addr_parse(buf_cstr(&whole), whole.len, ADDR_F_LITERAL |
+	    ADDR_F_UTF8, a, &err);
+	buf_free(&whole);
+	if (r == -1)
+		ps->error = err;
+	return r;
+}
+
 /* local-part "@" domain, obsolete forms included (words joined by
    dots, with CFWS between). Appends the canonical address. */
 static int
@@ -208,102 +312,23 @@ addr_spec(struct parser *ps)
 	struct buf local, dom;
 	struct mailaddr a;
 	char out[ADDR_BUFSZ];
-	const struct tok *t;
-	const char *err;
-	bool quoted = false, want_word = true;
+	bool quoted = false;
 	int r = -1;
 
 	buf_init(&local, 4 * ADDR_LOCAL_MAX);
 	buf_init(&dom, 2 * ADDR_DOMAIN_MAX);
-	/* local part: word *("." word) */
-	for (;;) {
-		t = peek(ps);
-		if (want_word && t->type == T_ATOM) {
-			if (buf_append(&local, t->s, t->len) == -1)
-				goto toolong;
-		} else if (want_word && t->type == T_QSTRING) {
-			quoted = true;
-			if (buf_append(&local, t->qs->data, t->qs->len) == -1)
-				goto toolong;
-		} else if (!want_word && is_special(t, '.')) {
-			if (buf_putc(&local, '.') == -1)
-				goto toolong;
-		} else {
-			break;
-		}
-		want_word = !want_word;
-		ps->i++;
-	}
-	if (want_word || !is_special(peek(ps), '@')) {
-		ps->error = "expected local-part@domain";
+	if (local_part(ps, &local, &quoted) == -1 ||
+	    domain_part(ps, &dom) == -1 ||
+	    check_spec(ps, &local, quoted, &dom, &a) == -1)
 		goto out;
-	}
-	ps->i++;
-	/* domain: dot-atom or domain literal */
-	t = peek(ps);
-	if (t->type == T_DLITERAL) {
-		if (buf_append(&dom, t->s, t->len) == -1)
-			goto toolong;
-		ps->i++;
-	} else {
-		for (want_word = true;; want_word = !want_word, ps->i++) {
-			t = peek(ps);
-			if (want_word && t->type == T_ATOM) {
-				if (buf_append(&dom, t->s, t->len) == -1)
-					goto toolong;
-			} else if (!want_word && is_special(t, '.')) {
-				if (buf_putc(&dom, '.') == -1)
-					goto toolong;
-			} else {
-				break;
-			}
-		}
-		if (want_word) {
-			ps->error = "bad domain in address";
-			goto out;
-		}
-	}
-	/* Rebuild "local@domain" and check it with the RFC 5321 parser
-	   (a quoted local part is re-quoted). */
-	{
-		struct buf whole;
-
-		buf_init(&whole, ADDR_BUFSZ * 3);
-		if (quoted) {
-			size_t k;
-
-			(void)buf_putc(&whole, '"');
-			for (k = 0; k < local.len; k++) {
-				if (local.data[k] == '"' ||
-				    local.data[k] == '\\')
-					(void)buf_putc(&whole, '\\');
-				(void)buf_putc(&whole, local.data[k]);
-			}
-			(void)buf_putc(&whole, '"');
-		} else {
-			(void)buf_append(&whole, local.data, local.len);
-		}
-		(void)buf_printf(&whole, "@%s", buf_cstr(&dom));
-		r = addr_parse(buf_cstr(&whole), whole.len, ADDR_F_LITERAL |
-		    ADDR_F_UTF8, &a, &err);
-		buf_free(&whole);
-		if (r == -1) {
-			ps->error = err;
-			goto out;
-		}
-	}
 	addr_canonicalize(&a);
 	addr_format(&a, out, sizeof(out));
 	if (ps->out->n >= RFC5322_MAX_ADDRS) {
 		ps->error = "too many addresses";
-		r = -1;
 		goto out;
 	}
 	strlist_add(ps->out, out);
 	r = 0;
-	goto out;
-toolong:
-	ps->error = "address too long";
 out:
 	buf_free(&local);
 	buf_free(&dom);
