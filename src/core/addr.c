@@ -174,51 +174,68 @@ parse_literal(const char *s, size_t len, const char **error_r)
 	return n + 2;
 }
 
-/* Local part at S; its length, or 0 with *ERROR_R. */
+/* A UTF-8 character of a local part at S (S[0] >= 0x80): its length, or
+   0 with *ERROR_R (without ADDR_F_UTF8, or not UTF-8). Sets *UTF8_R. */
 static size_t
-parse_local(const char *str, size_t len, unsigned flags, bool *quoted_r,
+local_utf8(const unsigned char *s, size_t len, unsigned flags, bool *utf8_r,
+    const char **error_r)
+{
+	size_t n;
+
+	if (!(flags & ADDR_F_UTF8)) {
+		*error_r = err_nonascii;
+		return 0;
+	}
+	n = utf8_seq(s, len);
+	if (n == 0) {
+		*error_r = "invalid UTF-8 in local part";
+		return 0;
+	}
+	*utf8_r = true;
+	return n;
+}
+
+/* A quoted-string local part at S (S[0] == '"'): its length with the
+   quotes, or 0 with *ERROR_R. */
+static size_t
+quoted_local(const unsigned char *s, size_t len, unsigned flags,
     bool *utf8_r, const char **error_r)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	size_t i, n;
+
+	for (i = 1; i < len && s[i] != '"'; i++) {
+		if (s[i] == '\\') {
+			if (i + 1 >= len || s[i + 1] < 32 || s[i + 1] > 126) {
+				*error_r = "bad quoted pair in local part";
+				return 0;
+			}
+			i++;
+		} else if (s[i] >= 0x80) {
+			n = local_utf8(s + i, len - i, flags, utf8_r, error_r);
+			if (n == 0)
+				return 0;
+			i += n - 1;
+		} else if (s[i] < 32 || s[i] > 126) {
+			*error_r = "invalid character in quoted local part";
+			return 0;
+		}
+	}
+	if (i >= len) {
+		*error_r = "unterminated quoted local part";
+		return 0;
+	}
+	return i + 1;
+}
+
+/* A dot-atom local part at S, up to '@' or the end: its length, or 0
+   with *ERROR_R. */
+static size_t
+dot_atom_local(const unsigned char *s, size_t len, unsigned flags,
+    bool *utf8_r, const char **error_r)
+{
 	size_t i = 0, n;
 	bool dot_ok = false;
 
-	*quoted_r = len > 0 && s[0] == '"';
-	if (*quoted_r) {
-		for (i = 1; i < len && s[i] != '"'; i++) {
-			if (s[i] == '\\') {
-				if (i + 1 >= len || s[i + 1] < 32 ||
-				    s[i + 1] > 126) {
-					*error_r = "bad quoted pair in local "
-					    "part";
-					return 0;
-				}
-				i++;
-			} else if (s[i] >= 0x80) {
-				if (!(flags & ADDR_F_UTF8)) {
-					*error_r = err_nonascii;
-					return 0;
-				}
-				n = utf8_seq(s + i, len - i);
-				if (n == 0) {
-					*error_r = "invalid UTF-8 in local "
-					    "part";
-					return 0;
-				}
-				*utf8_r = true;
-				i += n - 1;
-			} else if (s[i] < 32 || s[i] > 126) {
-				*error_r = "invalid character in quoted local "
-				    "part";
-				return 0;
-			}
-		}
-		if (i >= len) {
-			*error_r = "unterminated quoted local part";
-			return 0;
-		}
-		return i + 1;
-	}
 	while (i < len && s[i] != '@') {
 		if (s[i] == '.') {
 			if (!dot_ok) {
@@ -230,16 +247,9 @@ parse_local(const char *str, size_t len, unsigned flags, bool *quoted_r,
 			continue;
 		}
 		if (s[i] >= 0x80) {
-			if (!(flags & ADDR_F_UTF8)) {
-				*error_r = err_nonascii;
+			n = local_utf8(s + i, len - i, flags, utf8_r, error_r);
+			if (n == 0)
 				return 0;
-			}
-			n = utf8_seq(s + i, len - i);
-			if (n == 0) {
-				*error_r = "invalid UTF-8 in local part";
-				return 0;
-			}
-			*utf8_r = true;
 			i += n;
 		} else if (is_atext(s[i])) {
 			i++;
@@ -258,6 +268,19 @@ parse_local(const char *str, size_t len, unsigned flags, bool *quoted_r,
 		return 0;
 	}
 	return i;
+}
+
+/* Local part at S; its length, or 0 with *ERROR_R. */
+static size_t
+parse_local(const char *str, size_t len, unsigned flags, bool *quoted_r,
+    bool *utf8_r, const char **error_r)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	*quoted_r = len > 0 && s[0] == '"';
+	if (*quoted_r)
+		return quoted_local(s, len, flags, utf8_r, error_r);
+	return dot_atom_local(s, len, flags, utf8_r, error_r);
 }
 
 int
