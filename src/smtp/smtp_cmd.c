@@ -123,6 +123,60 @@ skip_prefix(const char *arg, size_t len, const char *prefix, size_t *off)
 	return 0;
 }
 
+/* BODY= of RFC 6152 and RFC 3030; BODY_UNSPEC for anything else. */
+static enum smtp_body
+body_value(const struct param *pm)
+{
+	if (pm->vlen == 4 && strncasecmp(pm->val, "7BIT", 4) == 0)
+		return BODY_7BIT;
+	if (pm->vlen == 8 && strncasecmp(pm->val, "8BITMIME", 8) == 0)
+		return BODY_8BITMIME;
+	if (pm->vlen == 10 && strncasecmp(pm->val, "BINARYMIME", 10) == 0)
+		return BODY_BINARYMIME;
+	return BODY_UNSPEC;
+}
+
+/* One MAIL parameter into M (SIZE and BODY at most once). 0, or -1
+   with the reply. */
+static int
+mail_param(struct smtp_mail_args *m, const struct param *pm,
+    enum reply_text_id *reply_r, const char **detail_r)
+{
+	if (is_key(pm, "SIZE") && pm->val != NULL && !m->has_size) {
+		if (str_to_uint_n(pm->val, pm->vlen, 0, UINT64_MAX,
+		    &m->size) == -1) {
+			*reply_r = REPLY_SYNTAX;
+			*detail_r = "bad SIZE value";
+			return -1;
+		}
+		m->has_size = true;
+	} else if (is_key(pm, "BODY") && pm->val != NULL &&
+	    m->body == BODY_UNSPEC) {
+		m->body = body_value(pm);
+		if (m->body == BODY_UNSPEC) {
+			*reply_r = REPLY_PARAM_UNKNOWN;
+			*detail_r = "BODY must be 7BIT, 8BITMIME or "
+			    "BINARYMIME";
+			return -1;
+		}
+	} else if (is_key(pm, "SMTPUTF8") && pm->val == NULL) {
+		m->smtputf8 = true;
+	} else if (is_key(pm, "AUTH") && pm->val != NULL) {
+		/* RFC 4954 section 5: accepted, not trusted. */
+	} else if (is_key(pm, "RET") && pm->val != NULL && pm->vlen <= 4) {
+		(void)str_ncopy(m->ret, pm->val, pm->vlen, sizeof(m->ret));
+	} else if (is_key(pm, "ENVID") && pm->val != NULL &&
+	    pm->vlen < sizeof(m->envid)) {
+		(void)str_ncopy(m->envid, pm->val, pm->vlen,
+		    sizeof(m->envid));
+	} else {
+		*reply_r = REPLY_PARAM_UNKNOWN;
+		*detail_r = "unknown or repeated MAIL parameter";
+		return -1;
+	}
+	return 0;
+}
+
 int
 smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
     enum reply_text_id *reply_r, const char **detail_r)
@@ -155,48 +209,8 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 		return -1;
 	}
 	while ((r = next_param(&p, end, &pm)) == 1) {
-		if (is_key(&pm, "SIZE") && pm.val != NULL &&
-		    !m->has_size) {
-			if (str_to_uint_n(pm.val, pm.vlen, 0, UINT64_MAX,
-			    &m->size) == -1) {
-				*reply_r = REPLY_SYNTAX;
-				*detail_r = "bad SIZE value";
-				return -1;
-			}
-			m->has_size = true;
-		} else if (is_key(&pm, "BODY") && pm.val != NULL &&
-		    m->body == BODY_UNSPEC) {
-			if (pm.vlen == 4 && strncasecmp(pm.val, "7BIT", 4) == 0)
-				m->body = BODY_7BIT;
-			else if (pm.vlen == 8 &&
-			    strncasecmp(pm.val, "8BITMIME", 8) == 0)
-				m->body = BODY_8BITMIME;
-			else if (pm.vlen == 10 &&
-			    strncasecmp(pm.val, "BINARYMIME", 10) == 0)
-				m->body = BODY_BINARYMIME;
-			else {
-				*reply_r = REPLY_PARAM_UNKNOWN;
-				*detail_r = "BODY must be 7BIT, 8BITMIME or "
-				    "BINARYMIME";
-				return -1;
-			}
-		} else if (is_key(&pm, "SMTPUTF8") && pm.val == NULL) {
-			m->smtputf8 = true;
-		} else if (is_key(&pm, "AUTH") && pm.val != NULL) {
-			/* RFC 4954 section 5: accepted, not trusted. */
-		} else if (is_key(&pm, "RET") && pm.val != NULL &&
-		    pm.vlen <= 4) {
-			(void)str_ncopy(m->ret, pm.val, pm.vlen,
-			    sizeof(m->ret));
-		} else if (is_key(&pm, "ENVID") && pm.val != NULL &&
-		    pm.vlen < sizeof(m->envid)) {
-			(void)str_ncopy(m->envid, pm.val, pm.vlen,
-			    sizeof(m->envid));
-		} else {
-			*reply_r = REPLY_PARAM_UNKNOWN;
-			*detail_r = "unknown or repeated MAIL parameter";
+		if (mail_param(m, &pm, reply_r, detail_r) == -1)
 			return -1;
-		}
 	}
 	if (r == -1) {
 		*reply_r = REPLY_SYNTAX;
