@@ -72,47 +72,48 @@ open_mode(const char *path, mode_t mode)
 	return f;
 }
 
-int
-tls_make_selfsigned(const char *hostname, const char *cert_path,
-    const char *key_path, char error_r[TLS_ERROR_MAX])
+/* Version 3, a random positive serial, valid from an hour ago for ten
+   years, KEY's public key. 0, or -1 with ERROR_R. */
+static int
+cert_fields(X509 *cert, EVP_PKEY *key, char error_r[TLS_ERROR_MAX])
 {
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	X509_NAME *name;
 	unsigned char serial[16];
-	BIGNUM *bn = NULL;
-	char san[600];
-	FILE *f = NULL;
-	int r = -1;
+	BIGNUM *bn;
+	int ok;
 
-	key = EVP_EC_gen("P-256");
-	if (key == NULL) {
-		ssl_error("key generation", error_r);
-		goto out;
-	}
-	cert = X509_new();
-	if (cert == NULL || RAND_bytes(serial, sizeof(serial)) != 1) {
+	if (RAND_bytes(serial, sizeof(serial)) != 1) {
 		ssl_error("certificate", error_r);
-		goto out;
+		return -1;
 	}
 	serial[0] &= 0x7f;
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	if (bn == NULL || X509_set_version(cert, 2) != 1 ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL ||
-	    X509_gmtime_adj(X509_getm_notBefore(cert), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 86400) ==
-	    NULL || X509_set_pubkey(cert, key) != 1) {
+	ok = bn != NULL && X509_set_version(cert, 2) == 1 &&
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != NULL &&
+	    X509_gmtime_adj(X509_getm_notBefore(cert), -3600) != NULL &&
+	    X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 86400) !=
+	    NULL && X509_set_pubkey(cert, key) == 1;
+	if (!ok)
 		ssl_error("certificate fields", error_r);
-		goto out;
-	}
-	name = X509_get_subject_name(cert);
+	BN_free(bn);
+	return ok ? 0 : -1;
+}
+
+/* Subject and issuer CN=HOSTNAME, the names it serves (HOSTNAME,
+   localhost and the loopback addresses) and a server's key usage. 0, or
+   -1 with ERROR_R. */
+static int
+cert_names(X509 *cert, const char *hostname, char error_r[TLS_ERROR_MAX])
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	char san[600];
+
 	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
 	    (const unsigned char *)hostname, -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 	    (const unsigned char *)"popgate self-signed", -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(cert, name) != 1) {
 		ssl_error("certificate name", error_r);
-		goto out;
+		return -1;
 	}
 	if (str_fmt(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,"
 	    "IP:::1", hostname) == -1 ||
@@ -121,51 +122,89 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 	    add_ext(cert, NID_key_usage, "critical,digitalSignature") == -1 ||
 	    add_ext(cert, NID_ext_key_usage, "serverAuth") == -1) {
 		ssl_error("certificate extensions", error_r);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The self-signed certificate of KEY for HOSTNAME; NULL with ERROR_R. */
+static X509 *
+new_cert(EVP_PKEY *key, const char *hostname, char error_r[TLS_ERROR_MAX])
+{
+	X509 *cert = X509_new();
+
+	if (cert == NULL) {
+		ssl_error("certificate", error_r);
+		return NULL;
+	}
+	if (cert_fields(cert, key, error_r) == -1 ||
+	    cert_names(cert, hostname, error_r) == -1)
+		goto fail;
 	if (X509_sign(cert, key, EVP_sha256()) == 0) {
 		ssl_error("signing", error_r);
-		goto out;
+		goto fail;
 	}
-	f = open_mode(key_path, 0600);
+	return cert;
+fail:
+	X509_free(cert);
+	return NULL;
+}
+
+/* Writes KEY, or CERT when KEY is NULL, as PEM to a new file PATH of
+   MODE, on disk when it returns 0; -1 with ERROR_R. */
+static int
+write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
+    char error_r[TLS_ERROR_MAX])
+{
+	FILE *f = open_mode(path, mode);
+	int ok;
+
 	if (f == NULL) {
 		errno_error(error_r);
-		goto out;
+		return -1;
 	}
-	if (PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		ssl_error("writing the key", error_r);
-		goto out;
+	if (key != NULL)
+		ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL,
+		    NULL) == 1;
+	else
+		ok = PEM_write_X509(f, cert) == 1;
+	if (!ok) {
+		ssl_error(key != NULL ? "writing the key" :
+		    "writing the certificate", error_r);
+		goto fail;
 	}
 	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
 		errno_error(error_r);
-		goto out;
+		goto fail;
 	}
 	if (fclose(f) == EOF) {
-		f = NULL;
 		errno_error(error_r);
-		goto out;
+		return -1;
 	}
-	f = open_mode(cert_path, 0644);
-	if (f == NULL) {
-		errno_error(error_r);
-		goto out;
+	return 0;
+fail:
+	(void)fclose(f);
+	return -1;
+}
+
+int
+tls_make_selfsigned(const char *hostname, const char *cert_path,
+    const char *key_path, char error_r[TLS_ERROR_MAX])
+{
+	EVP_PKEY *key;
+	X509 *cert;
+	int r = -1;
+
+	key = EVP_EC_gen("P-256");
+	if (key == NULL) {
+		ssl_error("key generation", error_r);
+		return -1;
 	}
-	if (PEM_write_X509(f, cert) != 1) {
-		ssl_error("writing the certificate", error_r);
-		goto out;
-	}
-	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
-		errno_error(error_r);
-		goto out;
-	}
-	r = fclose(f) == EOF ? -1 : 0;
-	f = NULL;
-	if (r == -1)
-		errno_error(error_r);
-out:
-	if (f != NULL)
-		(void)fclose(f);
-	BN_free(bn);
+	cert = new_cert(key, hostname, error_r);
+	if (cert != NULL &&
+	    write_pem(key_path, 0600, key, NULL, error_r) == 0 &&
+	    write_pem(cert_path, 0644, NULL, cert, error_r) == 0)
+		r = 0;
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return r;
