@@ -13,10 +13,31 @@
  *                             authorization (for revocation by customer)
  *   popgate:nets        set   KEYs that are administrator networks
  *   popgate:rate:NAME   hash  mMINUTE, rMINUTE -> messages, recipients
+ *   popgate:undo:CUSTOMER:KEY  hash  per record not yet answered:
+ *                             v:TOKEN -> the value it wrote, p:TOKEN ->
+ *                             the one it replaced ("": none); top -> the
+ *                             TOKEN that wrote last. TTL as the record's
  * Changes that touch several keys are Lua scripts, so each is atomic
  * across hosts; lookups are one pipelined round trip (two when an
  * administrator network matches). Expired fields inside a live hash
  * are skipped on read; the key TTLs remove the rest.
+ *
+ * A record that times out must not open the relay later: the login is
+ * logged relay=not-opened, but a hung server (stopped, swapping) still
+ * holds the command and runs it when it resumes. No deadline inside the
+ * script can tell that reliably (the server's clock is not ours, and a
+ * write that ran in time may still lose its answer). What is certain is
+ * that the server runs one connection's commands in order: so the
+ * record carries a random TOKEN and notes what it replaced under
+ * popgate:undo:, and when its answer does not come, the take-back of
+ * TOKEN (lua_settle) is written on the same connection before that is
+ * closed. Run already or not yet, the record is then followed by its
+ * take-back, which puts back the field it replaced (an earlier login's
+ * window stays as it was) unless a later write or a revocation has
+ * changed it since. An answered record has its notes forgotten (one
+ * more round trip). Only when even the take-back cannot be written (the
+ * connection was lost) does the error say that the relay may still
+ * open.
  *
  * Calls are synchronous, like every relay_auth.h call: they run on the
  * policy worker threads, each with its own connection, never on the
@@ -28,12 +49,14 @@
  * 451 4.7.1) instead of each worker waiting out its own timeout, and
  * one call a second finds out whether it is back.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <errno.h>
 #include <stdatomic.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "core/config.h"
@@ -51,9 +74,15 @@
 #define K_CUST		"popgate:cust:"
 #define K_NETS		"popgate:nets"
 #define K_RATE		"popgate:rate:"
+#define K_UNDO		"popgate:undo:"
+#define TOKEN_LEN	16	/* random bytes of an undo token */
 
-/* KEYS: auth:KEY cust:CUSTOMER nets; ARGV: customer value ttl net key */
+/* KEYS: auth:KEY cust:CUSTOMER nets undo:CUSTOMER:KEY; ARGV: customer
+   value ttl net key token. Notes under undo: what TOKEN wrote (v:TOKEN),
+   what it replaced (p:TOKEN, "" for nothing), and that it wrote last
+   (top). */
 static const char lua_record[] =
+    "local prev = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
     "local ttl = tonumber(ARGV[3])\n"
     "if redis.call('TTL', KEYS[1]) < ttl then\n"
@@ -62,6 +91,46 @@ static const char lua_record[] =
     "if redis.call('TTL', KEYS[2]) < ttl then\n"
     "  redis.call('EXPIRE', KEYS[2], ttl) end\n"
     "if ARGV[4] == '1' then redis.call('SADD', KEYS[3], ARGV[5]) end\n"
+    "redis.call('HSET', KEYS[4], 'top', ARGV[6], 'v:' .. ARGV[6],\n"
+    "  ARGV[2], 'p:' .. ARGV[6], prev or '')\n"
+    "if redis.call('TTL', KEYS[4]) < ttl then\n"
+    "  redis.call('EXPIRE', KEYS[4], ttl) end\n"
+    "return 1\n";
+
+/* KEYS: undo:CUSTOMER:KEY auth:KEY cust:CUSTOMER nets; ARGV: customer
+   key token back. Settles the record of TOKEN: forgets its notes, and
+   with BACK = "1" takes it back. If it still holds the field (top, and
+   the value it wrote: not revoked since), what it replaced is put back
+   (or the authorization removed as lua_revoke does) and the record
+   that wrote that becomes top again. If a later record replaced it,
+   that one's p: is pointed past it, so that taking the later one back
+   does not bring this one back. 1 if the field was changed. */
+static const char lua_settle[] =
+    "local u, t = KEYS[1], ARGV[3]\n"
+    "local v = redis.call('HGET', u, 'v:' .. t)\n"
+    "if not v then return 0 end\n"
+    "local p = redis.call('HGET', u, 'p:' .. t)\n"
+    "local top = redis.call('HGET', u, 'top') == t\n"
+    "redis.call('HDEL', u, 'v:' .. t, 'p:' .. t)\n"
+    "if top then redis.call('HDEL', u, 'top') end\n"
+    "if ARGV[4] ~= '1' then return 0 end\n"
+    "local f = redis.call('HGETALL', u)\n"
+    "if not top then\n"
+    "  for i = 1, #f, 2 do\n"
+    "    if string.sub(f[i], 1, 2) == 'p:' and f[i + 1] == v then\n"
+    "      redis.call('HSET', u, f[i], p) end end\n"
+    "  return 0 end\n"
+    "if redis.call('HGET', KEYS[2], ARGV[1]) ~= v then return 0 end\n"
+    "if p == '' then\n"
+    "  redis.call('HDEL', KEYS[2], ARGV[1])\n"
+    "  redis.call('SREM', KEYS[3], ARGV[2])\n"
+    "  if redis.call('EXISTS', KEYS[2]) == 0 then\n"
+    "    redis.call('SREM', KEYS[4], ARGV[2]) end\n"
+    "  return 1 end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], p)\n"
+    "for i = 1, #f, 2 do\n"
+    "  if string.sub(f[i], 1, 2) == 'v:' and f[i + 1] == p then\n"
+    "    redis.call('HSET', u, 'top', string.sub(f[i], 3)) break end end\n"
     "return 1\n";
 
 /* KEYS: auth:KEY cust:CUSTOMER nets; ARGV: key customer. Either may be
@@ -101,6 +170,7 @@ static const char lua_rate_add[] =
 
 enum script {
 	LUA_RECORD,
+	LUA_SETTLE,
 	LUA_REVOKE,
 	LUA_RATE_ADD,
 	LUA_NSCRIPTS
@@ -108,6 +178,7 @@ enum script {
 
 static const char *const scripts[LUA_NSCRIPTS] = {
 	[LUA_RECORD] = lua_record,
+	[LUA_SETTLE] = lua_settle,
 	[LUA_REVOKE] = lua_revoke,
 	[LUA_RATE_ADD] = lua_rate_add,
 };
@@ -264,19 +335,17 @@ again(struct relay_redis *r, int rc, int *tries)
 	return true;
 }
 
-/* Runs script WHICH (EVALSHA, EVAL when the server has not seen it yet,
-   as after a restart) with NKEYS keys and the rest as arguments. The
-   reply, or NULL with the error set. */
+/* Sends script WHICH (EVALSHA, EVAL when the server has not seen it
+   yet, as after a restart) with NKEYS keys and the rest as arguments on
+   the connection there is. Its reply, an error reply or NULL. */
 static redisReply *
-eval(struct relay_redis *r, enum script which, const char *what, int nkeys,
-    int argc, const char **args)
+eval_reply(struct relay_redis *r, enum script which, int nkeys, int argc,
+    const char **args)
 {
 	const char *argv[16];
 	char nk[8];
 	redisReply *rep;
 
-	if (connected(r) == -1)
-		return NULL;
 	(void)snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[0] = "EVALSHA";
 	argv[1] = r->sha[which];
@@ -290,6 +359,20 @@ eval(struct relay_redis *r, enum script which, const char *what, int nkeys,
 		argv[1] = scripts[which];
 		rep = command(r, argc + 3, argv);
 	}
+	return rep;
+}
+
+/* Runs script WHICH (see eval_reply()). The reply, or NULL with the
+   error set. */
+static redisReply *
+eval(struct relay_redis *r, enum script which, const char *what, int nkeys,
+    int argc, const char **args)
+{
+	redisReply *rep;
+
+	if (connected(r) == -1)
+		return NULL;
+	rep = eval_reply(r, which, nkeys, argc, args);
 	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
 		(void)reply_error(r, rep, what);
 		return NULL;
@@ -345,16 +428,103 @@ key_of(char *out, size_t outsz, const char *prefix, const char *name)
 	(void)snprintf(out, outsz, "%s%s", prefix, name);
 }
 
+/* Writes the command ARGV straight to the socket of the connection:
+   hiredis takes no more commands on it once a call has failed. 0 if
+   all of it went out. */
+static int
+send_raw(struct relay_redis *r, int argc, const char **argv)
+{
+	char *cmd;
+	int len;
+	size_t off = 0;
+	ssize_t n;
+
+	len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+	if (len < 0)
+		return -1;
+	while (off < (size_t)len) {
+		n = send(r->c->fd, cmd + off, (size_t)len - off, MSG_NOSIGNAL);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			break;
+	}
+	redisFreeCommand(cmd);
+	return off == (size_t)len ? 0 : -1;
+}
+
+/* The record got no answer (the server hangs, or the answer was lost):
+   follows it on the same connection with its take-back (lua_settle
+   with BACK, argv SETTLE), before the connection is closed. The server
+   runs one connection's commands in order, so whenever it runs the
+   record, now or once it resumes, the take-back runs right after it.
+   Whether the record may still take effect: false when the take-back
+   went out, or the record did not (an incomplete command never runs),
+   true when the connection was lost or the take-back could not be
+   written. */
+static bool
+take_back(struct relay_redis *r, const char **settle)
+{
+	const char *argv[3 + 8];
+	char buf[4096];
+	int i, e = errno;	/* for reply_error() afterwards */
+	bool may = false;
+
+	if (r->c == NULL || r->c->err == REDIS_ERR_EOF ||
+	    (r->c->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE)))
+		return true;
+	if (r->c->obuf != NULL && r->c->obuf[0] != '\0')
+		return false;
+	argv[0] = "EVAL";
+	argv[1] = lua_settle;
+	argv[2] = "4";
+	memcpy(argv + 3, settle, 8 * sizeof(*settle));
+	if (send_raw(r, 11, argv) == -1)
+		may = true;
+	/* Closing with unread data would send a reset, which may discard
+	   what is still queued to the server: read what it said first. */
+	for (i = 0; i < 64 && recv(r->c->fd, buf, sizeof(buf),
+	    MSG_DONTWAIT) > 0; i++)
+		;
+	errno = e;
+	return may;
+}
+
+/* A random token for one record, as hex. 0 or -1. */
+static int
+new_token(char out[TOKEN_LEN * 2 + 1])
+{
+	unsigned char rnd[TOKEN_LEN];
+	size_t i;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	for (i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+	return 0;
+}
+
+/* Records E: lua_record under a new token, then lua_settle for it, to
+   forget the notes once the record is answered, or to take the record
+   back when it is not (see take_back()). */
 static int
 record_once(struct relay_redis *r, const struct relay_entry *e)
 {
-	char auth[128], cust[128], value[512], ttl[32];
-	const char *args[8];
+	char auth[128], cust[128], undo[256], value[512], ttl[32];
+	char token[TOKEN_LEN * 2 + 1];
+	const char *args[10], *settle[8];
 	time_t now = clock_now();
 	redisReply *rep;
 
+	if (new_token(token) == -1)
+		return relay_set_error(&r->base, "relay table: no random "
+		    "token");
 	key_of(auth, sizeof(auth), K_AUTH, e->key);
 	key_of(cust, sizeof(cust), K_CUST, e->customer);
+	(void)snprintf(undo, sizeof(undo), "%s%s:%s", K_UNDO, e->customer,
+	    e->key);
 	(void)snprintf(value, sizeof(value), "%s\t%s\t%s\t%lld\t%lld\t%d",
 	    e->mailbox, e->client, e->listener, (long long)e->opened,
 	    (long long)e->expires, e->net ? 1 : 0);
@@ -363,15 +533,39 @@ record_once(struct relay_redis *r, const struct relay_entry *e)
 	args[0] = auth;
 	args[1] = cust;
 	args[2] = K_NETS;
-	args[3] = e->customer;
-	args[4] = value;
-	args[5] = ttl;
-	args[6] = e->net ? "1" : "0";
-	args[7] = e->key;
-	rep = eval(r, LUA_RECORD, "record", 3, 8, args);
-	if (rep == NULL)
+	args[3] = undo;
+	args[4] = e->customer;
+	args[5] = value;
+	args[6] = ttl;
+	args[7] = e->net ? "1" : "0";
+	args[8] = e->key;
+	args[9] = token;
+	settle[0] = undo;
+	memcpy(settle + 1, args, 3 * sizeof(*args));
+	settle[4] = e->customer;
+	settle[5] = e->key;
+	settle[6] = token;
+	settle[7] = "1";
+	if (connected(r) == -1)
 		return -1;
+	rep = eval_reply(r, LUA_RECORD, 4, 10, args);
+	if (rep == NULL) {
+		bool may = take_back(r, settle);
+
+		(void)reply_error(r, NULL, "record");
+		(void)buf_append_str(&r->base.err, may ? " (the server may "
+		    "still apply it)" : " (not applied, even if the server "
+		    "runs it later)");
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_ERROR)
+		return reply_error(r, rep, "record");
 	freeReplyObject(rep);
+	/* Answered: forget the notes (they expire with the record else). */
+	settle[7] = "0";
+	rep = eval(r, LUA_SETTLE, "record", 4, 8, settle);
+	if (rep != NULL)
+		freeReplyObject(rep);
 	return 0;
 }
 

@@ -857,6 +857,131 @@ def test_redis_hanging_fails_closed_in_bounded_time(hosts, cluster):
         time.sleep(0.2)
 
 
+def script_calls(rd):
+    """How many EVAL and EVALSHA calls Redis has run (INFO
+    commandstats), whatever their outcome."""
+    n = 0
+    for line in rd.command("INFO", "commandstats").splitlines():
+        name, _, stats = line.partition(":")
+        if name in ("cmdstat_eval", "cmdstat_evalsha"):
+            for kv in stats.split(","):
+                k, _, v = kv.partition("=")
+                if k in ("calls", "failed_calls", "rejected_calls"):
+                    n += int(v)
+    return n
+
+
+IO_THREADS = 32         # popgate's io worker pool (src/cli/cli_serve.c)
+
+
+def warm(inst, box, ip):
+    """Logins of BOX from IP, one after another, 2 x IO_THREADS of them:
+    the io worker threads, which make the relay writes of POP3 logins,
+    take the jobs in turn, so about every one has a Redis connection
+    afterwards (a thread without one would hang in its handshake, not in
+    the relay write)."""
+    for _ in range(2 * IO_THREADS):
+        login(inst, box, ip)
+
+
+def relay_check_after_hang(inst, source, sender, rcpt):
+    """relay_check() once INST takes Redis as up again (it waits out
+    its back-off of a second after a timeout): the replies."""
+    deadline = time.monotonic() + 5 * slow()
+    while True:
+        r = relay_check(inst, source, sender, rcpt)
+        if r[-1].code != 451 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def test_redis_hanging_login_write_never_lands_late(hosts, cluster):
+    """Issue 13 point 12. A POP3 login whose relay write times out
+    against a hung Redis (SIGSTOP) is logged relay=not-opened, and that
+    stays true when Redis resumes and runs what was waiting on the
+    connection popgate gave up: the relay does not open late, for the
+    full window. An earlier login's window for the same address and
+    customer is left as it was (not revoked, not extended). A later
+    login opens the relay normally. Up to 3 rounds, until each host has
+    had its relay write itself (not the connection's handshake) time
+    out."""
+    a, b = hosts
+    rd = cluster.redis
+    name, domain, [ann, bob] = add_customer(a, boxes=("ann", "bob"))
+    warm_ip = next_ip()
+    held = next_ip()        # opened by bob's logins before each hang
+    pending = set()         # hosts whose relay write was left pending
+    for attempt in range(3):
+        fresh = next_ip()   # no authorization before the hang
+        parallel(warm, [(a, ann, warm_ip), (b, bob, held)], timeout=120)
+        [earlier] = relay_rows(b, held)
+        calls = script_calls(rd)
+        since = (log_size(a), log_size(b))
+        rd.pause()
+        try:
+            # One login on each host, at once: each host sends its relay
+            # write to the hung server and gives up after its timeout.
+            r = parallel(pop3, [(a, ann, PASSWORD, fresh),
+                                (b, bob, PASSWORD, held)])
+            assert all(x.startswith("+OK") for x in r), r
+            sent = 0
+            for inst, box, ip, off in ((a, ann, fresh, since[0]),
+                                       (b, bob, held, since[1])):
+                wait_log(inst, rf"pop3 login user={re.escape(box)} .*"
+                         rf"client={re.escape(ip)} .*relay=not-opened",
+                         off)
+                why = wait_log(inst, rf"relay-open-failed mailbox="
+                               rf"{re.escape(box)} client={re.escape(ip)}"
+                               rf": ", off)
+                if "): record: " in why:
+                    pending.add(inst.dir)
+                    sent += 1
+                    assert "may still apply" not in why, why
+        finally:
+            rd.resume()
+        # Redis now runs what waited in the connections popgate closed:
+        # the relay writes sent (EVALSHA) at least. Wait for them.
+        deadline = time.monotonic() + 5 * slow()
+        while script_calls(rd) < calls + sent:
+            assert time.monotonic() < deadline, \
+                f"Redis ran {script_calls(rd) - calls} scripts since it " \
+                f"resumed, expected the {sent} relay writes that waited"
+            time.sleep(0.05)
+        problems = []
+        rows = relay_rows(b, fresh)
+        if rows:
+            problems.append(f"relay list shows the login logged "
+                            f"relay=not-opened: {rows}")
+        r = relay_check_after_hang(b, fresh, ann, remote("late"))
+        if [x.code for x in r] != [250, 554]:
+            problems.append(f"relay from {fresh} after Redis resumed: {r}")
+        if relay_rows(b, held) != [earlier]:
+            problems.append(f"the earlier window of {held} changed: "
+                            f"{earlier} -> {relay_rows(b, held)}")
+        r = relay_check_after_hang(a, held, bob, remote("held"))
+        if [x.code for x in r] != [250, 250]:
+            problems.append(f"the earlier window of {held} is gone: {r}")
+        left = [k for k in rd.keys(REDIS_DB) if not k.startswith(
+            ("popgate:auth:", "popgate:cust:", "popgate:nets",
+             "popgate:rate:"))]
+        if left:
+            problems.append(f"keys left in Redis: {left}")
+        assert not problems, \
+            f"after a login against a hung Redis (round {attempt + 1}, " \
+            f"{sent} relay writes pending):\n" + "\n".join(problems) + \
+            f"\nA:\n{a.log(since[0])[-2000:]}"
+        if pending == {a.dir, b.dir}:
+            break
+    assert pending == {a.dir, b.dir}, \
+        f"in 3 rounds, only {len(pending)} of the 2 hosts had a relay " \
+        f"write pending when Redis hung (the others hung in a handshake)"
+    # A login now opens the relay as always.
+    login(a, ann, fresh)
+    assert_relayed(relay(b, fresh, ann, remote("late")))
+    [row] = relay_rows(b, fresh)
+    assert row["mailbox"] == ann, row
+
+
 def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
     a, b = hosts
     pg = cluster.pg
