@@ -83,6 +83,12 @@ struct dlv_dest {
 	struct dlv_item		*head, *tail;
 	size_t			 nqueued;
 	unsigned		 nconn;
+	/* After a connection that achieved nothing: no new connection
+	   before hold_until, and mail for it is deferred with last_error
+	   (qmgr_dest_failed). */
+	unsigned		 fails;
+	time_t			 hold_until;
+	char			 last_error[700];
 };
 
 struct dlv_conn;
@@ -116,6 +122,14 @@ struct dlv_item *qmgr_take(struct qmgr *, struct dlv_dest *);
 /* Defers (PERMANENT: bounces) every queued item of D with TEXT. */
 void	qmgr_fail_dest(struct qmgr *, struct dlv_dest *, const char *text,
 	    bool permanent);
+/* A connection to D failed without a transaction answered: D is held
+   for the back-off of its consecutive failures (retry_min doubling up
+   to retry_max), which is also the least time before its next
+   connection; REPLY ("451 4.x.x ...") defers what waits for it once no
+   connection to it is left. */
+void	qmgr_dest_failed(struct qmgr *, struct dlv_dest *, const char *reply);
+/* The server of D answered a transaction: D is no longer held. */
+void	qmgr_dest_ok(struct dlv_dest *);
 
 /* dlv_client.c */
 /* Opens a connection to D and delivers queued items until none is

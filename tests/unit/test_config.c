@@ -1025,6 +1025,7 @@ static const char default_print[] =
     "delivery_concurrency_per_destination = 10\n"
     "connect_timeout = 30s\n"
     "tls_verify_peer = no\n"
+    "tls_ca_file = \n"
     "debug = no\n";
 
 static void
