@@ -672,7 +672,8 @@ finish_done(void *arg)
 	struct qmgr *q = j->q;
 	struct dlv_msg *m = j->m;
 	struct qentry *qe = m->qe;
-	time_t next = 0;
+	time_t next = 0, expiry = m->env.arrival +
+	    (time_t)q->d.cfg->max_queue_lifetime;
 	size_t i;
 
 	if (j->err != 0)
@@ -696,6 +697,10 @@ finish_done(void *arg)
 		qe->msg = NULL;
 		qe->next_try = next != 0 ? next : retry_time(q->d.cfg,
 		    &m->env, NULL, clock_now(), 1);
+		/* Never past the expiry (a state written before may say
+		   later): split() bounces the message then. */
+		if (qe->next_try > expiry)
+			qe->next_try = expiry;
 		qe->where = QE_WAITING;
 		heap_push(q, qe);
 	}
