@@ -41,7 +41,6 @@
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-#define REPLY_LINE_MAX	4096
 #define REPLY_LINES_MAX	100
 #define BODY_CHUNK	(64 * 1024)
 #define OUT_HIGH	(256 * 1024)
@@ -105,9 +104,7 @@ struct dlv_conn {
 	int			 timeout;	/* seconds, of the reply awaited */
 	uint64_t		 asked_ms;	/* when the reply awaited was asked */
 	/* what the server offers */
-	bool			 pipelining, starttls, eightbit, utf8;
-	bool			 size_offered;
-	uint64_t		 size_max;	/* 0: no limit announced */
+	struct dlv_caps		 caps;
 	/* the reply being read */
 	struct buf		 rline;
 	struct buf		 reply;		/* "250 text" of its last line */
@@ -398,8 +395,8 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 
 	c->q = q;
 	c->d = d;
-	buf_init(&c->rline, REPLY_LINE_MAX);
-	buf_init(&c->reply, REPLY_LINE_MAX);
+	buf_init(&c->rline, DLV_REPLY_LINE_MAX);
+	buf_init(&c->reply, DLV_REPLY_LINE_MAX);
 	buf_init(&c->ehlo, 64 * 1024);
 	c->ev_close = event_new(q->d.base, -1, 0, close_now, c);
 	LIST_INSERT_HEAD(&q->conns, c, entry);
@@ -454,51 +451,6 @@ expect_push(struct dlv_conn *c, enum expect e)
 	c->expect[c->exp_tail++ % nitems(c->expect)] = e;
 }
 
-/* Capabilities from the EHLO reply lines in c->ehlo. */
-static void
-parse_ehlo(struct dlv_conn *c)
-{
-	const char *p = buf_cstr(&c->ehlo), *nl;
-
-	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
-	c->size_offered = false;
-	c->size_max = 0;
-	for (; *p != '\0'; p = nl + 1) {
-		char kw[64];
-		size_t n;
-
-		nl = strchr(p, '\n');
-		if (nl == NULL)
-			nl = p + strlen(p);
-		if ((size_t)(nl - p) > 4) {
-			n = strcspn(p + 4, " \n");
-			(void)str_fmt(kw, sizeof(kw), "%.*s", (int)(n > 60 ?
-			    60 : n), p + 4);
-			if (strcasecmp(kw, "PIPELINING") == 0)
-				c->pipelining = true;
-			else if (strcasecmp(kw, "STARTTLS") == 0)
-				c->starttls = true;
-			else if (strcasecmp(kw, "8BITMIME") == 0)
-				c->eightbit = true;
-			else if (strcasecmp(kw, "SMTPUTF8") == 0)
-				c->utf8 = true;
-			else if (strcasecmp(kw, "SIZE") == 0) {
-				uint64_t v;
-
-				/* RFC 1870: "SIZE" alone means no fixed
-				   limit; the number is on the same line. */
-				c->size_offered = true;
-				if (p[8] == ' ' && str_to_uint_n(p + 9,
-				    strspn(p + 9, "0123456789"), 0, UINT64_MAX,
-				    &v) == 0)
-					c->size_max = v;
-			}
-		}
-		if (*nl == '\0')
-			break;
-	}
-}
-
 /* Octets on the wire for the message (CRLF line ends). */
 static uint64_t
 wire_size(const struct dlv_msg *m)
@@ -532,16 +484,16 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 	c->rcpt_sent = c->rcpt_replied = c->naccepted = 0;
 	c->mail_ok = false;
 	c->exp_head = c->exp_tail = 0;
-	if (c->size_max > 0 && wire_size(it->m) > c->size_max) {
+	if (c->caps.size_max > 0 && wire_size(it->m) > c->caps.size_max) {
 		/* RFC 1870: never send what the peer said it refuses. */
 		(void)str_fmt(rep, sizeof(rep), "552 5.3.4 Message size "
 		    "exceeds the limit of %s (%llu octets)", c->peer,
-		    (unsigned long long)c->size_max);
+		    (unsigned long long)c->caps.size_max);
 		item_end(c, rep);
 		ready(c);
 		return;
 	}
-	if (e->smtputf8 && !c->utf8) {
+	if (e->smtputf8 && !c->caps.utf8) {
 		item_end(c, "553 5.6.7 The destination does not support "
 		    "SMTPUTF8, needed for this message");
 		ready(c);
@@ -553,15 +505,15 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 		char size[40] = "";
 
 		/* Parameters only for extensions the server offered. */
-		if (c->size_offered)
+		if (c->caps.size_offered)
 			(void)str_fmt(size, sizeof(size), " SIZE=%llu",
 			    (unsigned long long)wire_size(it->m));
 		send_line(c, "MAIL FROM:<%s>%s%s%s", e->sender, size,
-		    e->body8bit && c->eightbit ? " BODY=8BITMIME" : "",
+		    e->body8bit && c->caps.eightbit ? " BODY=8BITMIME" : "",
 		    e->smtputf8 ? " SMTPUTF8" : "");
 	}
 	expect_push(c, E_MAIL);
-	if (!c->pipelining)
+	if (!c->caps.pipelining)
 		return;
 	/* Items hold at most DLV_RCPTS_PER_TXN recipients (dlv_sched.c). */
 	for (i = 0; i < it->n; i++)
@@ -621,7 +573,6 @@ stream_body(struct dlv_conn *c)
 		    sizeof(chunk) : (size_t)(m->body_len - c->body_pos);
 		ssize_t r = pread(m->fd, chunk, n,
 		    (off_t)(m->body_off + c->body_pos));
-		size_t i = 0;
 
 		if (r <= 0) {
 			const char *why = r == 0 ? "short file" :
@@ -634,23 +585,7 @@ stream_body(struct dlv_conn *c)
 			return;
 		}
 		c->body_pos += (uint64_t)r;
-		/* LF -> CRLF, and RFC 5321 4.5.2 dot-stuffing. */
-		while (i < (size_t)r) {
-			const char *lf = memchr(chunk + i, '\n', (size_t)r - i);
-			size_t seg = (lf != NULL ? (size_t)(lf - chunk) :
-			    (size_t)r) - i;
-
-			if (c->bol && seg > 0 && chunk[i] == '.')
-				(void)evbuffer_add(out, ".", 1);
-			(void)evbuffer_add(out, chunk + i, seg);
-			i += seg;
-			c->bol = false;
-			if (lf != NULL) {
-				(void)evbuffer_add(out, "\r\n", 2);
-				c->bol = true;
-				i++;
-			}
-		}
+		dlv_body_put(out, chunk, (size_t)r, &c->bol);
 	}
 	if (c->body_pos < m->body_len)
 		return;		/* on_write continues */
@@ -685,7 +620,7 @@ trans_reply(struct dlv_conn *c, int code)
 		c->mail_ok = code / 100 == 2;
 		if (!c->mail_ok)
 			c->mail_reply = reply_dup(c);
-		if (!c->pipelining) {
+		if (!c->caps.pipelining) {
 			if (c->mail_ok)
 				send_rcpt(c);
 			else
@@ -701,7 +636,7 @@ trans_reply(struct dlv_conn *c, int code)
 			c->replies[c->rcpt_replied] = reply_dup(c);
 		}
 		c->rcpt_replied++;
-		if (!c->pipelining) {
+		if (!c->caps.pipelining) {
 			if (c->rcpt_sent < c->item->n)
 				send_rcpt(c);
 			else if (c->naccepted > 0) {
@@ -770,9 +705,7 @@ start_tls(struct dlv_conn *c)
 	buf_reset(&c->reply);
 	buf_reset(&c->ehlo);
 	c->rlines = 0;
-	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
-	c->size_offered = false;
-	c->size_max = 0;
+	memset(&c->caps, 0, sizeof(c->caps));
 	c->ssl = SSL_new(c->q->d.tls);
 	if (c->ssl == NULL) {
 		conn_fail(c, ST_LOCAL, "cannot start TLS with %s: out of "
@@ -811,7 +744,7 @@ start_tls(struct dlv_conn *c)
 static void
 greeted(struct dlv_conn *c)
 {
-	if (c->ssl == NULL && c->starttls && c->q->d.tls != NULL &&
+	if (c->ssl == NULL && c->caps.starttls && c->q->d.tls != NULL &&
 	    !c->tls_failed) {
 		c->state = CS_STARTTLS;
 		send_line(c, "STARTTLS");
@@ -831,7 +764,7 @@ static void
 ehlo_reply(struct dlv_conn *c, int code)
 {
 	if (code / 100 == 2) {
-		parse_ehlo(c);
+		dlv_ehlo_parse(buf_cstr(&c->ehlo), &c->caps);
 		greeted(c);
 		return;
 	}
@@ -851,8 +784,8 @@ helo_reply(struct dlv_conn *c, int code)
 		ehlo_reply(c, code);
 		return;
 	}
-	parse_ehlo(c);		/* nothing offered */
-	c->pipelining = c->starttls = false;
+	dlv_ehlo_parse(buf_cstr(&c->ehlo), &c->caps);		/* nothing offered */
+	c->caps.pipelining = c->caps.starttls = false;
 	greeted(c);
 }
 
@@ -929,40 +862,8 @@ handle_reply(struct dlv_conn *c, int code)
 	}
 }
 
-/* One reply line from IN into c->rline: 1 read, 0 incomplete, -1 not a
-   reply line (too long, no code). Servers are taken at their word on
-   line ends: LF or CRLF. */
-static int
-read_line(struct dlv_conn *c, struct evbuffer *in)
-{
-	struct evbuffer_ptr eol;
-	size_t n;
-	const char *l;
-
-	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-	if (eol.pos == -1)
-		return evbuffer_get_length(in) > REPLY_LINE_MAX ? -1 : 0;
-	n = (size_t)eol.pos + 1;
-	if (n > REPLY_LINE_MAX)
-		return -1;
-	buf_reset(&c->rline);
-	if (buf_append(&c->rline, evbuffer_pullup(in, (ssize_t)n), n) == -1)
-		return -1;
-	(void)evbuffer_drain(in, n);
-	buf_truncate(&c->rline, c->rline.len - 1);
-	if (c->rline.len > 0 && c->rline.data[c->rline.len - 1] == '\r')
-		buf_truncate(&c->rline, c->rline.len - 1);
-	l = buf_cstr(&c->rline);
-	if (c->rline.len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' ||
-	    l[1] > '9' || l[2] < '0' || l[2] > '9' ||
-	    (c->rline.len > 3 && l[3] != ' ' && l[3] != '-') ||
-	    memchr(l, '\0', c->rline.len) != NULL)
-		return -1;
-	return 1;
-}
-
 /* Reads replies; a line "ddd text" ends a reply, "ddd-text" goes on.
-   A reply is bounded: REPLY_LINE_MAX per line, REPLY_LINES_MAX lines,
+   A reply is bounded: DLV_REPLY_LINE_MAX per line, REPLY_LINES_MAX lines,
    and c->timeout seconds in all (a server dripping bytes cannot hold a
    connection past it). */
 static void
@@ -982,7 +883,7 @@ on_read(struct bufferevent *bev, void *arg)
 			why = "reply too slow";
 			goto bad;
 		}
-		r = read_line(c, in);
+		r = dlv_reply_line(in, &c->rline);
 		if (r == 0)
 			return;
 		if (r == -1)
