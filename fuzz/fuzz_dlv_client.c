@@ -141,6 +141,7 @@ setup(void)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
+	struct event_config *ec;
 	const char *err = "";
 	size_t i;
 
@@ -178,7 +179,14 @@ setup(void)
 		spool_append(&bodies[i], variants[i].text,
 		    strlen(variants[i].text));
 	}
-	base = event_base_new();
+	/* A precise clock: idle_usec is due when it says, not at the next
+	   tick of a coarse one (runs must be the same every time). */
+	ec = event_config_new();
+	if (ec == NULL || event_config_set_flag(ec,
+	    EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (base = event_base_new_with_config(ec)) == NULL)
+		die("event base");
+	event_config_free(ec);
 	penv.cfg = cfgs[0];
 	pool = worker_pool_new(base, "fuzz", 0, backends_thread_init,
 	    backends_thread_fini, &penv);
@@ -329,7 +337,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	qd.cfg = cfgs[sel & 1];
 	qd.io = pool;
 	qd.tls = (sel & 2) ? NULL : tls[sel & 1];
-	qd.idle_ms = 1;
+	qd.idle_usec = 10;
 	q = qmgr_new(&qd, &err);
 	if (q == NULL)
 		die(err);
@@ -342,16 +350,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		size_t n = (nul != NULL ? nul : end) - p;
 
 		send_chunk(&sfd, p, n);
-		/* A client with nothing to say may be idle: after idle_ms it
-		   says QUIT, which the next chunk may answer. */
+		/* A client with nothing to say may be idle: after idle_usec
+		   it says QUIT, which the next chunk may answer. */
 		if (!turn(&sfd, TURNS)) {
-			(void)usleep(1200);
+			(void)usleep(20);
 			(void)turn(&sfd, TURNS);
 		}
 		p += n + (nul != NULL);
 	}
 	/* Until the client is gone and the message is back in the queue
-	   (a QUIT waits idle_ms of real time): every path of the client
+	   (a QUIT waits idle_usec of real time): every path of the client
 	   ends once the server has hung up. */
 	for (i = 0; q->nconn > 0 || q->nactive > 0; i++) {
 		if (i == END_TURNS)
@@ -360,7 +368,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			(void)shutdown(sfd, SHUT_WR);
 		turn(&sfd, 1);
 		if (i > 20)
-			(void)usleep(200);
+			(void)usleep(20);
 	}
 	qmgr_free(&q);
 	for (i = 0; i < 10; i++)

@@ -75,7 +75,7 @@ static const char *const cstate_names[] = {
 #define ST_LOCAL	"4.3.0"
 #define ST_TLS		"4.7.5"		/* tls_verify_peer = yes */
 
-#define IDLE_MS		2000	/* qmgr_deps.idle_ms by default */
+#define IDLE_USEC	2000000	/* qmgr_deps.idle_usec by default */
 
 enum expect {
 	E_MAIL,
@@ -532,14 +532,14 @@ ready(struct dlv_conn *c)
 		return;
 	it = qmgr_take(c->q, c->d);
 	if (it == NULL) {
-		unsigned ms = c->q->d.idle_ms != 0 ? c->q->d.idle_ms :
-		    IDLE_MS;
-		struct timeval tv = { (time_t)(ms / 1000),
-		    (suseconds_t)(ms % 1000) * 1000 };
+		unsigned us = c->q->d.idle_usec != 0 ? c->q->d.idle_usec :
+		    IDLE_USEC;
+		struct timeval tv = { (time_t)(us / 1000000),
+		    (suseconds_t)(us % 1000000) };
 
 		/* Mail often comes in bursts: wait a moment before QUIT. */
 		c->state = CS_IDLE;
-		c->timeout = (int)((ms + 999) / 1000);
+		c->timeout = (int)(us / 1000000) + 1;
 		bufferevent_set_timeouts(c->bev, &tv, &tv);
 		return;
 	}
