@@ -114,6 +114,7 @@ static const struct param params[] = {
 	{ "connect_timeout", P_DURATION, OFF(connect_timeout), "30s", 1, 600,
 	    NULL },
 	{ "tls_verify_peer", P_BOOL, OFF(tls_verify_peer), "no", 0, 0, NULL },
+	{ "tls_ca_file", P_PATH, OFF(tls_ca_file), "", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 };
 

@@ -65,6 +65,7 @@ struct config {
 	char			*user;		/* "" = do not switch */
 	char			*tls_cert;
 	char			*tls_key;
+	char			*tls_ca_file;	/* "" = the system's only */
 	enum log_target		 log;
 	struct listen_cfg	*listen;
 	size_t			 nlisten;

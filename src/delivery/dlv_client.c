@@ -11,6 +11,18 @@
  * so), then delivers the items queued for its destination one after
  * another over the same connection, and quits when none is left.
  * Results are per recipient: 2xx delivered, 4xx deferred, 5xx bounced.
+ *
+ * The remote server is not trusted (issue 13). Every error, whatever the
+ * state, goes through conn_fail(): logged, the transaction in progress
+ * deferred with a 4.x.x reason, the next address tried before a
+ * transaction, and a connection that achieved nothing holds its
+ * destination (dlv_sched.c: back-off, what waits there is deferred). A
+ * reply is bounded in line length, line count and time; a reply nobody
+ * asked for is a protocol error. Bytes after the 220 to STARTTLS are a
+ * protocol error (the client side of CVE-2011-0411), and nothing read
+ * in the clear is used after the handshake. With tls_verify_peer = yes
+ * there is no clear text: no STARTTLS, a refusal, a failed handshake or
+ * certificate are each a 4.7.5 deferral.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,11 +36,11 @@
 
 #include "delivery/dlv_int.h"
 #include "core/tls.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-#define REPLY_LINE_MAX	4096
 #define REPLY_LINES_MAX	100
 #define BODY_CHUNK	(64 * 1024)
 #define OUT_HIGH	(256 * 1024)
@@ -50,7 +62,20 @@ enum cstate {
 	CS_CLOSED,
 };
 
-#define IDLE_SECONDS	2	/* like Postfix's connection cache */
+static const char *const cstate_names[] = {
+	"resolve", "connect", "greeting", "ehlo", "helo", "starttls", "tls",
+	"transaction", "body", "dot", "rset", "idle", "quit", "closed",
+};
+
+/* RFC 3463 codes of the deferrals. */
+#define ST_CONNECT	"4.4.1"		/* no answer, refused greeting */
+#define ST_LOST		"4.4.2"		/* lost connection, timeout */
+#define ST_DNS		"4.4.3"
+#define ST_PROTOCOL	"4.5.0"		/* a reply that is no SMTP */
+#define ST_LOCAL	"4.3.0"
+#define ST_TLS		"4.7.5"		/* tls_verify_peer = yes */
+
+#define IDLE_USEC	2000000	/* qmgr_deps.idle_usec by default */
 
 enum expect {
 	E_MAIL,
@@ -75,10 +100,11 @@ struct dlv_conn {
 	char			 peer[320];	/* host[ip]:port */
 	char			 lasterr[600];
 	bool			 tls_failed;
+	unsigned		 ntx;		/* transactions the server answered */
+	int			 timeout;	/* seconds, of the reply awaited */
+	uint64_t		 asked_ms;	/* when the reply awaited was asked */
 	/* what the server offers */
-	bool			 pipelining, starttls, eightbit, utf8;
-	bool			 size_offered;
-	uint64_t		 size_max;	/* 0: no limit announced */
+	struct dlv_caps		 caps;
 	/* the reply being read */
 	struct buf		 rline;
 	struct buf		 reply;		/* "250 text" of its last line */
@@ -97,7 +123,6 @@ struct dlv_conn {
 	unsigned		 nmsgs;
 };
 
-static void conn_next_address(struct dlv_conn *);
 static void conn_resolve_host(struct dlv_conn *);
 static void ready(struct dlv_conn *);
 static void on_event(struct bufferevent *, short, void *);
@@ -175,22 +200,36 @@ item_end(struct dlv_conn *c, const char *failure)
 	c->item = NULL;
 }
 
-/* Nothing could be reached: the items queued here wait for the next
-   try, unless another connection to this destination still works. */
-static void
-conn_failed(struct dlv_conn *c)
+static bool conn_advance(struct dlv_conn *);
+
+/* The one failure path: every error of a connection, in any state,
+   comes here with its RFC 3463 STATUS and a reason. The reason is
+   logged; the transaction in progress is deferred with "451 STATUS
+   reason"; before a transaction the next address or host is tried;
+   otherwise the connection ends, and when it achieved nothing its
+   destination is held (qmgr_dest_failed: back-off, a minimum interval
+   before the next connection, what waits there deferred). */
+static void PRINTFLIKE(3, 4)
+conn_fail(struct dlv_conn *c, const char *status, const char *fmt, ...)
 {
 	char rep[700];
+	bool before = c->state <= CS_TLS;
+	va_list ap;
 
-	log_info("delivery to=%s failed: %s", c->d->domain, c->lasterr);
-	if (c->item != NULL) {
-		(void)str_fmt(rep, sizeof(rep), "451 4.4.1 %s", c->lasterr);
+	if (c->state == CS_CLOSED)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(c->lasterr, sizeof(c->lasterr), fmt, ap);
+	va_end(ap);
+	(void)str_fmt(rep, sizeof(rep), "451 %s %s", status, c->lasterr);
+	log_info("delivery to=%s failed state=%s: %s", c->d->domain,
+	    cstate_names[c->state], rep);
+	if (c->item != NULL)
 		item_end(c, rep);
-	}
-	if (c->d->nconn == 1) {
-		(void)str_fmt(rep, sizeof(rep), "451 4.4.1 %s", c->lasterr);
-		qmgr_fail_dest(c->q, c->d, rep, false);
-	}
+	if (before && conn_advance(c))
+		return;
+	if (c->ntx == 0)
+		qmgr_dest_failed(c->q, c->d, rep);
 	conn_close(c);
 }
 
@@ -204,6 +243,9 @@ send_line(struct dlv_conn *c, const char *fmt, ...)
 	(void)evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	(void)evbuffer_add(out, "\r\n", 2);
+	/* Its reply has c->timeout from now (pipelined ones each from the
+	   end of the one before: on_read). */
+	c->asked_ms = clock_mono_ms();
 }
 
 /* ---- connecting ---- */
@@ -213,6 +255,7 @@ set_timeouts(struct dlv_conn *c, int seconds)
 {
 	struct timeval tv = { seconds, 0 };
 
+	c->timeout = seconds;
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 }
 
@@ -241,39 +284,40 @@ connect_addr(struct dlv_conn *c)
 	c->bev = bufferevent_socket_new(c->q->d.base, -1,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
-		(void)str_copy(c->lasterr, "out of sockets", sizeof(c->lasterr));
-		conn_failed(c);
+		conn_fail(c, ST_LOCAL, "out of sockets");
 		return;
 	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	c->state = CS_CONNECT;
+	c->timeout = (int)c->q->d.cfg->connect_timeout;
 	buf_reset(&c->rline);
 	buf_reset(&c->reply);
+	buf_reset(&c->ehlo);
 	c->rlines = 0;
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss,
-	    (int)sl) == -1) {
-		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "connect to "
-		    "%s: %s", c->peer, strerror(errno));
-		conn_next_address(c);
-	}
+	    (int)sl) == -1)
+		conn_fail(c, ST_CONNECT, "connect to %s: %s", c->peer,
+		    strerror(errno));
 }
 
-/* The current address did not work: the next one, or the next host. */
-static void
-conn_next_address(struct dlv_conn *c)
+/* Before a transaction, the current address did not work: tries the
+   next one, or the next host. False when there is none left. */
+static bool
+conn_advance(struct dlv_conn *c)
 {
-	if (c->state == CS_CLOSED)
-		return;
-	if (++c->ai < c->naddrs) {
+	if (c->ai + 1 < c->naddrs) {
+		c->ai++;
 		connect_addr(c);
-		return;
+		return true;
 	}
-	if (++c->hi < c->nhosts) {
+	if (c->hi + 1 < c->nhosts) {
+		c->hi++;
+		c->naddrs = c->ai = 0;
 		conn_resolve_host(c);
-		return;
+		return true;
 	}
-	conn_failed(c);
+	return false;
 }
 
 static void
@@ -283,10 +327,6 @@ on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
 
 	c->dnsreq = NULL;
 	if (status != 1) {
-		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "%s: %s",
-		    c->hosts[c->hi], status == DNS_NXDOMAIN ?
-		    "host not found" : status == 0 ? "no address" :
-		    "temporary DNS failure");
 		if (c->d->route == ROUTE_MX && c->nhosts == 1 &&
 		    strcmp(c->hosts[0], c->d->domain) == 0 &&
 		    (status == DNS_NXDOMAIN || status == 0)) {
@@ -299,7 +339,10 @@ on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
 		}
 		c->naddrs = 0;
 		c->ai = 0;
-		conn_next_address(c);
+		conn_fail(c, status == -1 ? ST_DNS : ST_CONNECT, "%s: %s",
+		    c->hosts[c->hi], status == DNS_NXDOMAIN ?
+		    "host not found" : status == 0 ? "no address" :
+		    "temporary DNS failure");
 		return;
 	}
 	c->naddrs = n > nitems(c->addrs) ? nitems(c->addrs) : n;
@@ -333,8 +376,7 @@ on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
 	r = dlv_plan_hosts(c->d->route == ROUTE_MX ? c->d->domain : c->d->host,
 	    status, mx, n, rnd32, NULL, c->hosts, &c->nhosts, &verdict);
 	if (r == -1) {
-		(void)str_copy(c->lasterr, verdict, sizeof(c->lasterr));
-		conn_failed(c);
+		conn_fail(c, ST_DNS, "%s", verdict);
 		return;
 	}
 	if (r == 0) {
@@ -353,8 +395,8 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 
 	c->q = q;
 	c->d = d;
-	buf_init(&c->rline, REPLY_LINE_MAX);
-	buf_init(&c->reply, REPLY_LINE_MAX);
+	buf_init(&c->rline, DLV_REPLY_LINE_MAX);
+	buf_init(&c->reply, DLV_REPLY_LINE_MAX);
 	buf_init(&c->ehlo, 64 * 1024);
 	c->ev_close = event_new(q->d.base, -1, 0, close_now, c);
 	LIST_INSERT_HEAD(&q->conns, c, entry);
@@ -409,51 +451,6 @@ expect_push(struct dlv_conn *c, enum expect e)
 	c->expect[c->exp_tail++ % nitems(c->expect)] = e;
 }
 
-/* Capabilities from the EHLO reply lines in c->ehlo. */
-static void
-parse_ehlo(struct dlv_conn *c)
-{
-	const char *p = buf_cstr(&c->ehlo), *nl;
-
-	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
-	c->size_offered = false;
-	c->size_max = 0;
-	for (; *p != '\0'; p = nl + 1) {
-		char kw[64];
-		size_t n;
-
-		nl = strchr(p, '\n');
-		if (nl == NULL)
-			nl = p + strlen(p);
-		if ((size_t)(nl - p) > 4) {
-			n = strcspn(p + 4, " \n");
-			(void)str_fmt(kw, sizeof(kw), "%.*s", (int)(n > 60 ?
-			    60 : n), p + 4);
-			if (strcasecmp(kw, "PIPELINING") == 0)
-				c->pipelining = true;
-			else if (strcasecmp(kw, "STARTTLS") == 0)
-				c->starttls = true;
-			else if (strcasecmp(kw, "8BITMIME") == 0)
-				c->eightbit = true;
-			else if (strcasecmp(kw, "SMTPUTF8") == 0)
-				c->utf8 = true;
-			else if (strcasecmp(kw, "SIZE") == 0) {
-				uint64_t v;
-
-				/* RFC 1870: "SIZE" alone means no fixed
-				   limit; the number is on the same line. */
-				c->size_offered = true;
-				if (p[8] == ' ' && str_to_uint_n(p + 9,
-				    strspn(p + 9, "0123456789"), 0, UINT64_MAX,
-				    &v) == 0)
-					c->size_max = v;
-			}
-		}
-		if (*nl == '\0')
-			break;
-	}
-}
-
 /* Octets on the wire for the message (CRLF line ends). */
 static uint64_t
 wire_size(const struct dlv_msg *m)
@@ -487,16 +484,16 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 	c->rcpt_sent = c->rcpt_replied = c->naccepted = 0;
 	c->mail_ok = false;
 	c->exp_head = c->exp_tail = 0;
-	if (c->size_max > 0 && wire_size(it->m) > c->size_max) {
+	if (c->caps.size_max > 0 && wire_size(it->m) > c->caps.size_max) {
 		/* RFC 1870: never send what the peer said it refuses. */
 		(void)str_fmt(rep, sizeof(rep), "552 5.3.4 Message size "
 		    "exceeds the limit of %s (%llu octets)", c->peer,
-		    (unsigned long long)c->size_max);
+		    (unsigned long long)c->caps.size_max);
 		item_end(c, rep);
 		ready(c);
 		return;
 	}
-	if (e->smtputf8 && !c->utf8) {
+	if (e->smtputf8 && !c->caps.utf8) {
 		item_end(c, "553 5.6.7 The destination does not support "
 		    "SMTPUTF8, needed for this message");
 		ready(c);
@@ -508,15 +505,15 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 		char size[40] = "";
 
 		/* Parameters only for extensions the server offered. */
-		if (c->size_offered)
+		if (c->caps.size_offered)
 			(void)str_fmt(size, sizeof(size), " SIZE=%llu",
 			    (unsigned long long)wire_size(it->m));
 		send_line(c, "MAIL FROM:<%s>%s%s%s", e->sender, size,
-		    e->body8bit && c->eightbit ? " BODY=8BITMIME" : "",
+		    e->body8bit && c->caps.eightbit ? " BODY=8BITMIME" : "",
 		    e->smtputf8 ? " SMTPUTF8" : "");
 	}
 	expect_push(c, E_MAIL);
-	if (!c->pipelining)
+	if (!c->caps.pipelining)
 		return;
 	/* Items hold at most DLV_RCPTS_PER_TXN recipients (dlv_sched.c). */
 	for (i = 0; i < it->n; i++)
@@ -535,9 +532,15 @@ ready(struct dlv_conn *c)
 		return;
 	it = qmgr_take(c->q, c->d);
 	if (it == NULL) {
+		unsigned us = c->q->d.idle_usec != 0 ? c->q->d.idle_usec :
+		    IDLE_USEC;
+		struct timeval tv = { (time_t)(us / 1000000),
+		    (suseconds_t)(us % 1000000) };
+
 		/* Mail often comes in bursts: wait a moment before QUIT. */
 		c->state = CS_IDLE;
-		set_timeouts(c, IDLE_SECONDS);
+		c->timeout = (int)(us / 1000000) + 1;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
 		return;
 	}
 	transaction(c, it);
@@ -570,36 +573,19 @@ stream_body(struct dlv_conn *c)
 		    sizeof(chunk) : (size_t)(m->body_len - c->body_pos);
 		ssize_t r = pread(m->fd, chunk, n,
 		    (off_t)(m->body_off + c->body_pos));
-		size_t i = 0;
 
 		if (r <= 0) {
-			(void)str_fmt(c->lasterr, sizeof(c->lasterr), "cannot "
-			    "read the queue file: %s", r == 0 ? "short file" :
-			    strerror(errno));
-			log_error("qid=%s %s", m->env.id, c->lasterr);
-			item_end(c, "451 4.3.0 Local error reading the queued "
-			    "message");
-			conn_close(c);
+			const char *why = r == 0 ? "short file" :
+			    strerror(errno);
+
+			log_error("qid=%s cannot read the queue file: %s",
+			    m->env.id, why);
+			conn_fail(c, ST_LOCAL, "local error reading the queued "
+			    "message: %s", why);
 			return;
 		}
 		c->body_pos += (uint64_t)r;
-		/* LF -> CRLF, and RFC 5321 4.5.2 dot-stuffing. */
-		while (i < (size_t)r) {
-			const char *lf = memchr(chunk + i, '\n', (size_t)r - i);
-			size_t seg = (lf != NULL ? (size_t)(lf - chunk) :
-			    (size_t)r) - i;
-
-			if (c->bol && seg > 0 && chunk[i] == '.')
-				(void)evbuffer_add(out, ".", 1);
-			(void)evbuffer_add(out, chunk + i, seg);
-			i += seg;
-			c->bol = false;
-			if (lf != NULL) {
-				(void)evbuffer_add(out, "\r\n", 2);
-				c->bol = true;
-				i++;
-			}
-		}
+		dlv_body_put(out, chunk, (size_t)r, &c->bol);
 	}
 	if (c->body_pos < m->body_len)
 		return;		/* on_write continues */
@@ -608,6 +594,7 @@ stream_body(struct dlv_conn *c)
 	(void)evbuffer_add(out, ".\r\n", 3);
 	c->state = CS_DOT;
 	set_timeouts(c, DLV_DATA_TIMEOUT);
+	c->asked_ms = clock_mono_ms();
 }
 
 static char *
@@ -622,15 +609,18 @@ trans_reply(struct dlv_conn *c, int code)
 {
 	enum expect e;
 
-	if (c->exp_head == c->exp_tail)
-		return;		/* nothing was asked: ignore */
+	if (c->exp_head == c->exp_tail) {
+		conn_fail(c, ST_PROTOCOL, "protocol error from %s (a reply "
+		    "to no command: %.100s)", c->peer, buf_cstr(&c->reply));
+		return;
+	}
 	e = c->expect[c->exp_head++ % nitems(c->expect)];
 	switch (e) {
 	case E_MAIL:
 		c->mail_ok = code / 100 == 2;
 		if (!c->mail_ok)
 			c->mail_reply = reply_dup(c);
-		if (!c->pipelining) {
+		if (!c->caps.pipelining) {
 			if (c->mail_ok)
 				send_rcpt(c);
 			else
@@ -646,7 +636,7 @@ trans_reply(struct dlv_conn *c, int code)
 			c->replies[c->rcpt_replied] = reply_dup(c);
 		}
 		c->rcpt_replied++;
-		if (!c->pipelining) {
+		if (!c->caps.pipelining) {
 			if (c->rcpt_sent < c->item->n)
 				send_rcpt(c);
 			else if (c->naccepted > 0) {
@@ -683,38 +673,142 @@ trans_reply(struct dlv_conn *c, int code)
 	return;
 give_up:
 	/* Everyone without a reply gets MAIL's (or nobody is left). */
+	c->ntx++;
+	qmgr_dest_ok(c->d);
 	item_end(c, c->mail_reply != NULL ? c->mail_reply :
 	    "451 4.3.0 The transaction was aborted");
 	c->state = CS_RSET;
 	send_line(c, "RSET");
 }
 
+static bool
+verify_on(const struct dlv_conn *c)
+{
+	return c->q->d.cfg->tls_verify_peer;
+}
+
+/* After "220" to STARTTLS: the handshake, with nothing of the clear-text
+   session kept (RFC 3207 4.2; CVE-2011-0411). */
 static void
 start_tls(struct dlv_conn *c)
 {
 	struct bufferevent *tls;
+	struct netaddr a;
+	const char *host = c->hosts[c->hi];
 
-	c->ssl = SSL_new(c->q->d.tls);
-	if (c->ssl == NULL) {
-		ready(c);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		conn_fail(c, ST_PROTOCOL, "protocol error from %s (data after "
+		    "its 220 reply to STARTTLS)", c->peer);
 		return;
 	}
-	(void)SSL_set_tlsext_host_name(c->ssl, c->hosts[c->hi]);
-	if (c->q->d.cfg->tls_verify_peer)
-		(void)SSL_set1_host(c->ssl, c->hosts[c->hi]);
+	buf_reset(&c->rline);
+	buf_reset(&c->reply);
+	buf_reset(&c->ehlo);
+	c->rlines = 0;
+	memset(&c->caps, 0, sizeof(c->caps));
+	c->ssl = SSL_new(c->q->d.tls);
+	if (c->ssl == NULL) {
+		conn_fail(c, ST_LOCAL, "cannot start TLS with %s: out of "
+		    "memory", c->peer);
+		return;
+	}
+	/* RFC 6066 3: no SNI for an address literal; the certificate is
+	   then checked against the address. */
+	if (net_addr_parse(host, &a) == 0) {
+		if (verify_on(c))
+			(void)X509_VERIFY_PARAM_set1_ip_asc(
+			    SSL_get0_param(c->ssl), host);
+	} else {
+		(void)SSL_set_tlsext_host_name(c->ssl, host);
+		if (verify_on(c))
+			(void)SSL_set1_host(c->ssl, host);
+	}
 	tls = bufferevent_openssl_filter_new(c->q->d.base, c->bev, c->ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
-		ready(c);
+		conn_fail(c, ST_LOCAL, "cannot start TLS with %s", c->peer);
 		return;
 	}
 	c->bev = tls;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	set_timeouts(c, DLV_CMD_TIMEOUT);
+	c->asked_ms = clock_mono_ms();
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = CS_TLS;
+}
+
+/* EHLO or HELO accepted: STARTTLS first when it is offered (and
+   required with tls_verify_peer = yes), else the mail. */
+static void
+greeted(struct dlv_conn *c)
+{
+	if (c->ssl == NULL && c->caps.starttls && c->q->d.tls != NULL &&
+	    !c->tls_failed) {
+		c->state = CS_STARTTLS;
+		send_line(c, "STARTTLS");
+		return;
+	}
+	if (c->ssl == NULL && verify_on(c)) {
+		conn_fail(c, ST_TLS, "%s offers no STARTTLS%s, and "
+		    "tls_verify_peer = yes needs TLS", c->peer,
+		    c->q->d.tls == NULL ? " (or TLS is not available here)" :
+		    "");
+		return;
+	}
+	ready(c);
+}
+
+static void
+ehlo_reply(struct dlv_conn *c, int code)
+{
+	if (code / 100 == 2) {
+		dlv_ehlo_parse(buf_cstr(&c->ehlo), &c->caps);
+		greeted(c);
+		return;
+	}
+	if (c->state == CS_EHLO && code / 100 == 5) {
+		c->state = CS_HELO;
+		send_line(c, "HELO %s", c->q->d.cfg->hostname);
+		return;
+	}
+	conn_fail(c, ST_CONNECT, "host %s refused EHLO/HELO: %s", c->peer,
+	    buf_cstr(&c->reply));
+}
+
+static void
+helo_reply(struct dlv_conn *c, int code)
+{
+	if (code / 100 != 2) {
+		ehlo_reply(c, code);
+		return;
+	}
+	dlv_ehlo_parse(buf_cstr(&c->ehlo), &c->caps);		/* nothing offered */
+	c->caps.pipelining = c->caps.starttls = false;
+	greeted(c);
+}
+
+static void
+dot_reply(struct dlv_conn *c)
+{
+	size_t i;
+
+	c->ntx++;
+	qmgr_dest_ok(c->d);
+	if (c->naccepted > 0) {
+		for (i = 0; i < c->item->n; i++)
+			if (c->replies[i] == NULL)
+				c->replies[i] = reply_dup(c);
+		c->nmsgs++;
+		item_end(c, buf_cstr(&c->reply));
+		ready(c);
+		return;
+	}
+	item_end(c, c->mail_reply != NULL ? c->mail_reply :
+	    "451 4.3.0 The transaction was aborted");
+	c->state = CS_RSET;
+	send_line(c, "RSET");
 }
 
 /* A complete reply: its code; the text is in c->reply. */
@@ -724,10 +818,8 @@ handle_reply(struct dlv_conn *c, int code)
 	switch (c->state) {
 	case CS_GREETING:
 		if (code / 100 != 2) {
-			(void)str_fmt(c->lasterr, sizeof(c->lasterr), "host %s "
-			    "refused to talk to me: %s", c->peer,
-			    buf_cstr(&c->reply));
-			conn_next_address(c);
+			conn_fail(c, ST_CONNECT, "host %s refused to talk to "
+			    "me: %s", c->peer, buf_cstr(&c->reply));
 			return;
 		}
 		c->state = CS_EHLO;
@@ -735,37 +827,17 @@ handle_reply(struct dlv_conn *c, int code)
 		send_line(c, "EHLO %s", c->q->d.cfg->hostname);
 		return;
 	case CS_EHLO:
-		if (code / 100 == 2) {
-			parse_ehlo(c);
-			if (c->starttls && c->ssl == NULL && c->q->d.tls != NULL &&
-			    !c->tls_failed) {
-				c->state = CS_STARTTLS;
-				send_line(c, "STARTTLS");
-				return;
-			}
-			ready(c);
-			return;
-		}
-		if (code / 100 == 5) {
-			c->state = CS_HELO;
-			send_line(c, "HELO %s", c->q->d.cfg->hostname);
-			return;
-		}
-		/* FALLTHROUGH */
+		ehlo_reply(c, code);
+		return;
 	case CS_HELO:
-		if (code / 100 == 2) {
-			parse_ehlo(c);		/* nothing offered */
-			c->pipelining = c->starttls = false;
-			ready(c);
-			return;
-		}
-		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "host %s refused "
-		    "EHLO/HELO: %s", c->peer, buf_cstr(&c->reply));
-		conn_next_address(c);
+		helo_reply(c, code);
 		return;
 	case CS_STARTTLS:
 		if (code == 220)
 			start_tls(c);
+		else if (verify_on(c))
+			conn_fail(c, ST_TLS, "host %s refused STARTTLS: %s",
+			    c->peer, buf_cstr(&c->reply));
 		else
 			ready(c);	/* opportunistic: go on in the clear */
 		return;
@@ -773,21 +845,7 @@ handle_reply(struct dlv_conn *c, int code)
 		trans_reply(c, code);
 		return;
 	case CS_DOT:
-		if (c->naccepted > 0) {
-			size_t i;
-
-			for (i = 0; i < c->item->n; i++)
-				if (c->replies[i] == NULL)
-					c->replies[i] = reply_dup(c);
-			c->nmsgs++;
-			item_end(c, buf_cstr(&c->reply));
-			ready(c);
-		} else {
-			item_end(c, c->mail_reply != NULL ? c->mail_reply :
-			    "451 4.3.0 The transaction was aborted");
-			c->state = CS_RSET;
-			send_line(c, "RSET");
-		}
+		dot_reply(c);
 		return;
 	case CS_RSET:
 		ready(c);
@@ -796,69 +854,72 @@ handle_reply(struct dlv_conn *c, int code)
 		conn_close(c);
 		return;
 	default:
+		/* Idle, sending the message, in the handshake: nothing was
+		   asked. */
+		conn_fail(c, ST_PROTOCOL, "protocol error from %s (a reply to "
+		    "no command: %.100s)", c->peer, buf_cstr(&c->reply));
 		return;
 	}
 }
 
-/* Reads reply lines; a line "ddd text" ends a reply, "ddd-text" goes
-   on. Servers are taken at their word on line ends: LF or CRLF. */
+/* Reads replies; a line "ddd text" ends a reply, "ddd-text" goes on.
+   A reply is bounded: DLV_REPLY_LINE_MAX per line, REPLY_LINES_MAX lines,
+   and c->timeout seconds in all (a server dripping bytes cannot hold a
+   connection past it). */
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct dlv_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	const char *why = "bad reply line";
 
-	while (c->state != CS_CLOSED) {
-		struct evbuffer_ptr eol;
-		size_t n;
+	/* A handshake, a new connection: this buffer is done with. */
+	while (c->state != CS_CLOSED && bev == c->bev) {
 		const char *l;
-		int code;
+		int code, r;
 
-		eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) > REPLY_LINE_MAX)
-				goto bad;
-			return;
+		if (c->timeout > 0 && clock_mono_ms() - c->asked_ms >
+		    (uint64_t)c->timeout * 1000) {
+			why = "reply too slow";
+			goto bad;
 		}
-		n = (size_t)eol.pos + 1;
-		if (n > REPLY_LINE_MAX)
+		r = dlv_reply_line(in, &c->rline);
+		if (r == 0)
+			return;
+		if (r == -1)
 			goto bad;
-		buf_reset(&c->rline);
-		if (buf_append(&c->rline, evbuffer_pullup(in, (ssize_t)n),
-		    n) == -1)
-			goto bad;
-		(void)evbuffer_drain(in, n);
-		buf_truncate(&c->rline, c->rline.len - 1);
-		if (c->rline.len > 0 && c->rline.data[c->rline.len - 1] == '\r')
-			buf_truncate(&c->rline, c->rline.len - 1);
 		l = buf_cstr(&c->rline);
-		if (c->rline.len < 3 || l[0] < '2' || l[0] > '5' ||
-		    l[1] < '0' || l[1] > '9' || l[2] < '0' || l[2] > '9' ||
-		    (c->rline.len > 3 && l[3] != ' ' && l[3] != '-') ||
-		    ++c->rlines > REPLY_LINES_MAX)
+		if (++c->rlines > REPLY_LINES_MAX) {
+			why = "reply too long";
 			goto bad;
+		}
 		if (c->state == CS_EHLO &&
-		    buf_printf(&c->ehlo, "%s\n", l) == -1)
+		    buf_printf(&c->ehlo, "%s\n", l) == -1) {
+			why = "EHLO reply too long";
 			goto bad;
+		}
 		if (c->rline.len > 3 && l[3] == '-')
 			continue;
 		code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
 		buf_reset(&c->reply);
 		(void)buf_append(&c->reply, l, c->rline.len);
 		c->rlines = 0;
+		c->asked_ms = clock_mono_ms();
+		/* The server speaks only when spoken to: bytes beyond the
+		   replies awaited answer a command not sent yet (after
+		   STARTTLS: CVE-2011-0411). */
+		if (evbuffer_get_length(in) > 0 && !(c->state == CS_TRANS &&
+		    c->exp_tail - c->exp_head > 1)) {
+			why = c->state == CS_STARTTLS && code == 220 ?
+			    "data after its 220 reply to STARTTLS" :
+			    "data after a reply, before the next command";
+			goto bad;
+		}
 		handle_reply(c, code);
 	}
 	return;
 bad:
-	(void)str_fmt(c->lasterr, sizeof(c->lasterr), "protocol error from "
-	    "%s (bad reply line)", c->peer);
-	if (c->item != NULL) {
-		char rep[700];
-
-		(void)str_fmt(rep, sizeof(rep), "451 4.4.2 %s", c->lasterr);
-		item_end(c, rep);
-	}
-	conn_close(c);
+	conn_fail(c, ST_PROTOCOL, "protocol error from %s (%s)", c->peer, why);
 }
 
 static void
@@ -871,58 +932,69 @@ on_write(struct bufferevent *bev, void *arg)
 		stream_body(c);
 }
 
+/* The handshake is done: EHLO again, from a clean slate. */
+static void
+tls_up(struct dlv_conn *c)
+{
+	char info[200];
+
+	tls_describe(c->ssl, info, sizeof(info));
+	log_info("delivery tls peer=%s %s verify=%s", c->peer, info,
+	    verify_on(c) ? "yes" : "no (certificate not verified: "
+	    "tls_verify_peer = no)");
+	c->state = CS_EHLO;
+	buf_reset(&c->ehlo);
+	send_line(c, "EHLO %s", c->q->d.cfg->hostname);
+}
+
+/* The handshake failed: with tls_verify_peer = yes a deferral, else the
+   same address again in the clear (opportunistic TLS). */
+static void
+tls_failed(struct dlv_conn *c)
+{
+	long v = c->ssl != NULL ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+
+	if (verify_on(c)) {
+		conn_fail(c, ST_TLS, "TLS with %s failed: %s", c->peer,
+		    v != X509_V_OK ? X509_verify_cert_error_string(v) :
+		    "handshake failed");
+		return;
+	}
+	log_warn("delivery tls peer=%s failed; retrying without TLS",
+	    c->peer);
+	c->tls_failed = true;
+	connect_addr(c);
+}
+
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct dlv_conn *c = arg;
-	char rep[700];
+	bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == CS_TLS) {
-			char info[200];
-
-			tls_describe(c->ssl, info, sizeof(info));
-			log_info("delivery tls peer=%s %s verify=%s", c->peer,
-			    info, c->q->d.cfg->tls_verify_peer ? "yes" :
-			    "no (certificate not verified: tls_verify_peer = "
-			    "no)");
-			c->state = CS_EHLO;
-			buf_reset(&c->ehlo);
-			send_line(c, "EHLO %s", c->q->d.cfg->hostname);
+			tls_up(c);
 			return;
 		}
 		c->state = CS_GREETING;
 		set_timeouts(c, DLV_CMD_TIMEOUT);
+		c->asked_ms = clock_mono_ms();
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
 	switch (c->state) {
 	case CS_CONNECT:
-		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "connect to %s: "
-		    "%s", c->peer, (what & BEV_EVENT_TIMEOUT) ?
+		conn_fail(c, ST_CONNECT, "connect to %s: %s", c->peer, timeout ?
 		    "Connection timed out" : evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR()));
-		conn_next_address(c);
 		return;
 	case CS_TLS:
-		/* Opportunistic TLS failed: the same address in the clear. */
-		log_warn("delivery tls peer=%s failed; retrying without TLS",
-		    c->peer);
-		c->tls_failed = true;
-		connect_addr(c);
-		return;
-	case CS_GREETING:
-	case CS_EHLO:
-	case CS_HELO:
-	case CS_STARTTLS:
-		(void)str_fmt(c->lasterr, sizeof(c->lasterr), "lost connection "
-		    "with %s while %s", c->peer, (what & BEV_EVENT_TIMEOUT) ?
-		    "waiting for the greeting" : "greeting");
-		conn_next_address(c);
+		tls_failed(c);
 		return;
 	case CS_IDLE:
-		if (what & BEV_EVENT_TIMEOUT) {
+		if (timeout) {
 			/* Nothing more came: say goodbye properly. */
 			c->state = CS_QUIT;
 			set_timeouts(c, 10);
@@ -933,16 +1005,15 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c);
 		return;
 	case CS_QUIT:
-	case CS_RSET:
 	case CS_CLOSED:
 		conn_close(c);
 		return;
 	default:
-		(void)str_fmt(rep, sizeof(rep), "451 4.4.2 %s with %s while "
-		    "sending the message", (what & BEV_EVENT_TIMEOUT) ?
-		    "timeout" : "lost connection", c->peer);
-		item_end(c, rep);
-		conn_close(c);
+		conn_fail(c, ST_LOST, "%s with %s while %s", timeout ?
+		    "timeout" : "lost connection", c->peer,
+		    c->state == CS_GREETING ? "waiting for the greeting" :
+		    c->state <= CS_STARTTLS ? "greeting" : c->state == CS_RSET ?
+		    "resetting" : "sending the message");
 		return;
 	}
 }

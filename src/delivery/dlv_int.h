@@ -83,6 +83,12 @@ struct dlv_dest {
 	struct dlv_item		*head, *tail;
 	size_t			 nqueued;
 	unsigned		 nconn;
+	/* After a connection that achieved nothing: no new connection
+	   before hold_until, and mail for it is deferred with last_error
+	   (qmgr_dest_failed). */
+	unsigned		 fails;
+	time_t			 hold_until;
+	char			 last_error[700];
 };
 
 struct dlv_conn;
@@ -116,6 +122,14 @@ struct dlv_item *qmgr_take(struct qmgr *, struct dlv_dest *);
 /* Defers (PERMANENT: bounces) every queued item of D with TEXT. */
 void	qmgr_fail_dest(struct qmgr *, struct dlv_dest *, const char *text,
 	    bool permanent);
+/* A connection to D failed without a transaction answered: D is held
+   for the back-off of its consecutive failures (retry_min doubling up
+   to retry_max), which is also the least time before its next
+   connection; REPLY ("451 4.x.x ...") defers what waits for it once no
+   connection to it is left. */
+void	qmgr_dest_failed(struct qmgr *, struct dlv_dest *, const char *reply);
+/* The server of D answered a transaction: D is no longer held. */
+void	qmgr_dest_ok(struct dlv_dest *);
 
 /* dlv_client.c */
 /* Opens a connection to D and delivers queued items until none is
@@ -124,6 +138,32 @@ void	dlv_conn_start(struct qmgr *, struct dlv_dest *);
 /* Hands new work to an idle connection of D; false if there is none. */
 bool	dlv_conn_wake(struct qmgr *, struct dlv_dest *);
 void	dlv_conn_free_all(struct qmgr *);
+
+/* dlv_reply.c: what the client reads and writes, as pure functions
+   (unit-tested, fuzzed through fuzz_dlv_client). */
+#define DLV_REPLY_LINE_MAX	4096	/* RFC 5321 4.5.3.1.5 says 512 */
+
+/* What a server offers in its EHLO reply. */
+struct dlv_caps {
+	bool		pipelining, starttls, eightbit, utf8;
+	bool		size_offered;
+	uint64_t	size_max;	/* 0: no limit announced */
+};
+
+/* Takes one reply line off IN into LINE (its LF or CRLF dropped;
+   servers are taken at their word on line ends). 1 read, 0 not complete
+   yet, -1 not a reply line: longer than DLV_REPLY_LINE_MAX, no code
+   200-599, neither ' ' nor '-' after it, or a NUL in it. */
+int	dlv_reply_line(struct evbuffer *in, struct buf *line);
+/* The capabilities in LINES, the EHLO reply ("250-KEYWORD params\n"
+   each). */
+void	dlv_ehlo_parse(const char *lines, struct dlv_caps *caps_r);
+/* Appends N octets of the message (LF line ends) to OUT as DATA wants
+   them: CRLF line ends, a dot doubled at the start of a line (RFC 5321
+   4.5.2). *BOL says whether a line starts here; it is carried from one
+   call to the next. */
+void	dlv_body_put(struct evbuffer *out, const char *p, size_t n,
+	    bool *bol);
 
 /* dlv_bounce.c: on a worker. */
 /* Sends the notices of M this round: a bounce for the recipients marked

@@ -11,6 +11,14 @@
  * notices go out (bounces, delay warnings), and the message is removed
  * or waits for its next try: retry_min doubling up to retry_max, until
  * max_queue_lifetime. Queue files are read and written on the io pool.
+ *
+ * Invariants (issue 13): every recipient a round did not finish is
+ * deferred with a 4.x.x reason and a next try, never later than the
+ * message's expiry, and the message waits in the heap no later than
+ * that, so the scheduler bounces it at max_queue_lifetime whatever its
+ * back-off. A destination whose connection failed before any
+ * transaction is held (back-off per destination): no connection is
+ * opened to it before hold_until, and its mail is deferred meanwhile.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -265,6 +273,35 @@ dest_get(struct qmgr *q, const char *domain)
 	return d;
 }
 
+static bool
+dest_held(const struct dlv_dest *d)
+{
+	return d->hold_until != 0 && clock_now() < d->hold_until;
+}
+
+void
+qmgr_dest_failed(struct qmgr *q, struct dlv_dest *d, const char *reply)
+{
+	const struct config *cfg = q->d.cfg;
+	time_t now = clock_now();
+
+	if (d->fails < 64)
+		d->fails++;
+	d->hold_until = dlv_next_try(now, d->fails, cfg->retry_min,
+	    cfg->retry_max);
+	(void)str_copy(d->last_error, reply, sizeof(d->last_error));
+	log_info("delivery to=%s held for %llds after %u failed "
+	    "connection(s)", d->domain, (long long)(d->hold_until - now),
+	    d->fails);
+}
+
+void
+qmgr_dest_ok(struct dlv_dest *d)
+{
+	d->fails = 0;
+	d->hold_until = 0;
+}
+
 static void
 dest_kick(struct qmgr *q, struct dlv_dest *d)
 {
@@ -272,6 +309,12 @@ dest_kick(struct qmgr *q, struct dlv_dest *d)
 
 	while (d->nqueued > 0 && dlv_conn_wake(q, d))
 		;
+	if (dest_held(d)) {
+		/* No new connection yet; nobody left to take the mail. */
+		if (d->nconn == 0 && d->nqueued > 0)
+			qmgr_fail_dest(q, d, d->last_error, false);
+		return;
+	}
 	/* A connection delivers one message after another: open another
 	   only for every few waiting (and never past the limits). */
 	while (!q->stopping && d->nqueued > 0 &&
@@ -389,6 +432,9 @@ split(struct qmgr *q, struct dlv_msg *m)
 	size_t i, k;
 	bool *taken = xcalloc(e->nrcpts + 1, sizeof(*taken));
 
+	/* One item more while splitting: an item that comes back at once
+	   (a held destination) cannot finish M before all are out. */
+	m->items++;
 	for (i = 0; i < e->nrcpts; i++) {
 		struct queue_rcpt *r = &e->rcpts[i];
 
@@ -436,7 +482,7 @@ split(struct qmgr *q, struct dlv_msg *m)
 		dest_push(q, dest_get(q, dom), it);
 	}
 	free(taken);
-	if (m->items == 0)
+	if (--m->items == 0)
 		finish(q, m);
 }
 
@@ -498,6 +544,23 @@ qmgr_kick(struct qmgr *q)
 
 /* ---- results ---- */
 
+/* When a recipient deferred for the ATTEMPTS-th time is tried again:
+   its back-off, not before its destination's hold ends, never after the
+   message expires (split() bounces it then). */
+static time_t
+retry_time(const struct config *cfg, const struct queue_env *e,
+    const struct dlv_dest *d, time_t now, unsigned attempts)
+{
+	time_t t = dlv_next_try(now, attempts, cfg->retry_min, cfg->retry_max);
+	time_t expiry = e->arrival + (time_t)cfg->max_queue_lifetime;
+
+	if (d != NULL && d->hold_until > t)
+		t = d->hold_until;
+	if (t > expiry)
+		t = expiry > now ? expiry : now;
+	return t;
+}
+
 void
 qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
     const char *failure, const char *relay)
@@ -526,8 +589,8 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 		} else {
 			r->state = QR_DEFERRED;
 			r->attempts++;
-			r->next_try = dlv_next_try(now, r->attempts,
-			    cfg->retry_min, cfg->retry_max);
+			r->next_try = retry_time(cfg, e, it->d, now,
+			    r->attempts);
 			status = "deferred";
 		}
 		if (r->state != QR_DELIVERED)
@@ -609,7 +672,8 @@ finish_done(void *arg)
 	struct qmgr *q = j->q;
 	struct dlv_msg *m = j->m;
 	struct qentry *qe = m->qe;
-	time_t next = 0;
+	time_t next = 0, expiry = m->env.arrival +
+	    (time_t)q->d.cfg->max_queue_lifetime;
 	size_t i;
 
 	if (j->err != 0)
@@ -631,8 +695,12 @@ finish_done(void *arg)
 				next = r->next_try;
 		}
 		qe->msg = NULL;
-		qe->next_try = next != 0 ? next : clock_now() +
-		    (time_t)q->d.cfg->retry_min;
+		qe->next_try = next != 0 ? next : retry_time(q->d.cfg,
+		    &m->env, NULL, clock_now(), 1);
+		/* Never past the expiry (a state written before may say
+		   later): split() bounces the message then. */
+		if (qe->next_try > expiry)
+			qe->next_try = expiry;
 		qe->where = QE_WAITING;
 		heap_push(q, qe);
 	}
@@ -691,6 +759,16 @@ qmgr_new(const struct qmgr_deps *d, const char **error_r)
 	q->entries = hmap_new();
 	q->dests = hmap_new();
 	q->timer = evtimer_new(d->base, on_timer, q);
+	/* A private CA for tls_verify_peer (tests verify against theirs). */
+	if (d->tls != NULL && *d->cfg->tls_ca_file != '\0' &&
+	    SSL_CTX_load_verify_locations(d->tls, d->cfg->tls_ca_file,
+	    NULL) != 1) {
+		log_error("tls_ca_file %s: cannot load the certificates",
+		    d->cfg->tls_ca_file);
+		*error_r = "tls_ca_file cannot be loaded";
+		qmgr_free(&q);
+		return NULL;
+	}
 	if (queue_scan(q->d.queue, scan_one, q) == -1) {
 		*error_r = strerror(errno);
 		qmgr_free(&q);
@@ -778,10 +856,22 @@ flush_each(const char *key, void *val, void *arg)
 	return false;
 }
 
+static bool
+unhold_one(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	qmgr_dest_ok(val);
+	return false;
+}
+
 unsigned
 qmgr_flush(struct qmgr *q, const char *id)
 {
 	unsigned n = 0;
+
+	/* The administrator says now: held destinations too. */
+	hmap_sweep(q->dests, unhold_one, NULL);
 
 	if (id != NULL) {
 		struct qentry *e = hmap_get(q->entries, id);

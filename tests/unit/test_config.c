@@ -1028,6 +1028,7 @@ static const char default_print[] =
     "delivery_concurrency_per_destination = 10\n"
     "connect_timeout = 30s\n"
     "tls_verify_peer = no\n"
+    "tls_ca_file = \n"
     "debug = no\n";
 
 static void
@@ -1487,8 +1488,10 @@ man_entries(void (*fn)(const char *key, const char *start, size_t len,
 		    heading_key(p, key, sizeof(key));
 		bool end = strncmp(p, ".SH ", 4) == 0;
 
+		/* An entry ends before the ".TP" of the next one, or at a
+		   section heading (its last line included). */
 		if (start != NULL && (head || end || strncmp(p, ".SS ", 4) == 0))
-			fn(cur, start, (size_t)(prev - start), arg);
+			fn(cur, start, (size_t)((head ? prev : p) - start), arg);
 		if (head || strncmp(p, ".SS ", 4) == 0)
 			start = NULL;
 		if (end)

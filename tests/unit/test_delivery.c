@@ -1,7 +1,8 @@
 /*
  * test_delivery.c - the scheduler's arithmetic with an injected clock,
  * MX ordering and route planning with injected DNS answers and an
- * injected random source, DSN status extraction.
+ * injected random source, DSN status extraction; the client's reply
+ * reader (buffered and trickled), EHLO capabilities and DATA encoding.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
+
+#include <event2/buffer.h>
+
 #include "delivery/dlv.h"
+#include "delivery/dlv_int.h"
 #include "util/clock.h"
 #include "util/compat.h"
 
@@ -210,6 +216,139 @@ test_status_of(void **state)
 	}
 }
 
+/* ---- the client's bytes ---- */
+
+static const struct {
+	const char	*in;
+	size_t		 len;		/* 0: strlen */
+	int		 r;
+	const char	*line;
+} reply_cases[] = {
+	{ "250 ok\r\n", 0, 1, "250 ok" },
+	{ "250-PIPELINING\n", 0, 1, "250-PIPELINING" },
+	{ "220\r\n", 0, 1, "220" },
+	{ "599 x\r\n", 0, 1, "599 x" },
+	{ "250 ok", 0, 0, NULL },		/* not complete yet */
+	{ "25\r\n", 0, -1, NULL },
+	{ "199 x\r\n", 0, -1, NULL },
+	{ "600 x\r\n", 0, -1, NULL },
+	{ "2a0 x\r\n", 0, -1, NULL },
+	{ "250x\r\n", 0, -1, NULL },
+	{ "hello\r\n", 0, -1, NULL },
+	{ "\r\n", 0, -1, NULL },
+	{ "250 a\0b\r\n", 9, -1, NULL },	/* a NUL */
+};
+
+static void
+test_reply_line(void **state)
+{
+	struct buf line;
+	size_t i, k;
+
+	(void)state;
+	buf_init(&line, DLV_REPLY_LINE_MAX);
+	for (i = 0; i < nitems(reply_cases); i++) {
+		size_t n = reply_cases[i].len != 0 ? reply_cases[i].len :
+		    strlen(reply_cases[i].in);
+		struct evbuffer *in = evbuffer_new();
+		int r = 0;
+
+		/* Whole, then trickled byte by byte: the same verdict, and
+		   nothing before the last byte. */
+		(void)evbuffer_add(in, reply_cases[i].in, n);
+		assert_int_equal(dlv_reply_line(in, &line), reply_cases[i].r);
+		if (reply_cases[i].r == 1) {
+			assert_string_equal(buf_cstr(&line),
+			    reply_cases[i].line);
+			assert_int_equal(evbuffer_get_length(in), 0);
+		}
+		(void)evbuffer_drain(in, evbuffer_get_length(in));
+		for (k = 0; k < n; k++) {
+			(void)evbuffer_add(in, reply_cases[i].in + k, 1);
+			r = dlv_reply_line(in, &line);
+			if (k + 1 < n)
+				assert_int_equal(r, 0);
+		}
+		assert_int_equal(r, reply_cases[i].r);
+		evbuffer_free(in);
+	}
+	buf_free(&line);
+}
+
+static void
+test_reply_line_bounded(void **state)
+{
+	struct evbuffer *in = evbuffer_new();
+	struct buf line;
+	char big[DLV_REPLY_LINE_MAX + 2];
+
+	(void)state;
+	buf_init(&line, DLV_REPLY_LINE_MAX);
+	/* DLV_REPLY_LINE_MAX octets with the LF: taken. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "250 ", 4);
+	big[DLV_REPLY_LINE_MAX - 1] = '\n';
+	(void)evbuffer_add(in, big, DLV_REPLY_LINE_MAX);
+	assert_int_equal(dlv_reply_line(in, &line), 1);
+	assert_int_equal(line.len, DLV_REPLY_LINE_MAX - 1);
+	/* One more: refused, with or without its LF yet. */
+	big[DLV_REPLY_LINE_MAX - 1] = 'x';
+	big[DLV_REPLY_LINE_MAX] = '\n';
+	(void)evbuffer_add(in, big, DLV_REPLY_LINE_MAX + 1);
+	assert_int_equal(dlv_reply_line(in, &line), -1);
+	(void)evbuffer_drain(in, evbuffer_get_length(in));
+	(void)evbuffer_add(in, big, DLV_REPLY_LINE_MAX);
+	assert_int_equal(dlv_reply_line(in, &line), 0);
+	(void)evbuffer_add(in, "x", 1);
+	assert_int_equal(dlv_reply_line(in, &line), -1);
+	evbuffer_free(in);
+	buf_free(&line);
+}
+
+static void
+test_ehlo_parse(void **state)
+{
+	struct dlv_caps c;
+
+	(void)state;
+	dlv_ehlo_parse("250-mx.example\n250-PIPELINING\n250-SIZE 1000\n"
+	    "250-starttls\n250-8BITMIME\n250 SMTPUTF8\n", &c);
+	assert_true(c.pipelining && c.starttls && c.eightbit && c.utf8);
+	assert_true(c.size_offered);
+	assert_int_equal(c.size_max, 1000);
+	dlv_ehlo_parse("250-mx.example\n250 SIZE\n", &c);
+	assert_true(c.size_offered);
+	assert_int_equal(c.size_max, 0);
+	assert_false(c.pipelining || c.starttls || c.eightbit || c.utf8);
+	/* A keyword is a whole word; nothing else counts. */
+	dlv_ehlo_parse("250-mx.example\n250-PIPELININGX\n250-X STARTTLS\n"
+	    "250 SIZEX 10", &c);
+	assert_false(c.pipelining || c.starttls || c.size_offered);
+	dlv_ehlo_parse("", &c);
+	assert_false(c.pipelining || c.size_offered);
+}
+
+static void
+test_body_put(void **state)
+{
+	static const char rest[] = ".b\n..c\n\n.\nd";
+	static const char want[] = "a\r\n..b\r\n...c\r\n\r\n..\r\nd";
+	struct evbuffer *out = evbuffer_new();
+	bool bol = true;
+	size_t n;
+
+	(void)state;
+	/* Cut where a line starts: the dot is still doubled. */
+	dlv_body_put(out, "a\n", 2, &bol);
+	assert_true(bol);
+	dlv_body_put(out, rest, strlen(rest), &bol);
+	assert_false(bol);
+	n = evbuffer_get_length(out);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(evbuffer_pullup(out, -1), want, n);
+	evbuffer_free(out);
+}
+
 int
 main(void)
 {
@@ -222,6 +361,10 @@ main(void)
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_plan_many),
 		cmocka_unit_test(test_status_of),
+		cmocka_unit_test(test_reply_line),
+		cmocka_unit_test(test_reply_line_bounded),
+		cmocka_unit_test(test_ehlo_parse),
+		cmocka_unit_test(test_body_put),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
