@@ -182,6 +182,9 @@ struct policy_tx {
 							   domain lower-case */
 	struct addr_canon	 sender_key;	/* its canonical form */
 	uint64_t		 size;		/* SIZE= of MAIL, 0 if none */
+	uint64_t		 received;	/* octets already received
+						   (BDAT chunks), set by the
+						   session before RCPT */
 	uint64_t		 max_size;	/* the message size limit */
 	struct strlist		 rcpts;		/* accepted, as given */
 	struct target		*targets;	/* resolved, unique */
@@ -216,8 +219,9 @@ struct policy_rcpt {
 };
 
 /* RCPT: max_recipients, then resolution (hosted mailboxes, aliases,
-   quota) or, for a domain not hosted here, the relay rules. On
-   acceptance adds the recipient and its targets to TX (once: the same
+   quota) or, for a domain not hosted here, the relay rules (the size
+   rule by the larger of SIZE= and the octets already received,
+   TX->received). On acceptance adds the recipient and its targets to TX (once: the same
    target twice is one) and counts a relayed one. Fills D; 1 accepted, 0
    refused, -1 temporary failure. On a worker (it blocks on the store). */
 int	policy_check_rcpt(struct backends *, const struct relay_session *,

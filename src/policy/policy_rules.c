@@ -468,15 +468,20 @@ limits(struct backends *b, const struct policy_tx *tx, time_t now,
 	if (d->grant.kind != GRANT_TRUSTED &&
 	    (r = hourly(b, &d->grant, tx->nrelayed, now, t, d)) != 1)
 		return r;
-	if (tx->size > max) {
-		trace(t, "size", 0, "SIZE=%llu, at most %llu",
-		    (unsigned long long)tx->size, max);
-		(void)str_fmt(d->why, sizeof(d->why), "SIZE=%llu",
-		    (unsigned long long)tx->size);
+	/* Whatever the order of RCPT and BDAT: what came already counts
+	   like what is declared. */
+	if (tx->size > max || tx->received > max) {
+		bool got = tx->received > tx->size;
+		unsigned long long n = got ? tx->received : tx->size;
+
+		trace(t, "size", 0, "%s%llu, at most %llu", got ? "octets "
+		    "received already: " : "SIZE=", n, max);
+		(void)str_fmt(d->why, sizeof(d->why), "%s%llu", got ?
+		    "received=" : "SIZE=", n);
 		return policy_decide(d, POLICY_SIZE, NULL, max);
 	}
-	trace(t, "size", 1, "at most %llu octets (checked at MAIL SIZE= and "
-	    "while reading DATA)", max);
+	trace(t, "size", 1, "at most %llu octets (checked at MAIL SIZE=, at "
+	    "RCPT after BDAT chunks and while reading the message)", max);
 	return 1;
 }
 

@@ -463,6 +463,10 @@ message_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 
+	/* The limit may have come down after octets arrived (a relaying
+	   RCPT between BDAT chunks): the whole message is held to it. */
+	if (tx->size > tx->pol.max_size)
+		tx->flags |= TX_TOOBIG;
 	if (policy_needs_headers(&tx->pol) && (tx->flags & TX_HDRBIG) &&
 	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
 		/* The From: rule needs the whole header section. */

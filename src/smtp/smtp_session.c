@@ -620,6 +620,8 @@ cmd_rcpt(struct session *base, const char *arg, size_t len)
 		smtp_reply_error_text(s, rid, detail);
 		return;
 	}
+	/* The size rule counts what BDAT chunks brought already. */
+	s->tx->pol.received = s->tx->size;
 	j = xcalloc(1, sizeof(*j));
 	j->is_rcpt = true;
 	j->rcpt.addr = a.addr;

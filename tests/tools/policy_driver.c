@@ -16,6 +16,8 @@
  *   mail SENDER [SIZE]        ("<>" for the null sender; on submission
  *                             -> prints the decision)
  *   rcpt ADDRESS              -> prints the decision
+ *   bdat OCTETS               a BDAT chunk of OCTETS arrives (the size
+ *                             rule of a later RCPT counts it)
  *   from FIELD-BODY           -> the end of DATA with that From: field,
  *                             the message then not stored (nothing
  *                             counted; the transaction stays open)
@@ -307,6 +309,14 @@ cmd_deliver(void)
 }
 
 static void
+cmd_bdat(char *args)
+{
+	if (!in_tx)
+		die("bdat OCTETS (after mail)");
+	tx.received += strtoull(args, NULL, 10);
+}
+
+static void
 setup(const char *cmd, char *args)
 {
 	char x[400], y[400];
@@ -378,6 +388,8 @@ line(char *l)
 		cmd_from(args);
 	else if (strcmp(l, "deliver") == 0)
 		cmd_deliver();
+	else if (strcmp(l, "bdat") == 0)
+		cmd_bdat(args);
 	else
 		setup(l, args);
 }
