@@ -291,6 +291,7 @@ cmd_explain(struct cli *c)
 	rs.trusted = netlist_match(&c->cfg->trusted_networks, &rs.client);
 	policy_tx_init(&tx, c->cfg, sender, sender == NULL ? ADDR_PATH_NULL :
 	    ADDR_PATH_MAILBOX, 0);
+	tx.no_holds = true;	/* it only tells: nothing held, nothing sent */
 	printf("client %s, sender <%s>, recipient <%s>:\n", c->pos[0],
 	    tx.sender, key.text);
 	r = policy_check_rcpt(&b, &rs, &tx, &rcpt, clock_now(), &t, &d);

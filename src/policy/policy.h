@@ -174,6 +174,24 @@ struct relay_trace {
 	void	*arg;
 };
 
+/* What a transaction holds of its customer's hourly caps (SPEC 1): each
+   relaying RCPT takes its recipient, the first one the message too, at
+   once (relay_rate_hold), so that parallel transactions cannot all pass
+   at the last unit. An accepted message keeps its holds: they are its
+   charge. Any other end of the transaction (RSET, a refused message, a
+   new EHLO, a lost connection) gives them back: policy_release(). One
+   entry per customer and minute of the clock. */
+struct policy_hold {
+	char		customer[STORE_NAME_MAX + 1];
+	time_t		at;		/* when held: its minute's bucket */
+	uint64_t	msgs, rcpts;
+};
+
+struct policy_holds {
+	struct policy_hold	*v;
+	size_t			 n;
+};
+
 /* A transaction as the decisions see it, from MAIL to the end of DATA.
    The session owns it; while a decision runs on a worker the job holds
    it (moved, not shared). */
@@ -182,12 +200,18 @@ struct policy_tx {
 							   domain lower-case */
 	struct addr_canon	 sender_key;	/* its canonical form */
 	uint64_t		 size;		/* SIZE= of MAIL, 0 if none */
+	uint64_t		 received;	/* octets already received
+						   (BDAT chunks), set by the
+						   session before RCPT */
 	uint64_t		 max_size;	/* the message size limit */
 	struct strlist		 rcpts;		/* accepted, as given */
 	struct target		*targets;	/* resolved, unique */
 	size_t			 ntargets;
 	struct relay_grant	 grant;		/* who lets it relay */
 	size_t			 nrelayed;	/* remote rcpts via grant */
+	struct policy_holds	 holds;		/* of the hourly caps */
+	bool			 no_holds;	/* relay explain: decide as
+						   now, hold nothing */
 };
 
 /* Starts TX for the sender of MAIL (KIND ADDR_PATH_NULL: <>) declaring
@@ -195,7 +219,18 @@ struct policy_tx {
 void	policy_tx_init(struct policy_tx *tx, const struct config *,
 	    const struct mailaddr *sender, enum addr_path_kind kind,
 	    uint64_t size);
+/* Frees TX. Its holds must have been given back (policy_release) or
+   moved out first: what is left is only freed, and stays counted. */
 void	policy_tx_free(struct policy_tx *tx);
+
+/* Moves the holds of FROM to *TO (FROM is left with none). */
+void	policy_holds_move(struct policy_holds *to, struct policy_holds *from);
+void	policy_holds_free(struct policy_holds *);
+/* Gives back the holds of H and empties it: the end of a transaction
+   that was not accepted. 0, or -1 (*ERROR_R) when some could not be
+   given back: they then count until they leave the hour. On a worker. */
+int	policy_release(struct backends *, struct policy_holds *h,
+	    const char **error_r);
 
 /* Whether policy_check_mail() needs the store (the customer rules apply
    at MAIL on submission). When false it decides at once, without
@@ -216,10 +251,13 @@ struct policy_rcpt {
 };
 
 /* RCPT: max_recipients, then resolution (hosted mailboxes, aliases,
-   quota) or, for a domain not hosted here, the relay rules. On
-   acceptance adds the recipient and its targets to TX (once: the same
-   target twice is one) and counts a relayed one. Fills D; 1 accepted, 0
-   refused, -1 temporary failure. On a worker (it blocks on the store). */
+   quota) or, for a domain not hosted here, the relay rules: the size
+   rule by the larger of SIZE= and the octets already received
+   (TX->received), then the recipient held against the hourly caps
+   (TX->holds). On acceptance adds the recipient and its targets to TX
+   (once: the same target twice is one) and counts a relayed one. Fills
+   D; 1 accepted, 0 refused, -1 temporary failure. On a worker (it
+   blocks on the store). */
 int	policy_check_rcpt(struct backends *, const struct relay_session *,
 	    struct policy_tx *tx, const struct policy_rcpt *,
 	    time_t now, const struct relay_trace *, struct policy_decision *d);
@@ -232,16 +270,17 @@ bool	policy_needs_headers(const struct policy_tx *);
 typedef int policy_store_fn(void *arg);
 /* End of DATA of a message relayed NRELAYED times on grant G (0: none):
    the From: rule (SPEC 1: every address of every From: in HEADERS, LF
-   line ends, belongs to the grant's customer), then STORE, then, once
-   stored, the message charged to the customer's hourly caps (at
-   clock_now()). Returns 1 when the rule let it pass and STORE ran; 0
-   refused or -1 temporary failure (D filled, STORE not called).
-   *CHARGE_ERROR_R: NULL, or why the counters of a stored message could
-   not be updated. On a worker. */
+   line ends, belongs to the grant's customer), then STORE. Stored, the
+   message keeps the HOLDS of its transaction (they are its charge of
+   the hourly caps); refused or not stored, they are given back. HOLDS
+   is emptied either way (NULL: none). Returns 1 when the rule let it
+   pass and STORE ran; 0 refused or -1 temporary failure (D filled,
+   STORE not called). *HOLD_ERROR_R: NULL, or why holds could not be
+   given back. On a worker. */
 int	policy_end_of_data(struct backends *, const struct relay_grant *g,
-	    size_t nrelayed, const char *headers, size_t len,
-	    policy_store_fn *store, void *arg, struct policy_decision *d,
-	    const char **charge_error_r);
+	    size_t nrelayed, struct policy_holds *holds, const char *headers,
+	    size_t len, policy_store_fn *store, void *arg,
+	    struct policy_decision *d, const char **hold_error_r);
 
 /* One line for logs naming the grant. */
 void	policy_grant_describe(const struct relay_grant *, char *, size_t);

@@ -13,7 +13,6 @@
  */
 #include "policy/policy_int.h"
 #include "maildir/maildir.h"
-#include "util/clock.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
@@ -43,6 +42,23 @@ policy_tx_free(struct policy_tx *tx)
 	free(tx->targets);
 	tx->targets = NULL;
 	tx->ntargets = 0;
+	policy_holds_free(&tx->holds);
+}
+
+void
+policy_holds_move(struct policy_holds *to, struct policy_holds *from)
+{
+	*to = *from;
+	from->v = NULL;
+	from->n = 0;
+}
+
+void
+policy_holds_free(struct policy_holds *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
 }
 
 /* D accepts, with the generic reply ID naming ADDR. */
@@ -125,6 +141,16 @@ add_hosted(struct policy_tx *tx, const struct resolution *r)
 	}
 }
 
+/* D refuses the relaying recipient GIVEN (R 0 or -1). */
+static int
+relay_refused(struct policy_decision *d, const char *given, int r)
+{
+	if (policy_names_rcpt(d->reason))
+		(void)str_fmt(d->reply, sizeof(d->reply), "<%s>: %s", given,
+		    d->text);
+	return r;
+}
+
 /* A recipient in a domain not hosted here: the relay rules decide. */
 static int
 relay_rcpt(struct backends *b, const struct relay_session *rs,
@@ -138,12 +164,8 @@ relay_rcpt(struct backends *b, const struct relay_session *rs,
 
 	r = policy_relay_check(b, rs, tx, now, tr, d);
 	(void)str_copy(d->addr, given, sizeof(d->addr));
-	if (r != 1) {
-		if (policy_names_rcpt(d->reason))
-			(void)str_fmt(d->reply, sizeof(d->reply), "<%s>: %s",
-			    given, d->text);
-		return r;
-	}
+	if (r != 1)
+		return relay_refused(d, given, r);
 	/* The same remote recipient twice is one recipient (domains match
 	   in any case), counted once against the caps. */
 	memset(&t, 0, sizeof(t));
@@ -153,6 +175,9 @@ relay_rcpt(struct backends *b, const struct relay_session *rs,
 		if (tx->targets[k].kind == TARGET_REMOTE &&
 		    strcmp(tx->targets[k].address, t.address) == 0)
 			return accepted(d, REPLY_RCPT_OK, given);
+	/* Held now, counted from now: parallel sessions see it at once. */
+	if ((r = policy_hold(b, tx, &d->grant, now, tr, d)) != 1)
+		return relay_refused(d, given, r);
 	tx->grant = d->grant;
 	tx->nrelayed++;
 	/* SPEC 1: relayed messages have the smaller size limit. */
@@ -215,22 +240,25 @@ policy_needs_headers(const struct policy_tx *tx)
 
 int
 policy_end_of_data(struct backends *b, const struct relay_grant *g,
-    size_t nrelayed, const char *headers, size_t len, policy_store_fn *store,
-    void *arg, struct policy_decision *d, const char **charge_error_r)
+    size_t nrelayed, struct policy_holds *holds, const char *headers,
+    size_t len, policy_store_fn *store, void *arg, struct policy_decision *d,
+    const char **hold_error_r)
 {
-	const char *err;
-	int r;
+	struct policy_holds none = { NULL, 0 };
+	int r = 1;
 
-	*charge_error_r = NULL;
+	*hold_error_r = NULL;
 	memset(d, 0, sizeof(*d));
+	if (holds == NULL)
+		holds = &none;
 	/* SPEC 1: every From: address belongs to the customer. */
-	if (nrelayed > 0 && (r = policy_check_from(b, g, headers, len, d)) !=
-	    1)
-		return r;
-	if (store(arg) == -1)
+	if (nrelayed > 0)
+		r = policy_check_from(b, g, headers, len, d);
+	if (r == 1 && store(arg) == 0) {
+		/* Accepted: the holds are the charge. */
+		policy_holds_free(holds);
 		return 1;
-	if (nrelayed > 0 && policy_charge(b, g, nrelayed, clock_now(), &err) ==
-	    -1)
-		*charge_error_r = err;
-	return 1;
+	}
+	(void)policy_release(b, holds, hold_error_r);
+	return r;
 }

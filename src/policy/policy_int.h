@@ -26,9 +26,13 @@ int	policy_relay_check(struct backends *, const struct relay_session *,
 /* The From: rule for the grant G. 1, 0 or -1 (D filled). */
 int	policy_check_from(struct backends *, const struct relay_grant *g,
 	    const char *headers, size_t len, struct policy_decision *d);
-/* Counts a relayed message with NRCPTS recipients against the hourly
-   caps of G's customer. 0 or -1 (*ERROR_R). */
-int	policy_charge(struct backends *, const struct relay_grant *g,
-	    uint64_t nrcpts, time_t now, const char **error_r);
+/* Rule 6 made good for one more relayed recipient of TX on grant G:
+   holds it (and at the customer's first, the message) against the
+   hourly caps, an atomic check-and-add, and records the hold in
+   TX->holds. Nothing for trusted networks or with TX->no_holds. 1
+   held, 0 a cap reached, -1 (D filled). */
+int	policy_hold(struct backends *, struct policy_tx *tx,
+	    const struct relay_grant *g, time_t now,
+	    const struct relay_trace *, struct policy_decision *d);
 
 #endif

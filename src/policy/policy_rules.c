@@ -9,7 +9,9 @@
  *   sender           the envelope sender belongs to the customer
  *                    (sender_policy = domain | address)
  *   recipients       at most relay_max_recipients per message
- *   hourly caps      messages and recipients per customer per hour
+ *   hourly caps      messages and recipients per customer per hour,
+ *                    each relaying RCPT held against them at once (an
+ *                    atomic check-and-add; policy_hold)
  *   size             relay_max_message_size
  *
  * Several customers may be authorized from one address (NAT): the sender
@@ -27,6 +29,7 @@
 #include "policy/policy_int.h"
 #include "core/rfc5322.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
 
 /* What goes in the slot of a reply text. */
@@ -433,7 +436,7 @@ hourly(struct backends *b, const struct relay_grant *g, size_t nrelayed,
 	}
 	trace(t, "hourly-messages", 1, "%llu of %llu in the last hour",
 	    (unsigned long long)msgs, mmax);
-	rcpts += nrelayed;
+	/* The transaction's own relayed recipients are held: in RCPTS. */
 	if (rcpts >= rmax) {
 		trace(t, "hourly-recipients", 0, "%llu recipients in the last "
 		    "hour, at most %llu", (unsigned long long)rcpts, rmax);
@@ -468,15 +471,20 @@ limits(struct backends *b, const struct policy_tx *tx, time_t now,
 	if (d->grant.kind != GRANT_TRUSTED &&
 	    (r = hourly(b, &d->grant, tx->nrelayed, now, t, d)) != 1)
 		return r;
-	if (tx->size > max) {
-		trace(t, "size", 0, "SIZE=%llu, at most %llu",
-		    (unsigned long long)tx->size, max);
-		(void)str_fmt(d->why, sizeof(d->why), "SIZE=%llu",
-		    (unsigned long long)tx->size);
+	/* Whatever the order of RCPT and BDAT: what came already counts
+	   like what is declared. */
+	if (tx->size > max || tx->received > max) {
+		bool got = tx->received > tx->size;
+		unsigned long long n = got ? tx->received : tx->size;
+
+		trace(t, "size", 0, "%s%llu, at most %llu", got ? "octets "
+		    "received already: " : "SIZE=", n, max);
+		(void)str_fmt(d->why, sizeof(d->why), "%s%llu", got ?
+		    "received=" : "SIZE=", n);
 		return policy_decide(d, POLICY_SIZE, NULL, max);
 	}
-	trace(t, "size", 1, "at most %llu octets (checked at MAIL SIZE= and "
-	    "while reading DATA)", max);
+	trace(t, "size", 1, "at most %llu octets (checked at MAIL SIZE=, at "
+	    "RCPT after BDAT chunks and while reading the message)", max);
 	return 1;
 }
 
@@ -601,18 +609,100 @@ policy_check_from(struct backends *b, const struct relay_grant *g,
 	return r;
 }
 
+/* The entry of H for CUSTOMER in the minute of NOW, made if needed. */
+static struct policy_hold *
+hold_entry(struct policy_holds *h, const char *customer, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->v[i].customer, customer) == 0 &&
+		    h->v[i].at / 60 == now / 60)
+			return &h->v[i];
+	h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
+	memset(&h->v[h->n], 0, sizeof(h->v[h->n]));
+	(void)str_copy(h->v[h->n].customer, customer,
+	    sizeof(h->v[h->n].customer));
+	h->v[h->n].at = now;
+	return &h->v[h->n++];
+}
+
 int
-policy_charge(struct backends *b, const struct relay_grant *g,
-    uint64_t nrcpts, time_t now, const char **error_r)
+policy_hold(struct backends *b, struct policy_tx *tx,
+    const struct relay_grant *g, time_t now, const struct relay_trace *t,
+    struct policy_decision *d)
+{
+	struct relay_hold h;
+	struct policy_hold *e;
+	struct relay_auth *ra;
+	const char *err = "";
+	bool first;
+	size_t i;
+	int r;
+
+	if (g->kind == GRANT_TRUSTED || g->kind == GRANT_NONE || tx->no_holds)
+		return 1;
+	first = true;
+	for (i = 0; i < tx->holds.n; i++)
+		if (strcmp(tx->holds.v[i].customer, g->customer) == 0)
+			first = false;
+	memset(&h, 0, sizeof(h));
+	h.msgs = first ? 1 : 0;
+	h.rcpts = 1;
+	h.max_msgs = b->cfg->relay_max_messages_per_hour;
+	h.max_rcpts = b->cfg->relay_max_recipients_per_hour;
+	ra = backends_relay(b, &err);
+	if (ra == NULL || (r = relay_rate_hold(ra, g->customer, now, &h,
+	    &err)) == -1) {
+		(void)str_copy(d->why, err, sizeof(d->why));
+		trace(t, "hourly-messages", -1, "counters unavailable: %s",
+		    err);
+		return policy_decide(d, POLICY_TEMP_RELAY, NULL, 0);
+	}
+	if (r == 0 && h.had_msgs + h.msgs > h.max_msgs) {
+		trace(t, "hourly-messages", 0, "%llu messages held or sent in "
+		    "the last hour, at most %llu", (unsigned long long)
+		    h.had_msgs, (unsigned long long)h.max_msgs);
+		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
+		    "messages in the last hour", g->customer,
+		    (unsigned long long)h.had_msgs);
+		return policy_decide(d, POLICY_HOURLY_MESSAGES, NULL,
+		    h.max_msgs);
+	}
+	if (r == 0) {
+		trace(t, "hourly-recipients", 0, "%llu recipients held or sent "
+		    "in the last hour, at most %llu", (unsigned long long)
+		    h.had_rcpts, (unsigned long long)h.max_rcpts);
+		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
+		    "recipients in the last hour", g->customer,
+		    (unsigned long long)h.had_rcpts);
+		return policy_decide(d, POLICY_HOURLY_RECIPIENTS, NULL,
+		    h.max_rcpts);
+	}
+	e = hold_entry(&tx->holds, g->customer, now);
+	e->msgs += h.msgs;
+	e->rcpts += h.rcpts;
+	return 1;
+}
+
+int
+policy_release(struct backends *b, struct policy_holds *h,
+    const char **error_r)
 {
 	struct relay_auth *ra;
+	size_t i;
+	int rc = 0;
 
-	if (g->kind == GRANT_TRUSTED || g->kind == GRANT_NONE)
+	*error_r = NULL;
+	if (h->n == 0)
 		return 0;
 	ra = backends_relay(b, error_r);
-	if (ra == NULL)
-		return -1;
-	return relay_rate_add(ra, g->customer, now, 1, nrcpts, error_r);
+	for (i = 0; ra != NULL && i < h->n; i++)
+		if (relay_rate_release(ra, h->v[i].customer, h->v[i].at,
+		    h->v[i].msgs, h->v[i].rcpts, error_r) == -1)
+			rc = -1;
+	policy_holds_free(h);
+	return ra == NULL ? -1 : rc;
 }
 
 void

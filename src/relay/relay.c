@@ -184,3 +184,24 @@ relay_rate_get(struct relay_auth *r, const char *customer, time_t now,
 	return done(r, r->be->rate_get(r, customer, last - 59, last, msgs_r,
 	    rcpts_r), error_r);
 }
+
+int
+relay_rate_hold(struct relay_auth *r, const char *customer, time_t now,
+    struct relay_hold *h, const char **error_r)
+{
+	int64_t minute = now / 60;
+
+	h->had_msgs = h->had_rcpts = 0;
+	return done(r, r->be->rate_hold(r, customer, minute, minute - 59, h),
+	    error_r);
+}
+
+int
+relay_rate_release(struct relay_auth *r, const char *customer, time_t held,
+    uint64_t msgs, uint64_t rcpts, const char **error_r)
+{
+	if (msgs == 0 && rcpts == 0)
+		return 0;
+	return done(r, r->be->rate_release(r, customer, held / 60, msgs,
+	    rcpts), error_r);
+}

@@ -79,4 +79,26 @@ int	relay_rate_add(struct relay_auth *, const char *customer, time_t now,
 int	relay_rate_get(struct relay_auth *, const char *customer, time_t now,
 	    uint64_t *msgs_r, uint64_t *rcpts_r, const char **error_r);
 
+/* A hold on the hourly counters: what a transaction will cost, taken at
+   RCPT so that parallel sessions (and hosts sharing Redis) cannot all
+   pass the check at the last unit. */
+struct relay_hold {
+	uint64_t	msgs, rcpts;		/* in: what to hold */
+	uint64_t	max_msgs, max_rcpts;	/* in: the caps */
+	uint64_t	had_msgs, had_rcpts;	/* out: the totals before it */
+};
+/* Adds H->msgs and H->rcpts at NOW if the totals of the last hour stay
+   within H->max_msgs and H->max_rcpts with them: one atomic check-and-
+   add (a transaction of the local table, one Lua script in Redis).
+   The held counts are counted like any others from then on: an accepted
+   message keeps them (they are its charge), any other end gives them
+   back with relay_rate_release(). 1 held, 0 a cap would be passed
+   (nothing added; H->had_* say why), -1 failure. */
+int	relay_rate_hold(struct relay_auth *, const char *customer, time_t now,
+	    struct relay_hold *h, const char **error_r);
+/* Gives back MSGS and RCPTS held at HELD (the NOW of relay_rate_hold),
+   never below zero. 0 or -1. */
+int	relay_rate_release(struct relay_auth *, const char *customer,
+	    time_t held, uint64_t msgs, uint64_t rcpts, const char **error_r);
+
 #endif

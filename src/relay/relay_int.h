@@ -38,6 +38,12 @@ struct relay_backend {
 	int	(*rate_get)(struct relay_auth *, const char *customer,
 		    int64_t first, int64_t last, uint64_t *msgs_r,
 		    uint64_t *rcpts_r);
+	/* The check-and-add of relay_rate_hold() on the buckets FIRST..
+	   MINUTE, adding to MINUTE: 1, 0 (over a cap), -1. */
+	int	(*rate_hold)(struct relay_auth *, const char *customer,
+		    int64_t minute, int64_t first, struct relay_hold *h);
+	int	(*rate_release)(struct relay_auth *, const char *customer,
+		    int64_t minute, uint64_t msgs, uint64_t rcpts);
 };
 
 struct relay_auth {

@@ -11,7 +11,9 @@
  *
  * Rate counters: rows (customer, minute, msgs, rcpts); the hourly total
  * is the sum over the last 60 one-minute buckets, a sliding window with
- * one minute of granularity.
+ * one minute of granularity. A hold (relay_rate_hold) reads the sum and
+ * adds to it inside one write transaction (BEGIN IMMEDIATE), so the
+ * daemon's workers and the CLI see one order of holds.
  */
 #include <sqlite3.h>
 
@@ -29,6 +31,7 @@ enum stmt {
 	S_EXPIRE_RATE,
 	S_RATE_ADD,
 	S_RATE_GET,
+	S_RATE_RELEASE,
 	S_NSTMTS
 };
 
@@ -54,6 +57,9 @@ static const char *const sql[S_NSTMTS] = {
 	[S_RATE_GET] = "SELECT coalesce(sum(msgs), 0), coalesce(sum(rcpts),"
 	    " 0) FROM relay_rate WHERE customer = $1 AND minute >= $2"
 	    " AND minute <= $3",
+	/* ?N, not $N: a $N is numbered by where it first appears. */
+	[S_RATE_RELEASE] = "UPDATE relay_rate SET msgs = max(msgs - ?3, 0),"
+	    " rcpts = max(rcpts - ?4, 0) WHERE customer = ?1 AND minute = ?2",
 };
 
 /* Relay state is short-lived: a table of an older layout is dropped and
@@ -374,6 +380,57 @@ local_rate_get(struct relay_auth *base, const char *customer, int64_t first,
 	return rc == SQLITE_ROW ? 0 : fail(r, "rate");
 }
 
+/* The check and the add of a hold, under the write lock. */
+static int
+hold_locked(struct relay_local *r, const char *customer, int64_t minute,
+    int64_t first, struct relay_hold *h)
+{
+	if (local_rate_get(&r->base, customer, first, minute, &h->had_msgs,
+	    &h->had_rcpts) == -1)
+		return -1;
+	if (h->had_msgs + h->msgs > h->max_msgs ||
+	    h->had_rcpts + h->rcpts > h->max_rcpts)
+		return 0;
+	return local_rate_add(&r->base, customer, minute, h->msgs,
+	    h->rcpts) == -1 ? -1 : 1;
+}
+
+static int
+local_rate_hold(struct relay_auth *base, const char *customer,
+    int64_t minute, int64_t first, struct relay_hold *h)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	int rc;
+
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return fail(r, "rate hold");
+	rc = hold_locked(r, customer, minute, first, h);
+	if (rc == -1 || sqlite3_exec(r->db, rc == 1 ? "COMMIT;" :
+	    "ROLLBACK;", NULL, NULL, NULL) != SQLITE_OK) {
+		if (rc != -1)
+			rc = fail(r, "rate hold");
+		(void)sqlite3_exec(r->db, "ROLLBACK;", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+static int
+local_rate_release(struct relay_auth *base, const char *customer,
+    int64_t minute, uint64_t msgs, uint64_t rcpts)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	sqlite3_stmt *st = stmt(r, S_RATE_RELEASE);
+
+	if (st == NULL)
+		return fail(r, "rate release");
+	bind_text(st, 1, customer);
+	(void)sqlite3_bind_int64(st, 2, minute);
+	(void)sqlite3_bind_int64(st, 3, (sqlite3_int64)msgs);
+	(void)sqlite3_bind_int64(st, 4, (sqlite3_int64)rcpts);
+	return run(r, st, "rate release") < 0 ? -1 : 0;
+}
+
 const struct relay_backend relay_backend_local = {
 	.name = "local",
 	.open = local_open,
@@ -385,4 +442,6 @@ const struct relay_backend relay_backend_local = {
 	.expire = local_expire,
 	.rate_add = local_rate_add,
 	.rate_get = local_rate_get,
+	.rate_hold = local_rate_hold,
+	.rate_release = local_rate_release,
 };

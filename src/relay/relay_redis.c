@@ -168,11 +168,50 @@ static const char lua_rate_add[] =
     "      redis.call('HDEL', KEYS[1], f) end end end\n"
     "return 1\n";
 
+/* KEYS: rate:CUSTOMER; ARGV: minute first msgs rcpts max_msgs max_rcpts
+   ttl. The check-and-add of a hold: the sums of the buckets FIRST..
+   MINUTE, and the add only when both stay within their caps, in one
+   script, so two hosts cannot both pass at the last unit. Returns
+   {held (1/0), messages, recipients} (the sums before). */
+static const char lua_rate_hold[] =
+    "local first, last = tonumber(ARGV[2]), tonumber(ARGV[1])\n"
+    "local m, r = 0, 0\n"
+    "local f = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #f, 2 do\n"
+    "  local k, min = string.sub(f[i], 1, 1), tonumber(string.sub(f[i], 2))\n"
+    "  local v = tonumber(f[i + 1])\n"
+    "  if min and v and v > 0 and min >= first and min <= last then\n"
+    "    if k == 'm' then m = m + v elseif k == 'r' then r = r + v end\n"
+    "  end end\n"
+    "if m + tonumber(ARGV[3]) > tonumber(ARGV[5]) or\n"
+    "    r + tonumber(ARGV[4]) > tonumber(ARGV[6]) then\n"
+    "  return {0, m, r} end\n"
+    "redis.call('HINCRBY', KEYS[1], 'm' .. ARGV[1], ARGV[3])\n"
+    "redis.call('HINCRBY', KEYS[1], 'r' .. ARGV[1], ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
+    "return {1, m, r}\n";
+
+/* KEYS: rate:CUSTOMER; ARGV: minute msgs rcpts. Gives a hold back, never
+   below zero. */
+static const char lua_rate_release[] =
+    "local function back(f, n)\n"
+    "  n = tonumber(n)\n"
+    "  local v = tonumber(redis.call('HGET', KEYS[1], f) or '0') or 0\n"
+    "  if n == 0 or v == 0 then return end\n"
+    "  if v <= n then redis.call('HDEL', KEYS[1], f)\n"
+    "  else redis.call('HINCRBY', KEYS[1], f, -n) end\n"
+    "end\n"
+    "back('m' .. ARGV[1], ARGV[2])\n"
+    "back('r' .. ARGV[1], ARGV[3])\n"
+    "return 1\n";
+
 enum script {
 	LUA_RECORD,
 	LUA_SETTLE,
 	LUA_REVOKE,
 	LUA_RATE_ADD,
+	LUA_RATE_HOLD,
+	LUA_RATE_RELEASE,
 	LUA_NSCRIPTS
 };
 
@@ -181,6 +220,8 @@ static const char *const scripts[LUA_NSCRIPTS] = {
 	[LUA_SETTLE] = lua_settle,
 	[LUA_REVOKE] = lua_revoke,
 	[LUA_RATE_ADD] = lua_rate_add,
+	[LUA_RATE_HOLD] = lua_rate_hold,
+	[LUA_RATE_RELEASE] = lua_rate_release,
 };
 
 struct relay_redis {
@@ -923,6 +964,71 @@ rate_get_once(struct relay_redis *r, const char *customer, int64_t first,
 	return 0;
 }
 
+/* An integer element of a script's array reply. */
+static bool
+reply_int(const redisReply *rep, size_t i, long long *v)
+{
+	if (rep->type != REDIS_REPLY_ARRAY || i >= rep->elements ||
+	    rep->element[i]->type != REDIS_REPLY_INTEGER)
+		return false;
+	*v = rep->element[i]->integer;
+	return true;
+}
+
+static int
+rate_hold_once(struct relay_redis *r, const char *customer, int64_t minute,
+    int64_t first, struct relay_hold *h)
+{
+	char key[128], min[32], fst[32], m[32], rc[32], mm[32], mr[32],
+	    ttl[16];
+	const char *args[8] = { key, min, fst, m, rc, mm, mr, ttl };
+	redisReply *rep;
+	long long held, had_m, had_r;
+
+	key_of(key, sizeof(key), K_RATE, customer);
+	(void)snprintf(min, sizeof(min), "%lld", (long long)minute);
+	(void)snprintf(fst, sizeof(fst), "%lld", (long long)first);
+	(void)snprintf(m, sizeof(m), "%llu", (unsigned long long)h->msgs);
+	(void)snprintf(rc, sizeof(rc), "%llu", (unsigned long long)h->rcpts);
+	(void)snprintf(mm, sizeof(mm), "%llu",
+	    (unsigned long long)h->max_msgs);
+	(void)snprintf(mr, sizeof(mr), "%llu",
+	    (unsigned long long)h->max_rcpts);
+	(void)snprintf(ttl, sizeof(ttl), "%d", RATE_TTL);
+	rep = eval(r, LUA_RATE_HOLD, "rate hold", 1, 8, args);
+	if (rep == NULL)
+		return -1;
+	if (!reply_int(rep, 0, &held) || !reply_int(rep, 1, &had_m) ||
+	    !reply_int(rep, 2, &had_r)) {
+		freeReplyObject(rep);
+		return relay_set_error(&r->base, "relay table (redis %s:%u): "
+		    "rate hold: unexpected reply", r->uri.host, r->uri.port);
+	}
+	freeReplyObject(rep);
+	h->had_msgs = had_m > 0 ? (uint64_t)had_m : 0;
+	h->had_rcpts = had_r > 0 ? (uint64_t)had_r : 0;
+	return held == 1;
+}
+
+static int
+rate_release_once(struct relay_redis *r, const char *customer,
+    int64_t minute, uint64_t msgs, uint64_t rcpts)
+{
+	char key[128], min[32], m[32], rc[32];
+	const char *args[4] = { key, min, m, rc };
+	redisReply *rep;
+
+	key_of(key, sizeof(key), K_RATE, customer);
+	(void)snprintf(min, sizeof(min), "%lld", (long long)minute);
+	(void)snprintf(m, sizeof(m), "%llu", (unsigned long long)msgs);
+	(void)snprintf(rc, sizeof(rc), "%llu", (unsigned long long)rcpts);
+	rep = eval(r, LUA_RATE_RELEASE, "rate release", 1, 4, args);
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
 /* ---- the calls: each tried twice when its connection had gone ---- */
 
 static int
@@ -1026,6 +1132,34 @@ redis_rate_get(struct relay_auth *base, const char *customer, int64_t first,
 	return rc;
 }
 
+static int
+redis_rate_hold(struct relay_auth *base, const char *customer,
+    int64_t minute, int64_t first, struct relay_hold *h)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = rate_hold_once(r, customer, minute, first, h);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
+static int
+redis_rate_release(struct relay_auth *base, const char *customer,
+    int64_t minute, uint64_t msgs, uint64_t rcpts)
+{
+	struct relay_redis *r = (struct relay_redis *)base;
+	int rc, tries = 0;
+
+	begin(r);
+	do
+		rc = rate_release_once(r, customer, minute, msgs, rcpts);
+	while (again(r, rc, &tries));
+	return rc;
+}
+
 const struct relay_backend relay_backend_redis = {
 	.name = "redis",
 	.open = redis_open,
@@ -1037,4 +1171,6 @@ const struct relay_backend relay_backend_redis = {
 	.expire = redis_expire,
 	.rate_add = redis_rate_add,
 	.rate_get = redis_rate_get,
+	.rate_hold = redis_rate_hold,
+	.rate_release = redis_rate_release,
 };

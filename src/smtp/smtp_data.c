@@ -227,6 +227,7 @@ struct deliver_job {
 	struct queue_env	 env;
 	struct relay_grant	 grant;
 	size_t			 nrelayed;
+	struct policy_holds	 holds;		/* of the hourly caps */
 	struct buf		 headers;	/* for the From: rule */
 	/* results */
 	int			 err;		/* errno, 0 ok */
@@ -247,6 +248,7 @@ deliver_release(void *arg)
 	spool_free(&j->body);
 	free(j->targets);
 	queue_env_free(&j->env);
+	policy_holds_free(&j->holds);
 	free(j);
 }
 
@@ -324,10 +326,11 @@ deliver_work(void *ctx, void *arg)
 	}
 	j->b = ctx;
 	j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
-	    j->headers.data, j->headers.len, store_message, j, &j->verdict,
-	    &err);
-	if (j->from_ok == 1 && err != NULL)
-		log_error("qid=%s rate counters not updated: %s", j->id, err);
+	    &j->holds, j->headers.data, j->headers.len, store_message, j,
+	    &j->verdict, &err);
+	if (err != NULL)
+		log_warn("qid=%s smtp hourly holds not given back (they count "
+		    "until they leave the hour): %s", j->id, err);
 }
 
 static void
@@ -450,6 +453,7 @@ deliver(struct smtp_session *s)
 	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
 	j->grant = tx->pol.grant;
 	j->nrelayed = tx->pol.nrelayed;
+	policy_holds_move(&j->holds, &tx->pol.holds);
 	buf_init(&j->headers, BUF_UNLIMITED);
 	if (policy_needs_headers(&tx->pol))
 		(void)buf_append(&j->headers, tx->headers.data,
@@ -463,6 +467,10 @@ message_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 
+	/* The limit may have come down after octets arrived (a relaying
+	   RCPT between BDAT chunks): the whole message is held to it. */
+	if (tx->size > tx->pol.max_size)
+		tx->flags |= TX_TOOBIG;
 	if (policy_needs_headers(&tx->pol) && (tx->flags & TX_HDRBIG) &&
 	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
 		/* The From: rule needs the whole header section. */

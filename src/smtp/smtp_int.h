@@ -77,6 +77,9 @@ struct smtp_tx {
 	bool			 bdat_last;
 	uint64_t		 bdat_left;	/* octets of the chunk */
 	uint64_t		 bdat_total;	/* octets of all chunks */
+	/* Where the holds of pol go back when the transaction ends
+	   unaccepted (smtp_tx_free). */
+	struct worker_pool	*io;
 };
 
 struct smtp_server {
@@ -164,6 +167,8 @@ void	smtp_reply(struct smtp_session *, int code, const char *esc,
 /* A session for C (owned from now on), before its greeting. */
 struct smtp_session *smtp_session_new(struct smtp_server *, struct conn *c);
 void	smtp_greet(struct smtp_session *);
+/* Frees the transaction; hourly holds it still has are given back (on
+   a worker, nobody waiting). */
 void	smtp_tx_free(struct smtp_tx **);
 
 /* Sessions that relay get the smaller relay limits advertised. */

@@ -314,6 +314,63 @@ sequence_error(const struct smtp_session *s, enum smtp_verb verb)
 	}
 }
 
+/* ---- giving back the hourly holds of a transaction not accepted ---- */
+
+struct release_job {
+	struct smtp_session	*s;	/* RSET: waits for it; else NULL */
+	char			 id[ID_LEN + 1];	/* the transaction */
+	struct policy_holds	 holds;
+};
+
+static void
+release_work(void *ctx, void *arg)
+{
+	struct release_job *j = arg;
+	const char *err;
+
+	if (policy_release(ctx, &j->holds, &err) == -1)
+		log_warn("qid=%s smtp hourly holds not given back (they count "
+		    "until they leave the hour): %s", j->id, err);
+}
+
+static void
+release_free(void *arg)
+{
+	struct release_job *j = arg;
+
+	policy_holds_free(&j->holds);
+	free(j);
+}
+
+static void
+release_done(void *arg)
+{
+	struct release_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	release_free(j);
+	if (s == NULL)
+		return;
+	s->base.job = NULL;
+	smtp_reply_id(s, REPLY_RESET);
+	smtp_resume(s);
+}
+
+static const struct worker_ops release_ops = {
+	release_work, release_done, release_free,
+};
+
+/* A job giving back the holds of H (moved into it), of transaction ID. */
+static struct release_job *
+release_job(const char *id, struct policy_holds *h)
+{
+	struct release_job *j = xcalloc(1, sizeof(*j));
+
+	(void)str_copy(j->id, id, sizeof(j->id));
+	policy_holds_move(&j->holds, h);
+	return j;
+}
+
 void
 smtp_tx_free(struct smtp_tx **txp)
 {
@@ -322,6 +379,9 @@ smtp_tx_free(struct smtp_tx **txp)
 	if (tx == NULL)
 		return;
 	*txp = NULL;
+	if (tx->pol.holds.n > 0)
+		(void)worker_submit(tx->io, &release_ops,
+		    release_job(tx->id, &tx->pol.holds));
 	policy_tx_free(&tx->pol);
 	spool_free(&tx->body);
 	buf_free(&tx->headers);
@@ -437,6 +497,7 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 	}
 	tx = xcalloc(1, sizeof(*tx));
 	ids_new(tx->id);
+	tx->io = s->srv->d.io;
 	tx->mail = m;
 	policy_tx_init(&tx->pol, s->cfg, &m.addr, m.kind, m.size);
 	spool_init(&tx->body, s->srv->d.data_fd, "tmp");
@@ -531,6 +592,7 @@ rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
    transaction's policy state until done. */
 struct decide_job {
 	struct smtp_session	*s;
+	struct worker_pool	*io;
 	struct relay_session	 rs;
 	struct policy_tx	 tx;
 	bool			 is_rcpt;	/* else MAIL */
@@ -557,6 +619,11 @@ decide_release(void *arg)
 {
 	struct decide_job *j = arg;
 
+	/* The session went while its RCPT was decided: what it held goes
+	   back. */
+	if (j->tx.holds.n > 0)
+		(void)worker_submit(j->io, &release_ops, release_job("-",
+		    &j->tx.holds));
 	policy_tx_free(&j->tx);
 	free(j);
 }
@@ -585,6 +652,7 @@ static void
 decide_submit(struct smtp_session *s, struct decide_job *j)
 {
 	j->s = s;
+	j->io = s->srv->d.io;
 	j->rs = s->client.rs;
 	j->tx = s->tx->pol;
 	memset(&s->tx->pol, 0, sizeof(s->tx->pol));
@@ -620,6 +688,8 @@ cmd_rcpt(struct session *base, const char *arg, size_t len)
 		smtp_reply_error_text(s, rid, detail);
 		return;
 	}
+	/* The size rule counts what BDAT chunks brought already. */
+	s->tx->pol.received = s->tx->size;
 	j = xcalloc(1, sizeof(*j));
 	j->is_rcpt = true;
 	j->rcpt.addr = a.addr;
@@ -631,13 +701,23 @@ static void
 cmd_rset(struct session *base, const char *arg, size_t len)
 {
 	struct smtp_session *s = smtp_of(base);
+	struct release_job *j = NULL;
 
 	(void)arg;
 	(void)len;
+	if (s->tx != NULL && s->tx->pol.holds.n > 0) {
+		j = release_job(s->tx->id, &s->tx->pol.holds);
+		j->s = s;
+	}
 	smtp_tx_free(&s->tx);
 	if (s->base.state != SS_HELO)
 		smtp_enter_state(s, SS_READY);
-	smtp_reply_id(s, REPLY_RESET);
+	/* Given back before the reply: the client's next transaction, and
+	   everyone else's, finds the units free. */
+	if (j != NULL)
+		session_submit(&s->base, s->srv->d.io, &release_ops, j);
+	else
+		smtp_reply_id(s, REPLY_RESET);
 }
 
 static void

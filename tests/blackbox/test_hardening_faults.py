@@ -442,7 +442,9 @@ def test_relay_table_locked_by_another_writer(make_instance):
     """relay.db held by another writer longer than the busy timeout: a
     POP3 login still reads mail (its relay window may not open), a relay
     transaction of an IP authorized before is answered 250 or 451, never
-    5xx; afterwards logins open the relay again."""
+    5xx (451 4.7.1 at RCPT when its hold on the hourly caps cannot be
+    written: the caps are never passed unchecked); afterwards logins
+    open the relay again."""
     inst = hardening_instance(make_instance)
     assert pop3_login(inst.ports["pop3"], "ann@acme.test",
                       source="127.0.0.3").startswith("+OK")
@@ -468,8 +470,8 @@ def test_relay_table_locked_by_another_writer(make_instance):
         r, _ = login()
         assert r.startswith("+OK") or r.startswith("-ERR [SYS/TEMP]"), r
         r, _ = rel()
-        assert QUEUED_RE.match(r) or r.startswith("451 4.3.0"), \
-            f"relay with relay.db locked: {r!r}"
+        assert QUEUED_RE.match(r) or r.startswith("451 4.3.0") or \
+            r.startswith("451 4.7.1"), f"relay with relay.db locked: {r!r}"
     finally:
         w.release()
     assert pop3_login(inst.ports["pop3"], "ann@acme.test",

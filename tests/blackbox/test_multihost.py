@@ -296,7 +296,8 @@ def parallel(fn, args_list, timeout=60):
 
 def relay_check(inst, source, sender, rcpt):
     """MAIL and RCPT of a relayed recipient, then RSET: the replies
-    (nothing is sent, so the hourly caps are not charged)."""
+    (nothing is sent: the RCPT holds its message against the hourly cap
+    and RSET gives it back, so nothing stays charged)."""
     with Smtp(inst.ports["smtp"], source=source) as c:
         c.ehlo()
         out = [c.cmd(f"MAIL FROM:<{sender}>")]
@@ -309,11 +310,19 @@ def relay_check(inst, source, sender, rcpt):
 BUSY_BOXES = tuple(f"u{i}" for i in range(8))
 
 
+def answered(r):
+    """A relay check's RCPT reply that the relay table gave: accepted, or
+    refused by the hourly cap (the checks of busy() run more at once
+    than CAP, and each holds its message until its RSET)."""
+    return r.code == 250 or r.text.startswith("450 4.7.1 Hourly message "
+                                              "limit")
+
+
 def busy(a, b, boxes, ip, rounds=3):
     """Logins and relay checks on A and B, len(BOXES) at a time (each
     login to its own mailbox: POP3 access is exclusive), so that many of
     their worker threads look something up. The POP3 replies and the
-    RCPT replies."""
+    RCPT replies (see answered())."""
     half = len(boxes) // 2
     jobs = [(a, box) for box in boxes[:half]] + \
         [(b, box) for box in boxes[half:]]
@@ -592,6 +601,62 @@ def test_hourly_cap_counts_concurrent_messages_atomically(hosts, cluster):
             f"the counter lost concurrent increments: {r}"
 
 
+def test_hourly_cap_held_at_rcpt_across_hosts(hosts, cluster):
+    """Issue 13: the cap is held at RCPT in Redis, one atomic script per
+    hold. 10 sessions, 5 on each host, each with its relaying RCPT
+    before any DATA: CAP of them are accepted, the others get 450, and
+    only those CAP messages go out. A session that goes gives its unit
+    back, whichever host it was on."""
+    a, b = hosts
+    name, domain, [ann] = add_customer(a)
+    ip = next_ip()
+    login(a, ann, ip)
+    conns = [Smtp((a if i % 2 else b).ports["smtp"], source=ip)
+             for i in range(10)]
+    try:
+        for c in conns:
+            c.ehlo()
+            c.expect(f"MAIL FROM:<{ann}>", "250")
+        rcpts = [remote("held") for _ in conns]
+        replies = parallel(lambda c, r: c.cmd(f"RCPT TO:<{r}>"),
+                           list(zip(conns, rcpts)))
+        assert sorted(r.code for r in replies) == \
+            [250] * CAP + [450] * (10 - CAP), replies
+        assert all(r.text.startswith("450 4.7.1 Hourly message limit")
+                   for r in replies if r.code != 250), replies
+        held = [i for i, r in enumerate(replies) if r.code == 250]
+        # One holder goes away without a word: its unit comes back, and
+        # a session on the other host gets it.
+        gone = held.pop()
+        conns[gone].close()
+        other = b if gone % 2 else a
+        deadline = time.monotonic() + 10 * slow()
+        while True:
+            r = relay(other, ip, ann, remote("held"))
+            if r[1].code == 250 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [x.code for x in r] == [250, 250, 250], \
+            f"the hold of a closed session was not given back: {r}"
+        for i in held:
+            c = conns[i]
+            assert queued_id(c.data(message(ann, rcpts[i])))
+    finally:
+        for c in conns:
+            c.close()
+    for inst in (a, b):
+        r = relay(inst, ip, ann, remote("held"))
+        assert r[1].text.startswith("450 4.7.1 Hourly message limit"), r
+    sent = [rcpts[i] for i in held]
+    deadline = time.monotonic() + 20
+    while sink_count(cluster.sink, sent) < len(sent) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sink_count(cluster.sink, sent) == CAP - 1
+    assert sink_count(cluster.sink, [rcpts[i] for i in range(10)
+                                     if replies[i].code != 250]) == 0
+
+
 def test_connections_stay_bounded(hosts, cluster):
     """Sessions and CLI commands reuse (or close) their PostgreSQL and
     Redis connections: however much work, no more than one per worker
@@ -609,7 +674,7 @@ def test_connections_stay_bounded(hosts, cluster):
     for _ in range(3):
         logins, rcpts = busy(a, b, boxes, ip)
         assert all(r.startswith("+OK") for r in logins), logins
-        assert all(r.code == 250 for r in rcpts), rcpts
+        assert all(answered(r) for r in rcpts), rcpts
         for inst in (a, b):
             inst.cli("relay", "list", check=True)
             inst.cli("mailbox", "list", check=True)
@@ -1066,7 +1131,7 @@ def test_postgresql_down_temporary_errors_then_recovers(hosts, cluster):
     since = (log_size(a), log_size(b))
     logins, rcpts = busy(a, b, boxes, ip)
     bad = [r for r in logins if not r.startswith("+OK")] + \
-        [str(r) for r in rcpts if r.code != 250]
+        [str(r) for r in rcpts if not answered(r)]
     assert not bad, \
         f"{time.monotonic() - t0:.1f}s after PostgreSQL came back: " \
         f"{bad[:4]} ({len(bad)} of {len(logins) + len(rcpts)})\n" \
@@ -1086,7 +1151,7 @@ def test_postgresql_restart_is_invisible_once_it_is_back(hosts, cluster):
     since = (log_size(a), log_size(b))
     logins, rcpts = busy(a, b, boxes, ip)
     bad = [r for r in logins if not r.startswith("+OK")] + \
-        [str(r) for r in rcpts if r.code != 250]
+        [str(r) for r in rcpts if not answered(r)]
     assert not bad, \
         f"right after a PostgreSQL restart: {bad[:4]} ({len(bad)} of " \
         f"{len(logins) + len(rcpts)})\nA:\n{a.log(since[0])[-2000:]}\n" \
@@ -1107,7 +1172,7 @@ def test_redis_down_relay_451_logins_work_then_recovers(hosts, cluster):
     # Many worker threads of both hosts have a Redis connection now.
     logins, rcpts = busy(a, b, boxes, ip)
     assert all(r.startswith("+OK") for r in logins), logins
-    assert all(r.code == 250 for r in rcpts), rcpts
+    assert all(answered(r) for r in rcpts), rcpts
     assert_relayed(relay(b, ip, ann, remote("redis")))
     pids = (a.pid, b.pid)
     rd.stop()
@@ -1168,10 +1233,10 @@ def test_redis_down_relay_451_logins_work_then_recovers(hosts, cluster):
     since = (log_size(a), log_size(b))
     logins, rcpts = busy(a, b, boxes, ip)
     assert all(r.startswith("+OK") for r in logins), logins
-    failed = [str(r) for r in rcpts if r.code != 250]
+    failed = [str(r) for r in rcpts if not answered(r)]
     trouble = [l for inst, off in zip((a, b), since)
                for l in inst.log(off).splitlines()
-               if re.search(r"relay=not-opened|rate counters not updated|"
+               if re.search(r"relay=not-opened|hourly holds not given back|"
                             r"relay table \(redis", l)]
     assert not failed and not trouble, \
         f"{time.monotonic() - t0:.1f}s after Redis came back, " \

@@ -16,11 +16,16 @@
  *   mail SENDER [SIZE]        ("<>" for the null sender; on submission
  *                             -> prints the decision)
  *   rcpt ADDRESS              -> prints the decision
+ *   bdat OCTETS               a BDAT chunk of OCTETS arrives (the size
+ *                             rule of a later RCPT counts it)
  *   from FIELD-BODY           -> the end of DATA with that From: field,
- *                             the message then not stored (nothing
- *                             counted; the transaction stays open)
- *   deliver                   -> the end of DATA, stored: counts the
- *                             transaction
+ *                             the message then not stored (the
+ *                             transaction stays open, its holds too)
+ *   deliver                   -> the end of DATA, stored: its holds of
+ *                             the hourly caps are its charge
+ *   rset                      -> the transaction ends: its holds are
+ *                             given back (so does a new mail, session)
+ *   counters CUSTOMER         -> the hourly counters, holds included
  *   # comment
  *
  * MAIL and RCPT go through the server's own parser (smtp_parse_mail,
@@ -159,6 +164,17 @@ cmd_allow(char *args)
 	check(relay_record(backends_relay(&b, &err), &e, &err), err);
 }
 
+/* The transaction ends unaccepted: its holds go back. */
+static void
+end_tx(void)
+{
+	const char *err;
+
+	if (policy_release(&b, &tx.holds, &err) == -1)
+		die("release: %s", err);
+	in_tx = false;
+}
+
 static void
 cmd_session(char *args)
 {
@@ -183,7 +199,7 @@ cmd_session(char *args)
 		(void)str_copy(rs.auth_customer, m.customer,
 		    sizeof(rs.auth_customer));
 	}
-	in_tx = false;
+	end_tx();
 }
 
 static void
@@ -206,6 +222,7 @@ cmd_mail(char *args)
 		    " SIZE=%llu", sz);
 	if (smtp_parse_mail(line, strlen(line), &m, &rid, &err) == -1)
 		die("mail: %s", err);
+	end_tx();
 	policy_tx_free(&tx);
 	policy_tx_init(&tx, cfg, &m.addr, m.kind, m.size);
 	in_tx = true;
@@ -261,15 +278,16 @@ stored(void *arg)
 }
 
 /* The end of DATA of the transaction with HEADERS; STORE: whether the
-   message is then stored (and charged). */
+   message is then stored (and its holds kept as the charge; when not,
+   the holds stay with the open transaction). */
 static int
 end_of_data(const char *headers, bool store, struct policy_decision *d)
 {
 	const char *err;
 	int r;
 
-	r = policy_end_of_data(&b, &tx.grant, tx.nrelayed, headers,
-	    strlen(headers), stored, &store, d, &err);
+	r = policy_end_of_data(&b, &tx.grant, tx.nrelayed, store ? &tx.holds :
+	    NULL, headers, strlen(headers), stored, &store, d, &err);
 	if (err != NULL)
 		die("%s", err);
 	return r;
@@ -304,6 +322,42 @@ cmd_deliver(void)
 		die("deliver: %s", d.text);
 	printf("deliver -> %zu relayed recipient(s) counted\n", tx.nrelayed);
 	in_tx = false;
+}
+
+static void
+cmd_bdat(char *args)
+{
+	if (!in_tx)
+		die("bdat OCTETS (after mail)");
+	tx.received += strtoull(args, NULL, 10);
+}
+
+static void
+cmd_rset(void)
+{
+	uint64_t m = 0, r = 0;
+	size_t i;
+
+	for (i = 0; i < tx.holds.n; i++) {
+		m += tx.holds.v[i].msgs;
+		r += tx.holds.v[i].rcpts;
+	}
+	end_tx();
+	printf("rset -> %llu message(s), %llu recipient(s) given back\n",
+	    (unsigned long long)m, (unsigned long long)r);
+}
+
+static void
+cmd_counters(char *args)
+{
+	uint64_t m, r;
+	const char *err = "";
+	struct relay_auth *ra = backends_relay(&b, &err);
+
+	if (ra == NULL || relay_rate_get(ra, args, now, &m, &r, &err) == -1)
+		die("counters: %s", err);
+	printf("counters %s -> %llu message(s), %llu recipient(s) in the "
+	    "last hour\n", args, (unsigned long long)m, (unsigned long long)r);
 }
 
 static void
@@ -378,6 +432,12 @@ line(char *l)
 		cmd_from(args);
 	else if (strcmp(l, "deliver") == 0)
 		cmd_deliver();
+	else if (strcmp(l, "bdat") == 0)
+		cmd_bdat(args);
+	else if (strcmp(l, "rset") == 0)
+		cmd_rset();
+	else if (strcmp(l, "counters") == 0)
+		cmd_counters(args);
 	else
 		setup(l, args);
 }
