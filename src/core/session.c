@@ -125,9 +125,19 @@ static void
 on_delay(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	uint64_t now = clock_mono_us(), left;
+	struct timeval tv;
 
 	(void)fd;
 	(void)what;
+	if (now < s->delay_until_us) {
+		/* libevent's clock is coarse: never answer early. */
+		left = s->delay_until_us - now;
+		tv.tv_sec = (time_t)(left / 1000000);
+		tv.tv_usec = (suseconds_t)(left % 1000000);
+		(void)evtimer_add(s->ev_delay, &tv);
+		return;
+	}
 	s->delayed(s);
 }
 
@@ -142,6 +152,11 @@ session_delay(struct session *s, const struct timeval *tv,
 		PANIC("cannot create a session timer");
 	s->delayed = fn;
 	s->busy = true;
+	/* TV counts from now, not from the start of this loop iteration
+	   (libevent's cached time): never a shorter delay. */
+	s->delay_until_us = clock_mono_us() + (uint64_t)tv->tv_sec * 1000000 +
+	    (uint64_t)tv->tv_usec;
+	(void)event_base_update_cache_time(bufferevent_get_base(s->conn->bev));
 	(void)evtimer_add(s->ev_delay, tv);
 }
 

@@ -142,6 +142,7 @@ struct session {
 	uint64_t		 timeout;	/* idle seconds */
 	struct worker_job	*job;		/* the async step on a worker */
 	struct event		*ev_delay;	/* session_delay() */
+	uint64_t		 delay_until_us; /* its end, clock_mono_us() */
 	void			(*delayed)(struct session *);
 	struct linereader	 lr;
 	struct buf		 line;
@@ -173,8 +174,8 @@ void	session_resume(struct session *);
    sets s->job to NULL and calls session_resume() (or closes). */
 void	session_submit(struct session *, struct worker_pool *,
 	    const struct worker_ops *, void *arg);
-/* Calls FN after TV (a reply delayed on purpose: a failed login); the
-   session is busy until then. */
+/* Calls FN after TV, never sooner (a reply delayed on purpose: a failed
+   login); the session is busy until then. */
 void	session_delay(struct session *, const struct timeval *tv,
 	    void (*fn)(struct session *));
 /* Counts a negative reply caused by the client; at max_errors the

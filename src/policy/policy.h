@@ -288,11 +288,12 @@ void	policy_grant_describe(const struct relay_grant *, char *, size_t);
 /* ---- logins (POP3, SMTP AUTH): policy_auth.c ---- */
 
 struct login {
-	/* in */
+	/* in: login_init() */
 	char		user[ADDR_BUFSZ];
 	char		pass[PASSWD_MAX + 1];	/* wiped after use */
 	struct netaddr	client;
 	char		listener[32];
+	uint64_t	started_us;	/* the last response, clock_mono_us() */
 	/* out */
 	int		result;		/* 1 ok, 0 refused, -1 temporary */
 	struct store_mailbox mbox;
@@ -318,6 +319,12 @@ bool	login_cache_check(struct login_cache *, const char *address,
 void	login_cache_add(struct login_cache *, const char *address,
 	    const char *hash, const char *password);
 
+/* Starts L: a login of USER with PASS from CLIENT on LISTENER (a role
+   name). Call it once the client's last response, the one that carries
+   the password, has been read: a failure is answered a fixed time after
+   it (auth_failure_wait()), however long the client took before. */
+void	login_init(struct login *, const char *user, const char *pass,
+	    const struct netaddr *client, const char *listener);
 /* Verifies the login (store lookup, then the login cache or crypt(3));
    fills L->mbox on success. On a worker thread. */
 void	policy_login(struct backends *, struct login *);
@@ -337,10 +344,12 @@ bool	auth_throttle_blocked(struct auth_throttle *, const struct netaddr *,
 	    time_t now);
 void	auth_throttle_failed(struct auth_throttle *, const struct netaddr *,
 	    time_t now);
-/* A failed login from ADDR: counts it, and says how long to wait before
-   answering so that the answer comes DELAY seconds after the command
-   (STARTED_MS, clock_mono_ms()), however long the check took. */
-void	auth_failure_wait(struct auth_throttle *, const struct netaddr *,
-	    uint64_t delay, uint64_t started_ms, struct timeval *wait_r);
+/* The failed login L: counts it against its client, and says how long
+   to wait before answering so that the answer comes DELAY seconds after
+   L's last response whatever failed (an unknown user, a wrong password
+   against any kind of hash, a throttled address) and however long the
+   check took. The one place of that delay for every protocol. */
+void	auth_failure_wait(struct auth_throttle *, const struct login *,
+	    uint64_t delay, struct timeval *wait_r);
 
 #endif

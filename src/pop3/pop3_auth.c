@@ -6,8 +6,9 @@
  * A login goes through three steps off the event loop: the password
  * check (cpu pool), then - once the mailbox lock is taken - opening the
  * maildrop and recording the relay authorization (io pool). A failed
- * login is answered after auth_failure_delay, counted from the command,
- * so the time tells nothing; failures are throttled per address.
+ * login is answered auth_failure_delay after the line with the password
+ * (PASS, or the AUTH PLAIN response), so the time tells nothing; failures
+ * are throttled per address.
  * Plaintext logins need TLS unless pop3_plaintext_auth allows them.
  */
 #include <event2/buffer.h>
@@ -100,7 +101,6 @@ pop3_unlock(struct pop3_session *s)
 struct login_job {
 	struct pop3_session	*s;
 	struct login		 l;
-	uint64_t		 started_ms;
 	/* open step */
 	char			 path[1024];
 	struct maildrop		 drop;
@@ -131,15 +131,15 @@ failure_reply(struct session *base)
 	pop3_resume(s);
 }
 
-/* Answers a failed login once auth_failure_delay has passed since the
-   command arrived. */
+/* Answers the failed login L once auth_failure_delay has passed since
+   its last response arrived. */
 static void
-fail_later(struct pop3_session *s, uint64_t started_ms)
+fail_later(struct pop3_session *s, const struct login *l)
 {
 	struct timeval tv;
 
-	auth_failure_wait(s->srv->d.throttle, &s->conn->peer,
-	    s->cfg->auth_failure_delay, started_ms, &tv);
+	auth_failure_wait(s->srv->d.throttle, l, s->cfg->auth_failure_delay,
+	    &tv);
 	session_delay(&s->base, &tv, failure_reply);
 }
 
@@ -212,7 +212,7 @@ login_done(void *arg)
 	if (j->l.result == 0) {
 		log_info("sess=%s pop3 login-failed user=%s client=%s",
 		    s->conn->id, j->l.user, s->conn->peer_str);
-		fail_later(s, j->started_ms);
+		fail_later(s, &j->l);
 		login_release(j);
 		return;
 	}
@@ -259,18 +259,14 @@ login(struct pop3_session *s, const char *user, const char *pass)
 	struct login_job *j = xcalloc(1, sizeof(*j));
 
 	j->s = s;
-	j->started_ms = clock_mono_ms();
-	(void)str_copy(j->l.user, user, sizeof(j->l.user));
-	(void)str_copy(j->l.pass, pass, sizeof(j->l.pass));
-	j->l.client = s->conn->peer;
-	(void)str_copy(j->l.listener, config_role_name(s->conn->lc->role),
-	    sizeof(j->l.listener));
+	login_init(&j->l, user, pass, &s->conn->peer,
+	    config_role_name(s->conn->lc->role));
 	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
 	    clock_now())) {
 		/* Not even checked: a correct password gets the same. */
 		log_warn("sess=%s pop3 login-throttled user=%s client=%s",
 		    s->conn->id, j->l.user, s->conn->peer_str);
-		fail_later(s, j->started_ms);
+		fail_later(s, &j->l);
 		login_release(j);
 		return;
 	}

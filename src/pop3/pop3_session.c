@@ -463,14 +463,14 @@ bad_line(struct session *base, enum line_result r)
 	struct pop3_session *s = pop3_of(base);
 	size_t max = s->base.lr.max;
 
-	if (r == LINE_BARE) {
-		pop3_error(s, "-ERR Lines must end with CRLF");
-		return;
-	}
-	/* An over-long AUTH response ends the exchange. */
+	/* A broken AUTH response ends the exchange: the next line is a
+	   command again. */
 	if (s->base.state == PS_AUTH_PLAIN)
 		pop3_enter_state(s, PS_AUTHORIZATION);
-	pop3_error(s, "-ERR Line too long (at most %zu octets)", max);
+	if (r == LINE_BARE)
+		pop3_error(s, "-ERR Lines must end with CRLF");
+	else
+		pop3_error(s, "-ERR Line too long (at most %zu octets)", max);
 }
 
 /* Writes pending LIST/UIDL lines or message octets; true when done. */

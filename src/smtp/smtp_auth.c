@@ -3,8 +3,9 @@
  *
  * Offered only over TLS, on submissions, or from loopback: a password is
  * never asked for in the clear. The check runs on the cpu pool like a
- * POP3 login and shares its throttle; a failure is answered after
- * auth_failure_delay. A good login binds the session to its mailbox and
+ * POP3 login and shares its throttle; a failure is answered
+ * auth_failure_delay after the response with the password (for LOGIN
+ * the second one, however long the client waited before it). A good login binds the session to its mailbox and
  * customer: the relay rules then apply to that customer exactly as to a
  * POP3 authorization (SPEC section 1), and the address opens nothing.
  */
@@ -31,7 +32,6 @@ smtp_auth_offered(const struct smtp_session *s)
 struct auth_job {
 	struct smtp_session	*s;
 	struct login		 l;
-	uint64_t		 started_ms;
 };
 
 static void
@@ -58,12 +58,12 @@ auth_failed_reply(struct session *base)
 }
 
 static void
-fail_later(struct smtp_session *s, uint64_t started_ms)
+fail_later(struct smtp_session *s, const struct login *l)
 {
 	struct timeval tv;
 
-	auth_failure_wait(s->srv->d.throttle, &s->conn->peer,
-	    s->cfg->auth_failure_delay, started_ms, &tv);
+	auth_failure_wait(s->srv->d.throttle, l, s->cfg->auth_failure_delay,
+	    &tv);
 	session_delay(&s->base, &tv, auth_failed_reply);
 }
 
@@ -97,7 +97,7 @@ auth_done(void *arg)
 	} else if (j->l.result == 0) {
 		log_info("sess=%s smtp auth-failed user=%s client=%s",
 		    s->conn->id, j->l.user, s->conn->peer_str);
-		fail_later(s, j->started_ms);
+		fail_later(s, &j->l);
 		auth_release(j);
 		return;
 	} else {
@@ -119,17 +119,14 @@ login(struct smtp_session *s, const char *user, const char *pass)
 	struct auth_job *j = xcalloc(1, sizeof(*j));
 
 	j->s = s;
-	j->started_ms = s->auth_started_ms;
-	(void)str_copy(j->l.user, user, sizeof(j->l.user));
-	(void)str_copy(j->l.pass, pass, sizeof(j->l.pass));
-	j->l.client = s->conn->peer;
-	(void)str_copy(j->l.listener, config_role_name(s->conn->lc->role),
-	    sizeof(j->l.listener));
+	/* The last response is in: the failure delay counts from here. */
+	login_init(&j->l, user, pass, &s->conn->peer,
+	    config_role_name(s->conn->lc->role));
 	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
 	    clock_now())) {
 		log_warn("sess=%s smtp auth-throttled user=%s client=%s",
 		    s->conn->id, j->l.user, s->conn->peer_str);
-		fail_later(s, j->started_ms);
+		fail_later(s, &j->l);
 		auth_release(j);
 		return;
 	}
@@ -206,7 +203,6 @@ smtp_cmd_auth(struct session *base, const char *arg, size_t len)
 		smtp_reply_id(s, REPLY_AUTH_ENCRYPT);
 		return;
 	}
-	s->auth_started_ms = clock_mono_ms();
 	ir = sp != NULL ? sp + 1 : NULL;
 	irlen = sp != NULL ? len - mlen - 1 : 0;
 	/* RFC 4954 section 4: "=" is an empty initial response. */

@@ -115,7 +115,6 @@ struct smtp_session {
 	bool			 ip_authorized;	/* at connect time */
 	bool			 ip_authz_failed; /* the lookup failed */
 	unsigned		 auth_failures;	/* smtp_auth.c */
-	uint64_t		 auth_started_ms;
 };
 
 static inline struct smtp_session *

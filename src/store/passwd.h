@@ -22,6 +22,10 @@ int	passwd_hash(const char *password, char *out, size_t outsz,
 /* 1 when PASSWORD matches HASH, 0 when not, -1 when HASH is not a hash
    this system can verify. Compares in constant time. */
 int	passwd_verify(const char *password, const char *hash) WARN_UNUSED;
+/* A verification of PASSWORD as costly as one against a hash that
+   passwd_hash() makes (the default kind and cost), for a login that
+   fails anyway: an unknown user costs what a known one does. */
+void	passwd_verify_dummy(const char *password);
 /* 0 when HASH looks like a supported crypt(3) hash, else -1. */
 int	passwd_check_hash(const char *hash) WARN_UNUSED;
 

@@ -11,6 +11,8 @@
 time_t	clock_now(void);
 /* Monotonic milliseconds, for durations only (never injected). */
 uint64_t clock_mono_ms(void);
+/* Monotonic microseconds, the same clock. */
+uint64_t clock_mono_us(void);
 /* Tests: NOW != 0 freezes the clock at NOW; 0 returns to real time. */
 void	clock_set_fake(time_t now);
 

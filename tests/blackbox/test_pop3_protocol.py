@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pop3_helpers import (PASS, USER, Client, message, message_files,
-                          put_file, retr_form, start_pop3, unstuff)
+                          plain, put_file, retr_form, start_pop3, unstuff)
 
 
 @pytest.fixture
@@ -116,18 +116,72 @@ def test_line_length_limit(srv):
         c.quit()
 
 
+BARE = "-ERR Lines must end with CRLF"
+
+
 def test_bare_line_ends(srv):
+    """SPEC section 3: a line ends only at CRLF. A bare CR or LF never
+    splits a command line: the line up to its CRLF is one bad line, one
+    -ERR, and nothing behind the bare line end runs."""
+    put_file(srv, message("keep me"))
     with Client(srv.ports["pop3"]) as c:
         c.send("CAPA\n")
-        assert c.line() == "-ERR Lines must end with CRLF"
+        c.silent(0.3)               # a bare LF ends nothing
         c.send("NOOP\rQUIT\r\n")
-        assert c.line() == "-ERR Lines must end with CRLF"
+        assert c.line() == BARE     # one error for the whole line
+        c.silent(0.3)
+        c.send(f"NOOP\nUSER {USER}\r\n")
+        assert c.line() == BARE
+        c.silent(0.3)
+        # The smuggled USER was not run.
+        assert c.cmd(f"PASS {PASS}") == \
+            "-ERR No user name given: send USER first"
         c.send(f"USER {USER}\r\n")
         assert c.line() == "+OK"
-        c.send(f"PASS {PASS}\n")
-        assert c.line() == "-ERR Lines must end with CRLF"
+        c.send(f"PASS {PASS}\nSTAT\r\n")
+        assert c.line() == BARE
+        c.silent(0.3)
         c.send(f"PASS {PASS}\r\n")
         assert c.line().startswith("+OK Logged in")
+        # In the TRANSACTION state: the smuggled DELE does not run.
+        c.send("NOOP\rDELE 1\r\n")
+        assert c.line() == BARE
+        c.send("NOOP\nDELE 1\nQUIT\r\n")
+        assert c.line() == BARE
+        c.silent(0.3)
+        assert c.ok("LIST 1").startswith("+OK 1 ")
+        c.quit()
+    assert len(message_files(srv)) == 1
+
+
+def test_bare_line_end_over_long(srv):
+    """The length limit holds for the whole bad line: one error, and the
+    commands behind its bare LFs do not run."""
+    with Client(srv.ports["pop3"]) as c:
+        c.send("NOOP\n" + "x" * 200 + f"\nUSER {USER}\n" + "y" * 200 +
+               "\nQUIT\r")
+        c.send("\nCAPA\r\n")
+        assert c.line().startswith("-ERR Line too long")
+        assert c.line().startswith("+OK")
+        c.multi()
+        c.silent(0.3)
+        assert c.cmd(f"PASS {PASS}") == \
+            "-ERR No user name given: send USER first"
+        c.login()
+        c.quit()
+
+
+def test_bare_line_end_in_auth_response(srv):
+    """A SASL response with a bare LF is one bad line and ends the
+    exchange: the next line is a command again."""
+    with Client(srv.ports["pop3"]) as c:
+        assert c.cmd("AUTH PLAIN").startswith("+")
+        c.send(plain() + "\nNOOP\r\n")
+        assert c.line() == BARE
+        c.silent(0.3)
+        c.ok("CAPA")
+        c.multi()
+        c.login()
         c.quit()
 
 

@@ -217,39 +217,104 @@ def test_over_long_line_then_pipelined_commands(mx):
 
 
 # ---- bare CR / LF in commands ----
+#
+# SPEC section 3: a line ends only at CRLF. A bare CR or LF never splits
+# a command line: the line up to its CRLF is one bad line, one 500 5.5.2,
+# and nothing behind the bare line end is executed.
+
+BARE_REPLY = "500 5.5.2 Bare CR or LF in command; lines must end with CRLF"
+
 
 @pytest.mark.parametrize("data", [
-    b"NOOP\n",
+    b"NOOP\n\r\n",
     b"NOOP\r\r\n",
     b"NO\rOP\r\n",
-    b"\n",
-    b"\r\n\n",
+    b"\n\r\n",
+    b"\r\r\n",
     b"RSET\rQUIT\r\n",           # smuggled QUIT behind a bare CR
-    b"RSET\nQUIT\n",
+    b"RSET\nQUIT\r\n",           # smuggled QUIT behind a bare LF
+    b"RSET\nQUIT\nQUIT\r\n",
+    b"NOOP\n.\nQUIT\r\n",
+    b"a\rb\nc\r\r\n",
 ])
 def test_bare_cr_lf_in_commands(mx, data):
     with Client(port(mx)) as c:
         c.ehlo()
         c.send(data)
-        rs = [c.reply()]
-        if data.startswith(b"\r\n"):
-            assert rs[0].text == "500 5.5.1 Command unrecognized"
-            rs = [c.reply()]
-        for r in rs:
-            assert r.text.startswith("500 5.5.2 "), r
-        if data == b"RSET\nQUIT\n":
-            assert c.reply().text.startswith("500 5.5.2 ")
+        # Exactly one reply for the one bad line.
+        assert c.reply().text == BARE_REPLY
+        c.no_more()
         # QUIT was never executed: the session is open.
         c.alive()
         c.no_more()
 
 
-def test_bare_lf_does_not_end_a_pipelined_command(mx):
+@pytest.mark.parametrize("sep", [b"\n", b"\r", b"\n\r", b"\r\r"])
+def test_bare_line_end_does_not_split_a_pipelined_command(mx, sep):
+    """The smuggled RCPT behind a bare line end is never executed."""
+    with Client(port(mx)) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<a@example.org>", "250 2.1.0")
+        c.send(b"NOOP" + sep + b"RCPT TO:<ann@acme.test>\r\n")
+        assert c.reply().text == BARE_REPLY
+        c.no_more()
+        # No recipient was accepted.
+        assert c.cmd("DATA").text == "503 5.5.1 Error: need RCPT command"
+        c.alive()
+
+
+def test_bare_lf_does_not_end_a_pipelined_mail(mx):
     with Client(port(mx)) as c:
         c.ehlo()
         c.send(b"MAIL FROM:<a@example.org>\nRCPT TO:<ann@acme.test>\r\n")
-        assert c.reply().text.startswith("500 5.5.2 ")
-        assert c.reply().text == "503 5.5.1 Error: need MAIL command"
+        assert c.reply().text == BARE_REPLY
+        c.no_more()
+        assert c.cmd("RCPT TO:<ann@acme.test>").text == \
+            "503 5.5.1 Error: need MAIL command"
+        c.alive()
+
+
+def test_bare_lf_waits_for_crlf(mx):
+    """A bare LF ends nothing: no reply until the CRLF, then one."""
+    with Client(port(mx)) as c:
+        c.ehlo()
+        c.send(b"NOOP\n")
+        c.no_more()
+        c.send(b"RCPT TO:<ann@acme.test>\n")
+        c.no_more()
+        c.send(b"NOOP\r")               # a CR that may be followed by LF
+        c.no_more()
+        c.send(b"\n")
+        assert c.reply().text == BARE_REPLY
+        c.no_more()
+        c.alive()
+
+
+def test_over_long_line_with_bare_lfs(mx):
+    """The length limit holds for the whole bad line: one 500 5.5.2 for
+    it, and none of the commands behind its bare LFs runs."""
+    with Client(port(mx)) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<a@example.org>", "250 2.1.0")
+        c.send(b"NOOP\n" + b"x" * 300 + b"\nRCPT TO:<ann@acme.test>\n" +
+               b"y" * 300 + b"\nQUIT\r")
+        c.send(b"\nNOOP\r\n")
+        assert c.reply().text.startswith("500 5.5.2 Line too long")
+        assert c.reply().text == "250 2.0.0 Ok"
+        c.no_more()
+        assert c.cmd("DATA").text == "503 5.5.1 Error: need RCPT command"
+        c.alive()
+
+
+def test_bare_lf_in_auth_response(mx):
+    """A SASL response holding a bare LF is one bad line; the exchange
+    ends and the session answers."""
+    with Client(port(mx)) as c:
+        c.ehlo()
+        assert c.cmd("AUTH LOGIN").text.startswith("334 ")
+        c.send(b"YW5u\nNOOP\r\n")
+        assert c.reply().text == BARE_REPLY
+        c.no_more()
         c.alive()
 
 
@@ -429,7 +494,7 @@ def test_messages_after_errors(mx):
         c.ehlo()
         c.send(b"X" * 1000 + b"\r\n")
         assert c.reply().code == 500
-        c.send(b"NOOP\n")
+        c.send(b"NOOP\n\r\n")       # one bad line: a bare LF ends nothing
         assert c.reply().code == 500
         r = c.transaction("a@example.org", ["ann@acme.test"],
                           b"bad\nbody\r\n")
@@ -447,7 +512,7 @@ def test_every_reply_has_an_enhanced_code(tls_files):
     HELO and 354 carries an enhanced status code."""
     import re
     cmds = [b"NOOP", b"MAIL FROM:<a@example.org>", b"EHLO c.test",
-            b"FOO", b"X" * 600, b"NOOP\n", b"RCPT TO:<ann@acme.test>",
+            b"FOO", b"X" * 600, b"NOOP\n\r\n", b"RCPT TO:<ann@acme.test>",
             b"DATA", b"MAIL FROM:<a@example.org> SIZE=x",
             b"MAIL FROM:<a@example.org> FOO=1", b"MAIL FROM:a",
             b"MAIL FROM:<a@example.org> SIZE=999999999999",
