@@ -389,6 +389,7 @@ split(struct qmgr *q, struct dlv_msg *m)
 	size_t i, k;
 	bool *taken = xcalloc(e->nrcpts + 1, sizeof(*taken));
 
+	dlv_local_expire(q, m, now);
 	for (i = 0; i < e->nrcpts; i++) {
 		struct queue_rcpt *r = &e->rcpts[i];
 
@@ -415,6 +416,7 @@ split(struct qmgr *q, struct dlv_msg *m)
 		}
 	}
 	m->qe->flush = false;
+	m->items += dlv_local_take(q, m, taken);
 	for (i = 0; i < e->nrcpts; i++) {
 		struct dlv_item *it;
 		const char *dom;

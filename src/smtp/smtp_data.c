@@ -12,7 +12,11 @@
  * then one durable copy per local mailbox (maildir_deliver); "250" is
  * sent only when all of it is on stable storage, and a failure removes
  * whatever was already written, so no recipient keeps a partial or a
- * single copy of a refused message.
+ * single copy of a refused message. A mailbox over its quota does not
+ * fail the others: its copy goes into the queue file as a local
+ * recipient, delivered by the queue manager once there is room or
+ * bounced at max_queue_lifetime (as Postfix with Dovecot); only when no
+ * copy at all can be made is the message refused with 452 4.2.2.
  */
 #include <errno.h>
 #include <time.h>
@@ -224,7 +228,9 @@ struct deliver_job {
 	uint64_t		 lines;
 	struct target		*targets;
 	size_t			 ntargets;
+	bool			*full;		/* per target: queued, full */
 	struct queue_env	 env;
+	size_t			 nremote;	/* env.rcpts before the full */
 	struct relay_grant	 grant;
 	size_t			 nrelayed;
 	struct buf		 headers;	/* for the From: rule */
@@ -246,6 +252,7 @@ deliver_release(void *arg)
 	buf_free(&j->headers);
 	spool_free(&j->body);
 	free(j->targets);
+	free(j->full);
 	queue_env_free(&j->env);
 	free(j);
 }
@@ -261,9 +268,99 @@ count_lf(const struct buf *b)
 	return n;
 }
 
-/* The message on stable storage: the queue file for the remote
-   targets, then a copy per local mailbox; on failure J->err and
-   J->failed say why, and nothing stays written. */
+/* Marks the local destinations (DESTS, for targets TIX) that cannot
+   take the message now. 0, or -1 (J->err, J->failed). */
+static int
+find_full(struct deliver_job *j, int dir_fd, const struct maildir_dest *dests,
+    const size_t *tix, size_t n, const struct maildir_msg *m)
+{
+	size_t k;
+	int r;
+
+	for (k = 0; k < n; k++) {
+		if ((r = maildir_room(dir_fd, &dests[k], m)) == -1) {
+			j->err = errno;
+			(void)str_copy(j->failed, j->targets[tix[k]].address,
+			    sizeof(j->failed));
+			return -1;
+		}
+		j->full[tix[k]] = r == 0;
+	}
+	return 0;
+}
+
+/* One try: the queue file for the remote targets and the full
+   mailboxes (local targets of the queue, retried by the queue manager),
+   then a copy into every mailbox with room. 0 when all is on stable
+   storage; 1 when mailbox *K_R filled up meanwhile; -1 (J->err,
+   J->failed). Unless 0, nothing stays written. */
+static int
+store_once(struct deliver_job *j, struct backends *b,
+    const struct maildir_dest *dests, const size_t *tix, size_t n,
+    const struct maildir_msg *m, size_t *k_r)
+{
+	struct maildir_dest *room = xcalloc(n + 1, sizeof(*room));
+	size_t *rix = xcalloc(n + 1, sizeof(*rix));
+	size_t k, nroom = 0, failed = 0;
+	const char *err;
+	int r = -1, saved;
+
+	j->env.nrcpts = j->nremote;
+	for (k = 0; k < n; k++) {
+		if (j->full[tix[k]])
+			queue_env_add_rcpt(&j->env,
+			    j->targets[tix[k]].address)->local = true;
+		else {
+			room[nroom] = dests[k];
+			rix[nroom++] = k;
+		}
+	}
+	if (nroom == 0 && j->nremote == 0) {
+		/* No copy could be made: refused (452), not queued. */
+		j->err = EDQUOT;
+		(void)str_copy(j->failed, j->targets[tix[0]].address,
+		    sizeof(j->failed));
+		goto out;
+	}
+	if (j->env.nrcpts > 0) {
+		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
+		    j->remote_prefix.len, &j->body, &err) == -1) {
+			j->err = errno;
+			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
+			goto out;
+		}
+		j->queued = true;
+	}
+	if (nroom > 0 && maildir_deliver(b->data_fd, room, nroom, m,
+	    j->hostname, &failed) == -1) {
+		saved = errno;
+		if (j->queued && queue_remove(b->queue, j->env.id) == -1)
+			log_error("qid=%s cannot remove after a failed local "
+			    "delivery: %s", j->env.id, strerror(errno));
+		j->queued = false;
+		if (saved == EDQUOT) {
+			*k_r = rix[failed];
+			r = 1;
+			goto out;
+		}
+		j->err = saved;
+		(void)str_copy(j->failed, j->targets[tix[rix[failed]]].address,
+		    sizeof(j->failed));
+		goto out;
+	}
+	r = 0;
+out:
+	free(room);
+	free(rix);
+	return r;
+}
+
+/* The message on stable storage: a copy in every local mailbox with
+   room, and the queue file for the remote targets and the mailboxes
+   that are full (the queue manager delivers them once they have room,
+   or bounces at max_queue_lifetime). When no copy at all can be made
+   (every target a full mailbox), or on a failure, J->err and J->failed
+   say why, and nothing stays written. */
 static int
 store_message(void *arg)
 {
@@ -271,43 +368,31 @@ store_message(void *arg)
 	struct backends *b = j->b;
 	struct maildir_dest *dests;
 	struct maildir_msg m;
-	size_t i, n = 0, failed = 0;
-	const char *err;
+	size_t *tix, i, n = 0, k = 0;
+	int r;
 
-	if (j->env.nrcpts > 0) {
-		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
-		    j->remote_prefix.len, &j->body, &err) == -1) {
-			j->err = errno;
-			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
-			return -1;
-		}
-		j->queued = true;
-	}
 	dests = xcalloc(j->ntargets + 1, sizeof(*dests));
+	tix = xcalloc(j->ntargets + 1, sizeof(*tix));
 	for (i = 0; i < j->ntargets; i++) {
 		if (j->targets[i].kind == TARGET_REMOTE)
 			continue;
 		dests[n].path = j->targets[i].path;
 		dests[n].quota = j->targets[i].quota;
-		n++;
+		tix[n++] = i;
 	}
 	m.prefix = j->local_prefix.data;
 	m.prefix_len = j->local_prefix.len;
 	m.body = &j->body;
 	m.lines = j->lines + count_lf(&j->local_prefix);
-	if (n > 0 && maildir_deliver(b->data_fd, dests, n, &m, j->hostname,
-	    &failed) == -1) {
-		j->err = errno;
-		for (i = 0; i < j->ntargets; i++)
-			if (j->targets[i].path == dests[failed].path)
-				(void)str_copy(j->failed, j->targets[i].address,
-				    sizeof(j->failed));
-		if (j->queued && queue_remove(b->queue, j->env.id) == -1)
-			log_error("qid=%s cannot remove after a failed local "
-			    "delivery: %s", j->env.id, strerror(errno));
-		j->queued = false;
+	r = find_full(j, b->data_fd, dests, tix, n, &m);
+	/* A mailbox that fills up between the check and the copy joins the
+	   queued ones (each time one more, so this ends). */
+	while (r == 0 && (r = store_once(j, b, dests, tix, n, &m, &k)) == 1) {
+		j->full[tix[k]] = true;
+		r = 0;
 	}
 	free(dests);
+	free(tix);
 	return j->err == 0 ? 0 : -1;
 }
 
@@ -339,14 +424,19 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 	size_t i;
 
 	policy_grant_describe(&tx->pol.grant, grant, sizeof(grant));
-	for (i = 0; i < tx->pol.ntargets; i++)
+	for (i = 0; i < tx->pol.ntargets; i++) {
+		bool full = j->err == 0 && j->full[i];
+
 		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
-		    "client=%s%s%s%s result=\"%s\"", s->conn->id, j->id,
-		    j->err != 0 ? "not-delivered" : t[i].relayed ? "relayed" :
-		    t[i].kind == TARGET_REMOTE ? "forwarded" : "delivered",
-		    t[i].address, tx->pol.sender, (unsigned long long)tx->size,
-		    s->conn->peer_str, t[i].relayed ? " grant=\"" : "",
-		    t[i].relayed ? grant : "", t[i].relayed ? "\"" : "", res);
+		    "client=%s%s%s%s%s result=\"%s\"", s->conn->id, j->id,
+		    j->err != 0 ? "not-delivered" : full ? "deferred" :
+		    t[i].relayed ? "relayed" : t[i].kind == TARGET_REMOTE ?
+		    "forwarded" : "delivered", t[i].address, tx->pol.sender,
+		    (unsigned long long)tx->size, s->conn->peer_str,
+		    t[i].relayed ? " grant=\"" : "", t[i].relayed ? grant : "",
+		    t[i].relayed ? "\"" : "", full ? " dsn=4.2.2 reason=\"mailbox "
+		    "full, queued for retry\"" : "", res);
+	}
 }
 
 static void
@@ -446,7 +536,9 @@ deliver(struct smtp_session *s)
 	    sizeof(*j->targets));
 	memcpy(j->targets, tx->pol.targets,
 	    tx->pol.ntargets * sizeof(*j->targets));
+	j->full = xcalloc(tx->pol.ntargets + 1, sizeof(*j->full));
 	make_env(s, j);
+	j->nremote = j->env.nrcpts;
 	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
 	j->grant = tx->pol.grant;
 	j->nrelayed = tx->pol.nrelayed;
