@@ -40,11 +40,11 @@ body_start(struct smtp_tx *tx, bool dot)
 	memset(&tx->bp, 0, sizeof(tx->bp));
 	tx->bp.dot = dot;
 	tx->bp.bol = true;
-	tx->bp.in_headers = true;
 }
 
-/* Content octets of one line (no line end) into the spool and, while in
-   the header section, the header copy. */
+/* Content octets of one line (no line end) into the spool: the one
+   copy of the message a session holds (the From: rule reads its header
+   section from there, on the worker, when the message is relayed). */
 static void
 emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
 {
@@ -65,18 +65,12 @@ emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
 	if (tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG))
 		return;		/* refused anyway: keep nothing more */
 	spool_append(&tx->body, p, n);
-	if (tx->bp.in_headers && buf_append(&tx->headers, p, n) == -1)
-		tx->flags |= TX_HDRBIG;
 }
 
 /* The CRLF that ends a line. */
 static void
 end_line(struct smtp_tx *tx)
 {
-	if (tx->bp.in_headers && tx->bp.line_len == 0)
-		tx->bp.in_headers = false;	/* the empty line */
-	else if (tx->bp.in_headers && buf_putc(&tx->headers, '\n') == -1)
-		tx->flags |= TX_HDRBIG;
 	if (tx->bp.line_len + 2 > SMTP_TEXT_LINE_MAX)
 		tx->flags |= TX_LONG;
 	tx->size += 2;
@@ -233,8 +227,10 @@ struct deliver_job {
 	size_t			 nremote;	/* env.rcpts before the full */
 	struct relay_grant	 grant;
 	size_t			 nrelayed;
-	struct buf		 headers;	/* for the From: rule */
+	bool			 needs_headers;	/* the From: rule applies */
+	struct buf		 headers;	/* its From: fields */
 	/* results */
+	bool			 hdrbig;	/* header section too large */
 	int			 err;		/* errno, 0 ok */
 	char			 failed[ADDR_BUFSZ];
 	bool			 queued;
@@ -396,6 +392,106 @@ store_message(void *arg)
 	return j->err == 0 ? 0 : -1;
 }
 
+/* ---- the From: fields, for the From: rule ---- */
+
+/* Reads the header section of a spool for its From: fields: only they
+   are kept (the rule reads nothing else), each with its continuation
+   lines, so that rfc5322_fields() finds in them exactly what it would
+   find in the whole section. Lines are at most SMTP_TEXT_LINE_MAX (a
+   longer one refused the message already). */
+struct from_scan {
+	struct buf	*out;
+	char		 line[SMTP_TEXT_LINE_MAX + 1];
+	size_t		 len;
+	uint64_t	 hdrlen;	/* octets of the section so far */
+	bool		 keep;		/* the current field is a From: */
+	bool		 done;		/* the empty line was reached */
+	bool		 big;		/* over SMTP_HEADER_MAX */
+};
+
+/* "From", blanks, ':' (obs-optional), as rfc5322_fields() names it. */
+static bool
+is_from_field(const char *p, size_t n)
+{
+	size_t i = 4;
+
+	if (n <= 4 || strncasecmp(p, "From", 4) != 0)
+		return false;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] == ':';
+}
+
+/* One whole line of the header section (no LF). */
+static void
+scan_line(struct from_scan *fs)
+{
+	if (fs->len == 0) {
+		fs->done = true;	/* the empty line */
+		return;
+	}
+	fs->hdrlen += fs->len + 1;
+	if (fs->hdrlen > SMTP_HEADER_MAX) {
+		fs->big = fs->done = true;
+		return;
+	}
+	if (fs->line[0] != ' ' && fs->line[0] != '\t')
+		fs->keep = is_from_field(fs->line, fs->len);
+	if (fs->keep && (buf_append(fs->out, fs->line, fs->len) == -1 ||
+	    buf_putc(fs->out, '\n') == -1))
+		fs->big = fs->done = true;
+}
+
+static int
+scan_chunk(void *arg, const void *p, size_t n)
+{
+	struct from_scan *fs = arg;
+	const char *c = p, *end = c + n;
+
+	while (c < end && !fs->done) {
+		const char *lf = memchr(c, '\n', (size_t)(end - c));
+		size_t span = (size_t)((lf != NULL ? lf : end) - c);
+
+		if (span > sizeof(fs->line) - fs->len) {
+			fs->big = fs->done = true;	/* cannot happen */
+			break;
+		}
+		memcpy(fs->line + fs->len, c, span);
+		fs->len += span;
+		c += span;
+		if (lf != NULL) {
+			scan_line(fs);
+			fs->len = 0;
+			c++;
+		}
+	}
+	if (fs->done) {
+		errno = 0;
+		return -1;	/* stop reading */
+	}
+	return 0;
+}
+
+/* The From: fields of J's message into J->headers. 0, or -1 (J->err). */
+static int
+from_fields(struct deliver_job *j)
+{
+	struct from_scan *fs = xcalloc(1, sizeof(*fs));
+	int r = 0;
+
+	fs->out = &j->headers;
+	if (spool_copy(&j->body, scan_chunk, fs) == -1 && !fs->done) {
+		j->err = errno != 0 ? errno : EIO;
+		(void)str_copy(j->failed, "(spool)", sizeof(j->failed));
+		r = -1;
+	} else if (!fs->done && fs->len > 0) {
+		scan_line(fs);	/* a last line without LF */
+	}
+	j->hdrbig = fs->big;
+	free(fs);
+	return r;
+}
+
 static void
 deliver_work(void *ctx, void *arg)
 {
@@ -407,6 +503,9 @@ deliver_work(void *ctx, void *arg)
 		j->err = j->body.err;
 		return;
 	}
+	/* The whole header section counts, as it would for a copy of it. */
+	if (j->needs_headers && (from_fields(j) == -1 || j->hdrbig))
+		return;
 	j->b = ctx;
 	j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
 	    j->headers.data, j->headers.len, store_message, j, &j->verdict,
@@ -447,7 +546,13 @@ deliver_done(void *arg)
 	char res[128];
 
 	s->base.job = NULL;
-	if (j->from_ok != 1) {
+	if (j->hdrbig) {
+		/* The From: rule needs the whole header section. */
+		log_info("sess=%s qid=%s smtp message-rejected client=%s "
+		    "reason=header-too-large", s->conn->id, j->id,
+		    s->conn->peer_str);
+		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
+	} else if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
 		    s->conn->id, j->id, s->conn->peer_str, s->tx->pol.sender,
@@ -542,10 +647,8 @@ deliver(struct smtp_session *s)
 	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
 	j->grant = tx->pol.grant;
 	j->nrelayed = tx->pol.nrelayed;
-	buf_init(&j->headers, BUF_UNLIMITED);
-	if (policy_needs_headers(&tx->pol))
-		(void)buf_append(&j->headers, tx->headers.data,
-		    tx->headers.len);
+	buf_init(&j->headers, SMTP_HEADER_MAX);
+	j->needs_headers = policy_needs_headers(&tx->pol);
 	session_submit(&s->base, s->srv->d.io, &deliver_ops, j);
 }
 
@@ -555,17 +658,6 @@ message_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 
-	if (policy_needs_headers(&tx->pol) && (tx->flags & TX_HDRBIG) &&
-	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
-		/* The From: rule needs the whole header section. */
-		log_info("sess=%s qid=%s smtp message-rejected client=%s "
-		    "reason=header-too-large", s->conn->id, tx->id,
-		    s->conn->peer_str);
-		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
-		smtp_tx_free(&s->tx);
-		smtp_enter_state(s, SS_READY);
-		return;
-	}
 	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
 	    tx->body.err != 0) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "

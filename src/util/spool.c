@@ -14,7 +14,9 @@
 void
 spool_init(struct spool *s, int dir_fd, const char *tmpdir)
 {
-	buf_init(&s->mem, SPOOL_MEM_MAX);
+	/* One octet less: the buffer, with its NUL, never grows past
+	   SPOOL_MEM_MAX. */
+	buf_init(&s->mem, SPOOL_MEM_MAX - 1);
 	s->fd = -1;
 	s->off = 0;
 	s->len = 0;

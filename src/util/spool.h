@@ -1,7 +1,10 @@
 /*
  * spool.h - a message body being received: in memory while small, in an
  * unlinked temporary file once it grows, so a 50 MB message costs a
- * session no more than SPOOL_MEM_MAX of memory.
+ * session no more than SPOOL_MEM_MAX of memory. Small: a thousand
+ * sessions inside DATA hold at most a thousand times that (most mail is
+ * smaller and never touches the disk; larger mail is written once more,
+ * without fsync, which costs little beside the durable copies).
  */
 #ifndef POPGATE_SPOOL_H
 #define POPGATE_SPOOL_H
@@ -13,7 +16,7 @@
 #include "util/buf.h"
 #include "util/compat.h"
 
-#define SPOOL_MEM_MAX (256 * 1024)
+#define SPOOL_MEM_MAX (64 * 1024)
 
 struct spool {
 	struct buf	 mem;
