@@ -365,7 +365,6 @@ store_message(void *arg)
 	struct maildir_dest *dests;
 	struct maildir_msg m;
 	size_t *tix, i, n = 0, k = 0;
-	int r;
 
 	dests = xcalloc(j->ntargets + 1, sizeof(*dests));
 	tix = xcalloc(j->ntargets + 1, sizeof(*tix));
@@ -380,13 +379,11 @@ store_message(void *arg)
 	m.prefix_len = j->local_prefix.len;
 	m.body = &j->body;
 	m.lines = j->lines + count_lf(&j->local_prefix);
-	r = find_full(j, b->data_fd, dests, tix, n, &m);
 	/* A mailbox that fills up between the check and the copy joins the
 	   queued ones (each time one more, so this ends). */
-	while (r == 0 && (r = store_once(j, b, dests, tix, n, &m, &k)) == 1) {
-		j->full[tix[k]] = true;
-		r = 0;
-	}
+	if (find_full(j, b->data_fd, dests, tix, n, &m) == 0)
+		while (store_once(j, b, dests, tix, n, &m, &k) == 1)
+			j->full[tix[k]] = true;
 	free(dests);
 	free(tix);
 	return j->err == 0 ? 0 : -1;
