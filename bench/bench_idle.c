@@ -4,6 +4,10 @@
  * its process tree, /proc/PID/smaps_rollup), before and with the
  * sessions. At most -c connections are being set up at a time, so a
  * server that forks per connection is not flooded past its listen queue.
+ *
+ * With --rcpt the sessions are held inside DATA instead: MAIL FROM,
+ * RCPT TO, DATA, then -s SIZE octets of header lines (no empty line, no
+ * end of data), the most a server may be tempted to keep in memory.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +27,7 @@ struct iconn {
 	struct bufferevent	*bev;
 	struct iconn		*next;
 	bool			 greeted, idle, dead;
+	unsigned		 step;		/* --rcpt: replies after EHLO */
 };
 
 struct idle_run {
@@ -35,6 +40,8 @@ struct idle_run {
 	double			 t0, t_up;
 	bool			 measured, timed_out;
 	struct pgb_mem		 base_mem, mem;
+	char			*pad;		/* --rcpt: the header lines */
+	size_t			 padlen;
 };
 
 static int	idle_open(struct idle_run *);
@@ -59,6 +66,59 @@ conn_gone(struct iconn *c, const char *why)
 		pgb_fatal("connect: %s", strerror(errno));
 }
 
+static void	on_read(struct bufferevent *, void *);
+static void	on_event(struct bufferevent *, short, void *);
+
+static void
+session_up(struct iconn *c)
+{
+	struct idle_run *r = c->r;
+
+	c->idle = true;
+	r->up++;
+	r->inflight--;
+	if (r->started < r->target && idle_open(r) == -1)
+		pgb_fatal("connect: %s", strerror(errno));
+}
+
+/* The body is out of our buffers: the session is held inside DATA. */
+static void
+on_written(struct bufferevent *bev, void *arg)
+{
+	struct iconn *c = arg;
+
+	bufferevent_setcb(bev, on_read, NULL, on_event, c);
+	if (!c->dead && !c->idle)
+		session_up(c);
+}
+
+/* --rcpt: after EHLO, MAIL, RCPT, DATA and the header lines. */
+static void
+in_data_step(struct iconn *c, struct bufferevent *bev, char code)
+{
+	struct idle_run *r = c->r;
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	(void)code;
+	switch (c->step++) {
+	case 0:
+		(void)evbuffer_add_printf(out, "MAIL FROM:<%s>\r\n",
+		    r->o->from);
+		break;
+	case 1:
+		(void)evbuffer_add_printf(out, "RCPT TO:<%s>\r\n", r->o->rcpt);
+		break;
+	case 2:
+		(void)evbuffer_add(out, "DATA\r\n", 6);
+		break;
+	default:	/* 354 */
+		bufferevent_setcb(bev, on_read, on_written, on_event, c);
+		(void)evbuffer_add_reference(out, r->pad, r->padlen, NULL,
+		    NULL);
+		break;
+	}
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -71,7 +131,9 @@ on_read(struct bufferevent *bev, void *arg)
 	while (!c->dead && (line = evbuffer_readln(in, &n,
 	    EVBUFFER_EOL_CRLF)) != NULL) {
 		bool last = n <= 3 || line[3] != '-';
-		bool ok = n >= 3 && line[0] == '2';
+		bool ok = n >= 3 && (line[0] == '2' || (line[0] == '3' &&
+		    c->step == 3));
+		char line0 = line[0];
 
 		free(line);
 		if (!ok) {
@@ -84,12 +146,10 @@ on_read(struct bufferevent *bev, void *arg)
 			c->greeted = true;
 			(void)evbuffer_add(bufferevent_get_output(bev),
 			    "EHLO pgbench.invalid\r\n", 22);
+		} else if (!c->idle && r->pad != NULL) {
+			in_data_step(c, bev, line0);
 		} else if (!c->idle) {
-			c->idle = true;
-			r->up++;
-			r->inflight--;
-			if (r->started < r->target && idle_open(r) == -1)
-				pgb_fatal("connect: %s", strerror(errno));
+			session_up(c);
 		}
 	}
 }
@@ -176,14 +236,45 @@ idle_report(struct idle_run *r)
 	double per = r->up > 0 ? (double)((int64_t)m->pss_kb -
 	    (int64_t)b->pss_kb) / (double)r->up : 0;
 
-	(void)printf("RESULT mode=idle sessions=%lu failed=%lu dropped=%lu "
+	(void)printf("RESULT mode=idle in_data=%d sessions=%lu failed=%lu dropped=%lu "
 	    "setup_secs=%.3f rss_kb=%llu pss_kb=%llu base_rss_kb=%llu "
 	    "base_pss_kb=%llu pss_kb_per_session=%.2f server_procs=%u "
-	    "timeout=%d\n", r->up, r->failed, r->dropped,
+	    "timeout=%d\n", r->pad != NULL, r->up, r->failed, r->dropped,
 	    r->t_up > 0 ? r->t_up - r->t0 : 0,
 	    (unsigned long long)m->rss_kb, (unsigned long long)m->pss_kb,
 	    (unsigned long long)b->rss_kb, (unsigned long long)b->pss_kb, per,
 	    m->nproc, r->timed_out);
+}
+
+/* -s SIZE octets of 78-octet header lines "X-Pad-N: aaa...". */
+static void
+make_pad(struct idle_run *r)
+{
+	size_t n = r->o->size, off = 0;
+	unsigned k = 0;
+
+	r->pad = malloc(n);
+	if (r->pad == NULL)
+		pgb_fatal("out of memory");
+	while (off < n) {
+		char line[80];
+		size_t len = 78;
+
+		(void)snprintf(line, sizeof(line), "X-Pad-%06u: ", k++);
+		memset(line + strlen(line), 'a', 76 - strlen(line));
+		line[76] = '\r';
+		line[77] = '\n';
+		if (len > n - off)
+			len = n - off;
+		memcpy(r->pad + off, line, len);
+		off += len;
+	}
+	/* End on a line end, whatever SIZE is. */
+	if (n >= 2) {
+		r->pad[n - 2] = '\r';
+		r->pad[n - 1] = '\n';
+	}
+	r->padlen = n;
 }
 
 int
@@ -208,6 +299,8 @@ pgb_idle_run(const struct pgb_opts *o)
 		pgb_fatal("cannot start the timers");
 	if (pgb_mem_sample(o, &r.base_mem) == -1)
 		pgb_fatal("no server process among the --pid trees");
+	if (o->rcpt != NULL)
+		make_pad(&r);
 	r.t0 = pgb_now();
 	for (i = 0; i < o->conc && r.started < r.target; i++)
 		if (idle_open(&r) == -1)
@@ -219,5 +312,6 @@ pgb_idle_run(const struct pgb_opts *o)
 		pgb_abort(&c->bev);
 		free(c);
 	}
+	free(r.pad);
 	return r.timed_out || r.failed > 0 || r.dropped > 0 ? 1 : 0;
 }

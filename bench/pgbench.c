@@ -26,6 +26,8 @@ static const char usage_text[] =
 "  pop3-retr   --user U --pass P\n"
 "  pop3-load   -c K (-n N | --duration S) --user U --users N --pass P\n"
 "  idle        -n K [-c SETUP] [--hold S]\n"
+"              [--rcpt A [--from A] -s SIZE]: held inside DATA after SIZE\n"
+"              octets of header lines\n"
 "  fsync       --dir DIR (-n N | --duration S)\n"
 "common: --host 127.0.0.1 --port P --pid PID (server tree, repeatable)\n"
 "        --timeout S (default 300)\n"

@@ -36,6 +36,7 @@ import servers  # noqa: E402
 from servers import DOMAIN, PASSWORD, SINK_DOMAIN  # noqa: E402
 
 GEN_TIMEOUT = 900           # seconds for one generator run
+DATA_SESSIONS = 1000        # the data-* rows: sessions held inside DATA
 
 
 def log(msg):
@@ -125,6 +126,11 @@ def make_rows():
                     "lower", "smtp"))
     rows.append(Row("idle-per-session", "  PSS per session", "KiB", "lower",
                     "smtp"))
+    rows.append(Row("data-rss", "1000 SMTP sessions inside DATA, 200 KiB "
+                    "of header lines each: server RSS", "MiB", "lower",
+                    "smtp"))
+    rows.append(Row("data-per-session", "  PSS per session in DATA", "KiB",
+                    "lower", "smtp"))
     return rows
 
 
@@ -306,6 +312,27 @@ class Bench:
                     f"{r['pss_kb'] / 1024:.1f} MiB")
             time.sleep(1)
 
+    def data_rows(self, server, runs):
+        """Sessions held inside DATA after 200 KiB of header lines (no
+        empty line, no end of data): what a session in DATA costs at
+        worst, header copy and in-memory spool included."""
+        if not self.want("data"):
+            return
+        for i in range(runs):
+            self.stop(server)
+            self.start(server)
+            r = self.gen(server, "idle", "--port", server.smtp_port, "-n",
+                         DATA_SESSIONS, "-c", 100, "--hold", 1, "--rcpt",
+                         f"u0@{servers.DOMAIN}", "-s", "200K")
+            if "rss_kb" in r:
+                self.add("data-rss", server, r["rss_kb"] / 1024)
+                self.add("data-per-session", server,
+                         r["pss_kb_per_session"])
+                log(f"  {server.name} data run {i + 1}: {r['sessions']:.0f} "
+                    f"sessions in DATA, RSS {r['rss_kb'] / 1024:.1f} MiB, "
+                    f"{r['pss_kb_per_session']:.0f} KiB per session")
+            time.sleep(1)
+
     # ---- POP3 rows ----
 
     def pop3_rows(self, server):
@@ -404,6 +431,7 @@ class Bench:
         self.smtp_rows(pg)
         self.pop3_rows(pg)
         self.idle_rows(pg, self.runs)
+        self.data_rows(pg, self.runs)
         self.stop(pg)
         errors = pg.log_errors()
         if errors:

@@ -165,6 +165,15 @@ void	dlv_ehlo_parse(const char *lines, struct dlv_caps *caps_r);
 void	dlv_body_put(struct evbuffer *out, const char *p, size_t n,
 	    bool *bol);
 
+/* dlv_local.c: the local recipients (mailboxes that were full). */
+/* At max_queue_lifetime, bounces with 5.2.2 the local recipients of M
+   that were still full (before split()'s generic expiry). */
+void	dlv_local_expire(struct qmgr *, struct dlv_msg *m, time_t now);
+/* Takes the due local recipients of M (not TAKEN; marks them) into one
+   item, delivered into their Maildirs on the io pool; the results come
+   back through qmgr_item_done(). The number of items started (0, 1). */
+unsigned dlv_local_take(struct qmgr *, struct dlv_msg *m, bool *taken);
+
 /* dlv_bounce.c: on a worker. */
 /* Sends the notices of M this round: a bounce for the recipients marked
    bounced_now, a delay notice for those marked delayed_now. Writes new

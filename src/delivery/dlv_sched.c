@@ -435,6 +435,7 @@ split(struct qmgr *q, struct dlv_msg *m)
 	/* One item more while splitting: an item that comes back at once
 	   (a held destination) cannot finish M before all are out. */
 	m->items++;
+	dlv_local_expire(q, m, now);
 	for (i = 0; i < e->nrcpts; i++) {
 		struct queue_rcpt *r = &e->rcpts[i];
 
@@ -461,6 +462,7 @@ split(struct qmgr *q, struct dlv_msg *m)
 		}
 	}
 	m->qe->flush = false;
+	m->items += dlv_local_take(q, m, taken);
 	for (i = 0; i < e->nrcpts; i++) {
 		struct dlv_item *it;
 		const char *dom;

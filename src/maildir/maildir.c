@@ -251,26 +251,36 @@ maildir_usage(int dir_fd, const char *path, uint64_t *used_r)
 }
 
 int
+maildir_room(int dir_fd, const struct maildir_dest *d,
+    const struct maildir_msg *m)
+{
+	uint64_t used;
+
+	if (d->quota == 0)
+		return 1;
+	if (maildir_usage(dir_fd, d->path, &used) == -1)
+		return -1;
+	return used + m->prefix_len + m->body->len <= d->quota;
+}
+
+int
 maildir_deliver(int dir_fd, struct maildir_dest *d, size_t n,
     const struct maildir_msg *m, const char *hostname, size_t *failed_r)
 {
 	char host[256], tmp[MAILDIR_PATH_MAX + 300], dst[MAILDIR_PATH_MAX + 300];
 	char newdir[MAILDIR_PATH_MAX + 8];
-	uint64_t size = m->prefix_len + m->body->len, used;
+	uint64_t size = m->prefix_len + m->body->len;
 	size_t i, done = 0;
-	int saved = 0;
+	int saved = 0, r;
 
 	safe_host(hostname, host, sizeof(host));
 	tmp[0] = '\0';
 	for (i = 0; i < n; i++) {
 		*failed_r = i;
-		if (d[i].quota != 0) {
-			if (maildir_usage(dir_fd, d[i].path, &used) == -1)
-				goto fail;
-			if (used + size > d[i].quota) {
+		if ((r = maildir_room(dir_fd, &d[i], m)) != 1) {
+			if (r == 0)
 				errno = EDQUOT;
-				goto fail;
-			}
+			goto fail;
 		}
 		if (unique_name(d[i].name, sizeof(d[i].name), host, size,
 		    size + m->lines) == -1 ||

@@ -59,6 +59,10 @@ struct maildir_msg {
 int	maildir_deliver(int dir_fd, struct maildir_dest *, size_t n,
 	    const struct maildir_msg *, const char *hostname,
 	    size_t *failed_r) WARN_UNUSED;
+/* Whether message M fits the quota of destination D: 1 it does (or D
+   has none), 0 it does not, -1 on an error reading the Maildir (errno). */
+int	maildir_room(int dir_fd, const struct maildir_dest *d,
+	    const struct maildir_msg *m) WARN_UNUSED;
 /* Octets used by the messages of the Maildir at PATH (from the ,S= of
    the file names, stat(2) for names without). 0 or -1 (errno). */
 int	maildir_usage(int dir_fd, const char *path, uint64_t *used_r)

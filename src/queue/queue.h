@@ -1,5 +1,6 @@
 /*
- * queue.h - the durable queue of mail for remote recipients (SPEC 4, 6).
+ * queue.h - the durable queue of mail for remote recipients (SPEC 4, 6),
+ * and for hosted mailboxes that were full at the end of DATA.
  *
  * One file per message in queue/msg/ID: a version header, typed
  * length-prefixed records (envelope, then the message) and a mandatory
@@ -40,6 +41,7 @@ struct queue_rcpt {
 	char			address[ADDR_BUFSZ];
 	char			orcpt[ADDR_BUFSZ + 8];	/* "" if none */
 	char			notify[40];
+	bool			local;	/* a hosted mailbox, not remote */
 	enum queue_rstate	state;
 	time_t			next_try;
 	unsigned		attempts;

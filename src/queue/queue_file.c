@@ -6,7 +6,11 @@
  *   record*: type (1 octet), length (8 octets, big-endian), data
  *   'Z' record: SHA-256 of every octet before it; nothing may follow.
  *
- * Envelope records come first, the message ('M') last but one. The state
+ * Envelope records come first, the message ('M') last but one. An 'H'
+ * record (empty) after an 'R' makes that recipient a hosted mailbox of
+ * this host, delivered into its Maildir by the queue manager (a copy
+ * that found the mailbox full); files written before 'H' existed have
+ * none and read as before (every recipient remote). The state
  * file (queue/state/ID) is text, one line per recipient:
  *   INDEX STATE NEXT_TRY ATTEMPTS<TAB>LAST_ERROR
  * plus an optional "warned TIME" line.
@@ -38,6 +42,7 @@ enum rec_type {
 	REC_RCPT = 'R',
 	REC_ORCPT = 'O',	/* for the preceding R */
 	REC_NOTIFY = 'N',	/* for the preceding R */
+	REC_HOSTED = 'H',	/* the preceding R is a local mailbox */
 	REC_AUTH = 'A',
 	REC_CLIENT = 'C',
 	REC_FLAGS = 'F',
@@ -212,6 +217,8 @@ w_env(struct writer *w, const struct queue_env *e)
 			w_str(w, REC_ORCPT, e->rcpts[i].orcpt);
 		if (e->rcpts[i].notify[0] != '\0')
 			w_str(w, REC_NOTIFY, e->rcpts[i].notify);
+		if (e->rcpts[i].local)
+			w_hdr(w, REC_HOSTED, 0);
 	}
 	w_str(w, REC_AUTH, e->auth);
 	w_str(w, REC_CLIENT, e->client);
@@ -461,6 +468,11 @@ parse_record(struct queue_env *e, int type, const unsigned char *p,
 	case REC_NOTIFY:
 		return last == NULL ? -1 :
 		    copy_field(last->notify, sizeof(last->notify), p, n);
+	case REC_HOSTED:
+		if (last == NULL || n != 0 || last->local)
+			return -1;
+		last->local = true;
+		return 0;
 	case REC_AUTH:
 		return copy_field(e->auth, sizeof(e->auth), p, n);
 	case REC_CLIENT:

@@ -12,7 +12,11 @@
  * then one durable copy per local mailbox (maildir_deliver); "250" is
  * sent only when all of it is on stable storage, and a failure removes
  * whatever was already written, so no recipient keeps a partial or a
- * single copy of a refused message.
+ * single copy of a refused message. A mailbox over its quota does not
+ * fail the others: its copy goes into the queue file as a local
+ * recipient, delivered by the queue manager once there is room or
+ * bounced at max_queue_lifetime (as Postfix with Dovecot); only when no
+ * copy at all can be made is the message refused with 452 4.2.2.
  */
 #include <errno.h>
 #include <time.h>
@@ -36,11 +40,11 @@ body_start(struct smtp_tx *tx, bool dot)
 	memset(&tx->bp, 0, sizeof(tx->bp));
 	tx->bp.dot = dot;
 	tx->bp.bol = true;
-	tx->bp.in_headers = true;
 }
 
-/* Content octets of one line (no line end) into the spool and, while in
-   the header section, the header copy. */
+/* Content octets of one line (no line end) into the spool: the one
+   copy of the message a session holds (the From: rule reads its header
+   section from there, on the worker, when the message is relayed). */
 static void
 emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
 {
@@ -61,18 +65,12 @@ emit(struct smtp_tx *tx, const unsigned char *p, size_t n)
 	if (tx->flags & (TX_TOOBIG | TX_BARE | TX_LONG))
 		return;		/* refused anyway: keep nothing more */
 	spool_append(&tx->body, p, n);
-	if (tx->bp.in_headers && buf_append(&tx->headers, p, n) == -1)
-		tx->flags |= TX_HDRBIG;
 }
 
 /* The CRLF that ends a line. */
 static void
 end_line(struct smtp_tx *tx)
 {
-	if (tx->bp.in_headers && tx->bp.line_len == 0)
-		tx->bp.in_headers = false;	/* the empty line */
-	else if (tx->bp.in_headers && buf_putc(&tx->headers, '\n') == -1)
-		tx->flags |= TX_HDRBIG;
 	if (tx->bp.line_len + 2 > SMTP_TEXT_LINE_MAX)
 		tx->flags |= TX_LONG;
 	tx->size += 2;
@@ -224,12 +222,16 @@ struct deliver_job {
 	uint64_t		 lines;
 	struct target		*targets;
 	size_t			 ntargets;
+	bool			*full;		/* per target: queued, full */
 	struct queue_env	 env;
+	size_t			 nremote;	/* env.rcpts before the full */
 	struct relay_grant	 grant;
 	size_t			 nrelayed;
 	struct policy_holds	 holds;		/* of the hourly caps */
-	struct buf		 headers;	/* for the From: rule */
+	bool			 needs_headers;	/* the From: rule applies */
+	struct buf		 headers;	/* its From: fields */
 	/* results */
+	bool			 hdrbig;	/* header section too large */
 	int			 err;		/* errno, 0 ok */
 	char			 failed[ADDR_BUFSZ];
 	bool			 queued;
@@ -247,6 +249,7 @@ deliver_release(void *arg)
 	buf_free(&j->headers);
 	spool_free(&j->body);
 	free(j->targets);
+	free(j->full);
 	queue_env_free(&j->env);
 	policy_holds_free(&j->holds);
 	free(j);
@@ -263,9 +266,99 @@ count_lf(const struct buf *b)
 	return n;
 }
 
-/* The message on stable storage: the queue file for the remote
-   targets, then a copy per local mailbox; on failure J->err and
-   J->failed say why, and nothing stays written. */
+/* Marks the local destinations (DESTS, for targets TIX) that cannot
+   take the message now. 0, or -1 (J->err, J->failed). */
+static int
+find_full(struct deliver_job *j, int dir_fd, const struct maildir_dest *dests,
+    const size_t *tix, size_t n, const struct maildir_msg *m)
+{
+	size_t k;
+	int r;
+
+	for (k = 0; k < n; k++) {
+		if ((r = maildir_room(dir_fd, &dests[k], m)) == -1) {
+			j->err = errno;
+			(void)str_copy(j->failed, j->targets[tix[k]].address,
+			    sizeof(j->failed));
+			return -1;
+		}
+		j->full[tix[k]] = r == 0;
+	}
+	return 0;
+}
+
+/* One try: the queue file for the remote targets and the full
+   mailboxes (local targets of the queue, retried by the queue manager),
+   then a copy into every mailbox with room. 0 when all is on stable
+   storage; 1 when mailbox *K_R filled up meanwhile; -1 (J->err,
+   J->failed). Unless 0, nothing stays written. */
+static int
+store_once(struct deliver_job *j, struct backends *b,
+    const struct maildir_dest *dests, const size_t *tix, size_t n,
+    const struct maildir_msg *m, size_t *k_r)
+{
+	struct maildir_dest *room = xcalloc(n + 1, sizeof(*room));
+	size_t *rix = xcalloc(n + 1, sizeof(*rix));
+	size_t k, nroom = 0, failed = 0;
+	const char *err;
+	int r = -1, saved;
+
+	j->env.nrcpts = j->nremote;
+	for (k = 0; k < n; k++) {
+		if (j->full[tix[k]])
+			queue_env_add_rcpt(&j->env,
+			    j->targets[tix[k]].address)->local = true;
+		else {
+			room[nroom] = dests[k];
+			rix[nroom++] = k;
+		}
+	}
+	if (nroom == 0 && j->nremote == 0) {
+		/* No copy could be made: refused (452), not queued. */
+		j->err = EDQUOT;
+		(void)str_copy(j->failed, j->targets[tix[0]].address,
+		    sizeof(j->failed));
+		goto out;
+	}
+	if (j->env.nrcpts > 0) {
+		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
+		    j->remote_prefix.len, &j->body, &err) == -1) {
+			j->err = errno;
+			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
+			goto out;
+		}
+		j->queued = true;
+	}
+	if (nroom > 0 && maildir_deliver(b->data_fd, room, nroom, m,
+	    j->hostname, &failed) == -1) {
+		saved = errno;
+		if (j->queued && queue_remove(b->queue, j->env.id) == -1)
+			log_error("qid=%s cannot remove after a failed local "
+			    "delivery: %s", j->env.id, strerror(errno));
+		j->queued = false;
+		if (saved == EDQUOT) {
+			*k_r = rix[failed];
+			r = 1;
+			goto out;
+		}
+		j->err = saved;
+		(void)str_copy(j->failed, j->targets[tix[rix[failed]]].address,
+		    sizeof(j->failed));
+		goto out;
+	}
+	r = 0;
+out:
+	free(room);
+	free(rix);
+	return r;
+}
+
+/* The message on stable storage: a copy in every local mailbox with
+   room, and the queue file for the remote targets and the mailboxes
+   that are full (the queue manager delivers them once they have room,
+   or bounces at max_queue_lifetime). When no copy at all can be made
+   (every target a full mailbox), or on a failure, J->err and J->failed
+   say why, and nothing stays written. */
 static int
 store_message(void *arg)
 {
@@ -273,44 +366,129 @@ store_message(void *arg)
 	struct backends *b = j->b;
 	struct maildir_dest *dests;
 	struct maildir_msg m;
-	size_t i, n = 0, failed = 0;
-	const char *err;
+	size_t *tix, i, n = 0, k = 0;
 
-	if (j->env.nrcpts > 0) {
-		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
-		    j->remote_prefix.len, &j->body, &err) == -1) {
-			j->err = errno;
-			(void)str_copy(j->failed, "(queue)", sizeof(j->failed));
-			return -1;
-		}
-		j->queued = true;
-	}
 	dests = xcalloc(j->ntargets + 1, sizeof(*dests));
+	tix = xcalloc(j->ntargets + 1, sizeof(*tix));
 	for (i = 0; i < j->ntargets; i++) {
 		if (j->targets[i].kind == TARGET_REMOTE)
 			continue;
 		dests[n].path = j->targets[i].path;
 		dests[n].quota = j->targets[i].quota;
-		n++;
+		tix[n++] = i;
 	}
 	m.prefix = j->local_prefix.data;
 	m.prefix_len = j->local_prefix.len;
 	m.body = &j->body;
 	m.lines = j->lines + count_lf(&j->local_prefix);
-	if (n > 0 && maildir_deliver(b->data_fd, dests, n, &m, j->hostname,
-	    &failed) == -1) {
-		j->err = errno;
-		for (i = 0; i < j->ntargets; i++)
-			if (j->targets[i].path == dests[failed].path)
-				(void)str_copy(j->failed, j->targets[i].address,
-				    sizeof(j->failed));
-		if (j->queued && queue_remove(b->queue, j->env.id) == -1)
-			log_error("qid=%s cannot remove after a failed local "
-			    "delivery: %s", j->env.id, strerror(errno));
-		j->queued = false;
-	}
+	/* A mailbox that fills up between the check and the copy joins the
+	   queued ones (each time one more, so this ends). */
+	if (find_full(j, b->data_fd, dests, tix, n, &m) == 0)
+		while (store_once(j, b, dests, tix, n, &m, &k) == 1)
+			j->full[tix[k]] = true;
 	free(dests);
+	free(tix);
 	return j->err == 0 ? 0 : -1;
+}
+
+/* ---- the From: fields, for the From: rule ---- */
+
+/* Reads the header section of a spool for its From: fields: only they
+   are kept (the rule reads nothing else), each with its continuation
+   lines, so that rfc5322_fields() finds in them exactly what it would
+   find in the whole section. Lines are at most SMTP_TEXT_LINE_MAX (a
+   longer one refused the message already). */
+struct from_scan {
+	struct buf	*out;
+	char		 line[SMTP_TEXT_LINE_MAX + 1];
+	size_t		 len;
+	uint64_t	 hdrlen;	/* octets of the section so far */
+	bool		 keep;		/* the current field is a From: */
+	bool		 done;		/* the empty line was reached */
+	bool		 big;		/* over SMTP_HEADER_MAX */
+};
+
+/* "From", blanks, ':' (obs-optional), as rfc5322_fields() names it. */
+static bool
+is_from_field(const char *p, size_t n)
+{
+	size_t i = 4;
+
+	if (n <= 4 || strncasecmp(p, "From", 4) != 0)
+		return false;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] == ':';
+}
+
+/* One whole line of the header section (no LF). */
+static void
+scan_line(struct from_scan *fs)
+{
+	if (fs->len == 0) {
+		fs->done = true;	/* the empty line */
+		return;
+	}
+	fs->hdrlen += fs->len + 1;
+	if (fs->hdrlen > SMTP_HEADER_MAX) {
+		fs->big = fs->done = true;
+		return;
+	}
+	if (fs->line[0] != ' ' && fs->line[0] != '\t')
+		fs->keep = is_from_field(fs->line, fs->len);
+	if (fs->keep && (buf_append(fs->out, fs->line, fs->len) == -1 ||
+	    buf_putc(fs->out, '\n') == -1))
+		fs->big = fs->done = true;
+}
+
+static int
+scan_chunk(void *arg, const void *p, size_t n)
+{
+	struct from_scan *fs = arg;
+	const char *c = p, *end = c + n;
+
+	while (c < end && !fs->done) {
+		const char *lf = memchr(c, '\n', (size_t)(end - c));
+		size_t span = (size_t)((lf != NULL ? lf : end) - c);
+
+		if (span > sizeof(fs->line) - fs->len) {
+			fs->big = fs->done = true;	/* cannot happen */
+			break;
+		}
+		memcpy(fs->line + fs->len, c, span);
+		fs->len += span;
+		c += span;
+		if (lf != NULL) {
+			scan_line(fs);
+			fs->len = 0;
+			c++;
+		}
+	}
+	if (fs->done) {
+		errno = 0;
+		return -1;	/* stop reading */
+	}
+	return 0;
+}
+
+/* The From: fields of J's message into J->headers. 0, or -1 (J->err). */
+static int
+from_fields(struct deliver_job *j)
+{
+	struct from_scan *fs = xcalloc(1, sizeof(*fs));
+	int r = 0;
+
+	fs->out = &j->headers;
+	if (spool_copy(&j->body, scan_chunk, fs) == -1 && !fs->done) {
+		j->err = errno != 0 ? errno : EIO;
+		(void)str_copy(j->failed, "(spool)", sizeof(j->failed));
+		r = -1;
+	} else if (!fs->done && fs->len > 0) {
+		scan_line(fs);	/* a last line without LF */
+	}
+	j->hdrbig = fs->big;
+	free(fs);
+	return r;
 }
 
 static void
@@ -320,14 +498,20 @@ deliver_work(void *ctx, void *arg)
 	const char *err;
 
 	j->from_ok = 1;
+	err = NULL;
 	if (j->body.err != 0) {
 		j->err = j->body.err;
-		return;
+		(void)policy_release(ctx, &j->holds, &err);
+	} else if (j->needs_headers && (from_fields(j) == -1 || j->hdrbig)) {
+		/* The whole header section counts, as it would for a copy
+		   of it; the refused message gives its holds back. */
+		(void)policy_release(ctx, &j->holds, &err);
+	} else {
+		j->b = ctx;
+		j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
+		    &j->holds, j->headers.data, j->headers.len, store_message,
+		    j, &j->verdict, &err);
 	}
-	j->b = ctx;
-	j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
-	    &j->holds, j->headers.data, j->headers.len, store_message, j,
-	    &j->verdict, &err);
 	if (err != NULL)
 		log_warn("qid=%s smtp hourly holds not given back (they count "
 		    "until they leave the hour): %s", j->id, err);
@@ -342,14 +526,19 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 	size_t i;
 
 	policy_grant_describe(&tx->pol.grant, grant, sizeof(grant));
-	for (i = 0; i < tx->pol.ntargets; i++)
+	for (i = 0; i < tx->pol.ntargets; i++) {
+		bool full = j->err == 0 && j->full[i];
+
 		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
-		    "client=%s%s%s%s result=\"%s\"", s->conn->id, j->id,
-		    j->err != 0 ? "not-delivered" : t[i].relayed ? "relayed" :
-		    t[i].kind == TARGET_REMOTE ? "forwarded" : "delivered",
-		    t[i].address, tx->pol.sender, (unsigned long long)tx->size,
-		    s->conn->peer_str, t[i].relayed ? " grant=\"" : "",
-		    t[i].relayed ? grant : "", t[i].relayed ? "\"" : "", res);
+		    "client=%s%s%s%s%s result=\"%s\"", s->conn->id, j->id,
+		    j->err != 0 ? "not-delivered" : full ? "deferred" :
+		    t[i].relayed ? "relayed" : t[i].kind == TARGET_REMOTE ?
+		    "forwarded" : "delivered", t[i].address, tx->pol.sender,
+		    (unsigned long long)tx->size, s->conn->peer_str,
+		    t[i].relayed ? " grant=\"" : "", t[i].relayed ? grant : "",
+		    t[i].relayed ? "\"" : "", full ? " dsn=4.2.2 reason=\"mailbox "
+		    "full, queued for retry\"" : "", res);
+	}
 }
 
 static void
@@ -360,7 +549,13 @@ deliver_done(void *arg)
 	char res[128];
 
 	s->base.job = NULL;
-	if (j->from_ok != 1) {
+	if (j->hdrbig) {
+		/* The From: rule needs the whole header section. */
+		log_info("sess=%s qid=%s smtp message-rejected client=%s "
+		    "reason=header-too-large", s->conn->id, j->id,
+		    s->conn->peer_str);
+		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
+	} else if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
 		    s->conn->id, j->id, s->conn->peer_str, s->tx->pol.sender,
@@ -449,15 +644,15 @@ deliver(struct smtp_session *s)
 	    sizeof(*j->targets));
 	memcpy(j->targets, tx->pol.targets,
 	    tx->pol.ntargets * sizeof(*j->targets));
+	j->full = xcalloc(tx->pol.ntargets + 1, sizeof(*j->full));
 	make_env(s, j);
+	j->nremote = j->env.nrcpts;
 	j->env.lines = tx->lines + count_lf(&j->remote_prefix);
 	j->grant = tx->pol.grant;
 	j->nrelayed = tx->pol.nrelayed;
 	policy_holds_move(&j->holds, &tx->pol.holds);
-	buf_init(&j->headers, BUF_UNLIMITED);
-	if (policy_needs_headers(&tx->pol))
-		(void)buf_append(&j->headers, tx->headers.data,
-		    tx->headers.len);
+	buf_init(&j->headers, SMTP_HEADER_MAX);
+	j->needs_headers = policy_needs_headers(&tx->pol);
 	session_submit(&s->base, s->srv->d.io, &deliver_ops, j);
 }
 
@@ -471,17 +666,6 @@ message_end(struct smtp_session *s)
 	   RCPT between BDAT chunks): the whole message is held to it. */
 	if (tx->size > tx->pol.max_size)
 		tx->flags |= TX_TOOBIG;
-	if (policy_needs_headers(&tx->pol) && (tx->flags & TX_HDRBIG) &&
-	    !(tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG))) {
-		/* The From: rule needs the whole header section. */
-		log_info("sess=%s qid=%s smtp message-rejected client=%s "
-		    "reason=header-too-large", s->conn->id, tx->id,
-		    s->conn->peer_str);
-		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
-		smtp_tx_free(&s->tx);
-		smtp_enter_state(s, SS_READY);
-		return;
-	}
 	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
 	    tx->body.err != 0) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "

@@ -22,7 +22,7 @@
 #define SMTP_LINE_MAX		512	/* command line incl. CRLF */
 #define SMTP_SASL_MAX		12288	/* AUTH responses (RFC 4954 4) */
 #define SMTP_TEXT_LINE_MAX	1000	/* text line incl. CRLF */
-#define SMTP_HEADER_MAX		(256 * 1024)
+#define SMTP_HEADER_MAX		(256 * 1024)	/* checked when relayed */
 #define SMTP_INPUT_MAX		(64 * 1024)	/* read watermark */
 #define SMTP_OUTPUT_MAX		(256 * 1024)	/* stop reading above */
 
@@ -48,7 +48,6 @@ enum smtp_state {
 #define TX_BARE		0x01	/* bare CR or LF seen */
 #define TX_LONG		0x02	/* a line over 1000 octets */
 #define TX_TOOBIG	0x04	/* over the size limit */
-#define TX_HDRBIG	0x08	/* header section over SMTP_HEADER_MAX */
 #define TX_8BIT		0x10	/* octets >= 0x80 seen */
 #define TX_SPOOLERR	0x20	/* writing the spool failed */
 
@@ -57,7 +56,6 @@ struct body_proc {
 	bool		 dot;		/* DATA: dot-stuffing, "." ends */
 	bool		 bol;		/* at the start of a line */
 	bool		 pending_cr;	/* last octet was a CR */
-	bool		 in_headers;
 	size_t		 line_len;	/* wire octets of this line */
 };
 
@@ -69,7 +67,6 @@ struct smtp_tx {
 	struct policy_tx	 pol;
 	struct body_proc	 bp;
 	struct spool		 body;		/* LF line ends */
-	struct buf		 headers;	/* header section, LF */
 	uint64_t		 size;		/* wire octets (CRLF) */
 	uint64_t		 lines;
 	unsigned		 flags;

@@ -384,7 +384,6 @@ smtp_tx_free(struct smtp_tx **txp)
 		    release_job(tx->id, &tx->pol.holds));
 	policy_tx_free(&tx->pol);
 	spool_free(&tx->body);
-	buf_free(&tx->headers);
 	free(tx);
 }
 
@@ -501,7 +500,6 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 	tx->mail = m;
 	policy_tx_init(&tx->pol, s->cfg, &m.addr, m.kind, m.size);
 	spool_init(&tx->body, s->srv->d.data_fd, "tmp");
-	buf_init(&tx->headers, SMTP_HEADER_MAX);
 	s->tx = tx;
 	smtp_enter_state(s, SS_MAIL);
 	log_debug("sess=%s qid=%s smtp mail from=<%s> size=%llu", s->conn->id,

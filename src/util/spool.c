@@ -14,9 +14,13 @@
 void
 spool_init(struct spool *s, int dir_fd, const char *tmpdir)
 {
-	buf_init(&s->mem, SPOOL_MEM_MAX);
+	/* One octet less: the buffer, with its NUL, never grows past
+	   SPOOL_MEM_MAX. */
+	buf_init(&s->mem, SPOOL_MEM_MAX - 1);
 	s->fd = -1;
+	s->off = 0;
 	s->len = 0;
+	s->view = false;
 	s->dir_fd = dir_fd;
 	s->tmpdir = tmpdir;
 	s->err = 0;
@@ -29,8 +33,10 @@ spool_free(struct spool *s)
 	if (s->fd != -1)
 		(void)close(s->fd);
 	s->fd = -1;
+	s->off = 0;
 	s->len = 0;
 	s->err = 0;
+	s->view = false;
 }
 
 /* Moves the memory content into an anonymous file in tmpdir. */
@@ -50,6 +56,8 @@ to_file(struct spool *s)
 void
 spool_append(struct spool *s, const void *p, size_t n)
 {
+	if (s->view)
+		s->err = EBADF;
 	if (s->err != 0 || n == 0)
 		return;
 	if (s->fd == -1 && buf_append(&s->mem, p, n) == 0) {
@@ -79,7 +87,7 @@ spool_copy(const struct spool *s, spool_sink_fn *sink, void *arg)
 	while (off < s->len && r == 0) {
 		size_t want = s->len - off > SPOOL_CHUNK ? SPOOL_CHUNK :
 		    (size_t)(s->len - off);
-		ssize_t n = pread(s->fd, chunk, want, (off_t)off);
+		ssize_t n = pread(s->fd, chunk, want, (off_t)(s->off + off));
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -96,6 +104,19 @@ spool_copy(const struct spool *s, spool_sink_fn *sink, void *arg)
 	free(chunk);
 	errno = saved;
 	return r;
+}
+
+int
+spool_view(struct spool *s, int fd, uint64_t off, uint64_t len)
+{
+	spool_init(s, -1, NULL);
+	s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (s->fd == -1)
+		return -1;
+	s->off = off;
+	s->len = len;
+	s->view = true;
+	return 0;
 }
 
 void

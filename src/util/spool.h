@@ -1,26 +1,32 @@
 /*
  * spool.h - a message body being received: in memory while small, in an
  * unlinked temporary file once it grows, so a 50 MB message costs a
- * session no more than SPOOL_MEM_MAX of memory.
+ * session no more than SPOOL_MEM_MAX of memory. Small: a thousand
+ * sessions inside DATA hold at most a thousand times that (most mail is
+ * smaller and never touches the disk; larger mail is written once more,
+ * without fsync, which costs little beside the durable copies).
  */
 #ifndef POPGATE_SPOOL_H
 #define POPGATE_SPOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "util/buf.h"
 #include "util/compat.h"
 
-#define SPOOL_MEM_MAX (256 * 1024)
+#define SPOOL_MEM_MAX (64 * 1024)
 
 struct spool {
 	struct buf	 mem;
 	int		 fd;		/* -1 while in memory */
+	uint64_t	 off;		/* of the content in FD */
 	uint64_t	 len;
 	int		 dir_fd;	/* borrowed: TMPDIR is below it */
 	const char	*tmpdir;	/* borrowed */
 	int		 err;		/* first write error (errno), sticky */
+	bool		 view;		/* spool_view(): read only */
 };
 
 /* Empty spool; an unnamed file is made in the directory TMPDIR below
@@ -38,6 +44,11 @@ typedef int spool_sink_fn(void *arg, const void *p, size_t n);
    spool in memory). 0, or -1 with errno (the sink's, or EIO for a file
    shorter than LEN). */
 int	spool_copy(const struct spool *, spool_sink_fn *sink, void *arg)
+	    WARN_UNUSED;
+/* A read-only spool of the LEN octets at OFF in the open file FD (a
+   queued message), for spool_copy(): FD is duplicated, spool_free()
+   closes the copy. 0, or -1 (errno). */
+int	spool_view(struct spool *, int fd, uint64_t off, uint64_t len)
 	    WARN_UNUSED;
 /* Moves the content of FROM into TO (TO must be empty/freed). */
 void	spool_move(struct spool *to, struct spool *from);

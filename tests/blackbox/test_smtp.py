@@ -791,7 +791,10 @@ def test_quota(own):
     assert len(new_files(inst, before)) == 1
 
 
-def test_quota_of_one_recipient_refuses_the_whole_message(own):
+def test_quota_of_one_recipient_queues_only_that_copy(own):
+    """One full mailbox does not fail the others (issue 13): they get
+    their copy, the full one waits in the queue (test_delivery_local.py
+    follows it to its delivery or bounce)."""
     inst = own(start=False)
     inst.setup_mailbox("small@acme.test", "pw", quota="1K")
     inst.start()
@@ -804,10 +807,14 @@ def test_quota_of_one_recipient_refuses_the_whole_message(own):
         c.expect("RCPT TO:<bob@acme.test>", "250 2.1.5")
         c.expect("DATA", "354 ")
         c.send((b"q" * 98 + b"\r\n") * 12 + b".\r\n")
-        assert c.reply().text == "452 4.2.2 <small@acme.test>: Mailbox full"
+        qid = queued_id(c.reply())
         c.alive()
-    # No recipient keeps a copy of a refused message.
-    assert new_files(inst, before) == []
+    new = [f for f in new_files(inst, before)
+           if f.startswith(inst.mail_dir + "/")]
+    assert sorted(f.split("/")[-3] for f in new) == ["ann", "bob"], new
+    rows = inst.cli_json("queue", "list")
+    assert [(r["id"], r["recipient"]) for r in rows] == \
+        [(qid, "small@acme.test")], rows
 
 
 # ---- STARTTLS ----

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "queue/queue.h"
 #include "util/fsutil.h"
 #include "util/spool.h"
@@ -197,6 +199,9 @@ test_round_trip(void **state)
 	assert_int_equal(e.nrcpts, 2);
 	assert_string_equal(e.rcpts[1].address, "carl@example.net");
 	assert_string_equal(e.rcpts[1].notify, "FAILURE");
+	/* A file without 'H' records (all files before them): remote. */
+	assert_false(e.rcpts[0].local);
+	assert_false(e.rcpts[1].local);
 	assert_true(e.body8bit);
 	assert_false(e.smtputf8);
 	assert_int_equal(len, 12 + 1000);
@@ -383,6 +388,102 @@ count_one(const char *id, void *arg)
 
 /* queue_scan sees queue ids only; queue_clean_tmp empties queue/tmp. */
 static void
+put_rec(unsigned char *img, size_t *n, char type, const char *data)
+{
+	size_t len = strlen(data), i;
+
+	img[(*n)++] = (unsigned char)type;
+	for (i = 0; i < 8; i++)
+		img[(*n)++] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	memcpy(img + *n, data, len);
+	*n += len;
+}
+
+/* Both readers on a file of an id, then the records of ORDER ('R' a
+   recipient, 'H' a hosted record holding HDATA), then a message.
+   0 when read (the last recipient must then be local), -1 refused. */
+static int
+hosted_image(struct fx *fx, const char *order, const char *hdata)
+{
+	static const char id[] = "0000000000000a11";
+	unsigned char img[1024], sum[32];
+	struct queue_env e;
+	uint64_t off, len;
+	const char *err = "";
+	size_t n = 0;
+	int r;
+
+	memcpy(img, "POPGATEQ1\n", 10);
+	n = 10;
+	put_rec(img, &n, 'I', id);
+	for (; *order != '\0'; order++)
+		put_rec(img, &n, *order, *order == 'R' ? "x@acme.test" :
+		    hdata);
+	put_rec(img, &n, 'M', "Subject: s\n\nb\n");
+	assert_non_null(SHA256(img, n, sum));
+	img[n++] = 'Z';
+	memset(img + n, 0, 8);
+	img[n + 7] = 32;
+	n += 8;
+	memcpy(img + n, sum, 32);
+	n += 32;
+	r = both_readers(fx, id, img, n, &err);
+	if (r == 0) {
+		assert_int_equal(queue_parse(img, n, &e, &off, &len, &err), 0);
+		assert_true(e.rcpts[e.nrcpts - 1].local);
+		queue_env_free(&e);
+	} else {
+		assert_string_equal(err, "bad envelope record");
+	}
+	return r;
+}
+
+/* A hosted mailbox among remote recipients: its 'H' record marks it
+   alone, it survives the state file, and an 'H' without a recipient or
+   with content is refused. */
+static void
+test_hosted_recipient(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_env e;
+	struct spool body;
+	uint64_t off, len;
+	const char *err = "";
+	char id[ID_LEN + 1];
+	int fd = -1;
+
+	queue_env_init(&e);
+	e.arrival = 1700000000;
+	(void)str_copy(e.sender, "ann@example.com", sizeof(e.sender));
+	(void)queue_env_add_rcpt(&e, "bob@example.org");
+	queue_env_add_rcpt(&e, "full@acme.test")->local = true;
+	(void)queue_env_add_rcpt(&e, "carl@example.net");
+	spool_init(&body, fx->data_fd, "tmp");
+	spool_append(&body, "Subject: s\n\nbody\n", 18);
+	assert_int_equal(queue_write(fx->q, &e, "", 0, &body, &err), 0);
+	spool_free(&body);
+	(void)str_copy(id, e.id, sizeof(id));
+	e.rcpts[1].state = QR_DEFERRED;
+	e.rcpts[1].attempts = 1;
+	assert_int_equal(queue_write_state(fx->q, &e), 0);
+	queue_env_free(&e);
+	assert_int_equal(queue_open(fx->q, id, &e, &fd, &off, &len, &err), 1);
+	(void)close(fd);
+	assert_int_equal(e.nrcpts, 3);
+	assert_false(e.rcpts[0].local);
+	assert_true(e.rcpts[1].local);
+	assert_string_equal(e.rcpts[1].address, "full@acme.test");
+	assert_int_equal(e.rcpts[1].state, QR_DEFERRED);
+	assert_false(e.rcpts[2].local);
+	queue_env_free(&e);
+	/* Images built by hand: only the 'H' records differ. */
+	assert_int_equal(hosted_image(fx, "RH", ""), 0);
+	assert_int_equal(hosted_image(fx, "HR", ""), -1);
+	assert_int_equal(hosted_image(fx, "RH", "x"), -1);
+	assert_int_equal(hosted_image(fx, "RHH", ""), -1);
+}
+
+static void
 test_scan_and_clean(void **state)
 {
 	struct fx *fx = *state;
@@ -428,6 +529,8 @@ main(void)
 		add_test(state_cases[i].name, test_state_case,
 		    &state_cases[i]);
 	add_test("scan and clean", test_scan_and_clean, NULL);
+	add_test("a hosted mailbox among the recipients",
+	    test_hosted_recipient, NULL);
 	r = _cmocka_run_group_tests("queue", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;

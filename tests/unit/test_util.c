@@ -26,6 +26,7 @@
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/net.h"
+#include "util/spool.h"
 #include "util/str.h"
 #include "util/compat.h"
 
@@ -1073,6 +1074,41 @@ test_log_escape(void **state)
 	(void)unlink(path);
 }
 
+/* ==== spool ==== */
+
+static int
+collect(void *arg, const void *p, size_t n)
+{
+	return buf_append(arg, p, n);
+}
+
+/* A view of part of a file reads that part alone, through its own
+   descriptor, and takes no appends. */
+static void
+test_spool_view(void **state)
+{
+	char path[] = "/tmp/popgate-test-spool-XXXXXX";
+	struct spool v;
+	struct buf out;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_int_not_equal(fd, -1);
+	(void)unlink(path);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	assert_int_equal(spool_view(&v, fd, 3, 4), 0);
+	assert_int_not_equal(v.fd, fd);
+	(void)close(fd);
+	buf_init(&out, BUF_UNLIMITED);
+	assert_int_equal(spool_copy(&v, collect, &out), 0);
+	assert_buf(&out, "3456", 4);
+	spool_append(&v, "x", 1);
+	assert_int_equal(v.err, EBADF);
+	assert_int_equal(v.len, 4);
+	spool_free(&v);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -1108,6 +1144,7 @@ main(void)
 	add_test("hmap 5000 keys", test_hmap, NULL);
 	add_test("hmap sweep all", test_hmap_sweep_all, NULL);
 	add_test("fsync of a directory, shared", test_fsync_dir_shared, NULL);
+	add_test("spool view of part of a file", test_spool_view, NULL);
 	r = _cmocka_run_group_tests("util", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
