@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,46 @@ log_escape(char *dst, size_t dstsz, const char *msg)
 		dst[off++] = hex[*p & 15];
 	}
 	return off;
+}
+
+/* Whether C may stand in a bare (unquoted) value. */
+static bool
+log_bare_ok(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
+}
+
+char *
+log_quote(char *dst, size_t dstsz, const char *value)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	size_t off = 0, len = strlen(value), i;
+
+	for (i = 0; i < len && log_bare_ok(p[i]); i++)
+		continue;
+	if (len > 0 && i == len && len < dstsz) {
+		memcpy(dst, value, len + 1);
+		return dst;
+	}
+	if (dstsz < 3) {
+		if (dstsz > 0)
+			dst[0] = '\0';
+		return dst;
+	}
+	dst[off++] = '"';
+	/* Room is kept for the closing quote and the NUL. */
+	for (i = 0; i < len; i++) {
+		bool esc = p[i] == '"' || p[i] == '\\';
+
+		if (off + (esc ? 2 : 1) > dstsz - 2)
+			break;
+		if (esc)
+			dst[off++] = '\\';
+		dst[off++] = (char)p[i];
+	}
+	dst[off++] = '"';
+	dst[off] = '\0';
+	return dst;
 }
 
 static void
