@@ -79,37 +79,82 @@ log_bare_ok(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
 }
 
-char *
-log_quote(char *dst, size_t dstsz, const char *value)
+/* Whether the NPARTS strings of PARTS, one after the other, make a bare
+   value: non-empty and nothing but log_bare_ok() octets. */
+static bool
+log_bare(const char *const *parts, size_t nparts, size_t *len_r)
 {
-	const unsigned char *p = (const unsigned char *)value;
-	size_t off = 0, len = strlen(value), i;
+	const unsigned char *p;
+	size_t i, len = 0;
+	bool ok = true;
 
-	for (i = 0; i < len && log_bare_ok(p[i]); i++)
-		continue;
-	if (len > 0 && i == len && len < dstsz) {
-		memcpy(dst, value, len + 1);
+	for (i = 0; i < nparts; i++)
+		for (p = (const unsigned char *)parts[i]; *p != '\0'; p++) {
+			ok = ok && log_bare_ok(*p);
+			len++;
+		}
+	*len_r = len;
+	return ok && len > 0;
+}
+
+/* log_quote() of the concatenation of PARTS; quoted whatever they hold
+   if FORCE. */
+static char *
+log_quote_parts(char *dst, size_t dstsz, const char *const *parts,
+    size_t nparts, bool force)
+{
+	const unsigned char *p;
+	size_t off = 0, len, i;
+
+	if (dstsz == 0)
+		return dst;
+	if (log_bare(parts, nparts, &len) && !force && len < dstsz) {
+		for (i = 0; i < nparts; i++)
+			for (p = (const unsigned char *)parts[i]; *p != '\0';
+			    p++)
+				dst[off++] = (char)*p;
+		dst[off] = '\0';
 		return dst;
 	}
-	if (dstsz < 3) {
-		if (dstsz > 0)
-			dst[0] = '\0';
+	dst[0] = '\0';
+	if (dstsz < 3)
 		return dst;
-	}
 	dst[off++] = '"';
 	/* Room is kept for the closing quote and the NUL. */
-	for (i = 0; i < len; i++) {
-		bool esc = p[i] == '"' || p[i] == '\\';
+	for (i = 0; i < nparts; i++)
+		for (p = (const unsigned char *)parts[i]; *p != '\0'; p++) {
+			bool esc = *p == '"' || *p == '\\';
 
-		if (off + (esc ? 2 : 1) > dstsz - 2)
-			break;
-		if (esc)
-			dst[off++] = '\\';
-		dst[off++] = (char)p[i];
-	}
+			if (off + (esc ? 2 : 1) > dstsz - 2)
+				goto close;
+			if (esc)
+				dst[off++] = '\\';
+			dst[off++] = (char)*p;
+		}
+close:
 	dst[off++] = '"';
 	dst[off] = '\0';
 	return dst;
+}
+
+char *
+log_quote(char *dst, size_t dstsz, const char *value)
+{
+	return log_quote_parts(dst, dstsz, &value, 1, false);
+}
+
+char *
+log_quote_text(char *dst, size_t dstsz, const char *value)
+{
+	return log_quote_parts(dst, dstsz, &value, 1, true);
+}
+
+char *
+log_quote_addr(char *dst, size_t dstsz, const char *addr)
+{
+	const char *parts[3] = { "<", addr, ">" };
+
+	return log_quote_parts(dst, dstsz, parts, nitems(parts), false);
 }
 
 static void

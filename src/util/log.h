@@ -44,6 +44,13 @@ void	log_debug(const char *, ...) PRINTFLIKE(1, 2);
  * escape, and the quote is always closed. Returns DST.
  */
 char	*log_quote(char *dst, size_t dstsz, const char *value);
+/* log_quote() always between quotes: for the fields a text fills (a
+   reply=, a reason=), quoted even when the text is one word. */
+char	*log_quote_text(char *dst, size_t dstsz, const char *value);
+/* log_quote() of "<ADDR>": the from=<...>, to=<...> of an envelope
+   address, bare as before unless ADDR holds a space, '"', '\\', '=' or
+   an unprintable octet. DSTSZ: LOG_QUOTE_SZ(strlen(ADDR) + 2). */
+char	*log_quote_addr(char *dst, size_t dstsz, const char *addr);
 
 /* Startup only (config, bind, privilege drop): logs and exits 1. */
 void	log_fatal(const char *, ...) PRINTFLIKE(1, 2) NORETURN;

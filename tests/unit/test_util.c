@@ -1110,6 +1110,26 @@ test_log_quote(void **state)
 	assert_true(strlen(out) < c->sz);
 }
 
+/* Texts are always quoted; envelope addresses keep their <...>. */
+static void
+test_log_quote_kinds(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_string_equal(log_quote_text(out, sizeof(out), "OK"), "\"OK\"");
+	assert_string_equal(log_quote_text(out, sizeof(out),
+	    "250 \"x\" client=6.6.6.6"), "\"250 \\\"x\\\" client=6.6.6.6\"");
+	assert_string_equal(log_quote_addr(out, sizeof(out), "bob@x.test"),
+	    "<bob@x.test>");
+	assert_string_equal(log_quote_addr(out, sizeof(out), ""), "<>");
+	assert_string_equal(log_quote_addr(out, sizeof(out),
+	    "a> client=6.6.6.6 <b@x"), "\"<a> client=6.6.6.6 <b@x>\"");
+	assert_string_equal(log_quote_addr(out, sizeof(out), "\"a\"@x"),
+	    "\"<\\\"a\\\"@x>\"");
+	assert_string_equal(log_quote_addr(out, 8, "abcdef"), "\"<abcd\"");
+}
+
 /* ==== spool ==== */
 
 static int
@@ -1171,6 +1191,7 @@ main(void)
 	add_test("log lines escape control and 8-bit octets", test_log_escape,
 	    NULL);
 	ADD(quote_cases, test_log_quote);
+	add_test("log_quote_text log_quote_addr", test_log_quote_kinds, NULL);
 	ADD(addr_cases, test_addr);
 	add_test("addr from mapped sockaddr", test_addr_mapped_sockaddr,
 	    NULL);
