@@ -11,6 +11,10 @@
  * So a client is refused while its descriptor falls within a reserve below
  * the limit: descriptors are handed out lowest first, so the number of the
  * new one tells how many are in use.
+ *
+ * Under a flood every refused client would be a warning line (1 000 in
+ * 30 ms): the refusals are logged at most once a second, and the lines left
+ * out are counted in one "conn refused suppressed=N" line a second later.
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +27,7 @@
 
 #include <event2/bufferevent_ssl.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "core/conn.h"
@@ -41,8 +46,14 @@ struct conn_hub {
 	struct hmap		*per_ip;	/* peer_str -> count */
 	int			 spare_fd;
 	uint64_t		 fd_refuse;	/* refuse a client fd >= this */
+	struct event		*refused_ev;	/* ends the quiet second */
+	bool			 refused_quiet;	/* a refusal logged < 1 s ago */
+	unsigned long		 refused_suppressed;	/* not logged since */
 	char			 err[256];
 };
+
+/* The quiet period of the "conn refused" warning. */
+#define REFUSED_LOG_PERIOD_S	1
 
 struct listener {
 	struct conn_hub		*hub;
@@ -102,6 +113,8 @@ conn_hub_free(struct conn_hub **hp)
 	if (h == NULL)
 		return;
 	*hp = NULL;
+	if (h->refused_ev != NULL)
+		event_free(h->refused_ev);
 	hmap_free(&h->per_ip, NULL);
 	if (h->spare_fd != -1)
 		(void)close(h->spare_fd);
@@ -145,6 +158,54 @@ refuse(int fd, const char *text)
 	(void)close(fd);
 }
 
+static void	refused_period_end(evutil_socket_t, short, void *);
+
+static void
+refused_period(struct conn_hub *h)
+{
+	struct timeval tv = { REFUSED_LOG_PERIOD_S, 0 };
+
+	if (h->refused_ev == NULL)
+		h->refused_ev = evtimer_new(h->base, refused_period_end, h);
+	if (h->refused_ev == NULL || evtimer_add(h->refused_ev, &tv) == -1) {
+		h->refused_quiet = false;	/* no timer: log them all */
+		return;
+	}
+	h->refused_quiet = true;
+}
+
+/* The end of a quiet second: the count of the lines left out, and another
+   quiet second if there were some (the flood goes on). */
+static void
+refused_period_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_hub *h = arg;
+	unsigned long n = h->refused_suppressed;
+
+	(void)fd;
+	(void)what;
+	h->refused_quiet = false;
+	if (n == 0)
+		return;
+	h->refused_suppressed = 0;
+	log_warn("conn refused suppressed=%lu period=%ds", n,
+	    REFUSED_LOG_PERIOD_S);
+	refused_period(h);
+}
+
+/* Whether a "conn refused" line is to be left out (and counted); if not,
+   a quiet second starts. */
+static bool
+refused_log_skip(struct conn_hub *h)
+{
+	if (h->refused_quiet) {
+		h->refused_suppressed++;
+		return true;
+	}
+	refused_period(h);
+	return false;
+}
+
 static void
 on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -171,11 +232,12 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	if (h->count >= h->max_total ||
 	    ip_count(h, c->peer_str) >= h->max_per_ip ||
 	    (uint64_t)fd >= h->fd_refuse) {
-		log_warn("conn refused client=%s listener=%s reason=%s",
-		    c->peer_str, config_role_name(l->lc->role),
-		    h->count >= h->max_total ? "max_connections" :
-		    ip_count(h, c->peer_str) >= h->max_per_ip ?
-		    "max_connections_per_ip" : "descriptors");
+		if (!refused_log_skip(h))
+			log_warn("conn refused client=%s listener=%s reason=%s",
+			    c->peer_str, config_role_name(l->lc->role),
+			    h->count >= h->max_total ? "max_connections" :
+			    ip_count(h, c->peer_str) >= h->max_per_ip ?
+			    "max_connections_per_ip" : "descriptors");
 		free(c);
 		refuse(fd, l->refuse);
 		return;
@@ -231,8 +293,10 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 	}
 	fd = accept4(evconnlistener_get_fd(lev), NULL, NULL, SOCK_CLOEXEC);
 	if (fd != -1) {
-		log_warn("conn refused listener=%s reason=out-of-descriptors",
-		    config_role_name(l->lc->role));
+		if (!refused_log_skip(h))
+			log_warn("conn refused listener=%s "
+			    "reason=out-of-descriptors",
+			    config_role_name(l->lc->role));
 		refuse(fd, l->refuse);
 	}
 	spare_take(h);

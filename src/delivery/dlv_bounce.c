@@ -238,6 +238,7 @@ dlv_bounce_send(void *ctx, struct dlv_msg *m, const char *hostname,
 	const struct queue_env *e = &m->env;
 	struct buf text;
 	const char *err = "";
+	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 	size_t i, nfail = 0, ndelay = 0;
 	int pass;
 
@@ -266,8 +267,9 @@ dlv_bounce_send(void *ctx, struct dlv_msg *m, const char *hostname,
 			    "%s", e->id, failed ? "bounce" : "delay",
 			    e->sender, err);
 		else
-			log_info("qid=%s %s notice sent to=<%s>", e->id,
-			    failed ? "bounce" : "delay", e->sender);
+			log_info("qid=%s %s notice sent to=%s", e->id,
+			    failed ? "bounce" : "delay", log_quote_addr(qt,
+			    sizeof(qt), e->sender));
 		buf_free(&text);
 	}
 }

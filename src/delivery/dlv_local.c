@@ -34,6 +34,7 @@ dlv_local_expire(struct qmgr *q, struct dlv_msg *m, time_t now)
 {
 	uint64_t life = q->d.cfg->max_queue_lifetime;
 	struct queue_env *e = &m->env;
+	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(sizeof(e->rcpts[0].last_error))];
 	size_t i;
 
 	if (now - e->arrival < (time_t)life)
@@ -50,9 +51,10 @@ dlv_local_expire(struct qmgr *q, struct dlv_msg *m, time_t now)
 		    "in the queue", r->address, (unsigned long long)life);
 		r->state = QR_BOUNCED;
 		m->bounced_now[i] = true;
-		log_info("qid=%s delivery to=<%s> relay=%s status=expired "
-		    "dsn=5.2.2 reason=\"%s\"", e->id, r->address, LOCAL_RELAY,
-		    r->last_error);
+		log_info("qid=%s delivery to=%s relay=%s status=expired "
+		    "dsn=5.2.2 reason=%s", e->id, log_quote_addr(qt,
+		    sizeof(qt), r->address), LOCAL_RELAY, log_quote_text(qr,
+		    sizeof(qr), r->last_error));
 	}
 }
 

@@ -431,6 +431,7 @@ split(struct qmgr *q, struct dlv_msg *m)
 	bool expired = now - e->arrival >= (time_t)cfg->max_queue_lifetime;
 	size_t i, k;
 	bool *taken = xcalloc(e->nrcpts + 1, sizeof(*taken));
+	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(sizeof(e->rcpts[0].last_error))];
 
 	/* One item more while splitting: an item that comes back at once
 	   (a held destination) cannot finish M before all are out. */
@@ -454,8 +455,10 @@ split(struct qmgr *q, struct dlv_msg *m)
 			r->state = QR_BOUNCED;
 			m->bounced_now[i] = true;
 			taken[i] = true;
-			log_info("qid=%s delivery to=<%s> status=expired "
-			    "reason=\"%s\"", e->id, r->address, r->last_error);
+			log_info("qid=%s delivery to=%s status=expired "
+			    "reason=%s", e->id, log_quote_addr(qt, sizeof(qt),
+			    r->address), log_quote_text(qr, sizeof(qr),
+			    r->last_error));
 		} else if (r->state == QR_DEFERRED && r->next_try > now &&
 		    !m->qe->flush) {
 			taken[i] = true;	/* not due yet */
@@ -571,6 +574,7 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 	struct dlv_msg *m = it->m;
 	struct queue_env *e = &m->env;
 	time_t now = clock_now();
+	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(600)];
 	size_t i;
 
 	for (i = 0; i < it->n; i++) {
@@ -598,11 +602,13 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 		if (r->state != QR_DELIVERED)
 			(void)str_copy(r->last_error, rep,
 			    sizeof(r->last_error));
-		log_info("qid=%s delivery to=<%s> from=<%s> relay=%s "
-		    "delay=%llds attempts=%u status=%s dsn=%s reply=\"%s\"",
-		    e->id, r->address, e->sender, relay,
+		log_info("qid=%s delivery to=%s from=%s relay=%s "
+		    "delay=%llds attempts=%u status=%s dsn=%s reply=%s",
+		    e->id, log_quote_addr(qt, sizeof(qt), r->address),
+		    log_quote_addr(qf, sizeof(qf), e->sender), relay,
 		    (long long)(now - e->arrival), r->attempts +
-		    (r->state != QR_DEFERRED), status, dsn, rep);
+		    (r->state != QR_DEFERRED), status, dsn,
+		    log_quote_text(qr, sizeof(qr), rep));
 	}
 	free(it->idx);
 	free(it);

@@ -163,6 +163,7 @@ open_done(void *arg)
 {
 	struct login_job *j = arg;
 	struct pop3_session *s = j->s;
+	char qu[LOG_QUOTE_SZ(sizeof(s->mailbox))];
 
 	s->base.job = NULL;
 	if (j->open_r == -1) {
@@ -178,7 +179,7 @@ open_done(void *arg)
 		pop3_enter_state(s, PS_TRANSACTION);
 		log_info("sess=%s pop3 login user=%s customer=%s client=%s "
 		    "listener=%s messages=%zu relay=%s%s%s%s", s->conn->id,
-		    s->mailbox, j->l.mbox.customer, s->conn->peer_str,
+		    log_quote(qu, sizeof(qu), s->mailbox), j->l.mbox.customer, s->conn->peer_str,
 		    j->l.listener, s->drop.n, j->l.relay_opened ? "opened" :
 		    "not-opened", j->l.relay_note != NULL ? " reason=\"" : "",
 		    j->l.relay_note != NULL ? j->l.relay_note : "",
@@ -206,26 +207,29 @@ login_done(void *arg)
 {
 	struct login_job *j = arg;
 	struct pop3_session *s = j->s;
+	char qu[LOG_QUOTE_SZ(sizeof(j->l.user))];
 	const char *err;
 
 	s->base.job = NULL;
 	if (j->l.result == 0) {
 		log_info("sess=%s pop3 login-failed user=%s client=%s",
-		    s->conn->id, j->l.user, s->conn->peer_str);
+		    s->conn->id, log_quote(qu, sizeof(qu), j->l.user),
+		    s->conn->peer_str);
 		fail_later(s, &j->l);
 		login_release(j);
 		return;
 	}
 	if (j->l.result == -1) {
 		log_error("sess=%s pop3 login user=%s: %s", s->conn->id,
-		    j->l.user, j->l.error);
+		    log_quote(qu, sizeof(qu), j->l.user), j->l.error);
 		pop3_reply(s, "-ERR [SYS/TEMP] Temporary server failure, try "
 		    "again later");
 		goto resume;
 	}
 	if (hmap_get(s->srv->locks, j->l.mbox.address) != NULL) {
 		log_info("sess=%s pop3 login-in-use user=%s client=%s",
-		    s->conn->id, j->l.mbox.address, s->conn->peer_str);
+		    s->conn->id, log_quote(qu, sizeof(qu), j->l.mbox.address),
+		    s->conn->peer_str);
 		pop3_reply(s, "-ERR [IN-USE] Mailbox is in use by another "
 		    "POP3 session");
 		goto resume;
@@ -257,6 +261,7 @@ static void
 login(struct pop3_session *s, const char *user, const char *pass)
 {
 	struct login_job *j = xcalloc(1, sizeof(*j));
+	char qu[LOG_QUOTE_SZ(sizeof(j->l.user))];
 
 	j->s = s;
 	login_init(&j->l, user, pass, &s->conn->peer,
@@ -265,7 +270,8 @@ login(struct pop3_session *s, const char *user, const char *pass)
 	    clock_now())) {
 		/* Not even checked: a correct password gets the same. */
 		log_warn("sess=%s pop3 login-throttled user=%s client=%s",
-		    s->conn->id, j->l.user, s->conn->peer_str);
+		    s->conn->id, log_quote(qu, sizeof(qu), j->l.user),
+		    s->conn->peer_str);
 		fail_later(s, &j->l);
 		login_release(j);
 		return;

@@ -563,10 +563,12 @@ static void
 fini(struct session *base)
 {
 	struct pop3_session *s = pop3_of(base);
+	char qu[LOG_QUOTE_SZ(sizeof(s->mailbox))];
 
 	if (s->mailbox[0] != '\0')
 		log_info("sess=%s pop3 logout user=%s client=%s retrieved=%llu "
-		    "deleted=%llu", s->conn->id, s->mailbox, s->conn->peer_str,
+		    "deleted=%llu", s->conn->id, log_quote(qu, sizeof(qu),
+		    s->mailbox), s->conn->peer_str,
 		    (unsigned long long)s->retrieved,
 		    (unsigned long long)s->deleted);
 	log_info("sess=%s pop3 disconnect client=%s duration=%llums",

@@ -80,6 +80,7 @@ auth_done(void *arg)
 {
 	struct auth_job *j = arg;
 	struct smtp_session *s = j->s;
+	char qu[LOG_QUOTE_SZ(sizeof(j->l.user))];
 
 	s->base.job = NULL;
 	if (j->l.result == 1) {
@@ -89,20 +90,22 @@ auth_done(void *arg)
 		(void)str_copy(s->client.rs.auth_customer, j->l.mbox.customer,
 		    sizeof(s->client.rs.auth_customer));
 		log_info("sess=%s smtp auth user=%s customer=%s client=%s%s",
-		    s->conn->id, j->l.mbox.address, j->l.mbox.customer,
+		    s->conn->id, log_quote(qu, sizeof(qu), j->l.mbox.address),
+		    j->l.mbox.customer,
 		    s->conn->peer_str, j->l.mbox.suspended ?
 		    " note=\"customer suspended: relaying will be refused\"" :
 		    "");
 		smtp_reply_id(s, REPLY_AUTH_OK);
 	} else if (j->l.result == 0) {
 		log_info("sess=%s smtp auth-failed user=%s client=%s",
-		    s->conn->id, j->l.user, s->conn->peer_str);
+		    s->conn->id, log_quote(qu, sizeof(qu), j->l.user),
+		    s->conn->peer_str);
 		fail_later(s, &j->l);
 		auth_release(j);
 		return;
 	} else {
 		log_error("sess=%s smtp auth user=%s: %s", s->conn->id,
-		    j->l.user, j->l.error);
+		    log_quote(qu, sizeof(qu), j->l.user), j->l.error);
 		smtp_reply_id(s, REPLY_AUTH_TEMP);
 	}
 	auth_release(j);
@@ -117,6 +120,7 @@ static void
 login(struct smtp_session *s, const char *user, const char *pass)
 {
 	struct auth_job *j = xcalloc(1, sizeof(*j));
+	char qu[LOG_QUOTE_SZ(sizeof(j->l.user))];
 
 	j->s = s;
 	/* The last response is in: the failure delay counts from here. */
@@ -125,7 +129,8 @@ login(struct smtp_session *s, const char *user, const char *pass)
 	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
 	    clock_now())) {
 		log_warn("sess=%s smtp auth-throttled user=%s client=%s",
-		    s->conn->id, j->l.user, s->conn->peer_str);
+		    s->conn->id, log_quote(qu, sizeof(qu), j->l.user),
+		    s->conn->peer_str);
 		fail_later(s, &j->l);
 		auth_release(j);
 		return;

@@ -522,18 +522,20 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 {
 	struct smtp_tx *tx = s->tx;
 	const struct target *t = tx->pol.targets;
-	char grant[512];
+	char grant[512], qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 	size_t i;
 
 	policy_grant_describe(&tx->pol.grant, grant, sizeof(grant));
 	for (i = 0; i < tx->pol.ntargets; i++) {
 		bool full = j->err == 0 && j->full[i];
 
-		log_info("sess=%s qid=%s smtp %s to=<%s> from=<%s> size=%llu "
+		log_info("sess=%s qid=%s smtp %s to=%s from=%s size=%llu "
 		    "client=%s%s%s%s%s result=\"%s\"", s->conn->id, j->id,
 		    j->err != 0 ? "not-delivered" : full ? "deferred" :
 		    t[i].relayed ? "relayed" : t[i].kind == TARGET_REMOTE ?
-		    "forwarded" : "delivered", t[i].address, tx->pol.sender,
+		    "forwarded" : "delivered", log_quote_addr(qt, sizeof(qt),
+		    t[i].address), log_quote_addr(qf, sizeof(qf),
+		    tx->pol.sender),
 		    (unsigned long long)tx->size, s->conn->peer_str,
 		    t[i].relayed ? " grant=\"" : "", t[i].relayed ? grant : "",
 		    t[i].relayed ? "\"" : "", full ? " dsn=4.2.2 reason=\"mailbox "
@@ -546,7 +548,7 @@ deliver_done(void *arg)
 {
 	struct deliver_job *j = arg;
 	struct smtp_session *s = j->s;
-	char res[128];
+	char res[128], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 
 	s->base.job = NULL;
 	if (j->hdrbig) {
@@ -557,8 +559,9 @@ deliver_done(void *arg)
 		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
 	} else if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
-		    "from=<%s> rule=%s why=\"%s\" result=\"%d %s %s\"",
-		    s->conn->id, j->id, s->conn->peer_str, s->tx->pol.sender,
+		    "from=%s rule=%s why=\"%s\" result=\"%d %s %s\"",
+		    s->conn->id, j->id, s->conn->peer_str, log_quote_addr(qf,
+		    sizeof(qf), s->tx->pol.sender),
 		    policy_reason_name(j->verdict.reason), j->verdict.why,
 		    j->verdict.code, j->verdict.esc, j->verdict.text);
 		smtp_reply(s, j->verdict.code, j->verdict.esc, "%s",
@@ -661,6 +664,7 @@ static void
 message_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
+	char qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 
 	/* The limit may have come down after octets arrived (a relaying
 	   RCPT between BDAT chunks): the whole message is held to it. */
@@ -669,8 +673,9 @@ message_end(struct smtp_session *s)
 	if (tx->flags & (TX_BARE | TX_LONG | TX_TOOBIG | TX_SPOOLERR) ||
 	    tx->body.err != 0) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
-		    "from=<%s> size=%llu reason=%s", s->conn->id, tx->id,
-		    s->conn->peer_str, tx->pol.sender,
+		    "from=%s size=%llu reason=%s", s->conn->id, tx->id,
+		    s->conn->peer_str, log_quote_addr(qf, sizeof(qf),
+		    tx->pol.sender),
 		    (unsigned long long)tx->size,
 		    tx->flags & TX_BARE ? "bare-cr-lf" : tx->flags & TX_LONG ?
 		    "line-too-long" : tx->flags & TX_TOOBIG ? "too-big" :

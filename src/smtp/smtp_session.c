@@ -528,12 +528,15 @@ static void
 relay_refused(struct smtp_session *s, const struct policy_decision *d,
     const char *addr)
 {
-	log_info("sess=%s qid=%s smtp %s-rejected client=%s from=<%s>%s%s%s "
+	char qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
+
+	log_info("sess=%s qid=%s smtp %s-rejected client=%s from=%s%s%s "
 	    "rule=%s why=\"%s\" result=\"%d %s %s\"", s->conn->id,
 	    s->tx->id, addr != NULL ? "rcpt" : "mail", s->conn->peer_str,
-	    s->tx->pol.sender, addr != NULL ? " to=<" : "", addr != NULL ?
-	    addr : "", addr != NULL ? ">" : "", policy_reason_name(d->reason),
-	    d->why, d->code, d->esc, d->text);
+	    log_quote_addr(qf, sizeof(qf), s->tx->pol.sender), addr != NULL ?
+	    " to=" : "", addr != NULL ? log_quote_addr(qt, sizeof(qt), addr) :
+	    "", policy_reason_name(d->reason), d->why, d->code, d->esc,
+	    d->text);
 	reply_decision(s, d);
 	if (d->code >= 500)
 		session_count_error(&s->base);
@@ -555,6 +558,8 @@ mail_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 static void
 rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 {
+	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
+
 	if (r != 1 && d->relayed) {
 		relay_refused(s, d, d->addr);
 		return;
@@ -565,19 +570,21 @@ rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 		reply_decision(s, d);
 		break;
 	case POLICY_TEMP_LOOKUP:
-		log_warn("sess=%s smtp rcpt-deferred to=<%s> reason=\"%s\"",
-		    s->conn->id, d->addr, d->why);
+		log_warn("sess=%s smtp rcpt-deferred to=%s reason=\"%s\"",
+		    s->conn->id, log_quote_addr(qt, sizeof(qt), d->addr),
+		    d->why);
 		reply_decision(s, d);
 		break;
 	case POLICY_QUOTA:
-		log_info("sess=%s smtp rcpt-rejected to=<%s> rule=%s",
-		    s->conn->id, d->addr, policy_reason_name(d->reason));
+		log_info("sess=%s smtp rcpt-rejected to=%s rule=%s",
+		    s->conn->id, log_quote_addr(qt, sizeof(qt), d->addr),
+		    policy_reason_name(d->reason));
 		reply_decision(s, d);
 		break;
 	case POLICY_UNKNOWN_USER:
-		log_info("sess=%s smtp rcpt-rejected client=%s to=<%s> rule=%s",
-		    s->conn->id, s->conn->peer_str, d->addr,
-		    policy_reason_name(d->reason));
+		log_info("sess=%s smtp rcpt-rejected client=%s to=%s rule=%s",
+		    s->conn->id, s->conn->peer_str, log_quote_addr(qt,
+		    sizeof(qt), d->addr), policy_reason_name(d->reason));
 		smtp_reply_error_text(s, d->reply_text_id, d->addr);
 		break;
 	default:	/* max_recipients */

@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,91 @@ log_escape(char *dst, size_t dstsz, const char *msg)
 		dst[off++] = hex[*p & 15];
 	}
 	return off;
+}
+
+/* Whether C may stand in a bare (unquoted) value. */
+static bool
+log_bare_ok(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
+}
+
+/* Whether the NPARTS strings of PARTS, one after the other, make a bare
+   value: non-empty and nothing but log_bare_ok() octets. */
+static bool
+log_bare(const char *const *parts, size_t nparts, size_t *len_r)
+{
+	const unsigned char *p;
+	size_t i, len = 0;
+	bool ok = true;
+
+	for (i = 0; i < nparts; i++)
+		for (p = (const unsigned char *)parts[i]; *p != '\0'; p++) {
+			ok = ok && log_bare_ok(*p);
+			len++;
+		}
+	*len_r = len;
+	return ok && len > 0;
+}
+
+/* log_quote() of the concatenation of PARTS; quoted whatever they hold
+   if FORCE. */
+static char *
+log_quote_parts(char *dst, size_t dstsz, const char *const *parts,
+    size_t nparts, bool force)
+{
+	const unsigned char *p;
+	size_t off = 0, len, i;
+
+	if (dstsz == 0)
+		return dst;
+	if (log_bare(parts, nparts, &len) && !force && len < dstsz) {
+		for (i = 0; i < nparts; i++)
+			for (p = (const unsigned char *)parts[i]; *p != '\0';
+			    p++)
+				dst[off++] = (char)*p;
+		dst[off] = '\0';
+		return dst;
+	}
+	dst[0] = '\0';
+	if (dstsz < 3)
+		return dst;
+	dst[off++] = '"';
+	/* Room is kept for the closing quote and the NUL. */
+	for (i = 0; i < nparts; i++)
+		for (p = (const unsigned char *)parts[i]; *p != '\0'; p++) {
+			bool esc = *p == '"' || *p == '\\';
+
+			if (off + (esc ? 2 : 1) > dstsz - 2)
+				goto close;
+			if (esc)
+				dst[off++] = '\\';
+			dst[off++] = (char)*p;
+		}
+close:
+	dst[off++] = '"';
+	dst[off] = '\0';
+	return dst;
+}
+
+char *
+log_quote(char *dst, size_t dstsz, const char *value)
+{
+	return log_quote_parts(dst, dstsz, &value, 1, false);
+}
+
+char *
+log_quote_text(char *dst, size_t dstsz, const char *value)
+{
+	return log_quote_parts(dst, dstsz, &value, 1, true);
+}
+
+char *
+log_quote_addr(char *dst, size_t dstsz, const char *addr)
+{
+	const char *parts[3] = { "<", addr, ">" };
+
+	return log_quote_parts(dst, dstsz, parts, nitems(parts), false);
 }
 
 static void

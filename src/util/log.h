@@ -9,6 +9,7 @@
 #define POPGATE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/compat.h"
 
@@ -27,6 +28,30 @@ void	log_info(const char *, ...) PRINTFLIKE(1, 2);
 void	log_warn(const char *, ...) PRINTFLIKE(1, 2);
 void	log_error(const char *, ...) PRINTFLIKE(1, 2);
 void	log_debug(const char *, ...) PRINTFLIKE(1, 2);
+/*
+ * Room log_quote() needs for a value of N octets: every octet escaped, the
+ * two quotes and the NUL.
+ */
+#define LOG_QUOTE_SZ(n)	(2 * (n) + 3)
+/*
+ * Writes VALUE, a string a client or a remote server supplied (a login
+ * name, a HELO, an address, a reply text), into DST (DSTSZ octets, at
+ * least 3) as one token of a key=value line, so that it can never supply
+ * another field: as it is when it is a non-empty run of printable ASCII
+ * without space, '"', '\\' or '=', otherwise between double quotes with
+ * '"' and '\\' escaped by a backslash (control and 8-bit octets become
+ * \xNN in the line itself). A value too long is cut, never inside an
+ * escape, and the quote is always closed. Returns DST.
+ */
+char	*log_quote(char *dst, size_t dstsz, const char *value);
+/* log_quote() always between quotes: for the fields a text fills (a
+   reply=, a reason=), quoted even when the text is one word. */
+char	*log_quote_text(char *dst, size_t dstsz, const char *value);
+/* log_quote() of "<ADDR>": the from=<...>, to=<...> of an envelope
+   address, bare as before unless ADDR holds a space, '"', '\\', '=' or
+   an unprintable octet. DSTSZ: LOG_QUOTE_SZ(strlen(ADDR) + 2). */
+char	*log_quote_addr(char *dst, size_t dstsz, const char *addr);
+
 /* Startup only (config, bind, privilege drop): logs and exits 1. */
 void	log_fatal(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
 /* A broken invariant: logs with the location and aborts. */

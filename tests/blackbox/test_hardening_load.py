@@ -17,6 +17,7 @@ cores) and keeps the load up for 6 s; POPGATE_LOAD_FULL=1 keeps it up
 for a minute. With a descriptor limit below ~5 400 it opens fewer.
 """
 import os
+import re
 import selectors
 import socket
 import threading
@@ -341,6 +342,57 @@ def test_per_ip_limit(make_instance):
     finally:
         for s in held:
             s.close()
+
+
+def refused_counts(inst):
+    """(lines, refusals) of the "conn refused" warnings of the last run:
+    every line, and the refusals they stand for (one a line with a client,
+    N a "suppressed=N" line)."""
+    lines = [l for l in inst.log(inst.log_offset).splitlines()
+             if "warning: conn refused " in l]
+    n = 0
+    for l in lines:
+        m = re.search(r" conn refused suppressed=(\d+) period=1s$", l)
+        if m:
+            n += int(m.group(1))
+        else:
+            assert " conn refused client=" in l, l
+            n += 1
+    return len(lines), n
+
+
+def test_refused_lines_once_a_second(make_instance):
+    """A flood of refused clients is not a flood of warnings (1 000 lines
+    in 30 ms before): at most one "conn refused" line a second, and a
+    count of the ones left out, so that every refusal is still counted."""
+    inst = hardening_instance(make_instance, accounts=False,
+                              config={"max_connections_per_ip": "1"})
+    ip = "127.0.0.9"
+    n = 300
+    held, g = greeting(inst.ports["smtp"], ip)
+    try:
+        assert g.startswith("220 "), g
+        t0 = time.monotonic()
+        for _ in range(n):
+            s, g = greeting(inst.ports["smtp"], ip)
+            s.close()
+            assert g.startswith("421 4.7.0"), g
+        elapsed = time.monotonic() - t0
+        # The count of the last second comes a second after it began.
+        wait_until(lambda: refused_counts(inst)[1] == n, timeout=10,
+                   what=f"{n} refusals in the log")
+        nlines, _ = refused_counts(inst)
+        assert 2 <= nlines <= int(elapsed) + 3, (nlines, elapsed)
+        time.sleep(1.5)
+        assert refused_counts(inst) == (nlines, n), "lines after the flood"
+        # Quiet again: the next refusal is logged at once.
+        s, g = greeting(inst.ports["smtp"], ip)
+        s.close()
+        assert g.startswith("421 4.7.0"), g
+        wait_until(lambda: refused_counts(inst) == (nlines + 1, n + 1),
+                   timeout=5, what="the refusal after a quiet second")
+    finally:
+        held.close()
 
 
 def greeting_ok(inst, ip, held):

@@ -1074,6 +1074,62 @@ test_log_escape(void **state)
 	(void)unlink(path);
 }
 
+/* A value a client chose stays one key=value token (ISSUE13 point 10). */
+struct quote_case {
+	const char	*name, *in, *out;
+	size_t		 sz;
+};
+
+static const struct quote_case quote_cases[] = {
+	{ "log_quote plain", "ann@acme.test", "ann@acme.test", 64 },
+	{ "log_quote <addr>", "<a@b.test>", "<a@b.test>", 64 },
+	{ "log_quote empty", "", "\"\"", 64 },
+	{ "log_quote space", "evil client=6.6.6.6", "\"evil client=6.6.6.6\"",
+	    64 },
+	{ "log_quote equals", "client=6.6.6.6", "\"client=6.6.6.6\"", 64 },
+	{ "log_quote quote", "x\" client=6.6.6.6 \"",
+	    "\"x\\\" client=6.6.6.6 \\\"\"", 64 },
+	{ "log_quote backslash", "a\\x0a", "\"a\\\\x0a\"", 64 },
+	{ "log_quote control", "a\r\nb", "\"a\r\nb\"", 64 },
+	{ "log_quote 8-bit", "\xc3\xa9", "\"\xc3\xa9\"", 64 },
+	{ "log_quote cut bare", "abcdef", "\"abc\"", 6 },
+	{ "log_quote cut before escape", "ab\"cd", "\"ab\"", 6 },
+	{ "log_quote cut escape fits", "a\"cd", "\"a\\\"\"", 6 },
+	{ "log_quote no room", "abc", "", 2 },
+};
+
+static void
+test_log_quote(void **state)
+{
+	const struct quote_case *c = *state;
+	char out[64];
+
+	assert_true(c->sz <= sizeof(out));
+	assert_ptr_equal(log_quote(out, c->sz, c->in), out);
+	assert_string_equal(out, c->out);
+	assert_true(strlen(out) < c->sz);
+}
+
+/* Texts are always quoted; envelope addresses keep their <...>. */
+static void
+test_log_quote_kinds(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_string_equal(log_quote_text(out, sizeof(out), "OK"), "\"OK\"");
+	assert_string_equal(log_quote_text(out, sizeof(out),
+	    "250 \"x\" client=6.6.6.6"), "\"250 \\\"x\\\" client=6.6.6.6\"");
+	assert_string_equal(log_quote_addr(out, sizeof(out), "bob@x.test"),
+	    "<bob@x.test>");
+	assert_string_equal(log_quote_addr(out, sizeof(out), ""), "<>");
+	assert_string_equal(log_quote_addr(out, sizeof(out),
+	    "a> client=6.6.6.6 <b@x"), "\"<a> client=6.6.6.6 <b@x>\"");
+	assert_string_equal(log_quote_addr(out, sizeof(out), "\"a\"@x"),
+	    "\"<\\\"a\\\"@x>\"");
+	assert_string_equal(log_quote_addr(out, 8, "abcdef"), "\"<abcd\"");
+}
+
 /* ==== spool ==== */
 
 static int
@@ -1134,6 +1190,8 @@ main(void)
 	add_test("strlist", test_strlist, NULL);
 	add_test("log lines escape control and 8-bit octets", test_log_escape,
 	    NULL);
+	ADD(quote_cases, test_log_quote);
+	add_test("log_quote_text log_quote_addr", test_log_quote_kinds, NULL);
 	ADD(addr_cases, test_addr);
 	add_test("addr from mapped sockaddr", test_addr_mapped_sockaddr,
 	    NULL);
