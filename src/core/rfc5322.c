@@ -489,8 +489,13 @@ rfc5322_fields(const char *hdr, size_t len, const char *name,
     void (*fn)(const char *, size_t, void *), void *arg)
 {
 	size_t nlen = strlen(name), found = 0;
-	const char *p = hdr, *end = hdr + len;
+	const char *p, *end;
 
+	/* An empty message has no header section, and maybe no buffer. */
+	if (len == 0)
+		return 0;
+	p = hdr;
+	end = hdr + len;
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *fend;
