@@ -219,6 +219,7 @@ queue_message(const struct variant *v, const struct spool *body, char *id)
 	struct queue_env env;
 	const char *err = "";
 	const char *p;
+	struct queue_rcpt *r;
 	unsigned i;
 
 	queue_env_init(&env);
@@ -234,7 +235,18 @@ queue_message(const struct variant *v, const struct spool *body, char *id)
 		char a[64];
 
 		(void)str_fmt(a, sizeof(a), "r%u@fuzz.test", i);
-		(void)queue_env_add_rcpt(&env, a);
+		r = queue_env_add_rcpt(&env, a);
+		/* Every other one with DSN parameters (RFC 3461): passed on
+		   to a server offering DSN, else a "relayed" notice. */
+		if (i % 2 == 1) {
+			r->notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE;
+			(void)str_fmt(r->orcpt, sizeof(r->orcpt),
+			    "rfc822;o%u+2B@fuzz.test", i);
+		}
+	}
+	if (v->nrcpts > 1) {
+		(void)str_copy(env.envid, "QQ314159", sizeof(env.envid));
+		(void)str_copy(env.ret, "HDRS", sizeof(env.ret));
 	}
 	if (queue_write(queue, &env, "", 0, body, &err) == -1)
 		die(err);

@@ -22,7 +22,7 @@ const struct reply replies[REPLY_NREPLIES] = {
 	[REPLY_STARTTLS_GO] = { 220, "2.0.0", "Ready to start TLS", NULL },
 	[REPLY_UNKNOWN_CMD] = { 500, "5.5.1", "Command unrecognized", NULL },
 	[REPLY_LINE_TOO_LONG] = { 500, "5.5.2", "Line too long (at most 512 "
-	    "octets per command)", NULL },
+	    "octets per command, MAIL 612, RCPT 1012)", NULL },
 	[REPLY_BARE_LF] = { 500, "5.5.2", "Bare CR or LF in command; lines must "
 	    "end with CRLF", NULL },
 	[REPLY_NOT_IMPL] = { 502, "5.5.1", "Command not implemented", NULL },

@@ -75,8 +75,5 @@ int	dlv_plan_hosts(const char *domain, int status,
 	    const struct dns_mx *, size_t n, uint32_t (*rnd)(void *),
 	    void *rnd_arg, char hosts[][256], size_t *nhosts_r,
 	    const char **verdict_r);
-/* The RFC 3464 status of an SMTP reply ("550 5.1.1 ..." -> "5.1.1";
-   without an enhanced code, from the reply code class). */
-void	dlv_status_of(const char *reply, char out[16]);
 
 #endif

@@ -463,12 +463,39 @@ send_rcpt(struct dlv_conn *c)
 {
 	const struct queue_rcpt *r =
 	    &c->item->m->env.rcpts[c->item->idx[c->rcpt_sent]];
+	char notify[DSN_NOTIFY_SZ] = "";
 
-	/* ORCPT and NOTIFY are kept in the queue but not passed on: the DSN
-	   extension is not implemented (README, Not yet). */
-	send_line(c, "RCPT TO:<%s>", r->address);
+	/* RFC 3461: NOTIFY and ORCPT go on to a server that offers DSN
+	   (it reports from there); else the queue manager reports the
+	   success itself ("relayed"). */
+	if (c->caps.dsn)
+		dsn_notify_format(r->notify, notify, sizeof(notify));
+	send_line(c, "RCPT TO:<%s>%s%s%s%s", r->address, notify[0] != '\0' ?
+	    " NOTIFY=" : "", notify, c->caps.dsn && r->orcpt[0] != '\0' ?
+	    " ORCPT=" : "", c->caps.dsn ? r->orcpt : "");
 	c->rcpt_sent++;
 	expect_push(c, E_RCPT);
+}
+
+/* MAIL FROM, with parameters only for extensions the server offered. */
+static void
+send_mail(struct dlv_conn *c, struct dlv_item *it)
+{
+	const struct queue_env *e = &it->m->env;
+	char size[40] = "", dsn[DSN_ENVID_MAX + 32] = "";
+
+	if (c->caps.size_offered)
+		(void)str_fmt(size, sizeof(size), " SIZE=%llu",
+		    (unsigned long long)wire_size(it->m));
+	if (c->caps.dsn)
+		(void)str_fmt(dsn, sizeof(dsn), "%s%s%s%s", e->ret[0] != '\0' ?
+		    " RET=" : "", e->ret, e->envid[0] != '\0' ? " ENVID=" : "",
+		    e->envid);
+	it->dsn_passed = c->caps.dsn;
+	send_line(c, "MAIL FROM:<%s>%s%s%s%s", e->sender, size,
+	    e->body8bit && c->caps.eightbit ? " BODY=8BITMIME" : "",
+	    e->smtputf8 ? " SMTPUTF8" : "", dsn);
+	expect_push(c, E_MAIL);
 }
 
 /* Starts delivering ITEM. */
@@ -501,18 +528,7 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 	}
 	c->state = CS_TRANS;
 	set_timeouts(c, DLV_CMD_TIMEOUT);
-	{
-		char size[40] = "";
-
-		/* Parameters only for extensions the server offered. */
-		if (c->caps.size_offered)
-			(void)str_fmt(size, sizeof(size), " SIZE=%llu",
-			    (unsigned long long)wire_size(it->m));
-		send_line(c, "MAIL FROM:<%s>%s%s%s", e->sender, size,
-		    e->body8bit && c->caps.eightbit ? " BODY=8BITMIME" : "",
-		    e->smtputf8 ? " SMTPUTF8" : "");
-	}
-	expect_push(c, E_MAIL);
+	send_mail(c, it);
 	if (!c->caps.pipelining)
 		return;
 	/* Items hold at most DLV_RCPTS_PER_TXN recipients (dlv_sched.c). */

@@ -59,6 +59,8 @@ struct dlv_msg {
 	unsigned		 items;		/* out with connections */
 	bool			*bounced_now;	/* per recipient, this round */
 	bool			*delayed_now;	/* delay notice, this round */
+	/* success notice this round: 0, NOTICE_DELIVERED or _RELAYED */
+	unsigned char		*success_now;
 };
 
 struct dlv_item {
@@ -67,6 +69,8 @@ struct dlv_item {
 	struct dlv_dest		*d;
 	size_t			*idx;		/* recipients of m->env */
 	size_t			 n;
+	bool			 dsn_passed;	/* the next hop took NOTIFY
+						   (it reports success) */
 };
 
 enum route_kind {
@@ -145,7 +149,7 @@ void	dlv_conn_free_all(struct qmgr *);
 
 /* What a server offers in its EHLO reply. */
 struct dlv_caps {
-	bool		pipelining, starttls, eightbit, utf8;
+	bool		pipelining, starttls, eightbit, utf8, dsn;
 	bool		size_offered;
 	uint64_t	size_max;	/* 0: no limit announced */
 };
@@ -176,8 +180,10 @@ unsigned dlv_local_take(struct qmgr *, struct dlv_msg *m, bool *taken);
 
 /* dlv_bounce.c: on a worker. */
 /* Sends the notices of M this round: a bounce for the recipients marked
-   bounced_now, a delay notice for those marked delayed_now. Writes new
-   queue ids (for remote senders) into NEW_IDS. */
+   bounced_now, a delay notice for those marked delayed_now, success
+   notices for those marked in success_now, each to the recipients whose
+   NOTIFY wants it. Writes new queue ids (for remote senders) into
+   NEW_IDS. */
 void	dlv_bounce_send(void *backends, struct dlv_msg *m,
 	    const char *hostname, struct strlist *new_ids);
 

@@ -60,6 +60,8 @@ ehlo_keyword(const char *p, const char *nl, struct dlv_caps *caps)
 		caps->eightbit = true;
 	else if (strcasecmp(kw, "SMTPUTF8") == 0)
 		caps->utf8 = true;
+	else if (strcasecmp(kw, "DSN") == 0)
+		caps->dsn = true;
 	else if (strcasecmp(kw, "SIZE") == 0) {
 		/* RFC 1870: "SIZE" alone means no fixed limit; the number
 		   is on the same line. */

@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "delivery/dlv_int.h"
+#include "notice/notice.h"
 #include "policy/policy.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -47,25 +48,6 @@ dlv_next_try(time_t now, unsigned attempts, uint64_t retry_min,
 	if (wait > retry_max)
 		wait = retry_max;
 	return now + (time_t)wait;
-}
-
-void
-dlv_status_of(const char *reply, char out[16])
-{
-	size_t n;
-
-	/* "550 5.1.1 text": a class digit, a dot, digits, a dot, digits. */
-	if (strlen(reply) > 4 && reply[4] >= '2' && reply[4] <= '5' &&
-	    reply[5] == '.') {
-		n = strspn(reply + 4, "0123456789.");
-		if (n >= 5 && n < 12) {
-			memcpy(out, reply + 4, n);
-			out[n] = '\0';
-			return;
-		}
-	}
-	(void)snprintf(out, 16, "%c.0.0", reply[0] >= '2' && reply[0] <= '5' ?
-	    reply[0] : '4');
 }
 
 /* ---- the waiting heap, by next_try ---- */
@@ -407,6 +389,7 @@ msg_free(struct dlv_msg *m)
 	queue_env_free(&m->env);
 	free(m->bounced_now);
 	free(m->delayed_now);
+	free(m->success_now);
 	free(m);
 }
 
@@ -514,6 +497,7 @@ load_done(void *arg)
 	qe->msg = m;
 	m->bounced_now = xcalloc(m->env.nrcpts + 1, sizeof(bool));
 	m->delayed_now = xcalloc(m->env.nrcpts + 1, sizeof(bool));
+	m->success_now = xcalloc(m->env.nrcpts + 1, 1);
 	if (qe->delete_me) {
 		finish(q, m);
 		return;
@@ -584,10 +568,18 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 		char dsn[16];
 		const char *status;
 
-		dlv_status_of(rep, dsn);
+		notice_status_of(rep, dsn);
 		if (rep[0] == '2') {
 			r->state = QR_DELIVERED;
 			status = "sent";
+			/* RFC 3461 5.2.2: delivered here, or relayed to a hop
+			   that does not report success itself. */
+			if ((r->notify & DSN_NOTIFY_SUCCESS) && !it->dsn_passed) {
+				m->success_now[it->idx[i]] = r->local ?
+				    NOTICE_DELIVERED : NOTICE_RELAYED;
+				(void)str_copy(r->last_error, rep,
+				    sizeof(r->last_error));
+			}
 		} else if (rep[0] == '5') {
 			r->state = QR_BOUNCED;
 			m->bounced_now[it->idx[i]] = true;

@@ -17,6 +17,7 @@
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "core/dsn.h"
 #include "core/reply.h"
 #include "queue/queue.h"
 #include "relay/relay_auth.h"
@@ -68,6 +69,9 @@ struct target {
 	char			path[1024];	/* Maildir (MAILBOX, SYSTEM) */
 	uint64_t		quota;
 	char			customer[STORE_NAME_MAX + 1];
+	/* RFC 3461, of the recipient it came from (policy_check_rcpt) */
+	unsigned		notify;		/* DSN_NOTIFY_* */
+	char			orcpt[DSN_ORCPT_MAX + 1];
 };
 
 #define POLICY_MAX_TARGETS	1000	/* per expanded recipient */
@@ -205,6 +209,11 @@ struct policy_tx {
 						   session before RCPT */
 	uint64_t		 max_size;	/* the message size limit */
 	struct strlist		 rcpts;		/* accepted, as given */
+	/* Recipients that asked NOTIFY=SUCCESS and were expanded to more
+	   than one target (an alias): each gets an "expanded" notice once
+	   the message is accepted (RFC 3461 section 6.2.7.3), and ORCPT
+	   of each, "" if none (same index). */
+	struct strlist		 expanded, expanded_orcpt;
 	struct target		*targets;	/* resolved, unique */
 	size_t			 ntargets;
 	struct relay_grant	 grant;		/* who lets it relay */
@@ -248,6 +257,8 @@ int	policy_check_mail(struct backends *, const struct relay_session *,
 struct policy_rcpt {
 	struct mailaddr		addr;		/* as parsed */
 	bool			postmaster;	/* the bare <postmaster> */
+	unsigned		notify;		/* RFC 3461 NOTIFY, 0: none */
+	char			orcpt[DSN_ORCPT_MAX + 1];	/* "" none */
 };
 
 /* RCPT: max_recipients, then resolution (hosted mailboxes, aliases,
@@ -255,7 +266,10 @@ struct policy_rcpt {
    rule by the larger of SIZE= and the octets already received
    (TX->received), then the recipient held against the hourly caps
    (TX->holds). On acceptance adds the recipient and its targets to TX
-   (once: the same target twice is one) and counts a relayed one. Fills
+   (once: the same target twice is one) and counts a relayed one. The
+   targets carry NOTIFY and ORCPT of RC (an ORCPT made of the address
+   given when an alias changed it); an alias of several targets takes
+   SUCCESS off them and notes the recipient in TX->expanded. Fills
    D; 1 accepted, 0 refused, -1 temporary failure. On a worker (it
    blocks on the store). */
 int	policy_check_rcpt(struct backends *, const struct relay_session *,

@@ -24,6 +24,8 @@ policy_tx_init(struct policy_tx *tx, const struct config *cfg,
 
 	memset(tx, 0, sizeof(*tx));
 	strlist_init(&tx->rcpts);
+	strlist_init(&tx->expanded);
+	strlist_init(&tx->expanded_orcpt);
 	tx->size = size;
 	tx->max_size = cfg->max_message_size;
 	if (kind != ADDR_PATH_MAILBOX)
@@ -39,6 +41,8 @@ void
 policy_tx_free(struct policy_tx *tx)
 {
 	strlist_free(&tx->rcpts);
+	strlist_free(&tx->expanded);
+	strlist_free(&tx->expanded_orcpt);
 	free(tx->targets);
 	tx->targets = NULL;
 	tx->ntargets = 0;
@@ -125,10 +129,33 @@ over_quota(const struct backends *b, const struct resolution *r,
 	return NULL;
 }
 
+/* The DSN parameters of RC (given as GIVEN) onto a target T of its
+   resolution into N targets (RFC 3461 section 6.2.7). */
+static void
+target_dsn(struct target *t, const struct policy_rcpt *rc, const char *given,
+    size_t n)
+{
+	t->notify = rc->notify;
+	if (n > 1 && (t->notify & DSN_NOTIFY_SUCCESS)) {
+		/* The alias reports "expanded"; its members do not report
+		   their own success. */
+		t->notify &= ~DSN_NOTIFY_SUCCESS;
+		if (t->notify == 0)
+			t->notify = DSN_NOTIFY_NEVER;
+	}
+	if (rc->orcpt[0] != '\0')
+		(void)str_copy(t->orcpt, rc->orcpt, sizeof(t->orcpt));
+	else if (strcasecmp(t->address, given) != 0 &&
+	    dsn_orcpt_make(given, t->orcpt, sizeof(t->orcpt)) == -1)
+		t->orcpt[0] = '\0';
+}
+
 /* A hosted recipient: its targets join the message, each once. */
 static void
-add_hosted(struct policy_tx *tx, const struct resolution *r)
+add_hosted(struct policy_tx *tx, const struct resolution *r,
+    const struct policy_rcpt *rc, const char *given)
 {
+	struct target t;
 	size_t i, k;
 
 	for (i = 0; i < r->n; i++) {
@@ -136,8 +163,15 @@ add_hosted(struct policy_tx *tx, const struct resolution *r)
 			if (strcmp(tx->targets[k].address,
 			    r->v[i].address) == 0)
 				break;
-		if (k == tx->ntargets)
-			add_target(tx, &r->v[i]);
+		if (k < tx->ntargets)
+			continue;
+		t = r->v[i];
+		target_dsn(&t, rc, given, r->n);
+		add_target(tx, &t);
+	}
+	if (r->n > 1 && (rc->notify & DSN_NOTIFY_SUCCESS)) {
+		strlist_add(&tx->expanded, given);
+		strlist_add(&tx->expanded_orcpt, rc->orcpt);
 	}
 }
 
@@ -154,10 +188,10 @@ relay_refused(struct policy_decision *d, const char *given, int r)
 /* A recipient in a domain not hosted here: the relay rules decide. */
 static int
 relay_rcpt(struct backends *b, const struct relay_session *rs,
-    struct policy_tx *tx, const struct mailaddr *a, const char *given,
+    struct policy_tx *tx, const struct policy_rcpt *rc, const char *given,
     time_t now, const struct relay_trace *tr, struct policy_decision *d)
 {
-	struct mailaddr ra = *a;
+	struct mailaddr ra = rc->addr;
 	struct target t;
 	size_t k;
 	int r;
@@ -186,6 +220,7 @@ relay_rcpt(struct backends *b, const struct relay_session *rs,
 	t.kind = TARGET_REMOTE;
 	t.relayed = true;
 	(void)str_copy(t.customer, tx->grant.customer, sizeof(t.customer));
+	target_dsn(&t, rc, given, 1);
 	add_target(tx, &t);
 	strlist_add(&tx->rcpts, given);
 	return accepted(d, REPLY_RCPT_OK, given);
@@ -218,11 +253,11 @@ policy_check_rcpt(struct backends *b, const struct relay_session *rs,
 		return policy_decide(d, POLICY_TEMP_LOOKUP, given, 0);
 	}
 	if (r == 0 && !res.hosted) {
-		r = relay_rcpt(b, rs, tx, &rc->addr, given, now, tr, d);
+		r = relay_rcpt(b, rs, tx, rc, given, now, tr, d);
 	} else if (r == 1 && (full = over_quota(b, &res, tx->size)) != NULL) {
 		r = policy_decide(d, POLICY_QUOTA, full->address, 0);
 	} else if (r == 1) {
-		add_hosted(tx, &res);
+		add_hosted(tx, &res, rc, given);
 		strlist_add(&tx->rcpts, given);
 		r = accepted(d, REPLY_RCPT_OK, given);
 	} else {

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/addr.h"
+#include "core/dsn.h"
 #include "core/ids.h"
 #include "util/buf.h"
 #include "util/compat.h"
@@ -39,8 +40,8 @@ enum queue_rstate {
 
 struct queue_rcpt {
 	char			address[ADDR_BUFSZ];
-	char			orcpt[ADDR_BUFSZ + 8];	/* "" if none */
-	char			notify[40];
+	char			orcpt[DSN_ORCPT_MAX + 1];	/* "" if none */
+	unsigned		notify;		/* DSN_NOTIFY_*, 0: not given */
 	bool			local;	/* a hosted mailbox, not remote */
 	enum queue_rstate	state;
 	time_t			next_try;
@@ -56,8 +57,8 @@ struct queue_env {
 	char			 client[300];	/* host [ip] */
 	bool			 body8bit, smtputf8;
 	bool			 is_bounce;	/* a DSN we made */
-	char			 envid[101];
-	char			 ret[8];
+	char			 envid[DSN_ENVID_MAX + 1];	/* xtext */
+	char			 ret[8];	/* "FULL", "HDRS", "" */
 	time_t			 warned;	/* delay notice sent at */
 	uint64_t		 lines;		/* LF count of the message */
 	struct queue_rcpt	*rcpts;

@@ -204,7 +204,7 @@ w_str(struct writer *w, char type, const char *s)
 static void
 w_env(struct writer *w, const struct queue_env *e)
 {
-	char num[32];
+	char num[32], notify[DSN_NOTIFY_SZ];
 	size_t i;
 
 	w_str(w, REC_ID, e->id);
@@ -215,8 +215,11 @@ w_env(struct writer *w, const struct queue_env *e)
 		w_str(w, REC_RCPT, e->rcpts[i].address);
 		if (e->rcpts[i].orcpt[0] != '\0')
 			w_str(w, REC_ORCPT, e->rcpts[i].orcpt);
-		if (e->rcpts[i].notify[0] != '\0')
-			w_str(w, REC_NOTIFY, e->rcpts[i].notify);
+		if (e->rcpts[i].notify != 0) {
+			dsn_notify_format(e->rcpts[i].notify, notify,
+			    sizeof(notify));
+			w_str(w, REC_NOTIFY, notify);
+		}
 		if (e->rcpts[i].local)
 			w_hdr(w, REC_HOSTED, 0);
 	}
@@ -466,8 +469,14 @@ parse_record(struct queue_env *e, int type, const unsigned char *p,
 		return last == NULL ? -1 :
 		    copy_field(last->orcpt, sizeof(last->orcpt), p, n);
 	case REC_NOTIFY:
-		return last == NULL ? -1 :
-		    copy_field(last->notify, sizeof(last->notify), p, n);
+		/* A value this version would not take (an older one kept
+		   any) is "not given": the default notices, nothing lost. */
+		if (last == NULL || last->notify != 0)
+			return -1;
+		if (dsn_notify_parse((const char *)p, (size_t)n,
+		    &last->notify) == -1)
+			last->notify = 0;
+		return 0;
 	case REC_HOSTED:
 		if (last == NULL || n != 0 || last->local)
 			return -1;

@@ -2,6 +2,8 @@
  * smtp_cmd.c - SMTP command parsing (RFC 5321 section 4.1, with the
  * parameters of RFC 1870, 3030, 3461, 4954, 6152, 6531).
  */
+#include <ctype.h>
+
 #include "smtp/smtp_cmd.h"
 #include "util/str.h"
 #include "util/compat.h"
@@ -163,10 +165,23 @@ mail_param(struct smtp_mail_args *m, const struct param *pm,
 		m->smtputf8 = true;
 	} else if (is_key(pm, "AUTH") && pm->val != NULL) {
 		/* RFC 4954 section 5: accepted, not trusted. */
-	} else if (is_key(pm, "RET") && pm->val != NULL && pm->vlen <= 4) {
-		(void)str_ncopy(m->ret, pm->val, pm->vlen, sizeof(m->ret));
+	} else if (is_key(pm, "RET") && pm->val != NULL && m->ret[0] == '\0') {
+		if (pm->vlen != 4 || (strncasecmp(pm->val, "FULL", 4) != 0 &&
+		    strncasecmp(pm->val, "HDRS", 4) != 0)) {
+			*reply_r = REPLY_SYNTAX;
+			*detail_r = "RET must be FULL or HDRS";
+			return -1;
+		}
+		(void)str_copy(m->ret, toupper((unsigned char)pm->val[0]) ==
+		    'F' ? "FULL" : "HDRS", sizeof(m->ret));
 	} else if (is_key(pm, "ENVID") && pm->val != NULL &&
-	    pm->vlen < sizeof(m->envid)) {
+	    m->envid[0] == '\0') {
+		if (pm->vlen > DSN_ENVID_MAX || !dsn_xtext_ok(pm->val,
+		    pm->vlen)) {
+			*reply_r = REPLY_SYNTAX;
+			*detail_r = "ENVID must be xtext of at most 100 octets";
+			return -1;
+		}
 		(void)str_ncopy(m->envid, pm->val, pm->vlen,
 		    sizeof(m->envid));
 	} else {
@@ -225,6 +240,37 @@ smtp_parse_mail(const char *arg, size_t len, struct smtp_mail_args *m,
 	return 0;
 }
 
+/* One RCPT parameter into RC (each at most once). 0, or -1 with the
+   reply. */
+static int
+rcpt_param(struct smtp_rcpt_args *rc, const struct param *pm,
+    enum reply_text_id *reply_r, const char **detail_r)
+{
+	if (is_key(pm, "NOTIFY") && pm->val != NULL && rc->notify == 0) {
+		if (dsn_notify_parse(pm->val, pm->vlen, &rc->notify) == -1) {
+			*reply_r = REPLY_SYNTAX;
+			*detail_r = "NOTIFY must be NEVER or a list of SUCCESS, "
+			    "FAILURE, DELAY";
+			return -1;
+		}
+	} else if (is_key(pm, "ORCPT") && pm->val != NULL &&
+	    rc->orcpt[0] == '\0') {
+		if (!dsn_orcpt_ok(pm->val, pm->vlen)) {
+			*reply_r = REPLY_SYNTAX;
+			*detail_r = "ORCPT must be addr-type;xtext of at most "
+			    "500 octets";
+			return -1;
+		}
+		(void)str_ncopy(rc->orcpt, pm->val, pm->vlen,
+		    sizeof(rc->orcpt));
+	} else {
+		*reply_r = REPLY_PARAM_UNKNOWN;
+		*detail_r = "unknown or repeated RCPT parameter";
+		return -1;
+	}
+	return 0;
+}
+
 int
 smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
     struct smtp_rcpt_args *rc, enum reply_text_id *reply_r,
@@ -256,19 +302,8 @@ smtp_parse_rcpt(const char *arg, size_t len, bool smtputf8,
 		return -1;
 	}
 	while ((r = next_param(&p, end, &pm)) == 1) {
-		if (is_key(&pm, "NOTIFY") && pm.val != NULL &&
-		    pm.vlen < sizeof(rc->notify)) {
-			(void)str_ncopy(rc->notify, pm.val, pm.vlen,
-			    sizeof(rc->notify));
-		} else if (is_key(&pm, "ORCPT") && pm.val != NULL &&
-		    pm.vlen < sizeof(rc->orcpt)) {
-			(void)str_ncopy(rc->orcpt, pm.val, pm.vlen,
-			    sizeof(rc->orcpt));
-		} else {
-			*reply_r = REPLY_PARAM_UNKNOWN;
-			*detail_r = "unknown RCPT parameter";
+		if (rcpt_param(rc, &pm, reply_r, detail_r) == -1)
 			return -1;
-		}
 	}
 	if (r == -1) {
 		*reply_r = REPLY_SYNTAX;

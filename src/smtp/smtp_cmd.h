@@ -4,7 +4,7 @@
  * A command line (CRLF already removed, at most 510 octets) becomes a verb
  * and its arguments; MAIL and RCPT arguments become a path and the
  * parameters we support (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531
- * SMTPUTF8, RFC 4954 AUTH, RFC 3461 DSN parameters accepted and kept).
+ * SMTPUTF8, RFC 4954 AUTH, RFC 3461 DSN: RET, ENVID, NOTIFY, ORCPT).
  * Errors come back as a reply id and a static detail text.
  */
 #ifndef POPGATE_SMTP_CMD_H
@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "core/dsn.h"
 #include "core/reply.h"
 
 enum smtp_verb {
@@ -49,15 +50,15 @@ struct smtp_mail_args {
 	bool			has_size;
 	enum smtp_body		body;
 	bool			smtputf8;
-	char			envid[101];	/* RFC 3461 ENVID, xtext */
-	char			ret[8];		/* FULL or HDRS */
+	char			envid[DSN_ENVID_MAX + 1];	/* xtext */
+	char			ret[8];		/* "FULL", "HDRS", "" */
 };
 
 struct smtp_rcpt_args {
 	struct mailaddr		addr;
 	enum addr_path_kind	kind;
-	char			notify[40];	/* RFC 3461 NOTIFY */
-	char			orcpt[512];	/* RFC 3461 ORCPT */
+	unsigned		notify;		/* DSN_NOTIFY_*, 0: none */
+	char			orcpt[DSN_ORCPT_MAX + 1];	/* "" if none */
 };
 
 /* The verb of LINE (case-insensitive) and where its argument starts

@@ -26,6 +26,7 @@
 
 #include "smtp/smtp_int.h"
 #include "maildir/maildir.h"
+#include "notice/notice.h"
 #include "queue/queue.h"
 #include "util/clock.h"
 #include "util/fsutil.h"
@@ -230,6 +231,8 @@ struct deliver_job {
 	struct policy_holds	 holds;		/* of the hourly caps */
 	bool			 needs_headers;	/* the From: rule applies */
 	struct buf		 headers;	/* its From: fields */
+	struct strlist		 expanded, expanded_orcpt;	/* of pol */
+	struct strlist		 notice_ids;	/* notices queued */
 	/* results */
 	bool			 hdrbig;	/* header section too large */
 	int			 err;		/* errno, 0 ok */
@@ -247,6 +250,9 @@ deliver_release(void *arg)
 	buf_free(&j->local_prefix);
 	buf_free(&j->remote_prefix);
 	buf_free(&j->headers);
+	strlist_free(&j->expanded);
+	strlist_free(&j->expanded_orcpt);
+	strlist_free(&j->notice_ids);
 	spool_free(&j->body);
 	free(j->targets);
 	free(j->full);
@@ -264,6 +270,17 @@ count_lf(const struct buf *b)
 	for (i = 0; i < b->len; i++)
 		n += b->data[i] == '\n';
 	return n;
+}
+
+/* T as a recipient of ENV, with its DSN parameters. */
+static struct queue_rcpt *
+rcpt_of_target(struct queue_env *env, const struct target *t)
+{
+	struct queue_rcpt *r = queue_env_add_rcpt(env, t->address);
+
+	r->notify = t->notify;
+	(void)str_copy(r->orcpt, t->orcpt, sizeof(r->orcpt));
+	return r;
 }
 
 /* Marks the local destinations (DESTS, for targets TIX) that cannot
@@ -306,8 +323,8 @@ store_once(struct deliver_job *j, struct backends *b,
 	j->env.nrcpts = j->nremote;
 	for (k = 0; k < n; k++) {
 		if (j->full[tix[k]])
-			queue_env_add_rcpt(&j->env,
-			    j->targets[tix[k]].address)->local = true;
+			rcpt_of_target(&j->env, &j->targets[tix[k]])->local =
+			    true;
 		else {
 			room[nroom] = dests[k];
 			rix[nroom++] = k;
@@ -491,6 +508,76 @@ from_fields(struct deliver_job *j)
 	return r;
 }
 
+/* ---- success notices (RFC 3461 NOTIFY=SUCCESS) ---- */
+
+/* One notice of ACTION about the recipients of NE, when it has any. */
+static void
+notice_one(struct deliver_job *j, struct backends *b, struct queue_env *ne,
+    enum notice_action action)
+{
+	struct notice_of n;
+	bool *which;
+	const char *err = "";
+	size_t i;
+
+	if (ne->nrcpts == 0)
+		return;
+	which = xcalloc(ne->nrcpts, sizeof(*which));
+	for (i = 0; i < ne->nrcpts; i++)
+		which[i] = true;
+	memset(&n, 0, sizeof(n));
+	n.env = ne;
+	n.which = which;
+	n.prefix = j->local_prefix.data;
+	n.plen = j->local_prefix.len;
+	n.body = &j->body;
+	if (notice_send(b, &n, action, j->hostname, &j->notice_ids,
+	    &err) == -1)
+		log_error("qid=%s cannot send the %s notice to <%s>: %s",
+		    j->id, notice_action_name(action), ne->sender, err);
+	else
+		log_info("qid=%s %s notice sent for %zu recipient(s)", j->id,
+		    notice_action_name(action), ne->nrcpts);
+	free(which);
+	ne->nrcpts = 0;
+}
+
+/* The message is stored: a "delivered" notice for the mailboxes that
+   took their copy and asked for one, an "expanded" one for the aliases
+   that did. */
+static void
+success_notices(struct deliver_job *j, struct backends *b)
+{
+	struct queue_env ne;
+	size_t i;
+
+	if (j->env.sender[0] == '\0')
+		return;
+	queue_env_init(&ne);
+	(void)str_copy(ne.id, j->env.id, sizeof(ne.id));
+	ne.arrival = j->env.arrival;
+	(void)str_copy(ne.sender, j->env.sender, sizeof(ne.sender));
+	(void)str_copy(ne.envid, j->env.envid, sizeof(ne.envid));
+	for (i = 0; i < j->ntargets; i++)
+		if (j->targets[i].kind != TARGET_REMOTE && !j->full[i] &&
+		    (j->targets[i].notify & DSN_NOTIFY_SUCCESS))
+			(void)str_copy(rcpt_of_target(&ne,
+			    &j->targets[i])->last_error, "250 2.0.0 delivered "
+			    "to the mailbox", sizeof(ne.rcpts[0].last_error));
+	notice_one(j, b, &ne, NOTICE_DELIVERED);
+	for (i = 0; i < j->expanded.n; i++) {
+		struct queue_rcpt *r = queue_env_add_rcpt(&ne,
+		    j->expanded.v[i]);
+
+		(void)str_copy(r->orcpt, j->expanded_orcpt.v[i],
+		    sizeof(r->orcpt));
+		(void)str_copy(r->last_error, "250 2.0.0 delivered to the "
+		    "alias's members", sizeof(r->last_error));
+	}
+	notice_one(j, b, &ne, NOTICE_EXPANDED);
+	queue_env_free(&ne);
+}
+
 static void
 deliver_work(void *ctx, void *arg)
 {
@@ -511,6 +598,8 @@ deliver_work(void *ctx, void *arg)
 		j->from_ok = policy_end_of_data(ctx, &j->grant, j->nrelayed,
 		    &j->holds, j->headers.data, j->headers.len, store_message,
 		    j, &j->verdict, &err);
+		if (j->from_ok == 1 && j->err == 0)
+			success_notices(j, ctx);
 	}
 	if (err != NULL)
 		log_warn("qid=%s smtp hourly holds not given back (they count "
@@ -549,6 +638,7 @@ deliver_done(void *arg)
 	struct deliver_job *j = arg;
 	struct smtp_session *s = j->s;
 	char res[128], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
+	size_t i;
 
 	s->base.job = NULL;
 	if (j->hdrbig) {
@@ -573,6 +663,10 @@ deliver_done(void *arg)
 		s->nmsgs++;
 		if (j->queued && s->srv->d.queued != NULL)
 			s->srv->d.queued(s->srv->d.queued_arg, j->env.id);
+		for (i = 0; i < j->notice_ids.n && s->srv->d.queued != NULL;
+		    i++)
+			s->srv->d.queued(s->srv->d.queued_arg,
+			    j->notice_ids.v[i]);
 	} else if (j->err == EDQUOT) {
 		log_results(s, j, "452 4.2.2 mailbox full");
 		smtp_reply_text(s, REPLY_OVER_QUOTA, j->failed);
@@ -621,8 +715,7 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 	(void)str_copy(j->env.ret, tx->mail.ret, sizeof(j->env.ret));
 	for (i = 0; i < tx->pol.ntargets; i++)
 		if (tx->pol.targets[i].kind == TARGET_REMOTE)
-			(void)queue_env_add_rcpt(&j->env,
-			    tx->pol.targets[i].address);
+			(void)rcpt_of_target(&j->env, &tx->pol.targets[i]);
 }
 
 static void
@@ -656,6 +749,11 @@ deliver(struct smtp_session *s)
 	policy_holds_move(&j->holds, &tx->pol.holds);
 	buf_init(&j->headers, SMTP_HEADER_MAX);
 	j->needs_headers = policy_needs_headers(&tx->pol);
+	j->expanded = tx->pol.expanded;
+	j->expanded_orcpt = tx->pol.expanded_orcpt;
+	strlist_init(&tx->pol.expanded);
+	strlist_init(&tx->pol.expanded_orcpt);
+	strlist_init(&j->notice_ids);
 	session_submit(&s->base, s->srv->d.io, &deliver_ops, j);
 }
 

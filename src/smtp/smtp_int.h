@@ -20,6 +20,10 @@
 #include "util/str.h"
 
 #define SMTP_LINE_MAX		512	/* command line incl. CRLF */
+/* RFC 3461 section 5: MAIL may be 100 octets longer (ENVID), RCPT 500
+   (ORCPT). */
+#define SMTP_MAIL_LINE_MAX	(SMTP_LINE_MAX + 100)
+#define SMTP_RCPT_LINE_MAX	(SMTP_LINE_MAX + 500)
 #define SMTP_SASL_MAX		12288	/* AUTH responses (RFC 4954 4) */
 #define SMTP_TEXT_LINE_MAX	1000	/* text line incl. CRLF */
 #define SMTP_HEADER_MAX		(256 * 1024)	/* checked when relayed */

@@ -95,6 +95,11 @@ parse(struct session *base, const char *line, size_t len, const char **arg_r,
 		    verb == V_AUTH ? "AUTH ..." : str_vis(vis, sizeof(vis),
 		    line, len));
 	}
+	if (len + 2 > (verb == V_RCPT ? SMTP_RCPT_LINE_MAX : verb == V_MAIL ?
+	    SMTP_MAIL_LINE_MAX : SMTP_LINE_MAX)) {
+		smtp_reply_error(s, REPLY_LINE_TOO_LONG);
+		return NULL;
+	}
 	if (verb == V_UNKNOWN || smtp_cmds[verb].fn == NULL) {
 		smtp_reply_error(s, verb == V_UNKNOWN ? REPLY_UNKNOWN_CMD :
 		    REPLY_NOT_IMPL);
@@ -259,7 +264,7 @@ static const struct session_proto smtp_proto = {
 	.closing_state = SS_CLOSING,
 	.auth_states = ST(SS_AUTH_PLAIN) | ST(SS_AUTH_LOGIN_USER) |
 	    ST(SS_AUTH_LOGIN_PASS),
-	.line_max = SMTP_LINE_MAX,
+	.line_max = SMTP_RCPT_LINE_MAX,	/* each verb's own: parse() */
 	.auth_line_max = SMTP_SASL_MAX,
 	.input_max = SMTP_INPUT_MAX,
 	.output_max = SMTP_OUTPUT_MAX,
@@ -452,7 +457,8 @@ cmd_ehlo(struct session *base, const char *arg, size_t len)
 	(void)evbuffer_add_printf(out, "250-%s Hello %s [%s]\r\n",
 	    s->cfg->hostname, s->client.helo, s->conn->peer_str);
 	(void)evbuffer_add_printf(out, "250-PIPELINING\r\n"
-	    "250-SIZE %llu\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n",
+	    "250-SIZE %llu\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
+	    "250-DSN\r\n",
 	    (unsigned long long)size_limit(s));
 	if (!s->conn->tls)
 		(void)evbuffer_add_printf(out, "250-STARTTLS\r\n");
@@ -699,6 +705,8 @@ cmd_rcpt(struct session *base, const char *arg, size_t len)
 	j->is_rcpt = true;
 	j->rcpt.addr = a.addr;
 	j->rcpt.postmaster = a.kind == ADDR_PATH_POSTMASTER;
+	j->rcpt.notify = a.notify;
+	(void)str_copy(j->rcpt.orcpt, a.orcpt, sizeof(j->rcpt.orcpt));
 	decide_submit(s, j);
 }
 

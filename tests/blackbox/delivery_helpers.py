@@ -415,7 +415,9 @@ def wait_notices(inst, address, n, timeout=15):
 class Dsn:
     """The parts of an RFC 3464 notice: MSG (the whole), TEXT, the
     per-message fields, RECIPIENTS (list of field blocks), HEADERS (the
-    returned header section, text)."""
+    returned header section, text), RETURNED (its content type:
+    text/rfc822-headers, or message/rfc822 for the whole message, then
+    in FULL, bytes)."""
 
     def __init__(self, msg):
         assert msg.get_content_type() == "multipart/report", \
@@ -424,15 +426,23 @@ class Dsn:
         parts = msg.get_payload()
         assert len(parts) == 3, [p.get_content_type() for p in parts]
         types = [p.get_content_type() for p in parts]
-        assert types == ["text/plain", "message/delivery-status",
-                         "text/rfc822-headers"], types
+        assert types[:2] == ["text/plain", "message/delivery-status"] and \
+            types[2] in ("text/rfc822-headers", "message/rfc822"), types
         self.msg = msg
         self.text = parts[0].get_content()
         blocks = parts[1].get_payload()
         self.fields = blocks[0]
         self.recipients = blocks[1:]
-        self.headers = parts[2].get_payload(decode=True).decode(
-            "utf-8", "replace")
+        self.returned = types[2]
+        self.full = None
+        if types[2] == "message/rfc822":
+            inner = parts[2].get_payload()[0]
+            self.full = inner.as_bytes()
+            self.headers = "".join(f"{k}: {v}\n"
+                                   for k, v in inner.items())
+        else:
+            self.headers = parts[2].get_payload(decode=True).decode(
+                "utf-8", "replace")
 
     def recipient(self, address):
         for b in self.recipients:

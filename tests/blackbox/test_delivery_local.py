@@ -148,3 +148,32 @@ def test_every_mailbox_full_is_refused(make_instance):
         assert c.reply() == f"452 4.2.2 <{FULL}>: Mailbox full"
     assert len(maildir_messages(inst, FULL)) == 1
     wait_queue_empty(inst)
+
+
+def test_full_mailbox_reports_success_when_delivered_later(make_instance):
+    """NOTIFY=SUCCESS (RFC 3461): the mailbox with room reports at once,
+    the full one when the queue manager delivers it (both "delivered"),
+    and NOTIFY=NEVER on the third keeps it out of any notice."""
+    inst = full_instance(make_instance)
+    with Smtp(inst.ports["smtp"]) as c:
+        c.expect("MAIL FROM:<bob@acme.test>", "250")
+        c.expect("RCPT TO:<ann@acme.test> NOTIFY=SUCCESS", "250")
+        c.expect(f"RCPT TO:<{FULL}> NOTIFY=SUCCESS,FAILURE", "250")
+        c.expect("RCPT TO:<carol@acme.test> NOTIFY=NEVER", "250")
+        c.expect("DATA", "354")
+        c.sock.sendall(body("later") + b".\r\n")
+        qid = re.match(r"250 2\.0\.0 Ok: queued as (\w+)",
+                       c.reply()).group(1)
+    [now] = wait_notices(inst, "bob@acme.test", 1)
+    assert Dsn(now).final_recipients() == ["ann@acme.test"]
+    assert Dsn(now).recipient("ann@acme.test")["Action"] == "delivered"
+    inst.cli("mailbox", "quota", FULL, "1M", check=True)
+    inst.cli("queue", "flush", check=True)
+    wait_queue_empty(inst)
+    got = wait_notices(inst, "bob@acme.test", 2)
+    later = [Dsn(m) for m in got
+             if Dsn(m).final_recipients() == [FULL]]
+    assert len(later) == 1, [Dsn(m).final_recipients() for m in got]
+    r = later[0].recipient(FULL)
+    assert r["Action"] == "delivered" and r["Status"] == "2.0.0", r
+    wait_log(inst, rf"qid={qid} delivered notice sent")

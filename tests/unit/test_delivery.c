@@ -16,6 +16,7 @@
 
 #include "delivery/dlv.h"
 #include "delivery/dlv_int.h"
+#include "notice/notice.h"
 #include "util/clock.h"
 #include "util/compat.h"
 
@@ -211,7 +212,7 @@ test_status_of(void **state)
 
 	(void)state;
 	for (i = 0; i < nitems(cases); i++) {
-		dlv_status_of(cases[i].reply, out);
+		notice_status_of(cases[i].reply, out);
 		assert_string_equal(out, cases[i].want);
 	}
 }

@@ -100,8 +100,8 @@ write_msg(struct fx *fx, size_t bodylen, char *id, unsigned char **img)
 	e.arrival = 1700000000;
 	(void)str_copy(e.sender, "ann@example.com", sizeof(e.sender));
 	(void)queue_env_add_rcpt(&e, "bob@example.org");
-	(void)str_copy(queue_env_add_rcpt(&e, "carl@example.net")->notify,
-	    "FAILURE", sizeof(e.rcpts[0].notify));
+	queue_env_add_rcpt(&e, "carl@example.net")->notify =
+	    DSN_NOTIFY_FAILURE;
 	(void)str_copy(e.auth, "pop-before-smtp", sizeof(e.auth));
 	(void)str_copy(e.client, "h [192.0.2.7]", sizeof(e.client));
 	e.body8bit = true;
@@ -198,7 +198,7 @@ test_round_trip(void **state)
 	assert_string_equal(e.sender, "ann@example.com");
 	assert_int_equal(e.nrcpts, 2);
 	assert_string_equal(e.rcpts[1].address, "carl@example.net");
-	assert_string_equal(e.rcpts[1].notify, "FAILURE");
+	assert_int_equal(e.rcpts[1].notify, DSN_NOTIFY_FAILURE);
 	/* A file without 'H' records (all files before them): remote. */
 	assert_false(e.rcpts[0].local);
 	assert_false(e.rcpts[1].local);

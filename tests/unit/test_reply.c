@@ -54,7 +54,8 @@ static const struct fixed_case fixed_cases[] = {
 	{ REPLY_STARTTLS_GO, "220 2.0.0 Ready to start TLS" },
 	{ REPLY_UNKNOWN_CMD, "500 5.5.1 Command unrecognized" },
 	{ REPLY_LINE_TOO_LONG,
-	    "500 5.5.2 Line too long (at most 512 octets per command)" },
+	    "500 5.5.2 Line too long (at most 512 octets per command, "
+	    "MAIL 612, RCPT 1012)" },
 	{ REPLY_BARE_LF,
 	    "500 5.5.2 Bare CR or LF in command; lines must end with CRLF" },
 	{ REPLY_NOT_IMPL, "502 5.5.1 Command not implemented" },

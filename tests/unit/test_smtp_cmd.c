@@ -312,8 +312,15 @@ static const struct mail_case mail_cases[] = {
 	MOK("mail RET=HDRS", "FROM:<a@example.org> RET=HDRS",
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
 	    false, "", "HDRS"),
-	MBAD("mail RET too long", "FROM:<a@example.org> RET=HEADERS",
+	MBAD("mail RET unknown", "FROM:<a@example.org> RET=HEADERS",
+	    REPLY_SYNTAX, "RET must be FULL or HDRS"),
+	MOK("mail RET any case", "FROM:<a@example.org> ret=full",
+	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
+	    false, "", "FULL"),
+	MBAD("mail RET twice", "FROM:<a@example.org> RET=FULL RET=HDRS",
 	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	MBAD("mail ENVID bad xtext", "FROM:<a@example.org> ENVID=a+4",
+	    REPLY_SYNTAX, "ENVID must be xtext of at most 100 octets"),
 	MOK("mail ENVID", "FROM:<a@example.org> ENVID=QQ314159",
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
 	    false, "QQ314159", ""),
@@ -321,7 +328,7 @@ static const struct mail_case mail_cases[] = {
 	    ADDR_PATH_MAILBOX, "a", "example.org", false, 0, BODY_UNSPEC,
 	    false, E100, ""),
 	MBAD("mail ENVID of 101", "FROM:<a@example.org> ENVID=" E101,
-	    REPLY_PARAM_UNKNOWN, "unknown or repeated MAIL parameter"),
+	    REPLY_SYNTAX, "ENVID must be xtext of at most 100 octets"),
 	MBAD("mail ENVID with '='", "FROM:<a@example.org> ENVID=a=b",
 	    REPLY_SYNTAX, "bad MAIL parameter syntax"),
 	MOK("mail every parameter", "FROM:<a@example.org> SIZE=1000 "
@@ -404,15 +411,20 @@ struct rcpt_case {
 	const char		*detail;
 	enum addr_path_kind	 kind;
 	const char		*local, *domain;
-	const char		*notify, *orcpt;
+	unsigned		 notify;
+	const char		*orcpt;
 };
 
 #define ROK(nm, s, u8, kd, lo, dom, nt, oc)                              \
 	{ nm, s, u8, 0, NO_REPLY, NULL, kd, lo, dom, nt, oc }
 #define RBOX(nm, s, lo, dom)                                             \
-	ROK(nm, s, false, ADDR_PATH_MAILBOX, lo, dom, "", "")
+	ROK(nm, s, false, ADDR_PATH_MAILBOX, lo, dom, 0, "")
 #define RBAD(nm, s, u8, rid, det)                                        \
-	{ nm, s, u8, -1, rid, det, 0, NULL, NULL, NULL, NULL }
+	{ nm, s, u8, -1, rid, det, 0, NULL, NULL, 0, NULL }
+#define N_S	DSN_NOTIFY_SUCCESS
+#define N_F	DSN_NOTIFY_FAILURE
+#define N_D	DSN_NOTIFY_DELAY
+#define N_N	DSN_NOTIFY_NEVER
 
 static const struct rcpt_case rcpt_cases[] = {
 	RBOX("rcpt plain", "TO:<ann@acme.test>", "ann", "acme.test"),
@@ -423,9 +435,9 @@ static const struct rcpt_case rcpt_cases[] = {
 	RBOX("rcpt trailing blank", "TO:<ann@acme.test> ", "ann",
 	    "acme.test"),
 	ROK("rcpt postmaster", "TO:<postmaster>", false,
-	    ADDR_PATH_POSTMASTER, NULL, NULL, "", ""),
+	    ADDR_PATH_POSTMASTER, NULL, NULL, 0, ""),
 	ROK("rcpt PostMaster any case", "TO:<PostMaster>", false,
-	    ADDR_PATH_POSTMASTER, NULL, NULL, "", ""),
+	    ADDR_PATH_POSTMASTER, NULL, NULL, 0, ""),
 	RBOX("rcpt postmaster of a domain is a mailbox",
 	    "TO:<postmaster@acme.test>", "postmaster", "acme.test"),
 	RBOX("rcpt source route dropped",
@@ -459,32 +471,62 @@ static const struct rcpt_case rcpt_cases[] = {
 	RBAD("rcpt UTF-8 without SMTPUTF8", "TO:<j\xc3\xb6@acme.test>", false,
 	    REPLY_BAD_ADDR, NULL),
 	ROK("rcpt UTF-8 with SMTPUTF8", "TO:<j\xc3\xb6@acme.test>", true,
-	    ADDR_PATH_MAILBOX, "j\xc3\xb6", "acme.test", "", ""),
+	    ADDR_PATH_MAILBOX, "j\xc3\xb6", "acme.test", 0, ""),
 	/* DSN (RFC 3461) */
 	ROK("rcpt NOTIFY", "TO:<ann@acme.test> NOTIFY=SUCCESS,FAILURE", false,
-	    ADDR_PATH_MAILBOX, "ann", "acme.test", "SUCCESS,FAILURE", ""),
+	    ADDR_PATH_MAILBOX, "ann", "acme.test", N_S | N_F, ""),
 	ROK("rcpt NOTIFY=NEVER", "TO:<ann@acme.test> notify=NEVER", false,
-	    ADDR_PATH_MAILBOX, "ann", "acme.test", "NEVER", ""),
+	    ADDR_PATH_MAILBOX, "ann", "acme.test", N_N, ""),
 	ROK("rcpt ORCPT", "TO:<ann@acme.test> ORCPT=rfc822;ann@acme.test",
-	    false, ADDR_PATH_MAILBOX, "ann", "acme.test", "",
+	    false, ADDR_PATH_MAILBOX, "ann", "acme.test", 0,
 	    "rfc822;ann@acme.test"),
 	ROK("rcpt ORCPT xtext", "TO:<ann@acme.test> ORCPT=rfc822;a+2Bb@x.y",
-	    false, ADDR_PATH_MAILBOX, "ann", "acme.test", "",
+	    false, ADDR_PATH_MAILBOX, "ann", "acme.test", 0,
 	    "rfc822;a+2Bb@x.y"),
 	ROK("rcpt NOTIFY and ORCPT", "TO:<ann@acme.test> NOTIFY=DELAY "
 	    "ORCPT=rfc822;x@y.z", false, ADDR_PATH_MAILBOX, "ann", "acme.test",
-	    "DELAY", "rfc822;x@y.z"),
+	    N_D, "rfc822;x@y.z"),
 	ROK("rcpt postmaster with NOTIFY", "TO:<postmaster> NOTIFY=NEVER",
-	    false, ADDR_PATH_POSTMASTER, NULL, NULL, "NEVER", ""),
-	RBAD("rcpt NOTIFY too long", "TO:<ann@acme.test> "
-	    "NOTIFY=SUCCESS,FAILURE,DELAY,SUCCESS,FAILURE,DELAY", false,
-	    REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    false, ADDR_PATH_POSTMASTER, NULL, NULL, N_N, ""),
+	ROK("rcpt NOTIFY all three, any order and case", "TO:<ann@acme.test> "
+	    "NOTIFY=delay,Success,FAILURE", false, ADDR_PATH_MAILBOX, "ann",
+	    "acme.test", N_S | N_F | N_D, ""),
+	ROK("rcpt ORCPT utf-8 type", "TO:<ann@acme.test> "
+	    "ORCPT=utf-8;ann@acme.test", false, ADDR_PATH_MAILBOX, "ann",
+	    "acme.test", 0, "utf-8;ann@acme.test"),
+	RBAD("rcpt NOTIFY repeated keyword", "TO:<ann@acme.test> "
+	    "NOTIFY=SUCCESS,FAILURE,DELAY,SUCCESS", false, REPLY_SYNTAX,
+	    "NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"),
+	RBAD("rcpt NOTIFY NEVER with others", "TO:<ann@acme.test> "
+	    "NOTIFY=NEVER,FAILURE", false, REPLY_SYNTAX,
+	    "NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"),
+	RBAD("rcpt NOTIFY unknown keyword", "TO:<ann@acme.test> "
+	    "NOTIFY=ALWAYS", false, REPLY_SYNTAX,
+	    "NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"),
+	RBAD("rcpt NOTIFY empty item", "TO:<ann@acme.test> "
+	    "NOTIFY=SUCCESS,", false, REPLY_SYNTAX,
+	    "NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"),
+	RBAD("rcpt NOTIFY twice", "TO:<ann@acme.test> NOTIFY=NEVER "
+	    "NOTIFY=NEVER", false, REPLY_PARAM_UNKNOWN,
+	    "unknown or repeated RCPT parameter"),
+	RBAD("rcpt ORCPT without type", "TO:<ann@acme.test> "
+	    "ORCPT=ann@acme.test", false, REPLY_SYNTAX,
+	    "ORCPT must be addr-type;xtext of at most 500 octets"),
+	RBAD("rcpt ORCPT bad xtext", "TO:<ann@acme.test> "
+	    "ORCPT=rfc822;a+2", false, REPLY_SYNTAX,
+	    "ORCPT must be addr-type;xtext of at most 500 octets"),
+	RBAD("rcpt ORCPT lower-case hex", "TO:<ann@acme.test> "
+	    "ORCPT=rfc822;a+2bb", false, REPLY_SYNTAX,
+	    "ORCPT must be addr-type;xtext of at most 500 octets"),
+	RBAD("rcpt ORCPT empty address", "TO:<ann@acme.test> ORCPT=rfc822;",
+	    false, REPLY_SYNTAX,
+	    "ORCPT must be addr-type;xtext of at most 500 octets"),
 	RBAD("rcpt NOTIFY without value", "TO:<ann@acme.test> NOTIFY", false,
-	    REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated RCPT parameter"),
 	RBAD("rcpt unknown parameter", "TO:<ann@acme.test> FOO=1", false,
-	    REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    REPLY_PARAM_UNKNOWN, "unknown or repeated RCPT parameter"),
 	RBAD("rcpt MAIL parameter on RCPT", "TO:<ann@acme.test> SIZE=1",
-	    false, REPLY_PARAM_UNKNOWN, "unknown RCPT parameter"),
+	    false, REPLY_PARAM_UNKNOWN, "unknown or repeated RCPT parameter"),
 	RBAD("rcpt bad parameter syntax", "TO:<ann@acme.test> =x", false,
 	    REPLY_SYNTAX, "bad RCPT parameter syntax"),
 	RBAD("rcpt value with '='", "TO:<ann@acme.test> ORCPT=a=b", false,
@@ -517,7 +559,7 @@ test_rcpt(void **state)
 			assert_string_equal(a.addr.local, tc->local);
 			assert_string_equal(a.addr.domain, tc->domain);
 		}
-		assert_string_equal(a.notify, tc->notify);
+		assert_int_equal(a.notify, tc->notify);
 		assert_string_equal(a.orcpt, tc->orcpt);
 	}
 	for (i = 0; i < n; i++) {
