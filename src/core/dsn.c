@@ -198,9 +198,8 @@ dsn_orcpt_make(const char *address, char *out, size_t outsz)
 {
 	size_t n = strlen("rfc822;");
 
-	if (outsz <= n)
+	if (str_copy(out, "rfc822;", outsz) == -1)
 		return -1;
-	memcpy(out, "rfc822;", n);
 	if (dsn_xtext_encode(address, strlen(address), out + n,
 	    outsz - n) == -1 || strlen(out) > DSN_ORCPT_MAX)
 		return -1;
