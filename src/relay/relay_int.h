@@ -61,6 +61,18 @@ void	relay_entry_push(struct relay_entry **out, size_t *n,
 bool	relay_entry_covers(const struct relay_entry *e, const char *key,
 	    const struct netaddr *addr);
 
+/* relay_redis_lua.c: the scripts, by what they do. */
+enum redis_script {
+	LUA_RECORD,
+	LUA_SETTLE,
+	LUA_REVOKE,
+	LUA_RATE_ADD,
+	LUA_RATE_HOLD,
+	LUA_RATE_RELEASE,
+	LUA_NSCRIPTS
+};
+extern const char *const relay_redis_scripts[LUA_NSCRIPTS];
+
 extern const struct relay_backend relay_backend_local;
 extern const struct relay_backend relay_backend_redis;
 
