@@ -132,6 +132,26 @@ def test_fail2ban_bans_only_the_real_client(make_instance):
         assert m and int(m.group(2)) == nsmtp + npop3, p.stdout
 
 
+def test_fail2ban_counts_throttled_tries(make_instance):
+    """Past auth_max_failures an address is refused without a check
+    (login-throttled); those tries count for fail2ban too."""
+    exe = fail2ban_regex()
+    inst = relay_instance(make_instance, config={"auth_max_failures": "2"})
+    since = log_size(inst)
+    tries = [pop3_failure(inst, b"nobody@acme.test") for _ in range(4)]
+    assert all(tries)
+    assert len(log_lines(inst, since, r" pop3 login-failed ")) == 2
+    assert len(log_lines(inst, since, r" pop3 login-throttled ")) == 2
+    with tempfile.TemporaryDirectory(prefix="popgate-f2b-") as tmp:
+        log = os.path.join(tmp, "serve.log")
+        with open(log, "w") as out:
+            out.write(inst.log(since))
+        p = subprocess.run([exe, "-o", "ip", log, FILTER],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert p.stdout.split() == [POP3_CLIENT] * 4, p.stdout
+
+
 def test_fail2ban_jail_loads():
     fail2ban_regex()
     client = shutil.which("fail2ban-client")
