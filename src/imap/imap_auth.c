@@ -53,8 +53,9 @@ struct login_job {
 	struct imap_session	*s;
 	struct login		 l;
 	char			 path[1024];
-	int			 r;
-	char			 error[256];
+	const char		*hostname;
+	struct mailbox_user	*user;
+	struct mailbox_err	 err;
 };
 
 static void
@@ -62,6 +63,7 @@ login_release(void *arg)
 {
 	struct login_job *j = arg;
 
+	mailbox_user_free(&j->user);
 	OPENSSL_cleanse(&j->l, sizeof(j->l));
 	free(j);
 }
@@ -96,15 +98,11 @@ static void
 open_work(void *ctx, void *arg)
 {
 	struct login_job *j = arg;
-	const char *err = "";
 
-	j->r = maildir_create_path(((struct backends *)ctx)->data_fd,
-	    j->path);
-	if (j->r == -1) {
-		err = strerror(errno);
-		(void)str_copy(j->error, err, sizeof(j->error));
+	/* Made on the first login: INBOX and the special-use folders. */
+	j->user = imap_open_user(ctx, j->path, j->hostname, &j->err);
+	if (j->user == NULL)
 		return;
-	}
 	policy_record_relay(ctx, &j->l);
 }
 
@@ -117,9 +115,9 @@ open_done(void *arg)
 	struct buf caps;
 
 	s->base.job = NULL;
-	if (j->r == -1) {
+	if (j->user == NULL) {
 		log_error("sess=%s imap cannot open the mailbox of %s: %s",
-		    s->conn->id, j->l.mbox.address, j->error);
+		    s->conn->id, j->l.mbox.address, j->err.text);
 		imap_no(s, false, "[UNAVAILABLE] Cannot open the mailbox, try "
 		    "again later");
 		goto out;
@@ -127,6 +125,9 @@ open_done(void *arg)
 	(void)str_copy(s->user, j->l.mbox.address, sizeof(s->user));
 	(void)str_copy(s->customer, j->l.mbox.customer, sizeof(s->customer));
 	(void)str_copy(s->path, j->path, sizeof(s->path));
+	s->box.user = j->user;
+	j->user = NULL;
+	s->box.quota = j->l.mbox.quota;
 	imap_enter_state(s, IS_AUTH);
 	log_info("sess=%s imap login user=%s customer=%s client=%s "
 	    "listener=%s relay=%s%s%s%s", s->conn->id, log_quote(qu,
@@ -187,6 +188,7 @@ login_done(void *arg)
 		imap_no(s, false, "[UNAVAILABLE] Mailbox unavailable");
 		goto resume;
 	}
+	j->hostname = s->cfg->hostname;
 	session_submit(&s->base, s->srv->d.io, &open_ops, j);
 	return;
 resume:
@@ -224,7 +226,7 @@ login(struct imap_session *s, const char *user, const char *pass)
 void
 imap_cmd_login(struct imap_session *s)
 {
-	const struct imap_cmd *c = &s->cmd;
+	const struct imap_cmd *c = &s->box.cmd;
 	char user[ADDR_BUFSZ], pass[PASSWD_MAX + 1];
 
 	if (plaintext_refused(s))
@@ -242,7 +244,7 @@ imap_cmd_login(struct imap_session *s)
 	(void)str_ncopy(user, c->user.s, c->user.len, sizeof(user));
 	(void)str_ncopy(pass, c->pass.s, c->pass.len, sizeof(pass));
 	/* No copy of the password stays in the parser's memory. */
-	imap_parser_clear(s->parser);
+	imap_parser_clear(s->box.parser);
 	login(s, user, pass);
 	OPENSSL_cleanse(pass, sizeof(pass));
 }
@@ -317,7 +319,7 @@ imap_sasl_response(struct imap_session *s, const char *line, size_t len)
 void
 imap_cmd_authenticate(struct imap_session *s)
 {
-	const struct imap_cmd *c = &s->cmd;
+	const struct imap_cmd *c = &s->box.cmd;
 	char ir[IMAP_SASL_MAX];
 	size_t irlen = c->ir.s != NULL ? c->ir.len : 0;
 
@@ -346,7 +348,7 @@ imap_cmd_authenticate(struct imap_session *s)
 	if (irlen == 1 && c->ir.s[0] == '=')
 		irlen = 0;
 	memcpy(ir, c->ir.s, irlen);
-	imap_parser_clear(s->parser);
+	imap_parser_clear(s->box.parser);
 	sasl_step(s, ir, irlen);
 	OPENSSL_cleanse(ir, sizeof(ir));
 }

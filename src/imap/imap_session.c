@@ -18,6 +18,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
 
 #include "imap/imap_int.h"
@@ -140,7 +141,10 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 		    " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
 		return;
 	}
-	(void)buf_append_str(b, " NAMESPACE UNSELECT");
+	(void)buf_printf(b, " IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
+	    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES "
+	    "CONDSTORE QUOTA QUOTA=RES-STORAGE STATUS=SIZE APPENDLIMIT=%llu",
+	    (unsigned long long)s->cfg->max_message_size);
 }
 
 void
@@ -166,6 +170,11 @@ cmd_capability(struct imap_session *s)
 static void
 cmd_noop(struct imap_session *s)
 {
+	/* Selected: the poll a client makes for news (RFC 9051 6.1.2). */
+	if (s->box.view != NULL) {
+		imap_cmd_check(s);
+		return;
+	}
 	imap_ok(s, "NOOP completed");
 }
 
@@ -182,7 +191,7 @@ cmd_logout(struct imap_session *s)
 static void
 cmd_id(struct imap_session *s)
 {
-	const struct imap_cmd *c = &s->cmd;
+	const struct imap_cmd *c = &s->box.cmd;
 	char line[1024] = "", qf[LOG_QUOTE_SZ(64)], qv[LOG_QUOTE_SZ(256)];
 	size_t i, off = 0;
 
@@ -206,18 +215,26 @@ cmd_id(struct imap_session *s)
 static void
 cmd_enable(struct imap_session *s)
 {
-	const struct imap_cmd *c = &s->cmd;
+	const struct imap_cmd *c = &s->box.cmd;
 	bool rev2 = false;
 	size_t i;
 
 	/* Only what changes the responses, and only once each. */
-	for (i = 0; i < c->ncaps; i++)
+	bool condstore = false;
+
+	for (i = 0; i < c->ncaps; i++) {
 		if (strcasecmp(c->cap[i].s, "IMAP4rev2") == 0 &&
-		    !(s->enabled & IMAP_EN_REV2)) {
-			s->enabled |= IMAP_EN_REV2;
+		    !(s->box.enabled & IMAP_EN_REV2)) {
+			s->box.enabled |= IMAP_EN_REV2;
 			rev2 = true;
+		} else if (strcasecmp(c->cap[i].s, "CONDSTORE") == 0 &&
+		    !(s->box.enabled & IMAP_EN_CONDSTORE)) {
+			s->box.enabled |= IMAP_EN_CONDSTORE;
+			condstore = true;
 		}
-	imap_send(s, "* ENABLED%s", rev2 ? " IMAP4rev2" : "");
+	}
+	imap_send(s, "* ENABLED%s%s", rev2 ? " IMAP4rev2" : "",
+	    condstore ? " CONDSTORE" : "");
 	imap_ok(s, "ENABLE completed");
 }
 
@@ -229,6 +246,8 @@ cmd_namespace(struct imap_session *s)
 	imap_send(s, "* NAMESPACE ((\"\" \".\")) NIL NIL");
 	imap_ok(s, "NAMESPACE completed");
 }
+
+static void cmd_reset(struct imap_session *);
 
 typedef void imap_cmd_fn(struct imap_session *);
 
@@ -242,6 +261,30 @@ static imap_cmd_fn *const handlers[IMAP_CMD_COUNT] = {
 	[IMAP_CMD_AUTHENTICATE] = imap_cmd_authenticate,
 	[IMAP_CMD_ENABLE] = cmd_enable,
 	[IMAP_CMD_NAMESPACE] = cmd_namespace,
+	[IMAP_CMD_SELECT] = imap_cmd_select,
+	[IMAP_CMD_EXAMINE] = imap_cmd_select,
+	[IMAP_CMD_CREATE] = imap_cmd_create,
+	[IMAP_CMD_DELETE] = imap_cmd_delete,
+	[IMAP_CMD_RENAME] = imap_cmd_rename,
+	[IMAP_CMD_SUBSCRIBE] = imap_cmd_subscribe,
+	[IMAP_CMD_UNSUBSCRIBE] = imap_cmd_subscribe,
+	[IMAP_CMD_LIST] = imap_cmd_list,
+	[IMAP_CMD_LSUB] = imap_cmd_list,
+	[IMAP_CMD_STATUS] = imap_cmd_status,
+	[IMAP_CMD_APPEND] = imap_cmd_append,
+	[IMAP_CMD_IDLE] = imap_cmd_idle,
+	[IMAP_CMD_GETQUOTA] = imap_cmd_getquota,
+	[IMAP_CMD_GETQUOTAROOT] = imap_cmd_getquota,
+	[IMAP_CMD_SETQUOTA] = imap_cmd_getquota,
+	[IMAP_CMD_CHECK] = imap_cmd_check,
+	[IMAP_CMD_CLOSE] = imap_cmd_close,
+	[IMAP_CMD_UNSELECT] = imap_cmd_close,
+	[IMAP_CMD_EXPUNGE] = imap_cmd_expunge,
+	[IMAP_CMD_SEARCH] = imap_cmd_search,
+	[IMAP_CMD_FETCH] = imap_cmd_fetch,
+	[IMAP_CMD_STORE] = imap_cmd_store,
+	[IMAP_CMD_COPY] = imap_cmd_copy,
+	[IMAP_CMD_MOVE] = imap_cmd_copy,
 };
 
 /* The skeleton's view of every command: one trampoline, the states of
@@ -251,16 +294,17 @@ static void
 run(struct session *base, const char *arg, size_t len)
 {
 	struct imap_session *s = imap_of(base);
-	imap_cmd_fn *fn = handlers[s->cmd.id];
+	imap_cmd_fn *fn = handlers[s->box.cmd.id];
 
 	(void)arg;
 	(void)len;
-	if (fn == NULL) {
+	if (fn == NULL)
 		imap_bad(s, "%s is not supported", imap_cmd_info(
-		    s->cmd.id)->name);
-		return;
-	}
-	fn(s);
+		    s->box.cmd.id)->name);
+	else
+		fn(s);
+	/* The command's text (a password) goes; APPEND took it along. */
+	cmd_reset(s);
 }
 
 static unsigned
@@ -398,10 +442,11 @@ parse(struct session *base, const char *line, size_t len, const char **arg_r,
 		(void)literal_start(s, r, &lit);
 		return NULL;
 	}
-	r = imap_parse(s->parser, s->cmdbuf.data, s->cmdbuf.len, &s->cmd,
-	    &err);
-	cmd_reset(s);
+	r = imap_parse(s->box.parser, s->cmdbuf.data, s->cmdbuf.len,
+	    &s->box.cmd, &err);
+	s->in_cmd = false;
 	if (r == -1) {
+		cmd_reset(s);
 		(void)str_ncopy(s->tag, err.tagged ? err.tag.s : "*",
 		    err.tagged ? err.tag.len : 1, sizeof(s->tag));
 		imap_send(s, "%s BAD %s%s", s->tag, err.code ==
@@ -411,9 +456,9 @@ parse(struct session *base, const char *line, size_t len, const char **arg_r,
 		session_count_error(&s->base);
 		return NULL;
 	}
-	(void)str_ncopy(s->tag, s->cmd.tag.s, s->cmd.tag.len,
+	(void)str_ncopy(s->tag, s->box.cmd.tag.s, s->box.cmd.tag.len,
 	    sizeof(s->tag));
-	return &s->srv->cmds[s->cmd.id];
+	return &s->srv->cmds[s->box.cmd.id];
 }
 
 static void
@@ -487,6 +532,14 @@ auth_line(struct session *base, const char *line, size_t len)
 
 	if (s->base.state == IS_SASL)
 		imap_sasl_response(s, line, len);
+	else if (s->base.state == IS_IDLE)
+		imap_idle_line(s, line, len);
+}
+
+static enum session_input
+output(struct session *base, struct evbuffer *out)
+{
+	return imap_job_output(imap_of(base), out);
 }
 
 static void
@@ -542,7 +595,10 @@ fini(struct session *base)
 	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
 	cmd_reset(s);
 	buf_free(&s->cmdbuf);
-	imap_parser_free(&s->parser);
+	imap_job_cancel_pending(s);
+	imap_box_free(&s->box);
+	if (s->idle_timer != NULL)
+		event_free(s->idle_timer);
 	OPENSSL_cleanse(s->sasl_user, sizeof(s->sasl_user));
 }
 
@@ -562,6 +618,7 @@ static const struct session_proto imap_proto = {
 	.auth_line = auth_line,
 	.bad_line = bad_line,
 	.input = input,
+	.output = output,
 	.tls_reset = tls_reset,
 	.timeout = timeout,
 	.too_many_errors = too_many_errors,
@@ -581,7 +638,7 @@ imap_server_accept(struct conn *c, void *arg)
 	s->srv = srv;
 	s->cfg = srv->d.cfg;
 	s->conn = c;
-	s->parser = imap_parser_new();
+	s->box.parser = imap_parser_new();
 	buf_init(&s->cmdbuf, (size_t)(IMAP_CMD_MAX +
 	    srv->d.cfg->max_message_size + IMAP_LINE_MAX));
 	buf_init(&caps, 4096);
