@@ -388,6 +388,13 @@ start(struct imap_job *j, struct fetch_arg *a)
 		return false;
 	}
 	a->uids = imap_job_uids(j, &c->set, c->uid, &a->n);
+	if (c->fetch.vanished && c->fetch.changedsince_set) {
+		if (!(j->box.enabled & IMAP_EN_QRESYNC)) {
+			imap_job_bad(j, "VANISHED needs ENABLE QRESYNC");
+			return false;
+		}
+		imap_job_vanished_earlier(j, c->fetch.changedsince, &c->set);
+	}
 	return true;
 }
 

@@ -190,6 +190,10 @@ void	imap_job_err(struct imap_job *, const struct mailbox_err *);
 /* Reports to the selected view what changed (EXISTS, EXPUNGE unless
    EXPUNGES is false, FETCH FLAGS, VANISHED under QRESYNC). */
 void	imap_job_changes(struct imap_job *, bool expunges);
+/* "* FLAGS (...)" (PERMANENT false) or "* OK [PERMANENTFLAGS (...)]" of
+   the selected view. */
+void	imap_put_permanent(struct imap_job *,
+	    const struct mailbox_view_info *, bool permanent);
 /* "(\Seen \Flagged kw ...)" of message M into OUT. */
 void	imap_put_flags(struct imap_job *, const struct mailbox_msg *m,
 	    struct buf *out);
@@ -200,6 +204,10 @@ bool	imap_job_name(struct imap_job *, const struct imap_mailbox *name,
 /* Appends the folder name NAME as the client wants it (UTF-8 quoted or
    modified UTF-7). */
 void	imap_put_name(struct imap_job *, const char *name, struct buf *out);
+/* "* VANISHED (EARLIER) ..." of the UIDs expunged since MODSEQ that
+   KNOWN (NULL or empty: any) holds (RFC 7162 3.2.5.2, 3.2.6). */
+void	imap_job_vanished_earlier(struct imap_job *, uint64_t modseq,
+	    const struct imap_seqset *known);
 /* The UIDs of SET (message numbers unless UID) in the view, ascending;
    *N_R their number. NULL with N 0 when none. */
 uint32_t *imap_job_uids(struct imap_job *, const struct imap_seqset *set,

@@ -288,6 +288,27 @@ imap_put_flags(struct imap_job *j, const struct mailbox_msg *m,
 	(void)buf_putc(out, ')');
 }
 
+void
+imap_put_permanent(struct imap_job *j, const struct mailbox_view_info *vi,
+    bool permanent)
+{
+	unsigned i;
+
+	(void)buf_append_str(&j->out, permanent ? "* OK [PERMANENTFLAGS (" :
+	    "* FLAGS (");
+	(void)buf_append_str(&j->out, "\\Answered \\Flagged \\Deleted "
+	    "\\Seen \\Draft");
+	for (i = 0; i < vi->nkeywords; i++)
+		(void)buf_printf(&j->out, " %s", mailbox_view_keyword(
+		    j->box.view, i));
+	if (permanent)
+		(void)buf_append_str(&j->out, j->box.readonly ? ")] Read-only" :
+		    " \\*)] Flags and keywords are kept");
+	else
+		(void)buf_append_str(&j->out, ")");
+	(void)buf_append_str(&j->out, "\r\n");
+}
+
 /* FETCH (FLAGS ...) for message SEQ after another session changed it. */
 static void
 flags_line(struct imap_job *j, uint32_t seq)
@@ -327,11 +348,13 @@ void
 imap_job_changes(struct imap_job *j, bool expunges)
 {
 	struct mailbox_changes ch;
+	struct mailbox_view_info before;
 	struct mailbox_err err;
 	size_t i;
 
 	if (j->box.view == NULL)
 		return;
+	mailbox_view_get_info(j->box.view, &before);
 	memset(&ch, 0, sizeof(ch));
 	if (mailbox_view_sync(j->box.view, expunges, &ch, &err) == -1) {
 		if (err.code == MAILBOX_ERR_GONE) {
@@ -340,6 +363,12 @@ imap_job_changes(struct imap_job *j, bool expunges)
 			j->bye = true;
 		}
 		return;
+	}
+	if (ch.keywords_added) {
+		/* RFC 9051 7.3.5: a new keyword, a new FLAGS. */
+		mailbox_view_get_info(j->box.view, &before);
+		imap_put_permanent(j, &before, false);
+		imap_put_permanent(j, &before, true);
 	}
 	if (ch.nexpunged > 0 && (j->box.enabled & IMAP_EN_QRESYNC)) {
 		(void)buf_append_str(&j->out, "* VANISHED ");
@@ -350,7 +379,9 @@ imap_job_changes(struct imap_job *j, bool expunges)
 			(void)buf_printf(&j->out, "* %u EXPUNGE\r\n",
 			    ch.expunged[i]);
 	}
-	if (ch.exists_changed) {
+	/* An EXPUNGE says the count went down already; EXISTS only for
+	   messages that came (RFC 9051 7.4.1). */
+	if (ch.exists_changed && ch.exists + ch.nexpunged != before.exists) {
 		(void)buf_printf(&j->out, "* %u EXISTS\r\n", ch.exists);
 		if (!(j->box.enabled & IMAP_EN_REV2))
 			(void)buf_printf(&j->out, "* %u RECENT\r\n",
@@ -371,6 +402,48 @@ push(uint32_t **v, size_t *n, size_t *cap, uint32_t u)
 		*v = xreallocarray(*v, *cap, sizeof(**v));
 	}
 	(*v)[(*n)++] = u;
+}
+
+void
+imap_job_vanished_earlier(struct imap_job *j, uint64_t modseq,
+    const struct imap_seqset *known)
+{
+	struct mailbox_view_info vi;
+	uint32_t *v = NULL, *out, u;
+	size_t n = 0, k = 0, i;
+	int r;
+
+	mailbox_view_get_info(j->box.view, &vi);
+	r = mailbox_view_vanished_since(j->box.view, modseq, &v, &n);
+	if (r == -1)
+		return;
+	if (r == 0) {
+		/* The history does not reach back: every UID the client may
+		   know that the view has not (RFC 7162 3.2.5.2). */
+		free(v);
+		v = NULL;
+		n = 0;
+		for (u = 1; u < vi.uidnext && n < 1000000; u++)
+			if ((known == NULL || known->n == 0 ||
+			    imap_seqset_contains(known, u, vi.uidnext - 1)) &&
+			    mailbox_view_seq(j->box.view, u) == 0) {
+				v = xreallocarray(v, n + 1, sizeof(*v));
+				v[n++] = u;
+			}
+	}
+	out = xreallocarray(NULL, n + 1, sizeof(*out));
+	for (i = 0; i < n; i++)
+		if (known == NULL || known->n == 0 ||
+		    imap_seqset_contains(known, v[i], vi.uidnext > 0 ?
+		    vi.uidnext - 1 : 0))
+			out[k++] = v[i];
+	if (k > 0) {
+		(void)buf_append_str(&j->out, "* VANISHED (EARLIER) ");
+		imap_put_uidset(&j->out, out, k);
+		(void)buf_append_str(&j->out, "\r\n");
+	}
+	free(out);
+	free(v);
 }
 
 uint32_t *

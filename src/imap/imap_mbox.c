@@ -23,25 +23,25 @@ imap_open_user(struct backends *b, const char *path, const char *hostname,
 
 /* ---- SELECT / EXAMINE ---- */
 
-static void
-put_permanent(struct imap_job *j, const struct mailbox_view_info *vi,
-    bool permanent)
-{
-	unsigned i;
 
-	(void)buf_append_str(&j->out, permanent ? "* OK [PERMANENTFLAGS (" :
-	    "* FLAGS (");
-	(void)buf_append_str(&j->out, "\\Answered \\Flagged \\Deleted "
-	    "\\Seen \\Draft");
-	for (i = 0; i < vi->nkeywords; i++)
-		(void)buf_printf(&j->out, " %s", mailbox_view_keyword(
-		    j->box.view, i));
-	if (permanent)
-		(void)buf_append_str(&j->out, j->box.readonly ? ")] Read-only" :
-		    " \\*)] Flags and keywords are kept");
-	else
-		(void)buf_append_str(&j->out, ")");
-	(void)buf_append_str(&j->out, "\r\n");
+/* RFC 7162 3.2.5: what changed since the client's MODSEQ, at once. */
+static void
+qresync(struct imap_job *j, const struct mailbox_view_info *vi)
+{
+	const struct imap_select *q = &j->box.cmd.select;
+	struct mailbox_msg m;
+	uint32_t seq;
+
+	imap_job_vanished_earlier(j, q->modseq, &q->known_uids);
+	for (seq = 1; seq <= vi->exists; seq++) {
+		if (mailbox_view_msgs(j->box.view, seq, seq, &m) == -1 ||
+		    m.modseq <= q->modseq)
+			continue;
+		(void)buf_printf(&j->out, "* %u FETCH (UID %u MODSEQ (%llu) "
+		    "FLAGS ", seq, m.uid, (unsigned long long)m.modseq);
+		imap_put_flags(j, &m, &j->out);
+		(void)buf_append_str(&j->out, ")\r\n");
+	}
 }
 
 static void
@@ -68,8 +68,13 @@ select_work(struct imap_job *j, struct backends *b)
 	if (c->select.condstore)
 		j->box.enabled |= IMAP_EN_CONDSTORE;
 	mailbox_view_get_info(j->box.view, &vi);
-	put_permanent(j, &vi, false);
-	put_permanent(j, &vi, true);
+	if (c->select.qresync && !(j->box.enabled & IMAP_EN_QRESYNC)) {
+		mailbox_view_close(&j->box.view);
+		imap_job_bad(j, "QRESYNC needs ENABLE QRESYNC first");
+		return;
+	}
+	imap_put_permanent(j, &vi, false);
+	imap_put_permanent(j, &vi, true);
 	(void)buf_printf(&j->out, "* %u EXISTS\r\n", vi.exists);
 	if (!(j->box.enabled & IMAP_EN_REV2)) {
 		(void)buf_printf(&j->out, "* %u RECENT\r\n", vi.recent);
@@ -86,6 +91,8 @@ select_work(struct imap_job *j, struct backends *b)
 		imap_put_name(j, name, &j->out);
 		(void)buf_append_str(&j->out, "\r\n");
 	}
+	if (c->select.qresync && c->select.uidvalidity == vi.uidvalidity)
+		qresync(j, &vi);
 	j->state = IS_SELECTED;
 	imap_job_ok(j, "[%s] %s completed", j->box.readonly ? "READ-ONLY" :
 	    "READ-WRITE", c->id == IMAP_CMD_EXAMINE ? "EXAMINE" : "SELECT");

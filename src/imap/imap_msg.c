@@ -74,6 +74,9 @@ store_work(struct imap_job *j, struct backends *b)
 		imap_job_err(j, &err);
 		return;
 	}
+	/* Others' changes first: a keyword defined now is in the view
+	   after that, and in the FLAGS response it brings. */
+	imap_job_changes(j, false);
 	/* RFC 9051 6.4.6: the new flags, unless .SILENT (RFC 7162: with
 	   UNCHANGEDSINCE even then, with MODSEQ). */
 	for (i = 0; i < res.nchanged; i++) {
@@ -94,7 +97,6 @@ store_work(struct imap_job *j, struct backends *b)
 		imap_put_flags(j, &m, &j->out);
 		(void)buf_append_str(&j->out, ")\r\n");
 	}
-	imap_job_changes(j, false);
 	if (res.nmodified > 0) {
 		(void)buf_printf(&j->out, "%s OK [MODIFIED ", j->tag);
 		imap_put_uidset(&j->out, res.modified, res.nmodified);

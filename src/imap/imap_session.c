@@ -143,7 +143,7 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 	}
 	(void)buf_printf(b, " IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
 	    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES "
-	    "CONDSTORE QUOTA QUOTA=RES-STORAGE STATUS=SIZE APPENDLIMIT=%llu",
+	    "CONDSTORE QRESYNC COMPRESS=DEFLATE QUOTA QUOTA=RES-STORAGE STATUS=SIZE APPENDLIMIT=%llu",
 	    (unsigned long long)s->cfg->max_message_size);
 }
 
@@ -220,7 +220,7 @@ cmd_enable(struct imap_session *s)
 	size_t i;
 
 	/* Only what changes the responses, and only once each. */
-	bool condstore = false;
+	bool condstore = false, qresync = false;
 
 	for (i = 0; i < c->ncaps; i++) {
 		if (strcasecmp(c->cap[i].s, "IMAP4rev2") == 0 &&
@@ -231,10 +231,15 @@ cmd_enable(struct imap_session *s)
 		    !(s->box.enabled & IMAP_EN_CONDSTORE)) {
 			s->box.enabled |= IMAP_EN_CONDSTORE;
 			condstore = true;
+		} else if (strcasecmp(c->cap[i].s, "QRESYNC") == 0 &&
+		    !(s->box.enabled & IMAP_EN_QRESYNC)) {
+			/* RFC 7162 3.2.3: QRESYNC implies CONDSTORE. */
+			s->box.enabled |= IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE;
+			qresync = true;
 		}
 	}
-	imap_send(s, "* ENABLED%s%s", rev2 ? " IMAP4rev2" : "",
-	    condstore ? " CONDSTORE" : "");
+	imap_send(s, "* ENABLED%s%s%s", rev2 ? " IMAP4rev2" : "",
+	    condstore ? " CONDSTORE" : "", qresync ? " QRESYNC" : "");
 	imap_ok(s, "ENABLE completed");
 }
 
@@ -248,6 +253,25 @@ cmd_namespace(struct imap_session *s)
 }
 
 static void cmd_reset(struct imap_session *);
+
+/* RFC 4978: the OK goes out in clear, all after it compressed. */
+static void
+cmd_compress(struct imap_session *s)
+{
+	const struct imap_cmd *c = &s->box.cmd;
+
+	if (c->mech.len != 7 || strncasecmp(c->mech.s, "DEFLATE", 7) != 0) {
+		imap_bad(s, "Unknown compression mechanism");
+		return;
+	}
+	if (s->conn->compressed) {
+		imap_no(s, false, "[COMPRESSIONACTIVE] DEFLATE is active "
+		    "already");
+		return;
+	}
+	imap_ok(s, "DEFLATE active");
+	(void)session_compress(&s->base);
+}
 
 typedef void imap_cmd_fn(struct imap_session *);
 
@@ -285,6 +309,7 @@ static imap_cmd_fn *const handlers[IMAP_CMD_COUNT] = {
 	[IMAP_CMD_STORE] = imap_cmd_store,
 	[IMAP_CMD_COPY] = imap_cmd_copy,
 	[IMAP_CMD_MOVE] = imap_cmd_copy,
+	[IMAP_CMD_COMPRESS] = cmd_compress,
 };
 
 /* The skeleton's view of every command: one trampoline, the states of
