@@ -178,7 +178,12 @@ imap_perr_word(struct imap_parser *p, const char *fmt, const char *word,
 	    (int)before, fmt, mark != NULL ? vis : "",
 	    mark != NULL ? mark + 2 : "") == -1)
 		(void)str_copy(p->err->buf, "syntax error", sizeof(p->err->buf));
-	return imap_perr(p, IMAP_ERRC_NONE, p->err->buf);
+	(void)imap_perr(p, IMAP_ERRC_NONE, p->err->buf);
+	/* The place of the offending word, when it is the input's. */
+	if ((uintptr_t)word >= (uintptr_t)p->in &&
+	    (uintptr_t)word < (uintptr_t)p->in + p->len)
+		p->err->offset = (size_t)((uintptr_t)word - (uintptr_t)p->in);
+	return -1;
 }
 
 int
@@ -454,9 +459,13 @@ args_one(struct imap_parser *p, enum argk k)
 	case A_SETQUOTA:
 		return args_setquota(p);
 	case A_OPT_SELECT:
-		return imap_args_select(p);
 	case A_OPT_CREATE:
-		return imap_args_create(p);
+		/* What follows an optional argument is SP or nothing. */
+		if (!imap_at_end(p) && imap_peek(p) != ' ')
+			return imap_perr(p, IMAP_ERRC_NONE,
+			    "unexpected characters after an argument");
+		return k == A_OPT_SELECT ? imap_args_select(p) :
+		    imap_args_create(p);
 	case A_LIST:
 		return imap_args_list(p);
 	case A_LSUB:

@@ -153,7 +153,7 @@ imap_lex_literal(struct imap_parser *p, struct imap_span *sp, bool *binary,
 	if (imap_expect(p, '{', "literal") == -1)
 		return -1;
 	while (imap_peek(p) >= '0' && imap_peek(p) <= '9') {
-		if (n > (IMAP_NUM64_MAX - 9) / 10)
+		if (n > (IMAP_NUM64_MAX - (uint64_t)(imap_peek(p) - '0')) / 10)
 			return imap_perr(p, IMAP_ERRC_TOOBIG,
 			    "literal too large");
 		n = n * 10 + (uint64_t)(imap_peek(p) - '0');
@@ -553,11 +553,9 @@ imap_lex_date(struct imap_parser *p, struct imap_date *d)
 		p->pos++;
 	if (p->pos == start)
 		return perr_bad(p, "date");
-	if (imap_date_parse(p->in + start, p->pos - start, d) == -1) {
-		p->pos = start;
+	if (imap_date_parse(p->in + start, p->pos - start, d) == -1)
 		return imap_perr_word(p, "bad date %s", p->in + start,
 		    p->pos - start);
-	}
 	if (q && imap_expect(p, '"', "closing quote") == -1)
 		return -1;
 	return 0;

@@ -224,7 +224,7 @@ search_key(struct imap_parser *p, unsigned depth, uint32_t *k)
 	size_t i;
 	int c = imap_peek(p);
 
-	if (depth >= IMAP_DEPTH_MAX)
+	if (depth > IMAP_DEPTH_MAX)
 		return imap_perr(p, IMAP_ERRC_LIMIT,
 		    "search keys nested too deep");
 	if (c == '(') {
