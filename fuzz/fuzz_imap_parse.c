@@ -104,7 +104,8 @@ check_node(const struct imap_search *s, uint32_t i, unsigned depth,
 	size_t kids = 0;
 	uint32_t c;
 
-	CHECK(depth <= IMAP_DEPTH_MAX);
+	/* The root is depth 0 here, its children the parser's depth 0. */
+	CHECK(depth <= IMAP_DEPTH_MAX + 1);
 	CHECK(n->key < IMAP_SK_COUNT);
 	CHECK(++*seen <= s->nnodes);
 	for (c = n->child; c != 0; c = s->node[c].next) {

@@ -16,7 +16,8 @@ static const struct bad_case bad_cases[] = {
 	BU("tag with wildcard", "a% NOOP", "missing or invalid tag"),
 	B("tag alone", "a", "missing command name"),
 	B("tag and space", "a ", "missing command name"),
-	B("two spaces after the tag", "a  NOOP", "extra space before command name"),
+	B("two spaces after the tag", "a  NOOP",
+	    "extra space before command name"),
 	BU("tab after the tag", "a\tNOOP", "missing or invalid tag"),
 
 	/* the command name */
@@ -129,7 +130,8 @@ static const struct bad_case bad_cases[] = {
 	B("NIL as a string", "a ID (NIL NIL)", "invalid ID field"),
 	B("ID atom field", "a ID (name \"x\")", "invalid ID field"),
 	B("ID atom value", "a ID (\"name\" x)", "invalid ID value"),
-	B("ID odd count", "a ID (\"name\")", "expected a space before ID value"),
+	B("ID odd count", "a ID (\"name\")",
+	    "expected a space before ID value"),
 	B("ID neither list nor NIL", "a ID FOO", "ID takes a list or NIL"),
 	B("ID unclosed", "a ID (\"a\" \"b\"", "missing ID field"),
 
@@ -234,7 +236,8 @@ static const struct bad_case bad_cases[] = {
 	    "bad STORE modifier FOO"),
 	B("STORE modifier unclosed", "a STORE 1 (UNCHANGEDSINCE 1 FLAGS ()",
 	    "extra space before end of STORE modifiers"),
-	B("STORE modifier without number", "a STORE 1 (UNCHANGEDSINCE) FLAGS ()",
+	B("STORE modifier without number",
+	    "a STORE 1 (UNCHANGEDSINCE) FLAGS ()",
 	    "expected a space before mod-sequence"),
 
 	/* SEARCH */
@@ -271,7 +274,8 @@ static const struct bad_case bad_cases[] = {
 	B("SEARCH trailing space", "a SEARCH SEEN ", "missing search key"),
 	B("SEARCH double space", "a SEARCH SEEN  DELETED",
 	    "extra space before search key"),
-	B("SEARCH CHARSET alone", "a SEARCH CHARSET", "unknown search key CHARSET"),
+	B("SEARCH CHARSET alone", "a SEARCH CHARSET",
+	    "unknown search key CHARSET"),
 	B("SEARCH CHARSET without criteria", "a SEARCH CHARSET UTF-8",
 	    "missing search criteria"),
 	B("SEARCH CHARSET late", "a SEARCH ALL CHARSET UTF-8",
@@ -290,7 +294,8 @@ static const struct bad_case bad_cases[] = {
 	    "bad MODSEQ entry type some"),
 	B("SEARCH MODSEQ entry without type", "a SEARCH MODSEQ \"/flags/x\" 1",
 	    "bad MODSEQ entry type 1"),
-	B("SEARCH UID without set", "a SEARCH UID", "missing search key argument"),
+	B("SEARCH UID without set", "a SEARCH UID",
+	    "missing search key argument"),
 	B("SEARCH UID bad set", "a SEARCH UID 1::2", "bad UID set"),
 	B("SEARCH set with zero", "a SEARCH 0", "bad sequence set"),
 
@@ -343,7 +348,8 @@ static const struct bad_case bad_cases[] = {
 	    "expected RETURN options"),
 	B("LIST RETURN STATUS without items", "a LIST \"\" * RETURN (STATUS)",
 	    "expected a space before STATUS items"),
-	B("LIST empty pattern list", "a LIST \"\" ()", "invalid mailbox pattern"),
+	B("LIST empty pattern list", "a LIST \"\" ()",
+	    "invalid mailbox pattern"),
 	B("LIST unclosed pattern list", "a LIST \"\" (a b",
 	    "missing mailbox pattern"),
 	B("LIST three arguments", "a LIST \"\" * x", "expected RETURN options"),

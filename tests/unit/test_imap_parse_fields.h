@@ -310,8 +310,8 @@ test_error_fields(void **state)
 	assert_string_equal(e.text, "invalid FETCH attribute");
 	assert_int_equal(parse("t FETCH 1 (X\x7f)", 14, &c, &e), -1);
 	assert_string_equal(e.text, "unknown FETCH attribute X");
-	assert_int_equal(parse("t FOO" "abcdefghijabcdefghijabcdefghijabcdefghij"
-	    "abcdefghij", 55, &c, &e), -1);
+	assert_int_equal(parse("t FOO" "abcdefghijabcdefghijabcdefghij"
+	    "abcdefghijabcdefghij", 55, &c, &e), -1);
 	assert_true(strlen(e.text) < 70);
 	assert_non_null(strstr(e.text, "..."));
 	assert_int_equal(parse("t FETCH 1 \xff", 11, &c, &e), -1);
@@ -397,6 +397,23 @@ test_cmd_info(void **state)
 	    IMAP_STATE_NOTAUTH);
 	assert_int_equal(imap_cmd_info(IMAP_CMD_NOOP)->states, IMAP_STATE_ANY);
 	assert_false(imap_cmd_info(IMAP_CMD_SELECT)->uid);
+	info = imap_cmd_info(IMAP_CMD_EXPUNGE);
+	assert_true(info->plain && info->uid);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(imap_flag_name(IMAP_FLAG_SEEN), "\\Seen");
+	assert_string_equal(imap_flag_name(IMAP_FLAG_DRAFT), "\\Draft");
+	assert_null(imap_flag_name(0));
+	assert_null(imap_flag_name(IMAP_FLAG_SEEN | IMAP_FLAG_DRAFT));
+	assert_string_equal(imap_status_item_name(IMAP_STATUS_MESSAGES),
+	    "MESSAGES");
+	assert_string_equal(imap_status_item_name(IMAP_STATUS_APPENDLIMIT),
+	    "APPENDLIMIT");
+	assert_null(imap_status_item_name(0x200));
 }
 
 static void
@@ -418,4 +435,5 @@ add_fields_tests(void)
 	add_test("parser reuse and clear", test_parser_reuse, NULL);
 	add_test("write masks secrets, fails whole", test_write_secrets, NULL);
 	add_test("command table", test_cmd_info, NULL);
+	add_test("flag and STATUS item names", test_names, NULL);
 }

@@ -119,7 +119,8 @@ static const struct good_case good_cases[] = {
 	    "QRESYNC (1 2))"),
 	G("SELECT QRESYNC then CONDSTORE", "a SELECT INBOX (QRESYNC (1 2) "
 	    "CONDSTORE)", "a SELECT INBOX (CONDSTORE QRESYNC (1 2))"),
-	GS("EXAMINE QRESYNC", "a EXAMINE Sent (QRESYNC (1 9223372036854775807))"),
+	GS("EXAMINE QRESYNC", "a EXAMINE Sent (QRESYNC (1 "
+	    "9223372036854775807))"),
 
 	/* CREATE (USE) */
 	GS("CREATE USE Sent", "a CREATE Sent (USE (\\Sent))"),
@@ -275,7 +276,8 @@ static const struct good_case good_cases[] = {
 	    "a FETCH 1 (BODY.PEEK[HEADER.FIELDS (from)])"),
 	GS("FETCH partial", "a FETCH 1 (BODY[]<0.100>)"),
 	GS("FETCH partial peek text", "a FETCH 1 (BODY.PEEK[TEXT]<10.20>)"),
-	GS("FETCH partial 64-bit", "a FETCH 1 (BODY[]<4294967296.9223372036854775807>)"),
+	GS("FETCH partial 64-bit",
+	    "a FETCH 1 (BODY[]<4294967296.9223372036854775807>)"),
 	GS("FETCH BINARY[1]", "a FETCH 1 (BINARY[1])"),
 	GS("FETCH BINARY[]", "a FETCH 1 (BINARY[])"),
 	GS("FETCH BINARY.PEEK partial", "a FETCH 1 (BINARY.PEEK[1.2]<0.50>)"),
@@ -350,7 +352,8 @@ static const struct good_case good_cases[] = {
 	GS("SEARCH BCC", "a SEARCH BCC ann"),
 	GS("SEARCH BODY", "a SEARCH BODY \"two words\""),
 	GS("SEARCH CC", "a SEARCH CC bob"),
-	G("SEARCH FROM quoted", "a SEARCH FROM \"Smith\"", "a SEARCH FROM Smith"),
+	G("SEARCH FROM quoted", "a SEARCH FROM \"Smith\"",
+	    "a SEARCH FROM Smith"),
 	GS("SEARCH SUBJECT", "a SEARCH SUBJECT \"Re: hi\""),
 	G("SEARCH TEXT literal", "a SEARCH TEXT {6}\r\nXXXXXX",
 	    "a SEARCH TEXT XXXXXX"),
@@ -406,9 +409,10 @@ static const struct good_case good_cases[] = {
 	G("SEARCH return lower case", "a SEARCH return (save) seen",
 	    "a SEARCH RETURN (SAVE) SEEN"),
 	GS("UID SEARCH K-9", "3 UID SEARCH 1:* NOT DELETED"),
-	GS("UID SEARCH neomutt", "a0008 UID SEARCH (OR HEADER FROM xx HEADER TO "
-	    "xx)"),
-	GS("SEARCH 8-bit UTF-8 string", "a SEARCH SUBJECT \"\xc3\xa9t\xc3\xa9\""),
+	GS("UID SEARCH neomutt", "a0008 UID SEARCH (OR HEADER FROM xx HEADER "
+	    "TO xx)"),
+	GS("SEARCH 8-bit UTF-8 string",
+	    "a SEARCH SUBJECT \"\xc3\xa9t\xc3\xa9\""),
 	G("SEARCH literal with CRLF", "a SEARCH BODY {3}\r\na\r\n",
 	    "a SEARCH BODY {3}\r\na\r\n"),
 	G("SEARCH literal then key", "a SEARCH CHARSET UTF-8 TEXT {3}\r\nabc "
