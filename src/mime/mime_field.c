@@ -231,7 +231,7 @@ lex_value(struct lex *lx, struct buf *b)
 
 	buf_reset(b);
 	if (lx->p < lx->end && *lx->p == '"')
-		return lex_quoted(lx, b) == -1 && b->len == 0 ? -1 : 0;
+		return lex_quoted(lx, b);	/* unterminated: dropped */
 	/* Dovecot takes any run up to ';' or white space here: broken
 	   mailers write '/', '@', '?' unquoted in values. */
 	s = lx->p;

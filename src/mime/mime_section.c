@@ -240,6 +240,9 @@ mime_crlf_init(struct mime_crlf_reader *r, int fd,
 	r->fd = fd;
 	r->pos = range->off;
 	r->end = range->off + range->len;
+	/* Nothing to return: nothing to read (origin may be past the end). */
+	if (mime_partial_len(range->len_crlf, origin, count) == 0)
+		return;
 	r->vstart = origin;
 	r->vend = origin + mime_partial_len(range->len_crlf, origin, count);
 }
