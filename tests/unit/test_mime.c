@@ -776,7 +776,8 @@ static const struct render_case render_cases[] = {
 	  "\"d\")) NIL NIL NIL NIL)", 0 },
 	{ "quoted strings escape quote and backslash",
 	  "Subject: say \"hi\" \\o/\n\nx\n", true,
-	  "(NIL \"say \\\"hi\\\" \\\\o/\" NIL NIL NIL NIL NIL NIL NIL NIL)", 0 },
+	  "(NIL \"say \\\"hi\\\" \\\\o/\" NIL NIL NIL NIL NIL NIL NIL "
+	  "NIL)", 0 },
 	{ "8-bit goes as a literal",
 	  "Subject: caf\303\251\n\nx\n", true,
 	  "(NIL {5}\r\ncaf\303\251 NIL NIL NIL NIL NIL NIL NIL NIL)", 0 },
@@ -786,7 +787,8 @@ static const struct render_case render_cases[] = {
 	  "NIL NIL NIL NIL)", 0 },
 	{ "group with an empty name is no end marker",
 	  "To: :a@b;\n\nx\n", true,
-	  "(NIL NIL NIL NIL NIL ((NIL NIL \"\" NIL)(NIL NIL \"a\" \"b\")(NIL NIL "
+	  "(NIL NIL NIL NIL NIL ((NIL NIL \"\" NIL)(NIL NIL \"a\" \"b\")"
+	  "(NIL NIL "
 	  "NIL NIL)) NIL NIL NIL NIL)", 0 },
 };
 
