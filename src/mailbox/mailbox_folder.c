@@ -150,6 +150,20 @@ folder_free(struct mbx_folder *f)
 	free(f);
 }
 
+/* The registry key of PATH below DIR_FD: the directory's device and
+   inode, not the descriptor's number, which another directory may get
+   once this one is closed. */
+static int
+folder_key(int dir_fd, const char *path, char *out, size_t outsz)
+{
+	struct stat st;
+
+	if (fstat(dir_fd, &st) == -1)
+		return -1;
+	return str_fmt(out, outsz, "%llx.%llx:%s",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, path);
+}
+
 /* The registry entry for KEY, made if missing, with a reference. */
 static struct mbx_folder *
 folder_ref(int dir_fd, const char *path, const char *key)
@@ -182,7 +196,7 @@ mbx_folder_get(int dir_fd, const char *path, struct mailbox_err *err)
 	struct mbx_folder *f;
 	struct stat st;
 
-	if (str_fmt(key, sizeof(key), "%d:%s", dir_fd, path) == -1 ||
+	if (folder_key(dir_fd, path, key, sizeof(key)) == -1 ||
 	    str_fmt(cur, sizeof(cur), "%s/cur", path) == -1) {
 		mbx_err(err, MAILBOX_ERR_CANNOT, "folder path too long");
 		return NULL;
@@ -259,7 +273,7 @@ mbx_folder_forget(int dir_fd, const char *path, bool children)
 	char key[MBX_PATH_MAX + 16];
 	struct forget fg = { key, 0, children };
 
-	if (str_fmt(key, sizeof(key), "%d:%s", dir_fd, path) == -1)
+	if (folder_key(dir_fd, path, key, sizeof(key)) == -1)
 		return;
 	fg.len = strlen(key);
 	(void)pthread_mutex_lock(&reg_lock);

@@ -510,6 +510,9 @@ mailbox_store(struct mailbox_view *v, const uint32_t *uids, size_t n,
 	}
 	if (store_keywords(f, st, kw, err) == -1)
 		goto fail;
+	/* Names this STORE defined are the view's at once. */
+	res->keywords_added = f->nkw > v->nkw;
+	v->nkw = f->nkw;
 	was = mbx_cur_begin(f);
 	for (i = 0; i < n && r != -1; i++)
 		if (store_one(v, uids[i], st, kw, res, &renamed) == -1) {
