@@ -189,6 +189,15 @@ folder_ref(int dir_fd, const char *path, const char *key)
 	return f;
 }
 
+static bool
+is_folder_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	errno = 0;
+	return slash != NULL && slash[1] == '.';
+}
+
 struct mbx_folder *
 mbx_folder_get(int dir_fd, const char *path, struct mailbox_err *err)
 {
@@ -204,9 +213,14 @@ mbx_folder_get(int dir_fd, const char *path, struct mailbox_err *err)
 	f = folder_ref(dir_fd, path, key);
 	(void)pthread_mutex_lock(&f->lock);
 	if (!f->loaded) {
-		if (fstatat(dir_fd, cur, &st, 0) == -1) {
-			mbx_err(err, errno == ENOENT ? MAILBOX_ERR_NONEXISTENT :
-			    MAILBOX_ERR_TEMP, "%s: %s", path, strerror(errno));
+		/* A folder (".Name") that is a symbolic link is not one. */
+		if (fstatat(dir_fd, cur, &st, 0) == -1 ||
+		    (is_folder_dir(path) && (fstatat(dir_fd, path, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode)))) {
+			mbx_err(err, errno == ENOENT || errno == 0 ?
+			    MAILBOX_ERR_NONEXISTENT : MAILBOX_ERR_TEMP,
+			    "%s: %s", path, errno == 0 ? "not a folder" :
+			    strerror(errno));
 			goto fail;
 		}
 		if (mbx_index_load(f, err) == -1)
@@ -373,10 +387,10 @@ open_sub(const struct mbx_folder *f, const char *sub)
 	return d;
 }
 
-/* Moves everything in new/ to cur/ until new/ reads empty; the mtime of
-   new/ taken before that last, empty read into F. Returns the number of
-   files left in new/ that could not be moved (listed by the cur/ scan
-   regardless: they are skipped). */
+/* Moves everything in new/ to cur/ until new/ reads empty (at most 8
+   rounds); the mtime of new/ taken before the last read into F. A file
+   that cannot be moved stays in new/ unindexed (and is logged). 0, or
+   -1 when new/ cannot be read. */
 static int
 drain_new(struct mbx_folder *f)
 {
@@ -527,8 +541,10 @@ adopt(struct mbx_folder *f, struct entry *e)
 	struct mbx_msg m;
 	struct stat st;
 
+	/* Regular files only: a link planted in cur/ names nothing here. */
 	if (str_fmt(path, sizeof(path), "%s/cur/%s", f->path, e->name) == -1 ||
-	    fstatat(f->dir_fd, path, &st, 0) == -1 || !S_ISREG(st.st_mode))
+	    fstatat(f->dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
 		return false;
 	memset(&m, 0, sizeof(m));
 	if (name_vsize(e->name, e->base_len, &m.size) == -1 &&

@@ -648,7 +648,8 @@ mailbox_msg_open(struct mailbox_view *v, uint32_t uid, int *fd_r,
 		if ((m = mbx_folder_find(f, uid)) == NULL)
 			break;
 		if (mbx_msg_path(f, m, path, sizeof(path)) == 0 &&
-		    (fd = openat(f->dir_fd, path, O_RDONLY | O_CLOEXEC)) != -1)
+		    (fd = openat(f->dir_fd, path, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1)
 			break;
 		if (errno != ENOENT) {
 			mbx_err(err, MAILBOX_ERR_TEMP, "%s: %s", path,

@@ -123,7 +123,8 @@ find_cur(struct fx *fx, const char *sub, const char *prefix, char *out,
 	d = fdopendir(fs_open_dir(fx->data_fd, rel));
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+		if (de->d_name[0] != '.' &&
+		    strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
 			(void)str_copy(out, de->d_name, outsz);
 			found = true;
 		}

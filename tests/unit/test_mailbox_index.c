@@ -274,7 +274,8 @@ test_append(void **state)
 	    MAILBOX_DRAFT | MAILBOX_SEEN, kw, 1);
 	assert_int_equal(uid, 1);
 	assert_true(find_cur(fx, "/.Drafts", "", name, sizeof(name)));
-	assert_non_null(strstr(name, ",S=23,W=28:2,DS"));
+	if (strstr(name, ",S=23,W=28:2,DS") == NULL)
+		fail_msg("name %s", name);
 	(void)str_fmt(rel, sizeof(rel), ROOT "/.Drafts/cur/%s", name);
 	assert_int_equal(fstatat(fx->data_fd, rel, &st, 0), 0);
 	assert_int_equal(st.st_mtime, 1700000000);
