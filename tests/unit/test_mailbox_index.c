@@ -586,9 +586,13 @@ hammer_run(void *arg)
 		mailbox_changes_free(&ch);
 		if (i % 10 == 9 && mailbox_expunge(v, NULL, 0, &err) == -1)
 			h->failed = 4;
-		if (h->id == 0 && i % 8 == 0)
-			deliver(h->fx, "", i % 16 == 0 ? "1.M1P2Q1.x" :
-			    "2.M1P2Q2.x");
+		if (h->id == 0 && i % 8 == 0) {
+			char name[64];
+
+			/* Unique names: a Maildir never reuses one. */
+			(void)str_fmt(name, sizeof(name), "%u.M1P2Q1.x", i);
+			deliver(h->fx, "", name);
+		}
 	}
 	mailbox_view_close(&v);
 	return NULL;
