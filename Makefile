@@ -86,7 +86,7 @@ $(B)/asan/tests/unit/%: tests/unit/%.c $(OBJS_asan)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $<"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
-	    -DPOPGATE_SRCDIR='"$(CURDIR)"' \
+	    -DPOPGATE_SRCDIR='"$(CURDIR)"' -MMD -MP \
 	    $(shell pkg-config --cflags cmocka) -o $@ $< $(OBJS_asan) \
 	    $(LDFLAGS_asan) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
@@ -210,4 +210,5 @@ clean:
 
 -include $(OBJS_rel:.o=.d) $(OBJS_asan:.o=.d) $(B)/rel/src/main.d \
 	$(B)/asan/src/main.d $(wildcard $(B)/asan/fuzz/*.d) \
-	$(OBJS_fuzz:.o=.d) $(wildcard $(B)/fuzz/fuzz/*.d)
+	$(OBJS_fuzz:.o=.d) $(wildcard $(B)/fuzz/fuzz/*.d) \
+	$(wildcard $(TESTBINS:=.d))

@@ -149,20 +149,20 @@ imap_parser_owns(const struct imap_parser *p, const void *ptr, size_t len)
 
 /* ---- errors ---- */
 
-int
-imap_perr(struct imap_parser *p, enum imap_err_code code, const char *text)
+void
+imap_perr_set(struct imap_parser *p, enum imap_err_code code,
+    const char *text)
 {
-	if (!p->failed) {
-		p->failed = true;
-		p->err->text = text;
-		p->err->code = code;
-		p->err->offset = p->pos;
-	}
-	return -1;
+	if (p->failed)
+		return;
+	p->failed = true;
+	p->err->text = text;
+	p->err->code = code;
+	p->err->offset = p->pos;
 }
 
-int
-imap_perr_word(struct imap_parser *p, const char *fmt, const char *word,
+void
+imap_perr_word_set(struct imap_parser *p, const char *fmt, const char *word,
     size_t len)
 {
 	const char *mark = strstr(fmt, "%s");
@@ -170,25 +170,30 @@ imap_perr_word(struct imap_parser *p, const char *fmt, const char *word,
 	size_t before;
 
 	if (p->failed)
-		return -1;
+		return;
 	(void)str_vis(vis, sizeof(vis), word, len);
 	/* A substitution by hand: FMT is not a literal, so no printf. */
 	before = mark != NULL ? (size_t)(mark - fmt) : strlen(fmt);
 	if (str_fmt(p->err->buf, sizeof(p->err->buf), "%.*s%s%s",
 	    (int)before, fmt, mark != NULL ? vis : "",
 	    mark != NULL ? mark + 2 : "") == -1)
-		(void)str_copy(p->err->buf, "syntax error", sizeof(p->err->buf));
-	return imap_perr(p, IMAP_ERRC_NONE, p->err->buf);
+		(void)str_copy(p->err->buf, "syntax error",
+		    sizeof(p->err->buf));
+	imap_perr_set(p, IMAP_ERRC_NONE, p->err->buf);
+	/* The place of the offending word, when it is the input's. */
+	if ((uintptr_t)word >= (uintptr_t)p->in &&
+	    (uintptr_t)word < (uintptr_t)p->in + p->len)
+		p->err->offset = (size_t)((uintptr_t)word - (uintptr_t)p->in);
 }
 
-int
-imap_perr_limit(struct imap_parser *p, const char *what, size_t limit)
+void
+imap_perr_limit_set(struct imap_parser *p, const char *what, size_t limit)
 {
 	if (p->failed)
-		return -1;
+		return;
 	(void)snprintf(p->err->buf, sizeof(p->err->buf),
 	    "too many %s (limit %zu)", what, limit);
-	return imap_perr(p, IMAP_ERRC_LIMIT, p->err->buf);
+	imap_perr_set(p, IMAP_ERRC_LIMIT, p->err->buf);
 }
 
 /* ---- the command table ---- */
@@ -222,6 +227,7 @@ enum argk {
 struct cmd_def {
 	struct imap_cmd_info info;
 	enum argk	 args[3];
+	enum argk	 uid_args[3];	/* after UID, when not as ARGS */
 };
 
 #define S_ANY	IMAP_STATE_ANY
@@ -231,51 +237,50 @@ struct cmd_def {
 #define S_SE	IMAP_STATE_SELECTED
 #define PLAIN	true, false
 #define BOTH	true, true
-#define UIDONLY	false, true
+
+/* A row: name, id, states, plain/UID, the argument grammar. */
+#define CMD(nm, id, st, fl, ...)                                           \
+	{ { nm, id, st, fl }, { __VA_ARGS__ }, { A_END } }
 
 /* RFC 9051 6.1-6.4 says where each command is valid; the session's
    dispatcher checks it. ENABLE only before SELECT (RFC 5161 3.1). */
 static const struct cmd_def cmd_defs[] = {
-	{ { "CAPABILITY", IMAP_CMD_CAPABILITY, S_ANY, PLAIN }, { A_END } },
-	{ { "NOOP", IMAP_CMD_NOOP, S_ANY, PLAIN }, { A_END } },
-	{ { "LOGOUT", IMAP_CMD_LOGOUT, S_ANY, PLAIN }, { A_END } },
-	{ { "ID", IMAP_CMD_ID, S_ANY, PLAIN }, { A_ID } },
-	{ { "STARTTLS", IMAP_CMD_STARTTLS, S_NA, PLAIN }, { A_END } },
-	{ { "AUTHENTICATE", IMAP_CMD_AUTHENTICATE, S_NA, PLAIN }, { A_AUTH } },
-	{ { "LOGIN", IMAP_CMD_LOGIN, S_NA, PLAIN }, { A_USER, A_PASS } },
-	{ { "ENABLE", IMAP_CMD_ENABLE, S_AO, PLAIN }, { A_ENABLE } },
-	{ { "SELECT", IMAP_CMD_SELECT, S_AU, PLAIN },
-	    { A_MAILBOX, A_OPT_SELECT } },
-	{ { "EXAMINE", IMAP_CMD_EXAMINE, S_AU, PLAIN },
-	    { A_MAILBOX, A_OPT_SELECT } },
-	{ { "CREATE", IMAP_CMD_CREATE, S_AU, PLAIN },
-	    { A_MAILBOX, A_OPT_CREATE } },
-	{ { "DELETE", IMAP_CMD_DELETE, S_AU, PLAIN }, { A_MAILBOX } },
-	{ { "RENAME", IMAP_CMD_RENAME, S_AU, PLAIN }, { A_MAILBOX, A_NEWNAME } },
-	{ { "SUBSCRIBE", IMAP_CMD_SUBSCRIBE, S_AU, PLAIN }, { A_MAILBOX } },
-	{ { "UNSUBSCRIBE", IMAP_CMD_UNSUBSCRIBE, S_AU, PLAIN }, { A_MAILBOX } },
-	{ { "LIST", IMAP_CMD_LIST, S_AU, PLAIN }, { A_LIST } },
-	{ { "LSUB", IMAP_CMD_LSUB, S_AU, PLAIN }, { A_LSUB } },
-	{ { "NAMESPACE", IMAP_CMD_NAMESPACE, S_AU, PLAIN }, { A_END } },
-	{ { "STATUS", IMAP_CMD_STATUS, S_AU, PLAIN }, { A_MAILBOX, A_STATUS } },
-	{ { "APPEND", IMAP_CMD_APPEND, S_AU, PLAIN }, { A_MAILBOX, A_APPEND } },
-	{ { "IDLE", IMAP_CMD_IDLE, S_AU, PLAIN }, { A_END } },
-	{ { "GETQUOTA", IMAP_CMD_GETQUOTA, S_AU, PLAIN }, { A_QROOT } },
-	{ { "GETQUOTAROOT", IMAP_CMD_GETQUOTAROOT, S_AU, PLAIN },
-	    { A_MAILBOX } },
-	{ { "SETQUOTA", IMAP_CMD_SETQUOTA, S_AU, PLAIN },
-	    { A_QROOT, A_SETQUOTA } },
-	{ { "COMPRESS", IMAP_CMD_COMPRESS, S_AU, PLAIN }, { A_COMPRESS } },
-	{ { "CHECK", IMAP_CMD_CHECK, S_SE, PLAIN }, { A_END } },
-	{ { "CLOSE", IMAP_CMD_CLOSE, S_SE, PLAIN }, { A_END } },
-	{ { "UNSELECT", IMAP_CMD_UNSELECT, S_SE, PLAIN }, { A_END } },
-	{ { "EXPUNGE", IMAP_CMD_EXPUNGE, S_SE, PLAIN }, { A_END } },
-	{ { "EXPUNGE", IMAP_CMD_EXPUNGE, S_SE, UIDONLY }, { A_SEQSET } },
-	{ { "SEARCH", IMAP_CMD_SEARCH, S_SE, BOTH }, { A_SEARCH } },
-	{ { "FETCH", IMAP_CMD_FETCH, S_SE, BOTH }, { A_SEQSET, A_FETCH } },
-	{ { "STORE", IMAP_CMD_STORE, S_SE, BOTH }, { A_SEQSET, A_STORE } },
-	{ { "COPY", IMAP_CMD_COPY, S_SE, BOTH }, { A_SEQSET, A_MAILBOX } },
-	{ { "MOVE", IMAP_CMD_MOVE, S_SE, BOTH }, { A_SEQSET, A_MAILBOX } },
+	CMD("CAPABILITY", IMAP_CMD_CAPABILITY, S_ANY, PLAIN, A_END),
+	CMD("NOOP", IMAP_CMD_NOOP, S_ANY, PLAIN, A_END),
+	CMD("LOGOUT", IMAP_CMD_LOGOUT, S_ANY, PLAIN, A_END),
+	CMD("ID", IMAP_CMD_ID, S_ANY, PLAIN, A_ID),
+	CMD("STARTTLS", IMAP_CMD_STARTTLS, S_NA, PLAIN, A_END),
+	CMD("AUTHENTICATE", IMAP_CMD_AUTHENTICATE, S_NA, PLAIN, A_AUTH),
+	CMD("LOGIN", IMAP_CMD_LOGIN, S_NA, PLAIN, A_USER, A_PASS),
+	CMD("ENABLE", IMAP_CMD_ENABLE, S_AO, PLAIN, A_ENABLE),
+	CMD("SELECT", IMAP_CMD_SELECT, S_AU, PLAIN, A_MAILBOX, A_OPT_SELECT),
+	CMD("EXAMINE", IMAP_CMD_EXAMINE, S_AU, PLAIN, A_MAILBOX, A_OPT_SELECT),
+	CMD("CREATE", IMAP_CMD_CREATE, S_AU, PLAIN, A_MAILBOX, A_OPT_CREATE),
+	CMD("DELETE", IMAP_CMD_DELETE, S_AU, PLAIN, A_MAILBOX),
+	CMD("RENAME", IMAP_CMD_RENAME, S_AU, PLAIN, A_MAILBOX, A_NEWNAME),
+	CMD("SUBSCRIBE", IMAP_CMD_SUBSCRIBE, S_AU, PLAIN, A_MAILBOX),
+	CMD("UNSUBSCRIBE", IMAP_CMD_UNSUBSCRIBE, S_AU, PLAIN, A_MAILBOX),
+	CMD("LIST", IMAP_CMD_LIST, S_AU, PLAIN, A_LIST),
+	CMD("LSUB", IMAP_CMD_LSUB, S_AU, PLAIN, A_LSUB),
+	CMD("NAMESPACE", IMAP_CMD_NAMESPACE, S_AU, PLAIN, A_END),
+	CMD("STATUS", IMAP_CMD_STATUS, S_AU, PLAIN, A_MAILBOX, A_STATUS),
+	CMD("APPEND", IMAP_CMD_APPEND, S_AU, PLAIN, A_MAILBOX, A_APPEND),
+	CMD("IDLE", IMAP_CMD_IDLE, S_AU, PLAIN, A_END),
+	CMD("GETQUOTA", IMAP_CMD_GETQUOTA, S_AU, PLAIN, A_QROOT),
+	CMD("GETQUOTAROOT", IMAP_CMD_GETQUOTAROOT, S_AU, PLAIN, A_MAILBOX),
+	CMD("SETQUOTA", IMAP_CMD_SETQUOTA, S_AU, PLAIN, A_QROOT, A_SETQUOTA),
+	CMD("COMPRESS", IMAP_CMD_COMPRESS, S_AU, PLAIN, A_COMPRESS),
+	CMD("CHECK", IMAP_CMD_CHECK, S_SE, PLAIN, A_END),
+	CMD("CLOSE", IMAP_CMD_CLOSE, S_SE, PLAIN, A_END),
+	CMD("UNSELECT", IMAP_CMD_UNSELECT, S_SE, PLAIN, A_END),
+	/* UID EXPUNGE (RFC 4315, in RFC 9051) takes a set. */
+	{ { "EXPUNGE", IMAP_CMD_EXPUNGE, S_SE, BOTH }, { A_END },
+	    { A_SEQSET } },
+	CMD("SEARCH", IMAP_CMD_SEARCH, S_SE, BOTH, A_SEARCH),
+	CMD("FETCH", IMAP_CMD_FETCH, S_SE, BOTH, A_SEQSET, A_FETCH),
+	CMD("STORE", IMAP_CMD_STORE, S_SE, BOTH, A_SEQSET, A_STORE),
+	CMD("COPY", IMAP_CMD_COPY, S_SE, BOTH, A_SEQSET, A_MAILBOX),
+	CMD("MOVE", IMAP_CMD_MOVE, S_SE, BOTH, A_SEQSET, A_MAILBOX),
 };
 
 const struct imap_cmd_info *
@@ -416,113 +421,107 @@ args_setquota(struct imap_parser *p)
 	return 0;
 }
 
+/* The arguments with a grammar of one call. */
 static int
-args_one(struct imap_parser *p, enum argk k)
+arg_mailbox(struct imap_parser *p)
 {
-	struct imap_cmd *c = &p->cmd;
+	return imap_lex_mailbox(p, &p->cmd.mailbox, "mailbox name");
+}
+
+static int
+arg_newname(struct imap_parser *p)
+{
+	return imap_lex_mailbox(p, &p->cmd.newname, "new mailbox name");
+}
+
+static int
+arg_seqset(struct imap_parser *p)
+{
+	return imap_lex_seqset(p, &p->cmd.set, IMAP_SET_STAR | IMAP_SET_SAVED,
+	    "sequence set");
+}
+
+static int
+arg_user(struct imap_parser *p)
+{
+	return imap_lex_astring(p, &p->cmd.user, "user name");
+}
+
+static int
+arg_pass(struct imap_parser *p)
+{
+	return imap_lex_astring(p, &p->cmd.pass, "password");
+}
+
+static int
+arg_qroot(struct imap_parser *p)
+{
+	return imap_lex_astring(p, &p->cmd.quota_root, "quota root");
+}
+
+/* COMPRESS algorithm (RFC 4978) */
+static int
+arg_compress(struct imap_parser *p)
+{
 	struct imap_span sp;
 
-	switch (k) {
-	case A_END:
-		return 0;
-	case A_MAILBOX:
-		return imap_lex_mailbox(p, &c->mailbox, "mailbox name");
-	case A_NEWNAME:
-		return imap_lex_mailbox(p, &c->newname, "new mailbox name");
-	case A_SEQSET:
-		return imap_lex_seqset(p, &c->set, IMAP_SET_STAR |
-		    IMAP_SET_SAVED, "sequence set");
-	case A_USER:
-		return imap_lex_astring(p, &c->user, "user name");
-	case A_PASS:
-		return imap_lex_astring(p, &c->pass, "password");
-	case A_AUTH:
-		return args_auth(p);
-	case A_ENABLE:
-		return args_enable(p);
-	case A_ID:
-		return args_id(p);
-	case A_COMPRESS:
-		if (imap_lex_atom(p, NULL, &sp, "compression mechanism") ==
-		    -1 || (c->mech.s = imap_arena_strdup(p, sp.s, sp.len)) ==
-		    NULL)
-			return -1;
-		c->mech.len = sp.len;
-		return 0;
-	case A_QROOT:
-		return imap_lex_astring(p, &c->quota_root, "quota root");
-	case A_SETQUOTA:
-		return args_setquota(p);
-	case A_OPT_SELECT:
-		return imap_args_select(p);
-	case A_OPT_CREATE:
-		return imap_args_create(p);
-	case A_LIST:
-		return imap_args_list(p);
-	case A_LSUB:
-		return imap_args_lsub(p);
-	case A_STATUS:
-		return imap_args_status(p);
-	case A_APPEND:
-		return imap_args_append(p);
-	case A_SEARCH:
-		return imap_args_search(p);
-	case A_FETCH:
-		return imap_args_fetch(p);
-	case A_STORE:
-		return imap_args_store(p);
-	}
-	return imap_perr(p, IMAP_ERRC_SERVERBUG, "bad argument grammar");
+	if (imap_lex_atom(p, NULL, &sp, "compression mechanism") == -1 ||
+	    (p->cmd.mech.s = imap_arena_strdup(p, sp.s, sp.len)) == NULL)
+		return -1;
+	p->cmd.mech.len = sp.len;
+	return 0;
 }
 
-/* What a missing argument is called, for "missing ..." (a SP before an
-   optional argument is the argument's own business). */
-static const char *
-arg_name(enum argk k)
+/* What follows an optional argument is SP or nothing. */
+static int
+arg_optional(struct imap_parser *p, int (*fn)(struct imap_parser *))
 {
-	switch (k) {
-	case A_MAILBOX:
-		return "mailbox name";
-	case A_NEWNAME:
-		return "new mailbox name";
-	case A_SEQSET:
-		return "sequence set";
-	case A_USER:
-		return "user name";
-	case A_PASS:
-		return "password";
-	case A_AUTH:
-		return "SASL mechanism";
-	case A_ENABLE:
-		return "capability name";
-	case A_ID:
-		return "ID parameters";
-	case A_COMPRESS:
-		return "compression mechanism";
-	case A_QROOT:
-		return "quota root";
-	case A_SETQUOTA:
-		return "quota limit list";
-	case A_LIST:
-	case A_LSUB:
-		return "reference name";
-	case A_STATUS:
-		return "STATUS items";
-	case A_APPEND:
-		return "message literal";
-	case A_SEARCH:
-		return "search criteria";
-	case A_FETCH:
-		return "FETCH attributes";
-	case A_STORE:
-		return "STORE flags";
-	case A_END:
-	case A_OPT_SELECT:
-	case A_OPT_CREATE:
-		break;
-	}
-	return NULL;
+	if (!imap_at_end(p) && imap_peek(p) != ' ')
+		return imap_perr(p, IMAP_ERRC_NONE,
+		    "unexpected characters after an argument");
+	return fn(p);
 }
+
+static int
+arg_opt_select(struct imap_parser *p)
+{
+	return arg_optional(p, imap_args_select);
+}
+
+static int
+arg_opt_create(struct imap_parser *p)
+{
+	return arg_optional(p, imap_args_create);
+}
+
+/* Each grammar: what a missing one is called in "missing ..." (none for
+   the optional ones, whose SP is their own business), and its parser. */
+static const struct {
+	const char	*what;
+	int		(*fn)(struct imap_parser *);
+} argks[] = {
+	[A_END] = { NULL, NULL },
+	[A_MAILBOX] = { "mailbox name", arg_mailbox },
+	[A_NEWNAME] = { "new mailbox name", arg_newname },
+	[A_SEQSET] = { "sequence set", arg_seqset },
+	[A_USER] = { "user name", arg_user },
+	[A_PASS] = { "password", arg_pass },
+	[A_AUTH] = { "SASL mechanism", args_auth },
+	[A_ENABLE] = { "capability name", args_enable },
+	[A_ID] = { "ID parameters", args_id },
+	[A_COMPRESS] = { "compression mechanism", arg_compress },
+	[A_QROOT] = { "quota root", arg_qroot },
+	[A_SETQUOTA] = { "quota limit list", args_setquota },
+	[A_OPT_SELECT] = { NULL, arg_opt_select },
+	[A_OPT_CREATE] = { NULL, arg_opt_create },
+	[A_LIST] = { "reference name", imap_args_list },
+	[A_LSUB] = { "reference name", imap_args_lsub },
+	[A_STATUS] = { "STATUS items", imap_args_status },
+	[A_APPEND] = { "message literal", imap_args_append },
+	[A_SEARCH] = { "search criteria", imap_args_search },
+	[A_FETCH] = { "FETCH attributes", imap_args_fetch },
+	[A_STORE] = { "STORE flags", imap_args_store },
+};
 
 /* ---- the command ---- */
 
@@ -536,6 +535,8 @@ parse_tag(struct imap_parser *p)
 	while ((c = imap_peek(p)) != -1 && imap_is_astring_char(c) &&
 	    c != '+')
 		p->pos++;
+	if (p->pos - start > IMAP_LINE_MAX)
+		return imap_perr(p, IMAP_ERRC_LIMIT, "command line too long");
 	if (p->pos == start)
 		return imap_perr(p, IMAP_ERRC_NONE, p->len == 0 ?
 		    "empty command line" : "missing or invalid tag");
@@ -599,16 +600,27 @@ static int
 parse_cmd(struct imap_parser *p)
 {
 	const struct cmd_def *d;
-	const char *what;
+	const enum argk *args;
+	const char *what, *nl;
 	size_t i;
 
-	if (parse_tag(p) == -1 || (d = parse_name(p)) == NULL)
+	if (parse_tag(p) == -1)
 		return -1;
-	for (i = 0; i < nitems(d->args) && d->args[i] != A_END; i++) {
-		if ((what = arg_name(d->args[i])) != NULL &&
+	/* A first line over the limit is refused before anything else
+	   is copied (the session's line reader bounds it already). */
+	nl = memchr(p->in, '\n', p->len < IMAP_LINE_MAX + 2 ? p->len :
+	    IMAP_LINE_MAX + 2);
+	if (nl == NULL ? p->len > IMAP_LINE_MAX :
+	    nl - p->in > IMAP_LINE_MAX + 1)
+		return imap_perr(p, IMAP_ERRC_LIMIT, "command line too long");
+	if ((d = parse_name(p)) == NULL)
+		return -1;
+	args = p->cmd.uid && d->uid_args[0] != A_END ? d->uid_args : d->args;
+	for (i = 0; i < nitems(d->args) && args[i] != A_END; i++) {
+		if ((what = argks[args[i]].what) != NULL &&
 		    imap_sp(p, what) == -1)
 			return -1;
-		if (args_one(p, d->args[i]) == -1)
+		if (argks[args[i]].fn(p) == -1)
 			return -1;
 	}
 	if (!imap_at_end(p)) {

@@ -29,7 +29,7 @@
 
 /* ---- limits: exceeding one is a parse error naming it ([LIMIT]) ---- */
 
-#define IMAP_LINE_MAX		65536	/* one line, literals and CRLF excluded */
+#define IMAP_LINE_MAX		65536	/* a line, without literals or CRLF */
 #define IMAP_CMD_MAX		(1024 * 1024)	/* a command, but APPEND data */
 #define IMAP_DEPTH_MAX		32	/* search nesting: (), NOT, OR */
 #define IMAP_SEARCH_NODES_MAX	1000	/* search keys in one command */
@@ -104,8 +104,8 @@ struct imap_cmd_info {
 	bool		 uid;		/* may come with the UID prefix */
 };
 
-/* The table row of ID (the first for EXPUNGE), or NULL for
-   IMAP_CMD_UNKNOWN and out-of-range values. Static storage. */
+/* The table row of ID, or NULL for IMAP_CMD_UNKNOWN and out-of-range
+   values. Static storage. */
 const struct imap_cmd_info *imap_cmd_info(enum imap_cmd_id);
 
 /* ---- argument types ---- */
@@ -139,6 +139,9 @@ struct imap_seqset {
 #define IMAP_FLAG_FLAGGED	0x04u
 #define IMAP_FLAG_DELETED	0x08u
 #define IMAP_FLAG_DRAFT		0x10u
+
+/* The name of one system flag bit ("\\Seen"), or NULL. Static. */
+const char *imap_flag_name(unsigned bit);
 
 /* A flag list: the system flags as bits, keywords (atoms, as sent;
    IMAP keywords compare case-insensitively) in KW. \Recent and unknown
@@ -175,6 +178,9 @@ struct imap_date {
 #define IMAP_STATUS_SIZE		0x040u
 #define IMAP_STATUS_HIGHESTMODSEQ	0x080u	/* RFC 7162 */
 #define IMAP_STATUS_APPENDLIMIT		0x100u	/* RFC 7889 */
+
+/* The name of one STATUS item bit ("MESSAGES"), or NULL. Static. */
+const char *imap_status_item_name(unsigned bit);
 
 /* ---- FETCH ---- */
 

@@ -43,6 +43,18 @@ static const struct fetch_def {
 	{ "BINARY.SIZE", IMAP_FETCH_BINARY_SIZE, SECT_BINARY, false, false },
 };
 
+const char *
+imap_fetch_att_name(enum imap_fetch_kind kind, bool peek)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(fetch_defs); i++)
+		if (fetch_defs[i].kind == kind && fetch_defs[i].peek == peek)
+			return fetch_defs[i].name;
+	/* BODY[...] is the BODY row with a section. */
+	return kind == IMAP_FETCH_BODY_SECTION ? "BODY" : "";
+}
+
 /* The macros (RFC 9051 6.4.5), expanded. */
 static const enum imap_fetch_kind macro_all[] = {
 	IMAP_FETCH_FLAGS, IMAP_FETCH_INTERNALDATE, IMAP_FETCH_RFC822_SIZE,
@@ -108,6 +120,17 @@ static const struct {
 	{ "TEXT", IMAP_SECTION_TEXT },
 	{ "MIME", IMAP_SECTION_MIME },
 };
+
+const char *
+imap_section_text_name(enum imap_section_text text)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(section_texts); i++)
+		if (section_texts[i].text == text)
+			return section_texts[i].name;
+	return "";
+}
 
 /* section-msgtext / "MIME" after a part */
 static int

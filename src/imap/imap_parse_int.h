@@ -49,14 +49,39 @@ void	*imap_vec_push(struct imap_parser *, struct imap_vec *, size_t elem,
 	    size_t max, const char *what);
 
 /* Errors: each sets the parse's error once (the first one wins) and
-   returns -1, so that "return perr(...)" unwinds. */
-int	imap_perr(struct imap_parser *, enum imap_err_code, const char *text);
+   returns -1, so that "return imap_perr(...)" unwinds. The -1 is
+   inline, for the analyzers to see that a failure fills nothing. */
+void	imap_perr_set(struct imap_parser *, enum imap_err_code,
+	    const char *text);
 /* TEXT with "%s" replaced by WORD (LEN octets of the input, made
    printable and cut short). */
-int	imap_perr_word(struct imap_parser *, const char *fmt, const char *word,
-	    size_t len);
+void	imap_perr_word_set(struct imap_parser *, const char *fmt,
+	    const char *word, size_t len);
 /* "too many X (limit N)" with [LIMIT]. */
-int	imap_perr_limit(struct imap_parser *, const char *what, size_t limit);
+void	imap_perr_limit_set(struct imap_parser *, const char *what,
+	    size_t limit);
+
+static inline int
+imap_perr(struct imap_parser *p, enum imap_err_code code, const char *text)
+{
+	imap_perr_set(p, code, text);
+	return -1;
+}
+
+static inline int
+imap_perr_word(struct imap_parser *p, const char *fmt, const char *word,
+    size_t len)
+{
+	imap_perr_word_set(p, fmt, word, len);
+	return -1;
+}
+
+static inline int
+imap_perr_limit(struct imap_parser *p, const char *what, size_t limit)
+{
+	imap_perr_limit_set(p, what, limit);
+	return -1;
+}
 
 /* ---- the lexer (imap_parse_lex.c) ---- */
 
@@ -92,8 +117,8 @@ bool	imap_accept(struct imap_parser *, int c);
 
 /* A run of ATOM-CHARs other than those in STOP (may be NULL); fails
    with "missing WHAT" when there is none. */
-int	imap_lex_atom(struct imap_parser *, const char *stop, struct imap_span *,
-	    const char *what);
+int	imap_lex_atom(struct imap_parser *, const char *stop,
+	    struct imap_span *, const char *what);
 /* True (and WORD consumed) when WORD, in any case, comes next and a
    space after it. */
 bool	imap_peek_word(struct imap_parser *, const char *word);
@@ -156,7 +181,25 @@ int	imap_args_lsub(struct imap_parser *);
 int	imap_args_status(struct imap_parser *);
 int	imap_args_append(struct imap_parser *);
 
-/* The month names, shared by parsing and writing dates. */
-extern const char imap_months[12][4];
+/* ---- names, shared by parsing and writing ---- */
+
+/* A word and its bit. */
+struct imap_name {
+	const char	*name;
+	unsigned	 bit;
+};
+
+extern const char imap_months[12][4];			/* _util.c */
+extern const struct imap_name imap_sysflag_names[5];	/* _lex.c */
+extern const struct imap_name imap_status_names[9];
+extern const struct imap_name imap_use_names[7];	/* _mbox.c */
+extern const struct imap_name imap_list_sel_names[4];
+extern const struct imap_name imap_list_ret_names[4];
+extern const struct imap_name imap_search_ret_names[5];	/* _search.c */
+/* The word of KEY ("" for AND and SEQSET). */
+const char *imap_search_key_name(enum imap_search_key);
+/* "BODY.PEEK", "RFC822.SIZE", ...; "TEXT", "HEADER.FIELDS", ... */
+const char *imap_fetch_att_name(enum imap_fetch_kind, bool peek);
+const char *imap_section_text_name(enum imap_section_text);
 
 #endif

@@ -153,7 +153,7 @@ imap_lex_literal(struct imap_parser *p, struct imap_span *sp, bool *binary,
 	if (imap_expect(p, '{', "literal") == -1)
 		return -1;
 	while (imap_peek(p) >= '0' && imap_peek(p) <= '9') {
-		if (n > (IMAP_NUM64_MAX - 9) / 10)
+		if (n > (IMAP_NUM64_MAX - (uint64_t)(imap_peek(p) - '0')) / 10)
 			return imap_perr(p, IMAP_ERRC_TOOBIG,
 			    "literal too large");
 		n = n * 10 + (uint64_t)(imap_peek(p) - '0');
@@ -469,16 +469,25 @@ imap_lex_seqset(struct imap_parser *p, struct imap_seqset *set,
 
 /* ---- flags ---- */
 
-static const struct {
-	const char	*name;
-	unsigned	 bit;
-} sysflags[] = {
-	{ "Seen", IMAP_FLAG_SEEN },
-	{ "Answered", IMAP_FLAG_ANSWERED },
-	{ "Flagged", IMAP_FLAG_FLAGGED },
-	{ "Deleted", IMAP_FLAG_DELETED },
-	{ "Draft", IMAP_FLAG_DRAFT },
+/* In bit order. */
+const struct imap_name imap_sysflag_names[5] = {
+	{ "\\Seen", IMAP_FLAG_SEEN },
+	{ "\\Answered", IMAP_FLAG_ANSWERED },
+	{ "\\Flagged", IMAP_FLAG_FLAGGED },
+	{ "\\Deleted", IMAP_FLAG_DELETED },
+	{ "\\Draft", IMAP_FLAG_DRAFT },
 };
+
+const char *
+imap_flag_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(imap_sysflag_names); i++)
+		if (imap_sysflag_names[i].bit == bit)
+			return imap_sysflag_names[i].name;
+	return NULL;
+}
 
 int
 imap_lex_flag(struct imap_parser *p, struct imap_flags *f,
@@ -504,9 +513,9 @@ imap_lex_flag(struct imap_parser *p, struct imap_flags *f,
 		f->nkw = kw->n;
 		return 0;
 	}
-	for (i = 0; i < nitems(sysflags); i++)
-		if (imap_span_is(&sp, sysflags[i].name)) {
-			f->sys |= sysflags[i].bit;
+	for (i = 0; i < nitems(imap_sysflag_names); i++)
+		if (imap_span_is(&sp, imap_sysflag_names[i].name + 1)) {
+			f->sys |= imap_sysflag_names[i].bit;
 			return 0;
 		}
 	/* RFC 9051 2.3.2: \Recent is the server's (and gone in rev2). */
@@ -553,11 +562,9 @@ imap_lex_date(struct imap_parser *p, struct imap_date *d)
 		p->pos++;
 	if (p->pos == start)
 		return perr_bad(p, "date");
-	if (imap_date_parse(p->in + start, p->pos - start, d) == -1) {
-		p->pos = start;
+	if (imap_date_parse(p->in + start, p->pos - start, d) == -1)
 		return imap_perr_word(p, "bad date %s", p->in + start,
 		    p->pos - start);
-	}
 	if (q && imap_expect(p, '"', "closing quote") == -1)
 		return -1;
 	return 0;
@@ -589,10 +596,8 @@ imap_lex_datetime(struct imap_parser *p, time_t *t, int *zone)
 
 /* ---- STATUS items ---- */
 
-static const struct {
-	const char	*name;
-	unsigned	 bit;
-} status_items[] = {
+/* In bit order. */
+const struct imap_name imap_status_names[9] = {
 	{ "MESSAGES", IMAP_STATUS_MESSAGES },
 	{ "RECENT", IMAP_STATUS_RECENT },
 	{ "UIDNEXT", IMAP_STATUS_UIDNEXT },
@@ -603,6 +608,17 @@ static const struct {
 	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ },
 	{ "APPENDLIMIT", IMAP_STATUS_APPENDLIMIT },
 };
+
+const char *
+imap_status_item_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(imap_status_names); i++)
+		if (imap_status_names[i].bit == bit)
+			return imap_status_names[i].name;
+	return NULL;
+}
 
 /* "(" status-att *(SP status-att) ")" */
 int
@@ -622,13 +638,13 @@ imap_lex_status_items(struct imap_parser *p, unsigned *mask)
 			    IMAP_LIST_MAX);
 		if (imap_lex_atom(p, NULL, &sp, "STATUS item") == -1)
 			return -1;
-		for (i = 0; i < nitems(status_items); i++)
-			if (imap_span_is(&sp, status_items[i].name))
+		for (i = 0; i < nitems(imap_status_names); i++)
+			if (imap_span_is(&sp, imap_status_names[i].name))
 				break;
-		if (i == nitems(status_items))
+		if (i == nitems(imap_status_names))
 			return imap_perr_word(p, "unknown STATUS item %s",
 			    sp.s, sp.len);
-		*mask |= status_items[i].bit;
+		*mask |= imap_status_names[i].bit;
 	} while (!imap_accept(p, ')'));
 	return 0;
 }

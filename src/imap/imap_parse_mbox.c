@@ -78,17 +78,15 @@ imap_args_select(struct imap_parser *p)
 
 /* ---- CREATE ---- */
 
-static const struct {
-	const char	*name;
-	unsigned	 bit;
-} use_attrs[] = {
-	{ "All", IMAP_USE_ALL },
-	{ "Archive", IMAP_USE_ARCHIVE },
-	{ "Drafts", IMAP_USE_DRAFTS },
-	{ "Flagged", IMAP_USE_FLAGGED },
-	{ "Junk", IMAP_USE_JUNK },
-	{ "Sent", IMAP_USE_SENT },
-	{ "Trash", IMAP_USE_TRASH },
+/* In bit order. */
+const struct imap_name imap_use_names[7] = {
+	{ "\\All", IMAP_USE_ALL },
+	{ "\\Archive", IMAP_USE_ARCHIVE },
+	{ "\\Drafts", IMAP_USE_DRAFTS },
+	{ "\\Flagged", IMAP_USE_FLAGGED },
+	{ "\\Junk", IMAP_USE_JUNK },
+	{ "\\Sent", IMAP_USE_SENT },
+	{ "\\Trash", IMAP_USE_TRASH },
 };
 
 /* "USE" SP "(" [use-attr *(SP use-attr)] ")", after USE */
@@ -110,12 +108,13 @@ create_use(struct imap_parser *p)
 		if (imap_expect(p, '\\', "USE attribute") == -1 ||
 		    imap_lex_atom(p, NULL, &sp, "USE attribute") == -1)
 			return -1;
-		for (i = 0; i < nitems(use_attrs); i++)
-			if (imap_span_is(&sp, use_attrs[i].name))
+		for (i = 0; i < nitems(imap_use_names); i++)
+			if (imap_span_is(&sp, imap_use_names[i].name + 1))
 				break;
 		/* use-attr-ext: valid syntax, refused by the session
 		   with NO [USEATTR] (RFC 6154 3). */
-		p->cmd.use |= i < nitems(use_attrs) ? use_attrs[i].bit :
+		p->cmd.use |= i < nitems(imap_use_names) ?
+		    imap_use_names[i].bit :
 		    IMAP_USE_OTHER;
 	}
 	return 0;
@@ -150,19 +149,15 @@ imap_args_create(struct imap_parser *p)
 
 /* ---- LIST / LSUB ---- */
 
-struct opt {
-	const char	*name;
-	unsigned	 bit;
-};
-
-static const struct opt list_sel[] = {
+/* In bit order. */
+const struct imap_name imap_list_sel_names[4] = {
 	{ "SUBSCRIBED", IMAP_LIST_SEL_SUBSCRIBED },
 	{ "REMOTE", IMAP_LIST_SEL_REMOTE },
 	{ "RECURSIVEMATCH", IMAP_LIST_SEL_RECURSIVEMATCH },
 	{ "SPECIAL-USE", IMAP_LIST_SEL_SPECIAL_USE },
 };
 
-static const struct opt list_ret[] = {
+const struct imap_name imap_list_ret_names[4] = {
 	{ "SUBSCRIBED", IMAP_LIST_RET_SUBSCRIBED },
 	{ "CHILDREN", IMAP_LIST_RET_CHILDREN },
 	{ "SPECIAL-USE", IMAP_LIST_RET_SPECIAL_USE },
@@ -172,7 +167,7 @@ static const struct opt list_ret[] = {
 /* "(" [option *(SP option)] ")" of the table OPTS into *MASK; STATUS
    takes its item list into L->status. */
 static int
-list_options(struct imap_parser *p, const struct opt *opts, size_t nopts,
+list_options(struct imap_parser *p, const struct imap_name *opts, size_t nopts,
     unsigned *mask, const char *what)
 {
 	struct imap_span sp;
@@ -196,7 +191,7 @@ list_options(struct imap_parser *p, const struct opt *opts, size_t nopts,
 			return imap_perr_word(p, "unknown LIST option %s",
 			    sp.s, sp.len);
 		*mask |= opts[i].bit;
-		if (opts[i].bit == IMAP_LIST_RET_STATUS && opts == list_ret &&
+		if (opts[i].bit == IMAP_LIST_RET_STATUS && opts == imap_list_ret_names &&
 		    (imap_sp(p, "STATUS items") == -1 ||
 		    imap_lex_status_items(p, &p->cmd.list.status) == -1))
 			return -1;
@@ -237,7 +232,8 @@ imap_args_list(struct imap_parser *p)
 
 	if (imap_peek(p) == '(') {
 		l->extended = true;
-		if (list_options(p, list_sel, nitems(list_sel), &l->sel,
+		if (list_options(p, imap_list_sel_names,
+		    nitems(imap_list_sel_names), &l->sel,
 		    "LIST selection option") == -1 ||
 		    imap_sp(p, "reference name") == -1)
 			return -1;
@@ -257,7 +253,8 @@ imap_args_list(struct imap_parser *p)
 	    !imap_peek_word(p, "RETURN"))
 		return imap_perr(p, IMAP_ERRC_NONE, "expected RETURN options");
 	return imap_sp(p, "RETURN options") == -1 ? -1 :
-	    list_options(p, list_ret, nitems(list_ret), &l->ret,
+	    list_options(p, imap_list_ret_names,
+	    nitems(imap_list_ret_names), &l->ret,
 	    "LIST return option");
 }
 

@@ -66,6 +66,17 @@ static const struct {
 	{ "UNSEEN", IMAP_SK_UNSEEN, SKA_NONE },
 };
 
+const char *
+imap_search_key_name(enum imap_search_key key)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(skeys); i++)
+		if (skeys[i].key == key)
+			return skeys[i].name;
+	return "";
+}
+
 static struct imap_search_node *
 node_at(struct imap_parser *p, uint32_t i)
 {
@@ -224,7 +235,7 @@ search_key(struct imap_parser *p, unsigned depth, uint32_t *k)
 	size_t i;
 	int c = imap_peek(p);
 
-	if (depth >= IMAP_DEPTH_MAX)
+	if (depth > IMAP_DEPTH_MAX)
 		return imap_perr(p, IMAP_ERRC_LIMIT,
 		    "search keys nested too deep");
 	if (c == '(') {
@@ -254,10 +265,8 @@ search_key(struct imap_parser *p, unsigned depth, uint32_t *k)
 	return key_arg(p, skeys[i].arg, *k, depth);
 }
 
-static const struct {
-	const char	*name;
-	unsigned	 bit;
-} return_opts[] = {
+/* In bit order. */
+const struct imap_name imap_search_ret_names[5] = {
 	{ "MIN", IMAP_SEARCH_RET_MIN },
 	{ "MAX", IMAP_SEARCH_RET_MAX },
 	{ "ALL", IMAP_SEARCH_RET_ALL },
@@ -282,13 +291,13 @@ return_options(struct imap_parser *p, struct imap_search *s)
 			return -1;
 		if (imap_lex_atom(p, NULL, &sp, "RETURN option") == -1)
 			return -1;
-		for (i = 0; i < nitems(return_opts); i++)
-			if (imap_span_is(&sp, return_opts[i].name))
+		for (i = 0; i < nitems(imap_search_ret_names); i++)
+			if (imap_span_is(&sp, imap_search_ret_names[i].name))
 				break;
-		if (i == nitems(return_opts))
+		if (i == nitems(imap_search_ret_names))
 			return imap_perr_word(p, "unknown RETURN option %s",
 			    sp.s, sp.len);
-		s->ret |= return_opts[i].bit;
+		s->ret |= imap_search_ret_names[i].bit;
 	}
 	/* RFC 9051 6.4.4: "RETURN ()" is "RETURN (ALL)". */
 	if (s->ret == 0)

@@ -41,7 +41,7 @@ imap_literal_scan(const char *line, size_t len, uint64_t max,
 		return 0;
 	for (i = start; i < end; i++) {
 		/* number64: beyond 2^63 - 1 it is too big for anyone. */
-		if (n > (IMAP_NUM64_MAX - 9) / 10) {
+		if (n > (IMAP_NUM64_MAX - (uint64_t)(line[i] - '0')) / 10) {
 			n = UINT64_MAX;
 			break;
 		}

@@ -73,56 +73,41 @@ seqset(struct buf *b, const struct imap_seqset *s)
 	return 0;
 }
 
+/* The names of the bits of MASK, in table order, space separated. */
 static int
-flags(struct buf *b, const struct imap_flags *f)
-{
-	static const char *const names[] = {
-		"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft",
-	};
-	bool first = true;
-	size_t i;
-
-	W(buf_putc(b, '('));
-	for (i = 0; i < nitems(names); i++)
-		if (f->sys & (1u << i)) {
-			W(put(b, first ? "" : " "));
-			W(put(b, names[i]));
-			first = false;
-		}
-	for (i = 0; i < f->nkw; i++) {
-		W(put(b, first ? "" : " "));
-		W(buf_append(b, f->kw[i].s, f->kw[i].len));
-		first = false;
-	}
-	return buf_putc(b, ')');
-}
-
-/* The names of BIT in MASK, in table order, space separated. */
-static int
-bits(struct buf *b, unsigned mask, const char *const *names, size_t n)
+bits(struct buf *b, unsigned mask, const struct imap_name *names, size_t n)
 {
 	bool first = true;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (mask & (1u << i)) {
+		if (mask & names[i].bit) {
 			W(put(b, first ? "" : " "));
-			W(put(b, names[i]));
+			W(put(b, names[i].name));
 			first = false;
 		}
 	return 0;
 }
 
 static int
-status_items(struct buf *b, unsigned mask)
+flags(struct buf *b, const struct imap_flags *f)
 {
-	static const char *const names[] = {
-		"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-		"DELETED", "SIZE", "HIGHESTMODSEQ", "APPENDLIMIT",
-	};
+	size_t i;
 
 	W(buf_putc(b, '('));
-	W(bits(b, mask, names, nitems(names)));
+	W(bits(b, f->sys, imap_sysflag_names, nitems(imap_sysflag_names)));
+	for (i = 0; i < f->nkw; i++) {
+		W(put(b, i > 0 || f->sys != 0 ? " " : ""));
+		W(buf_append(b, f->kw[i].s, f->kw[i].len));
+	}
+	return buf_putc(b, ')');
+}
+
+static int
+status_items(struct buf *b, unsigned mask)
+{
+	W(buf_putc(b, '('));
+	W(bits(b, mask, imap_status_names, nitems(imap_status_names)));
 	return buf_putc(b, ')');
 }
 
@@ -137,10 +122,6 @@ mailbox(struct buf *b, const struct imap_mailbox *m)
 static int
 section(struct buf *b, const struct imap_section *s)
 {
-	static const char *const texts[] = {
-		"", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT",
-		"MIME",
-	};
 	size_t i;
 
 	W(buf_putc(b, '['));
@@ -149,7 +130,7 @@ section(struct buf *b, const struct imap_section *s)
 		    (unsigned)s->part[i]));
 	if (s->text != IMAP_SECTION_ALL)
 		W(buf_printf(b, "%s%s", s->nparts > 0 ? "." : "",
-		    texts[s->text]));
+		    imap_section_text_name(s->text)));
 	if (s->nfields > 0) {
 		W(put(b, " ("));
 		for (i = 0; i < s->nfields; i++) {
@@ -164,18 +145,10 @@ section(struct buf *b, const struct imap_section *s)
 static int
 fetch_att(struct buf *b, const struct imap_fetch_att *a)
 {
-	static const char *const names[IMAP_FETCH_KIND_COUNT] = {
-		"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY",
-		"BODYSTRUCTURE", "UID", "MODSEQ", "RFC822", "RFC822.HEADER",
-		"RFC822.TEXT", "BODY", "BINARY", "BINARY.SIZE",
-	};
-
-	W(put(b, names[a->kind]));
+	W(put(b, imap_fetch_att_name(a->kind, a->peek)));
 	if (a->kind != IMAP_FETCH_BODY_SECTION &&
 	    a->kind != IMAP_FETCH_BINARY && a->kind != IMAP_FETCH_BINARY_SIZE)
 		return 0;
-	if (a->peek)
-		W(put(b, ".PEEK"));
 	W(section(b, &a->section));
 	if (a->partial)
 		W(buf_printf(b, "<%llu.%llu>", (unsigned long long)a->offset,
@@ -215,15 +188,6 @@ store(struct buf *b, const struct imap_store *s)
 }
 
 /* ---- SEARCH ---- */
-
-static const char *const sk_names[IMAP_SK_COUNT] = {
-	"", "OR", "NOT", "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED",
-	"SEEN", "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
-	"NEW", "OLD", "RECENT", "KEYWORD", "UNKEYWORD", "BCC", "BODY", "CC",
-	"FROM", "SUBJECT", "TEXT", "TO", "HEADER", "BEFORE", "ON", "SINCE",
-	"SENTBEFORE", "SENTON", "SENTSINCE", "LARGER", "SMALLER", "",
-	"UID", "MODSEQ",
-};
 
 static int search_key(struct buf *, const struct imap_search *, uint32_t);
 
@@ -268,7 +232,7 @@ search_key(struct buf *b, const struct imap_search *s, uint32_t i)
 	default:
 		break;
 	}
-	W(put(b, sk_names[n->key]));
+	W(put(b, imap_search_key_name(n->key)));
 	if (n->key >= IMAP_SK_ALL && n->key <= IMAP_SK_RECENT)
 		return 0;
 	W(buf_putc(b, ' '));
@@ -306,13 +270,10 @@ search_key(struct buf *b, const struct imap_search *s, uint32_t i)
 static int
 search(struct buf *b, const struct imap_search *s)
 {
-	static const char *const rets[] = {
-		"MIN", "MAX", "ALL", "COUNT", "SAVE",
-	};
-
 	if (s->esearch) {
 		W(put(b, " RETURN ("));
-		W(bits(b, s->ret, rets, nitems(rets)));
+		W(bits(b, s->ret, imap_search_ret_names,
+		    nitems(imap_search_ret_names)));
 		W(buf_putc(b, ')'));
 	}
 	if (s->charset.s != NULL) {
@@ -353,18 +314,13 @@ select_params(struct buf *b, const struct imap_select *s)
 static int
 list(struct buf *b, const struct imap_cmd *c)
 {
-	static const char *const sel[] = {
-		"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE",
-	};
-	static const char *const ret[] = {
-		"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS",
-	};
 	const struct imap_list *l = &c->list;
 	size_t i;
 
 	if (l->extended) {
 		W(put(b, " ("));
-		W(bits(b, l->sel, sel, nitems(sel)));
+		W(bits(b, l->sel, imap_list_sel_names,
+		    nitems(imap_list_sel_names)));
 		W(buf_putc(b, ')'));
 	}
 	W(buf_putc(b, ' '));
@@ -378,7 +334,8 @@ list(struct buf *b, const struct imap_cmd *c)
 	if (l->ret == 0)
 		return 0;
 	W(put(b, " RETURN ("));
-	W(bits(b, l->ret & ~IMAP_LIST_RET_STATUS, ret, nitems(ret)));
+	W(bits(b, l->ret & ~IMAP_LIST_RET_STATUS, imap_list_ret_names,
+	    nitems(imap_list_ret_names)));
 	if (l->ret & IMAP_LIST_RET_STATUS) {
 		W(put(b, l->ret != IMAP_LIST_RET_STATUS ? " STATUS " :
 		    "STATUS "));
@@ -387,18 +344,17 @@ list(struct buf *b, const struct imap_cmd *c)
 	return buf_putc(b, ')');
 }
 
+/* An unknown attribute was refused with a name: any other does. */
 static int
 create_use(struct buf *b, unsigned use)
 {
-	static const char *const names[] = {
-		"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk",
-		"\\Sent", "\\Trash", "\\XUnknown",
-	};
-
 	if (use == 0)
 		return 0;
 	W(put(b, " (USE ("));
-	W(bits(b, use, names, nitems(names)));
+	W(bits(b, use, imap_use_names, nitems(imap_use_names)));
+	if (use & IMAP_USE_OTHER)
+		W(put(b, use != IMAP_USE_OTHER ? " \\XUnknown" :
+		    "\\XUnknown"));
 	return put(b, "))");
 }
 

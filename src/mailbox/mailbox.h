@@ -300,6 +300,7 @@ struct mailbox_store_result {
 	size_t		 nmodified;
 	uint32_t	*changed;	/* UIDs whose flags changed now */
 	size_t		 nchanged;
+	bool		 keywords_added; /* new names: send FLAGS */
 };
 /* STORE on the N messages UIDS (expunged ones are skipped). Renames the
    files, fsyncs cur/, appends the index records and syncs them. The

@@ -150,6 +150,20 @@ folder_free(struct mbx_folder *f)
 	free(f);
 }
 
+/* The registry key of PATH below DIR_FD: the directory's device and
+   inode, not the descriptor's number, which another directory may get
+   once this one is closed. */
+static int
+folder_key(int dir_fd, const char *path, char *out, size_t outsz)
+{
+	struct stat st;
+
+	if (fstat(dir_fd, &st) == -1)
+		return -1;
+	return str_fmt(out, outsz, "%llx.%llx:%s",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, path);
+}
+
 /* The registry entry for KEY, made if missing, with a reference. */
 static struct mbx_folder *
 folder_ref(int dir_fd, const char *path, const char *key)
@@ -175,6 +189,15 @@ folder_ref(int dir_fd, const char *path, const char *key)
 	return f;
 }
 
+static bool
+is_folder_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	errno = 0;
+	return slash != NULL && slash[1] == '.';
+}
+
 struct mbx_folder *
 mbx_folder_get(int dir_fd, const char *path, struct mailbox_err *err)
 {
@@ -182,7 +205,7 @@ mbx_folder_get(int dir_fd, const char *path, struct mailbox_err *err)
 	struct mbx_folder *f;
 	struct stat st;
 
-	if (str_fmt(key, sizeof(key), "%d:%s", dir_fd, path) == -1 ||
+	if (folder_key(dir_fd, path, key, sizeof(key)) == -1 ||
 	    str_fmt(cur, sizeof(cur), "%s/cur", path) == -1) {
 		mbx_err(err, MAILBOX_ERR_CANNOT, "folder path too long");
 		return NULL;
@@ -190,9 +213,14 @@ mbx_folder_get(int dir_fd, const char *path, struct mailbox_err *err)
 	f = folder_ref(dir_fd, path, key);
 	(void)pthread_mutex_lock(&f->lock);
 	if (!f->loaded) {
-		if (fstatat(dir_fd, cur, &st, 0) == -1) {
-			mbx_err(err, errno == ENOENT ? MAILBOX_ERR_NONEXISTENT :
-			    MAILBOX_ERR_TEMP, "%s: %s", path, strerror(errno));
+		/* A folder (".Name") that is a symbolic link is not one. */
+		if (fstatat(dir_fd, cur, &st, 0) == -1 ||
+		    (is_folder_dir(path) && (fstatat(dir_fd, path, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode)))) {
+			mbx_err(err, errno == ENOENT || errno == 0 ?
+			    MAILBOX_ERR_NONEXISTENT : MAILBOX_ERR_TEMP,
+			    "%s: %s", path, errno == 0 ? "not a folder" :
+			    strerror(errno));
 			goto fail;
 		}
 		if (mbx_index_load(f, err) == -1)
@@ -259,7 +287,7 @@ mbx_folder_forget(int dir_fd, const char *path, bool children)
 	char key[MBX_PATH_MAX + 16];
 	struct forget fg = { key, 0, children };
 
-	if (str_fmt(key, sizeof(key), "%d:%s", dir_fd, path) == -1)
+	if (folder_key(dir_fd, path, key, sizeof(key)) == -1)
 		return;
 	fg.len = strlen(key);
 	(void)pthread_mutex_lock(&reg_lock);
@@ -359,10 +387,10 @@ open_sub(const struct mbx_folder *f, const char *sub)
 	return d;
 }
 
-/* Moves everything in new/ to cur/ until new/ reads empty; the mtime of
-   new/ taken before that last, empty read into F. Returns the number of
-   files left in new/ that could not be moved (listed by the cur/ scan
-   regardless: they are skipped). */
+/* Moves everything in new/ to cur/ until new/ reads empty (at most 8
+   rounds); the mtime of new/ taken before the last read into F. A file
+   that cannot be moved stays in new/ unindexed (and is logged). 0, or
+   -1 when new/ cannot be read. */
 static int
 drain_new(struct mbx_folder *f)
 {
@@ -513,8 +541,10 @@ adopt(struct mbx_folder *f, struct entry *e)
 	struct mbx_msg m;
 	struct stat st;
 
+	/* Regular files only: a link planted in cur/ names nothing here. */
 	if (str_fmt(path, sizeof(path), "%s/cur/%s", f->path, e->name) == -1 ||
-	    fstatat(f->dir_fd, path, &st, 0) == -1 || !S_ISREG(st.st_mode))
+	    fstatat(f->dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
 		return false;
 	memset(&m, 0, sizeof(m));
 	if (name_vsize(e->name, e->base_len, &m.size) == -1 &&

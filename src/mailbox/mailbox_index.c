@@ -62,7 +62,7 @@
 #define MAGIC_LEN	8
 #define REC_OVERHEAD	9		/* len, type, crc */
 #define REC_MAX		(MAILBOX_CACHE_MAX + 64)
-#define M_FIXED		47		/* 'M' payload before the name */
+#define M_FIXED		45		/* 'M' payload before the name */
 #define MIN_UID_REC	(REC_OVERHEAD + M_FIXED + 1)
 #define MIN_MODSEQ_REC	(REC_OVERHEAD + 12)
 #define INDEX_FILE_MAX	(512u * 1024 * 1024)
@@ -554,7 +554,8 @@ open_file(struct reader *r, const unsigned char *p, size_t len,
 }
 
 /* The log: its header must carry the snapshot's generation. Returns 1
-   on damage (*LOST set), 0 otherwise. */
+   on damage (*LOST set), 0 otherwise; *VALID is where its valid records
+   end, 0 when it is not a log of this generation at all. */
 static int
 parse_log(struct parse *ps, const unsigned char *log, size_t loglen,
     size_t *lost, size_t *valid)
@@ -588,6 +589,7 @@ parse_log(struct parse *ps, const unsigned char *log, size_t loglen,
 	if (hdr.generation != f->generation)
 		return 0;	/* stale: the snapshot has it all */
 	ps->in_log = true;
+	*valid = r.off;
 	read_records(ps, &r, lost, valid);
 	return *lost > 0;
 }
@@ -693,7 +695,8 @@ mbx_index_load(struct mbx_folder *f, struct mailbox_err *err)
 	f->loaded = true;
 	f->snap_size = snap.len;
 	f->log_size = valid;
-	if (p != 0 || (have_log && valid < log.len) || !have_log) {
+	/* Appends go only after a whole log of this generation. */
+	if (p != 0 || valid == 0 || valid < log.len) {
 		r = mbx_index_compact(f, err);
 		goto out;
 	}

@@ -510,6 +510,9 @@ mailbox_store(struct mailbox_view *v, const uint32_t *uids, size_t n,
 	}
 	if (store_keywords(f, st, kw, err) == -1)
 		goto fail;
+	/* Names this STORE defined are the view's at once. */
+	res->keywords_added = f->nkw > v->nkw;
+	v->nkw = f->nkw;
 	was = mbx_cur_begin(f);
 	for (i = 0; i < n && r != -1; i++)
 		if (store_one(v, uids[i], st, kw, res, &renamed) == -1) {
@@ -645,7 +648,8 @@ mailbox_msg_open(struct mailbox_view *v, uint32_t uid, int *fd_r,
 		if ((m = mbx_folder_find(f, uid)) == NULL)
 			break;
 		if (mbx_msg_path(f, m, path, sizeof(path)) == 0 &&
-		    (fd = openat(f->dir_fd, path, O_RDONLY | O_CLOEXEC)) != -1)
+		    (fd = openat(f->dir_fd, path, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1)
 			break;
 		if (errno != ENOENT) {
 			mbx_err(err, MAILBOX_ERR_TEMP, "%s: %s", path,

@@ -193,8 +193,8 @@ int	mime_section_parse(const char *s, size_t len, uint32_t *parts,
    message has no such part (or the kind does not apply to it; IMAP then
    returns an empty string). For the HEADER.FIELDS kinds the range is
    the header section, to be passed to mime_header_filter(). */
-int	mime_section_range(const struct mime_tree *, const struct mime_section *,
-	    struct mime_range *r_r) WARN_UNUSED;
+int	mime_section_range(const struct mime_tree *,
+	    const struct mime_section *, struct mime_range *r_r) WARN_UNUSED;
 /* Appends to OUT the fields of the header section HDR (LEN octets, LF or
    CRLF) for which LISTED(name, name length, ARG) is true (NOT false) or
    false (NOT true), then the blank line; in CRLF form, as

@@ -236,8 +236,9 @@ add_mailbox(struct alist *l, struct abufs *b, bool at)
 	    dom != NULL ? dom : "MISSING_DOMAIN");
 }
 
-/* "<[@route:]local@domain>" after the '<'. */
-static void
+/* "<[@route:]local@domain>" after the '<'. False when the '>' is
+   missing. */
+static bool
 angle(struct alex *lx, struct abufs *b)
 {
 	while (is_special(lx, '@') || is_special(lx, ',')) {
@@ -259,8 +260,10 @@ angle(struct alex *lx, struct abufs *b)
 	}
 	while (lx->tok.type != A_END && !is_special(lx, '>'))
 		next(lx);	/* junk inside the brackets */
-	if (is_special(lx, '>'))
-		next(lx);
+	if (!is_special(lx, '>'))
+		return false;
+	next(lx);
+	return true;
 }
 
 /* One mailbox (not a group), its phrase already in b->name. */
@@ -274,7 +277,11 @@ mailbox(struct alex *lx, struct alist *l, struct abufs *b)
 	buf_reset(&b->domain);
 	if (is_special(lx, '<')) {
 		next(lx);
-		angle(lx, b);
+		if (!angle(lx, b)) {
+			/* Dovecot's marker for a broken angle address. */
+			buf_reset(&b->domain);
+			(void)buf_append_str(&b->domain, "SYNTAX_ERROR");
+		}
 		add_mailbox(l, b, true);
 		return;
 	}

@@ -231,7 +231,7 @@ lex_value(struct lex *lx, struct buf *b)
 
 	buf_reset(b);
 	if (lx->p < lx->end && *lx->p == '"')
-		return lex_quoted(lx, b) == -1 && b->len == 0 ? -1 : 0;
+		return lex_quoted(lx, b);	/* unterminated: dropped */
 	/* Dovecot takes any run up to ';' or white space here: broken
 	   mailers write '/', '@', '?' unquoted in values. */
 	s = lx->p;
@@ -664,7 +664,8 @@ mime_field_apply(struct mime_tree *t, struct mime_part *p, unsigned *seen,
 		const char	*suffix;
 		unsigned	 seen;
 	} kinds[] = {
-		{ "type", MIME_SEEN_CT }, { "transfer-encoding", MIME_SEEN_CTE },
+		{ "type", MIME_SEEN_CT },
+		{ "transfer-encoding", MIME_SEEN_CTE },
 		{ "id", MIME_SEEN_ID }, { "description", MIME_SEEN_DESC },
 		{ "disposition", MIME_SEEN_DISP },
 		{ "language", MIME_SEEN_LANG }, { "location", MIME_SEEN_LOC },

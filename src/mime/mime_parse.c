@@ -69,6 +69,7 @@ struct mime_parser {
 	uint64_t		 line_len;	/* octets before the LF */
 	bool			 line_first;	/* nothing of it handled yet */
 	int			 pending_child;	/* frame, after a delimiter */
+	bool			 after_delim;	/* the last line was one */
 	bool			 no_boundaries;	/* parts limit reached */
 	struct frame		 st[MIME_DEPTH_MAX + 1];
 	size_t			 n;
@@ -149,22 +150,23 @@ field_finish(struct mime_parser *p)
 	mime_field_apply(p->t, f->part, &f->seen, s, nlen, v, vlen);
 }
 
-/* Appends to the field, dropping CR and NUL (never valid in a field,
-   and NUL would cut the strings IMAP returns). A field past
-   MIME_FIELD_MAX is dropped whole. */
+/* Appends to the field, dropping NUL (never valid in a field, and it
+   would cut the strings IMAP returns). The CR of a CRLF goes at the
+   line end; a bare CR stays (white space to the subject's collapse).
+   A field past MIME_FIELD_MAX is dropped whole. */
 static void
 field_add(struct mime_parser *p, const char *s, size_t n)
 {
 	size_t i, j;
 
 	while (p->field_on && n > 0) {
-		for (i = 0; i < n && s[i] != '\r' && s[i] != '\0'; i++)
+		for (i = 0; i < n && s[i] != '\0'; i++)
 			;
 		if (i > 0 && buf_append(&p->field, s, i) == -1) {
 			p->field_on = false;
 			return;
 		}
-		for (j = i; j < n && (s[j] == '\r' || s[j] == '\0'); j++)
+		for (j = i; j < n && s[j] == '\0'; j++)
 			;
 		s += j;
 		n -= j;
@@ -300,12 +302,15 @@ header_end(struct mime_parser *p)
 static void
 delimiter(struct mime_parser *p, size_t k, bool close)
 {
-	uint64_t region = p->n > k + 1 ? p->st[k + 1].hdr0.off :
-	    p->st[k].body0.off;
+	const struct frame *top = &p->st[p->n - 1];
+	uint64_t region = top->mode == F_HEADER ? top->hdr0.off :
+	    top->body0.off;
 
 	/* The line end before the delimiter belongs to it (RFC 2046
-	   5.1.1), unless the part is empty and there is none of its own. */
-	close_above(p, (int)k, p->line0.off > region ? p->eol : p->line0);
+	   5.1.1), unless the innermost open header or body is empty: the
+	   LF of a blank line ending a header is the header's. */
+	close_above(p, (int)k, p->line0.off > region && !p->after_delim ?
+	    p->eol : p->line0);
 	if (close) {
 		p->st[k].mode = F_EPILOGUE;
 	} else {
@@ -434,10 +439,17 @@ line_end(struct mime_parser *p)
 	if (!p->prev_cr)
 		p->cur.bare++;
 	p->prev_cr = false;
+	/* A delimiter line keeps its own line end: a delimiter right after
+	   it (a close delimiter, then an outer one) takes none from the
+	   part before (Dovecot counts it so too). */
+	p->after_delim = p->lstate == L_SKIP;
 	if (p->lstate == L_SKIP) {
 		if (p->pending_child != -1)
 			open_child(p, (size_t)p->pending_child);
 	} else if (p->st[p->n - 1].mode == F_HEADER) {
+		if (p->field_on && p->field.len > 0 &&
+		    p->field.data[p->field.len - 1] == '\r')
+			buf_truncate(&p->field, p->field.len - 1);
 		if (blank)
 			header_end(p);
 		else if (p->field_on && p->field_line1 == SIZE_MAX)

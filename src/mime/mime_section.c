@@ -77,13 +77,17 @@ nth_child(const struct mime_part *p, uint32_t n)
 	return c;
 }
 
-/* The part SEC's numbers name, or NULL. *MSG_R is true when the part
-   is reached as a message (the root, or a message/rfc822's child). */
+/* The part SEC's numbers name, or NULL. While MSG is set the next
+   number counts in a message (the root, or a message/rfc822's child),
+   else in the multipart P. */
 static const struct mime_part *
 resolve(const struct mime_part *root, const struct mime_section *sec)
 {
 	const struct mime_part *p = root, *msg = root;
 	size_t i;
+
+	if (root == NULL)
+		return NULL;
 
 	for (i = 0; i < sec->nparts; i++) {
 		uint32_t n = sec->part[i];
@@ -102,9 +106,6 @@ resolve(const struct mime_part *root, const struct mime_section *sec)
 		if (p == NULL)
 			return NULL;
 		msg = (p->flags & MIME_PART_MESSAGE) ? p->children : NULL;
-		if (msg == NULL && !(p->flags & MIME_PART_MULTIPART) &&
-		    i + 1 < sec->nparts)
-			return NULL;
 	}
 	return p;
 }
@@ -240,6 +241,9 @@ mime_crlf_init(struct mime_crlf_reader *r, int fd,
 	r->fd = fd;
 	r->pos = range->off;
 	r->end = range->off + range->len;
+	/* Nothing to return: nothing to read (origin may be past the end). */
+	if (mime_partial_len(range->len_crlf, origin, count) == 0)
+		return;
 	r->vstart = origin;
 	r->vend = origin + mime_partial_len(range->len_crlf, origin, count);
 }
