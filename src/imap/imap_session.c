@@ -454,6 +454,8 @@ parse(struct session *base, const char *line, size_t len, const char **arg_r,
 
 	*arg_r = line + len;
 	*arglen_r = 0;
+	if (!s->in_cmd)
+		cmd_reset(s);	/* a new command */
 	if (!s->in_cmd && len == 0)
 		return NULL;	/* an empty line: nothing asked */
 	if (buf_append(&s->cmdbuf, line, len) == -1) {
@@ -495,6 +497,7 @@ refuse(struct session *base, const struct session_cmd *cmd,
 	(void)why;
 	(void)arg;
 	(void)arglen;
+	cmd_reset(s);
 	if (s->base.state == IS_NOTAUTH)
 		imap_bad(s, "%s needs a login first", cmd->name);
 	else if (s->base.state == IS_AUTH && (cmd->states & IST(IS_SELECTED)))
