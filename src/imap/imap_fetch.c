@@ -216,6 +216,111 @@ put_section(struct buf *out, const struct imap_fetch_att *a,
 	return got == -1 ? -1 : 0;
 }
 
+/* ---- BINARY (RFC 3516, RFC 9051 6.4.5) ---- */
+
+/* The part the section names: the message itself for none. */
+static const struct mime_part *
+binary_part(const struct mime_tree *t, const struct imap_section *sec)
+{
+	const struct mime_part *p = mime_tree_root(t);
+	size_t i;
+	uint32_t k;
+
+	for (i = 0; i < sec->nparts && p != NULL; i++) {
+		if (p->flags & MIME_PART_MESSAGE)
+			p = p->children;	/* into the message */
+		if (p == NULL || !(p->flags & MIME_PART_MULTIPART)) {
+			if (sec->part[i] != 1 || i + 1 != sec->nparts)
+				return NULL;
+			return p;	/* part 1 of a single part: itself */
+		}
+		for (p = p->children, k = 1; p != NULL && k < sec->part[i];
+		    k++)
+			p = p->next;
+	}
+	return p;
+}
+
+/* The decoded content of part P of the message in FD into OUT. -1 on a
+   read error; -2 for an unknown encoding. */
+static int
+decode_part(const struct mime_part *p, int fd, bool whole, struct buf *out)
+{
+	struct imap_decoder d;
+	enum imap_cte cte = whole ? IMAP_CTE_IDENTITY :
+	    imap_cte_of(p->encoding);
+	uint64_t off = whole ? p->hdr_off : p->body_off, left = whole ?
+	    p->hdr_size + p->body_size : p->body_size;
+	char chunk[65536];
+	ssize_t r;
+
+	if (cte == IMAP_CTE_UNKNOWN)
+		return -2;
+	imap_decode_init(&d, cte);
+	while (left > 0) {
+		r = pread(fd, chunk, left > sizeof(chunk) ? sizeof(chunk) :
+		    (size_t)left, (off_t)off);
+		if (r <= 0)
+			return -1;
+		if (imap_decode(&d, chunk, (size_t)r, out) == -1)
+			return -1;
+		off += (uint64_t)r;
+		left -= (uint64_t)r;
+	}
+	return imap_decode_end(&d, out);
+}
+
+static int
+put_binary(struct imap_job *j, struct buf *out, const struct imap_fetch_att *a,
+    const struct mime_tree *t, int fd)
+{
+	const struct mime_part *p = binary_part(t, &a->section);
+	struct buf dec;
+	uint64_t off = a->partial ? a->offset : 0, n;
+	size_t i;
+	int r;
+
+	(void)buf_append_str(out, a->kind == IMAP_FETCH_BINARY_SIZE ?
+	    "BINARY.SIZE[" : "BINARY[");
+	for (i = 0; i < a->section.nparts; i++)
+		(void)buf_printf(out, "%s%u", i > 0 ? "." : "",
+		    a->section.part[i]);
+	(void)buf_putc(out, ']');
+	if (a->partial && a->kind == IMAP_FETCH_BINARY)
+		(void)buf_printf(out, "<%llu>", (unsigned long long)off);
+	if (p == NULL || (p->flags & MIME_PART_MULTIPART)) {
+		(void)buf_append_str(out, a->kind == IMAP_FETCH_BINARY_SIZE ?
+		    " 0" : " \"\"");
+		return 0;
+	}
+	buf_init(&dec, j->s->cfg->max_message_size * 2 + 4096);
+	r = decode_part(p, fd, a->section.nparts == 0, &dec);
+	if (r == -2) {
+		buf_free(&dec);
+		j->cte_unknown = true;
+		return -1;
+	}
+	if (r == -1) {
+		buf_free(&dec);
+		return -1;
+	}
+	if (a->kind == IMAP_FETCH_BINARY_SIZE) {
+		(void)buf_printf(out, " %zu", dec.len);
+	} else {
+		n = off >= dec.len ? 0 : dec.len - off;
+		if (a->partial && n > a->length)
+			n = a->length;
+		/* RFC 3516: literal8 when the octets hold a NUL. */
+		(void)buf_printf(out, " %s{%llu}\r\n", n > 0 && memchr(
+		    dec.data + off, '\0', (size_t)n) != NULL ? "~" : "",
+		    (unsigned long long)n);
+		if (n > 0)
+			(void)buf_append(out, dec.data + off, (size_t)n);
+	}
+	buf_free(&dec);
+	return 0;
+}
+
 /* ---- one message ---- */
 
 static bool
@@ -239,7 +344,8 @@ sets_seen(const struct imap_fetch *f)
 	size_t i;
 
 	for (i = 0; i < f->natts; i++)
-		if ((f->att[i].kind == IMAP_FETCH_BODY_SECTION &&
+		if (((f->att[i].kind == IMAP_FETCH_BODY_SECTION ||
+		    f->att[i].kind == IMAP_FETCH_BINARY) &&
 		    !f->att[i].peek) || f->att[i].kind == IMAP_FETCH_RFC822 ||
 		    f->att[i].kind == IMAP_FETCH_RFC822_TEXT)
 			return true;
@@ -289,6 +395,9 @@ put_item(struct imap_job *j, const struct imap_fetch_att *a,
 		    "BODY " : "BODYSTRUCTURE ");
 		return imap_body_structure(mime_tree_root(t), a->kind ==
 		    IMAP_FETCH_BODYSTRUCTURE, out);
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return put_binary(j, out, a, t, fd);
 	default:
 		put_item_name(out, a);
 		(void)buf_putc(out, ' ');
@@ -307,7 +416,7 @@ fetch_one(struct imap_job *j, const struct imap_fetch *f, uint32_t uid,
 	struct mailbox_err err;
 	uint64_t size;
 	int fd = -1, rc = 0;
-	size_t i;
+	size_t i, start;
 	bool flags = has_att(f, IMAP_FETCH_FLAGS);
 
 	if (seq == 0 || mailbox_view_msgs(j->box.view, seq, seq, &m) == -1)
@@ -323,6 +432,7 @@ fetch_one(struct imap_job *j, const struct imap_fetch *f, uint32_t uid,
 			return -1;
 		}
 	}
+	start = j->out.len;
 	(void)buf_printf(&j->out, "* %u FETCH (UID %u", seq, uid);
 	for (i = 0; i < f->natts && rc == 0; i++) {
 		if (f->att[i].kind == IMAP_FETCH_UID)
@@ -341,6 +451,8 @@ fetch_one(struct imap_job *j, const struct imap_fetch *f, uint32_t uid,
 		(void)buf_printf(&j->out, " MODSEQ (%llu)",
 		    (unsigned long long)m.modseq);
 	(void)buf_append_str(&j->out, ")\r\n");
+	if (rc == -1)
+		buf_truncate(&j->out, start);	/* no half response */
 	mime_tree_free(&t);
 	if (fd != -1)
 		(void)close(fd);
@@ -380,11 +492,6 @@ start(struct imap_job *j, struct fetch_arg *a)
 	    vi.exists)) {
 		imap_job_bad(j, "Invalid message sequence number (%u "
 		    "messages)", vi.exists);
-		return false;
-	}
-	if (has_att(&c->fetch, IMAP_FETCH_BINARY) ||
-	    has_att(&c->fetch, IMAP_FETCH_BINARY_SIZE)) {
-		imap_job_bad(j, "BINARY is not supported");
 		return false;
 	}
 	a->uids = imap_job_uids(j, &c->set, c->uid, &a->n);
@@ -431,7 +538,13 @@ fetch_work(struct imap_job *j, struct backends *b)
 			}
 		}
 		if (fetch_one(j, f, a->uids[a->next], changed) == -1) {
-			imap_job_no(j, "[SERVERBUG] Cannot read a message");
+			if (j->cte_unknown)
+				imap_job_no(j, "[UNKNOWN-CTE] A part has a "
+				    "transfer encoding this server cannot "
+				    "decode");
+			else
+				imap_job_no(j, "[SERVERBUG] Cannot read a "
+				    "message");
 			return;
 		}
 		a->next++;

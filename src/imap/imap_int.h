@@ -11,6 +11,7 @@
  *                   EXPUNGE, CLOSE, IDLE
  *   imap_fetch.c    FETCH
  *   imap_msg.c      STORE, COPY, MOVE, SEARCH
+ *   imap_binary.c   base64 and quoted-printable decoding for BINARY[]
  *   imap_parse*.c   the command grammar (imap_parse.h), pure
  *   imap_body.c     ENVELOPE and BODYSTRUCTURE from a MIME tree
  */
@@ -98,6 +99,7 @@ struct imap_job {
 	/* out: for the loop */
 	int			 state;		/* -1: unchanged */
 	bool			 bye;		/* close after OUT */
+	bool			 cte_unknown;	/* FETCH BINARY: NO [UNKNOWN-CTE] */
 	const char		*log_why;	/* an error worth a log line */
 	char			 log_text[256];
 };
@@ -237,6 +239,30 @@ struct mailbox_user *imap_open_user(struct backends *, const char *path,
 	    const char *hostname, struct mailbox_err *);
 /* Frees the box's handles (on any thread: they are thread-safe). */
 void	imap_box_free(struct imap_box *);
+
+/* imap_binary.c: content transfer decoding (RFC 3516 BINARY). */
+enum imap_cte {
+	IMAP_CTE_IDENTITY,	/* 7bit, 8bit, binary, none */
+	IMAP_CTE_BASE64,
+	IMAP_CTE_QP,
+	IMAP_CTE_UNKNOWN,	/* NO [UNKNOWN-CTE] */
+};
+struct imap_decoder {
+	enum imap_cte	 cte;
+	unsigned	 bits;
+	int		 nbits;
+	bool		 done;		/* base64 padding seen */
+	char		 qp[2];		/* "=" and a hex digit pending */
+	int		 qplen;
+};
+enum imap_cte imap_cte_of(const char *encoding);
+void	imap_decode_init(struct imap_decoder *, enum imap_cte);
+/* Decodes N stored octets at P (LF line ends) onto OUT; the identity
+   encoding and quoted-printable line breaks become CRLF. 0, or -1 when
+   OUT is full. */
+int	imap_decode(struct imap_decoder *, const char *p, size_t n,
+	    struct buf *out);
+int	imap_decode_end(struct imap_decoder *, struct buf *out);
 
 /* imap_auth.c: the not-authenticated state */
 void	imap_cmd_starttls(struct imap_session *);

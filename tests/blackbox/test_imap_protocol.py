@@ -388,3 +388,42 @@ def test_idle_needs_done(inst):
         c.send(b"NOPE\r\n")
         assert c.until("i1").status == "BAD"
         assert ok(c, "NOOP").status == "OK"
+
+
+# ---- BINARY (RFC 3516, in IMAP4rev2) ----
+
+def test_binary_decodes_base64_and_quoted_printable(inst):
+    import base64
+    payload = bytes(range(256))
+    body = ("--XX\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Caf=C3=A9 soft=\r\nbreak\r\n"
+            "--XX\r\nContent-Type: application/octet-stream\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n" +
+            base64.encodebytes(payload).decode().replace("\n", "\r\n") +
+            "--XX\r\nContent-Type: application/x-odd\r\n"
+            "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644\r\n"
+            "--XX--\r\n")
+    deliver(inst, "bin", body=body, extra="MIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=XX\r\n")
+    with session(inst) as c:
+        assert "BINARY" in c.cmd("CAPABILITY").untagged[0].split()
+        ok(c, "SELECT INBOX")
+        r = ok(c, "FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.SIZE[2])")
+        assert r.untagged == ["* 1 FETCH (UID 1 BINARY.SIZE[1] 15 "
+                              "BINARY[1] {15}\r\nCaf\u00e9 softbreak "
+                              "BINARY.SIZE[2] 256)"], r
+        c.send(b"b1 FETCH 1 BINARY.PEEK[2]<250.10>\r\n")
+        assert c.f.readline() == b"* 1 FETCH (UID 1 BINARY[2]<250> {6}\r\n"
+        assert c.f.read(6) == payload[250:]
+        assert c.until("b1").status == "OK"
+        c.send(b"b2 FETCH 1 BINARY.PEEK[2]\r\n")
+        assert c.f.readline() == b"* 1 FETCH (UID 1 BINARY[2] ~{256}\r\n"
+        assert c.f.read(256) == payload
+        assert c.until("b2").status == "OK"
+        r = c.cmd("FETCH 1 BINARY.PEEK[3]")
+        assert r.status == "NO" and "[UNKNOWN-CTE]" in r.text, r
+        assert r.untagged == []
+        # Not .PEEK: \Seen is set.
+        r = ok(c, "FETCH 1 BINARY[1]")
+        assert "\\Seen" in r.untagged[0]
