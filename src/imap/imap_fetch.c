@@ -488,8 +488,7 @@ start(struct imap_job *j, struct fetch_arg *a)
 
 	a->started = true;
 	mailbox_view_get_info(j->box.view, &vi);
-	if (!c->uid && !c->set.saved && !imap_seqset_in_bounds(&c->set,
-	    vi.exists)) {
+	if (!imap_job_seq_ok(j, &c->set, c->uid, vi.exists)) {
 		imap_job_bad(j, "Invalid message sequence number (%u "
 		    "messages)", vi.exists);
 		return false;

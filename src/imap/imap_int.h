@@ -210,6 +210,10 @@ void	imap_put_name(struct imap_job *, const char *name, struct buf *out);
    KNOWN (NULL or empty: any) holds (RFC 7162 3.2.5.2, 3.2.6). */
 void	imap_job_vanished_earlier(struct imap_job *, uint64_t modseq,
 	    const struct imap_seqset *known);
+/* Whether SET names only messages there are (message numbers; UIDs and
+   "$" always do); "N:*" on an empty mailbox is no error. */
+bool	imap_job_seq_ok(struct imap_job *, const struct imap_seqset *set,
+	    bool uid, uint32_t exists);
 /* The UIDs of SET (message numbers unless UID) in the view, ascending;
    *N_R their number. NULL with N 0 when none. */
 uint32_t *imap_job_uids(struct imap_job *, const struct imap_seqset *set,

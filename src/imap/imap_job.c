@@ -446,6 +446,26 @@ imap_job_vanished_earlier(struct imap_job *j, uint64_t modseq,
 	free(v);
 }
 
+bool
+imap_job_seq_ok(struct imap_job *j, const struct imap_seqset *set, bool uid,
+    uint32_t exists)
+{
+	size_t i;
+
+	(void)j;
+	if (uid || set->saved || imap_seqset_in_bounds(set, exists))
+		return true;
+	/* "1:*" on an empty mailbox: nothing, not an error (clients send it
+	   to list whatever there is, as Dovecot answers it). */
+	if (exists == 0) {
+		for (i = 0; i < set->n; i++)
+			if (set->r[i].hi != IMAP_SEQ_STAR)
+				return false;
+		return true;
+	}
+	return false;
+}
+
 uint32_t *
 imap_job_uids(struct imap_job *j, const struct imap_seqset *set, bool uid,
     size_t *n_r)

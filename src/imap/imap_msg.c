@@ -50,8 +50,7 @@ store_work(struct imap_job *j, struct backends *b)
 		imap_job_no(j, "[READ-ONLY] The mailbox is read-only");
 		return;
 	}
-	if (!c->uid && !c->set.saved && !imap_seqset_in_bounds(&c->set,
-	    vi.exists)) {
+	if (!imap_job_seq_ok(j, &c->set, c->uid, vi.exists)) {
 		imap_job_bad(j, "Invalid message sequence number");
 		return;
 	}
@@ -132,8 +131,7 @@ copy_work(struct imap_job *j, struct backends *b)
 
 	(void)b;
 	mailbox_view_get_info(j->box.view, &vi);
-	if (!c->uid && !c->set.saved && !imap_seqset_in_bounds(&c->set,
-	    vi.exists)) {
+	if (!imap_job_seq_ok(j, &c->set, c->uid, vi.exists)) {
 		imap_job_bad(j, "Invalid message sequence number");
 		return;
 	}

@@ -427,3 +427,12 @@ def test_binary_decodes_base64_and_quoted_printable(inst):
         # Not .PEEK: \Seen is set.
         r = ok(c, "FETCH 1 BINARY[1]")
         assert "\\Seen" in r.untagged[0]
+
+
+def test_star_ranges_on_an_empty_mailbox(inst):
+    with session(inst) as c:
+        ok(c, "SELECT INBOX")
+        assert ok(c, "FETCH 1:* (FLAGS)").untagged == []
+        assert ok(c, "STORE 1:* +FLAGS (\\Seen)").untagged == []
+        assert c.cmd("FETCH 1 (FLAGS)").status == "BAD"
+        assert c.cmd("FETCH 1:2 (FLAGS)").status == "BAD"
