@@ -374,6 +374,11 @@ static const struct bad_case bad_cases[] = {
 	B("APPEND date-time bad zone", "a APPEND INBOX \"17-Jul-1996 "
 	    "02:44:25 -0760\" {1}\r\nx", "bad date-time 17-Jul-1996 02:44:25 "
 	    "-0760"),
+	B("APPEND date-time with a control character", "a APPEND INBOX "
+	    "\"17-Jul-1996 02:44:25 -0700\x01\" {1}\r\nx",
+	    "bad date-time 17-Jul-1996 02:44:25 -0700"),
+	B("APPEND date-time unclosed", "a APPEND INBOX \"17-Jul-1996",
+	    "bad date-time 17-Jul-1996"),
 	B("APPEND date then flags", "a APPEND INBOX \"17-Jul-1996 02:44:25 "
 	    "-0700\" (\\Seen) {1}\r\nx", "expected the message as a literal"),
 	B("APPEND two messages (MULTIAPPEND)", "a APPEND INBOX {1}\r\nx "
