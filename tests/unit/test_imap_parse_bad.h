@@ -34,8 +34,12 @@ static const struct bad_case bad_cases[] = {
 	B("UID with SELECT", "a UID SELECT INBOX", "UID SELECT is no command"),
 	B("UID unknown", "a UID FOO", "unknown command FOO"),
 	B("UID UID", "a UID UID FETCH 1 FLAGS", "unknown command UID"),
-	B("CR in the line", "a NOOP\r", "NOOP takes no arguments"),
-	B("LF in the line", "a NOOP\nb NOOP", "NOOP takes no arguments"),
+	B("CR in the line", "a NOOP\r", "line break outside a literal"),
+	B("LF in the line", "a NOOP\nb NOOP", "line break outside a literal"),
+	B("final CRLF left in", "a SELECT INBOX\r\n",
+	    "line break outside a literal"),
+	B("CRLF between arguments", "a LOGIN ann\r\n pw",
+	    "line break outside a literal"),
 	BN("NUL in the name", "a NO\0OP", 7, "unknown command NO"),
 
 	/* no arguments */
