@@ -478,6 +478,8 @@ arg_optional(struct imap_parser *p, int (*fn)(struct imap_parser *))
 {
 	if (!imap_at_end(p) && imap_peek(p) != ' ')
 		return imap_perr(p, IMAP_ERRC_NONE,
+		    imap_peek(p) == '\r' || imap_peek(p) == '\n' ?
+		    "line break outside a literal" :
 		    "unexpected characters after an argument");
 	return fn(p);
 }
@@ -624,6 +626,11 @@ parse_cmd(struct imap_parser *p)
 			return -1;
 	}
 	if (!imap_at_end(p)) {
+		/* CRLF only after a literal's size (and not at the end:
+		   the session strips the last one). */
+		if (imap_peek(p) == '\r' || imap_peek(p) == '\n')
+			return imap_perr(p, IMAP_ERRC_NONE,
+			    "line break outside a literal");
 		if (p->pos + 1 == p->len && imap_peek(p) == ' ')
 			return imap_perr(p, IMAP_ERRC_NONE,
 			    "trailing space after the command");

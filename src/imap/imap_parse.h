@@ -11,6 +11,13 @@
  * and then only checks the state and acts. Nothing here does I/O or
  * keeps state between commands but the parser's memory.
  *
+ * The session's reading loop: read a line (core/linereader.h, bounded);
+ * if imap_literal_scan() says a literal follows, answer "+ " unless it
+ * is {n+}, read its octets and the next line, keeping each CRLF, and
+ * scan that line again; then hand the whole, without its last CRLF, to
+ * imap_parse(). imap_cmd_peek() on the first line tells which command
+ * it is, to choose the literal limit (APPENDLIMIT for APPEND).
+ *
  * Ownership: every string of a parsed command is a copy in the parser's
  * arena, NUL-terminated after LEN octets, valid until the next
  * imap_parse() or imap_parser_clear() on the same parser; the one

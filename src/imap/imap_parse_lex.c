@@ -43,6 +43,15 @@ is_list_char(int c)
 
 /* ---- errors of the lexer ---- */
 
+/* A CR or LF where a token should be: CRLF belongs only after a
+   literal's size, so a client that sends one elsewhere (or a session
+   that left the last one in) is told so. */
+static bool
+at_line_break(const struct imap_parser *p)
+{
+	return imap_peek(p) == '\r' || imap_peek(p) == '\n';
+}
+
 /* What is wrong where WHAT should be: nothing, a space, or junk. */
 static int
 perr_bad(struct imap_parser *p, const char *what)
@@ -51,6 +60,9 @@ perr_bad(struct imap_parser *p, const char *what)
 
 	if (p->failed)
 		return -1;
+	if (at_line_break(p))
+		return imap_perr(p, IMAP_ERRC_NONE,
+		    "line break outside a literal");
 	if (imap_at_end(p))
 		how = "missing";
 	else if (imap_peek(p) == ' ')
@@ -82,7 +94,7 @@ imap_sp(struct imap_parser *p, const char *what)
 	}
 	if (p->failed)
 		return -1;
-	if (imap_at_end(p))
+	if (imap_at_end(p) || at_line_break(p))
 		return perr_bad(p, what);
 	if (str_fmt(p->err->buf, sizeof(p->err->buf),
 	    "expected a space before %s", what) == -1)

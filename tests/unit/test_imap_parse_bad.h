@@ -34,8 +34,12 @@ static const struct bad_case bad_cases[] = {
 	B("UID with SELECT", "a UID SELECT INBOX", "UID SELECT is no command"),
 	B("UID unknown", "a UID FOO", "unknown command FOO"),
 	B("UID UID", "a UID UID FETCH 1 FLAGS", "unknown command UID"),
-	B("CR in the line", "a NOOP\r", "NOOP takes no arguments"),
-	B("LF in the line", "a NOOP\nb NOOP", "NOOP takes no arguments"),
+	B("CR in the line", "a NOOP\r", "line break outside a literal"),
+	B("LF in the line", "a NOOP\nb NOOP", "line break outside a literal"),
+	B("final CRLF left in", "a SELECT INBOX\r\n",
+	    "line break outside a literal"),
+	B("CRLF between arguments", "a LOGIN ann\r\n pw",
+	    "line break outside a literal"),
 	BN("NUL in the name", "a NO\0OP", 7, "unknown command NO"),
 
 	/* no arguments */
@@ -374,6 +378,11 @@ static const struct bad_case bad_cases[] = {
 	B("APPEND date-time bad zone", "a APPEND INBOX \"17-Jul-1996 "
 	    "02:44:25 -0760\" {1}\r\nx", "bad date-time 17-Jul-1996 02:44:25 "
 	    "-0760"),
+	B("APPEND date-time with a control character", "a APPEND INBOX "
+	    "\"17-Jul-1996 02:44:25 -0700\x01\" {1}\r\nx",
+	    "bad date-time 17-Jul-1996 02:44:25 -0700"),
+	B("APPEND date-time unclosed", "a APPEND INBOX \"17-Jul-1996",
+	    "bad date-time 17-Jul-1996"),
 	B("APPEND date then flags", "a APPEND INBOX \"17-Jul-1996 02:44:25 "
 	    "-0700\" (\\Seen) {1}\r\nx", "expected the message as a literal"),
 	B("APPEND two messages (MULTIAPPEND)", "a APPEND INBOX {1}\r\nx "

@@ -200,6 +200,42 @@ test_line_limit_literals(void **state)
 	assert_int_equal(literal_of(1, 1, 1, &e), 0);
 }
 
+/* A line between two literals; a tag as long as a line. */
+static void
+test_line_limit_middle_and_tag(void **state)
+{
+	struct imap_cmd c;
+	struct imap_error e;
+	size_t n = IMAP_LINE_MAX + 64, mid;
+	char *s = malloc(n);
+
+	(void)state;
+	assert_non_null(s);
+	for (mid = IMAP_LINE_MAX; mid <= IMAP_LINE_MAX + 1; mid++) {
+		/* "a SEARCH TEXT {1}" CRLF "p TEXT " pad " TEXT {1}" CRLF
+		   "p": the middle line is 6 + pad + 9 octets. */
+		size_t pad = mid - 15, k = 26;
+
+		memcpy(s, "a SEARCH TEXT {1}\r\np TEXT ", 26);
+		memset(s + k, 'x', pad);
+		k += pad;
+		memcpy(s + k, " TEXT {1}\r\np", 12);
+		k += 12;
+		assert_true(k <= n);
+		if (mid == IMAP_LINE_MAX) {
+			assert_int_equal(parse(s, k, &c, &e), 0);
+		} else {
+			assert_int_equal(parse(s, k, &c, &e), -1);
+			assert_string_equal(e.text, "command line too long");
+		}
+	}
+	memset(s, 't', n);
+	assert_int_equal(parse(s, IMAP_LINE_MAX + 1, &c, &e), -1);
+	assert_string_equal(e.text, "command line too long");
+	assert_false(e.tagged);
+	free(s);
+}
+
 /* N parentheses around ALL. */
 static void
 test_depth_parens(void **state)
@@ -288,6 +324,8 @@ add_limit_tests(void)
 	add_test("limit: line length around literals",
 	    test_line_limit_literals, NULL);
 	add_test("limit: nesting of parentheses", test_depth_parens, NULL);
+	add_test("limit: line between literals, tag",
+	    test_line_limit_middle_and_tag, NULL);
 	add_test("limit: command size", test_command_limit, NULL);
 	add_test("limit: APPEND data beyond the command size",
 	    test_append_beyond_command_limit, NULL);
