@@ -1569,6 +1569,113 @@ test_words(void **state)
 	buf_free(&b);
 }
 
+/* ---- RFC 9051 examples ---- */
+
+/* 7.5.2's BODY example: ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL
+   "7BIT" 3028 92), from a body of 92 lines and 3028 octets with CRLF. */
+static void
+test_rfc9051_body(void **state)
+{
+	struct mime_tree *t;
+	struct buf m, b;
+	int i;
+
+	(void)state;
+	buf_init(&m, BUF_UNLIMITED);
+	assert_int_equal(buf_append_str(&m, "Content-Type: TEXT/PLAIN; "
+	    "CHARSET=US-ASCII\nContent-Transfer-Encoding: 7BIT\n\n"), 0);
+	for (i = 0; i < 91; i++)	/* 91 * (31 + 2) + 23 + 2 = 3028 */
+		assert_int_equal(buf_append_str(&m,
+		    "0123456789012345678901234567890\n"), 0);
+	assert_int_equal(buf_append_str(&m, "01234567890123456789012\n"), 0);
+	t = mime_parse(m.data, m.len);
+	buf_init(&b, BUF_UNLIMITED);
+	assert_int_equal(imap_body_structure(mime_tree_root(t), false, &b), 0);
+	assert_true(buf_putc(&b, '\0') == 0);
+	assert_string_equal(b.data, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	    "\"US-ASCII\") NIL NIL \"7BIT\" 3028 92)");
+	buf_free(&b);
+	buf_free(&m);
+	mime_tree_free(&t);
+}
+
+/* 6.4.5's example of part numbers, each body naming its part. A part
+   closed by its close delimiter keeps that line's LF (Dovecot too). */
+static const char rfc_parts_msg[] =
+    "Subject: top\nContent-Type: MULTIPART/MIXED; boundary=t\n\n"
+    "--t\nContent-Type: TEXT/PLAIN\n\n[1]\n"
+    "--t\nContent-Type: APPLICATION/OCTET-STREAM\n\n[2]\n"
+    "--t\nContent-Type: MESSAGE/RFC822\n\n"
+    "Subject: three\nContent-Type: MULTIPART/MIXED; boundary=m3\n\n"
+    "--m3\nContent-Type: TEXT/PLAIN\n\n[3.1]\n"
+    "--m3\nContent-Type: APPLICATION/OCTET-STREAM\n\n[3.2]\n"
+    "--m3--\n"
+    "--t\nContent-Type: MULTIPART/MIXED; boundary=m4\n\n"
+    "--m4\nContent-Type: IMAGE/GIF\n\n[4.1]\n"
+    "--m4\nContent-Type: MESSAGE/RFC822\n\n"
+    "Subject: four-two\nContent-Type: MULTIPART/MIXED; boundary=m42\n\n"
+    "--m42\nContent-Type: TEXT/PLAIN\n\n[4.2.1]\n"
+    "--m42\nContent-Type: MULTIPART/ALTERNATIVE; boundary=alt\n\n"
+    "--alt\nContent-Type: TEXT/PLAIN\n\n[4.2.2.1]\n"
+    "--alt\nContent-Type: TEXT/RICHTEXT\n\n[4.2.2.2]\n"
+    "--alt--\n--m42--\n--m4--\n--t--\n";
+
+struct rfc_part_case {
+	const char	*sec;
+	const char	*starts;	/* what the range starts with */
+	const char	*ends;		/* and ends with */
+};
+
+static const struct rfc_part_case rfc_parts[] = {
+	{ "HEADER", "Subject: top\n", "boundary=t\n\n" },
+	{ "TEXT", "--t\n", "--t--\n" },
+	{ "1", "[1]", "[1]" },
+	{ "2", "[2]", "[2]" },
+	{ "3", "Subject: three\n", "--m3--\n" },
+	{ "3.HEADER", "Subject: three\n", "boundary=m3\n\n" },
+	{ "3.TEXT", "--m3\n", "--m3--\n" },
+	{ "3.1", "[3.1]", "[3.1]" },
+	{ "3.2", "[3.2]", "[3.2]" },
+	{ "4", "--m4\n", "--m4--\n" },
+	{ "4.1", "[4.1]", "[4.1]" },
+	{ "4.1.MIME", "Content-Type: IMAGE/GIF\n\n", "IMAGE/GIF\n\n" },
+	{ "4.2", "Subject: four-two\n", "--m42--\n" },
+	{ "4.2.HEADER", "Subject: four-two\n", "boundary=m42\n\n" },
+	{ "4.2.TEXT", "--m42\n", "--m42--\n" },
+	{ "4.2.1", "[4.2.1]", "[4.2.1]" },
+	{ "4.2.2", "--alt\n", "--alt--\n" },
+	{ "4.2.2.1", "[4.2.2.1]", "[4.2.2.1]" },
+	{ "4.2.2.2", "[4.2.2.2]", "[4.2.2.2]" },
+	{ "4.2.2.2.MIME", "Content-Type: TEXT/RICHTEXT\n\n", "RICHTEXT\n\n" },
+	{ "4.2.3", NULL, NULL },
+	{ "5", NULL, NULL },
+	{ "4.2.2.2.1", NULL, NULL },
+};
+
+static void
+test_rfc_parts(void **state)
+{
+	const struct rfc_part_case *c = *state;
+	struct mime_tree *t = parse_str(rfc_parts_msg);
+	struct mime_section sec;
+	struct mime_range r;
+	uint32_t parts[8];
+
+	assert_int_equal(mime_section_parse(c->sec, strlen(c->sec), parts, 8,
+	    &sec), 0);
+	if (c->starts == NULL) {
+		assert_int_equal(mime_section_range(t, &sec, &r), 0);
+	} else {
+		assert_int_equal(mime_section_range(t, &sec, &r), 1);
+		assert_true(r.len >= strlen(c->starts));
+		assert_memory_equal(rfc_parts_msg + r.off, c->starts,
+		    strlen(c->starts));
+		assert_memory_equal(rfc_parts_msg + r.off + r.len -
+		    strlen(c->ends), c->ends, strlen(c->ends));
+	}
+	mime_tree_free(&t);
+}
+
 /* ---- the parser API ---- */
 
 static void
@@ -1649,6 +1756,9 @@ main(void)
 	add_test("RFC 2231 value decoding", test_param_decode, NULL);
 	for (i = 0; i < nitems(words_cases); i++)
 		add_test(words_cases[i].in, test_words, &words_cases[i]);
+	add_test("RFC 9051 7.5.2 BODY example", test_rfc9051_body, NULL);
+	for (i = 0; i < nitems(rfc_parts); i++)
+		add_test(rfc_parts[i].sec, test_rfc_parts, &rfc_parts[i]);
 	add_test("parser API", test_api, NULL);
 	r = _cmocka_run_group_tests("mime", tests, ntests, NULL, NULL);
 	free(tests);
