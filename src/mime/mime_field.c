@@ -222,7 +222,10 @@ lex_quoted(struct lex *lx, struct buf *b)
 	return -1;
 }
 
-/* A token or a quoted string into B. 0 or -1. */
+/* A token (maybe empty) or a quoted string into B; what follows up to
+   the next ';' is the caller's junk to skip. Dovecot reads values so:
+   "a/b" is "a", ",x" is "". 0, or -1 (an unterminated quoted string:
+   the parameter is dropped). */
 static int
 lex_value(struct lex *lx, struct buf *b)
 {
@@ -231,15 +234,9 @@ lex_value(struct lex *lx, struct buf *b)
 
 	buf_reset(b);
 	if (lx->p < lx->end && *lx->p == '"')
-		return lex_quoted(lx, b);	/* unterminated: dropped */
-	/* Dovecot takes any run up to ';' or white space here: broken
-	   mailers write '/', '@', '?' unquoted in values. */
-	s = lx->p;
-	while (lx->p < lx->end && *lx->p != ';' && !mime_is_wsp(*lx->p) &&
-	    *lx->p != '"')
-		lx->p++;
-	n = (size_t)(lx->p - s);
-	return n == 0 ? -1 : buf_append(b, s, n);
+		return lex_quoted(lx, b);
+	n = lex_token(lx, &s);
+	return n == 0 ? 0 : buf_append(b, s, n);
 }
 
 /* ---- parameters ---- */
@@ -503,7 +500,8 @@ parse_disposition(struct mime_tree *t, struct mime_part *p,
 	free(l);
 }
 
-/* Content-Language: a list of tags (RFC 3282). */
+/* Content-Language: a list of tags (RFC 3282), up to the first thing
+   that is not one (Dovecot's reading: "en, fr; x" is en and fr). */
 static void
 parse_language(struct mime_tree *t, struct mime_part *p, const char *s,
     size_t len)
@@ -514,18 +512,14 @@ parse_language(struct mime_tree *t, struct mime_part *p, const char *s,
 
 	while (n < nitems(tags)) {
 		skip_cfws(&lx);
-		while (lx.p < lx.end && *lx.p == ',') {
-			lx.p++;
-			skip_cfws(&lx);
-		}
-		if (lx.p >= lx.end)
+		if ((tlen = lex_token(&lx, &tag)) == 0)
 			break;
-		if ((tlen = lex_token(&lx, &tag)) == 0) {
-			lx.p++;		/* junk octet */
-			continue;
-		}
 		tags[n] = tag;
 		lens[n++] = tlen;
+		skip_cfws(&lx);
+		if (lx.p >= lx.end || *lx.p != ',')
+			break;
+		lx.p++;
 	}
 	if (n == 0 || (p->languages = mime_alloc(t, n * sizeof(char *))) ==
 	    NULL)

@@ -785,6 +785,15 @@ static const struct render_case render_cases[] = {
 	  "", false,
 	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
 	  "NIL NIL NIL NIL)", 0 },
+	{ "Content-Language stops at junk (as Dovecot)",
+	  "MIME-Version: 1.0\nContent-Language: en, fr; x, de\n\nx\n", false,
+	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 "
+	  "1 NIL NIL (\"en\" \"fr\") NIL)", 0 },
+	{ "Content-Language stops at an empty tag (as Dovecot)",
+	  "MIME-Version: 1.0\nContent-Language: en (c) , ,fr de\n\nx\n",
+	  false,
+	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 "
+	  "1 NIL NIL (\"en\") NIL)", 0 },
 	{ "group with an empty name is no end marker",
 	  "To: :a@b;\n\nx\n", true,
 	  "(NIL NIL NIL NIL NIL ((NIL NIL \"\" NIL)(NIL NIL \"a\" \"b\")"
@@ -1482,6 +1491,12 @@ static const struct param_case param_cases[] = {
 	{ "junk skipped", "x/y; ;; =x; a; b=c", "b=c" },
 	{ "unterminated quote dropped", "x/y; a=\"open; b=c", "" },
 	{ "escaped quote", "x/y; a=\"q\\\"x\"", "a=q\"x" },
+	/* What Dovecot 2.3.19 makes of unquoted junk: */
+	{ "value stops at a tspecial", "x/y; n=a/b; z=1", "n=a;z=1" },
+	{ "value empty before junk", "x/y; n=,abc; z=1", "n=;z=1" },
+	{ "value stops at a blank", "x/y; n=abc def; z=1", "n=abc;z=1" },
+	{ "value stops at a comment", "x/y; n=a(c)b; z=1", "n=a;z=1" },
+	{ "quote after a value", "x/y; n=\"q\" x; z=1", "n=q;z=1" },
 };
 
 static void
