@@ -20,7 +20,7 @@
  * popgate (which always end with a line end and store no CR).
  *
  * Strings in the tree are the raw field values (unfolded: the CRLF or
- * LF of folds dropped, and NUL octets), not decoded: BODYSTRUCTURE and ENVELOPE return them so
+ * LF of folds dropped; NUL octets made 0x80), not decoded: BODYSTRUCTURE and ENVELOPE return them so
  * (RFC 9051 7.5.2). mime_decode_words() decodes RFC 2047 where IMAP needs
  * the text (SEARCH), mime_param_decode() the RFC 2231 charset form.
  */

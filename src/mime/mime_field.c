@@ -333,7 +333,9 @@ parse_params(struct lex *lx, struct paramlist *l)
 		}
 		lx->p++;
 		skip_cfws(lx);
-		if (lx->p >= lx->end || lex_value(lx, &v) == -1)
+		/* "n=" at the end is n with an empty value (Dovecot). */
+		buf_reset(&v);
+		if (lx->p < lx->end && lex_value(lx, &v) == -1)
 			continue;
 		l->v[l->n].name = xstrndup(name, nlen);
 		l->v[l->n].value = xstrndup(v.len ? v.data : "", v.len);

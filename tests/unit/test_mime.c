@@ -11,7 +11,7 @@
  * is compared after the same rewriting. The messages where we differ on
  * purpose are not in that table; their own tests say what we return:
  * nesting past MIME_DEPTH_MAX, message/global parsed as a message (RFC
- * 9051), NUL octets dropped, "name*" kept for an index-less RFC 2231
+ * 9051), "name*" kept for an index-less RFC 2231
  * extended parameter, addresses after junk kept.
  *
  * Every message is also parsed trickled octet by octet and in random
@@ -767,9 +767,13 @@ static const struct render_case render_cases[] = {
 	  false,
 	  "(\"application\" \"x\" (\"title*\" \"us-ascii'en'This%20is\") NIL "
 	  "NIL \"7bit\" 3 NIL NIL NIL NIL)", 0 },
-	{ "NUL octets are dropped from fields",
-	  "Subject: a\0b\n\nx\n", true,
-	  "(NIL \"ab\" NIL NIL NIL NIL NIL NIL NIL NIL)", 16 },
+	{ "NUL octets in fields become 0x80 (as Dovecot)",
+	  "Subject: a\0b\nCont\0ent-Type: text/html\n\nx\n", true,
+	  "(NIL {3}\r\na\200b NIL NIL NIL NIL NIL NIL NIL NIL)", 41 },
+	{ "a NUL in a field name makes no field of it",
+	  "Cont\0ent-Type: text/html\n\nx\n", false,
+	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 "
+	  "1 NIL NIL NIL NIL)", 28 },
 	{ "addresses after junk are kept",
 	  "To: Ann <a@b> junk, c@d\n\nx\n", true,
 	  "(NIL NIL NIL NIL NIL ((\"Ann\" NIL \"a\" \"b\")(NIL NIL \"c\" "
@@ -1508,6 +1512,9 @@ static const struct param_case param_cases[] = {
 	{ "empty name", "x/y; =x; b=c", "=x;b=c" },
 	{ "junk after a value", "x/y; a=1 junk b=2; c=3", "a=1;c=3" },
 	{ "trailing ';'", "x/y; a=1;", "a=1" },
+	{ "empty value at the end", "x/y; n=", "n=" },
+	{ "empty value before ';'", "x/y; n= ; z=1", "n=;z=1" },
+	{ "empty quoted value", "x/y; n=\"\"", "n=" },
 	{ "unterminated quote dropped", "x/y; a=\"open; b=c", "" },
 	{ "escaped quote", "x/y; a=\"q\\\"x\"", "a=q\"x" },
 	/* What Dovecot 2.3.19 makes of unquoted junk: */
