@@ -808,6 +808,50 @@ static const struct render_case render_cases[] = {
 	  "Content-Type: text /pl\303\223ain\n\nx\n", false,
 	  "(\"text\" {7}\r\npl\303\223ain (\"charset\" \"us-ascii\") NIL NIL "
 	  "\"7bit\" 3 1 NIL NIL NIL NIL)", 0 },
+	{ "To: foo bar (as Dovecot)",
+	  "To: foo bar\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: \"foo bar\" (as Dovecot)",
+	  "To: \"foo bar\"\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo.bar (as Dovecot)",
+	  "To: foo.bar\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((NIL NIL \"foo.bar\" \"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo bar, c@d (as Dovecot)",
+	  "To: foo bar, c@d\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\")(NIL NIL \"c\" \"d\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo bar@x (as Dovecot)",
+	  "To: foo bar@x\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: \"q\" x@y (as Dovecot)",
+	  "To: \"q\" x@y\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"q x\" NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo (c) (as Dovecot)",
+	  "To: foo (c)\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"c\" NIL \"foo\" \"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: a@b c (as Dovecot)",
+	  "To: a@b c\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((NIL NIL \"a\" \"b\"))"
+	  " NIL NIL NIL NIL)", 0 },
 	{ "group with an empty name is no end marker",
 	  "To: :a@b;\n\nx\n", true,
 	  "(NIL NIL NIL NIL NIL ((NIL NIL \"\" NIL)(NIL NIL \"a\" \"b\")"
