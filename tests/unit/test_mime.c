@@ -11,8 +11,9 @@
  * is compared after the same rewriting. The messages where we differ on
  * purpose are not in that table; their own tests say what we return:
  * nesting past MIME_DEPTH_MAX, message/global parsed as a message (RFC
- * 9051), "name*" kept for an index-less RFC 2231
- * extended parameter, addresses after junk kept.
+ * 9051), "name*" kept for an index-less RFC 2231 extended parameter,
+ * addresses after junk kept; and, without a test of its own, invalid
+ * UTF-8 in subjects and names stays as it is (Dovecot writes U+FFFD).
  *
  * Every message is also parsed trickled octet by octet and in random
  * splits: the tree (its cache encoding) must not change. Sizes, line
