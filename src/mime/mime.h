@@ -19,8 +19,8 @@
  * RFC822.SIZE; it equals the Maildir ,W= size for messages delivered by
  * popgate (which always end with a line end and store no CR).
  *
- * Strings in the tree are the raw field values (unfolded, NUL and CR
- * octets dropped), not decoded: BODYSTRUCTURE and ENVELOPE return them so
+ * Strings in the tree are the raw field values (unfolded: the CRLF or
+ * LF of folds dropped; NUL octets made 0x80), not decoded: BODYSTRUCTURE and ENVELOPE return them so
  * (RFC 9051 7.5.2). mime_decode_words() decodes RFC 2047 where IMAP needs
  * the text (SEARCH), mime_param_decode() the RFC 2231 charset form.
  */
@@ -135,7 +135,9 @@ void	mime_parser_free(struct mime_parser **p);
 /* Parses a whole message in memory. */
 struct mime_tree *mime_parse(const void *msg, size_t len);
 
-void	mime_tree_free(struct mime_tree **);
+/* Frees a tree and everything borrowed from it; NULL is fine, *T is set
+   to NULL. */
+void	mime_tree_free(struct mime_tree **t);
 /* The message (root part). Borrowed, lives as long as the tree. */
 const struct mime_part *mime_tree_root(const struct mime_tree *);
 /* Parts in the tree (at most MIME_PARTS_MAX). */

@@ -147,24 +147,38 @@ word_text(const struct atok *t, struct buf *b)
 }
 
 /* A phrase (display name or group name): words up to a special,
-   joined by one space. */
-static void
-phrase(struct alex *lx, struct buf *b)
+   joined by one space. The number of words; *QUOTED_R tells whether
+   one was a quoted string. */
+static size_t
+phrase(struct alex *lx, struct buf *b, bool *quoted_r)
 {
+	size_t n = 0;
+
 	buf_reset(b);
+	*quoted_r = false;
 	while (lx->tok.type == A_WORD) {
 		if (b->len > 0)
 			(void)buf_putc(b, ' ');
 		word_text(&lx->tok, b);
+		*quoted_r = *quoted_r || lx->tok.quoted;
+		n++;
 		next(lx);
 	}
+	return n;
 }
 
-/* Local part or domain: words and literals, no spaces. */
+/* Local part or domain: one dot-atom or literal; words after it only
+   when a dot joins them (obs-local-part "a . b"), so "a@b c" is a@b
+   and junk. */
 static void
 dotted(struct alex *lx, struct buf *b)
 {
+	size_t start = b->len;
+
 	while (lx->tok.type == A_WORD || lx->tok.type == A_DLIT) {
+		if (b->len > start && b->data[b->len - 1] != '.' &&
+		    (lx->tok.len == 0 || lx->tok.s[0] != '.'))
+			break;
 		if (lx->tok.type == A_DLIT)
 			(void)buf_append(b, lx->tok.s, lx->tok.len);
 		else
@@ -220,6 +234,8 @@ add(struct alist *l, const char *name, const char *adl, const char *mbox,
 
 struct abufs {
 	struct buf	name, adl, local, domain;
+	size_t		words;		/* in the phrase read into name */
+	bool		quoted;		/* one of them a quoted string */
 };
 
 /* Adds the mailbox in B: a placeholder for a missing half. */
@@ -285,7 +301,16 @@ mailbox(struct alex *lx, struct alist *l, struct abufs *b)
 		add_mailbox(l, b, true);
 		return;
 	}
-	/* A bare addr-spec: the phrase read so far was its local part. */
+	/* Words without an address are a name (Dovecot: "foo bar" and
+	   "\"q\" x@y" are names without a mailbox, "foo" a mailbox without
+	   a domain, "\"a b\"@x" a quoted local part). */
+	if (b->words >= 2 || (b->quoted && !is_special(lx, '@'))) {
+		add(l, keep(l, &b->name, true), NULL, "MISSING_MAILBOX",
+		    "MISSING_DOMAIN");
+		return;
+	}
+	/* A bare addr-spec: the word read was its local part, and a
+	   comment after it is its name. */
 	(void)buf_append(&b->local, b->name.data, b->name.len);
 	buf_reset(&b->name);
 	if (is_special(lx, '@')) {
@@ -293,9 +318,9 @@ mailbox(struct alex *lx, struct alist *l, struct abufs *b)
 		lx->comment = NULL;
 		next(lx);
 		dotted(lx, &b->domain);
-		if (lx->comment != NULL)
-			(void)buf_append(&b->name, lx->comment, lx->clen);
 	}
+	if (lx->comment != NULL)
+		(void)buf_append(&b->name, lx->comment, lx->clen);
 	add_mailbox(l, b, at);
 }
 
@@ -311,7 +336,8 @@ skip_junk(struct alex *lx)
 static void
 address(struct alex *lx, struct alist *l, struct abufs *b, bool in_group)
 {
-	phrase(lx, &b->name);
+	lx->comment = NULL;
+	b->words = phrase(lx, &b->name, &b->quoted);
 	if (is_special(lx, ':') && !in_group) {
 		const char *g = keep(l, &b->name, true);
 

@@ -222,7 +222,10 @@ lex_quoted(struct lex *lx, struct buf *b)
 	return -1;
 }
 
-/* A token or a quoted string into B. 0 or -1. */
+/* A token (maybe empty) or a quoted string into B; what follows up to
+   the next ';' is the caller's junk to skip. Dovecot reads values so:
+   "a/b" is "a", ",x" is "". 0, or -1 (an unterminated quoted string:
+   the parameter is dropped). */
 static int
 lex_value(struct lex *lx, struct buf *b)
 {
@@ -231,15 +234,9 @@ lex_value(struct lex *lx, struct buf *b)
 
 	buf_reset(b);
 	if (lx->p < lx->end && *lx->p == '"')
-		return lex_quoted(lx, b);	/* unterminated: dropped */
-	/* Dovecot takes any run up to ';' or white space here: broken
-	   mailers write '/', '@', '?' unquoted in values. */
-	s = lx->p;
-	while (lx->p < lx->end && *lx->p != ';' && !mime_is_wsp(*lx->p) &&
-	    *lx->p != '"')
-		lx->p++;
-	n = (size_t)(lx->p - s);
-	return n == 0 ? -1 : buf_append(b, s, n);
+		return lex_quoted(lx, b);
+	n = lex_token(lx, &s);
+	return n == 0 ? 0 : buf_append(b, s, n);
 }
 
 /* ---- parameters ---- */
@@ -249,7 +246,9 @@ struct rawparam {
 	char		*value;
 	unsigned	 index;		/* RFC 2231 piece, or UINT_MAX: none */
 	bool		 extended;	/* "*" after the index */
+	bool		 raw;		/* piece of a broken set: kept as is */
 	size_t		 base;		/* name length without "*..." */
+	size_t		 order;		/* position in the field */
 };
 
 struct paramlist {
@@ -320,18 +319,28 @@ parse_params(struct lex *lx, struct paramlist *l)
 		}
 		lx->p++;
 		skip_cfws(lx);
-		if ((nlen = lex_token(lx, &name)) == 0)
-			continue;
+		nlen = lex_token(lx, &name);	/* an empty name is one */
 		skip_cfws(lx);
-		if (lx->p >= lx->end || *lx->p != '=')
+		if (lx->p >= lx->end || *lx->p != '=') {
+			/* No value: this ';' and what follows up to the
+			   next one are skipped (Dovecot: "a; b=c" has
+			   none, "; ;; =x" has "" = "x"). */
+			if (lx->p < lx->end)
+				lx->p++;
+			while (lx->p < lx->end && *lx->p != ';')
+				lx->p++;
 			continue;
+		}
 		lx->p++;
 		skip_cfws(lx);
-		if (lex_value(lx, &v) == -1)
+		/* "n=" at the end is n with an empty value (Dovecot). */
+		buf_reset(&v);
+		if (lx->p < lx->end && lex_value(lx, &v) == -1)
 			continue;
 		l->v[l->n].name = xstrndup(name, nlen);
 		l->v[l->n].value = xstrndup(v.len ? v.data : "", v.len);
 		rfc2231_split(&l->v[l->n]);
+		l->v[l->n].order = l->n;
 		l->n++;
 	}
 	buf_free(&v);
@@ -368,11 +377,37 @@ cmp_piece(const void *a, const void *b)
 		c = x->base < y->base ? -1 : 1;
 	if (c == 0 && x->index != y->index)
 		c = x->index < y->index ? -1 : 1;
+	if (c == 0 && x->order != y->order)
+		c = x->order < y->order ? -1 : 1;
 	return c;
 }
 
-/* Merges the pieces PC[0..N) of one base name (sorted by index) into
-   OUT; the pieces after a gap are dropped. */
+static bool
+same_base(const struct rawparam *a, const struct rawparam *b)
+{
+	return a->base == b->base && strncmp(a->name, b->name, a->base) == 0;
+}
+
+/* The pieces of a set are merged only when they are exactly 0..n-1;
+   a set with a gap or a twice-given piece stays as written (Dovecot). */
+static void
+mark_broken_sets(struct rawparam **pc, size_t np)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < np; i = j) {
+		bool ok = true;
+
+		for (j = i; j < np && same_base(pc[j], pc[i]); j++)
+			if (pc[j]->index != j - i)
+				ok = false;
+		for (k = i; !ok && k < j; k++)
+			pc[k]->raw = true;
+	}
+}
+
+/* Merges the pieces PC[0..N) of one base name (indexes 0..N-1) into
+   NAME and VAL. */
 static void
 merge_pieces(struct rawparam **pc, size_t n, struct buf *name,
     struct buf *val)
@@ -380,9 +415,8 @@ merge_pieces(struct rawparam **pc, size_t n, struct buf *name,
 	bool ext = false;
 	size_t i;
 
-	for (i = 0; i < n && pc[i]->index == i; i++)
+	for (i = 0; i < n; i++)
 		ext = ext || pc[i]->extended;
-	n = i;
 	buf_reset(name);
 	buf_reset(val);
 	(void)buf_append(name, pc[0]->name, pc[0]->base);
@@ -421,22 +455,26 @@ finish_params(struct mime_tree *t, struct paramlist *l,
 	*r = NULL;
 	if (l->n == 0 || (out = mime_alloc(t, l->n * sizeof(*out))) == NULL)
 		return 0;
-	for (i = 0; i < l->n; i++) {
+	for (i = 0; i < l->n; i++)
 		if (l->v[i].index != UINT32_MAX)
 			pieces[np++] = &l->v[i];
-		else if (keep_param(t, &out[n], l->v[i].name,
+	qsort(pieces, np, sizeof(pieces[0]), cmp_piece);
+	mark_broken_sets(pieces, np);
+	/* Plain parameters and broken pieces in their order, then the
+	   merged sets by name. */
+	for (i = 0; i < l->n; i++)
+		if ((l->v[i].index == UINT32_MAX || l->v[i].raw) &&
+		    keep_param(t, &out[n], l->v[i].name,
 		    strlen(l->v[i].name), l->v[i].value,
 		    strlen(l->v[i].value)))
 			n++;
-	}
-	qsort(pieces, np, sizeof(pieces[0]), cmp_piece);
 	buf_init(&name, BUF_UNLIMITED);
 	buf_init(&val, BUF_UNLIMITED);
 	for (i = 0; i < np; i = j) {
-		for (j = i + 1; j < np && pieces[j]->base == pieces[i]->base &&
-		    strncmp(pieces[j]->name, pieces[i]->name,
-		    pieces[i]->base) == 0; j++)
+		for (j = i + 1; j < np && same_base(pieces[j], pieces[i]); j++)
 			;
+		if (pieces[i]->raw)
+			continue;
 		merge_pieces(pieces + i, j - i, &name, &val);
 		if (keep_param(t, &out[n], buf_cstr(&name), name.len,
 		    buf_cstr(&val), val.len))
@@ -458,17 +496,23 @@ parse_content_type(struct mime_tree *t, struct mime_part *p,
 	const char *ty, *sub = "";
 	size_t tlen, slen = 0;
 
+	/* "type" alone is a type with an empty subtype; anything else
+	   but "type/subtype" before the first ';' is unparsable, an empty
+	   type (not the default) without parameters, as Dovecot has it. */
 	skip_cfws(&lx);
-	if ((tlen = lex_token(&lx, &ty)) == 0) {
-		/* Unparsable: an empty type, not the default (Dovecot). */
-		p->type = p->subtype = "";
-		return;
-	}
+	if ((tlen = lex_token(&lx, &ty)) == 0)
+		goto bad;
 	skip_cfws(&lx);
-	if (lx.p < lx.end && *lx.p == '/') {
+	if (lx.p < lx.end) {
+		if (*lx.p != '/')
+			goto bad;
 		lx.p++;
 		skip_cfws(&lx);
-		slen = lex_token(&lx, &sub);
+		if ((slen = lex_token(&lx, &sub)) == 0)
+			goto bad;
+		skip_cfws(&lx);
+		if (lx.p < lx.end && *lx.p != ';')
+			goto bad;
 	}
 	p->type = mime_strndup(t, ty, tlen);
 	p->subtype = mime_strndup(t, sub, slen);
@@ -481,6 +525,9 @@ parse_content_type(struct mime_tree *t, struct mime_part *p,
 	p->nparams = finish_params(t, l, &p->params);
 	paramlist_free(l);
 	free(l);
+	return;
+bad:
+	p->type = p->subtype = "";
 }
 
 static void
@@ -503,7 +550,8 @@ parse_disposition(struct mime_tree *t, struct mime_part *p,
 	free(l);
 }
 
-/* Content-Language: a list of tags (RFC 3282). */
+/* Content-Language: a list of tags (RFC 3282), up to the first thing
+   that is not one (Dovecot's reading: "en, fr; x" is en and fr). */
 static void
 parse_language(struct mime_tree *t, struct mime_part *p, const char *s,
     size_t len)
@@ -514,18 +562,14 @@ parse_language(struct mime_tree *t, struct mime_part *p, const char *s,
 
 	while (n < nitems(tags)) {
 		skip_cfws(&lx);
-		while (lx.p < lx.end && *lx.p == ',') {
-			lx.p++;
-			skip_cfws(&lx);
-		}
-		if (lx.p >= lx.end)
+		if ((tlen = lex_token(&lx, &tag)) == 0)
 			break;
-		if ((tlen = lex_token(&lx, &tag)) == 0) {
-			lx.p++;		/* junk octet */
-			continue;
-		}
 		tags[n] = tag;
 		lens[n++] = tlen;
+		skip_cfws(&lx);
+		if (lx.p >= lx.end || *lx.p != ',')
+			break;
+		lx.p++;
 	}
 	if (n == 0 || (p->languages = mime_alloc(t, n * sizeof(char *))) ==
 	    NULL)

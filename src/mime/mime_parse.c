@@ -150,26 +150,29 @@ field_finish(struct mime_parser *p)
 	mime_field_apply(p->t, f->part, &f->seen, s, nlen, v, vlen);
 }
 
-/* Appends to the field, dropping NUL (never valid in a field, and it
-   would cut the strings IMAP returns). The CR of a CRLF goes at the
-   line end; a bare CR stays (white space to the subject's collapse).
-   A field past MIME_FIELD_MAX is dropped whole. */
+/* Appends to the field, NUL octets as 0x80 (Dovecot does the same):
+   a NUL would cut the strings IMAP returns, and dropping it would let
+   "Cont\0ent-Type" become a field that other readers do not see. The
+   CR of a CRLF goes at the line end; a bare CR stays (white space to the
+   subject's collapse). A field past MIME_FIELD_MAX is dropped whole. */
 static void
 field_add(struct mime_parser *p, const char *s, size_t n)
 {
-	size_t i, j;
+	const char *nul;
+	size_t k;
 
 	while (p->field_on && n > 0) {
-		for (i = 0; i < n && s[i] != '\0'; i++)
-			;
-		if (i > 0 && buf_append(&p->field, s, i) == -1) {
+		nul = memchr(s, '\0', n);
+		k = nul != NULL ? (size_t)(nul - s) : n;
+		if ((k > 0 && buf_append(&p->field, s, k) == -1) ||
+		    (nul != NULL && buf_putc(&p->field, (char)0x80) == -1)) {
 			p->field_on = false;
 			return;
 		}
-		for (j = i; j < n && s[j] == '\0'; j++)
-			;
-		s += j;
-		n -= j;
+		if (nul != NULL)
+			k++;
+		s += k;
+		n -= k;
 	}
 }
 
@@ -303,14 +306,15 @@ static void
 delimiter(struct mime_parser *p, size_t k, bool close)
 {
 	const struct frame *top = &p->st[p->n - 1];
-	uint64_t region = top->mode == F_HEADER ? top->hdr0.off :
-	    top->body0.off;
+	uint64_t region = top->body0.off;
 
 	/* The line end before the delimiter belongs to it (RFC 2046
-	   5.1.1), unless the innermost open header or body is empty: the
-	   LF of a blank line ending a header is the header's. */
-	close_above(p, (int)k, p->line0.off > region && !p->after_delim ?
-	    p->eol : p->line0);
+	   5.1.1), unless the innermost open body is empty (the LF of the
+	   blank line ending a header is the header's) or a header is still
+	   open: an unterminated header keeps its last line's LF, as in
+	   Dovecot, where a message/rfc822 so cut counts it. */
+	close_above(p, (int)k, p->line0.off > region && !p->after_delim &&
+	    top->mode != F_HEADER ? p->eol : p->line0);
 	if (close) {
 		p->st[k].mode = F_EPILOGUE;
 	} else {

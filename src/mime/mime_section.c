@@ -275,10 +275,13 @@ mime_crlf_read(struct mime_crlf_reader *r, char *dst, size_t dstsz)
 			errno = EIO;	/* the file is shorter than the tree */
 			return -1;
 		}
-		/* What does not fit is read again next time: r->pos
-		   moves by the octets used only. */
+		/* What does not fit is read again next time (r->pos moves
+		   by the octets used only), so inside the slice no more
+		   is read than the room left can take. */
 		n = (ssize_t)(r->end - r->pos < sizeof(in) ? r->end - r->pos :
 		    sizeof(in));
+		if (r->vpos >= r->vstart && (size_t)n > dstsz - o)
+			n = (ssize_t)(dstsz - o);
 		n = pread(r->fd, in, (size_t)n, (off_t)r->pos);
 		if (n == -1 && errno == EINTR)
 			continue;

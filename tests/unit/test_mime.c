@@ -11,8 +11,9 @@
  * is compared after the same rewriting. The messages where we differ on
  * purpose are not in that table; their own tests say what we return:
  * nesting past MIME_DEPTH_MAX, message/global parsed as a message (RFC
- * 9051), NUL octets dropped, "name*" kept for an index-less RFC 2231
- * extended parameter, addresses after junk kept.
+ * 9051), "name*" kept for an index-less RFC 2231 extended parameter,
+ * addresses after junk kept; and, without a test of its own, invalid
+ * UTF-8 in subjects and names stays as it is (Dovecot writes U+FFFD).
  *
  * Every message is also parsed trickled octet by octet and in random
  * splits: the tree (its cache encoding) must not change. Sizes, line
@@ -767,9 +768,13 @@ static const struct render_case render_cases[] = {
 	  false,
 	  "(\"application\" \"x\" (\"title*\" \"us-ascii'en'This%20is\") NIL "
 	  "NIL \"7bit\" 3 NIL NIL NIL NIL)", 0 },
-	{ "NUL octets are dropped from fields",
-	  "Subject: a\0b\n\nx\n", true,
-	  "(NIL \"ab\" NIL NIL NIL NIL NIL NIL NIL NIL)", 16 },
+	{ "NUL octets in fields become 0x80 (as Dovecot)",
+	  "Subject: a\0b\nCont\0ent-Type: text/html\n\nx\n", true,
+	  "(NIL {3}\r\na\200b NIL NIL NIL NIL NIL NIL NIL NIL)", 41 },
+	{ "a NUL in a field name makes no field of it",
+	  "Cont\0ent-Type: text/html\n\nx\n", false,
+	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 "
+	  "1 NIL NIL NIL NIL)", 28 },
 	{ "addresses after junk are kept",
 	  "To: Ann <a@b> junk, c@d\n\nx\n", true,
 	  "(NIL NIL NIL NIL NIL ((\"Ann\" NIL \"a\" \"b\")(NIL NIL \"c\" "
@@ -785,6 +790,69 @@ static const struct render_case render_cases[] = {
 	  "", false,
 	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
 	  "NIL NIL NIL NIL)", 0 },
+	{ "Content-Language stops at junk (as Dovecot)",
+	  "MIME-Version: 1.0\nContent-Language: en, fr; x, de\n\nx\n", false,
+	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 "
+	  "1 NIL NIL (\"en\" \"fr\") NIL)", 0 },
+	{ "Content-Language stops at an empty tag (as Dovecot)",
+	  "MIME-Version: 1.0\nContent-Language: en (c) , ,fr de\n\nx\n",
+	  false,
+	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 "
+	  "1 NIL NIL (\"en\") NIL)", 0 },
+	{ "Content-Type without '/' and subtype, but parameters",
+	  "MIME-Version: 1.0\nContent-Type: text;charset=x\n\nx\n", false,
+	  "(\"\" \"\" NIL NIL NIL \"7bit\" 3 NIL NIL NIL NIL)", 0 },
+	{ "Content-Type with junk after the subtype",
+	  "Content-Type: text/plain junk; charset=x\n\nx\n", false,
+	  "(\"\" \"\" NIL NIL NIL \"7bit\" 3 NIL NIL NIL NIL)", 0 },
+	{ "Content-Type with blanks around '/' and 8-bit",
+	  "Content-Type: text /pl\303\223ain\n\nx\n", false,
+	  "(\"text\" {7}\r\npl\303\223ain (\"charset\" \"us-ascii\") NIL NIL "
+	  "\"7bit\" 3 1 NIL NIL NIL NIL)", 0 },
+	{ "To: foo bar (as Dovecot)",
+	  "To: foo bar\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: \"foo bar\" (as Dovecot)",
+	  "To: \"foo bar\"\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo.bar (as Dovecot)",
+	  "To: foo.bar\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((NIL NIL \"foo.bar\" \"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo bar, c@d (as Dovecot)",
+	  "To: foo bar, c@d\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\")(NIL NIL \"c\" \"d\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo bar@x (as Dovecot)",
+	  "To: foo bar@x\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"foo bar\" NIL \"MISSING_MAILBOX\" "
+	  "\"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: \"q\" x@y (as Dovecot)",
+	  "To: \"q\" x@y\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"q x\" NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: foo (c) (as Dovecot)",
+	  "To: foo (c)\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((\"c\" NIL \"foo\" \"MISSING_DOMAIN\"))"
+	  " NIL NIL NIL NIL)", 0 },
+	{ "To: a@b c (as Dovecot)",
+	  "To: a@b c\n\nx\n", true,
+	  "(NIL NIL NIL NIL NIL "
+	  "((NIL NIL \"a\" \"b\"))"
+	  " NIL NIL NIL NIL)", 0 },
 	{ "group with an empty name is no end marker",
 	  "To: :a@b;\n\nx\n", true,
 	  "(NIL NIL NIL NIL NIL ((NIL NIL \"\" NIL)(NIL NIL \"a\" \"b\")"
@@ -1475,13 +1543,31 @@ static const struct param_case param_cases[] = {
 	{ "plain piece in an extended value is encoded",
 	  "x/y; n*0*=us-ascii'en'a; n*1=\"b c%\"", "n*=us-ascii'en'ab%20c%25" },
 	{ "first piece plain", "x/y; n*0=a; n*1*=b%25", "n*=''ab%25" },
-	{ "gap drops the rest", "x/y; n*0=a; n*2=c", "n=a" },
+	/* Broken sets stay as written (Dovecot 2.3.19 too): */
+	{ "gap", "x/y; n*0=a; n*2=c", "n*0=a;n*2=c" },
+	{ "no piece 0", "x/y; n*5=x", "n*5=x" },
+	{ "piece twice", "x/y; n*0*=a; n*0=b", "n*0*=a;n*0=b" },
+	{ "gap after an extended piece", "x/y; n*0=a; n*1*=b; n*3=d",
+	  "n*0=a;n*1*=b;n*3=d" },
 	{ "leading zero is no index", "x/y; n*01=a", "n*01=a" },
 	{ "plain after merged", "x/y; z*0=a; b=c; z*1=d", "b=c;z=ad" },
 	{ "comments and spaces", "x/y (c) ; (c) a (c) = (c) b (c)", "a=b" },
-	{ "junk skipped", "x/y; ;; =x; a; b=c", "b=c" },
+	{ "junk skipped", "x/y; ;; =x; a; b=c", "=x" },
+	{ "name without value", "x/y; a; b=c", "" },
+	{ "empty name", "x/y; =x; b=c", "=x;b=c" },
+	{ "junk after a value", "x/y; a=1 junk b=2; c=3", "a=1;c=3" },
+	{ "trailing ';'", "x/y; a=1;", "a=1" },
+	{ "empty value at the end", "x/y; n=", "n=" },
+	{ "empty value before ';'", "x/y; n= ; z=1", "n=;z=1" },
+	{ "empty quoted value", "x/y; n=\"\"", "n=" },
 	{ "unterminated quote dropped", "x/y; a=\"open; b=c", "" },
 	{ "escaped quote", "x/y; a=\"q\\\"x\"", "a=q\"x" },
+	/* What Dovecot 2.3.19 makes of unquoted junk: */
+	{ "value stops at a tspecial", "x/y; n=a/b; z=1", "n=a;z=1" },
+	{ "value empty before junk", "x/y; n=,abc; z=1", "n=;z=1" },
+	{ "value stops at a blank", "x/y; n=abc def; z=1", "n=abc;z=1" },
+	{ "value stops at a comment", "x/y; n=a(c)b; z=1", "n=a;z=1" },
+	{ "quote after a value", "x/y; n=\"q\" x; z=1", "n=q;z=1" },
 };
 
 static void
@@ -1569,6 +1655,113 @@ test_words(void **state)
 	buf_free(&b);
 }
 
+/* ---- RFC 9051 examples ---- */
+
+/* 7.5.2's BODY example: ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL
+   "7BIT" 3028 92), from a body of 92 lines and 3028 octets with CRLF. */
+static void
+test_rfc9051_body(void **state)
+{
+	struct mime_tree *t;
+	struct buf m, b;
+	int i;
+
+	(void)state;
+	buf_init(&m, BUF_UNLIMITED);
+	assert_int_equal(buf_append_str(&m, "Content-Type: TEXT/PLAIN; "
+	    "CHARSET=US-ASCII\nContent-Transfer-Encoding: 7BIT\n\n"), 0);
+	for (i = 0; i < 91; i++)	/* 91 * (31 + 2) + 23 + 2 = 3028 */
+		assert_int_equal(buf_append_str(&m,
+		    "0123456789012345678901234567890\n"), 0);
+	assert_int_equal(buf_append_str(&m, "01234567890123456789012\n"), 0);
+	t = mime_parse(m.data, m.len);
+	buf_init(&b, BUF_UNLIMITED);
+	assert_int_equal(imap_body_structure(mime_tree_root(t), false, &b), 0);
+	assert_true(buf_putc(&b, '\0') == 0);
+	assert_string_equal(b.data, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	    "\"US-ASCII\") NIL NIL \"7BIT\" 3028 92)");
+	buf_free(&b);
+	buf_free(&m);
+	mime_tree_free(&t);
+}
+
+/* 6.4.5's example of part numbers, each body naming its part. A part
+   closed by its close delimiter keeps that line's LF (Dovecot too). */
+static const char rfc_parts_msg[] =
+    "Subject: top\nContent-Type: MULTIPART/MIXED; boundary=t\n\n"
+    "--t\nContent-Type: TEXT/PLAIN\n\n[1]\n"
+    "--t\nContent-Type: APPLICATION/OCTET-STREAM\n\n[2]\n"
+    "--t\nContent-Type: MESSAGE/RFC822\n\n"
+    "Subject: three\nContent-Type: MULTIPART/MIXED; boundary=m3\n\n"
+    "--m3\nContent-Type: TEXT/PLAIN\n\n[3.1]\n"
+    "--m3\nContent-Type: APPLICATION/OCTET-STREAM\n\n[3.2]\n"
+    "--m3--\n"
+    "--t\nContent-Type: MULTIPART/MIXED; boundary=m4\n\n"
+    "--m4\nContent-Type: IMAGE/GIF\n\n[4.1]\n"
+    "--m4\nContent-Type: MESSAGE/RFC822\n\n"
+    "Subject: four-two\nContent-Type: MULTIPART/MIXED; boundary=m42\n\n"
+    "--m42\nContent-Type: TEXT/PLAIN\n\n[4.2.1]\n"
+    "--m42\nContent-Type: MULTIPART/ALTERNATIVE; boundary=alt\n\n"
+    "--alt\nContent-Type: TEXT/PLAIN\n\n[4.2.2.1]\n"
+    "--alt\nContent-Type: TEXT/RICHTEXT\n\n[4.2.2.2]\n"
+    "--alt--\n--m42--\n--m4--\n--t--\n";
+
+struct rfc_part_case {
+	const char	*sec;
+	const char	*starts;	/* what the range starts with */
+	const char	*ends;		/* and ends with */
+};
+
+static const struct rfc_part_case rfc_parts[] = {
+	{ "HEADER", "Subject: top\n", "boundary=t\n\n" },
+	{ "TEXT", "--t\n", "--t--\n" },
+	{ "1", "[1]", "[1]" },
+	{ "2", "[2]", "[2]" },
+	{ "3", "Subject: three\n", "--m3--\n" },
+	{ "3.HEADER", "Subject: three\n", "boundary=m3\n\n" },
+	{ "3.TEXT", "--m3\n", "--m3--\n" },
+	{ "3.1", "[3.1]", "[3.1]" },
+	{ "3.2", "[3.2]", "[3.2]" },
+	{ "4", "--m4\n", "--m4--\n" },
+	{ "4.1", "[4.1]", "[4.1]" },
+	{ "4.1.MIME", "Content-Type: IMAGE/GIF\n\n", "IMAGE/GIF\n\n" },
+	{ "4.2", "Subject: four-two\n", "--m42--\n" },
+	{ "4.2.HEADER", "Subject: four-two\n", "boundary=m42\n\n" },
+	{ "4.2.TEXT", "--m42\n", "--m42--\n" },
+	{ "4.2.1", "[4.2.1]", "[4.2.1]" },
+	{ "4.2.2", "--alt\n", "--alt--\n" },
+	{ "4.2.2.1", "[4.2.2.1]", "[4.2.2.1]" },
+	{ "4.2.2.2", "[4.2.2.2]", "[4.2.2.2]" },
+	{ "4.2.2.2.MIME", "Content-Type: TEXT/RICHTEXT\n\n", "RICHTEXT\n\n" },
+	{ "4.2.3", NULL, NULL },
+	{ "5", NULL, NULL },
+	{ "4.2.2.2.1", NULL, NULL },
+};
+
+static void
+test_rfc_parts(void **state)
+{
+	const struct rfc_part_case *c = *state;
+	struct mime_tree *t = parse_str(rfc_parts_msg);
+	struct mime_section sec;
+	struct mime_range r;
+	uint32_t parts[8];
+
+	assert_int_equal(mime_section_parse(c->sec, strlen(c->sec), parts, 8,
+	    &sec), 0);
+	if (c->starts == NULL) {
+		assert_int_equal(mime_section_range(t, &sec, &r), 0);
+	} else {
+		assert_int_equal(mime_section_range(t, &sec, &r), 1);
+		assert_true(r.len >= strlen(c->starts));
+		assert_memory_equal(rfc_parts_msg + r.off, c->starts,
+		    strlen(c->starts));
+		assert_memory_equal(rfc_parts_msg + r.off + r.len -
+		    strlen(c->ends), c->ends, strlen(c->ends));
+	}
+	mime_tree_free(&t);
+}
+
 /* ---- the parser API ---- */
 
 static void
@@ -1649,6 +1842,9 @@ main(void)
 	add_test("RFC 2231 value decoding", test_param_decode, NULL);
 	for (i = 0; i < nitems(words_cases); i++)
 		add_test(words_cases[i].in, test_words, &words_cases[i]);
+	add_test("RFC 9051 7.5.2 BODY example", test_rfc9051_body, NULL);
+	for (i = 0; i < nitems(rfc_parts); i++)
+		add_test(rfc_parts[i].sec, test_rfc_parts, &rfc_parts[i]);
 	add_test("parser API", test_api, NULL);
 	r = _cmocka_run_group_tests("mime", tests, ntests, NULL, NULL);
 	free(tests);
