@@ -194,7 +194,7 @@ bench: bootstrap
 bench-compare:
 	@echo "bench-compare: installs Postfix and Dovecot from Debian" \
 	    "(scripts/bootstrap; their system services stay disabled)"
-	@scripts/bootstrap postfix dovecot-pop3d
+	@scripts/bootstrap postfix dovecot-pop3d dovecot-imapd
 	@$(MAKE) --no-print-directory -j$$(nproc) all $(B)/bench/pgbench
 	@$(BENCH_RUN) --compare
 
