@@ -264,7 +264,6 @@ imap_put_flags(struct imap_job *j, const struct mailbox_msg *m,
 		{ MAILBOX_FLAGGED, "\\Flagged" }, { MAILBOX_DELETED,
 		"\\Deleted" }, { MAILBOX_DRAFT, "\\Draft" },
 	};
-	struct mailbox_view_info vi;
 	const char *sep = "";
 	size_t i;
 
@@ -278,13 +277,18 @@ imap_put_flags(struct imap_job *j, const struct mailbox_msg *m,
 		(void)buf_printf(out, "%s\\Recent", sep);
 		sep = " ";
 	}
-	mailbox_view_get_info(j->box.view, &vi);
-	for (i = 0; i < vi.nkeywords && i < 128; i++)
-		if (m->keywords[i / 64] & (UINT64_C(1) << (i % 64))) {
-			(void)buf_printf(out, "%s%s", sep,
-			    mailbox_view_keyword(j->box.view, (unsigned)i));
-			sep = " ";
-		}
+	/* Only the bits that are set: O(keywords of M), no lock (the
+	   folder-wide count would walk the whole folder per message). */
+	for (i = 0; i < 128; i++) {
+		const char *kw;
+
+		if (!(m->keywords[i / 64] & (UINT64_C(1) << (i % 64))) ||
+		    (kw = mailbox_view_keyword(j->box.view, (unsigned)i)) ==
+		    NULL)
+			continue;
+		(void)buf_printf(out, "%s%s", sep, kw);
+		sep = " ";
+	}
 	(void)buf_putc(out, ')');
 }
 

@@ -388,13 +388,12 @@ eval_children(struct search_ctx *x, uint32_t first, bool any)
 static bool
 has_kw(struct search_ctx *x, const struct imap_str *k)
 {
-	struct mailbox_view_info vi;
+	const char *kw;
 	unsigned i;
 
-	mailbox_view_get_info(x->j->box.view, &vi);
-	for (i = 0; i < vi.nkeywords && i < 128; i++)
-		if (strcasecmp(mailbox_view_keyword(x->j->box.view, i),
-		    k->s) == 0)
+	for (i = 0; i < 128 && (kw = mailbox_view_keyword(x->j->box.view,
+	    i)) != NULL; i++)
+		if (strcasecmp(kw, k->s) == 0)
 			return (x->m.keywords[i / 64] >> (i % 64)) & 1;
 	return false;
 }

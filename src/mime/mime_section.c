@@ -292,6 +292,25 @@ mime_crlf_read(struct mime_crlf_reader *r, char *dst, size_t dstsz)
 		}
 		for (i = 0; i < (size_t)n && o < dstsz &&
 		    r->vpos < r->vend; i++) {
+			/* Inside the slice, a run without LF goes at once. */
+			if (r->vpos >= r->vstart && in[i] != '\n') {
+				const char *lf = memchr(in + i, '\n',
+				    (size_t)n - i);
+				size_t run = (lf != NULL ? (size_t)(lf - in) :
+				    (size_t)n) - i;
+
+				if (run > dstsz - o)
+					run = dstsz - o;
+				if (run > r->vend - r->vpos)
+					run = (size_t)(r->vend - r->vpos);
+				memcpy(dst + o, in + i, run);
+				o += run;
+				r->vpos += run;
+				i += run;
+				r->prev_cr = in[i - 1] == '\r';
+				i--;	/* the loop's i++ */
+				continue;
+			}
 			if (in[i] == '\n' && !r->prev_cr) {
 				emit(r, '\r', dst, &o);
 				if (o == dstsz) {
