@@ -278,7 +278,7 @@ mailbox_view_sync(struct mailbox_view *v, bool expunges,
     struct mailbox_changes *ch, struct mailbox_err *err)
 {
 	struct mbx_folder *f = v->f;
-	size_t i, before = v->n;
+	size_t i, before;
 
 	memset(ch, 0, sizeof(*ch));
 	(void)pthread_mutex_lock(&f->lock);
