@@ -143,6 +143,7 @@ static void
 folder_free(struct mbx_folder *f)
 {
 	mbx_folder_clear(f);
+	hmap_free(&f->import, NULL);
 	if (f->log_fd != -1)
 		(void)close(f->log_fd);
 	buf_free(&f->pending);
@@ -533,9 +534,10 @@ cmp_entry(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Gives the unknown file E a UID; false when it vanished meanwhile. */
+/* Gives the unknown file E the UID UID (0: the next); false when it
+   vanished meanwhile. */
 static bool
-adopt(struct mbx_folder *f, struct entry *e)
+adopt(struct mbx_folder *f, struct entry *e, uint32_t uid)
 {
 	char path[MBX_PATH_MAX + 300];
 	struct mbx_msg m;
@@ -550,7 +552,7 @@ adopt(struct mbx_folder *f, struct entry *e)
 	if (name_vsize(e->name, e->base_len, &m.size) == -1 &&
 	    mbx_count_vsize(f->dir_fd, path, &m.size) == -1)
 		return false;
-	m.uid = f->uidnext++;
+	m.uid = uid != 0 ? uid : f->uidnext++;
 	m.flags = (uint8_t)mbx_flags_from_name(e->name);
 	m.modseq = ++f->highestmodseq;
 	m.idate = (int64_t)st.st_mtim.tv_sec;
@@ -559,6 +561,59 @@ adopt(struct mbx_folder *f, struct entry *e)
 	e->name = NULL;
 	mbx_log_msg(f, mbx_folder_add(f, &m));
 	return true;
+}
+
+struct hint {
+	uint32_t	 uid;
+	struct entry	*e;
+};
+
+static int
+cmp_hint(const void *a, const void *b)
+{
+	uint32_t x = ((const struct hint *)a)->uid;
+	uint32_t y = ((const struct hint *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first scan after an import of Dovecot's UIDs (mailbox_index.c):
+   the files Dovecot knew keep their UIDs, in UID order, and leave V;
+   the rest (*N of them, compacted) go on in delivery order. */
+static bool
+adopt_imported(struct mbx_folder *f, struct entry **v, size_t *n)
+{
+	char key[MBX_BASE_MAX + 1];
+	struct hint *h = xcalloc(*n + 1, sizeof(*h));
+	size_t i, k = 0, rest = 0;
+	uint32_t last = 0;
+	uintptr_t uid;
+	bool changed = false;
+
+	for (i = 0; i < *n; i++) {
+		(void)str_ncopy(key, v[i]->name, v[i]->base_len, sizeof(key));
+		uid = (uintptr_t)hmap_get(f->import, key);
+		if (uid != 0 && uid < f->uidnext) {
+			h[k].uid = (uint32_t)uid;
+			h[k++].e = v[i];
+		} else {
+			v[rest++] = v[i];
+		}
+	}
+	if (k > 1)
+		qsort(h, k, sizeof(*h), cmp_hint);
+	for (i = 0; i < k; i++) {
+		if (h[i].uid <= last)
+			v[rest++] = h[i].e;	/* one UID, two files */
+		else if (adopt(f, h[i].e, h[i].uid)) {
+			last = h[i].uid;
+			changed = true;
+		}
+	}
+	hmap_free(&f->import, NULL);
+	free(h);
+	*n = rest;
+	return changed;
 }
 
 /* The files no message claimed, in delivery order, get UIDs. */
@@ -584,12 +639,14 @@ adopt_new(struct mbx_folder *f, struct scan *s)
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_entry);
+	if (f->import != NULL)
+		changed = adopt_imported(f, v, &n);
 	for (i = 0; i < n; i++) {
 		if (f->uidnext == UINT32_MAX) {
 			log_warn("mailbox %s: UIDs exhausted", f->path);
 			break;
 		}
-		if (adopt(f, v[i]))
+		if (adopt(f, v[i], 0))
 			changed = true;
 	}
 	free(v);

@@ -74,6 +74,7 @@ struct mbx_folder {
 	uint64_t	 last_scan_ms;	/* monotonic */
 	atomic_uint_fast64_t changes;	/* bumped at every change */
 	uint32_t	 recent_floor;	/* UIDs from here are unclaimed */
+	struct hmap	*import;	/* base -> Dovecot's UID, first scan */
 	uint32_t	 next_view;
 };
 

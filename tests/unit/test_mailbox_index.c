@@ -659,6 +659,31 @@ test_gone(void **state)
 }
 
 static void
+test_dovecot_uids(void **state)
+{
+	struct fx *fx = *state;
+	struct mailbox_view *v;
+	struct mailbox_view_info in;
+
+	put_file(fx, ROOT "/.Sent/dovecot-uidlist", "3 V12345 N10 Gabc\n"
+	    "3 :1700000001.M1P1Q1.h,S=31\n7 W35 :1700000002.M1P1Q1.h\n"
+	    "8 :gone.M1P1Q1.h\n");
+	put_file(fx, ROOT "/.Sent/cur/1700000001.M1P1Q1.h,S=31:2,S", "x\n");
+	put_file(fx, ROOT "/.Sent/cur/1700000002.M1P1Q1.h:2,", "y\n");
+	put_file(fx, ROOT "/.Sent/cur/1700000000.M1P1Q1.h:2,", "z\n");
+	v = view(fx, "Sent");
+	mailbox_view_get_info(v, &in);
+	assert_int_equal(in.uidvalidity, 12345);
+	assert_int_equal(in.exists, 3);
+	assert_int_equal(mailbox_view_uid(v, 1), 3);
+	assert_int_equal(mailbox_view_uid(v, 2), 7);
+	assert_int_equal(mailbox_view_uid(v, 3), 10);
+	assert_int_equal(in.uidnext, 11);
+	assert_true(msg_at(v, 1).modseq > 1000000);
+	mailbox_view_close(&v);
+}
+
+static void
 test_10000(void **state)
 {
 	struct fx *fx = *state;
@@ -715,6 +740,7 @@ main(void)
 	add_test("two views of one folder", test_two_views, NULL);
 	add_test("threads on one folder", test_threads, NULL);
 	add_test("a deleted folder under a view", test_gone, NULL);
+	add_test("Dovecot's UIDs taken over", test_dovecot_uids, NULL);
 	add_test("10 000 messages", test_10000, NULL);
 	r = _cmocka_run_group_tests("mailbox_index", tests, ntests, NULL,
 	    NULL);
