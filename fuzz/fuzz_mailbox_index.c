@@ -9,8 +9,9 @@
 
    Input: byte 0 is a control mask (1: prepend the snapshot magic, 2:
    the log magic, 4/8: fix the record checksums of the snapshot/log, 16:
-   no log file, 32: no snapshot file), bytes 1-2 where the input splits
-   into snapshot and log. */
+   no log file, 32: no snapshot file, 64: neither, and the log part is
+   a dovecot-uidlist to take the UIDs over from), bytes 1-2 where the
+   input splits into snapshot and log. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,9 +159,19 @@ check(struct seen *s, bool again)
 		s->flags[i] = m[i].flags;
 	}
 	/* The names say S, nothing, FT: the names are the truth. */
-	if (m[0].flags != MAILBOX_SEEN || m[1].flags != 0 ||
-	    m[2].flags != (MAILBOX_FLAGGED | MAILBOX_DELETED))
-		die("flags not taken from the file names");
+	for (i = 0; i < NFILES; i++) {
+		static const unsigned want[NFILES] = { MAILBOX_SEEN, 0,
+		    MAILBOX_FLAGGED | MAILBOX_DELETED };
+		char uidl[MAILBOX_UIDL_MAX + 1];
+		size_t k;
+
+		if (mailbox_msg_uidl(v, m[i].uid, uidl) != 1 ||
+		    strncmp(uidl, "170000000", 9) != 0 ||
+		    (k = (size_t)(uidl[9] - '0')) >= NFILES)
+			die("a message that is no file");
+		if (m[i].flags != want[k])
+			die("flags not taken from the file names");
+	}
 	if (again && in.uidvalidity != s->uidvalidity)
 		die("UIDVALIDITY changed across a reopen");
 	s->uidvalidity = in.uidvalidity;
@@ -182,6 +193,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	split = ((size_t)data[1] | (size_t)data[2] << 8) % (len - 2);
 	data += 3;
 	len -= 3;
+	if (ctl & 64) {
+		(void)unlinkat(data_fd, "u/popgate-index", 0);
+		(void)unlinkat(data_fd, "u/popgate-index.log", 0);
+		write_part("u/dovecot-uidlist", NULL, data + split,
+		    len - split, false);
+		memset(&s, 0, sizeof(s));
+		check(&s, false);
+		check(&s, true);
+		(void)unlinkat(data_fd, "u/dovecot-uidlist", 0);
+		return 0;
+	}
 	if (ctl & 32)
 		(void)unlinkat(data_fd, "u/popgate-index", 0);
 	else

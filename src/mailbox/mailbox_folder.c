@@ -711,7 +711,7 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 {
 	struct timespec now;
 	struct scan s;
-	bool changed;
+	bool changed, imported;
 
 	if (f->gone) {
 		mbx_err(err, MAILBOX_ERR_GONE, "the folder was deleted");
@@ -727,6 +727,7 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 		scan_free(&s);
 		return -1;
 	}
+	imported = f->import != NULL;
 	changed = reconcile(f, &s);
 	scan_free(&s);
 	f->racy = is_racy(&f->new_mtime, &now) || is_racy(&f->cur_mtime, &now);
@@ -734,6 +735,10 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 	if (!changed)
 		return 0;
 	atomic_fetch_add(&f->changes, 1);
+	/* UIDs taken over lie below UIDNEXT: a snapshot holds them, a log
+	   only ever adds UIDs above it. */
+	if (imported)
+		return mbx_index_compact(f, err);
 	return mbx_index_commit(f, true, err);
 }
 

@@ -681,6 +681,13 @@ test_dovecot_uids(void **state)
 	assert_int_equal(in.uidnext, 11);
 	assert_true(msg_at(v, 1).modseq > 1000000);
 	mailbox_view_close(&v);
+	/* Kept by popgate's own index from now on. */
+	v = view(fx, "Sent");
+	mailbox_view_get_info(v, &in);
+	assert_int_equal(in.uidvalidity, 12345);
+	assert_int_equal(mailbox_view_uid(v, 1), 3);
+	assert_int_equal(mailbox_view_uid(v, 3), 10);
+	mailbox_view_close(&v);
 }
 
 static void
