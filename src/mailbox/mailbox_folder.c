@@ -388,6 +388,21 @@ open_sub(const struct mbx_folder *f, const char *sub)
 	return d;
 }
 
+/* rename(2) that never replaces a file of cur/ (a name delivered twice
+   would otherwise overwrite a message): EEXIST then. */
+static int
+move_noreplace(int dir_fd, const char *from, const char *to)
+{
+	if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: link, then unlink. */
+	if (linkat(dir_fd, from, dir_fd, to, 0) == -1)
+		return -1;
+	return unlinkat(dir_fd, from, 0);
+}
+
 /* Moves everything in new/ to cur/ until new/ reads empty (at most 8
    rounds); the mtime of new/ taken before the last read into F. A file
    that cannot be moved stays in new/ unindexed (and is logged). 0, or
@@ -414,7 +429,7 @@ drain_new(struct mbx_folder *f)
 			    de->d_name, strchr(de->d_name, ':') != NULL ? "" :
 			    ":2,") == -1)
 				continue;
-			if (renameat(f->dir_fd, from, f->dir_fd, to) == 0)
+			if (move_noreplace(f->dir_fd, from, to) == 0)
 				moved++;
 			else if (errno != ENOENT)
 				log_warn("mailbox %s: cannot move %s to cur/: "

@@ -691,6 +691,25 @@ test_dovecot_uids(void **state)
 }
 
 static void
+test_no_overwrite(void **state)
+{
+	struct fx *fx = *state;
+	struct mailbox_view *v;
+	struct buf b;
+
+	put_file(fx, ROOT "/cur/1700000001.M1P1Q1.h:2,", "first\n");
+	put_file(fx, ROOT "/new/1700000001.M1P1Q1.h", "second\n");
+	v = view(fx, "INBOX");
+	buf_init(&b, 64);
+	assert_int_equal(fs_read_file_at(fx->data_fd,
+	    ROOT "/cur/1700000001.M1P1Q1.h:2,", &b), 0);
+	assert_string_equal(buf_cstr(&b), "first\n");
+	buf_free(&b);
+	assert_true(exists(fx, ROOT "/new/1700000001.M1P1Q1.h"));
+	mailbox_view_close(&v);
+}
+
+static void
 test_10000(void **state)
 {
 	struct fx *fx = *state;
@@ -748,6 +767,8 @@ main(void)
 	add_test("threads on one folder", test_threads, NULL);
 	add_test("a deleted folder under a view", test_gone, NULL);
 	add_test("Dovecot's UIDs taken over", test_dovecot_uids, NULL);
+	add_test("a name delivered twice overwrites nothing",
+	    test_no_overwrite, NULL);
 	add_test("10 000 messages", test_10000, NULL);
 	r = _cmocka_run_group_tests("mailbox_index", tests, ntests, NULL,
 	    NULL);
