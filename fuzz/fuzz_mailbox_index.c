@@ -135,6 +135,8 @@ check(struct seen *s, bool again)
 	struct mailbox_view *v;
 	uint32_t i;
 
+	/* From the files, not from the state kept of the last use. */
+	mailbox_cache_flush();
 	if ((v = mailbox_view_open(user, "INBOX", &err)) == NULL)
 		die(err.text);
 	mailbox_view_get_info(v, &in);

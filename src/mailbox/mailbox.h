@@ -125,6 +125,13 @@ bool	mailbox_pattern_match(const char *pattern, const char *name);
    its unique part, or a SHA-256 prefix when that is no valid UIDL). */
 void	mailbox_uidl(const char *file, char out[MAILBOX_UIDL_MAX + 1]);
 
+/* The states of the last folders used stay in memory without a view
+   (at most 64), so a SELECT or STATUS again costs a check of the
+   directory mtimes, not a reload. This frees them (their index records
+   are synced first): at shutdown, and in tests that change index files
+   behind the module's back. */
+void	mailbox_cache_flush(void);
+
 /* ---- the user's folders ---- */
 
 /* The Maildir PATH below DIR_FD (both must outlive the handle; PATH is

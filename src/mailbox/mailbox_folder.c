@@ -37,6 +37,42 @@
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hmap *registry;
+/* Unreferenced states kept for the next use, oldest first. */
+static struct mbx_folder *idle_head, *idle_tail;
+static size_t nidle;
+
+/* Under the registry lock. */
+static void
+idle_unlink(struct mbx_folder *f)
+{
+	if (!f->idle)
+		return;
+	if (f->idle_prev != NULL)
+		f->idle_prev->idle_next = f->idle_next;
+	else
+		idle_head = f->idle_next;
+	if (f->idle_next != NULL)
+		f->idle_next->idle_prev = f->idle_prev;
+	else
+		idle_tail = f->idle_prev;
+	f->idle_prev = f->idle_next = NULL;
+	f->idle = false;
+	nidle--;
+}
+
+static void
+idle_push(struct mbx_folder *f)
+{
+	f->idle_prev = idle_tail;
+	f->idle_next = NULL;
+	if (idle_tail != NULL)
+		idle_tail->idle_next = f;
+	else
+		idle_head = f;
+	idle_tail = f;
+	f->idle = true;
+	nidle++;
+}
 
 uint32_t
 mbx_new_uidvalidity(uint32_t old)
@@ -185,6 +221,7 @@ folder_ref(int dir_fd, const char *path, const char *key)
 		buf_init(&f->pending, BUF_UNLIMITED);
 		(void)hmap_put(registry, key, f);
 	}
+	idle_unlink(f);
 	f->refs++;
 	(void)pthread_mutex_unlock(&reg_lock);
 	return f;
@@ -246,17 +283,50 @@ mbx_folder_put(struct mbx_folder **fp)
 	if (f == NULL)
 		return;
 	*fp = NULL;
+	(void)pthread_mutex_lock(&f->lock);
+	if (f->pending.len > 0 && !f->gone)
+		(void)mbx_index_commit(f, true, NULL);
+	(void)pthread_mutex_unlock(&f->lock);
 	(void)pthread_mutex_lock(&reg_lock);
 	if (--f->refs > 0) {
 		(void)pthread_mutex_unlock(&reg_lock);
 		return;
 	}
-	if (hmap_get(registry, f->key) == f)
+	if (hmap_get(registry, f->key) == f && f->loaded && !f->gone) {
+		idle_push(f);
+		f = NULL;
+		if (nidle > MBX_IDLE_MAX) {
+			f = idle_head;
+			idle_unlink(f);
+			(void)hmap_del(registry, f->key);
+		}
+	} else if (hmap_get(registry, f->key) == f) {
 		(void)hmap_del(registry, f->key);
+	}
 	(void)pthread_mutex_unlock(&reg_lock);
-	if (f->pending.len > 0 && !f->gone)
-		(void)mbx_index_commit(f, true, NULL);
-	folder_free(f);
+	/* Out of the registry with no reference: nobody can reach it. */
+	if (f != NULL)
+		folder_free(f);
+}
+
+void
+mailbox_cache_flush(void)
+{
+	struct mbx_folder *f;
+
+	for (;;) {
+		(void)pthread_mutex_lock(&reg_lock);
+		if ((f = idle_head) != NULL) {
+			idle_unlink(f);
+			(void)hmap_del(registry, f->key);
+		}
+		(void)pthread_mutex_unlock(&reg_lock);
+		if (f == NULL)
+			return;
+		if (f->pending.len > 0)
+			(void)mbx_index_commit(f, true, NULL);
+		folder_free(f);
+	}
 }
 
 struct forget {
@@ -279,6 +349,10 @@ forget_one(const char *key, void *val, void *arg)
 	f->gone = true;
 	atomic_fetch_add(&f->changes, 1);
 	(void)pthread_mutex_unlock(&f->lock);
+	if (f->idle) {
+		idle_unlink(f);
+		folder_free(f);	/* no view, no reference */
+	}
 	return true;	/* out of the map; its views hold it until closed */
 }
 

@@ -20,6 +20,7 @@
 #define MBX_INDEX	"popgate-index"
 #define MBX_LOG		"popgate-index.log"
 #define MBX_TOMBS_MAX	4096	/* expunges remembered for QRESYNC */
+#define MBX_IDLE_MAX	64	/* folder states kept without a view */
 
 /* One message of a folder. */
 struct mbx_msg {
@@ -51,6 +52,8 @@ struct mbx_folder {
 	int		 dir_fd;	/* borrowed from the user */
 	char		 path[MBX_PATH_MAX];	/* the folder's Maildir */
 	unsigned	 refs;		/* under the registry lock */
+	struct mbx_folder *idle_prev, *idle_next; /* unreferenced, kept */
+	bool		 idle;
 	bool		 gone;		/* deleted or renamed away */
 	bool		 loaded;
 

@@ -74,6 +74,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 
 	mailbox_user_free(&fx->u);
+	mailbox_cache_flush();
 	(void)close(fx->data_fd);
 	(void)nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	free(fx);

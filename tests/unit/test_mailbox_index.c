@@ -70,6 +70,7 @@ test_uids_stable(void **state)
 	}
 	mailbox_view_close(&v);
 	mailbox_user_free(&fx->u);
+	mailbox_cache_flush();	/* from the index files alone */
 	fx->u = mailbox_user_open(fx->data_fd, ROOT, "mx", &fx->err);
 	v = view(fx, "INBOX");
 	mailbox_view_get_info(v, &in);
@@ -218,6 +219,7 @@ test_store(void **state)
 	assert_int_equal(fx->err.code, MAILBOX_ERR_CANNOT);
 	mailbox_view_close(&v);
 	/* The keywords survive a reopen, from the log alone. */
+	mailbox_cache_flush();
 	v = view(fx, "INBOX");
 	assert_int_equal(msg_at(v, 2).keywords[0], 3);
 	assert_int_equal(msg_at(v, 2).flags, MAILBOX_FLAGGED | MAILBOX_SEEN);
@@ -384,6 +386,7 @@ make_index(struct fx *fx, uint32_t *uv)
 	}
 	v = view(fx, "INBOX");
 	mailbox_view_close(&v);
+	mailbox_cache_flush();
 	/* A torn tail makes the next open compact: a snapshot of 3. */
 	fd = openat(fx->data_fd, ROOT "/popgate-index.log", O_WRONLY |
 	    O_APPEND);
@@ -399,6 +402,7 @@ make_index(struct fx *fx, uint32_t *uv)
 	assert_int_equal(in.exists, 6);
 	*uv = in.uidvalidity;
 	mailbox_view_close(&v);
+	mailbox_cache_flush();	/* what follows reads the files */
 }
 
 static void
@@ -459,6 +463,7 @@ test_garbage_log(void **state)
 	assert_int_equal(msg_at(v, 2).flags, MAILBOX_SEEN);
 	mailbox_view_close(&v);
 	/* Written back whole: the same again. */
+	mailbox_cache_flush();
 	v = view(fx, "INBOX");
 	assert_true(mailbox_view_uid(v, 4) > 6);
 	mailbox_view_close(&v);
@@ -682,6 +687,7 @@ test_dovecot_uids(void **state)
 	assert_true(msg_at(v, 1).modseq > 1000000);
 	mailbox_view_close(&v);
 	/* Kept by popgate's own index from now on. */
+	mailbox_cache_flush();
 	v = view(fx, "Sent");
 	mailbox_view_get_info(v, &in);
 	assert_int_equal(in.uidvalidity, 12345);
@@ -717,7 +723,7 @@ test_10000(void **state)
 	struct mailbox_view_info in;
 	struct mailbox_msg *m;
 	char name[128];
-	uint64_t t0, t1, t2, t3;
+	uint64_t t0, t1, t2, t3, t4, t5;
 	size_t i;
 
 	for (i = 0; i < 10000; i++) {
@@ -738,10 +744,16 @@ test_10000(void **state)
 	store(fx, v, 5000, MAILBOX_STORE_ADD, MAILBOX_SEEN);
 	mailbox_view_close(&v);
 	t3 = clock_mono_us();
-	v = view(fx, "INBOX");
+	v = view(fx, "INBOX");		/* the state kept in memory */
+	mailbox_view_close(&v);
+	t4 = clock_mono_us();
+	mailbox_cache_flush();
+	t5 = clock_mono_us();
+	v = view(fx, "INBOX");		/* from the index files */
 	print_message("10000 messages: first open %.1f ms (new/ to cur/), "
-	    "list %.1f ms, reopen %.1f ms\n", (t1 - t0) / 1000.0,
-	    (t2 - t1) / 1000.0, (clock_mono_us() - t3) / 1000.0);
+	    "list %.1f ms, reopen kept %.1f ms, reopen from disk %.1f ms\n",
+	    (t1 - t0) / 1000.0, (t2 - t1) / 1000.0, (t4 - t3) / 1000.0,
+	    (clock_mono_us() - t5) / 1000.0);
 	mailbox_view_close(&v);
 }
 
