@@ -28,20 +28,29 @@
  * A damaged index is rebuilt from the Maildir keeping every UID it can
  * still prove; UIDVALIDITY changes only when no UIDNEXT survives.
  *
- * POP3 coexistence (SPEC 9). A message's POP3 UIDL is, as it always
- * was, the unique part of its file name (before the first ',' or ':'),
- * which no rename for flags or move from new/ to cur/ changes; the
- * index keys every message by its base name (before ':'), so UID and
- * UIDL always name the same file (mailbox_uidl() computes the UIDL
- * exactly as POP3 does). A POP3 DELE unlinks the file: the next sync
- * expunges its UID. The first sync moves new/ to cur/ (":2," added).
- * POP3 sessions stay exclusive among themselves; IMAP views never lock
- * POP3 out: each side sees the other's deletions as vanished files.
+ * POP3 coexistence (SPEC 9), the rule:
+ *  - A message's POP3 UIDL is, as it always was, the unique part of its
+ *    file name (before the first ',' or ':'; pop3_maildrop.c), which no
+ *    rename for flags and no move from new/ to cur/ changes: existing
+ *    mailboxes keep their UIDLs and nothing is downloaded again.
+ *  - The index keys each message by its base name (before ':'), of
+ *    which the UIDL is the start: one file, one UID, one UIDL
+ *    (mailbox_uidl() computes the UIDL exactly as POP3 does). INBOX
+ *    UIDs are given in delivery order, so both lists name the files in
+ *    the same order.
+ *  - A POP3 DELE unlinks the file at QUIT: the next sync of each IMAP
+ *    view expunges its UID (EXPUNGE / VANISHED). An IMAP EXPUNGE or
+ *    MOVE unlinks: the next POP3 login does not list it; a POP3 session
+ *    open meanwhile finds the file gone and must answer -ERR for it.
+ *  - The first sync moves new/ to cur/ (":2," appended). A POP3
+ *    session that listed a file in new/ must look for it in cur/ too.
+ *  - POP3 sessions stay exclusive among themselves ([IN-USE]); IMAP
+ *    views never lock POP3 out, nor POP3 them.
  *
  * Threads. Every function is synchronous (run it on a worker) and
  * thread-safe: all views of one folder in the process share one
  * in-memory state under one mutex. The index files belong to the one
- * process that serves the data directory; other programms (delivery,
+ * process that serves the data directory; other programs (delivery,
  * Dovecot, mutt, POP3) may change the Maildir at any time.
  *
  * Errors: functions returning int give 0 (or 1/0 where said) on

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "test_mailbox_fx.h"
+#include "pop3/pop3_maildrop.h"
 #include "util/clock.h"
 
 static void
@@ -715,6 +716,47 @@ test_no_overwrite(void **state)
 	mailbox_view_close(&v);
 }
 
+/* The POP3 maildrop (the real pop3_maildrop.c) and the IMAP view of
+   one INBOX: same UIDLs in the same order, before and after IMAP moved
+   new/ to cur/; a POP3 deletion is an expunge for IMAP. */
+static void
+test_pop3(void **state)
+{
+	struct fx *fx = *state;
+	struct maildrop d;
+	struct mailbox_view *v;
+	struct mailbox_changes ch;
+	char uidl[MAILBOX_UIDL_MAX + 1], before[3][MAILBOX_UIDL_MAX + 1];
+	const char *err = "";
+	size_t i;
+
+	deliver(fx, "", "1700000001.M1P1Q1.h,S=31,W=35");
+	deliver(fx, "", "1700000002.M1P1Q1.h,S=31,W=35");
+	put_file(fx, ROOT "/cur/1700000000.M1P1Q1.h,S=31,W=35:2,S", "x\n");
+	assert_int_equal(maildrop_open(&d, fx->data_fd, ROOT, &err), 0);
+	assert_int_equal(d.n, 3);
+	for (i = 0; i < 3; i++)
+		(void)str_copy(before[i], d.v[i].uidl, sizeof(before[i]));
+	maildrop_free(&d);
+	v = view(fx, "INBOX");
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mailbox_msg_uidl(v, mailbox_view_uid(v,
+		    (uint32_t)i + 1), uidl), 1);
+		assert_string_equal(uidl, before[i]);
+	}
+	assert_int_equal(maildrop_open(&d, fx->data_fd, ROOT, &err), 0);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(d.v[i].uidl, before[i]);
+	d.v[1].deleted = true;
+	assert_int_equal(maildrop_commit(&d), 0);
+	maildrop_free(&d);
+	sync_view(fx, v, true, &ch);
+	assert_int_equal(ch.nexpunged, 1);
+	assert_int_equal(ch.vanished[0], 2);
+	mailbox_changes_free(&ch);
+	mailbox_view_close(&v);
+}
+
 static void
 test_10000(void **state)
 {
@@ -781,6 +823,8 @@ main(void)
 	add_test("Dovecot's UIDs taken over", test_dovecot_uids, NULL);
 	add_test("a name delivered twice overwrites nothing",
 	    test_no_overwrite, NULL);
+	add_test("POP3 UIDLs and IMAP UIDs name the same files", test_pop3,
+	    NULL);
 	add_test("10 000 messages", test_10000, NULL);
 	r = _cmocka_run_group_tests("mailbox_index", tests, ntests, NULL,
 	    NULL);
