@@ -103,6 +103,10 @@ mbx_folder_clear(struct mbx_folder *f)
 	f->msgs = NULL;
 	f->tombs = NULL;
 	f->n = f->cap = f->ntombs = f->captombs = 0;
+	for (i = 0; i < f->nkw; i++)
+		free(f->kw[i]);
+	free(f->kw);
+	f->kw = NULL;
 	f->nkw = 0;
 	f->tomb_floor = 0;
 	f->loaded = false;
@@ -168,9 +172,18 @@ mbx_folder_keyword(struct mbx_folder *f, const char *name, bool define)
 	if (!define || f->nkw == MAILBOX_KEYWORDS_MAX ||
 	    !mbx_keyword_valid(name))
 		return -1;
-	(void)str_copy(f->kw[f->nkw], name, sizeof(f->kw[0]));
-	mbx_log_keyword(f, f->nkw);
-	return (int)f->nkw++;
+	mbx_folder_kw_add(f, name);
+	mbx_log_keyword(f, f->nkw - 1);
+	return (int)f->nkw - 1;
+}
+
+void
+mbx_folder_kw_add(struct mbx_folder *f, const char *name)
+{
+	/* Most folders never get a keyword: no table until one comes. */
+	if (f->kw == NULL)
+		f->kw = xcalloc(MAILBOX_KEYWORDS_MAX, sizeof(*f->kw));
+	f->kw[f->nkw++] = xstrdup(name);
 }
 
 /* ---- registry ---- */

@@ -447,7 +447,7 @@ parse_keyword(struct parse *ps, const unsigned char *p, size_t n)
 	for (i = 0; i < f->nkw; i++)
 		if (strcasecmp(f->kw[i], name) == 0)
 			return -1;
-	(void)str_copy(f->kw[f->nkw++], name, sizeof(f->kw[0]));
+	mbx_folder_kw_add(f, name);
 	return 0;
 }
 

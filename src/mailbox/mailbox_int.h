@@ -62,7 +62,8 @@ struct mbx_folder {
 	uint64_t	 generation;
 	struct mbx_msg	*msgs;		/* ascending UID */
 	size_t		 n, cap;
-	char		 kw[MAILBOX_KEYWORDS_MAX][MAILBOX_KEYWORD_MAX + 1];
+	char		**kw;		/* MAILBOX_KEYWORDS_MAX names, made at
+					   the first; a name never changes */
 	unsigned	 nkw;
 	struct mbx_tomb	*tombs;		/* ascending modseq */
 	size_t		 ntombs, captombs;
@@ -193,6 +194,8 @@ struct mbx_msg *mbx_folder_find(struct mbx_folder *, uint32_t uid);
 /* Under F's lock: the slot of keyword NAME, defining it if DEFINE (and
    logging it). -1 when unknown or the table is full. */
 int	mbx_folder_keyword(struct mbx_folder *, const char *name, bool define);
+/* Under F's lock: NAME (valid, new) as the next keyword slot. */
+void	mbx_folder_kw_add(struct mbx_folder *, const char *name);
 /* Under F's lock: appends M (uid from uidnext) to F. */
 struct mbx_msg *mbx_folder_add(struct mbx_folder *, struct mbx_msg *m);
 /* Under F's lock: removes message I, remembers the expunge. */
