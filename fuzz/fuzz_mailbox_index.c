@@ -13,6 +13,7 @@
    a dovecot-uidlist to take the UIDs over from), bytes 1-2 where the
    input splits into snapshot and log. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,23 @@ put_file(const char *path, const void *p, size_t n)
 		die(path);
 }
 
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 ? -1 : 0;
+}
+
+/* The temporary Maildir goes with the process (make test replays). */
+static void
+cleanup(void)
+{
+	mailbox_user_free(&user);
+	mailbox_cache_flush();
+	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -76,6 +94,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die(err.text);
 	for (i = 0; i < NFILES; i++)
 		put_file(files[i], "Subject: x\n\nbody\n", 17);
+	(void)atexit(cleanup);
 	return 0;
 }
 
