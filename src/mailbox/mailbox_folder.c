@@ -401,7 +401,9 @@ is_racy(const struct timespec *mtime, const struct timespec *now)
 	int64_t d = ((int64_t)now->tv_sec - mtime->tv_sec) * 1000000000LL +
 	    (now->tv_nsec - mtime->tv_nsec);
 
-	return d < gran;
+	/* An mtime far in the future (a file server's clock ahead of
+	   ours) would be racy forever: a scan at every poll. */
+	return d < gran && d > -gran;
 }
 
 static int
