@@ -156,7 +156,7 @@ check(struct seen *s, bool again)
 
 	/* From the files, not from the state kept of the last use. */
 	mailbox_cache_flush();
-	if ((v = mailbox_view_open(user, "INBOX", &err)) == NULL)
+	if ((v = mailbox_view_open(user, "INBOX", 0, &err)) == NULL)
 		die(err.text);
 	mailbox_view_get_info(v, &in);
 	if (in.exists != NFILES || mailbox_view_msgs(v, 1, NFILES, m) != 0)

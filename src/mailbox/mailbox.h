@@ -43,7 +43,8 @@
  *    MOVE unlinks: the next POP3 login does not list it; a POP3 session
  *    open meanwhile finds the file gone and must answer -ERR for it.
  *  - The first sync moves new/ to cur/ (":2," appended). A POP3
- *    session that listed a file in new/ must look for it in cur/ too.
+ *    session that listed a file in new/ must look for it in cur/ too
+ *    (mailbox_file_find()) before RETR fails or DELE misses it.
  *  - POP3 sessions stay exclusive among themselves ([IN-USE]); IMAP
  *    views never lock POP3 out, nor POP3 them.
  *
@@ -141,6 +142,14 @@ void	mailbox_uidl(const char *file, char out[MAILBOX_UIDL_MAX + 1]);
    behind the module's back. */
 void	mailbox_cache_flush(void);
 
+/* Where the message file NAME, as a listing of new/ or cur/ of the
+   Maildir PATH below DIR_FD found it, is now: a sync moves new/ to cur/
+   and renames for flags, so a POP3 session that listed it before must
+   look again. Its path below DIR_FD into OUT. 1 found, 0 gone, -1 on
+   an error (errno). O(messages): for the rare miss only. */
+int	mailbox_file_find(int dir_fd, const char *path, const char *name,
+	    char *out, size_t outsz) WARN_UNUSED;
+
 /* ---- the user's folders ---- */
 
 /* The Maildir PATH below DIR_FD (both must outlive the handle; PATH is
@@ -225,10 +234,14 @@ int	mailbox_append(struct mailbox_user *, const char *name,
 
 /* ---- views (a selected folder) ---- */
 
+#define MAILBOX_VIEW_READONLY	0x01	/* EXAMINE: no STORE, EXPUNGE,
+					   MOVE, and no \Recent claimed */
+
 /* SELECT / EXAMINE NAME ("INBOX" in any case): syncs with the Maildir
-   and fixes the view's sequence numbers. NULL on failure. */
+   and fixes the view's sequence numbers. FLAGS: MAILBOX_VIEW_*. NULL on
+   failure. */
 struct mailbox_view *mailbox_view_open(struct mailbox_user *,
-	    const char *name, struct mailbox_err *);
+	    const char *name, unsigned flags, struct mailbox_err *);
 void	mailbox_view_close(struct mailbox_view **);
 
 struct mailbox_msg {

@@ -465,5 +465,10 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *uids, size_t n,
     const char *dest, bool move, struct mailbox_copy_result *res,
     struct mailbox_err *err)
 {
+	if (move && v->readonly) {
+		memset(res, 0, sizeof(*res));
+		mbx_err(err, MAILBOX_ERR_CANNOT, "the folder is read-only");
+		return -1;
+	}
 	return mbx_copy(v->user, v->f, v->id, uids, n, dest, move, res, err);
 }

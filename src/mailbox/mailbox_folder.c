@@ -29,6 +29,7 @@
 #include "mailbox/mailbox_int.h"
 #include "maildir/maildir.h"
 #include "util/clock.h"
+#include "util/fsutil.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -865,4 +866,67 @@ mbx_cur_end(struct mbx_folder *f, bool was_current)
 	   most 5 minutes later, or at the next SELECT). */
 	if (was_current && dir_mtime(f, "cur", &c) == 0)
 		f->cur_mtime = c;
+}
+
+/* ---- for POP3 ---- */
+
+/* Whether the directory SUB of PATH holds a file of NAME's base; its
+   path into OUT. 1, 0, -1. */
+static int
+find_in(int dir_fd, const char *path, const char *sub, const char *name,
+    char *out, size_t outsz)
+{
+	char dir[MBX_PATH_MAX + 8];
+	size_t base = mbx_base_len(name);
+	struct dirent *de;
+	int fd, r = 0;
+	DIR *d;
+
+	if (str_fmt(dir, sizeof(dir), "%s/%s", path, sub) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = fs_open_dir(dir_fd, dir)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strncmp(de->d_name, name, base) ==
+		    0 && (de->d_name[base] == '\0' || de->d_name[base] == ':'))
+			r = str_fmt(out, outsz, "%s/%s", dir, de->d_name) == 0 ?
+			    1 : -1;
+	(void)closedir(d);
+	return r;
+}
+
+int
+mailbox_file_find(int dir_fd, const char *path, const char *name, char *out,
+    size_t outsz)
+{
+	static const struct {
+		const char	*sub, *suffix;
+	} guess[] = { { "new", "" }, { "cur", "" }, { "cur", ":2," } };
+	struct stat st;
+	size_t i;
+	int r;
+
+	if (!mbx_file_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The usual cases first: where it was, or moved by a first sync. */
+	for (i = 0; i < nitems(guess); i++) {
+		if (i == 2 && strchr(name, ':') != NULL)
+			break;
+		if (str_fmt(out, outsz, "%s/%s/%s%s", path, guess[i].sub, name,
+		    guess[i].suffix) == 0 &&
+		    fstatat(dir_fd, out, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			return 1;
+	}
+	if ((r = find_in(dir_fd, path, "cur", name, out, outsz)) != 0)
+		return r;
+	return find_in(dir_fd, path, "new", name, out, outsz);
 }

@@ -106,6 +106,7 @@ struct mailbox_view {
 	unsigned	 nkw;
 	struct mbx_range *recent;	/* UIDs recent to this view */
 	size_t		 nrecent;
+	bool		 readonly;	/* EXAMINE */
 };
 
 /* ---- mailbox_copy.c ---- */

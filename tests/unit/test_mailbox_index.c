@@ -559,7 +559,8 @@ hammer_run(void *arg)
 {
 	struct hammer *h = arg;
 	struct mailbox_err err;
-	struct mailbox_view *v = mailbox_view_open(h->fx->u, "INBOX", &err);
+	struct mailbox_view *v = mailbox_view_open(h->fx->u, "INBOX", 0,
+	    &err);
 	struct mailbox_changes ch;
 	struct mailbox_store st;
 	struct mailbox_store_result res;
@@ -698,6 +699,40 @@ test_dovecot_uids(void **state)
 }
 
 static void
+test_readonly(void **state)
+{
+	struct fx *fx = *state;
+	struct mailbox_view *v, *w;
+	struct mailbox_view_info in;
+	struct mailbox_store st;
+	struct mailbox_store_result res;
+	struct mailbox_copy_result cr;
+	uint32_t one = 1;
+
+	deliver(fx, "", "1700000001.M1P1Q1.h");
+	v = mailbox_view_open(fx->u, "INBOX", MAILBOX_VIEW_READONLY, &fx->err);
+	assert_non_null(v);
+	mailbox_view_get_info(v, &in);
+	assert_int_equal(in.exists, 1);
+	assert_int_equal(in.recent, 0);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mailbox_store(v, &one, 1, &st, &res, &fx->err), -1);
+	assert_int_equal(fx->err.code, MAILBOX_ERR_CANNOT);
+	assert_int_equal(mailbox_expunge(v, NULL, 0, &fx->err), -1);
+	assert_int_equal(mailbox_copy(v, &one, 1, "Trash", true, &cr,
+	    &fx->err), -1);
+	assert_int_equal(mailbox_copy(v, &one, 1, "Trash", false, &cr,
+	    &fx->err), 0);
+	mailbox_copy_result_free(&cr);
+	/* EXAMINE left \Recent to the next SELECT. */
+	w = view(fx, "INBOX");
+	mailbox_view_get_info(w, &in);
+	assert_int_equal(in.recent, 1);
+	mailbox_view_close(&w);
+	mailbox_view_close(&v);
+}
+
+static void
 test_no_overwrite(void **state)
 {
 	struct fx *fx = *state;
@@ -750,6 +785,30 @@ test_pop3(void **state)
 	d.v[1].deleted = true;
 	assert_int_equal(maildrop_commit(&d), 0);
 	maildrop_free(&d);
+	/* A name POP3 listed in new/ before the move, found again. */
+	{
+		char where[512];
+
+		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
+		    "1700000002.M1P1Q1.h,S=31,W=35", where, sizeof(where)), 1);
+		assert_string_equal(where, ROOT
+		    "/cur/1700000002.M1P1Q1.h,S=31,W=35:2,");
+		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
+		    "1700000000.M1P1Q1.h,S=31,W=35:2,S", where, sizeof(where)),
+		    1);
+		/* The one POP3 deleted. */
+		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
+		    "1700000001.M1P1Q1.h,S=31,W=35", where, sizeof(where)), 0);
+		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
+		    "../x", where, sizeof(where)), -1);
+		/* Renamed for a flag since. */
+		store(fx, v, 3, MAILBOX_STORE_ADD, MAILBOX_FLAGGED);
+		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
+		    "1700000002.M1P1Q1.h,S=31,W=35:2,", where, sizeof(where)),
+		    1);
+		assert_string_equal(where, ROOT
+		    "/cur/1700000002.M1P1Q1.h,S=31,W=35:2,F");
+	}
 	sync_view(fx, v, true, &ch);
 	assert_int_equal(ch.nexpunged, 1);
 	assert_int_equal(ch.vanished[0], 2);
@@ -821,6 +880,7 @@ main(void)
 	add_test("threads on one folder", test_threads, NULL);
 	add_test("a deleted folder under a view", test_gone, NULL);
 	add_test("Dovecot's UIDs taken over", test_dovecot_uids, NULL);
+	add_test("EXAMINE: read-only, no \\Recent", test_readonly, NULL);
 	add_test("a name delivered twice overwrites nothing",
 	    test_no_overwrite, NULL);
 	add_test("POP3 UIDLs and IMAP UIDs name the same files", test_pop3,
