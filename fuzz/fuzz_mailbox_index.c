@@ -9,9 +9,11 @@
 
    Input: byte 0 is a control mask (1: prepend the snapshot magic, 2:
    the log magic, 4/8: fix the record checksums of the snapshot/log, 16:
-   no log file, 32: no snapshot file), bytes 1-2 where the input splits
-   into snapshot and log. */
+   no log file, 32: no snapshot file, 64: neither, and the log part is
+   a dovecot-uidlist to take the UIDs over from), bytes 1-2 where the
+   input splits into snapshot and log. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,23 @@ put_file(const char *path, const void *p, size_t n)
 		die(path);
 }
 
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 ? -1 : 0;
+}
+
+/* The temporary Maildir goes with the process (make test replays). */
+static void
+cleanup(void)
+{
+	mailbox_user_free(&user);
+	mailbox_cache_flush();
+	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -75,6 +94,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die(err.text);
 	for (i = 0; i < NFILES; i++)
 		put_file(files[i], "Subject: x\n\nbody\n", 17);
+	(void)atexit(cleanup);
 	return 0;
 }
 
@@ -134,7 +154,9 @@ check(struct seen *s, bool again)
 	struct mailbox_view *v;
 	uint32_t i;
 
-	if ((v = mailbox_view_open(user, "INBOX", &err)) == NULL)
+	/* From the files, not from the state kept of the last use. */
+	mailbox_cache_flush();
+	if ((v = mailbox_view_open(user, "INBOX", 0, &err)) == NULL)
 		die(err.text);
 	mailbox_view_get_info(v, &in);
 	if (in.exists != NFILES || mailbox_view_msgs(v, 1, NFILES, m) != 0)
@@ -158,9 +180,19 @@ check(struct seen *s, bool again)
 		s->flags[i] = m[i].flags;
 	}
 	/* The names say S, nothing, FT: the names are the truth. */
-	if (m[0].flags != MAILBOX_SEEN || m[1].flags != 0 ||
-	    m[2].flags != (MAILBOX_FLAGGED | MAILBOX_DELETED))
-		die("flags not taken from the file names");
+	for (i = 0; i < NFILES; i++) {
+		static const unsigned want[NFILES] = { MAILBOX_SEEN, 0,
+		    MAILBOX_FLAGGED | MAILBOX_DELETED };
+		char uidl[MAILBOX_UIDL_MAX + 1];
+		size_t k;
+
+		if (mailbox_msg_uidl(v, m[i].uid, uidl) != 1 ||
+		    strncmp(uidl, "170000000", 9) != 0 ||
+		    (k = (size_t)(uidl[9] - '0')) >= NFILES)
+			die("a message that is no file");
+		if (m[i].flags != want[k])
+			die("flags not taken from the file names");
+	}
 	if (again && in.uidvalidity != s->uidvalidity)
 		die("UIDVALIDITY changed across a reopen");
 	s->uidvalidity = in.uidvalidity;
@@ -182,6 +214,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	split = ((size_t)data[1] | (size_t)data[2] << 8) % (len - 2);
 	data += 3;
 	len -= 3;
+	if (ctl & 64) {
+		(void)unlinkat(data_fd, "u/popgate-index", 0);
+		(void)unlinkat(data_fd, "u/popgate-index.log", 0);
+		write_part("u/dovecot-uidlist", NULL, data + split,
+		    len - split, false);
+		memset(&s, 0, sizeof(s));
+		check(&s, false);
+		check(&s, true);
+		(void)unlinkat(data_fd, "u/dovecot-uidlist", 0);
+		return 0;
+	}
 	if (ctl & 32)
 		(void)unlinkat(data_fd, "u/popgate-index", 0);
 	else

@@ -28,20 +28,30 @@
  * A damaged index is rebuilt from the Maildir keeping every UID it can
  * still prove; UIDVALIDITY changes only when no UIDNEXT survives.
  *
- * POP3 coexistence (SPEC 9). A message's POP3 UIDL is, as it always
- * was, the unique part of its file name (before the first ',' or ':'),
- * which no rename for flags or move from new/ to cur/ changes; the
- * index keys every message by its base name (before ':'), so UID and
- * UIDL always name the same file (mailbox_uidl() computes the UIDL
- * exactly as POP3 does). A POP3 DELE unlinks the file: the next sync
- * expunges its UID. The first sync moves new/ to cur/ (":2," added).
- * POP3 sessions stay exclusive among themselves; IMAP views never lock
- * POP3 out: each side sees the other's deletions as vanished files.
+ * POP3 coexistence (SPEC 9), the rule:
+ *  - A message's POP3 UIDL is, as it always was, the unique part of its
+ *    file name (before the first ',' or ':'; pop3_maildrop.c), which no
+ *    rename for flags and no move from new/ to cur/ changes: existing
+ *    mailboxes keep their UIDLs and nothing is downloaded again.
+ *  - The index keys each message by its base name (before ':'), of
+ *    which the UIDL is the start: one file, one UID, one UIDL
+ *    (mailbox_uidl() computes the UIDL exactly as POP3 does). INBOX
+ *    UIDs are given in delivery order, so both lists name the files in
+ *    the same order.
+ *  - A POP3 DELE unlinks the file at QUIT: the next sync of each IMAP
+ *    view expunges its UID (EXPUNGE / VANISHED). An IMAP EXPUNGE or
+ *    MOVE unlinks: the next POP3 login does not list it; a POP3 session
+ *    open meanwhile finds the file gone and must answer -ERR for it.
+ *  - The first sync moves new/ to cur/ (":2," appended). A POP3
+ *    session that listed a file in new/ must look for it in cur/ too
+ *    (mailbox_file_find()) before RETR fails or DELE misses it.
+ *  - POP3 sessions stay exclusive among themselves ([IN-USE]); IMAP
+ *    views never lock POP3 out, nor POP3 them.
  *
  * Threads. Every function is synchronous (run it on a worker) and
  * thread-safe: all views of one folder in the process share one
  * in-memory state under one mutex. The index files belong to the one
- * process that serves the data directory; other programms (delivery,
+ * process that serves the data directory; other programs (delivery,
  * Dovecot, mutt, POP3) may change the Maildir at any time.
  *
  * Errors: functions returning int give 0 (or 1/0 where said) on
@@ -124,6 +134,21 @@ bool	mailbox_pattern_match(const char *pattern, const char *name);
 /* The POP3 UIDL of the Maildir file name FILE (pop3_maildrop.c's rule:
    its unique part, or a SHA-256 prefix when that is no valid UIDL). */
 void	mailbox_uidl(const char *file, char out[MAILBOX_UIDL_MAX + 1]);
+
+/* The states of the last folders used stay in memory without a view
+   (at most 64), so a SELECT or STATUS again costs a check of the
+   directory mtimes, not a reload. This frees them (their index records
+   are synced first): at shutdown, and in tests that change index files
+   behind the module's back. */
+void	mailbox_cache_flush(void);
+
+/* Where the message file NAME, as a listing of new/ or cur/ of the
+   Maildir PATH below DIR_FD found it, is now: a sync moves new/ to cur/
+   and renames for flags, so a POP3 session that listed it before must
+   look again. Its path below DIR_FD into OUT. 1 found, 0 gone, -1 on
+   an error (errno). O(messages): for the rare miss only. */
+int	mailbox_file_find(int dir_fd, const char *path, const char *name,
+	    char *out, size_t outsz) WARN_UNUSED;
 
 /* ---- the user's folders ---- */
 
@@ -209,10 +234,14 @@ int	mailbox_append(struct mailbox_user *, const char *name,
 
 /* ---- views (a selected folder) ---- */
 
+#define MAILBOX_VIEW_READONLY	0x01	/* EXAMINE: no STORE, EXPUNGE,
+					   MOVE, and no \Recent claimed */
+
 /* SELECT / EXAMINE NAME ("INBOX" in any case): syncs with the Maildir
-   and fixes the view's sequence numbers. NULL on failure. */
+   and fixes the view's sequence numbers. FLAGS: MAILBOX_VIEW_*. NULL on
+   failure. */
 struct mailbox_view *mailbox_view_open(struct mailbox_user *,
-	    const char *name, struct mailbox_err *);
+	    const char *name, unsigned flags, struct mailbox_err *);
 void	mailbox_view_close(struct mailbox_view **);
 
 struct mailbox_msg {

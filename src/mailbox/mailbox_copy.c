@@ -31,17 +31,33 @@ struct incoming {
 	char		 tmp[MBX_PATH_MAX + 300];	/* in DEST's tmp/ */
 	char		 name[NAME_MAX];	/* final name in cur/ */
 	unsigned	 flags;
-	char		 kw[MAILBOX_KEYWORDS_MAX][MAILBOX_KEYWORD_MAX + 1];
-	unsigned	 nkw;
+	uint64_t	 kw[2];		/* bits of the operation's names */
 	uint64_t	 vsize;
 	int64_t		 idate;
 	unsigned char	*cache;
 	uint32_t	 cache_len;
 };
 
+/* The keyword names the bits of an incoming message refer to. */
+struct names {
+	char		*v[MAILBOX_KEYWORDS_MAX];
+	unsigned	 n;
+};
+
+static void
+names_free(struct names *nm)
+{
+	unsigned i;
+
+	for (i = 0; i < nm->n; i++)
+		free(nm->v[i]);
+	nm->n = 0;
+}
+
 /* Under DF's lock: renames IN into cur/ and gives it a UID. 0 or -1. */
 static int
-enter(struct mbx_folder *df, struct incoming *in, uint32_t *uid_r)
+enter(struct mbx_folder *df, struct incoming *in, const struct names *nm,
+    uint32_t *uid_r)
 {
 	char to[MBX_PATH_MAX + 300];
 	struct mbx_msg m;
@@ -57,8 +73,9 @@ enter(struct mbx_folder *df, struct incoming *in, uint32_t *uid_r)
 		return -1;
 	in->tmp[0] = '\0';
 	memset(&m, 0, sizeof(m));
-	for (i = 0; i < in->nkw; i++)
-		if ((slot = mbx_folder_keyword(df, in->kw[i], true)) >= 0)
+	for (i = 0; i < nm->n; i++)
+		if ((in->kw[i / 64] & (1ULL << (i % 64))) &&
+		    (slot = mbx_folder_keyword(df, nm->v[i], true)) >= 0)
 			m.kw[slot / 64] |= 1ULL << (slot % 64);
 	m.uid = df->uidnext++;
 	m.flags = (uint8_t)in->flags;
@@ -79,7 +96,7 @@ enter(struct mbx_folder *df, struct incoming *in, uint32_t *uid_r)
    Returns how many entered, -1 on a failure after which none counts. */
 static int
 enter_all(struct mbx_folder *df, struct incoming *in, size_t n,
-    uint32_t *uids, struct mailbox_err *err)
+    const struct names *nm, uint32_t *uids, struct mailbox_err *err)
 {
 	char cur[MBX_PATH_MAX + 8];
 	size_t i, done = 0;
@@ -94,7 +111,8 @@ enter_all(struct mbx_folder *df, struct incoming *in, size_t n,
 	was = mbx_cur_begin(df);
 	for (i = 0; i < n; i++) {
 		uids[i] = 0;
-		if (in[i].tmp[0] != '\0' && enter(df, &in[i], &uids[i]) == 0)
+		if (in[i].tmp[0] != '\0' && enter(df, &in[i], nm, &uids[i]) ==
+		    0)
 			done++;
 	}
 	if (done > 0 && (str_fmt(cur, sizeof(cur), "%s/cur", df->path) == -1 ||
@@ -237,6 +255,7 @@ mailbox_append(struct mailbox_user *u, const char *name,
 	char path[MBX_PATH_MAX];
 	struct incoming *in;
 	struct mbx_folder *f;
+	struct names nm;
 	size_t i;
 	uint32_t uid = 0;
 	int r = -1;
@@ -259,13 +278,15 @@ mailbox_append(struct mailbox_user *u, const char *name,
 	in = xcalloc(1, sizeof(*in));
 	in->flags = a->flags & MAILBOX_FLAGS_ALL;
 	in->idate = a->internaldate != 0 ? a->internaldate : clock_now();
-	for (i = 0; i < a->nkeywords; i++)
-		(void)str_copy(in->kw[in->nkw++], a->keywords[i],
-		    sizeof(in->kw[0]));
+	nm.n = 0;
+	for (i = 0; i < a->nkeywords; i++) {
+		nm.v[nm.n++] = xstrdup(a->keywords[i]);
+		in->kw[i / 64] |= 1ULL << (i % 64);
+	}
 	if (write_tmp(u, path, a, in) == -1) {
 		mbx_err(err, MAILBOX_ERR_TEMP, "%s: cannot write: %s", path,
 		    strerror(errno));
-	} else if (enter_all(f, in, 1, &uid, err) == 1) {
+	} else if (enter_all(f, in, 1, &nm, &uid, err) == 1) {
 		(void)pthread_mutex_lock(&f->lock);
 		*uidvalidity_r = f->uidvalidity;
 		(void)pthread_mutex_unlock(&f->lock);
@@ -276,6 +297,7 @@ mailbox_append(struct mailbox_user *u, const char *name,
 		    strerror(errno));
 	}
 	incoming_drop(u->dir_fd, in, 1);
+	names_free(&nm);
 	mbx_folder_put(&f);
 	return r;
 }
@@ -305,7 +327,6 @@ prepare(struct mailbox_user *u, struct mbx_folder *src,
     const struct mbx_msg *m, const char *dest, struct incoming *in)
 {
 	char from[MBX_PATH_MAX + 300], unique[NAME_MAX];
-	unsigned i;
 	uint64_t size;
 	struct stat st;
 
@@ -313,10 +334,8 @@ prepare(struct mailbox_user *u, struct mbx_folder *src,
 	in->flags = m->flags;
 	in->vsize = m->size;
 	in->idate = m->idate;
-	for (i = 0; i < src->nkw; i++)
-		if (m->kw[i / 64] & (1ULL << (i % 64)))
-			(void)str_copy(in->kw[in->nkw++], src->kw[i],
-			    sizeof(in->kw[0]));
+	in->kw[0] = m->kw[0];	/* the source's slots: names_of() */
+	in->kw[1] = m->kw[1];
 	if (mbx_msg_path(src, m, from, sizeof(from)) == -1 ||
 	    fstatat(u->dir_fd, from, &st, 0) == -1)
 		return -1;
@@ -388,6 +407,7 @@ mbx_copy(struct mailbox_user *u, struct mbx_folder *src, uint32_t writer,
 	char path[MBX_PATH_MAX];
 	struct mbx_folder *df;
 	struct incoming *in;
+	struct names nm;
 	uint32_t *set, *newuids;
 	size_t i, k;
 	int done, r = -1;
@@ -406,9 +426,11 @@ mbx_copy(struct mailbox_user *u, struct mbx_folder *src, uint32_t writer,
 	in = xcalloc(n + 1, sizeof(*in));
 	(void)pthread_mutex_lock(&src->lock);
 	k = src->gone ? 0 : prepare_all(u, src, set, n, path, in);
+	for (nm.n = 0; nm.n < src->nkw; nm.n++)
+		nm.v[nm.n] = xstrdup(src->kw[nm.n]);
 	(void)pthread_mutex_unlock(&src->lock);
 	newuids = xcalloc(k + 1, sizeof(*newuids));
-	if ((done = enter_all(df, in, k, newuids, err)) == -1)
+	if ((done = enter_all(df, in, k, &nm, newuids, err)) == -1)
 		goto out;
 	res->src = xcalloc((size_t)done + 1, sizeof(*res->src));
 	res->dst = xcalloc((size_t)done + 1, sizeof(*res->dst));
@@ -430,6 +452,7 @@ mbx_copy(struct mailbox_user *u, struct mbx_folder *src, uint32_t writer,
 out:
 	if (r == -1)
 		mailbox_copy_result_free(res);
+	names_free(&nm);
 	incoming_drop(u->dir_fd, in, k);
 	free(newuids);
 	free(set);
@@ -442,5 +465,10 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *uids, size_t n,
     const char *dest, bool move, struct mailbox_copy_result *res,
     struct mailbox_err *err)
 {
+	if (move && v->readonly) {
+		memset(res, 0, sizeof(*res));
+		mbx_err(err, MAILBOX_ERR_CANNOT, "the folder is read-only");
+		return -1;
+	}
 	return mbx_copy(v->user, v->f, v->id, uids, n, dest, move, res, err);
 }

@@ -29,6 +29,7 @@
 #include "mailbox/mailbox_int.h"
 #include "maildir/maildir.h"
 #include "util/clock.h"
+#include "util/fsutil.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -37,6 +38,42 @@
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hmap *registry;
+/* Unreferenced states kept for the next use, oldest first. */
+static struct mbx_folder *idle_head, *idle_tail;
+static size_t nidle;
+
+/* Under the registry lock. */
+static void
+idle_unlink(struct mbx_folder *f)
+{
+	if (!f->idle)
+		return;
+	if (f->idle_prev != NULL)
+		f->idle_prev->idle_next = f->idle_next;
+	else
+		idle_head = f->idle_next;
+	if (f->idle_next != NULL)
+		f->idle_next->idle_prev = f->idle_prev;
+	else
+		idle_tail = f->idle_prev;
+	f->idle_prev = f->idle_next = NULL;
+	f->idle = false;
+	nidle--;
+}
+
+static void
+idle_push(struct mbx_folder *f)
+{
+	f->idle_prev = idle_tail;
+	f->idle_next = NULL;
+	if (idle_tail != NULL)
+		idle_tail->idle_next = f;
+	else
+		idle_head = f;
+	idle_tail = f;
+	f->idle = true;
+	nidle++;
+}
 
 uint32_t
 mbx_new_uidvalidity(uint32_t old)
@@ -67,6 +104,10 @@ mbx_folder_clear(struct mbx_folder *f)
 	f->msgs = NULL;
 	f->tombs = NULL;
 	f->n = f->cap = f->ntombs = f->captombs = 0;
+	for (i = 0; i < f->nkw; i++)
+		free(f->kw[i]);
+	free(f->kw);
+	f->kw = NULL;
 	f->nkw = 0;
 	f->tomb_floor = 0;
 	f->loaded = false;
@@ -132,9 +173,18 @@ mbx_folder_keyword(struct mbx_folder *f, const char *name, bool define)
 	if (!define || f->nkw == MAILBOX_KEYWORDS_MAX ||
 	    !mbx_keyword_valid(name))
 		return -1;
-	(void)str_copy(f->kw[f->nkw], name, sizeof(f->kw[0]));
-	mbx_log_keyword(f, f->nkw);
-	return (int)f->nkw++;
+	mbx_folder_kw_add(f, name);
+	mbx_log_keyword(f, f->nkw - 1);
+	return (int)f->nkw - 1;
+}
+
+void
+mbx_folder_kw_add(struct mbx_folder *f, const char *name)
+{
+	/* Most folders never get a keyword: no table until one comes. */
+	if (f->kw == NULL)
+		f->kw = xcalloc(MAILBOX_KEYWORDS_MAX, sizeof(*f->kw));
+	f->kw[f->nkw++] = xstrdup(name);
 }
 
 /* ---- registry ---- */
@@ -143,6 +193,7 @@ static void
 folder_free(struct mbx_folder *f)
 {
 	mbx_folder_clear(f);
+	hmap_free(&f->import, NULL);
 	if (f->log_fd != -1)
 		(void)close(f->log_fd);
 	buf_free(&f->pending);
@@ -184,6 +235,7 @@ folder_ref(int dir_fd, const char *path, const char *key)
 		buf_init(&f->pending, BUF_UNLIMITED);
 		(void)hmap_put(registry, key, f);
 	}
+	idle_unlink(f);
 	f->refs++;
 	(void)pthread_mutex_unlock(&reg_lock);
 	return f;
@@ -245,17 +297,50 @@ mbx_folder_put(struct mbx_folder **fp)
 	if (f == NULL)
 		return;
 	*fp = NULL;
+	(void)pthread_mutex_lock(&f->lock);
+	if (f->pending.len > 0 && !f->gone)
+		(void)mbx_index_commit(f, true, NULL);
+	(void)pthread_mutex_unlock(&f->lock);
 	(void)pthread_mutex_lock(&reg_lock);
 	if (--f->refs > 0) {
 		(void)pthread_mutex_unlock(&reg_lock);
 		return;
 	}
-	if (hmap_get(registry, f->key) == f)
+	if (hmap_get(registry, f->key) == f && f->loaded && !f->gone) {
+		idle_push(f);
+		f = NULL;
+		if (nidle > MBX_IDLE_MAX) {
+			f = idle_head;
+			idle_unlink(f);
+			(void)hmap_del(registry, f->key);
+		}
+	} else if (hmap_get(registry, f->key) == f) {
 		(void)hmap_del(registry, f->key);
+	}
 	(void)pthread_mutex_unlock(&reg_lock);
-	if (f->pending.len > 0 && !f->gone)
-		(void)mbx_index_commit(f, true, NULL);
-	folder_free(f);
+	/* Out of the registry with no reference: nobody can reach it. */
+	if (f != NULL)
+		folder_free(f);
+}
+
+void
+mailbox_cache_flush(void)
+{
+	struct mbx_folder *f;
+
+	for (;;) {
+		(void)pthread_mutex_lock(&reg_lock);
+		if ((f = idle_head) != NULL) {
+			idle_unlink(f);
+			(void)hmap_del(registry, f->key);
+		}
+		(void)pthread_mutex_unlock(&reg_lock);
+		if (f == NULL)
+			return;
+		if (f->pending.len > 0)
+			(void)mbx_index_commit(f, true, NULL);
+		folder_free(f);
+	}
 }
 
 struct forget {
@@ -278,6 +363,10 @@ forget_one(const char *key, void *val, void *arg)
 	f->gone = true;
 	atomic_fetch_add(&f->changes, 1);
 	(void)pthread_mutex_unlock(&f->lock);
+	if (f->idle) {
+		idle_unlink(f);
+		folder_free(f);	/* no view, no reference */
+	}
 	return true;	/* out of the map; its views hold it until closed */
 }
 
@@ -313,7 +402,9 @@ is_racy(const struct timespec *mtime, const struct timespec *now)
 	int64_t d = ((int64_t)now->tv_sec - mtime->tv_sec) * 1000000000LL +
 	    (now->tv_nsec - mtime->tv_nsec);
 
-	return d < gran;
+	/* An mtime far in the future (a file server's clock ahead of
+	   ours) would be racy forever: a scan at every poll. */
+	return d < gran && d > -gran;
 }
 
 static int
@@ -387,6 +478,21 @@ open_sub(const struct mbx_folder *f, const char *sub)
 	return d;
 }
 
+/* rename(2) that never replaces a file of cur/ (a name delivered twice
+   would otherwise overwrite a message): EEXIST then. */
+static int
+move_noreplace(int dir_fd, const char *from, const char *to)
+{
+	if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: link, then unlink. */
+	if (linkat(dir_fd, from, dir_fd, to, 0) == -1)
+		return -1;
+	return unlinkat(dir_fd, from, 0);
+}
+
 /* Moves everything in new/ to cur/ until new/ reads empty (at most 8
    rounds); the mtime of new/ taken before the last read into F. A file
    that cannot be moved stays in new/ unindexed (and is logged). 0, or
@@ -413,7 +519,7 @@ drain_new(struct mbx_folder *f)
 			    de->d_name, strchr(de->d_name, ':') != NULL ? "" :
 			    ":2,") == -1)
 				continue;
-			if (renameat(f->dir_fd, from, f->dir_fd, to) == 0)
+			if (move_noreplace(f->dir_fd, from, to) == 0)
 				moved++;
 			else if (errno != ENOENT)
 				log_warn("mailbox %s: cannot move %s to cur/: "
@@ -533,9 +639,10 @@ cmp_entry(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Gives the unknown file E a UID; false when it vanished meanwhile. */
+/* Gives the unknown file E the UID UID (0: the next); false when it
+   vanished meanwhile. */
 static bool
-adopt(struct mbx_folder *f, struct entry *e)
+adopt(struct mbx_folder *f, struct entry *e, uint32_t uid)
 {
 	char path[MBX_PATH_MAX + 300];
 	struct mbx_msg m;
@@ -550,7 +657,7 @@ adopt(struct mbx_folder *f, struct entry *e)
 	if (name_vsize(e->name, e->base_len, &m.size) == -1 &&
 	    mbx_count_vsize(f->dir_fd, path, &m.size) == -1)
 		return false;
-	m.uid = f->uidnext++;
+	m.uid = uid != 0 ? uid : f->uidnext++;
 	m.flags = (uint8_t)mbx_flags_from_name(e->name);
 	m.modseq = ++f->highestmodseq;
 	m.idate = (int64_t)st.st_mtim.tv_sec;
@@ -559,6 +666,59 @@ adopt(struct mbx_folder *f, struct entry *e)
 	e->name = NULL;
 	mbx_log_msg(f, mbx_folder_add(f, &m));
 	return true;
+}
+
+struct hint {
+	uint32_t	 uid;
+	struct entry	*e;
+};
+
+static int
+cmp_hint(const void *a, const void *b)
+{
+	uint32_t x = ((const struct hint *)a)->uid;
+	uint32_t y = ((const struct hint *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first scan after an import of Dovecot's UIDs (mailbox_index.c):
+   the files Dovecot knew keep their UIDs, in UID order, and leave V;
+   the rest (*N of them, compacted) go on in delivery order. */
+static bool
+adopt_imported(struct mbx_folder *f, struct entry **v, size_t *n)
+{
+	char key[MBX_BASE_MAX + 1];
+	struct hint *h = xcalloc(*n + 1, sizeof(*h));
+	size_t i, k = 0, rest = 0;
+	uint32_t last = 0;
+	uintptr_t uid;
+	bool changed = false;
+
+	for (i = 0; i < *n; i++) {
+		(void)str_ncopy(key, v[i]->name, v[i]->base_len, sizeof(key));
+		uid = (uintptr_t)hmap_get(f->import, key);
+		if (uid != 0 && uid < f->uidnext) {
+			h[k].uid = (uint32_t)uid;
+			h[k++].e = v[i];
+		} else {
+			v[rest++] = v[i];
+		}
+	}
+	if (k > 1)
+		qsort(h, k, sizeof(*h), cmp_hint);
+	for (i = 0; i < k; i++) {
+		if (h[i].uid <= last)
+			v[rest++] = h[i].e;	/* one UID, two files */
+		else if (adopt(f, h[i].e, h[i].uid)) {
+			last = h[i].uid;
+			changed = true;
+		}
+	}
+	hmap_free(&f->import, NULL);
+	free(h);
+	*n = rest;
+	return changed;
 }
 
 /* The files no message claimed, in delivery order, get UIDs. */
@@ -584,12 +744,14 @@ adopt_new(struct mbx_folder *f, struct scan *s)
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_entry);
+	if (f->import != NULL)
+		changed = adopt_imported(f, v, &n);
 	for (i = 0; i < n; i++) {
 		if (f->uidnext == UINT32_MAX) {
 			log_warn("mailbox %s: UIDs exhausted", f->path);
 			break;
 		}
-		if (adopt(f, v[i]))
+		if (adopt(f, v[i], 0))
 			changed = true;
 	}
 	free(v);
@@ -654,7 +816,7 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 {
 	struct timespec now;
 	struct scan s;
-	bool changed;
+	bool changed, imported;
 
 	if (f->gone) {
 		mbx_err(err, MAILBOX_ERR_GONE, "the folder was deleted");
@@ -670,6 +832,7 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 		scan_free(&s);
 		return -1;
 	}
+	imported = f->import != NULL;
 	changed = reconcile(f, &s);
 	scan_free(&s);
 	f->racy = is_racy(&f->new_mtime, &now) || is_racy(&f->cur_mtime, &now);
@@ -677,6 +840,10 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 	if (!changed)
 		return 0;
 	atomic_fetch_add(&f->changes, 1);
+	/* UIDs taken over lie below UIDNEXT: a snapshot holds them, a log
+	   only ever adds UIDs above it. */
+	if (imported)
+		return mbx_index_compact(f, err);
 	return mbx_index_commit(f, true, err);
 }
 
@@ -699,4 +866,67 @@ mbx_cur_end(struct mbx_folder *f, bool was_current)
 	   most 5 minutes later, or at the next SELECT). */
 	if (was_current && dir_mtime(f, "cur", &c) == 0)
 		f->cur_mtime = c;
+}
+
+/* ---- for POP3 ---- */
+
+/* Whether the directory SUB of PATH holds a file of NAME's base; its
+   path into OUT. 1, 0, -1. */
+static int
+find_in(int dir_fd, const char *path, const char *sub, const char *name,
+    char *out, size_t outsz)
+{
+	char dir[MBX_PATH_MAX + 8];
+	size_t base = mbx_base_len(name);
+	struct dirent *de;
+	int fd, r = 0;
+	DIR *d;
+
+	if (str_fmt(dir, sizeof(dir), "%s/%s", path, sub) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = fs_open_dir(dir_fd, dir)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strncmp(de->d_name, name, base) ==
+		    0 && (de->d_name[base] == '\0' || de->d_name[base] == ':'))
+			r = str_fmt(out, outsz, "%s/%s", dir, de->d_name) == 0 ?
+			    1 : -1;
+	(void)closedir(d);
+	return r;
+}
+
+int
+mailbox_file_find(int dir_fd, const char *path, const char *name, char *out,
+    size_t outsz)
+{
+	static const struct {
+		const char	*sub, *suffix;
+	} guess[] = { { "new", "" }, { "cur", "" }, { "cur", ":2," } };
+	struct stat st;
+	size_t i;
+	int r;
+
+	if (!mbx_file_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The usual cases first: where it was, or moved by a first sync. */
+	for (i = 0; i < nitems(guess); i++) {
+		if (i == 2 && strchr(name, ':') != NULL)
+			break;
+		if (str_fmt(out, outsz, "%s/%s/%s%s", path, guess[i].sub, name,
+		    guess[i].suffix) == 0 &&
+		    fstatat(dir_fd, out, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			return 1;
+	}
+	if ((r = find_in(dir_fd, path, "cur", name, out, outsz)) != 0)
+		return r;
+	return find_in(dir_fd, path, "new", name, out, outsz);
 }

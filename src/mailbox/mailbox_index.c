@@ -447,7 +447,7 @@ parse_keyword(struct parse *ps, const unsigned char *p, size_t n)
 	for (i = 0; i < f->nkw; i++)
 		if (strcasecmp(f->kw[i], name) == 0)
 			return -1;
-	(void)str_copy(f->kw[f->nkw++], name, sizeof(f->kw[0]));
+	mbx_folder_kw_add(f, name);
 	return 0;
 }
 
@@ -661,6 +661,87 @@ read_index_file(const struct mbx_folder *f, const char *name, struct buf *b,
 	return 0;
 }
 
+/* ---- Dovecot's UIDs ---- */
+
+/* One line "UID [FIELDS] :NAME" (version 3) or "UID NAME" (version 1)
+   of dovecot-uidlist into H. */
+static void
+import_line(struct mbx_folder *f, char *line, bool v3, uint32_t *max)
+{
+	char *sp = strchr(line, ' '), *name;
+	uint64_t uid;
+
+	if (sp == NULL || str_to_uint_n(line, (size_t)(sp - line), 1,
+	    UINT32_MAX - 1, &uid) == -1)
+		return;
+	if (v3) {
+		if ((name = strstr(sp, " :")) == NULL)
+			return;
+		name += 2;
+	} else {
+		name = sp + 1;
+	}
+	name[strcspn(name, ":")] = '\0';
+	if (!base_ok((const unsigned char *)name, strlen(name)))
+		return;
+	(void)hmap_put(f->import, name, (void *)(uintptr_t)uid);
+	if (uid > *max)
+		*max = (uint32_t)uid;
+}
+
+/* A folder Dovecot served before popgate: its UIDVALIDITY and UIDs are
+   kept (dovecot-uidlist, Dovecot's Maildir format), so clients do not
+   download everything again. MODSEQs start above any Dovecot can have
+   reached, so CONDSTORE clients resync flags once. */
+static void
+import_dovecot(struct mbx_folder *f)
+{
+	char path[MBX_PATH_MAX + 32], *line, *nl, *tok;
+	uint64_t uv = 0, next = 0;
+	uint32_t max = 0;
+	struct buf b;
+	bool v3;
+
+	buf_init(&b, 64 * 1024 * 1024);
+	if (file_path(f, "dovecot-uidlist", path, sizeof(path)) == -1 ||
+	    fs_read_file_at(f->dir_fd, path, &b) == -1 || b.len == 0 ||
+	    (nl = memchr(b.data, '\n', b.len)) == NULL)
+		goto out;
+	*nl = '\0';
+	v3 = strncmp(b.data, "3 ", 2) == 0;
+	if (!v3 && strncmp(b.data, "1 ", 2) != 0)
+		goto out;
+	for (tok = strtok_r(b.data + 2, " ", &line); tok != NULL;
+	    tok = strtok_r(NULL, " ", &line)) {
+		const char *num = v3 ? tok + 1 : tok;
+
+		if ((!v3 || *tok == 'V') && uv == 0) {
+			if (str_to_uint(num, 1, UINT32_MAX, &uv) == -1)
+				uv = 0;
+		} else if ((!v3 || *tok == 'N') && next == 0) {
+			if (str_to_uint(num, 1, UINT32_MAX, &next) == -1)
+				next = 0;
+		}
+	}
+	if (uv == 0 || next == 0)
+		goto out;
+	f->import = hmap_new();
+	for (line = nl + 1; (size_t)(line - b.data) < b.len; line = nl + 1) {
+		if ((nl = memchr(line, '\n', b.len - (size_t)(line - b.data))) ==
+		    NULL)
+			break;
+		*nl = '\0';
+		import_line(f, line, v3, &max);
+	}
+	f->uidvalidity = (uint32_t)uv;
+	f->uidnext = max >= next ? max + 1 : (uint32_t)next;
+	f->highestmodseq = 1ULL << 40;
+	log_info("mailbox %s: UIDVALIDITY %u and %zu UIDs taken over from "
+	    "dovecot-uidlist", f->path, f->uidvalidity, hmap_count(f->import));
+out:
+	buf_free(&b);
+}
+
 int
 mbx_index_load(struct mbx_folder *f, struct mailbox_err *err)
 {
@@ -688,6 +769,8 @@ mbx_index_load(struct mbx_folder *f, struct mailbox_err *err)
 		f->uidnext = 1;
 		f->highestmodseq = 1;
 		f->generation = 0;
+		if (!have_snap && !have_log)
+			import_dovecot(f);
 	} else if (p == 1) {
 		log_warn("mailbox %s: damaged index repaired, UIDVALIDITY "
 		    "%u kept", f->path, f->uidvalidity);

@@ -20,6 +20,7 @@
 #define MBX_INDEX	"popgate-index"
 #define MBX_LOG		"popgate-index.log"
 #define MBX_TOMBS_MAX	4096	/* expunges remembered for QRESYNC */
+#define MBX_IDLE_MAX	64	/* folder states kept without a view */
 
 /* One message of a folder. */
 struct mbx_msg {
@@ -51,6 +52,8 @@ struct mbx_folder {
 	int		 dir_fd;	/* borrowed from the user */
 	char		 path[MBX_PATH_MAX];	/* the folder's Maildir */
 	unsigned	 refs;		/* under the registry lock */
+	struct mbx_folder *idle_prev, *idle_next; /* unreferenced, kept */
+	bool		 idle;
 	bool		 gone;		/* deleted or renamed away */
 	bool		 loaded;
 
@@ -59,7 +62,8 @@ struct mbx_folder {
 	uint64_t	 generation;
 	struct mbx_msg	*msgs;		/* ascending UID */
 	size_t		 n, cap;
-	char		 kw[MAILBOX_KEYWORDS_MAX][MAILBOX_KEYWORD_MAX + 1];
+	char		**kw;		/* MAILBOX_KEYWORDS_MAX names, made at
+					   the first; a name never changes */
 	unsigned	 nkw;
 	struct mbx_tomb	*tombs;		/* ascending modseq */
 	size_t		 ntombs, captombs;
@@ -74,6 +78,7 @@ struct mbx_folder {
 	uint64_t	 last_scan_ms;	/* monotonic */
 	atomic_uint_fast64_t changes;	/* bumped at every change */
 	uint32_t	 recent_floor;	/* UIDs from here are unclaimed */
+	struct hmap	*import;	/* base -> Dovecot's UID, first scan */
 	uint32_t	 next_view;
 };
 
@@ -101,6 +106,7 @@ struct mailbox_view {
 	unsigned	 nkw;
 	struct mbx_range *recent;	/* UIDs recent to this view */
 	size_t		 nrecent;
+	bool		 readonly;	/* EXAMINE */
 };
 
 /* ---- mailbox_copy.c ---- */
@@ -189,6 +195,8 @@ struct mbx_msg *mbx_folder_find(struct mbx_folder *, uint32_t uid);
 /* Under F's lock: the slot of keyword NAME, defining it if DEFINE (and
    logging it). -1 when unknown or the table is full. */
 int	mbx_folder_keyword(struct mbx_folder *, const char *name, bool define);
+/* Under F's lock: NAME (valid, new) as the next keyword slot. */
+void	mbx_folder_kw_add(struct mbx_folder *, const char *name);
 /* Under F's lock: appends M (uid from uidnext) to F. */
 struct mbx_msg *mbx_folder_add(struct mbx_folder *, struct mbx_msg *m);
 /* Under F's lock: removes message I, remembers the expunge. */

@@ -63,7 +63,7 @@ is_recent(const struct mailbox_view *v, uint32_t uid)
 }
 
 struct mailbox_view *
-mailbox_view_open(struct mailbox_user *u, const char *name,
+mailbox_view_open(struct mailbox_user *u, const char *name, unsigned flags,
     struct mailbox_err *err)
 {
 	char path[MBX_PATH_MAX];
@@ -80,6 +80,7 @@ mailbox_view_open(struct mailbox_user *u, const char *name,
 	v = xcalloc(1, sizeof(*v));
 	v->user = u;
 	v->f = f;
+	v->readonly = (flags & MAILBOX_VIEW_READONLY) != 0;
 	(void)pthread_mutex_lock(&f->lock);
 	v->id = ++f->next_view;
 	for (i = 0; i < f->n; i++)
@@ -88,7 +89,8 @@ mailbox_view_open(struct mailbox_user *u, const char *name,
 	v->changes = atomic_load(&f->changes);
 	v->uidnext = f->uidnext;
 	v->nkw = f->nkw;
-	(void)claim_recent(v);
+	if (!v->readonly)
+		(void)claim_recent(v);
 	(void)pthread_mutex_unlock(&f->lock);
 	return v;
 }
@@ -278,7 +280,7 @@ mailbox_view_sync(struct mailbox_view *v, bool expunges,
     struct mailbox_changes *ch, struct mailbox_err *err)
 {
 	struct mbx_folder *f = v->f;
-	size_t i, before = v->n;
+	size_t i, before;
 
 	memset(ch, 0, sizeof(*ch));
 	(void)pthread_mutex_lock(&f->lock);
@@ -296,7 +298,8 @@ mailbox_view_sync(struct mailbox_view *v, bool expunges,
 			view_add_uid(v, f->msgs[i].uid);
 	ch->exists_changed = v->n != before || ch->nexpunged > 0;
 	ch->exists = (uint32_t)v->n;
-	(void)claim_recent(v);
+	if (!v->readonly)
+		(void)claim_recent(v);
 	for (i = 0; i < v->n; i++)
 		if (is_recent(v, v->uids[i]))
 			ch->recent++;
@@ -503,6 +506,10 @@ mailbox_store(struct mailbox_view *v, const uint32_t *uids, size_t n,
 	int r = 0;
 
 	memset(res, 0, sizeof(*res));
+	if (v->readonly) {
+		mbx_err(err, MAILBOX_ERR_CANNOT, "the folder is read-only");
+		return -1;
+	}
 	(void)pthread_mutex_lock(&f->lock);
 	if (f->gone) {
 		mbx_err(err, MAILBOX_ERR_GONE, "the folder was deleted");
@@ -607,6 +614,10 @@ mailbox_expunge(struct mailbox_view *v, const uint32_t *uids, size_t n,
 	size_t i;
 	int r;
 
+	if (v->readonly) {
+		mbx_err(err, MAILBOX_ERR_CANNOT, "the folder is read-only");
+		return -1;
+	}
 	if (uids != NULL && n > 0) {
 		set = xreallocarray(NULL, n, sizeof(*set));
 		memcpy(set, uids, n * sizeof(*set));

@@ -252,7 +252,7 @@ test_bad_name(void **state)
 	assert_int_equal(mailbox_delete(fx->u, name, &fx->err), -1);
 	assert_int_equal(mailbox_subscribe(fx->u, name, true, &fx->err), -1);
 	assert_int_equal(mailbox_status(fx->u, name, &st, &fx->err), -1);
-	v = mailbox_view_open(fx->u, name, &fx->err);
+	v = mailbox_view_open(fx->u, name, 0, &fx->err);
 	assert_null(v);
 	/* Nothing appeared beside the Maildir or the data directory. */
 	assert_int_equal(count_files(fx, "mail/acme.test"), 1);

@@ -74,6 +74,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 
 	mailbox_user_free(&fx->u);
+	mailbox_cache_flush();
 	(void)close(fx->data_fd);
 	(void)nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	free(fx);
@@ -172,7 +173,7 @@ append_text(struct fx *fx, const char *folder, const char *text,
 static inline struct mailbox_view *
 view(struct fx *fx, const char *name)
 {
-	struct mailbox_view *v = mailbox_view_open(fx->u, name, &fx->err);
+	struct mailbox_view *v = mailbox_view_open(fx->u, name, 0, &fx->err);
 
 	if (v == NULL)
 		fail_msg("view %s: %s", name, fx->err.text);
