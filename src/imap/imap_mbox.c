@@ -58,7 +58,8 @@ select_work(struct imap_job *j, struct backends *b)
 	j->state = IS_AUTH;
 	if (!imap_job_name(j, &c->mailbox, name))
 		return;
-	j->box.view = mailbox_view_open(j->box.user, name, &err);
+	j->box.view = mailbox_view_open(j->box.user, name, c->id ==
+	    IMAP_CMD_EXAMINE ? MAILBOX_VIEW_READONLY : 0, &err);
 	if (j->box.view == NULL) {
 		imap_job_err(j, &err);
 		return;

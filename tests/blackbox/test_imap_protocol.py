@@ -436,3 +436,25 @@ def test_star_ranges_on_an_empty_mailbox(inst):
         assert ok(c, "STORE 1:* +FLAGS (\\Seen)").untagged == []
         assert c.cmd("FETCH 1 (FLAGS)").status == "BAD"
         assert c.cmd("FETCH 1:2 (FLAGS)").status == "BAD"
+
+
+def test_pop3_session_open_while_imap_moves_its_files(inst):
+    """POP3 listed the messages in new/; an IMAP SELECT moves them to cur/
+    meanwhile: RETR still reads them, DELE still deletes them."""
+    import poplib
+    deliver(inst, "moved one")
+    deliver(inst, "moved two")
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=20)
+    p.user(USER)
+    p.pass_(PASS)
+    assert p.stat()[0] == 2
+    with session(inst) as c:
+        ok(c, "SELECT INBOX")          # new/ -> cur/
+    assert b"Subject: moved one" in b"\n".join(p.retr(1)[1])
+    p.dele(2)
+    p.quit()
+    with session(inst) as c:
+        r = ok(c, "SELECT INBOX")
+        assert "* 1 EXISTS" in r.untagged
+        r = ok(c, "FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+        assert "moved one" in r.untagged[0]
