@@ -129,3 +129,195 @@ def imap_login(inst, user, password, source="127.0.0.1", port="imap"):
         r = c.cmd(f'LOGIN "{user}" "{password}"')
         c.cmd("LOGOUT")
         return r
+
+
+# ---- for the client tests (test_imap_clients, _dovecot, _crash) ----
+
+PASSWORD = "s3cret"
+CLIENT_DOMAIN = "acme.test"
+
+
+def imap_instance(users, config=None, tls=None):
+    """A started harness.Instance (not through a fixture: for module
+    scope) with the mailboxes USERS (local parts of CLIENT_DOMAIN,
+    customer acme, password PASSWORD), TLS (cert, key) as
+    harness.Instance takes it. The caller stops it (inst.stop();
+    inst.cleanup())."""
+    import harness
+    cfg = {"auth_failure_delay": "0"}
+    cfg.update(config or {})
+    inst = harness.Instance(config=cfg, tls=tls)
+    try:
+        inst.cli("customer", "add", "acme", check=True)
+        inst.cli("domain", "add", CLIENT_DOMAIN, "--customer", "acme",
+                 check=True)
+        for u in users:
+            inst.cli("mailbox", "add", f"{u}@{CLIENT_DOMAIN}",
+                     input=PASSWORD + "\n", check=True)
+        inst.start()
+    except BaseException:
+        inst.cleanup()
+        raise
+    return inst
+
+
+def ip_cert(directory):
+    """(cert, key): a self-signed pair for CN=127.0.0.1 in DIRECTORY, for
+    clients that check the host name even against a certificate they
+    were told to trust (mbsync)."""
+    import os
+    import subprocess
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-days", "3650",
+         "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def deliver(inst, rcpt, data, sender="bob@example.org"):
+    """Sends DATA (bytes, CRLF) to RCPT over SMTP (smtplib, the smtp
+    port); returns the time.monotonic() of the 250."""
+    import smtplib
+    import time
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"],
+                      local_hostname="client.test", timeout=TIMEOUT) as s:
+        refused = s.sendmail(sender, [rcpt], data)
+        assert refused == {}, refused
+        return time.monotonic()
+
+
+def mail(subject, body="Hello.\r\n", sender="Bob Example <bob@example.org>",
+         to=None, msgid=None, date="Mon, 01 Jan 2024 10:00:00 +0000",
+         extra=""):
+    """A small RFC 5322 message (bytes, CRLF)."""
+    import uuid
+    msgid = msgid or f"<{uuid.uuid4().hex}@example.org>"
+    to = to or f"ann@{CLIENT_DOMAIN}"
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Date: {date}\r\nMessage-ID: {msgid}\r\n{extra}\r\n"
+            f"{body}").encode()
+
+
+def wait_for(cond, timeout=10, interval=0.02, what="condition"):
+    """Polls COND() until it returns something true; returns it. Fails
+    after TIMEOUT seconds."""
+    import time
+    import pytest
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# ---- parsing IMAP data (FETCH, LIST, STATUS) ----
+
+class Literal(bytes):
+    """A literal's octets (so a value can tell literal from string)."""
+
+
+def parse_sexp(data):
+    """Parses IMAP response data (str or bytes; literals as "{N}\\r\\n"
+    then N octets) into Python values: lists for parenthesised lists,
+    str for atoms and quoted strings, Literal for literals, None for
+    NIL. Atoms with a [section] keep it ("BODY[HEADER.FIELDS (A B)]"),
+    and a partial "<0.10>" too. Returns the list of top-level values."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    pos = 0
+    n = len(data)
+
+    def value():
+        nonlocal pos
+        c = data[pos:pos + 1]
+        if c == b"(":
+            pos += 1
+            out = []
+            while True:
+                while data[pos:pos + 1] == b" ":
+                    pos += 1
+                if data[pos:pos + 1] == b")":
+                    pos += 1
+                    return out
+                out.append(value())
+        if c == b'"':
+            pos += 1
+            s = bytearray()
+            while data[pos:pos + 1] != b'"':
+                if data[pos:pos + 1] == b"\\":
+                    pos += 1
+                s += data[pos:pos + 1]
+                pos += 1
+                assert pos < n, f"unterminated string in {data!r}"
+            pos += 1
+            return s.decode("utf-8", "replace")
+        if c == b"{" or data[pos:pos + 2] == b"~{":
+            if c == b"~":
+                pos += 1
+            end = data.index(b"}", pos)
+            size = int(data[pos + 1:end].rstrip(b"+"))
+            assert data[end + 1:end + 3] == b"\r\n", data[pos:end + 3]
+            pos = end + 3
+            lit = Literal(data[pos:pos + size])
+            pos += size
+            return lit
+        start = pos
+        depth = 0
+        while pos < n:
+            c = data[pos:pos + 1]
+            if c == b"[":
+                depth += 1
+            elif c == b"]":
+                depth -= 1
+            elif depth == 0 and c in (b" ", b"(", b")"):
+                if c != b"(" or pos == start:
+                    break
+                # "BODY[...]<0.1>" has no '(' outside the brackets
+                break
+            pos += 1
+        atom = data[start:pos].decode("utf-8", "replace")
+        assert atom, f"empty atom at {start} in {data!r}"
+        return None if atom.upper() == "NIL" else atom
+
+    out = []
+    while pos < n:
+        if data[pos:pos + 1] in (b" ", b"\r", b"\n"):
+            pos += 1
+            continue
+        out.append(value())
+    return out
+
+
+def imaplib_join(data):
+    """imaplib's response list (bytes and (head, literal) tuples) as one
+    byte string with the literals inline ("{N}\\r\\n" then N octets)."""
+    return b" ".join(d[0] + b"\r\n" + d[1] if isinstance(d, tuple) else d
+                     for d in data if d is not None)
+
+
+def fetch_items(data):
+    """{seq: {ITEM (upper-case): value}} from FETCH response data: an
+    imaplib response list, or untagged lines of the raw client."""
+    if isinstance(data, list) and data and isinstance(data[0], str):
+        vals = parse_sexp(" ".join(l[2:] for l in data
+                                   if l.startswith("* ") and " FETCH " in l))
+    else:
+        vals = parse_sexp(imaplib_join(data))
+    out = {}
+    i = 0
+    while i < len(vals):
+        seq = int(vals[i])
+        if vals[i + 1] == "FETCH":
+            i += 1
+        items = vals[i + 1]
+        d = out.setdefault(seq, {})
+        for k in range(0, len(items), 2):
+            d[items[k].upper()] = items[k + 1]
+        i += 2
+    return out
