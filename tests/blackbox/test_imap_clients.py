@@ -26,8 +26,8 @@ from imap_helpers import (CLIENT_DOMAIN, PASSWORD, Imap, deliver,
                           tls_context, wait_for)
 from pop3_helpers import Client as Pop3
 
-USERS = ["lib", "curl", "sync", "offl", "neo", "idle", "two", "pop",
-         "imaps"]
+USERS = ["lib", "curl", "sync", "offl", "neo", "idle", "two", "qres",
+         "pop"]
 SPECIAL = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash",
            "Junk": "\\Junk", "Archive": "\\Archive"}
 
@@ -896,3 +896,240 @@ def test_neomutt_through_tmux(inst, cert):
                                                   set()}
     assert server_view(inst, user, "Trash") == {}
     print(f"neomutt: index shown {opened:.2f}s after start")
+
+
+# ---- IDLE ----
+
+def raw(inst, user, folder="INBOX"):
+    """A raw client of USER with FOLDER selected."""
+    c = Imap(inst.ports["imap"])
+    c.login(addr(user), PASSWORD)
+    if folder:
+        r = c.cmd(f"SELECT {folder}")
+        assert r.status == "OK", r
+    return c
+
+
+def idle_wait(c, pattern, timeout=5):
+    """The first untagged line matching PATTERN while in IDLE, and the
+    time.monotonic() it came at; every line seen before it too."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail(f"no {pattern!r} within {timeout}s under IDLE; "
+                        f"got {seen}")
+        c.sock.settimeout(left)
+        try:
+            line = c.line()
+        except (TimeoutError, OSError):
+            pytest.fail(f"no {pattern!r} within {timeout}s under IDLE; "
+                        f"got {seen}")
+        seen.append(line)
+        if re.match(pattern, line):
+            c.sock.settimeout(15)
+            return line, time.monotonic(), seen
+
+
+def test_idle_reports_a_delivery_within_a_second(inst):
+    user = "idle"
+    c = raw(inst, user)
+    other = raw(inst, user)
+    try:
+        c.send(b"i1 IDLE\r\n")
+        assert c.line().startswith("+ "), "no continuation for IDLE"
+        delays = []
+        for n in (1, 2, 3):
+            t = deliver(inst, addr(user), mail(f"Idle {n}", to=addr(user)))
+            line, at, _ = idle_wait(c, r"\* \d+ EXISTS")
+            assert line == f"* {n} EXISTS"
+            delays.append(at - t)
+        # Another session's flag change and expunge, at once too.
+        assert "* 3 EXISTS" in other.cmd("NOOP").untagged
+        other.cmd("STORE 1 +FLAGS (\\Flagged)")
+        t = time.monotonic()
+        line, at, _ = idle_wait(c, r"\* 1 FETCH")
+        assert "\\Flagged" in line, line
+        delays.append(at - t)
+        other.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        other.cmd("EXPUNGE")
+        t = time.monotonic()
+        line, at, _ = idle_wait(c, r"\* \d+ EXPUNGE")
+        assert line == "* 2 EXPUNGE"
+        delays.append(at - t)
+        c.send(b"DONE\r\n")
+        r = c.until("i1")
+        assert r.status == "OK", r
+        r = c.cmd("FETCH 1:* (FLAGS)")
+        assert len(fetch_items(r.untagged)) == 2
+    finally:
+        c.close()
+        other.close()
+    for d in delays:
+        assert d < 5, delays
+    print("IDLE: notified after " +
+          ", ".join(f"{d * 1000:.0f} ms" for d in delays) +
+          " (3 deliveries, a flag change, an expunge)")
+
+
+# ---- two sessions on one mailbox ----
+
+def expunges(r):
+    """The EXPUNGE responses of a reply (an EXISTS after them is not
+    needed but allowed, RFC 9051 7.4.1)."""
+    return [l for l in r.untagged if l.endswith(" EXPUNGE")]
+
+def test_two_sessions_see_each_others_changes(inst):
+    user = "two"
+    for n in (1, 2, 3):
+        deliver(inst, addr(user), mail(f"Two {n}", to=addr(user),
+                                       msgid=f"<two{n}@example.org>"))
+    a, b = raw(inst, user), raw(inst, user)
+    try:
+        # A flags 1: B learns it at its next NOOP (RFC 9051 7.5.2).
+        r = a.cmd("STORE 1 +FLAGS (\\Flagged)")
+        assert r.status == "OK"
+        r = b.cmd("NOOP")
+        assert r.status == "OK"
+        got = fetch_items(r.untagged)
+        assert set(got) == {1} and "\\Flagged" in got[1]["FLAGS"], r
+        assert b.cmd("NOOP").untagged == []       # told once
+        # A expunges 2. B is not told during a FETCH, STORE or SEARCH
+        # (RFC 9051 7.5.1), but at its next NOOP.
+        a.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        r = a.cmd("EXPUNGE")
+        assert expunges(r) == ["* 2 EXPUNGE"], r
+        r = b.cmd("FETCH 1:3 (FLAGS)")
+        assert r.status == "OK"
+        assert not [l for l in r.untagged if "EXPUNGE" in l], r
+        r = b.cmd("SEARCH ALL")
+        assert not [l for l in r.untagged if "EXPUNGE" in l], r
+        r = b.cmd("NOOP")
+        assert "* 2 EXPUNGE" in r.untagged, r
+        r = b.cmd("FETCH 1:* (UID)")
+        assert {s: v["UID"] for s, v in fetch_items(r.untagged).items()} \
+            == {1: "1", 2: "3"}
+        # A delivery: EXISTS for both.
+        deliver(inst, addr(user), mail("Two 4", to=addr(user)))
+        for c in (a, b):
+            r = c.cmd("NOOP")
+            assert "* 3 EXISTS" in r.untagged, r
+        # B removes \Flagged with UID STORE: A sees FETCH FLAGS.
+        b.cmd("UID STORE 1 -FLAGS (\\Flagged)")
+        r = a.cmd("NOOP")
+        got = fetch_items(r.untagged)
+        assert set(got) == {1} and "\\Flagged" not in got[1]["FLAGS"], r
+    finally:
+        a.close()
+        b.close()
+
+
+def test_qresync_vanished_for_the_other_session(inst):
+    """QRESYNC (RFC 7162, issue 14 point 2): an expunge by another
+    session is told as VANISHED, and a reselect with the known state
+    gets VANISHED (EARLIER) and the changed flags."""
+    user = "two"
+    a, b = raw(inst, user), raw(inst, user, folder=None)
+    try:
+        r = b.cmd("CAPABILITY")
+        assert "QRESYNC" in r.untagged[0].split(), r
+        r = b.cmd("ENABLE QRESYNC")
+        assert "* ENABLED QRESYNC" in r.untagged, r
+        r = b.cmd("SELECT INBOX")
+        uidv = int(code(" ".join(r.untagged), "UIDVALIDITY"))
+        modseq = int(code(" ".join(r.untagged), "HIGHESTMODSEQ"))
+        r = b.cmd("UID FETCH 1:* (UID)")
+        uids = [int(v["UID"]) for v in fetch_items(r.untagged).values()]
+        a.cmd(f"UID STORE {uids[0]} +FLAGS.SILENT (\\Deleted)")
+        a.cmd("EXPUNGE")
+        r = b.cmd("NOOP")
+        assert f"* VANISHED {uids[0]}" in r.untagged, r
+        b.cmd("UNSELECT")
+        a.cmd(f"UID STORE {uids[1]} +FLAGS (\\Answered)")
+        r = b.cmd(f"SELECT INBOX (QRESYNC ({uidv} {modseq}))")
+        assert r.status == "OK", r
+        assert f"* VANISHED (EARLIER) {uids[0]}" in r.untagged, r
+        got = fetch_items(r.untagged)
+        assert any("\\Answered" in v["FLAGS"] for v in got.values()), r
+    finally:
+        a.close()
+        b.close()
+
+
+# ---- POP3 and IMAP on one mailbox ----
+
+def pop3(inst, user):
+    p = Pop3(inst.ports["pop3"])
+    p.login(addr(user), PASSWORD)
+    return p
+
+
+def pop3_by_msgid(p):
+    """{Message-ID: (number, UIDL)} of a POP3 session."""
+    out = {}
+    for n, uidl in p.uidl().items():
+        hdr = p.top(n, 0)
+        out[email.message_from_bytes(hdr)["Message-ID"]] = (n, uidl)
+    return out
+
+
+def test_pop3_and_imap_on_one_mailbox(inst):
+    user = "pop"
+    for n in (1, 2, 3):
+        deliver(inst, addr(user), mail(f"Pop {n}", to=addr(user),
+                                       msgid=f"<pop{n}@example.org>"))
+    c = raw(inst, user)
+    try:
+        r = c.cmd("UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS "
+                  "(MESSAGE-ID)])")
+        uids = {}
+        for v in fetch_items(r.untagged).values():
+            hdr = [x for k, x in v.items() if k.startswith("BODY[")][0]
+            uids[email.message_from_bytes(hdr)["Message-ID"]] = v["UID"]
+        assert uids == {"<pop1@example.org>": "1", "<pop2@example.org>": "2",
+                        "<pop3@example.org>": "3"}
+        r = c.cmd("STATUS INBOX (UIDVALIDITY)")
+        uidv = parse_sexp(r.untagged[0][len("* STATUS "):])[1][1]
+        # IMAP flags do not change the POP3 UIDLs (the file's base name).
+        p = pop3(inst, user)
+        before = pop3_by_msgid(p)
+        p.quit()
+        c.cmd("STORE 1:3 +FLAGS (\\Seen \\Flagged)")
+        # POP3 deletes pop2 while the IMAP session has INBOX selected.
+        p = pop3(inst, user)
+        now = pop3_by_msgid(p)
+        assert now == before, (before, now)
+        p.ok(f"DELE {now['<pop2@example.org>'][0]}")
+        p.quit()
+        r = c.cmd("NOOP")
+        assert "* 2 EXPUNGE" in r.untagged, r
+        # IMAP \Deleted + EXPUNGE of pop1: gone for POP3.
+        c.cmd(f"UID STORE {uids['<pop1@example.org>']} +FLAGS.SILENT "
+              "(\\Deleted)")
+        r = c.cmd("EXPUNGE")
+        assert expunges(r) == ["* 1 EXPUNGE"], r
+        p = pop3(inst, user)
+        assert p.stat()[0] == 1
+        assert pop3_by_msgid(p) == {"<pop3@example.org>":
+                                    (1, before["<pop3@example.org>"][1])}
+        p.quit()
+    finally:
+        c.close()
+    # A new delivery; reconnect: UIDs and UIDVALIDITY are the same.
+    deliver(inst, addr(user), mail("Pop 4", to=addr(user),
+                                   msgid="<pop4@example.org>"))
+    c = raw(inst, user)
+    try:
+        r = c.cmd("STATUS INBOX (UIDVALIDITY)")
+        assert parse_sexp(r.untagged[0][len("* STATUS "):])[1][1] == uidv
+        r = c.cmd("FETCH 1:* (UID FLAGS)")
+        got = fetch_items(r.untagged)
+        assert [v["UID"] for v in got.values()] == ["3", "4"], r
+        assert {"\\Seen", "\\Flagged"} <= set(got[1]["FLAGS"])
+    finally:
+        c.close()
+    p = pop3(inst, user)
+    assert set(pop3_by_msgid(p)) == {"<pop3@example.org>",
+                                     "<pop4@example.org>"}
+    p.quit()
