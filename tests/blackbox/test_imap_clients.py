@@ -782,6 +782,14 @@ set imap_idle = no
 set mail_check = 60
 set timeout = 60
 set help = no
+set hostname = "client.test"
+set from = "{user}"
+set use_from = yes
+set smtp_url = "smtp://127.0.0.1:{smtp}/"
+set editor = "{editor}"
+set edit_headers = no
+set copy = yes
+set fcc_attach = no
 """
 
 
@@ -839,9 +847,14 @@ def test_neomutt_through_tmux(inst, cert):
     user = "neo"
     work = tempfile.mkdtemp(dir=inst.dir, prefix="neomutt-")
     rc = os.path.join(work, "neomuttrc")
+    editor = os.path.join(work, "editor.sh")
+    with open(editor, "w") as f:
+        f.write('#!/bin/sh\necho "Written in neomutt." >> "$1"\n')
+    os.chmod(editor, 0o755)
     with open(rc, "w") as f:
         f.write(NEOMUTTRC.format(user=addr(user), port=inst.ports["imaps"],
-                                 password=PASSWORD, cert=cert[0]))
+                                 password=PASSWORD, cert=cert[0],
+                                 smtp=inst.ports["smtp"], editor=editor))
     subjects = ["Neo flag me", "Neo delete me", "Neo save me"]
     for i, s in enumerate(subjects, 1):
         deliver(inst, addr(user), mail(
@@ -885,16 +898,38 @@ def test_neomutt_through_tmux(inst, cert):
             assert time.monotonic() < deadline, s
             time.sleep(0.05)
             s = t.screen()
+        # Compose and send a message to ourselves over popgate's SMTP:
+        # neomutt APPENDs its copy to Sent (record).
+        t.keys("m", literal=True)
+        t.wait(r"^To:\s*$")
+        t.keys(addr(user), literal=True)
+        t.keys("Enter")
+        t.wait(r"^Subject:\s*$")
+        t.keys("Neo sent this", literal=True)
+        t.keys("Enter")
+        t.wait(r"Neo sent this")           # the compose menu
+        t.keys("y", literal=True)
+        # "Mail sent." shows until the arrival of the mail replaces it.
+        t.wait(r"Mail sent|^\s*\d+ .*\[Neo sent this\]")
         t.keys("q", literal=True)
         s = t.wait(r"CLIENT-EXITED \d+")
         assert "CLIENT-EXITED 0" in s, s
     finally:
         t.close()
-    assert server_view(inst, user, "INBOX") == {"<neo1@example.org>":
-                                                {"\\Flagged"}}
+    inbox = server_view(inst, user, "INBOX")
+    sent = server_view(inst, user, "Sent")
+    assert len(sent) == 1 and list(sent.values()) == [{"\\Seen"}], sent
+    [mid] = sent
+    assert inbox == {"<neo1@example.org>": {"\\Flagged"}, mid: set()}
     assert server_view(inst, user, "Archive") == {"<neo3@example.org>":
                                                   set()}
     assert server_view(inst, user, "Trash") == {}
+    m = login(inst, user)
+    ok(m.select("Sent", readonly=True))
+    body = fetch_items(ok(m.fetch("1", "BODY.PEEK[]")))[1]["BODY[]"]
+    m.logout()
+    assert b"Subject: Neo sent this\r\n" in body
+    assert body.endswith(b"\r\n\r\nWritten in neomutt.\r\n"), body
     print(f"neomutt: index shown {opened:.2f}s after start")
 
 
