@@ -201,21 +201,6 @@ def mail(subject, body="Hello.\r\n", sender="Bob Example <bob@example.org>",
             f"{body}").encode()
 
 
-def wait_for(cond, timeout=10, interval=0.02, what="condition"):
-    """Polls COND() until it returns something true; returns it. Fails
-    after TIMEOUT seconds."""
-    import time
-    import pytest
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 # ---- parsing IMAP data (FETCH, LIST, STATUS) ----
 
 class Literal(bytes):
@@ -276,9 +261,6 @@ def parse_sexp(data):
             elif c == b"]":
                 depth -= 1
             elif depth == 0 and c in (b" ", b"(", b")"):
-                if c != b"(" or pos == start:
-                    break
-                # "BODY[...]<0.1>" has no '(' outside the brackets
                 break
             pos += 1
         atom = data[start:pos].decode("utf-8", "replace")

@@ -9,12 +9,10 @@ tests do not see each other's mail. TLS is the test run's self-signed
 pair: every client is told not to verify it, or to trust that very
 certificate."""
 import email
-import email.policy
 import imaplib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -22,12 +20,12 @@ import time
 import pytest
 
 from imap_helpers import (CLIENT_DOMAIN, PASSWORD, Imap, deliver,
-                          fetch_items, imap_instance, ip_cert, mail, parse_sexp,
-                          tls_context, wait_for)
+                          fetch_items, imap_instance, ip_cert, mail,
+                          parse_sexp, tls_context)
 from pop3_helpers import Client as Pop3
 
 USERS = ["lib", "curl", "sync", "offl", "neo", "idle", "two", "qres",
-         "pop"]
+         "pop", "ext"]
 SPECIAL = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash",
            "Junk": "\\Junk", "Archive": "\\Archive"}
 
@@ -1168,3 +1166,91 @@ def test_pop3_and_imap_on_one_mailbox(inst):
     assert set(pop3_by_msgid(p)) == {"<pop3@example.org>",
                                      "<pop4@example.org>"}
     p.quit()
+
+
+# ---- extensions the clients ask for (issue 14 point 2) ----
+
+ISSUE_CAPABILITIES = [
+    "IMAP4rev1", "IMAP4rev2", "IDLE", "UIDPLUS", "MOVE", "LITERAL+",
+    "ENABLE", "NAMESPACE", "ID", "SPECIAL-USE", "CONDSTORE", "QRESYNC",
+    "QUOTA", "STATUS=SIZE", "SASL-IR", "UNSELECT", "COMPRESS=DEFLATE"]
+
+
+def test_capabilities_after_login_are_the_issues(inst):
+    c = raw(inst, "ext", folder=None)
+    try:
+        r = c.cmd("CAPABILITY")
+        have = r.untagged[0].split()[2:]
+        missing = [x for x in ISSUE_CAPABILITIES if x not in have]
+        assert missing == [], f"not advertised: {missing}; have {have}"
+        assert any(x.startswith("APPENDLIMIT") for x in have), have
+    finally:
+        c.close()
+
+
+def test_compress_deflate(inst):
+    """COMPRESS DEFLATE (RFC 4978): after the OK both directions are a
+    raw deflate stream; a whole session goes on through it."""
+    import zlib
+    c = raw(inst, "ext", folder=None)
+    try:
+        r = c.cmd("COMPRESS DEFLATE")
+        assert r.status == "OK", r
+        comp = zlib.compressobj(wbits=-15)
+        dec = zlib.decompressobj(wbits=-15)
+        buf = b""
+
+        def send(line):
+            c.sock.sendall(comp.compress(line) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+        def until(tag):
+            nonlocal buf
+            lines = []
+            while True:
+                while b"\r\n" not in buf:
+                    data = c.sock.recv(65536)
+                    assert data, f"closed; got {lines}"
+                    buf += dec.decompress(data)
+                line, buf = buf.split(b"\r\n", 1)
+                lines.append(line.decode())
+                if line.startswith(tag.encode() + b" "):
+                    return lines
+        deliver(inst, addr("ext"), mail("Compressed", to=addr("ext")))
+        send(b"z1 SELECT INBOX\r\n")
+        got = until("z1")
+        assert got[-1].startswith("z1 OK"), got
+        send(b"z2 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n")
+        got = until("z2")
+        assert "Subject: Compressed" in "\n".join(got), got
+        send(b"z3 LOGOUT\r\n")
+        assert until("z3")[-1].startswith("z3 OK")
+    finally:
+        c.close()
+
+
+def test_imap4rev2_binary_fetch(inst):
+    """IMAP4rev2 (RFC 9051 6.4.5) has BINARY[] and BINARY.SIZE[]: the
+    decoded octets of a base64 part; after ENABLE IMAP4rev2 no RECENT
+    and no \\Recent (RFC 9051 appendix E)."""
+    user = "ext"
+    data, _, _ = multipart("<binary@example.org>")
+    deliver(inst, addr(user), data)
+    c = raw(inst, user, folder=None)
+    try:
+        r = c.cmd("ENABLE IMAP4rev2")
+        assert "* ENABLED IMAP4rev2" in r.untagged, r
+        r = c.cmd("SELECT INBOX")
+        assert r.status == "OK"
+        assert not [l for l in r.untagged if l.endswith(" RECENT")], r
+        r = c.cmd("UID SEARCH HEADER Message-ID <binary@example.org>")
+        [uid] = [l.split()[2] for l in r.untagged if l.startswith("* SEARCH")]
+        r = c.cmd(f"UID FETCH {uid} (FLAGS BINARY.SIZE[2] BINARY.PEEK[2] "
+                  "BINARY.PEEK[1])")
+        assert r.status == "OK", r
+        [it] = fetch_items(r.untagged).values()
+        assert "\\Recent" not in it["FLAGS"]
+        assert int(it["BINARY.SIZE[2]"]) == len(ATTACHMENT)
+        assert it["BINARY[2]"] == ATTACHMENT
+        assert it["BINARY[1]"] == b"See the report attached.\r\nBob"
+    finally:
+        c.close()

@@ -26,7 +26,7 @@ import pytest
 
 import harness
 from imap_helpers import (CLIENT_DOMAIN, PASSWORD, deliver, fetch_items,
-                          imap_instance, mail, parse_sexp, wait_for)
+                          imap_instance, mail, parse_sexp)
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = f"ann@{CLIENT_DOMAIN}"
