@@ -17,7 +17,7 @@ B	?= build
 Q	:= $(if $(filter 1,$(V)),,@)
 
 PKGS	:= libevent_core libevent_openssl libevent_pthreads openssl sqlite3 \
-	   libcares libcrypt libpq hiredis
+	   libcares libcrypt libpq hiredis zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -86,7 +86,7 @@ $(B)/asan/tests/unit/%: tests/unit/%.c $(OBJS_asan)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $<"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_asan) -Wno-missing-prototypes \
-	    -DPOPGATE_SRCDIR='"$(CURDIR)"' \
+	    -DPOPGATE_SRCDIR='"$(CURDIR)"' -MMD -MP \
 	    $(shell pkg-config --cflags cmocka) -o $@ $< $(OBJS_asan) \
 	    $(LDFLAGS_asan) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
@@ -194,7 +194,7 @@ bench: bootstrap
 bench-compare:
 	@echo "bench-compare: installs Postfix and Dovecot from Debian" \
 	    "(scripts/bootstrap; their system services stay disabled)"
-	@scripts/bootstrap postfix dovecot-pop3d
+	@scripts/bootstrap postfix dovecot-pop3d dovecot-imapd
 	@$(MAKE) --no-print-directory -j$$(nproc) all $(B)/bench/pgbench
 	@$(BENCH_RUN) --compare
 
@@ -210,4 +210,5 @@ clean:
 
 -include $(OBJS_rel:.o=.d) $(OBJS_asan:.o=.d) $(B)/rel/src/main.d \
 	$(B)/asan/src/main.d $(wildcard $(B)/asan/fuzz/*.d) \
-	$(OBJS_fuzz:.o=.d) $(wildcard $(B)/fuzz/fuzz/*.d)
+	$(OBJS_fuzz:.o=.d) $(wildcard $(B)/fuzz/fuzz/*.d) \
+	$(wildcard $(TESTBINS:=.d))

@@ -25,6 +25,10 @@ static const char usage_text[] =
 "  pop3-check  --user U --pass P [--sessions R]\n"
 "  pop3-retr   --user U --pass P\n"
 "  pop3-load   -c K (-n N | --duration S) --user U --users N --pass P\n"
+"  imap-select --user U --pass P [--sessions R]\n"
+"  imap-fetch  --user U --pass P [--sessions R]\n"
+"  imap-login  -c K (-n N | --duration S) --user U --users N --pass P\n"
+"  imap-idle   -n K [-c SETUP] [--hold S] --user U [--users N] --pass P\n"
 "  idle        -n K [-c SETUP] [--hold S]\n"
 "              [--rcpt A [--from A] -s SIZE]: held inside DATA after SIZE\n"
 "              octets of header lines\n"
@@ -109,7 +113,7 @@ seconds(const char *opt, const char *s)
 	return v;
 }
 
-/* The options of the POP3, idle and fsync modes, and --pid. */
+/* The options of the POP3, IMAP, idle and fsync modes, and --pid. */
 static void
 set_opt_pop3(struct pgb_opts *o, int ch, const char *arg)
 {
@@ -231,6 +235,10 @@ main(int argc, char **argv)
 	if (strncmp(mode, "pop3-", 5) == 0 && (strcmp(mode + 5, "check") == 0 ||
 	    strcmp(mode + 5, "retr") == 0 || strcmp(mode + 5, "load") == 0))
 		return pgb_pop3_run(&o, mode);
+	if (strncmp(mode, "imap-", 5) == 0 && (strcmp(mode + 5, "select") ==
+	    0 || strcmp(mode + 5, "fetch") == 0 || strcmp(mode + 5, "login") ==
+	    0 || strcmp(mode + 5, "idle") == 0))
+		return pgb_imap_run(&o, mode);
 	if (strcmp(mode, "idle") == 0)
 		return pgb_idle_run(&o);
 	if (strcmp(mode, "fsync") == 0)

@@ -4,10 +4,10 @@
  * sockets).
  *
  * pgbench measures a mail server from the outside: SMTP senders, a
- * loopback SMTP sink, POP3 clients, idle sessions, and the fsync rate of
- * the file system as a physical reference. Each mode prints one line
- * "RESULT mode=... key=value ..." on stdout for bench/run.py, and a
- * human-readable summary on stderr.
+ * loopback SMTP sink, POP3 and IMAP clients, idle sessions, and the
+ * fsync rate of the file system as a physical reference. Each mode
+ * prints one line "RESULT mode=... key=value ..." on stdout for
+ * bench/run.py, and a human-readable summary on stderr.
  */
 #ifndef PGBENCH_H
 #define PGBENCH_H
@@ -49,9 +49,9 @@ struct pgb_opts {
 	const char	*maildir;	/* DIR: count files in DIR/LOCAL/new */
 	int		 sink_port;	/* run the sink there and count it */
 	const char	*sink_store;	/* sink writes + fsyncs messages there */
-	const char	*user;		/* POP3 user (numbered with --users) */
+	const char	*user;		/* POP3/IMAP user (numbered: --users) */
 	unsigned	 users;		/* number of users, 0 = USER as is */
-	const char	*pass;		/* POP3 password */
+	const char	*pass;		/* POP3/IMAP password */
 	unsigned	 sessions;	/* sequential sessions (check, retr) */
 	double		 timeout;	/* seconds before a run gives up */
 	double		 hold;		/* idle: seconds to hold the sessions */
@@ -149,6 +149,7 @@ int	pgb_smtp_run(const struct pgb_opts *);
 int	pgb_sink_run(const struct pgb_opts *);
 int	pgb_pop3_run(const struct pgb_opts *, const char *mode);
 int	pgb_idle_run(const struct pgb_opts *);
+int	pgb_imap_run(const struct pgb_opts *, const char *mode);
 int	pgb_fsync_run(const struct pgb_opts *);
 
 /* ---- bench_sink.c: the loopback SMTP sink on its own thread ---- */

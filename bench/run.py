@@ -46,7 +46,8 @@ def log(msg):
 class Row:
     """One line of the table: ID, TITLE, UNIT, BETTER ("higher" or
     "lower"), GOAL (text) and CHECK(popgate, peer) -> bool or None, KIND
-    (which peer: "smtp" = Postfix, "pop3" = Dovecot, None = none)."""
+    (which peer: "smtp" = Postfix, "pop3" and "imap" = Dovecot, None =
+    none)."""
 
     def __init__(self, id, title, unit, better, kind, goal="", check=None):
         self.id, self.title, self.unit, self.better = id, title, unit, better
@@ -120,6 +121,34 @@ def make_rows():
                         "lower", "pop3"))
         rows.append(Row(f"{rid}-p99", "  session latency p99", "ms",
                         "lower", "pop3"))
+    for when in ("first", "warm"):
+        rows.append(Row(f"imap-select-flags-10k-{when}", "IMAP SELECT + UID "
+                        f"FETCH 1:* (FLAGS), 10k msgs, {when} access", "ms",
+                        "lower", "imap", "<= 0.5x Dovecot (2x faster)",
+                        ratio_at_most(0.5)))
+        rows.append(Row(f"imap-select-flags-10k-{when}-select",
+                        "  of which SELECT INBOX", "ms", "lower", "imap"))
+    rows.append(Row("imap-fetch-bodies-1k", "IMAP FETCH BODY.PEEK[] of "
+                    "1000 x 64 KiB, one command", "MB/s", "higher", "imap",
+                    ">= 2x Dovecot", ratio_at_least(2)))
+    for rid, title, goal, check in (
+            ("imap-login-c50", "50 IMAP sessions LOGIN+LOGOUT, both "
+             "SHA512-CRYPT", ">= 2x Dovecot", ratio_at_least(2)),
+            ("imap-login-c50-vs-plain", "50 IMAP sessions LOGIN+LOGOUT, "
+             "Dovecot PLAIN", "", None)):
+        rows.append(Row(rid, title, "logins/s", "higher", "imap", goal,
+                        check))
+        rows.append(Row(f"{rid}-p50", "  session latency p50", "ms",
+                        "lower", "imap"))
+        rows.append(Row(f"{rid}-p99", "  session latency p99", "ms",
+                        "lower", "imap"))
+    rows.append(Row("imap-idle-10k", "IMAP sessions in IDLE, INBOX "
+                    "selected: server RSS", "MiB", "lower", "imap",
+                    "<= 100 MiB", at_most(100)))
+    rows.append(Row("imap-idle-10k-pss", "  server PSS (all processes)",
+                    "MiB", "lower", "imap"))
+    rows.append(Row("imap-idle-10k-per-session", "  PSS per session", "KiB",
+                    "lower", "imap"))
     rows.append(Row("idle-rss", "idle SMTP sessions after EHLO: server RSS",
                     "MiB", "lower", "smtp", "<= 64 MiB", at_most(64)))
     rows.append(Row("idle-pss", "  server PSS (all processes)", "MiB",
@@ -159,6 +188,12 @@ class Bench:
         if self.wanted is None:
             return True
         return any(rid.startswith(w) for w in self.wanted)
+
+    def want_any(self, prefix):
+        """Is any row whose id starts with PREFIX wanted? (--rows may name
+        one row of a group that is measured together.)"""
+        return any(self.want(rid) for rid in self.order
+                   if rid.startswith(prefix))
 
     def gen(self, server, *args, row=None):
         """Runs pgbench; its RESULT line as a dict (numbers as float),
@@ -293,7 +328,7 @@ class Bench:
         time.sleep(0.3)
 
     def idle_rows(self, server, runs):
-        if not self.want("idle"):
+        if not self.want_any("idle"):
             return
         for i in range(runs):
             # A fresh server for each run: what stays allocated after a
@@ -316,7 +351,7 @@ class Bench:
         """Sessions held inside DATA after 200 KiB of header lines (no
         empty line, no end of data): what a session in DATA costs at
         worst, header copy and in-memory spool included."""
-        if not self.want("data"):
+        if not self.want_any("data"):
             return
         for i in range(runs):
             self.stop(server)
@@ -337,9 +372,9 @@ class Bench:
 
     def pop3_rows(self, server):
         for m, count in (("1k", 1000), ("10k", 10000)):
-            if self.want(f"pop3-check-{m}"):
+            if self.want_any(f"pop3-check-{m}"):
                 self.check_rows(server, m, count)
-        if self.want("pop3-retr"):
+        if self.want_any("pop3-retr"):
             self.retr_row(server)
         load = [("pop3-load-yescrypt", "py", "py"),
                 ("pop3-load-sha512", "ps", "ps"),
@@ -418,6 +453,126 @@ class Bench:
             for i in range(servers.LOAD_SESSIONS):
                 servers.copy_maildir(tpl, server.maildir(f"{prefix}{i}"))
 
+    # ---- IMAP rows ----
+
+    def imap_rows(self, server):
+        if self.want_any("imap-select-flags-10k"):
+            self.select_rows(server)
+        if self.want_any("imap-fetch-bodies"):
+            self.fetch_row(server)
+        load = [("imap-login-c50", "ps", "ps"),
+                ("imap-login-c50-vs-plain", "ps", "pl")]
+        done = {}
+        for rid, ours, theirs in load:
+            prefix = ours if server.name == "popgate" else theirs
+            if not self.want(rid):
+                continue
+            if prefix not in done:
+                done[prefix] = self.imap_login_runs(server, prefix)
+            for vals in done[prefix]:
+                self.add(rid, server, vals[0], vals[3])
+                self.add(f"{rid}-p50", server, vals[1])
+                self.add(f"{rid}-p99", server, vals[2])
+        if done and server.name == "popgate":
+            self.notes.append(
+                "imap-login-*: popgate opens the relay for 127.0.0.1 on "
+                "every LOGIN (a relay table write and an audit log line), as "
+                "on a POP3 login; Dovecot has nothing of the kind")
+
+    def select_rows(self, server):
+        """First access: a fresh copy of the mailbox (no index of any
+        server: copy_maildir removes the Maildir with popgate's
+        popgate-index* and Dovecot's dovecot.index* files) and a server
+        started after it was made; then warm: the next sessions, with the
+        index the first one wrote."""
+        tpl = self.template("check-10k", 10000, 2048)
+        box = "m10k"
+        warm_n = 5
+        rid = "imap-select-flags-10k"
+        for i in range(self.runs):
+            self.stop(server)
+            servers.copy_maildir(tpl, server.maildir(box))
+            self.start(server)
+            r = self.gen(server, "imap-select", "--port", server.imap_port,
+                         "--user", f"{box}@{DOMAIN}", "--pass", PASSWORD,
+                         "--sessions", 1 + warm_n, row=rid)
+            times = ms_list(r.get("times_ms"))
+            sel = ms_list(r.get("select_ms"))
+            if len(times) == len(sel) == 1 + warm_n and \
+                    r.get("msgs") == 10000:
+                self.add(f"{rid}-first", server, times[0], r)
+                self.add(f"{rid}-warm", server,
+                         statistics.median(times[1:]), r)
+                self.add(f"{rid}-first-select", server, sel[0])
+                self.add(f"{rid}-warm-select", server,
+                         statistics.median(sel[1:]))
+                log(f"  {server.name} SELECT+FETCH FLAGS run {i + 1}: "
+                    f"first {times[0]:.1f} ms, warm "
+                    f"{statistics.median(times[1:]):.1f} ms (SELECT alone: "
+                    f"{sel[0]:.1f} ms, "
+                    f"{statistics.median(sel[1:]):.1f} ms)")
+
+    def fetch_row(self, server):
+        tpl = self.template("retr-1k-64k", 1000, 65536)
+        box = "r1k"
+        servers.copy_maildir(tpl, server.maildir(box))
+        args = ["imap-fetch", "--port", server.imap_port, "--user",
+                f"{box}@{DOMAIN}", "--pass", PASSWORD]
+        self.gen(server, *args)         # first access: not counted
+        for i in range(self.runs):
+            r = self.gen(server, *args, "--sessions", 3,
+                         row="imap-fetch-bodies-1k")
+            if "mbps" in r and r.get("fetch_msgs") == 3000:
+                self.add("imap-fetch-bodies-1k", server, r["mbps"], r)
+                log(f"  {server.name} FETCH bodies run {i + 1}: "
+                    f"{r['mbps']:.1f} MB/s")
+
+    def imap_login_runs(self, server, prefix):
+        """[(logins/s, p50, p99, result)] of the runs with mailboxes
+        PREFIX0..49; a short run first warms the caches (and makes
+        popgate's folders, which it creates at the first login)."""
+        args = ["imap-login", "--port", server.imap_port, "-c",
+                servers.LOAD_SESSIONS, "--user", f"{prefix}@{DOMAIN}",
+                "--users", servers.LOAD_SESSIONS, "--pass", PASSWORD]
+        self.gen(server, *args, "--duration", 1)
+        out = []
+        for i in range(self.runs):
+            r = self.gen(server, *args, "--duration", self.secs,
+                         row=f"imap-login-{prefix}")
+            if "rate" in r:
+                out.append((r["rate"], r["sess_p50_ms"], r["sess_p99_ms"],
+                            r))
+                log(f"  {server.name} IMAP {prefix}* logins run {i + 1}: "
+                    f"{r['rate']:.0f}/s, p50 {r['sess_p50_ms']:.1f} ms, "
+                    f"p99 {r['sess_p99_ms']:.1f} ms")
+        return out
+
+    def imap_idle_rows(self, server, runs):
+        """IDLE_N sessions over the 50 mailboxes ps0..ps49 (SHA512-CRYPT,
+        20 messages each), INBOX selected, in IDLE, on a fresh server."""
+        if not self.want_any("imap-idle"):
+            return
+        for i in range(runs):
+            self.stop(server)
+            self.start(server)
+            r = self.gen(server, "imap-idle", "--port", server.imap_port,
+                         "-n", self.idle_n, "-c", 100, "--hold", 1,
+                         "--user", f"ps@{DOMAIN}", "--users",
+                         servers.LOAD_SESSIONS, "--pass", PASSWORD,
+                         row="imap-idle-10k")
+            if "rss_kb" in r and r.get("sessions") == self.idle_n:
+                self.add("imap-idle-10k", server, r["rss_kb"] / 1024, r)
+                self.add("imap-idle-10k-pss", server, r["pss_kb"] / 1024)
+                self.add("imap-idle-10k-per-session", server,
+                         r["pss_kb_per_session"])
+                log(f"  {server.name} IMAP idle run {i + 1}: "
+                    f"{r['sessions']:.0f} sessions in IDLE (set up in "
+                    f"{r['setup_secs']:.0f} s), RSS "
+                    f"{r['rss_kb'] / 1024:.1f} MiB, PSS "
+                    f"{r['pss_kb'] / 1024:.1f} MiB in "
+                    f"{r['server_procs']:.0f} processes")
+            time.sleep(1)
+
     # ---- the servers in turn ----
 
     def run_popgate(self, accounts):
@@ -427,11 +582,14 @@ class Bench:
         servers.chown_tree(pg.mail_dir)
         self.start(pg)
         log(f"popgate: SMTP 127.0.0.1:{pg.smtp_port}, POP3 "
-            f"127.0.0.1:{pg.pop3_port}, dir {pg.dir}")
+            f"127.0.0.1:{pg.pop3_port}, IMAP 127.0.0.1:{pg.imap_port}, "
+            f"dir {pg.dir}")
         self.smtp_rows(pg)
         self.pop3_rows(pg)
+        self.imap_rows(pg)
         self.idle_rows(pg, self.runs)
         self.data_rows(pg, self.runs)
+        self.imap_idle_rows(pg, self.runs)
         self.stop(pg)
         errors = pg.log_errors()
         if errors:
@@ -440,8 +598,8 @@ class Bench:
             self.notes += [f"  {line}" for line in errors[:10]]
 
     def run_postfix(self, accounts):
-        if not (self.want("local") or self.want("relay") or
-                self.want("idle")):
+        if not (self.want_any("local") or self.want_any("relay") or
+                self.want_any("idle")):
             return
         pf = servers.Postfix(self.root, accounts, self.sink_port,
                              self.idle_n)
@@ -453,18 +611,31 @@ class Bench:
         self.stop(pf)
 
     def run_dovecot(self, accounts):
-        if not self.want("pop3"):
+        protocols = [p for p in ("pop3", "imap") if self.want_any(p)]
+        if not protocols:
             return
-        dc = servers.Dovecot(self.root, accounts)
+        dc = servers.Dovecot(self.root, accounts, protocols)
         self.fill_load_boxes(dc, ("py", "ps", "pl"))
         servers.chown_tree(dc.mail_dir)
         self.start(dc)
-        log(f"Dovecot: POP3 127.0.0.1:{dc.pop3_port}, dir {dc.dir}")
+        log(f"Dovecot: POP3 127.0.0.1:{dc.pop3_port}, IMAP "
+            f"127.0.0.1:{dc.imap_port} ({' '.join(protocols)}), dir "
+            f"{dc.dir}")
         self.pop3_rows(dc)
+        self.imap_rows(dc)
+        if self.want_any("imap-idle"):
+            dc.configure(many=True)
+            self.imap_idle_rows(dc, self.runs)
         self.stop(dc)
+        errors = dc.log_errors()
+        if errors:
+            self.notes.append(f"Dovecot logged {len(errors)} kinds of "
+                              f"warnings or errors; the first ones:")
+            self.notes += [f"  {line}" for line in errors[:10]]
 
     def fsync_ref(self):
-        if not (self.want("fsync-ref") or self.want("durable-vs-fsync")):
+        if not (self.want_any("fsync-ref") or
+                self.want_any("durable-vs-fsync")):
             return
         for i in range(self.runs):
             r = self.gen(None, "fsync", "--dir",
@@ -525,10 +696,12 @@ class Bench:
             row = self.rows[rid]
             if not self.want(rid) and not row.values:
                 continue
-            if not compare and rid.startswith("pop3-load-yescrypt-vs"):
-                continue        # the same popgate runs as the next row
+            if not compare and (rid.startswith("pop3-load-yescrypt-vs") or
+                                rid.startswith("imap-login-c50-vs")):
+                continue        # the same popgate runs as another row
             pv = row.values.get("popgate")
-            peer = {"smtp": "Postfix", "pop3": "Dovecot"}.get(row.kind)
+            peer = {"smtp": "Postfix", "pop3": "Dovecot",
+                    "imap": "Dovecot"}.get(row.kind)
             qv = row.values.get(peer) if peer else None
             pm = statistics.median(pv) if pv else None
             qm = statistics.median(qv) if qv else None
@@ -561,7 +734,8 @@ class Bench:
 
     def report(self, elapsed):
         now = datetime.datetime.now(datetime.timezone.utc)
-        what = ("popgate vs Postfix (SMTP rows) and Dovecot (POP3 rows)"
+        what = ("popgate vs Postfix (SMTP rows) and Dovecot (POP3 and IMAP "
+                "rows)"
                 if self.args.compare else "popgate alone")
         cmd = (f"make B={self.args.build} "
                f"{'bench-compare' if self.args.compare else 'bench'}"
@@ -587,6 +761,11 @@ class Bench:
         if self.notes:
             text += ["", "notes:"] + [f"  {n}" for n in self.notes]
         return "\n".join(text) + "\n"
+
+
+def ms_list(v):
+    """A generator's list of times "1.5,2.25" as floats."""
+    return [float(x) for x in str(v or "").split(",") if x]
 
 
 def fmt_num(v):

@@ -2,9 +2,10 @@
 measure, each a private instance on 127.0.0.1 high ports under one
 temporary directory, started and stopped by bench/run.py.
 
-    Popgate(root, build)    popgate serve, SMTP + POP3
+    Popgate(root, build)    popgate serve, SMTP + POP3 + IMAP
     Postfix(root)           postfix -c DIR start: SMTP, virtual Maildirs
-    Dovecot(root)           dovecot -c FILE: POP3 on the same Maildirs
+    Dovecot(root)           dovecot -c FILE: POP3 and IMAP on the same
+                            Maildirs
 
 All three share the mailbox layout (Maildir DOMAIN/LOCAL/{new,cur,tmp}
 under their own mail directory), the accounts (ACCOUNTS below) and the
@@ -18,6 +19,7 @@ import ctypes.util
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +38,9 @@ START_TIMEOUT = 30
 # maildrops, and the mailboxes of the concurrent-login rows.
 DELIVERY_BOXES = [f"u{i}" for i in range(100)]
 LOAD_SESSIONS = 50
+# The IMAP idle row on Dovecot: sessions at most, and per imap process.
+DOVECOT_IDLE_SESSIONS = 10000
+DOVECOT_IDLE_CLIENTS = 1000
 LOAD_BOXES = {          # prefix -> password scheme
     "py": "yescrypt",
     "ps": "sha512",
@@ -246,10 +251,10 @@ def raise_nofile():
 # ---- popgate ----
 
 class Popgate:
-    """popgate serve with SMTP and POP3 listeners (no TLS needed; a
-    certificate is made because STARTTLS is offered), trusted_networks
+    """popgate serve with SMTP, POP3 and IMAP listeners (no TLS needed;
+    a certificate is made because STARTTLS is offered), trusted_networks
     127.0.0.0/8 so the relay rows relay, and connection caps raised for
-    the idle row."""
+    the idle rows."""
     name = "popgate"
 
     def __init__(self, root, build, accounts, sink_port, extra=()):
@@ -261,7 +266,8 @@ class Popgate:
         self.domain_dir = os.path.join(self.mail_dir, DOMAIN)
         self.conf = os.path.join(self.dir, "popgate.conf")
         self.log_path = os.path.join(self.dir, "serve.log")
-        self.smtp_port, self.pop3_port, dns_port = free_ports(3)
+        self.smtp_port, self.pop3_port, self.imap_port, dns_port = \
+            free_ports(4)
         self.proc = None
         os.makedirs(os.path.join(self.data_dir, "tls"))
         os.makedirs(self.mail_dir)
@@ -285,6 +291,8 @@ class Popgate:
             "delivery_concurrency_per_destination = 50",
             f"listen = 127.0.0.1:{self.smtp_port} smtp",
             f"listen = 127.0.0.1:{self.pop3_port} pop3",
+            # LOGIN in clear: imap_plaintext_auth is "loopback" by default.
+            f"listen = 127.0.0.1:{self.imap_port} imap",
             f"transport {SINK_DOMAIN} = 127.0.0.1:{sink_port}",
         ]
         if IS_ROOT:
@@ -351,6 +359,7 @@ class Popgate:
             time.sleep(0.02)
         wait_listening(self.smtp_port)
         wait_listening(self.pop3_port)
+        wait_listening(self.imap_port)
 
     def pids(self):
         return [self.proc.pid]
@@ -537,49 +546,56 @@ smtpd_client_connection_rate_limit = 0
 
 class Dovecot:
     """A private Dovecot: `dovecot -c ROOT/dovecot/dovecot.conf` with its
-    own base_dir and state_dir, POP3 only on a high port, passwd-file
-    passdb and userdb (every account of Accounts, home = its Maildir),
-    mail as MAIL_USER. Tuned for speed: see bench/README.md."""
+    own base_dir and state_dir, POP3 and/or IMAP (PROTOCOLS) on high
+    ports, passwd-file passdb and userdb (every account of Accounts, home
+    = its Maildir, where Dovecot keeps its own index files), mail as
+    MAIL_USER. Tuned for speed; configure(many=True) sets it up for the
+    10 000 IMAP sessions of the idle row instead: see bench/README.md."""
     name = "Dovecot"
 
-    def __init__(self, root, accounts):
+    def __init__(self, root, accounts, protocols=("pop3",)):
         self.dir = os.path.join(root, "dovecot")
         self.base_dir = os.path.join(self.dir, "run")
         self.mail_dir = os.path.join(self.dir, "mail")
         self.domain_dir = os.path.join(self.mail_dir, DOMAIN)
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.log_path = os.path.join(self.dir, "dovecot.log")
-        self.pop3_port, = free_ports(1)
+        self.protocols = list(protocols)
+        self.pop3_port, self.imap_port = free_ports(2)
         self.master_pid = None
         os.makedirs(os.path.join(self.dir, "state"))
         os.makedirs(self.domain_dir)
         os.chmod(self.dir, 0o755)
-        uid, gid = mail_ids()
+        self.uid, gid = mail_ids()
         scheme = {"yescrypt": "CRYPT", "sha512": "SHA512-CRYPT",
                   "plain": "PLAIN"}
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             for local, (s, h) in accounts.boxes.items():
-                f.write(f"{local}@{DOMAIN}:{{{scheme[s]}}}{h}:{uid}:{gid}"
-                        f"::{self.maildir(local)}::\n")
+                f.write(f"{local}@{DOMAIN}:{{{scheme[s]}}}{h}:{self.uid}:"
+                        f"{gid}::{self.maildir(local)}::\n")
         os.chmod(os.path.join(self.dir, "passwd"), 0o644)
-        self.write_conf(uid)
+        self.configure(many=False)
         chown_tree(self.mail_dir)
 
-    def write_conf(self, uid):
+    def configure(self, many):
+        """Writes the configuration the next start() uses: MANY = the
+        imap processes take up to IDLE_CLIENTS sessions each (for the
+        10 000 idle sessions), else one session at a time each, as the
+        POP3 processes."""
         conf = f"""# written by bench/servers.py
 base_dir = {self.base_dir}
 state_dir = {self.dir}/state
 instance_name = pgbench-dovecot
 log_path = {self.log_path}
-protocols = pop3
+protocols = {" ".join(self.protocols)}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
-first_valid_uid = {uid}
+first_valid_uid = {self.uid}
 mail_location = maildir:~
 pop3_uidl_format = %08Xu%08Xv
-# Tuning (bench/README.md): only POP3 touches these Maildirs.
+# Tuning (bench/README.md): only Dovecot touches its copy of the Maildirs.
 pop3_no_flag_updates = yes
 maildir_very_dirty_syncs = yes
 auth_cache_size = 10M
@@ -593,7 +609,12 @@ userdb {{
   driver = passwd-file
   args = {self.dir}/passwd
 }}
-service pop3-login {{
+service auth {{
+  client_limit = {DOVECOT_IDLE_SESSIONS + 1000 if many else 2000}
+}}
+"""
+        if "pop3" in self.protocols:
+            conf += f"""service pop3-login {{
   inet_listener pop3 {{
     address = 127.0.0.1
     port = {self.pop3_port}
@@ -608,12 +629,42 @@ service pop3 {{
   service_count = 0
   process_min_avail = 4
 }}
-service auth {{
-  client_limit = 2000
-}}
 """
+        if "imap" in self.protocols:
+            conf += self.imap_conf(many)
         with open(self.conf, "w") as f:
             f.write(conf)
+
+    def imap_conf(self, many):
+        # One process per session (process_limit = the most sessions at
+        # once) would fork 10 000 imap processes for the idle row; there
+        # they share processes, as Dovecot allows for IMAP.
+        if many:
+            procs = DOVECOT_IDLE_SESSIONS // DOVECOT_IDLE_CLIENTS + 4
+            imap = (f"  client_limit = {DOVECOT_IDLE_CLIENTS}\n"
+                    f"  process_limit = {procs}\n"
+                    f"  vsz_limit = 2G\n")
+        else:
+            imap = ""
+        return f"""service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  service_count = 0
+  process_min_avail = 2
+}}
+service imap {{
+  service_count = 0
+  process_min_avail = 4
+{imap}}}
+protocol imap {{
+  mail_max_userip_connections = {DOVECOT_IDLE_SESSIONS + 1000}
+}}
+"""
 
     def maildir(self, local):
         return os.path.join(self.domain_dir, local)
@@ -630,7 +681,10 @@ service auth {{
                                f"start.log and {self.log_path}")
         self.master_pid = read_pid(os.path.join(self.base_dir,
                                                 "master.pid"))
-        wait_listening(self.pop3_port)
+        if "pop3" in self.protocols:
+            wait_listening(self.pop3_port)
+        if "imap" in self.protocols:
+            wait_listening(self.imap_port)
         # process_min_avail processes are forked right after the start:
         # give them a moment, as a running server would have them.
         time.sleep(0.5)
@@ -647,3 +701,21 @@ service auth {{
             pass
         wait_gone(self.master_pid)
         self.master_pid = None
+
+    def log_errors(self):
+        """The kinds of warnings and errors in the log, each once with
+        how often it came (for the report); not the "Killed with signal
+        15" of our own stop."""
+        kinds = {}
+        try:
+            with open(self.log_path, errors="replace") as f:
+                for line in f:
+                    m = re.search(r"\b(Warning|Error|Fatal|Panic): (.*)",
+                                  line)
+                    if m is None or "Killed with signal 15" in line:
+                        continue
+                    key = f"{m.group(1)}: {m.group(2)}"
+                    kinds[key] = kinds.get(key, 0) + 1
+        except OSError:
+            pass
+        return [f"{n} x {k}" for k, n in kinds.items()]

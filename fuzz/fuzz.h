@@ -15,11 +15,12 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* session.c: the real SMTP/POP3 session code over a socketpair. */
+/* session.c: the real SMTP/POP3/IMAP session code over a socketpair. */
 enum fuzz_proto {
 	FUZZ_SMTP,
 	FUZZ_SUBMISSION,
 	FUZZ_POP3,
+	FUZZ_IMAP,
 };
 /* Sets up once: a temporary data directory with a store (customer
    acme, domain acme.test, mailbox ann@acme.test password "s3cret",

@@ -1,5 +1,5 @@
 /*
- * session.c - whole SMTP and POP3 sessions for the fuzzers: the real
+ * session.c - whole SMTP, POP3 and IMAP sessions for the fuzzers: the real
  * session code, fed through a socketpair, with the real store on a
  * temporary directory (held open, as the daemon holds its data
  * directory) and workers that run inline on the loop thread.
@@ -20,6 +20,7 @@
 #include "core/conn.h"
 #include "maildir/maildir.h"
 #include "policy/policy.h"
+#include "imap/imap_int.h"
 #include "pop3/pop3_int.h"
 #include "smtp/smtp_int.h"
 #include "util/fsutil.h"
@@ -36,7 +37,7 @@ static struct conn_hub *hub;
 static struct worker_pool *pool;
 static struct policy_env penv;
 static struct auth_throttle *throttle;
-static struct listen_cfg lc_smtp, lc_sub, lc_pop3;
+static struct listen_cfg lc_smtp, lc_sub, lc_pop3, lc_imap;
 static unsigned runs;
 
 static void
@@ -103,7 +104,7 @@ fuzz_session_init(void)
 	    "reverse_dns = no\nauth_failure_delay = 0\nmax_errors = 1000\n"
 	    "max_message_size = 1M\nrelay_max_message_size = 64K\n"
 	    "trusted_networks = 127.0.0.2\nsmtp_timeout = 5s\n"
-	    "pop3_timeout = 5s\n", dir);
+	    "pop3_timeout = 5s\nimap_timeout = 5s\n", dir);
 	strlist_init(&errs);
 	cfg = config_parse("fuzz.conf", buf_cstr(&text), &errs);
 	if (cfg == NULL)
@@ -139,6 +140,8 @@ fuzz_session_init(void)
 	lc_sub.role = ROLE_SUBMISSION;
 	lc_pop3 = lc_smtp;
 	lc_pop3.role = ROLE_POP3;
+	lc_imap = lc_smtp;
+	lc_imap.role = ROLE_IMAP;
 }
 
 static int
@@ -147,6 +150,20 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 	(void)st;
 	(void)f;
 	if (flag == FTW_F)
+		(void)unlink(path);
+	return 0;
+}
+
+/* Files and directories (nftw with FTW_DEPTH). */
+static int
+rm_all(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	if (f->level == 0)
+		return 0;
+	if (flag == FTW_DP)
+		(void)rmdir(path);
+	else
 		(void)unlink(path);
 	return 0;
 }
@@ -165,6 +182,12 @@ tidy(void)
 	(void)nftw(path, rm_one, 8, FTW_PHYS);
 	snprintf(path, sizeof(path), "%s/mail/acme.test/ann/new", dir);
 	(void)nftw(path, rm_one, 8, FTW_PHYS);
+	if (runs % 1000 == 0) {
+		/* IMAP sessions make folders and index files: start over. */
+		snprintf(path, sizeof(path), "%s/mail/acme.test/ann", dir);
+		(void)nftw(path, rm_all, 16, FTW_PHYS | FTW_DEPTH);
+		setup_mail();
+	}
 }
 
 void
@@ -175,6 +198,8 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 	struct pop3_deps pd;
 	struct smtp_server *smtp = NULL;
 	struct pop3_server *pop3 = NULL;
+	struct imap_deps id;
+	struct imap_server *imap = NULL;
 	struct netaddr peer;
 	struct conn *c;
 	size_t plen = prefix != NULL ? strlen(prefix) : 0, sent = 0;
@@ -198,7 +223,8 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 	if (len > 0)
 		memcpy(input + plen, data, len);
 	c = conn_adopt(hub, proto == FUZZ_POP3 ? &lc_pop3 :
-	    proto == FUZZ_SUBMISSION ? &lc_sub : &lc_smtp, sv[0], &peer);
+	    proto == FUZZ_IMAP ? &lc_imap : proto == FUZZ_SUBMISSION ?
+	    &lc_sub : &lc_smtp, sv[0], &peer);
 	if (c == NULL)
 		die("conn");
 	if (proto == FUZZ_POP3) {
@@ -209,6 +235,14 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 		pd.throttle = throttle;
 		pop3 = pop3_server_new(&pd);
 		pop3_server_accept(c, pop3);
+	} else if (proto == FUZZ_IMAP) {
+		memset(&id, 0, sizeof(id));
+		id.base = base;
+		id.cfg = cfg;
+		id.io = id.cpu = pool;
+		id.throttle = throttle;
+		imap = imap_server_new(&id);
+		imap_server_accept(c, imap);
 	} else {
 		memset(&sd, 0, sizeof(sd));
 		sd.base = base;
@@ -236,13 +270,15 @@ fuzz_session_run(enum fuzz_proto proto, const char *prefix,
 		(void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		if (sent == plen + len && ((smtp != NULL &&
 		    smtp->sessions.n == 0) || (pop3 != NULL &&
-		    pop3->sessions.n == 0)))
+		    pop3->sessions.n == 0) || (imap != NULL &&
+		    imap->sessions.n == 0)))
 			break;
 	}
 	close(sv[1]);
 	/* Whatever is left (a session waiting on a timer) goes now. */
 	smtp_server_free(&smtp);
 	pop3_server_free(&pop3);
+	imap_server_free(&imap);
 	for (i = 0; i < 100; i++)
 		(void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	free(input);

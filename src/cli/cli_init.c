@@ -65,6 +65,8 @@ listen_lines(struct buf *b, const struct init_plan *p)
 		    "listen = 0.0.0.0:465 submissions\n"
 		    "listen = 0.0.0.0:110 pop3\n"
 		    "listen = 0.0.0.0:995 pop3s\n"
+		    "listen = 0.0.0.0:143 imap\n"
+		    "listen = 0.0.0.0:993 imaps\n"
 		    "listen = 127.0.0.1:2526 smtp gate=connect\n");
 		return;
 	}
@@ -75,6 +77,8 @@ listen_lines(struct buf *b, const struct init_plan *p)
 	    "listen = 127.0.0.1:%llu submissions\n"
 	    "listen = 127.0.0.1:%llu pop3\n"
 	    "listen = 127.0.0.1:%llu pop3s\n"
+	    "listen = 127.0.0.1:%llu imap\n"
+	    "listen = 127.0.0.1:%llu imaps\n"
 	    "listen = 127.0.0.1:%llu smtp gate=connect\n",
 	    (unsigned long long)(p->base + 25),
 	    (unsigned long long)(p->base + 2525),
@@ -82,6 +86,8 @@ listen_lines(struct buf *b, const struct init_plan *p)
 	    (unsigned long long)(p->base + 465),
 	    (unsigned long long)(p->base + 110),
 	    (unsigned long long)(p->base + 995),
+	    (unsigned long long)(p->base + 143),
+	    (unsigned long long)(p->base + 993),
 	    (unsigned long long)(p->base + 2526));
 }
 
@@ -112,7 +118,8 @@ config_text(struct buf *b, const struct init_plan *p)
 		"relay_ipv6_prefix", "trusted_networks", "sender_policy",
 		"relay_max_recipients", "relay_max_messages_per_hour",
 		"relay_max_recipients_per_hour", "relay_max_message_size",
-		"max_message_size", "pop3_plaintext_auth" };
+		"max_message_size", "pop3_plaintext_auth",
+		"imap_plaintext_auth" };
 	static const char *const store_keys[] = { "store", "relay_store",
 		"dns_servers" };
 	static const char *const queue_keys[] = { "relayhost",

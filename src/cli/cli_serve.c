@@ -29,6 +29,7 @@
 #include "policy/policy.h"
 #include "queue/queue.h"
 #include "delivery/dlv.h"
+#include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "relay/relay_auth.h"
 #include "smtp/smtp.h"
@@ -54,6 +55,7 @@ struct daemon {
 	struct auth_throttle	*throttle;
 	struct smtp_server	*smtp;
 	struct pop3_server	*pop3;
+	struct imap_server	*imap;
 	SSL_CTX			*tls_client;
 	struct qmgr		*qmgr;
 	struct control		*control;
@@ -74,11 +76,19 @@ is_pop3(enum listen_role role)
 	return role == ROLE_POP3 || role == ROLE_POP3S;
 }
 
+static bool
+is_imap(enum listen_role role)
+{
+	return role == ROLE_IMAP || role == ROLE_IMAPS;
+}
+
 static const char *
 refuse_text(enum listen_role role)
 {
 	if (is_pop3(role))
 		return pop3_refuse_line;
+	if (is_imap(role))
+		return imap_refuse_line;
 	return smtp_refuse_line;
 }
 
@@ -90,6 +100,8 @@ daemon_accept(struct conn *c, void *arg)
 
 	if (is_pop3(c->lc->role))
 		pop3_server_accept(c, d->pop3);
+	else if (is_imap(c->lc->role))
+		imap_server_accept(c, d->imap);
 	else
 		smtp_server_accept(c, d->smtp);
 }
@@ -185,6 +197,7 @@ daemon_free(struct daemon *d)
 	worker_cancel(&d->tidy_job);
 	smtp_server_free(&d->smtp);
 	pop3_server_free(&d->pop3);
+	imap_server_free(&d->imap);
 	control_free(&d->control);
 	/* The pools before the queue manager: its jobs (loading a message,
 	   finishing one) use its entries until they return. */
@@ -352,6 +365,7 @@ start_services(struct daemon *d)
 {
 	struct smtp_deps sd;
 	struct pop3_deps pd;
+	struct imap_deps id;
 	const char *err;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -402,6 +416,13 @@ start_services(struct daemon *d)
 	pd.cpu = d->cpu;
 	pd.throttle = d->throttle;
 	d->pop3 = pop3_server_new(&pd);
+	memset(&id, 0, sizeof(id));
+	id.base = d->base;
+	id.cfg = d->cfg;
+	id.io = d->io;
+	id.cpu = d->cpu;
+	id.throttle = d->throttle;
+	d->imap = imap_server_new(&id);
 	d->tidy = event_new(d->base, -1, EV_PERSIST, on_tidy, d);
 	if (d->tidy != NULL) {
 		struct timeval tv = { TIDY_INTERVAL, 0 };

@@ -75,6 +75,8 @@ static const struct param params[] = {
 	    received_auth_names },
 	{ "pop3_plaintext_auth", P_ENUM, OFF(pop3_plaintext_auth),
 	    "loopback", 0, 0, plaintext_names },
+	{ "imap_plaintext_auth", P_ENUM, OFF(imap_plaintext_auth),
+	    "loopback", 0, 0, plaintext_names },
 	{ "store", P_STORE, OFF(store), "sqlite", 0, 0, NULL },
 	{ "relay_store", P_RELAY_STORE, OFF(relay_store), "local", 0, 0,
 	    NULL },
@@ -98,6 +100,10 @@ static const struct param params[] = {
 	{ "max_errors", P_UINT, OFF(max_errors), "10", 1, 1000, NULL },
 	{ "smtp_timeout", P_DURATION, OFF(smtp_timeout), "5m", 1, DAY, NULL },
 	{ "pop3_timeout", P_DURATION, OFF(pop3_timeout), "10m", 1, DAY,
+	    NULL },
+	/* RFC 9051 5.4: an idle client is logged out after at least 30
+	   minutes (IDLE clients re-issue it every 29). */
+	{ "imap_timeout", P_DURATION, OFF(imap_timeout), "30m", 1, DAY,
 	    NULL },
 	{ "auth_failure_delay", P_DURATION, OFF(auth_failure_delay), "1s", 0,
 	    60, NULL },
@@ -271,6 +277,7 @@ strip_comment(char *line)
 static const char *const default_listen[] = {
 	"0.0.0.0:25 smtp", "0.0.0.0:2525 smtp", "0.0.0.0:587 submission",
 	"0.0.0.0:465 submissions", "0.0.0.0:110 pop3", "0.0.0.0:995 pop3s",
+	"0.0.0.0:143 imap", "0.0.0.0:993 imaps",
 };
 
 static char *

@@ -24,6 +24,8 @@ enum listen_role {
 	ROLE_SUBMISSIONS,
 	ROLE_POP3,
 	ROLE_POP3S,
+	ROLE_IMAP,
+	ROLE_IMAPS,
 };
 
 struct listen_cfg {
@@ -83,6 +85,7 @@ struct config {
 	enum received_auth	 received_auth;
 
 	enum plaintext_auth	 pop3_plaintext_auth;
+	enum plaintext_auth	 imap_plaintext_auth;
 	char			*store;
 	char			*relay_store;
 	char			*dns_servers;
@@ -102,6 +105,7 @@ struct config {
 	uint64_t		 max_errors;
 	uint64_t		 smtp_timeout;
 	uint64_t		 pop3_timeout;
+	uint64_t		 imap_timeout;
 	uint64_t		 auth_failure_delay;
 	uint64_t		 auth_max_failures;
 	uint64_t		 auth_cache_ttl;	/* 0: no login cache */

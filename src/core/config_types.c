@@ -23,7 +23,7 @@
 #include "util/compat.h"
 
 static const char *const role_names[] = { "smtp", "submission",
-	"submissions", "pop3", "pop3s", NULL };
+	"submissions", "pop3", "pop3s", "imap", "imaps", NULL };
 
 static char **
 str_field(struct config *c, const struct param *p)
@@ -171,7 +171,8 @@ config_parse_listen(struct config *c, struct pstate *ps, const char *v)
 	r = parse_enum(role_names, role);
 	if (r < 0) {
 		config_perr(ps, "bad role in 'listen': '%s' (expected smtp, "
-		    "submission, submissions, pop3 or pop3s)", role);
+		    "submission, submissions, pop3, pop3s, imap or imaps)",
+		    role);
 		return -1;
 	}
 	l.role = (enum listen_role)r;

@@ -251,7 +251,8 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	c->lc = l->lc;
 	c->start_ms = clock_mono_ms();
 	ids_new(c->id);
-	if (l->lc->role == ROLE_SUBMISSIONS || l->lc->role == ROLE_POP3S) {
+	if (l->lc->role == ROLE_SUBMISSIONS || l->lc->role == ROLE_POP3S ||
+	    l->lc->role == ROLE_IMAPS) {
 		c->ssl = SSL_new(h->ssl_ctx);
 		c->bev = c->ssl == NULL ? NULL :
 		    bufferevent_openssl_socket_new(h->base, fd, c->ssl,

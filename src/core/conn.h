@@ -36,6 +36,7 @@ struct conn {
 	struct netaddr		 local;
 	SSL			*ssl;		/* NULL until TLS */
 	bool			 tls;		/* handshake done */
+	bool			 compressed;	/* COMPRESS=DEFLATE */
 	char			 id[ID_LEN + 1];
 	uint64_t		 start_ms;
 };
@@ -78,6 +79,9 @@ int	conn_starttls(struct conn *, const char **error_r);
 /* Call on BEV_EVENT_CONNECTED of a TLS bufferevent: records the TLS
    state. */
 void	conn_tls_done(struct conn *);
+/* COMPRESS=DEFLATE (RFC 4978, conn_deflate.c): raw deflate both ways on
+   top of the connection from now on. 0, or -1 with *ERROR_R. */
+int	conn_compress(struct conn *, const char **error_r);
 /* "TLSv1.3 with cipher ..." or "" into OUT. */
 void	conn_tls_info(const struct conn *, char *out, size_t outsz);
 /* At shutdown (the loop no longer runs): hands what is buffered for the

@@ -303,6 +303,21 @@ session_starttls(struct session *s)
 	setup_bev(s);
 }
 
+int
+session_compress(struct session *s)
+{
+	const char *err;
+
+	if (conn_compress(s->conn, &err) == -1) {
+		log_error("sess=%s %s compress: %s", s->conn->id,
+		    s->proto->name, err);
+		life_kill(&s->life);
+		return -1;
+	}
+	setup_bev(s);
+	return 0;
+}
+
 static void
 tls_connected(struct session *s)
 {

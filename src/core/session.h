@@ -185,5 +185,8 @@ void	session_count_error(struct session *);
 void	session_close(struct session *, const char *why);
 /* Puts TLS over the connection, after the reply that says so. */
 void	session_starttls(struct session *);
+/* Compresses the connection from now on (after the reply that says
+   so). 0, or -1 (logged; the session is closing). */
+int	session_compress(struct session *);
 
 #endif

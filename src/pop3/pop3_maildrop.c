@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "pop3/pop3_maildrop.h"
+#include "mailbox/mailbox.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/hmap.h"
@@ -304,7 +305,15 @@ maildrop_commit(struct maildrop *d)
 		if (!d->v[i].deleted)
 			continue;
 		msg_path(d, &d->v[i], file, sizeof(file));
-		if (unlinkat(d->dir_fd, file, 0) == -1 && errno != ENOENT) {
+		k = unlinkat(d->dir_fd, file, 0);
+		/* An IMAP session may have moved it (new/ to cur/, flags). */
+		if (k == -1 && errno == ENOENT && mailbox_file_find(d->dir_fd,
+		    d->path, d->v[i].file, file, sizeof(file)) == 1) {
+			k = unlinkat(d->dir_fd, file, 0);
+			if (k == 0)
+				removed[0] = true;	/* cur/ */
+		}
+		if (k == -1 && errno != ENOENT) {
 			log_warn("maildir %s: cannot delete %s: %s", d->path,
 			    d->v[i].file, strerror(errno));
 			failed++;
@@ -337,6 +346,10 @@ pop3_stream_open(struct pop3_stream *st, const struct maildrop *d,
 	memset(st, 0, sizeof(*st));
 	msg_path(d, m, file, sizeof(file));
 	st->fd = openat(d->dir_fd, file, O_RDONLY | O_CLOEXEC);
+	/* Moved meanwhile by an IMAP session: look for it again. */
+	if (st->fd == -1 && errno == ENOENT && mailbox_file_find(d->dir_fd,
+	    d->path, m->file, file, sizeof(file)) == 1)
+		st->fd = openat(d->dir_fd, file, O_RDONLY | O_CLOEXEC);
 	if (st->fd == -1)
 		return -1;
 	st->bol = true;

@@ -85,6 +85,8 @@ DEFAULT_LISTENERS = {
     "submissions": "submissions",
     "pop3": "pop3",
     "pop3s": "pop3s",
+    "imap": "imap",
+    "imaps": "imaps",
     "smtp_gate": "smtp gate=connect",
 }
 

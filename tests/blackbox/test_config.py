@@ -279,7 +279,7 @@ def test_derived_defaults(instance):
     # No listen line: the standard ports of SPEC 2.
     ports = sorted(int(l.split()[0].rsplit(":", 1)[1])
                    for l in eff["listen"])
-    assert ports == [25, 110, 465, 587, 995, 2525]
+    assert ports == [25, 110, 143, 465, 587, 993, 995, 2525]
 
 
 def test_check_config_changes_nothing(instance):

@@ -17,6 +17,7 @@ from harness import Instance, parse_table, run_popgate
 # init --dev listens on BASE + these (SPEC 2's ports, shifted).
 OFFSETS = {"smtp": 25, "smtp2": 2525, "submission": 587,
            "submissions": 465, "pop3": 110, "pop3s": 995,
+           "imap": 143, "imaps": 993,
            "smtp_gate": 2526}
 
 
@@ -77,6 +78,8 @@ def test_init_then_serve(init_dir):
          f"127.0.0.1:{ports['submissions']} submissions",
          f"127.0.0.1:{ports['pop3']} pop3",
          f"127.0.0.1:{ports['pop3s']} pop3s",
+         f"127.0.0.1:{ports['imap']} imap",
+         f"127.0.0.1:{ports['imaps']} imaps",
          f"127.0.0.1:{ports['smtp_gate']} smtp gate=connect"])
 
     rows = parse_table(inst.cli("mailbox", "list", check=True).stdout)

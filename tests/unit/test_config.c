@@ -521,13 +521,20 @@ struct listen_case {
 };
 
 static const struct listen_case listen_cases[] = {
-	{ "default listeners when none", "", 6, {
+	{ "default listeners when none", "", 8, {
 	    { "0.0.0.0", 25, ROLE_SMTP, false },
 	    { "0.0.0.0", 2525, ROLE_SMTP, false },
 	    { "0.0.0.0", 587, ROLE_SUBMISSION, false },
 	    { "0.0.0.0", 465, ROLE_SUBMISSIONS, false },
 	    { "0.0.0.0", 110, ROLE_POP3, false },
-	    { "0.0.0.0", 995, ROLE_POP3S, false } } },
+	    { "0.0.0.0", 995, ROLE_POP3S, false },
+	    { "0.0.0.0", 143, ROLE_IMAP, false },
+	    { "0.0.0.0", 993, ROLE_IMAPS, false } } },
+	{ "imap and imaps roles",
+	    "listen = 127.0.0.1:143 imap\n"
+	    "listen = [::1]:993 imaps\n", 2, {
+	    { "127.0.0.1", 143, ROLE_IMAP, false },
+	    { "::1", 993, ROLE_IMAPS, false } } },
 	{ "one listen replaces the defaults",
 	    "listen = 127.0.0.1:2525 smtp\n", 1, {
 	    { "127.0.0.1", 2525, ROLE_SMTP, false } } },
@@ -770,12 +777,12 @@ static const struct bad_case bad_cases[] = {
 	    { LADDR_EXP("127.0.0.1:0") } },
 	{ "listen port too large", "listen = 127.0.0.1:65536 smtp\n",
 	    { LADDR_EXP("127.0.0.1:65536") } },
-	{ "listen bad role", "listen = 0.0.0.0:143 imap\n",
-	    { "t.conf:1: bad role in 'listen': 'imap' (expected smtp, "
-	      "submission, submissions, pop3 or pop3s)" } },
+	{ "listen bad role", "listen = 0.0.0.0:119 nntp\n",
+	    { "t.conf:1: bad role in 'listen': 'nntp' (expected smtp, "
+	      "submission, submissions, pop3, pop3s, imap or imaps)" } },
 	{ "listen role is case-sensitive", "listen = 0.0.0.0:25 SMTP\n",
 	    { "t.conf:1: bad role in 'listen': 'SMTP' (expected smtp, "
-	      "submission, submissions, pop3 or pop3s)" } },
+	      "submission, submissions, pop3, pop3s, imap or imaps)" } },
 	{ "listen bad option", "listen = 0.0.0.0:25 smtp gate=always\n",
 	    { "t.conf:1: bad option in 'listen': 'gate=always' (expected "
 	      "gate=connect or gate=rcpt)" } },
@@ -911,7 +918,7 @@ static const struct bad_case bad_cases[] = {
 	    "hostname = mail.example.net\n"
 	    "hostname = other.example.net\n"
 	    "data_dir = relative\n"
-	    "listen = 0.0.0.0:25 imap\n"
+	    "listen = 0.0.0.0:25 nntp\n"
 	    "retry_min = 1w\n",
 	    { "t.conf:2: unknown key 'relay_windw' (did you mean "
 	      "'relay_window'?)",
@@ -920,8 +927,8 @@ static const struct bad_case bad_cases[] = {
 	      "t.conf:5: duplicate key 'hostname' (first set at line 4)",
 	      "t.conf:6: bad value for 'data_dir': 'relative' (expected an "
 	      "absolute path)",
-	      "t.conf:7: bad role in 'listen': 'imap' (expected smtp, "
-	      "submission, submissions, pop3 or pop3s)",
+	      "t.conf:7: bad role in 'listen': 'nntp' (expected smtp, "
+	      "submission, submissions, pop3, pop3s, imap or imaps)",
 	      "t.conf:8: retry_min (604800s) is larger than retry_max "
 	      "(14400s)" } },
 	{ "errors on CRLF lines are numbered like LF lines",
@@ -992,6 +999,8 @@ static const char default_print[] =
     "listen = 0.0.0.0:465 submissions\n"
     "listen = 0.0.0.0:110 pop3\n"
     "listen = 0.0.0.0:995 pop3s\n"
+    "listen = 0.0.0.0:143 imap\n"
+    "listen = 0.0.0.0:993 imaps\n"
     "relay_window = 90m\n"
     "relay_ipv6_prefix = 64\n"
     "trusted_networks =\n"
@@ -1004,6 +1013,7 @@ static const char default_print[] =
     "max_message_size = 50M\n"
     "received_auth = mailbox\n"
     "pop3_plaintext_auth = loopback\n"
+    "imap_plaintext_auth = loopback\n"
     "store = sqlite\n"
     "relay_store = local\n"
     "dns_servers = \n"
@@ -1020,6 +1030,7 @@ static const char default_print[] =
     "max_errors = 10\n"
     "smtp_timeout = 5m\n"
     "pop3_timeout = 10m\n"
+    "imap_timeout = 30m\n"
     "auth_failure_delay = 1s\n"
     "auth_max_failures = 10\n"
     "login_default_domain = \n"
@@ -1256,6 +1267,7 @@ static const struct rt_case rt_cases[] = {
 	    "listen = [::1]:25 smtp\n"
 	    "listen = [2001:db8::1]:587 submission gate=connect\n"
 	    "listen = 127.0.0.1:995 pop3s\n"
+	    "listen = [::1]:993 imaps\n"
 	    "relay_window = 1w\n"
 	    "relay_ipv6_prefix = 56\n"
 	    "trusted_networks = 192.0.2.0/24, 2001:db8::/32 ::ffff:10.1.2.3\n"
@@ -1268,6 +1280,7 @@ static const struct rt_case rt_cases[] = {
 	    "max_message_size = 2G\n"
 	    "received_auth = none\n"
 	    "pop3_plaintext_auth = yes\n"
+	    "imap_plaintext_auth = no\n"
 	    "store = sqlite:/srv/pg/accounts.db\n"
 	    "relay_store = redis://127.0.0.1:6379/2\n"
 	    "dns_servers = 127.0.0.1:5353, [::1]:53\n"
@@ -1286,6 +1299,7 @@ static const struct rt_case rt_cases[] = {
 	    "max_errors = 1000\n"
 	    "smtp_timeout = 1d\n"
 	    "pop3_timeout = 61s\n"
+	    "imap_timeout = 2h\n"
 	    "auth_failure_delay = 0\n"
 	    "auth_max_failures = 1\n"
 	    "delivery_concurrency = 10000\n"
