@@ -124,7 +124,6 @@ open_done(void *arg)
 	}
 	(void)str_copy(s->user, j->l.mbox.address, sizeof(s->user));
 	(void)str_copy(s->customer, j->l.mbox.customer, sizeof(s->customer));
-	(void)str_copy(s->path, j->path, sizeof(s->path));
 	s->box.user = j->user;
 	j->user = NULL;
 	s->box.quota = j->l.mbox.quota;
@@ -272,11 +271,11 @@ sasl_login(struct imap_session *s, const char *b64, size_t len)
 	char pass[SASL_PASS_MAX];
 	const char *err = NULL;
 
-	if (s->sasl_user[0] == '\0') {
-		if (sasl_login_decode(b64, len, s->sasl_user,
-		    sizeof(s->sasl_user), &err) == -1 ||
-		    s->sasl_user[0] == '\0') {
-			s->sasl_user[0] = '\0';
+	if (s->sasl_user == NULL) {
+		s->sasl_user = xcalloc(1, ADDR_BUFSZ);
+		if (sasl_login_decode(b64, len, s->sasl_user, ADDR_BUFSZ,
+		    &err) == -1 || s->sasl_user[0] == '\0') {
+			imap_sasl_forget(s);
 			imap_bad(s, "Invalid LOGIN response: %s", err != NULL ?
 			    err : "empty user name");
 			return;
@@ -286,13 +285,13 @@ sasl_login(struct imap_session *s, const char *b64, size_t len)
 		return;
 	}
 	if (sasl_login_decode(b64, len, pass, sizeof(pass), &err) == -1) {
-		s->sasl_user[0] = '\0';
+		imap_sasl_forget(s);
 		imap_bad(s, "Invalid LOGIN response: %s", err);
 		return;
 	}
 	login(s, s->sasl_user, pass);
 	OPENSSL_cleanse(pass, sizeof(pass));
-	OPENSSL_cleanse(s->sasl_user, sizeof(s->sasl_user));
+	imap_sasl_forget(s);
 }
 
 static void
@@ -305,11 +304,21 @@ sasl_step(struct imap_session *s, const char *b64, size_t len)
 }
 
 void
+imap_sasl_forget(struct imap_session *s)
+{
+	if (s->sasl_user == NULL)
+		return;
+	OPENSSL_cleanse(s->sasl_user, ADDR_BUFSZ);
+	free(s->sasl_user);
+	s->sasl_user = NULL;
+}
+
+void
 imap_sasl_response(struct imap_session *s, const char *line, size_t len)
 {
 	imap_enter_state(s, IS_NOTAUTH);
 	if (len == 1 && line[0] == '*') {
-		s->sasl_user[0] = '\0';
+		imap_sasl_forget(s);
 		imap_bad(s, "Authentication cancelled");
 		return;
 	}
@@ -333,7 +342,7 @@ imap_cmd_authenticate(struct imap_session *s)
 	}
 	if (plaintext_refused(s))
 		return;
-	s->sasl_user[0] = '\0';
+	imap_sasl_forget(s);
 	if (c->ir.s == NULL) {
 		imap_enter_state(s, IS_SASL);
 		imap_send(s, "+ %s", s->sasl_mech == 'L' ? "VXNlcm5hbWU6" :

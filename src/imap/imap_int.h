@@ -118,12 +118,12 @@ struct imap_session {
 	/* AUTHENTICATE */
 	char			 tag[64];	/* of the command waiting */
 	char			 sasl_mech;	/* 'P' PLAIN, 'L' LOGIN */
-	char			 sasl_user[ADDR_BUFSZ];	/* LOGIN, step 1 */
+	char			*sasl_user;	/* LOGIN step 1 (ADDR_BUFSZ), or
+						   NULL: most sessions never */
 	unsigned		 auth_failures;
 	/* after the login */
 	char			 user[ADDR_BUFSZ];	/* the mailbox address */
 	char			 customer[STORE_NAME_MAX + 1];
-	char			 path[1024];	/* its Maildir */
 	struct imap_box		 box;		/* NULLs while a job has it */
 	struct imap_job		*pending;	/* a MORE job waiting for the
 						   client to read */
@@ -274,5 +274,7 @@ void	imap_cmd_login(struct imap_session *);
 void	imap_cmd_authenticate(struct imap_session *);
 /* A line in IS_SASL: the client's response to "+ ". */
 void	imap_sasl_response(struct imap_session *, const char *, size_t);
+/* Wipes and frees the user name of an AUTHENTICATE LOGIN. */
+void	imap_sasl_forget(struct imap_session *);
 
 #endif

@@ -590,6 +590,8 @@ imap_cmd_idle(struct imap_session *s)
 	}
 	imap_send(s, "+ idling");
 	imap_enter_state(s, IS_IDLE);
+	/* An idle session holds no parsed command (10 000 of them idle). */
+	imap_parser_clear(s->box.parser);
 	(void)evtimer_add(s->idle_timer, &tv);
 	/* What happened before IDLE began comes at once. */
 	if (s->box.view != NULL)

@@ -255,7 +255,7 @@ static char *
 lex_str(struct imap_parser *p, bool (*class)(int), size_t *len,
     const char *what)
 {
-	struct imap_span sp;
+	struct imap_span sp = { NULL, 0 };
 	size_t start = p->pos;
 	int c = imap_peek(p);
 

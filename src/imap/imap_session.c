@@ -577,7 +577,7 @@ tls_reset(struct session *base)
 
 	/* RFC 9051 6.2.1: what the server said before is forgotten too;
 	   the client asks CAPABILITY again. */
-	s->sasl_user[0] = '\0';
+	imap_sasl_forget(s);
 	imap_enter_state(s, IS_NOTAUTH);
 }
 
@@ -627,7 +627,7 @@ fini(struct session *base)
 	imap_box_free(&s->box);
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
-	OPENSSL_cleanse(s->sasl_user, sizeof(s->sasl_user));
+	imap_sasl_forget(s);
 }
 
 static const struct session_proto imap_proto = {
