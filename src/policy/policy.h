@@ -365,5 +365,15 @@ void	auth_throttle_failed(struct auth_throttle *, const struct netaddr *,
    check took. The one place of that delay for every protocol. */
 void	auth_failure_wait(struct auth_throttle *, const struct login *,
 	    uint64_t delay, struct timeval *wait_r);
+struct conn;
+/* The start of every login (SMTP AUTH, POP3, IMAP): login_init() of L
+   for USER and PASS from connection C, then the throttle. True when C's
+   address is throttled: logged "sess=ID EVENT user=... client=..."
+   (EVENT "pop3 login-throttled", say); the caller then answers a
+   failure without checking the password, so a correct one gets the
+   same. */
+bool	policy_login_begin(struct login *l, struct auth_throttle *,
+	    const struct conn *c, const char *event, const char *user,
+	    const char *pass);
 
 #endif

@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "policy/policy.h"
+#include "core/conn.h"
 #include "util/clock.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -334,6 +335,21 @@ auth_throttle_blocked(struct auth_throttle *t, const struct netaddr *a,
 		return false;
 	}
 	return f->count >= t->max;
+}
+
+bool
+policy_login_begin(struct login *l, struct auth_throttle *t,
+    const struct conn *c, const char *event, const char *user,
+    const char *pass)
+{
+	char qu[LOG_QUOTE_SZ(sizeof(l->user))];
+
+	login_init(l, user, pass, &c->peer, config_role_name(c->lc->role));
+	if (!auth_throttle_blocked(t, &c->peer, clock_now()))
+		return false;
+	log_warn("sess=%s %s user=%s client=%s", c->id, event,
+	    log_quote(qu, sizeof(qu), l->user), c->peer_str);
+	return true;
 }
 
 void

@@ -261,17 +261,10 @@ static void
 login(struct pop3_session *s, const char *user, const char *pass)
 {
 	struct login_job *j = xcalloc(1, sizeof(*j));
-	char qu[LOG_QUOTE_SZ(sizeof(j->l.user))];
 
 	j->s = s;
-	login_init(&j->l, user, pass, &s->conn->peer,
-	    config_role_name(s->conn->lc->role));
-	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
-	    clock_now())) {
-		/* Not even checked: a correct password gets the same. */
-		log_warn("sess=%s pop3 login-throttled user=%s client=%s",
-		    s->conn->id, log_quote(qu, sizeof(qu), j->l.user),
-		    s->conn->peer_str);
+	if (policy_login_begin(&j->l, s->srv->d.throttle, s->conn,
+	    "pop3 login-throttled", user, pass)) {
 		fail_later(s, &j->l);
 		login_release(j);
 		return;

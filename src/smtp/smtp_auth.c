@@ -120,17 +120,11 @@ static void
 login(struct smtp_session *s, const char *user, const char *pass)
 {
 	struct auth_job *j = xcalloc(1, sizeof(*j));
-	char qu[LOG_QUOTE_SZ(sizeof(j->l.user))];
 
 	j->s = s;
 	/* The last response is in: the failure delay counts from here. */
-	login_init(&j->l, user, pass, &s->conn->peer,
-	    config_role_name(s->conn->lc->role));
-	if (auth_throttle_blocked(s->srv->d.throttle, &s->conn->peer,
-	    clock_now())) {
-		log_warn("sess=%s smtp auth-throttled user=%s client=%s",
-		    s->conn->id, log_quote(qu, sizeof(qu), j->l.user),
-		    s->conn->peer_str);
+	if (policy_login_begin(&j->l, s->srv->d.throttle, s->conn,
+	    "smtp auth-throttled", user, pass)) {
 		fail_later(s, &j->l);
 		auth_release(j);
 		return;
