@@ -500,6 +500,8 @@ search_reply(struct imap_job *j, const uint32_t *v, uint32_t *uids,
 		free(j->box.saved);
 		j->box.saved = n > 0 ? uids : NULL;
 		j->box.nsaved = n;
+		if (n == 0)
+			free(uids);
 	} else {
 		free(uids);
 	}
