@@ -237,7 +237,7 @@ ext_common(struct out *o, const struct mime_part *p)
 	nstring(o, p->location);
 }
 
-/* The one part a multipart with none gets (Dovecot's, and the grammar
+/* The one part given to a multipart with none (Dovecot's, and the grammar
    wants 1*body). */
 static void
 empty_part(struct out *o, bool ext)

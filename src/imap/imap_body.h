@@ -8,7 +8,7 @@
  * values), NIL when absent. What the tree does not say gets Dovecot's
  * defaults, so a client sees the same structure from both servers:
  * "text" "plain" ("charset" "us-ascii") and "7bit"; a text part with no
- * charset parameter gets ("charset" "us-ascii") appended; a multipart
+ * charset parameter has ("charset" "us-ascii") appended; a multipart
  * whose parts could not be read (no boundary, a limit) gets one empty
  * text/plain part, as the grammar wants at least one.
  */

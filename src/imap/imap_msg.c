@@ -498,13 +498,14 @@ search_reply(struct imap_job *j, const uint32_t *v, uint32_t *uids,
 	if (q->ret & IMAP_SEARCH_RET_SAVE) {
 		/* RFC 5182: "$" is kept as UIDs, whatever the numbers. */
 		free(j->box.saved);
-		j->box.saved = n > 0 ? uids : NULL;
+		j->box.saved = NULL;
 		j->box.nsaved = n;
-		if (n == 0)
-			free(uids);
-	} else {
-		free(uids);
+		if (n > 0) {
+			j->box.saved = uids;
+			uids = NULL;
+		}
 	}
+	free(uids);
 	if (!q->esearch) {
 		(void)buf_append_str(&j->out, "* SEARCH");
 		for (i = 0; i < n; i++)
