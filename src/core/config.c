@@ -35,6 +35,8 @@ static const char *const plaintext_names[] = { "no", "loopback", "yes",
 	NULL };
 static const char *const received_auth_names[] = { "none", "mailbox",
 	"customer", NULL };
+static const char *const milter_action_names[] = { "tempfail", "accept",
+	NULL };
 
 #define OFF(f) offsetof(struct config, f)
 #define KB 1024ULL
@@ -119,6 +121,18 @@ static const struct param params[] = {
 	    OFF(delivery_concurrency_per_destination), "10", 1, 1000, NULL },
 	{ "connect_timeout", P_DURATION, OFF(connect_timeout), "30s", 1, 600,
 	    NULL },
+	/* content filters (config_milter.c): "milter" repeats, the others
+	   also take a filter's name ("milter_apply NAME = relay") */
+	{ "milter", P_MILTER, 0, NULL, 0, 0, NULL },
+	{ "milter_apply", P_MILTER_APPLY, 0, NULL, 0, 0, NULL },
+	{ "milter_connect_timeout", P_DURATION, OFF(milter_connect_timeout),
+	    "10s", 1, 600, NULL },
+	{ "milter_command_timeout", P_DURATION, OFF(milter_command_timeout),
+	    "30s", 1, 3600, NULL },
+	{ "milter_total_timeout", P_DURATION, OFF(milter_total_timeout), "5m",
+	    1, DAY, NULL },
+	{ "milter_default_action", P_ENUM, OFF(milter_default_action),
+	    "tempfail", 0, 0, milter_action_names },
 	{ "tls_verify_peer", P_BOOL, OFF(tls_verify_peer), "no", 0, 0, NULL },
 	{ "tls_ca_file", P_PATH, OFF(tls_ca_file), "", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
@@ -246,12 +260,16 @@ parse_line(struct config *c, struct pstate *ps, char *line)
 		(void)config_parse_transport(c, ps, arg, val);
 		return;
 	}
+	if (*arg != '\0' && config_milter_keyed(p)) {
+		(void)config_parse_milter_keyed(c, ps, p, arg, val);
+		return;
+	}
 	if (*arg != '\0') {
 		config_perr(ps, "unexpected '%s' after key '%s'", arg, key);
 		return;
 	}
 	idx = (size_t)(p - params);
-	if (p->type != P_LISTEN && ps->seen[idx] != 0) {
+	if (p->type != P_LISTEN && p->type != P_MILTER && ps->seen[idx] != 0) {
 		config_perr(ps, "duplicate key '%s' (first set at line %u)",
 		    key, ps->seen[idx]);
 		return;
@@ -390,6 +408,7 @@ derive(struct config *c, struct pstate *ps)
 		for (i = 0; i < nitems(default_listen); i++)
 			(void)config_parse_listen(c, ps, default_listen[i]);
 	}
+	config_milter_derive(c);
 	check_across(c, ps);
 }
 

@@ -41,6 +41,41 @@ struct transport_cfg {
 	uint16_t	port;
 };
 
+/* Content filters (SPEC 11): "milter = NAME unix:/path | inet:HOST:PORT
+   | inet6:[ADDR]:PORT", applied in the order written. */
+enum milter_apply {
+	MILTER_APPLY_ALL,
+	MILTER_APPLY_INBOUND,	/* mail from clients the relay rules do
+				   not authorize */
+	MILTER_APPLY_RELAY,	/* mail from authorized clients */
+};
+
+enum milter_action {
+	MILTER_ACTION_TEMPFAIL,	/* 451 4.7.1 at the command it failed */
+	MILTER_ACTION_ACCEPT,	/* the filter skipped for the message */
+};
+
+enum milter_family_cfg {
+	MILTER_UNIX,
+	MILTER_INET,
+	MILTER_INET6,
+};
+
+struct milter_cfg {
+	char			 name[33];
+	enum milter_family_cfg	 family;
+	char			 path[108];	/* MILTER_UNIX */
+	char			 host[NET_ADDRSTRLEN];	/* INET, INET6 */
+	uint16_t		 port;
+	enum milter_apply	 apply;
+	uint64_t		 connect_timeout;	/* seconds */
+	uint64_t		 command_timeout;
+	uint64_t		 total_timeout;
+	enum milter_action	 default_action;
+	/* the lines of the per-filter settings (0: the global one) */
+	unsigned		 line, set_line[5];
+};
+
 enum plaintext_auth {
 	PLAINTEXT_NO,
 	PLAINTEXT_LOOPBACK,
@@ -112,6 +147,12 @@ struct config {
 	uint64_t		 delivery_concurrency;
 	uint64_t		 delivery_concurrency_per_destination;
 	uint64_t		 connect_timeout;
+	struct milter_cfg	*milter;
+	size_t			 nmilter;
+	uint64_t		 milter_connect_timeout;
+	uint64_t		 milter_command_timeout;
+	uint64_t		 milter_total_timeout;
+	enum milter_action	 milter_default_action;
 	bool			 tls_verify_peer;
 	bool			 debug;
 };
@@ -163,6 +204,11 @@ const char *config_role_name(enum listen_role);
    CLI reach it below the data directory's descriptor, opened as root, so
    parents need no permissions), else PATH. Borrowed from PATH. */
 const char *config_rel(const struct config *, const char *path);
+/* The filter named NAME, or NULL. */
+const struct milter_cfg *config_milter(const struct config *,
+	    const char *name);
+const char *config_milter_apply_name(enum milter_apply);
+const char *config_milter_action_name(enum milter_action);
 /* The transport route for DOMAIN, or NULL. */
 const struct transport_cfg *config_transport(const struct config *,
 	    const char *domain);

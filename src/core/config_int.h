@@ -9,6 +9,7 @@
 #ifndef POPGATE_CONFIG_INT_H
 #define POPGATE_CONFIG_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,8 @@ enum ptype {
 	P_STORE,	/* "sqlite", "sqlite:PATH", "postgresql://..." */
 	P_RELAY_STORE,	/* "local", "redis://host:port/db" */
 	P_ADDRESS,	/* a mail address, or empty */
+	P_MILTER,	/* repeats; "milter = NAME ADDRESS" */
+	P_MILTER_APPLY,	/* "milter_apply NAME = inbound|relay|all" */
 	P_NTYPES
 };
 
@@ -85,6 +88,31 @@ int	config_parse_listen(struct config *c, struct pstate *ps,
    empty is an error). 0, or -1 after config_perr. */
 int	config_parse_transport(struct config *c, struct pstate *ps,
 	    const char *domain, const char *v);
+
+/* "milter = NAME ADDRESS", appended to C's filters. 0, or -1 after
+   config_perr. */
+int	config_parse_milter(struct config *c, struct pstate *ps,
+	    const char *v);
+/* Whether key P takes a filter name ("milter_apply NAME", the
+   milter_*_timeout and milter_default_action keys). */
+bool	config_milter_keyed(const struct param *p);
+/* "KEY NAME = VALUE" for a filter declared before. 0, or -1 after
+   config_perr. */
+int	config_parse_milter_keyed(struct config *c, struct pstate *ps,
+	    const struct param *p, const char *name, const char *v);
+/* The filters' values not set per filter, from the global keys. */
+void	config_milter_derive(struct config *c);
+/* The operations of P_MILTER and P_MILTER_APPLY (config_milter.c), in
+   config_types[]: "milter" is parsed as a value, every other one with
+   its name through config_parse_milter_keyed; the filters are freed and
+   printed (with their settings) by P_MILTER's row. */
+int	config_milter_parse(struct config *, struct pstate *,
+	    const struct param *, const char *);
+int	config_milter_apply_parse(struct config *, struct pstate *,
+	    const struct param *, const char *);
+void	config_milter_release(struct config *, const struct param *);
+void	config_milter_print(const struct config *, const struct param *,
+	    FILE *);
 
 /* A number of P's type (size, duration or count) as the file would
    write it; 0 as "0". */

@@ -715,6 +715,14 @@ release_none(struct config *c, const struct param *p)
 }
 
 static void
+print_none(const struct config *c, const struct param *p, FILE *f)
+{
+	(void)c;
+	(void)p;
+	(void)f;
+}
+
+static void
 release_str(struct config *c, const struct param *p)
 {
 	free(*str_field(c, p));
@@ -858,6 +866,10 @@ const struct ptype_ops config_types[] = {
 	[P_STORE] = { parse_store, release_str, print_uri },
 	[P_RELAY_STORE] = { parse_relay_store, release_str, print_uri },
 	[P_ADDRESS] = { parse_address, release_str, print_str },
+	[P_MILTER] = { config_milter_parse, config_milter_release,
+	    config_milter_print },
+	[P_MILTER_APPLY] = { config_milter_apply_parse, release_none,
+	    print_none },
 };
 _Static_assert(nitems(config_types) == P_NTYPES,
     "every type has its operations");

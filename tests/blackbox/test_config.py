@@ -42,14 +42,14 @@ def errors(inst, lines):
 def effective(stdout):
     """check-config output as {key: value}; listen and transport lines
     as lists."""
-    out = {"listen": [], "transport": []}
+    out = {"listen": [], "transport": [], "milter": []}
     for line in stdout.splitlines():
         key, sep, value = line.partition(" = ")
         if not sep and line.endswith(" ="):
             key, value = line[:-2], ""
         assert key, f"not 'key = value': {line!r}"
-        if key == "listen":
-            out["listen"].append(value)
+        if key in ("listen", "milter"):
+            out[key].append(value)
         elif key.startswith("transport "):
             out["transport"].append(f"{key[10:]} = {value}")
         else:
@@ -146,6 +146,43 @@ def test_duplicate_transport_domain(instance):
     path, err = errors(instance, ["transport example.org = 127.0.0.1:2600",
                                   "transport Example.ORG = 127.0.0.1:2601"])
     assert f"{path}:2: " in err and "example.org" in err
+
+
+def test_milter_errors_name_file_and_line(instance):
+    path, err = errors(instance, [
+        "milter = rspamd inet:127.0.0.1:11332",
+        "milter = rspamd unix:/run/other.sock",
+        "milter_apply clamav = inbound",
+        "milter = dkim inet:mx.example:8891",
+        "milter_command_timeout rspamd = 5q"])
+    assert f"{path}:2: duplicate filter name 'rspamd'" in err, err
+    assert f"{path}:3: 'milter_apply clamav': no filter named 'clamav'" \
+        in err, err
+    assert f"{path}:4: bad address for milter dkim" in err, err
+    assert f"{path}:5: bad value for 'milter_command_timeout'" in err, err
+
+
+def test_milters_printed_in_order_with_overrides(make_instance):
+    inst = make_instance(start=False, config={
+        "milter_command_timeout": "1m"},
+        extra_lines=["milter = rspamd inet:localhost:11332",
+                     "milter = clamav unix:/run/clamav/milter.sock",
+                     "milter_apply clamav = inbound",
+                     "milter_command_timeout rspamd = 5s",
+                     "milter_default_action clamav = accept"])
+    p = check(inst.conf_path)
+    assert p.returncode == 0, p.stderr
+    eff = effective(p.stdout)
+    assert eff["milter"] == ["rspamd inet:127.0.0.1:11332",
+                             "clamav unix:/run/clamav/milter.sock"]
+    assert eff["milter_command_timeout"] == "1m"
+    assert eff["milter_command_timeout rspamd"] == "5s"
+    assert eff["milter_command_timeout clamav"] == "1m"
+    assert eff["milter_apply rspamd"] == "all"
+    assert eff["milter_apply clamav"] == "inbound"
+    assert eff["milter_default_action rspamd"] == "tempfail"
+    assert eff["milter_default_action clamav"] == "accept"
+    assert eff["milter_total_timeout"] == "5m"
 
 
 def test_every_error_is_reported(instance):
