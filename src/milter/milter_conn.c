@@ -150,6 +150,7 @@ mfilter_backlogged(struct mfilter *f)
 	if (evbuffer_get_length(out) <= MILTER_OUTPUT_MAX)
 		return false;
 	/* on_write() goes on once half has gone. */
+	f->backlog = true;
 	bufferevent_setwatermark(f->bev, EV_WRITE, MILTER_OUTPUT_MAX / 2, 0);
 	timer_start(f, f->cfg->command_timeout * 1000);
 	return true;
@@ -162,11 +163,13 @@ on_write(struct bufferevent *bev, void *arg)
 	struct milter_chain *ch = f->ch;
 
 	(void)bev;
-	if (f->waiting || ch->step == STEP_NONE || &ch->f[ch->cur] != f ||
-	    evbuffer_get_length(bufferevent_get_output(f->bev)) >
-	    MILTER_OUTPUT_MAX / 2)
+	if (!f->backlog || evbuffer_get_length(bufferevent_get_output(
+	    f->bev)) > MILTER_OUTPUT_MAX / 2)
 		return;
+	f->backlog = false;
 	bufferevent_setwatermark(f->bev, EV_WRITE, 0, 0);
+	if (ch->step == STEP_NONE || &ch->f[ch->cur] != f)
+		return;
 	(void)evtimer_del(f->timer);
 	mchain_advance(ch);
 }
@@ -310,6 +313,7 @@ mfilter_close(struct mfilter *f)
 		f->macros[i] = NULL;
 	}
 	f->connecting = f->negotiated = f->greeted = f->waiting = false;
+	f->backlog = false;
 	f->in_tx = f->tx_done = f->conn_done = false;
 	f->conn_v = MILTER_V_CONTINUE;
 }
@@ -317,16 +321,25 @@ mfilter_close(struct mfilter *f)
 void
 mfilter_quit(struct mfilter *f)
 {
-	struct buf b;
+	struct evbuffer *out;
+	char tmp[4096];
+	size_t n;
 
 	if (f->bev != NULL && f->negotiated) {
-		/* Best effort, now: the connection goes right after. */
-		buf_init(&b, 64);
-		if (milter_enc_bare(&b, MILTER_C_QUIT) == 0 &&
-		    bufferevent_write(f->bev, b.data, b.len) == 0)
-			(void)evbuffer_write(bufferevent_get_output(f->bev),
-			    bufferevent_getfd(f->bev));
-		buf_free(&b);
+		/* Best effort, now, with what is still queued (the output
+		   of a bufferevent is only drained by it): the connection
+		   goes right after. */
+		out = bufferevent_get_output(f->bev);
+		buf_reset(&f->ch->pkt);
+		if (milter_enc_bare(&f->ch->pkt, MILTER_C_QUIT) == 0 &&
+		    (n = evbuffer_get_length(out)) + f->ch->pkt.len <=
+		    sizeof(tmp)) {
+			(void)evbuffer_copyout(out, tmp, n);
+			memcpy(tmp + n, f->ch->pkt.data, f->ch->pkt.len);
+			(void)send(bufferevent_getfd(f->bev), tmp,
+			    n + f->ch->pkt.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		buf_reset(&f->ch->pkt);
 	}
 	mfilter_close(f);
 	event_free(f->timer);

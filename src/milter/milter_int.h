@@ -103,6 +103,7 @@ struct mfilter {
 	size_t			 hdr_ix;
 	uint64_t		 body_pos;
 	bool			 skip_body;	/* SKIP */
+	bool			 backlog;	/* waits for the filter to read */
 	bool			 replacing;	/* REPLBODY in this EOM */
 };
 
