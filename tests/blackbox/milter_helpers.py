@@ -58,6 +58,25 @@ import time
 import pytest
 
 from dnsstub import DnsStub
+from milter_proto import (  # noqa: F401 (re-exported for the tests)
+    ACCEPT, ADDHDRS, ADDRCPT, ADDRCPT_PAR, ALL_ACTIONS, ALL_PROTOCOL,
+    CHGBODY, CHGFROM, CHGHDRS, CONTINUE, DELRCPT, DISCARD, FINAL, MODS,
+    P, PROGRESS, QUARANTINE, REJECT, SETSYMLIST, SKIP, STEP_FLAGS,
+    TEMPFAIL, VERSION, Close, Hang, MilterClient, Progress, Raw, Result,
+    ScriptedMilter, Session, add_header, add_rcpt, change_from,
+    change_header, del_rcpt, insert_header, packet, parse_header_fields,
+    quarantine, read_packet, replace_body, replycode, split_z, z)
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+# The "virus" of the ClamAV fixture: any message holding it is infected.
+TEST_VIRUS = "POPGATE-TEST-VIRUS-5f1c9a2e-NOT-A-REAL-VIRUS-EICAR-LIKE"
+TEST_VIRUS_NAME = "Popgate.Test.Virus"
+
+DKIM_DOMAIN = "acme.test"
+DKIM_SELECTOR = "pgtest"
+
+IS_ROOT = os.geteuid() == 0
+START_TIMEOUT = 60
 
 # ---- the real daemons ----
 

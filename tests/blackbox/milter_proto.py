@@ -59,16 +59,6 @@ MODS = {"h": "addheader", "i": "insheader", "m": "chgheader",
         "-": "delrcpt", "e": "chgfrom", "q": "quarantine"}
 MAX_PACKET = 1 << 20      # what our client accepts from a filter
 
-GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-# The "virus" of the ClamAV fixture: any message holding it is infected.
-TEST_VIRUS = "POPGATE-TEST-VIRUS-5f1c9a2e-NOT-A-REAL-VIRUS-EICAR-LIKE"
-TEST_VIRUS_NAME = "Popgate.Test.Virus"
-
-DKIM_DOMAIN = "acme.test"
-DKIM_SELECTOR = "pgtest"
-
-IS_ROOT = os.geteuid() == 0
-START_TIMEOUT = 60
 
 
 def packet(cmd, data=b""):
