@@ -45,6 +45,7 @@ the reply of each command.
 """
 
 import atexit
+import base64
 import os
 import pwd
 import re
@@ -60,6 +61,7 @@ import time
 import pytest
 
 import harness
+from smtp_helpers import Client
 from dnsstub import DnsStub
 from milter_proto import (  # noqa: F401 (re-exported for the tests)
     ACCEPT, ADDHDRS, ADDRCPT, ADDRCPT_PAR, ALL_ACTIONS, ALL_PROTOCOL,
@@ -607,6 +609,28 @@ def finish(inst):
 
 # ---- SMTP against popgate ----
 
+def session(inst, helo, port="smtp", source=None):
+    c = Client(inst.ports[port], source=source)
+    c.ehlo(helo)
+    return c
+
+
+def auth(c, user="ann@acme.test"):
+    token = base64.b64encode(f"\0{user}\0{PASSWORD}".encode()).decode()
+    assert_reply(c.cmd(f"AUTH PLAIN {token}"), "235 2.7.0")
+
+
+def first_only(answer):
+    """A handler giving ANSWER to the first call only (headers and
+    body chunks come several times)."""
+    calls = []
+
+    def h(s, a):
+        calls.append(1)
+        return [answer] if len(calls) == 1 else None
+    return h
+
+
 def assert_reply(reply, code):
     """Every line of REPLY (smtp_helpers.Reply) starts with CODE, e.g.
     "550 5.7.1": the basic code and the enhanced code."""
@@ -774,3 +798,30 @@ def has_hold_state(inst):
     parallel helper has landed)."""
     p = inst.cli("queue")
     return "release" in (p.stdout + p.stderr)
+
+
+class Blackhole:
+    """A listening socket on 127.0.0.1 whose accept queue is full (one
+    connection of ours waits in it, never accepted): a connect() to it
+    gets no answer, so it times out (milter_connect_timeout)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"inet:127.0.0.1:{self.port}"
+        self.filler = socket.create_connection(("127.0.0.1", self.port),
+                                               timeout=2)
+
+    def stop(self):
+        for s in (self.filler, self.sock):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def closed_port():
+    """A loopback port where nothing listens (connection refused)."""
+    return free_port()

@@ -9,7 +9,6 @@ Every SMTP session says its own EHLO name, and the test finds the
 filter's session by it (m.session(helo=...)), so a session of an
 earlier test never confuses a later one.
 """
-import base64
 import os
 import re
 import tempfile
@@ -17,7 +16,7 @@ import tempfile
 import pytest
 
 from milter_helpers import (
-    ACCEPT, ALL_ACTIONS, DISCARD, PASSWORD, REJECT, TEMPFAIL, Hang,
+    ACCEPT, ALL_ACTIONS, DISCARD, REJECT, auth, first_only, session, TEMPFAIL, Hang,
     Progress, ScriptedMilter, add_header, add_rcpt, assert_reply,
     body_of, change_from, change_header, del_rcpt, delivered_with,
     finish, has_hold_state, header_fields, insert_header, milter_instance,
@@ -25,7 +24,6 @@ from milter_helpers import (
     tagged_message)
 from harness import run_popgate
 from relay_helpers import pop3_login
-from smtp_helpers import Client
 
 SENDER = "someone@example.org"
 ANN, BOB, CAROL = "ann@acme.test", "bob@acme.test", "carol@acme.test"
@@ -52,17 +50,6 @@ def m(filt):
     filt.reset()
     filt.actions, filt.protocol = ALL_ACTIONS, 0
     return filt
-
-
-def session(inst, helo, port="smtp", source=None):
-    c = Client(inst.ports[port], source=source)
-    c.ehlo(helo)
-    return c
-
-
-def auth(c, user=ANN):
-    token = base64.b64encode(f"\0{user}\0{PASSWORD}".encode()).decode()
-    assert_reply(c.cmd(f"AUTH PLAIN {token}"), "235 2.7.0")
 
 
 def shape(letters):
@@ -246,17 +233,6 @@ def test_accept_at_mail_skips_the_filter_for_the_transaction(mx, m):
 # Where a refusal of a filter command is answered in SMTP.
 ANSWERED_AT = {"M": "mail", "T": "data", "L": "end", "N": "end",
                "B": "end", "E": "end"}
-
-
-def first_only(answer):
-    """A handler giving ANSWER to the first call only (headers and
-    body chunks come several times)."""
-    calls = []
-
-    def h(s, a):
-        calls.append(1)
-        return [answer] if len(calls) == 1 else None
-    return h
 
 
 def check_refused_at(o, where, code, text=None):
