@@ -88,7 +88,10 @@ HOSTILE = {
 
 
 def refused_at(o, where):
-    got = o.rcpts[0] if where == "rcpts" else getattr(o, where)
+    if where == "rcpts":
+        assert o.rcpts, o
+        return o.rcpts[0]
+    got = getattr(o, where)
     assert got is not None, o
     return got
 
