@@ -421,12 +421,14 @@ def test_added_remote_recipient_obeys_the_relay_rules(mx, m):
 def test_progress_keeps_a_slow_filter_alive(mx, m):
     # 2.5 command timeouts of silence, broken by progress every 0.4 s.
     m.on["E"] = lambda s, a: Progress(
-        every=0.4, count=int(COMMAND_TIMEOUT * 2.5 / 0.4), then=[ACCEPT])
+        every=0.4, count=int(COMMAND_TIMEOUT * 2.5 / 0.4),
+        then=[add_header("X-Slow", "done"), ACCEPT])
     with session(mx, "progress.test") as c:
         assert_reply(send(c, SENDER, [ANN], tagged_message("progress")).end,
                      "250 2.0.0")
         c.quit()
-    delivered_with(mx, ANN, "progress")
+    msg = delivered_with(mx, ANN, "progress")
+    assert ("X-Slow", "done") in header_fields(msg)
 
 
 def test_silence_past_the_command_timeout_is_the_default_action(mx, m):

@@ -143,7 +143,9 @@ def test_accept_filter_left_out_for_the_rest_of_the_message_only(hx, fs):
                          "250 2.0.0")
         c.quit()
     for n in (1, 2):
-        delivered_with(hx, ANN, f"again-{n}")
+        got = [x for x, _ in header_fields(delivered_with(hx, ANN,
+                                                           f"again-{n}"))]
+        assert "X-H" in got, got
 
 
 # ---- protocol violations that are well-formed packets ----
@@ -208,7 +210,8 @@ def test_a_flood_of_progress_then_accept(hx, fs):
         assert_reply(send(c, SENDER, [ANN], tagged_message("flood")).end,
                      "250 2.0.0")
         c.quit()
-    delivered_with(hx, ANN, "flood")
+    got = [x for x, _ in header_fields(delivered_with(hx, ANN, "flood"))]
+    assert "X-H" in got and "X-Ha" in got, got
 
 
 # ---- other sessions ----
