@@ -16,7 +16,7 @@ import tempfile
 import pytest
 
 from milter_helpers import (
-    ACCEPT, ALL_ACTIONS, DISCARD, REJECT, auth, first_only, session, TEMPFAIL, Hang,
+    ACCEPT, ALL_ACTIONS, DISCARD, P, REJECT, SKIP, auth, first_only, session, TEMPFAIL, Hang,
     Progress, ScriptedMilter, add_header, add_rcpt, assert_reply,
     body_of, change_from, change_header, del_rcpt, delivered_with,
     finish, has_hold_state, header_fields, insert_header, milter_instance,
@@ -171,6 +171,43 @@ def test_quit_before_the_end_is_quit_to_the_filter(mx, m):
         c.quit()
     s = m.session(helo="quitmid.test").wait_for("Q")
     assert "E" not in s.letters()
+
+
+def test_negotiated_steps_and_no_reply_flags(mx, m):
+    """The filter asks for no HELO and no RCPT, gives no reply to
+    headers, and wants the header values with their leading space."""
+    m.protocol = P["NOHELO"] | P["NORCPT"] | P["NR_HDR"] | P["HDR_LEADSPC"]
+    m.on["E"] = lambda s, a: [add_header("X-Negotiated", "yes"), ACCEPT]
+    with session(mx, "nego.test") as c:
+        assert_reply(send(c, SENDER, [ANN], tagged_message("nego")).end,
+                     "250 2.0.0")
+        c.quit()
+    s = m.wait_sessions(1)[0].wait_for("Q")
+    assert re.fullmatch(r"OCMTLNB+EA?Q", shape(s.letters())), s.letters()
+    assert s.optneg[2] & P["NR_HDR"], "NR_HDR not offered"
+    subject = dict(s.headers)["Subject"]
+    assert subject == " nego", s.headers
+    msg = delivered_with(mx, ANN, "nego")
+    assert ("X-Negotiated", "yes") in header_fields(msg)
+    # The leading space is not doubled in the delivered copy.
+    assert b"\nSubject: nego\n" in msg
+
+
+def test_skip_ends_the_body_early(mx, m):
+    m.protocol = P["SKIP"]
+    body = "".join(f"line {i:06d} of a long body\r\n"
+                   for i in range(8000))          # 3 BODY packets
+    m.on["B"] = lambda s, a: [SKIP]
+    with session(mx, "skip.test") as c:
+        assert_reply(send(c, SENDER, [ANN],
+                          tagged_message("skip", body=body)).end,
+                     "250 2.0.0")
+        c.quit()
+    s = m.session(helo="skip.test").wait_for("Q")
+    assert s.letters().count("B") == 1, s.letters()
+    assert "E" in s.letters()
+    assert body_of(delivered_with(mx, ANN, "Subject: skip")) == \
+        body.replace("\r\n", "\n").encode()
 
 
 # ---- the replies ----

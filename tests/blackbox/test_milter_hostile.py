@@ -188,6 +188,18 @@ def test_protocol_violation_is_the_default_action(hx, fs, case):
     not_delivered(hx, tag)
 
 
+def test_an_oversized_body_replacement_is_refused(hx, fs):
+    """A well-formed SMFIR_REPLBODY of 2 MiB (popgate reads at most
+    1 MiB of reply data)."""
+    fs["h"].on["E"] = lambda s, a: [packet("b", b"x" * (2 << 20)), ACCEPT]
+    with session(hx, "bigbody.test") as c:
+        assert_reply(send(c, SENDER, [ANN], tagged_message("bigbody")).end,
+                     "451 4.7.1")
+        assert c.alive()
+        c.quit()
+    not_delivered(hx, "bigbody")
+
+
 def test_progress_forever_hits_the_total_timeout(hx, fs):
     fs["h"].on["E"] = lambda s, a: Progress(every=0.2)
     t0 = time.monotonic()
