@@ -248,4 +248,113 @@ int	milter_reply_smtp(const struct milter_reply *, struct buf *out);
 const char *milter_stage_name(enum milter_stage);
 const char *milter_rep_name(int cmd);
 
+/* ---- the client (milter_client.c, milter_msg.c) ----
+ *
+ * A chain is the filters of one SMTP session, each over its own
+ * connection, opened at the first transaction it applies to (whether it
+ * applies, inbound or relay, is known at MAIL), and told then what it
+ * missed: CONNECT and HELO. Every step goes through the filters in the
+ * order configured, one after the other, never blocking the loop; the
+ * first that refuses ends the step. A filter that fails (down, slow,
+ * not speaking the protocol) gets its default action: tempfail, or
+ * accept, that is left out for the rest of the session.
+ */
+
+struct config;
+struct event_base;
+struct spool;
+
+/* What the filters are told about the SMTP client (CONNECT, HELO and
+   the macros). */
+struct milter_client_info {
+	char		 name[256];	/* {client_name}: rDNS or "[addr]" */
+	char		 addr[64];	/* {client_addr} */
+	uint16_t	 port;
+	enum milter_family family;
+	char		 if_addr[64];	/* {if_addr}: our address */
+	char		 daemon[32];	/* {daemon_name}: the listener role */
+	char		 myhostname[256];	/* j */
+	char		 helo[256];
+	char		 tls_version[32], cipher[64];	/* "" no TLS */
+	char		 auth_type[16], auth_authen[256];	/* "" no AUTH */
+};
+
+enum milter_verdict {
+	MILTER_V_CONTINUE,	/* every filter let it pass */
+	MILTER_V_REJECT,	/* 5xx: RESULT.reply */
+	MILTER_V_TEMPFAIL,	/* 4xx: RESULT.reply */
+	MILTER_V_DISCARD,	/* accept, deliver to nobody */
+};
+
+/* A change a filter asked for at the end of the message, in order. */
+struct milter_mod {
+	enum milter_rep	 cmd;		/* ADDHEADER, INSHEADER, CHGHEADER,
+					   CHGFROM, ADDRCPT(_PAR), DELRCPT */
+	uint32_t	 index;
+	char		*name;		/* header name */
+	char		*value;		/* header value, its leading space
+					   and LF line ends as it is to be
+					   written; "" CHGHEADER deletes */
+	char		*addr, *args;	/* envelope changes; args NULL */
+};
+
+struct milter_result {
+	enum milter_verdict v;
+	char		 filter[33];	/* who decided ("" none) */
+	/* REJECT, TEMPFAIL: the SMTP reply lines (CRLF), the filter's own
+	   or the default one. */
+	struct buf	 reply;
+	char		 why[160];	/* for the log */
+	bool		 failed;	/* a filter failed: default action */
+	/* The end of the message: */
+	char		 quarantine[256];	/* "" not quarantined */
+	struct milter_mod *mods;
+	size_t		 nmods;
+	bool		 body_replaced;
+	struct buf	 body;		/* the new body, LF line ends */
+	bool		 body_cr;	/* a CR ended the last chunk */
+};
+
+typedef void milter_done_fn(void *arg, const struct milter_result *);
+
+struct milter_chain;
+
+/* The chain of session SESS_ID (for logs), NULL when no filter is
+   configured. INFO is copied. */
+struct milter_chain *milter_chain_new(struct event_base *,
+	    const struct config *, const char *sess_id);
+/* QUIT to every filter, and frees; a step running is cancelled (its
+   callback never comes). */
+void	milter_chain_free(struct milter_chain **);
+/* Whether a filter applies to transactions of class RELAY. */
+bool	milter_chain_applies(const struct milter_chain *, bool relay);
+/* The steps: each calls DONE once, later (never from inside the call),
+   with a result valid until the next step. */
+/* MAIL of a new transaction (class RELAY, queue id QID): the filters
+   that apply connect when not yet (OPTNEG, CONNECT, HELO from INFO,
+   copied), then MAIL (ARGV[0] "<addr>", then ESMTP parameters). */
+void	milter_chain_mail(struct milter_chain *, const struct milter_client_info *,
+	    bool relay, const char *qid, const char *const *argv, size_t argc,
+	    milter_done_fn *done, void *arg);
+/* RCPT: a refusal is the recipient's only. */
+void	milter_chain_rcpt(struct milter_chain *, const char *const *argv,
+	    size_t argc, milter_done_fn *done, void *arg);
+void	milter_chain_data(struct milter_chain *, milter_done_fn *done,
+	    void *arg);
+/* The message, PREFIX (our Received: field, LF line ends) then MSG
+   (header section and body, LF line ends): headers, EOH, body, EOM. MSG
+   must stay unchanged until DONE. */
+void	milter_chain_eom(struct milter_chain *, const char *prefix,
+	    size_t prefix_len, const struct spool *msg, milter_done_fn *done,
+	    void *arg);
+/* The transaction ends (RSET, refused, delivered): ABORT to the filters
+   in it. */
+void	milter_chain_abort(struct milter_chain *);
+
+/* milter_msg.c: the message as the filters changed it. Writes PREFIX
+   and MSG with R's header changes and replaced body into OUT (empty,
+   spool_init()ed). 0, or -1 (errno, OUT->err). */
+int	milter_rewrite(const struct milter_result *r, const char *prefix,
+	    size_t prefix_len, const struct spool *msg, struct spool *out);
+
 #endif

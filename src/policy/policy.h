@@ -232,6 +232,23 @@ void	policy_tx_init(struct policy_tx *tx, const struct config *,
    moved out first: what is left is only freed, and stays counted. */
 void	policy_tx_free(struct policy_tx *tx);
 
+/* What a transaction had before a recipient was added, to take it
+   back when a content filter refuses the recipient after the relay
+   rules took it. */
+struct policy_mark {
+	size_t			 rcpts, expanded, ntargets, nrelayed;
+	uint64_t		 max_size;
+	struct relay_grant	 grant;
+	struct policy_holds	 holds;		/* a copy */
+};
+
+void	policy_tx_mark(const struct policy_tx *, struct policy_mark *);
+/* Takes back what TX got since MARK (freed): the holds taken since go
+   into *RELEASE, to be given back (policy_release, on a worker). */
+void	policy_tx_rollback(struct policy_tx *, struct policy_mark *,
+	    struct policy_holds *release);
+void	policy_mark_free(struct policy_mark *);
+
 /* Moves the holds of FROM to *TO (FROM is left with none). */
 void	policy_holds_move(struct policy_holds *to, struct policy_holds *from);
 void	policy_holds_free(struct policy_holds *);

@@ -50,6 +50,71 @@ policy_tx_free(struct policy_tx *tx)
 }
 
 void
+policy_tx_mark(const struct policy_tx *tx, struct policy_mark *m)
+{
+	m->rcpts = tx->rcpts.n;
+	m->expanded = tx->expanded.n;
+	m->ntargets = tx->ntargets;
+	m->nrelayed = tx->nrelayed;
+	m->max_size = tx->max_size;
+	m->grant = tx->grant;
+	m->holds.n = tx->holds.n;
+	m->holds.v = tx->holds.n == 0 ? NULL :
+	    xreallocarray(NULL, tx->holds.n, sizeof(*m->holds.v));
+	if (tx->holds.n > 0)
+		memcpy(m->holds.v, tx->holds.v, tx->holds.n *
+		    sizeof(*m->holds.v));
+}
+
+void
+policy_mark_free(struct policy_mark *m)
+{
+	policy_holds_free(&m->holds);
+}
+
+static void
+strlist_cut(struct strlist *l, size_t n)
+{
+	while (l->n > n)
+		free(l->v[--l->n]);
+}
+
+void
+policy_tx_rollback(struct policy_tx *tx, struct policy_mark *m,
+    struct policy_holds *release)
+{
+	struct policy_hold *h;
+	size_t i;
+
+	strlist_cut(&tx->rcpts, m->rcpts);
+	strlist_cut(&tx->expanded, m->expanded);
+	strlist_cut(&tx->expanded_orcpt, m->expanded);
+	tx->ntargets = m->ntargets;
+	tx->nrelayed = m->nrelayed;
+	tx->max_size = m->max_size;
+	tx->grant = m->grant;
+	/* Entries are only ever added or grown: the difference goes back. */
+	policy_holds_free(release);
+	for (i = 0; i < tx->holds.n; i++) {
+		h = &tx->holds.v[i];
+		if (i < m->holds.n && h->msgs == m->holds.v[i].msgs &&
+		    h->rcpts == m->holds.v[i].rcpts)
+			continue;
+		release->v = xreallocarray(release->v, release->n + 1,
+		    sizeof(*release->v));
+		release->v[release->n] = *h;
+		if (i < m->holds.n) {
+			release->v[release->n].msgs -= m->holds.v[i].msgs;
+			release->v[release->n].rcpts -= m->holds.v[i].rcpts;
+			*h = m->holds.v[i];
+		}
+		release->n++;
+	}
+	tx->holds.n = m->holds.n;
+	policy_mark_free(m);
+}
+
+void
 policy_holds_move(struct policy_holds *to, struct policy_holds *from)
 {
 	*to = *from;

@@ -207,6 +207,9 @@ smtp_cmd_auth(struct session *base, const char *arg, size_t len)
 	/* RFC 4954 section 4: "=" is an empty initial response. */
 	if (ir != NULL && irlen == 1 && ir[0] == '=')
 		irlen = 0;
+	/* {auth_type} of the content filters, once it succeeds. */
+	(void)str_copy(s->client.auth_mech, mlen == 5 && strncasecmp(arg,
+	    "LOGIN", 5) == 0 ? "LOGIN" : "PLAIN", sizeof(s->client.auth_mech));
 	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
 		if (ir != NULL) {
 			plain(s, ir, irlen);

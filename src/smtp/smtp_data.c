@@ -718,8 +718,8 @@ make_env(struct smtp_session *s, struct deliver_job *j)
 			(void)rcpt_of_target(&j->env, &tx->pol.targets[i]);
 }
 
-static void
-deliver(struct smtp_session *s)
+void
+smtp_deliver(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 	struct deliver_job *j = xcalloc(1, sizeof(*j));
@@ -731,8 +731,15 @@ deliver(struct smtp_session *s)
 	buf_init(&j->remote_prefix, BUF_UNLIMITED);
 	(void)buf_printf(&j->local_prefix, "Return-Path: <%s>\n",
 	    tx->pol.sender);
-	received(s, &j->local_prefix);
-	received(s, &j->remote_prefix);
+	if (tx->received.len == 0)
+		received(s, &tx->received);
+	/* A message the filters rewrote has the field already. */
+	if (!tx->received_in_body) {
+		(void)buf_append(&j->local_prefix, tx->received.data,
+		    tx->received.len);
+		(void)buf_append(&j->remote_prefix, tx->received.data,
+		    tx->received.len);
+	}
 	spool_move(&j->body, &tx->body);
 	j->lines = tx->lines;
 	j->ntargets = tx->pol.ntargets;
@@ -791,7 +798,14 @@ message_end(struct smtp_session *s)
 			smtp_enter_state(s, SS_READY);
 		return;
 	}
-	deliver(s);
+	if (tx->milter != NULL) {
+		/* The filters see our Received: field first, as the
+		   mailboxes will. */
+		received(s, &tx->received);
+		(void)smtp_milter_eom(s);
+		return;
+	}
+	smtp_deliver(s);
 }
 
 void
@@ -805,6 +819,13 @@ smtp_cmd_data(struct session *base, const char *arg, size_t len)
 		smtp_reply_error(s, REPLY_BDAT_MIXED);
 		return;
 	}
+	if (!smtp_milter_data(s))
+		smtp_data_go(s);
+}
+
+void
+smtp_data_go(struct smtp_session *s)
+{
 	body_start(s->tx, true);
 	smtp_enter_state(s, SS_DATA);
 	smtp_reply_id(s, REPLY_DATA_GO);

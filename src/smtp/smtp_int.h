@@ -12,6 +12,7 @@
 #include "core/ids.h"
 #include "core/reply.h"
 #include "core/session.h"
+#include "milter/milter.h"
 #include "policy/policy.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_cmd.h"
@@ -81,6 +82,18 @@ struct smtp_tx {
 	/* Where the holds of pol go back when the transaction ends
 	   unaccepted (smtp_tx_free). */
 	struct worker_pool	*io;
+	/* Content filters (smtp_milter.c): the session's chain when they
+	   apply to this transaction (borrowed; ABORT when it ends), what
+	   they decided and changed. */
+	struct milter_chain	*milter;
+	bool			 discard;	/* accept, deliver nothing */
+	char			 quarantine[256];	/* "" not held */
+	struct buf		 received;	/* our Received: field */
+	bool			 received_in_body;	/* rewritten with it */
+	struct policy_mark	 mark;		/* before the RCPT running */
+	size_t			*rcpt_start;	/* per rcpt: its first
+						   target */
+	struct strlist		 add_rcpts, del_rcpts;
 };
 
 struct smtp_server {
@@ -96,6 +109,7 @@ struct smtp_client {
 	bool			 esmtp;
 	struct relay_session	 rs;		/* for the relay rules */
 	char			 sasl_user[ADDR_BUFSZ];	/* AUTH LOGIN */
+	char			 auth_mech[8];	/* PLAIN, LOGIN */
 };
 
 /* The SMTP session: its centre is smtp_session.c (states, commands,
@@ -116,6 +130,9 @@ struct smtp_session {
 	bool			 ip_authorized;	/* at connect time */
 	bool			 ip_authz_failed; /* the lookup failed */
 	unsigned		 auth_failures;	/* smtp_auth.c */
+	struct milter_chain	*milter;	/* NULL: no filters */
+	bool			 milter_wait;	/* a filter step runs */
+	struct policy_decision	 mdec;		/* answered after it */
 };
 
 static inline struct smtp_session *
@@ -158,6 +175,9 @@ void	smtp_reply_num(struct smtp_session *, enum reply_num_id,
 void	smtp_reply_error(struct smtp_session *, enum reply_id);
 void	smtp_reply_error_text(struct smtp_session *, enum reply_text_id,
 	    const char *value);
+/* Reply lines as they are, LEN octets of CRLF-ended lines (a content
+   filter's own reply). */
+void	smtp_reply_lines(struct smtp_session *, const char *text, size_t len);
 /* A reply whose code and text are data from elsewhere (a relay rule's
    verdict, policy/): FMT is a literal at the call site. */
 void	smtp_reply(struct smtp_session *, int code, const char *esc,
@@ -170,6 +190,15 @@ void	smtp_greet(struct smtp_session *);
 /* Frees the transaction; hourly holds it still has are given back (on
    a worker, nobody waiting). */
 void	smtp_tx_free(struct smtp_tx **);
+
+/* The reply of a relay rule's decision D. */
+void	smtp_reply_decision(struct smtp_session *,
+	    const struct policy_decision *d);
+/* Gives the holds of H back (moved; on a worker, nobody waiting), of
+   transaction ID. */
+void	smtp_release_holds_io(struct worker_pool *, const char *id,
+	    struct policy_holds *h);
+void	smtp_release_holds(struct smtp_tx *, struct policy_holds *h);
 
 /* Sessions that relay get the smaller relay limits advertised. */
 bool	smtp_relay_capable(const struct smtp_session *);
@@ -186,5 +215,24 @@ void	smtp_cmd_data(struct session *, const char *, size_t);
 void	smtp_cmd_bdat(struct session *, const char *, size_t);
 /* Consumes body input in SS_DATA/SS_BDAT; false when it needs more. */
 bool	smtp_data_input(struct smtp_session *);
+/* DATA accepted: 354, and the body is read. */
+void	smtp_data_go(struct smtp_session *);
+/* The message on stable storage, and the reply. */
+void	smtp_deliver(struct smtp_session *);
+
+/* smtp_milter.c: the content filters in the transaction. Each returns
+   false when no filter applies (the caller goes on as without), true
+   when the step runs: its end replies and resumes the session. */
+bool	smtp_milter_mail(struct smtp_session *,
+	    const struct policy_decision *d);
+bool	smtp_milter_rcpt(struct smtp_session *,
+	    const struct policy_decision *d);
+bool	smtp_milter_data(struct smtp_session *);
+bool	smtp_milter_eom(struct smtp_session *);
+/* The recipients the filters added and deleted (on a worker), then the
+   delivery. */
+void	smtp_milter_envelope(struct smtp_session *);
+/* A message accepted and delivered to nobody: logged with WHY, 250. */
+void	smtp_discarded(struct smtp_session *, const char *why);
 
 #endif

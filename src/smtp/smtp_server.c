@@ -80,6 +80,22 @@ smtp_reply(struct smtp_session *s, int code, const char *esc,
 }
 
 void
+smtp_reply_lines(struct smtp_session *s, const char *text, size_t len)
+{
+	const char *eol;
+	size_t n;
+
+	while (len > 0) {
+		eol = memchr(text, '\n', len);
+		n = eol != NULL ? (size_t)(eol - text) + 1 : len;
+		send_reply(s, text, n - (eol != NULL) - (n >= 2 && eol != NULL &&
+		    text[n - 2] == '\r'));
+		text += n;
+		len -= n;
+	}
+}
+
+void
 smtp_reply_id(struct smtp_session *s, enum reply_id id)
 {
 	char line[SMTP_LINE_MAX + 64];

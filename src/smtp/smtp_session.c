@@ -187,6 +187,9 @@ client_init(struct smtp_session *s)
 	struct relay_session *rs = &s->client.rs;
 
 	smtp_tx_free(&s->tx);
+	/* The filters hear of the client again, from CONNECT on. */
+	milter_chain_free(&s->milter);
+	s->milter = milter_chain_new(s->srv->d.base, s->cfg, s->conn->id);
 	memset(&s->client, 0, sizeof(s->client));
 	rs->client = s->conn->peer;
 	rs->role = s->conn->lc->role;
@@ -254,6 +257,7 @@ fini(struct session *base)
 	    (unsigned long long)s->nmsgs, s->base.errors,
 	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
 	smtp_tx_free(&s->tx);
+	milter_chain_free(&s->milter);
 }
 
 static const struct session_proto smtp_proto = {
@@ -377,6 +381,21 @@ release_job(const char *id, struct policy_holds *h)
 }
 
 void
+smtp_release_holds_io(struct worker_pool *io, const char *id,
+    struct policy_holds *h)
+{
+	if (h->n > 0)
+		(void)worker_submit(io, &release_ops, release_job(id, h));
+	policy_holds_free(h);
+}
+
+void
+smtp_release_holds(struct smtp_tx *tx, struct policy_holds *h)
+{
+	smtp_release_holds_io(tx->io, tx->id, h);
+}
+
+void
 smtp_tx_free(struct smtp_tx **txp)
 {
 	struct smtp_tx *tx = *txp;
@@ -384,11 +403,16 @@ smtp_tx_free(struct smtp_tx **txp)
 	if (tx == NULL)
 		return;
 	*txp = NULL;
-	if (tx->pol.holds.n > 0)
-		(void)worker_submit(tx->io, &release_ops,
-		    release_job(tx->id, &tx->pol.holds));
+	/* The filters still in the transaction are told it ended. */
+	milter_chain_abort(tx->milter);
+	smtp_release_holds(tx, &tx->pol.holds);
 	policy_tx_free(&tx->pol);
+	policy_mark_free(&tx->mark);
 	spool_free(&tx->body);
+	buf_free(&tx->received);
+	free(tx->rcpt_start);
+	strlist_free(&tx->add_rcpts);
+	strlist_free(&tx->del_rcpts);
 	free(tx);
 }
 
@@ -506,6 +530,9 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 	tx->mail = m;
 	policy_tx_init(&tx->pol, s->cfg, &m.addr, m.kind, m.size);
 	spool_init(&tx->body, s->srv->d.data_fd, "tmp");
+	buf_init(&tx->received, BUF_UNLIMITED);
+	strlist_init(&tx->add_rcpts);
+	strlist_init(&tx->del_rcpts);
 	s->tx = tx;
 	smtp_enter_state(s, SS_MAIL);
 	log_debug("sess=%s qid=%s smtp mail from=<%s> size=%llu", s->conn->id,
@@ -517,8 +544,8 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 
 /* The reply of D: a relay rule's own text, or a generic reply naming
    at most the address. */
-static void
-reply_decision(struct smtp_session *s, const struct policy_decision *d)
+void
+smtp_reply_decision(struct smtp_session *s, const struct policy_decision *d)
 {
 	if (d->reply_text_id != REPLY_NTEXT)
 		smtp_reply_text(s, d->reply_text_id, d->addr);
@@ -543,7 +570,7 @@ relay_refused(struct smtp_session *s, const struct policy_decision *d,
 	    " to=" : "", addr != NULL ? log_quote_addr(qt, sizeof(qt), addr) :
 	    "", policy_reason_name(d->reason), d->why, d->code, d->esc,
 	    d->text);
-	reply_decision(s, d);
+	smtp_reply_decision(s, d);
 	if (d->code >= 500)
 		session_count_error(&s->base);
 }
@@ -552,7 +579,8 @@ static void
 mail_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 {
 	if (r == 1) {
-		reply_decision(s, d);
+		if (!smtp_milter_mail(s, d))
+			smtp_reply_decision(s, d);
 		return;
 	}
 	relay_refused(s, d, NULL);
@@ -566,6 +594,9 @@ rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 {
 	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 
+	if (r == 1 && d->reason == POLICY_OK && smtp_milter_rcpt(s, d))
+		return;		/* the filters answer (smtp_milter.c) */
+	policy_mark_free(&s->tx->mark);
 	if (r != 1 && d->relayed) {
 		relay_refused(s, d, d->addr);
 		return;
@@ -573,19 +604,19 @@ rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 	switch (d->reason) {
 	case POLICY_OK:
 		smtp_enter_state(s, SS_RCPT);
-		reply_decision(s, d);
+		smtp_reply_decision(s, d);
 		break;
 	case POLICY_TEMP_LOOKUP:
 		log_warn("sess=%s smtp rcpt-deferred to=%s reason=\"%s\"",
 		    s->conn->id, log_quote_addr(qt, sizeof(qt), d->addr),
 		    d->why);
-		reply_decision(s, d);
+		smtp_reply_decision(s, d);
 		break;
 	case POLICY_QUOTA:
 		log_info("sess=%s smtp rcpt-rejected to=%s rule=%s",
 		    s->conn->id, log_quote_addr(qt, sizeof(qt), d->addr),
 		    policy_reason_name(d->reason));
-		reply_decision(s, d);
+		smtp_reply_decision(s, d);
 		break;
 	case POLICY_UNKNOWN_USER:
 		log_info("sess=%s smtp rcpt-rejected client=%s to=%s rule=%s",
@@ -594,7 +625,7 @@ rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 		smtp_reply_error_text(s, d->reply_text_id, d->addr);
 		break;
 	default:	/* max_recipients */
-		reply_decision(s, d);
+		smtp_reply_decision(s, d);
 		break;
 	}
 }
@@ -652,7 +683,8 @@ decide_done(void *arg)
 	else
 		mail_apply(s, &j->d, j->r);
 	free(j);
-	smtp_resume(s);
+	if (!s->milter_wait)
+		smtp_resume(s);
 }
 
 static const struct worker_ops decide_ops = {
@@ -701,6 +733,8 @@ cmd_rcpt(struct session *base, const char *arg, size_t len)
 	}
 	/* The size rule counts what BDAT chunks brought already. */
 	s->tx->pol.received = s->tx->size;
+	if (s->tx->milter != NULL)
+		policy_tx_mark(&s->tx->pol, &s->tx->mark);
 	j = xcalloc(1, sizeof(*j));
 	j->is_rcpt = true;
 	j->rcpt.addr = a.addr;

@@ -1,9 +1,10 @@
 /*
  * spool.c - memory-then-file body storage. Readers get the content
- * through spool_copy() only, never through the layout.
+ * through spool_copy() or spool_read(), never through the layout.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "util/spool.h"
@@ -104,6 +105,27 @@ spool_copy(const struct spool *s, spool_sink_fn *sink, void *arg)
 	free(chunk);
 	errno = saved;
 	return r;
+}
+
+ssize_t
+spool_read(const struct spool *s, uint64_t pos, void *p, size_t n)
+{
+	ssize_t r;
+
+	if (pos >= s->len)
+		return 0;
+	if (n > s->len - pos)
+		n = (size_t)(s->len - pos);
+	if (s->fd == -1) {
+		memcpy(p, s->mem.data + pos, n);
+		return (ssize_t)n;
+	}
+	do
+		r = pread(s->fd, p, n, (off_t)(s->off + pos));
+	while (r == -1 && errno == EINTR);
+	if (r == 0)
+		errno = EIO;
+	return r <= 0 ? -1 : r;
 }
 
 int

@@ -39,11 +39,16 @@ void	spool_append(struct spool *, const void *, size_t);
 /* Receives the spool's content in order, N octets at P (borrowed for
    the call). 0 to go on, or -1 to stop (errno set). */
 typedef int spool_sink_fn(void *arg, const void *p, size_t n);
-/* The one way to read a spool: hands its content to SINK from the
+/* Hands its content to SINK from the
    first octet to the last, in chunks of at most 64 KiB (one call for a
    spool in memory). 0, or -1 with errno (the sink's, or EIO for a file
    shorter than LEN). */
 int	spool_copy(const struct spool *, spool_sink_fn *sink, void *arg)
+	    WARN_UNUSED;
+/* Reads up to N octets of the content at POS into P, for a reader
+   that goes step by step (the content filters): the count, 0 at the
+   end, or -1 (errno; EIO for a file shorter than LEN). */
+ssize_t	spool_read(const struct spool *, uint64_t pos, void *p, size_t n)
 	    WARN_UNUSED;
 /* A read-only spool of the LEN octets at OFF in the open file FD (a
    queued message), for spool_copy(): FD is duplicated, spool_free()
