@@ -649,24 +649,58 @@ def queued_id(reply):
     return m.group(1)
 
 
+class Missing:
+    """The reply to a command never sent (the transaction stopped
+    before it): false, and a failing assert_reply() shows the Outcome."""
+
+    code = 0
+
+    def __init__(self, what, outcome):
+        self.what, self.outcome = what, outcome
+
+    def __bool__(self):
+        return False
+
+    @property
+    def raw(self):
+        return [f"(no {self.what} reply: the transaction stopped before; "
+                f"{self.outcome!r})"]
+
+    @property
+    def text(self):
+        return self.raw[0]
+
+    def __repr__(self):
+        return self.text
+
+
 class Outcome:
     """The replies of one transaction: MAIL, RCPTS [one per recipient],
-    DATA (354 or the refusal; None for BDAT), END (the final reply;
-    None when the transaction stopped before it). LAST: the last reply
-    received."""
+    DATA (354 or the refusal), END (the final reply). A command never
+    sent has a Missing reply (false). LAST: the last reply received."""
 
     def __init__(self):
-        self.mail = self.data = self.end = None
+        self._r = {}
         self.rcpts = []
         self.last = None
+
+    def _get(self, what):
+        return self._r.get(what) or Missing(what, self)
+
+    mail = property(lambda self: self._get("mail"),
+                    lambda self, v: self._r.__setitem__("mail", v))
+    data = property(lambda self: self._get("data"),
+                    lambda self, v: self._r.__setitem__("data", v))
+    end = property(lambda self: self._get("end"),
+                   lambda self, v: self._r.__setitem__("end", v))
 
     @property
     def qid(self):
         return queued_id(self.end)
 
     def __repr__(self):
-        return (f"<Outcome mail={self.mail} rcpts={self.rcpts} "
-                f"data={self.data} end={self.end}>")
+        return (f"<Outcome mail={self._r.get('mail')} rcpts={self.rcpts} "
+                f"data={self._r.get('data')} end={self._r.get('end')}>")
 
 
 def send(c, sender, rcpts, message, mail_args="", bdat=None):

@@ -92,7 +92,7 @@ def refused_at(o, where):
         assert o.rcpts, o
         return o.rcpts[0]
     got = getattr(o, where)
-    assert got is not None, o
+    assert got, o
     return got
 
 
