@@ -16,7 +16,8 @@ import tempfile
 import pytest
 
 from milter_helpers import (
-    ACCEPT, ALL_ACTIONS, DISCARD, P, REJECT, SKIP, auth, first_only, session, TEMPFAIL, Hang,
+    ACCEPT, ALL_ACTIONS, DISCARD, P, REJECT, SKIP, TEMPFAIL, Hang, auth,
+    first_only, session,
     Progress, ScriptedMilter, add_header, add_rcpt, assert_reply,
     body_of, change_from, change_header, del_rcpt, delivered_with,
     finish, has_hold_state, header_fields, insert_header, milter_instance,
@@ -573,6 +574,47 @@ def test_a_filter_on_a_unix_socket(tls_files):
         finish(inst)
         f.stop()
         os.rmdir(d)
+
+
+def test_recipients_a_filter_refuses_do_not_count_against_the_caps(
+        tls_files):
+    """relay_max_recipients_per_hour = 2: relayed recipients the filter
+    refuses (at RCPT, or the whole message at the end of data) give
+    their holds back, so two more are still accepted."""
+    f = ScriptedMilter().start()
+    f.on["R"] = lambda s, a: [REJECT] if a[0].startswith("<no") else None
+    f.on["E"] = lambda s, a: [TEMPFAIL] if s.helo == "capfail.test" \
+        else [ACCEPT]
+    inst = milter_instance(tls_files, [("f", f)], config={
+        "relay_max_recipients_per_hour": "2"})
+    try:
+        with session(inst, "caprej.test", port="submission") as c:
+            auth(c)
+            c.expect(f"MAIL FROM:<{ANN}>", "250 2.1.0")
+            for n in range(3):
+                assert_reply(c.cmd(f"RCPT TO:<no{n}@example.org>"),
+                             "550 5.7.1")
+            c.quit()
+        with session(inst, "capfail.test", port="submission") as c:
+            auth(c)
+            o = send(c, ANN, ["a1@example.org", "a2@example.org"],
+                     tagged_message("capfail", sender=ANN))
+            assert_reply(o.end, "451 4.7.1")
+            c.quit()
+        with session(inst, "capok.test", port="submission") as c:
+            auth(c)
+            o = send(c, ANN, ["b1@example.org", "b2@example.org"],
+                     tagged_message("capok", sender=ANN))
+            assert [r.code for r in o.rcpts] == [250, 250], o
+            assert_reply(o.end, "250 2.0.0")
+            o = send(c, ANN, ["b3@example.org"],
+                     tagged_message("capover", sender=ANN))
+            # Now the cap holds (on submission already at MAIL).
+            assert_reply(o.rcpts[0] if o.rcpts else o.mail, "450 4.7.1")
+            c.quit()
+    finally:
+        finish(inst)
+        f.stop()
 
 
 # ---- configuration errors test_config.py does not cover ----
