@@ -108,6 +108,22 @@ def test_the_conversation_in_order(mx, m):
     assert s.letters()[-1] == "Q" and s.ended == "quit", s.letters()
 
 
+def test_a_large_body_in_chunks(mx, m):
+    body = "".join(f"{i:07d} " + "x" * 70 + "\r\n" for i in range(3000))
+    with session(mx, "large.test") as c:
+        assert_reply(send(c, SENDER, [ANN],
+                          tagged_message("large", body=body)).end,
+                     "250 2.0.0")
+        c.quit()
+    s = m.session(helo="large.test").wait_for("E")
+    chunks = [d for cmd, d in list(s.commands) if cmd == "B"]
+    assert len(chunks) >= 4 and all(len(d) <= 65535 for d in chunks), \
+        [len(d) for d in chunks]
+    assert s.body == body.encode()
+    assert body_of(delivered_with(mx, ANN, "Subject: large")) == \
+        body.replace("\r\n", "\n").encode()
+
+
 def test_a_connection_per_session_opened_at_the_first_mail(mx, m):
     with session(mx, "idle.test") as c:
         assert c.alive()

@@ -299,6 +299,20 @@ def test_many_hostile_sessions_at_once_and_healthy_ones_beside(hx, fs):
     assert len(results) == 12
 
 
+def test_no_descriptor_is_left_behind(hx, fs):
+    """Filter connections that failed every way are closed: the daemon's
+    descriptor count comes back to where it was."""
+    before = hx.fd_count()
+    for n, behaviour in enumerate(["silence", "garbage", "close",
+                                   "oversized", "short"]):
+        fs["h"].on["R"] = hostile_handler("R", behaviour)
+        with session(hx, f"fd{n}.test") as c:
+            o = send(c, SENDER, [ANN], tagged_message(f"fd-{n}"))
+            assert_reply(o.rcpts[0], "451 4.7.1")
+            c.quit()
+    hx.wait_fds(before, timeout=10)
+
+
 # ---- filters that are not there ----
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,29 @@ def test_the_test_virus_is_rejected_at_the_end_of_data(mx, clamav_milter):
     assert TEST_VIRUS_NAME in clamav_milter.log()
 
 
+def test_the_virus_deep_in_a_large_message(mx):
+    """Past the first BODY chunks (64 KiB each): every chunk reaches the
+    filters."""
+    filler = "".join(f"{i:07d} " + "y" * 70 + "\r\n" for i in range(2500))
+    msg = tagged_message("deepvirus", body=f"{filler}{TEST_VIRUS}\r\n")
+    with session(mx, "deep.test", source="127.0.0.2") as c:
+        o = send(c, SENDER, [ANN], msg)
+        assert_reply(o.end, "550 5.7.1")
+        c.quit()
+    not_delivered(mx, "deepvirus")
+
+
+def test_a_large_clean_message_arrives_intact(mx):
+    filler = "".join(f"{i:07d} " + "z" * 70 + "\r\n" for i in range(2500))
+    with session(mx, "big.test", source="127.0.0.2") as c:
+        o = send(c, SENDER, [ANN], tagged_message("bigclean", body=filler))
+        assert_reply(o.end, "250 2.0.0")
+        c.quit()
+    msg = delivered_with(mx, ANN, "Subject: bigclean")
+    assert msg.split(b"\n\n", 1)[1] == filler.replace("\r\n", "\n").encode()
+    assert "X-Virus-Status" in names(msg)
+
+
 # ---- OpenDKIM ----
 
 def test_relayed_mail_is_signed_and_the_signature_verifies(
