@@ -44,8 +44,11 @@ and `transaction()` runs one SMTP transaction with smtplib and reports
 the reply of each command.
 """
 
+import atexit
+import base64
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -57,7 +60,28 @@ import time
 
 import pytest
 
+import harness
+from smtp_helpers import Client
 from dnsstub import DnsStub
+from milter_proto import (  # noqa: F401 (re-exported for the tests)
+    ACCEPT, ADDHDRS, ADDRCPT, ADDRCPT_PAR, ALL_ACTIONS, ALL_PROTOCOL,
+    CHGBODY, CHGFROM, CHGHDRS, CONTINUE, DELRCPT, DISCARD, FINAL, MODS,
+    P, PROGRESS, QUARANTINE, REJECT, SETSYMLIST, SKIP, STEP_FLAGS,
+    TEMPFAIL, VERSION, Close, Hang, MilterClient, Progress, Raw, Result,
+    ScriptedMilter, Session, add_header, add_rcpt, change_from,
+    change_header, del_rcpt, insert_header, packet, parse_header_fields,
+    quarantine, read_packet, replace_body, replycode, split_z, z)
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+# The "virus" of the ClamAV fixture: any message holding it is infected.
+TEST_VIRUS = "POPGATE-TEST-VIRUS-5f1c9a2e-NOT-A-REAL-VIRUS-EICAR-LIKE"
+TEST_VIRUS_NAME = "Popgate.Test.Virus"
+
+DKIM_DOMAIN = "acme.test"
+DKIM_SELECTOR = "pgtest"
+
+IS_ROOT = os.geteuid() == 0
+START_TIMEOUT = 60
 
 # ---- the real daemons ----
 
@@ -493,3 +517,345 @@ def gtube_message(sender="spammer@example.org", rcpt="ann@acme.test"):
 def virus_message(sender="someone@example.org", rcpt="ann@acme.test"):
     return clean_message(sender, rcpt, "a test virus",
                          f"Look at this:\r\n{TEST_VIRUS}\r\n")
+
+
+# ---- popgate with milters ----
+#
+# Mailboxes of every milter_instance(): customer acme owns acme.test
+# (ann, bob, carol), customer beta owns beta.test (dave); passwords
+# PASSWORD. Mail to example.org is relayed (to a sink when the test
+# routes it there with `transport`, else it stays queued: no DNS).
+
+PASSWORD = "s3cret"
+MAILBOXES = {"acme": ["ann@acme.test", "bob@acme.test", "carol@acme.test"],
+             "beta": ["dave@beta.test"]}
+# Fast failures; filters answer at once unless a test scripts otherwise.
+MILTER_DEFAULTS = {
+    "auth_failure_delay": "0",
+    "retry_min": "1s",
+    "retry_max": "2s",
+    "milter_connect_timeout": "2s",
+    "milter_command_timeout": "10s",
+    "milter_total_timeout": "1m",
+}
+
+_template = None
+
+
+def _cleanup_template():
+    if _template is not None:
+        shutil.rmtree(_template, ignore_errors=True)
+
+
+atexit.register(_cleanup_template)
+
+
+def milter_lines(milters, apply=None, per_filter=None):
+    """The configuration lines: MILTERS [(name, addr or object with
+    .addr)], APPLY {name: inbound|relay|all}, PER_FILTER {(key, name):
+    value}, e.g. {("milter_default_action", "x"): "accept"}."""
+    lines = []
+    for name, addr in milters:
+        lines.append(f"milter = {name} {getattr(addr, 'addr', addr)}")
+    for name, how in (apply or {}).items():
+        lines.append(f"milter_apply {name} = {how}")
+    for (key, name), value in (per_filter or {}).items():
+        lines.append(f"{key} {name} = {value}")
+    return lines
+
+
+def milter_instance(tls_files, milters, apply=None, per_filter=None,
+                    config=None, extra_lines=None, start=True):
+    """A harness.Instance (not through make_instance, so a module may
+    share it) with MAILBOXES, MILTER_DEFAULTS overridden by CONFIG and
+    the milter lines of milter_lines(); started unless START is false.
+    The caller stops and removes it (finish())."""
+    global _template
+    cfg = dict(MILTER_DEFAULTS)
+    cfg.update(config or {})
+    lines = milter_lines(milters, apply, per_filter) + list(extra_lines or [])
+    inst = harness.Instance(config=cfg, extra_lines=lines, tls=tls_files)
+    try:
+        if _template is None:
+            for customer, boxes in MAILBOXES.items():
+                for box in boxes:
+                    inst.setup_mailbox(box, PASSWORD, customer=customer)
+            tmp = tempfile.mkdtemp(dir="/tmp", prefix="popgate-milter-tmpl-")
+            shutil.copyfile(os.path.join(inst.data_dir, "store.db"),
+                            os.path.join(tmp, "store.db"))
+            shutil.copytree(inst.mail_dir, os.path.join(tmp, "mail"))
+            _template = tmp
+        else:
+            shutil.copyfile(os.path.join(_template, "store.db"),
+                            os.path.join(inst.data_dir, "store.db"))
+            shutil.copytree(os.path.join(_template, "mail"), inst.mail_dir,
+                            dirs_exist_ok=True)
+            inst.chown_data()
+        if start:
+            inst.start()
+    except BaseException:
+        inst.cleanup()
+        raise
+    return inst
+
+
+def finish(inst):
+    try:
+        if inst.running:
+            inst.stop()
+    finally:
+        inst.cleanup()
+
+
+# ---- SMTP against popgate ----
+
+def session(inst, helo, port="smtp", source=None):
+    c = Client(inst.ports[port], source=source)
+    c.ehlo(helo)
+    return c
+
+
+def auth(c, user="ann@acme.test"):
+    token = base64.b64encode(f"\0{user}\0{PASSWORD}".encode()).decode()
+    assert_reply(c.cmd(f"AUTH PLAIN {token}"), "235 2.7.0")
+
+
+def first_only(answer):
+    """A handler giving ANSWER to the first call only (headers and
+    body chunks come several times)."""
+    calls = []
+
+    def h(s, a):
+        calls.append(1)
+        return [answer] if len(calls) == 1 else None
+    return h
+
+
+def assert_reply(reply, code):
+    """Every line of REPLY (smtp_helpers.Reply) starts with CODE, e.g.
+    "550 5.7.1": the basic code and the enhanced code."""
+    basic, enhanced = code.split(" ")
+    for i, line in enumerate(reply.raw):
+        sep = " " if i == len(reply.raw) - 1 else "-"
+        assert line.startswith(f"{basic}{sep}{enhanced} ") or \
+            line == f"{basic}{sep}{enhanced}", \
+            f"expected {code}, got:\n{reply.text}"
+    return reply
+
+
+def queued_id(reply):
+    m = re.match(r"^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$", reply.text)
+    assert m, f"not a queued reply: {reply.text}"
+    return m.group(1)
+
+
+class Missing:
+    """The reply to a command never sent (the transaction stopped
+    before it): false, and a failing assert_reply() shows the Outcome."""
+
+    code = 0
+
+    def __init__(self, what, outcome):
+        self.what, self.outcome = what, outcome
+
+    def __bool__(self):
+        return False
+
+    @property
+    def raw(self):
+        return [f"(no {self.what} reply: the transaction stopped before; "
+                f"{self.outcome!r})"]
+
+    @property
+    def text(self):
+        return self.raw[0]
+
+    def __repr__(self):
+        return self.text
+
+
+class Outcome:
+    """The replies of one transaction: MAIL, RCPTS [one per recipient],
+    DATA (354 or the refusal), END (the final reply). A command never
+    sent has a Missing reply (false). LAST: the last reply received."""
+
+    def __init__(self):
+        self._r = {}
+        self.rcpts = []
+        self.last = None
+
+    def _get(self, what):
+        return self._r.get(what) or Missing(what, self)
+
+    mail = property(lambda self: self._get("mail"),
+                    lambda self, v: self._r.__setitem__("mail", v))
+    data = property(lambda self: self._get("data"),
+                    lambda self, v: self._r.__setitem__("data", v))
+    end = property(lambda self: self._get("end"),
+                   lambda self, v: self._r.__setitem__("end", v))
+
+    @property
+    def qid(self):
+        return queued_id(self.end)
+
+    def __repr__(self):
+        return (f"<Outcome mail={self._r.get('mail')} rcpts={self.rcpts} "
+                f"data={self._r.get('data')} end={self._r.get('end')}>")
+
+
+def send(c, sender, rcpts, message, mail_args="", bdat=None):
+    """One transaction on smtp_helpers.Client C: MAIL FROM:<SENDER>
+    MAIL_ARGS, RCPT TO each (refusals are recorded, the others go on),
+    then DATA (dot-stuffed MESSAGE, bytes with CRLF) or, with BDAT a
+    list of chunk sizes, BDAT chunks (the last one LAST). Stops (with
+    RSET) at a refused MAIL, when no recipient was accepted, or at a
+    refused DATA. Returns an Outcome."""
+    o = Outcome()
+    o.mail = o.last = c.cmd(f"MAIL FROM:<{sender}>{mail_args}")
+    if o.mail.code != 250:
+        return o
+    for r in rcpts:
+        o.last = c.cmd(f"RCPT TO:<{r}>")
+        o.rcpts.append(o.last)
+    if not any(r.code == 250 for r in o.rcpts):
+        c.cmd("RSET")
+        return o
+    if bdat:
+        o.end = o.last = send_bdat(c, message, bdat)
+        return o
+    o.data = o.last = c.cmd("DATA")
+    if o.data.code != 354:
+        return o
+    c.send(dot_stuff(message) + b".\r\n")
+    o.end = o.last = c.reply()
+    return o
+
+
+def send_bdat(c, message, sizes):
+    """BDAT chunks of MESSAGE of the SIZES (the rest in the last one);
+    each non-last chunk must get 250 2.0.0; the reply to the last."""
+    pos = 0
+    for n in sizes:
+        chunk = message[pos:pos + n]
+        pos += n
+        c.send(f"BDAT {len(chunk)}\r\n".encode() + chunk)
+        r = c.reply()
+        if r.code != 250:
+            return r
+    rest = message[pos:]
+    c.send(f"BDAT {len(rest)} LAST\r\n".encode() + rest)
+    return c.reply()
+
+
+def dot_stuff(message):
+    if isinstance(message, str):
+        message = message.encode()
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    lines = message.split(b"\r\n")
+    return b"\r\n".join(b"." + l if l.startswith(b".") else l
+                        for l in lines)
+
+
+def delivered(inst, address):
+    """The messages (bytes, LF) in ADDRESS's Maildir new/, by name."""
+    d = os.path.join(inst.maildir(address), "new")
+    try:
+        names = sorted(os.listdir(d))
+    except FileNotFoundError:
+        return []
+    out = []
+    for n in names:
+        with open(os.path.join(d, n), "rb") as f:
+            out.append(f.read())
+    return out
+
+
+def delivered_with(inst, address, tag, timeout=10):
+    """The one message in ADDRESS's Maildir holding TAG (bytes),
+    waited for (delivery is done by the final 250, but be lenient)."""
+    tag = tag.encode() if isinstance(tag, str) else tag
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [m for m in delivered(inst, address) if tag in m]
+        if got:
+            assert len(got) == 1, f"{len(got)} copies of {tag!r}"
+            return got[0]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no message with {tag!r} for {address}")
+        time.sleep(0.02)
+
+
+def not_delivered(inst, tag, addresses=None):
+    """No Maildir of ADDRESSES (default: all of MAILBOXES) holds TAG."""
+    tag = tag.encode() if isinstance(tag, str) else tag
+    for boxes in ([addresses] if addresses else MAILBOXES.values()):
+        for a in boxes:
+            for m in delivered(inst, a):
+                assert tag not in m, f"{a} got the message {tag!r}"
+
+
+def header_fields(msg):
+    """[(name, value)] of a delivered message (bytes, LF), in order; a
+    folded value keeps its LF + white space, the value is stripped."""
+    head = msg.split(b"\n\n", 1)[0]
+    fields = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1][1] += "\n" + line.decode("utf-8", "replace")
+            continue
+        name, _, value = line.decode("utf-8", "replace").partition(":")
+        fields.append([name, value])
+    return [(n, v.strip()) for n, v in fields]
+
+
+def body_of(msg):
+    return msg.split(b"\n\n", 1)[1]
+
+
+def tagged_message(tag, sender="someone@example.org", rcpt="ann@acme.test",
+                   extra_headers="", body=None):
+    """A message (bytes, CRLF) whose Subject and body hold TAG."""
+    body = body if body is not None else f"body of {tag}\r\n"
+    return (f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: {tag}\r\n"
+            f"Message-ID: <{tag}@example.org>\r\n"
+            f"Date: Wed, 02 Dec 2026 10:00:00 +0000\r\n{extra_headers}"
+            f"\r\n{body}").encode()
+
+
+def queue_json(inst):
+    return inst.cli_json("queue", "list")
+
+
+def has_hold_state(inst):
+    """True when `popgate queue` knows `release` (the hold state of the
+    parallel helper has landed)."""
+    p = inst.cli("queue")
+    return "release" in (p.stdout + p.stderr)
+
+
+class Blackhole:
+    """A listening socket on 127.0.0.1 whose accept queue is full (one
+    connection of ours waits in it, never accepted): a connect() to it
+    gets no answer, so it times out (milter_connect_timeout)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"inet:127.0.0.1:{self.port}"
+        self.filler = socket.create_connection(("127.0.0.1", self.port),
+                                               timeout=2)
+
+    def stop(self):
+        for s in (self.filler, self.sock):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def closed_port():
+    """A loopback port where nothing listens (connection refused)."""
+    return free_port()

@@ -23,6 +23,7 @@ hostile ones; `m.on["O"]` replaces the option negotiation reply.
 
 Standard library only.
 """
+import os
 import socket
 import struct
 import threading
@@ -59,16 +60,6 @@ MODS = {"h": "addheader", "i": "insheader", "m": "chgheader",
         "-": "delrcpt", "e": "chgfrom", "q": "quarantine"}
 MAX_PACKET = 1 << 20      # what our client accepts from a filter
 
-GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-# The "virus" of the ClamAV fixture: any message holding it is infected.
-TEST_VIRUS = "POPGATE-TEST-VIRUS-5f1c9a2e-NOT-A-REAL-VIRUS-EICAR-LIKE"
-TEST_VIRUS_NAME = "Popgate.Test.Virus"
-
-DKIM_DOMAIN = "acme.test"
-DKIM_SELECTOR = "pgtest"
-
-IS_ROOT = os.geteuid() == 0
-START_TIMEOUT = 60
 
 
 def packet(cmd, data=b""):
@@ -399,15 +390,20 @@ class Progress:
 
 
 class Session:
-    """What a filter saw on one connection: COMMANDS [(letter, args)],
-    MACROS {letter: {name: value}}, OPTNEG (version, actions, protocol)
-    offered, HELO, CLIENT (hostname, family, port, address), HEADERS
-    [(name, value)], BODY, ENDED (how: "quit", "quit_nc", "closed")."""
+    """What a filter saw on one connection: COMMANDS [(letter, data)],
+    MACROS {letter: {name: value}} (the last of each stage), MACRO_LOG
+    [(letter, {name: value})] in order, OPTNEG (version, actions,
+    protocol) offered, HELO, CLIENT (hostname, family, port, address),
+    SENDER [address, args...], RCPTS [[address, args...]], HEADERS
+    [(name, value)] and BODY of the current message, ABORTS, MESSAGES
+    (EOMs seen), ENDED (how: "quit", "closed", "closed by filter").
+    wait_for(letter) waits until that command has come."""
 
     def __init__(self, number):
         self.number = number
         self.commands = []
         self.macros = {}
+        self.macro_log = []
         self.optneg = None
         self.helo = None
         self.client = None
@@ -417,7 +413,45 @@ class Session:
         self.body = b""
         self.ended = None
         self.messages = 0
+        self.aborts = 0
         self.done = threading.Event()
+        self.changed = threading.Condition()
+
+    def letters(self):
+        """The command letters in order, macros (D) left out."""
+        return [c for c, _ in list(self.commands) if c != "D"]
+
+    def macro(self, name):
+        """The last value sent for macro NAME (any stage), or None."""
+        for _, m in reversed(list(self.macro_log)):
+            if name in m:
+                return m[name]
+        return None
+
+    def note(self, cmd, data):
+        with self.changed:
+            self.commands.append((cmd, data))
+            self.changed.notify_all()
+
+    def wait_for(self, letter, count=1, timeout=15):
+        """Waits until COUNT commands LETTER came (or the connection
+        ended, then asserts); returns self."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while self.letters().count(letter) < count:
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.done.is_set()):
+                    raise AssertionError(
+                        f"milter session {self.number}: {count} x "
+                        f"{letter!r} not seen, only {self.letters()} "
+                        f"(ended: {self.ended})")
+                self.changed.wait(min(left, 0.2))
+        return self
+
+    def wait_end(self, timeout=15):
+        assert self.done.wait(timeout), \
+            f"milter session {self.number} still open: {self.letters()}"
+        return self
 
 
 class ScriptedMilter:
@@ -426,18 +460,27 @@ class ScriptedMilter:
     are what it asks for in the option negotiation (intersected with
     the MTA's offer)."""
 
-    def __init__(self, actions=ALL_ACTIONS, protocol=0, name="scripted"):
+    def __init__(self, actions=ALL_ACTIONS, protocol=0, name="scripted",
+                 unix_path=None):
         self.name = name
         self.actions, self.protocol = actions, protocol
         self.on = {}
         self.sessions = []
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.unix_path = unix_path
+        if unix_path is None:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+            self.addr = f"inet:127.0.0.1:{self.port}"
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+            os.chmod(unix_path, 0o777)   # popgate runs as its own user
+            self.port = None
+            self.addr = f"unix:{unix_path}"
         self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.addr = f"inet:127.0.0.1:{self.port}"
         self._stop = threading.Event()
         self._conns = []
 
@@ -451,6 +494,11 @@ class ScriptedMilter:
             self.sock.close()
         except OSError:
             pass
+        if self.unix_path is not None:
+            try:
+                os.unlink(self.unix_path)
+            except OSError:
+                pass
         for c in list(self._conns):
             try:
                 c.shutdown(socket.SHUT_RDWR)
@@ -463,6 +511,18 @@ class ScriptedMilter:
         with self.lock:
             self.on = {}
             self.sessions = []
+
+    def session(self, timeout=5, helo=None):
+        """The first session (with HELO name HELO, once it is known)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for x in self.sessions:
+                    if helo is None or x.helo == helo:
+                        return x
+            time.sleep(0.01)
+        raise AssertionError(f"no milter session (helo {helo!r}) of "
+                             f"{len(self.sessions)}")
 
     def wait_sessions(self, n, timeout=15):
         deadline = time.monotonic() + timeout
@@ -504,21 +564,23 @@ class ScriptedMilter:
         conn.settimeout(None)
         while not self._stop.is_set():
             cmd, data = read_packet(conn, limit=1 << 24)
-            s.commands.append((cmd, data))
             if cmd == "D":
                 name_vals = split_z(data[1:])
-                s.macros.setdefault(chr(data[0]), {}).update(
-                    dict(zip(name_vals[::2], name_vals[1::2])))
+                values = dict(zip(name_vals[::2], name_vals[1::2]))
+                s.macros[chr(data[0]) if data else "?"] = values
+                s.macro_log.append((chr(data[0]) if data else "?", values))
+                s.note(cmd, data)
                 continue
             if cmd == "Q":
                 s.ended = "quit"
+                s.note(cmd, data)
                 return
-            if cmd == "K":
-                s.ended = "quit_nc"
-                s.messages += 0
-                continue
-            if cmd == "A":
-                self.record(s, cmd, data)
+            if cmd in "AK":             # abort; quit, new connection
+                s.aborts += cmd == "A"
+                handler = self.on.get(cmd)
+                s.note(cmd, data)
+                if handler is not None:
+                    handler(s, data)
                 continue
             answer = self.answer(s, cmd, data)
             if not self.play(conn, s, answer):
@@ -557,6 +619,7 @@ class ScriptedMilter:
 
     def answer(self, s, cmd, data):
         self.record(s, cmd, data)
+        s.note(cmd, data)
         handler = self.on.get(cmd)
         if handler is not None:
             got = handler(s, self.args(cmd, data))
