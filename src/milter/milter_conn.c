@@ -322,24 +322,20 @@ void
 mfilter_quit(struct mfilter *f)
 {
 	struct evbuffer *out;
-	char tmp[4096];
-	size_t n;
+	evutil_socket_t fd;
 
 	if (f->bev != NULL && f->negotiated) {
-		/* Best effort, now, with what is still queued (the output
-		   of a bufferevent is only drained by it): the connection
-		   goes right after. */
+		/* Best effort, now, after what is still queued: the
+		   connection goes right after. The output of a bufferevent
+		   is frozen at its front for anyone else; it is ours now. */
 		out = bufferevent_get_output(f->bev);
+		fd = bufferevent_getfd(f->bev);
+		(void)evbuffer_unfreeze(out, 1);
+		if (milter_enc_bare(&f->ch->pkt, MILTER_C_QUIT) == 0)
+			(void)evbuffer_add(out, f->ch->pkt.data,
+			    f->ch->pkt.len);
 		buf_reset(&f->ch->pkt);
-		if (milter_enc_bare(&f->ch->pkt, MILTER_C_QUIT) == 0 &&
-		    (n = evbuffer_get_length(out)) + f->ch->pkt.len <=
-		    sizeof(tmp)) {
-			(void)evbuffer_copyout(out, tmp, n);
-			memcpy(tmp + n, f->ch->pkt.data, f->ch->pkt.len);
-			(void)send(bufferevent_getfd(f->bev), tmp,
-			    n + f->ch->pkt.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		}
-		buf_reset(&f->ch->pkt);
+		(void)evbuffer_write(out, fd);
 	}
 	mfilter_close(f);
 	event_free(f->timer);
