@@ -456,17 +456,10 @@ mchain_advance(struct milter_chain *ch)
 			finish(ch);
 			return;
 		}
-		if (ch->step == STEP_MAIL && f->dead) {
-			if (f->cfg->default_action == MILTER_ACTION_ACCEPT) {
-				ch->cur++;
-				continue;
-			}
-			result_set(ch, f, MILTER_V_TEMPFAIL,
-			    MILTER_TEMPFAIL_REPLY, "failed earlier");
-			ch->res.failed = true;
-			finish(ch);
-			return;
-		}
+		/* A filter that failed is tried again at the next message:
+		   it may be back. */
+		if (ch->step == STEP_MAIL)
+			f->dead = false;
 		switch (filter_next(f)) {
 		case PH_WAIT:
 		case PH_FAILED:
