@@ -94,6 +94,7 @@ struct smtp_tx {
 	size_t			*rcpt_start;	/* per rcpt: its first
 						   target */
 	struct strlist		 add_rcpts, del_rcpts;
+	struct policy_decision	*mdec;		/* answered after them */
 };
 
 struct smtp_server {
@@ -132,7 +133,6 @@ struct smtp_session {
 	unsigned		 auth_failures;	/* smtp_auth.c */
 	struct milter_chain	*milter;	/* NULL: no filters */
 	bool			 milter_wait;	/* a filter step runs */
-	struct policy_decision	 mdec;		/* answered after it */
 };
 
 static inline struct smtp_session *

@@ -118,7 +118,7 @@ mail_done(void *arg, const struct milter_result *r)
 		return;
 	if (r->v == MILTER_V_CONTINUE || r->v == MILTER_V_DISCARD) {
 		s->tx->discard = r->v == MILTER_V_DISCARD;
-		smtp_reply_decision(s, &s->mdec);
+		smtp_reply_decision(s, s->tx->mdec);
 	} else
 		tx_refused(s, r, "mail");
 	smtp_resume(s);
@@ -137,7 +137,8 @@ smtp_milter_mail(struct smtp_session *s, const struct policy_decision *d)
 	if (!milter_chain_applies(s->milter, relay))
 		return false;
 	tx->milter = s->milter;
-	s->mdec = *d;
+	tx->mdec = xmalloc(sizeof(*tx->mdec));
+	*tx->mdec = *d;
 	info_of(s, &in);
 	(void)str_fmt(from, sizeof(from), "<%s>", tx->pol.sender);
 	argv[argc++] = from;
@@ -175,12 +176,12 @@ rcpt_done(void *arg, const struct milter_result *r)
 		tx->rcpt_start[tx->pol.rcpts.n - 1] = tx->mark.ntargets;
 		policy_mark_free(&tx->mark);
 		smtp_enter_state(s, SS_RCPT);
-		smtp_reply_decision(s, &s->mdec);
+		smtp_reply_decision(s, s->tx->mdec);
 	} else {
 		/* What the relay rules gave the recipient goes back. */
 		policy_tx_rollback(&tx->pol, &tx->mark, &back);
 		smtp_release_holds(tx, &back);
-		refused(s, r, "rcpt", s->mdec.addr);
+		refused(s, r, "rcpt", s->tx->mdec->addr);
 	}
 	smtp_resume(s);
 }
@@ -193,7 +194,7 @@ smtp_milter_rcpt(struct smtp_session *s, const struct policy_decision *d)
 
 	if (s->tx->milter == NULL || s->tx->discard)
 		return false;
-	s->mdec = *d;
+	*s->tx->mdec = *d;
 	(void)str_fmt(to, sizeof(to), "<%s>", d->addr);
 	argv[0] = to;
 	wait_start(s);

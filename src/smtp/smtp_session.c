@@ -413,6 +413,7 @@ smtp_tx_free(struct smtp_tx **txp)
 	free(tx->rcpt_start);
 	strlist_free(&tx->add_rcpts);
 	strlist_free(&tx->del_rcpts);
+	free(tx->mdec);
 	free(tx);
 }
 
