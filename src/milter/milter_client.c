@@ -141,10 +141,11 @@ macro_value(const struct milter_chain *ch, const char *name, char *tmp,
 
 /* What we send at each stage unless the filter asked for its own list
    (as Postfix's milter_*_macros). */
-#define CONNECT_MACROS	"j {daemon_name} v _ {client_addr} {client_name} " \
-			"{client_port} {if_addr}"
 static const char *const default_macros[MILTER_M_NSTAGES] = {
-	[MILTER_M_CONNECT] = CONNECT_MACROS,
+	/* One list of names, split for the line length. */
+	/* NOLINTNEXTLINE(bugprone-suspicious-missing-comma) */
+	[MILTER_M_CONNECT] = "j {daemon_name} v _ {client_addr} {client_name} "
+	    "{client_port} {if_addr}",
 	[MILTER_M_HELO] = "{tls_version} {cipher}",
 	[MILTER_M_ENVFROM] = "i {auth_type} {auth_authen} {mail_addr}",
 	[MILTER_M_ENVRCPT] = "{rcpt_addr}",
