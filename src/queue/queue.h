@@ -148,8 +148,8 @@ enum queue_hold_result {
 	QUEUE_HOLD_ALREADY = 2,	/* already held, or not held to release */
 };
 /* Holds message ID with REASON (as queue_env_hold() takes it) at NOW,
-   or releases it when REASON is NULL, with the rest of its state as it
-   is on disk, durably. Only for whoever alone writes the state of ID:
+   or releases it when REASON is NULL (every deferred recipient due at
+   once), with the rest of its state as it is on disk, durably. Only for whoever alone writes the state of ID:
    the queue manager, or the CLI when no daemon runs. *ENV_R (when not
    NULL) gets the envelope after the change (free it), for DONE and
    ALREADY. */

@@ -322,6 +322,20 @@ queue_write_state(struct queue *q, const struct queue_env *e)
 	return r;
 }
 
+/* Releases E at NOW, every deferred recipient due at once: a release
+   means "try it now", even by a daemon that starts later. */
+static void
+release_now(struct queue_env *e, time_t now)
+{
+	size_t i;
+
+	queue_env_release(e, now);
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].state == QR_DEFERRED &&
+		    e->rcpts[i].next_try > now)
+			e->rcpts[i].next_try = now;
+}
+
 enum queue_hold_result
 queue_set_hold(struct queue *q, const char *id, const char *reason,
     time_t now, struct queue_env *env_r, const char **error_r)
@@ -342,7 +356,7 @@ queue_set_hold(struct queue *q, const char *id, const char *reason,
 		if (reason != NULL)
 			(void)queue_env_hold(&e, reason, now);
 		else
-			queue_env_release(&e, now);
+			release_now(&e, now);
 		if (queue_write_state(q, &e) == -1) {
 			*error_r = strerror(errno);
 			res = QUEUE_HOLD_FAILED;
