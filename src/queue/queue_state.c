@@ -92,8 +92,13 @@ queue_env_release(struct queue_env *e, time_t now)
 time_t
 queue_env_age(const struct queue_env *e, time_t now)
 {
-	time_t age = now - e->arrival - (time_t)e->held_for;
+	time_t age;
 
+	/* Times come from files: no arithmetic may overflow on them. */
+	if (e->arrival > now || e->arrival < 0)
+		return 0;
+	age = now - e->arrival - (time_t)(e->held_for > HELD_FOR_MAX ?
+	    HELD_FOR_MAX : e->held_for);
 	if (queue_env_held(e) && e->held_at > 0 && e->held_at <= now)
 		age -= now - e->held_at;
 	return age > 0 ? age : 0;
@@ -102,7 +107,13 @@ queue_env_age(const struct queue_env *e, time_t now)
 time_t
 queue_env_expiry(const struct queue_env *e, uint64_t lifetime)
 {
-	return e->arrival + (time_t)e->held_for + (time_t)lifetime;
+	time_t t;
+
+	if (lifetime > INT64_MAX || e->held_for > INT64_MAX ||
+	    __builtin_add_overflow(e->arrival, (time_t)e->held_for, &t) ||
+	    __builtin_add_overflow(t, (time_t)lifetime, &t))
+		return INT64_MAX;
+	return t;
 }
 
 bool

@@ -13,6 +13,7 @@ they are delivered once something tries them. That a held message is
 not delivered is shown by an event: a second, unheld message to the
 same destination is delivered while the held one stays."""
 import re
+import threading
 import time
 
 import pytest
@@ -326,3 +327,42 @@ def test_local_recipient_delivered_after_release(make_instance):
     assert late.startswith(b"Return-Path: <x@example.org>\n")
     assert len([m for m in maildir_messages(inst, "ann@acme.test")
                 if b"late" in m]) == 1
+
+
+def test_hold_while_being_delivered(make_instance, sinks):
+    """A hold of a message a connection is delivering: answered at once,
+    no new attempt starts, and the end of this one (a 451) leaves it
+    held on the disk; released, it is tried again."""
+    sink = sinks()
+    entered, go = threading.Event(), threading.Event()
+    replies = ["451 4.3.0 not now", "250 2.0.0 Ok"]
+
+    def data_reply(msg):
+        entered.set()
+        assert go.wait(30)
+        return replies.pop(0)
+    sink.data_reply = data_reply
+    inst = dlv_instance(make_instance, routes={"example.org": sink},
+                        config=SLOW)
+    qid = relay_send(inst, "ann@acme.test", ["bob@example.org"],
+                     message(subject="in flight"))
+    assert entered.wait(15), inst.log()
+    p = inst.cli("queue", "hold", qid, "caught", "in", "flight")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == (f"message {qid} is being delivered: no new attempt "
+                        f"starts, and what this attempt does not deliver "
+                        f"is held\n"), p.stdout
+    refused(inst, ["flush", qid], "is held")
+    refused(inst, ["hold", qid, "twice"], "under way")
+    since = log_size(inst)
+    go.set()
+    wait_log(inst, rf"qid={qid} held by=administrator "
+             rf"reason=\"caught in flight\"", since)
+    rows = held_rows(inst, qid)
+    assert rows[0]["held"] == "caught in flight", rows
+    assert rows[0]["state"] == "deferred" and \
+        rows[0]["last_error"] == "451 4.3.0 not now", rows
+    release(inst, qid)
+    assert sink.wait_for(1, timeout=15), inst.log(since)
+    wait_queue_empty(inst)
+    assert replies == []

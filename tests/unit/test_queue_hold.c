@@ -199,7 +199,8 @@ test_orphan_state_not_inherited(void **state)
 
 /* queue_set_hold() on the files: hold, hold again, release, release
    again, and a message that is not there. The recipients' states and
-   the delay notice survive both ways. */
+   the delay notice survive both ways; a release makes a deferred
+   recipient due at once. */
 static void
 test_set_hold(void **state)
 {
@@ -246,9 +247,10 @@ test_set_hold(void **state)
 	assert_int_equal(e.held_for, 3600);
 	assert_int_equal(e.rcpts[0].attempts, 2);
 	queue_env_free(&e);
+	/* Released: the deferred recipient is due at once. */
 	state_text(fx, id, text, sizeof(text));
 	assert_string_equal(text, "held_for 3600\nwarned 1700000500\n"
-	    "0 deferred 1700009999 2\t451 4.4.1 later\n1 pending 0 0\t\n");
+	    "0 deferred 1700004600 2\t451 4.4.1 later\n1 pending 0 0\t\n");
 
 	assert_int_equal(queue_set_hold(fx->q, id, NULL, 1700004700, NULL,
 	    &err), QUEUE_HOLD_ALREADY);
@@ -438,6 +440,11 @@ test_age_and_expiry(void **state)
 	queue_env_release(&e, 19000);
 	assert_int_equal(e.held_for, 7400);
 	assert_int_equal(queue_env_age(&e, 500), 0);
+	/* Times from a damaged file do not overflow. */
+	e.arrival = INT64_MAX;
+	e.held_for = 3600;
+	assert_int_equal(queue_env_expiry(&e, 3600), INT64_MAX);
+	assert_int_equal(queue_env_age(&e, 1700000000), 0);
 	queue_env_free(&e);
 }
 
