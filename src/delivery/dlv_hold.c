@@ -75,7 +75,7 @@ struct admin_job {
 	time_t			 at;
 	enum queue_hold_result	 r;
 	char			 error[256];
-	char			 current[QUEUE_HOLD_MAX + 1]; /* the hold after */
+	char			 current[QUEUE_HOLD_MAX + 1];	/* hold after */
 	uint64_t		 held_for;
 };
 

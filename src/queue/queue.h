@@ -70,7 +70,7 @@ struct queue_env {
 	struct queue_rcpt	*rcpts;
 	size_t			 nrcpts;
 	/* The hold, in the state file: set it with queue_env_hold(). */
-	char			 hold[QUEUE_HOLD_MAX + 1]; /* reason; "" not held */
+	char			 hold[QUEUE_HOLD_MAX + 1];	/* "": not held */
 	time_t			 held_at;	/* since when (0: unknown) */
 	uint64_t		 held_for;	/* seconds of earlier holds */
 };
@@ -149,10 +149,10 @@ enum queue_hold_result {
 };
 /* Holds message ID with REASON (as queue_env_hold() takes it) at NOW,
    or releases it when REASON is NULL (every deferred recipient due at
-   once), with the rest of its state as it is on disk, durably. Only for whoever alone writes the state of ID:
-   the queue manager, or the CLI when no daemon runs. *ENV_R (when not
-   NULL) gets the envelope after the change (free it), for DONE and
-   ALREADY. */
+   once), with the rest of its state as it is on disk, durably. Only
+   for whoever alone writes the state of ID: the queue manager, or the
+   CLI when no daemon runs. *ENV_R (when not NULL) gets the envelope
+   after the change (free it), for DONE and ALREADY. */
 enum queue_hold_result queue_set_hold(struct queue *, const char *id,
 	    const char *reason, time_t now, struct queue_env *env_r,
 	    const char **error_r) WARN_UNUSED;
