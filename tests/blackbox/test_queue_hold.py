@@ -366,3 +366,37 @@ def test_hold_while_being_delivered(make_instance, sinks):
     assert sink.wait_for(1, timeout=15), inst.log(since)
     wait_queue_empty(inst)
     assert replies == []
+
+
+def test_release_withdraws_a_hold_not_yet_made(make_instance, sinks):
+    """Released while the attempt it waits for runs, a hold is never
+    made: the attempt's end leaves the message deferred, not held."""
+    sink = sinks()
+    entered, go = threading.Event(), threading.Event()
+    replies = ["451 4.3.0 not now", "250 2.0.0 Ok"]
+
+    def data_reply(msg):
+        entered.set()
+        assert go.wait(30)
+        return replies.pop(0)
+    sink.data_reply = data_reply
+    inst = dlv_instance(make_instance, routes={"example.org": sink},
+                        config=SLOW)
+    qid = relay_send(inst, "ann@acme.test", ["bob@example.org"],
+                     message(subject="withdrawn"))
+    assert entered.wait(15), inst.log()
+    p = inst.cli("queue", "hold", qid)
+    assert p.returncode == 0 and "being delivered" in p.stdout, p
+    release(inst, qid)
+    since = log_size(inst)
+    go.set()
+    wait_log(inst, rf"qid={qid} delivery to=<bob@example.org> .*"
+             rf"status=deferred", since)
+    rows = wait_rows(inst, lambda rows: rows and rows[0]["attempts"] in
+                     (1, "1"), what="one attempt written")
+    assert rows[0]["held"] == "", rows
+    assert "hold withdrawn" in inst.log()
+    assert not re.search(rf"qid={qid} held", inst.log())
+    assert inst.cli("queue", "flush", qid).returncode == 0
+    assert sink.wait_for(1, timeout=15), inst.log(since)
+    wait_queue_empty(inst)
