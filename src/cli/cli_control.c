@@ -274,14 +274,17 @@ void
 control_free(struct control **cp)
 {
 	struct control *ctl = *cp;
+	struct ctl_call *c, *next;
 
 	if (ctl == NULL)
 		return;
 	*cp = NULL;
 	/* Nobody is left to hear the answers still due. */
 	qmgr_hold_forget_answers(ctl->q);
-	while (!LIST_EMPTY(&ctl->calls))
-		call_free(LIST_FIRST(&ctl->calls));
+	for (c = LIST_FIRST(&ctl->calls); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		call_free(c);
+	}
 	evconnlistener_free(ctl->lev);
 	(void)unlinkat(ctl->data_fd, CONTROL_PATH, 0);
 	free(ctl);
