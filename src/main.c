@@ -29,7 +29,8 @@ static const struct {
 	{ "alias", cli_alias, "add|list|show|delete aliases" },
 	{ "relay", cli_relay, "list|allow|revoke|explain relay "
 	    "authorizations" },
-	{ "queue", cli_queue, "list|show|flush|delete the outbound queue" },
+	{ "queue", cli_queue, "list|show|flush|delete|hold|release the "
+	    "outbound queue" },
 	{ "store", cli_store, "copy|info the account store (SQLite, "
 	    "PostgreSQL)" },
 };

@@ -1,15 +1,23 @@
 /*
  * cli_control.c - the daemon's control socket, so that `popgate queue
- * flush|delete` act on the running daemon.
+ * flush|delete|hold|release` act on the running daemon.
  *
  * A Unix socket "control" in the data directory, mode 0600, owned by
  * the daemon's user (the CLI becomes that user too). One request line
- * per connection - "flush", "flush ID", "delete ID" - and one answer
- * line: "ok N" or "error TEXT". Both sides name the socket below the
- * data directory they hold open (its /proc/self/fd path: an address
- * must be a path), so its parents need no permission.
+ * per connection and one answer line:
+ *   flush, flush ID, delete ID       "ok N" (messages affected)
+ *   hold ID [REASON], release ID     "ok WORD TEXT" or "error WORD TEXT",
+ *                                    WORD one of done, pending, none,
+ *                                    already, busy, failed (dlv.h)
+ * or "error TEXT". A hold or release is answered once it is on the disk
+ * (an io job of the queue manager): the connection waits for it, and
+ * control_free() drops the answers still due. Both sides name the
+ * socket below the data directory they hold open (its /proc/self/fd
+ * path: an address must be a path), so its parents need no permission.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,12 +35,21 @@
 #include "util/compat.h"
 
 #define CONTROL_PATH	"control"
-#define CONTROL_LINE	128
+/* "hold ID REASON": the longest request. */
+#define CONTROL_LINE	(5 + ID_LEN + 1 + QUEUE_HOLD_MAX + 1)
+
+/* One connection, from its request to the end of its answer. */
+struct ctl_call {
+	LIST_ENTRY(ctl_call)	 link;
+	struct control		*ctl;
+	struct bufferevent	*bev;
+};
 
 struct control {
 	struct evconnlistener	*lev;
 	struct qmgr		*q;
 	int			 data_fd;	/* borrowed */
+	LIST_HEAD(, ctl_call)	 calls;
 };
 
 /* The socket's address below the directory DATA_FD. 0 or -1. */
@@ -51,64 +68,157 @@ control_addr(int data_fd, struct sockaddr_un *sun)
 }
 
 static void
-answer(struct bufferevent *bev, long n)
+call_free(struct ctl_call *c)
 {
-	if (n < 0)
-		(void)evbuffer_add_printf(bufferevent_get_output(bev),
-		    "error unknown request\n");
-	else
-		(void)evbuffer_add_printf(bufferevent_get_output(bev),
-		    "ok %ld\n", n);
+	LIST_REMOVE(c, link);
+	bufferevent_free(c->bev);
+	free(c);
 }
 
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
-	bufferevent_free(bev);
-}
-
-static void
-on_read(struct bufferevent *bev, void *arg)
-{
-	struct control *ctl = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char *line;
-	size_t n;
-
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
-	if (line == NULL) {
-		if (evbuffer_get_length(in) > CONTROL_LINE)
-			bufferevent_free(bev);
-		return;
-	}
-	bufferevent_disable(bev, EV_READ);
-	bufferevent_setcb(bev, NULL, on_write, NULL, ctl);
-	if (strcmp(line, "flush") == 0)
-		answer(bev, qmgr_flush(ctl->q, NULL));
-	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6))
-		answer(bev, qmgr_flush(ctl->q, line + 6));
-	else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
-		answer(bev, qmgr_delete(ctl->q, line + 7));
-	else
-		answer(bev, -1);
-	log_info("control request=\"%.40s\"", line);
-	free(line);
+	(void)bev;
+	call_free(arg);
 }
 
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
+	(void)bev;
 	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	call_free(arg);
+}
+
+/* The answer line of C; the connection ends once it is written. */
+static void
+call_answer(struct ctl_call *c, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+static void
+call_answer(struct ctl_call *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	(void)evbuffer_add(out, "\n", 1);
+}
+
+static void
+answer_count(struct ctl_call *c, long n)
+{
+	if (n < 0)
+		call_answer(c, "error unknown request");
+	else
+		call_answer(c, "ok %ld", n);
+}
+
+static const char *
+hold_word(enum qmgr_hold_answer a)
+{
+	switch (a) {
+	case QMGR_HOLD_DONE:
+		return "ok done";
+	case QMGR_HOLD_PENDING:
+		return "ok pending";
+	case QMGR_HOLD_NONE:
+		return "error none";
+	case QMGR_HOLD_ALREADY:
+		return "error already";
+	case QMGR_HOLD_BUSY:
+		return "error busy";
+	case QMGR_HOLD_FAILED:
+	default:
+		return "error failed";
+	}
+}
+
+static void
+hold_answered(void *arg, enum qmgr_hold_answer a, const char *text)
+{
+	call_answer(arg, "%s %s", hold_word(a), text);
+}
+
+/* "hold ID[ REASON]" or "release ID", ARGS after the verb: 0, or -1
+   when it is not one. */
+static int
+hold_request(struct ctl_call *c, bool hold, const char *args)
+{
+	char id[ID_LEN + 1];
+	const char *reason = NULL;
+
+	if (str_ncopy(id, args, strcspn(args, " "), sizeof(id)) == -1 ||
+	    !queue_id_ok(id))
+		return -1;
+	args += ID_LEN;
+	if (hold)
+		reason = *args == ' ' ? args + 1 : "";
+	else if (*args != '\0')
+		return -1;
+	qmgr_hold(c->ctl->q, id, reason, hold_answered, c);
+	return 0;
+}
+
+static void
+dispatch(struct ctl_call *c, const char *line)
+{
+	struct qmgr *q = c->ctl->q;
+
+	if (strcmp(line, "flush") == 0)
+		answer_count(c, qmgr_flush(q, NULL));
+	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6)) {
+		if (qmgr_is_held(q, line + 6))
+			call_answer(c, "error held: release it first");
+		else
+			answer_count(c, qmgr_flush(q, line + 6));
+	} else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
+		answer_count(c, qmgr_delete(q, line + 7));
+	else if (strncmp(line, "hold ", 5) == 0 &&
+	    hold_request(c, true, line + 5) == 0)
+		return;
+	else if (strncmp(line, "release ", 8) == 0 &&
+	    hold_request(c, false, line + 8) == 0)
+		return;
+	else
+		answer_count(c, -1);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_call *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line, ql[LOG_QUOTE_SZ(CONTROL_LINE)];
+	size_t n;
+
+	if (evbuffer_get_length(in) > CONTROL_LINE + 1 &&
+	    evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF).pos == -1) {
+		call_free(c);
+		return;
+	}
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+	if (line == NULL)
+		return;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, on_write, on_event, c);
+	log_info("control request=%s", log_quote_text(ql, sizeof(ql),
+	    n > CONTROL_LINE ? "(too long)" : line));
+	if (n > CONTROL_LINE)
+		call_answer(c, "error request too long");
+	else
+		dispatch(c, line);
+	free(line);
 }
 
 static void
 on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	struct control *ctl = arg;
 	struct bufferevent *bev;
+	struct ctl_call *c;
 	struct timeval tv = { 5, 0 };
 
 	(void)sa;
@@ -119,7 +229,12 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		(void)close(fd);
 		return;
 	}
-	bufferevent_setcb(bev, on_read, NULL, on_event, arg);
+	c = xcalloc(1, sizeof(*c));
+	c->ctl = ctl;
+	c->bev = bev;
+	LIST_INSERT_HEAD(&ctl->calls, c, link);
+	bufferevent_setcb(bev, on_read, NULL, on_event, c);
+	/* Reading times out; an answer being waited for does not. */
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -138,6 +253,7 @@ control_new(struct event_base *base, struct qmgr *q, int data_fd,
 	}
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->data_fd = data_fd;
+	LIST_INIT(&ctl->calls);
 	/* Left by an earlier daemon. */
 	(void)unlinkat(data_fd, CONTROL_PATH, 0);
 	old = umask(077);
@@ -158,10 +274,17 @@ void
 control_free(struct control **cp)
 {
 	struct control *ctl = *cp;
+	struct ctl_call *c, *next;
 
 	if (ctl == NULL)
 		return;
 	*cp = NULL;
+	/* Nobody is left to hear the answers still due. */
+	qmgr_hold_forget_answers(ctl->q);
+	for (c = LIST_FIRST(&ctl->calls); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		call_free(c);
+	}
 	evconnlistener_free(ctl->lev);
 	(void)unlinkat(ctl->data_fd, CONTROL_PATH, 0);
 	free(ctl);
@@ -172,7 +295,7 @@ control_call(int data_fd, const char *request, char *answer_r,
     size_t answersz)
 {
 	struct sockaddr_un sun;
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = { CONTROL_WAIT, 0 };
 	size_t got = 0;
 	int fd, r = -1;
 
@@ -184,6 +307,8 @@ control_call(int data_fd, const char *request, char *answer_r,
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		goto out;
+	/* Connected: a daemon is there, whatever follows. */
+	r = -2;
 	if (fs_write_all(fd, request, strlen(request)) == -1 ||
 	    fs_write_all(fd, "\n", 1) == -1)
 		goto out;
@@ -200,7 +325,8 @@ control_call(int data_fd, const char *request, char *answer_r,
 	}
 	answer_r[got] = '\0';
 	answer_r[strcspn(answer_r, "\n")] = '\0';
-	r = got > 0 ? 0 : -1;
+	if (got > 0)
+		r = 0;
 out:
 	(void)close(fd);
 	return r;

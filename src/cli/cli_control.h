@@ -17,8 +17,11 @@ struct control;
 struct control *control_new(struct event_base *, struct qmgr *,
 	    int data_fd, const char **error_r);
 void	control_free(struct control **);
-/* CLI: sends REQUEST, puts the answer line in ANSWER_R. 0, or -1 when
-   no daemon answers. */
+/* How long the CLI waits for an answer, in seconds. */
+#define CONTROL_WAIT	30
+/* CLI: sends REQUEST, puts the answer line in ANSWER_R. 0, -1 when no
+   daemon listens, -2 when one was reached but did not answer within
+   CONTROL_WAIT (it may still act on the request). */
 int	control_call(int data_fd, const char *request, char *answer_r,
 	    size_t answersz);
 

@@ -1,11 +1,12 @@
 /*
- * cli_queue.c - popgate queue list|show|flush|delete.
+ * cli_queue.c - popgate queue list|show|flush|delete|hold|release.
  *
  * list and show read the queue files (the daemon only ever replaces
- * them atomically, so reading beside it is safe); flush and delete go
- * through the daemon's control socket so they act on the running
- * daemon. With no daemon running, delete removes the files itself and
- * flush says the queue is tried when the daemon starts.
+ * them atomically, so reading beside it is safe); flush, delete, hold
+ * and release go through the daemon's control socket so they act on
+ * the running daemon, which alone writes the queue while it runs. With
+ * no daemon running, delete, hold and release change the files
+ * themselves and flush says the queue is tried when the daemon starts.
  */
 #include <errno.h>
 #include <time.h>
@@ -23,7 +24,11 @@ static const char *const state_names[] = { "pending", "deferred",
 	"delivered", "bounced" };
 
 static const char *const cols[] = { "id", "age", "size", "sender",
-	"recipient", "state", "attempts", "next_try", "last_error" };
+	"recipient", "state", "attempts", "next_try", "last_error", "held",
+	"held_at" };
+
+#define DEFAULT_REASON	"held by the administrator"
+
 
 static void
 fmt_age(char *out, size_t outsz, time_t since)
@@ -70,7 +75,7 @@ list_one(const char *id, void *arg)
 	struct queue_env e;
 	uint64_t off, len;
 	const char *err;
-	char age[32], size[32], next[32], att[16];
+	char age[32], size[32], next[32], att[16], held_at[32];
 	size_t i;
 	int fd = -1, r;
 
@@ -78,11 +83,14 @@ list_one(const char *id, void *arg)
 	if (r != 1) {
 		if (r == -1) {
 			cli_table_row(lc->t, id, "?", "?", "?", "?", "damaged",
-			    "", "", err);
+			    "", "", err, "", "");
 			lc->damaged++;
 		}
 		return;
 	}
+	held_at[0] = '\0';
+	if (queue_env_held(&e) && e.held_at != 0)
+		cli_fmt_time(held_at, sizeof(held_at), e.held_at);
 	(void)close(fd);
 	lc->n++;
 	fmt_age(age, sizeof(age), e.arrival);
@@ -97,7 +105,7 @@ list_one(const char *id, void *arg)
 		(void)str_fmt(att, sizeof(att), "%u", rc->attempts);
 		cli_table_row(lc->t, e.id, age, size, e.sender[0] != '\0' ?
 		    e.sender : "<>", rc->address, state_names[rc->state], att,
-		    next, rc->last_error);
+		    next, rc->last_error, e.hold, held_at);
 	}
 	queue_env_free(&e);
 }
@@ -166,6 +174,28 @@ print_headers(int fd, uint64_t off, uint64_t len)
 	buf_free(&b);
 }
 
+/* The hold of E, for people. */
+static void
+print_hold(const struct queue_env *e)
+{
+	char at[32], dur[32];
+
+	if (queue_env_held(e)) {
+		if (e->held_at != 0)
+			cli_fmt_time(at, sizeof(at), e->held_at);
+		else
+			(void)str_copy(at, "?", sizeof(at));
+		printf("held: since %s UTC: %s\n", at, e->hold);
+	} else {
+		printf("held: no\n");
+	}
+	if (e->held_for != 0) {
+		str_fmt_duration(dur, sizeof(dur), e->held_for);
+		printf("held before: %s (not counted against "
+		    "max_queue_lifetime)\n", dur);
+	}
+}
+
 static int
 cmd_show(struct cli *c)
 {
@@ -199,12 +229,24 @@ cmd_show(struct cli *c)
 	cli_table_print(&t, c->json);
 	cli_table_free(&t);
 	if (!c->json) {
-		printf("\nclient: %s\nauthorized by: %s\n\n", e.client, e.auth);
+		printf("\nclient: %s\nauthorized by: %s\n", e.client, e.auth);
+		print_hold(&e);
+		printf("\n");
 		print_headers(fd, off, len);
 	}
 	(void)close(fd);
 	queue_env_free(&e);
 	return 0;
+}
+
+/* What the CLI says when the daemon was reached but did not answer. */
+static int
+no_answer(struct cli *c, const char *id)
+{
+	cli_err(c, "the daemon did not answer within %ds; it may still act "
+	    "on the request (see popgate queue show %s)", CONTROL_WAIT,
+	    id != NULL ? id : "ID");
+	return EXIT_SYSTEM;
 }
 
 static int
@@ -219,10 +261,18 @@ cmd_flush(struct cli *c)
 		return r;
 	(void)str_fmt(req, sizeof(req), "flush%s%s", c->npos > 0 ? " " : "",
 	    c->npos > 0 ? c->pos[0] : "");
-	if (control_call(c->data_fd, req, ans, sizeof(ans)) == -1) {
+	r = control_call(c->data_fd, req, ans, sizeof(ans));
+	if (r == -1) {
 		cli_err(c, "the daemon is not running: the queue is tried as "
 		    "soon as it starts");
 		return EXIT_SYSTEM;
+	}
+	if (r == -2)
+		return no_answer(c, c->npos > 0 ? c->pos[0] : NULL);
+	if (strncmp(ans, "error held", 10) == 0) {
+		cli_err(c, "message %s is held: `popgate queue release %s` "
+		    "tries it", c->pos[0], c->pos[0]);
+		return EXIT_USER;
 	}
 	if (strncmp(ans, "ok ", 3) != 0) {
 		cli_err(c, "the daemon says: %s", ans);
@@ -248,7 +298,10 @@ cmd_delete(struct cli *c)
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
 	(void)str_fmt(req, sizeof(req), "delete %s", c->pos[0]);
-	if (control_call(c->data_fd, req, ans, sizeof(ans)) == 0) {
+	r = control_call(c->data_fd, req, ans, sizeof(ans));
+	if (r == -2)
+		return no_answer(c, c->pos[0]);
+	if (r == 0) {
 		if (strcmp(ans, "ok 1") != 0) {
 			cli_err(c, "no message %s in the queue", c->pos[0]);
 			return EXIT_USER;
@@ -278,15 +331,142 @@ cmd_delete(struct cli *c)
 	return 0;
 }
 
+/* The daemon's answer ANS to a hold (REASON) or release of ID, said. */
+static int
+hold_answer(struct cli *c, const char *id, const char *reason,
+    const char *ans)
+{
+	const char *what = reason != NULL ? "hold" : "release";
+	const char *text = strchr(ans, ' ');
+
+	text = text != NULL ? strchr(text + 1, ' ') : NULL;
+	text = text != NULL ? text + 1 : "";
+	if (strncmp(ans, "ok done", 7) == 0) {
+		printf("message %s %s\n", id, reason != NULL ? "held" :
+		    "released: it is tried now");
+		return 0;
+	}
+	if (strncmp(ans, "ok pending", 10) == 0) {
+		printf("message %s is being delivered: no new attempt starts, "
+		    "and what this attempt does not deliver is held\n", id);
+		return 0;
+	}
+	if (strncmp(ans, "error none", 10) == 0)
+		cli_err(c, "no message %s in the queue", id);
+	else if (strncmp(ans, "error already", 13) == 0)
+		cli_err(c, reason != NULL ? "message %s is %s" :
+		    "message %s is not held", id, text);
+	else if (strncmp(ans, "error busy", 10) == 0)
+		cli_err(c, "a hold or release of %s is under way; try again",
+		    id);
+	else {
+		cli_err(c, "cannot %s %s: %s", what, id,
+		    strncmp(ans, "error failed ", 13) == 0 ? ans + 13 : ans);
+		return EXIT_SYSTEM;
+	}
+	return EXIT_USER;
+}
+
+/* The same on the files, with no daemon running. */
+static int
+hold_files(struct cli *c, const char *id, const char *reason)
+{
+	struct queue *q;
+	struct queue_env e;
+	const char *err = "";
+	char ans[400];
+	enum queue_hold_result r;
+
+	if ((q = open_queue(c)) == NULL)
+		return EXIT_SYSTEM;
+	r = queue_set_hold(q, id, reason, clock_now(), &e, &err);
+	queue_free(&q);
+	switch (r) {
+	case QUEUE_HOLD_DONE:
+		queue_env_free(&e);
+		printf("message %s %s\n", id, reason != NULL ? "held" :
+		    "released: it is tried when the daemon starts");
+		return 0;
+	case QUEUE_HOLD_ALREADY:
+		(void)str_fmt(ans, sizeof(ans), "error already already held: "
+		    "%s", e.hold);
+		queue_env_free(&e);
+		return hold_answer(c, id, reason, ans);
+	case QUEUE_HOLD_NONE:
+		return hold_answer(c, id, reason, "error none");
+	case QUEUE_HOLD_FAILED:
+	default:
+		cli_err(c, "cannot %s %s: %s", reason != NULL ? "hold" :
+		    "release", id, err);
+		return EXIT_SYSTEM;
+	}
+}
+
+/* hold ID [REASON...] and release ID. */
+static int
+hold_or_release(struct cli *c, bool hold)
+{
+	const char *id = c->pos[0];
+	char reason[QUEUE_HOLD_MAX + 1], req[64 + QUEUE_HOLD_MAX], ans[512];
+	struct buf b;
+	int i, r;
+
+	if (!good_id(c, id))
+		return EXIT_USER;
+	buf_init(&b, 64 * 1024);
+	for (i = 1; i < c->npos; i++)
+		(void)buf_printf(&b, "%s%s", i > 1 ? " " : "", c->pos[i]);
+	r = str_copy(reason, hold && c->npos > 1 ? buf_cstr(&b) :
+	    DEFAULT_REASON, sizeof(reason));
+	buf_free(&b);
+	if (r == -1 || !queue_hold_reason_ok(reason)) {
+		cli_err(c, "bad reason: 1 to %d octets, no control characters",
+		    QUEUE_HOLD_MAX);
+		return EXIT_USER;
+	}
+	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
+		return r;
+	if (hold)
+		(void)str_fmt(req, sizeof(req), "hold %s %s", id, reason);
+	else
+		(void)str_fmt(req, sizeof(req), "release %s", id);
+	r = control_call(c->data_fd, req, ans, sizeof(ans));
+	if (r == -2)
+		return no_answer(c, id);
+	if (r == 0)
+		return hold_answer(c, id, hold ? reason : NULL, ans);
+	/* No daemon: nobody else touches the queue. */
+	return hold_files(c, id, hold ? reason : NULL);
+}
+
+static int
+cmd_hold(struct cli *c)
+{
+	return hold_or_release(c, true);
+}
+
+static int
+cmd_release(struct cli *c)
+{
+	return hold_or_release(c, false);
+}
+
 static const struct cli_cmd cmds[] = {
 	{ "list", cmd_list, OPT_JSON | OPT_NOSTORE, 0, 0, "",
-	    "queued messages, one line per recipient with its state" },
+	    "queued messages, one line per recipient with its state and "
+	    "hold" },
 	{ "show", cmd_show, OPT_JSON | OPT_NOSTORE, 1, 1, "ID",
-	    "one message: recipients, who let it through, its headers" },
+	    "one message: recipients, who let it through, its hold, its "
+	    "headers" },
 	{ "flush", cmd_flush, OPT_NOSTORE, 0, 1, "[ID]",
-	    "try now (every message, or one)" },
+	    "try now (every message that is not held, or one)" },
 	{ "delete", cmd_delete, OPT_NOSTORE, 1, 1, "ID",
-	    "remove a message from the queue, without a bounce" },
+	    "remove a message from the queue, held or not, without a bounce" },
+	{ "hold", cmd_hold, OPT_NOSTORE, 1, -1, "ID [REASON]",
+	    "quarantine a message: never tried until released" },
+	{ "release", cmd_release, OPT_NOSTORE, 1, 1, "ID",
+	    "end the hold: tried at once; the time held does not count "
+	    "against max_queue_lifetime" },
 };
 
 int

@@ -9,7 +9,8 @@
  * `transport DOMAIN = HOST:PORT`, then `relayhost`, else the MX records
  * (RFC 7505 null MX: bounce at once; no MX: the domain's addresses).
  * Only as many messages are loaded as are being delivered, so a burst of
- * queued mail costs bounded memory and descriptors.
+ * queued mail costs bounded memory and descriptors. A held message
+ * (quarantine; queue.h) is never tried until it is released.
  */
 #ifndef POPGATE_DLV_H
 #define POPGATE_DLV_H
@@ -53,8 +54,36 @@ void	qmgr_queued(void *qmgr, const char *id);
    messages affected. */
 unsigned qmgr_flush(struct qmgr *, const char *id);
 /* Removes ID from the queue (after its delivery attempt, if one is
-   running). 1 removed or marked, 0 no such message. */
+   running), held or not. 1 removed or marked, 0 no such message. */
 int	qmgr_delete(struct qmgr *, const char *id);
+
+/* What became of a hold or release (qmgr_hold). */
+enum qmgr_hold_answer {
+	QMGR_HOLD_FAILED = -1,	/* the text says why */
+	QMGR_HOLD_NONE = 0,	/* no such message (any more) */
+	QMGR_HOLD_DONE = 1,	/* held or released, on the disk */
+	QMGR_HOLD_ALREADY = 2,	/* already held, or not held to release */
+	QMGR_HOLD_PENDING = 3,	/* being delivered: no new attempt starts,
+				   held once this one ends */
+	QMGR_HOLD_BUSY = 4,	/* another hold or release of it is under way */
+};
+/* The answer to one qmgr_hold(), on the loop; TEXT (borrowed for the
+   call) says it for people. */
+typedef void qmgr_hold_fn(void *arg, enum qmgr_hold_answer,
+	    const char *text);
+/* Holds message ID with REASON (any text: queue_env_hold() makes it
+   fit) or, when REASON is NULL, releases it: it is tried at once, every
+   recipient, and the time it was held does not count against
+   max_queue_lifetime. DONE is called once with ARG, perhaps before this
+   returns, when the change is on the disk or cannot be made; a message
+   being delivered is answered PENDING at once (and not again). */
+void	qmgr_hold(struct qmgr *, const char *id, const char *reason,
+	    qmgr_hold_fn *done, void *arg);
+/* Drops every answer still due (whoever waits for them is going); the
+   holds and releases go on. */
+void	qmgr_hold_forget_answers(struct qmgr *);
+/* Whether ID is held (or to be held after its current attempt). */
+bool	qmgr_is_held(struct qmgr *, const char *id);
 
 /* ---- pure helpers, unit-tested with an injected clock and RNG ---- */
 

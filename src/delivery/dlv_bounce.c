@@ -70,7 +70,7 @@ send_one(struct backends *b, struct dlv_msg *m, enum notice_action action,
 	memset(&n, 0, sizeof(n));
 	n.env = e;
 	n.which = which;
-	n.until = e->arrival + (time_t)m->q->d.cfg->max_queue_lifetime;
+	n.until = queue_env_expiry(e, m->q->d.cfg->max_queue_lifetime);
 	if (spool_view(&body, m->fd, m->body_off, m->body_len) == -1) {
 		log_error("qid=%s cannot send the %s notice: %s", e->id,
 		    notice_action_name(action), strerror(errno));

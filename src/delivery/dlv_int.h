@@ -2,7 +2,7 @@
  * dlv_int.h - what the files of src/delivery share. Not for outside use.
  *
  *   qentry   every queued message, by id: ready, waiting (a heap by next
- *            try) or active
+ *            try), active, held, or in a hold or release (admin)
  *   dlv_msg  an active message: envelope loaded, file open
  *   dlv_item the recipients of one message in one domain: the unit a
  *            connection delivers
@@ -37,7 +37,11 @@ enum qe_where {
 	QE_READY,
 	QE_WAITING,
 	QE_ACTIVE,
+	QE_HELD,	/* in no list: never tried until released */
+	QE_ADMIN,	/* a hold or release is writing its state */
 };
+
+struct qmgr_req;
 
 struct qentry {
 	char			 id[ID_LEN + 1];
@@ -48,6 +52,7 @@ struct qentry {
 	bool			 flush;		/* retry every recipient */
 	bool			 delete_me;
 	struct dlv_msg		*msg;		/* while its items are out */
+	struct qmgr_req		*req;		/* a hold or release to make */
 };
 
 struct dlv_msg {
@@ -113,6 +118,15 @@ struct qmgr {
 
 /* dlv_sched.c */
 void	qmgr_kick(struct qmgr *);
+/* E (in no list) goes to the end of the ready list. */
+void	qmgr_entry_ready(struct qmgr *, struct qentry *e);
+/* E (in no list) waits in the heap for its next_try. */
+void	qmgr_entry_wait(struct qmgr *, struct qentry *e);
+/* E leaves the ready list or the heap, whichever it is in. */
+void	qmgr_entry_unqueue(struct qmgr *, struct qentry *e);
+/* E is no longer queued: freed. */
+void	qmgr_entry_forget(struct qmgr *, struct qentry *e);
+void	dlv_msg_free(struct dlv_msg *);
 /* A connection has results for ITEM (one reply per recipient: "250 ..",
    "451 ..", "550 .."; NULL entries mean "not tried": deferred with
    FAILURE). RELAY names the host it talked to. */
@@ -177,6 +191,25 @@ void	dlv_local_expire(struct qmgr *, struct dlv_msg *m, time_t now);
    item, delivered into their Maildirs on the io pool; the results come
    back through qmgr_item_done(). The number of items started (0, 1). */
 unsigned dlv_local_take(struct qmgr *, struct dlv_msg *m, bool *taken);
+
+/* dlv_hold.c: holds and releases, where the scheduler meets them. */
+/* M of E was loaded (not to be deleted): true when the hold took it
+   (M freed, E held or in a hold or release), false to deliver it. */
+bool	dlv_hold_loaded(struct qmgr *, struct qentry *e, struct dlv_msg *m);
+/* The round of M ends: a hold asked for meanwhile goes into its
+   envelope, so the state written next holds it. true when it did (no
+   delay notice then). */
+bool	dlv_hold_finishing(struct dlv_msg *m);
+/* E's round ended with ENV written (ERR: errno of a failure), E in no
+   list, not removed: true when a hold or release took E, false to let
+   it wait. */
+bool	dlv_hold_finished(struct qmgr *, struct qentry *e,
+	    const struct queue_env *env, int err);
+/* E is removed (delivered, bounced or deleted): the request still due
+   is answered. */
+void	dlv_hold_gone(struct qentry *e);
+/* Frees E's request, unanswered (the qmgr stops). */
+void	dlv_hold_drop(struct qentry *e);
 
 /* dlv_bounce.c: on a worker. */
 /* Sends the notices of M this round: a bounce for the recipients marked

@@ -37,7 +37,7 @@ dlv_local_expire(struct qmgr *q, struct dlv_msg *m, time_t now)
 	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(sizeof(e->rcpts[0].last_error))];
 	size_t i;
 
-	if (now - e->arrival < (time_t)life)
+	if (queue_env_age(e, now) < (time_t)life)
 		return;
 	for (i = 0; i < e->nrcpts; i++) {
 		struct queue_rcpt *r = &e->rcpts[i];

@@ -19,6 +19,10 @@
  * back-off. A destination whose connection failed before any
  * transaction is held (back-off per destination): no connection is
  * opened to it before hold_until, and its mail is deferred meanwhile.
+ *
+ * A held message (quarantine, dlv_hold.c) is loaded once, seen held and
+ * parked outside every list; its expiry and delay notice count only the
+ * time it was not held (queue_env_age(), queue_env_expiry()).
  */
 #include <errno.h>
 #include <unistd.h>
@@ -159,7 +163,36 @@ static void
 forget(struct qmgr *q, struct qentry *e)
 {
 	(void)hmap_del(q->entries, e->id);
+	dlv_hold_gone(e);
 	free(e);
+}
+
+void
+qmgr_entry_ready(struct qmgr *q, struct qentry *e)
+{
+	ready_push(q, e);
+}
+
+void
+qmgr_entry_wait(struct qmgr *q, struct qentry *e)
+{
+	e->where = QE_WAITING;
+	heap_push(q, e);
+}
+
+void
+qmgr_entry_unqueue(struct qmgr *q, struct qentry *e)
+{
+	if (e->where == QE_WAITING)
+		heap_remove(q, e);
+	else if (e->where == QE_READY)
+		ready_unlink(q, e);
+}
+
+void
+qmgr_entry_forget(struct qmgr *q, struct qentry *e)
+{
+	forget(q, e);
 }
 
 static struct qentry *
@@ -379,8 +412,8 @@ load_work(void *ctx, void *arg)
 		(void)str_copy(j->error, err, sizeof(j->error));
 }
 
-static void
-msg_free(struct dlv_msg *m)
+void
+dlv_msg_free(struct dlv_msg *m)
 {
 	if (m == NULL)
 		return;
@@ -398,7 +431,7 @@ load_release(void *arg)
 {
 	struct load_job *j = arg;
 
-	msg_free(j->m);
+	dlv_msg_free(j->m);
 	free(j);
 }
 
@@ -411,7 +444,8 @@ split(struct qmgr *q, struct dlv_msg *m)
 	const struct config *cfg = q->d.cfg;
 	struct queue_env *e = &m->env;
 	time_t now = clock_now();
-	bool expired = now - e->arrival >= (time_t)cfg->max_queue_lifetime;
+	bool expired = queue_env_age(e, now) >=
+	    (time_t)cfg->max_queue_lifetime;
 	size_t i, k;
 	bool *taken = xcalloc(e->nrcpts + 1, sizeof(*taken));
 	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(sizeof(e->rcpts[0].last_error))];
@@ -488,12 +522,14 @@ load_done(void *arg)
 		    "place", qe->id, j->error);
 	free(j);
 	if (r != 1) {
-		msg_free(m);
+		dlv_msg_free(m);
 		q->nactive--;
 		forget(q, qe);
 		qmgr_kick(q);
 		return;
 	}
+	if (!qe->delete_me && dlv_hold_loaded(q, qe, m))
+		return;
 	qe->msg = m;
 	m->bounced_now = xcalloc(m->env.nrcpts + 1, sizeof(bool));
 	m->delayed_now = xcalloc(m->env.nrcpts + 1, sizeof(bool));
@@ -541,7 +577,7 @@ retry_time(const struct config *cfg, const struct queue_env *e,
     const struct dlv_dest *d, time_t now, unsigned attempts)
 {
 	time_t t = dlv_next_try(now, attempts, cfg->retry_min, cfg->retry_max);
-	time_t expiry = e->arrival + (time_t)cfg->max_queue_lifetime;
+	time_t expiry = queue_env_expiry(e, cfg->max_queue_lifetime);
 
 	if (d != NULL && d->hold_until > t)
 		t = d->hold_until;
@@ -661,7 +697,7 @@ finish_release(void *arg)
 	struct finish_job *j = arg;
 
 	strlist_free(&j->new_ids);
-	msg_free(j->m);
+	dlv_msg_free(j->m);
 	free(j);
 }
 
@@ -672,8 +708,8 @@ finish_done(void *arg)
 	struct qmgr *q = j->q;
 	struct dlv_msg *m = j->m;
 	struct qentry *qe = m->qe;
-	time_t next = 0, expiry = m->env.arrival +
-	    (time_t)q->d.cfg->max_queue_lifetime;
+	time_t next = 0, expiry = queue_env_expiry(&m->env,
+	    q->d.cfg->max_queue_lifetime);
 	size_t i;
 
 	if (j->err != 0)
@@ -701,8 +737,10 @@ finish_done(void *arg)
 		   later): split() bounces the message then. */
 		if (qe->next_try > expiry)
 			qe->next_try = expiry;
-		qe->where = QE_WAITING;
-		heap_push(q, qe);
+		if (!dlv_hold_finished(q, qe, &m->env, j->err)) {
+			qe->where = QE_WAITING;
+			heap_push(q, qe);
+		}
 	}
 	finish_release(j);
 	qmgr_kick(q);
@@ -729,9 +767,11 @@ finish(struct qmgr *q, struct dlv_msg *m)
 		if (m->env.rcpts[i].state == QR_PENDING ||
 		    m->env.rcpts[i].state == QR_DEFERRED)
 			j->all_final = false;
-	/* One delay notice per message, after delay_warning. */
-	if (!j->all_final && cfg->delay_warning > 0 && m->env.warned == 0 &&
-	    now - m->env.arrival >= (time_t)cfg->delay_warning) {
+	/* One delay notice per message, after delay_warning (time held
+	   not counted), and none for a message that is being held. */
+	if (!dlv_hold_finishing(m) && !j->all_final &&
+	    cfg->delay_warning > 0 && m->env.warned == 0 &&
+	    queue_env_age(&m->env, now) >= (time_t)cfg->delay_warning) {
 		for (i = 0; i < m->env.nrcpts; i++)
 			if (m->env.rcpts[i].state == QR_DEFERRED)
 				m->delayed_now[i] = true;
@@ -802,7 +842,8 @@ drop_entry(const char *key, void *val, void *arg)
 	(void)key;
 	(void)arg;
 	if (e->msg != NULL)
-		msg_free(e->msg);
+		dlv_msg_free(e->msg);
+	dlv_hold_drop(e);
 	free(e);
 	return true;
 }
@@ -838,6 +879,9 @@ qmgr_queued(void *arg, const char *id)
 static unsigned
 flush_one(struct qmgr *q, struct qentry *e)
 {
+	/* Held (or being held or released): only a release tries it. */
+	if (e->where == QE_HELD || e->where == QE_ADMIN || e->req != NULL)
+		return 0;
 	e->flush = true;
 	if (e->where == QE_WAITING) {
 		heap_remove(q, e);
@@ -902,7 +946,10 @@ qmgr_delete(struct qmgr *q, const char *id)
 	} else if (e->where == QE_READY) {
 		ready_unlink(q, e);
 		ready_push(q, e);
+	} else if (e->where == QE_HELD) {
+		ready_push(q, e);
 	}
+	/* QE_ADMIN: dlv_hold.c loads it when its job is done. */
 	qmgr_kick(q);
 	return 1;
 }

@@ -10,6 +10,11 @@
  * in queue/tmp, fsynced, renamed into msg/, and msg/ is fsynced: once
  * queue_write() returns 0 the message survives a crash.
  *
+ * A message may be held (quarantine, Postfix's hold queue): its state
+ * file says so, with a reason and since when, and the queue manager
+ * never tries, warns about or expires it until it is released; the
+ * time it spent held does not count against max_queue_lifetime.
+ *
  * A struct queue holds those directories open, below the data directory
  * it was made from: no path depends on the current directory. It is
  * only read after queue_new(), so threads share one.
@@ -30,6 +35,7 @@
 struct spool;
 
 #define QUEUE_DIR	"queue"
+#define QUEUE_HOLD_MAX	255	/* octets of a hold reason */
 
 enum queue_rstate {
 	QR_PENDING,
@@ -63,12 +69,40 @@ struct queue_env {
 	uint64_t		 lines;		/* LF count of the message */
 	struct queue_rcpt	*rcpts;
 	size_t			 nrcpts;
+	/* The hold, in the state file: set it with queue_env_hold(). */
+	char			 hold[QUEUE_HOLD_MAX + 1];	/* "": not held */
+	time_t			 held_at;	/* since when (0: unknown) */
+	uint64_t		 held_for;	/* seconds of earlier holds */
 };
 
 void	queue_env_init(struct queue_env *);
 void	queue_env_free(struct queue_env *);
 struct queue_rcpt *queue_env_add_rcpt(struct queue_env *,
 	    const char *address);
+
+/* Whether E is held. */
+static inline bool
+queue_env_held(const struct queue_env *e)
+{
+	return e->hold[0] != '\0';
+}
+/* Holds E from NOW with REASON, which may be anything (a filter's
+   text): control characters become spaces, it is cut to QUEUE_HOLD_MAX
+   octets (never inside a UTF-8 sequence), and "" reads "held". false
+   when REASON had to be changed so. Done before queue_write() (a
+   quarantine), the message is held from its first instant. */
+bool	queue_env_hold(struct queue_env *, const char *reason, time_t now);
+/* Releases E at NOW: the time it was held goes into held_for. */
+void	queue_env_release(struct queue_env *, time_t now);
+/* How long E has waited in the queue at NOW, not counting the time it
+   was held (what max_queue_lifetime and delay_warning measure). */
+time_t	queue_env_age(const struct queue_env *, time_t now);
+/* When E expires after LIFETIME seconds in the queue, held time not
+   counted (meaningless while it is held). */
+time_t	queue_env_expiry(const struct queue_env *, uint64_t lifetime);
+/* Whether REASON can be a hold reason as it is: 1 to QUEUE_HOLD_MAX
+   octets, no control character (the CLI refuses anything else). */
+bool	queue_hold_reason_ok(const char *reason);
 
 struct queue;
 
@@ -80,7 +114,9 @@ struct queue *queue_new(int data_fd, const char **error_r);
 void	queue_free(struct queue **);
 /* Writes ENV (a fresh id is made into env->id unless it has a free one)
    and the message, PREFIX then BODY, durably. 0, or -1 with errno and
-   *ERROR_R. */
+   *ERROR_R. A held ENV (queue_env_hold(); a held_at of 0 is made now)
+   has its state file written before the message is in msg/: nothing
+   can find it unheld. */
 int	queue_write(struct queue *, struct queue_env *env, const char *prefix,
 	    size_t prefix_len, const struct spool *body,
 	    const char **error_r) WARN_UNUSED;
@@ -104,6 +140,22 @@ void	queue_state_parse(struct queue_env *, const char *text, size_t len);
 /* Replaces the state file of ENV durably. 0 or -1 (errno). */
 int	queue_write_state(struct queue *, const struct queue_env *)
 	    WARN_UNUSED;
+
+enum queue_hold_result {
+	QUEUE_HOLD_FAILED = -1,	/* *ERROR_R says why */
+	QUEUE_HOLD_NONE = 0,	/* no such message */
+	QUEUE_HOLD_DONE = 1,
+	QUEUE_HOLD_ALREADY = 2,	/* already held, or not held to release */
+};
+/* Holds message ID with REASON (as queue_env_hold() takes it) at NOW,
+   or releases it when REASON is NULL (every deferred recipient due at
+   once), with the rest of its state as it is on disk, durably. Only
+   for whoever alone writes the state of ID: the queue manager, or the
+   CLI when no daemon runs. *ENV_R (when not NULL) gets the envelope
+   after the change (free it), for DONE and ALREADY. */
+enum queue_hold_result queue_set_hold(struct queue *, const char *id,
+	    const char *reason, time_t now, struct queue_env *env_r,
+	    const char **error_r) WARN_UNUSED;
 /* Removes message ID (state first, then the message), durably. */
 int	queue_remove(struct queue *, const char *id) WARN_UNUSED;
 /* Removes message ID when every recipient is final (delivered, or

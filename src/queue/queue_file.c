@@ -10,10 +10,8 @@
  * record (empty) after an 'R' makes that recipient a hosted mailbox of
  * this host, delivered into its Maildir by the queue manager (a copy
  * that found the mailbox full); files written before 'H' existed have
- * none and read as before (every recipient remote). The state
- * file (queue/state/ID) is text, one line per recipient:
- *   INDEX STATE NEXT_TRY ATTEMPTS<TAB>LAST_ERROR
- * plus an optional "warned TIME" line.
+ * none and read as before (every recipient remote). The state file
+ * (queue/state/ID: recipient states, the hold) is queue_state.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +22,8 @@
 
 #include <openssl/evp.h>
 
-#include "queue/queue.h"
+#include "queue/queue_int.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/spool.h"
 #include "util/str.h"
@@ -85,12 +84,6 @@ queue_id_ok(const char *id)
 	return strlen(id) == ID_LEN &&
 	    strspn(id, "0123456789abcdef") == ID_LEN;
 }
-
-/* The queue's directories, held open: every file is reached below one
-   of them, never through a path from the current directory. */
-struct queue {
-	int	tmp_fd, msg_fd, state_fd;
-};
 
 struct queue *
 queue_new(int data_fd, const char **error_r)
@@ -258,7 +251,9 @@ w_body(struct writer *w, const char *prefix, size_t plen,
 }
 
 /* A new file in queue/tmp for E, under the id the client was told (and
-   Received: names) unless it is taken. The descriptor, or -1. */
+   Received: names) unless it is taken. The descriptor, or -1. A state
+   file without its message (a held message's write cut short by a
+   crash) takes its id too: a new message must not inherit it. */
 static int
 create_tmp(struct queue *q, struct queue_env *e, const char **error_r)
 {
@@ -267,7 +262,8 @@ create_tmp(struct queue *q, struct queue_env *e, const char **error_r)
 	for (tries = 0; tries < 5; tries++) {
 		if (tries > 0 || e->id[0] == '\0')
 			ids_new(e->id);
-		if (faccessat(q->msg_fd, e->id, F_OK, 0) == 0)
+		if (faccessat(q->msg_fd, e->id, F_OK, 0) == 0 ||
+		    faccessat(q->state_fd, e->id, F_OK, 0) == 0)
 			continue;
 		fd = openat(q->tmp_fd, e->id, O_WRONLY | O_CREAT | O_EXCL |
 		    O_CLOEXEC, 0600);
@@ -316,16 +312,23 @@ queue_write(struct queue *q, struct queue_env *e, const char *prefix,
     size_t plen, const struct spool *body, const char **error_r)
 {
 	struct writer *w;
+	bool held = queue_env_held(e);
 	int fd, err;
 
 	if ((fd = create_tmp(q, e, error_r)) == -1)
 		return -1;
+	if (held && e->held_at == 0)
+		e->held_at = clock_now();
 	w = xcalloc(1, sizeof(*w));	/* 64 KiB */
 	w->fd = fd;
 	w_file(w, e, prefix, plen, body);
 	if (w->err == 0 && fsync(w->fd) == -1)
 		w->err = errno;
 	if (close(w->fd) == -1 && w->err == 0)
+		w->err = errno;
+	/* A quarantine: the hold is on the disk before the message is in
+	   msg/, where the queue manager finds it (at start-up, too). */
+	if (w->err == 0 && held && queue_write_state(q, e) == -1)
 		w->err = errno;
 	if (w->err == 0 && renameat(q->tmp_fd, e->id, q->msg_fd, e->id) == -1)
 		w->err = errno;
@@ -336,6 +339,8 @@ queue_write(struct queue *q, struct queue_env *e, const char *prefix,
 	if (err != 0) {
 		(void)unlinkat(q->tmp_fd, e->id, 0);
 		(void)unlinkat(q->msg_fd, e->id, 0);
+		if (held)
+			(void)unlinkat(q->state_fd, e->id, 0);
 		errno = err;
 		*error_r = strerror(err);
 		return -1;
@@ -694,112 +699,6 @@ queue_parse(const unsigned char *data, size_t len, struct queue_env *e,
 	return 0;
 }
 
-static const char *const state_names[] = { "pending", "deferred",
-	"delivered", "bounced" };
-
-/* The next field of the line [*P, END) up to SEP (or the end) into
-   *F and *FLEN; *P moves past SEP. -1 when SEP is not there. */
-static int
-next_field(const char **p, const char *end, char sep, const char **f,
-    size_t *flen)
-{
-	const char *q = memchr(*p, sep, (size_t)(end - *p));
-
-	if (q == NULL)
-		return -1;
-	*f = *p;
-	*flen = (size_t)(q - *p);
-	*p = q + 1;
-	return 0;
-}
-
-static int
-state_of(const char *f, size_t n, enum queue_rstate *st_r)
-{
-	size_t k;
-
-	for (k = 0; k < nitems(state_names); k++) {
-		if (strlen(state_names[k]) == n &&
-		    memcmp(f, state_names[k], n) == 0) {
-			*st_r = (enum queue_rstate)k;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* One line "INDEX STATE NEXT_TRY ATTEMPTS[<TAB>LAST_ERROR]" or
-   "warned TIME", [P, END) without its LF. */
-static void
-state_line(struct queue_env *e, const char *p, const char *end)
-{
-	const char *f[4], *tab = memchr(p, '\t', (size_t)(end - p));
-	size_t n[4], i;
-	uint64_t idx, next, att;
-	enum queue_rstate st;
-
-	if ((size_t)(end - p) > 7 && memcmp(p, "warned ", 7) == 0) {
-		if (str_to_uint_n(p + 7, (size_t)(end - p - 7), 0, INT64_MAX,
-		    &next) == 0)
-			e->warned = (time_t)next;
-		return;
-	}
-	if (tab == NULL)
-		tab = end;
-	for (i = 0; i < 3; i++)
-		if (next_field(&p, tab, ' ', &f[i], &n[i]) == -1)
-			return;
-	f[3] = p;
-	n[3] = (size_t)(tab - p);
-	if (str_to_uint_n(f[0], n[0], 0, e->nrcpts > 0 ? e->nrcpts - 1 : 0,
-	    &idx) == -1 || e->nrcpts == 0 || state_of(f[1], n[1], &st) == -1 ||
-	    str_to_uint_n(f[2], n[2], 0, INT64_MAX, &next) == -1 ||
-	    str_to_uint_n(f[3], n[3], 0, UINT_MAX, &att) == -1)
-		return;
-	e->rcpts[idx].state = st;
-	e->rcpts[idx].next_try = (time_t)next;
-	e->rcpts[idx].attempts = (unsigned)att;
-	if (tab != end)
-		(void)str_ncopy(e->rcpts[idx].last_error, tab + 1,
-		    (size_t)(end - tab - 1) < sizeof(e->rcpts[idx].last_error) ?
-		    (size_t)(end - tab - 1) :
-		    sizeof(e->rcpts[idx].last_error) - 1,
-		    sizeof(e->rcpts[idx].last_error));
-}
-
-void
-queue_state_parse(struct queue_env *e, const char *text, size_t len)
-{
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl != NULL ? nl : end;
-
-		/* A NUL cannot be in a line we wrote. */
-		if (memchr(p, '\0', (size_t)(eol - p)) == NULL)
-			state_line(e, p, eol);
-		p = eol + (nl != NULL);
-	}
-}
-
-/* Applies the state file, if any, to E. */
-static int
-read_state(struct queue *q, struct queue_env *e)
-{
-	struct buf b;
-
-	buf_init(&b, 4 * 1024 * 1024);
-	if (fs_read_file_at(q->state_fd, e->id, &b) == -1) {
-		buf_free(&b);
-		return errno == ENOENT ? 0 : -1;
-	}
-	if (b.len > 0)
-		queue_state_parse(e, b.data, b.len);
-	buf_free(&b);
-	return 0;
-}
-
 /* The open file FD of message ID, its first octets in HEAD, as a source. */
 static int
 open_src(int fd, unsigned char *head, struct qsrc *s, const char **error_r)
@@ -850,7 +749,7 @@ queue_open(struct queue *q, const char *id, struct queue_env *e, int *fd_r,
 	if (strcmp(e->id, id) != 0) {
 		*error_r = "file name and queue id differ";
 		r = -1;
-	} else if (read_state(q, e) == -1) {
+	} else if (queue_state_read(q, e) == -1) {
 		*error_r = strerror(errno);
 		r = -1;
 	}
@@ -866,33 +765,6 @@ out:
 	free(head);
 	if (fd != -1)
 		(void)close(fd);
-	return r;
-}
-
-int
-queue_write_state(struct queue *q, const struct queue_env *e)
-{
-	struct buf b;
-	size_t i;
-	int r;
-
-	buf_init(&b, BUF_UNLIMITED);
-	if (e->warned != 0)
-		(void)buf_printf(&b, "warned %lld\n", (long long)e->warned);
-	for (i = 0; i < e->nrcpts; i++) {
-		const struct queue_rcpt *r0 = &e->rcpts[i];
-		size_t k;
-
-		(void)buf_printf(&b, "%zu %s %lld %u\t", i,
-		    state_names[r0->state], (long long)r0->next_try,
-		    r0->attempts);
-		for (k = 0; r0->last_error[k] != '\0'; k++)
-			(void)buf_putc(&b, r0->last_error[k] == '\n' ? ' ' :
-			    r0->last_error[k]);
-		(void)buf_putc(&b, '\n');
-	}
-	r = fs_write_atomic_at(q->state_fd, e->id, buf_cstr(&b), b.len, 0600);
-	buf_free(&b);
 	return r;
 }
 
