@@ -230,6 +230,7 @@ struct deliver_job {
 	size_t			 nrelayed;
 	struct policy_holds	 holds;		/* of the hourly caps */
 	bool			 needs_headers;	/* the From: rule applies */
+	char			 quarantine[256];	/* "" not held */
 	struct buf		 headers;	/* its From: fields */
 	struct strlist		 expanded, expanded_orcpt;	/* of pol */
 	struct strlist		 notice_ids;	/* notices queued */
@@ -293,6 +294,11 @@ find_full(struct deliver_job *j, int dir_fd, const struct maildir_dest *dests,
 	int r;
 
 	for (k = 0; k < n; k++) {
+		/* Quarantined: every copy waits in the queue, held. */
+		if (j->quarantine[0] != '\0') {
+			j->full[tix[k]] = true;
+			continue;
+		}
 		if ((r = maildir_room(dir_fd, &dests[k], m)) == -1) {
 			j->err = errno;
 			(void)str_copy(j->failed, j->targets[tix[k]].address,
@@ -330,13 +336,15 @@ store_once(struct deliver_job *j, struct backends *b,
 			rix[nroom++] = k;
 		}
 	}
-	if (nroom == 0 && j->nremote == 0) {
+	if (nroom == 0 && j->nremote == 0 && j->quarantine[0] == '\0') {
 		/* No copy could be made: refused (452), not queued. */
 		j->err = EDQUOT;
 		(void)str_copy(j->failed, j->targets[tix[0]].address,
 		    sizeof(j->failed));
 		goto out;
 	}
+	if (j->quarantine[0] != '\0')
+		(void)queue_env_hold(&j->env, j->quarantine, time(NULL));
 	if (j->env.nrcpts > 0) {
 		if (queue_write(b->queue, &j->env, j->remote_prefix.data,
 		    j->remote_prefix.len, &j->body, &err) == -1) {
@@ -612,15 +620,23 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 	struct smtp_tx *tx = s->tx;
 	const struct target *t = tx->pol.targets;
 	char grant[512], qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
+	char held[LOG_QUOTE_SZ(sizeof(j->quarantine)) + 16];
+	bool quarantined = j->err == 0 && j->quarantine[0] != '\0';
 	size_t i;
 
 	policy_grant_describe(&tx->pol.grant, grant, sizeof(grant));
+	held[0] = '\0';
+	if (quarantined) {
+		(void)str_copy(held, " reason=", sizeof(held));
+		(void)log_quote_text(held + 8, sizeof(held) - 8, j->quarantine);
+	}
 	for (i = 0; i < tx->pol.ntargets; i++) {
-		bool full = j->err == 0 && j->full[i];
+		bool full = j->err == 0 && j->full[i] && !quarantined;
 
 		log_info("sess=%s qid=%s smtp %s to=%s from=%s size=%llu "
-		    "client=%s%s%s%s%s result=\"%s\"", s->conn->id, j->id,
-		    j->err != 0 ? "not-delivered" : full ? "deferred" :
+		    "client=%s%s%s%s%s%s result=\"%s\"", s->conn->id, j->id,
+		    j->err != 0 ? "not-delivered" : quarantined ? "quarantined" :
+		    full ? "deferred" :
 		    t[i].relayed ? "relayed" : t[i].kind == TARGET_REMOTE ?
 		    "forwarded" : "delivered", log_quote_addr(qt, sizeof(qt),
 		    t[i].address), log_quote_addr(qf, sizeof(qf),
@@ -628,7 +644,7 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 		    (unsigned long long)tx->size, s->conn->peer_str,
 		    t[i].relayed ? " grant=\"" : "", t[i].relayed ? grant : "",
 		    t[i].relayed ? "\"" : "", full ? " dsn=4.2.2 reason=\"mailbox "
-		    "full, queued for retry\"" : "", res);
+		    "full, queued for retry\"" : "", held, res);
 	}
 }
 
@@ -756,6 +772,7 @@ smtp_deliver(struct smtp_session *s)
 	policy_holds_move(&j->holds, &tx->pol.holds);
 	buf_init(&j->headers, SMTP_HEADER_MAX);
 	j->needs_headers = policy_needs_headers(&tx->pol);
+	(void)str_copy(j->quarantine, tx->quarantine, sizeof(j->quarantine));
 	j->expanded = tx->pol.expanded;
 	j->expanded_orcpt = tx->pol.expanded_orcpt;
 	strlist_init(&tx->pol.expanded);

@@ -827,13 +827,6 @@ def queue_json(inst):
     return inst.cli_json("queue", "list")
 
 
-def has_hold_state(inst):
-    """True when `popgate queue` knows `release` (the hold state of the
-    parallel helper has landed)."""
-    p = inst.cli("queue")
-    return "release" in (p.stdout + p.stderr)
-
-
 class Blackhole:
     """A listening socket on 127.0.0.1 whose accept queue is full (one
     connection of ours waits in it, never accepted): a connect() to it
