@@ -94,6 +94,9 @@ refused(struct smtp_session *s, const struct milter_result *r,
 	smtp_reply_lines(s, r->reply.data, r->reply.len);
 	if (r->v == MILTER_V_REJECT)
 		session_count_error(&s->base);
+	/* RFC 5321 section 3.8: 421 closes the session. */
+	if (strncmp(r->reply.data, "421", 3) == 0)
+		smtp_close(s, "content filter said 421");
 }
 
 /* The transaction ends refused. */
