@@ -351,6 +351,14 @@ def test_multiline_replycode_at_the_end_of_data(mx, m):
     not_delivered(mx, "multi")
 
 
+def test_a_421_from_the_filter_closes_the_session(mx, m):
+    m.on["M"] = lambda s, a: [replycode("421 4.7.0 Filter going down")]
+    with session(mx, "close421.test") as c:
+        r = c.cmd(f"MAIL FROM:<{SENDER}>")
+        assert r.raw == ["421 4.7.0 Filter going down"], r
+        assert c.closed(), "the session stayed open after 421"
+
+
 @pytest.mark.parametrize("stage", ["M", "R", "E"])
 def test_discard_answers_250_and_delivers_to_nobody(mx, m, stage):
     m.on[stage] = lambda s, a: [DISCARD]
