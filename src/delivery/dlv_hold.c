@@ -30,6 +30,7 @@
 
 struct qmgr_req {
 	bool		 hold;		/* false: release */
+	bool		 after_round;	/* made by the end of this round */
 	bool		 applied;	/* in the envelope of the round */
 	char		 reason[QUEUE_HOLD_MAX + 1];
 	time_t		 at;
@@ -241,6 +242,7 @@ hold_active(struct qentry *e, const char *reason, qmgr_hold_fn *done,
 		return;
 	}
 	e->req = req_new(reason, NULL, NULL);
+	e->req->after_round = true;
 	done(arg, QMGR_HOLD_PENDING, "being delivered: no new attempt "
 	    "starts, and it is held when this one ends");
 }
@@ -258,7 +260,7 @@ qmgr_hold(struct qmgr *q, const char *id, const char *reason,
 	if (e->req != NULL) {
 		/* Releasing a hold that waits for the end of a round: it
 		   was never made. */
-		if (reason == NULL && e->req->hold && e->req->done == NULL &&
+		if (reason == NULL && e->req->after_round &&
 		    !e->req->applied) {
 			req_free(e);
 			log_info("qid=%s hold withdrawn before it was made",
@@ -364,7 +366,7 @@ dlv_hold_finishing(struct dlv_msg *m)
 {
 	struct qmgr_req *r = m->qe->req;
 
-	if (r == NULL || !r->hold || r->done != NULL || m->qe->delete_me)
+	if (r == NULL || !r->after_round || m->qe->delete_me)
 		return false;
 	(void)queue_env_hold(&m->env, r->reason, r->at);
 	r->applied = true;

@@ -737,7 +737,13 @@ finish_done(void *arg)
 		   later): split() bounces the message then. */
 		if (qe->next_try > expiry)
 			qe->next_try = expiry;
-		if (!dlv_hold_finished(q, qe, &m->env, j->err)) {
+		/* A flush during the round (after split() took the last
+		   one) is for the next round, now. */
+		if (dlv_hold_finished(q, qe, &m->env, j->err))
+			;
+		else if (qe->flush)
+			ready_push(q, qe);
+		else {
 			qe->where = QE_WAITING;
 			heap_push(q, qe);
 		}
