@@ -3,14 +3,15 @@
  * (bench/README.md, `local-1k-c50-milter`), built on Sendmail's
  * libmilter, the reference implementation most filters are built on.
  *
- *     bench_milter PORT
+ *     bench_milter PORT | /PATH
  *
- * Listens on inet:PORT@127.0.0.1. It registers every callback and asks
- * for no protocol option, so popgate sends every step of every
- * transaction (connect, HELO, MAIL, RCPT, DATA, each header, end of
- * headers, the body in chunks, end of message), waiting for the reply to
- * each; every callback answers CONTINUE, end of message included, and the
- * filter changes nothing. On SIGTERM or SIGINT it stops (libmilter's
+ * Listens on inet:PORT@127.0.0.1 (the bench's row), or on the unix
+ * socket /PATH (to compare by hand what TCP on loopback costs). It
+ * registers every callback and asks for no protocol option, so popgate
+ * sends every step of every transaction (connect, HELO, MAIL, RCPT,
+ * DATA, each header, end of headers, the body in chunks, end of
+ * message), waiting for the reply to each; every callback answers
+ * CONTINUE, end of message included, and the filter changes nothing. On SIGTERM or SIGINT it stops (libmilter's
  * signal thread) and prints one line on stderr: the connections, messages
  * and body octets it saw, so the bench can check that the messages went
  * through it.
@@ -110,15 +111,25 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: bench_milter PORT\n");
+		fprintf(stderr, "usage: bench_milter PORT | /PATH\n");
 		return 2;
 	}
-	port = strtol(argv[1], &end, 10);
-	if (*argv[1] == '\0' || *end != '\0' || port < 1 || port > 65535) {
-		fprintf(stderr, "bench_milter: bad port %s\n", argv[1]);
-		return 2;
+	if (argv[1][0] == '/') {
+		if ((size_t)snprintf(conn, sizeof(conn), "unix:%s", argv[1]) >=
+		    sizeof(conn)) {
+			fprintf(stderr, "bench_milter: path too long\n");
+			return 2;
+		}
+	} else {
+		port = strtol(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end != '\0' || port < 1 ||
+		    port > 65535) {
+			fprintf(stderr, "bench_milter: bad port %s\n",
+			    argv[1]);
+			return 2;
+		}
+		snprintf(conn, sizeof(conn), "inet:%ld@127.0.0.1", port);
 	}
-	snprintf(conn, sizeof(conn), "inet:%ld@127.0.0.1", port);
 	if (smfi_setconn(conn) != MI_SUCCESS ||
 	    smfi_setbacklog(1024) != MI_SUCCESS ||
 	    smfi_register(noop_desc) != MI_SUCCESS) {
