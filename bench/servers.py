@@ -419,6 +419,10 @@ class NoopMilter:
         self.counts = {}
 
     def start(self):
+        if not os.access(self.bin, os.X_OK):
+            raise RuntimeError(f"no {self.bin}: make B=BUILD "
+                               f"BUILD/bench/bench_milter (needs "
+                               f"libmilter-dev: scripts/bootstrap)")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.bin, str(self.port)],
                                          stdin=subprocess.DEVNULL,
