@@ -4,7 +4,8 @@
     run.py --build DIR [--compare] [--quick] [--rows "ID ..."] [--runs N]
            [--keep] [--perf] [--set 'KEY = VALUE' ...]
 
-Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench.
+Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench
+(and DIR/bench/bench_milter, the no-op filter of the milter row).
 Makes a temporary directory /tmp/pgbench-*, writes the accounts and
 mailboxes, starts each server alone (popgate; with --compare also
 Postfix, then Dovecot), runs the load generator for every row, prints
