@@ -169,7 +169,10 @@ valgrind: bootstrap
 # is a short smoke run; BENCH_ROWS="id ..." runs some rows only;
 # BENCH_PERF=1 profiles popgate into $(B)/bench/perf-ROW.data.
 .PHONY: bench bench-compare
-BENCH_SRCS := $(sort $(wildcard bench/*.c))
+# bench_milter.c is a program of its own: the no-op content filter of the
+# milter row, on Sendmail's libmilter (libmilter-dev, scripts/bootstrap).
+BENCH_SRCS := $(filter-out bench/bench_milter.c,$(sort $(wildcard bench/*.c)))
+BENCH_BINS := $(B)/bench/pgbench $(B)/bench/bench_milter
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/bench/obj/%.o)
 BENCH_RUN  = $(PYTHON) bench/run.py --build $(B) \
 	     $(if $(filter 1,$(BENCH_QUICK)),--quick) \
@@ -187,15 +190,21 @@ $(B)/bench/pgbench: $(BENCH_OBJS)
 	$(Q)$(CC) $(LDFLAGS_rel) -o $@ $^ \
 	    $(shell pkg-config --libs libevent_core 2>/dev/null)
 
+$(B)/bench/bench_milter: bench/bench_milter.c
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) -D_GNU_SOURCE $(CFLAGS_rel) $(LDFLAGS_rel) -o $@ $< \
+	    -lmilter -lpthread
+
 bench: bootstrap
-	@$(MAKE) --no-print-directory -j$$(nproc) all $(B)/bench/pgbench
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(BENCH_BINS)
 	@$(BENCH_RUN)
 
 bench-compare:
 	@echo "bench-compare: installs Postfix and Dovecot from Debian" \
 	    "(scripts/bootstrap; their system services stay disabled)"
 	@scripts/bootstrap postfix dovecot-pop3d dovecot-imapd
-	@$(MAKE) --no-print-directory -j$$(nproc) all $(B)/bench/pgbench
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(BENCH_BINS)
 	@$(BENCH_RUN) --compare
 
 -include $(BENCH_OBJS:.o=.d)

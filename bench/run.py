@@ -4,7 +4,8 @@
     run.py --build DIR [--compare] [--quick] [--rows "ID ..."] [--runs N]
            [--keep] [--perf] [--set 'KEY = VALUE' ...]
 
-Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench.
+Builds nothing: the Makefile has built DIR/popgate and DIR/bench/pgbench
+(and DIR/bench/bench_milter, the no-op filter of the milter row).
 Makes a temporary directory /tmp/pgbench-*, writes the accounts and
 mailboxes, starts each server alone (popgate; with --compare also
 Postfix, then Dovecot), runs the load generator for every row, prints
@@ -91,6 +92,12 @@ def make_rows():
                     "msg/conn, PIPELINING", "msg/s", "higher", "smtp"))
     rows.append(Row("local-1k-c10-pipe-cpu", "  server CPU per message",
                     "ms", "lower", "smtp", "<= 0.3 ms", at_most(0.3)))
+    rows.append(Row("local-1k-c50-milter", "local delivery 1 KiB, C=50, "
+                    "through a no-op milter", "msg/s", "higher", "smtp"))
+    rows.append(Row("local-1k-c50-milter-cpu", "  server CPU per message",
+                    "ms", "lower", "smtp"))
+    rows.append(Row("local-1k-c50-milter-filter", "  the filter's CPU per "
+                    "message", "ms", "lower", "smtp"))
     for c in (10, 50):
         rows.append(Row(f"relay-1k-c{c}", f"relay 1 KiB to the sink, C={c}, "
                         "1 msg/conn", "msg/s", "higher", "smtp",
@@ -99,6 +106,9 @@ def make_rows():
                         "ms", "lower", "smtp", "<= 0.3 ms", at_most(0.3)))
     rows.append(Row("durable-vs-fsync", "local 1 KiB C=50 / fsync reference",
                     "x", "higher", None, ">= 2", at_least(2)))
+    rows.append(Row("milter-cost", "throughput lost to the no-op milter "
+                    "(local 1 KiB C=50)", "%", "lower", "smtp", "<= 30%",
+                    at_most(30)))
     for m in ("1k", "10k"):
         for when in ("first", "warm"):
             rows.append(Row(f"pop3-check-{m}-{when}", f"POP3 check-mail, "
@@ -285,15 +295,20 @@ class Bench:
     def smtp_rows(self, server):
         for size in ("1k", "64k"):
             for c in (1, 10, 50):
-                self.smtp_row(server, f"local-{size}-c{c}", size, c)
+                self.smtp_row(server, f"local-{size}-c{c}", size, c,
+                              also=(size, c) == ("1k", 50) and
+                              self.want("milter-cost"))
         self.smtp_row(server, "local-1k-c10-pipe", "1k", 10, per_conn=100,
                       pipelining=True)
         for c in (10, 50):
             self.smtp_row(server, f"relay-1k-c{c}", "1k", c, relay=True)
 
     def smtp_row(self, server, rid, size, conc, per_conn=1,
-                 pipelining=False, relay=False):
-        if not self.want(rid):
+                 pipelining=False, relay=False, also=False, milter=None):
+        """ALSO: run it even if not asked for (a ratio row needs it);
+        MILTER: the filter the server is configured with (its CPU goes in
+        the row RID-filter)."""
+        if not (also or self.want(rid)):
             return
         for i in range(self.runs):
             for local in servers.DELIVERY_BOXES:
@@ -310,14 +325,62 @@ class Bench:
             else:
                 args += ["--rcpt", f"u@{DOMAIN}", "--maildir",
                          server.domain_dir]
+            cpu0 = milter.cpu_secs() if milter else 0
+            t0 = time.monotonic()
             r = self.gen(server, *args, row=rid)
+            extra = ""
+            if milter:
+                self.not_other(r, milter.cpu_secs() - cpu0,
+                               time.monotonic() - t0)
+            if milter and r.get("delivered"):
+                ms = (milter.cpu_secs() - cpu0) * 1e3 / r["delivered"]
+                self.add(f"{rid}-filter", server, ms)
+                extra = f", filter {ms:.3f} ms CPU/msg"
             if "rate" in r:
                 self.add(rid, server, r["rate"], r)
                 self.add(f"{rid}-cpu", server, r["cpu_ms_per_msg"])
                 log(f"  {server.name} {rid} run {i + 1}: {r['rate']:.0f} "
-                    f"msg/s, {r['cpu_ms_per_msg']:.3f} ms CPU/msg"
+                    f"msg/s, {r['cpu_ms_per_msg']:.3f} ms CPU/msg{extra}"
                     f"{'' if r['rc'] == 0 else ' (FAILED: see below)'}")
             self.settle(server)
+
+    def not_other(self, res, cpu_secs, wall_secs):
+        """Takes the filter's CPU_SECS out of the other processes' load
+        of the generator's result RES: pgbench counts it as other work
+        (it is no --pid, so that the server's CPU stays the server's)."""
+        pct = res.get("other_cpu_pct")
+        if not isinstance(pct, float) or wall_secs <= 0:
+            return
+        fixed = max(0.0, pct - 100 * cpu_secs / wall_secs / os.cpu_count())
+        res["other_cpu_pct"] = fixed
+        if self.other_cpu and self.other_cpu[-1] == pct:
+            self.other_cpu[-1] = fixed
+
+    def milter_rows(self, server):
+        """local-1k-c50 again, the server configured with the no-op
+        filter (bench_milter, started here on a free port and stopped at
+        the end); the server is restarted without it afterwards."""
+        rid = "local-1k-c50-milter"
+        if not (self.want(rid) or self.want("milter-cost")):
+            return
+        filt = servers.NoopMilter(self.root, self.build)
+        self.start(filt)
+        self.stop(server)
+        server.configure(milter=filt.address)
+        self.start(server)
+        # On an error cleanup() stops both (they are in self.running).
+        self.smtp_row(server, rid, "1k", 50, also=True, milter=filt)
+        self.stop(server)
+        server.configure()
+        self.start(server)
+        self.stop(filt)
+        c = filt.counts
+        log(f"  {server.name} bench_milter saw {c.get('connections', 0)} "
+            f"connections, {c.get('messages', 0)} messages, "
+            f"{c.get('body_octets', 0)} body octets")
+        if not c.get("messages"):
+            self.notes.append(f"{server.name}: the no-op milter saw no "
+                              f"message ({filt.log_path}): {c}")
 
     def settle(self, server):
         """Lets a server finish its queue between runs."""
@@ -585,6 +648,7 @@ class Bench:
             f"127.0.0.1:{pg.pop3_port}, IMAP 127.0.0.1:{pg.imap_port}, "
             f"dir {pg.dir}")
         self.smtp_rows(pg)
+        self.milter_rows(pg)
         self.pop3_rows(pg)
         self.imap_rows(pg)
         self.idle_rows(pg, self.runs)
@@ -599,13 +663,14 @@ class Bench:
 
     def run_postfix(self, accounts):
         if not (self.want_any("local") or self.want_any("relay") or
-                self.want_any("idle")):
+                self.want_any("idle") or self.want("milter-cost")):
             return
         pf = servers.Postfix(self.root, accounts, self.sink_port,
                              self.idle_n)
         self.start(pf)
         log(f"Postfix: SMTP 127.0.0.1:{pf.smtp_port}, dir {pf.dir}")
         self.smtp_rows(pf)
+        self.milter_rows(pf)
         # One run: Postfix forks an smtpd per session, ~2 min for 10 000.
         self.idle_rows(pf, 1)
         self.stop(pf)
@@ -670,6 +735,13 @@ class Bench:
         if pg and ref:
             self.rows["durable-vs-fsync"].values["popgate"] = [
                 v / statistics.median(ref) for v in pg]
+        # Each run with the filter against the median without it.
+        for name, plain in self.rows["local-1k-c50"].values.items():
+            filtered = self.rows["local-1k-c50-milter"].values.get(name)
+            if plain and filtered:
+                self.rows["milter-cost"].values[name] = [
+                    100 * (1 - v / statistics.median(plain))
+                    for v in filtered]
 
     def cleanup(self):
         # A second Ctrl-C must not leave servers behind.

@@ -297,12 +297,19 @@ class Popgate:
         ]
         if IS_ROOT:
             lines.insert(7, f"user = {MAIL_USER}")
-        lines += list(extra)
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.chmod(self.conf, 0o644)
+        self.lines = lines + list(extra)
+        self.configure()
         chown_tree(self.data_dir)
         self.add_accounts(accounts)
+
+    def configure(self, milter=None):
+        """Writes the configuration, with the content filter MILTER
+        (an address "inet:HOST:PORT") if given; a running server reads it
+        when it is started again."""
+        more = [f"milter = noop {milter}"] if milter else []
+        with open(self.conf, "w") as f:
+            f.write("\n".join(self.lines + more) + "\n")
+        os.chmod(self.conf, 0o644)
 
     def make_cert(self):
         tls = os.path.join(self.data_dir, "tls")
@@ -394,6 +401,67 @@ class Popgate:
         return out
 
 
+# ---- the no-op content filter ----
+
+class NoopMilter:
+    """BUILD/bench/bench_milter (bench/bench_milter.c, on Sendmail's
+    libmilter) on a free port of 127.0.0.1: answers CONTINUE to every
+    step, so the server sends it every message whole. stop() reads the
+    counts it prints at its end."""
+    name = "bench_milter"
+
+    def __init__(self, root, build):
+        self.bin = os.path.join(build, "bench", "bench_milter")
+        self.log_path = os.path.join(root, "bench_milter.log")
+        self.port, = free_ports(1)
+        self.address = f"inet:127.0.0.1:{self.port}"   # popgate's syntax
+        self.proc = None
+        self.counts = {}
+
+    def start(self):
+        if not os.access(self.bin, os.X_OK):
+            raise RuntimeError(f"no {self.bin}: make B=BUILD "
+                               f"BUILD/bench/bench_milter (needs "
+                               f"libmilter-dev: scripts/bootstrap)")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.bin, str(self.port)],
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=log,
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=raise_nofile)
+        try:
+            wait_listening(self.port)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def pids(self):
+        return [self.proc.pid] if self.proc else []
+
+    def cpu_secs(self):
+        """utime + stime of the filter, all its threads, in seconds."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        with open(self.log_path, errors="replace") as f:
+            last = [line for line in f if "connections=" in line][-1:]
+        for kv in (last[0].split()[1:] if last else []):
+            k, _, v = kv.partition("=")
+            self.counts[k] = int(v)
+
+
 # ---- Postfix ----
 
 class Postfix:
@@ -427,6 +495,7 @@ class Postfix:
                 f.write(f"{local}@{DOMAIN} {DOMAIN}/{local}/\n")
         with open(os.path.join(self.etc, "transport"), "w") as f:
             f.write(f"{SINK_DOMAIN} smtp:[127.0.0.1]:{sink_port}\n")
+        self.main_args = (uid, gid, idle_sessions)
         self.write_main_cf(uid, gid, idle_sessions)
         self.write_master_cf()
         for local in DELIVERY_BOXES:
@@ -434,7 +503,13 @@ class Postfix:
                 os.makedirs(os.path.join(self.maildir(local), sub))
         chown_tree(self.mail_base)
 
-    def write_main_cf(self, uid, gid, idle_sessions):
+    def configure(self, milter=None):
+        """Rewrites main.cf, with smtpd_milters = MILTER (an address
+        "inet:HOST:PORT", the same syntax as popgate's) if given; read at
+        the next start."""
+        self.write_main_cf(*self.main_args, milter=milter)
+
+    def write_main_cf(self, uid, gid, idle_sessions, milter=None):
         procs = max(200, idle_sessions + 100)
         main = f"""# written by bench/servers.py
 compatibility_level = 3.6
@@ -480,6 +555,8 @@ smtp_destination_concurrency_limit = 50
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 """
+        if milter:
+            main += f"smtpd_milters = {milter}\n"
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(main)
 
