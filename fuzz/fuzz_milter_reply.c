@@ -93,7 +93,8 @@ check_allowed(const struct neg *ng, const struct milter_reply *r)
 }
 
 /* The SMTP form of a REPLYCODE: every line "NNN[- ]C." with C the class,
-   printable, at most 512 octets with its CRLF, the last one "NNN ". */
+   of HT and printable ASCII, at most 512 octets with its CRLF, the last
+   one "NNN ". */
 static void
 check_smtp(const struct milter_reply *r, struct buf *log)
 {
@@ -114,7 +115,8 @@ check_smtp(const struct milter_reply *r, struct buf *log)
 		    (eol + 2 == smtp.data + smtp.len))
 			abort();
 		for (k = i; smtp.data + k < eol; k++)
-			if ((unsigned char)smtp.data[k] < ' ' ||
+			if (((unsigned char)smtp.data[k] < ' ' &&
+			    smtp.data[k] != '\t') ||
 			    (unsigned char)smtp.data[k] >= 0x7f)
 				abort();
 	}

@@ -250,7 +250,9 @@ int	milter_reply_parse(const struct milter_reader *, enum milter_stage,
    5.7.1 / 4.7.1 ("451-4.7.1 a\r\n451 4.7.1 b\r\n"). A line of the
    filter's (up to 1000 octets, libmilter allows 980 of text) longer than
    an SMTP line goes on in more lines of at most 510 octets plus CRLF,
-   broken at a blank where it can. 0 or -1 (limit). */
+   broken at a blank where it can. "%%" becomes "%" and a lone "%" is
+   dropped, as Postfix does (libmilter filters double '%' for Sendmail).
+   0 or -1 (limit). */
 int	milter_reply_smtp(const struct milter_reply *, struct buf *out);
 /* The name of a stage, a command or reply octet for logs. */
 const char *milter_stage_name(enum milter_stage);

@@ -424,8 +424,9 @@ check_reply_line(const char *s, size_t n, bool last, struct milter_reply *r,
 		return "reply line continuation wrong";
 	if (n == 3 && !last)
 		return "reply line continuation wrong";
-	for (i = 4; i < n; i++)
-		if ((unsigned char)s[i] < ' ' || (unsigned char)s[i] >= 0x7f)
+	for (i = 4; i < n; i++)	/* RFC 5321 textstring: HT, SP, VCHAR */
+		if (((unsigned char)s[i] < ' ' && s[i] != '\t') ||
+		    (unsigned char)s[i] >= 0x7f)
 			return "reply text not printable";
 	if (first && n > 4) {
 		e = ecode_len(s + 4, n - 4, s[0]);
@@ -669,20 +670,42 @@ milter_reply_parse(const struct milter_reader *rd, enum milter_stage stage,
 
 /* ---- SMTP form of a reply ---- */
 
+/* The N octets of T into BUF (N + 1 octets) with "%%" made "%" and a
+   lone "%" dropped: libmilter filters double a '%' for Sendmail, which
+   takes the text as a format string (Postfix undoes it the same way).
+   Returns the new length. */
+static size_t
+unpercent(char *buf, const char *t, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (t[i] == '%' && ++i == n)
+			break;
+		buf[k++] = t[i];
+	}
+	buf[k] = '\0';
+	return k;
+}
+
 /* One line of a filter's reply text, T of N octets after its "NNN[- ]",
    as SMTP lines of code CODE with the line's own enhanced code or DFLT.
    A text longer than an SMTP line takes (libmilter allows 980 octets,
    RFC 5321 512 with the CRLF) goes on in more lines, broken at a blank
    where there is one; LAST: the reply ends with this line. */
 static int
-smtp_line(struct buf *out, unsigned code, const char *dflt, const char *t,
+smtp_line(struct buf *out, unsigned code, const char *dflt, const char *text,
     size_t n, bool last)
 {
-	char ec[16];
+	char ec[16], line[REPLY_LINE_MAX + 1];
+	const char *t = line;
 	size_t e, k, skip, room;
 	bool more;
 	int failed;
 
+	if (n > REPLY_LINE_MAX)
+		return -1;
+	n = unpercent(line, text, n);
 	e = ecode_len(t, n, dflt[0]);
 	if (e > 0 && str_ncopy(ec, t, e, sizeof(ec)) == 0) {
 		t += e < n ? e + 1 : e;

@@ -201,6 +201,11 @@ static const struct rd_case rd_cases[] = {
 	{ "replycode multi", NORAW, { P("y550-5.7.0 first\r\n550-second\r\n"
 	  "550 third\0") }, MILTER_S_EOM, 0, 0, "y",
 	  "550-5.7.0 first\r\n550-5.7.0 second\r\n550 5.7.0 third\r\n" },
+	/* "%%" is libmilter's '%' (Postfix undoes it alike), a lone '%' goes */
+	{ "replycode percent", NORAW, { P("y550 5.7.1 100%% sure, 50% off%\0") },
+	  MILTER_S_MAIL, 0, 0, "y", "550 5.7.1 100% sure, 50 off\r\n" },
+	{ "replycode tab", NORAW, { P("y451 4.7.1 a\tb\0") }, MILTER_S_MAIL,
+	  0, 0, "y", "451 4.7.1 a\tb\r\n" },
 	{ "replycode 2xx", NORAW, { P("y250 fine\0") }, MILTER_S_MAIL, 0, 0,
 	  "X", NULL },
 	{ "replycode class", NORAW, { P("y550 4.7.1 text\0") },
