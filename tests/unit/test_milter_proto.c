@@ -287,6 +287,22 @@ static const struct rd_case rd_cases[] = {
 	{ "optneg macros", NORAW, { P("O\0\0\0\6\0\0\0\0\0\0\0\0"
 	  "\0\0\0\0j {client_addr}\0\0\0\0\2{mail_addr}\0") }, MILTER_S_OPTNEG,
 	  ALL_A, ALL_P, "O", "6 0 0 0=j {client_addr} 2={mail_addr}" },
+	/* as Debian 12's opendkim, rspamd and clamav-milter answer
+	   popgate's offer (recorded with the filters of the black-box
+	   tests) */
+	{ "optneg opendkim", NORAW,
+	  { P("O\0\0\0\6\0\0\x01\x11\0\x10\x07\x02") }, MILTER_S_OPTNEG,
+	  ALL_A, ALL_P, "O", "6 111 100702" },
+	{ "optneg rspamd", NORAW,
+	  { P("O\0\0\0\6\0\0\x01\xff\0\x0f\xf0\x80") }, MILTER_S_OPTNEG,
+	  ALL_A, ALL_P, "O", "6 1ff ff080" },
+	{ "optneg clamav-milter", NORAW,
+	  { P("O\0\0\0\6\0\0\0\x31\0\0\x03\x42") }, MILTER_S_OPTNEG,
+	  ALL_A, ALL_P, "O", "6 31 342" },
+	/* opendkim's signature: index 0 (the top), folded with bare LF */
+	{ "insheader opendkim", NORAW, { P("i\0\0\0\0DKIM-Signature\0"
+	  " v=1; a=rsa-sha256;\n\tb=abc\0") }, MILTER_S_EOM, 0x111, 0, "i",
+	  "0:DKIM-Signature= v=1; a=rsa-sha256;\n\tb=abc" },
 	{ "optneg stage repeated", NORAW, { P("O\0\0\0\6\0\0\0\0\0\0\0\0"
 	  "\0\0\0\0j\0\0\0\0\0i\0") }, MILTER_S_OPTNEG, ALL_A, ALL_P, "X",
 	  NULL },
