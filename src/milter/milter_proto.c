@@ -688,7 +688,7 @@ unpercent(char *buf, const char *t, size_t n)
 	return k;
 }
 
-/* One line of a filter's reply text, T of N octets after its "NNN[- ]",
+/* One line of a filter's reply text, TEXT of N octets after "NNN[- ]",
    as SMTP lines of code CODE with the line's own enhanced code or DFLT.
    A text longer than an SMTP line takes (libmilter allows 980 octets,
    RFC 5321 512 with the CRLF) goes on in more lines, broken at a blank
