@@ -213,8 +213,11 @@ struct milter_reply {
 	const char	*body;
 	size_t		 bodylen;
 	/* OPTNEG: what the filter chose, and its macro lists per
-	   milter_mstage (NULL where it sent none; SETSYMLIST likewise
-	   fills macros[index]). */
+	   milter_mstage (NULL where it sent none). PROTOCOL has NOUNKNOWN
+	   added for a filter of version 2 and NODATA for one of version 2
+	   or 3, steps those do not know (as Sendmail does). A SETSYMLIST
+	   packet of its own is refused at every stage: the lists come
+	   only inside the OPTNEG reply. */
 	uint32_t	 version, actions, protocol;
 	const char	*macros[MILTER_M_NSTAGES];
 };
@@ -233,7 +236,9 @@ int	milter_reader_feed(struct milter_reader *, const void *data,
 /* Validates the ready packet of the reader as a reply at STAGE of a
    conversation that negotiated ACTIONS and PROTOCOL, into *R. 0, or -1
    with *error_r (static text) when it is malformed, not allowed at that
-   stage or an action that was not negotiated. At MILTER_S_OPTNEG,
+   stage or an action that was not negotiated. PROGRESS is taken at
+   every stage but OPTNEG (keep waiting for the real reply, with the
+   timeout restarted). At MILTER_S_OPTNEG,
    ACTIONS and PROTOCOL are what we offered: the filter may choose
    less, never more. */
 int	milter_reply_parse(const struct milter_reader *, enum milter_stage,
@@ -242,7 +247,12 @@ int	milter_reply_parse(const struct milter_reader *, enum milter_stage,
 
 /* Appends a REPLYCODE reply's text as SMTP reply lines with CRLF, each
    line that has no enhanced code given the one of the first line, or
-   5.7.1 / 4.7.1 ("451-4.7.1 a\r\n451 4.7.1 b\r\n"). 0 or -1 (limit). */
+   5.7.1 / 4.7.1 ("451-4.7.1 a\r\n451 4.7.1 b\r\n"). A line of the
+   filter's (up to 1000 octets, libmilter allows 980 of text) longer than
+   an SMTP line goes on in more lines of at most 510 octets plus CRLF,
+   broken at a blank where it can. "%%" becomes "%" and a lone "%" is
+   dropped, as Postfix does (libmilter filters double '%' for Sendmail).
+   0 or -1 (limit). */
 int	milter_reply_smtp(const struct milter_reply *, struct buf *out);
 /* The name of a stage, a command or reply octet for logs. */
 const char *milter_stage_name(enum milter_stage);

@@ -18,6 +18,12 @@
 #include "util/str.h"
 #include "util/compat.h"
 
+/* The longest line of a filter's reply text we take: libmilter allows
+   980 octets of text (MAXREPLYLEN) after the code and enhanced code. */
+#define REPLY_LINE_MAX	1000
+/* The longest SMTP reply line we make, without its CRLF (RFC 5321). */
+#define SMTP_LINE_MAX	510
+
 /* ---- encoders ---- */
 
 static void
@@ -401,7 +407,7 @@ check_reply_line(const char *s, size_t n, bool last, struct milter_reply *r,
 	unsigned code;
 	size_t i, e;
 
-	if (n < 3 || n > 510)
+	if (n < 3 || n > REPLY_LINE_MAX)
 		return "reply line of bad length";
 	for (i = 0; i < 3; i++)
 		if (s[i] < '0' || s[i] > '9')
@@ -418,8 +424,9 @@ check_reply_line(const char *s, size_t n, bool last, struct milter_reply *r,
 		return "reply line continuation wrong";
 	if (n == 3 && !last)
 		return "reply line continuation wrong";
-	for (i = 4; i < n; i++)
-		if ((unsigned char)s[i] < ' ' || (unsigned char)s[i] >= 0x7f)
+	for (i = 4; i < n; i++)	/* RFC 5321 textstring: HT, SP, VCHAR */
+		if (((unsigned char)s[i] < ' ' && s[i] != '\t') ||
+		    (unsigned char)s[i] >= 0x7f)
 			return "reply text not printable";
 	if (first && n > 4) {
 		e = ecode_len(s + 4, n - 4, s[0]);
@@ -512,6 +519,12 @@ parse_optneg(struct cur *c, struct milter_reply *r, uint32_t offer_a,
 		return "filter asks for actions not offered";
 	if ((r->protocol & ~offer_p) != 0)
 		return "filter asks for protocol steps not offered";
+	/* Steps an older filter does not know, as Sendmail has it: UNKNOWN
+	   came with version 3, DATA with version 4. */
+	if (r->version <= 2)
+		r->protocol |= MILTER_P_NOUNKNOWN;
+	if (r->version <= 3)
+		r->protocol |= MILTER_P_NODATA;
 	while (c->n > 0) {
 		if (take32(c, &stage) == -1 || take_str(c, &list) == -1)
 			return "option negotiation macro list malformed";
@@ -521,21 +534,6 @@ parse_optneg(struct cur *c, struct milter_reply *r, uint32_t offer_a,
 			return "option negotiation macro list malformed";
 		r->macros[stage] = list;
 	}
-	return NULL;
-}
-
-static const char *
-parse_symlist(struct cur *c, struct milter_reply *r)
-{
-	uint32_t stage;
-	const char *list;
-
-	if (take32(c, &stage) == -1 || take_str(c, &list) == -1 ||
-	    c->n != 0)
-		return "symbol list malformed";
-	if (stage >= MILTER_M_NSTAGES || !is_macro_list(list))
-		return "symbol list malformed";
-	r->macros[stage] = list;
 	return NULL;
 }
 
@@ -573,9 +571,12 @@ check_allowed(int cmd, enum milter_stage stage, uint32_t actions,
 {
 	uint32_t need;
 
+	/* Only the OPTNEG reply answers OPTNEG: no MTA takes SETSYMLIST as a
+	   packet of its own (the lists come inside the OPTNEG reply), nor a
+	   PROGRESS before the negotiation is done. */
 	if (stage == MILTER_S_OPTNEG)
-		return cmd == MILTER_R_OPTNEG || cmd == MILTER_R_SETSYMLIST ?
-		    NULL : "reply other than option negotiation";
+		return cmd == MILTER_R_OPTNEG ? NULL :
+		    "reply other than option negotiation";
 	switch (cmd) {
 	case MILTER_R_ACCEPT:
 	case MILTER_R_CONTINUE:
@@ -585,21 +586,19 @@ check_allowed(int cmd, enum milter_stage stage, uint32_t actions,
 	case MILTER_R_REPLYCODE:
 	case MILTER_R_SHUTDOWN:
 	case MILTER_R_CONNFAIL:
+	case MILTER_R_PROGRESS:	/* anywhere a reply is awaited (Postfix) */
 		return NULL;
 	case MILTER_R_SKIP:
 		if (stage != MILTER_S_BODY)
 			return "skip outside the body";
 		return (protocol & MILTER_P_SKIP) ? NULL :
 		    "skip not negotiated";
-	case MILTER_R_PROGRESS:
-		return stage == MILTER_S_EOM ? NULL :
-		    "progress before the end of the message";
 	default:
 		break;
 	}
 	need = needed_action(cmd);
 	if (need == 0)
-		return "unknown reply";
+		return "unknown reply";	/* SETSYMLIST and OPTNEG too */
 	if (stage != MILTER_S_EOM)
 		return "modification before the end of the message";
 	return (actions & need) ? NULL : "modification not negotiated";
@@ -612,8 +611,6 @@ parse_data(struct cur *c, int cmd, struct milter_reply *r, uint32_t actions,
 	switch (cmd) {
 	case MILTER_R_OPTNEG:
 		return parse_optneg(c, r, actions, protocol);
-	case MILTER_R_SETSYMLIST:
-		return parse_symlist(c, r);
 	case MILTER_R_REPLYCODE:
 		return parse_replycode(c, r);
 	case MILTER_R_ADDHEADER:
@@ -673,11 +670,78 @@ milter_reply_parse(const struct milter_reader *rd, enum milter_stage stage,
 
 /* ---- SMTP form of a reply ---- */
 
+/* The N octets of T into BUF (N + 1 octets) with "%%" made "%" and a
+   lone "%" dropped: libmilter filters double a '%' for Sendmail, which
+   takes the text as a format string (Postfix undoes it the same way).
+   Returns the new length. */
+static size_t
+unpercent(char *buf, const char *t, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (t[i] == '%' && ++i == n)
+			break;
+		buf[k++] = t[i];
+	}
+	buf[k] = '\0';
+	return k;
+}
+
+/* One line of a filter's reply text, TEXT of N octets after "NNN[- ]",
+   as SMTP lines of code CODE with the line's own enhanced code or DFLT.
+   A text longer than an SMTP line takes (libmilter allows 980 octets,
+   RFC 5321 512 with the CRLF) goes on in more lines, broken at a blank
+   where there is one; LAST: the reply ends with this line. */
+static int
+smtp_line(struct buf *out, unsigned code, const char *dflt, const char *text,
+    size_t n, bool last)
+{
+	char ec[16], line[REPLY_LINE_MAX + 1];
+	const char *t = line;
+	size_t e, k, skip, room;
+	bool more;
+	int failed;
+
+	if (n > REPLY_LINE_MAX)
+		return -1;
+	n = unpercent(line, text, n);
+	e = ecode_len(t, n, dflt[0]);
+	if (e > 0 && str_ncopy(ec, t, e, sizeof(ec)) == 0) {
+		t += e < n ? e + 1 : e;
+		n -= e < n ? e + 1 : e;
+	} else
+		(void)str_copy(ec, dflt, sizeof(ec));
+	room = SMTP_LINE_MAX - 4 - strlen(ec) - 1;
+	do {
+		k = n;
+		skip = 0;
+		if (n > room) {
+			for (k = room; k > 0 && t[k] != ' '; k--)
+				;
+			if (k == 0)
+				k = room;
+			else
+				skip = 1;
+		}
+		more = n - k - skip > 0;
+		failed = buf_printf(out, "%u%c%s%s", code, last && !more ?
+		    ' ' : '-', ec, k > 0 ? " " : "");
+		if (failed == 0)
+			failed = buf_append(out, t, k);
+		if (failed == 0)
+			failed = buf_append(out, "\r\n", 2);
+		t += k + skip;
+		n -= k + skip;
+	} while (failed == 0 && more);
+	return failed;
+}
+
 int
 milter_reply_smtp(const struct milter_reply *r, struct buf *out)
 {
 	char dflt[16];
-	const char *s, *eol, *t;
+	const char *s, *eol;
 	size_t n, was = out->len;
 	int failed = 0;
 
@@ -689,15 +753,8 @@ milter_reply_smtp(const struct milter_reply *r, struct buf *out)
 	for (s = r->text; failed == 0; s = eol + 2) {
 		eol = strstr(s, "\r\n");
 		n = eol == NULL ? strlen(s) : (size_t)(eol - s);
-		t = n > 4 ? s + 4 : "";
-		n = n > 4 ? n - 4 : 0;
-		failed = buf_printf(out, "%u%c", r->code, eol ? '-' : ' ');
-		if (failed == 0 && ecode_len(t, n, dflt[0]) == 0)
-			failed = buf_printf(out, "%s%s", dflt, n ? " " : "");
-		if (failed == 0)
-			failed = buf_append(out, t, n);
-		if (failed == 0)
-			failed = buf_append(out, "\r\n", 2);
+		failed = smtp_line(out, r->code, dflt, n > 4 ? s + 4 : "",
+		    n > 4 ? n - 4 : 0, eol == NULL);
 		if (eol == NULL)
 			break;
 	}

@@ -201,6 +201,11 @@ static const struct rd_case rd_cases[] = {
 	{ "replycode multi", NORAW, { P("y550-5.7.0 first\r\n550-second\r\n"
 	  "550 third\0") }, MILTER_S_EOM, 0, 0, "y",
 	  "550-5.7.0 first\r\n550-5.7.0 second\r\n550 5.7.0 third\r\n" },
+	/* "%%" is libmilter's '%' (Postfix undoes it alike), a lone '%' goes */
+	{ "replycode percent", NORAW, { P("y550 5.7.1 100%% sure, 50% off%\0") },
+	  MILTER_S_MAIL, 0, 0, "y", "550 5.7.1 100% sure, 50 off\r\n" },
+	{ "replycode tab", NORAW, { P("y451 4.7.1 a\tb\0") }, MILTER_S_MAIL,
+	  0, 0, "y", "451 4.7.1 a\tb\r\n" },
 	{ "replycode 2xx", NORAW, { P("y250 fine\0") }, MILTER_S_MAIL, 0, 0,
 	  "X", NULL },
 	{ "replycode class", NORAW, { P("y550 4.7.1 text\0") },
@@ -258,8 +263,15 @@ static const struct rd_case rd_cases[] = {
 	  MILTER_A_CHGBODY, 0, "bb", "" },
 	{ "progress at eom", NORAW, { P("p"), P("a") }, MILTER_S_EOM, 0, 0,
 	  "pa", NULL },
-	{ "progress at rcpt", NORAW, { P("p") }, MILTER_S_RCPT, 0, 0, "X",
+	/* PROGRESS wherever a reply is awaited, as Postfix takes it */
+	{ "progress at rcpt", NORAW, { P("p"), P("c") }, MILTER_S_RCPT, 0, 0,
+	  "pc", NULL },
+	{ "progress at header", NORAW, { P("p"), P("p"), P("r") },
+	  MILTER_S_HEADER, 0, 0, "ppr", NULL },
+	{ "progress with data", NORAW, { P("px") }, MILTER_S_BODY, 0, 0, "X",
 	  NULL },
+	{ "progress at optneg", NORAW, { P("p") }, MILTER_S_OPTNEG, ALL_A,
+	  ALL_P, "X", NULL },
 	{ "quarantine", NORAW, { P("qvirus\0") }, MILTER_S_EOM,
 	  MILTER_A_QUARANTINE, 0, "q", "virus" },
 	{ "quarantine not negotiated", NORAW, { P("qvirus\0") }, MILTER_S_EOM,
@@ -275,6 +287,22 @@ static const struct rd_case rd_cases[] = {
 	{ "optneg macros", NORAW, { P("O\0\0\0\6\0\0\0\0\0\0\0\0"
 	  "\0\0\0\0j {client_addr}\0\0\0\0\2{mail_addr}\0") }, MILTER_S_OPTNEG,
 	  ALL_A, ALL_P, "O", "6 0 0 0=j {client_addr} 2={mail_addr}" },
+	/* as Debian 12's opendkim, rspamd and clamav-milter answer
+	   popgate's offer (recorded with the filters of the black-box
+	   tests) */
+	{ "optneg opendkim", NORAW,
+	  { P("O\0\0\0\6\0\0\x01\x11\0\x10\x07\x02") }, MILTER_S_OPTNEG,
+	  ALL_A, ALL_P, "O", "6 111 100702" },
+	{ "optneg rspamd", NORAW,
+	  { P("O\0\0\0\6\0\0\x01\xff\0\x0f\xf0\x80") }, MILTER_S_OPTNEG,
+	  ALL_A, ALL_P, "O", "6 1ff ff080" },
+	{ "optneg clamav-milter", NORAW,
+	  { P("O\0\0\0\6\0\0\0\x31\0\0\x03\x42") }, MILTER_S_OPTNEG,
+	  ALL_A, ALL_P, "O", "6 31 342" },
+	/* opendkim's signature: index 0 (the top), folded with bare LF */
+	{ "insheader opendkim", NORAW, { P("i\0\0\0\0DKIM-Signature\0"
+	  " v=1; a=rsa-sha256;\n\tb=abc\0") }, MILTER_S_EOM, 0x111, 0, "i",
+	  "0:DKIM-Signature= v=1; a=rsa-sha256;\n\tb=abc" },
 	{ "optneg stage repeated", NORAW, { P("O\0\0\0\6\0\0\0\0\0\0\0\0"
 	  "\0\0\0\0j\0\0\0\0\0i\0") }, MILTER_S_OPTNEG, ALL_A, ALL_P, "X",
 	  NULL },
@@ -288,8 +316,28 @@ static const struct rd_case rd_cases[] = {
 	  MILTER_S_OPTNEG, ALL_A, ALL_P, "X", NULL },
 	{ "optneg rcpt_rej", NORAW, { P("O\0\0\0\6\0\0\0\0\0\0\x08\0") },
 	  MILTER_S_OPTNEG, ALL_A, ALL_P, "X", NULL },
+	/* no MTA takes SETSYMLIST as a packet of its own: the lists come
+	   in the OPTNEG reply */
 	{ "setsymlist", NORAW, { P("l\0\0\0\3{rcpt_addr}\0") },
-	  MILTER_S_OPTNEG, ALL_A, ALL_P, "l", NULL },
+	  MILTER_S_OPTNEG, ALL_A, ALL_P, "X", NULL },
+	{ "setsymlist at eom", NORAW, { P("l\0\0\0\3{rcpt_addr}\0") },
+	  MILTER_S_EOM, ALL_A, ALL_P, "X", NULL },
+	/* an older filter: the steps it does not know are not sent */
+	{ "optneg version 2", NORAW, { P("O\0\0\0\2\0\0\0\1\0\0\0\0") },
+	  MILTER_S_OPTNEG, ALL_A, ALL_P, "O", "2 1 300" },
+	{ "optneg version 3", NORAW, { P("O\0\0\0\3\0\0\0\0\0\0\0\x10") },
+	  MILTER_S_OPTNEG, ALL_A, ALL_P, "O", "3 0 210" },
+	{ "optneg version 4", NORAW, { P("O\0\0\0\4\0\0\0\0\0\0\0\0") },
+	  MILTER_S_OPTNEG, ALL_A, ALL_P, "O", "4 0 0" },
+	{ "optneg version 7", NORAW, { P("O\0\0\0\7\0\0\0\0\0\0\0\0") },
+	  MILTER_S_OPTNEG, ALL_A, ALL_P, "X", NULL },
+	{ "optneg fewer than offered", NORAW,
+	  { P("O\0\0\0\6\0\0\0\x01\0\0\x04\0") }, MILTER_S_OPTNEG,
+	  MILTER_A_ADDHDRS | MILTER_A_CHGBODY, MILTER_P_SKIP | MILTER_P_NOBODY,
+	  "O", "6 1 400" },
+	{ "optneg more than a narrow offer", NORAW,
+	  { P("O\0\0\0\6\0\0\0\x04\0\0\0\0") }, MILTER_S_OPTNEG,
+	  MILTER_A_ADDHDRS, ALL_P, "X", NULL },
 	{ "continue at optneg", NORAW, { P("c") }, MILTER_S_OPTNEG, ALL_A,
 	  ALL_P, "X", NULL },
 	{ "incomplete packet", P("\0\0\0\1c\0\0\0"), { P("") },
@@ -425,6 +473,98 @@ test_reader(void **state)
 	free(in);
 }
 
+/* Runs one REPLYCODE packet of TEXT at MAIL into *OUT (SMTP form);
+   -1 when the reply is refused. */
+static int
+replycode_smtp(const char *text, struct buf *out)
+{
+	struct milter_reader rd;
+	struct milter_reply r;
+	struct buf in;
+	const char *err;
+	size_t used;
+	int rc;
+
+	buf_init(&in, BUF_UNLIMITED);
+	assert_int_equal(buf_printf(&in, "%c%c%c%cy%s", 0, 0,
+	    (int)((strlen(text) + 2) >> 8), (int)((strlen(text) + 2) & 0xff),
+	    text), 0);
+	assert_int_equal(buf_putc(&in, '\0'), 0);
+	milter_reader_init(&rd, 0);
+	assert_int_equal(milter_reader_feed(&rd, in.data, in.len, &used,
+	    &err), 1);
+	rc = milter_reply_parse(&rd, MILTER_S_MAIL, 0, 0, &r, &err);
+	if (rc == 0)
+		assert_int_equal(milter_reply_smtp(&r, out), 0);
+	milter_reader_free(&rd);
+	buf_free(&in);
+	return rc;
+}
+
+/* Checks that OUT is SMTP lines of at most 512 octets, all "550-5.7.1 "
+   but the last "550 5.7.1 ", and that their texts joined by JOIN give
+   WANT. */
+static void
+want_split(const struct buf *out, const char *want, const char *join)
+{
+	struct buf texts;
+	const char *s = buf_cstr(out), *eol;
+	size_t nlines = 0;
+
+	buf_init(&texts, BUF_UNLIMITED);
+	for (; *s != '\0'; s = eol + 2) {
+		eol = strstr(s, "\r\n");
+		assert_non_null(eol);
+		assert_true(eol - s <= 510);
+		assert_memory_equal(s, eol[2] == '\0' ? "550 5.7.1 " :
+		    "550-5.7.1 ", 10);
+		if (nlines++ > 0)
+			(void)buf_append_str(&texts, join);
+		(void)buf_append(&texts, s + 10, (size_t)(eol - s) - 10);
+	}
+	assert_true(nlines > 1);
+	assert_string_equal(buf_cstr(&texts), want);
+	buf_free(&texts);
+}
+
+/* A filter's reply line longer than an SMTP line (libmilter allows 980
+   octets of text) is taken and made into more SMTP lines, broken at
+   blanks where there are some; over 1000 octets it is refused. */
+static void
+test_replycode_long(void **state)
+{
+	struct buf text, full, out;
+	size_t i;
+
+	(void)state;
+	buf_init(&text, BUF_UNLIMITED);
+	buf_init(&full, BUF_UNLIMITED);
+	buf_init(&out, BUF_UNLIMITED);
+	for (i = 0; i < 97; i++)
+		(void)buf_printf(&text, "%sword%04zu", i ? " " : "", i);
+	assert_int_equal(text.len, 97 * 9 - 1);
+	(void)buf_printf(&full, "550 5.7.1 %s", buf_cstr(&text));
+	assert_int_equal(replycode_smtp(buf_cstr(&full), &out), 0);
+	want_split(&out, buf_cstr(&text), " ");
+	/* no blank: broken anywhere, nothing lost */
+	buf_reset(&text);
+	buf_reset(&full);
+	buf_reset(&out);
+	for (i = 0; i < 700; i++)
+		(void)buf_putc(&text, (char)('a' + i % 26));
+	(void)buf_printf(&full, "550 5.7.1 %s", buf_cstr(&text));
+	assert_int_equal(replycode_smtp(buf_cstr(&full), &out), 0);
+	want_split(&out, buf_cstr(&text), "");
+	/* 1001 octets in the line */
+	while (full.len < 1001)
+		(void)buf_putc(&full, 'z');
+	buf_reset(&out);
+	assert_int_equal(replycode_smtp(buf_cstr(&full), &out), -1);
+	buf_free(&text);
+	buf_free(&full);
+	buf_free(&out);
+}
+
 static void
 test_names(void **state)
 {
@@ -444,6 +584,7 @@ main(void)
 	add_test("enc_macros", test_enc_macros, NULL);
 	add_test("enc_body_chunks", test_enc_body_chunks, NULL);
 	add_test("names", test_names, NULL);
+	add_test("replycode_long", test_replycode_long, NULL);
 	for (i = 0; i < nitems(rd_cases); i++)
 		add_test(rd_cases[i].name, test_reader, &rd_cases[i]);
 	return _cmocka_run_group_tests("milter_proto", tests, ntests, NULL,
