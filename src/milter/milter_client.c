@@ -501,7 +501,13 @@ refusal(struct mfilter *f, const struct milter_reply *r)
 	case MILTER_R_DISCARD:
 		v = MILTER_V_DISCARD;
 		break;
-	default:	/* tempfail, shutdown, connfail */
+	case MILTER_R_SHUTDOWN:
+	case MILTER_R_CONNFAIL:
+		/* The filter wants the session ended (as Postfix: 421). */
+		v = MILTER_V_TEMPFAIL;
+		(void)buf_append_str(&ch->pkt, MILTER_SHUTDOWN_REPLY);
+		break;
+	default:	/* tempfail */
 		v = MILTER_V_TEMPFAIL;
 		(void)buf_append_str(&ch->pkt, MILTER_TEMPFAIL_REPLY);
 		break;
@@ -596,10 +602,6 @@ mfilter_reply(struct mfilter *f, const struct milter_reply *r)
 		break;
 	case MILTER_R_PROGRESS:
 		mfilter_expect(f, st);	/* the timer starts again */
-		return;
-	case MILTER_R_SETSYMLIST:
-		mfilter_symlist(f, r);
-		mfilter_expect(f, st);
 		return;
 	case MILTER_R_CONTINUE:
 		break;

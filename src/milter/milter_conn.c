@@ -277,16 +277,6 @@ mfilter_negotiated(struct mfilter *f, const struct milter_reply *r)
 }
 
 void
-mfilter_symlist(struct mfilter *f, const struct milter_reply *r)
-{
-	if (r->index >= MILTER_M_NSTAGES)
-		return;
-	free(f->macros[r->index]);
-	f->macros[r->index] = xstrdup(r->macros[r->index] != NULL ?
-	    r->macros[r->index] : "");
-}
-
-void
 mfilter_abort(struct mfilter *f)
 {
 	struct buf b;

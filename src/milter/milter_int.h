@@ -59,6 +59,8 @@ struct config;
 
 #define MILTER_REJECT_REPLY	"550 5.7.1 Command rejected\r\n"
 #define MILTER_REJECT_MSG_REPLY	"550 5.7.1 Message content rejected\r\n"
+#define MILTER_SHUTDOWN_REPLY	"421 4.7.0 Service closing transmission " \
+				"channel\r\n"
 #define MILTER_TEMPFAIL_REPLY	"451 4.7.1 Service unavailable - try " \
 				"again later\r\n"
 /* The largest body a filter may put in place of the message's. */
@@ -153,7 +155,6 @@ void	mfilter_expect(struct mfilter *, enum milter_stage);
 bool	mfilter_backlogged(struct mfilter *);
 /* The OPTNEG reply R: what was negotiated. */
 void	mfilter_negotiated(struct mfilter *, const struct milter_reply *r);
-void	mfilter_symlist(struct mfilter *, const struct milter_reply *r);
 /* ABORT (no reply comes). */
 void	mfilter_abort(struct mfilter *);
 /* Closes the connection; the filter is opened again at the next MAIL. */
