@@ -118,11 +118,28 @@ mfilter_open(struct mfilter *f)
 int
 mfilter_write(struct mfilter *f, const void *p, size_t len)
 {
-	if (f->bev == NULL || bufferevent_write(f->bev, p, len) == -1) {
-		mfilter_fail(f, "cannot send");
-		return -1;
+	ssize_t n = 0;
+
+	if (f->bev == NULL)
+		goto fail;
+	/* Nothing queued before it: straight to the socket. Through the
+	   bufferevent a command costs two epoll_ctl() (write interest on,
+	   then off) and a pass of the loop before it leaves. What does not
+	   fit, and any error, go the bufferevent's way. */
+	if (!f->connecting &&
+	    evbuffer_get_length(bufferevent_get_output(f->bev)) == 0) {
+		n = send(bufferevent_getfd(f->bev), p, len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			n = 0;
 	}
+	if ((size_t)n < len && bufferevent_write(f->bev, (const char *)p + n,
+	    len - (size_t)n) == -1)
+		goto fail;
 	return 0;
+fail:
+	mfilter_fail(f, "cannot send");
+	return -1;
 }
 
 void
