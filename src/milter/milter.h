@@ -361,6 +361,10 @@ void	milter_chain_eom(struct milter_chain *, const char *prefix,
    in it. */
 void	milter_chain_abort(struct milter_chain *);
 
+/* "<a@b>" or "a@b" (an address on the wire of either side) as the bare
+   address, into OUT. */
+void	milter_addr_bare(const char *addr, char *out, size_t outsz);
+
 /* milter_msg.c: the message as the filters changed it. Writes PREFIX
    and MSG with R's header changes and replaced body into OUT (empty,
    spool_init()ed). 0, or -1 (errno, OUT->err). */

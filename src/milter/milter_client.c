@@ -743,8 +743,7 @@ milter_chain_mail(struct milter_chain *ch, const struct milter_client_info *in,
 	ch->relay = relay;
 	(void)str_copy(ch->qid, qid, sizeof(ch->qid));
 	set_argv(ch, argv, argc);
-	(void)str_ncopy(ch->mail_addr, argv[0] + (argv[0][0] == '<'),
-	    strcspn(argv[0] + (argv[0][0] == '<'), ">"), sizeof(ch->mail_addr));
+	milter_addr_bare(argv[0], ch->mail_addr, sizeof(ch->mail_addr));
 	step_start(ch, STEP_MAIL, PH_OPEN, done, arg);
 }
 
@@ -753,8 +752,7 @@ milter_chain_rcpt(struct milter_chain *ch, const char *const *argv,
     size_t argc, milter_done_fn *done, void *arg)
 {
 	set_argv(ch, argv, argc);
-	(void)str_ncopy(ch->rcpt_addr, argv[0] + (argv[0][0] == '<'),
-	    strcspn(argv[0] + (argv[0][0] == '<'), ">"), sizeof(ch->rcpt_addr));
+	milter_addr_bare(argv[0], ch->rcpt_addr, sizeof(ch->rcpt_addr));
 	step_start(ch, STEP_RCPT, PH_RCPT, done, arg);
 }
 

@@ -296,12 +296,12 @@ mfilter_negotiated(struct mfilter *f, const struct milter_reply *r)
 void
 mfilter_abort(struct mfilter *f)
 {
-	struct buf b;
+	struct buf *b = &f->ch->pkt;
 
-	buf_init(&b, 64);
-	if (milter_enc_bare(&b, MILTER_C_ABORT) == 0)
-		(void)bufferevent_write(f->bev, b.data, b.len);
-	buf_free(&b);
+	buf_reset(b);
+	if (milter_enc_bare(b, MILTER_C_ABORT) == 0)
+		(void)bufferevent_write(f->bev, b->data, b->len);
+	buf_reset(b);
 }
 
 void

@@ -14,10 +14,19 @@
 
 #include "milter/milter_int.h"
 #include "util/spool.h"
+#include "util/str.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
 #define READ_CHUNK	(MILTER_CHUNK_SIZE / 2)	/* LF -> CRLF doubles */
+
+void
+milter_addr_bare(const char *a, char *out, size_t outsz)
+{
+	if (*a == '<')
+		a++;
+	(void)str_ncopy(out, a, strcspn(a, ">"), outsz);
+}
 
 void
 milter_hdrs_free(struct milter_hdrs *h)
@@ -35,8 +44,8 @@ read_section(struct milter_hdrs *h, const struct spool *msg, size_t start)
 {
 	char chunk[4096];
 	uint64_t pos = 0;
+	size_t from = start;
 	ssize_t n;
-	const char *e;
 
 	for (;;) {
 		if ((n = spool_read(msg, pos, chunk, sizeof(chunk))) == -1)
@@ -44,12 +53,14 @@ read_section(struct milter_hdrs *h, const struct spool *msg, size_t start)
 		if (n == 0 || buf_append(&h->text, chunk, (size_t)n) == -1)
 			break;
 		pos += (uint64_t)n;
-		/* The end of the section: an empty line. */
+		/* The end of the section: an empty line, looked for in what
+		   came now (and the LF before it). */
 		if (h->text.len > start && h->text.data[start] == '\n')
 			break;
-		e = memmem(h->text.data + start, h->text.len - start, "\n\n", 2);
-		if (e != NULL)
+		if (memmem(h->text.data + from, h->text.len - from, "\n\n",
+		    2) != NULL)
 			break;
+		from = h->text.len - 1;
 	}
 	return 0;
 }

@@ -451,22 +451,13 @@ drop_rcpt(struct envelope_job *j, size_t i)
 	p->rcpts.n--;
 }
 
-/* "<a@b>" or "a@b" as the address it names, into OUT. */
-static void
-bare_addr(const char *a, char *out, size_t outsz)
-{
-	if (*a == '<')
-		a++;
-	(void)str_ncopy(out, a, strcspn(a, ">"), outsz);
-}
-
 static void
 del_one(struct envelope_job *j, const char *addr)
 {
 	char a[ADDR_BUFSZ], line[ADDR_BUFSZ + 32];
 	size_t i;
 
-	bare_addr(addr, a, sizeof(a));
+	milter_addr_bare(addr, a, sizeof(a));
 	for (i = 0; i < j->pol.rcpts.n; i++)
 		if (strcasecmp(j->pol.rcpts.v[i], a) == 0)
 			break;
