@@ -105,11 +105,12 @@ rewrite(const struct milter_result *r, const struct spool *sp)
 		t = xcalloc(1, (size_t)out.len + 1);
 		if (spool_read(&out, 0, t, (size_t)out.len) != (ssize_t)out.len)
 			abort();
-		/* The header section, then one empty line. */
+		/* The header section, then one empty line (at once when
+		   every header was deleted). */
 		for (i = 0; i + 1 < out.len && !(t[i] == '\n' &&
 		    t[i + 1] == '\n'); i++)
 			;
-		if (i + 1 >= out.len && !(out.len == 1 && t[0] == '\n'))
+		if (i + 1 >= out.len && (out.len == 0 || t[0] != '\n'))
 			abort();
 		free(t);
 	}
