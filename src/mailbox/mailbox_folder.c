@@ -3,12 +3,16 @@
  * by every view of it in the process (a registry keyed by directory),
  * and its sync with the Maildir on disk.
  *
- * Sync. new/ is emptied into cur/ (":2," appended, as Dovecot does), then
- * cur/ is listed and compared with the index by base name: a known file
- * whose info letters changed updates the flags (the name is the truth)
- * with a new MODSEQ; a file gone is expunged; an unknown file gets the
- * next UID, in order of delivery (the time in its name, else its
- * mtime). The new UIDs are synced to the log before anyone sees them.
+ * Sync. cur/ and new/ are listed and compared with the index by base
+ * name: a known file whose info letters changed updates the flags (the
+ * name is the truth) with a new MODSEQ; a file gone is expunged; an
+ * unknown file gets the next UID, in order of delivery (the time in its
+ * name, else its mtime). The new UIDs are synced to the log before
+ * anyone sees them. A file stays in new/ until its flags first change
+ * (the rename that sets them puts it in cur/ with ":2,FLAGS"): Maildir
+ * allows it, Dovecot, mutt and POP3 read both, and a first SELECT of a
+ * big INBOX costs no rename per message. A base in both directories
+ * counts once, from cur/.
  *
  * Change detection without a scan: the mtimes of new/ and cur/ are
  * taken before they are read, so a change while reading shows as a
@@ -440,6 +444,8 @@ struct entry {
 	char		*name;
 	size_t		 base_len;
 	bool		 used;
+	bool		 in_new;
+	bool		 is_reg;	/* d_type said a regular file */
 	uint64_t	 order;		/* delivery time, microseconds */
 };
 
@@ -478,60 +484,6 @@ open_sub(const struct mbx_folder *f, const char *sub)
 	return d;
 }
 
-/* rename(2) that never replaces a file of cur/ (a name delivered twice
-   would otherwise overwrite a message): EEXIST then. */
-static int
-move_noreplace(int dir_fd, const char *from, const char *to)
-{
-	if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* A file system without RENAME_NOREPLACE: link, then unlink. */
-	if (linkat(dir_fd, from, dir_fd, to, 0) == -1)
-		return -1;
-	return unlinkat(dir_fd, from, 0);
-}
-
-/* Moves everything in new/ to cur/ until new/ reads empty (at most 8
-   rounds); the mtime of new/ taken before the last read into F. A file
-   that cannot be moved stays in new/ unindexed (and is logged). 0, or
-   -1 when new/ cannot be read. */
-static int
-drain_new(struct mbx_folder *f)
-{
-	char from[MBX_PATH_MAX + 300], to[MBX_PATH_MAX + 300];
-	struct dirent *de;
-	struct timespec ts;
-	unsigned moved, rounds = 0;
-	DIR *d;
-
-	do {
-		moved = 0;
-		if (dir_mtime(f, "new", &ts) == -1 ||
-		    (d = open_sub(f, "new")) == NULL)
-			return -1;
-		while ((de = readdir(d)) != NULL) {
-			if (!mbx_file_name_ok(de->d_name) ||
-			    str_fmt(from, sizeof(from), "%s/new/%s", f->path,
-			    de->d_name) == -1 ||
-			    str_fmt(to, sizeof(to), "%s/cur/%s%s", f->path,
-			    de->d_name, strchr(de->d_name, ':') != NULL ? "" :
-			    ":2,") == -1)
-				continue;
-			if (move_noreplace(f->dir_fd, from, to) == 0)
-				moved++;
-			else if (errno != ENOENT)
-				log_warn("mailbox %s: cannot move %s to cur/: "
-				    "%s", f->path, de->d_name,
-				    strerror(errno));
-		}
-		(void)closedir(d);
-	} while (moved > 0 && ++rounds < 8);
-	f->new_mtime = ts;
-	return 0;
-}
-
 /* The delivery time of a Maildir name "SECONDS.M<usec>...", else 0. */
 static uint64_t
 name_time(const char *name)
@@ -549,14 +501,17 @@ name_time(const char *name)
 	return sec * 1000000 + usec;
 }
 
+/* The files of SUB ("cur" or "new") into S; its mtime, taken before
+   the read, into *MTIME. */
 static int
-list_cur(struct mbx_folder *f, struct scan *s)
+list_sub(struct mbx_folder *f, const char *sub, struct timespec *mtime,
+    struct scan *s)
 {
 	struct dirent *de;
+	struct entry *e;
 	DIR *d;
 
-	if (dir_mtime(f, "cur", &f->cur_mtime) == -1 ||
-	    (d = open_sub(f, "cur")) == NULL)
+	if (dir_mtime(f, sub, mtime) == -1 || (d = open_sub(f, sub)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (!mbx_file_name_ok(de->d_name))
@@ -565,14 +520,31 @@ list_cur(struct mbx_folder *f, struct scan *s)
 			s->cap = s->cap == 0 ? 256 : s->cap * 2;
 			s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
 		}
-		s->v[s->n].name = xstrdup(de->d_name);
-		s->v[s->n].base_len = mbx_base_len(de->d_name);
-		s->v[s->n].used = false;
-		s->v[s->n].order = name_time(de->d_name);
-		s->n++;
+		e = &s->v[s->n++];
+		e->name = xstrdup(de->d_name);
+		e->base_len = mbx_base_len(de->d_name);
+		e->used = false;
+		e->in_new = sub[0] == 'n';
+		e->is_reg = de->d_type == DT_REG;
+		e->order = name_time(de->d_name);
 	}
 	(void)closedir(d);
 	return 0;
+}
+
+static int
+list_dirs(struct mbx_folder *f, struct scan *s)
+{
+	return list_sub(f, "cur", &f->cur_mtime, s) == -1 ||
+	    list_sub(f, "new", &f->new_mtime, s) == -1 ? -1 : 0;
+}
+
+static int
+entry_path(const struct mbx_folder *f, const struct entry *e, char *out,
+    size_t outsz)
+{
+	return str_fmt(out, outsz, "%s/%s/%s", f->path, e->in_new ? "new" :
+	    "cur", e->name);
 }
 
 /* The ,W= size in the base of NAME (BASE_LEN octets), if any. */
@@ -639,6 +611,30 @@ cmp_entry(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The INTERNALDATE of the unknown file E at PATH; -1 when it is no
+   regular file (a link planted in cur/ names nothing here) or vanished.
+   A file of new/ that readdir called regular and whose name gives its
+   delivery time takes that, with no stat(2): nothing but a delivery
+   puts files in new/ (APPEND and COPY, which set other dates, write to
+   cur/), and a delivery's file is written in the second its name
+   gives. */
+static int
+entry_date(const struct mbx_folder *f, const struct entry *e,
+    const char *path, int64_t *date)
+{
+	struct stat st;
+
+	if (e->in_new && e->is_reg && e->order != 0) {
+		*date = (int64_t)(e->order / 1000000);
+		return 0;
+	}
+	if (fstatat(f->dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return -1;
+	*date = (int64_t)st.st_mtim.tv_sec;
+	return 0;
+}
+
 /* Gives the unknown file E the UID UID (0: the next); false when it
    vanished meanwhile. */
 static bool
@@ -646,22 +642,19 @@ adopt(struct mbx_folder *f, struct entry *e, uint32_t uid)
 {
 	char path[MBX_PATH_MAX + 300];
 	struct mbx_msg m;
-	struct stat st;
 
-	/* Regular files only: a link planted in cur/ names nothing here. */
-	if (str_fmt(path, sizeof(path), "%s/cur/%s", f->path, e->name) == -1 ||
-	    fstatat(f->dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !S_ISREG(st.st_mode))
-		return false;
 	memset(&m, 0, sizeof(m));
+	if (entry_path(f, e, path, sizeof(path)) == -1 ||
+	    entry_date(f, e, path, &m.idate) == -1)
+		return false;
 	if (name_vsize(e->name, e->base_len, &m.size) == -1 &&
 	    mbx_count_vsize(f->dir_fd, path, &m.size) == -1)
 		return false;
 	m.uid = uid != 0 ? uid : f->uidnext++;
 	m.flags = (uint8_t)mbx_flags_from_name(e->name);
 	m.modseq = ++f->highestmodseq;
-	m.idate = (int64_t)st.st_mtim.tv_sec;
 	m.base_len = (uint16_t)e->base_len;
+	m.in_new = e->in_new;
 	m.name = e->name;
 	e->name = NULL;
 	mbx_log_msg(f, mbx_folder_add(f, &m));
@@ -735,9 +728,8 @@ adopt_new(struct mbx_folder *f, struct scan *s)
 	for (i = 0; i < s->n; i++) {
 		if (s->v[i].used)
 			continue;
-		if (s->v[i].order == 0 && str_fmt(path, sizeof(path),
-		    "%s/cur/%s", f->path, s->v[i].name) == 0 &&
-		    fstatat(f->dir_fd, path, &st, 0) == 0)
+		if (s->v[i].order == 0 && entry_path(f, &s->v[i], path,
+		    sizeof(path)) == 0 && fstatat(f->dir_fd, path, &st, 0) == 0)
 			s->v[i].order = (uint64_t)st.st_mtim.tv_sec * 1000000 +
 			    (uint64_t)st.st_mtim.tv_nsec / 1000;
 		v[n++] = &s->v[i];
@@ -795,7 +787,7 @@ reconcile(struct mbx_folder *f, struct scan *s)
 			m->name = s->v[e - 1].name;
 			s->v[e - 1].name = NULL;
 		}
-		m->in_new = false;
+		m->in_new = s->v[e - 1].in_new;
 		flags = mbx_flags_from_name(m->name);
 		if (flags != m->flags) {
 			m->flags = (uint8_t)flags;
@@ -826,7 +818,7 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 		return 0;
 	memset(&s, 0, sizeof(s));
 	(void)clock_gettime(CLOCK_REALTIME, &now);
-	if (drain_new(f) == -1 || list_cur(f, &s) == -1) {
+	if (list_dirs(f, &s) == -1) {
 		mbx_err(err, MAILBOX_ERR_TEMP, "%s: cannot list: %s", f->path,
 		    strerror(errno));
 		scan_free(&s);
@@ -856,6 +848,9 @@ mbx_cur_begin(struct mbx_folder *f)
 	    ts_eq(&c, &f->cur_mtime);
 }
 
+/* Only cur/: a file renamed out of new/ (its first flags) changes the
+   mtime of new/, and the next look at the folder scans it once, so a
+   delivery in the same moment is never taken for our own change. */
 void
 mbx_cur_end(struct mbx_folder *f, bool was_current)
 {

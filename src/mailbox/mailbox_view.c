@@ -459,11 +459,33 @@ apply_op(const struct mailbox_store *st, const uint64_t kw[2],
 		*flags = m->flags & ~st->flags & MAILBOX_FLAGS_ALL;
 }
 
+/* Which directories a change renamed files out of. */
+#define OUT_OF_CUR	0x1
+#define OUT_OF_NEW	0x2
+
+/* Fsyncs the directories of a folder that OUT names (OUT_OF_*): cur/
+   whenever anything changed, new/ too when a file left it. */
+static int
+fsync_dirs(const struct mbx_folder *f, unsigned out)
+{
+	char path[MBX_PATH_MAX + 8];
+
+	if (str_fmt(path, sizeof(path), "%s/cur", f->path) == -1 ||
+	    fs_fsync_dir_at(f->dir_fd, path) == -1)
+		return -1;
+	if ((out & OUT_OF_NEW) != 0 && (str_fmt(path, sizeof(path),
+	    "%s/new", f->path) == -1 || fs_fsync_dir_at(f->dir_fd, path) == -1))
+		return -1;
+	return 0;
+}
+
 /* Under the lock: STORE on one UID. 1 changed, 0 not, -1 error. */
 static int
 store_one(struct mailbox_view *v, uint32_t uid, const struct mailbox_store *st,
-    const uint64_t kw[2], struct mailbox_store_result *res, bool *renamed)
+    const uint64_t kw[2], struct mailbox_store_result *res, unsigned *renamed)
 {
+	bool was_new;
+
 	struct mbx_folder *f = v->f;
 	struct mbx_msg *m = mbx_folder_find(f, uid);
 	uint64_t nkw[2];
@@ -479,9 +501,10 @@ store_one(struct mailbox_view *v, uint32_t uid, const struct mailbox_store *st,
 	if (flags == m->flags && nkw[0] == m->kw[0] && nkw[1] == m->kw[1])
 		return 0;
 	if (flags != m->flags) {
+		was_new = m->in_new;
 		if (rename_flags(f, &m, flags) == -1)
 			return errno == ENOENT ? 0 : -1;
-		*renamed = true;
+		*renamed |= was_new ? OUT_OF_NEW : OUT_OF_CUR;
 	}
 	m->flags = (uint8_t)flags;
 	m->kw[0] = nkw[0];
@@ -499,9 +522,9 @@ mailbox_store(struct mailbox_view *v, const uint32_t *uids, size_t n,
     struct mailbox_err *err)
 {
 	struct mbx_folder *f = v->f;
-	char cur[MBX_PATH_MAX + 8];
 	uint64_t kw[2];
-	bool renamed = false, was;
+	unsigned renamed = 0;
+	bool was;
 	size_t i;
 	int r = 0;
 
@@ -529,8 +552,7 @@ mailbox_store(struct mailbox_view *v, const uint32_t *uids, size_t n,
 		}
 	/* The renames first, then the log: a crash between leaves names
 	   that are the truth anyway. */
-	if (renamed && (str_fmt(cur, sizeof(cur), "%s/cur", f->path) == -1 ||
-	    fs_fsync_dir_at(f->dir_fd, cur) == -1) && r == 0) {
+	if (renamed != 0 && fsync_dirs(f, renamed) == -1 && r == 0) {
 		mbx_err(err, MAILBOX_ERR_TEMP, "%s: fsync: %s", f->path,
 		    strerror(errno));
 		r = -1;
@@ -557,7 +579,8 @@ mbx_expunge_marked(struct mbx_folder *f, const bool *drop,
 {
 	char path[MBX_PATH_MAX + 300];
 	size_t i, keep = 0;
-	bool any = false, was = mbx_cur_begin(f);
+	unsigned out = 0;
+	bool was = mbx_cur_begin(f);
 	int r = 0;
 
 	for (i = 0; i < f->n; i++) {
@@ -575,16 +598,15 @@ mbx_expunge_marked(struct mbx_folder *f, const bool *drop,
 			f->msgs[keep++] = *m;
 			continue;
 		}
+		out |= m->in_new ? OUT_OF_NEW : OUT_OF_CUR;
 		mbx_folder_tomb(f, m->uid, ++f->highestmodseq);
 		mbx_log_expunge(f, m->uid, f->highestmodseq);
 		mbx_msg_free(m);
-		any = true;
 	}
 	f->n = keep;
-	if (!any)
+	if (out == 0)
 		return r;
-	if (str_fmt(path, sizeof(path), "%s/cur", f->path) == -1 ||
-	    fs_fsync_dir_at(f->dir_fd, path) == -1) {
+	if (fsync_dirs(f, out) == -1) {
 		mbx_err(err, MAILBOX_ERR_TEMP, "%s: fsync: %s", f->path,
 		    strerror(errno));
 		r = -1;

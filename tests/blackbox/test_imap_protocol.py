@@ -439,8 +439,9 @@ def test_star_ranges_on_an_empty_mailbox(inst):
 
 
 def test_pop3_session_open_while_imap_moves_its_files(inst):
-    """POP3 listed the messages in new/; an IMAP SELECT moves them to cur/
-    meanwhile: RETR still reads them, DELE still deletes them."""
+    """POP3 listed the messages in new/; an IMAP STORE moves them to cur/
+    meanwhile (their first flags): RETR still reads them, DELE still
+    deletes them."""
     import poplib
     deliver(inst, "moved one")
     deliver(inst, "moved two")
@@ -449,7 +450,8 @@ def test_pop3_session_open_while_imap_moves_its_files(inst):
     p.pass_(PASS)
     assert p.stat()[0] == 2
     with session(inst) as c:
-        ok(c, "SELECT INBOX")          # new/ -> cur/
+        ok(c, "SELECT INBOX")
+        ok(c, "STORE 1:2 +FLAGS (\\Flagged)")    # new/ -> cur/
     assert b"Subject: moved one" in b"\n".join(p.retr(1)[1])
     p.dele(2)
     p.quit()
@@ -458,3 +460,34 @@ def test_pop3_session_open_while_imap_moves_its_files(inst):
         assert "* 1 EXISTS" in r.untagged
         r = ok(c, "FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
         assert "moved one" in r.untagged[0]
+
+
+def test_new_mail_stays_in_new_until_its_flags_change(inst):
+    """SELECT leaves delivered files in new/ (no rename per message, as
+    Maildir allows); the first flag moves a file to cur/ with the flag in
+    its name; UIDs and flags hold across a restart, whichever directory
+    a file is in."""
+    import os
+    deliver(inst, "left alone")
+    deliver(inst, "read one")
+    md = inst.maildir(USER)
+    with session(inst) as c:
+        r = ok(c, "SELECT INBOX")
+        assert "* 2 EXISTS" in r.untagged
+        assert len(os.listdir(os.path.join(md, "new"))) == 2
+        assert os.listdir(os.path.join(md, "cur")) == []
+        r = ok(c, "UID FETCH 2 (BODY[HEADER.FIELDS (SUBJECT)])")
+        assert "read one" in r.untagged[0]
+    [moved] = os.listdir(os.path.join(md, "cur"))
+    assert moved.endswith(":2,S"), moved
+    assert len(os.listdir(os.path.join(md, "new"))) == 1
+    inst.stop()
+    inst.start()
+    with session(inst) as c:
+        ok(c, "SELECT INBOX")
+        r = ok(c, "UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert len(r.untagged) == 2, r
+        assert r.untagged[0].startswith("* 1 FETCH (UID 1 FLAGS () ")
+        assert "Subject: left alone" in r.untagged[0]
+        assert r.untagged[1].startswith("* 2 FETCH (UID 2 FLAGS (\\Seen) ")
+        assert "Subject: read one" in r.untagged[1]

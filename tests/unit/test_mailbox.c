@@ -392,7 +392,7 @@ test_status_quota(void **state)
 	assert_int_not_equal(st.uidvalidity, 0);
 	assert_int_equal(st.size, 35 + 36 + 17);
 	assert_true(st.highestmodseq >= 3);
-	assert_true(exists(fx, ROOT "/cur/1700000000.M1P1Q1.h:2,"));
+	assert_true(exists(fx, ROOT "/new/1700000000.M1P1Q1.h"));
 	assert_int_equal(mailbox_quota_usage(fx->u, &octets, &msgs, &fx->err),
 	    0);
 	assert_int_equal(msgs, 4);

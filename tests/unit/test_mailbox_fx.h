@@ -147,6 +147,19 @@ count_files(struct fx *fx, const char *rel)
 	return n;
 }
 
+/* The messages of the folder at REL: files in its cur/ and new/. */
+static inline size_t
+count_msgs(struct fx *fx, const char *rel)
+{
+	char sub[512];
+	size_t n;
+
+	(void)str_fmt(sub, sizeof(sub), "%s/cur", rel);
+	n = count_files(fx, sub);
+	(void)str_fmt(sub, sizeof(sub), "%s/new", rel);
+	return n + count_files(fx, sub);
+}
+
 static inline uint32_t
 append_text(struct fx *fx, const char *folder, const char *text,
     unsigned flags, const char *const *kw, size_t nkw)

@@ -46,7 +46,6 @@ test_uids_stable(void **state)
 	struct mailbox_view *v;
 	struct mailbox_view_info in;
 	uint32_t uv;
-	char name[256];
 
 	/* Delivery order is the time in the name, not the name's order. */
 	deliver(fx, "", "1700000002.M1P1Q1.b");
@@ -60,9 +59,9 @@ test_uids_stable(void **state)
 	assert_int_equal(in.first_unseen, 1);
 	uv = in.uidvalidity;
 	assert_int_equal(mailbox_view_seq(v, 2), 2);
-	assert_true(find_cur(fx, "", "1700000001.M9P1Q1.z:2,", name,
-	    sizeof(name)));
-	assert_int_equal(count_files(fx, ROOT "/new"), 0);
+	/* Left in new/ until their flags change. */
+	assert_true(exists(fx, ROOT "/new/1700000001.M9P1Q1.z"));
+	assert_int_equal(count_files(fx, ROOT "/cur"), 0);
 	{
 		char uidl[MAILBOX_UIDL_MAX + 1];
 
@@ -90,7 +89,7 @@ test_external_changes(void **state)
 	struct mailbox_view *v;
 	struct mailbox_changes ch;
 	struct mailbox_msg m;
-	char name[256], from[512], to[512];
+	char from[512], to[512];
 	uint64_t ms;
 
 	deliver(fx, "", "1700000001.M1P1Q1.h");
@@ -109,8 +108,7 @@ test_external_changes(void **state)
 	ms = ch.highestmodseq;
 	mailbox_changes_free(&ch);
 	/* mutt marks message 1 seen and flagged by renaming it. */
-	assert_true(find_cur(fx, "", "1700000001", name, sizeof(name)));
-	(void)str_fmt(from, sizeof(from), ROOT "/cur/%s", name);
+	(void)str_fmt(from, sizeof(from), ROOT "/new/1700000001.M1P1Q1.h");
 	(void)str_fmt(to, sizeof(to), ROOT "/cur/1700000001.M1P1Q1.h:2,FS");
 	assert_int_equal(renameat(fx->data_fd, from, fx->data_fd, to), 0);
 	sync_view(fx, v, true, &ch);
@@ -124,8 +122,7 @@ test_external_changes(void **state)
 	mailbox_changes_free(&ch);
 	/* POP3 deletes message 2: held back while expunges may not be
 	   sent, then reported. */
-	assert_true(find_cur(fx, "", "1700000002", name, sizeof(name)));
-	(void)str_fmt(from, sizeof(from), ROOT "/cur/%s", name);
+	(void)str_fmt(from, sizeof(from), ROOT "/new/1700000002.M1P1Q1.h");
 	assert_int_equal(unlinkat(fx->data_fd, from, 0), 0);
 	sync_view(fx, v, false, &ch);
 	assert_int_equal(ch.nexpunged, 0);
@@ -243,7 +240,7 @@ test_expunge(void **state)
 	store(fx, v, 3, MAILBOX_STORE_ADD, MAILBOX_DELETED);
 	/* UID EXPUNGE 1: only message 1 of the two. */
 	assert_int_equal(mailbox_expunge(v, &one, 1, &fx->err), 0);
-	assert_int_equal(count_files(fx, ROOT "/cur"), 2);
+	assert_int_equal(count_msgs(fx, ROOT), 2);
 	sync_view(fx, v, true, &ch);
 	assert_int_equal(ch.nexpunged, 1);
 	assert_int_equal(ch.expunged[0], 1);
@@ -255,7 +252,7 @@ test_expunge(void **state)
 	assert_int_equal(ch.vanished[0], 3);
 	assert_int_equal(ch.exists, 1);
 	mailbox_changes_free(&ch);
-	assert_int_equal(count_files(fx, ROOT "/cur"), 1);
+	assert_int_equal(count_msgs(fx, ROOT), 1);
 	mailbox_view_close(&v);
 }
 
@@ -348,7 +345,7 @@ test_copy_move(void **state)
 	assert_int_equal(ch.nexpunged, 2);
 	assert_int_equal(ch.exists, 1);
 	mailbox_changes_free(&ch);
-	assert_int_equal(count_files(fx, ROOT "/cur"), 1);
+	assert_int_equal(count_msgs(fx, ROOT), 1);
 	sync_view(fx, a, true, &ch);
 	assert_int_equal(ch.exists, 5);
 	mailbox_changes_free(&ch);
@@ -629,7 +626,7 @@ test_threads(void **state)
 	}
 	v = view(fx, "INBOX");
 	mailbox_view_get_info(v, &in);
-	assert_int_equal(in.exists, count_files(fx, ROOT "/cur"));
+	assert_int_equal(in.exists, count_msgs(fx, ROOT));
 	m = calloc(in.exists, sizeof(*m));
 	assert_int_equal(mailbox_view_msgs(v, 1, in.exists, m), 0);
 	for (i = 1; i < in.exists; i++)
@@ -753,7 +750,8 @@ test_no_overwrite(void **state)
 
 /* The POP3 maildrop (the real pop3_maildrop.c) and the IMAP view of
    one INBOX: same UIDLs in the same order, before and after IMAP moved
-   new/ to cur/; a POP3 deletion is an expunge for IMAP. */
+   a file from new/ to cur/ (its first flag); a POP3 deletion is an
+   expunge for IMAP. */
 static void
 test_pop3(void **state)
 {
@@ -785,14 +783,14 @@ test_pop3(void **state)
 	d.v[1].deleted = true;
 	assert_int_equal(maildrop_commit(&d), 0);
 	maildrop_free(&d);
-	/* A name POP3 listed in new/ before the move, found again. */
+	/* A name POP3 listed in new/, found again. */
 	{
 		char where[512];
 
 		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
 		    "1700000002.M1P1Q1.h,S=31,W=35", where, sizeof(where)), 1);
 		assert_string_equal(where, ROOT
-		    "/cur/1700000002.M1P1Q1.h,S=31,W=35:2,");
+		    "/new/1700000002.M1P1Q1.h,S=31,W=35");
 		assert_int_equal(mailbox_file_find(fx->data_fd, ROOT,
 		    "1700000000.M1P1Q1.h,S=31,W=35:2,S", where, sizeof(where)),
 		    1);
