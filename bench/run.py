@@ -141,6 +141,8 @@ def make_rows():
     rows.append(Row("imap-fetch-bodies-1k", "IMAP FETCH BODY.PEEK[] of "
                     "1000 x 64 KiB, one command", "MB/s", "higher", "imap",
                     ">= 2x Dovecot", ratio_at_least(2)))
+    rows.append(Row("imap-fetch-bodies-1k-cpu", "  server CPU per MB sent",
+                    "ms", "lower", "imap"))
     for rid, title, goal, check in (
             ("imap-login-c50", "50 IMAP sessions LOGIN+LOGOUT, both "
              "SHA512-CRYPT", ">= 2x Dovecot", ratio_at_least(2)),
@@ -587,6 +589,9 @@ class Bench:
                          row="imap-fetch-bodies-1k")
             if "mbps" in r and r.get("fetch_msgs") == 3000:
                 self.add("imap-fetch-bodies-1k", server, r["mbps"], r)
+                if r.get("cpu_ms", 0) > 0 and r.get("fetch_bytes", 0) > 0:
+                    self.add("imap-fetch-bodies-1k-cpu", server,
+                             r["cpu_ms"] / (r["fetch_bytes"] / 1e6))
                 log(f"  {server.name} FETCH bodies run {i + 1}: "
                     f"{r['mbps']:.1f} MB/s")
 

@@ -283,6 +283,10 @@ setup_bev(struct session *s)
 	bufferevent_setcb(s->conn->bev, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(s->conn->bev, EV_READ, 0,
 	    s->proto->input_max);
+	/* libevent writes at most 16 KiB per call by default: a FETCH or
+	   RETR of megabytes would cost a system call per 16 KiB. */
+	(void)bufferevent_set_max_single_write(s->conn->bev,
+	    s->proto->output_max);
 	conn_set_timeout(s->conn, s->timeout);
 	bufferevent_enable(s->conn->bev, EV_READ | EV_WRITE);
 }

@@ -21,6 +21,7 @@
 #include "util/compat.h"
 
 #define FETCH_STRETCH	256	/* messages per \Seen update */
+#define FETCH_CHUNK	(16 * 1024)	/* octets converted per call */
 
 struct fetch_arg {
 	uint32_t	*uids;
@@ -184,8 +185,8 @@ put_section(struct buf *out, const struct imap_fetch_att *a,
 	struct mime_range r;
 	struct buf lit;
 	uint64_t n, count = a->partial ? a->length : UINT64_MAX;
-	char chunk[16384];
 	ssize_t got;
+	char *p;
 
 	if (mime_section_range(t, &sec, &r) != 1) {
 		(void)buf_append_str(out, "\"\"");
@@ -211,8 +212,19 @@ put_section(struct buf *out, const struct imap_fetch_att *a,
 	n = mime_partial_len(r.len_crlf, a->partial ? a->offset : 0, count);
 	(void)buf_printf(out, "{%llu}\r\n", (unsigned long long)n);
 	mime_crlf_init(&rd, fd, &r, a->partial ? a->offset : 0, count);
-	while ((got = mime_crlf_read(&rd, chunk, sizeof(chunk))) > 0)
-		(void)buf_append(out, chunk, (size_t)got);
+	/* Converted straight into the output. For a big literal, room at
+	   once for what this job will write (it stops past
+	   IMAP_JOB_OUT_MAX), so the output is never moved as it grows. */
+	if (n >= FETCH_CHUNK && buf_space(out, (size_t)(n < IMAP_JOB_OUT_MAX ?
+	    n : IMAP_JOB_OUT_MAX) + (out->len < IMAP_JOB_OUT_MAX ?
+	    IMAP_JOB_OUT_MAX - out->len : 0)) == NULL)
+		return -1;
+	do {
+		if ((p = buf_space(out, FETCH_CHUNK)) == NULL)
+			return -1;
+		if ((got = mime_crlf_read(&rd, p, FETCH_CHUNK)) > 0)
+			buf_commit(out, (size_t)got);
+	} while (got > 0);
 	return got == -1 ? -1 : 0;
 }
 

@@ -32,6 +32,7 @@
 #define IMAP_SASL_MAX		12288	/* an AUTHENTICATE response line */
 #define IMAP_INPUT_MAX		(64 * 1024)	/* read watermark */
 #define IMAP_OUTPUT_MAX		(256 * 1024)	/* stop reading above */
+#define IMAP_JOB_OUT_MAX	(1024 * 1024)	/* a job's output, then MORE */
 #define IMAP_MAX_AUTH_FAILURES	3	/* per session, then BYE */
 /* A literal of a command other than APPEND (a LOGIN password, a search
    string): commands stay small. */

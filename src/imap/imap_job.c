@@ -22,8 +22,6 @@
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-#define IMAP_JOB_OUT_MAX	(1024 * 1024)
-
 void
 imap_box_free(struct imap_box *b)
 {
@@ -57,6 +55,33 @@ job_work(void *ctx, void *arg)
 }
 
 static void
+free_out(const void *data, size_t len, void *arg)
+{
+	(void)len, (void)arg;
+	free((void *)data);
+}
+
+/* The job's output into the connection: small answers copied, big ones
+   (FETCH of bodies) handed over whole, not copied again. */
+static void
+send_out(struct imap_job *j, struct evbuffer *out)
+{
+	size_t len;
+	char *p;
+
+	if (j->out.len < 16 * 1024) {
+		(void)evbuffer_add(out, j->out.data, j->out.len);
+		buf_truncate(&j->out, 0);
+		return;
+	}
+	p = buf_steal(&j->out, &len);
+	if (evbuffer_add_reference(out, p, len, free_out, NULL) == -1) {
+		(void)evbuffer_add(out, p, len);
+		free(p);
+	}
+}
+
+static void
 job_done(void *arg)
 {
 	struct imap_job *j = arg;
@@ -70,7 +95,7 @@ job_done(void *arg)
 		log_error("sess=%s imap %s: %s", s->conn->id, j->log_why,
 		    j->log_text);
 	if (!s->base.life.dying)
-		(void)evbuffer_add(out, j->out.data, j->out.len);
+		send_out(j, out);
 	buf_truncate(&j->out, 0);
 	if (j->state >= 0)
 		imap_enter_state(s, (enum imap_state)j->state);

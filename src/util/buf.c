@@ -72,6 +72,32 @@ buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+char *
+buf_space(struct buf *b, size_t n)
+{
+	if (buf_reserve(b, n) == -1)
+		return NULL;
+	return b->data + b->len;
+}
+
+void
+buf_commit(struct buf *b, size_t n)
+{
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+char *
+buf_steal(struct buf *b, size_t *len)
+{
+	char *p = b->data;
+
+	*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
 int
 buf_append_str(struct buf *b, const char *s)
 {

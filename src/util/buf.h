@@ -34,6 +34,14 @@ int	buf_append_str(struct buf *, const char *);
 int	buf_putc(struct buf *, char);
 int	buf_printf(struct buf *, const char *, ...) PRINTFLIKE(2, 3);
 int	buf_vprintf(struct buf *, const char *, va_list) PRINTFLIKE(2, 0);
+/* Room for N more bytes at the end, written in place and then counted
+   by buf_commit(); NULL when max would be passed. */
+char	*buf_space(struct buf *, size_t n);
+/* Counts N bytes written into buf_space() (N <= what was asked). */
+void	buf_commit(struct buf *, size_t n);
+/* The storage, handed to the caller (free(3) it), *LEN its octets; the
+   buffer is empty, as after buf_free(). NULL for an empty buffer. */
+char	*buf_steal(struct buf *, size_t *len);
 /* Removes the first N bytes. */
 void	buf_consume(struct buf *, size_t n);
 /* Shortens to N bytes (N <= len). */

@@ -166,6 +166,39 @@ test_buf_edit(void **state)
 	assert_int_equal(b.len, 0);
 }
 
+/* Writing in place: space, commit, and the storage handed over. */
+static void
+test_buf_space(void **state)
+{
+	struct buf b;
+	size_t len;
+	char *p;
+
+	(void)state;
+	buf_init(&b, 16);
+	assert_int_equal(buf_append_str(&b, "ab"), 0);
+	assert_non_null(p = buf_space(&b, 10));
+	memcpy(p, "cdefg", 5);
+	buf_commit(&b, 5);		/* less than asked */
+	assert_buf(&b, "abcdefg", 7);
+	assert_null(buf_space(&b, 10));	/* past max: refused, unchanged */
+	assert_buf(&b, "abcdefg", 7);
+	assert_non_null(buf_space(&b, 9));
+	buf_commit(&b, 0);
+	assert_buf(&b, "abcdefg", 7);
+	p = buf_steal(&b, &len);
+	assert_int_equal(len, 7);
+	assert_memory_equal(p, "abcdefg", 8);	/* NUL-terminated */
+	free(p);
+	assert_null(b.data);
+	assert_buf(&b, "", 0);
+	assert_int_equal(buf_append_str(&b, "again"), 0);	/* usable */
+	assert_buf(&b, "again", 5);
+	buf_free(&b);
+	assert_null(buf_steal(&b, &len));
+	assert_int_equal(len, 0);
+}
+
 /* A length so large that len + n + 1 wraps around must be refused, even
    without a limit. Run in a child: a wrong answer is a wild memcpy. */
 static void
@@ -1180,6 +1213,7 @@ main(void)
 	add_test("buf growth", test_buf_grow, NULL);
 	add_test("buf consume truncate reset", test_buf_edit, NULL);
 	add_test("buf huge append refused", test_buf_huge_append, NULL);
+	add_test("buf space commit steal", test_buf_space, NULL);
 	ADD(uint_cases, test_uint);
 	add_test("str_to_uint_n", test_uint_n, NULL);
 	ADD(unit_cases, test_unit);
