@@ -8,11 +8,16 @@
  * name is the truth) with a new MODSEQ; a file gone is expunged; an
  * unknown file gets the next UID, in order of delivery (the time in its
  * name, else its mtime). The new UIDs are synced to the log before
- * anyone sees them. A file stays in new/ until its flags first change
- * (the rename that sets them puts it in cur/ with ":2,FLAGS"): Maildir
- * allows it, Dovecot, mutt and POP3 read both, and a first SELECT of a
- * big INBOX costs no rename per message. A base in both directories
- * counts once, from cur/.
+ * anyone sees them. A base in both directories counts once, from cur/.
+ *
+ * new/ is emptied into cur/ (":2," appended, as Dovecot does) only when
+ * a message in it first gets a flag: opening a big INBOX costs no
+ * rename per message, and a client that only looks never pays them
+ * (Maildir allows it; Dovecot, mutt and POP3 read both directories).
+ * It is emptied whole, not file by file: a folder whose new/ holds
+ * thousands of files would otherwise be listed again after each flag
+ * change (its mtime moved, and within the racy window again at the
+ * next commands), where an empty new/ costs nothing to list.
  *
  * Change detection without a scan: the mtimes of new/ and cur/ are
  * taken before they are read, so a change while reading shows as a
@@ -484,6 +489,56 @@ open_sub(const struct mbx_folder *f, const char *sub)
 	return d;
 }
 
+/* rename(2) that never replaces a file of cur/ (a name delivered twice
+   would otherwise overwrite a message): EEXIST then. */
+static int
+move_noreplace(int dir_fd, const char *from, const char *to)
+{
+	if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: link, then unlink. */
+	if (linkat(dir_fd, from, dir_fd, to, 0) == -1)
+		return -1;
+	return unlinkat(dir_fd, from, 0);
+}
+
+/* Moves everything in new/ to cur/ until new/ reads empty (at most 8
+   rounds). A file that cannot be moved stays in new/ (and is logged). 0,
+   or -1 when new/ cannot be read. */
+static int
+drain_new(struct mbx_folder *f)
+{
+	char from[MBX_PATH_MAX + 300], to[MBX_PATH_MAX + 300];
+	struct dirent *de;
+	unsigned moved, rounds = 0;
+	DIR *d;
+
+	do {
+		moved = 0;
+		if ((d = open_sub(f, "new")) == NULL)
+			return -1;
+		while ((de = readdir(d)) != NULL) {
+			if (!mbx_file_name_ok(de->d_name) ||
+			    str_fmt(from, sizeof(from), "%s/new/%s", f->path,
+			    de->d_name) == -1 ||
+			    str_fmt(to, sizeof(to), "%s/cur/%s%s", f->path,
+			    de->d_name, strchr(de->d_name, ':') != NULL ? "" :
+			    ":2,") == -1)
+				continue;
+			if (move_noreplace(f->dir_fd, from, to) == 0)
+				moved++;
+			else if (errno != ENOENT)
+				log_warn("mailbox %s: cannot move %s to cur/: "
+				    "%s", f->path, de->d_name,
+				    strerror(errno));
+		}
+		(void)closedir(d);
+	} while (moved > 0 && ++rounds < 8);
+	return 0;
+}
+
 /* The delivery time of a Maildir name "SECONDS.M<usec>...", else 0. */
 static uint64_t
 name_time(const char *name)
@@ -837,6 +892,19 @@ mbx_folder_sync(struct mbx_folder *f, bool force, struct mailbox_err *err)
 	if (imported)
 		return mbx_index_compact(f, err);
 	return mbx_index_commit(f, true, err);
+}
+
+int
+mbx_folder_empty_new(struct mbx_folder *f, struct mailbox_err *err)
+{
+	if (drain_new(f) == -1) {
+		mbx_err(err, MAILBOX_ERR_TEMP, "%s: cannot list new/: %s",
+		    f->path, strerror(errno));
+		return -1;
+	}
+	/* The scan finds each file under its new name by its base, and
+	   whatever was delivered meanwhile. */
+	return mbx_folder_sync(f, true, err);
 }
 
 bool

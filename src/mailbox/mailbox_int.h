@@ -181,6 +181,10 @@ void	mbx_folder_put(struct mbx_folder **);
 void	mbx_folder_forget(int dir_fd, const char *path, bool children);
 /* Under F's lock: syncs with the Maildir when it changed (or FORCE). */
 int	mbx_folder_sync(struct mbx_folder *, bool force, struct mailbox_err *);
+/* Under F's lock: moves every file of new/ to cur/ (":2," appended),
+   then rescans: what the first flag change of a message still in new/
+   does (mailbox_folder.c). */
+int	mbx_folder_empty_new(struct mbx_folder *, struct mailbox_err *);
 /* Under F's lock: whether new/ or cur/ changed since the last scan. */
 bool	mbx_folder_disk_changed(struct mbx_folder *);
 /* Under F's lock, around a change of cur/ made here: whether the

@@ -500,6 +500,16 @@ store_one(struct mailbox_view *v, uint32_t uid, const struct mailbox_store *st,
 	apply_op(st, kw, m, &flags, nkw);
 	if (flags == m->flags && nkw[0] == m->kw[0] && nkw[1] == m->kw[1])
 		return 0;
+	if (flags != m->flags && m->in_new) {
+		/* Its first flag: new/ goes to cur/ whole (mailbox_folder.c);
+		   M moved in memory, and the scan may have seen its flags
+		   changed by someone else. */
+		if (mbx_folder_empty_new(f, NULL) == -1)
+			return -1;
+		if ((m = mbx_folder_find(f, uid)) == NULL)
+			return 0;
+		apply_op(st, kw, m, &flags, nkw);
+	}
 	if (flags != m->flags) {
 		was_new = m->in_new;
 		if (rename_flags(f, &m, flags) == -1)
