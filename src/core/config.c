@@ -51,6 +51,7 @@ static const struct param params[] = {
 	{ "user", P_USER, OFF(user), "", 0, 0, NULL },
 	{ "tls_cert", P_PATH, OFF(tls_cert), "", 0, 0, NULL },
 	{ "tls_key", P_PATH, OFF(tls_key), "", 0, 0, NULL },
+	{ "tls_host", P_TLS_HOST, 0, NULL, 0, 0, NULL },
 	{ "log", P_ENUM, OFF(log), "stderr", 0, 0, log_names },
 	{ "listen", P_LISTEN, 0, NULL, 0, 0, NULL },
 	{ "relay_window", P_DURATION, OFF(relay_window), "90m", 1, 7 * DAY,
@@ -269,7 +270,8 @@ parse_line(struct config *c, struct pstate *ps, char *line)
 		return;
 	}
 	idx = (size_t)(p - params);
-	if (p->type != P_LISTEN && p->type != P_MILTER && ps->seen[idx] != 0) {
+	if (p->type != P_LISTEN && p->type != P_MILTER &&
+	    p->type != P_TLS_HOST && ps->seen[idx] != 0) {
 		config_perr(ps, "duplicate key '%s' (first set at line %u)",
 		    key, ps->seen[idx]);
 		return;

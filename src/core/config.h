@@ -2,9 +2,10 @@
  * config.h - popgate.conf: one table of typed keys (SPEC 8, STYLE.md 8).
  *
  * "key = value" per line, '#' comments, sizes with units (10M), durations
- * with units (30s, 90m, 4h, 5d). listen and transport repeat; every other
- * key may appear once. Every error names FILE:LINE and what was expected;
- * loading collects all errors instead of stopping at the first.
+ * with units (30s, 90m, 4h, 5d). listen, transport, tls_host and milter
+ * repeat; every other key may appear once. Every error names FILE:LINE
+ * and what was expected; loading collects all errors instead of stopping
+ * at the first.
  */
 #ifndef POPGATE_CONFIG_H
 #define POPGATE_CONFIG_H
@@ -33,6 +34,16 @@ struct listen_cfg {
 	uint16_t		 port;
 	enum listen_role	 role;
 	bool			 gate_connect;
+};
+
+/* "tls_host = NAME CERT KEY" (SPEC 14): the certificate a client gets
+   when it asks for NAME by SNI. */
+struct tls_host_cfg {
+	char		 name[256];	/* lower case; a wildcard "*.DOMAIN"
+					   matches one label before DOMAIN */
+	char		*cert;		/* absolute paths */
+	char		*key;
+	unsigned	 line;		/* where it was set */
 };
 
 struct transport_cfg {
@@ -102,6 +113,8 @@ struct config {
 	char			*user;		/* "" = do not switch */
 	char			*tls_cert;
 	char			*tls_key;
+	struct tls_host_cfg	*tls_host;	/* in the file's order */
+	size_t			 ntls_host;
 	char			*tls_ca_file;	/* "" = the system's only */
 	enum log_target		 log;
 	struct listen_cfg	*listen;
@@ -189,8 +202,8 @@ void	config_print(const struct config *, FILE *);
    the table's order, NULL past the last. */
 const char *config_key_name(size_t i);
 /* KEY's default as it would be written in the file ("" when empty),
-   borrowed from the table; NULL for an unknown key and for listen and
-   transport, which have none. */
+   borrowed from the table; NULL for an unknown key and for the keys
+   that repeat (listen, transport, tls_host, milter), which have none. */
 const char *config_key_default(const char *key);
 /* Whether KEY is a number, size or duration; then its lowest and
    highest value, as the file would write them, into LO and HI. */

@@ -37,6 +37,7 @@ enum ptype {
 	P_ADDRESS,	/* a mail address, or empty */
 	P_MILTER,	/* repeats; "milter = NAME ADDRESS" */
 	P_MILTER_APPLY,	/* "milter_apply NAME = inbound|relay|all" */
+	P_TLS_HOST,	/* repeats; "tls_host = NAME CERT KEY" */
 	P_NTYPES
 };
 
@@ -112,6 +113,16 @@ int	config_milter_apply_parse(struct config *, struct pstate *,
 	    const struct param *, const char *);
 void	config_milter_release(struct config *, const struct param *);
 void	config_milter_print(const struct config *, const struct param *,
+	    FILE *);
+
+/* The operations of P_TLS_HOST (config_tls.c), in config_types[]:
+   "tls_host = NAME CERT KEY" appended to C's tls_host after its checks
+   (a host name or a wildcard *.DOMAIN, absolute paths, each name once,
+   any case); freed and printed in the file's order. */
+int	config_tls_host_parse(struct config *, struct pstate *,
+	    const struct param *, const char *);
+void	config_tls_host_release(struct config *, const struct param *);
+void	config_tls_host_print(const struct config *, const struct param *,
 	    FILE *);
 
 /* A number of P's type (size, duration or count) as the file would

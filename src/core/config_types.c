@@ -870,6 +870,8 @@ const struct ptype_ops config_types[] = {
 	    config_milter_print },
 	[P_MILTER_APPLY] = { config_milter_apply_parse, release_none,
 	    print_none },
+	[P_TLS_HOST] = { config_tls_host_parse, config_tls_host_release,
+	    config_tls_host_print },
 };
 _Static_assert(nitems(config_types) == P_NTYPES,
     "every type has its operations");

@@ -40,15 +40,15 @@ def errors(inst, lines):
 
 
 def effective(stdout):
-    """check-config output as {key: value}; listen and transport lines
-    as lists."""
-    out = {"listen": [], "transport": [], "milter": []}
+    """check-config output as {key: value}; the repeated keys (listen,
+    transport, milter, tls_host) as lists."""
+    out = {"listen": [], "transport": [], "milter": [], "tls_host": []}
     for line in stdout.splitlines():
         key, sep, value = line.partition(" = ")
         if not sep and line.endswith(" ="):
             key, value = line[:-2], ""
         assert key, f"not 'key = value': {line!r}"
-        if key in ("listen", "milter"):
+        if key in ("listen", "milter", "tls_host"):
             out[key].append(value)
         elif key.startswith("transport "):
             out["transport"].append(f"{key[10:]} = {value}")

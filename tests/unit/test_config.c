@@ -631,6 +631,52 @@ test_transport(void **state)
 	config_free(&c);
 }
 
+/* ---- good inputs: tls_host ---- */
+
+struct tls_host_case {
+	const char	*name;
+	const char	*text;
+	size_t		 n;
+	struct {
+		const char	*name, *cert, *key;
+		unsigned	 line;
+	} h[3];
+};
+
+static const struct tls_host_case tls_host_cases[] = {
+	{ "no tls_host by default", "", 0, { { NULL, NULL, NULL, 0 } } },
+	{ "tls_host, name lower-cased",
+	    "tls_host = Mail.Customer.EXAMPLE /etc/le/c.pem /etc/le/k.pem\n",
+	    1,
+	    { { "mail.customer.example", "/etc/le/c.pem", "/etc/le/k.pem",
+	      1 } } },
+	{ "tls_host repeats in file order, wildcard, blanks and comment",
+	    "# hosts\n"
+	    "tls_host = b.example /c/b.pem /k/b.pem\n"
+	    "tls_host\t=\t*.hosted.example\t/c/w.pem   /k/w.pem  # all\n"
+	    "tls_host = hosted.example /c/h.pem /k/h.pem\n", 3,
+	    { { "b.example", "/c/b.pem", "/k/b.pem", 2 },
+	      { "*.hosted.example", "/c/w.pem", "/k/w.pem", 3 },
+	      { "hosted.example", "/c/h.pem", "/k/h.pem", 4 } } },
+};
+
+static void
+test_tls_host(void **state)
+{
+	const struct tls_host_case *tc = *state;
+	struct config *c = parse_ok(tc->text);
+	size_t i;
+
+	assert_int_equal(c->ntls_host, tc->n);
+	for (i = 0; i < tc->n; i++) {
+		assert_string_equal(c->tls_host[i].name, tc->h[i].name);
+		assert_string_equal(c->tls_host[i].cert, tc->h[i].cert);
+		assert_string_equal(c->tls_host[i].key, tc->h[i].key);
+		assert_int_equal(c->tls_host[i].line, tc->h[i].line);
+	}
+	config_free(&c);
+}
+
 /* ---- bad inputs: exact error texts ---- */
 
 struct bad_case {
@@ -898,6 +944,65 @@ static const struct bad_case bad_cases[] = {
 	    "transport example.org = bad..host:25\n",
 	    { "t.conf:1: bad value for 'transport example.org': "
 	      "'bad..host:25' (expected HOST:PORT)" } },
+	/* tls_host */
+	{ "tls_host empty", "tls_host =\n",
+	    { "t.conf:1: 'tls_host' needs a host name, a certificate and a "
+	      "key: tls_host = HOSTNAME CERT KEY" } },
+	{ "tls_host without certificate and key",
+	    "tls_host = mail.example.com\n",
+	    { "t.conf:1: 'tls_host mail.example.com' needs a certificate and "
+	      "a key file: tls_host = HOSTNAME CERT KEY" } },
+	{ "tls_host without key", "tls_host = mail.example.com /c.pem\n",
+	    { "t.conf:1: 'tls_host mail.example.com' needs a key file after "
+	      "the certificate: tls_host = HOSTNAME CERT KEY" } },
+	{ "tls_host with four fields",
+	    "tls_host = a.example /c.pem /k.pem /x.pem\n",
+	    { "t.conf:1: too many fields in 'tls_host': 'a.example /c.pem "
+	      "/k.pem /x.pem' (expected tls_host = HOSTNAME CERT KEY; paths "
+	      "cannot contain blanks)" } },
+	{ "tls_host bad host name", "tls_host = bad..example /c.pem /k.pem\n",
+	    { "t.conf:1: bad host name in 'tls_host': 'bad..example' (empty "
+	      "label in domain)" } },
+	{ "tls_host host name with underscore",
+	    "tls_host = mail_1.example /c.pem /k.pem\n",
+	    { "t.conf:1: bad host name in 'tls_host': 'mail_1.example' "
+	      "(invalid character in domain)" } },
+	{ "tls_host IP address", "tls_host = 192.0.2.1 /c.pem /k.pem\n",
+	    { "t.conf:1: bad host name in 'tls_host': '192.0.2.1' (an IP "
+	      "address: SNI carries host names only)" } },
+	{ "tls_host wildcard not the whole first label",
+	    "tls_host = m*.example.com /c.pem /k.pem\n",
+	    { "t.conf:1: bad host name in 'tls_host': 'm*.example.com' (a "
+	      "wildcard is '*.' before a domain, like *.example.com, and "
+	      "matches one label)" } },
+	{ "tls_host two wildcards", "tls_host = *.*.example /c.pem /k.pem\n",
+	    { "t.conf:1: bad host name in 'tls_host': '*.*.example' (a "
+	      "wildcard is '*.' before a domain, like *.example.com, and "
+	      "matches one label)" } },
+	{ "tls_host bare star", "tls_host = * /c.pem /k.pem\n",
+	    { "t.conf:1: bad host name in 'tls_host': '*' (a wildcard is "
+	      "'*.' before a domain, like *.example.com, and matches one "
+	      "label)" } },
+	{ "tls_host relative certificate",
+	    "tls_host = a.example cert.pem /k.pem\n",
+	    { "t.conf:1: bad certificate path in 'tls_host a.example': "
+	      "'cert.pem' (expected an absolute path)" } },
+	{ "tls_host relative key", "tls_host = a.example /c.pem ./k.pem\n",
+	    { "t.conf:1: bad key path in 'tls_host a.example': './k.pem' "
+	      "(expected an absolute path)" } },
+	{ "duplicate tls_host, any case",
+	    "tls_host = a.example /c.pem /k.pem\n"
+	    "log = stderr\n"
+	    "tls_host = A.Example /c2.pem /k2.pem\n",
+	    { "t.conf:3: duplicate 'tls_host a.example' (first at line 1)" } },
+	{ "duplicate tls_host wildcard",
+	    "tls_host = *.a.example /c.pem /k.pem\n"
+	    "tls_host = *.A.example /c.pem /k.pem\n",
+	    { "t.conf:2: duplicate 'tls_host *.a.example' (first at line "
+	      "1)" } },
+	{ "tls_host name as key argument",
+	    "tls_host a.example = /c.pem /k.pem\n",
+	    { "t.conf:1: unexpected 'a.example' after key 'tls_host'" } },
 	/* checks across keys */
 	{ "retry_min larger than retry_max", "retry_min = 5h\n",
 	    { "t.conf:1: retry_min (18000s) is larger than retry_max "
@@ -1267,6 +1372,9 @@ static const struct rt_case rt_cases[] = {
 	    "user = _popgate\n"
 	    "tls_cert = /etc/ssl/mx1.pem\n"
 	    "tls_key = /etc/ssl/private/mx1.key\n"
+	    "tls_host = Mail.Customer.Example /etc/le/m/fullchain.pem "
+	    "/etc/le/m/privkey.pem\n"
+	    "tls_host = *.hosted.example /etc/ssl/w.pem /etc/ssl/w.key\n"
 	    "log = syslog\n"
 	    "listen = [::1]:25 smtp\n"
 	    "listen = [2001:db8::1]:587 submission gate=connect\n"
@@ -1691,6 +1799,7 @@ main(void)
 	ADD(net_cases, test_netlist);
 	ADD(listen_cases, test_listen);
 	ADD(transport_cases, test_transport);
+	ADD(tls_host_cases, test_tls_host);
 	ADD(bad_cases, test_bad);
 	ADD(rt_cases, test_roundtrip);
 	add_test("defaults printed, every key", test_defaults_printed, NULL);
