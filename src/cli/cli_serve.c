@@ -267,21 +267,46 @@ raise_fd_limit(const struct config *cfg)
 		    (unsigned long long)room);
 }
 
-/* Everything that needs root: the key and the ports. */
+/* The default certificate and one per tls_host line, read as root (the
+   keys may be root's only, as certbot leaves them). Any that cannot be
+   used: -1 after saying which and why. */
+static int
+load_tls(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	const struct tls_host_cfg *h;
+	char err[TLS_ERROR_MAX];
+	size_t i;
+
+	d->ssl_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err);
+	if (d->ssl_ctx == NULL) {
+		log_error("TLS: %s", err);
+		return -1;
+	}
+	for (i = 0; i < cfg->ntls_host; i++) {
+		h = &cfg->tls_host[i];
+		if (tls_server_add_host(d->ssl_ctx, h->name, h->cert, h->key,
+		    err) == -1) {
+			log_error("TLS: %s:%u: tls_host %s: %s", cfg->path,
+			    h->line, h->name, err);
+			return -1;
+		}
+		if (!tls_server_covers(d->ssl_ctx, h->name))
+			log_warn("TLS: %s:%u: tls_host %s: the certificate %s "
+			    "does not name %s: clients checking the name will "
+			    "refuse it", cfg->path, h->line, h->name, h->cert,
+			    h->name);
+	}
+	return 0;
+}
+
+/* Everything that needs root: the keys and the ports. */
 static int
 start_privileged(struct daemon *d)
 {
-	char err[TLS_ERROR_MAX];
-
 	raise_fd_limit(d->cfg);
-	if (needs_tls(d->cfg)) {
-		d->ssl_ctx = tls_server_ctx(d->cfg->tls_cert, d->cfg->tls_key,
-		    err);
-		if (d->ssl_ctx == NULL) {
-			log_error("TLS: %s", err);
-			return -1;
-		}
-	}
+	if (needs_tls(d->cfg) && load_tls(d) == -1)
+		return -1;
 	d->base = event_base_new();
 	if (d->base == NULL) {
 		log_error("cannot create the event loop");
@@ -558,8 +583,9 @@ cmd_serve(struct cli *c)
 		pidlock_release(&d.lock_fd);
 		return EXIT_SYSTEM;
 	}
-	log_info("daemon started version=0.1.0 listeners=%zu user=%s "
-	    "data_dir=%s", d.nlisteners, geteuid() == 0 ? "root" :
+	log_info("daemon started version=0.1.0 listeners=%zu tls_hosts=%zu "
+	    "user=%s data_dir=%s", d.nlisteners, d.cfg->ntls_host,
+	    geteuid() == 0 ? "root" :
 	    (*d.cfg->user != '\0' ? d.cfg->user : "(unchanged)"),
 	    d.cfg->data_dir);
 	r = event_base_dispatch(d.base);

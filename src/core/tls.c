@@ -1,8 +1,16 @@
 /*
- * tls.c - server and client TLS contexts, self-signed certificates.
+ * tls.c - server and client TLS contexts, self-signed certificates, the
+ * certificates per host name chosen by SNI.
+ *
+ * The host contexts of a server context are a table in its ex_data
+ * (freed by the ex_data's free callback when the default context goes)
+ * and the servername callback's argument: at the ClientHello it looks
+ * the name up (exact, then wildcard) and moves the connection to that
+ * context with SSL_set_SSL_CTX, which takes its certificate and key.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +22,19 @@
 
 #include "core/tls.h"
 #include "util/str.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
+
+/* The host names of a server context and their contexts. */
+struct sni_host {
+	char	 name[256];	/* lower case; "*.example.com" */
+	SSL_CTX	*ctx;
+};
+
+struct sni_table {
+	struct sni_host	*v;
+	size_t		 n;
+};
 
 /* "WHAT: OpenSSL's first queued error" into ERROR_R; the queue is
    emptied. */
@@ -239,6 +259,161 @@ tls_server_ctx(const char *cert, const char *key,
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+static int sni_index = -1;
+static pthread_once_t sni_once = PTHREAD_ONCE_INIT;
+
+/* The ex_data's free callback: runs for every SSL_CTX freed, with the
+   table only on a default context that has one. */
+static void
+sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct sni_table *t = ptr;
+	size_t i;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++)
+		SSL_CTX_free(t->v[i].ctx);
+	free(t->v);
+	free(t);
+}
+
+static void
+sni_init(void)
+{
+	sni_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, sni_free);
+}
+
+static struct sni_table *
+sni_table(SSL_CTX *ctx)
+{
+	(void)pthread_once(&sni_once, sni_init);
+	return sni_index == -1 ? NULL : SSL_CTX_get_ex_data(ctx, sni_index);
+}
+
+/* The context for NAME: an exact name first, then a wildcard for its
+   first label; NULL when none. */
+static SSL_CTX *
+sni_find(const struct sni_table *t, const char *name)
+{
+	char want[256];
+	const char *dot;
+	size_t i, n;
+
+	if (str_copy(want, name, sizeof(want)) == -1)
+		return NULL;
+	n = strlen(want);
+	if (n > 0 && want[n - 1] == '.')
+		want[n - 1] = '\0';
+	str_lower(want);
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].name[0] != '*' && strcmp(t->v[i].name, want) == 0)
+			return t->v[i].ctx;
+	dot = strchr(want, '.');
+	if (dot == NULL || dot == want)
+		return NULL;
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].name[0] == '*' &&
+		    strcmp(t->v[i].name + 1, dot) == 0)
+			return t->v[i].ctx;
+	return NULL;
+}
+
+/* The servername callback (at the ClientHello): the context of the name
+   the client asked for, else the default one it started with. */
+static int
+sni_select(SSL *ssl, int *alert, void *arg)
+{
+	const struct sni_table *t = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	SSL_CTX *ctx;
+
+	(void)alert;
+	if (name == NULL || (ctx = sni_find(t, name)) == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (SSL_set_SSL_CTX(ssl, ctx) != ctx)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+int
+tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
+    const char *key, char error_r[TLS_ERROR_MAX])
+{
+	struct sni_table *t = sni_table(def);
+	struct sni_host h;
+	size_t i;
+
+	memset(&h, 0, sizeof(h));
+	if (sni_index == -1) {
+		ssl_error("TLS host names", error_r);
+		return -1;
+	}
+	if (str_copy(h.name, host, sizeof(h.name)) == -1) {
+		(void)snprintf(error_r, TLS_ERROR_MAX, "host name too long");
+		return -1;
+	}
+	str_lower(h.name);
+	for (i = 0; t != NULL && i < t->n; i++) {
+		if (strcmp(t->v[i].name, h.name) == 0) {
+			(void)str_copy(error_r, "a second certificate for the "
+			    "name", TLS_ERROR_MAX);
+			return -1;
+		}
+	}
+	if ((h.ctx = tls_server_ctx(cert, key, error_r)) == NULL)
+		return -1;
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		if (SSL_CTX_set_ex_data(def, sni_index, t) != 1) {
+			free(t);
+			SSL_CTX_free(h.ctx);
+			ssl_error("TLS host names", error_r);
+			return -1;
+		}
+		SSL_CTX_set_tlsext_servername_callback(def, sni_select);
+		SSL_CTX_set_tlsext_servername_arg(def, t);
+	}
+	t->v = xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+	t->v[t->n++] = h;
+	return 0;
+}
+
+size_t
+tls_server_hosts(SSL_CTX *def)
+{
+	const struct sni_table *t = sni_table(def);
+
+	return t != NULL ? t->n : 0;
+}
+
+bool
+tls_server_covers(SSL_CTX *def, const char *host)
+{
+	const struct sni_table *t = sni_table(def);
+	SSL_CTX *ctx = t != NULL ? sni_find(t, host) : NULL;
+	X509 *x;
+	char probe[300];
+
+	/* A wildcard by the name of a label below it, as a client would
+	   ask: a certificate for *.DOMAIN covers it. */
+	if (strncmp(host, "*.", 2) == 0) {
+		if (str_fmt(probe, sizeof(probe), "popgate-check%s",
+		    host + 1) == -1)
+			return false;
+		ctx = t != NULL ? sni_find(t, probe) : NULL;
+		host = probe;
+	}
+	x = SSL_CTX_get0_certificate(ctx != NULL ? ctx : def);
+	return x != NULL && X509_check_host(x, host, 0, 0, NULL) == 1;
 }
 
 SSL_CTX *

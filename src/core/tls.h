@@ -25,6 +25,24 @@ int	tls_make_selfsigned(const char *hostname, const char *cert_path,
    NULL with the reason in ERROR_R. */
 SSL_CTX	*tls_server_ctx(const char *cert, const char *key,
 	    char error_r[TLS_ERROR_MAX]);
+/*
+ * Certificates per host name (SPEC 14): a client that asks for HOST by
+ * SNI gets HOST's certificate instead of DEF's own. HOST is a host name
+ * (any case) or a wildcard "*.DOMAIN" matching one label before DOMAIN;
+ * an exact name is preferred over a wildcard, and a client without SNI,
+ * or with a name that matches none, gets DEF's certificate. The new
+ * context has the settings of tls_server_ctx() and is freed with DEF.
+ * Call before DEF serves its first handshake. 0, or -1 with the reason
+ * (the file and OpenSSL's text) in ERROR_R.
+ */
+int	tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
+	    const char *key, char error_r[TLS_ERROR_MAX]) WARN_UNUSED;
+/* The number of host names added to DEF. */
+size_t	tls_server_hosts(SSL_CTX *def);
+/* Whether the certificate DEF gives a client asking for HOST names HOST
+   (for a wildcard HOST: a name one label below its domain), as a client
+   checking the name would see it. */
+bool	tls_server_covers(SSL_CTX *def, const char *host);
 /* A client context for outbound STARTTLS; VERIFY checks the peer's
    certificate against the system trust store. NULL with the reason in
    ERROR_R. */
