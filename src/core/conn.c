@@ -30,6 +30,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <openssl/err.h>
+
 #include "core/conn.h"
 #include "core/tls.h"
 #include "util/clock.h"
@@ -427,6 +429,34 @@ void
 conn_tls_done(struct conn *c)
 {
 	c->tls = true;
+}
+
+bool
+conn_tls_error(struct conn *c, char *out, size_t outsz)
+{
+	unsigned long e, first = 0;
+	const char *reason;
+	BIO *rb = c->ssl != NULL ? SSL_get_rbio(c->ssl) : NULL;
+	int serr = errno;
+	bool sent = rb != NULL && BIO_number_read(rb) > 0;
+
+	/* libevent queues SSL_get_error()'s code (no library) before the
+	   errors of OpenSSL's queue: the first with a library is the
+	   reason. */
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (first == 0 && ERR_GET_LIB(e) != 0)
+			first = e;
+	/* Without a byte read, OpenSSL can only say "unexpected eof". */
+	if (sent && first != 0 &&
+	    (reason = ERR_reason_error_string(first)) != NULL)
+		(void)str_copy(out, reason, outsz);
+	else if (sent && first != 0)
+		ERR_error_string_n(first, out, outsz);
+	else if (serr == ECONNRESET || serr == EPIPE)
+		(void)str_copy(out, "connection reset", outsz);
+	else
+		(void)str_copy(out, "connection closed", outsz);
+	return sent;
 }
 
 void

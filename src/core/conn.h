@@ -79,6 +79,13 @@ int	conn_starttls(struct conn *, const char **error_r);
 /* Call on BEV_EVENT_CONNECTED of a TLS bufferevent: records the TLS
    state. */
 void	conn_tls_done(struct conn *);
+/* After BEV_EVENT_ERROR or EOF before the handshake was done: why, for
+   the log, into OUT: OpenSSL's reason ("no shared cipher", "wrong
+   version number", "tlsv1 alert unknown ca"), else "connection reset"
+   or "connection closed". The bufferevent's queued errors are consumed.
+   Returns whether the client sent any byte to the TLS layer (false for a
+   client that connected and went away, like a port scanner). */
+bool	conn_tls_error(struct conn *, char *out, size_t outsz);
 /* COMPRESS=DEFLATE (RFC 4978, conn_deflate.c): raw deflate both ways on
    top of the connection from now on. 0, or -1 with *ERROR_R. */
 int	conn_compress(struct conn *, const char **error_r);

@@ -325,16 +325,37 @@ session_compress(struct session *s)
 static void
 tls_connected(struct session *s)
 {
-	char info[160];
+	char info[160], q[LOG_QUOTE_SZ(256)];
+	const char *sni;
 
 	conn_tls_done(s->conn);
 	conn_tls_info(s->conn, info, sizeof(info));
-	log_info("sess=%s %s tls client=%s %s", s->conn->id, s->proto->name,
-	    s->conn->peer_str, info);
+	sni = SSL_get_servername(s->conn->ssl, TLSEXT_NAMETYPE_host_name);
+	log_info("sess=%s %s tls client=%s %s%s%s", s->conn->id,
+	    s->proto->name, s->conn->peer_str, info, sni != NULL ? " sni=" : "",
+	    sni != NULL ? log_quote(q, sizeof(q), sni) : "");
 	if (s->state == s->proto->tls_state) {
 		s->proto->tls_reset(s);
 		session_process(s);
 	}
+}
+
+/* The handshake failed, or the client left before it was done: once,
+   with the reason; a client that sent nothing at all (a port scan) at
+   info level only. */
+static void
+tls_failed(struct session *s)
+{
+	char why[160], q[LOG_QUOTE_SZ(160)];
+
+	if (conn_tls_error(s->conn, why, sizeof(why)))
+		log_warn("sess=%s %s tls handshake failed client=%s reason=%s",
+		    s->conn->id, s->proto->name, s->conn->peer_str,
+		    log_quote_text(q, sizeof(q), why));
+	else
+		log_info("sess=%s %s tls handshake not started client=%s "
+		    "reason=%s", s->conn->id, s->proto->name,
+		    s->conn->peer_str, log_quote_text(q, sizeof(q), why));
 }
 
 static void
@@ -365,7 +386,10 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		life_kill(&s->life);
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
+	if ((what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) &&
+	    s->conn->ssl != NULL && !s->conn->tls)
+		tls_failed(s);
+	else if (what & BEV_EVENT_ERROR)
 		log_debug("sess=%s %s connection error", s->conn->id, p->name);
 	if (p->lost != NULL)
 		p->lost(s);

@@ -4,11 +4,13 @@ for mail.customer.example gets that name's certificate, one asking for
 a.hosted.example the wildcard's, anyone else (no SNI, a name two labels
 below the wildcard, an unknown name) tls_cert. A real client verifying
 the name against the customer's certificate as its only CA connects. A
-tls_host whose
+failed handshake is logged once with OpenSSL's reason; a client that
+connects and leaves without a byte only at info level. A tls_host whose
 files cannot be used stops check-config and serve, naming the file."""
 import imaplib
 import os
 import poplib
+import re
 import shutil
 import smtplib
 import socket
@@ -172,6 +174,9 @@ def test_certificate_chosen_by_name(sni_server, tls_files, role):
         got = served(sni_server, role, no_verify(), name)
         assert got == want[whose], \
             f"{role}: asking for {name!r} did not get the {whose} certificate"
+    log = sni_server.log(sni_server.log_offset)
+    assert f"sni={CUSTOMER}" in log
+    assert "tls handshake failed" not in log, log
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -185,6 +190,111 @@ def test_verifying_client_accepts_the_hosts(sni_server, role):
     # The wildcard's certificate is not the customer's: refused.
     with pytest.raises(ssl.SSLCertVerificationError):
         served(sni_server, role, verifying(customer), "x2.hosted.example")
+
+
+def wait_log(inst, pattern, timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        text = inst.log(inst.log_offset)
+        found = re.findall(pattern, text, re.M)
+        if found or time.monotonic() > deadline:
+            return text, found
+        time.sleep(0.05)
+
+
+def session_of(text, port):
+    """The session id of the connection from local PORT."""
+    m = re.search(rf"sess=(\S+) \w+ connect client=127\.0\.0\.1 "
+                  rf"port={port} ", text)
+    assert m, f"no connect line for port {port}:\n{text}"
+    return m.group(1)
+
+
+FAILED = r"^.*warning: sess=(\S+) (\w+) tls handshake failed " \
+         r"client=127\.0\.0\.1 reason=\"([^\"]+)\"$"
+
+
+def test_garbage_on_imaps_logged_with_reason(server):
+    s = socket.create_connection(("127.0.0.1", server.ports["imaps"]),
+                                 timeout=TIMEOUT)
+    port = s.getsockname()[1]
+    try:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        s.settimeout(TIMEOUT)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        s.close()
+    text, found = wait_log(server, FAILED)
+    sess = session_of(text, port)
+    assert [f for f in found if f[0] == sess] == \
+        [(sess, "imap", "http request")], text
+    # The session still ends as sessions do, and only one failure line.
+    assert re.search(rf"sess={sess} imap disconnect ", text), text
+
+
+def test_unknown_ca_alert_logged(server, certs):
+    """A client that does not trust the certificate sends an alert: the
+    log says so (OpenSSL's "tlsv1 alert unknown ca")."""
+    raw = socket.create_connection(("127.0.0.1", server.ports["pop3s"]),
+                                   timeout=TIMEOUT)
+    port = raw.getsockname()[1]
+    wrong = verifying(certs["wildcard"][0])
+    with pytest.raises(ssl.SSLCertVerificationError):
+        wrong.wrap_socket(raw, server_hostname=CUSTOMER)
+    raw.close()
+    text, found = wait_log(server, FAILED)
+    sess = session_of(text, port)
+    mine = [f for f in found if f[0] == sess]
+    assert len(mine) == 1 and mine[0][1] == "pop3", text
+    assert "unknown ca" in mine[0][2], mine
+
+
+def test_starttls_garbage_logged(server):
+    s = socket.create_connection(("127.0.0.1", server.ports["smtp"]),
+                                 timeout=TIMEOUT)
+    port = s.getsockname()[1]
+    f = s.makefile("rb")
+    try:
+        assert f.readline().startswith(b"220 ")
+        s.sendall(b"EHLO client.example\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        s.sendall(b"STARTTLS\r\n")
+        assert f.readline().startswith(b"220 ")
+        s.sendall(b"\x16\x03\x01\x00\x05hello" + b"\x00" * 64)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        f.close()
+        s.close()
+    text, found = wait_log(server, FAILED)
+    sess = session_of(text, port)
+    mine = [f for f in found if f[0] == sess]
+    assert len(mine) == 1 and mine[0][1] == "smtp", text
+
+
+def test_silent_client_is_no_warning(server):
+    """A port scanner: connects to each TLS port and leaves."""
+    ports = []
+    for role in ("imaps", "pop3s", "submissions"):
+        s = socket.create_connection(("127.0.0.1", server.ports[role]),
+                                     timeout=TIMEOUT)
+        ports.append(s.getsockname()[1])
+        s.close()
+    text, found = wait_log(
+        server, r"^.*tls handshake not started client=127\.0\.0\.1 "
+        r"reason=\"connection closed\"$")
+    sessions = {session_of(text, p) for p in ports}
+    for line in text.splitlines():
+        if any(f"sess={s} " in line for s in sessions):
+            assert "warning:" not in line and "error:" not in line, line
+    assert len([f for f in found]) == 3, text
+    assert not re.findall(FAILED, text, re.M), text
 
 
 # ---- a tls_host whose files cannot be used ----
