@@ -136,7 +136,12 @@ config_text(struct buf *b, const struct init_plan *p)
 	    "mail_dir = %s/mail\n"
 	    "%s%s%s"
 	    "tls_cert = %s/tls/cert.pem\n"
-	    "tls_key = %s/tls/key.pem\n", p->hostname, p->data, p->data,
+	    "tls_key = %s/tls/key.pem\n"
+	    "# Another certificate for clients asking for a name (SNI), "
+	    "e.g. certbot's:\n"
+	    "# tls_host = mail.example.com /etc/letsencrypt/live/"
+	    "mail.example.com/fullchain.pem /etc/letsencrypt/live/"
+	    "mail.example.com/privkey.pem\n", p->hostname, p->data, p->data,
 	    p->root ? "user = " : "", p->root ? p->user : "",
 	    p->root ? "\n" : "", p->data, p->data);
 	default_lines(b, log_keys, nitems(log_keys));
