@@ -106,6 +106,10 @@ struct config {
 	enum log_target		 log;
 	struct listen_cfg	*listen;
 	size_t			 nlisten;
+	/* Derived: where to SMTP AUTH, for the replies that say so: "port
+	   587", "ports 587 and 1587", or "the submission port" when no
+	   listener has the role submission. */
+	char			 submission_ports[64];
 
 	uint64_t		 relay_window;
 	uint64_t		 relay_ipv6_prefix;

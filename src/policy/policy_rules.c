@@ -61,8 +61,7 @@ static const struct reason_entry {
 	[POLICY_OK] = { .rule = "ok", .generic = true,
 	    .reply = REPLY_RCPT_OK },
 	[POLICY_AUTHORIZED] = { .rule = "authorized", .code = 554,
-	    .esc = "5.7.1", .head = "Relay access denied: check your mail "
-	    "first (POP3 login), or use SMTP AUTH on port 587",
+	    .esc = "5.7.1", .head = REPLY_CHECK_MAIL_FIRST, .slot = SLOT_STR,
 	    .names_rcpt = true },
 	[POLICY_STANDING] = { .rule = "good-standing", .code = 550,
 	    .esc = "5.7.1", .head = "Relaying denied: the account is "
@@ -261,7 +260,8 @@ authorized(struct backends *b, const struct relay_session *rs, time_t now,
 		    "relay window, no SMTP AUTH, not a trusted network", ip);
 		(void)str_fmt(d->why, sizeof(d->why), "no authorization for "
 		    "%s", ip);
-		return policy_decide(d, POLICY_AUTHORIZED, NULL, 0);
+		return policy_decide(d, POLICY_AUTHORIZED,
+		    b->cfg->submission_ports, 0);
 	}
 	trace(t, "authorized", 1, "%zu live authorization(s) for %s, newest "
 	    "by %s (customer %s) via %s", *ncand, ip, (*cand)[0].mailbox[0] !=

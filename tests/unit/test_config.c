@@ -579,6 +579,36 @@ test_listen(void **state)
 	config_free(&c);
 }
 
+/* Where the relay refusal says to SMTP AUTH (issue 17). */
+static const struct {
+	const char	*name;
+	const char	*text;
+	const char	*want;
+} sub_cases[] = {
+	{ "submission ports: the default's", "", "port 587" },
+	{ "submission ports: one, once for two addresses",
+	    "listen = 127.0.0.1:10587 submission\n"
+	    "listen = [::1]:10587 submission\n"
+	    "listen = 127.0.0.1:10465 submissions\n", "port 10587" },
+	{ "submission ports: two",
+	    "listen = 127.0.0.1:587 submission\n"
+	    "listen = 127.0.0.1:2587 submission gate=connect\n",
+	    "ports 587 or 2587" },
+	{ "submission ports: none",
+	    "listen = 127.0.0.1:25 smtp\n"
+	    "listen = 127.0.0.1:465 submissions\n", "the submission port" },
+};
+
+static void
+test_submission_ports(void **state)
+{
+	const __typeof__(sub_cases[0]) *tc = *state;
+	struct config *c = parse_ok(tc->text);
+
+	assert_string_equal(c->submission_ports, tc->want);
+	config_free(&c);
+}
+
 /* ---- good inputs: transport ---- */
 
 struct transport_case {
@@ -1690,6 +1720,7 @@ main(void)
 	ADD(bool_cases, test_bool);
 	ADD(net_cases, test_netlist);
 	ADD(listen_cases, test_listen);
+	ADD(sub_cases, test_submission_ports);
 	ADD(transport_cases, test_transport);
 	ADD(bad_cases, test_bad);
 	ADD(rt_cases, test_roundtrip);
