@@ -111,6 +111,9 @@ static const struct param params[] = {
 	    60, NULL },
 	{ "auth_max_failures", P_UINT, OFF(auth_max_failures), "10", 1, 10000,
 	    NULL },
+	/* mailbox add and passwd (cli_read_password) */
+	{ "password_min_length", P_UINT, OFF(password_min_length), "8", 1,
+	    128, NULL },
 	{ "login_default_domain", P_HOSTNAME, OFF(login_default_domain), "",
 	    0, 0, NULL },
 	{ "auth_cache_ttl", P_DURATION, OFF(auth_cache_ttl), "1h", 0, DAY,

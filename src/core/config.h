@@ -147,6 +147,7 @@ struct config {
 	uint64_t		 imap_timeout;
 	uint64_t		 auth_failure_delay;
 	uint64_t		 auth_max_failures;
+	uint64_t		 password_min_length;	/* characters */
 	uint64_t		 auth_cache_ttl;	/* 0: no login cache */
 	uint64_t		 delivery_concurrency;
 	uint64_t		 delivery_concurrency_per_destination;

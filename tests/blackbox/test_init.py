@@ -90,7 +90,10 @@ def test_init_then_serve(init_dir):
     # It serves at once.
     inst.start()
     assert inst.probe_ports() == set(ports.values())
-    inst.cli("mailbox", "add", "second@demo.test", input="pw\n",
+    # The written config keeps the default minimum (8 characters).
+    p = inst.cli("mailbox", "add", "second@demo.test", input="pw\n")
+    assert p.returncode == 1 and "at least 8 characters" in p.stderr, p
+    inst.cli("mailbox", "add", "second@demo.test", input="pw-second\n",
              check=True)
     inst.stop()
 

@@ -214,6 +214,9 @@ static const struct u64_case u64_cases[] = {
 	{ "default pop3_timeout 10m", "", F(pop3_timeout), 600 },
 	{ "default auth_failure_delay 1s", "", F(auth_failure_delay), 1 },
 	{ "default auth_max_failures", "", F(auth_max_failures), 10 },
+	{ "default password_min_length", "", F(password_min_length), 8 },
+	{ "password_min_length set", "password_min_length = 12\n",
+	    F(password_min_length), 12 },
 	{ "default delivery_concurrency", "", F(delivery_concurrency), 100 },
 	{ "default delivery_concurrency_per_destination", "",
 	    F(delivery_concurrency_per_destination), 10 },
@@ -1063,6 +1066,7 @@ static const char default_print[] =
     "imap_timeout = 30m\n"
     "auth_failure_delay = 1s\n"
     "auth_max_failures = 10\n"
+    "password_min_length = 8\n"
     "login_default_domain = \n"
     "auth_cache_ttl = 1h\n"
     "delivery_concurrency = 100\n"
@@ -1336,6 +1340,7 @@ static const struct rt_case rt_cases[] = {
 	    "imap_timeout = 2h\n"
 	    "auth_failure_delay = 0\n"
 	    "auth_max_failures = 1\n"
+	    "password_min_length = 128\n"
 	    "delivery_concurrency = 10000\n"
 	    "delivery_concurrency_per_destination = 1\n"
 	    "connect_timeout = 10m\n"
