@@ -642,10 +642,12 @@ json_object(struct cli_table *t, size_t row, const char *indent)
 		printf("%s", j == 0 ? "" : ", ");
 		json_string(t->cols[j]);
 		printf(": ");
-		if (t->numeric != NULL && t->numeric[j] && *v != '\0')
+		if (t->numeric == NULL || !t->numeric[j])
+			json_string(v);
+		else if (*v != '\0' && v[strspn(v, "0123456789")] == '\0')
 			printf("%s", v);
 		else
-			json_string(v);
+			printf("null");	/* "?" of a damaged message */
 	}
 	printf("}");
 }

@@ -435,7 +435,7 @@ def queued(inst):
             assert [r["recipient"] for r in got] == q.rcpts, (got, q.rcpts)
             assert {r["sender"] for r in got} == {q.sender or "<>"}, got
             size = len(q.message) + q.message.count(b"\n")
-            assert {r["size"] for r in got} == {str(size)}, (got, size)
+            assert {r["size"] for r in got} == {size}, (got, size)
     return files
 
 
