@@ -137,9 +137,10 @@ test: bootstrap
 unit: asan
 	@$(PYTHON) scripts/run-tests --unit-only $(TESTBINS)
 
+# make run [PORT_BASE=N]: the demo's ports are N+25, N+587, ... (10000).
 run: bootstrap
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	@scripts/run-dev
+	@PORT_BASE=$(PORT_BASE) scripts/run-dev
 
 # make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="fuzz_addr ..."]: each harness
 # for N seconds on its corpus; new inputs go to $(B)/fuzz/corpus, crashes
