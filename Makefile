@@ -42,8 +42,9 @@ OBJS_asan  := $(SRCS:%.c=$(B)/asan/%.o)
 TESTBINS   := $(TESTS:%.c=$(B)/asan/%)
 TOOLBINS   := $(TOOLS:%.c=$(B)/asan/%)
 
-# Fuzzing (STYLE.md 10): harnesses in fuzz/, run with libFuzzer by
-# `make fuzz`, replayed over their corpora by `make test`.
+# Fuzzing: the parsers of untrusted input have harnesses in fuzz/, run
+# with libFuzzer by `make fuzz`, replayed over their corpora by `make
+# test`.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(basename $(notdir $(sort $(wildcard fuzz/fuzz_*.c))))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/asan/fuzz/%)
@@ -124,7 +125,8 @@ asan: $(B)/asan/popgate $(TESTBINS) $(TOOLBINS) $(FUZZ_REPLAY)
 bootstrap:
 	@scripts/bootstrap
 
-# The layering of STYLE.md section 1, checked on every test run.
+# The include layering of src/ (the order is in scripts/check-layers),
+# checked on every test run.
 check-layers:
 	@scripts/check-layers
 
