@@ -2,9 +2,10 @@
  * cli_serve.c - popgate serve: the daemon plumbing in one place.
  *
  * Order of start-up (SPEC 2): read the configuration (any error: exit 1
- * before binding), load the TLS key and bind every listener while still
- * root, open data_dir and drop to `user` before the first byte is read
- * from the network, then open the store (migrating it), start the
+ * before binding), open data_dir and take its lock file (another daemon
+ * there: exit 1, touching nothing), load the TLS key and bind every
+ * listener while still root, drop to `user` before the first byte is
+ * read from the network, then open the store (migrating it), start the
  * workers and run one libevent loop. Every file of the data directory
  * is reached below its descriptor, opened as root (so its parents need
  * no permission for `user`), never from the current directory. SIGTERM
@@ -36,6 +37,8 @@
 #include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/pidlock.h"
+#include "util/priv.h"
 #include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
@@ -43,6 +46,7 @@
 struct daemon {
 	struct config		*cfg;
 	int			 data_fd;	/* data_dir, held open */
+	int			 lock_fd;	/* LOCK_FILE, locked */
 	struct queue		*queue;
 	struct event_base	*base;
 	SSL_CTX			*ssl_ctx;
@@ -64,6 +68,7 @@ struct daemon {
 	struct worker_job	*tidy_job;
 };
 
+#define LOCK_FILE	"popgate.pid"	/* below data_dir */
 #define OWN_FDS		64	/* descriptors that are not connections */
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
 #define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
@@ -433,13 +438,67 @@ start_services(struct daemon *d)
 	return 0;
 }
 
+/* The lock file is `user`'s, as the rest of data_dir: a daemon started
+   as `user` itself can take it too. */
+static void
+give_lock(const struct daemon *d)
+{
+	const char *err;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0 || *d->cfg->user == '\0')
+		return;
+	if (priv_lookup(d->cfg->user, &uid, &gid, &err) == -1)
+		return;		/* cli_become_user() says why */
+	if (fchown(d->lock_fd, uid, gid) == -1)
+		log_warn("cannot give %s/%s to user '%s': %s",
+		    d->cfg->data_dir, LOCK_FILE, d->cfg->user,
+		    strerror(errno));
+}
+
+/* One daemon per data directory: data_dir opened and its lock taken
+   before anything else there or on the network, so that a second
+   daemon leaves the first one's control socket, queue and ports alone.
+   0, or an exit code after saying why. */
+static int
+lock_data_dir(struct cli *c, struct daemon *d)
+{
+	struct errbuf eb;
+	pid_t holder;
+
+	if ((d->data_fd = cli_open_data_dir(d->cfg, &eb)) == -1) {
+		log_error("%s", eb.text);
+		return EXIT_SYSTEM;
+	}
+	d->lock_fd = pidlock_take(d->data_fd, LOCK_FILE, &holder);
+	if (d->lock_fd == PIDLOCK_HELD) {
+		d->lock_fd = -1;
+		if (holder > 0)
+			cli_err(c, "data directory %s is in use by popgate "
+			    "pid %ld (lock %s/%s)", d->cfg->data_dir,
+			    (long)holder, d->cfg->data_dir, LOCK_FILE);
+		else
+			cli_err(c, "data directory %s is in use by another "
+			    "popgate (lock %s/%s)", d->cfg->data_dir,
+			    d->cfg->data_dir, LOCK_FILE);
+		return EXIT_USER;
+	}
+	if (d->lock_fd == -1) {
+		log_error("cannot lock %s/%s: %s", d->cfg->data_dir,
+		    LOCK_FILE, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	give_lock(d);
+	return 0;
+}
+
 static int
 drop_root(struct daemon *d)
 {
 	struct errbuf eb;
 
-	if ((d->data_fd = cli_open_data_dir(d->cfg, &eb)) == -1 ||
-	    cli_become_user(d->cfg, d->data_fd, &eb) == -1) {
+	if (cli_become_user(d->cfg, d->data_fd, &eb) == -1) {
 		log_error("%s", eb.text);
 		return -1;
 	}
@@ -484,13 +543,19 @@ cmd_serve(struct cli *c)
 	}
 	memset(&d, 0, sizeof(d));
 	d.data_fd = -1;
+	d.lock_fd = -1;
 	d.cfg = c->cfg;
 	log_init("popgate", d.cfg->log);
 	log_set_debug(d.cfg->debug);
 	(void)signal(SIGPIPE, SIG_IGN);
+	if ((r = lock_data_dir(c, &d)) != 0) {
+		daemon_free(&d);
+		return r;
+	}
 	if (start_privileged(&d) == -1 || drop_root(&d) == -1 ||
 	    open_store(&d) == -1 || start_services(&d) == -1) {
 		daemon_free(&d);
+		pidlock_release(&d.lock_fd);
 		return EXIT_SYSTEM;
 	}
 	log_info("daemon started version=0.1.0 listeners=%zu user=%s "
@@ -498,7 +563,10 @@ cmd_serve(struct cli *c)
 	    (*d.cfg->user != '\0' ? d.cfg->user : "(unchanged)"),
 	    d.cfg->data_dir);
 	r = event_base_dispatch(d.base);
+	/* The lock last: until the control socket is gone, no successor
+	   may make its own. */
 	daemon_free(&d);
+	pidlock_release(&d.lock_fd);
 	log_info("daemon stopped");
 	return r == -1 ? EXIT_SYSTEM : 0;
 }

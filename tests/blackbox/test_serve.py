@@ -234,3 +234,130 @@ def test_idle_connections_at_stop(server, names):
     finally:
         for s in socks:
             s.close()
+
+
+# ---- one daemon per data directory (DATA_DIR/popgate.pid) ----
+
+def pid_file(inst):
+    return os.path.join(inst.data_dir, "popgate.pid")
+
+
+def read_pid_file(inst):
+    with open(pid_file(inst)) as f:
+        return f.read()
+
+
+def answers(inst):
+    """True when INST's SMTP and POP3 listeners greet and its control
+    socket answers the CLI (`queue flush` goes through it)."""
+    with socket.create_connection(("127.0.0.1", inst.ports["smtp"]),
+                                  timeout=10) as s:
+        if not s.recv(512).startswith(b"220 "):
+            return False
+    with socket.create_connection(("127.0.0.1", inst.ports["pop3"]),
+                                  timeout=10) as s:
+        if not s.recv(512).startswith(b"+OK"):
+            return False
+    p = inst.cli("queue", "flush")
+    return p.returncode == 0 and "to be tried now" in p.stdout
+
+
+def same_data_dir(make_instance, server):
+    """A second installation's config: its own ports, SERVER's data_dir
+    (the case where nothing but the lock stops the second daemon)."""
+    other = make_instance(start=False, config={
+        "data_dir": server.data_dir,
+        "mail_dir": server.mail_dir,
+        "tls_cert": server.config["tls_cert"],
+        "tls_key": server.config["tls_key"],
+    })
+    return other
+
+
+@pytest.mark.parametrize("ports", ["same", "other"])
+def test_second_daemon_on_the_data_dir_refused(server, make_instance, ports):
+    assert answers(server)
+    control = os.path.join(server.data_dir, "control")
+    assert os.path.exists(control)
+    assert read_pid_file(server) == f"{server.pid}\n"
+    if ports == "same":
+        conf = server.conf_path
+        other_ports = []
+    else:
+        other = same_data_dir(make_instance, server)
+        conf = other.conf_path
+        other_ports = list(other.ports.values())
+    before = {n: os.stat(os.path.join(server.data_dir, n)).st_ino
+              for n in ("control", "popgate.pid")}
+    p = harness.run_popgate("serve", "-c", conf, timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert (f"data directory {server.data_dir} is in use by popgate pid "
+            f"{server.pid} (lock {server.data_dir}/popgate.pid)") \
+        in p.stderr, p.stderr
+    # It stopped before binding anything or making its own socket.
+    assert "in use" not in p.stderr.replace("is in use by popgate", "")
+    assert "daemon started" not in p.stderr
+    assert all(harness.port_is_free(port) for port in other_ports)
+    # The first daemon's files are the same files, and it works on.
+    assert {n: os.stat(os.path.join(server.data_dir, n)).st_ino
+            for n in ("control", "popgate.pid")} == before
+    assert read_pid_file(server) == f"{server.pid}\n"
+    assert server.running
+    assert answers(server)
+    assert server.probe_ports() == set(server.ports.values())
+    server.stop()
+    # A clean stop empties the pid file; the lock is free again.
+    assert read_pid_file(server) == ""
+    assert not os.path.exists(control)
+
+
+def test_lock_survives_privilege_drop_and_is_cloexec(server):
+    # The daemon holds the lock file open (so the lock stays after the
+    # drop to `user`), close-on-exec, and flock(2) shows it in
+    # /proc/locks against that file.
+    path = pid_file(server)
+    fds = [fd for fd in os.listdir(f"/proc/{server.pid}/fd")
+           if os.readlink(f"/proc/{server.pid}/fd/{fd}") == path]
+    assert len(fds) == 1, fds
+    with open(f"/proc/{server.pid}/fdinfo/{fds[0]}") as f:
+        info = dict(line.split(":", 1) for line in f if ":" in line)
+    flags = int(info["flags"].strip(), 8)
+    assert flags & os.O_CLOEXEC, oct(flags)
+    assert flags & os.O_ACCMODE == os.O_RDWR, oct(flags)
+    ino = os.stat(path).st_ino
+    with open("/proc/locks") as f:
+        locks = [line.split() for line in f]
+    assert any(l[1] == "FLOCK" and l[3] == "WRITE" and
+               l[5].endswith(f":{ino}") for l in locks), locks
+    st = os.stat(path)
+    assert st.st_mode & 0o007 == 0, oct(st.st_mode)
+    if harness.IS_ROOT:
+        assert (st.st_uid, st.st_gid) == harness.daemon_ids()
+
+
+def test_stale_lock_file_after_kill_9(server):
+    old = server.pid
+    server.kill()
+    # The file is left with the dead daemon's pid, and the control
+    # socket too: neither may stop the next start.
+    assert read_pid_file(server) == f"{old}\n"
+    server.start()
+    assert server.pid != old
+    assert read_pid_file(server) == f"{server.pid}\n"
+    assert answers(server)
+    # And the new one holds the lock: a second start is refused.
+    p = harness.run_popgate("serve", "-c", server.conf_path, timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert f"in use by popgate pid {server.pid}" in p.stderr
+    assert answers(server)
+    server.stop()
+
+
+def test_cli_works_while_the_daemon_holds_the_lock(server):
+    # The commands that work on data_dir directly take no lock.
+    server.setup_mailbox("ann@acme.test", "s3cret")
+    assert [m["address"] for m in server.cli_json("mailbox", "list")] == \
+        ["ann@acme.test"]
+    assert server.cli_json("queue", "list") == []
+    assert answers(server)
+    server.stop()
