@@ -42,8 +42,9 @@ OBJS_asan  := $(SRCS:%.c=$(B)/asan/%.o)
 TESTBINS   := $(TESTS:%.c=$(B)/asan/%)
 TOOLBINS   := $(TOOLS:%.c=$(B)/asan/%)
 
-# Fuzzing (STYLE.md 10): harnesses in fuzz/, run with libFuzzer by
-# `make fuzz`, replayed over their corpora by `make test`.
+# Fuzzing: the parsers of untrusted input have harnesses in fuzz/, run
+# with libFuzzer by `make fuzz`, replayed over their corpora by `make
+# test`.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(basename $(notdir $(sort $(wildcard fuzz/fuzz_*.c))))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(B)/asan/fuzz/%)
@@ -124,7 +125,8 @@ asan: $(B)/asan/popgate $(TESTBINS) $(TOOLBINS) $(FUZZ_REPLAY)
 bootstrap:
 	@scripts/bootstrap
 
-# The layering of STYLE.md section 1, checked on every test run.
+# The include layering of src/ (the order is in scripts/check-layers),
+# checked on every test run.
 check-layers:
 	@scripts/check-layers
 
@@ -137,9 +139,10 @@ test: bootstrap
 unit: asan
 	@$(PYTHON) scripts/run-tests --unit-only $(TESTBINS)
 
+# make run [PORT_BASE=N]: the demo's ports are N+25, N+587, ... (10000).
 run: bootstrap
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	@scripts/run-dev
+	@PORT_BASE=$(PORT_BASE) scripts/run-dev
 
 # make fuzz FUZZ_SECONDS=N [FUZZ_TARGETS="fuzz_addr ..."]: each harness
 # for N seconds on its corpus; new inputs go to $(B)/fuzz/corpus, crashes

@@ -536,6 +536,18 @@ prompt(const char *text, char *out, size_t outsz)
 	return r;
 }
 
+/* Characters of S: its bytes but UTF-8 continuation bytes. */
+static uint64_t
+utf8_chars(const char *s)
+{
+	uint64_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 int
 cli_read_password(struct cli *c, char *out, size_t outsz)
 {
@@ -567,6 +579,13 @@ cli_read_password(struct cli *c, char *out, size_t outsz)
 	if (strlen(out) > PASSWD_MAX) {
 		cli_err(c, "password too long (at most %d characters)",
 		    PASSWD_MAX);
+		return EXIT_USER;
+	}
+	if (c->cfg != NULL && utf8_chars(out) < c->cfg->password_min_length) {
+		cli_err(c, "password too short: at least %llu characters "
+		    "(password_min_length in %s)",
+		    (unsigned long long)c->cfg->password_min_length,
+		    c->cfg->path);
 		return EXIT_USER;
 	}
 	return 0;
@@ -623,10 +642,12 @@ json_object(struct cli_table *t, size_t row, const char *indent)
 		printf("%s", j == 0 ? "" : ", ");
 		json_string(t->cols[j]);
 		printf(": ");
-		if (t->numeric != NULL && t->numeric[j] && *v != '\0')
+		if (t->numeric == NULL || !t->numeric[j])
+			json_string(v);
+		else if (*v != '\0' && v[strspn(v, "0123456789")] == '\0')
 			printf("%s", v);
 		else
-			json_string(v);
+			printf("null");	/* "?" of a damaged message */
 	}
 	printf("}");
 }

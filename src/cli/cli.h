@@ -100,7 +100,8 @@ int	cli_begin(struct cli *);
 int	cli_commit(struct cli *);
 
 /* Reads a password: prompted twice without echo on a terminal, else
-   one line of stdin. 0, or an exit code after printing why. */
+   one line of stdin; at least password_min_length characters. 0, or an
+   exit code after printing why. */
 int	cli_read_password(struct cli *, char *out, size_t outsz);
 
 /* Prints to stderr "popgate NAME: MSG". */

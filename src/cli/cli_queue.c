@@ -26,6 +26,9 @@ static const char *const state_names[] = { "pending", "deferred",
 static const char *const cols[] = { "id", "age", "size", "sender",
 	"recipient", "state", "attempts", "next_try", "last_error", "held",
 	"held_at" };
+/* --json: size and attempts are numbers (issue 17). */
+static const bool numeric[] = { false, false, true, false, false, false,
+	true, false, false, false, false };
 
 #define DEFAULT_REASON	"held by the administrator"
 
@@ -122,7 +125,7 @@ cmd_list(struct cli *c)
 	memset(&lc, 0, sizeof(lc));
 	if ((lc.q = open_queue(c)) == NULL)
 		return EXIT_SYSTEM;
-	cli_table_init(&t, cols, nitems(cols), NULL);
+	cli_table_init(&t, cols, nitems(cols), numeric);
 	lc.c = c;
 	lc.t = &t;
 	if (queue_scan(lc.q, list_one, &lc) == -1) {
@@ -222,7 +225,7 @@ cmd_show(struct cli *c)
 		queue_free(&lc.q);
 		return r == 0 ? EXIT_USER : EXIT_SYSTEM;
 	}
-	cli_table_init(&t, cols, nitems(cols), NULL);
+	cli_table_init(&t, cols, nitems(cols), numeric);
 	lc.t = &t;
 	list_one(c->pos[0], &lc);
 	queue_free(&lc.q);

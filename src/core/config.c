@@ -112,6 +112,9 @@ static const struct param params[] = {
 	    60, NULL },
 	{ "auth_max_failures", P_UINT, OFF(auth_max_failures), "10", 1, 10000,
 	    NULL },
+	/* mailbox add and passwd (cli_read_password) */
+	{ "password_min_length", P_UINT, OFF(password_min_length), "8", 1,
+	    128, NULL },
 	{ "login_default_domain", P_HOSTNAME, OFF(login_default_domain), "",
 	    0, 0, NULL },
 	{ "auth_cache_ttl", P_DURATION, OFF(auth_cache_ttl), "1h", 0, DAY,
@@ -385,6 +388,43 @@ check_across(struct config *c, struct pstate *ps)
 	}
 }
 
+/* cfg->submission_ports: each port of a submission listener once, in
+   the order written. */
+static void
+derive_submission_ports(struct config *c)
+{
+	uint16_t ports[4];
+	size_t i, j, n = 0, more = 0;
+	struct buf b;
+
+	for (i = 0; i < c->nlisten; i++) {
+		if (c->listen[i].role != ROLE_SUBMISSION)
+			continue;
+		for (j = 0; j < n && ports[j] != c->listen[i].port; j++)
+			;
+		if (j < n)
+			continue;
+		if (n < nitems(ports))
+			ports[n++] = c->listen[i].port;
+		else
+			more++;
+	}
+	buf_init(&b, sizeof(c->submission_ports));
+	if (n == 0)
+		(void)buf_printf(&b, "the submission port");
+	else
+		(void)buf_printf(&b, "port%s %u", n > 1 ? "s" : "",
+		    (unsigned)ports[0]);
+	for (i = 1; i < n; i++)
+		(void)buf_printf(&b, "%s%u", i + 1 == n && more == 0 ?
+		    " or " : ", ", (unsigned)ports[i]);
+	if (more > 0)
+		(void)buf_printf(&b, " and others");
+	(void)str_copy(c->submission_ports, buf_cstr(&b),
+	    sizeof(c->submission_ports));
+	buf_free(&b);
+}
+
 /* The defaults that depend on other keys, then the checks across keys. */
 static void
 derive(struct config *c, struct pstate *ps)
@@ -411,6 +451,7 @@ derive(struct config *c, struct pstate *ps)
 			(void)config_parse_listen(c, ps, default_listen[i]);
 	}
 	config_milter_derive(c);
+	derive_submission_ports(c);
 	check_across(c, ps);
 }
 

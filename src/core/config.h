@@ -119,6 +119,10 @@ struct config {
 	enum log_target		 log;
 	struct listen_cfg	*listen;
 	size_t			 nlisten;
+	/* Derived: where to SMTP AUTH, for the replies that say so: "port
+	   587", "ports 587 and 1587", or "the submission port" when no
+	   listener has the role submission. */
+	char			 submission_ports[64];
 
 	uint64_t		 relay_window;
 	uint64_t		 relay_ipv6_prefix;
@@ -156,6 +160,7 @@ struct config {
 	uint64_t		 imap_timeout;
 	uint64_t		 auth_failure_delay;
 	uint64_t		 auth_max_failures;
+	uint64_t		 password_min_length;	/* characters */
 	uint64_t		 auth_cache_ttl;	/* 0: no login cache */
 	uint64_t		 delivery_concurrency;
 	uint64_t		 delivery_concurrency_per_destination;

@@ -101,9 +101,9 @@ const struct reply replies_text[REPLY_NTEXT] = {
 	[REPLY_RELAY_DENIED] = { 554, "5.7.1", "<", ">: Relay access denied" },
 	[REPLY_OVER_QUOTA] = { 452, "4.2.2", "<", ">: Mailbox full" },
 	[REPLY_AUTH_BAD] = { 501, "5.5.2", "Invalid AUTH response: ", "" },
-	/* gate=connect refuses in the greeting, so the name comes first. */
-	[REPLY_GATE] = { 554, "5.7.1", "", " Relay access denied: check your "
-	    "mail first (POP3 login), or use SMTP AUTH on port 587" },
+	/* gate=connect refuses in the greeting, so the name comes first;
+	   the value is "NAME " REPLY_CHECK_MAIL_FIRST "PORTS". */
+	[REPLY_GATE] = { 554, "5.7.1", "", "" },
 	[REPLY_GATE_TEMP] = { 421, "4.7.1", "", " Relay check temporarily "
 	    "unavailable, try again later" },
 };

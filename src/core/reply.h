@@ -80,7 +80,7 @@ enum reply_text_id {
 	REPLY_RELAY_DENIED,		/* 554 5.7.1 <ADDRESS> */
 	REPLY_OVER_QUOTA,		/* 452 4.2.2 <ADDRESS> */
 	REPLY_AUTH_BAD,		/* 501 5.5.2 DETAIL */
-	REPLY_GATE,			/* 554 5.7.1 NAME (greeting) */
+	REPLY_GATE,			/* 554 5.7.1 NAME TEXT (greeting) */
 	REPLY_GATE_TEMP,		/* 421 4.7.1 NAME (greeting) */
 	REPLY_NTEXT
 };
@@ -102,6 +102,12 @@ struct reply {
 extern const struct reply replies[REPLY_NREPLIES];
 extern const struct reply replies_text[REPLY_NTEXT];
 extern const struct reply replies_num[REPLY_NNUM];
+/* The refusal of an unauthorized relay (SPEC 1), before where to SMTP
+   AUTH (config's submission_ports): at RCPT, and with gate = connect in
+   the greeting (REPLY_GATE). */
+#define REPLY_CHECK_MAIL_FIRST "Relay access denied: check your mail " \
+	"first (POP3 login), or use SMTP AUTH on "
+
 
 /* The reply line of ID, without CRLF, into OUT (truncated to OUTSZ - 1
    octets; OUTSZ > 0). Returns its length. The same text goes on the

@@ -61,8 +61,7 @@ static const struct reason_entry {
 	[POLICY_OK] = { .rule = "ok", .generic = true,
 	    .reply = REPLY_RCPT_OK },
 	[POLICY_AUTHORIZED] = { .rule = "authorized", .code = 554,
-	    .esc = "5.7.1", .head = "Relay access denied: check your mail "
-	    "first (POP3 login), or use SMTP AUTH on port 587",
+	    .esc = "5.7.1", .head = REPLY_CHECK_MAIL_FIRST, .slot = SLOT_STR,
 	    .names_rcpt = true },
 	[POLICY_STANDING] = { .rule = "good-standing", .code = 550,
 	    .esc = "5.7.1", .head = "Relaying denied: the account is "
@@ -261,7 +260,8 @@ authorized(struct backends *b, const struct relay_session *rs, time_t now,
 		    "relay window, no SMTP AUTH, not a trusted network", ip);
 		(void)str_fmt(d->why, sizeof(d->why), "no authorization for "
 		    "%s", ip);
-		return policy_decide(d, POLICY_AUTHORIZED, NULL, 0);
+		return policy_decide(d, POLICY_AUTHORIZED,
+		    b->cfg->submission_ports, 0);
 	}
 	trace(t, "authorized", 1, "%zu live authorization(s) for %s, newest "
 	    "by %s (customer %s) via %s", *ncand, ip, (*cand)[0].mailbox[0] !=
@@ -506,6 +506,31 @@ trusted(const struct relay_session *rs, const struct policy_tx *tx,
 	return 1;
 }
 
+/* No authorization for the client, but the sender is of a suspended
+   customer: its POP3 logins open nothing (SPEC 1), so "check your mail
+   first" would send the user round in circles; say it is suspended. 1
+   with D's why set, 0 otherwise (a store failure included: the refusal
+   stays that of rule 1). */
+static int
+suspended_sender(struct backends *b, const struct policy_tx *tx,
+    const struct relay_trace *t, struct policy_decision *d)
+{
+	struct store_domain dom;
+	struct store *s;
+	const char *err = "";
+
+	if (tx->sender[0] == '\0' || (s = backends_store(b, &err)) == NULL)
+		return 0;
+	if (store_domain_get(s, tx->sender_key.a.domain, &dom, &err) != 1 ||
+	    !dom.suspended)
+		return 0;
+	trace(t, "good-standing", 0, "customer %s of the sender <%s> is "
+	    "suspended: its logins open nothing", dom.customer, tx->sender);
+	(void)str_fmt(d->why, sizeof(d->why), "customer %s suspended (no "
+	    "authorization for the client)", dom.customer);
+	return 1;
+}
+
 int
 policy_relay_check(struct backends *b, const struct relay_session *rs,
     const struct policy_tx *tx, time_t now, const struct relay_trace *t,
@@ -518,7 +543,10 @@ policy_relay_check(struct backends *b, const struct relay_session *rs,
 	memset(d, 0, sizeof(*d));
 	d->relayed = true;
 	r = authorized(b, rs, now, t, &cand, &ncand, d);
-	if (r == 1 && rs->trusted && !rs->authenticated)
+	if (r == 0 && d->reason == POLICY_AUTHORIZED &&
+	    suspended_sender(b, tx, t, d))
+		r = policy_decide(d, POLICY_STANDING, NULL, 0);
+	else if (r == 1 && rs->trusted && !rs->authenticated)
 		r = trusted(rs, tx, t, d);
 	else if (r == 1)
 		r = customer_rules(b, rs, tx, cand, ncand, t, d);

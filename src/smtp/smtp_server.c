@@ -149,11 +149,17 @@ pre_greet_done(struct smtp_session *s)
 		   for now, when the relay table could not be asked. */
 		enum reply_text_id id = s->ip_authz_failed ?
 		    REPLY_GATE_TEMP : REPLY_GATE;
+		char v[512];
 
 		log_info("sess=%s smtp gate-refused client=%s rule=%s",
 		    s->conn->id, s->conn->peer_str, s->ip_authz_failed ?
 		    "temporary-failure" : "authorized");
-		smtp_reply_text(s, id, s->cfg->hostname);
+		if (id == REPLY_GATE)
+			(void)str_fmt(v, sizeof(v), "%s " REPLY_CHECK_MAIL_FIRST
+			    "%s", s->cfg->hostname, s->cfg->submission_ports);
+		else
+			(void)str_copy(v, s->cfg->hostname, sizeof(v));
+		smtp_reply_text(s, id, v);
 		smtp_close(s, "gate=connect");
 		return;
 	}

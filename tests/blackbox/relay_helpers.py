@@ -43,9 +43,25 @@ ACCOUNTS = {
 }
 ALIASES = {"sales@acme.test": ["ann@acme.test"]}
 
-# The reply text of the "authorized" rule (SPEC 1).
+# The reply text of the "authorized" rule (SPEC 1), up to where to SMTP
+# AUTH: the instance's submission ports (denied_text).
 DENIED_TEXT = ("Relay access denied: check your mail first (POP3 login), "
-               "or use SMTP AUTH on port 587")
+               "or use SMTP AUTH on ")
+
+
+def denied_text(inst):
+    """The whole text of the "authorized" rule for INST: it names the
+    ports of its submission listeners."""
+    ports = []
+    for name, role in inst.listeners.items():
+        if role.split()[0] == "submission" and inst.ports[name] not in ports:
+            ports.append(inst.ports[name])
+    if not ports:
+        return DENIED_TEXT + "the submission port"
+    if len(ports) == 1:
+        return DENIED_TEXT + f"port {ports[0]}"
+    return (DENIED_TEXT + "ports " + ", ".join(map(str, ports[:-1])) +
+            f" or {ports[-1]}")
 
 # Keeps failure tests fast.
 FAST = {"auth_failure_delay": "0"}
@@ -419,7 +435,7 @@ def queued(inst):
             assert [r["recipient"] for r in got] == q.rcpts, (got, q.rcpts)
             assert {r["sender"] for r in got} == {q.sender or "<>"}, got
             size = len(q.message) + q.message.count(b"\n")
-            assert {r["size"] for r in got} == {str(size)}, (got, size)
+            assert {r["size"] for r in got} == {size}, (got, size)
     return files
 
 

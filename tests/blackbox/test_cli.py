@@ -521,6 +521,49 @@ def test_mailbox_bad_passwords(acme, input, message):
             message=message)
 
 
+def acme_with_min_length(make_instance, length):
+    """Customer acme with acme.test; password_min_length LENGTH (None:
+    the default, which the harness otherwise lowers to 1)."""
+    inst = make_instance(config={"password_min_length": length},
+                         start=False)
+    inst.cli("customer", "add", "acme", check=True)
+    inst.cli("domain", "add", "acme.test", "--customer", "acme",
+             check=True)
+    return inst
+
+
+def test_password_min_length_default_is_8(make_instance):
+    inst = acme_with_min_length(make_instance, None)
+    p = refused(inst, "mailbox", "add", "ann@acme.test", input="s3cret7\n",
+                message="password too short: at least 8 characters")
+    assert "password_min_length" in p.stderr, p.stderr
+    assert not os.path.exists(inst.maildir("ann@acme.test"))
+    inst.cli("mailbox", "add", "ann@acme.test", input="s3cret78\n",
+             check=True)
+    old = stored_hash(inst, "ann@acme.test")
+    refused(inst, "mailbox", "passwd", "ann@acme.test", input="short\n",
+            message="at least 8 characters")
+    assert stored_hash(inst, "ann@acme.test") == old
+    # Characters, not bytes: seven of them in 14 bytes are too few.
+    refused(inst, "mailbox", "passwd", "ann@acme.test",
+            input="\u00e9" * 7 + "\n", message="at least 8 characters")
+    inst.cli("mailbox", "passwd", "ann@acme.test", input="\u00e9" * 8 + "\n",
+             check=True)
+    assert harness.crypt_verify("\u00e9" * 8, stored_hash(inst,
+                                                         "ann@acme.test"))
+    # A hash is not a password: --hash is taken as it is.
+    inst.cli("mailbox", "passwd", "ann@acme.test", "--hash", BCRYPT_HASH,
+             check=True)
+
+
+def test_password_min_length_configured(make_instance):
+    inst = acme_with_min_length(make_instance, "12")
+    refused(inst, "mailbox", "add", "ann@acme.test", input="elevenchars\n",
+            message="password too short: at least 12 characters")
+    inst.cli("mailbox", "add", "ann@acme.test", input="twelve chars\n",
+             check=True)
+
+
 def test_mailbox_import_sha512_crypt_hash(acme):
     h = subprocess.run(["openssl", "passwd", "-6", "s3cret"], check=True,
                        capture_output=True, text=True).stdout.strip()

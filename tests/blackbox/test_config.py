@@ -107,6 +107,10 @@ def test_unknown_key_names_file_and_line(instance):
     ("transport example.org = 127.0.0.1:99999", ["HOST:PORT"]),
     ("transport = 127.0.0.1:2600", ["transport DOMAIN = HOST:PORT"]),
     ("transport bad_domain = 127.0.0.1:2600", ["'bad_domain'"]),
+    # password_min_length: a number from 1 to 128
+    ("password_min_length = 0", ["'password_min_length'", "128"]),
+    ("password_min_length = 129", ["'password_min_length'", "128"]),
+    ("password_min_length = eight", ["'password_min_length'"]),
     # paths, names, networks, addresses, back ends
     ("data_dir = relative/path", ["'data_dir'", "absolute path"]),
     ("tls_key = key.pem", ["'tls_key'", "absolute path"]),

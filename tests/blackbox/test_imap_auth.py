@@ -260,7 +260,9 @@ def test_failed_or_suspended_login_opens_nothing(make_instance):
     inst.cli("customer", "suspend", "acme", check=True)
     r = imap_login(inst, USER, PASSWORD, source="127.0.0.2")
     assert inst.cli_json("relay", "list") == []
-    assert relay_attempt(inst, "127.0.0.2").code == 554
+    # Refused, and told why: suspended, not "check your mail first".
+    refused = relay_attempt(inst, "127.0.0.2")
+    assert refused.code == 550 and "suspended" in refused.text, refused
     del r
 
 

@@ -6,7 +6,9 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
+import time
 import types
 
 import pytest
@@ -90,7 +92,10 @@ def test_init_then_serve(init_dir):
     # It serves at once.
     inst.start()
     assert inst.probe_ports() == set(ports.values())
-    inst.cli("mailbox", "add", "second@demo.test", input="pw\n",
+    # The written config keeps the default minimum (8 characters).
+    p = inst.cli("mailbox", "add", "second@demo.test", input="pw\n")
+    assert p.returncode == 1 and "at least 8 characters" in p.stderr, p
+    inst.cli("mailbox", "add", "second@demo.test", input="pw-second\n",
              check=True)
     inst.stop()
 
@@ -314,3 +319,72 @@ def test_defaults_agree_in_table_man_page_and_init(init_dir):
         assert value == man[key], \
             f"the table's default of {key} is {value!r}, the man " \
             f"page's {man[key]!r}"
+
+
+# ---- make run PORT_BASE=N (scripts/run-dev) ----
+
+RUN_DEV = os.path.join(os.path.dirname(__file__), "..", "..", "scripts",
+                       "run-dev")
+
+
+def run_dev(run_dir, base):
+    """scripts/run-dev with PORT_BASE=BASE on RUN_DIR until the daemon
+    listens on BASE+25: its banner, then it is stopped."""
+    env = dict(os.environ, PORT_BASE=str(base), POPGATE_RUN_DIR=run_dir,
+               POPGATE_BIN=harness.BIN)
+    p = subprocess.Popen([RUN_DEV], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    out = ""
+    try:
+        for line in p.stdout:
+            out += line
+            if line.startswith("Stop with Ctrl-C"):
+                break
+        deadline = time.monotonic() + harness.START_TIMEOUT
+        while harness.port_is_free(base + 25):
+            assert p.poll() is None and time.monotonic() < deadline, out
+            time.sleep(0.05)
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=harness.STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return out
+
+
+def test_make_run_port_base(init_dir):
+    run_dir = os.path.join(init_dir.path, "run")
+    base = harness.find_port_base(OFFSETS.values())
+    out = run_dev(run_dir, base)
+    assert f"SMTP 127.0.0.1:{base + 25} " in out, out
+    assert f"submission 127.0.0.1:{base + 587} " in out, out
+    assert f"POP3 127.0.0.1:{base + 110}" in out, out
+    conf = open(os.path.join(run_dir, "popgate.conf")).read()
+    ports = sorted(int(m) for m in
+                   re.findall(r"(?m)^listen = 127\.0\.0\.1:(\d+) ", conf))
+    assert ports == sorted(base + o for o in OFFSETS.values()), conf
+    # Another base later: the same instance (its demo mailbox) moves.
+    other = harness.find_port_base(OFFSETS.values())
+    out = run_dev(run_dir, other)
+    assert f"moving {run_dir}/popgate.conf from port base {base} to " \
+           f"{other}" in out, out
+    assert f"SMTP 127.0.0.1:{other + 25} " in out, out
+    conf = open(os.path.join(run_dir, "popgate.conf")).read()
+    ports = sorted(int(m) for m in
+                   re.findall(r"(?m)^listen = 127\.0\.0\.1:(\d+) ", conf))
+    assert ports == sorted(other + o for o in OFFSETS.values()), conf
+    assert "demo@demo.test" in run_popgate(
+        "mailbox", "list", "-c", os.path.join(run_dir, "popgate.conf")).stdout
+
+
+def test_make_run_bad_port_base(init_dir):
+    env = dict(os.environ, PORT_BASE="ten",
+               POPGATE_RUN_DIR=os.path.join(init_dir.path, "run"),
+               POPGATE_BIN=harness.BIN)
+    p = subprocess.run([RUN_DEV], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1 and "PORT_BASE=ten is not a number" in \
+        p.stderr, p
+    assert not os.path.exists(os.path.join(init_dir.path, "run"))

@@ -12,6 +12,7 @@ with a retry_min of an hour; a sink opened on that port later is where
 they are delivered once something tries them. That a held message is
 not delivered is shown by an event: a second, unheld message to the
 same destination is delivered while the held one stays."""
+import json
 import re
 import threading
 import time
@@ -155,6 +156,25 @@ def test_list_and_show(make_instance):
     assert "held: no\n" in p.stdout, p.stdout
     assert re.search(r"(?m)^held before: \d+[smhd] \(not counted against "
                      r"max_queue_lifetime\)$", p.stdout), p.stdout
+
+
+def test_json_numbers_are_numbers(make_instance):
+    # Issue 17: --json gave size and attempts as strings ("1").
+    inst, _ = deferred_instance(make_instance)
+    qid = send_deferred(inst, "numbers")
+    p = inst.cli("queue", "list", "--json", check=True)
+    [row] = [r for r in json.loads(p.stdout) if r["id"] == qid]
+    assert isinstance(row["size"], int) and row["size"] > 100, row
+    assert isinstance(row["attempts"], int) and row["attempts"] == 1, row
+    [shown] = json.loads(inst.cli("queue", "show", qid, "--json",
+                                  check=True).stdout)
+    assert shown["size"] == row["size"] and shown["attempts"] == 1, shown
+    # The store's counts were numbers already; they stay so.
+    [acme] = [c for c in json.loads(inst.cli("customer", "list", "--json",
+                                             check=True).stdout)
+              if c["name"] == "acme"]
+    assert isinstance(acme["domains"], int) and acme["domains"] >= 1, acme
+    assert isinstance(acme["mailboxes"], int), acme
 
 
 def test_clear_errors_and_nothing_lost(make_instance):

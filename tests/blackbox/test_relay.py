@@ -32,7 +32,8 @@ def relay_once(inst, source, sender="ann@acme.test", rcpt=REMOTE,
 
 def assert_denied(replies, rcpt=REMOTE):
     assert [r.code for r in replies] == [250, 554], replies
-    assert replies[1].text == f"554 5.7.1 <{rcpt}>: {DENIED_TEXT}"
+    assert replies[1].text.startswith(f"554 5.7.1 <{rcpt}>: {DENIED_TEXT}"
+                                      "port "), replies
 
 
 def assert_queued(replies):
@@ -212,6 +213,16 @@ def test_login_of_another_mailbox_of_same_customer(make_instance):
 
 # ---- suspension ----
 
+SUSPENDED_TEXT = "550 5.7.1 Relaying denied: the account is suspended"
+
+
+def assert_suspended(replies):
+    """Refused by good standing, not "check your mail first": the user
+    did check mail (issue 17)."""
+    assert [r.code for r in replies] == [250, 550], replies
+    assert replies[1].text == SUSPENDED_TEXT, replies
+    assert "check your mail" not in replies[1].text
+
 def test_suspended_customer_login_opens_nothing(make_instance):
     inst = relay_instance(make_instance)
     inst.cli("customer", "suspend", "acme", check=True)
@@ -221,7 +232,19 @@ def test_suspended_customer_login_opens_nothing(make_instance):
     line = wait_log(inst, r"pop3 login user=ann@acme\.test", since)
     assert "relay=not-opened" in line and "suspended" in line
     assert live(inst) == []
-    assert_denied(relay_once(inst, "127.0.0.2"))
+    since = log_size(inst)
+    assert_suspended(relay_once(inst, "127.0.0.2"))
+    wait_log(inst, r"client=127\.0\.0\.2 .*rule=good-standing", since)
+    p = inst.cli("relay", "explain", "127.0.0.2", "ann@acme.test", REMOTE,
+                 check=True)
+    assert ("=> refused by rule good-standing: " + SUSPENDED_TEXT) in \
+        p.stdout, p.stdout
+    assert "suspended" in p.stdout and DENIED_TEXT not in p.stdout
+    # Someone else's sender from there: still rule 1, with its text.
+    p = inst.cli("relay", "explain", "127.0.0.2", "dave@beta.test", REMOTE,
+                 check=True)
+    assert "=> refused by rule authorized: 554 5.7.1 " + DENIED_TEXT in \
+        p.stdout, p.stdout
     assert queue_ids(inst) == []
     # Resumed: the next login opens it again.
     inst.cli("customer", "resume", "acme", check=True)
@@ -247,8 +270,8 @@ def test_suspend_revokes_a_live_window_at_once(make_instance):
             [("127.0.0.3", "beta")]
         # Right after, in the same session: refused, nothing queued.
         since = log_size(inst)
-        assert_denied(c.send_mail("ann@acme.test", [REMOTE]))
-        wait_log(inst, r"client=127\.0\.0\.2 .*rule=authorized", since)
+        assert_suspended(c.send_mail("ann@acme.test", [REMOTE]))
+        wait_log(inst, r"client=127\.0\.0\.2 .*rule=good-standing", since)
         # Behind the NAT only beta is left: acme's sender is nobody's.
         r = nat.send_mail("bob@acme.test", [REMOTE])
         assert r[1].text.startswith("553 5.7.1"), r
@@ -256,7 +279,7 @@ def test_suspend_revokes_a_live_window_at_once(make_instance):
         assert_queued(nat.send_mail("dave@beta.test", [REMOTE]))
     # A new POP3 login of the suspended customer opens nothing.
     pop3_login(inst, "ann@acme.test", source="127.0.0.2")
-    assert_denied(relay_once(inst, "127.0.0.2"))
+    assert_suspended(relay_once(inst, "127.0.0.2"))
     assert len(queue_ids(inst)) == 2
 
 
@@ -312,7 +335,8 @@ def test_relay_allow_refuses_suspended_or_unknown_customer(make_instance):
     p = inst.cli("relay", "allow", "127.0.0.8")
     assert p.returncode == 1 and "--customer" in p.stderr, p
     assert live(inst) == []
-    assert_denied(relay_once(inst, "127.0.0.8", sender="dave@beta.test"))
+    assert_suspended(relay_once(inst, "127.0.0.8",
+                                sender="dave@beta.test"))
 
 
 def test_relay_explain(make_instance):

@@ -8,8 +8,8 @@ Clients are told apart by their source address: 127.0.0.2, .3, ...
 """
 import pytest
 
-from relay_helpers import (DENIED_TEXT, Smtp, ehlo_keywords, log_lines,
-                           log_size, maildir_new, message, pop3_login,
+from relay_helpers import (DENIED_TEXT, Smtp, denied_text, ehlo_keywords,
+                           log_lines, log_size, maildir_new, message, pop3_login,
                            queue_ids, queued, read_maildir, relay_instance,
                            wait_log)
 
@@ -551,7 +551,47 @@ def test_unauthorized_reply_text(make_instance):
         c.ehlo()
         assert c.cmd("MAIL FROM:<ann@acme.test>").code == 250
         r = c.cmd("RCPT TO:<user@[127.0.0.1]>")
-        assert r.text == f"554 5.7.1 <user@[127.0.0.1]>: {DENIED_TEXT}"
+        assert r.text == f"554 5.7.1 <user@[127.0.0.1]>: {denied_text(inst)}"
+
+
+def refusal_at_rcpt(inst):
+    with Smtp(inst.ports["in"], source="127.0.0.3") as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<ann@acme.test>").code == 250
+        return c.cmd("RCPT TO:<user@[127.0.0.1]>").text
+
+
+def test_unauthorized_reply_names_the_configured_submission_port(
+        make_instance):
+    # Issue 17: the refusal said "port 587" whatever the configuration.
+    inst = relay_instance(make_instance, listeners={
+        "in": "smtp", "sub": "submission", "subs": "submissions",
+        "gate": "smtp gate=connect"})
+    port = inst.ports["sub"]
+    text = refusal_at_rcpt(inst)
+    assert text.startswith("554 5.7.1 <user@[127.0.0.1]>: "), text
+    assert text.endswith(f"or use SMTP AUTH on port {port}"), text
+    p = inst.cli("relay", "explain", "127.0.0.3", "ann@acme.test",
+                 "user@[127.0.0.1]", check=True)
+    assert f"SMTP AUTH on port {port}" in p.stdout, p.stdout
+    with Smtp(inst.ports["gate"], source="127.0.0.3", greet=False) as c:
+        r = c.reply()
+    assert r.text.startswith("554 5.7.1 "), r
+    assert r.text.endswith(f"or use SMTP AUTH on port {port}"), r
+
+
+def test_unauthorized_reply_names_every_submission_port(make_instance):
+    inst = relay_instance(make_instance, listeners={
+        "in": "smtp", "sub": "submission", "sub2": "submission"})
+    text = refusal_at_rcpt(inst)
+    assert text.endswith(f"SMTP AUTH on ports {inst.ports['sub']} or "
+                         f"{inst.ports['sub2']}"), text
+
+
+def test_unauthorized_reply_without_submission_listener(make_instance):
+    inst = relay_instance(make_instance, listeners={"in": "smtp"})
+    text = refusal_at_rcpt(inst)
+    assert text.endswith("or use SMTP AUTH on the submission port"), text
 
 
 # ---- aliases forwarding out: the system relays on its own behalf ----

@@ -214,6 +214,9 @@ static const struct u64_case u64_cases[] = {
 	{ "default pop3_timeout 10m", "", F(pop3_timeout), 600 },
 	{ "default auth_failure_delay 1s", "", F(auth_failure_delay), 1 },
 	{ "default auth_max_failures", "", F(auth_max_failures), 10 },
+	{ "default password_min_length", "", F(password_min_length), 8 },
+	{ "password_min_length set", "password_min_length = 12\n",
+	    F(password_min_length), 12 },
 	{ "default delivery_concurrency", "", F(delivery_concurrency), 100 },
 	{ "default delivery_concurrency_per_destination", "",
 	    F(delivery_concurrency_per_destination), 10 },
@@ -576,6 +579,36 @@ test_listen(void **state)
 		assert_int_equal(c->listen[i].role, tc->l[i].role);
 		assert_int_equal(c->listen[i].gate_connect, tc->l[i].gate);
 	}
+	config_free(&c);
+}
+
+/* Where the relay refusal says to SMTP AUTH (issue 17). */
+static const struct {
+	const char	*name;
+	const char	*text;
+	const char	*want;
+} sub_cases[] = {
+	{ "submission ports: the default's", "", "port 587" },
+	{ "submission ports: one, once for two addresses",
+	    "listen = 127.0.0.1:10587 submission\n"
+	    "listen = [::1]:10587 submission\n"
+	    "listen = 127.0.0.1:10465 submissions\n", "port 10587" },
+	{ "submission ports: two",
+	    "listen = 127.0.0.1:587 submission\n"
+	    "listen = 127.0.0.1:2587 submission gate=connect\n",
+	    "ports 587 or 2587" },
+	{ "submission ports: none",
+	    "listen = 127.0.0.1:25 smtp\n"
+	    "listen = 127.0.0.1:465 submissions\n", "the submission port" },
+};
+
+static void
+test_submission_ports(void **state)
+{
+	const __typeof__(sub_cases[0]) *tc = *state;
+	struct config *c = parse_ok(tc->text);
+
+	assert_string_equal(c->submission_ports, tc->want);
 	config_free(&c);
 }
 
@@ -1138,6 +1171,7 @@ static const char default_print[] =
     "imap_timeout = 30m\n"
     "auth_failure_delay = 1s\n"
     "auth_max_failures = 10\n"
+    "password_min_length = 8\n"
     "login_default_domain = \n"
     "auth_cache_ttl = 1h\n"
     "delivery_concurrency = 100\n"
@@ -1414,6 +1448,7 @@ static const struct rt_case rt_cases[] = {
 	    "imap_timeout = 2h\n"
 	    "auth_failure_delay = 0\n"
 	    "auth_max_failures = 1\n"
+	    "password_min_length = 128\n"
 	    "delivery_concurrency = 10000\n"
 	    "delivery_concurrency_per_destination = 1\n"
 	    "connect_timeout = 10m\n"
@@ -1798,6 +1833,7 @@ main(void)
 	ADD(bool_cases, test_bool);
 	ADD(net_cases, test_netlist);
 	ADD(listen_cases, test_listen);
+	ADD(sub_cases, test_submission_ports);
 	ADD(transport_cases, test_transport);
 	ADD(tls_host_cases, test_tls_host);
 	ADD(bad_cases, test_bad);

@@ -125,7 +125,7 @@ static const struct text_case text_cases[] = {
 	    "452 4.2.2 <ann@acme.test>: Mailbox full" },
 	{ REPLY_AUTH_BAD, "some detail",
 	    "501 5.5.2 Invalid AUTH response: some detail" },
-	{ REPLY_GATE, "mx.test",
+	{ REPLY_GATE, "mx.test " REPLY_CHECK_MAIL_FIRST "port 587",
 	    "554 5.7.1 mx.test Relay access denied: check your mail"
 	    " first (POP3 login), or use SMTP AUTH on port 587" },
 	{ REPLY_GATE_TEMP, "mx.test",
