@@ -679,7 +679,10 @@ entry_date(const struct mbx_folder *f, const struct entry *e,
 {
 	struct stat st;
 
-	if (e->in_new && e->is_reg && e->order != 0) {
+	/* A plausible time only (after 2001, not beyond tomorrow): a name
+	   that merely starts with digits is no delivery time. */
+	if (e->in_new && e->is_reg && e->order / 1000000 > 1000000000 &&
+	    e->order / 1000000 < (uint64_t)clock_now() + 86400) {
 		*date = (int64_t)(e->order / 1000000);
 		return 0;
 	}
