@@ -40,7 +40,10 @@ static const struct {
 	{ OPT_FOR, "  --for DURATION    how long, like 90m or 2h" },
 	{ OPT_FORCE, "  --force           also delete what it still holds" },
 	{ OPT_JSON, "  --json            JSON output" },
-	{ OPT_DEV, "  --dev             high loopback ports, even as root" },
+	{ OPT_DEV, "  --dev             high loopback ports, even as root "
+	    "(with the demo)" },
+	{ OPT_DEMO, "  --demo            also a demo customer, domain and "
+	    "mailbox" },
 	{ OPT_USER, "  --user USER       the user the daemon runs as (root "
 	    "only; default popgate)" },
 	{ OPT_PORTBASE, "  --port-base N     dev ports are N+25, N+110, ... "
@@ -101,6 +104,7 @@ static const struct option longopts[] = {
 	{ "hash", required_argument, NULL, 'H' },
 	{ "for", required_argument, NULL, 'D' },
 	{ "dev", no_argument, NULL, 'V' },
+	{ "demo", no_argument, NULL, 'M' },
 	{ "user", required_argument, NULL, 'U' },
 	{ "port-base", required_argument, NULL, 'P' },
 	{ "hostname", required_argument, NULL, 'N' },
@@ -119,6 +123,7 @@ static const struct {
 	{ 'Q', OPT_QUOTA }, { 'H', OPT_HASH }, { 'D', OPT_FOR },
 	{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
 	{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
+	{ 'M', OPT_DEMO },
 };
 
 /* Whether CMD takes option CH. */
@@ -191,6 +196,9 @@ set_option(struct cli *c, int ch, const char *v)
 		break;
 	case 'V':
 		c->dev = true;
+		break;
+	case 'M':
+		c->demo = true;
 		break;
 	case 'U':
 		c->user = v;

@@ -33,6 +33,7 @@
 #define OPT_NOSTORE	0x400	/* the command opens no store */
 #define OPT_FROM	0x800	/* --from URI */
 #define OPT_TO		0x1000	/* --to URI */
+#define OPT_DEMO	0x2000	/* --demo */
 
 struct cli {
 	const char	*name;		/* "customer add" */
@@ -42,7 +43,7 @@ struct cli {
 	int		 data_fd;	/* data_dir, -1 until cli_drop_root */
 	char		 data_path[32];	/* its /proc/self/fd path */
 	struct errbuf	 open_error;	/* of a failed store or relay open */
-	bool		 json, force, dev;
+	bool		 json, force, dev, demo;
 	const char	*customer;
 	const char	*hash;
 	const char	*user;

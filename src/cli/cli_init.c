@@ -2,11 +2,16 @@
  * cli_init.c - popgate init [DIR]: a working instance in one command.
  *
  * Writes the configuration, the data directory, a self-signed TLS
- * certificate (OpenSSL API, no shell-out) and a demo customer, domain and
- * mailbox whose password is printed once. As root (without --dev) it
- * uses the standard ports and makes everything belong to `user`; as an
- * ordinary user, or with --dev, it listens on high loopback ports.
+ * certificate (OpenSSL API, no shell-out) and, for --dev or --demo, a
+ * demo customer, domain and mailbox whose password is printed once. As
+ * root (without --dev) it is a production instance: the standard ports
+ * on every IPv4 address and, where the host has IPv6, every IPv6
+ * address; everything belongs to `user` but the TLS key, root's and
+ * 0600 (the daemon loads it before it drops root). As an ordinary user,
+ * or with --dev, it listens on high loopback ports.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,6 +38,8 @@ struct init_plan {
 	char		 data[1024];
 	bool		 root;		/* chown to user, drop afterwards */
 	bool		 dev;		/* high loopback ports */
+	bool		 demo;		/* the demo customer and mailbox */
+	bool		 ipv6;		/* IPv6 listeners too */
 	const char	*user;
 	char		 hostname[256];
 	uint64_t	 base;
@@ -54,19 +61,33 @@ random_password(char *out, size_t len)
 	return 0;
 }
 
+/* Whether this host can listen on IPv6 at all (a kernel or container
+   without it would make every [::] listener fail the start). */
+static bool
+host_has_ipv6(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return false;
+	(void)close(fd);
+	return true;
+}
+
 static void
 listen_lines(struct buf *b, const struct init_plan *p)
 {
+	static const char *const std[] = { "25 smtp", "2525 smtp",
+		"587 submission", "465 submissions", "110 pop3", "995 pop3s",
+		"143 imap", "993 imaps" };
+	size_t i;
+
 	if (!p->dev) {
+		for (i = 0; i < nitems(std); i++)
+			(void)buf_printf(b, "listen = 0.0.0.0:%s\n", std[i]);
+		for (i = 0; p->ipv6 && i < nitems(std); i++)
+			(void)buf_printf(b, "listen = [::]:%s\n", std[i]);
 		(void)buf_append_str(b,
-		    "listen = 0.0.0.0:25 smtp\n"
-		    "listen = 0.0.0.0:2525 smtp\n"
-		    "listen = 0.0.0.0:587 submission\n"
-		    "listen = 0.0.0.0:465 submissions\n"
-		    "listen = 0.0.0.0:110 pop3\n"
-		    "listen = 0.0.0.0:995 pop3s\n"
-		    "listen = 0.0.0.0:143 imap\n"
-		    "listen = 0.0.0.0:993 imaps\n"
 		    "listen = 127.0.0.1:2526 smtp gate=connect\n");
 		return;
 	}
@@ -150,7 +171,16 @@ config_text(struct buf *b, const struct init_plan *p)
 	(void)buf_append_str(b, "\n# The relay opens for a client IP for "
 	    "relay_window after a POP3 login.\n");
 	default_lines(b, relay_keys, nitems(relay_keys));
-	(void)buf_printf(b, "postmaster = %s\n\n", DEMO_MAILBOX);
+	if (p->demo) {
+		(void)buf_printf(b, "postmaster = %s\n\n", DEMO_MAILBOX);
+	} else {
+		static const char *const pm_keys[] = { "postmaster" };
+
+		(void)buf_append_str(b, "# Where mail to postmaster@ of any "
+		    "domain goes (empty: data_dir/postmaster/).\n");
+		default_lines(b, pm_keys, nitems(pm_keys));
+		(void)buf_append_str(b, "\n");
+	}
 	default_lines(b, store_keys, nitems(store_keys));
 	/* Dev instances answer without waiting for DNS. */
 	(void)buf_printf(b, "reverse_dns = %s\n", p->dev ? "no" :
@@ -199,6 +229,27 @@ make_dirs(struct cli *c, const struct init_plan *p)
 	return 0;
 }
 
+/* The account store, made and migrated (still as the invoking user,
+   root included: everything made here is given to the daemon's user
+   afterwards); left open in C. */
+static int
+make_store(struct cli *c)
+{
+	const char *err;
+
+	c->store = store_open(c->cfg->store, c->cfg->data_dir, &c->open_error,
+	    &err);
+	if (c->store == NULL) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	if (store_migrate(c->store, &err) == -1) {
+		cli_err(c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	return 0;
+}
+
 /* The demo customer, domain, mailbox and postmaster alias, in one
    transaction; the password goes to PW. */
 static int
@@ -216,18 +267,8 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
 	}
-	/* Still as the invoking user (root included): everything made here
-	   is given to the daemon's user afterwards. */
-	c->store = store_open(c->cfg->store, c->cfg->data_dir, &c->open_error,
-	    &err);
-	if (c->store == NULL) {
-		cli_err(c, "%s", err);
-		return EXIT_SYSTEM;
-	}
-	if (store_migrate(c->store, &err) == -1) {
-		cli_err(c, "%s", err);
-		return EXIT_SYSTEM;
-	}
+	if ((r = make_store(c)) != 0)
+		return r;
 	if ((r = cli_begin(c)) != 0)
 		return r;
 	if ((r = store_customer_add(c->store, DEMO_CUSTOMER, &err)) != 0 ||
@@ -261,6 +302,8 @@ plan(struct cli *c, struct init_plan *p)
 	memset(p, 0, sizeof(*p));
 	p->root = geteuid() == 0;
 	p->dev = c->dev || !p->root;
+	p->demo = p->dev || c->demo;
+	p->ipv6 = !p->dev && host_has_ipv6();
 	p->user = c->user != NULL ? c->user : "popgate";
 	p->base = c->port_base != 0 ? c->port_base : 10000;
 	if (c->user != NULL && !p->root) {
@@ -324,8 +367,16 @@ print_summary(const struct init_plan *p, const char *pw)
 		    (unsigned long long)(p->base + 995),
 		    (unsigned long long)(p->base + 2526));
 	else
-		printf("  ports      25, 2525, 587, 465, 110, 995 (and 2526 "
-		    "gate=connect on 127.0.0.1)\n");
+		printf("  ports      25, 2525, 587, 465, 110, 995, 143, 993 on "
+		    "0.0.0.0%s (and 2526\n             gate=connect on "
+		    "127.0.0.1)\n", p->ipv6 ? " and [::]" : "");
+	if (!p->demo) {
+		printf("  accounts   none yet: popgate customer add NAME; "
+		    "popgate domain add DOMAIN\n             --customer NAME; "
+		    "popgate mailbox add USER@DOMAIN\n\n"
+		    "Start it:    popgate serve -c %s\n", p->conf);
+		return;
+	}
 	printf("  demo       customer %s, domain %s\n"
 	    "  mailbox    %s  password: %s\n"
 	    "             (shown once; change it with: popgate mailbox "
@@ -340,6 +391,27 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 	(void)st;
 	(void)f;
 	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 ? -1 : 0;
+}
+
+/* DATA to the daemon's user, but for the TLS key: root's, 0600, read
+   by the daemon before it drops root, so a compromised daemon cannot
+   read it. 0, or -1 after saying why. */
+static int
+give_away(struct cli *c, const struct init_plan *p, uid_t uid, gid_t gid)
+{
+	char key[1100];
+
+	if (priv_chown_tree(p->data, uid, gid) == -1) {
+		cli_err(c, "cannot give %s to %s: %s", p->data, p->user,
+		    strerror(errno));
+		return -1;
+	}
+	(void)str_fmt(key, sizeof(key), "%s/tls/key.pem", p->data);
+	if (!p->dev && (chown(key, 0, 0) == -1 || chmod(key, 0600) == -1)) {
+		cli_err(c, "cannot give %s to root: %s", key, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Builds the instance; on failure the caller removes what it made. */
@@ -375,12 +447,12 @@ build(struct cli *c, const struct init_plan *p, char *pw, size_t pwsz)
 		buf_free(&text);
 		return EXIT_USER;
 	}
-	if ((r = make_demo(c, pw, pwsz)) == 0 && p->root &&
-	    priv_chown_tree(p->data, uid, gid) == -1) {
-		cli_err(c, "cannot give %s to %s: %s", p->data, p->user,
-		    strerror(errno));
+	if (p->demo)
+		r = make_demo(c, pw, pwsz);
+	else if ((r = make_store(c)) == 0)
+		store_close(&c->store);
+	if (r == 0 && p->root && give_away(c, p, uid, gid) == -1)
 		r = EXIT_SYSTEM;
-	}
 	if (r == 0 && fs_write_atomic(p->conf, text.data, text.len, 0640) ==
 	    -1) {
 		cli_err(c, "cannot write %s: %s", p->conf, strerror(errno));
@@ -431,12 +503,14 @@ cmd_init(struct cli *c)
 }
 
 static const struct cli_cmd cmd[] = {
-	{ "", cmd_init, OPT_DEV | OPT_USER | OPT_PORTBASE | OPT_HOSTNAME |
-	    OPT_NOSTORE, 0, 1,
-	    "[--dev] [--user USER] [--port-base N] [--hostname NAME] [DIR]",
+	{ "", cmd_init, OPT_DEV | OPT_DEMO | OPT_USER | OPT_PORTBASE |
+	    OPT_HOSTNAME | OPT_NOSTORE, 0, 1,
+	    "[--dev] [--demo] [--user USER] [--port-base N] [--hostname NAME] "
+	    "[DIR]",
 	    "write a working instance: config (DIR/popgate.conf), data "
-	    "directory\n(DIR/data), self-signed certificate, demo mailbox. "
-	    "Without DIR, as root:\n" CONFIG_DEFAULT_PATH
+	    "directory\n(DIR/data), self-signed certificate; with --dev or "
+	    "--demo a demo mailbox.\nAs root without --dev: standard ports, "
+	    "IPv4 and IPv6. Without DIR, as root:\n" CONFIG_DEFAULT_PATH
 	    " and /var/lib/popgate." },
 };
 

@@ -151,6 +151,61 @@ def test_init_permissions(init_dir):
             assert re.search(r"^user\s*=\s*popgate\s*$", f.read(), re.M)
 
 
+def has_ipv6():
+    import socket
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()
+        return True
+    except OSError:
+        return False
+
+
+STANDARD = ["25 smtp", "2525 smtp", "587 submission", "465 submissions",
+            "110 pop3", "995 pop3s", "143 imap", "993 imaps"]
+
+
+@pytest.mark.skipif(not harness.IS_ROOT, reason="production init is root's")
+def test_production_init_as_root(init_dir):
+    """As root without --dev: the standard ports on every IPv4 and (where
+    the host has it) IPv6 address, no demo mailbox, the TLS key root's
+    and 0600 while the rest is the daemon's; the config checks clean.
+    Not started here: it would bind the machine's real mail ports."""
+    p = run_popgate("init", init_dir.path)
+    assert p.returncode == 0, p.stderr
+    assert "password" not in p.stdout and "none yet" in p.stdout
+    conf = os.path.join(init_dir.path, "popgate.conf")
+    with open(conf) as f:
+        listen = re.findall(r"^listen = (.*)$", f.read(), re.M)
+    want = [f"0.0.0.0:{s}" for s in STANDARD]
+    if has_ipv6():
+        want += [f"[::]:{s}" for s in STANDARD]
+    assert listen == want + ["127.0.0.1:2526 smtp gate=connect"]
+    c = run_popgate("check-config", "-c", conf)
+    assert c.returncode == 0, c.stderr
+    m = run_popgate("-c", conf, "mailbox", "list", "--json")
+    assert m.returncode == 0, m.stderr
+    assert m.stdout.strip() == "[]"
+    data = os.path.join(init_dir.path, "data")
+    st = os.stat(os.path.join(data, "tls", "key.pem"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600)
+    uid, gid = harness.daemon_ids()
+    st = os.stat(os.path.join(data, "tls", "cert.pem"))
+    assert (st.st_uid, st.st_gid) == (uid, gid)
+    st = os.stat(os.path.join(data, "store.db"))
+    assert (st.st_uid, st.st_gid) == (uid, gid)
+
+
+@pytest.mark.skipif(not harness.IS_ROOT, reason="production init is root's")
+def test_production_init_with_demo(init_dir):
+    p = run_popgate("init", "--demo", init_dir.path)
+    assert p.returncode == 0, p.stderr
+    assert "demo@demo.test  password: " in p.stdout
+    conf = os.path.join(init_dir.path, "popgate.conf")
+    m = run_popgate("-c", conf, "mailbox", "list", "--json")
+    assert [x["address"] for x in __import__("json").loads(m.stdout)] == \
+        ["demo@demo.test"]
+
+
 def test_init_relative_directory(init_dir):
     p, _ = init("inst", cwd=init_dir.path)
     assert p.returncode == 0, p.stderr
