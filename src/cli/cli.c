@@ -413,13 +413,19 @@ cli_drop_root(struct cli *c)
 int
 cli_open(struct cli *c)
 {
-	const char *err;
 	int r;
 
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
-	c->store = store_open(c->cfg->store, c->data_path, &c->open_error,
-	    &err);
+	return cli_open_store(c, c->data_path);
+}
+
+int
+cli_open_store(struct cli *c, const char *data_dir)
+{
+	const char *err;
+
+	c->store = store_open(c->cfg->store, data_dir, &c->open_error, &err);
 	if (c->store == NULL) {
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;

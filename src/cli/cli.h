@@ -85,6 +85,9 @@ int	cli_become_user(const struct config *, int data_fd,
 	    struct errbuf *eb);
 /* Loads config, drops root, opens and migrates the store. */
 int	cli_open(struct cli *);
+/* The store of C's configuration below DATA_DIR, opened into C and
+   migrated: 0, or an exit code after saying why. */
+int	cli_open_store(struct cli *, const char *data_dir);
 void	cli_close(struct cli *);
 
 /* A list filter must name something that exists: CUSTOMER and DOMAIN

@@ -229,27 +229,6 @@ make_dirs(struct cli *c, const struct init_plan *p)
 	return 0;
 }
 
-/* The account store, made and migrated (still as the invoking user,
-   root included: everything made here is given to the daemon's user
-   afterwards); left open in C. */
-static int
-make_store(struct cli *c)
-{
-	const char *err;
-
-	c->store = store_open(c->cfg->store, c->cfg->data_dir, &c->open_error,
-	    &err);
-	if (c->store == NULL) {
-		cli_err(c, "%s", err);
-		return EXIT_SYSTEM;
-	}
-	if (store_migrate(c->store, &err) == -1) {
-		cli_err(c, "%s", err);
-		return EXIT_SYSTEM;
-	}
-	return 0;
-}
-
 /* The demo customer, domain, mailbox and postmaster alias, in one
    transaction; the password goes to PW. */
 static int
@@ -267,7 +246,9 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
 	}
-	if ((r = make_store(c)) != 0)
+	/* Still as the invoking user (root included): everything made here
+	   is given to the daemon's user afterwards. */
+	if ((r = cli_open_store(c, c->cfg->data_dir)) != 0)
 		return r;
 	if ((r = cli_begin(c)) != 0)
 		return r;
@@ -449,7 +430,7 @@ build(struct cli *c, const struct init_plan *p, char *pw, size_t pwsz)
 	}
 	if (p->demo)
 		r = make_demo(c, pw, pwsz);
-	else if ((r = make_store(c)) == 0)
+	else if ((r = cli_open_store(c, c->cfg->data_dir)) == 0)
 		store_close(&c->store);
 	if (r == 0 && p->root && give_away(c, p, uid, gid) == -1)
 		r = EXIT_SYSTEM;
