@@ -990,3 +990,36 @@ fail:
 	store_rollback(to);
 	return -1;
 }
+
+int
+store_backup(struct store *s, const char *path,
+    struct store_counts *counts_r, const char **error_r)
+{
+	if (s->be->backup == NULL) {
+		*error_r = store_set_error(s, "a %s store is not copied by "
+		    "popgate: use the database's own tool (pg_dump)",
+		    s->be->scheme);
+		return STORE_REFUSED;
+	}
+	if (s->be->backup(s, path, counts_r) == -1) {
+		*error_r = buf_cstr(&s->err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_restore(struct store *s, const char *path, const char **error_r)
+{
+	if (s->be->restore == NULL) {
+		*error_r = store_set_error(s, "a %s store is not restored by "
+		    "popgate: use the database's own tool (pg_restore, psql)",
+		    s->be->scheme);
+		return STORE_REFUSED;
+	}
+	if (s->be->restore(s, path) == -1) {
+		*error_r = buf_cstr(&s->err);
+		return -1;
+	}
+	return 0;
+}

@@ -163,4 +163,19 @@ struct store_counts {
 int	store_copy(struct store *from, struct store *to,
 	    struct store_counts *counts_r, const char **error_r);
 
+/* Writes a consistent copy of the whole store into the new file PATH
+   while others (the daemon) go on writing: SQLite's online backup API,
+   one file, fsynced (its directory is the caller's). What the copy
+   holds goes into *COUNTS_R (aliases: alias targets). 0, STORE_REFUSED
+   for a backend popgate does not copy (PostgreSQL: pg_dump is the tool
+   for it), or -1; *ERROR_R says why. */
+int	store_backup(struct store *, const char *path,
+	    struct store_counts *counts_r, const char **error_r);
+/* Replaces everything the store holds with the SQLite file PATH (a
+   store_backup() copy), once SQLite's quick_check finds PATH sound, in
+   one write transaction. 0, STORE_REFUSED (a backend without such a
+   copy), or -1 (the store unchanged). Migrate the store afterwards: the
+   copy may be of an older schema. */
+int	store_restore(struct store *, const char *path, const char **error_r);
+
 #endif

@@ -93,6 +93,11 @@ struct store_backend {
 	int		 (*has_schema)(struct store *);
 	const char	*(*row_text)(struct store_row *, int col);
 	int64_t		 (*row_int)(struct store_row *, int col);
+	/* store_backup() and store_restore() (NULL: the backend has no
+	   copy of its own). 0 or -1. */
+	int		 (*backup)(struct store *, const char *path,
+			    struct store_counts *counts_r);
+	int		 (*restore)(struct store *, const char *path);
 	/* Starts a write transaction that holds its lock from the start. */
 	const char	*begin_sql;
 };

@@ -208,6 +208,63 @@ sqlite_has_schema(struct store *base)
 	return rc == SQLITE_ROW;
 }
 
+/* What a backup copy holds, for its manifest. */
+static int
+count_copy(sqlite3 *db, void *arg, struct errbuf *eb)
+{
+	struct store_counts *n = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM customers),"
+	    " (SELECT count(*) FROM domains), (SELECT count(*) FROM"
+	    " mailboxes), (SELECT count(*) FROM aliases)", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n->customers = (uint64_t)sqlite3_column_int64(st, 0);
+		n->domains = (uint64_t)sqlite3_column_int64(st, 1);
+		n->mailboxes = (uint64_t)sqlite3_column_int64(st, 2);
+		n->aliases = (uint64_t)sqlite3_column_int64(st, 3);
+		rc = SQLITE_OK;
+	} else {
+		(void)errbuf_set(eb, "counting the copy: %s",
+		    sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int
+sqlite_backup(struct store *base, const char *path,
+    struct store_counts *counts_r)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	struct errbuf eb;
+
+	memset(counts_r, 0, sizeof(*counts_r));
+	if (sqlite_fd_backup(s->db, path, count_copy, counts_r, &eb) == -1) {
+		(void)store_set_error(base, "copying the account store: %s",
+		    eb.text);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sqlite_restore(struct store *base, const char *path)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	char shown[4096];
+	struct errbuf eb;
+
+	if (sqlite_fd_restore(s->db, path, &eb) == -1) {
+		(void)store_set_error(base, "restoring the account store from "
+		    "%s: %s", sqlite_fd_display(path, shown, sizeof(shown)),
+		    eb.text);
+		return -1;
+	}
+	return 0;
+}
+
 const struct store_backend store_backend_sqlite = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -217,5 +274,7 @@ const struct store_backend store_backend_sqlite = {
 	.has_schema = sqlite_has_schema,
 	.row_text = sqlite_row_text,
 	.row_int = sqlite_row_int,
+	.backup = sqlite_backup,
+	.restore = sqlite_restore,
 	.begin_sql = "BEGIN IMMEDIATE",
 };

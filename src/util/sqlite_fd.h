@@ -14,6 +14,10 @@
 
 #include <stddef.h>
 
+#include "util/str.h"
+
+struct sqlite3;
+
 /* The VFS name for sqlite3_open_v2() to open PATH with: this module's
    for a path below /proc/self/fd/, else NULL (SQLite's default).
    Registered on first use; thread-safe. */
@@ -21,5 +25,25 @@ const char *sqlite_fd_vfs(const char *path);
 /* PATH for messages: a /proc/self/fd/N prefix becomes the directory's
    own path. Returns OUT (or PATH when it cannot be shown better). */
 const char *sqlite_fd_display(const char *path, char *out, size_t outsz);
+
+/* Looks at a backup copy before it is closed (counts it for a
+   manifest): 0, or -1 with EB set. */
+typedef int sqlite_fd_inspect_fn(struct sqlite3 *copy, void *arg,
+	    struct errbuf *eb);
+/* Writes a consistent copy of the open database FROM into the new file
+   PATH: SQLite's online backup API in one step, which is one read
+   transaction of FROM, so the copy is the state of one commit while
+   other connections (the daemon) go on writing (WAL). The copy is one
+   self-contained file (rollback journal, not WAL) with the modes of
+   the umask, fsynced (its directory is the caller's). INSPECT (may be
+   NULL) gets it first. 0, or -1 with EB set (PATH removed). */
+int	sqlite_fd_backup(struct sqlite3 *from, const char *path,
+	    sqlite_fd_inspect_fn *inspect, void *arg, struct errbuf *eb);
+/* Replaces the whole content of the open database TO with the file PATH
+   (a sqlite_fd_backup() copy), once PRAGMA quick_check finds PATH
+   sound: the backup API again, one write transaction of TO. 0, or -1
+   with EB set (TO unchanged). */
+int	sqlite_fd_restore(struct sqlite3 *to, const char *path,
+	    struct errbuf *eb);
 
 #endif
