@@ -205,3 +205,24 @@ relay_rate_release(struct relay_auth *r, const char *customer, time_t held,
 	return done(r, r->be->rate_release(r, customer, held / 60, msgs,
 	    rcpts), error_r);
 }
+
+int
+relay_backup(struct relay_auth *r, const char *path, time_t now,
+    uint64_t *live_r, const char **error_r)
+{
+	*live_r = 0;
+	if (r->be->backup == NULL)
+		return done(r, relay_set_error(r, "a %s relay table is not "
+		    "copied by popgate (use its own persistence)",
+		    r->be->name), error_r);
+	return done(r, r->be->backup(r, path, now, live_r), error_r);
+}
+
+int
+relay_restore(struct relay_auth *r, const char *path, const char **error_r)
+{
+	if (r->be->restore == NULL)
+		return done(r, relay_set_error(r, "a %s relay table is not "
+		    "restored by popgate", r->be->name), error_r);
+	return done(r, r->be->restore(r, path), error_r);
+}

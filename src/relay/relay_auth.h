@@ -101,4 +101,18 @@ int	relay_rate_hold(struct relay_auth *, const char *customer, time_t now,
 int	relay_rate_release(struct relay_auth *, const char *customer,
 	    time_t held, uint64_t msgs, uint64_t rcpts, const char **error_r);
 
+/* Writes a consistent copy of the whole table (authorizations and rate
+   counters) into the new file PATH while the daemon goes on writing:
+   the `local` backend's SQLite online backup API, one file, fsynced
+   (its directory is the caller's); the authorizations in it live at
+   NOW into *LIVE_R. 0, or -1 (*ERROR_R; Redis is not copied by
+   popgate: its own persistence, RDB or AOF, is the tool). */
+int	relay_backup(struct relay_auth *, const char *path, time_t now,
+	    uint64_t *live_r, const char **error_r);
+/* Replaces the whole table with the file PATH (a relay_backup() copy),
+   once SQLite's quick_check finds it sound. 0, or -1 (*ERROR_R; the
+   table unchanged). */
+int	relay_restore(struct relay_auth *, const char *path,
+	    const char **error_r);
+
 #endif

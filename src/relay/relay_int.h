@@ -44,6 +44,11 @@ struct relay_backend {
 		    int64_t minute, int64_t first, struct relay_hold *h);
 	int	(*rate_release)(struct relay_auth *, const char *customer,
 		    int64_t minute, uint64_t msgs, uint64_t rcpts);
+	/* relay_backup() and relay_restore(); NULL when the backend has
+	   no copy of its own. */
+	int	(*backup)(struct relay_auth *, const char *path, time_t now,
+		    uint64_t *live_r);
+	int	(*restore)(struct relay_auth *, const char *path);
 };
 
 struct relay_auth {

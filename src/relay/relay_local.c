@@ -431,6 +431,64 @@ local_rate_release(struct relay_auth *base, const char *customer,
 	return run(r, st, "rate release") < 0 ? -1 : 0;
 }
 
+struct live_count {
+	time_t		 now;
+	uint64_t	*n;
+};
+
+/* The authorizations of a backup copy live at its NOW, for the
+   manifest. */
+static int
+count_copy(sqlite3 *db, void *arg, struct errbuf *eb)
+{
+	struct live_count *lc = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM relay_auth WHERE"
+	    " expires > ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)lc->now);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*lc->n = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else {
+		(void)errbuf_set(eb, "counting the copy: %s",
+		    sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int
+local_backup(struct relay_auth *base, const char *path, time_t now,
+    uint64_t *live_r)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	struct live_count lc = { now, live_r };
+	struct errbuf eb;
+
+	*live_r = 0;
+	if (sqlite_fd_backup(r->db, path, count_copy, &lc, &eb) == -1)
+		return relay_set_error(base, "copying the relay table: %s",
+		    eb.text);
+	return 0;
+}
+
+static int
+local_restore(struct relay_auth *base, const char *path)
+{
+	struct relay_local *r = (struct relay_local *)base;
+	char shown[4096];
+	struct errbuf eb;
+
+	if (sqlite_fd_restore(r->db, path, &eb) == -1)
+		return relay_set_error(base, "restoring the relay table from "
+		    "%s: %s", sqlite_fd_display(path, shown, sizeof(shown)),
+		    eb.text);
+	return 0;
+}
+
 const struct relay_backend relay_backend_local = {
 	.name = "local",
 	.open = local_open,
@@ -444,4 +502,6 @@ const struct relay_backend relay_backend_local = {
 	.rate_get = local_rate_get,
 	.rate_hold = local_rate_hold,
 	.rate_release = local_rate_release,
+	.backup = local_backup,
+	.restore = local_restore,
 };
