@@ -172,4 +172,31 @@ int	queue_scan(struct queue *, void (*fn)(const char *id, void *),
    start-up, before anything writes). 0 or -1 (errno). */
 int	queue_clean_tmp(struct queue *) WARN_UNUSED;
 
+/* The queue below DATA_FD as it is, creating nothing (a queue to copy
+   from: a live one, or a backup's, where tmp/ may be missing). NULL
+   with errno (ENOENT: there is no queue) and *ERROR_R. */
+struct queue *queue_attach(int data_fd, const char **error_r);
+
+enum queue_copy_result {
+	QUEUE_COPY_FAILED = -1,	/* writing the destination failed */
+	QUEUE_COPY_GONE = 0,	/* no such message (any more): not copied */
+	QUEUE_COPY_DONE = 1,
+	QUEUE_COPY_DAMAGED = 2,	/* it does not read (checksum, I/O): not
+				   copied */
+};
+/* Copies message ID of FROM into the queue TO (which must not hold
+   it), whole or not at all, while others write and remove messages in
+   FROM (queue_copy.c says why that is safe): the message file checked
+   as queue_open() checks it, and its state file as it was at one
+   moment; in TO the state is in place before the message. Each file is
+   fsynced, the directories by queue_sync(). *BYTES_R: the size of the
+   message file. FAILED and DAMAGED set *ERROR_R; nothing of ID is left
+   in TO but for DONE. */
+enum queue_copy_result queue_copy(struct queue *from, const char *id,
+	    struct queue *to, uint64_t *bytes_r, const char **error_r)
+	    WARN_UNUSED;
+/* fsync of the msg/ and state/ directories: what queue_copy() put in
+   is on disk. 0 or -1 (errno). */
+int	queue_sync(struct queue *) WARN_UNUSED;
+
 #endif
