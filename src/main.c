@@ -33,6 +33,10 @@ static const struct {
 	    "outbound queue" },
 	{ "store", cli_store, "copy|info the account store (SQLite, "
 	    "PostgreSQL)" },
+	{ "backup", cli_backup, "back up store, relay table and queue "
+	    "into DIR" },
+	{ "restore", cli_restore, "restore a backup into an empty data "
+	    "directory" },
 };
 
 static void

@@ -135,6 +135,53 @@ void	cli_fmt_time(char *, size_t, int64_t);
    delete). 0 or an exit code. */
 int	cli_relay_revoke_customer(struct cli *, const char *customer);
 
+/* What backup (cli_backup.c) and restore (cli_restore.c) share: the
+   backup's file names, its manifest's format. */
+#ifndef POPGATE_VERSION
+#define POPGATE_VERSION		"0.1.0"	/* the same as main.c's */
+#endif
+#define BACKUP_MANIFEST		"MANIFEST"
+#define BACKUP_FORMAT		"1"
+#define BACKUP_STORE_FILE	"store.db"
+#define BACKUP_RELAY_FILE	"relay.db"
+/* The SQLite file of the configuration's store below c->data_path into
+   OUT: 1; 0 when the store is no file (PostgreSQL); -1 too long. */
+int	cli_backup_store_file(struct cli *, char *out, size_t outsz);
+/* The database a PostgreSQL URI names ("" when it names none). */
+void	cli_backup_pg_name(const char *uri, char *out, size_t outsz);
+struct queue;
+struct cli_qcopy {
+	uint64_t	done, gone, damaged, bytes;
+};
+/* Copies every message of the queue FROM into TO with queue_copy(),
+   warning about each damaged one (WHERE names FROM's directory), and
+   syncs TO. Counts into *N. 0 or an exit code. */
+int	cli_copy_queue(struct cli *, struct queue *from, struct queue *to,
+	    const char *where, struct cli_qcopy *n);
+
+/* A backup's manifest as restore reads it: its "key=value" lines (init
+   LINES with strlist_init()). */
+struct cli_manifest {
+	struct strlist	lines;
+};
+/* Reads and checks the manifest of the backup DIR (open as DIR_FD)
+   into M: the format this popgate writes, complete=yes, the files it
+   names present. 0 or an exit code after saying why; free M either
+   way. */
+int	cli_manifest_read(struct cli *, const char *dir, int dir_fd,
+	    struct cli_manifest *m);
+void	cli_manifest_free(struct cli_manifest *);
+/* The value of KEY, or DEF when the manifest has none. */
+const char *cli_manifest_get(const struct cli_manifest *, const char *key,
+	    const char *def);
+/* The number KEY holds, or -1 when none. */
+int64_t	cli_manifest_count(const struct cli_manifest *, const char *key);
+/* Every queued message of the backup DIR (open as DIR_FD) reads, as
+   queue_open() checks it, and they are as many as its manifest M says.
+   0 or an exit code after saying which does not. */
+int	cli_backup_verify_queue(struct cli *, const char *dir, int dir_fd,
+	    const struct cli_manifest *m);
+
 /* The subcommand groups. */
 int	cli_customer(int argc, char **argv);
 int	cli_domain(int argc, char **argv);
@@ -146,5 +193,7 @@ int	cli_serve(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_store(int argc, char **argv);
+int	cli_backup(int argc, char **argv);
+int	cli_restore(int argc, char **argv);
 
 #endif

@@ -1,0 +1,621 @@
+/*
+ * cli_backup.c - popgate backup DIR: a consistent snapshot of what the
+ * data directory holds that a file copy of a running daemon's would not
+ * get right, taken while the daemon runs.
+ *
+ *   DIR/store.db     the account store (SQLite's online backup API: the
+ *                    state of one commit, however the daemon writes)
+ *   DIR/relay.db     the `local` relay table, likewise
+ *   DIR/queue/msg/   every committed queue message, each whole or not
+ *   DIR/queue/state/ at all, with its state (queue_copy())
+ *   DIR/MANIFEST     key=value lines: version, date, host, what is in it
+ *                    and how much; written last, so a backup without it
+ *                    did not finish and `restore` refuses it
+ *
+ * A PostgreSQL store and a Redis relay table are not copied: the
+ * manifest says so and which tool is theirs. Maildirs are not copied
+ * either: plain files, often huge, for rsync or the host's file backup.
+ * Everything is written 0600 (directories 0700) and fsynced, and the
+ * directories too, before "done" is printed. Run as root, the backup
+ * stays root's: it reads the data directory as root and writes nothing
+ * there (SQLite gives a -wal or -shm file it makes the database's own
+ * owner).
+ *
+ * The format's reader is here too, beside its writer: the manifest as
+ * `popgate restore` (cli_restore.c) reads and checks it, and the check
+ * that every queued message of a backup reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "cli/cli.h"
+#include "queue/queue.h"
+#include "relay/relay_auth.h"
+#include "util/fsutil.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+/* One backup being made. */
+struct bk {
+	struct cli	*c;
+	const char	*dir;		/* as given */
+	int		 dir_fd;
+	char		 dir_path[32];	/* its /proc/self/fd path */
+	struct buf	 man;		/* the manifest's lines */
+	char		 file[4200];	/* scratch: a path below dir_path */
+	bool		 started;	/* DIR is ours to fill */
+};
+
+int
+cli_backup_store_file(struct cli *c, char *out, size_t outsz)
+{
+	const char *uri = c->cfg->store;
+
+	if (strcmp(uri, "sqlite") == 0)
+		return str_fmt(out, outsz, "%s/" BACKUP_STORE_FILE,
+		    c->data_path) == -1 ? -1 : 1;
+	if (strncmp(uri, "sqlite:", 7) == 0)
+		return str_copy(out, uri + 7, outsz) == -1 ? -1 : 1;
+	return 0;
+}
+
+void
+cli_backup_pg_name(const char *uri, char *out, size_t outsz)
+{
+	PQconninfoOption *opts, *o;
+	char *err = NULL;
+
+	(void)str_copy(out, "", outsz);
+	if ((opts = PQconninfoParse(uri, &err)) == NULL) {
+		PQfreemem(err);
+		return;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL)
+			(void)str_copy(out, o->val, outsz);
+	PQconninfoFree(opts);
+}
+
+/* Whether DIR_FD holds anything: 0 empty, 1 (its first name into
+   NAME), -1 (errno). */
+static int
+dir_has(int dir_fd, char *name, size_t namesz)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = fs_open_dir(dir_fd, "."), r = 0;
+
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		(void)str_copy(name, de->d_name, namesz);
+		r = 1;
+		break;
+	}
+	(void)closedir(d);
+	return r;
+}
+
+/* DIR made (0700) or found empty, open into B. 0 or an exit code. */
+static int
+open_target(struct bk *b)
+{
+	char name[256];
+	int r;
+
+	if (mkdir(b->dir, 0700) == 0) {
+		if (fs_fsync_parent(b->dir) == -1) {
+			cli_err(b->c, "cannot sync the directory above %s: %s",
+			    b->dir, strerror(errno));
+			return EXIT_SYSTEM;
+		}
+	} else if (errno != EEXIST) {
+		cli_err(b->c, "cannot create %s: %s", b->dir, strerror(errno));
+		return errno == ENOENT || errno == ENOTDIR ? EXIT_USER :
+		    EXIT_SYSTEM;
+	}
+	if ((b->dir_fd = fs_open_dir(AT_FDCWD, b->dir)) == -1) {
+		cli_err(b->c, "cannot open %s: %s", b->dir, strerror(errno));
+		return errno == ENOTDIR ? EXIT_USER : EXIT_SYSTEM;
+	}
+	if ((r = dir_has(b->dir_fd, name, sizeof(name))) != 0) {
+		if (r == -1)
+			cli_err(b->c, "cannot read %s: %s", b->dir,
+			    strerror(errno));
+		else
+			cli_err(b->c, "%s is not empty (it holds '%s'): give "
+			    "a new or empty directory", b->dir, name);
+		return r == -1 ? EXIT_SYSTEM : EXIT_USER;
+	}
+	if (fs_fd_path(b->dir_fd, b->dir_path, sizeof(b->dir_path)) == -1)
+		PANIC("descriptor path");
+	return 0;
+}
+
+/* B->file := the backup's NAME. */
+static const char *
+target(struct bk *b, const char *name)
+{
+	(void)str_fmt(b->file, sizeof(b->file), "%s/%s", b->dir_path, name);
+	return b->file;
+}
+
+static int
+backup_store(struct bk *b)
+{
+	struct store *s;
+	struct store_counts n;
+	char path[4096], uri[1024], db[256];
+	const char *err;
+	int r;
+
+	config_uri_masked(b->c->cfg->store, uri, sizeof(uri));
+	(void)buf_printf(&b->man, "store=%s\n", uri);
+	if ((r = cli_backup_store_file(b->c, path, sizeof(path))) == 0) {
+		cli_backup_pg_name(b->c->cfg->store, db, sizeof(db));
+		(void)buf_printf(&b->man, "store_file=none\nstore_note=a "
+		    "PostgreSQL store is not in the backup: back up database "
+		    "'%s' with pg_dump\n", db);
+		printf("  store   NOT INCLUDED: %s is PostgreSQL; back up "
+		    "database '%s' with pg_dump (e.g. pg_dump -Fc -f "
+		    "popgate.dump '%s', the password from ~/.pgpass)\n", uri,
+		    db, db);
+		return 0;
+	}
+	if (r == -1 || access(path, F_OK) == -1) {
+		cli_err(b->c, "no account store at %s (%s in %s)", path,
+		    r == -1 ? "path too long" : strerror(errno),
+		    b->c->config_path);
+		return EXIT_USER;
+	}
+	if ((s = store_open(b->c->cfg->store, b->c->data_path,
+	    &b->c->open_error, &err)) == NULL) {
+		cli_err(b->c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	r = store_backup(s, target(b, BACKUP_STORE_FILE), &n, &err);
+	if (r != 0)
+		cli_err(b->c, "%s (into %s/%s)", err, b->dir,
+		    BACKUP_STORE_FILE);
+	store_close(&s);
+	if (r != 0)
+		return r == STORE_REFUSED ? EXIT_USER : EXIT_SYSTEM;
+	(void)buf_printf(&b->man, "store_file=" BACKUP_STORE_FILE "\n"
+	    "store_customers=%llu\nstore_domains=%llu\nstore_mailboxes=%llu\n"
+	    "store_alias_targets=%llu\n", (unsigned long long)n.customers,
+	    (unsigned long long)n.domains, (unsigned long long)n.mailboxes,
+	    (unsigned long long)n.aliases);
+	printf("  store   %llu customer(s), %llu domain(s), %llu mailbox(es), "
+	    "%llu alias target(s) into " BACKUP_STORE_FILE "\n",
+	    (unsigned long long)n.customers, (unsigned long long)n.domains,
+	    (unsigned long long)n.mailboxes, (unsigned long long)n.aliases);
+	return 0;
+}
+
+static int
+backup_relay(struct bk *b)
+{
+	struct relay_auth *ra;
+	uint64_t live = 0;
+	char uri[1024];
+	const char *err;
+	int r;
+
+	config_uri_masked(b->c->cfg->relay_store, uri, sizeof(uri));
+	(void)buf_printf(&b->man, "relay_store=%s\n", uri);
+	if (strcmp(b->c->cfg->relay_store, "local") != 0) {
+		(void)buf_printf(&b->man, "relay_file=none\nrelay_note=a "
+		    "Redis relay table is not in the backup (Redis keeps it "
+		    "with RDB or AOF; losing it only means customers check "
+		    "mail once more)\n");
+		printf("  relay   NOT INCLUDED: %s is Redis; its own "
+		    "persistence (RDB, AOF) keeps it\n", uri);
+		return 0;
+	}
+	/* No table yet (the daemon never ran): none made here. */
+	if (faccessat(b->c->data_fd, BACKUP_RELAY_FILE, F_OK, 0) == -1) {
+		(void)buf_printf(&b->man, "relay_file=none\n"
+		    "relay_authorizations=0\n");
+		printf("  relay   no relay table yet (%s/" BACKUP_RELAY_FILE
+		    ")\n", b->c->cfg->data_dir);
+		return 0;
+	}
+	if ((ra = relay_open(b->c->cfg->relay_store, b->c->data_path,
+	    &b->c->open_error, &err)) == NULL) {
+		cli_err(b->c, "%s", err);
+		return EXIT_SYSTEM;
+	}
+	r = relay_backup(ra, target(b, BACKUP_RELAY_FILE), time(NULL), &live,
+	    &err);
+	if (r != 0)
+		cli_err(b->c, "%s (into %s/%s)", err, b->dir,
+		    BACKUP_RELAY_FILE);
+	relay_close(&ra);
+	if (r != 0)
+		return EXIT_SYSTEM;
+	(void)buf_printf(&b->man, "relay_file=" BACKUP_RELAY_FILE "\n"
+	    "relay_authorizations=%llu\n", (unsigned long long)live);
+	printf("  relay   %llu live authorization(s) into " BACKUP_RELAY_FILE
+	    "\n", (unsigned long long)live);
+	return 0;
+}
+
+static void
+add_id(const char *id, void *arg)
+{
+	strlist_add(arg, id);
+}
+
+int
+cli_copy_queue(struct cli *c, struct queue *from, struct queue *to,
+    const char *where, struct cli_qcopy *n)
+{
+	struct strlist ids;
+	const char *err = "";
+	uint64_t bytes;
+	size_t i;
+	int r = 0;
+
+	memset(n, 0, sizeof(*n));
+	strlist_init(&ids);
+	/* The names first: copying while readdir(3) goes on would be
+	   correct too, but a long copy would see new arrivals. */
+	if (queue_scan(from, add_id, &ids) == -1) {
+		cli_err(c, "cannot read the queue %s/queue/msg: %s", where,
+		    strerror(errno));
+		r = EXIT_SYSTEM;
+	}
+	for (i = 0; r == 0 && i < ids.n; i++) {
+		switch (queue_copy(from, ids.v[i], to, &bytes, &err)) {
+		case QUEUE_COPY_DONE:
+			n->done++;
+			n->bytes += bytes;
+			break;
+		case QUEUE_COPY_GONE:
+			n->gone++;
+			break;
+		case QUEUE_COPY_DAMAGED:
+			cli_err(c, "warning: queue message %s in %s/queue "
+			    "does not read (%s): not copied", ids.v[i], where,
+			    err);
+			n->damaged++;
+			break;
+		case QUEUE_COPY_FAILED:
+			cli_err(c, "cannot copy queue message %s: %s",
+			    ids.v[i], err);
+			r = EXIT_SYSTEM;
+			break;
+		}
+	}
+	if (r == 0 && queue_sync(to) == -1) {
+		cli_err(c, "cannot sync the queue directories: %s",
+		    strerror(errno));
+		r = EXIT_SYSTEM;
+	}
+	strlist_free(&ids);
+	return r;
+}
+
+static int
+backup_queue(struct bk *b)
+{
+	struct queue *from, *to;
+	struct cli_qcopy n;
+	const char *err;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	if ((from = queue_attach(b->c->data_fd, &err)) == NULL) {
+		if (errno != ENOENT) {
+			cli_err(b->c, "cannot open the queue in %s: %s",
+			    b->c->cfg->data_dir, err);
+			return EXIT_SYSTEM;
+		}
+		(void)buf_printf(&b->man, "queue_messages=0\n");
+		printf("  queue   no queue yet (%s/queue)\n",
+		    b->c->cfg->data_dir);
+		return 0;
+	}
+	if ((to = queue_new(b->dir_fd, &err)) == NULL) {
+		cli_err(b->c, "cannot make %s/queue: %s", b->dir, err);
+		queue_free(&from);
+		return EXIT_SYSTEM;
+	}
+	r = cli_copy_queue(b->c, from, to, b->c->cfg->data_dir, &n);
+	queue_free(&from);
+	queue_free(&to);
+	/* Nothing is left in tmp/ of a finished copy: no tmp/ at all. */
+	if (r == 0 && unlinkat(b->dir_fd, QUEUE_DIR "/tmp", AT_REMOVEDIR) ==
+	    -1) {
+		cli_err(b->c, "cannot remove %s/queue/tmp: %s", b->dir,
+		    strerror(errno));
+		r = EXIT_SYSTEM;
+	}
+	if (r != 0)
+		return r;
+	(void)buf_printf(&b->man, "queue_messages=%llu\nqueue_octets=%llu\n"
+	    "queue_damaged_skipped=%llu\n", (unsigned long long)n.done,
+	    (unsigned long long)n.bytes, (unsigned long long)n.damaged);
+	printf("  queue   %llu message(s), %llu octets into queue/%s\n",
+	    (unsigned long long)n.done, (unsigned long long)n.bytes,
+	    n.damaged > 0 ? " (damaged ones skipped: see above)" : "");
+	return 0;
+}
+
+/* The manifest's first lines: who, when, where from. */
+static void
+manifest_head(struct bk *b)
+{
+	char host[256], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)str_copy(host, "?", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)str_copy(when, "?", sizeof(when));
+	(void)buf_printf(&b->man, "# popgate backup: restore it with "
+	    "`popgate restore DIR`\nformat=" BACKUP_FORMAT "\n"
+	    "popgate_version=" POPGATE_VERSION "\ncreated=%s\nhostname=%s\n"
+	    "config=%s\ndata_dir=%s\n", when, host, b->c->config_path,
+	    b->c->cfg->data_dir);
+}
+
+static int
+write_manifest(struct bk *b)
+{
+	(void)buf_printf(&b->man, "mail=not included: back up mail_dir (%s) "
+	    "with rsync or a file backup\ncomplete=yes\n",
+	    b->c->cfg->mail_dir);
+	if (fs_write_atomic_at(b->dir_fd, BACKUP_MANIFEST, b->man.data,
+	    b->man.len, 0600) == -1) {
+		cli_err(b->c, "cannot write %s/%s: %s", b->dir,
+		    BACKUP_MANIFEST, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	return 0;
+}
+
+static int
+cmd_backup(struct cli *c)
+{
+	struct bk b;
+	struct errbuf eb;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	b.c = c;
+	b.dir = c->pos[0];
+	b.dir_fd = -1;
+	buf_init(&b.man, 64 * 1024);
+	/* Nobody else's business, whoever runs it. */
+	(void)umask(077);
+	if ((r = cli_load_config(c)) != 0 || (r = open_target(&b)) != 0)
+		goto out;
+	b.started = true;
+	if ((c->data_fd = cli_open_data_dir(c->cfg, &eb)) == -1) {
+		cli_err(c, "%s", eb.text);
+		r = EXIT_SYSTEM;
+		goto out;
+	}
+	if (fs_fd_path(c->data_fd, c->data_path, sizeof(c->data_path)) == -1)
+		PANIC("descriptor path");
+	printf("backup of %s into %s:\n", c->cfg->data_dir, b.dir);
+	manifest_head(&b);
+	if ((r = backup_store(&b)) != 0 || (r = backup_relay(&b)) != 0 ||
+	    (r = backup_queue(&b)) != 0 || (r = write_manifest(&b)) != 0)
+		goto out;
+	printf("  mail    not included: back up mail_dir (%s) with rsync or "
+	    "a file backup\ndone: %s/%s written, everything on disk\n",
+	    c->cfg->mail_dir, b.dir, BACKUP_MANIFEST);
+out:
+	if (r != 0 && b.started)
+		cli_err(c, "the backup in %s is not complete (no %s): remove "
+		    "it", b.dir, BACKUP_MANIFEST);
+	if (b.dir_fd != -1)
+		(void)close(b.dir_fd);
+	buf_free(&b.man);
+	return r;
+}
+
+/* ---- the manifest, as restore reads it ---- */
+
+#define MANIFEST_MAX	(64 * 1024)
+
+const char *
+cli_manifest_get(const struct cli_manifest *m, const char *key,
+    const char *def)
+{
+	size_t i, n = strlen(key);
+
+	for (i = 0; i < m->lines.n; i++)
+		if (strncmp(m->lines.v[i], key, n) == 0 &&
+		    m->lines.v[i][n] == '=')
+			return m->lines.v[i] + n + 1;
+	return def;
+}
+
+int64_t
+cli_manifest_count(const struct cli_manifest *m, const char *key)
+{
+	const char *v = cli_manifest_get(m, key, NULL);
+	uint64_t n;
+
+	if (v == NULL || str_to_uint(v, 0, INT64_MAX, &n) == -1)
+		return -1;
+	return (int64_t)n;
+}
+
+/* A file the manifest names (KEY) must be in the backup. */
+static int
+man_file(struct cli *c, const struct cli_manifest *m, const char *dir,
+    int dir_fd, const char *key, const char *name)
+{
+	const char *v = cli_manifest_get(m, key, "none");
+
+	if (strcmp(v, "none") == 0)
+		return 0;
+	if (strcmp(v, name) != 0) {
+		cli_err(c, "%s/%s: %s=%s is not a file this popgate restores",
+		    dir, BACKUP_MANIFEST, key, v);
+		return EXIT_USER;
+	}
+	if (faccessat(dir_fd, name, R_OK, AT_SYMLINK_NOFOLLOW) == -1) {
+		cli_err(c, "%s/%s: %s (the manifest names it)", dir, name,
+		    strerror(errno));
+		return EXIT_USER;
+	}
+	return 0;
+}
+
+/* The lines of MANIFEST below DIR_FD into M. 0 or an exit code. */
+static int
+man_lines(struct cli *c, const char *dir, int dir_fd, struct cli_manifest *m)
+{
+	struct buf b;
+	const char *p, *nl;
+	int e;
+
+	buf_init(&b, MANIFEST_MAX);
+	if (fs_read_file_at(dir_fd, BACKUP_MANIFEST, &b) == -1) {
+		e = errno;
+		cli_err(c, "%s/%s: %s%s", dir, BACKUP_MANIFEST, strerror(e),
+		    e == ENOENT ? " (not a popgate backup, or one that did "
+		    "not finish)" : "");
+		buf_free(&b);
+		return e == ENOENT || e == EFBIG ? EXIT_USER : EXIT_SYSTEM;
+	}
+	for (p = buf_cstr(&b); *p != '\0'; p = nl + (*nl != '\0')) {
+		nl = p + strcspn(p, "\n");
+		if (*p != '#' && nl > p)
+			strlist_addn(&m->lines, p, (size_t)(nl - p));
+	}
+	buf_free(&b);
+	return 0;
+}
+
+int
+cli_manifest_read(struct cli *c, const char *dir, int dir_fd,
+    struct cli_manifest *m)
+{
+	const char *v;
+	int e;
+
+	if ((e = man_lines(c, dir, dir_fd, m)) != 0)
+		return e;
+	v = cli_manifest_get(m, "format", NULL);
+	if (v == NULL || strcmp(v, BACKUP_FORMAT) != 0) {
+		cli_err(c, "%s/%s: %s", dir, BACKUP_MANIFEST, v == NULL ?
+		    "no format= line: not a popgate backup manifest" :
+		    "a backup format this popgate does not know (newer?)");
+		return EXIT_USER;
+	}
+	if (strcmp(cli_manifest_get(m, "complete", ""), "yes") != 0) {
+		cli_err(c, "%s/%s: the backup did not finish (no "
+		    "complete=yes)", dir, BACKUP_MANIFEST);
+		return EXIT_USER;
+	}
+	if ((e = man_file(c, m, dir, dir_fd, "store_file",
+	    BACKUP_STORE_FILE)) != 0 ||
+	    (e = man_file(c, m, dir, dir_fd, "relay_file",
+	    BACKUP_RELAY_FILE)) != 0)
+		return e;
+	return 0;
+}
+
+void
+cli_manifest_free(struct cli_manifest *m)
+{
+	strlist_free(&m->lines);
+}
+
+struct verify {
+	struct queue	*q;
+	uint64_t	 n, bad;
+	char		 first_bad[ID_LEN + 1];
+	const char	*err;
+};
+
+static void
+verify_one(const char *id, void *arg)
+{
+	struct verify *v = arg;
+	struct queue_env e;
+	uint64_t off, len;
+	int fd = -1;
+
+	if (queue_open(v->q, id, &e, &fd, &off, &len, &v->err) == 1) {
+		queue_env_free(&e);
+		(void)close(fd);
+		v->n++;
+	} else if (v->bad++ == 0) {
+		(void)str_copy(v->first_bad, id, sizeof(v->first_bad));
+	}
+}
+
+int
+cli_backup_verify_queue(struct cli *c, const char *dir, int dir_fd,
+    const struct cli_manifest *m)
+{
+	struct verify v;
+	int64_t want = cli_manifest_count(m, "queue_messages");
+
+	memset(&v, 0, sizeof(v));
+	v.err = "";
+	if ((v.q = queue_attach(dir_fd, &v.err)) == NULL &&
+	    errno != ENOENT) {
+		cli_err(c, "%s/queue: %s", dir, v.err);
+		return EXIT_SYSTEM;
+	}
+	if (v.q != NULL && queue_scan(v.q, verify_one, &v) == -1) {
+		cli_err(c, "%s/queue/msg: %s", dir, strerror(errno));
+		queue_free(&v.q);
+		return EXIT_SYSTEM;
+	}
+	queue_free(&v.q);
+	if (v.bad > 0) {
+		cli_err(c, "%s/queue/msg/%s does not read (%s; %llu "
+		    "damaged): nothing restored", dir, v.first_bad, v.err,
+		    (unsigned long long)v.bad);
+		return EXIT_USER;
+	}
+	if (want >= 0 && (uint64_t)want != v.n) {
+		cli_err(c, "%s holds %llu queue message(s), its manifest "
+		    "says %lld: nothing restored", dir,
+		    (unsigned long long)v.n, (long long)want);
+		return EXIT_USER;
+	}
+	return 0;
+}
+
+static const struct cli_cmd cmd[] = {
+	{ "", cmd_backup, OPT_NOSTORE, 1, 1, "DIR",
+	    "write a consistent backup of the account store (SQLite), the "
+	    "relay table\n(local) and every queued message into DIR, which "
+	    "must be new or empty,\nwhile the daemon runs. DIR/MANIFEST says "
+	    "what is in it; files are 0600\nand on disk when it says done. "
+	    "Not included: a PostgreSQL store (pg_dump),\na Redis relay "
+	    "table, the Maildirs of mail_dir (rsync or a file backup),\ntls/ "
+	    "and the configuration. Restore with `popgate restore DIR`." },
+};
+
+int
+cli_backup(int argc, char **argv)
+{
+	return cli_dispatch("backup", cmd, 1, argc, argv);
+}
