@@ -1,0 +1,259 @@
+"""popgate backup DIR / popgate restore DIR (operations issue, point 6):
+a backup of a live instance (accounts, an alias, a relay authorization
+from a POP3 login, deferred mail in the queue) restored into a fresh
+data directory serves the same accounts, keeps the authorization and
+delivers the queued mail; what either command refuses, and a backup
+taken while mail is being submitted and delivered holds only whole
+messages."""
+import os
+import shutil
+import stat
+import tempfile
+import threading
+
+import pytest
+
+from delivery_helpers import (FAST, PASSWORD, Smtp, closed_port,
+                              dlv_instance, message, pop3_login,
+                              queue_rows, relay_send, sinks,
+                              transport_lines, wait_queue_empty, wait_rows)
+from harness import IS_ROOT, daemon_ids
+
+assert sinks  # the fixture
+
+DEFER = "451 4.3.0 try again later"
+
+
+@pytest.fixture
+def backup_dir():
+    """A path for a backup: in a fresh directory, not made yet."""
+    base = tempfile.mkdtemp(dir="/tmp", prefix="popgate-test-backup-")
+    yield os.path.join(base, "b")
+    if os.environ.get("POPGATE_KEEP") != "1":
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def manifest(path):
+    """DIR/MANIFEST as {key: value} (comment lines left out)."""
+    out = {}
+    with open(os.path.join(path, "MANIFEST")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                out[k] = v
+    return out
+
+
+def queue_ids(data_dir):
+    d = os.path.join(data_dir, "queue", "msg")
+    try:
+        return sorted(n for n in os.listdir(d) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def fresh(make_instance, routes=None):
+    """An instance with nothing in its store, relay table or queue (the
+    harness's data_dir: mail/ and tls/ only), not started."""
+    return make_instance(config=dict(FAST),
+                         extra_lines=transport_lines(routes),
+                         start=False)
+
+
+def assert_private(path):
+    """Everything under PATH is 0600 (directories 0700)."""
+    for root, dirs, files in os.walk(path):
+        assert stat.S_IMODE(os.stat(root).st_mode) == 0o700, root
+        for f in files:
+            p = os.path.join(root, f)
+            assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
+
+
+def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
+    sink = sinks()
+    sink.rcpt_reply = lambda addr: DEFER
+    inst = dlv_instance(make_instance, routes={"example.org": sink},
+                        aliases={"info@acme.test": ["ann@acme.test"]})
+    qid = relay_send(inst, "ann@acme.test", ["bob@example.org"],
+                     message(subject="kept across restore"))
+    # The POP3 login of relay_send opened the relay for 127.0.0.1.
+    [auth] = inst.cli_json("relay", "list")
+    assert auth["customer"] == "acme" and auth["address"] == "127.0.0.1"
+    wait_rows(inst, lambda rows: any(r["id"] == qid and
+                                     r["state"] == "deferred" and
+                                     "451" in r["last_error"]
+                                     for r in rows), what="deferred")
+
+    p = inst.cli("backup", backup_dir)
+    assert p.returncode == 0, p.stderr
+    assert "done" in p.stdout and p.stderr == "", (p.stdout, p.stderr)
+    m = manifest(backup_dir)
+    assert m["complete"] == "yes" and m["format"] == "1"
+    assert m["popgate_version"] and m["created"] and m["hostname"]
+    assert m["store_customers"] == "1"
+    assert m["store_mailboxes"] == "2"
+    assert m["store_alias_targets"] == "1"
+    assert m["relay_authorizations"] == "1"
+    assert m["queue_messages"] == "1"
+    assert "mail_dir" in m["mail"]
+    assert queue_ids(backup_dir) == [qid]
+    assert not os.path.exists(os.path.join(backup_dir, "queue", "tmp"))
+    assert_private(backup_dir)
+
+    # A directory that is not empty is refused, and left as it was.
+    before = sorted(os.listdir(backup_dir))
+    p = inst.cli("backup", backup_dir)
+    assert p.returncode == 1
+    assert "is not empty" in p.stderr and backup_dir in p.stderr, p.stderr
+    assert sorted(os.listdir(backup_dir)) == before
+    inst.stop()
+
+    new = fresh(make_instance, routes={"example.org": sink})
+    p = new.cli("restore", backup_dir)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "done" in p.stdout, p.stdout
+    if IS_ROOT:
+        uid, gid = daemon_ids()
+        for name in ("store.db", "relay.db", "queue", "queue/msg",
+                     f"queue/msg/{qid}", f"queue/state/{qid}"):
+            st = os.lstat(os.path.join(new.data_dir, name))
+            assert (st.st_uid, st.st_gid) == (uid, gid), name
+    new.start()
+    assert [c["name"] for c in new.cli_json("customer", "list")] == ["acme"]
+    assert new.cli_json("alias", "show", "info@acme.test")
+    # The authorization came with the backup, before any login here.
+    [auth2] = new.cli_json("relay", "list")
+    assert auth2 == auth
+    pop3_login(new, "bob@acme.test", PASSWORD)
+    # The queued mail is delivered once the destination takes it.
+    sink.rcpt_reply = lambda addr: "250 2.1.5 Ok"
+    new.cli("queue", "flush", check=True)
+    assert sink.wait_for(1), new.log()
+    assert b"Subject: kept across restore" in sink.messages[0].data
+    assert sink.messages[0].rcpts == ["bob@example.org"]
+    wait_queue_empty(new)
+
+
+def test_restore_refusals(make_instance, backup_dir):
+    inst = dlv_instance(make_instance, routes={"example.org": closed_port()})
+    qid = relay_send(inst, "ann@acme.test", ["bob@example.org"])
+    inst.cli("backup", backup_dir, check=True)
+
+    # The running daemon's own data directory.
+    p = inst.cli("restore", backup_dir)
+    assert p.returncode == 1, p.stderr
+    assert f"a popgate daemon (pid {inst.pid}) runs on {inst.data_dir}" \
+        in p.stderr, p.stderr
+    inst.stop()
+
+    # A store that holds accounts.
+    before = inst.store_dump()
+    p = inst.cli("restore", backup_dir)
+    assert p.returncode == 1 and p.stdout == "", p.stdout + p.stderr
+    assert "already holds 1 customer(s)" in p.stderr, p.stderr
+    assert inst.store_dump() == before
+
+    # A queue that holds a message (the store there is empty).
+    other = fresh(make_instance)
+    os.makedirs(os.path.join(other.data_dir, "queue", "msg"))
+    os.makedirs(os.path.join(other.data_dir, "queue", "state"))
+    shutil.copy(os.path.join(backup_dir, "queue", "msg", qid),
+                os.path.join(other.data_dir, "queue", "msg", qid))
+    other.chown_data()
+    p = other.cli("restore", backup_dir)
+    assert p.returncode == 1, p.stderr
+    assert "already holds 1 message(s)" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(other.data_dir, "store.db"))
+
+
+def test_restore_refuses_bad_backups(make_instance, backup_dir):
+    inst = dlv_instance(make_instance, routes={"example.org": closed_port()})
+    qid = relay_send(inst, "ann@acme.test", ["bob@example.org"])
+    inst.cli("backup", backup_dir, check=True)
+    inst.stop()
+    target = fresh(make_instance)
+
+    def refused(text):
+        p = target.cli("restore", backup_dir)
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert text in p.stderr, p.stderr
+        assert sorted(os.listdir(target.data_dir)) == ["mail", "tls"], \
+            "a refused restore wrote into the data directory"
+
+    man = os.path.join(backup_dir, "MANIFEST")
+    os.rename(man, man + ".away")
+    refused("not a popgate backup, or one that did not finish")
+    os.rename(man + ".away", man)
+    # One octet of the queued message changed: its checksum fails.
+    path = os.path.join(backup_dir, "queue", "msg", qid)
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        data[len(data) // 2] ^= 0x20
+        f.seek(0)
+        f.write(data)
+    refused(f"queue/msg/{qid} does not read (checksum mismatch")
+    os.unlink(path)
+    refused("holds 0 queue message(s), its manifest says 1")
+    p = target.cli("restore", "/nonexistent/backup")
+    assert p.returncode == 1 and "cannot open the backup" in p.stderr
+
+
+def submit_until(inst, stop, ids, errors):
+    """Sends messages of about 100 KiB from 127.0.0.1 until STOP is set,
+    alternately to the sink (delivered and removed at once) and to a
+    refusing destination (deferred, stays); queue ids into IDS."""
+    body = (b"x" * 998 + b"\r\n") * 100
+    n = 0
+    try:
+        while not stop.is_set():
+            with Smtp(inst.ports["smtp"]) as c:
+                for _ in range(5):
+                    rcpt = ("r%d@example.org" if n % 2 else
+                            "r%d@example.net") % n
+                    ids.append(c.mail("ann@acme.test", [rcpt],
+                                      message(subject=f"m {n}", body=body,
+                                              rcpt=rcpt)))
+                    n += 1
+    except Exception as e:      # reported by the test, not lost
+        errors.append(e)
+
+
+def test_backup_during_submission_has_whole_messages(make_instance, sinks,
+                                                      backup_dir):
+    sink = sinks()
+    inst = dlv_instance(make_instance, routes={"example.org": sink,
+                                               "example.net": closed_port()})
+    pop3_login(inst, "ann@acme.test")
+    stop, ids, errors = threading.Event(), [], []
+    t = threading.Thread(target=submit_until, args=(inst, stop, ids, errors))
+    t.start()
+    backups = []
+    try:
+        wait_rows(inst, lambda rows: len(rows) >= 3, what="3 queued")
+        for i in range(3):
+            d = f"{backup_dir}{i}"
+            p = inst.cli("backup", d)
+            assert p.returncode == 0, p.stdout + p.stderr
+            assert "warning" not in p.stderr, p.stderr
+            backups.append(d)
+    finally:
+        stop.set()
+        t.join(60)
+    assert not errors, errors
+    inst.stop()
+    for d in backups:
+        m = manifest(d)
+        got = queue_ids(d)
+        assert m["queue_messages"] == str(len(got))
+        assert m["queue_damaged_skipped"] == "0"
+        assert got and set(got) <= set(ids), (got, ids)
+        target = fresh(make_instance)
+        target.cli("restore", d, check=True)
+        rows = queue_rows(target)
+        assert {r["id"] for r in rows} == set(got)
+        assert all(r["state"] != "damaged" for r in rows), rows
+        for qid in got:
+            p = target.cli("queue", "show", qid)
+            assert p.returncode == 0 and qid in p.stdout, p.stderr
+        target.cleanup()
