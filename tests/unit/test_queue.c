@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdbool.h>
@@ -512,6 +513,104 @@ test_scan_and_clean(void **state)
 	assert_false(queue_id_ok("../state/0123456789abcdef"));
 }
 
+/* The queue of a second data directory below the fixture's. */
+static struct queue *
+other_queue(struct fx *fx, const char *name, int *fd_r)
+{
+	const char *err = "";
+	struct queue *q;
+
+	assert_int_equal(fs_mkdir_p_at(fx->data_fd, name, 0700, false), 0);
+	*fd_r = fs_open_dir(fx->data_fd, name);
+	assert_int_not_equal(*fd_r, -1);
+	q = queue_new(*fd_r, &err);
+	assert_non_null(q);
+	return q;
+}
+
+/* queue_copy(): whole messages with their state, nothing of a damaged
+   or missing one, never over one the destination has. */
+static void
+test_copy(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *to, *again;
+	struct queue_env e;
+	unsigned char *img;
+	char id[ID_LEN + 1], plain[ID_LEN + 1], bad[ID_LEN + 1];
+	char path[160];
+	uint64_t off, len, bytes;
+	const char *err = "";
+	size_t n;
+	int fd = -1, to_fd;
+
+	n = write_msg(fx, 5000, id, &img);
+	free(img);
+	assert_int_equal(queue_open(fx->q, id, &e, &fd, &off, &len, &err), 1);
+	(void)close(fd);
+	e.rcpts[1].state = QR_DEFERRED;
+	e.rcpts[1].attempts = 2;
+	(void)queue_env_hold(&e, "spam?", 1700000100);
+	assert_int_equal(queue_write_state(fx->q, &e), 0);
+	queue_env_free(&e);
+	(void)write_msg(fx, 10, plain, &img);
+	free(img);
+	(void)write_msg(fx, 10, bad, &img);
+	img[40] ^= 1;
+	put_file(fx, bad, img, 30 + 40);
+	free(img);
+
+	to = other_queue(fx, "backup", &to_fd);
+	assert_int_equal(queue_copy(fx->q, id, to, &bytes, &err),
+	    QUEUE_COPY_DONE);
+	assert_int_equal(bytes, n);
+	assert_int_equal(queue_copy(fx->q, plain, to, &bytes, &err),
+	    QUEUE_COPY_DONE);
+	assert_int_equal(queue_copy(fx->q, bad, to, &bytes, &err),
+	    QUEUE_COPY_DAMAGED);
+	assert_int_equal(queue_copy(fx->q, "0123456789abcdef", to, &bytes,
+	    &err), QUEUE_COPY_GONE);
+	/* Never over a message the destination holds. */
+	assert_int_equal(queue_copy(fx->q, id, to, &bytes, &err),
+	    QUEUE_COPY_FAILED);
+	assert_int_equal(queue_sync(to), 0);
+	assert_int_equal(queue_exists(to, bad), 0);
+
+	/* The copy reads as the original, state and hold included. */
+	queue_free(&to);
+	to = queue_attach(to_fd, &err);
+	assert_non_null(to);
+	assert_int_equal(queue_open(to, id, &e, &fd, &off, &len, &err), 1);
+	(void)close(fd);
+	assert_string_equal(e.hold, "spam?");
+	assert_int_equal(e.rcpts[1].state, QR_DEFERRED);
+	assert_int_equal(e.rcpts[1].attempts, 2);
+	assert_int_equal(len, 12 + 5000);
+	queue_env_free(&e);
+	/* A message without a state file gets none. */
+	(void)str_fmt(path, sizeof(path), "%s/backup/queue/state/%s", fx->dir,
+	    plain);
+	assert_int_equal(access(path, F_OK), -1);
+	{
+		unsigned left = 0;
+
+		assert_int_equal(queue_scan(to, count_one, &left), 0);
+		assert_int_equal(left, 2);
+	}
+	queue_free(&to);
+	(void)close(to_fd);
+
+	/* queue_attach() makes nothing. */
+	assert_int_equal(fs_mkdir_p_at(fx->data_fd, "empty", 0700, false), 0);
+	to_fd = fs_open_dir(fx->data_fd, "empty");
+	again = queue_attach(to_fd, &err);
+	assert_null(again);
+	assert_int_equal(errno, ENOENT);
+	(void)str_fmt(path, sizeof(path), "%s/empty/queue", fx->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	(void)close(to_fd);
+}
+
 int
 main(void)
 {
@@ -531,6 +630,8 @@ main(void)
 	add_test("scan and clean", test_scan_and_clean, NULL);
 	add_test("a hosted mailbox among the recipients",
 	    test_hosted_recipient, NULL);
+	add_test("copy: whole messages and their state, or nothing",
+	    test_copy, NULL);
 	r = _cmocka_run_group_tests("queue", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;

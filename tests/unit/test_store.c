@@ -961,6 +961,60 @@ test_open_errors(void **state)
 	assert_int_equal(access(path, F_OK), 0);
 }
 
+/* store_backup() writes one self-contained file of what the store
+   holds; store_restore() puts it into another store whole, and leaves
+   that store as it was when the file is not sound. */
+static void
+test_backup_restore(void **state)
+{
+	struct fx *fx = *state;
+	struct store_counts n;
+	struct store *s2;
+	struct strlist l;
+	char copy[128], other[128], bad[128], wal[140], uri[140];
+	unsigned char hdr[20];
+	struct errbuf eb;
+	const char *err = NULL;
+	FILE *f;
+
+	(void)str_fmt(copy, sizeof(copy), "%s/copy.db", fx->dir);
+	(void)str_fmt(other, sizeof(other), "%s/other.db", fx->dir);
+	(void)str_fmt(bad, sizeof(bad), "%s/bad.db", fx->dir);
+	OK(store_backup(fx->s, copy, &n, &err));
+	assert_int_equal(n.customers, 2);
+	assert_int_equal(n.domains, 2);
+	assert_int_equal(n.mailboxes, 1);
+	assert_int_equal(n.aliases, 1);
+	assert_int_equal(store_backup(fx->s, copy, &n, &err), -1);
+	assert_non_null(strstr(err, "exists"));
+	/* Rollback-journal mode (header octets 18 and 19 are 1), no -wal. */
+	f = fopen(copy, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+	(void)fclose(f);
+	assert_int_equal(hdr[18], 1);
+	assert_int_equal(hdr[19], 1);
+	(void)str_fmt(wal, sizeof(wal), "%s-wal", copy);
+	assert_int_equal(access(wal, F_OK), -1);
+
+	(void)str_fmt(uri, sizeof(uri), "sqlite:%s", other);
+	s2 = store_open(uri, fx->dir, &eb, &err);
+	assert_non_null(s2);
+	f = fopen(bad, "wb");
+	assert_non_null(f);
+	(void)fputs("SQLite format 3 but not really a database", f);
+	(void)fclose(f);
+	assert_int_equal(store_restore(s2, bad, &err), -1);
+	assert_int_equal(store_schema_version(s2, &err), 0);
+	OK(store_restore(s2, copy, &err));
+	OK(store_migrate(s2, &err));
+	snapshot(s2, &l);
+	assert_list(&l, fixture_snapshot);
+	strlist_free(&l);
+	store_close(&s2);
+	(void)unlink(other);
+}
+
 int
 main(void)
 {
@@ -982,6 +1036,8 @@ main(void)
 	add_test("busy store is a temporary failure", test_busy, NULL);
 	add_test("open errors and sqlite:/PATH", test_open_errors, NULL);
 	add_test("lookups of a parsed address", test_lookup_parsed, NULL);
+	add_test("backup and restore of the whole store", test_backup_restore,
+	    NULL);
 	r = _cmocka_run_group_tests("store", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
