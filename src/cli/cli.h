@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/str.h"
 
 #define EXIT_USER	1
@@ -147,8 +148,11 @@ int	cli_relay_revoke_customer(struct cli *, const char *customer);
 /* The SQLite file of the configuration's store below c->data_path into
    OUT: 1; 0 when the store is no file (PostgreSQL); -1 too long. */
 int	cli_backup_store_file(struct cli *, char *out, size_t outsz);
-/* The database a PostgreSQL URI names ("" when it names none). */
-void	cli_backup_pg_name(const char *uri, char *out, size_t outsz);
+/* The database a PostgreSQL URI names into DB ("" when it names none),
+   and when CONN is not NULL the URI as a libpq conninfo string without
+   its password onto CONN (for pg_dump -d). */
+void	cli_backup_pg_name(const char *uri, char *db, size_t dbsz,
+	    struct buf *conn);
 struct queue;
 struct cli_qcopy {
 	uint64_t	done, gone, damaged, bytes;

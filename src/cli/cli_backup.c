@@ -65,20 +65,45 @@ cli_backup_store_file(struct cli *c, char *out, size_t outsz)
 	return 0;
 }
 
+/* V onto B as a conninfo value: quoted when it needs to be. */
+static void
+conninfo_value(struct buf *b, const char *v)
+{
+	if (*v != '\0' && strpbrk(v, " '\\") == NULL) {
+		(void)buf_append_str(b, v);
+		return;
+	}
+	(void)buf_putc(b, '\'');
+	for (; *v != '\0'; v++) {
+		if (*v == '\'' || *v == '\\')
+			(void)buf_putc(b, '\\');
+		(void)buf_putc(b, *v);
+	}
+	(void)buf_putc(b, '\'');
+}
+
 void
-cli_backup_pg_name(const char *uri, char *out, size_t outsz)
+cli_backup_pg_name(const char *uri, char *db, size_t dbsz, struct buf *conn)
 {
 	PQconninfoOption *opts, *o;
 	char *err = NULL;
 
-	(void)str_copy(out, "", outsz);
+	(void)str_copy(db, "", dbsz);
 	if ((opts = PQconninfoParse(uri, &err)) == NULL) {
 		PQfreemem(err);
 		return;
 	}
-	for (o = opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL)
-			(void)str_copy(out, o->val, outsz);
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || strcmp(o->keyword, "password") == 0)
+			continue;
+		if (strcmp(o->keyword, "dbname") == 0)
+			(void)str_copy(db, o->val, dbsz);
+		if (conn != NULL) {
+			(void)buf_printf(conn, "%s%s=", conn->len > 0 ? " " :
+			    "", o->keyword);
+			conninfo_value(conn, o->val);
+		}
+	}
 	PQconninfoFree(opts);
 }
 
@@ -153,28 +178,39 @@ target(struct bk *b, const char *name)
 	return b->file;
 }
 
+/* A PostgreSQL store is the database's to back up: what to run. */
+static int
+backup_pg_note(struct bk *b, const char *uri)
+{
+	struct buf conn;
+	char db[256];
+
+	buf_init(&conn, 8192);
+	cli_backup_pg_name(b->c->cfg->store, db, sizeof(db), &conn);
+	(void)buf_printf(&b->man, "store_file=none\nstore_note=a PostgreSQL "
+	    "store is not in the backup: back up database '%s' with "
+	    "pg_dump\n", db);
+	printf("  store   NOT INCLUDED: %s is PostgreSQL: back up database "
+	    "'%s' with pg_dump,\n          e.g. pg_dump -Fc -f popgate.dump "
+	    "-d \"%s\"\n          (the password from ~/.pgpass or "
+	    "PGPASSWORD)\n", uri, db, buf_cstr(&conn));
+	buf_free(&conn);
+	return 0;
+}
+
 static int
 backup_store(struct bk *b)
 {
 	struct store *s;
 	struct store_counts n;
-	char path[4096], uri[1024], db[256];
+	char path[4096], uri[1024];
 	const char *err;
 	int r;
 
 	config_uri_masked(b->c->cfg->store, uri, sizeof(uri));
 	(void)buf_printf(&b->man, "store=%s\n", uri);
-	if ((r = cli_backup_store_file(b->c, path, sizeof(path))) == 0) {
-		cli_backup_pg_name(b->c->cfg->store, db, sizeof(db));
-		(void)buf_printf(&b->man, "store_file=none\nstore_note=a "
-		    "PostgreSQL store is not in the backup: back up database "
-		    "'%s' with pg_dump\n", db);
-		printf("  store   NOT INCLUDED: %s is PostgreSQL; back up "
-		    "database '%s' with pg_dump (e.g. pg_dump -Fc -f "
-		    "popgate.dump '%s', the password from ~/.pgpass)\n", uri,
-		    db, db);
-		return 0;
-	}
+	if ((r = cli_backup_store_file(b->c, path, sizeof(path))) == 0)
+		return backup_pg_note(b, uri);
 	if (r == -1 || access(path, F_OK) == -1) {
 		cli_err(b->c, "no account store at %s (%s in %s)", path,
 		    r == -1 ? "path too long" : strerror(errno),

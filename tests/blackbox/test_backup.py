@@ -257,3 +257,48 @@ def test_backup_during_submission_has_whole_messages(make_instance, sinks,
             p = target.cli("queue", "show", qid)
             assert p.returncode == 0 and qid in p.stdout, p.stderr
         target.cleanup()
+
+
+def test_stopped_instance_and_non_sqlite_stores(make_instance, backup_dir):
+    """A backup of an instance whose daemon is not running, as root,
+    leaves nothing of root's in its data directory; a PostgreSQL store
+    and a Redis relay table are notes in the manifest (no password), and
+    restore into such a configuration says what it did not restore."""
+    inst = dlv_instance(make_instance, start=False)
+    inst.cli("relay", "allow", "127.0.0.7", "--customer", "acme",
+             check=True)
+    p = inst.cli("backup", backup_dir)
+    assert p.returncode == 0, p.stderr
+    m = manifest(backup_dir)
+    assert (m["store_customers"], m["relay_authorizations"],
+            m["queue_messages"]) == ("1", "1", "0")
+    if IS_ROOT:
+        uid, _ = daemon_ids()
+        for root, dirs, files in os.walk(inst.data_dir):
+            for name in dirs + files:
+                st = os.lstat(os.path.join(root, name))
+                assert st.st_uid == uid, os.path.join(root, name)
+
+    remote = make_instance(config={
+        "store": "postgresql://popgate:SECRET@127.0.0.1:9/popdb",
+        "relay_store": "redis://:RSECRET@127.0.0.1:9/0"}, start=False)
+    d2 = backup_dir + "-remote"
+    p = remote.cli("backup", d2)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(os.path.join(d2, "MANIFEST")) as f:
+        text = f.read()
+    assert "SECRET" not in text and "SECRET" not in p.stdout, text
+    m = manifest(d2)
+    assert m["store"] == "postgresql://popgate:***@127.0.0.1:9/popdb"
+    assert m["store_file"] == "none" and "pg_dump" in m["store_note"]
+    assert "'popdb'" in m["store_note"]
+    assert m["relay_file"] == "none" and "Redis" in m["relay_note"]
+    assert sorted(os.listdir(d2)) == ["MANIFEST"]
+    assert "pg_dump -Fc" in p.stdout and "dbname=popdb" in p.stdout
+
+    p = remote.cli("restore", backup_dir)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "NOT RESTORED: the store is PostgreSQL" in p.stdout, p.stdout
+    assert f"store copy --from sqlite:{backup_dir}/store.db" in p.stdout
+    assert "NOT RESTORED: the relay table is Redis" in p.stdout, p.stdout
+    assert not os.path.exists(os.path.join(remote.data_dir, "store.db"))
