@@ -595,12 +595,13 @@ static const struct cli_cmd cmd[] = {
 	{ "", cmd_restore, OPT_NOSTORE, 1, 1, "DIR",
 	    "restore a backup of `popgate backup` into the data_dir of the "
 	    "configuration\n(made when missing): the account store (SQLite), "
-	    "the relay table (local)\nand the queue. Refused, with nothing "
-	    "written, when the backup is incomplete\nor damaged, a daemon "
-	    "runs on data_dir, or its store, relay table or queue\nis not "
-	    "empty. As root the files become `user`'s. A PostgreSQL store "
-	    "or\nRedis relay table is not restored (it says so); mail_dir, "
-	    "tls/ and the\nconfiguration come from your file backup." },
+	    "the relay table (local)\nand the queue. Refused before anything "
+	    "of it is written when the backup is\nincomplete or damaged, a "
+	    "daemon runs on data_dir, or the store, relay table\nor queue "
+	    "there is not empty. As root the files become `user`'s. A\n"
+	    "PostgreSQL store or Redis relay table is not restored (it says "
+	    "so);\nmail_dir, tls/ and the configuration come from your file "
+	    "backup." },
 };
 
 int

@@ -17,7 +17,7 @@ from delivery_helpers import (FAST, PASSWORD, Smtp, closed_port,
                               dlv_instance, message, pop3_login,
                               queue_rows, relay_send, sinks,
                               transport_lines, wait_queue_empty, wait_rows)
-from harness import IS_ROOT, daemon_ids
+from harness import IS_ROOT, daemon_ids, run_popgate
 
 assert sinks  # the fixture
 
@@ -68,6 +68,19 @@ def assert_private(path):
         for f in files:
             p = os.path.join(root, f)
             assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
+
+
+@pytest.mark.parametrize("cmd", ["backup", "restore"])
+def test_help_and_usage(cmd):
+    env = {"POPGATE_CONFIG": "/nonexistent/popgate.conf"}
+    p = run_popgate(cmd, "--help", env=env)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.stdout.startswith(f"usage: popgate {cmd} DIR\n"), p.stdout
+    p = run_popgate(cmd, env=env)
+    assert p.returncode == 1 and "missing arguments" in p.stderr, p.stderr
+    p = run_popgate(cmd, "a", "b", env=env)
+    assert p.returncode == 1 and "too many arguments" in p.stderr, p.stderr
+    assert f"  {cmd} " in run_popgate("--help").stdout
 
 
 def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
