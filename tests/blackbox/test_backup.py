@@ -123,6 +123,11 @@ def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
     inst.stop()
 
     new = fresh(make_instance, routes={"example.org": sink})
+    # As after `popgate init` and a first start: an empty store with its
+    # schema, an empty relay table.
+    new.cli("customer", "list", check=True)
+    new.cli("relay", "list", check=True)
+    assert {"store.db", "relay.db"} <= set(os.listdir(new.data_dir))
     p = new.cli("restore", backup_dir)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "done" in p.stdout, p.stdout
@@ -232,6 +237,18 @@ def submit_until(inst, stop, ids, errors):
         errors.append(e)
 
 
+def add_customers_until(inst, stop, added, errors):
+    """Adds customers (one transaction of the store each) until STOP."""
+    n = 0
+    while not stop.is_set():
+        p = inst.cli("customer", "add", f"c{n}")
+        if p.returncode != 0:
+            errors.append(p.stderr)
+            return
+        added.append(f"c{n}")
+        n += 1
+
+
 def test_backup_during_submission_has_whole_messages(make_instance, sinks,
                                                       backup_dir):
     sink = sinks()
@@ -239,8 +256,12 @@ def test_backup_during_submission_has_whole_messages(make_instance, sinks,
                                                "example.net": closed_port()})
     pop3_login(inst, "ann@acme.test")
     stop, ids, errors = threading.Event(), [], []
+    added = []
     t = threading.Thread(target=submit_until, args=(inst, stop, ids, errors))
+    t2 = threading.Thread(target=add_customers_until,
+                          args=(inst, stop, added, errors))
     t.start()
+    t2.start()
     backups = []
     try:
         wait_rows(inst, lambda rows: len(rows) >= 3, what="3 queued")
@@ -253,6 +274,7 @@ def test_backup_during_submission_has_whole_messages(make_instance, sinks,
     finally:
         stop.set()
         t.join(60)
+        t2.join(60)
     assert not errors, errors
     inst.stop()
     for d in backups:
@@ -262,7 +284,11 @@ def test_backup_during_submission_has_whole_messages(make_instance, sinks,
         assert m["queue_damaged_skipped"] == "0"
         assert got and set(got) <= set(ids), (got, ids)
         target = fresh(make_instance)
+        # restore checks the store it wrote against the manifest's counts.
         target.cli("restore", d, check=True)
+        names = {c["name"] for c in target.cli_json("customer", "list")}
+        assert len(names) == int(m["store_customers"])
+        assert names <= {"acme", *added}, names
         rows = queue_rows(target)
         assert {r["id"] for r in rows} == set(got)
         assert all(r["state"] != "damaged" for r in rows), rows
