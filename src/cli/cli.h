@@ -145,9 +145,12 @@ int	cli_relay_revoke_customer(struct cli *, const char *customer);
 #define BACKUP_FORMAT		"1"
 #define BACKUP_STORE_FILE	"store.db"
 #define BACKUP_RELAY_FILE	"relay.db"
-/* The SQLite file of the configuration's store below c->data_path into
-   OUT: 1; 0 when the store is no file (PostgreSQL); -1 too long. */
-int	cli_backup_store_file(struct cli *, char *out, size_t outsz);
+/* The SQLite file of the configuration's store (below c->data_path)
+   into PATH and as a user knows it into SHOWN: 1; 0 when the store is
+   no file (PostgreSQL: SHOWN gets its URI, password masked); -1 too
+   long. */
+int	cli_backup_store_file(struct cli *, char *path, size_t pathsz,
+	    char *shown, size_t shownsz);
 /* The database a PostgreSQL URI names into DB ("" when it names none),
    and when CONN is not NULL the URI as a libpq conninfo string without
    its password onto CONN (for pg_dump -d). */

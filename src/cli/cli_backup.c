@@ -38,7 +38,6 @@
 #include "queue/queue.h"
 #include "relay/relay_auth.h"
 #include "util/fsutil.h"
-#include "util/xalloc.h"
 #include "util/compat.h"
 
 /* One backup being made. */
@@ -53,16 +52,25 @@ struct bk {
 };
 
 int
-cli_backup_store_file(struct cli *c, char *out, size_t outsz)
+cli_backup_store_file(struct cli *c, char *path, size_t pathsz, char *shown,
+    size_t shownsz)
 {
 	const char *uri = c->cfg->store;
+	int r;
 
-	if (strcmp(uri, "sqlite") == 0)
-		return str_fmt(out, outsz, "%s/" BACKUP_STORE_FILE,
-		    c->data_path) == -1 ? -1 : 1;
-	if (strncmp(uri, "sqlite:", 7) == 0)
-		return str_copy(out, uri + 7, outsz) == -1 ? -1 : 1;
-	return 0;
+	if (strcmp(uri, "sqlite") == 0) {
+		r = str_fmt(path, pathsz, "%s/" BACKUP_STORE_FILE,
+		    c->data_path);
+		(void)str_fmt(shown, shownsz, "%s/" BACKUP_STORE_FILE,
+		    c->cfg->data_dir);
+	} else if (strncmp(uri, "sqlite:", 7) == 0) {
+		r = str_copy(path, uri + 7, pathsz);
+		(void)str_copy(shown, uri + 7, shownsz);
+	} else {
+		config_uri_masked(uri, shown, shownsz);
+		return 0;
+	}
+	return r == -1 ? -1 : 1;
 }
 
 /* V onto B as a conninfo value: quoted when it needs to be. */
@@ -187,6 +195,8 @@ backup_pg_note(struct bk *b, const char *uri)
 
 	buf_init(&conn, 8192);
 	cli_backup_pg_name(b->c->cfg->store, db, sizeof(db), &conn);
+	if (db[0] == '\0')	/* libpq's default: the user's name */
+		(void)str_copy(db, "(the default)", sizeof(db));
 	(void)buf_printf(&b->man, "store_file=none\nstore_note=a PostgreSQL "
 	    "store is not in the backup: back up database '%s' with "
 	    "pg_dump\n", db);
@@ -203,17 +213,19 @@ backup_store(struct bk *b)
 {
 	struct store *s;
 	struct store_counts n;
-	char path[4096], uri[1024];
+	char path[4096], shown[4096], uri[1024];
 	const char *err;
 	int r;
 
 	config_uri_masked(b->c->cfg->store, uri, sizeof(uri));
 	(void)buf_printf(&b->man, "store=%s\n", uri);
-	if ((r = cli_backup_store_file(b->c, path, sizeof(path))) == 0)
+	r = cli_backup_store_file(b->c, path, sizeof(path), shown,
+	    sizeof(shown));
+	if (r == 0)
 		return backup_pg_note(b, uri);
 	if (r == -1 || access(path, F_OK) == -1) {
-		cli_err(b->c, "no account store at %s (%s in %s)", path,
-		    r == -1 ? "path too long" : strerror(errno),
+		cli_err(b->c, "no account store at %s (%s; the store key in "
+		    "%s)", shown, r == -1 ? "path too long" : strerror(errno),
 		    b->c->config_path);
 		return EXIT_USER;
 	}

@@ -101,6 +101,14 @@ open_data(struct rs *r)
 		r->made_lock = false;
 		return EXIT_SYSTEM;
 	}
+	/* What it made is the daemon's user's at once, whatever follows. */
+	if (r->root && ((r->made_data && fchown(c->data_fd, r->uid,
+	    r->gid) == -1) || (r->made_lock && fchown(r->lock_fd, r->uid,
+	    r->gid) == -1))) {
+		cli_err(c, "cannot give %s to %s: %s", c->cfg->data_dir,
+		    c->cfg->user, strerror(errno));
+		return EXIT_SYSTEM;
+	}
 	return 0;
 }
 
@@ -459,13 +467,6 @@ give_away(struct rs *r)
 	if (access(r->file, F_OK) == 0 &&
 	    priv_chown_tree(r->file, r->uid, r->gid) == -1)
 		goto fail;
-	what = LOCK_FILE;
-	if (r->made_lock && fchownat(c->data_fd, LOCK_FILE, r->uid, r->gid,
-	    AT_SYMLINK_NOFOLLOW) == -1)
-		goto fail;
-	what = ".";
-	if (r->made_data && fchown(c->data_fd, r->uid, r->gid) == -1)
-		goto fail;
 	return 0;
 fail:
 	cli_err(c, "cannot give %s/%s to %s: %s", c->cfg->data_dir, what,
@@ -537,17 +538,11 @@ prepare(struct rs *r)
 	    (r->root && (e = lookup_user(r)) != 0) ||
 	    (e = open_data(r)) != 0)
 		return e;
-	if (cli_backup_store_file(c, r->store_path, sizeof(r->store_path)) ==
-	    -1) {
+	if (cli_backup_store_file(c, r->store_path, sizeof(r->store_path),
+	    r->store_shown, sizeof(r->store_shown)) == -1) {
 		cli_err(c, "store path too long in %s", c->config_path);
 		return EXIT_USER;
 	}
-	if (strcmp(c->cfg->store, "sqlite") == 0)
-		(void)str_fmt(r->store_shown, sizeof(r->store_shown), "%s/%s",
-		    c->cfg->data_dir, BACKUP_STORE_FILE);
-	else
-		config_uri_masked(c->cfg->store, r->store_shown,
-		    sizeof(r->store_shown));
 	if ((e = check_empty(r)) != 0)
 		return e;
 	printf("restore of %s (made %s on %s) into %s:\n", r->dir,
