@@ -192,12 +192,12 @@ check_tables(struct rs *r)
 			cli_err(c, "%s", err);
 			return EXIT_SYSTEM;
 		}
-		v = count_store(s, &n, &err);
-		store_close(&s);
-		if (v == -1) {
+		/* ERR lives as long as the handle. */
+		if ((v = count_store(s, &n, &err)) == -1)
 			cli_err(c, "%s", err);
+		store_close(&s);
+		if (v == -1)
 			return EXIT_SYSTEM;
-		}
 		if (n.customers > 0) {
 			cli_err(c, "the account store %s already holds %llu "
 			    "customer(s): restore only into an empty data "
@@ -214,12 +214,11 @@ check_tables(struct rs *r)
 		cli_err(c, "%s", err);
 		return EXIT_SYSTEM;
 	}
-	v = relay_list(ra, time(NULL), count_entry, &live, &err);
-	relay_close(&ra);
-	if (v == -1) {
+	if ((v = relay_list(ra, time(NULL), count_entry, &live, &err)) == -1)
 		cli_err(c, "%s", err);
+	relay_close(&ra);
+	if (v == -1)
 		return EXIT_SYSTEM;
-	}
 	if (live > 0) {
 		cli_err(c, "the relay table %s/%s already holds %llu "
 		    "authorization(s): restore only into an empty data "
