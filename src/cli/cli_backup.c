@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@ struct bk {
 	struct buf	 man;		/* the manifest's lines */
 	char		 file[4200];	/* scratch: a path below dir_path */
 	bool		 started;	/* DIR is ours to fill */
+	bool		 made;		/* and made by us */
 };
 
 int
@@ -150,6 +152,7 @@ open_target(struct bk *b)
 	int r;
 
 	if (mkdir(b->dir, 0700) == 0) {
+		b->made = true;
 		if (fs_fsync_parent(b->dir) == -1) {
 			cli_err(b->c, "cannot sync the directory above %s: %s",
 			    b->dir, strerror(errno));
@@ -439,6 +442,31 @@ write_manifest(struct bk *b)
 	return 0;
 }
 
+static bool partial_keep_top;
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	if (f->level == 0 && partial_keep_top)
+		return 0;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 ? -1 : 0;
+}
+
+/* A backup that failed leaves nothing: what it wrote goes, and DIR
+   too when it made it. */
+static void
+remove_partial(struct bk *b)
+{
+	partial_keep_top = !b->made;
+	if (nftw(b->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0)
+		cli_err(b->c, "nothing of the backup is left in %s", b->dir);
+	else
+		cli_err(b->c, "the backup in %s is not complete (no %s): "
+		    "remove it (%s)", b->dir, BACKUP_MANIFEST,
+		    strerror(errno));
+}
+
 static int
 cmd_backup(struct cli *c)
 {
@@ -473,8 +501,7 @@ cmd_backup(struct cli *c)
 	    c->cfg->mail_dir, b.dir, BACKUP_MANIFEST);
 out:
 	if (r != 0 && b.started)
-		cli_err(c, "the backup in %s is not complete (no %s): remove "
-		    "it", b.dir, BACKUP_MANIFEST);
+		remove_partial(&b);
 	if (b.dir_fd != -1)
 		(void)close(b.dir_fd);
 	buf_free(&b.man);

@@ -298,6 +298,23 @@ def test_backup_during_submission_has_whole_messages(make_instance, sinks,
         target.cleanup()
 
 
+def test_backup_failures_leave_nothing(make_instance, backup_dir):
+    """Exit 1 for a store the configuration names but that is not there,
+    2 for a data directory that cannot be opened; either way nothing of
+    the backup is left (DIR too, when the backup made it)."""
+    inst = fresh(make_instance)
+    p = inst.cli("backup", backup_dir)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"no account store at {inst.data_dir}/store.db" in p.stderr
+    assert not os.path.exists(backup_dir)
+    os.mkdir(backup_dir)
+    shutil.rmtree(inst.data_dir)
+    p = inst.cli("backup", backup_dir)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert f"data directory {inst.data_dir}: No such file" in p.stderr
+    assert os.listdir(backup_dir) == []
+
+
 def test_stopped_instance_and_non_sqlite_stores(make_instance, backup_dir):
     """A backup of an instance whose daemon is not running, as root,
     leaves nothing of root's in its data directory; a PostgreSQL store
