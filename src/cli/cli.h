@@ -136,8 +136,9 @@ void	cli_fmt_time(char *, size_t, int64_t);
    delete). 0 or an exit code. */
 int	cli_relay_revoke_customer(struct cli *, const char *customer);
 
-/* What backup (cli_backup.c) and restore (cli_restore.c) share: the
-   backup's file names, its manifest's format. */
+/* What backup (cli_backup.c) and restore (cli_restore.c, with the
+   reader cli_backup_read.c) share: the backup's file names, its
+   manifest's format. */
 #ifndef POPGATE_VERSION
 #define POPGATE_VERSION		"0.1.0"	/* the same as main.c's */
 #endif
