@@ -381,7 +381,7 @@ restore_relay(struct rs *r)
 	relay_close(&ra);
 	if (e)
 		return EXIT_SYSTEM;
-	printf("  relay   %llu authorization(s) still live into %s/%s\n",
+	printf("  relay   %llu live authorization(s) into %s/%s\n",
 	    (unsigned long long)live, c->cfg->data_dir, BACKUP_RELAY_FILE);
 	return 0;
 }
