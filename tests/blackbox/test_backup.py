@@ -153,6 +153,20 @@ def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
     wait_queue_empty(new)
 
 
+def test_held_message_stays_held(make_instance, backup_dir):
+    """The hold is in the message's state file: a restored message is
+    held as it was, with its reason."""
+    inst = dlv_instance(make_instance, routes={"example.org": closed_port()})
+    qid = relay_send(inst, "ann@acme.test", ["bob@example.org"])
+    inst.cli("queue", "hold", qid, "looks like spam", check=True)
+    inst.cli("backup", backup_dir, check=True)
+    inst.stop()
+    new = fresh(make_instance)
+    new.cli("restore", backup_dir, check=True)
+    rows = [r for r in queue_rows(new) if r["id"] == qid]
+    assert rows and all(r["held"] == "looks like spam" for r in rows), rows
+
+
 def test_restore_refusals(make_instance, backup_dir):
     inst = dlv_instance(make_instance, routes={"example.org": closed_port()})
     qid = relay_send(inst, "ann@acme.test", ["bob@example.org"])
