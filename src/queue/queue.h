@@ -187,11 +187,11 @@ enum queue_copy_result {
 /* Copies message ID of FROM into the queue TO (which must not hold
    it), whole or not at all, while others write and remove messages in
    FROM (queue_copy.c says why that is safe): the message file checked
-   as queue_open() checks it, and its state file as it was at one
-   moment; in TO the state is in place before the message. Each file is
-   fsynced, the directories by queue_sync(). *BYTES_R: the size of the
-   message file. FAILED and DAMAGED set *ERROR_R; nothing of ID is left
-   in TO but for DONE. */
+   as queue_open() checks it and copied as it is, its state as it was at
+   one moment, written anew (queue_write_state()); in TO the state is in
+   place before the message. Each file is fsynced, the directories by
+   queue_sync(). *BYTES_R: the size of the message file. FAILED and
+   DAMAGED set *ERROR_R; nothing of ID is left in TO but for DONE. */
 enum queue_copy_result queue_copy(struct queue *from, const char *id,
 	    struct queue *to, uint64_t *bytes_r, const char **error_r)
 	    WARN_UNUSED;

@@ -12,9 +12,16 @@
  * finished message loses its state before its message file, so a
  * message still in msg/ after its state was read was not finished when
  * it was read. Files being written are in tmp/, which is never looked
- * at. In the destination a message's state file is renamed into place
- * before its message file, as queue_write() does for a held message, so
- * whoever finds the message there finds its state too.
+ * at. In the destination a message's state file is in place before its
+ * message file, as queue_write() does for a held message, so whoever
+ * finds the message there finds its state too.
+ *
+ * The state is written anew from what the reader made of it, not copied
+ * as octets: only what the queue understands goes into a copy (a state
+ * file that is a link to some other file, in a queue directory the
+ * daemon's user may have changed, carries none of that file into a
+ * backup taken or restored as root). A message without a state file
+ * gets one that says the same: every recipient pending, never tried.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +30,9 @@
 
 #include "queue/queue_int.h"
 #include "util/fsutil.h"
-#include "util/str.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-#define STATE_MAX	(4 * 1024 * 1024)	/* as queue_state_read() */
 #define COPY_CHUNK	(64 * 1024)
 
 struct queue *
@@ -94,36 +99,14 @@ copy_fd(int fd, uint64_t len, int dir_fd, const char *name)
 	return 0;
 }
 
-/* STATE (LEN octets) as the new file NAME below DIR_FD, fsynced. */
-static int
-write_new(int dir_fd, const char *name, const char *state, size_t len)
-{
-	int fd, err = 0;
-
-	fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
-	if (fs_write_all(fd, state, len) == -1 || fsync(fd) == -1)
-		err = errno;
-	if (close(fd) == -1 && err == 0)
-		err = errno;
-	if (err != 0) {
-		(void)unlinkat(dir_fd, name, 0);
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
-
-/* Message ID (its open file FD of LEN octets, its state STATE or NULL)
-   into TO: both files in tmp/, the state renamed into state/, then the
-   message into msg/. 0, or -1 (errno; nothing left in TO). */
+/* Message ID (its open file FD of LEN octets, its envelope and state E)
+   into TO: the file copied into tmp/, the state written into state/,
+   then the message renamed into msg/. 0, or -1 (errno; nothing left in
+   TO). */
 static int
 put(struct queue *to, const char *id, int fd, uint64_t len,
-    const struct buf *state)
+    const struct queue_env *e)
 {
-	char sname[ID_LEN + 8];
 	int err;
 
 	if (faccessat(to->msg_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
@@ -131,24 +114,17 @@ put(struct queue *to, const char *id, int fd, uint64_t len,
 		errno = EEXIST;
 		return -1;
 	}
-	(void)str_fmt(sname, sizeof(sname), "%s.state", id);
 	if (copy_fd(fd, len, to->tmp_fd, id) == -1)
 		return -1;
-	if (state != NULL &&
-	    (write_new(to->tmp_fd, sname, state->data, state->len) == -1 ||
-	    renameat(to->tmp_fd, sname, to->state_fd, id) == -1))
-		goto fail;
-	if (renameat(to->tmp_fd, id, to->msg_fd, id) == -1)
-		goto fail;
-	return 0;
-fail:
-	err = errno;
-	(void)unlinkat(to->tmp_fd, sname, 0);
-	(void)unlinkat(to->tmp_fd, id, 0);
-	if (state != NULL)
+	if (queue_write_state(to, e) == -1 ||
+	    renameat(to->tmp_fd, id, to->msg_fd, id) == -1) {
+		err = errno;
+		(void)unlinkat(to->tmp_fd, id, 0);
 		(void)unlinkat(to->state_fd, id, 0);
-	errno = err;
-	return -1;
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 enum queue_copy_result
@@ -158,35 +134,24 @@ queue_copy(struct queue *from, const char *id, struct queue *to,
 	enum queue_copy_result res = QUEUE_COPY_FAILED;
 	struct queue_env e;
 	struct stat st;
-	struct buf state;
-	bool have_state = true;
 	uint64_t off, len;
 	int fd = -1, r;
 
 	*bytes_r = 0;
+	/* The message checked, and its state read after it was opened. */
 	r = queue_open(from, id, &e, &fd, &off, &len, error_r);
 	if (r != 1)
 		return r == 0 ? QUEUE_COPY_GONE : QUEUE_COPY_DAMAGED;
-	queue_env_free(&e);
-	buf_init(&state, STATE_MAX);
 	if (fstat(fd, &st) == -1) {
 		*error_r = strerror(errno);
 		res = QUEUE_COPY_DAMAGED;
 		goto out;
 	}
-	if (fs_read_file_at(from->state_fd, id, &state) == -1) {
-		if (errno != ENOENT) {
-			*error_r = strerror(errno);
-			res = QUEUE_COPY_DAMAGED;
-			goto out;
-		}
-		have_state = false;
-	}
 	/* Still there after its state was read: it was not finished then.
-	   XXX: a message whose state is removed (delivered) between the
-	   read above and this check, in the instant between the two
-	   unlinks of queue_remove_done(), is copied as not yet tried; a
-	   restore delivers it again, as a crash of the machine could. */
+	   XXX: a message whose state is removed (delivered) between that
+	   read and this check, in the instant between the two unlinks of
+	   queue_remove_done(), is copied as not yet tried; a restore
+	   delivers it again, as a crash of the machine could. */
 	r = queue_exists(from, id);
 	if (r != 1) {
 		res = r == 0 ? QUEUE_COPY_GONE : QUEUE_COPY_DAMAGED;
@@ -198,15 +163,14 @@ queue_copy(struct queue *from, const char *id, struct queue *to,
 		*error_r = "the destination queue has no tmp/";
 		goto out;
 	}
-	if (put(to, id, fd, (uint64_t)st.st_size, have_state ? &state :
-	    NULL) == -1) {
+	if (put(to, id, fd, (uint64_t)st.st_size, &e) == -1) {
 		*error_r = strerror(errno);
 		goto out;
 	}
 	*bytes_r = (uint64_t)st.st_size;
 	res = QUEUE_COPY_DONE;
 out:
-	buf_free(&state);
+	queue_env_free(&e);
 	(void)close(fd);
 	return res;
 }

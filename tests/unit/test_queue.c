@@ -529,7 +529,8 @@ other_queue(struct fx *fx, const char *name, int *fd_r)
 }
 
 /* queue_copy(): whole messages with their state, nothing of a damaged
-   or missing one, never over one the destination has. */
+   or missing one, never over one the destination has, and a state that
+   is no state file carries nothing of what it links to. */
 static void
 test_copy(void **state)
 {
@@ -538,7 +539,8 @@ test_copy(void **state)
 	struct queue_env e;
 	unsigned char *img;
 	char id[ID_LEN + 1], plain[ID_LEN + 1], bad[ID_LEN + 1];
-	char path[160];
+	char linked[ID_LEN + 1], path[160], lpath[200];
+	FILE *f;
 	uint64_t off, len, bytes;
 	const char *err = "";
 	size_t n;
@@ -560,6 +562,17 @@ test_copy(void **state)
 	put_file(fx, bad, img, 30 + 40);
 	free(img);
 
+	(void)write_msg(fx, 10, linked, &img);
+	free(img);
+	(void)str_fmt(path, sizeof(path), "%s/secret", fx->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	(void)fputs("hold 1\tthe secret\nroot:x:0:0\n", f);
+	(void)fclose(f);
+	(void)str_fmt(lpath, sizeof(lpath), "%s/queue/state/%s", fx->dir,
+	    linked);
+	assert_int_equal(symlink(path, lpath), 0);
+
 	to = other_queue(fx, "backup", &to_fd);
 	assert_int_equal(queue_copy(fx->q, id, to, &bytes, &err),
 	    QUEUE_COPY_DONE);
@@ -568,6 +581,8 @@ test_copy(void **state)
 	    QUEUE_COPY_DONE);
 	assert_int_equal(queue_copy(fx->q, bad, to, &bytes, &err),
 	    QUEUE_COPY_DAMAGED);
+	assert_int_equal(queue_copy(fx->q, linked, to, &bytes, &err),
+	    QUEUE_COPY_DONE);
 	assert_int_equal(queue_copy(fx->q, "0123456789abcdef", to, &bytes,
 	    &err), QUEUE_COPY_GONE);
 	/* Never over a message the destination holds. */
@@ -587,15 +602,30 @@ test_copy(void **state)
 	assert_int_equal(e.rcpts[1].attempts, 2);
 	assert_int_equal(len, 12 + 5000);
 	queue_env_free(&e);
-	/* A message without a state file gets none. */
-	(void)str_fmt(path, sizeof(path), "%s/backup/queue/state/%s", fx->dir,
-	    plain);
-	assert_int_equal(access(path, F_OK), -1);
+	/* A message without a state file: one that says the same. */
+	assert_int_equal(queue_open(to, plain, &e, &fd, &off, &len, &err), 1);
+	(void)close(fd);
+	assert_int_equal(e.rcpts[0].state, QR_PENDING);
+	assert_int_equal(e.rcpts[0].attempts, 0);
+	assert_false(queue_env_held(&e));
+	queue_env_free(&e);
 	{
 		unsigned left = 0;
 
 		assert_int_equal(queue_scan(to, count_one, &left), 0);
-		assert_int_equal(left, 2);
+		assert_int_equal(left, 3);
+	}
+	/* Only what the reader understood of the linked file: a hold
+	   (erring on the safe side), never its other lines. */
+	(void)str_fmt(lpath, sizeof(lpath), "%s/backup/queue/state/%s",
+	    fx->dir, linked);
+	{
+		struct buf b;
+
+		buf_init(&b, 4096);
+		assert_int_equal(fs_read_file_at(AT_FDCWD, lpath, &b), 0);
+		assert_null(strstr(buf_cstr(&b), "root:"));
+		buf_free(&b);
 	}
 	queue_free(&to);
 	(void)close(to_fd);
