@@ -189,6 +189,11 @@ int64_t	cli_manifest_count(const struct cli_manifest *, const char *key);
    0 or an exit code after saying which does not. */
 int	cli_backup_verify_queue(struct cli *, const char *dir, int dir_fd,
 	    const struct cli_manifest *m);
+/* As root: none of store.db, relay.db, queue/ and its directories in
+   c->data_fd is a symbolic link, which the daemon's user could have put
+   there to have root read or write (WHAT: "read", "written") some other
+   file. 0 or an exit code after naming it. */
+int	cli_backup_no_links(struct cli *, const char *what);
 
 /* The subcommand groups. */
 int	cli_customer(int argc, char **argv);

@@ -489,6 +489,8 @@ cmd_backup(struct cli *c)
 	}
 	if (fs_fd_path(c->data_fd, c->data_path, sizeof(c->data_path)) == -1)
 		PANIC("descriptor path");
+	if (geteuid() == 0 && (r = cli_backup_no_links(c, "read")) != 0)
+		goto out;
 	printf("backup of %s into %s:\n", c->cfg->data_dir, b.dir);
 	manifest_head(&b);
 	if ((r = backup_store(&b)) != 0 || (r = backup_relay(&b)) != 0 ||

@@ -3,10 +3,13 @@
  * (cli_restore.c) reads it: the manifest, parsed and checked (the
  * format this popgate writes, complete=yes, the files it names there),
  * and the check that every queued message of the backup reads as the
- * queue manager would read it, as many as the manifest says.
+ * queue manager would read it, as many as the manifest says. Also the
+ * check both commands make as root of the data directory they read or
+ * write: no symbolic link where its files are.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -178,6 +181,26 @@ cli_backup_verify_queue(struct cli *c, const char *dir, int dir_fd,
 		    "says %lld: nothing restored", dir,
 		    (unsigned long long)v.n, (long long)want);
 		return EXIT_USER;
+	}
+	return 0;
+}
+
+int
+cli_backup_no_links(struct cli *c, const char *what)
+{
+	static const char *const names[] = { BACKUP_STORE_FILE,
+		BACKUP_RELAY_FILE, QUEUE_DIR, QUEUE_DIR "/msg",
+		QUEUE_DIR "/state", QUEUE_DIR "/tmp" };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < nitems(names); i++) {
+		if (fstatat(c->data_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && S_ISLNK(st.st_mode)) {
+			cli_err(c, "%s/%s is a symbolic link: not %s through "
+			    "as root", c->cfg->data_dir, names[i], what);
+			return EXIT_USER;
+		}
 	}
 	return 0;
 }

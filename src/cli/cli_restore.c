@@ -112,28 +112,6 @@ open_data(struct rs *r)
 	return 0;
 }
 
-/* As root, nothing is written through a link someone put in the data
-   directory. 0 or an exit code. */
-static int
-no_links(struct rs *r)
-{
-	static const char *const names[] = { BACKUP_STORE_FILE,
-		BACKUP_RELAY_FILE, QUEUE_DIR, QUEUE_DIR "/msg",
-		QUEUE_DIR "/state", QUEUE_DIR "/tmp" };
-	struct stat st;
-	size_t i;
-
-	for (i = 0; r->root && i < nitems(names); i++) {
-		if (fstatat(r->c->data_fd, names[i], &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-			cli_err(r->c, "%s/%s is a symbolic link: not written "
-			    "through as root", r->c->cfg->data_dir, names[i]);
-			return EXIT_USER;
-		}
-	}
-	return 0;
-}
-
 static void
 count_customer(const struct store_customer *cu, void *arg)
 {
@@ -246,7 +224,8 @@ check_empty(struct rs *r)
 	uint64_t n = 0;
 	int e;
 
-	if ((e = no_links(r)) != 0 || (e = check_tables(r)) != 0)
+	if ((r->root && (e = cli_backup_no_links(r->c, "written")) != 0) ||
+	    (e = check_tables(r)) != 0)
 		return e;
 	if ((q = queue_attach(r->c->data_fd, &err)) == NULL) {
 		if (errno == ENOENT)

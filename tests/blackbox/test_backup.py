@@ -372,3 +372,32 @@ def test_stopped_instance_and_non_sqlite_stores(make_instance, backup_dir):
     assert f"store copy --from sqlite:{backup_dir}/store.db" in p.stdout
     assert "NOT RESTORED: the relay table is Redis" in p.stdout, p.stdout
     assert not os.path.exists(os.path.join(remote.data_dir, "store.db"))
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the check is root's")
+def test_root_follows_no_link_in_data_dir(make_instance, backup_dir):
+    """As root neither command reads or writes through a symbolic link
+    the daemon's user put where a file of the data directory goes."""
+    inst = dlv_instance(make_instance, start=False)
+    inst.cli("backup", backup_dir, check=True)
+    secret = os.path.join(inst.dir, "root-only.db")
+    shutil.copy(os.path.join(inst.data_dir, "store.db"), secret)
+    os.chmod(secret, 0o600)
+    store = os.path.join(inst.data_dir, "store.db")
+    os.unlink(store)
+    os.symlink(secret, store)
+    p = inst.cli("backup", backup_dir + "2")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"{store} is a symbolic link: not read through as root" \
+        in p.stderr, p.stderr
+    assert not os.path.exists(backup_dir + "2")
+
+    target = fresh(make_instance)
+    os.makedirs(os.path.join(target.data_dir, "elsewhere"))
+    os.symlink(os.path.join(target.data_dir, "elsewhere"),
+               os.path.join(target.data_dir, "queue"))
+    p = target.cli("restore", backup_dir)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "queue is a symbolic link: not written through as root" \
+        in p.stderr, p.stderr
+    assert os.listdir(os.path.join(target.data_dir, "elsewhere")) == []
