@@ -27,6 +27,8 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -456,8 +458,13 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 static void
 remove_partial(struct bk *b)
 {
+	char real[PATH_MAX];
+
 	partial_keep_top = !b->made;
-	if (nftw(b->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0)
+	/* DIR itself may be a link to the directory: its files are there. */
+	if (realpath(b->dir, real) == NULL)
+		(void)str_copy(real, b->dir, sizeof(real));
+	if (nftw(real, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0)
 		cli_err(b->c, "nothing of the backup is left in %s", b->dir);
 	else
 		cli_err(b->c, "the backup in %s is not complete (no %s): "

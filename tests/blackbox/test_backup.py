@@ -329,6 +329,21 @@ def test_backup_failures_leave_nothing(make_instance, backup_dir):
     assert os.listdir(backup_dir) == []
 
 
+def test_backup_failing_half_way_removes_what_it_wrote(make_instance,
+                                                        backup_dir):
+    """The store is copied, then the relay table cannot be read: exit 2,
+    and the store's copy is gone again."""
+    inst = dlv_instance(make_instance, start=False)
+    with open(os.path.join(inst.data_dir, "relay.db"), "w") as f:
+        f.write("this is no SQLite database\n")
+    p = inst.cli("backup", backup_dir)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "store   1 customer(s)" in p.stdout, p.stdout
+    assert f"cannot open {inst.data_dir}/relay.db" in p.stderr, p.stderr
+    assert f"nothing of the backup is left in {backup_dir}" in p.stderr
+    assert not os.path.exists(backup_dir)
+
+
 def test_stopped_instance_and_non_sqlite_stores(make_instance, backup_dir):
     """A backup of an instance whose daemon is not running, as root,
     leaves nothing of root's in its data directory; a PostgreSQL store
