@@ -257,6 +257,18 @@ uninstall:
 	for d in examples/fail2ban/jail.d examples/fail2ban examples .; do \
 	    rmdir $(DESTDIR)$(DOCDIR)/$$d 2>/dev/null || true; done
 
+# make deb: build/deb/popgate_VERSION_ARCH.deb from a copy of the tree
+# (scripts/make-deb), checked by lintian (errors fail). make deb-test
+# installs it into a cached Debian 12 chroot (scripts/deb-test).
+.PHONY: deb deb-test
+deb:
+	@scripts/bootstrap debhelper lintian
+	@scripts/make-deb $(B)/deb
+
+deb-test: deb
+	@scripts/bootstrap debootstrap
+	@scripts/deb-test $(B)/deb
+
 clean:
 	rm -rf $(B)
 
