@@ -254,8 +254,8 @@ install: $(B)/popgate
 # Removes what install put there; the configuration and data_dir stay.
 uninstall:
 	rm -f $(INSTALL_FILES:%=$(DESTDIR)%)
-	for d in examples/fail2ban/jail.d examples/fail2ban examples .; do \
-	    rmdir $(DESTDIR)$(DOCDIR)/$$d 2>/dev/null || true; done
+	for d in /examples/fail2ban/jail.d /examples/fail2ban /examples ''; do \
+	    rmdir $(DESTDIR)$(DOCDIR)$$d 2>/dev/null || true; done
 
 # make deb: build/deb/popgate_VERSION_ARCH.deb from a copy of the tree
 # (scripts/make-deb), checked by lintian (errors fail). make deb-test
