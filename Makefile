@@ -266,7 +266,7 @@ deb:
 	@scripts/make-deb $(B)/deb
 
 deb-test: deb
-	@scripts/bootstrap debootstrap
+	@scripts/bootstrap debootstrap systemd-container
 	@scripts/deb-test $(B)/deb
 
 clean:
