@@ -236,3 +236,13 @@ def test_popgate_8_describes_every_command():
         for sub in commands(cmd):
             assert re.search(r'^\.BI? "?' + word + " " + sub + r"\b", page,
                              re.M), f"{cmd} {sub}"
+
+
+def test_debian_changelog_has_the_binary_version():
+    """The package's version (debian/changelog, 3.0 native) is the one
+    `popgate --version` prints."""
+    with open(os.path.join(REPO, "debian", "changelog")) as f:
+        m = re.match(r"popgate \(([^)]+)\) ", f.readline())
+    assert m, "debian/changelog: no 'popgate (VERSION)' first line"
+    p = run_popgate("--version")
+    assert p.stdout == f"popgate {m.group(1)}\n"
