@@ -11,6 +11,7 @@
 #ifndef POPGATE_POLICY_H
 #define POPGATE_POLICY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -28,7 +29,9 @@ struct login_cache;
 /* What every worker thread shares: the configuration, and the cache of
    recently verified logins (NULL: every login runs crypt(3)). */
 struct policy_env {
-	const struct config	*cfg;
+	/* A reload stores a new one (policy_env_set_config); each job
+	   reads it once, before it starts (backends_refresh). */
+	_Atomic(const struct config *) cfg;
 	struct login_cache	*logins;
 	int			 data_fd;	/* data_dir, held open */
 	struct queue		*queue;		/* below it */
@@ -38,7 +41,8 @@ struct policy_env {
    below DATA_FD (the store and relay table by its /proc/self/fd path,
    Maildirs by the *at calls), never from the current directory. */
 struct backends {
-	const struct config	*cfg;
+	const struct config	*cfg;		/* backends_refresh() */
+	const struct policy_env	*env;		/* NULL outside the daemon */
 	struct login_cache	*logins;
 	int			 data_fd;	/* borrowed from the env */
 	struct queue		*queue;		/* borrowed from the env */
@@ -51,6 +55,12 @@ struct backends {
    policy_env that outlives the pool. */
 void	*backends_thread_init(void *env);
 void	 backends_thread_fini(void *);
+/* worker_pool_set_refresh() for those pools: the job about to run sees
+   the configuration of the env as it is now. */
+void	 backends_refresh(void *);
+/* A reload: jobs submitted from now on see CFG. The old one must stay
+   valid until the pools' worker_pool_quiesce(). */
+void	 policy_env_set_config(struct policy_env *, const struct config *);
 /* The thread's store, opened now if needed; NULL with *ERROR_R. */
 struct store *backends_store(struct backends *, const char **error_r);
 /* The thread's relay table, opened now if needed; NULL with *ERROR_R. */
