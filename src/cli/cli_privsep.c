@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -478,6 +479,23 @@ helper_main(const char *path, enum log_target log)
 	}
 }
 
+/* Closes every descriptor from FD up: close_range(2), or one by one
+   where a seccomp filter (systemd's @system-service of an older
+   release) refuses it. */
+static void
+close_from(int fd)
+{
+	struct rlimit rl;
+	rlim_t i, max = 65536;
+
+	if (close_range((unsigned)fd, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur;
+	for (i = (rlim_t)fd; i < max; i++)
+		(void)close((int)i);
+}
+
 struct privsep *
 privsep_start(const char *path, const struct config *cfg, char *err,
     size_t errsz)
@@ -499,9 +517,9 @@ privsep_start(const char *path, const struct config *cfg, char *err,
 	if (pid == 0) {
 		/* Nothing of the daemon's: no listener, no data file, no
 		   lock. Its socket becomes descriptor 3. */
-		if (dup2(sv[1], HELPER_FD) == -1 ||
-		    close_range(HELPER_FD + 1, ~0U, 0) == -1)
+		if (dup2(sv[1], HELPER_FD) == -1)
 			_exit(1);
+		close_from(HELPER_FD + 1);
 		helper_main(path, cfg->log);
 	}
 	(void)close(sv[1]);
