@@ -18,11 +18,13 @@
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "core/dkim.h"
 #include "core/dsn.h"
 #include "core/reply.h"
 #include "queue/queue.h"
 #include "relay/relay_auth.h"
 #include "store/store.h"
+#include "util/spool.h"
 
 struct login_cache;
 
@@ -402,5 +404,19 @@ struct conn;
 bool	policy_login_begin(struct login *l, struct auth_throttle *,
 	    const struct conn *c, const char *event, const char *user,
 	    const char *pass);
+
+/* ---- DKIM signing: policy_dkim.c ---- */
+
+/* DKIM-Signature fields for a message whose From: is in DOMAIN, signed
+   with DOMAIN's active keys of the store, onto OUT (LF line ends, to go
+   above the message). The message is SPOOL's content, then DATA (either
+   may be NULL). 1 signed, 0 DOMAIN has no key, -1 with WHY. */
+int	policy_dkim_sign(struct backends *, const char *domain,
+	    const struct spool *spool, const void *data, size_t len,
+	    struct buf *out, char why[DKIM_ERROR_MAX]);
+/* The domain of the first address of the first From: field of the
+   header section HEADERS (LF line ends) into DOMAIN: 0, or -1. */
+int	policy_from_domain(const char *headers, size_t len, char *domain,
+	    size_t domainsz);
 
 #endif
