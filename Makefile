@@ -3,7 +3,8 @@
 #   make            release build: build/popgate
 #   make run        bootstrap, build, demo instance in ./run, serve
 #   make test       bootstrap, ASan+UBSan build, unit + black-box tests
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall)
+#   make deb        build/deb/popgate_*.deb, checked by lintian
 #   make clean
 
 PREFIX	?= /usr/local
@@ -55,8 +56,8 @@ CFLAGS_fuzz  := -std=c11 -O1 -g -pthread -fno-omit-frame-pointer \
 	        -fsanitize=fuzzer-no-link,address,undefined \
 	        -fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-command-line-argument
 
-.PHONY: all asan test unit run install clean bootstrap check-layers fuzz \
-	fuzz-tools lint valgrind
+.PHONY: all asan test unit run install uninstall clean bootstrap \
+	check-layers fuzz fuzz-tools lint valgrind
 # Objects made through pattern chains are kept, not deleted.
 .SECONDARY:
 
@@ -212,10 +213,61 @@ bench-compare:
 
 -include $(BENCH_OBJS:.o=.d)
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, popgate(8) and
+# popgate.conf(5), the systemd unit (its ExecStart names SBINDIR), the
+# fail2ban filter (inert until a jail names it), and as examples the
+# configuration and the fail2ban jail (an enabled jail whose logpath does
+# not exist stops fail2ban from starting: the admin sets logpath first).
+# The configuration itself is written by `popgate init`. Debian's layout
+# is `make install PREFIX=/usr SYSTEMDUNITDIR=/lib/systemd/system`
+# (debian/rules).
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+DOCDIR		?= $(PREFIX)/share/doc/popgate
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+FAIL2BANDIR	?= /etc/fail2ban
+INSTALL_FILES = $(SBINDIR)/popgate $(MANDIR)/man8/popgate.8 \
+	$(MANDIR)/man5/popgate.conf.5 $(SYSTEMDUNITDIR)/popgate.service \
+	$(FAIL2BANDIR)/filter.d/popgate.conf \
+	$(DOCDIR)/examples/popgate.conf.example \
+	$(DOCDIR)/examples/fail2ban/jail.d/popgate.conf
+
 install: $(B)/popgate
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 0755 $(B)/popgate $(DESTDIR)$(PREFIX)/sbin/popgate
-	install -m 0644 docs/popgate.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(FAIL2BANDIR)/filter.d \
+	    $(DESTDIR)$(DOCDIR)/examples/fail2ban/jail.d
+	install -m 0755 $(B)/popgate $(DESTDIR)$(SBINDIR)/popgate
+	install -m 0644 docs/popgate.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/popgate.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed 's|/usr/sbin/popgate|$(SBINDIR)/popgate|g' \
+	    contrib/systemd/popgate.service \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/popgate.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/popgate.service
+	install -m 0644 contrib/fail2ban/filter.d/popgate.conf \
+	    $(DESTDIR)$(FAIL2BANDIR)/filter.d/popgate.conf
+	install -m 0644 contrib/popgate.conf.example \
+	    $(DESTDIR)$(DOCDIR)/examples/popgate.conf.example
+	install -m 0644 contrib/fail2ban/jail.d/popgate.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/fail2ban/jail.d/popgate.conf
+
+# Removes what install put there; the configuration and data_dir stay.
+uninstall:
+	rm -f $(INSTALL_FILES:%=$(DESTDIR)%)
+	for d in /examples/fail2ban/jail.d /examples/fail2ban /examples ''; do \
+	    rmdir $(DESTDIR)$(DOCDIR)$$d 2>/dev/null || true; done
+
+# make deb: build/deb/popgate_VERSION_ARCH.deb from a copy of the tree
+# (scripts/make-deb), checked by lintian (errors fail). make deb-test
+# installs it into a cached Debian 12 chroot (scripts/deb-test).
+.PHONY: deb deb-test
+deb:
+	@scripts/bootstrap debhelper lintian
+	@scripts/make-deb $(B)/deb
+
+deb-test: deb
+	@scripts/bootstrap debootstrap systemd-container
+	@scripts/deb-test $(B)/deb
 
 clean:
 	rm -rf $(B)

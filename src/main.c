@@ -19,6 +19,8 @@ static const struct {
 	{ "init", cli_init, "write a working config, data directory, "
 	    "certificate and demo" },
 	{ "serve", cli_serve, "run the daemon (foreground)" },
+	{ "reload", cli_reload, "make the running daemon reread its "
+	    "configuration and TLS files" },
 	{ "check-config", cli_check_config, "check the configuration and "
 	    "print it" },
 	{ "customer", cli_customer, "add|list|show|suspend|resume|delete "

@@ -198,11 +198,16 @@ int	cli_backup_no_links(struct cli *, const char *what);
 /* The subcommand groups. */
 int	cli_customer(int argc, char **argv);
 int	cli_domain(int argc, char **argv);
+/* cli_dkim.c: a new signing pair (RSA and Ed25519) for DOMAIN, in the
+   open transaction; and `domain dkim show|rotate DOMAIN`. */
+int	cli_dkim_make(struct cli *, const char *domain, const char **error_r);
+int	cli_dkim(struct cli *);
 int	cli_mailbox(int argc, char **argv);
 int	cli_alias(int argc, char **argv);
 int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
+int	cli_reload(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_store(int argc, char **argv);

@@ -9,6 +9,8 @@
  *   hold ID [REASON], release ID     "ok WORD TEXT" or "error WORD TEXT",
  *                                    WORD one of done, pending, none,
  *                                    already, busy, failed (dlv.h)
+ *   reload                           "ok" or "error", then each line of
+ *                                    the report after a tab
  * or "error TEXT". A hold or release is answered once it is on the disk
  * (an io job of the queue manager): the connection waits for it, and
  * control_free() drops the answers still due. Both sides name the
@@ -50,6 +52,8 @@ struct control {
 	struct qmgr		*q;
 	int			 data_fd;	/* borrowed */
 	LIST_HEAD(, ctl_call)	 calls;
+	control_reload_fn	*reload;
+	void			*reload_arg;
 };
 
 /* The socket's address below the directory DATA_FD. 0 or -1. */
@@ -161,6 +165,28 @@ hold_request(struct ctl_call *c, bool hold, const char *args)
 	return 0;
 }
 
+/* The daemon reloads now (on the loop: it is brief) and says how. */
+static void
+reload_request(struct ctl_call *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct strlist report;
+	size_t i;
+	int r;
+
+	if (c->ctl->reload == NULL) {
+		call_answer(c, "error this daemon cannot reload");
+		return;
+	}
+	strlist_init(&report);
+	r = c->ctl->reload(c->ctl->reload_arg, &report);
+	(void)evbuffer_add_printf(out, "%s", r == 0 ? "ok" : "error");
+	for (i = 0; i < report.n; i++)
+		(void)evbuffer_add_printf(out, "\t%s", report.v[i]);
+	(void)evbuffer_add(out, "\n", 1);
+	strlist_free(&report);
+}
+
 static void
 dispatch(struct ctl_call *c, const char *line)
 {
@@ -181,6 +207,8 @@ dispatch(struct ctl_call *c, const char *line)
 	else if (strncmp(line, "release ", 8) == 0 &&
 	    hold_request(c, false, line + 8) == 0)
 		return;
+	else if (strcmp(line, "reload") == 0)
+		reload_request(c);
 	else
 		answer_count(c, -1);
 }
@@ -268,6 +296,13 @@ control_new(struct event_base *base, struct qmgr *q, int data_fd,
 	}
 	ctl->q = q;
 	return ctl;
+}
+
+void
+control_set_reload(struct control *ctl, control_reload_fn *fn, void *arg)
+{
+	ctl->reload = fn;
+	ctl->reload_arg = arg;
 }
 
 void

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "delivery/dlv.h"
+#include "util/str.h"
 
 struct event_base;
 struct control;
@@ -17,6 +18,11 @@ struct control;
 struct control *control_new(struct event_base *, struct qmgr *,
 	    int data_fd, const char **error_r);
 void	control_free(struct control **);
+/* "reload": FN(ARG, REPORT) reloads, returns 0 when the new
+   configuration was taken, -1 when it was refused, with the lines to
+   tell the caller (errors, or the keys that wait for a restart). */
+typedef int control_reload_fn(void *arg, struct strlist *report);
+void	control_set_reload(struct control *, control_reload_fn *, void *arg);
 /* How long the CLI waits for an answer, in seconds. */
 #define CONTROL_WAIT	30
 /* CLI: sends REQUEST, puts the answer line in ANSWER_R. 0, -1 when no

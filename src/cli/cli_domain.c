@@ -1,5 +1,5 @@
 /*
- * cli_domain.c - popgate domain add|list|show|delete.
+ * cli_domain.c - popgate domain add|list|show|delete|dkim.
  */
 #include "cli/cli.h"
 #include "util/compat.h"
@@ -34,9 +34,12 @@ cmd_add(struct cli *c)
 	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
 		return r;
 	r = store_domain_add(c->store, c->pos[0], c->customer, &err);
+	if (r == 0)
+		r = cli_dkim_make(c, c->pos[0], &err);
 	if ((r = cli_finish(c, r, err)) != 0)
 		return r;
-	printf("domain %s added for customer %s\n", c->pos[0], c->customer);
+	printf("domain %s added for customer %s; its DKIM records: `popgate "
+	    "domain dkim show %s`\n", c->pos[0], c->customer, c->pos[0]);
 	return 0;
 }
 
@@ -105,6 +108,9 @@ static const struct cli_cmd cmds[] = {
 	{ "show", cmd_show, OPT_JSON, 1, 1, "DOMAIN", "show one domain" },
 	{ "delete", cmd_delete, OPT_FORCE, 1, 1, "DOMAIN [--force]",
 	    "stop hosting (--force: with its mailboxes and aliases)" },
+	{ "dkim", cli_dkim, OPT_JSON, 2, 2, "show|rotate DOMAIN",
+	    "the DKIM records to publish; rotate: new signing keys, the old "
+	    "ones kept in DNS for 7 days" },
 };
 
 int

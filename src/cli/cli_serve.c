@@ -13,6 +13,8 @@
  * freed, workers joined.
  */
 #include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -24,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_control.h"
+#include "cli/cli_daemon.h"
 #include "core/conn.h"
 #include "core/dns.h"
 #include "core/tls.h"
@@ -43,30 +46,6 @@
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-struct daemon {
-	struct config		*cfg;
-	int			 data_fd;	/* data_dir, held open */
-	int			 lock_fd;	/* LOCK_FILE, locked */
-	struct queue		*queue;
-	struct event_base	*base;
-	SSL_CTX			*ssl_ctx;
-	struct conn_hub		*hub;
-	struct listener		**listeners;
-	size_t			 nlisteners;
-	struct event		*sig_term, *sig_int;
-	struct worker_pool	*io, *cpu;
-	struct dns		*dns;
-	struct auth_throttle	*throttle;
-	struct smtp_server	*smtp;
-	struct pop3_server	*pop3;
-	struct imap_server	*imap;
-	SSL_CTX			*tls_client;
-	struct qmgr		*qmgr;
-	struct control		*control;
-	struct policy_env	 penv;		/* shared by the workers */
-	struct event		*tidy;		/* relay table expiry */
-	struct worker_job	*tidy_job;
-};
 
 #define LOCK_FILE	"popgate.pid"	/* below data_dir */
 #define OWN_FDS		64	/* descriptors that are not connections */
@@ -87,8 +66,8 @@ is_imap(enum listen_role role)
 	return role == ROLE_IMAP || role == ROLE_IMAPS;
 }
 
-static const char *
-refuse_text(enum listen_role role)
+const char *
+daemon_refuse_text(enum listen_role role)
 {
 	if (is_pop3(role))
 		return pop3_refuse_line;
@@ -97,8 +76,7 @@ refuse_text(enum listen_role role)
 	return smtp_refuse_line;
 }
 
-/* Every listener's connections: to the protocol of its role. */
-static void
+void
 daemon_accept(struct conn *c, void *arg)
 {
 	struct daemon *d = arg;
@@ -164,19 +142,21 @@ on_tidy(evutil_socket_t fd, short what, void *arg)
 static int
 bind_all(struct daemon *d)
 {
-	const char *err;
+	char err[512];
 	size_t i;
+	int fd;
 
 	d->listeners = xcalloc(d->cfg->nlisten, sizeof(*d->listeners));
 	for (i = 0; i < d->cfg->nlisten; i++) {
 		const struct listen_cfg *lc = &d->cfg->listen[i];
 
-		d->listeners[i] = listener_new(d->hub, lc, daemon_accept, d,
-		    refuse_text(lc->role), &err);
-		if (d->listeners[i] == NULL) {
+		fd = conn_listen_socket(lc->host, lc->port, err, sizeof(err));
+		if (fd == -1) {
 			log_error("%s", err);
 			return -1;
 		}
+		d->listeners[i] = listener_new(d->hub, lc, fd, daemon_accept,
+		    d, daemon_refuse_text(lc->role));
 		d->nlisteners++;
 	}
 	return 0;
@@ -208,6 +188,7 @@ daemon_free(struct daemon *d)
 	   finishing one) use its entries until they return. */
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
+	daemon_retired_free(d);
 	qmgr_free(&d->qmgr);
 	queue_free(&d->queue);
 	if (d->tls_client != NULL)
@@ -219,10 +200,13 @@ daemon_free(struct daemon *d)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)
 		event_free(d->sig_int);
+	if (d->sig_hup != NULL)
+		event_free(d->sig_hup);
 	/* Stopping already: a second SIGTERM must not kill us half-way
 	   (after event_free(), which puts the default action back). */
 	(void)signal(SIGTERM, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
 	conn_hub_free(&d->hub);
 	if (d->base != NULL) {
 		/* Freed bufferevents (TLS filters and the sockets beneath)
@@ -239,6 +223,10 @@ daemon_free(struct daemon *d)
 	if (d->data_fd != -1)
 		(void)close(d->data_fd);
 	d->data_fd = -1;
+	privsep_free(&d->priv);
+	config_unref(&d->cfg);
+	free(d->config_path);
+	d->config_path = NULL;
 }
 
 /* As many descriptors as the system lets us have: every connection is
@@ -317,9 +305,11 @@ start_privileged(struct daemon *d)
 	   it runs, cleanly. */
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
-	if (d->sig_term == NULL || d->sig_int == NULL ||
+	d->sig_hup = evsignal_new(d->base, SIGHUP, daemon_on_hup, d);
+	if (d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
 	    event_add(d->sig_term, NULL) == -1 ||
-	    event_add(d->sig_int, NULL) == -1) {
+	    event_add(d->sig_int, NULL) == -1 ||
+	    event_add(d->sig_hup, NULL) == -1) {
 		log_error("cannot watch signals");
 		return -1;
 	}
@@ -350,6 +340,12 @@ clean_dir(int data_fd, const char *dir)
 			    strerror(errno));
 	}
 	(void)closedir(dp);
+}
+
+static int
+control_reload(void *arg, struct strlist *report)
+{
+	return daemon_reload(arg, report);
 }
 
 /* The queue manager; leftovers of an interrupted queue write go. */
@@ -384,6 +380,7 @@ start_delivery(struct daemon *d)
 		    err);
 		return -1;
 	}
+	control_set_reload(d->control, control_reload, d);
 	return 0;
 }
 
@@ -414,7 +411,7 @@ start_services(struct daemon *d)
 		log_error("%s", err);
 		return -1;
 	}
-	d->penv.cfg = d->cfg;
+	policy_env_set_config(&d->penv, d->cfg);
 	d->penv.data_fd = d->data_fd;
 	d->penv.queue = d->queue;
 	if (d->cfg->auth_cache_ttl > 0)
@@ -424,6 +421,8 @@ start_services(struct daemon *d)
 	    backends_thread_init, backends_thread_fini, &d->penv);
 	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,
 	    backends_thread_init, backends_thread_fini, &d->penv);
+	worker_pool_set_refresh(d->io, backends_refresh);
+	worker_pool_set_refresh(d->cpu, backends_refresh);
 	memset(&sd, 0, sizeof(sd));
 	sd.base = d->base;
 	sd.cfg = d->cfg;
@@ -518,6 +517,25 @@ lock_data_dir(struct cli *c, struct daemon *d)
 	return 0;
 }
 
+/* Root's part for later (reloads): the privileged helper when the
+   daemon is about to give up root, else the daemon itself. */
+static int
+start_privsep(struct daemon *d)
+{
+	char err[256];
+
+	if (geteuid() != 0 || *d->cfg->user == '\0') {
+		d->priv = privsep_direct(d->config_path);
+		return 0;
+	}
+	d->priv = privsep_start(d->config_path, d->cfg, err, sizeof(err));
+	if (d->priv == NULL) {
+		log_error("cannot start the privileged helper: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 drop_root(struct daemon *d)
 {
@@ -569,15 +587,24 @@ cmd_serve(struct cli *c)
 	memset(&d, 0, sizeof(d));
 	d.data_fd = -1;
 	d.lock_fd = -1;
-	d.cfg = c->cfg;
+	d.cfg = config_ref(c->cfg);
+	/* A reload opens the file again: the same file, wherever the
+	   daemon's current directory is. */
+	d.config_path = realpath(c->config_path, NULL);
+	if (d.config_path == NULL)
+		d.config_path = xstrdup(c->config_path);
 	log_init("popgate", d.cfg->log);
 	log_set_debug(d.cfg->debug);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* Until the loop watches it (start_privileged), a SIGHUP must not
+	   kill the daemon: there is nothing to reload yet. */
+	(void)signal(SIGHUP, SIG_IGN);
 	if ((r = lock_data_dir(c, &d)) != 0) {
 		daemon_free(&d);
 		return r;
 	}
-	if (start_privileged(&d) == -1 || drop_root(&d) == -1 ||
+	if (start_privileged(&d) == -1 || start_privsep(&d) == -1 ||
+	    drop_root(&d) == -1 ||
 	    open_store(&d) == -1 || start_services(&d) == -1) {
 		daemon_free(&d);
 		pidlock_release(&d.lock_fd);

@@ -469,6 +469,7 @@ config_parse(const char *name, const char *text, struct strlist *errors)
 	ps.seen = seen;
 	ps.file = name;
 	ps.errors = errors;
+	c->refs = 1;
 	c->path = xstrdup(name);
 	for (i = 0; i < nitems(params); i++)
 		if (params[i].def != NULL &&
@@ -504,38 +505,52 @@ config_parse(const char *name, const char *text, struct strlist *errors)
 	return c;
 }
 
+/* Parses what was read from PATH into B; R is the read's result. */
+static struct config *
+load_buf(const char *path, struct buf *b, int r, struct strlist *errors)
+{
+	struct config *c;
+	struct buf e;
+
+	buf_init(&e, 1024);
+	if (r == -1)
+		(void)buf_printf(&e, "%s: cannot read: %s", path,
+		    errno == EFBIG ? "file too large" : strerror(errno));
+	else if (memchr(b->data != NULL ? b->data : "", '\0', b->len) != NULL)
+		(void)buf_printf(&e, "%s: contains a NUL byte (not a text "
+		    "file?)", path);
+	if (e.len > 0) {
+		strlist_add(errors, buf_cstr(&e));
+		buf_free(&e);
+		buf_free(b);
+		return NULL;
+	}
+	buf_free(&e);
+	c = config_parse(path, buf_cstr(b), errors);
+	buf_free(b);
+	return c;
+}
+
 struct config *
 config_load(const char *path, struct strlist *errors)
 {
 	struct buf b;
-	struct config *c;
+	int r;
 
-	buf_init(&b, 1024 * 1024);
-	if (fs_read_file(path, &b) == -1) {
-		struct buf e;
+	buf_init(&b, CONFIG_FILE_MAX);
+	r = fs_read_file(path, &b);
+	return load_buf(path, &b, r, errors);
+}
 
-		buf_init(&e, 1024);
-		(void)buf_printf(&e, "%s: cannot read: %s", path,
-		    errno == EFBIG ? "file too large" : strerror(errno));
-		strlist_add(errors, buf_cstr(&e));
-		buf_free(&e);
-		buf_free(&b);
-		return NULL;
-	}
-	if (memchr(b.data != NULL ? b.data : "", '\0', b.len) != NULL) {
-		struct buf e;
+struct config *
+config_load_fd(int fd, const char *path, struct strlist *errors)
+{
+	struct buf b;
+	int r;
 
-		buf_init(&e, 1024);
-		(void)buf_printf(&e, "%s: contains a NUL byte (not a text "
-		    "file?)", path);
-		strlist_add(errors, buf_cstr(&e));
-		buf_free(&e);
-		buf_free(&b);
-		return NULL;
-	}
-	c = config_parse(path, buf_cstr(&b), errors);
-	buf_free(&b);
-	return c;
+	buf_init(&b, CONFIG_FILE_MAX);
+	r = fs_read_fd(fd, &b);
+	return load_buf(path, &b, r, errors);
 }
 
 void
@@ -551,6 +566,148 @@ config_free(struct config **cp)
 		config_types[params[i].type].release(c, &params[i]);
 	free(c->path);
 	free(c);
+}
+
+const struct config *
+config_ref(const struct config *c)
+{
+	/* The count is the one field a holder of a const pointer changes. */
+	struct config *m = (struct config *)(uintptr_t)c;
+
+	if (m->refs == UINT_MAX)
+		PANIC("configuration reference count overflow");
+	m->refs++;
+	return c;
+}
+
+void
+config_unref(const struct config **cp)
+{
+	struct config *c = (struct config *)(uintptr_t)*cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	if (c->refs == 0)
+		PANIC("configuration unreferenced more than referenced");
+	if (--c->refs == 0)
+		config_free(&c);
+}
+
+/* The keys a reload cannot change: what the daemon opened, created or
+   became at start-up (the data directory and what lives there, the
+   stores, the resolver, the user it runs as, where it logs, the login
+   throttle and cache, the outbound TLS context). */
+static const char *const restart_keys[] = {
+	"data_dir", "mail_dir", "user", "log", "store", "relay_store",
+	"dns_servers", "auth_cache_ttl", "auth_max_failures",
+	"tls_verify_peer", "tls_ca_file",
+};
+
+bool
+config_key_reloads(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(restart_keys); i++)
+		if (strcmp(restart_keys[i], key) == 0)
+			return false;
+	return true;
+}
+
+/* P's value in C as text, for the note (URIs masked). */
+static void
+restart_value(const struct config *c, const struct param *p, char *out,
+    size_t outsz)
+{
+	const void *f = (const char *)c + p->off;
+
+	switch (p->type) {
+	case P_DURATION:
+	case P_UINT:
+		config_fmt_number(p, *(const uint64_t *)f, out, outsz);
+		break;
+	case P_BOOL:
+		(void)str_copy(out, *(const bool *)f ? "yes" : "no", outsz);
+		break;
+	case P_ENUM:
+		(void)str_copy(out, p->names[*(const int *)f], outsz);
+		break;
+	default:
+		config_uri_masked(*(char *const *)f, out, outsz);
+		break;
+	}
+}
+
+static bool
+restart_same(const struct config *x, const struct config *y,
+    const struct param *p)
+{
+	const void *a = (const char *)x + p->off, *b = (const char *)y + p->off;
+
+	switch (p->type) {
+	case P_DURATION:
+	case P_UINT:
+		return *(const uint64_t *)a == *(const uint64_t *)b;
+	case P_BOOL:
+		return *(const bool *)a == *(const bool *)b;
+	case P_ENUM:
+		return *(const int *)a == *(const int *)b;
+	default:
+		return strcmp(*(char *const *)a, *(char *const *)b) == 0;
+	}
+}
+
+/* Copies P's value from OLD into NEW. */
+static void
+restart_copy(struct config *new, const struct config *old,
+    const struct param *p)
+{
+	void *to = (char *)new + p->off;
+	const void *from = (const char *)old + p->off;
+
+	switch (p->type) {
+	case P_DURATION:
+	case P_UINT:
+		*(uint64_t *)to = *(const uint64_t *)from;
+		break;
+	case P_BOOL:
+		*(bool *)to = *(const bool *)from;
+		break;
+	case P_ENUM:
+		*(int *)to = *(const int *)from;
+		break;
+	default:
+		free(*(char **)to);
+		*(char **)to = xstrdup(*(char *const *)from);
+		break;
+	}
+}
+
+size_t
+config_keep_restart_keys(struct config *new, const struct config *old,
+    struct strlist *notes)
+{
+	char a[512], b[512], line[1200];
+	const struct param *p;
+	size_t i, n = 0;
+
+	for (i = 0; i < nitems(restart_keys); i++) {
+		p = find_param(restart_keys[i]);
+		if (p == NULL)
+			PANIC("restart key %s is not a key", restart_keys[i]);
+		if (restart_same(old, new, p))
+			continue;
+		restart_value(old, p, a, sizeof(a));
+		restart_value(new, p, b, sizeof(b));
+		(void)snprintf(line, sizeof(line), "%s: the file now says "
+		    "'%s'; the running daemon keeps '%s' until it restarts",
+		    p->name, b, a);
+		strlist_add(notes, line);
+		restart_copy(new, old, p);
+		n++;
+	}
+	return n;
 }
 
 void

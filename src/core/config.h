@@ -105,6 +105,7 @@ enum received_auth {
 };
 
 struct config {
+	unsigned		 refs;		/* config_ref(); 1 when new */
 	char			*path;		/* the file it came from */
 	char			*hostname;
 	char			*login_default_domain;	/* "" = none */
@@ -197,9 +198,32 @@ void	config_uri_masked(const char *uri, char *out, size_t outsz);
    with every error appended to ERRORS ("NAME:LINE: ..."). */
 struct config *config_parse(const char *name, const char *text,
 	    struct strlist *errors);
+#define CONFIG_FILE_MAX	(1024 * 1024)	/* bytes */
 /* Reads and parses PATH. NULL with ERRORS filled on failure. */
 struct config *config_load(const char *path, struct strlist *errors);
+/* The same for the file open at FD (read from its start), named PATH in
+   the errors: the daemon's reload reads what its privileged helper
+   opened. */
+struct config *config_load_fd(int fd, const char *path,
+	    struct strlist *errors);
 void	config_free(struct config **);
+/*
+ * The daemon's sessions keep the configuration they started with across
+ * a reload (SPEC 14): each holds a reference. A new configuration holds
+ * one; config_unref() frees it with the last. The count is not atomic:
+ * the loop thread alone takes and drops references (the worker threads
+ * see a configuration through worker_pool_set_refresh()).
+ */
+const struct config *config_ref(const struct config *);
+void	config_unref(const struct config **);
+/* Whether KEY takes effect on reload (else: at the next restart). */
+bool	config_key_reloads(const char *key);
+/* For a reload from OLD to NEW: every key that needs a restart and that
+   NEW changes gets OLD's value back in NEW, and a line in NOTES saying
+   so ("data_dir: the file now says X; the running daemon keeps Y until
+   it restarts"). Returns how many. */
+size_t	config_keep_restart_keys(struct config *new, const struct config *old,
+	    struct strlist *notes);
 /* Writes the effective configuration, every key, to F. */
 void	config_print(const struct config *, FILE *);
 /* The table of keys, read by `popgate init` for the values it writes and

@@ -59,7 +59,7 @@ struct conn_hub {
 
 struct listener {
 	struct conn_hub		*hub;
-	const struct listen_cfg	*lc;
+	struct listen_cfg	 lc[1];		/* a copy */
 	struct evconnlistener	*lev;
 	conn_accept_fn		*cb;
 	void			*arg;
@@ -90,6 +90,16 @@ conn_fd_ceiling(void)
 	return lim > reserve ? lim - reserve : 0;
 }
 
+void
+conn_hub_set_tls(struct conn_hub *h, SSL_CTX *def)
+{
+	if (SSL_CTX_up_ref(def) != 1)
+		log_fatal("SSL_CTX_up_ref failed");
+	if (h->ssl_ctx != NULL)
+		SSL_CTX_free(h->ssl_ctx);
+	h->ssl_ctx = def;
+}
+
 struct conn_hub *
 conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
     uint64_t max_per_ip)
@@ -97,7 +107,8 @@ conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
 	struct conn_hub *h = xcalloc(1, sizeof(*h));
 
 	h->base = base;
-	h->ssl_ctx = ctx;
+	if (ctx != NULL)
+		conn_hub_set_tls(h, ctx);
 	h->max_total = max_total;
 	h->max_per_ip = max_per_ip;
 	h->per_ip = hmap_new();
@@ -120,7 +131,17 @@ conn_hub_free(struct conn_hub **hp)
 	hmap_free(&h->per_ip, NULL);
 	if (h->spare_fd != -1)
 		(void)close(h->spare_fd);
+	if (h->ssl_ctx != NULL)
+		SSL_CTX_free(h->ssl_ctx);
 	free(h);
+}
+
+void
+conn_hub_set_caps(struct conn_hub *h, uint64_t max_total,
+    uint64_t max_per_ip)
+{
+	h->max_total = max_total;
+	h->max_per_ip = max_per_ip;
 }
 
 struct event_base *
@@ -250,7 +271,8 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		memset(&c->local, 0, sizeof(c->local));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->hub = h;
-	c->lc = l->lc;
+	c->lc_own = *l->lc;
+	c->lc = &c->lc_own;
 	c->start_ms = clock_mono_ms();
 	ids_new(c->id);
 	if (l->lc->role == ROLE_SUBMISSIONS || l->lc->role == ROLE_POP3S ||
@@ -305,42 +327,69 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 	spare_take(h);
 }
 
-struct listener *
-listener_new(struct conn_hub *h, const struct listen_cfg *lc,
-    conn_accept_fn *cb, void *arg, const char *refuse_text,
-    const char **error_r)
+int
+conn_listen_socket(const char *host, uint16_t port, char *err, size_t errsz)
 {
-	struct listener *l;
 	struct netaddr a;
 	struct sockaddr_storage ss;
 	socklen_t sl;
+	int fd, one = 1, saved;
 
-	if (net_addr_parse(lc->host, &a) == -1) {
-		*error_r = "bad listen address";
-		return NULL;
+	if (net_addr_parse(host, &a) == -1) {
+		(void)snprintf(err, errsz, "bad listen address %s", host);
+		return -1;
 	}
-	sl = net_addr_to_sockaddr(&a, lc->port, &ss);
-	l = xcalloc(1, sizeof(*l));
+	sl = net_addr_to_sockaddr(&a, port, &ss);
+	fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (a.family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+	    &one, sizeof(one)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
+	    listen(fd, 1024) == -1) {
+		saved = errno;
+		(void)snprintf(err, errsz, "cannot listen on %s%s%s:%u: %s",
+		    a.family == AF_INET6 ? "[" : "", host,
+		    a.family == AF_INET6 ? "]" : "", (unsigned)port,
+		    strerror(saved));
+		if (fd != -1)
+			(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+struct listener *
+listener_new(struct conn_hub *h, const struct listen_cfg *lc, int fd,
+    conn_accept_fn *cb, void *arg, const char *refuse_text)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
 	l->hub = h;
-	l->lc = lc;
+	l->lc[0] = *lc;
 	l->cb = cb;
 	l->arg = arg;
 	l->refuse = refuse_text;
-	l->lev = evconnlistener_new_bind(h->base, on_accept, l,
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    (a.family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0), 1024,
-	    (struct sockaddr *)&ss, (int)sl);
-	if (l->lev == NULL) {
-		(void)snprintf(h->err, sizeof(h->err), "cannot listen on "
-		    "%s%s%s:%u: %s", a.family == AF_INET6 ? "[" : "",
-		    lc->host, a.family == AF_INET6 ? "]" : "",
-		    (unsigned)lc->port, strerror(errno));
-		*error_r = h->err;
-		free(l);
-		return NULL;
-	}
+	l->lev = evconnlistener_new(h->base, on_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
+	if (l->lev == NULL)
+		log_fatal("cannot watch the listening socket %s:%u",
+		    lc->host, (unsigned)lc->port);
 	evconnlistener_set_error_cb(l->lev, on_accept_error);
 	return l;
+}
+
+bool
+listener_is(const struct listener *l, const struct listen_cfg *lc)
+{
+	return l->lc->port == lc->port && strcmp(l->lc->host, lc->host) == 0;
+}
+
+void
+listener_update(struct listener *l, const struct listen_cfg *lc)
+{
+	l->lc[0] = *lc;
 }
 
 void
@@ -362,7 +411,8 @@ conn_adopt(struct conn_hub *h, const struct listen_cfg *lc, evutil_socket_t fd,
 	struct conn *c = xcalloc(1, sizeof(*c));
 
 	c->hub = h;
-	c->lc = lc;
+	c->lc_own = *lc;
+	c->lc = &c->lc_own;
 	c->peer = *peer;
 	c->local = *peer;
 	net_addr_format(&c->peer, c->peer_str, sizeof(c->peer_str));

@@ -29,7 +29,10 @@ struct listener;
 struct conn {
 	struct conn_hub		*hub;
 	struct bufferevent	*bev;
-	const struct listen_cfg	*lc;
+	const struct listen_cfg	*lc;		/* &lc_own */
+	struct listen_cfg	 lc_own;	/* the listener's, as it was
+						   when the client came (it
+						   may close before) */
 	struct netaddr		 peer;
 	uint16_t		 peer_port;
 	char			 peer_str[NET_ADDRSTRLEN];
@@ -50,19 +53,35 @@ typedef void conn_accept_fn(struct conn *, void *arg);
 #define CONN_FD_RESERVE_MAX	1024
 /* The first client descriptor number refused under RLIMIT_NOFILE. */
 uint64_t conn_fd_ceiling(void);
+/* The hub takes a reference on the TLS context (NULL: none). */
 struct conn_hub *conn_hub_new(struct event_base *, SSL_CTX *,
 	    uint64_t max_total, uint64_t max_per_ip);
 void	conn_hub_free(struct conn_hub **);
 struct event_base *conn_hub_base(struct conn_hub *);
+/* A reload: the TLS context for new connections and handshakes (DEF
+   gains a reference; the old one is dropped, sessions using it keep
+   theirs) and the caps (counts so far stay). */
+void	conn_hub_set_tls(struct conn_hub *, SSL_CTX *def);
+void	conn_hub_set_caps(struct conn_hub *, uint64_t max_total,
+	    uint64_t max_per_ip);
 /* Connections open now. */
 uint64_t conn_hub_count(struct conn_hub *);
 
-/* Binds LC's address (IPv6 sockets are v6-only). REFUSE is the line sent
-   when a cap is reached (borrowed for the listener's life). NULL with
-   *ERROR_R (valid until the next call). */
+/* A listening socket for HOST:PORT (IPv6 ones v6-only), non-blocking and
+   close-on-exec, with SO_REUSEADDR. The descriptor, or -1 with the
+   reason ("cannot listen on [::1]:25: Permission denied") in ERR. */
+int	conn_listen_socket(const char *host, uint16_t port, char *err,
+	    size_t errsz);
+/* Accepts on FD, a socket of conn_listen_socket() for LC's address; the
+   listener owns it and a copy of LC. REFUSE is the line sent when a cap
+   is reached (borrowed for the listener's life). */
 struct listener *listener_new(struct conn_hub *, const struct listen_cfg *,
-	    conn_accept_fn *, void *arg, const char *refuse,
-	    const char **error_r);
+	    int fd, conn_accept_fn *, void *arg, const char *refuse_text);
+/* Whether the listener is for LC's address and port. */
+bool	listener_is(const struct listener *, const struct listen_cfg *);
+/* A reload that keeps the address: LC's role and settings from now on
+   (the connections open keep theirs). */
+void	listener_update(struct listener *, const struct listen_cfg *);
 void	listener_free(struct listener **);
 
 /* A connection for an already connected socket FD from PEER (tests and

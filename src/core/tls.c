@@ -230,26 +230,126 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 	return r;
 }
 
-SSL_CTX *
-tls_server_ctx(const char *cert, const char *key,
+#define PEM_FILE_MAX	(1024 * 1024)	/* bytes of a certificate chain */
+
+/* FD's whole content as a memory BIO, or NULL with the reason. */
+static BIO *
+read_pem(const char *name, int fd, char error_r[TLS_ERROR_MAX])
+{
+	struct stat st;
+	const char *why = NULL;
+	char *data;
+	size_t got = 0;
+	ssize_t n;
+	BIO *bio;
+
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_size > PEM_FILE_MAX)
+		why = "larger than 1 MiB";
+	if (why != NULL) {
+		(void)snprintf(error_r, TLS_ERROR_MAX, "%s: %s", name, why);
+		return NULL;
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size &&
+	    (n = pread(fd, data + got, (size_t)st.st_size - got,
+	    (off_t)got)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			(void)snprintf(error_r, TLS_ERROR_MAX, "%s: %s", name,
+			    strerror(errno));
+			OPENSSL_clear_free(data, (size_t)st.st_size + 1);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL || BIO_write(bio, data, (int)got) != (int)got) {
+		BIO_free(bio);
+		bio = NULL;
+		ssl_error(name, error_r);
+	}
+	OPENSSL_clear_free(data, (size_t)st.st_size + 1);
+	return bio;
+}
+
+/* The leaf certificate, then the chain, as
+   SSL_CTX_use_certificate_chain_file() reads a file. */
+static int
+use_chain(SSL_CTX *ctx, const char *name, BIO *bio,
     char error_r[TLS_ERROR_MAX])
 {
+	X509 *x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+	unsigned long e;
+
+	if (x == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+		X509_free(x);
+		ssl_error(name, error_r);
+		return -1;
+	}
+	X509_free(x);
+	if (SSL_CTX_clear_chain_certs(ctx) != 1) {
+		ssl_error(name, error_r);
+		return -1;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			ssl_error(name, error_r);
+			return -1;
+		}
+	}
+	e = ERR_peek_last_error();
+	if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
+		return 0;
+	}
+	ssl_error(name, error_r);
+	return -1;
+}
+
+static int
+use_key(SSL_CTX *ctx, const char *name, BIO *bio,
+    char error_r[TLS_ERROR_MAX])
+{
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	int r = -1;
+
+	if (k != NULL && SSL_CTX_use_PrivateKey(ctx, k) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1)
+		r = 0;
+	else
+		ssl_error(name, error_r);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+SSL_CTX *
+tls_server_ctx_files(const struct tls_files *f, char error_r[TLS_ERROR_MAX])
+{
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	BIO *cert = NULL, *key = NULL;
 
 	if (ctx == NULL) {
 		ssl_error("TLS context", error_r);
 		return NULL;
 	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		ssl_error(cert, error_r);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		ssl_error("TLS context", error_r);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_error(key, error_r);
+	if ((cert = read_pem(f->cert, f->cert_fd, error_r)) == NULL ||
+	    use_chain(ctx, f->cert, cert, error_r) == -1 ||
+	    (key = read_pem(f->key, f->key_fd, error_r)) == NULL ||
+	    use_key(ctx, f->key, key, error_r) == -1)
 		goto fail;
-	}
+	BIO_free(cert);
+	BIO_free(key);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -257,8 +357,50 @@ tls_server_ctx(const char *cert, const char *key,
 	    (const unsigned char *)"popgate", 7);
 	return ctx;
 fail:
+	BIO_free(cert);
+	BIO_free(key);
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* Opens CERT and KEY into F; -1 with the reason. */
+static int
+open_files(struct tls_files *f, const char *cert, const char *key,
+    char error_r[TLS_ERROR_MAX])
+{
+	f->cert = cert;
+	f->key = key;
+	f->key_fd = -1;
+	if ((f->cert_fd = open(cert, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (f->key_fd = open(key, O_RDONLY | O_CLOEXEC)) == -1) {
+		(void)snprintf(error_r, TLS_ERROR_MAX, "%s: %s",
+		    f->cert_fd == -1 ? cert : key, strerror(errno));
+		if (f->cert_fd != -1)
+			(void)close(f->cert_fd);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_files(struct tls_files *f)
+{
+	(void)close(f->cert_fd);
+	(void)close(f->key_fd);
+}
+
+SSL_CTX *
+tls_server_ctx(const char *cert, const char *key,
+    char error_r[TLS_ERROR_MAX])
+{
+	struct tls_files f;
+	SSL_CTX *ctx;
+
+	if (open_files(&f, cert, key, error_r) == -1)
+		return NULL;
+	ctx = tls_server_ctx_files(&f, error_r);
+	close_files(&f);
+	return ctx;
 }
 
 static int sni_index = -1;
@@ -345,8 +487,8 @@ sni_select(SSL *ssl, int *alert, void *arg)
 }
 
 int
-tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
-    const char *key, char error_r[TLS_ERROR_MAX])
+tls_server_add_host_files(SSL_CTX *def, const char *host,
+    const struct tls_files *f, char error_r[TLS_ERROR_MAX])
 {
 	struct sni_table *t = sni_table(def);
 	struct sni_host h;
@@ -369,7 +511,7 @@ tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
 			return -1;
 		}
 	}
-	if ((h.ctx = tls_server_ctx(cert, key, error_r)) == NULL)
+	if ((h.ctx = tls_server_ctx_files(f, error_r)) == NULL)
 		return -1;
 	if (t == NULL) {
 		t = xcalloc(1, sizeof(*t));
@@ -385,6 +527,20 @@ tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
 	t->v = xreallocarray(t->v, t->n + 1, sizeof(*t->v));
 	t->v[t->n++] = h;
 	return 0;
+}
+
+int
+tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
+    const char *key, char error_r[TLS_ERROR_MAX])
+{
+	struct tls_files f;
+	int r;
+
+	if (open_files(&f, cert, key, error_r) == -1)
+		return -1;
+	r = tls_server_add_host_files(def, host, &f, error_r);
+	close_files(&f);
+	return r;
 }
 
 size_t

@@ -21,9 +21,20 @@
    caller's ERROR_R. */
 int	tls_make_selfsigned(const char *hostname, const char *cert_path,
 	    const char *key_path, char error_r[TLS_ERROR_MAX]) WARN_UNUSED;
+/* A certificate chain and its key as open files (the daemon's key may
+   be root's only: root opens it, before the privilege drop or in the
+   privileged helper on reload); the names are for messages. */
+struct tls_files {
+	const char	*cert, *key;
+	int		 cert_fd, key_fd;
+};
+
 /* A server context with CERT and KEY; TLS 1.2 and later only (RFC 8996).
    NULL with the reason in ERROR_R. */
 SSL_CTX	*tls_server_ctx(const char *cert, const char *key,
+	    char error_r[TLS_ERROR_MAX]);
+/* The same from open files (read from their start; left open). */
+SSL_CTX	*tls_server_ctx_files(const struct tls_files *,
 	    char error_r[TLS_ERROR_MAX]);
 /*
  * Certificates per host name (SPEC 14): a client that asks for HOST by
@@ -37,6 +48,8 @@ SSL_CTX	*tls_server_ctx(const char *cert, const char *key,
  */
 int	tls_server_add_host(SSL_CTX *def, const char *host, const char *cert,
 	    const char *key, char error_r[TLS_ERROR_MAX]) WARN_UNUSED;
+int	tls_server_add_host_files(SSL_CTX *def, const char *host,
+	    const struct tls_files *, char error_r[TLS_ERROR_MAX]) WARN_UNUSED;
 /* The number of host names added to DEF. */
 size_t	tls_server_hosts(SSL_CTX *def);
 /* Whether the certificate DEF gives a client asking for HOST names HOST

@@ -48,6 +48,10 @@ struct qmgr_deps {
 struct qmgr *qmgr_new(const struct qmgr_deps *, const char **error_r);
 /* Stops: connections are dropped (their messages stay queued). */
 void	qmgr_free(struct qmgr **);
+/* A reload: CFG from now on (borrowed until the next call or the end);
+   every destination's route (transport, relayhost) is worked out again
+   for its next connection. */
+void	qmgr_set_config(struct qmgr *, const struct config *);
 /* A new message was queued (smtp_deps.queued): try it now. */
 void	qmgr_queued(void *qmgr, const char *id);
 /* Retries ID (or every message when ID is NULL) now. The number of

@@ -245,18 +245,15 @@ arm_timer(struct qmgr *q)
 
 #define CONN_SHARE	4	/* queued messages per new connection */
 
-static struct dlv_dest *
-dest_get(struct qmgr *q, const char *domain)
+/* Where mail for D's domain goes under the configuration now: a
+   transport route, the relayhost, or the domain's MX. */
+static void
+dest_route(const struct qmgr *q, struct dlv_dest *d)
 {
 	const struct config *cfg = q->d.cfg;
-	const struct transport_cfg *t;
-	struct dlv_dest *d = hmap_get(q->dests, domain);
+	const struct transport_cfg *t = config_transport(cfg, d->domain);
 
-	if (d != NULL)
-		return d;
-	d = xcalloc(1, sizeof(*d));
-	(void)str_copy(d->domain, domain, sizeof(d->domain));
-	t = config_transport(cfg, domain);
+	d->host_mx = false;
 	if (t != NULL) {
 		d->route = ROUTE_HOST;
 		(void)str_copy(d->host, t->host, sizeof(d->host));
@@ -282,10 +279,38 @@ dest_get(struct qmgr *q, const char *domain)
 		d->port = port;
 	} else {
 		d->route = ROUTE_MX;
+		d->host[0] = '\0';
 		d->port = 25;
 	}
+}
+
+static struct dlv_dest *
+dest_get(struct qmgr *q, const char *domain)
+{
+	struct dlv_dest *d = hmap_get(q->dests, domain);
+
+	if (d != NULL)
+		return d;
+	d = xcalloc(1, sizeof(*d));
+	(void)str_copy(d->domain, domain, sizeof(d->domain));
+	dest_route(q, d);
 	(void)hmap_put(q->dests, d->domain, d);
 	return d;
+}
+
+static bool
+reroute(const char *key, void *val, void *arg)
+{
+	(void)key;
+	dest_route(arg, val);
+	return false;
+}
+
+void
+qmgr_set_config(struct qmgr *q, const struct config *cfg)
+{
+	q->d.cfg = cfg;
+	hmap_sweep(q->dests, reroute, q);
 }
 
 static bool

@@ -28,6 +28,9 @@ struct imap_server *imap_server_new(const struct imap_deps *);
 void	imap_server_accept(struct conn *, void *arg);
 /* Says BYE to every session and closes it. */
 void	imap_server_free(struct imap_server **);
+/* A reload: sessions from now on get CFG (borrowed until the next call
+   or the end); those open keep theirs. */
+void	imap_server_set_config(struct imap_server *, const struct config *);
 extern const char imap_refuse_line[];
 
 #endif

@@ -628,6 +628,7 @@ fini(struct session *base)
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
 	imap_sasl_forget(s);
+	config_unref(&s->cfg);
 }
 
 static const struct session_proto imap_proto = {
@@ -664,7 +665,7 @@ imap_server_accept(struct conn *c, void *arg)
 	struct buf caps;
 
 	s->srv = srv;
-	s->cfg = srv->d.cfg;
+	s->cfg = config_ref(srv->d.cfg);
 	s->conn = c;
 	s->box.parser = imap_parser_new();
 	buf_init(&s->cmdbuf, (size_t)(IMAP_CMD_MAX +
@@ -674,4 +675,10 @@ imap_server_accept(struct conn *c, void *arg)
 	imap_send(s, "* OK [CAPABILITY %s] popgate IMAP4rev2 ready",
 	    buf_cstr(&caps));
 	buf_free(&caps);
+}
+
+void
+imap_server_set_config(struct imap_server *srv, const struct config *cfg)
+{
+	srv->d.cfg = cfg;
 }

@@ -11,24 +11,29 @@
 #ifndef POPGATE_POLICY_H
 #define POPGATE_POLICY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/time.h>
 
 #include "core/addr.h"
 #include "core/config.h"
+#include "core/dkim.h"
 #include "core/dsn.h"
 #include "core/reply.h"
 #include "queue/queue.h"
 #include "relay/relay_auth.h"
 #include "store/store.h"
+#include "util/spool.h"
 
 struct login_cache;
 
 /* What every worker thread shares: the configuration, and the cache of
    recently verified logins (NULL: every login runs crypt(3)). */
 struct policy_env {
-	const struct config	*cfg;
+	/* A reload stores a new one (policy_env_set_config); each job
+	   reads it once, before it starts (backends_refresh). */
+	_Atomic(const struct config *) cfg;
 	struct login_cache	*logins;
 	int			 data_fd;	/* data_dir, held open */
 	struct queue		*queue;		/* below it */
@@ -38,7 +43,8 @@ struct policy_env {
    below DATA_FD (the store and relay table by its /proc/self/fd path,
    Maildirs by the *at calls), never from the current directory. */
 struct backends {
-	const struct config	*cfg;
+	const struct config	*cfg;		/* backends_refresh() */
+	const struct policy_env	*env;		/* NULL outside the daemon */
 	struct login_cache	*logins;
 	int			 data_fd;	/* borrowed from the env */
 	struct queue		*queue;		/* borrowed from the env */
@@ -51,6 +57,12 @@ struct backends {
    policy_env that outlives the pool. */
 void	*backends_thread_init(void *env);
 void	 backends_thread_fini(void *);
+/* worker_pool_set_refresh() for those pools: the job about to run sees
+   the configuration of the env as it is now. */
+void	 backends_refresh(void *);
+/* A reload: jobs submitted from now on see CFG. The old one must stay
+   valid until the pools' worker_pool_quiesce(). */
+void	 policy_env_set_config(struct policy_env *, const struct config *);
 /* The thread's store, opened now if needed; NULL with *ERROR_R. */
 struct store *backends_store(struct backends *, const char **error_r);
 /* The thread's relay table, opened now if needed; NULL with *ERROR_R. */
@@ -392,5 +404,19 @@ struct conn;
 bool	policy_login_begin(struct login *l, struct auth_throttle *,
 	    const struct conn *c, const char *event, const char *user,
 	    const char *pass);
+
+/* ---- DKIM signing: policy_dkim.c ---- */
+
+/* DKIM-Signature fields for a message whose From: is in DOMAIN, signed
+   with DOMAIN's active keys of the store, onto OUT (LF line ends, to go
+   above the message). The message is SPOOL's content, then DATA (either
+   may be NULL). 1 signed, 0 DOMAIN has no key, -1 with WHY. */
+int	policy_dkim_sign(struct backends *, const char *domain,
+	    const struct spool *spool, const void *data, size_t len,
+	    struct buf *out, char why[DKIM_ERROR_MAX]);
+/* The domain of the first address of the first From: field of the
+   header section HEADERS (LF line ends) into DOMAIN: 0, or -1. */
+int	policy_from_domain(const char *headers, size_t len, char *domain,
+	    size_t domainsz);
 
 #endif

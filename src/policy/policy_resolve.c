@@ -41,7 +41,8 @@ backends_thread_init(void *arg)
 	struct backends *b = xcalloc(1, sizeof(*b));
 	const char *err;
 
-	b->cfg = env->cfg;
+	b->env = env;
+	b->cfg = atomic_load(&env->cfg);
 	b->logins = env->logins;
 	b->data_fd = env->data_fd;
 	b->queue = env->queue;
@@ -62,6 +63,20 @@ backends_thread_init(void *arg)
 			warn_once(&relay_warned, "relay table", err);
 	}
 	return b;
+}
+
+void
+backends_refresh(void *p)
+{
+	struct backends *b = p;
+
+	b->cfg = atomic_load(&b->env->cfg);
+}
+
+void
+policy_env_set_config(struct policy_env *env, const struct config *cfg)
+{
+	atomic_store(&env->cfg, cfg);
 }
 
 void

@@ -27,6 +27,9 @@ struct pop3_server *pop3_server_new(const struct pop3_deps *);
 void	pop3_server_accept(struct conn *, void *arg);
 /* Closes every session (nothing is deleted: no UPDATE state). */
 void	pop3_server_free(struct pop3_server **);
+/* A reload: sessions from now on get CFG (borrowed until the next call
+   or the end); those open keep theirs. */
+void	pop3_server_set_config(struct pop3_server *, const struct config *);
 extern const char pop3_refuse_line[];
 
 #endif

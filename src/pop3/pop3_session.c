@@ -577,6 +577,7 @@ fini(struct session *base)
 	pop3_unlock(s);
 	pop3_stream_close(&s->stream);
 	maildrop_free(&s->drop);
+	config_unref(&s->cfg);
 }
 
 static const struct session_proto pop3_proto = {
@@ -611,8 +612,14 @@ pop3_server_accept(struct conn *c, void *arg)
 	    srv->d.cfg->max_errors));
 
 	s->srv = srv;
-	s->cfg = srv->d.cfg;
+	s->cfg = config_ref(srv->d.cfg);
 	s->conn = c;
 	s->stream.fd = -1;
 	pop3_reply(s, "+OK popgate POP3 ready");
+}
+
+void
+pop3_server_set_config(struct pop3_server *srv, const struct config *cfg)
+{
+	srv->d.cfg = cfg;
 }

@@ -37,6 +37,9 @@ struct smtp_server *smtp_server_new(const struct smtp_deps *);
 void	smtp_server_accept(struct conn *, void *arg);
 /* Tells every session "421 4.3.2" and frees it, then the server. */
 void	smtp_server_free(struct smtp_server **);
+/* A reload: sessions from now on get CFG (borrowed until the next call
+   or the end); those open keep theirs. */
+void	smtp_server_set_config(struct smtp_server *, const struct config *);
 /* The line sent to clients refused by a connection cap. */
 extern const char smtp_refuse_line[];
 

@@ -378,6 +378,40 @@ out:
 	return r;
 }
 
+/* A relayed message leaves signed by its From: domain (SPEC 10): the
+   relay rules have made sure that domain is the customer's. A domain
+   without keys, or a failure, sends it unsigned, saying why. */
+static void
+dkim_sign_relayed(struct deliver_job *j, struct backends *b)
+{
+	char domain[ADDR_DOMAIN_MAX + 1], why[DKIM_ERROR_MAX];
+	struct buf sig;
+	int r;
+
+	if (j->nrelayed == 0 || j->nremote == 0 ||
+	    policy_from_domain(j->headers.data, j->headers.len, domain,
+	    sizeof(domain)) == -1)
+		return;
+	buf_init(&sig, BUF_UNLIMITED);
+	r = policy_dkim_sign(b, domain, &j->body, NULL, 0, &sig, why);
+	if (r == 1) {
+		(void)buf_append(&sig, j->remote_prefix.data,
+		    j->remote_prefix.len);
+		j->env.lines += count_lf(&sig) - count_lf(&j->remote_prefix);
+		buf_free(&j->remote_prefix);
+		j->remote_prefix = sig;
+		log_debug("qid=%s dkim signed d=%s", j->id, domain);
+		return;
+	}
+	if (r == 0)
+		log_info("qid=%s dkim unsigned d=%s reason=\"no key: popgate "
+		    "domain dkim rotate %s\"", j->id, domain, domain);
+	else
+		log_warn("qid=%s dkim unsigned d=%s reason=\"%s\"", j->id,
+		    domain, why);
+	buf_free(&sig);
+}
+
 /* The message on stable storage: a copy in every local mailbox with
    room, and the queue file for the remote targets and the mailboxes
    that are full (the queue manager delivers them once they have room,
@@ -406,6 +440,7 @@ store_message(void *arg)
 	m.prefix_len = j->local_prefix.len;
 	m.body = &j->body;
 	m.lines = j->lines + count_lf(&j->local_prefix);
+	dkim_sign_relayed(j, b);
 	/* A mailbox that fills up between the check and the copy joins the
 	   queued ones (each time one more, so this ends). */
 	if (find_full(j, b->data_fd, dests, tix, n, &m) == 0)

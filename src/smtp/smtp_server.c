@@ -257,3 +257,9 @@ smtp_server_accept(struct conn *c, void *arg)
 	}
 	pre_greet_done(s);
 }
+
+void
+smtp_server_set_config(struct smtp_server *srv, const struct config *cfg)
+{
+	srv->d.cfg = cfg;
+}

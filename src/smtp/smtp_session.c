@@ -258,6 +258,7 @@ fini(struct session *base)
 	    (unsigned long long)(clock_mono_ms() - s->conn->start_ms));
 	smtp_tx_free(&s->tx);
 	milter_chain_free(&s->milter);
+	config_unref(&s->cfg);
 }
 
 static const struct session_proto smtp_proto = {
@@ -293,7 +294,7 @@ smtp_session_new(struct smtp_server *srv, struct conn *c)
 	    srv->d.cfg->max_errors));
 
 	s->srv = srv;
-	s->cfg = srv->d.cfg;
+	s->cfg = config_ref(srv->d.cfg);
 	s->conn = c;
 	client_init(s);
 	/* No input is read before the greeting (smtp_greet()). */

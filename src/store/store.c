@@ -223,6 +223,13 @@ static int
 canon_domain(struct store *s, const char *domain,
     char out[ADDR_DOMAIN_MAX + 1], const char **error_r)
 {
+	return store_canon_domain(s, domain, out, error_r);
+}
+
+int
+store_canon_domain(struct store *s, const char *domain,
+    char out[ADDR_DOMAIN_MAX + 1], const char **error_r)
+{
 	const char *err;
 
 	if (addr_domain_check(domain, strlen(domain), 0, &err) == -1 ||
@@ -262,6 +269,12 @@ storable(const struct addr_canon *c)
 /* Maps a backend result to the store.h convention. */
 static int
 result(struct store *s, int64_t r, const char **error_r)
+{
+	return store_result(s, r, error_r);
+}
+
+int
+store_result(struct store *s, int64_t r, const char **error_r)
 {
 	if (r < 0) {
 		*error_r = buf_cstr(&s->err);
@@ -981,6 +994,9 @@ store_copy(struct store *from, struct store *to,
 		*error_r = store_set_error(to, "reading the source: %s", err);
 		goto fail;
 	}
+	if (cp.r == 0 && store_dkim_copy(from, to, &counts_r->dkim_keys,
+	    error_r) == -1)
+		goto fail;
 	if (cp.r != 0) {
 		*error_r = buf_cstr(&to->err);
 		goto fail;

@@ -153,12 +153,44 @@ typedef void store_alias_cb(const struct store_alias *, void *);
 int	store_alias_list(struct store *, const char *filter,
 	    store_alias_cb *cb, void *arg, const char **error_r);
 
+/* DKIM keys (store_dkim.c): a domain's signing pairs, active or
+   retired (published for an overlap, no longer signing). */
+#define STORE_DKIM_PEM_MAX	4096
+#define STORE_DKIM_PUB_MAX	1024
+#define STORE_DKIM_SEL_MAX	63
+
+struct store_dkim_key {
+	char		domain[ADDR_DOMAIN_MAX + 1];
+	char		selector[STORE_DKIM_SEL_MAX + 1];
+	char		algorithm[16];		/* "rsa-sha256", ... */
+	char		private_key[STORE_DKIM_PEM_MAX];	/* PEM */
+	char		public_key[STORE_DKIM_PUB_MAX];	/* p= */
+	bool		active;
+	int64_t		created;
+	int64_t		retired;		/* 0 while active */
+};
+
+/* Adds K (its domain hosted, its selector new for the domain). */
+int	store_dkim_add(struct store *, const struct store_dkim_key *k,
+	    const char **error_r);
+typedef void store_dkim_cb(const struct store_dkim_key *, void *);
+/* DOMAIN NULL: every domain's; ACTIVE_ONLY: the signing ones. Newest
+   first. */
+int	store_dkim_list(struct store *, const char *domain, bool active_only,
+	    store_dkim_cb *cb, void *arg, const char **error_r);
+/* Every active key of DOMAIN becomes retired at WHEN. */
+int	store_dkim_retire(struct store *, const char *domain, int64_t when,
+	    const char **error_r);
+/* Removes DOMAIN's retired key SELECTOR (once out of DNS). */
+int	store_dkim_delete(struct store *, const char *domain,
+	    const char *selector, const char **error_r);
+
 /* Copies everything in FROM into TO, which must hold no customers yet,
    in one transaction on TO, keeping names, statuses, hashes, quotas and
    creation times; TO's schema is made first. Counts in *COUNTS_R.
    0, STORE_REFUSED (TO not empty), or -1; *ERROR_R names the side. */
 struct store_counts {
-	uint64_t	customers, domains, mailboxes, aliases;
+	uint64_t	customers, domains, mailboxes, aliases, dkim_keys;
 };
 int	store_copy(struct store *from, struct store *to,
 	    struct store_counts *counts_r, const char **error_r);

@@ -35,6 +35,10 @@ enum store_stmt {
 	SQL_ALIAS_DELETE_ALL,
 	SQL_ALIAS_LIST,
 	SQL_SCHEMA_VERSION,
+	SQL_DKIM_ADD,
+	SQL_DKIM_LIST,
+	SQL_DKIM_RETIRE,
+	SQL_DKIM_DELETE,
 	SQL_NSTMTS
 };
 
@@ -111,6 +115,14 @@ struct store {
 /* Sets the handle's error text; returns it. */
 const char *store_set_error(struct store *, const char *fmt, ...)
 	    PRINTFLIKE(2, 3);
+
+/* store.c's helpers, for store_dkim.c. */
+int	store_result(struct store *, int64_t r, const char **error_r);
+int	store_canon_domain(struct store *, const char *domain,
+	    char out[ADDR_DOMAIN_MAX + 1], const char **error_r);
+/* store_copy()'s part for the DKIM keys: FROM's into TO. */
+int	store_dkim_copy(struct store *from, struct store *to,
+	    uint64_t *count_r, const char **error_r);
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_pgsql;

@@ -37,6 +37,21 @@ const char *const store_migrations[] = {
 	"  created BIGINT NOT NULL,"
 	"  PRIMARY KEY (address, target));"
 	"CREATE INDEX aliases_domain ON aliases (domain);",
+	/* 1 -> 2: DKIM keys (SPEC 10). A domain has one active pair at a
+	   time (RSA and Ed25519, each its selector); retired ones stay
+	   published, and signing-free, for an overlap. */
+	"CREATE TABLE dkim_keys ("
+	"  domain TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,"
+	"  selector TEXT NOT NULL,"
+	"  algorithm TEXT NOT NULL"
+	"    CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),"
+	"  private_key TEXT NOT NULL,"
+	"  public_key TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (state IN ('active', 'retired')),"
+	"  created BIGINT NOT NULL,"
+	"  retired BIGINT NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (domain, selector));",
 };
 
 const unsigned store_nmigrations = nitems(store_migrations);
@@ -107,4 +122,16 @@ const char *const store_sql[SQL_NSTMTS] = {
 	    " FROM aliases a JOIN domains d ON d.name = a.domain WHERE" FILTER
 	    " ORDER BY a.address, a.target",
 	[SQL_SCHEMA_VERSION] = "SELECT version FROM schema_version",
+	[SQL_DKIM_ADD] = "INSERT INTO dkim_keys (domain, selector, algorithm,"
+	    " private_key, public_key, state, created, retired)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	[SQL_DKIM_LIST] = "SELECT domain, selector, algorithm, private_key,"
+	    " public_key, state, created, retired FROM dkim_keys"
+	    " WHERE (CAST($1 AS TEXT) IS NULL OR domain = $1)"
+	    " AND (CAST($2 AS TEXT) IS NULL OR state = $2)"
+	    " ORDER BY domain, created DESC, selector",
+	[SQL_DKIM_RETIRE] = "UPDATE dkim_keys SET state = 'retired',"
+	    " retired = $2 WHERE domain = $1 AND state = 'active'",
+	[SQL_DKIM_DELETE] = "DELETE FROM dkim_keys WHERE domain = $1"
+	    " AND selector = $2 AND state = 'retired'",
 };

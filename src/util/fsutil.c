@@ -260,34 +260,40 @@ fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode)
 }
 
 int
-fs_read_file_at(int dirfd, const char *path, struct buf *b)
+fs_read_fd(int fd, struct buf *b)
 {
 	char chunk[8192];
-	int fd, saved;
+	off_t off = 0;
 	ssize_t n;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
 	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
+		n = pread(fd, chunk, sizeof(chunk), off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
+		off += n;
 		if (buf_append(b, chunk, (size_t)n) == -1) {
-			(void)close(fd);
 			errno = EFBIG;
 			return -1;
 		}
 	}
+	return n == -1 ? -1 : 0;
+}
+
+int
+fs_read_file_at(int dirfd, const char *path, struct buf *b)
+{
+	int fd, r, saved;
+
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	r = fs_read_fd(fd, b);
 	saved = errno;
 	(void)close(fd);
-	if (n == -1) {
-		errno = saved;
-		return -1;
-	}
-	return 0;
+	errno = saved;
+	return r;
 }
 
 int

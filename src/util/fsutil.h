@@ -50,6 +50,10 @@ int	fs_write_atomic(const char *path, const void *, size_t, mode_t)
 	    WARN_UNUSED;
 /* Reads the whole file into B (which enforces its own max). 0 or -1
    (errno, EFBIG when B's limit was reached). */
+/* Appends the whole of the file open at FD (from offset 0, with pread:
+   FD's offset is left alone) to B. -1 with errno (EFBIG past B's
+   limit). */
+int	fs_read_fd(int fd, struct buf *b) WARN_UNUSED;
 int	fs_read_file_at(int dirfd, const char *path, struct buf *b)
 	    WARN_UNUSED;
 int	fs_read_file(const char *path, struct buf *b) WARN_UNUSED;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/fsutil.h"
+#include "util/log.h"
 #include "util/pidlock.h"
 #include "util/str.h"
 #include "util/compat.h"
@@ -93,7 +94,10 @@ pidlock_release(int *fdp)
 {
 	if (*fdp == -1)
 		return;
-	(void)ftruncate(*fdp, 0);
+	/* An emptied file names nobody; when that fails the lock still
+	   goes with the descriptor, and a reader sees a stale pid only. */
+	if (ftruncate(*fdp, 0) == -1)
+		log_debug("cannot empty the lock file: %s", strerror(errno));
 	(void)close(*fdp);
 	*fdp = -1;
 }

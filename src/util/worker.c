@@ -6,9 +6,14 @@
  * The loop drains the done list and calls done() (or release() for a
  * cancelled job). Cancellation never races with done(): both run on the
  * loop thread.
+ *
+ * Quiescence (worker_pool_quiesce) counts jobs by epoch: each job takes
+ * the pool's epoch when submitted, a barrier closes the epoch, and fires
+ * once no job of its epoch or an earlier one is left unfinished.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -32,7 +37,18 @@ struct worker_job {
 	void			*arg;
 	enum job_state		 state;
 	bool			 cancelled;
+	uint64_t		 epoch;
 };
+
+/* A worker_pool_quiesce() waiting for the jobs of EPOCH and before. */
+struct barrier {
+	struct barrier		*next;
+	uint64_t		 epoch;
+	void			(*fn)(void *);
+	void			*arg;
+};
+
+#define EPOCH_SLOTS	8	/* epochs with jobs unfinished at once */
 
 struct worker_pool {
 	struct event_base	*base;
@@ -53,6 +69,13 @@ struct worker_pool {
 	worker_fini_fn		*fini;
 	void			*init_arg;
 	void			*inline_ctx;	/* nthreads == 0 */
+	void			(*refresh)(void *);
+	/* Under LOCK: the current epoch and the jobs unfinished per epoch
+	   (mod EPOCH_SLOTS). Loop thread only: the barriers waiting,
+	   oldest first. */
+	uint64_t		 epoch;
+	unsigned		 unfinished[EPOCH_SLOTS];
+	struct barrier		*barriers, *barriers_tail;
 };
 
 static void
@@ -91,6 +114,50 @@ finish(struct worker_job *j)
 	free(j);
 }
 
+/* Under LOCK: J's work is over. */
+static void
+epoch_finish(struct worker_pool *pool, const struct worker_job *j)
+{
+	pool->unfinished[j->epoch % EPOCH_SLOTS]--;
+}
+
+/* Under LOCK: every epoch up to E is finished. */
+static bool
+epochs_done(const struct worker_pool *pool, uint64_t e)
+{
+	uint64_t first = pool->epoch >= EPOCH_SLOTS - 1 ?
+	    pool->epoch - (EPOCH_SLOTS - 1) : 0;
+	uint64_t i;
+
+	for (i = first; i <= e; i++)
+		if (pool->unfinished[i % EPOCH_SLOTS] > 0)
+			return false;
+	return true;
+}
+
+/* On the loop (the only thread that touches the barrier list): calls
+   the barriers whose epochs are finished, in order; with ALL, every one
+   (the pool is stopping and no job is left). */
+static void
+barriers_run(struct worker_pool *pool, bool all)
+{
+	struct barrier *b;
+	bool done;
+
+	while ((b = pool->barriers) != NULL) {
+		pthread_mutex_lock(&pool->lock);
+		done = all || epochs_done(pool, b->epoch);
+		pthread_mutex_unlock(&pool->lock);
+		if (!done)
+			return;
+		pool->barriers = b->next;
+		if (pool->barriers == NULL)
+			pool->barriers_tail = NULL;
+		b->fn(b->arg);
+		free(b);
+	}
+}
+
 static void *
 worker_main(void *p)
 {
@@ -113,10 +180,13 @@ worker_main(void *p)
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&pool->lock);
 
+		if (pool->refresh != NULL)
+			pool->refresh(ctx);
 		j->ops->work(ctx, j->arg);
 
 		pthread_mutex_lock(&pool->lock);
 		j->state = JOB_DONE;
+		epoch_finish(pool, j);
 		wake = pool->done_head == NULL;
 		queue_push(&pool->done_head, &pool->done_tail, j);
 		if (wake && write(pool->efd, &one, sizeof(one)) == -1 &&
@@ -150,6 +220,7 @@ on_done(evutil_socket_t fd, short what, void *p)
 		list = j->next;
 		finish(j);
 	}
+	barriers_run(pool, false);
 }
 
 /* Inline pool: run one queued job per callback, in order. */
@@ -168,10 +239,15 @@ on_inline(evutil_socket_t fd, short what, void *p)
 	if (pool->head != NULL)
 		event_active(pool->ev, 0, 0);
 	j->state = JOB_RUNNING;
-	if (!j->cancelled)
+	if (!j->cancelled) {
+		if (pool->refresh != NULL)
+			pool->refresh(pool->inline_ctx);
 		j->ops->work(pool->inline_ctx, j->arg);
+	}
 	j->state = JOB_DONE;
+	epoch_finish(pool, j);
 	finish(j);
+	barriers_run(pool, false);
 }
 
 struct worker_pool *
@@ -245,6 +321,7 @@ worker_pool_free(struct worker_pool **pp)
 		j->cancelled = true;
 		finish(j);
 	}
+	barriers_run(pool, true);
 	if (pool->nthreads == 0 && pool->fini != NULL)
 		pool->fini(pool->inline_ctx);
 	if (pool->ev != NULL)
@@ -268,6 +345,9 @@ worker_submit(struct worker_pool *pool, const struct worker_ops *ops,
 	j->arg = arg;
 	j->state = JOB_QUEUED;
 	pthread_mutex_lock(&pool->lock);
+	j->epoch = pool->epoch;
+	if (pool->unfinished[j->epoch % EPOCH_SLOTS]++ == UINT_MAX)
+		log_fatal("worker %s: job count overflow", pool->name);
 	queue_push(&pool->head, &pool->tail, j);
 	pool->backlog++;
 	if (pool->nthreads > 0)
@@ -289,6 +369,35 @@ worker_cancel(struct worker_job **jp)
 	/* A queued job stays queued and is released when a worker (or the
 	   inline runner) reaches it: unlinking here would need the pool. */
 	j->cancelled = true;
+}
+
+void
+worker_pool_set_refresh(struct worker_pool *pool, void (*refresh)(void *))
+{
+	pool->refresh = refresh;
+}
+
+void
+worker_pool_quiesce(struct worker_pool *pool, void (*fn)(void *), void *arg)
+{
+	struct barrier *b = xcalloc(1, sizeof(*b));
+
+	b->fn = fn;
+	b->arg = arg;
+	pthread_mutex_lock(&pool->lock);
+	/* Epochs are recycled modulo EPOCH_SLOTS: an epoch may only start
+	   once the one that shares its slot is finished. */
+	if (pool->unfinished[(pool->epoch + 1) % EPOCH_SLOTS] > 0)
+		log_fatal("worker %s: more than %d barriers outstanding",
+		    pool->name, EPOCH_SLOTS - 1);
+	b->epoch = pool->epoch++;
+	pthread_mutex_unlock(&pool->lock);
+	if (pool->barriers_tail != NULL)
+		pool->barriers_tail->next = b;
+	else
+		pool->barriers = b;
+	pool->barriers_tail = b;
+	barriers_run(pool, false);
 }
 
 unsigned

@@ -49,5 +49,16 @@ struct worker_job *worker_submit(struct worker_pool *,
 void	worker_cancel(struct worker_job **);
 /* Jobs queued but not yet started (for load shedding and stats). */
 unsigned worker_pool_backlog(struct worker_pool *);
+/* REFRESH runs on the job's thread before each work(), with the thread's
+   context (a reloaded configuration reaches the threads this way). Set
+   it before the first job is submitted. */
+void	worker_pool_set_refresh(struct worker_pool *,
+	    void (*refresh)(void *thread_ctx));
+/* FN(ARG) on the loop thread once every job submitted before this call
+   has returned from work() (or was dropped unrun): after that no thread
+   reads what REFRESH gave those jobs, so it may be freed. Barriers
+   complete in the order they were asked for. */
+void	worker_pool_quiesce(struct worker_pool *, void (*fn)(void *),
+	    void *arg);
 
 #endif

@@ -19,7 +19,8 @@ assert sinks  # the fixture
 
 def split_received(data, original):
     """(prefix, rest) of DATA as the sink got it: asserts it ends with
-    ORIGINAL exactly and that everything before it is Received: fields.
+    ORIGINAL exactly and that everything before it is Received: fields
+    (and the DKIM-Signature: fields of a relayed message, above them).
     Returns the list of Received: fields (unfolded, bytes)."""
     assert data.endswith(original), \
         f"message changed in transit:\n{data[-2000:]!r}\nvs\n" \
@@ -33,10 +34,13 @@ def split_received(data, original):
             assert fields, f"continuation first: {prefix!r}"
             fields[-1] += b" " + line.strip()
         else:
-            assert line.startswith(b"Received: "), \
+            assert line.startswith((b"Received: ", b"DKIM-Signature: ")), \
                 f"not a Received: field before the message: {line!r}"
+            assert not (line.startswith(b"DKIM-Signature: ") and
+                        any(f.startswith(b"Received: ") for f in fields)), \
+                f"DKIM-Signature: below Received: {prefix!r}"
             fields.append(line)
-    return fields
+    return [f for f in fields if f.startswith(b"Received: ")]
 
 
 def test_transport_route_byte_exact(make_instance, sinks):

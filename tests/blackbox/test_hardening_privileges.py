@@ -4,7 +4,9 @@ started as root with `user = popgate`,
 
 - no process or thread of the daemon keeps uid 0, gid 0, group 0 or any
   capability once it serves (every /proc/PID/task/*/status), even with a
-  port below 1024 bound;
+  port below 1024 bound, but the privileged helper that reloads need
+  (popgate(8)): one thread, and no descriptor but its socket to the
+  daemon (no listener, no file of the data directory);
 - what the daemon and the CLI create belongs to that user, and nothing
   in the data directory is open to others (data_dir, store.db, relay.db
   and their -wal/-shm, queue/, mail/, tmp/, tls/ - the certificate
@@ -62,6 +64,23 @@ def daemon_pids(pid):
     return out
 
 
+def privileged_helper(p):
+    """True for the privileged helper, after checking that it holds
+    nothing but its socket to the daemon."""
+    try:
+        with open(f"/proc/{p}/comm") as f:
+            if f.read().strip() != "popgate-priv":
+                return False
+        fds = sorted(int(f) for f in os.listdir(f"/proc/{p}/fd"))
+        tasks = os.listdir(f"/proc/{p}/task")
+    except FileNotFoundError:
+        return False
+    assert fds == [0, 1, 2, 3], f"privileged helper {p}: descriptors {fds}"
+    assert os.readlink(f"/proc/{p}/fd/3").startswith("socket:")
+    assert len(tasks) == 1, f"privileged helper {p}: threads {tasks}"
+    return True
+
+
 def check_credentials(pid):
     """Every thread of every process of the daemon: uid/gid (real,
     effective, saved, fs) the daemon user's, supplementary groups the
@@ -71,6 +90,8 @@ def check_credentials(pid):
     groups = set(os.getgrouplist(harness.DAEMON_USER, gid))
     n = 0
     for p in daemon_pids(pid):
+        if p != pid and privileged_helper(p):
+            continue
         for t in os.listdir(f"/proc/{p}/task"):
             try:
                 with open(f"/proc/{p}/task/{t}/status") as f:

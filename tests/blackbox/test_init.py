@@ -5,6 +5,8 @@ without DIR as root would write /etc/popgate."""
 import os
 import re
 import shutil
+import socket
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -97,6 +99,22 @@ def test_init_then_serve(init_dir):
     assert p.returncode == 1 and "at least 8 characters" in p.stderr, p
     inst.cli("mailbox", "add", "second@demo.test", input="pw-second\n",
              check=True)
+    # Its certificate names what the clients connect to: the host name,
+    # localhost and the listeners' address (fetchmail and s-nail check
+    # 127.0.0.1 against it), as a client trusting it as its CA sees.
+    ctx = ssl.create_default_context(
+        cafile=os.path.join(d, "data", "tls", "cert.pem"))
+    hostname = inst.cli("check-config", check=True).stdout.split(
+        "hostname = ", 1)[1].split("\n", 1)[0]
+    for name in ("127.0.0.1", "localhost", hostname):
+        with socket.create_connection(("127.0.0.1", ports["pop3s"]),
+                                      timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name) as t:
+                assert t.recv(100).startswith(b"+OK"), name
+    with socket.create_connection(("127.0.0.1", ports["pop3s"]),
+                                  timeout=10) as raw:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            ctx.wrap_socket(raw, server_hostname="other.example")
     inst.stop()
 
 

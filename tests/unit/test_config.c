@@ -1671,6 +1671,7 @@ struct man_key {
 	char		 def[64];
 	bool		 has_range;
 	char		 lo[32], hi[32];
+	int		 reload;	/* "Reload: yes" 1, "no" 0, else -1 */
 };
 
 /* "LOW to HIGH" at the start of LINE, ending the sentence or the line. */
@@ -1725,6 +1726,11 @@ read_entry(const char *key, const char *start, size_t len, void *arg)
 	for (p = start; p != NULL && p < end; p = next_line(p)) {
 		if (strncmp(p, "Default:", 8) == 0)
 			default_value(p + 8, m);
+		else if (strncmp(p, "Reload: yes", 11) == 0)
+			m->reload = 1;
+		else if (strncmp(p, "Reload: no", 10) == 0 ||
+		    strncmp(p, "Reload: not used", 16) == 0)
+			m->reload = 0;
 		else if (!m->has_range)
 			m->has_range = range_line(p, m->lo, sizeof(m->lo),
 			    m->hi, sizeof(m->hi));
@@ -1753,9 +1759,19 @@ test_man_key(void **state)
 
 	memset(&m, 0, sizeof(m));
 	m.key = key;
+	m.reload = -1;
 	man_entries(read_entry, &m);
 	if (!m.found)
 		fail_msg("%s: not described in %s", key, MAN_PATH);
+	if (m.reload == -1)
+		fail_msg("%s: the man page does not say 'Reload: yes' or "
+		    "'Reload: no'", key);
+	/* password_min_length: the daemon does not read it at all. */
+	if (m.reload != (int)config_key_reloads(key) &&
+	    strcmp(key, "password_min_length") != 0)
+		fail_msg("%s: the man page says 'Reload: %s', the daemon %s",
+		    key, m.reload ? "yes" : "no", config_key_reloads(key) ?
+		    "reloads it" : "keeps it until a restart");
 	if (def == NULL && m.has_default)
 		fail_msg("%s: the man page says 'Default: %s', the table has "
 		    "none", key, m.def);

@@ -235,10 +235,10 @@ test_fixture(void **state)
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
 	strlist_free(&l);
-	assert_int_equal(store_schema_version(fx->s, &err), 1);
+	assert_int_equal(store_schema_version(fx->s, &err), 2);
 	/* migrating again changes nothing */
 	assert_int_equal(store_migrate(fx->s, &err), 0);
-	assert_int_equal(store_schema_version(fx->s, &err), 1);
+	assert_int_equal(store_schema_version(fx->s, &err), 2);
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
 	strlist_free(&l);
@@ -811,7 +811,7 @@ test_persist(void **state)
 	struct strlist l;
 
 	s2 = open_store(fx->dir);
-	assert_int_equal(store_schema_version(s2, &err), 1);
+	assert_int_equal(store_schema_version(s2, &err), 2);
 	OK(store_mailbox_add(fx->s, "dave@example.com", HASH2, 7, &err));
 	assert_int_equal(store_mailbox_get(s2, "dave@example.com", &m, &err),
 	    1);
@@ -846,7 +846,7 @@ test_newer_schema(void **state)
 	assert_int_equal(store_schema_version(fx->s, &err), 99);
 	assert_int_equal(store_migrate(fx->s, &err), -1);
 	assert_string_equal(err, "the store has schema version 99, newer "
-	    "than this popgate knows (1): upgrade popgate");
+	    "than this popgate knows (2): upgrade popgate");
 	assert_int_equal(store_schema_version(fx->s, &err), 99);
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);

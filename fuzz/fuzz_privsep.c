@@ -1,0 +1,65 @@
+/*
+ * fuzz_privsep.c - the messages between the daemon and its privileged
+ * helper (cli_privsep.h): a datagram as the receiver parses it, with the
+ * number of descriptors the first byte says attached, then every decoder
+ * of the receivers: the helper's (a bind request) and the daemon's (the
+ * files, a bound socket). A decoder that accepts must hand over exactly
+ * the descriptors the message carries; one that refuses must leave them
+ * to the caller.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "cli/cli_privsep.h"
+
+static void
+close_fds(struct privsep_msg *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nfds; i++)
+		(void)close(m->fds[i]);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	static struct privsep_msg m;
+	struct privsep_files f;
+	struct strlist errors;
+	char host[64], err[256];
+	uint16_t port;
+	unsigned i, nfds;
+	int fd, r;
+
+	if (len < 1)
+		return 0;
+	nfds = data[0] % 8;
+	if (privsep_msg_parse(&m, data + 1, len - 1) == -1)
+		return 0;
+	for (i = 0; i < nfds; i++)
+		m.fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	m.nfds = nfds;
+	if (privsep_decode_req_bind(&m, host, sizeof(host), &port) == 0 &&
+	    (host[0] == '\0' || strlen(host) >= sizeof(host)))
+		abort();
+	if (privsep_decode_bound(&m, &fd, err, sizeof(err)) == 0 &&
+	    ((fd == -1) != (m.nfds == 0)))
+		abort();
+	strlist_init(&errors);
+	r = privsep_decode_files(&m, &f, &errors);
+	if (r == 0) {
+		if (m.nfds != 3 + 2 * f.nhosts)
+			abort();
+		privsep_files_close(&f);	/* they are f's now */
+	} else {
+		if (r == 1 && (errors.n == 0 || m.nfds != 0))
+			abort();
+		close_fds(&m);
+	}
+	strlist_free(&errors);
+	return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * cli_daemon.h - the daemon of `popgate serve`, shared by its start-up
+ * and shutdown (cli_serve.c) and its reload (cli_reload.c).
+ */
+#ifndef POPGATE_CLI_DAEMON_H
+#define POPGATE_CLI_DAEMON_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "cli/cli_control.h"
+#include "cli/cli_privsep.h"
+#include "core/conn.h"
+#include "core/config.h"
+#include "policy/policy.h"
+#include "util/str.h"
+
+struct retired;
+
+struct daemon {
+	const struct config	*cfg;		/* the one in use: a ref */
+	char			*config_path;	/* absolute */
+	struct privsep		*priv;		/* root's part */
+	int			 data_fd;	/* data_dir, held open */
+	int			 lock_fd;	/* LOCK_FILE, locked */
+	struct queue		*queue;
+	struct event_base	*base;
+	SSL_CTX			*ssl_ctx;
+	struct conn_hub		*hub;
+	struct listener		**listeners;
+	size_t			 nlisteners;
+	struct event		*sig_term, *sig_int, *sig_hup;
+	struct worker_pool	*io, *cpu;
+	struct dns		*dns;
+	struct auth_throttle	*throttle;
+	struct smtp_server	*smtp;
+	struct pop3_server	*pop3;
+	struct imap_server	*imap;
+	SSL_CTX			*tls_client;
+	struct qmgr		*qmgr;
+	struct control		*control;
+	struct policy_env	 penv;		/* shared by the workers */
+	struct event		*tidy;		/* relay table expiry */
+	struct worker_job	*tidy_job;
+	struct retired		*retired;	/* configurations replaced */
+	struct event		*retire_ev;	/* looks at them */
+};
+
+/* Every listener's connections: to the protocol of its role. */
+void	daemon_accept(struct conn *, void *daemon);
+/* The line a listener of ROLE refuses a client over a cap with. */
+const char *daemon_refuse_text(enum listen_role);
+/* SIGHUP and `popgate reload`: rereads the configuration and its TLS
+   files (through the privileged helper) and applies them without
+   dropping a session. 0 when taken, -1 when refused (the old one stays);
+   what to tell the caller goes to REPORT, and to the log. */
+int	daemon_reload(struct daemon *, struct strlist *report);
+/* On the loop: SIGHUP. */
+void	daemon_on_hup(evutil_socket_t, short, void *daemon);
+/* At shutdown, after the worker pools are gone: the configurations that
+   were replaced. */
+void	daemon_retired_free(struct daemon *);
+
+#endif

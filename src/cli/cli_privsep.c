@@ -1,0 +1,647 @@
+/*
+ * cli_privsep.c - the privileged helper of the daemon and its two
+ * requests (see cli_privsep.h), and the same requests served in-process
+ * when the daemon keeps its user.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli_privsep.h"
+#include "core/conn.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+#define HELPER_FD	3	/* the helper's end of the pair */
+#define REPLY_WAIT_MS	10000	/* the daemon waits this long at most */
+
+struct privsep {
+	char		*path;		/* the configuration file */
+	int		 sock;		/* -1: in-process */
+	pid_t		 pid;
+	bool		 broken;	/* a protocol error or a dead helper */
+};
+
+/* ---- messages ---- */
+
+struct hdr {
+	uint32_t	type;
+	uint32_t	len;
+};
+
+/* Sends one message with FDS attached. 0 or -1 (errno). */
+static int
+msg_send(int sock, uint32_t type, const void *data, size_t len,
+    const int *fds, unsigned nfds)
+{
+	struct hdr h = { type, (uint32_t)len };
+	struct iovec iov[2] = {
+		{ &h, sizeof(h) },
+		{ (void *)(uintptr_t)data, len },
+	};
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * PRIVSEP_FDS_MAX)];
+	} u;
+	struct msghdr mh;
+	ssize_t n;
+
+	if (len > PRIVSEP_PAYLOAD_MAX || nfds > PRIVSEP_FDS_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	if (nfds > 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)(sizeof(h) + len))
+		return -1;
+	return 0;
+}
+
+/* The descriptors that came with MH into M; false when the control data
+   is anything but one SCM_RIGHTS (what came is closed). */
+static bool
+msg_fds(struct msghdr *mh, struct privsep_msg *m)
+{
+	struct cmsghdr *cm;
+	bool ok = (mh->msg_flags & MSG_CTRUNC) == 0;
+	size_t n;
+
+	m->nfds = 0;
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || m->nfds > 0) {
+			ok = false;
+			continue;
+		}
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (n > PRIVSEP_FDS_MAX)
+			PANIC("more descriptors than the buffer holds");
+		memcpy(m->fds, CMSG_DATA(cm), n * sizeof(int));
+		m->nfds = (unsigned)n;
+	}
+	return ok;
+}
+
+static void
+msg_close_fds(struct privsep_msg *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nfds; i++)
+		(void)close(m->fds[i]);
+	m->nfds = 0;
+}
+
+int
+privsep_msg_parse(struct privsep_msg *m, const void *datagram, size_t n)
+{
+	struct hdr h;
+
+	if (n < sizeof(h))
+		return -1;
+	memcpy(&h, datagram, sizeof(h));
+	if (h.len != n - sizeof(h) || h.len > sizeof(m->data))
+		return -1;
+	m->type = h.type;
+	m->len = h.len;
+	memcpy(m->data, (const unsigned char *)datagram + sizeof(h), m->len);
+	return 0;
+}
+
+/* One message into M, waiting at most TIMEOUT_MS (-1: forever). 1, 0 at
+   the end of the connection, -1 on an error, a timeout (ETIMEDOUT) or
+   a datagram that is not one whole message (EPROTO). */
+static int
+msg_recv(int sock, struct privsep_msg *m, int timeout_ms)
+{
+	size_t rawsz = sizeof(struct hdr) + PRIVSEP_PAYLOAD_MAX + 1;
+	unsigned char *raw;
+	struct iovec iov;
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * PRIVSEP_FDS_MAX)];
+	} u;
+	struct pollfd pfd = { sock, POLLIN, 0 };
+	struct msghdr mh;
+	ssize_t n;
+	int r;
+
+	m->nfds = 0;
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0) {
+		if (r == 0)
+			errno = ETIMEDOUT;
+		return -1;
+	}
+	raw = xmalloc(rawsz);
+	iov.iov_base = raw;
+	iov.iov_len = rawsz;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		free(raw);
+		return n == 0 ? 0 : -1;
+	}
+	if (!msg_fds(&mh, m) || (mh.msg_flags & MSG_TRUNC) != 0 ||
+	    privsep_msg_parse(m, raw, (size_t)n) == -1) {
+		free(raw);
+		msg_close_fds(m);
+		errno = EPROTO;
+		return -1;
+	}
+	free(raw);
+	return 1;
+}
+
+/* ---- payloads ---- */
+
+static void
+put_u32(struct buf *b, uint32_t v)
+{
+	(void)buf_append(b, &v, sizeof(v));
+}
+
+/* Reads a u32 at *OFF of M. */
+static int
+get_u32(const struct privsep_msg *m, size_t *off, uint32_t *v)
+{
+	if (m->len - *off < sizeof(*v))
+		return -1;
+	memcpy(v, m->data + *off, sizeof(*v));
+	*off += sizeof(*v);
+	return 0;
+}
+
+/* The rest of M from OFF as text (no NUL inside) into OUT. */
+static int
+get_text(const struct privsep_msg *m, size_t off, char *out, size_t outsz)
+{
+	const char *p = (const char *)m->data + off;
+	size_t n = m->len - off;
+
+	if (memchr(p, '\0', n) != NULL)
+		return -1;
+	return str_ncopy(out, p, n, outsz);
+}
+
+void
+privsep_files_close(struct privsep_files *f)
+{
+	size_t i;
+
+	if (f->file_fd != -1)
+		(void)close(f->file_fd);
+	if (f->cert_fd != -1)
+		(void)close(f->cert_fd);
+	if (f->key_fd != -1)
+		(void)close(f->key_fd);
+	for (i = 0; i < 2 * f->nhosts; i++)
+		if (f->host_fds[i] != -1)
+			(void)close(f->host_fds[i]);
+	free(f->host_fds);
+	memset(f, 0, sizeof(*f));
+	f->file_fd = f->cert_fd = f->key_fd = -1;
+}
+
+int
+privsep_decode_files(const struct privsep_msg *m, struct privsep_files *out,
+    struct strlist *errors)
+{
+	uint32_t ok, nhosts;
+	size_t off = 0, i;
+
+	memset(out, 0, sizeof(*out));
+	out->file_fd = out->cert_fd = out->key_fd = -1;
+	if (m->type != PRIVSEP_FILES || get_u32(m, &off, &ok) == -1 ||
+	    ok > 1)
+		return -1;
+	if (ok == 0) {
+		const char *p = (const char *)m->data + off, *end =
+		    (const char *)m->data + m->len, *nl;
+		char line[1024];
+
+		if (m->nfds != 0 || p == end || memchr(p, '\0',
+		    (size_t)(end - p)) != NULL)
+			return -1;
+		for (; p < end; p = nl + 1) {
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				nl = end;
+			if (str_ncopy(line, p, (size_t)(nl - p), sizeof(line))
+			    == -1)
+				return -1;
+			strlist_add(errors, line);
+		}
+		return 1;
+	}
+	if (get_u32(m, &off, &nhosts) == -1 || off != m->len ||
+	    nhosts > PRIVSEP_HOSTS_MAX || m->nfds != 3 + 2 * nhosts)
+		return -1;
+	out->file_fd = m->fds[0];
+	out->cert_fd = m->fds[1];
+	out->key_fd = m->fds[2];
+	out->nhosts = nhosts;
+	out->host_fds = xcalloc(2 * (size_t)nhosts + 1, sizeof(int));
+	for (i = 0; i < 2 * (size_t)nhosts; i++)
+		out->host_fds[i] = m->fds[3 + i];
+	return 0;
+}
+
+int
+privsep_decode_req_bind(const struct privsep_msg *m, char *host,
+    size_t hostsz, uint16_t *port)
+{
+	if (m->type != PRIVSEP_REQ_BIND || m->nfds != 0 ||
+	    m->len < sizeof(*port) + 1)
+		return -1;
+	memcpy(port, m->data, sizeof(*port));
+	return get_text(m, sizeof(*port), host, hostsz);
+}
+
+int
+privsep_decode_bound(const struct privsep_msg *m, int *fd_r, char *err,
+    size_t errsz)
+{
+	uint32_t e;
+	size_t off = 0;
+
+	*fd_r = -1;
+	if (m->type != PRIVSEP_BOUND || get_u32(m, &off, &e) == -1 ||
+	    get_text(m, off, err, errsz) == -1)
+		return -1;
+	if (e == 0 ? m->nfds != 1 || off != m->len :
+	    m->nfds != 0 || off == m->len)
+		return -1;
+	if (e == 0)
+		*fd_r = m->fds[0];
+	return 0;
+}
+
+/* ---- the requests, served where the privileges are ---- */
+
+static int
+open_one(const char *path, int *fd, struct strlist *errors)
+{
+	char line[1200];
+
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) != -1)
+		return 0;
+	(void)snprintf(line, sizeof(line), "%s: cannot open: %s", path,
+	    strerror(errno));
+	strlist_add(errors, line);
+	return -1;
+}
+
+/* Opens PATH, parses it, opens its TLS files into F. The configuration
+   into *CFG_R (NULL on errors, which go to ERRORS). */
+static int
+open_all(const char *path, struct privsep_files *f, struct config **cfg_r,
+    struct strlist *errors)
+{
+	struct config *cfg;
+	size_t i, before = errors->n;
+
+	memset(f, 0, sizeof(*f));
+	f->file_fd = f->cert_fd = f->key_fd = -1;
+	*cfg_r = NULL;
+	if (open_one(path, &f->file_fd, errors) == -1)
+		return -1;
+	if ((cfg = config_load_fd(f->file_fd, path, errors)) == NULL)
+		goto fail;
+	if (cfg->ntls_host > PRIVSEP_HOSTS_MAX) {
+		strlist_add(errors, "more tls_host lines than a reload can "
+		    "pass (120)");
+		goto fail;
+	}
+	(void)open_one(cfg->tls_cert, &f->cert_fd, errors);
+	(void)open_one(cfg->tls_key, &f->key_fd, errors);
+	f->host_fds = xcalloc(2 * cfg->ntls_host + 1, sizeof(int));
+	for (i = 0; i < cfg->ntls_host; i++) {
+		f->host_fds[2 * i] = f->host_fds[2 * i + 1] = -1;
+		f->nhosts++;
+		(void)open_one(cfg->tls_host[i].cert, &f->host_fds[2 * i],
+		    errors);
+		(void)open_one(cfg->tls_host[i].key, &f->host_fds[2 * i + 1],
+		    errors);
+	}
+	if (errors->n > before)
+		goto fail;
+	*cfg_r = cfg;
+	return 0;
+fail:
+	config_free(&cfg);
+	privsep_files_close(f);
+	return -1;
+}
+
+/* The helper's answer to PRIVSEP_REQ_FILES; CUR becomes what it read. */
+static int
+serve_files(int sock, const char *path, struct config **cur)
+{
+	struct privsep_files f;
+	struct strlist errors;
+	struct config *cfg;
+	struct buf b;
+	int fds[PRIVSEP_FDS_MAX], r;
+	size_t i;
+
+	strlist_init(&errors);
+	buf_init(&b, PRIVSEP_PAYLOAD_MAX);
+	if (open_all(path, &f, &cfg, &errors) == 0) {
+		put_u32(&b, 1);
+		put_u32(&b, (uint32_t)f.nhosts);
+		fds[0] = f.file_fd;
+		fds[1] = f.cert_fd;
+		fds[2] = f.key_fd;
+		for (i = 0; i < 2 * f.nhosts; i++)
+			fds[3 + i] = f.host_fds[i];
+		r = msg_send(sock, PRIVSEP_FILES, b.data, b.len, fds,
+		    3 + 2 * (unsigned)f.nhosts);
+		privsep_files_close(&f);
+		config_free(cur);
+		*cur = cfg;
+	} else {
+		put_u32(&b, 0);
+		for (i = 0; i < errors.n && b.len < PRIVSEP_PAYLOAD_MAX - 1100;
+		    i++)
+			(void)buf_printf(&b, "%s%s", i > 0 ? "\n" : "",
+			    errors.v[i]);
+		r = msg_send(sock, PRIVSEP_FILES, b.data, b.len, NULL, 0);
+	}
+	buf_free(&b);
+	strlist_free(&errors);
+	return r;
+}
+
+/* The helper's answer to PRIVSEP_REQ_BIND: only a listener of CUR. */
+static int
+serve_bind(int sock, const struct privsep_msg *m, const struct config *cur)
+{
+	char host[NET_ADDRSTRLEN], err[512];
+	uint16_t port;
+	struct buf b;
+	size_t i;
+	int fd = -1, r;
+	uint32_t e = EPERM;
+
+	if (privsep_decode_req_bind(m, host, sizeof(host), &port) == -1)
+		return -1;
+	(void)snprintf(err, sizeof(err), "%s port %u is not a listener of "
+	    "the configuration", host, (unsigned)port);
+	for (i = 0; cur != NULL && i < cur->nlisten; i++) {
+		if (cur->listen[i].port != port ||
+		    strcmp(cur->listen[i].host, host) != 0)
+			continue;
+		fd = conn_listen_socket(host, port, err, sizeof(err));
+		e = fd == -1 ? (uint32_t)(errno != 0 ? errno : EIO) : 0;
+		break;
+	}
+	buf_init(&b, PRIVSEP_PAYLOAD_MAX);
+	put_u32(&b, e);
+	if (e != 0)
+		(void)buf_append(&b, err, strlen(err));
+	r = msg_send(sock, PRIVSEP_BOUND, b.data, b.len, &fd, fd != -1);
+	buf_free(&b);
+	if (fd != -1)
+		(void)close(fd);
+	return r;
+}
+
+/* The helper: serves until the daemon goes (end of the connection) or
+   breaks the protocol. Never returns. */
+static void NORETURN
+helper_main(const char *path, enum log_target log)
+{
+	struct privsep_msg *m = xmalloc(sizeof(*m));
+	struct config *cur = NULL;
+	int r, sock = HELPER_FD;
+
+	(void)prctl(PR_SET_NAME, "popgate-priv", 0, 0, 0);
+	/* The daemon's handlers write to its loop, which is not here:
+	   SIGTERM ends the helper, a terminal's ^C and SIGHUP are the
+	   daemon's (its end of the pair closing ends the helper). */
+	(void)signal(SIGTERM, SIG_DFL);
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGINT, SIG_IGN);
+	log_init("popgate", log);
+	for (;;) {
+		r = msg_recv(sock, m, -1);
+		if (r == 0)
+			_exit(0);
+		if (r == -1 || m->nfds > 0) {
+			log_error("privileged helper: bad request from the "
+			    "daemon: %s", r == -1 ? strerror(errno) :
+			    "descriptors attached");
+			_exit(1);
+		}
+		if (m->type == PRIVSEP_REQ_FILES && m->len == 0)
+			r = serve_files(sock, path, &cur);
+		else if (m->type == PRIVSEP_REQ_BIND)
+			r = serve_bind(sock, m, cur);
+		else
+			r = -1;
+		if (r == -1) {
+			log_error("privileged helper: request %u: %s",
+			    (unsigned)m->type, errno != 0 ? strerror(errno) :
+			    "malformed");
+			_exit(1);
+		}
+	}
+}
+
+/* Closes every descriptor from FD up: close_range(2), or one by one
+   where a seccomp filter (systemd's @system-service of an older
+   release) refuses it. */
+static void
+close_from(int fd)
+{
+	struct rlimit rl;
+	rlim_t i, max = 65536;
+
+	if (close_range((unsigned)fd, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur;
+	for (i = (rlim_t)fd; i < max; i++)
+		(void)close((int)i);
+}
+
+struct privsep *
+privsep_start(const char *path, const struct config *cfg, char *err,
+    size_t errsz)
+{
+	struct privsep *p;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		(void)snprintf(err, errsz, "socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		(void)snprintf(err, errsz, "fork: %s", strerror(errno));
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		/* Nothing of the daemon's: no listener, no data file, no
+		   lock. Its socket becomes descriptor 3. */
+		if (dup2(sv[1], HELPER_FD) == -1)
+			_exit(1);
+		close_from(HELPER_FD + 1);
+		helper_main(path, cfg->log);
+	}
+	(void)close(sv[1]);
+	p = xcalloc(1, sizeof(*p));
+	p->path = xstrdup(path);
+	p->sock = sv[0];
+	p->pid = pid;
+	log_info("privileged helper started pid=%ld", (long)pid);
+	return p;
+}
+
+struct privsep *
+privsep_direct(const char *path)
+{
+	struct privsep *p = xcalloc(1, sizeof(*p));
+
+	p->path = xstrdup(path);
+	p->sock = -1;
+	return p;
+}
+
+void
+privsep_free(struct privsep **pp)
+{
+	struct privsep *p = *pp;
+	int status;
+
+	if (p == NULL)
+		return;
+	*pp = NULL;
+	if (p->sock != -1) {
+		(void)close(p->sock);	/* the helper sees the end */
+		while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
+			;
+	}
+	free(p->path);
+	free(p);
+}
+
+/* A request to the helper and its answer into M; -1 with the reason in
+   ERRORS when the helper is unusable (it is not used again). */
+static int
+helper_call(struct privsep *p, uint32_t type, const void *data, size_t len,
+    struct privsep_msg *m, struct strlist *errors)
+{
+	char line[256];
+
+	if (p->broken) {
+		strlist_add(errors, "the privileged helper is gone (see the "
+		    "log); restart the daemon");
+		return -1;
+	}
+	if (msg_send(p->sock, type, data, len, NULL, 0) == 0 &&
+	    msg_recv(p->sock, m, REPLY_WAIT_MS) == 1)
+		return 0;
+	(void)snprintf(line, sizeof(line), "the privileged helper (pid %ld) "
+	    "did not answer: %s; restart the daemon", (long)p->pid,
+	    errno == EPROTO ? "malformed answer" : errno == 0 ?
+	    "it exited" : strerror(errno));
+	strlist_add(errors, line);
+	p->broken = true;
+	return -1;
+}
+
+int
+privsep_open_files(struct privsep *p, struct privsep_files *f,
+    struct strlist *errors)
+{
+	struct privsep_msg *m;
+	struct config *cfg;
+	int r;
+
+	if (p->sock == -1) {
+		r = open_all(p->path, f, &cfg, errors);
+		config_free(&cfg);
+		return r;
+	}
+	m = xmalloc(sizeof(*m));
+	m->nfds = 0;
+	errno = 0;
+	r = helper_call(p, PRIVSEP_REQ_FILES, NULL, 0, m, errors);
+	if (r == 0 && (r = privsep_decode_files(m, f, errors)) != 0) {
+		if (r == -1) {
+			strlist_add(errors, "malformed answer of the "
+			    "privileged helper; restart the daemon");
+			p->broken = true;
+		}
+		msg_close_fds(m);
+		r = -1;
+	}
+	free(m);
+	return r;
+}
+
+int
+privsep_bind(struct privsep *p, const char *host, uint16_t port, char *err,
+    size_t errsz)
+{
+	struct privsep_msg *m;
+	struct strlist errors;
+	struct buf b;
+	int fd = -1;
+
+	if (p->sock == -1)
+		return conn_listen_socket(host, port, err, errsz);
+	m = xmalloc(sizeof(*m));
+	m->nfds = 0;
+	strlist_init(&errors);
+	buf_init(&b, PRIVSEP_PAYLOAD_MAX);
+	(void)buf_append(&b, &port, sizeof(port));
+	(void)buf_append(&b, host, strlen(host));
+	errno = 0;
+	if (helper_call(p, PRIVSEP_REQ_BIND, b.data, b.len, m, &errors) == -1)
+		(void)str_copy(err, errors.v[0], errsz);
+	else if (privsep_decode_bound(m, &fd, err, errsz) == -1) {
+		(void)str_copy(err, "malformed answer of the privileged "
+		    "helper", errsz);
+		p->broken = true;
+		msg_close_fds(m);
+	}
+	strlist_free(&errors);
+	buf_free(&b);
+	free(m);
+	return fd;
+}

@@ -1,0 +1,588 @@
+/*
+ * dkim.c - DKIM signing with OpenSSL (see dkim.h).
+ *
+ * Written here rather than with libopendkim: signing is the small part
+ * of DKIM (two canonicalizations, a hash, a signature), libopendkim's
+ * last release is a 2018 beta with its own resolver and global state,
+ * and this code is tested against an independent implementation
+ * (python3-dkim verifies what it signs, both algorithms).
+ *
+ * The body is canonicalized as it streams in (relaxed, RFC 6376 3.4.4):
+ * runs of blanks become one space, blanks at line ends go, empty lines
+ * are held back until a line with content follows (so those at the end
+ * are never hashed), and line ends become CRLF. The header section is
+ * kept whole for the fields to sign.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+
+#include "core/dkim.h"
+#include "util/base64.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+#include "util/compat.h"
+
+#define RSA_BITS	2048
+#define RSA_MIN_BITS	1024
+#define FOLD_AT		72	/* b= characters per folded line */
+#define OUT_CHUNK	8192
+
+/* The fields signed, in the order of h= (RFC 6376 5.4.1's list, less
+   the ones receivers change). */
+static const char *const signed_fields[] = {
+	"from", "reply-to", "subject", "date", "to", "cc", "message-id",
+	"in-reply-to", "references", "mime-version", "content-type",
+	"content-transfer-encoding", "list-id", "list-unsubscribe",
+	"list-unsubscribe-post",
+};
+
+struct dkim_signer {
+	struct buf	 hdr;		/* the header section, as fed */
+	bool		 in_body;
+	bool		 line_start;	/* header: at the start of a line */
+	bool		 hdr_cr;	/* a CR held there */
+	bool		 hdr_big;
+	/* the body's canonical form, being hashed */
+	EVP_MD_CTX	*bh;
+	unsigned char	 out[OUT_CHUNK];
+	size_t		 nout;
+	size_t		 empty;		/* empty lines held back */
+	bool		 content;	/* the line has content */
+	bool		 wsp;		/* blanks seen since the last content */
+	bool		 cr;		/* a CR that may end the line */
+	bool		 done;
+	char		 bh64[64];
+};
+
+const char *
+dkim_alg_name(enum dkim_alg a)
+{
+	return a == DKIM_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256";
+}
+
+int
+dkim_alg_parse(const char *s)
+{
+	if (strcmp(s, "rsa-sha256") == 0)
+		return DKIM_RSA_SHA256;
+	if (strcmp(s, "ed25519-sha256") == 0)
+		return DKIM_ED25519_SHA256;
+	return -1;
+}
+
+static void
+ssl_err(const char *what, char err[DKIM_ERROR_MAX])
+{
+	unsigned long e = ERR_get_error();
+	char detail[160];
+
+	if (e != 0)
+		ERR_error_string_n(e, detail, sizeof(detail));
+	else
+		(void)str_copy(detail, "unknown error", sizeof(detail));
+	ERR_clear_error();
+	(void)snprintf(err, DKIM_ERROR_MAX, "%s: %s", what, detail);
+}
+
+/* ---- keys ---- */
+
+static char *
+b64(const unsigned char *p, size_t n)
+{
+	struct buf b;
+	char *s;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (base64_encode(p, n, &b) == -1)
+		PANIC("base64 of an unlimited buffer");
+	s = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	return s;
+}
+
+/* The p= value of KEY's public half. */
+static char *
+public_value(EVP_PKEY *key, enum dkim_alg alg)
+{
+	unsigned char raw[64], *der = NULL;
+	size_t rawlen = sizeof(raw);
+	int n;
+	char *s;
+
+	if (alg == DKIM_ED25519_SHA256) {
+		if (EVP_PKEY_get_raw_public_key(key, raw, &rawlen) != 1)
+			return NULL;
+		return b64(raw, rawlen);
+	}
+	if ((n = i2d_PUBKEY(key, &der)) <= 0)
+		return NULL;
+	s = b64(der, (size_t)n);
+	OPENSSL_free(der);
+	return s;
+}
+
+int
+dkim_keygen(enum dkim_alg alg, char **pem_r, char **pub_r,
+    char err[DKIM_ERROR_MAX])
+{
+	EVP_PKEY *key;
+	BIO *bio = NULL;
+	char *data;
+	long n;
+
+	*pem_r = *pub_r = NULL;
+	key = alg == DKIM_RSA_SHA256 ? EVP_RSA_gen(RSA_BITS) :
+	    EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (key == NULL) {
+		ssl_err("key generation", err);
+		return -1;
+	}
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
+	    NULL) != 1 || (n = BIO_get_mem_data(bio, &data)) <= 0 ||
+	    (*pub_r = public_value(key, alg)) == NULL) {
+		ssl_err("key encoding", err);
+		BIO_free(bio);
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	*pem_r = xmalloc((size_t)n + 1);
+	memcpy(*pem_r, data, (size_t)n);
+	(*pem_r)[n] = '\0';
+	OPENSSL_cleanse(data, (size_t)n);
+	BIO_free(bio);
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+void
+dkim_record(enum dkim_alg alg, const char *pub, struct buf *out)
+{
+	(void)buf_printf(out, "v=DKIM1; k=%s; p=%s",
+	    alg == DKIM_RSA_SHA256 ? "rsa" : "ed25519", pub);
+}
+
+EVP_PKEY *
+dkim_key_load(enum dkim_alg alg, const char *pem, char err[DKIM_ERROR_MAX])
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL,
+	    NULL, NULL) : NULL;
+
+	BIO_free(bio);
+	if (key == NULL) {
+		ssl_err("private key", err);
+		return NULL;
+	}
+	if (alg == DKIM_RSA_SHA256 ? EVP_PKEY_id(key) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_bits(key) < RSA_MIN_BITS :
+	    EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
+		(void)snprintf(err, DKIM_ERROR_MAX, "private key: not an %s "
+		    "key", alg == DKIM_RSA_SHA256 ? "RSA (>= 1024 bits)" :
+		    "Ed25519");
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+/* ---- canonicalization ---- */
+
+static bool
+is_wsp(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int
+dkim_canon_header(const char *f, size_t n, struct buf *out)
+{
+	const char *colon = memchr(f, ':', n), *p, *end = f + n;
+	size_t nlen;
+	bool wsp = false, any = false;
+
+	if (colon == NULL)
+		return -1;
+	for (nlen = (size_t)(colon - f); nlen > 0 && (is_wsp(f[nlen - 1]) ||
+	    f[nlen - 1] == '\r' || f[nlen - 1] == '\n'); nlen--)
+		;
+	for (p = f; p < f + nlen; p++)
+		(void)buf_putc(out, (char)tolower((unsigned char)*p));
+	(void)buf_putc(out, ':');
+	for (p = colon + 1; p < end; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;	/* unfolding */
+		if (is_wsp(*p)) {
+			wsp = true;
+			continue;
+		}
+		if (wsp && any)
+			(void)buf_putc(out, ' ');
+		wsp = false;
+		any = true;
+		(void)buf_putc(out, *p);
+	}
+	(void)buf_append(out, "\r\n", 2);
+	return 0;
+}
+
+static void
+body_flush(struct dkim_signer *s)
+{
+	if (s->nout > 0 && EVP_DigestUpdate(s->bh, s->out, s->nout) != 1)
+		PANIC("EVP_DigestUpdate failed");
+	s->nout = 0;
+}
+
+static void
+body_put(struct dkim_signer *s, const char *p, size_t n)
+{
+	if (s->nout + n > sizeof(s->out))
+		body_flush(s);
+	memcpy(s->out + s->nout, p, n);
+	s->nout += n;
+}
+
+/* One octet of the body that is neither a blank nor a line end. */
+static void
+body_content(struct dkim_signer *s, char c)
+{
+	if (!s->content) {
+		for (; s->empty > 0; s->empty--)
+			body_put(s, "\r\n", 2);
+		s->content = true;
+	}
+	if (s->wsp)
+		body_put(s, " ", 1);
+	s->wsp = false;
+	body_put(s, &c, 1);
+}
+
+static void
+body_eol(struct dkim_signer *s)
+{
+	if (s->content)
+		body_put(s, "\r\n", 2);
+	else
+		s->empty++;
+	s->content = s->wsp = false;
+}
+
+static void
+body_feed(struct dkim_signer *s, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (s->cr) {
+			s->cr = false;
+			if (c == '\n') {
+				body_eol(s);
+				continue;
+			}
+			body_content(s, '\r');
+		}
+		if (c == '\n')
+			body_eol(s);
+		else if (c == '\r')
+			s->cr = true;
+		else if (is_wsp(c))
+			s->wsp = true;
+		else
+			body_content(s, c);
+	}
+}
+
+static void
+header_put(struct dkim_signer *s, char c)
+{
+	if (!s->hdr_big && buf_putc(&s->hdr, c) == -1)
+		s->hdr_big = true;
+}
+
+/* Header octets up to the empty line (LF or CRLF, whatever the pieces);
+   returns how many were header. */
+static size_t
+header_feed(struct dkim_signer *s, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s->line_start && p[i] == '\n') {
+			s->in_body = true;
+			return i + 1;
+		}
+		if (s->line_start && p[i] == '\r' && !s->hdr_cr) {
+			s->hdr_cr = true;	/* CRLF, or a CR of the line */
+			continue;
+		}
+		if (s->hdr_cr) {
+			s->hdr_cr = false;
+			header_put(s, '\r');
+		}
+		s->line_start = p[i] == '\n';
+		header_put(s, p[i]);
+	}
+	return n;
+}
+
+struct dkim_signer *
+dkim_signer_new(void)
+{
+	struct dkim_signer *s = xcalloc(1, sizeof(*s));
+
+	buf_init(&s->hdr, DKIM_HEADER_MAX);
+	s->line_start = true;
+	s->bh = EVP_MD_CTX_new();
+	if (s->bh == NULL || EVP_DigestInit_ex(s->bh, EVP_sha256(), NULL) != 1)
+		PANIC("EVP_DigestInit_ex failed");
+	return s;
+}
+
+void
+dkim_signer_free(struct dkim_signer **sp)
+{
+	struct dkim_signer *s = *sp;
+
+	if (s == NULL)
+		return;
+	*sp = NULL;
+	buf_free(&s->hdr);
+	EVP_MD_CTX_free(s->bh);
+	free(s);
+}
+
+void
+dkim_signer_feed(struct dkim_signer *s, const void *data, size_t n)
+{
+	const char *p = data;
+	size_t h = 0;
+
+	if (s->done)
+		return;
+	if (!s->in_body)
+		h = header_feed(s, p, n);
+	if (s->in_body && h < n)
+		body_feed(s, p + h, n - h);
+}
+
+/* The body hash, once: the body ends here. */
+static void
+body_finish(struct dkim_signer *s)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned mdlen;
+	struct buf b;
+
+	if (s->done)
+		return;
+	if (s->cr)
+		body_content(s, '\r');
+	s->cr = false;
+	/* A last line without its end gets one; its blanks, not being at
+	   a line end when seen, count as one space (as OpenDKIM and
+	   python3-dkim do). */
+	if (s->content) {
+		if (s->wsp)
+			body_put(s, " ", 1);
+		body_put(s, "\r\n", 2);
+	}
+	body_flush(s);
+	if (EVP_DigestFinal_ex(s->bh, md, &mdlen) != 1)
+		PANIC("EVP_DigestFinal_ex failed");
+	buf_init(&b, sizeof(s->bh64));
+	if (base64_encode(md, mdlen, &b) == -1)
+		PANIC("base64 of a SHA-256 hash");
+	(void)str_copy(s->bh64, buf_cstr(&b), sizeof(s->bh64));
+	buf_free(&b);
+	s->done = true;
+}
+
+/* ---- the header fields and the signature ---- */
+
+struct field {
+	const char	*p;
+	size_t		 n;	/* with its line ends */
+};
+
+/* The fields of the header section, in order. */
+static size_t
+split_fields(const struct buf *hdr, struct field **v_r)
+{
+	const char *p = hdr->data, *end = hdr->data + hdr->len, *nl;
+	struct field *v = NULL;
+	size_t n = 0;
+
+	*v_r = NULL;
+	if (hdr->len == 0)
+		return 0;
+	while (p < end) {
+		const char *start = p;
+
+		do {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl != NULL ? nl + 1 : end;
+		} while (p < end && is_wsp(*p));
+		if (is_wsp(*start))
+			continue;	/* a stray continuation: no field */
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n].p = start;
+		v[n++].n = (size_t)(p - start);
+	}
+	*v_r = v;
+	return n;
+}
+
+static bool
+field_is(const struct field *f, const char *name)
+{
+	size_t len = strlen(name);
+
+	return f->n > len && strncasecmp(f->p, name, len) == 0 &&
+	    (f->p[len] == ':' || is_wsp(f->p[len]));
+}
+
+/* h= into H and the canonical signed fields into DATA. */
+static void
+select_fields(const struct field *v, size_t nv, struct buf *h,
+    struct buf *data)
+{
+	size_t i, k, count, taken;
+
+	for (i = 0; i < nitems(signed_fields); i++) {
+		const char *name = signed_fields[i];
+
+		for (count = 0, k = 0; k < nv; k++)
+			count += field_is(&v[k], name);
+		/* From: once more than it occurs: a null instance. */
+		for (taken = 0; taken < count + (i == 0); taken++)
+			(void)buf_printf(h, "%s%s", h->len > 0 ? ":" : "",
+			    name);
+		/* The instances from the bottom up (RFC 6376 5.4.2). */
+		for (k = nv, taken = 0; k > 0 && taken < count; k--) {
+			if (!field_is(&v[k - 1], name))
+				continue;
+			(void)dkim_canon_header(v[k - 1].p, v[k - 1].n, data);
+			taken++;
+		}
+	}
+}
+
+/* H folded after every sixth colon (FWS may surround them). */
+static void
+fold_list(const char *h, struct buf *out)
+{
+	unsigned colons = 0;
+
+	for (; *h != '\0'; h++) {
+		(void)buf_putc(out, *h);
+		if (*h == ':' && ++colons % 6 == 0)
+			(void)buf_append(out, "\n\t", 2);
+	}
+}
+
+static int
+sign_one(const struct dkim_key *k, const struct buf *data,
+    struct buf *sig, char err[DKIM_ERROR_MAX])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[SHA256_DIGEST_LENGTH], *out = NULL;
+	const unsigned char *in = (const unsigned char *)data->data;
+	size_t inlen = data->len, outlen = 0;
+	int r = -1;
+
+	if (k->alg == DKIM_ED25519_SHA256) {
+		/* RFC 8463: Ed25519 signs the SHA-256 hash. */
+		SHA256(in, inlen, md);
+		in = md;
+		inlen = sizeof(md);
+	}
+	if (ctx != NULL && EVP_DigestSignInit(ctx, NULL,
+	    k->alg == DKIM_RSA_SHA256 ? EVP_sha256() : NULL, NULL,
+	    k->pkey) == 1 && EVP_DigestSign(ctx, NULL, &outlen, in,
+	    inlen) == 1) {
+		out = xmalloc(outlen);
+		if (EVP_DigestSign(ctx, out, &outlen, in, inlen) == 1 &&
+		    base64_encode(out, outlen, sig) == 0)
+			r = 0;
+	}
+	if (r == -1)
+		ssl_err("signing", err);
+	free(out);
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+/* One DKIM-Signature field for K onto OUT. */
+static int
+sign_key(struct dkim_signer *s, const struct dkim_key *k, const char *hlist,
+    const struct buf *signed_data, time_t t, struct buf *out,
+    char err[DKIM_ERROR_MAX])
+{
+	struct buf field, data, sig;
+	size_t i, start = out->len;
+	int r;
+
+	buf_init(&field, BUF_UNLIMITED);
+	buf_init(&data, BUF_UNLIMITED);
+	buf_init(&sig, BUF_UNLIMITED);
+	(void)buf_printf(&field, "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed;"
+	    " d=%s; s=%s;\n\tt=%lld; h=", dkim_alg_name(k->alg), k->domain,
+	    k->selector, (long long)t);
+	fold_list(hlist, &field);
+	(void)buf_printf(&field, ";\n\tbh=%s;\n\tb=", s->bh64);
+	(void)buf_append(&data, signed_data->data, signed_data->len);
+	(void)dkim_canon_header(field.data, field.len, &data);
+	data.len -= 2;		/* the signature's own field: no CRLF */
+	r = sign_one(k, &data, &sig, err);
+	if (r == 0) {
+		(void)buf_append(out, field.data, field.len);
+		for (i = 0; i < sig.len; i += FOLD_AT) {
+			if (i > 0)
+				(void)buf_append(out, "\n\t", 2);
+			(void)buf_append(out, sig.data + i,
+			    sig.len - i < FOLD_AT ? sig.len - i : FOLD_AT);
+		}
+		(void)buf_putc(out, '\n');
+	} else
+		out->len = start;
+	buf_free(&field);
+	buf_free(&data);
+	buf_free(&sig);
+	return r;
+}
+
+int
+dkim_sign(struct dkim_signer *s, const struct dkim_key *keys, size_t nkeys,
+    time_t t, struct buf *out, char err[DKIM_ERROR_MAX])
+{
+	struct field *v;
+	struct buf h, data;
+	size_t nv, i;
+	int r = 0;
+
+	if (s->hdr_big) {
+		(void)snprintf(err, DKIM_ERROR_MAX, "header section larger "
+		    "than %d octets", DKIM_HEADER_MAX);
+		return -1;
+	}
+	body_finish(s);
+	nv = split_fields(&s->hdr, &v);
+	buf_init(&h, BUF_UNLIMITED);
+	buf_init(&data, BUF_UNLIMITED);
+	select_fields(v, nv, &h, &data);
+	for (i = 0; i < nkeys && r == 0; i++)
+		r = sign_key(s, &keys[i], buf_cstr(&h), &data, t, out, err);
+	buf_free(&h);
+	buf_free(&data);
+	free(v);
+	return r;
+}

@@ -1,0 +1,78 @@
+/*
+ * dkim.h - DKIM signing (RFC 6376; RSA-SHA256 and, per RFC 8463,
+ * Ed25519-SHA256; RSA keys of 2048 bits, RFC 8301): key pairs and their
+ * DNS records, and a signer that is fed a message as it is spooled (LF
+ * or CRLF line ends) and writes a DKIM-Signature field per key, with
+ * relaxed/relaxed canonicalization.
+ *
+ * The header fields signed are those of DKIM_SIGNED_FIELDS that the
+ * message has, as many times as it has them, and From: once more
+ * (oversigned: no From: can be added above the signed one).
+ */
+#ifndef POPGATE_DKIM_H
+#define POPGATE_DKIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "util/buf.h"
+#include "util/compat.h"
+
+#define DKIM_ERROR_MAX		256
+#define DKIM_SELECTOR_MAX	63	/* one DNS label */
+#define DKIM_HEADER_MAX		(1024 * 1024)	/* header section kept */
+
+enum dkim_alg {
+	DKIM_RSA_SHA256,
+	DKIM_ED25519_SHA256,
+};
+
+/* "rsa-sha256", "ed25519-sha256"; and back (-1: unknown). */
+const char *dkim_alg_name(enum dkim_alg);
+int	dkim_alg_parse(const char *);
+
+/* A new key pair: the private key as PKCS#8 PEM and the p= value of its
+   record (base64), both NUL-terminated and the caller's. 0, or -1 with
+   the reason in ERR. */
+int	dkim_keygen(enum dkim_alg, char **pem_r, char **pub_r,
+	    char err[DKIM_ERROR_MAX]) WARN_UNUSED;
+/* The record's text: "v=DKIM1; k=rsa; p=...". */
+void	dkim_record(enum dkim_alg, const char *pub, struct buf *out);
+/* A private key from PEM, checked to be of ALG (RSA: at least 1024
+   bits, RFC 8301). NULL with the reason in ERR. */
+EVP_PKEY *dkim_key_load(enum dkim_alg, const char *pem,
+	    char err[DKIM_ERROR_MAX]);
+
+/* A signing key: whose and which. */
+struct dkim_key {
+	enum dkim_alg	 alg;
+	const char	*domain;
+	const char	*selector;
+	EVP_PKEY	*pkey;		/* borrowed */
+};
+
+struct dkim_signer;
+
+struct dkim_signer *dkim_signer_new(void);
+void	dkim_signer_free(struct dkim_signer **);
+/* The next octets of the message: the header section, an empty line,
+   the body. */
+void	dkim_signer_feed(struct dkim_signer *, const void *, size_t);
+/* Appends one "DKIM-Signature: ..." field per key of KEYS to OUT,
+   folded, with LF line ends (the spool's), to be put above the message.
+   T is the signature time (t=). 0, or -1 with the reason in ERR (a
+   header section larger than DKIM_HEADER_MAX, a key that fails). */
+int	dkim_sign(struct dkim_signer *, const struct dkim_key *keys,
+	    size_t nkeys, time_t t, struct buf *out,
+	    char err[DKIM_ERROR_MAX]) WARN_UNUSED;
+
+/* Relaxed canonicalization of one header field (RFC 6376 3.4.2) of N
+   octets, folded with LF or CRLF, into OUT as "name:value\r\n"; for the
+   fuzzer and tests. -1 when it is no field (no colon). */
+int	dkim_canon_header(const char *field, size_t n, struct buf *out);
+
+#endif

@@ -1,0 +1,176 @@
+"""DKIM signing (SPEC 10, issue 15 point 1): `domain add` makes an RSA-2048
+and an Ed25519 key; every message relayed for a customer leaves with two
+DKIM-Signature fields (rsa-sha256 and ed25519-sha256, relaxed/relaxed, d=
+the From: domain, From: oversigned) above the Received: field, which an
+independent verifier (python3-dkim) accepts with the records `popgate
+domain dkim show` prints. `rotate` switches signing to a new pair and
+keeps the old one listed as retired with the date to remove it; the
+keys travel with `store copy`. Mail to hosted mailboxes is not signed."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import harness
+from delivery_helpers import (dlv_instance, maildir_messages, message,
+                              relay_send, sinks, wait_log)
+
+assert sinks  # the fixture
+
+VERIFY = r"""
+import dkim, json, sys
+recs = json.load(open(sys.argv[1]))
+msg = sys.stdin.buffer.read()
+def dns(name, timeout=5):
+    name = name.decode().rstrip(".")
+    for r in recs:
+        if r["name"] == name:
+            return r["record"].encode()
+    return None
+d = dkim.DKIM(msg)
+n = sum(1 for k, v in d.headers if k.lower() == b"dkim-signature")
+out = []
+for i in range(n):
+    try:
+        out.append(bool(d.verify(idx=i, dnsfunc=dns)))
+    except dkim.DKIMException as e:
+        out.append(str(e))
+print(json.dumps(out))
+"""
+
+
+def records(inst, tmp_path, name="recs.json"):
+    out = inst.cli("domain", "dkim", "show", "acme.test", "--json",
+                   check=True).stdout
+    p = tmp_path / name
+    p.write_text(out)
+    return json.loads(out), str(p)
+
+
+def verify(data, recs_path):
+    """python3-dkim's verdict on each DKIM-Signature of DATA (CRLF)."""
+    p = subprocess.run(["/usr/bin/python3", "-c", VERIFY, recs_path],
+                       input=data, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    return json.loads(p.stdout)
+
+
+def signatures(data):
+    head = data.split(b"\r\n\r\n", 1)[0].decode()
+    fields = re.split(r"\r\n(?![ \t])", head)
+    return [re.sub(r"\s+", " ", f) for f in fields
+            if f.lower().startswith("dkim-signature:")], fields
+
+
+@pytest.fixture
+def relay(make_instance, sinks):
+    sink = sinks()
+    inst = dlv_instance(make_instance, routes={"example.org": sink})
+    return inst, sink
+
+
+def test_relayed_mail_is_signed_rsa_and_ed25519(relay, tmp_path):
+    inst, sink = relay
+    recs, path = records(inst, tmp_path)
+    assert sorted(r["algorithm"] for r in recs) == \
+        ["ed25519-sha256", "rsa-sha256"]
+    assert all(r["state"] == "active" for r in recs)
+    rsa = [r for r in recs if r["algorithm"] == "rsa-sha256"][0]
+    assert rsa["record"].startswith("v=DKIM1; k=rsa; p=MIIBIjAN")  # 2048
+    body = (b"Hello,\r\n\r\n  indented   line with   blanks \t\r\n"
+            b".dot line\r\n\r\n\r\n")
+    data = message(subject="signed", body=body,
+                   extra=b"Date: Thu, 3 Dec 2026 10:00:00 +0000\r\n")
+    relay_send(inst, "ann@acme.test", ["bob@example.org"], data)
+    assert sink.wait_for(1), inst.log()
+    got = sink.messages[0].data
+    sigs, fields = signatures(got)
+    assert len(sigs) == 2, got[:2000]
+    for s in sigs:
+        assert "c=relaxed/relaxed" in s and "d=acme.test" in s
+        h = re.search(r"h=([^;]+);", s).group(1).replace(" ", "")
+        assert h.split(":").count("from") == 2, h   # oversigned
+        for name in ("subject", "date", "to", "message-id"):
+            assert name in h.split(":"), h
+    assert {re.search(r"a=([^;]+);", s).group(1) for s in sigs} == \
+        {"rsa-sha256", "ed25519-sha256"}
+    assert fields[2].startswith("Received: "), fields[:3]
+    assert verify(got, path) == [True, True]
+    # Changed in transit: both fail.
+    tampered = got.replace(b"indented", b"Indented")
+    assert all(v is not True for v in verify(tampered, path))
+
+
+def test_rotate_signs_with_the_new_pair(relay, tmp_path):
+    inst, sink = relay
+    old, _ = records(inst, tmp_path, "old.json")
+    p = inst.cli("domain", "dkim", "rotate", "acme.test", check=True)
+    assert "signing now" in p.stdout
+    assert "keep it in DNS until" in p.stdout
+    recs, path = records(inst, tmp_path)
+    active = {r["name"] for r in recs if r["state"] == "active"}
+    retired = {r["name"] for r in recs if r["state"] == "retired"}
+    assert retired == {r["name"] for r in old}
+    assert len(active) == 2 and not active & retired
+    assert all(r["remove_after"] for r in recs if r["state"] == "retired")
+    relay_send(inst, "ann@acme.test", ["bob@example.org"],
+               message(subject="after rotate"))
+    assert sink.wait_for(1), inst.log()
+    got = sink.messages[0].data
+    sigs, _ = signatures(got)
+    sels = {re.search(r" s=([^;]+);", s).group(1) for s in sigs}
+    assert {f"{s}._domainkey.acme.test" for s in sels} == active
+    assert verify(got, path) == [True, True]
+
+
+def test_local_mail_is_not_signed(make_instance, sinks):
+    inst = dlv_instance(make_instance)
+    relay_send(inst, "ann@acme.test", ["bob@acme.test"],
+               message(subject="local", rcpt="bob@acme.test"))
+    msgs = []
+    deadline = __import__("time").monotonic() + 15
+    while not msgs and __import__("time").monotonic() < deadline:
+        msgs = maildir_messages(inst, "bob@acme.test")
+    assert msgs
+    raw = msgs[0] if isinstance(msgs[0], bytes) else open(msgs[0], "rb").read()
+    assert b"DKIM-Signature:" not in raw
+
+
+def test_domain_without_keys_sends_unsigned_and_says_so(relay):
+    inst, sink = relay
+    import sqlite3
+    db = sqlite3.connect(os.path.join(inst.data_dir, "store.db"))
+    db.execute("DELETE FROM dkim_keys")
+    db.commit()
+    db.close()
+    relay_send(inst, "ann@acme.test", ["bob@example.org"],
+               message(subject="no key"))
+    assert sink.wait_for(1), inst.log()
+    assert b"DKIM-Signature:" not in sink.messages[0].data
+    wait_log(inst, r"dkim unsigned d=acme\.test reason=\"no key")
+    out = inst.cli("domain", "dkim", "show", "acme.test").stdout
+    assert "has no DKIM key" in out and "rotate acme.test" in out
+
+
+def test_store_copy_carries_the_keys(instance):
+    instance.setup_mailbox("ann@acme.test", "s3cret")
+    before = instance.cli("domain", "dkim", "show", "acme.test", "--json",
+                          check=True).stdout
+    dst = os.path.join(instance.data_dir, "copy.db")   # the user's
+    p = instance.cli("store", "copy", "--to", f"sqlite:{dst}")
+    assert p.returncode == 0, p
+    instance.config_overrides["store"] = f"sqlite:{dst}"
+    instance.write_config()
+    after = instance.cli("domain", "dkim", "show", "acme.test", "--json",
+                         check=True).stdout
+    assert json.loads(after) == json.loads(before)
+
+
+def test_dkim_cli_errors(instance):
+    p = instance.cli("domain", "dkim", "show", "nosuch.test")
+    assert p.returncode == 1 and "no domain 'nosuch.test'" in p.stderr
+    p = instance.cli("domain", "dkim", "publish", "acme.test")
+    assert p.returncode == 1 and "show or rotate" in p.stderr
