@@ -9,7 +9,6 @@
 #include "cli/cli.h"
 #include "util/compat.h"
 
-#define POPGATE_VERSION "0.1.0"
 
 static const struct {
 	const char	*name;

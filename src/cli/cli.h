@@ -140,7 +140,7 @@ int	cli_relay_revoke_customer(struct cli *, const char *customer);
    reader cli_backup_read.c) share: the backup's file names, its
    manifest's format. */
 #ifndef POPGATE_VERSION
-#define POPGATE_VERSION		"0.1.0"	/* the same as main.c's */
+#define POPGATE_VERSION		"0.1.0"	/* debian/changelog's (test_install) */
 #endif
 #define BACKUP_MANIFEST		"MANIFEST"
 #define BACKUP_FORMAT		"1"

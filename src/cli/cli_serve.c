@@ -610,8 +610,8 @@ cmd_serve(struct cli *c)
 		pidlock_release(&d.lock_fd);
 		return EXIT_SYSTEM;
 	}
-	log_info("daemon started version=0.1.0 listeners=%zu tls_hosts=%zu "
-	    "user=%s data_dir=%s", d.nlisteners, d.cfg->ntls_host,
+	log_info("daemon started version=" POPGATE_VERSION " listeners=%zu "
+	    "tls_hosts=%zu user=%s data_dir=%s", d.nlisteners, d.cfg->ntls_host,
 	    geteuid() == 0 ? "root" :
 	    (*d.cfg->user != '\0' ? d.cfg->user : "(unchanged)"),
 	    d.cfg->data_dir);
