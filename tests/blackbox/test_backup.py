@@ -98,6 +98,7 @@ def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
                                      "451" in r["last_error"]
                                      for r in rows), what="deferred")
 
+    dkim = inst.cli_json("domain", "dkim", "show", "acme.test")
     p = inst.cli("backup", backup_dir)
     assert p.returncode == 0, p.stderr
     assert "done" in p.stdout and p.stderr == "", (p.stdout, p.stderr)
@@ -140,6 +141,8 @@ def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
     new.start()
     assert [c["name"] for c in new.cli_json("customer", "list")] == ["acme"]
     assert new.cli_json("alias", "show", "info@acme.test")
+    # The DKIM keys too: the restored host signs as the old one did.
+    assert new.cli_json("domain", "dkim", "show", "acme.test") == dkim
     # The authorization came with the backup, before any login here.
     [auth2] = new.cli_json("relay", "list")
     assert auth2 == auth
@@ -149,6 +152,7 @@ def test_backup_restore_live_instance(make_instance, sinks, backup_dir):
     new.cli("queue", "flush", check=True)
     assert sink.wait_for(1), new.log()
     assert b"Subject: kept across restore" in sink.messages[0].data
+    assert sink.messages[0].data.count(b"DKIM-Signature: ") == 2
     assert sink.messages[0].rcpts == ["bob@example.org"]
     wait_queue_empty(new)
 
