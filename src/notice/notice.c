@@ -10,6 +10,7 @@
 #include "notice/notice.h"
 #include "core/ids.h"
 #include "maildir/maildir.h"
+#include "util/log.h"
 #include "util/buf.h"
 #include "util/compat.h"
 
@@ -289,6 +290,41 @@ split_targets(const struct resolution *res, struct maildir_dest *dests,
 }
 
 /* Delivers the notice O to SENDER: its mailbox here, else the queue. */
+/* A notice leaving for the internet is signed as mail of HOSTNAME: by
+   the first of HOSTNAME and its parent domains that is hosted here and
+   has keys (a From: of MAILER-DAEMON@mail.hoster.example aligns with
+   d=hoster.example under DMARC's relaxed rule). Unsigned when none has. */
+static void
+dkim_sign_notice(struct backends *b, const char *hostname, struct out *o,
+    struct buf *sig)
+{
+	char why[DKIM_ERROR_MAX];
+	const char *d = hostname, *dot;
+	int r;
+
+	while (d != NULL && (dot = strchr(d, '.')) != NULL) {
+		r = policy_dkim_sign(b, d, &o->sp, NULL, 0, sig, why);
+		if (r == 1)
+			return;
+		if (r == -1) {
+			log_warn("notice dkim unsigned d=%s reason=\"%s\"", d,
+			    why);
+			return;
+		}
+		d = strchr(dot + 1, '.') != NULL ? dot + 1 : NULL;
+	}
+}
+
+static size_t
+count_lf(const struct buf *b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < b->len; i++)
+		n += b->data[i] == '\n';
+	return n;
+}
+
 static int
 deliver(struct backends *b, const char *sender, struct out *o,
     const char *hostname, struct strlist *new_ids, const char **error_r)
@@ -299,9 +335,11 @@ deliver(struct backends *b, const char *sender, struct out *o,
 	struct queue_env env;
 	struct addr_canon sa;
 	const char *prefix = "Return-Path: <>\n", *err;
+	struct buf sig;
 	size_t n, failed;
 	int rc = -1;
 
+	buf_init(&sig, BUF_UNLIMITED);
 	queue_env_init(&env);
 	memset(&res, 0, sizeof(res));
 	if (o->sp.err != 0) {
@@ -326,17 +364,20 @@ deliver(struct backends *b, const char *sender, struct out *o,
 		goto out;
 	}
 	if (env.nrcpts > 0) {
+		dkim_sign_notice(b, hostname, o, &sig);
 		env.arrival = time(NULL);
 		env.is_bounce = true;
-		env.lines = o->lines;
+		env.lines = o->lines + count_lf(&sig);
 		(void)str_copy(env.auth, "bounce", sizeof(env.auth));
 		(void)str_copy(env.client, "popgate", sizeof(env.client));
-		if (queue_write(b->queue, &env, "", 0, &o->sp, error_r) == -1)
+		if (queue_write(b->queue, &env, sig.data != NULL ? sig.data :
+		    "", sig.len, &o->sp, error_r) == -1)
 			goto out;
 		strlist_add(new_ids, env.id);
 	}
 	rc = 0;
 out:
+	buf_free(&sig);
 	resolution_free(&res);
 	queue_env_free(&env);
 	return rc;

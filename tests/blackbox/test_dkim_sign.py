@@ -5,7 +5,9 @@ the From: domain, From: oversigned) above the Received: field, which an
 independent verifier (python3-dkim) accepts with the records `popgate
 domain dkim show` prints. `rotate` switches signing to a new pair and
 keeps the old one listed as retired with the date to remove it; the
-keys travel with `store copy`. Mail to hosted mailboxes is not signed."""
+keys travel with `store copy`. Mail to hosted mailboxes is not signed.
+A bounce to the internet is signed by the hosted domain of `hostname`
+(or its parent), and unsigned when none is hosted."""
 import json
 import os
 import re
@@ -15,8 +17,9 @@ import sys
 import pytest
 
 import harness
-from delivery_helpers import (dlv_instance, maildir_messages, message,
-                              relay_send, sinks, wait_log)
+from delivery_helpers import (HOSTNAME, Smtp, dlv_instance,
+                              maildir_messages, message, relay_send, sinks,
+                              wait_log)
 
 assert sinks  # the fixture
 
@@ -174,3 +177,42 @@ def test_dkim_cli_errors(instance):
     assert p.returncode == 1 and "no domain 'nosuch.test'" in p.stderr
     p = instance.cli("domain", "dkim", "publish", "acme.test")
     assert p.returncode == 1 and "show or rotate" in p.stderr
+
+
+def bounce(inst, sink):
+    sink.rcpt_reply = lambda a: ("550 5.1.1 No such user"
+                                 if a == "bob@example.org" else
+                                 "250 2.1.5 Ok")
+    with Smtp(inst.ports["smtp"]) as c:
+        c.mail("carol@example.org", ["fwd@acme.test"],
+               message(subject="forward me", sender="carol@example.org",
+                       rcpt="fwd@acme.test"))
+    assert sink.wait_for(1), inst.log()
+    m = sink.messages[0]
+    assert m.mail_from == "" and m.rcpts == ["carol@example.org"]
+    return m.data
+
+
+def test_bounce_is_signed_by_the_hosts_domain(make_instance, sinks,
+                                              tmp_path):
+    sink = sinks()
+    inst = dlv_instance(make_instance, routes={"example.org": sink},
+                        aliases={"fwd@acme.test": ["bob@example.org"]})
+    parent = HOSTNAME.split(".", 1)[1]          # mail.test.example
+    inst.cli("customer", "add", "hoster", check=True)
+    inst.cli("domain", "add", parent, "--customer", "hoster", check=True)
+    out = inst.cli("domain", "dkim", "show", parent, "--json",
+                   check=True).stdout
+    path = tmp_path / "host.json"
+    path.write_text(out)
+    data = bounce(inst, sink)
+    sigs, _ = signatures(data)
+    assert len(sigs) == 2 and all(f"d={parent};" in s for s in sigs), sigs
+    assert verify(data, str(path)) == [True, True]
+
+
+def test_bounce_unsigned_without_a_hosted_host_domain(make_instance, sinks):
+    sink = sinks()
+    inst = dlv_instance(make_instance, routes={"example.org": sink},
+                        aliases={"fwd@acme.test": ["bob@example.org"]})
+    assert b"DKIM-Signature:" not in bounce(inst, sink)
