@@ -216,6 +216,33 @@ FAILED = r"^.*warning: sess=(\S+) (\w+) tls handshake failed " \
          r"client=127\.0\.0\.1 reason=\"([^\"]+)\"$"
 
 
+def s_client_cert(port, name, starttls=None):
+    """The certificate (DER) openssl s_client gets asking for NAME."""
+    args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+            "-servername", name, "-showcerts"]
+    if starttls:
+        args += ["-starttls", starttls]
+    p = subprocess.run(args, input=b"", capture_output=True, timeout=30)
+    pem = re.search(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE"
+                    rb"-----", p.stdout, re.S)
+    assert pem, p.stdout.decode() + p.stderr.decode()
+    return ssl.PEM_cert_to_DER_cert(pem.group(0).decode())
+
+
+def test_openssl_s_client_servername(sni_server, tls_files):
+    """What an administrator checks by hand: `openssl s_client
+    -servername` gets each name's certificate, on implicit TLS and with
+    -starttls smtp."""
+    c = sni_server.certs
+    for port, st in ((sni_server.ports["imaps"], None),
+                     (sni_server.ports["submission"], "smtp")):
+        assert s_client_cert(port, CUSTOMER, st) == der(c["customer"][0])
+        assert s_client_cert(port, "a.hosted.example", st) == \
+            der(c["wildcard"][0])
+        assert s_client_cert(port, "other.example", st) == \
+            der(tls_files[0])
+
+
 def test_garbage_on_imaps_logged_with_reason(server):
     s = socket.create_connection(("127.0.0.1", server.ports["imaps"]),
                                  timeout=TIMEOUT)
