@@ -212,6 +212,10 @@ dkim_canon_header(const char *f, size_t n, struct buf *out)
 	for (nlen = (size_t)(colon - f); nlen > 0 && (is_wsp(f[nlen - 1]) ||
 	    f[nlen - 1] == '\r' || f[nlen - 1] == '\n'); nlen--)
 		;
+	/* A name is one word on the field's first line. */
+	if (nlen == 0 || memchr(f, '\n', nlen) != NULL ||
+	    memchr(f, '\r', nlen) != NULL)
+		return -1;
 	for (p = f; p < f + nlen; p++)
 		(void)buf_putc(out, (char)tolower((unsigned char)*p));
 	(void)buf_putc(out, ':');

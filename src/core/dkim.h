@@ -72,7 +72,8 @@ int	dkim_sign(struct dkim_signer *, const struct dkim_key *keys,
 
 /* Relaxed canonicalization of one header field (RFC 6376 3.4.2) of N
    octets, folded with LF or CRLF, into OUT as "name:value\r\n"; for the
-   fuzzer and tests. -1 when it is no field (no colon). */
+   fuzzer and tests. -1 when it is no field (no colon, or no name on
+   its first line before it). */
 int	dkim_canon_header(const char *field, size_t n, struct buf *out);
 
 #endif
