@@ -85,6 +85,10 @@ static const struct param params[] = {
 	    NULL },
 	{ "dns_servers", P_DNS, OFF(dns_servers), "", 0, 0, NULL },
 	{ "reverse_dns", P_BOOL, OFF(reverse_dns), "yes", 0, 0, NULL },
+	/* DNS blocklists of smtp listeners (config_dnsbl.c) */
+	{ "dnsbl", P_DNSBL, 0, NULL, 0, 0, NULL },
+	{ "dnsbl_threshold", P_UINT, OFF(dnsbl_threshold), "1", 1, 1000,
+	    NULL },
 	{ "relayhost", P_RELAYHOST, OFF(relayhost), "", 0, 0, NULL },
 	{ "transport", P_TRANSPORT, 0, NULL, 0, 0, NULL },
 	{ "max_queue_lifetime", P_DURATION, OFF(max_queue_lifetime), "5d", 1,
@@ -274,7 +278,8 @@ parse_line(struct config *c, struct pstate *ps, char *line)
 	}
 	idx = (size_t)(p - params);
 	if (p->type != P_LISTEN && p->type != P_MILTER &&
-	    p->type != P_TLS_HOST && ps->seen[idx] != 0) {
+	    p->type != P_TLS_HOST && p->type != P_DNSBL &&
+	    ps->seen[idx] != 0) {
 		config_perr(ps, "duplicate key '%s' (first set at line %u)",
 		    key, ps->seen[idx]);
 		return;

@@ -2,10 +2,10 @@
  * config.h - popgate.conf: one table of typed keys (SPEC 8, STYLE.md 8).
  *
  * "key = value" per line, '#' comments, sizes with units (10M), durations
- * with units (30s, 90m, 4h, 5d). listen, transport, tls_host and milter
- * repeat; every other key may appear once. Every error names FILE:LINE
- * and what was expected; loading collects all errors instead of stopping
- * at the first.
+ * with units (30s, 90m, 4h, 5d). listen, transport, tls_host, milter
+ * and dnsbl repeat; every other key may appear once. Every error names
+ * FILE:LINE and what was expected; loading collects all errors instead
+ * of stopping at the first.
  */
 #ifndef POPGATE_CONFIG_H
 #define POPGATE_CONFIG_H
@@ -43,6 +43,14 @@ struct tls_host_cfg {
 					   matches one label before DOMAIN */
 	char		*cert;		/* absolute paths */
 	char		*key;
+	unsigned	 line;		/* where it was set */
+};
+
+/* "dnsbl = ZONE [WEIGHT]" (RFC 5782): a DNS blocklist asked about the
+   clients of smtp listeners. */
+struct dnsbl_cfg {
+	char		 zone[256];	/* lower case */
+	unsigned	 weight;	/* 1 to 100 */
 	unsigned	 line;		/* where it was set */
 };
 
@@ -143,6 +151,9 @@ struct config {
 	char			*relay_store;
 	char			*dns_servers;
 	bool			 reverse_dns;
+	struct dnsbl_cfg	*dnsbl;		/* in the file's order */
+	size_t			 ndnsbl;
+	uint64_t		 dnsbl_threshold;
 	char			*relayhost;	/* "" or host:port */
 	struct transport_cfg	*transport;
 	size_t			 ntransport;
@@ -232,7 +243,8 @@ void	config_print(const struct config *, FILE *);
 const char *config_key_name(size_t i);
 /* KEY's default as it would be written in the file ("" when empty),
    borrowed from the table; NULL for an unknown key and for the keys
-   that repeat (listen, transport, tls_host, milter), which have none. */
+   that repeat (listen, transport, tls_host, milter, dnsbl), which have
+   none. */
 const char *config_key_default(const char *key);
 /* Whether KEY is a number, size or duration; then its lowest and
    highest value, as the file would write them, into LO and HI. */

@@ -38,6 +38,7 @@ enum ptype {
 	P_MILTER,	/* repeats; "milter = NAME ADDRESS" */
 	P_MILTER_APPLY,	/* "milter_apply NAME = inbound|relay|all" */
 	P_TLS_HOST,	/* repeats; "tls_host = NAME CERT KEY" */
+	P_DNSBL,	/* repeats; "dnsbl = ZONE [WEIGHT]" */
 	P_NTYPES
 };
 
@@ -123,6 +124,16 @@ int	config_tls_host_parse(struct config *, struct pstate *,
 	    const struct param *, const char *);
 void	config_tls_host_release(struct config *, const struct param *);
 void	config_tls_host_print(const struct config *, const struct param *,
+	    FILE *);
+
+/* The operations of P_DNSBL (config_dnsbl.c), in config_types[]:
+   "dnsbl = ZONE [WEIGHT]" appended to C's dnsbl (a domain name, each
+   once, any case; a weight from 1 to 100, default 1); freed and printed
+   in the file's order. */
+int	config_dnsbl_parse(struct config *, struct pstate *,
+	    const struct param *, const char *);
+void	config_dnsbl_release(struct config *, const struct param *);
+void	config_dnsbl_print(const struct config *, const struct param *,
 	    FILE *);
 
 /* A number of P's type (size, duration or count) as the file would

@@ -872,6 +872,8 @@ const struct ptype_ops config_types[] = {
 	    print_none },
 	[P_TLS_HOST] = { config_tls_host_parse, config_tls_host_release,
 	    config_tls_host_print },
+	[P_DNSBL] = { config_dnsbl_parse, config_dnsbl_release,
+	    config_dnsbl_print },
 };
 _Static_assert(nitems(config_types) == P_NTYPES,
     "every type has its operations");

@@ -710,6 +710,48 @@ test_tls_host(void **state)
 	config_free(&c);
 }
 
+/* ---- good inputs: dnsbl ---- */
+
+struct dnsbl_case {
+	const char	*name;
+	const char	*text;
+	size_t		 n;
+	struct dnsbl_cfg l[3];
+	uint64_t	 threshold;
+};
+
+static const struct dnsbl_case dnsbl_cases[] = {
+	{ "no dnsbl by default, threshold 1", "", 0, { { "", 0, 0 } }, 1 },
+	{ "dnsbl weight 1 when left out, zone lower-cased",
+	    "dnsbl = Zen.Spamhaus.ORG\n", 1,
+	    { { "zen.spamhaus.org", 1, 1 } }, 1 },
+	{ "dnsbl repeats in file order with weights, threshold",
+	    "# lists\n"
+	    "dnsbl = a.example 3\n"
+	    "dnsbl\t=\tb.example\t100   # heavy\n"
+	    "dnsbl_threshold = 1000\n"
+	    "dnsbl = c.example 1\n", 3,
+	    { { "a.example", 3, 2 }, { "b.example", 100, 3 },
+	      { "c.example", 1, 5 } }, 1000 },
+};
+
+static void
+test_dnsbl(void **state)
+{
+	const struct dnsbl_case *tc = *state;
+	struct config *c = parse_ok(tc->text);
+	size_t i;
+
+	assert_int_equal(c->ndnsbl, tc->n);
+	for (i = 0; i < tc->n; i++) {
+		assert_string_equal(c->dnsbl[i].zone, tc->l[i].zone);
+		assert_int_equal(c->dnsbl[i].weight, tc->l[i].weight);
+		assert_int_equal(c->dnsbl[i].line, tc->l[i].line);
+	}
+	assert_int_equal(c->dnsbl_threshold, tc->threshold);
+	config_free(&c);
+}
+
 /* ---- bad inputs: exact error texts ---- */
 
 struct bad_case {
@@ -1069,6 +1111,38 @@ static const struct bad_case bad_cases[] = {
 	      "submission, submissions, pop3, pop3s, imap or imaps)",
 	      "t.conf:8: retry_min (604800s) is larger than retry_max "
 	      "(14400s)" } },
+	{ "dnsbl without zone", "dnsbl =\n",
+	    { "t.conf:1: 'dnsbl' needs a zone: dnsbl = ZONE [WEIGHT]" } },
+	{ "dnsbl bad zone", "\ndnsbl = bad..example\n",
+	    { "t.conf:2: bad zone in 'dnsbl': 'bad..example' (empty label in "
+	      "domain)" } },
+	{ "dnsbl zone an IP address", "dnsbl = 127.0.0.2\n",
+	    { "t.conf:1: bad zone in 'dnsbl': '127.0.0.2' (an IP address, not "
+	      "a zone)" } },
+	{ "dnsbl zone of one label", "dnsbl = localhost\n",
+	    { "t.conf:1: bad zone in 'dnsbl': 'localhost' (a single label)" } },
+	{ "dnsbl weight 0", "dnsbl = zen.example 0\n",
+	    { "t.conf:1: bad weight in 'dnsbl zen.example': '0' (expected a "
+	      "whole number from 1 to 100)" } },
+	{ "dnsbl weight 101", "dnsbl = zen.example 101\n",
+	    { "t.conf:1: bad weight in 'dnsbl zen.example': '101' (expected a "
+	      "whole number from 1 to 100)" } },
+	{ "dnsbl weight not a number", "dnsbl = zen.example heavy\n",
+	    { "t.conf:1: bad weight in 'dnsbl zen.example': 'heavy' (expected "
+	      "a whole number from 1 to 100)" } },
+	{ "dnsbl three fields", "dnsbl = zen.example 2 3\n",
+	    { "t.conf:1: too many fields in 'dnsbl': 'zen.example 2 3' "
+	      "(expected dnsbl = ZONE [WEIGHT])" } },
+	{ "dnsbl zone twice, any case",
+	    "dnsbl = zen.example\ndnsbl = ZEN.example 2\n",
+	    { "t.conf:2: duplicate 'dnsbl zen.example' (first at line 1)" } },
+	{ "dnsbl_threshold 0", "dnsbl_threshold = 0\n",
+	    { "t.conf:1: bad value for 'dnsbl_threshold': '0' (expected a "
+	      "whole number from 1 to 1000)" } },
+	{ "dnsbl_threshold twice",
+	    "dnsbl_threshold = 2\ndnsbl_threshold = 3\n",
+	    { "t.conf:2: duplicate key 'dnsbl_threshold' (first set at line "
+	      "1)" } },
 	{ "errors on CRLF lines are numbered like LF lines",
 	    "log = stderr\r\n\r\nsender_policy = loose\r\n",
 	    { "t.conf:3: bad value for 'sender_policy': 'loose' (expected "
@@ -1156,6 +1230,7 @@ static const char default_print[] =
     "relay_store = local\n"
     "dns_servers = \n"
     "reverse_dns = yes\n"
+    "dnsbl_threshold = 1\n"
     "relayhost = \n"
     "max_queue_lifetime = 5d\n"
     "retry_min = 5m\n"
@@ -1852,6 +1927,7 @@ main(void)
 	ADD(sub_cases, test_submission_ports);
 	ADD(transport_cases, test_transport);
 	ADD(tls_host_cases, test_tls_host);
+	ADD(dnsbl_cases, test_dnsbl);
 	ADD(bad_cases, test_bad);
 	ADD(rt_cases, test_roundtrip);
 	add_test("defaults printed, every key", test_defaults_printed, NULL);
