@@ -478,3 +478,28 @@ dns_addrs(struct dns *d, const char *host, unsigned timeout_ms,
 	dns_schedule(d);
 	return r;
 }
+
+/* ---- DNS blocklists ---- */
+
+int
+dns_dnsbl_name(const struct netaddr *addr, const char *zone, char *out,
+    size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	char rev[64 + 1], *p = rev;
+	int i;
+
+	if (addr->family == AF_INET) {
+		(void)snprintf(rev, sizeof(rev), "%u.%u.%u.%u.", addr->a[3],
+		    addr->a[2], addr->a[1], addr->a[0]);
+	} else {
+		for (i = 15; i >= 0; i--) {
+			*p++ = hex[addr->a[i] & 0x0f];
+			*p++ = '.';
+			*p++ = hex[addr->a[i] >> 4];
+			*p++ = '.';
+		}
+		*p = '\0';
+	}
+	return str_fmt(out, outsz, "%s%s", rev, zone);
+}

@@ -50,4 +50,11 @@ typedef void dns_addr_cb(int status, const struct netaddr *, size_t n,
 struct dns_req *dns_addrs(struct dns *, const char *host,
 	    unsigned timeout_ms, dns_addr_cb *, void *arg);
 
+/* The name that asks DNS blocklist ZONE about ADDR (RFC 5782 sections
+   2.1 and 2.4): the octets of an IPv4 address, or the 32 nibbles of an
+   IPv6 one, in reverse, then ZONE ("2.0.0.127.zen.example"). 0, or -1
+   when it does not fit OUT. */
+int	dns_dnsbl_name(const struct netaddr *, const char *zone, char *out,
+	    size_t outsz);
+
 #endif
