@@ -107,6 +107,9 @@ void	resolution_free(struct resolution *);
 
 /* ---- the MAIL, RCPT and end-of-DATA decisions: policy_check.c ---- */
 
+/* The lists a client is listed by, as text: room for a few zones. */
+#define POLICY_DNSBL_LISTS_MAX	512
+
 /* What the session knows about itself. */
 struct relay_session {
 	struct netaddr		client;
@@ -115,6 +118,11 @@ struct relay_session {
 	bool			authenticated;	/* SMTP AUTH done */
 	char			auth_mailbox[ADDR_BUFSZ];
 	char			auth_customer[STORE_NAME_MAX + 1];
+	/* DNS blocklists at connect (smtp listeners): whether the weights
+	   of the lists that list the client reach dnsbl_threshold, and
+	   those lists ("zen.example, b.example"; "" none). */
+	bool			dnsbl_listed;
+	char			dnsbl_lists[POLICY_DNSBL_LISTS_MAX];
 };
 
 enum relay_grant_kind {
@@ -155,6 +163,8 @@ enum policy_reason {
 	POLICY_TEMP_RELAY,		/* the relay table failed */
 	POLICY_TEMP_SENDER,		/* the store, checking the sender */
 	POLICY_TEMP_FROM,		/* the store, checking From: */
+	/* a client the DNS blocklists list (RFC 5782), not authorized */
+	POLICY_DNSBL,
 	/* recipients in hosted domains, and the inbound limits */
 	POLICY_UNKNOWN_USER,
 	POLICY_QUOTA,
@@ -290,7 +300,9 @@ struct policy_rcpt {
 	char			orcpt[DSN_ORCPT_MAX + 1];	/* "" none */
 };
 
-/* RCPT: max_recipients, then resolution (hosted mailboxes, aliases,
+/* RCPT: max_recipients, then the DNS blocklists (a client they list
+   that is not authorized to relay by a POP3 login, SMTP AUTH or
+   trusted_networks is refused every recipient), then resolution (hosted mailboxes, aliases,
    quota) or, for a domain not hosted here, the relay rules: the size
    rule by the larger of SIZE= and the octets already received
    (TX->received), then the recipient held against the hourly caps

@@ -310,6 +310,11 @@ policy_check_rcpt(struct backends *b, const struct relay_session *rs,
 		addr_format(&rc->addr, given, sizeof(given));
 	if (tx->rcpts.n >= b->cfg->max_recipients)
 		return policy_decide(d, POLICY_TOO_MANY_RCPTS, given, 0);
+	if (rs->dnsbl_listed && (r = policy_dnsbl_check(b, rs, now, tr,
+	    d)) != 1) {
+		(void)str_copy(d->addr, given, sizeof(d->addr));
+		return r;
+	}
 	if (!rc->postmaster)
 		addr_canon_set(&key, &rc->addr);
 	r = policy_resolve(b, rc->postmaster ? NULL : &key, &res, &err);

@@ -23,6 +23,11 @@ bool	policy_names_rcpt(enum policy_reason reason);
 int	policy_relay_check(struct backends *, const struct relay_session *,
 	    const struct policy_tx *tx, time_t now,
 	    const struct relay_trace *, struct policy_decision *d);
+/* A client the DNS blocklists list (RS->dnsbl_listed): 1 when it is
+   authorized to relay all the same (SMTP AUTH, trusted_networks, a live
+   POP3 authorization), else 0 or -1 (D filled). */
+int	policy_dnsbl_check(struct backends *, const struct relay_session *,
+	    time_t now, const struct relay_trace *, struct policy_decision *d);
 /* The From: rule for the grant G. 1, 0 or -1 (D filled). */
 int	policy_check_from(struct backends *, const struct relay_grant *g,
 	    const char *headers, size_t len, struct policy_decision *d);

@@ -14,6 +14,12 @@
  *                    atomic check-and-add; policy_hold)
  *   size             relay_max_message_size
  *
+ * Before them, for any recipient, hosted or not: a client that the DNS
+ * blocklists list (looked up at connect, src/smtp/smtp_dnsbl.c) is
+ * refused unless one of the ways of "authorized" lets it relay
+ * (policy_dnsbl_check), like Postfix's reject_rbl_client after
+ * permit_sasl_authenticated.
+ *
  * Several customers may be authorized from one address (NAT): the sender
  * picks the one it belongs to, and that one is charged. Trusted networks
  * relay without a customer (no customer rules, no counting). A temporary
@@ -100,6 +106,8 @@ static const struct reason_entry {
 	[POLICY_TEMP_FROM] = { .rule = "temporary-failure", .code = 451,
 	    .esc = "4.7.1", .head = "Temporary failure checking the From: "
 	    "header, try again later", .temp = true },
+	[POLICY_DNSBL] = { .rule = "dnsbl", .code = 554, .esc = "5.7.1",
+	    .head = "Service unavailable; client ", .slot = SLOT_STR },
 	[POLICY_UNKNOWN_USER] = { .rule = "unknown-user", .generic = true,
 	    .names_addr = true, .reply_text = REPLY_UNKNOWN_USER },
 	[POLICY_QUOTA] = { .rule = "quota", .generic = true,
@@ -268,6 +276,42 @@ authorized(struct backends *b, const struct relay_session *rs, time_t now,
 	    '\0' ? (*cand)[0].mailbox : "the administrator",
 	    (*cand)[0].customer, (*cand)[0].listener);
 	return 1;
+}
+
+int
+policy_dnsbl_check(struct backends *b, const struct relay_session *rs,
+    time_t now, const struct relay_trace *t, struct policy_decision *d)
+{
+	struct relay_entry *cand = NULL;
+	size_t ncand = 0;
+	char ip[NET_ADDRSTRLEN], v[NET_ADDRSTRLEN + POLICY_DNSBL_LISTS_MAX +
+	    16];
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	r = authorized(b, rs, now, NULL, &cand, &ncand, d);
+	free(cand);
+	if (r == -1) {
+		d->relayed = true;
+		trace(t, "dnsbl", -1, "listed by %s; relay table unavailable: "
+		    "%s", rs->dnsbl_lists, d->why);
+		return r;
+	}
+	if (r == 1) {
+		trace(t, "dnsbl", 1, "listed by %s, but authorized to relay",
+		    rs->dnsbl_lists);
+		memset(d, 0, sizeof(*d));
+		return 1;
+	}
+	net_addr_format(&rs->client, ip, sizeof(ip));
+	trace(t, "dnsbl", 0, "%s is listed by %s and not authorized", ip,
+	    rs->dnsbl_lists);
+	memset(d, 0, sizeof(*d));
+	d->relayed = true;
+	(void)str_fmt(d->why, sizeof(d->why), "client %s listed by %s", ip,
+	    rs->dnsbl_lists);
+	(void)str_fmt(v, sizeof(v), "[%s] listed by %s", ip, rs->dnsbl_lists);
+	return policy_decide(d, POLICY_DNSBL, v, 0);
 }
 
 /* 1 when CUSTOMER is active, 0 suspended or gone, -1 store trouble. */

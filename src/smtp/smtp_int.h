@@ -130,6 +130,9 @@ struct smtp_session {
 	unsigned		 pre_greet;	/* steps before the greeting */
 	bool			 ip_authorized;	/* at connect time */
 	bool			 ip_authz_failed; /* the lookup failed */
+	struct smtp_dnsbl	*dnsbl;		/* the lookups running */
+	bool			 dnsbl_listed;	/* at dnsbl_threshold */
+	char			 dnsbl_lists[POLICY_DNSBL_LISTS_MAX];
 	unsigned		 auth_failures;	/* smtp_auth.c */
 	struct milter_chain	*milter;	/* NULL: no filters */
 	bool			 milter_wait;	/* a filter step runs */
@@ -182,6 +185,23 @@ void	smtp_reply_lines(struct smtp_session *, const char *text, size_t len);
    verdict, policy/): FMT is a literal at the call site. */
 void	smtp_reply(struct smtp_session *, int code, const char *esc,
 	    const char *fmt, ...) PRINTFLIKE(4, 5);
+
+/* One step before the greeting (reverse DNS, the relay lookup, the
+   blocklists) is done; the last one greets. */
+void	smtp_pre_greet_done(struct smtp_session *);
+
+/* smtp_dnsbl.c: the DNS blocklists of an smtp listener's client (RFC
+   5782), asked before the greeting. */
+/* Asks every list of S's configuration about its client at once, with
+   DNS; when all have answered (never from inside the call) S is marked
+   and smtp_pre_greet_done(S) runs. False when there is nothing to ask
+   (no lists, no resolver). */
+bool	smtp_dnsbl_start(struct smtp_session *, struct dns *dns);
+/* Stops lookups still running (the session ends). */
+void	smtp_dnsbl_cancel(struct smtp_session *);
+/* Copies the session's result into the relay session (at connect and
+   again when TLS starts and the client is forgotten). */
+void	smtp_dnsbl_apply(struct smtp_session *);
 
 /* smtp_session.c: the session, its states and its commands. */
 /* A session for C (owned from now on), before its greeting. */

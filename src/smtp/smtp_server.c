@@ -1,8 +1,8 @@
 /*
  * smtp_server.c - the SMTP server: its sessions (the session itself is
  * smtp_session.c), accepting a connection and the steps before the
- * greeting (reverse DNS, the relay lookup of gate=connect), and the
- * replies.
+ * greeting (reverse DNS, the relay lookup of gate=connect, the DNS
+ * blocklists of smtp_dnsbl.c), and the replies.
  */
 #include <stdarg.h>
 
@@ -137,9 +137,8 @@ smtp_reply_error_text(struct smtp_session *s, enum reply_text_id id,
 
 #define RDNS_TIMEOUT_MS 10000
 
-/* One pre-greeting step (reverse DNS, the relay lookup) is done. */
-static void
-pre_greet_done(struct smtp_session *s)
+void
+smtp_pre_greet_done(struct smtp_session *s)
 {
 	if (--s->pre_greet > 0 || s->base.life.dying)
 		return;
@@ -180,7 +179,7 @@ on_rdns(int status, const char *name, void *arg)
 	log_info("sess=%s smtp client=%s name=%s", s->conn->id,
 	    s->conn->peer_str, status == 1 ? s->rdns : status == -1 ?
 	    "unknown(temporary)" : "unknown");
-	pre_greet_done(s);
+	smtp_pre_greet_done(s);
 }
 
 /* Is the client authorized to relay right now? For gate=connect and for
@@ -225,7 +224,7 @@ authz_done(void *arg)
 	s->ip_authorized = j->r == 1;
 	s->ip_authz_failed = j->r == -1;
 	free(j);
-	pre_greet_done(s);
+	smtp_pre_greet_done(s);
 }
 
 static const struct worker_ops authz_ops = {
@@ -240,7 +239,8 @@ smtp_server_accept(struct conn *c, void *arg)
 
 	/* Before the greeting (Postfix-like): the client's name, for
 	   Received: and the logs; and on smtp listeners whether it may
-	   relay (gate=connect, and the limits EHLO announces). */
+	   relay (gate=connect, and the limits EHLO announces) and what
+	   the DNS blocklists say. */
 	s->pre_greet = 1;
 	if (srv->d.dns != NULL && s->cfg->reverse_dns) {
 		s->pre_greet++;
@@ -255,7 +255,11 @@ smtp_server_accept(struct conn *c, void *arg)
 		s->pre_greet++;
 		session_submit(&s->base, srv->d.io, &authz_ops, j);
 	}
-	pre_greet_done(s);
+	/* smtp listeners: the DNS blocklists, answered at RCPT */
+	if (c->lc->role == ROLE_SMTP && !s->client.rs.trusted &&
+	    smtp_dnsbl_start(s, srv->d.dns))
+		s->pre_greet++;
+	smtp_pre_greet_done(s);
 }
 
 void

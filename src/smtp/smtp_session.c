@@ -195,6 +195,7 @@ client_init(struct smtp_session *s)
 	rs->role = s->conn->lc->role;
 	rs->trusted = netlist_match(&s->cfg->trusted_networks,
 	    &s->conn->peer);
+	smtp_dnsbl_apply(s);
 }
 
 static void
@@ -252,6 +253,7 @@ fini(struct session *base)
 	struct smtp_session *s = smtp_of(base);
 
 	dns_cancel(&s->dnsreq);
+	smtp_dnsbl_cancel(s);
 	log_info("sess=%s smtp disconnect client=%s msgs=%llu errors=%u "
 	    "duration=%llums", s->conn->id, s->conn->peer_str,
 	    (unsigned long long)s->nmsgs, s->base.errors,
