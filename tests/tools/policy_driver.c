@@ -13,6 +13,9 @@
  *   revoke-customer NAME
  *   time +SECONDS             the clock moves on
  *   session IP [smtp|submission] [auth=MAILBOX]
+ *   dnsbl ZONE[, ZONE...]     the session's client is listed at
+ *                             dnsbl_threshold by those lists (what the
+ *                             SMTP session finds at connect)
  *   mail SENDER [SIZE]        ("<>" for the null sender; on submission
  *                             -> prints the decision)
  *   rcpt ADDRESS              -> prints the decision
@@ -424,7 +427,12 @@ line(char *l)
 		cmd_allow(args);
 	else if (strcmp(l, "session") == 0)
 		cmd_session(args);
-	else if (strcmp(l, "mail") == 0)
+	else if (strcmp(l, "dnsbl") == 0) {
+		rs.dnsbl_listed = true;
+		if (str_copy(rs.dnsbl_lists, args, sizeof(rs.dnsbl_lists)) ==
+		    -1)
+			die("dnsbl: too many lists");
+	} else if (strcmp(l, "mail") == 0)
 		cmd_mail(args);
 	else if (strcmp(l, "rcpt") == 0)
 		cmd_rcpt(args);
