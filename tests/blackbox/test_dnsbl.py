@@ -29,6 +29,7 @@ RECORDS = {
     # Spamhaus's "query refused" code: an error, not a listing
     "1.0.0.127.err.test": {"A": ["127.255.255.254"]},
     "1.0.0.127.fail.test": "SERVFAIL",
+    "1.0.0.127.slow.test": "TIMEOUT",
     # nx.test: nothing, so NXDOMAIN
 }
 HOSTED = "ann@acme.test"
@@ -117,13 +118,39 @@ def test_refused_code_is_a_list_error_not_a_listing(make_instance, stub):
 def test_nxdomain_and_failing_list_accept(make_instance, stub):
     inst = dnsbl_instance(make_instance, stub, ["nx.test", "fail.test"])
     assert rcpt(inst, "127.0.0.1").code == 250
-    assert rcpt(inst, "127.0.0.1", to="bob@example.org").code == 554  # relay
+    # relaying is refused, by the relay rules, not by the lists
+    r = rcpt(inst, "127.0.0.1", to="bob@example.org")
+    assert r.code == 554 and "listed" not in str(r), r
     wait_log(inst, r"smtp dnsbl-error client=127\.0\.0\.1 list=fail\.test "
                    r"error=")
     log = inst.log()
     assert "list=nx.test" not in log and "rule=dnsbl" not in log, log
     assert ("1.0.0.127.nx.test", "A") in stub.queries
     assert ("1.0.0.127.fail.test", "A") in stub.queries
+
+
+def test_list_that_does_not_answer_is_logged_not_listed(make_instance,
+                                                        stub):
+    """The resolver gives up (a few seconds, at most 10): the greeting
+    comes, the client is not listed."""
+    inst = dnsbl_instance(make_instance, stub, ["slow.test"])
+    assert rcpt(inst, "127.0.0.1").code == 250
+    wait_log(inst, r"smtp dnsbl-error client=127\.0\.0\.1 list=slow\.test "
+                   r"error=\"no answer")
+    assert "rule=dnsbl" not in inst.log()
+
+
+def test_listed_stays_listed_after_starttls(make_instance, stub):
+    """STARTTLS forgets what the client said, not what the lists said."""
+    inst = dnsbl_instance(make_instance, stub, ["zen.test"])
+    with Smtp(inst.ports["smtp"]) as c:
+        c.ehlo()
+        c.starttls()
+        c.ehlo()
+        c.expect(f"MAIL FROM:<{SENDER}>", "250 2.1.0")
+        r = c.cmd(f"RCPT TO:<{HOSTED}>")
+        assert r.code == 554 and "listed by zen.test" in str(r), r
+        c.quit()
 
 
 def test_pop3_login_lets_a_listed_client_relay_and_receive(make_instance,
