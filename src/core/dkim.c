@@ -421,13 +421,15 @@ struct field {
 static size_t
 split_fields(const struct buf *hdr, struct field **v_r)
 {
-	const char *p = hdr->data, *end = hdr->data + hdr->len, *nl;
+	const char *p, *end, *nl;
 	struct field *v = NULL;
 	size_t n = 0;
 
 	*v_r = NULL;
 	if (hdr->len == 0)
-		return 0;
+		return 0;	/* and no data pointer */
+	p = hdr->data;
+	end = p + hdr->len;
 	while (p < end) {
 		const char *start = p;
 
