@@ -16,12 +16,12 @@
 #include <ctype.h>
 #include <string.h>
 
-#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
 #include "core/dkim.h"
+#include "core/tls.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -79,15 +79,7 @@ dkim_alg_parse(const char *s)
 static void
 ssl_err(const char *what, char err[DKIM_ERROR_MAX])
 {
-	unsigned long e = ERR_get_error();
-	char detail[160];
-
-	if (e != 0)
-		ERR_error_string_n(e, detail, sizeof(detail));
-	else
-		(void)str_copy(detail, "unknown error", sizeof(detail));
-	ERR_clear_error();
-	(void)snprintf(err, DKIM_ERROR_MAX, "%s: %s", what, detail);
+	tls_openssl_error(what, err, DKIM_ERROR_MAX);
 }
 
 /* ---- keys ---- */

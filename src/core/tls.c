@@ -36,10 +36,8 @@ struct sni_table {
 	size_t		 n;
 };
 
-/* "WHAT: OpenSSL's first queued error" into ERROR_R; the queue is
-   emptied. */
-static void
-ssl_error(const char *what, char error_r[TLS_ERROR_MAX])
+void
+tls_openssl_error(const char *what, char *out, size_t outsz)
 {
 	unsigned long e = ERR_get_error();
 	char detail[160];
@@ -49,7 +47,13 @@ ssl_error(const char *what, char error_r[TLS_ERROR_MAX])
 	else
 		(void)str_copy(detail, "unknown error", sizeof(detail));
 	ERR_clear_error();
-	(void)snprintf(error_r, TLS_ERROR_MAX, "%s: %s", what, detail);
+	(void)snprintf(out, outsz, "%s: %s", what, detail);
+}
+
+static void
+ssl_error(const char *what, char error_r[TLS_ERROR_MAX])
+{
+	tls_openssl_error(what, error_r, TLS_ERROR_MAX);
 }
 
 static void

@@ -15,6 +15,10 @@
 /* Room for an error text of the functions below, with its NUL. */
 #define TLS_ERROR_MAX	256
 
+/* "WHAT: OpenSSL's first queued error" into OUT; the queue is emptied
+   (for every user of OpenSSL here: TLS, DKIM). */
+void	tls_openssl_error(const char *what, char *out, size_t outsz);
+
 /* Writes a new EC P-256 key (mode 0600) and a self-signed certificate for
    HOSTNAME (and localhost, 127.0.0.1, ::1), valid ten years. 0, or -1
    with the reason (the step and OpenSSL's text, or errno's) in the

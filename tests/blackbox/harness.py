@@ -59,6 +59,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import sqlite3
 import subprocess
 import tempfile
@@ -205,6 +206,26 @@ def tls_pair():
     return os.path.join(_tls_dir, "cert.pem"), os.path.join(_tls_dir,
                                                           "key.pem")
 
+
+
+def make_cert(d, stem, name):
+    """A self-signed P-256 certificate for NAME (CN and SAN) in D; its
+    (cert, key) paths, the key 0600."""
+    cert, key = os.path.join(d, stem + ".pem"), os.path.join(d, stem + ".key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}", "-days", "2",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def der(cert_path):
+    """The certificate of the PEM file CERT_PATH, DER-encoded."""
+    with open(cert_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
 
 def tls_cleanup():
     global _tls_dir

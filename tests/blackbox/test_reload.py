@@ -14,13 +14,12 @@ import signal
 import smtplib
 import socket
 import ssl
-import subprocess
 import tempfile
-import time
 
 import pytest
 
 import harness
+from harness import der, make_cert
 from delivery_helpers import wait_log
 
 TIMEOUT = 10
@@ -202,18 +201,6 @@ def test_reload_without_a_daemon(instance):
     assert "no daemon is running for data_dir" in out.stderr, out.stderr
 
 
-def make_cert(d, stem, name):
-    cert, key = os.path.join(d, stem + ".pem"), os.path.join(d, stem + ".key")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
-         "-addext", f"subjectAltName=DNS:{name}", "-days", "2",
-         "-keyout", key, "-out", cert],
-        check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o600)
-    return cert, key
-
-
 def served_cert(port, sni=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -221,11 +208,6 @@ def served_cert(port, sni=None):
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as r:
         with ctx.wrap_socket(r, server_hostname=sni) as t:
             return t.getpeercert(binary_form=True)
-
-
-def der(path):
-    with open(path) as f:
-        return ssl.PEM_cert_to_DER_cert(f.read())
 
 
 def test_certificates_renewed_in_place_and_added_by_sni(server):

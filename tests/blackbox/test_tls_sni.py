@@ -22,29 +22,11 @@ import time
 import pytest
 
 import harness
+from harness import der, make_cert
 
 CUSTOMER = "mail.customer.example"
 WILDCARD = "*.hosted.example"
 TIMEOUT = 10
-
-
-def make_cert(d, stem, name):
-    """A self-signed P-256 certificate for NAME (CN and SAN) in D; its
-    (cert, key) paths."""
-    cert, key = os.path.join(d, stem + ".pem"), os.path.join(d, stem + ".key")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
-         "-addext", f"subjectAltName=DNS:{name}", "-days", "2",
-         "-keyout", key, "-out", cert],
-        check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o600)
-    return cert, key
-
-
-def der(cert_path):
-    with open(cert_path) as f:
-        return ssl.PEM_cert_to_DER_cert(f.read())
 
 
 @pytest.fixture(scope="module")
