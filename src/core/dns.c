@@ -15,6 +15,8 @@
 #include <event2/event.h>
 
 #include "core/dns.h"
+#include "util/clock.h"
+#include "util/hmap.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -32,13 +34,22 @@ struct dns {
 	ares_channel		 ch;
 	struct dns_sock		*socks;
 	struct event		*timer;
+	struct hmap		*txt_cache;	/* name: struct txt_entry */
 	char			 err[256];
 };
+
+/* A cached TXT answer. */
+struct txt_entry {
+	struct dns_txt_set	 set;
+	uint64_t		 expires;	/* clock_mono_ms() */
+};
+#define TXT_CACHE_MAX	20000	/* entries, then the cache starts anew */
 
 enum req_kind {
 	REQ_REVERSE,
 	REQ_MX,
 	REQ_ADDRS,
+	REQ_TXT,
 };
 
 #define MAX_ADDRS	32
@@ -62,9 +73,13 @@ struct dns_req {
 	size_t			 nmx;
 	struct netaddr		 addrs[MAX_ADDRS];
 	size_t			 naddrs;
+	struct dns_txt_set	 txt;		/* TXT: the answer */
+	char			 qname[256];	/* TXT: the name asked */
 };
 
 static void dns_schedule(struct dns *);
+static void txt_entry_free(void *);
+static void txt_deliver(struct dns_req *);
 
 static void
 on_sock(evutil_socket_t fd, short what, void *arg)
@@ -163,6 +178,7 @@ dns_new(struct event_base *base, const char *servers, const char **error_r)
 		return NULL;
 	}
 	d->timer = evtimer_new(base, on_timer, d);
+	d->txt_cache = hmap_new();
 	return d;
 }
 
@@ -183,14 +199,25 @@ dns_free(struct dns **dp)
 		free(ds);
 	}
 	event_free(d->timer);
+	hmap_free(&d->txt_cache, txt_entry_free);
 	ares_library_cleanup();
 	free(d);
+}
+
+static void
+txt_entry_free(void *p)
+{
+	struct txt_entry *e = p;
+
+	dns_txt_set_free(&e->set);
+	free(e);
 }
 
 static void
 req_put(struct dns_req *r)
 {
 	if (r->pending == 0 && r->done && (r->delivered || r->cancelled)) {
+		dns_txt_set_free(&r->txt);
 		event_free(r->timer);
 		event_free(r->deliver);
 		free(r);
@@ -246,9 +273,19 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
 			((dns_addr_cb *)r->cb)(r->status, r->addrs, r->naddrs,
 			    r->arg);
 			break;
+		case REQ_TXT:
+			txt_deliver(r);
+			break;
 		}
 	}
 	req_put(r);
+}
+
+static void
+txt_deliver(struct dns_req *r)
+{
+	((dns_txt_cb *)r->cb)(r->status, r->status == 1 ? r->txt.rec : NULL,
+	    r->status == 1 ? r->txt.n : 0, r->arg);
 }
 
 static void
@@ -259,6 +296,7 @@ on_req_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	r->nmx = r->naddrs = 0;
+	dns_txt_set_free(&r->txt);
 	finish(r, -1);
 }
 
@@ -475,6 +513,98 @@ dns_addrs(struct dns *d, const char *host, unsigned timeout_ms,
 	hints.ai_flags = ARES_AI_NOSORT;
 	r->pending++;
 	ares_getaddrinfo(d->ch, host, NULL, &hints, on_addrs, r);
+	dns_schedule(d);
+	return r;
+}
+
+/* ---- TXT ---- */
+
+/* DST: a copy of SRC, its texts its own. */
+static void
+set_copy(struct dns_txt_set *dst, const struct dns_txt_set *src)
+{
+	size_t i, total = 0;
+
+	*dst = *src;
+	for (i = 0; i < src->n; i++)
+		total += src->rec[i].len + 1;
+	dst->blob = total > 0 ? xmalloc(total) : NULL;
+	total = 0;
+	for (i = 0; i < src->n; i++) {
+		memcpy(dst->blob + total, src->rec[i].text, src->rec[i].len + 1);
+		dst->rec[i].text = dst->blob + total;
+		total += src->rec[i].len + 1;
+	}
+}
+
+/* Keeps a definite answer (found, NODATA, NXDOMAIN) for its TTL. */
+static void
+txt_remember(struct dns *d, const char *name, int status,
+    struct dns_txt_set *set)
+{
+	struct txt_entry *e, *old;
+
+	if (set->ttl == 0)
+		return;
+	if (hmap_count(d->txt_cache) >= TXT_CACHE_MAX) {
+		hmap_free(&d->txt_cache, txt_entry_free);
+		d->txt_cache = hmap_new();
+	}
+	e = xcalloc(1, sizeof(*e));
+	set->status = status;
+	e->expires = clock_mono_ms() + (uint64_t)set->ttl * 1000;
+	set_copy(&e->set, set);
+	if ((old = hmap_put(d->txt_cache, name, e)) != NULL)
+		txt_entry_free(old);
+}
+
+static void
+on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	int st;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		if (st != -1 && (abuf == NULL || alen < 0 ||
+		    dns_txt_parse(abuf, (size_t)alen, &r->txt) == -1))
+			st = -1;
+		if (st == 1 && r->txt.n == 0)
+			st = 0;
+		if (st != -1)
+			txt_remember(r->dns, r->qname, st, &r->txt);
+		finish(r, st);
+	}
+	req_put(r);
+}
+
+struct dns_req *
+dns_txt(struct dns *d, const char *name, unsigned timeout_ms, dns_txt_cb *cb,
+    void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_TXT, (void *)cb, arg, timeout_ms);
+	struct txt_entry *e;
+	size_t i;
+
+	if (str_copy(r->qname, name, sizeof(r->qname)) == -1) {
+		finish(r, DNS_NXDOMAIN);	/* no such name can exist */
+		return r;
+	}
+	for (i = 0; r->qname[i] != '\0'; i++)
+		if (r->qname[i] >= 'A' && r->qname[i] <= 'Z')
+			r->qname[i] = (char)(r->qname[i] - 'A' + 'a');
+	if ((e = hmap_get(d->txt_cache, r->qname)) != NULL) {
+		if (e->expires > clock_mono_ms()) {
+			set_copy(&r->txt, &e->set);
+			finish(r, e->set.status);
+			return r;
+		}
+		txt_entry_free(hmap_del(d->txt_cache, r->qname));
+	}
+	r->pending++;
+	ares_query(d->ch, name, ns_c_in, ns_t_txt, on_txt, r);
 	dns_schedule(d);
 	return r;
 }

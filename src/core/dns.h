@@ -12,6 +12,7 @@
 #define POPGATE_DNS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/net.h"
 
@@ -49,6 +50,38 @@ typedef void dns_addr_cb(int status, const struct netaddr *, size_t n,
 	    void *arg);
 struct dns_req *dns_addrs(struct dns *, const char *host,
 	    unsigned timeout_ms, dns_addr_cb *, void *arg);
+
+/* TXT records of NAME, each one's strings joined (RFC 7208 section
+   3.3, RFC 6376 section 3.6.2.2). Answers are cached for their TTL
+   (at most a day), no-such answers for the SOA's negative TTL (RFC
+   2308, at most an hour); temporary failures are not cached. TEXT is
+   NUL-terminated (a record with a NUL in it keeps its LEN). */
+#define DNS_TXT_MAX	32
+struct dns_txt {
+	const char	*text;
+	size_t		 len;
+};
+typedef void dns_txt_cb(int status, const struct dns_txt *, size_t n,
+	    void *arg);
+struct dns_req *dns_txt(struct dns *, const char *name,
+	    unsigned timeout_ms, dns_txt_cb *, void *arg);
+
+/* The parsed answer of a TXT query (for dns.c and the fuzzer). */
+struct dns_txt_set {
+	int		 status;	/* as the callbacks' */
+	uint32_t	 ttl;		/* seconds it may be kept */
+	size_t		 n;
+	struct dns_txt	 rec[DNS_TXT_MAX];
+	char		*blob;		/* the texts; the set's */
+};
+/* Parses the DNS message ABUF of ALEN octets, the answer to a TXT
+   query with RCODE already mapped to STATUS by the caller: TXT records
+   of the answer section, the smallest TTL, or for no records the
+   negative TTL from the authority section's SOA. 0, or -1 when the
+   message is malformed (SET is then empty). */
+int	dns_txt_parse(const unsigned char *abuf, size_t alen,
+	    struct dns_txt_set *set);
+void	dns_txt_set_free(struct dns_txt_set *);
 
 /* The name that asks DNS blocklist ZONE about ADDR (RFC 5782 sections
    2.1 and 2.4): the octets of an IPv4 address, or the 32 nibbles of an

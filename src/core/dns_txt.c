@@ -1,0 +1,188 @@
+/*
+ * dns_txt.c - the answer to a TXT query, parsed from the DNS message
+ * (RFC 1035 section 4.1): c-ares 1.18's ares_parse_txt_reply gives
+ * neither the TTL nor the SOA that bounds a negative answer (RFC 2308),
+ * and popgate caches both.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dns.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+#define T_TXT		16
+#define T_SOA		6
+#define C_IN		1
+#define TTL_MAX		86400u		/* a day */
+#define NEG_TTL_MAX	3600u		/* an hour */
+
+struct rd {
+	const unsigned char	*p;
+	size_t			 len, off;
+};
+
+static int
+get16(struct rd *r, unsigned *v)
+{
+	if (r->len - r->off < 2)
+		return -1;
+	*v = (unsigned)r->p[r->off] << 8 | r->p[r->off + 1];
+	r->off += 2;
+	return 0;
+}
+
+static int
+get32(struct rd *r, uint32_t *v)
+{
+	if (r->len - r->off < 4)
+		return -1;
+	*v = (uint32_t)r->p[r->off] << 24 | (uint32_t)r->p[r->off + 1] << 16 |
+	    (uint32_t)r->p[r->off + 2] << 8 | r->p[r->off + 3];
+	r->off += 4;
+	return 0;
+}
+
+/* Steps over a domain name: labels ending in the root or a pointer. */
+static int
+skip_name(struct rd *r)
+{
+	unsigned n;
+
+	for (;;) {
+		if (r->off >= r->len)
+			return -1;
+		n = r->p[r->off];
+		if ((n & 0xc0) == 0xc0) {
+			if (r->len - r->off < 2)
+				return -1;
+			r->off += 2;
+			return 0;
+		}
+		if ((n & 0xc0) != 0)
+			return -1;	/* the reserved label types */
+		r->off++;
+		if (n == 0)
+			return 0;
+		if (r->len - r->off < n)
+			return -1;
+		r->off += n;
+	}
+}
+
+/* The character-strings of one TXT rdata, joined, as a new record. */
+static int
+add_txt(struct dns_txt_set *set, struct buf *texts, size_t *starts,
+    const unsigned char *p, size_t len)
+{
+	size_t off = 0, n;
+
+	if (set->n == DNS_TXT_MAX)
+		return 0;	/* more than any sane name has: ignored */
+	starts[set->n] = texts->len;
+	while (off < len) {
+		n = p[off++];
+		if (len - off < n)
+			return -1;
+		if (buf_append(texts, p + off, n) == -1)
+			return -1;
+		off += n;
+	}
+	set->rec[set->n].len = texts->len - starts[set->n];
+	if (buf_append(texts, "", 1) == -1)
+		return -1;
+	set->n++;
+	return 0;
+}
+
+/* The negative TTL of an SOA record: the smaller of its own TTL and
+   its MINIMUM field (RFC 2308 section 5). */
+static int
+soa_ttl(struct rd *r, size_t end, uint32_t ttl, uint32_t *out)
+{
+	uint32_t v[5];
+	int i;
+
+	if (skip_name(r) == -1 || skip_name(r) == -1)
+		return -1;
+	for (i = 0; i < 5; i++)
+		if (get32(r, &v[i]) == -1)
+			return -1;
+	if (r->off != end)
+		return -1;
+	*out = ttl < v[4] ? ttl : v[4];
+	return 0;
+}
+
+/* One resource record of section SEC (0 answer, 1 authority). */
+static int
+one_rr(struct rd *r, int sec, struct dns_txt_set *set, struct buf *texts,
+    size_t *starts, uint32_t *ttl, uint32_t *neg)
+{
+	unsigned type, class, rdlen;
+	uint32_t t;
+	size_t end;
+
+	if (skip_name(r) == -1 || get16(r, &type) == -1 ||
+	    get16(r, &class) == -1 || get32(r, &t) == -1 ||
+	    get16(r, &rdlen) == -1 || r->len - r->off < rdlen)
+		return -1;
+	end = r->off + rdlen;
+	if (t > 0x7fffffffu)
+		t = 0;		/* RFC 2181 section 8 */
+	if (class == C_IN && sec == 0 && type == T_TXT) {
+		if (add_txt(set, texts, starts, r->p + r->off, rdlen) == -1)
+			return -1;
+		if (t < *ttl)
+			*ttl = t;
+	} else if (class == C_IN && sec == 1 && type == T_SOA) {
+		if (soa_ttl(r, end, t, neg) == -1)
+			return -1;
+	}
+	r->off = end;
+	return 0;
+}
+
+int
+dns_txt_parse(const unsigned char *abuf, size_t alen, struct dns_txt_set *set)
+{
+	struct rd r = { abuf, alen, 0 };
+	unsigned hdr[6], i, sec;
+	uint32_t ttl = TTL_MAX, neg = 0;
+	size_t starts[DNS_TXT_MAX], blen;
+	struct buf texts;
+
+	set->n = 0;
+	set->blob = NULL;
+	set->ttl = 0;
+	for (i = 0; i < 6; i++)
+		if (get16(&r, &hdr[i]) == -1)
+			return -1;
+	for (i = 0; i < hdr[2]; i++)
+		if (skip_name(&r) == -1 || r.len - r.off < 4)
+			return -1;
+		else
+			r.off += 4;
+	buf_init(&texts, BUF_UNLIMITED);
+	for (sec = 0; sec < 2; sec++)
+		for (i = 0; i < hdr[3 + sec]; i++)
+			if (one_rr(&r, (int)sec, set, &texts, starts, &ttl,
+			    &neg) == -1) {
+				buf_free(&texts);
+				set->n = 0;
+				return -1;
+			}
+	set->blob = buf_steal(&texts, &blen);
+	for (i = 0; i < set->n; i++)
+		set->rec[i].text = set->blob + starts[i];
+	set->ttl = set->n > 0 ? ttl : neg < NEG_TTL_MAX ? neg : NEG_TTL_MAX;
+	return 0;
+}
+
+void
+dns_txt_set_free(struct dns_txt_set *set)
+{
+	free(set->blob);
+	set->blob = NULL;
+	set->n = 0;
+}
