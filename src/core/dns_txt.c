@@ -103,8 +103,9 @@ soa_ttl(struct rd *r, size_t end, uint32_t ttl, uint32_t *out)
 	uint32_t v[5];
 	int i;
 
-	if (skip_name(r) == -1 || skip_name(r) == -1)
-		return -1;
+	for (i = 0; i < 2; i++)		/* MNAME, RNAME */
+		if (skip_name(r) == -1)
+			return -1;
 	for (i = 0; i < 5; i++)
 		if (get32(r, &v[i]) == -1)
 			return -1;

@@ -228,7 +228,7 @@ typedef void dmarc_cb(const struct dmarc_answer *, void *arg);
 struct dmarc_req;
 /* IN is copied; CB runs once, later, unless cancelled. */
 struct dmarc_req *dmarc_check(struct dns *, const struct dmarc_input *in,
-	    unsigned timeout_ms, dmarc_cb *, void *arg);
+	    unsigned timeout_ms, dmarc_cb *cb, void *arg);
 void	dmarc_cancel(struct dmarc_req **);
 
 #endif
