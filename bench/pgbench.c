@@ -21,6 +21,8 @@ static const char usage_text[] =
 "  smtp        -c C (-n N | --duration S) -s SIZE [--per-conn K]\n"
 "              [--pipelining] --from A --rcpt A [--rcpts R]\n"
 "              [--maildir DIR | --sink-port P [--sink-store DIR]]\n"
+"              [--header-file FILE]: FILE (header lines, CRLF) above\n"
+"              every message's header\n"
 "  sink        --sink-port P [--sink-store DIR] [--duration S]\n"
 "  pop3-check  --user U --pass P [--sessions R]\n"
 "  pop3-retr   --user U --pass P\n"
@@ -50,6 +52,7 @@ enum {
 	O_HOST = 256, O_PORT, O_DURATION, O_PER_CONN, O_PIPELINING, O_FROM,
 	O_RCPT, O_RCPTS, O_MAILDIR, O_SINK_PORT, O_SINK_STORE, O_USER,
 	O_USERS, O_PASS, O_SESSIONS, O_TIMEOUT, O_HOLD, O_DIR, O_PID,
+	O_HEADER_FILE,
 };
 
 static const struct option longopts[] = {
@@ -67,6 +70,7 @@ static const struct option longopts[] = {
 	{ "maildir", required_argument, NULL, O_MAILDIR },
 	{ "sink-port", required_argument, NULL, O_SINK_PORT },
 	{ "sink-store", required_argument, NULL, O_SINK_STORE },
+	{ "header-file", required_argument, NULL, O_HEADER_FILE },
 	{ "user", required_argument, NULL, O_USER },
 	{ "users", required_argument, NULL, O_USERS },
 	{ "pass", required_argument, NULL, O_PASS },
@@ -194,6 +198,9 @@ set_opt(struct pgb_opts *o, int ch, const char *arg)
 		break;
 	case O_SINK_STORE:
 		o->sink_store = arg;
+		break;
+	case O_HEADER_FILE:
+		o->header_file = arg;
 		break;
 	default:
 		set_opt_pop3(o, ch, arg);

@@ -49,6 +49,7 @@ struct pgb_opts {
 	const char	*maildir;	/* DIR: count files in DIR/LOCAL/new */
 	int		 sink_port;	/* run the sink there and count it */
 	const char	*sink_store;	/* sink writes + fsyncs messages there */
+	const char	*header_file;	/* put above every message's header */
 	const char	*user;		/* POP3/IMAP user (numbered: --users) */
 	unsigned	 users;		/* number of users, 0 = USER as is */
 	const char	*pass;		/* POP3/IMAP password */

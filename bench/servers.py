@@ -23,6 +23,8 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +33,10 @@ IS_ROOT = os.geteuid() == 0
 MAIL_USER = "popgate"       # created by scripts/bootstrap; owns all mail
 DOMAIN = "bench.test"
 SINK_DOMAIN = "sink.test"
+# A hosted domain without DKIM keys (relay-1k-c50-nosign) and the domain
+# of the internet's sender (local-1k-c50-auth), hosted nowhere.
+NOKEY_DOMAIN = "nokeys.test"
+SENDER_DOMAIN = "sender.test"
 PASSWORD = "benchpass"
 START_TIMEOUT = 30
 
@@ -302,13 +308,22 @@ class Popgate:
         chown_tree(self.data_dir)
         self.add_accounts(accounts)
 
-    def configure(self, milter=None):
+    def configure(self, milter=None, dns=None):
         """Writes the configuration, with the content filter MILTER
         (an address "inet:HOST:PORT") if given; a running server reads it
-        when it is started again."""
+        when it is started again. DNS ("HOST:PORT"): the inbound checks'
+        set-up (the auth rows): that resolver, inbound_auth on and no
+        trusted_networks, so the load generator's mail comes from the
+        internet (local delivery needs no trust)."""
+        lines = list(self.lines)
+        if dns:
+            lines = [line for line in lines if not
+                     line.startswith(("trusted_networks", "dns_servers"))]
+            lines += [f"dns_servers = {dns}", "inbound_auth = yes",
+                      "dmarc_policy = enforce", "spoof_protection = yes"]
         more = [f"milter = noop {milter}"] if milter else []
         with open(self.conf, "w") as f:
-            f.write("\n".join(self.lines + more) + "\n")
+            f.write("\n".join(lines + more) + "\n")
         os.chmod(self.conf, 0o644)
 
     def make_cert(self):
@@ -328,6 +343,15 @@ class Popgate:
     def add_accounts(self, accounts):
         self.cli("customer", "add", "bench")
         self.cli("domain", "add", DOMAIN, "--customer", "bench")
+        # domain add makes DKIM keys; this domain's are taken away.
+        self.cli("domain", "add", NOKEY_DOMAIN, "--customer", "bench")
+        db = sqlite3.connect(os.path.join(self.data_dir, "store.db"))
+        with db:
+            n = db.execute("DELETE FROM dkim_keys WHERE domain = ?",
+                           (NOKEY_DOMAIN,)).rowcount
+        db.close()
+        if n == 0:
+            raise RuntimeError(f"no DKIM keys of {NOKEY_DOMAIN} to delete")
         for local, (scheme, h) in accounts.boxes.items():
             if scheme == "plain":
                 continue
@@ -399,6 +423,50 @@ class Popgate:
         except OSError:
             pass
         return out
+
+
+# ---- DNS for the inbound checks ----
+
+class BenchDns:
+    """tests/blackbox/dnsstub.py on a free port of 127.0.0.1 (a thread of
+    run.py), answering RECORDS. Negative answers (NXDOMAIN, NODATA) carry
+    an SOA in the authority section, as a real zone's do, so that popgate
+    caches them too (RFC 2308; without one it may not, and would ask
+    again for every message)."""
+
+    def __init__(self, records):
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, os.path.join(top, "tests", "blackbox"))
+        import dnsstub
+        sys.path.pop(0)
+        self.mod = dnsstub
+
+        class Stub(dnsstub.DnsStub):
+            def answer(stub, msg):
+                reply = dnsstub.DnsStub.answer(stub, msg)
+                if reply is None or reply[6:8] != b"\0\0":
+                    return reply
+                # SOA of "test": TTL and minimum 3600 s.
+                soa = (dnsstub.encode_name("test") + struct.pack(
+                    ">HHIH", 6, 1, 3600, 0))
+                rd = (dnsstub.encode_name("ns.test") +
+                      dnsstub.encode_name("hostmaster.test") +
+                      struct.pack(">IIIII", 1, 3600, 600, 86400, 3600))
+                soa = soa[:-2] + struct.pack(">H", len(rd)) + rd
+                return reply[:8] + b"\0\1" + reply[10:] + soa
+
+        self.stub = Stub(records)
+        self.server = self.stub.server
+        self.queries = self.stub.queries
+
+    def start(self):
+        self.stub.start()
+
+    def pids(self):
+        return []
+
+    def stop(self):
+        self.stub.stop()
 
 
 # ---- the no-op content filter ----
