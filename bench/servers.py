@@ -308,18 +308,20 @@ class Popgate:
         chown_tree(self.data_dir)
         self.add_accounts(accounts)
 
-    def configure(self, milter=None, dns=None):
+    def configure(self, milter=None, dns=None, checks=True):
         """Writes the configuration, with the content filter MILTER
         (an address "inet:HOST:PORT") if given; a running server reads it
         when it is started again. DNS ("HOST:PORT"): the inbound checks'
         set-up (the auth rows): that resolver, inbound_auth on and no
         trusted_networks, so the load generator's mail comes from the
-        internet (local delivery needs no trust)."""
+        internet (local delivery needs no trust); CHECKS False: the
+        same with inbound_auth = no."""
         lines = list(self.lines)
         if dns:
             lines = [line for line in lines if not
                      line.startswith(("trusted_networks", "dns_servers"))]
-            lines += [f"dns_servers = {dns}", "inbound_auth = yes",
+            lines += [f"dns_servers = {dns}",
+                      f"inbound_auth = {'yes' if checks else 'no'}",
                       "dmarc_policy = enforce", "spoof_protection = yes"]
         more = [f"milter = noop {milter}"] if milter else []
         with open(self.conf, "w") as f:
