@@ -98,6 +98,13 @@ static const struct param params[] = {
 	{ "delay_warning", P_DURATION, OFF(delay_warning), "4h", 0, 60 * DAY,
 	    NULL },
 	{ "postmaster", P_ADDRESS, OFF(postmaster), "", 0, 0, NULL },
+	/* the Sender Rewriting Scheme of forwarded mail (policy_srs.c) */
+	{ "srs", P_BOOL, OFF(srs), "yes", 0, 0, NULL },
+	{ "srs_domain", P_HOSTNAME, OFF(srs_domain), "", 0, 0, NULL },
+	{ "srs_max_age", P_DURATION, OFF(srs_max_age), "21d", DAY, 1000 * DAY,
+	    NULL },
+	{ "srs_bounces_only", P_BOOL, OFF(srs_bounces_only), "yes", 0, 0,
+	    NULL },
 	{ "max_recipients", P_UINT, OFF(max_recipients), "1000", 1, 100000,
 	    NULL },
 	{ "max_connections", P_UINT, OFF(max_connections), "2000", 1, 1000000,
@@ -450,6 +457,10 @@ derive(struct config *c, struct pstate *ps)
 	}
 	if (*c->hostname == '\0')
 		derive_hostname(c);
+	if (*c->srs_domain == '\0') {
+		free(c->srs_domain);
+		c->srs_domain = xstrdup(c->hostname);
+	}
 	if (c->nlisten == 0) {
 		ps->line = 0;
 		for (i = 0; i < nitems(default_listen); i++)

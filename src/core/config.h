@@ -163,6 +163,10 @@ struct config {
 	uint64_t		 delay_warning;
 
 	char			*postmaster;	/* "" = data_dir/postmaster */
+	bool			 srs;		/* rewrite forwarded senders */
+	char			*srs_domain;	/* "" in the file: hostname */
+	uint64_t		 srs_max_age;	/* seconds, whole days used */
+	bool			 srs_bounces_only;	/* <> only to SRS */
 	uint64_t		 max_recipients;
 	uint64_t		 max_connections;
 	uint64_t		 max_connections_per_ip;

@@ -492,7 +492,7 @@ send_mail(struct dlv_conn *c, struct dlv_item *it)
 		    " RET=" : "", e->ret, e->envid[0] != '\0' ? " ENVID=" : "",
 		    e->envid);
 	it->dsn_passed = c->caps.dsn;
-	send_line(c, "MAIL FROM:<%s>%s%s%s%s", e->sender, size,
+	send_line(c, "MAIL FROM:<%s>%s%s%s%s", queue_env_mail_from(e), size,
 	    e->body8bit && c->caps.eightbit ? " BODY=8BITMIME" : "",
 	    e->smtputf8 ? " SMTPUTF8" : "", dsn);
 	expect_push(c, E_MAIL);

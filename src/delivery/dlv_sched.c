@@ -620,6 +620,7 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 	struct queue_env *e = &m->env;
 	time_t now = clock_now();
 	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(600)];
+	char qs[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 	size_t i;
 
 	for (i = 0; i < it->n; i++) {
@@ -655,10 +656,14 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 		if (r->state != QR_DELIVERED)
 			(void)str_copy(r->last_error, rep,
 			    sizeof(r->last_error));
-		log_info("qid=%s delivery to=%s from=%s relay=%s "
+		log_info("qid=%s delivery to=%s from=%s%s%s relay=%s "
 		    "delay=%llds attempts=%u status=%s dsn=%s reply=%s",
 		    e->id, log_quote_addr(qt, sizeof(qt), r->address),
-		    log_quote_addr(qf, sizeof(qf), e->sender), relay,
+		    log_quote_addr(qf, sizeof(qf), e->sender),
+		    e->srs_sender[0] != '\0' && !r->local ? " srs=" : "",
+		    e->srs_sender[0] != '\0' && !r->local ?
+		    log_quote_addr(qs, sizeof(qs), e->srs_sender) : "",
+		    relay,
 		    (long long)(now - e->arrival), r->attempts +
 		    (r->state != QR_DEFERRED), status, dsn,
 		    log_quote_text(qr, sizeof(qr), rep));
