@@ -304,7 +304,7 @@ MAN_PAGE = os.path.join(harness.REPO, "docs", "popgate.conf.5")
 INIT_OWN = {"hostname", "data_dir", "mail_dir", "user", "tls_cert",
             "tls_key", "listen", "postmaster", "reverse_dns"}
 # Keys whose empty default is derived from others after reading.
-DERIVED = {"hostname", "mail_dir", "tls_cert", "tls_key"}
+DERIVED = {"hostname", "mail_dir", "tls_cert", "tls_key", "srs_domain"}
 
 
 def man_defaults():

@@ -328,6 +328,11 @@ static const struct str_case str_cases[] = {
 	    "relayhost = [smtp.example.net]\n", F(relayhost),
 	    "[smtp.example.net]" },
 	{ "postmaster empty default", "", F(postmaster), "" },
+	{ "srs_domain defaults to the hostname",
+	    "hostname = Mail.Example.NET\n", F(srs_domain),
+	    "mail.example.net" },
+	{ "srs_domain lower-cased", "srs_domain = SRS.Example.NET\n",
+	    F(srs_domain), "srs.example.net" },
 	{ "postmaster lower-cased", "postmaster = Admin@Example.NET\n",
 	    F(postmaster), "admin@example.net" },
 	{ "value keeps inner '#'", "store = postgresql://u@h/db#x\n",
@@ -973,6 +978,13 @@ static const struct bad_case bad_cases[] = {
 	    { "t.conf:1: bad value for 'user': "
 	      "'abcdefghijklmnopqrstuvwxyz0123456' (expected a user "
 	      "name)" } },
+	{ "srs_max_age under a day", "srs_max_age = 12h\n",
+	    { DUR_EXP("srs_max_age", "12h", "1d", "1000d") } },
+	{ "srs_max_age past the stamp's wrap", "srs_max_age = 1001d\n",
+	    { DUR_EXP("srs_max_age", "1001d", "1d", "1000d") } },
+	{ "srs_domain not a domain", "srs_domain = mail_x\n",
+	    { "t.conf:1: bad value for 'srs_domain': 'mail_x' (invalid "
+	      "character in domain)" } },
 	{ "postmaster without domain", "postmaster = nobody\n",
 	    { "t.conf:1: bad value for 'postmaster': 'nobody' (address has "
 	      "no '@domain')" } },
@@ -1237,6 +1249,10 @@ static const char default_print[] =
     "retry_max = 4h\n"
     "delay_warning = 4h\n"
     "postmaster = \n"
+    "srs = yes\n"
+    "srs_domain = mail.example.net\n"
+    "srs_max_age = 21d\n"
+    "srs_bounces_only = yes\n"
     "max_recipients = 1000\n"
     "max_connections = 2000\n"
     "max_connections_per_ip = 20\n"
