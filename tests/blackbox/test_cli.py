@@ -24,8 +24,9 @@ SUBCOMMANDS = [
     ("mailbox", "passwd"), ("mailbox", "quota"), ("mailbox", "delete"),
     ("alias", "add"), ("alias", "list"), ("alias", "show"),
     ("alias", "delete"),
+    ("srs", "show"), ("srs", "rotate"), ("srs", "encode"), ("srs", "decode"),
 ]
-GROUPS = ["customer", "domain", "mailbox", "alias"]
+GROUPS = ["customer", "domain", "mailbox", "alias", "srs"]
 SINGLE = ["init", "serve", "check-config"]
 
 # bcrypt test vector (OpenBSD / John the Ripper): password "U*U".
