@@ -362,9 +362,9 @@ int	policy_srs_forward(struct backends *, const char *sender, time_t now,
 /* Takes back the SRS address A (policy_srs_is_ours) at NOW: 1 with the
    address it stands for (the original sender, or for SRS1 the SRS0
    address at the first forwarder) in OUT as it was given, the domain
-   lower-case, and in *ORIG canonical (for a hosted one); 0 refused, *ST_R says why
-   (SRS_BAD_HASH, SRS_EXPIRED, SRS_MALFORMED); -1 temporary failure of
-   the store (*ERROR_R). On a worker. */
+   lower-case, and in *ORIG canonical (for a hosted one); 0 refused,
+   *ST_R says why (SRS_BAD_HASH, SRS_EXPIRED, SRS_MALFORMED); -1 a
+   temporary failure of the store (*ERROR_R). On a worker. */
 int	policy_srs_reverse(struct backends *, const struct mailaddr *a,
 	    time_t now, char out[ADDR_BUFSZ], struct addr_canon *orig,
 	    enum srs_status *st_r, const char **error_r);

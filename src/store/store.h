@@ -197,8 +197,8 @@ struct store_srs_secrets {
 	int64_t		previous_created;
 };
 
-/* The secrets into *S: 1, 0 when there is none yet, -1. */
-int	store_srs_get(struct store *, struct store_srs_secrets *s,
+/* The secrets into *OUT: 1, 0 when there is none yet, -1. */
+int	store_srs_get(struct store *, struct store_srs_secrets *out,
 	    const char **error_r);
 /* SECRET (printable ASCII, 16 to STORE_SRS_SECRET_MAX octets) becomes
    the current one made at NOW, unless there is one already (another

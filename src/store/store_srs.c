@@ -109,7 +109,7 @@ store_srs_copy(struct store *from, struct store *to, const char **error_r)
 	const char *err;
 	int r;
 
-	if ((r = store_srs_get(from, &sec, &err)) == -1) {
+	if (store_srs_get(from, &sec, &err) == -1) {
 		*error_r = store_set_error(to, "reading the source: %s", err);
 		return -1;
 	}
