@@ -762,6 +762,7 @@ def test_store_copy_from_sqlite(backends, make_instance):
     db = "popgate_copy"
     uri = pg.create_db(db)
     src = "sqlite:" + os.path.join(old.data_dir, "store.db")
+    made = old.cli("srs", "encode", "x@outside.test", check=True)
     p = old.cli("store", "copy", "--from", src, "--to", uri)
     assert p.returncode == 0, \
         f"store copy exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
@@ -780,7 +781,6 @@ def test_store_copy_from_sqlite(backends, make_instance):
             old.cli_json("mailbox", "show", box)
     # The SRS secret came along: the copy takes back what the old store
     # made.
-    made = old.cli("srs", "encode", "x@outside.test", check=True)
     assert new.cli("srs", "decode", made.stdout.strip(),
                    check=True).stdout.strip() == "x@outside.test"
 
