@@ -222,3 +222,19 @@ def test_our_own_bounce_goes_to_the_original_sender(make_instance, sinks):
     assert SRS0.match(mail.split("<")[1].split(">")[0]), mail
     wait_log(inst, rf"qid={qid} bounce notice sent to=<{re.escape(CAROL)}>")
     wait_queue_empty(inst)
+
+
+def test_trusted_network_relaying_a_foreign_sender(make_instance, sinks):
+    """A trusted network relaying mail of a foreign sender has it
+    rewritten too (it would fail SPF as much); a customer's own relayed
+    mail (a hosted sender) is not."""
+    inst, sk = fwd_instance(make_instance, sinks,
+                            config={"trusted_networks": "127.0.0.5/32"})
+    with Smtp(inst.ports["smtp"], source="127.0.0.5") as c:
+        c.mail(CAROL, ["bob@example.org"], message(sender=CAROL))
+        c.mail("ann@acme.test", ["bob@example.org"], message())
+    assert sk["example.org"].wait_for(2), inst.log()
+    froms = sorted(m.mail_from for m in sk["example.org"].messages)
+    assert froms[1] == "ann@acme.test", froms
+    assert SRS0.match(froms[0]), froms
+    wait_queue_empty(inst)
