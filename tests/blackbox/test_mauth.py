@@ -20,7 +20,7 @@ import pytest
 
 from delivery_helpers import (HOSTNAME, Smtp, dlv_instance,
                               maildir_messages, message, relay_send, sinks,
-                              wait_log)
+                              wait_log, wait_until)
 from dnsstub import DnsStub
 
 assert sinks  # the fixture
@@ -413,3 +413,28 @@ def test_arc_chain_broken_by_a_change(mx, keys):
     deliver(inst, data)
     assert re.search(r"arc=fail \(ARC-Message-Signature i=1: body hash",
                      ours(last(inst))), ours(last(inst))
+
+
+# ---- the client leaves while the checks run ----
+
+def test_client_gone_during_checks(mx):
+    """The DMARC lookup never answers; the client sends its message and
+    leaves before the reply. The next client is served at once, and the
+    daemon stops cleanly with the check still out (ASan sees the
+    cancelled lookups freed). The first message may still be delivered
+    (RFC 5321 6.1: a duplicate, never a loss), but not twice."""
+    inst, stub = mx({"_dmarc.slow.example": "TIMEOUT"})
+    c = Smtp(inst.ports["smtp"], source=INTERNET)
+    c.expect("EHLO mx.slow.example", "250")
+    c.expect("MAIL FROM:<a@slow.example>", "250")
+    c.expect("RCPT TO:<ann@acme.test>", "250")
+    c.expect("DATA", "354")
+    c.sock.sendall(mail(frm="a@slow.example") + b".\r\n")
+    wait_until(lambda: ("_dmarc.slow.example", "TXT") in stub.queries,
+               what="the DMARC query")
+    c.close()
+    assert deliver(inst, mail(subject="second")).startswith("250 ")
+    inst.stop()
+    got = maildir_messages(inst, "ann@acme.test")
+    assert sum(b"Subject: second" in m for m in got) == 1
+    assert sum(b"a@slow.example" in m for m in got) <= 1
