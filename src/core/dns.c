@@ -35,6 +35,7 @@ struct dns {
 	struct dns_sock		*socks;
 	struct event		*timer;
 	struct hmap		*txt_cache;	/* name: struct txt_entry */
+	struct hmap		*rr_cache;	/* struct rr_entry */
 	char			 err[256];
 };
 
@@ -42,6 +43,15 @@ struct dns {
 struct txt_entry {
 	struct dns_txt_set	 set;
 	uint64_t		 expires;	/* clock_mono_ms() */
+};
+
+/* A cached MX ("m:NAME") or address ("a:NAME") answer. */
+struct rr_entry {
+	int			 status;
+	uint64_t		 expires;
+	size_t			 n;
+	struct dns_mx		*mx;
+	struct netaddr		*addrs;
 };
 #define TXT_CACHE_MAX	20000	/* entries, then the cache starts anew */
 
@@ -74,11 +84,13 @@ struct dns_req {
 	struct netaddr		 addrs[MAX_ADDRS];
 	size_t			 naddrs;
 	struct dns_txt_set	 txt;		/* TXT: the answer */
-	char			 qname[256];	/* TXT: the name asked */
+	char			 qname[256];	/* TXT: the name asked;
+						   MX, ADDRS: its cache key */
 };
 
 static void dns_schedule(struct dns *);
 static void txt_entry_free(void *);
+static void rr_entry_free(void *);
 static void txt_deliver(struct dns_req *);
 
 static void
@@ -179,6 +191,7 @@ dns_new(struct event_base *base, const char *servers, const char **error_r)
 	}
 	d->timer = evtimer_new(base, on_timer, d);
 	d->txt_cache = hmap_new();
+	d->rr_cache = hmap_new();
 	return d;
 }
 
@@ -200,6 +213,7 @@ dns_free(struct dns **dp)
 	}
 	event_free(d->timer);
 	hmap_free(&d->txt_cache, txt_entry_free);
+	hmap_free(&d->rr_cache, rr_entry_free);
 	ares_library_cleanup();
 	free(d);
 }
@@ -356,6 +370,19 @@ collect(const struct ares_addrinfo *ai, struct netaddr *out, size_t max)
 	return k;
 }
 
+/* The smallest TTL of an addrinfo's addresses. */
+static uint32_t
+min_ttl(const struct ares_addrinfo *ai)
+{
+	const struct ares_addrinfo_node *n;
+	uint32_t t = UINT32_MAX;
+
+	for (n = ai != NULL ? ai->nodes : NULL; n != NULL; n = n->ai_next)
+		if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < t)
+			t = (uint32_t)n->ai_ttl;
+	return t == UINT32_MAX ? 0 : t;
+}
+
 /* ---- reverse ---- */
 
 static void
@@ -426,6 +453,87 @@ dns_reverse(struct dns *d, const struct netaddr *addr, unsigned timeout_ms,
 	return r;
 }
 
+/* ---- the MX and address cache ---- */
+
+static void
+rr_entry_free(void *p)
+{
+	struct rr_entry *e = p;
+
+	free(e->mx);
+	free(e->addrs);
+	free(e);
+}
+
+/* R's cache key, "m:NAME" or "a:NAME" in lower case; false when NAME
+   is too long to be one. */
+static bool
+rr_key(struct dns_req *r, char kind, const char *name)
+{
+	size_t i;
+
+	if (str_fmt(r->qname, sizeof(r->qname), "%c:%s", kind, name) == -1)
+		return false;
+	for (i = 2; r->qname[i] != '\0'; i++)
+		if (r->qname[i] >= 'A' && r->qname[i] <= 'Z')
+			r->qname[i] = (char)(r->qname[i] - 'A' + 'a');
+	return true;
+}
+
+/* An answer from the cache into R: true when there was one. */
+static bool
+rr_cached(struct dns_req *r)
+{
+	struct rr_entry *e = hmap_get(r->dns->rr_cache, r->qname);
+
+	if (e == NULL)
+		return false;
+	if (e->expires <= clock_mono_ms()) {
+		rr_entry_free(hmap_del(r->dns->rr_cache, r->qname));
+		return false;
+	}
+	if (r->kind == REQ_MX) {
+		r->nmx = e->n;
+		if (e->n > 0)
+			memcpy(r->mx, e->mx, e->n * sizeof(*r->mx));
+	} else {
+		r->naddrs = e->n;
+		if (e->n > 0)
+			memcpy(r->addrs, e->addrs, e->n * sizeof(*r->addrs));
+	}
+	finish(r, e->status);
+	return true;
+}
+
+/* Keeps R's definite answer for TTL seconds. */
+static void
+rr_remember(struct dns_req *r, int status, uint32_t ttl)
+{
+	struct rr_entry *e, *old;
+	size_t n = r->kind == REQ_MX ? r->nmx : r->naddrs;
+
+	if (ttl == 0 || status == -1 || r->qname[0] == '\0')
+		return;
+	if (hmap_count(r->dns->rr_cache) >= TXT_CACHE_MAX) {
+		hmap_free(&r->dns->rr_cache, rr_entry_free);
+		r->dns->rr_cache = hmap_new();
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->status = status;
+	e->expires = clock_mono_ms() + (uint64_t)(ttl < 86400 ? ttl : 86400) *
+	    1000;
+	e->n = n;
+	if (r->kind == REQ_MX && n > 0) {
+		e->mx = xreallocarray(NULL, n, sizeof(*e->mx));
+		memcpy(e->mx, r->mx, n * sizeof(*e->mx));
+	} else if (n > 0) {
+		e->addrs = xreallocarray(NULL, n, sizeof(*e->addrs));
+		memcpy(e->addrs, r->addrs, n * sizeof(*e->addrs));
+	}
+	if ((old = hmap_put(r->dns->rr_cache, r->qname, e)) != NULL)
+		rr_entry_free(old);
+}
+
 /* ---- MX ---- */
 
 static void
@@ -433,6 +541,7 @@ on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dns_req *r = arg;
 	struct ares_mx_reply *mx = NULL, *m;
+	uint32_t ttl;
 	int st;
 
 	(void)timeouts;
@@ -460,6 +569,9 @@ on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		}
 		if (st == 1 && r->nmx == 0)
 			st = 0;
+		if (st != -1 && abuf != NULL && alen > 0 &&
+		    dns_answer_ttl(abuf, (size_t)alen, ns_t_mx, &ttl) == 0)
+			rr_remember(r, st, ttl);
 		finish(r, st);
 	}
 	if (mx != NULL)
@@ -473,6 +585,8 @@ dns_mx(struct dns *d, const char *domain, unsigned timeout_ms, dns_mx_cb *cb,
 {
 	struct dns_req *r = req_new(d, REQ_MX, (void *)cb, arg, timeout_ms);
 
+	if (rr_key(r, 'm', domain) && rr_cached(r))
+		return r;
 	r->pending++;
 	ares_query(d->ch, domain, ns_c_in, ns_t_mx, on_mx, r);
 	dns_schedule(d);
@@ -494,6 +608,9 @@ on_addrs(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 		r->naddrs = st == 1 ? collect(ai, r->addrs, MAX_ADDRS) : 0;
 		if (st == 1 && r->naddrs == 0)
 			st = 0;
+		/* Only found ones: getaddrinfo has no negative TTL. */
+		if (st == 1)
+			rr_remember(r, st, min_ttl(ai));
 		finish(r, st);
 	}
 	if (ai != NULL)
@@ -508,6 +625,8 @@ dns_addrs(struct dns *d, const char *host, unsigned timeout_ms,
 	struct dns_req *r = req_new(d, REQ_ADDRS, (void *)cb, arg, timeout_ms);
 	struct ares_addrinfo_hints hints;
 
+	if (rr_key(r, 'a', host) && rr_cached(r))
+		return r;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_flags = ARES_AI_NOSORT;

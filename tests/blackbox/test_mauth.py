@@ -438,3 +438,24 @@ def test_client_gone_during_checks(mx):
     got = maildir_messages(inst, "ann@acme.test")
     assert sum(b"Subject: second" in m for m in got) == 1
     assert sum(b"a@slow.example" in m for m in got) <= 1
+
+
+def test_dns_answers_are_cached(mx, keys):
+    """A second message of the same sender asks DNS nothing new: the
+    key, SPF and DMARC answers (TTL 60 at the stub) come from the cache,
+    and so do the no-such answers... which the stub sends without an
+    SOA, so those are asked again (RFC 2308: no SOA, no negative TTL)."""
+    recs = key_records(keys, "example.org")
+    recs["_dmarc.example.org"] = {"TXT": [DMARC]}
+    recs["example.org"] = {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]}
+    inst, stub = mx(recs)
+    signed = sign(mail(), keys, "example.org")
+    assert deliver(inst, signed).startswith("250 ")
+    first = list(stub.queries)
+    assert deliver(inst, signed).startswith("250 ")
+    again = stub.queries[len(first):]
+    for name in ("s1._domainkey.example.org", "_dmarc.example.org",
+                 "example.org"):
+        assert (name, "TXT") in first
+        assert (name, "TXT") not in again, again
+    assert "dmarc=pass" in ours(last(inst))
