@@ -89,7 +89,7 @@ static void
 on_txt(int status, const struct dns_txt *recs, size_t n, void *arg)
 {
 	struct dmarc_req *r = arg;
-	struct dmarc_record d, found;
+	struct dmarc_record d, found = { 0 };
 	const char *err = NULL;
 	size_t i, nrec = 0;
 
