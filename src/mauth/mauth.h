@@ -47,6 +47,12 @@ struct spf_answer {
 	   the errors: what went wrong, for the log ("too many DNS
 	   lookups", "bad mechanism 'ip4:1.2.3'", "timeout"). */
 	char		 explain[SPF_EXPLAIN_MAX];
+	/* The term that decided, as written ("-all", "ip4:192.0.2.0/24",
+	   "include:_spf.example.net"), "default" when none matched, or ""
+	   (none and the errors before any term was evaluated). */
+	char		 mechanism[128];
+	/* DNS-querying terms evaluated and void lookups (RFC 7208 4.6.4). */
+	unsigned	 lookups, voids;
 };
 
 typedef void spf_cb(const struct spf_answer *, void *arg);
@@ -70,5 +76,27 @@ void	spf_cancel(struct spf_req **);
    checked, not expanded. */
 int	spf_record_check(const char *rec, size_t len, char *err,
 	    size_t errsz);
+
+/* What the macros of RFC 7208 section 7 expand to. */
+struct spf_macro_env {
+	const char		*sender;	/* s; l and o from it */
+	const char		*domain;	/* d: the current domain */
+	const struct netaddr	*ip;		/* i, c, v */
+	const char		*helo;		/* h */
+	const char		*receiver;	/* r ("unknown" if NULL) */
+	const char		*ptr;		/* p (validated; NULL: "unknown") */
+	uint64_t		 now;		/* t, seconds since the epoch */
+};
+/* The macro-string S of LEN octets checked (section 7.1): EXP for the
+   text of an explanation (c, r, t and spaces allowed), else a
+   domain-spec or modifier value. 0, or -1 with the reason in ERR. */
+int	spf_macro_check(const char *s, size_t len, bool exp, char *err,
+	    size_t errsz);
+/* S expanded into OUT (OUTSZ octets). Not EXP: a name, its trailing
+   dot removed and cut to 253 octets from the left (section 4.8); EXP:
+   an explanation, -1 if it does not fit. 0, or -1 with ERR. */
+int	spf_macro_expand(const char *s, size_t len,
+	    const struct spf_macro_env *, bool exp, char *out, size_t outsz,
+	    char *err, size_t errsz);
 
 #endif
