@@ -4,7 +4,9 @@
  *
  * The first byte picks what the rest is: even, a record; odd, a
  * macro-string, expanded as exp text (bit 1) or as a name, for an IPv6
- * client (bit 2) or an IPv4 one. What the checker accepts must expand.
+ * client (bit 2) or an IPv4 one; a newline in it starts the sender
+ * (also the HELO name and the domain) that the macros expand. What the
+ * checker accepts must expand.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -52,7 +54,7 @@ macro(const char *s, size_t len, unsigned mode)
 	static char out[70000];
 	struct spf_macro_env env;
 	struct netaddr ip;
-	char err[256];
+	char err[256], *nl;
 	bool exp = (mode & 2) != 0;
 	int ok;
 
@@ -66,8 +68,13 @@ macro(const char *s, size_t len, unsigned mode)
 	}
 	env.sender = "strong-bad@email.example.com";
 	env.domain = "email.example.com";
-	env.ip = &ip;
 	env.helo = "mx.example.org";
+	if ((nl = memchr(s, '\n', len)) != NULL) {
+		*nl = '\0';	/* the caller's copy has room for the NUL */
+		env.sender = env.domain = env.helo = nl + 1;
+		len = (size_t)(nl - s);
+	}
+	env.ip = &ip;
 	env.receiver = (mode & 8) ? NULL : "mx.example.net";
 	env.ptr = (mode & 16) ? NULL : "mx.example.org";
 	env.now = 1800000000;
@@ -92,6 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (s == NULL)
 		return 0;
 	memcpy(s, data + 1, len - 1);
+	s[len - 1] = '\0';
 	if ((data[0] & 1) == 0)
 		record(s, len - 1);
 	else

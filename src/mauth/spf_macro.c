@@ -15,8 +15,10 @@
 #include "util/compat.h"
 
 #define DELIMS		".-+,/_="
-/* Parts a transformer can keep: more than any value can have. */
-#define PARTS_MAX	128
+/* A value is at most VAL_MAX octets, so it has at most VAL_MAX / 2 + 1
+   parts. */
+#define VAL_MAX		1024
+#define PARTS_MAX	(VAL_MAX / 2 + 1)
 
 static int
 fail(char *err, size_t errsz, const char *what, const char *s, size_t len)
@@ -144,7 +146,7 @@ transform(struct buf *out, const char *val, const char *delims, bool rev,
 
 	for (;;) {
 		e = p + strcspn(p, delims);
-		if (n == PARTS_MAX)	/* the rest is one part */
+		if (n == PARTS_MAX - 1)	/* cannot be: the rest one part */
 			e = p + strlen(p);
 		part[n] = p;
 		plen[n++] = (size_t)(e - p);
@@ -178,7 +180,7 @@ static int
 expand_one(const char *s, size_t len, const struct spf_macro_env *env,
     bool exp, struct buf *out, size_t *used, char *err, size_t errsz)
 {
-	char delims[sizeof(DELIMS)], val[1024];
+	char delims[sizeof(DELIMS)] = "", val[VAL_MAX] = "";
 	size_t i = 2, nd = 0;
 	unsigned keep = 0;
 	bool rev = false, digits = false;

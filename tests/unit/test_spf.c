@@ -232,6 +232,7 @@ static const struct macro_case macro_cases[] = {
 	{ "%", NULL, false, false },
 	{ "ends in a dot.", "ends in a dot.", true, false },
 	{ "example.com.", "example.com", false, false },
+	{ "%{h1}", "org", false, false },
 };
 
 static struct spf_macro_env
@@ -306,7 +307,8 @@ test_macro_truncate(void **state)
 	(void)state;
 	/* l = 30 labels "aaaaaaa." (8 octets each): 240 + the rest */
 	for (i = 0; i < 30; i++)
-		memcpy(sender + i * 8, "aaaaaaa.", 8);
+		(void)snprintf(sender + i * 8, sizeof(sender) - i * 8,
+		    "aaaaaaa.");
 	(void)snprintf(sender + 240, sizeof(sender) - 240, "b@x.example");
 	env.sender = sender;
 	(void)snprintf(s, sizeof(s), "%%{l}.%%{o}");
@@ -322,6 +324,29 @@ test_macro_truncate(void **state)
 	assert_string_equal(out + strlen(out) - 23, "b.x.example.example.com");
 	assert_int_equal(strncmp(out, "aaaaaaa.", 8), 0);
 	assert_int_equal(strlen(out), 263 - 16);
+}
+
+/* A value of many parts (a hostile sender): every part counts. */
+static void
+test_macro_many_parts(void **state)
+{
+	struct netaddr ip;
+	struct spf_macro_env env = env_of(false, &ip);
+	char sender[600], out[1024], err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 250; i++)
+		(void)snprintf(sender + i * 2, sizeof(sender) - i * 2, "a.");
+	(void)snprintf(sender + 500, sizeof(sender) - 500, "z@x.example");
+	env.sender = sender;
+	assert_int_equal(spf_macro_expand("%{s1}", 5, &env, true, out,
+	    sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "example");
+	assert_int_equal(spf_macro_expand("%{sr}", 5, &env, true, out,
+	    sizeof(out), err, sizeof(err)), 0);
+	assert_int_equal(strncmp(out, "example.z@x.a.a.", 16), 0);
+	assert_int_equal(strlen(out), strlen(sender));
 }
 
 int
@@ -343,6 +368,8 @@ main(void)
 	}
 	add_test("macro defaults", test_macro_defaults, NULL);
 	add_test("macro truncation to 253", test_macro_truncate, NULL);
+	add_test("macro of a value of 252 parts", test_macro_many_parts,
+	    NULL);
 	r = _cmocka_run_group_tests("spf", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
