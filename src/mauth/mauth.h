@@ -44,12 +44,13 @@ struct spf_answer {
 	   the HELO name for a null sender or the HELO check. */
 	char		 domain[256];
 	/* For fail: the expanded exp= text, or "" (RFC 7208 6.2). For
-	   the errors: what went wrong, for the log ("too many DNS
-	   lookups", "bad mechanism 'ip4:1.2.3'", "timeout"). */
+	   the errors: what went wrong, for the log ("more than 10 DNS
+	   lookups", "x.example: bad address in 'ip4:1.2.3'", "timeout
+	   after 5000 ms", "DNS error on the TXT of x.example"). */
 	char		 explain[SPF_EXPLAIN_MAX];
 	/* The term that decided, as written ("-all", "ip4:192.0.2.0/24",
-	   "include:_spf.example.net"), "default" when none matched, or ""
-	   (none and the errors before any term was evaluated). */
+	   "include:_spf.example.net", cut to fit), "default" when none
+	   matched, or "" (none, and the errors). */
 	char		 mechanism[128];
 	/* DNS-querying terms evaluated and void lookups (RFC 7208 4.6.4). */
 	unsigned	 lookups, voids;
@@ -65,10 +66,15 @@ struct spf_req;
    hold (10 mechanisms and modifiers that query DNS, 2 void lookups, 10
    MX or PTR names each). CB runs once, later, from the event loop,
    unless the request is cancelled; TIMEOUT_MS bounds the whole check
-   (temperror). */
+   (temperror). The request is freed before CB runs: forget it then,
+   never cancel it from CB. A NULL or "" SENDER is the null sender:
+   "postmaster@HELO", and DOMAIN (if NULL or "") HELO; DOMAIN NULL or
+   "" otherwise: SENDER's domain. The answer is valid during CB. */
 struct spf_req *spf_check(struct dns *, const struct netaddr *ip,
 	    const char *domain, const char *sender, const char *helo,
 	    const char *receiver, unsigned timeout_ms, spf_cb *, void *arg);
+/* CB will not run; the queries out are cancelled. Sets *REQ to NULL;
+   accepts NULL. */
 void	spf_cancel(struct spf_req **);
 
 /* An SPF record parsed (for the fuzzer and tests): 0, or -1 with the
