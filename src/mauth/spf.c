@@ -694,9 +694,6 @@ no_match(struct spf_req *req)
 	if (!count_lookup(req))
 		return;
 	expand_target(req, rec->redirect, rec->redirectlen);
-	if (req->depth == 1)
-		copy_text(req->ans.mechanism, sizeof(req->ans.mechanism),
-		    rec->redirect_text, rec->redirect_textlen);
 	fr->redirected = true;
 	(void)str_copy(fr->domain, req->target, sizeof(fr->domain));
 	load(req);

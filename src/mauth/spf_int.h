@@ -39,8 +39,6 @@ struct spf_record {
 	size_t		 nterms;
 	const char	*redirect, *exp;	/* domain-specs, or NULL */
 	size_t		 redirectlen, explen;
-	const char	*redirect_text;		/* "redirect=..." */
-	size_t		 redirect_textlen;
 	bool		 has_all;
 };
 

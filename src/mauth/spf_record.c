@@ -248,8 +248,6 @@ parse_modifier(struct spf_record *rec, const char *s, size_t name,
 	if (redir) {
 		rec->redirect = v;
 		rec->redirectlen = vn;
-		rec->redirect_text = s;
-		rec->redirect_textlen = n;
 	} else {
 		rec->exp = v;
 		rec->explen = vn;

@@ -96,6 +96,7 @@ RECORDS = {
     "incnx.test": {"TXT": ["v=spf1 include:nx.test +all"]},
     "incperm.test": {"TXT": ["v=spf1 include:multi.test +all"]},
     "inctemp.test": {"TXT": ["v=spf1 include:servfail.test +all"]},
+    "inctimeout.test": {"TXT": ["v=spf1 include:timeout.test +all"]},
     "incloop.test": {"TXT": ["v=spf1 include:incloop.test -all"]},
     "loopa.test": {"TXT": ["v=spf1 include:loopb.test -all"]},
     "loopb.test": {"TXT": ["v=spf1 include:loopa.test -all"]},
@@ -178,6 +179,11 @@ RECORDS = {
     "v3.void.test": {"TXT": ["not an address"]},
     "voidmx.test": {"TXT": ["v=spf1 mx:v1.void.test exists:v2.void.test "
                             "ptr:v3.void.test ip4:192.0.2.1 -all"]},
+    "voidmxh.test": {"TXT": ["v=spf1 mx:mx.test a:v1.void.test "
+                             "a:v2.void.test ip6:2001:db8::99 -all"]},
+    "voidptr.test": {"TXT": ["v=spf1 exists:%{p}.p.macp.test "
+                             "a:v1.void.test ip4:192.0.2.53 -all"]},
+    "selfinc.test": {"TXT": ["v=spf1 ip4:192.0.2.1 include:%{o} -all"]},
     # ---- exp
     "expd.test": {"TXT": ["v=spf1 -all exp=e.exp.test"]},
     "e.exp.test": {"TXT": ["%{i} is not one of %{d}'s servers "
@@ -281,6 +287,7 @@ CASES = [
     ("192.0.2.1", "a@incnx.test", "h.test", "permerror"),
     ("192.0.2.1", "a@incperm.test", "h.test", "permerror"),
     ("192.0.2.1", "a@inctemp.test", "h.test", "temperror"),
+    ("192.0.2.1", "a@inctimeout.test", "h.test", "temperror"),
     ("192.0.2.1", "a@incloop.test", "h.test", "permerror"),
     ("192.0.2.1", "a@loopa.test", "h.test", "permerror"),
     ("192.0.2.9", "a@incq.test", "h.test", "neutral"),
@@ -353,6 +360,23 @@ CASES = [
     ("192.0.2.1", "a@void2.test", "h.test", "pass"),
     ("192.0.2.1", "a@void3.test", "h.test", "permerror"),
     ("192.0.2.1", "a@voidmx.test", "h.test", "permerror"),
+    # Void lookups are counted per term, by the term's own query (the
+    # MX, A, AAAA, PTR or TXT it asks): the address lookups of MX hosts
+    # and of PTR names are not terms. pyspf counts each of those that
+    # is empty, so an IPv6 client of a domain whose MX hosts have no
+    # AAAA records meets the limit of 2 at its third such lookup.
+    ("2001:db8::99", "a@voidmxh.test", "h.test", "pass",
+     {"pyspf": "permerror"}),
+    # ... and %{p}'s PTR query, NXDOMAIN here, is no term either.
+    ("192.0.2.53", "a@voidptr.test", "h.test", "pass",
+     {"pyspf": "permerror"}),
+    # Section 4.6: the terms are evaluated in order, and an include is
+    # only looked up when it is reached; pyspf refuses an include of
+    # the domain itself ("trivial recursion") while parsing, even after
+    # a term that matched.
+    ("192.0.2.1", "a@selfinc.test", "h.test", "pass",
+     {"pyspf": "permerror"}),
+    ("192.0.2.2", "a@selfinc.test", "h.test", "permerror"),
     # exp (section 6.2)
     ("198.51.100.7", "Joe.User@expd.test", "h.test", "fail",
      {"exp": True}),
