@@ -111,6 +111,8 @@ RECORDS = {
     "redirchain.test": {"TXT": ["v=spf1 ip4:198.51.100.1 "
                                 "redirect=redir.test"]},
     "redirloop.test": {"TXT": ["v=spf1 redirect=redirloop.test"]},
+    "redircase.test": {"TXT": ["v=spf1 ReDiReCt=pass.test"]},
+    "expcase.test": {"TXT": ["v=spf1 -all EXP=e.exp.test"]},
     "redirmac.test": {"TXT": ["v=spf1 redirect=%{d1}.r.redirmac.test"]},
     "test.r.redirmac.test": {"TXT": ["v=spf1 ip4:192.0.2.7 -all"]},
     # ---- exists
@@ -140,6 +142,7 @@ RECORDS = {
     "macnull.test": {"TXT": ["v=spf1 exists:%{l}.n.macnull.test -all"]},
     "postmaster.n.macnull.test": {"A": ["127.0.0.2"]},
     "macpct.test": {"TXT": ["v=spf1 a:%%.%_.%-.x.macpct.test ~all"]},
+    "macpct2.test": {"TXT": ["v=spf1 a:x.macpct.%% ?all"]},
     "macbad.test": {"TXT": ["v=spf1 exists:%{c}.x.test -all"]},
     "macbad2.test": {"TXT": ["v=spf1 a:%{q}.example.com +all"]},
     "macbad3.test": {"TXT": ["v=spf1 a:%{d0}.example.com +all"]},
@@ -304,6 +307,11 @@ CASES = [
     ("203.0.113.5", "a@redirchain.test", "h.test", "fail"),
     ("192.0.2.5", "a@redirloop.test", "h.test", "permerror"),
     ("192.0.2.7", "a@redirmac.test", "h.test", "pass"),
+    # Section 4.6.1: "mechanism and modifier names are case-insensitive"
+    # (RFC 5234's strings); pyspf compares "redirect" case-sensitively
+    # and ignores "ReDiReCt=" as an unknown modifier.
+    ("192.0.2.5", "a@redircase.test", "h.test", "pass",
+     {"pyspf": "neutral"}),
     # exists
     ("192.0.2.1", "a@exists.test", "h.test", "pass"),
     ("192.0.2.2", "a@exists.test", "h.test", "fail"),
@@ -324,6 +332,10 @@ CASES = [
     ("192.0.2.1", "a@macrev.test", "h.test", "pass"),
     ("192.0.2.1", "<>", "macnull.test", "pass"),
     ("192.0.2.1", "a@macpct.test", "h.test", "softfail"),
+    # domain-end may be any macro-expand, "%%" too (section 7.1); pyspf
+    # takes the last "%" of "%%" for a lone one.
+    ("192.0.2.1", "a@macpct2.test", "h.test", "neutral",
+     {"pyspf": "permerror"}),
     ("192.0.2.1", "a@macbad.test", "h.test", "permerror"),
     ("192.0.2.1", "a@macbad2.test", "h.test", "permerror"),
     # Section 7.3: "If a DIGIT is specified, the value MUST be nonzero";
@@ -381,6 +393,7 @@ CASES = [
     ("198.51.100.7", "Joe.User@expd.test", "h.test", "fail",
      {"exp": True}),
     ("198.51.100.7", "a@expmulti.test", "h.test", "fail", {"exp": True}),
+    ("198.51.100.7", "a@expcase.test", "h.test", "fail"),
     ("198.51.100.7", "a@expnx.test", "h.test", "fail", {"exp": True}),
     ("198.51.100.7", "a@expbad.test", "h.test", "fail", {"exp": True}),
     ("198.51.100.7", "a@expinc.test", "h.test", "fail", {"exp": True}),
@@ -480,6 +493,8 @@ def test_explanation_text(popgate_answers):
         "receiver.test, 1800000000, Joe.User, Joe.User%40expd.test) "
         "% %20")
     assert popgate_answers[i][1] == "-all"
+    i = [c[1] for c in CASES].index("a@expcase.test")
+    assert popgate_answers[i][4].startswith("198.51.100.7 is not one of")
 
 
 def test_limits_counted(popgate_answers):
