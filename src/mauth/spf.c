@@ -666,8 +666,10 @@ eval_term(struct spf_req *req, const struct spf_term *t)
 			return -1;
 		return ptr_match(req) ? 1 : 0;
 	}
+	/* A name that cannot be asked about matches nothing; no query was
+	   made, so it is no void lookup either. */
 	if (!name_ok(req->target, false))
-		return count_void(req) ? 0 : -1;
+		return 0;
 	if (t->mech == SPF_M_MX)
 		req->q = dns_mx(req->dns, req->target, req->timeout_ms, on_mx,
 		    req);

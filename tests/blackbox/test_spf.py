@@ -182,6 +182,8 @@ RECORDS = {
     "v3.void.test": {"TXT": ["not an address"]},
     "voidmx.test": {"TXT": ["v=spf1 mx:v1.void.test exists:v2.void.test "
                             "ptr:v3.void.test ip4:192.0.2.1 -all"]},
+    "voidbad.test": {"TXT": ["v=spf1 a:.void.test a:x..void.test "
+                             "a:v1.void.test ip4:192.0.2.1 -all"]},
     "voidmxh.test": {"TXT": ["v=spf1 mx:mx.test a:v1.void.test "
                              "a:v2.void.test ip6:2001:db8::99 -all"]},
     "voidptr.test": {"TXT": ["v=spf1 exists:%{p}.p.macp.test "
@@ -372,6 +374,8 @@ CASES = [
     ("192.0.2.1", "a@void2.test", "h.test", "pass"),
     ("192.0.2.1", "a@void3.test", "h.test", "permerror"),
     ("192.0.2.1", "a@voidmx.test", "h.test", "permerror"),
+    # names with an empty label: never asked, so no void lookup
+    ("192.0.2.1", "a@voidbad.test", "h.test", "pass"),
     # Void lookups are counted per term, by the term's own query (the
     # MX, A, AAAA, PTR or TXT it asks): the address lookups of MX hosts
     # and of PTR names are not terms. pyspf counts each of those that
