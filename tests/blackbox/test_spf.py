@@ -484,6 +484,27 @@ def test_agrees_with_pyspf(i, popgate_answers):
         assert ours[4] == their_exp
 
 
+def test_cancel(stub):
+    """spf_cancel with a query out (an include of a name that never
+    answers; the first TXT query at once): no callback, and nothing
+    left for LeakSanitizer at the tool's exit; a check that answers
+    first is not cancelled."""
+    tool = os.path.join(os.environ.get("POPGATE_BUILD", "build"),
+                        "asan", "tests", "tools", "spfcheck")
+    before = len(stub.queries)
+    lines = ("192.0.2.1 a@inctimeout.test h.test - 300\n"
+             "192.0.2.50 a@ptr.test h.test - 0\n"
+             "192.0.2.5 a@pass.test h.test - 3000\n")
+    p = subprocess.run([tool, stub.server, "5000"], input=lines,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.splitlines()
+    assert out[0] == "cancelled"
+    assert out[1] == "cancelled"
+    assert out[2].startswith("pass\t")
+    assert ("timeout.test", "TXT") in stub.queries[before:]
+
+
 def test_enough_cases():
     assert len(CASES) >= 60
 

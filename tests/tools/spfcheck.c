@@ -6,12 +6,15 @@
  *
  * reads one case a line from stdin,
  *
- *   IP SENDER HELO [DOMAIN]
+ *   IP SENDER HELO [DOMAIN [CANCEL_MS]]
  *
  * (SENDER "<>" for the null sender, DOMAIN "-" or absent: the sender's
  * domain) and prints for each, once its callback ran,
  *
  *   RESULT<TAB>MECHANISM<TAB>LOOKUPS<TAB>VOIDS<TAB>EXPLANATION
+ *
+ * or with CANCEL_MS, "cancelled" once the check was cancelled that
+ * long after it started (unless it answered before).
  *
  * Each case has a resolver of its own, so no answer is cached from one
  * case to the next. The receiver (%{r}) is "receiver.test", the clock
@@ -31,6 +34,7 @@
 
 struct run {
 	struct event_base	*base;
+	struct spf_req		*req;
 	bool			 done;
 };
 
@@ -43,23 +47,42 @@ on_answer(const struct spf_answer *a, void *arg)
 	    a->mechanism, a->lookups, a->voids, a->explain);
 	(void)fflush(stdout);
 	r->done = true;
+	r->req = NULL;	/* freed before this callback */
 	(void)event_base_loopbreak(r->base);
+}
+
+static void
+on_cancel(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->done)
+		return;
+	spf_cancel(&r->req);
+	printf("cancelled\n");
+	(void)fflush(stdout);
+	r->done = true;
 }
 
 static int
 one(const char *servers, unsigned timeout_ms, char *line)
 {
-	char *f[4] = { NULL, NULL, NULL, NULL }, *save = NULL, *p;
+	char *f[5] = { NULL, NULL, NULL, NULL, NULL }, *save = NULL, *p;
 	struct netaddr ip;
 	struct run r;
 	struct dns *dns;
+	struct event *cancel = NULL;
 	const char *err;
 	size_t n = 0;
+	uint64_t ms = 0;
 
-	for (p = strtok_r(line, " \t\n", &save); p != NULL && n < 4;
+	for (p = strtok_r(line, " \t\n", &save); p != NULL && n < 5;
 	    p = strtok_r(NULL, " \t\n", &save))
 		f[n++] = p;
-	if (n < 3 || net_addr_parse(f[0], &ip) == -1) {
+	if (n < 3 || net_addr_parse(f[0], &ip) == -1 || (n == 5 &&
+	    str_to_uint(f[4], 0, 60000, &ms) == -1)) {
 		fprintf(stderr, "spfcheck: bad case line\n");
 		return -1;
 	}
@@ -69,11 +92,20 @@ one(const char *servers, unsigned timeout_ms, char *line)
 		fprintf(stderr, "spfcheck: %s\n", err);
 		return -1;
 	}
-	(void)spf_check(dns, &ip, n == 4 && strcmp(f[3], "-") != 0 ? f[3] :
+	r.req = spf_check(dns, &ip, n >= 4 && strcmp(f[3], "-") != 0 ? f[3] :
 	    NULL, strcmp(f[1], "<>") == 0 ? NULL : f[1], f[2],
 	    "receiver.test", timeout_ms, on_answer, &r);
+	if (n == 5) {
+		struct timeval tv = { (time_t)(ms / 1000),
+			(suseconds_t)(ms % 1000) * 1000 };
+
+		cancel = evtimer_new(r.base, on_cancel, &r);
+		(void)evtimer_add(cancel, &tv);
+	}
 	while (!r.done)
 		(void)event_base_loop(r.base, EVLOOP_ONCE);
+	if (cancel != NULL)
+		event_free(cancel);
 	dns_free(&dns);
 	event_base_free(r.base);
 	return 0;
