@@ -653,6 +653,8 @@ eval_term(struct spf_req *req, const struct spf_term *t)
 	if ((t->mech == SPF_M_PTR || (t->spec != NULL &&
 	    needs_ptr(t->spec, t->speclen))) && ptr_wait(req))
 		return -1;
+	/* %{p} adds no lookup of its own: its PTR query belongs to the
+	   term that expands it (as pyspf counts). */
 	if (!count_lookup(req))
 		return -1;
 	expand_target(req, t->spec, t->speclen);

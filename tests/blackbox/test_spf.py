@@ -11,10 +11,9 @@ import os
 import subprocess
 
 import pytest
+import spf  # python3-spf (scripts/bootstrap): a missing one fails
 
-spf = pytest.importorskip("spf")  # python3-spf, scripts/bootstrap
-
-from dnsstub import DnsStub, ptr_name  # noqa: E402
+from dnsstub import DnsStub, ptr_name
 
 
 def ptr(ip, *names):
