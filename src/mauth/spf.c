@@ -169,7 +169,9 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* Section 4.3: a domain that can be asked about (labels of 1 to 63
    octets, at most 253 in all, a trailing dot allowed); MULTI: two
-   labels at least. */
+   labels at least. Not an address literal ("[192.0.2.1]" as HELO), no
+   space or control character, no backslash (c-ares would take it for
+   an escape). */
 static bool
 name_ok(const char *d, bool multi)
 {
@@ -179,6 +181,10 @@ name_ok(const char *d, bool multi)
 		len--;
 	if (len == 0 || len > 253)
 		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)d[i] <= ' ' || d[i] == 0x7f ||
+		    d[i] == '[' || d[i] == ']' || d[i] == '\\')
+			return false;
 	for (i = 0; i <= len; i++) {
 		if (i == len || d[i] == '.') {
 			if (lab == 0 || lab > 63)

@@ -347,6 +347,7 @@ CASES = [
     ("192.0.2.5", "<>", "pass.test", "pass"),
     ("198.51.100.5", "<>", "pass.test", "fail"),
     ("192.0.2.5", "<>", "nohelo", "none"),
+    ("192.0.2.5", "<>", "[192.0.2.5]", "none"),
     # syntax errors: a permerror wherever they are (section 4.6)
     ("192.0.2.1", "a@syn1.test", "h.test", "permerror"),
     ("192.0.2.1", "a@syn2.test", "h.test", "permerror"),
