@@ -142,6 +142,9 @@ RECORDS = {
     "postmaster.n.macnull.test": {"A": ["127.0.0.2"]},
     "macpct.test": {"TXT": ["v=spf1 a:%%.%_.%-.x.macpct.test ~all"]},
     "macpct2.test": {"TXT": ["v=spf1 a:x.macpct.%% ?all"]},
+    "macrr.test": {"TXT": ["v=spf1 exists:%{dR}.r.macrr.test -all"]},
+    "test.macrr.r.macrr.test": {"A": ["127.0.0.2"]},
+    "macat.test": {"TXT": ["v=spf1 exists:%{l@}.x.test +all"]},
     "macbad.test": {"TXT": ["v=spf1 exists:%{c}.x.test -all"]},
     "macbad2.test": {"TXT": ["v=spf1 a:%{q}.example.com +all"]},
     "macbad3.test": {"TXT": ["v=spf1 a:%{d0}.example.com +all"]},
@@ -337,6 +340,12 @@ CASES = [
     # takes the last "%" of "%%" for a lone one.
     ("192.0.2.1", "a@macpct2.test", "h.test", "neutral",
      {"pyspf": "permerror"}),
+    # RFC 5234's strings are case-insensitive, so "R" reverses as "r"
+    # does; pyspf only knows "r".
+    ("192.0.2.1", "a@macrr.test", "h.test", "pass", {"pyspf": "fail"}),
+    # "@" is no delimiter (section 7.1); pyspf takes any.
+    ("192.0.2.1", "a@macat.test", "h.test", "permerror",
+     {"pyspf": "pass"}),
     ("192.0.2.1", "a@macbad.test", "h.test", "permerror"),
     ("192.0.2.1", "a@macbad2.test", "h.test", "permerror"),
     # Section 7.3: "If a DIGIT is specified, the value MUST be nonzero";
