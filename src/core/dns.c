@@ -60,6 +60,7 @@ enum req_kind {
 	REQ_MX,
 	REQ_ADDRS,
 	REQ_TXT,
+	REQ_PTR,
 };
 
 #define MAX_ADDRS	32
@@ -92,6 +93,7 @@ static void dns_schedule(struct dns *);
 static void txt_entry_free(void *);
 static void rr_entry_free(void *);
 static void txt_deliver(struct dns_req *);
+static void ptr_deliver(struct dns_req *);
 
 static void
 on_sock(evutil_socket_t fd, short what, void *arg)
@@ -289,6 +291,9 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
 			break;
 		case REQ_TXT:
 			txt_deliver(r);
+			break;
+		case REQ_PTR:
+			ptr_deliver(r);
 			break;
 		}
 	}
@@ -751,4 +756,152 @@ dns_dnsbl_name(const struct netaddr *addr, const char *zone, char *out,
 		*p = '\0';
 	}
 	return str_fmt(out, outsz, "%s%s", rev, zone);
+}
+
+/* ---- A or AAAA alone ---- */
+
+static void
+on_family(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	struct ares_addrttl a4[MAX_ADDRS];
+	struct ares_addr6ttl a6[MAX_ADDRS];
+	int st, n = MAX_ADDRS, pr, i;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		if (st == 1) {
+			/* r->addr.family: the family asked for. */
+			pr = r->addr.family == AF_INET ?
+			    ares_parse_a_reply(abuf, alen, NULL, a4, &n) :
+			    ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
+			if (pr == ARES_ENODATA)
+				st = 0;
+			else if (pr != ARES_SUCCESS)
+				st = -1;
+		}
+		for (i = 0; st == 1 && i < n && r->naddrs < MAX_ADDRS; i++) {
+			struct netaddr *o = &r->addrs[r->naddrs++];
+
+			o->family = r->addr.family;
+			if (o->family == AF_INET)
+				memcpy(o->a, &a4[i].ipaddr, 4);
+			else
+				memcpy(o->a, &a6[i].ip6addr, 16);
+		}
+		if (st == 1 && r->naddrs == 0)
+			st = 0;
+		finish(r, st);
+	}
+	req_put(r);
+}
+
+struct dns_req *
+dns_addrs_family(struct dns *d, const char *host, int family,
+    unsigned timeout_ms, dns_addr_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_ADDRS, (void *)cb, arg, timeout_ms);
+
+	r->addr.family = family;
+	r->pending++;
+	ares_query(d->ch, host, ns_c_in, family == AF_INET ? ns_t_a :
+	    ns_t_aaaa, on_family, r);
+	dns_schedule(d);
+	return r;
+}
+
+/* ---- every PTR name ---- */
+
+/* Keeps NAME (once) in the MX slots, which a PTR request does not use
+   otherwise. */
+static void
+ptr_keep(struct dns_req *r, const char *name)
+{
+	size_t i;
+
+	if (name == NULL || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(name))
+		return;
+	for (i = 0; i < r->nmx; i++)
+		if (strcasecmp(r->mx[i].host, name) == 0)
+			return;
+	if (r->nmx < MAX_MX &&
+	    str_copy(r->mx[r->nmx].host, name, sizeof(r->mx[0].host)) == 0)
+		r->nmx++;
+}
+
+static void
+on_ptrs(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	struct hostent *he = NULL;
+	int st, pr;
+	size_t i;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		if (st == 1) {
+			pr = ares_parse_ptr_reply(abuf, alen, r->addr.a,
+			    r->addr.family == AF_INET ? 4 : 16,
+			    r->addr.family, &he);
+			if (pr == ARES_ENODATA)
+				st = 0;
+			else if (pr != ARES_SUCCESS)
+				st = -1;
+		}
+		/* c-ares puts every name among the aliases and one of
+		   them in h_name too; in the answer's order. */
+		for (i = 0; st == 1 && he != NULL && he->h_aliases != NULL &&
+		    he->h_aliases[i] != NULL; i++)
+			ptr_keep(r, he->h_aliases[i]);
+		if (st == 1 && he != NULL)
+			ptr_keep(r, he->h_name);
+		if (st == 1 && r->nmx == 0)
+			st = 0;
+		finish(r, st);
+	}
+	if (he != NULL)
+		ares_free_hostent(he);
+	req_put(r);
+}
+
+static void
+ptr_deliver(struct dns_req *r)
+{
+	const char *names[MAX_MX];
+	size_t i;
+
+	for (i = 0; i < r->nmx; i++)
+		names[i] = r->mx[i].host;
+	((dns_names_cb *)r->cb)(r->status, r->status == 1 ? names : NULL,
+	    r->status == 1 ? r->nmx : 0, r->arg);
+}
+
+struct dns_req *
+dns_ptr(struct dns *d, const struct netaddr *addr, unsigned timeout_ms,
+    dns_names_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_PTR, (void *)cb, arg, timeout_ms);
+	char qname[128];
+
+	r->addr = *addr;
+	if (dns_dnsbl_name(addr, addr->family == AF_INET ? "in-addr.arpa" :
+	    "ip6.arpa", qname, sizeof(qname)) == -1) {
+		finish(r, -1);
+		return r;
+	}
+	r->pending++;
+	ares_query(d->ch, qname, ns_c_in, ns_t_ptr, on_ptrs, r);
+	dns_schedule(d);
+	return r;
+}
+
+struct event_base *
+dns_event_base(struct dns *d)
+{
+	return d->base;
 }

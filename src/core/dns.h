@@ -98,4 +98,21 @@ int	dns_answer_ttl(const unsigned char *abuf, size_t alen, unsigned qtype,
 int	dns_dnsbl_name(const struct netaddr *, const char *zone, char *out,
 	    size_t outsz);
 
+/* The A (FAMILY AF_INET) or AAAA (AF_INET6) records of HOST alone, by a
+   query of that type only (no search list, no /etc/hosts): for SPF,
+   whose mechanisms look at the client's family only (RFC 7208 5.3). */
+struct dns_req *dns_addrs_family(struct dns *, const char *host, int family,
+	    unsigned timeout_ms, dns_addr_cb *, void *arg);
+
+/* Every PTR name of ADDR (at most 32, each once, in the answer's
+   order), not confirmed: SPF's "ptr" and %{p} confirm them themselves
+   (RFC 7208 5.5). NAMES valid during the call. */
+typedef void dns_names_cb(int status, const char *const *names, size_t n,
+	    void *arg);
+struct dns_req *dns_ptr(struct dns *, const struct netaddr *,
+	    unsigned timeout_ms, dns_names_cb *, void *arg);
+
+/* The event loop D runs on (for the requests of modules built on it). */
+struct event_base *dns_event_base(struct dns *);
+
 #endif
