@@ -8,8 +8,10 @@
  * and `popgate relay explain` call the same functions.
  *
  * RCPT, for an address in a hosted domain: resolution (mailboxes,
- * aliases, the postmaster of RFC 5321 section 4.5.1) and quota; for any
- * other domain: the relay rules of policy_rules.c (SPEC section 1).
+ * aliases, the postmaster of RFC 5321 section 4.5.1) and quota; for an
+ * SRS address of ours (policy_srs.c), the address it was made from, in
+ * its place; for any other domain: the relay rules of policy_rules.c
+ * (SPEC section 1).
  */
 #include "policy/policy_int.h"
 #include "maildir/maildir.h"
@@ -291,8 +293,8 @@ relay_rcpt(struct backends *b, const struct relay_session *rs,
 	return accepted(d, REPLY_RCPT_OK, given);
 }
 
-/* The SRS address RC (GIVEN) decoded into ORIG and *KEY: 1; 0 refused or -1 a
-   temporary failure (D filled). With srs_bounces_only, only the null
+/* The SRS address RC (GIVEN) decoded into ORIG and *KEY: 1; 0 refused
+   or -1 a temporary failure (D filled). With srs_bounces_only, only the null
    sender may write to one: a bounce or an auto-reply, never a message
    that would make us a relay to whoever an address names. */
 static int
