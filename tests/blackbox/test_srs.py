@@ -238,3 +238,14 @@ def test_trusted_network_relaying_a_foreign_sender(make_instance, sinks):
     assert froms[1] == "ann@acme.test", froms
     assert SRS0.match(froms[0]), froms
     wait_queue_empty(inst)
+
+
+def test_too_long_for_srs_goes_as_it_is(make_instance, sinks):
+    """A sender whose SRS0 local part would pass RFC 5321's 64 octets
+    keeps its address, and the log says why."""
+    inst, sk = fwd_instance(make_instance, sinks)
+    long_sender = "a" * 40 + "@outside.example"     # 13 + 16 + 1 + 40 > 64
+    assert forward(inst, sk["example.org"], long_sender) == long_sender
+    wait_log(inst, rf"srs not-rewritten from=<{long_sender}> "
+             r'reason="too long"')
+    wait_queue_empty(inst)
