@@ -6,9 +6,10 @@
  * A connection finds its destination (a transport or relayhost route,
  * else the MX hosts in preference order, equal ones shuffled, else the
  * domain's own addresses; each address tried in turn with
- * connect_timeout), says EHLO (HELO if refused), starts TLS when offered
- * (the certificate is checked only with tls_verify_peer = yes; logs say
- * so), then delivers the items queued for its destination one after
+ * connect_timeout), says EHLO (HELO if refused), starts TLS as the
+ * destination's TLS policy says (dlv_tlspol.c: tls_policy, DANE,
+ * MTA-STS; opportunistic by default, the certificate then checked but
+ * not required; logs say so), then delivers the items queued for its destination one after
  * another over the same connection, and quits when none is left.
  * Results are per recipient: 2xx delivered, 4xx deferred, 5xx bounced.
  *
@@ -20,9 +21,11 @@
  * reply is bounded in line length, line count and time; a reply nobody
  * asked for is a protocol error. Bytes after the 220 to STARTTLS are a
  * protocol error (the client side of CVE-2011-0411), and nothing read
- * in the clear is used after the handshake. With tls_verify_peer = yes
- * there is no clear text: no STARTTLS, a refusal, a failed handshake or
- * certificate are each a 4.7.5 deferral.
+ * in the clear is used after the handshake. When the policy demands TLS
+ * (encrypt, verify, DANE, MTA-STS enforce) there is no clear text: no
+ * STARTTLS, a refusal, a failed handshake or certificate are each a
+ * 4.7.5 deferral naming the policy; an MX host an enforced MTA-STS
+ * policy does not list is not used (4.7.0).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -73,7 +76,8 @@ static const char *const cstate_names[] = {
 #define ST_DNS		"4.4.3"
 #define ST_PROTOCOL	"4.5.0"		/* a reply that is no SMTP */
 #define ST_LOCAL	"4.3.0"
-#define ST_TLS		"4.7.5"		/* tls_verify_peer = yes */
+#define ST_TLS		"4.7.5"		/* TLS demanded, not had */
+#define ST_POLICY	"4.7.0"		/* an MX host MTA-STS does not list */
 
 #define IDLE_USEC	2000000	/* qmgr_deps.idle_usec by default */
 
@@ -100,6 +104,14 @@ struct dlv_conn {
 	char			 peer[320];	/* host[ip]:port */
 	char			 lasterr[600];
 	bool			 tls_failed;
+	/* the TLS policy (dlv_tlspol.c) */
+	struct dlv_sts_wait	*stswait;
+	struct sts_policy	*sts;		/* the domain's, or NULL */
+	bool			 mx_secure;	/* MX answer authenticated */
+	struct dns_tlsa		*tlsa;		/* the current host's */
+	size_t			 ntlsa;
+	enum dlv_dane		 dane;
+	struct dlv_tlsreq	 req;		/* the current host's */
 	unsigned		 ntx;		/* transactions the server answered */
 	int			 timeout;	/* seconds, of the reply awaited */
 	uint64_t		 asked_ms;	/* when the reply awaited was asked */
@@ -147,6 +159,9 @@ close_now(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	LIST_REMOVE(c, entry);
 	dns_cancel(&c->dnsreq);
+	dlv_sts_cancel(&c->stswait);
+	free(c->sts);
+	free(c->tlsa);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	buf_free(&c->rline);
@@ -351,18 +366,133 @@ on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
 	connect_addr(c);
 }
 
+static bool
+mx_routed(const struct dlv_conn *c)
+{
+	return c->d->route == ROUTE_MX;
+}
+
+/* The current host's TLS demand is known (c->dane, c->sts): it is used,
+   or skipped when the policy refuses it. */
+static void
+host_decided(struct dlv_conn *c)
+{
+	const char *host = c->hosts[c->hi], *why = "";
+	struct netaddr a;
+
+	if (dlv_tls_decide(c->q->d.cfg, c->d->domain, mx_routed(c), c->sts,
+	    host, c->dane, &c->req, &why) == 0) {
+		conn_fail(c, ST_POLICY, "%s: %s", host, why);
+		return;
+	}
+	if (c->req.sts_testing && !dlv_sts_match(c->req.sts, host))
+		log_info("delivery to=%s mta-sts testing: host %s is not an mx "
+		    "of the policy; mode enforce would not use it",
+		    c->d->domain, host);
+	if (net_addr_parse(host, &a) == 0) {
+		on_addrs(1, &a, 1, c);
+		return;
+	}
+	c->dnsreq = dns_addrs(c->q->d.dns, host, DLV_DNS_TIMEOUT_MS, on_addrs,
+	    c);
+}
+
+/* RFC 7672 2.2: the TLSA records of a host reached securely. */
+static void
+on_tlsa(int status, bool secure, const struct dns_tlsa *t, size_t n,
+    void *arg)
+{
+	struct dlv_conn *c = arg;
+
+	c->dnsreq = NULL;
+	if (status == -1) {
+		/* RFC 7672 2.2: a failed TLSA lookup of a secure host is
+		   no licence for clear text */
+		conn_fail(c, ST_DNS, "%s: temporary DNS failure looking up "
+		    "its TLSA records", c->hosts[c->hi]);
+		return;
+	}
+	if (status == 1 && secure && n > 0) {
+		c->tlsa = xreallocarray(NULL, n, sizeof(*t));
+		memcpy(c->tlsa, t, n * sizeof(*t));
+		c->ntlsa = n;
+		c->dane = dlv_dane_state(t, n);
+	}
+	host_decided(c);
+}
+
+static void
+on_host_secure(int status, bool secure, void *arg)
+{
+	struct dlv_conn *c = arg;
+	char name[300];
+
+	c->dnsreq = NULL;
+	if (status != 1 || !secure ||
+	    str_fmt(name, sizeof(name), "_25._tcp.%s", c->hosts[c->hi]) == -1) {
+		host_decided(c);	/* insecure: no DANE */
+		return;
+	}
+	c->dnsreq = dns_tlsa(c->q->d.dns, name, DLV_DNS_TIMEOUT_MS, on_tlsa, c);
+}
+
 static void
 conn_resolve_host(struct dlv_conn *c)
 {
 	struct netaddr a;
 
 	c->state = CS_RESOLVE;
-	if (net_addr_parse(c->hosts[c->hi], &a) == 0) {
-		on_addrs(1, &a, 1, c);
+	free(c->tlsa);
+	c->tlsa = NULL;
+	c->ntlsa = 0;
+	c->dane = DLV_DANE_NONE;
+	if (mx_routed(c) && c->mx_secure && c->q->d.cfg->dane &&
+	    net_addr_parse(c->hosts[c->hi], &a) == -1) {
+		/* RFC 7672 2.2.2: only an address found securely */
+		c->dnsreq = dns_secure(c->q->d.dns, c->hosts[c->hi], 1,
+		    DLV_DNS_TIMEOUT_MS, on_host_secure, c);
 		return;
 	}
-	c->dnsreq = dns_addrs(c->q->d.dns, c->hosts[c->hi], DLV_DNS_TIMEOUT_MS,
-	    on_addrs, c);
+	host_decided(c);
+}
+
+static void
+on_sts(const struct sts_policy *pol, void *arg)
+{
+	struct dlv_conn *c = arg;
+
+	c->stswait = NULL;
+	if (pol != NULL) {
+		c->sts = xmalloc(sizeof(*c->sts));
+		*c->sts = *pol;
+	}
+	c->hi = 0;
+	conn_resolve_host(c);
+}
+
+/* The MX hosts are known (and whether the MX answer was secure): the
+   domain's MTA-STS policy next. */
+static void
+hosts_planned(struct dlv_conn *c)
+{
+	if (mx_routed(c) && c->q->d.cfg->mta_sts && c->q->sts != NULL &&
+	    config_tls_policy(c->q->d.cfg, c->d->domain) == NULL) {
+		c->stswait = dlv_sts_get(c->q, c->d->domain, on_sts, c);
+		return;
+	}
+	c->hi = 0;
+	conn_resolve_host(c);
+}
+
+static void
+on_mx_secure(int status, bool secure, void *arg)
+{
+	struct dlv_conn *c = arg;
+
+	c->dnsreq = NULL;
+	/* RFC 7672 2.2.1: DANE only for MX hosts found securely */
+	c->mx_secure = status == 1 && secure;
+	hosts_planned(c);
 }
 
 static void
@@ -384,8 +514,13 @@ on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
 		conn_close(c);
 		return;
 	}
-	c->hi = 0;
-	conn_resolve_host(c);
+	if (mx_routed(c) && c->q->d.cfg->dane && status == 1 &&
+	    config_tls_policy(c->q->d.cfg, c->d->domain) == NULL) {
+		c->dnsreq = dns_secure(c->q->d.dns, c->d->domain, 15,
+		    DLV_DNS_TIMEOUT_MS, on_mx_secure, c);
+		return;
+	}
+	hosts_planned(c);
 }
 
 void
@@ -697,10 +832,39 @@ give_up:
 	send_line(c, "RSET");
 }
 
+/* Whether the current host's policy demands TLS. */
+static bool
+tls_needed(const struct dlv_conn *c)
+{
+	return c->req.level >= TLS_LEVEL_ENCRYPT;
+}
+
 static bool
 verify_on(const struct dlv_conn *c)
 {
-	return c->q->d.cfg->tls_verify_peer;
+	return c->req.level == TLS_LEVEL_VERIFY;
+}
+
+/* "tls_policy example.org = verify", "dane", "mta-sts enforce", ... */
+static const char *
+policy_name(const struct dlv_conn *c, char *out, size_t outsz)
+{
+	if (strncmp(c->req.rule, "tls_", 4) == 0)
+		(void)str_fmt(out, outsz, "%s = %s", c->req.rule,
+		    strcmp(c->req.rule, "tls_verify_peer") == 0 ? "yes" :
+		    config_tls_level_name(c->req.level));
+	else
+		(void)str_fmt(out, outsz, "%s", c->req.rule);
+	return out;
+}
+
+/* MTA-STS testing: what enforce would have refused, logged. */
+static void
+sts_testing_note(const struct dlv_conn *c, const char *what)
+{
+	if (c->req.sts_testing && dlv_sts_match(c->req.sts, c->hosts[c->hi]))
+		log_info("delivery to=%s mta-sts testing: %s %s; mode enforce "
+		    "would defer", c->d->domain, c->peer, what);
 }
 
 /* After "220" to STARTTLS: the handshake, with nothing of the clear-text
@@ -709,7 +873,6 @@ static void
 start_tls(struct dlv_conn *c)
 {
 	struct bufferevent *tls;
-	struct netaddr a;
 	const char *host = c->hosts[c->hi];
 
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
@@ -728,16 +891,12 @@ start_tls(struct dlv_conn *c)
 		    "memory", c->peer);
 		return;
 	}
-	/* RFC 6066 3: no SNI for an address literal; the certificate is
-	   then checked against the address. */
-	if (net_addr_parse(host, &a) == 0) {
-		if (verify_on(c))
-			(void)X509_VERIFY_PARAM_set1_ip_asc(
-			    SSL_get0_param(c->ssl), host);
-	} else {
-		(void)SSL_set_tlsext_host_name(c->ssl, host);
-		if (verify_on(c))
-			(void)SSL_set1_host(c->ssl, host);
+	if (dlv_tls_setup(c->ssl, host, &c->req, c->tlsa, c->ntlsa) == -1) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		conn_fail(c, ST_LOCAL, "cannot set up TLS (DANE) with %s",
+		    c->peer);
+		return;
 	}
 	tls = bufferevent_openssl_filter_new(c->q->d.base, c->bev, c->ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
@@ -755,24 +914,29 @@ start_tls(struct dlv_conn *c)
 	c->state = CS_TLS;
 }
 
-/* EHLO or HELO accepted: STARTTLS first when it is offered (and
-   required with tls_verify_peer = yes), else the mail. */
+/* EHLO or HELO accepted: STARTTLS first when it is offered and the
+   policy is not none (and required when it demands TLS), else the
+   mail. */
 static void
 greeted(struct dlv_conn *c)
 {
+	char pol[400];
+
 	if (c->ssl == NULL && c->caps.starttls && c->q->d.tls != NULL &&
-	    !c->tls_failed) {
+	    !c->tls_failed && c->req.level != TLS_LEVEL_NONE) {
 		c->state = CS_STARTTLS;
 		send_line(c, "STARTTLS");
 		return;
 	}
-	if (c->ssl == NULL && verify_on(c)) {
-		conn_fail(c, ST_TLS, "%s offers no STARTTLS%s, and "
-		    "tls_verify_peer = yes needs TLS", c->peer,
-		    c->q->d.tls == NULL ? " (or TLS is not available here)" :
-		    "");
+	if (c->ssl == NULL && tls_needed(c)) {
+		conn_fail(c, ST_TLS, "%s offers no STARTTLS%s, and %s needs "
+		    "TLS", c->peer, c->q->d.tls == NULL ?
+		    " (or TLS is not available here)" : "",
+		    policy_name(c, pol, sizeof(pol)));
 		return;
 	}
+	if (c->ssl == NULL && !c->tls_failed)
+		sts_testing_note(c, "offers no STARTTLS");
 	ready(c);
 }
 
@@ -849,13 +1013,18 @@ handle_reply(struct dlv_conn *c, int code)
 		helo_reply(c, code);
 		return;
 	case CS_STARTTLS:
-		if (code == 220)
+		if (code == 220) {
 			start_tls(c);
-		else if (verify_on(c))
-			conn_fail(c, ST_TLS, "host %s refused STARTTLS: %s",
-			    c->peer, buf_cstr(&c->reply));
-		else
+		} else if (tls_needed(c)) {
+			char pol[400];
+
+			conn_fail(c, ST_TLS, "host %s refused STARTTLS, and %s "
+			    "needs TLS: %s", c->peer, policy_name(c, pol,
+			    sizeof(pol)), buf_cstr(&c->reply));
+		} else {
+			sts_testing_note(c, "refused STARTTLS");
 			ready(c);	/* opportunistic: go on in the clear */
+		}
 		return;
 	case CS_TRANS:
 		trans_reply(c, code);
@@ -954,28 +1123,41 @@ tls_up(struct dlv_conn *c)
 {
 	char info[200];
 
+	char pol[400];
+	long v = SSL_get_verify_result(c->ssl);
+
 	tls_describe(c->ssl, info, sizeof(info));
-	log_info("delivery tls peer=%s %s verify=%s", c->peer, info,
-	    verify_on(c) ? "yes" : "no (certificate not verified: "
-	    "tls_verify_peer = no)");
+	policy_name(c, pol, sizeof(pol));
+	if (verify_on(c))
+		log_info("delivery tls peer=%s %s verify=yes%s policy=\"%s\"",
+		    c->peer, info, c->req.dane ? " (dane)" : "", pol);
+	else
+		log_info("delivery tls peer=%s %s verify=no (certificate not "
+		    "verified: %s; it would have been %s) policy=\"%s\"",
+		    c->peer, info, pol, v == X509_V_OK ? "accepted" :
+		    X509_verify_cert_error_string(v), pol);
+	if (!verify_on(c) && v != X509_V_OK)
+		sts_testing_note(c, X509_verify_cert_error_string(v));
 	c->state = CS_EHLO;
 	buf_reset(&c->ehlo);
 	send_line(c, "EHLO %s", c->q->d.cfg->hostname);
 }
 
-/* The handshake failed: with tls_verify_peer = yes a deferral, else the
-   same address again in the clear (opportunistic TLS). */
+/* The handshake failed: when the policy demands TLS a deferral, else
+   the same address again in the clear (opportunistic TLS). */
 static void
 tls_failed(struct dlv_conn *c)
 {
 	long v = c->ssl != NULL ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+	char pol[400];
 
-	if (verify_on(c)) {
-		conn_fail(c, ST_TLS, "TLS with %s failed: %s", c->peer,
-		    v != X509_V_OK ? X509_verify_cert_error_string(v) :
-		    "handshake failed");
+	if (tls_needed(c)) {
+		conn_fail(c, ST_TLS, "TLS with %s failed (%s): %s", c->peer,
+		    policy_name(c, pol, sizeof(pol)), v != X509_V_OK ?
+		    X509_verify_cert_error_string(v) : "handshake failed");
 		return;
 	}
+	sts_testing_note(c, "failed the TLS handshake");
 	log_warn("delivery tls peer=%s failed; retrying without TLS",
 	    c->peer);
 	c->tls_failed = true;
