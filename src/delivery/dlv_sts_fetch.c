@@ -153,19 +153,24 @@ save_policy(struct sts_entry *e, const char *text, size_t len)
 static int
 load_text(struct sts_entry *e, const char *p, size_t n)
 {
-	const char *end = p + n, *body;
-	const char *err;
-	char id[STS_ID_MAX + 1];
+	const char *end = p + n, *body, *err;
+	char head[128], id[STS_ID_MAX + 1];
 	long long fetched;
-	int used = 0;
+	size_t hl;
+	int used = -1;
 
 	if (n < sizeof(STS_FILE_MAGIC) - 1 ||
 	    memcmp(p, STS_FILE_MAGIC, sizeof(STS_FILE_MAGIC) - 1) != 0)
 		return -1;
 	p += sizeof(STS_FILE_MAGIC) - 1;
-	body = memmem(p, (size_t)(end - p), "\n\n", 2);
-	if (body == NULL || sscanf(p, "id %32[A-Za-z0-9]\nfetched %lld\n%n",
-	    id, &fetched, &used) != 2 || p + used != body + 1)
+	if ((body = memmem(p, (size_t)(end - p), "\n\n", 2)) == NULL ||
+	    (hl = (size_t)(body - p)) >= sizeof(head))
+		return -1;
+	memcpy(head, p, hl);
+	head[hl] = '\0';
+	/* "id ID\nfetched SECONDS", nothing else */
+	if (sscanf(head, "id %32[A-Za-z0-9] fetched %lld%n", id, &fetched,
+	    &used) != 2 || (size_t)used != hl)
 		return -1;
 	body += 2;
 	if (dlv_sts_parse(body, (size_t)(end - body), &e->pol, &err) == -1)
