@@ -105,12 +105,12 @@ struct dlv_conn {
 	char			 lasterr[600];
 	bool			 tls_failed;
 	/* the TLS policy (dlv_tlspol.c) */
+	bool			 mx_secure;	/* MX answer authenticated */
+	enum dlv_dane		 dane;		/* the current host's */
 	struct dlv_sts_wait	*stswait;
 	struct sts_policy	*sts;		/* the domain's, or NULL */
-	bool			 mx_secure;	/* MX answer authenticated */
 	struct dns_tlsa		*tlsa;		/* the current host's */
 	size_t			 ntlsa;
-	enum dlv_dane		 dane;
 	struct dlv_tlsreq	 req;		/* the current host's */
 	unsigned		 ntx;		/* transactions the server answered */
 	int			 timeout;	/* seconds, of the reply awaited */

@@ -303,7 +303,7 @@ on_http(struct evhttp_request *req, void *arg)
 	struct sts_entry *e = arg;
 	struct evbuffer *in;
 	struct sts_policy pol;
-	const char *err;
+	const char *err = "too large";
 	char *text;
 	size_t len;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
@@ -339,7 +339,7 @@ on_http(struct evhttp_request *req, void *arg)
 	if (len > STS_POLICY_MAX || (len > 0 && text == NULL) ||
 	    dlv_sts_parse(text != NULL ? text : "", len, &pol, &err) == -1) {
 		entry_fail(e, "https://mta-sts.%s%s: bad policy: %s", e->domain,
-		    STS_PATH, len > STS_POLICY_MAX ? "too large" : err);
+		    STS_PATH, err);
 		return;
 	}
 	e->pol = pol;

@@ -34,8 +34,8 @@ import threading
 import pytest
 
 import harness
-from delivery_helpers import (can_bind, dlv_instance, log_count, message,
-                              relay_send, wait_log, wait_rows)
+from delivery_helpers import (can_bind, dlv_instance, log_count, log_size,
+                              message, relay_send, wait_log, wait_rows)
 from dnsstub import DnsStub
 
 pytestmark = pytest.mark.skipif(not harness.IS_ROOT,
@@ -46,6 +46,7 @@ IP = {"good": "127.0.0.141", "plain": "127.0.0.142",
       "refuse": "127.0.0.143", "self": "127.0.0.144",
       "wrong": "127.0.0.145"}
 HTTPS_IP = "127.0.0.150"
+DOWN_IP = "127.0.0.151"     # nothing listens there
 
 
 # ---- certificates ----
@@ -201,11 +202,12 @@ class StsServer:
     counted per domain in `requests`."""
 
     def __init__(self, certs, default_ctx):
-        self.answers, self.requests = {}, {}
+        self.answers, self.requests, self.hosts = {}, {}, []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                outer.hosts.append(self.headers.get_all("Host"))
                 host = (self.headers.get("Host") or "").split(":")[0]
                 dom = host[len("mta-sts."):]
                 outer.requests[dom] = outer.requests.get(dom, 0) + 1
@@ -470,6 +472,7 @@ def test_sts_enforce_delivers_over_verified_tls(world, gate, dom):
     wait_log(gate, rf"mta-sts domain={re.escape(dom)} policy fetched id=1 "
              r"mode=enforce")
     assert world.sts.requests[dom] == 1
+    assert [f"mta-sts.{dom}"] in world.sts.hosts, world.sts.hosts
 
 
 @pytest.mark.parametrize("dom,key,why", [
@@ -551,18 +554,34 @@ def test_sts_policy_cache_survives_restart_and_failures(world):
     assert world.sts.requests[dom] == 1
     assert good.delivered(rcpt) == [True, True]
 
-    # a new id, the policy host failing: the cached policy stays, so an
-    # MX the cached policy does not list is still refused
+    # a new id, the policy host down (nothing listens where its name
+    # points): the cached policy stays, so an MX the cached policy does
+    # not list is still refused
     inst.stop()
     world.stub.records[f"_mta-sts.{dom}"] = {"TXT": ["v=STSv1; id=2"]}
+    world.stub.records[f"mta-sts.{dom}"] = {"A": [DOWN_IP]}
     world.stub.records[dom] = {"MX": [(10, "mx-self.tp.test")]}
-    world.sts.answers[dom] = (503, "text/plain", "down")
     inst.start()
     qid = send(inst, rcpt)
     row = deferred(inst, qid, rcpt, code="4.7.0")
     line = wait_log(inst, rf"mta-sts domain={dom} policy fetch failed: "
-                    r".*HTTP status 503")
+                    r"https://mta-sts\S+: no answer")
     assert "cached policy id=1 mode=enforce stays in use" in line, line
+    assert world.sts.requests[dom] == 1
+    assert world.mx["self"].got_mail_for(rcpt) is False
+
+    # the host answers 503: still the cached policy
+    inst.stop()
+    world.stub.records[f"mta-sts.{dom}"] = {"A": [HTTPS_IP]}
+    world.sts.answers[dom] = (503, "text/plain", "down")
+    inst.start()
+    mark = log_size(inst)
+    inst.cli("queue", "flush", check=True)
+    line = wait_log(inst, rf"mta-sts domain={dom} policy fetch failed: "
+                    r".*HTTP status 503", since=mark)
+    assert "cached policy id=1 mode=enforce stays in use" in line, line
+    wait_log(inst, rf"qid={row['id']} delivery .*status=deferred "
+             r"dsn=4\.7\.0", since=mark)
     assert world.sts.requests[dom] == 2
 
     # the id changes again and the host answers: the new policy (testing)
