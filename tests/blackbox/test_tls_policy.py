@@ -274,6 +274,8 @@ STS = {
     "sts-wrong.tp.test": (policy("enforce", "mx-wrong.tp.test"), "wrong"),
     "sts-unlisted.tp.test": (policy("enforce", "mx-good.tp.test"), "self"),
     "sts-testing.tp.test": (policy("testing", "mx-good.tp.test"), "self"),
+    "sts-testing-self.tp.test": (policy("testing", "mx-self.tp.test"),
+                                 "self"),
     "sts-none.tp.test": (policy("none"), "plain"),
     "sts-cache.tp.test": (policy("enforce", "mx-good.tp.test"), "good"),
 }
@@ -321,13 +323,17 @@ class World:
                 *ca_cert(d, f"sts-{dom}", f"mta-sts.{dom}"))
         # DANE: the self-signed MX, its key pinned by TLSA 3 1 1
         digest = spki_sha256(self.self_pair[0])
-        for dom, data, ad in (("dane-ok.tp.test", digest, True),
-                              ("dane-bad.tp.test", bytes(32), True),
-                              ("dane-noad.tp.test", bytes(32), False)):
+        # PKIX-EE(1): unusable for SMTP (RFC 7672 3.1.3)
+        for dom, usage, data, ad, key in (
+                ("dane-ok.tp.test", 3, digest, True, "self"),
+                ("dane-bad.tp.test", 3, bytes(32), True, "self"),
+                ("dane-noad.tp.test", 3, bytes(32), False, "self"),
+                ("dane-unusable.tp.test", 1, digest, True, "self"),
+                ("dane-unusable-plain.tp.test", 1, digest, True, "plain")):
             host = f"mx.{dom}"
             records[dom] = {"MX": [(10, host)], "AD": ad}
-            records[host] = {"A": [IP["self"]], "AD": ad}
-            records[f"_25._tcp.{host}"] = {"TLSA": [(3, 1, 1, data)],
+            records[host] = {"A": [IP[key]], "AD": ad}
+            records[f"_25._tcp.{host}"] = {"TLSA": [(usage, 1, 1, data)],
                                            "AD": ad}
         self.stub = DnsStub(records).start()
         self.sts = StsServer(certs, server_ctx(*good))
@@ -509,6 +515,15 @@ def test_sts_testing_delivers_and_logs(world, gate):
              r"mx-self.tp.test is not an mx of the policy")
 
 
+def test_sts_testing_logs_a_bad_certificate(world, gate):
+    rcpt = "bob@sts-testing-self.tp.test"
+    qid = send(gate, rcpt)
+    sent(gate, qid, rcpt)
+    assert world.mx["self"].delivered(rcpt) == [True]
+    wait_log(gate, r"delivery to=sts-testing-self.tp.test mta-sts testing: "
+             r"mx-self\S+ self-signed certificate; mode enforce would defer")
+
+
 def test_sts_none_changes_nothing(world, gate):
     rcpt = "bob@sts-none.tp.test"
     qid = send(gate, rcpt)
@@ -627,3 +642,19 @@ def test_dane_without_ad_is_ignored(world, gate):
     assert ("_25._tcp.mx.dane-noad.tp.test", "TLSA") not in \
         world.stub.queries
     assert log_count(gate, r"peer=mx.dane-noad\S+ .*dane") == 0
+
+
+def test_dane_unusable_records_mean_tls_unverified(world, gate):
+    """RFC 7672 2.2: only unusable records - TLS is still mandatory, the
+    certificate is not checked."""
+    rcpt = "bob@dane-unusable.tp.test"
+    qid = send(gate, rcpt)
+    sent(gate, qid, rcpt)
+    assert world.mx["self"].delivered(rcpt) == [True]
+    line = wait_log(gate, r"delivery tls peer=mx.dane-unusable.tp.test\S+ ")
+    assert "verify=no" in line and "no usable TLSA record" in line, line
+    rcpt = "bob@dane-unusable-plain.tp.test"
+    qid = send(gate, rcpt)
+    row = deferred(gate, qid, rcpt)
+    assert "offers no STARTTLS" in row["last_error"], row
+    assert not world.mx["plain"].got_mail_for(rcpt)
