@@ -428,7 +428,8 @@ on_host_secure(int status, bool secure, void *arg)
 	char name[300];
 
 	c->dnsreq = NULL;
-	if (status != 1 || !secure ||
+	/* an authenticated NODATA (an IPv6-only host) is secure too */
+	if ((status != 1 && status != 0) || !secure ||
 	    str_fmt(name, sizeof(name), "_25._tcp.%s", c->hosts[c->hi]) == -1) {
 		host_decided(c);	/* insecure: no DANE */
 		return;

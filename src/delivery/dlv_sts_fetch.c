@@ -10,7 +10,8 @@
  * verified for that name with tls_ca_file or the system's store, a GET
  * of /.well-known/mta-sts.txt; only a 200 answer with Content-Type
  * text/plain is taken, no redirect followed, at most STS_POLICY_MAX
- * octets within STS_HTTP_TIMEOUT. A valid cached policy stays in use
+ * octets, each read within STS_HTTP_TIMEOUT and the whole fetch within
+ * STS_FETCH_TIMEOUT. A valid cached policy stays in use
  * when the TXT record disappears or a refresh fails (section 5.1), and
  * until its max_age.
  *
@@ -47,6 +48,7 @@
 
 #define STS_PORT		443
 #define STS_HTTP_TIMEOUT	30	/* seconds, connect and each read */
+#define STS_FETCH_TIMEOUT	60	/* seconds, a whole fetch */
 #define STS_DNS_TIMEOUT_MS	15000
 #define STS_CACHE_MAX		10000	/* domains kept */
 #define STS_DIR			"mta-sts"
@@ -74,6 +76,9 @@ struct sts_entry {
 	struct dns_req		*dnsreq;
 	struct evhttp_connection *http;
 	struct event		*ev_free;	/* frees http from the loop */
+	struct event		*ev_deadline;	/* of a fetch: a server that
+						   drips bytes cannot hold the
+						   domain's mail longer */
 	struct dlv_sts_wait	*waiters;
 };
 
@@ -84,6 +89,7 @@ struct dlv_sts_cache {
 };
 
 static void free_http(evutil_socket_t, short, void *);
+static void fetch_deadline(evutil_socket_t, short, void *);
 
 /* ---- the files ---- */
 
@@ -190,6 +196,7 @@ entry_new(struct dlv_sts_cache *sc, const char *domain)
 	(void)str_copy(e->domain, domain, sizeof(e->domain));
 	str_lower(e->domain);
 	e->ev_free = event_new(sc->q->d.base, -1, 0, free_http, e);
+	e->ev_deadline = evtimer_new(sc->q->d.base, fetch_deadline, e);
 	return e;
 }
 
@@ -227,6 +234,7 @@ load_all(struct dlv_sts_cache *sc)
 		    load_text(e, b.data, b.len) == -1 ||
 		    expired(e, clock_now())) {
 			event_free(e->ev_free);
+			event_free(e->ev_deadline);
 			free(e);
 		} else {
 			(void)hmap_put(sc->entries, e->domain, e);
@@ -249,6 +257,7 @@ entry_done(struct sts_entry *e)
 
 	e->busy = false;
 	e->waiters = NULL;
+	(void)event_del(e->ev_deadline);
 	for (; w != NULL; w = next) {
 		next = w->next;
 		w->cb(pol, w->arg);
@@ -285,6 +294,24 @@ free_http(evutil_socket_t fd, short what, void *arg)
 	if (e->http != NULL)
 		evhttp_connection_free(e->http);
 	e->http = NULL;
+}
+
+static void
+fetch_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct sts_entry *e = arg;
+
+	(void)fd;
+	(void)what;
+	dns_cancel(&e->dnsreq);
+	if (e->http != NULL) {
+		/* not inside its callbacks: freed now, the request with it */
+		(void)event_del(e->ev_free);
+		evhttp_connection_free(e->http);
+		e->http = NULL;
+	}
+	entry_fail(e, "https://mta-sts.%s%s: no policy within %d s", e->domain,
+	    STS_PATH, STS_FETCH_TIMEOUT);
 }
 
 /* Content-Type text/plain, perhaps with parameters (section 3.2). */
@@ -429,6 +456,7 @@ on_txt(int status, const struct dns_txt *t, size_t n, void *arg)
 {
 	struct sts_entry *e = arg;
 	char id[STS_ID_MAX + 1] = "", name[300];
+	struct timeval deadline = { STS_FETCH_TIMEOUT, 0 };
 	size_t i, nsts = 0;
 	bool bad = false;
 
@@ -454,6 +482,7 @@ on_txt(int status, const struct dns_txt *t, size_t n, void *arg)
 	}
 	(void)str_copy(e->newid, id, sizeof(e->newid));
 	(void)str_fmt(name, sizeof(name), "mta-sts.%s", e->domain);
+	(void)evtimer_add(e->ev_deadline, &deadline);
 	e->dnsreq = dns_addrs(e->cache->q->d.dns, name, STS_DNS_TIMEOUT_MS,
 	    on_host, e);
 }
@@ -490,6 +519,7 @@ entry_free(void *p)
 	if (e->http != NULL)
 		evhttp_connection_free(e->http);
 	event_free(e->ev_free);
+	event_free(e->ev_deadline);
 	for (w = e->waiters; w != NULL; w = next) {
 		next = w->next;
 		free(w);
