@@ -112,6 +112,7 @@ struct dlv_conn {
 	struct dns_tlsa		*tlsa;		/* the current host's */
 	size_t			 ntlsa;
 	struct dlv_tlsreq	 req;		/* the current host's */
+	unsigned		 cfg_gen;	/* the qmgr's when it started */
 	unsigned		 ntx;		/* transactions the server answered */
 	int			 timeout;	/* seconds, of the reply awaited */
 	uint64_t		 asked_ms;	/* when the reply awaited was asked */
@@ -531,6 +532,7 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 
 	c->q = q;
 	c->d = d;
+	c->cfg_gen = q->cfg_gen;
 	buf_init(&c->rline, DLV_REPLY_LINE_MAX);
 	buf_init(&c->reply, DLV_REPLY_LINE_MAX);
 	buf_init(&c->ehlo, 64 * 1024);
@@ -704,7 +706,10 @@ dlv_conn_wake(struct qmgr *q, struct dlv_dest *d)
 	struct dlv_conn *c;
 
 	LIST_FOREACH(c, &q->conns, entry) {
-		if (c->d == d && c->state == CS_IDLE) {
+		/* A connection from before a reload keeps its TLS policy:
+		   it takes no new mail (and quits when idle). */
+		if (c->d == d && c->state == CS_IDLE &&
+		    c->cfg_gen == q->cfg_gen) {
 			ready(c);
 			return true;
 		}

@@ -115,6 +115,7 @@ struct qmgr {
 	unsigned		 nconn;
 	struct event		*timer;		/* next waiting entry */
 	struct dlv_sts_cache	*sts;		/* MTA-STS policies */
+	unsigned		 cfg_gen;	/* reloads seen */
 	bool			 stopping;
 };
 

@@ -310,6 +310,7 @@ void
 qmgr_set_config(struct qmgr *q, const struct config *cfg)
 {
 	q->d.cfg = cfg;
+	q->cfg_gen++;
 	hmap_sweep(q->dests, reroute, q);
 }
 

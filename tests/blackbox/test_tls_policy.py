@@ -467,6 +467,26 @@ def test_verify_delivers_to_a_verified_name(world, gate):
     assert "verify=yes" in line, line
 
 
+def test_tls_policy_reloads(world):
+    """A reload changes the policy for the next delivery: may, then
+    encrypt for the same MX without STARTTLS."""
+    cfg = dict(SLOW, dns_servers=world.stub.server, tls_ca_file=world.ca)
+    inst = dlv_instance(world.make, config=cfg,
+                        extra_lines=["tls_policy may-plain.tp.test = may"])
+    rcpt = "carol@may-plain.tp.test"
+    qid = send(inst, rcpt)
+    sent(inst, qid, rcpt)
+    inst.extra_lines = ["tls_policy may-plain.tp.test = encrypt"]
+    inst.write_config()
+    assert inst.cli("reload").returncode == 0
+    wait_log(inst, r"reload done")
+    qid = send(inst, rcpt)
+    row = deferred(inst, qid, rcpt)
+    assert "tls_policy may-plain.tp.test = encrypt needs TLS" in \
+        row["last_error"], row
+    assert world.mx["plain"].delivered(rcpt) == [False]
+
+
 # ---- MTA-STS ----
 
 @pytest.mark.parametrize("dom", ["sts-good.tp.test", "sts-wild.tp.test"])
