@@ -116,6 +116,7 @@ save_release(void *arg)
 {
 	struct save_job *j = arg;
 
+	(void)close(j->dirfd);
 	free(j->data);
 	free(j);
 }
@@ -144,7 +145,13 @@ save_policy(struct sts_entry *e, const char *text, size_t len)
 	if (sc->dirfd == -1 || sc->q->d.io == NULL)
 		return;
 	j = xcalloc(1, sizeof(*j));
-	j->dirfd = sc->dirfd;
+	/* its own: the cache may be gone before the job runs */
+	if ((j->dirfd = fcntl(sc->dirfd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("mta-sts domain=%s cannot save the policy: %s",
+		    e->domain, strerror(errno));
+		free(j);
+		return;
+	}
 	(void)str_copy(j->name, e->domain, sizeof(j->name));
 	buf_init(&b, BUF_UNLIMITED);
 	(void)buf_printf(&b, STS_FILE_MAGIC "id %s\nfetched %lld\n\n", e->id,
@@ -224,7 +231,11 @@ load_all(struct dlv_sts_cache *sc)
 		struct sts_entry *e;
 		struct buf b;
 
+		size_t nl = strlen(de->d_name);
+
+		/* fs_write_atomic_at's temporaries end in ".tmp" */
 		if (de->d_name[0] == '.' || strchr(de->d_name, '.') == NULL ||
+		    (nl > 4 && strcmp(de->d_name + nl - 4, ".tmp") == 0) ||
 		    addr_domain_check(de->d_name, strlen(de->d_name), 0,
 		    &err) == -1)
 			continue;	/* a temporary file, not a domain */
