@@ -7,7 +7,8 @@
  *   dlv_item the recipients of one message in one domain: the unit a
  *            connection delivers
  *   dlv_dest one destination domain: its queue of items and connections
- *   dlv_conn one SMTP client connection (dlv_client.c)
+ *   dlv_conn one SMTP client connection (dlv_client.c and
+ *            dlv_client_tls.c, which share dlv_conn.h)
  */
 #ifndef POPGATE_DLV_INT_H
 #define POPGATE_DLV_INT_H
