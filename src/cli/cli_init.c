@@ -182,9 +182,12 @@ config_text(struct buf *b, const struct init_plan *p)
 		(void)buf_append_str(b, "\n");
 	}
 	default_lines(b, store_keys, nitems(store_keys));
-	/* Dev instances answer without waiting for DNS. */
+	/* Dev instances answer without waiting for DNS: no reverse
+	   names, no SPF, DKIM, DMARC of the mail they are sent. */
 	(void)buf_printf(b, "reverse_dns = %s\n", p->dev ? "no" :
 	    config_key_default("reverse_dns"));
+	(void)buf_printf(b, "inbound_auth = %s\n", p->dev ? "no" :
+	    config_key_default("inbound_auth"));
 	default_lines(b, queue_keys, nitems(queue_keys));
 }
 

@@ -35,6 +35,7 @@ static const char *const plaintext_names[] = { "no", "loopback", "yes",
 	NULL };
 static const char *const received_auth_names[] = { "none", "mailbox",
 	"customer", NULL };
+static const char *const dmarc_names[] = { "enforce", "report", NULL };
 static const char *const milter_action_names[] = { "tempfail", "accept",
 	NULL };
 /* config_tlspol.c's, in enum tls_level's order */
@@ -88,6 +89,12 @@ static const struct param params[] = {
 	    NULL },
 	{ "dns_servers", P_DNS, OFF(dns_servers), "", 0, 0, NULL },
 	{ "reverse_dns", P_BOOL, OFF(reverse_dns), "yes", 0, 0, NULL },
+	/* mail authentication of inbound mail (smtp_mauth.c) */
+	{ "inbound_auth", P_BOOL, OFF(inbound_auth), "yes", 0, 0, NULL },
+	{ "dmarc_policy", P_ENUM, OFF(dmarc_policy), "enforce", 0, 0,
+	    dmarc_names },
+	{ "spoof_protection", P_BOOL, OFF(spoof_protection), "yes", 0, 0,
+	    NULL },
 	/* DNS blocklists of smtp listeners (config_dnsbl.c) */
 	{ "dnsbl", P_DNSBL, 0, NULL, 0, 0, NULL },
 	{ "dnsbl_threshold", P_UINT, OFF(dnsbl_threshold), "1", 1, 1000,

@@ -118,6 +118,11 @@ enum plaintext_auth {
 	PLAINTEXT_YES,
 };
 
+enum dmarc_mode {
+	DMARC_ENFORCE,		/* p=reject refused, quarantine to Junk */
+	DMARC_REPORT,		/* only Authentication-Results */
+};
+
 enum sender_policy {
 	SENDER_POLICY_DOMAIN,
 	SENDER_POLICY_ADDRESS,
@@ -168,6 +173,9 @@ struct config {
 	char			*relay_store;
 	char			*dns_servers;
 	bool			 reverse_dns;
+	bool			 inbound_auth;	/* SPF DKIM DMARC ARC */
+	enum dmarc_mode		 dmarc_policy;
+	bool			 spoof_protection;
 	struct dnsbl_cfg	*dnsbl;		/* in the file's order */
 	size_t			 ndnsbl;
 	uint64_t		 dnsbl_threshold;

@@ -16,7 +16,9 @@
 #include <ctype.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
@@ -31,7 +33,6 @@
 #define RSA_BITS	2048
 #define RSA_MIN_BITS	1024
 #define FOLD_AT		72	/* b= characters per folded line */
-#define OUT_CHUNK	8192
 
 /* The fields signed, in the order of h= (RFC 6376 5.4.1's list, less
    the ones receivers change). */
@@ -48,14 +49,7 @@ struct dkim_signer {
 	bool		 line_start;	/* header: at the start of a line */
 	bool		 hdr_cr;	/* a CR held there */
 	bool		 hdr_big;
-	/* the body's canonical form, being hashed */
-	EVP_MD_CTX	*bh;
-	unsigned char	 out[OUT_CHUNK];
-	size_t		 nout;
-	size_t		 empty;		/* empty lines held back */
-	bool		 content;	/* the line has content */
-	bool		 wsp;		/* blanks seen since the last content */
-	bool		 cr;		/* a CR that may end the line */
+	struct dkim_body *body;		/* relaxed, being hashed */
 	bool		 done;
 	char		 bh64[64];
 };
@@ -229,75 +223,6 @@ dkim_canon_header(const char *f, size_t n, struct buf *out)
 }
 
 static void
-body_flush(struct dkim_signer *s)
-{
-	if (s->nout > 0 && EVP_DigestUpdate(s->bh, s->out, s->nout) != 1)
-		PANIC("EVP_DigestUpdate failed");
-	s->nout = 0;
-}
-
-static void
-body_put(struct dkim_signer *s, const char *p, size_t n)
-{
-	if (s->nout + n > sizeof(s->out))
-		body_flush(s);
-	memcpy(s->out + s->nout, p, n);
-	s->nout += n;
-}
-
-/* One octet of the body that is neither a blank nor a line end. */
-static void
-body_content(struct dkim_signer *s, char c)
-{
-	if (!s->content) {
-		for (; s->empty > 0; s->empty--)
-			body_put(s, "\r\n", 2);
-		s->content = true;
-	}
-	if (s->wsp)
-		body_put(s, " ", 1);
-	s->wsp = false;
-	body_put(s, &c, 1);
-}
-
-static void
-body_eol(struct dkim_signer *s)
-{
-	if (s->content)
-		body_put(s, "\r\n", 2);
-	else
-		s->empty++;
-	s->content = s->wsp = false;
-}
-
-static void
-body_feed(struct dkim_signer *s, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (s->cr) {
-			s->cr = false;
-			if (c == '\n') {
-				body_eol(s);
-				continue;
-			}
-			body_content(s, '\r');
-		}
-		if (c == '\n')
-			body_eol(s);
-		else if (c == '\r')
-			s->cr = true;
-		else if (is_wsp(c))
-			s->wsp = true;
-		else
-			body_content(s, c);
-	}
-}
-
-static void
 header_put(struct dkim_signer *s, char c)
 {
 	if (!s->hdr_big && buf_putc(&s->hdr, c) == -1)
@@ -337,9 +262,7 @@ dkim_signer_new(void)
 
 	buf_init(&s->hdr, DKIM_HEADER_MAX);
 	s->line_start = true;
-	s->bh = EVP_MD_CTX_new();
-	if (s->bh == NULL || EVP_DigestInit_ex(s->bh, EVP_sha256(), NULL) != 1)
-		PANIC("EVP_DigestInit_ex failed");
+	s->body = dkim_body_new(true, UINT64_MAX);
 	return s;
 }
 
@@ -352,7 +275,7 @@ dkim_signer_free(struct dkim_signer **sp)
 		return;
 	*sp = NULL;
 	buf_free(&s->hdr);
-	EVP_MD_CTX_free(s->bh);
+	dkim_body_free(&s->body);
 	free(s);
 }
 
@@ -367,35 +290,21 @@ dkim_signer_feed(struct dkim_signer *s, const void *data, size_t n)
 	if (!s->in_body)
 		h = header_feed(s, p, n);
 	if (s->in_body && h < n)
-		body_feed(s, p + h, n - h);
+		dkim_body_feed(s->body, p + h, n - h);
 }
 
 /* The body hash, once: the body ends here. */
 static void
 body_finish(struct dkim_signer *s)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	unsigned mdlen;
+	unsigned char md[DKIM_HASH_LEN];
 	struct buf b;
 
 	if (s->done)
 		return;
-	if (s->cr)
-		body_content(s, '\r');
-	s->cr = false;
-	/* A last line without its end gets one; its blanks, not being at
-	   a line end when seen, count as one space (as OpenDKIM and
-	   python3-dkim do). */
-	if (s->content) {
-		if (s->wsp)
-			body_put(s, " ", 1);
-		body_put(s, "\r\n", 2);
-	}
-	body_flush(s);
-	if (EVP_DigestFinal_ex(s->bh, md, &mdlen) != 1)
-		PANIC("EVP_DigestFinal_ex failed");
+	dkim_body_final(s->body, md, NULL);
 	buf_init(&b, sizeof(s->bh64));
-	if (base64_encode(md, mdlen, &b) == -1)
+	if (base64_encode(md, sizeof(md), &b) == -1)
 		PANIC("base64 of a SHA-256 hash");
 	(void)str_copy(s->bh64, buf_cstr(&b), sizeof(s->bh64));
 	buf_free(&b);
@@ -404,24 +313,18 @@ body_finish(struct dkim_signer *s)
 
 /* ---- the header fields and the signature ---- */
 
-struct field {
-	const char	*p;
-	size_t		 n;	/* with its line ends */
-};
-
-/* The fields of the header section, in order. */
-static size_t
-split_fields(const struct buf *hdr, struct field **v_r)
+size_t
+dkim_fields_split(const char *hdr, size_t len, struct dkim_field **v_r)
 {
 	const char *p, *end, *nl;
-	struct field *v = NULL;
+	struct dkim_field *v = NULL;
 	size_t n = 0;
 
 	*v_r = NULL;
-	if (hdr->len == 0)
+	if (len == 0)
 		return 0;	/* and no data pointer */
-	p = hdr->data;
-	end = p + hdr->len;
+	p = hdr;
+	end = p + len;
 	while (p < end) {
 		const char *start = p;
 
@@ -439,8 +342,8 @@ split_fields(const struct buf *hdr, struct field **v_r)
 	return n;
 }
 
-static bool
-field_is(const struct field *f, const char *name)
+bool
+dkim_field_is(const struct dkim_field *f, const char *name)
 {
 	size_t len = strlen(name);
 
@@ -450,7 +353,7 @@ field_is(const struct field *f, const char *name)
 
 /* h= into H and the canonical signed fields into DATA. */
 static void
-select_fields(const struct field *v, size_t nv, struct buf *h,
+select_fields(const struct dkim_field *v, size_t nv, struct buf *h,
     struct buf *data)
 {
 	size_t i, k, count, taken;
@@ -459,14 +362,14 @@ select_fields(const struct field *v, size_t nv, struct buf *h,
 		const char *name = signed_fields[i];
 
 		for (count = 0, k = 0; k < nv; k++)
-			count += field_is(&v[k], name);
+			count += dkim_field_is(&v[k], name);
 		/* From: once more than it occurs: a null instance. */
 		for (taken = 0; taken < count + (i == 0); taken++)
 			(void)buf_printf(h, "%s%s", h->len > 0 ? ":" : "",
 			    name);
 		/* The instances from the bottom up (RFC 6376 5.4.2). */
 		for (k = nv, taken = 0; k > 0 && taken < count; k--) {
-			if (!field_is(&v[k - 1], name))
+			if (!dkim_field_is(&v[k - 1], name))
 				continue;
 			(void)dkim_canon_header(v[k - 1].p, v[k - 1].n, data);
 			taken++;
@@ -562,7 +465,7 @@ int
 dkim_sign(struct dkim_signer *s, const struct dkim_key *keys, size_t nkeys,
     time_t t, struct buf *out, char err[DKIM_ERROR_MAX])
 {
-	struct field *v;
+	struct dkim_field *v;
 	struct buf h, data;
 	size_t nv, i;
 	int r = 0;
@@ -573,7 +476,7 @@ dkim_sign(struct dkim_signer *s, const struct dkim_key *keys, size_t nkeys,
 		return -1;
 	}
 	body_finish(s);
-	nv = split_fields(&s->hdr, &v);
+	nv = dkim_fields_split(s->hdr.data, s->hdr.len, &v);
 	buf_init(&h, BUF_UNLIMITED);
 	buf_init(&data, BUF_UNLIMITED);
 	select_fields(v, nv, &h, &data);
@@ -582,5 +485,76 @@ dkim_sign(struct dkim_signer *s, const struct dkim_key *keys, size_t nkeys,
 	buf_free(&h);
 	buf_free(&data);
 	free(v);
+	return r;
+}
+
+/* ---- verification ---- */
+
+EVP_PKEY *
+dkim_pubkey_load(enum dkim_alg alg, const char *p64, size_t len,
+    char err[DKIM_ERROR_MAX])
+{
+	struct buf raw;
+	const unsigned char *d;
+	EVP_PKEY *key = NULL;
+
+	buf_init(&raw, BUF_UNLIMITED);
+	if (base64_decode(p64, len, &raw) == -1 || raw.len == 0) {
+		(void)snprintf(err, DKIM_ERROR_MAX, "key record: p= is not "
+		    "base64");
+		buf_free(&raw);
+		return NULL;
+	}
+	d = (const unsigned char *)raw.data;
+	if (alg == DKIM_ED25519_SHA256) {
+		if (raw.len == 32)
+			key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
+			    NULL, d, raw.len);
+	} else {
+		/* SubjectPublicKeyInfo (RFC 6376 3.6.1), or the bare
+		   RSAPublicKey some publish. */
+		key = d2i_PUBKEY(NULL, &d, (long)raw.len);
+		if (key == NULL) {
+			d = (const unsigned char *)raw.data;
+			key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &d,
+			    (long)raw.len);
+		}
+	}
+	buf_free(&raw);
+	if (key == NULL) {
+		(void)snprintf(err, DKIM_ERROR_MAX, "key record: p= is no %s "
+		    "public key", alg == DKIM_RSA_SHA256 ? "RSA" : "Ed25519");
+		return NULL;
+	}
+	if (alg == DKIM_RSA_SHA256 && (EVP_PKEY_id(key) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_bits(key) < RSA_MIN_BITS)) {
+		(void)snprintf(err, DKIM_ERROR_MAX, "key record: RSA key of "
+		    "%d bits (RFC 8301: at least %d)", EVP_PKEY_get_bits(key),
+		    RSA_MIN_BITS);
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+int
+dkim_verify_data(enum dkim_alg alg, EVP_PKEY *key, const void *data,
+    size_t len, const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	const unsigned char *in = data;
+	int r = -1;
+
+	if (alg == DKIM_ED25519_SHA256) {
+		SHA256(in, len, md);	/* RFC 8463: over the hash */
+		in = md;
+		len = sizeof(md);
+	}
+	if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL,
+	    alg == DKIM_RSA_SHA256 ? EVP_sha256() : NULL, NULL, key) == 1)
+		r = EVP_DigestVerify(ctx, sig, siglen, in, len) == 1 ? 0 : -1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
 	return r;
 }

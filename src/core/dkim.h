@@ -25,6 +25,7 @@
 #define DKIM_ERROR_MAX		256
 #define DKIM_SELECTOR_MAX	63	/* one DNS label */
 #define DKIM_HEADER_MAX		(1024 * 1024)	/* header section kept */
+#define DKIM_HASH_LEN		32		/* SHA-256 */
 
 enum dkim_alg {
 	DKIM_RSA_SHA256,
@@ -69,6 +70,40 @@ void	dkim_signer_feed(struct dkim_signer *, const void *, size_t);
 int	dkim_sign(struct dkim_signer *, const struct dkim_key *keys,
 	    size_t nkeys, time_t t, struct buf *out,
 	    char err[DKIM_ERROR_MAX]) WARN_UNUSED;
+
+/* The canonical body (RFC 6376 3.4.3 simple, 3.4.4 relaxed) hashed
+   with SHA-256 as it is fed (LF or CRLF line ends, any pieces), its
+   first LIMIT octets (l=; UINT64_MAX: all). dkim_body_final, once,
+   gives the hash and how long the whole canonical body is. */
+struct dkim_body;
+struct dkim_body *dkim_body_new(bool relaxed, uint64_t limit);
+void	dkim_body_free(struct dkim_body **);
+void	dkim_body_feed(struct dkim_body *, const void *, size_t);
+void	dkim_body_final(struct dkim_body *, unsigned char md[DKIM_HASH_LEN],
+	    uint64_t *len_r);
+
+/* A header field of a header section: its first octet, and its length
+   with its continuation lines and line ends. */
+struct dkim_field {
+	const char	*p;
+	size_t		 n;
+};
+/* The fields of a header section of LEN octets, in order, in *V_R (the
+   caller's, free(3)); a continuation line before any field is none. */
+size_t	dkim_fields_split(const char *hdr, size_t len,
+	    struct dkim_field **v_r);
+/* Whether F is a field named NAME (case-insensitive). */
+bool	dkim_field_is(const struct dkim_field *f, const char *name);
+
+/* A public key from the base64 p= value of a key record (RSA:
+   SubjectPublicKeyInfo or RSAPublicKey, at least 1024 bits; Ed25519:
+   the 32 raw octets). NULL with the reason in ERR. */
+EVP_PKEY *dkim_pubkey_load(enum dkim_alg, const char *p64, size_t len,
+	    char err[DKIM_ERROR_MAX]);
+/* Whether SIG is KEY's signature of DATA under ALG (Ed25519 over its
+   SHA-256 hash, RFC 8463): 0 it is, -1 not. */
+int	dkim_verify_data(enum dkim_alg, EVP_PKEY *key, const void *data,
+	    size_t len, const unsigned char *sig, size_t siglen);
 
 /* Relaxed canonicalization of one header field (RFC 6376 3.4.2) of N
    octets, folded with LF or CRLF, into OUT as "name:value\r\n"; for the

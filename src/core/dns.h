@@ -46,7 +46,10 @@ typedef void dns_mx_cb(int status, const struct dns_mx *, size_t n,
 struct dns_req *dns_mx(struct dns *, const char *domain,
 	    unsigned timeout_ms, dns_mx_cb *, void *arg);
 
-/* A and AAAA records of HOST (IPv4 first). */
+/* A and AAAA records of HOST (IPv4 first). MX and address answers are
+   cached like TXT ones (dns_txt below): found ones for their TTL, no
+   MX for the SOA's negative TTL; failures, and hosts without
+   addresses, are not. */
 typedef void dns_addr_cb(int status, const struct netaddr *, size_t n,
 	    void *arg);
 struct dns_req *dns_addrs(struct dns *, const char *host,
@@ -83,6 +86,11 @@ struct dns_txt_set {
 int	dns_txt_parse(const unsigned char *abuf, size_t alen,
 	    struct dns_txt_set *set);
 void	dns_txt_set_free(struct dns_txt_set *);
+/* How long the answer ABUF to a query of type QTYPE may be cached: the
+   smallest TTL of its records of that type, or the negative TTL (as
+   dns_txt_parse). 0, or -1 for a malformed message. */
+int	dns_answer_ttl(const unsigned char *abuf, size_t alen, unsigned qtype,
+	    uint32_t *ttl_r);
 
 /* The name that asks DNS blocklist ZONE about ADDR (RFC 5782 sections
    2.1 and 2.4): the octets of an IPv4 address, or the 32 nibbles of an
@@ -135,5 +143,21 @@ struct dns_tlsa_set {
    malformed. */
 int	dns_tlsa_parse(const unsigned char *abuf, size_t alen, unsigned type,
 	    struct dns_tlsa_set *set);
+/* The A (FAMILY AF_INET) or AAAA (AF_INET6) records of HOST alone, by a
+   query of that type only (no search list, no /etc/hosts): for SPF,
+   whose mechanisms look at the client's family only (RFC 7208 5.3). */
+struct dns_req *dns_addrs_family(struct dns *, const char *host, int family,
+	    unsigned timeout_ms, dns_addr_cb *, void *arg);
+
+/* Every PTR name of ADDR (at most 32, each once, in the answer's
+   order), not confirmed: SPF's "ptr" and %{p} confirm them themselves
+   (RFC 7208 5.5). NAMES valid during the call. */
+typedef void dns_names_cb(int status, const char *const *names, size_t n,
+	    void *arg);
+struct dns_req *dns_ptr(struct dns *, const struct netaddr *,
+	    unsigned timeout_ms, dns_names_cb *, void *arg);
+
+/* The event loop D runs on (for the requests of modules built on it). */
+struct event_base *dns_event_base(struct dns *);
 
 #endif

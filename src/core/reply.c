@@ -106,6 +106,13 @@ const struct reply replies_text[REPLY_NTEXT] = {
 	[REPLY_GATE] = { 554, "5.7.1", "", "" },
 	[REPLY_GATE_TEMP] = { 421, "4.7.1", "", " Relay check temporarily "
 	    "unavailable, try again later" },
+	/* RFC 7372 has no code for DMARC: 5.7.1, as the big providers
+	   answer. The value is the From: domain. */
+	[REPLY_DMARC_REJECT] = { 550, "5.7.1", "Message refused: it fails "
+	    "the DMARC policy (p=reject) of ", "" },
+	[REPLY_SPOOFED] = { 550, "5.7.1", "Message refused: From: ", " is "
+	    "hosted here, but the message is neither DKIM-signed by it nor "
+	    "sent from a host its SPF record allows" },
 };
 
 const struct reply replies_num[REPLY_NNUM] = {

@@ -82,6 +82,8 @@ enum reply_text_id {
 	REPLY_AUTH_BAD,		/* 501 5.5.2 DETAIL */
 	REPLY_GATE,			/* 554 5.7.1 NAME TEXT (greeting) */
 	REPLY_GATE_TEMP,		/* 421 4.7.1 NAME (greeting) */
+	REPLY_DMARC_REJECT,		/* 550 5.7.1 DOMAIN: after DATA */
+	REPLY_SPOOFED,		/* 550 5.7.1 DOMAIN: after DATA */
 	REPLY_NTEXT
 };
 

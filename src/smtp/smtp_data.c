@@ -231,6 +231,7 @@ struct deliver_job {
 	struct policy_holds	 holds;		/* of the hourly caps */
 	bool			 needs_headers;	/* the From: rule applies */
 	char			 quarantine[256];	/* "" not held */
+	bool			 junk;		/* DMARC: Junk folders */
 	struct buf		 headers;	/* its From: fields */
 	struct strlist		 expanded, expanded_orcpt;	/* of pol */
 	struct strlist		 notice_ids;	/* notices queued */
@@ -426,13 +427,25 @@ store_message(void *arg)
 	struct maildir_dest *dests;
 	struct maildir_msg m;
 	size_t *tix, i, n = 0, k = 0;
+	char **junk;
 
 	dests = xcalloc(j->ntargets + 1, sizeof(*dests));
 	tix = xcalloc(j->ntargets + 1, sizeof(*tix));
+	junk = xcalloc(j->ntargets + 1, sizeof(*junk));
 	for (i = 0; i < j->ntargets; i++) {
 		if (j->targets[i].kind == TARGET_REMOTE)
 			continue;
 		dests[n].path = j->targets[i].path;
+		/* DMARC quarantine: the Junk folder (Maildir++ ".Junk",
+		   IMAP's \Junk), made if missing. */
+		if (j->junk) {
+			size_t len = strlen(j->targets[i].path) + 7;
+
+			junk[n] = xmalloc(len);
+			(void)str_fmt(junk[n], len, "%s/.Junk",
+			    j->targets[i].path);
+			dests[n].path = junk[n];
+		}
 		dests[n].quota = j->targets[i].quota;
 		tix[n++] = i;
 	}
@@ -446,6 +459,9 @@ store_message(void *arg)
 	if (find_full(j, b->data_fd, dests, tix, n, &m) == 0)
 		while (store_once(j, b, dests, tix, n, &m, &k) == 1)
 			j->full[tix[k]] = true;
+	for (i = 0; i < n; i++)
+		free(junk[i]);
+	free(junk);
 	free(dests);
 	free(tix);
 	return j->err == 0 ? 0 : -1;
@@ -808,6 +824,7 @@ smtp_deliver(struct smtp_session *s)
 	buf_init(&j->headers, SMTP_HEADER_MAX);
 	j->needs_headers = policy_needs_headers(&tx->pol);
 	(void)str_copy(j->quarantine, tx->quarantine, sizeof(j->quarantine));
+	j->junk = tx->junk;
 	j->expanded = tx->pol.expanded;
 	j->expanded_orcpt = tx->pol.expanded_orcpt;
 	strlist_init(&tx->pol.expanded);
@@ -850,10 +867,21 @@ message_end(struct smtp_session *s)
 			smtp_enter_state(s, SS_READY);
 		return;
 	}
+	if (smtp_mauth_start(s))
+		return;
+	smtp_data_accept(s);
+}
+
+void
+smtp_data_accept(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+
+	/* The filters see our Received: field first, as the mailboxes
+	   will, and the Authentication-Results below it. */
+	received(s, &tx->received);
+	(void)buf_append(&tx->received, tx->authres.data, tx->authres.len);
 	if (tx->milter != NULL) {
-		/* The filters see our Received: field first, as the
-		   mailboxes will. */
-		received(s, &tx->received);
 		(void)smtp_milter_eom(s);
 		return;
 	}

@@ -95,6 +95,11 @@ struct smtp_tx {
 						   target */
 	struct strlist		 add_rcpts, del_rcpts;
 	struct policy_decision	*mdec;		/* answered after them */
+	/* Mail authentication (smtp_mauth.c): the checks running, their
+	   Authentication-Results field, and DMARC's quarantine. */
+	struct smtp_mauth	*mauth;
+	struct buf		 authres;
+	bool			 junk;		/* into the Junk folders */
 };
 
 struct smtp_server {
@@ -239,6 +244,17 @@ bool	smtp_data_input(struct smtp_session *);
 void	smtp_data_go(struct smtp_session *);
 /* The message on stable storage, and the reply. */
 void	smtp_deliver(struct smtp_session *);
+/* The message was read and checked: our Received: (and the
+   Authentication-Results) above it, then the filters or the delivery. */
+void	smtp_data_accept(struct smtp_session *);
+
+/* smtp_mauth.c: SPF, DKIM, DMARC and ARC of mail from the internet.
+   start: false when they do not apply (a customer's mail, or
+   inbound_auth = no); true when they run: their end refuses the
+   message or calls smtp_data_accept(). */
+struct smtp_mauth;
+bool	smtp_mauth_start(struct smtp_session *);
+void	smtp_mauth_free(struct smtp_mauth **);
 
 /* smtp_milter.c: the content filters in the transaction. Each returns
    false when no filter applies (the caller goes on as without), true

@@ -413,6 +413,8 @@ smtp_tx_free(struct smtp_tx **txp)
 	policy_mark_free(&tx->mark);
 	spool_free(&tx->body);
 	buf_free(&tx->received);
+	smtp_mauth_free(&tx->mauth);
+	buf_free(&tx->authres);
 	free(tx->rcpt_start);
 	strlist_free(&tx->add_rcpts);
 	strlist_free(&tx->del_rcpts);
@@ -535,6 +537,7 @@ cmd_mail(struct session *base, const char *arg, size_t len)
 	policy_tx_init(&tx->pol, s->cfg, &m.addr, m.kind, m.size);
 	spool_init(&tx->body, s->srv->d.data_fd, "tmp");
 	buf_init(&tx->received, BUF_UNLIMITED);
+	buf_init(&tx->authres, BUF_UNLIMITED);
 	strlist_init(&tx->add_rcpts);
 	strlist_init(&tx->del_rcpts);
 	s->tx = tx;

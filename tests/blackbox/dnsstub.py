@@ -71,8 +71,11 @@ def rdata(rtype, value):
         usage, selector, mtype, data = value
         return bytes([usage, selector, mtype]) + data
     if rtype == "TXT":
+        # One record of character-strings of at most 255 octets each
+        # (a 2048-bit DKIM key is longer), joined by the reader.
         b = value.encode()
-        return bytes([len(b)]) + b
+        return b"".join(bytes([len(b[i:i + 255])]) + b[i:i + 255]
+                        for i in range(0, max(len(b), 1), 255))
     raise ValueError(rtype)
 
 

@@ -300,9 +300,10 @@ def test_init_help_does_not_offer_config():
 MAN_PAGE = os.path.join(harness.REPO, "docs", "popgate.conf.5")
 # Keys init writes with a value of its own, not the default: paths of
 # the instance, its listeners and demo postmaster; a --dev instance does
-# not wait for reverse DNS.
+# not wait for DNS (reverse names, the inbound checks).
 INIT_OWN = {"hostname", "data_dir", "mail_dir", "user", "tls_cert",
-            "tls_key", "listen", "postmaster", "reverse_dns"}
+            "tls_key", "listen", "postmaster", "reverse_dns",
+            "inbound_auth"}
 # Keys whose empty default is derived from others after reading.
 DERIVED = {"hostname", "mail_dir", "tls_cert", "tls_key"}
 

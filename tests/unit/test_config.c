@@ -410,6 +410,9 @@ static const struct bool_case bool_cases[] = {
 	{ "reverse_dns default yes", "", F(reverse_dns), true },
 	{ "reverse_dns no", "reverse_dns = no\n", F(reverse_dns), false },
 	{ "reverse_dns yes", "reverse_dns = yes\n", F(reverse_dns), true },
+	{ "inbound_auth no", "inbound_auth = no\n", F(inbound_auth), false },
+	{ "spoof_protection no", "spoof_protection = no\n",
+	    F(spoof_protection), false },
 	{ "tls_verify_peer default no", "", F(tls_verify_peer), false },
 	{ "tls_verify_peer yes", "tls_verify_peer = yes\n",
 	    F(tls_verify_peer), true },
@@ -1248,6 +1251,9 @@ static const char default_print[] =
     "relay_store = local\n"
     "dns_servers = \n"
     "reverse_dns = yes\n"
+    "inbound_auth = yes\n"
+    "dmarc_policy = enforce\n"
+    "spoof_protection = yes\n"
     "dnsbl_threshold = 1\n"
     "relayhost = \n"
     "max_queue_lifetime = 5d\n"

@@ -131,6 +131,13 @@ static const struct text_case text_cases[] = {
 	{ REPLY_GATE_TEMP, "mx.test",
 	    "421 4.7.1 mx.test Relay check temporarily unavailable, try"
 	    " again later" },
+	{ REPLY_DMARC_REJECT, "example.org",
+	    "550 5.7.1 Message refused: it fails the DMARC policy"
+	    " (p=reject) of example.org" },
+	{ REPLY_SPOOFED, "acme.test",
+	    "550 5.7.1 Message refused: From: acme.test is hosted here, but"
+	    " the message is neither DKIM-signed by it nor sent from a host"
+	    " its SPF record allows" },
 	{ REPLY_GREETING, "mx.test",
 	    "220 mx.test ESMTP popgate" },
 	{ REPLY_HELO, "mx.test",
