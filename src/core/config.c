@@ -38,6 +38,9 @@ static const char *const received_auth_names[] = { "none", "mailbox",
 static const char *const dmarc_names[] = { "enforce", "report", NULL };
 static const char *const milter_action_names[] = { "tempfail", "accept",
 	NULL };
+/* config_tlspol.c's, in enum tls_level's order */
+static const char *const tls_level_names[] = { "none", "may", "encrypt",
+	"verify", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 #define KB 1024ULL
@@ -157,6 +160,12 @@ static const struct param params[] = {
 	    "tempfail", 0, 0, milter_action_names },
 	{ "tls_verify_peer", P_BOOL, OFF(tls_verify_peer), "no", 0, 0, NULL },
 	{ "tls_ca_file", P_PATH, OFF(tls_ca_file), "", 0, 0, NULL },
+	/* outbound TLS policy (config_tlspol.c, src/delivery/dlv_tlspol.c) */
+	{ "tls_policy", P_TLS_POLICY, 0, NULL, 0, 0, NULL },
+	{ "tls_policy_default", P_ENUM, OFF(tls_policy_default), "may", 0, 0,
+	    tls_level_names },
+	{ "mta_sts", P_BOOL, OFF(mta_sts), "yes", 0, 0, NULL },
+	{ "dane", P_BOOL, OFF(dane), "yes", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 };
 
@@ -280,6 +289,10 @@ parse_line(struct config *c, struct pstate *ps, char *line)
 	}
 	if (p->type == P_TRANSPORT) {
 		(void)config_parse_transport(c, ps, arg, val);
+		return;
+	}
+	if (p->type == P_TLS_POLICY) {
+		(void)config_parse_tls_policy(c, ps, arg, val);
 		return;
 	}
 	if (*arg != '\0' && config_milter_keyed(p)) {

@@ -61,6 +61,7 @@ enum req_kind {
 	REQ_ADDRS,
 	REQ_TXT,
 	REQ_PTR,
+	REQ_AD,		/* dns_secure, dns_tlsa */
 };
 
 #define MAX_ADDRS	32
@@ -85,6 +86,9 @@ struct dns_req {
 	struct netaddr		 addrs[MAX_ADDRS];
 	size_t			 naddrs;
 	struct dns_txt_set	 txt;		/* TXT: the answer */
+	struct dns_tlsa_set	*ad;		/* AD: the answer */
+	bool			 ad_tlsa;	/* AD: dns_tlsa's callback */
+	unsigned		 ad_type;	/* AD: the type asked */
 	char			 qname[256];	/* TXT: the name asked;
 						   MX, ADDRS: its cache key */
 };
@@ -93,6 +97,7 @@ static void dns_schedule(struct dns *);
 static void txt_entry_free(void *);
 static void rr_entry_free(void *);
 static void txt_deliver(struct dns_req *);
+static void ad_deliver(struct dns_req *);
 static void ptr_deliver(struct dns_req *);
 
 static void
@@ -234,6 +239,7 @@ req_put(struct dns_req *r)
 {
 	if (r->pending == 0 && r->done && (r->delivered || r->cancelled)) {
 		dns_txt_set_free(&r->txt);
+		free(r->ad);
 		event_free(r->timer);
 		event_free(r->deliver);
 		free(r);
@@ -294,6 +300,9 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
 			break;
 		case REQ_PTR:
 			ptr_deliver(r);
+			break;
+		case REQ_AD:
+			ad_deliver(r);
 			break;
 		}
 	}
@@ -904,4 +913,84 @@ struct event_base *
 dns_event_base(struct dns *d)
 {
 	return d->base;
+}
+
+/* ---- asked with AD: dns_secure, dns_tlsa ---- */
+
+static void
+ad_deliver(struct dns_req *r)
+{
+	const struct dns_tlsa_set *a = r->ad;
+	bool ok = r->status != -1;
+
+	if (r->ad_tlsa)
+		((dns_tlsa_cb *)r->cb)(r->status, ok && a->secure,
+		    r->status == 1 ? a->rec : NULL, r->status == 1 ? a->n : 0,
+		    r->arg);
+	else
+		((dns_secure_cb *)r->cb)(r->status, ok && a->secure, r->arg);
+}
+
+static void
+on_ad(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	int st = -1;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		/* ares_send answers any RCODE with ARES_SUCCESS (but
+		   SERVFAIL, REFUSED after every server): the message says. */
+		if (status == ARES_SUCCESS && abuf != NULL && alen > 0 &&
+		    dns_tlsa_parse(abuf, (size_t)alen, r->ad_type,
+		    r->ad) == 0)
+			st = r->ad->status;
+		else
+			r->ad->n = 0;
+		finish(r, st);
+	}
+	req_put(r);
+}
+
+/* A query of TYPE for NAME with the AD bit set (RFC 6840 5.7), sent
+   with EDNS so that larger answers come over UDP. */
+static struct dns_req *
+ad_query(struct dns *d, const char *name, unsigned type, bool tlsa,
+    unsigned timeout_ms, void *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_AD, cb, arg, timeout_ms);
+	unsigned char *q = NULL;
+	int qlen = 0;
+
+	r->ad = xcalloc(1, sizeof(*r->ad));
+	r->ad_tlsa = tlsa;
+	r->ad_type = type;
+	if (ares_create_query(name, ns_c_in, (int)type, 0, 1, &q, &qlen,
+	    1232) != ARES_SUCCESS || qlen < 12) {
+		if (q != NULL)
+			ares_free_string(q);
+		finish(r, DNS_NXDOMAIN);	/* no such name can exist */
+		return r;
+	}
+	q[3] |= 0x20;	/* AD */
+	r->pending++;
+	ares_send(d->ch, q, qlen, on_ad, r);
+	ares_free_string(q);
+	dns_schedule(d);
+	return r;
+}
+
+struct dns_req *
+dns_secure(struct dns *d, const char *name, unsigned type,
+    unsigned timeout_ms, dns_secure_cb *cb, void *arg)
+{
+	return ad_query(d, name, type, false, timeout_ms, (void *)cb, arg);
+}
+
+struct dns_req *
+dns_tlsa(struct dns *d, const char *name, unsigned timeout_ms,
+    dns_tlsa_cb *cb, void *arg)
+{
+	return ad_query(d, name, 52, true, timeout_ms, (void *)cb, arg);
 }

@@ -11,6 +11,7 @@
 #ifndef POPGATE_DNS_H
 #define POPGATE_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,6 +99,50 @@ int	dns_answer_ttl(const unsigned char *abuf, size_t alen, unsigned qtype,
 int	dns_dnsbl_name(const struct netaddr *, const char *zone, char *out,
 	    size_t outsz);
 
+/* ---- DNSSEC-authenticated answers (DANE, RFC 7672) ----
+   popgate validates no signatures: it asks with the AD bit set (RFC
+   6840 5.7) and believes the AD bit of the answer, so only a validating
+   resolver it can trust (on the host, or over a trusted network) may be
+   named in dns_servers for DANE to mean anything. */
+
+/* Whether the answer for NAME of TYPE (1 A, 15 MX, 28 AAAA, ...) is
+   authenticated: STATUS as above (of the answer's RCODE), SECURE when
+   the resolver set AD. */
+typedef void dns_secure_cb(int status, bool secure, void *arg);
+struct dns_req *dns_secure(struct dns *, const char *name, unsigned type,
+	    unsigned timeout_ms, dns_secure_cb *, void *arg);
+
+#define DNS_TLSA_MAX		16	/* records kept */
+#define DNS_TLSA_DATA_MAX	2048	/* octets of one's data */
+/* One TLSA record (RFC 6698 2.1). A record whose data was too long is
+   kept with usage 255 (unusable) and no data. */
+struct dns_tlsa {
+	uint8_t		 usage, selector, mtype;
+	size_t		 len;
+	unsigned char	 data[DNS_TLSA_DATA_MAX];
+};
+/* TLSA records of NAME ("_25._tcp.mx.example.org"), asked with AD:
+   STATUS as above, SECURE when the answer was authenticated. */
+typedef void dns_tlsa_cb(int status, bool secure, const struct dns_tlsa *,
+	    size_t n, void *arg);
+struct dns_req *dns_tlsa(struct dns *, const char *name,
+	    unsigned timeout_ms, dns_tlsa_cb *, void *arg);
+
+/* The parsed answer of a query asked with AD (for dns.c and the
+   fuzzer). */
+struct dns_tlsa_set {
+	int		 status;	/* from the RCODE and the answers */
+	bool		 secure;	/* AD */
+	size_t		 n;
+	struct dns_tlsa	 rec[DNS_TLSA_MAX];
+};
+/* Parses the DNS message ABUF of ALEN octets, the answer to a query of
+   TYPE: the status from its RCODE (NOERROR with records of TYPE 1,
+   without 0, NXDOMAIN -2, others -1), AD, and for TYPE 52 the TLSA
+   records of the answer section. 0, or -1 when the message is
+   malformed. */
+int	dns_tlsa_parse(const unsigned char *abuf, size_t alen, unsigned type,
+	    struct dns_tlsa_set *set);
 /* The A (FAMILY AF_INET) or AAAA (AF_INET6) records of HOST alone, by a
    query of that type only (no search list, no /etc/hosts): for SPF,
    whose mechanisms look at the client's family only (RFC 7208 5.3). */

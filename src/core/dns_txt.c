@@ -216,3 +216,78 @@ dns_txt_set_free(struct dns_txt_set *set)
 	set->blob = NULL;
 	set->n = 0;
 }
+
+/* ---- answers asked with AD: the RCODE, AD, TLSA records ---- */
+
+#define T_TLSA		52
+
+/* One TLSA rdata of RDLEN octets at R's offset into SET. */
+static void
+add_tlsa(struct dns_tlsa_set *set, const unsigned char *p, unsigned rdlen)
+{
+	struct dns_tlsa *t;
+
+	if (set->n >= DNS_TLSA_MAX || rdlen < 3)
+		return;		/* a short one is no record at all */
+	t = &set->rec[set->n++];
+	t->usage = p[0];
+	t->selector = p[1];
+	t->mtype = p[2];
+	t->len = rdlen - 3;
+	if (t->len > DNS_TLSA_DATA_MAX) {
+		t->usage = 255;
+		t->len = 0;
+		return;
+	}
+	memcpy(t->data, p + 3, t->len);
+}
+
+int
+dns_tlsa_parse(const unsigned char *abuf, size_t alen, unsigned qtype,
+    struct dns_tlsa_set *set)
+{
+	struct rd r = { abuf, alen, 0 };
+	unsigned hdr[6], i, type, class, rdlen;
+	uint32_t ttl;
+	bool found = false;
+
+	set->n = 0;
+	set->secure = false;
+	set->status = -1;
+	for (i = 0; i < 6; i++)
+		if (get16(&r, &hdr[i]) == -1)
+			return -1;
+	for (i = 0; i < hdr[2]; i++)
+		if (skip_name(&r) == -1 || r.len - r.off < 4)
+			return -1;
+		else
+			r.off += 4;
+	for (i = 0; i < hdr[3]; i++) {
+		if (skip_name(&r) == -1 || get16(&r, &type) == -1 ||
+		    get16(&r, &class) == -1 || get32(&r, &ttl) == -1 ||
+		    get16(&r, &rdlen) == -1 || r.len - r.off < rdlen) {
+			set->n = 0;
+			return -1;
+		}
+		if (class == C_IN && type == qtype) {
+			found = true;
+			if (type == T_TLSA)
+				add_tlsa(set, r.p + r.off, rdlen);
+		}
+		r.off += rdlen;
+	}
+	set->secure = (hdr[1] & 0x0020) != 0;
+	switch (hdr[1] & 0x000f) {
+	case 0:
+		set->status = found ? 1 : 0;
+		break;
+	case 3:
+		set->status = DNS_NXDOMAIN;
+		break;
+	default:
+		set->status = -1;
+		set->secure = false;
+		break;
+	}
+	return 0;
+}

@@ -310,6 +310,7 @@ void
 qmgr_set_config(struct qmgr *q, const struct config *cfg)
 {
 	q->d.cfg = cfg;
+	q->cfg_gen++;
 	hmap_sweep(q->dests, reroute, q);
 }
 
@@ -845,6 +846,20 @@ qmgr_new(const struct qmgr_deps *d, const char **error_r)
 		qmgr_free(&q);
 		return NULL;
 	}
+	/* Any destination's policy may ask for verification (tls_policy,
+	   MTA-STS) or DANE, whatever tls_verify_peer says: each connection
+	   sets its own verification mode. */
+	if (d->tls != NULL) {
+		if (SSL_CTX_set_default_verify_paths(d->tls) != 1)
+			log_warn("outbound TLS: the system's trust store cannot "
+			    "be loaded (only tls_ca_file is trusted)");
+		if (SSL_CTX_dane_enable(d->tls) <= 0)
+			log_warn("outbound TLS: DANE is not available");
+		else
+			(void)SSL_CTX_dane_set_flags(d->tls,
+			    DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	}
+	dlv_sts_init(q, d->data_fd > 0 ? d->data_fd : -1);
 	if (queue_scan(q->d.queue, scan_one, q) == -1) {
 		*error_r = strerror(errno);
 		qmgr_free(&q);
@@ -894,6 +909,7 @@ qmgr_free(struct qmgr **qp)
 	*qp = NULL;
 	q->stopping = true;
 	dlv_conn_free_all(q);
+	dlv_sts_free(q);
 	hmap_free(&q->dests, free_dest);
 	hmap_sweep(q->entries, drop_entry, NULL);
 	hmap_free(&q->entries, NULL);

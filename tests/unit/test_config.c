@@ -1145,6 +1145,24 @@ static const struct bad_case bad_cases[] = {
 	{ "dnsbl weight not a number", "dnsbl = zen.example heavy\n",
 	    { "t.conf:1: bad weight in 'dnsbl zen.example': 'heavy' (expected "
 	      "a whole number from 1 to 100)" } },
+	{ "tls_policy without domain", "tls_policy = verify\n",
+	    { "t.conf:1: 'tls_policy' needs a domain: tls_policy DOMAIN = "
+	      "none|may|encrypt|verify" } },
+	{ "tls_policy bad domain", "tls_policy bad..example = verify\n",
+	    { "t.conf:1: bad domain in 'tls_policy': 'bad..example' (empty "
+	      "label in domain)" } },
+	{ "tls_policy bare dot", "tls_policy . = verify\n",
+	    { "t.conf:1: bad domain in 'tls_policy': '.' (empty)" } },
+	{ "tls_policy bad level", "tls_policy a.example = dane\n",
+	    { "t.conf:1: bad value for 'tls_policy a.example': 'dane' "
+	      "(expected none, may, encrypt or verify)" } },
+	{ "tls_policy twice, any case", "tls_policy a.example = may\n"
+	    "tls_policy A.Example = verify\n",
+	    { "t.conf:2: duplicate 'tls_policy a.example' (first at line "
+	      "1)" } },
+	{ "tls_policy_default bad", "tls_policy_default = strict\n",
+	    { "t.conf:1: bad value for 'tls_policy_default': 'strict' "
+	      "(expected none, may, encrypt or verify)" } },
 	{ "dnsbl three fields", "dnsbl = zen.example 2 3\n",
 	    { "t.conf:1: too many fields in 'dnsbl': 'zen.example 2 3' "
 	      "(expected dnsbl = ZONE [WEIGHT])" } },
@@ -1280,6 +1298,9 @@ static const char default_print[] =
     "milter_default_action = tempfail\n"
     "tls_verify_peer = no\n"
     "tls_ca_file = \n"
+    "tls_policy_default = may\n"
+    "mta_sts = yes\n"
+    "dane = yes\n"
     "debug = no\n";
 
 static void
@@ -1290,6 +1311,31 @@ test_defaults_printed(void **state)
 
 	(void)state;
 	assert_string_equal(s, default_print);
+	free(s);
+	config_free(&c);
+}
+
+/* tls_policy lines: lower-cased, printed in the file's order, found for
+   their domain and, with a leading dot, for the names below it. */
+static void
+test_tls_policy(void **state)
+{
+	struct config *c = parse_ok("tls_policy B.example = verify\n"
+	    "tls_policy .Sub.Example = encrypt\n"
+	    "tls_policy_default = none\n");
+	char *s = print_config(c);
+
+	(void)state;
+	assert_non_null(strstr(s, "tls_policy b.example = verify\n"
+	    "tls_policy .sub.example = encrypt\n"));
+	assert_non_null(strstr(s, "tls_policy_default = none\n"));
+	assert_int_equal(config_tls_policy(c, "b.EXAMPLE")->level,
+	    TLS_LEVEL_VERIFY);
+	assert_null(config_tls_policy(c, "a.b.example"));
+	assert_null(config_tls_policy(c, "sub.example"));
+	assert_int_equal(config_tls_policy(c, "x.y.sub.example")->level,
+	    TLS_LEVEL_ENCRYPT);
+	assert_int_equal(config_tls_default(c), TLS_LEVEL_NONE);
 	free(s);
 	config_free(&c);
 }
@@ -1953,6 +1999,7 @@ main(void)
 	ADD(bad_cases, test_bad);
 	ADD(rt_cases, test_roundtrip);
 	add_test("defaults printed, every key", test_defaults_printed, NULL);
+	add_test("tls_policy lines", test_tls_policy, NULL);
 	for (i = 0; config_key_name(i) != NULL; i++)
 		add_test(man_test_name(config_key_name(i)), test_man_key,
 		    config_key_name(i));
