@@ -659,9 +659,12 @@ set_copy(struct dns_txt_set *dst, const struct dns_txt_set *src)
 	size_t i, total = 0;
 
 	*dst = *src;
+	dst->blob = NULL;
+	if (src->n == 0)
+		return;
 	for (i = 0; i < src->n; i++)
 		total += src->rec[i].len + 1;
-	dst->blob = total > 0 ? xmalloc(total) : NULL;
+	dst->blob = xmalloc(total);
 	total = 0;
 	for (i = 0; i < src->n; i++) {
 		memcpy(dst->blob + total, src->rec[i].text, src->rec[i].len + 1);
