@@ -58,8 +58,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	nl = memchr(p, '\n', len);
 	if (nl == NULL)
 		return 0;
-	key.text = strndup(p, (size_t)(nl - p));
 	key.len = (size_t)(nl - p);
+	if ((key.text = calloc(1, key.len + 1)) == NULL)
+		return 0;
+	memcpy((char *)key.text, p, key.len);
 	p = nl + 1;
 	msglen = len - key.len - 1;
 	m = mauth_msg_new("mx.example.net");

@@ -38,6 +38,8 @@ static const struct {
 	    "into DIR" },
 	{ "restore", cli_restore, "restore a backup into an empty data "
 	    "directory" },
+	{ "srs", cli_srs, "show|rotate|encode|decode the sender rewriting "
+	    "of forwarded mail" },
 };
 
 static void

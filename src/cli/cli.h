@@ -213,5 +213,6 @@ int	cli_queue(int argc, char **argv);
 int	cli_store(int argc, char **argv);
 int	cli_backup(int argc, char **argv);
 int	cli_restore(int argc, char **argv);
+int	cli_srs(int argc, char **argv);
 
 #endif

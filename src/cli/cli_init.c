@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "core/tls.h"
 #include "maildir/maildir.h"
+#include "policy/policy.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/priv.h"
@@ -182,9 +183,12 @@ config_text(struct buf *b, const struct init_plan *p)
 		(void)buf_append_str(b, "\n");
 	}
 	default_lines(b, store_keys, nitems(store_keys));
-	/* Dev instances answer without waiting for DNS. */
+	/* Dev instances answer without waiting for DNS: no reverse
+	   names, no SPF, DKIM, DMARC of the mail they are sent. */
 	(void)buf_printf(b, "reverse_dns = %s\n", p->dev ? "no" :
 	    config_key_default("reverse_dns"));
+	(void)buf_printf(b, "inbound_auth = %s\n", p->dev ? "no" :
+	    config_key_default("inbound_auth"));
 	default_lines(b, queue_keys, nitems(queue_keys));
 }
 
@@ -272,6 +276,23 @@ make_demo(struct cli *c, char *pw, size_t pwsz)
 		return r;
 	store_close(&c->store);
 	return 0;
+}
+
+/* The store (made and migrated when new) with its first SRS secret, so
+   that every host that comes to share it finds the same one. */
+static int
+make_srs_secret(struct cli *c)
+{
+	struct store_srs_secrets sec;
+	const char *err = "";
+	int r;
+
+	if ((r = cli_open_store(c, c->cfg->data_dir)) != 0)
+		return r;
+	r = policy_srs_secrets(c->store, true, &sec, &err);
+	explicit_bzero(&sec, sizeof(sec));
+	store_close(&c->store);
+	return r == 1 ? 0 : cli_store_result(c, -1, err);
 }
 
 static int
@@ -428,10 +449,9 @@ build(struct cli *c, const struct init_plan *p, char *pw, size_t pwsz)
 		buf_free(&text);
 		return EXIT_USER;
 	}
-	if (p->demo)
-		r = make_demo(c, pw, pwsz);
-	else if ((r = cli_open_store(c, c->cfg->data_dir)) == 0)
-		store_close(&c->store);
+	r = p->demo ? make_demo(c, pw, pwsz) : 0;
+	if (r == 0)
+		r = make_srs_secret(c);
 	if (r == 0 && p->root && give_away(c, p, uid, gid) == -1)
 		r = EXIT_SYSTEM;
 	if (r == 0 && fs_write_atomic(p->conf, text.data, text.len, 0640) ==

@@ -369,6 +369,7 @@ start_delivery(struct daemon *d)
 	qd.dns = d->dns;
 	qd.tls = d->tls_client;
 	qd.queue = d->queue;
+	qd.data_fd = d->data_fd;
 	d->qmgr = qmgr_new(&qd, &err);
 	if (d->qmgr == NULL) {
 		log_error("queue: %s", err);

@@ -38,6 +38,9 @@ static const char *const received_auth_names[] = { "none", "mailbox",
 static const char *const dmarc_names[] = { "enforce", "report", NULL };
 static const char *const milter_action_names[] = { "tempfail", "accept",
 	NULL };
+/* config_tlspol.c's, in enum tls_level's order */
+static const char *const tls_level_names[] = { "none", "may", "encrypt",
+	"verify", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 #define KB 1024ULL
@@ -105,6 +108,13 @@ static const struct param params[] = {
 	{ "delay_warning", P_DURATION, OFF(delay_warning), "4h", 0, 60 * DAY,
 	    NULL },
 	{ "postmaster", P_ADDRESS, OFF(postmaster), "", 0, 0, NULL },
+	/* the Sender Rewriting Scheme of forwarded mail (policy_srs.c) */
+	{ "srs", P_BOOL, OFF(srs), "yes", 0, 0, NULL },
+	{ "srs_domain", P_HOSTNAME, OFF(srs_domain), "", 0, 0, NULL },
+	{ "srs_max_age", P_DURATION, OFF(srs_max_age), "21d", DAY, 1000 * DAY,
+	    NULL },
+	{ "srs_bounces_only", P_BOOL, OFF(srs_bounces_only), "yes", 0, 0,
+	    NULL },
 	{ "max_recipients", P_UINT, OFF(max_recipients), "1000", 1, 100000,
 	    NULL },
 	{ "max_connections", P_UINT, OFF(max_connections), "2000", 1, 1000000,
@@ -150,6 +160,12 @@ static const struct param params[] = {
 	    "tempfail", 0, 0, milter_action_names },
 	{ "tls_verify_peer", P_BOOL, OFF(tls_verify_peer), "no", 0, 0, NULL },
 	{ "tls_ca_file", P_PATH, OFF(tls_ca_file), "", 0, 0, NULL },
+	/* outbound TLS policy (config_tlspol.c, src/delivery/dlv_tlspol.c) */
+	{ "tls_policy", P_TLS_POLICY, 0, NULL, 0, 0, NULL },
+	{ "tls_policy_default", P_ENUM, OFF(tls_policy_default), "may", 0, 0,
+	    tls_level_names },
+	{ "mta_sts", P_BOOL, OFF(mta_sts), "yes", 0, 0, NULL },
+	{ "dane", P_BOOL, OFF(dane), "yes", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 };
 
@@ -273,6 +289,10 @@ parse_line(struct config *c, struct pstate *ps, char *line)
 	}
 	if (p->type == P_TRANSPORT) {
 		(void)config_parse_transport(c, ps, arg, val);
+		return;
+	}
+	if (p->type == P_TLS_POLICY) {
+		(void)config_parse_tls_policy(c, ps, arg, val);
 		return;
 	}
 	if (*arg != '\0' && config_milter_keyed(p)) {
@@ -457,6 +477,10 @@ derive(struct config *c, struct pstate *ps)
 	}
 	if (*c->hostname == '\0')
 		derive_hostname(c);
+	if (*c->srs_domain == '\0') {
+		free(c->srs_domain);
+		c->srs_domain = xstrdup(c->hostname);
+	}
 	if (c->nlisten == 0) {
 		ps->line = 0;
 		for (i = 0; i < nitems(default_listen); i++)

@@ -54,6 +54,23 @@ struct dnsbl_cfg {
 	unsigned	 line;		/* where it was set */
 };
 
+/* Outbound TLS (config_tlspol.c): what a destination's connections
+   demand. Ordered: each level demands what the one before does. */
+enum tls_level {
+	TLS_LEVEL_NONE,		/* never STARTTLS */
+	TLS_LEVEL_MAY,		/* STARTTLS when offered, else clear text */
+	TLS_LEVEL_ENCRYPT,	/* TLS required, any certificate */
+	TLS_LEVEL_VERIFY,	/* TLS required, the certificate verified
+				   for the host name */
+};
+
+/* "tls_policy DOMAIN = LEVEL"; DOMAIN ".parent" for the names below. */
+struct tls_policy_cfg {
+	char		 domain[256];	/* lower case */
+	enum tls_level	 level;
+	unsigned	 line;		/* where it was set */
+};
+
 struct transport_cfg {
 	char		domain[256];
 	char		host[256];
@@ -171,6 +188,10 @@ struct config {
 	uint64_t		 delay_warning;
 
 	char			*postmaster;	/* "" = data_dir/postmaster */
+	bool			 srs;		/* rewrite forwarded senders */
+	char			*srs_domain;	/* "" in the file: hostname */
+	uint64_t		 srs_max_age;	/* seconds, whole days used */
+	bool			 srs_bounces_only;	/* <> only to SRS */
 	uint64_t		 max_recipients;
 	uint64_t		 max_connections;
 	uint64_t		 max_connections_per_ip;
@@ -192,6 +213,11 @@ struct config {
 	uint64_t		 milter_total_timeout;
 	enum milter_action	 milter_default_action;
 	bool			 tls_verify_peer;
+	struct tls_policy_cfg	*tls_policy;	/* in the file's order */
+	size_t			 ntls_policy;
+	int			 tls_policy_default;	/* enum tls_level */
+	bool			 mta_sts;
+	bool			 dane;
 	bool			 debug;
 };
 
@@ -274,5 +300,17 @@ const char *config_milter_action_name(enum milter_action);
 /* The transport route for DOMAIN, or NULL. */
 const struct transport_cfg *config_transport(const struct config *,
 	    const char *domain);
+
+/* The tls_policy line for DOMAIN: its own, else the ".PARENT" one of
+   its nearest parent; NULL when none applies. Borrowed from C. */
+const struct tls_policy_cfg *config_tls_policy(const struct config *,
+	    const char *domain);
+/* The level of destinations without a tls_policy line:
+   tls_policy_default, at least verify with tls_verify_peer = yes. */
+enum tls_level config_tls_default(const struct config *);
+/* "none", "may", "encrypt", "verify". */
+const char *config_tls_level_name(enum tls_level);
+/* One of those names (any case) into *LEVEL_R: 0, or -1. */
+int	config_tls_level_parse(const char *, enum tls_level *level_r);
 
 #endif

@@ -39,6 +39,7 @@ enum ptype {
 	P_MILTER_APPLY,	/* "milter_apply NAME = inbound|relay|all" */
 	P_TLS_HOST,	/* repeats; "tls_host = NAME CERT KEY" */
 	P_DNSBL,	/* repeats; "dnsbl = ZONE [WEIGHT]" */
+	P_TLS_POLICY,	/* repeats; "tls_policy DOMAIN = LEVEL" */
 	P_NTYPES
 };
 
@@ -134,6 +135,18 @@ int	config_dnsbl_parse(struct config *, struct pstate *,
 	    const struct param *, const char *);
 void	config_dnsbl_release(struct config *, const struct param *);
 void	config_dnsbl_print(const struct config *, const struct param *,
+	    FILE *);
+
+/* The operations of P_TLS_POLICY (config_tlspol.c): parse_line calls
+   config_parse_tls_policy with the key's argument ("tls_policy DOMAIN =
+   LEVEL"; a domain or ".parent", each once, any case); freed and
+   printed in the file's order. */
+int	config_parse_tls_policy(struct config *, struct pstate *,
+	    const char *domain, const char *v);
+int	config_tls_policy_value(struct config *, struct pstate *,
+	    const struct param *, const char *);
+void	config_tls_policy_release(struct config *, const struct param *);
+void	config_tls_policy_print(const struct config *, const struct param *,
 	    FILE *);
 
 /* A number of P's type (size, duration or count) as the file would

@@ -874,6 +874,8 @@ const struct ptype_ops config_types[] = {
 	    config_tls_host_print },
 	[P_DNSBL] = { config_dnsbl_parse, config_dnsbl_release,
 	    config_dnsbl_print },
+	[P_TLS_POLICY] = { config_tls_policy_value, config_tls_policy_release,
+	    config_tls_policy_print },
 };
 _Static_assert(nitems(config_types) == P_NTYPES,
     "every type has its operations");

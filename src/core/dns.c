@@ -35,6 +35,7 @@ struct dns {
 	struct dns_sock		*socks;
 	struct event		*timer;
 	struct hmap		*txt_cache;	/* name: struct txt_entry */
+	struct hmap		*rr_cache;	/* struct rr_entry */
 	char			 err[256];
 };
 
@@ -43,6 +44,15 @@ struct txt_entry {
 	struct dns_txt_set	 set;
 	uint64_t		 expires;	/* clock_mono_ms() */
 };
+
+/* A cached MX ("m:NAME") or address ("a:NAME") answer. */
+struct rr_entry {
+	int			 status;
+	uint64_t		 expires;
+	size_t			 n;
+	struct dns_mx		*mx;
+	struct netaddr		*addrs;
+};
 #define TXT_CACHE_MAX	20000	/* entries, then the cache starts anew */
 
 enum req_kind {
@@ -50,6 +60,8 @@ enum req_kind {
 	REQ_MX,
 	REQ_ADDRS,
 	REQ_TXT,
+	REQ_PTR,
+	REQ_AD,		/* dns_secure, dns_tlsa */
 };
 
 #define MAX_ADDRS	32
@@ -74,12 +86,19 @@ struct dns_req {
 	struct netaddr		 addrs[MAX_ADDRS];
 	size_t			 naddrs;
 	struct dns_txt_set	 txt;		/* TXT: the answer */
-	char			 qname[256];	/* TXT: the name asked */
+	struct dns_tlsa_set	*ad;		/* AD: the answer */
+	bool			 ad_tlsa;	/* AD: dns_tlsa's callback */
+	unsigned		 ad_type;	/* AD: the type asked */
+	char			 qname[256];	/* TXT: the name asked;
+						   MX, ADDRS: its cache key */
 };
 
 static void dns_schedule(struct dns *);
 static void txt_entry_free(void *);
+static void rr_entry_free(void *);
 static void txt_deliver(struct dns_req *);
+static void ad_deliver(struct dns_req *);
+static void ptr_deliver(struct dns_req *);
 
 static void
 on_sock(evutil_socket_t fd, short what, void *arg)
@@ -179,6 +198,7 @@ dns_new(struct event_base *base, const char *servers, const char **error_r)
 	}
 	d->timer = evtimer_new(base, on_timer, d);
 	d->txt_cache = hmap_new();
+	d->rr_cache = hmap_new();
 	return d;
 }
 
@@ -200,6 +220,7 @@ dns_free(struct dns **dp)
 	}
 	event_free(d->timer);
 	hmap_free(&d->txt_cache, txt_entry_free);
+	hmap_free(&d->rr_cache, rr_entry_free);
 	ares_library_cleanup();
 	free(d);
 }
@@ -218,6 +239,7 @@ req_put(struct dns_req *r)
 {
 	if (r->pending == 0 && r->done && (r->delivered || r->cancelled)) {
 		dns_txt_set_free(&r->txt);
+		free(r->ad);
 		event_free(r->timer);
 		event_free(r->deliver);
 		free(r);
@@ -275,6 +297,12 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
 			break;
 		case REQ_TXT:
 			txt_deliver(r);
+			break;
+		case REQ_PTR:
+			ptr_deliver(r);
+			break;
+		case REQ_AD:
+			ad_deliver(r);
 			break;
 		}
 	}
@@ -356,6 +384,19 @@ collect(const struct ares_addrinfo *ai, struct netaddr *out, size_t max)
 	return k;
 }
 
+/* The smallest TTL of an addrinfo's addresses. */
+static uint32_t
+min_ttl(const struct ares_addrinfo *ai)
+{
+	const struct ares_addrinfo_node *n;
+	uint32_t t = UINT32_MAX;
+
+	for (n = ai != NULL ? ai->nodes : NULL; n != NULL; n = n->ai_next)
+		if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < t)
+			t = (uint32_t)n->ai_ttl;
+	return t == UINT32_MAX ? 0 : t;
+}
+
 /* ---- reverse ---- */
 
 static void
@@ -426,6 +467,87 @@ dns_reverse(struct dns *d, const struct netaddr *addr, unsigned timeout_ms,
 	return r;
 }
 
+/* ---- the MX and address cache ---- */
+
+static void
+rr_entry_free(void *p)
+{
+	struct rr_entry *e = p;
+
+	free(e->mx);
+	free(e->addrs);
+	free(e);
+}
+
+/* R's cache key, "m:NAME" or "a:NAME" in lower case; false when NAME
+   is too long to be one. */
+static bool
+rr_key(struct dns_req *r, char kind, const char *name)
+{
+	size_t i;
+
+	if (str_fmt(r->qname, sizeof(r->qname), "%c:%s", kind, name) == -1)
+		return false;
+	for (i = 2; r->qname[i] != '\0'; i++)
+		if (r->qname[i] >= 'A' && r->qname[i] <= 'Z')
+			r->qname[i] = (char)(r->qname[i] - 'A' + 'a');
+	return true;
+}
+
+/* An answer from the cache into R: true when there was one. */
+static bool
+rr_cached(struct dns_req *r)
+{
+	struct rr_entry *e = hmap_get(r->dns->rr_cache, r->qname);
+
+	if (e == NULL)
+		return false;
+	if (e->expires <= clock_mono_ms()) {
+		rr_entry_free(hmap_del(r->dns->rr_cache, r->qname));
+		return false;
+	}
+	if (r->kind == REQ_MX) {
+		r->nmx = e->n;
+		if (e->n > 0)
+			memcpy(r->mx, e->mx, e->n * sizeof(*r->mx));
+	} else {
+		r->naddrs = e->n;
+		if (e->n > 0)
+			memcpy(r->addrs, e->addrs, e->n * sizeof(*r->addrs));
+	}
+	finish(r, e->status);
+	return true;
+}
+
+/* Keeps R's definite answer for TTL seconds. */
+static void
+rr_remember(struct dns_req *r, int status, uint32_t ttl)
+{
+	struct rr_entry *e, *old;
+	size_t n = r->kind == REQ_MX ? r->nmx : r->naddrs;
+
+	if (ttl == 0 || status == -1 || r->qname[0] == '\0')
+		return;
+	if (hmap_count(r->dns->rr_cache) >= TXT_CACHE_MAX) {
+		hmap_free(&r->dns->rr_cache, rr_entry_free);
+		r->dns->rr_cache = hmap_new();
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->status = status;
+	e->expires = clock_mono_ms() + (uint64_t)(ttl < 86400 ? ttl : 86400) *
+	    1000;
+	e->n = n;
+	if (r->kind == REQ_MX && n > 0) {
+		e->mx = xreallocarray(NULL, n, sizeof(*e->mx));
+		memcpy(e->mx, r->mx, n * sizeof(*e->mx));
+	} else if (n > 0) {
+		e->addrs = xreallocarray(NULL, n, sizeof(*e->addrs));
+		memcpy(e->addrs, r->addrs, n * sizeof(*e->addrs));
+	}
+	if ((old = hmap_put(r->dns->rr_cache, r->qname, e)) != NULL)
+		rr_entry_free(old);
+}
+
 /* ---- MX ---- */
 
 static void
@@ -433,6 +555,7 @@ on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dns_req *r = arg;
 	struct ares_mx_reply *mx = NULL, *m;
+	uint32_t ttl;
 	int st;
 
 	(void)timeouts;
@@ -460,6 +583,9 @@ on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		}
 		if (st == 1 && r->nmx == 0)
 			st = 0;
+		if (st != -1 && abuf != NULL && alen > 0 &&
+		    dns_answer_ttl(abuf, (size_t)alen, ns_t_mx, &ttl) == 0)
+			rr_remember(r, st, ttl);
 		finish(r, st);
 	}
 	if (mx != NULL)
@@ -473,6 +599,8 @@ dns_mx(struct dns *d, const char *domain, unsigned timeout_ms, dns_mx_cb *cb,
 {
 	struct dns_req *r = req_new(d, REQ_MX, (void *)cb, arg, timeout_ms);
 
+	if (rr_key(r, 'm', domain) && rr_cached(r))
+		return r;
 	r->pending++;
 	ares_query(d->ch, domain, ns_c_in, ns_t_mx, on_mx, r);
 	dns_schedule(d);
@@ -494,6 +622,9 @@ on_addrs(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 		r->naddrs = st == 1 ? collect(ai, r->addrs, MAX_ADDRS) : 0;
 		if (st == 1 && r->naddrs == 0)
 			st = 0;
+		/* Only found ones: getaddrinfo has no negative TTL. */
+		if (st == 1)
+			rr_remember(r, st, min_ttl(ai));
 		finish(r, st);
 	}
 	if (ai != NULL)
@@ -508,6 +639,8 @@ dns_addrs(struct dns *d, const char *host, unsigned timeout_ms,
 	struct dns_req *r = req_new(d, REQ_ADDRS, (void *)cb, arg, timeout_ms);
 	struct ares_addrinfo_hints hints;
 
+	if (rr_key(r, 'a', host) && rr_cached(r))
+		return r;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_flags = ARES_AI_NOSORT;
@@ -526,9 +659,12 @@ set_copy(struct dns_txt_set *dst, const struct dns_txt_set *src)
 	size_t i, total = 0;
 
 	*dst = *src;
+	dst->blob = NULL;
+	if (src->n == 0)
+		return;
 	for (i = 0; i < src->n; i++)
 		total += src->rec[i].len + 1;
-	dst->blob = total > 0 ? xmalloc(total) : NULL;
+	dst->blob = xmalloc(total);
 	total = 0;
 	for (i = 0; i < src->n; i++) {
 		memcpy(dst->blob + total, src->rec[i].text, src->rec[i].len + 1);
@@ -632,4 +768,232 @@ dns_dnsbl_name(const struct netaddr *addr, const char *zone, char *out,
 		*p = '\0';
 	}
 	return str_fmt(out, outsz, "%s%s", rev, zone);
+}
+
+/* ---- A or AAAA alone ---- */
+
+static void
+on_family(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	struct ares_addrttl a4[MAX_ADDRS];
+	struct ares_addr6ttl a6[MAX_ADDRS];
+	int st, n = MAX_ADDRS, pr, i;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		if (st == 1) {
+			/* r->addr.family: the family asked for. */
+			pr = r->addr.family == AF_INET ?
+			    ares_parse_a_reply(abuf, alen, NULL, a4, &n) :
+			    ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
+			if (pr == ARES_ENODATA)
+				st = 0;
+			else if (pr != ARES_SUCCESS)
+				st = -1;
+		}
+		for (i = 0; st == 1 && i < n && r->naddrs < MAX_ADDRS; i++) {
+			struct netaddr *o = &r->addrs[r->naddrs++];
+
+			o->family = r->addr.family;
+			if (o->family == AF_INET)
+				memcpy(o->a, &a4[i].ipaddr, 4);
+			else
+				memcpy(o->a, &a6[i].ip6addr, 16);
+		}
+		if (st == 1 && r->naddrs == 0)
+			st = 0;
+		finish(r, st);
+	}
+	req_put(r);
+}
+
+struct dns_req *
+dns_addrs_family(struct dns *d, const char *host, int family,
+    unsigned timeout_ms, dns_addr_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_ADDRS, (void *)cb, arg, timeout_ms);
+
+	r->addr.family = family;
+	r->pending++;
+	ares_query(d->ch, host, ns_c_in, family == AF_INET ? ns_t_a :
+	    ns_t_aaaa, on_family, r);
+	dns_schedule(d);
+	return r;
+}
+
+/* ---- every PTR name ---- */
+
+/* Keeps NAME (once) in the MX slots, which a PTR request does not use
+   otherwise. */
+static void
+ptr_keep(struct dns_req *r, const char *name)
+{
+	size_t i;
+
+	if (name == NULL || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(name))
+		return;
+	for (i = 0; i < r->nmx; i++)
+		if (strcasecmp(r->mx[i].host, name) == 0)
+			return;
+	if (r->nmx < MAX_MX &&
+	    str_copy(r->mx[r->nmx].host, name, sizeof(r->mx[0].host)) == 0)
+		r->nmx++;
+}
+
+static void
+on_ptrs(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	struct hostent *he = NULL;
+	int st, pr;
+	size_t i;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		st = map_status(status);
+		if (st == 1) {
+			pr = ares_parse_ptr_reply(abuf, alen, r->addr.a,
+			    r->addr.family == AF_INET ? 4 : 16,
+			    r->addr.family, &he);
+			if (pr == ARES_ENODATA)
+				st = 0;
+			else if (pr != ARES_SUCCESS)
+				st = -1;
+		}
+		/* c-ares puts every name among the aliases and one of
+		   them in h_name too; in the answer's order. */
+		for (i = 0; st == 1 && he != NULL && he->h_aliases != NULL &&
+		    he->h_aliases[i] != NULL; i++)
+			ptr_keep(r, he->h_aliases[i]);
+		if (st == 1 && he != NULL)
+			ptr_keep(r, he->h_name);
+		if (st == 1 && r->nmx == 0)
+			st = 0;
+		finish(r, st);
+	}
+	if (he != NULL)
+		ares_free_hostent(he);
+	req_put(r);
+}
+
+static void
+ptr_deliver(struct dns_req *r)
+{
+	const char *names[MAX_MX];
+	size_t i;
+
+	for (i = 0; i < r->nmx; i++)
+		names[i] = r->mx[i].host;
+	((dns_names_cb *)r->cb)(r->status, r->status == 1 ? names : NULL,
+	    r->status == 1 ? r->nmx : 0, r->arg);
+}
+
+struct dns_req *
+dns_ptr(struct dns *d, const struct netaddr *addr, unsigned timeout_ms,
+    dns_names_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_PTR, (void *)cb, arg, timeout_ms);
+	char qname[128];
+
+	r->addr = *addr;
+	if (dns_dnsbl_name(addr, addr->family == AF_INET ? "in-addr.arpa" :
+	    "ip6.arpa", qname, sizeof(qname)) == -1) {
+		finish(r, -1);
+		return r;
+	}
+	r->pending++;
+	ares_query(d->ch, qname, ns_c_in, ns_t_ptr, on_ptrs, r);
+	dns_schedule(d);
+	return r;
+}
+
+struct event_base *
+dns_event_base(struct dns *d)
+{
+	return d->base;
+}
+
+/* ---- asked with AD: dns_secure, dns_tlsa ---- */
+
+static void
+ad_deliver(struct dns_req *r)
+{
+	const struct dns_tlsa_set *a = r->ad;
+	bool ok = r->status != -1;
+
+	if (r->ad_tlsa)
+		((dns_tlsa_cb *)r->cb)(r->status, ok && a->secure,
+		    r->status == 1 ? a->rec : NULL, r->status == 1 ? a->n : 0,
+		    r->arg);
+	else
+		((dns_secure_cb *)r->cb)(r->status, ok && a->secure, r->arg);
+}
+
+static void
+on_ad(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	int st = -1;
+
+	(void)timeouts;
+	r->pending--;
+	if (!r->done) {
+		/* ares_send answers any RCODE with ARES_SUCCESS (but
+		   SERVFAIL, REFUSED after every server): the message says. */
+		if (status == ARES_SUCCESS && abuf != NULL && alen > 0 &&
+		    dns_tlsa_parse(abuf, (size_t)alen, r->ad_type,
+		    r->ad) == 0)
+			st = r->ad->status;
+		else
+			r->ad->n = 0;
+		finish(r, st);
+	}
+	req_put(r);
+}
+
+/* A query of TYPE for NAME with the AD bit set (RFC 6840 5.7), sent
+   with EDNS so that larger answers come over UDP. */
+static struct dns_req *
+ad_query(struct dns *d, const char *name, unsigned type, bool tlsa,
+    unsigned timeout_ms, void *cb, void *arg)
+{
+	struct dns_req *r = req_new(d, REQ_AD, cb, arg, timeout_ms);
+	unsigned char *q = NULL;
+	int qlen = 0;
+
+	r->ad = xcalloc(1, sizeof(*r->ad));
+	r->ad_tlsa = tlsa;
+	r->ad_type = type;
+	if (ares_create_query(name, ns_c_in, (int)type, 0, 1, &q, &qlen,
+	    1232) != ARES_SUCCESS || qlen < 12) {
+		if (q != NULL)
+			ares_free_string(q);
+		finish(r, DNS_NXDOMAIN);	/* no such name can exist */
+		return r;
+	}
+	q[3] |= 0x20;	/* AD */
+	r->pending++;
+	ares_send(d->ch, q, qlen, on_ad, r);
+	ares_free_string(q);
+	dns_schedule(d);
+	return r;
+}
+
+struct dns_req *
+dns_secure(struct dns *d, const char *name, unsigned type,
+    unsigned timeout_ms, dns_secure_cb *cb, void *arg)
+{
+	return ad_query(d, name, type, false, timeout_ms, (void *)cb, arg);
+}
+
+struct dns_req *
+dns_tlsa(struct dns *d, const char *name, unsigned timeout_ms,
+    dns_tlsa_cb *cb, void *arg)
+{
+	return ad_query(d, name, 52, true, timeout_ms, (void *)cb, arg);
 }

@@ -11,6 +11,7 @@
 #ifndef POPGATE_DNS_H
 #define POPGATE_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,7 +46,10 @@ typedef void dns_mx_cb(int status, const struct dns_mx *, size_t n,
 struct dns_req *dns_mx(struct dns *, const char *domain,
 	    unsigned timeout_ms, dns_mx_cb *, void *arg);
 
-/* A and AAAA records of HOST (IPv4 first). */
+/* A and AAAA records of HOST (IPv4 first). MX and address answers are
+   cached like TXT ones (dns_txt below): found ones for their TTL, no
+   MX for the SOA's negative TTL; failures, and hosts without
+   addresses, are not. */
 typedef void dns_addr_cb(int status, const struct netaddr *, size_t n,
 	    void *arg);
 struct dns_req *dns_addrs(struct dns *, const char *host,
@@ -82,6 +86,11 @@ struct dns_txt_set {
 int	dns_txt_parse(const unsigned char *abuf, size_t alen,
 	    struct dns_txt_set *set);
 void	dns_txt_set_free(struct dns_txt_set *);
+/* How long the answer ABUF to a query of type QTYPE may be cached: the
+   smallest TTL of its records of that type, or the negative TTL (as
+   dns_txt_parse). 0, or -1 for a malformed message. */
+int	dns_answer_ttl(const unsigned char *abuf, size_t alen, unsigned qtype,
+	    uint32_t *ttl_r);
 
 /* The name that asks DNS blocklist ZONE about ADDR (RFC 5782 sections
    2.1 and 2.4): the octets of an IPv4 address, or the 32 nibbles of an
@@ -89,5 +98,66 @@ void	dns_txt_set_free(struct dns_txt_set *);
    when it does not fit OUT. */
 int	dns_dnsbl_name(const struct netaddr *, const char *zone, char *out,
 	    size_t outsz);
+
+/* ---- DNSSEC-authenticated answers (DANE, RFC 7672) ----
+   popgate validates no signatures: it asks with the AD bit set (RFC
+   6840 5.7) and believes the AD bit of the answer, so only a validating
+   resolver it can trust (on the host, or over a trusted network) may be
+   named in dns_servers for DANE to mean anything. */
+
+/* Whether the answer for NAME of TYPE (1 A, 15 MX, 28 AAAA, ...) is
+   authenticated: STATUS as above (of the answer's RCODE), SECURE when
+   the resolver set AD. */
+typedef void dns_secure_cb(int status, bool secure, void *arg);
+struct dns_req *dns_secure(struct dns *, const char *name, unsigned type,
+	    unsigned timeout_ms, dns_secure_cb *, void *arg);
+
+#define DNS_TLSA_MAX		16	/* records kept */
+#define DNS_TLSA_DATA_MAX	2048	/* octets of one's data */
+/* One TLSA record (RFC 6698 2.1). A record whose data was too long is
+   kept with usage 255 (unusable) and no data. */
+struct dns_tlsa {
+	uint8_t		 usage, selector, mtype;
+	size_t		 len;
+	unsigned char	 data[DNS_TLSA_DATA_MAX];
+};
+/* TLSA records of NAME ("_25._tcp.mx.example.org"), asked with AD:
+   STATUS as above, SECURE when the answer was authenticated. */
+typedef void dns_tlsa_cb(int status, bool secure, const struct dns_tlsa *,
+	    size_t n, void *arg);
+struct dns_req *dns_tlsa(struct dns *, const char *name,
+	    unsigned timeout_ms, dns_tlsa_cb *, void *arg);
+
+/* The parsed answer of a query asked with AD (for dns.c and the
+   fuzzer). */
+struct dns_tlsa_set {
+	int		 status;	/* from the RCODE and the answers */
+	bool		 secure;	/* AD */
+	size_t		 n;
+	struct dns_tlsa	 rec[DNS_TLSA_MAX];
+};
+/* Parses the DNS message ABUF of ALEN octets, the answer to a query of
+   TYPE: the status from its RCODE (NOERROR with records of TYPE 1,
+   without 0, NXDOMAIN -2, others -1), AD, and for TYPE 52 the TLSA
+   records of the answer section. 0, or -1 when the message is
+   malformed. */
+int	dns_tlsa_parse(const unsigned char *abuf, size_t alen, unsigned type,
+	    struct dns_tlsa_set *set);
+/* The A (FAMILY AF_INET) or AAAA (AF_INET6) records of HOST alone, by a
+   query of that type only (no search list, no /etc/hosts): for SPF,
+   whose mechanisms look at the client's family only (RFC 7208 5.3). */
+struct dns_req *dns_addrs_family(struct dns *, const char *host, int family,
+	    unsigned timeout_ms, dns_addr_cb *, void *arg);
+
+/* Every PTR name of ADDR (at most 32, each once, in the answer's
+   order), not confirmed: SPF's "ptr" and %{p} confirm them themselves
+   (RFC 7208 5.5). NAMES valid during the call. */
+typedef void dns_names_cb(int status, const char *const *names, size_t n,
+	    void *arg);
+struct dns_req *dns_ptr(struct dns *, const struct netaddr *,
+	    unsigned timeout_ms, dns_names_cb *, void *arg);
+
+/* The event loop D runs on (for the requests of modules built on it). */
+struct event_base *dns_event_base(struct dns *);
 
 #endif

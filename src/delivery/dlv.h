@@ -37,6 +37,9 @@ struct qmgr_deps {
 	struct dns		*dns;
 	SSL_CTX			*tls;	/* client context for STARTTLS */
 	struct queue		*queue;	/* the daemon's, outlives the qmgr */
+	/* The data directory (MTA-STS policies below mta-sts/); 0 or -1:
+	   none, policies kept in memory only. Borrowed. */
+	int			 data_fd;
 	/* How long an idle connection waits for more mail before QUIT,
 	   in microseconds; 0: 2 s (like Postfix's connection cache). The
 	   fuzzer makes it short to reach QUIT. */

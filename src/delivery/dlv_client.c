@@ -6,23 +6,27 @@
  * A connection finds its destination (a transport or relayhost route,
  * else the MX hosts in preference order, equal ones shuffled, else the
  * domain's own addresses; each address tried in turn with
- * connect_timeout), says EHLO (HELO if refused), starts TLS when offered
- * (the certificate is checked only with tls_verify_peer = yes; logs say
- * so), then delivers the items queued for its destination one after
- * another over the same connection, and quits when none is left.
+ * connect_timeout), says EHLO (HELO if refused), starts TLS as the
+ * destination's TLS policy says (dlv_client_tls.c and dlv_tlspol.c:
+ * tls_policy, DANE, MTA-STS; opportunistic by default, the certificate
+ * then checked but not required; logs say so), then delivers the items
+ * queued for its destination one after another over the same
+ * connection, and quits when none is left.
  * Results are per recipient: 2xx delivered, 4xx deferred, 5xx bounced.
  *
  * The remote server is not trusted (issue 13). Every error, whatever the
- * state, goes through conn_fail(): logged, the transaction in progress
+ * state, goes through dlv_conn_fail(): logged, the transaction in progress
  * deferred with a 4.x.x reason, the next address tried before a
  * transaction, and a connection that achieved nothing holds its
  * destination (dlv_sched.c: back-off, what waits there is deferred). A
  * reply is bounded in line length, line count and time; a reply nobody
  * asked for is a protocol error. Bytes after the 220 to STARTTLS are a
  * protocol error (the client side of CVE-2011-0411), and nothing read
- * in the clear is used after the handshake. With tls_verify_peer = yes
- * there is no clear text: no STARTTLS, a refusal, a failed handshake or
- * certificate are each a 4.7.5 deferral.
+ * in the clear is used after the handshake. When the policy demands TLS
+ * (encrypt, verify, DANE, MTA-STS enforce) there is no clear text: no
+ * STARTTLS, a refusal, a failed handshake or certificate are each a
+ * 4.7.5 deferral naming the policy; an MX host an enforced MTA-STS
+ * policy does not list is not used (4.7.0).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,7 +38,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
-#include "delivery/dlv_int.h"
+#include "delivery/dlv_conn.h"
 #include "core/tls.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -45,87 +49,15 @@
 #define BODY_CHUNK	(64 * 1024)
 #define OUT_HIGH	(256 * 1024)
 
-enum cstate {
-	CS_RESOLVE,
-	CS_CONNECT,
-	CS_GREETING,
-	CS_EHLO,
-	CS_HELO,
-	CS_STARTTLS,
-	CS_TLS,
-	CS_TRANS,	/* MAIL, RCPT, DATA replies pending */
-	CS_BODY,
-	CS_DOT,
-	CS_RSET,
-	CS_IDLE,	/* kept open a moment for more mail */
-	CS_QUIT,
-	CS_CLOSED,
-};
-
 static const char *const cstate_names[] = {
 	"resolve", "connect", "greeting", "ehlo", "helo", "starttls", "tls",
 	"transaction", "body", "dot", "rset", "idle", "quit", "closed",
 };
 
-/* RFC 3463 codes of the deferrals. */
-#define ST_CONNECT	"4.4.1"		/* no answer, refused greeting */
-#define ST_LOST		"4.4.2"		/* lost connection, timeout */
-#define ST_DNS		"4.4.3"
-#define ST_PROTOCOL	"4.5.0"		/* a reply that is no SMTP */
-#define ST_LOCAL	"4.3.0"
-#define ST_TLS		"4.7.5"		/* tls_verify_peer = yes */
-
 #define IDLE_USEC	2000000	/* qmgr_deps.idle_usec by default */
 
-enum expect {
-	E_MAIL,
-	E_RCPT,
-	E_DATA,
-};
 
-struct dlv_conn {
-	LIST_ENTRY(dlv_conn)	 entry;		/* in the qmgr's conns */
-	struct qmgr		*q;
-	struct dlv_dest		*d;
-	enum cstate		 state;
-	struct bufferevent	*bev;
-	SSL			*ssl;
-	struct dns_req		*dnsreq;
-	struct event		*ev_close;
-	/* where to */
-	char			 hosts[DLV_MAX_HOSTS][256];
-	size_t			 nhosts, hi;
-	struct netaddr		 addrs[32];
-	size_t			 naddrs, ai;
-	char			 peer[320];	/* host[ip]:port */
-	char			 lasterr[600];
-	bool			 tls_failed;
-	unsigned		 ntx;		/* transactions the server answered */
-	int			 timeout;	/* seconds, of the reply awaited */
-	uint64_t		 asked_ms;	/* when the reply awaited was asked */
-	/* what the server offers */
-	struct dlv_caps		 caps;
-	/* the reply being read */
-	struct buf		 rline;
-	struct buf		 reply;		/* "250 text" of its last line */
-	struct buf		 ehlo;		/* all EHLO lines */
-	unsigned		 rlines;
-	/* the transaction */
-	struct dlv_item		*item;
-	char			**replies;	/* per recipient */
-	size_t			 rcpt_sent, rcpt_replied, naccepted;
-	bool			 mail_ok;
-	char			*mail_reply;
-	enum expect		 expect[1024];
-	size_t			 exp_head, exp_tail;
-	uint64_t		 body_pos;
-	bool			 bol;
-	unsigned		 nmsgs;
-};
-
-static void conn_resolve_host(struct dlv_conn *);
 static void ready(struct dlv_conn *);
-static void on_event(struct bufferevent *, short, void *);
 
 static uint32_t
 rnd32(void *arg)
@@ -147,6 +79,9 @@ close_now(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	LIST_REMOVE(c, entry);
 	dns_cancel(&c->dnsreq);
+	dlv_sts_cancel(&c->stswait);
+	free(c->sts);
+	free(c->tlsa);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	buf_free(&c->rline);
@@ -209,8 +144,8 @@ static bool conn_advance(struct dlv_conn *);
    otherwise the connection ends, and when it achieved nothing its
    destination is held (qmgr_dest_failed: back-off, a minimum interval
    before the next connection, what waits there deferred). */
-static void PRINTFLIKE(3, 4)
-conn_fail(struct dlv_conn *c, const char *status, const char *fmt, ...)
+void PRINTFLIKE(3, 4)
+dlv_conn_fail(struct dlv_conn *c, const char *status, const char *fmt, ...)
 {
 	char rep[700];
 	bool before = c->state <= CS_TLS;
@@ -233,8 +168,8 @@ conn_fail(struct dlv_conn *c, const char *status, const char *fmt, ...)
 	conn_close(c);
 }
 
-static void PRINTFLIKE(2, 3)
-send_line(struct dlv_conn *c, const char *fmt, ...)
+void PRINTFLIKE(2, 3)
+dlv_conn_send(struct dlv_conn *c, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	va_list ap;
@@ -244,14 +179,14 @@ send_line(struct dlv_conn *c, const char *fmt, ...)
 	va_end(ap);
 	(void)evbuffer_add(out, "\r\n", 2);
 	/* Its reply has c->timeout from now (pipelined ones each from the
-	   end of the one before: on_read). */
+	   end of the one before: dlv_conn_on_read). */
 	c->asked_ms = clock_mono_ms();
 }
 
 /* ---- connecting ---- */
 
-static void
-set_timeouts(struct dlv_conn *c, int seconds)
+void
+dlv_conn_timeouts(struct dlv_conn *c, int seconds)
 {
 	struct timeval tv = { seconds, 0 };
 
@@ -259,13 +194,8 @@ set_timeouts(struct dlv_conn *c, int seconds)
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 }
 
-static void
-on_read(struct bufferevent *bev, void *arg);
-static void
-on_write(struct bufferevent *bev, void *arg);
-
-static void
-connect_addr(struct dlv_conn *c)
+void
+dlv_conn_connect_addr(struct dlv_conn *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -284,10 +214,10 @@ connect_addr(struct dlv_conn *c)
 	c->bev = bufferevent_socket_new(c->q->d.base, -1,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
-		conn_fail(c, ST_LOCAL, "out of sockets");
+		dlv_conn_fail(c, ST_LOCAL, "out of sockets");
 		return;
 	}
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setcb(c->bev, dlv_conn_on_read, dlv_conn_on_write, dlv_conn_on_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	c->state = CS_CONNECT;
 	c->timeout = (int)c->q->d.cfg->connect_timeout;
@@ -297,7 +227,7 @@ connect_addr(struct dlv_conn *c)
 	c->rlines = 0;
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss,
 	    (int)sl) == -1)
-		conn_fail(c, ST_CONNECT, "connect to %s: %s", c->peer,
+		dlv_conn_fail(c, ST_CONNECT, "connect to %s: %s", c->peer,
 		    strerror(errno));
 }
 
@@ -308,20 +238,20 @@ conn_advance(struct dlv_conn *c)
 {
 	if (c->ai + 1 < c->naddrs) {
 		c->ai++;
-		connect_addr(c);
+		dlv_conn_connect_addr(c);
 		return true;
 	}
 	if (c->hi + 1 < c->nhosts) {
 		c->hi++;
 		c->naddrs = c->ai = 0;
-		conn_resolve_host(c);
+		dlv_conn_resolve_host(c);
 		return true;
 	}
 	return false;
 }
 
-static void
-on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
+void
+dlv_conn_on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
 {
 	struct dlv_conn *c = arg;
 
@@ -339,7 +269,7 @@ on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
 		}
 		c->naddrs = 0;
 		c->ai = 0;
-		conn_fail(c, status == -1 ? ST_DNS : ST_CONNECT, "%s: %s",
+		dlv_conn_fail(c, status == -1 ? ST_DNS : ST_CONNECT, "%s: %s",
 		    c->hosts[c->hi], status == DNS_NXDOMAIN ?
 		    "host not found" : status == 0 ? "no address" :
 		    "temporary DNS failure");
@@ -348,23 +278,8 @@ on_addrs(int status, const struct netaddr *a, size_t n, void *arg)
 	c->naddrs = n > nitems(c->addrs) ? nitems(c->addrs) : n;
 	memcpy(c->addrs, a, c->naddrs * sizeof(*a));
 	c->ai = 0;
-	connect_addr(c);
+	dlv_conn_connect_addr(c);
 }
-
-static void
-conn_resolve_host(struct dlv_conn *c)
-{
-	struct netaddr a;
-
-	c->state = CS_RESOLVE;
-	if (net_addr_parse(c->hosts[c->hi], &a) == 0) {
-		on_addrs(1, &a, 1, c);
-		return;
-	}
-	c->dnsreq = dns_addrs(c->q->d.dns, c->hosts[c->hi], DLV_DNS_TIMEOUT_MS,
-	    on_addrs, c);
-}
-
 static void
 on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
 {
@@ -376,7 +291,7 @@ on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
 	r = dlv_plan_hosts(c->d->route == ROUTE_MX ? c->d->domain : c->d->host,
 	    status, mx, n, rnd32, NULL, c->hosts, &c->nhosts, &verdict);
 	if (r == -1) {
-		conn_fail(c, ST_DNS, "%s", verdict);
+		dlv_conn_fail(c, ST_DNS, "%s", verdict);
 		return;
 	}
 	if (r == 0) {
@@ -384,8 +299,13 @@ on_mx(int status, const struct dns_mx *mx, size_t n, void *arg)
 		conn_close(c);
 		return;
 	}
-	c->hi = 0;
-	conn_resolve_host(c);
+	if (dlv_conn_mx_routed(c) && c->q->d.cfg->dane && status == 1 &&
+	    config_tls_policy(c->q->d.cfg, c->d->domain) == NULL) {
+		c->dnsreq = dns_secure(c->q->d.dns, c->d->domain, 15,
+		    DLV_DNS_TIMEOUT_MS, dlv_conn_on_mx_secure, c);
+		return;
+	}
+	dlv_conn_hosts_planned(c);
 }
 
 void
@@ -395,6 +315,7 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 
 	c->q = q;
 	c->d = d;
+	c->cfg_gen = q->cfg_gen;
 	buf_init(&c->rline, DLV_REPLY_LINE_MAX);
 	buf_init(&c->reply, DLV_REPLY_LINE_MAX);
 	buf_init(&c->ehlo, 64 * 1024);
@@ -406,7 +327,7 @@ dlv_conn_start(struct qmgr *q, struct dlv_dest *d)
 	if (d->route == ROUTE_HOST && !d->host_mx) {
 		(void)str_copy(c->hosts[0], d->host, sizeof(c->hosts[0]));
 		c->nhosts = 1;
-		conn_resolve_host(c);
+		dlv_conn_resolve_host(c);
 		return;
 	}
 	c->dnsreq = dns_mx(q->d.dns, d->route == ROUTE_MX ? d->domain :
@@ -470,7 +391,7 @@ send_rcpt(struct dlv_conn *c)
 	   success itself ("relayed"). */
 	if (c->caps.dsn)
 		dsn_notify_format(r->notify, notify, sizeof(notify));
-	send_line(c, "RCPT TO:<%s>%s%s%s%s", r->address, notify[0] != '\0' ?
+	dlv_conn_send(c, "RCPT TO:<%s>%s%s%s%s", r->address, notify[0] != '\0' ?
 	    " NOTIFY=" : "", notify, c->caps.dsn && r->orcpt[0] != '\0' ?
 	    " ORCPT=" : "", c->caps.dsn ? r->orcpt : "");
 	c->rcpt_sent++;
@@ -492,7 +413,8 @@ send_mail(struct dlv_conn *c, struct dlv_item *it)
 		    " RET=" : "", e->ret, e->envid[0] != '\0' ? " ENVID=" : "",
 		    e->envid);
 	it->dsn_passed = c->caps.dsn;
-	send_line(c, "MAIL FROM:<%s>%s%s%s%s", e->sender, size,
+	dlv_conn_send(c, "MAIL FROM:<%s>%s%s%s%s", queue_env_mail_from(e),
+	    size,
 	    e->body8bit && c->caps.eightbit ? " BODY=8BITMIME" : "",
 	    e->smtputf8 ? " SMTPUTF8" : "", dsn);
 	expect_push(c, E_MAIL);
@@ -527,14 +449,14 @@ transaction(struct dlv_conn *c, struct dlv_item *it)
 		return;
 	}
 	c->state = CS_TRANS;
-	set_timeouts(c, DLV_CMD_TIMEOUT);
+	dlv_conn_timeouts(c, DLV_CMD_TIMEOUT);
 	send_mail(c, it);
 	if (!c->caps.pipelining)
 		return;
 	/* Items hold at most DLV_RCPTS_PER_TXN recipients (dlv_sched.c). */
 	for (i = 0; i < it->n; i++)
 		send_rcpt(c);
-	send_line(c, "DATA");
+	dlv_conn_send(c, "DATA");
 	expect_push(c, E_DATA);
 }
 
@@ -568,7 +490,10 @@ dlv_conn_wake(struct qmgr *q, struct dlv_dest *d)
 	struct dlv_conn *c;
 
 	LIST_FOREACH(c, &q->conns, entry) {
-		if (c->d == d && c->state == CS_IDLE) {
+		/* A connection from before a reload keeps its TLS policy:
+		   it takes no new mail (and quits when idle). */
+		if (c->d == d && c->state == CS_IDLE &&
+		    c->cfg_gen == q->cfg_gen) {
 			ready(c);
 			return true;
 		}
@@ -596,7 +521,7 @@ stream_body(struct dlv_conn *c)
 
 			log_error("qid=%s cannot read the queue file: %s",
 			    m->env.id, why);
-			conn_fail(c, ST_LOCAL, "local error reading the queued "
+			dlv_conn_fail(c, ST_LOCAL, "local error reading the queued "
 			    "message: %s", why);
 			return;
 		}
@@ -604,12 +529,12 @@ stream_body(struct dlv_conn *c)
 		dlv_body_put(out, chunk, (size_t)r, &c->bol);
 	}
 	if (c->body_pos < m->body_len)
-		return;		/* on_write continues */
+		return;		/* dlv_conn_on_write continues */
 	if (!c->bol)
 		(void)evbuffer_add(out, "\r\n", 2);
 	(void)evbuffer_add(out, ".\r\n", 3);
 	c->state = CS_DOT;
-	set_timeouts(c, DLV_DATA_TIMEOUT);
+	dlv_conn_timeouts(c, DLV_DATA_TIMEOUT);
 	c->asked_ms = clock_mono_ms();
 }
 
@@ -626,7 +551,7 @@ trans_reply(struct dlv_conn *c, int code)
 	enum expect e;
 
 	if (c->exp_head == c->exp_tail) {
-		conn_fail(c, ST_PROTOCOL, "protocol error from %s (a reply "
+		dlv_conn_fail(c, ST_PROTOCOL, "protocol error from %s (a reply "
 		    "to no command: %.100s)", c->peer, buf_cstr(&c->reply));
 		return;
 	}
@@ -656,7 +581,7 @@ trans_reply(struct dlv_conn *c, int code)
 			if (c->rcpt_sent < c->item->n)
 				send_rcpt(c);
 			else if (c->naccepted > 0) {
-				send_line(c, "DATA");
+				dlv_conn_send(c, "DATA");
 				expect_push(c, E_DATA);
 			} else
 				goto give_up;
@@ -672,7 +597,7 @@ trans_reply(struct dlv_conn *c, int code)
 		}
 		if (code == 354) {
 			/* RFC 2920 3.1: nobody to send to, end it empty. */
-			send_line(c, ".");
+			dlv_conn_send(c, ".");
 			c->state = CS_DOT;
 			c->naccepted = 0;
 			return;
@@ -694,85 +619,32 @@ give_up:
 	item_end(c, c->mail_reply != NULL ? c->mail_reply :
 	    "451 4.3.0 The transaction was aborted");
 	c->state = CS_RSET;
-	send_line(c, "RSET");
+	dlv_conn_send(c, "RSET");
 }
 
-static bool
-verify_on(const struct dlv_conn *c)
-{
-	return c->q->d.cfg->tls_verify_peer;
-}
-
-/* After "220" to STARTTLS: the handshake, with nothing of the clear-text
-   session kept (RFC 3207 4.2; CVE-2011-0411). */
-static void
-start_tls(struct dlv_conn *c)
-{
-	struct bufferevent *tls;
-	struct netaddr a;
-	const char *host = c->hosts[c->hi];
-
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-		conn_fail(c, ST_PROTOCOL, "protocol error from %s (data after "
-		    "its 220 reply to STARTTLS)", c->peer);
-		return;
-	}
-	buf_reset(&c->rline);
-	buf_reset(&c->reply);
-	buf_reset(&c->ehlo);
-	c->rlines = 0;
-	memset(&c->caps, 0, sizeof(c->caps));
-	c->ssl = SSL_new(c->q->d.tls);
-	if (c->ssl == NULL) {
-		conn_fail(c, ST_LOCAL, "cannot start TLS with %s: out of "
-		    "memory", c->peer);
-		return;
-	}
-	/* RFC 6066 3: no SNI for an address literal; the certificate is
-	   then checked against the address. */
-	if (net_addr_parse(host, &a) == 0) {
-		if (verify_on(c))
-			(void)X509_VERIFY_PARAM_set1_ip_asc(
-			    SSL_get0_param(c->ssl), host);
-	} else {
-		(void)SSL_set_tlsext_host_name(c->ssl, host);
-		if (verify_on(c))
-			(void)SSL_set1_host(c->ssl, host);
-	}
-	tls = bufferevent_openssl_filter_new(c->q->d.base, c->bev, c->ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (tls == NULL) {
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-		conn_fail(c, ST_LOCAL, "cannot start TLS with %s", c->peer);
-		return;
-	}
-	c->bev = tls;
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	set_timeouts(c, DLV_CMD_TIMEOUT);
-	c->asked_ms = clock_mono_ms();
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	c->state = CS_TLS;
-}
-
-/* EHLO or HELO accepted: STARTTLS first when it is offered (and
-   required with tls_verify_peer = yes), else the mail. */
+/* EHLO or HELO accepted: STARTTLS first when it is offered and the
+   policy is not none (and required when it demands TLS), else the
+   mail. */
 static void
 greeted(struct dlv_conn *c)
 {
+	char pol[400];
+
 	if (c->ssl == NULL && c->caps.starttls && c->q->d.tls != NULL &&
-	    !c->tls_failed) {
+	    !c->tls_failed && c->req.level != TLS_LEVEL_NONE) {
 		c->state = CS_STARTTLS;
-		send_line(c, "STARTTLS");
+		dlv_conn_send(c, "STARTTLS");
 		return;
 	}
-	if (c->ssl == NULL && verify_on(c)) {
-		conn_fail(c, ST_TLS, "%s offers no STARTTLS%s, and "
-		    "tls_verify_peer = yes needs TLS", c->peer,
-		    c->q->d.tls == NULL ? " (or TLS is not available here)" :
-		    "");
+	if (c->ssl == NULL && dlv_conn_tls_needed(c)) {
+		dlv_conn_fail(c, ST_TLS, "%s offers no STARTTLS%s, and %s needs "
+		    "TLS", c->peer, c->q->d.tls == NULL ?
+		    " (or TLS is not available here)" : "",
+		    dlv_conn_policy_name(c, pol, sizeof(pol)));
 		return;
 	}
+	if (c->ssl == NULL && !c->tls_failed)
+		dlv_conn_sts_note(c, "offers no STARTTLS");
 	ready(c);
 }
 
@@ -786,10 +658,10 @@ ehlo_reply(struct dlv_conn *c, int code)
 	}
 	if (c->state == CS_EHLO && code / 100 == 5) {
 		c->state = CS_HELO;
-		send_line(c, "HELO %s", c->q->d.cfg->hostname);
+		dlv_conn_send(c, "HELO %s", c->q->d.cfg->hostname);
 		return;
 	}
-	conn_fail(c, ST_CONNECT, "host %s refused EHLO/HELO: %s", c->peer,
+	dlv_conn_fail(c, ST_CONNECT, "host %s refused EHLO/HELO: %s", c->peer,
 	    buf_cstr(&c->reply));
 }
 
@@ -824,7 +696,7 @@ dot_reply(struct dlv_conn *c)
 	item_end(c, c->mail_reply != NULL ? c->mail_reply :
 	    "451 4.3.0 The transaction was aborted");
 	c->state = CS_RSET;
-	send_line(c, "RSET");
+	dlv_conn_send(c, "RSET");
 }
 
 /* A complete reply: its code; the text is in c->reply. */
@@ -834,13 +706,13 @@ handle_reply(struct dlv_conn *c, int code)
 	switch (c->state) {
 	case CS_GREETING:
 		if (code / 100 != 2) {
-			conn_fail(c, ST_CONNECT, "host %s refused to talk to "
+			dlv_conn_fail(c, ST_CONNECT, "host %s refused to talk to "
 			    "me: %s", c->peer, buf_cstr(&c->reply));
 			return;
 		}
 		c->state = CS_EHLO;
 		buf_reset(&c->ehlo);
-		send_line(c, "EHLO %s", c->q->d.cfg->hostname);
+		dlv_conn_send(c, "EHLO %s", c->q->d.cfg->hostname);
 		return;
 	case CS_EHLO:
 		ehlo_reply(c, code);
@@ -849,13 +721,18 @@ handle_reply(struct dlv_conn *c, int code)
 		helo_reply(c, code);
 		return;
 	case CS_STARTTLS:
-		if (code == 220)
-			start_tls(c);
-		else if (verify_on(c))
-			conn_fail(c, ST_TLS, "host %s refused STARTTLS: %s",
-			    c->peer, buf_cstr(&c->reply));
-		else
+		if (code == 220) {
+			dlv_conn_start_tls(c);
+		} else if (dlv_conn_tls_needed(c)) {
+			char pol[400];
+
+			dlv_conn_fail(c, ST_TLS, "host %s refused STARTTLS, and %s "
+			    "needs TLS: %s", c->peer, dlv_conn_policy_name(c, pol,
+			    sizeof(pol)), buf_cstr(&c->reply));
+		} else {
+			dlv_conn_sts_note(c, "refused STARTTLS");
 			ready(c);	/* opportunistic: go on in the clear */
+		}
 		return;
 	case CS_TRANS:
 		trans_reply(c, code);
@@ -872,7 +749,7 @@ handle_reply(struct dlv_conn *c, int code)
 	default:
 		/* Idle, sending the message, in the handshake: nothing was
 		   asked. */
-		conn_fail(c, ST_PROTOCOL, "protocol error from %s (a reply to "
+		dlv_conn_fail(c, ST_PROTOCOL, "protocol error from %s (a reply to "
 		    "no command: %.100s)", c->peer, buf_cstr(&c->reply));
 		return;
 	}
@@ -882,8 +759,8 @@ handle_reply(struct dlv_conn *c, int code)
    A reply is bounded: DLV_REPLY_LINE_MAX per line, REPLY_LINES_MAX lines,
    and c->timeout seconds in all (a server dripping bytes cannot hold a
    connection past it). */
-static void
-on_read(struct bufferevent *bev, void *arg)
+void
+dlv_conn_on_read(struct bufferevent *bev, void *arg)
 {
 	struct dlv_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
@@ -935,11 +812,11 @@ on_read(struct bufferevent *bev, void *arg)
 	}
 	return;
 bad:
-	conn_fail(c, ST_PROTOCOL, "protocol error from %s (%s)", c->peer, why);
+	dlv_conn_fail(c, ST_PROTOCOL, "protocol error from %s (%s)", c->peer, why);
 }
 
-static void
-on_write(struct bufferevent *bev, void *arg)
+void
+dlv_conn_on_write(struct bufferevent *bev, void *arg)
 {
 	struct dlv_conn *c = arg;
 
@@ -948,42 +825,8 @@ on_write(struct bufferevent *bev, void *arg)
 		stream_body(c);
 }
 
-/* The handshake is done: EHLO again, from a clean slate. */
-static void
-tls_up(struct dlv_conn *c)
-{
-	char info[200];
-
-	tls_describe(c->ssl, info, sizeof(info));
-	log_info("delivery tls peer=%s %s verify=%s", c->peer, info,
-	    verify_on(c) ? "yes" : "no (certificate not verified: "
-	    "tls_verify_peer = no)");
-	c->state = CS_EHLO;
-	buf_reset(&c->ehlo);
-	send_line(c, "EHLO %s", c->q->d.cfg->hostname);
-}
-
-/* The handshake failed: with tls_verify_peer = yes a deferral, else the
-   same address again in the clear (opportunistic TLS). */
-static void
-tls_failed(struct dlv_conn *c)
-{
-	long v = c->ssl != NULL ? SSL_get_verify_result(c->ssl) : X509_V_OK;
-
-	if (verify_on(c)) {
-		conn_fail(c, ST_TLS, "TLS with %s failed: %s", c->peer,
-		    v != X509_V_OK ? X509_verify_cert_error_string(v) :
-		    "handshake failed");
-		return;
-	}
-	log_warn("delivery tls peer=%s failed; retrying without TLS",
-	    c->peer);
-	c->tls_failed = true;
-	connect_addr(c);
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
+void
+dlv_conn_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct dlv_conn *c = arg;
 	bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
@@ -991,31 +834,31 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == CS_TLS) {
-			tls_up(c);
+			dlv_conn_tls_up(c);
 			return;
 		}
 		c->state = CS_GREETING;
-		set_timeouts(c, DLV_CMD_TIMEOUT);
+		dlv_conn_timeouts(c, DLV_CMD_TIMEOUT);
 		c->asked_ms = clock_mono_ms();
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
 	switch (c->state) {
 	case CS_CONNECT:
-		conn_fail(c, ST_CONNECT, "connect to %s: %s", c->peer, timeout ?
+		dlv_conn_fail(c, ST_CONNECT, "connect to %s: %s", c->peer, timeout ?
 		    "Connection timed out" : evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR()));
 		return;
 	case CS_TLS:
-		tls_failed(c);
+		dlv_conn_tls_failed(c);
 		return;
 	case CS_IDLE:
 		if (timeout) {
 			/* Nothing more came: say goodbye properly. */
 			c->state = CS_QUIT;
-			set_timeouts(c, 10);
+			dlv_conn_timeouts(c, 10);
 			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-			send_line(c, "QUIT");
+			dlv_conn_send(c, "QUIT");
 			return;
 		}
 		conn_close(c);
@@ -1025,7 +868,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c);
 		return;
 	default:
-		conn_fail(c, ST_LOST, "%s with %s while %s", timeout ?
+		dlv_conn_fail(c, ST_LOST, "%s with %s while %s", timeout ?
 		    "timeout" : "lost connection", c->peer,
 		    c->state == CS_GREETING ? "waiting for the greeting" :
 		    c->state <= CS_STARTTLS ? "greeting" : c->state == CS_RSET ?

@@ -7,7 +7,8 @@
  *   dlv_item the recipients of one message in one domain: the unit a
  *            connection delivers
  *   dlv_dest one destination domain: its queue of items and connections
- *   dlv_conn one SMTP client connection (dlv_client.c)
+ *   dlv_conn one SMTP client connection (dlv_client.c and
+ *            dlv_client_tls.c, which share dlv_conn.h)
  */
 #ifndef POPGATE_DLV_INT_H
 #define POPGATE_DLV_INT_H
@@ -101,6 +102,7 @@ struct dlv_dest {
 };
 
 struct dlv_conn;
+struct dlv_sts_cache;
 
 struct qmgr {
 	struct qmgr_deps	 d;
@@ -113,6 +115,8 @@ struct qmgr {
 	unsigned		 nactive;	/* loaded messages */
 	unsigned		 nconn;
 	struct event		*timer;		/* next waiting entry */
+	struct dlv_sts_cache	*sts;		/* MTA-STS policies */
+	unsigned		 cfg_gen;	/* reloads seen */
 	bool			 stopping;
 };
 
@@ -219,5 +223,89 @@ void	dlv_hold_drop(struct qentry *e);
    NEW_IDS. */
 void	dlv_bounce_send(void *backends, struct dlv_msg *m,
 	    const char *hostname, struct strlist *new_ids);
+
+/* dlv_sts.c: MTA-STS (RFC 8461) as pure functions (unit-tested,
+   fuzzed through fuzz_mta_sts). */
+#define STS_ID_MAX	32		/* 1*32(ALPHA / DIGIT) */
+#define STS_MX_MAX	32		/* mx patterns kept */
+#define STS_POLICY_MAX	(64 * 1024)	/* octets of a policy file */
+#define STS_MAX_AGE_MAX	31557600	/* a year (section 3.2) */
+
+enum sts_mode {
+	STS_NONE,
+	STS_TESTING,
+	STS_ENFORCE,
+};
+
+struct sts_policy {
+	enum sts_mode	 mode;
+	uint64_t	 max_age;		/* seconds */
+	size_t		 nmx;
+	char		 mx[STS_MX_MAX][256];	/* lower case, no final dot;
+						   "*.DOMAIN" a wildcard */
+};
+
+/* The TXT record TEXT of LEN octets at _mta-sts.DOMAIN (section 3.1):
+   1 an STS record, its id into ID_R; 0 not one (no "v=STSv1;"); -1 one
+   that is malformed (no id, or a bad one). */
+int	dlv_sts_txt(const char *text, size_t len, char id_r[STS_ID_MAX + 1]);
+/* The policy file TEXT of LEN octets (section 3.2: "key: value" lines,
+   CRLF or LF) into POL: 0, or -1 with *ERROR_R (static text). Unknown
+   keys are ignored; version STSv1, mode and max_age are required, and
+   an mx line unless the mode is none. */
+int	dlv_sts_parse(const char *text, size_t len, struct sts_policy *pol,
+	    const char **error_r);
+/* Whether HOST (any case, a final dot allowed) matches an mx pattern of
+   POL (section 4.1: "*.example.com" covers one label more). */
+bool	dlv_sts_match(const struct sts_policy *pol, const char *host);
+const char *dlv_sts_mode_name(enum sts_mode);
+
+/* dlv_sts_fetch.c: MTA-STS policies fetched (TXT, then HTTPS) and kept
+   in memory and below data_dir/mta-sts/, one file per domain. */
+struct dlv_sts_wait;
+/* The policy for a domain, or NULL when it has none (or it cannot be
+   had and none is cached); borrowed for the call. */
+typedef void dlv_sts_cb(const struct sts_policy *, void *arg);
+/* Reads the policies saved below data_dir (DATA_FD; -1: memory only). */
+void	dlv_sts_init(struct qmgr *, int data_fd);
+void	dlv_sts_free(struct qmgr *);
+/* Looks for DOMAIN's policy: CB once with ARG, never from inside this
+   call, unless the wait is cancelled. */
+struct dlv_sts_wait *dlv_sts_get(struct qmgr *, const char *domain,
+	    dlv_sts_cb *cb, void *arg);
+/* CB of *W will not run; *W set to NULL. */
+void	dlv_sts_cancel(struct dlv_sts_wait **w);
+
+/* dlv_tlspol.c: what TLS one MX host's connection demands, from the
+   tls_policy lines, DANE (RFC 7672) and MTA-STS (RFC 8461). */
+enum dlv_dane {
+	DLV_DANE_NONE,		/* no TLSA records, or insecure answers */
+	DLV_DANE_USABLE,	/* usable records: TLS verified by them */
+	DLV_DANE_UNUSABLE,	/* records, none usable: TLS, unverified */
+};
+struct dlv_tlsreq {
+	enum tls_level	 level;
+	bool		 dane;		/* VERIFY by the TLSA records */
+	bool		 sts_testing;	/* log what enforce would refuse */
+	const struct sts_policy *sts;	/* testing: its patterns */
+	char		 rule[300];	/* for logs: which policy decided */
+};
+/* The demand for HOST of destination DOMAIN (MX routing when MX is
+   true) under CFG, with DOMAIN's MTA-STS policy STS (NULL: none) and
+   HOST's DANE state: 1 with *REQ filled, 0 when HOST may not be used
+   (*WHY_R: it is not in the enforced MTA-STS policy). An explicit
+   tls_policy line wins; else DANE, then MTA-STS enforce, each at least
+   tls_policy_default. */
+int	dlv_tls_decide(const struct config *cfg, const char *domain, bool mx,
+	    const struct sts_policy *sts, const char *host, enum dlv_dane,
+	    struct dlv_tlsreq *req, const char **why_r);
+/* The DANE state of TLSA records (RFC 7672 3.1: DANE-TA(2), DANE-EE(3);
+   selectors 0, 1; matching 0, 1, 2 of the right lengths). */
+enum dlv_dane dlv_dane_state(const struct dns_tlsa *, size_t n);
+/* Sets SSL up for REQ towards HOST: SNI, the verification (chain and
+   name, or the usable TLSA records). 0, or -1 (out of memory, DANE not
+   available). */
+int	dlv_tls_setup(SSL *ssl, const char *host, const struct dlv_tlsreq *req,
+	    const struct dns_tlsa *tlsa, size_t ntlsa);
 
 #endif

@@ -310,6 +310,7 @@ void
 qmgr_set_config(struct qmgr *q, const struct config *cfg)
 {
 	q->d.cfg = cfg;
+	q->cfg_gen++;
 	hmap_sweep(q->dests, reroute, q);
 }
 
@@ -620,6 +621,7 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 	struct queue_env *e = &m->env;
 	time_t now = clock_now();
 	char qt[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qr[LOG_QUOTE_SZ(600)];
+	char qs[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 	size_t i;
 
 	for (i = 0; i < it->n; i++) {
@@ -655,10 +657,14 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 		if (r->state != QR_DELIVERED)
 			(void)str_copy(r->last_error, rep,
 			    sizeof(r->last_error));
-		log_info("qid=%s delivery to=%s from=%s relay=%s "
+		log_info("qid=%s delivery to=%s from=%s%s%s relay=%s "
 		    "delay=%llds attempts=%u status=%s dsn=%s reply=%s",
 		    e->id, log_quote_addr(qt, sizeof(qt), r->address),
-		    log_quote_addr(qf, sizeof(qf), e->sender), relay,
+		    log_quote_addr(qf, sizeof(qf), e->sender),
+		    e->srs_sender[0] != '\0' && !r->local ? " srs=" : "",
+		    e->srs_sender[0] != '\0' && !r->local ?
+		    log_quote_addr(qs, sizeof(qs), e->srs_sender) : "",
+		    relay,
 		    (long long)(now - e->arrival), r->attempts +
 		    (r->state != QR_DEFERRED), status, dsn,
 		    log_quote_text(qr, sizeof(qr), rep));
@@ -840,6 +846,20 @@ qmgr_new(const struct qmgr_deps *d, const char **error_r)
 		qmgr_free(&q);
 		return NULL;
 	}
+	/* Any destination's policy may ask for verification (tls_policy,
+	   MTA-STS) or DANE, whatever tls_verify_peer says: each connection
+	   sets its own verification mode. */
+	if (d->tls != NULL) {
+		if (SSL_CTX_set_default_verify_paths(d->tls) != 1)
+			log_warn("outbound TLS: the system's trust store cannot "
+			    "be loaded (only tls_ca_file is trusted)");
+		if (SSL_CTX_dane_enable(d->tls) <= 0)
+			log_warn("outbound TLS: DANE is not available");
+		else
+			(void)SSL_CTX_dane_set_flags(d->tls,
+			    DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	}
+	dlv_sts_init(q, d->data_fd > 0 ? d->data_fd : -1);
 	if (queue_scan(q->d.queue, scan_one, q) == -1) {
 		*error_r = strerror(errno);
 		qmgr_free(&q);
@@ -889,6 +909,7 @@ qmgr_free(struct qmgr **qp)
 	*qp = NULL;
 	q->stopping = true;
 	dlv_conn_free_all(q);
+	dlv_sts_free(q);
 	hmap_free(&q->dests, free_dest);
 	hmap_sweep(q->entries, drop_entry, NULL);
 	hmap_free(&q->entries, NULL);

@@ -53,7 +53,9 @@ mauth_ar_authserv(const char *body, size_t len, char *out, size_t outsz)
 		for (p++; p < end && *p != '"'; p++) {
 			if (*p == '\\' && p + 1 < end)
 				p++;
-			if (n + 1 >= outsz)
+			/* qtext and quoted-pair: no control characters */
+			if (n + 1 >= outsz || (unsigned char)*p < 0x20 ||
+			    (unsigned char)*p == 0x7f)
 				return -1;
 			out[n++] = *p;
 		}

@@ -21,6 +21,7 @@
 #include "core/dkim.h"
 #include "core/dsn.h"
 #include "core/reply.h"
+#include "core/srs.h"
 #include "queue/queue.h"
 #include "relay/relay_auth.h"
 #include "store/store.h"
@@ -170,6 +171,10 @@ enum policy_reason {
 	POLICY_QUOTA,
 	POLICY_TEMP_LOOKUP,		/* resolving the recipient failed */
 	POLICY_TOO_MANY_RCPTS,		/* max_recipients */
+	/* a recipient that is an SRS address of ours (policy_srs.c) */
+	POLICY_SRS_FORGED,		/* bad hash, malformed */
+	POLICY_SRS_EXPIRED,		/* older than srs_max_age */
+	POLICY_SRS_NOT_BOUNCE,		/* srs_bounces_only, a sender */
 	POLICY_NREASONS
 };
 
@@ -339,6 +344,36 @@ int	policy_end_of_data(struct backends *, const struct relay_grant *g,
 
 /* One line for logs naming the grant. */
 void	policy_grant_describe(const struct relay_grant *, char *, size_t);
+
+/* ---- the Sender Rewriting Scheme: policy_srs.c ---- */
+
+/* Whether A is an SRS address of ours to take back: srs on, the domain
+   srs_domain, an SRS0 or SRS1 local part. */
+bool	policy_srs_is_ours(const struct config *, const struct mailaddr *a);
+/* The envelope sender for the remote recipients of a message from
+   SENDER ("" for <>) at NOW: 1 with the SRS address in OUT when SENDER
+   is rewritten; 0 with OUT "" when it goes as it is (srs off, <>, a
+   hosted domain, the SRS domain; *WHY_R then NULL, or why an address
+   that should have been rewritten could not be: too long, a quoted
+   local part); -1 on a temporary failure of the store (*ERROR_R). The
+   first secret is made here when the store has none. On a worker. */
+int	policy_srs_forward(struct backends *, const char *sender, time_t now,
+	    char out[ADDR_BUFSZ], const char **why_r, const char **error_r);
+/* Takes back the SRS address A (policy_srs_is_ours) at NOW: 1 with the
+   address it stands for (the original sender, or for SRS1 the SRS0
+   address at the first forwarder) in OUT as it was given, the domain
+   lower-case, and in *ORIG canonical (for a hosted one); 0 refused,
+   *ST_R says why (SRS_BAD_HASH, SRS_EXPIRED, SRS_MALFORMED); -1 a
+   temporary failure of the store (*ERROR_R). On a worker. */
+int	policy_srs_reverse(struct backends *, const struct mailaddr *a,
+	    time_t now, char out[ADDR_BUFSZ], struct addr_canon *orig,
+	    enum srs_status *st_r, const char **error_r);
+/* The secrets of store S into *SEC: 1, 0 none (made first when MAKE,
+   then 1), -1 (*ERROR_R). */
+int	policy_srs_secrets(struct store *s, bool make,
+	    struct store_srs_secrets *sec, const char **error_r);
+/* A new random secret (32 base64 characters) into OUT: 0 or -1. */
+int	policy_srs_make_secret(char *out, size_t outsz);
 
 /* ---- logins (POP3, SMTP AUTH): policy_auth.c ---- */
 

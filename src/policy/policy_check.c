@@ -8,8 +8,10 @@
  * and `popgate relay explain` call the same functions.
  *
  * RCPT, for an address in a hosted domain: resolution (mailboxes,
- * aliases, the postmaster of RFC 5321 section 4.5.1) and quota; for any
- * other domain: the relay rules of policy_rules.c (SPEC section 1).
+ * aliases, the postmaster of RFC 5321 section 4.5.1) and quota; for an
+ * SRS address of ours (policy_srs.c), the address it was made from, in
+ * its place; for any other domain: the relay rules of policy_rules.c
+ * (SPEC section 1).
  */
 #include "policy/policy_int.h"
 #include "maildir/maildir.h"
@@ -291,16 +293,71 @@ relay_rcpt(struct backends *b, const struct relay_session *rs,
 	return accepted(d, REPLY_RCPT_OK, given);
 }
 
+/* The SRS address RC (GIVEN) decoded into ORIG and *KEY: 1; 0 refused
+   or -1 a temporary failure (D filled). With srs_bounces_only, only the null
+   sender may write to one: a bounce or an auto-reply, never a message
+   that would make us a relay to whoever an address names. */
+static int
+srs_decode(struct backends *b, const struct policy_tx *tx,
+    const struct policy_rcpt *rc, const char *given, time_t now,
+    char orig[ADDR_BUFSZ], struct addr_canon *key, struct policy_decision *d)
+{
+	enum srs_status st = SRS_OK;
+	const char *err = "";
+	int r;
+
+	if (b->cfg->srs_bounces_only && tx->sender[0] != '\0') {
+		r = policy_decide(d, POLICY_SRS_NOT_BOUNCE, given, 0);
+		(void)str_copy(d->why, "a sender other than <>",
+		    sizeof(d->why));
+	} else if ((r = policy_srs_reverse(b, &rc->addr, now, orig, key, &st,
+	    &err)) == -1) {
+		(void)str_copy(d->why, err, sizeof(d->why));
+		return policy_decide(d, POLICY_TEMP_LOOKUP, given, 0);
+	} else if (r == 0) {
+		r = policy_decide(d, st == SRS_EXPIRED ? POLICY_SRS_EXPIRED :
+		    POLICY_SRS_FORGED, given, b->cfg->srs_max_age / SRS_DAY);
+		(void)str_copy(d->why, srs_status_text(st), sizeof(d->why));
+	} else {
+		return 1;
+	}
+	(void)str_copy(d->addr, given, sizeof(d->addr));
+	return relay_refused(d, given, r);
+}
+
+/* The original sender ADDRESS of the SRS recipient RC (GIVEN), not
+   hosted here: the bounce goes on to it, as forwarded mail does (the
+   system relaying on its own behalf, SPEC 1: no customer's caps). */
+static int
+add_returned(struct policy_tx *tx, const struct policy_rcpt *rc,
+    const char *given, const char *address, struct policy_decision *d)
+{
+	struct target t;
+	size_t k;
+
+	for (k = 0; k < tx->ntargets; k++)
+		if (strcmp(tx->targets[k].address, address) == 0)
+			return accepted(d, REPLY_RCPT_OK, given);
+	memset(&t, 0, sizeof(t));
+	t.kind = TARGET_REMOTE;
+	(void)str_copy(t.address, address, sizeof(t.address));
+	target_dsn(&t, rc, given, 1);
+	add_target(tx, &t);
+	strlist_add(&tx->rcpts, given);
+	return accepted(d, REPLY_RCPT_OK, given);
+}
+
 int
 policy_check_rcpt(struct backends *b, const struct relay_session *rs,
     struct policy_tx *tx, const struct policy_rcpt *rc, time_t now,
     const struct relay_trace *tr, struct policy_decision *d)
 {
-	char given[ADDR_BUFSZ];
+	char given[ADDR_BUFSZ], orig[ADDR_BUFSZ];
 	struct addr_canon key;
 	struct resolution res;
 	const struct target *full;
 	const char *err = "";
+	bool srs = false;
 	int r;
 
 	memset(d, 0, sizeof(*d));
@@ -317,12 +374,22 @@ policy_check_rcpt(struct backends *b, const struct relay_session *rs,
 	}
 	if (!rc->postmaster)
 		addr_canon_set(&key, &rc->addr);
+	if (!rc->postmaster && policy_srs_is_ours(b->cfg, &rc->addr)) {
+		/* A bounce to an address we made: its original sender is
+		   the recipient now. */
+		if ((r = srs_decode(b, tx, rc, given, now, orig, &key,
+		    d)) != 1)
+			return r;
+		srs = true;
+	}
 	r = policy_resolve(b, rc->postmaster ? NULL : &key, &res, &err);
 	if (r == -1) {
 		(void)str_copy(d->why, err, sizeof(d->why));
 		return policy_decide(d, POLICY_TEMP_LOOKUP, given, 0);
 	}
-	if (r == 0 && !res.hosted) {
+	if (r == 0 && !res.hosted && srs) {
+		r = add_returned(tx, rc, given, orig, d);
+	} else if (r == 0 && !res.hosted) {
 		r = relay_rcpt(b, rs, tx, rc, given, now, tr, d);
 	} else if (r == 1 && (full = over_quota(b, &res, tx->size)) != NULL) {
 		r = policy_decide(d, POLICY_QUOTA, full->address, 0);

@@ -116,6 +116,15 @@ static const struct reason_entry {
 	    .reply = REPLY_TEMP_FAIL, .temp = true },
 	[POLICY_TOO_MANY_RCPTS] = { .rule = "max-recipients", .generic = true,
 	    .reply = REPLY_TOO_MANY_RCPTS },
+	[POLICY_SRS_FORGED] = { .rule = "srs-forged", .code = 550,
+	    .esc = "5.1.1", .head = "Invalid SRS address: this host did not "
+	    "make it", .names_rcpt = true },
+	[POLICY_SRS_EXPIRED] = { .rule = "srs-expired", .code = 550,
+	    .esc = "5.1.1", .head = "SRS address expired (made more than ",
+	    .slot = SLOT_NUM, .tail = " days ago)", .names_rcpt = true },
+	[POLICY_SRS_NOT_BOUNCE] = { .rule = "srs-not-bounce", .code = 550,
+	    .esc = "5.7.1", .head = "SRS addresses take only bounces "
+	    "(MAIL FROM:<>)", .names_rcpt = true },
 };
 
 const char *

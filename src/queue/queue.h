@@ -59,6 +59,10 @@ struct queue_env {
 	char			 id[ID_LEN + 1];
 	time_t			 arrival;
 	char			 sender[ADDR_BUFSZ];	/* "" = <> */
+	/* The sender rewritten by SRS, for the remote recipients' MAIL
+	   FROM ("" = none): the sender stays the original, for hosted
+	   mailboxes (Return-Path) and our own notices. */
+	char			 srs_sender[ADDR_BUFSZ];
 	char			 auth[512];	/* what let it through */
 	char			 client[300];	/* host [ip] */
 	bool			 body8bit, smtputf8;
@@ -76,6 +80,13 @@ struct queue_env {
 };
 
 void	queue_env_init(struct queue_env *);
+/* The MAIL FROM of E toward remote recipients: its SRS address if it
+   has one, else its sender. */
+static inline const char *
+queue_env_mail_from(const struct queue_env *e)
+{
+	return e->srs_sender[0] != '\0' ? e->srs_sender : e->sender;
+}
 void	queue_env_free(struct queue_env *);
 struct queue_rcpt *queue_env_add_rcpt(struct queue_env *,
 	    const char *address);

@@ -10,7 +10,10 @@
  * record (empty) after an 'R' makes that recipient a hosted mailbox of
  * this host, delivered into its Maildir by the queue manager (a copy
  * that found the mailbox full); files written before 'H' existed have
- * none and read as before (every recipient remote). The state file
+ * none and read as before (every recipient remote). A 'V' record after
+ * the sender 'S' is the sender's SRS address (policy_srs.c), the MAIL
+ * FROM toward remote recipients; a file without one is sent from 'S',
+ * as before. The state file
  * (queue/state/ID: recipient states, the hold) is queue_state.c's.
  */
 #include <errno.h>
@@ -38,6 +41,7 @@ enum rec_type {
 	REC_ID = 'I',
 	REC_TIME = 'T',
 	REC_SENDER = 'S',
+	REC_SRS_SENDER = 'V',	/* MAIL FROM for the remote recipients */
 	REC_RCPT = 'R',
 	REC_ORCPT = 'O',	/* for the preceding R */
 	REC_NOTIFY = 'N',	/* for the preceding R */
@@ -204,6 +208,8 @@ w_env(struct writer *w, const struct queue_env *e)
 	(void)str_fmt(num, sizeof(num), "%lld", (long long)e->arrival);
 	w_str(w, REC_TIME, num);
 	w_str(w, REC_SENDER, e->sender);
+	if (e->srs_sender[0] != '\0')
+		w_str(w, REC_SRS_SENDER, e->srs_sender);
 	for (i = 0; i < e->nrcpts; i++) {
 		w_str(w, REC_RCPT, e->rcpts[i].address);
 		if (e->rcpts[i].orcpt[0] != '\0')
@@ -467,6 +473,8 @@ parse_record(struct queue_env *e, int type, const unsigned char *p,
 		return 0;
 	case REC_SENDER:
 		return copy_field(e->sender, sizeof(e->sender), p, n);
+	case REC_SRS_SENDER:
+		return copy_field(e->srs_sender, sizeof(e->srs_sender), p, n);
 	case REC_RCPT:
 		last = queue_env_add_rcpt(e, "");
 		return copy_field(last->address, sizeof(last->address), p, n);

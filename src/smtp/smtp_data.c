@@ -413,6 +413,40 @@ dkim_sign_relayed(struct deliver_job *j, struct backends *b)
 	buf_free(&sig);
 }
 
+/* The envelope sender toward J's remote recipients (policy_srs.c): the
+   SRS address when the sender is rewritten, beside the original in the
+   queue file. 0, or -1 (J->err) when the store failed. */
+static int
+srs_rewrite(struct deliver_job *j, struct backends *b)
+{
+	char qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)], qs[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
+	const char *why, *err;
+
+	if (j->nremote == 0)
+		return 0;
+	switch (policy_srs_forward(b, j->env.sender, time(NULL),
+	    j->env.srs_sender, &why, &err)) {
+	case -1:
+		log_error("qid=%s srs: cannot read the secret: %s", j->id,
+		    err);
+		j->err = EAGAIN;
+		(void)str_copy(j->failed, "(srs)", sizeof(j->failed));
+		return -1;
+	case 1:
+		log_info("qid=%s srs from=%s srs=%s", j->id,
+		    log_quote_addr(qf, sizeof(qf), j->env.sender),
+		    log_quote_addr(qs, sizeof(qs), j->env.srs_sender));
+		break;
+	default:
+		if (why != NULL)
+			log_info("qid=%s srs not-rewritten from=%s "
+			    "reason=\"%s\"", j->id, log_quote_addr(qf,
+			    sizeof(qf), j->env.sender), why);
+		break;
+	}
+	return 0;
+}
+
 /* The message on stable storage: a copy in every local mailbox with
    room, and the queue file for the remote targets and the mailboxes
    that are full (the queue manager delivers them once they have room,
@@ -456,7 +490,8 @@ store_message(void *arg)
 	dkim_sign_relayed(j, b);
 	/* A mailbox that fills up between the check and the copy joins the
 	   queued ones (each time one more, so this ends). */
-	if (find_full(j, b->data_fd, dests, tix, n, &m) == 0)
+	if (srs_rewrite(j, b) == 0 &&
+	    find_full(j, b->data_fd, dests, tix, n, &m) == 0)
 		while (store_once(j, b, dests, tix, n, &m, &k) == 1)
 			j->full[tix[k]] = true;
 	for (i = 0; i < n; i++)

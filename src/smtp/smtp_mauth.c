@@ -215,10 +215,18 @@ static const struct worker_ops scan_ops = {
 
 static void dmarc_step(struct smtp_mauth *);
 
+/* A closing session (the client left) goes no further: its
+   transaction is freed with the session, cancelling what is left. */
+static bool
+closing(const struct smtp_mauth *ma)
+{
+	return ma->s->base.state == SS_CLOSING;
+}
+
 static void
 one_done(struct smtp_mauth *ma)
 {
-	if (--ma->pending == 0)
+	if (--ma->pending == 0 && !closing(ma))
 		dmarc_step(ma);
 }
 
@@ -320,7 +328,8 @@ on_dmarc(const struct dmarc_answer *a, void *arg)
 
 	ma->dmarc = NULL;
 	ma->dm = *a;
-	finish(ma);
+	if (!closing(ma))
+		finish(ma);
 }
 
 static void

@@ -625,6 +625,11 @@ rcpt_apply(struct smtp_session *s, const struct policy_decision *d, int r)
 		    policy_reason_name(d->reason));
 		smtp_reply_decision(s, d);
 		break;
+	case POLICY_SRS_FORGED:
+	case POLICY_SRS_EXPIRED:
+	case POLICY_SRS_NOT_BOUNCE:
+		relay_refused(s, d, d->addr);	/* logged with why */
+		break;
 	case POLICY_UNKNOWN_USER:
 		log_info("sess=%s smtp rcpt-rejected client=%s to=%s rule=%s",
 		    s->conn->id, s->conn->peer_str, log_quote_addr(qt,

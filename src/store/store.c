@@ -994,8 +994,8 @@ store_copy(struct store *from, struct store *to,
 		*error_r = store_set_error(to, "reading the source: %s", err);
 		goto fail;
 	}
-	if (cp.r == 0 && store_dkim_copy(from, to, &counts_r->dkim_keys,
-	    error_r) == -1)
+	if (cp.r == 0 && (store_dkim_copy(from, to, &counts_r->dkim_keys,
+	    error_r) == -1 || store_srs_copy(from, to, error_r) == -1))
 		goto fail;
 	if (cp.r != 0) {
 		*error_r = buf_cstr(&to->err);

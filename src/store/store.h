@@ -185,6 +185,33 @@ int	store_dkim_retire(struct store *, const char *domain, int64_t when,
 int	store_dkim_delete(struct store *, const char *domain,
 	    const char *selector, const char **error_r);
 
+/* SRS secrets (store_srs.c): the one that signs, and after a rotation
+   the one before, which still verifies the addresses made with it. In
+   the store, so that every host sharing it signs and verifies alike. */
+#define STORE_SRS_SECRET_MAX	128
+
+struct store_srs_secrets {
+	char		current[STORE_SRS_SECRET_MAX + 1];
+	char		previous[STORE_SRS_SECRET_MAX + 1];	/* "" none */
+	int64_t		created;	/* of the current one */
+	int64_t		previous_created;
+};
+
+/* The secrets into *OUT: 1, 0 when there is none yet, -1. */
+int	store_srs_get(struct store *, struct store_srs_secrets *out,
+	    const char **error_r);
+/* SECRET (printable ASCII, 16 to STORE_SRS_SECRET_MAX octets) becomes
+   the current one made at NOW, unless there is one already (another
+   host made it first): 0 either way, STORE_REFUSED for a bad SECRET,
+   -1. */
+int	store_srs_init(struct store *, const char *secret, int64_t now,
+	    const char **error_r);
+/* A rotation, in the caller's transaction: the previous secret goes,
+   the current one becomes the previous, SECRET the current. 0,
+   STORE_REFUSED for a bad SECRET, -1. */
+int	store_srs_rotate(struct store *, const char *secret, int64_t now,
+	    const char **error_r);
+
 /* Copies everything in FROM into TO, which must hold no customers yet,
    in one transaction on TO, keeping names, statuses, hashes, quotas and
    creation times; TO's schema is made first. Counts in *COUNTS_R.

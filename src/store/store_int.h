@@ -39,6 +39,10 @@ enum store_stmt {
 	SQL_DKIM_LIST,
 	SQL_DKIM_RETIRE,
 	SQL_DKIM_DELETE,
+	SQL_SRS_LIST,
+	SQL_SRS_ADD,
+	SQL_SRS_DROP_PREVIOUS,
+	SQL_SRS_DEMOTE,
 	SQL_NSTMTS
 };
 
@@ -123,6 +127,9 @@ int	store_canon_domain(struct store *, const char *domain,
 /* store_copy()'s part for the DKIM keys: FROM's into TO. */
 int	store_dkim_copy(struct store *from, struct store *to,
 	    uint64_t *count_r, const char **error_r);
+/* store_copy()'s part for the SRS secrets: FROM's into TO. */
+int	store_srs_copy(struct store *from, struct store *to,
+	    const char **error_r);
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_pgsql;

@@ -52,6 +52,13 @@ const char *const store_migrations[] = {
 	"  created BIGINT NOT NULL,"
 	"  retired BIGINT NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (domain, selector));",
+	/* 2 -> 3: the SRS secrets (SPEC 10), one store for every host so
+	   that a bounce may come back to any of them: the one that signs,
+	   and after a rotation the one before, which still verifies. */
+	"CREATE TABLE srs_secrets ("
+	"  slot TEXT PRIMARY KEY CHECK (slot IN ('current', 'previous')),"
+	"  secret TEXT NOT NULL,"
+	"  created BIGINT NOT NULL);",
 };
 
 const unsigned store_nmigrations = nitems(store_migrations);
@@ -134,4 +141,14 @@ const char *const store_sql[SQL_NSTMTS] = {
 	    " retired = $2 WHERE domain = $1 AND state = 'active'",
 	[SQL_DKIM_DELETE] = "DELETE FROM dkim_keys WHERE domain = $1"
 	    " AND selector = $2 AND state = 'retired'",
+	[SQL_SRS_LIST] = "SELECT slot, secret, created FROM srs_secrets"
+	    " ORDER BY slot",
+	/* Two hosts making the first secret at once: the second keeps
+	   the first's. */
+	[SQL_SRS_ADD] = "INSERT INTO srs_secrets (slot, secret, created)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (slot) DO NOTHING",
+	[SQL_SRS_DROP_PREVIOUS] = "DELETE FROM srs_secrets"
+	    " WHERE slot = 'previous'",
+	[SQL_SRS_DEMOTE] = "UPDATE srs_secrets SET slot = 'previous'"
+	    " WHERE slot = 'current'",
 };

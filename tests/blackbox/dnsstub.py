@@ -12,6 +12,14 @@ the machine's own resolver. Records come from a dict:
     })
     stub.start(); ...; stub.port; stub.stop()
 
+A name whose entry has "AD": True is answered with the AD bit set, as
+a validating resolver does for a DNSSEC-signed zone (DANE tests); TLSA
+records are (usage, selector, matching type, data bytes):
+
+        "mx.example.org": {"A": ["127.0.0.1"], "AD": True},
+        "_25._tcp.mx.example.org": {"TLSA": [(3, 1, 1, digest)],
+                                    "AD": True},
+
 Names not in the dict answer NXDOMAIN; a name with no record of the
 asked type answers NOERROR with no answers (NODATA). Every query is kept
 in `stub.queries` as (name, type).
@@ -21,7 +29,7 @@ import struct
 import threading
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "PTR": 12, "MX": 15, "TXT": 16,
-         "AAAA": 28}
+         "AAAA": 28, "TLSA": 52}
 NAMES = {v: k for k, v in TYPES.items()}
 
 
@@ -59,6 +67,9 @@ def rdata(rtype, value):
         return struct.pack(">H", pref) + encode_name(host)
     if rtype in ("PTR", "CNAME", "NS"):
         return encode_name(value)
+    if rtype == "TLSA":
+        usage, selector, mtype, data = value
+        return bytes([usage, selector, mtype]) + data
     if rtype == "TXT":
         # One record of character-strings of at most 255 octets each
         # (a 2048-bit DKIM key is longer), joined by the reader.
@@ -108,7 +119,7 @@ class DnsStub:
         key = name.lower().rstrip(".")
         self.queries.append((key, NAMES.get(qtype, str(qtype))))
         entry = self.records.get(key)
-        rcode, answers = 0, []
+        rcode, answers, ad = 0, [], False
         if entry is None:
             rcode = 3  # NXDOMAIN
         elif entry == "SERVFAIL":
@@ -117,11 +128,14 @@ class DnsStub:
             return None
         else:
             rtype = NAMES.get(qtype)
+            ad = bool(entry.get("AD"))
             for value in entry.get(rtype, []):
                 answers.append(encode_name(name) + struct.pack(
                     ">HHIH", qtype, 1, 60, len(rdata(rtype, value)))
                     + rdata(rtype, value))
         rflags = 0x8000 | 0x0400 | (flags & 0x0100) | rcode  # QR AA RD
+        if ad:
+            rflags |= 0x0020
         head = struct.pack(">HHHHHH", qid, rflags, 1, len(answers), 0, 0)
         return head + question + b"".join(answers)
 

@@ -201,7 +201,9 @@ def test_transport_wins_over_relayhost(make_instance, sinks):
     wait_queue_empty(inst)
 
 
-def test_alias_to_external_keeps_envelope_sender(make_instance, sinks):
+def test_alias_to_external_rewrites_envelope_sender(make_instance, sinks):
+    """Forwarded with an SRS envelope sender (test_srs.py has the rest);
+    the hosted copy keeps the original."""
     sink = sinks()
     inst = dlv_instance(make_instance, routes={"example.org": sink},
                         aliases={"fwd@acme.test": ["bob@example.org",
@@ -212,12 +214,14 @@ def test_alias_to_external_keeps_envelope_sender(make_instance, sinks):
         c.mail("carol@outside.example", ["fwd@acme.test"], original)
     assert sink.wait_for(1), inst.log()
     m = sink.messages[0]
-    assert m.mail_from == "carol@outside.example"
+    assert re.match(r"SRS0=.{4}=..=outside\.example=carol@"
+                    rf"{re.escape(HOSTNAME)}$", m.mail_from), m.mail_from
     assert m.rcpts == ["bob@example.org"]
     split_received(m.data, original)
     # The local target got its copy too.
     [local] = wait_until(lambda: maildir_messages(inst, "ann@acme.test"))
     assert parse(local)["Subject"] == "forwarded"
+    assert parse(local)["Return-Path"] == "<carol@outside.example>"
     wait_queue_empty(inst)
 
 

@@ -300,11 +300,12 @@ def test_init_help_does_not_offer_config():
 MAN_PAGE = os.path.join(harness.REPO, "docs", "popgate.conf.5")
 # Keys init writes with a value of its own, not the default: paths of
 # the instance, its listeners and demo postmaster; a --dev instance does
-# not wait for reverse DNS.
+# not wait for DNS (reverse names, the inbound checks).
 INIT_OWN = {"hostname", "data_dir", "mail_dir", "user", "tls_cert",
-            "tls_key", "listen", "postmaster", "reverse_dns"}
+            "tls_key", "listen", "postmaster", "reverse_dns",
+            "inbound_auth"}
 # Keys whose empty default is derived from others after reading.
-DERIVED = {"hostname", "mail_dir", "tls_cert", "tls_key"}
+DERIVED = {"hostname", "mail_dir", "tls_cert", "tls_key", "srs_domain"}
 
 
 def man_defaults():
@@ -384,7 +385,8 @@ def test_defaults_agree_in_table_man_page_and_init(init_dir):
     # default to print.
     assert set(table) == {k for k in man if k not in
                           ("listen", "transport", "milter",
-                           "milter_apply", "tls_host", "dnsbl")}, \
+                           "milter_apply", "tls_host", "dnsbl",
+                           "tls_policy")}, \
         "check-config and the man page name different keys"
     for key, value in table.items():
         if key in DERIVED or key == "data_dir":

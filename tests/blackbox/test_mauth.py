@@ -20,7 +20,7 @@ import pytest
 
 from delivery_helpers import (HOSTNAME, Smtp, dlv_instance,
                               maildir_messages, message, relay_send, sinks,
-                              wait_log)
+                              wait_log, wait_until)
 from dnsstub import DnsStub
 
 assert sinks  # the fixture
@@ -413,3 +413,49 @@ def test_arc_chain_broken_by_a_change(mx, keys):
     deliver(inst, data)
     assert re.search(r"arc=fail \(ARC-Message-Signature i=1: body hash",
                      ours(last(inst))), ours(last(inst))
+
+
+# ---- the client leaves while the checks run ----
+
+def test_client_gone_during_checks(mx):
+    """The DMARC lookup never answers; the client sends its message and
+    leaves before the reply. The next client is served at once, and the
+    daemon stops cleanly with the check still out (ASan sees the
+    cancelled lookups freed). The first message may still be delivered
+    (RFC 5321 6.1: a duplicate, never a loss), but not twice."""
+    inst, stub = mx({"_dmarc.slow.example": "TIMEOUT"})
+    c = Smtp(inst.ports["smtp"], source=INTERNET)
+    c.expect("EHLO mx.slow.example", "250")
+    c.expect("MAIL FROM:<a@slow.example>", "250")
+    c.expect("RCPT TO:<ann@acme.test>", "250")
+    c.expect("DATA", "354")
+    c.sock.sendall(mail(frm="a@slow.example") + b".\r\n")
+    wait_until(lambda: ("_dmarc.slow.example", "TXT") in stub.queries,
+               what="the DMARC query")
+    c.close()
+    assert deliver(inst, mail(subject="second")).startswith("250 ")
+    inst.stop()
+    got = maildir_messages(inst, "ann@acme.test")
+    assert sum(b"Subject: second" in m for m in got) == 1
+    assert sum(b"a@slow.example" in m for m in got) <= 1
+
+
+def test_dns_answers_are_cached(mx, keys):
+    """A second message of the same sender asks DNS nothing new: the
+    key, SPF and DMARC answers (TTL 60 at the stub) come from the cache,
+    and so do the no-such answers... which the stub sends without an
+    SOA, so those are asked again (RFC 2308: no SOA, no negative TTL)."""
+    recs = key_records(keys, "example.org")
+    recs["_dmarc.example.org"] = {"TXT": [DMARC]}
+    recs["example.org"] = {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]}
+    inst, stub = mx(recs)
+    signed = sign(mail(), keys, "example.org")
+    assert deliver(inst, signed).startswith("250 ")
+    first = list(stub.queries)
+    assert deliver(inst, signed).startswith("250 ")
+    again = stub.queries[len(first):]
+    for name in ("s1._domainkey.example.org", "_dmarc.example.org",
+                 "example.org"):
+        assert (name, "TXT") in first
+        assert (name, "TXT") not in again, again
+    assert "dmarc=pass" in ours(last(inst))

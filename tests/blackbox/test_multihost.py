@@ -362,6 +362,39 @@ def test_accounts_made_on_a_are_seen_on_b_at_once(hosts, cluster):
     assert cluster.pg.tables(cluster.db), "no tables in the PG database"
 
 
+def test_srs_address_made_on_a_is_taken_back_on_b(hosts, cluster):
+    """The SRS secret lives in the shared store: a bounce to the address
+    A's forwarding made is taken back by B (any MX may get it), and after
+    a rotation on B, A signs with the new secret at once while both still
+    take back the old addresses."""
+    a, b = hosts
+    name, domain, _ = add_customer(a)
+    far, sender = (f"far.{name}@{REMOTE_DOMAIN}",
+                   f"carol.{name}@{REMOTE_DOMAIN}")
+    a.cli("alias", "add", f"fwd@{domain}", far, check=True)
+    with Smtp(a.ports["smtp"]) as c:
+        c.ehlo()
+        assert c.send_mail(sender, [f"fwd@{domain}"])[-1].code == 250
+    m = sink_got(cluster.sink, far)
+    assert m is not None, a.log()[-3000:]
+    made = m.mail_from
+    assert re.match(rf"^SRS0=.{{4}}=..={re.escape(REMOTE_DOMAIN)}="
+                    rf"carol\.{name}@", made), made
+    with Smtp(b.ports["smtp"]) as c:
+        c.ehlo()
+        r = c.send_mail("", [made], body="Subject: bounce\r\n\r\nx\r\n")
+        assert r[-1].code == 250, r
+    back = sink_got(cluster.sink, sender)
+    assert back is not None and back.mail_from == "", b.log()[-3000:]
+    b.cli("srs", "rotate", check=True)
+    new = a.cli("srs", "encode", sender, check=True).stdout.strip()
+    assert new != made
+    for inst in (a, b):
+        for addr in (made, new):
+            p = inst.cli("srs", "decode", addr, check=True)
+            assert p.stdout.strip() == sender
+
+
 # ---- the relay table is shared ----
 
 def test_without_a_login_b_refuses_relay(hosts, cluster):
@@ -729,6 +762,7 @@ def test_store_copy_from_sqlite(backends, make_instance):
     db = "popgate_copy"
     uri = pg.create_db(db)
     src = "sqlite:" + os.path.join(old.data_dir, "store.db")
+    made = old.cli("srs", "encode", "x@outside.test", check=True)
     p = old.cli("store", "copy", "--from", src, "--to", uri)
     assert p.returncode == 0, \
         f"store copy exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
@@ -745,6 +779,10 @@ def test_store_copy_from_sqlite(backends, make_instance):
     for box in ("ann@acme.test", "dave@beta.test"):
         assert new.cli_json("mailbox", "show", box) == \
             old.cli_json("mailbox", "show", box)
+    # The SRS secret came along: the copy takes back what the old store
+    # made.
+    assert new.cli("srs", "decode", made.stdout.strip(),
+                   check=True).stdout.strip() == "x@outside.test"
 
     new.start()
     r = pop3(new, "ann@acme.test")

@@ -328,6 +328,11 @@ static const struct str_case str_cases[] = {
 	    "relayhost = [smtp.example.net]\n", F(relayhost),
 	    "[smtp.example.net]" },
 	{ "postmaster empty default", "", F(postmaster), "" },
+	{ "srs_domain defaults to the hostname",
+	    "hostname = Mail.Example.NET\n", F(srs_domain),
+	    "mail.example.net" },
+	{ "srs_domain lower-cased", "srs_domain = SRS.Example.NET\n",
+	    F(srs_domain), "srs.example.net" },
 	{ "postmaster lower-cased", "postmaster = Admin@Example.NET\n",
 	    F(postmaster), "admin@example.net" },
 	{ "value keeps inner '#'", "store = postgresql://u@h/db#x\n",
@@ -976,6 +981,13 @@ static const struct bad_case bad_cases[] = {
 	    { "t.conf:1: bad value for 'user': "
 	      "'abcdefghijklmnopqrstuvwxyz0123456' (expected a user "
 	      "name)" } },
+	{ "srs_max_age under a day", "srs_max_age = 12h\n",
+	    { DUR_EXP("srs_max_age", "12h", "1d", "1000d") } },
+	{ "srs_max_age past the stamp's wrap", "srs_max_age = 1001d\n",
+	    { DUR_EXP("srs_max_age", "1001d", "1d", "1000d") } },
+	{ "srs_domain not a domain", "srs_domain = mail_x\n",
+	    { "t.conf:1: bad value for 'srs_domain': 'mail_x' (invalid "
+	      "character in domain)" } },
 	{ "postmaster without domain", "postmaster = nobody\n",
 	    { "t.conf:1: bad value for 'postmaster': 'nobody' (address has "
 	      "no '@domain')" } },
@@ -1133,6 +1145,24 @@ static const struct bad_case bad_cases[] = {
 	{ "dnsbl weight not a number", "dnsbl = zen.example heavy\n",
 	    { "t.conf:1: bad weight in 'dnsbl zen.example': 'heavy' (expected "
 	      "a whole number from 1 to 100)" } },
+	{ "tls_policy without domain", "tls_policy = verify\n",
+	    { "t.conf:1: 'tls_policy' needs a domain: tls_policy DOMAIN = "
+	      "none|may|encrypt|verify" } },
+	{ "tls_policy bad domain", "tls_policy bad..example = verify\n",
+	    { "t.conf:1: bad domain in 'tls_policy': 'bad..example' (empty "
+	      "label in domain)" } },
+	{ "tls_policy bare dot", "tls_policy . = verify\n",
+	    { "t.conf:1: bad domain in 'tls_policy': '.' (empty)" } },
+	{ "tls_policy bad level", "tls_policy a.example = dane\n",
+	    { "t.conf:1: bad value for 'tls_policy a.example': 'dane' "
+	      "(expected none, may, encrypt or verify)" } },
+	{ "tls_policy twice, any case", "tls_policy a.example = may\n"
+	    "tls_policy A.Example = verify\n",
+	    { "t.conf:2: duplicate 'tls_policy a.example' (first at line "
+	      "1)" } },
+	{ "tls_policy_default bad", "tls_policy_default = strict\n",
+	    { "t.conf:1: bad value for 'tls_policy_default': 'strict' "
+	      "(expected none, may, encrypt or verify)" } },
 	{ "dnsbl three fields", "dnsbl = zen.example 2 3\n",
 	    { "t.conf:1: too many fields in 'dnsbl': 'zen.example 2 3' "
 	      "(expected dnsbl = ZONE [WEIGHT])" } },
@@ -1243,6 +1273,10 @@ static const char default_print[] =
     "retry_max = 4h\n"
     "delay_warning = 4h\n"
     "postmaster = \n"
+    "srs = yes\n"
+    "srs_domain = mail.example.net\n"
+    "srs_max_age = 21d\n"
+    "srs_bounces_only = yes\n"
     "max_recipients = 1000\n"
     "max_connections = 2000\n"
     "max_connections_per_ip = 20\n"
@@ -1264,6 +1298,9 @@ static const char default_print[] =
     "milter_default_action = tempfail\n"
     "tls_verify_peer = no\n"
     "tls_ca_file = \n"
+    "tls_policy_default = may\n"
+    "mta_sts = yes\n"
+    "dane = yes\n"
     "debug = no\n";
 
 static void
@@ -1274,6 +1311,31 @@ test_defaults_printed(void **state)
 
 	(void)state;
 	assert_string_equal(s, default_print);
+	free(s);
+	config_free(&c);
+}
+
+/* tls_policy lines: lower-cased, printed in the file's order, found for
+   their domain and, with a leading dot, for the names below it. */
+static void
+test_tls_policy(void **state)
+{
+	struct config *c = parse_ok("tls_policy B.example = verify\n"
+	    "tls_policy .Sub.Example = encrypt\n"
+	    "tls_policy_default = none\n");
+	char *s = print_config(c);
+
+	(void)state;
+	assert_non_null(strstr(s, "tls_policy b.example = verify\n"
+	    "tls_policy .sub.example = encrypt\n"));
+	assert_non_null(strstr(s, "tls_policy_default = none\n"));
+	assert_int_equal(config_tls_policy(c, "b.EXAMPLE")->level,
+	    TLS_LEVEL_VERIFY);
+	assert_null(config_tls_policy(c, "a.b.example"));
+	assert_null(config_tls_policy(c, "sub.example"));
+	assert_int_equal(config_tls_policy(c, "x.y.sub.example")->level,
+	    TLS_LEVEL_ENCRYPT);
+	assert_int_equal(config_tls_default(c), TLS_LEVEL_NONE);
 	free(s);
 	config_free(&c);
 }
@@ -1937,6 +1999,7 @@ main(void)
 	ADD(bad_cases, test_bad);
 	ADD(rt_cases, test_roundtrip);
 	add_test("defaults printed, every key", test_defaults_printed, NULL);
+	add_test("tls_policy lines", test_tls_policy, NULL);
 	for (i = 0; config_key_name(i) != NULL; i++)
 		add_test(man_test_name(config_key_name(i)), test_man_key,
 		    config_key_name(i));

@@ -2,7 +2,8 @@
  * test_dns_txt.c - the answer to a TXT query (dns_txt_parse,
  * src/core/dns_txt.c): records joined from their strings, the TTL they
  * may be cached for, the negative TTL from the SOA (RFC 2308), and
- * malformed messages refused.
+ * malformed messages refused; and the TTL of another type's answer
+ * (dns_answer_ttl, the MX cache's).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +170,30 @@ test_ttl_limits(void **state)
 	dns_txt_set_free(&set);
 }
 
+static void
+test_answer_ttl(void **state)
+{
+	static const char *const a[] = { "x" };
+	uint32_t ttl;
+	struct msg m;
+
+	(void)state;
+	start(&m, 2, 0);
+	txt_rr(&m, 10, a, 1);		/* not of the type asked */
+	put16(&m, 0xc00c);		/* MX 10 at the question's name */
+	put16(&m, 15);
+	put16(&m, 1);
+	put32(&m, 500);
+	put16(&m, 4);
+	put16(&m, 10);
+	put(&m, "\xc0\x0c", 2);
+	assert_int_equal(dns_answer_ttl(m.b, m.n, 15, &ttl), 0);
+	assert_int_equal(ttl, 500);
+	assert_int_equal(dns_answer_ttl(m.b, m.n, 16, &ttl), 0);
+	assert_int_equal(ttl, 10);
+	assert_int_equal(dns_answer_ttl(m.b, m.n - 1, 15, &ttl), -1);
+}
+
 int
 main(void)
 {
@@ -177,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_negative_ttl),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_ttl_limits),
+		cmocka_unit_test(test_answer_ttl),
 	};
 
 	return cmocka_run_group_tests_name("dns_txt", tests, NULL, NULL);

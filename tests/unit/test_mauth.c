@@ -170,6 +170,10 @@ test_authserv(void **state)
 	assert_int_equal(mauth_ar_authserv(q, strlen(q), id, sizeof(id)), 0);
 	assert_string_equal(id, "mx.example.net");
 	assert_int_equal(mauth_ar_authserv(" (open", 6, id, sizeof(id)), -1);
+	/* a control character in a quoted id (fuzz_mauth: a NUL made an
+	   empty id) */
+	assert_int_equal(mauth_ar_authserv("\"a\0b\"; x", 8, id, sizeof(id)),
+	    -1);
 	assert_int_equal(mauth_ar_authserv(" ; spf=pass", 11, id,
 	    sizeof(id)), -1);
 }

@@ -197,6 +197,9 @@ test_round_trip(void **state)
 	assert_int_equal(queue_exists(fx->q, id), 1);
 	assert_int_equal(queue_open(fx->q, id, &e, &fd, &off, &len, &err), 1);
 	assert_string_equal(e.sender, "ann@example.com");
+	/* A file without a 'V' record: sent from its sender. */
+	assert_string_equal(e.srs_sender, "");
+	assert_string_equal(queue_env_mail_from(&e), "ann@example.com");
 	assert_int_equal(e.nrcpts, 2);
 	assert_string_equal(e.rcpts[1].address, "carl@example.net");
 	assert_int_equal(e.rcpts[1].notify, DSN_NOTIFY_FAILURE);
@@ -456,6 +459,10 @@ test_hosted_recipient(void **state)
 	queue_env_init(&e);
 	e.arrival = 1700000000;
 	(void)str_copy(e.sender, "ann@example.com", sizeof(e.sender));
+	/* forwarded: the remote ones get the SRS sender, the mailbox the
+	   original */
+	(void)str_copy(e.srs_sender, "SRS0=abcd=AA=example.com=ann@fwd.test",
+	    sizeof(e.srs_sender));
 	(void)queue_env_add_rcpt(&e, "bob@example.org");
 	queue_env_add_rcpt(&e, "full@acme.test")->local = true;
 	(void)queue_env_add_rcpt(&e, "carl@example.net");
@@ -471,6 +478,9 @@ test_hosted_recipient(void **state)
 	assert_int_equal(queue_open(fx->q, id, &e, &fd, &off, &len, &err), 1);
 	(void)close(fd);
 	assert_int_equal(e.nrcpts, 3);
+	assert_string_equal(e.sender, "ann@example.com");
+	assert_string_equal(queue_env_mail_from(&e),
+	    "SRS0=abcd=AA=example.com=ann@fwd.test");
 	assert_false(e.rcpts[0].local);
 	assert_true(e.rcpts[1].local);
 	assert_string_equal(e.rcpts[1].address, "full@acme.test");

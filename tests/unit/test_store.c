@@ -235,10 +235,10 @@ test_fixture(void **state)
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
 	strlist_free(&l);
-	assert_int_equal(store_schema_version(fx->s, &err), 2);
+	assert_int_equal(store_schema_version(fx->s, &err), 3);
 	/* migrating again changes nothing */
 	assert_int_equal(store_migrate(fx->s, &err), 0);
-	assert_int_equal(store_schema_version(fx->s, &err), 2);
+	assert_int_equal(store_schema_version(fx->s, &err), 3);
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
 	strlist_free(&l);
@@ -811,7 +811,7 @@ test_persist(void **state)
 	struct strlist l;
 
 	s2 = open_store(fx->dir);
-	assert_int_equal(store_schema_version(s2, &err), 2);
+	assert_int_equal(store_schema_version(s2, &err), 3);
 	OK(store_mailbox_add(fx->s, "dave@example.com", HASH2, 7, &err));
 	assert_int_equal(store_mailbox_get(s2, "dave@example.com", &m, &err),
 	    1);
@@ -846,7 +846,7 @@ test_newer_schema(void **state)
 	assert_int_equal(store_schema_version(fx->s, &err), 99);
 	assert_int_equal(store_migrate(fx->s, &err), -1);
 	assert_string_equal(err, "the store has schema version 99, newer "
-	    "than this popgate knows (2): upgrade popgate");
+	    "than this popgate knows (3): upgrade popgate");
 	assert_int_equal(store_schema_version(fx->s, &err), 99);
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
@@ -1015,6 +1015,54 @@ test_backup_restore(void **state)
 	(void)unlink(other);
 }
 
+/* The SRS secrets: none at first, the first made once (a second host
+   keeps the first's), a rotation keeps the one before, and a copy of
+   the store carries both. */
+static void
+test_srs_secrets(void **state)
+{
+	struct fx *fx = *state;
+	struct store_srs_secrets sec;
+	struct store_counts n;
+	struct store *s2;
+	static struct errbuf eb;
+	const char *err = NULL;
+	char other[512];
+
+	assert_int_equal(store_srs_get(fx->s, &sec, &err), 0);
+	assert_string_equal(sec.current, "");
+	assert_int_equal(store_srs_init(fx->s, "short", 1, &err),
+	    STORE_REFUSED);
+	assert_int_equal(store_srs_init(fx->s, "has a blank in it!!", 1,
+	    &err), STORE_REFUSED);
+	OK(store_srs_init(fx->s, "first-secret-0123456789", 100, &err));
+	OK(store_srs_init(fx->s, "second-secret-0123456789", 200, &err));
+	assert_int_equal(store_srs_get(fx->s, &sec, &err), 1);
+	assert_string_equal(sec.current, "first-secret-0123456789");
+	assert_int_equal(sec.created, 100);
+	assert_string_equal(sec.previous, "");
+	OK(store_begin(fx->s, &err));
+	OK(store_srs_rotate(fx->s, "rotated-secret-0123456789", 300, &err));
+	OK(store_commit(fx->s, &err));
+	OK(store_begin(fx->s, &err));
+	OK(store_srs_rotate(fx->s, "rotated-again-0123456789", 400, &err));
+	OK(store_commit(fx->s, &err));
+	assert_int_equal(store_srs_get(fx->s, &sec, &err), 1);
+	assert_string_equal(sec.current, "rotated-again-0123456789");
+	assert_string_equal(sec.previous, "rotated-secret-0123456789");
+	assert_int_equal(sec.previous_created, 300);
+
+	(void)snprintf(other, sizeof(other), "sqlite:%s/other.db", fx->dir);
+	s2 = store_open(other, fx->dir, &eb, &err);
+	assert_non_null(s2);
+	OK(store_copy(fx->s, s2, &n, &err));
+	assert_int_equal(store_srs_get(s2, &sec, &err), 1);
+	assert_string_equal(sec.current, "rotated-again-0123456789");
+	assert_string_equal(sec.previous, "rotated-secret-0123456789");
+	assert_int_equal(sec.created, 400);
+	store_close(&s2);
+}
+
 int
 main(void)
 {
@@ -1038,6 +1086,7 @@ main(void)
 	add_test("lookups of a parsed address", test_lookup_parsed, NULL);
 	add_test("backup and restore of the whole store", test_backup_restore,
 	    NULL);
+	add_test("srs secrets", test_srs_secrets, NULL);
 	r = _cmocka_run_group_tests("store", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
