@@ -34,6 +34,8 @@ instance_of(const struct dkim_field *f)
 			return 0;
 		break;
 	}
+	if (p == end)
+		return 0;	/* only blanks after the colon */
 	for (p++; p < end && (*p == ' ' || *p == '\t'); p++)
 		;
 	if (p == end || *p++ != '=')
