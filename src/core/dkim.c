@@ -14,6 +14,7 @@
  * kept whole for the fields to sign.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -154,8 +155,8 @@ dkim_record(enum dkim_alg alg, const char *pub, struct buf *out)
 	    alg == DKIM_RSA_SHA256 ? "rsa" : "ed25519", pub);
 }
 
-EVP_PKEY *
-dkim_key_load(enum dkim_alg alg, const char *pem, char err[DKIM_ERROR_MAX])
+static EVP_PKEY *
+private_load(enum dkim_alg alg, const char *pem, char err[DKIM_ERROR_MAX])
 {
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	EVP_PKEY *key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL,
@@ -490,8 +491,8 @@ dkim_sign(struct dkim_signer *s, const struct dkim_key *keys, size_t nkeys,
 
 /* ---- verification ---- */
 
-EVP_PKEY *
-dkim_pubkey_load(enum dkim_alg alg, const char *p64, size_t len,
+static EVP_PKEY *
+public_load(enum dkim_alg alg, const char *p64, size_t len,
     char err[DKIM_ERROR_MAX])
 {
 	struct buf raw;
@@ -557,4 +558,115 @@ dkim_verify_data(enum dkim_alg alg, EVP_PKEY *key, const void *data,
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
+}
+
+/* ---- the keys loaded ---- */
+
+/*
+ * Loading a key goes through OpenSSL 3's decoder framework (about 1.4
+ * million instructions for an RSA public key, 9.5 for both private keys
+ * of a domain), and a fresh RSA key sets up its blinding at its first
+ * signature: most of what signing or checking a message cost when done
+ * for every message. The last KEY_CACHE keys loaded are kept, by kind,
+ * algorithm and the exact text they were loaded from (a rotated key is
+ * new text, so a miss; a hit is what loading would give), and handed
+ * out with a reference of their own (EVP_PKEY counts them; OpenSSL
+ * signs and verifies with one key on several threads). The lock: the
+ * delivery workers sign, the loop verifies.
+ */
+#define KEY_CACHE	128
+
+struct key_slot {
+	bool		 private;
+	enum dkim_alg	 alg;
+	char		*text;
+	size_t		 len;
+	EVP_PKEY	*key;
+	uint64_t	 used;
+};
+
+static struct key_slot	 key_cache[KEY_CACHE];
+static uint64_t		 key_clock;
+static pthread_mutex_t	 key_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot holding the key of TEXT, or NULL; under the lock. */
+static struct key_slot *
+key_find(bool private, enum dkim_alg alg, const char *text, size_t len)
+{
+	struct key_slot *k;
+	size_t i;
+
+	for (i = 0; i < KEY_CACHE; i++) {
+		k = &key_cache[i];
+		if (k->key != NULL && k->private == private &&
+		    k->alg == alg && k->len == len &&
+		    memcmp(k->text, text, len) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* KEY (a reference of the caller's) kept for TEXT in the least recently
+   used slot, unless another thread kept it meanwhile; under the lock. */
+static void
+key_keep(bool private, enum dkim_alg alg, const char *text, size_t len,
+    EVP_PKEY *key)
+{
+	struct key_slot *old = &key_cache[0];
+	size_t i;
+
+	if (key_find(private, alg, text, len) != NULL ||
+	    EVP_PKEY_up_ref(key) != 1)
+		return;
+	for (i = 1; i < KEY_CACHE; i++)
+		if (key_cache[i].used < old->used)
+			old = &key_cache[i];
+	EVP_PKEY_free(old->key);
+	free(old->text);
+	old->private = private;
+	old->alg = alg;
+	old->text = xmalloc(len > 0 ? len : 1);
+	memcpy(old->text, text, len);
+	old->len = len;
+	old->key = key;
+	old->used = ++key_clock;
+}
+
+static EVP_PKEY *
+key_cached(bool private, enum dkim_alg alg, const char *text, size_t len,
+    char err[DKIM_ERROR_MAX])
+{
+	struct key_slot *k;
+	EVP_PKEY *key = NULL;
+
+	(void)pthread_mutex_lock(&key_lock);
+	if ((k = key_find(private, alg, text, len)) != NULL) {
+		k->used = ++key_clock;
+		if (EVP_PKEY_up_ref(k->key) == 1)
+			key = k->key;
+	}
+	(void)pthread_mutex_unlock(&key_lock);
+	if (key != NULL)
+		return key;
+	key = private ? private_load(alg, text, err) :
+	    public_load(alg, text, len, err);
+	if (key == NULL)
+		return NULL;
+	(void)pthread_mutex_lock(&key_lock);
+	key_keep(private, alg, text, len, key);
+	(void)pthread_mutex_unlock(&key_lock);
+	return key;
+}
+
+EVP_PKEY *
+dkim_key_load(enum dkim_alg alg, const char *pem, char err[DKIM_ERROR_MAX])
+{
+	return key_cached(true, alg, pem, strlen(pem), err);
+}
+
+EVP_PKEY *
+dkim_pubkey_load(enum dkim_alg alg, const char *p64, size_t len,
+    char err[DKIM_ERROR_MAX])
+{
+	return key_cached(false, alg, p64, len, err);
 }

@@ -44,7 +44,9 @@ int	dkim_keygen(enum dkim_alg, char **pem_r, char **pub_r,
 /* The record's text: "v=DKIM1; k=rsa; p=...". */
 void	dkim_record(enum dkim_alg, const char *pub, struct buf *out);
 /* A private key from PEM, checked to be of ALG (RSA: at least 1024
-   bits, RFC 8301). NULL with the reason in ERR. */
+   bits, RFC 8301). NULL with the reason in ERR. This and
+   dkim_pubkey_load keep the last keys loaded (dkim.c): each call gives
+   a reference of the caller's, to EVP_PKEY_free. */
 EVP_PKEY *dkim_key_load(enum dkim_alg, const char *pem,
 	    char err[DKIM_ERROR_MAX]);
 

@@ -149,6 +149,23 @@ one_rr(struct rd *r, int sec, unsigned qtype, struct dns_txt_set *set,
 	return 0;
 }
 
+/* The header's six counts into HDR, and the questions stepped over. */
+static int
+skip_header(struct rd *r, unsigned hdr[6])
+{
+	unsigned i;
+
+	for (i = 0; i < 6; i++)
+		if (get16(r, &hdr[i]) == -1)
+			return -1;
+	for (i = 0; i < hdr[2]; i++) {
+		if (skip_name(r) == -1 || r->len - r->off < 4)
+			return -1;
+		r->off += 4;
+	}
+	return 0;
+}
+
 /* The sections of a message: the header, the questions skipped, the
    answers and the authority records, as one_rr() takes them. */
 static int
@@ -161,14 +178,8 @@ walk(const unsigned char *abuf, size_t alen, unsigned qtype,
 	uint32_t ttl = TTL_MAX, neg = 0;
 	size_t nans = 0;
 
-	for (i = 0; i < 6; i++)
-		if (get16(&r, &hdr[i]) == -1)
-			return -1;
-	for (i = 0; i < hdr[2]; i++)
-		if (skip_name(&r) == -1 || r.len - r.off < 4)
-			return -1;
-		else
-			r.off += 4;
+	if (skip_header(&r, hdr) == -1)
+		return -1;
 	for (sec = 0; sec < 2; sec++)
 		for (i = 0; i < hdr[3 + sec]; i++)
 			if (one_rr(&r, (int)sec, qtype, set, texts, starts,
@@ -254,14 +265,8 @@ dns_tlsa_parse(const unsigned char *abuf, size_t alen, unsigned qtype,
 	set->n = 0;
 	set->secure = false;
 	set->status = -1;
-	for (i = 0; i < 6; i++)
-		if (get16(&r, &hdr[i]) == -1)
-			return -1;
-	for (i = 0; i < hdr[2]; i++)
-		if (skip_name(&r) == -1 || r.len - r.off < 4)
-			return -1;
-		else
-			r.off += 4;
+	if (skip_header(&r, hdr) == -1)
+		return -1;
 	for (i = 0; i < hdr[3]; i++) {
 		if (skip_name(&r) == -1 || get16(&r, &type) == -1 ||
 		    get16(&r, &class) == -1 || get32(&r, &ttl) == -1 ||

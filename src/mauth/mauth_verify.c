@@ -5,7 +5,6 @@
  * ARC-Seal, over the ARC sets up to its own (RFC 8617 section 5.1.1).
  */
 #include <ctype.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,71 +20,6 @@ set(struct mauth_sig *sig, enum mauth_result r, const char *why)
 {
 	sig->result = r;
 	(void)str_copy(sig->error, why, sizeof(sig->error));
-}
-
-/*
- * Parsed public keys. d2i_PUBKEY goes through OpenSSL 3's decoder
- * framework: about 1.4 million instructions for an RSA key, half of what
- * the inbound checks of a message cost in all; a sender's messages all
- * name the same key record. The last KEY_CACHE keys parsed are kept,
- * by algorithm and the exact octets of p= (so a hit is what parsing
- * would give), and handed out with a reference of their own (EVP_PKEY
- * counts them; verification only reads the key). The lock is for the
- * callers on several threads (tests, fuzzers); the daemon verifies on
- * its loop.
- */
-#define KEY_CACHE	64
-
-struct key_slot {
-	int		 alg;
-	char		*p;
-	size_t		 len;
-	EVP_PKEY	*key;
-	uint64_t	 used;
-};
-
-static struct key_slot	 key_cache[KEY_CACHE];
-static uint64_t		 key_clock;
-static pthread_mutex_t	 key_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static EVP_PKEY *
-key_load(int alg, const char *p, size_t len, char err[DKIM_ERROR_MAX])
-{
-	struct key_slot *k, *old = &key_cache[0];
-	EVP_PKEY *key = NULL;
-	size_t i;
-
-	(void)pthread_mutex_lock(&key_lock);
-	for (i = 0; i < KEY_CACHE; i++) {
-		k = &key_cache[i];
-		if (k->key != NULL && k->alg == alg && k->len == len &&
-		    memcmp(k->p, p, len) == 0) {
-			k->used = ++key_clock;
-			if (EVP_PKEY_up_ref(k->key) == 1)
-				key = k->key;
-			break;
-		}
-		if (k->used < old->used)
-			old = k;
-	}
-	(void)pthread_mutex_unlock(&key_lock);
-	if (key != NULL)
-		return key;
-	if ((key = dkim_pubkey_load((enum dkim_alg)alg, p, len, err)) == NULL)
-		return NULL;
-	(void)pthread_mutex_lock(&key_lock);
-	if (EVP_PKEY_up_ref(key) == 1) {
-		EVP_PKEY_free(old->key);
-		free(old->p);
-		old->alg = alg;
-		old->p = xmalloc(len > 0 ? len : 1);
-		memcpy(old->p, p, len);
-		old->len = len;
-		old->key = key;
-		old->used = ++key_clock;
-	}
-	(void)pthread_mutex_unlock(&key_lock);
-	return key;
 }
 
 void
@@ -243,7 +177,8 @@ key_of(struct mauth_sig *sig, const struct sig_state *st,
 	}
 	buf_init(&p, BUF_UNLIMITED);
 	mauth_tag_compact(t, &p);
-	key = key_load(sig->alg, p.data, p.len, err);
+	key = dkim_pubkey_load((enum dkim_alg)sig->alg, p.data, p.len,
+	    err);
 	buf_free(&p);
 	if (key == NULL)
 		set(sig, MAUTH_PERMERROR, err);

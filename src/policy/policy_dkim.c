@@ -3,7 +3,6 @@
  * domain's active keys from the account store (SPEC 10).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -25,67 +24,6 @@ struct loaded {
 	bool		 bad;
 };
 
-/*
- * Loaded private keys. Loading a key from its PEM goes through OpenSSL
- * 3's decoder framework, and a fresh RSA key sets up its blinding at
- * its first signature: 14 of the 22 million instructions a relayed
- * message cost when both were done for every message. The last
- * KEY_CACHE keys loaded are kept, by algorithm and the exact PEM text
- * (a rotated key is new text, so a miss), and handed out with a
- * reference of their own (EVP_PKEY counts them; OpenSSL signs with one
- * key on several threads). The lock: the delivery workers sign.
- */
-#define KEY_CACHE	64
-
-struct key_slot {
-	int		 alg;
-	char		*pem;
-	EVP_PKEY	*key;
-	uint64_t	 used;
-};
-
-static struct key_slot	 key_cache[KEY_CACHE];
-static uint64_t		 key_clock;
-static pthread_mutex_t	 key_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static EVP_PKEY *
-cached_key(int alg, const char *pem, char err[DKIM_ERROR_MAX])
-{
-	struct key_slot *k, *old = &key_cache[0];
-	EVP_PKEY *key = NULL;
-	size_t i;
-
-	(void)pthread_mutex_lock(&key_lock);
-	for (i = 0; i < KEY_CACHE; i++) {
-		k = &key_cache[i];
-		if (k->key != NULL && k->alg == alg &&
-		    strcmp(k->pem, pem) == 0) {
-			k->used = ++key_clock;
-			if (EVP_PKEY_up_ref(k->key) == 1)
-				key = k->key;
-			break;
-		}
-		if (k->used < old->used)
-			old = k;
-	}
-	(void)pthread_mutex_unlock(&key_lock);
-	if (key != NULL)
-		return key;
-	if ((key = dkim_key_load((enum dkim_alg)alg, pem, err)) == NULL)
-		return NULL;
-	(void)pthread_mutex_lock(&key_lock);
-	if (EVP_PKEY_up_ref(key) == 1) {
-		EVP_PKEY_free(old->key);
-		free(old->pem);
-		old->alg = alg;
-		old->pem = xstrdup(pem);
-		old->key = key;
-		old->used = ++key_clock;
-	}
-	(void)pthread_mutex_unlock(&key_lock);
-	return key;
-}
-
 static void
 load_key(const struct store_dkim_key *sk, void *arg)
 {
@@ -95,7 +33,7 @@ load_key(const struct store_dkim_key *sk, void *arg)
 
 	if (l->n == MAX_KEYS || alg == -1 || l->bad)
 		return;
-	pk = cached_key(alg, sk->private_key, l->err);
+	pk = dkim_key_load((enum dkim_alg)alg, sk->private_key, l->err);
 	if (pk == NULL) {
 		l->bad = true;
 		return;
