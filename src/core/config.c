@@ -167,6 +167,8 @@ static const struct param params[] = {
 	{ "mta_sts", P_BOOL, OFF(mta_sts), "yes", 0, 0, NULL },
 	{ "dane", P_BOOL, OFF(dane), "yes", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
+	/* the API (src/http/): clear-text http on a non-loopback address */
+	{ "http_insecure", P_BOOL, OFF(http_insecure), "no", 0, 0, NULL },
 };
 
 void
@@ -387,6 +389,26 @@ derive_hostname(struct config *c)
 	}
 }
 
+/* A clear-text API listener carries bearer tokens and passwords: on
+   loopback only (a reverse proxy on the host terminates TLS), unless
+   the administrator says the network between is trusted. */
+static void
+check_http(struct config *c, struct pstate *ps, size_t i)
+{
+	const struct listen_cfg *l = &c->listen[i];
+	struct netaddr a;
+
+	if (l->role != ROLE_HTTP || c->http_insecure ||
+	    (net_addr_parse(l->host, &a) == 0 && net_addr_is_loopback(&a)))
+		return;
+	ps->line = i < nitems(ps->listen_line) ? ps->listen_line[i] : 0;
+	config_perr(ps, "'listen = %s:%u http' is clear text on a "
+	    "non-loopback address: tokens and passwords would cross the "
+	    "network unencrypted; use https, a loopback address (127.0.0.1 "
+	    "or ::1) behind a TLS proxy, or set http_insecure = yes",
+	    l->host, (unsigned)l->port);
+}
+
 /* The rules across keys, each error at the line of the key set last. */
 static void
 check_across(struct config *c, struct pstate *ps)
@@ -417,6 +439,7 @@ check_across(struct config *c, struct pstate *ps)
 			    j < nitems(ps->listen_line) ?
 			    ps->listen_line[j] : 0);
 		}
+		check_http(c, ps, i);
 	}
 }
 

@@ -27,6 +27,9 @@ enum listen_role {
 	ROLE_POP3S,
 	ROLE_IMAP,
 	ROLE_IMAPS,
+	ROLE_HTTP,	/* the API (src/http/), clear text: loopback or
+			   http_insecure = yes (behind a TLS proxy) */
+	ROLE_HTTPS,	/* the API over TLS, the tls_host certificates */
 };
 
 struct listen_cfg {
@@ -167,6 +170,7 @@ struct config {
 	uint64_t		 max_message_size;
 	enum received_auth	 received_auth;
 
+	bool			 http_insecure;	/* http on any address */
 	enum plaintext_auth	 pop3_plaintext_auth;
 	enum plaintext_auth	 imap_plaintext_auth;
 	char			*store;

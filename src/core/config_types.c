@@ -23,7 +23,7 @@
 #include "util/compat.h"
 
 static const char *const role_names[] = { "smtp", "submission",
-	"submissions", "pop3", "pop3s", "imap", "imaps", NULL };
+	"submissions", "pop3", "pop3s", "imap", "imaps", "http", "https", NULL };
 
 static char **
 str_field(struct config *c, const struct param *p)
@@ -171,7 +171,8 @@ config_parse_listen(struct config *c, struct pstate *ps, const char *v)
 	r = parse_enum(role_names, role);
 	if (r < 0) {
 		config_perr(ps, "bad role in 'listen': '%s' (expected smtp, "
-		    "submission, submissions, pop3, pop3s, imap or imaps)",
+		    "submission, submissions, pop3, pop3s, imap, imaps, http "
+		    "or https)",
 		    role);
 		return -1;
 	}

@@ -546,6 +546,16 @@ static const struct listen_case listen_cases[] = {
 	    "listen = [::1]:993 imaps\n", 2, {
 	    { "127.0.0.1", 143, ROLE_IMAP, false },
 	    { "::1", 993, ROLE_IMAPS, false } } },
+	{ "http on loopback, https anywhere, http_insecure",
+	    "listen = 127.0.0.1:8080 http\n"
+	    "listen = [::1]:8081 http\n"
+	    "listen = 0.0.0.0:8443 https\n"
+	    "listen = 192.0.2.1:80 http\n"
+	    "http_insecure = yes\n", 4, {
+	    { "127.0.0.1", 8080, ROLE_HTTP, false },
+	    { "::1", 8081, ROLE_HTTP, false },
+	    { "0.0.0.0", 8443, ROLE_HTTPS, false },
+	    { "192.0.2.1", 80, ROLE_HTTP, false } } },
 	{ "one listen replaces the defaults",
 	    "listen = 127.0.0.1:2525 smtp\n", 1, {
 	    { "127.0.0.1", 2525, ROLE_SMTP, false } } },
@@ -908,10 +918,18 @@ static const struct bad_case bad_cases[] = {
 	    { LADDR_EXP("127.0.0.1:65536") } },
 	{ "listen bad role", "listen = 0.0.0.0:119 nntp\n",
 	    { "t.conf:1: bad role in 'listen': 'nntp' (expected smtp, "
-	      "submission, submissions, pop3, pop3s, imap or imaps)" } },
+	      "submission, submissions, pop3, pop3s, imap, imaps, http "
+	      "or https)" } },
+	{ "listen http off loopback", "listen = 0.0.0.0:8080 http\n",
+	    { "t.conf:1: 'listen = 0.0.0.0:8080 http' is clear text on a "
+	      "non-loopback address: tokens and passwords would cross the "
+	      "network unencrypted; use https, a loopback address "
+	      "(127.0.0.1 or ::1) behind a TLS proxy, or set "
+	      "http_insecure = yes" } },
 	{ "listen role is case-sensitive", "listen = 0.0.0.0:25 SMTP\n",
 	    { "t.conf:1: bad role in 'listen': 'SMTP' (expected smtp, "
-	      "submission, submissions, pop3, pop3s, imap or imaps)" } },
+	      "submission, submissions, pop3, pop3s, imap, imaps, http "
+	      "or https)" } },
 	{ "listen bad option", "listen = 0.0.0.0:25 smtp gate=always\n",
 	    { "t.conf:1: bad option in 'listen': 'gate=always' (expected "
 	      "gate=connect or gate=rcpt)" } },
@@ -1123,7 +1141,8 @@ static const struct bad_case bad_cases[] = {
 	      "t.conf:6: bad value for 'data_dir': 'relative' (expected an "
 	      "absolute path)",
 	      "t.conf:7: bad role in 'listen': 'nntp' (expected smtp, "
-	      "submission, submissions, pop3, pop3s, imap or imaps)",
+	      "submission, submissions, pop3, pop3s, imap, imaps, http "
+	      "or https)",
 	      "t.conf:8: retry_min (604800s) is larger than retry_max "
 	      "(14400s)" } },
 	{ "dnsbl without zone", "dnsbl =\n",
@@ -1301,7 +1320,8 @@ static const char default_print[] =
     "tls_policy_default = may\n"
     "mta_sts = yes\n"
     "dane = yes\n"
-    "debug = no\n";
+    "debug = no\n"
+    "http_insecure = no\n";
 
 static void
 test_defaults_printed(void **state)
