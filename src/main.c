@@ -38,6 +38,7 @@ static const struct {
 	    "into DIR" },
 	{ "restore", cli_restore, "restore a backup into an empty data "
 	    "directory" },
+	{ "token", cli_token, "add|list|revoke API tokens" },
 	{ "srs", cli_srs, "show|rotate|encode|decode the sender rewriting "
 	    "of forwarded mail" },
 };

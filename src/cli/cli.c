@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/priv.h"
@@ -52,6 +53,10 @@ static const struct {
 	    "this host's)" },
 	{ OPT_FROM, "  --from URI        the store to read (default: the "
 	    "configuration's)" },
+	{ OPT_SCOPE, "  --scope SCOPE     admin, or customer:NAME (that "
+	    "customer's objects only)" },
+	{ OPT_EXPIRES, "  --expires DUR     valid for DUR, like 90d (default: "
+	    "until revoked)" },
 	{ OPT_TO, "  --to URI          the store to write: postgresql://... "
 	    "or sqlite:/PATH" },
 };
@@ -110,6 +115,8 @@ static const struct option longopts[] = {
 	{ "hostname", required_argument, NULL, 'N' },
 	{ "from", required_argument, NULL, 'f' },
 	{ "to", required_argument, NULL, 't' },
+	{ "scope", required_argument, NULL, 'S' },
+	{ "expires", required_argument, NULL, 'E' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -123,7 +130,7 @@ static const struct {
 	{ 'Q', OPT_QUOTA }, { 'H', OPT_HASH }, { 'D', OPT_FOR },
 	{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
 	{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
-	{ 'M', OPT_DEMO },
+	{ 'M', OPT_DEMO }, { 'S', OPT_SCOPE }, { 'E', OPT_EXPIRES },
 };
 
 /* Whether CMD takes option CH. */
@@ -161,6 +168,15 @@ set_checked(struct cli *c, int ch, const char *v)
 			return EXIT_USER;
 		}
 		c->have_for = true;
+		return 0;
+	case 'E':
+		if (str_parse_duration(v, &c->expires) == -1 ||
+		    c->expires == 0) {
+			cli_err(c, "bad --expires '%s' (expected a duration "
+			    "like 90d or 12h)", v);
+			return EXIT_USER;
+		}
+		c->have_expires = true;
 		return 0;
 	case 'P':
 		/* The highest dev port is base + 2526. */
@@ -211,6 +227,9 @@ set_option(struct cli *c, int ch, const char *v)
 		break;
 	case 't':
 		c->to = v;
+		break;
+	case 'S':
+		c->scope = v;
 		break;
 	default:
 		return set_checked(c, ch, v);
@@ -483,6 +502,17 @@ cli_store_result(struct cli *c, int r, const char *error)
 		return 0;
 	cli_err(c, "%s", error);
 	return r == STORE_REFUSED ? EXIT_USER : EXIT_SYSTEM;
+}
+
+const struct ops_actor cli_actor = { NULL, "cli" };
+
+int
+cli_ops_result(struct cli *c, const struct ops_result *r)
+{
+	if (r->status == OPS_OK)
+		return 0;
+	cli_err(c, "%s", r->error);
+	return r->status == OPS_FAILED ? EXIT_SYSTEM : EXIT_USER;
 }
 
 int

@@ -35,6 +35,8 @@
 #define OPT_FROM	0x800	/* --from URI */
 #define OPT_TO		0x1000	/* --to URI */
 #define OPT_DEMO	0x2000	/* --demo */
+#define OPT_SCOPE	0x4000	/* --scope admin|customer:NAME */
+#define OPT_EXPIRES	0x8000	/* --expires DURATION */
 
 struct cli {
 	const char	*name;		/* "customer add" */
@@ -50,6 +52,9 @@ struct cli {
 	const char	*user;
 	const char	*hostname;
 	const char	*from, *to;
+	const char	*scope;
+	bool		 have_expires;
+	uint64_t	 expires;	/* seconds */
 	bool		 have_quota, have_for;
 	uint64_t	 quota;
 	uint64_t	 duration;
@@ -131,6 +136,14 @@ void	cli_table_free(struct cli_table *);
 
 /* Formats a unix time as UTC "YYYY-MM-DD HH:MM:SS". */
 void	cli_fmt_time(char *, size_t, int64_t);
+
+/* The CLI as an actor of src/ops/ (it sees everything). */
+struct ops_actor;
+struct ops_result;
+extern const struct ops_actor cli_actor;
+/* An operation's outcome: 0, or an exit code after printing its error
+   (a refusal EXIT_USER, a failure EXIT_SYSTEM). */
+int	cli_ops_result(struct cli *, const struct ops_result *);
 
 /* Revokes every relay authorization of CUSTOMER (after suspend or
    delete). 0 or an exit code. */
@@ -214,5 +227,6 @@ int	cli_store(int argc, char **argv);
 int	cli_backup(int argc, char **argv);
 int	cli_restore(int argc, char **argv);
 int	cli_srs(int argc, char **argv);
+int	cli_token(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "core/dkim.h"
+#include "ops/ops.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
@@ -45,87 +46,10 @@ keys_free(struct keys *ks)
 	ks->n = 0;
 }
 
-static bool
-selector_taken(const struct keys *ks, const char *sel)
-{
-	size_t i;
-
-	for (i = 0; i < ks->n; i++)
-		if (strcmp(ks->v[i].selector, sel) == 0)
-			return true;
-	return false;
-}
-
-/* The selector stem for a new pair made at NOW: "p20261203", then
-   "p20261203b" ... for more pairs the same day. */
-static int
-new_stem(const struct keys *ks, time_t now, char *stem, size_t stemsz)
-{
-	char date[16], r[STORE_DKIM_SEL_MAX + 1], e[STORE_DKIM_SEL_MAX + 1];
-	struct tm tm;
-	int i;
-
-	(void)gmtime_r(&now, &tm);
-	(void)strftime(date, sizeof(date), "%Y%m%d", &tm);
-	for (i = 0; i < 26; i++) {
-		char suffix = (char)('a' + i);
-
-		(void)str_fmt(stem, stemsz, "p%s%.*s", date, i > 0, &suffix);
-		(void)str_fmt(r, sizeof(r), "%sr", stem);
-		(void)str_fmt(e, sizeof(e), "%se", stem);
-		if (!selector_taken(ks, r) && !selector_taken(ks, e))
-			return 0;
-	}
-	return -1;
-}
-
 int
 cli_dkim_make(struct cli *c, const char *domain, const char **error_r)
 {
-	static const enum dkim_alg algs[] = { DKIM_RSA_SHA256,
-		DKIM_ED25519_SHA256 };
-	struct store_dkim_key k;
-	struct keys ks = { NULL, 0 };
-	char stem[STORE_DKIM_SEL_MAX - 1], err[DKIM_ERROR_MAX], *pem, *pub;
-	static char ebuf[DKIM_ERROR_MAX + 32];
-	time_t now = time(NULL);
-	size_t i;
-	int r;
-
-	if ((r = store_dkim_list(c->store, domain, false, collect, &ks,
-	    error_r)) != 0)
-		return r;
-	r = new_stem(&ks, now, stem, sizeof(stem));
-	keys_free(&ks);
-	if (r == -1) {
-		*error_r = "too many DKIM keys made today for this domain";
-		return STORE_REFUSED;
-	}
-	for (i = 0; i < nitems(algs); i++) {
-		memset(&k, 0, sizeof(k));
-		if (dkim_keygen(algs[i], &pem, &pub, err) == -1) {
-			(void)str_fmt(ebuf, sizeof(ebuf), "DKIM key: %s", err);
-			*error_r = ebuf;
-			return -1;
-		}
-		(void)str_copy(k.domain, domain, sizeof(k.domain));
-		(void)str_fmt(k.selector, sizeof(k.selector), "%s%c", stem,
-		    algs[i] == DKIM_RSA_SHA256 ? 'r' : 'e');
-		(void)str_copy(k.algorithm, dkim_alg_name(algs[i]),
-		    sizeof(k.algorithm));
-		(void)str_copy(k.private_key, pem, sizeof(k.private_key));
-		(void)str_copy(k.public_key, pub, sizeof(k.public_key));
-		k.active = true;
-		k.created = now;
-		explicit_bzero(pem, strlen(pem));
-		free(pem);
-		free(pub);
-		r = store_dkim_add(c->store, &k, error_r);
-		explicit_bzero(&k, sizeof(k));
-		if (r != 0)
-			return r;
-	}
-	return 0;
+	return ops_dkim_make(c->store, domain, error_r);
 }
 
 /* The record of K as a zone file line. */

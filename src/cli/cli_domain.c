@@ -2,6 +2,7 @@
  * cli_domain.c - popgate domain add|list|show|delete|dkim.
  */
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "util/compat.h"
 
 static const char *const cols[] = { "domain", "customer", "status",
@@ -24,19 +25,17 @@ add_row(const struct store_domain *d, void *arg)
 static int
 cmd_add(struct cli *c)
 {
-	const char *err;
+	struct ops_result res;
 	int r;
 
 	if (c->customer == NULL) {
 		cli_err(c, "which customer owns it? give --customer NAME");
 		return EXIT_USER;
 	}
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	r = store_domain_add(c->store, c->pos[0], c->customer, &err);
-	if (r == 0)
-		r = cli_dkim_make(c, c->pos[0], &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_domain_add(c->store, &cli_actor, c->pos[0], c->customer, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	printf("domain %s added for customer %s; its DKIM records: `popgate "
 	    "domain dkim show %s`\n", c->pos[0], c->customer, c->pos[0]);
@@ -46,37 +45,33 @@ cmd_add(struct cli *c)
 static int
 cmd_list(struct cli *c)
 {
+	struct ops_result res;
 	struct cli_table t;
-	const char *err;
 	int r;
 
-	if ((r = cli_open(c)) != 0 ||
-	    (r = cli_need_filter(c, c->customer, NULL)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
-	r = store_domain_list(c->store, c->customer, add_row, &t, &err);
-	if (r == 0)
+	ops_domain_list(c->store, &cli_actor, c->customer, add_row, &t, &res);
+	if (res.status == OPS_OK)
 		cli_table_print(&t, c->json);
 	cli_table_free(&t);
-	return cli_store_result(c, r, err);
+	return cli_ops_result(c, &res);
 }
 
 static int
 cmd_show(struct cli *c)
 {
 	struct store_domain d;
+	struct ops_result res;
 	struct cli_table t;
-	const char *err;
 	int r;
 
 	if ((r = cli_open(c)) != 0)
 		return r;
-	r = store_domain_get(c->store, c->pos[0], &d, &err);
-	if (r <= 0) {
-		if (r == 0)
-			cli_err(c, "no domain '%s'", c->pos[0]);
-		return r == 0 ? EXIT_USER : cli_store_result(c, -1, err);
-	}
+	ops_domain_get(c->store, &cli_actor, c->pos[0], &d, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
+		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
 	add_row(&d, &t);
 	cli_table_print_record(&t, c->json);
@@ -87,13 +82,13 @@ cmd_show(struct cli *c)
 static int
 cmd_delete(struct cli *c)
 {
-	const char *err;
+	struct ops_result res;
 	int r;
 
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	r = store_domain_delete(c->store, c->pos[0], c->force, &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_domain_delete(c->store, &cli_actor, c->pos[0], c->force, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	printf("domain %s deleted (Maildirs under %s are kept)\n", c->pos[0],
 	    c->cfg->mail_dir);

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "maildir/maildir.h"
 #include "util/compat.h"
 
@@ -64,6 +65,8 @@ static int
 cmd_add(struct cli *c)
 {
 	char hash[PASSWD_HASH_MAX + 1];
+	struct ops_result res;
+	struct ops_env env;
 	struct mailaddr a;
 	const char *err;
 	int r;
@@ -73,17 +76,14 @@ cmd_add(struct cli *c)
 		return EXIT_USER;
 	}
 	if ((r = cli_open(c)) != 0 || (r = get_hash(c, hash, sizeof(hash))) !=
-	    0 || (r = cli_begin(c)) != 0)
+	    0)
 		return r;
-	r = store_mailbox_add(c->store, c->pos[0], hash, c->quota, &err);
-	if (r == 0 && maildir_create(c->data_fd,
-	    config_rel(c->cfg, c->cfg->mail_dir),
-	    a.domain, a.local, &err) == -1) {
-		store_rollback(c->store);
-		cli_err(c, "cannot create the Maildir: %s", err);
-		return EXIT_SYSTEM;
-	}
-	if ((r = cli_finish(c, r, err)) != 0)
+	env.data_fd = c->data_fd;
+	env.mail_dir = config_rel(c->cfg, c->cfg->mail_dir);
+	env.relay = NULL;
+	ops_mailbox_add(c->store, &env, &cli_actor, c->pos[0], hash, c->quota,
+	    &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	printf("mailbox %s added\n", c->pos[0]);
 	return 0;
@@ -92,48 +92,38 @@ cmd_add(struct cli *c)
 static int
 cmd_list(struct cli *c)
 {
-	char filter[80 + ADDR_DOMAIN_MAX];
+	struct ops_result res;
 	struct cli_table t;
-	const char *err;
 	int r;
 
 	if (c->npos > 0 && c->customer != NULL) {
 		cli_err(c, "give a domain or --customer, not both");
 		return EXIT_USER;
 	}
-	if (c->customer != NULL)
-		(void)str_fmt(filter, sizeof(filter), "customer:%s",
-		    c->customer);
-	else if (c->npos > 0)
-		(void)str_copy(filter, c->pos[0], sizeof(filter));
-	if ((r = cli_open(c)) != 0 || (r = cli_need_filter(c, c->customer,
-	    c->npos > 0 ? c->pos[0] : NULL)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
-	r = store_mailbox_list(c->store, c->customer != NULL || c->npos > 0 ?
-	    filter : NULL, add_row, &t, &err);
-	if (r == 0)
+	ops_mailbox_list(c->store, &cli_actor, c->npos > 0 ? c->pos[0] : NULL,
+	    c->customer, add_row, &t, &res);
+	if (res.status == OPS_OK)
 		cli_table_print(&t, c->json);
 	cli_table_free(&t);
-	return cli_store_result(c, r, err);
+	return cli_ops_result(c, &res);
 }
 
 static int
 cmd_show(struct cli *c)
 {
 	struct store_mailbox m;
+	struct ops_result res;
 	struct cli_table t;
-	const char *err;
 	int r;
 
 	if ((r = cli_open(c)) != 0)
 		return r;
-	r = store_mailbox_get(c->store, c->pos[0], &m, &err);
-	if (r <= 0) {
-		if (r == 0)
-			cli_err(c, "no mailbox '%s'", c->pos[0]);
-		return r == 0 ? EXIT_USER : cli_store_result(c, -1, err);
-	}
+	ops_mailbox_get(c->store, &cli_actor, c->pos[0], &m, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
+		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
 	add_row(&m, &t);
 	cli_table_print_record(&t, c->json);
@@ -146,23 +136,18 @@ cmd_passwd(struct cli *c)
 {
 	char hash[PASSWD_HASH_MAX + 1];
 	struct store_mailbox m;
-	const char *err;
+	struct ops_result res;
 	int r;
 
 	if ((r = cli_open(c)) != 0)
 		return r;
 	/* Refuse an unknown mailbox before asking for a password. */
-	r = store_mailbox_get(c->store, c->pos[0], &m, &err);
-	if (r <= 0) {
-		if (r == 0)
-			cli_err(c, "no mailbox '%s'", c->pos[0]);
-		return r == 0 ? EXIT_USER : cli_store_result(c, -1, err);
-	}
-	if ((r = get_hash(c, hash, sizeof(hash))) != 0 ||
-	    (r = cli_begin(c)) != 0)
+	ops_mailbox_get(c->store, &cli_actor, c->pos[0], &m, &res);
+	if ((r = cli_ops_result(c, &res)) != 0 ||
+	    (r = get_hash(c, hash, sizeof(hash))) != 0)
 		return r;
-	r = store_mailbox_set_hash(c->store, c->pos[0], hash, &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_mailbox_set_hash(c->store, &cli_actor, c->pos[0], hash, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	printf("password of %s changed\n", c->pos[0]);
 	return 0;
@@ -171,7 +156,7 @@ cmd_passwd(struct cli *c)
 static int
 cmd_quota(struct cli *c)
 {
-	const char *err;
+	struct ops_result res;
 	uint64_t q;
 	int r;
 
@@ -182,10 +167,10 @@ cmd_quota(struct cli *c)
 		    "or 0 or unlimited)", c->pos[1]);
 		return EXIT_USER;
 	}
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	r = store_mailbox_set_quota(c->store, c->pos[0], q, &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_mailbox_set_quota(c->store, &cli_actor, c->pos[0], q, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	printf("quota of %s set to %s\n", c->pos[0], q == 0 ? "unlimited" :
 	    c->pos[1]);
@@ -195,13 +180,13 @@ cmd_quota(struct cli *c)
 static int
 cmd_delete(struct cli *c)
 {
-	const char *err;
+	struct ops_result res;
 	int r;
 
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	r = store_mailbox_delete(c->store, c->pos[0], &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_mailbox_delete(c->store, &cli_actor, c->pos[0], &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	printf("mailbox %s deleted (its Maildir is kept)\n", c->pos[0]);
 	return 0;

@@ -995,7 +995,8 @@ store_copy(struct store *from, struct store *to,
 		goto fail;
 	}
 	if (cp.r == 0 && (store_dkim_copy(from, to, &counts_r->dkim_keys,
-	    error_r) == -1 || store_srs_copy(from, to, error_r) == -1))
+	    error_r) == -1 || store_srs_copy(from, to, error_r) == -1 ||
+	    store_token_copy(from, to, &counts_r->tokens, error_r) == -1))
 		goto fail;
 	if (cp.r != 0) {
 		*error_r = buf_cstr(&to->err);

@@ -212,12 +212,41 @@ int	store_srs_init(struct store *, const char *secret, int64_t now,
 int	store_srs_rotate(struct store *, const char *secret, int64_t now,
 	    const char **error_r);
 
+/* API tokens (store_token.c, SPEC 12): a name, the SHA-256 (hex) of
+   its random secret, and its scope: every object (CUSTOMER "") or one
+   customer's. */
+#define STORE_TOKEN_HASH_LEN	64
+
+struct store_token {
+	char		name[STORE_NAME_MAX + 1];
+	char		hash[STORE_TOKEN_HASH_LEN + 1];
+	char		customer[STORE_NAME_MAX + 1];	/* "": admin */
+	int64_t		created;
+	int64_t		expires;	/* 0: never */
+};
+
+/* Adds T: 0, STORE_REFUSED (a bad or taken name, an unknown customer,
+   a bad hash), -1. */
+int	store_token_add(struct store *, const struct store_token *t,
+	    const char **error_r);
+/* The token whose hash is HASH into *OUT: 1, 0, -1. Read from the
+   store on every call (no cache: a revoked token fails at once). */
+int	store_token_find(struct store *, const char *hash,
+	    struct store_token *out, const char **error_r);
+/* 0, STORE_REFUSED (no such token), -1. */
+int	store_token_delete(struct store *, const char *name,
+	    const char **error_r);
+typedef void store_token_cb(const struct store_token *, void *);
+int	store_token_list(struct store *, store_token_cb *cb, void *arg,
+	    const char **error_r);
+
 /* Copies everything in FROM into TO, which must hold no customers yet,
    in one transaction on TO, keeping names, statuses, hashes, quotas and
    creation times; TO's schema is made first. Counts in *COUNTS_R.
    0, STORE_REFUSED (TO not empty), or -1; *ERROR_R names the side. */
 struct store_counts {
 	uint64_t	customers, domains, mailboxes, aliases, dkim_keys;
+	uint64_t	tokens;
 };
 int	store_copy(struct store *from, struct store *to,
 	    struct store_counts *counts_r, const char **error_r);

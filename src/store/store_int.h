@@ -43,6 +43,10 @@ enum store_stmt {
 	SQL_SRS_ADD,
 	SQL_SRS_DROP_PREVIOUS,
 	SQL_SRS_DEMOTE,
+	SQL_TOKEN_ADD,
+	SQL_TOKEN_FIND,
+	SQL_TOKEN_DELETE,
+	SQL_TOKEN_LIST,
 	SQL_NSTMTS
 };
 
@@ -130,6 +134,10 @@ int	store_dkim_copy(struct store *from, struct store *to,
 /* store_copy()'s part for the SRS secrets: FROM's into TO. */
 int	store_srs_copy(struct store *from, struct store *to,
 	    const char **error_r);
+
+/* store_copy()'s part for the API tokens. */
+int	store_token_copy(struct store *from, struct store *to,
+	    uint64_t *count_r, const char **error_r);
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_pgsql;

@@ -59,6 +59,14 @@ const char *const store_migrations[] = {
 	"  slot TEXT PRIMARY KEY CHECK (slot IN ('current', 'previous')),"
 	"  secret TEXT NOT NULL,"
 	"  created BIGINT NOT NULL);",
+	/* 3 -> 4: API tokens (SPEC 12): the SHA-256 of a random secret,
+	   never the secret; a customer's go with the customer. */
+	"CREATE TABLE api_tokens ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  customer TEXT REFERENCES customers (name) ON DELETE CASCADE,"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL DEFAULT 0);",
 };
 
 const unsigned store_nmigrations = nitems(store_migrations);
@@ -151,4 +159,11 @@ const char *const store_sql[SQL_NSTMTS] = {
 	    " WHERE slot = 'previous'",
 	[SQL_SRS_DEMOTE] = "UPDATE srs_secrets SET slot = 'previous'"
 	    " WHERE slot = 'current'",
+	[SQL_TOKEN_ADD] = "INSERT INTO api_tokens (name, hash, customer,"
+	    " created, expires) VALUES ($1, $2, $3, $4, $5)",
+	[SQL_TOKEN_FIND] = "SELECT name, hash, customer, created, expires"
+	    " FROM api_tokens WHERE hash = $1",
+	[SQL_TOKEN_DELETE] = "DELETE FROM api_tokens WHERE name = $1",
+	[SQL_TOKEN_LIST] = "SELECT name, hash, customer, created, expires"
+	    " FROM api_tokens ORDER BY name",
 };

@@ -235,10 +235,10 @@ test_fixture(void **state)
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
 	strlist_free(&l);
-	assert_int_equal(store_schema_version(fx->s, &err), 3);
+	assert_int_equal(store_schema_version(fx->s, &err), 4);
 	/* migrating again changes nothing */
 	assert_int_equal(store_migrate(fx->s, &err), 0);
-	assert_int_equal(store_schema_version(fx->s, &err), 3);
+	assert_int_equal(store_schema_version(fx->s, &err), 4);
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
 	strlist_free(&l);
@@ -811,7 +811,7 @@ test_persist(void **state)
 	struct strlist l;
 
 	s2 = open_store(fx->dir);
-	assert_int_equal(store_schema_version(s2, &err), 3);
+	assert_int_equal(store_schema_version(s2, &err), 4);
 	OK(store_mailbox_add(fx->s, "dave@example.com", HASH2, 7, &err));
 	assert_int_equal(store_mailbox_get(s2, "dave@example.com", &m, &err),
 	    1);
@@ -846,7 +846,7 @@ test_newer_schema(void **state)
 	assert_int_equal(store_schema_version(fx->s, &err), 99);
 	assert_int_equal(store_migrate(fx->s, &err), -1);
 	assert_string_equal(err, "the store has schema version 99, newer "
-	    "than this popgate knows (3): upgrade popgate");
+	    "than this popgate knows (4): upgrade popgate");
 	assert_int_equal(store_schema_version(fx->s, &err), 99);
 	snapshot(fx->s, &l);
 	assert_list(&l, fixture_snapshot);
@@ -1063,6 +1063,63 @@ test_srs_secrets(void **state)
 	store_close(&s2);
 }
 
+/* API tokens: looked up by hash, scoped to a customer or not, gone
+   with their customer, carried by store copy. */
+#define TH1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TH2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+static void
+test_tokens(void **state)
+{
+	struct fx *fx = *state;
+	struct store_token t, got;
+	struct store_counts n;
+	struct store *s2;
+	static struct errbuf eb;
+	const char *err = NULL;
+	char other[512];
+
+	memset(&t, 0, sizeof(t));
+	(void)str_copy(t.name, "panel", sizeof(t.name));
+	(void)str_copy(t.hash, TH1, sizeof(t.hash));
+	t.created = 10;
+	OK(store_token_add(fx->s, &t, &err));
+	assert_int_equal(store_token_add(fx->s, &t, &err), STORE_REFUSED);
+	assert_string_equal(err, "token 'panel' exists");
+	(void)str_copy(t.name, "acme-panel", sizeof(t.name));
+	(void)str_copy(t.hash, "nothex", sizeof(t.hash));
+	assert_int_equal(store_token_add(fx->s, &t, &err), STORE_REFUSED);
+	(void)str_copy(t.hash, TH2, sizeof(t.hash));
+	(void)str_copy(t.customer, "nobody", sizeof(t.customer));
+	assert_int_equal(store_token_add(fx->s, &t, &err), STORE_REFUSED);
+	assert_string_equal(err, "no customer 'nobody'");
+	(void)str_copy(t.customer, "ACME", sizeof(t.customer));
+	t.expires = 99;
+	OK(store_token_add(fx->s, &t, &err));
+	assert_int_equal(store_token_find(fx->s, TH2, &got, &err), 1);
+	assert_string_equal(got.name, "acme-panel");
+	assert_string_equal(got.customer, "acme");
+	assert_int_equal(got.expires, 99);
+	assert_int_equal(store_token_find(fx->s, TH1, &got, &err), 1);
+	assert_string_equal(got.customer, "");
+	assert_int_equal(store_token_find(fx->s, "x", &got, &err), 0);
+
+	(void)snprintf(other, sizeof(other), "sqlite:%s/other.db", fx->dir);
+	s2 = store_open(other, fx->dir, &eb, &err);
+	assert_non_null(s2);
+	OK(store_copy(fx->s, s2, &n, &err));
+	assert_int_equal(n.tokens, 2);
+	assert_int_equal(store_token_find(s2, TH2, &got, &err), 1);
+	store_close(&s2);
+
+	OK(store_token_delete(fx->s, "panel", &err));
+	assert_int_equal(store_token_find(fx->s, TH1, &got, &err), 0);
+	assert_int_equal(store_token_delete(fx->s, "panel", &err),
+	    STORE_REFUSED);
+	OK(store_customer_delete(fx->s, "acme", true, &err));
+	assert_int_equal(store_token_find(fx->s, TH2, &got, &err), 0);
+}
+
 int
 main(void)
 {
@@ -1087,6 +1144,7 @@ main(void)
 	add_test("backup and restore of the whole store", test_backup_restore,
 	    NULL);
 	add_test("srs secrets", test_srs_secrets, NULL);
+	add_test("api tokens", test_tokens, NULL);
 	r = _cmocka_run_group_tests("store", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
