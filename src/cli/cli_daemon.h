@@ -29,6 +29,7 @@ struct daemon {
 	struct conn_hub		*hub;
 	struct listener		**listeners;
 	size_t			 nlisteners;
+	int			*http_fds;	/* per listen line, until served */
 	struct event		*sig_term, *sig_int, *sig_hup;
 	struct worker_pool	*io, *cpu;
 	struct dns		*dns;
@@ -36,6 +37,7 @@ struct daemon {
 	struct smtp_server	*smtp;
 	struct pop3_server	*pop3;
 	struct imap_server	*imap;
+	struct http_server	*http;	/* the API listeners */
 	SSL_CTX			*tls_client;
 	struct qmgr		*qmgr;
 	struct control		*control;
@@ -46,6 +48,9 @@ struct daemon {
 	struct event		*retire_ev;	/* looks at them */
 };
 
+/* Whether ROLE's listeners are evhttp's (src/http/), not a struct
+   listener: d->listeners has NULL in their place. */
+bool	daemon_is_http(enum listen_role);
 /* Every listener's connections: to the protocol of its role. */
 void	daemon_accept(struct conn *, void *daemon);
 /* The line a listener of ROLE refuses a client over a cap with. */

@@ -27,6 +27,7 @@
 #include "cli/cli_daemon.h"
 #include "core/tls.h"
 #include "delivery/dlv.h"
+#include "http/http.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
@@ -212,8 +213,13 @@ plan_listeners(struct daemon *d, const struct config *cfg, struct plan *p,
 		const struct listen_cfg *lc = &cfg->listen[i];
 
 		p->fd[i] = -1;
+		/* XXX: the HTTP listeners are evhttp's, bound at start-up
+		   and kept as they are until a restart. */
+		if (daemon_is_http(lc->role))
+			continue;
 		for (j = 0; j < d->nlisteners; j++)
-			if (listener_is(d->listeners[j], lc))
+			if (d->listeners[j] != NULL &&
+			    listener_is(d->listeners[j], lc))
 				p->keep[i] = d->listeners[j];
 		if (p->keep[i] != NULL)
 			continue;
@@ -240,7 +246,9 @@ apply_listeners(struct daemon *d, const struct config *cfg, struct plan *p)
 	for (i = 0; i < p->n; i++) {
 		const struct listen_cfg *lc = &cfg->listen[i];
 
-		if (p->keep[i] != NULL) {
+		if (daemon_is_http(lc->role)) {
+			next[i] = NULL;
+		} else if (p->keep[i] != NULL) {
 			listener_update(p->keep[i], lc);
 			next[i] = p->keep[i];
 		} else {
@@ -250,6 +258,8 @@ apply_listeners(struct daemon *d, const struct config *cfg, struct plan *p)
 		}
 	}
 	for (j = 0; j < d->nlisteners; j++) {
+		if (d->listeners[j] == NULL)
+			continue;
 		for (i = 0; i < p->n && p->keep[i] != d->listeners[j]; i++)
 			;
 		if (i == p->n) {
@@ -278,6 +288,7 @@ apply_config(struct daemon *d, const struct config *cfg, SSL_CTX *ctx)
 	smtp_server_set_config(d->smtp, cfg);
 	pop3_server_set_config(d->pop3, cfg);
 	imap_server_set_config(d->imap, cfg);
+	http_server_set_config(d->http, cfg);
 	qmgr_set_config(d->qmgr, cfg);
 	policy_env_set_config(&d->penv, cfg);
 	log_set_debug(cfg->debug);

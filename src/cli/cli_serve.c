@@ -33,6 +33,7 @@
 #include "policy/policy.h"
 #include "queue/queue.h"
 #include "delivery/dlv.h"
+#include "http/http.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "relay/relay_auth.h"
@@ -64,6 +65,12 @@ static bool
 is_imap(enum listen_role role)
 {
 	return role == ROLE_IMAP || role == ROLE_IMAPS;
+}
+
+bool
+daemon_is_http(enum listen_role role)
+{
+	return role == ROLE_HTTP || role == ROLE_HTTPS;
 }
 
 const char *
@@ -139,6 +146,8 @@ on_tidy(evutil_socket_t fd, short what, void *arg)
 		d->tidy_job = worker_submit(d->io, &tidy_ops, d);
 }
 
+/* Every port, bound as root; the HTTP ones wait (in d->http_fds) for
+   the API server, made after the privilege drop. */
 static int
 bind_all(struct daemon *d)
 {
@@ -147,17 +156,52 @@ bind_all(struct daemon *d)
 	int fd;
 
 	d->listeners = xcalloc(d->cfg->nlisten, sizeof(*d->listeners));
+	d->http_fds = xcalloc(d->cfg->nlisten, sizeof(*d->http_fds));
 	for (i = 0; i < d->cfg->nlisten; i++) {
 		const struct listen_cfg *lc = &d->cfg->listen[i];
 
+		d->http_fds[i] = -1;
 		fd = conn_listen_socket(lc->host, lc->port, err, sizeof(err));
 		if (fd == -1) {
 			log_error("%s", err);
 			return -1;
 		}
-		d->listeners[i] = listener_new(d->hub, lc, fd, daemon_accept,
-		    d, daemon_refuse_text(lc->role));
+		if (daemon_is_http(lc->role))
+			d->http_fds[i] = fd;
+		else
+			d->listeners[i] = listener_new(d->hub, lc, fd,
+			    daemon_accept, d, daemon_refuse_text(lc->role));
 		d->nlisteners++;
+	}
+	return 0;
+}
+
+/* The API server on the HTTP listeners' sockets. */
+static int
+start_http(struct daemon *d)
+{
+	struct http_deps hd;
+	size_t i;
+
+	memset(&hd, 0, sizeof(hd));
+	hd.base = d->base;
+	hd.cfg = d->cfg;
+	hd.hub = d->hub;
+	hd.io = d->io;
+	hd.throttle = d->throttle;
+	d->http = http_server_new(&hd);
+	for (i = 0; i < d->cfg->nlisten; i++) {
+		if (d->http_fds[i] == -1)
+			continue;
+		if (http_server_listen(d->http, &d->cfg->listen[i],
+		    d->http_fds[i]) == -1) {
+			d->http_fds[i] = -1;
+			log_error("cannot serve HTTP on %s:%u",
+			    d->cfg->listen[i].host,
+			    (unsigned)d->cfg->listen[i].port);
+			return -1;
+		}
+		d->http_fds[i] = -1;
 	}
 	return 0;
 }
@@ -177,6 +221,14 @@ daemon_free(struct daemon *d)
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(&d->listeners[i]);
 	free(d->listeners);
+	/* Before the pools: its calls on them are cancelled. */
+	http_server_free(&d->http);
+	if (d->http_fds != NULL && d->cfg != NULL)
+		for (i = 0; i < d->cfg->nlisten; i++)
+			if (d->http_fds[i] != -1)
+				(void)close(d->http_fds[i]);
+	free(d->http_fds);
+	d->http_fds = NULL;
 	if (d->tidy != NULL)
 		event_free(d->tidy);
 	worker_cancel(&d->tidy_job);
@@ -453,6 +505,8 @@ start_services(struct daemon *d)
 	id.cpu = d->cpu;
 	id.throttle = d->throttle;
 	d->imap = imap_server_new(&id);
+	if (start_http(d) == -1)
+		return -1;
 	d->tidy = event_new(d->base, -1, EV_PERSIST, on_tidy, d);
 	if (d->tidy != NULL) {
 		struct timeval tv = { TIDY_INTERVAL, 0 };

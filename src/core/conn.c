@@ -299,6 +299,34 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	l->cb(c, l->arg);
 }
 
+SSL_CTX *
+conn_hub_tls(struct conn_hub *h)
+{
+	return h->ssl_ctx;
+}
+
+bool
+conn_hub_acquire(struct conn_hub *h, const char *peer, const char *listener)
+{
+	if (h->count >= h->max_total || ip_count(h, peer) >= h->max_per_ip) {
+		if (!refused_log_skip(h))
+			log_warn("conn refused client=%s listener=%s reason=%s",
+			    peer, listener, h->count >= h->max_total ?
+			    "max_connections" : "max_connections_per_ip");
+		return false;
+	}
+	h->count++;
+	ip_adjust(h, peer, 1);
+	return true;
+}
+
+void
+conn_hub_release(struct conn_hub *h, const char *peer)
+{
+	h->count--;
+	ip_adjust(h, peer, -1);
+}
+
 /* accept(2) failed: on descriptor exhaustion, refuse one client with the
    spare descriptor so the loop does not spin on it. */
 static void

@@ -66,6 +66,16 @@ void	conn_hub_set_caps(struct conn_hub *, uint64_t max_total,
 	    uint64_t max_per_ip);
 /* Connections open now. */
 uint64_t conn_hub_count(struct conn_hub *);
+/* The TLS context for a new connection (borrowed: take a reference or
+   make the SSL now). NULL when there is none. */
+SSL_CTX	*conn_hub_tls(struct conn_hub *);
+/* A connection accepted outside the listeners (the HTTP server's) from
+   PEER (as net_addr_format() writes it): counted against the same caps.
+   True when under them; then conn_hub_release() once it closes. A
+   refusal is logged as the listeners' are, naming LISTENER. */
+bool	conn_hub_acquire(struct conn_hub *, const char *peer,
+	    const char *listener);
+void	conn_hub_release(struct conn_hub *, const char *peer);
 
 /* A listening socket for HOST:PORT (IPv6 ones v6-only), non-blocking and
    close-on-exec, with SO_REUSEADDR. The descriptor, or -1 with the

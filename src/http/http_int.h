@@ -1,0 +1,185 @@
+/*
+ * http_int.h - what the files of src/http/ share: the route table and
+ * its matcher (http_router.c), JSON bodies (http_json.c), the API calls
+ * (http_api.c) and the server (http_server.c). Not for outside use.
+ */
+#ifndef POPGATE_HTTP_INT_H
+#define POPGATE_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "http/http.h"
+#include "ops/ops.h"
+#include "store/store.h"
+
+/* Methods, as bits (Allow: lists them in this order). */
+enum http_method {
+	HTTP_GET	= 0x01,
+	HTTP_POST	= 0x02,
+	HTTP_PATCH	= 0x04,
+	HTTP_DELETE	= 0x08,
+	HTTP_PUT	= 0x10,
+	HTTP_HEAD	= 0x20,
+	HTTP_OTHER	= 0x40,
+};
+
+/* Who may call a route. */
+enum http_auth {
+	HTTP_AUTH_NONE,		/* anyone (pages, the OpenAPI document) */
+	HTTP_AUTH_TOKEN,	/* any token; a customer's sees its own */
+	HTTP_AUTH_ADMIN,	/* an admin token only (403 for others) */
+};
+
+/* A member of a JSON body: what it must be. */
+enum http_ftype {
+	HF_STRING,
+	HF_BOOL,
+	HF_SIZE,	/* a number of bytes, or a size text like "500M" */
+};
+
+struct http_field {
+	const char	*name;
+	enum http_ftype	 type;
+	bool		 required;
+	size_t		 max;		/* HF_STRING: octets */
+	const char	*desc;
+};
+
+struct http_call;
+struct backends;
+
+/* A JSON API call, on a worker thread with its handles: fills
+   C->status and C->reply (and C->location, C->etag). */
+typedef void http_api_fn(struct backends *, struct http_call *c);
+
+struct http_route {
+	unsigned		 method;	/* one HTTP_* bit */
+	const char		*pattern;	/* "/api/v1/domains/{name}" */
+	enum http_auth		 auth;
+	http_api_fn		*api;		/* JSON; or */
+	http_page_fn		*page;		/* a plain page */
+	const struct http_field	*body;		/* NULL-named end; or NULL */
+	const char		*summary;	/* for OpenAPI */
+	const char		*tag;		/* OpenAPI group, or NULL */
+};
+
+#define HTTP_PAGE(path, fn, summary) \
+	{ HTTP_GET, (path), HTTP_AUTH_NONE, NULL, (fn), NULL, (summary), NULL }
+#define HTTP_PAGE_POST(path, fn, summary) \
+	{ HTTP_POST, (path), HTTP_AUTH_NONE, NULL, (fn), NULL, (summary), NULL }
+
+extern const struct http_route http_routes[];
+extern const size_t http_nroutes;
+
+#define HTTP_MAX_PARAMS	3
+#define HTTP_PARAM_MAX	320	/* an address: 64 + 1 + 255 */
+
+struct http_match {
+	const struct http_route	*route;
+	unsigned		 nparams;
+	char			 params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX + 1];
+	unsigned		 allow;		/* 405: the path's methods */
+};
+
+/* The HTTP_* bit of a method name ("GET"); HTTP_OTHER for others. */
+unsigned http_method_bit(const char *name);
+/* "GET, POST" for ALLOW into OUT. */
+void	http_allow_text(unsigned allow, char *out, size_t outsz);
+/* The route of ROUTES for METHOD and PATH (LEN octets, the request
+   target without its query, percent-encoded): 200 with *M filled, 404
+   no route has that path, 405 one has but not for METHOD (M->allow
+   says which), 400 a bad encoding in PATH. Pure: fuzzed alone. */
+int	http_route_match(const struct http_route *routes, size_t n,
+	    unsigned method, const char *path, size_t len,
+	    struct http_match *m);
+
+/* An error for the client: STATUS, a message and, for 422, the field. */
+struct http_error {
+	int	status;
+	char	field[64];
+	char	message[256];
+};
+
+/* Parses BODY (LEN octets) as a JSON object whose members FIELDS
+   describe: 0 with *OUT (the caller's to json_decref), 400 not JSON or
+   not an object, 415 (never: the caller checks the media type), 422 a
+   member missing, unknown, of the wrong type or too long (E says which
+   and why). Pure: fuzzed alone. */
+int	http_json_body(const char *body, size_t len,
+	    const struct http_field *fields, json_t **out,
+	    struct http_error *e);
+/* The size member NAME of OBJ (a number, or a text like "500M" or
+   "unlimited"): 1 with *V, 0 absent, -1 bad (E says why). */
+int	http_json_size(json_t *obj, const char *name, uint64_t *v,
+	    struct http_error *e);
+
+/* A query parameter NAME of the raw QUERY, decoded into OUT: 1, 0
+   absent, -1 bad or too long. */
+int	http_query_get(const char *query, const char *name, char *out,
+	    size_t outsz);
+
+struct http_server;
+
+/* One API request, from the loop to a worker and back. */
+struct http_call {
+	/* in: set on the loop before the worker runs */
+	const struct http_route	*route;
+	struct http_match	 match;
+	char			*query;		/* raw, or NULL */
+	json_t			*body;		/* parsed, or NULL */
+	char			 token_hash[STORE_TOKEN_HASH_LEN + 1];
+	char			 if_match[96];	/* "" none */
+	char			 who[16 + STORE_NAME_MAX];
+	/* out: set by the worker */
+	bool			 auth_failed;	/* the token did not check */
+	struct store_token	 token;
+	struct ops_actor	 actor;
+	int			 status;
+	json_t			*reply;
+	char			 location[512];
+	char			 etag[48];
+	/* the loop's */
+	struct http_server	*srv;
+	struct evhttp_request	*req;		/* NULL once gone */
+	struct worker_job	*job;
+	struct http_call	*next, *prev;	/* the server's pending */
+	uint64_t		 started_us;
+	char			 peer[NET_ADDRSTRLEN];
+	struct netaddr		 peer_addr;
+	char			 method[8];
+	char			 path[512];
+	struct event		*delay;		/* a failed token's wait */
+};
+
+/* The API: the calls (http_api.c) and the OpenAPI document. */
+void	http_api_error(struct http_call *c, int status, const char *field,
+	    const char *fmt, ...) PRINTFLIKE(4, 5);
+void	http_api_openapi(struct backends *, struct http_call *c);
+/* The OpenAPI 3 document of ROUTES (http_openapi.c). */
+json_t	*http_openapi(const struct http_route *routes, size_t n);
+
+void	http_api_customer_list(struct backends *, struct http_call *);
+void	http_api_customer_get(struct backends *, struct http_call *);
+void	http_api_customer_add(struct backends *, struct http_call *);
+void	http_api_customer_patch(struct backends *, struct http_call *);
+void	http_api_customer_delete(struct backends *, struct http_call *);
+void	http_api_domain_list(struct backends *, struct http_call *);
+void	http_api_domain_get(struct backends *, struct http_call *);
+void	http_api_domain_add(struct backends *, struct http_call *);
+void	http_api_domain_delete(struct backends *, struct http_call *);
+void	http_api_mailbox_list(struct backends *, struct http_call *);
+void	http_api_mailbox_get(struct backends *, struct http_call *);
+void	http_api_mailbox_add(struct backends *, struct http_call *);
+void	http_api_mailbox_patch(struct backends *, struct http_call *);
+void	http_api_mailbox_delete(struct backends *, struct http_call *);
+
+extern const struct http_field http_customer_body[];
+extern const struct http_field http_customer_patch_body[];
+extern const struct http_field http_domain_body[];
+extern const struct http_field http_mailbox_body[];
+extern const struct http_field http_mailbox_patch_body[];
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * http_routes.c - every route of the HTTP listeners, one line each:
+ * method, path pattern ("{name}" takes one segment), who may call it,
+ * and what answers: a JSON call of the API (run on a worker) or a plain
+ * page made on the loop from the live configuration (http.h). The
+ * OpenAPI document (/api/v1/openapi.json) is made from this table.
+ *
+ * To add a page (a GET answered in text/plain, text/html, XML ...):
+ *	HTTP_PAGE("/metrics", metrics_page, "Prometheus metrics"),
+ * with an http_page_fn declared in the module that makes it.
+ */
+#include "http/http_int.h"
+#include "util/compat.h"
+
+#define API(m, path, auth, fn, body, summary, tag) \
+	{ (m), (path), (auth), (fn), NULL, (body), (summary), (tag) }
+
+const struct http_route http_routes[] = {
+	API(HTTP_GET, "/api/v1/openapi.json", HTTP_AUTH_NONE,
+	    http_api_openapi, NULL, "this document", "meta"),
+
+	API(HTTP_GET, "/api/v1/customers", HTTP_AUTH_TOKEN,
+	    http_api_customer_list, NULL, "list customers", "customers"),
+	API(HTTP_POST, "/api/v1/customers", HTTP_AUTH_ADMIN,
+	    http_api_customer_add, http_customer_body, "add a customer",
+	    "customers"),
+	API(HTTP_GET, "/api/v1/customers/{name}", HTTP_AUTH_TOKEN,
+	    http_api_customer_get, NULL, "show a customer", "customers"),
+	API(HTTP_PATCH, "/api/v1/customers/{name}", HTTP_AUTH_ADMIN,
+	    http_api_customer_patch, http_customer_patch_body,
+	    "suspend or resume a customer", "customers"),
+	API(HTTP_DELETE, "/api/v1/customers/{name}", HTTP_AUTH_ADMIN,
+	    http_api_customer_delete, NULL, "delete a customer (409 with "
+	    "domains unless ?force=true)", "customers"),
+
+	API(HTTP_GET, "/api/v1/domains", HTTP_AUTH_TOKEN,
+	    http_api_domain_list, NULL, "list domains (?customer=)",
+	    "domains"),
+	API(HTTP_POST, "/api/v1/domains", HTTP_AUTH_TOKEN,
+	    http_api_domain_add, http_domain_body, "host a domain",
+	    "domains"),
+	API(HTTP_GET, "/api/v1/domains/{name}", HTTP_AUTH_TOKEN,
+	    http_api_domain_get, NULL, "show a domain", "domains"),
+	API(HTTP_DELETE, "/api/v1/domains/{name}", HTTP_AUTH_TOKEN,
+	    http_api_domain_delete, NULL, "stop hosting a domain (409 with "
+	    "mailboxes or aliases unless ?force=true)", "domains"),
+
+	API(HTTP_GET, "/api/v1/mailboxes", HTTP_AUTH_TOKEN,
+	    http_api_mailbox_list, NULL, "list mailboxes (?domain= or "
+	    "?customer=)", "mailboxes"),
+	API(HTTP_POST, "/api/v1/mailboxes", HTTP_AUTH_TOKEN,
+	    http_api_mailbox_add, http_mailbox_body, "add a mailbox",
+	    "mailboxes"),
+	API(HTTP_GET, "/api/v1/mailboxes/{address}", HTTP_AUTH_TOKEN,
+	    http_api_mailbox_get, NULL, "show a mailbox", "mailboxes"),
+	API(HTTP_PATCH, "/api/v1/mailboxes/{address}", HTTP_AUTH_TOKEN,
+	    http_api_mailbox_patch, http_mailbox_patch_body,
+	    "set a mailbox's password or quota", "mailboxes"),
+	API(HTTP_DELETE, "/api/v1/mailboxes/{address}", HTTP_AUTH_TOKEN,
+	    http_api_mailbox_delete, NULL, "delete a mailbox (its Maildir "
+	    "stays)", "mailboxes"),
+
+	/* Plain pages: HTTP_PAGE("/path", fn, "summary"), */
+};
+
+const size_t http_nroutes = nitems(http_routes);
