@@ -116,6 +116,7 @@ ops_customer_add(struct store *s, const struct ops_actor *a,
 {
 	struct store_customer cu;
 	const char *err;
+	bool had;
 	int rc;
 
 	ops_res_init(r);
@@ -126,14 +127,9 @@ ops_customer_add(struct store *s, const struct ops_actor *a,
 	}
 	if (!ops_begin(s, r))
 		return;
-	rc = store_customer_get(s, name, &cu, &err);
-	if (rc == -1)
-		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
-	if (rc != -1) {
-		rc = store_customer_add(s, name, &err);
-		ops_res_store(r, rc, err, cu.name[0] != '\0' ? OPS_CONFLICT :
-		    OPS_INVALID, "name");
-	}
+	had = store_customer_get(s, name, &cu, &err) == 1;
+	rc = store_customer_add(s, name, &err);
+	ops_res_store(r, rc, err, had ? OPS_CONFLICT : OPS_INVALID, "name");
 	if (ops_finish(s, r))
 		log_info("ops customer-added customer=%s by=%s", name, ops_who(a));
 }
