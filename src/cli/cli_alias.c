@@ -5,6 +5,7 @@
  * local or external. "add" of several targets is one transaction.
  */
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "util/compat.h"
 
 static const char *const cols[] = { "address", "target", "customer" };
@@ -18,14 +19,14 @@ add_row(const struct store_alias *al, void *arg)
 static int
 cmd_add(struct cli *c)
 {
-	const char *err = "";
+	struct ops_result res;
 	int i, r;
 
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	for (i = 1, r = 0; i < c->npos && r == 0; i++)
-		r = store_alias_add(c->store, c->pos[0], c->pos[i], &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_alias_add(c->store, &cli_actor, c->pos[0], &c->pos[1],
+	    (size_t)c->npos - 1, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	for (i = 1; i < c->npos; i++)
 		printf("alias %s -> %s added\n", c->pos[0], c->pos[i]);
@@ -33,18 +34,24 @@ cmd_add(struct cli *c)
 }
 
 static int
-list(struct cli *c, const char *filter, bool only_address)
+list(struct cli *c, const char *domain, bool only_address)
 {
+	struct ops_result res;
 	struct cli_table t;
 	const char *err;
 	int r;
 
-	if ((r = cli_open(c)) != 0 || (!only_address &&
-	    (r = cli_need_filter(c, c->customer, c->customer == NULL &&
-	    c->npos > 0 ? c->pos[0] : NULL)) != 0))
+	if ((r = cli_open(c)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), NULL);
-	r = store_alias_list(c->store, filter, add_row, &t, &err);
+	ops_alias_list(c->store, &cli_actor, domain, c->customer, add_row, &t,
+	    &res);
+	if (only_address && res.status == OPS_NOT_FOUND) {
+		cli_table_free(&t);
+		cli_err(c, "no alias '%s'", c->pos[0]);
+		return EXIT_USER;
+	}
+	r = res.status == OPS_OK ? 0 : -1;
 	if (r == 0 && only_address) {
 		/* show: keep the rows of this address only. */
 		struct mailaddr a;
@@ -70,22 +77,15 @@ list(struct cli *c, const char *filter, bool only_address)
 	if (r == 0)
 		cli_table_print(&t, c->json);
 	cli_table_free(&t);
-	return cli_store_result(c, r, err);
+	return cli_ops_result(c, &res);
 }
 
 static int
 cmd_list(struct cli *c)
 {
-	char filter[80];
-
 	if (c->npos > 0 && c->customer != NULL) {
 		cli_err(c, "give a domain or --customer, not both");
 		return EXIT_USER;
-	}
-	if (c->customer != NULL) {
-		(void)str_fmt(filter, sizeof(filter), "customer:%s",
-		    c->customer);
-		return list(c, filter, false);
 	}
 	return list(c, c->npos > 0 ? c->pos[0] : NULL, false);
 }
@@ -106,15 +106,14 @@ cmd_show(struct cli *c)
 static int
 cmd_delete(struct cli *c)
 {
-	const char *err = "";
+	struct ops_result res;
 	int i, r;
 
-	if ((r = cli_open(c)) != 0 || (r = cli_begin(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	for (i = 1, r = 0; (i < c->npos || i == 1) && r == 0; i++)
-		r = store_alias_delete(c->store, c->pos[0],
-		    c->npos > 1 ? c->pos[i] : NULL, &err);
-	if ((r = cli_finish(c, r, err)) != 0)
+	ops_alias_delete(c->store, &cli_actor, c->pos[0], &c->pos[1],
+	    (size_t)c->npos - 1, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
 	if (c->npos == 1)
 		printf("alias %s deleted\n", c->pos[0]);

@@ -176,6 +176,12 @@ void	http_api_mailbox_add(struct backends *, struct http_call *);
 void	http_api_mailbox_patch(struct backends *, struct http_call *);
 void	http_api_mailbox_delete(struct backends *, struct http_call *);
 
+void	http_api_alias_list(struct backends *, struct http_call *);
+void	http_api_alias_get(struct backends *, struct http_call *);
+void	http_api_alias_add(struct backends *, struct http_call *);
+void	http_api_alias_delete(struct backends *, struct http_call *);
+
+extern const struct http_field http_alias_body[];
 extern const struct http_field http_customer_body[];
 extern const struct http_field http_customer_patch_body[];
 extern const struct http_field http_domain_body[];

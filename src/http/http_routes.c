@@ -60,6 +60,19 @@ const struct http_route http_routes[] = {
 	    http_api_mailbox_delete, NULL, "delete a mailbox (its Maildir "
 	    "stays)", "mailboxes"),
 
+	API(HTTP_GET, "/api/v1/aliases", HTTP_AUTH_TOKEN,
+	    http_api_alias_list, NULL, "list aliases (?domain= or "
+	    "?customer=)", "aliases"),
+	API(HTTP_POST, "/api/v1/aliases", HTTP_AUTH_TOKEN,
+	    http_api_alias_add, http_alias_body, "add an alias, or one more "
+	    "target to it", "aliases"),
+	API(HTTP_GET, "/api/v1/aliases/{address}", HTTP_AUTH_TOKEN,
+	    http_api_alias_get, NULL, "show an alias and its targets",
+	    "aliases"),
+	API(HTTP_DELETE, "/api/v1/aliases/{address}", HTTP_AUTH_TOKEN,
+	    http_api_alias_delete, NULL, "delete an alias (?target=: only "
+	    "that target)", "aliases"),
+
 	/* Plain pages: HTTP_PAGE("/path", fn, "summary"), */
 };
 

@@ -92,6 +92,20 @@ void	ops_mailbox_set_quota(struct store *, const struct ops_actor *,
 void	ops_mailbox_delete(struct store *, const struct ops_actor *,
 	    const char *address, struct ops_result *);
 
+/* Aliases (ops_alias.c): ADDRESS forwarded to each of TARGETS (N of
+   them), all or none. */
+void	ops_alias_add(struct store *, const struct ops_actor *,
+	    const char *address, char *const *targets, size_t n,
+	    struct ops_result *);
+/* DOMAIN and CUSTOMER as for ops_mailbox_list(): one call per target. */
+void	ops_alias_list(struct store *, const struct ops_actor *,
+	    const char *domain, const char *customer, store_alias_cb *,
+	    void *, struct ops_result *);
+/* The TARGETS (N) of ADDRESS, or with N 0 the whole alias. */
+void	ops_alias_delete(struct store *, const struct ops_actor *,
+	    const char *address, char *const *targets, size_t n,
+	    struct ops_result *);
+
 /* DOMAIN's new DKIM pairs (RSA-2048 and Ed25519), in the caller's
    transaction (`domain add`, `domain dkim rotate`). Store result codes. */
 int	ops_dkim_make(struct store *, const char *domain,

@@ -290,6 +290,46 @@ def test_domain_and_mailbox_lifecycle(api):
     assert api.call("DELETE", "/api/v1/domains/dm.test")[0] == 204
 
 
+def test_alias_lifecycle(api):
+    add_customer(api, "al")
+    add_domain(api, "al.test", "al")
+    add_mailbox(api, "box@al.test")
+    st, h, b = api.call("POST", "/api/v1/aliases",
+                        body={"address": "info@al.test",
+                              "target": "box@al.test"})
+    assert st == 201 and h["Location"] == "/api/v1/aliases/info@al.test"
+    assert b == {"address": "info@al.test", "targets": ["box@al.test"],
+                 "customer": "al", "domain": "al.test"}
+    st, _, b = api.call("POST", "/api/v1/aliases",
+                        body={"address": "info@al.test",
+                              "target": "ext@example.org"})
+    assert st == 201 and b["targets"] == ["box@al.test", "ext@example.org"]
+    assert api.call("POST", "/api/v1/aliases",
+                    body={"address": "info@al.test",
+                          "target": "box@al.test"})[0] == 409
+    st, _, b = api.call("POST", "/api/v1/aliases",
+                        body={"address": "x@al.test",
+                              "target": "nobody@al.test"})
+    assert st == 422 and b["field"] == "target"
+    st, _, b = api.call("POST", "/api/v1/aliases",
+                        body={"address": "x@unhosted.test",
+                              "target": "box@al.test"})
+    assert st == 422 and b["field"] == "address"
+    cli = api.inst.cli_json("alias", "show", "info@al.test")
+    assert sorted(r["target"] for r in cli) == \
+        ["box@al.test", "ext@example.org"]
+    st, _, lst = api.call("GET", "/api/v1/aliases?domain=al.test")
+    assert [a["address"] for a in lst["items"]] == ["info@al.test"]
+    assert api.call("DELETE",
+                    "/api/v1/aliases/info@al.test?target=ext@example.org"
+                    )[0] == 204
+    assert api.call("GET", "/api/v1/aliases/info@al.test")[2][
+        "targets"] == ["box@al.test"]
+    assert api.call("DELETE", "/api/v1/aliases/info@al.test")[0] == 204
+    st, _, b = api.call("GET", "/api/v1/aliases/info@al.test")
+    assert st == 404 and b["error"] == "no alias 'info@al.test'"
+
+
 def test_suspend_through_the_api_revokes_relay(api):
     add_customer(api, "relayco")
     add_domain(api, "relayco.test", "relayco")
@@ -409,6 +449,27 @@ def test_customer_token_sees_only_its_own(api):
                           "password": "p"})[0] == 201
     assert "ops mailbox-added mailbox=you@own2.test by=token=own-panel" in \
         api.inst.log()
+    # aliases: its own domains only, targets not into another's
+    api.inst.cli("alias", "add", "them-alias@other.test", "them@other.test",
+                 check=True)
+    assert api.call("GET", "/api/v1/aliases/them-alias@other.test",
+                    tok=t)[0] == 404
+    assert api.call("DELETE", "/api/v1/aliases/them-alias@other.test",
+                    tok=t)[0] == 404
+    assert api.call("GET", "/api/v1/aliases?domain=other.test",
+                    tok=t)[0] == 404
+    st, _, b = api.call("POST", "/api/v1/aliases", tok=t,
+                        body={"address": "fwd@own.test",
+                              "target": "them@other.test"})
+    assert st == 422 and b["field"] == "target"
+    assert b["error"] == "target 'them@other.test' is in a hosted " \
+        "domain but is no mailbox or alias"
+    assert api.call("POST", "/api/v1/aliases", tok=t,
+                    body={"address": "fwd@own.test",
+                          "target": "me@own.test"})[0] == 201
+    assert [a["address"] for a in api.call("GET", "/api/v1/aliases",
+                                           tok=t)[2]["items"]] == \
+        ["fwd@own.test"]
 
 
 # ---- the CLI and the API agree ----
@@ -430,6 +491,13 @@ def test_cli_and_api_agree(api):
         assert set(cli) == set(items), path
         for k, row in cli.items():
             assert {c: items[k][c] for c in row} == row, (path, k)
+    api.inst.cli("alias", "add", "a@agree.test", "cli@agree.test",
+                 "x@example.org", check=True)
+    rows = api.inst.cli_json("alias", "list", "agree.test")
+    items = api.call("GET", "/api/v1/aliases?domain=agree.test")[2]["items"]
+    assert sorted((r["address"], r["target"], r["customer"]) for r in rows) \
+        == sorted((a["address"], t, a["customer"]) for a in items
+                  for t in a["targets"])
     one = api.inst.cli_json("mailbox", "show", "cli@agree.test")
     got = api.call("GET", "/api/v1/mailboxes/cli@agree.test")[2]
     assert {c: got[c] for c in one} == one
