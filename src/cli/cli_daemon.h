@@ -30,6 +30,7 @@ struct daemon {
 	struct listener		**listeners;
 	size_t			 nlisteners;
 	int			*http_fds;	/* per listen line, until served */
+	size_t			 nhttp_fds;
 	struct event		*sig_term, *sig_int, *sig_hup;
 	struct worker_pool	*io, *cpu;
 	struct dns		*dns;

@@ -157,6 +157,7 @@ bind_all(struct daemon *d)
 
 	d->listeners = xcalloc(d->cfg->nlisten, sizeof(*d->listeners));
 	d->http_fds = xcalloc(d->cfg->nlisten, sizeof(*d->http_fds));
+	d->nhttp_fds = d->cfg->nlisten;
 	for (i = 0; i < d->cfg->nlisten; i++) {
 		const struct listen_cfg *lc = &d->cfg->listen[i];
 
@@ -203,6 +204,9 @@ start_http(struct daemon *d)
 		}
 		d->http_fds[i] = -1;
 	}
+	free(d->http_fds);
+	d->http_fds = NULL;
+	d->nhttp_fds = 0;
 	return 0;
 }
 
@@ -223,12 +227,12 @@ daemon_free(struct daemon *d)
 	free(d->listeners);
 	/* Before the pools: its calls on them are cancelled. */
 	http_server_free(&d->http);
-	if (d->http_fds != NULL && d->cfg != NULL)
-		for (i = 0; i < d->cfg->nlisten; i++)
-			if (d->http_fds[i] != -1)
-				(void)close(d->http_fds[i]);
+	for (i = 0; i < d->nhttp_fds; i++)
+		if (d->http_fds[i] != -1)
+			(void)close(d->http_fds[i]);
 	free(d->http_fds);
 	d->http_fds = NULL;
+	d->nhttp_fds = 0;
 	if (d->tidy != NULL)
 		event_free(d->tidy);
 	worker_cancel(&d->tidy_job);

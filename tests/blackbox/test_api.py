@@ -564,3 +564,29 @@ def test_http_off_loopback_refused_in_config(instance):
     instance.extra_lines.append("http_insecure = yes")
     instance.write_config()
     assert instance.cli("check-config").returncode == 0
+
+
+def test_reload_keeps_the_api(api):
+    r = api.inst.cli("reload")
+    assert r.returncode == 0, r.stderr
+    assert api.call("GET", "/api/v1/customers")[0] == 200
+
+
+def test_http_connections_share_the_caps(make_instance):
+    inst = make_instance(listeners={"smtp": "smtp", "http": "http"},
+                         config={"max_connections_per_ip": "1"})
+    url = f"http://127.0.0.1:{inst.ports['http']}/api/v1/openapi.json"
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
+        assert r.status == 200
+    # a mail client from the same address holds the one slot
+    s = socket.create_connection(("127.0.0.1", inst.ports["smtp"]),
+                                 timeout=TIMEOUT)
+    try:
+        assert s.recv(512).startswith(b"220")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, timeout=TIMEOUT)
+        assert e.value.code == 503
+    finally:
+        s.close()
+    assert "conn refused client=127.0.0.1 listener=http " \
+        "reason=max_connections_per_ip" in inst.log()
