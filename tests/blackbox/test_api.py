@@ -590,3 +590,26 @@ def test_http_connections_share_the_caps(make_instance):
         s.close()
     assert "conn refused client=127.0.0.1 listener=http " \
         "reason=max_connections_per_ip" in inst.log()
+
+
+def test_client_gone_before_the_reply(api):
+    """A call still on a worker when its client goes: the reply has no
+    one to go to, and the server goes on (ASan checks it at the end)."""
+    add_customer(api, "gone")
+    add_domain(api, "gone.test", "gone")
+    body = json.dumps({"address": "late@gone.test",
+                       "password": "yescrypt-takes-a-while"}).encode()
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", api.inst.ports["http"]),
+                                     timeout=TIMEOUT)
+        s.sendall(b"POST /api/v1/mailboxes HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + api.admin.encode() +
+                  b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() +
+                  b"\r\n\r\n" + body)
+        s.close()
+    deadline = time.monotonic() + 10
+    while api.call("GET", "/api/v1/mailboxes/late@gone.test")[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert api.call("GET", "/api/v1/customers/gone")[0] == 200
