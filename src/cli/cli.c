@@ -467,35 +467,6 @@ cli_close(struct cli *c)
 }
 
 int
-cli_need_filter(struct cli *c, const char *customer, const char *domain)
-{
-	struct store_customer cu;
-	struct store_domain d;
-	const char *err = "";
-	int r;
-
-	if (customer != NULL) {
-		r = store_customer_get(c->store, customer, &cu, &err);
-		if (r == 0) {
-			cli_err(c, "no customer '%s'", customer);
-			return EXIT_USER;
-		}
-		if (r == -1)
-			return cli_store_result(c, -1, err);
-	}
-	if (domain != NULL) {
-		r = store_domain_get(c->store, domain, &d, &err);
-		if (r == 0) {
-			cli_err(c, "no domain '%s' is hosted here", domain);
-			return EXIT_USER;
-		}
-		if (r == -1)
-			return cli_store_result(c, -1, err);
-	}
-	return 0;
-}
-
-int
 cli_store_result(struct cli *c, int r, const char *error)
 {
 	if (r == 0)

@@ -96,9 +96,6 @@ int	cli_open(struct cli *);
 int	cli_open_store(struct cli *, const char *data_dir);
 void	cli_close(struct cli *);
 
-/* A list filter must name something that exists: CUSTOMER and DOMAIN
-   (either may be NULL). 0 or an exit code after saying what is missing. */
-int	cli_need_filter(struct cli *, const char *customer, const char *domain);
 /* Maps a store result (0, -1, STORE_REFUSED) to an exit code, printing
    ERROR for failures. */
 int	cli_store_result(struct cli *, int r, const char *error);
