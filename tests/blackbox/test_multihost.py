@@ -108,6 +108,7 @@ class Cluster:
         """Another host like A and B (not started)."""
         inst = harness.Instance(
             config=self.config(**extra), tls=tls_files or self.tls_files,
+            listeners=dict(harness.DEFAULT_LISTENERS, http="http"),
             extra_lines=[f"transport {REMOTE_DOMAIN} = "
                          f"127.0.0.1:{self.sink.port}"])
         self.instances.append(inst)
@@ -360,6 +361,36 @@ def test_accounts_made_on_a_are_seen_on_b_at_once(hosts, cluster):
     assert r.startswith("+OK") and "1 message" in r, r
     # The schema is popgate's own, in the database of the URI.
     assert cluster.pg.tables(cluster.db), "no tables in the PG database"
+
+
+def test_api_token_made_on_a_works_on_b_until_revoked(hosts, cluster):
+    """API tokens live in the shared PostgreSQL store (schema 4): made
+    on A, used on B's API, revoked on B, refused by A at once."""
+    import json
+    import urllib.error
+    import urllib.request
+    a, b = hosts
+    out = a.cli("token", "add", "mh-panel", "--scope", "admin",
+                check=True).stdout
+    secret = out.strip().splitlines()[-1]
+
+    def call(inst, method, path, body=None):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{inst.ports['http']}{path}", method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {secret}",
+                     "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert call(b, "POST", "/api/v1/customers", {"name": "mh-api"}) == 201
+    assert a.cli_json("customer", "show", "mh-api")["status"] == "active"
+    assert any(t["name"] == "mh-panel" for t in b.cli_json("token", "list"))
+    b.cli("token", "revoke", "mh-panel", check=True)
+    assert call(a, "GET", "/api/v1/customers/mh-api") == 401
 
 
 def test_srs_address_made_on_a_is_taken_back_on_b(hosts, cluster):
