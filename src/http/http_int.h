@@ -130,6 +130,9 @@ struct http_call {
 	struct http_match	 match;
 	char			*query;		/* raw, or NULL */
 	json_t			*body;		/* parsed, or NULL */
+	char			*raw;		/* the body as it came */
+	size_t			 raw_len;
+	bool			 json_type;	/* Content-Type said JSON */
 	char			 token_hash[STORE_TOKEN_HASH_LEN + 1];
 	char			 if_match[96];	/* "" none */
 	char			 who[16 + STORE_NAME_MAX];

@@ -150,6 +150,7 @@ call_free(struct http_call *c)
 	json_decref(c->body);
 	json_decref(c->reply);
 	free(c->query);
+	free(c->raw);
 	free(c);
 }
 
@@ -207,6 +208,29 @@ fail_later(struct http_call *c)
 		on_delayed(-1, 0, c);
 }
 
+/* On the worker, after the token: the body parsed and checked. */
+static bool
+parse_body(struct http_call *c)
+{
+	struct http_error e;
+
+	if (c->route->body == NULL)
+		return true;
+	if (!c->json_type) {
+		http_api_error(c, 415, NULL, "the body must be "
+		    "Content-Type: application/json");
+		return false;
+	}
+	memset(&e, 0, sizeof(e));
+	if (http_json_body(c->raw, c->raw_len, c->route->body, &c->body,
+	    &e) != 0) {
+		http_api_error(c, e.status, e.field[0] != '\0' ? e.field :
+		    NULL, "%s", e.message);
+		return false;
+	}
+	return true;
+}
+
 static void
 call_work(void *ctx, void *arg)
 {
@@ -247,7 +271,8 @@ call_work(void *ctx, void *arg)
 			return;
 		}
 	}
-	c->route->api(b, c);
+	if (parse_body(c))
+		c->route->api(b, c);
 }
 
 static void
@@ -407,31 +432,25 @@ bearer(struct evhttp_request *req, struct http_call *c)
 	return true;
 }
 
-/* C's body, for a route that takes one: false when REQ is answered. */
-static bool
+/* C's body, for a route that takes one, kept for the worker: it is
+   checked once the token is (no detail for a caller without one). */
+static void
 take_body(struct evhttp_request *req, struct http_call *c)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *ct = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Content-Type");
-	struct http_error e;
-	size_t len = evbuffer_get_length(in);
 
 	if (c->route->body == NULL)
-		return true;
-	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
-	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
-		send_error(req, 415, NULL, "the body must be "
-		    "Content-Type: application/json", c->peer);
-		return false;
-	}
-	memset(&e, 0, sizeof(e));
-	if (http_json_body(len > 0 ? (const char *)evbuffer_pullup(in, -1) :
-	    "", len, c->route->body, &c->body, &e) != 0) {
-		send_error(req, e.status, e.field, e.message, c->peer);
-		return false;
-	}
-	return true;
+		return;
+	c->json_type = ct != NULL &&
+	    strncasecmp(ct, "application/json", 16) == 0 &&
+	    (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+	c->raw_len = evbuffer_get_length(in);
+	c->raw = xmalloc(c->raw_len + 1);
+	if (c->raw_len > 0)
+		(void)evbuffer_copyout(in, c->raw, c->raw_len);
+	c->raw[c->raw_len] = '\0';
 }
 
 /* A JSON API call: to a worker (after the token's throttle). */
@@ -444,10 +463,7 @@ serve_api(struct http_server *srv, struct evhttp_request *req,
 
 	if (im != NULL)
 		(void)str_copy(c->if_match, im, sizeof(c->if_match));
-	if (!take_body(req, c)) {
-		call_free(c);
-		return;
-	}
+	take_body(req, c);
 	c->srv = srv;
 	c->req = req;
 	c->next = srv->pending;

@@ -111,6 +111,9 @@ def test_no_token_is_401_at_once(api):
     assert st == 401 and "Bearer" in b["error"]
     assert h["WWW-Authenticate"].startswith("Bearer")
     assert time.monotonic() - t0 < 1
+    # the token before the body: no detail for a caller without one
+    assert api.call("POST", "/api/v1/customers", tok="", raw=b"{",
+                    headers={"Content-Type": "text/plain"})[0] == 401
 
 
 def test_wrong_token_is_401_after_the_delay(api):
