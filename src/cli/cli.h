@@ -133,8 +133,9 @@ void	cli_table_free(struct cli_table *);
 void	cli_fmt_time(char *, size_t, int64_t);
 
 /* Revokes every relay authorization of CUSTOMER (after suspend or
-   delete). 0 or an exit code. */
-int	cli_relay_revoke_customer(struct cli *, const char *customer);
+   delete); how many into *REVOKED_R (may be NULL). 0 or an exit code. */
+int	cli_relay_revoke_customer(struct cli *, const char *customer,
+	    int *revoked_r);
 
 /* What backup (cli_backup.c) and restore (cli_restore.c, with the
    reader cli_backup_read.c) share: the backup's file names, its

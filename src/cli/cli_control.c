@@ -11,6 +11,9 @@
  *                                    already, busy, failed (dlv.h)
  *   reload                           "ok" or "error", then each line of
  *                                    the report after a tab
+ *   suspended NAME N                 "ok": `customer suspend` says so;
+ *                                    fires customer.suspended (N: the
+ *                                    authorizations it revoked)
  * or "error TEXT". A hold or release is answered once it is on the disk
  * (an io job of the queue manager): the connection waits for it, and
  * control_free() drops the answers still due. Both sides name the
@@ -30,6 +33,7 @@
 #include <event2/listener.h>
 
 #include "cli/cli_control.h"
+#include "hook/hook.h"
 #include "queue/queue.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -187,6 +191,26 @@ reload_request(struct ctl_call *c)
 	strlist_free(&report);
 }
 
+/* "NAME N" from `customer suspend`: the webhook event. */
+static void
+suspended(struct ctl_call *c, const char *args)
+{
+	char name[65];
+	const char *sp = strchr(args, ' ');
+	uint64_t n;
+
+	if (sp == NULL || str_ncopy(name, args, (size_t)(sp - args),
+	    sizeof(name)) == -1 || *name == '\0' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	    strlen(name) || str_to_uint(sp + 1, 0, UINT32_MAX, &n) == -1) {
+		call_answer(c, "error bad request");
+		return;
+	}
+	HOOK_FIRE(HOOK_CUSTOMER_SUSPENDED, HOOK_STR("customer", name),
+	    HOOK_NUM("revoked_authorizations", n));
+	call_answer(c, "ok");
+}
+
 static void
 dispatch(struct ctl_call *c, const char *line)
 {
@@ -209,6 +233,8 @@ dispatch(struct ctl_call *c, const char *line)
 		return;
 	else if (strcmp(line, "reload") == 0)
 		reload_request(c);
+	else if (strncmp(line, "suspended ", 10) == 0)
+		suspended(c, line + 10);
 	else
 		answer_count(c, -1);
 }

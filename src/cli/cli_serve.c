@@ -184,6 +184,8 @@ daemon_free(struct daemon *d)
 	pop3_server_free(&d->pop3);
 	imap_server_free(&d->imap);
 	control_free(&d->control);
+	/* Before the io pool: its spool jobs finish on the loop. */
+	hook_free(&d->hooks);
 	/* The pools before the queue manager: its jobs (loading a message,
 	   finishing one) use its entries until they return. */
 	worker_pool_free(&d->io);
@@ -436,6 +438,11 @@ start_services(struct daemon *d)
 	sd.throttle = d->throttle;
 	if (start_delivery(d) == -1)
 		return -1;
+	d->hooks = hook_new(d->base, d->dns, d->io, d->data_fd, d->cfg, &err);
+	if (d->hooks == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
 	sd.queued = qmgr_queued;
 	sd.queued_arg = d->qmgr;
 	d->smtp = smtp_server_new(&sd);

@@ -876,6 +876,10 @@ const struct ptype_ops config_types[] = {
 	    config_dnsbl_print },
 	[P_TLS_POLICY] = { config_tls_policy_value, config_tls_policy_release,
 	    config_tls_policy_print },
+	[P_WEBHOOK] = { config_webhook_parse, config_webhook_release,
+	    config_webhook_print },
+	[P_SECRET] = { config_secret_parse, config_secret_release,
+	    config_secret_print },
 };
 _Static_assert(nitems(config_types) == P_NTYPES,
     "every type has its operations");

@@ -21,6 +21,7 @@
 
 #include "policy/policy.h"
 #include "core/conn.h"
+#include "hook/hook.h"
 #include "util/clock.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -266,6 +267,10 @@ policy_login(struct backends *b, struct login *l)
 	}
 	l->result = 1;
 	OPENSSL_cleanse(l->mbox.hash, sizeof(l->mbox.hash));
+	/* POP3, IMAP and SMTP AUTH all pass here: the webhook's memory of
+	   each mailbox's addresses. */
+	hook_login(l->mbox.address, l->mbox.customer, &l->client,
+	    l->listener);
 out:
 	OPENSSL_cleanse(l->pass, sizeof(l->pass));
 }
