@@ -238,13 +238,16 @@ hook_login(const char *mailbox, const char *customer,
 	char ip[NET_ADDRSTRLEN];
 	bool fresh = false;
 
+	/* Remembered whoever subscribes, so that a reload that adds
+	   login.new_ip finds the mailboxes' addresses known. */
 	pthread_mutex_lock(&lock);
-	if (active != NULL && (subscribed & (1u << HOOK_LOGIN_NEW_IP)) != 0) {
+	if (active != NULL) {
 		/* An IPv6 client moves inside its prefix by itself. */
 		if (a.family == AF_INET6)
 			net_addr_mask(&a, ipv6_prefix);
 		fresh = hook_seen_check(seen, mailbox, &a, clock_now(),
-		    ip_memory);
+		    ip_memory) &&
+		    (subscribed & (1u << HOOK_LOGIN_NEW_IP)) != 0;
 	}
 	pthread_mutex_unlock(&lock);
 	if (!fresh)
