@@ -9,11 +9,13 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 
 import pytest
 
+from harness import make_cert
 from delivery_helpers import (PASSWORD, Smtp, dlv_instance, log_size,
                               message, pop3_login, sinks, wait_log,
                               wait_until)
@@ -29,7 +31,7 @@ class Receiver:
     """An HTTP receiver in a thread: records every POST (path, headers,
     body, when) and answers with the next of STATUSES (then 200)."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), tls=None):
         self.statuses = list(statuses)
         self.got = []
         self.lock = threading.Lock()
@@ -57,6 +59,12 @@ class Receiver:
                                                      Handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                                server_side=True)
+            self.url = f"https://localhost:{self.port}/hook"
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        daemon=True)
         self.thread.start()
@@ -354,6 +362,30 @@ def test_pending_delivery_survives_restart(make_instance, receivers):
             first["headers"]["X-Popgate-Delivery"])
     check_signed(second, "customer.suspended")
     wait_until(lambda: not os.listdir(spool), what="the spool emptied")
+
+
+# ---- https ----
+
+def test_https_verified_with_ca_file(make_instance, receivers):
+    inst = make_instance(start=False)
+    cert, key = make_cert(inst.dir, "hook", "localhost")
+    os.chmod(cert, 0o644)
+    r = receivers(Receiver, [], (cert, key))
+    inst = start(make_instance, [hook_line(r.url)],
+                 config={"webhook_ca_file": cert})
+    inst.cli("customer", "suspend", "acme", check=True)
+    check_signed(r.wait("customer.suspended")[0], "customer.suspended")
+
+
+def test_https_unknown_ca_is_not_delivered(make_instance, receivers):
+    inst = make_instance(start=False)
+    cert, key = make_cert(inst.dir, "hook", "localhost")
+    r = receivers(Receiver, [], (cert, key))
+    inst = start(make_instance, [hook_line(r.url)])
+    inst.cli("customer", "suspend", "acme", check=True)
+    line = wait_log(inst, r"event=customer.suspended .* failed attempts=1")
+    assert "certificate" in line, line
+    assert r.events() == []
 
 
 def test_http_to_other_hosts_refused(make_instance):
