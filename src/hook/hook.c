@@ -303,7 +303,9 @@ enqueue(struct hooks *h, struct hook_dlv *d, bool save)
 {
 	struct hook_dlv *old;
 
-	while (h->nq >= h->cfg->webhook_queue_max &&
+	/* One goes, one comes: a reload that lowers webhook_queue_max
+	   shrinks the queue as old deliveries end. */
+	if (h->nq >= h->cfg->webhook_queue_max &&
 	    (old = TAILQ_FIRST(&h->q)) != NULL) {
 		log_warn("webhook delivery=%s event=%s url=%s dropped: the "
 		    "queue is full (webhook_queue_max=%llu)", old->id,

@@ -40,6 +40,7 @@ hook_sign(const char *secret, const char *ts, const char *body, size_t len,
 	size_t tl = strlen(ts);
 	unsigned char *msg = xmalloc(tl + 1 + len + 1);
 
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): octets */
 	memcpy(msg, ts, tl);
 	msg[tl] = '.';
 	memcpy(msg + tl + 1, body, len);
