@@ -358,7 +358,9 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	size_t i;
 
 	(void)what;
-	(void)read(fd, &v, sizeof(v));
+	/* the count is not needed: the list is (EAGAIN when drained) */
+	if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		log_error("webhook: eventfd read: %s", strerror(errno));
 	pthread_mutex_lock(&lock);
 	e = fired_head;
 	fired_head = NULL;
