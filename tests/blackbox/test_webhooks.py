@@ -239,6 +239,29 @@ def test_relay_cap_once_per_hour(make_instance, receivers, sinks):
     assert len(r.events()) == 1
 
 
+def test_hourly_cap_once(make_instance, receivers, sinks):
+    r = receivers()
+    sink = sinks()
+    inst = start(make_instance, [hook_line(r.url, "relay.cap_reached")],
+                 config={"relay_max_messages_per_hour": "1"},
+                 routes={"example.org": sink})
+    pop3_login(inst, "ann@acme.test")
+    with Smtp(inst.ports["smtp"]) as c:
+        c.mail("ann@acme.test", ["a@example.org"], message())
+    for _ in range(2):
+        with Smtp(inst.ports["smtp"]) as c:
+            c.expect("MAIL FROM:<ann@acme.test>", "250")
+            c.expect("RCPT TO:<a@example.org>", "4")
+    [got] = r.wait("relay.cap_reached")
+    data = check_signed(got, "relay.cap_reached")["data"]
+    assert data == {"customer": "acme",
+                    "cap": "relay_max_messages_per_hour", "limit": 1,
+                    "count": 1}
+    wait_log(inst, r"event=relay.cap_reached .* delivered")
+    time.sleep(1)
+    assert len(r.events()) == 1
+
+
 def test_message_bounced(make_instance, receivers, sinks):
     r = receivers()
     sink = sinks()
@@ -362,6 +385,23 @@ def test_pending_delivery_survives_restart(make_instance, receivers):
             first["headers"]["X-Popgate-Delivery"])
     check_signed(second, "customer.suspended")
     wait_until(lambda: not os.listdir(spool), what="the spool emptied")
+
+
+def test_full_queue_drops_the_oldest(make_instance, receivers):
+    r = receivers(Receiver, [503] * 1000)
+    inst = start(make_instance, [hook_line(r.url)],
+                 config={"webhook_retry_min": "1h",
+                         "webhook_queue_max": "1"})
+    inst.cli("customer", "suspend", "acme", check=True)
+    [first] = r.wait("customer.suspended")
+    pop3_login(inst, "ann@acme.test")
+    pop3_login(inst, "ann@acme.test", source="127.0.0.2")
+    r.wait("login.new_ip")
+    line = wait_log(inst, r"webhook delivery=\S+ event=customer.suspended "
+                    r".* dropped: the queue is full")
+    assert first["headers"]["X-Popgate-Delivery"] in line
+    spool = os.path.join(inst.data_dir, "webhooks")
+    wait_until(lambda: len(os.listdir(spool)) == 1, what="one spool file")
 
 
 # ---- https ----

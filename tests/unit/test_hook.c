@@ -3,8 +3,9 @@
  * signature against known answers (Python's hmac, as a receiver checks
  * it), the back-off's bounds and growth, which statuses are retried,
  * the webhook keys of popgate.conf (good and bad URLs and events, the
- * loopback rule, the secret's rules, the secret never printed), and
- * firing without a daemon costing nothing.
+ * loopback rule, the secret's rules, the secret never printed),
+ * firing without a daemon costing nothing, and the logins' memory of
+ * login.new_ip (baseline, news, expiry, replacement, saved and read).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,8 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "core/config.h"
 #include "hook/hook.h"
+#include "hook/hook_int.h"
 #include "util/str.h"
 #include "util/compat.h"
 
@@ -235,6 +240,83 @@ test_no_daemon(void **state)
 	assert_null(config_webhook_event(HOOK_NEVENTS));
 }
 
+static struct netaddr
+ip(const char *s)
+{
+	struct netaddr a;
+
+	assert_int_equal(net_addr_parse(s, &a), 0);
+	return a;
+}
+
+/* The logins' memory: a first login is the baseline; a new address is
+   news once; an address unused for MEMORY is news again; 8 addresses a
+   mailbox, the least recent replaced. */
+static void
+test_seen(void **state)
+{
+	struct hook_seen *s = hook_seen_new();
+	struct netaddr a = ip("192.0.2.1"), b = ip("192.0.2.2");
+	char text[32];
+	unsigned i;
+
+	(void)state;
+	assert_false(hook_seen_check(s, "ann@x.test", &a, 1000, 100));
+	assert_false(hook_seen_check(s, "ann@x.test", &a, 1001, 100));
+	assert_true(hook_seen_check(s, "ann@x.test", &b, 1002, 100));
+	assert_false(hook_seen_check(s, "ann@x.test", &b, 1003, 100));
+	/* a's last use was at 1001 */
+	assert_false(hook_seen_check(s, "ann@x.test", &a, 1101, 100));
+	assert_true(hook_seen_check(s, "ann@x.test", &b, 1104, 100));
+	/* another mailbox knows neither */
+	assert_false(hook_seen_check(s, "bob@x.test", &b, 1104, 100));
+	for (i = 3; i <= 9; i++) {
+		struct netaddr c;
+
+		(void)str_fmt(text, sizeof(text), "192.0.2.%u", i);
+		c = ip(text);
+		assert_true(hook_seen_check(s, "ann@x.test", &c, 1200 + i,
+		    1000));
+	}
+	/* a (1101) was the least recent of nine: forgotten; coming back,
+	   it replaces b (1104), the least recent then */
+	assert_true(hook_seen_check(s, "ann@x.test", &a, 1300, 1000));
+	b = ip("192.0.2.9");
+	assert_false(hook_seen_check(s, "ann@x.test", &b, 1301, 1000));
+	b = ip("192.0.2.2");
+	assert_true(hook_seen_check(s, "ann@x.test", &b, 1302, 1000));
+	hook_seen_free(&s);
+	assert_null(s);
+}
+
+/* Saved at stop, read at start: what was known stays known. */
+static void
+test_seen_saved(void **state)
+{
+	char dir[] = "/tmp/test_hook.XXXXXX";
+	struct hook_seen *s = hook_seen_new();
+	struct netaddr a = ip("2001:db8::1"), b = ip("198.51.100.7");
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_false(hook_seen_check(s, "ann@x.test", &a, 1000, 100));
+	assert_true(hook_seen_check(s, "ann@x.test", &b, 1001, 100));
+	hook_seen_save(s, fd);
+	hook_seen_free(&s);
+	s = hook_seen_new();
+	hook_seen_load(s, fd);
+	assert_false(hook_seen_check(s, "ann@x.test", &a, 1050, 100));
+	assert_false(hook_seen_check(s, "ann@x.test", &b, 1050, 100));
+	assert_true(hook_seen_check(s, "ann@x.test", &b, 1050 + 101, 100));
+	hook_seen_free(&s);
+	assert_int_equal(unlinkat(fd, HOOK_SEEN_FILE, 0), 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -251,6 +333,8 @@ main(void)
 	add_test("insecure, printed, secret masked", test_insecure_and_print,
 	    NULL);
 	add_test("no daemon", test_no_daemon, NULL);
+	add_test("logins' memory", test_seen, NULL);
+	add_test("logins' memory saved", test_seen_saved, NULL);
 	i = (size_t)_cmocka_run_group_tests("hook", tests, ntests, NULL,
 	    NULL);
 	free(tests);
