@@ -20,6 +20,8 @@ static const struct {
 	{ "serve", cli_serve, "run the daemon (foreground)" },
 	{ "reload", cli_reload, "make the running daemon reread its "
 	    "configuration and TLS files" },
+	{ "metrics", cli_metrics, "print the running daemon's metrics "
+	    "(Prometheus text format)" },
 	{ "check-config", cli_check_config, "check the configuration and "
 	    "print it" },
 	{ "customer", cli_customer, "add|list|show|suspend|resume|delete "

@@ -208,6 +208,7 @@ int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
 int	cli_reload(int argc, char **argv);
+int	cli_metrics(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_store(int argc, char **argv);

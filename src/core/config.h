@@ -288,6 +288,9 @@ bool	config_key_range(const char *key, char *lo, size_t losz, char *hi,
    default. Borrowed. */
 const char *config_default_path(const char *explicit_path);
 const char *config_role_name(enum listen_role);
+/* Every role's name, by enum listen_role, NULL-terminated (the listener
+   label of the metrics). */
+const char *const *config_role_names(void);
 /* PATH relative to data_dir when it lies inside it (the daemon and the
    CLI reach it below the data directory's descriptor, opened as root, so
    parents need no permissions), else PATH. Borrowed from PATH. */

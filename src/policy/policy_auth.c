@@ -19,7 +19,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "core/conn.h"
 #include "util/clock.h"
 #include "util/hmap.h"
@@ -268,6 +268,7 @@ policy_login(struct backends *b, struct login *l)
 	OPENSSL_cleanse(l->mbox.hash, sizeof(l->mbox.hash));
 out:
 	OPENSSL_cleanse(l->pass, sizeof(l->pass));
+	policy_count_login(l, false);
 }
 
 /* ---- throttle ---- */
@@ -347,6 +348,7 @@ policy_login_begin(struct login *l, struct auth_throttle *t,
 	login_init(l, user, pass, &c->peer, config_role_name(c->lc->role));
 	if (!auth_throttle_blocked(t, &c->peer, clock_now()))
 		return false;
+	policy_count_login(l, true);
 	log_warn("sess=%s %s user=%s client=%s", c->id, event,
 	    log_quote(qu, sizeof(qu), l->user), c->peer_str);
 	return true;

@@ -100,6 +100,7 @@ struct smtp_tx {
 	struct smtp_mauth	*mauth;
 	struct buf		 authres;
 	bool			 junk;		/* into the Junk folders */
+	uint64_t		 eod_us;	/* end of data, mono clock */
 };
 
 struct smtp_server {
@@ -247,6 +248,8 @@ void	smtp_deliver(struct smtp_session *);
 /* The message was read and checked: our Received: (and the
    Authentication-Results) above it, then the filters or the delivery. */
 void	smtp_data_accept(struct smtp_session *);
+/* The metrics of messages (smtp_server_new): shown from now on. */
+void	smtp_data_metrics_register(void);
 
 /* smtp_mauth.c: SPF, DKIM, DMARC and ARC of mail from the internet.
    start: false when they do not apply (a customer's mail, or
