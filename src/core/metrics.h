@@ -138,8 +138,12 @@ metric_set(struct metric *m, size_t cell, int64_t v)
    CELL. */
 void	metric_observe_us(struct metric *m, size_t cell, uint64_t us);
 
+/* The Content-Type of what metrics_render() writes, for an HTTP
+   handler. */
+#define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
 /* Writes every registered metric to OUT in the text format 0.0.4
-   (Content-Type "text/plain; version=0.0.4"), after the process
+   (METRICS_CONTENT_TYPE), after the process
    metrics (process_resident_memory_bytes, process_open_fds, ...) and
    popgate_build_info, running each COLLECT hook first. On the loop
    thread; it does not block (it reads /proc/self). 0, or -1 when OUT

@@ -20,8 +20,9 @@
 static const char *const stage_values[] = { "mail", "rcpt", "data", NULL };
 static const char *const result_values[] = { "accepted", "refused",
 	"deferred", NULL };
-/* enum relay_grant_kind */
-static const char *const grant_values[] = { "none", "trusted-networks",
+/* enum relay_grant_kind, from GRANT_TRUSTED (GRANT_NONE relays
+   nothing) */
+static const char *const grant_values[] = { "trusted-networks",
 	"smtp-auth", "pop-before-smtp", NULL };
 static const char *const proto_values[] = { "pop3", "imap", "smtp-auth",
 	NULL };
@@ -125,8 +126,9 @@ policy_count_decision(enum policy_stage stage,
 	else if (stage == POLICY_STAGE_RCPT)
 		metric_inc(&m_rcpt, metric_cell2(&m_rcpt, rule,
 		    result_of(r)));
-	if (stage == POLICY_STAGE_RCPT && d->relayed && r == 1)
-		metric_inc(&m_grant, (size_t)d->grant.kind);
+	if (stage == POLICY_STAGE_RCPT && d->relayed && r == 1 &&
+	    d->grant.kind != GRANT_NONE)
+		metric_inc(&m_grant, (size_t)d->grant.kind - GRANT_TRUSTED);
 }
 
 /* The protocol of a login on the listener of role name LISTENER. */
