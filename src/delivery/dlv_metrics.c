@@ -8,10 +8,12 @@
  * place (qmgr_entry_where()), read at scrape time on the loop thread.
  * The oldest ages need a look at every entry (an id starts with its
  * creation time, ids.h): a walk of the queue manager's memory, never
- * of the disk, at most once per DLV_AGE_EVERY seconds whatever the
- * scrape rate (a 100 000-message queue costs a few milliseconds then);
- * between walks the ages shown are those of the last walk plus the
- * time since.
+ * of the disk, in slices of DLV_AGE_SLICE entries, one slice per
+ * scrape. A queue smaller than a slice is walked whole at each scrape;
+ * a 100 000-message queue costs each scrape a few milliseconds and is
+ * seen whole every fourth scrape, the ages shown being those the last
+ * whole walk found (still growing with the clock; 0 for a place that
+ * is empty now).
  */
 #include <stdlib.h>
 
@@ -20,7 +22,7 @@
 #include "util/clock.h"
 #include "util/compat.h"
 
-#define DLV_AGE_EVERY	15	/* seconds between walks for the ages */
+#define DLV_AGE_SLICE	25000	/* entries (hash buckets) per scrape */
 
 /* enum qe_where */
 static const char *const where_values[] = { "ready", "deferred", "active",
@@ -43,7 +45,8 @@ static struct metric m_depth = {
 static struct metric m_age = {
 	.name = "popgate_queue_oldest_message_age_seconds",
 	.help = "Age of the oldest message in each state of the queue (0: "
-	    "none), refreshed at most every 15 seconds.",
+	    "none); a queue of more than 25000 messages is seen whole "
+	    "over several scrapes.",
 	.type = METRIC_GAUGE,
 	.labels = { { "state", where_values } },
 	.collect = collect_age,
@@ -63,10 +66,12 @@ static struct metric m_deliveries = {
 	    transport_values } },
 };
 
-/* The last walk: when, and the oldest creation time per place. */
+/* The walk: where it is, the oldest creation time per place it found
+   so far, and those of the last whole walk (0: none). */
 static struct {
-	time_t	at;
-	time_t	oldest[QE_NWHERE];	/* 0: none */
+	size_t	cursor;
+	time_t	next[QE_NWHERE];
+	time_t	oldest[QE_NWHERE];
 } ages;
 
 static void
@@ -90,7 +95,7 @@ id_time(const char *id)
 	return (time_t)strtoul(hex, NULL, 16);
 }
 
-static bool
+static void
 age_one(const char *key, void *val, void *arg)
 {
 	const struct qentry *e = val;
@@ -98,10 +103,9 @@ age_one(const char *key, void *val, void *arg)
 
 	(void)key;
 	(void)arg;
-	if (e->where < QE_NWHERE && (ages.oldest[e->where] == 0 ||
-	    t < ages.oldest[e->where]))
-		ages.oldest[e->where] = t;
-	return false;
+	if (e->where < QE_NWHERE && (ages.next[e->where] == 0 ||
+	    t < ages.next[e->where]))
+		ages.next[e->where] = t;
 }
 
 static void
@@ -111,11 +115,10 @@ collect_age(struct metric *m, void *arg)
 	time_t now = clock_now();
 	size_t w;
 
-	if (q != NULL && (ages.at == 0 || now - ages.at >= DLV_AGE_EVERY ||
-	    now < ages.at)) {
-		memset(ages.oldest, 0, sizeof(ages.oldest));
-		hmap_sweep(q->entries, age_one, NULL);
-		ages.at = now;
+	if (q != NULL && hmap_walk(q->entries, &ages.cursor, DLV_AGE_SLICE,
+	    age_one, NULL)) {
+		memcpy(ages.oldest, ages.next, sizeof(ages.oldest));
+		memset(ages.next, 0, sizeof(ages.next));
 	}
 	for (w = 0; w < QE_NWHERE; w++)
 		metric_set(m, w, q == NULL || ages.oldest[w] == 0 ||
@@ -128,7 +131,7 @@ dlv_metrics_start(struct qmgr *q)
 {
 	m_depth.collect_arg = q;
 	m_age.collect_arg = q;
-	ages.at = 0;
+	memset(&ages, 0, sizeof(ages));
 	metrics_register(&m_depth);
 	metrics_register(&m_age);
 	metrics_register(&m_deliveries);

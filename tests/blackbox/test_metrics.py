@@ -334,6 +334,14 @@ def test_deferred_then_held(inst, sink):
             s, "popgate_queue_messages", state="deferred") == 1)
         assert delta(before, s, "popgate_deliveries_total",
                      outcome="deferred", transport="smtp") >= 1
+        # Its age grows with the clock (the id says when it came).
+        s = wait_scrape(inst, lambda s: val(
+            s, "popgate_queue_oldest_message_age_seconds",
+            state="deferred") >= 1)
+        assert val(s, "popgate_queue_oldest_message_age_seconds",
+                   state="deferred") < 60
+        assert val(s, "popgate_queue_oldest_message_age_seconds",
+                   state="held") == 0
         rows = inst.cli_json("queue", "list")
         assert len(rows) == 1
         qid = rows[0]["id"]
@@ -342,6 +350,8 @@ def test_deferred_then_held(inst, sink):
         s = wait_scrape(inst, lambda s: val(
             s, "popgate_queue_messages", state="held") == 1)
         assert val(s, "popgate_queue_messages", state="deferred") == 0
+        assert val(s, "popgate_queue_oldest_message_age_seconds",
+                   state="held") >= 1
         assert inst.cli("queue", "delete", qid).returncode == 0
         wait_scrape(inst, lambda s: val(
             s, "popgate_queue_messages", state="held") == 0)
