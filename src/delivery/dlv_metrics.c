@@ -10,8 +10,9 @@
  * creation time, ids.h): a walk of the queue manager's memory, never
  * of the disk, in slices of DLV_AGE_SLICE entries, one slice per
  * scrape. A queue smaller than a slice is walked whole at each scrape;
- * a 100 000-message queue costs each scrape a few milliseconds and is
- * seen whole every fourth scrape, the ages shown being those the last
+ * a 100 000-message queue is seen whole every tenth scrape, each slice
+ * a few milliseconds (1.2 to 1.6 us an entry measured on a loaded
+ * 2-core machine: cache misses), the ages shown being those the last
  * whole walk found (still growing with the clock; 0 for a place that
  * is empty now).
  */
@@ -22,7 +23,7 @@
 #include "util/clock.h"
 #include "util/compat.h"
 
-#define DLV_AGE_SLICE	25000	/* entries (hash buckets) per scrape */
+#define DLV_AGE_SLICE	10000	/* entries (hash buckets) per scrape */
 
 /* enum qe_where */
 static const char *const where_values[] = { "ready", "deferred", "active",
@@ -45,7 +46,7 @@ static struct metric m_depth = {
 static struct metric m_age = {
 	.name = "popgate_queue_oldest_message_age_seconds",
 	.help = "Age of the oldest message in each state of the queue (0: "
-	    "none); a queue of more than 25000 messages is seen whole "
+	    "none); a queue of more than 10000 messages is seen whole "
 	    "over several scrapes.",
 	.type = METRIC_GAUGE,
 	.labels = { { "state", where_values } },
