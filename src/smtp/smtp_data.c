@@ -743,8 +743,9 @@ enum { MSG_ACCEPTED, MSG_REFUSED, MSG_FAILED };
 
 static struct metric m_msgs = {
 	.name = "popgate_smtp_messages_total",
-	.help = "Messages at the end of DATA: accepted (250), refused by "
-	    "the checks of the message (5xx), or not stored (4xx).",
+	.help = "Messages at the end of DATA: accepted (250), refused (5xx: "
+	    "the checks of the message, mail authentication, a content "
+	    "filter), or failed (4xx: not stored, a filter's tempfail).",
 	.type = METRIC_COUNTER,
 	.labels = { { "result", msg_values } },
 };
@@ -766,6 +767,12 @@ smtp_data_metrics_register(void)
 {
 	metrics_register(&m_msgs);
 	metrics_register(&m_data_time);
+}
+
+void
+smtp_data_count_ended(bool refused)
+{
+	metric_inc(&m_msgs, refused ? MSG_REFUSED : MSG_FAILED);
 }
 
 /* The 250 of TX's message is being sent: counted, timed, and charged

@@ -250,6 +250,10 @@ void	smtp_deliver(struct smtp_session *);
 void	smtp_data_accept(struct smtp_session *);
 /* The metrics of messages (smtp_server_new): shown from now on. */
 void	smtp_data_metrics_register(void);
+/* A message ended at the end of DATA otherwise than accepted by the
+   delivery (the mail authentication or a filter refused it): REFUSED
+   for a 5xx, else a 4xx. */
+void	smtp_data_count_ended(bool refused);
 
 /* smtp_mauth.c: SPF, DKIM, DMARC and ARC of mail from the internet.
    start: false when they do not apply (a customer's mail, or

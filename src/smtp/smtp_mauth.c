@@ -469,6 +469,7 @@ refuse(struct smtp_session *s, enum reply_text_id id, const char *why)
 	    "reason=%s", s->conn->id, s->tx->id, s->conn->peer_str, ma->from,
 	    why);
 	smtp_reply_text(s, id, ma->from);
+	smtp_data_count_ended(true);
 	smtp_tx_free(&s->tx);
 	smtp_enter_state(s, SS_READY);
 	smtp_resume(s);
