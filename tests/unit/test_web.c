@@ -298,7 +298,8 @@ test_ad_limits(void **state)
 	    &err), -1);
 	assert_string_equal(err, "elements nested too deep");
 	memset(body, ' ', sizeof(body));
-	memcpy(body, "<Autodiscover/>", 15);
+	(void)str_ncopy(body, "<Autodiscover/>", 15, sizeof(body));
+	body[15] = ' ';
 	assert_int_equal(web_autodiscover_parse(body,
 	    WEB_AUTODISCOVER_MAX + 1, email, &ok, &err), -1);
 	assert_string_equal(err, "the request is too large");
