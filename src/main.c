@@ -42,6 +42,10 @@ static const struct {
 	    "directory" },
 	{ "srs", cli_srs, "show|rotate|encode|decode the sender rewriting "
 	    "of forwarded mail" },
+	{ "help-page", cli_help_page, "print the customers' help page "
+	    "(HTML) from the configuration" },
+	{ "autoconfig", cli_autoconfig, "print a mail client's "
+	    "autoconfiguration (Mozilla, autodiscover, Apple)" },
 };
 
 static void

@@ -166,6 +166,10 @@ static const struct param params[] = {
 	    tls_level_names },
 	{ "mta_sts", P_BOOL, OFF(mta_sts), "yes", 0, 0, NULL },
 	{ "dane", P_BOOL, OFF(dane), "yes", 0, 0, NULL },
+	/* the customers' help page and client autoconfiguration
+	   (src/web/) */
+	{ "help_title", P_STRING, OFF(help_title), "", 0, 0, NULL },
+	{ "help_company", P_STRING, OFF(help_company), "", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 };
 

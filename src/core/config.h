@@ -218,6 +218,10 @@ struct config {
 	int			 tls_policy_default;	/* enum tls_level */
 	bool			 mta_sts;
 	bool			 dane;
+	/* The help page (src/web/): its title ("" = "Mail settings for
+	   HOSTNAME") and the hosting company's name ("" = none). */
+	char			*help_title;
+	char			*help_company;
 	bool			 debug;
 };
 

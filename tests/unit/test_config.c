@@ -1301,6 +1301,8 @@ static const char default_print[] =
     "tls_policy_default = may\n"
     "mta_sts = yes\n"
     "dane = yes\n"
+    "help_title = \n"
+    "help_company = \n"
     "debug = no\n";
 
 static void
