@@ -54,6 +54,8 @@ static const struct {
 	    "configuration's)" },
 	{ OPT_TO, "  --to URI          the store to write: postgresql://... "
 	    "or sqlite:/PATH" },
+	{ OPT_FORMAT, "  --format NAME     mozilla (default), autodiscover or "
+	    "apple" },
 };
 
 static void
@@ -110,6 +112,7 @@ static const struct option longopts[] = {
 	{ "hostname", required_argument, NULL, 'N' },
 	{ "from", required_argument, NULL, 'f' },
 	{ "to", required_argument, NULL, 't' },
+	{ "format", required_argument, NULL, 'O' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -123,7 +126,7 @@ static const struct {
 	{ 'Q', OPT_QUOTA }, { 'H', OPT_HASH }, { 'D', OPT_FOR },
 	{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
 	{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
-	{ 'M', OPT_DEMO },
+	{ 'M', OPT_DEMO }, { 'O', OPT_FORMAT },
 };
 
 /* Whether CMD takes option CH. */
@@ -211,6 +214,9 @@ set_option(struct cli *c, int ch, const char *v)
 		break;
 	case 't':
 		c->to = v;
+		break;
+	case 'O':
+		c->format = v;
 		break;
 	default:
 		return set_checked(c, ch, v);

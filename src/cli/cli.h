@@ -35,6 +35,7 @@
 #define OPT_FROM	0x800	/* --from URI */
 #define OPT_TO		0x1000	/* --to URI */
 #define OPT_DEMO	0x2000	/* --demo */
+#define OPT_FORMAT	0x4000	/* --format NAME */
 
 struct cli {
 	const char	*name;		/* "customer add" */
@@ -50,6 +51,7 @@ struct cli {
 	const char	*user;
 	const char	*hostname;
 	const char	*from, *to;
+	const char	*format;	/* --format, NULL when not given */
 	bool		 have_quota, have_for;
 	uint64_t	 quota;
 	uint64_t	 duration;
@@ -209,11 +211,17 @@ int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
 int	cli_reload(int argc, char **argv);
+int	cli_metrics(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_store(int argc, char **argv);
 int	cli_backup(int argc, char **argv);
 int	cli_restore(int argc, char **argv);
 int	cli_srs(int argc, char **argv);
+/* cli_web.c: what customers and their mail programs are told (src/web/):
+   `popgate help-page`, `popgate autoconfig`, `domain dns DOMAIN`. */
+int	cli_help_page(int argc, char **argv);
+int	cli_autoconfig(int argc, char **argv);
+int	cli_domain_dns(struct cli *);
 
 #endif

@@ -14,6 +14,9 @@
  *   suspended NAME N                 "ok": `customer suspend` says so;
  *                                    fires customer.suspended (N: the
  *                                    authorizations it revoked)
+ *   metrics                          "ok", then the scrape in the
+ *                                    Prometheus text format up to the
+ *                                    end of the connection
  * or "error TEXT". A hold or release is answered once it is on the disk
  * (an io job of the queue manager): the connection waits for it, and
  * control_free() drops the answers still due. Both sides name the
@@ -34,6 +37,7 @@
 
 #include "cli/cli_control.h"
 #include "hook/hook.h"
+#include "core/metrics.h"
 #include "queue/queue.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -211,6 +215,18 @@ suspended(struct ctl_call *c, const char *args)
 	call_answer(c, "ok");
 }
 
+/* The scrape, rendered on the loop (it reads only memory and
+   /proc/self); the answer is its own end. */
+static void
+metrics_request(struct ctl_call *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	(void)evbuffer_add(out, "ok\n", 3);
+	if (metrics_render(out) == -1)
+		log_warn("control metrics: out of memory");
+}
+
 static void
 dispatch(struct ctl_call *c, const char *line)
 {
@@ -235,6 +251,8 @@ dispatch(struct ctl_call *c, const char *line)
 		reload_request(c);
 	else if (strncmp(line, "suspended ", 10) == 0)
 		suspended(c, line + 10);
+	else if (strcmp(line, "metrics") == 0)
+		metrics_request(c);
 	else
 		answer_count(c, -1);
 }
@@ -351,14 +369,15 @@ control_free(struct control **cp)
 	free(ctl);
 }
 
-int
-control_call(int data_fd, const char *request, char *answer_r,
-    size_t answersz)
+/* Connects to the daemon's socket below DATA_FD and sends REQUEST:
+   the socket, -1 when no daemon listens, -2 when the request could not
+   be sent. */
+static int
+call_open(int data_fd, const char *request)
 {
 	struct sockaddr_un sun;
 	struct timeval tv = { CONTROL_WAIT, 0 };
-	size_t got = 0;
-	int fd, r = -1;
+	int fd;
 
 	if (control_addr(data_fd, &sun) == -1)
 		return -1;
@@ -366,13 +385,28 @@ control_call(int data_fd, const char *request, char *answer_r,
 	if (fd == -1)
 		return -1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		goto out;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		(void)close(fd);
+		return -1;
+	}
 	/* Connected: a daemon is there, whatever follows. */
-	r = -2;
 	if (fs_write_all(fd, request, strlen(request)) == -1 ||
-	    fs_write_all(fd, "\n", 1) == -1)
-		goto out;
+	    fs_write_all(fd, "\n", 1) == -1) {
+		(void)close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+int
+control_call(int data_fd, const char *request, char *answer_r,
+    size_t answersz)
+{
+	size_t got = 0;
+	int fd, r = -2;
+
+	if ((fd = call_open(data_fd, request)) < 0)
+		return fd;
 	while (got + 1 < answersz) {
 		ssize_t n = read(fd, answer_r + got, answersz - got - 1);
 
@@ -388,7 +422,30 @@ control_call(int data_fd, const char *request, char *answer_r,
 	answer_r[strcspn(answer_r, "\n")] = '\0';
 	if (got > 0)
 		r = 0;
-out:
+	(void)close(fd);
+	return r;
+}
+
+int
+control_call_all(int data_fd, const char *request, struct buf *answer)
+{
+	char chunk[8192];
+	int fd, r = -2;
+
+	if ((fd = call_open(data_fd, request)) < 0)
+		return fd;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			r = answer->len > 0 ? 0 : -2;
+			break;
+		}
+		if (n < 0 || buf_append(answer, chunk, (size_t)n) == -1)
+			break;
+	}
 	(void)close(fd);
 	return r;
 }

@@ -44,6 +44,7 @@ struct daemon {
 	struct policy_env	 penv;		/* shared by the workers */
 	struct event		*tidy;		/* relay table expiry */
 	struct worker_job	*tidy_job;
+	struct worker_job	*count_job;	/* live relay authorizations */
 	struct retired		*retired;	/* configurations replaced */
 	struct event		*retire_ev;	/* looks at them */
 };

@@ -184,6 +184,10 @@ static const struct param params[] = {
 	    100000, NULL },
 	{ "webhook_ip_memory", P_DURATION, OFF(webhook_ip_memory), "30d", 1,
 	    365 * DAY, NULL },
+	/* the customers' help page and client autoconfiguration
+	   (src/web/) */
+	{ "help_title", P_STRING, OFF(help_title), "", 0, 0, NULL },
+	{ "help_company", P_STRING, OFF(help_company), "", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 };
 

@@ -243,6 +243,10 @@ struct config {
 	uint64_t		 webhook_max_age;	/* give up after, s */
 	uint64_t		 webhook_queue_max;	/* deliveries kept */
 	uint64_t		 webhook_ip_memory;	/* login.new_ip, s */
+	/* The help page (src/web/): its title ("" = "Mail settings for
+	   HOSTNAME") and the hosting company's name ("" = none). */
+	char			*help_title;
+	char			*help_company;
 	bool			 debug;
 };
 
@@ -313,6 +317,9 @@ bool	config_key_range(const char *key, char *lo, size_t losz, char *hi,
    default. Borrowed. */
 const char *config_default_path(const char *explicit_path);
 const char *config_role_name(enum listen_role);
+/* Every role's name, by enum listen_role, NULL-terminated (the listener
+   label of the metrics). */
+const char *const *config_role_names(void);
 /* PATH relative to data_dir when it lies inside it (the daemon and the
    CLI reach it below the data directory's descriptor, opened as root, so
    parents need no permissions), else PATH. Borrowed from PATH. */

@@ -889,3 +889,9 @@ config_role_name(enum listen_role r)
 {
 	return role_names[r];
 }
+
+const char *const *
+config_role_names(void)
+{
+	return role_names;
+}

@@ -1310,6 +1310,8 @@ static const char default_print[] =
     "webhook_max_age = 1d\n"
     "webhook_queue_max = 1000\n"
     "webhook_ip_memory = 30d\n"
+    "help_title = \n"
+    "help_company = \n"
     "debug = no\n";
 
 static void
