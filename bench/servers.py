@@ -630,10 +630,15 @@ smtpd_client_connection_rate_limit = 0
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(main)
 
+    # The package's pristine master.cf (what postinst copies to /etc),
+    # never the system's, which an administrator may have edited.
+    MASTER_CF_DIST = "/usr/share/postfix/master.cf.dist"
+
     def write_master_cf(self):
-        """Debian's master.cf with smtpd on our port, no chroot."""
+        """Debian's pristine master.cf with smtpd on our port, no chroot."""
         out = []
-        with open("/etc/postfix/master.cf") as f:
+        smtpd = False
+        with open(self.MASTER_CF_DIST) as f:
             for line in f:
                 fields = line.split()
                 if (line[:1].isspace() or line.startswith("#") or
@@ -642,8 +647,12 @@ smtpd_client_connection_rate_limit = 0
                     continue
                 if fields[0] == "smtp" and fields[1] == "inet":
                     fields[0] = f"127.0.0.1:{self.smtp_port}"
+                    smtpd = True
                 fields[4] = "n"
                 out.append("  ".join(fields) + "\n")
+        if not smtpd:
+            raise RuntimeError(f"{self.MASTER_CF_DIST} has no 'smtp inet' "
+                               f"service line to put on our port")
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.writelines(out)
 

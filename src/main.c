@@ -20,6 +20,8 @@ static const struct {
 	{ "serve", cli_serve, "run the daemon (foreground)" },
 	{ "reload", cli_reload, "make the running daemon reread its "
 	    "configuration and TLS files" },
+	{ "metrics", cli_metrics, "print the running daemon's metrics "
+	    "(Prometheus text format)" },
 	{ "check-config", cli_check_config, "check the configuration and "
 	    "print it" },
 	{ "customer", cli_customer, "add|list|show|suspend|resume|delete "
@@ -41,6 +43,10 @@ static const struct {
 	{ "token", cli_token, "add|list|revoke API tokens" },
 	{ "srs", cli_srs, "show|rotate|encode|decode the sender rewriting "
 	    "of forwarded mail" },
+	{ "help-page", cli_help_page, "print the customers' help page "
+	    "(HTML) from the configuration" },
+	{ "autoconfig", cli_autoconfig, "print a mail client's "
+	    "autoconfiguration (Mozilla, autodiscover, Apple)" },
 };
 
 static void

@@ -59,6 +59,8 @@ static const struct {
 	    "until revoked)" },
 	{ OPT_TO, "  --to URI          the store to write: postgresql://... "
 	    "or sqlite:/PATH" },
+	{ OPT_FORMAT, "  --format NAME     mozilla (default), autodiscover or "
+	    "apple" },
 };
 
 static void
@@ -117,6 +119,7 @@ static const struct option longopts[] = {
 	{ "to", required_argument, NULL, 't' },
 	{ "scope", required_argument, NULL, 'S' },
 	{ "expires", required_argument, NULL, 'E' },
+	{ "format", required_argument, NULL, 'O' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +134,7 @@ static const struct {
 	{ 'V', OPT_DEV }, { 'U', OPT_USER }, { 'P', OPT_PORTBASE },
 	{ 'N', OPT_HOSTNAME }, { 'f', OPT_FROM }, { 't', OPT_TO },
 	{ 'M', OPT_DEMO }, { 'S', OPT_SCOPE }, { 'E', OPT_EXPIRES },
+	{ 'O', OPT_FORMAT },
 };
 
 /* Whether CMD takes option CH. */
@@ -230,6 +234,9 @@ set_option(struct cli *c, int ch, const char *v)
 		break;
 	case 'S':
 		c->scope = v;
+		break;
+	case 'O':
+		c->format = v;
 		break;
 	default:
 		return set_checked(c, ch, v);

@@ -37,6 +37,7 @@
 #define OPT_DEMO	0x2000	/* --demo */
 #define OPT_SCOPE	0x4000	/* --scope admin|customer:NAME */
 #define OPT_EXPIRES	0x8000	/* --expires DURATION */
+#define OPT_FORMAT	0x10000	/* --format NAME */
 
 struct cli {
 	const char	*name;		/* "customer add" */
@@ -55,6 +56,7 @@ struct cli {
 	const char	*scope;
 	bool		 have_expires;
 	uint64_t	 expires;	/* seconds */
+	const char	*format;	/* --format, NULL when not given */
 	bool		 have_quota, have_for;
 	uint64_t	 quota;
 	uint64_t	 duration;
@@ -143,8 +145,9 @@ extern const struct ops_actor cli_actor;
 int	cli_ops_result(struct cli *, const struct ops_result *);
 
 /* Revokes every relay authorization of CUSTOMER (after suspend or
-   delete). 0 or an exit code. */
-int	cli_relay_revoke_customer(struct cli *, const char *customer);
+   delete); how many into *REVOKED_R (may be NULL). 0 or an exit code. */
+int	cli_relay_revoke_customer(struct cli *, const char *customer,
+	    int *revoked_r);
 
 /* What backup (cli_backup.c) and restore (cli_restore.c, with the
    reader cli_backup_read.c) share: the backup's file names, its
@@ -218,6 +221,7 @@ int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
 int	cli_reload(int argc, char **argv);
+int	cli_metrics(int argc, char **argv);
 int	cli_relay(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_store(int argc, char **argv);
@@ -225,5 +229,10 @@ int	cli_backup(int argc, char **argv);
 int	cli_restore(int argc, char **argv);
 int	cli_srs(int argc, char **argv);
 int	cli_token(int argc, char **argv);
+/* cli_web.c: what customers and their mail programs are told (src/web/):
+   `popgate help-page`, `popgate autoconfig`, `domain dns DOMAIN`. */
+int	cli_help_page(int argc, char **argv);
+int	cli_autoconfig(int argc, char **argv);
+int	cli_domain_dns(struct cli *);
 
 #endif

@@ -11,6 +11,12 @@
  *                                    already, busy, failed (dlv.h)
  *   reload                           "ok" or "error", then each line of
  *                                    the report after a tab
+ *   suspended NAME N                 "ok": `customer suspend` says so;
+ *                                    fires customer.suspended (N: the
+ *                                    authorizations it revoked)
+ *   metrics                          "ok", then the scrape in the
+ *                                    Prometheus text format up to the
+ *                                    end of the connection
  * or "error TEXT". A hold or release is answered once it is on the disk
  * (an io job of the queue manager): the connection waits for it, and
  * control_free() drops the answers still due. Both sides name the
@@ -30,6 +36,8 @@
 #include <event2/listener.h>
 
 #include "cli/cli_control.h"
+#include "hook/hook.h"
+#include "core/metrics.h"
 #include "queue/queue.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -187,6 +195,38 @@ reload_request(struct ctl_call *c)
 	strlist_free(&report);
 }
 
+/* "NAME N" from `customer suspend`: the webhook event. */
+static void
+suspended(struct ctl_call *c, const char *args)
+{
+	char name[65];
+	const char *sp = strchr(args, ' ');
+	uint64_t n;
+
+	if (sp == NULL || str_ncopy(name, args, (size_t)(sp - args),
+	    sizeof(name)) == -1 || *name == '\0' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	    strlen(name) || str_to_uint(sp + 1, 0, UINT32_MAX, &n) == -1) {
+		call_answer(c, "error bad request");
+		return;
+	}
+	HOOK_FIRE(HOOK_CUSTOMER_SUSPENDED, HOOK_STR("customer", name),
+	    HOOK_NUM("revoked_authorizations", n));
+	call_answer(c, "ok");
+}
+
+/* The scrape, rendered on the loop (it reads only memory and
+   /proc/self); the answer is its own end. */
+static void
+metrics_request(struct ctl_call *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	(void)evbuffer_add(out, "ok\n", 3);
+	if (metrics_render(out) == -1)
+		log_warn("control metrics: out of memory");
+}
+
 static void
 dispatch(struct ctl_call *c, const char *line)
 {
@@ -209,6 +249,10 @@ dispatch(struct ctl_call *c, const char *line)
 		return;
 	else if (strcmp(line, "reload") == 0)
 		reload_request(c);
+	else if (strncmp(line, "suspended ", 10) == 0)
+		suspended(c, line + 10);
+	else if (strcmp(line, "metrics") == 0)
+		metrics_request(c);
 	else
 		answer_count(c, -1);
 }
@@ -325,14 +369,15 @@ control_free(struct control **cp)
 	free(ctl);
 }
 
-int
-control_call(int data_fd, const char *request, char *answer_r,
-    size_t answersz)
+/* Connects to the daemon's socket below DATA_FD and sends REQUEST:
+   the socket, -1 when no daemon listens, -2 when the request could not
+   be sent. */
+static int
+call_open(int data_fd, const char *request)
 {
 	struct sockaddr_un sun;
 	struct timeval tv = { CONTROL_WAIT, 0 };
-	size_t got = 0;
-	int fd, r = -1;
+	int fd;
 
 	if (control_addr(data_fd, &sun) == -1)
 		return -1;
@@ -340,13 +385,28 @@ control_call(int data_fd, const char *request, char *answer_r,
 	if (fd == -1)
 		return -1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		goto out;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		(void)close(fd);
+		return -1;
+	}
 	/* Connected: a daemon is there, whatever follows. */
-	r = -2;
 	if (fs_write_all(fd, request, strlen(request)) == -1 ||
-	    fs_write_all(fd, "\n", 1) == -1)
-		goto out;
+	    fs_write_all(fd, "\n", 1) == -1) {
+		(void)close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+int
+control_call(int data_fd, const char *request, char *answer_r,
+    size_t answersz)
+{
+	size_t got = 0;
+	int fd, r = -2;
+
+	if ((fd = call_open(data_fd, request)) < 0)
+		return fd;
 	while (got + 1 < answersz) {
 		ssize_t n = read(fd, answer_r + got, answersz - got - 1);
 
@@ -362,7 +422,30 @@ control_call(int data_fd, const char *request, char *answer_r,
 	answer_r[strcspn(answer_r, "\n")] = '\0';
 	if (got > 0)
 		r = 0;
-out:
+	(void)close(fd);
+	return r;
+}
+
+int
+control_call_all(int data_fd, const char *request, struct buf *answer)
+{
+	char chunk[8192];
+	int fd, r = -2;
+
+	if ((fd = call_open(data_fd, request)) < 0)
+		return fd;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			r = answer->len > 0 ? 0 : -2;
+			break;
+		}
+		if (n < 0 || buf_append(answer, chunk, (size_t)n) == -1)
+			break;
+	}
 	(void)close(fd);
 	return r;
 }

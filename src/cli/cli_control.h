@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "delivery/dlv.h"
+#include "util/buf.h"
 #include "util/str.h"
 
 struct event_base;
@@ -30,5 +31,11 @@ void	control_set_reload(struct control *, control_reload_fn *, void *arg);
    CONTROL_WAIT (it may still act on the request). */
 int	control_call(int data_fd, const char *request, char *answer_r,
 	    size_t answersz);
+/* The same for a request answered by everything up to the end of the
+   connection ("metrics"): the whole answer appended to ANSWER (its max
+   bounds it). 0, -1 no daemon, -2 no complete answer (the daemon did
+   not answer within CONTROL_WAIT, or ANSWER's max was reached). */
+int	control_call_all(int data_fd, const char *request,
+	    struct buf *answer);
 
 #endif

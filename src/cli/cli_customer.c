@@ -4,6 +4,9 @@
  */
 #include "cli/cli.h"
 #include "ops/ops.h"
+#include "cli/cli_control.h"
+#include "store/store.h"
+#include "util/str.h"
 #include "util/compat.h"
 
 static const char *const cols[] = { "name", "status", "domains",
@@ -75,11 +78,28 @@ cmd_show(struct cli *c)
 	return 0;
 }
 
+/* A running daemon hears of the suspension (its webhook event
+   customer.suspended); without one there is nobody to tell. */
+static void
+tell_daemon(struct cli *c, const char *customer, int revoked)
+{
+	char req[128], name[STORE_NAME_MAX + 1], ans[64];
+
+	if (c->data_fd == -1)
+		return;
+	(void)str_copy(name, customer, sizeof(name));
+	str_lower(name);
+	if (str_fmt(req, sizeof(req), "suspended %s %d", name,
+	    revoked > 0 ? revoked : 0) == -1)
+		return;
+	(void)control_call(c->data_fd, req, ans, sizeof(ans));
+}
+
 static int
 set_status(struct cli *c, bool suspended)
 {
 	struct ops_result res;
-	int r;
+	int r, n = 0;
 
 	if ((r = cli_open(c)) != 0)
 		return r;
@@ -92,7 +112,11 @@ set_status(struct cli *c, bool suspended)
 	    suspended ? "suspended" : "resumed");
 	/* SPEC 1: suspending revokes the customer's authorizations at
 	   once; the daemon also checks the standing at every MAIL. */
-	return suspended ? cli_relay_revoke_customer(c, c->pos[0]) : 0;
+	if (!suspended)
+		return 0;
+	r = cli_relay_revoke_customer(c, c->pos[0], &n);
+	tell_daemon(c, c->pos[0], n);
+	return r;
 }
 
 static int
@@ -121,7 +145,7 @@ cmd_delete(struct cli *c)
 		return r;
 	printf("customer %s deleted (Maildirs under %s are kept)\n",
 	    c->pos[0], c->cfg->mail_dir);
-	return cli_relay_revoke_customer(c, c->pos[0]);
+	return cli_relay_revoke_customer(c, c->pos[0], NULL);
 }
 
 static const struct cli_cmd cmds[] = {

@@ -12,6 +12,7 @@
 #include "cli/cli_privsep.h"
 #include "core/conn.h"
 #include "core/config.h"
+#include "hook/hook.h"
 #include "policy/policy.h"
 #include "util/str.h"
 
@@ -42,9 +43,11 @@ struct daemon {
 	SSL_CTX			*tls_client;
 	struct qmgr		*qmgr;
 	struct control		*control;
+	struct hooks		*hooks;		/* webhooks */
 	struct policy_env	 penv;		/* shared by the workers */
 	struct event		*tidy;		/* relay table expiry */
 	struct worker_job	*tidy_job;
+	struct worker_job	*count_job;	/* live relay authorizations */
 	struct retired		*retired;	/* configurations replaced */
 	struct event		*retire_ev;	/* looks at them */
 };

@@ -11,16 +11,18 @@
  * the next rotation after that deletes it and says which records to
  * remove.
  */
+#include <event2/buffer.h>
+
 #include <time.h>
 
 #include "cli/cli.h"
 #include "core/dkim.h"
 #include "ops/ops.h"
+#include "web/web.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
 #define DKIM_OVERLAP	(7 * 86400)	/* a retired pair stays in DNS */
-#define TXT_CHUNK	255		/* octets per TXT string */
 
 struct keys {
 	struct store_dkim_key	*v;
@@ -52,22 +54,20 @@ cli_dkim_make(struct cli *c, const char *domain, const char **error_r)
 	return ops_dkim_make(c->store, domain, error_r);
 }
 
-/* The record of K as a zone file line. */
+/* The record of K as a zone file line: web_dns_dkim's, so `domain dns`
+   prints the same. */
 static void
 zone_line(const struct store_dkim_key *k, FILE *f)
 {
-	struct buf rec;
-	size_t i;
+	struct evbuffer *out = evbuffer_new();
+	size_t n;
 
-	buf_init(&rec, BUF_UNLIMITED);
-	dkim_record((enum dkim_alg)dkim_alg_parse(k->algorithm),
-	    k->public_key, &rec);
-	fprintf(f, "%s._domainkey.%s. IN TXT (", k->selector, k->domain);
-	for (i = 0; i < rec.len; i += TXT_CHUNK)
-		fprintf(f, " \"%.*s\"", (int)(rec.len - i < TXT_CHUNK ?
-		    rec.len - i : TXT_CHUNK), rec.data + i);
-	fprintf(f, " )\n");
-	buf_free(&rec);
+	if (out == NULL)
+		PANIC("evbuffer_new");
+	web_dns_dkim(out, k);
+	n = evbuffer_get_length(out);
+	(void)fwrite(evbuffer_pullup(out, -1), 1, n, f);
+	evbuffer_free(out);
 }
 
 static const char *const cols[] = { "name", "algorithm", "state",

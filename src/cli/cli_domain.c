@@ -106,6 +106,9 @@ static const struct cli_cmd cmds[] = {
 	{ "dkim", cli_dkim, OPT_JSON, 2, 2, "show|rotate DOMAIN",
 	    "the DKIM records to publish; rotate: new signing keys, the old "
 	    "ones kept in DNS for 7 days" },
+	{ "dns", cli_domain_dns, 0, 1, 1, "DOMAIN",
+	    "every DNS record the domain should publish (MX, SPF, DKIM, "
+	    "DMARC, SRV, autoconfig)" },
 };
 
 int

@@ -181,7 +181,8 @@ cmd_revoke(struct cli *c)
 }
 
 int
-cli_relay_revoke_customer(struct cli *c, const char *customer)
+cli_relay_revoke_customer(struct cli *c, const char *customer,
+    int *revoked_r)
 {
 	struct relay_auth *ra;
 	const char *err;
@@ -201,6 +202,8 @@ cli_relay_revoke_customer(struct cli *c, const char *customer)
 		return EXIT_SYSTEM;
 	}
 	relay_close(&ra);
+	if (revoked_r != NULL)
+		*revoked_r = n;
 	if (n > 0)
 		printf("%d relay authorization(s) of %s revoked\n", n, name);
 	return 0;

@@ -332,6 +332,7 @@ daemon_reload(struct daemon *d, struct strlist *report)
 	struct config *cfg = NULL;
 	struct plan p;
 	SSL_CTX *ctx = NULL;
+	const char *herr;
 	size_t closed, kept;
 
 	memset(&p, 0, sizeof(p));
@@ -347,6 +348,11 @@ daemon_reload(struct daemon *d, struct strlist *report)
 		goto refused;
 	}
 	privsep_files_close(&f);
+	/* The last step that may fail: the webhooks' secret and CA file. */
+	if (d->hooks != NULL && hook_reload(d->hooks, cfg, &herr) == -1) {
+		report_add(report, "%s", herr);
+		goto refused;
+	}
 	closed = apply_listeners(d, cfg, &p);
 	kept = p.n - p.added;
 	apply_config(d, cfg, ctx);	/* ctx is the daemon's now */

@@ -29,6 +29,7 @@
 #include "cli/cli_daemon.h"
 #include "core/conn.h"
 #include "core/dns.h"
+#include "core/metrics.h"
 #include "core/tls.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
@@ -146,6 +147,97 @@ on_tidy(evutil_socket_t fd, short what, void *arg)
 		d->tidy_job = worker_submit(d->io, &tidy_ops, d);
 }
 
+/* ---- metrics of the daemon itself ---- */
+
+static const char *const version_values[] = { POPGATE_VERSION, NULL };
+
+static struct metric m_build = {
+	.name = "popgate_build_info",
+	.help = "The version of popgate running (the value is 1).",
+	.type = METRIC_GAUGE,
+	.labels = { { "version", version_values } },
+};
+
+static void	collect_live(struct metric *, void *);
+
+static const char *const live_values[] = { "login", "network", NULL };
+
+/* The relay table is a store (SQLite, Redis): it is counted on a
+   worker, which each scrape starts, and a scrape shows the count the
+   one before it started (or the first, at start-up). */
+static struct metric m_live = {
+	.name = "popgate_relay_authorizations",
+	.help = "Live relay authorizations (POP3 or IMAP logins, `relay "
+	    "allow`), by kind, as counted at the previous scrape.",
+	.type = METRIC_GAUGE,
+	.labels = { { "kind", live_values } },
+	.collect = collect_live,
+};
+
+static void
+live_one(const struct relay_entry *e, void *arg)
+{
+	uint64_t *n = arg;
+
+	n[e->net ? 1 : 0]++;
+}
+
+static void
+count_work(void *ctx, void *arg)
+{
+	struct backends *b = ctx;
+	struct relay_auth *ra;
+	uint64_t n[2] = { 0, 0 };
+	const char *err = "";
+
+	(void)arg;
+	ra = backends_relay(b, &err);
+	if (ra == NULL || relay_list(ra, clock_now(), live_one, n,
+	    &err) == -1) {
+		log_warn("metrics: cannot count the relay authorizations: %s",
+		    err);
+		return;
+	}
+	metric_set(&m_live, 0, (int64_t)n[0]);
+	metric_set(&m_live, 1, (int64_t)n[1]);
+}
+
+static void
+count_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->count_job = NULL;
+}
+
+static const struct worker_ops count_ops = {
+	.work = count_work,
+	.done = count_done,
+	.release = count_done,
+};
+
+static void
+collect_live(struct metric *m, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)m;
+	if (d != NULL && d->count_job == NULL && d->io != NULL)
+		d->count_job = worker_submit(d->io, &count_ops, d);
+}
+
+/* On the loop, once the services run. */
+static void
+metrics_start(struct daemon *d)
+{
+	policy_metrics_register();
+	metrics_register(&m_build);
+	metric_set(&m_build, 0, 1);
+	m_live.collect_arg = d;
+	metrics_register(&m_live);
+	collect_live(&m_live, d);
+}
+
 /* Every port, bound as root; the HTTP ones wait (in d->http_fds) for
    the API server, made after the privilege drop. */
 static int
@@ -236,10 +328,14 @@ daemon_free(struct daemon *d)
 	if (d->tidy != NULL)
 		event_free(d->tidy);
 	worker_cancel(&d->tidy_job);
+	worker_cancel(&d->count_job);
+	m_live.collect_arg = NULL;
 	smtp_server_free(&d->smtp);
 	pop3_server_free(&d->pop3);
 	imap_server_free(&d->imap);
 	control_free(&d->control);
+	/* Before the io pool: its spool jobs finish on the loop. */
+	hook_free(&d->hooks);
 	/* The pools before the queue manager: its jobs (loading a message,
 	   finishing one) use its entries until they return. */
 	worker_pool_free(&d->io);
@@ -492,6 +588,11 @@ start_services(struct daemon *d)
 	sd.throttle = d->throttle;
 	if (start_delivery(d) == -1)
 		return -1;
+	d->hooks = hook_new(d->base, d->dns, d->io, d->data_fd, d->cfg, &err);
+	if (d->hooks == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
 	sd.queued = qmgr_queued;
 	sd.queued_arg = d->qmgr;
 	d->smtp = smtp_server_new(&sd);
@@ -518,6 +619,7 @@ start_services(struct daemon *d)
 		(void)event_add(d->tidy, &tv);
 		event_active(d->tidy, EV_TIMEOUT, 0);
 	}
+	metrics_start(d);
 	return 0;
 }
 

@@ -166,6 +166,28 @@ static const struct param params[] = {
 	    tls_level_names },
 	{ "mta_sts", P_BOOL, OFF(mta_sts), "yes", 0, 0, NULL },
 	{ "dane", P_BOOL, OFF(dane), "yes", 0, 0, NULL },
+	/* webhooks of a control panel (config_webhook.c, src/hook) */
+	{ "webhook", P_WEBHOOK, 0, NULL, 0, 0, NULL },
+	{ "webhook_secret", P_SECRET, OFF(webhook_secret), "", 0, 0, NULL },
+	{ "webhook_secret_file", P_PATH, OFF(webhook_secret_file), "", 0, 0,
+	    NULL },
+	{ "webhook_insecure", P_BOOL, OFF(webhook_insecure), "no", 0, 0,
+	    NULL },
+	{ "webhook_ca_file", P_PATH, OFF(webhook_ca_file), "", 0, 0, NULL },
+	{ "webhook_timeout", P_DURATION, OFF(webhook_timeout), "10s", 1, 300,
+	    NULL },
+	{ "webhook_retry_min", P_DURATION, OFF(webhook_retry_min), "10s", 1,
+	    DAY, NULL },
+	{ "webhook_max_age", P_DURATION, OFF(webhook_max_age), "1d", 1,
+	    7 * DAY, NULL },
+	{ "webhook_queue_max", P_UINT, OFF(webhook_queue_max), "1000", 1,
+	    100000, NULL },
+	{ "webhook_ip_memory", P_DURATION, OFF(webhook_ip_memory), "30d", 1,
+	    365 * DAY, NULL },
+	/* the customers' help page and client autoconfiguration
+	   (src/web/) */
+	{ "help_title", P_STRING, OFF(help_title), "", 0, 0, NULL },
+	{ "help_company", P_STRING, OFF(help_company), "", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 	/* the API (src/http/): clear-text http on a non-loopback address */
 	{ "http_insecure", P_BOOL, OFF(http_insecure), "no", 0, 0, NULL },
@@ -308,6 +330,7 @@ parse_line(struct config *c, struct pstate *ps, char *line)
 	idx = (size_t)(p - params);
 	if (p->type != P_LISTEN && p->type != P_MILTER &&
 	    p->type != P_TLS_HOST && p->type != P_DNSBL &&
+	    p->type != P_WEBHOOK &&
 	    ps->seen[idx] != 0) {
 		config_perr(ps, "duplicate key '%s' (first set at line %u)",
 		    key, ps->seen[idx]);
@@ -349,6 +372,14 @@ join_path(const char *dir, const char *rel)
 	r = xstrdup(buf_cstr(&b));
 	buf_free(&b);
 	return r;
+}
+
+unsigned
+config_seen_line(const struct pstate *ps, const char *name)
+{
+	const struct param *p = find_param(name);
+
+	return p != NULL ? ps->seen[p - params] : 0;
 }
 
 /* The line where KEY (else OTHER) was set, 0 if neither was. */
@@ -512,6 +543,7 @@ derive(struct config *c, struct pstate *ps)
 	config_milter_derive(c);
 	derive_submission_ports(c);
 	check_across(c, ps);
+	config_webhook_check(c, ps);
 }
 
 struct config *

@@ -115,6 +115,19 @@ struct milter_cfg {
 	unsigned		 line, set_line[5];
 };
 
+/* "webhook = URL [EVENT,...]" (config_webhook.c): a control panel's
+   receiver of events (src/hook). */
+#define WEBHOOK_URL_MAX	1024
+struct webhook_cfg {
+	char		 url[WEBHOOK_URL_MAX];	/* as written */
+	bool		 https;
+	char		 host[256];	/* name or address, no brackets */
+	uint16_t	 port;
+	char		 path[WEBHOOK_URL_MAX];	/* "/..." with the query */
+	unsigned	 events;	/* bit I: config_webhook_event(I) */
+	unsigned	 line;
+};
+
 enum plaintext_auth {
 	PLAINTEXT_NO,
 	PLAINTEXT_LOOPBACK,
@@ -222,6 +235,22 @@ struct config {
 	int			 tls_policy_default;	/* enum tls_level */
 	bool			 mta_sts;
 	bool			 dane;
+	/* webhooks (config_webhook.c, src/hook) */
+	struct webhook_cfg	*webhook;	/* in the file's order */
+	size_t			 nwebhook;
+	char			*webhook_secret;	/* "" = none */
+	char			*webhook_secret_file;	/* "" = none */
+	bool			 webhook_insecure;	/* http:// anywhere */
+	char			*webhook_ca_file;	/* "" = the system's */
+	uint64_t		 webhook_timeout;	/* per attempt, s */
+	uint64_t		 webhook_retry_min;	/* first back-off, s */
+	uint64_t		 webhook_max_age;	/* give up after, s */
+	uint64_t		 webhook_queue_max;	/* deliveries kept */
+	uint64_t		 webhook_ip_memory;	/* login.new_ip, s */
+	/* The help page (src/web/): its title ("" = "Mail settings for
+	   HOSTNAME") and the hosting company's name ("" = none). */
+	char			*help_title;
+	char			*help_company;
 	bool			 debug;
 };
 
@@ -292,10 +321,17 @@ bool	config_key_range(const char *key, char *lo, size_t losz, char *hi,
    default. Borrowed. */
 const char *config_default_path(const char *explicit_path);
 const char *config_role_name(enum listen_role);
+/* Every role's name, by enum listen_role, NULL-terminated (the listener
+   label of the metrics). */
+const char *const *config_role_names(void);
 /* PATH relative to data_dir when it lies inside it (the daemon and the
    CLI reach it below the data directory's descriptor, opened as root, so
    parents need no permissions), else PATH. Borrowed from PATH. */
 const char *config_rel(const struct config *, const char *path);
+/* The name of webhook event I ("customer.suspended", ...), NULL past
+   the last: bit I of webhook_cfg.events. */
+const char *config_webhook_event(unsigned i);
+#define WEBHOOK_ALL_EVENTS	0xfu
 /* The filter named NAME, or NULL. */
 const struct milter_cfg *config_milter(const struct config *,
 	    const char *name);

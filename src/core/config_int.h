@@ -40,6 +40,8 @@ enum ptype {
 	P_TLS_HOST,	/* repeats; "tls_host = NAME CERT KEY" */
 	P_DNSBL,	/* repeats; "dnsbl = ZONE [WEIGHT]" */
 	P_TLS_POLICY,	/* repeats; "tls_policy DOMAIN = LEVEL" */
+	P_WEBHOOK,	/* repeats; "webhook = URL [EVENT,...]" */
+	P_SECRET,	/* free text, printed as "***" */
 	P_NTYPES
 };
 
@@ -148,6 +150,23 @@ int	config_tls_policy_value(struct config *, struct pstate *,
 void	config_tls_policy_release(struct config *, const struct param *);
 void	config_tls_policy_print(const struct config *, const struct param *,
 	    FILE *);
+
+/* The operations of P_WEBHOOK and P_SECRET (config_webhook.c), in
+   config_types[]; config_webhook_check() holds the webhooks to
+   webhook_insecure and the secret keys, after the file was read. */
+int	config_webhook_parse(struct config *, struct pstate *,
+	    const struct param *, const char *);
+void	config_webhook_release(struct config *, const struct param *);
+void	config_webhook_print(const struct config *, const struct param *,
+	    FILE *);
+int	config_secret_parse(struct config *, struct pstate *,
+	    const struct param *, const char *);
+void	config_secret_release(struct config *, const struct param *);
+void	config_secret_print(const struct config *, const struct param *,
+	    FILE *);
+void	config_webhook_check(struct config *, struct pstate *);
+/* Where key NAME was first set (0: not set). */
+unsigned config_seen_line(const struct pstate *, const char *name);
 
 /* A number of P's type (size, duration or count) as the file would
    write it; 0 as "0". */

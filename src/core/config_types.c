@@ -877,6 +877,10 @@ const struct ptype_ops config_types[] = {
 	    config_dnsbl_print },
 	[P_TLS_POLICY] = { config_tls_policy_value, config_tls_policy_release,
 	    config_tls_policy_print },
+	[P_WEBHOOK] = { config_webhook_parse, config_webhook_release,
+	    config_webhook_print },
+	[P_SECRET] = { config_secret_parse, config_secret_release,
+	    config_secret_print },
 };
 _Static_assert(nitems(config_types) == P_NTYPES,
     "every type has its operations");
@@ -885,4 +889,10 @@ const char *
 config_role_name(enum listen_role r)
 {
 	return role_names[r];
+}
+
+const char *const *
+config_role_names(void)
+{
+	return role_names;
 }

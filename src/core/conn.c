@@ -33,6 +33,7 @@
 #include <openssl/err.h>
 
 #include "core/conn.h"
+#include "core/metrics.h"
 #include "core/tls.h"
 #include "util/clock.h"
 #include "util/hmap.h"
@@ -100,6 +101,51 @@ conn_hub_set_tls(struct conn_hub *h, SSL_CTX *def)
 	h->ssl_ctx = def;
 }
 
+/* Sessions by the role of their listener (the values are the roles'
+   names, set at registration). */
+static struct metric m_sessions = {
+	.name = "popgate_sessions_total",
+	.help = "Connections accepted, by the role of their listener.",
+	.type = METRIC_COUNTER,
+	.labels = { { "listener", NULL } },
+};
+
+static struct metric m_open = {
+	.name = "popgate_sessions_open",
+	.help = "Connections open now, by the role of their listener.",
+	.type = METRIC_GAUGE,
+	.labels = { { "listener", NULL } },
+};
+
+static const char *const refusal_values[] = { "max_connections",
+	"max_connections_per_ip", "descriptors", NULL };
+enum { REFUSED_TOTAL, REFUSED_PER_IP, REFUSED_FDS };
+
+static struct metric m_refused = {
+	.name = "popgate_connections_refused_total",
+	.help = "Connections refused at once over a cap, by cap.",
+	.type = METRIC_COUNTER,
+	.labels = { { "reason", refusal_values } },
+};
+
+static void
+metrics_start(void)
+{
+	m_sessions.labels[0].values = config_role_names();
+	m_open.labels[0].values = config_role_names();
+	metrics_register(&m_sessions);
+	metrics_register(&m_open);
+	metrics_register(&m_refused);
+}
+
+/* C is open, on the listener of its role. */
+static void
+counted(const struct conn *c)
+{
+	metric_inc(&m_sessions, (size_t)c->lc->role);
+	metric_inc(&m_open, (size_t)c->lc->role);
+}
+
 struct conn_hub *
 conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
     uint64_t max_per_ip)
@@ -115,6 +161,7 @@ conn_hub_new(struct event_base *base, SSL_CTX *ctx, uint64_t max_total,
 	h->spare_fd = -1;
 	h->fd_refuse = conn_fd_ceiling();
 	spare_take(h);
+	metrics_start();
 	return h;
 }
 
@@ -255,6 +302,9 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	if (h->count >= h->max_total ||
 	    ip_count(h, c->peer_str) >= h->max_per_ip ||
 	    (uint64_t)fd >= h->fd_refuse) {
+		metric_inc(&m_refused, h->count >= h->max_total ?
+		    REFUSED_TOTAL : ip_count(h, c->peer_str) >= h->max_per_ip ?
+		    REFUSED_PER_IP : REFUSED_FDS);
 		if (!refused_log_skip(h))
 			log_warn("conn refused client=%s listener=%s reason=%s",
 			    c->peer_str, config_role_name(l->lc->role),
@@ -296,6 +346,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	h->count++;
 	ip_adjust(h, c->peer_str, 1);
+	counted(c);
 	l->cb(c, l->arg);
 }
 
@@ -346,6 +397,7 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 	}
 	fd = accept4(evconnlistener_get_fd(lev), NULL, NULL, SOCK_CLOEXEC);
 	if (fd != -1) {
+		metric_inc(&m_refused, REFUSED_FDS);
 		if (!refused_log_skip(h))
 			log_warn("conn refused listener=%s "
 			    "reason=out-of-descriptors",
@@ -453,6 +505,7 @@ conn_adopt(struct conn_hub *h, const struct listen_cfg *lc, evutil_socket_t fd,
 	}
 	h->count++;
 	ip_adjust(h, c->peer_str, 1);
+	counted(c);
 	return c;
 }
 
@@ -474,6 +527,7 @@ conn_free(struct conn **cp)
 	}
 	c->hub->count--;
 	ip_adjust(c->hub, c->peer_str, -1);
+	metric_dec(&m_open, (size_t)c->lc->role);
 	free(c);
 }
 

@@ -33,9 +33,9 @@ struct tok {
 struct lexer {
 	const char	*p, *end;
 	struct tok	*t;
-	size_t		 n;
-	struct buf	 qs[MAX_TOKENS / 8];	/* quoted-string contents */
-	size_t		 nqs;
+	size_t		 n, maxt;
+	struct buf	*qs;		/* quoted-string contents */
+	size_t		 nqs, maxqs;
 	const char	*error;
 };
 
@@ -79,7 +79,7 @@ skip_comment(struct lexer *lx)
 static struct tok *
 push(struct lexer *lx, enum tok_type type)
 {
-	if (lx->n >= MAX_TOKENS - 1) {
+	if (lx->n >= lx->maxt - 1) {
 		lx->error = "header field too complex";
 		return NULL;
 	}
@@ -94,7 +94,7 @@ quoted(struct lexer *lx)
 	struct tok *t;
 	struct buf *b;
 
-	if (lx->nqs >= nitems(lx->qs)) {
+	if (lx->nqs >= lx->maxqs) {
 		lx->error = "header field too complex";
 		return -1;
 	}
@@ -451,8 +451,17 @@ rfc5322_parse_addresses(const char *body, size_t len, struct strlist *out,
 		*error_r = "out of memory";
 		return -1;
 	}
-	lx->t = calloc(MAX_TOKENS, sizeof(*lx->t));
-	if (lx->t == NULL) {
+	/* Arrays the size of what LEN can hold, not of the limits (a token
+	   takes at least one octet, a quoted string two): a From: field
+	   costs a few hundred octets of memory, not 170 KiB to zero. */
+	lx->maxt = len + 3 < MAX_TOKENS ? len + 3 : MAX_TOKENS;
+	lx->maxqs = len / 2 + 1 < MAX_TOKENS / 8 ? len / 2 + 1 :
+	    MAX_TOKENS / 8;
+	lx->t = calloc(lx->maxt, sizeof(*lx->t));
+	lx->qs = calloc(lx->maxqs, sizeof(*lx->qs));
+	if (lx->t == NULL || lx->qs == NULL) {
+		free(lx->t);
+		free(lx->qs);
 		free(lx);
 		*error_r = "out of memory";
 		return -1;
@@ -479,6 +488,7 @@ out:
 	}
 	for (i = 0; i < lx->nqs; i++)
 		buf_free(&lx->qs[i]);
+	free(lx->qs);
 	free(lx->t);
 	free(lx);
 	return r;

@@ -112,7 +112,7 @@ put_back(struct qmgr *q, struct qentry *e, enum qe_where back)
 	if (back == QE_WAITING)
 		qmgr_entry_wait(q, e);
 	else if (back == QE_HELD)
-		e->where = QE_HELD;
+		qmgr_entry_where(q, e, QE_HELD);
 	else
 		qmgr_entry_ready(q, e);
 }
@@ -127,7 +127,7 @@ admin_place(struct qmgr *q, struct qentry *e, const struct admin_job *j)
 	switch (j->r) {
 	case QUEUE_HOLD_DONE:
 		if (j->hold) {
-			e->where = QE_HELD;
+			qmgr_entry_where(q, e, QE_HELD);
 			log_held(e, j->current, " by=administrator");
 			req_answer(e->req, QMGR_HOLD_DONE, "held");
 			break;
@@ -140,7 +140,7 @@ admin_place(struct qmgr *q, struct qentry *e, const struct admin_job *j)
 		break;
 	case QUEUE_HOLD_ALREADY:
 		if (j->hold) {
-			e->where = QE_HELD;
+			qmgr_entry_where(q, e, QE_HELD);
 			(void)str_fmt(text, sizeof(text), "already held: %s",
 			    j->current);
 			req_answer(e->req, QMGR_HOLD_ALREADY, text);
@@ -196,7 +196,7 @@ admin_start(struct qmgr *q, struct qentry *e, enum qe_where back)
 	struct admin_job *j = xcalloc(1, sizeof(*j));
 
 	e->req->back = back;
-	e->where = QE_ADMIN;
+	qmgr_entry_where(q, e, QE_ADMIN);
 	j->q = q;
 	j->qe = e;
 	(void)str_copy(j->id, e->id, sizeof(j->id));
@@ -356,7 +356,7 @@ dlv_hold_loaded(struct qmgr *q, struct qentry *e, struct dlv_msg *m)
 	if (r != NULL)
 		admin_start(q, e, QE_READY);
 	else
-		e->where = QE_HELD;
+		qmgr_entry_where(q, e, QE_HELD);
 	qmgr_kick(q);
 	return true;
 }
@@ -387,7 +387,7 @@ dlv_hold_finished(struct qmgr *q, struct qentry *e,
 		return true;
 	}
 	/* Held in memory whatever the disk says: it was asked for. */
-	e->where = QE_HELD;
+	qmgr_entry_where(q, e, QE_HELD);
 	log_held(e, env->hold, " by=administrator");
 	if (err != 0) {
 		(void)str_fmt(text, sizeof(text), "held until the daemon "

@@ -40,6 +40,7 @@ enum qe_where {
 	QE_ACTIVE,
 	QE_HELD,	/* in no list: never tried until released */
 	QE_ADMIN,	/* a hold or release is writing its state */
+	QE_NWHERE
 };
 
 struct qmgr_req;
@@ -118,7 +119,20 @@ struct qmgr {
 	struct dlv_sts_cache	*sts;		/* MTA-STS policies */
 	unsigned		 cfg_gen;	/* reloads seen */
 	bool			 stopping;
+	/* Entries by where they are, kept by qmgr_entry_where() (the
+	   queue depth of the metrics: never a walk of the queue). */
+	size_t			 nwhere[QE_NWHERE];
 };
+
+/* E goes to W: the one way to change e->where, so that q->nwhere
+   stays true. */
+static inline void
+qmgr_entry_where(struct qmgr *q, struct qentry *e, enum qe_where w)
+{
+	q->nwhere[e->where]--;
+	q->nwhere[w]++;
+	e->where = w;
+}
 
 /* dlv_sched.c */
 void	qmgr_kick(struct qmgr *);
@@ -152,6 +166,14 @@ void	qmgr_fail_dest(struct qmgr *, struct dlv_dest *, const char *text,
 void	qmgr_dest_failed(struct qmgr *, struct dlv_dest *, const char *reply);
 /* The server of D answered a transaction: D is no longer held. */
 void	qmgr_dest_ok(struct dlv_dest *);
+
+/* dlv_metrics.c: the queue's and the deliveries' metrics. */
+/* Shown from now on, for Q (qmgr_new); dlv_metrics_stop() at its end. */
+void	dlv_metrics_start(struct qmgr *q);
+void	dlv_metrics_stop(struct qmgr *q);
+/* One recipient's attempt ended with REPLY ("250 ..", "4..", "5..")
+   through TRANSPORT (local: a Maildir). */
+void	dlv_count_delivery(bool local, const char *reply);
 
 /* dlv_client.c */
 /* Opens a connection to D and delivers queued items until none is

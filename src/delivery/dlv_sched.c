@@ -123,7 +123,7 @@ heap_remove(struct qmgr *q, struct qentry *e)
 static void
 ready_push(struct qmgr *q, struct qentry *e)
 {
-	e->where = QE_READY;
+	qmgr_entry_where(q, e, QE_READY);
 	e->next = NULL;
 	if (q->ready_tail != NULL)
 		q->ready_tail->next = e;
@@ -163,6 +163,7 @@ static void
 forget(struct qmgr *q, struct qentry *e)
 {
 	(void)hmap_del(q->entries, e->id);
+	q->nwhere[e->where]--;
 	dlv_hold_gone(e);
 	free(e);
 }
@@ -176,7 +177,7 @@ qmgr_entry_ready(struct qmgr *q, struct qentry *e)
 void
 qmgr_entry_wait(struct qmgr *q, struct qentry *e)
 {
-	e->where = QE_WAITING;
+	qmgr_entry_where(q, e, QE_WAITING);
 	heap_push(q, e);
 }
 
@@ -203,6 +204,7 @@ entry_add(struct qmgr *q, const char *id)
 	if (e != NULL)
 		return e;
 	e = xcalloc(1, sizeof(*e));
+	q->nwhere[e->where]++;		/* QE_READY, as ready_push() takes it */
 	(void)str_copy(e->id, id, sizeof(e->id));
 	(void)hmap_put(q->entries, e->id, e);
 	ready_push(q, e);
@@ -586,7 +588,7 @@ qmgr_kick(struct qmgr *q)
 		j->m->q = q;
 		j->m->qe = e;
 		j->m->fd = -1;
-		e->where = QE_ACTIVE;
+		qmgr_entry_where(q, e, QE_ACTIVE);
 		q->nactive++;
 		(void)worker_submit(q->d.io, &load_ops, j);
 	}
@@ -657,6 +659,7 @@ qmgr_item_done(struct qmgr *q, struct dlv_item *it, char **rcpt_replies,
 		if (r->state != QR_DELIVERED)
 			(void)str_copy(r->last_error, rep,
 			    sizeof(r->last_error));
+		dlv_count_delivery(r->local, rep);
 		log_info("qid=%s delivery to=%s from=%s%s%s relay=%s "
 		    "delay=%llds attempts=%u status=%s dsn=%s reply=%s",
 		    e->id, log_quote_addr(qt, sizeof(qt), r->address),
@@ -775,7 +778,7 @@ finish_done(void *arg)
 		else if (qe->flush)
 			ready_push(q, qe);
 		else {
-			qe->where = QE_WAITING;
+			qmgr_entry_where(q, qe, QE_WAITING);
 			heap_push(q, qe);
 		}
 	}
@@ -867,6 +870,7 @@ qmgr_new(const struct qmgr_deps *d, const char **error_r)
 	}
 	log_info("queue manager started messages=%zu",
 	    hmap_count(q->entries));
+	dlv_metrics_start(q);
 	qmgr_kick(q);
 	return q;
 }
@@ -907,6 +911,7 @@ qmgr_free(struct qmgr **qp)
 	if (q == NULL)
 		return;
 	*qp = NULL;
+	dlv_metrics_stop(q);
 	q->stopping = true;
 	dlv_conn_free_all(q);
 	dlv_sts_free(q);

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "http/http_int.h"
+#include "hook/hook.h"
 #include "policy/policy.h"
 #include "store/passwd.h"
 #include "util/log.h"
@@ -370,6 +371,8 @@ http_api_customer_patch(struct backends *b, struct http_call *c)
 	struct store_customer cu;
 	struct ops_result r;
 	struct ops_env env;
+	char lower[STORE_NAME_MAX + 1];
+	bool suspend;
 	struct store *s;
 	const char *err;
 
@@ -378,10 +381,19 @@ http_api_customer_patch(struct backends *b, struct http_call *c)
 	memset(&env, 0, sizeof(env));
 	env.data_fd = -1;
 	env.relay = backends_relay(b, &err);
+	suspend = json_is_true(json_object_get(c->body, "suspended"));
 	ops_customer_set_suspended(s, &env, &c->actor, c->match.params[0],
-	    json_is_true(json_object_get(c->body, "suspended")), &r);
+	    suspend, &r);
 	if (!from_ops(c, &r))
 		return;
+	if (suspend) {
+		/* As `customer suspend` tells the daemon (webhooks). */
+		(void)str_copy(lower, c->match.params[0], sizeof(lower));
+		str_lower(lower);
+		HOOK_FIRE(HOOK_CUSTOMER_SUSPENDED, HOOK_STR("customer", lower),
+		    HOOK_NUM("revoked_authorizations",
+		    r.revoked > 0 ? r.revoked : 0));
+	}
 	ops_customer_get(s, &c->actor, c->match.params[0], &cu, &r);
 	if (from_ops(c, &r))
 		reply_object(c, 200, customer_json(&cu));

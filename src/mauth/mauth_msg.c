@@ -130,29 +130,41 @@ header_done(struct mauth_msg *m)
 	}
 }
 
-/* Header octets up to the empty line; returns how many were header. */
+static void
+hdr_put(struct mauth_msg *m, const char *p, size_t n)
+{
+	if (!m->hdr_big && buf_append(&m->hdr, p, n) == -1)
+		m->hdr_big = true;
+}
+
+/* Header octets up to the empty line; returns how many were header. A
+   CR at the start of a line is held back until it is known not to be
+   the one of the empty line; the rest of a line goes in at once. */
 static size_t
 header_feed(struct mauth_msg *m, const char *p, size_t n)
 {
-	size_t i;
+	const char *nl;
+	size_t i = 0, k;
 
-	for (i = 0; i < n; i++) {
+	while (i < n) {
 		if (m->line_start && p[i] == '\n') {
 			header_done(m);
 			return i + 1;
 		}
 		if (m->line_start && p[i] == '\r' && !m->hdr_cr) {
 			m->hdr_cr = true;	/* CRLF, or a CR of the line */
+			i++;
 			continue;
 		}
 		if (m->hdr_cr) {
 			m->hdr_cr = false;
-			if (!m->hdr_big && buf_putc(&m->hdr, '\r') == -1)
-				m->hdr_big = true;
+			hdr_put(m, "\r", 1);
 		}
-		m->line_start = p[i] == '\n';
-		if (!m->hdr_big && buf_putc(&m->hdr, p[i]) == -1)
-			m->hdr_big = true;
+		nl = memchr(p + i, '\n', n - i);
+		k = nl == NULL ? n : (size_t)(nl - p) + 1;
+		hdr_put(m, p + i, k - i);
+		m->line_start = nl != NULL;
+		i = k;
 	}
 	return n;
 }

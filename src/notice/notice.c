@@ -9,6 +9,7 @@
 
 #include "notice/notice.h"
 #include "core/ids.h"
+#include "hook/hook.h"
 #include "maildir/maildir.h"
 #include "util/log.h"
 #include "util/buf.h"
@@ -383,6 +384,46 @@ out:
 	return rc;
 }
 
+/* The customer of E's "customer=NAME" in OUT ("" when none); false
+   when E was not relayed (forwarded, or a notice itself). */
+static bool
+relayed_by(const struct queue_env *e, char *out, size_t outsz)
+{
+	const char *p = strstr(e->auth, " customer=");
+
+	*out = '\0';
+	if (*e->auth == '\0' || strcmp(e->auth, "forward") == 0 ||
+	    strcmp(e->auth, "bounce") == 0)
+		return false;
+	if (p != NULL)
+		(void)str_ncopy(out, p + 10, strcspn(p + 10, " "), outsz);
+	return true;
+}
+
+/* The webhook event message.bounced, one per failed recipient of a
+   relayed message. */
+static void
+fire_bounced(const struct notice_of *n)
+{
+	char customer[STORE_NAME_MAX + 1], status[16];
+	const struct queue_env *e = n->env;
+	size_t i;
+
+	if (!relayed_by(e, customer, sizeof(customer)))
+		return;
+	for (i = 0; i < e->nrcpts; i++) {
+		if (!n->which[i])
+			continue;
+		notice_status_of(e->rcpts[i].last_error, status);
+		HOOK_FIRE(HOOK_MESSAGE_BOUNCED, HOOK_STR("queue_id", e->id),
+		    HOOK_STR("customer", customer),
+		    HOOK_STR("sender", e->sender),
+		    HOOK_STR("recipient", e->rcpts[i].address),
+		    HOOK_STR("status", status),
+		    HOOK_STR("reply", e->rcpts[i].last_error));
+	}
+}
+
 int
 notice_send(struct backends *b, const struct notice_of *n,
     enum notice_action action, const char *hostname,
@@ -393,6 +434,8 @@ notice_send(struct backends *b, const struct notice_of *n,
 
 	if (n->env->sender[0] == '\0')
 		return 0;
+	if (action == NOTICE_FAILED)
+		fire_bounced(n);
 	spool_init(&o.sp, b->data_fd, "tmp");
 	o.lines = 0;
 	compose(&o, n, action, hostname);

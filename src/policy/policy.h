@@ -196,6 +196,19 @@ struct policy_decision {
 	struct relay_grant	 grant;		/* who lets it relay */
 };
 
+/* Where a decision is made (the stage label of its metrics). */
+enum policy_stage {
+	POLICY_STAGE_MAIL,
+	POLICY_STAGE_RCPT,
+	POLICY_STAGE_DATA,
+};
+
+/* The daemon, at start-up on the loop thread: the metrics of the
+   decisions and logins are shown (popgate_relay_decisions_total,
+   popgate_recipient_decisions_total, popgate_relay_grants_total,
+   popgate_logins_total, popgate_login_duration_seconds). */
+void	policy_metrics_register(void);
+
 /* The rule name of R for logs ("authorized", "sender", "quota", ...). */
 const char *policy_reason_name(enum policy_reason r);
 

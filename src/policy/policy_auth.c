@@ -19,8 +19,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "core/conn.h"
+#include "hook/hook.h"
 #include "util/clock.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -266,8 +267,13 @@ policy_login(struct backends *b, struct login *l)
 	}
 	l->result = 1;
 	OPENSSL_cleanse(l->mbox.hash, sizeof(l->mbox.hash));
+	/* POP3, IMAP and SMTP AUTH all pass here: the webhook's memory of
+	   each mailbox's addresses. */
+	hook_login(l->mbox.address, l->mbox.customer, &l->client,
+	    l->listener);
 out:
 	OPENSSL_cleanse(l->pass, sizeof(l->pass));
+	policy_count_login(l, false);
 }
 
 /* ---- throttle ---- */
@@ -347,6 +353,7 @@ policy_login_begin(struct login *l, struct auth_throttle *t,
 	login_init(l, user, pass, &c->peer, config_role_name(c->lc->role));
 	if (!auth_throttle_blocked(t, &c->peer, clock_now()))
 		return false;
+	policy_count_login(l, true);
 	log_warn("sess=%s %s user=%s client=%s", c->id, event,
 	    log_quote(qu, sizeof(qu), l->user), c->peer_str);
 	return true;

@@ -150,8 +150,8 @@ policy_mail_blocks(const struct relay_session *rs)
 	return rs->role != ROLE_SMTP;
 }
 
-int
-policy_check_mail(struct backends *b, const struct relay_session *rs,
+static int
+check_mail(struct backends *b, const struct relay_session *rs,
     struct policy_tx *tx, time_t now, const struct relay_trace *t,
     struct policy_decision *d)
 {
@@ -165,6 +165,17 @@ policy_check_mail(struct backends *b, const struct relay_session *rs,
 		return r;
 	tx->grant = d->grant;
 	return accepted(d, REPLY_SENDER_OK, tx->sender);
+}
+
+int
+policy_check_mail(struct backends *b, const struct relay_session *rs,
+    struct policy_tx *tx, time_t now, const struct relay_trace *t,
+    struct policy_decision *d)
+{
+	int r = check_mail(b, rs, tx, now, t, d);
+
+	policy_count_decision(POLICY_STAGE_MAIL, d, r);
+	return r;
 }
 
 static void
@@ -347,8 +358,8 @@ add_returned(struct policy_tx *tx, const struct policy_rcpt *rc,
 	return accepted(d, REPLY_RCPT_OK, given);
 }
 
-int
-policy_check_rcpt(struct backends *b, const struct relay_session *rs,
+static int
+check_rcpt(struct backends *b, const struct relay_session *rs,
     struct policy_tx *tx, const struct policy_rcpt *rc, time_t now,
     const struct relay_trace *tr, struct policy_decision *d)
 {
@@ -404,6 +415,17 @@ policy_check_rcpt(struct backends *b, const struct relay_session *rs,
 	return r;
 }
 
+int
+policy_check_rcpt(struct backends *b, const struct relay_session *rs,
+    struct policy_tx *tx, const struct policy_rcpt *rc, time_t now,
+    const struct relay_trace *tr, struct policy_decision *d)
+{
+	int r = check_rcpt(b, rs, tx, rc, now, tr, d);
+
+	policy_count_decision(POLICY_STAGE_RCPT, d, r);
+	return r;
+}
+
 bool
 policy_needs_headers(const struct policy_tx *tx)
 {
@@ -424,8 +446,10 @@ policy_end_of_data(struct backends *b, const struct relay_grant *g,
 	if (holds == NULL)
 		holds = &none;
 	/* SPEC 1: every From: address belongs to the customer. */
-	if (nrelayed > 0)
+	if (nrelayed > 0) {
 		r = policy_check_from(b, g, headers, len, d);
+		policy_count_decision(POLICY_STAGE_DATA, d, r);
+	}
 	if (r == 1 && store(arg) == 0) {
 		/* Accepted: the holds are the charge. */
 		policy_holds_free(holds);

@@ -40,4 +40,15 @@ int	policy_hold(struct backends *, struct policy_tx *tx,
 	    const struct relay_grant *g, time_t now,
 	    const struct relay_trace *, struct policy_decision *d);
 
+/* policy_metrics.c: the decisions and logins count themselves. */
+
+/* Decision D with result R (1, 0, -1) at STAGE: a decision of the
+   relay rules (D->relayed, or at the end of DATA of a relayed message),
+   else one on a recipient. Any thread. */
+void	policy_count_decision(enum policy_stage, const struct policy_decision *d,
+	    int r);
+/* The login L checked (L->result), or THROTTLED (not checked). Any
+   thread. */
+void	policy_count_login(const struct login *l, bool throttled);
+
 #endif

@@ -34,6 +34,7 @@
 
 #include "policy/policy_int.h"
 #include "core/rfc5322.h"
+#include "hook/hook.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
@@ -458,6 +459,23 @@ customer_rules(struct backends *b, const struct relay_session *rs,
 	return policy_decide(d, POLICY_TEMP_SENDER, NULL, 0);
 }
 
+/* The webhook event relay.cap_reached: once per customer, cap and hour,
+   not once per refused message. CAP is the key that sets the cap. */
+static void
+cap_reached(const char *customer, const char *cap, unsigned long long limit,
+    unsigned long long count)
+{
+	char key[256];
+
+	if (*customer == '\0' ||
+	    str_fmt(key, sizeof(key), "%s %s", customer, cap) == -1 ||
+	    !hook_once(HOOK_RELAY_CAP_REACHED, key, 3600))
+		return;
+	HOOK_FIRE(HOOK_RELAY_CAP_REACHED, HOOK_STR("customer", customer),
+	    HOOK_STR("cap", cap), HOOK_NUM("limit", limit),
+	    HOOK_NUM("count", count));
+}
+
 /* Rule 6: the customer's messages and recipients in the last hour. */
 static int
 hourly(struct backends *b, const struct relay_grant *g, size_t nrelayed,
@@ -485,6 +503,8 @@ hourly(struct backends *b, const struct relay_grant *g, size_t nrelayed,
 		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
 		    "messages in the last hour", g->customer,
 		    (unsigned long long)msgs);
+		cap_reached(g->customer, "relay_max_messages_per_hour", mmax,
+		    msgs);
 		return policy_decide(d, POLICY_HOURLY_MESSAGES, NULL, mmax);
 	}
 	trace(t, "hourly-messages", 1, "%llu of %llu in the last hour",
@@ -496,6 +516,8 @@ hourly(struct backends *b, const struct relay_grant *g, size_t nrelayed,
 		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
 		    "recipients in the last hour", g->customer,
 		    (unsigned long long)rcpts);
+		cap_reached(g->customer, "relay_max_recipients_per_hour", rmax,
+		    rcpts);
 		return policy_decide(d, POLICY_HOURLY_RECIPIENTS, NULL, rmax);
 	}
 	trace(t, "hourly-recipients", 1, "%llu of %llu in the last hour",
@@ -517,6 +539,8 @@ limits(struct backends *b, const struct policy_tx *tx, time_t now,
 		    "%llu per message", tx->nrelayed, cap);
 		(void)str_fmt(d->why, sizeof(d->why), "more than %llu "
 		    "recipients", cap);
+		cap_reached(d->grant.customer, "relay_max_recipients", cap,
+		    tx->nrelayed + 1);
 		return policy_decide(d, POLICY_RCPT_CAP, NULL, cap);
 	}
 	trace(t, "recipients", 1, "%zu of %llu per message", tx->nrelayed + 1,
@@ -747,6 +771,8 @@ policy_hold(struct backends *b, struct policy_tx *tx,
 		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
 		    "messages in the last hour", g->customer,
 		    (unsigned long long)h.had_msgs);
+		cap_reached(g->customer, "relay_max_messages_per_hour",
+		    h.max_msgs, h.had_msgs);
 		return policy_decide(d, POLICY_HOURLY_MESSAGES, NULL,
 		    h.max_msgs);
 	}
@@ -757,6 +783,8 @@ policy_hold(struct backends *b, struct policy_tx *tx,
 		(void)str_fmt(d->why, sizeof(d->why), "customer %s: %llu "
 		    "recipients in the last hour", g->customer,
 		    (unsigned long long)h.had_rcpts);
+		cap_reached(g->customer, "relay_max_recipients_per_hour",
+		    h.max_rcpts, h.had_rcpts);
 		return policy_decide(d, POLICY_HOURLY_RECIPIENTS, NULL,
 		    h.max_rcpts);
 	}

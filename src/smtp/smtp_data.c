@@ -25,6 +25,7 @@
 #include <event2/bufferevent.h>
 
 #include "smtp/smtp_int.h"
+#include "core/metrics.h"
 #include "maildir/maildir.h"
 #include "notice/notice.h"
 #include "queue/queue.h"
@@ -734,6 +735,58 @@ log_results(struct smtp_session *s, struct deliver_job *j, const char *res)
 	}
 }
 
+/* ---- metrics ---- */
+
+static const char *const msg_values[] = { "accepted", "refused", "failed",
+	NULL };
+enum { MSG_ACCEPTED, MSG_REFUSED, MSG_FAILED };
+
+static struct metric m_msgs = {
+	.name = "popgate_smtp_messages_total",
+	.help = "Messages at the end of DATA: accepted (250), refused (5xx: "
+	    "the checks of the message, mail authentication, a content "
+	    "filter), or failed (4xx: not stored, a filter's tempfail).",
+	.type = METRIC_COUNTER,
+	.labels = { { "result", msg_values } },
+};
+
+static const uint64_t data_bounds[] = { 1000, 2500, 5000, 10000, 25000,
+	50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+	0 };
+
+static struct metric m_data_time = {
+	.name = "popgate_smtp_data_duration_seconds",
+	.help = "Time from the end of a message's data to its 250 reply "
+	    "(checks, filters, the queue or Maildir write and its fsync).",
+	.type = METRIC_HISTOGRAM,
+	.bounds = data_bounds,
+};
+
+void
+smtp_data_metrics_register(void)
+{
+	metrics_register(&m_msgs);
+	metrics_register(&m_data_time);
+}
+
+void
+smtp_data_count_ended(bool refused)
+{
+	metric_inc(&m_msgs, refused ? MSG_REFUSED : MSG_FAILED);
+}
+
+/* The 250 of TX's message is being sent: counted, timed, and charged
+   to the customer it relayed for. */
+static void
+count_accepted(const struct smtp_tx *tx)
+{
+	metric_inc(&m_msgs, MSG_ACCEPTED);
+	metric_observe_us(&m_data_time, 0, clock_mono_us() - tx->eod_us);
+	if (tx->pol.nrelayed > 0)
+		metrics_customer_relayed(tx->pol.grant.customer,
+		    tx->pol.nrelayed, clock_now());
+}
+
 static void
 deliver_done(void *arg)
 {
@@ -749,6 +802,7 @@ deliver_done(void *arg)
 		    "reason=header-too-large", s->conn->id, j->id,
 		    s->conn->peer_str);
 		smtp_reply_id(s, REPLY_HEADER_TOO_BIG);
+		metric_inc(&m_msgs, MSG_REFUSED);
 	} else if (j->from_ok != 1) {
 		log_info("sess=%s qid=%s smtp message-rejected client=%s "
 		    "from=%s rule=%s why=\"%s\" result=\"%d %s %s\"",
@@ -758,9 +812,12 @@ deliver_done(void *arg)
 		    j->verdict.code, j->verdict.esc, j->verdict.text);
 		smtp_reply(s, j->verdict.code, j->verdict.esc, "%s",
 		    j->verdict.reply);
+		metric_inc(&m_msgs, j->verdict.code >= 500 ? MSG_REFUSED :
+		    MSG_FAILED);
 	} else if (j->err == 0) {
 		(void)reply_line_text(res, sizeof(res), REPLY_QUEUED, j->id);
 		log_results(s, j, res);
+		count_accepted(s->tx);
 		smtp_reply_text(s, REPLY_QUEUED, j->id);
 		s->nmsgs++;
 		if (j->queued && s->srv->d.queued != NULL)
@@ -772,16 +829,19 @@ deliver_done(void *arg)
 	} else if (j->err == EDQUOT) {
 		log_results(s, j, "452 4.2.2 mailbox full");
 		smtp_reply_text(s, REPLY_OVER_QUOTA, j->failed);
+		metric_inc(&m_msgs, MSG_FAILED);
 	} else if (fs_errno_is_full(j->err)) {
 		log_error("sess=%s qid=%s disk full delivering to <%s>",
 		    s->conn->id, j->id, j->failed);
 		log_results(s, j, "452 4.3.1 insufficient storage");
 		smtp_reply_id(s, REPLY_DISK_FULL);
+		metric_inc(&m_msgs, MSG_FAILED);
 	} else {
 		log_error("sess=%s qid=%s delivery to <%s> failed: %s",
 		    s->conn->id, j->id, j->failed, strerror(j->err));
 		log_results(s, j, "451 4.3.0 local error");
 		smtp_reply_id(s, REPLY_LOCAL_ERROR);
+		metric_inc(&m_msgs, MSG_FAILED);
 	}
 	deliver_release(j);
 	smtp_tx_free(&s->tx);
@@ -875,6 +935,7 @@ message_end(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	char qf[LOG_QUOTE_SZ(ADDR_BUFSZ + 2)];
 
+	tx->eod_us = clock_mono_us();
 	/* The limit may have come down after octets arrived (a relaying
 	   RCPT between BDAT chunks): the whole message is held to it. */
 	if (tx->size > tx->pol.max_size)
@@ -897,6 +958,8 @@ message_end(struct smtp_session *s)
 		else
 			smtp_reply_id(s, fs_errno_is_full(tx->body.err) ?
 			    REPLY_DISK_FULL : REPLY_LOCAL_ERROR);
+		metric_inc(&m_msgs, tx->flags & (TX_BARE | TX_LONG |
+		    TX_TOOBIG) ? MSG_REFUSED : MSG_FAILED);
 		smtp_tx_free(&s->tx);
 		if (s->base.state != SS_CLOSING)
 			smtp_enter_state(s, SS_READY);

@@ -100,6 +100,7 @@ struct smtp_tx {
 	struct smtp_mauth	*mauth;
 	struct buf		 authres;
 	bool			 junk;		/* into the Junk folders */
+	uint64_t		 eod_us;	/* end of data, mono clock */
 };
 
 struct smtp_server {
@@ -247,6 +248,12 @@ void	smtp_deliver(struct smtp_session *);
 /* The message was read and checked: our Received: (and the
    Authentication-Results) above it, then the filters or the delivery. */
 void	smtp_data_accept(struct smtp_session *);
+/* The metrics of messages (smtp_server_new): shown from now on. */
+void	smtp_data_metrics_register(void);
+/* A message ended at the end of DATA otherwise than accepted by the
+   delivery (the mail authentication or a filter refused it): REFUSED
+   for a 5xx, else a 4xx. */
+void	smtp_data_count_ended(bool refused);
 
 /* smtp_mauth.c: SPF, DKIM, DMARC and ARC of mail from the internet.
    start: false when they do not apply (a customer's mail, or

@@ -3,11 +3,11 @@
  * 10), once its last octet is in and before the content filters and
  * the delivery:
  *
- *   1. on a worker: the spool is scanned (mauth_msg: DKIM signatures,
- *      ARC sets, their body hashes, From:), Authentication-Results
- *      fields claiming our hostname are cut out of it (RFC 8601 section
- *      5), and for spoof_protection the store says whether the From:
- *      domain is hosted;
+ *   1. the spool is scanned (mauth_msg: DKIM signatures, ARC sets,
+ *      their body hashes, From:) and Authentication-Results fields
+ *      claiming our hostname are cut out of it (RFC 8601 section 5):
+ *      on the loop for a spool in memory (at most SPOOL_MEM_MAX, no
+ *      disk read), else on a worker;
  *   2. on the loop, all at once: SPF of the HELO name and of MAIL FROM
  *      (RFC 7208), the key of every signature;
  *   3. DMARC (RFC 7489) from those results;
@@ -16,6 +16,9 @@
  *      p=reject with dmarc_policy = enforce, and a hosted From: domain
  *      neither DKIM-signed by it nor SPF-aligned with spoof_protection,
  *      are refused 550 5.7.1; p=quarantine goes to the Junk folders.
+ *      Whether the From: domain is hosted is asked of the store (on a
+ *      worker) only when the answer matters: when the message is
+ *      neither DKIM-signed by that domain nor SPF-aligned with it.
  *
  * Customers (authenticated, authorized, trusted, submission) are not
  * checked: their mail is ours to sign, not to judge.
@@ -46,7 +49,6 @@ struct smtp_mauth {
 	struct mauth_msg	*msg;
 	char			 from[256];
 	int			 from_r;	/* mauth_from_domain */
-	bool			 hosted;	/* From: domain is ours */
 	struct spf_req		*spf_helo, *spf_mail;
 	struct spf_answer	 helo, mail;
 	struct key_query	 keys[MAUTH_DKIM_MAX + 1 + MAUTH_ARC_MAX];
@@ -61,10 +63,8 @@ struct scan_job {
 	struct smtp_session	*s;
 	struct spool		 body;
 	struct mauth_msg	*msg;
-	bool			 spoof;
 	char			 from[256];
 	int			 from_r;
-	bool			 hosted;
 	uint64_t		 lines_cut;
 	int			 err;
 };
@@ -146,23 +146,28 @@ is_hosted(struct backends *b, const char *domain)
 	    store_domain_get(st, org, &d, &err) == 1;
 }
 
-static void
-scan_work(void *ctx, void *arg)
+/* The scan of J's spool, anywhere: 0, or -1 with J->err. */
+static int
+scan(struct scan_job *j)
 {
-	struct scan_job *j = arg;
-
 	if (spool_copy(&j->body, feed_sink, j->msg) == -1) {
 		j->err = errno;
-		return;
+		return -1;
 	}
 	mauth_msg_end(j->msg);
 	if (cut_forged(j) == -1) {
 		j->err = errno != 0 ? errno : EIO;
-		return;
+		return -1;
 	}
 	j->from_r = mauth_from_domain(j->msg, j->from, sizeof(j->from));
-	if (j->spoof && j->from_r == 1)
-		j->hosted = is_hosted(ctx, j->from);
+	return 0;
+}
+
+static void
+scan_work(void *ctx, void *arg)
+{
+	(void)ctx;
+	(void)scan(arg);
 }
 
 static void
@@ -176,23 +181,32 @@ scan_release(void *arg)
 }
 
 static void keys_and_spf(struct smtp_mauth *);
+static void scan_took(struct scan_job *);
 
 static void
 scan_done(void *arg)
 {
 	struct scan_job *j = arg;
+
+	j->s->base.job = NULL;
+	scan_took(j);
+}
+
+/* The scan's results into the transaction, and on (or the refusal of a
+   spool that could not be read). */
+static void
+scan_took(struct scan_job *j)
+{
 	struct smtp_session *s = j->s;
 	struct smtp_tx *tx = s->tx;
 	struct smtp_mauth *ma = tx->mauth;
 
-	s->base.job = NULL;
 	spool_move(&tx->body, &j->body);
 	tx->lines -= j->lines_cut;
 	ma->msg = j->msg;
 	j->msg = NULL;
 	ma->from_r = j->from_r;
 	(void)str_copy(ma->from, j->from, sizeof(ma->from));
-	ma->hosted = j->hosted;
 	if (j->err != 0) {
 		log_error("sess=%s qid=%s smtp auth-scan failed: %s",
 		    s->conn->id, tx->id, strerror(j->err));
@@ -438,14 +452,15 @@ authres(struct smtp_mauth *ma, enum mauth_result arc, unsigned narc,
 	(void)buf_putc(b, '\n');
 }
 
-/* spoof_protection: From: is hosted, yet no DKIM signature of its
-   domain verifies and SPF does not pass for an aligned MAIL FROM. */
+/* spoof_protection, before the store is asked: the From: domain neither
+   signed the message (a DKIM signature of its domain verifies) nor is
+   SPF-aligned with MAIL FROM; spoofed if the domain is hosted. */
 static bool
-spoofed(const struct smtp_mauth *ma)
+unauthenticated(const struct smtp_mauth *ma)
 {
 	size_t i, n = mauth_sig_count(ma->msg);
 
-	if (!ma->s->cfg->spoof_protection || !ma->hosted || ma->from_r != 1)
+	if (!ma->s->cfg->spoof_protection || ma->from_r != 1)
 		return false;
 	if (ma->mail.result == SPF_PASS && dmarc_aligned(ma->mail.domain,
 	    ma->from, false))
@@ -469,9 +484,61 @@ refuse(struct smtp_session *s, enum reply_text_id id, const char *why)
 	    "reason=%s", s->conn->id, s->tx->id, s->conn->peer_str, ma->from,
 	    why);
 	smtp_reply_text(s, id, ma->from);
+	smtp_data_count_ended(true);
 	smtp_tx_free(&s->tx);
 	smtp_enter_state(s, SS_READY);
 	smtp_resume(s);
+}
+
+/* ---- spoof_protection: is the From: domain ours? (on a worker) ---- */
+
+struct hosted_job {
+	struct smtp_session	*s;
+	char			 domain[256];
+	bool			 hosted;
+};
+
+static void
+hosted_work(void *ctx, void *arg)
+{
+	struct hosted_job *j = arg;
+
+	j->hosted = is_hosted(ctx, j->domain);
+}
+
+static void
+hosted_done(void *arg)
+{
+	struct hosted_job *j = arg;
+	struct smtp_session *s = j->s;
+	bool hosted = j->hosted;
+
+	s->base.job = NULL;
+	free(j);
+	if (hosted)
+		refuse(s, REPLY_SPOOFED, "spoofed-hosted-domain");
+	else
+		smtp_data_accept(s);
+}
+
+static void
+hosted_release(void *arg)
+{
+	free(arg);
+}
+
+static const struct worker_ops hosted_ops = {
+	hosted_work, hosted_done, hosted_release,
+};
+
+static void
+ask_hosted(struct smtp_mauth *ma)
+{
+	struct hosted_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = ma->s;
+	(void)str_copy(j->domain, ma->from, sizeof(j->domain));
+	session_submit(&ma->s->base, ma->s->srv->d.io, &hosted_ops, j);
 }
 
 static void
@@ -499,11 +566,10 @@ finish(struct smtp_mauth *ma)
 		}
 		tx->junk = ma->dm.disposition == DMARC_P_QUARANTINE;
 	}
-	if (spoofed(ma)) {
-		refuse(s, REPLY_SPOOFED, "spoofed-hosted-domain");
-		return;
-	}
-	smtp_data_accept(s);
+	if (unauthenticated(ma))
+		ask_hosted(ma);
+	else
+		smtp_data_accept(s);
 }
 
 bool
@@ -520,9 +586,17 @@ smtp_mauth_start(struct smtp_session *s)
 	j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	j->msg = mauth_msg_new(s->cfg->hostname);
-	j->spoof = s->cfg->spoof_protection;
 	spool_move(&j->body, &tx->body);
-	session_submit(&s->base, s->srv->d.io, &scan_ops, j);
+	if (j->body.fd == -1) {
+		/* In memory: no read to wait for, and no hand-off to a
+		   worker and back for it. The session waits as for a job
+		   (a refusal without any DNS resumes it from here, one
+		   level deep: its next RCPT goes to a worker). */
+		s->base.busy = true;
+		(void)scan(j);
+		scan_took(j);
+	} else
+		session_submit(&s->base, s->srv->d.io, &scan_ops, j);
 	return true;
 }
 

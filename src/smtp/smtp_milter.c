@@ -331,6 +331,7 @@ eom_done(void *arg, const struct milter_result *r)
 		return;
 	tx = s->tx;
 	if (r->v == MILTER_V_REJECT || r->v == MILTER_V_TEMPFAIL) {
+		smtp_data_count_ended(r->reply.data[0] == '5');
 		tx_refused(s, r, "message");
 		smtp_resume(s);
 		return;

@@ -25,6 +25,7 @@ smtp_server_new(const struct smtp_deps *d)
 	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
 
 	memcpy((void *)&srv->d, d, sizeof(*d));
+	smtp_data_metrics_register();
 	return srv;
 }
 

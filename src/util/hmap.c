@@ -209,3 +209,19 @@ hmap_sweep(struct hmap *h, bool (*fn)(const char *, void *, void *),
 		}
 	}
 }
+
+bool
+hmap_walk(const struct hmap *h, size_t *cursor, size_t max,
+    void (*fn)(const char *, void *, void *), void *arg)
+{
+	const struct entry *e;
+	size_t i, end;
+
+	end = *cursor + max < h->nb && *cursor + max > *cursor ?
+	    *cursor + max : h->nb;
+	for (i = *cursor; i < end; i++)
+		for (e = h->b[i]; e != NULL; e = e->next)
+			fn(e->key, e->val, arg);
+	*cursor = end < h->nb ? end : 0;
+	return *cursor == 0;
+}

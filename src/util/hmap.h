@@ -27,5 +27,13 @@ size_t	hmap_count(const struct hmap *);
    (FN must free the value itself then). */
 void	hmap_sweep(struct hmap *, bool (*fn)(const char *key, void *val,
 	    void *arg), void *arg);
+/* A walk in slices, for a table too large to walk at once: calls FN for
+   the entries of at most MAX buckets (about as many entries) from
+   *CURSOR on (0: the start) and moves *CURSOR past them. True when the
+   walk reached the end (*CURSOR is 0 again). The table may change
+   between two calls; an entry moved by its growing meanwhile may be
+   seen twice or not at all in that walk. */
+bool	hmap_walk(const struct hmap *, size_t *cursor, size_t max,
+	    void (*fn)(const char *key, void *val, void *arg), void *arg);
 
 #endif

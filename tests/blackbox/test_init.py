@@ -386,7 +386,7 @@ def test_defaults_agree_in_table_man_page_and_init(init_dir):
     assert set(table) == {k for k in man if k not in
                           ("listen", "transport", "milter",
                            "milter_apply", "tls_host", "dnsbl",
-                           "tls_policy")}, \
+                           "tls_policy", "webhook")}, \
         "check-config and the man page name different keys"
     for key, value in table.items():
         if key in DERIVED or key == "data_dir":

@@ -1320,6 +1320,17 @@ static const char default_print[] =
     "tls_policy_default = may\n"
     "mta_sts = yes\n"
     "dane = yes\n"
+    "webhook_secret = \n"
+    "webhook_secret_file = \n"
+    "webhook_insecure = no\n"
+    "webhook_ca_file = \n"
+    "webhook_timeout = 10s\n"
+    "webhook_retry_min = 10s\n"
+    "webhook_max_age = 1d\n"
+    "webhook_queue_max = 1000\n"
+    "webhook_ip_memory = 30d\n"
+    "help_title = \n"
+    "help_company = \n"
     "debug = no\n"
     "http_insecure = no\n";
 

@@ -1022,6 +1022,54 @@ test_hmap_sweep_all(void **state)
 	hmap_free(&h, NULL);
 }
 
+static void
+walk_mark(const char *key, void *val, void *arg)
+{
+	unsigned char *seen = arg;
+
+	(void)key;
+	seen[*(int *)val]++;
+}
+
+/* A walk in slices sees every entry once, however small the slices. */
+static void
+test_hmap_walk(void **state)
+{
+	static const size_t slices[] = { 1, 7, 1000, 100000 };
+	struct hmap *h = hmap_new();
+	static int vals[NKEYS];
+	unsigned char seen[NKEYS];
+	char key[32];
+	size_t i, s, cursor, calls;
+
+	(void)state;
+	cursor = 0;
+	assert_true(hmap_walk(h, &cursor, 1000, walk_mark, seen));
+	assert_int_equal(cursor, 0);
+	for (i = 0; i < NKEYS; i++) {
+		vals[i] = (int)i;
+		(void)snprintf(key, sizeof(key), "%zu", i);
+		(void)hmap_put(h, key, &vals[i]);
+	}
+	for (s = 0; s < nitems(slices); s++) {
+		memset(seen, 0, sizeof(seen));
+		cursor = 0;
+		calls = 1;
+		while (!hmap_walk(h, &cursor, slices[s], walk_mark, seen)) {
+			assert_true(cursor > 0);
+			calls++;
+		}
+		assert_int_equal(cursor, 0);
+		for (i = 0; i < NKEYS; i++)
+			assert_int_equal(seen[i], 1);
+		if (slices[s] >= 100000)
+			assert_int_equal(calls, 1);
+		else
+			assert_true(calls > 1);
+	}
+	hmap_free(&h, NULL);
+}
+
 /* ---- shared directory syncs ---- */
 
 struct sync_arg {
@@ -1235,6 +1283,7 @@ main(void)
 	ADD(hostport_cases, test_hostport);
 	add_test("hmap 5000 keys", test_hmap, NULL);
 	add_test("hmap sweep all", test_hmap_sweep_all, NULL);
+	add_test("hmap walk in slices", test_hmap_walk, NULL);
 	add_test("fsync of a directory, shared", test_fsync_dir_shared, NULL);
 	add_test("spool view of part of a file", test_spool_view, NULL);
 	r = _cmocka_run_group_tests("util", tests, ntests, NULL, NULL);
