@@ -191,6 +191,9 @@ static const struct param params[] = {
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
 	/* the API (src/http/): clear-text http on a non-loopback address */
 	{ "http_insecure", P_BOOL, OFF(http_insecure), "no", 0, 0, NULL },
+	/* who may read /metrics on the HTTP listeners */
+	{ "metrics_networks", P_NETLIST, OFF(metrics_networks),
+	    "127.0.0.0/8,::1", 0, 0, NULL },
 };
 
 void

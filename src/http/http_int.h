@@ -71,6 +71,10 @@ struct http_route {
 #define HTTP_PAGE_POST(path, fn, summary) \
 	{ HTTP_POST, (path), HTTP_AUTH_NONE, NULL, (fn), NULL, (summary), NULL }
 
+/* http_pages.c: the plain pages of the route table. */
+http_page_fn	http_page_metrics, http_page_help, http_page_autoconfig,
+		http_page_autodiscover, http_page_apple;
+
 extern const struct http_route http_routes[];
 extern const size_t http_nroutes;
 

@@ -73,7 +73,21 @@ const struct http_route http_routes[] = {
 	    http_api_alias_delete, NULL, "delete an alias (?target=: only "
 	    "that target)", "aliases"),
 
-	/* Plain pages: HTTP_PAGE("/path", fn, "summary"), */
+	/* Plain pages (http_pages.c), made on the loop from the live
+	   configuration. */
+	HTTP_PAGE("/metrics", http_page_metrics, "Prometheus metrics "
+	    "(from metrics_networks only)"),
+	HTTP_PAGE("/help", http_page_help, "the customers' help page"),
+	HTTP_PAGE("/.well-known/autoconfig/mail/config-v1.1.xml",
+	    http_page_autoconfig, "Mozilla autoconfig"),
+	HTTP_PAGE("/mail/config-v1.1.xml", http_page_autoconfig,
+	    "Mozilla autoconfig (?emailaddress=)"),
+	HTTP_PAGE_POST("/autodiscover/autodiscover.xml",
+	    http_page_autodiscover, "Outlook autodiscover"),
+	HTTP_PAGE_POST("/Autodiscover/Autodiscover.xml",
+	    http_page_autodiscover, "Outlook autodiscover"),
+	HTTP_PAGE("/apple/popgate.mobileconfig", http_page_apple,
+	    "an Apple configuration profile (?emailaddress=)"),
 };
 
 const size_t http_nroutes = nitems(http_routes);

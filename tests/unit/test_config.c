@@ -1332,7 +1332,8 @@ static const char default_print[] =
     "help_title = \n"
     "help_company = \n"
     "debug = no\n"
-    "http_insecure = no\n";
+    "http_insecure = no\n"
+    "metrics_networks = 127.0.0.0/8, ::1\n";
 
 static void
 test_defaults_printed(void **state)
