@@ -192,8 +192,8 @@ static const struct param params[] = {
 	/* the API (src/http/): clear-text http on a non-loopback address */
 	{ "http_insecure", P_BOOL, OFF(http_insecure), "no", 0, 0, NULL },
 	/* who may read /metrics on the HTTP listeners */
-	{ "metrics_networks", P_NETLIST, OFF(metrics_networks),
-	    "127.0.0.0/8,::1", 0, 0, NULL },
+	{ "metrics_networks", P_NETLIST, OFF(metrics_networks), "", 0, 0,
+	    NULL },
 };
 
 void

@@ -184,7 +184,8 @@ struct config {
 	enum received_auth	 received_auth;
 
 	bool			 http_insecure;	/* http on any address */
-	struct netlist		 metrics_networks;	/* may GET /metrics */
+	struct netlist		 metrics_networks;	/* may GET /metrics;
+					   empty: loopback */
 	enum plaintext_auth	 pop3_plaintext_auth;
 	enum plaintext_auth	 imap_plaintext_auth;
 	char			*store;

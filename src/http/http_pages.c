@@ -57,7 +57,8 @@ http_page_metrics(const struct config *cfg, const struct http_page_req *req,
 	struct evbuffer *eb;
 
 	/* Not for everyone: the scrape names customers and rates. */
-	if (!netlist_match(&cfg->metrics_networks, req->peer))
+	if (cfg->metrics_networks.n == 0 ? !net_addr_is_loopback(req->peer) :
+	    !netlist_match(&cfg->metrics_networks, req->peer))
 		return text_error(out, ctype_r, 403, "/metrics: this address "
 		    "is not in metrics_networks");
 	if ((eb = evbuffer_new()) == NULL || metrics_render(eb) == -1 ||

@@ -1333,7 +1333,7 @@ static const char default_print[] =
     "help_company = \n"
     "debug = no\n"
     "http_insecure = no\n"
-    "metrics_networks = 127.0.0.0/8, ::1\n";
+    "metrics_networks =\n";
 
 static void
 test_defaults_printed(void **state)
