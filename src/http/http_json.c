@@ -156,18 +156,6 @@ http_json_size(json_t *obj, const char *name, uint64_t *v,
 	return -1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The form-encoded value S (N octets) into OUT: 0 or -1. */
 static int
 form_decode(const char *s, size_t n, char *out, size_t outsz)
@@ -181,8 +169,8 @@ form_decode(const char *s, size_t n, char *out, size_t outsz)
 		if (c == '+')
 			c = ' ';
 		else if (c == '%') {
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = str_hexval(s[i + 1])) < 0 ||
+			    (lo = str_hexval(s[i + 2])) < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			i += 2;

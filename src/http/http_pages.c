@@ -86,9 +86,13 @@ http_page_help(const struct config *cfg, const struct http_page_req *req,
 	return 200;
 }
 
-int
-http_page_autoconfig(const struct config *cfg,
-    const struct http_page_req *req, struct buf *out, const char **ctype_r)
+/* A document for the mail address of ?emailaddress= (or none): GEN's
+   answer in CTYPE, or 400 saying WHY GEN refused. */
+static int
+email_page(const struct http_page_req *req, struct buf *out,
+    const char **ctype_r, const struct config *cfg,
+    int (*gen)(struct evbuffer *, const struct config *, const char *),
+    const char *ctype, const char *why)
 {
 	char email[WEB_EMAIL_MAX];
 	struct evbuffer *eb;
@@ -99,15 +103,22 @@ http_page_autoconfig(const struct config *cfg,
 		    "valid parameter");
 	if ((eb = evbuffer_new()) == NULL)
 		return text_error(out, ctype_r, 503, "out of memory");
-	if (web_autoconfig_mozilla(eb, cfg, r == 1 ? email : NULL) == -1) {
+	if (gen(eb, cfg, r == 1 ? email : NULL) == -1) {
 		evbuffer_free(eb);
-		return text_error(out, ctype_r, 400, "emailaddress: not a "
-		    "mail address");
+		return text_error(out, ctype_r, 400, why);
 	}
 	if (take(eb, out) == -1)
 		return text_error(out, ctype_r, 503, "out of memory");
-	*ctype_r = WEB_TYPE_XML;
+	*ctype_r = ctype;
 	return 200;
+}
+
+int
+http_page_autoconfig(const struct config *cfg,
+    const struct http_page_req *req, struct buf *out, const char **ctype_r)
+{
+	return email_page(req, out, ctype_r, cfg, web_autoconfig_mozilla,
+	    WEB_TYPE_XML, "emailaddress: not a mail address");
 }
 
 int
@@ -134,22 +145,7 @@ int
 http_page_apple(const struct config *cfg, const struct http_page_req *req,
     struct buf *out, const char **ctype_r)
 {
-	char email[WEB_EMAIL_MAX];
-	struct evbuffer *eb;
-	int r = email_param(req, email, sizeof(email));
-
-	if (r == -1)
-		return text_error(out, ctype_r, 400, "emailaddress: not a "
-		    "valid parameter");
-	if ((eb = evbuffer_new()) == NULL)
-		return text_error(out, ctype_r, 503, "out of memory");
-	if (web_apple_profile(eb, cfg, r == 1 ? email : NULL) == -1) {
-		evbuffer_free(eb);
-		return text_error(out, ctype_r, 400, "emailaddress: not a "
-		    "mail address, or no POP3 or IMAP listener to offer");
-	}
-	if (take(eb, out) == -1)
-		return text_error(out, ctype_r, 503, "out of memory");
-	*ctype_r = WEB_TYPE_MOBILECONFIG;
-	return 200;
+	return email_page(req, out, ctype_r, cfg, web_apple_profile,
+	    WEB_TYPE_MOBILECONFIG, "emailaddress: not a mail address, or no "
+	    "POP3 or IMAP listener to offer");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "util/str.h"
 #include "util/compat.h"
 
 static const struct {
@@ -45,18 +46,6 @@ http_allow_text(unsigned allow, char *out, size_t outsz)
 	}
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The segment S (N octets) percent-decoded into OUT: 0, or -1 for a bad
    escape, a control octet, a '/' or one too long. */
 static int
@@ -71,8 +60,8 @@ decode(const char *s, size_t n, char *out, size_t outsz)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = str_hexval(s[i + 1]);
+			lo = str_hexval(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (unsigned char)(hi * 16 + lo);

@@ -15,18 +15,6 @@
 #include "util/compat.h"
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 b64val(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -80,8 +68,8 @@ dec_q(const char *s, size_t n, struct buf *out)
 		} else if (c == '=') {
 			if (i + 2 >= n)
 				return -1;
-			if ((hi = hexval(s[i + 1])) == -1 ||
-			    (lo = hexval(s[i + 2])) == -1)
+			if ((hi = str_hexval(s[i + 1])) == -1 ||
+			    (lo = str_hexval(s[i + 2])) == -1)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			i += 2;
@@ -211,8 +199,8 @@ mime_param_decode(const char *value, struct buf *out, char *cs,
 		char c = *p;
 
 		if (c == '%') {
-			if ((hi = hexval(p[1])) == -1 ||
-			    (lo = hexval(p[2])) == -1)
+			if ((hi = str_hexval(p[1])) == -1 ||
+			    (lo = str_hexval(p[2])) == -1)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			p += 2;

@@ -290,3 +290,15 @@ strlist_has(const struct strlist *l, const char *s, bool ci)
 			return true;
 	return false;
 }
+
+int
+str_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

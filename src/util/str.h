@@ -69,4 +69,7 @@ void	strlist_addn(struct strlist *, const char *s, size_t n);
 /* True when S is in the list (case-insensitive when CI). */
 bool	strlist_has(const struct strlist *, const char *s, bool ci);
 
+/* The value of the hexadecimal digit C (either case), or -1. */
+int	str_hexval(char c);
+
 #endif
