@@ -276,7 +276,7 @@ expand(struct expand *e, const struct addr_canon *c, int depth)
 	if (strlist_has(&e->seen, c->text, false))
 		return;		/* a loop, or reached twice: once is enough */
 	strlist_add(&e->seen, c->text);
-	r = store_domain_get(e->s, c->a.domain, &d, &err);
+	r = store_domain_find(e->s, c->a.domain, &d, &err);
 	if (r == -1) {
 		temp_failure(e, err);
 		return;
@@ -324,7 +324,7 @@ policy_resolve(struct backends *b, const struct addr_canon *address,
 		add_postmaster(&e, 0);
 		goto done;
 	}
-	rc = store_domain_get(e.s, address->a.domain, &d, error_r);
+	rc = store_domain_find(e.s, address->a.domain, &d, error_r);
 	if (rc != 1) {
 		strlist_free(&e.seen);
 		return rc;

@@ -203,7 +203,7 @@ affiliated(struct store *s, const struct config *cfg, const char *customer,
 	struct strlist targets;
 	int r;
 
-	r = store_domain_get(s, c->a.domain, &d, error_r);
+	r = store_domain_find(s, c->a.domain, &d, error_r);
 	if (r != 1) {
 		*why_r = "its domain is not hosted here";
 		return r;
@@ -329,7 +329,7 @@ static int
 active(struct store *s, const char *customer, const char **error_r)
 {
 	struct store_customer cu;
-	int r = store_customer_get(s, customer, &cu, error_r);
+	int r = store_customer_find(s, customer, &cu, error_r);
 
 	return r == 1 ? !cu.suspended : r;
 }
@@ -598,7 +598,7 @@ suspended_sender(struct backends *b, const struct policy_tx *tx,
 
 	if (tx->sender[0] == '\0' || (s = backends_store(b, &err)) == NULL)
 		return 0;
-	if (store_domain_get(s, tx->sender_key.a.domain, &dom, &err) != 1 ||
+	if (store_domain_find(s, tx->sender_key.a.domain, &dom, &err) != 1 ||
 	    !dom.suspended)
 		return 0;
 	trace(t, "good-standing", 0, "customer %s of the sender <%s> is "

@@ -79,7 +79,7 @@ hosted(struct store *s, const char *domain, const char **error_r)
 {
 	struct store_domain d;
 
-	return store_domain_get(s, domain, &d, error_r);
+	return store_domain_find(s, domain, &d, error_r);
 }
 
 int

@@ -139,11 +139,11 @@ is_hosted(struct backends *b, const char *domain)
 
 	if (st == NULL)
 		return false;
-	if (store_domain_get(st, domain, &d, &err) == 1)
+	if (store_domain_find(st, domain, &d, &err) == 1)
 		return true;
 	dmarc_org_domain(domain, org, sizeof(org));
 	return strcmp(org, domain) != 0 &&
-	    store_domain_get(st, org, &d, &err) == 1;
+	    store_domain_find(st, org, &d, &err) == 1;
 }
 
 /* The scan of J's spool, anywhere: 0, or -1 with J->err. */

@@ -329,6 +329,18 @@ store_customer_get(struct store *s, const char *name,
 }
 
 int
+store_customer_find(struct store *s, const char *name,
+    struct store_customer *c, const char **error_r)
+{
+	char n[STORE_NAME_MAX + 1];
+
+	if (canon_customer(s, name, n, error_r) != 0)
+		return 0;
+	return lookup(s, SQL_CUSTOMER_FIND, n, row_customer, c, sizeof(*c),
+	    error_r);
+}
+
+int
 store_customer_add(struct store *s, const char *name, const char **error_r)
 {
 	char n[STORE_NAME_MAX + 1];
@@ -452,6 +464,18 @@ store_domain_get(struct store *s, const char *domain, struct store_domain *d,
 	if (canon_domain(s, domain, n, error_r) != 0)
 		return 0;
 	return lookup(s, SQL_DOMAIN_GET, n, row_domain, d, sizeof(*d),
+	    error_r);
+}
+
+int
+store_domain_find(struct store *s, const char *domain, struct store_domain *d,
+    const char **error_r)
+{
+	char n[ADDR_DOMAIN_MAX + 1];
+
+	if (canon_domain(s, domain, n, error_r) != 0)
+		return 0;
+	return lookup(s, SQL_DOMAIN_FIND, n, row_domain, d, sizeof(*d),
 	    error_r);
 }
 

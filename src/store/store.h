@@ -93,6 +93,11 @@ int	store_customer_add(struct store *, const char *name,
 	    const char **error_r);
 int	store_customer_get(struct store *, const char *name,
 	    struct store_customer *, const char **error_r);
+/* The same without the counts (ndomains and nmailboxes are 0), in a
+   time that does not grow with the customer's mailboxes: for the
+   look-ups of every message and session. */
+int	store_customer_find(struct store *, const char *name,
+	    struct store_customer *, const char **error_r);
 int	store_customer_set_suspended(struct store *, const char *name,
 	    bool suspended, const char **error_r);
 /* Refuses a customer with domains unless FORCE (then they go too). */
@@ -106,6 +111,11 @@ int	store_customer_list(struct store *, store_customer_cb *cb, void *arg,
 int	store_domain_add(struct store *, const char *domain,
 	    const char *customer, const char **error_r);
 int	store_domain_get(struct store *, const char *domain,
+	    struct store_domain *, const char **error_r);
+/* The same without the counts (nmailboxes and naliases are 0), in a
+   time that does not grow with the domain's mailboxes and aliases: for
+   the look-ups of every recipient. */
+int	store_domain_find(struct store *, const char *domain,
 	    struct store_domain *, const char **error_r);
 /* Refuses a domain with mailboxes or aliases unless FORCE. */
 int	store_domain_delete(struct store *, const char *domain, bool force,

@@ -43,7 +43,7 @@ store_dkim_add(struct store *s, const struct store_dkim_key *k,
 		    k->algorithm);
 		return STORE_REFUSED;
 	}
-	if ((r = store_domain_get(s, dom, &d, error_r)) != 1) {
+	if ((r = store_domain_find(s, dom, &d, error_r)) != 1) {
 		if (r == 0)
 			*error_r = store_set_error(s, "domain '%s' is not "
 			    "hosted", dom);

@@ -96,6 +96,8 @@ const char *const store_sql[SQL_NSTMTS] = {
 	    " VALUES ($1, 'active', $2)",
 	[SQL_CUSTOMER_GET] = "SELECT " CUSTOMER_COLS
 	    " FROM customers c WHERE c.name = $1",
+	[SQL_CUSTOMER_FIND] = "SELECT c.name, c.status, c.created, 0, 0"
+	    " FROM customers c WHERE c.name = $1",
 	[SQL_CUSTOMER_SET_STATUS] = "UPDATE customers SET status = $2"
 	    " WHERE name = $1",
 	[SQL_CUSTOMER_DELETE] = "DELETE FROM customers WHERE name = $1",
@@ -105,6 +107,11 @@ const char *const store_sql[SQL_NSTMTS] = {
 	    " VALUES ($1, $2, $3)",
 	[SQL_DOMAIN_GET] = "SELECT " DOMAIN_COLS " FROM domains d"
 	    " JOIN customers c ON c.name = d.customer WHERE d.name = $1",
+	/* The row alone: no count, which is a scan of the domain's
+	   mailboxes (the look-ups of every recipient). */
+	[SQL_DOMAIN_FIND] = "SELECT d.name, d.customer, c.status, d.created,"
+	    " 0, 0 FROM domains d JOIN customers c ON c.name = d.customer"
+	    " WHERE d.name = $1",
 	[SQL_DOMAIN_DELETE] = "DELETE FROM domains WHERE name = $1",
 	[SQL_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains d"
 	    " JOIN customers c ON c.name = d.customer"

@@ -42,7 +42,7 @@ store_token_add(struct store *s, const struct store_token *t,
 		return STORE_REFUSED;
 	}
 	if (t->customer[0] != '\0') {
-		r = store_customer_get(s, t->customer, &cu, error_r);
+		r = store_customer_find(s, t->customer, &cu, error_r);
 		if (r != 1) {
 			if (r == 0)
 				*error_r = store_set_error(s, "no customer "

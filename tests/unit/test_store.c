@@ -535,6 +535,44 @@ test_suspend(void **state)
 	assert_false(m.suspended);
 }
 
+/* The look-ups of every recipient: the row of get, without the counts
+   (whose cost grows with the domain's mailboxes), suspension included. */
+static void
+test_find(void **state)
+{
+	struct fx *fx = *state;
+	struct store_customer c, cf;
+	struct store_domain d, df;
+	const char *err = NULL;
+
+	assert_int_equal(store_domain_get(fx->s, "example.com", &d, &err), 1);
+	assert_int_equal(store_domain_find(fx->s, "Example.COM", &df, &err),
+	    1);
+	assert_string_equal(df.name, d.name);
+	assert_string_equal(df.customer, "acme");
+	assert_int_equal(df.created, d.created);
+	assert_false(df.suspended);
+	assert_int_equal(d.nmailboxes, 1);
+	assert_int_equal(df.nmailboxes, 0);
+	assert_int_equal(df.naliases, 0);
+	assert_int_equal(store_domain_find(fx->s, "example.net", &df, &err),
+	    0);
+	assert_int_equal(store_domain_find(fx->s, "bad..name", &df, &err), 0);
+	assert_int_equal(store_customer_get(fx->s, "acme", &c, &err), 1);
+	assert_int_equal(store_customer_find(fx->s, "ACME", &cf, &err), 1);
+	assert_string_equal(cf.name, "acme");
+	assert_int_equal(cf.created, c.created);
+	assert_true(c.ndomains > 0);
+	assert_int_equal(cf.ndomains, 0);
+	assert_int_equal(store_customer_find(fx->s, "nobody", &cf, &err), 0);
+	OK(store_customer_set_suspended(fx->s, "acme", true, &err));
+	assert_int_equal(store_customer_find(fx->s, "acme", &cf, &err), 1);
+	assert_true(cf.suspended);
+	assert_int_equal(store_domain_find(fx->s, "example.com", &df, &err),
+	    1);
+	assert_true(df.suspended);
+}
+
 static void
 test_domains(void **state)
 {
@@ -1132,6 +1170,7 @@ main(void)
 	add_test("customers", test_customers, NULL);
 	add_test("suspend and resume", test_suspend, NULL);
 	add_test("domains", test_domains, NULL);
+	add_test("find: the row without the counts", test_find, NULL);
 	add_test("mailboxes", test_mailboxes, NULL);
 	add_test("aliases", test_aliases, NULL);
 	add_test("delete with force", test_delete_force, NULL);
