@@ -68,6 +68,9 @@ struct dlv_msg {
 	bool			*delayed_now;	/* delay notice, this round */
 	/* success notice this round: 0, NOTICE_DELIVERED or _RELAYED */
 	unsigned char		*success_now;
+	/* Nothing was due and nothing changed this round: the state file
+	   says it all already and is not written again. */
+	bool			 unchanged;
 };
 
 struct dlv_item {

@@ -7,8 +7,10 @@
  * split into one item per recipient domain, queued on that domain's
  * destination, and picked up by its connections (at most
  * delivery_concurrency_per_destination, delivery_concurrency in all).
- * When every item has come back, the state file is rewritten durably,
- * notices go out (bounces, delay warnings), and the message is removed
+ * When every item has come back, the state file is rewritten durably
+ * (not after a round that changed nothing: a message loaded with no
+ * recipient due, as every deferred one is after a restart), notices go
+ * out (bounces, delay warnings), and the message is removed
  * or waits for its next try: retry_min doubling up to retry_max, until
  * max_queue_lifetime. Queue files are read and written on the io pool.
  *
@@ -510,6 +512,12 @@ split(struct qmgr *q, struct dlv_msg *m)
 		}
 	}
 	m->qe->flush = false;
+	/* Not one recipient due, none bounced: a round that changes
+	   nothing (every deferred message once after a restart). */
+	m->unchanged = true;
+	for (i = 0; i < e->nrcpts; i++)
+		if (!taken[i] || m->bounced_now[i])
+			m->unchanged = false;
 	m->items += dlv_local_take(q, m, taken);
 	for (i = 0; i < e->nrcpts; i++) {
 		struct dlv_item *it;
@@ -720,7 +728,8 @@ finish_work(void *ctx, void *arg)
 		if (queue_remove_done(j->q->d.queue, m->env.id) == -1)
 			j->err = errno;
 		j->removed = j->err == 0;
-	} else if (queue_write_state(j->q->d.queue, &m->env) == -1) {
+	} else if (!m->unchanged &&
+	    queue_write_state(j->q->d.queue, &m->env) == -1) {
 		j->err = errno;
 	}
 }
@@ -797,6 +806,7 @@ finish(struct qmgr *q, struct dlv_msg *m)
 	const struct config *cfg = q->d.cfg;
 	struct finish_job *j = xcalloc(1, sizeof(*j));
 	time_t now = clock_now();
+	bool holding = dlv_hold_finishing(m);
 	size_t i;
 
 	j->q = q;
@@ -807,15 +817,18 @@ finish(struct qmgr *q, struct dlv_msg *m)
 		if (m->env.rcpts[i].state == QR_PENDING ||
 		    m->env.rcpts[i].state == QR_DEFERRED)
 			j->all_final = false;
+	if (holding)
+		m->unchanged = false;	/* the hold goes onto the disk */
 	/* One delay notice per message, after delay_warning (time held
 	   not counted), and none for a message that is being held. */
-	if (!dlv_hold_finishing(m) && !j->all_final &&
+	if (!holding && !j->all_final &&
 	    cfg->delay_warning > 0 && m->env.warned == 0 &&
 	    queue_env_age(&m->env, now) >= (time_t)cfg->delay_warning) {
 		for (i = 0; i < m->env.nrcpts; i++)
 			if (m->env.rcpts[i].state == QR_DEFERRED)
 				m->delayed_now[i] = true;
 		m->env.warned = now;
+		m->unchanged = false;
 	}
 	/* The job owns the message from here. */
 	m->qe->msg = NULL;

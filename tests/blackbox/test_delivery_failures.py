@@ -2,6 +2,7 @@
 4xx and connection failures are retried, 5xx and expiry bounce with an
 RFC 3464 DSN to the sender (never to <>), delay notices, and the queue
 commands acting on the running daemon."""
+import os
 import re
 import time
 
@@ -437,11 +438,17 @@ def test_restart_keeps_deferred_state(make_instance, sinks, how):
         inst.kill()
     after_stop = view(queue_rows(inst))
     assert after_stop == view(before)
+    state = os.path.join(inst.data_dir, "queue", "state", qid)
+    st = os.stat(state)
     inst.start()
     wait_log(inst, r"queue manager started messages=1", inst.log_offset)
     # Picked up where it was: not retried before its time.
     time.sleep(1)
     assert view(queue_rows(inst)) == view(before)
+    # Loaded with nothing due, its state file is left as it was, not
+    # written again (a restart with a big queue would rewrite it all).
+    st2 = os.stat(state)
+    assert (st2.st_ino, st2.st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
     assert rows_of(inst, qid)["bob@example.org"]["attempts"] in (1, "1")
     # And delivered when asked.
     sink = sinks(port=port)
