@@ -23,6 +23,9 @@ static const char usage_text[] =
 "              [--maildir DIR | --sink-port P [--sink-store DIR]]\n"
 "              [--header-file FILE]: FILE (header lines, CRLF) above\n"
 "              every message's header\n"
+"  smtp-rcpt   (-n N | --duration S) --rcpt A [--rcpts R] [--from A]\n"
+"              [--per-conn K]: one connection at a time, K (20) times\n"
+"              MAIL, RCPT (timed), RSET per connection\n"
 "  sink        --sink-port P [--sink-store DIR] [--duration S]\n"
 "  pop3-check  --user U --pass P [--sessions R]\n"
 "  pop3-retr   --user U --pass P\n"
@@ -237,6 +240,8 @@ main(int argc, char **argv)
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "smtp") == 0)
 		return pgb_smtp_run(&o);
+	if (strcmp(mode, "smtp-rcpt") == 0)
+		return pgb_rcpt_run(&o);
 	if (strcmp(mode, "sink") == 0)
 		return pgb_sink_run(&o);
 	if (strncmp(mode, "pop3-", 5) == 0 && (strcmp(mode + 5, "check") == 0 ||

@@ -148,6 +148,7 @@ void	pgb_abort(struct bufferevent **);
 
 int	pgb_smtp_run(const struct pgb_opts *);
 int	pgb_sink_run(const struct pgb_opts *);
+int	pgb_rcpt_run(const struct pgb_opts *);
 int	pgb_pop3_run(const struct pgb_opts *, const char *mode);
 int	pgb_idle_run(const struct pgb_opts *);
 int	pgb_imap_run(const struct pgb_opts *, const char *mode);
