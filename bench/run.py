@@ -34,6 +34,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scale  # noqa: E402
 import servers  # noqa: E402
 from servers import DOMAIN, PASSWORD, SINK_DOMAIN  # noqa: E402
 
@@ -211,6 +212,7 @@ class Bench:
         self.rows = {r.id: r for r in make_rows()}
         self.order = list(self.rows)
         self.wanted = args.rows.split() if args.rows else None
+        self.scale = scale.Scale(self)
         self.root = None
         self.templates = {}
         self.running = []
@@ -257,7 +259,7 @@ class Bench:
             self.other_cpu.append(res["other_cpu_pct"])
         if p.returncode != 0 or "mode" not in res:
             name = server.name if server else "-"
-            self.failures.append(f"{name}: pgbench {' '.join(args)}: exit "
+            self.failures.append(f"{name}: pgbench {' '.join(map(str, args))}: exit "
                                  f"{p.returncode}\n{p.stderr.strip()}")
             log(f"    pgbench exited {p.returncode}: "
                 f"{p.stderr.strip()[-500:]}")
@@ -900,11 +902,15 @@ class Bench:
         log(f"bench: {self.runs} run(s) per row, {self.secs:.0f} s each; "
             f"working in {self.root}")
         self.fsync_ref()
-        accounts = servers.Accounts(["m1k", "m10k", "r1k"])
-        self.run_popgate(accounts)
-        if self.args.compare:
-            self.run_postfix(accounts)
-            self.run_dovecot(accounts)
+        # The rows of the main table, when any is wanted; the scale rows
+        # (bench/scale.py) have servers of their own.
+        if any(self.want(rid) for rid in self.order):
+            accounts = servers.Accounts(["m1k", "m10k", "r1k"])
+            self.run_popgate(accounts)
+            if self.args.compare:
+                self.run_postfix(accounts)
+                self.run_dovecot(accounts)
+        self.scale.run()
         self.derived()
 
     def derived(self):
@@ -1014,7 +1020,16 @@ class Bench:
                 f"other processes on the machine during the runs: "
                 f"{other_load(self.other_cpu)}; bg% = the most in a run "
                 f"of the row",
-                "", self.table()]
+                ""]
+        if any(self.want(rid) or self.rows[rid].values
+               for rid in self.order):
+            text += [self.table(), ""]
+        big = self.scale.table()
+        if big:
+            text += ["costs that stay flat as the work grows (popgate "
+                     "alone; growth = large / 1x; bench/README.md):", big,
+                     ""]
+        text.pop()
         if self.failures:
             text += ["", "failed runs (exit status 1 = some message or "
                      "session failed, or a timeout):"]

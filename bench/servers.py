@@ -100,8 +100,10 @@ _crypt = None
 
 def crypt_hash(password, scheme):
     """A crypt(3) hash of PASSWORD: "yescrypt" as popgate's `mailbox add`
-    makes it (crypt_gensalt "$y$", default cost), or "sha512"
-    (SHA-512-crypt, default 5000 rounds)."""
+    makes it (crypt_gensalt "$y$", default cost), "sha512"
+    (SHA-512-crypt, default 5000 rounds), or "sha256-1000" (SHA-256-crypt
+    at its least cost, 1000 rounds: the scale rows' logins, where the
+    look-up and not the hash is measured)."""
     global _crypt
     if _crypt is None:
         _crypt = ctypes.CDLL(ctypes.util.find_library("crypt"))
@@ -110,8 +112,9 @@ def crypt_hash(password, scheme):
                                          ctypes.c_char_p, ctypes.c_int]
         _crypt.crypt.restype = ctypes.c_char_p
         _crypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    prefix = {"yescrypt": b"$y$", "sha512": b"$6$"}[scheme]
-    salt = _crypt.crypt_gensalt(prefix, 0, None, 0)
+    prefix, count = {"yescrypt": (b"$y$", 0), "sha512": (b"$6$", 0),
+                     "sha256-1000": (b"$5$", 1000)}[scheme]
+    salt = _crypt.crypt_gensalt(prefix, count, None, 0)
     h = _crypt.crypt(password.encode(), salt)
     if not salt or not h or h.startswith(b"*"):
         raise RuntimeError(f"libcrypt cannot make a {scheme} hash")
@@ -263,9 +266,12 @@ class Popgate:
     the idle rows."""
     name = "popgate"
 
-    def __init__(self, root, build, accounts, sink_port, extra=()):
-        """EXTRA: more configuration lines ("key = value")."""
-        self.dir = os.path.join(root, "popgate")
+    def __init__(self, root, build, accounts, sink_port, extra=(),
+                 sub="popgate"):
+        """EXTRA: more configuration lines ("key = value"); SUB: its
+        directory under ROOT (the scale rows have servers of their
+        own)."""
+        self.dir = os.path.join(root, sub)
         self.bin = os.path.join(build, "popgate")
         self.data_dir = os.path.join(self.dir, "data")
         self.mail_dir = os.path.join(self.data_dir, "mail")
