@@ -102,7 +102,7 @@ def make_rows():
     rows += [
         ScaleRow("scale-queue-restart", "restart with deferred messages: "
                  "serve start to listening", "ms", q, "<= 2x", 2),
-        ScaleRow("scale-queue-settle", "  start to the queue manager "
+        ScaleRow("scale-queue-settle", "  listening to the queue manager "
                  "idle (the pass over the queue)", "s", q,
                  "linear (<= 200x)", 200),
         ScaleRow("scale-queue-settle-per-msg", "  of which per queued "
