@@ -104,9 +104,9 @@ def make_rows():
                  "serve start to listening", "ms", q, "<= 2x", 2),
         ScaleRow("scale-queue-settle", "  listening to the queue manager "
                  "idle (the pass over the queue)", "s", q,
-                 "linear (<= 200x)", 200),
+                 "<= 10 s", absolute=10),
         ScaleRow("scale-queue-settle-per-msg", "  of which per queued "
-                 "message", "ms", q, "<= 2x", 2),
+                 "message", "ms", q, "<= 0.1 ms", absolute=0.1),
         ScaleRow("scale-queue-idle-cpu", "  daemon CPU in 10 s with "
                  "nothing due", "ms", q, "<= 50 ms", absolute=50),
         ScaleRow("scale-queue-deliver-cpu", "relay to the sink, C=10: "
