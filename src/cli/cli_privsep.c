@@ -309,17 +309,55 @@ privsep_decode_bound(const struct privsep_msg *m, int *fd_r, char *err,
 
 /* ---- the requests, served where the privileges are ---- */
 
+/* PATH opened into *FD, or an error "WHERE: PATH: cannot open: ..."
+   (WHERE: the tls_host line, or NULL). */
 static int
-open_one(const char *path, int *fd, struct strlist *errors)
+open_one(const char *path, int *fd, const char *where,
+    struct strlist *errors)
 {
 	char line[1200];
 
 	if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) != -1)
 		return 0;
-	(void)snprintf(line, sizeof(line), "%s: cannot open: %s", path,
+	(void)snprintf(line, sizeof(line), "%s%s%s: cannot open: %s",
+	    where != NULL ? where : "", where != NULL ? ": " : "", path,
 	    strerror(errno));
 	strlist_add(errors, line);
 	return -1;
+}
+
+int
+privsep_open_tls(const struct config *cfg, struct privsep_files *f,
+    struct strlist *errors)
+{
+	size_t i, before = errors->n;
+
+	memset(f, 0, sizeof(*f));
+	f->file_fd = f->cert_fd = f->key_fd = -1;
+	if (cfg->ntls_host > PRIVSEP_HOSTS_MAX) {
+		strlist_add(errors, "more tls_host lines than a reload can "
+		    "pass (120)");
+		return -1;
+	}
+	(void)open_one(cfg->tls_cert, &f->cert_fd, NULL, errors);
+	(void)open_one(cfg->tls_key, &f->key_fd, NULL, errors);
+	f->host_fds = xcalloc(2 * cfg->ntls_host + 1, sizeof(int));
+	for (i = 0; i < cfg->ntls_host; i++) {
+		const struct tls_host_cfg *h = &cfg->tls_host[i];
+		char where[600];
+
+		(void)snprintf(where, sizeof(where), "%s:%u: tls_host %s",
+		    cfg->path, h->line, h->name);
+		f->host_fds[2 * i] = f->host_fds[2 * i + 1] = -1;
+		f->nhosts++;
+		(void)open_one(h->cert, &f->host_fds[2 * i], where, errors);
+		(void)open_one(h->key, &f->host_fds[2 * i + 1], where, errors);
+	}
+	if (errors->n > before) {
+		privsep_files_close(f);
+		return -1;
+	}
+	return 0;
 }
 
 /* Opens PATH, parses it, opens its TLS files into F. The configuration
@@ -329,39 +367,22 @@ open_all(const char *path, struct privsep_files *f, struct config **cfg_r,
     struct strlist *errors)
 {
 	struct config *cfg;
-	size_t i, before = errors->n;
+	int file_fd;
 
 	memset(f, 0, sizeof(*f));
 	f->file_fd = f->cert_fd = f->key_fd = -1;
 	*cfg_r = NULL;
-	if (open_one(path, &f->file_fd, errors) == -1)
+	if (open_one(path, &file_fd, NULL, errors) == -1)
 		return -1;
-	if ((cfg = config_load_fd(f->file_fd, path, errors)) == NULL)
-		goto fail;
-	if (cfg->ntls_host > PRIVSEP_HOSTS_MAX) {
-		strlist_add(errors, "more tls_host lines than a reload can "
-		    "pass (120)");
-		goto fail;
+	if ((cfg = config_load_fd(file_fd, path, errors)) == NULL ||
+	    privsep_open_tls(cfg, f, errors) == -1) {
+		(void)close(file_fd);
+		config_free(&cfg);
+		return -1;
 	}
-	(void)open_one(cfg->tls_cert, &f->cert_fd, errors);
-	(void)open_one(cfg->tls_key, &f->key_fd, errors);
-	f->host_fds = xcalloc(2 * cfg->ntls_host + 1, sizeof(int));
-	for (i = 0; i < cfg->ntls_host; i++) {
-		f->host_fds[2 * i] = f->host_fds[2 * i + 1] = -1;
-		f->nhosts++;
-		(void)open_one(cfg->tls_host[i].cert, &f->host_fds[2 * i],
-		    errors);
-		(void)open_one(cfg->tls_host[i].key, &f->host_fds[2 * i + 1],
-		    errors);
-	}
-	if (errors->n > before)
-		goto fail;
+	f->file_fd = file_fd;
 	*cfg_r = cfg;
 	return 0;
-fail:
-	config_free(&cfg);
-	privsep_files_close(f);
-	return -1;
 }
 
 /* The helper's answer to PRIVSEP_REQ_FILES; CUR becomes what it read. */
@@ -482,8 +503,8 @@ helper_main(const char *path, enum log_target log)
 /* Closes every descriptor from FD up: close_range(2), or one by one
    where a seccomp filter (systemd's @system-service of an older
    release) refuses it. */
-static void
-close_from(int fd)
+void
+privsep_close_from(int fd)
 {
 	struct rlimit rl;
 	rlim_t i, max = 65536;
@@ -519,7 +540,7 @@ privsep_start(const char *path, const struct config *cfg, char *err,
 		   lock. Its socket becomes descriptor 3. */
 		if (dup2(sv[1], HELPER_FD) == -1)
 			_exit(1);
-		close_from(HELPER_FD + 1);
+		privsep_close_from(HELPER_FD + 1);
 		helper_main(path, cfg->log);
 	}
 	(void)close(sv[1]);

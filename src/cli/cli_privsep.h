@@ -65,6 +65,13 @@ struct privsep_files {
 };
 
 void	privsep_files_close(struct privsep_files *);
+/* The TLS files of CFG opened into F (file_fd -1), as the caller may:
+   0, or -1 with the files that cannot be opened in ERRORS (F closed). */
+int	privsep_open_tls(const struct config *cfg, struct privsep_files *f,
+	    struct strlist *errors) WARN_UNUSED;
+/* Closes every descriptor from FD up (in a child about to exec or
+   serve: what it must not hold of the daemon's). */
+void	privsep_close_from(int fd);
 
 struct privsep;
 

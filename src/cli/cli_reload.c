@@ -149,41 +149,6 @@ report_add(struct strlist *report, const char *fmt, ...)
 	strlist_add(report, line);
 }
 
-/* The TLS context of CFG from the files F opened for it. */
-static SSL_CTX *
-load_tls(const struct config *cfg, const struct privsep_files *f,
-    struct strlist *report)
-{
-	char err[TLS_ERROR_MAX];
-	struct tls_files tf;
-	SSL_CTX *ctx;
-	size_t i;
-
-	tf.cert = cfg->tls_cert;
-	tf.key = cfg->tls_key;
-	tf.cert_fd = f->cert_fd;
-	tf.key_fd = f->key_fd;
-	if ((ctx = tls_server_ctx_files(&tf, err)) == NULL) {
-		report_add(report, "TLS: %s", err);
-		return NULL;
-	}
-	for (i = 0; i < cfg->ntls_host; i++) {
-		const struct tls_host_cfg *h = &cfg->tls_host[i];
-
-		tf.cert = h->cert;
-		tf.key = h->key;
-		tf.cert_fd = f->host_fds[2 * i];
-		tf.key_fd = f->host_fds[2 * i + 1];
-		if (tls_server_add_host_files(ctx, h->name, &tf, err) == -1) {
-			report_add(report, "TLS: %s:%u: tls_host %s: %s",
-			    cfg->path, h->line, h->name, err);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-	}
-	return ctx;
-}
-
 static void
 plan_free(struct plan *p)
 {
@@ -279,6 +244,7 @@ apply_config(struct daemon *d, const struct config *cfg, SSL_CTX *ctx)
 	const struct config *old = d->cfg;
 
 	conn_hub_set_tls(d->hub, ctx);
+	keyproc_commit(d->keys);
 	if (d->ssl_ctx != NULL)
 		SSL_CTX_free(d->ssl_ctx);
 	d->ssl_ctx = ctx;
@@ -342,7 +308,8 @@ daemon_reload(struct daemon *d, struct strlist *report)
 	cfg = new_config(d, &f, report);
 	if (cfg != NULL)
 		(void)config_keep_restart_keys(cfg, d->cfg, report);
-	if (cfg == NULL || (ctx = load_tls(cfg, &f, report)) == NULL ||
+	if (cfg == NULL ||
+	    (ctx = keyproc_tls_ctx(d->keys, cfg, &f, report)) == NULL ||
 	    plan_listeners(d, cfg, &p, report) == -1) {
 		privsep_files_close(&f);
 		goto refused;
