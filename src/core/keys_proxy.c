@@ -470,8 +470,8 @@ keys_proxy_new(struct keys_client *kc, EVP_PKEY *pub, uint32_t gen,
 	int id = EVP_PKEY_get_base_id(pub);
 
 	if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC) {
-		(void)snprintf(err, errsz, "a %s key: only RSA and ECDSA "
-		    "keys are supported (popgate-keys signs for the daemon)",
+		(void)snprintf(err, errsz, "%s keys are not supported "
+		    "(popgate-keys signs with RSA and ECDSA keys only)",
 		    OBJ_nid2sn(id));
 		return NULL;
 	}

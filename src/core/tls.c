@@ -351,8 +351,11 @@ tls_server_ctx_files(const struct tls_files *f, char error_r[TLS_ERROR_MAX])
 		goto fail;
 	if (f->pkey != NULL) {
 		/* popgate-keys holds the private part: no check of the
-		   pair here (its public key was compared already). */
-		if (SSL_CTX_use_PrivateKey(ctx, f->pkey) != 1) {
+		   pair here (its public key was compared already). It
+		   signs, it does not decrypt: no RSA key exchange (which
+		   has no forward secrecy either). */
+		if (SSL_CTX_set_cipher_list(ctx, "DEFAULT:!kRSA") != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, f->pkey) != 1) {
 			ssl_error(f->key, error_r);
 			goto fail;
 		}
