@@ -9,8 +9,9 @@
  * get the certificates and key objects whose private operation goes to
  * popgate-keys.
  *
- * The daemon watches it through a pidfd: when it exits, the daemon logs
- * it and starts another (at most one start a second), which gets the
+ * The daemon watches it by SIGCHLD (a pidfd would do, but older seccomp
+ * filters refuse pidfd_open): when it exits, the daemon logs it and
+ * starts another (at most one start a second), which gets the
  * keys of the generation in use; handshakes fail meanwhile. A round trip
  * that times out or gets a malformed answer kills it, with the same
  * effect.
@@ -19,7 +20,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -45,8 +45,7 @@ struct keyproc {
 	struct daemon		*d;
 	struct keys_client	*kc;
 	_Atomic pid_t		 pid;		/* 0: none running */
-	int			 pidfd;
-	struct event		*dead_ev;	/* pidfd readable */
+	struct event		*chld_ev;	/* SIGCHLD */
 	struct event		*restart_ev;	/* a delayed start */
 	time_t			 started;
 	uint32_t		 gen;		/* in use by d->ssl_ctx */
@@ -115,7 +114,6 @@ exec_child(int sock, enum log_target log)
 	_exit(127);
 }
 
-static void on_dead(evutil_socket_t, short, void *);
 static void on_broken(void *);
 
 /* A new popgate-keys with its socket in kp->kc: 0, or -1 after logging
@@ -123,7 +121,7 @@ static void on_broken(void *);
 static int
 spawn(struct keyproc *kp)
 {
-	int sv[2], pidfd;
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -142,23 +140,6 @@ spawn(struct keyproc *kp)
 	kp->started = time(NULL);
 	kp->pid = pid;
 	keys_client_set_sock(kp->kc, sv[0]);
-	if ((pidfd = pidfd_open(pid, 0)) == -1 ||
-	    (kp->dead_ev = event_new(kp->d->base, pidfd, EV_READ, on_dead,
-	    kp)) == NULL || event_add(kp->dead_ev, NULL) == -1) {
-		log_error("popgate-keys: cannot watch pid %ld: %s", (long)pid,
-		    strerror(errno));
-		if (pidfd != -1)
-			(void)close(pidfd);
-		if (kp->dead_ev != NULL)
-			event_free(kp->dead_ev);
-		kp->dead_ev = NULL;
-		(void)kill(pid, SIGKILL);
-		(void)waitpid(pid, NULL, 0);
-		kp->pid = 0;
-		keys_client_set_sock(kp->kc, -1);
-		return -1;
-	}
-	kp->pidfd = pidfd;
 	log_info("popgate-keys started pid=%ld", (long)pid);
 	return 0;
 }
@@ -175,23 +156,10 @@ on_broken(void *arg)
 		(void)kill(pid, SIGKILL);
 }
 
-/* Reaps the process that ended; logs how. */
+/* Logs how the process that ended did. */
 static void
-reap(struct keyproc *kp)
+report_end(pid_t pid, int status)
 {
-	int status = 0;
-	pid_t pid = kp->pid;
-
-	if (kp->dead_ev != NULL)
-		event_free(kp->dead_ev);
-	kp->dead_ev = NULL;
-	if (kp->pidfd != -1)
-		(void)close(kp->pidfd);
-	kp->pidfd = -1;
-	kp->pid = 0;
-	keys_client_set_sock(kp->kc, -1);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
 	if (WIFSIGNALED(status))
 		log_error("popgate-keys pid=%ld killed by signal %d; TLS "
 		    "handshakes fail until another runs", (long)pid,
@@ -225,17 +193,24 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 		on_broken(kp);
 }
 
+/* SIGCHLD: if popgate-keys ended, another starts (after RESTART_GAP
+   when it ran less than that). */
 static void
-on_dead(evutil_socket_t fd, short what, void *arg)
+on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
 	struct keyproc *kp = arg;
-	time_t now = time(NULL);
 	struct timeval tv = { 0, 0 };
+	pid_t pid = kp->pid;
+	int status = 0;
 
 	(void)fd;
 	(void)what;
-	reap(kp);
-	if (now - kp->started < RESTART_GAP)
+	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
+		return;		/* another child, or not yet */
+	kp->pid = 0;
+	keys_client_set_sock(kp->kc, -1);
+	report_end(pid, status);
+	if (time(NULL) - kp->started < RESTART_GAP)
 		tv.tv_sec = RESTART_GAP;
 	(void)event_add(kp->restart_ev, &tv);
 }
@@ -246,13 +221,14 @@ keyproc_start(struct daemon *d)
 	struct keyproc *kp = xcalloc(1, sizeof(*kp));
 
 	kp->d = d;
-	kp->pidfd = -1;
 	kp->kc = keys_client_new();
 	keys_client_on_broken(kp->kc, on_broken, kp);
 	kp->restart_ev = evtimer_new(d->base, on_restart, kp);
+	kp->chld_ev = evsignal_new(d->base, SIGCHLD, on_sigchld, kp);
 	d->keys = kp;
-	if (kp->restart_ev == NULL) {
-		log_error("popgate-keys: cannot create its timer");
+	if (kp->restart_ev == NULL || kp->chld_ev == NULL ||
+	    event_add(kp->chld_ev, NULL) == -1) {
+		log_error("popgate-keys: cannot watch it");
 		return -1;
 	}
 	return spawn(kp);
@@ -267,16 +243,14 @@ keyproc_free(struct keyproc **kpp)
 	if (kp == NULL)
 		return;
 	*kpp = NULL;
-	if (kp->dead_ev != NULL)
-		event_free(kp->dead_ev);
+	if (kp->chld_ev != NULL)
+		event_free(kp->chld_ev);
 	if (kp->restart_ev != NULL)
 		event_free(kp->restart_ev);
 	keys_client_free(&kp->kc);	/* popgate-keys sees the end */
 	if (kp->pid > 0)
 		while (waitpid(kp->pid, &status, 0) == -1 && errno == EINTR)
 			;
-	if (kp->pidfd != -1)
-		(void)close(kp->pidfd);
 	free(kp);
 }
 
