@@ -44,6 +44,7 @@ struct hconn {
 	struct http_server	*srv;
 	char			 key[32];
 	char			 peer[NET_ADDRSTRLEN];
+	enum listen_role	 role;
 	bool			 counted;
 };
 
@@ -315,7 +316,7 @@ on_close(struct evhttp_connection *evcon, void *arg)
 	if (hc == NULL)
 		return;
 	if (hc->counted)
-		conn_hub_release(srv->d.hub, hc->peer);
+		conn_hub_release(srv->d.hub, hc->peer, hc->role);
 	free(hc);
 }
 
@@ -336,8 +337,8 @@ count_conn(struct http_server *srv, struct evhttp_request *req,
 		hc->srv = srv;
 		(void)str_copy(hc->key, key, sizeof(hc->key));
 		(void)str_copy(hc->peer, peer, sizeof(hc->peer));
-		hc->counted = conn_hub_acquire(srv->d.hub, peer,
-		    tls ? "https" : "http");
+		hc->role = tls ? ROLE_HTTPS : ROLE_HTTP;
+		hc->counted = conn_hub_acquire(srv->d.hub, peer, hc->role);
 		(void)hmap_put(srv->conns, key, hc);
 		evhttp_connection_set_closecb(evcon, on_close, srv);
 	}
