@@ -55,6 +55,7 @@ void	http_server_free(struct http_server **);
    must not block. One line of the route table adds one:
 	HTTP_PAGE("/help", help_page, "the customers' help page"),
    (and a POST one with HTTP_PAGE_POST). */
+struct http_page_headers;
 struct http_page_req {
 	const char		*method;	/* "GET", "POST" */
 	const char		*path;		/* decoded, no query */
@@ -63,7 +64,16 @@ struct http_page_req {
 	size_t			 body_len;
 	const struct netaddr	*peer;
 	bool			 tls;		/* came over https */
+	struct http_page_headers *headers;	/* the reply's: see below */
 };
+/* Adds "NAME: VALUE" to the reply of the page REQ is for (from the page
+   function, before it returns): Content-Disposition, Cache-Control ...
+   Not Content-Type (that is *CTYPE_R) nor the framing ones (Content-
+   Length, Transfer-Encoding, Connection), which are the server's. 0, or
+   -1 for such a name, or a name or value with a CR, LF or other control
+   octet (nothing added). */
+int	http_page_header(const struct http_page_req *req, const char *name,
+	    const char *value);
 /* Writes the page onto OUT and its media type ("text/plain;
    version=0.0.4", "text/html; charset=utf-8", "application/xml") into
    *CTYPE_R (static text). Returns the HTTP status: 200, or 404 and such

@@ -372,6 +372,43 @@ method_name(struct evhttp_request *req)
 	}
 }
 
+/* A page's headers: the evhttp reply's. */
+struct http_page_headers {
+	struct evkeyvalq	*out;
+};
+
+static bool
+header_text_ok(const char *s, bool name)
+{
+	const unsigned char *p;
+
+	if (s == NULL || (name && *s == '\0'))
+		return false;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f ||
+		    (name && (*p == ':' || *p == ' ' || *p == '\t')))
+			return false;
+	return true;
+}
+
+int
+http_page_header(const struct http_page_req *req, const char *name,
+    const char *value)
+{
+	static const char *const servers[] = { "Content-Type",
+		"Content-Length", "Transfer-Encoding", "Connection" };
+	size_t i;
+
+	if (req->headers == NULL || !header_text_ok(name, true) ||
+	    !header_text_ok(value, false))
+		return -1;
+	for (i = 0; i < nitems(servers); i++)
+		if (strcasecmp(name, servers[i]) == 0)
+			return -1;
+	return evhttp_add_header(req->headers->out, name, value) == 0 ? 0 :
+	    -1;
+}
+
 static void
 serve_page(struct http_server *srv, struct evhttp_request *req,
     const struct http_route *rt, const char *path, const char *query,
@@ -380,6 +417,7 @@ serve_page(struct http_server *srv, struct evhttp_request *req,
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evbuffer *out = evbuffer_new();
 	struct http_page_req pr;
+	struct http_page_headers ph;
 	const char *ctype = "text/plain; charset=utf-8";
 	struct buf body, page;
 	int status;
@@ -397,6 +435,8 @@ serve_page(struct http_server *srv, struct evhttp_request *req,
 	pr.body_len = body.len;
 	pr.peer = peer;
 	pr.tls = tls;
+	ph.out = evhttp_request_get_output_headers(req);
+	pr.headers = &ph;
 	status = rt->page(srv->cfg, &pr, &page, &ctype);
 	(void)evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", ctype);

@@ -77,7 +77,7 @@ int	web_autodiscover_parse(const char *body, size_t len,
  * GET /apple/popgate.mobileconfig?emailaddress=EMAIL (the route is the
  * HTTP layer's choice): an unsigned Apple configuration profile
  * (WEB_TYPE_MOBILECONFIG; send it with Content-Disposition: attachment;
- * filename="HOSTNAME.mobileconfig"). EMAIL as for Mozilla: without it
+ * filename="popgate.mobileconfig", as src/http/http_pages.c does). EMAIL as for Mozilla: without it
  * the device asks for the address. 0, or -1 when EMAIL is no mail
  * address (nothing written: 400) or the configuration has no POP3 or
  * IMAP listener (404).
