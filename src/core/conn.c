@@ -472,6 +472,12 @@ listener_is(const struct listener *l, const struct listen_cfg *lc)
 	return l->lc->port == lc->port && strcmp(l->lc->host, lc->host) == 0;
 }
 
+int
+listener_dup_fd(const struct listener *l)
+{
+	return fcntl(evconnlistener_get_fd(l->lev), F_DUPFD_CLOEXEC, 0);
+}
+
 void
 listener_update(struct listener *l, const struct listen_cfg *lc)
 {

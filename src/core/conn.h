@@ -91,6 +91,9 @@ struct listener *listener_new(struct conn_hub *, const struct listen_cfg *,
 	    int fd, conn_accept_fn *, void *arg, const char *refuse_text);
 /* Whether the listener is for LC's address and port. */
 bool	listener_is(const struct listener *, const struct listen_cfg *);
+/* A duplicate (close-on-exec) of the listening socket, for a reload
+   that gives its address to the HTTP server: -1 on failure. */
+int	listener_dup_fd(const struct listener *);
 /* A reload that keeps the address: LC's role and settings from now on
    (the connections open keep theirs). */
 void	listener_update(struct listener *, const struct listen_cfg *);

@@ -42,6 +42,19 @@ struct http_server *http_server_new(const struct http_deps *);
    the server owns FD from now on. 0 or -1. */
 int	http_server_listen(struct http_server *, const struct listen_cfg *lc,
 	    int fd);
+/* Reloads: whether the server listens on LC's address and port in
+   LC's role. */
+bool	http_server_has(const struct http_server *,
+	    const struct listen_cfg *lc);
+/* A duplicate (close-on-exec) of the server's listening socket on LC's
+   address and port, whatever its role, for a reload that gives the
+   address another one; -1 when there is none. */
+int	http_server_dup_fd(const struct http_server *,
+	    const struct listen_cfg *lc);
+/* A reload: closes each listening socket whose address, port and role
+   no listen line of CFG has (the connections it accepted go on).
+   Returns how many closed. */
+size_t	http_server_retain(struct http_server *, const struct config *cfg);
 /* A reload: pages and limits use CFG from the next request on (it
    must outlive the requests running; the daemon's retired list keeps
    the old one until the pools are quiet). */

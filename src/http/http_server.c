@@ -18,6 +18,7 @@
  * the request and counts against the client address like a failed
  * login (the same throttle as POP3, IMAP and SMTP AUTH).
  */
+#include <fcntl.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -48,10 +49,18 @@ struct hconn {
 	bool			 counted;
 };
 
+/* A listening socket, as evhttp holds it. */
+struct hbound {
+	struct listen_cfg		 lc;
+	struct evhttp_bound_socket	*bs;
+};
+
 struct http_server {
 	struct http_deps	 d;
 	const struct config	*cfg;
 	struct evhttp		*plain, *tls;
+	struct hbound		*bound;
+	size_t			 nbound;
 	struct hmap		*conns;		/* "%p" of the evcon */
 	struct http_call	*pending;	/* on a worker or waiting */
 };
@@ -665,6 +674,7 @@ http_server_listen(struct http_server *srv, const struct listen_cfg *lc,
 	bool tls = lc->role == ROLE_HTTPS;
 	struct evhttp **hp = tls ? &srv->tls : &srv->plain;
 	struct evconnlistener *lev;
+	struct evhttp_bound_socket *bs;
 
 	if (*hp == NULL && (*hp = front_new(srv, tls)) == NULL) {
 		(void)close(fd);
@@ -676,11 +686,72 @@ http_server_listen(struct http_server *srv, const struct listen_cfg *lc,
 		(void)close(fd);
 		return -1;
 	}
-	if (evhttp_bind_listener(*hp, lev) == NULL) {
+	if ((bs = evhttp_bind_listener(*hp, lev)) == NULL) {
 		evconnlistener_free(lev);
 		return -1;
 	}
+	srv->bound = xreallocarray(srv->bound, srv->nbound + 1,
+	    sizeof(*srv->bound));
+	srv->bound[srv->nbound].lc = *lc;
+	srv->bound[srv->nbound].bs = bs;
+	srv->nbound++;
 	return 0;
+}
+
+static bool
+same_address(const struct listen_cfg *a, const struct listen_cfg *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+bool
+http_server_has(const struct http_server *srv, const struct listen_cfg *lc)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nbound; i++)
+		if (same_address(&srv->bound[i].lc, lc) &&
+		    srv->bound[i].lc.role == lc->role)
+			return true;
+	return false;
+}
+
+int
+http_server_dup_fd(const struct http_server *srv, const struct listen_cfg *lc)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nbound; i++)
+		if (same_address(&srv->bound[i].lc, lc))
+			return fcntl(evhttp_bound_socket_get_fd(
+			    srv->bound[i].bs), F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
+size_t
+http_server_retain(struct http_server *srv, const struct config *cfg)
+{
+	size_t i, j, kept = 0, closed = 0;
+
+	for (i = 0; i < srv->nbound; i++) {
+		struct hbound *b = &srv->bound[i];
+
+		for (j = 0; j < cfg->nlisten; j++)
+			if (same_address(&cfg->listen[j], &b->lc) &&
+			    cfg->listen[j].role == b->lc.role)
+				break;
+		if (j < cfg->nlisten) {
+			b->lc = cfg->listen[j];
+			srv->bound[kept++] = *b;
+			continue;
+		}
+		/* The socket closes; its connections go on. */
+		evhttp_del_accept_socket(b->lc.role == ROLE_HTTPS ? srv->tls :
+		    srv->plain, b->bs);
+		closed++;
+	}
+	srv->nbound = kept;
+	return closed;
 }
 
 void
@@ -720,6 +791,7 @@ http_server_free(struct http_server **sp)
 		evhttp_free(srv->plain);
 	if (srv->tls != NULL)
 		evhttp_free(srv->tls);
+	free(srv->bound);
 	hmap_free(&srv->conns, free_hconn);
 	free(srv);
 }
