@@ -79,7 +79,7 @@ from_ops(struct http_call *c, const struct ops_result *r)
 {
 	static const int codes[] = { [OPS_OK] = 200, [OPS_NOT_FOUND] = 404,
 		[OPS_CONFLICT] = 409, [OPS_INVALID] = 422,
-		[OPS_FAILED] = 503 };
+		[OPS_FAILED] = 503, [OPS_PRECONDITION] = 412 };
 
 	if (r->status == OPS_OK)
 		return true;
@@ -182,25 +182,103 @@ etag_of(json_t *obj, char out[48])
 	(void)str_copy(out + 33, "\"", 2);
 }
 
-/* The object C's change is about, as JSON (NULL: C has the error); a
-   stale If-Match is 412. */
-static bool
-precondition(struct http_call *c, json_t *current)
+/* ---- If-Match ----
+   A change is read first (a 404, or a stale tag, before any work: a
+   password is hashed only for a mailbox that is there), then checked
+   again inside the change's transaction (the actor's expect(), ops.h),
+   so that of two panels holding one ETag only the first changes. */
+
+/* C's If-Match against CURRENT (consumed): 1, 0 stale (WHY says so),
+   -1. */
+static int
+tag_matches(struct http_call *c, json_t *current, char *why, size_t whysz)
 {
 	char tag[48];
 
 	if (current == NULL) {
-		http_api_error(c, 503, NULL, "out of memory");
-		return false;
+		(void)str_copy(why, "out of memory", whysz);
+		return -1;
 	}
 	etag_of(current, tag);
 	json_decref(current);
 	if (c->if_match[0] == '\0' || strcmp(c->if_match, "*") == 0 ||
 	    strcmp(c->if_match, tag) == 0)
-		return true;
-	http_api_error(c, 412, NULL, "the object changed since it was read "
+		return 1;
+	(void)str_fmt(why, whysz, "the object changed since it was read "
 	    "(its ETag is now %s): read it again", tag);
-	return false;
+	return 0;
+}
+
+/* The first look: the object C's change is about, as JSON (NULL: C has
+   the error); a stale If-Match is 412. */
+static bool
+precondition(struct http_call *c, json_t *current)
+{
+	char why[256];
+	int r = tag_matches(c, current, why, sizeof(why));
+
+	if (r != 1)
+		http_api_error(c, r == 0 ? 412 : 503, NULL, "%s", why);
+	return r == 1;
+}
+
+/* The checks inside the transaction (ops_expect_fn), one per kind of
+   object: read again, the tag compared. */
+static int
+expect_customer(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	struct store_customer cu;
+	struct ops_result r;
+
+	ops_customer_get(s, &c->actor, c->match.params[0], &cu, &r);
+	if (r.status != OPS_OK) {
+		(void)str_copy(why, r.error, whysz);
+		return -1;
+	}
+	return tag_matches(c, customer_json(&cu), why, whysz);
+}
+
+static int
+expect_domain(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	struct store_domain d;
+	struct ops_result r;
+
+	ops_domain_get(s, &c->actor, c->match.params[0], &d, &r);
+	if (r.status != OPS_OK) {
+		(void)str_copy(why, r.error, whysz);
+		return -1;
+	}
+	return tag_matches(c, domain_json(&d), why, whysz);
+}
+
+static int
+expect_mailbox(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	struct store_mailbox m;
+	struct ops_result r;
+
+	ops_mailbox_get(s, &c->actor, c->match.params[0], &m, &r);
+	if (r.status != OPS_OK) {
+		(void)str_copy(why, r.error, whysz);
+		return -1;
+	}
+	return tag_matches(c, mailbox_json(&m), why, whysz);
+}
+
+static int	expect_alias(struct store *, void *, char *, size_t);
+
+/* C's change checks its If-Match with FN in its transaction. */
+static void
+expect(struct http_call *c, ops_expect_fn *fn)
+{
+	if (c->if_match[0] == '\0' || strcmp(c->if_match, "*") == 0)
+		return;
+	c->actor.expect = fn;
+	c->actor.expect_arg = c;
 }
 
 static void
@@ -382,8 +460,10 @@ http_api_customer_patch(struct backends *b, struct http_call *c)
 	env.data_fd = -1;
 	env.relay = backends_relay(b, &err);
 	suspend = json_is_true(json_object_get(c->body, "suspended"));
+	expect(c, expect_customer);
 	ops_customer_set_suspended(s, &env, &c->actor, c->match.params[0],
 	    suspend, &r);
+	c->actor.expect = NULL;
 	if (!from_ops(c, &r))
 		return;
 	if (suspend) {
@@ -414,6 +494,7 @@ http_api_customer_delete(struct backends *b, struct http_call *c)
 	memset(&env, 0, sizeof(env));
 	env.data_fd = -1;
 	env.relay = backends_relay(b, &err);
+	expect(c, expect_customer);
 	ops_customer_delete(s, &env, &c->actor, c->match.params[0], force, &r);
 	if (from_ops(c, &r))
 		c->status = 204;
@@ -500,6 +581,7 @@ http_api_domain_delete(struct backends *b, struct http_call *c)
 	ops_domain_get(s, &c->actor, c->match.params[0], &d, &r);
 	if (!from_ops(c, &r) || !precondition(c, domain_json(&d)))
 		return;
+	expect(c, expect_domain);
 	ops_domain_delete(s, &c->actor, c->match.params[0], force, &r);
 	if (from_ops(c, &r))
 		c->status = 204;
@@ -664,14 +746,11 @@ http_api_mailbox_patch(struct backends *b, struct http_call *c)
 		    "password, hash or quota");
 		return;
 	}
-	r.status = OPS_OK;
-	if (h == 1)
-		ops_mailbox_set_hash(s, &c->actor, c->match.params[0], hash,
-		    &r);
+	expect(c, expect_mailbox);
+	ops_mailbox_update(s, &c->actor, c->match.params[0], h == 1 ? hash :
+	    NULL, q == 1 ? &quota : NULL, &r);
+	c->actor.expect = NULL;
 	OPENSSL_cleanse(hash, sizeof(hash));
-	if (r.status == OPS_OK && q == 1)
-		ops_mailbox_set_quota(s, &c->actor, c->match.params[0], quota,
-		    &r);
 	if (!from_ops(c, &r))
 		return;
 	ops_mailbox_get(s, &c->actor, c->match.params[0], &m, &r);
@@ -687,6 +766,7 @@ http_api_mailbox_delete(struct backends *b, struct http_call *c)
 
 	if ((s = store_of(b, c)) == NULL || !mailbox_current(s, c))
 		return;
+	expect(c, expect_mailbox);
 	ops_mailbox_delete(s, &c->actor, c->match.params[0], &r);
 	if (from_ops(c, &r))
 		c->status = 204;
@@ -799,6 +879,20 @@ alias_read(struct store *s, struct http_call *c, const char *address,
 	return 1;
 }
 
+static int
+expect_alias(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	json_t *obj;
+
+	if (alias_read(s, c, c->match.params[0], &obj) != 1) {
+		(void)str_copy(why, "the alias went while it was changed",
+		    whysz);
+		return -1;
+	}
+	return tag_matches(c, obj, why, whysz);
+}
+
 void
 http_api_alias_get(struct backends *b, struct http_call *c)
 {
@@ -845,6 +939,7 @@ http_api_alias_delete(struct backends *b, struct http_call *c)
 	    alias_read(s, c, c->match.params[0], &obj) != 1 ||
 	    !precondition(c, obj))
 		return;
+	expect(c, expect_alias);
 	ops_alias_delete(s, &c->actor, c->match.params[0], &target,
 	    t != NULL ? 1 : 0, &r);
 	if (from_ops(c, &r))

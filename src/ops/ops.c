@@ -59,6 +59,24 @@ ops_who(const struct ops_actor *a)
 }
 
 bool
+ops_expect(struct store *s, const struct ops_actor *a, struct ops_result *r)
+{
+	char why[sizeof(r->error)];
+	int rc;
+
+	if (a->expect == NULL)
+		return true;
+	why[0] = '\0';
+	rc = a->expect(s, a->expect_arg, why, sizeof(why));
+	if (rc == 1)
+		return true;
+	ops_res_set(r, rc == 0 ? OPS_PRECONDITION : OPS_FAILED, NULL, "%s",
+	    why[0] != '\0' ? why : rc == 0 ? "the precondition failed" :
+	    "cannot read the object");
+	return false;
+}
+
+bool
 ops_begin(struct store *s, struct ops_result *r)
 {
 	const char *err;
@@ -203,7 +221,7 @@ ops_customer_set_suspended(struct store *s, const struct ops_env *env,
 	ops_res_init(r);
 	if (!ops_begin(s, r))
 		return;
-	if (customer_find(s, a, name, &cu, r) == 1) {
+	if (customer_find(s, a, name, &cu, r) == 1 && ops_expect(s, a, r)) {
 		rc = store_customer_set_suspended(s, name, suspended, &err);
 		ops_res_store(r, rc, err, OPS_NOT_FOUND, NULL);
 	}
@@ -231,7 +249,7 @@ ops_customer_delete(struct store *s, const struct ops_env *env,
 	}
 	if (!ops_begin(s, r))
 		return;
-	if (customer_find(s, a, name, &cu, r) == 1) {
+	if (customer_find(s, a, name, &cu, r) == 1 && ops_expect(s, a, r)) {
 		rc = store_customer_delete(s, name, force, &err);
 		ops_res_store(r, rc, err, OPS_CONFLICT, NULL);
 	}
@@ -333,7 +351,7 @@ ops_domain_delete(struct store *s, const struct ops_actor *a,
 	ops_res_init(r);
 	if (!ops_begin(s, r))
 		return;
-	if (domain_find(s, a, domain, &d, r) == 1) {
+	if (domain_find(s, a, domain, &d, r) == 1 && ops_expect(s, a, r)) {
 		rc = store_domain_delete(s, domain, force, &err);
 		ops_res_store(r, rc, err, OPS_CONFLICT, NULL);
 	}

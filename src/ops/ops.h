@@ -24,6 +24,7 @@ enum ops_status {
 	OPS_CONFLICT,		/* 409: exists, or still has children */
 	OPS_INVALID,		/* 422: FIELD is wrong, ERROR says how */
 	OPS_FAILED,		/* a system failure (the store, a disk) */
+	OPS_PRECONDITION,	/* 412: the actor's expect() said no */
 };
 
 struct ops_result {
@@ -33,11 +34,23 @@ struct ops_result {
 	int		 revoked;	/* relay authorizations revoked */
 };
 
+/* A change's precondition (the API's If-Match): called by a change of
+   an existing object (suspend, delete, a mailbox's password or quota)
+   inside its transaction, once the object is found and before it
+   changes, with the store to read it from; so no other writer comes in
+   between. 1 goes on; 0 refuses with OPS_PRECONDITION (WHY, WHYSZ
+   octets, says why); -1 a failure to read (OPS_FAILED). */
+typedef int ops_expect_fn(struct store *, void *arg, char *why,
+	    size_t whysz);
+
 /* Who asks: CUSTOMER NULL sees everything. WHO names the actor in the
-   log ("cli", "token=panel"). */
+   log ("cli", "token=panel"). EXPECT: NULL, or the actor's
+   precondition for the next change (with EXPECT_ARG). */
 struct ops_actor {
 	const char	*customer;
 	const char	*who;
+	ops_expect_fn	*expect;
+	void		*expect_arg;
 };
 
 /* What mailbox creation needs: the Maildirs' directory relative to
@@ -87,6 +100,10 @@ void	ops_mailbox_list(struct store *, const struct ops_actor *,
 	    void *, struct ops_result *);
 void	ops_mailbox_set_hash(struct store *, const struct ops_actor *,
 	    const char *address, const char *hash, struct ops_result *);
+/* Both in one transaction: HASH NULL or QUOTA NULL keeps that one. */
+void	ops_mailbox_update(struct store *, const struct ops_actor *,
+	    const char *address, const char *hash, const uint64_t *quota,
+	    struct ops_result *);
 void	ops_mailbox_set_quota(struct store *, const struct ops_actor *,
 	    const char *address, uint64_t quota, struct ops_result *);
 void	ops_mailbox_delete(struct store *, const struct ops_actor *,

@@ -170,6 +170,8 @@ ops_alias_delete(struct store *s, const struct ops_actor *a,
 			    address);
 		goto done;
 	}
+	if (!ops_expect(s, a, r))
+		goto done;
 	for (i = 0; (i < n || i == 0) && rc == 0; i++) {
 		rc = store_alias_delete(s, address, n > 0 ? targets[i] : NULL,
 		    &err);

@@ -223,6 +223,52 @@ def test_if_match(api):
                     headers={"If-Match": h2["ETag"]})[0] == 204
 
 
+def race(api, n, method, path, tag, bodies):
+    """N calls at once, all with If-Match TAG: their statuses."""
+    import threading
+    out = [None] * n
+    go = threading.Barrier(n)
+
+    def one(i):
+        go.wait()
+        out[i] = api.call(method, path, body=bodies[i],
+                          headers={"If-Match": tag})[0]
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+def test_if_match_checked_in_the_change(api):
+    """Panels holding one ETag, all at once: the first change wins, each
+    other one is 412 and changes nothing (the tag is checked inside the
+    change's transaction, not before it)."""
+    add_customer(api, "racer")
+    add_domain(api, "racer.test", "racer")
+    add_mailbox(api, "box@racer.test", quota="1M")
+    for rnd in range(3):
+        _, h, b = api.call("GET", "/api/v1/mailboxes/box@racer.test")
+        quotas = [(rnd * 100 + i + 2) << 20 for i in range(12)]
+        got = race(api, 12, "PATCH", "/api/v1/mailboxes/box@racer.test",
+                   h["ETag"], [{"quota": q} for q in quotas])
+        assert sorted(got) == [200] + [412] * 11, got
+        winner = quotas[got.index(200)]
+        _, _, b = api.call("GET", "/api/v1/mailboxes/box@racer.test")
+        assert b["quota_bytes"] == winner
+    # a suspension and a deletion with one tag: only one of them
+    _, h, _ = api.call("GET", "/api/v1/customers/racer")
+    tag = h["ETag"]
+    st = api.call("PATCH", "/api/v1/customers/racer",
+                  body={"suspended": True}, headers={"If-Match": tag})[0]
+    assert st == 200
+    assert api.call("DELETE", "/api/v1/customers/racer?force=true",
+                    headers={"If-Match": tag})[0] == 412
+    assert api.call("GET", "/api/v1/customers/racer")[2]["status"] == \
+        "suspended"
+
+
 def test_list_pagination(api):
     for n in ("pa", "pb", "pc"):
         add_customer(api, n)
