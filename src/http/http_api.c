@@ -293,11 +293,14 @@ reply_object(struct http_call *c, int status, json_t *obj)
 		http_api_error(c, 503, NULL, "out of memory");
 }
 
-/* ---- lists: ?limit=&offset= ---- */
+/* ---- lists: ?limit=&offset= ----
+   The window goes to the store (LIMIT and OFFSET of its statement, a
+   second one counting the whole list): only the page's rows are read
+   and made JSON. */
 
 struct page {
-	json_t		*items;
-	uint64_t	 limit, offset, seen;
+	json_t			*items;
+	struct store_window	 w;
 };
 
 static bool
@@ -305,17 +308,16 @@ page_init(struct http_call *c, struct page *p)
 {
 	char v[24];
 
-	p->limit = LIST_DEFAULT;
-	p->offset = 0;
-	p->seen = 0;
+	memset(&p->w, 0, sizeof(p->w));
+	p->w.limit = LIST_DEFAULT;
 	if (http_query_get(c->query, "limit", v, sizeof(v)) != 0 &&
-	    str_to_uint(v, 1, LIST_MAX, &p->limit) == -1) {
+	    str_to_uint(v, 1, LIST_MAX, &p->w.limit) == -1) {
 		http_api_error(c, 422, "limit", "limit must be 1 to %d",
 		    LIST_MAX);
 		return false;
 	}
 	if (http_query_get(c->query, "offset", v, sizeof(v)) != 0 &&
-	    str_to_uint(v, 0, UINT32_MAX, &p->offset) == -1) {
+	    str_to_uint(v, 0, UINT32_MAX, &p->w.offset) == -1) {
 		http_api_error(c, 422, "offset", "offset must be a number "
 		    "from 0");
 		return false;
@@ -327,11 +329,7 @@ page_init(struct http_call *c, struct page *p)
 static void
 page_add(struct page *p, json_t *item)
 {
-	if (p->seen >= p->offset && p->seen < p->offset + p->limit)
-		(void)json_array_append_new(p->items, item);
-	else
-		json_decref(item);
-	p->seen++;
+	(void)json_array_append_new(p->items, item);
 }
 
 static void
@@ -342,8 +340,8 @@ page_reply(struct http_call *c, struct page *p, const struct ops_result *r)
 		return;
 	}
 	reply_object(c, 200, json_pack("{s:o, s:I, s:I, s:I}", "items",
-	    p->items, "total", (json_int_t)p->seen, "limit",
-	    (json_int_t)p->limit, "offset", (json_int_t)p->offset));
+	    p->items, "total", (json_int_t)p->w.total, "limit",
+	    (json_int_t)p->w.limit, "offset", (json_int_t)p->w.offset));
 	c->etag[0] = '\0';
 }
 
@@ -393,7 +391,7 @@ http_api_customer_list(struct backends *b, struct http_call *c)
 
 	if ((s = store_of(b, c)) == NULL || !page_init(c, &p))
 		return;
-	ops_customer_list(s, &c->actor, list_customer, &p, &r);
+	ops_customer_list(s, &c->actor, &p.w, list_customer, &p, &r);
 	page_reply(c, &p, &r);
 }
 
@@ -520,7 +518,7 @@ http_api_domain_list(struct backends *b, struct http_call *c)
 	if (!filter(c, "customer", cbuf, sizeof(cbuf), &customer) ||
 	    (s = store_of(b, c)) == NULL || !page_init(c, &p))
 		return;
-	ops_domain_list(s, &c->actor, customer, list_domain, &p, &r);
+	ops_domain_list(s, &c->actor, customer, &p.w, list_domain, &p, &r);
 	page_reply(c, &p, &r);
 }
 
@@ -614,7 +612,8 @@ http_api_mailbox_list(struct backends *b, struct http_call *c)
 	}
 	if ((s = store_of(b, c)) == NULL || !page_init(c, &p))
 		return;
-	ops_mailbox_list(s, &c->actor, domain, customer, list_mailbox, &p, &r);
+	ops_mailbox_list(s, &c->actor, domain, customer, &p.w, list_mailbox,
+	    &p, &r);
 	page_reply(c, &p, &r);
 }
 
@@ -842,7 +841,8 @@ http_api_alias_list(struct backends *b, struct http_call *c)
 		return;
 	memset(&al, 0, sizeof(al));
 	al.page = &p;
-	ops_alias_list(s, &c->actor, domain, customer, list_alias, &al, &r);
+	ops_alias_list(s, &c->actor, domain, customer, &p.w, list_alias, &al,
+	    &r);
 	alias_flush(&al);
 	page_reply(c, &p, &r);
 }
@@ -866,7 +866,8 @@ alias_read(struct store *s, struct http_call *c, const char *address,
 	addr_format(&ma, canon, sizeof(canon));
 	memset(&al, 0, sizeof(al));
 	al.only = canon;
-	ops_alias_list(s, &c->actor, ma.domain, NULL, list_alias, &al, &r);
+	ops_alias_list(s, &c->actor, ma.domain, NULL, NULL, list_alias, &al,
+	    &r);
 	if (r.status == OPS_FAILED) {
 		json_decref(al.cur);
 		return from_ops(c, &r) ? 0 : -1;

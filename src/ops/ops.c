@@ -160,31 +160,31 @@ ops_customer_get(struct store *s, const struct ops_actor *a,
 	(void)customer_find(s, a, name, cu, r);
 }
 
-struct filter_cu {
-	const struct ops_actor	*a;
-	store_customer_cb	*cb;
-	void			*arg;
-};
-
-static void
-filter_customer(const struct store_customer *cu, void *arg)
-{
-	struct filter_cu *f = arg;
-
-	if (ops_sees(f->a, cu->name))
-		f->cb(cu, f->arg);
-}
-
 void
 ops_customer_list(struct store *s, const struct ops_actor *a,
-    store_customer_cb *cb, void *arg, struct ops_result *r)
+    struct store_window *w, store_customer_cb *cb, void *arg,
+    struct ops_result *r)
 {
-	struct filter_cu f = { a, cb, arg };
+	struct store_customer cu;
 	const char *err;
+	int rc;
 
 	ops_res_init(r);
-	if (store_customer_list(s, filter_customer, &f, &err) == -1)
+	if (a->customer == NULL) {
+		if (store_customer_page(s, w, cb, arg, &err) == -1)
+			ops_res_set(r, OPS_FAILED, NULL, "%s", err);
+		return;
+	}
+	/* A customer's actor sees one: its own. */
+	rc = store_customer_get(s, a->customer, &cu, &err);
+	if (rc == -1) {
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
+		return;
+	}
+	if (w != NULL)
+		w->total = (uint64_t)rc;
+	if (rc == 1 && (w == NULL || (w->offset == 0 && w->limit != 0)))
+		cb(&cu, arg);
 }
 
 /* SPEC 1: a suspended or deleted customer's relay authorizations go at
@@ -325,8 +325,8 @@ ops_domain_get(struct store *s, const struct ops_actor *a,
 
 void
 ops_domain_list(struct store *s, const struct ops_actor *a,
-    const char *customer, store_domain_cb *cb, void *arg,
-    struct ops_result *r)
+    const char *customer, struct store_window *w, store_domain_cb *cb,
+    void *arg, struct ops_result *r)
 {
 	struct store_customer cu;
 	const char *err;
@@ -336,7 +336,7 @@ ops_domain_list(struct store *s, const struct ops_actor *a,
 		return;
 	if (customer == NULL)
 		customer = a->customer;
-	if (store_domain_list(s, customer, cb, arg, &err) == -1)
+	if (store_domain_page(s, customer, w, cb, arg, &err) == -1)
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
 }
 

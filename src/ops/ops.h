@@ -67,8 +67,11 @@ void	ops_customer_add(struct store *, const struct ops_actor *,
 	    const char *name, struct ops_result *);
 void	ops_customer_get(struct store *, const struct ops_actor *,
 	    const char *name, struct store_customer *, struct ops_result *);
+/* The lists take a window of the store (NULL: the whole list; else its
+   total is filled, counting what the actor sees). */
 void	ops_customer_list(struct store *, const struct ops_actor *,
-	    store_customer_cb *, void *, struct ops_result *);
+	    struct store_window *, store_customer_cb *, void *,
+	    struct ops_result *);
 void	ops_customer_set_suspended(struct store *, const struct ops_env *,
 	    const struct ops_actor *, const char *name, bool suspended,
 	    struct ops_result *);
@@ -83,8 +86,8 @@ void	ops_domain_get(struct store *, const struct ops_actor *,
 	    const char *domain, struct store_domain *, struct ops_result *);
 /* CUSTOMER NULL: every domain the actor sees. */
 void	ops_domain_list(struct store *, const struct ops_actor *,
-	    const char *customer, store_domain_cb *, void *,
-	    struct ops_result *);
+	    const char *customer, struct store_window *, store_domain_cb *,
+	    void *, struct ops_result *);
 void	ops_domain_delete(struct store *, const struct ops_actor *,
 	    const char *domain, bool force, struct ops_result *);
 
@@ -96,8 +99,8 @@ void	ops_mailbox_get(struct store *, const struct ops_actor *,
 	    const char *address, struct store_mailbox *, struct ops_result *);
 /* DOMAIN and CUSTOMER may be NULL (not both given). */
 void	ops_mailbox_list(struct store *, const struct ops_actor *,
-	    const char *domain, const char *customer, store_mailbox_cb *,
-	    void *, struct ops_result *);
+	    const char *domain, const char *customer, struct store_window *,
+	    store_mailbox_cb *, void *, struct ops_result *);
 void	ops_mailbox_set_hash(struct store *, const struct ops_actor *,
 	    const char *address, const char *hash, struct ops_result *);
 /* Both in one transaction: HASH NULL or QUOTA NULL keeps that one. */
@@ -116,8 +119,8 @@ void	ops_alias_add(struct store *, const struct ops_actor *,
 	    struct ops_result *);
 /* DOMAIN and CUSTOMER as for ops_mailbox_list(): one call per target. */
 void	ops_alias_list(struct store *, const struct ops_actor *,
-	    const char *domain, const char *customer, store_alias_cb *,
-	    void *, struct ops_result *);
+	    const char *domain, const char *customer, struct store_window *,
+	    store_alias_cb *, void *, struct ops_result *);
 /* The TARGETS (N) of ADDRESS, or with N 0 the whole alias. */
 void	ops_alias_delete(struct store *, const struct ops_actor *,
 	    const char *address, char *const *targets, size_t n,

@@ -104,8 +104,8 @@ ops_mailbox_get(struct store *s, const struct ops_actor *a,
 
 void
 ops_mailbox_list(struct store *s, const struct ops_actor *a,
-    const char *domain, const char *customer, store_mailbox_cb *cb,
-    void *arg, struct ops_result *r)
+    const char *domain, const char *customer, struct store_window *w,
+    store_mailbox_cb *cb, void *arg, struct ops_result *r)
 {
 	char filter[16 + ADDR_DOMAIN_MAX + STORE_NAME_MAX];
 	struct store_customer cu;
@@ -140,8 +140,8 @@ ops_mailbox_list(struct store *s, const struct ops_actor *a,
 		}
 		(void)str_copy(filter, domain, sizeof(filter));
 	}
-	if (store_mailbox_list(s, customer != NULL || domain != NULL ?
-	    filter : NULL, cb, arg, &err) == -1)
+	if (store_mailbox_page(s, customer != NULL || domain != NULL ?
+	    filter : NULL, w, cb, arg, &err) == -1)
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
 }
 
