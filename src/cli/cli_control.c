@@ -5,7 +5,10 @@
  * A Unix socket "control" in the data directory, mode 0600, owned by
  * the daemon's user (the CLI becomes that user too). One request line
  * per connection and one answer line:
- *   flush, flush ID, delete ID       "ok N" (messages affected)
+ *   flush, flush ID, delete ID       "ok N" (messages affected), or
+ *                                    "error held: ..." (flush ID);
+ *                                    made by ops_queue_apply(), as the
+ *                                    API's in the daemon are
  *   hold ID [REASON], release ID     "ok WORD TEXT" or "error WORD TEXT",
  *                                    WORD one of done, pending, none,
  *                                    already, busy, failed (dlv.h)
@@ -58,6 +61,7 @@ struct ctl_call {
 struct control {
 	struct evconnlistener	*lev;
 	struct qmgr		*q;
+	struct ops_qmgr		 qm;	/* Q's changes, for ops_queue_apply */
 	int			 data_fd;	/* borrowed */
 	LIST_HEAD(, ctl_call)	 calls;
 	control_reload_fn	*reload;
@@ -227,20 +231,56 @@ metrics_request(struct ctl_call *c)
 		log_warn("control metrics: out of memory");
 }
 
+/* ---- the queue manager's changes, for the socket and the API ---- */
+
+static unsigned
+qm_flush(void *arg, const char *id)
+{
+	return qmgr_flush(arg, id);
+}
+
+static int
+qm_remove(void *arg, const char *id)
+{
+	return qmgr_delete(arg, id);
+}
+
+static bool
+qm_is_held(void *arg, const char *id)
+{
+	return qmgr_is_held(arg, id);
+}
+
+const struct ops_qmgr *
+control_qmgr(struct control *ctl)
+{
+	return &ctl->qm;
+}
+
+/* A flush or delete of the socket: made (ops_queue_apply, as for the
+   API) and answered "ok N" or "error held: ...". */
+static void
+queue_request(struct ctl_call *c, enum ops_queue_verb verb, const char *id)
+{
+	static const struct ops_actor actor = { NULL, "control" };
+	struct ops_queue_answer ans;
+
+	ops_queue_apply(&c->ctl->qm, &actor, verb, id, &ans);
+	if (ans.outcome == OPS_QUEUE_HELD)
+		call_answer(c, "error held: release it first");
+	else
+		answer_count(c, (long)ans.n);
+}
+
 static void
 dispatch(struct ctl_call *c, const char *line)
 {
-	struct qmgr *q = c->ctl->q;
-
 	if (strcmp(line, "flush") == 0)
-		answer_count(c, qmgr_flush(q, NULL));
-	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6)) {
-		if (qmgr_is_held(q, line + 6))
-			call_answer(c, "error held: release it first");
-		else
-			answer_count(c, qmgr_flush(q, line + 6));
-	} else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
-		answer_count(c, qmgr_delete(q, line + 7));
+		queue_request(c, OPS_QUEUE_FLUSH, NULL);
+	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6))
+		queue_request(c, OPS_QUEUE_FLUSH, line + 6);
+	else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
+		queue_request(c, OPS_QUEUE_DELETE, line + 7);
 	else if (strncmp(line, "hold ", 5) == 0 &&
 	    hold_request(c, true, line + 5) == 0)
 		return;
@@ -339,6 +379,10 @@ control_new(struct event_base *base, struct qmgr *q, int data_fd,
 		return NULL;
 	}
 	ctl->q = q;
+	ctl->qm.flush = qm_flush;
+	ctl->qm.remove = qm_remove;
+	ctl->qm.is_held = qm_is_held;
+	ctl->qm.arg = q;
 	return ctl;
 }
 
