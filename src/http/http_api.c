@@ -215,12 +215,7 @@ reply_object(struct http_call *c, int status, json_t *obj)
 		http_api_error(c, 503, NULL, "out of memory");
 }
 
-/* ---- lists: ?limit=&offset= ---- */
-
-struct page {
-	json_t		*items;
-	uint64_t	 limit, offset, seen;
-};
+/* ---- lists: ?limit=&offset= (struct page: http_int.h) ---- */
 
 static bool
 page_init(struct http_call *c, struct page *p)
@@ -857,4 +852,56 @@ http_api_openapi(struct backends *b, struct http_call *c)
 	(void)b;
 	reply_object(c, 200, http_openapi(http_routes, http_nroutes));
 	c->etag[0] = '\0';
+}
+
+/* ---- for the calls of the other files (http_int.h) ---- */
+
+bool
+http_api_from_ops(struct http_call *c, const struct ops_result *r)
+{
+	return from_ops(c, r);
+}
+
+struct store *
+http_api_store(struct backends *b, struct http_call *c)
+{
+	return store_of(b, c);
+}
+
+void
+http_api_reply(struct http_call *c, int status, json_t *obj)
+{
+	reply_object(c, status, obj);
+}
+
+bool
+http_api_page_init(struct http_call *c, struct page *p)
+{
+	return page_init(c, p);
+}
+
+void
+http_api_page_add(struct page *p, json_t *item)
+{
+	page_add(p, item);
+}
+
+void
+http_api_page_reply(struct http_call *c, struct page *p,
+    const struct ops_result *r)
+{
+	page_reply(c, p, r);
+}
+
+bool
+http_api_filter(struct http_call *c, const char *name, char *out,
+    size_t outsz, const char **v)
+{
+	return filter(c, name, out, outsz, v);
+}
+
+void
+http_api_fmt_time(char *dst, size_t dstsz, int64_t t)
+{
+	fmt_time(dst, dstsz, t);
 }

@@ -285,6 +285,8 @@ call_done(void *arg)
 		fail_later(c);
 		return;
 	}
+	if (c->loop != NULL && c->srv != NULL)
+		c->loop(&c->srv->d, c);
 	call_reply(c);
 	call_free(c);
 }
