@@ -277,75 +277,95 @@ no_answer(struct cli *c, const char *id)
 	return EXIT_SYSTEM;
 }
 
-/* The daemon's answer ANS to a hold (REASON) or release of ID, said. */
+/* The outcome of a hold (REASON) or release of ID, said. */
 static int
-hold_answer(struct cli *c, const char *id, const char *reason,
-    const char *ans)
+hold_said(struct cli *c, const char *id, const char *reason,
+    const struct ops_hold_answer *ans, bool daemon)
 {
-	const char *what = reason != NULL ? "hold" : "release";
-	const char *text = strchr(ans, ' ');
+	struct ops_result res;
+	int r;
 
-	text = text != NULL ? strchr(text + 1, ' ') : NULL;
-	text = text != NULL ? text + 1 : "";
-	if (strncmp(ans, "ok done", 7) == 0) {
-		printf("message %s %s\n", id, reason != NULL ? "held" :
-		    "released: it is tried now");
-		return 0;
-	}
-	if (strncmp(ans, "ok pending", 10) == 0) {
+	ops_queue_hold_result(id, reason, ans, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
+		return r;
+	if (ans->outcome == OPS_HOLD_PENDING)
 		printf("message %s is being delivered: no new attempt starts, "
 		    "and what this attempt does not deliver is held\n", id);
-		return 0;
+	else
+		printf("message %s %s\n", id, reason != NULL ? "held" :
+		    daemon ? "released: it is tried now" :
+		    "released: it is tried when the daemon starts");
+	return 0;
+}
+
+/* The daemon's answer line LINE to a hold or release ("ok WORD TEXT",
+   "error WORD TEXT") into ANS. */
+static void
+hold_parse(const char *line, struct ops_hold_answer *ans)
+{
+	static const struct {
+		const char	*word;
+		int		 outcome;
+	} words[] = {
+		{ "ok done", OPS_HOLD_DONE }, { "ok pending", OPS_HOLD_PENDING },
+		{ "error none", OPS_HOLD_NONE },
+		{ "error already", OPS_HOLD_ALREADY },
+		{ "error busy", OPS_HOLD_BUSY },
+		{ "error failed", OPS_HOLD_FAILED },
+	};
+	size_t i, n;
+
+	memset(ans, 0, sizeof(*ans));
+	ans->outcome = OPS_HOLD_FAILED;
+	(void)str_copy(ans->text, line, sizeof(ans->text));
+	for (i = 0; i < nitems(words); i++) {
+		n = strlen(words[i].word);
+		if (strncmp(line, words[i].word, n) == 0 &&
+		    (line[n] == ' ' || line[n] == '\0')) {
+			ans->outcome = words[i].outcome;
+			(void)str_copy(ans->text, line[n] == ' ' ?
+			    line + n + 1 : "", sizeof(ans->text));
+			return;
+		}
 	}
-	if (strncmp(ans, "error none", 10) == 0)
-		cli_err(c, "no message %s in the queue", id);
-	else if (strncmp(ans, "error already", 13) == 0)
-		cli_err(c, reason != NULL ? "message %s is %s" :
-		    "message %s is not held", id, text);
-	else if (strncmp(ans, "error busy", 10) == 0)
-		cli_err(c, "a hold or release of %s is under way; try again",
-		    id);
-	else {
-		cli_err(c, "cannot %s %s: %s", what, id,
-		    strncmp(ans, "error failed ", 13) == 0 ? ans + 13 : ans);
-		return EXIT_SYSTEM;
-	}
-	return EXIT_USER;
 }
 
 /* The same on the files, with no daemon running. */
 static int
 hold_files(struct cli *c, const char *id, const char *reason)
 {
+	struct ops_hold_answer ans;
 	struct queue *q;
 	struct queue_env e;
 	const char *err = "";
-	char ans[400];
 	enum queue_hold_result r;
 
 	if ((q = open_queue(c)) == NULL)
 		return EXIT_SYSTEM;
 	r = queue_set_hold(q, id, reason, clock_now(), &e, &err);
 	queue_free(&q);
+	memset(&ans, 0, sizeof(ans));
 	switch (r) {
 	case QUEUE_HOLD_DONE:
 		queue_env_free(&e);
-		printf("message %s %s\n", id, reason != NULL ? "held" :
-		    "released: it is tried when the daemon starts");
-		return 0;
+		ans.outcome = OPS_HOLD_DONE;
+		break;
 	case QUEUE_HOLD_ALREADY:
-		(void)str_fmt(ans, sizeof(ans), "error already already held: "
-		    "%s", e.hold);
+		ans.outcome = OPS_HOLD_ALREADY;
+		(void)str_fmt(ans.text, sizeof(ans.text), "already held: %s",
+		    e.hold);
 		queue_env_free(&e);
-		return hold_answer(c, id, reason, ans);
+		break;
 	case QUEUE_HOLD_NONE:
-		return hold_answer(c, id, reason, "error none");
+		ans.outcome = OPS_HOLD_NONE;
+		break;
 	case QUEUE_HOLD_FAILED:
 	default:
-		cli_err(c, "cannot %s %s: %s", reason != NULL ? "hold" :
-		    "release", id, err);
-		return EXIT_SYSTEM;
+		ans.outcome = OPS_HOLD_FAILED;
+		(void)str_copy(ans.text, err, sizeof(ans.text));
+		break;
 	}
+	return hold_said(c, id, reason, &ans, false);
 }
 
 /* hold ID [REASON...] and release ID. */
@@ -354,6 +374,7 @@ hold_or_release(struct cli *c, bool hold)
 {
 	const char *id = c->pos[0];
 	char reason[QUEUE_HOLD_MAX + 1], req[64 + QUEUE_HOLD_MAX], ans[512];
+	struct ops_hold_answer ha;
 	struct buf b;
 	int i, r;
 
@@ -379,8 +400,10 @@ hold_or_release(struct cli *c, bool hold)
 	r = control_call(c->data_fd, req, ans, sizeof(ans));
 	if (r == -2)
 		return no_answer(c, id);
-	if (r == 0)
-		return hold_answer(c, id, hold ? reason : NULL, ans);
+	if (r == 0) {
+		hold_parse(ans, &ha);
+		return hold_said(c, id, hold ? reason : NULL, &ha, true);
+	}
 	/* No daemon: nobody else touches the queue. */
 	return hold_files(c, id, hold ? reason : NULL);
 }

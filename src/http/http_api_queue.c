@@ -2,13 +2,16 @@
  * http_api_queue.c - /api/v1/queue: the durable queue (SPEC 6 and 12)
  * through the operations of `popgate queue` (ops_queue.c).
  *
- * list and show read the queue files on the worker; flush and delete
- * are the queue manager's, which lives on the daemon's loop: the worker
- * checks the call, then a step on the loop (http_call.loop) makes the
- * change by ops_queue_apply(), the function the control socket calls
- * for `popgate queue flush|delete`, and reads its answer as the CLI
- * does (ops_queue_result()). The loop never waits: both are immediate
- * there.
+ * list and show read the queue files on the worker; flush, delete,
+ * hold and release are the queue manager's, which lives on the daemon's
+ * loop: the worker checks the call, then a step on the loop
+ * (http_call.loop) makes the change by ops_queue_apply() or
+ * ops_queue_hold(), the functions the control socket calls for `popgate
+ * queue flush|delete|hold|release`, and reads the answer as the CLI
+ * does (ops_queue_result(), ops_queue_hold_result()). The loop never
+ * waits: a flush or delete is immediate there, and a hold or release
+ * is answered when its io job has put it on the disk
+ * (http_call_answered()).
  *
  * The queue does not record which customer a message is of (its
  * "authorized by" is text for people), so every queue route needs an
@@ -251,6 +254,89 @@ static void
 loop_delete(const struct http_deps *d, struct http_call *c)
 {
 	apply(d, c, OPS_QUEUE_DELETE);
+}
+
+/* ---- holds: PUT and DELETE /api/v1/queue/{id}/hold ---- */
+
+#define DEFAULT_REASON	"held by the administrator"
+
+const struct http_field http_hold_body[] = {
+	{ "reason", HF_STRING, false, QUEUE_HOLD_MAX, "why (default: \""
+	    DEFAULT_REASON "\")" },
+	{ NULL, HF_STRING, false, 0, NULL },
+};
+
+/* The queue manager's answer to C's hold or release. */
+static void
+hold_answered(void *arg, const struct ops_hold_answer *ans)
+{
+	struct http_call *c = arg;
+	const char *reason = c->route->method == HTTP_PUT ?
+	    json_string_value(json_object_get(c->body, "reason")) : NULL;
+	struct ops_result r;
+
+	if (c->route->method == HTTP_PUT && reason == NULL)
+		reason = DEFAULT_REASON;
+	ops_queue_hold_result(c->match.params[0], reason, ans, &r);
+	if (http_api_from_ops(c, &r)) {
+		if (reason == NULL) {
+			json_decref(c->reply);
+			c->reply = NULL;
+			c->status = 204;
+		} else {
+			http_api_reply(c, 200, json_pack("{s:s, s:s, s:s}",
+			    "id", c->match.params[0], "held", reason,
+			    "outcome", ans->outcome == OPS_HOLD_PENDING ?
+			    "pending" : "done"));
+			c->etag[0] = '\0';
+		}
+	}
+	if (c->wait != NULL)
+		http_call_answered(c);
+}
+
+static void
+loop_hold(const struct http_deps *d, struct http_call *c)
+{
+	const char *reason = NULL;
+
+	if (d->qmgr == NULL) {
+		http_api_error(c, 503, NULL, "no queue manager runs here");
+		return;
+	}
+	if (c->route->method == HTTP_PUT) {
+		reason = json_string_value(json_object_get(c->body, "reason"));
+		if (reason == NULL)
+			reason = DEFAULT_REASON;
+	}
+	/* Answered now (C->wait stays NULL) or later. */
+	c->wait = ops_queue_hold(d->qmgr, &c->actor, c->match.params[0],
+	    reason, hold_answered, c);
+}
+
+void
+http_api_queue_hold(struct backends *b, struct http_call *c)
+{
+	const char *reason = json_string_value(json_object_get(c->body,
+	    "reason"));
+
+	(void)b;
+	if (!path_id(c))
+		return;
+	if (reason != NULL && !queue_hold_reason_ok(reason)) {
+		http_api_error(c, 422, "reason", "bad reason: 1 to %d octets, "
+		    "no control characters", QUEUE_HOLD_MAX);
+		return;
+	}
+	c->loop = loop_hold;
+}
+
+void
+http_api_queue_release(struct backends *b, struct http_call *c)
+{
+	(void)b;
+	if (path_id(c))
+		c->loop = loop_hold;
 }
 
 void

@@ -149,9 +149,11 @@ struct http_call {
 	char			 location[512];
 	char			 etag[48];
 	/* A step on the loop once the worker is done (the queue manager's
-	   changes): it sets the status and the reply in its turn. */
+	   changes): it sets the status and the reply, or WAIT, and then
+	   the reply is http_call_answered()'s when the answer comes. */
 	void			(*loop)(const struct http_deps *,
 				    struct http_call *);
+	struct ops_hold_wait	*wait;
 	/* the loop's */
 	struct http_server	*srv;
 	struct evhttp_request	*req;		/* NULL once gone */
@@ -164,6 +166,10 @@ struct http_call {
 	char			 path[512];
 	struct event		*delay;		/* a failed token's wait */
 };
+
+/* C's answer came after its loop step (C->wait is over): it is sent,
+   and C freed. */
+void	http_call_answered(struct http_call *c);
 
 /* The API: the calls (http_api.c) and the OpenAPI document. */
 void	http_api_error(struct http_call *c, int status, const char *field,
@@ -228,6 +234,9 @@ void	http_api_queue_list(struct backends *, struct http_call *);
 void	http_api_queue_get(struct backends *, struct http_call *);
 void	http_api_queue_flush(struct backends *, struct http_call *);
 void	http_api_queue_delete(struct backends *, struct http_call *);
+void	http_api_queue_hold(struct backends *, struct http_call *);
+void	http_api_queue_release(struct backends *, struct http_call *);
+extern const struct http_field http_hold_body[];
 
 /* A domain's DKIM keys (http_api_dkim.c), the store (http_api_store.c). */
 void	http_api_dkim_show(struct backends *, struct http_call *);

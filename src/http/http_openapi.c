@@ -107,9 +107,11 @@ responses(const struct http_route *r)
 		(void)json_object_set_new(o, "422", json_pack("{s:s}",
 		    "description", "a field is wrong: {error, field}"));
 	}
-	if (r->method == HTTP_POST || r->method == HTTP_DELETE)
+	if (r->method == HTTP_POST || r->method == HTTP_DELETE ||
+	    r->method == HTTP_PUT)
 		(void)json_object_set_new(o, "409", json_pack("{s:s}",
-		    "description", "exists, or still has children"));
+		    "description", "exists, still has children, or is in "
+		    "another state"));
 	if (r->method == HTTP_PATCH || r->method == HTTP_DELETE)
 		(void)json_object_set_new(o, "412", json_pack("{s:s}",
 		    "description", "If-Match no longer matches"));

@@ -118,6 +118,12 @@ const struct http_route http_routes[] = {
 	API(HTTP_POST, "/api/v1/queue/{id}/flush", HTTP_AUTH_ADMIN,
 	    http_api_queue_flush, NULL, "try a message now (409 when held)",
 	    "queue"),
+	API(HTTP_PUT, "/api/v1/queue/{id}/hold", HTTP_AUTH_ADMIN,
+	    http_api_queue_hold, http_hold_body, "quarantine a message: "
+	    "never tried until released", "queue"),
+	API(HTTP_DELETE, "/api/v1/queue/{id}/hold", HTTP_AUTH_ADMIN,
+	    http_api_queue_release, NULL, "end the hold: tried at once; the "
+	    "time held does not count against max_queue_lifetime", "queue"),
 
 	API(HTTP_GET, "/api/v1/store", HTTP_AUTH_ADMIN, http_api_store_info,
 	    NULL, "the account store: its schema version and counts",

@@ -172,12 +172,35 @@ enum ops_queue_verb {
 	OPS_QUEUE_FLUSH,	/* try ID (NULL: every message not held) now */
 	OPS_QUEUE_DELETE,	/* remove ID, held or not, without a bounce */
 };
+/* What became of a hold or release (the queue manager's answer). */
+struct ops_hold_answer {
+	enum {
+		OPS_HOLD_DONE,		/* held or released, on the disk */
+		OPS_HOLD_PENDING,	/* being delivered: held after it */
+		OPS_HOLD_NONE,		/* no such message */
+		OPS_HOLD_ALREADY,	/* already held, or not held */
+		OPS_HOLD_BUSY,		/* another is under way */
+		OPS_HOLD_FAILED,	/* TEXT says why */
+	} outcome;
+	char	text[400];		/* for people */
+};
+typedef void ops_hold_fn(void *arg, const struct ops_hold_answer *);
+struct ops_hold_wait;
+
 /* The daemon's queue manager, as its control socket gives it
    (cli_control.c); the functions run on the daemon's loop only. */
 struct ops_qmgr {
 	unsigned (*flush)(void *arg, const char *id);	/* how many */
 	int	(*remove)(void *arg, const char *id);	/* 1, 0 none */
 	bool	(*is_held)(void *arg, const char *id);
+	/* Holds ID with REASON, or releases it (REASON NULL): DONE(DARG)
+	   once, when it is on the disk or cannot be made, perhaps before
+	   this returns (then NULL), else the wait, for hold_cancel until
+	   DONE is called. */
+	struct ops_hold_wait *(*hold)(void *arg, const char *id,
+		    const char *reason, ops_hold_fn *done, void *darg);
+	/* DONE will not be called for W (the hold goes on). */
+	void	(*hold_cancel)(void *arg, struct ops_hold_wait *w);
 	void	*arg;
 };
 struct ops_queue_answer {
@@ -200,6 +223,19 @@ void	ops_queue_apply(const struct ops_qmgr *qm, const struct ops_actor *,
    no answer OPS_FAILED. */
 void	ops_queue_result(enum ops_queue_verb, const char *id,
 	    const struct ops_queue_answer *ans, struct ops_result *r);
+/* On the daemon's loop: holds ID with REASON (queue_env_hold() makes it
+   fit) or releases it (NULL) by QM, logged with the actor; as
+   QM->hold. */
+struct ops_hold_wait *ops_queue_hold(const struct ops_qmgr *qm,
+	    const struct ops_actor *, const char *id, const char *reason,
+	    ops_hold_fn *done, void *darg);
+/* What ANS to a hold (REASON not NULL) or release of ID means, for the
+   CLI and the API alike: OPS_OK for DONE and PENDING; no such message
+   OPS_NOT_FOUND, already (not) held or busy OPS_CONFLICT, a failure
+   OPS_FAILED. */
+void	ops_queue_hold_result(const char *id, const char *reason,
+	    const struct ops_hold_answer *ans, struct ops_result *r);
+
 /* Deletes ID from the files, when no daemon runs (nobody else touches
    the queue then). */
 void	ops_queue_delete_files(struct queue *, const struct ops_actor *,

@@ -192,6 +192,51 @@ ops_queue_result(enum ops_queue_verb verb, const char *id,
 	}
 }
 
+struct ops_hold_wait *
+ops_queue_hold(const struct ops_qmgr *qm, const struct ops_actor *a,
+    const char *id, const char *reason, ops_hold_fn *done, void *darg)
+{
+	char qr[LOG_QUOTE_SZ(QUEUE_HOLD_MAX)];
+
+	log_info("ops queue-%s qid=%s%s%s by=%s", reason != NULL ? "hold" :
+	    "release", id, reason != NULL ? " reason=" : "", reason != NULL ?
+	    log_quote_text(qr, sizeof(qr), reason) : "", ops_who(a));
+	return qm->hold(qm->arg, id, reason, done, darg);
+}
+
+void
+ops_queue_hold_result(const char *id, const char *reason,
+    const struct ops_hold_answer *ans, struct ops_result *r)
+{
+	ops_res_init(r);
+	switch (ans->outcome) {
+	case OPS_HOLD_DONE:
+	case OPS_HOLD_PENDING:
+		break;
+	case OPS_HOLD_NONE:
+		ops_res_set(r, OPS_NOT_FOUND, NULL, "no message %s in the "
+		    "queue", id);
+		break;
+	case OPS_HOLD_ALREADY:
+		if (reason != NULL)
+			ops_res_set(r, OPS_CONFLICT, NULL, "message %s is %s",
+			    id, ans->text);
+		else
+			ops_res_set(r, OPS_CONFLICT, NULL, "message %s is not "
+			    "held", id);
+		break;
+	case OPS_HOLD_BUSY:
+		ops_res_set(r, OPS_CONFLICT, NULL, "a hold or release of %s "
+		    "is under way; try again", id);
+		break;
+	case OPS_HOLD_FAILED:
+	default:
+		ops_res_set(r, OPS_FAILED, NULL, "cannot %s %s: %s", reason !=
+		    NULL ? "hold" : "release", id, ans->text);
+		break;
+	}
+}
+
 void
 ops_queue_delete_files(struct queue *q, const struct ops_actor *a,
     const char *id, struct ops_result *r)
