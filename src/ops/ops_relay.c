@@ -69,6 +69,11 @@ ops_relay_list(struct relay_auth *ra, const struct ops_actor *a,
 	const char *err;
 
 	ops_res_init(r);
+	if (customer != NULL && !ops_sees(a, customer)) {
+		ops_res_set(r, OPS_NOT_FOUND, NULL, "no customer '%s'",
+		    customer);
+		return;
+	}
 	if (relay_list(ra, now, list_one, &lf, &err) == -1)
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
 }
