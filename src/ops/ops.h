@@ -1,13 +1,16 @@
 /*
- * ops.h - the provisioning operations the CLI and the API share (SPEC
- * 12): customers, domains, mailboxes and API tokens, each change one
+ * ops.h - the operations the CLI and the API share (SPEC 12): customers,
+ * domains, mailboxes, aliases, DKIM keys, API tokens, the relay
+ * authorizations, the queue and the store's counts, each change one
  * transaction, each outcome a structured result so that `popgate
  * customer delete` and `DELETE /api/v1/customers/NAME` cannot disagree.
  *
  * An actor scoped to a customer sees only that customer's objects: any
  * other is "not found" (never "forbidden"), so names cannot be probed.
- * The store handle is the caller's (the CLI's, or a worker thread's);
- * nothing here touches the event loop.
+ * The store, relay and queue handles are the caller's (the CLI's, or a
+ * worker thread's). Only the queue manager's changes (ops_queue_apply,
+ * ops_queue_hold) run on the daemon's loop, through the functions the
+ * daemon gives (struct ops_qmgr); nothing here touches libevent.
  */
 #ifndef POPGATE_OPS_H
 #define POPGATE_OPS_H
