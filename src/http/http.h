@@ -24,6 +24,7 @@ struct conn_hub;
 struct worker_pool;
 struct auth_throttle;
 struct http_server;
+struct ops_qmgr;
 
 struct http_deps {
 	struct event_base	*base;
@@ -31,6 +32,9 @@ struct http_deps {
 	struct conn_hub		*hub;		/* caps and TLS context */
 	struct worker_pool	*io;		/* store work */
 	struct auth_throttle	*throttle;	/* failed token checks */
+	/* The queue manager's flush and delete, on the loop (the control
+	   socket's, cli_control.h); NULL: those calls answer 503. */
+	const struct ops_qmgr	*qmgr;
 };
 
 #define HTTP_MAX_HEADERS	(16 * 1024)	/* octets of the header */

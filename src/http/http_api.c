@@ -293,22 +293,18 @@ reply_object(struct http_call *c, int status, json_t *obj)
 		http_api_error(c, 503, NULL, "out of memory");
 }
 
-/* ---- lists: ?limit=&offset= ----
-   The window goes to the store (LIMIT and OFFSET of its statement, a
-   second one counting the whole list): only the page's rows are read
-   and made JSON. */
-
-struct page {
-	json_t			*items;
-	struct store_window	 w;
-};
+/* ---- lists: ?limit=&offset= (struct page: http_int.h) ----
+   For the store's lists the window goes to the store (LIMIT and OFFSET
+   of its statement, a second one counting the whole list): only the
+   page's rows are read and made JSON. The lists of http_api_*.c (the
+   relay table, the queue) are cut here as their items come. */
 
 static bool
 page_init(struct http_call *c, struct page *p)
 {
 	char v[24];
 
-	memset(&p->w, 0, sizeof(p->w));
+	memset(p, 0, sizeof(*p));
 	p->w.limit = LIST_DEFAULT;
 	if (http_query_get(c->query, "limit", v, sizeof(v)) != 0 &&
 	    str_to_uint(v, 1, LIST_MAX, &p->w.limit) == -1) {
@@ -329,18 +325,25 @@ page_init(struct http_call *c, struct page *p)
 static void
 page_add(struct page *p, json_t *item)
 {
-	(void)json_array_append_new(p->items, item);
+	if (!p->here || (p->seen >= p->w.offset &&
+	    p->seen < p->w.offset + p->w.limit))
+		(void)json_array_append_new(p->items, item);
+	else
+		json_decref(item);
+	p->seen++;
 }
 
 static void
 page_reply(struct http_call *c, struct page *p, const struct ops_result *r)
 {
+	uint64_t total = p->here ? p->seen : p->w.total;
+
 	if (!from_ops(c, r)) {
 		json_decref(p->items);
 		return;
 	}
 	reply_object(c, 200, json_pack("{s:o, s:I, s:I, s:I}", "items",
-	    p->items, "total", (json_int_t)p->w.total, "limit",
+	    p->items, "total", (json_int_t)total, "limit",
 	    (json_int_t)p->w.limit, "offset", (json_int_t)p->w.offset));
 	c->etag[0] = '\0';
 }
@@ -953,4 +956,59 @@ http_api_openapi(struct backends *b, struct http_call *c)
 	(void)b;
 	reply_object(c, 200, http_openapi(http_routes, http_nroutes));
 	c->etag[0] = '\0';
+}
+
+/* ---- for the calls of the other files (http_int.h) ---- */
+
+bool
+http_api_from_ops(struct http_call *c, const struct ops_result *r)
+{
+	return from_ops(c, r);
+}
+
+struct store *
+http_api_store(struct backends *b, struct http_call *c)
+{
+	return store_of(b, c);
+}
+
+void
+http_api_reply(struct http_call *c, int status, json_t *obj)
+{
+	reply_object(c, status, obj);
+}
+
+bool
+http_api_page_init(struct http_call *c, struct page *p)
+{
+	if (!page_init(c, p))
+		return false;
+	p->here = true;
+	return true;
+}
+
+void
+http_api_page_add(struct page *p, json_t *item)
+{
+	page_add(p, item);
+}
+
+void
+http_api_page_reply(struct http_call *c, struct page *p,
+    const struct ops_result *r)
+{
+	page_reply(c, p, r);
+}
+
+bool
+http_api_filter(struct http_call *c, const char *name, char *out,
+    size_t outsz, const char **v)
+{
+	return filter(c, name, out, outsz, v);
+}
+
+void
+http_api_fmt_time(char *dst, size_t dstsz, int64_t t)
+{
+	fmt_time(dst, dstsz, t);
 }

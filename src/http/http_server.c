@@ -295,6 +295,19 @@ call_done(void *arg)
 		fail_later(c);
 		return;
 	}
+	if (c->loop != NULL && c->srv != NULL) {
+		c->loop(&c->srv->d, c);
+		if (c->wait != NULL)
+			return;		/* http_call_answered() */
+	}
+	call_reply(c);
+	call_free(c);
+}
+
+void
+http_call_answered(struct http_call *c)
+{
+	c->wait = NULL;
 	call_reply(c);
 	call_free(c);
 }
@@ -778,6 +791,9 @@ http_server_free(struct http_server **sp)
 	/* The calls first: their requests go with the connections. */
 	for (c = srv->pending; c != NULL; c = next) {
 		next = c->next;
+		/* A hold's answer still due is never heard. */
+		if (c->wait != NULL && srv->d.qmgr != NULL)
+			srv->d.qmgr->hold_cancel(srv->d.qmgr->arg, c->wait);
 		c->srv = NULL;
 		c->req = NULL;
 		c->next = c->prev = NULL;
