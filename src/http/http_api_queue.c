@@ -169,7 +169,7 @@ http_api_queue_list(struct backends *b, struct http_call *c)
 	struct page p;
 
 	if (!filters(c, &f, v) || !queue_of(b, c) || !http_api_page_init(c,
-	    &p))
+	    &p, true))
 		return;
 	f.page = &p;
 	ops_queue_list(b->queue, list_one, &f, &r);

@@ -97,7 +97,7 @@ http_api_relay_list(struct backends *b, struct http_call *c)
 	struct page p;
 
 	if (!http_api_filter(c, "customer", cbuf, sizeof(cbuf), &customer) ||
-	    (ra = relay_of(b, c)) == NULL || !http_api_page_init(c, &p))
+	    (ra = relay_of(b, c)) == NULL || !http_api_page_init(c, &p, true))
 		return;
 	ops_relay_list(ra, &c->actor, customer, clock_now(), list_one, &p, &r);
 	http_api_page_reply(c, &p, &r);

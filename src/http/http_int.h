@@ -205,19 +205,28 @@ bool	http_api_from_ops(struct http_call *c, const struct ops_result *r);
 struct store *http_api_store(struct backends *, struct http_call *c);
 void	http_api_reply(struct http_call *c, int status, json_t *obj);
 /* A list of ?limit=&offset=: begun (false: C has the 422), one more
-   item (P owns it; kept when it falls in the window), the reply (R not
-   OK: C has the error). The store's lists (http_api.c) pass W to the
-   store instead, which reads only the window and sets W.total. */
+   item (P owns it), the reply (R not OK: C has the error). With HERE
+   the items are cut to the window as they come (the relay table, the
+   queue); without, the caller passes W to the store, which reads only
+   the window and sets W.total (customers, domains, mailboxes, aliases). */
 struct page {
 	json_t			*items;
 	struct store_window	 w;
 	uint64_t		 seen;	/* items offered */
 	bool			 here;	/* cut here, not by the store */
 };
-bool	http_api_page_init(struct http_call *c, struct page *p);
+bool	http_api_page_init(struct http_call *c, struct page *p, bool here);
 void	http_api_page_add(struct page *p, json_t *item);
 void	http_api_page_reply(struct http_call *c, struct page *p,
 	    const struct ops_result *r);
+/* If-Match (http_api.c): C's tag against CURRENT (consumed): 1, 0
+   stale (WHY says so), -1; the first look at the object a change is
+   about (false: C has the 412 or 503); FN to check it again inside the
+   change's transaction. */
+int	http_api_tag_matches(struct http_call *c, json_t *current, char *why,
+	    size_t whysz);
+bool	http_api_precondition(struct http_call *c, json_t *current);
+void	http_api_expect(struct http_call *c, ops_expect_fn *fn);
 /* The query filter NAME into OUT, *V NULL when absent: false when bad
    (C has the 422). */
 bool	http_api_filter(struct http_call *c, const char *name, char *out,
