@@ -282,6 +282,7 @@ start_http(struct daemon *d)
 	hd.hub = d->hub;
 	hd.io = d->io;
 	hd.throttle = d->throttle;
+	hd.qmgr = control_qmgr(d->control);
 	d->http = http_server_new(&hd);
 	for (i = 0; i < d->cfg->nlisten; i++) {
 		if (d->http_fds[i] == -1)
