@@ -1,6 +1,7 @@
 /*
  * fuzz_privsep.c - the messages between the daemon and its privileged
- * helper (cli_privsep.h): a datagram as the receiver parses it, with the
+ * helper (cli_privsep.h, on util/ipc.h): a datagram as the receiver
+ * parses it, with the
  * number of descriptors the first byte says attached, then every decoder
  * of the receivers: the helper's (a bind request) and the daemon's (the
  * files, a bound socket). A decoder that accepts must hand over exactly
@@ -15,19 +16,10 @@
 #include "fuzz.h"
 #include "cli/cli_privsep.h"
 
-static void
-close_fds(struct privsep_msg *m)
-{
-	unsigned i;
-
-	for (i = 0; i < m->nfds; i++)
-		(void)close(m->fds[i]);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static struct privsep_msg m;
+	static struct ipc_msg m;
 	struct privsep_files f;
 	struct strlist errors;
 	char host[64], err[256];
@@ -38,7 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len < 1)
 		return 0;
 	nfds = data[0] % 8;
-	if (privsep_msg_parse(&m, data + 1, len - 1) == -1)
+	if (ipc_msg_parse(&m, data + 1, len - 1) == -1)
 		return 0;
 	for (i = 0; i < nfds; i++)
 		m.fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -58,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	} else {
 		if (r == 1 && (errors.n == 0 || m.nfds != 0))
 			abort();
-		close_fds(&m);
+		ipc_msg_close_fds(&m);
 	}
 	strlist_free(&errors);
 	return 0;

@@ -78,6 +78,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USER;
 	}
+	if (cli_is_keys_process(argc, argv))
+		return cli_keys_main(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

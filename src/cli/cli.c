@@ -482,7 +482,7 @@ cli_store_result(struct cli *c, int r, const char *error)
 	return r == STORE_REFUSED ? EXIT_USER : EXIT_SYSTEM;
 }
 
-const struct ops_actor cli_actor = { NULL, "cli" };
+const struct ops_actor cli_actor = { .customer = NULL, .who = "cli" };
 
 int
 cli_ops_result(struct cli *c, const struct ops_result *r)

@@ -220,6 +220,10 @@ int	cli_alias(int argc, char **argv);
 int	cli_init(int argc, char **argv);
 int	cli_check_config(int argc, char **argv);
 int	cli_serve(int argc, char **argv);
+/* popgate-keys, which the daemon starts as `popgate __keys` with its
+   socket as descriptor 3 (cli_keys.c). */
+bool	cli_is_keys_process(int argc, char **argv);
+int	cli_keys_main(int argc, char **argv);
 int	cli_reload(int argc, char **argv);
 int	cli_metrics(int argc, char **argv);
 int	cli_relay(int argc, char **argv);

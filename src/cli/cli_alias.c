@@ -44,8 +44,8 @@ list(struct cli *c, const char *domain, bool only_address)
 	if ((r = cli_open(c)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), NULL);
-	ops_alias_list(c->store, &cli_actor, domain, c->customer, add_row, &t,
-	    &res);
+	ops_alias_list(c->store, &cli_actor, domain, c->customer, NULL,
+	    add_row, &t, &res);
 	if (only_address && res.status == OPS_NOT_FOUND) {
 		cli_table_free(&t);
 		cli_err(c, "no alias '%s'", c->pos[0]);

@@ -5,7 +5,10 @@
  * A Unix socket "control" in the data directory, mode 0600, owned by
  * the daemon's user (the CLI becomes that user too). One request line
  * per connection and one answer line:
- *   flush, flush ID, delete ID       "ok N" (messages affected)
+ *   flush, flush ID, delete ID       "ok N" (messages affected), or
+ *                                    "error held: ..." (flush ID);
+ *                                    made by ops_queue_apply(), as the
+ *                                    API's in the daemon are
  *   hold ID [REASON], release ID     "ok WORD TEXT" or "error WORD TEXT",
  *                                    WORD one of done, pending, none,
  *                                    already, busy, failed (dlv.h)
@@ -45,6 +48,9 @@
 #include "util/compat.h"
 
 #define CONTROL_PATH	"control"
+
+/* Who asks over the socket, in the operations' log lines. */
+static const struct ops_actor control_actor = { .who = "control" };
 /* "hold ID REASON": the longest request. */
 #define CONTROL_LINE	(5 + ID_LEN + 1 + QUEUE_HOLD_MAX + 1)
 
@@ -53,13 +59,27 @@ struct ctl_call {
 	LIST_ENTRY(ctl_call)	 link;
 	struct control		*ctl;
 	struct bufferevent	*bev;
+	struct ops_hold_wait	*wait;	/* its hold's answer, while due */
+};
+
+/* A hold or release whose answer is due, for the socket or the API: it
+   outlives a caller that goes (hold_cancel), and control_free() drops
+   it with the answers still due. */
+struct ops_hold_wait {
+	LIST_ENTRY(ops_hold_wait) link;
+	struct control		*ctl;
+	ops_hold_fn		*done;	/* NULL: cancelled */
+	void			*arg;
+	bool			 in_call, answered;
 };
 
 struct control {
 	struct evconnlistener	*lev;
 	struct qmgr		*q;
+	struct ops_qmgr		 qm;	/* Q's changes, for ops_queue_apply */
 	int			 data_fd;	/* borrowed */
 	LIST_HEAD(, ctl_call)	 calls;
+	LIST_HEAD(, ops_hold_wait) waits;
 	control_reload_fn	*reload;
 	void			*reload_arg;
 };
@@ -82,6 +102,8 @@ control_addr(int data_fd, struct sockaddr_un *sun)
 static void
 call_free(struct ctl_call *c)
 {
+	if (c->wait != NULL)
+		c->ctl->qm.hold_cancel(c->ctl, c->wait);
 	LIST_REMOVE(c, link);
 	bufferevent_free(c->bev);
 	free(c);
@@ -128,29 +150,32 @@ answer_count(struct ctl_call *c, long n)
 }
 
 static const char *
-hold_word(enum qmgr_hold_answer a)
+hold_word(const struct ops_hold_answer *a)
 {
-	switch (a) {
-	case QMGR_HOLD_DONE:
+	switch (a->outcome) {
+	case OPS_HOLD_DONE:
 		return "ok done";
-	case QMGR_HOLD_PENDING:
+	case OPS_HOLD_PENDING:
 		return "ok pending";
-	case QMGR_HOLD_NONE:
+	case OPS_HOLD_NONE:
 		return "error none";
-	case QMGR_HOLD_ALREADY:
+	case OPS_HOLD_ALREADY:
 		return "error already";
-	case QMGR_HOLD_BUSY:
+	case OPS_HOLD_BUSY:
 		return "error busy";
-	case QMGR_HOLD_FAILED:
+	case OPS_HOLD_FAILED:
 	default:
 		return "error failed";
 	}
 }
 
 static void
-hold_answered(void *arg, enum qmgr_hold_answer a, const char *text)
+hold_answered(void *arg, const struct ops_hold_answer *a)
 {
-	call_answer(arg, "%s %s", hold_word(a), text);
+	struct ctl_call *c = arg;
+
+	c->wait = NULL;
+	call_answer(c, "%s %s", hold_word(a), a->text);
 }
 
 /* "hold ID[ REASON]" or "release ID", ARGS after the verb: 0, or -1
@@ -169,7 +194,8 @@ hold_request(struct ctl_call *c, bool hold, const char *args)
 		reason = *args == ' ' ? args + 1 : "";
 	else if (*args != '\0')
 		return -1;
-	qmgr_hold(c->ctl->q, id, reason, hold_answered, c);
+	c->wait = ops_queue_hold(&c->ctl->qm, &control_actor, id, reason,
+	    hold_answered, c);
 	return 0;
 }
 
@@ -227,20 +253,111 @@ metrics_request(struct ctl_call *c)
 		log_warn("control metrics: out of memory");
 }
 
+/* ---- the queue manager's changes, for the socket and the API ---- */
+
+static unsigned
+qm_flush(void *arg, const char *id)
+{
+	return qmgr_flush(((struct control *)arg)->q, id);
+}
+
+static int
+qm_remove(void *arg, const char *id)
+{
+	return qmgr_delete(((struct control *)arg)->q, id);
+}
+
+static bool
+qm_is_held(void *arg, const char *id)
+{
+	return qmgr_is_held(((struct control *)arg)->q, id);
+}
+
+static void
+wait_free(struct ops_hold_wait *w)
+{
+	LIST_REMOVE(w, link);
+	free(w);
+}
+
+static void
+wait_answered(void *arg, enum qmgr_hold_answer a, const char *text)
+{
+	struct ops_hold_wait *w = arg;
+	struct ops_hold_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.outcome = a == QMGR_HOLD_DONE ? OPS_HOLD_DONE :
+	    a == QMGR_HOLD_PENDING ? OPS_HOLD_PENDING :
+	    a == QMGR_HOLD_NONE ? OPS_HOLD_NONE :
+	    a == QMGR_HOLD_ALREADY ? OPS_HOLD_ALREADY :
+	    a == QMGR_HOLD_BUSY ? OPS_HOLD_BUSY : OPS_HOLD_FAILED;
+	(void)str_copy(ans.text, text, sizeof(ans.text));
+	if (w->done != NULL)
+		w->done(w->arg, &ans);
+	if (w->in_call)
+		w->answered = true;	/* qm_hold() frees it */
+	else
+		wait_free(w);
+}
+
+static struct ops_hold_wait *
+qm_hold(void *arg, const char *id, const char *reason, ops_hold_fn *done,
+    void *darg)
+{
+	struct control *ctl = arg;
+	struct ops_hold_wait *w = xcalloc(1, sizeof(*w));
+
+	w->ctl = ctl;
+	w->done = done;
+	w->arg = darg;
+	w->in_call = true;
+	LIST_INSERT_HEAD(&ctl->waits, w, link);
+	qmgr_hold(ctl->q, id, reason, wait_answered, w);
+	w->in_call = false;
+	if (w->answered) {
+		wait_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void
+qm_hold_cancel(void *arg, struct ops_hold_wait *w)
+{
+	(void)arg;
+	w->done = NULL;
+}
+
+const struct ops_qmgr *
+control_qmgr(struct control *ctl)
+{
+	return &ctl->qm;
+}
+
+/* A flush or delete of the socket: made (ops_queue_apply, as for the
+   API) and answered "ok N" or "error held: ...". */
+static void
+queue_request(struct ctl_call *c, enum ops_queue_verb verb, const char *id)
+{
+	struct ops_queue_answer ans;
+
+	ops_queue_apply(&c->ctl->qm, &control_actor, verb, id, &ans);
+	if (ans.outcome == OPS_QUEUE_HELD)
+		call_answer(c, "error held: release it first");
+	else
+		answer_count(c, (long)ans.n);
+}
+
 static void
 dispatch(struct ctl_call *c, const char *line)
 {
-	struct qmgr *q = c->ctl->q;
-
 	if (strcmp(line, "flush") == 0)
-		answer_count(c, qmgr_flush(q, NULL));
-	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6)) {
-		if (qmgr_is_held(q, line + 6))
-			call_answer(c, "error held: release it first");
-		else
-			answer_count(c, qmgr_flush(q, line + 6));
-	} else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
-		answer_count(c, qmgr_delete(q, line + 7));
+		queue_request(c, OPS_QUEUE_FLUSH, NULL);
+	else if (strncmp(line, "flush ", 6) == 0 && queue_id_ok(line + 6))
+		queue_request(c, OPS_QUEUE_FLUSH, line + 6);
+	else if (strncmp(line, "delete ", 7) == 0 && queue_id_ok(line + 7))
+		queue_request(c, OPS_QUEUE_DELETE, line + 7);
 	else if (strncmp(line, "hold ", 5) == 0 &&
 	    hold_request(c, true, line + 5) == 0)
 		return;
@@ -326,6 +443,7 @@ control_new(struct event_base *base, struct qmgr *q, int data_fd,
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->data_fd = data_fd;
 	LIST_INIT(&ctl->calls);
+	LIST_INIT(&ctl->waits);
 	/* Left by an earlier daemon. */
 	(void)unlinkat(data_fd, CONTROL_PATH, 0);
 	old = umask(077);
@@ -339,6 +457,12 @@ control_new(struct event_base *base, struct qmgr *q, int data_fd,
 		return NULL;
 	}
 	ctl->q = q;
+	ctl->qm.flush = qm_flush;
+	ctl->qm.remove = qm_remove;
+	ctl->qm.is_held = qm_is_held;
+	ctl->qm.hold = qm_hold;
+	ctl->qm.hold_cancel = qm_hold_cancel;
+	ctl->qm.arg = ctl;
 	return ctl;
 }
 
@@ -354,6 +478,7 @@ control_free(struct control **cp)
 {
 	struct control *ctl = *cp;
 	struct ctl_call *c, *next;
+	struct ops_hold_wait *w, *wnext;
 
 	if (ctl == NULL)
 		return;
@@ -362,7 +487,12 @@ control_free(struct control **cp)
 	qmgr_hold_forget_answers(ctl->q);
 	for (c = LIST_FIRST(&ctl->calls); c != NULL; c = next) {
 		next = LIST_NEXT(c, link);
+		c->wait = NULL;		/* freed below */
 		call_free(c);
+	}
+	for (w = LIST_FIRST(&ctl->waits); w != NULL; w = wnext) {
+		wnext = LIST_NEXT(w, link);
+		free(w);
 	}
 	evconnlistener_free(ctl->lev);
 	(void)unlinkat(ctl->data_fd, CONTROL_PATH, 0);

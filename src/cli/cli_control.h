@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "delivery/dlv.h"
+#include "ops/ops.h"
 #include "util/buf.h"
 #include "util/str.h"
 
@@ -24,6 +25,10 @@ void	control_free(struct control **);
    tell the caller (errors, or the keys that wait for a restart). */
 typedef int control_reload_fn(void *arg, struct strlist *report);
 void	control_set_reload(struct control *, control_reload_fn *, void *arg);
+/* The queue manager's changes (flush, delete) as the socket makes them,
+   for the API in the daemon (http_deps.qmgr): on the loop only. Lives
+   as long as the control. */
+const struct ops_qmgr *control_qmgr(struct control *);
 /* How long the CLI waits for an answer, in seconds. */
 #define CONTROL_WAIT	30
 /* CLI: sends REQUEST, puts the answer line in ANSWER_R. 0, -1 when no

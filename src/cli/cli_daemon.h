@@ -17,11 +17,15 @@
 #include "util/str.h"
 
 struct retired;
+struct keyproc;
 
 struct daemon {
 	const struct config	*cfg;		/* the one in use: a ref */
 	char			*config_path;	/* absolute */
 	struct privsep		*priv;		/* root's part */
+	struct keyproc		*keys;		/* popgate-keys */
+	struct privsep_files	 tls_start;	/* opened as root, until
+						   popgate-keys has them */
 	int			 data_fd;	/* data_dir, held open */
 	int			 lock_fd;	/* LOCK_FILE, locked */
 	struct queue		*queue;
@@ -69,5 +73,20 @@ void	daemon_on_hup(evutil_socket_t, short, void *daemon);
 /* At shutdown, after the worker pools are gone: the configurations that
    were replaced. */
 void	daemon_retired_free(struct daemon *);
+
+/* popgate-keys (cli_keys.c): started as the daemon's user once its
+   loop exists, into d->keys. 0, or -1 after logging why. */
+int	keyproc_start(struct daemon *);
+/* Stops it (after every TLS context using it is gone). */
+void	keyproc_free(struct keyproc **);
+/* A server context for CFG from the TLS files F: the key descriptors go
+   to popgate-keys as a new generation, the context gets the
+   certificates and key objects of that generation. NULL with the
+   reasons in REPORT ("TLS: ..."). */
+SSL_CTX	*keyproc_tls_ctx(struct keyproc *, const struct config *cfg,
+	    const struct privsep_files *f, struct strlist *report);
+/* The generation of the last keyproc_tls_ctx() is the one in use (a
+   restarted popgate-keys gets it). */
+void	keyproc_commit(struct keyproc *);
 
 #endif

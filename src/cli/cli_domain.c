@@ -52,7 +52,8 @@ cmd_list(struct cli *c)
 	if ((r = cli_open(c)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
-	ops_domain_list(c->store, &cli_actor, c->customer, add_row, &t, &res);
+	ops_domain_list(c->store, &cli_actor, c->customer, NULL, add_row, &t,
+	    &res);
 	if (res.status == OPS_OK)
 		cli_table_print(&t, c->json);
 	cli_table_free(&t);

@@ -104,7 +104,7 @@ cmd_list(struct cli *c)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), numeric);
 	ops_mailbox_list(c->store, &cli_actor, c->npos > 0 ? c->pos[0] : NULL,
-	    c->customer, add_row, &t, &res);
+	    c->customer, NULL, add_row, &t, &res);
 	if (res.status == OPS_OK)
 		cli_table_print(&t, c->json);
 	cli_table_free(&t);

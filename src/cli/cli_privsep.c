@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -29,191 +28,8 @@ struct privsep {
 	bool		 broken;	/* a protocol error or a dead helper */
 };
 
-/* ---- messages ---- */
-
-struct hdr {
-	uint32_t	type;
-	uint32_t	len;
-};
-
-/* Sends one message with FDS attached. 0 or -1 (errno). */
-static int
-msg_send(int sock, uint32_t type, const void *data, size_t len,
-    const int *fds, unsigned nfds)
-{
-	struct hdr h = { type, (uint32_t)len };
-	struct iovec iov[2] = {
-		{ &h, sizeof(h) },
-		{ (void *)(uintptr_t)data, len },
-	};
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * PRIVSEP_FDS_MAX)];
-	} u;
-	struct msghdr mh;
-	ssize_t n;
-
-	if (len > PRIVSEP_PAYLOAD_MAX || nfds > PRIVSEP_FDS_MAX) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
-	if (nfds > 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)(sizeof(h) + len))
-		return -1;
-	return 0;
-}
-
-/* The descriptors that came with MH into M; false when the control data
-   is anything but one SCM_RIGHTS (what came is closed). */
-static bool
-msg_fds(struct msghdr *mh, struct privsep_msg *m)
-{
-	struct cmsghdr *cm;
-	bool ok = (mh->msg_flags & MSG_CTRUNC) == 0;
-	size_t n;
-
-	m->nfds = 0;
-	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_RIGHTS || m->nfds > 0) {
-			ok = false;
-			continue;
-		}
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (n > PRIVSEP_FDS_MAX)
-			PANIC("more descriptors than the buffer holds");
-		memcpy(m->fds, CMSG_DATA(cm), n * sizeof(int));
-		m->nfds = (unsigned)n;
-	}
-	return ok;
-}
-
-static void
-msg_close_fds(struct privsep_msg *m)
-{
-	unsigned i;
-
-	for (i = 0; i < m->nfds; i++)
-		(void)close(m->fds[i]);
-	m->nfds = 0;
-}
-
-int
-privsep_msg_parse(struct privsep_msg *m, const void *datagram, size_t n)
-{
-	struct hdr h;
-
-	if (n < sizeof(h))
-		return -1;
-	memcpy(&h, datagram, sizeof(h));
-	if (h.len != n - sizeof(h) || h.len > sizeof(m->data))
-		return -1;
-	m->type = h.type;
-	m->len = h.len;
-	memcpy(m->data, (const unsigned char *)datagram + sizeof(h), m->len);
-	return 0;
-}
-
-/* One message into M, waiting at most TIMEOUT_MS (-1: forever). 1, 0 at
-   the end of the connection, -1 on an error, a timeout (ETIMEDOUT) or
-   a datagram that is not one whole message (EPROTO). */
-static int
-msg_recv(int sock, struct privsep_msg *m, int timeout_ms)
-{
-	size_t rawsz = sizeof(struct hdr) + PRIVSEP_PAYLOAD_MAX + 1;
-	unsigned char *raw;
-	struct iovec iov;
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * PRIVSEP_FDS_MAX)];
-	} u;
-	struct pollfd pfd = { sock, POLLIN, 0 };
-	struct msghdr mh;
-	ssize_t n;
-	int r;
-
-	m->nfds = 0;
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r == -1 && errno == EINTR);
-	if (r <= 0) {
-		if (r == 0)
-			errno = ETIMEDOUT;
-		return -1;
-	}
-	raw = xmalloc(rawsz);
-	iov.iov_base = raw;
-	iov.iov_len = rawsz;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof(u.buf);
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n == -1 && errno == EINTR);
-	if (n <= 0) {
-		free(raw);
-		return n == 0 ? 0 : -1;
-	}
-	if (!msg_fds(&mh, m) || (mh.msg_flags & MSG_TRUNC) != 0 ||
-	    privsep_msg_parse(m, raw, (size_t)n) == -1) {
-		free(raw);
-		msg_close_fds(m);
-		errno = EPROTO;
-		return -1;
-	}
-	free(raw);
-	return 1;
-}
-
-/* ---- payloads ---- */
-
-static void
-put_u32(struct buf *b, uint32_t v)
-{
-	(void)buf_append(b, &v, sizeof(v));
-}
-
-/* Reads a u32 at *OFF of M. */
-static int
-get_u32(const struct privsep_msg *m, size_t *off, uint32_t *v)
-{
-	if (m->len - *off < sizeof(*v))
-		return -1;
-	memcpy(v, m->data + *off, sizeof(*v));
-	*off += sizeof(*v);
-	return 0;
-}
-
-/* The rest of M from OFF as text (no NUL inside) into OUT. */
-static int
-get_text(const struct privsep_msg *m, size_t off, char *out, size_t outsz)
-{
-	const char *p = (const char *)m->data + off;
-	size_t n = m->len - off;
-
-	if (memchr(p, '\0', n) != NULL)
-		return -1;
-	return str_ncopy(out, p, n, outsz);
-}
+/* The error lines of a refusal, at most this long in all. */
+#define ERRORS_TEXT_MAX	(IPC_PAYLOAD_MAX - 64)
 
 void
 privsep_files_close(struct privsep_files *f)
@@ -234,38 +50,48 @@ privsep_files_close(struct privsep_files *f)
 	f->file_fd = f->cert_fd = f->key_fd = -1;
 }
 
+/* The refusal's errors (one text of lines) from IN into ERRORS. */
+static int
+decode_errors(struct ipc_in *in, struct strlist *errors)
+{
+	const char *p, *end, *nl;
+	const void *text;
+	char line[1024];
+	size_t n;
+
+	if (ipc_get_bytes(in, ERRORS_TEXT_MAX, &text, &n) == -1 || n == 0 ||
+	    memchr(text, '\0', n) != NULL || ipc_get_done(in, 0) == -1)
+		return -1;
+	p = text;
+	end = p + n;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (str_ncopy(line, p, (size_t)(nl - p), sizeof(line)) == -1)
+			return -1;
+		strlist_add(errors, line);
+	}
+	return 1;
+}
+
 int
-privsep_decode_files(const struct privsep_msg *m, struct privsep_files *out,
+privsep_decode_files(const struct ipc_msg *m, struct privsep_files *out,
     struct strlist *errors)
 {
+	struct ipc_in in;
 	uint32_t ok, nhosts;
-	size_t off = 0, i;
+	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	out->file_fd = out->cert_fd = out->key_fd = -1;
-	if (m->type != PRIVSEP_FILES || get_u32(m, &off, &ok) == -1 ||
+	ipc_in_init(&in, m);
+	if (m->type != PRIVSEP_FILES || ipc_get_u32(&in, &ok) == -1 ||
 	    ok > 1)
 		return -1;
-	if (ok == 0) {
-		const char *p = (const char *)m->data + off, *end =
-		    (const char *)m->data + m->len, *nl;
-		char line[1024];
-
-		if (m->nfds != 0 || p == end || memchr(p, '\0',
-		    (size_t)(end - p)) != NULL)
-			return -1;
-		for (; p < end; p = nl + 1) {
-			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-				nl = end;
-			if (str_ncopy(line, p, (size_t)(nl - p), sizeof(line))
-			    == -1)
-				return -1;
-			strlist_add(errors, line);
-		}
-		return 1;
-	}
-	if (get_u32(m, &off, &nhosts) == -1 || off != m->len ||
-	    nhosts > PRIVSEP_HOSTS_MAX || m->nfds != 3 + 2 * nhosts)
+	if (ok == 0)
+		return decode_errors(&in, errors);
+	if (ipc_get_u32(&in, &nhosts) == -1 || nhosts > PRIVSEP_HOSTS_MAX ||
+	    ipc_get_done(&in, 3 + 2 * nhosts) == -1)
 		return -1;
 	out->file_fd = m->fds[0];
 	out->cert_fd = m->fds[1];
@@ -278,29 +104,34 @@ privsep_decode_files(const struct privsep_msg *m, struct privsep_files *out,
 }
 
 int
-privsep_decode_req_bind(const struct privsep_msg *m, char *host,
+privsep_decode_req_bind(const struct ipc_msg *m, char *host,
     size_t hostsz, uint16_t *port)
 {
-	if (m->type != PRIVSEP_REQ_BIND || m->nfds != 0 ||
-	    m->len < sizeof(*port) + 1)
+	struct ipc_in in;
+	uint32_t p;
+
+	ipc_in_init(&in, m);
+	if (m->type != PRIVSEP_REQ_BIND || ipc_get_u32(&in, &p) == -1 ||
+	    p > UINT16_MAX || ipc_get_text(&in, host, hostsz) == -1 ||
+	    host[0] == '\0' || ipc_get_done(&in, 0) == -1)
 		return -1;
-	memcpy(port, m->data, sizeof(*port));
-	return get_text(m, sizeof(*port), host, hostsz);
+	*port = (uint16_t)p;
+	return 0;
 }
 
 int
-privsep_decode_bound(const struct privsep_msg *m, int *fd_r, char *err,
+privsep_decode_bound(const struct ipc_msg *m, int *fd_r, char *err,
     size_t errsz)
 {
+	struct ipc_in in;
 	uint32_t e;
-	size_t off = 0;
 
 	*fd_r = -1;
-	if (m->type != PRIVSEP_BOUND || get_u32(m, &off, &e) == -1 ||
-	    get_text(m, off, err, errsz) == -1)
-		return -1;
-	if (e == 0 ? m->nfds != 1 || off != m->len :
-	    m->nfds != 0 || off == m->len)
+	ipc_in_init(&in, m);
+	if (m->type != PRIVSEP_BOUND || ipc_get_u32(&in, &e) == -1 ||
+	    ipc_get_text(&in, err, errsz) == -1 ||
+	    ipc_get_done(&in, e == 0 ? 1 : 0) == -1 ||
+	    (e == 0) != (err[0] == '\0'))
 		return -1;
 	if (e == 0)
 		*fd_r = m->fds[0];
@@ -309,17 +140,55 @@ privsep_decode_bound(const struct privsep_msg *m, int *fd_r, char *err,
 
 /* ---- the requests, served where the privileges are ---- */
 
+/* PATH opened into *FD, or an error "WHERE: PATH: cannot open: ..."
+   (WHERE: the tls_host line, or NULL). */
 static int
-open_one(const char *path, int *fd, struct strlist *errors)
+open_one(const char *path, int *fd, const char *where,
+    struct strlist *errors)
 {
 	char line[1200];
 
 	if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) != -1)
 		return 0;
-	(void)snprintf(line, sizeof(line), "%s: cannot open: %s", path,
+	(void)snprintf(line, sizeof(line), "%s%s%s: cannot open: %s",
+	    where != NULL ? where : "", where != NULL ? ": " : "", path,
 	    strerror(errno));
 	strlist_add(errors, line);
 	return -1;
+}
+
+int
+privsep_open_tls(const struct config *cfg, struct privsep_files *f,
+    struct strlist *errors)
+{
+	size_t i, before = errors->n;
+
+	memset(f, 0, sizeof(*f));
+	f->file_fd = f->cert_fd = f->key_fd = -1;
+	if (cfg->ntls_host > PRIVSEP_HOSTS_MAX) {
+		strlist_add(errors, "more tls_host lines than a reload can "
+		    "pass (120)");
+		return -1;
+	}
+	(void)open_one(cfg->tls_cert, &f->cert_fd, NULL, errors);
+	(void)open_one(cfg->tls_key, &f->key_fd, NULL, errors);
+	f->host_fds = xcalloc(2 * cfg->ntls_host + 1, sizeof(int));
+	for (i = 0; i < cfg->ntls_host; i++) {
+		const struct tls_host_cfg *h = &cfg->tls_host[i];
+		char where[600];
+
+		(void)snprintf(where, sizeof(where), "%s:%u: tls_host %s",
+		    cfg->path, h->line, h->name);
+		f->host_fds[2 * i] = f->host_fds[2 * i + 1] = -1;
+		f->nhosts++;
+		(void)open_one(h->cert, &f->host_fds[2 * i], where, errors);
+		(void)open_one(h->key, &f->host_fds[2 * i + 1], where, errors);
+	}
+	if (errors->n > before) {
+		privsep_files_close(f);
+		return -1;
+	}
+	return 0;
 }
 
 /* Opens PATH, parses it, opens its TLS files into F. The configuration
@@ -329,39 +198,22 @@ open_all(const char *path, struct privsep_files *f, struct config **cfg_r,
     struct strlist *errors)
 {
 	struct config *cfg;
-	size_t i, before = errors->n;
+	int file_fd;
 
 	memset(f, 0, sizeof(*f));
 	f->file_fd = f->cert_fd = f->key_fd = -1;
 	*cfg_r = NULL;
-	if (open_one(path, &f->file_fd, errors) == -1)
+	if (open_one(path, &file_fd, NULL, errors) == -1)
 		return -1;
-	if ((cfg = config_load_fd(f->file_fd, path, errors)) == NULL)
-		goto fail;
-	if (cfg->ntls_host > PRIVSEP_HOSTS_MAX) {
-		strlist_add(errors, "more tls_host lines than a reload can "
-		    "pass (120)");
-		goto fail;
+	if ((cfg = config_load_fd(file_fd, path, errors)) == NULL ||
+	    privsep_open_tls(cfg, f, errors) == -1) {
+		(void)close(file_fd);
+		config_free(&cfg);
+		return -1;
 	}
-	(void)open_one(cfg->tls_cert, &f->cert_fd, errors);
-	(void)open_one(cfg->tls_key, &f->key_fd, errors);
-	f->host_fds = xcalloc(2 * cfg->ntls_host + 1, sizeof(int));
-	for (i = 0; i < cfg->ntls_host; i++) {
-		f->host_fds[2 * i] = f->host_fds[2 * i + 1] = -1;
-		f->nhosts++;
-		(void)open_one(cfg->tls_host[i].cert, &f->host_fds[2 * i],
-		    errors);
-		(void)open_one(cfg->tls_host[i].key, &f->host_fds[2 * i + 1],
-		    errors);
-	}
-	if (errors->n > before)
-		goto fail;
+	f->file_fd = file_fd;
 	*cfg_r = cfg;
 	return 0;
-fail:
-	config_free(&cfg);
-	privsep_files_close(f);
-	return -1;
 }
 
 /* The helper's answer to PRIVSEP_REQ_FILES; CUR becomes what it read. */
@@ -371,45 +223,49 @@ serve_files(int sock, const char *path, struct config **cur)
 	struct privsep_files f;
 	struct strlist errors;
 	struct config *cfg;
-	struct buf b;
+	struct ipc_out o;
+	struct buf text;
 	int fds[PRIVSEP_FDS_MAX], r;
 	size_t i;
 
 	strlist_init(&errors);
-	buf_init(&b, PRIVSEP_PAYLOAD_MAX);
+	ipc_out_init(&o);
 	if (open_all(path, &f, &cfg, &errors) == 0) {
-		put_u32(&b, 1);
-		put_u32(&b, (uint32_t)f.nhosts);
+		ipc_put_u32(&o, 1);
+		ipc_put_u32(&o, (uint32_t)f.nhosts);
 		fds[0] = f.file_fd;
 		fds[1] = f.cert_fd;
 		fds[2] = f.key_fd;
 		for (i = 0; i < 2 * f.nhosts; i++)
 			fds[3 + i] = f.host_fds[i];
-		r = msg_send(sock, PRIVSEP_FILES, b.data, b.len, fds,
+		r = ipc_send(sock, PRIVSEP_FILES, 0, &o, fds,
 		    3 + 2 * (unsigned)f.nhosts);
 		privsep_files_close(&f);
 		config_free(cur);
 		*cur = cfg;
 	} else {
-		put_u32(&b, 0);
-		for (i = 0; i < errors.n && b.len < PRIVSEP_PAYLOAD_MAX - 1100;
+		buf_init(&text, ERRORS_TEXT_MAX);
+		for (i = 0; i < errors.n && text.len < ERRORS_TEXT_MAX - 1100;
 		    i++)
-			(void)buf_printf(&b, "%s%s", i > 0 ? "\n" : "",
+			(void)buf_printf(&text, "%s%s", i > 0 ? "\n" : "",
 			    errors.v[i]);
-		r = msg_send(sock, PRIVSEP_FILES, b.data, b.len, NULL, 0);
+		ipc_put_u32(&o, 0);
+		ipc_put_bytes(&o, text.data, text.len);
+		buf_free(&text);
+		r = ipc_send(sock, PRIVSEP_FILES, 0, &o, NULL, 0);
 	}
-	buf_free(&b);
+	ipc_out_free(&o);
 	strlist_free(&errors);
 	return r;
 }
 
 /* The helper's answer to PRIVSEP_REQ_BIND: only a listener of CUR. */
 static int
-serve_bind(int sock, const struct privsep_msg *m, const struct config *cur)
+serve_bind(int sock, const struct ipc_msg *m, const struct config *cur)
 {
 	char host[NET_ADDRSTRLEN], err[512];
 	uint16_t port;
-	struct buf b;
+	struct ipc_out o;
 	size_t i;
 	int fd = -1, r;
 	uint32_t e = EPERM;
@@ -426,12 +282,13 @@ serve_bind(int sock, const struct privsep_msg *m, const struct config *cur)
 		e = fd == -1 ? (uint32_t)(errno != 0 ? errno : EIO) : 0;
 		break;
 	}
-	buf_init(&b, PRIVSEP_PAYLOAD_MAX);
-	put_u32(&b, e);
-	if (e != 0)
-		(void)buf_append(&b, err, strlen(err));
-	r = msg_send(sock, PRIVSEP_BOUND, b.data, b.len, &fd, fd != -1);
-	buf_free(&b);
+	if (e != 0 && err[0] == '\0')
+		(void)str_copy(err, strerror((int)e), sizeof(err));
+	ipc_out_init(&o);
+	ipc_put_u32(&o, e);
+	ipc_put_text(&o, e != 0 ? err : "");
+	r = ipc_send(sock, PRIVSEP_BOUND, m->id, &o, &fd, fd != -1);
+	ipc_out_free(&o);
 	if (fd != -1)
 		(void)close(fd);
 	return r;
@@ -442,7 +299,7 @@ serve_bind(int sock, const struct privsep_msg *m, const struct config *cur)
 static void NORETURN
 helper_main(const char *path, enum log_target log)
 {
-	struct privsep_msg *m = xmalloc(sizeof(*m));
+	struct ipc_msg *m = xmalloc(sizeof(*m));
 	struct config *cur = NULL;
 	int r, sock = HELPER_FD;
 
@@ -455,7 +312,7 @@ helper_main(const char *path, enum log_target log)
 	(void)signal(SIGINT, SIG_IGN);
 	log_init("popgate", log);
 	for (;;) {
-		r = msg_recv(sock, m, -1);
+		r = ipc_recv(sock, m, -1);
 		if (r == 0)
 			_exit(0);
 		if (r == -1 || m->nfds > 0) {
@@ -482,8 +339,8 @@ helper_main(const char *path, enum log_target log)
 /* Closes every descriptor from FD up: close_range(2), or one by one
    where a seccomp filter (systemd's @system-service of an older
    release) refuses it. */
-static void
-close_from(int fd)
+void
+privsep_close_from(int fd)
 {
 	struct rlimit rl;
 	rlim_t i, max = 65536;
@@ -519,7 +376,7 @@ privsep_start(const char *path, const struct config *cfg, char *err,
 		   lock. Its socket becomes descriptor 3. */
 		if (dup2(sv[1], HELPER_FD) == -1)
 			_exit(1);
-		close_from(HELPER_FD + 1);
+		privsep_close_from(HELPER_FD + 1);
 		helper_main(path, cfg->log);
 	}
 	(void)close(sv[1]);
@@ -562,8 +419,8 @@ privsep_free(struct privsep **pp)
 /* A request to the helper and its answer into M; -1 with the reason in
    ERRORS when the helper is unusable (it is not used again). */
 static int
-helper_call(struct privsep *p, uint32_t type, const void *data, size_t len,
-    struct privsep_msg *m, struct strlist *errors)
+helper_call(struct privsep *p, uint32_t type, const struct ipc_out *o,
+    struct ipc_msg *m, struct strlist *errors)
 {
 	char line[256];
 
@@ -572,8 +429,8 @@ helper_call(struct privsep *p, uint32_t type, const void *data, size_t len,
 		    "log); restart the daemon");
 		return -1;
 	}
-	if (msg_send(p->sock, type, data, len, NULL, 0) == 0 &&
-	    msg_recv(p->sock, m, REPLY_WAIT_MS) == 1)
+	if (ipc_send(p->sock, type, 0, o, NULL, 0) == 0 &&
+	    ipc_recv(p->sock, m, REPLY_WAIT_MS) == 1)
 		return 0;
 	(void)snprintf(line, sizeof(line), "the privileged helper (pid %ld) "
 	    "did not answer: %s; restart the daemon", (long)p->pid,
@@ -588,7 +445,7 @@ int
 privsep_open_files(struct privsep *p, struct privsep_files *f,
     struct strlist *errors)
 {
-	struct privsep_msg *m;
+	struct ipc_msg *m;
 	struct config *cfg;
 	int r;
 
@@ -600,14 +457,14 @@ privsep_open_files(struct privsep *p, struct privsep_files *f,
 	m = xmalloc(sizeof(*m));
 	m->nfds = 0;
 	errno = 0;
-	r = helper_call(p, PRIVSEP_REQ_FILES, NULL, 0, m, errors);
+	r = helper_call(p, PRIVSEP_REQ_FILES, NULL, m, errors);
 	if (r == 0 && (r = privsep_decode_files(m, f, errors)) != 0) {
 		if (r == -1) {
 			strlist_add(errors, "malformed answer of the "
 			    "privileged helper; restart the daemon");
 			p->broken = true;
 		}
-		msg_close_fds(m);
+		ipc_msg_close_fds(m);
 		r = -1;
 	}
 	free(m);
@@ -618,9 +475,9 @@ int
 privsep_bind(struct privsep *p, const char *host, uint16_t port, char *err,
     size_t errsz)
 {
-	struct privsep_msg *m;
+	struct ipc_msg *m;
 	struct strlist errors;
-	struct buf b;
+	struct ipc_out o;
 	int fd = -1;
 
 	if (p->sock == -1)
@@ -628,20 +485,20 @@ privsep_bind(struct privsep *p, const char *host, uint16_t port, char *err,
 	m = xmalloc(sizeof(*m));
 	m->nfds = 0;
 	strlist_init(&errors);
-	buf_init(&b, PRIVSEP_PAYLOAD_MAX);
-	(void)buf_append(&b, &port, sizeof(port));
-	(void)buf_append(&b, host, strlen(host));
+	ipc_out_init(&o);
+	ipc_put_u32(&o, port);
+	ipc_put_text(&o, host);
 	errno = 0;
-	if (helper_call(p, PRIVSEP_REQ_BIND, b.data, b.len, m, &errors) == -1)
+	if (helper_call(p, PRIVSEP_REQ_BIND, &o, m, &errors) == -1)
 		(void)str_copy(err, errors.v[0], errsz);
 	else if (privsep_decode_bound(m, &fd, err, errsz) == -1) {
 		(void)str_copy(err, "malformed answer of the privileged "
 		    "helper", errsz);
 		p->broken = true;
-		msg_close_fds(m);
+		ipc_msg_close_fds(m);
 	}
 	strlist_free(&errors);
-	buf_free(&b);
+	ipc_out_free(&o);
 	free(m);
 	return fd;
 }

@@ -12,13 +12,12 @@
  * listener of the configuration it last read). Without a privilege drop
  * the daemon does both itself through the same interface.
  *
- * The messages (SOCK_SEQPACKET, one per datagram): a header of type and
- * payload length (u32 each, host order: both ends are one binary), the
- * payload, descriptors by SCM_RIGHTS. Each is checked whole: a datagram
- * of another length than its header says, a field out of bounds, bytes
- * left over or descriptors other than the type carries are a protocol
- * error, and the receiver drops the connection (the helper exits; the
- * daemon refuses the reload and stops using the helper).
+ * The messages are util/ipc.h's (SOCK_SEQPACKET, one per datagram,
+ * fields checked whole): a datagram of another length than its header
+ * says, a field out of bounds, bytes left over or descriptors other
+ * than the type carries are a protocol error, and the receiver drops
+ * the connection (the helper exits; the daemon refuses the reload and
+ * stops using the helper).
  */
 #ifndef POPGATE_CLI_PRIVSEP_H
 #define POPGATE_CLI_PRIVSEP_H
@@ -29,9 +28,9 @@
 #include "core/config.h"
 #include "util/compat.h"
 #include "util/buf.h"
+#include "util/ipc.h"
 #include "util/str.h"
 
-#define PRIVSEP_PAYLOAD_MAX	65536
 #define PRIVSEP_HOSTS_MAX		120	/* tls_host lines (SCM_MAX_FD is 253) */
 #define PRIVSEP_FDS_MAX		(3 + 2 * PRIVSEP_HOSTS_MAX)
 
@@ -40,20 +39,14 @@ enum privsep_type {
 	PRIVSEP_FILES,		/* helper: u32 ok; ok: u32 nhosts and the
 				   descriptors of the file, tls_cert,
 				   tls_key and each tls_host's cert and
-				   key; not ok: the errors, one per line */
-	PRIVSEP_REQ_BIND,		/* daemon: u16 port, the host (text) */
+				   key; not ok: a text of the errors, one
+				   per line */
+	PRIVSEP_REQ_BIND,		/* daemon: u32 port, text host */
 	PRIVSEP_BOUND,		/* helper: u32 errno (0: the socket comes
-				   with it), the error text */
+				   with it), text error (empty for 0) */
 };
 
-/* A received message. */
-struct privsep_msg {
-	uint32_t	 type;
-	size_t		 len;
-	unsigned char	 data[PRIVSEP_PAYLOAD_MAX];
-	int		 fds[PRIVSEP_FDS_MAX];
-	unsigned	 nfds;
-};
+_Static_assert(PRIVSEP_FDS_MAX <= IPC_FDS_MAX, "descriptors of a message");
 
 /* What a reload reads, open: the configuration file and its TLS files,
    in the order of the configuration parsed from FILE_FD. */
@@ -65,6 +58,13 @@ struct privsep_files {
 };
 
 void	privsep_files_close(struct privsep_files *);
+/* The TLS files of CFG opened into F (file_fd -1), as the caller may:
+   0, or -1 with the files that cannot be opened in ERRORS (F closed). */
+int	privsep_open_tls(const struct config *cfg, struct privsep_files *f,
+	    struct strlist *errors) WARN_UNUSED;
+/* Closes every descriptor from FD up (in a child about to exec or
+   serve: what it must not hold of the daemon's). */
+void	privsep_close_from(int fd);
 
 struct privsep;
 
@@ -89,16 +89,11 @@ int	privsep_bind(struct privsep *, const char *host, uint16_t port, char *err,
    move there from M); -1 when it is not (M keeps its descriptors).
    privsep_decode_files returns 1 for the helper's refusal, its errors
    added to ERRORS. */
-/* A received datagram of N bytes as a message into M (its descriptors
-   are the caller's to set): 0, or -1 when the header's length is not
-   the datagram's. */
-int	privsep_msg_parse(struct privsep_msg *m, const void *datagram,
-	    size_t n);
-int	privsep_decode_files(const struct privsep_msg *m, struct privsep_files *out,
+int	privsep_decode_files(const struct ipc_msg *m, struct privsep_files *out,
 	    struct strlist *errors);
-int	privsep_decode_req_bind(const struct privsep_msg *m, char *host,
+int	privsep_decode_req_bind(const struct ipc_msg *m, char *host,
 	    size_t hostsz, uint16_t *port);
-int	privsep_decode_bound(const struct privsep_msg *m, int *fd_r, char *err,
+int	privsep_decode_bound(const struct ipc_msg *m, int *fd_r, char *err,
 	    size_t errsz);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_control.h"
+#include "ops/ops.h"
 #include "core/ids.h"
 #include "queue/queue.h"
 #include "util/buf.h"
@@ -33,26 +34,7 @@ static const bool numeric[] = { false, false, true, false, false, false,
 #define DEFAULT_REASON	"held by the administrator"
 
 
-static void
-fmt_age(char *out, size_t outsz, time_t since)
-{
-	long long s = (long long)(clock_now() - since);
-
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		(void)snprintf(out, outsz, "%llds", s);
-	else if (s < 7200)
-		(void)snprintf(out, outsz, "%lldm", s / 60);
-	else if (s < 172800)
-		(void)snprintf(out, outsz, "%lldh", s / 3600);
-	else
-		(void)snprintf(out, outsz, "%lldd", s / 86400);
-}
-
 struct list_ctx {
-	struct cli		*c;
-	struct queue		*q;
 	struct cli_table	*t;
 	unsigned		 n, damaged;
 };
@@ -71,70 +53,62 @@ open_queue(struct cli *c)
 	return q;
 }
 
+/* The rows of a message: one per recipient. */
 static void
-list_one(const char *id, void *arg)
+list_one(const char *id, const struct queue_env *e, uint64_t len,
+    const char *error, void *arg)
 {
 	struct list_ctx *lc = arg;
-	struct queue_env e;
-	uint64_t off, len;
-	const char *err;
 	char age[32], size[32], next[32], att[16], held_at[32];
 	size_t i;
-	int fd = -1, r;
 
-	r = queue_open(lc->q, id, &e, &fd, &off, &len, &err);
-	if (r != 1) {
-		if (r == -1) {
-			cli_table_row(lc->t, id, "?", "?", "?", "?", "damaged",
-			    "", "", err, "", "");
-			lc->damaged++;
-		}
+	if (e == NULL) {
+		cli_table_row(lc->t, id, "?", "?", "?", "?", "damaged", "", "",
+		    error, "", "");
+		lc->damaged++;
 		return;
 	}
 	held_at[0] = '\0';
-	if (queue_env_held(&e) && e.held_at != 0)
-		cli_fmt_time(held_at, sizeof(held_at), e.held_at);
-	(void)close(fd);
+	if (queue_env_held(e) && e->held_at != 0)
+		cli_fmt_time(held_at, sizeof(held_at), e->held_at);
 	lc->n++;
-	fmt_age(age, sizeof(age), e.arrival);
-	(void)str_fmt(size, sizeof(size), "%llu",
-	    (unsigned long long)(len + e.lines));
-	for (i = 0; i < e.nrcpts; i++) {
-		const struct queue_rcpt *rc = &e.rcpts[i];
+	ops_queue_fmt_age(age, sizeof(age), e->arrival, clock_now());
+	(void)str_fmt(size, sizeof(size), "%llu", (unsigned long long)len);
+	for (i = 0; i < e->nrcpts; i++) {
+		const struct queue_rcpt *rc = &e->rcpts[i];
 
 		next[0] = '\0';
 		if (rc->state == QR_DEFERRED)
 			cli_fmt_time(next, sizeof(next), rc->next_try);
 		(void)str_fmt(att, sizeof(att), "%u", rc->attempts);
-		cli_table_row(lc->t, e.id, age, size, e.sender[0] != '\0' ?
-		    e.sender : "<>", rc->address, state_names[rc->state], att,
-		    next, rc->last_error, e.hold, held_at);
+		cli_table_row(lc->t, e->id, age, size, e->sender[0] != '\0' ?
+		    e->sender : "<>", rc->address, state_names[rc->state], att,
+		    next, rc->last_error, e->hold, held_at);
 	}
-	queue_env_free(&e);
 }
 
 static int
 cmd_list(struct cli *c)
 {
+	struct ops_result res;
 	struct cli_table t;
 	struct list_ctx lc;
+	struct queue *q;
 	int r;
 
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
 	memset(&lc, 0, sizeof(lc));
-	if ((lc.q = open_queue(c)) == NULL)
+	if ((q = open_queue(c)) == NULL)
 		return EXIT_SYSTEM;
 	cli_table_init(&t, cols, nitems(cols), numeric);
-	lc.c = c;
 	lc.t = &t;
-	if (queue_scan(lc.q, list_one, &lc) == -1) {
-		cli_err(c, "cannot read the queue: %s", strerror(errno));
+	ops_queue_list(q, list_one, &lc, &res);
+	queue_free(&q);
+	if ((r = cli_ops_result(c, &res)) != 0) {
 		cli_table_free(&t);
-		queue_free(&lc.q);
-		return EXIT_SYSTEM;
+		return r;
 	}
-	queue_free(&lc.q);
 	if (!c->json && lc.n == 0 && lc.damaged == 0)
 		printf("the queue is empty\n");
 	else
@@ -150,31 +124,6 @@ good_id(struct cli *c, const char *id)
 		return true;
 	cli_err(c, "bad queue id '%s' (%d hexadecimal digits)", id, ID_LEN);
 	return false;
-}
-
-/* The header section of the queued message, as it will be sent. */
-static void
-print_headers(int fd, uint64_t off, uint64_t len)
-{
-	struct buf b;
-	char chunk[4096];
-	uint64_t pos = 0;
-	const char *end;
-
-	buf_init(&b, 1024 * 1024);
-	while (pos < len) {
-		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)(off + pos));
-
-		if (n <= 0 || buf_append(&b, chunk, (size_t)n) == -1)
-			break;
-		pos += (uint64_t)n;
-		if ((end = strstr(buf_cstr(&b), "\n\n")) != NULL) {
-			buf_truncate(&b, (size_t)(end - b.data) + 1);
-			break;
-		}
-	}
-	fwrite(buf_cstr(&b), 1, b.len, stdout);
-	buf_free(&b);
 }
 
 /* The hold of E, for people. */
@@ -202,43 +151,120 @@ print_hold(const struct queue_env *e)
 static int
 cmd_show(struct cli *c)
 {
+	struct ops_result res;
 	struct cli_table t;
 	struct list_ctx lc;
 	struct queue_env e;
-	uint64_t off, len;
-	const char *err;
-	int fd = -1, r;
+	struct queue *q;
+	struct buf h;
+	uint64_t size;
+	int r;
 
 	if (!good_id(c, c->pos[0]))
 		return EXIT_USER;
 	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
 		return r;
-	memset(&lc, 0, sizeof(lc));
-	if ((lc.q = open_queue(c)) == NULL)
+	if ((q = open_queue(c)) == NULL)
 		return EXIT_SYSTEM;
-	r = queue_open(lc.q, c->pos[0], &e, &fd, &off, &len, &err);
-	if (r != 1) {
-		if (r == 0)
-			cli_err(c, "no message %s in the queue", c->pos[0]);
-		else
-			cli_err(c, "message %s: %s", c->pos[0], err);
-		queue_free(&lc.q);
-		return r == 0 ? EXIT_USER : EXIT_SYSTEM;
+	buf_init(&h, 1024 * 1024);
+	ops_queue_show(q, c->pos[0], &e, &size, &h, &res);
+	queue_free(&q);
+	if ((r = cli_ops_result(c, &res)) != 0) {
+		buf_free(&h);
+		return r;
 	}
+	memset(&lc, 0, sizeof(lc));
 	cli_table_init(&t, cols, nitems(cols), numeric);
 	lc.t = &t;
-	list_one(c->pos[0], &lc);
-	queue_free(&lc.q);
+	list_one(e.id, &e, size, NULL, &lc);
 	cli_table_print(&t, c->json);
 	cli_table_free(&t);
 	if (!c->json) {
 		printf("\nclient: %s\nauthorized by: %s\n", e.client, e.auth);
 		print_hold(&e);
 		printf("\n");
-		print_headers(fd, off, len);
+		fwrite(buf_cstr(&h), 1, h.len, stdout);
 	}
-	(void)close(fd);
+	buf_free(&h);
 	queue_env_free(&e);
+	return 0;
+}
+
+/* REQUEST to the daemon (flush, delete), its answer read into ANS. */
+static void
+ask_daemon(struct cli *c, const char *request, struct ops_queue_answer *ans)
+{
+	char line[128];
+	uint64_t n;
+	int r;
+
+	memset(ans, 0, sizeof(*ans));
+	r = control_call(c->data_fd, request, line, sizeof(line));
+	if (r == -1)
+		ans->outcome = OPS_QUEUE_NO_DAEMON;
+	else if (r == -2)
+		ans->outcome = OPS_QUEUE_NO_ANSWER;
+	else if (strncmp(line, "error held", 10) == 0)
+		ans->outcome = OPS_QUEUE_HELD;
+	else if (strncmp(line, "ok ", 3) == 0 &&
+	    str_to_uint(line + 3, 0, UINT32_MAX, &n) == 0) {
+		ans->outcome = OPS_QUEUE_DONE;
+		ans->n = (unsigned)n;
+	} else {
+		ans->outcome = OPS_QUEUE_ERROR;
+		(void)str_copy(ans->text, line, sizeof(ans->text));
+	}
+}
+
+static int
+cmd_flush(struct cli *c)
+{
+	const char *id = c->npos > 0 ? c->pos[0] : NULL;
+	struct ops_queue_answer ans;
+	struct ops_result res;
+	char req[64];
+	int r;
+
+	if (id != NULL && !good_id(c, id))
+		return EXIT_USER;
+	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
+		return r;
+	(void)str_fmt(req, sizeof(req), "flush%s%s", id != NULL ? " " : "",
+	    id != NULL ? id : "");
+	ask_daemon(c, req, &ans);
+	ops_queue_result(OPS_QUEUE_FLUSH, id, &ans, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
+		return r;
+	printf("%u message(s) to be tried now\n", ans.n);
+	return 0;
+}
+
+static int
+cmd_delete(struct cli *c)
+{
+	struct ops_queue_answer ans;
+	struct ops_result res;
+	struct queue *q;
+	char req[64];
+	int r;
+
+	if (!good_id(c, c->pos[0]))
+		return EXIT_USER;
+	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
+		return r;
+	(void)str_fmt(req, sizeof(req), "delete %s", c->pos[0]);
+	ask_daemon(c, req, &ans);
+	if (ans.outcome == OPS_QUEUE_NO_DAEMON) {
+		/* No daemon: nobody else touches the queue. */
+		if ((q = open_queue(c)) == NULL)
+			return EXIT_SYSTEM;
+		ops_queue_delete_files(q, &cli_actor, c->pos[0], &res);
+		queue_free(&q);
+	} else
+		ops_queue_result(OPS_QUEUE_DELETE, c->pos[0], &ans, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
+		return r;
+	printf("message %s deleted\n", c->pos[0]);
 	return 0;
 }
 
@@ -247,162 +273,99 @@ static int
 no_answer(struct cli *c, const char *id)
 {
 	cli_err(c, "the daemon did not answer within %ds; it may still act "
-	    "on the request (see popgate queue show %s)", CONTROL_WAIT,
-	    id != NULL ? id : "ID");
+	    "on the request (see popgate queue show %s)", CONTROL_WAIT, id);
 	return EXIT_SYSTEM;
 }
 
+/* The outcome of a hold (REASON) or release of ID, said. */
 static int
-cmd_flush(struct cli *c)
+hold_said(struct cli *c, const char *id, const char *reason,
+    const struct ops_hold_answer *ans, bool daemon)
 {
-	char req[64], ans[128];
+	struct ops_result res;
 	int r;
 
-	if (c->npos > 0 && !good_id(c, c->pos[0]))
-		return EXIT_USER;
-	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
+	ops_queue_hold_result(id, reason, ans, &res);
+	if ((r = cli_ops_result(c, &res)) != 0)
 		return r;
-	(void)str_fmt(req, sizeof(req), "flush%s%s", c->npos > 0 ? " " : "",
-	    c->npos > 0 ? c->pos[0] : "");
-	r = control_call(c->data_fd, req, ans, sizeof(ans));
-	if (r == -1) {
-		cli_err(c, "the daemon is not running: the queue is tried as "
-		    "soon as it starts");
-		return EXIT_SYSTEM;
-	}
-	if (r == -2)
-		return no_answer(c, c->npos > 0 ? c->pos[0] : NULL);
-	if (strncmp(ans, "error held", 10) == 0) {
-		cli_err(c, "message %s is held: `popgate queue release %s` "
-		    "tries it", c->pos[0], c->pos[0]);
-		return EXIT_USER;
-	}
-	if (strncmp(ans, "ok ", 3) != 0) {
-		cli_err(c, "the daemon says: %s", ans);
-		return EXIT_SYSTEM;
-	}
-	if (c->npos > 0 && strcmp(ans, "ok 0") == 0) {
-		cli_err(c, "no message %s in the queue", c->pos[0]);
-		return EXIT_USER;
-	}
-	printf("%s message(s) to be tried now\n", ans + 3);
-	return 0;
-}
-
-static int
-cmd_delete(struct cli *c)
-{
-	struct queue *q;
-	char req[64], ans[128];
-	int r;
-
-	if (!good_id(c, c->pos[0]))
-		return EXIT_USER;
-	if ((r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
-		return r;
-	(void)str_fmt(req, sizeof(req), "delete %s", c->pos[0]);
-	r = control_call(c->data_fd, req, ans, sizeof(ans));
-	if (r == -2)
-		return no_answer(c, c->pos[0]);
-	if (r == 0) {
-		if (strcmp(ans, "ok 1") != 0) {
-			cli_err(c, "no message %s in the queue", c->pos[0]);
-			return EXIT_USER;
-		}
-		printf("message %s deleted\n", c->pos[0]);
-		return 0;
-	}
-	/* No daemon: nobody else touches the queue. */
-	if ((q = open_queue(c)) == NULL)
-		return EXIT_SYSTEM;
-	if ((r = queue_exists(q, c->pos[0])) != 1) {
-		if (r == 0)
-			cli_err(c, "no message %s in the queue", c->pos[0]);
-		else
-			cli_err(c, "cannot read the queue: %s",
-			    strerror(errno));
-		queue_free(&q);
-		return r == 0 ? EXIT_USER : EXIT_SYSTEM;
-	}
-	if (queue_remove(q, c->pos[0]) == -1) {
-		cli_err(c, "cannot delete %s: %s", c->pos[0], strerror(errno));
-		queue_free(&q);
-		return EXIT_SYSTEM;
-	}
-	queue_free(&q);
-	printf("message %s deleted\n", c->pos[0]);
-	return 0;
-}
-
-/* The daemon's answer ANS to a hold (REASON) or release of ID, said. */
-static int
-hold_answer(struct cli *c, const char *id, const char *reason,
-    const char *ans)
-{
-	const char *what = reason != NULL ? "hold" : "release";
-	const char *text = strchr(ans, ' ');
-
-	text = text != NULL ? strchr(text + 1, ' ') : NULL;
-	text = text != NULL ? text + 1 : "";
-	if (strncmp(ans, "ok done", 7) == 0) {
-		printf("message %s %s\n", id, reason != NULL ? "held" :
-		    "released: it is tried now");
-		return 0;
-	}
-	if (strncmp(ans, "ok pending", 10) == 0) {
+	if (ans->outcome == OPS_HOLD_PENDING)
 		printf("message %s is being delivered: no new attempt starts, "
 		    "and what this attempt does not deliver is held\n", id);
-		return 0;
+	else
+		printf("message %s %s\n", id, reason != NULL ? "held" :
+		    daemon ? "released: it is tried now" :
+		    "released: it is tried when the daemon starts");
+	return 0;
+}
+
+/* The daemon's answer line LINE to a hold or release ("ok WORD TEXT",
+   "error WORD TEXT") into ANS. */
+static void
+hold_parse(const char *line, struct ops_hold_answer *ans)
+{
+	static const struct {
+		const char	*word;
+		int		 outcome;
+	} words[] = {
+		{ "ok done", OPS_HOLD_DONE }, { "ok pending", OPS_HOLD_PENDING },
+		{ "error none", OPS_HOLD_NONE },
+		{ "error already", OPS_HOLD_ALREADY },
+		{ "error busy", OPS_HOLD_BUSY },
+		{ "error failed", OPS_HOLD_FAILED },
+	};
+	size_t i, n;
+
+	memset(ans, 0, sizeof(*ans));
+	ans->outcome = OPS_HOLD_FAILED;
+	(void)str_copy(ans->text, line, sizeof(ans->text));
+	for (i = 0; i < nitems(words); i++) {
+		n = strlen(words[i].word);
+		if (strncmp(line, words[i].word, n) == 0 &&
+		    (line[n] == ' ' || line[n] == '\0')) {
+			ans->outcome = words[i].outcome;
+			(void)str_copy(ans->text, line[n] == ' ' ?
+			    line + n + 1 : "", sizeof(ans->text));
+			return;
+		}
 	}
-	if (strncmp(ans, "error none", 10) == 0)
-		cli_err(c, "no message %s in the queue", id);
-	else if (strncmp(ans, "error already", 13) == 0)
-		cli_err(c, reason != NULL ? "message %s is %s" :
-		    "message %s is not held", id, text);
-	else if (strncmp(ans, "error busy", 10) == 0)
-		cli_err(c, "a hold or release of %s is under way; try again",
-		    id);
-	else {
-		cli_err(c, "cannot %s %s: %s", what, id,
-		    strncmp(ans, "error failed ", 13) == 0 ? ans + 13 : ans);
-		return EXIT_SYSTEM;
-	}
-	return EXIT_USER;
 }
 
 /* The same on the files, with no daemon running. */
 static int
 hold_files(struct cli *c, const char *id, const char *reason)
 {
+	struct ops_hold_answer ans;
 	struct queue *q;
 	struct queue_env e;
 	const char *err = "";
-	char ans[400];
 	enum queue_hold_result r;
 
 	if ((q = open_queue(c)) == NULL)
 		return EXIT_SYSTEM;
 	r = queue_set_hold(q, id, reason, clock_now(), &e, &err);
 	queue_free(&q);
+	memset(&ans, 0, sizeof(ans));
 	switch (r) {
 	case QUEUE_HOLD_DONE:
 		queue_env_free(&e);
-		printf("message %s %s\n", id, reason != NULL ? "held" :
-		    "released: it is tried when the daemon starts");
-		return 0;
+		ans.outcome = OPS_HOLD_DONE;
+		break;
 	case QUEUE_HOLD_ALREADY:
-		(void)str_fmt(ans, sizeof(ans), "error already already held: "
-		    "%s", e.hold);
+		ans.outcome = OPS_HOLD_ALREADY;
+		(void)str_fmt(ans.text, sizeof(ans.text), "already held: %s",
+		    e.hold);
 		queue_env_free(&e);
-		return hold_answer(c, id, reason, ans);
+		break;
 	case QUEUE_HOLD_NONE:
-		return hold_answer(c, id, reason, "error none");
+		ans.outcome = OPS_HOLD_NONE;
+		break;
 	case QUEUE_HOLD_FAILED:
 	default:
-		cli_err(c, "cannot %s %s: %s", reason != NULL ? "hold" :
-		    "release", id, err);
-		return EXIT_SYSTEM;
+		ans.outcome = OPS_HOLD_FAILED;
+		(void)str_copy(ans.text, err, sizeof(ans.text));
+		break;
 	}
+	return hold_said(c, id, reason, &ans, false);
 }
 
 /* hold ID [REASON...] and release ID. */
@@ -411,6 +374,7 @@ hold_or_release(struct cli *c, bool hold)
 {
 	const char *id = c->pos[0];
 	char reason[QUEUE_HOLD_MAX + 1], req[64 + QUEUE_HOLD_MAX], ans[512];
+	struct ops_hold_answer ha;
 	struct buf b;
 	int i, r;
 
@@ -436,8 +400,10 @@ hold_or_release(struct cli *c, bool hold)
 	r = control_call(c->data_fd, req, ans, sizeof(ans));
 	if (r == -2)
 		return no_answer(c, id);
-	if (r == 0)
-		return hold_answer(c, id, hold ? reason : NULL, ans);
+	if (r == 0) {
+		hold_parse(ans, &ha);
+		return hold_said(c, id, hold ? reason : NULL, &ha, true);
+	}
 	/* No daemon: nobody else touches the queue. */
 	return hold_files(c, id, hold ? reason : NULL);
 }

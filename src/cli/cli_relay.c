@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "policy/policy.h"
 #include "relay/relay_auth.h"
 #include "util/clock.h"
@@ -50,60 +51,29 @@ static int
 cmd_list(struct cli *c)
 {
 	struct relay_auth *ra = NULL;
+	struct ops_result res;
 	struct cli_table t;
-	const char *err;
 	int r;
 
 	if ((r = open_relay(c, &ra)) != 0)
 		return r;
 	cli_table_init(&t, cols, nitems(cols), NULL);
-	r = relay_list(ra, clock_now(), add_row, &t, &err);
-	if (r == 0)
+	ops_relay_list(ra, &cli_actor, c->customer, clock_now(), add_row, &t,
+	    &res);
+	if ((r = cli_ops_result(c, &res)) == 0)
 		cli_table_print(&t, c->json);
-	else
-		cli_err(c, "%s", err);
 	cli_table_free(&t);
 	relay_close(&ra);
-	return r == 0 ? 0 : EXIT_SYSTEM;
-}
-
-/* The table key for an address or network typed by the administrator:
-   a host (an IPv6 one widened to relay_ipv6_prefix) is keyed like a
-   login; any other network is stored as a network. */
-static int
-parse_target(struct cli *c, const char *arg, struct relay_entry *e)
-{
-	struct netprefix p;
-	unsigned host_bits;
-
-	if (net_prefix_parse(arg, false, &p) == -1) {
-		cli_err(c, "bad address or network '%s' (expected e.g. "
-		    "192.0.2.7, 192.0.2.0/24 or 2001:db8::/64)", arg);
-		return EXIT_USER;
-	}
-	host_bits = p.addr.family == AF_INET ? 32 :
-	    (unsigned)c->cfg->relay_ipv6_prefix;
-	if (p.bits == (p.addr.family == AF_INET ? 32 : 128) ||
-	    p.bits == host_bits) {
-		relay_key(&p.addr, (unsigned)c->cfg->relay_ipv6_prefix, e->key,
-		    sizeof(e->key));
-		e->net = false;
-	} else {
-		net_prefix_format(&p, e->key, sizeof(e->key));
-		e->net = true;
-	}
-	return 0;
+	return r;
 }
 
 static int
 cmd_allow(struct cli *c)
 {
 	struct relay_auth *ra = NULL;
-	struct store_customer cu;
+	struct ops_result res;
 	struct relay_entry e;
-	const char *err;
 	char until[32];
-	time_t now = clock_now();
 	int r;
 
 	if (c->customer == NULL) {
@@ -113,49 +83,28 @@ cmd_allow(struct cli *c)
 	if ((r = open_relay(c, &ra)) != 0)
 		return r;
 	memset(&e, 0, sizeof(e));
-	if ((r = parse_target(c, c->pos[0], &e)) != 0)
-		goto out;
-	r = store_customer_get(c->store, c->customer, &cu, &err);
-	if (r != 1) {
-		if (r == 0)
-			cli_err(c, "no customer '%s'", c->customer);
-		else
-			cli_err(c, "%s", err);
-		r = r == 0 ? EXIT_USER : EXIT_SYSTEM;
-		goto out;
-	}
-	if (cu.suspended) {
-		cli_err(c, "customer '%s' is suspended: it may not relay",
-		    cu.name);
-		r = EXIT_USER;
-		goto out;
-	}
-	(void)str_copy(e.customer, cu.name, sizeof(e.customer));
 	(void)str_copy(e.listener, "cli", sizeof(e.listener));
-	e.opened = now;
-	e.expires = now + (time_t)(c->have_for ? c->duration :
-	    c->cfg->relay_window);
-	if (relay_record(ra, &e, &err) == -1) {
-		cli_err(c, "%s", err);
-		r = EXIT_SYSTEM;
-		goto out;
-	}
+	if (ops_relay_target(c->pos[0], (unsigned)c->cfg->relay_ipv6_prefix,
+	    &e, &res) == 0)
+		ops_relay_allow(c->store, ra, &cli_actor, c->customer,
+		    clock_now(), c->have_for ? c->duration :
+		    c->cfg->relay_window, &e, &res);
+	relay_close(&ra);
+	if ((r = cli_ops_result(c, &res)) != 0)
+		return r;
 	cli_fmt_time(until, sizeof(until), e.expires);
 	printf("relay open for %s (customer %s) until %s UTC\n", e.key,
 	    e.customer, until);
-	r = 0;
-out:
-	relay_close(&ra);
-	return r;
+	return 0;
 }
 
 static int
 cmd_revoke(struct cli *c)
 {
 	struct relay_auth *ra = NULL;
+	struct ops_result res;
 	struct relay_entry e;
-	const char *err;
-	int r, n;
+	int r;
 
 	if (c->npos == 0 && c->customer == NULL) {
 		cli_err(c, "give an address or network, --customer NAME, or "
@@ -165,19 +114,16 @@ cmd_revoke(struct cli *c)
 	if ((r = open_relay(c, &ra)) != 0)
 		return r;
 	memset(&e, 0, sizeof(e));
-	if (c->npos > 0 && (r = parse_target(c, c->pos[0], &e)) != 0) {
-		relay_close(&ra);
-		return r;
-	}
-	n = relay_revoke(ra, c->npos > 0 ? e.key : NULL, c->customer, &err);
-	if (n < 0) {
-		cli_err(c, "%s", err);	/* ERR may live in RA */
-		relay_close(&ra);
-		return EXIT_SYSTEM;
-	}
+	if (c->npos == 0 || ops_relay_target(c->pos[0],
+	    (unsigned)c->cfg->relay_ipv6_prefix, &e, &res) == 0)
+		ops_relay_revoke(ra, &cli_actor, c->npos > 0 ? e.key : NULL,
+		    c->customer, &res);
+	/* The error may live in RA: said before closing. */
+	r = cli_ops_result(c, &res);
 	relay_close(&ra);
-	printf("%d authorization(s) revoked\n", n);
-	return 0;
+	if (r == 0)
+		printf("%d authorization(s) revoked\n", res.revoked);
+	return r;
 }
 
 int
@@ -209,119 +155,67 @@ cli_relay_revoke_customer(struct cli *c, const char *customer,
 	return 0;
 }
 
-static void
-explain_line(void *arg, const char *rule, int ok, const char *detail)
-{
-	(void)arg;
-	printf("  %-18s %-5s %s\n", rule, ok == 1 ? "yes" : ok == 0 ? "NO" :
-	    "ERROR", detail);
-}
-
 /* The verdict on a recipient in a hosted domain. */
 static void
-explain_hosted(const struct addr_canon *rcpt, int r,
-    const struct policy_decision *d)
+explain_hosted(const struct ops_explain *x)
 {
 	printf("  %s is a hosted domain: inbound mail, accepted from anyone; "
-	    "no relay rule applies.\n  => ", rcpt->a.domain);
-	if (r == 1)
+	    "no relay rule applies.\n  => ", x->domain);
+	if (x->accepted)
 		printf("accepted (250 2.1.5)\n");
-	else if (d->reason == POLICY_UNKNOWN_USER)
+	else if (x->unknown_user)
 		printf("refused: 550 5.1.1 no such mailbox here\n");
 	else
-		printf("refused by rule %s: %d %s\n",
-		    policy_reason_name(d->reason), d->code, d->esc);
-}
-
-/* The client, sender and recipient of `relay explain`, parsed as the
-   server parses them; SENDER NULL for <>. 0 or EXIT_USER. */
-static int
-explain_args(struct cli *c, struct relay_session *rs, struct mailaddr *sa,
-    const struct mailaddr **sender_r, struct policy_rcpt *rcpt)
-{
-	const char *err = "";
-
-	memset(rs, 0, sizeof(*rs));
-	memset(rcpt, 0, sizeof(*rcpt));
-	if (net_addr_parse(c->pos[0], &rs->client) == -1) {
-		cli_err(c, "bad client address '%s'", c->pos[0]);
-		return EXIT_USER;
-	}
-	*sender_r = NULL;
-	if (strcmp(c->pos[1], "<>") != 0 && strcmp(c->pos[1], "") != 0) {
-		if (addr_parse(c->pos[1], strlen(c->pos[1]), 0, sa, &err) ==
-		    -1) {
-			cli_err(c, "bad sender '%s': %s (use <> for the null "
-			    "sender)", c->pos[1], err);
-			return EXIT_USER;
-		}
-		*sender_r = sa;
-	}
-	if (addr_parse(c->pos[2], strlen(c->pos[2]), ADDR_F_LITERAL,
-	    &rcpt->addr, &err) == -1) {
-		cli_err(c, "bad recipient '%s': %s", c->pos[2], err);
-		return EXIT_USER;
-	}
-	rs->role = ROLE_SMTP;
-	return 0;
+		printf("refused by rule %s: %d %s\n", x->rule, x->code, x->esc);
 }
 
 /* popgate relay explain IP SENDER RECIPIENT: every rule, now, by the
-   server's own RCPT decision (policy_check_rcpt). */
+   server's own RCPT decision (ops_relay_explain). */
 static int
 cmd_explain(struct cli *c)
 {
 	struct backends b;
-	struct relay_session rs;
-	struct policy_decision d;
-	struct relay_trace t = { explain_line, NULL };
-	struct policy_tx tx;
-	struct policy_rcpt rcpt;
-	struct addr_canon key;
-	struct mailaddr sa;
-	const struct mailaddr *sender;
-	char grant[512];
+	struct ops_explain x;
+	struct ops_result res;
+	size_t i;
 	int r;
 
-	if ((r = explain_args(c, &rs, &sa, &sender, &rcpt)) != 0 ||
-	    (r = cli_open(c)) != 0)
+	if ((r = cli_open(c)) != 0)
 		return r;
-	addr_canon_set(&key, &rcpt.addr);
 	memset(&b, 0, sizeof(b));
 	b.cfg = c->cfg;
 	b.data_fd = c->data_fd;
 	b.store = c->store;
-	rs.trusted = netlist_match(&c->cfg->trusted_networks, &rs.client);
-	policy_tx_init(&tx, c->cfg, sender, sender == NULL ? ADDR_PATH_NULL :
-	    ADDR_PATH_MAILBOX, 0);
-	tx.no_holds = true;	/* it only tells: nothing held, nothing sent */
-	printf("client %s, sender <%s>, recipient <%s>:\n", c->pos[0],
-	    tx.sender, key.text);
-	r = policy_check_rcpt(&b, &rs, &tx, &rcpt, clock_now(), &t, &d);
+	ops_relay_explain(&b, c->pos[0], c->pos[1], c->pos[2], clock_now(),
+	    &x, &res);
 	relay_close(&b.relay);
 	b.store = NULL;
-	policy_tx_free(&tx);
-	if (r == -1 && !d.relayed) {
-		cli_err(c, "%s", d.why);
-		return EXIT_SYSTEM;
+	if ((r = cli_ops_result(c, &res)) != 0) {
+		ops_explain_free(&x);
+		return r;
 	}
-	if (!d.relayed) {
-		explain_hosted(&key, r, &d);
-	} else if (r == 1) {
-		policy_grant_describe(&d.grant, grant, sizeof(grant));
+	printf("client %s, sender <%s>, recipient <%s>:\n", c->pos[0],
+	    x.sender, x.recipient);
+	for (i = 0; i < x.nsteps; i++)
+		printf("  %-18s %-5s %s\n", x.steps[i].rule, x.steps[i].ok ==
+		    1 ? "yes" : x.steps[i].ok == 0 ? "NO" : "ERROR",
+		    x.steps[i].detail);
+	if (!x.relayed)
+		explain_hosted(&x);
+	else if (x.accepted)
 		printf("  => relayed now (%s); From: must name the same "
-		    "customer, size at most %llu octets\n", grant,
-		    (unsigned long long)c->cfg->relay_max_message_size);
-	} else {
-		printf("  => refused by rule %s: %d %s %s\n",
-		    policy_reason_name(d.reason), d.code, d.esc, d.text);
-	}
+		    "customer, size at most %llu octets\n", x.grant,
+		    (unsigned long long)x.max_size);
+	else
+		printf("  => refused by rule %s: %d %s %s\n", x.rule, x.code,
+		    x.esc, x.text);
+	ops_explain_free(&x);
 	return 0;
 }
 
 static const struct cli_cmd cmds[] = {
-	{ "list", cmd_list, OPT_JSON, 0, 0, "",
-	    "the live relay authorizations" },
+	{ "list", cmd_list, OPT_JSON | OPT_CUSTOMER, 0, 0,
+	    "[--customer NAME]", "the live relay authorizations" },
 	{ "allow", cmd_allow, OPT_CUSTOMER | OPT_FOR, 1, 1,
 	    "IP|NETWORK --customer NAME [--for 90m]",
 	    "open the relay for an address on behalf of a customer" },

@@ -45,7 +45,8 @@ struct retired {
 	bool			 asked;		/* quiescence asked for */
 };
 
-/* The listeners of the new configuration: each kept or new one. */
+/* The listeners of the new configuration: each kept or new one. An
+   HTTP one (evhttp's, src/http/) is kept when fd is -1. */
 struct plan {
 	struct listener	**keep;		/* per new listen line: an old one */
 	int		 *fd;		/* or a new socket (-1: kept) */
@@ -149,41 +150,6 @@ report_add(struct strlist *report, const char *fmt, ...)
 	strlist_add(report, line);
 }
 
-/* The TLS context of CFG from the files F opened for it. */
-static SSL_CTX *
-load_tls(const struct config *cfg, const struct privsep_files *f,
-    struct strlist *report)
-{
-	char err[TLS_ERROR_MAX];
-	struct tls_files tf;
-	SSL_CTX *ctx;
-	size_t i;
-
-	tf.cert = cfg->tls_cert;
-	tf.key = cfg->tls_key;
-	tf.cert_fd = f->cert_fd;
-	tf.key_fd = f->key_fd;
-	if ((ctx = tls_server_ctx_files(&tf, err)) == NULL) {
-		report_add(report, "TLS: %s", err);
-		return NULL;
-	}
-	for (i = 0; i < cfg->ntls_host; i++) {
-		const struct tls_host_cfg *h = &cfg->tls_host[i];
-
-		tf.cert = h->cert;
-		tf.key = h->key;
-		tf.cert_fd = f->host_fds[2 * i];
-		tf.key_fd = f->host_fds[2 * i + 1];
-		if (tls_server_add_host_files(ctx, h->name, &tf, err) == -1) {
-			report_add(report, "TLS: %s:%u: tls_host %s: %s",
-			    cfg->path, h->line, h->name, err);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-	}
-	return ctx;
-}
-
 static void
 plan_free(struct plan *p)
 {
@@ -195,6 +161,29 @@ plan_free(struct plan *p)
 	free(p->keep);
 	free(p->fd);
 	memset(p, 0, sizeof(*p));
+}
+
+/* The socket an old listener of the other kind (a mail listener for an
+   HTTP line, an HTTP one for a mail line, or HTTP in its other role)
+   has on LC's address, duplicated: the address changes role without
+   closing. -1 when there is none. */
+static int
+other_kind_fd(struct daemon *d, const struct listen_cfg *lc)
+{
+	size_t j;
+	int fd;
+
+	/* LC is not kept: what the HTTP server has there is of the
+	   other role. */
+	if (d->http != NULL && (fd = http_server_dup_fd(d->http, lc)) != -1)
+		return fd;
+	if (!daemon_is_http(lc->role))
+		return -1;	/* a mail listener there would be kept */
+	for (j = 0; j < d->nlisteners; j++)
+		if (d->listeners[j] != NULL &&
+		    listener_is(d->listeners[j], lc))
+			return listener_dup_fd(d->listeners[j]);
+	return -1;
 }
 
 /* Which listeners of CFG exist and which are bound now (through root's
@@ -213,15 +202,19 @@ plan_listeners(struct daemon *d, const struct config *cfg, struct plan *p,
 		const struct listen_cfg *lc = &cfg->listen[i];
 
 		p->fd[i] = -1;
-		/* XXX: the HTTP listeners are evhttp's, bound at start-up
-		   and kept as they are until a restart. */
-		if (daemon_is_http(lc->role))
-			continue;
-		for (j = 0; j < d->nlisteners; j++)
-			if (d->listeners[j] != NULL &&
-			    listener_is(d->listeners[j], lc))
-				p->keep[i] = d->listeners[j];
-		if (p->keep[i] != NULL)
+		if (daemon_is_http(lc->role)) {
+			if (d->http != NULL && http_server_has(d->http, lc))
+				continue;
+		} else {
+			for (j = 0; j < d->nlisteners; j++)
+				if (d->listeners[j] != NULL &&
+				    listener_is(d->listeners[j], lc))
+					p->keep[i] = d->listeners[j];
+			if (p->keep[i] != NULL)
+				continue;
+		}
+		p->added++;
+		if ((p->fd[i] = other_kind_fd(d, lc)) != -1)
 			continue;
 		p->fd[i] = privsep_bind(d->priv, lc->host, lc->port, err,
 		    sizeof(err));
@@ -229,7 +222,6 @@ plan_listeners(struct daemon *d, const struct config *cfg, struct plan *p,
 			report_add(report, "%s", err);
 			return -1;
 		}
-		p->added++;
 	}
 	return 0;
 }
@@ -243,11 +235,18 @@ apply_listeners(struct daemon *d, const struct config *cfg, struct plan *p)
 	struct listener **next = xcalloc(p->n + 1, sizeof(*next));
 	size_t i, j, closed = 0;
 
+	if (d->http != NULL)
+		closed += http_server_retain(d->http, cfg);
 	for (i = 0; i < p->n; i++) {
 		const struct listen_cfg *lc = &cfg->listen[i];
 
 		if (daemon_is_http(lc->role)) {
 			next[i] = NULL;
+			if (p->fd[i] != -1 && http_server_listen(d->http, lc,
+			    p->fd[i]) == -1)
+				log_error("reload: cannot serve HTTP on %s:%u",
+				    lc->host, (unsigned)lc->port);
+			p->fd[i] = -1;	/* the server's, or closed */
 		} else if (p->keep[i] != NULL) {
 			listener_update(p->keep[i], lc);
 			next[i] = p->keep[i];
@@ -279,6 +278,7 @@ apply_config(struct daemon *d, const struct config *cfg, SSL_CTX *ctx)
 	const struct config *old = d->cfg;
 
 	conn_hub_set_tls(d->hub, ctx);
+	keyproc_commit(d->keys);
 	if (d->ssl_ctx != NULL)
 		SSL_CTX_free(d->ssl_ctx);
 	d->ssl_ctx = ctx;
@@ -342,7 +342,8 @@ daemon_reload(struct daemon *d, struct strlist *report)
 	cfg = new_config(d, &f, report);
 	if (cfg != NULL)
 		(void)config_keep_restart_keys(cfg, d->cfg, report);
-	if (cfg == NULL || (ctx = load_tls(cfg, &f, report)) == NULL ||
+	if (cfg == NULL ||
+	    (ctx = keyproc_tls_ctx(d->keys, cfg, &f, report)) == NULL ||
 	    plan_listeners(d, cfg, &p, report) == -1) {
 		privsep_files_close(&f);
 		goto refused;

@@ -282,6 +282,7 @@ start_http(struct daemon *d)
 	hd.hub = d->hub;
 	hd.io = d->io;
 	hd.throttle = d->throttle;
+	hd.qmgr = control_qmgr(d->control);
 	d->http = http_server_new(&hd);
 	for (i = 0; i < d->cfg->nlisten; i++) {
 		if (d->http_fds[i] == -1)
@@ -370,6 +371,10 @@ daemon_free(struct daemon *d)
 	}
 	if (d->ssl_ctx != NULL)
 		SSL_CTX_free(d->ssl_ctx);
+	d->ssl_ctx = NULL;
+	/* After every context whose keys it holds. */
+	keyproc_free(&d->keys);
+	privsep_files_close(&d->tls_start);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	if (d->data_fd != -1)
@@ -407,30 +412,48 @@ raise_fd_limit(const struct config *cfg)
 		    (unsigned long long)room);
 }
 
-/* The default certificate and one per tls_host line, read as root (the
-   keys may be root's only, as certbot leaves them). Any that cannot be
-   used: -1 after saying which and why. */
+/* The default certificate and one per tls_host line, opened as root
+   (the keys may be root's only, as certbot leaves them) and held until
+   popgate-keys has them (start_keys). -1 after saying which cannot. */
 static int
-load_tls(struct daemon *d)
+open_tls(struct daemon *d)
+{
+	struct strlist errors;
+	size_t i;
+	int r;
+
+	strlist_init(&errors);
+	r = privsep_open_tls(d->cfg, &d->tls_start, &errors);
+	for (i = 0; i < errors.n; i++)
+		log_error("TLS: %s", errors.v[i]);
+	strlist_free(&errors);
+	return r;
+}
+
+/* popgate-keys, as the daemon's user, and the TLS contexts whose keys
+   it holds; the daemon closes the key files without reading them. */
+static int
+start_keys(struct daemon *d)
 {
 	const struct config *cfg = d->cfg;
 	const struct tls_host_cfg *h;
-	char err[TLS_ERROR_MAX];
+	struct strlist report;
 	size_t i;
 
-	d->ssl_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, err);
-	if (d->ssl_ctx == NULL) {
-		log_error("TLS: %s", err);
+	if (keyproc_start(d) == -1)
 		return -1;
-	}
+	strlist_init(&report);
+	d->ssl_ctx = keyproc_tls_ctx(d->keys, cfg, &d->tls_start, &report);
+	privsep_files_close(&d->tls_start);
+	for (i = 0; i < report.n; i++)
+		log_error("%s", report.v[i]);
+	strlist_free(&report);
+	if (d->ssl_ctx == NULL)
+		return -1;
+	keyproc_commit(d->keys);
+	conn_hub_set_tls(d->hub, d->ssl_ctx);
 	for (i = 0; i < cfg->ntls_host; i++) {
 		h = &cfg->tls_host[i];
-		if (tls_server_add_host(d->ssl_ctx, h->name, h->cert, h->key,
-		    err) == -1) {
-			log_error("TLS: %s:%u: tls_host %s: %s", cfg->path,
-			    h->line, h->name, err);
-			return -1;
-		}
 		if (!tls_server_covers(d->ssl_ctx, h->name))
 			log_warn("TLS: %s:%u: tls_host %s: the certificate %s "
 			    "does not name %s: clients checking the name will "
@@ -445,7 +468,7 @@ static int
 start_privileged(struct daemon *d)
 {
 	raise_fd_limit(d->cfg);
-	if (needs_tls(d->cfg) && load_tls(d) == -1)
+	if (needs_tls(d->cfg) && open_tls(d) == -1)
 		return -1;
 	d->base = event_base_new();
 	if (d->base == NULL) {
@@ -748,6 +771,7 @@ cmd_serve(struct cli *c)
 	memset(&d, 0, sizeof(d));
 	d.data_fd = -1;
 	d.lock_fd = -1;
+	d.tls_start.file_fd = d.tls_start.cert_fd = d.tls_start.key_fd = -1;
 	d.cfg = config_ref(c->cfg);
 	/* A reload opens the file again: the same file, wherever the
 	   daemon's current directory is. */
@@ -766,6 +790,7 @@ cmd_serve(struct cli *c)
 	}
 	if (start_privileged(&d) == -1 || start_privsep(&d) == -1 ||
 	    drop_root(&d) == -1 ||
+	    (needs_tls(d.cfg) && start_keys(&d) == -1) ||
 	    open_store(&d) == -1 || start_services(&d) == -1) {
 		daemon_free(&d);
 		pidlock_release(&d.lock_fd);

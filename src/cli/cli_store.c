@@ -4,6 +4,7 @@
  * comes), and a look at what a store URI holds.
  */
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "util/compat.h"
 
 /* A store URI the way the `store` key takes it: 0 or an exit code. */
@@ -99,24 +100,14 @@ out:
 	return r;
 }
 
-static void
-count_customer(const struct store_customer *cu, void *arg)
-{
-	uint64_t *n = arg;
-
-	n[0]++;
-	n[1] += cu->ndomains;
-	n[2] += cu->nmailboxes;
-}
-
 static int
 cmd_info(struct cli *c)
 {
 	struct store *s = NULL;
-	uint64_t n[3] = { 0, 0, 0 };
+	struct ops_store_info si;
+	struct ops_result res;
 	char uri[1024];
-	const char *err;
-	int r, v;
+	int r;
 
 	if ((c->from != NULL && (r = check_uri(c, "--from", c->from)) != 0) ||
 	    (r = cli_load_config(c)) != 0 || (r = cli_drop_root(c)) != 0)
@@ -126,17 +117,17 @@ cmd_info(struct cli *c)
 	config_uri_masked(c->from, uri, sizeof(uri));
 	if ((s = open_uri(c, c->from)) == NULL)
 		return EXIT_SYSTEM;
-	v = store_schema_version(s, &err);
-	r = v < 0 ? -1 : store_customer_list(s, count_customer, n, &err);
-	if (r == 0)
+	ops_store_info(s, &si, &res);
+	if (res.status == OPS_OK)
 		printf("store: %s\nschema version: %d\ncustomers: %llu\n"
-		    "domains: %llu\nmailboxes: %llu\n", uri, v,
-		    (unsigned long long)n[0], (unsigned long long)n[1],
-		    (unsigned long long)n[2]);
+		    "domains: %llu\nmailboxes: %llu\n", uri, si.schema_version,
+		    (unsigned long long)si.customers,
+		    (unsigned long long)si.domains,
+		    (unsigned long long)si.mailboxes);
 	else
-		cli_err(c, "%s: %s", uri, err);
+		cli_err(c, "%s: %s", uri, res.error);
 	store_close(&s);
-	return r == 0 ? 0 : EXIT_SYSTEM;
+	return res.status == OPS_OK ? 0 : EXIT_SYSTEM;
 }
 
 static const struct cli_cmd cmds[] = {

@@ -357,25 +357,31 @@ conn_hub_tls(struct conn_hub *h)
 }
 
 bool
-conn_hub_acquire(struct conn_hub *h, const char *peer, const char *listener)
+conn_hub_acquire(struct conn_hub *h, const char *peer, enum listen_role role)
 {
 	if (h->count >= h->max_total || ip_count(h, peer) >= h->max_per_ip) {
+		metric_inc(&m_refused, h->count >= h->max_total ?
+		    REFUSED_TOTAL : REFUSED_PER_IP);
 		if (!refused_log_skip(h))
 			log_warn("conn refused client=%s listener=%s reason=%s",
-			    peer, listener, h->count >= h->max_total ?
-			    "max_connections" : "max_connections_per_ip");
+			    peer, config_role_name(role),
+			    h->count >= h->max_total ? "max_connections" :
+			    "max_connections_per_ip");
 		return false;
 	}
 	h->count++;
 	ip_adjust(h, peer, 1);
+	metric_inc(&m_sessions, (size_t)role);
+	metric_inc(&m_open, (size_t)role);
 	return true;
 }
 
 void
-conn_hub_release(struct conn_hub *h, const char *peer)
+conn_hub_release(struct conn_hub *h, const char *peer, enum listen_role role)
 {
 	h->count--;
 	ip_adjust(h, peer, -1);
+	metric_dec(&m_open, (size_t)role);
 }
 
 /* accept(2) failed: on descriptor exhaustion, refuse one client with the
@@ -464,6 +470,12 @@ bool
 listener_is(const struct listener *l, const struct listen_cfg *lc)
 {
 	return l->lc->port == lc->port && strcmp(l->lc->host, lc->host) == 0;
+}
+
+int
+listener_dup_fd(const struct listener *l)
+{
+	return fcntl(evconnlistener_get_fd(l->lev), F_DUPFD_CLOEXEC, 0);
 }
 
 void

@@ -70,12 +70,14 @@ uint64_t conn_hub_count(struct conn_hub *);
    make the SSL now). NULL when there is none. */
 SSL_CTX	*conn_hub_tls(struct conn_hub *);
 /* A connection accepted outside the listeners (the HTTP server's) from
-   PEER (as net_addr_format() writes it): counted against the same caps.
-   True when under them; then conn_hub_release() once it closes. A
-   refusal is logged as the listeners' are, naming LISTENER. */
+   PEER (as net_addr_format() writes it) on a listener of ROLE: counted
+   against the same caps and in the same metrics (sessions by listener,
+   refusals). True when under them; then conn_hub_release() with the
+   same ROLE once it closes. A refusal is logged as the listeners' are. */
 bool	conn_hub_acquire(struct conn_hub *, const char *peer,
-	    const char *listener);
-void	conn_hub_release(struct conn_hub *, const char *peer);
+	    enum listen_role role);
+void	conn_hub_release(struct conn_hub *, const char *peer,
+	    enum listen_role role);
 
 /* A listening socket for HOST:PORT (IPv6 ones v6-only), non-blocking and
    close-on-exec, with SO_REUSEADDR. The descriptor, or -1 with the
@@ -89,6 +91,9 @@ struct listener *listener_new(struct conn_hub *, const struct listen_cfg *,
 	    int fd, conn_accept_fn *, void *arg, const char *refuse_text);
 /* Whether the listener is for LC's address and port. */
 bool	listener_is(const struct listener *, const struct listen_cfg *);
+/* A duplicate (close-on-exec) of the listening socket, for a reload
+   that gives its address to the HTTP server: -1 on failure. */
+int	listener_dup_fd(const struct listener *);
 /* A reload that keeps the address: LC's role and settings from now on
    (the connections open keep theirs). */
 void	listener_update(struct listener *, const struct listen_cfg *);

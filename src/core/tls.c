@@ -236,9 +236,8 @@ tls_make_selfsigned(const char *hostname, const char *cert_path,
 
 #define PEM_FILE_MAX	(1024 * 1024)	/* bytes of a certificate chain */
 
-/* FD's whole content as a memory BIO, or NULL with the reason. */
-static BIO *
-read_pem(const char *name, int fd, char error_r[TLS_ERROR_MAX])
+BIO *
+tls_read_file(const char *name, int fd, char error_r[TLS_ERROR_MAX])
 {
 	struct stat st;
 	const char *why = NULL;
@@ -347,11 +346,23 @@ tls_server_ctx_files(const struct tls_files *f, char error_r[TLS_ERROR_MAX])
 		ssl_error("TLS context", error_r);
 		goto fail;
 	}
-	if ((cert = read_pem(f->cert, f->cert_fd, error_r)) == NULL ||
-	    use_chain(ctx, f->cert, cert, error_r) == -1 ||
-	    (key = read_pem(f->key, f->key_fd, error_r)) == NULL ||
-	    use_key(ctx, f->key, key, error_r) == -1)
+	if ((cert = tls_read_file(f->cert, f->cert_fd, error_r)) == NULL ||
+	    use_chain(ctx, f->cert, cert, error_r) == -1)
 		goto fail;
+	if (f->pkey != NULL) {
+		/* popgate-keys holds the private part: no check of the
+		   pair here (its public key was compared already). It
+		   signs, it does not decrypt: no RSA key exchange (which
+		   has no forward secrecy either). */
+		if (SSL_CTX_set_cipher_list(ctx, "DEFAULT:!kRSA") != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, f->pkey) != 1) {
+			ssl_error(f->key, error_r);
+			goto fail;
+		}
+	} else if ((key = tls_read_file(f->key, f->key_fd, error_r)) ==
+	    NULL || use_key(ctx, f->key, key, error_r) == -1) {
+		goto fail;
+	}
 	BIO_free(cert);
 	BIO_free(key);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
@@ -375,6 +386,7 @@ open_files(struct tls_files *f, const char *cert, const char *key,
 	f->cert = cert;
 	f->key = key;
 	f->key_fd = -1;
+	f->pkey = NULL;
 	if ((f->cert_fd = open(cert, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (f->key_fd = open(key, O_RDONLY | O_CLOEXEC)) == -1) {
 		(void)snprintf(error_r, TLS_ERROR_MAX, "%s: %s",

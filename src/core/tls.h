@@ -31,7 +31,15 @@ int	tls_make_selfsigned(const char *hostname, const char *cert_path,
 struct tls_files {
 	const char	*cert, *key;
 	int		 cert_fd, key_fd;
+	EVP_PKEY	*pkey;	/* non-NULL: the key to use instead of
+				   reading key_fd (popgate-keys's proxy,
+				   keys.h; borrowed) */
 };
+
+/* The whole content of the open file FD (a regular file of at most
+   1 MiB; NAME for messages) as a memory BIO, read from its start. NULL
+   with the reason in ERROR_R. */
+BIO	*tls_read_file(const char *name, int fd, char error_r[TLS_ERROR_MAX]);
 
 /* A server context with CERT and KEY; TLS 1.2 and later only (RFC 8996).
    NULL with the reason in ERROR_R. */

@@ -24,6 +24,7 @@ struct conn_hub;
 struct worker_pool;
 struct auth_throttle;
 struct http_server;
+struct ops_qmgr;
 
 struct http_deps {
 	struct event_base	*base;
@@ -31,6 +32,9 @@ struct http_deps {
 	struct conn_hub		*hub;		/* caps and TLS context */
 	struct worker_pool	*io;		/* store work */
 	struct auth_throttle	*throttle;	/* failed token checks */
+	/* The queue manager's flush and delete, on the loop (the control
+	   socket's, cli_control.h); NULL: those calls answer 503. */
+	const struct ops_qmgr	*qmgr;
 };
 
 #define HTTP_MAX_HEADERS	(16 * 1024)	/* octets of the header */
@@ -42,6 +46,19 @@ struct http_server *http_server_new(const struct http_deps *);
    the server owns FD from now on. 0 or -1. */
 int	http_server_listen(struct http_server *, const struct listen_cfg *lc,
 	    int fd);
+/* Reloads: whether the server listens on LC's address and port in
+   LC's role. */
+bool	http_server_has(const struct http_server *,
+	    const struct listen_cfg *lc);
+/* A duplicate (close-on-exec) of the server's listening socket on LC's
+   address and port, whatever its role, for a reload that gives the
+   address another one; -1 when there is none. */
+int	http_server_dup_fd(const struct http_server *,
+	    const struct listen_cfg *lc);
+/* A reload: closes each listening socket whose address, port and role
+   no listen line of CFG has (the connections it accepted go on).
+   Returns how many closed. */
+size_t	http_server_retain(struct http_server *, const struct config *cfg);
 /* A reload: pages and limits use CFG from the next request on (it
    must outlive the requests running; the daemon's retired list keeps
    the old one until the pools are quiet). */
@@ -55,6 +72,7 @@ void	http_server_free(struct http_server **);
    must not block. One line of the route table adds one:
 	HTTP_PAGE("/help", help_page, "the customers' help page"),
    (and a POST one with HTTP_PAGE_POST). */
+struct http_page_headers;
 struct http_page_req {
 	const char		*method;	/* "GET", "POST" */
 	const char		*path;		/* decoded, no query */
@@ -63,7 +81,16 @@ struct http_page_req {
 	size_t			 body_len;
 	const struct netaddr	*peer;
 	bool			 tls;		/* came over https */
+	struct http_page_headers *headers;	/* the reply's: see below */
 };
+/* Adds "NAME: VALUE" to the reply of the page REQ is for (from the page
+   function, before it returns): Content-Disposition, Cache-Control ...
+   Not Content-Type (that is *CTYPE_R) nor the framing ones (Content-
+   Length, Transfer-Encoding, Connection), which are the server's. 0, or
+   -1 for such a name, or a name or value with a CR, LF or other control
+   octet (nothing added). */
+int	http_page_header(const struct http_page_req *req, const char *name,
+	    const char *value);
 /* Writes the page onto OUT and its media type ("text/plain;
    version=0.0.4", "text/html; charset=utf-8", "application/xml") into
    *CTYPE_R (static text). Returns the HTTP status: 200, or 404 and such

@@ -79,7 +79,7 @@ from_ops(struct http_call *c, const struct ops_result *r)
 {
 	static const int codes[] = { [OPS_OK] = 200, [OPS_NOT_FOUND] = 404,
 		[OPS_CONFLICT] = 409, [OPS_INVALID] = 422,
-		[OPS_FAILED] = 503 };
+		[OPS_FAILED] = 503, [OPS_PRECONDITION] = 412 };
 
 	if (r->status == OPS_OK)
 		return true;
@@ -182,25 +182,101 @@ etag_of(json_t *obj, char out[48])
 	(void)str_copy(out + 33, "\"", 2);
 }
 
-/* The object C's change is about, as JSON (NULL: C has the error); a
-   stale If-Match is 412. */
-static bool
-precondition(struct http_call *c, json_t *current)
+/* ---- If-Match ----
+   A change is read first (a 404, or a stale tag, before any work: a
+   password is hashed only for a mailbox that is there), then checked
+   again inside the change's transaction (the actor's expect(), ops.h),
+   so that of two panels holding one ETag only the first changes. */
+
+/* C's If-Match against CURRENT (consumed): 1, 0 stale (WHY says so),
+   -1. */
+static int
+tag_matches(struct http_call *c, json_t *current, char *why, size_t whysz)
 {
 	char tag[48];
 
 	if (current == NULL) {
-		http_api_error(c, 503, NULL, "out of memory");
-		return false;
+		(void)str_copy(why, "out of memory", whysz);
+		return -1;
 	}
 	etag_of(current, tag);
 	json_decref(current);
 	if (c->if_match[0] == '\0' || strcmp(c->if_match, "*") == 0 ||
 	    strcmp(c->if_match, tag) == 0)
-		return true;
-	http_api_error(c, 412, NULL, "the object changed since it was read "
+		return 1;
+	(void)str_fmt(why, whysz, "the object changed since it was read "
 	    "(its ETag is now %s): read it again", tag);
-	return false;
+	return 0;
+}
+
+/* The first look: the object C's change is about, as JSON (NULL: C has
+   the error); a stale If-Match is 412. */
+static bool
+precondition(struct http_call *c, json_t *current)
+{
+	char why[256];
+	int r = tag_matches(c, current, why, sizeof(why));
+
+	if (r != 1)
+		http_api_error(c, r == 0 ? 412 : 503, NULL, "%s", why);
+	return r == 1;
+}
+
+/* The checks inside the transaction (ops_expect_fn), one per kind of
+   object: read again, the tag compared. */
+static int
+expect_customer(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	struct store_customer cu;
+	struct ops_result r;
+
+	ops_customer_get(s, &c->actor, c->match.params[0], &cu, &r);
+	if (r.status != OPS_OK) {
+		(void)str_copy(why, r.error, whysz);
+		return -1;
+	}
+	return tag_matches(c, customer_json(&cu), why, whysz);
+}
+
+static int
+expect_domain(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	struct store_domain d;
+	struct ops_result r;
+
+	ops_domain_get(s, &c->actor, c->match.params[0], &d, &r);
+	if (r.status != OPS_OK) {
+		(void)str_copy(why, r.error, whysz);
+		return -1;
+	}
+	return tag_matches(c, domain_json(&d), why, whysz);
+}
+
+static int
+expect_mailbox(struct store *s, void *arg, char *why, size_t whysz)
+{
+	struct http_call *c = arg;
+	struct store_mailbox m;
+	struct ops_result r;
+
+	ops_mailbox_get(s, &c->actor, c->match.params[0], &m, &r);
+	if (r.status != OPS_OK) {
+		(void)str_copy(why, r.error, whysz);
+		return -1;
+	}
+	return tag_matches(c, mailbox_json(&m), why, whysz);
+}
+
+/* C's change checks its If-Match with FN in its transaction. */
+static void
+expect(struct http_call *c, ops_expect_fn *fn)
+{
+	if (c->if_match[0] == '\0' || strcmp(c->if_match, "*") == 0)
+		return;
+	c->actor.expect = fn;
+	c->actor.expect_arg = c;
 }
 
 static void
@@ -215,29 +291,27 @@ reply_object(struct http_call *c, int status, json_t *obj)
 		http_api_error(c, 503, NULL, "out of memory");
 }
 
-/* ---- lists: ?limit=&offset= ---- */
-
-struct page {
-	json_t		*items;
-	uint64_t	 limit, offset, seen;
-};
+/* ---- lists: ?limit=&offset= (struct page: http_int.h) ----
+   For the store's lists the window goes to the store (LIMIT and OFFSET
+   of its statement, a second one counting the whole list): only the
+   page's rows are read and made JSON. The lists of http_api_*.c (the
+   relay table, the queue) are cut here as their items come. */
 
 static bool
 page_init(struct http_call *c, struct page *p)
 {
 	char v[24];
 
-	p->limit = LIST_DEFAULT;
-	p->offset = 0;
-	p->seen = 0;
+	memset(p, 0, sizeof(*p));
+	p->w.limit = LIST_DEFAULT;
 	if (http_query_get(c->query, "limit", v, sizeof(v)) != 0 &&
-	    str_to_uint(v, 1, LIST_MAX, &p->limit) == -1) {
+	    str_to_uint(v, 1, LIST_MAX, &p->w.limit) == -1) {
 		http_api_error(c, 422, "limit", "limit must be 1 to %d",
 		    LIST_MAX);
 		return false;
 	}
 	if (http_query_get(c->query, "offset", v, sizeof(v)) != 0 &&
-	    str_to_uint(v, 0, UINT32_MAX, &p->offset) == -1) {
+	    str_to_uint(v, 0, UINT32_MAX, &p->w.offset) == -1) {
 		http_api_error(c, 422, "offset", "offset must be a number "
 		    "from 0");
 		return false;
@@ -249,7 +323,8 @@ page_init(struct http_call *c, struct page *p)
 static void
 page_add(struct page *p, json_t *item)
 {
-	if (p->seen >= p->offset && p->seen < p->offset + p->limit)
+	if (!p->here || (p->seen >= p->w.offset &&
+	    p->seen < p->w.offset + p->w.limit))
 		(void)json_array_append_new(p->items, item);
 	else
 		json_decref(item);
@@ -259,13 +334,15 @@ page_add(struct page *p, json_t *item)
 static void
 page_reply(struct http_call *c, struct page *p, const struct ops_result *r)
 {
+	uint64_t total = p->here ? p->seen : p->w.total;
+
 	if (!from_ops(c, r)) {
 		json_decref(p->items);
 		return;
 	}
 	reply_object(c, 200, json_pack("{s:o, s:I, s:I, s:I}", "items",
-	    p->items, "total", (json_int_t)p->seen, "limit",
-	    (json_int_t)p->limit, "offset", (json_int_t)p->offset));
+	    p->items, "total", (json_int_t)total, "limit",
+	    (json_int_t)p->w.limit, "offset", (json_int_t)p->w.offset));
 	c->etag[0] = '\0';
 }
 
@@ -315,7 +392,7 @@ http_api_customer_list(struct backends *b, struct http_call *c)
 
 	if ((s = store_of(b, c)) == NULL || !page_init(c, &p))
 		return;
-	ops_customer_list(s, &c->actor, list_customer, &p, &r);
+	ops_customer_list(s, &c->actor, &p.w, list_customer, &p, &r);
 	page_reply(c, &p, &r);
 }
 
@@ -382,8 +459,10 @@ http_api_customer_patch(struct backends *b, struct http_call *c)
 	env.data_fd = -1;
 	env.relay = backends_relay(b, &err);
 	suspend = json_is_true(json_object_get(c->body, "suspended"));
+	expect(c, expect_customer);
 	ops_customer_set_suspended(s, &env, &c->actor, c->match.params[0],
 	    suspend, &r);
+	c->actor.expect = NULL;
 	if (!from_ops(c, &r))
 		return;
 	if (suspend) {
@@ -414,6 +493,7 @@ http_api_customer_delete(struct backends *b, struct http_call *c)
 	memset(&env, 0, sizeof(env));
 	env.data_fd = -1;
 	env.relay = backends_relay(b, &err);
+	expect(c, expect_customer);
 	ops_customer_delete(s, &env, &c->actor, c->match.params[0], force, &r);
 	if (from_ops(c, &r))
 		c->status = 204;
@@ -439,7 +519,7 @@ http_api_domain_list(struct backends *b, struct http_call *c)
 	if (!filter(c, "customer", cbuf, sizeof(cbuf), &customer) ||
 	    (s = store_of(b, c)) == NULL || !page_init(c, &p))
 		return;
-	ops_domain_list(s, &c->actor, customer, list_domain, &p, &r);
+	ops_domain_list(s, &c->actor, customer, &p.w, list_domain, &p, &r);
 	page_reply(c, &p, &r);
 }
 
@@ -500,6 +580,7 @@ http_api_domain_delete(struct backends *b, struct http_call *c)
 	ops_domain_get(s, &c->actor, c->match.params[0], &d, &r);
 	if (!from_ops(c, &r) || !precondition(c, domain_json(&d)))
 		return;
+	expect(c, expect_domain);
 	ops_domain_delete(s, &c->actor, c->match.params[0], force, &r);
 	if (from_ops(c, &r))
 		c->status = 204;
@@ -532,7 +613,8 @@ http_api_mailbox_list(struct backends *b, struct http_call *c)
 	}
 	if ((s = store_of(b, c)) == NULL || !page_init(c, &p))
 		return;
-	ops_mailbox_list(s, &c->actor, domain, customer, list_mailbox, &p, &r);
+	ops_mailbox_list(s, &c->actor, domain, customer, &p.w, list_mailbox,
+	    &p, &r);
 	page_reply(c, &p, &r);
 }
 
@@ -664,14 +746,11 @@ http_api_mailbox_patch(struct backends *b, struct http_call *c)
 		    "password, hash or quota");
 		return;
 	}
-	r.status = OPS_OK;
-	if (h == 1)
-		ops_mailbox_set_hash(s, &c->actor, c->match.params[0], hash,
-		    &r);
+	expect(c, expect_mailbox);
+	ops_mailbox_update(s, &c->actor, c->match.params[0], h == 1 ? hash :
+	    NULL, q == 1 ? &quota : NULL, &r);
+	c->actor.expect = NULL;
 	OPENSSL_cleanse(hash, sizeof(hash));
-	if (r.status == OPS_OK && q == 1)
-		ops_mailbox_set_quota(s, &c->actor, c->match.params[0], quota,
-		    &r);
 	if (!from_ops(c, &r))
 		return;
 	ops_mailbox_get(s, &c->actor, c->match.params[0], &m, &r);
@@ -687,166 +766,8 @@ http_api_mailbox_delete(struct backends *b, struct http_call *c)
 
 	if ((s = store_of(b, c)) == NULL || !mailbox_current(s, c))
 		return;
+	expect(c, expect_mailbox);
 	ops_mailbox_delete(s, &c->actor, c->match.params[0], &r);
-	if (from_ops(c, &r))
-		c->status = 204;
-}
-
-/* ---- aliases: one object per address, its targets a list ---- */
-
-const struct http_field http_alias_body[] = {
-	{ "address", HF_STRING, true, ADDR_BUFSZ - 1, "the alias, in a "
-	    "hosted domain" },
-	{ "target", HF_STRING, true, ADDR_BUFSZ - 1, "one more target: a "
-	    "mailbox, an alias or an external address" },
-	{ NULL, HF_STRING, false, 0, NULL },
-};
-
-struct aliases {
-	struct page	*page;		/* lists */
-	const char	*only;		/* get: this address */
-	json_t		*cur;		/* the alias being filled */
-};
-
-static void
-alias_flush(struct aliases *al)
-{
-	if (al->cur == NULL)
-		return;
-	if (al->page != NULL)
-		page_add(al->page, al->cur);
-	else
-		return;		/* get: kept in cur */
-	al->cur = NULL;
-}
-
-/* Rows come ordered by address, then target. */
-static void
-list_alias(const struct store_alias *a, void *arg)
-{
-	struct aliases *al = arg;
-
-	if (al->only != NULL && strcasecmp(al->only, a->address) != 0)
-		return;
-	if (al->cur != NULL && strcmp(json_string_value(json_object_get(
-	    al->cur, "address")), a->address) != 0)
-		alias_flush(al);
-	if (al->cur == NULL)
-		al->cur = json_pack("{s:s, s:[], s:s, s:s}", "address",
-		    a->address, "targets", "customer", a->customer, "domain",
-		    a->domain);
-	if (al->cur != NULL)
-		(void)json_array_append_new(json_object_get(al->cur,
-		    "targets"), json_string(a->target));
-}
-
-void
-http_api_alias_list(struct backends *b, struct http_call *c)
-{
-	char cbuf[STORE_NAME_MAX + 1], dbuf[ADDR_DOMAIN_MAX + 1];
-	const char *customer, *domain;
-	struct aliases al;
-	struct ops_result r;
-	struct store *s;
-	struct page p;
-
-	if (!filter(c, "customer", cbuf, sizeof(cbuf), &customer) ||
-	    !filter(c, "domain", dbuf, sizeof(dbuf), &domain))
-		return;
-	if (customer != NULL && domain != NULL) {
-		http_api_error(c, 422, "domain", "give domain or customer, "
-		    "not both");
-		return;
-	}
-	if ((s = store_of(b, c)) == NULL || !page_init(c, &p))
-		return;
-	memset(&al, 0, sizeof(al));
-	al.page = &p;
-	ops_alias_list(s, &c->actor, domain, customer, list_alias, &al, &r);
-	alias_flush(&al);
-	page_reply(c, &p, &r);
-}
-
-/* The alias ADDRESS as JSON: 1, 0 (C has the 404), -1 (C has it). */
-static int
-alias_read(struct store *s, struct http_call *c, const char *address,
-    json_t **out)
-{
-	struct aliases al;
-	struct mailaddr ma;
-	struct ops_result r;
-	char canon[ADDR_BUFSZ];
-	const char *err;
-
-	*out = NULL;
-	if (store_parse_address(address, &ma, &err) == -1) {
-		http_api_error(c, 404, NULL, "no alias '%s'", address);
-		return 0;
-	}
-	addr_format(&ma, canon, sizeof(canon));
-	memset(&al, 0, sizeof(al));
-	al.only = canon;
-	ops_alias_list(s, &c->actor, ma.domain, NULL, list_alias, &al, &r);
-	if (r.status == OPS_FAILED) {
-		json_decref(al.cur);
-		return from_ops(c, &r) ? 0 : -1;
-	}
-	if (al.cur == NULL) {
-		http_api_error(c, 404, NULL, "no alias '%s'", address);
-		return 0;
-	}
-	*out = al.cur;
-	return 1;
-}
-
-void
-http_api_alias_get(struct backends *b, struct http_call *c)
-{
-	struct store *s;
-	json_t *obj;
-
-	if ((s = store_of(b, c)) != NULL &&
-	    alias_read(s, c, c->match.params[0], &obj) == 1)
-		reply_object(c, 200, obj);
-}
-
-void
-http_api_alias_add(struct backends *b, struct http_call *c)
-{
-	const char *address = json_string_value(json_object_get(c->body,
-	    "address"));
-	char *target = (char *)(uintptr_t)json_string_value(
-	    json_object_get(c->body, "target"));
-	struct ops_result r;
-	struct store *s;
-	json_t *obj;
-
-	if ((s = store_of(b, c)) == NULL)
-		return;
-	ops_alias_add(s, &c->actor, address, &target, 1, &r);
-	if (!from_ops(c, &r) || alias_read(s, c, address, &obj) != 1)
-		return;
-	(void)str_fmt(c->location, sizeof(c->location), "/api/v1/aliases/%s",
-	    json_string_value(json_object_get(obj, "address")));
-	reply_object(c, 201, obj);
-}
-
-void
-http_api_alias_delete(struct backends *b, struct http_call *c)
-{
-	char tbuf[ADDR_BUFSZ], *target = tbuf;
-	const char *t;
-	struct ops_result r;
-	struct store *s;
-	json_t *obj;
-
-	if (!filter(c, "target", tbuf, sizeof(tbuf), &t) ||
-	    (s = store_of(b, c)) == NULL ||
-	    alias_read(s, c, c->match.params[0], &obj) != 1 ||
-	    !precondition(c, obj))
-		return;
-	ops_alias_delete(s, &c->actor, c->match.params[0], &target,
-	    t != NULL ? 1 : 0, &r);
 	if (from_ops(c, &r))
 		c->status = 204;
 }
@@ -857,4 +778,78 @@ http_api_openapi(struct backends *b, struct http_call *c)
 	(void)b;
 	reply_object(c, 200, http_openapi(http_routes, http_nroutes));
 	c->etag[0] = '\0';
+}
+
+/* ---- for the calls of the other files (http_int.h) ---- */
+
+bool
+http_api_from_ops(struct http_call *c, const struct ops_result *r)
+{
+	return from_ops(c, r);
+}
+
+struct store *
+http_api_store(struct backends *b, struct http_call *c)
+{
+	return store_of(b, c);
+}
+
+void
+http_api_reply(struct http_call *c, int status, json_t *obj)
+{
+	reply_object(c, status, obj);
+}
+
+bool
+http_api_page_init(struct http_call *c, struct page *p, bool here)
+{
+	if (!page_init(c, p))
+		return false;
+	p->here = here;
+	return true;
+}
+
+int
+http_api_tag_matches(struct http_call *c, json_t *current, char *why,
+    size_t whysz)
+{
+	return tag_matches(c, current, why, whysz);
+}
+
+bool
+http_api_precondition(struct http_call *c, json_t *current)
+{
+	return precondition(c, current);
+}
+
+void
+http_api_expect(struct http_call *c, ops_expect_fn *fn)
+{
+	expect(c, fn);
+}
+
+void
+http_api_page_add(struct page *p, json_t *item)
+{
+	page_add(p, item);
+}
+
+void
+http_api_page_reply(struct http_call *c, struct page *p,
+    const struct ops_result *r)
+{
+	page_reply(c, p, r);
+}
+
+bool
+http_api_filter(struct http_call *c, const char *name, char *out,
+    size_t outsz, const char **v)
+{
+	return filter(c, name, out, outsz, v);
+}
+
+void
+http_api_fmt_time(char *dst, size_t dstsz, int64_t t)
+{
+	fmt_time(dst, dstsz, t);
 }

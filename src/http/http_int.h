@@ -148,6 +148,12 @@ struct http_call {
 	json_t			*reply;
 	char			 location[512];
 	char			 etag[48];
+	/* A step on the loop once the worker is done (the queue manager's
+	   changes): it sets the status and the reply, or WAIT, and then
+	   the reply is http_call_answered()'s when the answer comes. */
+	void			(*loop)(const struct http_deps *,
+				    struct http_call *);
+	struct ops_hold_wait	*wait;
 	/* the loop's */
 	struct http_server	*srv;
 	struct evhttp_request	*req;		/* NULL once gone */
@@ -160,6 +166,10 @@ struct http_call {
 	char			 path[512];
 	struct event		*delay;		/* a failed token's wait */
 };
+
+/* C's answer came after its loop step (C->wait is over): it is sent,
+   and C freed. */
+void	http_call_answered(struct http_call *c);
 
 /* The API: the calls (http_api.c) and the OpenAPI document. */
 void	http_api_error(struct http_call *c, int status, const char *field,
@@ -187,6 +197,64 @@ void	http_api_alias_list(struct backends *, struct http_call *);
 void	http_api_alias_get(struct backends *, struct http_call *);
 void	http_api_alias_add(struct backends *, struct http_call *);
 void	http_api_alias_delete(struct backends *, struct http_call *);
+
+/* http_api.c's helpers, for the calls of http_api_*.c: an ops result
+   into C (false: C has the error); the thread's store (NULL: C has the
+   503); C's reply OBJ (with its ETag; NULL: 503). */
+bool	http_api_from_ops(struct http_call *c, const struct ops_result *r);
+struct store *http_api_store(struct backends *, struct http_call *c);
+void	http_api_reply(struct http_call *c, int status, json_t *obj);
+/* A list of ?limit=&offset=: begun (false: C has the 422), one more
+   item (P owns it), the reply (R not OK: C has the error). With HERE
+   the items are cut to the window as they come (the relay table, the
+   queue); without, the caller passes W to the store, which reads only
+   the window and sets W.total (customers, domains, mailboxes, aliases). */
+struct page {
+	json_t			*items;
+	struct store_window	 w;
+	uint64_t		 seen;	/* items offered */
+	bool			 here;	/* cut here, not by the store */
+};
+bool	http_api_page_init(struct http_call *c, struct page *p, bool here);
+void	http_api_page_add(struct page *p, json_t *item);
+void	http_api_page_reply(struct http_call *c, struct page *p,
+	    const struct ops_result *r);
+/* If-Match (http_api.c): C's tag against CURRENT (consumed): 1, 0
+   stale (WHY says so), -1; the first look at the object a change is
+   about (false: C has the 412 or 503); FN to check it again inside the
+   change's transaction. */
+int	http_api_tag_matches(struct http_call *c, json_t *current, char *why,
+	    size_t whysz);
+bool	http_api_precondition(struct http_call *c, json_t *current);
+void	http_api_expect(struct http_call *c, ops_expect_fn *fn);
+/* The query filter NAME into OUT, *V NULL when absent: false when bad
+   (C has the 422). */
+bool	http_api_filter(struct http_call *c, const char *name, char *out,
+	    size_t outsz, const char **v);
+/* T as "YYYY-MM-DD HH:MM:SS" (UTC), as the CLI prints it. */
+void	http_api_fmt_time(char *dst, size_t dstsz, int64_t t);
+
+/* Relay authorizations (http_api_relay.c). */
+void	http_api_relay_list(struct backends *, struct http_call *);
+void	http_api_relay_get(struct backends *, struct http_call *);
+void	http_api_relay_allow(struct backends *, struct http_call *);
+void	http_api_relay_revoke(struct backends *, struct http_call *);
+void	http_api_relay_explain(struct backends *, struct http_call *);
+extern const struct http_field http_relay_body[];
+
+/* The queue (http_api_queue.c). */
+void	http_api_queue_list(struct backends *, struct http_call *);
+void	http_api_queue_get(struct backends *, struct http_call *);
+void	http_api_queue_flush(struct backends *, struct http_call *);
+void	http_api_queue_delete(struct backends *, struct http_call *);
+void	http_api_queue_hold(struct backends *, struct http_call *);
+void	http_api_queue_release(struct backends *, struct http_call *);
+extern const struct http_field http_hold_body[];
+
+/* A domain's DKIM keys (http_api_dkim.c), the store (http_api_store.c). */
+void	http_api_dkim_show(struct backends *, struct http_call *);
+void	http_api_dkim_rotate(struct backends *, struct http_call *);
+void	http_api_store_info(struct backends *, struct http_call *);
 
 extern const struct http_field http_alias_body[];
 extern const struct http_field http_customer_body[];

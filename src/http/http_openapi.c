@@ -79,7 +79,9 @@ static json_t *
 responses(const struct http_route *r)
 {
 	json_t *o = json_object();
-	const char *ok = r->method == HTTP_POST ? "201" :
+	/* A POST with a body makes an object; one without asks for an
+	   action (flush, rotate) and answers what it did. */
+	const char *ok = r->method == HTTP_POST && r->body != NULL ? "201" :
 	    r->method == HTTP_DELETE ? "204" : "200";
 
 	(void)json_object_set_new(o, ok, json_pack("{s:s}", "description",
@@ -89,6 +91,12 @@ responses(const struct http_route *r)
 		    "description", "no valid token"));
 		(void)json_object_set_new(o, "404", json_pack("{s:s}",
 		    "description", "no such object (or not the token's)"));
+		(void)json_object_set_new(o, "422", json_pack("{s:s}",
+		    "description", "a field or query parameter is wrong: "
+		    "{error, field}"));
+		(void)json_object_set_new(o, "503", json_pack("{s:s}",
+		    "description", "a temporary failure (the store, the "
+		    "queue manager): try again"));
 	}
 	if (r->auth == HTTP_AUTH_ADMIN)
 		(void)json_object_set_new(o, "403", json_pack("{s:s}",
@@ -99,9 +107,11 @@ responses(const struct http_route *r)
 		(void)json_object_set_new(o, "422", json_pack("{s:s}",
 		    "description", "a field is wrong: {error, field}"));
 	}
-	if (r->method == HTTP_POST || r->method == HTTP_DELETE)
+	if (r->method == HTTP_POST || r->method == HTTP_DELETE ||
+	    r->method == HTTP_PUT)
 		(void)json_object_set_new(o, "409", json_pack("{s:s}",
-		    "description", "exists, or still has children"));
+		    "description", "exists, still has children, or is in "
+		    "another state"));
 	if (r->method == HTTP_PATCH || r->method == HTTP_DELETE)
 		(void)json_object_set_new(o, "412", json_pack("{s:s}",
 		    "description", "If-Match no longer matches"));

@@ -145,7 +145,14 @@ int
 http_page_apple(const struct config *cfg, const struct http_page_req *req,
     struct buf *out, const char **ctype_r)
 {
-	return email_page(req, out, ctype_r, cfg, web_apple_profile,
+	int status = email_page(req, out, ctype_r, cfg, web_apple_profile,
 	    WEB_TYPE_MOBILECONFIG, "emailaddress: not a mail address, or no "
 	    "POP3 or IMAP listener to offer");
+
+	/* A download for the device to install, not a page to show (a
+	   failure to add it is only out of memory: the profile goes). */
+	if (status == 200)
+		(void)http_page_header(req, "Content-Disposition",
+		    "attachment; filename=\"popgate.mobileconfig\"");
+	return status;
 }

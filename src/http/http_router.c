@@ -3,7 +3,9 @@
  * methods, RFC 3986 for the path): a request target's path, split on
  * '/', against each pattern, where "{name}" takes one segment, decoded.
  * A path some route has but not for the method is 405 with Allow; a
- * path none has is 404. Pure functions: fuzz/fuzz_http_api.c drives
+ * path none has is 404. A literal segment beats a parameter: of the
+ * patterns a path matches, only those with the most literal segments
+ * count ("/queue/flush" is not a message "/queue/{id}" too). Pure functions: fuzz/fuzz_http_api.c drives
  * them alone.
  */
 #include <string.h>
@@ -110,13 +112,27 @@ match_one(const char *pat, const char *path, size_t len,
 	return p == end ? 1 : 0;
 }
 
+/* The literal segments of PAT. */
+static size_t
+literals(const char *pat)
+{
+	size_t n = 0;
+
+	while ((pat = strchr(pat, '/')) != NULL) {
+		pat++;
+		if (*pat != '{')
+			n++;
+	}
+	return n;
+}
+
 int
 http_route_match(const struct http_route *routes, size_t n, unsigned method,
     const char *path, size_t len, struct http_match *m)
 {
 	struct http_match tmp;
 	bool bad = false;
-	size_t i;
+	size_t i, lit, best = 0;
 	int r;
 
 	memset(m, 0, sizeof(*m));
@@ -126,6 +142,14 @@ http_route_match(const struct http_route *routes, size_t n, unsigned method,
 			bad = true;
 		if (r != 1)
 			continue;
+		lit = literals(routes[i].pattern);
+		if (lit < best)
+			continue;
+		if (lit > best) {	/* the more literal pattern wins */
+			best = lit;
+			m->allow = 0;
+			m->route = NULL;
+		}
 		m->allow |= routes[i].method;
 		/* HEAD is GET without the body (RFC 9110 section 9.3.2). */
 		if (m->route == NULL && (routes[i].method == method ||

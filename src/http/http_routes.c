@@ -45,6 +45,13 @@ const struct http_route http_routes[] = {
 	    http_api_domain_delete, NULL, "stop hosting a domain (409 with "
 	    "mailboxes or aliases unless ?force=true)", "domains"),
 
+	API(HTTP_GET, "/api/v1/domains/{name}/dkim", HTTP_AUTH_TOKEN,
+	    http_api_dkim_show, NULL, "the domain's DKIM keys and their DNS "
+	    "TXT records", "domains"),
+	API(HTTP_POST, "/api/v1/domains/{name}/dkim/rotate", HTTP_AUTH_TOKEN,
+	    http_api_dkim_rotate, NULL, "new DKIM keys: the signing pair "
+	    "retired, retired pairs past their overlap deleted", "domains"),
+
 	API(HTTP_GET, "/api/v1/mailboxes", HTTP_AUTH_TOKEN,
 	    http_api_mailbox_list, NULL, "list mailboxes (?domain= or "
 	    "?customer=)", "mailboxes"),
@@ -72,6 +79,55 @@ const struct http_route http_routes[] = {
 	API(HTTP_DELETE, "/api/v1/aliases/{address}", HTTP_AUTH_TOKEN,
 	    http_api_alias_delete, NULL, "delete an alias (?target=: only "
 	    "that target)", "aliases"),
+
+	API(HTTP_GET, "/api/v1/relay", HTTP_AUTH_TOKEN,
+	    http_api_relay_list, NULL, "the live relay authorizations "
+	    "(?customer=)", "relay"),
+	API(HTTP_POST, "/api/v1/relay", HTTP_AUTH_ADMIN,
+	    http_api_relay_allow, http_relay_body, "open the relay for an "
+	    "address or network on behalf of a customer", "relay"),
+	API(HTTP_GET, "/api/v1/relay/explain", HTTP_AUTH_ADMIN,
+	    http_api_relay_explain, NULL, "which rule would allow or refuse "
+	    "?client= sending from ?sender= to ?recipient= now, and why",
+	    "relay"),
+	API(HTTP_GET, "/api/v1/relay/{address}", HTTP_AUTH_TOKEN,
+	    http_api_relay_get, NULL, "the authorizations of an address",
+	    "relay"),
+	API(HTTP_GET, "/api/v1/relay/{network}/{bits}", HTTP_AUTH_TOKEN,
+	    http_api_relay_get, NULL, "the authorizations of a network",
+	    "relay"),
+	API(HTTP_DELETE, "/api/v1/relay/{address}", HTTP_AUTH_TOKEN,
+	    http_api_relay_revoke, NULL, "close the relay for an address "
+	    "(?customer=: only that customer's)", "relay"),
+	API(HTTP_DELETE, "/api/v1/relay/{network}/{bits}", HTTP_AUTH_TOKEN,
+	    http_api_relay_revoke, NULL, "close the relay for a network "
+	    "(?customer=: only that customer's)", "relay"),
+
+	API(HTTP_GET, "/api/v1/queue", HTTP_AUTH_ADMIN, http_api_queue_list,
+	    NULL, "queued messages (?state=, ?held=, ?sender=, "
+	    "?recipient=)", "queue"),
+	API(HTTP_POST, "/api/v1/queue/flush", HTTP_AUTH_ADMIN,
+	    http_api_queue_flush, NULL, "try every message that is not held "
+	    "now", "queue"),
+	API(HTTP_GET, "/api/v1/queue/{id}", HTTP_AUTH_ADMIN,
+	    http_api_queue_get, NULL, "one message: envelope, recipients, "
+	    "who let it through, its hold, its headers", "queue"),
+	API(HTTP_DELETE, "/api/v1/queue/{id}", HTTP_AUTH_ADMIN,
+	    http_api_queue_delete, NULL, "remove a message, held or not, "
+	    "without a bounce", "queue"),
+	API(HTTP_POST, "/api/v1/queue/{id}/flush", HTTP_AUTH_ADMIN,
+	    http_api_queue_flush, NULL, "try a message now (409 when held)",
+	    "queue"),
+	API(HTTP_PUT, "/api/v1/queue/{id}/hold", HTTP_AUTH_ADMIN,
+	    http_api_queue_hold, http_hold_body, "quarantine a message: "
+	    "never tried until released", "queue"),
+	API(HTTP_DELETE, "/api/v1/queue/{id}/hold", HTTP_AUTH_ADMIN,
+	    http_api_queue_release, NULL, "end the hold: tried at once; the "
+	    "time held does not count against max_queue_lifetime", "queue"),
+
+	API(HTTP_GET, "/api/v1/store", HTTP_AUTH_ADMIN, http_api_store_info,
+	    NULL, "the account store: its schema version and counts",
+	    "store"),
 
 	/* Plain pages (http_pages.c), made on the loop from the live
 	   configuration. */

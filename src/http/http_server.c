@@ -18,6 +18,7 @@
  * the request and counts against the client address like a failed
  * login (the same throttle as POP3, IMAP and SMTP AUTH).
  */
+#include <fcntl.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -44,13 +45,22 @@ struct hconn {
 	struct http_server	*srv;
 	char			 key[32];
 	char			 peer[NET_ADDRSTRLEN];
+	enum listen_role	 role;
 	bool			 counted;
+};
+
+/* A listening socket, as evhttp holds it. */
+struct hbound {
+	struct listen_cfg		 lc;
+	struct evhttp_bound_socket	*bs;
 };
 
 struct http_server {
 	struct http_deps	 d;
 	const struct config	*cfg;
 	struct evhttp		*plain, *tls;
+	struct hbound		*bound;
+	size_t			 nbound;
 	struct hmap		*conns;		/* "%p" of the evcon */
 	struct http_call	*pending;	/* on a worker or waiting */
 };
@@ -285,6 +295,19 @@ call_done(void *arg)
 		fail_later(c);
 		return;
 	}
+	if (c->loop != NULL && c->srv != NULL) {
+		c->loop(&c->srv->d, c);
+		if (c->wait != NULL)
+			return;		/* http_call_answered() */
+	}
+	call_reply(c);
+	call_free(c);
+}
+
+void
+http_call_answered(struct http_call *c)
+{
+	c->wait = NULL;
 	call_reply(c);
 	call_free(c);
 }
@@ -315,7 +338,7 @@ on_close(struct evhttp_connection *evcon, void *arg)
 	if (hc == NULL)
 		return;
 	if (hc->counted)
-		conn_hub_release(srv->d.hub, hc->peer);
+		conn_hub_release(srv->d.hub, hc->peer, hc->role);
 	free(hc);
 }
 
@@ -336,8 +359,8 @@ count_conn(struct http_server *srv, struct evhttp_request *req,
 		hc->srv = srv;
 		(void)str_copy(hc->key, key, sizeof(hc->key));
 		(void)str_copy(hc->peer, peer, sizeof(hc->peer));
-		hc->counted = conn_hub_acquire(srv->d.hub, peer,
-		    tls ? "https" : "http");
+		hc->role = tls ? ROLE_HTTPS : ROLE_HTTP;
+		hc->counted = conn_hub_acquire(srv->d.hub, peer, hc->role);
 		(void)hmap_put(srv->conns, key, hc);
 		evhttp_connection_set_closecb(evcon, on_close, srv);
 	}
@@ -371,6 +394,43 @@ method_name(struct evhttp_request *req)
 	}
 }
 
+/* A page's headers: the evhttp reply's. */
+struct http_page_headers {
+	struct evkeyvalq	*out;
+};
+
+static bool
+header_text_ok(const char *s, bool name)
+{
+	const unsigned char *p;
+
+	if (s == NULL || (name && *s == '\0'))
+		return false;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f ||
+		    (name && (*p == ':' || *p == ' ' || *p == '\t')))
+			return false;
+	return true;
+}
+
+int
+http_page_header(const struct http_page_req *req, const char *name,
+    const char *value)
+{
+	static const char *const servers[] = { "Content-Type",
+		"Content-Length", "Transfer-Encoding", "Connection" };
+	size_t i;
+
+	if (req->headers == NULL || !header_text_ok(name, true) ||
+	    !header_text_ok(value, false))
+		return -1;
+	for (i = 0; i < nitems(servers); i++)
+		if (strcasecmp(name, servers[i]) == 0)
+			return -1;
+	return evhttp_add_header(req->headers->out, name, value) == 0 ? 0 :
+	    -1;
+}
+
 static void
 serve_page(struct http_server *srv, struct evhttp_request *req,
     const struct http_route *rt, const char *path, const char *query,
@@ -379,6 +439,7 @@ serve_page(struct http_server *srv, struct evhttp_request *req,
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evbuffer *out = evbuffer_new();
 	struct http_page_req pr;
+	struct http_page_headers ph;
 	const char *ctype = "text/plain; charset=utf-8";
 	struct buf body, page;
 	int status;
@@ -396,6 +457,8 @@ serve_page(struct http_server *srv, struct evhttp_request *req,
 	pr.body_len = body.len;
 	pr.peer = peer;
 	pr.tls = tls;
+	ph.out = evhttp_request_get_output_headers(req);
+	pr.headers = &ph;
 	status = rt->page(srv->cfg, &pr, &page, &ctype);
 	(void)evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", ctype);
@@ -624,6 +687,7 @@ http_server_listen(struct http_server *srv, const struct listen_cfg *lc,
 	bool tls = lc->role == ROLE_HTTPS;
 	struct evhttp **hp = tls ? &srv->tls : &srv->plain;
 	struct evconnlistener *lev;
+	struct evhttp_bound_socket *bs;
 
 	if (*hp == NULL && (*hp = front_new(srv, tls)) == NULL) {
 		(void)close(fd);
@@ -635,11 +699,72 @@ http_server_listen(struct http_server *srv, const struct listen_cfg *lc,
 		(void)close(fd);
 		return -1;
 	}
-	if (evhttp_bind_listener(*hp, lev) == NULL) {
+	if ((bs = evhttp_bind_listener(*hp, lev)) == NULL) {
 		evconnlistener_free(lev);
 		return -1;
 	}
+	srv->bound = xreallocarray(srv->bound, srv->nbound + 1,
+	    sizeof(*srv->bound));
+	srv->bound[srv->nbound].lc = *lc;
+	srv->bound[srv->nbound].bs = bs;
+	srv->nbound++;
 	return 0;
+}
+
+static bool
+same_address(const struct listen_cfg *a, const struct listen_cfg *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+bool
+http_server_has(const struct http_server *srv, const struct listen_cfg *lc)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nbound; i++)
+		if (same_address(&srv->bound[i].lc, lc) &&
+		    srv->bound[i].lc.role == lc->role)
+			return true;
+	return false;
+}
+
+int
+http_server_dup_fd(const struct http_server *srv, const struct listen_cfg *lc)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nbound; i++)
+		if (same_address(&srv->bound[i].lc, lc))
+			return fcntl(evhttp_bound_socket_get_fd(
+			    srv->bound[i].bs), F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
+size_t
+http_server_retain(struct http_server *srv, const struct config *cfg)
+{
+	size_t i, j, kept = 0, closed = 0;
+
+	for (i = 0; i < srv->nbound; i++) {
+		struct hbound *b = &srv->bound[i];
+
+		for (j = 0; j < cfg->nlisten; j++)
+			if (same_address(&cfg->listen[j], &b->lc) &&
+			    cfg->listen[j].role == b->lc.role)
+				break;
+		if (j < cfg->nlisten) {
+			b->lc = cfg->listen[j];
+			srv->bound[kept++] = *b;
+			continue;
+		}
+		/* The socket closes; its connections go on. */
+		evhttp_del_accept_socket(b->lc.role == ROLE_HTTPS ? srv->tls :
+		    srv->plain, b->bs);
+		closed++;
+	}
+	srv->nbound = kept;
+	return closed;
 }
 
 void
@@ -666,6 +791,9 @@ http_server_free(struct http_server **sp)
 	/* The calls first: their requests go with the connections. */
 	for (c = srv->pending; c != NULL; c = next) {
 		next = c->next;
+		/* A hold's answer still due is never heard. */
+		if (c->wait != NULL && srv->d.qmgr != NULL)
+			srv->d.qmgr->hold_cancel(srv->d.qmgr->arg, c->wait);
 		c->srv = NULL;
 		c->req = NULL;
 		c->next = c->prev = NULL;
@@ -679,6 +807,7 @@ http_server_free(struct http_server **sp)
 		evhttp_free(srv->plain);
 	if (srv->tls != NULL)
 		evhttp_free(srv->tls);
+	free(srv->bound);
 	hmap_free(&srv->conns, free_hconn);
 	free(srv);
 }

@@ -59,6 +59,24 @@ ops_who(const struct ops_actor *a)
 }
 
 bool
+ops_expect(struct store *s, const struct ops_actor *a, struct ops_result *r)
+{
+	char why[sizeof(r->error)];
+	int rc;
+
+	if (a->expect == NULL)
+		return true;
+	why[0] = '\0';
+	rc = a->expect(s, a->expect_arg, why, sizeof(why));
+	if (rc == 1)
+		return true;
+	ops_res_set(r, rc == 0 ? OPS_PRECONDITION : OPS_FAILED, NULL, "%s",
+	    why[0] != '\0' ? why : rc == 0 ? "the precondition failed" :
+	    "cannot read the object");
+	return false;
+}
+
+bool
 ops_begin(struct store *s, struct ops_result *r)
 {
 	const char *err;
@@ -142,31 +160,31 @@ ops_customer_get(struct store *s, const struct ops_actor *a,
 	(void)customer_find(s, a, name, cu, r);
 }
 
-struct filter_cu {
-	const struct ops_actor	*a;
-	store_customer_cb	*cb;
-	void			*arg;
-};
-
-static void
-filter_customer(const struct store_customer *cu, void *arg)
-{
-	struct filter_cu *f = arg;
-
-	if (ops_sees(f->a, cu->name))
-		f->cb(cu, f->arg);
-}
-
 void
 ops_customer_list(struct store *s, const struct ops_actor *a,
-    store_customer_cb *cb, void *arg, struct ops_result *r)
+    struct store_window *w, store_customer_cb *cb, void *arg,
+    struct ops_result *r)
 {
-	struct filter_cu f = { a, cb, arg };
+	struct store_customer cu;
 	const char *err;
+	int rc;
 
 	ops_res_init(r);
-	if (store_customer_list(s, filter_customer, &f, &err) == -1)
+	if (a->customer == NULL) {
+		if (store_customer_page(s, w, cb, arg, &err) == -1)
+			ops_res_set(r, OPS_FAILED, NULL, "%s", err);
+		return;
+	}
+	/* A customer's actor sees one: its own. */
+	rc = store_customer_get(s, a->customer, &cu, &err);
+	if (rc == -1) {
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
+		return;
+	}
+	if (w != NULL)
+		w->total = (uint64_t)rc;
+	if (rc == 1 && (w == NULL || (w->offset == 0 && w->limit != 0)))
+		cb(&cu, arg);
 }
 
 /* SPEC 1: a suspended or deleted customer's relay authorizations go at
@@ -203,7 +221,7 @@ ops_customer_set_suspended(struct store *s, const struct ops_env *env,
 	ops_res_init(r);
 	if (!ops_begin(s, r))
 		return;
-	if (customer_find(s, a, name, &cu, r) == 1) {
+	if (customer_find(s, a, name, &cu, r) == 1 && ops_expect(s, a, r)) {
 		rc = store_customer_set_suspended(s, name, suspended, &err);
 		ops_res_store(r, rc, err, OPS_NOT_FOUND, NULL);
 	}
@@ -231,7 +249,7 @@ ops_customer_delete(struct store *s, const struct ops_env *env,
 	}
 	if (!ops_begin(s, r))
 		return;
-	if (customer_find(s, a, name, &cu, r) == 1) {
+	if (customer_find(s, a, name, &cu, r) == 1 && ops_expect(s, a, r)) {
 		rc = store_customer_delete(s, name, force, &err);
 		ops_res_store(r, rc, err, OPS_CONFLICT, NULL);
 	}
@@ -307,8 +325,8 @@ ops_domain_get(struct store *s, const struct ops_actor *a,
 
 void
 ops_domain_list(struct store *s, const struct ops_actor *a,
-    const char *customer, store_domain_cb *cb, void *arg,
-    struct ops_result *r)
+    const char *customer, struct store_window *w, store_domain_cb *cb,
+    void *arg, struct ops_result *r)
 {
 	struct store_customer cu;
 	const char *err;
@@ -318,7 +336,7 @@ ops_domain_list(struct store *s, const struct ops_actor *a,
 		return;
 	if (customer == NULL)
 		customer = a->customer;
-	if (store_domain_list(s, customer, cb, arg, &err) == -1)
+	if (store_domain_page(s, customer, w, cb, arg, &err) == -1)
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
 }
 
@@ -333,7 +351,7 @@ ops_domain_delete(struct store *s, const struct ops_actor *a,
 	ops_res_init(r);
 	if (!ops_begin(s, r))
 		return;
-	if (domain_find(s, a, domain, &d, r) == 1) {
+	if (domain_find(s, a, domain, &d, r) == 1 && ops_expect(s, a, r)) {
 		rc = store_domain_delete(s, domain, force, &err);
 		ops_res_store(r, rc, err, OPS_CONFLICT, NULL);
 	}

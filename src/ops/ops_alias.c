@@ -103,8 +103,8 @@ done:
 
 void
 ops_alias_list(struct store *s, const struct ops_actor *a, const char *domain,
-    const char *customer, store_alias_cb *cb, void *arg,
-    struct ops_result *r)
+    const char *customer, struct store_window *w, store_alias_cb *cb,
+    void *arg, struct ops_result *r)
 {
 	char filter[16 + ADDR_DOMAIN_MAX + STORE_NAME_MAX];
 	struct store_customer cu;
@@ -139,8 +139,8 @@ ops_alias_list(struct store *s, const struct ops_actor *a, const char *domain,
 		}
 		(void)str_copy(filter, domain, sizeof(filter));
 	}
-	if (store_alias_list(s, customer != NULL || domain != NULL ? filter :
-	    NULL, cb, arg, &err) == -1)
+	if (store_alias_page(s, customer != NULL || domain != NULL ? filter :
+	    NULL, w, cb, arg, &err) == -1)
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
 }
 
@@ -170,6 +170,8 @@ ops_alias_delete(struct store *s, const struct ops_actor *a,
 			    address);
 		goto done;
 	}
+	if (!ops_expect(s, a, r))
+		goto done;
 	for (i = 0; (i < n || i == 0) && rc == 0; i++) {
 		rc = store_alias_delete(s, address, n > 0 ? targets[i] : NULL,
 		    &err);

@@ -19,6 +19,10 @@ void	ops_res_store(struct ops_result *r, int rc, const char *err,
 bool	ops_sees(const struct ops_actor *a, const char *customer);
 /* The actor's name for the log. */
 const char *ops_who(const struct ops_actor *a);
+/* The actor's precondition, in the change's transaction: true when
+   there is none or it holds; false with R set. */
+bool	ops_expect(struct store *s, const struct ops_actor *a,
+	    struct ops_result *r);
 /* The change's transaction: begun (false: R says why); ended, committed
    when R is OK (whether it committed). */
 bool	ops_begin(struct store *s, struct ops_result *r);

@@ -104,8 +104,8 @@ ops_mailbox_get(struct store *s, const struct ops_actor *a,
 
 void
 ops_mailbox_list(struct store *s, const struct ops_actor *a,
-    const char *domain, const char *customer, store_mailbox_cb *cb,
-    void *arg, struct ops_result *r)
+    const char *domain, const char *customer, struct store_window *w,
+    store_mailbox_cb *cb, void *arg, struct ops_result *r)
 {
 	char filter[16 + ADDR_DOMAIN_MAX + STORE_NAME_MAX];
 	struct store_customer cu;
@@ -140,62 +140,81 @@ ops_mailbox_list(struct store *s, const struct ops_actor *a,
 		}
 		(void)str_copy(filter, domain, sizeof(filter));
 	}
-	if (store_mailbox_list(s, customer != NULL || domain != NULL ?
-	    filter : NULL, cb, arg, &err) == -1)
+	if (store_mailbox_page(s, customer != NULL || domain != NULL ?
+	    filter : NULL, w, cb, arg, &err) == -1)
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
 }
 
-/* One change of an existing mailbox: CHANGE with its argument. */
-enum change { SET_HASH, SET_QUOTA, DELETE };
-
+/* One change of an existing mailbox: its password (HASH not NULL)
+   and/or its quota (QUOTA not NULL), or its deletion. */
 static void
 change(struct store *s, const struct ops_actor *a, const char *address,
-    enum change what, const char *hash, uint64_t quota, struct ops_result *r)
+    bool delete, const char *hash, const uint64_t *quota,
+    struct ops_result *r)
 {
-	static const char *const names[] = { "password-changed",
-		"quota-set", "deleted" };
 	struct store_mailbox m;
-	const char *err = "";
+	const char *err = "", *field = NULL;
 	int rc = 0;
 
 	ops_res_init(r);
 	if (!ops_begin(s, r))
 		return;
-	if (mailbox_find(s, a, address, &m, r) != 1)
+	if (mailbox_find(s, a, address, &m, r) != 1 || !ops_expect(s, a, r))
 		goto done;
-	if (what == SET_HASH)
-		rc = store_mailbox_set_hash(s, address, hash, &err);
-	else if (what == SET_QUOTA)
-		rc = store_mailbox_set_quota(s, address, quota, &err);
-	else
+	if (delete) {
 		rc = store_mailbox_delete(s, address, &err);
+	} else {
+		if (hash != NULL) {
+			field = "password";
+			rc = store_mailbox_set_hash(s, address, hash, &err);
+		}
+		if (rc == 0 && quota != NULL) {
+			field = "quota";
+			rc = store_mailbox_set_quota(s, address, *quota, &err);
+		}
+	}
 	if (rc != 0)
 		ops_res_set(r, rc == STORE_REFUSED ? OPS_INVALID : OPS_FAILED,
-		    rc == STORE_REFUSED ? (what == SET_HASH ? "password" :
-		    "quota") : NULL, "%s", err);
+		    rc == STORE_REFUSED ? field : NULL, "%s", err);
 done:
-	if (ops_finish(s, r))
-		log_info("ops mailbox-%s mailbox=%s by=%s", names[what],
+	if (!ops_finish(s, r))
+		return;
+	if (delete)
+		log_info("ops mailbox-deleted mailbox=%s by=%s", m.address,
+		    ops_who(a));
+	if (hash != NULL)
+		log_info("ops mailbox-password-changed mailbox=%s by=%s",
 		    m.address, ops_who(a));
+	if (quota != NULL)
+		log_info("ops mailbox-quota-set mailbox=%s by=%s", m.address,
+		    ops_who(a));
 }
 
 void
 ops_mailbox_set_hash(struct store *s, const struct ops_actor *a,
     const char *address, const char *hash, struct ops_result *r)
 {
-	change(s, a, address, SET_HASH, hash, 0, r);
+	change(s, a, address, false, hash, NULL, r);
 }
 
 void
 ops_mailbox_set_quota(struct store *s, const struct ops_actor *a,
     const char *address, uint64_t quota, struct ops_result *r)
 {
-	change(s, a, address, SET_QUOTA, NULL, quota, r);
+	change(s, a, address, false, NULL, &quota, r);
+}
+
+void
+ops_mailbox_update(struct store *s, const struct ops_actor *a,
+    const char *address, const char *hash, const uint64_t *quota,
+    struct ops_result *r)
+{
+	change(s, a, address, false, hash, quota, r);
 }
 
 void
 ops_mailbox_delete(struct store *s, const struct ops_actor *a,
     const char *address, struct ops_result *r)
 {
-	change(s, a, address, DELETE, NULL, 0, r);
+	change(s, a, address, true, NULL, NULL, r);
 }

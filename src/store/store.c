@@ -202,9 +202,8 @@ store_parse_address(const char *s, struct mailaddr *a, const char **error_r)
 	return 0;
 }
 
-/* Canonical customer name into OUT, or a refusal. */
-static int
-canon_customer(struct store *s, const char *name,
+int
+store_canon_customer(struct store *s, const char *name,
     char out[STORE_NAME_MAX + 1], const char **error_r)
 {
 	const char *err;
@@ -304,8 +303,8 @@ lookup(struct store *s, enum store_stmt st, const char *key,
 
 /* ---- customers ---- */
 
-static void
-row_customer(struct store_row *r, void *arg)
+void
+store_row_customer(struct store_row *r, void *arg)
 {
 	struct store_customer *c = arg;
 
@@ -322,9 +321,9 @@ store_customer_get(struct store *s, const char *name,
 {
 	char n[STORE_NAME_MAX + 1];
 
-	if (canon_customer(s, name, n, error_r) != 0)
+	if (store_canon_customer(s, name, n, error_r) != 0)
 		return 0;
-	return lookup(s, SQL_CUSTOMER_GET, n, row_customer, c, sizeof(*c),
+	return lookup(s, SQL_CUSTOMER_GET, n, store_row_customer, c, sizeof(*c),
 	    error_r);
 }
 
@@ -334,10 +333,10 @@ store_customer_find(struct store *s, const char *name,
 {
 	char n[STORE_NAME_MAX + 1];
 
-	if (canon_customer(s, name, n, error_r) != 0)
+	if (store_canon_customer(s, name, n, error_r) != 0)
 		return 0;
-	return lookup(s, SQL_CUSTOMER_FIND, n, row_customer, c, sizeof(*c),
-	    error_r);
+	return lookup(s, SQL_CUSTOMER_FIND, n, store_row_customer, c,
+	    sizeof(*c), error_r);
 }
 
 int
@@ -348,7 +347,7 @@ store_customer_add(struct store *s, const char *name, const char **error_r)
 	struct store_val v[2];
 	int r;
 
-	if ((r = canon_customer(s, name, n, error_r)) != 0)
+	if ((r = store_canon_customer(s, name, n, error_r)) != 0)
 		return r;
 	r = store_customer_get(s, n, &c, error_r);
 	if (r != 0) {
@@ -371,7 +370,7 @@ store_customer_set_suspended(struct store *s, const char *name,
 	int64_t r;
 	int rc;
 
-	if ((rc = canon_customer(s, name, n, error_r)) != 0)
+	if ((rc = store_canon_customer(s, name, n, error_r)) != 0)
 		return rc;
 	v[0] = SV_T(n);
 	v[1] = SV_T(suspended ? "suspended" : "active");
@@ -392,7 +391,7 @@ store_customer_delete(struct store *s, const char *name, bool force,
 	struct store_val v[1];
 	int r;
 
-	if ((r = canon_customer(s, name, n, error_r)) != 0)
+	if ((r = store_canon_customer(s, name, n, error_r)) != 0)
 		return r;
 	r = store_customer_get(s, n, &c, error_r);
 	if (r <= 0) {
@@ -413,36 +412,10 @@ store_customer_delete(struct store *s, const char *name, bool force,
 	    error_r);
 }
 
-struct list_ctx {
-	void	*cb;
-	void	*arg;
-};
-
-static void
-row_customer_list(struct store_row *r, void *arg)
-{
-	struct list_ctx *lc = arg;
-	struct store_customer c;
-
-	memset(&c, 0, sizeof(c));
-	row_customer(r, &c);
-	((store_customer_cb *)lc->cb)(&c, lc->arg);
-}
-
-int
-store_customer_list(struct store *s, store_customer_cb *cb, void *arg,
-    const char **error_r)
-{
-	struct list_ctx lc = { (void *)cb, arg };
-
-	return result(s, run(s, SQL_CUSTOMER_LIST, NULL, 0,
-	    row_customer_list, &lc), error_r);
-}
-
 /* ---- domains ---- */
 
-static void
-row_domain(struct store_row *r, void *arg)
+void
+store_row_domain(struct store_row *r, void *arg)
 {
 	struct store_domain *d = arg;
 
@@ -463,7 +436,7 @@ store_domain_get(struct store *s, const char *domain, struct store_domain *d,
 
 	if (canon_domain(s, domain, n, error_r) != 0)
 		return 0;
-	return lookup(s, SQL_DOMAIN_GET, n, row_domain, d, sizeof(*d),
+	return lookup(s, SQL_DOMAIN_GET, n, store_row_domain, d, sizeof(*d),
 	    error_r);
 }
 
@@ -475,7 +448,7 @@ store_domain_find(struct store *s, const char *domain, struct store_domain *d,
 
 	if (canon_domain(s, domain, n, error_r) != 0)
 		return 0;
-	return lookup(s, SQL_DOMAIN_FIND, n, row_domain, d, sizeof(*d),
+	return lookup(s, SQL_DOMAIN_FIND, n, store_row_domain, d, sizeof(*d),
 	    error_r);
 }
 
@@ -490,7 +463,7 @@ store_domain_add(struct store *s, const char *domain, const char *customer,
 	int r;
 
 	if ((r = canon_domain(s, domain, n, error_r)) != 0 ||
-	    (r = canon_customer(s, customer, cn, error_r)) != 0)
+	    (r = store_canon_customer(s, customer, cn, error_r)) != 0)
 		return r;
 	r = store_customer_get(s, cn, &c, error_r);
 	if (r <= 0) {
@@ -541,40 +514,10 @@ store_domain_delete(struct store *s, const char *domain, bool force,
 	    error_r);
 }
 
-static void
-row_domain_list(struct store_row *r, void *arg)
-{
-	struct list_ctx *lc = arg;
-	struct store_domain d;
-
-	memset(&d, 0, sizeof(d));
-	row_domain(r, &d);
-	((store_domain_cb *)lc->cb)(&d, lc->arg);
-}
-
-int
-store_domain_list(struct store *s, const char *customer, store_domain_cb *cb,
-    void *arg, const char **error_r)
-{
-	char cn[STORE_NAME_MAX + 1];
-	struct list_ctx lc = { (void *)cb, arg };
-	struct store_val v[1];
-	int r;
-
-	v[0] = SV_N;
-	if (customer != NULL) {
-		if ((r = canon_customer(s, customer, cn, error_r)) != 0)
-			return r;
-		v[0] = SV_T(cn);
-	}
-	return result(s, run(s, SQL_DOMAIN_LIST, v, 1, row_domain_list, &lc),
-	    error_r);
-}
-
 /* ---- mailboxes ---- */
 
-static void
-row_mailbox(struct store_row *r, void *arg)
+void
+store_row_mailbox(struct store_row *r, void *arg)
 {
 	struct store_mailbox *m = arg;
 
@@ -597,7 +540,7 @@ store_mailbox_get_addr(struct store *s, const struct addr_canon *c,
 		memset(m, 0, sizeof(*m));
 		return 0;
 	}
-	return lookup(s, SQL_MAILBOX_GET, c->text, row_mailbox, m,
+	return lookup(s, SQL_MAILBOX_GET, c->text, store_row_mailbox, m,
 	    sizeof(*m), error_r);
 }
 
@@ -718,54 +661,6 @@ store_mailbox_delete(struct store *s, const char *address,
 	return mailbox_change(s, SQL_MAILBOX_DELETE, address, SV_N, error_r);
 }
 
-/* FILTER: NULL, a domain, or "customer:NAME" into two bound values. */
-static int
-list_filter(struct store *s, const char *filter, struct store_val v[2],
-    char dom[ADDR_DOMAIN_MAX + 1], char cust[STORE_NAME_MAX + 1],
-    const char **error_r)
-{
-	v[0] = SV_N;
-	v[1] = SV_N;
-	if (filter == NULL)
-		return 0;
-	if (strncmp(filter, "customer:", 9) == 0) {
-		int r = canon_customer(s, filter + 9, cust, error_r);
-
-		v[1] = SV_T(cust);
-		return r;
-	}
-	v[0] = SV_T(dom);
-	return canon_domain(s, filter, dom, error_r);
-}
-
-static void
-row_mailbox_list(struct store_row *r, void *arg)
-{
-	struct list_ctx *lc = arg;
-	struct store_mailbox m;
-
-	memset(&m, 0, sizeof(m));
-	row_mailbox(r, &m);
-	((store_mailbox_cb *)lc->cb)(&m, lc->arg);
-}
-
-int
-store_mailbox_list(struct store *s, const char *filter, store_mailbox_cb *cb,
-    void *arg, const char **error_r)
-{
-	char dom[ADDR_DOMAIN_MAX + 1], cust[STORE_NAME_MAX + 1];
-	struct list_ctx lc = { (void *)cb, arg };
-	struct store_val v[2];
-	int r;
-
-	if ((r = list_filter(s, filter, v, dom, cust, error_r)) != 0)
-		return r;
-	return result(s, run(s, SQL_MAILBOX_LIST, v, 2, row_mailbox_list,
-	    &lc), error_r);
-}
-
-/* ---- aliases ---- */
-
 static void
 row_target(struct store_row *r, void *arg)
 {
@@ -872,37 +767,6 @@ store_alias_delete(struct store *s, const char *address, const char *target,
 		return STORE_REFUSED;
 	}
 	return result(s, r, error_r);
-}
-
-static void
-row_alias_list(struct store_row *r, void *arg)
-{
-	struct list_ctx *lc = arg;
-	struct store_alias al;
-
-	memset(&al, 0, sizeof(al));
-	(void)str_copy(al.address, store_row_text(r, 0), sizeof(al.address));
-	(void)str_copy(al.target, store_row_text(r, 1), sizeof(al.target));
-	(void)str_copy(al.customer, store_row_text(r, 2),
-	    sizeof(al.customer));
-	(void)str_copy(al.domain, store_row_text(r, 3), sizeof(al.domain));
-	al.created = store_row_int(r, 4);
-	((store_alias_cb *)lc->cb)(&al, lc->arg);
-}
-
-int
-store_alias_list(struct store *s, const char *filter, store_alias_cb *cb,
-    void *arg, const char **error_r)
-{
-	char dom[ADDR_DOMAIN_MAX + 1], cust[STORE_NAME_MAX + 1];
-	struct list_ctx lc = { (void *)cb, arg };
-	struct store_val v[2];
-	int r;
-
-	if ((r = list_filter(s, filter, v, dom, cust, error_r)) != 0)
-		return r;
-	return result(s, run(s, SQL_ALIAS_LIST, v, 2, row_alias_list, &lc),
-	    error_r);
 }
 
 /* ---- copying a whole store ---- */

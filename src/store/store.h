@@ -88,6 +88,15 @@ int	store_check_customer_name(const char *, const char **error_r);
 int	store_parse_address(const char *, struct mailaddr *,
 	    const char **error_r);
 
+/* A window on a list (the API's pages): LIMIT items (0: every one)
+   from OFFSET, in the list's order. A list call given one fills TOTAL
+   with the number of items of the whole list. */
+struct store_window {
+	uint64_t	limit;
+	uint64_t	offset;
+	uint64_t	total;		/* out */
+};
+
 /* Customers. */
 int	store_customer_add(struct store *, const char *name,
 	    const char **error_r);
@@ -106,6 +115,9 @@ int	store_customer_delete(struct store *, const char *name, bool force,
 typedef void store_customer_cb(const struct store_customer *, void *);
 int	store_customer_list(struct store *, store_customer_cb *cb, void *arg,
 	    const char **error_r);
+/* The same for the window W (NULL: the whole list), here and below. */
+int	store_customer_page(struct store *, struct store_window *w,
+	    store_customer_cb *cb, void *arg, const char **error_r);
 
 /* Domains. */
 int	store_domain_add(struct store *, const char *domain,
@@ -124,6 +136,9 @@ typedef void store_domain_cb(const struct store_domain *, void *);
 /* CUSTOMER NULL: all domains. */
 int	store_domain_list(struct store *, const char *customer,
 	    store_domain_cb *cb, void *arg, const char **error_r);
+int	store_domain_page(struct store *, const char *customer,
+	    struct store_window *w, store_domain_cb *cb, void *arg,
+	    const char **error_r);
 
 /* Mailboxes. HASH is a crypt(3) hash (passwd_hash()). */
 int	store_mailbox_add(struct store *, const char *address,
@@ -145,6 +160,9 @@ typedef void store_mailbox_cb(const struct store_mailbox *, void *);
 /* FILTER NULL: all; a domain name; or "customer:NAME". */
 int	store_mailbox_list(struct store *, const char *filter,
 	    store_mailbox_cb *cb, void *arg, const char **error_r);
+int	store_mailbox_page(struct store *, const char *filter,
+	    struct store_window *w, store_mailbox_cb *cb, void *arg,
+	    const char **error_r);
 
 /* Aliases: ADDRESS in a hosted domain, TARGET any valid address. */
 int	store_alias_add(struct store *, const char *address,
@@ -162,6 +180,10 @@ typedef void store_alias_cb(const struct store_alias *, void *);
 /* FILTER as for store_mailbox_list(). */
 int	store_alias_list(struct store *, const char *filter,
 	    store_alias_cb *cb, void *arg, const char **error_r);
+/* W's items are alias addresses (CB still sees one call per target). */
+int	store_alias_page(struct store *, const char *filter,
+	    struct store_window *w, store_alias_cb *cb, void *arg,
+	    const char **error_r);
 
 /* DKIM keys (store_dkim.c): a domain's signing pairs, active or
    retired (published for an overlap, no longer signing). */

@@ -49,6 +49,10 @@ enum store_stmt {
 	SQL_TOKEN_LIST,
 	SQL_CUSTOMER_FIND,
 	SQL_DOMAIN_FIND,
+	SQL_CUSTOMER_COUNT,
+	SQL_DOMAIN_COUNT,
+	SQL_MAILBOX_COUNT,
+	SQL_ALIAS_COUNT,
 	SQL_NSTMTS
 };
 
@@ -125,6 +129,13 @@ struct store {
 /* Sets the handle's error text; returns it. */
 const char *store_set_error(struct store *, const char *fmt, ...)
 	    PRINTFLIKE(2, 3);
+
+/* store.c's rows into a struct store_customer, _domain or _mailbox
+   (ARG), for store_list.c. */
+store_row_cb	store_row_customer, store_row_domain, store_row_mailbox;
+/* Canonical customer name into OUT: 0, or STORE_REFUSED. */
+int	store_canon_customer(struct store *s, const char *name,
+	    char out[STORE_NAME_MAX + 1], const char **error_r);
 
 /* store.c's helpers, for store_dkim.c. */
 int	store_result(struct store *, int64_t r, const char **error_r);

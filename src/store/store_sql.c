@@ -102,7 +102,7 @@ const char *const store_sql[SQL_NSTMTS] = {
 	    " WHERE name = $1",
 	[SQL_CUSTOMER_DELETE] = "DELETE FROM customers WHERE name = $1",
 	[SQL_CUSTOMER_LIST] = "SELECT " CUSTOMER_COLS
-	    " FROM customers c ORDER BY c.name",
+	    " FROM customers c ORDER BY c.name LIMIT $1 OFFSET $2",
 	[SQL_DOMAIN_ADD] = "INSERT INTO domains (name, customer, created)"
 	    " VALUES ($1, $2, $3)",
 	[SQL_DOMAIN_GET] = "SELECT " DOMAIN_COLS " FROM domains d"
@@ -116,7 +116,7 @@ const char *const store_sql[SQL_NSTMTS] = {
 	[SQL_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains d"
 	    " JOIN customers c ON c.name = d.customer"
 	    " WHERE (CAST($1 AS TEXT) IS NULL OR d.customer = $1)"
-	    " ORDER BY d.name",
+	    " ORDER BY d.name LIMIT $2 OFFSET $3",
 	[SQL_MAILBOX_ADD] = "INSERT INTO mailboxes"
 	    " (address, domain, local, password, quota, created)"
 	    " VALUES ($1, $2, $3, $4, $5, $6)",
@@ -131,7 +131,7 @@ const char *const store_sql[SQL_NSTMTS] = {
 	[SQL_MAILBOX_LIST] = "SELECT " MAILBOX_COLS " FROM mailboxes m"
 	    " JOIN domains d ON d.name = m.domain"
 	    " JOIN customers c ON c.name = d.customer WHERE" FILTER
-	    " ORDER BY m.domain, m.local",
+	    " ORDER BY m.domain, m.local LIMIT $3 OFFSET $4",
 	[SQL_ALIAS_ADD] = "INSERT INTO aliases (address, domain, target,"
 	    " created) VALUES ($1, $2, $3, $4)",
 	[SQL_ALIAS_TARGETS] = "SELECT target FROM aliases WHERE address = $1"
@@ -139,9 +139,13 @@ const char *const store_sql[SQL_NSTMTS] = {
 	[SQL_ALIAS_DELETE_ONE] = "DELETE FROM aliases WHERE address = $1"
 	    " AND target = $2",
 	[SQL_ALIAS_DELETE_ALL] = "DELETE FROM aliases WHERE address = $1",
+	/* A window of alias addresses, each with every target. */
 	[SQL_ALIAS_LIST] = "SELECT a.address, a.target, d.customer,"
 	    " a.domain, a.created"
-	    " FROM aliases a JOIN domains d ON d.name = a.domain WHERE" FILTER
+	    " FROM aliases a JOIN domains d ON d.name = a.domain"
+	    " WHERE a.address IN (SELECT a.address FROM aliases a"
+	    " JOIN domains d ON d.name = a.domain WHERE" FILTER
+	    " GROUP BY a.address ORDER BY a.address LIMIT $3 OFFSET $4)"
 	    " ORDER BY a.address, a.target",
 	[SQL_SCHEMA_VERSION] = "SELECT version FROM schema_version",
 	[SQL_DKIM_ADD] = "INSERT INTO dkim_keys (domain, selector, algorithm,"
@@ -173,4 +177,12 @@ const char *const store_sql[SQL_NSTMTS] = {
 	[SQL_TOKEN_DELETE] = "DELETE FROM api_tokens WHERE name = $1",
 	[SQL_TOKEN_LIST] = "SELECT name, hash, customer, created, expires"
 	    " FROM api_tokens ORDER BY name",
+	/* The lengths of the lists above, for their windows. */
+	[SQL_CUSTOMER_COUNT] = "SELECT count(*) FROM customers",
+	[SQL_DOMAIN_COUNT] = "SELECT count(*) FROM domains d"
+	    " WHERE (CAST($1 AS TEXT) IS NULL OR d.customer = $1)",
+	[SQL_MAILBOX_COUNT] = "SELECT count(*) FROM mailboxes m"
+	    " JOIN domains d ON d.name = m.domain WHERE" FILTER,
+	[SQL_ALIAS_COUNT] = "SELECT count(DISTINCT a.address) FROM aliases a"
+	    " JOIN domains d ON d.name = a.domain WHERE" FILTER,
 };

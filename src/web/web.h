@@ -77,7 +77,7 @@ int	web_autodiscover_parse(const char *body, size_t len,
  * GET /apple/popgate.mobileconfig?emailaddress=EMAIL (the route is the
  * HTTP layer's choice): an unsigned Apple configuration profile
  * (WEB_TYPE_MOBILECONFIG; send it with Content-Disposition: attachment;
- * filename="HOSTNAME.mobileconfig"). EMAIL as for Mozilla: without it
+ * filename="popgate.mobileconfig", as src/http/http_pages.c does). EMAIL as for Mozilla: without it
  * the device asks for the address. 0, or -1 when EMAIL is no mail
  * address (nothing written: 400) or the configuration has no POP3 or
  * IMAP listener (404).
@@ -90,8 +90,9 @@ int	web_apple_profile(struct evbuffer *out, const struct config *,
  * should publish, as zone file lines, one record a line, absolute names:
  * MX, SPF, DKIM (KEYS: the domain's keys, as store_dkim_list gives them,
  * read by the caller: the store may block), DMARC, the SRV records of
- * RFC 6186 and RFC 8314 ("." and port 0 for a service not offered), and
- * the autoconfig/autodiscover names. Comments start with ';'.
+ * RFC 6186 and RFC 8314 ("." and port 0 for a service not offered), the
+ * autoconfig/autodiscover names and Outlook's _autodiscover._tcp SRV
+ * (the https listener's port). Comments start with ';'.
  */
 void	web_dns_records(struct evbuffer *out, const struct config *,
 	    const char *domain, const struct store_dkim_key *keys,

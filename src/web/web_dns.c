@@ -10,7 +10,8 @@
  * priority) and IMAP before POP3, and "0 0 0 ." (RFC 2782: "service
  * decidedly not available") for the services the configuration does not
  * offer; the autoconfig and autodiscover names Thunderbird and Outlook
- * look up, as CNAMEs of the hostname.
+ * look up, as CNAMEs of the hostname, and Outlook's _autodiscover._tcp
+ * SRV record naming the https listener's port.
  */
 #include <event2/buffer.h>
 
@@ -18,6 +19,7 @@
 #include "core/dkim.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/net.h"
 #include "util/compat.h"
 
 #define TXT_CHUNK	255		/* octets per TXT string */
@@ -80,6 +82,64 @@ srv_records(struct evbuffer *out, const struct config *cfg,
 	}
 }
 
+static bool
+on_loopback(const struct listen_cfg *l)
+{
+	struct netaddr a;
+
+	return net_addr_parse(l->host, &a) == 0 && net_addr_is_loopback(&a);
+}
+
+/* The port Outlook's _autodiscover._tcp SRV names, the way
+   web_ports_get() picks the mail ports: an https listener's, one on
+   loopback only when every mail listener is (a demo), else 443 of what
+   stands in front of an http or loopback https listener (*PROXIED); 0
+   when no listener serves autodiscover. */
+static unsigned
+autodiscover_port(const struct config *cfg, bool *proxied)
+{
+	bool all_loopback = true, tls, http = false;
+	size_t i;
+
+	*proxied = false;
+	for (i = 0; i < cfg->nlisten; i++)
+		if (web_mail_role(cfg->listen[i].role, &tls) &&
+		    !on_loopback(&cfg->listen[i]))
+			all_loopback = false;
+	for (i = 0; i < cfg->nlisten; i++) {
+		const struct listen_cfg *l = &cfg->listen[i];
+
+		if (l->role == ROLE_HTTPS && (all_loopback || !on_loopback(l)))
+			return l->port;
+		if (l->role == ROLE_HTTP || l->role == ROLE_HTTPS)
+			http = true;
+	}
+	*proxied = http;
+	return http ? 443 : 0;
+}
+
+/* Outlook's SRV (Microsoft's [MS-OXDSCLI] 3.1.5.2: priority and weight
+   0), for when autodiscover.DOMAIN does not answer. */
+static void
+autodiscover_srv(struct evbuffer *out, const struct config *cfg,
+    const char *domain)
+{
+	bool proxied;
+	unsigned port = autodiscover_port(cfg, &proxied);
+
+	if (port == 0) {
+		(void)evbuffer_add_printf(out, "; no https or http listener "
+		    "serves autodiscover\n_autodiscover._tcp.%s. IN SRV 0 0 0 "
+		    ".\n", domain);
+		return;
+	}
+	if (proxied)
+		(void)evbuffer_add_printf(out, "; HTTPS on port 443 of a "
+		    "reverse proxy in front of the http listener\n");
+	(void)evbuffer_add_printf(out, "_autodiscover._tcp.%s. IN SRV 0 0 %u "
+	    "%s.\n", domain, port, cfg->hostname);
+}
+
 void
 web_dns_records(struct evbuffer *out, const struct config *cfg,
     const char *domain, const struct store_dkim_key *keys, size_t nkeys)
@@ -110,11 +170,10 @@ web_dns_records(struct evbuffer *out, const struct config *cfg,
 	(void)evbuffer_add_printf(out, "_dmarc.%s. IN TXT \"v=DMARC1; "
 	    "p=quarantine; adkim=r; aspf=r\"\n", domain);
 	srv_records(out, cfg, domain, &ps);
-	/* XXX: _autodiscover._tcp SRV needs the https listener's port,
-	   which the HTTP server brings. */
 	(void)evbuffer_add_printf(out, "; client autoconfiguration "
 	    "(Thunderbird, Outlook)\nautoconfig.%s. IN CNAME %s.\n"
 	    "autodiscover.%s. IN CNAME %s.\n", domain, cfg->hostname, domain,
 	    cfg->hostname);
+	autodiscover_srv(out, cfg, domain);
 	web_ports_free(&ps);
 }

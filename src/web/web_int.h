@@ -26,6 +26,10 @@ struct web_ports {
 	size_t		 n;
 };
 
+/* Whether ROLE is a mail listener's, and then whether it is implicit
+   TLS (*IMPLICIT_TLS). */
+bool	web_mail_role(enum listen_role role, bool *implicit_tls);
+
 /*
  * The mail listeners of CFG customers can reach, sorted by role (smtp,
  * submission, submissions, pop3, pop3s, imap, imaps) then port, each

@@ -17,8 +17,8 @@ _Static_assert(WEB_EMAIL_MAX == ADDR_BUFSZ, "web.h's address size");
 
 /* Whether ROLE is one of the mail services the pages describe (the
    HTTP roles of the control plane are not). */
-static bool
-mail_role(enum listen_role role, bool *implicit_tls)
+bool
+web_mail_role(enum listen_role role, bool *implicit_tls)
 {
 	switch (role) {
 	case ROLE_SMTP:
@@ -64,13 +64,13 @@ web_ports_get(const struct config *cfg, struct web_ports *ps)
 	ps->v = xcalloc(cfg->nlisten + 1, sizeof(*ps->v));
 	ps->n = 0;
 	for (i = 0; i < cfg->nlisten; i++)
-		if (mail_role(cfg->listen[i].role, &tls) &&
+		if (web_mail_role(cfg->listen[i].role, &tls) &&
 		    !host_is_loopback(cfg->listen[i].host))
 			all_loopback = false;
 	for (i = 0; i < cfg->nlisten; i++) {
 		const struct listen_cfg *l = &cfg->listen[i];
 
-		if (!mail_role(l->role, &tls) ||
+		if (!web_mail_role(l->role, &tls) ||
 		    (!all_loopback && host_is_loopback(l->host)))
 			continue;
 		for (j = 0; j < ps->n; j++)

@@ -223,6 +223,52 @@ def test_if_match(api):
                     headers={"If-Match": h2["ETag"]})[0] == 204
 
 
+def race(api, n, method, path, tag, bodies):
+    """N calls at once, all with If-Match TAG: their statuses."""
+    import threading
+    out = [None] * n
+    go = threading.Barrier(n)
+
+    def one(i):
+        go.wait()
+        out[i] = api.call(method, path, body=bodies[i],
+                          headers={"If-Match": tag})[0]
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+def test_if_match_checked_in_the_change(api):
+    """Panels holding one ETag, all at once: the first change wins, each
+    other one is 412 and changes nothing (the tag is checked inside the
+    change's transaction, not before it)."""
+    add_customer(api, "racer")
+    add_domain(api, "racer.test", "racer")
+    add_mailbox(api, "box@racer.test", quota="1M")
+    for rnd in range(3):
+        _, h, b = api.call("GET", "/api/v1/mailboxes/box@racer.test")
+        quotas = [(rnd * 100 + i + 2) << 20 for i in range(12)]
+        got = race(api, 12, "PATCH", "/api/v1/mailboxes/box@racer.test",
+                   h["ETag"], [{"quota": q} for q in quotas])
+        assert sorted(got) == [200] + [412] * 11, got
+        winner = quotas[got.index(200)]
+        _, _, b = api.call("GET", "/api/v1/mailboxes/box@racer.test")
+        assert b["quota_bytes"] == winner
+    # a suspension and a deletion with one tag: only one of them
+    _, h, _ = api.call("GET", "/api/v1/customers/racer")
+    tag = h["ETag"]
+    st = api.call("PATCH", "/api/v1/customers/racer",
+                  body={"suspended": True}, headers={"If-Match": tag})[0]
+    assert st == 200
+    assert api.call("DELETE", "/api/v1/customers/racer?force=true",
+                    headers={"If-Match": tag})[0] == 412
+    assert api.call("GET", "/api/v1/customers/racer")[2]["status"] == \
+        "suspended"
+
+
 def test_list_pagination(api):
     for n in ("pa", "pb", "pc"):
         add_customer(api, n)
@@ -232,10 +278,52 @@ def test_list_pagination(api):
     st, _, page = api.call("GET", "/api/v1/customers?limit=2&offset=1")
     assert [c["name"] for c in page["items"]] == names[1:3]
     assert page["total"] == len(names) and page["limit"] == 2
+    # past the end: none, the total still counted
+    st, _, page = api.call("GET", f"/api/v1/customers?offset={len(names)}")
+    assert st == 200 and page["items"] == [] and page["total"] == len(names)
     st, _, b = api.call("GET", "/api/v1/customers?limit=0")
     assert st == 422 and b["field"] == "limit"
     st, _, b = api.call("GET", "/api/v1/customers?offset=x")
     assert st == 422 and b["field"] == "offset"
+
+
+def test_list_pagination_of_each_list(api):
+    """A page is the store's (limit and offset in its query), for each
+    list and filter; an alias with two targets is one item."""
+    add_customer(api, "pager")
+    add_domain(api, "pager.test", "pager")
+    add_domain(api, "pager2.test", "pager")
+    boxes = [f"{n}@pager.test" for n in ("p1", "p2", "p3")]
+    for m in boxes:
+        add_mailbox(api, m)
+    for addr, target in (("info@pager.test", boxes[0]),
+                         ("info@pager.test", boxes[1]),
+                         ("sales@pager.test", boxes[2])):
+        assert api.call("POST", "/api/v1/aliases",
+                        body={"address": addr, "target": target})[0] == 201
+    _, _, p = api.call("GET", "/api/v1/domains?customer=pager&limit=1"
+                       "&offset=1")
+    assert [d["domain"] for d in p["items"]] == ["pager2.test"]
+    assert p["total"] == 2
+    _, _, p = api.call("GET", "/api/v1/mailboxes?domain=pager.test&limit=2"
+                       "&offset=1")
+    assert [m["address"] for m in p["items"]] == boxes[1:]
+    assert p["total"] == 3
+    _, _, p = api.call("GET", "/api/v1/aliases?customer=pager&limit=1")
+    assert [(al["address"], al["targets"]) for al in p["items"]] == [
+        ("info@pager.test", boxes[:2])]
+    assert p["total"] == 2
+    _, _, p = api.call("GET", "/api/v1/aliases?domain=pager.test&offset=1")
+    assert [al["address"] for al in p["items"]] == ["sales@pager.test"]
+    # a customer's token: its own customer only, one item
+    tok = token(api.inst, "pager-panel", "customer:pager")
+    _, _, p = api.call("GET", "/api/v1/customers", tok=tok)
+    assert [c["name"] for c in p["items"]] == ["pager"] and p["total"] == 1
+    _, _, p = api.call("GET", "/api/v1/customers?offset=1", tok=tok)
+    assert p["items"] == [] and p["total"] == 1
+    _, _, p = api.call("GET", "/api/v1/mailboxes?limit=1", tok=tok)
+    assert [m["address"] for m in p["items"]] == boxes[:1]
+    assert p["total"] == 3
 
 
 # ---- domains and mailboxes ----

@@ -224,8 +224,23 @@ def test_apple_profile(inst):
                             "?emailaddress=ann@acme.test")
     assert st == 200, body
     assert h["Content-Type"] == "application/x-apple-aspen-config"
+    # a download to install, under the route's name
+    assert h.get_all("Content-Disposition") == [
+        'attachment; filename="popgate.mobileconfig"']
+    assert h.get_all("Content-Type") == ["application/x-apple-aspen-config"]
     prof = plistlib.loads(body)
     assert prof["PayloadType"] == "Configuration"
     ports = {p.get("IncomingMailServerPortNumber")
              for p in prof["PayloadContent"]}
     assert ports & {inst.ports["imaps"], inst.ports["pop3s"]}
+
+
+def test_apple_profile_error_is_no_download(inst):
+    st, h, body = get(inst, "/apple/popgate.mobileconfig"
+                            "?emailaddress=no-at-sign")
+    assert st == 400
+    assert h.get("Content-Disposition") is None
+    assert h["Content-Type"].startswith("text/plain")
+    # the other pages are shown, not downloaded
+    st, h, body = get(inst, "/help")
+    assert st == 200 and h.get("Content-Disposition") is None

@@ -8,11 +8,13 @@ asserts that the counters moved exactly as the traffic did. Every
 scrape must pass `promtool check metrics` (Debian package prometheus).
 """
 import base64
+import http.client
 import imaplib
 import re
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import time
 
@@ -379,3 +381,59 @@ def test_no_daemon(instance):
     p = instance.cli("metrics")
     assert p.returncode == 1
     assert "no daemon is running" in p.stderr
+
+
+def http_get(port, path, tls=False):
+    """One request on its own connection: the status."""
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT,
+                                        context=ctx)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        c.request("GET", path, headers={"Connection": "close"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+def test_http_sessions_by_listener(make_instance):
+    web = make_instance(listeners={"smtp": "smtp", "http": "http",
+                                   "https": "https"})
+    before = scrape(web)
+    for _ in range(3):
+        assert http_get(web.ports["http"], "/help") == 200
+    # a page that is not there is a session all the same
+    assert http_get(web.ports["http"], "/no-such-page") == 404
+    assert http_get(web.ports["https"], "/help", tls=True) == 200
+    after = wait_scrape(web, lambda s: val(s, "popgate_sessions_open",
+                                           listener="http") == 0 and
+                        val(s, "popgate_sessions_open",
+                            listener="https") == 0)
+    assert delta(before, after, "popgate_sessions_total",
+                 listener="http") == 4
+    assert delta(before, after, "popgate_sessions_total",
+                 listener="https") == 1
+    assert delta(before, after, "popgate_sessions_total",
+                 listener="smtp") == 0
+    # one request on a kept-alive connection is one session, open until
+    # the client goes
+    c = http.client.HTTPConnection("127.0.0.1", web.ports["http"],
+                                   timeout=TIMEOUT)
+    try:
+        for _ in range(2):
+            c.request("GET", "/help")
+            c.getresponse().read()
+        mid = scrape(web)
+        assert val(mid, "popgate_sessions_open", listener="http") == 1
+        assert delta(after, mid, "popgate_sessions_total",
+                     listener="http") == 1
+    finally:
+        c.close()
+    wait_scrape(web, lambda s: val(s, "popgate_sessions_open",
+                                   listener="http") == 0)

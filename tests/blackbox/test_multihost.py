@@ -393,6 +393,53 @@ def test_api_token_made_on_a_works_on_b_until_revoked(hosts, cluster):
     assert call(a, "GET", "/api/v1/customers/mh-api") == 401
 
 
+def test_api_lists_are_paged_by_postgresql(hosts, cluster):
+    """The API's ?limit=&offset= is the PostgreSQL statement's LIMIT and
+    OFFSET (with a count for "total"), for each list: the same pages,
+    an alias with two targets one item."""
+    import json
+    import urllib.request
+    a, b = hosts
+    out = a.cli("token", "add", "mh-pager", "--scope", "admin",
+                check=True).stdout
+    secret = out.strip().splitlines()[-1]
+
+    def get(path):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{b.ports['http']}{path}",
+            headers={"Authorization": f"Bearer {secret}"})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return json.loads(r.read())
+
+    name, domain, boxes = add_customer(a, boxes=("p1", "p2", "p3"))
+    a.cli("alias", "add", f"info@{domain}", boxes[0], boxes[1], check=True)
+    a.cli("alias", "add", f"sales@{domain}", boxes[2], check=True)
+    full = get("/api/v1/customers?limit=1000")
+    names = [c["name"] for c in full["items"]]
+    assert names == sorted(names) and full["total"] == len(names)
+    i = names.index(name)
+    page = get(f"/api/v1/customers?limit=2&offset={i}")
+    assert [c["name"] for c in page["items"]] == names[i:i + 2]
+    assert page["total"] == len(names) and page["offset"] == i
+    assert page["items"][0]["mailboxes"] == 3
+    page = get(f"/api/v1/domains?customer={name}")
+    assert [d["domain"] for d in page["items"]] == [domain]
+    assert page["items"][0]["aliases"] == 2 and page["total"] == 1
+    page = get(f"/api/v1/mailboxes?domain={domain}&limit=2&offset=1")
+    assert [m["address"] for m in page["items"]] == boxes[1:]
+    assert page["total"] == 3
+    page = get(f"/api/v1/mailboxes?customer={name}&offset=3")
+    assert page["items"] == [] and page["total"] == 3
+    page = get(f"/api/v1/aliases?domain={domain}&limit=1")
+    assert page["items"] == [{"address": f"info@{domain}",
+                              "targets": boxes[:2], "customer": name,
+                              "domain": domain}]
+    assert page["total"] == 2
+    page = get(f"/api/v1/aliases?customer={name}&limit=5&offset=1")
+    assert [al["address"] for al in page["items"]] == [f"sales@{domain}"]
+    a.cli("token", "revoke", "mh-pager", check=True)
+
+
 def test_srs_address_made_on_a_is_taken_back_on_b(hosts, cluster):
     """The SRS secret lives in the shared store: a bounce to the address
     A's forwarding made is taken back by B (any MX may get it), and after

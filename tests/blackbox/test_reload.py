@@ -7,6 +7,7 @@ the one in a DATA transfer, new certificates to the next handshake. A
 configuration with errors is refused with FILE:LINE in the log and in
 `popgate reload`'s output, and the daemon goes on as it was; a key that
 needs a restart keeps its old value and says so."""
+import http.client
 import os
 import re
 import shutil
@@ -266,16 +267,40 @@ def test_privileged_port_added_by_reload(server):
     server.stop()
 
 
+def comm(pid):
+    """/proc/PID/comm, or None for a process gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def children(ppid):
+    """The pids whose parent is PPID (processes that go meanwhile are
+    left out)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[1] == str(ppid):
+                    out.append(p)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
 @root_only
 def test_privileged_helper_holds_nothing_of_the_network(server):
     """The helper stays root, so it holds nothing but its socket to the
     daemon: no listener, no file of the data directory, no lock."""
-    helpers = [p for p in os.listdir("/proc") if p.isdigit() and
-               open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]
-               == str(server.pid)]
+    # The daemon's children: popgate-priv and popgate-keys.
+    helpers = [p for p in children(server.pid)
+               if comm(p) == "popgate-priv"]
     assert len(helpers) == 1, helpers
     pid = helpers[0]
-    assert open(f"/proc/{pid}/comm").read().strip() == "popgate-priv"
     fds = sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
     assert fds == [0, 1, 2, 3], fds
     assert os.readlink(f"/proc/{pid}/fd/3").startswith("socket:")
@@ -283,3 +308,98 @@ def test_privileged_helper_holds_nothing_of_the_network(server):
     # It goes with the daemon.
     assert not os.path.exists(f"/proc/{pid}/status") or \
         "State:\tZ" in open(f"/proc/{pid}/status").read()
+
+
+# ---- the HTTP listeners (evhttp's) follow a reload as the others do ----
+
+def http_conn(port, tls=False):
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return http.client.HTTPSConnection("127.0.0.1", port,
+                                           timeout=TIMEOUT, context=ctx)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+
+
+def http_get(port, path="/help", tls=False):
+    """(status, body) of one request on its own connection."""
+    c = http_conn(port, tls)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def reload_ok(inst):
+    out = reload_cli(inst)
+    assert out.returncode == 0 and "reloaded" in out.stdout, out
+
+
+def test_http_listeners_added_and_removed_by_reload(server):
+    http_port = add_listener(server, "http", "http")
+    https_port = add_listener(server, "https", "https")
+    assert harness.port_is_free(http_port)
+    reload_ok(server)
+    wait_log(server, r"reload done .*added=2 closed=0")
+    assert http_get(http_port)[0] == 200
+    assert http_get(https_port, tls=True)[0] == 200
+    # a kept-alive connection across the removal goes on
+    c = http_conn(http_port)
+    c.request("GET", "/help")
+    assert c.getresponse().read()
+    remove_listener(server, "http")
+    reload_ok(server)
+    wait_log(server, r"reload done .*added=0 closed=1")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", http_port), timeout=2).close()
+    assert harness.port_is_free(http_port)
+    c.request("GET", "/help")
+    r = c.getresponse()
+    assert r.status == 200 and b"<html" in r.read().lower()
+    c.close()
+    # the other one was kept, as it was
+    assert http_get(https_port, tls=True)[0] == 200
+    server.stop()
+
+
+def test_a_port_changes_role_between_http_and_mail(server):
+    port = add_listener(server, "web", "http")
+    reload_ok(server)
+    assert http_get(port)[0] == 200
+    # the same address now https, then smtp, then http again: never
+    # closed in between (no "cannot listen": the socket is handed over)
+    server.listeners["web"] = "https"
+    server.write_config()
+    reload_ok(server)
+    assert http_get(port, tls=True)[0] == 200
+    server.listeners["web"] = "smtp"
+    server.write_config()
+    reload_ok(server)
+    assert ehlo_size(port) > 0
+    server.listeners["web"] = "http"
+    server.write_config()
+    reload_ok(server)
+    assert http_get(port)[0] == 200
+    server.stop()
+
+
+def test_help_page_follows_a_port_change(server):
+    web = add_listener(server, "http", "http")
+    reload_ok(server)
+    old = server.ports["submission"]
+    st, body = http_get(web)
+    assert st == 200 and f'data-port="{old}"'.encode() in body
+    new = harness.free_ports(1)[0]
+    server.ports["submission"] = new
+    server.write_config()
+    reload_ok(server)
+    st, body = http_get(web)
+    assert st == 200
+    assert f'data-port="{new}"'.encode() in body
+    assert f'data-port="{old}"'.encode() not in body
+    with smtplib.SMTP("127.0.0.1", new, timeout=TIMEOUT) as s:
+        assert s.ehlo("client.example")[0] == 250
+    server.stop()

@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import harness
+
 AUTODISCOVER_REQ_NS = ("http://schemas.microsoft.com/exchange/"
                        "autodiscover/outlook/requestschema/2006")
 OUTLOOK_SCHEMA = ("http://schemas.microsoft.com/exchange/autodiscover/"
@@ -485,6 +487,8 @@ def test_domain_dns_prints_every_record(acme):
         "_imap._tcp.acme.test.": f"10 1 {ports['imap']} mail.test.example.",
         "_pop3s._tcp.acme.test.": f"20 1 {ports['pop3s']} mail.test.example.",
         "_pop3._tcp.acme.test.": f"30 1 {ports['pop3']} mail.test.example.",
+        # no HTTP listener here: nothing answers Outlook
+        "_autodiscover._tcp.acme.test.": "0 0 0 .",
     }
     assert dict(by_type["CNAME"]) == {
         "autoconfig.acme.test.": "mail.test.example.",
@@ -513,6 +517,50 @@ def test_domain_dns_services_not_offered(acme):
         assert srv[f"{svc}._tcp.acme.test."] == "0 0 0 .", svc
     assert srv["_imaps._tcp.acme.test."].split()[2] == \
         str(acme.ports["imaps"])
+
+
+def dns_srv(inst):
+    recs = zone(inst.cli("domain", "dns", "acme.test", check=True).stdout)
+    return {name: rdata for name, t, rdata in recs if t == "SRV"}
+
+
+def test_domain_dns_autodiscover_srv_names_the_https_port(acme):
+    acme.listeners = {"smtp": "smtp", "submissions": "submissions",
+                      "imaps": "imaps", "http": "http", "https": "https"}
+    acme.ports = dict(zip(acme.listeners,
+                          harness.free_ports(len(acme.listeners))))
+    acme.write_config()
+    srv = dns_srv(acme)
+    assert srv["_autodiscover._tcp.acme.test."] == \
+        f"0 0 {acme.ports['https']} mail.test.example."
+    # RFC 8314: implicit TLS first, the services not offered "."
+    assert srv["_submissions._tcp.acme.test."] == \
+        f"0 1 {acme.ports['submissions']} mail.test.example."
+    assert srv["_imaps._tcp.acme.test."] == \
+        f"0 1 {acme.ports['imaps']} mail.test.example."
+    for svc in ("_submission", "_imap", "_pop3s", "_pop3"):
+        assert srv[f"{svc}._tcp.acme.test."] == "0 0 0 .", svc
+
+
+def test_domain_dns_autodiscover_srv_behind_a_proxy(acme):
+    # public mail listeners (the CLI binds nothing): a loopback https
+    # one serves the host, and an http one is behind a reverse proxy
+    acme.listeners = {"http": "http", "https": "https"}
+    acme.ports = dict(zip(acme.listeners, harness.free_ports(2)))
+    acme.extra_lines = ["listen = 0.0.0.0:465 submissions",
+                        "listen = 0.0.0.0:993 imaps"]
+    acme.write_config()
+    out = acme.cli("domain", "dns", "acme.test", check=True).stdout
+    assert "reverse proxy" in out
+    srv = dns_srv(acme)
+    assert srv["_autodiscover._tcp.acme.test."] == \
+        "0 0 443 mail.test.example."
+    assert srv["_imaps._tcp.acme.test."] == "0 1 993 mail.test.example."
+    # a public https listener is named itself
+    acme.extra_lines.append("listen = 0.0.0.0:8443 https")
+    acme.write_config()
+    assert dns_srv(acme)["_autodiscover._tcp.acme.test."] == \
+        "0 0 8443 mail.test.example."
 
 
 def test_domain_dns_after_a_rotation_lists_both_pairs(acme):

@@ -12,10 +12,12 @@ import socket
 import ssl
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from harness import make_cert
+from harness import free_ports, make_cert
 from delivery_helpers import (PASSWORD, Smtp, dlv_instance, log_size,
                               message, pop3_login, sinks, wait_log,
                               wait_until)
@@ -212,6 +214,42 @@ def test_customer_suspended(make_instance, receivers):
     [got] = r.wait("customer.suspended")
     data = check_signed(got, "customer.suspended")["data"]
     assert data == {"customer": "acme", "revoked_authorizations": 1}
+
+
+def api_patch(port, secret, path, body):
+    """PATCH PATH with the JSON BODY: (status, ETag)."""
+    h = {"Authorization": f"Bearer {secret}",
+         "Content-Type": "application/json"}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                 data=json.dumps(body).encode(),
+                                 method="PATCH", headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            return resp.status, resp.headers.get("ETag")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("ETag")
+
+
+def test_customer_suspended_through_the_api(make_instance, receivers):
+    r = receivers()
+    [port] = free_ports(1)
+    inst = start(make_instance, [hook_line(r.url, "customer.suspended"),
+                                 f"listen = 127.0.0.1:{port} http"])
+    out = inst.cli("token", "add", "panel", "--scope", "admin",
+                   check=True).stdout
+    secret = out.strip().splitlines()[-1]
+    pop3_login(inst, "ann@acme.test")          # one authorization
+    # a resume is no suspension
+    assert api_patch(port, secret, "/api/v1/customers/acme",
+                     {"suspended": False})[0] == 200
+    st, etag = api_patch(port, secret, "/api/v1/customers/ACME",
+                         {"suspended": True})
+    assert st == 200 and etag
+    [got] = r.wait("customer.suspended")
+    data = check_signed(got, "customer.suspended")["data"]
+    assert data == {"customer": "acme", "revoked_authorizations": 1}
+    assert got["path"] == "/hook"
+    assert "customer-suspended customer=acme by=token=panel" in inst.log()
 
 
 def test_relay_cap_once_per_hour(make_instance, receivers, sinks):

@@ -40,6 +40,8 @@ static const struct http_route table[] = {
 	{ HTTP_GET, "/api/v1/things/{name}/parts/{part}", HTTP_AUTH_TOKEN,
 	    NULL, NULL, NULL, "part", NULL },
 	HTTP_PAGE("/metrics", page, "metrics"),
+	{ HTTP_POST, "/api/v1/things/flush", HTTP_AUTH_TOKEN, NULL, NULL,
+	    NULL, "flush", NULL },
 };
 
 static const struct match_case {
@@ -85,6 +87,15 @@ static const struct match_case {
 	    NULL },
 	{ "other method", HTTP_OTHER, "/api/v1/things", 405, 0, NULL, NULL,
 	    "GET, POST" },
+	/* a literal segment beats a parameter, in the table's order or not */
+	{ "literal wins", HTTP_POST, "/api/v1/things/flush", 200, 6, NULL,
+	    NULL, NULL },
+	{ "literal's 405", HTTP_GET, "/api/v1/things/flush", 405, 0, NULL,
+	    NULL, "POST" },
+	{ "literal's 405 too", HTTP_DELETE, "/api/v1/things/flush", 405, 0,
+	    NULL, NULL, "POST" },
+	{ "a parameter still", HTTP_DELETE, "/api/v1/things/flushed", 200, 3,
+	    "flushed", NULL, NULL },
 };
 
 static void

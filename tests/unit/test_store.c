@@ -80,8 +80,10 @@ setup(void **state)
 		return -1;
 	fx->row = *state;
 	memcpy(fx->dir, "/tmp/popgate-test-store-XXXXXX", 31);
-	if (mkdtemp(fx->dir) == NULL)
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
 		return -1;
+	}
 	clock_set_fake(NOW);
 	fx->s = open_store(fx->dir);
 	assert_int_equal(store_schema_version(fx->s, &err), 0);
@@ -762,6 +764,95 @@ test_aliases(void **state)
 	strlist_free(&l);
 }
 
+/* A window: W's rows of LIST (one of the four) into a list. */
+static void
+windowed(struct fx *fx, int list, const char *filter, uint64_t limit,
+    uint64_t offset, uint64_t want_total, const char *const *want)
+{
+	struct store_window w = { limit, offset, 12345 };
+	const char *err = NULL;
+	struct strlist l;
+
+	strlist_init(&l);
+	if (list == 0)
+		OK(store_customer_page(fx->s, &w, cb_customer, &l, &err));
+	else if (list == 1)
+		OK(store_domain_page(fx->s, filter, &w, cb_domain, &l, &err));
+	else if (list == 2)
+		OK(store_mailbox_page(fx->s, filter, &w, cb_mailbox, &l,
+		    &err));
+	else
+		OK(store_alias_page(fx->s, filter, &w, cb_alias, &l, &err));
+	assert_list(&l, want);
+	strlist_free(&l);
+	assert_int_equal(w.total, want_total);
+}
+
+static void
+test_windows(void **state)
+{
+	static const char *const cust_1_2[] = {
+		"customer beta active 1700000000 d=1 m=0",
+		"customer c1 active 1700000000 d=0 m=0", NULL };
+	static const char *const none[] = { NULL };
+	static const char *const dom_1_1[] = {
+		"domain d2.example acme 1700000000 m=0 a=0", NULL };
+	static const char *const box_1_2[] = {
+		"mailbox bob@example.com bob example.com " HASH " q=0 acme",
+		"mailbox carl@example.com carl example.com " HASH " q=0 acme",
+		NULL };
+	/* an alias is one item, all its targets */
+	static const char *const alias_0_1[] = {
+		"alias info@example.com -> ann@example.com acme",
+		"alias info@example.com -> bob@example.com acme", NULL };
+	static const char *const alias_1_1[] = {
+		"alias sales@example.com -> ann@example.com acme", NULL };
+	struct fx *fx = *state;
+	const char *err = NULL;
+	size_t i, n;
+
+	OK(store_customer_add(fx->s, "c1", &err));
+	OK(store_customer_add(fx->s, "c2", &err));
+	OK(store_domain_add(fx->s, "d1.example", "acme", &err));
+	OK(store_domain_add(fx->s, "d2.example", "acme", &err));
+	OK(store_mailbox_add(fx->s, "carl@example.com", HASH, 0, &err));
+	OK(store_mailbox_add(fx->s, "bob@example.com", HASH, 0, &err));
+	OK(store_alias_add(fx->s, "info@example.com", "bob@example.com",
+	    &err));
+	OK(store_alias_add(fx->s, "sales@example.com", "ann@example.com",
+	    &err));
+
+	/* acme beta c1 c2: the second and third */
+	windowed(fx, 0, NULL, 2, 1, 4, cust_1_2);
+	windowed(fx, 0, NULL, 10, 4, 4, none);
+	/* d1.example d2.example example.com of acme; beta's alone */
+	windowed(fx, 1, "ACME", 1, 1, 3, dom_1_1);
+	windowed(fx, 1, NULL, 1000, 1000, 4, none);
+	/* ann bob carl of example.com */
+	windowed(fx, 2, "example.com", 2, 1, 3, box_1_2);
+	windowed(fx, 2, "customer:acme", 2, 1, 3, box_1_2);
+	windowed(fx, 2, "customer:beta", 5, 0, 0, none);
+	windowed(fx, 3, NULL, 1, 0, 2, alias_0_1);
+	windowed(fx, 3, "example.com", 1, 1, 2, alias_1_1);
+	windowed(fx, 3, "customer:acme", 5, 2, 2, none);
+	/* limit 0: the whole list, as the list calls give it */
+	{
+		struct store_window w = { 0, 0, 0 };
+		struct strlist all, got;
+
+		strlist_init(&all);
+		strlist_init(&got);
+		OK(store_customer_list(fx->s, cb_customer, &all, &err));
+		OK(store_customer_page(fx->s, &w, cb_customer, &got, &err));
+		assert_int_equal(got.n, all.n);
+		assert_int_equal(w.total, all.n);
+		for (i = 0, n = all.n; i < n; i++)
+			assert_string_equal(got.v[i], all.v[i]);
+		strlist_free(&all);
+		strlist_free(&got);
+	}
+}
+
 static void
 test_delete_force(void **state)
 {
@@ -1173,6 +1264,7 @@ main(void)
 	add_test("find: the row without the counts", test_find, NULL);
 	add_test("mailboxes", test_mailboxes, NULL);
 	add_test("aliases", test_aliases, NULL);
+	add_test("windows of the lists", test_windows, NULL);
 	add_test("delete with force", test_delete_force, NULL);
 	add_test("rollback leaves nothing", test_rollback, NULL);
 	add_test("persistence across handles", test_persist, NULL);

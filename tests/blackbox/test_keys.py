@@ -1,0 +1,317 @@
+"""popgate-keys (README "Processes", SPEC 14): the TLS private keys live in
+a process of their own, and the daemon, which parses everything of the
+network, never holds them. With an RSA and with an ECDSA certificate,
+STARTTLS and implicit TLS work (TLS 1.3, TLS 1.2 with PKCS#1 v1.5, PSS
+and ECDSA signatures, each verified by the client against the
+certificate; RSA key exchange, a decryption, is not offered); a child of the daemon named popgate-keys exists, as the
+daemon's user; the daemon has no descriptor of the key file and no copy
+of the key in its memory (the PEM text, the private exponent or scalar)
+while popgate-keys has it. popgate-keys killed is logged and replaced,
+and the next handshake works; a reload to a new certificate and key
+serves the new pair; an Ed25519 key is refused at start by name."""
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import harness
+from harness import der
+from delivery_helpers import wait_log
+
+TIMEOUT = 10
+NAME = "mail.keys.test"
+KINDS = {
+    "rsa": ["-newkey", "rsa:2048"],
+    "ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    "ed25519": ["-newkey", "ed25519"],
+}
+
+
+def make_pair(d, kind):
+    """A self-signed certificate of KIND for NAME in D: (cert, key), the
+    key 0600 and root's when the tests run as root (as certbot leaves
+    them: the daemon's user cannot read it)."""
+    cert, key = os.path.join(d, kind + ".pem"), os.path.join(d, kind + ".key")
+    subprocess.run(
+        ["openssl", "req", "-x509", *KINDS[kind], "-nodes",
+         "-subj", f"/CN={NAME}", "-addext", f"subjectAltName=DNS:{NAME}",
+         "-days", "2", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    d = tempfile.mkdtemp(dir="/tmp", prefix="popgate-test-keys-")
+    os.chmod(d, 0o755)
+    try:
+        yield {k: make_pair(d, k) for k in KINDS} | {"dir": d}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def keyed(make_instance, pair, start=True):
+    cert, key = pair
+    return make_instance(config={"tls_cert": cert, "tls_key": key},
+                         start=start)
+
+
+# ---- processes ----
+
+def children(ppid):
+    """{pid: comm} of the processes whose parent is PPID."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+            if stat.rsplit(")", 1)[1].split()[1] != str(ppid):
+                continue
+            with open(f"/proc/{p}/comm") as f:
+                out[int(p)] = f.read().strip()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def keys_pid(inst, not_this=None, timeout=TIMEOUT):
+    """The pid of the daemon's popgate-keys (another than NOT_THIS),
+    waiting for it at most TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p, c in children(inst.pid).items()
+                 if c == "popgate-keys" and p != not_this]
+        if found:
+            assert len(found) == 1, found
+            return found[0]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no popgate-keys below {inst.pid}: "
+                        f"{children(inst.pid)}")
+        time.sleep(0.05)
+
+
+def uid_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+def open_files(pid):
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+# ---- memory ----
+
+def key_number(key, label="privateExponent|priv"):
+    """A number of KEY's text form, big-endian: by default the private
+    exponent (RSA) or scalar (EC)."""
+    text = subprocess.run(["openssl", "pkey", "-in", key, "-text",
+                           "-noout"], check=True, capture_output=True,
+                          text=True, timeout=30).stdout
+    m = re.search(rf"^(?:{label}):\s*\n((?:\s+[0-9a-f:]+\n)+)", text,
+                  re.M)
+    assert m, text
+    raw = bytes.fromhex(re.sub(r"[\s:]", "", m.group(1)))
+    return raw.lstrip(b"\0")
+
+
+def pem_lines(key):
+    """The base64 lines of KEY's PEM (each 64 characters)."""
+    with open(key, "rb") as f:
+        return [l for l in f.read().splitlines()
+                if len(l) == 64 and not l.startswith(b"-----")]
+
+
+def memory_has(pid, needles):
+    """The needles found anywhere in the readable memory of PID (regions
+    over 1 GiB, ASan's shadow, are left out: not the heap). Fails when
+    less than 4 MiB could be read: a search of nothing proves nothing."""
+    found, nread = set(), 0
+    with open(f"/proc/{pid}/maps") as maps, \
+            open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if parts[1][0] != "r" or hi - lo > 1 << 30 or \
+                    (len(parts) > 5 and parts[5] in ("[vvar]",
+                                                     "[vsyscall]")):
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except OSError:
+                continue
+            nread += len(data)
+            for n in needles:
+                if n in data:
+                    found.add(n)
+    assert nread > 4 << 20, f"only {nread} bytes of {pid} readable"
+    return found
+
+
+def secrets_of(key):
+    d = key_number(key)
+    # BIGNUM words are little-endian on this machine: both orders.
+    return [d, d[::-1]] + pem_lines(key)[1:3]
+
+
+# ---- clients ----
+
+def verifying(cert):
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False      # the address is 127.0.0.1
+    return ctx
+
+
+def implicit_tls(port, ctx, maximum=None):
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as r:
+        with ctx.wrap_socket(r, server_hostname=NAME) as t:
+            assert t.recv(100).startswith(b"+OK")
+            return t.version(), t.getpeercert(binary_form=True)
+
+
+def smtp_starttls(port, ctx):
+    with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as c:
+        c.ehlo("client.example")
+        assert c.starttls(context=ctx)[0] == 220
+        assert c.noop()[0] == 250
+        return c.sock.version()
+
+
+def s_client(port, cert, *args):
+    """openssl s_client on implicit TLS (POP3S) with ARGS; its output
+    after QUIT."""
+    p = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+         "-CAfile", cert, "-verify_return_error", "-ign_eof", *args],
+        input="QUIT\r\n", capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout + p.stderr
+
+
+# ---- tests ----
+
+@pytest.mark.parametrize("kind", ["rsa", "ecdsa"])
+def test_tls_works_with_the_key_elsewhere(make_instance, pairs, kind):
+    cert, key = pairs[kind]
+    inst = keyed(make_instance, pairs[kind])
+    port = inst.ports["pop3s"]
+    assert implicit_tls(port, verifying(cert))[0] == "TLSv1.3"
+    version, served = implicit_tls(port, verifying(cert),
+                                   ssl.TLSVersion.TLSv1_2)
+    assert version == "TLSv1.2" and served == der(cert)
+    assert smtp_starttls(inst.ports["smtp"], verifying(cert)) == "TLSv1.3"
+    sigalgs = "RSA+SHA256" if kind == "rsa" else "ECDSA+SHA256"
+    rc, out = s_client(port, cert, "-tls1_2", "-sigalgs", sigalgs)
+    assert rc == 0 and "+OK" in out, out
+    assert "Verify return code: 0 (ok)" in out, out
+    if kind == "rsa":
+        rc, out = s_client(port, cert, "-tls1_2", "-sigalgs",
+                           "RSA-PSS+SHA256")
+        assert rc == 0 and "+OK" in out, out
+        # RSA key exchange would need a decryption: not offered.
+        rc, out = s_client(port, cert, "-tls1_2", "-cipher",
+                           "AES128-GCM-SHA256")
+        assert rc != 0 and "+OK" not in out, out
+
+    kp = keys_pid(inst)
+    with open(f"/proc/{kp}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0] == b"popgate-keys"
+    if harness.IS_ROOT:
+        assert uid_of(kp) == harness.daemon_ids()[0]
+    # The daemon (the process listening) holds no descriptor of the key
+    # file and no copy of the key.
+    assert port in inst.listening_ports()
+    files = open_files(inst.pid)
+    assert key not in files and os.path.realpath(key) not in files, files
+    secrets = secrets_of(key)
+    if kind == "rsa":
+        # The search can fail: the daemon has the public modulus.
+        n = key_number(key, "modulus")
+        secrets += [n, n[::-1]]
+        found = memory_has(inst.pid, secrets)
+        assert found & {n, n[::-1]}, "the modulus is not found"
+        secrets = secrets[:-2]
+        assert found - {n, n[::-1]} == set()
+    else:
+        assert memory_has(inst.pid, secrets) == set()
+    if harness.IS_ROOT:
+        # The search can fail: popgate-keys has the private number.
+        found = memory_has(kp, secrets)
+        assert secrets[0] in found or secrets[1] in found, found
+    inst.stop()
+
+
+def test_killed_keys_process_is_replaced(make_instance, pairs):
+    cert, key = pairs["rsa"]
+    inst = keyed(make_instance, pairs["rsa"])
+    port = inst.ports["pop3s"]
+    old = keys_pid(inst)
+    wait_log(inst, rf"popgate-keys started pid={old}")
+    since = len(inst.log().encode())
+    os.kill(old, signal.SIGKILL)
+    wait_log(inst, rf"popgate-keys pid={old} killed by signal 9", since)
+    new = keys_pid(inst, not_this=old)
+    wait_log(inst, rf"popgate-keys pid={new} holds generation", since)
+    assert implicit_tls(port, verifying(cert))[1] == der(cert)
+    assert smtp_starttls(inst.ports["submission"], verifying(cert))
+    assert key not in open_files(inst.pid)
+    inst.stop()
+
+
+def test_reload_to_a_new_pair(make_instance, pairs):
+    """From the run's ECDSA pair to the RSA one by a reload: served at
+    once, the daemon still without the key; killed afterwards, the new
+    popgate-keys gets the reloaded key."""
+    cert, key = pairs["rsa"]
+    inst = make_instance()
+    port = inst.ports["imaps"]
+    inst.config_overrides.update({"tls_cert": cert, "tls_key": key})
+    inst.write_config()
+    out = inst.cli("reload")
+    assert out.returncode == 0, out
+    ctx = verifying(cert)
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as r:
+        with ctx.wrap_socket(r, server_hostname=NAME) as t:
+            assert t.recv(100).startswith(b"* OK")
+            assert t.getpeercert(binary_form=True) == der(cert)
+    assert key not in open_files(inst.pid)
+    assert memory_has(inst.pid, secrets_of(key)) == set()
+    old = keys_pid(inst)
+    since = len(inst.log().encode())
+    os.kill(old, signal.SIGKILL)
+    new = keys_pid(inst, not_this=old)
+    wait_log(inst, rf"popgate-keys pid={new} holds generation 2", since)
+    assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == der(cert)
+    inst.stop()
+
+
+def test_ed25519_key_refused_at_start(make_instance, pairs):
+    cert, key = pairs["ed25519"]
+    inst = keyed(make_instance, pairs["ed25519"], start=False)
+    inst.spawn()
+    rc = inst.wait()
+    log = inst.log()
+    assert rc == 2, log
+    assert f"TLS: {cert}: ED25519 keys are not supported (popgate-keys " \
+        "signs with RSA and ECDSA keys only)" in log, log

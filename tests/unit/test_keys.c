@@ -1,0 +1,372 @@
+/*
+ * test_keys.c - core/keys.h: popgate-keys (keys_serve on a thread here)
+ * loads RSA and ECDSA keys from descriptors and answers their public
+ * keys; a TLS server context whose key object forwards to it completes
+ * handshakes (TLS 1.3 and 1.2, RSA-PSS, RSA PKCS#1 v1.5, ECDSA) that a
+ * client verifies against the certificate; a generation it does not
+ * hold, or a popgate-keys gone, fails the handshake without harm; an
+ * Ed25519 key is refused by name; malformed requests end popgate-keys.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "core/keys.h"
+#include "util/compat.h"
+
+struct fx {
+	int			 sv[2];
+	pthread_t		 th;
+	int			 served;	/* keys_serve's result */
+	struct keys_client	*kc;
+	EVP_PKEY		*key;		/* the real one */
+	X509			*cert;
+	int			 keyfd;
+};
+
+static void *
+serve(void *arg)
+{
+	struct fx *fx = arg;
+
+	fx->served = keys_serve(fx->sv[1]);
+	return NULL;
+}
+
+static X509 *
+self_signed(EVP_PKEY *k)
+{
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -60));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
+	    "CN", MBSTRING_ASC, (const unsigned char *)"keys.test", -1, -1,
+	    0), 1);
+	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
+	assert_int_equal(X509_set_pubkey(x, k), 1);
+	assert_true(X509_sign(x, k, EVP_PKEY_get_base_id(k) ==
+	    EVP_PKEY_ED25519 ? NULL : EVP_sha256()) > 0);
+	return x;
+}
+
+/* K as PEM in an unlinked temporary file, open for reading. */
+static int
+key_file(EVP_PKEY *k)
+{
+	char path[] = "/tmp/popgate-keys-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	f = fdopen(dup(fd), "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	return fd;
+}
+
+static int
+setup_with(void **state, EVP_PKEY *k)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	assert_non_null(k);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, fx->sv), 0);
+	assert_int_equal(pthread_create(&fx->th, NULL, serve, fx), 0);
+	fx->kc = keys_client_new();
+	keys_client_set_sock(fx->kc, fx->sv[0]);
+	fx->key = k;
+	fx->cert = self_signed(k);
+	fx->keyfd = key_file(k);
+	*state = fx;
+	return 0;
+}
+
+static int
+setup_rsa(void **state)
+{
+	return setup_with(state, EVP_RSA_gen(2048));
+}
+
+static int
+setup_ec(void **state)
+{
+	return setup_with(state, EVP_EC_gen("P-256"));
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	keys_client_free(&fx->kc);	/* closes sv[0]: the server ends */
+	assert_int_equal(pthread_join(fx->th, NULL), 0);
+	(void)close(fx->sv[1]);
+	(void)close(fx->keyfd);
+	X509_free(fx->cert);
+	EVP_PKEY_free(fx->key);
+	free(fx);
+	return 0;
+}
+
+/* Loads the key as generation GEN and checks its public key. */
+static void
+load(struct fx *fx, uint32_t gen)
+{
+	struct keys_loaded *l = calloc(1, sizeof(*l));
+	unsigned char dig[KEYS_PUB_DIGEST];
+	char err[256];
+
+	assert_non_null(l);
+	assert_int_equal(keys_client_load(fx->kc, gen, gen, &fx->keyfd, 1, l,
+	    err, sizeof(err)), 0);
+	assert_int_equal(l->n, 1);
+	assert_true(l->key[0].ok);
+	assert_int_equal(keys_pub_digest(X509_get0_pubkey(fx->cert), dig), 0);
+	assert_memory_equal(l->key[0].pub, dig, sizeof(dig));
+	free(l);
+}
+
+/* A server context with the certificate and a proxy of GEN. */
+static SSL_CTX *
+server_ctx(struct fx *fx, uint32_t gen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char err[256];
+	EVP_PKEY *pk;
+
+	assert_non_null(ctx);
+	pk = keys_proxy_new(fx->kc, X509_get0_pubkey(fx->cert), gen, 0, err,
+	    sizeof(err));
+	assert_non_null(pk);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, fx->cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, pk), 1);
+	EVP_PKEY_free(pk);
+	return ctx;
+}
+
+/* A handshake over a BIO pair; 1 when both ends finished. The client
+   trusts the certificate and checks the server's signature. */
+static int
+handshake(struct fx *fx, SSL_CTX *sctx, int version, const char *sigalgs)
+{
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	X509_STORE *st = SSL_CTX_get_cert_store(cctx);
+	SSL *c, *s;
+	BIO *bc, *bs;
+	int i, rc = 0, rs = 0, ok;
+
+	assert_int_equal(X509_STORE_add_cert(st, fx->cert), 1);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+	assert_int_equal(SSL_CTX_set_min_proto_version(cctx, version), 1);
+	assert_int_equal(SSL_CTX_set_max_proto_version(cctx, version), 1);
+	if (sigalgs != NULL)
+		assert_int_equal(SSL_CTX_set1_sigalgs_list(cctx, sigalgs), 1);
+	c = SSL_new(cctx);
+	s = SSL_new(sctx);
+	assert_int_equal(BIO_new_bio_pair(&bc, 0, &bs, 0), 1);
+	SSL_set_bio(c, bc, bc);
+	SSL_set_bio(s, bs, bs);
+	SSL_set_connect_state(c);
+	SSL_set_accept_state(s);
+	for (i = 0; i < 20 && (rc != 1 || rs != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(c);
+		if (rs != 1)
+			rs = SSL_do_handshake(s);
+		if ((rc <= 0 && SSL_get_error(c, rc) != SSL_ERROR_WANT_READ) ||
+		    (rs <= 0 && SSL_get_error(s, rs) != SSL_ERROR_WANT_READ))
+			break;
+	}
+	ok = rc == 1 && rs == 1 &&
+	    SSL_get_verify_result(c) == X509_V_OK;
+	ERR_clear_error();
+	SSL_free(c);
+	SSL_free(s);
+	SSL_CTX_free(cctx);
+	return ok;
+}
+
+static void
+test_rsa_handshakes(void **state)
+{
+	struct fx *fx = *state;
+	SSL_CTX *ctx;
+
+	load(fx, 1);
+	ctx = server_ctx(fx, 1);
+	assert_true(handshake(fx, ctx, TLS1_3_VERSION, NULL));	/* PSS */
+	assert_true(handshake(fx, ctx, TLS1_2_VERSION, "RSA+SHA256"));
+	assert_true(handshake(fx, ctx, TLS1_2_VERSION, "RSA-PSS+SHA256"));
+	SSL_CTX_free(ctx);
+}
+
+static void
+test_ec_handshakes(void **state)
+{
+	struct fx *fx = *state;
+	SSL_CTX *ctx;
+
+	load(fx, 1);
+	ctx = server_ctx(fx, 1);
+	assert_true(handshake(fx, ctx, TLS1_3_VERSION, NULL));
+	assert_true(handshake(fx, ctx, TLS1_2_VERSION, NULL));
+	SSL_CTX_free(ctx);
+}
+
+/* Generation 2 is not loaded: the handshake fails, the process lives
+   on (a later handshake with generation 1 works). */
+static void
+test_unknown_generation(void **state)
+{
+	struct fx *fx = *state;
+	SSL_CTX *ctx, *other;
+
+	load(fx, 1);
+	other = server_ctx(fx, 2);
+	assert_false(handshake(fx, other, TLS1_3_VERSION, NULL));
+	assert_false(keys_client_broken(fx->kc));
+	ctx = server_ctx(fx, 1);
+	assert_true(handshake(fx, ctx, TLS1_3_VERSION, NULL));
+	SSL_CTX_free(ctx);
+	SSL_CTX_free(other);
+}
+
+/* A reload (generation 2, keeping 1), then another (3, keeping 2):
+   generation 1 is gone, 2 and 3 sign. */
+static void
+test_generations_kept(void **state)
+{
+	struct fx *fx = *state;
+	struct keys_loaded *l = calloc(1, sizeof(*l));
+	SSL_CTX *c1, *c2, *c3;
+	char err[256];
+
+	load(fx, 1);
+	assert_int_equal(keys_client_load(fx->kc, 2, 1, &fx->keyfd, 1, l,
+	    err, sizeof(err)), 0);
+	assert_int_equal(keys_client_load(fx->kc, 3, 2, &fx->keyfd, 1, l,
+	    err, sizeof(err)), 0);
+	c1 = server_ctx(fx, 1);
+	c2 = server_ctx(fx, 2);
+	c3 = server_ctx(fx, 3);
+	assert_false(handshake(fx, c1, TLS1_3_VERSION, NULL));
+	assert_true(handshake(fx, c2, TLS1_3_VERSION, NULL));
+	assert_true(handshake(fx, c3, TLS1_3_VERSION, NULL));
+	SSL_CTX_free(c1);
+	SSL_CTX_free(c2);
+	SSL_CTX_free(c3);
+	free(l);
+}
+
+/* popgate-keys gone: the handshake fails, the client is broken. */
+static void
+test_gone(void **state)
+{
+	struct fx *fx = *state;
+	SSL_CTX *ctx;
+
+	load(fx, 1);
+	ctx = server_ctx(fx, 1);
+	assert_int_equal(shutdown(fx->sv[1], SHUT_RDWR), 0);
+	assert_false(handshake(fx, ctx, TLS1_3_VERSION, NULL));
+	assert_true(keys_client_broken(fx->kc));
+	SSL_CTX_free(ctx);
+}
+
+static void
+test_ed25519_refused(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	struct keys_client *kc = keys_client_new();
+	char err[256];
+
+	(void)state;
+	assert_non_null(k);
+	assert_null(keys_proxy_new(kc, k, 1, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "ED25519"));
+	EVP_PKEY_free(k);
+	keys_client_free(&kc);
+}
+
+/* A file that is no key: loaded as "not ok" with a reason. */
+static void
+test_not_a_key(void **state)
+{
+	struct fx *fx = *state;
+	struct keys_loaded *l = calloc(1, sizeof(*l));
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char err[256];
+
+	assert_int_equal(keys_client_load(fx->kc, 1, 1, &fd, 1, l, err,
+	    sizeof(err)), 0);
+	assert_false(l->key[0].ok);
+	assert_true(l->key[0].reason[0] != '\0');
+	(void)close(fd);
+	free(l);
+}
+
+/* A request of an unknown type: popgate-keys exits with -1. */
+static void
+test_malformed_ends_it(void **state)
+{
+	struct fx *fx = *state;
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, 1);
+	assert_int_equal(ipc_send(fx->sv[0], 99, 1, &o, NULL, 0), 0);
+	ipc_out_free(&o);
+	assert_int_equal(pthread_join(fx->th, NULL), 0);
+	assert_int_equal(fx->served, -1);
+	/* teardown joins again: run another server that ends at once. */
+	(void)close(fx->sv[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, fx->sv), 0);
+	keys_client_set_sock(fx->kc, fx->sv[0]);
+	assert_int_equal(pthread_create(&fx->th, NULL, serve, fx), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest t[] = {
+		cmocka_unit_test_setup_teardown(test_rsa_handshakes, setup_rsa,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ec_handshakes, setup_ec,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_generation,
+		    setup_ec, teardown),
+		cmocka_unit_test_setup_teardown(test_generations_kept,
+		    setup_ec, teardown),
+		cmocka_unit_test_setup_teardown(test_gone, setup_rsa,
+		    teardown),
+		cmocka_unit_test(test_ed25519_refused),
+		cmocka_unit_test_setup_teardown(test_not_a_key, setup_ec,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_ends_it,
+		    setup_ec, teardown),
+	};
+
+	return cmocka_run_group_tests_name("keys", t, NULL, NULL);
+}
