@@ -141,6 +141,10 @@ qmgr_entry_where(struct qmgr *q, struct qentry *e, enum qe_where w)
 void	qmgr_kick(struct qmgr *);
 /* E (in no list) goes to the end of the ready list. */
 void	qmgr_entry_ready(struct qmgr *, struct qentry *e);
+/* The waiting heap by next_try (dlv_heap.c): E in, E out (it must be
+   in). */
+void	qmgr_heap_push(struct qmgr *, struct qentry *e);
+void	qmgr_heap_remove(struct qmgr *, struct qentry *e);
 /* E (in no list) waits in the heap for its next_try. */
 void	qmgr_entry_wait(struct qmgr *, struct qentry *e);
 /* E leaves the ready list or the heap, whichever it is in. */

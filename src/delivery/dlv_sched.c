@@ -40,86 +40,6 @@
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-/* ---- pure helpers ---- */
-
-time_t
-dlv_next_try(time_t now, unsigned attempts, uint64_t retry_min,
-    uint64_t retry_max)
-{
-	uint64_t wait = retry_min;
-	unsigned i;
-
-	for (i = 1; i < attempts && wait < retry_max; i++)
-		wait *= 2;
-	if (wait > retry_max)
-		wait = retry_max;
-	return now + (time_t)wait;
-}
-
-/* ---- the waiting heap, by next_try ---- */
-
-static void
-heap_swap(struct qmgr *q, size_t a, size_t b)
-{
-	struct qentry *t = q->heap[a];
-
-	q->heap[a] = q->heap[b];
-	q->heap[b] = t;
-	q->heap[a]->heap = a;
-	q->heap[b]->heap = b;
-}
-
-static void
-heap_up(struct qmgr *q, size_t i)
-{
-	while (i > 0 && q->heap[(i - 1) / 2]->next_try > q->heap[i]->next_try) {
-		heap_swap(q, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void
-heap_down(struct qmgr *q, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < q->nheap && q->heap[l]->next_try < q->heap[m]->next_try)
-			m = l;
-		if (r < q->nheap && q->heap[r]->next_try < q->heap[m]->next_try)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(q, i, m);
-		i = m;
-	}
-}
-
-static void
-heap_push(struct qmgr *q, struct qentry *e)
-{
-	if (q->nheap == q->heapcap) {
-		q->heapcap = q->heapcap == 0 ? 64 : q->heapcap * 2;
-		q->heap = xreallocarray(q->heap, q->heapcap, sizeof(*q->heap));
-	}
-	e->heap = q->nheap;
-	q->heap[q->nheap++] = e;
-	heap_up(q, e->heap);
-}
-
-static void
-heap_remove(struct qmgr *q, struct qentry *e)
-{
-	size_t i = e->heap;
-
-	q->nheap--;
-	if (i != q->nheap) {
-		heap_swap(q, i, q->nheap);
-		heap_down(q, i);
-		heap_up(q, i);
-	}
-}
-
 /* ---- entries ---- */
 
 static void
@@ -180,14 +100,14 @@ void
 qmgr_entry_wait(struct qmgr *q, struct qentry *e)
 {
 	qmgr_entry_where(q, e, QE_WAITING);
-	heap_push(q, e);
+	qmgr_heap_push(q, e);
 }
 
 void
 qmgr_entry_unqueue(struct qmgr *q, struct qentry *e)
 {
 	if (e->where == QE_WAITING)
-		heap_remove(q, e);
+		qmgr_heap_remove(q, e);
 	else if (e->where == QE_READY)
 		ready_unlink(q, e);
 }
@@ -224,7 +144,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	while (q->nheap > 0 && q->heap[0]->next_try <= now) {
 		struct qentry *e = q->heap[0];
 
-		heap_remove(q, e);
+		qmgr_heap_remove(q, e);
 		ready_push(q, e);
 	}
 	qmgr_kick(q);
@@ -788,7 +708,7 @@ finish_done(void *arg)
 			ready_push(q, qe);
 		else {
 			qmgr_entry_where(q, qe, QE_WAITING);
-			heap_push(q, qe);
+			qmgr_heap_push(q, qe);
 		}
 	}
 	finish_release(j);
@@ -954,7 +874,7 @@ flush_one(struct qmgr *q, struct qentry *e)
 		return 0;
 	e->flush = true;
 	if (e->where == QE_WAITING) {
-		heap_remove(q, e);
+		qmgr_heap_remove(q, e);
 		ready_push(q, e);
 	}
 	return 1;
@@ -1011,7 +931,7 @@ qmgr_delete(struct qmgr *q, const char *id)
 	e->delete_me = true;
 	/* Not active: load it to remove it (finish() sees delete_me). */
 	if (e->where == QE_WAITING) {
-		heap_remove(q, e);
+		qmgr_heap_remove(q, e);
 		ready_push(q, e);
 	} else if (e->where == QE_READY) {
 		ready_unlink(q, e);
