@@ -7,12 +7,16 @@
  * the main key first, then each tls_host's) under a generation number;
  * popgate-keys parses them and answers each key's public key (the
  * SHA-256 of its DER SubjectPublicKeyInfo), which the daemon compares
- * with its certificate's, or why it cannot be used. It keeps the generation loaded last and the
- * one the daemon says it still uses (a reload's handshakes in flight).
+ * with its certificate's, or why it cannot be used. It keeps the
+ * generation loaded last and the one the daemon says it still uses (a
+ * reload's handshakes in flight).
  * A private operation names a key by generation and index: an RSA
- * private encryption (PKCS#1 v1.5 of a DigestInfo, or the raw block of
- * an RSA-PSS signature the daemon's OpenSSL padded), or an ECDSA
- * signature of a digest. Ed25519 and RSA decryption are not forwarded.
+ * private encryption (PKCS#1 v1.5, or the raw block of an RSA-PSS
+ * signature the daemon's OpenSSL padded: popgate-keys checks that the
+ * block is a PSS encoding with SHA-256, -384 or -512 and a salt of the
+ * hash's length, so the raw operation is no decryption oracle), or an
+ * ECDSA signature of a digest. Ed25519 and RSA decryption are not
+ * forwarded.
  *
  * Messages (util/ipc.h), every field bounded:
  *   KEYS_LOAD	   daemon: u32 gen, u32 keep, u32 n; n descriptors

@@ -9,6 +9,7 @@
    daemon's OpenSSL pads): deprecated in OpenSSL 3, still the one. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
+#include <string.h>
 #include <unistd.h>
 
 #include <openssl/ec.h>
@@ -182,6 +183,80 @@ find_key(struct keys_srv *s, uint32_t gen, uint32_t idx)
 	return NULL;
 }
 
+/* ---- what a raw RSA block may be ----
+   A private operation without padding (m^d mod n of any m) is also a
+   decryption: popgate-keys performs it only on a block that is an
+   EMSA-PSS encoding (RFC 8017 9.1) as TLS makes one, with SHA-256,
+   SHA-384 or SHA-512, MGF1 of the same hash and a salt of the hash's
+   length. Checking the structure needs no message hash. */
+
+/* MGF1 (RFC 8017 B.2.1) of SEED with MD, XORed into OUT (LEN octets). */
+static bool
+mgf1_xor(unsigned char *out, size_t len, const unsigned char *seed,
+    size_t seedlen, const EVP_MD *md)
+{
+	unsigned char in[EVP_MAX_MD_SIZE + 4], h[EVP_MAX_MD_SIZE];
+	unsigned int hlen;
+	uint32_t c;
+	size_t i, done = 0;
+
+	memcpy(in, seed, seedlen);
+	for (c = 0; done < len; c++) {
+		in[seedlen] = (unsigned char)(c >> 24);
+		in[seedlen + 1] = (unsigned char)(c >> 16);
+		in[seedlen + 2] = (unsigned char)(c >> 8);
+		in[seedlen + 3] = (unsigned char)c;
+		if (EVP_Digest(in, seedlen + 4, h, &hlen, md, NULL) != 1)
+			return false;
+		for (i = 0; i < hlen && done < len; i++)
+			out[done++] ^= h[i];
+	}
+	return true;
+}
+
+/* Whether EM (EMLEN octets, EMBITS significant) is a PSS encoding with
+   MD and a salt of its length. */
+static bool
+pss_with(const unsigned char *em, size_t emlen, unsigned embits,
+    const EVP_MD *md)
+{
+	unsigned char db[KEYS_SIG_MAX];
+	size_t hlen = (size_t)EVP_MD_get_size(md), dblen, i;
+	bool ok;
+
+	if (emlen < 2 * hlen + 2 || emlen - hlen - 1 > sizeof(db))
+		return false;
+	dblen = emlen - hlen - 1;
+	memcpy(db, em, dblen);
+	if (!mgf1_xor(db, dblen, em + dblen, hlen, md))
+		return false;
+	db[0] &= (unsigned char)(0xff >> (8 * emlen - embits));
+	/* DB = PS (zeros) || 0x01 || salt (hlen octets) */
+	for (i = 0; i < dblen - hlen - 1 && db[i] == 0; i++)
+		;
+	ok = i == dblen - hlen - 1 && db[i] == 0x01;
+	OPENSSL_cleanse(db, sizeof(db));
+	return ok;
+}
+
+/* Whether BLOCK (RSA_size(RSA) octets) is what RSA-PSS signing with RSA
+   would pass to the raw private operation. */
+static bool
+pss_block_ok(const RSA *rsa, const unsigned char *block, size_t n)
+{
+	unsigned embits = (unsigned)RSA_bits(rsa) - 1;
+	size_t emlen = (embits + 7) / 8;
+	const unsigned char *em = block + (n - emlen);
+
+	if (n < emlen || (n > emlen && block[0] != 0) ||
+	    (embits % 8 != 0 && (em[0] >> (embits % 8)) != 0) ||
+	    em[emlen - 1] != 0xbc)
+		return false;
+	return pss_with(em, emlen, embits, EVP_sha256()) ||
+	    pss_with(em, emlen, embits, EVP_sha384()) ||
+	    pss_with(em, emlen, embits, EVP_sha512());
+}
+
 /* The signature of R's input with K into SIG; its length, or -1. */
 static int
 sign(EVP_PKEY *k, const struct keys_req *r, unsigned char *sig,
@@ -196,7 +271,8 @@ sign(EVP_PKEY *k, const struct keys_req *r, unsigned char *sig,
 
 		if (rsa == NULL || (size_t)RSA_size(rsa) > sigsz ||
 		    (r->padding == RSA_NO_PADDING &&
-		    r->inlen != (size_t)RSA_size(rsa)))
+		    (r->inlen != (size_t)RSA_size(rsa) ||
+		    !pss_block_ok(rsa, r->in, r->inlen))))
 			return -1;
 		return RSA_private_encrypt((int)r->inlen, r->in, sig, rsa,
 		    (int)r->padding);

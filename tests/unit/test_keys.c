@@ -5,8 +5,12 @@
  * handshakes (TLS 1.3 and 1.2, RSA-PSS, RSA PKCS#1 v1.5, ECDSA) that a
  * client verifies against the certificate; a generation it does not
  * hold, or a popgate-keys gone, fails the handshake without harm; an
- * Ed25519 key is refused by name; malformed requests end popgate-keys.
+ * Ed25519 key is refused by name; malformed requests end popgate-keys;
+ * a raw RSA block is signed only when it is a PSS encoding (else the
+ * private operation would be a decryption for whoever asks).
  */
+#define OPENSSL_SUPPRESS_DEPRECATED	/* RSA_* of the raw block test */
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +24,8 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -294,6 +300,50 @@ test_gone(void **state)
 	SSL_CTX_free(ctx);
 }
 
+/* The raw private operation: a PSS encoding is signed, any other block
+   (what a decryption would ask for) refused. */
+static void
+test_raw_rsa_only_pss(void **state)
+{
+	struct fx *fx = *state;
+	const RSA *real = EVP_PKEY_get0_RSA(fx->key);
+	unsigned char em[256], sig[256], back[256], mhash[32];
+	char err[256];
+	EVP_PKEY *pk;
+	RSA *proxy;
+	int n;
+
+	load(fx, 1);
+	pk = keys_proxy_new(fx->kc, X509_get0_pubkey(fx->cert), 1, 0, err,
+	    sizeof(err));
+	assert_non_null(pk);
+	proxy = (RSA *)EVP_PKEY_get0_RSA(pk);
+	assert_non_null(proxy);
+	n = RSA_size(real);
+	assert_int_equal(n, (int)sizeof(em));
+	/* any block below the modulus: refused */
+	assert_int_equal(RAND_bytes(em, n), 1);
+	em[0] = 0;
+	assert_int_equal(RSA_private_encrypt(n, em, sig, proxy,
+	    RSA_NO_PADDING), -1);
+	assert_false(keys_client_broken(fx->kc));
+	/* a PSS encoding of SHA-256 with a salt of 32: signed */
+	assert_int_equal(RAND_bytes(mhash, sizeof(mhash)), 1);
+	assert_int_equal(RSA_padding_add_PKCS1_PSS_mgf1((RSA *)real, em,
+	    mhash, EVP_sha256(), EVP_sha256(), -1), 1);
+	assert_int_equal(RSA_private_encrypt(n, em, sig, proxy,
+	    RSA_NO_PADDING), n);
+	assert_int_equal(RSA_public_decrypt(n, sig, back, (RSA *)real,
+	    RSA_NO_PADDING), n);
+	assert_memory_equal(back, em, (size_t)n);
+	/* one bit flipped where the encoding has zeros (its padding, before
+	   the 0x01 and the salt): no */
+	em[10] ^= 0x01;
+	assert_int_equal(RSA_private_encrypt(n, em, sig, proxy,
+	    RSA_NO_PADDING), -1);
+	EVP_PKEY_free(pk);
+}
+
 static void
 test_ed25519_refused(void **state)
 {
@@ -361,6 +411,8 @@ main(void)
 		    setup_ec, teardown),
 		cmocka_unit_test_setup_teardown(test_gone, setup_rsa,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_raw_rsa_only_pss,
+		    setup_rsa, teardown),
 		cmocka_unit_test(test_ed25519_refused),
 		cmocka_unit_test_setup_teardown(test_not_a_key, setup_ec,
 		    teardown),
