@@ -5,7 +5,10 @@
  * a restart: a fresh image holds none of their locks). It gets the key
  * files as descriptors the daemon opened as root and closes at once
  * (at start-up), or that the privileged helper opens (at a reload and
- * a restart), so the daemon never reads a private key. The TLS contexts
+ * a restart): a daemon that behaves never reads a private key, but one
+ * taken over could ask the helper for those descriptors and read them
+ * (the helper should hand them to popgate-keys itself; issue 19 is not
+ * done). The TLS contexts
  * get the certificates and key objects whose private operation goes to
  * popgate-keys.
  *
@@ -76,8 +79,11 @@ cli_keys_main(int argc, char **argv)
 	(void)prctl(PR_SET_NAME, "popgate-keys", 0, 0, 0);
 	/* Not readable through /proc/PID/mem or ptrace by the daemon's
 	   user, no core file with the keys. */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		fprintf(stderr, "popgate-keys: prctl: %s\n", strerror(errno));
+		return EXIT_SYSTEM;
+	}
 	(void)signal(SIGHUP, SIG_IGN);	/* the daemon's */
 	(void)signal(SIGINT, SIG_IGN);
 	(void)signal(SIGTERM, SIG_DFL);

@@ -219,15 +219,19 @@ recv_fds(struct msghdr *mh, struct ipc_msg *m)
 	m->nfds = 0;
 	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_RIGHTS || m->nfds > 0) {
+		    cm->cmsg_type != SCM_RIGHTS) {
 			ok = false;
 			continue;
 		}
+		/* A second SCM_RIGHTS is an error too, but its descriptors
+		   are M's like the first's, so that they get closed. */
+		if (m->nfds > 0)
+			ok = false;
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (n > IPC_FDS_MAX)
+		if (n > IPC_FDS_MAX - m->nfds)
 			PANIC("more descriptors than the buffer holds");
-		memcpy(m->fds, CMSG_DATA(cm), n * sizeof(int));
-		m->nfds = (unsigned)n;
+		memcpy(m->fds + m->nfds, CMSG_DATA(cm), n * sizeof(int));
+		m->nfds += (unsigned)n;
 	}
 	return ok;
 }
