@@ -33,38 +33,6 @@ is_atext(unsigned char c)
 	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* Length of a well-formed UTF-8 sequence at S (>= 0x80), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t len)
-{
-	size_t n, i;
-	unsigned cp;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 static const char *const err_nonascii =
     "non-ASCII address (internationalized addresses are not supported "
     "here)";
@@ -109,7 +77,7 @@ addr_domain_check(const char *d, size_t len, unsigned flags,
 				*error_r = err_nonascii;
 				return -1;
 			}
-			n = utf8_seq(s + i, len - i);
+			n = str_utf8_seq(s + i, len - i);
 			if (n == 0) {
 				*error_r = "invalid UTF-8 in domain";
 				return -1;
@@ -186,7 +154,7 @@ local_utf8(const unsigned char *s, size_t len, unsigned flags, bool *utf8_r,
 		*error_r = err_nonascii;
 		return 0;
 	}
-	n = utf8_seq(s, len);
+	n = str_utf8_seq(s, len);
 	if (n == 0) {
 		*error_r = "invalid UTF-8 in local part";
 		return 0;

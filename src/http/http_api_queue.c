@@ -25,7 +25,9 @@
 
 #include "http/http_int.h"
 #include "policy/policy.h"
+#include "util/buf.h"
 #include "util/clock.h"
+#include "util/str.h"
 #include "util/compat.h"
 
 static const char *const state_names[] = { "pending", "deferred",
@@ -187,6 +189,34 @@ path_id(struct http_call *c)
 	return false;
 }
 
+/* N octets of text at P as a JSON string: raw 8-bit header octets (not
+   UTF-8) and NULs become U+FFFD, which JSON can carry. NULL: out of
+   memory. */
+static json_t *
+text_json(const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	struct buf b;
+	json_t *j;
+	size_t i = 0, k;
+	int r = 0;
+
+	buf_init(&b, BUF_UNLIMITED);
+	while (i < n && r == 0) {
+		k = s[i] >= 0x80 ? str_utf8_seq(s + i, n - i) : s[i] != 0;
+		if (k == 0) {
+			r = buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		} else {
+			r = buf_append(&b, p + i, k);
+			i += k;
+		}
+	}
+	j = r == 0 ? json_stringn(b.data != NULL ? b.data : "", b.len) : NULL;
+	buf_free(&b);
+	return j;
+}
+
 void
 http_api_queue_get(struct backends *b, struct http_call *c)
 {
@@ -202,9 +232,11 @@ http_api_queue_get(struct backends *b, struct http_call *c)
 	ops_queue_show(b->queue, c->match.params[0], &e, &size, &h, &r);
 	if (http_api_from_ops(c, &r)) {
 		obj = msg_json(&e, size);
-		if (obj != NULL)
-			(void)json_object_set_new(obj, "headers",
-			    json_string(buf_cstr(&h)));
+		if (obj != NULL && json_object_set_new(obj, "headers",
+		    text_json(h.data, h.len)) == -1) {
+			json_decref(obj);
+			obj = NULL;
+		}
 		http_api_reply(c, 200, obj);
 		queue_env_free(&e);
 	}

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "imap/imap_parse_int.h"
+#include "util/str.h"
 #include "util/compat.h"
 
 const char imap_months[12][4] = {
@@ -380,38 +381,16 @@ bool
 imap_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, n, k;
-	uint32_t cp;
+	size_t i = 0, n;
 
 	while (i < len) {
 		if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			n = 1;
-			cp = s[i] & 0x1fu;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			n = 2;
-			cp = s[i] & 0x0fu;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			n = 3;
-			cp = s[i] & 0x07u;
-		} else {
+		if ((n = str_utf8_seq(s + i, len - i)) == 0)
 			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3fu);
-		}
-		/* Overlong forms, surrogates, beyond U+10FFFF. */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
+		i += n;
 	}
 	return true;
 }

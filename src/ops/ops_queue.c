@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ops/ops.h"
@@ -87,25 +88,40 @@ ops_queue_list(struct queue *q, ops_queue_cb *fn, void *arg,
 }
 
 /* The header section of the message at OFF (LEN octets) in FD, LF line
-   ends, into OUT (up to its blank line). */
-static void
+   ends, into OUT (up to its blank line; the whole message when it has
+   none, never a byte past it; what OUT holds when it is longer). 0, or
+   -1 (errno). */
+static int
 read_headers(int fd, uint64_t off, uint64_t len, struct buf *out)
 {
 	char chunk[4096];
 	uint64_t pos = 0;
 	const char *end;
+	size_t from;
 
 	while (pos < len) {
-		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)(off + pos));
+		size_t want = len - pos < sizeof(chunk) ? (size_t)(len - pos) :
+		    sizeof(chunk);
+		ssize_t n = pread(fd, chunk, want, (off_t)(off + pos));
 
-		if (n <= 0 || buf_append(out, chunk, (size_t)n) == -1)
-			break;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;	/* the file is shorter than it says */
+		if (n <= 0)
+			return -1;
+		if (buf_append(out, chunk, (size_t)n) == -1)
+			break;		/* OUT is full: as much as it holds */
 		pos += (uint64_t)n;
-		if ((end = strstr(buf_cstr(out), "\n\n")) != NULL) {
+		/* The blank line may straddle the chunks. */
+		from = out->len - (size_t)n > 0 ? out->len - (size_t)n - 1 : 0;
+		end = memmem(out->data + from, out->len - from, "\n\n", 2);
+		if (end != NULL) {
 			buf_truncate(out, (size_t)(end - out->data) + 1);
 			break;
 		}
 	}
+	return 0;
 }
 
 void
@@ -133,8 +149,11 @@ ops_queue_show(struct queue *q, const char *id, struct queue_env *e,
 		return;
 	}
 	*size = len + e->lines;
-	if (headers != NULL)
-		read_headers(fd, off, len, headers);
+	if (headers != NULL && read_headers(fd, off, len, headers) == -1) {
+		ops_res_set(r, OPS_FAILED, NULL, "message %s: cannot read its "
+		    "header: %s", id, strerror(errno));
+		queue_env_free(e);
+	}
 	(void)close(fd);
 }
 

@@ -72,4 +72,10 @@ bool	strlist_has(const struct strlist *, const char *s, bool ci);
 /* The value of the hexadecimal digit C (either case), or -1. */
 int	str_hexval(char c);
 
+/* The length of the well-formed UTF-8 sequence of a non-ASCII
+   character (S[0] >= 0x80) at S, LEN octets there: 2 to 4, or 0 for an
+   ill-formed one (a stray continuation, overlong, a surrogate, beyond
+   U+10FFFF, cut short). */
+size_t	str_utf8_seq(const unsigned char *s, size_t len);
+
 #endif

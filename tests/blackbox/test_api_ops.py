@@ -154,6 +154,11 @@ def test_relay_allow_errors(api):
              "customer"),
             ({"address": "192.0.2.9", "customer": "acme", "for": "soon"},
              422, "for"),
+            # beyond a year (and beyond time_t): refused, not wrapped
+            ({"address": "192.0.2.9", "customer": "acme", "for": "366d"},
+             422, "for"),
+            ({"address": "192.0.2.9", "customer": "acme",
+              "for": "30000000000000w"}, 422, "for"),
             ({"address": "192.0.2.9"}, 422, "customer"),
             ({"address": "192.0.2.9", "customer": "acme", "x": 1}, 422,
              "x")):
@@ -252,13 +257,14 @@ def test_relay_explain_agrees_with_the_cli(api):
 
 # ---- the queue ----
 
-def deferred(api, subject, source):
+def deferred(api, subject, source, data=None):
     """Queues a message from ann to bob@example.org (deferred: its
-    destination is closed); its id once its first attempt deferred it."""
+    destination is closed), DATA or one with SUBJECT; its id once its
+    first attempt deferred it."""
     pop3_login(api.inst, "ann@acme.test", source=source)
     with Smtp(api.inst.ports["smtp"], source=source) as c:
         qid = c.mail("ann@acme.test", ["bob@example.org"],
-                     message(subject=subject))
+                     data if data is not None else message(subject=subject))
 
     def is_deferred():
         b = api.call("GET", f"/api/v1/queue/{qid}")[2]
@@ -312,6 +318,18 @@ def test_queue_list_and_show_agree_with_the_cli(api):
                           ({"limit": "100000"}, "limit")):
         st, _, b = api.call("GET", "/api/v1/queue" + q(**params))
         assert st == 422 and b["field"] == field
+
+
+def test_queue_show_of_a_header_only_message_with_8bit_octets(api):
+    # No blank line: the whole message is its header, and nothing after
+    # it in the queue file (the end record, the checksum) may follow;
+    # raw 8-bit octets (not UTF-8) are shown as U+FFFD, not dropped.
+    data = (b"From: ann@acme.test\r\nTo: bob@example.org\r\n"
+            b"Subject: caf\xe9 \xff\r\nX-Last: end of it")
+    qid = deferred(api, None, "127.0.0.35", data=data)
+    h = api.ok("GET", f"/api/v1/queue/{qid}")["headers"]
+    assert "Subject: caf\ufffd \ufffd\n" in h, h
+    assert h.endswith("X-Last: end of it\n"), h
 
 
 def test_queue_flush(api):
