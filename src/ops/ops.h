@@ -290,10 +290,14 @@ int	ops_relay_target(const char *arg, unsigned ipv6_prefix,
 void	ops_relay_list(struct relay_auth *, const struct ops_actor *,
 	    const char *customer, time_t now, relay_entry_cb *, void *,
 	    struct ops_result *);
+/* The longest a relay authorization opened by hand may last. */
+#define OPS_RELAY_FOR_MAX	(365 * 24 * 3600)
+
 /* Opens the relay for E->key (ops_relay_target; E->listener says who:
    "cli", "api") on behalf of CUSTOMER from NOW for DURATION seconds; E
    completed. An unknown customer is OPS_INVALID (field "customer"), a
-   suspended one OPS_CONFLICT. */
+   DURATION of 0 or over OPS_RELAY_FOR_MAX too (field "for"), a suspended
+   customer OPS_CONFLICT. */
 void	ops_relay_allow(struct store *, struct relay_auth *,
 	    const struct ops_actor *, const char *customer, time_t now,
 	    uint64_t duration, struct relay_entry *e, struct ops_result *);

@@ -88,6 +88,11 @@ ops_relay_allow(struct store *s, struct relay_auth *ra,
 	int rc;
 
 	ops_res_init(r);
+	if (duration == 0 || duration > OPS_RELAY_FOR_MAX) {
+		ops_res_set(r, OPS_INVALID, "for", "an authorization lasts 1s "
+		    "to 365d");
+		return;
+	}
 	rc = store_customer_get(s, customer, &cu, &err);
 	if (rc == -1) {
 		ops_res_set(r, OPS_FAILED, NULL, "%s", err);
@@ -167,8 +172,11 @@ explain_step(void *arg, const char *rule, int ok, const char *detail)
 	st = &x->steps[x->nsteps++];
 	(void)str_copy(st->rule, rule, sizeof(st->rule));
 	st->ok = ok;
-	if (str_copy(st->detail, detail, sizeof(st->detail)) == -1)
-		(void)str_copy(st->detail + sizeof(st->detail) - 4, "...", 4);
+	/* str_copy() leaves nothing of a text too long: cut it here. */
+	if (str_copy(st->detail, detail, sizeof(st->detail)) == -1) {
+		memcpy(st->detail, detail, sizeof(st->detail) - 4);
+		memcpy(st->detail + sizeof(st->detail) - 4, "...", 4);
+	}
 }
 
 /* The client, sender ("<>" or "" for the null sender) and recipient,
