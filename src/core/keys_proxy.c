@@ -288,6 +288,7 @@ static RSA_METHOD *rsa_meth;
 static EC_KEY_METHOD *ec_meth;
 static int rsa_idx = -1, ec_idx = -1;
 static pthread_once_t meth_once = PTHREAD_ONCE_INIT;
+static bool meth_ok;		/* meth_init() made all of them */
 
 static int
 rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to,
@@ -394,6 +395,7 @@ meth_init(void)
 	}
 	EC_KEY_METHOD_get_sign(ec_meth, NULL, &setup, NULL);
 	EC_KEY_METHOD_set_sign(ec_meth, ec_sign, setup, ec_sign_sig);
+	meth_ok = rsa_meth != NULL;
 }
 
 /* PUB's RSA public key as a key object of REF (taken). */
@@ -476,6 +478,11 @@ keys_proxy_new(struct keys_client *kc, EVP_PKEY *pub, uint32_t gen,
 		return NULL;
 	}
 	(void)pthread_once(&meth_once, meth_init);
+	if (!meth_ok) {
+		(void)snprintf(err, errsz, "OpenSSL could not make the key "
+		    "methods that forward to popgate-keys");
+		return NULL;
+	}
 	ref = xcalloc(1, sizeof(*ref));
 	ref->kc = kc;
 	ref->gen = gen;
