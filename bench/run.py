@@ -35,6 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scale  # noqa: E402
+from scale import fmt_range  # noqa: E402
 import servers  # noqa: E402
 from servers import DOMAIN, PASSWORD, SINK_DOMAIN  # noqa: E402
 
@@ -1042,28 +1043,6 @@ class Bench:
 def ms_list(v):
     """A generator's list of times "1.5,2.25" as floats."""
     return [float(x) for x in str(v or "").split(",") if x]
-
-
-def fmt_num(v):
-    if v is None:
-        return ""
-    a = abs(v)
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3f}"
-
-
-def fmt_range(vals):
-    if not vals:
-        return "-"
-    m = statistics.median(vals)
-    if len(vals) == 1:
-        return fmt_num(m)
-    return f"{fmt_num(m)} [{fmt_num(min(vals))}-{fmt_num(max(vals))}]"
 
 
 def other_load(vals):

@@ -539,6 +539,7 @@ class Scale:
 
 
 def fmt_range(vals):
+    """The median of VALS [min-max]; run.py's table uses it too."""
     if not vals:
         return "-"
     m = statistics.median(vals)
