@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ec.h>
@@ -26,6 +25,7 @@
 
 #include "core/keys.h"
 #include "core/tls.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -107,15 +107,6 @@ keys_client_broken(struct keys_client *kc)
 	return b;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sends TYPE with O and FDS and waits for the answer of the same id
    into kc->m; the caller holds the lock. 0, or -1 with errno (an
    answer of a call that timed out earlier is skipped). */
@@ -123,7 +114,7 @@ static int
 call_locked(struct keys_client *kc, uint32_t type, const struct ipc_out *o,
     const int *fds, unsigned nfds)
 {
-	int64_t deadline = now_ms() + KEYS_WAIT_MS, left;
+	int64_t deadline = (int64_t)clock_mono_ms() + KEYS_WAIT_MS, left;
 	uint32_t id = ++kc->next_id;
 	int r;
 
@@ -134,7 +125,7 @@ call_locked(struct keys_client *kc, uint32_t type, const struct ipc_out *o,
 	if (ipc_send(kc->sock, type, id, o, fds, nfds) == -1)
 		return -1;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - (int64_t)clock_mono_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
