@@ -18,7 +18,8 @@ B	?= build
 Q	:= $(if $(filter 1,$(V)),,@)
 
 PKGS	:= libevent_core libevent_extra libevent_openssl libevent_pthreads \
-	   openssl sqlite3 libcares libcrypt libpq hiredis zlib libpsl jansson expat
+	   openssl sqlite3 libcares libcrypt libpq hiredis zlib libpsl jansson expat \
+	   libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
