@@ -37,6 +37,7 @@
 #include "core/keys.h"
 #include "core/tls.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
@@ -64,6 +65,7 @@ int
 cli_keys_main(int argc, char **argv)
 {
 	enum log_target log = LOG_TO_STDERR;
+	struct errbuf eb;
 	int type = 0;
 	socklen_t len = sizeof(type);
 
@@ -88,6 +90,10 @@ cli_keys_main(int argc, char **argv)
 	(void)signal(SIGINT, SIG_IGN);
 	(void)signal(SIGTERM, SIG_DFL);
 	log_init("popgate", log);
+	if (sandbox_apply(SANDBOX_KEYS, &eb) == -1) {
+		log_error("popgate-keys: %s", eb.text);
+		return EXIT_SYSTEM;
+	}
 	return keys_serve(KEYS_FD) == 0 ? 0 : 1;
 }
 

@@ -44,6 +44,7 @@
 #include "util/log.h"
 #include "util/pidlock.h"
 #include "util/priv.h"
+#include "util/sandbox.h"
 #include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
@@ -755,6 +756,26 @@ open_store(struct daemon *d)
 	return r;
 }
 
+/* The seccomp allow-list once start-up is over (privileges dropped,
+   listeners bound, popgate-keys and the worker threads started: the
+   filter reaches them all), before the first connection is accepted. */
+static int
+confine(struct daemon *d)
+{
+	struct errbuf eb;
+
+	if (!d->cfg->sandbox) {
+		log_warn("sandbox = no in %s: the daemon runs without its "
+		    "seccomp filter", d->config_path);
+		return 0;
+	}
+	if (sandbox_apply(SANDBOX_DAEMON, &eb) == -1) {
+		log_error("%s", eb.text);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_serve(struct cli *c)
 {
@@ -791,16 +812,17 @@ cmd_serve(struct cli *c)
 	if (start_privileged(&d) == -1 || start_privsep(&d) == -1 ||
 	    drop_root(&d) == -1 ||
 	    (needs_tls(d.cfg) && start_keys(&d) == -1) ||
-	    open_store(&d) == -1 || start_services(&d) == -1) {
+	    open_store(&d) == -1 || start_services(&d) == -1 ||
+	    confine(&d) == -1) {
 		daemon_free(&d);
 		pidlock_release(&d.lock_fd);
 		return EXIT_SYSTEM;
 	}
 	log_info("daemon started version=" POPGATE_VERSION " listeners=%zu "
-	    "tls_hosts=%zu user=%s data_dir=%s", d.nlisteners, d.cfg->ntls_host,
-	    geteuid() == 0 ? "root" :
+	    "tls_hosts=%zu user=%s data_dir=%s sandbox=%s", d.nlisteners,
+	    d.cfg->ntls_host, geteuid() == 0 ? "root" :
 	    (*d.cfg->user != '\0' ? d.cfg->user : "(unchanged)"),
-	    d.cfg->data_dir);
+	    d.cfg->data_dir, d.cfg->sandbox ? "seccomp" : "off");
 	r = event_base_dispatch(d.base);
 	/* The lock last: until the control socket is gone, no successor
 	   may make its own. */

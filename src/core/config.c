@@ -189,6 +189,9 @@ static const struct param params[] = {
 	{ "help_title", P_STRING, OFF(help_title), "", 0, 0, NULL },
 	{ "help_company", P_STRING, OFF(help_company), "", 0, 0, NULL },
 	{ "debug", P_BOOL, OFF(debug), "no", 0, 0, NULL },
+	/* the daemon's seccomp allow-list (src/util/sandbox.c): off only
+	   while a call it lacks is reported */
+	{ "sandbox", P_BOOL, OFF(sandbox), "yes", 0, 0, NULL },
 	/* the API (src/http/): clear-text http on a non-loopback address */
 	{ "http_insecure", P_BOOL, OFF(http_insecure), "no", 0, 0, NULL },
 	/* who may read /metrics on the HTTP listeners */
@@ -695,7 +698,7 @@ config_unref(const struct config **cp)
 static const char *const restart_keys[] = {
 	"data_dir", "mail_dir", "user", "log", "store", "relay_store",
 	"dns_servers", "auth_cache_ttl", "auth_max_failures",
-	"tls_verify_peer", "tls_ca_file",
+	"tls_verify_peer", "tls_ca_file", "sandbox",
 };
 
 bool

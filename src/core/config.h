@@ -184,6 +184,7 @@ struct config {
 	enum received_auth	 received_auth;
 
 	bool			 http_insecure;	/* http on any address */
+	bool			 sandbox;	/* seccomp after start-up */
 	struct netlist		 metrics_networks;	/* may GET /metrics;
 					   empty: loopback */
 	enum plaintext_auth	 pop3_plaintext_auth;

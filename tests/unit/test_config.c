@@ -1332,6 +1332,7 @@ static const char default_print[] =
     "help_title = \n"
     "help_company = \n"
     "debug = no\n"
+    "sandbox = yes\n"
     "http_insecure = no\n"
     "metrics_networks =\n";
 
