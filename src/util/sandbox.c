@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -170,7 +171,7 @@ allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 }
 
 /* socket(): the three families a mail server speaks, of the three
-   types it uses (no raw or packet sockets, no netlink). */
+   types it uses (no raw or packet sockets), and the routing socket. */
 static int
 allow_sockets(scmp_filter_ctx ctx)
 {
@@ -189,6 +190,18 @@ allow_sockets(scmp_filter_ctx ctx)
 			    SCMP_A1(SCMP_CMP_MASKED_EQ, tmask,
 			    (scmp_datum_t)types[j]))) < 0)
 				return r;
+	/* glibc's getaddrinfo() asks the kernel for the local addresses
+	   (__check_pf) to sort several answers (RFC 6724), e.g. libpq or
+	   hiredis reconnecting to a host name that has an IPv4 and an IPv6
+	   address: a read-only routing socket, which only CAP_NET_ADMIN
+	   could use to change anything. */
+	for (j = 0; j < 2; j++)
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+		    3, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, tmask,
+		    j == 0 ? SOCK_RAW : SOCK_DGRAM),
+		    SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE))) < 0)
+			return r;
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 }
