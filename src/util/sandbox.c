@@ -300,7 +300,8 @@ rules_daemon(scmp_filter_ctx ctx)
 }
 
 /* popgate-keys opens files for reading only (OpenSSL's configuration);
-   its sockets are syslog's (AF_UNIX datagrams). */
+   its sockets are syslog's: AF_UNIX datagrams, or a stream where
+   /dev/log is one (glibc's openlog() tries both). */
 static int
 rules_keys(scmp_filter_ctx ctx)
 {
@@ -317,6 +318,9 @@ rules_keys(scmp_filter_ctx ctx)
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
 	    SCMP_A1(SCMP_CMP_MASKED_EQ, tmask, SOCK_DGRAM))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, tmask, SOCK_STREAM))) < 0 ||
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 	    SCMP_A1(SCMP_CMP_EQ, TCGETS))) < 0)
 		return r;
