@@ -31,7 +31,8 @@
  * ordinary I/O error, a 451 or a retry, and hide the gap in a rare path
  * for good). The cost, a daemon that dies, is what the process design
  * plans for: the parent restarts a dead popgate-net; until then systemd
- * restarts the daemon (Restart=on-failure) and the queue is durable.
+ * restarts the daemon (contrib/systemd/popgate.service: Restart=always)
+ * and the queue is durable.
  */
 #include <errno.h>
 #include <fcntl.h>
