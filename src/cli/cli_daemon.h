@@ -19,11 +19,16 @@
 struct retired;
 struct keyproc;
 
+#define LOGIN_CACHE_MAX	100000	/* verified logins remembered */
+
 struct daemon {
 	const struct config	*cfg;		/* the one in use: a ref */
 	char			*config_path;	/* absolute */
 	struct privsep		*priv;		/* root's part */
 	struct keyproc		*keys;		/* popgate-keys */
+	struct lookupproc	*lookup;	/* popgate-lookup */
+	int			 config_fd;	/* opened as root, until
+						   popgate-lookup has it */
 	struct privsep_files	 tls_start;	/* opened as root, until
 						   popgate-keys has them */
 	int			 data_fd;	/* data_dir, held open */
@@ -73,6 +78,16 @@ void	daemon_on_hup(evutil_socket_t, short, void *daemon);
 /* At shutdown, after the worker pools are gone: the configurations that
    were replaced. */
 void	daemon_retired_free(struct daemon *);
+
+/* popgate-lookup (cli_lookup.c): started as the daemon's user with
+   d->config_fd, before the worker pools (whose threads connect to it
+   through d->penv). 0, or -1 after logging why. */
+int	lookupproc_start(struct daemon *);
+/* A reload: popgate-lookup reads CONFIG_FD (the file the reload read;
+   still the caller's) as its configuration. */
+void	lookupproc_reload(struct lookupproc *, int config_fd);
+/* Stops it (after the worker pools). */
+void	lookupproc_free(struct lookupproc **);
 
 /* popgate-keys (cli_keys.c): started as the daemon's user once its
    loop exists, into d->keys. 0, or -1 after logging why. */

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -54,7 +55,6 @@
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
 #define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
 #define TIDY_INTERVAL	300	/* seconds between relay table clean-ups */
-#define LOGIN_CACHE_MAX	100000	/* verified logins remembered */
 
 static bool
 is_pop3(enum listen_role role)
@@ -341,6 +341,9 @@ daemon_free(struct daemon *d)
 	   finishing one) use its entries until they return. */
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
+	lookupproc_free(&d->lookup);
+	if (d->config_fd != -1)
+		(void)close(d->config_fd);
 	daemon_retired_free(d);
 	qmgr_free(&d->qmgr);
 	queue_free(&d->queue);
@@ -470,6 +473,13 @@ start_privileged(struct daemon *d)
 	raise_fd_limit(d->cfg);
 	if (needs_tls(d->cfg) && open_tls(d) == -1)
 		return -1;
+	/* For popgate-lookup, which reads it as the daemon's user. */
+	d->config_fd = open(d->config_path, O_RDONLY | O_CLOEXEC);
+	if (d->config_fd == -1) {
+		log_error("cannot open %s: %s", d->config_path,
+		    strerror(errno));
+		return -1;
+	}
 	d->base = event_base_new();
 	if (d->base == NULL) {
 		log_error("cannot create the event loop");
@@ -771,6 +781,7 @@ cmd_serve(struct cli *c)
 	memset(&d, 0, sizeof(d));
 	d.data_fd = -1;
 	d.lock_fd = -1;
+	d.config_fd = -1;
 	d.tls_start.file_fd = d.tls_start.cert_fd = d.tls_start.key_fd = -1;
 	d.cfg = config_ref(c->cfg);
 	/* A reload opens the file again: the same file, wherever the
@@ -789,7 +800,7 @@ cmd_serve(struct cli *c)
 		return r;
 	}
 	if (start_privileged(&d) == -1 || start_privsep(&d) == -1 ||
-	    drop_root(&d) == -1 ||
+	    drop_root(&d) == -1 || lookupproc_start(&d) == -1 ||
 	    (needs_tls(d.cfg) && start_keys(&d) == -1) ||
 	    open_store(&d) == -1 || start_services(&d) == -1) {
 		daemon_free(&d);

@@ -38,6 +38,11 @@ struct policy_env {
 	struct login_cache	*logins;
 	int			 data_fd;	/* data_dir, held open */
 	struct queue		*queue;		/* below it */
+	/* In the network process: a new connection to popgate-lookup (a
+	   socket, or -1), which then holds the store, the relay table and
+	   the logins (README "Processes"). NULL: they are opened here. */
+	int			(*lookup_connect)(void *);
+	void			*lookup_arg;
 };
 
 /* A worker thread's handles, opened on first use. Files are reached
@@ -51,6 +56,7 @@ struct backends {
 	struct queue		*queue;		/* borrowed from the env */
 	struct store		*store;
 	struct relay_auth	*relay;
+	struct ipc_link		*link;		/* to popgate-lookup, or NULL */
 	struct errbuf		 open_error;	/* of the last failed open */
 };
 
@@ -431,6 +437,22 @@ void	login_init(struct login *, const char *user, const char *pass,
 /* Verifies the login (store lookup, then the login cache or crypt(3));
    fills L->mbox on success. On a worker thread. */
 void	policy_login(struct backends *, struct login *);
+/* The check itself, without the webhook and the metrics (what
+   popgate-lookup runs for a LOGIN_CHECK). */
+void	policy_verify_login(struct backends *, struct login *);
+/* Message types of the login check in popgate-lookup (policy_remote.c):
+   LOGIN_CHECK (user, password, client, listener) and LOGIN_RESULT (the
+   result, the mailbox without its hash, the error). */
+enum login_msg {
+	LOGIN_CHECK = 301,
+	LOGIN_RESULT,
+};
+/* The network process's side: L checked by popgate-lookup over B's link. */
+void	policy_login_remote(struct backends *, struct login *);
+/* popgate-lookup's side: answers the LOGIN_CHECK M on SOCK. 0, or -1
+   when M is malformed or the answer could not be sent. */
+int	policy_login_serve(struct backends *, const struct ipc_msg *m,
+	    int sock);
 /* After a successful POP3 login: records the relay authorization for
    L->client, unless the customer is suspended or the address is in
    relay_never_authorize (L->relay_note says which). */

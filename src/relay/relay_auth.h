@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "core/addr.h"
+#include "util/ipc.h"
 #include "util/net.h"
 #include "util/str.h"
 
@@ -114,5 +115,21 @@ int	relay_backup(struct relay_auth *, const char *path, time_t now,
    table unchanged). */
 int	relay_restore(struct relay_auth *, const char *path,
 	    const char **error_r);
+
+/* The relay table of popgate-lookup through LINK (relay_remote.c;
+   README "Processes"): the same calls, each a round trip. LINK is
+   borrowed. */
+struct relay_auth *relay_open_remote(struct ipc_link *link);
+/* Message types of that link (util/ipc.h). */
+enum relay_msg {
+	RELAY_CALL = 201,
+	RELAY_ENTRIES,
+	RELAY_DONE,
+};
+/* popgate-lookup's side: answers M (a RELAY_ type) on SOCK with R (NULL
+   when it could not be opened: the answer is then OPEN_ERR). 0, or -1
+   when M is malformed or the answer could not be sent. */
+int	relay_remote_serve(struct relay_auth *r, const char *open_err,
+	    const struct ipc_msg *m, int sock);
 
 #endif

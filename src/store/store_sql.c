@@ -186,3 +186,18 @@ const char *const store_sql[SQL_NSTMTS] = {
 	[SQL_ALIAS_COUNT] = "SELECT count(DISTINCT a.address) FROM aliases a"
 	    " JOIN domains d ON d.name = a.domain WHERE" FILTER,
 };
+
+bool
+store_col_secret(enum store_stmt stmt, int col)
+{
+	switch (stmt) {
+	case SQL_MAILBOX_GET:
+	case SQL_MAILBOX_LIST:
+		return col == 3;	/* m.password */
+	case SQL_TOKEN_FIND:
+	case SQL_TOKEN_LIST:
+		return col == 1;	/* hash */
+	default:
+		return false;
+	}
+}

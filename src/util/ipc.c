@@ -10,6 +10,7 @@
 
 #include "util/ipc.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
 
 struct hdr {
@@ -319,4 +320,86 @@ ipc_recv(int sock, struct ipc_msg *m, int timeout_ms)
 	m->id = h.id;
 	m->len = h.len;
 	return 1;
+}
+
+/* ---- links ---- */
+
+struct ipc_link *
+ipc_link_new(int (*connect)(void *), void *arg)
+{
+	struct ipc_link *l = xcalloc(1, sizeof(*l));
+
+	l->sock = -1;
+	l->connect = connect;
+	l->arg = arg;
+	l->m = xmalloc(sizeof(*l->m));
+	return l;
+}
+
+void
+ipc_link_close(struct ipc_link *l)
+{
+	if (l->sock != -1)
+		(void)close(l->sock);
+	l->sock = -1;
+}
+
+void
+ipc_link_free(struct ipc_link **lp)
+{
+	struct ipc_link *l = *lp;
+
+	if (l == NULL)
+		return;
+	*lp = NULL;
+	ipc_link_close(l);
+	free(l->m);
+	free(l);
+}
+
+int
+ipc_link_send(struct ipc_link *l, uint32_t type, uint32_t id,
+    const struct ipc_out *out)
+{
+	int attempt, e;
+
+	/* A connection made before the server's restart fails at the
+	   first send (nothing was delivered): a new one is tried once. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		bool fresh = l->sock == -1;
+
+		if (fresh) {
+			if ((l->sock = l->connect(l->arg)) == -1)
+				return -1;
+			l->gen++;
+		}
+		if (ipc_send(l->sock, type, id, out, NULL, 0) == 0)
+			return 0;
+		e = errno;
+		ipc_link_close(l);
+		errno = e;
+		if (fresh || (e != EPIPE && e != ECONNRESET))
+			break;
+	}
+	return -1;
+}
+
+int
+ipc_link_recv(struct ipc_link *l, int timeout_ms)
+{
+	int r, e;
+
+	if (l->sock == -1) {
+		errno = EPIPE;
+		return -1;
+	}
+	r = ipc_recv(l->sock, l->m, timeout_ms);
+	if (r == 1 && l->m->nfds == 0)
+		return 1;
+	e = r == 0 ? EPIPE : r == 1 ? EPROTO : errno;
+	if (r == 1)
+		ipc_msg_close_fds(l->m);
+	ipc_link_close(l);
+	errno = e;
+	return -1;
 }
