@@ -416,8 +416,9 @@ raise_fd_limit(const struct config *cfg)
 }
 
 /* The default certificate and one per tls_host line, opened as root
-   (the keys may be root's only, as certbot leaves them) and held until
-   popgate-keys has them (start_keys). -1 after saying which cannot. */
+   and held until the TLS contexts have them (start_keys); the keys,
+   which may be root's only as certbot leaves them, are opened by the
+   owner of popgate-keys, never here. -1 after saying which cannot. */
 static int
 open_tls(struct daemon *d)
 {
@@ -433,8 +434,9 @@ open_tls(struct daemon *d)
 	return r;
 }
 
-/* popgate-keys, as the daemon's user, and the TLS contexts whose keys
-   it holds; the daemon closes the key files without reading them. */
+/* popgate-keys, as the daemon's user, started by its owner (the
+   privileged helper, or the daemon when it keeps its user) with the
+   keys of the configuration, and the TLS contexts whose keys it holds. */
 static int
 start_keys(struct daemon *d)
 {
@@ -719,7 +721,7 @@ start_privsep(struct daemon *d)
 	char err[256];
 
 	if (geteuid() != 0 || *d->cfg->user == '\0') {
-		d->priv = privsep_direct(d->config_path);
+		d->priv = privsep_direct(d->config_path, d->cfg);
 		return 0;
 	}
 	d->priv = privsep_start(d->config_path, d->cfg, err, sizeof(err));
@@ -782,7 +784,7 @@ cmd_serve(struct cli *c)
 	d.data_fd = -1;
 	d.lock_fd = -1;
 	d.config_fd = -1;
-	d.tls_start.file_fd = d.tls_start.cert_fd = d.tls_start.key_fd = -1;
+	d.tls_start.file_fd = d.tls_start.cert_fd = -1;
 	d.cfg = config_ref(c->cfg);
 	/* A reload opens the file again: the same file, wherever the
 	   daemon's current directory is. */

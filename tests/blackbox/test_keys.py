@@ -3,7 +3,7 @@ a process of their own, and the daemon, which parses everything of the
 network, never holds them. With an RSA and with an ECDSA certificate,
 STARTTLS and implicit TLS work (TLS 1.3, TLS 1.2 with PKCS#1 v1.5, PSS
 and ECDSA signatures, each verified by the client against the
-certificate; RSA key exchange, a decryption, is not offered); a child of the daemon named popgate-keys exists, as the
+certificate; RSA key exchange, a decryption, is not offered); a process below the daemon named popgate-keys exists, as the
 daemon's user; the daemon has no descriptor of the key file and no copy
 of the key in its memory (the PEM text, the private exponent or scalar)
 while popgate-keys has it. popgate-keys killed is logged and replaced,
@@ -85,19 +85,31 @@ def children(ppid):
     return out
 
 
+def descendants(pid):
+    """{pid: comm} of the processes below PID (children, theirs, ...)."""
+    out, todo = {}, [pid]
+    while todo:
+        below = children(todo.pop())
+        out.update(below)
+        todo.extend(below)
+    return out
+
+
 def keys_pid(inst, not_this=None, timeout=TIMEOUT):
     """The pid of the daemon's popgate-keys (another than NOT_THIS),
-    waiting for it at most TIMEOUT seconds."""
+    waiting for it at most TIMEOUT seconds: a child of the privileged
+    helper (popgate-priv) when the daemon gives up root, else of the
+    daemon."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [p for p, c in children(inst.pid).items()
+        found = [p for p, c in descendants(inst.pid).items()
                  if c == "popgate-keys" and p != not_this]
         if found:
             assert len(found) == 1, found
             return found[0]
         if time.monotonic() > deadline:
             pytest.fail(f"no popgate-keys below {inst.pid}: "
-                        f"{children(inst.pid)}")
+                        f"{descendants(inst.pid)}")
         time.sleep(0.05)
 
 
