@@ -204,7 +204,8 @@ keyhold_start(struct keyhold *kh, uint32_t gen, int *sock_r, long *pid_r,
 }
 
 /* The key files of CFG (the main key, then each tls_host's) into H:
-   0, or -1 with the first that cannot be opened in ERR. */
+   0, or -1 with the first that cannot be opened in ERR (a tls_host's
+   with its line). */
 static int
 open_keys(const struct config *cfg, struct held *h, char *err, size_t errsz)
 {
@@ -220,9 +221,15 @@ open_keys(const struct config *cfg, struct held *h, char *err, size_t errsz)
 	for (i = 0; i <= cfg->ntls_host; i++) {
 		path = i == 0 ? cfg->tls_key : cfg->tls_host[i - 1].key;
 		h->fds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (h->fds[i] == -1) {
+		if (h->fds[i] == -1 && i == 0)
 			(void)snprintf(err, errsz, "%s: cannot open: %s", path,
 			    strerror(errno));
+		else if (h->fds[i] == -1)
+			(void)snprintf(err, errsz, "%s:%u: tls_host %s: %s: "
+			    "cannot open: %s", cfg->path,
+			    cfg->tls_host[i - 1].line, cfg->tls_host[i - 1].name,
+			    path, strerror(errno));
+		if (h->fds[i] == -1) {
 			held_clear(h);
 			return -1;
 		}
