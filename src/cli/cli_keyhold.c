@@ -8,7 +8,9 @@
  * The owner keeps the key files of the generations popgate-keys holds
  * (the one in use and the one loaded last) open: a restarted
  * popgate-keys gets the keys of the generation in use from those, not
- * from whatever files the configuration names by then. It alone signals
+ * from whatever files the configuration names by then. The daemon as
+ * owner (no privilege drop) keeps their names only, and opens them
+ * again for a restart: it holds no key file between two loads. It alone signals
  * popgate-keys, its own child that it alone reaps, so the pid is never
  * another process's.
  */
@@ -28,13 +30,15 @@
 /* The key files of one generation, as KEYS_LOAD sends them. */
 struct held {
 	uint32_t	 gen;		/* 0: empty */
-	int		 fds[KEYS_MAX];
+	int		 fds[KEYS_MAX];	/* -1: closed (!hold_files) */
+	char		*paths[KEYS_MAX];
 	size_t		 n;
 };
 
 struct keyhold {
 	char		*user;		/* NULL: keep ours */
 	enum log_target	 log;
+	bool		 hold_files;	/* else their names only */
 	pid_t		 pid;		/* 0: none (reaped) */
 	int		 sock;		/* our end of its owner socket */
 	struct held	 held[2];
@@ -45,16 +49,20 @@ held_clear(struct held *h)
 {
 	size_t i;
 
-	for (i = 0; i < h->n; i++)
-		(void)close(h->fds[i]);
+	for (i = 0; i < h->n; i++) {
+		if (h->fds[i] != -1)
+			(void)close(h->fds[i]);
+		free(h->paths[i]);
+	}
 	memset(h, 0, sizeof(*h));
 }
 
 struct keyhold *
-keyhold_new(const char *user, enum log_target log)
+keyhold_new(const char *user, bool hold_files, enum log_target log)
 {
 	struct keyhold *kh = xcalloc(1, sizeof(*kh));
 
+	kh->hold_files = hold_files;
 	kh->user = user != NULL && *user != '\0' ? xstrdup(user) : NULL;
 	kh->log = log;
 	kh->sock = -1;
@@ -182,6 +190,39 @@ find_held(struct keyhold *kh, uint32_t gen)
 	return NULL;
 }
 
+/* H's files opened again by name (they were closed): 0, or -1 with
+   the first that cannot be in ERR. */
+static int
+reopen(struct held *h, char *err, size_t errsz)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		if (h->fds[i] != -1)
+			continue;
+		h->fds[i] = open(h->paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (h->fds[i] == -1) {
+			(void)snprintf(err, errsz, "%s: cannot open: %s",
+			    h->paths[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Closes H's files, keeping their names (the daemon as owner). */
+static void
+close_files(struct held *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		if (h->fds[i] != -1)
+			(void)close(h->fds[i]);
+		h->fds[i] = -1;
+	}
+}
+
 int
 keyhold_start(struct keyhold *kh, uint32_t gen, int *sock_r, long *pid_r,
     struct keys_loaded *out, char *err, size_t errsz)
@@ -193,13 +234,18 @@ keyhold_start(struct keyhold *kh, uint32_t gen, int *sock_r, long *pid_r,
 	if (spawn(kh, sock_r, err, errsz) == -1)
 		return -1;
 	*pid_r = (long)kh->pid;
-	if (h != NULL && keys_owner_load(kh->sock, gen, gen, h->fds, h->n,
-	    out, err, errsz) == -1) {
+	if (h != NULL && (reopen(h, err, errsz) == -1 ||
+	    keys_owner_load(kh->sock, gen, gen, h->fds, h->n, out, err,
+	    errsz) == -1)) {
+		if (!kh->hold_files)
+			close_files(h);
 		stop(kh);
 		(void)close(*sock_r);
 		*sock_r = -1;
 		return -1;
 	}
+	if (h != NULL && !kh->hold_files)
+		close_files(h);
 	return 0;
 }
 
@@ -209,7 +255,6 @@ keyhold_start(struct keyhold *kh, uint32_t gen, int *sock_r, long *pid_r,
 static int
 open_keys(const struct config *cfg, struct held *h, char *err, size_t errsz)
 {
-	const char *path;
 	size_t i;
 
 	memset(h, 0, sizeof(*h));
@@ -219,21 +264,25 @@ open_keys(const struct config *cfg, struct held *h, char *err, size_t errsz)
 		return -1;
 	}
 	for (i = 0; i <= cfg->ntls_host; i++) {
-		path = i == 0 ? cfg->tls_key : cfg->tls_host[i - 1].key;
-		h->fds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (h->fds[i] == -1 && i == 0)
-			(void)snprintf(err, errsz, "%s: cannot open: %s", path,
-			    strerror(errno));
-		else if (h->fds[i] == -1)
-			(void)snprintf(err, errsz, "%s:%u: tls_host %s: %s: "
-			    "cannot open: %s", cfg->path,
-			    cfg->tls_host[i - 1].line, cfg->tls_host[i - 1].name,
-			    path, strerror(errno));
-		if (h->fds[i] == -1) {
-			held_clear(h);
-			return -1;
-		}
+		h->paths[i] = xstrdup(i == 0 ? cfg->tls_key :
+		    cfg->tls_host[i - 1].key);
+		h->fds[i] = -1;
 		h->n++;
+	}
+	if (reopen(h, err, errsz) == -1) {
+		if (h->fds[0] != -1)	/* a tls_host's: say which line */
+			for (i = 1; i < h->n; i++)
+				if (h->fds[i] == -1) {
+					(void)snprintf(err, errsz, "%s:%u: "
+					    "tls_host %s: %s: cannot open: %s",
+					    cfg->path,
+					    cfg->tls_host[i - 1].line,
+					    cfg->tls_host[i - 1].name,
+					    h->paths[i], strerror(errno));
+					break;
+				}
+		held_clear(h);
+		return -1;
 	}
 	return 0;
 }
@@ -263,6 +312,8 @@ keyhold_load(struct keyhold *kh, const struct config *cfg, uint32_t gen,
 		return -1;
 	}
 	fresh.gen = gen;
+	if (!kh->hold_files)
+		close_files(&fresh);
 	/* As popgate-keys does: the new generation replaces one of the same
 	   number or one not kept. */
 	if ((slot = find_held(kh, gen)) == NULL)

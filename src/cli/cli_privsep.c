@@ -338,7 +338,7 @@ static void NORETURN
 helper_main(const char *path, const struct config *start)
 {
 	struct ipc_msg *m = xmalloc(sizeof(*m));
-	struct keyhold *kh = keyhold_new(start->user, start->log);
+	struct keyhold *kh = keyhold_new(start->user, true, start->log);
 	struct config *cur = NULL;
 	int r, sock = HELPER_FD;
 
@@ -443,7 +443,7 @@ privsep_direct(const char *path, const struct config *cfg)
 		PANIC("pthread_mutex_init");
 	p->path = xstrdup(path);
 	p->sock = -1;
-	p->kh = keyhold_new(NULL, cfg->log);
+	p->kh = keyhold_new(NULL, false, cfg->log);
 	p->start = config_ref(cfg);
 	return p;
 }

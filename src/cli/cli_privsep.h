@@ -130,8 +130,12 @@ bool	privsep_broken(struct privsep *);
 
 struct keyhold;
 
-/* An owner whose popgate-keys runs as USER (NULL or "": as we do). */
-struct keyhold *keyhold_new(const char *user, enum log_target log);
+/* An owner whose popgate-keys runs as USER (NULL or "": as we do),
+   which keeps the key files of the generations it holds open for a
+   restart when HOLD_FILES (popgate-priv), else their names only (the
+   daemon as owner: it holds no key file between two loads). */
+struct keyhold *keyhold_new(const char *user, bool hold_files,
+	    enum log_target log);
 /* Ends popgate-keys (it sees its owner socket close) and reaps it. */
 void	keyhold_free(struct keyhold **);
 /* privsep_keys_start() where the privileges are. */

@@ -356,6 +356,8 @@ def host_lines(pair, n):
     return [f"tls_host = h{i}.keys.test {cert} {key}" for i in range(n)]
 
 
+@pytest.mark.skipif(not harness.IS_ROOT,
+                    reason="without root the daemon opens the keys itself")
 def test_daemon_never_holds_a_key_descriptor(make_instance, pairs):
     """The key files go from their owner (popgate-priv) to popgate-keys
     directly: /proc/PID/fd of the daemon, read all along its start, a
