@@ -106,9 +106,13 @@ keyhold_free(struct keyhold **khp)
 	*khp = NULL;
 	if (kh->sock != -1)
 		(void)close(kh->sock);	/* popgate-keys sees the end */
-	if (kh->pid > 0)
+	if (kh->pid > 0) {
+		/* Our unreaped child: it holds nothing to save, and one that
+		   hangs must not hold up the end. */
+		(void)kill(kh->pid, SIGKILL);
 		while (waitpid(kh->pid, &status, 0) == -1 && errno == EINTR)
 			;
+	}
 	for (i = 0; i < nitems(kh->held); i++)
 		held_clear(&kh->held[i]);
 	free(kh->user);

@@ -42,6 +42,9 @@
 
 #define RESTART_GAP	1	/* seconds between two starts at least */
 #define RESTART_TRIES	5	/* failed starts in a row before giving up */
+#define RESTART_LIVED	10	/* seconds: a shorter run was a failed start */
+
+struct start_job;
 
 struct keyproc {
 	struct daemon		*d;
@@ -49,6 +52,7 @@ struct keyproc {
 	struct event		*sock_ev;	/* its socket readable or closed */
 	struct event		*restart_ev;	/* a delayed start */
 	struct worker_job	*job;		/* a start on a worker */
+	struct start_job	*job_arg;	/* its argument */
 	long			 pid;		/* for the log; 0: none */
 	time_t			 started;
 	unsigned		 failed;	/* starts in a row */
@@ -164,11 +168,37 @@ start_release(void *arg)
 	free(j);
 }
 
+/* The pool dropped the job (shutdown, or keyproc_free cancelled it). */
+static void
+start_dropped(void *arg)
+{
+	struct start_job *j = arg;
+
+	if (j->kp != NULL) {
+		j->kp->job = NULL;
+		j->kp->job_arg = NULL;
+	}
+	start_release(j);
+}
+
 static void start_done(void *);
 
 static const struct worker_ops start_ops = {
-	start_work, start_done, start_release
+	start_work, start_done, start_dropped
 };
+
+/* Whether another failed start in a row means giving up. */
+static bool
+give_up(struct keyproc *kp)
+{
+	if (privsep_broken(kp->d->priv) || ++kp->failed >= RESTART_TRIES) {
+		log_error("popgate-keys: not started again (%u failed starts "
+		    "in a row): TLS handshakes fail until a reload or a "
+		    "restart of the daemon", kp->failed);
+		return true;
+	}
+	return false;
+}
 
 /* Another start, RESTART_GAP from the last one at the earliest. */
 static void
@@ -212,19 +242,15 @@ start_done(void *arg)
 	struct keyproc *kp = j->kp;
 
 	kp->job = NULL;
+	kp->job_arg = NULL;
 	if (j->r == -1) {
 		kp->started = time(NULL);
 		log_error("popgate-keys: cannot start it: %s", j->err);
-		if (privsep_broken(j->priv) || ++kp->failed >= RESTART_TRIES)
-			log_error("popgate-keys: not started again: TLS "
-			    "handshakes fail until a reload or a restart of "
-			    "the daemon");
-		else
+		if (!give_up(kp))
 			restart_later(kp);
 		start_release(j);
 		return;
 	}
-	kp->failed = 0;
 	log_info("popgate-keys started pid=%ld", j->pid);
 	use_sock(kp, j->sock, j->pid);
 	j->sock = -1;
@@ -249,6 +275,7 @@ start(struct keyproc *kp, bool now)
 		start_done(j);
 		return;
 	}
+	kp->job_arg = j;
 	kp->job = worker_submit(kp->d->io, &start_ops, j);
 }
 
@@ -276,6 +303,12 @@ on_sock(evutil_socket_t fd, short what, void *arg)
 	log_error("popgate-keys pid=%ld: its connection ended; TLS "
 	    "handshakes fail until another runs", kp->pid);
 	use_sock(kp, -1, 0);
+	/* One that ends soon after its start failed too (it cannot load,
+	   it cannot run): no start after start, for ever. */
+	if (time(NULL) - kp->started >= RESTART_LIVED)
+		kp->failed = 0;
+	else if (give_up(kp))
+		return;
 	restart_later(kp);
 }
 
@@ -304,8 +337,10 @@ keyproc_free(struct keyproc **kpp)
 	if (kp == NULL)
 		return;
 	*kpp = NULL;
-	if (kp->job != NULL)
+	if (kp->job != NULL) {
+		kp->job_arg->kp = NULL;	/* released later, maybe */
 		worker_cancel(&kp->job);
+	}
 	if (kp->sock_ev != NULL)
 		event_free(kp->sock_ev);
 	if (kp->restart_ev != NULL)
@@ -449,6 +484,7 @@ keyproc_tls_ctx(struct keyproc *kp, const struct config *cfg,
 	/* Gone and not restarted (it failed too often): a reload tries. */
 	if (kp->job == NULL && keys_client_broken(kp->kc)) {
 		kp->failed = 0;
+		(void)event_del(kp->restart_ev);
 		start(kp, true);
 	}
 	/* The owner opens the keys of the configuration it read (the one
