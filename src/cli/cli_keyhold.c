@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -225,6 +226,22 @@ close_files(struct held *h)
 			(void)close(h->fds[i]);
 		h->fds[i] = -1;
 	}
+}
+
+int
+keyhold_wait(struct keyhold *kh, int sock)
+{
+	struct pollfd pfd[2];
+
+	pfd[0].fd = sock;
+	pfd[1].fd = kh->sock;	/* -1: ignored */
+	pfd[0].events = pfd[1].events = POLLIN;
+	if (poll(pfd, 2, -1) == -1)
+		return errno == EINTR ? 1 : 0;
+	if (pfd[1].revents == 0)
+		return 0;
+	stop(kh);
+	return 1;
 }
 
 int

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -351,6 +352,11 @@ helper_main(const char *path, const struct config *start)
 	(void)signal(SIGINT, SIG_IGN);
 	log_init("popgate", start->log);
 	for (;;) {
+		/* popgate-keys never speaks first on our socket to it: when
+		   that is readable it ended (or broke the protocol), and it
+		   is reaped now rather than at the next start. */
+		if (keyhold_wait(kh, sock) == 1)
+			continue;
 		r = ipc_recv(sock, m, -1);
 		if (r == 0) {
 			keyhold_free(&kh);

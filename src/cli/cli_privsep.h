@@ -138,6 +138,10 @@ struct keyhold *keyhold_new(const char *user, bool hold_files,
 	    enum log_target log);
 /* Ends popgate-keys (it sees its owner socket close) and reaps it. */
 void	keyhold_free(struct keyhold **);
+/* Waits until SOCK (the daemon's) is readable: 0; or until
+   popgate-keys ended (its owner socket readable), which is then reaped
+   and its end logged: 1. */
+int	keyhold_wait(struct keyhold *, int sock);
 /* privsep_keys_start() where the privileges are. */
 int	keyhold_start(struct keyhold *, uint32_t gen, int *sock_r,
 	    long *pid_r, struct keys_loaded *out, char *err, size_t errsz)

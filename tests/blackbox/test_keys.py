@@ -461,6 +461,28 @@ def test_loop_serves_while_keys_restart(make_instance, pairs):
     inst.stop()
 
 
+def test_restarts_stop_after_failing_in_a_row(make_instance, pairs):
+    """A popgate-keys that ends soon after each start (killed here at
+    once, five times) is not started again and again: the daemon says
+    it gives up and starts none; a reload starts one, and TLS works."""
+    cert, key = pairs["rsa"]
+    inst = keyed(make_instance, pairs["rsa"])
+    since = len(inst.log().encode())
+    pid = keys_pid(inst)
+    for _ in range(5):
+        os.kill(pid, signal.SIGKILL)
+        if _ < 4:
+            pid = keys_pid(inst, not_this=pid)
+    wait_log(inst, r"popgate-keys: not started again \(5 failed starts "
+             r"in a row\)", since)
+    assert [p for p, c in descendants(inst.pid).items()
+            if c == "popgate-keys"] == []
+    out = inst.cli("reload")
+    assert out.returncode == 0, out
+    assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == der(cert)
+    inst.stop()
+
+
 def test_ed25519_key_refused_at_start(make_instance, pairs):
     cert, key = pairs["ed25519"]
     inst = keyed(make_instance, pairs["ed25519"], start=False)
