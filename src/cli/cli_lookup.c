@@ -74,13 +74,16 @@ serve_conn(void *arg)
 		} else if (m->type >= STORE_EXEC && m->type <= STORE_DONE) {
 			struct store *s = backends_store(b, &err);
 
-			r = store_remote_serve(s, err, m, sock);
+			r = store_remote_serve(s, err, b->api_request, m,
+			    sock);
 		} else if (m->type >= RELAY_CALL && m->type <= RELAY_DONE) {
 			struct relay_auth *ra = backends_relay(b, &err);
 
-			r = relay_remote_serve(ra, err, m, sock);
-		} else if (m->type == LOGIN_CHECK)
-			r = policy_login_serve(b, m, sock);
+			r = relay_remote_serve(ra, err, b->api_request, m,
+			    sock);
+		} else if (m->type >= LOGIN_CHECK &&
+		    m->type <= POLICY_MSG_LAST)
+			r = policy_lookup_serve(b, m, sock);
 		else
 			r = -1;
 		if (r == -1)

@@ -127,9 +127,11 @@ enum relay_msg {
 	RELAY_DONE,
 };
 /* popgate-lookup's side: answers M (a RELAY_ type) on SOCK with R (NULL
-   when it could not be opened: the answer is then OPEN_ERR). 0, or -1
-   when M is malformed or the answer could not be sent. */
+   when it could not be opened: the answer is then OPEN_ERR); a record
+   or a revocation is refused unless WRITES_OK (a token-checked API
+   request; a login's record is policy_remote.c's). 0, or -1 when M is
+   malformed or the answer could not be sent. */
 int	relay_remote_serve(struct relay_auth *r, const char *open_err,
-	    const struct ipc_msg *m, int sock);
+	    bool writes_ok, const struct ipc_msg *m, int sock);
 
 #endif

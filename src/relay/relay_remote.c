@@ -499,7 +499,7 @@ serve_call(struct relay_auth *r, uint32_t op, struct ipc_in *in,
 
 int
 relay_remote_serve(struct relay_auth *r, const char *open_err,
-    const struct ipc_msg *m, int sock)
+    bool writes_ok, const struct ipc_msg *m, int sock)
 {
 	struct packer pk;
 	struct ipc_in in;
@@ -515,12 +515,15 @@ relay_remote_serve(struct relay_auth *r, const char *open_err,
 	memset(&pk, 0, sizeof(pk));
 	pk.sock = sock;
 	ipc_out_init(&pk.out);
-	if (r == NULL) {
+	if (r == NULL || (!writes_ok && (op == OP_RECORD ||
+	    op == OP_REVOKE))) {
 		struct relay_auth none;
 
 		memset(&none, 0, sizeof(none));
 		buf_init(&none.err, 1024);
-		(void)relay_set_error(&none, "%s", open_err);
+		(void)relay_set_error(&none, "%s", r == NULL ? open_err :
+		    "popgate-lookup opens and closes the relay only for a "
+		    "login or an API request with a valid token");
 		rc = send_done(&pk, &none, -1, 0, 0);
 		buf_free(&none.err);
 	} else

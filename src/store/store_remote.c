@@ -400,8 +400,8 @@ decode_exec(struct ipc_in *in, uint32_t *stmt, struct store_val *args,
 }
 
 static int
-serve_exec(struct store *s, const char *open_err, struct ipc_in *in,
-    int sock)
+serve_exec(struct store *s, const char *open_err, bool writes_ok,
+    struct ipc_in *in, int sock)
 {
 	static __thread char texts[REMOTE_ARGS_MAX][REMOTE_TEXT_MAX + 1];
 	struct store_val args[REMOTE_ARGS_MAX];
@@ -414,6 +414,9 @@ serve_exec(struct store *s, const char *open_err, struct ipc_in *in,
 		return -1;
 	if (s == NULL)
 		return send_done(sock, -1, open_err);
+	if (!writes_ok && store_stmt_writes((enum store_stmt)stmt))
+		return send_done(sock, -1, "popgate-lookup changes the store "
+		    "only for an API request with a valid token");
 	memset(&pk, 0, sizeof(pk));
 	pk.sock = sock;
 	pk.stmt = (enum store_stmt)stmt;
@@ -448,7 +451,7 @@ serve_script(struct store *s, const char *open_err, struct ipc_in *in,
 }
 
 int
-store_remote_serve(struct store *s, const char *open_err,
+store_remote_serve(struct store *s, const char *open_err, bool writes_ok,
     const struct ipc_msg *m, int sock)
 {
 	struct ipc_in in;
@@ -457,7 +460,7 @@ store_remote_serve(struct store *s, const char *open_err,
 	ipc_in_init(&in, m);
 	switch (m->type) {
 	case STORE_EXEC:
-		return serve_exec(s, open_err, &in, sock);
+		return serve_exec(s, open_err, writes_ok, &in, sock);
 	case STORE_SCRIPT:
 		return serve_script(s, open_err, &in, sock);
 	case STORE_HAS_SCHEMA:

@@ -358,6 +358,17 @@ ipc_link_free(struct ipc_link **lp)
 }
 
 int
+ipc_link_open(struct ipc_link *l)
+{
+	if (l->sock != -1)
+		return 0;
+	if ((l->sock = l->connect(l->arg)) == -1)
+		return -1;
+	l->gen++;
+	return 0;
+}
+
+int
 ipc_link_send(struct ipc_link *l, uint32_t type, uint32_t id,
     const struct ipc_out *out)
 {
@@ -368,11 +379,8 @@ ipc_link_send(struct ipc_link *l, uint32_t type, uint32_t id,
 	for (attempt = 0; attempt < 2; attempt++) {
 		bool fresh = l->sock == -1;
 
-		if (fresh) {
-			if ((l->sock = l->connect(l->arg)) == -1)
-				return -1;
-			l->gen++;
-		}
+		if (fresh && ipc_link_open(l) == -1)
+			return -1;
 		if (ipc_send(l->sock, type, id, out, NULL, 0) == 0)
 			return 0;
 		e = errno;

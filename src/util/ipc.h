@@ -126,6 +126,8 @@ int	ipc_link_send(struct ipc_link *, uint32_t type, uint32_t id,
 /* The next answer into L->m (descriptors are refused): 1, or -1 with
    errno (the end of the connection is EPIPE; the link is closed). */
 int	ipc_link_recv(struct ipc_link *, int timeout_ms) WARN_UNUSED;
+/* Connects L now if it is not: 0, or -1 (tried again on use). */
+int	ipc_link_open(struct ipc_link *);
 /* Closes L's connection (after a malformed answer). */
 void	ipc_link_close(struct ipc_link *);
 

@@ -63,6 +63,11 @@ def lookup_pid(inst, not_this=None, timeout=TIMEOUT):
         time.sleep(0.05)
 
 
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def hashes(inst):
     db = sqlite3.connect(os.path.join(inst.data_dir, "store.db"))
     try:
@@ -163,6 +168,11 @@ def test_stopped_lookup_is_a_temporary_failure(inst):
     pid = lookup_pid(inst)
     os.kill(pid, signal.SIGSTOP)
     try:
+        # A signal takes effect when the process next runs.
+        deadline = time.monotonic() + TIMEOUT
+        while proc_state(pid) != "T":
+            assert time.monotonic() < deadline, proc_state(pid)
+            time.sleep(0.01)
         reply = pop3_login(inst, "ann@lookup.test", PASSWORD)
         assert reply.startswith("-ERR [SYS/TEMP]"), reply
         with smtplib.SMTP("127.0.0.1", inst.ports["smtp"],
