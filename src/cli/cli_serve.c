@@ -175,14 +175,6 @@ static struct metric m_live = {
 };
 
 static void
-live_one(const struct relay_entry *e, void *arg)
-{
-	uint64_t *n = arg;
-
-	n[e->net ? 1 : 0]++;
-}
-
-static void
 count_work(void *ctx, void *arg)
 {
 	struct backends *b = ctx;
@@ -192,7 +184,7 @@ count_work(void *ctx, void *arg)
 
 	(void)arg;
 	ra = backends_relay(b, &err);
-	if (ra == NULL || relay_list(ra, clock_now(), live_one, n,
+	if (ra == NULL || relay_count(ra, clock_now(), &n[0], &n[1],
 	    &err) == -1) {
 		log_warn("metrics: cannot count the relay authorizations: %s",
 		    err);
@@ -602,9 +594,7 @@ start_services(struct daemon *d)
 	policy_env_set_config(&d->penv, d->cfg);
 	d->penv.data_fd = d->data_fd;
 	d->penv.queue = d->queue;
-	if (d->cfg->auth_cache_ttl > 0)
-		d->penv.logins = login_cache_new(
-		    (unsigned)d->cfg->auth_cache_ttl, LOGIN_CACHE_MAX);
+	/* The login cache is popgate-lookup's. */
 	d->io = worker_pool_new(d->base, "io", IO_THREADS,
 	    backends_thread_init, backends_thread_fini, &d->penv);
 	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,

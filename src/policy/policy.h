@@ -42,6 +42,9 @@ struct policy_env {
 	   socket, or -1), which then holds the store, the relay table and
 	   the logins (README "Processes"). NULL: they are opened here. */
 	int			(*lookup_connect)(void *);
+	/* A call to it got no answer in time: it is ended (and another
+	   started), so that the call does not run later. */
+	void			(*lookup_broken)(void *);
 	void			*lookup_arg;
 };
 

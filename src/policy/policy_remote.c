@@ -14,7 +14,7 @@
  * valid token and its API_END (README "Processes").
  *
  * Messages (util/ipc.h), every field bounded:
- *   LOGIN_CHECK   texts user, password, client address, listener
+ *   LOGIN_CHECK   texts user, client address, listener, password
  *   LOGIN_RESULT  u32 result (0 refused, 1 valid, 2 temporary), texts
  *		   address, domain, local part, customer, u64 quota,
  *		   u32 suspended, u64 created, text error, u64 grant
@@ -178,10 +178,12 @@ policy_login_remote(struct backends *b, struct login *l)
 	l->result = -1;
 	net_addr_format(&l->client, client, sizeof(client));
 	ipc_out_init(&out);
+	/* The password last: a field after it could move the buffer and
+	   leave a copy behind. */
 	ipc_put_text(&out, l->user);
-	ipc_put_text(&out, l->pass);
 	ipc_put_text(&out, client);
 	ipc_put_text(&out, l->listener);
+	ipc_put_text(&out, l->pass);
 	if (ipc_link_send(b->link, LOGIN_CHECK, 0, &out) == -1 ||
 	    ipc_link_recv(b->link, LOGIN_WAIT_MS) == -1) {
 		(void)str_fmt(l->error, sizeof(l->error), "the lookup process "
@@ -333,9 +335,9 @@ serve_login(struct backends *b, const struct ipc_msg *m, int sock)
 	ipc_in_init(&in, m);
 	memset(&l, 0, sizeof(l));
 	if (ipc_get_text(&in, l.user, sizeof(l.user)) == -1 ||
-	    ipc_get_text(&in, l.pass, sizeof(l.pass)) == -1 ||
 	    ipc_get_text(&in, client, sizeof(client)) == -1 ||
 	    ipc_get_text(&in, l.listener, sizeof(l.listener)) == -1 ||
+	    ipc_get_text(&in, l.pass, sizeof(l.pass)) == -1 ||
 	    ipc_get_done(&in, 0) == -1 || net_addr_parse(client, &addr) == -1) {
 		OPENSSL_cleanse(l.pass, sizeof(l.pass));
 		errno = EPROTO;
@@ -398,6 +400,7 @@ serve_api_begin(struct backends *b, const struct ipc_msg *m, int sock)
 		return -1;
 	}
 	b->api_request = false;
+	memset(&t, 0, sizeof(t));
 	if ((s = backends_store(b, &err)) == NULL)
 		r = -1;
 	else

@@ -51,7 +51,8 @@ backends_thread_init(void *arg)
 		/* The store and the relay table are popgate-lookup's: one
 		   connection for this thread, made now like the files below
 		   (again on use after a failure). */
-		b->link = ipc_link_new(env->lookup_connect, env->lookup_arg);
+		b->link = ipc_link_new(env->lookup_connect, env->lookup_broken,
+		    env->lookup_arg);
 		if (ipc_link_open(b->link) == -1)
 			warn_once(&store_warned, "popgate-lookup",
 			    strerror(errno));

@@ -69,6 +69,10 @@ typedef void relay_entry_cb(const struct relay_entry *, void *);
 /* Every live entry, ordered by key. 0 or -1. */
 int	relay_list(struct relay_auth *, time_t now, relay_entry_cb *,
 	    void *, const char **error_r);
+/* The live entries into *LOGINS (opened by a login or the CLI) and
+   *NETS (administrator networks). 0 or -1. */
+int	relay_count(struct relay_auth *, time_t now, uint64_t *logins,
+	    uint64_t *nets, const char **error_r);
 /* Deletes expired entries and old rate buckets. 0 or -1. */
 int	relay_expire(struct relay_auth *, time_t now, const char **error_r);
 

@@ -113,8 +113,10 @@ setup(void **state)
 	if (fx == NULL)
 		return -1;
 	memcpy(fx->dir, "/tmp/popgate-test-remote-XXXXXX", 32);
-	if (mkdtemp(fx->dir) == NULL)
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
 		return -1;
+	}
 	(void)str_copy(served_dir, fx->dir, sizeof(served_dir));
 	clock_set_fake(NOW);
 	if ((local = store_open("sqlite", fx->dir, &eb, &err)) == NULL)
@@ -127,7 +129,7 @@ setup(void **state)
 	    &err));
 	store_close(&local);
 	writes_ok = false;
-	fx->link = ipc_link_new(connect_served, NULL);
+	fx->link = ipc_link_new(connect_served, NULL, NULL);
 	fx->s = store_open_remote(fx->link);
 	fx->ra = relay_open_remote(fx->link);
 	*state = fx;
@@ -248,12 +250,17 @@ test_lost_transaction(void **state)
 	OK(store_customer_add(fx->s, "gamma", &err));
 	/* popgate-lookup restarts: the connection ends. */
 	(void)shutdown(last_server_fd, SHUT_RDWR);
+	/* Not sent again on a new connection, where it would run alone. */
 	assert_int_equal(store_customer_add(fx->s, "delta", &err), -1);
+	assert_non_null(strstr(err, "lookup process is unavailable"));
+	assert_int_equal(store_customer_add(fx->s, "epsilon", &err), -1);
 	assert_non_null(strstr(err, "restarted during the transaction"));
 	assert_int_equal(store_commit(fx->s, &err), -1);
+	assert_non_null(strstr(err, "restarted during the transaction"));
 	/* Nothing of it stayed, and the next call works on a new one. */
 	assert_int_equal(store_customer_get(fx->s, "gamma", &c, &err), 0);
 	assert_int_equal(store_customer_get(fx->s, "delta", &c, &err), 0);
+	assert_int_equal(store_customer_get(fx->s, "epsilon", &c, &err), 0);
 	assert_int_equal(store_customer_get(fx->s, "acme", &c, &err), 1);
 }
 
