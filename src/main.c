@@ -80,6 +80,8 @@ main(int argc, char **argv)
 	}
 	if (cli_is_keys_process(argc, argv))
 		return cli_keys_main(argc, argv);
+	if (cli_is_lookup_process(argc, argv))
+		return cli_lookup_main(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

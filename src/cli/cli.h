@@ -224,6 +224,9 @@ int	cli_serve(int argc, char **argv);
    socket as descriptor 3 (cli_keys.c). */
 bool	cli_is_keys_process(int argc, char **argv);
 int	cli_keys_main(int argc, char **argv);
+/* popgate-lookup (cli_lookup.c): popgate run by the daemon as it. */
+bool	cli_is_lookup_process(int argc, char **argv);
+int	cli_lookup_main(int argc, char **argv);
 int	cli_reload(int argc, char **argv);
 int	cli_metrics(int argc, char **argv);
 int	cli_relay(int argc, char **argv);

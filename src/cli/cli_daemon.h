@@ -19,13 +19,19 @@
 struct retired;
 struct keyproc;
 
+#define LOGIN_CACHE_MAX	100000	/* verified logins remembered */
+
 struct daemon {
 	const struct config	*cfg;		/* the one in use: a ref */
 	char			*config_path;	/* absolute */
 	struct privsep		*priv;		/* root's part */
 	struct keyproc		*keys;		/* popgate-keys */
-	struct privsep_files	 tls_start;	/* opened as root, until
-						   popgate-keys has them */
+	struct lookupproc	*lookup;	/* popgate-lookup */
+	int			 config_fd;	/* opened as root, until
+						   popgate-lookup has it */
+	struct privsep_files	 tls_start;	/* certificates opened as
+						   root, until the TLS
+						   contexts have them */
 	int			 data_fd;	/* data_dir, held open */
 	int			 lock_fd;	/* LOCK_FILE, locked */
 	struct queue		*queue;
@@ -74,15 +80,26 @@ void	daemon_on_hup(evutil_socket_t, short, void *daemon);
    were replaced. */
 void	daemon_retired_free(struct daemon *);
 
-/* popgate-keys (cli_keys.c): started as the daemon's user once its
-   loop exists, into d->keys. 0, or -1 after logging why. */
+/* popgate-lookup (cli_lookup.c): started as the daemon's user with
+   d->config_fd, before the worker pools (whose threads connect to it
+   through d->penv). 0, or -1 after logging why. */
+int	lookupproc_start(struct daemon *);
+/* A reload: popgate-lookup reads CONFIG_FD (the file the reload read;
+   still the caller's) as its configuration. */
+void	lookupproc_reload(struct lookupproc *, int config_fd);
+/* Stops it (after the worker pools). */
+void	lookupproc_free(struct lookupproc **);
+
+/* popgate-keys (cli_keys.c): started by its owner (d->priv) as the
+   daemon's user once the loop exists, into d->keys. 0, or -1 after
+   logging why. */
 int	keyproc_start(struct daemon *);
 /* Stops it (after every TLS context using it is gone). */
 void	keyproc_free(struct keyproc **);
-/* A server context for CFG from the TLS files F: the key descriptors go
-   to popgate-keys as a new generation, the context gets the
-   certificates and key objects of that generation. NULL with the
-   reasons in REPORT ("TLS: ..."). */
+/* A server context for CFG from the certificates F: the owner of
+   popgate-keys loads the keys of the configuration it read (CFG's) as
+   a new generation, the context gets the certificates and key objects
+   of that generation. NULL with the reasons in REPORT ("TLS: ..."). */
 SSL_CTX	*keyproc_tls_ctx(struct keyproc *, const struct config *cfg,
 	    const struct privsep_files *f, struct strlist *report);
 /* The generation of the last keyproc_tls_ctx() is the one in use (a

@@ -20,6 +20,7 @@
  * every RETIRE_CHECK seconds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -334,6 +335,7 @@ daemon_reload(struct daemon *d, struct strlist *report)
 	SSL_CTX *ctx = NULL;
 	const char *herr;
 	size_t closed, kept;
+	int cfg_fd = -1;
 
 	memset(&p, 0, sizeof(p));
 	log_info("reload config=%s", d->config_path);
@@ -348,6 +350,8 @@ daemon_reload(struct daemon *d, struct strlist *report)
 		privsep_files_close(&f);
 		goto refused;
 	}
+	/* popgate-lookup reads the same file once the reload is taken. */
+	cfg_fd = fcntl(f.file_fd, F_DUPFD_CLOEXEC, 0);
 	privsep_files_close(&f);
 	/* The last step that may fail: the webhooks' secret and CA file. */
 	if (d->hooks != NULL && hook_reload(d->hooks, cfg, &herr) == -1) {
@@ -357,14 +361,20 @@ daemon_reload(struct daemon *d, struct strlist *report)
 	closed = apply_listeners(d, cfg, &p);
 	kept = p.n - p.added;
 	apply_config(d, cfg, ctx);	/* ctx is the daemon's now */
+	if (cfg_fd != -1)
+		lookupproc_reload(d->lookup, cfg_fd);
 	log_report(report, false);
 	log_info("reload done listeners=%zu kept=%zu added=%zu closed=%zu "
 	    "tls_hosts=%zu restart_needed=%zu", p.n, kept, p.added, closed,
 	    cfg->ntls_host, report->n);
 	plan_free(&p);
+	if (cfg_fd != -1)
+		(void)close(cfg_fd);
 	return 0;
 refused:
 	plan_free(&p);
+	if (cfg_fd != -1)
+		(void)close(cfg_fd);
 	if (ctx != NULL)
 		SSL_CTX_free(ctx);
 	config_free(&cfg);

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -55,7 +56,6 @@
 #define IO_THREADS	32	/* fsync-bound: many, so commits batch */
 #define AUTH_THROTTLE_WINDOW 600	/* seconds failed logins count */
 #define TIDY_INTERVAL	300	/* seconds between relay table clean-ups */
-#define LOGIN_CACHE_MAX	100000	/* verified logins remembered */
 
 static bool
 is_pop3(enum listen_role role)
@@ -176,14 +176,6 @@ static struct metric m_live = {
 };
 
 static void
-live_one(const struct relay_entry *e, void *arg)
-{
-	uint64_t *n = arg;
-
-	n[e->net ? 1 : 0]++;
-}
-
-static void
 count_work(void *ctx, void *arg)
 {
 	struct backends *b = ctx;
@@ -193,7 +185,7 @@ count_work(void *ctx, void *arg)
 
 	(void)arg;
 	ra = backends_relay(b, &err);
-	if (ra == NULL || relay_list(ra, clock_now(), live_one, n,
+	if (ra == NULL || relay_count(ra, clock_now(), &n[0], &n[1],
 	    &err) == -1) {
 		log_warn("metrics: cannot count the relay authorizations: %s",
 		    err);
@@ -342,6 +334,9 @@ daemon_free(struct daemon *d)
 	   finishing one) use its entries until they return. */
 	worker_pool_free(&d->io);
 	worker_pool_free(&d->cpu);
+	lookupproc_free(&d->lookup);
+	if (d->config_fd != -1)
+		(void)close(d->config_fd);
 	daemon_retired_free(d);
 	qmgr_free(&d->qmgr);
 	queue_free(&d->queue);
@@ -414,8 +409,9 @@ raise_fd_limit(const struct config *cfg)
 }
 
 /* The default certificate and one per tls_host line, opened as root
-   (the keys may be root's only, as certbot leaves them) and held until
-   popgate-keys has them (start_keys). -1 after saying which cannot. */
+   and held until the TLS contexts have them (start_keys); the keys,
+   which may be root's only as certbot leaves them, are opened by the
+   owner of popgate-keys, never here. -1 after saying which cannot. */
 static int
 open_tls(struct daemon *d)
 {
@@ -431,8 +427,9 @@ open_tls(struct daemon *d)
 	return r;
 }
 
-/* popgate-keys, as the daemon's user, and the TLS contexts whose keys
-   it holds; the daemon closes the key files without reading them. */
+/* popgate-keys, as the daemon's user, started by its owner (the
+   privileged helper, or the daemon when it keeps its user) with the
+   keys of the configuration, and the TLS contexts whose keys it holds. */
 static int
 start_keys(struct daemon *d)
 {
@@ -471,6 +468,13 @@ start_privileged(struct daemon *d)
 	raise_fd_limit(d->cfg);
 	if (needs_tls(d->cfg) && open_tls(d) == -1)
 		return -1;
+	/* For popgate-lookup, which reads it as the daemon's user. */
+	d->config_fd = open(d->config_path, O_RDONLY | O_CLOEXEC);
+	if (d->config_fd == -1) {
+		log_error("cannot open %s: %s", d->config_path,
+		    strerror(errno));
+		return -1;
+	}
 	d->base = event_base_new();
 	if (d->base == NULL) {
 		log_error("cannot create the event loop");
@@ -591,9 +595,7 @@ start_services(struct daemon *d)
 	policy_env_set_config(&d->penv, d->cfg);
 	d->penv.data_fd = d->data_fd;
 	d->penv.queue = d->queue;
-	if (d->cfg->auth_cache_ttl > 0)
-		d->penv.logins = login_cache_new(
-		    (unsigned)d->cfg->auth_cache_ttl, LOGIN_CACHE_MAX);
+	/* The login cache is popgate-lookup's. */
 	d->io = worker_pool_new(d->base, "io", IO_THREADS,
 	    backends_thread_init, backends_thread_fini, &d->penv);
 	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,
@@ -710,7 +712,7 @@ start_privsep(struct daemon *d)
 	char err[256];
 
 	if (geteuid() != 0 || *d->cfg->user == '\0') {
-		d->priv = privsep_direct(d->config_path);
+		d->priv = privsep_direct(d->config_path, d->cfg);
 		return 0;
 	}
 	d->priv = privsep_start(d->config_path, d->cfg, err, sizeof(err));
@@ -792,7 +794,8 @@ cmd_serve(struct cli *c)
 	memset(&d, 0, sizeof(d));
 	d.data_fd = -1;
 	d.lock_fd = -1;
-	d.tls_start.file_fd = d.tls_start.cert_fd = d.tls_start.key_fd = -1;
+	d.config_fd = -1;
+	d.tls_start.file_fd = d.tls_start.cert_fd = -1;
 	d.cfg = config_ref(c->cfg);
 	/* A reload opens the file again: the same file, wherever the
 	   daemon's current directory is. */
@@ -810,7 +813,7 @@ cmd_serve(struct cli *c)
 		return r;
 	}
 	if (start_privileged(&d) == -1 || start_privsep(&d) == -1 ||
-	    drop_root(&d) == -1 ||
+	    drop_root(&d) == -1 || lookupproc_start(&d) == -1 ||
 	    (needs_tls(d.cfg) && start_keys(&d) == -1) ||
 	    open_store(&d) == -1 || start_services(&d) == -1 ||
 	    confine(&d) == -1) {

@@ -37,6 +37,10 @@ policy_record_relay(struct backends *b, struct login *l)
 	const char *err;
 	time_t now = clock_now();
 
+	if (b->link != NULL) {
+		policy_record_relay_remote(b, l);
+		return;
+	}
 	if (l->mbox.suspended) {
 		l->relay_note = "customer suspended";
 		return;
@@ -224,7 +228,7 @@ login_init(struct login *l, const char *user, const char *pass,
 }
 
 void
-policy_login(struct backends *b, struct login *l)
+policy_verify_login(struct backends *b, struct login *l)
 {
 	struct store *s;
 	const char *err = "";
@@ -238,24 +242,25 @@ policy_login(struct backends *b, struct login *l)
 		if (str_fmt(full, sizeof(full), "%s@%s", l->user,
 		    b->cfg->login_default_domain) == -1) {
 			l->result = 0;
-			goto out;
+			return;
 		}
 		(void)str_copy(l->user, full, sizeof(l->user));
 	}
 	s = backends_store(b, &err);
 	if (s == NULL) {
 		(void)str_copy(l->error, err, sizeof(l->error));
-		goto out;
+		return;
 	}
 	r = store_mailbox_get(s, l->user, &l->mbox, &err);
 	if (r == -1) {
 		(void)str_copy(l->error, err, sizeof(l->error));
-		goto out;
+		return;
 	}
 	v = check_password(b, l, r == 1);
+	OPENSSL_cleanse(l->mbox.hash, sizeof(l->mbox.hash));
 	if (r == 0 || v == 0) {
 		l->result = 0;
-		goto out;
+		return;
 	}
 	if (v == -1) {
 		/* A hash this system cannot check: the administrator must
@@ -263,15 +268,23 @@ policy_login(struct backends *b, struct login *l)
 		log_error("login mailbox=%s: unsupported password hash",
 		    l->mbox.address);
 		l->result = 0;
-		goto out;
+		return;
 	}
 	l->result = 1;
-	OPENSSL_cleanse(l->mbox.hash, sizeof(l->mbox.hash));
+}
+
+void
+policy_login(struct backends *b, struct login *l)
+{
+	if (b->link != NULL)
+		policy_login_remote(b, l);
+	else
+		policy_verify_login(b, l);
 	/* POP3, IMAP and SMTP AUTH all pass here: the webhook's memory of
 	   each mailbox's addresses. */
-	hook_login(l->mbox.address, l->mbox.customer, &l->client,
-	    l->listener);
-out:
+	if (l->result == 1)
+		hook_login(l->mbox.address, l->mbox.customer, &l->client,
+		    l->listener);
 	OPENSSL_cleanse(l->pass, sizeof(l->pass));
 	policy_count_login(l, false);
 }

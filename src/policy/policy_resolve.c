@@ -7,6 +7,7 @@
  * source route, '%', '!' or quotes never turn a remote address into a
  * local one (the parser keeps them in the local part).
  */
+#include <errno.h>
 #include <stdatomic.h>
 
 #include "policy/policy.h"
@@ -46,6 +47,17 @@ backends_thread_init(void *arg)
 	b->logins = env->logins;
 	b->data_fd = env->data_fd;
 	b->queue = env->queue;
+	if (env->lookup_connect != NULL) {
+		/* The store and the relay table are popgate-lookup's: one
+		   connection for this thread, made now like the files below
+		   (again on use after a failure). */
+		b->link = ipc_link_new(env->lookup_connect, env->lookup_broken,
+		    env->lookup_arg);
+		if (ipc_link_open(b->link) == -1)
+			warn_once(&store_warned, "popgate-lookup",
+			    strerror(errno));
+		return b;
+	}
 	/* Local files are opened now, not on first use: the daemon's
 	   descriptors are all taken at start-up, and a store it cannot open
 	   shows at once (a first read opens the WAL files too). Network
@@ -88,6 +100,7 @@ backends_thread_fini(void *p)
 		return;
 	store_close(&b->store);
 	relay_close(&b->relay);
+	ipc_link_free(&b->link);
 	free(b);
 }
 
@@ -98,6 +111,8 @@ backends_store(struct backends *b, const char **error_r)
 
 	if (b->store != NULL)
 		return b->store;
+	if (b->link != NULL)
+		return b->store = store_open_remote(b->link);
 	if (fs_fd_path(b->data_fd, dir, sizeof(dir)) == -1) {
 		*error_r = "no data directory";
 		return NULL;
@@ -113,6 +128,8 @@ backends_relay(struct backends *b, const char **error_r)
 
 	if (b->relay != NULL)
 		return b->relay;
+	if (b->link != NULL)
+		return b->relay = relay_open_remote(b->link);
 	if (fs_fd_path(b->data_fd, dir, sizeof(dir)) == -1) {
 		*error_r = "no data directory";
 		return NULL;

@@ -21,6 +21,7 @@
 
 #include "core/addr.h"
 #include "store/passwd.h"
+#include "util/ipc.h"
 #include "util/str.h"
 
 #define STORE_REFUSED		(-2)
@@ -71,6 +72,26 @@ struct store_alias {
 struct store *store_open(const char *uri, const char *data_dir,
 	    struct errbuf *eb, const char **error_r);
 void	store_close(struct store **);
+
+/* The store of popgate-lookup through LINK (store_remote.c; README
+   "Processes"): the same calls, each statement a round trip; the
+   password hashes and token digests read as "". LINK is borrowed. */
+struct store *store_open_remote(struct ipc_link *link);
+/* Message types of that link (util/ipc.h). */
+enum store_msg {
+	STORE_EXEC = 101,
+	STORE_SCRIPT,
+	STORE_HAS_SCHEMA,
+	STORE_ROWS,
+	STORE_DONE,
+};
+/* popgate-lookup's side: answers M (a STORE_ type) on SOCK with S (NULL
+   when it could not be opened: every answer is then OPEN_ERR); a
+   statement that changes the store is refused unless WRITES_OK (a
+   token-checked API request). 0, or -1 when M is malformed or the
+   answer could not be sent. */
+int	store_remote_serve(struct store *s, const char *open_err,
+	    bool writes_ok, const struct ipc_msg *m, int sock);
 /* Creates or upgrades the schema to the current version. 0 or -1. */
 int	store_migrate(struct store *, const char **error_r);
 /* Schema version found (0 = empty store), -1 on failure. */

@@ -111,6 +111,8 @@ struct store_backend {
 	int		 (*has_schema)(struct store *);
 	const char	*(*row_text)(struct store_row *, int col);
 	int64_t		 (*row_int)(struct store_row *, int col);
+	/* The number of columns of the row. */
+	int		 (*row_ncols)(struct store_row *);
 	/* store_backup() and store_restore() (NULL: the backend has no
 	   copy of its own). 0 or -1. */
 	int		 (*backup)(struct store *, const char *path,
@@ -151,6 +153,14 @@ int	store_srs_copy(struct store *from, struct store *to,
 /* store_copy()'s part for the API tokens. */
 int	store_token_copy(struct store *from, struct store *to,
 	    uint64_t *count_r, const char **error_r);
+
+/* Whether column COL of STMT's rows is a secret that never leaves the
+   lookup process (a password hash, a token's digest): store_remote.c
+   sends it as "". */
+bool	store_col_secret(enum store_stmt, int col);
+/* Whether STMT changes the store (popgate-lookup runs it for the
+   network process only in a token-checked API request). */
+bool	store_stmt_writes(enum store_stmt);
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_pgsql;

@@ -326,6 +326,14 @@ pg_row_int(struct store_row *r, int col)
 	return strtoll(pg_row_text(r, col), NULL, 10);
 }
 
+static int
+pg_row_ncols(struct store_row *r)
+{
+	struct pg_row *pr = r->impl;
+
+	return PQnfields(pr->res);
+}
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -338,6 +346,7 @@ const struct store_backend store_backend_pgsql = {
 	.has_schema = pg_has_schema,
 	.row_text = pg_row_text,
 	.row_int = pg_row_int,
+	.row_ncols = pg_row_ncols,
 	.begin_sql = "BEGIN; SELECT pg_advisory_xact_lock(" STR(WRITE_LOCK)
 	    ")",
 };

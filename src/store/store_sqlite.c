@@ -104,6 +104,12 @@ sqlite_row_int(struct store_row *r, int col)
 }
 
 static int
+sqlite_row_ncols(struct store_row *r)
+{
+	return sqlite3_column_count(r->impl);
+}
+
+static int
 bind(sqlite3_stmt *st, const struct store_val *args, int nargs)
 {
 	char name[16];
@@ -274,6 +280,7 @@ const struct store_backend store_backend_sqlite = {
 	.has_schema = sqlite_has_schema,
 	.row_text = sqlite_row_text,
 	.row_int = sqlite_row_int,
+	.row_ncols = sqlite_row_ncols,
 	.backup = sqlite_backup,
 	.restore = sqlite_restore,
 	.begin_sql = "BEGIN IMMEDIATE",

@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/ipc.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
 
 struct hdr {
@@ -263,16 +265,24 @@ ipc_msg_parse(struct ipc_msg *m, const void *datagram, size_t n)
 	return 0;
 }
 
-/* Waits until SOCK is readable: 0, or -1 (ETIMEDOUT after TIMEOUT_MS). */
+/* Waits until SOCK is readable: 0, or -1 (ETIMEDOUT after TIMEOUT_MS,
+   however many signals come meanwhile). */
 static int
 wait_readable(int sock, int timeout_ms)
 {
 	struct pollfd pfd = { sock, POLLIN, 0 };
-	int r;
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	int r, left = timeout_ms;
 
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r == -1 && errno == EINTR);
+	if (timeout_ms < 0)
+		return 0;	/* recvmsg() blocks */
+	for (;;) {
+		r = poll(&pfd, 1, left);
+		if (r != -1 || errno != EINTR)
+			break;
+		left = (int)(deadline > clock_mono_ms() ?
+		    deadline - clock_mono_ms() : 0);
+	}
 	if (r == 0)
 		errno = ETIMEDOUT;
 	return r > 0 ? 0 : -1;
@@ -319,4 +329,101 @@ ipc_recv(int sock, struct ipc_msg *m, int timeout_ms)
 	m->id = h.id;
 	m->len = h.len;
 	return 1;
+}
+
+/* ---- links ---- */
+
+struct ipc_link *
+ipc_link_new(int (*connect)(void *), void (*broken)(void *), void *arg)
+{
+	struct ipc_link *l = xcalloc(1, sizeof(*l));
+
+	l->sock = -1;
+	l->connect = connect;
+	l->broken = broken;
+	l->arg = arg;
+	l->m = xmalloc(sizeof(*l->m));
+	return l;
+}
+
+void
+ipc_link_close(struct ipc_link *l)
+{
+	if (l->sock != -1)
+		(void)close(l->sock);
+	l->sock = -1;
+}
+
+void
+ipc_link_free(struct ipc_link **lp)
+{
+	struct ipc_link *l = *lp;
+
+	if (l == NULL)
+		return;
+	*lp = NULL;
+	ipc_link_close(l);
+	free(l->m);
+	free(l);
+}
+
+int
+ipc_link_open(struct ipc_link *l)
+{
+	if (l->sock != -1)
+		return 0;
+	if (l->pinned) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((l->sock = l->connect(l->arg)) == -1)
+		return -1;
+	l->gen++;
+	return 0;
+}
+
+int
+ipc_link_send(struct ipc_link *l, uint32_t type, uint32_t id,
+    const struct ipc_out *out)
+{
+	int attempt, e;
+
+	/* A connection made before the server's restart fails at the
+	   first send (nothing was delivered): a new one is tried once. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		bool fresh = l->sock == -1;
+
+		if (fresh && ipc_link_open(l) == -1)
+			return -1;
+		if (ipc_send(l->sock, type, id, out, NULL, 0) == 0)
+			return 0;
+		e = errno;
+		ipc_link_close(l);
+		errno = e;
+		if (fresh || l->pinned || (e != EPIPE && e != ECONNRESET))
+			break;
+	}
+	return -1;
+}
+
+int
+ipc_link_recv(struct ipc_link *l, int timeout_ms)
+{
+	int r, e;
+
+	if (l->sock == -1) {
+		errno = EPIPE;
+		return -1;
+	}
+	r = ipc_recv(l->sock, l->m, timeout_ms);
+	if (r == 1 && l->m->nfds == 0)
+		return 1;
+	e = r == 0 ? EPIPE : r == 1 ? EPROTO : errno;
+	if (r == 1)
+		ipc_msg_close_fds(l->m);
+	ipc_link_close(l);
+	if (e == ETIMEDOUT && l->broken != NULL)
+		l->broken(l->arg);
+	errno = e;
+	return -1;
 }

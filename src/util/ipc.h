@@ -101,4 +101,41 @@ int	ipc_msg_parse(struct ipc_msg *m, const void *datagram, size_t n)
 	    WARN_UNUSED;
 void	ipc_msg_close_fds(struct ipc_msg *m);
 
+/* ---- a link: one thread's connection to a server process ----
+ *
+ * The socket is made on first use by CONNECT(ARG) (a new connected
+ * socket, or -1), and again after a failure: a call that fails closes
+ * it, so the next one tries a new connection (the server may have been
+ * restarted). GEN counts the connections made, so that a caller can
+ * tell that its peer's state (a transaction) went with the old one.
+ * Not shared between threads. */
+struct ipc_link {
+	int		  sock;		/* -1: none */
+	unsigned	  gen;
+	/* No new connection while set (a transaction on this one). */
+	bool		  pinned;
+	int		(*connect)(void *arg);
+	/* A request got no answer in time: the server may run it later
+	   (BROKEN(ARG) makes sure it does not, by ending the server). */
+	void		(*broken)(void *arg);
+	void		 *arg;
+	struct ipc_msg	 *m;		/* the last answer (heap: it is large) */
+};
+
+/* BROKEN may be NULL. */
+struct ipc_link *ipc_link_new(int (*connect)(void *), void (*broken)(void *),
+	    void *arg);
+void	ipc_link_free(struct ipc_link **);
+/* Sends a request, connecting first when needed: 0, or -1 (the link is
+   closed). */
+int	ipc_link_send(struct ipc_link *, uint32_t type, uint32_t id,
+	    const struct ipc_out *out) WARN_UNUSED;
+/* The next answer into L->m (descriptors are refused): 1, or -1 with
+   errno (the end of the connection is EPIPE; the link is closed). */
+int	ipc_link_recv(struct ipc_link *, int timeout_ms) WARN_UNUSED;
+/* Connects L now if it is not: 0, or -1 (tried again on use). */
+int	ipc_link_open(struct ipc_link *);
+/* Closes L's connection (after a malformed answer). */
+void	ipc_link_close(struct ipc_link *);
+
 #endif

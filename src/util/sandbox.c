@@ -119,12 +119,14 @@ static const int daemon_calls[] = {
 	SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(geteuid),
 	SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(prlimit64),
 	SCMP_SYS(getrlimit), SCMP_SYS(getrusage), SCMP_SYS(sysinfo),
-	/* A restart of popgate-keys, a fork and exec of /proc/self/exe,
-	   and its new image's start-up up to its own filter (the dynamic
-	   loader, the sanitizer runtime). Only for that: they go when the
-	   root helper popgate-priv starts popgate-keys. */
+	/* A restart of popgate-lookup, a fork and exec of /proc/self/exe
+	   and its new image's start-up (the dynamic loader, the sanitizer
+	   runtime; it then runs under this filter), watched and, when a
+	   call to it times out, killed through a pidfd. Only for that:
+	   they go when the root helper popgate-priv starts popgate-lookup
+	   as it starts popgate-keys. */
 	SCMP_SYS(execve), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
-	SCMP_SYS(seccomp),
+	SCMP_SYS(seccomp), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal),
 };
 
 /* popgate-keys: a request on its socket, a key read from a descriptor
