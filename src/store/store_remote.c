@@ -134,9 +134,15 @@ deliver_rows(struct ipc_in *in, struct remote_row *rr, int64_t *n,
 	return ipc_get_done(in, 0);
 }
 
-/* The answer to a request just sent: rows to CB, then the result. */
+/* The answer to a request just sent: rows to CB, then the result. The
+   result must be one the backend call answered can return, within MIN
+   and MAX and, when COUNTED (a query), the number of rows that came;
+   without COUNTED no row may come. Anything else is malformed, so that
+   the generic layer never sees a value it does not expect (a lookup
+   "found" with no row, an int64 cut to an int). */
 static int64_t
-await_done(struct store_remote *s, store_row_cb *cb, void *cbarg)
+await_done(struct store_remote *s, store_row_cb *cb, void *cbarg,
+    int64_t min, int64_t max, bool counted)
 {
 	struct remote_row rr;
 	struct ipc_in in;
@@ -168,6 +174,11 @@ await_done(struct store_remote *s, store_row_cb *cb, void *cbarg)
 			break;
 		}
 		result = (int64_t)v;
+		if (result < min || result > max ||
+		    (counted ? result >= 0 && result != rows : rows != 0)) {
+			bad = -1;
+			break;
+		}
 		if (result < 0)
 			(void)store_set_error(&s->base, "%.*s", (int)len,
 			    (const char *)p);
@@ -221,7 +232,8 @@ remote_exec(struct store *base, enum store_stmt which,
 	if (ipc_link_send(s->link, STORE_EXEC, 0, &out) == -1)
 		r = unavailable(s, "request");
 	else
-		r = await_done(s, cb, cbarg);
+		r = await_done(s, cb, cbarg, STORE_REFUSED, INT64_MAX,
+		    strncmp(store_sql[which], "SELECT", 6) == 0);
 	ipc_out_free(&out);
 	return r;
 }
@@ -256,7 +268,7 @@ remote_script(struct store *base, const char *sql)
 	if (ipc_link_send(s->link, STORE_SCRIPT, 0, &out) == -1)
 		r = unavailable(s, "request");
 	else
-		r = await_done(s, NULL, NULL);
+		r = await_done(s, NULL, NULL, -1, 0, false);
 	ipc_out_free(&out);
 	if (what == SCRIPT_BEGIN && r >= 0) {
 		s->in_tx = true;
@@ -273,7 +285,7 @@ remote_has_schema(struct store *base)
 
 	if (ipc_link_send(s->link, STORE_HAS_SCHEMA, 0, NULL) == -1)
 		return (int)unavailable(s, "request");
-	return (int)await_done(s, NULL, NULL);
+	return (int)await_done(s, NULL, NULL, -1, 1, false);
 }
 
 static const struct store_backend store_backend_remote = {
