@@ -570,10 +570,7 @@ call_customer_list(struct client *c)
 	const char *err = NULL;
 	int r = store_customer_list(c->s, check_customer, NULL, &err);
 
-	/* XXX: a list is "0 or -1" (store_list.c run_window), but
-	   store_result() passes a STORE_DONE of STORE_REFUSED on as it is,
-	   whatever the statement; no backend here refuses a SELECT. */
-	check(r == 0 || r == -1 || r == STORE_REFUSED);
+	check(r == 0 || r == -1);
 	check_error(r, err);
 }
 

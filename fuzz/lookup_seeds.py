@@ -171,6 +171,7 @@ ANSWERS = {
 CLIENT_EXTRA = {
     "store_failed": (0, sdone(-1, "database is locked")),
     "store_refused": (5, sdone(0) + sdone(-2, "constraint") + sdone(0)),
+    "list_refused": (1, sdone(-2, "constraint")),
     "relay_failed": (6, rdone(-1, 0, 0, "relay table unavailable")),
     "login_refused": (11, login_result(0)),
     "login_temporary": (11, login_result(2, error="store down")),

@@ -209,6 +209,7 @@ remote_exec(struct store *base, enum store_stmt which,
 {
 	struct store_remote *s = (struct store_remote *)base;
 	struct ipc_out out;
+	bool query;
 	int64_t r;
 	int i;
 
@@ -229,11 +230,15 @@ remote_exec(struct store *base, enum store_stmt which,
 		else if (args[i].type == SV_INT)
 			ipc_put_u64(&out, (uint64_t)args[i].i);
 	}
+	/* A query (all that return rows are SELECTs) violates no
+	   constraint: it is never STORE_REFUSED, which store_result() would
+	   pass on to a list documented "0 or -1". */
+	query = strncmp(store_sql[which], "SELECT", 6) == 0;
 	if (ipc_link_send(s->link, STORE_EXEC, 0, &out) == -1)
 		r = unavailable(s, "request");
 	else
-		r = await_done(s, cb, cbarg, STORE_REFUSED, INT64_MAX,
-		    strncmp(store_sql[which], "SELECT", 6) == 0);
+		r = await_done(s, cb, cbarg, query ? -1 : STORE_REFUSED,
+		    INT64_MAX, query);
 	ipc_out_free(&out);
 	return r;
 }
