@@ -3,10 +3,11 @@
  * (util/ipc.h framing) with the number of descriptors the first byte
  * says attached, through every decoder of its receivers (popgate-keys's
  * requests, the daemon's KEYS_LOADED and KEYS_SIGNED), then to a real
- * keys_serve(); when bit 2 of the first byte is set, it holds an RSA
- * key (index 0) and an ECDSA key (1) of generation 1 first, so that a
- * request that decodes reaches the signing (loading the keys is the
- * slow part: the other inputs go without).
+ * keys_serve(), on the daemon's socket or, when bit 3 of the first byte
+ * is set, on its owner's; when bit 2 is set, it holds an RSA key
+ * (index 0) and an ECDSA key (1) of generation 1 first (loaded by the
+ * owner), so that a request that decodes reaches the signing (loading
+ * the keys is the slow part: the other inputs go without).
  * A decoder that accepts must stay inside the message and report what
  * it carries; keys_serve must answer or end, never crash.
  */
@@ -129,28 +130,33 @@ decode_all(struct ipc_msg *m, unsigned nfds)
 	ipc_msg_close_fds(m);
 }
 
-/* keys_serve (with the two keys loaded when LOAD), then the
-   datagram. */
+/* keys_serve (with the two keys loaded when LOAD), then the datagram
+   on the daemon's socket, or its owner's when OWNER. */
 static void
-serve(const uint8_t *p, size_t n, unsigned nfds, bool load)
+serve(const uint8_t *p, size_t n, unsigned nfds, bool load, bool owner)
 {
 	struct ipc_out o;
-	int sv[2];
+	int sv[2], own[2];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, own) == -1)
 		die("socketpair");
 	ipc_out_init(&o);
 	ipc_put_u32(&o, 1);
 	ipc_put_u32(&o, 1);
 	ipc_put_u32(&o, 2);
-	if (load && ipc_send(sv[0], KEYS_LOAD, 1, &o, keyfd, 2) == -1)
+	if (load && ipc_send(own[0], KEYS_LOAD, 1, &o, keyfd, 2) == -1)
 		die("send");
 	ipc_out_free(&o);
-	send_raw(sv[0], p, n, nfds);
-	(void)shutdown(sv[0], SHUT_WR);
-	(void)keys_serve(sv[1]);
+	send_raw(owner ? own[0] : sv[0], p, n, nfds);
+	/* The other end stays open: the datagram is served before the
+	   end of its own socket. */
+	(void)shutdown(owner ? own[0] : sv[0], SHUT_WR);
+	(void)keys_serve(own[1], sv[1]);
 	(void)close(sv[0]);
 	(void)close(sv[1]);
+	(void)close(own[0]);
+	(void)close(own[1]);
 }
 
 int
@@ -164,6 +170,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	nfds = data[0] % 4;
 	if (ipc_msg_parse(&m, data + 1, len - 1) == 0)
 		decode_all(&m, nfds);
-	serve(data + 1, len - 1, nfds, (data[0] & 4) != 0);
+	serve(data + 1, len - 1, nfds, (data[0] & 4) != 0,
+	    (data[0] & 8) != 0);
 	return 0;
 }

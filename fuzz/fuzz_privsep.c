@@ -3,10 +3,11 @@
  * helper (cli_privsep.h, on util/ipc.h): a datagram as the receiver
  * parses it, with the
  * number of descriptors the first byte says attached, then every decoder
- * of the receivers: the helper's (a bind request) and the daemon's (the
- * files, a bound socket). A decoder that accepts must hand over exactly
- * the descriptors the message carries; one that refuses must leave them
- * to the caller.
+ * of the receivers: the helper's (a bind request, a start of
+ * popgate-keys or a load of a generation) and the daemon's (the files,
+ * a bound socket, popgate-keys started or its keys loaded). A decoder
+ * that accepts must hand over exactly the descriptors the message
+ * carries; one that refuses must leave them to the caller.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,7 +21,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static struct ipc_msg m;
+	static struct keys_loaded l;
 	struct privsep_files f;
+	uint32_t gen, keep;
+	long pid;
 	struct strlist errors;
 	char host[64], err[256];
 	uint16_t port;
@@ -41,10 +45,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (privsep_decode_bound(&m, &fd, err, sizeof(err)) == 0 &&
 	    ((fd == -1) != (m.nfds == 0)))
 		abort();
+	if (privsep_decode_req_keys(&m, &gen, &keep) == 0 && (m.nfds != 0 ||
+	    (m.type == PRIVSEP_REQ_KEYS_LOAD && gen == 0) ||
+	    (m.type == PRIVSEP_REQ_KEYS_START && keep != 0)))
+		abort();
+	r = privsep_decode_keys(&m, &pid, &fd, &l, err, sizeof(err));
+	if ((r == 1 && (l.n > KEYS_MAX || (fd == -1) != (m.nfds == 0) ||
+	    (fd != -1) != (m.type == PRIVSEP_KEYS_STARTED) ||
+	    (m.type == PRIVSEP_KEYS_STARTED && pid <= 0))) ||
+	    (r == 0 && (fd != -1 || m.nfds != 0 || memchr(err, '\0',
+	    sizeof(err)) == NULL)))
+		abort();
 	strlist_init(&errors);
 	r = privsep_decode_files(&m, &f, &errors);
 	if (r == 0) {
-		if (m.nfds != 3 + 2 * f.nhosts)
+		if (m.nfds != 2 + f.nhosts)
 			abort();
 		privsep_files_close(&f);	/* they are f's now */
 	} else {

@@ -29,8 +29,9 @@ struct daemon {
 	struct lookupproc	*lookup;	/* popgate-lookup */
 	int			 config_fd;	/* opened as root, until
 						   popgate-lookup has it */
-	struct privsep_files	 tls_start;	/* opened as root, until
-						   popgate-keys has them */
+	struct privsep_files	 tls_start;	/* certificates opened as
+						   root, until the TLS
+						   contexts have them */
 	int			 data_fd;	/* data_dir, held open */
 	int			 lock_fd;	/* LOCK_FILE, locked */
 	struct queue		*queue;
@@ -89,15 +90,16 @@ void	lookupproc_reload(struct lookupproc *, int config_fd);
 /* Stops it (after the worker pools). */
 void	lookupproc_free(struct lookupproc **);
 
-/* popgate-keys (cli_keys.c): started as the daemon's user once its
-   loop exists, into d->keys. 0, or -1 after logging why. */
+/* popgate-keys (cli_keys.c): started by its owner (d->priv) as the
+   daemon's user once the loop exists, into d->keys. 0, or -1 after
+   logging why. */
 int	keyproc_start(struct daemon *);
 /* Stops it (after every TLS context using it is gone). */
 void	keyproc_free(struct keyproc **);
-/* A server context for CFG from the TLS files F: the key descriptors go
-   to popgate-keys as a new generation, the context gets the
-   certificates and key objects of that generation. NULL with the
-   reasons in REPORT ("TLS: ..."). */
+/* A server context for CFG from the certificates F: the owner of
+   popgate-keys loads the keys of the configuration it read (CFG's) as
+   a new generation, the context gets the certificates and key objects
+   of that generation. NULL with the reasons in REPORT ("TLS: ..."). */
 SSL_CTX	*keyproc_tls_ctx(struct keyproc *, const struct config *cfg,
 	    const struct privsep_files *f, struct strlist *report);
 /* The generation of the last keyproc_tls_ctx() is the one in use (a

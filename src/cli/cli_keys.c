@@ -1,31 +1,30 @@
 /*
- * cli_keys.c - popgate-keys as the daemon runs it (core/keys.h; README
- * "Processes"): started after the privilege drop, as the daemon's user,
- * by fork and exec of popgate itself (the daemon has threads by then on
- * a restart: a fresh image holds none of their locks). It gets the key
- * files as descriptors the daemon opened as root and closes at once
- * (at start-up), or that the privileged helper opens (at a reload and
- * a restart): a daemon that behaves never reads a private key, but one
- * taken over could ask the helper for those descriptors and read them
- * (the helper should hand them to popgate-keys itself; issue 19 is not
- * done). The TLS contexts
- * get the certificates and key objects whose private operation goes to
+ * cli_keys.c - popgate-keys as the daemon sees it (core/keys.h; README
+ * "Processes"). Its owner starts it as the daemon's user by fork and
+ * exec of popgate itself (cli_keyhold.c): popgate-priv, the privileged
+ * helper, when the daemon gave up root, else the daemon. The owner opens
+ * the key files (as root) and sends them to popgate-keys on a socket of
+ * its own; the daemon asks it to "load generation G" and gets back the
+ * public keys' digests, never a descriptor of a key file, and has a
+ * socket of its own to popgate-keys for the private operations only
+ * (popgate-keys exits on a KEYS_LOAD there). A daemon taken over can
+ * have keys signed with, but not read them. The TLS contexts get the
+ * certificates and key objects whose private operation goes to
  * popgate-keys.
  *
- * The daemon watches it by SIGCHLD (a pidfd would do, but older seccomp
- * filters refuse pidfd_open): when it exits, the daemon logs it and
- * starts another (at most one start a second), which gets the
- * keys of the generation in use; handshakes fail meanwhile. A round trip
- * that times out or gets a malformed answer kills it, with the same
- * effect.
+ * The daemon watches that socket on its loop: when it ends (popgate-keys
+ * exited, or a round trip timed out or got a malformed answer, which
+ * shuts it down), the owner is asked on a worker thread, not on the loop,
+ * to kill and reap it and start another (at most one start a second,
+ * a few tries in a row at most) with the keys of the generation in use,
+ * from the files opened when it was loaded; handshakes fail meanwhile,
+ * other sessions go on.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,20 +36,26 @@
 #include "core/keys.h"
 #include "core/tls.h"
 #include "util/log.h"
+#include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-#define KEYS_FD		3	/* popgate-keys's end of the pair */
 #define RESTART_GAP	1	/* seconds between two starts at least */
-#define KEYS_ARG	"__keys"	/* popgate's argv[1] for it */
+#define RESTART_TRIES	5	/* failed starts in a row before giving up */
+#define RESTART_LIVED	10	/* seconds: a shorter run was a failed start */
+
+struct start_job;
 
 struct keyproc {
 	struct daemon		*d;
 	struct keys_client	*kc;
-	_Atomic pid_t		 pid;		/* 0: none running */
-	struct event		*chld_ev;	/* SIGCHLD */
+	struct event		*sock_ev;	/* its socket readable or closed */
 	struct event		*restart_ev;	/* a delayed start */
+	struct worker_job	*job;		/* a start on a worker */
+	struct start_job	*job_arg;	/* its argument */
+	long			 pid;		/* for the log; 0: none */
 	time_t			 started;
+	unsigned		 failed;	/* starts in a row */
 	uint32_t		 gen;		/* in use by d->ssl_ctx */
 	uint32_t		 pending;	/* loaded, not applied yet */
 	unsigned char		 pub[KEYS_MAX][KEYS_PUB_DIGEST];
@@ -60,18 +65,26 @@ struct keyproc {
 
 /* ---- popgate-keys itself ---- */
 
+static bool
+is_seqpacket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type == SOCK_SEQPACKET;
+}
+
 int
 cli_keys_main(int argc, char **argv)
 {
 	enum log_target log = LOG_TO_STDERR;
-	int type = 0;
-	socklen_t len = sizeof(type);
 
-	/* Started by the daemon only: its socket is descriptor 3. */
-	if (getsockopt(KEYS_FD, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
-	    type != SOCK_SEQPACKET) {
+	/* Started by its owner only: its sockets are descriptors 3 and 4. */
+	if (!is_seqpacket(PRIVSEP_KEYS_OWNER_FD) ||
+	    !is_seqpacket(PRIVSEP_KEYS_DAEMON_FD)) {
 		fprintf(stderr, "popgate: %s is the daemon's, not a command\n",
-		    KEYS_ARG);
+		    PRIVSEP_KEYS_ARG);
 		return EXIT_USER;
 	}
 	if (argc == 3 && strcmp(argv[2], "syslog") == 0)
@@ -88,7 +101,8 @@ cli_keys_main(int argc, char **argv)
 	(void)signal(SIGINT, SIG_IGN);
 	(void)signal(SIGTERM, SIG_DFL);
 	log_init("popgate", log);
-	return keys_serve(KEYS_FD) == 0 ? 0 : 1;
+	return keys_serve(PRIVSEP_KEYS_OWNER_FD, PRIVSEP_KEYS_DAEMON_FD) == 0 ?
+	    0 : 1;
 }
 
 /* ---- starting and watching ---- */
@@ -96,87 +110,174 @@ cli_keys_main(int argc, char **argv)
 bool
 cli_is_keys_process(int argc, char **argv)
 {
-	return argc >= 2 && strcmp(argv[1], KEYS_ARG) == 0;
+	return argc >= 2 && strcmp(argv[1], PRIVSEP_KEYS_ARG) == 0;
 }
 
-/* The child between fork and exec: async-signal-safe calls only. */
-static void NORETURN
-exec_child(int sock, enum log_target log)
+static void on_sock(evutil_socket_t, short, void *);
+static void start(struct keyproc *, bool now);
+
+/* SOCK (of popgate-keys PID) is the one of the key objects from now
+   on, watched on the loop. */
+static void
+use_sock(struct keyproc *kp, int sock, long pid)
 {
-	char *argv[] = { "popgate-keys", KEYS_ARG,
-	    log == LOG_TO_SYSLOG ? "syslog" : "stderr", NULL };
-	sigset_t none;
-
-	if (sock == KEYS_FD) {
-		if (fcntl(sock, F_SETFD, 0) == -1)
-			_exit(127);
-	} else if (dup2(sock, KEYS_FD) == -1) {
-		_exit(127);
-	}
-	privsep_close_from(KEYS_FD + 1);
-	(void)sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)execv("/proc/self/exe", argv);
-	_exit(127);
-}
-
-static void on_broken(void *);
-
-/* A new popgate-keys with its socket in kp->kc: 0, or -1 after logging
-   why. */
-static int
-spawn(struct keyproc *kp)
-{
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_error("popgate-keys: socketpair: %s", strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		log_error("popgate-keys: fork: %s", strerror(errno));
-		(void)close(sv[0]);
-		(void)close(sv[1]);
-		return -1;
-	}
-	if (pid == 0)
-		exec_child(sv[1], kp->d->cfg->log);
-	(void)close(sv[1]);
-	kp->started = time(NULL);
+	if (kp->sock_ev != NULL)
+		event_free(kp->sock_ev);
+	kp->sock_ev = NULL;
+	keys_client_set_sock(kp->kc, sock);
 	kp->pid = pid;
-	keys_client_set_sock(kp->kc, sv[0]);
-	log_info("popgate-keys started pid=%ld", (long)pid);
-	return 0;
+	if (sock == -1)
+		return;
+	kp->started = time(NULL);
+	kp->sock_ev = event_new(kp->d->base, sock, EV_READ | EV_CLOSED |
+	    EV_PERSIST, on_sock, kp);
+	if (kp->sock_ev == NULL || event_add(kp->sock_ev, NULL) == -1)
+		log_error("popgate-keys pid=%ld: cannot watch it: a restart "
+		    "needs a reload", pid);
 }
 
-/* A round trip failed: popgate-keys is killed (the watcher restarts
-   it). Called under the client's lock, from any thread. */
+/* A start on a worker, and what it got. */
+struct start_job {
+	struct keyproc		*kp;
+	struct privsep		*priv;
+	uint32_t		 gen;
+	int			 sock;
+	long			 pid;
+	int			 r;
+	char			 err[PRIVSEP_REASON_MAX];
+	struct keys_loaded	 l;
+};
+
 static void
-on_broken(void *arg)
+start_work(void *ctx, void *arg)
 {
-	struct keyproc *kp = arg;
-	pid_t pid = kp->pid;
+	struct start_job *j = arg;
 
-	if (pid > 0)
-		(void)kill(pid, SIGKILL);
+	(void)ctx;
+	j->r = privsep_keys_start(j->priv, j->gen, &j->sock, &j->pid, &j->l,
+	    j->err, sizeof(j->err));
 }
 
-/* Logs how the process that ended did. */
 static void
-report_end(pid_t pid, int status)
+start_release(void *arg)
 {
-	if (WIFSIGNALED(status))
-		log_error("popgate-keys pid=%ld killed by signal %d; TLS "
-		    "handshakes fail until another runs", (long)pid,
-		    WTERMSIG(status));
-	else
-		log_error("popgate-keys pid=%ld exited status=%d; TLS "
-		    "handshakes fail until another runs", (long)pid,
-		    WEXITSTATUS(status));
+	struct start_job *j = arg;
+
+	if (j->sock != -1)
+		(void)close(j->sock);
+	free(j);
 }
 
-static int load_current(struct keyproc *);
+/* The pool dropped the job (shutdown, or keyproc_free cancelled it). */
+static void
+start_dropped(void *arg)
+{
+	struct start_job *j = arg;
+
+	if (j->kp != NULL) {
+		j->kp->job = NULL;
+		j->kp->job_arg = NULL;
+	}
+	start_release(j);
+}
+
+static void start_done(void *);
+
+static const struct worker_ops start_ops = {
+	start_work, start_done, start_dropped
+};
+
+/* Whether another failed start in a row means giving up. */
+static bool
+give_up(struct keyproc *kp)
+{
+	if (privsep_broken(kp->d->priv) || ++kp->failed >= RESTART_TRIES) {
+		log_error("popgate-keys: not started again (%u failed starts "
+		    "in a row): TLS handshakes fail until a reload or a "
+		    "restart of the daemon", kp->failed);
+		return true;
+	}
+	return false;
+}
+
+/* Another start, RESTART_GAP from the last one at the earliest. */
+static void
+restart_later(struct keyproc *kp)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (time(NULL) - kp->started < RESTART_GAP)
+		tv.tv_sec = RESTART_GAP;
+	(void)event_add(kp->restart_ev, &tv);
+}
+
+/* Logs how the keys of the new popgate-keys compare with those in use. */
+static void
+check_loaded(struct keyproc *kp, const struct start_job *j)
+{
+	size_t i;
+
+	if (kp->npub > 0 && j->l.n == 0) {
+		log_error("popgate-keys pid=%ld: generation %u is not held: "
+		    "TLS handshakes fail until a reload", j->pid,
+		    (unsigned)kp->gen);
+		return;
+	}
+	for (i = 0; i < j->l.n && i < kp->npub; i++)
+		if (!j->l.key[i].ok || memcmp(j->l.key[i].pub, kp->pub[i],
+		    KEYS_PUB_DIGEST) != 0)
+			log_error("popgate-keys: key %zu is not the one in use "
+			    "(%s): its handshakes fail until a reload", i,
+			    j->l.key[i].ok ? "the file changed" :
+			    j->l.key[i].reason);
+	if (kp->npub > 0)
+		log_info("popgate-keys pid=%ld holds generation %u", j->pid,
+		    (unsigned)kp->gen);
+}
+
+static void
+start_done(void *arg)
+{
+	struct start_job *j = arg;
+	struct keyproc *kp = j->kp;
+
+	kp->job = NULL;
+	kp->job_arg = NULL;
+	if (j->r == -1) {
+		kp->started = time(NULL);
+		log_error("popgate-keys: cannot start it: %s", j->err);
+		if (!give_up(kp))
+			restart_later(kp);
+		start_release(j);
+		return;
+	}
+	log_info("popgate-keys started pid=%ld", j->pid);
+	use_sock(kp, j->sock, j->pid);
+	j->sock = -1;
+	check_loaded(kp, j);
+	start_release(j);
+}
+
+/* A start of popgate-keys with the generation in use: on a worker (the
+   owner's answer takes up to KEYS_WAIT_MS), or here when NOW or before
+   the pools exist (at start-up). */
+static void
+start(struct keyproc *kp, bool now)
+{
+	struct start_job *j = xcalloc(1, sizeof(*j));
+
+	j->kp = kp;
+	j->priv = kp->d->priv;
+	j->gen = kp->npub > 0 ? kp->gen : 0;
+	j->sock = -1;
+	if (now || kp->d->io == NULL) {
+		start_work(NULL, j);
+		start_done(j);
+		return;
+	}
+	kp->job_arg = j;
+	kp->job = worker_submit(kp->d->io, &start_ops, j);
+}
 
 static void
 on_restart(evutil_socket_t fd, short what, void *arg)
@@ -185,40 +286,30 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (kp->pid != 0)
-		return;
-	if (spawn(kp) == -1) {
-		struct timeval tv = { RESTART_GAP, 0 };
-
-		(void)event_add(kp->restart_ev, &tv);
-		return;
-	}
-	/* Without its keys it is of no use: killed, its watcher tries
-	   again (a second later). */
-	if (load_current(kp) == -1)
-		on_broken(kp);
+	if (kp->job == NULL && keys_client_broken(kp->kc))
+		start(kp, false);
 }
 
-/* SIGCHLD: if popgate-keys ended, another starts (after RESTART_GAP
-   when it ran less than that). */
+/* Its socket is readable (an answer left over) or closed. */
 static void
-on_sigchld(evutil_socket_t fd, short what, void *arg)
+on_sock(evutil_socket_t fd, short what, void *arg)
 {
 	struct keyproc *kp = arg;
-	struct timeval tv = { 0, 0 };
-	pid_t pid = kp->pid;
-	int status = 0;
 
 	(void)fd;
 	(void)what;
-	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
-		return;		/* another child, or not yet */
-	kp->pid = 0;
-	keys_client_set_sock(kp->kc, -1);
-	report_end(pid, status);
-	if (time(NULL) - kp->started < RESTART_GAP)
-		tv.tv_sec = RESTART_GAP;
-	(void)event_add(kp->restart_ev, &tv);
+	if (!keys_client_ended(kp->kc))
+		return;
+	log_error("popgate-keys pid=%ld: its connection ended; TLS "
+	    "handshakes fail until another runs", kp->pid);
+	use_sock(kp, -1, 0);
+	/* One that ends soon after its start failed too (it cannot load,
+	   it cannot run): no start after start, for ever. */
+	if (time(NULL) - kp->started >= RESTART_LIVED)
+		kp->failed = 0;
+	else if (give_up(kp))
+		return;
+	restart_later(kp);
 }
 
 int
@@ -228,52 +319,38 @@ keyproc_start(struct daemon *d)
 
 	kp->d = d;
 	kp->kc = keys_client_new();
-	keys_client_on_broken(kp->kc, on_broken, kp);
 	kp->restart_ev = evtimer_new(d->base, on_restart, kp);
-	kp->chld_ev = evsignal_new(d->base, SIGCHLD, on_sigchld, kp);
 	d->keys = kp;
-	if (kp->restart_ev == NULL || kp->chld_ev == NULL ||
-	    event_add(kp->chld_ev, NULL) == -1) {
+	if (kp->restart_ev == NULL) {
 		log_error("popgate-keys: cannot watch it");
 		return -1;
 	}
-	return spawn(kp);
+	start(kp, true);
+	return keys_client_broken(kp->kc) ? -1 : 0;
 }
 
 void
 keyproc_free(struct keyproc **kpp)
 {
 	struct keyproc *kp = *kpp;
-	int status;
 
 	if (kp == NULL)
 		return;
 	*kpp = NULL;
-	if (kp->chld_ev != NULL)
-		event_free(kp->chld_ev);
+	if (kp->job != NULL) {
+		kp->job_arg->kp = NULL;	/* released later, maybe */
+		worker_cancel(&kp->job);
+	}
+	if (kp->sock_ev != NULL)
+		event_free(kp->sock_ev);
 	if (kp->restart_ev != NULL)
 		event_free(kp->restart_ev);
-	keys_client_free(&kp->kc);	/* popgate-keys sees the end */
-	if (kp->pid > 0)
-		while (waitpid(kp->pid, &status, 0) == -1 && errno == EINTR)
-			;
+	/* popgate-keys sees the end; its owner reaps it. */
+	keys_client_free(&kp->kc);
 	free(kp);
 }
 
 /* ---- the keys of a configuration ---- */
-
-/* The key descriptors of F in the order of a generation: the main key,
-   then each tls_host's. Their number. */
-static size_t
-key_fds(const struct privsep_files *f, int fds[KEYS_MAX])
-{
-	size_t i, n = 0;
-
-	fds[n++] = f->key_fd;
-	for (i = 0; i < f->nhosts && n < KEYS_MAX; i++)
-		fds[n++] = f->host_fds[2 * i + 1];
-	return n;
-}
 
 /* The first certificate of the file FD (NAME for messages). */
 static X509 *
@@ -357,7 +434,7 @@ add_hosts(struct keyproc *kp, SSL_CTX *ctx, const struct config *cfg,
 	for (i = 0; i < cfg->ntls_host; i++) {
 		const struct tls_host_cfg *h = &cfg->tls_host[i];
 		struct pair p = { h->name, h->cert, h->key,
-		    f->host_fds[2 * i], (uint32_t)(1 + i) };
+		    f->host_fds[i], (uint32_t)(1 + i) };
 
 		if (add_pair(kp, &ctx, &p, gen, l, err) == -1) {
 			(void)snprintf(line, sizeof(line), "TLS: %s:%u: "
@@ -371,25 +448,49 @@ add_hosts(struct keyproc *kp, SSL_CTX *ctx, const struct config *cfg,
 	return ctx;
 }
 
+/* The N keys of the configuration the owner read last as generation
+   GEN into L: 0, or -1 with the reason in ERR. */
+static int
+load(struct keyproc *kp, uint32_t gen, size_t n, struct keys_loaded *l,
+    char *err, size_t errsz)
+{
+	if (privsep_keys_load(kp->d->priv, gen, kp->gen, l, err, errsz) == -1)
+		return -1;
+	if (l->n != n) {
+		(void)snprintf(err, errsz, "popgate-keys loaded %zu keys, not "
+		    "%zu (the configuration changed during the reload: try "
+		    "again)", l->n, n);
+		return -1;
+	}
+	return 0;
+}
+
 SSL_CTX *
 keyproc_tls_ctx(struct keyproc *kp, const struct config *cfg,
     const struct privsep_files *f, struct strlist *report)
 {
 	struct keys_loaded *l = xcalloc(1, sizeof(*l));
-	char err[TLS_ERROR_MAX], line[TLS_ERROR_MAX + 16];
-	int fds[KEYS_MAX];
+	char err[PRIVSEP_REASON_MAX], line[PRIVSEP_REASON_MAX + 16];
 	uint32_t gen = kp->gen + 1 != 0 ? kp->gen + 1 : 1;
 	struct pair p = { NULL, cfg->tls_cert, cfg->tls_key, f->cert_fd, 0 };
-	size_t n = key_fds(f, fds);
+	size_t n = 1 + cfg->ntls_host;
 	SSL_CTX *ctx = NULL;
 
-	if (f->nhosts != cfg->ntls_host || n != 1 + cfg->ntls_host) {
+	if (f->nhosts != cfg->ntls_host || n > KEYS_MAX) {
 		strlist_add(report, "TLS: more tls_host lines than "
 		    "popgate-keys holds");
 		goto done;
 	}
-	if (keys_client_load(kp->kc, gen, kp->gen, fds, n, l, err,
-	    sizeof(err)) == -1 || add_pair(kp, &ctx, &p, gen, l, err) == -1) {
+	/* Gone and not restarted (it failed too often): a reload tries. */
+	if (kp->job == NULL && keys_client_broken(kp->kc)) {
+		kp->failed = 0;
+		(void)event_del(kp->restart_ev);
+		start(kp, true);
+	}
+	/* The owner opens the keys of the configuration it read (the one
+	   of F), popgate-keys loads them, the daemon gets their digests. */
+	if (load(kp, gen, n, l, err, sizeof(err)) == -1 ||
+	    add_pair(kp, &ctx, &p, gen, l, err) == -1) {
 		(void)snprintf(line, sizeof(line), "TLS: %s", err);
 		strlist_add(report, line);
 		goto done;
@@ -409,53 +510,4 @@ keyproc_commit(struct keyproc *kp)
 	kp->gen = kp->pending;
 	kp->npub = kp->npending;
 	memcpy(kp->pub, kp->pending_pub, sizeof(kp->pub));
-}
-
-/* A new popgate-keys gets the keys in use again, from the files the
-   configuration names now (opened by the privileged helper); a key that
-   changed since is refused by the comparison with the certificate. 0,
-   or -1 after logging why. */
-static int
-load_current(struct keyproc *kp)
-{
-	struct keys_loaded *l;
-	struct privsep_files f;
-	struct strlist errors;
-	char err[TLS_ERROR_MAX];
-	int fds[KEYS_MAX], r = -1;
-	size_t i, n;
-
-	if (kp->npub == 0)
-		return 0;		/* nothing in use yet */
-	strlist_init(&errors);
-	if (privsep_open_files(kp->d->priv, &f, &errors) == -1) {
-		for (i = 0; i < errors.n; i++)
-			log_error("popgate-keys: reopening the keys: %s",
-			    errors.v[i]);
-		strlist_free(&errors);
-		return -1;
-	}
-	strlist_free(&errors);
-	l = xcalloc(1, sizeof(*l));
-	if ((n = key_fds(&f, fds)) != kp->npub)
-		log_error("popgate-keys: the configuration names %zu keys, "
-		    "%zu are in use: reload the daemon", n, kp->npub);
-	else if (keys_client_load(kp->kc, kp->gen, kp->gen, fds, n, l, err,
-	    sizeof(err)) == -1)
-		log_error("popgate-keys: %s", err);
-	else
-		r = 0;
-	for (i = 0; r == 0 && i < n; i++)
-		if (!l->key[i].ok || memcmp(l->key[i].pub, kp->pub[i],
-		    KEYS_PUB_DIGEST) != 0)
-			log_error("popgate-keys: key %zu is not the one in use "
-			    "(%s): its handshakes fail until a reload", i,
-			    l->key[i].ok ? "the file changed" :
-			    l->key[i].reason);
-	privsep_files_close(&f);
-	free(l);
-	if (r == 0)
-		log_info("popgate-keys pid=%ld holds generation %u",
-		    (long)kp->pid, (unsigned)kp->gen);
-	return r;
 }

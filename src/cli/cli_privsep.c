@@ -1,10 +1,12 @@
 /*
- * cli_privsep.c - the privileged helper of the daemon and its two
- * requests (see cli_privsep.h), and the same requests served in-process
- * when the daemon keeps its user.
+ * cli_privsep.c - the privileged helper of the daemon and its requests
+ * (see cli_privsep.h), and the same requests served in-process when the
+ * daemon keeps its user.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -22,10 +24,15 @@
 #define REPLY_WAIT_MS	10000	/* the daemon waits this long at most */
 
 struct privsep {
+	pthread_mutex_t	 lock;		/* one request at a time */
 	char		*path;		/* the configuration file */
 	int		 sock;		/* -1: in-process */
 	pid_t		 pid;
 	bool		 broken;	/* a protocol error or a dead helper */
+	/* in-process only: */
+	struct keyhold	*kh;
+	const struct config *start;	/* a ref: the keys until a reload */
+	struct config	*cur;		/* read by the last open_files */
 };
 
 /* The error lines of a refusal, at most this long in all. */
@@ -40,14 +47,12 @@ privsep_files_close(struct privsep_files *f)
 		(void)close(f->file_fd);
 	if (f->cert_fd != -1)
 		(void)close(f->cert_fd);
-	if (f->key_fd != -1)
-		(void)close(f->key_fd);
-	for (i = 0; i < 2 * f->nhosts; i++)
+	for (i = 0; i < f->nhosts; i++)
 		if (f->host_fds[i] != -1)
 			(void)close(f->host_fds[i]);
 	free(f->host_fds);
 	memset(f, 0, sizeof(*f));
-	f->file_fd = f->cert_fd = f->key_fd = -1;
+	f->file_fd = f->cert_fd = -1;
 }
 
 /* The refusal's errors (one text of lines) from IN into ERRORS. */
@@ -83,7 +88,7 @@ privsep_decode_files(const struct ipc_msg *m, struct privsep_files *out,
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	out->file_fd = out->cert_fd = out->key_fd = -1;
+	out->file_fd = out->cert_fd = -1;
 	ipc_in_init(&in, m);
 	if (m->type != PRIVSEP_FILES || ipc_get_u32(&in, &ok) == -1 ||
 	    ok > 1)
@@ -91,15 +96,14 @@ privsep_decode_files(const struct ipc_msg *m, struct privsep_files *out,
 	if (ok == 0)
 		return decode_errors(&in, errors);
 	if (ipc_get_u32(&in, &nhosts) == -1 || nhosts > PRIVSEP_HOSTS_MAX ||
-	    ipc_get_done(&in, 3 + 2 * nhosts) == -1)
+	    ipc_get_done(&in, 2 + nhosts) == -1)
 		return -1;
 	out->file_fd = m->fds[0];
 	out->cert_fd = m->fds[1];
-	out->key_fd = m->fds[2];
 	out->nhosts = nhosts;
-	out->host_fds = xcalloc(2 * (size_t)nhosts + 1, sizeof(int));
-	for (i = 0; i < 2 * (size_t)nhosts; i++)
-		out->host_fds[i] = m->fds[3 + i];
+	out->host_fds = xcalloc((size_t)nhosts + 1, sizeof(int));
+	for (i = 0; i < (size_t)nhosts; i++)
+		out->host_fds[i] = m->fds[2 + i];
 	return 0;
 }
 
@@ -164,25 +168,23 @@ privsep_open_tls(const struct config *cfg, struct privsep_files *f,
 	size_t i, before = errors->n;
 
 	memset(f, 0, sizeof(*f));
-	f->file_fd = f->cert_fd = f->key_fd = -1;
+	f->file_fd = f->cert_fd = -1;
 	if (cfg->ntls_host > PRIVSEP_HOSTS_MAX) {
 		strlist_add(errors, "more tls_host lines than a reload can "
 		    "pass (120)");
 		return -1;
 	}
 	(void)open_one(cfg->tls_cert, &f->cert_fd, NULL, errors);
-	(void)open_one(cfg->tls_key, &f->key_fd, NULL, errors);
-	f->host_fds = xcalloc(2 * cfg->ntls_host + 1, sizeof(int));
+	f->host_fds = xcalloc(cfg->ntls_host + 1, sizeof(int));
 	for (i = 0; i < cfg->ntls_host; i++) {
 		const struct tls_host_cfg *h = &cfg->tls_host[i];
 		char where[600];
 
 		(void)snprintf(where, sizeof(where), "%s:%u: tls_host %s",
 		    cfg->path, h->line, h->name);
-		f->host_fds[2 * i] = f->host_fds[2 * i + 1] = -1;
+		f->host_fds[i] = -1;
 		f->nhosts++;
-		(void)open_one(h->cert, &f->host_fds[2 * i], where, errors);
-		(void)open_one(h->key, &f->host_fds[2 * i + 1], where, errors);
+		(void)open_one(h->cert, &f->host_fds[i], where, errors);
 	}
 	if (errors->n > before) {
 		privsep_files_close(f);
@@ -201,7 +203,7 @@ open_all(const char *path, struct privsep_files *f, struct config **cfg_r,
 	int file_fd;
 
 	memset(f, 0, sizeof(*f));
-	f->file_fd = f->cert_fd = f->key_fd = -1;
+	f->file_fd = f->cert_fd = -1;
 	*cfg_r = NULL;
 	if (open_one(path, &file_fd, NULL, errors) == -1)
 		return -1;
@@ -235,11 +237,10 @@ serve_files(int sock, const char *path, struct config **cur)
 		ipc_put_u32(&o, (uint32_t)f.nhosts);
 		fds[0] = f.file_fd;
 		fds[1] = f.cert_fd;
-		fds[2] = f.key_fd;
-		for (i = 0; i < 2 * f.nhosts; i++)
-			fds[3 + i] = f.host_fds[i];
+		for (i = 0; i < f.nhosts; i++)
+			fds[2 + i] = f.host_fds[i];
 		r = ipc_send(sock, PRIVSEP_FILES, 0, &o, fds,
-		    3 + 2 * (unsigned)f.nhosts);
+		    2 + (unsigned)f.nhosts);
 		privsep_files_close(&f);
 		config_free(cur);
 		*cur = cfg;
@@ -294,12 +295,51 @@ serve_bind(int sock, const struct ipc_msg *m, const struct config *cur)
 	return r;
 }
 
+/* The answer to the key requests M: start popgate-keys, or load the
+   keys of CFG. */
+static int
+serve_keys(int sock, const struct ipc_msg *m, struct keyhold *kh,
+    const struct config *cfg)
+{
+	struct keys_loaded *l = xcalloc(1, sizeof(*l));
+	char err[PRIVSEP_REASON_MAX];
+	uint32_t gen, keep;
+	struct ipc_out o;
+	long pid = 0;
+	int fd = -1, r;
+
+	if (privsep_decode_req_keys(m, &gen, &keep) == -1) {
+		free(l);
+		return -1;
+	}
+	err[0] = '\0';
+	if (m->type == PRIVSEP_REQ_KEYS_START)
+		r = keyhold_start(kh, gen, &fd, &pid, l, err, sizeof(err));
+	else
+		r = keyhold_load(kh, cfg, gen, keep, l, err, sizeof(err));
+	ipc_out_init(&o);
+	ipc_put_u32(&o, r == 0 ? 1 : 0);
+	if (r == 0 && m->type == PRIVSEP_REQ_KEYS_START)
+		ipc_put_u32(&o, (uint32_t)pid);
+	if (r == 0)
+		keys_put_loaded(&o, l);
+	else
+		ipc_put_text(&o, err[0] != '\0' ? err : "failed");
+	r = ipc_send(sock, m->type + 1, m->id, &o, &fd, fd != -1);
+	ipc_out_free(&o);
+	if (fd != -1)
+		(void)close(fd);
+	free(l);
+	return r;
+}
+
 /* The helper: serves until the daemon goes (end of the connection) or
    breaks the protocol. Never returns. */
 static void NORETURN
-helper_main(const char *path, enum log_target log)
+helper_main(const char *path, const struct config *start)
 {
 	struct ipc_msg *m = xmalloc(sizeof(*m));
+	struct keyhold *kh = keyhold_new(start->user, true, start->log);
 	struct config *cur = NULL;
 	int r, sock = HELPER_FD;
 
@@ -310,11 +350,18 @@ helper_main(const char *path, enum log_target log)
 	(void)signal(SIGTERM, SIG_DFL);
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
-	log_init("popgate", log);
+	log_init("popgate", start->log);
 	for (;;) {
+		/* popgate-keys never speaks first on our socket to it: when
+		   that is readable it ended (or broke the protocol), and it
+		   is reaped now rather than at the next start. */
+		if (keyhold_wait(kh, sock) == 1)
+			continue;
 		r = ipc_recv(sock, m, -1);
-		if (r == 0)
+		if (r == 0) {
+			keyhold_free(&kh);
 			_exit(0);
+		}
 		if (r == -1 || m->nfds > 0) {
 			log_error("privileged helper: bad request from the "
 			    "daemon: %s", r == -1 ? strerror(errno) :
@@ -325,6 +372,9 @@ helper_main(const char *path, enum log_target log)
 			r = serve_files(sock, path, &cur);
 		else if (m->type == PRIVSEP_REQ_BIND)
 			r = serve_bind(sock, m, cur);
+		else if (m->type == PRIVSEP_REQ_KEYS_START ||
+		    m->type == PRIVSEP_REQ_KEYS_LOAD)
+			r = serve_keys(sock, m, kh, cur != NULL ? cur : start);
 		else
 			r = -1;
 		if (r == -1) {
@@ -377,10 +427,12 @@ privsep_start(const char *path, const struct config *cfg, char *err,
 		if (dup2(sv[1], HELPER_FD) == -1)
 			_exit(1);
 		privsep_close_from(HELPER_FD + 1);
-		helper_main(path, cfg->log);
+		helper_main(path, cfg);
 	}
 	(void)close(sv[1]);
 	p = xcalloc(1, sizeof(*p));
+	if (pthread_mutex_init(&p->lock, NULL) != 0)
+		PANIC("pthread_mutex_init");
 	p->path = xstrdup(path);
 	p->sock = sv[0];
 	p->pid = pid;
@@ -389,12 +441,16 @@ privsep_start(const char *path, const struct config *cfg, char *err,
 }
 
 struct privsep *
-privsep_direct(const char *path)
+privsep_direct(const char *path, const struct config *cfg)
 {
 	struct privsep *p = xcalloc(1, sizeof(*p));
 
+	if (pthread_mutex_init(&p->lock, NULL) != 0)
+		PANIC("pthread_mutex_init");
 	p->path = xstrdup(path);
 	p->sock = -1;
+	p->kh = keyhold_new(NULL, false, cfg->log);
+	p->start = config_ref(cfg);
 	return p;
 }
 
@@ -412,6 +468,10 @@ privsep_free(struct privsep **pp)
 		while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
 			;
 	}
+	keyhold_free(&p->kh);
+	config_unref(&p->start);
+	config_free(&p->cur);
+	(void)pthread_mutex_destroy(&p->lock);
 	free(p->path);
 	free(p);
 }
@@ -449,9 +509,13 @@ privsep_open_files(struct privsep *p, struct privsep_files *f,
 	struct config *cfg;
 	int r;
 
+	(void)pthread_mutex_lock(&p->lock);
 	if (p->sock == -1) {
-		r = open_all(p->path, f, &cfg, errors);
-		config_free(&cfg);
+		if ((r = open_all(p->path, f, &cfg, errors)) == 0) {
+			config_free(&p->cur);
+			p->cur = cfg;
+		}
+		(void)pthread_mutex_unlock(&p->lock);
 		return r;
 	}
 	m = xmalloc(sizeof(*m));
@@ -467,6 +531,7 @@ privsep_open_files(struct privsep *p, struct privsep_files *f,
 		ipc_msg_close_fds(m);
 		r = -1;
 	}
+	(void)pthread_mutex_unlock(&p->lock);
 	free(m);
 	return r;
 }
@@ -489,6 +554,7 @@ privsep_bind(struct privsep *p, const char *host, uint16_t port, char *err,
 	ipc_put_u32(&o, port);
 	ipc_put_text(&o, host);
 	errno = 0;
+	(void)pthread_mutex_lock(&p->lock);
 	if (helper_call(p, PRIVSEP_REQ_BIND, &o, m, &errors) == -1)
 		(void)str_copy(err, errors.v[0], errsz);
 	else if (privsep_decode_bound(m, &fd, err, errsz) == -1) {
@@ -497,8 +563,139 @@ privsep_bind(struct privsep *p, const char *host, uint16_t port, char *err,
 		p->broken = true;
 		ipc_msg_close_fds(m);
 	}
+	(void)pthread_mutex_unlock(&p->lock);
 	strlist_free(&errors);
 	ipc_out_free(&o);
 	free(m);
 	return fd;
+}
+
+/* ---- popgate-keys ---- */
+
+int
+privsep_decode_req_keys(const struct ipc_msg *m, uint32_t *gen,
+    uint32_t *keep)
+{
+	struct ipc_in in;
+
+	*keep = 0;
+	ipc_in_init(&in, m);
+	if ((m->type != PRIVSEP_REQ_KEYS_START &&
+	    m->type != PRIVSEP_REQ_KEYS_LOAD) || ipc_get_u32(&in, gen) == -1 ||
+	    (m->type == PRIVSEP_REQ_KEYS_LOAD &&
+	    (ipc_get_u32(&in, keep) == -1 || *gen == 0)))
+		return -1;
+	return ipc_get_done(&in, 0);
+}
+
+int
+privsep_decode_keys(const struct ipc_msg *m, long *pid_r, int *fd_r,
+    struct keys_loaded *out, char *err, size_t errsz)
+{
+	bool started = m->type == PRIVSEP_KEYS_STARTED;
+	struct ipc_in in;
+	uint32_t ok, pid = 0;
+
+	*pid_r = 0;
+	*fd_r = -1;
+	ipc_in_init(&in, m);
+	if ((!started && m->type != PRIVSEP_KEYS_LOADED) ||
+	    ipc_get_u32(&in, &ok) == -1 || ok > 1)
+		return -1;
+	if (ok == 0)
+		return ipc_get_text(&in, err, errsz) == 0 &&
+		    ipc_get_done(&in, 0) == 0 ? 0 : -1;
+	if ((started && (ipc_get_u32(&in, &pid) == -1 || pid == 0 ||
+	    pid > INT32_MAX)) || keys_get_loaded(&in, out) == -1 ||
+	    ipc_get_done(&in, started ? 1 : 0) == -1)
+		return -1;
+	*pid_r = (long)pid;
+	if (started)
+		*fd_r = m->fds[0];
+	return 1;
+}
+
+/* A key request of TYPE with GEN and KEEP to the helper and its answer:
+   as privsep_keys_start; the caller holds the lock. */
+static int
+helper_keys(struct privsep *p, uint32_t type, uint32_t gen, uint32_t keep,
+    int *sock_r, long *pid_r, struct keys_loaded *out, char *err,
+    size_t errsz)
+{
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	struct strlist errors;
+	struct ipc_out o;
+	int r = -1, d;
+
+	m->nfds = 0;
+	strlist_init(&errors);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, gen);
+	if (type == PRIVSEP_REQ_KEYS_LOAD)
+		ipc_put_u32(&o, keep);
+	errno = 0;
+	if (helper_call(p, type, &o, m, &errors) == -1) {
+		(void)str_copy(err, errors.v[0], errsz);
+	} else if ((d = privsep_decode_keys(m, pid_r, sock_r, out, err,
+	    errsz)) == -1 || m->type != type + 1) {
+		if (d == 1 && *sock_r != -1)
+			(void)close(*sock_r);
+		*sock_r = -1;
+		(void)str_copy(err, "malformed answer of the privileged "
+		    "helper", errsz);
+		p->broken = true;
+		ipc_msg_close_fds(m);
+	} else {
+		r = d == 1 ? 0 : -1;
+	}
+	ipc_out_free(&o);
+	strlist_free(&errors);
+	free(m);
+	return r;
+}
+
+int
+privsep_keys_start(struct privsep *p, uint32_t gen, int *sock_r,
+    long *pid_r, struct keys_loaded *out, char *err, size_t errsz)
+{
+	int r;
+
+	*sock_r = -1;
+	(void)pthread_mutex_lock(&p->lock);
+	if (p->sock == -1)
+		r = keyhold_start(p->kh, gen, sock_r, pid_r, out, err, errsz);
+	else
+		r = helper_keys(p, PRIVSEP_REQ_KEYS_START, gen, 0, sock_r,
+		    pid_r, out, err, errsz);
+	(void)pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+int
+privsep_keys_load(struct privsep *p, uint32_t gen, uint32_t keep,
+    struct keys_loaded *out, char *err, size_t errsz)
+{
+	long pid;
+	int sock = -1, r;
+
+	(void)pthread_mutex_lock(&p->lock);
+	if (p->sock == -1)
+		r = keyhold_load(p->kh, p->cur != NULL ? p->cur : p->start,
+		    gen, keep, out, err, errsz);
+	else
+		r = helper_keys(p, PRIVSEP_REQ_KEYS_LOAD, gen, keep, &sock,
+		    &pid, out, err, errsz);
+	(void)pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+bool
+privsep_broken(struct privsep *p)
+{
+	bool b;
+
+	(void)pthread_mutex_lock(&p->lock);
+	b = p->broken;
+	(void)pthread_mutex_unlock(&p->lock);
+	return b;
 }

@@ -6,11 +6,18 @@
  * As root with `user` set, `popgate serve` forks a privileged helper
  * before it drops root (OpenSMTPD's parent, Postfix's master): it keeps
  * root, holds no socket of the network and no file of the data
- * directory, and answers two requests of the daemon over a socket pair:
+ * directory, and answers the daemon's requests over a socket pair:
  * "open the files of the configuration" (it parses the file to learn
- * their names, and passes the descriptors) and "bind HOST:PORT" (only a
- * listener of the configuration it last read). Without a privilege drop
- * the daemon does both itself through the same interface.
+ * their names, and passes the descriptors of the file and of the
+ * certificates, never of a key), "bind HOST:PORT" (only a listener of
+ * the configuration it last read), "start popgate-keys" and "load
+ * generation G" (the keys of the configuration it last read).
+ * It owns popgate-keys (cli_keyhold.c): it starts it as the daemon's
+ * user, opens the key files as root and sends them to it on a socket
+ * of its own, and gives the daemon another socket to it, for private
+ * operations only; the daemon gets back the public keys' digests (the
+ * KEYS_LOADED answer), never a key file. Without a privilege drop the
+ * daemon does all of it itself through the same interface.
  *
  * The messages are util/ipc.h's (SOCK_SEQPACKET, one per datagram,
  * fields checked whole): a datagram of another length than its header
@@ -26,13 +33,14 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/keys.h"
 #include "util/compat.h"
 #include "util/buf.h"
 #include "util/ipc.h"
 #include "util/str.h"
 
 #define PRIVSEP_HOSTS_MAX		120	/* tls_host lines (SCM_MAX_FD is 253) */
-#define PRIVSEP_FDS_MAX		(3 + 2 * PRIVSEP_HOSTS_MAX)
+#define PRIVSEP_FDS_MAX		(2 + PRIVSEP_HOSTS_MAX)
 
 enum privsep_type {
 	PRIVSEP_REQ_FILES = 1,	/* daemon: no payload */
@@ -44,22 +52,38 @@ enum privsep_type {
 	PRIVSEP_REQ_BIND,		/* daemon: u32 port, text host */
 	PRIVSEP_BOUND,		/* helper: u32 errno (0: the socket comes
 				   with it), text error (empty for 0) */
+	PRIVSEP_REQ_KEYS_START,	/* daemon: u32 gen (in use; 0: none) */
+	PRIVSEP_KEYS_STARTED,	/* helper: u32 ok; ok: u32 pid, the
+				   fields of KEYS_LOADED (n 0: gen is
+				   not held) and the daemon's socket to
+				   popgate-keys; not ok: text reason */
+	PRIVSEP_REQ_KEYS_LOAD,	/* daemon: u32 gen, u32 keep */
+	PRIVSEP_KEYS_LOADED,	/* helper: u32 ok; ok: the fields of
+				   KEYS_LOADED; not ok: text reason */
 };
+
+/* popgate-keys: popgate's argv[1] for it, and its two descriptors. */
+#define PRIVSEP_KEYS_ARG	"__keys"
+#define PRIVSEP_KEYS_OWNER_FD	3
+#define PRIVSEP_KEYS_DAEMON_FD	4
+#define PRIVSEP_REASON_MAX	1024	/* a refusal of the key requests */
 
 _Static_assert(PRIVSEP_FDS_MAX <= IPC_FDS_MAX, "descriptors of a message");
 
-/* What a reload reads, open: the configuration file and its TLS files,
-   in the order of the configuration parsed from FILE_FD. */
+/* What a reload reads, open: the configuration file and its
+   certificates (no key: those go to popgate-keys alone), in the order
+   of the configuration parsed from FILE_FD. */
 struct privsep_files {
 	int		 file_fd;
-	int		 cert_fd, key_fd;
-	int		*host_fds;	/* 2 per tls_host: cert, key */
+	int		 cert_fd;
+	int		*host_fds;	/* each tls_host's cert */
 	size_t		 nhosts;
 };
 
 void	privsep_files_close(struct privsep_files *);
-/* The TLS files of CFG opened into F (file_fd -1), as the caller may:
-   0, or -1 with the files that cannot be opened in ERRORS (F closed). */
+/* The certificates of CFG opened into F (file_fd -1), as the caller
+   may: 0, or -1 with the files that cannot be opened in ERRORS (F
+   closed). */
 int	privsep_open_tls(const struct config *cfg, struct privsep_files *f,
 	    struct strlist *errors) WARN_UNUSED;
 /* Closes every descriptor from FD up (in a child about to exec or
@@ -69,11 +93,12 @@ void	privsep_close_from(int fd);
 struct privsep;
 
 /* Forks the helper (as root, before the drop). PATH is the configuration
-   file, CFG what it said at start-up. NULL with the reason in ERR. */
+   file, CFG what it said at start-up (whose keys the first generation
+   loads). NULL with the reason in ERR. */
 struct privsep *privsep_start(const char *path, const struct config *cfg,
 	    char *err, size_t errsz);
 /* The same requests served in the daemon itself (no privilege drop). */
-struct privsep *privsep_direct(const char *path);
+struct privsep *privsep_direct(const char *path, const struct config *cfg);
 void	privsep_free(struct privsep **);
 /* The files of the configuration as it is now. 0, or -1 with the
    errors (the configuration's, or why the files cannot be opened) in
@@ -82,6 +107,50 @@ int	privsep_open_files(struct privsep *, struct privsep_files *,
 	    struct strlist *errors) WARN_UNUSED;
 /* A listening socket for HOST:PORT, or -1 with the reason in ERR. */
 int	privsep_bind(struct privsep *, const char *host, uint16_t port, char *err,
+	    size_t errsz) WARN_UNUSED;
+/* (Re)starts popgate-keys: the one running is killed and reaped, the
+   new one gets generation GEN again (from the key files opened when it
+   was loaded; OUT->n 0 when there is none of that number). Its socket
+   for private operations into *SOCK_R, its pid into *PID_R. 0, or -1
+   with the reason in ERR. Blocks for up to about KEYS_WAIT_MS; safe
+   from any thread (a lock serializes the requests). */
+int	privsep_keys_start(struct privsep *, uint32_t gen, int *sock_r,
+	    long *pid_r, struct keys_loaded *out, char *err, size_t errsz)
+	    WARN_UNUSED;
+/* Loads the keys of the configuration read last (by
+   privsep_open_files, or at start-up) into popgate-keys as generation
+   GEN, keeping KEEP; their public keys' digests into OUT. 0, or -1
+   with the reason in ERR. */
+int	privsep_keys_load(struct privsep *, uint32_t gen, uint32_t keep,
+	    struct keys_loaded *out, char *err, size_t errsz) WARN_UNUSED;
+/* Whether the helper broke (it is not asked again: restart the daemon). */
+bool	privsep_broken(struct privsep *);
+
+/* ---- the owner of popgate-keys (cli_keyhold.c) ---- */
+
+struct keyhold;
+
+/* An owner whose popgate-keys runs as USER (NULL or "": as we do),
+   which keeps the key files of the generations it holds open for a
+   restart when HOLD_FILES (popgate-priv), else their names only (the
+   daemon as owner: it holds no key file between two loads). */
+struct keyhold *keyhold_new(const char *user, bool hold_files,
+	    enum log_target log);
+/* Ends popgate-keys (it sees its owner socket close) and reaps it. */
+void	keyhold_free(struct keyhold **);
+/* Waits until SOCK (the daemon's) is readable: 0; or until
+   popgate-keys ended (its owner socket readable), which is then reaped
+   and its end logged: 1. */
+int	keyhold_wait(struct keyhold *, int sock);
+/* privsep_keys_start() where the privileges are. */
+int	keyhold_start(struct keyhold *, uint32_t gen, int *sock_r,
+	    long *pid_r, struct keys_loaded *out, char *err, size_t errsz)
+	    WARN_UNUSED;
+/* Opens CFG's key files and loads them as GEN, keeping KEEP; the files
+   stay open for a restart. A popgate-keys that does not answer well is
+   killed. 0, or -1 with the reason in ERR. */
+int	keyhold_load(struct keyhold *, const struct config *cfg,
+	    uint32_t gen, uint32_t keep, struct keys_loaded *out, char *err,
 	    size_t errsz) WARN_UNUSED;
 
 /* The decoders (and the fuzzer's targets): 0 when M is a well-formed
@@ -95,5 +164,13 @@ int	privsep_decode_req_bind(const struct ipc_msg *m, char *host,
 	    size_t hostsz, uint16_t *port);
 int	privsep_decode_bound(const struct ipc_msg *m, int *fd_r, char *err,
 	    size_t errsz);
+/* PRIVSEP_REQ_KEYS_START (*KEEP 0) or PRIVSEP_REQ_KEYS_LOAD. */
+int	privsep_decode_req_keys(const struct ipc_msg *m, uint32_t *gen,
+	    uint32_t *keep);
+/* PRIVSEP_KEYS_STARTED or PRIVSEP_KEYS_LOADED: 1 ok (the pid and the
+   socket, for STARTED, into *PID_R and *FD_R, else 0 and -1), 0 a
+   refusal with its reason in ERR, -1 malformed. */
+int	privsep_decode_keys(const struct ipc_msg *m, long *pid_r, int *fd_r,
+	    struct keys_loaded *out, char *err, size_t errsz);
 
 #endif

@@ -175,14 +175,6 @@ static struct metric m_live = {
 };
 
 static void
-live_one(const struct relay_entry *e, void *arg)
-{
-	uint64_t *n = arg;
-
-	n[e->net ? 1 : 0]++;
-}
-
-static void
 count_work(void *ctx, void *arg)
 {
 	struct backends *b = ctx;
@@ -192,7 +184,7 @@ count_work(void *ctx, void *arg)
 
 	(void)arg;
 	ra = backends_relay(b, &err);
-	if (ra == NULL || relay_list(ra, clock_now(), live_one, n,
+	if (ra == NULL || relay_count(ra, clock_now(), &n[0], &n[1],
 	    &err) == -1) {
 		log_warn("metrics: cannot count the relay authorizations: %s",
 		    err);
@@ -416,8 +408,9 @@ raise_fd_limit(const struct config *cfg)
 }
 
 /* The default certificate and one per tls_host line, opened as root
-   (the keys may be root's only, as certbot leaves them) and held until
-   popgate-keys has them (start_keys). -1 after saying which cannot. */
+   and held until the TLS contexts have them (start_keys); the keys,
+   which may be root's only as certbot leaves them, are opened by the
+   owner of popgate-keys, never here. -1 after saying which cannot. */
 static int
 open_tls(struct daemon *d)
 {
@@ -433,8 +426,9 @@ open_tls(struct daemon *d)
 	return r;
 }
 
-/* popgate-keys, as the daemon's user, and the TLS contexts whose keys
-   it holds; the daemon closes the key files without reading them. */
+/* popgate-keys, as the daemon's user, started by its owner (the
+   privileged helper, or the daemon when it keeps its user) with the
+   keys of the configuration, and the TLS contexts whose keys it holds. */
 static int
 start_keys(struct daemon *d)
 {
@@ -600,9 +594,7 @@ start_services(struct daemon *d)
 	policy_env_set_config(&d->penv, d->cfg);
 	d->penv.data_fd = d->data_fd;
 	d->penv.queue = d->queue;
-	if (d->cfg->auth_cache_ttl > 0)
-		d->penv.logins = login_cache_new(
-		    (unsigned)d->cfg->auth_cache_ttl, LOGIN_CACHE_MAX);
+	/* The login cache is popgate-lookup's. */
 	d->io = worker_pool_new(d->base, "io", IO_THREADS,
 	    backends_thread_init, backends_thread_fini, &d->penv);
 	d->cpu = worker_pool_new(d->base, "cpu", ncpu > 1 ? (unsigned)ncpu : 2,
@@ -719,7 +711,7 @@ start_privsep(struct daemon *d)
 	char err[256];
 
 	if (geteuid() != 0 || *d->cfg->user == '\0') {
-		d->priv = privsep_direct(d->config_path);
+		d->priv = privsep_direct(d->config_path, d->cfg);
 		return 0;
 	}
 	d->priv = privsep_start(d->config_path, d->cfg, err, sizeof(err));
@@ -782,7 +774,7 @@ cmd_serve(struct cli *c)
 	d.data_fd = -1;
 	d.lock_fd = -1;
 	d.config_fd = -1;
-	d.tls_start.file_fd = d.tls_start.cert_fd = d.tls_start.key_fd = -1;
+	d.tls_start.file_fd = d.tls_start.cert_fd = -1;
 	d.cfg = config_ref(c->cfg);
 	/* A reload opens the file again: the same file, wherever the
 	   daemon's current directory is. */

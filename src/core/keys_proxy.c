@@ -15,7 +15,9 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/ec.h>
@@ -37,8 +39,6 @@ struct keys_client {
 	uint32_t	 next_id;
 	bool		 broken;
 	struct ipc_msg	*m;		/* the answer, under the lock */
-	void		(*on_broken)(void *);
-	void		*on_broken_arg;
 };
 
 /* What a key object names: key IDX of generation GEN, through KC. */
@@ -87,15 +87,6 @@ keys_client_set_sock(struct keys_client *kc, int sock)
 	(void)pthread_mutex_unlock(&kc->lock);
 }
 
-void
-keys_client_on_broken(struct keys_client *kc, void (*fn)(void *), void *arg)
-{
-	(void)pthread_mutex_lock(&kc->lock);
-	kc->on_broken = fn;
-	kc->on_broken_arg = arg;
-	(void)pthread_mutex_unlock(&kc->lock);
-}
-
 bool
 keys_client_broken(struct keys_client *kc)
 {
@@ -107,87 +98,141 @@ keys_client_broken(struct keys_client *kc)
 	return b;
 }
 
-/* Sends TYPE with O and FDS and waits for the answer of the same id
-   into kc->m; the caller holds the lock. 0, or -1 with errno (an
-   answer of a call that timed out earlier is skipped). */
+bool
+keys_client_ended(struct keys_client *kc)
+{
+	struct pollfd pfd;
+	bool ended;
+
+	(void)pthread_mutex_lock(&kc->lock);
+	ended = kc->broken || kc->sock == -1;
+	pfd.fd = kc->sock;
+	pfd.events = POLLIN;
+	/* No round trip runs (the lock): what can be read is the answer of
+	   one that timed out, or the end. */
+	while (!ended && poll(&pfd, 1, 0) == 1) {
+		if ((pfd.revents & (POLLHUP | POLLERR)) != 0 ||
+		    ipc_recv(kc->sock, kc->m, 0) != 1)
+			ended = true;
+		else
+			ipc_msg_close_fds(kc->m);
+	}
+	(void)pthread_mutex_unlock(&kc->lock);
+	return ended;
+}
+
+/* Sends TYPE with O and FDS on SOCK as request ID and waits for the
+   answer of the same id into M. 0, or -1 with errno (an answer of a
+   call that timed out earlier is skipped). */
 static int
-call_locked(struct keys_client *kc, uint32_t type, const struct ipc_out *o,
-    const int *fds, unsigned nfds)
+round_trip(int sock, uint32_t id, uint32_t type, const struct ipc_out *o,
+    const int *fds, unsigned nfds, struct ipc_msg *m)
 {
 	int64_t deadline = (int64_t)clock_mono_ms() + KEYS_WAIT_MS, left;
-	uint32_t id = ++kc->next_id;
 	int r;
 
-	if (kc->sock == -1 || kc->broken) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if (ipc_send(kc->sock, type, id, o, fds, nfds) == -1)
+	if (ipc_send(sock, type, id, o, fds, nfds) == -1)
 		return -1;
 	for (;;) {
 		if ((left = deadline - (int64_t)clock_mono_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		r = ipc_recv(kc->sock, kc->m, (int)left);
+		r = ipc_recv(sock, m, (int)left);
 		if (r == 0)
 			errno = ECONNRESET;
 		if (r != 1)
 			return -1;
-		if (kc->m->id == id)
+		if (m->id == id)
 			return 0;
-		ipc_msg_close_fds(kc->m);
+		ipc_msg_close_fds(m);
 	}
 }
 
-/* A round trip that failed: the socket is not used again until the
-   watcher gives a new one. */
+/* A round trip of KC; the caller holds the lock. */
+static int
+call_locked(struct keys_client *kc, uint32_t type, const struct ipc_out *o)
+{
+	if (kc->sock == -1 || kc->broken) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return round_trip(kc->sock, ++kc->next_id, type, o, NULL, 0, kc->m);
+}
+
+/* A round trip that failed: the socket is not used again, and shut down,
+   so that the daemon's watcher of it (keys_client_ended) sees the end
+   and has popgate-keys restarted by the process that started it. No
+   signal from here: the daemon may not be its parent, and a pid it
+   did not reap itself may be another process's by now. */
 static void
 call_failed(struct keys_client *kc, const char *what)
 {
 	kc->broken = true;
 	log_error("popgate-keys: %s: %s", what,
 	    errno == EPROTO ? "malformed answer" : strerror(errno));
-	if (kc->on_broken != NULL)
-		kc->on_broken(kc->on_broken_arg);
+	(void)shutdown(kc->sock, SHUT_RDWR);
+}
+
+int
+keys_get_loaded(struct ipc_in *in, struct keys_loaded *out)
+{
+	uint32_t n, ok;
+	const void *p;
+	size_t i, len;
+
+	if (ipc_get_u32(in, &n) == -1 || n > KEYS_MAX)
+		return -1;
+	out->n = n;
+	for (i = 0; i < n; i++) {
+		if (ipc_get_u32(in, &ok) == -1 || ok > 1)
+			return -1;
+		out->key[i].ok = ok == 1;
+		if (ok == 0) {
+			if (ipc_get_text(in, out->key[i].reason,
+			    sizeof(out->key[i].reason)) == -1)
+				return -1;
+			continue;
+		}
+		if (ipc_get_bytes(in, KEYS_PUB_DIGEST, &p, &len) == -1 ||
+		    len != KEYS_PUB_DIGEST)
+			return -1;
+		memcpy(out->key[i].pub, p, len);
+	}
+	return 0;
+}
+
+void
+keys_put_loaded(struct ipc_out *o, const struct keys_loaded *l)
+{
+	size_t i;
+
+	ipc_put_u32(o, (uint32_t)l->n);
+	for (i = 0; i < l->n; i++) {
+		ipc_put_u32(o, l->key[i].ok ? 1 : 0);
+		if (l->key[i].ok)
+			ipc_put_bytes(o, l->key[i].pub, KEYS_PUB_DIGEST);
+		else
+			ipc_put_text(o, l->key[i].reason);
+	}
 }
 
 int
 keys_decode_loaded(const struct ipc_msg *m, struct keys_loaded *out)
 {
 	struct ipc_in in;
-	uint32_t n, ok;
-	const void *p;
-	size_t i, len;
 
 	ipc_in_init(&in, m);
-	if (m->type != KEYS_LOADED || ipc_get_u32(&in, &n) == -1 ||
-	    n > KEYS_MAX)
+	if (m->type != KEYS_LOADED || keys_get_loaded(&in, out) == -1)
 		return -1;
-	out->n = n;
-	for (i = 0; i < n; i++) {
-		if (ipc_get_u32(&in, &ok) == -1 || ok > 1)
-			return -1;
-		out->key[i].ok = ok == 1;
-		if (ok == 0) {
-			if (ipc_get_text(&in, out->key[i].reason,
-			    sizeof(out->key[i].reason)) == -1)
-				return -1;
-			continue;
-		}
-		if (ipc_get_bytes(&in, KEYS_PUB_DIGEST, &p, &len) == -1 ||
-		    len != KEYS_PUB_DIGEST)
-			return -1;
-		memcpy(out->key[i].pub, p, len);
-	}
 	return ipc_get_done(&in, 0);
 }
 
 int
-keys_client_load(struct keys_client *kc, uint32_t gen, uint32_t keep,
-    const int *fds, size_t n, struct keys_loaded *out, char *err,
-    size_t errsz)
+keys_owner_load(int sock, uint32_t gen, uint32_t keep, const int *fds,
+    size_t n, struct keys_loaded *out, char *err, size_t errsz)
 {
+	struct ipc_msg *m;
 	struct ipc_out o;
 	int r = -1;
 
@@ -195,26 +240,25 @@ keys_client_load(struct keys_client *kc, uint32_t gen, uint32_t keep,
 		(void)str_copy(err, "too many keys", errsz);
 		return -1;
 	}
+	m = xmalloc(sizeof(*m));
+	m->nfds = 0;
 	ipc_out_init(&o);
 	ipc_put_u32(&o, gen);
 	ipc_put_u32(&o, keep);
 	ipc_put_u32(&o, (uint32_t)n);
-	(void)pthread_mutex_lock(&kc->lock);
-	if (call_locked(kc, KEYS_LOAD, &o, fds, (unsigned)n) == 0) {
-		if (keys_decode_loaded(kc->m, out) == 0 && out->n == n)
+	if (round_trip(sock, gen, KEYS_LOAD, &o, fds, (unsigned)n, m) == 0) {
+		if (keys_decode_loaded(m, out) == 0 && out->n == n)
 			r = 0;
 		else
 			errno = EPROTO;
-		ipc_msg_close_fds(kc->m);
+		ipc_msg_close_fds(m);
 	}
-	if (r == -1) {
+	if (r == -1)
 		(void)snprintf(err, errsz, "popgate-keys did not load the "
 		    "keys: %s", errno == EPROTO ? "malformed answer" :
-		    strerror(errno));
-		call_failed(kc, "loading the keys");
-	}
-	(void)pthread_mutex_unlock(&kc->lock);
+		    errno == ECONNRESET ? "it is gone" : strerror(errno));
 	ipc_out_free(&o);
+	free(m);
 	return r;
 }
 
@@ -253,7 +297,7 @@ sign_remote(const struct proxy_ref *ref, uint32_t type, struct ipc_out *o,
 	int r = -1, d;
 
 	(void)pthread_mutex_lock(&kc->lock);
-	if (call_locked(kc, type, o, NULL, 0) == 0) {
+	if (call_locked(kc, type, o) == 0) {
 		d = keys_decode_signed(kc->m, sig, sigsz, &n, reason);
 		ipc_msg_close_fds(kc->m);
 		if (d == 1)

@@ -2,13 +2,17 @@
  * keys_server.c - popgate-keys (see keys.h): the TLS private keys of the
  * daemon's last two generations, and the private operations it asks
  * for. One request at a time, answered before the next is read; nothing
- * here parses anything of the network, and the only input is the
- * daemon's socket, every message checked whole (util/ipc.h).
+ * here parses anything of the network. Its input is two sockets, every
+ * message checked whole (util/ipc.h): its owner's (popgate-priv, or the
+ * daemon itself when it keeps its user), which loads keys and nothing
+ * else, and the daemon's, which asks for signatures and nothing else.
  */
 /* RSA_private_encrypt is the raw operation an RSA_METHOD forwards (the
    daemon's OpenSSL pads): deprecated in OpenSSL 3, still the one. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -319,39 +323,68 @@ serve_sign(struct keys_srv *s, int sock, const struct keys_req *r,
 	return ret;
 }
 
+/* One message of SOCK (the owner's when OWNER) into M and its answer:
+   1 served, 0 the end of the connection, -1 a protocol error (logged). */
+static int
+serve_one(struct keys_srv *s, int sock, bool owner, struct ipc_msg *m)
+{
+	const char *peer = owner ? "its owner" : "the daemon";
+	struct keys_req r;
+	int got;
+
+	if ((got = ipc_recv(sock, m, -1)) != 1) {
+		if (got == -1)
+			log_error("popgate-keys: from %s: %s", peer,
+			    strerror(errno));
+		return got;
+	}
+	/* The owner loads, the daemon signs: a type its peer may not
+	   send is a protocol error. */
+	if (keys_decode_req(m, &r) == -1 || (r.type == KEYS_LOAD) != owner) {
+		log_error("popgate-keys: malformed request from %s type=%u "
+		    "len=%zu fds=%u", peer, (unsigned)m->type, m->len,
+		    m->nfds);
+		ipc_msg_close_fds(m);
+		return -1;
+	}
+	got = owner ? serve_load(s, sock, &r, m) :
+	    serve_sign(s, sock, &r, m->id);
+	ipc_msg_close_fds(m);
+	if (got == -1) {
+		log_error("popgate-keys: answering %s: %s", peer,
+		    strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
 int
-keys_serve(int sock)
+keys_serve(int owner, int daemon)
 {
 	struct keys_srv *s = xcalloc(1, sizeof(*s));
 	struct ipc_msg *m = xmalloc(sizeof(*m));
-	struct keys_req r;
-	int ret = -1, got;
+	struct pollfd pfd[2];
+	int ret = -1, got = 1;
 	size_t i;
 
-	for (;;) {
-		if ((got = ipc_recv(sock, m, -1)) != 1) {
-			if (got == 0)
-				ret = 0;
-			else
-				log_error("popgate-keys: from the daemon: %s",
-				    strerror(errno));
+	pfd[0].fd = owner;
+	pfd[1].fd = daemon;
+	while (got == 1) {
+		pfd[0].events = pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_error("popgate-keys: poll: %s", strerror(errno));
 			break;
 		}
-		if (keys_decode_req(m, &r) == -1) {
-			log_error("popgate-keys: malformed request type=%u "
-			    "len=%zu fds=%u", (unsigned)m->type, m->len,
-			    m->nfds);
-			ipc_msg_close_fds(m);
-			break;
-		}
-		got = r.type == KEYS_LOAD ? serve_load(s, sock, &r, m) :
-		    serve_sign(s, sock, &r, m->id);
-		ipc_msg_close_fds(m);
-		if (got == -1) {
-			log_error("popgate-keys: answering: %s",
-			    strerror(errno));
-			break;
-		}
+		/* The owner's first: a generation loaded before the
+		   daemon's requests that name it. */
+		if (pfd[0].revents != 0)
+			got = serve_one(s, owner, true, m);
+		else if (pfd[1].revents != 0)
+			got = serve_one(s, daemon, false, m);
+		if (got == 0)
+			ret = 0;
 	}
 	for (i = 0; i < nitems(s->set); i++)
 		keyset_clear(&s->set[i]);

@@ -247,17 +247,12 @@ call_work(void *ctx, void *arg)
 	struct backends *b = ctx;
 	struct http_call *c = arg;
 	const char *err;
-	struct store *s;
 	int r;
 
 	if (c->route->auth != HTTP_AUTH_NONE) {
-		if ((s = backends_store(b, &err)) == NULL) {
-			log_warn("http store: %s", err);
-			http_api_error(c, 503, NULL, "the account store is "
-			    "not available; try again");
-			return;
-		}
-		r = store_token_find(s, c->token_hash, &c->token, &err);
+		/* Through popgate-lookup, this also lets the request's
+		   changes into the store (until policy_api_end()). */
+		r = policy_api_begin(b, c->token_hash, &c->token, &err);
 		if (r == -1) {
 			log_warn("http token lookup: %s", err);
 			http_api_error(c, 503, NULL, "the account store is "
@@ -266,6 +261,7 @@ call_work(void *ctx, void *arg)
 		}
 		if (r == 0 || (c->token.expires != 0 &&
 		    c->token.expires <= (int64_t)clock_now())) {
+			policy_api_end(b);
 			c->auth_failed = true;
 			return;
 		}
@@ -278,11 +274,14 @@ call_work(void *ctx, void *arg)
 		    c->actor.customer != NULL) {
 			http_api_error(c, 403, NULL, "this needs an admin "
 			    "token");
+			policy_api_end(b);
 			return;
 		}
 	}
 	if (parse_body(c))
 		c->route->api(b, c);
+	if (c->route->auth != HTTP_AUTH_NONE)
+		policy_api_end(b);
 }
 
 static void

@@ -42,6 +42,9 @@ struct policy_env {
 	   socket, or -1), which then holds the store, the relay table and
 	   the logins (README "Processes"). NULL: they are opened here. */
 	int			(*lookup_connect)(void *);
+	/* A call to it got no answer in time: it is ended (and another
+	   started), so that the call does not run later. */
+	void			(*lookup_broken)(void *);
 	void			*lookup_arg;
 };
 
@@ -57,6 +60,10 @@ struct backends {
 	struct store		*store;
 	struct relay_auth	*relay;
 	struct ipc_link		*link;		/* to popgate-lookup, or NULL */
+	/* In popgate-lookup: a token-checked API request is in progress
+	   on this connection (policy_api_serve()), so the store and the
+	   relay table take changes from it. */
+	bool			 api_request;
 	struct errbuf		 open_error;	/* of the last failed open */
 };
 
@@ -408,7 +415,11 @@ struct login {
 	struct store_mailbox mbox;
 	bool		relay_opened;
 	const char	*relay_note;	/* why not opened, or NULL */
+	char		relay_note_buf[64];	/* popgate-lookup's note */
 	char		error[256];
+	/* popgate-lookup's grant for the relay record of this login
+	   (policy_record_relay()), 0 for none */
+	uint64_t	grant;
 };
 
 /* Recently verified logins, so that a mail client checking every minute
@@ -446,13 +457,29 @@ void	policy_verify_login(struct backends *, struct login *);
 enum login_msg {
 	LOGIN_CHECK = 301,
 	LOGIN_RESULT,
+	LOGIN_RELAY,		/* u64 grant: record the relay of that login */
+	LOGIN_RELAYED,		/* u32 opened, text note */
+	API_BEGIN,		/* text token digest */
+	API_BEGUN,		/* u32 result, the token (no digest), error */
+	API_END,		/* (no answer) */
+	POLICY_MSG_LAST = API_END,
 };
 /* The network process's side: L checked by popgate-lookup over B's link. */
 void	policy_login_remote(struct backends *, struct login *);
-/* popgate-lookup's side: answers the LOGIN_CHECK M on SOCK. 0, or -1
-   when M is malformed or the answer could not be sent. */
-int	policy_login_serve(struct backends *, const struct ipc_msg *m,
+/* The relay record of the login L (its grant) by popgate-lookup. */
+void	policy_record_relay_remote(struct backends *, struct login *);
+/* popgate-lookup's side: answers M (a LOGIN_ or API_ type) on SOCK. 0,
+   or -1 when M is malformed or the answer could not be sent. */
+int	policy_lookup_serve(struct backends *, const struct ipc_msg *m,
 	    int sock);
+
+/* An API request with the bearer token whose SHA-256 (hex) is HASH:
+   its token into *T when it is valid (1), 0 for none or an expired
+   one, -1 (*ERROR_R). Through popgate-lookup, the store takes changes
+   from B's connection until policy_api_end(). */
+int	policy_api_begin(struct backends *, const char *hash,
+	    struct store_token *t, const char **error_r);
+void	policy_api_end(struct backends *);
 /* After a successful POP3 login: records the relay authorization for
    L->client, unless the customer is suspended or the address is in
    relay_never_authorize (L->relay_note says which). */

@@ -37,6 +37,10 @@ policy_record_relay(struct backends *b, struct login *l)
 	const char *err;
 	time_t now = clock_now();
 
+	if (b->link != NULL) {
+		policy_record_relay_remote(b, l);
+		return;
+	}
 	if (l->mbox.suspended) {
 		l->relay_note = "customer suspended";
 		return;

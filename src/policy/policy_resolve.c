@@ -7,6 +7,7 @@
  * source route, '%', '!' or quotes never turn a remote address into a
  * local one (the parser keeps them in the local part).
  */
+#include <errno.h>
 #include <stdatomic.h>
 
 #include "policy/policy.h"
@@ -48,8 +49,13 @@ backends_thread_init(void *arg)
 	b->queue = env->queue;
 	if (env->lookup_connect != NULL) {
 		/* The store and the relay table are popgate-lookup's: one
-		   connection for this thread, made on first use. */
-		b->link = ipc_link_new(env->lookup_connect, env->lookup_arg);
+		   connection for this thread, made now like the files below
+		   (again on use after a failure). */
+		b->link = ipc_link_new(env->lookup_connect, env->lookup_broken,
+		    env->lookup_arg);
+		if (ipc_link_open(b->link) == -1)
+			warn_once(&store_warned, "popgate-lookup",
+			    strerror(errno));
 		return b;
 	}
 	/* Local files are opened now, not on first use: the daemon's

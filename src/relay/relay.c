@@ -160,6 +160,29 @@ relay_list(struct relay_auth *r, time_t now, relay_entry_cb *cb, void *arg,
 	return done(r, r->be->list(r, now, cb, arg), error_r);
 }
 
+static void
+count_one(const struct relay_entry *e, void *arg)
+{
+	uint64_t *n = arg;
+
+	n[e->net ? 1 : 0]++;
+}
+
+int
+relay_count(struct relay_auth *r, time_t now, uint64_t *logins,
+    uint64_t *nets, const char **error_r)
+{
+	uint64_t n[2] = { 0, 0 };
+	int rc;
+
+	if (r->be->count != NULL)
+		return done(r, r->be->count(r, now, logins, nets), error_r);
+	rc = r->be->list(r, now, count_one, n);
+	*logins = n[0];
+	*nets = n[1];
+	return done(r, rc, error_r);
+}
+
 int
 relay_expire(struct relay_auth *r, time_t now, const char **error_r)
 {

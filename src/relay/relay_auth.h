@@ -69,6 +69,10 @@ typedef void relay_entry_cb(const struct relay_entry *, void *);
 /* Every live entry, ordered by key. 0 or -1. */
 int	relay_list(struct relay_auth *, time_t now, relay_entry_cb *,
 	    void *, const char **error_r);
+/* The live entries into *LOGINS (opened by a login or the CLI) and
+   *NETS (administrator networks). 0 or -1. */
+int	relay_count(struct relay_auth *, time_t now, uint64_t *logins,
+	    uint64_t *nets, const char **error_r);
 /* Deletes expired entries and old rate buckets. 0 or -1. */
 int	relay_expire(struct relay_auth *, time_t now, const char **error_r);
 
@@ -127,9 +131,11 @@ enum relay_msg {
 	RELAY_DONE,
 };
 /* popgate-lookup's side: answers M (a RELAY_ type) on SOCK with R (NULL
-   when it could not be opened: the answer is then OPEN_ERR). 0, or -1
-   when M is malformed or the answer could not be sent. */
+   when it could not be opened: the answer is then OPEN_ERR); a record
+   or a revocation is refused unless WRITES_OK (a token-checked API
+   request; a login's record is policy_remote.c's). 0, or -1 when M is
+   malformed or the answer could not be sent. */
 int	relay_remote_serve(struct relay_auth *r, const char *open_err,
-	    const struct ipc_msg *m, int sock);
+	    bool writes_ok, const struct ipc_msg *m, int sock);
 
 #endif

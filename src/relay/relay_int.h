@@ -32,6 +32,9 @@ struct relay_backend {
 	int	(*list)(struct relay_auth *, time_t now, relay_entry_cb *,
 		    void *);
 	int	(*expire)(struct relay_auth *, time_t now);
+	/* The live entries by kind (NULL: relay.c counts a list). */
+	int	(*count)(struct relay_auth *, time_t now, uint64_t *logins,
+		    uint64_t *nets);
 	int	(*rate_add)(struct relay_auth *, const char *customer,
 		    int64_t minute, uint64_t msgs, uint64_t rcpts);
 	/* Sums of the buckets FIRST..LAST (minutes) inclusive. */

@@ -29,7 +29,7 @@
 
 enum relay_op {
 	OP_RECORD, OP_LOOKUP, OP_REVOKE, OP_LIST, OP_EXPIRE, OP_RATE_ADD,
-	OP_RATE_GET, OP_RATE_HOLD, OP_RATE_RELEASE, OP_NOPS
+	OP_RATE_GET, OP_RATE_HOLD, OP_RATE_RELEASE, OP_COUNT, OP_NOPS
 };
 
 struct relay_remote {
@@ -243,6 +243,23 @@ remote_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
 }
 
 static int
+remote_count(struct relay_auth *base, time_t now, uint64_t *logins,
+    uint64_t *nets)
+{
+	struct answer a = { 0 };
+	struct ipc_out out;
+	int r;
+
+	begin(&out, OP_COUNT);
+	ipc_put_u64(&out, (uint64_t)now);
+	if ((r = call((struct relay_remote *)base, &out, &a)) >= 0) {
+		*logins = a.a;
+		*nets = a.b;
+	}
+	return r;
+}
+
+static int
 remote_expire(struct relay_auth *base, time_t now)
 {
 	struct answer a = { 0 };
@@ -334,6 +351,7 @@ static const struct relay_backend relay_backend_remote = {
 	.revoke = remote_revoke,
 	.list = remote_list,
 	.expire = remote_expire,
+	.count = remote_count,
 	.rate_add = remote_rate_add,
 	.rate_get = remote_rate_get,
 	.rate_hold = remote_rate_hold,
@@ -405,8 +423,24 @@ send_done(struct packer *pk, struct relay_auth *r, int64_t result,
 	return rc;
 }
 
+/* DENY (a reason) instead of the call, once its message is read. */
 static int
-serve_lookup(struct relay_auth *r, struct ipc_in *in, struct packer *pk)
+refuse(struct packer *pk, const char *deny)
+{
+	struct relay_auth none;
+	int rc;
+
+	memset(&none, 0, sizeof(none));
+	buf_init(&none.err, 1024);
+	(void)relay_set_error(&none, "%s", deny);
+	rc = send_done(pk, &none, -1, 0, 0);
+	buf_free(&none.err);
+	return rc;
+}
+
+static int
+serve_lookup(struct relay_auth *r, struct ipc_in *in, struct packer *pk,
+    const char *deny)
 {
 	char key[NET_ADDRSTRLEN], text[NET_ADDRSTRLEN];
 	struct relay_entry *v = NULL;
@@ -420,6 +454,8 @@ serve_lookup(struct relay_auth *r, struct ipc_in *in, struct packer *pk)
 	    ipc_get_u64(in, &now) == -1 || ipc_get_done(in, 0) == -1 ||
 	    net_addr_parse(text, &addr) == -1)
 		return -1;
+	if (deny != NULL || r == NULL)
+		return refuse(pk, deny != NULL ? deny : "no relay table");
 	rc = r->be->lookup(r, key, &addr, (time_t)now, &v, &n);
 	for (i = 0; rc >= 0 && i < n; i++)
 		pack_entry(&v[i], pk);
@@ -428,7 +464,8 @@ serve_lookup(struct relay_auth *r, struct ipc_in *in, struct packer *pk)
 }
 
 static int
-serve_revoke(struct relay_auth *r, struct ipc_in *in, struct packer *pk)
+serve_revoke(struct relay_auth *r, struct ipc_in *in, struct packer *pk,
+    const char *deny)
 {
 	char key[NET_ADDRSTRLEN], customer[RELAY_NAME_MAX + 1];
 	uint32_t which;
@@ -439,6 +476,8 @@ serve_revoke(struct relay_auth *r, struct ipc_in *in, struct packer *pk)
 	    ipc_get_text(in, customer, sizeof(customer)) == -1 ||
 	    ipc_get_done(in, 0) == -1)
 		return -1;
+	if (deny != NULL || r == NULL)
+		return refuse(pk, deny != NULL ? deny : "no relay table");
 	rc = r->be->revoke(r, (which & 1) ? key : NULL,
 	    (which & 2) ? customer : NULL);
 	return send_done(pk, r, rc, 0, 0);
@@ -447,7 +486,7 @@ serve_revoke(struct relay_auth *r, struct ipc_in *in, struct packer *pk)
 /* rate_add, rate_get, rate_hold, rate_release. */
 static int
 serve_rate(struct relay_auth *r, uint32_t op, struct ipc_in *in,
-    struct packer *pk)
+    struct packer *pk, const char *deny)
 {
 	char customer[RELAY_NAME_MAX + 1];
 	uint64_t minute, x, y;
@@ -460,6 +499,9 @@ serve_rate(struct relay_auth *r, uint32_t op, struct ipc_in *in,
 	if (op == OP_RATE_GET) {
 		if (ipc_get_done(in, 0) == -1)
 			return -1;
+		if (deny != NULL || r == NULL)
+			return refuse(pk, deny != NULL ? deny :
+			    "no relay table");
 		rc = r->be->rate_get(r, customer, (int64_t)minute,
 		    (int64_t)x, &h.had_msgs, &h.had_rcpts);
 		return send_done(pk, r, rc, h.had_msgs, h.had_rcpts);
@@ -473,49 +515,78 @@ serve_rate(struct relay_auth *r, uint32_t op, struct ipc_in *in,
 		    ipc_get_u64(in, &h.max_rcpts) == -1 ||
 		    ipc_get_done(in, 0) == -1)
 			return -1;
+		if (deny != NULL || r == NULL)
+			return refuse(pk, deny != NULL ? deny :
+			    "no relay table");
 		rc = r->be->rate_hold(r, customer, (int64_t)minute,
 		    (int64_t)x, &h);
 		return send_done(pk, r, rc, h.had_msgs, h.had_rcpts);
 	}
 	if (ipc_get_done(in, 0) == -1)
 		return -1;
+	if (deny != NULL || r == NULL)
+		return refuse(pk, deny != NULL ? deny : "no relay table");
 	rc = (op == OP_RATE_ADD ? r->be->rate_add : r->be->rate_release)(r,
 	    customer, (int64_t)minute, x, y);
 	return send_done(pk, r, rc, 0, 0);
 }
 
+/* Counts the live entries by kind (the metrics' scrape), so that the
+   whole table does not cross the link for it. */
+static void
+count_entry(const struct relay_entry *e, void *arg)
+{
+	uint64_t *n = arg;
+
+	n[e->net ? 1 : 0]++;
+}
+
 static int
 serve_call(struct relay_auth *r, uint32_t op, struct ipc_in *in,
-    struct packer *pk)
+    struct packer *pk, const char *deny)
 {
 	struct relay_entry e;
-	uint64_t now;
+	uint64_t now, n[2] = { 0, 0 };
+	int rc;
 
 	switch (op) {
 	case OP_RECORD:
 		if (get_entry(in, &e) == -1 || ipc_get_done(in, 0) == -1)
 			return -1;
+		if (deny != NULL || r == NULL)
+			return refuse(pk, deny != NULL ? deny :
+			    "no relay table");
 		return send_done(pk, r, r->be->record(r, &e), 0, 0);
 	case OP_LOOKUP:
-		return serve_lookup(r, in, pk);
+		return serve_lookup(r, in, pk, deny);
 	case OP_REVOKE:
-		return serve_revoke(r, in, pk);
+		return serve_revoke(r, in, pk, deny);
 	case OP_LIST:
 	case OP_EXPIRE:
+	case OP_COUNT:
 		if (ipc_get_u64(in, &now) == -1 || ipc_get_done(in, 0) == -1)
 			return -1;
-		return send_done(pk, r, op == OP_LIST ?
-		    r->be->list(r, (time_t)now, pack_entry, pk) :
-		    r->be->expire(r, (time_t)now), 0, 0);
+		if (deny != NULL || r == NULL)
+			return refuse(pk, deny != NULL ? deny :
+			    "no relay table");
+		if (op == OP_EXPIRE)
+			return send_done(pk, r, r->be->expire(r, (time_t)now),
+			    0, 0);
+		if (op == OP_LIST)
+			return send_done(pk, r, r->be->list(r, (time_t)now,
+			    pack_entry, pk), 0, 0);
+		rc = r->be->list(r, (time_t)now, count_entry, n);
+		return send_done(pk, r, rc, n[0], n[1]);
 	default:
-		return serve_rate(r, op, in, pk);
+		return serve_rate(r, op, in, pk, deny);
 	}
 }
 
 int
 relay_remote_serve(struct relay_auth *r, const char *open_err,
-    const struct ipc_msg *m, int sock)
+    bool writes_ok, const struct ipc_msg *m, int sock)
 {
+	const char *deny = NULL;
 	struct packer pk;
 	struct ipc_in in;
 	uint32_t op;
@@ -530,16 +601,12 @@ relay_remote_serve(struct relay_auth *r, const char *open_err,
 	memset(&pk, 0, sizeof(pk));
 	pk.sock = sock;
 	ipc_out_init(&pk.out);
-	if (r == NULL) {
-		struct relay_auth none;
-
-		memset(&none, 0, sizeof(none));
-		buf_init(&none.err, 1024);
-		(void)relay_set_error(&none, "%s", open_err);
-		rc = send_done(&pk, &none, -1, 0, 0);
-		buf_free(&none.err);
-	} else
-		rc = serve_call(r, op, &in, &pk);
+	if (r == NULL)
+		deny = open_err;
+	else if (!writes_ok && (op == OP_RECORD || op == OP_REVOKE))
+		deny = "popgate-lookup opens and closes the relay only for a "
+		    "login or an API request with a valid token";
+	rc = serve_call(r, op, &in, &pk, deny);
 	ipc_out_free(&pk.out);
 	return rc;
 }

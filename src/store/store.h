@@ -86,10 +86,12 @@ enum store_msg {
 	STORE_DONE,
 };
 /* popgate-lookup's side: answers M (a STORE_ type) on SOCK with S (NULL
-   when it could not be opened: every answer is then OPEN_ERR). 0, or -1
-   when M is malformed or the answer could not be sent. */
+   when it could not be opened: every answer is then OPEN_ERR); a
+   statement that changes the store is refused unless WRITES_OK (a
+   token-checked API request). 0, or -1 when M is malformed or the
+   answer could not be sent. */
 int	store_remote_serve(struct store *s, const char *open_err,
-	    const struct ipc_msg *m, int sock);
+	    bool writes_ok, const struct ipc_msg *m, int sock);
 /* Creates or upgrades the schema to the current version. 0 or -1. */
 int	store_migrate(struct store *, const char **error_r);
 /* Schema version found (0 = empty store), -1 on failure. */

@@ -158,6 +158,9 @@ int	store_token_copy(struct store *from, struct store *to,
    lookup process (a password hash, a token's digest): store_remote.c
    sends it as "". */
 bool	store_col_secret(enum store_stmt, int col);
+/* Whether STMT changes the store (popgate-lookup runs it for the
+   network process only in a token-checked API request). */
+bool	store_stmt_writes(enum store_stmt);
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_pgsql;

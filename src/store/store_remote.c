@@ -18,10 +18,13 @@
  *   STORE_SCRIPT     u32 what (begin, commit, rollback)
  *   STORE_HAS_SCHEMA (empty)
  *   STORE_ROWS	      u32 nrows, per row u32 ncols and ncols bytes
- *   STORE_DONE	      u64 result (int64), bytes error
- * A transaction lives on one connection: when the link had to
- * reconnect since BEGIN, the statements fail until the caller's
- * COMMIT or ROLLBACK, so that no half of it runs outside it.
+ *   STORE_DONE	      u64 result (int64), bytes error, then the last
+ *		      rows as in STORE_ROWS (most answers are this one
+ *		      message)
+ * A transaction lives on one connection: the link is pinned to it from
+ * BEGIN on, and when that connection is lost the statements fail until
+ * the caller's COMMIT or ROLLBACK, so that no half of it runs outside
+ * it.
  */
 #include <errno.h>
 
@@ -169,7 +172,7 @@ await_done(struct store_remote *s, store_row_cb *cb, void *cbarg,
 		if (s->link->m->type != STORE_DONE ||
 		    ipc_get_u64(&in, &v) == -1 ||
 		    ipc_get_bytes(&in, REMOTE_ERR_MAX, &p, &len) == -1 ||
-		    ipc_get_done(&in, 0) == -1) {
+		    deliver_rows(&in, &rr, &rows, cb, cbarg) == -1) {
 			bad = -1;
 			break;
 		}
@@ -194,13 +197,11 @@ await_done(struct store_remote *s, store_row_cb *cb, void *cbarg,
 	return result;
 }
 
-/* Whether the transaction begun went with an old connection. */
+/* Whether the transaction begun went with its connection. */
 static bool
-tx_lost(struct store_remote *s)
+tx_lost(const struct store_remote *s)
 {
-	if (!s->in_tx || s->tx_gen == s->link->gen || s->link->sock == -1)
-		return s->in_tx && s->link->sock == -1;
-	return true;
+	return s->in_tx && (s->link->sock == -1 || s->tx_gen != s->link->gen);
 }
 
 static int64_t
@@ -220,6 +221,13 @@ remote_exec(struct store *base, enum store_stmt which,
 	}
 	if (nargs < 0 || nargs > REMOTE_ARGS_MAX)
 		PANIC("store_remote: %d arguments", nargs);
+	for (i = 0; i < nargs; i++)
+		if (args[i].type == SV_TEXT &&
+		    strlen(args[i].s) > REMOTE_TEXT_MAX) {
+			(void)store_set_error(base, "a value of over %d octets",
+			    REMOTE_TEXT_MAX);
+			return STORE_REFUSED;
+		}
 	ipc_out_init(&out);
 	ipc_put_u32(&out, (uint32_t)which);
 	ipc_put_u32(&out, (uint32_t)nargs);
@@ -264,10 +272,15 @@ remote_script(struct store *base, const char *sql)
 	}
 	if (what != SCRIPT_BEGIN && tx_lost(s)) {
 		s->in_tx = false;
+		s->link->pinned = false;
 		(void)store_set_error(base, "the lookup process restarted "
 		    "during the transaction");
 		return -1;
 	}
+	/* Nothing to roll back (the transaction was lost or never
+	   began): the error of before stays the one to read. */
+	if (what == SCRIPT_ROLLBACK && !s->in_tx)
+		return 0;
 	ipc_out_init(&out);
 	ipc_put_u32(&out, what);
 	if (ipc_link_send(s->link, STORE_SCRIPT, 0, &out) == -1)
@@ -278,8 +291,9 @@ remote_script(struct store *base, const char *sql)
 	if (what == SCRIPT_BEGIN && r >= 0) {
 		s->in_tx = true;
 		s->tx_gen = s->link->gen;
-	} else if (what != SCRIPT_BEGIN)
-		s->in_tx = false;
+	} else if (what == SCRIPT_ROLLBACK || r >= 0 || tx_lost(s))
+		s->in_tx = false;	/* a failed COMMIT still wants ROLLBACK */
+	s->link->pinned = s->in_tx;
 	return r < 0 ? -1 : 0;
 }
 
@@ -357,9 +371,11 @@ pack_row(struct store_row *r, void *arg)
 			one.failed = true;
 		ipc_put_text(&one, t);
 	}
+	/* Room is left for STORE_DONE's own fields: the last rows go in
+	   it. */
 	if (one.failed ||
-	    (pk->out.b.len + one.b.len > IPC_PAYLOAD_MAX - 64 &&
-	    flush_rows(pk) == -1) ||
+	    (pk->out.b.len + one.b.len > IPC_PAYLOAD_MAX - REMOTE_ERR_MAX -
+	    64 && flush_rows(pk) == -1) ||
 	    buf_append(&pk->out.b, one.b.data, one.b.len) == -1)
 		pk->failed = true;
 	else
@@ -367,8 +383,9 @@ pack_row(struct store_row *r, void *arg)
 	ipc_out_free(&one);
 }
 
+/* STORE_DONE with the rows still in PK (NULL: none). */
 static int
-send_done(int sock, int64_t result, const char *error)
+send_done(int sock, int64_t result, const char *error, struct packer *pk)
 {
 	struct ipc_out out;
 	int r;
@@ -376,18 +393,25 @@ send_done(int sock, int64_t result, const char *error)
 	ipc_out_init(&out);
 	ipc_put_u64(&out, (uint64_t)result);
 	ipc_put_bytes(&out, error, strnlen(error, REMOTE_ERR_MAX));
+	ipc_put_u32(&out, pk != NULL ? pk->nrows : 0);
+	if (pk != NULL && buf_append(&out.b, pk->out.b.data,
+	    pk->out.b.len) == -1)
+		out.failed = true;
 	r = ipc_send(sock, STORE_DONE, 0, &out, NULL, 0);
 	ipc_out_free(&out);
 	return r;
 }
 
-/* STORE_EXEC's fields into STMT and ARGS (texts borrowed into TEXTS). */
+/* STORE_EXEC's fields into STMT and ARGS, their texts copied into POOL
+   (the message's length and a NUL each: they fit). */
 static int
 decode_exec(struct ipc_in *in, uint32_t *stmt, struct store_val *args,
-    uint32_t *nargs, char texts[][REMOTE_TEXT_MAX + 1])
+    uint32_t *nargs, char *pool)
 {
 	uint32_t i, type;
 	uint64_t v;
+	const void *p;
+	size_t len;
 
 	if (ipc_get_u32(in, stmt) == -1 || *stmt >= SQL_NSTMTS ||
 	    ipc_get_u32(in, nargs) == -1 || *nargs > REMOTE_ARGS_MAX)
@@ -400,9 +424,13 @@ decode_exec(struct ipc_in *in, uint32_t *stmt, struct store_val *args,
 			args[i] = SV_N;
 			break;
 		case SV_TEXT:
-			if (ipc_get_text(in, texts[i], REMOTE_TEXT_MAX + 1) == -1)
+			if (ipc_get_bytes(in, REMOTE_TEXT_MAX, &p, &len) == -1 ||
+			    memchr(p, '\0', len) != NULL)
 				return -1;
-			args[i] = SV_T(texts[i]);
+			memcpy(pool, p, len);
+			pool[len] = '\0';
+			args[i] = SV_T(pool);
+			pool += len + 1;
 			break;
 		case SV_INT:
 			if (ipc_get_u64(in, &v) == -1)
@@ -416,31 +444,49 @@ decode_exec(struct ipc_in *in, uint32_t *stmt, struct store_val *args,
 	return ipc_get_done(in, 0);
 }
 
+static int run_exec(struct store *, enum store_stmt, const struct store_val *,
+	    uint32_t, int);
+
 static int
-serve_exec(struct store *s, const char *open_err, struct ipc_in *in,
-    int sock)
+serve_exec(struct store *s, const char *open_err, bool writes_ok,
+    struct ipc_in *in, int sock)
 {
-	static __thread char texts[REMOTE_ARGS_MAX][REMOTE_TEXT_MAX + 1];
 	struct store_val args[REMOTE_ARGS_MAX];
-	struct packer pk;
+	char *pool = xmalloc(in->m->len + REMOTE_ARGS_MAX);
 	uint32_t stmt, nargs;
+	int rc;
+
+	if (decode_exec(in, &stmt, args, &nargs, pool) == -1)
+		rc = -1;
+	else if (s == NULL)
+		rc = send_done(sock, -1, open_err, NULL);
+	else if (!writes_ok && store_stmt_writes((enum store_stmt)stmt))
+		rc = send_done(sock, -1, "popgate-lookup changes the store "
+		    "only for an API request with a valid token", NULL);
+	else
+		rc = run_exec(s, (enum store_stmt)stmt, args, nargs, sock);
+	free(pool);
+	return rc;
+}
+
+/* STMT with ARGS, its rows and result to SOCK. */
+static int
+run_exec(struct store *s, enum store_stmt stmt, const struct store_val *args,
+    uint32_t nargs, int sock)
+{
+	struct packer pk;
 	int64_t r;
 	int rc;
 
-	if (decode_exec(in, &stmt, args, &nargs, texts) == -1)
-		return -1;
-	if (s == NULL)
-		return send_done(sock, -1, open_err);
 	memset(&pk, 0, sizeof(pk));
 	pk.sock = sock;
-	pk.stmt = (enum store_stmt)stmt;
+	pk.stmt = stmt;
 	ipc_out_init(&pk.out);
 	r = s->be->exec(s, pk.stmt, args, (int)nargs, pack_row, &pk);
-	rc = flush_rows(&pk);
-	if (rc == 0 && pk.failed)
-		rc = send_done(sock, -1, "a row too large for the link");
-	else if (rc == 0)
-		rc = send_done(sock, r, r < 0 ? buf_cstr(&s->err) : "");
+	if (pk.failed)
+		rc = send_done(sock, -1, "a row too large for the link", NULL);
+	else
+		rc = send_done(sock, r, r < 0 ? buf_cstr(&s->err) : "", &pk);
 	ipc_out_free(&pk.out);
 	return rc;
 }
@@ -456,16 +502,16 @@ serve_script(struct store *s, const char *open_err, struct ipc_in *in,
 	    ipc_get_done(in, 0) == -1)
 		return -1;
 	if (s == NULL)
-		return send_done(sock, -1, open_err);
+		return send_done(sock, -1, open_err, NULL);
 	sql = what == SCRIPT_BEGIN ? s->be->begin_sql :
 	    what == SCRIPT_COMMIT ? "COMMIT" : "ROLLBACK";
 	if (s->be->script(s, sql) == -1)
-		return send_done(sock, -1, buf_cstr(&s->err));
-	return send_done(sock, 0, "");
+		return send_done(sock, -1, buf_cstr(&s->err), NULL);
+	return send_done(sock, 0, "", NULL);
 }
 
 int
-store_remote_serve(struct store *s, const char *open_err,
+store_remote_serve(struct store *s, const char *open_err, bool writes_ok,
     const struct ipc_msg *m, int sock)
 {
 	struct ipc_in in;
@@ -474,16 +520,17 @@ store_remote_serve(struct store *s, const char *open_err,
 	ipc_in_init(&in, m);
 	switch (m->type) {
 	case STORE_EXEC:
-		return serve_exec(s, open_err, &in, sock);
+		return serve_exec(s, open_err, writes_ok, &in, sock);
 	case STORE_SCRIPT:
 		return serve_script(s, open_err, &in, sock);
 	case STORE_HAS_SCHEMA:
 		if (ipc_get_done(&in, 0) == -1)
 			return -1;
 		if (s == NULL)
-			return send_done(sock, -1, open_err);
+			return send_done(sock, -1, open_err, NULL);
 		r = s->be->has_schema(s);
-		return send_done(sock, r, r < 0 ? buf_cstr(&s->err) : "");
+		return send_done(sock, r, r < 0 ? buf_cstr(&s->err) : "",
+		    NULL);
 	default:
 		errno = EPROTO;
 		return -1;

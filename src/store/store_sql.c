@@ -188,6 +188,37 @@ const char *const store_sql[SQL_NSTMTS] = {
 };
 
 bool
+store_stmt_writes(enum store_stmt stmt)
+{
+	switch (stmt) {
+	case SQL_CUSTOMER_ADD:
+	case SQL_CUSTOMER_SET_STATUS:
+	case SQL_CUSTOMER_DELETE:
+	case SQL_DOMAIN_ADD:
+	case SQL_DOMAIN_DELETE:
+	case SQL_MAILBOX_ADD:
+	case SQL_MAILBOX_SET_HASH:
+	case SQL_MAILBOX_SET_QUOTA:
+	case SQL_MAILBOX_DELETE:
+	case SQL_ALIAS_ADD:
+	case SQL_ALIAS_DELETE_ONE:
+	case SQL_ALIAS_DELETE_ALL:
+	case SQL_DKIM_ADD:
+	case SQL_DKIM_RETIRE:
+	case SQL_DKIM_DELETE:
+	case SQL_SRS_DROP_PREVIOUS:
+	case SQL_SRS_DEMOTE:
+	case SQL_TOKEN_ADD:
+	case SQL_TOKEN_DELETE:
+		return true;
+	default:
+		/* SQL_SRS_ADD too: the first secret, made by whichever
+		   process needs it first; it never replaces one. */
+		return false;
+	}
+}
+
+bool
 store_col_secret(enum store_stmt stmt, int col)
 {
 	switch (stmt) {

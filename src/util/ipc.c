@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/ipc.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -264,16 +265,24 @@ ipc_msg_parse(struct ipc_msg *m, const void *datagram, size_t n)
 	return 0;
 }
 
-/* Waits until SOCK is readable: 0, or -1 (ETIMEDOUT after TIMEOUT_MS). */
+/* Waits until SOCK is readable: 0, or -1 (ETIMEDOUT after TIMEOUT_MS,
+   however many signals come meanwhile). */
 static int
 wait_readable(int sock, int timeout_ms)
 {
 	struct pollfd pfd = { sock, POLLIN, 0 };
-	int r;
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	int r, left = timeout_ms;
 
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r == -1 && errno == EINTR);
+	if (timeout_ms < 0)
+		return 0;	/* recvmsg() blocks */
+	for (;;) {
+		r = poll(&pfd, 1, left);
+		if (r != -1 || errno != EINTR)
+			break;
+		left = (int)(deadline > clock_mono_ms() ?
+		    deadline - clock_mono_ms() : 0);
+	}
 	if (r == 0)
 		errno = ETIMEDOUT;
 	return r > 0 ? 0 : -1;
@@ -325,12 +334,13 @@ ipc_recv(int sock, struct ipc_msg *m, int timeout_ms)
 /* ---- links ---- */
 
 struct ipc_link *
-ipc_link_new(int (*connect)(void *), void *arg)
+ipc_link_new(int (*connect)(void *), void (*broken)(void *), void *arg)
 {
 	struct ipc_link *l = xcalloc(1, sizeof(*l));
 
 	l->sock = -1;
 	l->connect = connect;
+	l->broken = broken;
 	l->arg = arg;
 	l->m = xmalloc(sizeof(*l->m));
 	return l;
@@ -358,6 +368,21 @@ ipc_link_free(struct ipc_link **lp)
 }
 
 int
+ipc_link_open(struct ipc_link *l)
+{
+	if (l->sock != -1)
+		return 0;
+	if (l->pinned) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((l->sock = l->connect(l->arg)) == -1)
+		return -1;
+	l->gen++;
+	return 0;
+}
+
+int
 ipc_link_send(struct ipc_link *l, uint32_t type, uint32_t id,
     const struct ipc_out *out)
 {
@@ -368,17 +393,14 @@ ipc_link_send(struct ipc_link *l, uint32_t type, uint32_t id,
 	for (attempt = 0; attempt < 2; attempt++) {
 		bool fresh = l->sock == -1;
 
-		if (fresh) {
-			if ((l->sock = l->connect(l->arg)) == -1)
-				return -1;
-			l->gen++;
-		}
+		if (fresh && ipc_link_open(l) == -1)
+			return -1;
 		if (ipc_send(l->sock, type, id, out, NULL, 0) == 0)
 			return 0;
 		e = errno;
 		ipc_link_close(l);
 		errno = e;
-		if (fresh || (e != EPIPE && e != ECONNRESET))
+		if (fresh || l->pinned || (e != EPIPE && e != ECONNRESET))
 			break;
 	}
 	return -1;
@@ -400,6 +422,8 @@ ipc_link_recv(struct ipc_link *l, int timeout_ms)
 	if (r == 1)
 		ipc_msg_close_fds(l->m);
 	ipc_link_close(l);
+	if (e == ETIMEDOUT && l->broken != NULL)
+		l->broken(l->arg);
 	errno = e;
 	return -1;
 }

@@ -112,12 +112,19 @@ void	ipc_msg_close_fds(struct ipc_msg *m);
 struct ipc_link {
 	int		  sock;		/* -1: none */
 	unsigned	  gen;
+	/* No new connection while set (a transaction on this one). */
+	bool		  pinned;
 	int		(*connect)(void *arg);
+	/* A request got no answer in time: the server may run it later
+	   (BROKEN(ARG) makes sure it does not, by ending the server). */
+	void		(*broken)(void *arg);
 	void		 *arg;
 	struct ipc_msg	 *m;		/* the last answer (heap: it is large) */
 };
 
-struct ipc_link *ipc_link_new(int (*connect)(void *), void *arg);
+/* BROKEN may be NULL. */
+struct ipc_link *ipc_link_new(int (*connect)(void *), void (*broken)(void *),
+	    void *arg);
 void	ipc_link_free(struct ipc_link **);
 /* Sends a request, connecting first when needed: 0, or -1 (the link is
    closed). */
@@ -126,6 +133,8 @@ int	ipc_link_send(struct ipc_link *, uint32_t type, uint32_t id,
 /* The next answer into L->m (descriptors are refused): 1, or -1 with
    errno (the end of the connection is EPIPE; the link is closed). */
 int	ipc_link_recv(struct ipc_link *, int timeout_ms) WARN_UNUSED;
+/* Connects L now if it is not: 0, or -1 (tried again on use). */
+int	ipc_link_open(struct ipc_link *);
 /* Closes L's connection (after a malformed answer). */
 void	ipc_link_close(struct ipc_link *);
 

@@ -5,8 +5,9 @@ started as root with `user = popgate`,
 - no process or thread of the daemon keeps uid 0, gid 0, group 0 or any
   capability once it serves (every /proc/PID/task/*/status), even with a
   port below 1024 bound, but the privileged helper that reloads need
-  (popgate(8)): one thread, and no descriptor but its socket to the
-  daemon (no listener, no file of the data directory);
+  (popgate(8)): one thread, and no descriptor but its sockets to the
+  daemon and to popgate-keys and the TLS key files in use, read-only
+  (no listener, no other file of the data directory);
 - what the daemon and the CLI create belongs to that user, and nothing
   in the data directory is open to others (data_dir, store.db, relay.db
   and their -wal/-shm, queue/, mail/, tmp/, tls/ - the certificate
@@ -75,8 +76,27 @@ def privileged_helper(p):
         tasks = os.listdir(f"/proc/{p}/task")
     except FileNotFoundError:
         return False
-    assert fds == [0, 1, 2, 3], f"privileged helper {p}: descriptors {fds}"
+    assert fds[:4] == [0, 1, 2, 3], f"privileged helper {p}: descriptors {fds}"
     assert os.readlink(f"/proc/{p}/fd/3").startswith("socket:")
+    with open("/proc/net/unix") as f:
+        unix = {l.split()[6] for l in list(f)[1:] if len(l.split()) > 6}
+    sockets = 0
+    for fd in fds[3:]:
+        target = os.readlink(f"/proc/{p}/fd/{fd}")
+        if target.startswith("socket:"):
+            # The pairs to the daemon and to popgate-keys, no listener.
+            assert target[len("socket:["):-1] in unix, \
+                f"privileged helper {p}: fd {fd} {target}"
+            sockets += 1
+            continue
+        # A TLS key of the configuration (for a restart of popgate-keys).
+        with open(f"/proc/{p}/fdinfo/{fd}") as f:
+            flags = int(f.read().split("flags:")[1].split()[0], 8)
+        with open(target, "rb") as f:
+            head = f.read(64)
+        assert flags & 0o3 == os.O_RDONLY and b"PRIVATE KEY" in head, \
+            f"privileged helper {p}: fd {fd} {target}"
+    assert sockets == 2, f"privileged helper {p}: {sockets} sockets"
     assert len(tasks) == 1, f"privileged helper {p}: threads {tasks}"
     return True
 

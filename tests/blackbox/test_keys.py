@@ -3,12 +3,15 @@ a process of their own, and the daemon, which parses everything of the
 network, never holds them. With an RSA and with an ECDSA certificate,
 STARTTLS and implicit TLS work (TLS 1.3, TLS 1.2 with PKCS#1 v1.5, PSS
 and ECDSA signatures, each verified by the client against the
-certificate; RSA key exchange, a decryption, is not offered); a child of the daemon named popgate-keys exists, as the
+certificate; RSA key exchange, a decryption, is not offered); a process below the daemon named popgate-keys exists, as the
 daemon's user; the daemon has no descriptor of the key file and no copy
 of the key in its memory (the PEM text, the private exponent or scalar)
 while popgate-keys has it. popgate-keys killed is logged and replaced,
 and the next handshake works; a reload to a new certificate and key
-serves the new pair; an Ed25519 key is refused at start by name."""
+serves the new pair; an Ed25519 key is refused at start by name. The
+key files never pass through the daemon (start, reload, restart); a
+restart loads the keys in use whatever the file says by then, and does
+not hold up the event loop."""
 import os
 import re
 import shutil
@@ -18,6 +21,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -85,19 +89,31 @@ def children(ppid):
     return out
 
 
+def descendants(pid):
+    """{pid: comm} of the processes below PID (children, theirs, ...)."""
+    out, todo = {}, [pid]
+    while todo:
+        below = children(todo.pop())
+        out.update(below)
+        todo.extend(below)
+    return out
+
+
 def keys_pid(inst, not_this=None, timeout=TIMEOUT):
     """The pid of the daemon's popgate-keys (another than NOT_THIS),
-    waiting for it at most TIMEOUT seconds."""
+    waiting for it at most TIMEOUT seconds: a child of the privileged
+    helper (popgate-priv) when the daemon gives up root, else of the
+    daemon."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [p for p, c in children(inst.pid).items()
+        found = [p for p, c in descendants(inst.pid).items()
                  if c == "popgate-keys" and p != not_this]
         if found:
             assert len(found) == 1, found
             return found[0]
         if time.monotonic() > deadline:
             pytest.fail(f"no popgate-keys below {inst.pid}: "
-                        f"{children(inst.pid)}")
+                        f"{descendants(inst.pid)}")
         time.sleep(0.05)
 
 
@@ -302,6 +318,167 @@ def test_reload_to_a_new_pair(make_instance, pairs):
     os.kill(old, signal.SIGKILL)
     new = keys_pid(inst, not_this=old)
     wait_log(inst, rf"popgate-keys pid={new} holds generation 2", since)
+    assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == der(cert)
+    inst.stop()
+
+
+class FdWatch:
+    """A thread reading /proc/PID/fd of INST's daemon as fast as it can,
+    from the moment it exists until stop(): every descriptor target
+    seen, and how many times the table was read whole."""
+
+    def __init__(self, inst):
+        self.inst, self.seen, self.reads = inst, set(), 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.done.is_set():
+            pid = self.inst.pid
+            if pid is None:
+                time.sleep(0.001)
+                continue
+            try:
+                self.seen |= open_files(pid)
+                self.reads += 1
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.seen
+
+
+def host_lines(pair, n):
+    cert, key = pair
+    return [f"tls_host = h{i}.keys.test {cert} {key}" for i in range(n)]
+
+
+@pytest.mark.skipif(not harness.IS_ROOT,
+                    reason="without root the daemon opens the keys itself")
+def test_daemon_never_holds_a_key_descriptor(make_instance, pairs):
+    """The key files go from their owner (popgate-priv) to popgate-keys
+    directly: /proc/PID/fd of the daemon, read all along its start, a
+    reload and a restart of a killed popgate-keys, never shows one (30
+    tls_host lines make each load long enough to be seen if they passed
+    through it), and TLS works after each."""
+    cert, key = pairs["rsa"]
+    ecert, ekey = pairs["ecdsa"]
+    keys = {key, os.path.realpath(key), ekey, os.path.realpath(ekey)}
+    inst = keyed(make_instance, pairs["rsa"], start=False)
+    inst.extra_lines = host_lines(pairs["rsa"], 30)
+    inst.write_config()
+    watch = FdWatch(inst)
+    try:
+        inst.start()
+        assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == \
+            der(cert)
+        inst.config_overrides.update({"tls_cert": ecert, "tls_key": ekey})
+        inst.extra_lines = host_lines(pairs["ecdsa"], 30)
+        inst.write_config()
+        out = inst.cli("reload")
+        assert out.returncode == 0, out
+        assert implicit_tls(inst.ports["pop3s"], verifying(ecert))[1] == \
+            der(ecert)
+        old = keys_pid(inst)
+        since = len(inst.log().encode())
+        os.kill(old, signal.SIGKILL)
+        new = keys_pid(inst, not_this=old)
+        wait_log(inst, rf"popgate-keys pid={new} holds generation 2", since)
+        assert implicit_tls(inst.ports["pop3s"], verifying(ecert))[1] == \
+            der(ecert)
+    finally:
+        seen = watch.stop()
+    assert watch.reads > 100, watch.reads
+    assert not seen & keys, seen & keys
+    # The watch does see what the daemon holds: its certificates.
+    assert ecert in seen or os.path.realpath(ecert) in seen, seen
+    if harness.IS_ROOT:
+        assert uid_of(new) == harness.daemon_ids()[0]
+    inst.stop()
+
+
+def test_restart_loads_the_keys_in_use(make_instance, pairs):
+    """The configuration on disk names other keys (another pair, one
+    more tls_host) than the generation in use, not reloaded: a killed
+    popgate-keys is replaced once, by one holding the keys in use, and
+    the certificate in use is served; no restart after restart."""
+    cert, key = pairs["rsa"]
+    inst = keyed(make_instance, pairs["rsa"])
+    old = keys_pid(inst)
+    inst.config_overrides.update({"tls_cert": pairs["ecdsa"][0],
+                                  "tls_key": pairs["ecdsa"][1]})
+    inst.extra_lines = host_lines(pairs["ecdsa"], 1)
+    inst.write_config()
+    since = len(inst.log().encode())
+    os.kill(old, signal.SIGKILL)
+    new = keys_pid(inst, not_this=old)
+    wait_log(inst, rf"popgate-keys pid={new} holds generation 1", since)
+    assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == der(cert)
+    assert smtp_starttls(inst.ports["smtp"], verifying(cert)) == "TLSv1.3"
+    log = inst.log(since)
+    assert len(re.findall(r"popgate-keys started pid=", log)) == 1, log
+    assert "is not the one in use" not in log, log
+    assert keys_pid(inst) == new
+    inst.stop()
+
+
+def smtp_banner_time(port):
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        assert s.recv(100).startswith(b"220")
+    return time.monotonic() - t0
+
+
+@pytest.mark.skipif(not harness.IS_ROOT, reason="popgate-priv runs as root")
+def test_loop_serves_while_keys_restart(make_instance, pairs):
+    """A restart of popgate-keys waits for popgate-priv (stopped here, so
+    its answer takes seconds): on a worker thread, not on the event
+    loop, which greets new SMTP sessions at once meanwhile; popgate-priv
+    continued, the restart completes and TLS works again."""
+    cert, key = pairs["rsa"]
+    inst = keyed(make_instance, pairs["rsa"])
+    priv = [p for p, c in children(inst.pid).items() if c == "popgate-priv"]
+    assert len(priv) == 1, children(inst.pid)
+    old = keys_pid(inst)
+    since = len(inst.log().encode())
+    os.kill(priv[0], signal.SIGSTOP)
+    try:
+        os.kill(old, signal.SIGKILL)
+        # The restart starts within RESTART_GAP (1 s) of the end.
+        deadline = time.monotonic() + 3
+        slowest = 0
+        while time.monotonic() < deadline:
+            slowest = max(slowest, smtp_banner_time(inst.ports["smtp"]))
+    finally:
+        os.kill(priv[0], signal.SIGCONT)
+    assert slowest < 1, f"a banner took {slowest:.1f}s"
+    new = keys_pid(inst, not_this=old)
+    wait_log(inst, rf"popgate-keys pid={new} holds generation 1", since)
+    assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == der(cert)
+    inst.stop()
+
+
+def test_restarts_stop_after_failing_in_a_row(make_instance, pairs):
+    """A popgate-keys that ends soon after each start (killed here at
+    once, five times) is not started again and again: the daemon says
+    it gives up and starts none; a reload starts one, and TLS works."""
+    cert, key = pairs["rsa"]
+    inst = keyed(make_instance, pairs["rsa"])
+    since = len(inst.log().encode())
+    pid = keys_pid(inst)
+    for _ in range(5):
+        os.kill(pid, signal.SIGKILL)
+        if _ < 4:
+            pid = keys_pid(inst, not_this=pid)
+    wait_log(inst, r"popgate-keys: not started again \(5 failed starts "
+             r"in a row\)", since)
+    assert [p for p, c in descendants(inst.pid).items()
+            if c == "popgate-keys"] == []
+    out = inst.cli("reload")
+    assert out.returncode == 0, out
     assert implicit_tls(inst.ports["pop3s"], verifying(cert))[1] == der(cert)
     inst.stop()
 

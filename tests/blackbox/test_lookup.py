@@ -10,8 +10,10 @@ relay look-ups and API reads, no password hash is anywhere in the
 daemon's memory while popgate-lookup's has it. A reload reaches
 popgate-lookup (a new login_default_domain takes effect there). While
 popgate-lookup is stopped a login is a temporary failure, never an
-accepted one, and a recipient a 451; killed, it is logged and replaced,
-and sessions logged in before it go on."""
+accepted one, and a recipient a 451, and the daemon kills it after the
+wait so that what was queued to it never runs; killed, it is logged and
+replaced, and sessions logged in before it go on."""
+import concurrent.futures
 import imaplib
 import json
 import os
@@ -61,6 +63,11 @@ def lookup_pid(inst, not_this=None, timeout=TIMEOUT):
             pytest.fail(f"no popgate-lookup below {inst.pid}: "
                         f"{children(inst.pid)}")
         time.sleep(0.05)
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def hashes(inst):
@@ -159,21 +166,46 @@ def test_reload_reaches_lookup(inst):
         wait_log(inst, "reload done", since=since)
 
 
+def rcpt_reply(inst, rcpt):
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"],
+                      timeout=TIMEOUT * 2) as c:
+        c.ehlo("client.example")
+        c.mail("someone@example.org")
+        return c.rcpt(rcpt)
+
+
 def test_stopped_lookup_is_a_temporary_failure(inst):
     pid = lookup_pid(inst)
+    since = len(inst.log())
     os.kill(pid, signal.SIGSTOP)
     try:
-        reply = pop3_login(inst, "ann@lookup.test", PASSWORD)
+        # A signal takes effect when the process next runs.
+        deadline = time.monotonic() + TIMEOUT
+        while proc_state(pid) != "T":
+            assert time.monotonic() < deadline, proc_state(pid)
+            time.sleep(0.01)
+        # Both wait on it at once; neither is accepted.
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            login = ex.submit(pop3_login, inst, "ann@lookup.test", PASSWORD)
+            rcpt = ex.submit(rcpt_reply, inst, "bob@lookup.test")
+            reply, (code, msg) = login.result(), rcpt.result()
         assert reply.startswith("-ERR [SYS/TEMP]"), reply
-        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"],
-                          timeout=TIMEOUT * 2) as c:
-            c.ehlo("client.example")
-            c.mail("someone@example.org")
-            code, msg = c.rcpt("bob@lookup.test")
-            assert code == 451, (code, msg)
+        assert code == 451, (code, msg)
     finally:
-        os.kill(pid, signal.SIGCONT)
-    assert pop3_login(inst, "ann@lookup.test", PASSWORD).startswith("+OK")
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    # It was killed, so that the requests queued to it never run, and
+    # another serves.
+    wait_log(inst, f"popgate-lookup pid={pid} did not answer in time: "
+             "killed", since=since)
+    lookup_pid(inst, not_this=pid)
+    deadline = time.monotonic() + TIMEOUT
+    while not pop3_login(inst, "ann@lookup.test",
+                         PASSWORD).startswith("+OK"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def test_killed_lookup_is_replaced(inst):

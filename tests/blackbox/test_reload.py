@@ -293,17 +293,33 @@ def children(ppid):
 
 
 @root_only
+def unix_socket_inodes():
+    with open("/proc/net/unix") as f:
+        next(f)
+        return {line.split()[6] for line in f if len(line.split()) > 6}
+
+
 def test_privileged_helper_holds_nothing_of_the_network(server):
     """The helper stays root, so it holds nothing but its socket to the
-    daemon: no listener, no file of the data directory, no lock."""
-    # The daemon's children: popgate-priv and popgate-keys.
+    daemon, its socket to popgate-keys and the key files in use (for a
+    restart of popgate-keys): no listener, no other file, no lock."""
+    # The daemon's child popgate-priv, and popgate-keys below it.
     helpers = [p for p in children(server.pid)
                if comm(p) == "popgate-priv"]
     assert len(helpers) == 1, helpers
     pid = helpers[0]
+    key = os.path.realpath(server.config["tls_key"])
     fds = sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
-    assert fds == [0, 1, 2, 3], fds
+    assert fds[:4] == [0, 1, 2, 3], fds
+    targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds[3:]]
+    sockets = [t for t in targets if t.startswith("socket:")]
+    assert len(sockets) == 2, targets
     assert os.readlink(f"/proc/{pid}/fd/3").startswith("socket:")
+    # Unix sockets (the two pairs), not a listener of the network.
+    unix = unix_socket_inodes()
+    assert all(t[len("socket:["):-1] in unix for t in sockets), targets
+    assert [t for t in targets if not t.startswith("socket:")] == [key], \
+        targets
     server.stop()
     # It goes with the daemon.
     assert not os.path.exists(f"/proc/{pid}/status") or \

@@ -5,7 +5,10 @@
  * handshakes (TLS 1.3 and 1.2, RSA-PSS, RSA PKCS#1 v1.5, ECDSA) that a
  * client verifies against the certificate; a generation it does not
  * hold, or a popgate-keys gone, fails the handshake without harm; an
- * Ed25519 key is refused by name; malformed requests end popgate-keys;
+ * Ed25519 key is refused by name; malformed requests end popgate-keys,
+ * and so do a KEYS_LOAD on the daemon's socket and a signature asked on
+ * the owner's; a failed round trip shuts the daemon's socket down (the
+ * watcher's cue, no signal);
  * a raw RSA block is signed only when it is a PSS encoding (else the
  * private operation would be a decryption for whoever asks).
  */
@@ -22,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -33,7 +37,8 @@
 #include "util/compat.h"
 
 struct fx {
-	int			 sv[2];
+	int			 sv[2];		/* the daemon's */
+	int			 own[2];	/* the owner's */
 	pthread_t		 th;
 	int			 served;	/* keys_serve's result */
 	struct keys_client	*kc;
@@ -47,7 +52,7 @@ serve(void *arg)
 {
 	struct fx *fx = arg;
 
-	fx->served = keys_serve(fx->sv[1]);
+	fx->served = keys_serve(fx->own[1], fx->sv[1]);
 	return NULL;
 }
 
@@ -98,6 +103,8 @@ setup_with(void **state, EVP_PKEY *k)
 	assert_non_null(k);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
 	    0, fx->sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, fx->own), 0);
 	assert_int_equal(pthread_create(&fx->th, NULL, serve, fx), 0);
 	fx->kc = keys_client_new();
 	keys_client_set_sock(fx->kc, fx->sv[0]);
@@ -128,6 +135,8 @@ teardown(void **state)
 	keys_client_free(&fx->kc);	/* closes sv[0]: the server ends */
 	assert_int_equal(pthread_join(fx->th, NULL), 0);
 	(void)close(fx->sv[1]);
+	(void)close(fx->own[0]);
+	(void)close(fx->own[1]);
 	(void)close(fx->keyfd);
 	X509_free(fx->cert);
 	EVP_PKEY_free(fx->key);
@@ -144,7 +153,7 @@ load(struct fx *fx, uint32_t gen)
 	char err[256];
 
 	assert_non_null(l);
-	assert_int_equal(keys_client_load(fx->kc, gen, gen, &fx->keyfd, 1, l,
+	assert_int_equal(keys_owner_load(fx->own[0], gen, gen, &fx->keyfd, 1, l,
 	    err, sizeof(err)), 0);
 	assert_int_equal(l->n, 1);
 	assert_true(l->key[0].ok);
@@ -269,9 +278,9 @@ test_generations_kept(void **state)
 	char err[256];
 
 	load(fx, 1);
-	assert_int_equal(keys_client_load(fx->kc, 2, 1, &fx->keyfd, 1, l,
+	assert_int_equal(keys_owner_load(fx->own[0], 2, 1, &fx->keyfd, 1, l,
 	    err, sizeof(err)), 0);
-	assert_int_equal(keys_client_load(fx->kc, 3, 2, &fx->keyfd, 1, l,
+	assert_int_equal(keys_owner_load(fx->own[0], 3, 2, &fx->keyfd, 1, l,
 	    err, sizeof(err)), 0);
 	c1 = server_ctx(fx, 1);
 	c2 = server_ctx(fx, 2);
@@ -368,12 +377,27 @@ test_not_a_key(void **state)
 	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	char err[256];
 
-	assert_int_equal(keys_client_load(fx->kc, 1, 1, &fd, 1, l, err,
+	assert_int_equal(keys_owner_load(fx->own[0], 1, 1, &fd, 1, l, err,
 	    sizeof(err)), 0);
 	assert_false(l->key[0].ok);
 	assert_true(l->key[0].reason[0] != '\0');
 	(void)close(fd);
 	free(l);
+}
+
+/* After popgate-keys ended: another on fresh sockets, for teardown. */
+static void
+serve_again(struct fx *fx)
+{
+	(void)close(fx->sv[1]);
+	(void)close(fx->own[0]);
+	(void)close(fx->own[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, fx->sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, fx->own), 0);
+	keys_client_set_sock(fx->kc, fx->sv[0]);
+	assert_int_equal(pthread_create(&fx->th, NULL, serve, fx), 0);
 }
 
 /* A request of an unknown type: popgate-keys exits with -1. */
@@ -389,12 +413,128 @@ test_malformed_ends_it(void **state)
 	ipc_out_free(&o);
 	assert_int_equal(pthread_join(fx->th, NULL), 0);
 	assert_int_equal(fx->served, -1);
-	/* teardown joins again: run another server that ends at once. */
-	(void)close(fx->sv[1]);
+	serve_again(fx);
+}
+
+/* KEYS_LOAD on the daemon's socket, well formed and with a real key:
+   not loaded, popgate-keys exits with -1 (a daemon taken over cannot
+   have it read a file of its choosing). */
+static void
+test_load_from_the_daemon_ends_it(void **state)
+{
+	struct fx *fx = *state;
+	struct ipc_out o;
+
+	ipc_out_init(&o);
+	ipc_put_u32(&o, 1);
+	ipc_put_u32(&o, 1);
+	ipc_put_u32(&o, 1);
+	assert_int_equal(ipc_send(fx->sv[0], KEYS_LOAD, 1, &o, &fx->keyfd,
+	    1), 0);
+	ipc_out_free(&o);
+	assert_int_equal(pthread_join(fx->th, NULL), 0);
+	assert_int_equal(fx->served, -1);
+	serve_again(fx);
+}
+
+/* A signature asked on the owner's socket: the same. */
+static void
+test_sign_from_the_owner_ends_it(void **state)
+{
+	struct fx *fx = *state;
+	unsigned char digest[32] = { 1 };
+	struct ipc_out o;
+
+	load(fx, 1);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, 1);
+	ipc_put_u32(&o, 0);
+	ipc_put_bytes(&o, digest, sizeof(digest));
+	assert_int_equal(ipc_send(fx->own[0], KEYS_ECDSA, 1, &o, NULL, 0), 0);
+	ipc_out_free(&o);
+	assert_int_equal(pthread_join(fx->th, NULL), 0);
+	assert_int_equal(fx->served, -1);
+	serve_again(fx);
+}
+
+/* A peer that answers one request with a malformed KEYS_SIGNED. */
+static void *
+bad_answer(void *arg)
+{
+	int sock = *(int *)arg;
+	struct ipc_msg *m = malloc(sizeof(*m));
+	struct ipc_out o;
+
+	assert_non_null(m);
+	assert_int_equal(ipc_recv(sock, m, 5000), 1);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, 7);		/* ok is 0 or 1 */
+	assert_int_equal(ipc_send(sock, KEYS_SIGNED, m->id, &o, NULL, 0), 0);
+	ipc_out_free(&o);
+	free(m);
+	return NULL;
+}
+
+/* A round trip that fails shuts the daemon's socket down: the watcher
+   sees the end (keys_client_ended), and so does popgate-keys, without a
+   signal sent by a pid the daemon did not reap. */
+static void
+test_failed_round_trip_shuts_down(void **state)
+{
+	struct keys_client *kc = keys_client_new();
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *pk;
+	unsigned char digest[32] = { 1 }, sig[128];
+	unsigned int siglen = sizeof(sig);
+	char err[256], byte;
+	pthread_t th;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(k);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
-	    0, fx->sv), 0);
-	keys_client_set_sock(fx->kc, fx->sv[0]);
-	assert_int_equal(pthread_create(&fx->th, NULL, serve, fx), 0);
+	    0, sv), 0);
+	keys_client_set_sock(kc, sv[0]);
+	assert_false(keys_client_ended(kc));
+	assert_int_equal(pthread_create(&th, NULL, bad_answer, &sv[1]), 0);
+	pk = keys_proxy_new(kc, k, 1, 0, err, sizeof(err));
+	assert_non_null(pk);
+	assert_int_equal(ECDSA_sign(0, digest, sizeof(digest), sig, &siglen,
+	    (EC_KEY *)EVP_PKEY_get0_EC_KEY(pk)), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(keys_client_broken(kc));
+	assert_true(keys_client_ended(kc));
+	/* the peer's end: the end of the connection, at once */
+	assert_int_equal(recv(sv[1], &byte, 1, MSG_DONTWAIT), 0);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_free(k);
+	keys_client_free(&kc);
+	(void)close(sv[1]);
+}
+
+/* An answer left over (of a round trip that timed out) is read and
+   dropped by the watcher's check: not the end. */
+static void
+test_left_over_answer_is_not_the_end(void **state)
+{
+	struct keys_client *kc = keys_client_new();
+	struct ipc_out o;
+	char byte;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+	    0, sv), 0);
+	keys_client_set_sock(kc, sv[0]);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, 0);
+	ipc_put_text(&o, "late");
+	assert_int_equal(ipc_send(sv[1], KEYS_SIGNED, 9, &o, NULL, 0), 0);
+	ipc_out_free(&o);
+	assert_false(keys_client_ended(kc));
+	assert_int_equal(recv(sv[0], &byte, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(close(sv[1]), 0);
+	assert_true(keys_client_ended(kc));
+	keys_client_free(&kc);
 }
 
 int
@@ -418,6 +558,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_ends_it,
 		    setup_ec, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_load_from_the_daemon_ends_it, setup_ec, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sign_from_the_owner_ends_it, setup_ec, teardown),
+		cmocka_unit_test(test_failed_round_trip_shuts_down),
+		cmocka_unit_test(test_left_over_answer_is_not_the_end),
 	};
 
 	return cmocka_run_group_tests_name("keys", t, NULL, NULL);
