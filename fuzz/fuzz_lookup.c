@@ -271,26 +271,35 @@ text_ok(struct ipc_in *in, size_t max)
 	return max < sizeof(t) && ipc_get_text(in, t, max + 1) == 0;
 }
 
+/* Rows from IN to the end of the message (STORE_ROWS: at least one;
+   the tail of STORE_DONE: any number). */
 static bool
-rows_ok(const struct ipc_msg *m)
+rows_in_ok(struct ipc_in *in, bool some)
 {
-	struct ipc_in in;
 	uint32_t n, c, i, j;
 	const void *p;
 	size_t len;
 
-	ipc_in_init(&in, m);
-	if (ipc_get_u32(&in, &n) == -1 || n == 0)
+	if (ipc_get_u32(in, &n) == -1 || (some && n == 0))
 		return false;
 	for (i = 0; i < n; i++) {
-		if (ipc_get_u32(&in, &c) == -1 || c > COLS_MAX)
+		if (ipc_get_u32(in, &c) == -1 || c > COLS_MAX)
 			return false;
 		for (j = 0; j < c; j++)
-			if (ipc_get_bytes(&in, TEXT_MAX, &p, &len) == -1 ||
+			if (ipc_get_bytes(in, TEXT_MAX, &p, &len) == -1 ||
 			    memchr(p, '\0', len) != NULL)
 				return false;
 	}
-	return ipc_get_done(&in, 0) == 0;
+	return ipc_get_done(in, 0) == 0;
+}
+
+static bool
+rows_ok(const struct ipc_msg *m)
+{
+	struct ipc_in in;
+
+	ipc_in_init(&in, m);
+	return rows_in_ok(&in, true);
 }
 
 static bool
@@ -316,7 +325,8 @@ entries_ok(const struct ipc_msg *m)
 	return ipc_get_done(&in, 0) == 0;
 }
 
-/* STORE_DONE (NU64 = 1) or RELAY_DONE (3): numbers, then the error. */
+/* STORE_DONE (NU64 = 1: the result, the error, the last rows) or
+   RELAY_DONE (3: numbers, then the error). */
 static bool
 done_ok(const struct ipc_msg *m, int nu64)
 {
@@ -330,8 +340,9 @@ done_ok(const struct ipc_msg *m, int nu64)
 	for (i = 0; i < nu64; i++)
 		if (ipc_get_u64(&in, &v) == -1)
 			return false;
-	return ipc_get_bytes(&in, ERR_MAX, &p, &len) == 0 &&
-	    ipc_get_done(&in, 0) == 0;
+	if (ipc_get_bytes(&in, ERR_MAX, &p, &len) == -1)
+		return false;
+	return nu64 == 1 ? rows_in_ok(&in, false) : ipc_get_done(&in, 0) == 0;
 }
 
 static bool
@@ -353,6 +364,7 @@ login_result_ok(const struct ipc_msg *m)
 	    ipc_get_u64(&in, &v) == -1 || ipc_get_u32(&in, &susp) == -1 ||
 	    susp > 1 || ipc_get_u64(&in, &v) == -1 ||
 	    ipc_get_text(&in, error, sizeof(error)) == -1 ||
+	    ipc_get_u64(&in, &v) == -1 || (result != 1 && v != 0) ||
 	    ipc_get_done(&in, 0) == -1)
 		return false;
 	/* valid names the mailbox; the others name none */
@@ -412,7 +424,7 @@ serve(const struct ipc_msg *m, int sock, bool unopened, enum kind *kind)
 
 		*kind = K_STORE;
 		return store_remote_serve(s, unopened ? "fuzz: not opened" :
-		    err, m, sock);
+		    err, true, m, sock);
 	}
 	if (m->type >= RELAY_CALL && m->type <= RELAY_DONE) {
 		struct relay_auth *r = unopened ? NULL :
@@ -420,11 +432,11 @@ serve(const struct ipc_msg *m, int sock, bool unopened, enum kind *kind)
 
 		*kind = K_RELAY;
 		return relay_remote_serve(r, unopened ? "fuzz: not opened" :
-		    err, m, sock);
+		    err, true, m, sock);
 	}
 	*kind = K_LOGIN;
 	if (m->type == LOGIN_CHECK)
-		return policy_login_serve(be, m, sock);
+		return policy_lookup_serve(be, m, sock);
 	*kind = K_NONE;
 	return -1;
 }
@@ -770,7 +782,7 @@ client_side(const uint8_t *p, size_t n, unsigned mode)
 	(void)shutdown(sv[1], SHUT_WR);
 	memset(&c, 0, sizeof(c));
 	c.sock = sv[0];
-	c.link = ipc_link_new(client_connect, &c);
+	c.link = ipc_link_new(client_connect, NULL, &c);
 	c.s = store_open_remote(c.link);
 	c.r = relay_open_remote(c.link);
 	c.b.link = c.link;

@@ -250,7 +250,7 @@ remote_count(struct relay_auth *base, time_t now, uint64_t *logins,
 	struct ipc_out out;
 	int r;
 
-	begin(&out, OP_COUNT);
+	begin(&out, &a, OP_COUNT);
 	ipc_put_u64(&out, (uint64_t)now);
 	if ((r = call((struct relay_remote *)base, &out, &a)) >= 0) {
 		*logins = a.a;
