@@ -16,6 +16,7 @@
  *		     rate_hold's totals before), bytes error
  */
 #include <errno.h>
+#include <limits.h>
 
 #include "relay/relay_int.h"
 #include "util/log.h"
@@ -36,8 +37,19 @@ struct relay_remote {
 	struct ipc_link		*link;		/* borrowed */
 };
 
+/* The largest result of each call (relay_auth.h): a revoke counts, a
+   hold says 1 or 0, the others are 0. A RELAY_DONE beyond it is
+   malformed, so that no caller sees a value its header does not
+   document (an int64 cut to an int, a "1" from a list). */
+static const int64_t result_max[OP_NOPS] = {
+	[OP_REVOKE] = INT_MAX,
+	[OP_LOOKUP] = INT_MAX,	/* relay_lookup() reads the entries */
+	[OP_RATE_HOLD] = 1,
+};
+
 /* The results of a call besides its entries. */
 struct answer {
+	enum relay_op	 op;
 	int64_t		 result;
 	uint64_t	 a, b;
 	/* entries go to CB(ARG), or into *OUT (of *N) when CB is NULL */
@@ -150,6 +162,8 @@ call(struct relay_remote *r, struct ipc_out *out, struct answer *a)
 		    ipc_get_done(&in, 0) == -1)
 			goto bad;
 		a->result = (int64_t)v;
+		if (a->result > result_max[a->op])
+			goto bad;
 		ipc_out_free(out);
 		if (a->result < 0)
 			return relay_set_error(&r->base, "%.*s", (int)len,
@@ -168,8 +182,9 @@ down:
 }
 
 static void
-begin(struct ipc_out *out, enum relay_op op)
+begin(struct ipc_out *out, struct answer *a, enum relay_op op)
 {
+	a->op = op;
 	ipc_out_init(out);
 	ipc_put_u32(out, op);
 }
@@ -180,7 +195,7 @@ remote_record(struct relay_auth *base, const struct relay_entry *e)
 	struct answer a = { 0 };
 	struct ipc_out out;
 
-	begin(&out, OP_RECORD);
+	begin(&out, &a, OP_RECORD);
 	put_entry(&out, e);
 	return call((struct relay_remote *)base, &out, &a);
 }
@@ -195,7 +210,7 @@ remote_lookup(struct relay_auth *base, const char *key,
 	char text[NET_ADDRSTRLEN];
 
 	net_addr_format(addr, text, sizeof(text));
-	begin(&out, OP_LOOKUP);
+	begin(&out, &a, OP_LOOKUP);
 	ipc_put_text(&out, key);
 	ipc_put_text(&out, text);
 	ipc_put_u64(&out, (uint64_t)now);
@@ -208,7 +223,7 @@ remote_revoke(struct relay_auth *base, const char *key, const char *customer)
 	struct answer a = { 0 };
 	struct ipc_out out;
 
-	begin(&out, OP_REVOKE);
+	begin(&out, &a, OP_REVOKE);
 	ipc_put_u32(&out, (key != NULL ? 1 : 0) | (customer != NULL ? 2 : 0));
 	ipc_put_text(&out, key != NULL ? key : "");
 	ipc_put_text(&out, customer != NULL ? customer : "");
@@ -222,7 +237,7 @@ remote_list(struct relay_auth *base, time_t now, relay_entry_cb *cb,
 	struct answer a = { .cb = cb, .arg = arg };
 	struct ipc_out out;
 
-	begin(&out, OP_LIST);
+	begin(&out, &a, OP_LIST);
 	ipc_put_u64(&out, (uint64_t)now);
 	return call((struct relay_remote *)base, &out, &a);
 }
@@ -235,7 +250,7 @@ remote_count(struct relay_auth *base, time_t now, uint64_t *logins,
 	struct ipc_out out;
 	int r;
 
-	begin(&out, OP_COUNT);
+	begin(&out, &a, OP_COUNT);
 	ipc_put_u64(&out, (uint64_t)now);
 	if ((r = call((struct relay_remote *)base, &out, &a)) >= 0) {
 		*logins = a.a;
@@ -250,7 +265,7 @@ remote_expire(struct relay_auth *base, time_t now)
 	struct answer a = { 0 };
 	struct ipc_out out;
 
-	begin(&out, OP_EXPIRE);
+	begin(&out, &a, OP_EXPIRE);
 	ipc_put_u64(&out, (uint64_t)now);
 	return call((struct relay_remote *)base, &out, &a);
 }
@@ -263,7 +278,7 @@ rate_change(struct relay_auth *base, enum relay_op op, const char *customer,
 	struct answer a = { 0 };
 	struct ipc_out out;
 
-	begin(&out, op);
+	begin(&out, &a, op);
 	ipc_put_text(&out, customer);
 	ipc_put_u64(&out, (uint64_t)minute);
 	ipc_put_u64(&out, msgs);
@@ -294,7 +309,7 @@ remote_rate_get(struct relay_auth *base, const char *customer, int64_t first,
 	struct ipc_out out;
 	int r;
 
-	begin(&out, OP_RATE_GET);
+	begin(&out, &a, OP_RATE_GET);
 	ipc_put_text(&out, customer);
 	ipc_put_u64(&out, (uint64_t)first);
 	ipc_put_u64(&out, (uint64_t)last);
@@ -313,7 +328,7 @@ remote_rate_hold(struct relay_auth *base, const char *customer,
 	struct ipc_out out;
 	int r;
 
-	begin(&out, OP_RATE_HOLD);
+	begin(&out, &a, OP_RATE_HOLD);
 	ipc_put_text(&out, customer);
 	ipc_put_u64(&out, (uint64_t)minute);
 	ipc_put_u64(&out, (uint64_t)first);

@@ -137,9 +137,15 @@ deliver_rows(struct ipc_in *in, struct remote_row *rr, int64_t *n,
 	return ipc_get_done(in, 0);
 }
 
-/* The answer to a request just sent: rows to CB, then the result. */
+/* The answer to a request just sent: rows to CB, then the result. The
+   result must be one the backend call answered can return, within MIN
+   and MAX and, when COUNTED (a query), the number of rows that came;
+   without COUNTED no row may come. Anything else is malformed, so that
+   the generic layer never sees a value it does not expect (a lookup
+   "found" with no row, an int64 cut to an int). */
 static int64_t
-await_done(struct store_remote *s, store_row_cb *cb, void *cbarg)
+await_done(struct store_remote *s, store_row_cb *cb, void *cbarg,
+    int64_t min, int64_t max, bool counted)
 {
 	struct remote_row rr;
 	struct ipc_in in;
@@ -171,6 +177,11 @@ await_done(struct store_remote *s, store_row_cb *cb, void *cbarg)
 			break;
 		}
 		result = (int64_t)v;
+		if (result < min || result > max ||
+		    (counted ? result >= 0 && result != rows : rows != 0)) {
+			bad = -1;
+			break;
+		}
 		if (result < 0)
 			(void)store_set_error(&s->base, "%.*s", (int)len,
 			    (const char *)p);
@@ -199,6 +210,7 @@ remote_exec(struct store *base, enum store_stmt which,
 {
 	struct store_remote *s = (struct store_remote *)base;
 	struct ipc_out out;
+	bool query;
 	int64_t r;
 	int i;
 
@@ -226,10 +238,15 @@ remote_exec(struct store *base, enum store_stmt which,
 		else if (args[i].type == SV_INT)
 			ipc_put_u64(&out, (uint64_t)args[i].i);
 	}
+	/* A query (all that return rows are SELECTs) violates no
+	   constraint: it is never STORE_REFUSED, which store_result() would
+	   pass on to a list documented "0 or -1". */
+	query = strncmp(store_sql[which], "SELECT", 6) == 0;
 	if (ipc_link_send(s->link, STORE_EXEC, 0, &out) == -1)
 		r = unavailable(s, "request");
 	else
-		r = await_done(s, cb, cbarg);
+		r = await_done(s, cb, cbarg, query ? -1 : STORE_REFUSED,
+		    INT64_MAX, query);
 	ipc_out_free(&out);
 	return r;
 }
@@ -269,7 +286,7 @@ remote_script(struct store *base, const char *sql)
 	if (ipc_link_send(s->link, STORE_SCRIPT, 0, &out) == -1)
 		r = unavailable(s, "request");
 	else
-		r = await_done(s, NULL, NULL);
+		r = await_done(s, NULL, NULL, -1, 0, false);
 	ipc_out_free(&out);
 	if (what == SCRIPT_BEGIN && r >= 0) {
 		s->in_tx = true;
@@ -287,7 +304,7 @@ remote_has_schema(struct store *base)
 
 	if (ipc_link_send(s->link, STORE_HAS_SCHEMA, 0, NULL) == -1)
 		return (int)unavailable(s, "request");
-	return (int)await_done(s, NULL, NULL);
+	return (int)await_done(s, NULL, NULL, -1, 1, false);
 }
 
 static const struct store_backend store_backend_remote = {
