@@ -40,7 +40,7 @@ backends_thread_init(void *arg)
 {
 	const struct policy_env *env = arg;
 	struct backends *b = xcalloc(1, sizeof(*b));
-	const char *err;
+	const char *err = "";
 
 	b->env = env;
 	b->cfg = atomic_load(&env->cfg);
