@@ -531,22 +531,13 @@ serve_rate(struct relay_auth *r, uint32_t op, struct ipc_in *in,
 	return send_done(pk, r, rc, 0, 0);
 }
 
-/* Counts the live entries by kind (the metrics' scrape), so that the
-   whole table does not cross the link for it. */
-static void
-count_entry(const struct relay_entry *e, void *arg)
-{
-	uint64_t *n = arg;
-
-	n[e->net ? 1 : 0]++;
-}
-
 static int
 serve_call(struct relay_auth *r, uint32_t op, struct ipc_in *in,
     struct packer *pk, const char *deny)
 {
 	struct relay_entry e;
 	uint64_t now, n[2] = { 0, 0 };
+	const char *err;
 	int rc;
 
 	switch (op) {
@@ -575,7 +566,9 @@ serve_call(struct relay_auth *r, uint32_t op, struct ipc_in *in,
 		if (op == OP_LIST)
 			return send_done(pk, r, r->be->list(r, (time_t)now,
 			    pack_entry, pk), 0, 0);
-		rc = r->be->list(r, (time_t)now, count_entry, n);
+		/* Counted here: the whole table does not cross the link
+		   for the metrics' scrape. */
+		rc = relay_count(r, (time_t)now, &n[0], &n[1], &err);
 		return send_done(pk, r, rc, n[0], n[1]);
 	default:
 		return serve_rate(r, op, in, pk, deny);
