@@ -4,8 +4,10 @@
  * parses it, with the
  * number of descriptors the first byte says attached, then every decoder
  * of the receivers: the helper's (a bind request, a start of
- * popgate-keys or a load of a generation) and the daemon's (the files,
- * a bound socket, popgate-keys started or its keys loaded). A decoder
+ * popgate-keys or a load of a generation, a start or a kill of
+ * popgate-lookup) and the daemon's (the files, a bound socket,
+ * popgate-keys started or its keys loaded, popgate-lookup started or
+ * killed). A decoder
  * that accepts must hand over exactly the descriptors the message
  * carries; one that refuses must leave them to the caller.
  */
@@ -29,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	char host[64], err[256];
 	uint16_t port;
 	unsigned i, nfds;
-	int fd, r;
+	int fd, fd2, r;
 
 	if (len < 1)
 		return 0;
@@ -55,6 +57,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	    (m.type == PRIVSEP_KEYS_STARTED && pid <= 0))) ||
 	    (r == 0 && (fd != -1 || m.nfds != 0 || memchr(err, '\0',
 	    sizeof(err)) == NULL)))
+		abort();
+	r = privsep_decode_req_lookup(&m, &fd, &fd2, &pid);
+	if (r == 0 && (m.type == PRIVSEP_REQ_LOOKUP_KILL ? pid <= 0 ||
+	    m.nfds != 0 || fd != -1 : fd == -1 || (fd2 == -1) !=
+	    (m.nfds == 1)))
+		abort();
+	r = privsep_decode_lookup(&m, &pid, &fd, err, sizeof(err));
+	if (r == 1 && m.type == PRIVSEP_LOOKUP_STARTED && (pid <= 0 ||
+	    fd == -1 || m.nfds != 1))
+		abort();
+	if (r >= 0 && m.type != PRIVSEP_LOOKUP_STARTED && (fd != -1 ||
+	    m.nfds != 0))
 		abort();
 	strlist_init(&errors);
 	r = privsep_decode_files(&m, &f, &errors);

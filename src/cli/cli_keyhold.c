@@ -229,15 +229,20 @@ close_files(struct held *h)
 }
 
 int
-keyhold_wait(struct keyhold *kh, int sock)
+keyhold_wait(struct keyhold *kh, int sock, struct lookhold *lh)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 
 	pfd[0].fd = sock;
 	pfd[1].fd = kh->sock;	/* -1: ignored */
-	pfd[0].events = pfd[1].events = POLLIN;
-	if (poll(pfd, 2, -1) == -1)
+	pfd[2].fd = lookhold_fd(lh);
+	pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+	if (poll(pfd, 3, -1) == -1)
 		return errno == EINTR ? 1 : 0;
+	if (pfd[2].revents != 0) {
+		lookhold_reap(lh);
+		return 1;
+	}
 	if (pfd[1].revents == 0)
 		return 0;
 	stop(kh);

@@ -3,35 +3,38 @@
  * alone opens the account store and the relay table and checks
  * passwords, and the daemon's side that starts and watches it.
  *
- * The daemon starts it after the privilege drop, by fork and exec of
- * popgate itself (a fresh image, as popgate-keys), with its control
- * socket, the data directory, the configuration file the daemon started
- * with and the one of its last reload as descriptors 3 to 6 (the keys
- * that need a restart keep the first one's values, as in the daemon). Each worker thread of the daemon gets a connection of its
- * own (LOOKUP_CONNECT carries the new socket's other end), served here
- * by a thread with its own store and relay handles: the statements of
- * store_remote.c, the calls of relay_remote.c, the logins of
- * policy_remote.c. A reload sends the file again (LOOKUP_RELOAD).
+ * Its owner starts it (cli_lookhold.c: popgate-priv when the daemon
+ * gives up root, so the network process neither forks nor signals it;
+ * else the daemon itself), by fork and exec of popgate itself (a fresh
+ * image, as popgate-keys), with its control socket, the data directory,
+ * the configuration file the daemon started with and the one of its
+ * last reload as descriptors 3 to 6 (the keys that need a restart keep
+ * the first one's values, as in the daemon); the daemon gets the other
+ * end of the control socket. Each worker thread of the daemon gets a
+ * connection of its own (LOOKUP_CONNECT carries the new socket's other
+ * end), served here by a thread with its own store and relay handles:
+ * the statements of store_remote.c, the calls of relay_remote.c, the
+ * logins of policy_remote.c. A reload sends the file again
+ * (LOOKUP_RELOAD).
  *
  * A message it does not expect, or one not consumed exactly, ends that
  * connection (logged); the end of the control socket ends the process.
- * The daemon watches it by SIGCHLD and starts another within a second;
- * meanwhile every call fails as a temporary failure (a login gets
- * -ERR [SYS/TEMP], NO [UNAVAILABLE] or 454 4.7.0, a recipient 451). A
- * call that gets no answer in time has the daemon kill it (through a
- * pidfd: no other process gets the signal), so that the request still
- * queued does not run later, after its caller was told it failed.
+ * It never writes on that socket, so the daemon sees its end there and
+ * has the owner start another within a second (the owner reaps it and
+ * logs how it ended); meanwhile every call fails as a temporary failure
+ * (a login gets -ERR [SYS/TEMP], NO [UNAVAILABLE] or 454 4.7.0, a
+ * recipient 451). A call that gets no answer in time has the owner kill
+ * it, so that the request still queued does not run later, after its
+ * caller was told it failed.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <poll.h>
-#include <sys/pidfd.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,16 +46,16 @@
 #include "policy/policy.h"
 #include "util/ipc.h"
 #include "util/log.h"
+#include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
-#define CTL_FD		3	/* popgate-lookup's descriptors */
-#define DATA_FD		4
-#define CONFIG_FD	5	/* the configuration the daemon started with */
-#define RELOADED_FD	6	/* that of its last reload (or /dev/null) */
+#define CTL_FD		PRIVSEP_LOOKUP_CTL_FD	/* its descriptors */
+#define DATA_FD		(CTL_FD + 1)
+#define CONFIG_FD	(CTL_FD + 2)	/* of the daemon's start */
+#define RELOADED_FD	(CTL_FD + 3)	/* of its last reload (or /dev/null) */
 #define RESTART_GAP	1	/* seconds between two starts at least */
-#define STOP_WAIT_MS	2000	/* at shutdown, before SIGKILL */
-#define LOOKUP_ARG	"__lookup"	/* popgate's argv[1] for it */
+#define LOOKUP_ARG	PRIVSEP_LOOKUP_ARG	/* popgate's argv[1] for it */
 
 enum lookup_msg {
 	LOOKUP_CONNECT = 401,	/* 1 descriptor: a connection's end */
@@ -270,88 +273,130 @@ cli_is_lookup_process(int argc, char **argv)
 
 /* ---- starting and watching ---- */
 
+struct start_job;
+
 struct lookupproc {
 	struct daemon		*d;
-	pthread_mutex_t		 lock;		/* ctl and pidfd */
+	pthread_mutex_t		 lock;		/* ctl */
 	int			 ctl;		/* -1: none running */
-	int			 pidfd;		/* of the one running, or -1 */
-	_Atomic pid_t		 pid;		/* 0: none */
+	_Atomic long		 pid;		/* 0: none */
+	_Atomic long		 killed;	/* the pid killed last */
 	int			 start_fd;	/* the configuration at start */
 	int			 reload_fd;	/* of the last reload, or -1 */
-	struct event		*chld_ev, *restart_ev;
+	struct event		*ctl_ev, *restart_ev;
+	struct worker_job	*job;		/* a start on a worker */
+	struct start_job	*job_arg;
 	time_t			 started;
 };
 
-/* The child between fork and exec: async-signal-safe calls only. FDS
-   go to 3, 4, ... in their order. */
-static void NORETURN
-exec_child(const int *fds, int nfds, enum log_target log, const char *path)
-{
-	char *argv[] = { "popgate-lookup", LOOKUP_ARG,
-	    log == LOG_TO_SYSLOG ? "syslog" : "stderr", (char *)path, NULL };
-	int from[4], i;
-	sigset_t none;
+/* A start by the owner (popgate-priv, or the daemon itself), and what
+   it got. */
+struct start_job {
+	struct lookupproc	*lp;
+	int			 ctl;
+	long			 pid;
+	int			 r;
+	char			 err[PRIVSEP_REASON_MAX];
+};
 
-	/* Out of the way of 3..6 first, then into place. */
-	for (i = 0; i < nfds; i++)
-		if ((from[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) == -1)
-			_exit(127);
-	for (i = 0; i < nfds; i++)
-		if (dup2(from[i], CTL_FD + i) == -1)
-			_exit(127);
-	privsep_close_from(CTL_FD + nfds);
-	(void)sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)execv("/proc/self/exe", argv);
-	_exit(127);
+static void on_ctl(evutil_socket_t, short, void *);
+
+static void
+start_work(void *ctx, void *arg)
+{
+	struct start_job *j = arg;
+	struct lookupproc *lp = j->lp;
+
+	(void)ctx;
+	j->r = privsep_lookup_start(lp->d->priv, lp->start_fd, lp->reload_fd,
+	    &j->ctl, &j->pid, j->err, sizeof(j->err));
 }
 
-static int
-spawn(struct lookupproc *lp)
+static void
+start_release(void *arg)
 {
-	int sv[2], fds[4], null = -1, pidfd;
-	pid_t pid;
+	struct start_job *j = arg;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_error("popgate-lookup: socketpair: %s", strerror(errno));
-		return -1;
+	if (j->ctl != -1)
+		(void)close(j->ctl);
+	free(j);
+}
+
+static void
+start_dropped(void *arg)
+{
+	struct start_job *j = arg;
+
+	if (j->lp != NULL) {
+		j->lp->job = NULL;
+		j->lp->job_arg = NULL;
 	}
-	if (lp->reload_fd == -1 &&
-	    (null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
-		log_error("popgate-lookup: /dev/null: %s", strerror(errno));
-		(void)close(sv[0]);
-		(void)close(sv[1]);
-		return -1;
+	start_release(j);
+}
+
+static void
+restart_later(struct lookupproc *lp)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (time(NULL) - lp->started < RESTART_GAP)
+		tv.tv_sec = RESTART_GAP;
+	(void)event_add(lp->restart_ev, &tv);
+}
+
+/* On the loop: the new one's control socket, watched for its end. */
+static void
+start_done(void *arg)
+{
+	struct start_job *j = arg;
+	struct lookupproc *lp = j->lp;
+
+	lp->job = NULL;
+	lp->job_arg = NULL;
+	lp->started = time(NULL);
+	if (j->r == -1) {
+		log_error("popgate-lookup: cannot start it: %s", j->err);
+		if (!privsep_broken(lp->d->priv))
+			restart_later(lp);
+		start_release(j);
+		return;
 	}
-	fds[0] = sv[1];
-	fds[1] = lp->d->data_fd;
-	fds[2] = lp->start_fd;
-	fds[3] = lp->reload_fd != -1 ? lp->reload_fd : null;
-	if ((pid = fork()) == -1) {
-		log_error("popgate-lookup: fork: %s", strerror(errno));
-		(void)close(sv[0]);
-		(void)close(sv[1]);
-		if (null != -1)
-			(void)close(null);
-		return -1;
-	}
-	if (pid == 0)
-		exec_child(fds, 4, lp->d->cfg->log, lp->d->config_path);
-	(void)close(sv[1]);
-	if (null != -1)
-		(void)close(null);
 	/* A full control socket fails a connection at once (a temporary
 	   failure) instead of blocking a worker with the lock held. */
-	(void)fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	pidfd = pidfd_open(pid, 0);
-	lp->started = time(NULL);
-	lp->pid = pid;
+	(void)fcntl(j->ctl, F_SETFL, O_NONBLOCK);
+	lp->ctl_ev = event_new(lp->d->base, j->ctl, EV_READ | EV_CLOSED |
+	    EV_PERSIST, on_ctl, lp);
+	if (lp->ctl_ev == NULL || event_add(lp->ctl_ev, NULL) == -1)
+		log_error("popgate-lookup pid=%ld: cannot watch it: a restart "
+		    "needs a restart of the daemon", j->pid);
 	(void)pthread_mutex_lock(&lp->lock);
-	lp->ctl = sv[0];
-	lp->pidfd = pidfd;
+	lp->ctl = j->ctl;
+	lp->pid = j->pid;
 	(void)pthread_mutex_unlock(&lp->lock);
-	log_info("popgate-lookup started pid=%ld", (long)pid);
-	return 0;
+	j->ctl = -1;
+	start_release(j);
+}
+
+static const struct worker_ops start_ops = {
+	start_work, start_done, start_dropped
+};
+
+/* A start: on a worker (the owner's lock may be held by a slower
+   request), or here before the pools exist (at start-up). */
+static void
+start(struct lookupproc *lp)
+{
+	struct start_job *j = xcalloc(1, sizeof(*j));
+
+	j->lp = lp;
+	j->ctl = -1;
+	if (lp->d->io == NULL) {
+		start_work(NULL, j);
+		start_done(j);
+		return;
+	}
+	lp->job_arg = j;
+	lp->job = worker_submit(lp->d->io, &start_ops, j);
 }
 
 /* policy_env's lookup_connect: a new connection, from any thread. */
@@ -378,19 +423,19 @@ lookup_connect(void *arg)
 	return sv[0];
 }
 
-/* policy_env's lookup_broken: from any thread. The pidfd names the
-   process that runs, never one that took its pid after it ended. */
+/* policy_env's lookup_broken: from any thread. Its owner kills it (its
+   child, unreaped: the pid is still its), once per pid. */
 static void
 lookup_broken(void *arg)
 {
 	struct lookupproc *lp = arg;
+	long pid = lp->pid;
 
-	(void)pthread_mutex_lock(&lp->lock);
-	if (lp->pidfd != -1 &&
-	    pidfd_send_signal(lp->pidfd, SIGKILL, NULL, 0) == 0)
-		log_error("popgate-lookup pid=%ld did not answer in time: "
-		    "killed", (long)lp->pid);
-	(void)pthread_mutex_unlock(&lp->lock);
+	if (pid <= 0 || atomic_exchange(&lp->killed, pid) == pid)
+		return;
+	log_error("popgate-lookup pid=%ld did not answer in time: killed",
+	    pid);
+	privsep_lookup_kill(lp->d->priv, pid);
 }
 
 static void
@@ -400,44 +445,31 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (lp->pid == 0 && spawn(lp) == -1) {
-		struct timeval tv = { RESTART_GAP, 0 };
-
-		(void)event_add(lp->restart_ev, &tv);
-	}
+	if (lp->pid == 0 && lp->job == NULL)
+		start(lp);
 }
 
+/* Its control socket: popgate-lookup never writes on it, so readable
+   means it ended (or broke the protocol: it is ended too). Its owner
+   reaps it and logs how it ended. */
 static void
-on_sigchld(evutil_socket_t fd, short what, void *arg)
+on_ctl(evutil_socket_t fd, short what, void *arg)
 {
 	struct lookupproc *lp = arg;
-	struct timeval tv = { 0, 0 };
-	pid_t pid = lp->pid;
-	int status = 0;
+	long pid = lp->pid;
 
 	(void)fd;
 	(void)what;
-	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
-		return;
+	event_free(lp->ctl_ev);
+	lp->ctl_ev = NULL;
 	(void)pthread_mutex_lock(&lp->lock);
-	lp->pid = 0;
 	(void)close(lp->ctl);
 	lp->ctl = -1;
-	if (lp->pidfd != -1)
-		(void)close(lp->pidfd);
-	lp->pidfd = -1;
+	lp->pid = 0;
 	(void)pthread_mutex_unlock(&lp->lock);
-	if (WIFSIGNALED(status))
-		log_error("popgate-lookup pid=%ld killed by signal %d; logins "
-		    "and look-ups fail until another runs", (long)pid,
-		    WTERMSIG(status));
-	else
-		log_error("popgate-lookup pid=%ld exited status=%d; logins "
-		    "and look-ups fail until another runs", (long)pid,
-		    WEXITSTATUS(status));
-	if (time(NULL) - lp->started < RESTART_GAP)
-		tv.tv_sec = RESTART_GAP;
-	(void)event_add(lp->restart_ev, &tv);
+	log_info("popgate-lookup pid=%ld: its control socket ended; another "
+	    "is started", pid);
+	restart_later(lp);
 }
 
 int
@@ -446,23 +478,22 @@ lookupproc_start(struct daemon *d)
 	struct lookupproc *lp = xcalloc(1, sizeof(*lp));
 
 	lp->d = d;
-	lp->ctl = lp->pidfd = lp->reload_fd = -1;
+	lp->ctl = lp->reload_fd = -1;
 	lp->start_fd = d->config_fd;
 	d->config_fd = -1;
 	if (pthread_mutex_init(&lp->lock, NULL) != 0)
 		log_fatal("popgate-lookup: mutex");
 	d->lookup = lp;
 	lp->restart_ev = evtimer_new(d->base, on_restart, lp);
-	lp->chld_ev = evsignal_new(d->base, SIGCHLD, on_sigchld, lp);
-	if (lp->start_fd == -1 || lp->restart_ev == NULL ||
-	    lp->chld_ev == NULL || event_add(lp->chld_ev, NULL) == -1) {
+	if (lp->start_fd == -1 || lp->restart_ev == NULL) {
 		log_error("popgate-lookup: cannot start or watch it");
 		return -1;
 	}
 	d->penv.lookup_connect = lookup_connect;
 	d->penv.lookup_broken = lookup_broken;
 	d->penv.lookup_arg = lp;
-	return spawn(lp);
+	start(lp);
+	return lp->pid != 0 ? 0 : -1;
 }
 
 void
@@ -475,34 +506,17 @@ lookupproc_reload(struct lookupproc *lp, int config_fd)
 		    strerror(errno));
 		return;
 	}
+	/* A start under way on a worker reads the fields: it gets the old
+	   file or this one, and this one follows by LOOKUP_RELOAD. */
+	(void)pthread_mutex_lock(&lp->lock);
 	if (lp->reload_fd != -1)
 		(void)close(lp->reload_fd);
 	lp->reload_fd = fd;
-	(void)pthread_mutex_lock(&lp->lock);
 	if (lp->ctl != -1 &&
 	    ipc_send(lp->ctl, LOOKUP_RELOAD, 0, NULL, &fd, 1) == -1)
 		log_error("popgate-lookup: reload not sent: %s",
 		    strerror(errno));
 	(void)pthread_mutex_unlock(&lp->lock);
-}
-
-/* At shutdown: the end of its control socket ends it; one that does not
-   end (stopped, stuck in a call) is killed. */
-static void
-stop(struct lookupproc *lp)
-{
-	struct pollfd pfd = { lp->pidfd, POLLIN, 0 };
-	int status;
-
-	if (lp->ctl != -1)
-		(void)close(lp->ctl);
-	lp->ctl = -1;
-	if (lp->pid <= 0)
-		return;
-	if (lp->pidfd == -1 || poll(&pfd, 1, STOP_WAIT_MS) != 1)
-		(void)kill(lp->pid, SIGKILL);	/* not reaped: still ours */
-	while (waitpid(lp->pid, &status, 0) == -1 && errno == EINTR)
-		;
 }
 
 void
@@ -513,13 +527,18 @@ lookupproc_free(struct lookupproc **lpp)
 	if (lp == NULL)
 		return;
 	*lpp = NULL;
-	if (lp->chld_ev != NULL)
-		event_free(lp->chld_ev);
+	if (lp->job != NULL) {
+		lp->job_arg->lp = NULL;
+		worker_cancel(&lp->job);
+	}
+	if (lp->ctl_ev != NULL)
+		event_free(lp->ctl_ev);
 	if (lp->restart_ev != NULL)
 		event_free(lp->restart_ev);
-	stop(lp);
-	if (lp->pidfd != -1)
-		(void)close(lp->pidfd);
+	/* The end of its control socket ends it; its owner waits for
+	   that, and kills one that does not end. */
+	if (lp->ctl != -1)
+		(void)close(lp->ctl);
 	if (lp->start_fd != -1)
 		(void)close(lp->start_fd);
 	if (lp->reload_fd != -1)

@@ -31,6 +31,7 @@ struct privsep {
 	bool		 broken;	/* a protocol error or a dead helper */
 	/* in-process only: */
 	struct keyhold	*kh;
+	struct lookhold	*lh;
 	const struct config *start;	/* a ref: the keys until a reload */
 	struct config	*cur;		/* read by the last open_files */
 };
@@ -333,6 +334,41 @@ serve_keys(int sock, const struct ipc_msg *m, struct keyhold *kh,
 	return r;
 }
 
+/* The answer to the popgate-lookup requests M: (re)start it, or kill
+   it. */
+static int
+serve_lookup(int sock, const struct ipc_msg *m, struct lookhold *lh)
+{
+	char err[PRIVSEP_REASON_MAX];
+	int start_fd, reload_fd, fd = -1, r;
+	struct ipc_out o;
+	long pid = 0;
+
+	if (privsep_decode_req_lookup(m, &start_fd, &reload_fd, &pid) == -1)
+		return -1;
+	ipc_out_init(&o);
+	if (m->type == PRIVSEP_REQ_LOOKUP_KILL) {
+		ipc_put_u32(&o, lookhold_kill(lh, pid) == 0 ? 1 : 0);
+	} else {
+		err[0] = '\0';
+		r = lookhold_start(lh, start_fd, reload_fd, &fd, &pid, err,
+		    sizeof(err));
+		(void)close(start_fd);
+		if (reload_fd != -1)
+			(void)close(reload_fd);
+		ipc_put_u32(&o, r == 0 ? 1 : 0);
+		if (r == 0)
+			ipc_put_u32(&o, (uint32_t)pid);
+		else
+			ipc_put_text(&o, err[0] != '\0' ? err : "failed");
+	}
+	r = ipc_send(sock, m->type + 1, m->id, &o, &fd, fd != -1);
+	ipc_out_free(&o);
+	if (fd != -1)
+		(void)close(fd);
+	return r;
+}
+
 /* The helper: serves until the daemon goes (end of the connection) or
    breaks the protocol. Never returns. */
 static void NORETURN
@@ -340,6 +376,8 @@ helper_main(const char *path, const struct config *start)
 {
 	struct ipc_msg *m = xmalloc(sizeof(*m));
 	struct keyhold *kh = keyhold_new(start->user, true, start->log);
+	struct lookhold *lh = lookhold_new(start->user, start->data_dir, path,
+	    start->log);
 	struct config *cur = NULL;
 	int r, sock = HELPER_FD;
 
@@ -355,14 +393,16 @@ helper_main(const char *path, const struct config *start)
 		/* popgate-keys never speaks first on our socket to it: when
 		   that is readable it ended (or broke the protocol), and it
 		   is reaped now rather than at the next start. */
-		if (keyhold_wait(kh, sock) == 1)
+		if (keyhold_wait(kh, sock, lh) == 1)
 			continue;
 		r = ipc_recv(sock, m, -1);
 		if (r == 0) {
 			keyhold_free(&kh);
+			lookhold_free(&lh);
 			_exit(0);
 		}
-		if (r == -1 || m->nfds > 0) {
+		if (r == -1 || (m->nfds > 0 &&
+		    m->type != PRIVSEP_REQ_LOOKUP_START)) {
 			log_error("privileged helper: bad request from the "
 			    "daemon: %s", r == -1 ? strerror(errno) :
 			    "descriptors attached");
@@ -375,6 +415,9 @@ helper_main(const char *path, const struct config *start)
 		else if (m->type == PRIVSEP_REQ_KEYS_START ||
 		    m->type == PRIVSEP_REQ_KEYS_LOAD)
 			r = serve_keys(sock, m, kh, cur != NULL ? cur : start);
+		else if (m->type == PRIVSEP_REQ_LOOKUP_START ||
+		    m->type == PRIVSEP_REQ_LOOKUP_KILL)
+			r = serve_lookup(sock, m, lh);
 		else
 			r = -1;
 		if (r == -1) {
@@ -450,6 +493,7 @@ privsep_direct(const char *path, const struct config *cfg)
 	p->path = xstrdup(path);
 	p->sock = -1;
 	p->kh = keyhold_new(NULL, false, cfg->log);
+	p->lh = lookhold_new(NULL, cfg->data_dir, path, cfg->log);
 	p->start = config_ref(cfg);
 	return p;
 }
@@ -469,6 +513,7 @@ privsep_free(struct privsep **pp)
 			;
 	}
 	keyhold_free(&p->kh);
+	lookhold_free(&p->lh);
 	config_unref(&p->start);
 	config_free(&p->cur);
 	(void)pthread_mutex_destroy(&p->lock);
@@ -690,6 +735,12 @@ privsep_keys_load(struct privsep *p, uint32_t gen, uint32_t keep,
 }
 
 bool
+privsep_separate(const struct privsep *p)
+{
+	return p->sock != -1;
+}
+
+bool
 privsep_broken(struct privsep *p)
 {
 	bool b;
@@ -698,4 +749,143 @@ privsep_broken(struct privsep *p)
 	b = p->broken;
 	(void)pthread_mutex_unlock(&p->lock);
 	return b;
+}
+
+/* ---- popgate-lookup ---- */
+
+int
+privsep_decode_req_lookup(const struct ipc_msg *m, int *start_r,
+    int *reload_r, long *pid_r)
+{
+	struct ipc_in in;
+	uint32_t n;
+
+	*start_r = *reload_r = -1;
+	*pid_r = 0;
+	ipc_in_init(&in, m);
+	if (m->type == PRIVSEP_REQ_LOOKUP_KILL) {
+		if (ipc_get_u32(&in, &n) == -1 || n == 0 || n > INT32_MAX ||
+		    ipc_get_done(&in, 0) == -1)
+			return -1;
+		*pid_r = (long)n;
+		return 0;
+	}
+	if (m->type != PRIVSEP_REQ_LOOKUP_START ||
+	    ipc_get_u32(&in, &n) == -1 || n < 1 || n > 2 ||
+	    ipc_get_done(&in, n) == -1)
+		return -1;
+	*start_r = m->fds[0];
+	if (n == 2)
+		*reload_r = m->fds[1];
+	return 0;
+}
+
+int
+privsep_decode_lookup(const struct ipc_msg *m, long *pid_r, int *fd_r,
+    char *err, size_t errsz)
+{
+	struct ipc_in in;
+	uint32_t ok, pid;
+
+	*pid_r = 0;
+	*fd_r = -1;
+	ipc_in_init(&in, m);
+	if ((m->type != PRIVSEP_LOOKUP_STARTED &&
+	    m->type != PRIVSEP_LOOKUP_KILLED) ||
+	    ipc_get_u32(&in, &ok) == -1 || ok > 1)
+		return -1;
+	if (m->type == PRIVSEP_LOOKUP_KILLED)
+		return ipc_get_done(&in, 0) == 0 ? (int)ok : -1;
+	if (ok == 0)
+		return ipc_get_text(&in, err, errsz) == 0 &&
+		    ipc_get_done(&in, 0) == 0 ? 0 : -1;
+	if (ipc_get_u32(&in, &pid) == -1 || pid == 0 || pid > INT32_MAX ||
+	    ipc_get_done(&in, 1) == -1)
+		return -1;
+	*pid_r = (long)pid;
+	*fd_r = m->fds[0];
+	return 1;
+}
+
+/* A popgate-lookup request of TYPE to the helper, with O and the
+   descriptors FDS, and its answer decoded: as privsep_decode_lookup,
+   -1 also when the helper is unusable (ERR says why). The caller holds
+   the lock. */
+static int
+helper_lookup(struct privsep *p, uint32_t type, const struct ipc_out *o,
+    const int *fds, unsigned nfds, long *pid_r, int *fd_r, char *err,
+    size_t errsz)
+{
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	int r = -1;
+
+	m->nfds = 0;
+	errno = 0;
+	if (p->broken)
+		(void)str_copy(err, "the privileged helper is gone (see the "
+		    "log)", errsz);
+	else if (ipc_send(p->sock, type, 0, o, fds, nfds) == -1 ||
+	    ipc_recv(p->sock, m, REPLY_WAIT_MS) != 1) {
+		(void)snprintf(err, errsz, "the privileged helper (pid %ld) "
+		    "did not answer: %s", (long)p->pid, errno == EPROTO ?
+		    "malformed answer" : errno == 0 ? "it exited" :
+		    strerror(errno));
+		p->broken = true;
+	} else if (m->type != type + 1 ||
+	    (r = privsep_decode_lookup(m, pid_r, fd_r, err, errsz)) == -1) {
+		(void)str_copy(err, "malformed answer of the privileged "
+		    "helper", errsz);
+		p->broken = true;
+		ipc_msg_close_fds(m);
+		r = -1;
+	}
+	free(m);
+	return r;
+}
+
+int
+privsep_lookup_start(struct privsep *p, int start_fd, int reload_fd,
+    int *ctl_r, long *pid_r, char *err, size_t errsz)
+{
+	int fds[2] = { start_fd, reload_fd }, r;
+	struct ipc_out o;
+
+	*ctl_r = -1;
+	(void)pthread_mutex_lock(&p->lock);
+	if (p->sock == -1) {
+		r = lookhold_start(p->lh, start_fd, reload_fd, ctl_r, pid_r,
+		    err, errsz);
+	} else {
+		ipc_out_init(&o);
+		ipc_put_u32(&o, reload_fd != -1 ? 2 : 1);
+		r = helper_lookup(p, PRIVSEP_REQ_LOOKUP_START, &o, fds,
+		    reload_fd != -1 ? 2 : 1, pid_r, ctl_r, err, errsz);
+		ipc_out_free(&o);
+		r = r == 1 ? 0 : -1;
+	}
+	(void)pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+void
+privsep_lookup_kill(struct privsep *p, long pid)
+{
+	char err[256];
+	struct ipc_out o;
+	long none;
+	int fd;
+
+	(void)pthread_mutex_lock(&p->lock);
+	if (p->sock == -1) {
+		(void)lookhold_kill(p->lh, pid);
+	} else {
+		ipc_out_init(&o);
+		ipc_put_u32(&o, (uint32_t)pid);
+		if (helper_lookup(p, PRIVSEP_REQ_LOOKUP_KILL, &o, NULL, 0,
+		    &none, &fd, err, sizeof(err)) == -1)
+			log_error("popgate-lookup pid=%ld: not killed: %s",
+			    pid, err);
+		ipc_out_free(&o);
+	}
+	(void)pthread_mutex_unlock(&p->lock);
 }

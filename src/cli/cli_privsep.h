@@ -11,7 +11,10 @@
  * their names, and passes the descriptors of the file and of the
  * certificates, never of a key), "bind HOST:PORT" (only a listener of
  * the configuration it last read), "start popgate-keys" and "load
- * generation G" (the keys of the configuration it last read).
+ * generation G" (the keys of the configuration it last read), "start
+ * popgate-lookup" and "kill popgate-lookup PID" (cli_lookhold.c: it
+ * starts it as the daemon's user and gives the daemon its control
+ * socket, so the network process never forks or signals it).
  * It owns popgate-keys (cli_keyhold.c): it starts it as the daemon's
  * user, opens the key files as root and sends them to it on a socket
  * of its own, and gives the daemon another socket to it, for private
@@ -60,6 +63,15 @@ enum privsep_type {
 	PRIVSEP_REQ_KEYS_LOAD,	/* daemon: u32 gen, u32 keep */
 	PRIVSEP_KEYS_LOADED,	/* helper: u32 ok; ok: the fields of
 				   KEYS_LOADED; not ok: text reason */
+	PRIVSEP_REQ_LOOKUP_START, /* daemon: u32 nfiles (1 or 2) and as
+				   many descriptors: the configuration
+				   files of its start and of its last
+				   reload */
+	PRIVSEP_LOOKUP_STARTED,	/* helper: u32 ok; ok: u32 pid and the
+				   daemon's control socket to it; not
+				   ok: text reason */
+	PRIVSEP_REQ_LOOKUP_KILL, /* daemon: u32 pid (it did not answer) */
+	PRIVSEP_LOOKUP_KILLED,	/* helper: u32 killed (0: not running) */
 };
 
 /* popgate-keys: popgate's argv[1] for it, and its two descriptors. */
@@ -67,6 +79,13 @@ enum privsep_type {
 #define PRIVSEP_KEYS_OWNER_FD	3
 #define PRIVSEP_KEYS_DAEMON_FD	4
 #define PRIVSEP_REASON_MAX	1024	/* a refusal of the key requests */
+
+/* popgate-lookup: popgate's argv[1] for it, and its descriptors: the
+   control socket, the data directory, the configuration files of the
+   daemon's start and of its last reload (/dev/null: none). */
+#define PRIVSEP_LOOKUP_ARG	"__lookup"
+#define PRIVSEP_LOOKUP_CTL_FD	3
+#define PRIVSEP_LOOKUP_NFDS	4
 
 _Static_assert(PRIVSEP_FDS_MAX <= IPC_FDS_MAX, "descriptors of a message");
 
@@ -123,6 +142,19 @@ int	privsep_keys_start(struct privsep *, uint32_t gen, int *sock_r,
    with the reason in ERR. */
 int	privsep_keys_load(struct privsep *, uint32_t gen, uint32_t keep,
 	    struct keys_loaded *out, char *err, size_t errsz) WARN_UNUSED;
+/* (Re)starts popgate-lookup with the configuration files START_FD and
+   RELOAD_FD (-1: no reload yet; both stay the caller's): the one
+   running is killed and reaped. The daemon's control socket to it into
+   *CTL_R, its pid into *PID_R. 0, or -1 with the reason in ERR. Safe
+   from any thread. */
+int	privsep_lookup_start(struct privsep *, int start_fd, int reload_fd,
+	    int *ctl_r, long *pid_r, char *err, size_t errsz) WARN_UNUSED;
+/* SIGKILLs popgate-lookup PID if it is the one running (it did not
+   answer in time). Safe from any thread. */
+void	privsep_lookup_kill(struct privsep *, long pid);
+/* Whether the requests go to popgate-priv (a process of its own that
+   owns popgate-lookup and popgate-keys), not to the daemon itself. */
+bool	privsep_separate(const struct privsep *);
 /* Whether the helper broke (it is not asked again: restart the daemon). */
 bool	privsep_broken(struct privsep *);
 
@@ -138,10 +170,12 @@ struct keyhold *keyhold_new(const char *user, bool hold_files,
 	    enum log_target log);
 /* Ends popgate-keys (it sees its owner socket close) and reaps it. */
 void	keyhold_free(struct keyhold **);
+struct lookhold;
+
 /* Waits until SOCK (the daemon's) is readable: 0; or until
-   popgate-keys ended (its owner socket readable), which is then reaped
-   and its end logged: 1. */
-int	keyhold_wait(struct keyhold *, int sock);
+   popgate-keys ended (its owner socket readable) or popgate-lookup of
+   LH did, which is then reaped and its end logged: 1. */
+int	keyhold_wait(struct keyhold *, int sock, struct lookhold *lh);
 /* privsep_keys_start() where the privileges are. */
 int	keyhold_start(struct keyhold *, uint32_t gen, int *sock_r,
 	    long *pid_r, struct keys_loaded *out, char *err, size_t errsz)
@@ -152,6 +186,26 @@ int	keyhold_start(struct keyhold *, uint32_t gen, int *sock_r,
 int	keyhold_load(struct keyhold *, const struct config *cfg,
 	    uint32_t gen, uint32_t keep, struct keys_loaded *out, char *err,
 	    size_t errsz) WARN_UNUSED;
+
+/* ---- the owner of popgate-lookup (cli_lookhold.c) ---- */
+
+/* An owner whose popgate-lookup runs as USER (NULL or "": as we do) in
+   DATA_DIR (opened at each start); PATH names the configuration in its
+   messages. */
+struct lookhold *lookhold_new(const char *user, const char *data_dir,
+	    const char *path, enum log_target log);
+/* Waits a moment for popgate-lookup to end (the daemon closed its
+   control socket), kills it if it does not, and reaps it. */
+void	lookhold_free(struct lookhold **);
+/* privsep_lookup_start() where the privileges are. */
+int	lookhold_start(struct lookhold *, int start_fd, int reload_fd,
+	    int *ctl_r, long *pid_r, char *err, size_t errsz) WARN_UNUSED;
+/* SIGKILL to popgate-lookup PID if it is the one running: 0, else -1. */
+int	lookhold_kill(struct lookhold *, long pid);
+/* A descriptor readable once popgate-lookup ended (-1: none runs), and
+   the reaping then (its end logged). */
+int	lookhold_fd(const struct lookhold *);
+void	lookhold_reap(struct lookhold *);
 
 /* The decoders (and the fuzzer's targets): 0 when M is a well-formed
    message of its type, its fields into the out-parameters (descriptors
@@ -172,5 +226,14 @@ int	privsep_decode_req_keys(const struct ipc_msg *m, uint32_t *gen,
    refusal with its reason in ERR, -1 malformed. */
 int	privsep_decode_keys(const struct ipc_msg *m, long *pid_r, int *fd_r,
 	    struct keys_loaded *out, char *err, size_t errsz);
+/* PRIVSEP_REQ_LOOKUP_START: the files into *START_R and *RELOAD_R (-1:
+   none). PRIVSEP_REQ_LOOKUP_KILL: the pid into *PID_R. 0 or -1. */
+int	privsep_decode_req_lookup(const struct ipc_msg *m, int *start_r,
+	    int *reload_r, long *pid_r);
+/* PRIVSEP_LOOKUP_STARTED: 1 ok (pid and socket into *PID_R and *FD_R),
+   0 a refusal with its reason in ERR, -1 malformed. PRIVSEP_LOOKUP_
+   KILLED: 1 or 0 (killed or not), -1 malformed. */
+int	privsep_decode_lookup(const struct ipc_msg *m, long *pid_r,
+	    int *fd_r, char *err, size_t errsz);
 
 #endif

@@ -771,7 +771,10 @@ confine(struct daemon *d)
 		    "seccomp filter", d->config_path);
 		return 0;
 	}
-	if (sandbox_apply(SANDBOX_DAEMON, &eb) == -1) {
+	/* With popgate-priv owning popgate-lookup and popgate-keys, the
+	   daemon makes threads only: no fork, exec or kill. */
+	if (sandbox_apply(privsep_separate(d->priv) ? SANDBOX_NET :
+	    SANDBOX_DAEMON, &eb) == -1) {
 		log_error("%s", eb.text);
 		return -1;
 	}

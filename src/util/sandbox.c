@@ -95,7 +95,8 @@ static const int daemon_calls[] = {
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
 	SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(restart_syscall),
-	/* signals; wait4 for popgate-keys */
+	/* signals; wait4 for popgate-priv at the end (and the children
+	   of SANDBOX_DAEMON) */
 	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(wait4),
 	/* the event loop (libevent: epoll, its wake-up eventfd or pipe;
@@ -119,12 +120,15 @@ static const int daemon_calls[] = {
 	SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(geteuid),
 	SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(prlimit64),
 	SCMP_SYS(getrlimit), SCMP_SYS(getrusage), SCMP_SYS(sysinfo),
-	/* A restart of popgate-lookup, a fork and exec of /proc/self/exe
-	   and its new image's start-up (the dynamic loader, the sanitizer
-	   runtime; it then runs under this filter), watched and, when a
-	   call to it times out, killed through a pidfd. Only for that:
-	   they go when the root helper popgate-priv starts popgate-lookup
-	   as it starts popgate-keys. */
+};
+
+/* The daemon that owns its children (no root helper): a restart of
+   popgate-lookup or popgate-keys, a fork and exec of /proc/self/exe and
+   the new image's start-up (the dynamic loader, the sanitizer runtime;
+   it then runs under this filter), the pidfd that sees it end, kill.
+   Not SANDBOX_NET's: popgate-priv starts, kills and reaps
+   those children. */
+static const int spawn_calls[] = {
 	SCMP_SYS(execve), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
 	SCMP_SYS(seccomp), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal),
 };
@@ -217,20 +221,34 @@ allow_sockets(scmp_filter_ctx ctx)
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 }
 
-/* clone() without a new namespace (threads, the fork of a restart of
-   popgate-keys); clone3() passes its flags in memory, out of the
-   filter's reach, so it fails with ENOSYS and glibc falls back to
-   clone(). */
+/* clone() without a new namespace: threads, and with PROCESSES the
+   fork of a restart of popgate-lookup or popgate-keys; without them
+   only threads (CLONE_THREAD), and in a sanitizer build LeakSanitizer's
+   tracer (CLONE_VM, no exec: it shares the memory it reads). clone3()
+   passes its flags in memory, out of the filter's reach, so it fails
+   with ENOSYS and glibc falls back to clone(). */
 static int
-allow_clone(scmp_filter_ctx ctx)
+allow_clone(scmp_filter_ctx ctx, bool processes)
 {
 	const scmp_datum_t ns = CLONE_NEWNS | CLONE_NEWCGROUP |
 	    CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
 	    CLONE_NEWNET;
 	int r;
 
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	    SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0))) < 0)
+	if (processes)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0));
+	else
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, ns | CLONE_THREAD,
+		    CLONE_THREAD));
+#ifdef SANDBOX_SANITIZER
+	if (r == 0 && !processes)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, ns | CLONE_VM | CLONE_THREAD,
+		    CLONE_VM));
+#endif
+	if (r < 0)
 		return r;
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 	    0);
@@ -297,15 +315,20 @@ allow_kill(scmp_filter_ctx ctx)
 	return 0;
 }
 
+/* SANDBOX_DAEMON, or SANDBOX_NET without SPAWN: no process of its own
+   (no fork, exec or kill), threads only. */
 static int
-rules_daemon(scmp_filter_ctx ctx)
+rules_daemon(scmp_filter_ctx ctx, bool spawn)
 {
 	int r;
 
 	if ((r = allow_all(ctx, daemon_calls, nitems(daemon_calls))) < 0 ||
-	    (r = allow_sockets(ctx)) < 0 || (r = allow_clone(ctx)) < 0 ||
-	    (r = allow_ioctl(ctx)) < 0 || (r = allow_prctl(ctx)) < 0 ||
-	    (r = allow_kill(ctx)) < 0)
+	    (r = allow_sockets(ctx)) < 0 ||
+	    (r = allow_clone(ctx, spawn)) < 0 ||
+	    (r = allow_ioctl(ctx)) < 0 || (r = allow_prctl(ctx)) < 0)
+		return r;
+	if (spawn && ((r = allow_all(ctx, spawn_calls,
+	    nitems(spawn_calls))) < 0 || (r = allow_kill(ctx)) < 0))
 		return r;
 	return 0;
 }
@@ -358,13 +381,13 @@ sandbox_apply(enum sandbox_role role, struct errbuf *eb)
 	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r == 0)
-		r = role == SANDBOX_DAEMON ? rules_daemon(ctx) :
-		    rules_keys(ctx);
+		r = role == SANDBOX_KEYS ? rules_keys(ctx) :
+		    rules_daemon(ctx, role == SANDBOX_DAEMON);
 #ifdef SANDBOX_SANITIZER
 	if (r == 0)
 		r = allow_all(ctx, sanitizer_calls, nitems(sanitizer_calls));
 	if (r == 0 && role == SANDBOX_KEYS &&
-	    ((r = allow_clone(ctx)) == 0))
+	    ((r = allow_clone(ctx, true)) == 0))
 		r = allow_prctl(ctx);
 #endif
 	if (r == 0)

@@ -11,6 +11,9 @@ enum sandbox_role {
 	/* `popgate serve` once started: every parser runs there (the
 	   future popgate-net). */
 	SANDBOX_DAEMON,
+	/* The same with popgate-priv owning its children (popgate-lookup,
+	   popgate-keys): threads only: no fork, exec or kill. */
+	SANDBOX_NET,
 	/* popgate-keys: receives, parses keys, signs, sends, logs, exits. */
 	SANDBOX_KEYS,
 };

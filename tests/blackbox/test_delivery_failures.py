@@ -373,7 +373,7 @@ def test_queue_delete_removes_without_bounce(make_instance):
     wait_rows(inst, lambda rows: rows and rows[0]["state"] == "deferred",
               what="deferred")
     p = inst.cli("queue", "delete", qid)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, p.stderr + inst.log()[-4000:]
     assert f"message {qid} deleted" in p.stdout
     wait_queue_empty(inst)
     wait_log(inst, rf"qid={qid} removed \(deleted by the administrator\)")

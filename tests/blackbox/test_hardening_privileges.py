@@ -80,7 +80,7 @@ def privileged_helper(p):
     assert os.readlink(f"/proc/{p}/fd/3").startswith("socket:")
     with open("/proc/net/unix") as f:
         unix = {l.split()[6] for l in list(f)[1:] if len(l.split()) > 6}
-    sockets = 0
+    sockets = pidfds = 0
     for fd in fds[3:]:
         target = os.readlink(f"/proc/{p}/fd/{fd}")
         if target.startswith("socket:"):
@@ -88,6 +88,10 @@ def privileged_helper(p):
             assert target[len("socket:["):-1] in unix, \
                 f"privileged helper {p}: fd {fd} {target}"
             sockets += 1
+            continue
+        if target == "anon_inode:[pidfd]":
+            # popgate-lookup's, its child: to see it end.
+            pidfds += 1
             continue
         # A TLS key of the configuration (for a restart of popgate-keys).
         with open(f"/proc/{p}/fdinfo/{fd}") as f:
@@ -97,6 +101,7 @@ def privileged_helper(p):
         assert flags & 0o3 == os.O_RDONLY and b"PRIVATE KEY" in head, \
             f"privileged helper {p}: fd {fd} {target}"
     assert sockets == 2, f"privileged helper {p}: {sockets} sockets"
+    assert pidfds <= 1, f"privileged helper {p}: {pidfds} pidfds"
     assert len(tasks) == 1, f"privileged helper {p}: threads {tasks}"
     return True
 

@@ -301,8 +301,9 @@ def unix_socket_inodes():
 
 def test_privileged_helper_holds_nothing_of_the_network(server):
     """The helper stays root, so it holds nothing but its socket to the
-    daemon, its socket to popgate-keys and the key files in use (for a
-    restart of popgate-keys): no listener, no other file, no lock."""
+    daemon, its socket to popgate-keys, the key files in use (for a
+    restart of popgate-keys) and the pidfd of popgate-lookup (its child:
+    to see it end): no listener, no other file, no lock."""
     # The daemon's child popgate-priv, and popgate-keys below it.
     helpers = [p for p in children(server.pid)
                if comm(p) == "popgate-priv"]
@@ -318,8 +319,9 @@ def test_privileged_helper_holds_nothing_of_the_network(server):
     # Unix sockets (the two pairs), not a listener of the network.
     unix = unix_socket_inodes()
     assert all(t[len("socket:["):-1] in unix for t in sockets), targets
-    assert [t for t in targets if not t.startswith("socket:")] == [key], \
-        targets
+    assert targets.count("anon_inode:[pidfd]") == 1, targets
+    assert [t for t in targets if not t.startswith("socket:") and
+            t != "anon_inode:[pidfd]"] == [key], targets
     server.stop()
     # It goes with the daemon.
     assert not os.path.exists(f"/proc/{pid}/status") or \

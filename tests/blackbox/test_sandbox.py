@@ -176,16 +176,13 @@ def test_killed_keys_process_is_restarted_confined(daemon):
     assert daemon.running
 
 
-@pytest.mark.skipif(shutil.which("gdb") is None,
-                    reason="gdb (scripts/bootstrap installs it)")
-def test_forbidden_call_kills_the_daemon(make_instance):
-    inst = make_instance()
+def call_kills_the_daemon(inst, call):
+    """CALL (a gdb expression) made by the daemon kills it with SIGSYS."""
     assert_confined(inst.pid, "daemon")
     # gdb itself may crash when its inferior vanishes under a call:
     # no core file of it in the test's directory.
     p = subprocess.run(
-        ["gdb", "-p", str(inst.pid), "-batch", "-nx",
-         "-ex", f"call (long)syscall({PERSONALITY}, 0xffffffffL)"],
+        ["gdb", "-p", str(inst.pid), "-batch", "-nx", "-ex", f"call {call}"],
         capture_output=True, text=True, timeout=120, cwd=inst.dir,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE,
                                               (0, 0)))
@@ -194,6 +191,27 @@ def test_forbidden_call_kills_the_daemon(make_instance):
     assert rc == -signal.SIGSYS, \
         f"exit {rc}, not SIGSYS\n{p.stdout}\n{p.stderr}\n{inst.log()}"
     inst.proc = None
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None,
+                    reason="gdb (scripts/bootstrap installs it)")
+def test_forbidden_call_kills_the_daemon(make_instance):
+    inst = make_instance()
+    call_kills_the_daemon(inst, f"(long)syscall({PERSONALITY}, 0xffffffffL)")
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None,
+                    reason="gdb (scripts/bootstrap installs it)")
+@pytest.mark.skipif(os.geteuid() != 0,
+                    reason="popgate-priv owns the children of a daemon "
+                    "that gives up root")
+@pytest.mark.parametrize("call", ["(int)fork()",
+                                  "(int)execl(\"/bin/sh\", \"sh\", 0)"])
+def test_daemon_makes_no_process(make_instance, call):
+    """popgate-priv starts, kills and reaps popgate-lookup and
+    popgate-keys, so the network process may not fork or exec at all."""
+    inst = make_instance()
+    call_kills_the_daemon(inst, call)
 
 
 def test_sandbox_no_leaves_the_daemon_unfiltered(make_instance):
