@@ -7,7 +7,7 @@
  * popgate-keys or a load of a generation, a start or a kill of
  * popgate-lookup) and the daemon's (the files, a bound socket,
  * popgate-keys started or its keys loaded, popgate-lookup started or
- * killed). A decoder
+ * killed, popgate-lookup's first message). A decoder
  * that accepts must hand over exactly the descriptors the message
  * carries; one that refuses must leave them to the caller.
  */
@@ -69,6 +69,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 	if (r >= 0 && m.type != PRIVSEP_LOOKUP_STARTED && (fd != -1 ||
 	    m.nfds != 0))
+		abort();
+	r = privsep_decode_lookup_ready(&m, err, sizeof(err));
+	if (r >= 0 && (m.nfds != 0 || (r == 1) != (err[0] == '\0') ||
+	    memchr(err, '\0', sizeof(err)) == NULL))
 		abort();
 	strlist_init(&errors);
 	r = privsep_decode_files(&m, &f, &errors);

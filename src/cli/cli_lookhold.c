@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +33,7 @@
 #include "util/compat.h"
 
 #define STOP_WAIT_MS	2000	/* at the end, before SIGKILL */
+#define LOOKUP_NOFILE	8192	/* its descriptor limit at least */
 
 struct lookhold {
 	char		*user;		/* NULL: keep ours */
@@ -130,6 +132,7 @@ exec_child(const int *fds, int nfds, const struct lookhold *lh)
 	    lh->config_path, NULL };
 	const char *err;
 	int from[PRIVSEP_LOOKUP_NFDS], i;
+	struct rlimit rl;
 	sigset_t none;
 
 	/* Out of the way of 3..6 first, then into place. */
@@ -140,6 +143,19 @@ exec_child(const int *fds, int nfds, const struct lookhold *lh)
 		if (dup2(from[i], PRIVSEP_LOOKUP_CTL_FD + i) == -1)
 			_exit(127);
 	privsep_close_from(PRIVSEP_LOOKUP_CTL_FD + nfds);
+	/* Its descriptors go with the daemon's threads (a connection, the
+	   store's and the relay table's files for each), not with the
+	   clients the daemon's limit was set for: at least LOOKUP_NOFILE,
+	   as root may raise it. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < LOOKUP_NOFILE) {
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < LOOKUP_NOFILE &&
+		    geteuid() == 0)
+			rl.rlim_max = LOOKUP_NOFILE;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > LOOKUP_NOFILE ? LOOKUP_NOFILE : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (lh->user != NULL && priv_drop(lh->user, &err) == -1)
 		_exit(126);
 	(void)sigemptyset(&none);
@@ -228,4 +244,19 @@ void
 lookhold_reap(struct lookhold *lh)
 {
 	reap(lh, false);
+}
+
+int
+privsep_decode_lookup_ready(const struct ipc_msg *m, char *err,
+    size_t errsz)
+{
+	struct ipc_in in;
+	uint32_t ok;
+
+	ipc_in_init(&in, m);
+	if (m->type != LOOKUP_READY || ipc_get_u32(&in, &ok) == -1 ||
+	    ok > 1 || ipc_get_text(&in, err, errsz) == -1 ||
+	    ipc_get_done(&in, 0) == -1 || (ok == 1) != (err[0] == '\0'))
+		return -1;
+	return (int)ok;
 }

@@ -44,9 +44,10 @@
 #include "cli/cli_daemon.h"
 #include "cli/cli_privsep.h"
 #include "policy/policy.h"
+#include "store/store.h"
+#include "util/fsutil.h"
 #include "util/ipc.h"
 #include "util/log.h"
-#include "util/worker.h"
 #include "util/xalloc.h"
 #include "util/compat.h"
 
@@ -57,10 +58,8 @@
 #define RESTART_GAP	1	/* seconds between two starts at least */
 #define LOOKUP_ARG	PRIVSEP_LOOKUP_ARG	/* popgate's argv[1] for it */
 
-enum lookup_msg {
-	LOOKUP_CONNECT = 401,	/* 1 descriptor: a connection's end */
-	LOOKUP_RELOAD,		/* 1 descriptor: the configuration file */
-};
+#define READY_WAIT_MS	60000	/* for the store's migration at most */
+#define CONNECT_WAIT_MS	3000	/* for a new one, when one ended */
 
 /* ---- popgate-lookup itself ---- */
 
@@ -197,6 +196,40 @@ control(const char *path)
 	return r;
 }
 
+/* The store brought to the current schema (here: the daemon opens no
+   store), and LOOKUP_READY saying so. 0, or -1 (logged) when the store
+   cannot serve. */
+static int
+ready(const struct config *cfg)
+{
+	char dir[64], why[LOOKUP_ERROR_MAX];
+	const char *err = "";
+	struct errbuf eb;
+	struct ipc_out o;
+	struct store *s;
+	int r = -1;
+
+	why[0] = '\0';
+	if (fs_fd_path(DATA_FD, dir, sizeof(dir)) == -1)
+		(void)str_copy(why, "the data directory's path", sizeof(why));
+	else if ((s = store_open(cfg->store, dir, &eb, &err)) == NULL)
+		(void)str_fmt(why, sizeof(why), "store: %s", err);
+	else {
+		if ((r = store_migrate(s, &err)) == -1)
+			(void)str_fmt(why, sizeof(why), "store: %s", err);
+		store_close(&s);
+	}
+	if (r == -1)
+		log_error("popgate-lookup: %s", why);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, r == 0 ? 1 : 0);
+	ipc_put_text(&o, r == 0 ? "" : why);
+	if (ipc_send(CTL_FD, LOOKUP_READY, 0, &o, NULL, 0) == -1)
+		r = -1;
+	ipc_out_free(&o);
+	return r;
+}
+
 static bool
 fstat_is_file(int fd)
 {
@@ -256,9 +289,12 @@ cli_lookup_main(int argc, char **argv)
 	log_set_debug(cfg->debug);
 	policy_env_set_config(&env, cfg);
 	env.data_fd = DATA_FD;
+	env.open_lazily = true;
 	if (cfg->auth_cache_ttl > 0)
 		env.logins = login_cache_new((unsigned)cfg->auth_cache_ttl,
 		    LOGIN_CACHE_MAX);
+	if (ready(first_cfg) == -1)
+		_exit(1);
 	r = control(path);
 	/* The daemon is gone: connection threads may still be in a call;
 	   the store's files stay consistent whatever point they are at. */
@@ -277,15 +313,20 @@ struct start_job;
 
 struct lookupproc {
 	struct daemon		*d;
-	pthread_mutex_t		 lock;		/* ctl */
+	pthread_mutex_t		 lock;		/* the fields below d */
+	pthread_cond_t		 cv;		/* a new ctl, or stopping */
 	int			 ctl;		/* -1: none running */
+	bool			 ctl_ok;	/* not seen ended by a send */
+	bool			 stopping;
 	_Atomic long		 pid;		/* 0: none */
 	_Atomic long		 killed;	/* the pid killed last */
 	int			 start_fd;	/* the configuration at start */
 	int			 reload_fd;	/* of the last reload, or -1 */
-	struct event		*ctl_ev, *restart_ev;
-	struct worker_job	*job;		/* a start on a worker */
-	struct start_job	*job_arg;
+	unsigned		 reload_gen;	/* reloads so far */
+	struct start_job	*done;		/* a start for the loop */
+	pthread_t		 thread;	/* of a start under way */
+	bool			 starting;	/* (the loop's) */
+	struct event		*ctl_ev, *restart_ev, *done_ev;
 	time_t			 started;
 };
 
@@ -301,37 +342,71 @@ struct start_job {
 
 static void on_ctl(evutil_socket_t, short, void *);
 
-static void
-start_work(void *ctx, void *arg)
+/* Its first message on CTL: ready, the store migrated. 0, or -1 with
+   why not in ERR. */
+static int
+wait_ready(int ctl, char *err, size_t errsz)
 {
-	struct start_job *j = arg;
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	int r;
+
+	m->nfds = 0;
+	r = ipc_recv(ctl, m, READY_WAIT_MS);
+	if (r == 1) {
+		if ((r = privsep_decode_lookup_ready(m, err, errsz)) == -1)
+			(void)str_copy(err, "a malformed or unexpected first "
+			    "message", errsz);
+		ipc_msg_close_fds(m);
+	} else
+		(void)str_fmt(err, errsz, "no answer: %s", r == 0 ?
+		    "it exited" : strerror(errno));
+	free(m);
+	return r == 1 ? 0 : -1;
+}
+
+/* The start itself, and its control socket handed to the callers of
+   lookup_connect() at once (from the start's thread). */
+static void
+start_work(struct start_job *j)
+{
 	struct lookupproc *lp = j->lp;
+	unsigned gen;
+	int rfd;
 
-	(void)ctx;
-	j->r = privsep_lookup_start(lp->d->priv, lp->start_fd, lp->reload_fd,
-	    &j->ctl, &j->pid, j->err, sizeof(j->err));
-}
-
-static void
-start_release(void *arg)
-{
-	struct start_job *j = arg;
-
-	if (j->ctl != -1)
+	/* The last reload's file as it is now (a reload may replace it
+	   meanwhile: then it is sent as LOOKUP_RELOAD below). */
+	(void)pthread_mutex_lock(&lp->lock);
+	rfd = lp->reload_fd != -1 ? fcntl(lp->reload_fd, F_DUPFD_CLOEXEC, 0) :
+	    -1;
+	gen = lp->reload_gen;
+	(void)pthread_mutex_unlock(&lp->lock);
+	j->r = privsep_lookup_start(lp->d->priv, lp->start_fd, rfd, &j->ctl,
+	    &j->pid, j->err, sizeof(j->err));
+	if (rfd != -1)
+		(void)close(rfd);
+	if (j->r == 0 && (j->r = wait_ready(j->ctl, j->err,
+	    sizeof(j->err))) == -1) {
+		privsep_lookup_kill(lp->d->priv, j->pid);
 		(void)close(j->ctl);
-	free(j);
-}
-
-static void
-start_dropped(void *arg)
-{
-	struct start_job *j = arg;
-
-	if (j->lp != NULL) {
-		j->lp->job = NULL;
-		j->lp->job_arg = NULL;
+		j->ctl = -1;
 	}
-	start_release(j);
+	/* A full control socket fails a connection at once (a temporary
+	   failure) instead of blocking a worker with the lock held. */
+	if (j->r == 0)
+		(void)fcntl(j->ctl, F_SETFL, O_NONBLOCK);
+	(void)pthread_mutex_lock(&lp->lock);
+	if (j->r == 0 && gen != lp->reload_gen &&
+	    ipc_send(j->ctl, LOOKUP_RELOAD, 0, NULL, &lp->reload_fd, 1) == -1)
+		log_error("popgate-lookup: reload not sent: %s",
+		    strerror(errno));
+	if (j->r == 0) {
+		lp->ctl = j->ctl;
+		lp->ctl_ok = true;
+		lp->pid = j->pid;
+		(void)pthread_cond_broadcast(&lp->cv);
+	}
+	lp->done = j;
+	(void)pthread_mutex_unlock(&lp->lock);
 }
 
 static void
@@ -344,45 +419,59 @@ restart_later(struct lookupproc *lp)
 	(void)event_add(lp->restart_ev, &tv);
 }
 
-/* On the loop: the new one's control socket, watched for its end. */
+/* On the loop, after start_work(): the new one's control socket watched
+   for its end, or another try. */
 static void
-start_done(void *arg)
+start_done(struct lookupproc *lp)
 {
-	struct start_job *j = arg;
-	struct lookupproc *lp = j->lp;
+	struct start_job *j;
 
-	lp->job = NULL;
-	lp->job_arg = NULL;
+	(void)pthread_mutex_lock(&lp->lock);
+	j = lp->done;
+	lp->done = NULL;
+	(void)pthread_mutex_unlock(&lp->lock);
+	if (j == NULL)
+		return;
+	if (lp->starting) {
+		(void)pthread_join(lp->thread, NULL);
+		lp->starting = false;
+	}
 	lp->started = time(NULL);
 	if (j->r == -1) {
 		log_error("popgate-lookup: cannot start it: %s", j->err);
 		if (!privsep_broken(lp->d->priv))
 			restart_later(lp);
-		start_release(j);
-		return;
+	} else {
+		lp->ctl_ev = event_new(lp->d->base, j->ctl, EV_READ |
+		    EV_CLOSED | EV_PERSIST, on_ctl, lp);
+		if (lp->ctl_ev == NULL || event_add(lp->ctl_ev, NULL) == -1)
+			log_error("popgate-lookup pid=%ld: cannot watch it: a "
+			    "restart needs a restart of the daemon", j->pid);
 	}
-	/* A full control socket fails a connection at once (a temporary
-	   failure) instead of blocking a worker with the lock held. */
-	(void)fcntl(j->ctl, F_SETFL, O_NONBLOCK);
-	lp->ctl_ev = event_new(lp->d->base, j->ctl, EV_READ | EV_CLOSED |
-	    EV_PERSIST, on_ctl, lp);
-	if (lp->ctl_ev == NULL || event_add(lp->ctl_ev, NULL) == -1)
-		log_error("popgate-lookup pid=%ld: cannot watch it: a restart "
-		    "needs a restart of the daemon", j->pid);
-	(void)pthread_mutex_lock(&lp->lock);
-	lp->ctl = j->ctl;
-	lp->pid = j->pid;
-	(void)pthread_mutex_unlock(&lp->lock);
-	j->ctl = -1;
-	start_release(j);
+	free(j);
 }
 
-static const struct worker_ops start_ops = {
-	start_work, start_done, start_dropped
-};
+static void *
+start_main(void *arg)
+{
+	struct start_job *j = arg;
+	struct lookupproc *lp = j->lp;
 
-/* A start: on a worker (the owner's lock may be held by a slower
-   request), or here before the pools exist (at start-up). */
+	start_work(j);
+	event_active(lp->done_ev, 0, 0);
+	return NULL;
+}
+
+static void
+on_started(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	start_done(arg);
+}
+
+/* A start: on a thread of its own once the daemon serves (the workers
+   may all be waiting in lookup_connect() for it), else here. */
 static void
 start(struct lookupproc *lp)
 {
@@ -391,27 +480,48 @@ start(struct lookupproc *lp)
 	j->lp = lp;
 	j->ctl = -1;
 	if (lp->d->io == NULL) {
-		start_work(NULL, j);
-		start_done(j);
+		start_work(j);
+		start_done(lp);
 		return;
 	}
-	lp->job_arg = j;
-	lp->job = worker_submit(lp->d->io, &start_ops, j);
+	lp->starting = true;
+	if (pthread_create(&lp->thread, NULL, start_main, j) != 0) {
+		lp->starting = false;
+		log_error("popgate-lookup: no thread to start it; tried again "
+		    "in %d s", RESTART_GAP);
+		free(j);
+		lp->started = time(NULL);
+		restart_later(lp);
+	}
 }
 
-/* policy_env's lookup_connect: a new connection, from any thread. */
+/* policy_env's lookup_connect: a new connection, from any thread. One
+   that ended is waited for a moment: its successor is on its way. */
 static int
 lookup_connect(void *arg)
 {
 	struct lookupproc *lp = arg;
 	int sv[2], r = -1, e = ECONNREFUSED;
+	struct timespec until;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
+	(void)clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += CONNECT_WAIT_MS / 1000;
 	(void)pthread_mutex_lock(&lp->lock);
-	if (lp->ctl != -1) {
-		r = ipc_send(lp->ctl, LOOKUP_CONNECT, 0, NULL, &sv[1], 1);
-		e = errno;
+	while (!lp->stopping) {
+		if (lp->ctl != -1 && lp->ctl_ok) {
+			r = ipc_send(lp->ctl, LOOKUP_CONNECT, 0, NULL, &sv[1],
+			    1);
+			e = errno;
+			if (r == 0 || (e != EPIPE && e != ECONNRESET &&
+			    e != ECONNREFUSED))
+				break;
+			lp->ctl_ok = false;	/* it ended */
+		}
+		if (pthread_cond_timedwait(&lp->cv, &lp->lock, &until) ==
+		    ETIMEDOUT)
+			break;
 	}
 	(void)pthread_mutex_unlock(&lp->lock);
 	(void)close(sv[1]);
@@ -445,13 +555,13 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (lp->pid == 0 && lp->job == NULL)
+	if (lp->pid == 0 && !lp->starting)
 		start(lp);
 }
 
-/* Its control socket: popgate-lookup never writes on it, so readable
-   means it ended (or broke the protocol: it is ended too). Its owner
-   reaps it and logs how it ended. */
+/* Its control socket: popgate-lookup writes nothing on it after
+   LOOKUP_READY, so readable means it ended (or broke the protocol: it
+   is ended too). Its owner reaps it and logs how it ended. */
 static void
 on_ctl(evutil_socket_t fd, short what, void *arg)
 {
@@ -476,16 +586,23 @@ int
 lookupproc_start(struct daemon *d)
 {
 	struct lookupproc *lp = xcalloc(1, sizeof(*lp));
+	pthread_condattr_t ca;
 
 	lp->d = d;
 	lp->ctl = lp->reload_fd = -1;
 	lp->start_fd = d->config_fd;
 	d->config_fd = -1;
-	if (pthread_mutex_init(&lp->lock, NULL) != 0)
+	if (pthread_mutex_init(&lp->lock, NULL) != 0 ||
+	    pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&lp->cv, &ca) != 0)
 		log_fatal("popgate-lookup: mutex");
+	(void)pthread_condattr_destroy(&ca);
 	d->lookup = lp;
 	lp->restart_ev = evtimer_new(d->base, on_restart, lp);
-	if (lp->start_fd == -1 || lp->restart_ev == NULL) {
+	lp->done_ev = event_new(d->base, -1, 0, on_started, lp);
+	if (lp->start_fd == -1 || lp->restart_ev == NULL ||
+	    lp->done_ev == NULL) {
 		log_error("popgate-lookup: cannot start or watch it");
 		return -1;
 	}
@@ -506,12 +623,13 @@ lookupproc_reload(struct lookupproc *lp, int config_fd)
 		    strerror(errno));
 		return;
 	}
-	/* A start under way on a worker reads the fields: it gets the old
-	   file or this one, and this one follows by LOOKUP_RELOAD. */
+	/* A start under way gets the old file or this one; it sends this
+	   one when it is not what it started with. */
 	(void)pthread_mutex_lock(&lp->lock);
 	if (lp->reload_fd != -1)
 		(void)close(lp->reload_fd);
 	lp->reload_fd = fd;
+	lp->reload_gen++;
 	if (lp->ctl != -1 &&
 	    ipc_send(lp->ctl, LOOKUP_RELOAD, 0, NULL, &fd, 1) == -1)
 		log_error("popgate-lookup: reload not sent: %s",
@@ -527,14 +645,24 @@ lookupproc_free(struct lookupproc **lpp)
 	if (lp == NULL)
 		return;
 	*lpp = NULL;
-	if (lp->job != NULL) {
-		lp->job_arg->lp = NULL;
-		worker_cancel(&lp->job);
-	}
+	(void)pthread_mutex_lock(&lp->lock);
+	lp->stopping = true;
+	(void)pthread_cond_broadcast(&lp->cv);
+	(void)pthread_mutex_unlock(&lp->lock);
+	/* A start under way ends within its timeouts; its result, if any,
+	   is dropped (the new one sees its control socket close). */
+	if (lp->starting)
+		(void)pthread_join(lp->thread, NULL);
+	if (lp->done != NULL && lp->done->ctl != -1 &&
+	    lp->done->ctl != lp->ctl)
+		(void)close(lp->done->ctl);
+	free(lp->done);
 	if (lp->ctl_ev != NULL)
 		event_free(lp->ctl_ev);
 	if (lp->restart_ev != NULL)
 		event_free(lp->restart_ev);
+	if (lp->done_ev != NULL)
+		event_free(lp->done_ev);
 	/* The end of its control socket ends it; its owner waits for
 	   that, and kills one that does not end. */
 	if (lp->ctl != -1)
@@ -543,6 +671,7 @@ lookupproc_free(struct lookupproc **lpp)
 		(void)close(lp->start_fd);
 	if (lp->reload_fd != -1)
 		(void)close(lp->reload_fd);
+	(void)pthread_cond_destroy(&lp->cv);
 	(void)pthread_mutex_destroy(&lp->lock);
 	free(lp);
 }

@@ -87,6 +87,16 @@ enum privsep_type {
 #define PRIVSEP_LOOKUP_CTL_FD	3
 #define PRIVSEP_LOOKUP_NFDS	4
 
+/* The messages of popgate-lookup's control socket. */
+enum lookup_ctl_msg {
+	LOOKUP_CONNECT = 401,	/* daemon: 1 descriptor, a connection's end */
+	LOOKUP_RELOAD,		/* daemon: 1 descriptor, the configuration */
+	LOOKUP_READY,		/* popgate-lookup, once, first: u32 ok (the
+				   store migrated), text error (empty for
+				   ok); nothing after it */
+};
+#define LOOKUP_ERROR_MAX	512
+
 _Static_assert(PRIVSEP_FDS_MAX <= IPC_FDS_MAX, "descriptors of a message");
 
 /* What a reload reads, open: the configuration file and its
@@ -230,6 +240,9 @@ int	privsep_decode_keys(const struct ipc_msg *m, long *pid_r, int *fd_r,
    none). PRIVSEP_REQ_LOOKUP_KILL: the pid into *PID_R. 0 or -1. */
 int	privsep_decode_req_lookup(const struct ipc_msg *m, int *start_r,
 	    int *reload_r, long *pid_r);
+/* LOOKUP_READY: 1 ok, 0 not (the reason in ERR), -1 malformed. */
+int	privsep_decode_lookup_ready(const struct ipc_msg *m, char *err,
+	    size_t errsz);
 /* PRIVSEP_LOOKUP_STARTED: 1 ok (pid and socket into *PID_R and *FD_R),
    0 a refusal with its reason in ERR, -1 malformed. PRIVSEP_LOOKUP_
    KILLED: 1 or 0 (killed or not), -1 malformed. */

@@ -735,29 +735,6 @@ drop_root(struct daemon *d)
 	return 0;
 }
 
-static int
-open_store(struct daemon *d)
-{
-	struct errbuf eb;
-	struct store *s;
-	char dir[64];
-	const char *err;
-	int r;
-
-	if (fs_fd_path(d->data_fd, dir, sizeof(dir)) == -1)
-		PANIC("descriptor path");
-	s = store_open(d->cfg->store, dir, &eb, &err);
-	if (s == NULL) {
-		log_error("store: %s", err);
-		return -1;
-	}
-	r = store_migrate(s, &err);
-	if (r == -1)
-		log_error("store: %s", err);
-	store_close(&s);
-	return r;
-}
-
 /* The seccomp allow-list once start-up is over (privileges dropped,
    listeners bound, popgate-keys and the worker threads started: the
    filter reaches them all), before the first connection is accepted. */
@@ -818,7 +795,7 @@ cmd_serve(struct cli *c)
 	if (start_privileged(&d) == -1 || start_privsep(&d) == -1 ||
 	    drop_root(&d) == -1 || lookupproc_start(&d) == -1 ||
 	    (needs_tls(d.cfg) && start_keys(&d) == -1) ||
-	    open_store(&d) == -1 || start_services(&d) == -1 ||
+	    start_services(&d) == -1 ||
 	    confine(&d) == -1) {
 		daemon_free(&d);
 		pidlock_release(&d.lock_fd);

@@ -46,6 +46,11 @@ struct policy_env {
 	   started), so that the call does not run later. */
 	void			(*lookup_broken)(void *);
 	void			*lookup_arg;
+	/* popgate-lookup's: a thread opens the store and the relay table
+	   on first use, not at its start (a connection per thread of the
+	   daemon, most of them seldom used: their descriptors would add up
+	   to the daemon's limit). */
+	bool			 open_lazily;
 };
 
 /* A worker thread's handles, opened on first use. Files are reached

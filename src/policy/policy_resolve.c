@@ -58,6 +58,8 @@ backends_thread_init(void *arg)
 			    strerror(errno));
 		return b;
 	}
+	if (env->open_lazily)
+		return b;
 	/* Local files are opened now, not on first use: the daemon's
 	   descriptors are all taken at start-up, and a store it cannot open
 	   shows at once (a first read opens the WAL files too). Network

@@ -210,7 +210,7 @@ def test_descriptors_exhausted(make_instance, monkeypatch, tmp_path):
         s.ehlo()
         r = s.transaction("sender@example.net", ["bob@acme.test"],
                           make_message("fd-for-pop3"))
-        assert QUEUED_RE.match(r), r
+        assert QUEUED_RE.match(r), f"{r!r}\n{inst.log()[-4000:]}"
         s.quit()
     pop = pop3_helpers.Client(inst.ports["pop3"], source="127.0.0.5")
     pop.login("bob@acme.test", PASSWORD)
@@ -294,7 +294,8 @@ def test_descriptors_exhausted(make_instance, monkeypatch, tmp_path):
             assert QUEUED_RE.match(r), f"after some closed: {r!r}"
             s.quit()
         r = pop3_login(inst.ports["pop3"], "ann@acme.test")
-        assert r.startswith("+OK"), f"POP3 after some closed: {r!r}"
+        assert r.startswith("+OK"), \
+            f"POP3 after some closed: {r!r}\n{inst.log()[-3000:]}"
     finally:
         for s in flood:
             s.close()
@@ -428,7 +429,8 @@ def test_store_unreadable_is_a_temporary_failure(make_instance):
           f"login {l!r} after {t_login:.1f}s")
     assert r.startswith("451 4.3.0"), f"RCPT: {r!r}"
     assert l.startswith("-ERR [SYS/TEMP]"), f"POP3 login: {l!r}"
-    assert rcpt_reply(inst).startswith("250 2.1.5")
+    r = rcpt_reply(inst)
+    assert r.startswith("250 2.1.5"), f"{r!r}\n{inst.log()[-3000:]}"
     assert pop3_login(inst.ports["pop3"], "bob@acme.test").startswith("+OK")
     with Session(inst.ports["smtp"]) as s:
         s.ehlo()

@@ -18,6 +18,7 @@ import imaplib
 import json
 import os
 import poplib
+import re
 import signal
 import smtplib
 import sqlite3
@@ -235,3 +236,23 @@ def test_killed_lookup_is_replaced(inst):
     assert pop3_login(inst, "ann@lookup.test", PASSWORD).startswith("+OK")
     assert pop3_login(inst, "ann@lookup.test", "bad").startswith("-ERR")
     assert inst.running
+
+
+def test_store_newer_than_popgate_stops_the_start(make_instance):
+    """popgate-lookup migrates the store (the daemon opens none): a store
+    of a newer schema makes it say so, and the daemon does not start."""
+    inst = make_instance(start=False)
+    inst.setup_mailbox("ann@lookup.test", PASSWORD)
+    db = sqlite3.connect(os.path.join(inst.data_dir, "store.db"))
+    with db:
+        db.execute("UPDATE schema_version SET version = 9999")
+    db.close()
+    inst.spawn()
+    rc = inst.proc.wait(timeout=60)
+    log = inst.log()
+    inst.proc = None
+    assert rc != 0, log
+    assert re.search(r"popgate-lookup: cannot start it: store: the store "
+                     r"has schema version 9999, newer than this popgate "
+                     r"knows \(\d+\): upgrade popgate", log), log
+    assert "daemon started" not in log
