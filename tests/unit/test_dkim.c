@@ -57,7 +57,8 @@ key_of(enum dkim_alg alg)
 static void
 body_hash(const char *msg, size_t step, EVP_PKEY *k, char *out, size_t outsz)
 {
-	struct dkim_key key = { DKIM_ED25519_SHA256, "example.com", "s", k };
+	struct dkim_key key = { DKIM_ED25519_SHA256, "example.com", "s", k,
+		NULL, NULL };
 	struct dkim_signer *s = dkim_signer_new();
 	char err[DKIM_ERROR_MAX];
 	const char *p, *e;
