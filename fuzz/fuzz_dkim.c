@@ -32,7 +32,8 @@ init_key(void)
 static int
 sign(const uint8_t *data, size_t len, size_t step, struct buf *out)
 {
-	struct dkim_key k = { DKIM_ED25519_SHA256, "example.com", "sel", key };
+	struct dkim_key k = { DKIM_ED25519_SHA256, "example.com", "sel",
+		key, NULL, NULL };
 	struct dkim_signer *s = dkim_signer_new();
 	char err[DKIM_ERROR_MAX];
 	size_t off;

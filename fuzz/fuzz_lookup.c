@@ -9,15 +9,18 @@
  * Mode bit 7 clear, popgate-lookup's side: each datagram that parses is
  * a request to the server function its type selects, as the connection
  * threads of cli_lookup.c do (store_remote_serve, relay_remote_serve,
- * policy_login_serve), backed by a real SQLite store and local relay
+ * policy_lookup_serve), backed by a real SQLite store and local relay
  * table in a temporary directory (customer acme, domain acme.test,
  * mailbox ann@acme.test password "s3cret", alias fwd@acme.test, an
- * authorization of 192.0.2.7); with bit 0 set, the store and relay
- * table are the ones that could not be opened. A request refused ends
- * the input, as it ends a connection. Every answer must parse whole as
- * an answer of that kind, exactly one final answer (STORE_DONE,
- * RELAY_DONE, LOGIN_RESULT) for a request accepted, none for one
- * refused, and no answer carries ann's password hash. After each input
+ * authorization of 192.0.2.7, active DKIM keys fz-r (RSA) and fz-e
+ * (Ed25519) of acme.test); with bit 0 set, the store and relay table
+ * are the ones that could not be opened; a STORE_DKIM_MAKE runs (RSA
+ * key generation, slow) only with bit 1 set, else it is refused as
+ * outside an API request. A request refused ends the input, as it ends
+ * a connection. Every answer must parse whole as an answer of that
+ * kind, exactly one final answer (STORE_DONE, RELAY_DONE, LOGIN_RESULT,
+ * DKIM_SIGNED) for a request accepted, none for one refused, and no
+ * answer carries ann's password hash or a line of a DKIM private key. After each input
  * a ROLLBACK goes through the same function, and a store or relay table
  * that changed is put back as it was (SQLite's data_version, and its
  * backup API from a copy in memory), so that inputs do not depend on
@@ -27,7 +30,8 @@
  * answers, waiting in the peer's end of a socketpair whose other end an
  * ipc_link gets from its connect() (once: a reconnection is refused).
  * From call (mode & 63) % NCALLS of a fixed list on, store, relay table
- * and login calls run over that link until the list ends; each result
+ * login and DKIM (signing, making pairs) calls run over that link
+ * until the list ends; each result
  * must be in the range its header documents, every text terminated
  * inside its field. Bit 6 attaches a descriptor to the first answer.
  */
@@ -44,6 +48,7 @@
 #include <sqlite3.h>
 
 #include "fuzz.h"
+#include "core/dkim.h"
 #include "policy/policy.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -77,7 +82,10 @@ struct pristine {
 static struct pristine dbs[] = { { "store.db", NULL, NULL, 0 },
 	{ "relay.db", NULL, NULL, 0 } };
 
-enum kind { K_NONE, K_STORE, K_RELAY, K_LOGIN };
+enum kind { K_NONE, K_STORE, K_RELAY, K_LOGIN, K_DKIM };
+
+/* A line of each private key of the store (its PEM's second line). */
+static char key_lines[2][80];
 
 static void __attribute__((noreturn))
 die(const char *what, const char *why)
@@ -148,6 +156,36 @@ pristine_restore(struct pristine *p)
 	p->version = data_version(p->file);
 }
 
+/* A key of ALG under SEL for acme.test; a line of its PEM into LINE. */
+static void
+add_key(struct store *s, enum dkim_alg alg, const char *sel, char line[80])
+{
+	static struct store_dkim_key k;
+	char err[DKIM_ERROR_MAX], *pem, *pub, *nl, *end;
+	const char *e = "";
+
+	if (dkim_keygen(alg, &pem, &pub, err) == -1)
+		die("dkim_keygen", err);
+	memset(&k, 0, sizeof(k));
+	(void)str_copy(k.domain, "acme.test", sizeof(k.domain));
+	(void)str_copy(k.selector, sel, sizeof(k.selector));
+	(void)str_copy(k.algorithm, dkim_alg_name(alg), sizeof(k.algorithm));
+	(void)str_copy(k.private_key, pem, sizeof(k.private_key));
+	(void)str_copy(k.public_key, pub, sizeof(k.public_key));
+	k.active = true;
+	k.created = NOW;
+	if (store_dkim_add(s, &k, &e) != 0)
+		die("store_dkim_add", e);
+	if ((nl = strchr(pem, '\n')) == NULL ||
+	    (end = strchr(nl + 1, '\n')) == NULL || end - nl - 1 < 32 ||
+	    end - nl - 1 >= 80)
+		die("dkim_keygen", "no PEM of lines of 64");
+	memcpy(line, nl + 1, (size_t)(end - nl - 1));
+	line[end - nl - 1] = '\0';
+	free(pem);
+	free(pub);
+}
+
 static void
 setup_store(void)
 {
@@ -162,6 +200,8 @@ setup_store(void)
 	    store_mailbox_add(s, "ann@acme.test", ann_hash, 0, &err) != 0 ||
 	    store_alias_add(s, "fwd@acme.test", "out@example.org", &err) != 0)
 		die("store", err);
+	add_key(s, DKIM_RSA_SHA256, "fz-r", key_lines[0]);
+	add_key(s, DKIM_ED25519_SHA256, "fz-e", key_lines[1]);
 	store_close(&s);
 }
 
@@ -372,13 +412,30 @@ login_result_ok(const struct ipc_msg *m)
 	    *mb.address == '\0' && *mb.customer == '\0';
 }
 
+static bool
+signed_ok(const struct ipc_msg *m)
+{
+	char error[DKIM_ERROR_MAX];
+	struct ipc_in in;
+	uint32_t result;
+	const void *p;
+	size_t len;
+
+	ipc_in_init(&in, m);
+	return ipc_get_u32(&in, &result) == 0 && result <= 2 &&
+	    ipc_get_bytes(&in, DKIM_SIG_MAX, &p, &len) == 0 &&
+	    (result == 1) == (len > 0) &&
+	    ipc_get_text(&in, error, sizeof(error)) == 0 &&
+	    (result == 1) == (*error == '\0') && ipc_get_done(&in, 0) == 0;
+}
+
 /* Whether M is a well-formed answer to a request of KIND; *FINAL_R
    whether it ends the answer. */
 static bool
 answer_ok(const struct ipc_msg *m, enum kind kind, bool *final_r)
 {
 	*final_r = m->type == STORE_DONE || m->type == RELAY_DONE ||
-	    m->type == LOGIN_RESULT;
+	    m->type == LOGIN_RESULT || m->type == DKIM_SIGNED;
 	switch (kind) {
 	case K_STORE:
 		return m->type == STORE_ROWS ? rows_ok(m) :
@@ -388,6 +445,8 @@ answer_ok(const struct ipc_msg *m, enum kind kind, bool *final_r)
 		    m->type == RELAY_DONE && done_ok(m, 3);
 	case K_LOGIN:
 		return m->type == LOGIN_RESULT && login_result_ok(m);
+	case K_DKIM:
+		return m->type == DKIM_SIGNED && signed_ok(m);
 	default:
 		return false;
 	}
@@ -403,7 +462,11 @@ check_answers(int sock, enum kind kind, int r)
 	while (ipc_recv(sock, ans, 0) == 1) {
 		if (ans->nfds != 0 || final || !answer_ok(ans, kind, &last) ||
 		    memmem(ans->data, ans->len, ann_hash, strlen(ann_hash)) !=
-		    NULL)
+		    NULL ||
+		    memmem(ans->data, ans->len, key_lines[0],
+		    strlen(key_lines[0])) != NULL ||
+		    memmem(ans->data, ans->len, key_lines[1],
+		    strlen(key_lines[1])) != NULL)
 			abort();
 		final = last;
 	}
@@ -414,17 +477,19 @@ check_answers(int sock, enum kind kind, int r)
 /* M to the function that serves its type (cli_lookup.c serve_conn):
    its result, the kind of answer into *KIND. */
 static int
-serve(const struct ipc_msg *m, int sock, bool unopened, enum kind *kind)
+serve(const struct ipc_msg *m, int sock, unsigned mode, enum kind *kind)
 {
+	bool unopened = (mode & 1) != 0;
 	const char *err = "";
 
 	backends_refresh(be);
-	if (m->type >= STORE_EXEC && m->type <= STORE_DONE) {
+	if (m->type >= STORE_EXEC && m->type <= STORE_MSG_LAST) {
 		struct store *s = unopened ? NULL : backends_store(be, &err);
 
 		*kind = K_STORE;
 		return store_remote_serve(s, unopened ? "fuzz: not opened" :
-		    err, true, m, sock);
+		    err, m->type != STORE_DKIM_MAKE || (mode & 2) != 0, m,
+		    sock);
 	}
 	if (m->type >= RELAY_CALL && m->type <= RELAY_DONE) {
 		struct relay_auth *r = unopened ? NULL :
@@ -436,6 +501,9 @@ serve(const struct ipc_msg *m, int sock, bool unopened, enum kind *kind)
 	}
 	*kind = K_LOGIN;
 	if (m->type == LOGIN_CHECK)
+		return policy_lookup_serve(be, m, sock);
+	*kind = K_DKIM;
+	if (m->type == DKIM_SIGN)
 		return policy_lookup_serve(be, m, sock);
 	*kind = K_NONE;
 	return -1;
@@ -457,13 +525,13 @@ reset_server(int srv, int cli)
 	req->len = o.b.len;
 	memcpy(req->data, o.b.data, o.b.len);
 	ipc_out_free(&o);
-	check_answers(cli, K_STORE, serve(req, srv, false, &kind));
+	check_answers(cli, K_STORE, serve(req, srv, 0, &kind));
 	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		pristine_restore(&dbs[i]);
 }
 
 static void
-server_side(const uint8_t *p, size_t n, bool unopened)
+server_side(const uint8_t *p, size_t n, unsigned mode)
 {
 	enum kind kind;
 	size_t len;
@@ -480,7 +548,7 @@ server_side(const uint8_t *p, size_t n, bool unopened)
 		if (ipc_msg_parse(req, p, len) == -1)
 			break;		/* ipc_recv's EPROTO */
 		req->nfds = 0;	/* serve_conn refuses descriptors */
-		r = serve(req, sv[0], unopened, &kind);
+		r = serve(req, sv[0], mode, &kind);
 		check_answers(sv[1], kind, r);
 		if (r == -1)
 			break;		/* the connection ends */
@@ -720,11 +788,41 @@ call_login(struct client *c)
 		    *l.mbox.hash == '\0');
 }
 
+#define MSG	"From: ann@acme.test\nSubject: s\n\nbody\n"
+
+static void
+call_dkim_sign(struct client *c)
+{
+	char why[DKIM_ERROR_MAX];
+	struct buf out;
+	int r;
+
+	buf_init(&out, BUF_UNLIMITED);
+	memset(why, 'x', sizeof(why));
+	r = policy_dkim_sign(&c->b, "acme.test", NULL, MSG, strlen(MSG), &out,
+	    why);
+	check(r >= -1 && r <= 1);
+	check(r != -1 || TERMINATED(why));
+	check((r == 1) == (out.len > 0));
+	check(r != 1 || strncmp(out.data, "DKIM-Signature: ", 16) == 0);
+	buf_free(&out);
+}
+
+static void
+call_dkim_make(struct client *c)
+{
+	const char *err = NULL;
+	int r = store_dkim_make(c->s, "acme.test", &err);
+
+	check(r >= STORE_REFUSED && r <= 0);
+	check_error(r, err);
+}
+
 static void (*const calls[])(struct client *) = {
 	call_mailbox_get, call_customer_list, call_domain_find,
 	call_alias_targets, call_schema_version, call_transaction,
 	call_relay_lookup, call_relay_list, call_relay_revoke, call_rate_get,
-	call_rate_hold, call_login,
+	call_rate_hold, call_login, call_dkim_sign, call_dkim_make,
 };
 #define NCALLS	(sizeof(calls) / sizeof(calls[0]))
 
@@ -786,6 +884,7 @@ client_side(const uint8_t *p, size_t n, unsigned mode)
 	c.s = store_open_remote(c.link);
 	c.r = relay_open_remote(c.link);
 	c.b.link = c.link;
+	c.b.store = c.s;
 	if (net_addr_parse("192.0.2.7", &c.addr) == -1)
 		abort();
 	for (i = (mode & 63) % NCALLS; i < NCALLS; i++)
@@ -806,6 +905,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (data[0] & 0x80)
 		client_side(data + 1, len - 1, data[0]);
 	else
-		server_side(data + 1, len - 1, (data[0] & 1) != 0);
+		server_side(data + 1, len - 1, data[0]);
 	return 0;
 }

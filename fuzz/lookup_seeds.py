@@ -9,14 +9,16 @@ store and relay table not opened). Mode 0x80 | N: answers to the
 network process's calls, from call N of the harness's list on.
 Run from the top of the tree; the numbers below follow enum store_msg,
 enum store_stmt (store_int.h), enum relay_op (relay_remote.c) and enum
-login_msg."""
+login_msg. Mode 0x02 lets a STORE_DKIM_MAKE run (key generation)."""
 import os
 import struct
 
-STORE_EXEC, STORE_SCRIPT, STORE_HAS_SCHEMA, STORE_ROWS, STORE_DONE = \
-    101, 102, 103, 104, 105
+STORE_EXEC, STORE_SCRIPT, STORE_HAS_SCHEMA, STORE_ROWS, STORE_DONE, \
+    STORE_DKIM_MAKE = 101, 102, 103, 104, 105, 106
 RELAY_CALL, RELAY_ENTRIES, RELAY_DONE = 201, 202, 203
 LOGIN_CHECK, LOGIN_RESULT = 301, 302
+DKIM_SIGN, DKIM_SIGNED = 308, 309
+RSA, ED25519 = 0, 1
 SQL = {"customer_add": 0, "customer_list": 4, "mailbox_get": 10,
        "mailbox_set_quota": 12, "mailbox_list": 14, "alias_targets": 16,
        "schema_version": 20, "token_find": 30, "domain_find": 34}
@@ -26,7 +28,8 @@ SV_NULL, SV_TEXT, SV_INT = 0, 1, 2
 NOW = 1700000000
 CALLS = ["mailbox_get", "customer_list", "domain_find", "alias_targets",
          "schema_version", "transaction", "relay_lookup", "relay_list",
-         "relay_revoke", "rate_get", "rate_hold", "login"]
+         "relay_revoke", "rate_get", "rate_hold", "login", "dkim_sign",
+         "dkim_make"]
 
 
 def u32(v):
@@ -105,6 +108,16 @@ def login_result(result, address="", domain="", local="", customer="",
                u64(created) + text(error))
 
 
+def dkim_sign(sel="fz-e", alg=ED25519, digest=b"\x07" * 32,
+              domain="acme.test"):
+    return msg(DKIM_SIGN, text(domain) + text(sel) + u32(alg) +
+               text(digest))
+
+
+def dkim_signed(result, sig=b"", error=""):
+    return msg(DKIM_SIGNED, u32(result) + text(sig) + text(error))
+
+
 MINUTE = NOW // 60
 SERVER = {
     "exec_mailbox_get": exec_("mailbox_get", "ann@acme.test"),
@@ -143,6 +156,12 @@ SERVER = {
     "login_default_domain": login(user="ann"),
     "login_wrong": login(password="wrong"),
     "login_unknown": login(user="nobody@acme.test"),
+    "dkim_sign_ed25519": dkim_sign(),
+    "dkim_sign_rsa": dkim_sign("fz-r", RSA),
+    "dkim_sign_wrong_alg": dkim_sign("fz-r", ED25519),
+    "dkim_sign_unknown": dkim_sign("nosuch"),
+    "dkim_sign_other_domain": dkim_sign(domain="example.org"),
+    "dkim_make_refused": msg(STORE_DKIM_MAKE, text("acme.test")),
 }
 SERVER["mixed"] = (SERVER["exec_mailbox_get"] + SERVER["relay_lookup"] +
                    SERVER["login_ok"] + SERVER["has_schema"])
@@ -167,6 +186,12 @@ ANSWERS = {
     "rate_hold": rdone(1, 3, 5),
     "login": login_result(1, "ann@acme.test", "acme.test", "ann", "acme",
                           0, 0, NOW),
+    "dkim_sign": rows(("acme.test", "fz-e", "ed25519-sha256", "", "pub",
+                       "active", str(NOW), "0"),
+                      ("acme.test", "fz-r", "rsa-sha256", "", "pub",
+                       "active", str(NOW), "0")) + sdone(2) +
+    dkim_signed(1, b"\x01" * 64) + dkim_signed(1, b"\x02" * 256),
+    "dkim_make": sdone(0),
 }
 CLIENT_EXTRA = {
     "store_failed": (0, sdone(-1, "database is locked")),
@@ -175,6 +200,10 @@ CLIENT_EXTRA = {
     "relay_failed": (6, rdone(-1, 0, 0, "relay table unavailable")),
     "login_refused": (11, login_result(0)),
     "login_temporary": (11, login_result(2, error="store down")),
+    "dkim_sign_refused": (12, rows(("acme.test", "fz-e", "ed25519-sha256",
+                                    "", "pub", "active", str(NOW), "0")) +
+                          sdone(1) + dkim_signed(0, b"", "no such key")),
+    "dkim_make_refused": (13, sdone(-2, "too many DKIM keys made today")),
 }
 
 
@@ -186,6 +215,7 @@ def main():
         seeds["server_" + name] = b"\x00" + data
     seeds["unopened_store"] = b"\x01" + SERVER["exec_mailbox_get"]
     seeds["unopened_relay"] = b"\x01" + SERVER["relay_lookup"]
+    seeds["server_dkim_make"] = b"\x02" + SERVER["dkim_make_refused"]
     for i, name in enumerate(CALLS):
         seeds["client_" + name] = bytes([0x80 | i]) + ANSWERS[name]
     seeds["client_all"] = b"\x80" + b"".join(ANSWERS[n] for n in CALLS)

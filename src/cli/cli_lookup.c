@@ -86,7 +86,8 @@ serve_conn(void *arg)
 		if (m->nfds > 0) {
 			ipc_msg_close_fds(m);
 			r = -1;
-		} else if (m->type >= STORE_EXEC && m->type <= STORE_DONE) {
+		} else if (m->type >= STORE_EXEC &&
+		    m->type <= STORE_MSG_LAST) {
 			struct store *s = backends_store(b, &err);
 
 			r = store_remote_serve(s, err, b->api_request, m,

@@ -391,35 +391,71 @@ fold_list(const char *h, struct buf *out)
 	}
 }
 
+int
+dkim_sign_digest(enum dkim_alg alg, EVP_PKEY *key,
+    const unsigned char md[DKIM_HASH_LEN], struct buf *sig,
+    char err[DKIM_ERROR_MAX])
+{
+	EVP_MD_CTX *mctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+	int r = -1;
+
+	if (alg == DKIM_RSA_SHA256) {
+		/* PKCS#1 v1.5 of the digest: what EVP_DigestSign with
+		   SHA-256 gives for the data itself. */
+		if ((pctx = EVP_PKEY_CTX_new(key, NULL)) != NULL &&
+		    EVP_PKEY_sign_init(pctx) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
+		    EVP_PKEY_sign(pctx, NULL, &outlen, md,
+		    DKIM_HASH_LEN) == 1 && outlen <= DKIM_SIG_MAX) {
+			out = xmalloc(outlen);
+			if (EVP_PKEY_sign(pctx, out, &outlen, md,
+			    DKIM_HASH_LEN) == 1)
+				r = 0;
+		}
+	} else if ((mctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) == 1 &&
+	    EVP_DigestSign(mctx, NULL, &outlen, md, DKIM_HASH_LEN) == 1 &&
+	    outlen <= DKIM_SIG_MAX) {
+		/* PureEdDSA over the hash (RFC 8463). */
+		out = xmalloc(outlen);
+		if (EVP_DigestSign(mctx, out, &outlen, md,
+		    DKIM_HASH_LEN) == 1)
+			r = 0;
+	}
+	if (r == 0 && buf_append(sig, out, outlen) == -1)
+		r = -1;
+	if (r == -1)
+		ssl_err("signing", err);
+	free(out);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+/* K's signature of DATA, base64, into SIG. */
 static int
 sign_one(const struct dkim_key *k, const struct buf *data,
     struct buf *sig, char err[DKIM_ERROR_MAX])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[SHA256_DIGEST_LENGTH], *out = NULL;
-	const unsigned char *in = (const unsigned char *)data->data;
-	size_t inlen = data->len, outlen = 0;
-	int r = -1;
+	unsigned char md[DKIM_HASH_LEN];
+	struct buf raw;
+	int r;
 
-	if (k->alg == DKIM_ED25519_SHA256) {
-		/* RFC 8463: Ed25519 signs the SHA-256 hash. */
-		SHA256(in, inlen, md);
-		in = md;
-		inlen = sizeof(md);
+	SHA256((const unsigned char *)data->data, data->len, md);
+	buf_init(&raw, DKIM_SIG_MAX);
+	r = k->sign != NULL ? k->sign(k, md, &raw, err, k->arg) :
+	    dkim_sign_digest(k->alg, k->pkey, md, &raw, err);
+	if (r == 0 && (raw.len == 0 ||
+	    base64_encode(raw.data, raw.len, sig) == -1)) {
+		(void)snprintf(err, DKIM_ERROR_MAX, "signing: no signature");
+		r = -1;
 	}
-	if (ctx != NULL && EVP_DigestSignInit(ctx, NULL,
-	    k->alg == DKIM_RSA_SHA256 ? EVP_sha256() : NULL, NULL,
-	    k->pkey) == 1 && EVP_DigestSign(ctx, NULL, &outlen, in,
-	    inlen) == 1) {
-		out = xmalloc(outlen);
-		if (EVP_DigestSign(ctx, out, &outlen, in, inlen) == 1 &&
-		    base64_encode(out, outlen, sig) == 0)
-			r = 0;
-	}
-	if (r == -1)
-		ssl_err("signing", err);
-	free(out);
-	EVP_MD_CTX_free(ctx);
+	buf_free(&raw);
 	return r;
 }
 

@@ -50,13 +50,35 @@ void	dkim_record(enum dkim_alg, const char *pub, struct buf *out);
 EVP_PKEY *dkim_key_load(enum dkim_alg, const char *pem,
 	    char err[DKIM_ERROR_MAX]);
 
-/* A signing key: whose and which. */
+#define DKIM_SIG_MAX		1024	/* octets: RSA up to 8192 bits */
+
+struct dkim_key;
+/* The private step of a signature by K: SIG (raw octets, at most
+   DKIM_SIG_MAX) over MD, the SHA-256 of the signed data. For
+   rsa-sha256 that is the digest signed with PKCS#1 v1.5; for
+   ed25519-sha256 it is the very message PureEdDSA signs (RFC 8463
+   3: Ed25519 over the SHA-256 of the data). 0, or -1 with ERR. */
+typedef int dkim_private_fn(const struct dkim_key *k,
+	    const unsigned char md[DKIM_HASH_LEN], struct buf *sig,
+	    char err[DKIM_ERROR_MAX], void *arg);
+
+/* A signing key: whose and which. Its private step is SIGN(..., ARG)
+   when SIGN is set (another process holds the key: PKEY is NULL), else
+   dkim_sign_digest() with PKEY. */
 struct dkim_key {
 	enum dkim_alg	 alg;
 	const char	*domain;
 	const char	*selector;
 	EVP_PKEY	*pkey;		/* borrowed */
+	dkim_private_fn	*sign;
+	void		*arg;
 };
+
+/* The private step with KEY in hand (of ALG; see dkim_private_fn),
+   appended to SIG. 0, or -1 with ERR. */
+int	dkim_sign_digest(enum dkim_alg, EVP_PKEY *key,
+	    const unsigned char md[DKIM_HASH_LEN], struct buf *sig,
+	    char err[DKIM_ERROR_MAX]) WARN_UNUSED;
 
 struct dkim_signer;
 
@@ -67,8 +89,9 @@ void	dkim_signer_free(struct dkim_signer **);
 void	dkim_signer_feed(struct dkim_signer *, const void *, size_t);
 /* Appends one "DKIM-Signature: ..." field per key of KEYS to OUT,
    folded, with LF line ends (the spool's), to be put above the message.
-   T is the signature time (t=). 0, or -1 with the reason in ERR (a
-   header section larger than DKIM_HEADER_MAX, a key that fails). */
+   T is the signature time (t=). Each key's private step runs once. 0,
+   or -1 with the reason in ERR (a header section larger than
+   DKIM_HEADER_MAX, a key that fails). */
 int	dkim_sign(struct dkim_signer *, const struct dkim_key *keys,
 	    size_t nkeys, time_t t, struct buf *out,
 	    char err[DKIM_ERROR_MAX]) WARN_UNUSED;

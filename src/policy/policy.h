@@ -467,14 +467,16 @@ enum login_msg {
 	API_BEGIN,		/* text token digest */
 	API_BEGUN,		/* u32 result, the token (no digest), error */
 	API_END,		/* (no answer) */
-	POLICY_MSG_LAST = API_END,
+	DKIM_SIGN,		/* texts domain, selector, u32 alg, digest */
+	DKIM_SIGNED,		/* u32 result, bytes signature, text error */
+	POLICY_MSG_LAST = DKIM_SIGNED,
 };
 /* The network process's side: L checked by popgate-lookup over B's link. */
 void	policy_login_remote(struct backends *, struct login *);
 /* The relay record of the login L (its grant) by popgate-lookup. */
 void	policy_record_relay_remote(struct backends *, struct login *);
-/* popgate-lookup's side: answers M (a LOGIN_ or API_ type) on SOCK. 0,
-   or -1 when M is malformed or the answer could not be sent. */
+/* popgate-lookup's side: answers M (a LOGIN_, API_ or DKIM_ type) on
+   SOCK. 0, or -1 when M is malformed or the answer could not be sent. */
 int	policy_lookup_serve(struct backends *, const struct ipc_msg *m,
 	    int sock);
 
@@ -524,7 +526,9 @@ bool	policy_login_begin(struct login *l, struct auth_throttle *,
 /* DKIM-Signature fields for a message whose From: is in DOMAIN, signed
    with DOMAIN's active keys of the store, onto OUT (LF line ends, to go
    above the message). The message is SPOOL's content, then DATA (either
-   may be NULL). 1 signed, 0 DOMAIN has no key, -1 with WHY. */
+   may be NULL). Through popgate-lookup (B's link) it signs the digests
+   (DKIM_SIGN), once per key. 1 signed, 0 DOMAIN has no key, -1 with
+   WHY. */
 int	policy_dkim_sign(struct backends *, const char *domain,
 	    const struct spool *spool, const void *data, size_t len,
 	    struct buf *out, char why[DKIM_ERROR_MAX]);

@@ -51,4 +51,8 @@ void	policy_count_decision(enum policy_stage, const struct policy_decision *d,
    thread. */
 void	policy_count_login(const struct login *l, bool throttled);
 
+/* policy_dkim.c: popgate-lookup's answer to the DKIM_SIGN M on SOCK. 0,
+   or -1 when M is malformed or the answer could not be sent. */
+int	policy_dkim_serve(struct backends *, const struct ipc_msg *m, int sock);
+
 #endif

@@ -436,6 +436,8 @@ policy_lookup_serve(struct backends *b, const struct ipc_msg *m, int sock)
 		ipc_in_init(&in, m);
 		b->api_request = false;
 		return ipc_get_done(&in, 0);
+	case DKIM_SIGN:
+		return policy_dkim_serve(b, m, sock);
 	default:
 		errno = EPROTO;
 		return -1;

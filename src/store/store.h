@@ -84,6 +84,8 @@ enum store_msg {
 	STORE_HAS_SCHEMA,
 	STORE_ROWS,
 	STORE_DONE,
+	STORE_DKIM_MAKE,	/* text domain: store_dkim_make() there */
+	STORE_MSG_LAST = STORE_DKIM_MAKE,
 };
 /* popgate-lookup's side: answers M (a STORE_ type) on SOCK with S (NULL
    when it could not be opened: every answer is then OPEN_ERR); a
@@ -237,6 +239,17 @@ int	store_dkim_retire(struct store *, const char *domain, int64_t when,
 /* Removes DOMAIN's retired key SELECTOR (once out of DNS). */
 int	store_dkim_delete(struct store *, const char *domain,
 	    const char *selector, const char **error_r);
+/* A new active pair of each algorithm (RSA-2048, Ed25519) for DOMAIN,
+   under selectors of today's date no key of DOMAIN has had, made by
+   the process that holds the store: through store_open_remote()'s
+   link popgate-lookup makes and adds them (in the caller's
+   transaction), and the private halves never cross. A store result
+   code. */
+int	store_dkim_make(struct store *, const char *domain,
+	    const char **error_r);
+/* The same with S in hand (popgate-lookup's side of the link). */
+int	store_dkim_make_local(struct store *, const char *domain,
+	    const char **error_r);
 
 /* SRS secrets (store_srs.c): the one that signs, and after a rotation
    the one before, which still verifies the addresses made with it. In

@@ -1,10 +1,22 @@
 /*
  * store_dkim.c - the DKIM keys of the hosted domains (store.h), kept in
  * the account store so that every host sharing it signs alike.
+ *
+ * The pairs a domain gets when it is added and at each rotation are
+ * made here (store_dkim_make), by the process that holds the store:
+ * through popgate-lookup's link (store_remote.c) the network process
+ * asks for them and never sees the private half (README "Processes").
+ * One RSA-2048 and one Ed25519 pair (RFC 8463 asks for both while
+ * receivers learn Ed25519), each under its own selector "pYYYYMMDD[x]r"
+ * / "...e": a new pair per rotation, so a record once published never
+ * changes meaning.
  */
 #include <string.h>
+#include <time.h>
 
+#include "core/dkim.h"
 #include "store/store_int.h"
+#include "util/xalloc.h"
 #include "util/compat.h"
 
 static bool
@@ -182,4 +194,117 @@ store_dkim_copy(struct store *from, struct store *to, uint64_t *count_r,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- making pairs ---- */
+
+static void
+collect(const struct store_dkim_key *k, void *arg)
+{
+	strlist_add(arg, k->selector);
+}
+
+static bool
+taken(const struct strlist *names, const char *sel)
+{
+	size_t i;
+
+	for (i = 0; i < names->n; i++)
+		if (strcmp(names->v[i], sel) == 0)
+			return true;
+	return false;
+}
+
+/* The selector stem for a new pair made at NOW: "p20261203", then
+   "p20261203b" ... for more pairs the same day. */
+static int
+new_stem(const struct strlist *names, time_t now, char *stem, size_t stemsz)
+{
+	char date[16], r[STORE_DKIM_SEL_MAX + 1], e[STORE_DKIM_SEL_MAX + 1];
+	struct tm tm;
+	int i;
+
+	(void)gmtime_r(&now, &tm);
+	(void)strftime(date, sizeof(date), "%Y%m%d", &tm);
+	for (i = 0; i < 26; i++) {
+		char suffix = (char)('a' + i);
+
+		(void)str_fmt(stem, stemsz, "p%s%.*s", date, i > 0, &suffix);
+		(void)str_fmt(r, sizeof(r), "%sr", stem);
+		(void)str_fmt(e, sizeof(e), "%se", stem);
+		if (!taken(names, r) && !taken(names, e))
+			return 0;
+	}
+	return -1;
+}
+
+/* One new pair of ALG under STEM + its letter for DOM. */
+static int
+make_one(struct store *s, const char *dom, const char *stem,
+    enum dkim_alg alg, time_t now, const char **error_r)
+{
+	struct store_dkim_key *k = xcalloc(1, sizeof(*k));
+	char err[DKIM_ERROR_MAX], *pem, *pub;
+	int r;
+
+	if (dkim_keygen(alg, &pem, &pub, err) == -1) {
+		free(k);
+		*error_r = store_set_error(s, "DKIM key: %s", err);
+		return -1;
+	}
+	(void)str_copy(k->domain, dom, sizeof(k->domain));
+	(void)str_fmt(k->selector, sizeof(k->selector), "%s%c", stem,
+	    alg == DKIM_RSA_SHA256 ? 'r' : 'e');
+	(void)str_copy(k->algorithm, dkim_alg_name(alg), sizeof(k->algorithm));
+	(void)str_copy(k->private_key, pem, sizeof(k->private_key));
+	(void)str_copy(k->public_key, pub, sizeof(k->public_key));
+	k->active = true;
+	k->created = now;
+	explicit_bzero(pem, strlen(pem));
+	free(pem);
+	free(pub);
+	r = store_dkim_add(s, k, error_r);
+	explicit_bzero(k, sizeof(*k));
+	free(k);
+	return r;
+}
+
+int
+store_dkim_make_local(struct store *s, const char *domain,
+    const char **error_r)
+{
+	static const enum dkim_alg algs[] = { DKIM_RSA_SHA256,
+		DKIM_ED25519_SHA256 };
+	char dom[ADDR_DOMAIN_MAX + 1], stem[STORE_DKIM_SEL_MAX - 1];
+	struct strlist names;
+	time_t now = time(NULL);
+	size_t i;
+	int r;
+
+	if ((r = store_canon_domain(s, domain, dom, error_r)) != 0)
+		return r;
+	strlist_init(&names);
+	r = store_dkim_list(s, dom, false, collect, &names, error_r);
+	if (r == 0 && new_stem(&names, now, stem, sizeof(stem)) == -1) {
+		*error_r = store_set_error(s, "too many DKIM keys made today "
+		    "for this domain");
+		r = STORE_REFUSED;
+	}
+	strlist_free(&names);
+	for (i = 0; r == 0 && i < nitems(algs); i++)
+		r = make_one(s, dom, stem, algs[i], now, error_r);
+	return r;
+}
+
+int
+store_dkim_make(struct store *s, const char *domain, const char **error_r)
+{
+	char dom[ADDR_DOMAIN_MAX + 1];
+	int r;
+
+	if (s->be->dkim_make == NULL)
+		return store_dkim_make_local(s, domain, error_r);
+	if ((r = store_canon_domain(s, domain, dom, error_r)) != 0)
+		return r;
+	return store_result(s, s->be->dkim_make(s, dom), error_r);
 }

@@ -118,6 +118,9 @@ struct store_backend {
 	int		 (*backup)(struct store *, const char *path,
 			    struct store_counts *counts_r);
 	int		 (*restore)(struct store *, const char *path);
+	/* store_dkim_make() of the canonical domain DOM elsewhere (NULL:
+	   here, store_dkim_make_local()). A store result code. */
+	int64_t		 (*dkim_make)(struct store *, const char *dom);
 	/* Starts a write transaction that holds its lock from the start. */
 	const char	*begin_sql;
 };
@@ -155,8 +158,8 @@ int	store_token_copy(struct store *from, struct store *to,
 	    uint64_t *count_r, const char **error_r);
 
 /* Whether column COL of STMT's rows is a secret that never leaves the
-   lookup process (a password hash, a token's digest): store_remote.c
-   sends it as "". */
+   lookup process (a password hash, a token's digest, a DKIM private
+   key): store_remote.c sends it as "". */
 bool	store_col_secret(enum store_stmt, int col);
 /* Whether STMT changes the store (popgate-lookup runs it for the
    network process only in a token-checked API request). */

@@ -8,9 +8,10 @@
  * The statement crosses the link with its bound values; the rows come
  * back as text (NULL as "", as store_row_text() reads it), several to a
  * message, then a STORE_DONE with the result and the error. A secret
- * column (store_col_secret(): password hashes, token digests) is sent
- * as "": the hashes never leave popgate-lookup, which checks logins
- * itself (policy_auth.c).
+ * column (store_col_secret(): password hashes, token digests, DKIM
+ * private keys) is sent as "": they never leave popgate-lookup, which
+ * checks logins itself (policy_auth.c) and signs with the DKIM keys
+ * (policy_remote.c).
  *
  * Messages (util/ipc.h), every field bounded:
  *   STORE_EXEC	      u32 stmt, u32 nargs, per arg u32 type and bytes
@@ -21,6 +22,12 @@
  *   STORE_DONE	      u64 result (int64), bytes error, then the last
  *		      rows as in STORE_ROWS (most answers are this one
  *		      message)
+ *   STORE_DKIM_MAKE  text domain (canonical): store_dkim_make() runs in
+ *		      popgate-lookup, answered by a STORE_DONE without
+ *		      rows (0, STORE_REFUSED or -1); a change, so only for
+ *		      an API request, as SQL_DKIM_ADD is never taken from
+ *		      the link (the network process holds no private key,
+ *		      not even one it made up)
  * A transaction lives on one connection: the link is pinned to it from
  * BEGIN on, and when that connection is lost the statements fail until
  * the caller's COMMIT or ROLLBACK, so that no half of it runs outside
@@ -38,6 +45,7 @@
 #define REMOTE_TEXT_MAX	8192
 #define REMOTE_ERR_MAX	1024
 #define REMOTE_WAIT_MS	10000	/* a statement waits at most this */
+#define MAKE_WAIT_MS	30000	/* RSA key generation, on a busy host */
 
 enum { SCRIPT_BEGIN, SCRIPT_COMMIT, SCRIPT_ROLLBACK };
 
@@ -145,7 +153,7 @@ deliver_rows(struct ipc_in *in, struct remote_row *rr, int64_t *n,
    "found" with no row, an int64 cut to an int). */
 static int64_t
 await_done(struct store_remote *s, store_row_cb *cb, void *cbarg,
-    int64_t min, int64_t max, bool counted)
+    int64_t min, int64_t max, bool counted, int wait_ms)
 {
 	struct remote_row rr;
 	struct ipc_in in;
@@ -158,7 +166,7 @@ await_done(struct store_remote *s, store_row_cb *cb, void *cbarg,
 	memset(&rr, 0, sizeof(rr));
 	buf_init(&rr.b, IPC_PAYLOAD_MAX + REMOTE_COLS_MAX);
 	for (;;) {
-		if (ipc_link_recv(s->link, REMOTE_WAIT_MS) == -1) {
+		if (ipc_link_recv(s->link, wait_ms) == -1) {
 			result = unavailable(s, "answer");
 			break;
 		}
@@ -246,7 +254,7 @@ remote_exec(struct store *base, enum store_stmt which,
 		r = unavailable(s, "request");
 	else
 		r = await_done(s, cb, cbarg, query ? -1 : STORE_REFUSED,
-		    INT64_MAX, query);
+		    INT64_MAX, query, REMOTE_WAIT_MS);
 	ipc_out_free(&out);
 	return r;
 }
@@ -286,7 +294,7 @@ remote_script(struct store *base, const char *sql)
 	if (ipc_link_send(s->link, STORE_SCRIPT, 0, &out) == -1)
 		r = unavailable(s, "request");
 	else
-		r = await_done(s, NULL, NULL, -1, 0, false);
+		r = await_done(s, NULL, NULL, -1, 0, false, REMOTE_WAIT_MS);
 	ipc_out_free(&out);
 	if (what == SCRIPT_BEGIN && r >= 0) {
 		s->in_tx = true;
@@ -304,7 +312,30 @@ remote_has_schema(struct store *base)
 
 	if (ipc_link_send(s->link, STORE_HAS_SCHEMA, 0, NULL) == -1)
 		return (int)unavailable(s, "request");
-	return (int)await_done(s, NULL, NULL, -1, 1, false);
+	return (int)await_done(s, NULL, NULL, -1, 1, false, REMOTE_WAIT_MS);
+}
+
+static int64_t
+remote_dkim_make(struct store *base, const char *dom)
+{
+	struct store_remote *s = (struct store_remote *)base;
+	struct ipc_out out;
+	int64_t r;
+
+	if (tx_lost(s)) {
+		(void)store_set_error(base, "the lookup process restarted "
+		    "during the transaction");
+		return -1;
+	}
+	ipc_out_init(&out);
+	ipc_put_text(&out, dom);
+	if (ipc_link_send(s->link, STORE_DKIM_MAKE, 0, &out) == -1)
+		r = unavailable(s, "request");
+	else
+		r = await_done(s, NULL, NULL, STORE_REFUSED, 0, false,
+		    MAKE_WAIT_MS);
+	ipc_out_free(&out);
+	return r;
 }
 
 static const struct store_backend store_backend_remote = {
@@ -313,6 +344,7 @@ static const struct store_backend store_backend_remote = {
 	.exec = remote_exec,
 	.script = remote_script,
 	.has_schema = remote_has_schema,
+	.dkim_make = remote_dkim_make,
 	.row_text = remote_row_text,
 	.row_int = remote_row_int,
 	.row_ncols = remote_row_ncols,
@@ -447,6 +479,9 @@ decode_exec(struct ipc_in *in, uint32_t *stmt, struct store_val *args,
 static int run_exec(struct store *, enum store_stmt, const struct store_val *,
 	    uint32_t, int);
 
+#define NO_WRITES	"popgate-lookup changes the store only for an API " \
+	"request with a valid token"
+
 static int
 serve_exec(struct store *s, const char *open_err, bool writes_ok,
     struct ipc_in *in, int sock)
@@ -461,8 +496,10 @@ serve_exec(struct store *s, const char *open_err, bool writes_ok,
 	else if (s == NULL)
 		rc = send_done(sock, -1, open_err, NULL);
 	else if (!writes_ok && store_stmt_writes((enum store_stmt)stmt))
-		rc = send_done(sock, -1, "popgate-lookup changes the store "
-		    "only for an API request with a valid token", NULL);
+		rc = send_done(sock, -1, NO_WRITES, NULL);
+	else if (stmt == SQL_DKIM_ADD)
+		rc = send_done(sock, -1, "DKIM keys are made in popgate-lookup "
+		    "(STORE_DKIM_MAKE), never sent to it", NULL);
 	else
 		rc = run_exec(s, (enum store_stmt)stmt, args, nargs, sock);
 	free(pool);
@@ -510,6 +547,25 @@ serve_script(struct store *s, const char *open_err, struct ipc_in *in,
 	return send_done(sock, 0, "", NULL);
 }
 
+static int
+serve_dkim_make(struct store *s, const char *open_err, bool writes_ok,
+    struct ipc_in *in, int sock)
+{
+	char dom[ADDR_DOMAIN_MAX + 1];
+	const char *err = "";
+	int r;
+
+	if (ipc_get_text(in, dom, sizeof(dom)) == -1 ||
+	    ipc_get_done(in, 0) == -1)
+		return -1;
+	if (s == NULL)
+		return send_done(sock, -1, open_err, NULL);
+	if (!writes_ok)
+		return send_done(sock, -1, NO_WRITES, NULL);
+	r = store_dkim_make_local(s, dom, &err);
+	return send_done(sock, r, r < 0 ? err : "", NULL);
+}
+
 int
 store_remote_serve(struct store *s, const char *open_err, bool writes_ok,
     const struct ipc_msg *m, int sock)
@@ -523,6 +579,8 @@ store_remote_serve(struct store *s, const char *open_err, bool writes_ok,
 		return serve_exec(s, open_err, writes_ok, &in, sock);
 	case STORE_SCRIPT:
 		return serve_script(s, open_err, &in, sock);
+	case STORE_DKIM_MAKE:
+		return serve_dkim_make(s, open_err, writes_ok, &in, sock);
 	case STORE_HAS_SCHEMA:
 		if (ipc_get_done(&in, 0) == -1)
 			return -1;

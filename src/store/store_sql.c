@@ -228,6 +228,8 @@ store_col_secret(enum store_stmt stmt, int col)
 	case SQL_TOKEN_FIND:
 	case SQL_TOKEN_LIST:
 		return col == 1;	/* hash */
+	case SQL_DKIM_LIST:
+		return col == 3;	/* private_key */
 	default:
 		return false;
 	}

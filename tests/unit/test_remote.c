@@ -9,7 +9,9 @@
  * hand, except that password hashes and token digests read as "", that
  * changes are refused outside a token-checked API request, and that a
  * transaction whose connection was lost fails instead of going on
- * outside it.
+ * outside it. DKIM private keys read as "" too: popgate-lookup makes
+ * the pairs (STORE_DKIM_MAKE) and signs the digests the daemon sends
+ * (DKIM_SIGN), signatures identical to those made with the key in hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "policy/policy.h"
 #include "relay/relay_auth.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -63,8 +66,14 @@ serve(void *arg)
 	struct store *s = store_open("sqlite", served_dir, &eb, &err);
 	struct relay_auth *ra = relay_open("local", served_dir, &eb, &err);
 
+	struct backends b;
+
+	memset(&b, 0, sizeof(b));
+	b.store = s;
 	while (m != NULL && ipc_recv(sock, m, -1) == 1) {
-		int r = m->type >= RELAY_CALL ?
+		int r = m->type >= LOGIN_CHECK ?
+		    policy_lookup_serve(&b, m, sock) :
+		    m->type >= RELAY_CALL ?
 		    relay_remote_serve(ra, err, writes_ok, m, sock) :
 		    store_remote_serve(s, err, writes_ok, m, sock);
 
@@ -72,6 +81,7 @@ serve(void *arg)
 			break;
 	}
 	free(m);
+	b.store = NULL;
 	store_close(&s);
 	relay_close(&ra);
 	(void)close(sock);
@@ -303,6 +313,164 @@ test_relay(void **state)
 	assert_int_equal(relay_revoke(fx->ra, NULL, "acme", &err), 1);
 }
 
+static void
+pem_of(const struct store_dkim_key *k, void *arg)
+{
+	struct strlist *l = arg;
+
+	strlist_add(l, k->private_key);
+}
+
+static void
+sel_of(const struct store_dkim_key *k, void *arg)
+{
+	strlist_add(arg, k->selector);
+}
+
+#define MSG	"From: Ann <ann@example.com>\nTo: bob@example.org\n" \
+	"Subject: remote\n\nHello,\n  world  \n"
+
+/* The fields policy_dkim_sign() makes for MSG with B, in one second
+   with those of LOCAL, so that both have the same t=. */
+static void
+sign_both(struct backends *b, struct backends *local, struct buf *rem,
+    struct buf *loc)
+{
+	char why[DKIM_ERROR_MAX];
+	time_t t0;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		buf_reset(rem);
+		buf_reset(loc);
+		t0 = time(NULL);
+		assert_int_equal(policy_dkim_sign(b, "example.com", NULL, MSG,
+		    strlen(MSG), rem, why), 1);
+		assert_int_equal(policy_dkim_sign(local, "example.com", NULL,
+		    MSG, strlen(MSG), loc, why), 1);
+		if (time(NULL) == t0)
+			return;
+	}
+	fail_msg("no second long enough to sign twice");
+}
+
+/* A DKIM_SIGN of SEL (ALG) sent raw, DIGEST_LEN octets: the result of
+   its DKIM_SIGNED, -1 when the connection ended instead. */
+static int
+raw_sign(struct fx *fx, const char *sel, uint32_t alg, size_t digest_len)
+{
+	unsigned char md[DKIM_HASH_LEN + 1];
+	struct ipc_out out;
+	struct ipc_in in;
+	uint32_t result;
+	int r;
+
+	memset(md, 7, sizeof(md));
+	ipc_out_init(&out);
+	ipc_put_text(&out, "example.com");
+	ipc_put_text(&out, sel);
+	ipc_put_u32(&out, alg);
+	ipc_put_bytes(&out, md, digest_len);
+	r = ipc_link_send(fx->link, DKIM_SIGN, 0, &out);
+	ipc_out_free(&out);
+	assert_int_equal(r, 0);
+	if (ipc_link_recv(fx->link, 5000) == -1)
+		return -1;
+	assert_int_equal(fx->link->m->type, DKIM_SIGNED);
+	ipc_in_init(&in, fx->link->m);
+	assert_int_equal(ipc_get_u32(&in, &result), 0);
+	return (int)result;
+}
+
+static void
+test_dkim(void **state)
+{
+	struct fx *fx = *state;
+	static struct errbuf eb;
+	struct backends b, local;
+	struct store_dkim_key k;
+	struct strlist pems, sels;
+	struct buf rem, loc;
+	char why[DKIM_ERROR_MAX];
+	const char *err = NULL;
+	int rsa;
+
+	/* Made in popgate-lookup, and only for an API request. */
+	assert_int_equal(store_dkim_make(fx->s, "example.com", &err), -1);
+	assert_non_null(strstr(err, "only for an API request"));
+	writes_ok = true;
+	OK(store_dkim_make(fx->s, "Example.COM", &err));
+	/* Not even an API request adds a key the daemon made up. */
+	memset(&k, 0, sizeof(k));
+	(void)str_copy(k.domain, "example.com", sizeof(k.domain));
+	(void)str_copy(k.selector, "mine", sizeof(k.selector));
+	(void)str_copy(k.algorithm, "ed25519-sha256", sizeof(k.algorithm));
+	(void)str_copy(k.private_key, "-----BEGIN PRIVATE KEY-----",
+	    sizeof(k.private_key));
+	(void)str_copy(k.public_key, "AAAA", sizeof(k.public_key));
+	k.active = true;
+	assert_int_equal(store_dkim_add(fx->s, &k, &err), -1);
+	assert_non_null(strstr(err, "never sent to it"));
+	writes_ok = false;
+
+	/* The daemon's view: two keys, no private half. */
+	strlist_init(&pems);
+	OK(store_dkim_list(fx->s, "example.com", true, pem_of, &pems, &err));
+	assert_int_equal(pems.n, 2);
+	assert_string_equal(pems.v[0], "");
+	assert_string_equal(pems.v[1], "");
+	strlist_free(&pems);
+
+	/* The same signatures as with the keys in hand. */
+	memset(&b, 0, sizeof(b));
+	b.link = fx->link;
+	b.store = fx->s;
+	memset(&local, 0, sizeof(local));
+	local.store = store_open("sqlite", fx->dir, &eb, &err);
+	assert_non_null(local.store);
+	strlist_init(&pems);
+	OK(store_dkim_list(local.store, "example.com", true, pem_of, &pems,
+	    &err));
+	assert_int_equal(pems.n, 2);
+	assert_non_null(strstr(pems.v[0], "PRIVATE KEY"));
+	strlist_free(&pems);
+	buf_init(&rem, BUF_UNLIMITED);
+	buf_init(&loc, BUF_UNLIMITED);
+	sign_both(&b, &local, &rem, &loc);
+	assert_int_equal(rem.len, loc.len);
+	assert_memory_equal(rem.data, loc.data, loc.len);
+	assert_non_null(strstr(buf_cstr(&rem), "a=rsa-sha256"));
+	assert_non_null(strstr(buf_cstr(&rem), "a=ed25519-sha256"));
+
+	/* popgate-lookup signs with an active key of the domain only, of
+	   the algorithm named. */
+	strlist_init(&sels);
+	OK(store_dkim_list(fx->s, "example.com", true, sel_of, &sels, &err));
+	assert_int_equal(sels.n, 2);
+	rsa = sels.v[0][strlen(sels.v[0]) - 1] == 'r' ? 0 : 1;
+	assert_int_equal(raw_sign(fx, sels.v[rsa], DKIM_RSA_SHA256,
+	    DKIM_HASH_LEN), 1);
+	assert_int_equal(raw_sign(fx, sels.v[rsa], DKIM_ED25519_SHA256,
+	    DKIM_HASH_LEN), 0);
+	assert_int_equal(raw_sign(fx, "nosuch", DKIM_ED25519_SHA256,
+	    DKIM_HASH_LEN), 0);
+	OK(store_dkim_retire(local.store, "example.com", NOW, &err));
+	assert_int_equal(raw_sign(fx, sels.v[rsa], DKIM_RSA_SHA256,
+	    DKIM_HASH_LEN), 0);
+	assert_int_equal(raw_sign(fx, sels.v[1 - rsa], DKIM_ED25519_SHA256,
+	    DKIM_HASH_LEN), 0);
+	strlist_free(&sels);
+	assert_int_equal(policy_dkim_sign(&b, "example.com", NULL, MSG,
+	    strlen(MSG), &rem, why), 0);
+	/* A digest of another length ends the connection. */
+	assert_int_equal(raw_sign(fx, "x", DKIM_ED25519_SHA256,
+	    DKIM_HASH_LEN + 1), -1);
+	assert_int_equal(raw_sign(fx, "x", 2, DKIM_HASH_LEN), -1);
+	buf_free(&rem);
+	buf_free(&loc);
+	store_close(&local.store);
+}
+
 int
 main(void)
 {
@@ -316,6 +484,7 @@ main(void)
 	add_test("a transaction whose connection was lost", test_lost_transaction,
 	    NULL);
 	add_test("relay table calls", test_relay, NULL);
+	add_test("dkim: made and used by popgate-lookup", test_dkim, NULL);
 	r = _cmocka_run_group_tests("remote", tests, ntests, NULL, NULL);
 	free(tests);
 	return r;
