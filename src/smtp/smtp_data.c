@@ -382,8 +382,12 @@ out:
 
 /* A relayed message leaves signed by its From: domain (SPEC 10): the
    relay rules have made sure that domain is the customer's. A domain
-   without keys, or a failure, sends it unsigned, saying why. */
-static void
+   without keys sends it unsigned, saying so. A signature that cannot be
+   made now (the store or popgate-lookup unavailable, a key that does
+   not load) is a temporary failure of the message (J->err, 451 4.3.0:
+   the client tries again), as OpenDKIM's On-InternalError tempfail:
+   never a message of a domain with keys sent without them. 0 or -1. */
+static int
 dkim_sign_relayed(struct deliver_job *j, struct backends *b)
 {
 	char domain[ADDR_DOMAIN_MAX + 1], why[DKIM_ERROR_MAX];
@@ -393,7 +397,7 @@ dkim_sign_relayed(struct deliver_job *j, struct backends *b)
 	if (j->nrelayed == 0 || j->nremote == 0 ||
 	    policy_from_domain(j->headers.data, j->headers.len, domain,
 	    sizeof(domain)) == -1)
-		return;
+		return 0;
 	buf_init(&sig, BUF_UNLIMITED);
 	r = policy_dkim_sign(b, domain, &j->body, NULL, 0, &sig, why);
 	if (r == 1) {
@@ -403,15 +407,19 @@ dkim_sign_relayed(struct deliver_job *j, struct backends *b)
 		buf_free(&j->remote_prefix);
 		j->remote_prefix = sig;
 		log_debug("qid=%s dkim signed d=%s", j->id, domain);
-		return;
+		return 0;
 	}
-	if (r == 0)
+	buf_free(&sig);
+	if (r == 0) {
 		log_info("qid=%s dkim unsigned d=%s reason=\"no key: popgate "
 		    "domain dkim rotate %s\"", j->id, domain, domain);
-	else
-		log_warn("qid=%s dkim unsigned d=%s reason=\"%s\"", j->id,
-		    domain, why);
-	buf_free(&sig);
+		return 0;
+	}
+	log_error("qid=%s dkim cannot sign d=%s: %s; the message is refused "
+	    "for now (451)", j->id, domain, why);
+	j->err = EAGAIN;
+	(void)str_copy(j->failed, "(dkim)", sizeof(j->failed));
+	return -1;
 }
 
 /* The envelope sender toward J's remote recipients (policy_srs.c): the
@@ -488,10 +496,9 @@ store_message(void *arg)
 	m.prefix_len = j->local_prefix.len;
 	m.body = &j->body;
 	m.lines = j->lines + count_lf(&j->local_prefix);
-	dkim_sign_relayed(j, b);
 	/* A mailbox that fills up between the check and the copy joins the
 	   queued ones (each time one more, so this ends). */
-	if (srs_rewrite(j, b) == 0 &&
+	if (dkim_sign_relayed(j, b) == 0 && srs_rewrite(j, b) == 0 &&
 	    find_full(j, b->data_fd, dests, tix, n, &m) == 0)
 		while (store_once(j, b, dests, tix, n, &m, &k) == 1)
 			j->full[tix[k]] = true;

@@ -7,7 +7,9 @@ domain dkim show` prints. `rotate` switches signing to a new pair and
 keeps the old one listed as retired with the date to remove it; the
 keys travel with `store copy`. Mail to hosted mailboxes is not signed.
 A bounce to the internet is signed by the hosted domain of `hostname`
-(or its parent), and unsigned when none is hosted."""
+(or its parent), and unsigned when none is hosted. A relayed message of
+a domain with keys that cannot be signed now is refused for now (451),
+never sent unsigned."""
 import json
 import os
 import re
@@ -18,8 +20,8 @@ import pytest
 
 import harness
 from delivery_helpers import (HOSTNAME, Smtp, dlv_instance,
-                              maildir_messages, message, relay_send, sinks,
-                              wait_log)
+                              maildir_messages, message, pop3_login,
+                              relay_send, sinks, wait_log)
 
 assert sinks  # the fixture
 
@@ -156,6 +158,42 @@ def test_domain_without_keys_sends_unsigned_and_says_so(relay):
     wait_log(inst, r"dkim unsigned d=acme\.test reason=\"no key")
     out = inst.cli("domain", "dkim", "show", "acme.test").stdout
     assert "has no DKIM key" in out and "rotate acme.test" in out
+
+
+def test_key_that_cannot_sign_is_a_temporary_failure(relay, tmp_path):
+    """A domain with keys never sends unsigned: a key that does not load
+    makes the message 451 4.3.0 (the client tries again, nothing is
+    queued); once the key is good the same message leaves signed."""
+    inst, sink = relay
+    import sqlite3
+    path = os.path.join(inst.data_dir, "store.db")
+    db = sqlite3.connect(path)
+    [(pem,)] = db.execute("SELECT private_key FROM dkim_keys WHERE "
+                          "algorithm = 'rsa-sha256' AND state = 'active'")
+    with db:
+        db.execute("UPDATE dkim_keys SET private_key = ? WHERE "
+                   "algorithm = 'rsa-sha256'",
+                   ("-----BEGIN PRIVATE KEY-----\nbroken\n"
+                    "-----END PRIVATE KEY-----\n",))
+    pop3_login(inst, "ann@acme.test")
+    data = message(subject="bad key")
+    with Smtp(inst.ports["smtp"]) as c:
+        c.expect("MAIL FROM:<ann@acme.test>", "250")
+        c.expect("RCPT TO:<bob@example.org>", "250")
+        c.expect("DATA", "354")
+        c.sock.sendall(data + b".\r\n")
+        r = c.reply()
+    assert r.startswith("451 4.3.0"), r
+    wait_log(inst, r"dkim cannot sign d=acme\.test: .*451")
+    assert inst.cli_json("queue", "list") == []
+    with db:
+        db.execute("UPDATE dkim_keys SET private_key = ? WHERE "
+                   "algorithm = 'rsa-sha256'", (pem,))
+    db.close()
+    _, recs = records(inst, tmp_path)
+    relay_send(inst, "ann@acme.test", ["bob@example.org"], data)
+    assert sink.wait_for(1), inst.log()
+    assert verify(sink.messages[0].data, recs) == [True, True]
 
 
 def test_store_copy_carries_the_keys(instance):
