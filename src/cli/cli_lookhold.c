@@ -59,7 +59,8 @@ lookhold_new(const char *user, const char *data_dir, const char *path,
 }
 
 /* Reaps the one running, which has ended or is about to (WAIT: block
-   until it has), logging how it ended. */
+   until it has), logging how it ended. It exits 0 only when its control
+   socket ended, that is when the daemon stops: not an error. */
 static void
 reap(struct lookhold *lh, bool wait)
 {
@@ -73,7 +74,9 @@ reap(struct lookhold *lh, bool wait)
 		;
 	if (r == 0)
 		return;
-	if (r == lh->pid && WIFSIGNALED(status))
+	if (r == lh->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("popgate-lookup pid=%ld ended", (long)lh->pid);
+	else if (r == lh->pid && WIFSIGNALED(status))
 		log_error("popgate-lookup pid=%ld killed by signal %d; logins "
 		    "and look-ups fail until another runs", (long)lh->pid,
 		    WTERMSIG(status));
