@@ -240,9 +240,13 @@ def chown_tree(path, user=DAEMON_USER):
         return
     pw = pwd.getpwnam(user)
     for root, dirs, files in os.walk(path):
-        os.lchown(root, pw.pw_uid, pw.pw_gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
+        for p in [root] + [os.path.join(root, n) for n in dirs + files]:
+            # A file may go while we walk: after a kill -9 the old
+            # popgate-lookup closes the store (its -shm, -wal) late.
+            try:
+                os.lchown(p, pw.pw_uid, pw.pw_gid)
+            except FileNotFoundError:
+                pass
 
 
 _libcrypt = None
